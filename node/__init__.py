@@ -1,0 +1,1 @@
+"""Xinlian node: execution, ledger, consensus, storage and API of a consortium validator."""
