@@ -1,0 +1,40 @@
+# Xinlian — the two commands: `make run` (a local consortium on SQLite) and `make test` (the whole suite).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+RUN_DIR ?= var/devnet
+PYTEST_ARGS ?=
+
+.PHONY: run test lint typecheck unit install contracts bench clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[node,dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/xinlian demo --dir $(RUN_DIR)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+test: lint typecheck
+	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
+
+contracts: $(STAMP)
+	$(BIN)/python scripts/build_contracts.py
+
+bench: $(STAMP)
+	$(BIN)/python scripts/bench/crypto.py
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis
