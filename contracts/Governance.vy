@@ -1,0 +1,576 @@
+# pragma version 0.4.3
+# pragma evm-version prague
+"""
+@title Xinlian Governance: organisations, accounts, roles, validators and the committee
+@notice Every domain contract asks this contract who may do what (`has_role`, `is_active_account`).
+        Every change emits an event: the event log is the audit trail.
+
+Who may change what
+-------------------
+* The committee (members + threshold) changes anything through proposals: `propose(action, payload,
+  expiry_block)` counts the proposer's vote, `vote(id)` adds one vote per member, and the proposal executes
+  in the transaction whose vote reaches the threshold (`execute(id)` covers a threshold lowered later).
+  Votes are accepted while block.number < expiry_block. A proposal whose action reverts cannot execute.
+* Delegated grants: `role_admin[role]` names an admin role; any active account holding the admin role for
+  a scope (or globally) may `grant_role` / `revoke_role` that role for that scope directly.
+* `initialize(...)` runs once, at genesis, from the node.
+
+Proposal actions and their payloads (`payload = abi.encode(<tuple>)`)
+--------------------------------------------------------------------
+ 1 REGISTER_ORGANISATION   (string uscc, string name)
+ 2 SET_ORGANISATION_ACTIVE (string uscc, bool active)
+ 3 REGISTER_ACCOUNT        (address account, string uscc)
+ 4 SET_ACCOUNT_ACTIVE      (address account, bool active)
+ 5 GRANT_ROLE              (address account, bytes32 role, bytes32 scope)
+ 6 REVOKE_ROLE             (address account, bytes32 role, bytes32 scope)
+ 7 ADD_VALIDATOR           (bytes public_key)            64 bytes x||y of an SM2 key
+ 8 REMOVE_VALIDATOR        (bytes public_key)
+ 9 SET_COMMITTEE_MEMBER    (address account, bool member)
+10 SET_THRESHOLD           (uint256 threshold)
+11 SET_ROLE_ADMIN          (bytes32 role, bytes32 admin_role)   admin_role 0x0 removes delegation
+12 REGISTER_CONTRACT       (bytes32 name, address addr)   system contract registry (code is installed by the
+                                                          node at governance-approved fixed addresses)
+
+Roles are bytes32 ids, by convention keccak256 of an upper-case name (constants below); a scope is a bytes32
+such as the hash of a licence type code, or empty(bytes32) for a global grant.
+"""
+
+# --- role ids ------------------------------------------------------------------------------------------
+LICENCE_AUTHORITY: public(constant(bytes32)) = keccak256("LICENCE_AUTHORITY")  # defines licence types
+ISSUER: public(constant(bytes32)) = keccak256("ISSUER")  # issues licences of a type (scope)
+AUDIT_ACCREDITOR: public(constant(bytes32)) = keccak256("AUDIT_ACCREDITOR")  # grants AUDITOR
+AUDITOR: public(constant(bytes32)) = keccak256("AUDITOR")  # audit firm sending confirmation letters
+BANK: public(constant(bytes32)) = keccak256("BANK")  # replies to confirmation letters
+DRUG_REGULATOR: public(constant(bytes32)) = keccak256("DRUG_REGULATOR")  # grants MAH/DISTRIBUTOR/DISPENSER
+MAH: public(constant(bytes32)) = keccak256("MAH")  # marketing authorisation holder
+DISTRIBUTOR: public(constant(bytes32)) = keccak256("DISTRIBUTOR")
+DISPENSER: public(constant(bytes32)) = keccak256("DISPENSER")  # pharmacy / hospital
+DATA_REGULATOR: public(constant(bytes32)) = keccak256("DATA_REGULATOR")  # approves core-data sharing
+DATA_HOLDER: public(constant(bytes32)) = keccak256("DATA_HOLDER")
+DATA_USER: public(constant(bytes32)) = keccak256("DATA_USER")
+CALENDAR_KEEPER: public(constant(bytes32)) = keccak256("CALENDAR_KEEPER")  # working-day calendar
+
+# --- proposal actions ----------------------------------------------------------------------------------
+REGISTER_ORGANISATION: public(constant(uint8)) = 1
+SET_ORGANISATION_ACTIVE: public(constant(uint8)) = 2
+REGISTER_ACCOUNT: public(constant(uint8)) = 3
+SET_ACCOUNT_ACTIVE: public(constant(uint8)) = 4
+GRANT_ROLE: public(constant(uint8)) = 5
+REVOKE_ROLE: public(constant(uint8)) = 6
+ADD_VALIDATOR: public(constant(uint8)) = 7
+REMOVE_VALIDATOR: public(constant(uint8)) = 8
+SET_COMMITTEE_MEMBER: public(constant(uint8)) = 9
+SET_THRESHOLD: public(constant(uint8)) = 10
+SET_ROLE_ADMIN: public(constant(uint8)) = 11
+REGISTER_CONTRACT: public(constant(uint8)) = 12
+
+MAX_VALIDATORS: public(constant(uint256)) = 64
+MAX_COMMITTEE: public(constant(uint256)) = 32
+MAX_PAYLOAD: constant(uint256) = 512
+VALIDATOR_KEY_BYTES: constant(uint256) = 64
+
+# --- types ---------------------------------------------------------------------------------------------
+struct Organisation:
+    name: String[128]
+    active: bool
+    registered: bool
+
+struct Account:
+    uscc: String[18]
+    active: bool
+    registered: bool
+
+struct Proposal:
+    action: uint8
+    payload: Bytes[MAX_PAYLOAD]
+    proposer: address
+    created_block: uint256
+    expiry_block: uint256
+    votes: uint256
+    executed: bool
+
+struct OrganisationInit:
+    uscc: String[18]
+    name: String[128]
+
+struct AccountInit:
+    account: address
+    uscc: String[18]
+
+struct RoleInit:
+    account: address
+    role: bytes32
+    scope: bytes32
+
+struct RoleAdminInit:
+    role: bytes32
+    admin_role: bytes32
+
+struct ContractInit:
+    name: bytes32
+    addr: address
+
+# --- events (the audit trail) --------------------------------------------------------------------------
+event OrganisationRegistered:
+    uscc: String[18]
+    name: String[128]
+
+event OrganisationActiveSet:
+    uscc: String[18]
+    active: bool
+
+event AccountRegistered:
+    account: indexed(address)
+    uscc: String[18]
+
+event AccountActiveSet:
+    account: indexed(address)
+    active: bool
+
+event RoleGranted:
+    account: indexed(address)
+    role: indexed(bytes32)
+    scope: indexed(bytes32)
+    by: address  # the delegated admin, or this contract for a committee decision
+
+event RoleRevoked:
+    account: indexed(address)
+    role: indexed(bytes32)
+    scope: indexed(bytes32)
+    by: address
+
+event RoleAdminSet:
+    role: indexed(bytes32)
+    admin_role: indexed(bytes32)
+
+event ValidatorAdded:
+    public_key: Bytes[64]
+    validator_set_version: uint256
+
+event ValidatorRemoved:
+    public_key: Bytes[64]
+    validator_set_version: uint256
+
+event CommitteeMemberSet:
+    account: indexed(address)
+    member: bool
+
+event ThresholdSet:
+    threshold: uint256
+
+event ContractRegistered:
+    name: indexed(bytes32)
+    addr: address
+    previous: address
+
+event ProposalCreated:
+    proposal_id: indexed(uint256)
+    proposer: indexed(address)
+    action: uint8
+    payload: Bytes[MAX_PAYLOAD]
+    expiry_block: uint256
+
+event ProposalVoted:
+    proposal_id: indexed(uint256)
+    voter: indexed(address)
+    votes: uint256
+
+event ProposalExecuted:
+    proposal_id: indexed(uint256)
+    action: uint8
+
+# --- state ---------------------------------------------------------------------------------------------
+initialized: public(bool)
+
+organisations: public(HashMap[String[18], Organisation])
+accounts: public(HashMap[address, Account])
+# raw grants, without the active-account check that has_role applies
+role_granted: public(HashMap[address, HashMap[bytes32, HashMap[bytes32, bool]]])
+role_admin: public(HashMap[bytes32, bytes32])
+
+validators: DynArray[Bytes[64], MAX_VALIDATORS]
+is_validator: HashMap[bytes32, bool]  # keccak256(public key) -> in the set
+validator_set_version: public(uint256)
+
+committee: DynArray[address, MAX_COMMITTEE]
+is_committee_member: public(HashMap[address, bool])
+threshold: public(uint256)
+
+proposals: public(HashMap[uint256, Proposal])
+proposal_count: public(uint256)
+has_voted: public(HashMap[uint256, HashMap[address, bool]])
+
+contracts: public(HashMap[bytes32, address])
+
+
+# --- genesis -------------------------------------------------------------------------------------------
+@external
+def initialize(
+    members: DynArray[address, MAX_COMMITTEE],
+    threshold: uint256,
+    organisations: DynArray[OrganisationInit, 64],
+    accounts: DynArray[AccountInit, 256],
+    roles: DynArray[RoleInit, 256],
+    role_admins: DynArray[RoleAdminInit, 64],
+    validators: DynArray[Bytes[64], MAX_VALIDATORS],
+    contracts: DynArray[ContractInit, 32],
+):
+    """
+    @notice Genesis set-up, callable exactly once. Accounts must belong to listed organisations and
+            committee members must be listed accounts. Emits the same events as later changes.
+    """
+    assert not self.initialized, "already initialized"
+    self.initialized = True
+    for o: OrganisationInit in organisations:
+        self._register_organisation(o.uscc, o.name)
+    for a: AccountInit in accounts:
+        self._register_account(a.account, a.uscc)
+    for m: address in members:
+        self._set_committee_member(m, True)
+    self._set_threshold(threshold)
+    for ra: RoleAdminInit in role_admins:
+        self._set_role_admin(ra.role, ra.admin_role)
+    for r: RoleInit in roles:
+        self._grant_role(r.account, r.role, r.scope, self)
+    assert len(validators) > 0, "no validators"
+    for v: Bytes[64] in validators:
+        self._add_validator(v)
+    for c: ContractInit in contracts:
+        self._register_contract(c.name, c.addr)
+
+
+# --- views ---------------------------------------------------------------------------------------------
+@view
+@internal
+def _is_active_account(account: address) -> bool:
+    acc: Account = self.accounts[account]
+    if not acc.active:
+        return False
+    return self.organisations[acc.uscc].active
+
+
+@view
+@internal
+def _has_role(account: address, role: bytes32, scope: bytes32) -> bool:
+    if not self._is_active_account(account):
+        return False
+    if self.role_granted[account][role][scope]:
+        return True
+    return self.role_granted[account][role][empty(bytes32)]
+
+
+@view
+@external
+def is_active_account(account: address) -> bool:
+    """
+    @notice True when the account is registered and active and its organisation is active.
+    """
+    return self._is_active_account(account)
+
+
+@view
+@external
+def has_role(account: address, role: bytes32, scope: bytes32) -> bool:
+    """
+    @notice True when the account is active and holds `role` for `scope` or globally (empty scope).
+    """
+    return self._has_role(account, role, scope)
+
+
+@view
+@external
+def organisation_of(account: address) -> String[18]:
+    """
+    @notice USCC of the account's organisation ("" for an unknown account).
+    """
+    return self.accounts[account].uscc
+
+
+@view
+@external
+def get_validators() -> DynArray[Bytes[64], MAX_VALIDATORS]:
+    """
+    @notice The ordered validator set: 64-byte SM2 public keys x||y.
+    """
+    return self.validators
+
+
+@view
+@external
+def get_committee() -> DynArray[address, MAX_COMMITTEE]:
+    return self.committee
+
+
+# --- delegated grants ----------------------------------------------------------------------------------
+@external
+def grant_role(account: address, role: bytes32, scope: bytes32):
+    """
+    @notice Grant `role` for `scope` as a delegated admin (holder of role_admin[role] for that scope).
+    """
+    self._check_role_admin(msg.sender, role, scope)
+    self._grant_role(account, role, scope, msg.sender)
+
+
+@external
+def revoke_role(account: address, role: bytes32, scope: bytes32):
+    """
+    @notice Revoke `role` for `scope` as a delegated admin (holder of role_admin[role] for that scope).
+    """
+    self._check_role_admin(msg.sender, role, scope)
+    self._revoke_role(account, role, scope, msg.sender)
+
+
+@view
+@internal
+def _check_role_admin(sender: address, role: bytes32, scope: bytes32):
+    admin_role: bytes32 = self.role_admin[role]
+    assert admin_role != empty(bytes32), "role has no delegated admin"
+    assert self._has_role(sender, admin_role, scope), "not an admin of this role"
+
+
+# --- committee -----------------------------------------------------------------------------------------
+@external
+def propose(action: uint8, payload: Bytes[MAX_PAYLOAD], expiry_block: uint256) -> uint256:
+    """
+    @notice Create a proposal and cast the proposer's vote; executes at once when the threshold is 1.
+    @return the proposal id (1, 2, ...)
+    """
+    assert self.is_committee_member[msg.sender], "not a committee member"
+    assert action >= REGISTER_ORGANISATION and action <= REGISTER_CONTRACT, "unknown action"
+    assert expiry_block > block.number, "expiry must be in the future"
+    proposal_id: uint256 = self.proposal_count + 1
+    self.proposal_count = proposal_id
+    self.proposals[proposal_id] = Proposal(
+        action=action,
+        payload=payload,
+        proposer=msg.sender,
+        created_block=block.number,
+        expiry_block=expiry_block,
+        votes=0,
+        executed=False,
+    )
+    log ProposalCreated(
+        proposal_id=proposal_id, proposer=msg.sender, action=action, payload=payload, expiry_block=expiry_block
+    )
+    self._vote(proposal_id, msg.sender)
+    return proposal_id
+
+
+@external
+def vote(proposal_id: uint256):
+    """
+    @notice Vote for a proposal (one vote per member); the vote reaching the threshold executes it.
+    """
+    assert self.is_committee_member[msg.sender], "not a committee member"
+    self._vote(proposal_id, msg.sender)
+
+
+@external
+def execute(proposal_id: uint256):
+    """
+    @notice Execute a live proposal that already has enough votes (e.g. after the threshold was lowered).
+    """
+    assert self.is_committee_member[msg.sender], "not a committee member"
+    self._check_live(proposal_id)
+    assert self.proposals[proposal_id].votes >= self.threshold, "not enough votes"
+    self._execute(proposal_id)
+
+
+@view
+@internal
+def _check_live(proposal_id: uint256):
+    assert proposal_id >= 1 and proposal_id <= self.proposal_count, "no such proposal"
+    assert not self.proposals[proposal_id].executed, "proposal already executed"
+    assert block.number < self.proposals[proposal_id].expiry_block, "proposal expired"
+
+
+@internal
+def _vote(proposal_id: uint256, voter: address):
+    self._check_live(proposal_id)
+    assert not self.has_voted[proposal_id][voter], "already voted"
+    self.has_voted[proposal_id][voter] = True
+    votes: uint256 = self.proposals[proposal_id].votes + 1
+    self.proposals[proposal_id].votes = votes
+    log ProposalVoted(proposal_id=proposal_id, voter=voter, votes=votes)
+    if votes >= self.threshold:
+        self._execute(proposal_id)
+
+
+@internal
+def _execute(proposal_id: uint256):
+    self.proposals[proposal_id].executed = True
+    action: uint8 = self.proposals[proposal_id].action
+    payload: Bytes[MAX_PAYLOAD] = self.proposals[proposal_id].payload
+    if action == REGISTER_ORGANISATION:
+        uscc: String[18] = empty(String[18])
+        name: String[128] = empty(String[128])
+        uscc, name = abi_decode(payload, (String[18], String[128]))
+        self._register_organisation(uscc, name)
+    elif action == SET_ORGANISATION_ACTIVE:
+        org: String[18] = empty(String[18])
+        org_active: bool = False
+        org, org_active = abi_decode(payload, (String[18], bool))
+        self._set_organisation_active(org, org_active)
+    elif action == REGISTER_ACCOUNT:
+        account: address = empty(address)
+        account_org: String[18] = empty(String[18])
+        account, account_org = abi_decode(payload, (address, String[18]))
+        self._register_account(account, account_org)
+    elif action == SET_ACCOUNT_ACTIVE:
+        target: address = empty(address)
+        target_active: bool = False
+        target, target_active = abi_decode(payload, (address, bool))
+        self._set_account_active(target, target_active)
+    elif action == GRANT_ROLE or action == REVOKE_ROLE:
+        holder: address = empty(address)
+        role: bytes32 = empty(bytes32)
+        scope: bytes32 = empty(bytes32)
+        holder, role, scope = abi_decode(payload, (address, bytes32, bytes32))
+        if action == GRANT_ROLE:
+            self._grant_role(holder, role, scope, self)
+        else:
+            self._revoke_role(holder, role, scope, self)
+    elif action == ADD_VALIDATOR:
+        self._add_validator(abi_decode(payload, Bytes[64]))
+    elif action == REMOVE_VALIDATOR:
+        self._remove_validator(abi_decode(payload, Bytes[64]))
+    elif action == SET_COMMITTEE_MEMBER:
+        member: address = empty(address)
+        is_member: bool = False
+        member, is_member = abi_decode(payload, (address, bool))
+        self._set_committee_member(member, is_member)
+    elif action == SET_THRESHOLD:
+        self._set_threshold(abi_decode(payload, uint256))
+    elif action == SET_ROLE_ADMIN:
+        administered: bytes32 = empty(bytes32)
+        admin_role: bytes32 = empty(bytes32)
+        administered, admin_role = abi_decode(payload, (bytes32, bytes32))
+        self._set_role_admin(administered, admin_role)
+    elif action == REGISTER_CONTRACT:
+        contract_name: bytes32 = empty(bytes32)
+        addr: address = empty(address)
+        contract_name, addr = abi_decode(payload, (bytes32, address))
+        self._register_contract(contract_name, addr)
+    else:
+        raise "unknown action"
+    log ProposalExecuted(proposal_id=proposal_id, action=action)
+
+
+# --- state changes (shared by genesis, proposals and delegated grants) -----------------------------------
+@internal
+def _register_organisation(uscc: String[18], name: String[128]):
+    assert len(uscc) == 18, "USCC must be 18 characters"
+    assert len(name) > 0, "empty organisation name"
+    assert not self.organisations[uscc].registered, "organisation already registered"
+    self.organisations[uscc] = Organisation(name=name, active=True, registered=True)
+    log OrganisationRegistered(uscc=uscc, name=name)
+
+
+@internal
+def _set_organisation_active(uscc: String[18], active: bool):
+    assert self.organisations[uscc].registered, "unknown organisation"
+    self.organisations[uscc].active = active
+    log OrganisationActiveSet(uscc=uscc, active=active)
+
+
+@internal
+def _register_account(account: address, uscc: String[18]):
+    assert account != empty(address), "zero address"
+    assert self.organisations[uscc].registered, "unknown organisation"
+    assert not self.accounts[account].registered, "account already registered"
+    self.accounts[account] = Account(uscc=uscc, active=True, registered=True)
+    log AccountRegistered(account=account, uscc=uscc)
+
+
+@internal
+def _set_account_active(account: address, active: bool):
+    assert self.accounts[account].registered, "unknown account"
+    self.accounts[account].active = active
+    log AccountActiveSet(account=account, active=active)
+
+
+@internal
+def _grant_role(account: address, role: bytes32, scope: bytes32, by: address):
+    assert role != empty(bytes32), "empty role"
+    assert self.accounts[account].registered, "unknown account"
+    assert not self.role_granted[account][role][scope], "role already granted"
+    self.role_granted[account][role][scope] = True
+    log RoleGranted(account=account, role=role, scope=scope, by=by)
+
+
+@internal
+def _revoke_role(account: address, role: bytes32, scope: bytes32, by: address):
+    assert self.role_granted[account][role][scope], "role not granted"
+    self.role_granted[account][role][scope] = False
+    log RoleRevoked(account=account, role=role, scope=scope, by=by)
+
+
+@internal
+def _set_role_admin(role: bytes32, admin_role: bytes32):
+    assert role != empty(bytes32), "empty role"
+    assert role != admin_role, "role cannot administer itself"
+    self.role_admin[role] = admin_role
+    log RoleAdminSet(role=role, admin_role=admin_role)
+
+
+@internal
+def _add_validator(public_key: Bytes[64]):
+    assert len(public_key) == VALIDATOR_KEY_BYTES, "validator key must be 64 bytes"
+    key_id: bytes32 = keccak256(public_key)
+    assert not self.is_validator[key_id], "validator already in set"
+    assert len(self.validators) < MAX_VALIDATORS, "validator set full"
+    self.is_validator[key_id] = True
+    self.validators.append(public_key)
+    self.validator_set_version += 1
+    log ValidatorAdded(public_key=public_key, validator_set_version=self.validator_set_version)
+
+
+@internal
+def _remove_validator(public_key: Bytes[64]):
+    key_id: bytes32 = keccak256(public_key)
+    assert self.is_validator[key_id], "not a validator"
+    assert len(self.validators) > 1, "cannot remove the last validator"
+    self.is_validator[key_id] = False
+    kept: DynArray[Bytes[64], MAX_VALIDATORS] = []
+    for v: Bytes[64] in self.validators:
+        if keccak256(v) != key_id:
+            kept.append(v)
+    self.validators = kept
+    self.validator_set_version += 1
+    log ValidatorRemoved(public_key=public_key, validator_set_version=self.validator_set_version)
+
+
+@internal
+def _set_committee_member(account: address, member: bool):
+    if member:
+        assert self.accounts[account].registered, "unknown account"
+        assert not self.is_committee_member[account], "already a committee member"
+        assert len(self.committee) < MAX_COMMITTEE, "committee full"
+        self.is_committee_member[account] = True
+        self.committee.append(account)
+    else:
+        assert self.is_committee_member[account], "not a committee member"
+        assert len(self.committee) > self.threshold, "threshold exceeds committee size"
+        self.is_committee_member[account] = False
+        kept: DynArray[address, MAX_COMMITTEE] = []
+        for m: address in self.committee:
+            if m != account:
+                kept.append(m)
+        self.committee = kept
+    log CommitteeMemberSet(account=account, member=member)
+
+
+@internal
+def _set_threshold(threshold: uint256):
+    assert threshold >= 1 and threshold <= len(self.committee), "invalid threshold"
+    self.threshold = threshold
+    log ThresholdSet(threshold=threshold)
+
+
+@internal
+def _register_contract(name: bytes32, addr: address):
+    assert name != empty(bytes32), "empty contract name"
+    assert addr != empty(address), "zero address"
+    previous: address = self.contracts[name]
+    self.contracts[name] = addr
+    log ContractRegistered(name=name, addr=addr, previous=previous)
