@@ -1,0 +1,109 @@
+"""Unified social credit code (统一社会信用代码, GB 32100-2015): parse, validate, compute the check."""
+
+from __future__ import annotations
+
+from collections.abc import Set
+from dataclasses import dataclass
+from typing import Final
+
+from sdk.errors import IdentifierError
+from sdk.identifiers._text import DIGITS, normalise_code, require_charset
+from sdk.identifiers.checksums import USCC_CHARSET, compute_org_code_check, compute_uscc_check
+
+USCC_LENGTH: Final = 18
+
+# Codes that are legally issued but fail the GB 32100 check (early pilot issuance). Exact, normalised codes.
+USCC_CHECK_EXCEPTIONS: Final[frozenset[str]] = frozenset({"91350100M0001TGQXM"})
+
+_CHARSET_TEXT: Final = "0-9 or A-Z except I, O, Z, S, V"
+
+
+@dataclass(frozen=True, slots=True)
+class Uscc:
+    """A USCC whose length, charset, region digits and check character (or whitelist entry) were checked.
+
+    ``org_code_valid`` reports the inner GB 11714 organisation-code check separately: it is information,
+    not a reason for refusal unless the caller asked for it (``require_org_code_check=True``).
+    """
+
+    code: str  # normalised (stripped, upper-case) 18 characters: store this, not the raw input
+    registration_dept: str  # 登记管理部门代码, 1 char
+    category: str  # 机构类别代码, 1 char
+    region: str  # 登记管理机关行政区划码, GB/T 2260, 6 digits
+    org_code: str  # 主体标识码 (组织机构代码, GB 11714), 9 chars incl. its own check
+    check: str
+    org_code_valid: bool
+    check_exception: bool  # True when accepted only because it is whitelisted
+
+
+def validate_uscc(
+    value: str,
+    *,
+    check_exceptions: Set[str] = USCC_CHECK_EXCEPTIONS,
+    require_org_code_check: bool = False,
+) -> Uscc:
+    """Parse and validate a USCC.
+
+    Takes: the code (surrounding whitespace is stripped and letters upper-cased; the normalised form is
+    returned in ``Uscc.code``); ``check_exceptions``, normalised codes accepted despite a wrong check
+    character (default ``USCC_CHECK_EXCEPTIONS``); ``require_org_code_check`` to also refuse codes whose inner
+    organisation code fails its GB 11714 check.
+    Returns: the parsed ``Uscc``.
+    Raises: IdentifierError on a wrong length, a character outside the GB 32100 charset, a non-digit region
+    code, a wrong check character (message names the expected one) or, when required, a wrong inner check.
+    """
+    code = normalise_code(value, field="uscc", label="USCC")
+    if len(code) != USCC_LENGTH:
+        raise IdentifierError(
+            f"USCC must be {USCC_LENGTH} characters, got {len(code)}",
+            field="uscc",
+            value=code,
+            expected=USCC_LENGTH,
+            got=len(code),
+        )
+    require_charset(code, USCC_CHARSET, field="uscc", label="USCC", what=_CHARSET_TEXT, shown=code)
+    require_charset(
+        code[2:8], DIGITS, field="uscc", label="USCC region code", what="a digit", shown=code, offset=2
+    )
+    expected = compute_uscc_check(code[:17])
+    exception = False
+    if code[17] != expected:
+        if code not in check_exceptions:
+            raise IdentifierError(
+                f"USCC check character should be {expected!r}, got {code[17]!r}",
+                field="uscc",
+                value=code,
+                expected=expected,
+                got=code[17],
+            )
+        exception = True
+    org_code = code[8:17]
+    org_expected = compute_org_code_check(org_code[:8])
+    org_valid = org_code[8] == org_expected
+    if require_org_code_check and not org_valid:
+        raise IdentifierError(
+            f"USCC organisation code check character should be {org_expected!r}, got {org_code[8]!r}",
+            field="uscc",
+            value=code,
+            expected=org_expected,
+            got=org_code[8],
+        )
+    return Uscc(
+        code=code,
+        registration_dept=code[0],
+        category=code[1],
+        region=code[2:8],
+        org_code=org_code,
+        check=code[17],
+        org_code_valid=org_valid,
+        check_exception=exception,
+    )
+
+
+def is_valid_uscc(value: str, *, check_exceptions: Set[str] = USCC_CHECK_EXCEPTIONS) -> bool:
+    """Return True if ``validate_uscc(value, check_exceptions=...)`` would succeed (never raises)."""
+    try:
+        validate_uscc(value, check_exceptions=check_exceptions)
+    except IdentifierError:
+        return False
+    return True
