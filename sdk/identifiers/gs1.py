@@ -116,8 +116,9 @@ def parse_gs1_element_string(value: str, *, today: dt.date | None = None) -> Gs1
 
     Takes: either the human-readable form ``(01)…(17)…(10)…`` or the raw scanned form where a GS
     (``\\x1d``, FNC1) ends each variable-length field that is not last, optionally prefixed by a symbology
-    identifier (``]d2``, ``]C1``, ``]Q3``, ``]e0``) and/or a leading GS. ``today`` selects the century of
-    the expiry year with the GS1 sliding window (−49…+50 years); without it years are 2000–2099.
+    identifier (``]d2``, ``]C1``, ``]Q3``, ``]e0``) and/or a leading GS. Surrounding whitespace is stripped,
+    and Python counts GS as whitespace, so a leading or trailing GS is tolerated. ``today`` selects the
+    century of the expiry year with the GS1 sliding window (−49…+50 years); without it years are 2000–2099.
     In the human-readable form a variable-length value must not itself contain ``(NN)`` with NN a digit
     pair: that is read as the next AI.
     Returns: the parsed ``Gs1ElementString`` (``gtin`` always present, 14 digits).
@@ -183,8 +184,6 @@ def _split_raw(text: str) -> list[tuple[str, str]]:
         fields.append((ai, data))
         if text.startswith(GS, pos):  # required after a variable field, tolerated after a fixed one
             pos += 1
-            if pos == len(text):
-                raise IdentifierError("GS1 element string ends with a separator", field="gs1", value=text)
     if not fields:
         raise IdentifierError("GS1 element string is empty", field="gs1", value=text)
     return fields
