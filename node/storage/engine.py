@@ -1,0 +1,67 @@
+"""SQLAlchemy engines for the node's database: SQLite (WAL, synchronous FULL) or PostgreSQL, by URL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.pool import StaticPool
+
+from sdk.errors import StorageError
+
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+# Execution option naming the SQLite BEGIN mode of a connection's next transaction.
+SQLITE_BEGIN_OPTION = "xinlian_sqlite_begin"
+
+
+def create_store_engine(url: str) -> Engine:
+    """Build the engine for ``url`` (``sqlite:///path.db``, ``sqlite://`` or ``postgresql+psycopg://…``).
+
+    Takes: a SQLAlchemy database URL.
+    Returns: an engine whose connections are configured for durable, serialisable block commits.
+    Raises: StorageError if the URL is malformed or names an unsupported database.
+    """
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise StorageError(f"malformed database URL: {exc}", url=url) from exc
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        return _create_sqlite_engine(url, in_memory=parsed.database in (None, "", ":memory:"))
+    if backend == "postgresql":
+        return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    raise StorageError(f"unsupported database {backend!r}: use sqlite or postgresql", url=url)
+
+
+def _create_sqlite_engine(url: str, *, in_memory: bool) -> Engine:
+    extra: dict[str, Any] = {"connect_args": {"check_same_thread": False}}
+    if in_memory:
+        # One shared connection, or every checkout would see a fresh empty database.
+        extra["poolclass"] = StaticPool
+    engine = create_engine(url, **extra)
+    event.listen(engine, "connect", _on_sqlite_connect)
+    event.listen(engine, "begin", _on_sqlite_begin)
+    return engine
+
+
+def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    # Take transaction control away from the sqlite3 module, so BEGIN is ours (see _on_sqlite_begin)
+    # and PRAGMAs run outside any transaction.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    finally:
+        cursor.close()
+
+
+def _on_sqlite_begin(connection: Connection) -> None:
+    # Writers take the write lock up front (BEGIN IMMEDIATE) so that two writers queue on busy_timeout
+    # instead of failing to upgrade a read lock half-way through a block.
+    mode = connection.get_execution_options().get(SQLITE_BEGIN_OPTION, "DEFERRED")
+    connection.exec_driver_sql(f"BEGIN {mode}")

@@ -1,0 +1,134 @@
+"""SQLModel table rows of the node's database (the only ``table=True`` models in Xinlian)."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Table,
+    UniqueConstraint,
+)
+from sqlmodel import Field, SQLModel
+
+# SQLite only auto-numbers an ``INTEGER PRIMARY KEY``; PostgreSQL needs 64 bits for long-lived chains.
+_ROW_ID = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class BlockRow(SQLModel, table=True):
+    """One committed block: its canonical header and commit certificate encodings are the truth."""
+
+    __tablename__ = "blocks"
+
+    height: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    block_hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False, unique=True))
+    header: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    certificate: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    tx_count: int = Field(sa_column=Column(Integer, nullable=False))
+    timestamp_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
+    # RLP list of 64-byte public keys; empty list unless the block hands over the validator set.
+    next_validators: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class TransactionRow(SQLModel, table=True):
+    """A committed transaction; ``encoded`` is its canonical encoding, the other columns index it."""
+
+    __tablename__ = "transactions"
+    __table_args__ = (
+        UniqueConstraint("height", "tx_index", name="uq_transactions_position"),
+        Index("ix_transactions_sender", "sender"),
+        Index("ix_transactions_to", "to_address"),
+    )
+
+    tx_hash: bytes = Field(sa_column=Column(LargeBinary, primary_key=True))
+    height: int = Field(sa_column=Column(BigInteger, ForeignKey("blocks.height"), nullable=False))
+    tx_index: int = Field(sa_column=Column(Integer, nullable=False))
+    encoded: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    sender: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    to_address: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class ReceiptRow(SQLModel, table=True):
+    """The receipt of a committed transaction (canonical encoding plus indexed columns)."""
+
+    __tablename__ = "receipts"
+    __table_args__ = (UniqueConstraint("height", "tx_index", name="uq_receipts_position"),)
+
+    tx_hash: bytes = Field(
+        sa_column=Column(LargeBinary, ForeignKey("transactions.tx_hash"), primary_key=True)
+    )
+    height: int = Field(sa_column=Column(BigInteger, ForeignKey("blocks.height"), nullable=False))
+    tx_index: int = Field(sa_column=Column(Integer, nullable=False))
+    encoded: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    status: int = Field(sa_column=Column(Integer, nullable=False))
+
+
+class LogRow(SQLModel, table=True):
+    """One EVM log, denormalised from its receipt so that eth_getLogs-style queries use indexes."""
+
+    __tablename__ = "logs"
+    __table_args__ = (
+        # Also serves as the height index and gives the (height, tx_index, log_index) pagination order.
+        UniqueConstraint("height", "tx_index", "log_index", name="uq_logs_position"),
+        Index("ix_logs_address_height", "address", "height", "tx_index", "log_index"),
+        Index("ix_logs_topic0_height", "topic0", "height", "tx_index", "log_index"),
+    )
+
+    id: int | None = Field(default=None, sa_column=Column(_ROW_ID, primary_key=True, autoincrement=True))
+    height: int = Field(sa_column=Column(BigInteger, ForeignKey("blocks.height"), nullable=False))
+    tx_index: int = Field(sa_column=Column(Integer, nullable=False))
+    log_index: int = Field(sa_column=Column(Integer, nullable=False))
+    tx_hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    address: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    topic0: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    topic1: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    topic2: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    topic3: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class StateNodeRow(SQLModel, table=True):
+    """A content-addressed node of the EVM state trie (or contract code), kept for every height."""
+
+    __tablename__ = "state_nodes"
+
+    key: bytes = Field(sa_column=Column(LargeBinary, primary_key=True))
+    value: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class WalRow(SQLModel, table=True):
+    """What this validator signed at (height, round, step): never sign two different things there."""
+
+    __tablename__ = "consensus_wal"
+    __table_args__ = (UniqueConstraint("height", "round", "step", name="uq_consensus_wal_slot"),)
+
+    id: int | None = Field(default=None, sa_column=Column(_ROW_ID, primary_key=True, autoincrement=True))
+    height: int = Field(sa_column=Column(BigInteger, nullable=False))
+    round: int = Field(sa_column=Column(Integer, nullable=False))
+    step: str = Field(sa_column=Column(String(32), nullable=False))
+    value: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    encoded: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class MetadataRow(SQLModel, table=True):
+    """Small named values: the schema version, and whatever the node commits with a block."""
+
+    __tablename__ = "metadata"
+
+    key: str = Field(sa_column=Column(String(128), primary_key=True))
+    value: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+ALL_TABLES: tuple[Table, ...] = (
+    BlockRow.__table__,  # type: ignore[attr-defined]
+    TransactionRow.__table__,  # type: ignore[attr-defined]
+    ReceiptRow.__table__,  # type: ignore[attr-defined]
+    LogRow.__table__,  # type: ignore[attr-defined]
+    StateNodeRow.__table__,  # type: ignore[attr-defined]
+    WalRow.__table__,  # type: ignore[attr-defined]
+    MetadataRow.__table__,  # type: ignore[attr-defined]
+)

@@ -1,0 +1,720 @@
+"""The node's durable store: blocks, transactions, receipts, logs, EVM state nodes, consensus WAL."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from types import MappingProxyType, TracebackType
+from typing import NamedTuple
+
+from sqlalchemy import ColumnElement, Connection, Insert, Table, and_, delete, func, insert, select, tuple_
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import SQLModel
+
+from node.storage.convert import (
+    MAX_LOG_TOPICS,
+    block_row,
+    decode_stored,
+    decode_validators,
+    receipt_and_log_rows,
+    transaction_rows,
+)
+from node.storage.engine import SQLITE_BEGIN_OPTION, create_store_engine
+from node.storage.models import (
+    ALL_TABLES,
+    BlockRow,
+    LogRow,
+    MetadataRow,
+    ReceiptRow,
+    StateNodeRow,
+    TransactionRow,
+    WalRow,
+)
+from sdk.errors import StorageError
+from sdk.types import Block, BlockHeader, CommitCertificate, Log, Receipt, Transaction
+
+SCHEMA_VERSION = 1
+SCHEMA_VERSION_KEY = "schema_version"
+DEFAULT_LOG_LIMIT = 1000
+MAX_LOG_LIMIT = 10_000
+DEFAULT_CERTIFICATE_DEPTH = 128
+# Bound on bind parameters per statement (SQLite allows 32766, PostgreSQL 65535).
+_IN_CHUNK = 900
+_VERIFY_BATCH = 1000
+_NO_METADATA: Mapping[str, bytes] = MappingProxyType({})
+
+_blocks: Table = BlockRow.__table__  # type: ignore[attr-defined]
+_transactions: Table = TransactionRow.__table__  # type: ignore[attr-defined]
+_receipts: Table = ReceiptRow.__table__  # type: ignore[attr-defined]
+_logs: Table = LogRow.__table__  # type: ignore[attr-defined]
+_state_nodes: Table = StateNodeRow.__table__  # type: ignore[attr-defined]
+_wal: Table = WalRow.__table__  # type: ignore[attr-defined]
+_metadata: Table = MetadataRow.__table__  # type: ignore[attr-defined]
+
+CertificateCheck = Callable[[BlockHeader, CommitCertificate], object]
+
+
+class StoredTransaction(NamedTuple):
+    """A committed transaction and where it is: ``(transaction, height, tx_index)``."""
+
+    transaction: Transaction
+    height: int
+    tx_index: int
+
+
+class StoredReceipt(NamedTuple):
+    """A committed receipt and where it is: ``(receipt, height, tx_index)``."""
+
+    receipt: Receipt
+    height: int
+    tx_index: int
+
+
+class LogCursor(NamedTuple):
+    """Position of a log in chain order; ``query_logs(after=cursor)`` resumes strictly after it."""
+
+    height: int
+    tx_index: int
+    log_index: int
+
+    def to_token(self) -> str:
+        """Return the cursor as an opaque string for APIs (``"height.tx_index.log_index"``)."""
+        return f"{self.height}.{self.tx_index}.{self.log_index}"
+
+    @classmethod
+    def from_token(cls, token: str) -> LogCursor:
+        """Parse a token made by ``to_token``; raises StorageError if it is malformed."""
+        parts = token.split(".")
+        if len(parts) != 3 or not all(part.isdigit() for part in parts):
+            raise StorageError("malformed log cursor", code="invalid_log_query", cursor=token)
+        return cls(int(parts[0]), int(parts[1]), int(parts[2]))
+
+
+@dataclass(frozen=True, slots=True)
+class StoredLog:
+    """A committed log with its position and the hashes of its transaction and block."""
+
+    height: int
+    block_hash: bytes
+    tx_hash: bytes
+    tx_index: int
+    log_index: int
+    log: Log
+
+    @property
+    def cursor(self) -> LogCursor:
+        return LogCursor(self.height, self.tx_index, self.log_index)
+
+
+@dataclass(frozen=True, slots=True)
+class WalEntry:
+    """One consensus WAL record: what this validator signed at (height, round, step)."""
+
+    height: int
+    round: int
+    step: str
+    value: bytes
+    encoded: bytes
+
+
+class Store:
+    """Durable storage of one node, over SQLite (default) or PostgreSQL, chosen by URL.
+
+    Every committed block is written in one SQL transaction (``commit_block``); reads return decoded wire
+    objects. The canonical encodings in the rows are the truth; the other columns only index them.
+    Thread-safe: each call uses its own pooled connection.
+    """
+
+    def __init__(self, url: str = "sqlite:///xinlian.db") -> None:
+        """Open (creating if needed) the database at ``url``.
+
+        Takes: ``sqlite:///path.db`` (WAL, synchronous FULL), ``sqlite://`` (in memory, for tools) or
+        ``postgresql+psycopg://user:password@host/db``.
+        Raises: StorageError if the database cannot be opened or has another schema version.
+        """
+        self.url = url
+        self._engine = create_store_engine(url)
+        self._dialect = self._engine.dialect.name
+        try:
+            SQLModel.metadata.create_all(self._engine, tables=list(ALL_TABLES))
+        except SQLAlchemyError as exc:
+            self._engine.dispose()
+            raise StorageError(f"cannot open the database: {exc}", url=self._safe_url()) from exc
+        try:
+            self._check_schema_version()
+        except StorageError:
+            self._engine.dispose()
+            raise
+
+    # --- lifecycle ----------------------------------------------------------------------------------
+    def close(self) -> None:
+        """Close every pooled connection; the Store must not be used afterwards."""
+        self._engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    @property
+    def dialect(self) -> str:
+        """The database kind: ``"sqlite"`` or ``"postgresql"``."""
+        return self._dialect
+
+    def _safe_url(self) -> str:
+        return self._engine.url.render_as_string(hide_password=True)
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        try:
+            with self._engine.connect() as conn:
+                yield conn
+        except SQLAlchemyError as exc:
+            raise StorageError(f"database read failed: {exc}") from exc
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        # One SQL transaction: committed when the block exits normally, rolled back on any exception.
+        try:
+            with self._engine.connect() as conn:
+                if self._dialect == "sqlite":
+                    conn.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"})
+                with conn.begin():
+                    yield conn
+        except SQLAlchemyError as exc:
+            raise StorageError(f"database write failed: {exc}") from exc
+
+    def _insert_ignoring_duplicates(self, table: Table) -> Insert:
+        if self._dialect == "postgresql":
+            return postgresql.insert(table).on_conflict_do_nothing()
+        return sqlite.insert(table).on_conflict_do_nothing()
+
+    def _upsert_metadata(self) -> Insert:
+        if self._dialect == "postgresql":
+            pg = postgresql.insert(_metadata)
+            return pg.on_conflict_do_update(index_elements=["key"], set_={"value": pg.excluded.value})
+        lite = sqlite.insert(_metadata)
+        return lite.on_conflict_do_update(index_elements=["key"], set_={"value": lite.excluded.value})
+
+    def _check_schema_version(self) -> None:
+        expected = str(SCHEMA_VERSION).encode()
+        with self._write() as conn:
+            found = conn.execute(
+                select(_metadata.c.value).where(_metadata.c.key == SCHEMA_VERSION_KEY)
+            ).scalar_one_or_none()
+            if found is None:
+                conn.execute(insert(_metadata), [{"key": SCHEMA_VERSION_KEY, "value": expected}])
+            elif found != expected:
+                raise StorageError(
+                    "the database has another schema version",
+                    found=bytes(found).decode(errors="replace"),
+                    expected=SCHEMA_VERSION,
+                )
+
+    # --- committing blocks --------------------------------------------------------------------------
+    def commit_block(
+        self,
+        block: Block,
+        certificate: CommitCertificate,
+        receipts: Sequence[Receipt],
+        *,
+        state_nodes: Mapping[bytes, bytes],
+        metadata: Mapping[str, bytes] = _NO_METADATA,
+    ) -> bytes:
+        """Write a committed block, its transactions, receipts, logs, new state nodes and metadata atomically.
+
+        Takes: the block, the certificate that seals it, one receipt per transaction (same order), the MPT
+        nodes written while executing it (e.g. ``StateNodeStore.pending()``; nodes already stored are
+        skipped) and metadata to set in the same transaction.
+        Returns: the block hash.
+        Raises: StorageError if the block is not the child of the stored head (height ≠ head + 1, or
+        parent_hash ≠ head hash; an empty store takes only height 0), if the certificate or receipts do not
+        belong to the block, or if the database refuses the write. Nothing of the block is stored then.
+        """
+        header = block.header
+        height = header.height
+        block_hash = header.block_hash
+        if certificate.height != height or certificate.block_hash != block_hash:
+            raise StorageError(
+                "the certificate does not seal this block",
+                height=height,
+                certificate_height=certificate.height,
+            )
+        tx_hashes = [tx.tx_hash for tx in block.transactions]
+        if len(receipts) != len(tx_hashes):
+            raise StorageError(
+                "one receipt per transaction is needed",
+                height=height,
+                transactions=len(tx_hashes),
+                receipts=len(receipts),
+            )
+        for index, (tx_hash, receipt) in enumerate(zip(tx_hashes, receipts, strict=True)):
+            if receipt.tx_hash != tx_hash:
+                raise StorageError("a receipt names another transaction", height=height, index=index)
+
+        # Encode everything before taking the write lock, so the lock is held only for the inserts.
+        new_block = block_row(block, certificate, block_hash)
+        new_transactions = transaction_rows(height, block.transactions, tx_hashes)
+        new_receipts, new_logs = receipt_and_log_rows(height, receipts)
+        new_nodes = [{"key": key, "value": value} for key, value in state_nodes.items()]
+        new_metadata = [{"key": key, "value": value} for key, value in metadata.items()]
+
+        with self._write() as conn:
+            self._validate_next(conn, header)
+            conn.execute(insert(_blocks), [new_block])
+            if new_transactions:
+                conn.execute(insert(_transactions), new_transactions)
+                conn.execute(insert(_receipts), new_receipts)
+            if new_logs:
+                conn.execute(insert(_logs), new_logs)
+            if new_nodes:
+                conn.execute(self._insert_ignoring_duplicates(_state_nodes), new_nodes)
+            if new_metadata:
+                conn.execute(self._upsert_metadata(), new_metadata)
+        return block_hash
+
+    def _validate_next(self, conn: Connection, header: BlockHeader) -> None:
+        head = self._select_head(conn)
+        if head is None:
+            if header.height != 0:
+                raise StorageError(
+                    "an empty store takes only the genesis block (height 0)",
+                    code="not_next_block",
+                    height=header.height,
+                )
+            return
+        head_height, head_hash = head
+        if header.height != head_height + 1:
+            raise StorageError(
+                f"block height {header.height} does not follow the stored head {head_height}",
+                code="not_next_block",
+                height=header.height,
+                head_height=head_height,
+            )
+        if header.parent_hash != head_hash:
+            raise StorageError(
+                f"block {header.height} does not link to the stored head",
+                code="not_next_block",
+                height=header.height,
+                parent_hash=header.parent_hash.hex(),
+                head_hash=head_hash.hex(),
+            )
+
+    # --- reading blocks -----------------------------------------------------------------------------
+    @staticmethod
+    def _select_head(conn: Connection) -> tuple[int, bytes] | None:
+        row = conn.execute(
+            select(_blocks.c.height, _blocks.c.block_hash).order_by(_blocks.c.height.desc()).limit(1)
+        ).first()
+        return None if row is None else (int(row.height), bytes(row.block_hash))
+
+    def head(self) -> tuple[int, bytes] | None:
+        """Return ``(height, block_hash)`` of the highest committed block, or None for an empty store."""
+        with self._read() as conn:
+            return self._select_head(conn)
+
+    def get_header(self, height: int) -> BlockHeader | None:
+        """Return the header at ``height``, or None; raises StorageError if the stored bytes are corrupt."""
+        with self._read() as conn:
+            data = conn.execute(select(_blocks.c.header).where(_blocks.c.height == height)).scalar()
+        if data is None:
+            return None
+        return decode_stored("header", BlockHeader.decode, bytes(data), height=height)
+
+    def get_certificate(self, height: int) -> CommitCertificate | None:
+        """Return the commit certificate of the block at ``height``, or None."""
+        with self._read() as conn:
+            data = conn.execute(select(_blocks.c.certificate).where(_blocks.c.height == height)).scalar()
+        if data is None:
+            return None
+        return decode_stored("certificate", CommitCertificate.decode, bytes(data), height=height)
+
+    def get_height_by_hash(self, block_hash: bytes) -> int | None:
+        """Return the height of the committed block with ``block_hash``, or None."""
+        with self._read() as conn:
+            height = conn.execute(select(_blocks.c.height).where(_blocks.c.block_hash == block_hash)).scalar()
+        return None if height is None else int(height)
+
+    def get_block(self, height: int) -> Block | None:
+        """Return the committed block at ``height`` (header, transactions, next validators), or None."""
+        with self._read() as conn:
+            return self._load_block(conn, _blocks.c.height == height)
+
+    def get_block_by_hash(self, block_hash: bytes) -> Block | None:
+        """Return the committed block whose hash is ``block_hash``, or None."""
+        with self._read() as conn:
+            return self._load_block(conn, _blocks.c.block_hash == block_hash)
+
+    def _load_block(self, conn: Connection, where: ColumnElement[bool]) -> Block | None:
+        row = conn.execute(
+            select(_blocks.c.height, _blocks.c.header, _blocks.c.tx_count, _blocks.c.next_validators).where(
+                where
+            )
+        ).first()
+        if row is None:
+            return None
+        height = int(row.height)
+        encoded_txs = (
+            conn.execute(
+                select(_transactions.c.encoded)
+                .where(_transactions.c.height == height)
+                .order_by(_transactions.c.tx_index)
+            )
+            .scalars()
+            .all()
+        )
+        if len(encoded_txs) != row.tx_count:
+            raise StorageError(
+                "stored transactions do not match the block's count",
+                height=height,
+                expected=row.tx_count,
+                found=len(encoded_txs),
+            )
+        header = decode_stored("header", BlockHeader.decode, bytes(row.header), height=height)
+        transactions = tuple(
+            decode_stored("transaction", Transaction.decode, bytes(data), height=height, index=index)
+            for index, data in enumerate(encoded_txs)
+        )
+        return Block(
+            header=header,
+            transactions=transactions,
+            next_validators=decode_validators(bytes(row.next_validators)),
+        )
+
+    def get_block_hashes(self, from_height: int, to_height: int) -> list[bytes]:
+        """Return the hashes of blocks ``from_height..to_height`` (inclusive) in height order.
+
+        Heights above the head are simply absent from the list. Raises StorageError if a height inside
+        the stored range is missing.
+        """
+        with self._read() as conn:
+            rows = conn.execute(
+                select(_blocks.c.height, _blocks.c.block_hash)
+                .where(_blocks.c.height >= from_height, _blocks.c.height <= to_height)
+                .order_by(_blocks.c.height)
+            ).all()
+        hashes = []
+        for offset, row in enumerate(rows):
+            if row.height != from_height + offset:
+                raise StorageError("a block is missing from the store", height=from_height + offset)
+            hashes.append(bytes(row.block_hash))
+        return hashes
+
+    # --- reading transactions and receipts ----------------------------------------------------------
+    def get_transaction(self, tx_hash: bytes) -> StoredTransaction | None:
+        """Return ``(transaction, height, index)`` of a committed transaction, or None."""
+        with self._read() as conn:
+            row = conn.execute(
+                select(_transactions.c.encoded, _transactions.c.height, _transactions.c.tx_index).where(
+                    _transactions.c.tx_hash == tx_hash
+                )
+            ).first()
+        if row is None:
+            return None
+        tx = decode_stored("transaction", Transaction.decode, bytes(row.encoded), tx_hash=tx_hash.hex())
+        return StoredTransaction(tx, int(row.height), int(row.tx_index))
+
+    def get_receipt(self, tx_hash: bytes) -> StoredReceipt | None:
+        """Return ``(receipt, height, index)`` of a committed transaction, or None."""
+        with self._read() as conn:
+            row = conn.execute(
+                select(_receipts.c.encoded, _receipts.c.height, _receipts.c.tx_index).where(
+                    _receipts.c.tx_hash == tx_hash
+                )
+            ).first()
+        if row is None:
+            return None
+        receipt = decode_stored("receipt", Receipt.decode, bytes(row.encoded), tx_hash=tx_hash.hex())
+        return StoredReceipt(receipt, int(row.height), int(row.tx_index))
+
+    def get_block_receipts(self, height: int) -> list[Receipt] | None:
+        """Return the receipts of the block at ``height`` in transaction order, or None if no such block."""
+        with self._read() as conn:
+            if conn.execute(select(_blocks.c.height).where(_blocks.c.height == height)).first() is None:
+                return None
+            encoded = (
+                conn.execute(
+                    select(_receipts.c.encoded)
+                    .where(_receipts.c.height == height)
+                    .order_by(_receipts.c.tx_index)
+                )
+                .scalars()
+                .all()
+            )
+        return [
+            decode_stored("receipt", Receipt.decode, bytes(data), height=height, index=index)
+            for index, data in enumerate(encoded)
+        ]
+
+    def has_transactions(self, tx_hashes: Iterable[bytes]) -> set[bytes]:
+        """Return the subset of ``tx_hashes`` that are already committed (admission's duplicate check)."""
+        wanted = list(dict.fromkeys(tx_hashes))
+        found: set[bytes] = set()
+        with self._read() as conn:
+            for start in range(0, len(wanted), _IN_CHUNK):
+                chunk = wanted[start : start + _IN_CHUNK]
+                found.update(
+                    bytes(h)
+                    for h in conn.execute(
+                        select(_transactions.c.tx_hash).where(_transactions.c.tx_hash.in_(chunk))
+                    ).scalars()
+                )
+        return found
+
+    # --- logs ---------------------------------------------------------------------------------------
+    def query_logs(
+        self,
+        *,
+        address: bytes | Sequence[bytes] | None = None,
+        topics: Sequence[bytes | Sequence[bytes] | None] = (),
+        from_height: int = 0,
+        to_height: int | None = None,
+        limit: int = DEFAULT_LOG_LIMIT,
+        after: LogCursor | None = None,
+    ) -> tuple[list[StoredLog], LogCursor | None]:
+        """Return committed logs matching an eth_getLogs-style filter, in chain order, one page at a time.
+
+        Takes: ``address`` — one contract address or a list (any of them; an empty list filters nothing);
+        ``topics`` — positional: ``None`` (or an empty list) matches anything, bytes must equal that topic,
+        a list matches any of its members; ``from_height``/``to_height`` inclusive (``to_height`` None =
+        head); at most ``limit`` logs; ``after`` resumes strictly after a previous page's cursor.
+        Returns: ``(logs, next_cursor)``; ``next_cursor`` is None when there are no more matching logs.
+        Raises: StorageError (code ``invalid_log_query``) for more than four topic positions or a bad limit.
+        """
+        if len(topics) > MAX_LOG_TOPICS:
+            raise StorageError("a log filter has at most four topic positions", code="invalid_log_query")
+        if not 1 <= limit <= MAX_LOG_LIMIT:
+            raise StorageError(
+                f"limit must be between 1 and {MAX_LOG_LIMIT}", code="invalid_log_query", limit=limit
+            )
+        conditions: list[ColumnElement[bool]] = [_logs.c.height >= from_height]
+        if to_height is not None:
+            conditions.append(_logs.c.height <= to_height)
+        if address is not None:
+            addresses = [address] if isinstance(address, bytes) else list(address)
+            if len(addresses) == 1:
+                conditions.append(_logs.c.address == addresses[0])
+            elif addresses:
+                conditions.append(_logs.c.address.in_(addresses))
+        topic_columns = (_logs.c.topic0, _logs.c.topic1, _logs.c.topic2, _logs.c.topic3)
+        for column, wanted in zip(topic_columns, topics, strict=False):
+            if wanted is None:
+                continue
+            if isinstance(wanted, bytes):
+                conditions.append(column == wanted)
+            elif len(wanted) == 1:
+                conditions.append(column == wanted[0])
+            elif wanted:
+                conditions.append(column.in_(list(wanted)))
+        position = tuple_(_logs.c.height, _logs.c.tx_index, _logs.c.log_index)
+        if after is not None:
+            # The plain height bound lets every backend use a height-leading index for the range.
+            conditions.append(_logs.c.height >= after.height)
+            conditions.append(position > tuple_(after.height, after.tx_index, after.log_index))
+        statement = (
+            select(
+                _logs.c.height,
+                _logs.c.tx_index,
+                _logs.c.log_index,
+                _logs.c.tx_hash,
+                _logs.c.address,
+                _logs.c.topic0,
+                _logs.c.topic1,
+                _logs.c.topic2,
+                _logs.c.topic3,
+                _logs.c.data,
+                _blocks.c.block_hash,
+            )
+            .join(_blocks, _blocks.c.height == _logs.c.height)
+            .where(and_(*conditions))
+            .order_by(_logs.c.height, _logs.c.tx_index, _logs.c.log_index)
+            .limit(limit + 1)
+        )
+        with self._read() as conn:
+            rows = conn.execute(statement).all()
+        logs = [
+            StoredLog(
+                height=int(row.height),
+                block_hash=bytes(row.block_hash),
+                tx_hash=bytes(row.tx_hash),
+                tx_index=int(row.tx_index),
+                log_index=int(row.log_index),
+                log=Log(
+                    address=bytes(row.address),
+                    topics=tuple(
+                        bytes(t) for t in (row.topic0, row.topic1, row.topic2, row.topic3) if t is not None
+                    ),
+                    data=bytes(row.data),
+                ),
+            )
+            for row in rows[:limit]
+        ]
+        next_cursor = logs[-1].cursor if len(rows) > limit else None
+        return logs, next_cursor
+
+    # --- state nodes and metadata -------------------------------------------------------------------
+    def get_state_node(self, key: bytes) -> bytes | None:
+        """Return the stored MPT node (or code) under ``key``, or None."""
+        with self._read() as conn:
+            value = conn.execute(select(_state_nodes.c.value).where(_state_nodes.c.key == key)).scalar()
+        return None if value is None else bytes(value)
+
+    def get_metadata(self, key: str) -> bytes | None:
+        """Return the metadata value under ``key``, or None."""
+        with self._read() as conn:
+            value = conn.execute(select(_metadata.c.value).where(_metadata.c.key == key)).scalar()
+        return None if value is None else bytes(value)
+
+    def set_metadata(self, key: str, value: bytes) -> None:
+        """Set (insert or replace) the metadata value under ``key``, durably.
+
+        Raises: StorageError if ``value`` is not bytes or the write fails.
+        """
+        if not isinstance(value, bytes):
+            raise StorageError("metadata values are bytes", key=key)
+        with self._write() as conn:
+            conn.execute(self._upsert_metadata(), [{"key": key, "value": value}])
+
+    def bytes_on_disk(self) -> int:
+        """Return the database size in bytes: file + ``-wal`` + ``-shm`` (SQLite) or pg_database_size."""
+        if self._dialect == "postgresql":
+            with self._read() as conn:
+                return int(conn.execute(select(func.pg_database_size(func.current_database()))).scalar_one())
+        path = self._engine.url.database
+        if not path or path == ":memory:":
+            return 0
+        return sum(
+            os.path.getsize(candidate)
+            for candidate in (path, path + "-wal", path + "-shm")
+            if os.path.exists(candidate)
+        )
+
+    # --- consensus write-ahead log ------------------------------------------------------------------
+    def append_wal(self, height: int, round: int, step: str, value: bytes, encoded: bytes) -> None:
+        """Record durably (committed and synced before returning) what this validator signed.
+
+        Takes: the (height, round, step) slot, the value signed there (e.g. a block hash) and the encoded
+        message. Appending the identical entry again is a no-op (restarts replay).
+        Raises: StorageError (code ``wal_conflict``) if the slot already holds a different entry — the
+        caller was about to equivocate — or if the write fails.
+        """
+        with self._write() as conn:
+            existing = conn.execute(
+                select(_wal.c.value, _wal.c.encoded).where(
+                    _wal.c.height == height, _wal.c.round == round, _wal.c.step == step
+                )
+            ).first()
+            if existing is not None:
+                if bytes(existing.value) == value and bytes(existing.encoded) == encoded:
+                    return
+                raise StorageError(
+                    "the consensus WAL already holds a different entry for this slot",
+                    code="wal_conflict",
+                    height=height,
+                    round=round,
+                    step=step,
+                )
+            conn.execute(
+                insert(_wal),
+                [{"height": height, "round": round, "step": step, "value": value, "encoded": encoded}],
+            )
+
+    def load_wal(self, from_height: int = 0) -> list[WalEntry]:
+        """Return the WAL entries at ``from_height`` and above, in the order they were appended."""
+        with self._read() as conn:
+            rows = conn.execute(
+                select(_wal.c.height, _wal.c.round, _wal.c.step, _wal.c.value, _wal.c.encoded)
+                .where(_wal.c.height >= from_height)
+                .order_by(_wal.c.id)
+            ).all()
+        return [
+            WalEntry(int(r.height), int(r.round), str(r.step), bytes(r.value), bytes(r.encoded)) for r in rows
+        ]
+
+    def prune_wal(self, below_height: int) -> int:
+        """Delete the WAL entries of heights below ``below_height``; returns how many were deleted."""
+        with self._write() as conn:
+            result = conn.execute(delete(_wal).where(_wal.c.height < below_height))
+        return int(result.rowcount)
+
+    # --- startup check ------------------------------------------------------------------------------
+    def verify_chain(
+        self,
+        verify_certificate: CertificateCheck,
+        *,
+        certificate_depth: int | None = DEFAULT_CERTIFICATE_DEPTH,
+    ) -> tuple[int, bytes] | None:
+        """Check the stored chain before the node uses it.
+
+        Every stored header is decoded and re-hashed (the hash must equal its row, its height its row's),
+        heights must be contiguous and each header's parent_hash must be the previous block's hash. For the
+        last ``certificate_depth`` blocks (None = all) the certificate must name the block and
+        ``verify_certificate(header, certificate)`` must not raise, and the transaction count must match.
+        Returns: the head ``(height, block_hash)``, or None for an empty store.
+        Raises: StorageError with ``height`` of the first inconsistency found.
+        """
+        head = self.head()
+        if head is None:
+            return None
+        head_height = head[0]
+        certify_from = 0 if certificate_depth is None else head_height - certificate_depth + 1
+        previous: tuple[int, bytes] | None = None
+        next_height: int | None = None
+        while True:
+            with self._read() as conn:
+                query = select(_blocks.c.height, _blocks.c.block_hash, _blocks.c.header).order_by(
+                    _blocks.c.height
+                )
+                if next_height is not None:
+                    query = query.where(_blocks.c.height >= next_height)
+                rows = conn.execute(query.limit(_VERIFY_BATCH)).all()
+            if not rows:
+                break
+            for row in rows:
+                height, block_hash = int(row.height), bytes(row.block_hash)
+                header = decode_stored("header", BlockHeader.decode, bytes(row.header), height=height)
+                if header.height != height:
+                    raise StorageError("a stored header sits at another height", height=height)
+                if header.block_hash != block_hash:
+                    raise StorageError("a stored header does not hash to its block hash", height=height)
+                if previous is not None:
+                    if height != previous[0] + 1:
+                        raise StorageError("a block is missing from the store", height=previous[0] + 1)
+                    if header.parent_hash != previous[1]:
+                        raise StorageError("a stored block does not link to its parent", height=height)
+                if height >= certify_from:
+                    self._verify_stored_certificate(header, block_hash, verify_certificate)
+                previous = (height, block_hash)
+            next_height = previous[0] + 1 if previous is not None else None
+        if previous != head:
+            raise StorageError("the stored head changed during verification", height=head_height)
+        return head
+
+    def _verify_stored_certificate(
+        self, header: BlockHeader, block_hash: bytes, verify_certificate: CertificateCheck
+    ) -> None:
+        height = header.height
+        with self._read() as conn:
+            row = conn.execute(
+                select(_blocks.c.certificate, _blocks.c.tx_count).where(_blocks.c.height == height)
+            ).one()
+            tx_count = conn.execute(
+                select(func.count()).select_from(_transactions).where(_transactions.c.height == height)
+            ).scalar_one()
+        if tx_count != row.tx_count:
+            raise StorageError("stored transactions do not match the block's count", height=height)
+        certificate = decode_stored(
+            "certificate", CommitCertificate.decode, bytes(row.certificate), height=height
+        )
+        if certificate.height != height or certificate.block_hash != block_hash:
+            raise StorageError("a stored certificate seals another block", height=height)
+        try:
+            verify_certificate(header, certificate)
+        except Exception as exc:
+            raise StorageError(f"a stored certificate does not verify: {exc}", height=height) from exc
