@@ -13,6 +13,7 @@ from sdk.identifiers.drug import (
     DrugTraceCode,
     is_valid_drug_trace_code,
     parse_drug_code,
+    parse_drug_trace_code,
     validate_drug_trace_code,
 )
 from sdk.identifiers.gs1 import (
@@ -23,6 +24,8 @@ from sdk.identifiers.gs1 import (
     is_valid_gs1_element_string,
     is_valid_gtin,
     parse_gs1_element_string,
+    parse_gtin,
+    validate_gs1_element_string,
     validate_gtin,
 )
 from sdk.identifiers.licence import (
@@ -31,15 +34,17 @@ from sdk.identifiers.licence import (
     compute_licence_check,
     is_valid_licence_id,
     make_licence_id,
+    parse_licence_id,
     validate_licence_id,
 )
 from sdk.identifiers.resident_id import (
     ResidentId,
     compute_resident_id_check,
     is_valid_resident_id,
+    parse_resident_id,
     validate_resident_id,
 )
-from sdk.identifiers.uscc import USCC_CHECK_EXCEPTIONS, Uscc, is_valid_uscc, validate_uscc
+from sdk.identifiers.uscc import USCC_CHECK_EXCEPTIONS, Uscc, is_valid_uscc, parse_uscc, validate_uscc
 
 __all__ = [
     "GS1_X_CHARSET",
@@ -69,8 +74,14 @@ __all__ = [
     "is_valid_uscc",
     "make_licence_id",
     "parse_drug_code",
+    "parse_drug_trace_code",
     "parse_gs1_element_string",
+    "parse_gtin",
+    "parse_licence_id",
+    "parse_resident_id",
+    "parse_uscc",
     "validate_drug_trace_code",
+    "validate_gs1_element_string",
     "validate_gtin",
     "validate_licence_id",
     "validate_resident_id",

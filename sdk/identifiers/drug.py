@@ -42,7 +42,7 @@ class DrugCode:
     raw: str
 
 
-def validate_drug_trace_code(value: str, *, require_prefix: bool = True) -> DrugTraceCode:
+def parse_drug_trace_code(value: str, *, require_prefix: bool = True) -> DrugTraceCode:
     """Validate the structure of a 20-digit drug trace code.
 
     Takes: the code (surrounding whitespace stripped); ``require_prefix`` to insist on the leading '8' of
@@ -78,10 +78,18 @@ def validate_drug_trace_code(value: str, *, require_prefix: bool = True) -> Drug
     )
 
 
+def validate_drug_trace_code(value: str, *, require_prefix: bool = True) -> None:
+    """Check a value like ``parse_drug_trace_code`` does, for callers that need no parsed parts.
+
+    Takes: the same arguments as ``parse_drug_trace_code``. Returns: None. Raises: IdentifierError as it does.
+    """
+    parse_drug_trace_code(value, require_prefix=require_prefix)
+
+
 def is_valid_drug_trace_code(value: str, *, require_prefix: bool = True) -> bool:
-    """Return True if ``validate_drug_trace_code`` would succeed with the same option (never raises)."""
+    """Return True if ``parse_drug_trace_code`` would succeed with the same option (never raises)."""
     try:
-        validate_drug_trace_code(value, require_prefix=require_prefix)
+        parse_drug_trace_code(value, require_prefix=require_prefix)
     except IdentifierError:
         return False
     return True
@@ -102,7 +110,7 @@ def parse_drug_code(value: str, *, today: dt.date | None = None) -> DrugCode:
         return DrugCode(
             kind="gs1", product_key=gs1.gtin, serial=gs1.serial, batch=gs1.batch, expiry=gs1.expiry, raw=value
         )
-    nmpa = validate_drug_trace_code(text)
+    nmpa = parse_drug_trace_code(text)
     return DrugCode(
         kind="nmpa",
         product_key=nmpa.product_code,

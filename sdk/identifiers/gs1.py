@@ -74,7 +74,7 @@ def compute_gtin_check(body: str) -> str:
     return compute_gs1_check_digit(body)
 
 
-def validate_gtin(value: str) -> Gtin:
+def parse_gtin(value: str) -> Gtin:
     """Parse and validate a GTIN-8, -12, -13 or -14.
 
     Takes: the digits (surrounding whitespace stripped). Returns: the parsed ``Gtin``.
@@ -102,10 +102,18 @@ def validate_gtin(value: str) -> Gtin:
     return Gtin(gtin=gtin, gtin14=gtin.rjust(14, "0"), check_digit=gtin[-1])
 
 
+def validate_gtin(value: str) -> None:
+    """Check a value like ``parse_gtin`` does, for callers that need no parsed parts.
+
+    Takes: the same arguments as ``parse_gtin``. Returns: None. Raises: IdentifierError as it does.
+    """
+    parse_gtin(value)
+
+
 def is_valid_gtin(value: str) -> bool:
-    """Return True if ``validate_gtin(value)`` would succeed (never raises)."""
+    """Return True if ``parse_gtin(value)`` would succeed (never raises)."""
     try:
-        validate_gtin(value)
+        parse_gtin(value)
     except IdentifierError:
         return False
     return True
@@ -135,9 +143,18 @@ def parse_gs1_element_string(value: str, *, today: dt.date | None = None) -> Gs1
         found[ai] = _check_ai_value(ai, data, text)
     if "01" not in found:
         raise IdentifierError("GS1 element string has no GTIN (01)", field="gs1", value=text)
-    gtin = validate_gtin(found["01"]).gtin
+    gtin = parse_gtin(found["01"]).gtin
     expiry = _expiry(found["17"], text, today) if "17" in found else None
     return Gs1ElementString(gtin=gtin, serial=found.get("21"), batch=found.get("10"), expiry=expiry, raw=raw)
+
+
+def validate_gs1_element_string(value: str, *, today: dt.date | None = None) -> None:
+    """Check a value like ``parse_gs1_element_string`` does, for callers that need no parsed parts.
+
+    Takes: the same arguments as ``parse_gs1_element_string``. Returns: None.
+    Raises: IdentifierError as it does.
+    """
+    parse_gs1_element_string(value, today=today)
 
 
 def is_valid_gs1_element_string(value: str) -> bool:

@@ -8,7 +8,7 @@ from typing import Final, Literal
 from sdk.errors import IdentifierError
 from sdk.identifiers._text import DIGITS, UPPER_ALNUM, normalise_code, require_charset
 from sdk.identifiers.checksums import compute_mod37_36_check
-from sdk.identifiers.uscc import USCC_CHECK_EXCEPTIONS, USCC_LENGTH, validate_uscc
+from sdk.identifiers.uscc import USCC_CHECK_EXCEPTIONS, USCC_LENGTH, parse_uscc
 
 LICENCE_ID_ROOT: Final = "1.2.156.3005.2"
 LICENCE_TYPE_CODE_LENGTH: Final = USCC_LENGTH + 3
@@ -45,7 +45,7 @@ def compute_licence_check(payload: str) -> str:
     return compute_mod37_36_check(payload.replace(".", ""))
 
 
-def validate_licence_id(value: str, *, check_embedded_uscc: bool = True) -> LicenceId:
+def parse_licence_id(value: str, *, check_embedded_uscc: bool = True) -> LicenceId:
     """Parse and validate an e-licence identifier.
 
     Takes: the identifier (surrounding whitespace stripped, letters upper-cased); ``check_embedded_uscc``
@@ -98,10 +98,18 @@ def validate_licence_id(value: str, *, check_embedded_uscc: bool = True) -> Lice
     )
 
 
+def validate_licence_id(value: str, *, check_embedded_uscc: bool = True) -> None:
+    """Check a value like ``parse_licence_id`` does, for callers that need no parsed parts.
+
+    Takes: the same arguments as ``parse_licence_id``. Returns: None. Raises: IdentifierError as it does.
+    """
+    parse_licence_id(value, check_embedded_uscc=check_embedded_uscc)
+
+
 def is_valid_licence_id(value: str, *, check_embedded_uscc: bool = True) -> bool:
-    """Return True if ``validate_licence_id`` would succeed with the same options (never raises)."""
+    """Return True if ``parse_licence_id`` would succeed with the same options (never raises)."""
     try:
-        validate_licence_id(value, check_embedded_uscc=check_embedded_uscc)
+        parse_licence_id(value, check_embedded_uscc=check_embedded_uscc)
     except IdentifierError:
         return False
     return True
@@ -210,7 +218,7 @@ def _check_issuer_code(issuer_code: str, identifier: str, check_uscc: bool) -> L
 
 def _check_embedded_uscc(code: str, role: str, identifier: str) -> None:
     try:
-        validate_uscc(code, check_exceptions=USCC_CHECK_EXCEPTIONS)
+        parse_uscc(code, check_exceptions=USCC_CHECK_EXCEPTIONS)
     except IdentifierError as exc:
         raise IdentifierError(
             f"{_LABEL} {role} USCC is invalid: {exc.message}",

@@ -30,7 +30,7 @@ class ResidentId:
     masked: str  # e.g. 1101**********002X: the only form fit for logs and messages
 
 
-def validate_resident_id(value: str, *, today: dt.date | None = None) -> ResidentId:
+def parse_resident_id(value: str, *, today: dt.date | None = None) -> ResidentId:
     """Parse and validate an 18-character resident ID.
 
     Takes: the number (surrounding whitespace stripped, a trailing 'x' upper-cased); ``today`` if the birth
@@ -76,10 +76,18 @@ def validate_resident_id(value: str, *, today: dt.date | None = None) -> Residen
     )
 
 
+def validate_resident_id(value: str, *, today: dt.date | None = None) -> None:
+    """Check a value like ``parse_resident_id`` does, for callers that need no parsed parts.
+
+    Takes: the same arguments as ``parse_resident_id``. Returns: None. Raises: IdentifierError as it does.
+    """
+    parse_resident_id(value, today=today)
+
+
 def is_valid_resident_id(value: str, *, today: dt.date | None = None) -> bool:
-    """Return True if ``validate_resident_id(value, today=today)`` would succeed (never raises)."""
+    """Return True if ``parse_resident_id(value, today=today)`` would succeed (never raises)."""
     try:
-        validate_resident_id(value, today=today)
+        parse_resident_id(value, today=today)
     except IdentifierError:
         return False
     return True

@@ -36,7 +36,7 @@ class Uscc:
     check_exception: bool  # True when accepted only because it is whitelisted
 
 
-def validate_uscc(
+def parse_uscc(
     value: str,
     *,
     check_exceptions: Set[str] = USCC_CHECK_EXCEPTIONS,
@@ -100,10 +100,20 @@ def validate_uscc(
     )
 
 
+def validate_uscc(
+    value: str, *, check_exceptions: Set[str] = USCC_CHECK_EXCEPTIONS, require_org_code_check: bool = False
+) -> None:
+    """Check a value like ``parse_uscc`` does, for callers that need no parsed parts.
+
+    Takes: the same arguments as ``parse_uscc``. Returns: None. Raises: IdentifierError as it does.
+    """
+    parse_uscc(value, check_exceptions=check_exceptions, require_org_code_check=require_org_code_check)
+
+
 def is_valid_uscc(value: str, *, check_exceptions: Set[str] = USCC_CHECK_EXCEPTIONS) -> bool:
-    """Return True if ``validate_uscc(value, check_exceptions=...)`` would succeed (never raises)."""
+    """Return True if ``parse_uscc(value, check_exceptions=...)`` would succeed (never raises)."""
     try:
-        validate_uscc(value, check_exceptions=check_exceptions)
+        parse_uscc(value, check_exceptions=check_exceptions)
     except IdentifierError:
         return False
     return True

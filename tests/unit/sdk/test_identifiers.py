@@ -22,8 +22,14 @@ from sdk.identifiers import (
     is_valid_licence_id,
     is_valid_uscc,
     make_licence_id,
+    parse_drug_trace_code,
     parse_gs1_element_string,
+    parse_gtin,
+    parse_licence_id,
+    parse_resident_id,
+    parse_uscc,
     validate_drug_trace_code,
+    validate_gs1_element_string,
     validate_gtin,
     validate_licence_id,
     validate_resident_id,
@@ -32,12 +38,12 @@ from sdk.identifiers import (
 
 VECTORS = json.loads((Path(__file__).parents[2] / "vectors" / "identifiers.json").read_text("utf-8"))
 VALIDATORS: dict[str, Callable[[str], Any]] = {
-    "uscc": validate_uscc,
-    "resident_id": validate_resident_id,
-    "licence_id": validate_licence_id,
-    "gtin": validate_gtin,
+    "uscc": parse_uscc,
+    "resident_id": parse_resident_id,
+    "licence_id": parse_licence_id,
+    "gtin": parse_gtin,
     "gs1": parse_gs1_element_string,
-    "drug_trace_code": validate_drug_trace_code,
+    "drug_trace_code": parse_drug_trace_code,
 }
 PUBLISHED_USCC = ["11100000000013338W", "91350200776049653A", "11430000006122244L", "11330105002500287C"]
 PUBLISHED_LICENCE_IDS = [
@@ -70,9 +76,28 @@ def test_vectors_cover_every_kind_and_every_published_example() -> None:
     assert set(PUBLISHED_USCC + PUBLISHED_LICENCE_IDS) <= values
 
 
+@pytest.mark.parametrize(
+    ("validate", "good", "bad"),
+    [
+        (validate_uscc, "11100000000013338W", "11100000000013338X"),
+        (validate_resident_id, "11010519491231002X", "110105194912310021"),
+        (validate_licence_id, PUBLISHED_LICENCE_IDS[0], PUBLISHED_LICENCE_IDS[0][:-1] + "V"),
+        (validate_gtin, "6291041500213", "6291041500214"),
+        (validate_gs1_element_string, "(01)06291041500213", "(01)06291041500214"),
+        (validate_drug_trace_code, "81234567890123456789", "8123456789012345678"),
+    ],
+)
+def test_validate_functions_pass_good_values_and_raise_on_bad(
+    validate: Callable[[str], None], good: str, bad: str
+) -> None:
+    validate(good)
+    with pytest.raises(IdentifierError):
+        validate(bad)
+
+
 def test_identifier_error_is_a_value_error_in_the_xinlian_tree() -> None:
     with pytest.raises(IdentifierError) as info:
-        validate_uscc("11100000000013338X")
+        parse_uscc("11100000000013338X")
     assert isinstance(info.value, ValueError)
     assert isinstance(info.value, XinlianError)
     assert info.value.to_dict()["code"] == "invalid_identifier"
@@ -83,7 +108,7 @@ def test_identifier_error_is_a_value_error_in_the_xinlian_tree() -> None:
 
 @pytest.mark.parametrize("code", PUBLISHED_USCC)
 def test_published_usccs_validate(code: str) -> None:
-    parsed = validate_uscc(code)
+    parsed = parse_uscc(code)
     assert parsed.code == code
     assert not parsed.check_exception
     assert is_valid_uscc(code)
@@ -93,7 +118,7 @@ def test_published_usccs_validate(code: str) -> None:
 def test_every_wrong_uscc_check_char_is_refused_naming_the_expected_one(code: str) -> None:
     for wrong in USCC_CHARSET.replace(code[17], ""):
         with pytest.raises(IdentifierError) as info:
-            validate_uscc(code[:17] + wrong)
+            parse_uscc(code[:17] + wrong)
         assert str(info.value) == f"USCC check character should be {code[17]!r}, got {wrong!r}"
         assert info.value.detail["expected"] == code[17]
         assert info.value.detail["got"] == wrong
@@ -103,59 +128,59 @@ def test_every_wrong_uscc_check_char_is_refused_naming_the_expected_one(code: st
 @pytest.mark.parametrize("letter", "IOZSV")
 def test_uscc_letters_outside_the_charset_are_refused(letter: str) -> None:
     with pytest.raises(IdentifierError, match=f"invalid character '{letter}' at position 9"):
-        validate_uscc("91350200" + letter + "76049653A")
+        parse_uscc("91350200" + letter + "76049653A")
 
 
 @pytest.mark.parametrize("code", ["", "91350200776049653", "91350200776049653AA", "9135 0200776049653A"])
 def test_uscc_of_wrong_length_or_with_inner_space_is_refused(code: str) -> None:
     with pytest.raises(IdentifierError):
-        validate_uscc(code)
+        parse_uscc(code)
 
 
 def test_uscc_region_must_be_digits() -> None:
     body = "9135A200776049653"
     with pytest.raises(IdentifierError, match="USCC region code has an invalid character 'A' at position 5"):
-        validate_uscc(body + compute_uscc_check(body))
+        parse_uscc(body + compute_uscc_check(body))
 
 
 def test_uscc_is_stripped_and_upper_cased() -> None:
-    assert validate_uscc("\t91350200776049653a ").code == "91350200776049653A"
+    assert parse_uscc("\t91350200776049653a ").code == "91350200776049653A"
 
 
 def test_uscc_refuses_non_ascii_before_case_folding() -> None:
     # 'ß'.upper() == 'SS' would change the length; full-width digits must not pass as digits either.
     for code in ["9135020077604965ßA", "９1350200776049653A"]:
         with pytest.raises(IdentifierError, match="non-ASCII"):
-            validate_uscc(code)
+            parse_uscc(code)
 
 
 def test_uscc_refuses_non_string_input() -> None:
     with pytest.raises(IdentifierError, match="must be a string"):
-        validate_uscc(91350200776049653)  # type: ignore[arg-type]
+        parse_uscc(91350200776049653)  # type: ignore[arg-type]
 
 
 def test_whitelisted_pilot_uscc_passes_and_is_flagged() -> None:
     assert "91350100M0001TGQXM" in USCC_CHECK_EXCEPTIONS
-    parsed = validate_uscc("91350100M0001TGQXM")
+    parsed = parse_uscc("91350100M0001TGQXM")
     assert parsed.check_exception
 
 
 def test_pilot_uscc_is_refused_without_the_whitelist() -> None:
     with pytest.raises(IdentifierError, match="should be '1', got 'M'"):
-        validate_uscc("91350100M0001TGQXM", check_exceptions=frozenset())
+        parse_uscc("91350100M0001TGQXM", check_exceptions=frozenset())
     assert not is_valid_uscc("91350100M0001TGQXM", check_exceptions=frozenset())
 
 
 def test_custom_whitelist_accepts_its_codes_only() -> None:
-    assert validate_uscc("11100000000013338X", check_exceptions={"11100000000013338X"}).check_exception
+    assert parse_uscc("11100000000013338X", check_exceptions={"11100000000013338X"}).check_exception
     assert not is_valid_uscc("11100000000013338Y", check_exceptions={"11100000000013338X"})
 
 
 def test_inner_org_code_check_is_reported_not_enforced_by_default() -> None:
-    parsed = validate_uscc("913502007760496527")  # org code 776049652, should end in 3
+    parsed = parse_uscc("913502007760496527")  # org code 776049652, should end in 3
     assert not parsed.org_code_valid
     with pytest.raises(IdentifierError, match="organisation code check character should be '3', got '2'"):
-        validate_uscc("913502007760496527", require_org_code_check=True)
+        parse_uscc("913502007760496527", require_org_code_check=True)
 
 
 def test_compute_uscc_check_refuses_bad_bodies() -> None:
@@ -170,7 +195,7 @@ def test_compute_uscc_check_refuses_bad_bodies() -> None:
 
 @pytest.mark.parametrize("identifier", PUBLISHED_LICENCE_IDS)
 def test_published_licence_ids_validate(identifier: str) -> None:
-    parsed = validate_licence_id(identifier)
+    parsed = parse_licence_id(identifier)
     assert parsed.identifier == identifier
     assert is_valid_licence_id(identifier)
     assert f"{LICENCE_ID_ROOT}.{parsed.type_code}.{parsed.issuer_code}.{parsed.serial}" in identifier
@@ -181,13 +206,13 @@ def test_every_wrong_licence_check_char_is_refused_naming_the_expected_one(ident
     body, check = identifier.rsplit(".", 1)
     for wrong in ALNUM.replace(check, ""):
         with pytest.raises(IdentifierError) as info:
-            validate_licence_id(f"{body}.{wrong}")
+            parse_licence_id(f"{body}.{wrong}")
         assert str(info.value) == f"e-licence identifier check character should be {check!r}, got {wrong!r}"
 
 
 @pytest.mark.parametrize("identifier", PUBLISHED_LICENCE_IDS)
 def test_make_licence_id_reproduces_published_examples(identifier: str) -> None:
-    parsed = validate_licence_id(identifier)
+    parsed = parse_licence_id(identifier)
     assert make_licence_id(parsed.type_code, parsed.issuer_code, parsed.serial, parsed.version) == identifier
     assert (
         make_licence_id(parsed.type_code, parsed.issuer_code, parsed.serial, int(parsed.version))
@@ -202,12 +227,12 @@ def test_compute_licence_check_ignores_dots() -> None:
 
 def test_licence_id_is_normalised_to_upper_case() -> None:
     lower = PUBLISHED_LICENCE_IDS[0].lower()
-    assert validate_licence_id(f" {lower} ").identifier == PUBLISHED_LICENCE_IDS[0]
+    assert parse_licence_id(f" {lower} ").identifier == PUBLISHED_LICENCE_IDS[0]
 
 
 def test_licence_id_with_region_issuer_is_accepted() -> None:
     identifier = make_licence_id("11100000000013338W011", "430000", "2024000001", 3)
-    parsed = validate_licence_id(identifier)
+    parsed = parse_licence_id(identifier)
     assert parsed.issuer_kind == "region"
     assert parsed.version == "003"
 
@@ -243,16 +268,14 @@ def test_licence_id_with_region_issuer_is_accepted() -> None:
 )
 def test_malformed_licence_ids_are_refused(identifier: str, message: str) -> None:
     with pytest.raises(IdentifierError, match=re.escape(message)):
-        validate_licence_id(identifier)
+        parse_licence_id(identifier)
 
 
 def test_embedded_uscc_check_can_be_switched_off() -> None:
     identifier = make_licence_id(
         "11100000000013338X011", "11430000006122244M", "1", 1, check_embedded_uscc=False
     )
-    assert (
-        validate_licence_id(identifier, check_embedded_uscc=False).defining_authority == "11100000000013338X"
-    )
+    assert parse_licence_id(identifier, check_embedded_uscc=False).defining_authority == "11100000000013338X"
     assert not is_valid_licence_id(identifier)
 
 

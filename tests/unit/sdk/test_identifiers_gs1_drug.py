@@ -14,9 +14,9 @@ from sdk.identifiers import (
     is_valid_gs1_element_string,
     is_valid_gtin,
     parse_drug_code,
+    parse_drug_trace_code,
     parse_gs1_element_string,
-    validate_drug_trace_code,
-    validate_gtin,
+    parse_gtin,
 )
 
 GS = "\x1d"
@@ -28,7 +28,7 @@ GTIN = "06291041500213"
 
 def test_published_gtin_check_digit() -> None:
     assert compute_gtin_check("629104150021") == "3"
-    assert validate_gtin("6291041500213").gtin14 == GTIN
+    assert parse_gtin("6291041500213").gtin14 == GTIN
 
 
 @pytest.mark.parametrize("gtin", ["73513537", "036000291452", "4006381333931", GTIN])
@@ -40,7 +40,7 @@ def test_every_gtin_length_validates(gtin: str) -> None:
 def test_every_wrong_gtin_check_digit_is_refused_naming_the_expected_one() -> None:
     for wrong in "012456789":
         with pytest.raises(IdentifierError) as info:
-            validate_gtin("629104150021" + wrong)
+            parse_gtin("629104150021" + wrong)
         assert str(info.value) == f"GTIN check digit should be '3', got {wrong!r}"
 
 
@@ -49,7 +49,7 @@ def test_every_wrong_gtin_check_digit_is_refused_naming_the_expected_one() -> No
 )
 def test_malformed_gtins_are_refused(gtin: str) -> None:
     with pytest.raises(IdentifierError):
-        validate_gtin(gtin)
+        parse_gtin(gtin)
 
 
 def test_compute_gtin_check_refuses_bodies_of_no_gtin_length() -> None:
@@ -146,14 +146,14 @@ def test_malformed_element_strings_are_refused(text: str, message: str) -> None:
 
 
 def test_drug_trace_code_structure_is_parsed() -> None:
-    parsed = validate_drug_trace_code(" 81234567890123456789 ")
+    parsed = parse_drug_trace_code(" 81234567890123456789 ")
     assert (parsed.code, parsed.product_code, parsed.serial_part) == (
         "81234567890123456789",
         "8123456",
         "7890123456789",
     )
     assert not parsed.is_special
-    assert validate_drug_trace_code("89123456789012345678").is_special
+    assert parse_drug_trace_code("89123456789012345678").is_special
 
 
 @pytest.mark.parametrize(
@@ -167,7 +167,7 @@ def test_drug_trace_code_structure_is_parsed() -> None:
 )
 def test_malformed_drug_trace_codes_are_refused(code: str, message: str) -> None:
     with pytest.raises(IdentifierError) as info:
-        validate_drug_trace_code(code)
+        parse_drug_trace_code(code)
     assert message in str(info.value)
 
 

@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from sdk.errors import IdentifierError
-from sdk.identifiers import compute_resident_id_check, is_valid_resident_id, validate_resident_id
+from sdk.identifiers import compute_resident_id_check, is_valid_resident_id, parse_resident_id
 
 EXAMPLE = "11010519491231002X"
 MASKED = "1101**********002X"
@@ -19,7 +19,7 @@ def _with_check(body: str) -> str:
 
 def _refusal(value: str, today: dt.date | None = None) -> IdentifierError:
     with pytest.raises(IdentifierError) as info:
-        validate_resident_id(value, today=today)
+        parse_resident_id(value, today=today)
     return info.value
 
 
@@ -31,7 +31,7 @@ def _assert_nothing_personal_leaks(error: IdentifierError, value: str) -> None:
 
 
 def test_published_example_parses() -> None:
-    parsed = validate_resident_id(EXAMPLE)
+    parsed = parse_resident_id(EXAMPLE)
     assert parsed.region == "110105"
     assert parsed.birth_date == dt.date(1949, 12, 31)
     assert parsed.sequence == "002"
@@ -41,11 +41,11 @@ def test_published_example_parses() -> None:
 
 
 def test_odd_sequence_is_male() -> None:
-    assert validate_resident_id(_with_check("11010519491231003")).sex == "male"
+    assert parse_resident_id(_with_check("11010519491231003")).sex == "male"
 
 
 def test_repr_and_str_show_only_the_masked_number() -> None:
-    parsed = validate_resident_id(EXAMPLE)
+    parsed = parse_resident_id(EXAMPLE)
     assert EXAMPLE not in repr(parsed)
     assert "19491231" not in repr(parsed)
     assert "1949" not in str(parsed)
@@ -53,7 +53,7 @@ def test_repr_and_str_show_only_the_masked_number() -> None:
 
 
 def test_lower_case_x_and_whitespace_are_normalised() -> None:
-    assert validate_resident_id(" 11010519491231002x\n").number == EXAMPLE
+    assert parse_resident_id(" 11010519491231002x\n").number == EXAMPLE
 
 
 def test_every_wrong_check_char_is_refused_naming_the_expected_one_and_masking_the_number() -> None:
@@ -93,7 +93,7 @@ def test_short_input_is_masked_completely_and_wrong_length_hides_the_tail() -> N
 
 
 def test_leap_day_of_a_leap_year_is_accepted() -> None:
-    assert validate_resident_id(_with_check("44030420000229001")).birth_date == dt.date(2000, 2, 29)
+    assert parse_resident_id(_with_check("44030420000229001")).birth_date == dt.date(2000, 2, 29)
 
 
 def test_birth_date_in_the_future_is_refused_only_when_today_is_given() -> None:
@@ -101,8 +101,8 @@ def test_birth_date_in_the_future_is_refused_only_when_today_is_given() -> None:
     error = _refusal(value, today=dt.date(2026, 1, 1))
     assert "birth date is in the future" in str(error)
     _assert_nothing_personal_leaks(error, value)
-    assert validate_resident_id(value).birth_date == dt.date(2030, 1, 1)
-    assert validate_resident_id(value, today=dt.date(2030, 1, 1)).birth_date == dt.date(2030, 1, 1)
+    assert parse_resident_id(value).birth_date == dt.date(2030, 1, 1)
+    assert parse_resident_id(value, today=dt.date(2030, 1, 1)).birth_date == dt.date(2030, 1, 1)
 
 
 def test_compute_check_refuses_bad_bodies_without_echoing_them() -> None:
