@@ -265,12 +265,16 @@ class PrivateKey:
         """Return PKCS#8 PEM (SM2 curve OID 1.2.156.10197.1.301), encrypted when ``password`` is given.
 
         Encryption is PBES2 (PBKDF2-HMAC-SHA256, SM4-CBC) as Tongsuo writes it. Raises CryptoError for an
-        empty or non-bytes password.
+        empty, over-long, non-bytes or NUL-containing password.
         """
         if password is None:
             encryption: _ts_serialization.KeySerializationEncryption = _ts_serialization.NoEncryption()
         elif not isinstance(password, bytes) or not password or len(password) > 1023:
             raise CryptoError("a PEM password must be 1 to 1023 bytes")
+        elif b"\x00" in password:
+            # HMAC zero-pads its key, so b"\x00" derives the same PBKDF2 key as the empty password,
+            # which OpenSSL tries when none is given: such a file would open without a password.
+            raise CryptoError("a PEM password must not contain NUL bytes")
         else:
             encryption = _ts_serialization.BestAvailableEncryption(password)
         handle = self._handle(get_backend("tongsuo"))
