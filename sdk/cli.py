@@ -86,7 +86,9 @@ def _load_plugins() -> None:
             missing = exc.name or str(exc)
 
             def _missing(_missing: str = missing) -> None:
-                console.print(f"[red]this command needs the node extra: pip install 'xinlian[node]' ({_missing})[/]")
+                console.print(
+                    f"[red]this command needs the node extra: pip install 'xinlian[node]' ({_missing})[/]"
+                )
                 raise typer.Exit(2)
 
             app.command(ep.name, help=f"(needs xinlian[node]: {missing} not installed)")(_missing)

@@ -1,0 +1,93 @@
+"""Chain parameters (shared by every node of a consortium) and one node's local configuration."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from sdk.errors import XinlianError
+
+PROTOCOL_VERSION: int = 1
+
+
+class ConfigError(XinlianError):
+    code = "bad_config"
+
+
+@dataclass(frozen=True)
+class ChainConfig:
+    """Consensus-critical parameters: every validator of a chain must hold identical values."""
+
+    chain_id: int
+    block_period_ms: int = 200
+    round_timeout_ms: int = 2000
+    max_round_timeout_ms: int = 30_000
+    max_tx_bytes: int = 128 * 1024
+    tx_gas_limit: int = 5_000_000
+    block_gas_limit: int = 500_000_000
+    max_block_txs: int = 2_000
+    expiry_window: int = 1_000  # a tx is valid while head < expiry_height <= head + expiry_window
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise ConfigError(f"chain parameter {f.name} must be a positive integer, got {value!r}")
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    """One node's local settings (paths, addresses); not consensus-critical."""
+
+    name: str
+    data_dir: str
+    genesis_path: str
+    database_url: str = ""
+    validator_key_path: str = ""
+    key_password_env: str = ""
+    api_host: str = "127.0.0.1"
+    api_port: int = 8545
+    p2p_host: str = "127.0.0.1"
+    p2p_port: int = 30300
+    peers: tuple[str, ...] = field(default_factory=tuple)
+    mempool_capacity: int = 50_000
+    log_level: str = "info"
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{Path(self.data_dir) / 'chain.db'}"
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        data["peers"] = list(self.peers)
+        return json.dumps(data, indent=2, ensure_ascii=False)
+
+    @classmethod
+    def load(cls, path: str | Path) -> NodeConfig:
+        """Read a node config JSON file; relative paths are resolved against the file's folder.
+
+        Raises ConfigError for a missing file, bad JSON or unknown keys.
+        """
+        p = Path(path)
+        try:
+            raw: dict[str, Any] = json.loads(p.read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise ConfigError(f"node config {p} does not exist") from exc
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"node config {p} is not valid JSON: {exc}") from exc
+        known = {f.name for f in fields(cls)}
+        unknown = set(raw) - known
+        if unknown:
+            raise ConfigError(f"node config {p} has unknown keys: {sorted(unknown)}")
+        base = p.resolve().parent
+        for key in ("data_dir", "genesis_path", "validator_key_path"):
+            if raw.get(key) and not Path(raw[key]).is_absolute():
+                raw[key] = str(base / raw[key])
+        raw["peers"] = tuple(raw.get("peers", ()))
+        try:
+            return cls(**raw)
+        except TypeError as exc:
+            raise ConfigError(f"node config {p}: {exc}") from exc

@@ -1,0 +1,1 @@
+"""The ledger: transaction admission, the mempool, block building, validation and commit."""

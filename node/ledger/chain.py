@@ -1,0 +1,523 @@
+"""The chain state machine of one node: admit transactions, build, validate and commit blocks.
+
+Reads top-down as named steps: ``admit_transaction`` → ``build_block`` (select, execute, seal-ready header)
+→ ``validate_block`` (recompute every root and compare) → ``commit_block`` (certificate check, one SQL
+transaction, in-memory head). Consensus decides *which* block; this module decides whether it is valid.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from eth_abi import decode as abi_decode
+from eth_abi import encode as abi_encode
+from eth_utils import function_signature_to_4byte_selector
+
+from node.config import PROTOCOL_VERSION, ChainConfig
+from node.execution import BlockContext, ExecutionEngine, ExecutionResult, Message
+from node.ledger.mempool import Mempool
+from node.storage import StateNodeStore, Store
+from sdk.errors import EncodingError, InvalidBlock, InvalidSignatureError, InvalidTransaction, XinlianError
+from sdk.merkle import MerkleAccumulator
+from sdk.types import (
+    Block,
+    BlockHeader,
+    CommitCertificate,
+    Receipt,
+    Transaction,
+    compute_receipt_root,
+    compute_tx_root,
+    compute_validators_hash,
+    sort_validators,
+    verify_certificate,
+)
+
+GOVERNANCE_ADDRESS_NAME = "Governance"
+_IS_ACTIVE = function_signature_to_4byte_selector("is_active_account(address)")
+_GET_VALIDATORS = function_signature_to_4byte_selector("get_validators()")
+_VIEW_GAS = 1_000_000
+_EXECUTED_CACHE = 64
+
+
+@dataclass(frozen=True)
+class Head:
+    """The committed tip as this node knows it."""
+
+    header: BlockHeader
+    block_hash: bytes
+    validators: tuple[bytes, ...]  # the set in force for the NEXT height
+
+
+@dataclass(frozen=True)
+class ExecutedBlock:
+    """A block together with the execution result that produced (or validated) its roots."""
+
+    block: Block
+    result: ExecutionResult
+
+    @property
+    def block_hash(self) -> bytes:
+        return self.block.header.block_hash
+
+
+class Ledger:
+    """One node's view of the chain. Thread-safe: API threads admit, the consensus thread builds/commits."""
+
+    def __init__(
+        self,
+        chain: ChainConfig,
+        store: Store,
+        state_db: StateNodeStore,
+        engine: ExecutionEngine,
+        governance_address: bytes,
+        *,
+        mempool_capacity: int = 50_000,
+        clock_ms: Callable[[], int] | None = None,
+    ) -> None:
+        self.chain = chain
+        self.store = store
+        self.state_db = state_db
+        self.engine = engine
+        self.governance_address = governance_address
+        self.mempool = Mempool(mempool_capacity)
+        self._clock_ms = clock_ms or (lambda: int(time.time() * 1000))
+        self._lock = threading.RLock()
+        self._committed = threading.Condition(self._lock)
+        self._history = MerkleAccumulator()
+        self._executed: OrderedDict[bytes, ExecutedBlock] = OrderedDict()
+        self._verified_txs: set[bytes] = set()
+        self._head: Head | None = None
+        self.on_commit: list[Callable[[Block, CommitCertificate, ExecutionResult], None]] = []
+
+    # --- start-up ------------------------------------------------------------------------------------
+    def load(self, genesis_block: Block, genesis_nodes: dict[bytes, bytes] | None = None) -> None:
+        """Resume from storage, or commit ``genesis_block`` when the store is empty.
+
+        ``genesis_nodes`` are the state trie nodes that produced the genesis state root (the node builds
+        them deterministically from the genesis file). Raises StorageError/InvalidBlock on a corrupt store or
+        a store that belongs to another chain.
+        """
+        with self._lock:
+            stored = self.store.head()
+            if stored is None:
+                self._commit_genesis(genesis_block)
+            else:
+                stored_genesis = self.store.get_block(0)
+                if (
+                    stored_genesis is None
+                    or stored_genesis.header.block_hash != genesis_block.header.block_hash
+                ):
+                    raise InvalidBlock(
+                        "the database holds another chain than this genesis file",
+                        code="genesis_mismatch",
+                        expected=genesis_block.header.block_hash.hex(),
+                    )
+            self._reload_head()
+
+    def _commit_genesis(self, genesis: Block) -> None:
+        empty_cert = CommitCertificate(height=0, round=0, block_hash=genesis.header.block_hash, seals=())
+        self.store.commit_block(
+            genesis,
+            empty_cert,
+            (),
+            state_nodes=self.state_db.pending(),
+        )
+        self.state_db.clear_pending()
+
+    def _reload_head(self) -> None:
+        stored = self.store.head()
+        if stored is None:
+            raise InvalidBlock("store is empty after genesis", code="no_genesis")
+        height, block_hash = stored
+        self._history = MerkleAccumulator()
+        for h in self.store.get_block_hashes(0, height):
+            self._history.append(h)
+        validators: tuple[bytes, ...] = ()
+        # The set in force after `height` is the most recent set carried in a block body.
+        for h in range(height, -1, -1):
+            block = self.store.get_block(h)
+            if block is not None and block.next_validators:
+                validators = tuple(block.next_validators)
+                break
+        header = self.store.get_header(height)
+        if header is None:
+            raise InvalidBlock(f"head block {height} is missing", code="missing_block")
+        self._head = Head(header=header, block_hash=block_hash, validators=validators)
+
+    # --- queries -------------------------------------------------------------------------------------
+    @property
+    def head(self) -> Head:
+        head = self._head
+        if head is None:
+            raise InvalidBlock("the ledger has not been loaded", code="not_loaded")
+        return head
+
+    @property
+    def height(self) -> int:
+        return self.head.header.height
+
+    def history_root(self) -> bytes:
+        """SM3 Merkle root over the hashes of every committed block (0..head)."""
+        return self._history.root()
+
+    def call(
+        self, to: bytes, data: bytes, *, sender: bytes = b"\x00" * 20, gas_limit: int = _VIEW_GAS
+    ) -> bytes:
+        """Read-only contract call at the head state."""
+        return self.engine.call(self.head.header.state_root, sender, to, data, gas_limit)
+
+    def is_active_account(self, address: bytes, state_root: bytes | None = None) -> bool:
+        root = state_root if state_root is not None else self.head.header.state_root
+        out = self.engine.call(
+            root,
+            b"\x00" * 20,
+            self.governance_address,
+            _IS_ACTIVE + abi_encode(["address"], [address]),
+            _VIEW_GAS,
+        )
+        return bool(abi_decode(["bool"], out)[0])
+
+    def governance_validators(self, state_root: bytes) -> tuple[bytes, ...]:
+        out = self.engine.call(state_root, b"\x00" * 20, self.governance_address, _GET_VALIDATORS, _VIEW_GAS)
+        keys: list[bytes] = list(abi_decode(["bytes[]"], out)[0])
+        return tuple(sort_validators(keys))
+
+    # --- admission -----------------------------------------------------------------------------------
+    def admit_transaction(self, raw: bytes) -> bytes:
+        """Check a submitted transaction and add it to the mempool; returns its hash.
+
+        Raises InvalidTransaction with a stable code: bad_encoding, oversize, wrong_chain, gas_limit,
+        expired, expiry_too_far, duplicate, bad_signature, unknown_sender, mempool_full.
+        """
+        if len(raw) > self.chain.max_tx_bytes:
+            raise InvalidTransaction(
+                f"transaction is {len(raw)} bytes; the limit is {self.chain.max_tx_bytes}",
+                code="oversize",
+                size=len(raw),
+                limit=self.chain.max_tx_bytes,
+            )
+        try:
+            tx = Transaction.decode(raw)
+        except EncodingError as exc:
+            raise InvalidTransaction(
+                f"transaction does not decode: {exc.message}", code="bad_encoding"
+            ) from exc
+        head = self.head
+        self.validate_transaction_static(tx, head.header.height)
+        tx_hash = tx.tx_hash
+        if tx_hash in self.mempool or self.store.has_transactions([tx_hash]):
+            raise InvalidTransaction(
+                "transaction was already submitted", code="duplicate", tx_hash=tx_hash.hex()
+            )
+        try:
+            tx.verify_signature()
+        except InvalidSignatureError as exc:
+            raise InvalidTransaction("SM2 signature does not verify", code="bad_signature") from exc
+        sender = tx.sender
+        if not self.is_active_account(sender, head.header.state_root):
+            raise InvalidTransaction(
+                "sender is not an active account of a registered organisation",
+                code="unknown_sender",
+                sender="0x" + sender.hex(),
+            )
+        self.mempool.add(tx_hash, tx, len(raw))
+        self._verified_txs.add(tx_hash)
+        return tx_hash
+
+    def validate_transaction_static(self, tx: Transaction, head_height: int) -> None:
+        """Checks that need no state: chain id, gas limit, expiry window. Raises InvalidTransaction."""
+        if tx.chain_id != self.chain.chain_id:
+            raise InvalidTransaction(
+                f"transaction is for chain {tx.chain_id}, this is chain {self.chain.chain_id}",
+                code="wrong_chain",
+            )
+        if tx.gas_limit > self.chain.tx_gas_limit or tx.gas_limit <= 0:
+            raise InvalidTransaction(
+                f"gas limit {tx.gas_limit} is outside 1..{self.chain.tx_gas_limit}",
+                code="gas_limit",
+                limit=self.chain.tx_gas_limit,
+            )
+        if tx.expiry_height <= head_height:
+            raise InvalidTransaction(
+                f"transaction expired at height {tx.expiry_height}; head is {head_height}",
+                code="expired",
+                head=head_height,
+            )
+        if tx.expiry_height > head_height + self.chain.expiry_window:
+            raise InvalidTransaction(
+                f"expiry height {tx.expiry_height} is beyond head {head_height} "
+                f"+ window {self.chain.expiry_window}",
+                code="expiry_too_far",
+                head=head_height,
+            )
+
+    # --- block building ------------------------------------------------------------------------------
+    def build_block(
+        self, *, round: int = 0, proposer_index: int = 0, now_ms: int | None = None
+    ) -> ExecutedBlock:
+        """Select pending transactions, execute them on the head state and return a complete block."""
+        with self._lock:
+            head = self.head
+            now = self._clock_ms() if now_ms is None else now_ms
+            timestamp_ms = max(now, head.header.timestamp_ms + self.chain.block_period_ms)
+            height = head.header.height + 1
+            chosen: list[Transaction] = []
+            stale: list[bytes] = []
+            activity: dict[bytes, bool] = {}
+            candidates = self.mempool.select(self.chain.max_block_txs, self.chain.block_gas_limit)
+            committed = self.store.has_transactions([h for h, _ in candidates]) if candidates else set()
+            for tx_hash, tx in candidates:
+                if tx_hash in committed or tx.expiry_height < height:
+                    stale.append(tx_hash)
+                    continue
+                sender = tx.sender
+                if sender not in activity:
+                    activity[sender] = self.is_active_account(sender, head.header.state_root)
+                if not activity[sender]:
+                    stale.append(tx_hash)
+                    continue
+                chosen.append(tx)
+            if stale:
+                self.mempool.remove(stale)
+            return self._execute(head, height, timestamp_ms, round, proposer_index, tuple(chosen))
+
+    def _execute(
+        self,
+        head: Head,
+        height: int,
+        timestamp_ms: int,
+        round: int,
+        proposer_index: int,
+        txs: tuple[Transaction, ...],
+    ) -> ExecutedBlock:
+        proposer = head.validators[proposer_index] if head.validators else b""
+        ctx = BlockContext(
+            height=height,
+            timestamp_ms=timestamp_ms,
+            gas_limit=self.chain.block_gas_limit,
+            proposer=_address_of(proposer),
+        )
+        messages = [
+            Message(sender=tx.sender, to=tx.to, data=tx.data, gas_limit=tx.gas_limit, tx_hash=tx.tx_hash)
+            for tx in txs
+        ]
+        result = self.engine.execute_block(head.header.state_root, ctx, messages)
+        validators_hash = compute_validators_hash(head.validators)
+        new_set = self.governance_validators(result.state_root)
+        next_validators: tuple[bytes, ...] = ()
+        next_hash = validators_hash
+        if new_set and new_set != head.validators:
+            next_validators = new_set
+            next_hash = compute_validators_hash(new_set)
+        header = BlockHeader(
+            version=PROTOCOL_VERSION,
+            chain_id=self.chain.chain_id,
+            height=height,
+            parent_hash=head.block_hash,
+            timestamp_ms=timestamp_ms,
+            round=round,
+            proposer_index=proposer_index,
+            tx_root=compute_tx_root(txs),
+            receipt_root=compute_receipt_root(result.receipts),
+            state_root=result.state_root,
+            history_root=self._history.root(),
+            validators_hash=validators_hash,
+            next_validators_hash=next_hash,
+            gas_used=result.gas_used,
+        )
+        executed = ExecutedBlock(
+            Block(header=header, transactions=txs, next_validators=next_validators), result
+        )
+        self._remember(executed)
+        return executed
+
+    def _remember(self, executed: ExecutedBlock) -> None:
+        self._executed[executed.block_hash] = executed
+        while len(self._executed) > _EXECUTED_CACHE:
+            self._executed.popitem(last=False)
+
+    # --- validation ----------------------------------------------------------------------------------
+    def validate_block(self, block: Block, *, now_ms: int | None = None) -> ExecutedBlock:
+        """Check a proposed block against the head by re-executing it; returns it with its result.
+
+        Raises InvalidBlock naming the first mismatch. Does not change the committed chain.
+        """
+        with self._lock:
+            cached = self._executed.get(block.header.block_hash)
+            if cached is not None and cached.block == block:
+                return cached
+            head = self.head
+            h = block.header
+            self._validate_header_links(h, head, now_ms)
+            seen: set[bytes] = set()
+            hashes = [tx.tx_hash for tx in block.transactions]
+            already = self.store.has_transactions(hashes) if hashes else set()
+            activity: dict[bytes, bool] = {}
+            gas = 0
+            for tx, tx_hash in zip(block.transactions, hashes, strict=True):
+                if tx_hash in seen or tx_hash in already:
+                    raise InvalidBlock(
+                        "block repeats a transaction", code="duplicate_tx", tx_hash=tx_hash.hex()
+                    )
+                seen.add(tx_hash)
+                try:
+                    self.validate_transaction_static(tx, head.header.height)
+                except InvalidTransaction as exc:
+                    raise InvalidBlock(
+                        f"block carries an invalid transaction: {exc.message}", code="bad_tx"
+                    ) from exc
+                if tx_hash not in self._verified_txs:
+                    try:
+                        tx.verify_signature()
+                    except InvalidSignatureError as exc:
+                        raise InvalidBlock("transaction signature does not verify", code="bad_tx") from exc
+                sender = tx.sender
+                if sender not in activity:
+                    activity[sender] = self.is_active_account(sender, head.header.state_root)
+                if not activity[sender]:
+                    raise InvalidBlock(
+                        "transaction from an inactive sender", code="bad_tx", tx_hash=tx_hash.hex()
+                    )
+                gas += tx.gas_limit
+            if len(block.transactions) > self.chain.max_block_txs or gas > self.chain.block_gas_limit:
+                raise InvalidBlock("block exceeds the transaction or gas limit", code="block_limit")
+            executed = self._execute(
+                head, h.height, h.timestamp_ms, h.round, h.proposer_index, block.transactions
+            )
+            expected = executed.block.header
+            for name in (
+                "tx_root",
+                "receipt_root",
+                "state_root",
+                "history_root",
+                "next_validators_hash",
+                "gas_used",
+            ):
+                if getattr(expected, name) != getattr(h, name):
+                    raise InvalidBlock(f"block {name} does not match re-execution", code=f"bad_{name}")
+            if executed.block.next_validators != block.next_validators:
+                raise InvalidBlock(
+                    "block's validator handover does not match governance", code="bad_validators"
+                )
+            if expected != h:
+                raise InvalidBlock("block header does not match re-execution", code="bad_header")
+            return executed
+
+    def _validate_header_links(self, h: BlockHeader, head: Head, now_ms: int | None) -> None:
+        if h.version != PROTOCOL_VERSION:
+            raise InvalidBlock(f"unsupported block version {h.version}", code="bad_version")
+        if h.chain_id != self.chain.chain_id:
+            raise InvalidBlock("block is for another chain", code="wrong_chain")
+        if h.height != head.header.height + 1:
+            raise InvalidBlock(
+                f"block height {h.height} does not follow head {head.header.height}", code="bad_height"
+            )
+        if h.parent_hash != head.block_hash:
+            raise InvalidBlock("block does not extend the head", code="bad_parent")
+        if h.timestamp_ms < head.header.timestamp_ms + self.chain.block_period_ms:
+            raise InvalidBlock("block timestamp is earlier than parent + block period", code="bad_timestamp")
+        now = self._clock_ms() if now_ms is None else now_ms
+        if h.timestamp_ms > now + 1_000:
+            raise InvalidBlock("block timestamp is more than 1 s in the future", code="bad_timestamp")
+        if h.validators_hash != compute_validators_hash(head.validators):
+            raise InvalidBlock("block names another validator set", code="bad_validators")
+        if head.validators and not 0 <= h.proposer_index < len(head.validators):
+            raise InvalidBlock("proposer index out of range", code="bad_proposer")
+
+    # --- commit --------------------------------------------------------------------------------------
+    def commit_block(self, block: Block, certificate: CommitCertificate) -> ExecutionResult:
+        """Persist a block with its certificate (one SQL transaction) and advance the head.
+
+        Raises InvalidBlock when the certificate does not prove the block, or the block is invalid.
+        """
+        with self._lock:
+            head = self.head
+            try:
+                verify_certificate(certificate, block.header, head.validators)
+            except XinlianError as exc:
+                raise InvalidBlock(
+                    f"commit certificate refused: {exc.message}", code="bad_certificate"
+                ) from exc
+            executed = self._executed.get(block.header.block_hash)
+            if executed is None or executed.block != block:
+                executed = self.validate_block(block, now_ms=block.header.timestamp_ms)
+            self.store.commit_block(
+                block,
+                certificate,
+                executed.result.receipts,
+                state_nodes=self.state_db.pending(),
+            )
+            self.state_db.clear_pending()
+            self._history.append(block.header.block_hash)
+            validators = tuple(block.next_validators) if block.next_validators else head.validators
+            self._head = Head(header=block.header, block_hash=block.header.block_hash, validators=validators)
+            hashes = [tx.tx_hash for tx in block.transactions]
+            self.mempool.remove(hashes)
+            self._verified_txs.difference_update(hashes)
+            self._executed.clear()
+            self.mempool.drop_expired(block.header.height)
+            self._committed.notify_all()
+        for callback in self.on_commit:
+            callback(block, certificate, executed.result)
+        return executed.result
+
+    def wait_for_height(self, height: int, timeout_s: float) -> bool:
+        """Block until the head reaches ``height`` or the timeout passes; returns whether it did."""
+        deadline = time.monotonic() + timeout_s
+        with self._committed:
+            while self.head.header.height < height:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._committed.wait(remaining)
+            return True
+
+    def wait_for_transaction(self, tx_hash: bytes, timeout_s: float) -> tuple[Receipt, int, int] | None:
+        """Block until ``tx_hash`` is committed (returns receipt, height, index) or the timeout passes."""
+        deadline = time.monotonic() + timeout_s
+        with self._committed:
+            while True:
+                found = self.store.get_receipt(tx_hash)
+                if found is not None:
+                    return found
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or (tx_hash not in self.mempool and found is None and remaining <= 0):
+                    return None
+                self._committed.wait(min(remaining, 0.5))
+
+
+def _address_of(public_key: bytes) -> bytes:
+    if not public_key:
+        return b"\x00" * 20
+    from sdk.crypto import address_from_public_key
+
+    return address_from_public_key(public_key)
+
+
+def make_genesis_block(
+    chain: ChainConfig, state_root: bytes, validators: Sequence[bytes], timestamp_ms: int
+) -> Block:
+    """The height-0 block: no transactions, carries the first validator set, links to nothing."""
+    ordered = tuple(sort_validators(list(validators)))
+    vhash = compute_validators_hash(ordered)
+    header = BlockHeader(
+        version=PROTOCOL_VERSION,
+        chain_id=chain.chain_id,
+        height=0,
+        parent_hash=b"\x00" * 32,
+        timestamp_ms=timestamp_ms,
+        round=0,
+        proposer_index=0,
+        tx_root=compute_tx_root(()),
+        receipt_root=compute_receipt_root(()),
+        state_root=state_root,
+        history_root=MerkleAccumulator().root(),
+        validators_hash=vhash,
+        next_validators_hash=vhash,
+        gas_used=0,
+    )
+    return Block(header=header, transactions=(), next_validators=ordered)
