@@ -90,6 +90,7 @@ class Ledger:
         self._history = MerkleAccumulator()
         self._executed: OrderedDict[bytes, ExecutedBlock] = OrderedDict()
         self._verified_txs: set[bytes] = set()
+        self._activity: dict[tuple[bytes, bytes], bool] = {}
         self._head: Head | None = None
         self.on_commit: list[Callable[[Block, CommitCertificate, ExecutionResult], None]] = []
 
@@ -171,7 +172,16 @@ class Ledger:
         return self.engine.call(self.head.header.state_root, sender, to, data, gas_limit)
 
     def is_active_account(self, address: bytes, state_root: bytes | None = None) -> bool:
+        """Whether Governance lists ``address`` as an active account of an active organisation.
+
+        Answers are cached per state root (state is immutable at a root), so a busy sender costs one EVM
+        call per block, not one per transaction.
+        """
         root = state_root if state_root is not None else self.head.header.state_root
+        key = (root, address)
+        cached = self._activity.get(key)
+        if cached is not None:
+            return cached
         out = self.engine.call(
             root,
             b"\x00" * 20,
@@ -179,7 +189,11 @@ class Ledger:
             _IS_ACTIVE + abi_encode(["address"], [address]),
             _VIEW_GAS,
         )
-        return bool(abi_decode(["bool"], out)[0])
+        active = bool(abi_decode(["bool"], out)[0])
+        if len(self._activity) > 100_000:
+            self._activity.clear()
+        self._activity[key] = active
+        return active
 
     def governance_validators(self, state_root: bytes) -> tuple[bytes, ...]:
         out = self.engine.call(state_root, b"\x00" * 20, self.governance_address, _GET_VALIDATORS, _VIEW_GAS)
@@ -459,6 +473,7 @@ class Ledger:
             self.mempool.remove(hashes)
             self._verified_txs.difference_update(hashes)
             self._executed.clear()
+            self._activity = {k: v for k, v in self._activity.items() if k[0] == block.header.state_root}
             self.mempool.drop_expired(block.header.height)
             self._committed.notify_all()
         for callback in self.on_commit:
