@@ -1,0 +1,54 @@
+"""Request dependencies: the ledger, hex parameters, and the place where member authentication plugs in."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from node.api.errors import BadRequest
+from node.ledger.chain import Ledger
+
+
+def get_ledger(request: Request) -> Ledger:
+    """Return the ledger this app serves (set by ``create_app``)."""
+    ledger: Ledger = request.app.state.ledger
+    return ledger
+
+
+LedgerDep = Annotated[Ledger, Depends(get_ledger)]
+
+# Member-signed business queries (records that only their member may read) will declare a dependency
+# here, e.g. ``MemberDep = Annotated[Member, Depends(get_signed_member)]``, which checks an SM2-signed
+# request header against Governance; routers of such resources are included with it in ``create_app``.
+
+
+def parse_hex(value: str, *, name: str, size: int | None = None, max_size: int | None = None) -> bytes:
+    """Decode 0x-prefixed (or bare) hex.
+
+    Takes: the text, the parameter name for the error, an exact ``size`` or a ``max_size`` in bytes.
+    Returns: the bytes.
+    Raises: BadRequest (422) when the text is not hex or has the wrong length.
+    """
+    text = value[2:] if value[:2] in ("0x", "0X") else value
+    if len(text) % 2:
+        raise BadRequest(f"{name} is not hex: odd number of digits", field=name)
+    if max_size is not None and len(text) // 2 > max_size:
+        raise BadRequest(f"{name} is longer than {max_size} bytes", field=name, limit=max_size)
+    try:
+        data = bytes.fromhex(text)
+    except ValueError as exc:
+        raise BadRequest(f"{name} is not hex", field=name) from exc
+    if size is not None and len(data) != size:
+        raise BadRequest(f"{name} must be {size} bytes, got {len(data)}", field=name, size=size)
+    return data
+
+
+def parse_hash(value: str, name: str = "hash") -> bytes:
+    """Decode a 32-byte hash given in hex; raises BadRequest."""
+    return parse_hex(value, name=name, size=32)
+
+
+def parse_address(value: str, name: str = "address") -> bytes:
+    """Decode a 20-byte address given in hex (any case, checksummed or not); raises BadRequest."""
+    return parse_hex(value, name=name, size=20)

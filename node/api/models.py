@@ -1,0 +1,222 @@
+"""Pydantic request and response shapes of the HTTP API (the only pydantic models in Xinlian)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+# Byte strings travel as 0x-prefixed lower-case hex; integers as JSON numbers.
+HexStr = str
+
+
+class _Shape(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorPublic(_Shape):
+    code: str = Field(description="stable machine-readable error code")
+    message: str
+    detail: dict[str, Any] = Field(default_factory=dict)
+
+
+# --- transactions -------------------------------------------------------------------------------------
+class TransactionCreate(_Shape):
+    raw: HexStr = Field(
+        description="canonical encoding of a signed transaction, 0x-hex", max_length=2_100_000
+    )
+
+
+class TransactionAccepted(_Shape):
+    tx_hash: HexStr
+    status: Literal["pending"] = "pending"
+
+
+class LogPublic(_Shape):
+    address: HexStr
+    topics: list[HexStr]
+    data: HexStr
+    log_index: int
+
+
+class ReceiptPublic(_Shape):
+    status: int = Field(description="1 success, 0 reverted")
+    gas_used: int
+    logs: list[LogPublic]
+    revert_reason: str | None = Field(description="revert reason as text when it decodes as UTF-8")
+    revert_data: HexStr = Field(description="raw revert reason bytes")
+
+
+class TransactionFields(_Shape):
+    chain_id: int
+    nonce: HexStr
+    expiry_height: int
+    to: HexStr
+    data: HexStr
+    gas_limit: int
+    public_key: HexStr
+    signature: HexStr
+    sender: HexStr
+
+
+class TransactionPublic(_Shape):
+    tx_hash: HexStr
+    status: Literal["pending", "committed", "unknown"]
+    height: int | None = None
+    index: int | None = None
+    block_hash: HexStr | None = None
+    receipt: ReceiptPublic | None = None
+    transaction: TransactionFields | None = None
+    raw: HexStr | None = None
+
+
+# --- blocks -------------------------------------------------------------------------------------------
+class BlockHeaderPublic(_Shape):
+    version: int
+    chain_id: int
+    height: int
+    parent_hash: HexStr
+    timestamp_ms: int
+    round: int
+    proposer_index: int
+    tx_root: HexStr
+    receipt_root: HexStr
+    state_root: HexStr
+    history_root: HexStr
+    validators_hash: HexStr
+    next_validators_hash: HexStr
+    gas_used: int
+
+
+class BlockPublic(_Shape):
+    height: int
+    block_hash: HexStr
+    header: BlockHeaderPublic
+    header_raw: HexStr = Field(description="canonical header encoding; SM3 of it is block_hash")
+    transactions: list[HexStr] = Field(description="transaction hashes in block order")
+    next_validators: list[HexStr] = Field(description="64-byte public keys of a validator handover, else []")
+
+
+class SealPublic(_Shape):
+    validator_index: int
+    signature: HexStr
+
+
+class CertificatePublic(_Shape):
+    height: int
+    round: int
+    block_hash: HexStr
+    seals: list[SealPublic]
+    raw: HexStr = Field(description="canonical certificate encoding")
+    header_raw: HexStr = Field(description="canonical encoding of the certified header")
+
+
+# --- logs ---------------------------------------------------------------------------------------------
+class LogEntryPublic(_Shape):
+    address: HexStr
+    topics: list[HexStr]
+    data: HexStr
+    height: int
+    tx_hash: HexStr
+    tx_index: int
+    log_index: int
+
+
+class LogsPage(_Shape):
+    logs: list[LogEntryPublic]
+    next_cursor: str | None = Field(description="pass as ?cursor= for the next page; null on the last page")
+
+
+# --- calls --------------------------------------------------------------------------------------------
+class CallCreate(_Shape):
+    to: HexStr = Field(max_length=64)
+    data: HexStr = Field(default="0x", max_length=2_100_000)
+    sender: HexStr | None = Field(default=None, max_length=64)
+
+
+class CallResult(_Shape):
+    result: HexStr
+
+
+# --- chain --------------------------------------------------------------------------------------------
+class ValidatorPublic(_Shape):
+    index: int
+    public_key: HexStr
+    address: HexStr
+
+
+class ValidatorSetPublic(_Shape):
+    height: int = Field(description="the set is in force for the block after this height")
+    validators: list[ValidatorPublic]
+
+
+class HeadPublic(_Shape):
+    height: int
+    block_hash: HexStr
+    timestamp_ms: int
+    state_root: HexStr
+
+
+class ChainConfigPublic(_Shape):
+    chain_id: int
+    block_period_ms: int
+    round_timeout_ms: int
+    max_round_timeout_ms: int
+    max_tx_bytes: int
+    tx_gas_limit: int
+    block_gas_limit: int
+    max_block_txs: int
+    expiry_window: int
+
+
+class ChainPublic(_Shape):
+    chain_id: int
+    protocol_version: int
+    head: HeadPublic
+    config: ChainConfigPublic
+    governance_address: HexStr
+    genesis_hash: HexStr | None = None
+
+
+class HealthPublic(_Shape):
+    status: Literal["ok", "stale"]
+    height: int
+    head_age_s: float
+
+
+# --- governance reads ---------------------------------------------------------------------------------
+class OrganisationPublic(_Shape):
+    uscc: str
+    name: str
+    active: bool
+    registered: bool
+
+
+class AccountPublic(_Shape):
+    address: HexStr
+    uscc: str
+    registered: bool
+    active: bool = Field(description="the account's own flag")
+    is_active: bool = Field(description="registered, active and its organisation active (may transact)")
+
+
+class RolePublic(_Shape):
+    address: HexStr
+    role: HexStr
+    scope: HexStr
+    has_role: bool = Field(description="active account holding the role for the scope or globally")
+    granted: bool = Field(description="the raw grant for exactly this scope")
+
+
+# --- JSON-RPC -----------------------------------------------------------------------------------------
+class JsonRpcError(BaseModel):
+    code: int
+    message: str
+    data: Any = None
+
+
+class JsonRpcResponse(BaseModel):
+    jsonrpc: Literal["2.0"] = "2.0"
+    id: int | str | None = None
+    result: Any = None
+    error: JsonRpcError | None = None

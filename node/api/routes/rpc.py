@@ -1,0 +1,46 @@
+"""The ``/rpc`` endpoint: Ethereum JSON-RPC 2.0 (single and batch) for web3.py reads."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+
+from node.api.models import JsonRpcResponse
+from node.api.rpc import PARSE_ERROR, RpcError, RpcHandler
+
+router = APIRouter(tags=["json-rpc"])
+
+_RPC_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": {"type": ["object", "array"], "title": "JSON-RPC request"}}
+        },
+    }
+}
+
+
+@router.post(
+    "/rpc",
+    response_model=JsonRpcResponse | list[JsonRpcResponse],
+    openapi_extra=_RPC_BODY,
+    summary="Ethereum JSON-RPC subset",
+)
+async def json_rpc(request: Request) -> Response:
+    """Answer a JSON-RPC 2.0 request or batch; errors are JSON-RPC error objects with HTTP 200."""
+    handler: RpcHandler = request.app.state.rpc
+    body = await request.body()
+    try:
+        payload = json.loads(body)
+    except (ValueError, RecursionError):
+        error = RpcError(PARSE_ERROR, "parse error: the body is not JSON")
+        return JSONResponse({"jsonrpc": "2.0", "id": None, "error": error.to_dict()})
+    # Every method reads SQL or runs py-evm: answer from a worker thread, never on the event loop.
+    answer = await run_in_threadpool(handler.handle_payload, payload)
+    if answer is None:
+        return Response(status_code=204)
+    return JSONResponse(answer)

@@ -1,0 +1,122 @@
+"""Transactions: submit a signed transaction; read its status, receipt and encoding (optionally waiting)."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+
+from node.api.commits import CommitSignal
+from node.api.convert import to_hex, to_receipt_public, to_transaction_fields
+from node.api.deps import LedgerDep, parse_hash, parse_hex
+from node.api.errors import BadRequest
+from node.api.models import ErrorPublic, TransactionAccepted, TransactionCreate, TransactionPublic
+from node.ledger.chain import Ledger
+
+router = APIRouter(prefix="/v1/transactions", tags=["transactions"])
+
+#: A status request waits at most this long for a commit, whatever ``wait`` asks.
+MAX_WAIT_S: float = 30.0
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorPublic, "description": text}
+    for status, text in (
+        (400, "bad_encoding, bad_signature, wrong_chain, gas_limit, expired, expiry_too_far"),
+        (403, "unknown_sender: not an active account of an active organisation"),
+        (409, "duplicate: already pending or committed"),
+        (413, "oversize (transaction) or body_too_large (request)"),
+        (415, "unsupported_media_type"),
+        (422, "bad_request: malformed JSON or hex"),
+        (503, "mempool_full: retry later"),
+    )
+}
+
+_SUBMIT_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": TransactionCreate.model_json_schema()},
+            "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+        },
+    }
+}
+
+
+@router.post(
+    "",
+    status_code=202,
+    response_model=TransactionAccepted,
+    responses=_ERRORS,
+    openapi_extra=_SUBMIT_BODY,
+    summary="Submit a signed transaction",
+)
+async def submit_transaction(request: Request, ledger: LedgerDep) -> TransactionAccepted:
+    """Admit a transaction to the mempool: JSON ``{"raw": "0x…"}`` or the raw bytes as octet-stream."""
+    raw = _read_raw(request.headers.get("content-type", ""), await request.body())
+    # Admission verifies an SM2 signature and asks Governance (EVM) about the sender: off the event loop.
+    tx_hash = await run_in_threadpool(ledger.admit_transaction, raw)
+    return TransactionAccepted(tx_hash=to_hex(tx_hash))
+
+
+def _read_raw(content_type: str, body: bytes) -> bytes:
+    media = content_type.split(";", 1)[0].strip().lower()
+    if media == "application/octet-stream":
+        return body
+    if media in ("application/json", ""):
+        try:
+            created = TransactionCreate.model_validate_json(body)
+        except ValidationError as exc:
+            raise RequestValidationError(exc.errors(include_url=False, include_input=False)) from exc
+        return parse_hex(created.raw, name="raw")
+    raise BadRequest(
+        f"send application/json or application/octet-stream, not {media}",
+        code="unsupported_media_type",
+        content_type=media,
+    )
+
+
+@router.get("/{tx_hash}", response_model=TransactionPublic, responses={422: {"model": ErrorPublic}})
+async def get_transaction(
+    request: Request,
+    tx_hash: str,
+    ledger: LedgerDep,
+    wait: Annotated[
+        float, Query(ge=0, le=3600, description=f"seconds to wait for a commit (≤ {MAX_WAIT_S})")
+    ] = 0,
+) -> TransactionPublic:
+    """Return pending / committed (with receipt, position and raw encoding) / unknown."""
+    wanted = parse_hash(tx_hash, "tx_hash")
+    signal: CommitSignal = request.app.state.commit_signal
+    deadline = time.monotonic() + min(wait, MAX_WAIT_S)
+    while True:
+        event = signal.current()
+        found = await run_in_threadpool(_lookup_transaction, ledger, wanted)
+        remaining = deadline - time.monotonic()
+        if found.status == "committed" or remaining <= 0:
+            return found
+        await signal.wait(event, remaining)
+
+
+def _lookup_transaction(ledger: Ledger, tx_hash: bytes) -> TransactionPublic:
+    stored = ledger.store.get_transaction(tx_hash)
+    if stored is not None:
+        tx, height, index = stored
+        receipt = ledger.store.get_receipt(tx_hash)
+        header = ledger.store.get_header(height)
+        return TransactionPublic(
+            tx_hash=to_hex(tx_hash),
+            status="committed",
+            height=height,
+            index=index,
+            block_hash=to_hex(header.block_hash) if header is not None else None,
+            receipt=to_receipt_public(receipt.receipt) if receipt is not None else None,
+            transaction=to_transaction_fields(tx),
+            raw=to_hex(tx.encode()),
+        )
+    if tx_hash in ledger.mempool:
+        return TransactionPublic(tx_hash=to_hex(tx_hash), status="pending")
+    return TransactionPublic(tx_hash=to_hex(tx_hash), status="unknown")

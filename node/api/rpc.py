@@ -1,0 +1,535 @@
+"""Ethereum JSON-RPC 2.0 subset over the ledger, so that web3.py can read blocks, logs, state and proofs.
+
+Hashes of blocks and transactions are SM3 (32 bytes, the same shape as Keccak hashes). ``logIndex`` counts
+within the block, as in Ethereum. Finality is immediate (BFT), so ``safe``/``finalized``/``pending`` all
+mean the committed head.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from eth_abi.abi import encode as abi_encode
+from eth_utils.address import to_checksum_address
+
+import sdk
+from node.api.routes.calls import call_or_raise
+from node.ledger.chain import Ledger
+from node.storage import StoredLog
+from sdk.errors import ExecutionError, XinlianError
+from sdk.types import Block, BlockHeader, Log, Receipt, Transaction, compute_validators_hash
+
+log = logging.getLogger("xinlian.rpc")
+
+PARSE_ERROR = -32700
+INVALID_REQUEST = -32600
+METHOD_NOT_FOUND = -32601
+INVALID_PARAMS = -32602
+INTERNAL_ERROR = -32603
+SERVER_ERROR = -32000
+LIMIT_EXCEEDED = -32005
+EXECUTION_REVERTED = 3  # geth's code for a reverted eth_call, with the revert data in ``data``
+
+MAX_BATCH: int = 100
+MAX_LOG_RESULTS: int = 10_000
+CLIENT_VERSION: str = f"xinlian/{sdk.__version__}"
+
+_ZERO_BLOOM = "0x" + "00" * 256
+_EMPTY_UNCLES_HASH = "0x1dcc4de8dec75d7aab85b567b6ccd41ad312451b948a7413f0a142fd40d49347"
+_ZERO32 = "0x" + "00" * 32
+_ERROR_STRING_SELECTOR = bytes.fromhex("08c379a0")
+_VALIDATOR_WALK_LIMIT = 256
+
+
+class RpcError(Exception):
+    """A JSON-RPC error object: ``code``, ``message`` and optional ``data``."""
+
+    def __init__(self, code: int, message: str, data: Any = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.data = data
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.data is not None:
+            out["data"] = self.data
+        return out
+
+
+def _hex(data: bytes) -> str:
+    return "0x" + data.hex()
+
+
+def _qty(value: int) -> str:
+    return hex(value)
+
+
+def _error_response(request_id: Any, error: RpcError) -> dict[str, Any]:
+    return {"jsonrpc": "2.0", "id": request_id, "error": error.to_dict()}
+
+
+class RpcHandler:
+    """Dispatch JSON-RPC requests to read-only ledger queries. Blocking: call it from a worker thread."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+        self._sets_by_hash: dict[bytes, tuple[bytes, ...]] = {}
+        self._methods: dict[str, Callable[[list[Any]], Any]] = {
+            "web3_clientVersion": lambda _p: CLIENT_VERSION,
+            "net_version": lambda _p: str(self.ledger.chain.chain_id),
+            "net_listening": lambda _p: True,
+            "eth_chainId": lambda _p: _qty(self.ledger.chain.chain_id),
+            "eth_blockNumber": lambda _p: _qty(self.ledger.height),
+            "eth_syncing": lambda _p: False,
+            "eth_gasPrice": lambda _p: "0x0",
+            "eth_accounts": lambda _p: [],
+            "eth_getBalance": self.eth_get_balance,
+            "eth_getBlockByNumber": self.eth_get_block_by_number,
+            "eth_getBlockByHash": self.eth_get_block_by_hash,
+            "eth_getTransactionByHash": self.eth_get_transaction_by_hash,
+            "eth_getTransactionReceipt": self.eth_get_transaction_receipt,
+            "eth_call": self.eth_call,
+            "eth_getCode": self.eth_get_code,
+            "eth_getLogs": self.eth_get_logs,
+            "eth_getProof": self.eth_get_proof,
+        }
+
+    @property
+    def method_names(self) -> list[str]:
+        return sorted(self._methods)
+
+    # --- envelope ------------------------------------------------------------------------------------
+    def handle_payload(self, payload: Any) -> dict[str, Any] | list[dict[str, Any]] | None:
+        """Answer a decoded JSON-RPC payload (one request or a batch).
+
+        Returns: the response object, a list of them, or None when nothing is to be sent (notifications).
+        """
+        if isinstance(payload, list):
+            if not payload:
+                return _error_response(None, RpcError(INVALID_REQUEST, "empty batch"))
+            if len(payload) > MAX_BATCH:
+                return _error_response(None, RpcError(INVALID_REQUEST, f"batch larger than {MAX_BATCH}"))
+            answers = [self.handle_request(item) for item in payload]
+            kept = [a for a in answers if a is not None]
+            return kept or None
+        return self.handle_request(payload)
+
+    def handle_request(self, request: Any) -> dict[str, Any] | None:
+        """Answer one JSON-RPC request object; None for a valid notification (no ``id``)."""
+        if (
+            not isinstance(request, dict)
+            or request.get("jsonrpc") != "2.0"
+            or not isinstance(request.get("method"), str)
+        ):
+            request_id = request.get("id") if isinstance(request, dict) else None
+            if not _is_valid_id(request_id):
+                request_id = None
+            return _error_response(request_id, RpcError(INVALID_REQUEST, "invalid JSON-RPC 2.0 request"))
+        is_notification = "id" not in request
+        request_id = request.get("id")
+        if not _is_valid_id(request_id):
+            return _error_response(None, RpcError(INVALID_REQUEST, "id must be a string, number or null"))
+        params = request.get("params", [])
+        if isinstance(params, dict):
+            return _error_response(request_id, RpcError(INVALID_PARAMS, "params must be a list"))
+        if not isinstance(params, list):
+            return _error_response(request_id, RpcError(INVALID_PARAMS, "params must be a list"))
+        try:
+            result = self.dispatch(request["method"], params)
+        except RpcError as exc:
+            response = _error_response(request_id, exc)
+        else:
+            response = {"jsonrpc": "2.0", "id": request_id, "result": result}
+        return None if is_notification else response
+
+    def dispatch(self, method: str, params: list[Any]) -> Any:
+        """Run one method; raises RpcError (XinlianErrors and unexpected failures are converted)."""
+        handler = self._methods.get(method)
+        if handler is None:
+            raise RpcError(METHOD_NOT_FOUND, f"method {method[:64]!r} is not supported")
+        try:
+            return handler(params)
+        except RpcError:
+            raise
+        except ExecutionError as exc:
+            raise _revert_error(exc) from exc
+        except XinlianError as exc:
+            raise RpcError(SERVER_ERROR, exc.message, {"code": exc.code}) from exc
+        except Exception as exc:
+            log.error("JSON-RPC %s failed", method, exc_info=exc)
+            raise RpcError(INTERNAL_ERROR, "internal error") from exc
+
+    # --- parameters ----------------------------------------------------------------------------------
+    def _header_at(self, tag: Any) -> BlockHeader:
+        height = self._height_of(tag)
+        header = self.ledger.store.get_header(height)
+        if header is None:
+            raise RpcError(SERVER_ERROR, f"block {height} not found")
+        return header
+
+    def _height_of(self, tag: Any) -> int:
+        head = self.ledger.height
+        if tag is None or tag in ("latest", "pending", "safe", "finalized"):
+            return head
+        if tag == "earliest":
+            return 0
+        if isinstance(tag, dict):
+            if "blockHash" in tag:
+                wanted = _param_bytes(tag["blockHash"], "blockHash", 32)
+                height = self.ledger.store.get_height_by_hash(wanted)
+                if height is None:
+                    raise RpcError(SERVER_ERROR, "block not found")
+                return height
+            if "blockNumber" in tag:
+                return self._height_of(tag["blockNumber"])
+        number = _param_quantity(tag, "block")
+        if number > head:
+            raise RpcError(SERVER_ERROR, f"block {number} is beyond the head {head}")
+        return number
+
+    # --- methods -------------------------------------------------------------------------------------
+    def eth_get_balance(self, params: list[Any]) -> str:
+        _param_bytes(_arg(params, 0, "address"), "address", 20)
+        return "0x0"  # no balances: gas price is 0 and nothing carries value
+
+    def eth_get_block_by_number(self, params: list[Any]) -> dict[str, Any] | None:
+        tag = _arg(params, 0, "block")
+        full = bool(_arg(params, 1, "full_transactions", False))
+        height = self._height_of_or_none(tag)
+        if height is None:
+            return None
+        block = self.ledger.store.get_block(height)
+        return self._block_object(block, full) if block is not None else None
+
+    def _height_of_or_none(self, tag: Any) -> int | None:
+        try:
+            return self._height_of(tag)
+        except RpcError as exc:
+            if exc.code == SERVER_ERROR:  # a future or unknown block is null, not an error
+                return None
+            raise
+
+    def eth_get_block_by_hash(self, params: list[Any]) -> dict[str, Any] | None:
+        wanted = _param_bytes(_arg(params, 0, "hash"), "hash", 32)
+        full = bool(_arg(params, 1, "full_transactions", False))
+        block = self.ledger.store.get_block_by_hash(wanted)
+        return self._block_object(block, full) if block is not None else None
+
+    def eth_get_transaction_by_hash(self, params: list[Any]) -> dict[str, Any] | None:
+        wanted = _param_bytes(_arg(params, 0, "hash"), "hash", 32)
+        stored = self.ledger.store.get_transaction(wanted)
+        if stored is None:
+            return None
+        header = self.ledger.store.get_header(stored.height)
+        block_hash = header.block_hash if header is not None else bytes(32)
+        return _transaction_object(stored.transaction, stored.height, block_hash, stored.tx_index)
+
+    def eth_get_transaction_receipt(self, params: list[Any]) -> dict[str, Any] | None:
+        wanted = _param_bytes(_arg(params, 0, "hash"), "hash", 32)
+        stored = self.ledger.store.get_transaction(wanted)
+        if stored is None:
+            return None
+        tx, height, index = stored
+        header = self.ledger.store.get_header(height)
+        receipts = self.ledger.store.get_block_receipts(height) or []
+        if header is None or index >= len(receipts):
+            return None
+        receipt = receipts[index]
+        first_log = sum(len(r.logs) for r in receipts[:index])
+        return {
+            "transactionHash": _hex(wanted),
+            "transactionIndex": _qty(index),
+            "blockHash": _hex(header.block_hash),
+            "blockNumber": _qty(height),
+            "from": to_checksum_address(tx.sender),
+            "to": to_checksum_address(tx.to),
+            "cumulativeGasUsed": _qty(sum(r.gas_used for r in receipts[: index + 1])),
+            "gasUsed": _qty(receipt.gas_used),
+            "effectiveGasPrice": "0x0",
+            "contractAddress": None,
+            "logs": [
+                _log_object(entry, height, header.block_hash, wanted, index, first_log + i)
+                for i, entry in enumerate(receipt.logs)
+            ],
+            "logsBloom": _ZERO_BLOOM,
+            "status": _qty(receipt.status),
+            "type": "0x0",
+            "revertReason": _hex(receipt.revert_reason) if receipt.revert_reason else None,
+        }
+
+    def eth_call(self, params: list[Any]) -> str:
+        call = _arg(params, 0, "transaction")
+        if not isinstance(call, dict):
+            raise RpcError(INVALID_PARAMS, "the call object must be a JSON object")
+        to = _param_bytes(call.get("to"), "to", 20)
+        data = _param_bytes(call.get("data", call.get("input", "0x")) or "0x", "data")
+        sender = _param_bytes(call["from"], "from", 20) if call.get("from") else bytes(20)
+        header = self._header_at(_arg(params, 1, "block", "latest"))
+        return _hex(call_or_raise(self.ledger, to, data, sender, header))
+
+    def eth_get_code(self, params: list[Any]) -> str:
+        address = _param_bytes(_arg(params, 0, "address"), "address", 20)
+        header = self._header_at(_arg(params, 1, "block", "latest"))
+        return _hex(self.ledger.engine.get_code(header.state_root, address))
+
+    def eth_get_proof(self, params: list[Any]) -> dict[str, Any]:
+        address = _param_bytes(_arg(params, 0, "address"), "address", 20)
+        keys = _arg(params, 1, "storageKeys", [])
+        if not isinstance(keys, list) or len(keys) > 256:
+            raise RpcError(INVALID_PARAMS, "storageKeys must be a list of at most 256 slots")
+        slots = [_param_slot(k) for k in keys]
+        header = self._header_at(_arg(params, 2, "block", "latest"))
+        proof = self.ledger.engine.get_proof(header.state_root, address, slots)
+        return {
+            "address": to_checksum_address(address),
+            "accountProof": [_hex(node) for node in proof.account_proof],
+            "balance": _qty(proof.balance),
+            "codeHash": _hex(proof.code_hash),
+            "nonce": _qty(proof.nonce),
+            "storageHash": _hex(proof.storage_hash),
+            "storageProof": [
+                {"key": _qty(sp.key), "value": _qty(sp.value), "proof": [_hex(node) for node in sp.proof]}
+                for sp in proof.storage_proof
+            ],
+        }
+
+    def eth_get_logs(self, params: list[Any]) -> list[dict[str, Any]]:
+        query = _arg(params, 0, "filter")
+        if not isinstance(query, dict):
+            raise RpcError(INVALID_PARAMS, "the filter must be a JSON object")
+        if query.get("blockHash") is not None:
+            wanted = _param_bytes(query["blockHash"], "blockHash", 32)
+            height = self.ledger.store.get_height_by_hash(wanted)
+            if height is None:
+                raise RpcError(SERVER_ERROR, "block not found")
+            from_height = to_height = height
+        else:
+            from_height = self._clamped_height(query.get("fromBlock", "latest"))
+            to_height = self._clamped_height(query.get("toBlock", "latest"))
+        if from_height > to_height:
+            return []
+        raw_address = query.get("address")
+        addresses: list[bytes] | None = None
+        if isinstance(raw_address, list):
+            addresses = [_param_bytes(a, "address", 20) for a in raw_address[:100]] or None
+        elif raw_address is not None:
+            addresses = [_param_bytes(raw_address, "address", 20)]
+        raw_topics = query.get("topics") or []
+        if not isinstance(raw_topics, list) or len(raw_topics) > 4:
+            raise RpcError(INVALID_PARAMS, "topics must be a list of at most four positions")
+        topics: list[list[bytes] | None] = []
+        for position in raw_topics:
+            if position is None:
+                topics.append(None)
+            elif isinstance(position, list):
+                topics.append([_param_bytes(t, "topic", 32) for t in position[:100]] or None)
+            else:
+                topics.append([_param_bytes(position, "topic", 32)])
+        found, more = self.ledger.store.query_logs(
+            address=addresses,
+            topics=topics,
+            from_height=from_height,
+            to_height=to_height,
+            limit=MAX_LOG_RESULTS,
+        )
+        if more is not None:
+            raise RpcError(LIMIT_EXCEEDED, f"query returned more than {MAX_LOG_RESULTS} results")
+        offsets = self._block_log_offsets(found)
+        return [
+            _log_object(
+                entry.log,
+                entry.height,
+                entry.block_hash,
+                entry.tx_hash,
+                entry.tx_index,
+                offsets[(entry.height, entry.tx_index)] + entry.log_index,
+            )
+            for entry in found
+        ]
+
+    def _clamped_height(self, tag: Any) -> int:
+        if isinstance(tag, str) and tag.startswith("0x"):
+            return min(_param_quantity(tag, "block"), self.ledger.height)
+        return self._height_of(tag)
+
+    def _block_log_offsets(self, found: list[StoredLog]) -> dict[tuple[int, int], int]:
+        """Map (height, tx_index) to the count of logs in earlier transactions of that block."""
+        offsets: dict[tuple[int, int], int] = {}
+        receipts_by_height: dict[int, list[Receipt]] = {}
+        for entry in found:
+            key = (entry.height, entry.tx_index)
+            if key in offsets:
+                continue
+            if entry.tx_index == 0:
+                offsets[key] = 0
+                continue
+            if entry.height not in receipts_by_height:
+                receipts_by_height[entry.height] = self.ledger.store.get_block_receipts(entry.height) or []
+            receipts = receipts_by_height[entry.height]
+            offsets[key] = sum(len(r.logs) for r in receipts[: entry.tx_index])
+        return offsets
+
+    # --- objects -------------------------------------------------------------------------------------
+    def _block_object(self, block: Block, full: bool) -> dict[str, Any]:
+        header = block.header
+        block_hash = header.block_hash
+        if full:
+            transactions: list[Any] = [
+                _transaction_object(tx, header.height, block_hash, i)
+                for i, tx in enumerate(block.transactions)
+            ]
+        else:
+            transactions = [_hex(tx.tx_hash) for tx in block.transactions]
+        return {
+            "number": _qty(header.height),
+            "hash": _hex(block_hash),
+            "parentHash": _hex(header.parent_hash),
+            "nonce": "0x0000000000000000",
+            "mixHash": _ZERO32,
+            "sha3Uncles": _EMPTY_UNCLES_HASH,
+            "logsBloom": _ZERO_BLOOM,
+            "transactionsRoot": _hex(header.tx_root),
+            "stateRoot": _hex(header.state_root),
+            "receiptsRoot": _hex(header.receipt_root),
+            "miner": to_checksum_address(self._proposer_address(header)),
+            "difficulty": "0x0",
+            "totalDifficulty": "0x0",
+            "extraData": _hex(header.history_root),
+            "size": _qty(len(block.encode())),
+            "gasLimit": _qty(self.ledger.chain.block_gas_limit),
+            "gasUsed": _qty(header.gas_used),
+            "baseFeePerGas": "0x0",
+            "timestamp": _qty(header.timestamp_ms // 1000),
+            "transactions": transactions,
+            "uncles": [],
+        }
+
+    def _proposer_address(self, header: BlockHeader) -> bytes:
+        validators = self._validators_for(header)
+        if validators and 0 <= header.proposer_index < len(validators):
+            from sdk.crypto import address_from_public_key
+
+            return address_from_public_key(validators[header.proposer_index])
+        return bytes(20)
+
+    def _validators_for(self, header: BlockHeader) -> tuple[bytes, ...]:
+        """The set in force at ``header`` (found by its validators_hash; cached per set)."""
+        known = self._sets_by_hash.get(header.validators_hash)
+        if known is not None:
+            return known
+        current = self.ledger.head.validators
+        candidates = [current]
+        for h in range(header.height - 1, max(-1, header.height - 1 - _VALIDATOR_WALK_LIMIT), -1):
+            block = self.ledger.store.get_block(h)
+            if block is not None and block.next_validators:
+                candidates.append(tuple(block.next_validators))
+                break
+        for validators in candidates:
+            if compute_validators_hash(validators) == header.validators_hash:
+                if len(self._sets_by_hash) < 64:
+                    self._sets_by_hash[header.validators_hash] = validators
+                return validators
+        return ()
+
+
+def _is_valid_id(value: Any) -> bool:
+    return value is None or (isinstance(value, str | int) and not isinstance(value, bool))
+
+
+def _arg(params: list[Any], index: int, name: str, default: Any = ...) -> Any:
+    if index < len(params):
+        return params[index]
+    if default is ...:
+        raise RpcError(INVALID_PARAMS, f"missing parameter {index}: {name}")
+    return default
+
+
+def _param_bytes(value: Any, name: str, size: int | None = None) -> bytes:
+    if not isinstance(value, str) or not value.startswith(("0x", "0X")):
+        raise RpcError(INVALID_PARAMS, f"{name} must be a 0x-prefixed hex string")
+    text = value[2:]
+    if len(text) > 2 * 1024 * 1024:
+        raise RpcError(INVALID_PARAMS, f"{name} is too long")
+    try:
+        data = bytes.fromhex(text)
+    except ValueError as exc:
+        raise RpcError(INVALID_PARAMS, f"{name} is not valid hex") from exc
+    if size is not None and len(data) != size:
+        raise RpcError(INVALID_PARAMS, f"{name} must be {size} bytes")
+    return data
+
+
+def _param_quantity(value: Any, name: str) -> int:
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    if isinstance(value, str) and value.startswith("0x") and 2 < len(value) <= 18:
+        try:
+            return int(value, 16)
+        except ValueError:
+            pass
+    raise RpcError(INVALID_PARAMS, f"{name} must be a hex quantity or a block tag")
+
+
+def _param_slot(value: Any) -> int:
+    if isinstance(value, str) and value.startswith("0x") and 2 < len(value) <= 66:
+        try:
+            return int(value, 16)
+        except ValueError:
+            pass
+    raise RpcError(INVALID_PARAMS, "storage keys must be 0x-hex of at most 32 bytes")
+
+
+def _transaction_object(tx: Transaction, height: int, block_hash: bytes, index: int) -> dict[str, Any]:
+    return {
+        "hash": _hex(tx.tx_hash),
+        "blockHash": _hex(block_hash),
+        "blockNumber": _qty(height),
+        "transactionIndex": _qty(index),
+        "from": to_checksum_address(tx.sender),
+        "to": to_checksum_address(tx.to),
+        "input": _hex(tx.data),
+        "gas": _qty(tx.gas_limit),
+        "gasPrice": "0x0",
+        "value": "0x0",
+        "nonce": _qty(int.from_bytes(tx.nonce, "big")),
+        "chainId": _qty(tx.chain_id),
+        "type": "0x0",
+        "v": "0x0",
+        "r": _hex(tx.signature[:32]),
+        "s": _hex(tx.signature[32:]),
+    }
+
+
+def _log_object(
+    entry: Log, height: int, block_hash: bytes, tx_hash: bytes, tx_index: int, log_index: int
+) -> dict[str, Any]:
+    return {
+        "address": to_checksum_address(entry.address),
+        "topics": [_hex(t) for t in entry.topics],
+        "data": _hex(entry.data),
+        "blockNumber": _qty(height),
+        "blockHash": _hex(block_hash),
+        "transactionHash": _hex(tx_hash),
+        "transactionIndex": _qty(tx_index),
+        "logIndex": _qty(log_index),
+        "removed": False,
+    }
+
+
+def _revert_error(exc: ExecutionError) -> RpcError:
+    """geth-style revert: code 3, message with the reason, ``data`` = ABI ``Error(string)`` payload."""
+    reason = exc.detail.get("reason")
+    data = exc.detail.get("data")
+    raw = b""
+    if isinstance(data, str) and data.startswith("0x"):
+        try:
+            raw = bytes.fromhex(data[2:])
+        except ValueError:
+            raw = b""
+    text = reason if isinstance(reason, str) else exc.message
+    if not raw.startswith(_ERROR_STRING_SELECTOR):
+        raw = _ERROR_STRING_SELECTOR + abi_encode(["string"], [text])
+    return RpcError(EXECUTION_REVERTED, f"execution reverted: {text}", _hex(raw))

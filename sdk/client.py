@@ -1,0 +1,547 @@
+"""HTTP client of a Xinlian node: submit signed transactions, wait for receipts, read blocks, logs, state."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Literal, overload
+
+import httpx
+
+from sdk.errors import (
+    ClientError,
+    EncodingError,
+    ExecutionError,
+    IdentifierError,
+    InvalidSignatureError,
+    InvalidTransaction,
+    StorageError,
+    XinlianError,
+)
+from sdk.signer import Signer
+from sdk.types import BlockHeader, CommitCertificate, Log, Transaction
+
+if TYPE_CHECKING:
+    from sdk.governance import Governance
+
+DEFAULT_TIMEOUT_S: float = 10.0
+DEFAULT_GAS_LIMIT: int = 1_000_000
+#: The node waits at most this long per status request; longer waits are several requests.
+_NODE_MAX_WAIT_S: float = 30.0
+_CHAIN_INFO_TTL_S: float = 5.0
+
+_ADMISSION_CODES = frozenset(
+    {
+        "invalid_transaction",
+        "oversize",
+        "wrong_chain",
+        "gas_limit",
+        "expired",
+        "expiry_too_far",
+        "duplicate",
+        "bad_signature",
+        "unknown_sender",
+        "mempool_full",
+    }
+)
+_CODE_CLASSES: dict[str, type[XinlianError]] = {
+    **dict.fromkeys(_ADMISSION_CODES, InvalidTransaction),
+    "execution_reverted": ExecutionError,
+    "execution_error": ExecutionError,
+    "reverted": ExecutionError,
+    "unknown_state_root": ExecutionError,
+    "bad_encoding": EncodingError,
+    "invalid_identifier": IdentifierError,
+    "invalid_signature": InvalidSignatureError,
+    "storage_error": StorageError,
+}
+
+
+# --- results ------------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class ChainInfo:
+    """What ``/v1/chain`` says: chain id, head and the chain parameters."""
+
+    chain_id: int
+    protocol_version: int
+    height: int
+    head_hash: bytes
+    head_timestamp_ms: int
+    state_root: bytes
+    governance_address: bytes
+    genesis_hash: bytes | None
+    expiry_window: int
+    tx_gas_limit: int
+    max_tx_bytes: int
+    block_period_ms: int
+    config: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class BlockInfo:
+    """A block as served by a node; ``header`` is decoded from its canonical encoding and hash-checked."""
+
+    header: BlockHeader
+    block_hash: bytes
+    transactions: tuple[bytes, ...]  # transaction hashes in block order
+    next_validators: tuple[bytes, ...]
+
+    @property
+    def height(self) -> int:
+        return self.header.height
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptResult:
+    """The outcome of a committed transaction."""
+
+    tx_hash: bytes
+    status: int  # 1 success, 0 reverted
+    gas_used: int
+    logs: tuple[Log, ...]
+    revert_reason: str | None
+    revert_data: bytes
+    height: int
+    index: int
+    block_hash: bytes
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status == 1
+
+    def raise_for_status(self) -> ReceiptResult:
+        """Return self if the transaction succeeded; else raise ExecutionError (``execution_reverted``)."""
+        if self.status != 1:
+            raise ExecutionError(
+                f"transaction reverted: {self.revert_reason or '(no reason)'}",
+                code="execution_reverted",
+                reason=self.revert_reason,
+                tx_hash="0x" + self.tx_hash.hex(),
+                height=self.height,
+            )
+        return self
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionStatus:
+    """``pending``, ``committed`` (with receipt and transaction) or ``unknown`` to the node."""
+
+    tx_hash: bytes
+    status: Literal["pending", "committed", "unknown"]
+    receipt: ReceiptResult | None = None
+    transaction: Transaction | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LogEntry:
+    """A committed log and where it is."""
+
+    log: Log
+    height: int
+    tx_hash: bytes
+    tx_index: int
+    log_index: int
+
+    @property
+    def address(self) -> bytes:
+        return self.log.address
+
+    @property
+    def topics(self) -> tuple[bytes, ...]:
+        return self.log.topics
+
+    @property
+    def data(self) -> bytes:
+        return self.log.data
+
+
+# --- the client ---------------------------------------------------------------------------------------
+class Client:
+    """A connection-pooled HTTP client of one node. Use as a context manager, or call ``close()``.
+
+    Errors the node reports are raised as the matching sdk.errors class (InvalidTransaction, ExecutionError,
+    …) carrying the node's ``code`` and ``detail`` (plus ``http_status``); transport failures and anything
+    unexpected raise ClientError.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout: float = DEFAULT_TIMEOUT_S,
+        headers: dict[str, str] | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.url = url.rstrip("/")
+        self.timeout = timeout
+        self._http = httpx.Client(
+            base_url=self.url,
+            timeout=timeout,
+            headers={"user-agent": "xinlian-sdk", **(headers or {})},
+            transport=transport,
+        )
+        self._chain: ChainInfo | None = None
+        self._chain_at = 0.0
+
+    # --- lifecycle ---------------------------------------------------------------------------------
+    def close(self) -> None:
+        """Close pooled connections."""
+        self._http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Client({self.url!r})"
+
+    # --- transport ---------------------------------------------------------------------------------
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        default_error: type[XinlianError] = ClientError,
+        timeout: float | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        try:
+            response = self._http.request(method, path, timeout=timeout or self.timeout, **kwargs)
+        except httpx.TimeoutException as exc:
+            raise ClientError(f"{method} {path} timed out", code="timeout", url=self.url) from exc
+        except httpx.HTTPError as exc:
+            raise ClientError(f"cannot reach {self.url}: {exc}", code="unreachable", url=self.url) from exc
+        if response.status_code >= 400:
+            raise _to_error(response, default_error)
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise ClientError(
+                f"{method} {path} answered with non-JSON",
+                code="bad_response",
+                http_status=response.status_code,
+            ) from exc
+
+    # --- chain ----------------------------------------------------------------------------------------
+    def chain_info(self, *, refresh: bool = True) -> ChainInfo:
+        """Return the chain id, head and parameters (``refresh=False`` may reuse a copy up to 5 s old).
+
+        Raises ClientError.
+        """
+        now = time.monotonic()
+        if not refresh and self._chain is not None and now - self._chain_at < _CHAIN_INFO_TTL_S:
+            return self._chain
+        body = self._request("GET", "/v1/chain")
+        try:
+            config = {str(k): int(v) for k, v in body["config"].items()}
+            info = ChainInfo(
+                chain_id=int(body["chain_id"]),
+                protocol_version=int(body["protocol_version"]),
+                height=int(body["head"]["height"]),
+                head_hash=_unhex(body["head"]["block_hash"]),
+                head_timestamp_ms=int(body["head"]["timestamp_ms"]),
+                state_root=_unhex(body["head"]["state_root"]),
+                governance_address=_unhex(body["governance_address"]),
+                genesis_hash=_unhex(body["genesis_hash"]) if body.get("genesis_hash") else None,
+                expiry_window=config["expiry_window"],
+                tx_gas_limit=config["tx_gas_limit"],
+                max_tx_bytes=config["max_tx_bytes"],
+                block_period_ms=config["block_period_ms"],
+                config=config,
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ClientError("the node's chain info is malformed", code="bad_response") from exc
+        self._chain, self._chain_at = info, now
+        return info
+
+    def head(self) -> BlockInfo:
+        """Return the latest committed block. Raises ClientError."""
+        return _to_block(self._request("GET", "/v1/blocks/latest"))
+
+    def block(self, height_or_hash: int | bytes) -> BlockInfo:
+        """Return a block by height or by 32-byte hash. Raises ClientError (``not_found``)."""
+        if isinstance(height_or_hash, bytes):
+            return _to_block(self._request("GET", f"/v1/blocks/by-hash/0x{height_or_hash.hex()}"))
+        return _to_block(self._request("GET", f"/v1/blocks/{int(height_or_hash)}"))
+
+    def certificate(self, height: int) -> CommitCertificate:
+        """Return the commit certificate of the block at ``height`` (decoded, not yet verified)."""
+        body = self._request("GET", f"/v1/blocks/{int(height)}/certificate")
+        return CommitCertificate.decode(_unhex(body["raw"]))
+
+    def validators(self) -> list[bytes]:
+        """Return the 64-byte public keys of the validator set in force, in index order."""
+        body = self._request("GET", "/v1/validators")
+        return [_unhex(v["public_key"]) for v in body["validators"]]
+
+    def health(self) -> dict[str, Any]:
+        """Return the node's ``/health`` answer (status, height, head_age_s)."""
+        result: dict[str, Any] = self._request("GET", "/health")
+        return result
+
+    # --- transactions ---------------------------------------------------------------------------------
+    def submit(self, tx: Transaction) -> bytes:
+        """Submit a signed transaction; returns its hash. Raises InvalidTransaction with the node's code."""
+        return self.submit_raw(tx.encode())
+
+    def submit_raw(self, raw: bytes) -> bytes:
+        """Submit a transaction's canonical encoding; returns its hash. Raises InvalidTransaction."""
+        body = self._request(
+            "POST",
+            "/v1/transactions",
+            content=raw,
+            headers={"content-type": "application/octet-stream"},
+            default_error=InvalidTransaction,
+        )
+        return _unhex(body["tx_hash"])
+
+    def transaction(self, tx_hash: bytes, *, wait_s: float = 0.0) -> TransactionStatus:
+        """Return the status of a transaction, letting the node wait up to ``wait_s`` (≤ 30) for a commit."""
+        wait_s = max(0.0, min(wait_s, _NODE_MAX_WAIT_S))
+        body = self._request(
+            "GET",
+            f"/v1/transactions/0x{tx_hash.hex()}",
+            params={"wait": f"{wait_s:.3f}"} if wait_s else None,
+            timeout=self.timeout + wait_s,
+        )
+        return _to_status(body)
+
+    def wait(self, tx_hash: bytes, timeout: float = 30.0, *, check: bool = False) -> ReceiptResult:
+        """Wait until the transaction is committed and return its receipt.
+
+        Takes: the hash, the timeout in seconds, ``check`` to raise on a reverted transaction.
+        Raises: ClientError (``timeout``) when not committed in time; ExecutionError (``execution_reverted``)
+        when ``check`` and the transaction reverted.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            status = self.transaction(tx_hash, wait_s=max(0.0, remaining))
+            if status.receipt is not None:
+                return status.receipt.raise_for_status() if check else status.receipt
+            if time.monotonic() >= deadline:
+                raise ClientError(
+                    f"transaction 0x{tx_hash.hex()} not committed within {timeout:g} s",
+                    code="timeout",
+                    tx_hash="0x" + tx_hash.hex(),
+                    status=status.status,
+                )
+            if status.status == "unknown":
+                time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
+
+    @overload
+    def send(
+        self,
+        signer: Signer,
+        to: bytes,
+        data: bytes,
+        *,
+        gas_limit: int = ...,
+        wait: Literal[True] = ...,
+        timeout: float = ...,
+        check: bool = ...,
+    ) -> ReceiptResult: ...
+
+    @overload
+    def send(
+        self,
+        signer: Signer,
+        to: bytes,
+        data: bytes,
+        *,
+        gas_limit: int = ...,
+        wait: Literal[False],
+        timeout: float = ...,
+        check: bool = ...,
+    ) -> bytes: ...
+
+    def send(
+        self,
+        signer: Signer,
+        to: bytes,
+        data: bytes,
+        *,
+        gas_limit: int = DEFAULT_GAS_LIMIT,
+        wait: bool = True,
+        timeout: float = 30.0,
+        check: bool = True,
+    ) -> ReceiptResult | bytes:
+        """Build, sign and submit a transaction calling ``to`` with ``data``.
+
+        The expiry is the head plus the chain's expiry window. Returns: the receipt when ``wait`` (raising
+        ExecutionError if it reverted and ``check``), else the transaction hash.
+        Raises: InvalidTransaction (refused at admission), ClientError, ExecutionError.
+        """
+        info = self.chain_info(refresh=False)
+        tx = signer.sign_transaction(
+            chain_id=info.chain_id,
+            to=to,
+            data=data,
+            gas_limit=gas_limit,
+            expiry_height=info.height + info.expiry_window,
+        )
+        tx_hash = self.submit(tx)
+        if not wait:
+            return tx_hash
+        return self.wait(tx_hash, timeout, check=check)
+
+    # --- reads --------------------------------------------------------------------------------------
+    def call(self, to: bytes, data: bytes, *, sender: bytes | None = None) -> bytes:
+        """Run a read-only call at the head; returns the return data.
+
+        Raises ExecutionError (``execution_reverted``, detail ``reason``) when the call reverts.
+        """
+        body: dict[str, str] = {"to": "0x" + to.hex(), "data": "0x" + data.hex()}
+        if sender is not None:
+            body["sender"] = "0x" + sender.hex()
+        return _unhex(self._request("POST", "/v1/call", json=body)["result"])
+
+    def logs(
+        self,
+        *,
+        address: bytes | Sequence[bytes] | None = None,
+        topics: Sequence[bytes | Sequence[bytes] | None] = (),
+        from_height: int = 0,
+        to_height: int | None = None,
+        page_size: int = 1000,
+    ) -> Iterator[LogEntry]:
+        """Yield committed logs matching the filter in chain order, fetching pages as needed.
+
+        ``topics`` is positional (None = any; a list = any of them), as eth_getLogs. Raises ClientError.
+        """
+        params: list[tuple[str, str | int]] = [("from_height", from_height), ("limit", page_size)]
+        if to_height is not None:
+            params.append(("to_height", to_height))
+        addresses = [address] if isinstance(address, bytes) else list(address or [])
+        params += [("address", "0x" + a.hex()) for a in addresses]
+        for position, wanted in enumerate(topics):
+            if wanted is None:
+                continue
+            values = [wanted] if isinstance(wanted, bytes) else list(wanted)
+            params += [(f"topic{position}", "0x" + t.hex()) for t in values]
+        cursor: str | None = None
+        while True:
+            page_params = params + ([("cursor", cursor)] if cursor else [])
+            body = self._request("GET", "/v1/logs", params=page_params)
+            for entry in body["logs"]:
+                yield LogEntry(
+                    log=Log(
+                        address=_unhex(entry["address"]),
+                        topics=tuple(_unhex(t) for t in entry["topics"]),
+                        data=_unhex(entry["data"]),
+                    ),
+                    height=int(entry["height"]),
+                    tx_hash=_unhex(entry["tx_hash"]),
+                    tx_index=int(entry["tx_index"]),
+                    log_index=int(entry["log_index"]),
+                )
+            cursor = body.get("next_cursor")
+            if not cursor:
+                return
+
+    # --- facades ------------------------------------------------------------------------------------
+    @property
+    def governance(self) -> Governance:
+        """Governance reads (and writes with ``.with_signer(signer)``)."""
+        from sdk.governance import Governance
+
+        return Governance(self)
+
+
+# --- decoding answers ---------------------------------------------------------------------------------
+def _unhex(value: Any) -> bytes:
+    if not isinstance(value, str):
+        raise ClientError("expected a hex string from the node", code="bad_response")
+    try:
+        return bytes.fromhex(value[2:] if value.startswith("0x") else value)
+    except ValueError as exc:
+        raise ClientError("the node sent malformed hex", code="bad_response") from exc
+
+
+def _to_error(response: httpx.Response, default_error: type[XinlianError]) -> XinlianError:
+    try:
+        body = response.json()
+        code = str(body["code"])
+        message = str(body.get("message", code))
+        detail = body.get("detail") or {}
+        if not isinstance(detail, dict):
+            detail = {"detail": detail}
+    except (ValueError, KeyError, TypeError):
+        return ClientError(
+            f"HTTP {response.status_code} from {response.request.url.path}",
+            code="http_error",
+            http_status=response.status_code,
+        )
+    cls = _CODE_CLASSES.get(code)
+    if cls is None:
+        cls = (
+            default_error if response.status_code < 500 and default_error is not ClientError else ClientError
+        )
+    if default_error is InvalidTransaction and code == "bad_encoding":
+        cls = InvalidTransaction
+    detail = {str(k): v for k, v in detail.items() if k not in ("code", "message", "http_status")}
+    return cls(message, code=code, http_status=response.status_code, **detail)
+
+
+def _to_block(body: Any) -> BlockInfo:
+    try:
+        header = BlockHeader.decode(_unhex(body["header_raw"]))
+        claimed = _unhex(body["block_hash"])
+        transactions = tuple(_unhex(h) for h in body["transactions"])
+        next_validators = tuple(_unhex(v) for v in body["next_validators"])
+    except (KeyError, TypeError) as exc:
+        raise ClientError("the node's block is malformed", code="bad_response") from exc
+    except EncodingError as exc:
+        raise ClientError(
+            f"the node's block header does not decode: {exc.message}", code="bad_response"
+        ) from exc
+    if header.block_hash != claimed:
+        raise ClientError("the node's block hash does not match its header", code="bad_response")
+    return BlockInfo(
+        header=header, block_hash=claimed, transactions=transactions, next_validators=next_validators
+    )
+
+
+def _to_receipt(body: Any, tx_hash: bytes) -> ReceiptResult:
+    receipt = body["receipt"]
+    return ReceiptResult(
+        tx_hash=tx_hash,
+        status=int(receipt["status"]),
+        gas_used=int(receipt["gas_used"]),
+        logs=tuple(
+            Log(
+                address=_unhex(x["address"]),
+                topics=tuple(_unhex(t) for t in x["topics"]),
+                data=_unhex(x["data"]),
+            )
+            for x in receipt["logs"]
+        ),
+        revert_reason=receipt.get("revert_reason"),
+        revert_data=_unhex(receipt.get("revert_data") or "0x"),
+        height=int(body["height"]),
+        index=int(body["index"]),
+        block_hash=_unhex(body["block_hash"]),
+    )
+
+
+def _to_status(body: Any) -> TransactionStatus:
+    try:
+        tx_hash = _unhex(body["tx_hash"])
+        status = body["status"]
+        if status not in ("pending", "committed", "unknown"):
+            raise ValueError(status)
+        receipt = _to_receipt(body, tx_hash) if status == "committed" and body.get("receipt") else None
+        tx = Transaction.decode(_unhex(body["raw"])) if body.get("raw") else None
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ClientError("the node's transaction status is malformed", code="bad_response") from exc
+    except EncodingError as exc:
+        raise ClientError("the node's transaction does not decode", code="bad_response") from exc
+    if tx is not None and tx.tx_hash != tx_hash:
+        raise ClientError("the node's transaction does not match the hash asked for", code="bad_response")
+    return TransactionStatus(tx_hash=tx_hash, status=status, receipt=receipt, transaction=tx)

@@ -1,0 +1,334 @@
+"""Governance facade: organisations, accounts, roles, validators and committee proposals (Governance.vy)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import TYPE_CHECKING, Any
+
+from eth_abi.abi import encode as abi_encode
+from eth_utils.crypto import keccak
+
+from sdk.contracts import Contract
+from sdk.errors import ClientError, EncodingError
+from sdk.identifiers import parse_uscc
+from sdk.signer import Signer
+
+if TYPE_CHECKING:
+    from sdk.client import Client, ReceiptResult
+
+GLOBAL_SCOPE: bytes = bytes(32)
+DEFAULT_PROPOSAL_EXPIRY_BLOCKS: int = 100_000
+GOVERNANCE_GAS_LIMIT: int = 2_000_000
+
+ROLE_NAMES: tuple[str, ...] = (
+    "LICENCE_AUTHORITY",
+    "ISSUER",
+    "AUDIT_ACCREDITOR",
+    "AUDITOR",
+    "BANK",
+    "DRUG_REGULATOR",
+    "MAH",
+    "DISTRIBUTOR",
+    "DISPENSER",
+    "DATA_REGULATOR",
+    "DATA_HOLDER",
+    "DATA_USER",
+    "CALENDAR_KEEPER",
+)
+
+
+class Action(IntEnum):
+    """Proposal actions of Governance.vy (the ``action`` argument of ``propose``)."""
+
+    REGISTER_ORGANISATION = 1
+    SET_ORGANISATION_ACTIVE = 2
+    REGISTER_ACCOUNT = 3
+    SET_ACCOUNT_ACTIVE = 4
+    GRANT_ROLE = 5
+    REVOKE_ROLE = 6
+    ADD_VALIDATOR = 7
+    REMOVE_VALIDATOR = 8
+    SET_COMMITTEE_MEMBER = 9
+    SET_THRESHOLD = 10
+    SET_ROLE_ADMIN = 11
+    REGISTER_CONTRACT = 12
+
+
+# abi.encode(<tuple>) of each action's payload, as Governance._execute decodes it.
+_PAYLOAD_TYPES: dict[Action, list[str]] = {
+    Action.REGISTER_ORGANISATION: ["string", "string"],
+    Action.SET_ORGANISATION_ACTIVE: ["string", "bool"],
+    Action.REGISTER_ACCOUNT: ["address", "string"],
+    Action.SET_ACCOUNT_ACTIVE: ["address", "bool"],
+    Action.GRANT_ROLE: ["address", "bytes32", "bytes32"],
+    Action.REVOKE_ROLE: ["address", "bytes32", "bytes32"],
+    Action.ADD_VALIDATOR: ["bytes"],
+    Action.REMOVE_VALIDATOR: ["bytes"],
+    Action.SET_COMMITTEE_MEMBER: ["address", "bool"],
+    Action.SET_THRESHOLD: ["uint256"],
+    Action.SET_ROLE_ADMIN: ["bytes32", "bytes32"],
+    Action.REGISTER_CONTRACT: ["bytes32", "address"],
+}
+
+
+def compute_role_id(role: str | bytes) -> bytes:
+    """Return a bytes32 role id: a name such as ``"ISSUER"`` becomes keccak256(name) (Governance's
+    convention, as its constants), 32 bytes pass through. Raises EncodingError otherwise."""
+    if isinstance(role, bytes):
+        if len(role) != 32:
+            raise EncodingError("a role id is 32 bytes", code="bad_arguments")
+        return role
+    if not role or not role.isascii() or role.upper() != role:
+        raise EncodingError(f"role name {role!r} must be upper-case ASCII, e.g. ISSUER", code="bad_arguments")
+    return keccak(text=role)
+
+
+def encode_payload(action: Action, *values: Any) -> bytes:
+    """Return the ABI payload of a proposal ``action``; raises EncodingError when values do not fit."""
+    try:
+        return abi_encode(_PAYLOAD_TYPES[action], list(values))
+    except Exception as exc:  # eth_abi raises several unrelated types for a value that does not fit
+        raise EncodingError(f"payload does not fit {action.name}: {exc}", code="bad_arguments") from exc
+
+
+@dataclass(frozen=True, slots=True)
+class Organisation:
+    uscc: str
+    name: str
+    active: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    address: bytes
+    uscc: str
+    active: bool  # the account's own flag; ``Governance.is_active`` also needs an active organisation
+
+
+@dataclass(frozen=True, slots=True)
+class Proposal:
+    proposal_id: int
+    action: Action
+    payload: bytes
+    proposer: bytes
+    created_block: int
+    expiry_block: int
+    votes: int
+    executed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ProposalResult:
+    """What a propose / vote / execute transaction did."""
+
+    proposal_id: int
+    executed: bool  # the proposal's action ran in this transaction
+    receipt: ReceiptResult
+
+
+class Governance:
+    """Reads of the Governance contract through a node, and signed writes with ``signer``.
+
+    ``client.governance`` reads; ``client.governance.with_signer(signer)`` (or ``Governance(client, signer)``)
+    also writes. Writes wait for the commit and raise ExecutionError with the contract's reason on revert.
+    """
+
+    def __init__(self, client: Client, signer: Signer | None = None, *, address: bytes | None = None) -> None:
+        self.client = client
+        self.signer = signer
+        self._address = address
+        self.contract = Contract("Governance")
+
+    def with_signer(self, signer: Signer) -> Governance:
+        """Return a facade that signs writes with ``signer``."""
+        return Governance(self.client, signer, address=self._address)
+
+    @property
+    def address(self) -> bytes:
+        """The Governance contract address (from the node's chain info)."""
+        if self._address is None:
+            self._address = self.client.chain_info(refresh=False).governance_address
+        return self._address
+
+    # --- reads --------------------------------------------------------------------------------------
+    def _read(self, function: str, *args: Any) -> Any:
+        out = self.client.call(self.address, self.contract.encode_call(function, list(args)))
+        return self.contract.decode_output(function, out)
+
+    def is_active(self, account: bytes) -> bool:
+        """Whether ``account`` may transact: registered, active, and its organisation active."""
+        return bool(self._read("is_active_account", account))
+
+    def has_role(self, account: bytes, role: str | bytes, scope: bytes = GLOBAL_SCOPE) -> bool:
+        """Whether an active ``account`` holds ``role`` for ``scope`` or globally."""
+        return bool(self._read("has_role", account, compute_role_id(role), scope))
+
+    def organisation(self, uscc: str) -> Organisation | None:
+        """Return a registered organisation, or None. Raises IdentifierError for a malformed USCC."""
+        code = parse_uscc(uscc).code
+        row = self._read("organisations", code)
+        if not row["registered"]:
+            return None
+        return Organisation(uscc=code, name=row["name"], active=row["active"])
+
+    def account(self, address: bytes) -> Account | None:
+        """Return a registered account, or None."""
+        row = self._read("accounts", address)
+        if not row["registered"]:
+            return None
+        return Account(address=address, uscc=row["uscc"], active=row["active"])
+
+    def organisation_of(self, account: bytes) -> str:
+        """Return the USCC of the account's organisation ("" for an unknown account)."""
+        return str(self._read("organisation_of", account))
+
+    def get_validators(self) -> list[bytes]:
+        """Return the validator set as Governance holds it (64-byte public keys)."""
+        return list(self._read("get_validators"))
+
+    def get_committee(self) -> list[bytes]:
+        """Return the committee members' addresses."""
+        return list(self._read("get_committee"))
+
+    def threshold(self) -> int:
+        """Return the number of committee votes that executes a proposal."""
+        return int(self._read("threshold"))
+
+    def proposal(self, proposal_id: int) -> Proposal | None:
+        """Return a proposal, or None when no proposal has that id."""
+        if not 1 <= proposal_id <= int(self._read("proposal_count")):
+            return None
+        row = self._read("proposals", proposal_id)
+        return Proposal(
+            proposal_id=proposal_id,
+            action=Action(row["action"]),
+            payload=bytes(row["payload"]),
+            proposer=row["proposer"],
+            created_block=int(row["created_block"]),
+            expiry_block=int(row["expiry_block"]),
+            votes=int(row["votes"]),
+            executed=bool(row["executed"]),
+        )
+
+    # --- writes -------------------------------------------------------------------------------------
+    def _send(self, function: str, *args: Any) -> ReceiptResult:
+        if self.signer is None:
+            raise ClientError(
+                "this Governance facade has no signer; use with_signer(signer)", code="no_signer"
+            )
+        data = self.contract.encode_call(function, list(args))
+        return self.client.send(self.signer, self.address, data, gas_limit=GOVERNANCE_GAS_LIMIT, check=True)
+
+    def _proposal_result(self, receipt: ReceiptResult, proposal_id: int | None = None) -> ProposalResult:
+        executed = False
+        for log in receipt.logs:
+            if log.address != self.address:
+                continue
+            event = self.contract.try_decode_log(log)
+            if event is None:
+                continue
+            if event.name == "ProposalCreated" and proposal_id is None:
+                proposal_id = int(event.args["proposal_id"])
+            elif event.name == "ProposalExecuted":
+                executed = True
+                proposal_id = int(event.args["proposal_id"]) if proposal_id is None else proposal_id
+        if proposal_id is None:
+            raise ClientError("the receipt carries no proposal event", code="bad_response")
+        return ProposalResult(proposal_id=proposal_id, executed=executed, receipt=receipt)
+
+    def propose(
+        self, action: Action, payload: bytes, *, expiry_blocks: int = DEFAULT_PROPOSAL_EXPIRY_BLOCKS
+    ) -> ProposalResult:
+        """Create a proposal (casting the proposer's vote; it executes at once when the threshold is 1).
+
+        Raises ExecutionError with the contract's reason (e.g. ``not a committee member``).
+        """
+        expiry = self.client.chain_info(refresh=False).height + expiry_blocks
+        return self._proposal_result(self._send("propose", int(action), payload, expiry))
+
+    def vote(self, proposal_id: int) -> ProposalResult:
+        """Vote for a proposal; the vote reaching the threshold executes it."""
+        return self._proposal_result(self._send("vote", proposal_id), proposal_id)
+
+    def execute(self, proposal_id: int) -> ProposalResult:
+        """Execute a proposal that already has enough votes."""
+        return self._proposal_result(self._send("execute", proposal_id), proposal_id)
+
+    def register_organisation(self, uscc: str, name: str) -> ProposalResult:
+        """Propose registering an organisation (USCC checked before signing)."""
+        code = parse_uscc(uscc).code
+        return self.propose(
+            Action.REGISTER_ORGANISATION, encode_payload(Action.REGISTER_ORGANISATION, code, name)
+        )
+
+    def set_organisation_active(self, uscc: str, active: bool) -> ProposalResult:
+        """Propose enabling or disabling an organisation (and so all its accounts)."""
+        code = parse_uscc(uscc).code
+        return self.propose(
+            Action.SET_ORGANISATION_ACTIVE, encode_payload(Action.SET_ORGANISATION_ACTIVE, code, active)
+        )
+
+    def register_account(self, account: bytes, uscc: str) -> ProposalResult:
+        """Propose registering ``account`` (an SM2-derived address) for organisation ``uscc``."""
+        code = parse_uscc(uscc).code
+        return self.propose(Action.REGISTER_ACCOUNT, encode_payload(Action.REGISTER_ACCOUNT, account, code))
+
+    def set_account_active(self, account: bytes, active: bool) -> ProposalResult:
+        """Propose enabling or disabling an account."""
+        return self.propose(
+            Action.SET_ACCOUNT_ACTIVE, encode_payload(Action.SET_ACCOUNT_ACTIVE, account, active)
+        )
+
+    def propose_grant_role(
+        self, account: bytes, role: str | bytes, scope: bytes = GLOBAL_SCOPE
+    ) -> ProposalResult:
+        """Propose a committee grant of ``role`` for ``scope``."""
+        payload = encode_payload(Action.GRANT_ROLE, account, compute_role_id(role), scope)
+        return self.propose(Action.GRANT_ROLE, payload)
+
+    def propose_revoke_role(
+        self, account: bytes, role: str | bytes, scope: bytes = GLOBAL_SCOPE
+    ) -> ProposalResult:
+        """Propose a committee revocation of ``role`` for ``scope``."""
+        payload = encode_payload(Action.REVOKE_ROLE, account, compute_role_id(role), scope)
+        return self.propose(Action.REVOKE_ROLE, payload)
+
+    def add_validator(self, public_key: bytes) -> ProposalResult:
+        """Propose adding a validator (64-byte SM2 public key)."""
+        return self.propose(Action.ADD_VALIDATOR, encode_payload(Action.ADD_VALIDATOR, public_key))
+
+    def remove_validator(self, public_key: bytes) -> ProposalResult:
+        """Propose removing a validator."""
+        return self.propose(Action.REMOVE_VALIDATOR, encode_payload(Action.REMOVE_VALIDATOR, public_key))
+
+    def set_committee_member(self, account: bytes, member: bool) -> ProposalResult:
+        """Propose adding (``member=True``) or removing a committee member."""
+        payload = encode_payload(Action.SET_COMMITTEE_MEMBER, account, member)
+        return self.propose(Action.SET_COMMITTEE_MEMBER, payload)
+
+    def set_threshold(self, threshold: int) -> ProposalResult:
+        """Propose a new committee vote threshold."""
+        return self.propose(Action.SET_THRESHOLD, encode_payload(Action.SET_THRESHOLD, threshold))
+
+    def set_role_admin(self, role: str | bytes, admin_role: str | bytes | None) -> ProposalResult:
+        """Propose that holders of ``admin_role`` may grant ``role`` (None removes the delegation)."""
+        admin = compute_role_id(admin_role) if admin_role is not None else bytes(32)
+        payload = encode_payload(Action.SET_ROLE_ADMIN, compute_role_id(role), admin)
+        return self.propose(Action.SET_ROLE_ADMIN, payload)
+
+    def register_contract(self, name: str, address: bytes) -> ProposalResult:
+        """Propose listing a system contract under ``name`` (≤ 32 ASCII bytes)."""
+        raw = name.encode("ascii", errors="replace")
+        if not name.isascii() or not 0 < len(raw) <= 32:
+            raise EncodingError("a contract name is 1 to 32 ASCII characters", code="bad_arguments")
+        payload = encode_payload(Action.REGISTER_CONTRACT, raw.ljust(32, b"\x00"), address)
+        return self.propose(Action.REGISTER_CONTRACT, payload)
+
+    def grant_role(self, account: bytes, role: str | bytes, scope: bytes = GLOBAL_SCOPE) -> ReceiptResult:
+        """Grant ``role`` for ``scope`` as its delegated admin (e.g. the drug regulator grants MAH)."""
+        return self._send("grant_role", account, compute_role_id(role), scope)
+
+    def revoke_role(self, account: bytes, role: str | bytes, scope: bytes = GLOBAL_SCOPE) -> ReceiptResult:
+        """Revoke ``role`` for ``scope`` as its delegated admin."""
+        return self._send("revoke_role", account, compute_role_id(role), scope)

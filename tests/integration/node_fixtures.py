@@ -1,0 +1,147 @@
+"""A real one-validator node (SQLite, py-evm, SM2) served over real HTTP by uvicorn, for API/SDK tests.
+
+Import the fixtures into a test module: ``from node_fixtures import running_node  # noqa: F401``.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+
+from node.api import create_app
+from node.config import NodeConfig
+from node.network import init_network
+from node.runtime import Node, SoloProducer
+from sdk.crypto import PrivateKey
+from sdk.signer import Signer
+
+
+@dataclass
+class Member:
+    """A genesis organisation with its admin account."""
+
+    name: str
+    uscc: str
+    signer: Signer
+    roles: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RunningNode:
+    url: str
+    node: Node
+    members: list[Member]
+    data_dir: Path
+    server: uvicorn.Server
+    thread: threading.Thread
+
+    @property
+    def ledger(self) -> Any:
+        return self.node.ledger
+
+    @property
+    def committee(self) -> Member:
+        """The committee member (threshold 1: its proposals execute at once)."""
+        return self.members[0]
+
+    def member_with(self, role: str) -> Member:
+        return next(m for m in self.members if role in m.roles)
+
+
+def _free_socket() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+def start_node(
+    base: Path,
+    *,
+    produce: bool = True,
+    mempool_capacity: int = 50_000,
+    chain_overrides: dict[str, int] | None = None,
+    max_body_bytes: int = 1024 * 1024,
+) -> RunningNode:
+    """Create a one-validator network under ``base``, start its node and serve its API on a free port."""
+    overrides = {"block_period_ms": 50, **(chain_overrides or {})}
+    init_network(base, validators=1, chain_id=4242, committee_size=1, chain_overrides=overrides)
+    config_path = base / "nodes" / "node-0.json"
+    raw = json.loads(config_path.read_text(encoding="utf-8"))
+    raw["mempool_capacity"] = mempool_capacity
+    config_path.write_text(json.dumps(raw), encoding="utf-8")
+    node = Node(NodeConfig.load(config_path))
+    if produce:
+        node.start()
+    directory = json.loads((base / "orgs.json").read_text(encoding="utf-8"))
+    members = [
+        Member(
+            name=entry["name"],
+            uscc=entry["uscc"],
+            signer=Signer(PrivateKey.from_pem((base / entry["key"]).read_bytes())),
+            roles=list(entry["roles"]),
+        )
+        for entry in directory
+    ]
+    app = create_app(node.ledger, max_body_bytes=max_body_bytes)
+    sock = _free_socket()
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off", timeout_keep_alive=5))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="xinlian-test-api", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the API server did not start")
+        time.sleep(0.01)
+    return RunningNode(
+        url=f"http://127.0.0.1:{port}",
+        node=node,
+        members=members,
+        data_dir=base,
+        server=server,
+        thread=thread,
+    )
+
+
+def stop_node(running: RunningNode) -> None:
+    running.server.should_exit = True
+    running.thread.join(timeout=10)
+    running.node.stop()
+
+
+def produce_block(running: RunningNode) -> None:
+    """Commit one block now (for nodes started with ``produce=False``)."""
+    key = running.node.key
+    if key is None:
+        raise RuntimeError("the node has no validator key")
+    SoloProducer(running.ledger, key).produce_once()
+
+
+@pytest.fixture(scope="module")
+def running_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningNode]:
+    """A producing one-validator node on real SQLite and py-evm, its API on 127.0.0.1 (module-scoped)."""
+    running = start_node(tmp_path_factory.mktemp("node"))
+    try:
+        yield running
+    finally:
+        stop_node(running)
+
+
+@pytest.fixture
+def idle_node(tmp_path: Path) -> Iterator[RunningNode]:
+    """A node that produces blocks only when the test calls ``produce_block`` (mempool capacity 2)."""
+    running = start_node(tmp_path, produce=False, mempool_capacity=2)
+    try:
+        yield running
+    finally:
+        stop_node(running)
