@@ -5,113 +5,97 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-import rlp
-
-from sdk.crypto import address_from_public_key
+from sdk.encoding import decode, encode_bytes, encode_list
 from sdk.errors import StorageError
-from sdk.types import Block, CommitCertificate, Receipt, Transaction
+from sdk.types import MAX_TOPICS, Block, CommitCertificate, Receipt, Transaction
 
 T = TypeVar("T")
 
-MAX_LOG_TOPICS = 4  # LOG0..LOG4
+# Column orders of the positional rows below; the store's INSERT statements are built from these.
+BLOCK_COLUMNS = (
+    "height",
+    "block_hash",
+    "header",
+    "certificate",
+    "tx_count",
+    "timestamp_ms",
+    "next_validators",
+)
+TRANSACTION_COLUMNS = ("tx_hash", "height", "tx_index", "encoded", "sender", "to_address")
+RECEIPT_COLUMNS = ("tx_hash", "height", "tx_index", "encoded", "status")
+LOG_COLUMNS = (
+    "height",
+    "tx_index",
+    "log_index",
+    "tx_hash",
+    "address",
+    "topic0",
+    "topic1",
+    "topic2",
+    "topic3",
+    "data",
+)
+KEY_VALUE_COLUMNS = ("key", "value")
+
+_NO_TOPICS: tuple[None, ...] = (None,) * MAX_TOPICS
 
 
 def encode_validators(public_keys: Sequence[bytes]) -> bytes:
-    """Return the RLP list encoding of a validator set (64-byte public keys)."""
-    encoded: bytes = rlp.encode(list(public_keys))
-    return encoded
+    """Return the RLP list encoding of a validator set (64-byte public keys), as in ``Block.encode``."""
+    return encode_list(encode_bytes(key) for key in public_keys)
 
 
 def decode_validators(data: bytes) -> tuple[bytes, ...]:
     """Return the validator public keys of an RLP list; raises StorageError if ``data`` is not one."""
-    try:
-        items = rlp.decode(data)
-    except rlp.DecodingError as exc:
-        raise StorageError("stored validator set does not decode") from exc
+    items = decode_stored("validator set", decode, data)
     if not isinstance(items, list) or not all(isinstance(item, bytes) for item in items):
         raise StorageError("stored validator set is not a list of byte strings")
-    return tuple(items)
+    return tuple(item for item in items if isinstance(item, bytes))
 
 
-def decode_stored(kind: str, decode: Callable[[bytes], T], data: bytes, **where: Any) -> T:
-    """Decode stored canonical bytes with ``decode``; raises StorageError naming ``kind`` and ``where``."""
+def decode_stored(kind: str, decoder: Callable[[bytes], T], data: bytes, **where: Any) -> T:
+    """Decode stored canonical bytes with ``decoder``; raises StorageError naming ``kind`` and ``where``."""
     try:
-        return decode(data)
+        return decoder(data)
     except Exception as exc:
         raise StorageError(f"stored {kind} does not decode: {exc}", **where) from exc
 
 
-def block_row(block: Block, certificate: CommitCertificate, block_hash: bytes) -> dict[str, Any]:
-    """Return the ``blocks`` row of a committed block."""
+def block_row(block: Block, certificate: CommitCertificate, block_hash: bytes) -> tuple[Any, ...]:
+    """Return the ``blocks`` row (BLOCK_COLUMNS order) of a committed block."""
     header = block.header
-    return {
-        "height": header.height,
-        "block_hash": block_hash,
-        "header": header.encode(),
-        "certificate": certificate.encode(),
-        "tx_count": len(block.transactions),
-        "timestamp_ms": header.timestamp_ms,
-        "next_validators": encode_validators(block.next_validators),
-    }
+    return (
+        header.height,
+        block_hash,
+        header.encode(),
+        certificate.encode(),
+        len(block.transactions),
+        header.timestamp_ms,
+        encode_validators(block.next_validators),
+    )
 
 
 def transaction_rows(
     height: int, transactions: Sequence[Transaction], tx_hashes: Sequence[bytes]
-) -> list[dict[str, Any]]:
-    """Return the ``transactions`` rows of a block (in block order)."""
-    senders: dict[bytes, bytes] = {}
-    rows = []
-    for index, (tx, tx_hash) in enumerate(zip(transactions, tx_hashes, strict=True)):
-        sender = senders.get(tx.public_key)
-        if sender is None:
-            sender = senders[tx.public_key] = address_from_public_key(tx.public_key)
-        rows.append(
-            {
-                "tx_hash": tx_hash,
-                "height": height,
-                "tx_index": index,
-                "encoded": tx.encode(),
-                "sender": sender,
-                "to_address": tx.to,
-            }
-        )
-    return rows
+) -> list[tuple[Any, ...]]:
+    """Return the ``transactions`` rows (TRANSACTION_COLUMNS order) of a block, in block order."""
+    return [
+        (tx_hash, height, index, tx.encode(), tx.sender, tx.to)
+        for index, (tx, tx_hash) in enumerate(zip(transactions, tx_hashes, strict=True))
+    ]
 
 
 def receipt_and_log_rows(
     height: int, receipts: Sequence[Receipt]
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Return the ``receipts`` rows and ``logs`` rows of a block (receipts in block order)."""
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """Return the ``receipts`` rows and ``logs`` rows (RECEIPT_/LOG_COLUMNS order) of a block."""
     receipt_rows = []
     log_rows = []
     for index, receipt in enumerate(receipts):
-        receipt_rows.append(
-            {
-                "tx_hash": receipt.tx_hash,
-                "height": height,
-                "tx_index": index,
-                "encoded": receipt.encode(),
-                "status": receipt.status,
-            }
-        )
+        tx_hash = receipt.tx_hash
+        receipt_rows.append((tx_hash, height, index, receipt.encode(), receipt.status))
         for log_index, log in enumerate(receipt.logs):
-            if len(log.topics) > MAX_LOG_TOPICS:
-                raise StorageError(
-                    "a log has more than four topics", height=height, tx_index=index, log_index=log_index
-                )
-            topics = list(log.topics) + [None] * (MAX_LOG_TOPICS - len(log.topics))
-            log_rows.append(
-                {
-                    "height": height,
-                    "tx_index": index,
-                    "log_index": log_index,
-                    "tx_hash": receipt.tx_hash,
-                    "address": log.address,
-                    "topic0": topics[0],
-                    "topic1": topics[1],
-                    "topic2": topics[2],
-                    "topic3": topics[3],
-                    "data": log.data,
-                }
-            )
+            # Log guarantees at most MAX_TOPICS topics; missing positions are NULL.
+            topics = (*log.topics, *_NO_TOPICS)
+            log_rows.append((height, index, log_index, tx_hash, log.address, *topics[:MAX_TOPICS], log.data))
     return receipt_rows, log_rows

@@ -7,15 +7,18 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from types import MappingProxyType, TracebackType
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, Connection, Insert, Table, and_, delete, func, insert, select, tuple_
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import ColumnElement, Connection, Table, and_, delete, func, insert, select, tuple_
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import SQLModel
 
 from node.storage.convert import (
-    MAX_LOG_TOPICS,
+    BLOCK_COLUMNS,
+    KEY_VALUE_COLUMNS,
+    LOG_COLUMNS,
+    RECEIPT_COLUMNS,
+    TRANSACTION_COLUMNS,
     block_row,
     decode_stored,
     decode_validators,
@@ -34,7 +37,7 @@ from node.storage.models import (
     WalRow,
 )
 from sdk.errors import StorageError
-from sdk.types import Block, BlockHeader, CommitCertificate, Log, Receipt, Transaction
+from sdk.types import MAX_TOPICS, Block, BlockHeader, CommitCertificate, Log, Receipt, Transaction
 
 SCHEMA_VERSION = 1
 SCHEMA_VERSION_KEY = "schema_version"
@@ -55,6 +58,34 @@ _wal: Table = WalRow.__table__  # type: ignore[attr-defined]
 _metadata: Table = MetadataRow.__table__  # type: ignore[attr-defined]
 
 CertificateCheck = Callable[[BlockHeader, CommitCertificate], object]
+
+
+def _insert_sql(table: Table, columns: Sequence[str], suffix: str = "") -> str:
+    # Plain SQL with "?" placeholders: both SQLite and PostgreSQL (>= 9.5) accept ON CONFLICT … as written.
+    for column in columns:
+        if column not in table.c:
+            raise ValueError(f"{table.name} has no column {column}")
+    names = ", ".join(columns)
+    marks = ", ".join("?" for _ in columns)
+    # Only our own table and column names are interpolated; values are always bound parameters.
+    return f"INSERT INTO {table.name} ({names}) VALUES ({marks}){suffix}"  # noqa: S608
+
+
+# The hot paths (block commits, point reads) go straight to the driver: SQLAlchemy's per-row parameter
+# processing would cost more than the inserts themselves. Everything else uses Core expressions.
+_SQL_INSERT_BLOCK = _insert_sql(_blocks, BLOCK_COLUMNS)
+_SQL_INSERT_TRANSACTIONS = _insert_sql(_transactions, TRANSACTION_COLUMNS)
+_SQL_INSERT_RECEIPTS = _insert_sql(_receipts, RECEIPT_COLUMNS)
+_SQL_INSERT_LOGS = _insert_sql(_logs, LOG_COLUMNS)
+_SQL_INSERT_STATE_NODES = _insert_sql(_state_nodes, KEY_VALUE_COLUMNS, " ON CONFLICT (key) DO NOTHING")
+_SQL_UPSERT_METADATA = _insert_sql(
+    _metadata, KEY_VALUE_COLUMNS, " ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+)
+_SQL_HEAD = "SELECT height, block_hash FROM blocks ORDER BY height DESC LIMIT 1"
+_SQL_GET_STATE_NODE = "SELECT value FROM state_nodes WHERE key = ?"
+_SQL_GET_TRANSACTION = "SELECT encoded, height, tx_index FROM transactions WHERE tx_hash = ?"
+_SQL_GET_RECEIPT = "SELECT encoded, height, tx_index FROM receipts WHERE tx_hash = ?"
+_SQL_GET_METADATA = "SELECT value FROM metadata WHERE key = ?"
 
 
 class StoredTransaction(NamedTuple):
@@ -138,6 +169,7 @@ class Store:
         self.url = url
         self._engine = create_store_engine(url)
         self._dialect = self._engine.dialect.name
+        self._dbapi_error: type[Exception] = self._engine.dialect.loaded_dbapi.Error
         try:
             SQLModel.metadata.create_all(self._engine, tables=list(ALL_TABLES))
         except SQLAlchemyError as exc:
@@ -170,6 +202,31 @@ class Store:
     def _safe_url(self) -> str:
         return self._engine.url.render_as_string(hide_password=True)
 
+    def _sql(self, statement: str) -> str:
+        # psycopg's placeholder is %s; our statements contain no other "?" or "%".
+        return statement.replace("?", "%s") if self._dialect == "postgresql" else statement
+
+    def _fetch(self, statement: str, parameters: tuple[object, ...]) -> list[tuple[Any, ...]]:
+        # A pooled driver connection without SQLAlchemy's execution machinery (~20 µs vs ~150 µs).
+        try:
+            raw = self._engine.raw_connection()
+        except SQLAlchemyError as exc:
+            raise StorageError(f"database read failed: {exc}") from exc
+        try:
+            cursor = raw.cursor()
+            try:
+                cursor.execute(self._sql(statement), parameters)
+                return list(cursor.fetchall())
+            finally:
+                cursor.close()
+        except self._dbapi_error as exc:
+            raise StorageError(f"database read failed: {exc}") from exc
+        finally:
+            raw.close()
+
+    def _execute_many(self, conn: Connection, statement: str, rows: Sequence[tuple[Any, ...]]) -> None:
+        conn.exec_driver_sql(self._sql(statement), list(rows))
+
     @contextmanager
     def _read(self) -> Iterator[Connection]:
         try:
@@ -189,18 +246,6 @@ class Store:
                     yield conn
         except SQLAlchemyError as exc:
             raise StorageError(f"database write failed: {exc}") from exc
-
-    def _insert_ignoring_duplicates(self, table: Table) -> Insert:
-        if self._dialect == "postgresql":
-            return postgresql.insert(table).on_conflict_do_nothing()
-        return sqlite.insert(table).on_conflict_do_nothing()
-
-    def _upsert_metadata(self) -> Insert:
-        if self._dialect == "postgresql":
-            pg = postgresql.insert(_metadata)
-            return pg.on_conflict_do_update(index_elements=["key"], set_={"value": pg.excluded.value})
-        lite = sqlite.insert(_metadata)
-        return lite.on_conflict_do_update(index_elements=["key"], set_={"value": lite.excluded.value})
 
     def _check_schema_version(self) -> None:
         expected = str(SCHEMA_VERSION).encode()
@@ -262,25 +307,26 @@ class Store:
         new_block = block_row(block, certificate, block_hash)
         new_transactions = transaction_rows(height, block.transactions, tx_hashes)
         new_receipts, new_logs = receipt_and_log_rows(height, receipts)
-        new_nodes = [{"key": key, "value": value} for key, value in state_nodes.items()]
-        new_metadata = [{"key": key, "value": value} for key, value in metadata.items()]
+        new_nodes = list(state_nodes.items())
+        new_metadata = list(metadata.items())
 
         with self._write() as conn:
             self._validate_next(conn, header)
-            conn.execute(insert(_blocks), [new_block])
+            self._execute_many(conn, _SQL_INSERT_BLOCK, [new_block])
             if new_transactions:
-                conn.execute(insert(_transactions), new_transactions)
-                conn.execute(insert(_receipts), new_receipts)
+                self._execute_many(conn, _SQL_INSERT_TRANSACTIONS, new_transactions)
+                self._execute_many(conn, _SQL_INSERT_RECEIPTS, new_receipts)
             if new_logs:
-                conn.execute(insert(_logs), new_logs)
+                self._execute_many(conn, _SQL_INSERT_LOGS, new_logs)
             if new_nodes:
-                conn.execute(self._insert_ignoring_duplicates(_state_nodes), new_nodes)
+                self._execute_many(conn, _SQL_INSERT_STATE_NODES, new_nodes)
             if new_metadata:
-                conn.execute(self._upsert_metadata(), new_metadata)
+                self._execute_many(conn, _SQL_UPSERT_METADATA, new_metadata)
         return block_hash
 
     def _validate_next(self, conn: Connection, header: BlockHeader) -> None:
-        head = self._select_head(conn)
+        row = conn.exec_driver_sql(_SQL_HEAD).first()
+        head = None if row is None else (int(row[0]), bytes(row[1]))
         if head is None:
             if header.height != 0:
                 raise StorageError(
@@ -307,17 +353,10 @@ class Store:
             )
 
     # --- reading blocks -----------------------------------------------------------------------------
-    @staticmethod
-    def _select_head(conn: Connection) -> tuple[int, bytes] | None:
-        row = conn.execute(
-            select(_blocks.c.height, _blocks.c.block_hash).order_by(_blocks.c.height.desc()).limit(1)
-        ).first()
-        return None if row is None else (int(row.height), bytes(row.block_hash))
-
     def head(self) -> tuple[int, bytes] | None:
         """Return ``(height, block_hash)`` of the highest committed block, or None for an empty store."""
-        with self._read() as conn:
-            return self._select_head(conn)
+        rows = self._fetch(_SQL_HEAD, ())
+        return None if not rows else (int(rows[0][0]), bytes(rows[0][1]))
 
     def get_header(self, height: int) -> BlockHeader | None:
         """Return the header at ``height``, or None; raises StorageError if the stored bytes are corrupt."""
@@ -409,29 +448,21 @@ class Store:
     # --- reading transactions and receipts ----------------------------------------------------------
     def get_transaction(self, tx_hash: bytes) -> StoredTransaction | None:
         """Return ``(transaction, height, index)`` of a committed transaction, or None."""
-        with self._read() as conn:
-            row = conn.execute(
-                select(_transactions.c.encoded, _transactions.c.height, _transactions.c.tx_index).where(
-                    _transactions.c.tx_hash == tx_hash
-                )
-            ).first()
-        if row is None:
+        rows = self._fetch(_SQL_GET_TRANSACTION, (tx_hash,))
+        if not rows:
             return None
-        tx = decode_stored("transaction", Transaction.decode, bytes(row.encoded), tx_hash=tx_hash.hex())
-        return StoredTransaction(tx, int(row.height), int(row.tx_index))
+        encoded, height, index = rows[0]
+        tx = decode_stored("transaction", Transaction.decode, bytes(encoded), tx_hash=tx_hash.hex())
+        return StoredTransaction(tx, int(height), int(index))
 
     def get_receipt(self, tx_hash: bytes) -> StoredReceipt | None:
         """Return ``(receipt, height, index)`` of a committed transaction, or None."""
-        with self._read() as conn:
-            row = conn.execute(
-                select(_receipts.c.encoded, _receipts.c.height, _receipts.c.tx_index).where(
-                    _receipts.c.tx_hash == tx_hash
-                )
-            ).first()
-        if row is None:
+        rows = self._fetch(_SQL_GET_RECEIPT, (tx_hash,))
+        if not rows:
             return None
-        receipt = decode_stored("receipt", Receipt.decode, bytes(row.encoded), tx_hash=tx_hash.hex())
-        return StoredReceipt(receipt, int(row.height), int(row.tx_index))
+        encoded, height, index = rows[0]
+        receipt = decode_stored("receipt", Receipt.decode, bytes(encoded), tx_hash=tx_hash.hex())
+        return StoredReceipt(receipt, int(height), int(index))
 
     def get_block_receipts(self, height: int) -> list[Receipt] | None:
         """Return the receipts of the block at ``height`` in transaction order, or None if no such block."""
@@ -456,15 +487,11 @@ class Store:
         """Return the subset of ``tx_hashes`` that are already committed (admission's duplicate check)."""
         wanted = list(dict.fromkeys(tx_hashes))
         found: set[bytes] = set()
-        with self._read() as conn:
-            for start in range(0, len(wanted), _IN_CHUNK):
-                chunk = wanted[start : start + _IN_CHUNK]
-                found.update(
-                    bytes(h)
-                    for h in conn.execute(
-                        select(_transactions.c.tx_hash).where(_transactions.c.tx_hash.in_(chunk))
-                    ).scalars()
-                )
+        for start in range(0, len(wanted), _IN_CHUNK):
+            chunk = tuple(wanted[start : start + _IN_CHUNK])
+            marks = ", ".join("?" for _ in chunk)  # placeholders only; the hashes are bound parameters
+            rows = self._fetch(f"SELECT tx_hash FROM transactions WHERE tx_hash IN ({marks})", chunk)  # noqa: S608
+            found.update(bytes(row[0]) for row in rows)
         return found
 
     # --- logs ---------------------------------------------------------------------------------------
@@ -487,7 +514,7 @@ class Store:
         Returns: ``(logs, next_cursor)``; ``next_cursor`` is None when there are no more matching logs.
         Raises: StorageError (code ``invalid_log_query``) for more than four topic positions or a bad limit.
         """
-        if len(topics) > MAX_LOG_TOPICS:
+        if len(topics) > MAX_TOPICS:
             raise StorageError("a log filter has at most four topic positions", code="invalid_log_query")
         if not 1 <= limit <= MAX_LOG_LIMIT:
             raise StorageError(
@@ -561,15 +588,13 @@ class Store:
     # --- state nodes and metadata -------------------------------------------------------------------
     def get_state_node(self, key: bytes) -> bytes | None:
         """Return the stored MPT node (or code) under ``key``, or None."""
-        with self._read() as conn:
-            value = conn.execute(select(_state_nodes.c.value).where(_state_nodes.c.key == key)).scalar()
-        return None if value is None else bytes(value)
+        rows = self._fetch(_SQL_GET_STATE_NODE, (key,))
+        return bytes(rows[0][0]) if rows else None
 
     def get_metadata(self, key: str) -> bytes | None:
         """Return the metadata value under ``key``, or None."""
-        with self._read() as conn:
-            value = conn.execute(select(_metadata.c.value).where(_metadata.c.key == key)).scalar()
-        return None if value is None else bytes(value)
+        rows = self._fetch(_SQL_GET_METADATA, (key,))
+        return bytes(rows[0][0]) if rows else None
 
     def set_metadata(self, key: str, value: bytes) -> None:
         """Set (insert or replace) the metadata value under ``key``, durably.
@@ -579,7 +604,7 @@ class Store:
         if not isinstance(value, bytes):
             raise StorageError("metadata values are bytes", key=key)
         with self._write() as conn:
-            conn.execute(self._upsert_metadata(), [{"key": key, "value": value}])
+            self._execute_many(conn, _SQL_UPSERT_METADATA, [(key, value)])
 
     def bytes_on_disk(self) -> int:
         """Return the database size in bytes: file + ``-wal`` + ``-shm`` (SQLite) or pg_database_size."""

@@ -12,7 +12,17 @@ from sqlalchemy.engine import make_url
 
 from node.storage import Store
 from sdk.crypto import PrivateKey
-from sdk.types import Block, BlockHeader, CommitCertificate, Log, Receipt, Seal, Transaction
+from sdk.types import (
+    Block,
+    BlockHeader,
+    CommitCertificate,
+    Log,
+    Receipt,
+    Seal,
+    Transaction,
+    commit_preimage,
+    sort_validators,
+)
 
 PG_URL = os.environ.get("XINLIAN_TEST_PG_URL")
 
@@ -56,10 +66,9 @@ def store(store_url: str) -> Iterator[Store]:
 
 
 class ChainBuilder:
-    """Builds well-formed blocks, certificates and receipts that link to each other.
+    """Builds real signed transactions and blocks sealed by 3 of 4 validators, linked to each other.
 
-    Keys are real SM2 keys (the store derives sender addresses); signatures are random 64-byte strings,
-    because storage checks hashes and links, never signatures.
+    Roots in the headers are random: storage stores and links blocks, the ledger recomputes roots.
     """
 
     CHAIN_ID = 7
@@ -67,18 +76,19 @@ class ChainBuilder:
     def __init__(self) -> None:
         self.parent_hash = b"\x00" * 32
         self.height = 0
-        self.public_keys = [PrivateKey.generate().public_key.to_bytes() for _ in range(3)]
+        self.senders = [PrivateKey.generate() for _ in range(3)]
+        keys = {key.public_key.to_bytes(): key for key in (PrivateKey.generate() for _ in range(4))}
+        self.validator_keys = sort_validators(list(keys))
+        self._validator_private = [keys[public] for public in self.validator_keys]
 
     def make_tx(self, *, to: bytes | None = None, data: bytes = b"\x01\x02", key: int = 0) -> Transaction:
-        return Transaction(
+        return Transaction.create(
+            self.senders[key % len(self.senders)],
             chain_id=self.CHAIN_ID,
-            nonce=secrets.token_bytes(16),
-            expiry_height=self.height + 100,
             to=to if to is not None else b"\xcc" * 20,
             data=data,
             gas_limit=1_000_000,
-            public_key=self.public_keys[key % len(self.public_keys)],
-            signature=secrets.token_bytes(64),
+            expiry_height=self.height + 100,
         )
 
     def make_header(self, *, height: int | None = None, parent_hash: bytes | None = None) -> BlockHeader:
@@ -111,11 +121,12 @@ class ChainBuilder:
         """Return the next block (not yet advanced: call ``advance`` once it is committed)."""
         header = self.make_header(height=height, parent_hash=parent_hash)
         block = Block(header=header, transactions=tuple(transactions), next_validators=next_validators)
+        preimage = commit_preimage(self.CHAIN_ID, header.height, header.round, header.block_hash)
         certificate = CommitCertificate(
             height=header.height,
-            round=0,
+            round=header.round,
             block_hash=header.block_hash,
-            seals=tuple(Seal(validator_index=i, signature=secrets.token_bytes(64)) for i in range(3)),
+            seals=tuple(Seal(i, self._validator_private[i].sign(preimage)) for i in range(3)),
         )
         receipts = [
             Receipt(

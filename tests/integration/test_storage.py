@@ -11,7 +11,7 @@ from sqlalchemy import text
 
 from node.storage import LogCursor, StateNodeStore, Store, WalEntry
 from sdk.errors import StorageError
-from sdk.types import Log, Receipt
+from sdk.types import Log, Receipt, verify_certificate
 
 ADDR_A = b"\xaa" * 20
 ADDR_B = b"\xbb" * 20
@@ -450,9 +450,12 @@ def test_verify_chain_returns_the_head_and_checks_recent_certificates(store, cha
     for _ in range(6):
         chain.commit(store, [chain.make_tx()])
     checked = []
-    head = store.verify_chain(
-        lambda header, cert: checked.append((header.height, cert.height)), certificate_depth=3
-    )
+
+    def check(header, certificate):
+        verify_certificate(certificate, header, chain.validator_keys)
+        checked.append((header.height, certificate.height))
+
+    head = store.verify_chain(check, certificate_depth=3)
     assert head == store.head()
     assert checked == [(3, 3), (4, 4), (5, 5)]
     checked.clear()
