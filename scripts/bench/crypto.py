@@ -79,6 +79,7 @@ def main() -> int:
     parser.add_argument("--batch", type=int, default=4000, help="signatures in the batch test (default 4000)")
     parser.add_argument("--keys", type=int, default=16, help="distinct signers in the batch (default 16)")
     parser.add_argument("--processes", type=int, default=None, help="batch workers (default: all cores)")
+    parser.add_argument("--rounds", type=int, default=2, help="alternating rounds, best kept (default 2)")
     parser.add_argument("--no-openssl", action="store_true", help="skip the openssl speed comparison")
     args = parser.parse_args()
     seconds = args.seconds
@@ -88,17 +89,30 @@ def main() -> int:
     message = bytes(range(256)) * (args.message_bytes // 256) + bytes(args.message_bytes % 256)
     signature = key.sign(message)
 
-    sdk_sign = rate(lambda: key.sign(message), seconds)
-    sdk_verify = rate(lambda: public.verify(message, signature), seconds)
-    sm3_rates = {}
-    for size in (1024, 16384):
-        block = bytes(size)
-        sm3_rates[size] = rate(lambda block=block: sm3(block), seconds) * size / 1e6  # type: ignore[misc]
+    # The machine is shared: alternate SDK and openssl rounds and keep each side's best, so a burst of
+    # load from other processes does not land on one side only.
+    sdk_sign = sdk_verify = 0.0
+    sm3_rates = {1024: 0.0, 16384: 0.0}
+    ossl_sm2: tuple[float, float] | None = None
+    ossl_sm3: dict[int, float | None] = dict.fromkeys(sm3_rates)
+    for _ in range(args.rounds):
+        sdk_sign = max(sdk_sign, rate(lambda: key.sign(message), seconds))
+        sdk_verify = max(sdk_verify, rate(lambda: public.verify(message, signature), seconds))
+        for size in sm3_rates:
+            block = bytes(size)
+            mb_s = rate(lambda block=block: sm3(block), seconds) * size / 1e6  # type: ignore[misc]
+            sm3_rates[size] = max(sm3_rates[size], mb_s)
+        if args.no_openssl:
+            continue
+        measured = openssl_sm2(seconds)
+        if measured and (ossl_sm2 is None or measured[1] > ossl_sm2[1]):
+            ossl_sm2 = measured
+        for size in sm3_rates:
+            theirs = openssl_sm3(seconds, size)
+            if theirs is not None:
+                ossl_sm3[size] = max(ossl_sm3[size] or 0.0, theirs)
 
-    ossl_sm2 = None if args.no_openssl else openssl_sm2(seconds)
-    ossl_sm3 = {size: None if args.no_openssl else openssl_sm3(seconds, size) for size in sm3_rates}
-
-    print(f"SM2 / SM3, one core, {seconds} s per figure, {args.message_bytes}-byte messages")
+    print(f"SM2 / SM3, one core, best of {args.rounds} x {seconds} s, {args.message_bytes}-byte messages")
     print(f"{'':28}{'SDK':>12}{'openssl':>12}{'SDK/openssl':>13}")
     o_sign, o_verify = ossl_sm2 if ossl_sm2 else (None, None)
     print(f"{'SM2 sign/s':28}{sdk_sign:12.0f}{o_sign or 0:12.0f}{ratio(sdk_sign, o_sign):>13}")
@@ -120,14 +134,17 @@ def main() -> int:
     workers = args.processes or available_cores()
     batch_verify(items[: 4 * workers * 64], processes=workers)  # start and warm the pool
 
-    start = time.perf_counter()
-    one = batch_verify(items, processes=1)
-    single = len(items) / (time.perf_counter() - start)
-    start = time.perf_counter()
-    many = batch_verify(items, processes=workers)
-    parallel = len(items) / (time.perf_counter() - start)
+    single = parallel = 0.0
+    all_valid = True
+    for _ in range(args.rounds):
+        start = time.perf_counter()
+        all_valid &= all(batch_verify(items, processes=1))
+        single = max(single, len(items) / (time.perf_counter() - start))
+        start = time.perf_counter()
+        all_valid &= all(batch_verify(items, processes=workers))
+        parallel = max(parallel, len(items) / (time.perf_counter() - start))
     shutdown_pool()
-    if not (all(one) and all(many)):
+    if not all_valid:
         print("ERROR: batch verification rejected a valid signature", file=sys.stderr)
         return 1
     print(f"\nbatch_verify of {len(items)} signatures from {len(signers)} signers")
