@@ -13,9 +13,9 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from eth_abi import decode as abi_decode
-from eth_abi import encode as abi_encode
-from eth_utils import function_signature_to_4byte_selector
+from eth_abi.abi import decode as abi_decode
+from eth_abi.abi import encode as abi_encode
+from eth_utils.abi import function_signature_to_4byte_selector
 
 from node.config import PROTOCOL_VERSION, ChainConfig
 from node.execution import BlockContext, ExecutionEngine, ExecutionResult, Message
@@ -41,6 +41,7 @@ _IS_ACTIVE = function_signature_to_4byte_selector("is_active_account(address)")
 _GET_VALIDATORS = function_signature_to_4byte_selector("get_validators()")
 _VIEW_GAS = 1_000_000
 _EXECUTED_CACHE = 64
+_VALIDATORS_AT = "validators_height"
 
 
 @dataclass(frozen=True)
@@ -135,15 +136,18 @@ class Ledger:
             raise InvalidBlock("store is empty after genesis", code="no_genesis")
         height, block_hash = stored
         self._history = MerkleAccumulator()
-        for h in self.store.get_block_hashes(0, height):
-            self._history.append(h)
-        validators: tuple[bytes, ...] = ()
-        # The set in force after `height` is the most recent set carried in a block body.
-        for h in range(height, -1, -1):
-            block = self.store.get_block(h)
-            if block is not None and block.next_validators:
-                validators = tuple(block.next_validators)
-                break
+        for stored_hash in self.store.get_block_hashes(0, height):
+            self._history.append(stored_hash)
+        # The set in force after `height` is the most recent set carried in a block body; its height is
+        # kept in metadata so a restart reads one block, not the whole chain.
+        marker = self.store.get_metadata(_VALIDATORS_AT)
+        set_height = int.from_bytes(marker, "big") if marker else 0
+        carrier = self.store.get_block(set_height)
+        if carrier is None or not carrier.next_validators:
+            raise InvalidBlock(
+                f"block {set_height} should carry the validator set", code="missing_validators"
+            )
+        validators = tuple(carrier.next_validators)
         header = self.store.get_header(height)
         if header is None:
             raise InvalidBlock(f"head block {height} is missing", code="missing_block")
@@ -459,11 +463,15 @@ class Ledger:
             executed = self._executed.get(block.header.block_hash)
             if executed is None or executed.block != block:
                 executed = self.validate_block(block, now_ms=block.header.timestamp_ms)
+            metadata = (
+                {_VALIDATORS_AT: block.header.height.to_bytes(8, "big")} if block.next_validators else {}
+            )
             self.store.commit_block(
                 block,
                 certificate,
                 executed.result.receipts,
                 state_nodes=self.state_db.pending(),
+                metadata=metadata,
             )
             self.state_db.clear_pending()
             self._history.append(block.header.block_hash)

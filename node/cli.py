@@ -1,0 +1,89 @@
+"""Node commands for the `xinlian` CLI: network init, node run, and the local demo consortium."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+console = Console()
+network_app = typer.Typer(help="Create and inspect consortium networks.", no_args_is_help=True)
+node_app = typer.Typer(help="Run a node.", no_args_is_help=True)
+
+
+@network_app.command("init")
+def network_init(
+    out: Annotated[Path, typer.Option("--dir", "-d", help="Folder to create the network in.")],
+    validators: Annotated[int, typer.Option(min=1, max=64, help="Number of validators.")] = 1,
+    chain_id: Annotated[int, typer.Option(min=1, help="Chain id carried in every signed preimage.")] = 1001,
+    api_port: Annotated[int, typer.Option(help="API port of node 0 (node N uses port + N).")] = 8545,
+    p2p_port: Annotated[int, typer.Option(help="P2P port of node 0 (node N uses port + N).")] = 30300,
+) -> None:
+    """Write genesis.json, keys (validators and demo organisations) and one node config per validator."""
+    from node.network import init_network
+
+    path = init_network(out, validators=validators, chain_id=chain_id, api_port=api_port, p2p_port=p2p_port)
+    console.print(f"network written to [bold]{path}[/]: genesis.json, nodes/, keys/, orgs.json")
+
+
+def serve(config_path: Path, *, banner: bool = True) -> None:
+    """Run one node until SIGINT/SIGTERM: block production plus the HTTP API (uvicorn)."""
+    import uvicorn
+
+    from node.api import create_app
+    from node.config import NodeConfig
+    from node.runtime import Node
+
+    config = NodeConfig.load(config_path)
+    logging.basicConfig(
+        level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    node = Node(config)
+    app = create_app(node.ledger)
+    server = uvicorn.Server(
+        uvicorn.Config(app, host=config.api_host, port=config.api_port, log_level="warning", access_log=False)
+    )
+    node.start()
+    url = f"http://{config.api_host}:{config.api_port}"
+    if banner:
+        console.print(
+            f"[green]{config.name}[/] chain {node.chain.chain_id} at height {node.ledger.height}; "
+            f"API [bold]{url}[/] (docs {url}/docs, JSON-RPC {url}/rpc, metrics {url}/metrics)"
+        )
+    try:
+        server.run()
+    finally:
+        node.stop()
+
+
+@node_app.command("run")
+def node_run(
+    config: Annotated[Path, typer.Option("--config", "-c", help="Node config JSON (from network init).")],
+) -> None:
+    """Run a node: open its database, resume or create genesis, produce blocks, serve the API."""
+    serve(config)
+
+
+def demo(
+    out: Annotated[Path, typer.Option("--dir", help="Where the demo network lives.")] = Path("var/devnet"),
+) -> None:
+    """Initialise a one-validator consortium on SQLite once, then run it (what `make run` does)."""
+    from node.network import init_network
+
+    if not (out / "genesis.json").exists():
+        init_network(out, validators=1)
+        console.print(f"initialised a new local consortium in [bold]{out}[/]")
+    else:
+        console.print(f"resuming the local consortium in [bold]{out}[/] (delete the folder to start over)")
+    console.print(f"organisations, their USCCs, addresses and keys: [bold]{out / 'orgs.json'}[/]")
+    serve(out / "nodes" / "node-0.json")
+
+
+def register(app: typer.Typer) -> None:
+    """Attach the node commands to the `xinlian` CLI (entry point group xinlian.cli)."""
+    app.add_typer(network_app, name="network")
+    app.add_typer(node_app, name="node")
+    app.command("demo")(demo)
