@@ -1,0 +1,1 @@
+"""QBFT consensus for Xinlian: a pure state machine (core), its messages, signer adapters and WAL."""
