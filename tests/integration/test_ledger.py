@@ -1,0 +1,178 @@
+"""Ledger behaviour on a real node (py-evm, SQLite, SM2): admission codes, block validation, restart."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+from eth_abi.abi import encode
+from eth_utils.abi import function_signature_to_4byte_selector
+
+from node.config import NodeConfig
+from node.network import init_network
+from node.runtime import Node, SoloProducer
+from sdk.crypto import PrivateKey
+from sdk.errors import InvalidBlock, InvalidTransaction
+from sdk.types import Block, CommitCertificate, Seal, Transaction, commit_preimage
+
+IS_ACTIVE = function_signature_to_4byte_selector("is_active_account(address)")
+
+
+@pytest.fixture()
+def network(tmp_path: Path) -> Path:
+    init_network(tmp_path / "net", validators=1, chain_id=77)
+    return tmp_path / "net"
+
+
+@pytest.fixture()
+def node(network: Path) -> Node:
+    n = Node(NodeConfig.load(network / "nodes" / "node-0.json"))
+    yield n
+    n.stop()
+
+
+def member_key(network: Path, index: int = 0) -> PrivateKey:
+    orgs = json.loads((network / "orgs.json").read_text())
+    return PrivateKey.from_pem((network / orgs[index]["key"]).read_bytes())
+
+
+def make_tx(node: Node, key: PrivateKey, **overrides: object) -> Transaction:
+    fields: dict[str, object] = {
+        "chain_id": node.chain.chain_id,
+        "to": node.genesis.governance_address,
+        "data": IS_ACTIVE + encode(["address"], [key.public_key.address]),
+        "gas_limit": 200_000,
+        "expiry_height": node.ledger.height + 10,
+    }
+    fields.update(overrides)
+    return Transaction.create(key, **fields)  # type: ignore[arg-type]
+
+
+def producer(node: Node) -> SoloProducer:
+    assert node.key is not None
+    return SoloProducer(node.ledger, node.key)
+
+
+def test_admitted_transaction_commits_with_receipt(node: Node, network: Path) -> None:
+    tx = make_tx(node, member_key(network))
+    tx_hash = node.ledger.admit_transaction(tx.encode())
+    executed = producer(node).produce_once()
+    assert executed.block.transactions == (tx,)
+    stored = node.store.get_receipt(tx_hash)
+    assert stored is not None and stored.receipt.status == 1 and stored.height == 1
+
+
+@pytest.mark.parametrize(
+    ("code", "build"),
+    [
+        ("wrong_chain", lambda n, k: make_tx(n, k, chain_id=n.chain.chain_id + 1).encode()),
+        ("expired", lambda n, k: make_tx(n, k, expiry_height=n.ledger.height).encode()),
+        ("expiry_too_far", lambda n, k: make_tx(n, k, expiry_height=n.ledger.height + 10_000).encode()),
+        ("gas_limit", lambda n, k: make_tx(n, k, gas_limit=n.chain.tx_gas_limit + 1).encode()),
+        ("bad_encoding", lambda n, k: b"\xc0garbage"),
+        ("oversize", lambda n, k: b"\x00" * (n.chain.max_tx_bytes + 1)),
+        ("unknown_sender", lambda n, k: make_tx(n, PrivateKey.generate()).encode()),
+    ],
+)
+def test_refused_transaction_has_its_code_and_stores_nothing(
+    node: Node, network: Path, code: str, build
+) -> None:
+    raw = build(node, member_key(network))
+    with pytest.raises(InvalidTransaction) as info:
+        node.ledger.admit_transaction(raw)
+    assert info.value.code == code
+    assert len(node.ledger.mempool) == 0
+    producer(node).produce_once()
+    assert node.store.get_block(1) is not None and node.store.get_block(1).transactions == ()
+
+
+def test_forged_signature_is_refused(node: Node, network: Path) -> None:
+    tx = make_tx(node, member_key(network))
+    forged = dataclasses.replace(tx, signature=tx.signature[:-1] + bytes([tx.signature[-1] ^ 1]))
+    with pytest.raises(InvalidTransaction) as info:
+        node.ledger.admit_transaction(forged.encode())
+    assert info.value.code == "bad_signature"
+
+
+def test_duplicate_is_refused_while_pending_and_after_commit(node: Node, network: Path) -> None:
+    raw = make_tx(node, member_key(network)).encode()
+    node.ledger.admit_transaction(raw)
+    with pytest.raises(InvalidTransaction) as pending:
+        node.ledger.admit_transaction(raw)
+    assert pending.value.code == "duplicate"
+    producer(node).produce_once()
+    with pytest.raises(InvalidTransaction) as committed:
+        node.ledger.admit_transaction(raw)
+    assert committed.value.code == "duplicate"
+
+
+def _sealed(node: Node, block: Block, key: PrivateKey) -> CommitCertificate:
+    h = block.header
+    sig = key.sign(commit_preimage(h.chain_id, h.height, h.round, h.block_hash))
+    return CommitCertificate(height=h.height, round=h.round, block_hash=h.block_hash, seals=(Seal(0, sig),))
+
+
+def test_block_with_altered_state_root_is_refused(node: Node, network: Path) -> None:
+    node.ledger.admit_transaction(make_tx(node, member_key(network)).encode())
+    executed = node.ledger.build_block()
+    bad_header = dataclasses.replace(executed.block.header, state_root=b"\x11" * 32)
+    bad = dataclasses.replace(executed.block, header=bad_header)
+    node.ledger._executed.clear()  # force re-execution as a follower would
+    with pytest.raises(InvalidBlock) as info:
+        node.ledger.validate_block(bad)
+    assert info.value.code == "bad_state_root"
+
+
+def test_certificate_from_a_non_validator_is_refused(node: Node, network: Path) -> None:
+    executed = node.ledger.build_block()
+    cert = _sealed(node, executed.block, PrivateKey.generate())
+    with pytest.raises(InvalidBlock) as info:
+        node.ledger.commit_block(executed.block, cert)
+    assert info.value.code == "bad_certificate"
+    assert node.ledger.height == 0 and node.store.get_block(1) is None
+
+
+def test_certificate_for_another_round_is_refused(node: Node, network: Path) -> None:
+    assert node.key is not None
+    executed = node.ledger.build_block()
+    h = executed.block.header
+    sig = node.key.sign(commit_preimage(h.chain_id, h.height, h.round + 1, h.block_hash))
+    cert = CommitCertificate(height=h.height, round=h.round, block_hash=h.block_hash, seals=(Seal(0, sig),))
+    with pytest.raises(InvalidBlock):
+        node.ledger.commit_block(executed.block, cert)
+    assert node.ledger.height == 0
+
+
+def test_restart_resumes_head_history_and_validators(network: Path) -> None:
+    config = NodeConfig.load(network / "nodes" / "node-0.json")
+    first = Node(config)
+    key = member_key(network)
+    for _ in range(3):
+        first.ledger.admit_transaction(make_tx(first, key).encode())
+        producer(first).produce_once()
+    head, history, validators = first.ledger.head, first.ledger.history_root(), first.ledger.head.validators
+    first.stop()
+    second = Node(config)
+    try:
+        assert second.ledger.head.block_hash == head.block_hash
+        assert second.ledger.history_root() == history
+        assert second.ledger.head.validators == validators
+        second.ledger.admit_transaction(make_tx(second, key).encode())
+        executed = producer(second).produce_once()
+        assert executed.block.header.height == 4
+        assert executed.block.header.parent_hash == head.block_hash
+    finally:
+        second.stop()
+
+
+def test_database_of_another_chain_is_refused(tmp_path: Path, network: Path) -> None:
+    config = NodeConfig.load(network / "nodes" / "node-0.json")
+    Node(config).stop()
+    other = init_network(tmp_path / "other", validators=1, chain_id=78)
+    other_cfg = NodeConfig.load(other / "nodes" / "node-0.json")
+    foreign = dataclasses.replace(other_cfg, data_dir=config.data_dir)
+    with pytest.raises(InvalidBlock) as info:
+        Node(foreign)
+    assert info.value.code == "genesis_mismatch"
