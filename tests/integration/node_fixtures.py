@@ -1,6 +1,6 @@
 """A real one-validator node (SQLite, py-evm, SM2) served over real HTTP by uvicorn, for API/SDK tests.
 
-Import the fixtures into a test module: ``from node_fixtures import running_node  # noqa: F401``.
+Use from a test module with ``pytest_plugins = ["node_fixtures"]`` (import RunningNode under TYPE_CHECKING).
 """
 
 from __future__ import annotations
@@ -56,6 +56,13 @@ class RunningNode:
     def member_with(self, role: str) -> Member:
         return next(m for m in self.members if role in m.roles)
 
+    def produce_block(self) -> None:
+        """Commit one block now (for nodes started with ``produce=False``)."""
+        key = self.node.key
+        if key is None:
+            raise RuntimeError("the node has no validator key")
+        SoloProducer(self.ledger, key).produce_once()
+
 
 def _free_socket() -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -96,7 +103,9 @@ def start_node(
     sock = _free_socket()
     port = sock.getsockname()[1]
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off", timeout_keep_alive=5))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="xinlian-test-api", daemon=True)
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [sock]}, name="xinlian-test-api", daemon=True
+    )
     thread.start()
     deadline = time.monotonic() + 20
     while not server.started:
@@ -117,14 +126,6 @@ def stop_node(running: RunningNode) -> None:
     running.server.should_exit = True
     running.thread.join(timeout=10)
     running.node.stop()
-
-
-def produce_block(running: RunningNode) -> None:
-    """Commit one block now (for nodes started with ``produce=False``)."""
-    key = running.node.key
-    if key is None:
-        raise RuntimeError("the node has no validator key")
-    SoloProducer(running.ledger, key).produce_once()
 
 
 @pytest.fixture(scope="module")
