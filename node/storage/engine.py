@@ -31,7 +31,13 @@ def create_store_engine(url: str) -> Engine:
     if backend == "sqlite":
         return _create_sqlite_engine(url, in_memory=parsed.database in (None, "", ":memory:"))
     if backend == "postgresql":
-        return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+        # Connections autocommit by default, so point reads cost one round trip (no BEGIN/ROLLBACK);
+        # writes switch their connection to READ COMMITTED for one explicit transaction (Store._write).
+        # No pre-ping (another round trip per checkout): a connection broken by a server restart fails
+        # once, SQLAlchemy then invalidates the pool, and the caller's retry gets a fresh connection.
+        return create_engine(
+            url, isolation_level="AUTOCOMMIT", pool_size=5, max_overflow=10, pool_recycle=1800
+        )
     raise StorageError(f"unsupported database {backend!r}: use sqlite or postgresql", url=url)
 
 

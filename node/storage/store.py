@@ -60,25 +60,40 @@ _metadata: Table = MetadataRow.__table__  # type: ignore[attr-defined]
 CertificateCheck = Callable[[BlockHeader, CommitCertificate], object]
 
 
-def _insert_sql(table: Table, columns: Sequence[str], suffix: str = "") -> str:
-    # Plain SQL with "?" placeholders: both SQLite and PostgreSQL (>= 9.5) accept ON CONFLICT … as written.
-    for column in columns:
-        if column not in table.c:
-            raise ValueError(f"{table.name} has no column {column}")
-    names = ", ".join(columns)
-    marks = ", ".join("?" for _ in columns)
-    # Only our own table and column names are interpolated; values are always bound parameters.
-    return f"INSERT INTO {table.name} ({names}) VALUES ({marks}){suffix}"  # noqa: S608
+@dataclass(frozen=True, slots=True)
+class _BulkInsert:
+    """A plain-SQL INSERT of positional rows; SQLite and PostgreSQL both accept ON CONFLICT … as written."""
+
+    table: Table
+    columns: tuple[str, ...]
+    suffix: str = ""
+
+    def __post_init__(self) -> None:
+        for column in self.columns:
+            if column not in self.table.c:
+                raise ValueError(f"{self.table.name} has no column {column}")
+
+    def sql(self, rows: int = 1) -> str:
+        """Return the statement for ``rows`` rows, with "?" placeholders."""
+        group = "(" + ", ".join("?" for _ in self.columns) + ")"
+        values = ", ".join(group for _ in range(rows))
+        # Only our own table and column names are interpolated; values are always bound parameters.
+        return f"INSERT INTO {self.table.name} ({', '.join(self.columns)}) VALUES {values}{self.suffix}"  # noqa: S608
+
+    @property
+    def rows_per_statement(self) -> int:
+        # PostgreSQL takes at most 65535 bind parameters per statement.
+        return max(1, min(1000, 65535 // len(self.columns)))
 
 
 # The hot paths (block commits, point reads) go straight to the driver: SQLAlchemy's per-row parameter
 # processing would cost more than the inserts themselves. Everything else uses Core expressions.
-_SQL_INSERT_BLOCK = _insert_sql(_blocks, BLOCK_COLUMNS)
-_SQL_INSERT_TRANSACTIONS = _insert_sql(_transactions, TRANSACTION_COLUMNS)
-_SQL_INSERT_RECEIPTS = _insert_sql(_receipts, RECEIPT_COLUMNS)
-_SQL_INSERT_LOGS = _insert_sql(_logs, LOG_COLUMNS)
-_SQL_INSERT_STATE_NODES = _insert_sql(_state_nodes, KEY_VALUE_COLUMNS, " ON CONFLICT (key) DO NOTHING")
-_SQL_UPSERT_METADATA = _insert_sql(
+_SQL_INSERT_BLOCK = _BulkInsert(_blocks, BLOCK_COLUMNS)
+_SQL_INSERT_TRANSACTIONS = _BulkInsert(_transactions, TRANSACTION_COLUMNS)
+_SQL_INSERT_RECEIPTS = _BulkInsert(_receipts, RECEIPT_COLUMNS)
+_SQL_INSERT_LOGS = _BulkInsert(_logs, LOG_COLUMNS)
+_SQL_INSERT_STATE_NODES = _BulkInsert(_state_nodes, KEY_VALUE_COLUMNS, " ON CONFLICT (key) DO NOTHING")
+_SQL_UPSERT_METADATA = _BulkInsert(
     _metadata, KEY_VALUE_COLUMNS, " ON CONFLICT (key) DO UPDATE SET value = excluded.value"
 )
 _SQL_HEAD = "SELECT height, block_hash FROM blocks ORDER BY height DESC LIMIT 1"
@@ -224,8 +239,19 @@ class Store:
         finally:
             raw.close()
 
-    def _execute_many(self, conn: Connection, statement: str, rows: Sequence[tuple[Any, ...]]) -> None:
-        conn.exec_driver_sql(self._sql(statement), list(rows))
+    def _execute_many(
+        self, conn: Connection, statement: _BulkInsert, rows: Sequence[tuple[Any, ...]]
+    ) -> None:
+        if self._dialect != "postgresql":
+            # sqlite3's executemany reuses one prepared statement in-process: nothing to gain from batching.
+            conn.exec_driver_sql(statement.sql(), list(rows))
+            return
+        # PostgreSQL: multi-row VALUES, so a block costs a few round trips rather than one per row.
+        step = statement.rows_per_statement
+        for start in range(0, len(rows), step):
+            chunk = rows[start : start + step]
+            flat = tuple(value for row in chunk for value in row)
+            conn.exec_driver_sql(self._sql(statement.sql(len(chunk))), flat)
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
@@ -242,6 +268,9 @@ class Store:
             with self._engine.connect() as conn:
                 if self._dialect == "sqlite":
                     conn.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"})
+                else:
+                    # The engine autocommits; this connection runs one real transaction (reset on return).
+                    conn.execution_options(isolation_level="READ COMMITTED")
                 with conn.begin():
                     yield conn
         except SQLAlchemyError as exc:
