@@ -23,10 +23,12 @@ from eth.db.backends import memory as _evm_memory
 from eth.exceptions import OutOfGas, PyEVMError, Revert
 from eth.vm import execution_context as _evm_execution_context
 from eth.vm import message as _evm_message
+from eth.vm.forks.prague.computation import PragueComputation
 from eth.vm.forks.prague.state import PragueState
 from eth.vm.forks.spurious_dragon._utils import collect_touched_accounts
 from eth_abi.abi import decode as abi_decode
 from eth_abi.abi import encode as abi_encode
+from eth_hash import auto as _eth_hash_auto
 from eth_hash.auto import keccak
 from trie import hexary as _trie_hexary
 
@@ -71,8 +73,51 @@ GOVERNANCE_INITIALIZE_SIGNATURE: Final = f"initialize({','.join(GOVERNANCE_INITI
 GOVERNANCE_INITIALIZE_SELECTOR: Final = keccak(GOVERNANCE_INITIALIZE_SIGNATURE.encode())[:4]
 
 
+KECCAK_OF_EMPTY: Final = bytes.fromhex("c5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470")
+JUMPDEST_CACHE_SIZE: Final = 256
+
+
+def _use_fast_keccak() -> None:
+    # eth-hash prefers pycryptodome, whose per-call set-up dominates the EVM's many 32-64 byte hashes;
+    # safe-pysha3 (C) gives identical digests several times faster. Process-wide, checked by a known answer.
+    try:
+        from sha3 import keccak_256
+    except ImportError:  # optional: keep eth-hash's own choice
+        return
+
+    def keccak256(in_data: bytes | bytearray) -> bytes:
+        return bytes(keccak_256(in_data).digest())
+
+    if keccak256(b"") == KECCAK_OF_EMPTY:
+        _eth_hash_auto.keccak.hasher = keccak256
+
+
+_use_fast_keccak()
+
+# code bytes -> (valid, invalid) JUMP target positions; both are pure functions of the code, so every
+# computation running the same code can share (and extend) the same sets instead of re-scanning.
+_jumpdest_cache: dict[bytes, tuple[set[int], set[int]]] = {}
+
+
+class _XinlianComputation(PragueComputation):
+    """Prague computation that shares JUMPDEST analysis across messages running the same code."""
+
+    def __init__(self, state: Any, message: Any, transaction_context: Any) -> None:
+        super().__init__(state, message, transaction_context)
+        code = bytes(message.code)
+        positions = _jumpdest_cache.get(code)
+        if positions is None:
+            if len(_jumpdest_cache) >= JUMPDEST_CACHE_SIZE:
+                _jumpdest_cache.clear()
+            positions = _jumpdest_cache[code] = (set(), set())
+        stream: Any = self.code
+        stream.valid_positions, stream.invalid_positions = positions
+
+
 class _XinlianState(PragueState):
     """Prague state without the fork's system contracts (no beacon roots, no EIP-2935 history)."""
+
+    computation_class = _XinlianComputation
 
     def set_system_contracts(self) -> None:
         return None
