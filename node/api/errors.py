@@ -100,11 +100,19 @@ def _jsonable_detail(detail: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-async def _on_xinlian_error(_request: Request, exc: Exception) -> JSONResponse:
+def _count_server_error(request: Request) -> None:
+    metrics = getattr(request.app.state, "metrics", None)
+    counter = getattr(metrics, "api_errors", None)
+    if counter is not None:
+        counter.inc()
+
+
+async def _on_xinlian_error(request: Request, exc: Exception) -> JSONResponse:
     if not isinstance(exc, XinlianError):  # registered for XinlianError only; keep mypy honest
-        return await _on_unexpected(_request, exc)
+        return await _on_unexpected(request, exc)
     status = compute_status(exc)
     if status >= 500:
+        _count_server_error(request)
         log.warning("request failed with %s: %s", exc.code, exc.message)
     return error_response(exc.code, exc.message, status, _jsonable_detail(exc.detail))
 
@@ -125,13 +133,20 @@ async def _on_validation_error(_request: Request, exc: Exception) -> JSONRespons
 
 async def _on_http_exception(_request: Request, exc: Exception) -> JSONResponse:
     status = exc.status_code if isinstance(exc, StarletteHTTPException) else 500
-    code = {404: "not_found", 405: "method_not_allowed", 413: "body_too_large", 415: "unsupported_media_type"}
+    code = {
+        400: "bad_request",
+        404: "not_found",
+        405: "method_not_allowed",
+        413: "body_too_large",
+        415: "unsupported_media_type",
+    }
     message = str(exc.detail) if isinstance(exc, StarletteHTTPException) else "error"
     return error_response(code.get(status, "http_error"), message, status)
 
 
-async def _on_unexpected(_request: Request, exc: Exception) -> JSONResponse:
+async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     # Log the cause for the operator; never send internals (paths, SQL, stack) to the caller.
+    _count_server_error(request)
     log.error("unexpected error serving a request", exc_info=exc)
     return error_response("internal", "internal error", 500)
 
