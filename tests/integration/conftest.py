@@ -81,6 +81,19 @@ class ChainBuilder:
         self.validator_keys = sort_validators(list(keys))
         self._validator_private = [keys[public] for public in self.validator_keys]
 
+    def dump(self) -> tuple[list[str], list[str]]:
+        """Return the sender and validator private keys as hex, for a child process's ``from_dump``."""
+        return [k.to_hex() for k in self.senders], [k.to_hex() for k in self._validator_private]
+
+    @classmethod
+    def from_dump(cls, dumped: tuple[list[str], list[str]]) -> ChainBuilder:
+        """Return a builder at genesis with the keys of ``dump()`` (same validators, same senders)."""
+        builder = cls()
+        builder.senders = [PrivateKey.from_hex(h) for h in dumped[0]]
+        builder._validator_private = [PrivateKey.from_hex(h) for h in dumped[1]]
+        builder.validator_keys = [k.public_key.to_bytes() for k in builder._validator_private]
+        return builder
+
     def make_tx(self, *, to: bytes | None = None, data: bytes = b"\x01\x02", key: int = 0) -> Transaction:
         return Transaction.create(
             self.senders[key % len(self.senders)],
