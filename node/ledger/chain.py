@@ -27,7 +27,6 @@ from sdk.types import (
     Block,
     BlockHeader,
     CommitCertificate,
-    Receipt,
     Transaction,
     compute_receipt_root,
     compute_tx_root,
@@ -172,8 +171,15 @@ class Ledger:
     def call(
         self, to: bytes, data: bytes, *, sender: bytes = b"\x00" * 20, gas_limit: int = _VIEW_GAS
     ) -> bytes:
-        """Read-only contract call at the head state."""
-        return self.engine.call(self.head.header.state_root, sender, to, data, gas_limit)
+        """Read-only contract call at the head state, seeing the head's height and timestamp."""
+        header = self.head.header
+        ctx = BlockContext(
+            height=header.height,
+            timestamp_ms=header.timestamp_ms,
+            gas_limit=self.chain.block_gas_limit,
+            proposer=b"\x00" * 20,
+        )
+        return self.engine.call(header.state_root, sender, to, data, gas_limit, ctx=ctx)
 
     def is_active_account(self, address: bytes, state_root: bytes | None = None) -> bool:
         """Whether Governance lists ``address`` as an active account of an active organisation.
@@ -498,19 +504,6 @@ class Ledger:
                     return False
                 self._committed.wait(remaining)
             return True
-
-    def wait_for_transaction(self, tx_hash: bytes, timeout_s: float) -> tuple[Receipt, int, int] | None:
-        """Block until ``tx_hash`` is committed (returns receipt, height, index) or the timeout passes."""
-        deadline = time.monotonic() + timeout_s
-        with self._committed:
-            while True:
-                found = self.store.get_receipt(tx_hash)
-                if found is not None:
-                    return found
-                remaining = deadline - time.monotonic()
-                if remaining <= 0 or (tx_hash not in self.mempool and found is None and remaining <= 0):
-                    return None
-                self._committed.wait(min(remaining, 0.5))
 
 
 def _address_of(public_key: bytes) -> bytes:
