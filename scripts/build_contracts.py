@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from sdk.contracts import write_sdk_abis  # noqa: E402
 from sdk.crypto import sm3  # noqa: E402
 
 CONTRACTS_DIR = ROOT / "contracts"
@@ -92,8 +93,11 @@ def main(argv: list[str] | None = None) -> int:
     BUILD_DIR.mkdir(parents=True, exist_ok=True)
     sources = get_sources()
     stale: list[str] = []
+    artifacts: dict[str, dict[str, Any]] = {}
     for source in sources:
-        rendered = render_artifact(compile_contract(source))
+        artifact = compile_contract(source)
+        artifacts[source.stem] = artifact
+        rendered = render_artifact(artifact)
         target = get_artifact_path(source)
         current = target.read_text(encoding="utf-8") if target.exists() else None
         if current == rendered:
@@ -109,6 +113,10 @@ def main(argv: list[str] | None = None) -> int:
     for orphan in sorted(p for p in BUILD_DIR.glob("*.json") if p.name not in expected):
         stale.append(str(orphan.relative_to(ROOT)))
         print(f"ORPHAN   {orphan.relative_to(ROOT)} (no contracts/{orphan.stem}.vy)")
+    # The light SDK ships a copy of each ABI (sdk/abi/) so clients need neither contracts/ nor the compiler.
+    if not args.check:
+        for changed in write_sdk_abis(artifacts):
+            print(f"wrote    {changed.relative_to(ROOT)}")
     if stale and args.check:
         print("artifacts are stale: run python scripts/build_contracts.py", file=sys.stderr)
         return 1
