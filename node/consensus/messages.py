@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Generic, Protocol, TypeAlias, TypeVar
 
-import rlp
-
+from sdk.encoding import decode as rlp_decode
+from sdk.encoding import encode as rlp_encode
 from sdk.errors import EncodingError
 from sdk.types import commit_preimage
 
@@ -165,9 +165,8 @@ class PreparedCertificate(Generic[BlockT]):
     prepares: tuple[Signed[PreparePayload], ...]
 
 
-def _rlp_encode(item: object) -> bytes:
-    encoded: bytes = rlp.encode(item)
-    return encoded
+def _rlp_encode(item: list[object]) -> bytes:
+    return rlp_encode(item)
 
 
 # --- signing -----------------------------------------------------------------------------------------
@@ -378,10 +377,7 @@ def _rlp_decode(data: bytes) -> object:
         raise EncodingError(f"a consensus message must be bytes, not {type(data).__name__}")
     if len(data) > MAX_MESSAGE_BYTES:
         raise EncodingError(f"a consensus message is at most {MAX_MESSAGE_BYTES} bytes")
-    try:
-        return rlp.decode(data, strict=True)
-    except rlp.exceptions.DecodingError as exc:
-        raise EncodingError(f"malformed RLP in consensus message ({exc})") from exc
+    return rlp_decode(data)
 
 
 def _decode_block(decode_block: Callable[[bytes], BlockT], item: object) -> BlockT:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-
-import rlp
+from typing import ClassVar
 
 from node.consensus.core import BlockInfo, ChainHead
 from node.consensus.signing import CachingVerifier, Sm2Signer, Sm2Verifier
 from sdk.crypto import PrivateKey, sm3
+from sdk.encoding import decode as rlp_decode
+from sdk.encoding import encode as rlp_encode
 from sdk.errors import EncodingError, InvalidBlock
 from sdk.types import CommitCertificate
 
@@ -30,9 +31,15 @@ class SimBlock:
     payload: bytes
 
     def encode(self) -> bytes:
-        fields = [self.height, self.round, self.proposer_index, self.parent_hash, self.timestamp_ms, self.payload]
-        encoded: bytes = rlp.encode(fields)
-        return encoded
+        fields = [
+            self.height,
+            self.round,
+            self.proposer_index,
+            self.parent_hash,
+            self.timestamp_ms,
+            self.payload,
+        ]
+        return rlp_encode(fields)
 
     @property
     def hash(self) -> bytes:
@@ -40,10 +47,7 @@ class SimBlock:
 
 
 def decode_sim_block(data: bytes) -> SimBlock:
-    try:
-        items = rlp.decode(data, strict=True)
-    except rlp.exceptions.DecodingError as exc:
-        raise EncodingError(f"bad sim block ({exc})") from exc
+    items = rlp_decode(data)
     if not isinstance(items, list) or len(items) != 6 or not all(isinstance(i, bytes) for i in items):
         raise EncodingError("bad sim block shape")
     h, r, p, parent, ts, payload = items
@@ -141,7 +145,7 @@ class SimApp:
 class KeyPool:
     """SM2 keys made once per process (key generation is slow; keys do not affect a run's behaviour)."""
 
-    _keys: list[PrivateKey] = []
+    _keys: ClassVar[list[PrivateKey]] = []
 
     @classmethod
     def get(cls, count: int) -> list[PrivateKey]:

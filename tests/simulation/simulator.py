@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import heapq
 import random
@@ -10,10 +11,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from sim_app import SHARED_VERIFIER, KeyPool, SimApp, SimBlock
+
 from node.consensus.core import (
     Action,
     Broadcast,
-    ChainHead,
     CommitBlock,
     ConsensusConfig,
     QbftCore,
@@ -46,7 +48,6 @@ from node.consensus.signing import Sm2Signer
 from node.consensus.wal import InMemoryWal
 from sdk.errors import EncodingError, XinlianError
 from sdk.types import CommitCertificate
-from sim_app import SHARED_VERIFIER, KeyPool, SimApp, SimBlock
 
 CHAIN_ID = 7
 SimMessage = Message[SimBlock]
@@ -79,6 +80,10 @@ class Profile:
     block_period_ms: int = 500
     round_timeout_base_ms: int = 1_000
     round_timeout_cap_ms: int = 4_000
+    #: Dafny/Besu re-rounding of re-proposed blocks (SimApp.reround); forks a round-covering block hash.
+    reround: bool = False
+    #: Negative control: a restart loses the WAL (the amnesia that makes an honest node Byzantine).
+    amnesia: bool = False
 
     def describe(self) -> str:
         parts = [f"n={self.n}", f"seed={self.seed}"]
@@ -179,7 +184,7 @@ class Simulation:
             SimNode(
                 index=i,
                 signer=keys[i],
-                app=SimApp(i, self.validator_keys, profile.block_period_ms),
+                app=SimApp(i, self.validator_keys, profile.block_period_ms, reround=profile.reround),
                 wal=InMemoryWal(),
                 skew_ms=self.rng.randint(-profile.clock_skew_ms, profile.clock_skew_ms),
                 byzantine=i in profile.byzantine,
@@ -200,8 +205,8 @@ class Simulation:
             f"simulation invariant broken: {what}",
             f"profile: {p.describe()}",
             f"virtual time {self.now_ms} ms; heights {[node.app.height for node in self.nodes]}",
-            f"replay: XINLIAN_SIM_SEED={p.seed} XINLIAN_SIM_N={p.n} .venv/bin/python -m pytest tests/simulation"
-            f" -k test_seeded_run -p no:randomly",
+            f"replay: pytest tests/simulation -k test_seeded_run --seed {p.seed} --sim-n {p.n}",
+            f"    or: XINLIAN_SIM_SEED={p.seed} XINLIAN_SIM_N={p.n} pytest tests/simulation -k seeded",
             "last events:",
             *self.trace,
         ]
@@ -243,7 +248,39 @@ class Simulation:
         if node.up:
             return
         self.trace.append(f"{self.now_ms}: restart n{node.index} at h{node.app.height} wal={len(node.wal)}")
+        if self.profile.amnesia:
+            node.wal = InMemoryWal()
         self._boot(node)
+
+    # --- scripted control (scenario tests) --------------------------------------------------------------
+    def crash(self, index: int) -> None:
+        self._crash(self.nodes[index])
+
+    def restart(self, index: int) -> None:
+        self._restart(self.nodes[index])
+
+    def heights(self) -> list[int]:
+        return [node.app.height for node in self.nodes]
+
+    def boot(self) -> None:
+        for node in self.nodes:
+            self._boot(node)
+
+    def run_until(self, time_ms: int) -> None:
+        """Process every event up to ``time_ms`` (virtual), then set the clock there."""
+        while self._queue and self._queue[0].time_ms <= time_ms:
+            self.step()
+        self.now_ms = max(self.now_ms, time_ms)
+
+    def heal(self) -> None:
+        self._on_heal()
+
+    def run_until_height(self, height: int, deadline_ms: int) -> None:
+        """Run until every running correct node has committed ``height``; fail at virtual ``deadline_ms``."""
+        while min(n.app.height for n in self.correct_nodes() if n.up) < height:
+            if not self._queue or self._queue[0].time_ms > deadline_ms:
+                self.fail(f"liveness: correct nodes did not all reach height {height} by {deadline_ms} ms")
+            self.step()
 
     def plan_faults(self) -> None:
         p = self.profile
@@ -299,7 +336,9 @@ class Simulation:
                     self._broadcast_bytes(node.index, self._encode(action.message))
             elif isinstance(action, CommitBlock):
                 self._store_block(node, action.block, action.certificate)
-                pending.extend(node.core.on_new_block(action.block, action.certificate, self.local_time(node)))
+                pending.extend(
+                    node.core.on_new_block(action.block, action.certificate, self.local_time(node))
+                )
             elif isinstance(action, ScheduleTimer):
                 at = max(action.at_ms - node.skew_ms, self.now_ms)
                 self._push(at, "timer", node.index, node.incarnation, action.timer)
@@ -364,10 +403,8 @@ class Simulation:
         if not node.up or node.core is None:
             return
         if node.byzantine:
-            try:
+            with contextlib.suppress(EncodingError):
                 self.captured.append(decode_message(data, node.app.decode_block))
-            except EncodingError:
-                pass
         self._apply(node, node.core.on_message_bytes(data, self.local_time(node)))
 
     def _on_timer(self, index: int, incarnation: int, timer: Timer) -> None:
@@ -384,7 +421,11 @@ class Simulation:
         if not peers:
             return
         peer = self.rng.choice(peers)
-        if self.faulty_network and self.partition is not None and self.partition[peer.index] != self.partition[index]:
+        if (
+            self.faulty_network
+            and self.partition is not None
+            and self.partition[peer.index] != self.partition[index]
+        ):
             return
         delay = self.now_ms
         for h in range(height, min(peer.app.height, height + 8) + 1):
@@ -443,7 +484,9 @@ class Simulation:
         signer = node.signer
         if isinstance(message, Proposal) and "equivocate" in tricks and message.round == 0:
             twin = dataclasses.replace(message.block, payload=b"twin/" + message.block.payload)
-            twin_msg = Proposal(sign_payload(CHAIN_ID, ProposalPayload(message.height, 0, twin.hash), signer), twin)
+            twin_msg = Proposal(
+                sign_payload(CHAIN_ID, ProposalPayload(message.height, 0, twin.hash), signer), twin
+            )
             self._broadcast_bytes(node.index, self._encode(message), others[:half])
             self._broadcast_bytes(node.index, self._encode(twin_msg), others[half:])
             return
@@ -477,7 +520,9 @@ class Simulation:
         core = target.core
         assert core is not None
         height, round_ = core.height, core.round
-        actors: list[tuple[Sm2Signer, str]] = [(self.outsider_signer, "outsider")] if self.profile.outsider else []
+        actors: list[tuple[Sm2Signer, str]] = (
+            [(self.outsider_signer, "outsider")] if self.profile.outsider else []
+        )
         actors += [(self.nodes[i].signer, "byzantine") for i in self.profile.byzantine]
         for signer, role in actors:
             tricks = self.profile.byzantine_tricks if role == "byzantine" else ("outsider",)
@@ -491,17 +536,25 @@ class Simulation:
         n = self.profile.n
         if trick == "outsider":
             block = SimBlock(height, round_, 0, parent.hash, parent.timestamp_ms + 600, b"outsider")
-            proposal = Proposal(sign_payload(CHAIN_ID, ProposalPayload(height, round_, block.hash), signer), block)
+            proposal = Proposal(
+                sign_payload(CHAIN_ID, ProposalPayload(height, round_, block.hash), signer), block
+            )
             return [
                 self._encode(proposal),
                 self._encode(self._vote(signer, Prepare, height, round_, block.hash)),
                 self._encode(self._vote(signer, Commit, height, round_, block.hash)),
-                self._encode(RoundChange(sign_payload(CHAIN_ID, RoundChangePayload(height, round_ + 1, None, None), signer))),
+                self._encode(
+                    RoundChange(
+                        sign_payload(CHAIN_ID, RoundChangePayload(height, round_ + 1, None, None), signer)
+                    )
+                ),
             ]
         if trick == "forged_justification":
             target_round = round_ + rng.randint(1, 3)
             proposer = compute_proposer_index(app.head().proposer_index, target_round, n)
-            block = SimBlock(height, target_round, proposer, parent.hash, parent.timestamp_ms + 600, b"forged")
+            block = SimBlock(
+                height, target_round, proposer, parent.hash, parent.timestamp_ms + 600, b"forged"
+            )
             own_rc = sign_payload(CHAIN_ID, RoundChangePayload(height, target_round, None, None), signer)
             variant = rng.randrange(4)
             if variant == 0:  # the same RC repeated: one signer, not a quorum
@@ -514,7 +567,9 @@ class Simulation:
             elif variant == 2:  # stale: genuine RCs overheard for other rounds or heights
                 rcs = tuple(m.signed for m in self.captured if isinstance(m, RoundChange))
             else:  # a prepared claim without the prepares to back it
-                fake = sign_payload(CHAIN_ID, RoundChangePayload(height, target_round, 0, rng.randbytes(32)), signer)
+                fake = sign_payload(
+                    CHAIN_ID, RoundChangePayload(height, target_round, 0, rng.randbytes(32)), signer
+                )
                 rcs = (fake,) * self.quorum
             payload = ProposalPayload(height, target_round, block.hash)
             proposal = Proposal(sign_payload(CHAIN_ID, payload, signer), block, rcs, ())
@@ -525,7 +580,9 @@ class Simulation:
             digest = rng.randbytes(32)
             return [
                 self._encode(self._vote(signer, Prepare, h, r, digest)),
-                self._encode(RoundChange(sign_payload(CHAIN_ID, RoundChangePayload(height, r, None, None), signer))),
+                self._encode(
+                    RoundChange(sign_payload(CHAIN_ID, RoundChangePayload(height, r, None, None), signer))
+                ),
             ]
         if trick == "stale":
             return [self._encode(m) for m in list(self.captured)[-4:]]
@@ -538,12 +595,11 @@ class Simulation:
 
     # --- running ---------------------------------------------------------------------------------------
     def run(self) -> None:
+        """Boot, run the fault phase, heal, and check that every correct node makes progress again."""
         p = self.profile
-        for node in self.nodes:
-            self._boot(node)
+        self.boot()
         self.plan_faults()
-        while self._queue and self._queue[0].time_ms <= p.fault_ms:
-            self.step()
+        self.run_until(p.fault_ms)
         heal_heights = [n.app.height for n in self.correct_nodes()]
         target = max(heal_heights) + p.liveness_heights
         deadline = p.fault_ms + p.liveness_deadline_ms
