@@ -6,16 +6,21 @@ Use from a test module with ``pytest_plugins = ["node_fixtures"]`` (import Runni
 from __future__ import annotations
 
 import json
+import os
+import secrets
 import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 import uvicorn
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 from node.api import create_app
 from node.config import NodeConfig
@@ -78,13 +83,18 @@ def start_node(
     mempool_capacity: int = 50_000,
     chain_overrides: dict[str, int] | None = None,
     max_body_bytes: int = 1024 * 1024,
+    database_url: str = "",
 ) -> RunningNode:
-    """Create a one-validator network under ``base``, start its node and serve its API on a free port."""
+    """Create a one-validator network under ``base``, start its node and serve its API on a free port.
+
+    ``database_url`` selects the node's database (default: a SQLite file in the node's data folder).
+    """
     overrides = {"block_period_ms": 50, **(chain_overrides or {})}
     init_network(base, validators=1, chain_id=4242, committee_size=1, chain_overrides=overrides)
     config_path = base / "nodes" / "node-0.json"
     raw = json.loads(config_path.read_text(encoding="utf-8"))
     raw["mempool_capacity"] = mempool_capacity
+    raw["database_url"] = database_url
     config_path.write_text(json.dumps(raw), encoding="utf-8")
     node = Node(NodeConfig.load(config_path))
     if produce:
@@ -128,14 +138,48 @@ def stop_node(running: RunningNode) -> None:
     running.node.stop()
 
 
-@pytest.fixture(scope="module")
-def running_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningNode]:
-    """A producing one-validator node on real SQLite and py-evm, its API on 127.0.0.1 (module-scoped)."""
-    running = start_node(tmp_path_factory.mktemp("node"))
+PG_URL = os.environ.get("XINLIAN_TEST_PG_URL")
+NODE_BACKENDS = [pytest.param("sqlite", id="sqlite")]
+if PG_URL:
+    NODE_BACKENDS.append(pytest.param("postgres", id="postgres", marks=pytest.mark.postgres))
+
+
+@contextmanager
+def database_for(backend: str) -> Iterator[str]:
+    """An empty database URL: "" (the node's own SQLite file) or a fresh PostgreSQL schema, dropped after."""
+    if backend == "sqlite":
+        yield ""
+        return
+    if PG_URL is None:
+        raise RuntimeError("XINLIAN_TEST_PG_URL is not set")
+    schema = f"xl_node_{secrets.token_hex(6)}"
+    admin = create_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     try:
-        yield running
+        yield (
+            make_url(PG_URL)
+            .update_query_dict({"options": f"-csearch_path={schema}"})
+            .render_as_string(hide_password=False)
+        )
     finally:
-        stop_node(running)
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="module", params=NODE_BACKENDS)
+def running_node(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningNode]:
+    """A producing one-validator node on real SQLite (and, with XINLIAN_TEST_PG_URL, real PostgreSQL) and
+    py-evm, its API on 127.0.0.1 (module-scoped)."""
+    with database_for(request.param) as url:
+        running = start_node(tmp_path_factory.mktemp("node"), database_url=url)
+        try:
+            yield running
+        finally:
+            stop_node(running)
 
 
 @pytest.fixture
