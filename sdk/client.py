@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -10,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 
 import httpx
 
+from sdk.auth import sign_query
 from sdk.errors import (
     ClientError,
     EncodingError,
@@ -227,6 +229,37 @@ class Client:
                 code="bad_response",
                 http_status=response.status_code,
             ) from exc
+
+    def signed_request(
+        self,
+        signer: Signer,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json_body: Any = None,
+        default_error: type[XinlianError] = ClientError,
+    ) -> Any:
+        """Send a member-signed query (sdk.auth): the node answers only an active account's own records.
+
+        Takes: the member's signer, the HTTP method and path, query parameters, a JSON body.
+        Returns: the decoded JSON answer. Raises: the node's error (e.g. ``unauthenticated``, 401).
+        """
+        url = httpx.URL(path, params={k: v for k, v in (params or {}).items() if v is not None})
+        body = b"" if json_body is None else json.dumps(json_body, separators=(",", ":")).encode()
+        path_and_query = url.raw_path.decode("ascii")
+        headers = sign_query(
+            signer.private_key,
+            chain_id=self.chain_info(refresh=False).chain_id,
+            method=method,
+            path_and_query=path_and_query,
+            body=body,
+        )
+        if body:
+            headers["content-type"] = "application/json"
+        return self._request(
+            method, path_and_query, content=body, headers=headers, default_error=default_error
+        )
 
     # --- chain ----------------------------------------------------------------------------------------
     def chain_info(self, *, refresh: bool = True) -> ChainInfo:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+import importlib
+import pkgutil
+
+from fastapi import APIRouter, FastAPI
 
 import sdk
+from node.api import routes
 from node.api.commits import CommitSignal
 from node.api.errors import install_error_handlers
 from node.api.limits import DEFAULT_MAX_BODY_BYTES, BodySizeLimit
 from node.api.metrics import Metrics
-from node.api.routes import blocks, calls, chain, governance, logs, ops, rpc, transactions
 from node.api.rpc import RpcHandler
 from node.ledger.chain import Ledger
 
@@ -44,17 +47,19 @@ def create_app(
     app.state.rpc = RpcHandler(ledger)
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_body_bytes=max_body_bytes)
-    # Public resources: what a proof holder may read anyway. Member-signed business queries get their own
-    # routers, included with ``dependencies=[Depends(<member auth>)]`` (see node.api.deps).
-    for router in (
-        transactions.router,
-        blocks.router,
-        logs.router,
-        calls.router,
-        chain.router,
-        governance.router,
-        rpc.router,
-        ops.router,
-    ):
+    # One router per resource, each module in node.api.routes exposing ``router``. Public resources reveal
+    # only what a proof holder may read anyway; member-only routes declare ``MemberDep`` (node.api.auth).
+    for router in discover_routers():
         app.include_router(router)
     return app
+
+
+def discover_routers() -> list[APIRouter]:
+    """Every ``router`` defined by a module of node.api.routes, in module-name order."""
+    found: list[APIRouter] = []
+    for info in sorted(pkgutil.iter_modules(routes.__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"{routes.__name__}.{info.name}")
+        router = getattr(module, "router", None)
+        if isinstance(router, APIRouter):
+            found.append(router)
+    return found

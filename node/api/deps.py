@@ -18,9 +18,8 @@ def get_ledger(request: Request) -> Ledger:
 
 LedgerDep = Annotated[Ledger, Depends(get_ledger)]
 
-# Member-signed business queries (records that only their member may read) will declare a dependency
-# here, e.g. ``MemberDep = Annotated[Member, Depends(get_signed_member)]``, which checks an SM2-signed
-# request header against Governance; routers of such resources are included with it in ``create_app``.
+# Member-signed business queries (records that only their member may read) take ``MemberDep`` from
+# node.api.auth, which checks the SM2-signed request headers (sdk.auth) against Governance.
 
 
 def parse_hex(value: str, *, name: str, size: int | None = None, max_size: int | None = None) -> bytes:

@@ -49,6 +49,10 @@ _CODE_STATUS: dict[str, int] = {
     "mempool_full": 503,
     "not_loaded": 503,
     "execution_reverted": 400,
+    "unauthenticated": 401,
+    "stale_request": 401,
+    "not_a_member": 403,
+    "forbidden": 403,
 }
 
 # Walked along the exception's MRO; the first match wins.
