@@ -18,6 +18,7 @@ from node.genesis import (
     GenesisRole,
     GenesisSpec,
 )
+from node.genesis_init import get_system_contracts
 from node.ledger.chain import make_genesis_block
 from sdk.crypto import PrivateKey, PublicKey, address_from_public_key
 from sdk.errors import XinlianError
@@ -150,6 +151,7 @@ class GenesisFile:
                 for role, scope in a.roles
             ),
             timestamp_ms=self.timestamp_ms,
+            system_contracts=get_system_contracts(),
         )
 
 
