@@ -32,6 +32,7 @@ from eth_hash import auto as _eth_hash_auto
 from eth_hash.auto import keccak
 from trie import hexary as _trie_hexary
 
+from node.execution.precompiles import XINLIAN_PRECOMPILES
 from node.execution.types import AccountProof, BlockContext, ExecutionResult, Message, StorageProof
 from node.genesis import GENESIS_SENDER, GOVERNANCE_ADDRESS, GenesisSpec, encode_contract_name
 from sdk.errors import ExecutionError
@@ -99,8 +100,15 @@ _use_fast_keccak()
 _jumpdest_cache: dict[bytes, tuple[set[int], set[int]]] = {}
 
 
+# Prague's precompiles plus SM3 and SM2 verification; py-evm also treats these addresses as warm (EIP-2929).
+_PRECOMPILES: Final[dict[Any, Any]] = {**PragueComputation.get_precompiles(), **XINLIAN_PRECOMPILES}
+
+
 class _XinlianComputation(PragueComputation):
-    """Prague computation that shares JUMPDEST analysis across messages running the same code."""
+    """Prague computation with the GM precompiles (SM3 at 0x…0a01, SM2 verify at 0x…0a02, see
+    node/execution/precompiles.py) that shares JUMPDEST analysis across messages running the same code."""
+
+    _precompiles = _PRECOMPILES
 
     def __init__(self, state: Any, message: Any, transaction_context: Any) -> None:
         super().__init__(state, message, transaction_context)
