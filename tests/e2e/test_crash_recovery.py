@@ -117,6 +117,12 @@ def _wait_for(predicate: Callable[[], bool], timeout_s: float, what: str) -> Non
         time.sleep(0.05)
 
 
+def _more_acks(record: LoadRecord) -> Callable[[], bool]:
+    """A predicate: more transactions have been acknowledged than now."""
+    before = record.ack_count()
+    return lambda: record.ack_count() > before
+
+
 def _check_acks_via_api(client: Client, acked: dict[bytes, Ack]) -> None:
     def check(item: tuple[bytes, Ack]) -> None:
         tx_hash, ack = item
@@ -211,10 +217,7 @@ def test_sigkill_under_load_loses_no_acknowledged_commit(network: Network, node_
             assert restart_height >= acked_max, (
                 f"cycle {cycle}: restarted at height {restart_height} below acknowledged height {acked_max}"
             )
-            acked_before = load.record.ack_count()
-            _wait_for(
-                lambda n=acked_before: load.record.ack_count() > n, 60, f"commits after restart {cycle}"
-            )
+            _wait_for(_more_acks(load.record), 60, f"commits after restart {cycle}")
         # The chain continues after the last restart: new blocks, new acknowledged transactions.
         _wait_for(lambda: client.head().height > restart_height, 30, "a new block after the last restart")
         load.stop()

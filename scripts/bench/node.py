@@ -1,0 +1,607 @@
+"""Node benchmark: committed Governance grants/s, commit latency, bytes/tx, vs web3 + eth-tester."""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import json
+import os
+import pstats
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO_ROOT))
+
+import httpx  # noqa: E402
+from eth_abi.abi import encode as abi_encode  # noqa: E402
+from eth_utils.abi import function_signature_to_4byte_selector  # noqa: E402
+
+from node.genesis import DEFAULT_ROLE_ADMINS, GOVERNANCE_ADDRESS, ROLE_IDS, encode_contract_name  # noqa: E402
+from node.network import GenesisFile, init_network  # noqa: E402
+from sdk.client import Client  # noqa: E402
+from sdk.crypto import PrivateKey  # noqa: E402
+from sdk.errors import XinlianError  # noqa: E402
+from sdk.types import Transaction  # noqa: E402
+
+TX_PER_S_TARGET = 1_000
+RATIO_TARGET = 20.0
+CHAIN_ID = 5151
+WARMUP_TXS = 10
+GRANT_GAS_LIMIT = 300_000
+GRANT_ROLE_SELECTOR = function_signature_to_4byte_selector("grant_role(address,bytes32,bytes32)")
+_ROLE_NAMES = {role_id: name for name, role_id in ROLE_IDS.items()}
+# Functions whose cumulative time the profile reports as the node's phases (file suffix, function name).
+PHASES: tuple[tuple[str, str, str], ...] = (
+    ("admission (all)", "ledger/chain.py", "admit_transaction"),
+    ("  decode", "sdk/types.py", "decode"),
+    ("  SM2 verify", "sdk/types.py", "verify_signature"),
+    ("  Governance activity check (EVM)", "ledger/chain.py", "is_active_account"),
+    ("build block (all)", "ledger/chain.py", "build_block"),
+    ("  execution (py-evm)", "execution/engine.py", "execute_block"),
+    ("  validator set read (EVM)", "ledger/chain.py", "governance_validators"),
+    ("commit (all)", "ledger/chain.py", "commit_block"),
+    ("  storage commit (SQL)", "storage/store.py", "commit_block"),
+)
+
+
+# --- the workload: delegated role grants through Governance --------------------------------------------
+@dataclass(frozen=True)
+class Grantor:
+    """A genesis organisation holding the admin role of ``role`` (the accreditor grants AUDITOR, …)."""
+
+    name: str
+    index: int  # position in orgs.json
+    key: PrivateKey
+    role: str
+
+
+@dataclass(frozen=True)
+class BenchNetwork:
+    base: Path
+    config_path: Path
+    port: int
+    genesis: GenesisFile
+    accounts: tuple[bytes, ...]
+    grantors: tuple[Grantor, ...]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.base / "data" / "node-0"
+
+
+def get_free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def create_network(base: Path) -> BenchNetwork:
+    """A one-validator network (default chain parameters) with its API on a free port."""
+    port = get_free_port()
+    init_network(base, validators=1, chain_id=CHAIN_ID, api_port=port, p2p_port=get_free_port())
+    config_path = base / "nodes" / "node-0.json"
+    raw = json.loads(config_path.read_text(encoding="utf-8"))
+    raw["log_level"] = "warning"
+    config_path.write_text(json.dumps(raw, indent=2), encoding="utf-8")
+    directory = json.loads((base / "orgs.json").read_text(encoding="utf-8"))
+    admin_of = {_ROLE_NAMES[admin]: _ROLE_NAMES[role] for role, admin in DEFAULT_ROLE_ADMINS}
+    grantors = [
+        Grantor(entry["name"], i, PrivateKey.from_pem((base / entry["key"]).read_bytes()), admin_of[role])
+        for i, entry in enumerate(directory)
+        for role in entry["roles"]
+        if role in admin_of
+    ]
+    accounts = tuple(bytes.fromhex(entry["address"].removeprefix("0x")) for entry in directory)
+    genesis = GenesisFile.load(base / "genesis.json")
+    return BenchNetwork(base, config_path, port, genesis, accounts, tuple(grantors))
+
+
+def encode_grant(account: bytes, role: str) -> bytes:
+    """``Governance.grant_role(account, role, scope)`` for a fresh random scope: never a reverting repeat."""
+    return GRANT_ROLE_SELECTOR + abi_encode(
+        ["address", "bytes32", "bytes32"], [account, ROLE_IDS[role], secrets.token_bytes(32)]
+    )
+
+
+def sign_grants(net: BenchNetwork, grantor: Grantor, count: int, expiry_height: int) -> list[bytes]:
+    """``count`` SM2-signed grants by ``grantor`` (Transaction.create), encoded for the wire."""
+    return [
+        Transaction.create(
+            grantor.key,
+            chain_id=CHAIN_ID,
+            to=GOVERNANCE_ADDRESS,
+            data=encode_grant(net.accounts[i % len(net.accounts)], grantor.role),
+            gas_limit=GRANT_GAS_LIMIT,
+            expiry_height=expiry_height,
+        ).encode()
+        for i in range(count)
+    ]
+
+
+def database_bytes(data_dir: Path) -> int:
+    """SQLite file + -wal + -shm, as Store.bytes_on_disk counts them."""
+    return sum(p.stat().st_size for p in data_dir.glob("chain.db*") if p.is_file())
+
+
+def percentile(values: Sequence[float], fraction: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+# --- Xinlian over HTTP ------------------------------------------------------------------------------------
+@dataclass
+class HttpResult:
+    submitted: int = 0
+    committed: int = 0
+    refused: int = 0
+    seconds: float = 0.0
+    tx_per_s: float = 0.0
+    submit_per_s: float = 0.0
+    latency_p50_ms: float = 0.0
+    latency_p99_ms: float = 0.0
+    bytes_per_tx: float = 0.0
+    bytes_per_tx_live: float = 0.0
+    blocks: int = 0
+    sign_per_s: float = 0.0
+    node_cpu_s: float = 0.0
+    client_cpu_s: float = 0.0
+    refusals: dict[str, int] = field(default_factory=dict)
+
+
+class NodeProcess:
+    """``xinlian node run`` as a child process."""
+
+    def __init__(self, net: BenchNetwork) -> None:
+        self.net = net
+        self.log_path = net.base / "node.log"
+        self._log = open(self.log_path, "wb")  # noqa: SIM115 — closed in stop()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "sdk.cli", "node", "run", "--config", str(net.config_path)],
+            cwd=REPO_ROOT,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+
+    def wait_healthy(self, timeout_s: float = 120.0) -> int:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the node exited: {self.log_path.read_text(errors='replace')[-2000:]}")
+            try:
+                response = httpx.get(f"{self.net.url}/health", timeout=2.0)
+                if response.status_code == 200:
+                    return int(response.json()["height"])
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError("the node did not answer /health in time")
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU seconds of the node process so far (Linux /proc; 0.0 elsewhere)."""
+        try:
+            fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._log.close()
+
+
+class BlockWatcher:
+    """Polls the head and records when each transaction was first seen committed (one GET per block)."""
+
+    def __init__(self, url: str, start_height: int) -> None:
+        self.client = Client(url, timeout=30.0)
+        self.seen_height = start_height
+        self.commit_times: dict[bytes, float] = {}
+        self.blocks = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="block-watcher", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+        self.client.close()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                head = self.client.head()
+            except XinlianError:
+                self._stop.wait(0.05)
+                continue
+            now = time.perf_counter()
+            if head.height > self.seen_height:
+                for height in range(self.seen_height + 1, head.height + 1):
+                    block = head if height == head.height else self.client.block(height)
+                    for tx_hash in block.transactions:
+                        self.commit_times.setdefault(tx_hash, now)
+                    self.blocks += 1
+                self.seen_height = head.height
+            self._stop.wait(0.01)
+
+
+def run_http(txs: int, clients: int, seconds: float | None, workdir: Path) -> HttpResult:
+    """Start a node process, submit ``txs`` signed grants from ``clients`` threads, measure commits."""
+    net = create_network(workdir / "http")
+    node = NodeProcess(net)
+    result = HttpResult()
+    try:
+        height = node.wait_healthy()
+        grantors = [net.grantors[k % len(net.grantors)] for k in range(clients)]
+        shares = [txs // clients + (1 if k < txs % clients else 0) for k in range(clients)]
+        started = time.perf_counter()
+        batches = [
+            sign_grants(net, g, n, height + net.genesis.chain.expiry_window - 50)
+            for g, n in zip(grantors, shares, strict=True)
+        ]
+        result.sign_per_s = txs / (time.perf_counter() - started)
+        bytes_before = database_bytes(net.data_dir)
+        watcher = BlockWatcher(net.url, height)
+        submit_times: dict[bytes, float] = {}
+        refusals: dict[str, int] = {}
+        lock = threading.Lock()
+        go = threading.Barrier(clients + 1)
+        deadline = [float("inf")]
+
+        def submit_all(raws: list[bytes]) -> None:
+            with Client(net.url, timeout=30.0) as client:
+                go.wait()
+                for raw in raws:
+                    if time.perf_counter() > deadline[0]:
+                        return
+                    while True:
+                        sent = time.perf_counter()
+                        try:
+                            tx_hash = client.submit_raw(raw)
+                        except XinlianError as exc:
+                            if exc.code == "mempool_full":
+                                time.sleep(0.05)
+                                continue
+                            with lock:
+                                refusals[exc.code] = refusals.get(exc.code, 0) + 1
+                            break
+                        with lock:
+                            submit_times[tx_hash] = sent
+                        break
+
+        threads = [threading.Thread(target=submit_all, args=(b,), daemon=True) for b in batches]
+        for thread in threads:
+            thread.start()
+        watcher.start()
+        go.wait()
+        first_submit = time.perf_counter()
+        node_cpu, client_cpu = node.cpu_seconds(), time.process_time()
+        if seconds is not None:
+            deadline[0] = first_submit + seconds
+        for thread in threads:
+            thread.join()
+        submitted_at = time.perf_counter()
+        accepted = set(submit_times)
+        wait_until = submitted_at + 60
+        while time.perf_counter() < wait_until and not accepted <= watcher.commit_times.keys():
+            time.sleep(0.05)
+        result.node_cpu_s = node.cpu_seconds() - node_cpu
+        result.client_cpu_s = time.process_time() - client_cpu
+        watcher.stop()
+        committed = {h: watcher.commit_times[h] for h in accepted if h in watcher.commit_times}
+        result.submitted = len(accepted)
+        result.refused = sum(refusals.values())
+        result.refusals = refusals
+        result.committed = len(committed)
+        result.blocks = watcher.blocks
+        if committed:
+            last_commit = max(committed.values())
+            result.seconds = last_commit - first_submit
+            result.tx_per_s = len(committed) / result.seconds
+            result.submit_per_s = len(accepted) / (submitted_at - first_submit)
+            latencies = [committed[h] - submit_times[h] for h in committed]
+            result.latency_p50_ms = 1000 * percentile(latencies, 0.50)
+            result.latency_p99_ms = 1000 * percentile(latencies, 0.99)
+            result.bytes_per_tx_live = (database_bytes(net.data_dir) - bytes_before) / len(committed)
+    finally:
+        node.stop()
+    if result.committed:
+        # After a clean stop SQLite has checkpointed the WAL into the main file: the durable size
+        # (genesis included, a few tens of KB).
+        result.bytes_per_tx = database_bytes(net.data_dir) / result.committed
+    return result
+
+
+# --- Xinlian in process (ledger ceiling, no HTTP) ---------------------------------------------------------
+@dataclass
+class InprocessResult:
+    committed: int = 0
+    seconds: float = 0.0
+    tx_per_s: float = 0.0
+    admission_per_s: float = 0.0
+    produce_per_s: float = 0.0
+    blocks: int = 0
+    bytes_per_tx: float = 0.0
+    phases_s: dict[str, float] = field(default_factory=dict)
+    profile_top: str = ""
+
+
+def run_inprocess(txs: int, workdir: Path, *, profile: bool, name: str = "inprocess") -> InprocessResult:
+    """Admit ``txs`` grants into ``node.runtime.Node``'s ledger and produce blocks with SoloProducer."""
+    from node.config import NodeConfig
+    from node.runtime import Node, SoloProducer
+
+    net = create_network(workdir / name)
+    node = Node(NodeConfig.load(net.config_path))
+    result = InprocessResult()
+    try:
+        if node.key is None:
+            raise RuntimeError("the node config names no validator key")
+        producer = SoloProducer(node.ledger, node.key)
+        expiry = node.ledger.height + net.genesis.chain.expiry_window - 50
+        per = [
+            txs // len(net.grantors) + (1 if k < txs % len(net.grantors) else 0)
+            for k in range(len(net.grantors))
+        ]
+        raws = [raw for g, n in zip(net.grantors, per, strict=True) for raw in sign_grants(net, g, n, expiry)]
+        block_txs = net.genesis.chain.max_block_txs
+        # An untimed warm-up block (code caches, SQLite pages), as the baseline gets warm-up transactions.
+        for raw in sign_grants(net, net.grantors[0], WARMUP_TXS, expiry):
+            node.ledger.admit_transaction(raw)
+        producer.produce_once()
+        admit_s = produce_s = 0.0
+        profiler = cProfile.Profile() if profile else None
+
+        def drive() -> None:
+            nonlocal admit_s, produce_s
+            for start in range(0, len(raws), block_txs):
+                t0 = time.perf_counter()
+                for raw in raws[start : start + block_txs]:
+                    node.ledger.admit_transaction(raw)
+                t1 = time.perf_counter()
+                while len(node.ledger.mempool):
+                    executed = producer.produce_once()
+                    result.committed += len(executed.block.transactions)
+                    result.blocks += 1
+                admit_s += t1 - t0
+                produce_s += time.perf_counter() - t1
+
+        started = time.perf_counter()
+        if profiler is not None:
+            profiler.runcall(drive)
+        else:
+            drive()
+        result.seconds = time.perf_counter() - started
+        result.tx_per_s = result.committed / result.seconds
+        result.admission_per_s = len(raws) / admit_s
+        result.produce_per_s = result.committed / produce_s
+        if profiler is not None:
+            stats = pstats.Stats(profiler)
+            result.phases_s = phase_times(stats)
+            out = io.StringIO()
+            stats.stream = out  # type: ignore[attr-defined]
+            stats.sort_stats("cumulative").print_stats(15)
+            result.profile_top = out.getvalue()
+    finally:
+        node.stop()
+    result.bytes_per_tx = database_bytes(net.data_dir) / max(1, result.committed)  # checkpointed, as above
+    return result
+
+
+def phase_times(stats: pstats.Stats) -> dict[str, float]:
+    """Cumulative seconds of each PHASES function in a profile (summed over its entries)."""
+    raw: dict[tuple[str, int, str], tuple[Any, ...]] = stats.stats  # type: ignore[attr-defined]
+    times: dict[str, float] = {}
+    for label, suffix, function in PHASES:
+        times[label] = sum(
+            entry[3]
+            for (path, _line, name), entry in raw.items()
+            if name == function and path.endswith(suffix)
+        )
+    return times
+
+
+# --- baseline: web3.py + eth-tester (PyEVMBackend), the same contract and call --------------------------
+@dataclass
+class BaselineResult:
+    sent: int = 0
+    succeeded: int = 0
+    seconds: float = 0.0
+    tx_per_s: float = 0.0
+
+
+def run_baseline(txs: int, genesis: GenesisFile) -> BaselineResult:
+    """Deploy the Governance artifact on eth-tester, initialise it like genesis, send ``txs`` grants."""
+    from eth_tester import EthereumTester, PyEVMBackend
+    from web3 import EthereumTesterProvider, Web3
+
+    artifact = json.loads((REPO_ROOT / "contracts" / "build" / "Governance.json").read_text(encoding="utf-8"))
+    w3 = Web3(EthereumTesterProvider(EthereumTester(PyEVMBackend())))
+    accounts = list(w3.eth.accounts)
+    orgs = genesis.organisations
+    if len(accounts) < len(orgs):
+        raise RuntimeError("eth-tester has fewer accounts than the genesis has organisations")
+    factory = w3.eth.contract(abi=artifact["abi"], bytecode=artifact["bytecode"])
+    deployed = w3.eth.wait_for_transaction_receipt(factory.constructor().transact({"from": accounts[0]}))
+    governance = w3.eth.contract(address=deployed["contractAddress"], abi=artifact["abi"])
+    # Same organisations, roles, role admins, validators and registry as genesis; the org accounts are
+    # eth-tester's secp256k1 accounts (eth-tester cannot sign with SM2), org i ↔ account i.
+    account_of = {m.uscc: accounts[i] for i, m in enumerate(genesis.accounts)}
+    committee_usccs = [m.uscc for m in genesis.accounts if m.address in genesis.committee]
+    roles = [
+        (account_of[m.uscc], ROLE_IDS[r], bytes.fromhex(s[2:])) for m in genesis.accounts for r, s in m.roles
+    ]
+    w3.eth.wait_for_transaction_receipt(
+        governance.functions.initialize(
+            [account_of[u] for u in committee_usccs],
+            genesis.threshold,
+            [(o.uscc, o.name) for o in orgs],
+            [(account_of[m.uscc], m.uscc) for m in genesis.accounts],
+            roles,
+            [(role, admin) for role, admin in DEFAULT_ROLE_ADMINS],
+            list(genesis.validator_keys()),
+            [(encode_contract_name("Governance"), governance.address)],
+        ).transact({"from": accounts[0], "gas": 20_000_000})
+    )
+    admin_of = {ROLE_IDS[_ROLE_NAMES[admin]]: _ROLE_NAMES[role] for role, admin in DEFAULT_ROLE_ADMINS}
+    grantors = [
+        (account_of[m.uscc], admin_of[ROLE_IDS[r]])
+        for m in genesis.accounts
+        for r, _ in m.roles
+        if ROLE_IDS[r] in admin_of
+    ]
+    targets = [bytes.fromhex(account_of[m.uscc][2:]) for m in genesis.accounts]
+    payloads = [
+        (
+            grantors[i % len(grantors)][0],
+            encode_grant(targets[i % len(targets)], grantors[i % len(grantors)][1]),
+        )
+        for i in range(txs + WARMUP_TXS)
+    ]
+    for sender, data in payloads[:WARMUP_TXS]:  # untimed, like the in-process warm-up block
+        w3.eth.send_transaction(
+            {"from": sender, "to": governance.address, "data": data, "gas": GRANT_GAS_LIMIT}
+        )
+    payloads = payloads[WARMUP_TXS:]
+    result = BaselineResult()
+    hashes = []
+    started = time.perf_counter()
+    for sender, data in payloads:
+        hashes.append(
+            w3.eth.send_transaction(
+                {"from": sender, "to": governance.address, "data": data, "gas": GRANT_GAS_LIMIT}
+            )
+        )
+    result.seconds = time.perf_counter() - started
+    result.sent = len(hashes)
+    result.tx_per_s = result.sent / result.seconds
+    result.succeeded = sum(1 for h in hashes if w3.eth.get_transaction_receipt(h)["status"] == 1)
+    return result
+
+
+# --- report ------------------------------------------------------------------------------------------------
+def ratio(numerator: float, denominator: float) -> float:
+    return numerator / denominator if denominator else float("nan")
+
+
+def print_report(report: dict[str, Any], args: argparse.Namespace) -> None:
+    http: dict[str, Any] | None = report.get("http")
+    inproc: dict[str, Any] | None = report.get("inprocess")
+    base: dict[str, Any] | None = report.get("baseline")
+    print(
+        "workload: Governance.grant_role by the delegated admins (accreditor → AUDITOR, …); "
+        f"{os.cpu_count()} cores"
+    )
+    if http:
+        print(
+            f"Xinlian node over HTTP ({args.clients} clients, 1 validator, SQLite): "
+            f"{http['committed']}/{http['submitted']} committed in {http['seconds']:.2f} s = "
+            f"{http['tx_per_s']:.0f} tx/s (submissions {http['submit_per_s']:.0f}/s, {http['blocks']} blocks)"
+        )
+        print(
+            f"  commit latency p50 {http['latency_p50_ms']:.0f} ms, p99 {http['latency_p99_ms']:.0f} ms; "
+            f"{http['bytes_per_tx']:.0f} bytes on disk per tx after stop "
+            f"({http['bytes_per_tx_live']:.0f} live, db + WAL); client SM2 signing {http['sign_per_s']:.0f}/s"
+            + (f"; refused {http['refusals']}" if http["refusals"] else "")
+        )
+        print(
+            f"  CPU while submitting: node process {http['node_cpu_s']:.1f} s, "
+            f"clients {http['client_cpu_s']:.1f} s, over {http['seconds']:.1f} s wall"
+        )
+    if inproc:
+        print(
+            "Xinlian ledger in process (Node + SoloProducer.produce_once, no HTTP): "
+            f"{inproc['committed']} tx "
+            f"in {inproc['seconds']:.2f} s = {inproc['tx_per_s']:.0f} tx/s "
+            f"(admission {inproc['admission_per_s']:.0f}/s, execute+commit {inproc['produce_per_s']:.0f}/s, "
+            f"{inproc['blocks']} blocks, {inproc['bytes_per_tx']:.0f} bytes/tx)"
+        )
+    if base:
+        print(
+            f"web3.py + eth-tester (PyEVMBackend, auto-mine): {base['succeeded']}/{base['sent']} succeeded "
+            f"in {base['seconds']:.2f} s = {base['tx_per_s']:.0f} tx/s"
+        )
+    for name, part in (("HTTP", http), ("in-process", inproc)):
+        if part and base:
+            x = ratio(part["tx_per_s"], base["tx_per_s"])
+            verdict = "meets" if part["tx_per_s"] >= TX_PER_S_TARGET and x >= RATIO_TARGET else "short of"
+            print(
+                f"ratio Xinlian {name} / baseline = {x:.1f}x — {verdict} the targets "
+                f"(≥ {TX_PER_S_TARGET} tx/s and ≥ {RATIO_TARGET:.0f}x)"
+            )
+    prof: dict[str, Any] | None = report.get("profile")
+    if prof:
+        print(f"\nprofile of the in-process path ({prof['committed']} tx, under cProfile, so slower):")
+        total = prof["seconds"]
+        for label, seconds in prof["phases_s"].items():
+            print(f"  {label:<36} {seconds:7.2f} s  {100 * seconds / total:5.1f} %")
+        print(prof["profile_top"])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--txs", type=int, default=2000, help="transactions per measurement (default 2000)")
+    parser.add_argument("--clients", type=int, default=4, help="HTTP client threads, one org key each")
+    parser.add_argument("--seconds", type=float, default=None, help="stop submitting after S seconds (HTTP)")
+    parser.add_argument(
+        "--baseline-txs", type=int, default=None, help="baseline transactions (default --txs)"
+    )
+    parser.add_argument("--inprocess", action="store_true", help="also drive the ledger in process (no HTTP)")
+    parser.add_argument("--profile", action="store_true", help="cProfile the in-process path: phases, top 15")
+    parser.add_argument("--no-http", action="store_true", help="skip the node-over-HTTP measurement")
+    parser.add_argument("--no-baseline", action="store_true", help="skip web3 + eth-tester")
+    parser.add_argument("--json", action="store_true", help="print one JSON document instead of text")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary networks (paths printed)")
+    args = parser.parse_args()
+
+    workdir = Path(tempfile.mkdtemp(prefix="xinlian-bench-"))
+    report: dict[str, Any] = {"txs": args.txs, "clients": args.clients, "cores": os.cpu_count()}
+    try:
+        if not args.no_http:
+            report["http"] = asdict(run_http(args.txs, args.clients, args.seconds, workdir))
+        if args.inprocess:
+            report["inprocess"] = asdict(run_inprocess(args.txs, workdir, profile=False))
+        if args.profile:
+            report["profile"] = asdict(run_inprocess(args.txs, workdir, profile=True, name="profile"))
+        if not args.no_baseline:
+            genesis = create_network(workdir / "baseline").genesis
+            report["baseline"] = asdict(run_baseline(args.baseline_txs or args.txs, genesis))
+    finally:
+        if args.keep:
+            print(f"networks kept in {workdir}", file=sys.stderr)
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print_report(report, args)
+
+
+if __name__ == "__main__":
+    main()
