@@ -1,0 +1,629 @@
+"""DataAuthorisation.vy on the real py-evm engine: every transition and refusal, SM2-precompile consent."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from eth_utils.crypto import keccak
+
+from node.execution import BlockContext, ExecutionEngine, Message
+from node.genesis import (
+    DATA_AUTHORISATION_ADDRESS,
+    DATA_HOLDER,
+    DATA_REGULATOR,
+    DATA_USER,
+    GOVERNANCE_ADDRESS,
+    GenesisAccount,
+    GenesisOrganisation,
+    GenesisRole,
+    GenesisSpec,
+    SystemContract,
+    load_runtime_code,
+)
+from node.genesis_init import encode_initialize_with_governance
+from sdk import authorisations as sdk_auth
+from sdk.authorisations import (
+    ConsentTerms,
+    GrantStatus,
+    compute_consent_message,
+    compute_fields_mask,
+    compute_revocation_message,
+    compute_subject_commitment,
+    sign_consent,
+)
+from sdk.contracts import Contract, DecodedEvent
+from sdk.crypto import PrivateKey, sm3
+from sdk.errors import DomainError, IdentifierError
+from sdk.types import Receipt
+
+CHAIN_ID = 7
+DA = Contract("DataAuthorisation")
+ORG_HOLDER, ORG_USER, ORG_REG, ORG_OTHER = (
+    "12100000400000000E",
+    "91110000100000000A",
+    "11100000000013338W",
+    "91310000200000000B",
+)
+M1 = bytes([0x10]) * 20
+HOLDER, HOLDER_CLERK, USER, USER_REGULATOR, REGULATOR, OTHER_HOLDER, RELAY = (
+    bytes([0x40 + i]) * 20 for i in range(7)
+)
+RESIDENT_ID = "11010519491231002X"
+SALT = bytes(range(1, 33))
+SCHEMA = sm3(b"schema: name, id, address, income, tax")
+CONDITION = sm3(b"condition: only for credit assessment under contract 42")
+BASIS = sm3(b"basis: state secrets law art. 9")
+PURPOSE = sm3(b"purpose: credit assessment")
+EMPTY32 = bytes(32)
+T0 = 1_700_000_000  # block.timestamp at height 0 (seconds)
+
+
+@dataclass
+class Chain:
+    """One message per block; block.timestamp = T0 + height + skipped seconds."""
+
+    engine: ExecutionEngine
+    root: bytes
+    height: int = 0
+    now: int = T0
+    receipts: list[Receipt] = field(default_factory=list)
+
+    def _ctx(self) -> BlockContext:
+        return BlockContext(
+            height=self.height, timestamp_ms=self.now * 1000, gas_limit=30_000_000, proposer=M1
+        )
+
+    def advance(self, seconds: int) -> None:
+        self.now += seconds
+
+    def send(self, sender: bytes, name: str, *args: Any) -> Receipt:
+        self.height += 1
+        self.now += 1
+        data = DA.encode_call(name, list(args))
+        result = self.engine.execute_block(
+            self.root,
+            self._ctx(),
+            [Message(sender, DATA_AUTHORISATION_ADDRESS, data, 2_000_000, keccak(data))],
+        )
+        receipt = result.receipts[0]
+        if receipt.status != 1:
+            # a refused transaction changes no state at all
+            assert result.state_root == self.root
+        self.root = result.state_root
+        return receipt
+
+    def must(self, sender: bytes, name: str, *args: Any) -> list[DecodedEvent]:
+        receipt = self.send(sender, name, *args)
+        assert receipt.status == 1, receipt.revert_reason
+        return [DA.decode_log(log) for log in receipt.logs]
+
+    def refused(self, sender: bytes, name: str, *args: Any) -> str:
+        before = self.root
+        receipt = self.send(sender, name, *args)
+        assert receipt.status == 0, f"{name} was not refused"
+        assert self.root == before
+        return receipt.revert_reason.decode()
+
+    def view(self, name: str, *args: Any) -> Any:
+        out = self.engine.call(
+            self.root,
+            RELAY,
+            DATA_AUTHORISATION_ADDRESS,
+            DA.encode_call(name, list(args)),
+            1_000_000,
+            ctx=self._ctx(),
+        )
+        return DA.decode_output(name, out)
+
+    # --- shortcuts ----------------------------------------------------------------------------------
+    def register(
+        self,
+        *,
+        level: int = 1,
+        share_type: int = 1,
+        condition: bytes = EMPTY32,
+        fields: int = 0b11111,
+        personal: bool = False,
+        sender: bytes = HOLDER,
+    ) -> int:
+        events = self.must(
+            sender, "register_resource", level, share_type, SCHEMA, condition, fields, personal
+        )
+        return int(events[0].args["resource_id"])
+
+    def request(
+        self,
+        resource_id: int,
+        *,
+        fields: int = 0b00011,
+        valid_from: int | None = None,
+        valid_until: int | None = None,
+        use_limit: int = 3,
+        commitment: bytes = EMPTY32,
+        condition: bytes = EMPTY32,
+        sender: bytes = USER,
+    ) -> int:
+        start = self.now if valid_from is None else valid_from
+        end = self.now + 3600 if valid_until is None else valid_until
+        events = self.must(
+            sender, "request", resource_id, PURPOSE, fields, start, end, use_limit, commitment, condition
+        )
+        return int(events[0].args["grant_id"])
+
+    def terms(self, grant_id: int) -> ConsentTerms:
+        g = self.view("grants", grant_id)
+        return ConsentTerms(
+            chain_id=CHAIN_ID,
+            contract=DATA_AUTHORISATION_ADDRESS,
+            grant_id=grant_id,
+            resource_id=g["resource_id"],
+            requester=g["requester"],
+            subject_commitment=g["subject_commitment"],
+            purpose=g["purpose"],
+            fields=g["fields"],
+            valid_from=g["valid_from"],
+            valid_until=g["valid_until"],
+            use_limit=g["use_limit"],
+        )
+
+    def status(self, grant_id: int) -> GrantStatus:
+        return GrantStatus(self.view("status_of", grant_id))
+
+
+@pytest.fixture()
+def chain() -> Chain:
+    spec = GenesisSpec(
+        validators=(bytes([1]) * 64,),
+        organisations=(
+            GenesisOrganisation(ORG_HOLDER, "Data Exchange Authority"),
+            GenesisOrganisation(ORG_USER, "Example Bank"),
+            GenesisOrganisation(ORG_REG, "Data Regulator"),
+            GenesisOrganisation(ORG_OTHER, "Other Holder"),
+        ),
+        accounts=(
+            GenesisAccount(M1, ORG_HOLDER),
+            GenesisAccount(HOLDER, ORG_HOLDER),
+            GenesisAccount(HOLDER_CLERK, ORG_HOLDER),
+            GenesisAccount(USER, ORG_USER),
+            GenesisAccount(USER_REGULATOR, ORG_USER),
+            GenesisAccount(REGULATOR, ORG_REG),
+            GenesisAccount(OTHER_HOLDER, ORG_OTHER),
+            GenesisAccount(RELAY, ORG_OTHER),
+        ),
+        committee=(M1,),
+        threshold=1,
+        roles=(
+            GenesisRole(HOLDER, DATA_HOLDER),
+            GenesisRole(USER, DATA_USER),
+            GenesisRole(USER_REGULATOR, DATA_REGULATOR),
+            GenesisRole(REGULATOR, DATA_REGULATOR),
+            GenesisRole(OTHER_HOLDER, DATA_HOLDER),
+        ),
+        system_contracts=(
+            SystemContract(
+                name="DataAuthorisation",
+                address=DATA_AUTHORISATION_ADDRESS,
+                runtime_code=load_runtime_code("DataAuthorisation"),
+                init_data=encode_initialize_with_governance(GOVERNANCE_ADDRESS),
+            ),
+        ),
+        timestamp_ms=T0 * 1000,
+    )
+    engine = ExecutionEngine({}, chain_id=CHAIN_ID)
+    return Chain(engine, engine.create_genesis(spec))
+
+
+@pytest.fixture()
+def subject() -> PrivateKey:
+    return PrivateKey.generate()
+
+
+def commitment() -> bytes:
+    return compute_subject_commitment(RESIDENT_ID, SALT)
+
+
+# --- genesis ----------------------------------------------------------------------------------------------
+def test_initialised_once_with_governance(chain: Chain) -> None:
+    assert chain.view("initialized") is True
+    assert chain.view("governance") == GOVERNANCE_ADDRESS
+    assert chain.refused(M1, "initialize", USER) == "already initialized"
+
+
+def test_sdk_address_matches_genesis() -> None:
+    assert sdk_auth.DATA_AUTHORISATION_ADDRESS == DATA_AUTHORISATION_ADDRESS
+
+
+def test_role_ids_match_governance(chain: Chain) -> None:
+    assert chain.view("DATA_HOLDER") == DATA_HOLDER
+    assert chain.view("DATA_USER") == DATA_USER
+    assert chain.view("DATA_REGULATOR") == DATA_REGULATOR
+
+
+# --- resources --------------------------------------------------------------------------------------------
+def test_holder_registers_resource_for_its_organisation(chain: Chain) -> None:
+    events = chain.must(HOLDER, "register_resource", 2, 2, SCHEMA, CONDITION, 0b1011, True)
+    assert events[0].name == "ResourceRegistered"
+    assert events[0].args["holder"] == ORG_HOLDER
+    assert events[0].args["resource_id"] == 1
+    r = chain.view("resources", 1)
+    assert (r["holder"], r["registrant"], r["level"], r["share_type"]) == (ORG_HOLDER, HOLDER, 2, 2)
+    assert (r["schema_hash"], r["condition_hash"], r["fields"], r["personal"]) == (
+        SCHEMA,
+        CONDITION,
+        0b1011,
+        True,
+    )
+    assert chain.view("resource_count") == 1
+
+
+@pytest.mark.parametrize(
+    ("sender", "args", "reason"),
+    [
+        (USER, (1, 1, SCHEMA, EMPTY32, 1, False), "not a data holder"),
+        (HOLDER_CLERK, (1, 1, SCHEMA, EMPTY32, 1, False), "not a data holder"),
+        (HOLDER, (0, 1, SCHEMA, EMPTY32, 1, False), "level must be 1, 2 or 3"),
+        (HOLDER, (4, 1, SCHEMA, EMPTY32, 1, False), "level must be 1, 2 or 3"),
+        (HOLDER, (1, 4, SCHEMA, EMPTY32, 1, False), "share type must be 1, 2 or 3"),
+        (HOLDER, (1, 1, SCHEMA, CONDITION, 1, False), "unconditional sharing takes no condition"),
+        (HOLDER, (1, 2, SCHEMA, EMPTY32, 1, False), "conditional sharing needs a condition hash"),
+        (HOLDER, (1, 3, SCHEMA, EMPTY32, 1, False), "no-sharing needs a basis hash"),
+        (HOLDER, (1, 1, EMPTY32, EMPTY32, 1, False), "empty schema hash"),
+        (HOLDER, (1, 1, SCHEMA, EMPTY32, 0, False), "a resource needs at least one field"),
+    ],
+)
+def test_bad_resource_registration_is_refused(
+    chain: Chain, sender: bytes, args: tuple[Any, ...], reason: str
+) -> None:
+    assert chain.refused(sender, "register_resource", *args) == reason
+    assert chain.view("resource_count") == 0
+
+
+def test_only_the_holder_organisation_reclassifies(chain: Chain) -> None:
+    rid = chain.register()
+    assert (
+        chain.refused(OTHER_HOLDER, "set_share_type", rid, 3, BASIS)
+        == "not an account of the holder organisation"
+    )
+    assert chain.refused(USER, "set_share_type", rid, 3, BASIS) == "not a data holder"
+    assert chain.refused(HOLDER, "set_share_type", 99, 3, BASIS) == "unknown resource"
+    assert chain.refused(HOLDER, "set_share_type", rid, 3, EMPTY32) == "no-sharing needs a basis hash"
+    events = chain.must(HOLDER, "set_share_type", rid, 3, BASIS)
+    assert events[0].name == "ShareTypeChanged" and events[0].args["share_type"] == 3
+    assert chain.view("resources", rid)["condition_hash"] == BASIS
+
+
+# --- requests ---------------------------------------------------------------------------------------------
+def test_user_requests_a_field_subset(chain: Chain) -> None:
+    rid = chain.register()
+    start, end = chain.now + 10, chain.now + 1000
+    events = chain.must(USER, "request", rid, PURPOSE, 0b101, start, end, 5, EMPTY32, EMPTY32)
+    assert events[0].name == "AccessRequested"
+    args = events[0].args
+    assert (args["grant_id"], args["resource_id"], args["requester"]) == (1, rid, USER)
+    assert (args["requester_org"], args["holder_org"]) == (ORG_USER, ORG_HOLDER)
+    g = chain.view("grants", 1)
+    assert (g["fields"], g["valid_from"], g["valid_until"], g["use_limit"], g["uses"]) == (
+        0b101,
+        start,
+        end,
+        5,
+        0,
+    )
+    assert chain.status(1) == GrantStatus.REQUESTED
+
+
+def test_bad_requests_are_refused(chain: Chain) -> None:
+    open_rid = chain.register()
+    personal_rid = chain.register(personal=True)
+    conditional_rid = chain.register(share_type=2, condition=CONDITION)
+    closed_rid = chain.register(share_type=3, condition=BASIS)
+    now, later = chain.now, chain.now + 3600
+
+    def refused(sender: bytes, *args: Any) -> str:
+        return chain.refused(sender, "request", *args)
+
+    assert refused(HOLDER, open_rid, PURPOSE, 1, now, later, 1, EMPTY32, EMPTY32) == "not a data user"
+    assert refused(USER, 99, PURPOSE, 1, now, later, 1, EMPTY32, EMPTY32) == "unknown resource"
+    assert (
+        refused(USER, closed_rid, PURPOSE, 1, now, later, 1, EMPTY32, BASIS)
+        == "resource is not shared (share type 3)"
+    )
+    assert (
+        refused(USER, conditional_rid, PURPOSE, 1, now, later, 1, EMPTY32, EMPTY32)
+        == "the resource's sharing condition is not acknowledged"
+    )
+    assert refused(USER, open_rid, EMPTY32, 1, now, later, 1, EMPTY32, EMPTY32) == "empty purpose"
+    assert refused(USER, open_rid, PURPOSE, 0, now, later, 1, EMPTY32, EMPTY32) == "no fields requested"
+    assert (
+        refused(USER, open_rid, PURPOSE, 1 << 7, now, later, 1, EMPTY32, EMPTY32)
+        == "fields outside the resource"
+    )
+    assert refused(USER, open_rid, PURPOSE, 1, later, later, 1, EMPTY32, EMPTY32) == "empty period"
+    assert (
+        refused(USER, open_rid, PURPOSE, 1, now - 100, now - 1, 1, EMPTY32, EMPTY32) == "period already over"
+    )
+    assert (
+        refused(USER, open_rid, PURPOSE, 1, now, later, 0, EMPTY32, EMPTY32) == "use limit must be positive"
+    )
+    assert (
+        refused(USER, personal_rid, PURPOSE, 1, now, later, 1, EMPTY32, EMPTY32)
+        == "personal data needs a subject commitment"
+    )
+    assert (
+        refused(USER, open_rid, PURPOSE, 1, now, later, 1, commitment(), EMPTY32)
+        == "non-personal data takes no subject commitment"
+    )
+    assert chain.view("grant_count") == 0
+    # acknowledging the condition makes the conditional request acceptable
+    chain.must(USER, "request", conditional_rid, PURPOSE, 1, chain.now, later, 1, EMPTY32, CONDITION)
+
+
+# --- grants of non-personal data ---------------------------------------------------------------------------
+def test_holder_grants_non_personal_request(chain: Chain) -> None:
+    gid = chain.request(chain.register())
+    assert chain.refused(OTHER_HOLDER, "grant", gid, b"", b"") == "not an account of the holder organisation"
+    assert chain.refused(USER, "grant", gid, b"", b"") == "not a data holder"
+    assert chain.refused(HOLDER, "grant", gid, bytes(64), bytes(64)) == "non-personal data takes no consent"
+    events = chain.must(HOLDER, "grant", gid, b"", b"")
+    assert events[0].name == "AccessGranted"
+    assert events[0].args["subject_commitment"] == EMPTY32 and events[0].args["granted_by"] == HOLDER
+    assert chain.status(gid) == GrantStatus.GRANTED
+    assert chain.refused(HOLDER, "grant", gid, b"", b"") == "request is not pending"
+    assert chain.refused(HOLDER, "grant", 99, b"", b"") == "unknown request"
+
+
+def test_holder_refuses_a_request_and_it_cannot_be_granted(chain: Chain) -> None:
+    gid = chain.request(chain.register())
+    assert chain.refused(USER, "refuse", gid, EMPTY32) == "not a data holder"
+    assert chain.refused(REGULATOR, "refuse", gid, EMPTY32) == "not a data holder"  # not core data
+    reason = sm3(b"not within the agreed purpose")
+    events = chain.must(HOLDER, "refuse", gid, reason)
+    assert events[0].name == "RequestRefused" and events[0].args["reason_hash"] == reason
+    assert chain.status(gid) == GrantStatus.REFUSED
+    assert chain.refused(HOLDER, "grant", gid, b"", b"") == "request is not pending"
+
+
+def test_no_grant_once_resource_is_not_shared(chain: Chain) -> None:
+    rid = chain.register()
+    gid = chain.request(rid)
+    chain.must(HOLDER, "set_share_type", rid, 3, BASIS)
+    assert chain.refused(HOLDER, "grant", gid, b"", b"") == "resource is not shared (share type 3)"
+    assert chain.status(gid) == GrantStatus.REQUESTED
+
+
+def test_grant_after_the_period_is_refused(chain: Chain) -> None:
+    gid = chain.request(chain.register(), valid_until=chain.now + 5)
+    chain.advance(10)
+    assert chain.refused(HOLDER, "grant", gid, b"", b"") == "request period has ended"
+
+
+# --- core data: regulator approval --------------------------------------------------------------------------
+def test_core_data_needs_regulator_approval_before_grant(chain: Chain) -> None:
+    gid = chain.request(chain.register(level=3))
+    assert chain.refused(HOLDER, "grant", gid, b"", b"") == "core data needs regulator approval first"
+    assert chain.refused(HOLDER, "approve", gid) == "not a data regulator"
+    assert chain.refused(USER_REGULATOR, "approve", gid) == "a regulator cannot approve its own request"
+    events = chain.must(REGULATOR, "approve", gid)
+    assert events[0].name == "RequestApproved" and events[0].args["regulator"] == REGULATOR
+    assert chain.status(gid) == GrantStatus.APPROVED
+    assert chain.view("grants", gid)["approved_by"] == REGULATOR
+    assert chain.refused(REGULATOR, "approve", gid) == "request already approved"
+    chain.must(HOLDER, "grant", gid, b"", b"")
+    assert chain.status(gid) == GrantStatus.GRANTED
+    assert chain.refused(REGULATOR, "approve", gid) == "request is not pending"
+
+
+def test_approval_applies_to_core_data_only(chain: Chain) -> None:
+    gid = chain.request(chain.register(level=2))
+    assert chain.refused(REGULATOR, "approve", gid) == "only core data needs approval"
+
+
+def test_regulator_may_refuse_core_request(chain: Chain) -> None:
+    gid = chain.request(chain.register(level=3))
+    chain.must(REGULATOR, "refuse", gid, EMPTY32)
+    assert chain.status(gid) == GrantStatus.REFUSED
+    assert chain.refused(REGULATOR, "approve", gid) == "request is not pending"
+
+
+# --- personal data: the subject's consent -------------------------------------------------------------------
+def test_consent_message_matches_the_sdk(chain: Chain) -> None:
+    gid = chain.request(chain.register(personal=True), commitment=commitment())
+    terms = chain.terms(gid)
+    assert chain.view("consent_message", gid) == compute_consent_message(terms)
+    assert chain.view("revocation_message", gid) == compute_revocation_message(
+        CHAIN_ID, DATA_AUTHORISATION_ADDRESS, gid, commitment()
+    )
+    assert compute_consent_message(terms).startswith(b"xinlian/consent/1" + CHAIN_ID.to_bytes(32, "big"))
+
+
+def test_grant_with_subject_consent_binds_the_subject_key(chain: Chain, subject: PrivateKey) -> None:
+    gid = chain.request(chain.register(personal=True), commitment=commitment())
+    consent = sign_consent(subject, chain.terms(gid))
+    events = chain.must(HOLDER, "grant", gid, consent.public_key, consent.signature)
+    assert events[0].args["subject_commitment"] == commitment()
+    assert events[0].args["subject_key_hash"] == sm3(subject.public_key.to_bytes())
+    g = chain.view("grants", gid)
+    assert g["subject_key_hash"] == sm3(subject.public_key.to_bytes())
+    assert g["granted_by"] == HOLDER
+
+
+def test_forged_or_missing_consent_is_refused(chain: Chain, subject: PrivateKey) -> None:
+    gid = chain.request(chain.register(personal=True), commitment=commitment())
+    terms = chain.terms(gid)
+    impostor = PrivateKey.generate()
+    forged = sign_consent(impostor, terms)  # signed by another key, presented as the subject's
+    bad = "subject consent signature is invalid"
+    assert chain.refused(HOLDER, "grant", gid, subject.public_key.to_bytes(), forged.signature) == bad
+    # consent to different terms (more uses, another request, another chain) does not fit this request
+    for altered in (
+        ConsentTerms(**{**_fields(terms), "use_limit": terms.use_limit + 1}),
+        ConsentTerms(**{**_fields(terms), "grant_id": gid + 1}),
+        ConsentTerms(**{**_fields(terms), "chain_id": CHAIN_ID + 1}),
+        ConsentTerms(**{**_fields(terms), "fields": terms.fields | 0b100}),
+    ):
+        other = sign_consent(subject, altered)
+        assert chain.refused(HOLDER, "grant", gid, other.public_key, other.signature) == bad
+    # a revocation signature is no consent (different domain tag)
+    revocation = subject.sign(
+        compute_revocation_message(CHAIN_ID, DATA_AUTHORISATION_ADDRESS, gid, commitment())
+    )
+    assert chain.refused(HOLDER, "grant", gid, subject.public_key.to_bytes(), revocation) == bad
+    assert chain.refused(HOLDER, "grant", gid, b"", b"") == "subject public key must be 64 bytes"
+    assert chain.refused(HOLDER, "grant", gid, subject.public_key.to_bytes(), b"\x01" * 63) == (
+        "consent signature must be 64 bytes"
+    )
+    assert chain.refused(HOLDER, "grant", gid, bytes(64), bytes(64)) == bad  # not a curve point
+    assert chain.status(gid) == GrantStatus.REQUESTED
+
+
+def _fields(terms: ConsentTerms) -> dict[str, Any]:
+    return {name: getattr(terms, name) for name in ConsentTerms.__dataclass_fields__}
+
+
+# --- uses ---------------------------------------------------------------------------------------------------
+def test_uses_are_counted_up_to_the_limit(chain: Chain) -> None:
+    gid = chain.request(chain.register(), fields=0b0111, use_limit=3)
+    chain.must(HOLDER, "grant", gid, b"", b"")
+    digests = [sm3(f"result {i}".encode()) for i in range(4)]
+    for number, sender in ((1, HOLDER), (2, USER), (3, HOLDER)):
+        events = chain.must(sender, "record_use", gid, 0b0011, digests[number - 1])
+        assert events[0].name == "UseRecorded"
+        assert (
+            events[0].args["use_number"] == number and events[0].args["result_digest"] == digests[number - 1]
+        )
+        assert events[0].args["recorded_by"] == sender
+    assert chain.view("can_use", gid, 0b1) is False
+    assert chain.refused(HOLDER, "record_use", gid, 0b0011, digests[3]) == "use limit reached"
+    assert chain.view("grants", gid)["uses"] == 3
+
+
+def test_use_outside_fields_or_by_strangers_is_refused(chain: Chain) -> None:
+    gid = chain.request(chain.register(), fields=0b0011)
+    digest = sm3(b"result")
+    assert (
+        chain.refused(HOLDER, "record_use", gid, 0b0001, digest) == "grant is not in force"
+    )  # not granted yet
+    chain.must(HOLDER, "grant", gid, b"", b"")
+    assert chain.view("can_use", gid, 0b0001) is True
+    assert chain.view("can_use", gid, 0b0100) is False
+    assert chain.refused(HOLDER, "record_use", gid, 0b0100, digest) == "fields outside the grant"
+    assert chain.refused(HOLDER, "record_use", gid, 0, digest) == "no fields used"
+    assert chain.refused(HOLDER, "record_use", gid, 0b0001, EMPTY32) == "empty result digest"
+    assert (
+        chain.refused(OTHER_HOLDER, "record_use", gid, 0b0001, digest)
+        == "not an account of the holder organisation"
+    )
+    assert chain.refused(USER_REGULATOR, "record_use", gid, 0b0001, digest) == "not a data holder"
+    assert chain.refused(HOLDER, "record_use", 99, 0b0001, digest) == "unknown grant"
+    assert chain.view("grants", gid)["uses"] == 0
+
+
+def test_use_outside_the_period_is_refused(chain: Chain) -> None:
+    start = chain.now + 100
+    gid = chain.request(chain.register(), valid_from=start, valid_until=start + 50)
+    chain.must(HOLDER, "grant", gid, b"", b"")
+    digest = sm3(b"result")
+    assert chain.refused(HOLDER, "record_use", gid, 1, digest) == "grant not yet valid"
+    chain.advance(100)
+    chain.must(HOLDER, "record_use", gid, 1, digest)
+    chain.advance(60)
+    assert chain.status(gid) == GrantStatus.EXPIRED
+    assert chain.refused(HOLDER, "record_use", gid, 1, digest) == "grant expired"
+
+
+def test_no_use_while_the_resource_is_not_shared(chain: Chain) -> None:
+    rid = chain.register()
+    gid = chain.request(rid)
+    chain.must(HOLDER, "grant", gid, b"", b"")
+    chain.must(HOLDER, "set_share_type", rid, 3, BASIS)
+    assert chain.view("can_use", gid, 1) is False
+    assert chain.refused(HOLDER, "record_use", gid, 1, sm3(b"r")) == "resource is not shared (share type 3)"
+
+
+# --- revocation and expiry ----------------------------------------------------------------------------------
+def test_holder_revokes_and_uses_stop(chain: Chain) -> None:
+    gid = chain.request(chain.register())
+    chain.must(HOLDER, "grant", gid, b"", b"")
+    chain.must(USER, "record_use", gid, 1, sm3(b"r1"))
+    assert chain.refused(USER, "revoke", gid, EMPTY32) == "not a data holder"
+    assert chain.refused(OTHER_HOLDER, "revoke", gid, EMPTY32) == "not an account of the holder organisation"
+    events = chain.must(HOLDER, "revoke", gid, sm3(b"contract ended"))
+    assert events[0].name == "GrantRevoked" and events[0].args["by_subject"] is False
+    assert chain.status(gid) == GrantStatus.REVOKED
+    assert chain.view("grants", gid)["uses"] == 1  # not retroactive
+    assert chain.refused(USER, "record_use", gid, 1, sm3(b"r2")) == "grant revoked"
+    assert chain.refused(HOLDER, "revoke", gid, EMPTY32) == "grant revoked"
+
+
+def test_subject_revokes_with_the_bound_key_and_replay_is_refused(chain: Chain, subject: PrivateKey) -> None:
+    gid = chain.request(chain.register(personal=True), commitment=commitment())
+    consent = sign_consent(subject, chain.terms(gid))
+    chain.must(HOLDER, "grant", gid, consent.public_key, consent.signature)
+    message = compute_revocation_message(CHAIN_ID, DATA_AUTHORISATION_ADDRESS, gid, commitment())
+    impostor = PrivateKey.generate()
+    pk = subject.public_key.to_bytes()
+    assert chain.refused(
+        RELAY, "revoke_by_subject", gid, impostor.public_key.to_bytes(), impostor.sign(message)
+    ) == ("not the consenting subject's key")
+    assert chain.refused(RELAY, "revoke_by_subject", gid, pk, impostor.sign(message)) == (
+        "subject revocation signature is invalid"
+    )
+    # the consent signature is no revocation (different domain tag)
+    assert chain.refused(RELAY, "revoke_by_subject", gid, pk, consent.signature) == (
+        "subject revocation signature is invalid"
+    )
+    other_grant = compute_revocation_message(CHAIN_ID, DATA_AUTHORISATION_ADDRESS, gid + 1, commitment())
+    assert chain.refused(RELAY, "revoke_by_subject", gid, pk, subject.sign(other_grant)) == (
+        "subject revocation signature is invalid"
+    )
+    signature = subject.sign(message)
+    events = chain.must(RELAY, "revoke_by_subject", gid, pk, signature)
+    assert events[0].args["by_subject"] is True and events[0].args["by"] == RELAY
+    assert chain.status(gid) == GrantStatus.REVOKED
+    assert chain.refused(RELAY, "revoke_by_subject", gid, pk, signature) == "grant revoked"
+    assert chain.refused(HOLDER, "record_use", gid, 1, sm3(b"r")) == "grant revoked"
+
+
+def test_subject_revocation_needs_a_personal_grant(chain: Chain, subject: PrivateKey) -> None:
+    gid = chain.request(chain.register())
+    chain.must(HOLDER, "grant", gid, b"", b"")
+    pk = subject.public_key.to_bytes()
+    assert chain.refused(RELAY, "revoke_by_subject", gid, pk, bytes(64)) == "grant has no data subject"
+
+
+def test_expire_marks_a_finished_grant(chain: Chain) -> None:
+    gid = chain.request(chain.register(), valid_until=chain.now + 20)
+    assert chain.refused(RELAY, "expire", gid) == "grant is not in force"
+    chain.must(HOLDER, "grant", gid, b"", b"")
+    assert chain.refused(RELAY, "expire", gid) == "grant period not over"
+    chain.advance(30)
+    assert chain.status(gid) == GrantStatus.EXPIRED
+    events = chain.must(RELAY, "expire", gid)
+    assert events[0].name == "GrantExpired"
+    assert chain.view("grants", gid)["status"] == GrantStatus.EXPIRED
+    assert chain.refused(HOLDER, "record_use", gid, 1, sm3(b"r")) == "grant expired"
+    assert chain.refused(HOLDER, "revoke", gid, EMPTY32) == "grant expired"
+
+
+# --- SDK helpers (pure) -------------------------------------------------------------------------------------
+def test_subject_commitment_is_salted_and_validates_the_id() -> None:
+    first = compute_subject_commitment(RESIDENT_ID, SALT)
+    assert len(first) == 32
+    assert compute_subject_commitment(RESIDENT_ID.lower(), SALT) == first
+    assert compute_subject_commitment(RESIDENT_ID, bytes(reversed(SALT))) != first
+    assert RESIDENT_ID.encode() not in first
+    with pytest.raises(IdentifierError) as caught:
+        compute_subject_commitment("110105194912310021", SALT)  # wrong check character
+    assert "110105194912310021" not in str(caught.value)
+    with pytest.raises(DomainError):
+        compute_subject_commitment(RESIDENT_ID, b"short")
+
+
+def test_field_masks_round_trip_and_refuse_bad_ids() -> None:
+    assert compute_fields_mask([0, 3, 255]) == 1 | 8 | 1 << 255
+    assert sdk_auth.compute_field_ids(0b1001) == (0, 3)
+    for bad in ([], [256], [-1]):
+        with pytest.raises(DomainError):
+            compute_fields_mask(bad)
