@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.helpers import Network, NodeProcess, create_network
+from tests.e2e.helpers import Network, NodeProcess, create_network, snapshot_code
 
 
 @pytest.fixture
@@ -17,9 +17,9 @@ def network(tmp_path: Path) -> Network:
 
 
 @pytest.fixture
-def node_process(network: Network) -> Iterator[NodeProcess]:
-    """The network's node as an `xinlian node run` process (not started); killed at teardown."""
-    process = NodeProcess(network)
+def node_process(network: Network, tmp_path: Path) -> Iterator[NodeProcess]:
+    """The network's node as an `xinlian node run` process (not started) on a snapshot of the code."""
+    process = NodeProcess(network, code_dir=snapshot_code(tmp_path / "code"))
     try:
         yield process
     finally:

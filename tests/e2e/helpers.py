@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -124,11 +125,30 @@ def make_grant(network: Network, grantor: Grantor, *, head_height: int, index: i
     )
 
 
-class NodeProcess:
-    """``xinlian node run`` as a child process whose output goes to a log file (appended across restarts)."""
+def snapshot_code(dest: Path) -> Path:
+    """Copy the node's code (sdk/, node/, contracts/build/) to ``dest`` and return it.
 
-    def __init__(self, network: Network, *, log_path: Path | None = None) -> None:
+    A restarted node must run the same software as before its crash. The working tree is shared and edited
+    while tests run, and genesis installs whichever contract artifacts exist at start-up, so a node run
+    from the live tree may compute another genesis after a restart; a snapshot keeps every restart equal.
+    """
+    for package in ("sdk", "node"):
+        shutil.copytree(REPO_ROOT / package, dest / package)
+    shutil.copytree(REPO_ROOT / "contracts" / "build", dest / "contracts" / "build")
+    return dest
+
+
+class NodeProcess:
+    """``xinlian node run`` as a child process whose output goes to a log file (appended across restarts).
+
+    ``code_dir`` (from ``snapshot_code``) is the code the process runs; by default the working tree.
+    """
+
+    def __init__(
+        self, network: Network, *, code_dir: Path | None = None, log_path: Path | None = None
+    ) -> None:
         self.network = network
+        self.code_dir = code_dir or REPO_ROOT
         self.log_path = log_path or network.base / "node.log"
         self.process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
@@ -141,10 +161,10 @@ class NodeProcess:
         self._log = open(self.log_path, "ab")  # noqa: SIM115 — closed in wait_exit
         self._log.write(f"--- start {self.starts} ---\n".encode())
         self._log.flush()
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(self.code_dir)}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "sdk.cli", "node", "run", "--config", str(self.network.config_path)],
-            cwd=REPO_ROOT,
+            cwd=self.code_dir,
             stdout=self._log,
             stderr=subprocess.STDOUT,
             env=env,
