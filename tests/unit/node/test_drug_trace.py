@@ -1,0 +1,536 @@
+"""DrugTrace.vy on the real py-evm engine: every transition, and every refusal (revert or alert-only)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from node.execution import BlockContext, ExecutionEngine, Message
+from node.genesis import (
+    DISPENSER,
+    DISTRIBUTOR,
+    DRUG_REGULATOR,
+    DRUG_TRACE_ADDRESS,
+    GOVERNANCE_ADDRESS,
+    MAH,
+    GenesisAccount,
+    GenesisOrganisation,
+    GenesisRole,
+    GenesisSpec,
+    SystemContract,
+    load_runtime_code,
+)
+from node.genesis_init import encode_initialize_with_governance
+from node.network import make_uscc
+from sdk.contracts import Contract
+from sdk.crypto import sm3
+from sdk.drugs import (
+    CALL_GAS_BASE,
+    COMMISSION_GAS_BASE,
+    COMMISSION_GAS_PER_CODE,
+    MOVE_GAS_PER_CODE,
+    BillType,
+    Category,
+    CodeStatus,
+    Level,
+    compute_commission_chunk_size,
+    compute_day,
+    compute_product_id,
+    parse_trace_code,
+)
+from sdk.types import Receipt
+
+DRUG = Contract("DrugTrace")
+ORG_REG, ORG_MAH, ORG_DIST, ORG_PHARM, ORG_RIVAL, ORG_NONE = (make_uscc("330000", 50 + i) for i in range(6))
+COMMITTEE, REGULATOR, PHARMA, PHARMA_2, DIST, PHARMACY, RIVAL, OUTSIDER = (
+    bytes([0x20 + i]) * 20 for i in range(8)
+)
+UNIT_KEY, CASE_KEY = "8612345", "8612346"
+PRODUCTION, EXPIRY = dt.date(2025, 1, 10), dt.date(2027, 1, 31)
+NOW_MS = 1_767_225_600_000  # 2026-01-01 UTC: inside the batch's shelf life
+SALE = int(BillType.SALE)
+
+
+def unit(n: int) -> str:
+    return f"{UNIT_KEY}{n:013d}"
+
+
+def case(n: int) -> str:
+    return f"{CASE_KEY}{n:013d}"
+
+
+def cid(code: str) -> bytes:
+    return parse_trace_code(code).code_id
+
+
+@dataclass
+class Chain:
+    """One message per block on a real engine; block time is NOW_MS unless a test moves it."""
+
+    engine: ExecutionEngine
+    root: bytes
+    height: int = 0
+    now_ms: int = NOW_MS
+
+    def send(self, sender: bytes, name: str, *args: Any, gas: int = 5_000_000) -> Receipt:
+        self.height += 1
+        ctx = BlockContext(
+            height=self.height, timestamp_ms=self.now_ms, gas_limit=30_000_000, proposer=COMMITTEE
+        )
+        data = DRUG.encode_call(name, list(args))
+        result = self.engine.execute_block(
+            self.root, ctx, [Message(sender, DRUG_TRACE_ADDRESS, data, gas, sm3(data))]
+        )
+        self.root = result.state_root
+        return result.receipts[0]
+
+    def must(self, sender: bytes, name: str, *args: Any) -> Receipt:
+        receipt = self.send(sender, name, *args)
+        assert receipt.status == 1, receipt.revert_reason
+        assert not alerts_of(receipt), alerts_of(receipt)
+        return receipt
+
+    def reverted(self, sender: bytes, name: str, *args: Any) -> str:
+        before = self.root
+        receipt = self.send(sender, name, *args)
+        assert receipt.status == 0
+        assert self.root == before
+        return receipt.revert_reason.decode()
+
+    def alerted(self, sender: bytes, name: str, *args: Any) -> list[tuple[bytes, str]]:
+        """Send a call that must be refused with alerts: it succeeds, returns 0/False, changes no state."""
+        before = self.root
+        receipt = self.send(sender, name, *args)
+        assert receipt.status == 1, receipt.revert_reason
+        assert self.root == before, "a refusal must change no state"
+        names = {DRUG.decode_log(log).name for log in receipt.logs}
+        assert names == {"Alert"}, names
+        return alerts_of(receipt)
+
+    def view(self, name: str, *args: Any) -> Any:
+        ctx = BlockContext(
+            height=self.height, timestamp_ms=self.now_ms, gas_limit=30_000_000, proposer=COMMITTEE
+        )
+        out = self.engine.call(
+            self.root, OUTSIDER, DRUG_TRACE_ADDRESS, DRUG.encode_call(name, list(args)), 5_000_000, ctx=ctx
+        )
+        return DRUG.decode_output(name, out)
+
+    def code(self, code: str) -> dict[str, Any]:
+        result: dict[str, Any] = self.view("get_code", cid(code))
+        return result
+
+
+def alerts_of(receipt: Receipt) -> list[tuple[bytes, str]]:
+    events = [DRUG.decode_log(log) for log in receipt.logs]
+    return [(bytes(e.args["code"]), e.args["reason"]) for e in events if e.name == "Alert"]
+
+
+@pytest.fixture()
+def chain() -> Chain:
+    spec = GenesisSpec(
+        validators=(bytes([1]) * 64,),
+        organisations=tuple(
+            GenesisOrganisation(uscc, name)
+            for uscc, name in (
+                (make_uscc("110000", 49), "Committee"),
+                (ORG_REG, "Provincial Drug Administration"),
+                (ORG_MAH, "Hangzhou Pharma"),
+                (ORG_DIST, "Zhejiang Distribution"),
+                (ORG_PHARM, "West Lake Pharmacy"),
+                (ORG_RIVAL, "Rival Pharma"),
+                (ORG_NONE, "No Role Ltd"),
+            )
+        ),
+        accounts=(
+            GenesisAccount(COMMITTEE, make_uscc("110000", 49)),
+            GenesisAccount(REGULATOR, ORG_REG),
+            GenesisAccount(PHARMA, ORG_MAH),
+            GenesisAccount(PHARMA_2, ORG_MAH),
+            GenesisAccount(DIST, ORG_DIST),
+            GenesisAccount(PHARMACY, ORG_PHARM),
+            GenesisAccount(RIVAL, ORG_RIVAL),
+            GenesisAccount(OUTSIDER, ORG_NONE),
+        ),
+        committee=(COMMITTEE,),
+        threshold=1,
+        roles=(
+            GenesisRole(REGULATOR, DRUG_REGULATOR),
+            GenesisRole(PHARMA, MAH),
+            GenesisRole(PHARMA_2, MAH),
+            GenesisRole(DIST, DISTRIBUTOR),
+            GenesisRole(PHARMACY, DISPENSER),
+            GenesisRole(RIVAL, MAH),
+        ),
+        system_contracts=(
+            SystemContract(
+                name="DrugTrace",
+                address=DRUG_TRACE_ADDRESS,
+                runtime_code=load_runtime_code("DrugTrace"),
+                init_data=encode_initialize_with_governance(GOVERNANCE_ADDRESS),
+            ),
+        ),
+    )
+    engine = ExecutionEngine({}, chain_id=7)
+    return Chain(engine, engine.create_genesis(spec))
+
+
+def register(chain: Chain) -> None:
+    unit_id, case_id = compute_product_id(UNIT_KEY), compute_product_id(CASE_KEY)
+    chain.must(
+        PHARMA, "register_product", unit_id, "Amoxicillin 250 mg x 24", "国药准字H20000001", 0, bytes(32)
+    )
+    chain.must(PHARMA, "register_product", case_id, "Amoxicillin case of 10", "国药准字H20000001", 0, unit_id)
+
+
+def commission(
+    chain: Chain, codes: list[str], level: Level, batch: str = "B001", sender: bytes = PHARMA
+) -> Receipt:
+    product = compute_product_id(codes[0][:7])
+    ids = [cid(c) for c in codes]
+    return chain.must(
+        sender, "commission", product, batch, compute_day(PRODUCTION), compute_day(EXPIRY), int(level), ids
+    )
+
+
+@pytest.fixture()
+def stocked(chain: Chain) -> Chain:
+    """Products registered; units 1-20 and cases 1-2 commissioned in batch B001; case 1 holds units 1-10."""
+    register(chain)
+    commission(chain, [unit(i) for i in range(1, 21)], Level.UNIT)
+    commission(chain, [case(1), case(2)], Level.CASE)
+    chain.must(PHARMA, "aggregate", cid(case(1)), [cid(unit(i)) for i in range(1, 11)])
+    return chain
+
+
+def ship(chain: Chain, sender: bytes, codes: list[str], receiver: bytes, bill: int = SALE) -> int:
+    receipt = chain.must(sender, "ship", [cid(c) for c in codes], receiver, bill)
+    created = [DRUG.decode_log(log) for log in receipt.logs if DRUG.decode_log(log).name == "ShipmentCreated"]
+    return int(created[0].args["shipment"])
+
+
+# --- set-up and products --------------------------------------------------------------------------------
+def test_initialize_runs_once_at_genesis(chain: Chain) -> None:
+    assert chain.view("governance") == GOVERNANCE_ADDRESS
+    assert chain.reverted(COMMITTEE, "initialize", COMMITTEE) == "already initialized"
+
+
+def test_mah_registers_products_for_its_organisation(chain: Chain) -> None:
+    register(chain)
+    unit_product = chain.view("products", compute_product_id(UNIT_KEY))
+    assert unit_product["mah_org"] == ORG_MAH
+    assert unit_product["drug"] == compute_product_id(UNIT_KEY)
+    assert chain.view("products", compute_product_id(CASE_KEY))["drug"] == compute_product_id(UNIT_KEY)
+    vaccine = compute_product_id("8699999")
+    chain.must(
+        PHARMA, "register_product", vaccine, "Hep B vaccine", "国药准字S1", int(Category.VACCINE), bytes(32)
+    )
+    assert chain.view("products", vaccine)["category"] == Category.VACCINE
+
+
+def test_product_registration_refusals_revert(chain: Chain) -> None:
+    register(chain)
+    other = compute_product_id("8600001")
+    assert chain.reverted(DIST, "register_product", other, "X", "A", 0, bytes(32)) == "not a MAH"
+    assert (
+        chain.reverted(PHARMA, "register_product", compute_product_id(UNIT_KEY), "X", "A", 0, bytes(32))
+        == "product already registered"
+    )
+    assert chain.reverted(PHARMA, "register_product", other, "X", "A", 9, bytes(32)) == "unknown category"
+    assert (
+        chain.reverted(RIVAL, "register_product", other, "X", "A", 0, compute_product_id(UNIT_KEY))
+        == "packed product belongs to another MAH"
+    )
+
+
+# --- commissioning --------------------------------------------------------------------------------------
+def test_commissioning_records_codes_with_the_mah_as_custodian(chain: Chain) -> None:
+    register(chain)
+    receipt = commission(chain, [unit(1), unit(2)], Level.UNIT)
+    state = chain.code(unit(1))
+    assert state["known"] and state["status"] == CodeStatus.ACTIVE and state["custodian"] == PHARMA
+    assert state["batch_no"] == "B001" and state["level"] == Level.UNIT
+    assert state["expiry_day"] == compute_day(EXPIRY) and not state["expired"]
+    assert [DRUG.decode_log(log).name for log in receipt.logs] == ["Commissioned"] * 2 + ["BatchCommissioned"]
+    assert chain.view("get_batch", compute_product_id(UNIT_KEY), "B001")["commissioned"] == 2
+    assert chain.code(unit(3))["known"] is False
+
+
+def test_a_full_commissioning_chunk_fits_the_default_gas_limit(chain: Chain) -> None:
+    register(chain)
+    size = compute_commission_chunk_size(5_000_000)
+    assert size >= 180
+    receipt = commission(chain, [unit(i) for i in range(1, size + 1)], Level.UNIT)
+    assert receipt.gas_used <= COMMISSION_GAS_BASE + size * COMMISSION_GAS_PER_CODE
+    assert chain.code(unit(size))["status"] == CodeStatus.ACTIVE
+
+
+def test_two_hundred_codes_move_in_one_transaction(chain: Chain) -> None:
+    register(chain)
+    codes = [unit(i) for i in range(1, 201)]
+    commission(chain, codes[:100], Level.UNIT)
+    commission(chain, codes[100:], Level.UNIT)
+    receipt = chain.must(PHARMA, "ship", [cid(c) for c in codes], DIST, SALE)
+    assert receipt.gas_used <= CALL_GAS_BASE + 200 * MOVE_GAS_PER_CODE
+    assert chain.code(unit(200))["status"] == CodeStatus.IN_TRANSIT
+
+
+def test_commissioning_a_known_code_is_refused_with_an_alert(chain: Chain) -> None:
+    register(chain)
+    commission(chain, [unit(1)], Level.UNIT)
+    product = compute_product_id(UNIT_KEY)
+    days = (compute_day(PRODUCTION), compute_day(EXPIRY))
+    alerts = chain.alerted(PHARMA, "commission", product, "B001", *days, 1, [cid(unit(2)), cid(unit(1))])
+    assert alerts == [(cid(unit(1)), "already commissioned")]
+    assert chain.code(unit(2))["known"] is False
+
+
+def test_commissioning_refusals_revert(chain: Chain) -> None:
+    register(chain)
+    product = compute_product_id(UNIT_KEY)
+    days = (compute_day(PRODUCTION), compute_day(EXPIRY))
+    codes = [cid(unit(1))]
+    assert chain.reverted(RIVAL, "commission", product, "B1", *days, 1, codes) == "not the product's MAH"
+    assert chain.reverted(DIST, "commission", product, "B1", *days, 1, codes) == "not a MAH"
+    assert chain.reverted(PHARMA, "commission", product, "B1", *days, 4, codes) == "unknown packaging level"
+    assert chain.reverted(PHARMA, "commission", bytes(32), "B1", *days, 1, codes) == "unknown product"
+    assert chain.reverted(PHARMA, "commission", product, "B1", *days, 1, []) == "no codes"
+    dup = [cid(unit(1)), cid(unit(1))]
+    assert chain.reverted(PHARMA, "commission", product, "B1", *days, 1, dup) == "duplicate code in call"
+    chain.must(PHARMA_2, "commission", product, "B1", *days, 1, codes)  # another account of the MAH
+    later = (days[0] + 1, days[1])
+    assert (
+        chain.reverted(PHARMA, "commission", product, "B1", *later, 1, [cid(unit(2))])
+        == "batch production day differs"
+    )
+
+
+# --- packing --------------------------------------------------------------------------------------------
+def test_children_move_with_their_parent(stocked: Chain) -> None:
+    assert stocked.code(unit(3))["parent"] == cid(case(1))
+    shipment = ship(stocked, PHARMA, [case(1)], DIST)
+    inside = stocked.code(unit(3))
+    assert inside["status"] == CodeStatus.IN_TRANSIT and inside["custodian"] == PHARMA
+    assert inside["shipment"] == shipment
+    stocked.must(DIST, "receive", shipment, [cid(case(1))])
+    assert stocked.code(unit(3))["custodian"] == DIST
+    assert stocked.code(unit(3))["status"] == CodeStatus.ACTIVE
+    assert stocked.code(unit(11))["custodian"] == PHARMA  # not packed: did not move
+
+
+def test_packing_refusals_alert(stocked: Chain) -> None:
+    assert stocked.alerted(PHARMA, "aggregate", cid(case(2)), [cid(unit(1))]) == [
+        (cid(unit(1)), "packed in a parent")
+    ]
+    assert stocked.alerted(PHARMA, "aggregate", cid(unit(12)), [cid(unit(11))]) == [
+        (cid(unit(11)), "level not below parent")
+    ]
+    assert stocked.alerted(DIST, "aggregate", cid(case(2)), [cid(unit(11))]) == [
+        (cid(case(2)), "not the custodian"),
+        (cid(unit(11)), "not the custodian"),
+    ]
+    assert stocked.alerted(PHARMA, "disaggregate", cid(case(2)), [cid(unit(1))]) == [
+        (cid(unit(1)), "not packed in this parent")
+    ]
+    assert stocked.reverted(OUTSIDER, "aggregate", cid(case(2)), [cid(unit(11))]) == (
+        "not a MAH, distributor or dispenser"
+    )
+
+
+def test_disaggregated_child_is_held_by_whoever_held_the_parent(stocked: Chain) -> None:
+    shipment = ship(stocked, PHARMA, [case(1)], DIST)
+    stocked.must(DIST, "receive", shipment, [cid(case(1))])
+    stocked.must(DIST, "disaggregate", cid(case(1)), [cid(unit(1)), cid(unit(2))])
+    assert stocked.code(unit(1))["parent"] == bytes(32)
+    assert stocked.code(unit(1))["custodian"] == DIST
+    ship(stocked, DIST, [case(1)], PHARMACY)
+    assert stocked.code(unit(3))["status"] == CodeStatus.IN_TRANSIT
+    assert stocked.code(unit(1))["status"] == CodeStatus.ACTIVE  # unpacked before the case left
+
+
+# --- shipping and receiving -----------------------------------------------------------------------------
+def test_custody_moves_only_when_the_receiver_confirms(stocked: Chain) -> None:
+    shipment = ship(stocked, PHARMA, [unit(11), unit(12)], DIST)
+    assert stocked.code(unit(11))["custodian"] == PHARMA
+    assert stocked.view("shipments", shipment)["remaining"] == 2
+    assert (
+        stocked.reverted(PHARMACY, "receive", shipment, [cid(unit(11))])
+        == "not the receiver of this shipment"
+    )
+    stocked.must(DIST, "receive", shipment, [cid(unit(11))])
+    assert stocked.code(unit(11))["custodian"] == DIST
+    assert stocked.code(unit(12))["status"] == CodeStatus.IN_TRANSIT
+    receipt = stocked.must(DIST, "receive", shipment, [cid(unit(12))])
+    assert "ShipmentClosed" in [DRUG.decode_log(log).name for log in receipt.logs]
+    assert stocked.view("shipments", shipment)["status"] == 2
+    assert stocked.reverted(DIST, "receive", shipment, [cid(unit(12))]) == "no open shipment with that id"
+
+
+def test_receiving_a_code_outside_the_shipment_alerts(stocked: Chain) -> None:
+    shipment = ship(stocked, PHARMA, [unit(11)], DIST)
+    assert stocked.alerted(DIST, "receive", shipment, [cid(unit(11)), cid(unit(12))]) == [
+        (cid(unit(12)), "not in this shipment")
+    ]
+    assert stocked.code(unit(11))["status"] == CodeStatus.IN_TRANSIT
+
+
+def test_shipping_by_a_non_custodian_is_refused_with_an_alert(stocked: Chain) -> None:
+    assert stocked.alerted(DIST, "ship", [cid(unit(11))], PHARMACY, SALE) == [
+        (cid(unit(11)), "not the custodian")
+    ]
+    shipment = ship(stocked, PHARMA, [unit(11)], DIST)
+    assert stocked.alerted(PHARMA, "ship", [cid(unit(11))], PHARMACY, SALE) == [(cid(unit(11)), "in transit")]
+    assert stocked.alerted(PHARMA, "ship", [cid(unit(1))], DIST, SALE) == [
+        (cid(unit(1)), "packed in a parent")
+    ]
+    assert stocked.view("shipment_count") == shipment
+
+
+def test_shipping_refusals_revert(stocked: Chain) -> None:
+    codes = [cid(unit(11))]
+    assert stocked.reverted(PHARMA, "ship", codes, DIST, 205) == "unknown outbound bill type"
+    assert (
+        stocked.reverted(PHARMA, "ship", codes, OUTSIDER, SALE)
+        == "receiver is not a MAH, distributor or dispenser"
+    )
+    assert stocked.reverted(PHARMA, "ship", codes, PHARMA, SALE) == "cannot ship to oneself"
+    assert stocked.reverted(OUTSIDER, "ship", codes, DIST, SALE) == "not a MAH, distributor or dispenser"
+    assert stocked.reverted(PHARMA, "ship", codes + codes, DIST, SALE) == "duplicate code in call"
+
+
+def test_cancelled_shipment_returns_codes_to_the_sender(stocked: Chain) -> None:
+    shipment = ship(stocked, PHARMA, [unit(11), unit(12)], DIST)
+    stocked.must(DIST, "cancel_shipment", shipment, [cid(unit(11)), cid(unit(12))])
+    assert stocked.code(unit(11))["status"] == CodeStatus.ACTIVE
+    assert stocked.code(unit(11))["custodian"] == PHARMA
+    assert stocked.view("shipments", shipment)["status"] == 3
+    assert stocked.reverted(PHARMACY, "cancel_shipment", shipment, [cid(unit(11))]) == (
+        "no open shipment with that id"
+    )
+
+
+# --- dispensing -----------------------------------------------------------------------------------------
+def deliver(chain: Chain, codes: list[str]) -> None:
+    first = ship(chain, PHARMA, codes, DIST)
+    chain.must(DIST, "receive", first, [cid(c) for c in codes])
+    second = ship(chain, DIST, codes, PHARMACY)
+    chain.must(PHARMACY, "receive", second, [cid(c) for c in codes])
+
+
+def test_dispensing_is_terminal_and_a_second_dispensing_alerts(stocked: Chain) -> None:
+    deliver(stocked, [unit(11)])
+    stocked.must(PHARMACY, "dispense", [cid(unit(11))])
+    assert stocked.code(unit(11))["status"] == CodeStatus.DISPENSED
+    assert stocked.alerted(PHARMACY, "dispense", [cid(unit(11))]) == [(cid(unit(11)), "already dispensed")]
+    assert stocked.alerted(PHARMACY, "ship", [cid(unit(11))], DIST, 202) == [
+        (cid(unit(11)), "already dispensed")
+    ]
+
+
+def test_dispensing_from_a_received_case_takes_the_unit_out(stocked: Chain) -> None:
+    deliver(stocked, [case(1)])
+    receipt = stocked.must(PHARMACY, "dispense", [cid(unit(5))])
+    assert [DRUG.decode_log(log).name for log in receipt.logs] == ["Disaggregated", "Dispensed"]
+    assert stocked.code(unit(5))["parent"] == bytes(32)
+    assert stocked.code(unit(5))["status"] == CodeStatus.DISPENSED
+    assert stocked.code(unit(6))["status"] == CodeStatus.ACTIVE
+
+
+def test_a_failed_code_refuses_the_whole_call(stocked: Chain) -> None:
+    deliver(stocked, [unit(11), unit(12)])
+    unknown = f"{UNIT_KEY}{999:013d}"
+    alerts = stocked.alerted(PHARMACY, "dispense", [cid(unit(11)), cid(unknown), cid(unit(13))])
+    assert alerts == [(cid(unknown), "unknown code"), (cid(unit(13)), "not the custodian")]
+    assert stocked.code(unit(11))["status"] == CodeStatus.ACTIVE
+
+
+def test_dispensing_needs_the_dispenser_role(stocked: Chain) -> None:
+    assert stocked.reverted(DIST, "dispense", [cid(unit(11))]) == "not a dispenser"
+    assert stocked.reverted(PHARMACY, "dispense", []) == "no codes"
+
+
+def test_unknown_code_alert_names_the_actor(stocked: Chain) -> None:
+    receipt = stocked.send(PHARMACY, "dispense", [cid(f"{UNIT_KEY}{777:013d}")])
+    alert = decode_alerts_of(receipt)
+    assert alert["actor"] == PHARMACY and alert["action"] == 6 and alert["reason"] == "unknown code"
+
+
+def decode_alerts_of(receipt: Receipt) -> dict[str, Any]:
+    event = DRUG.decode_log(receipt.logs[0])
+    assert event.name == "Alert"
+    return event.args
+
+
+# --- holds and expiry -----------------------------------------------------------------------------------
+def test_recalled_batch_cannot_be_dispensed_but_can_be_returned(stocked: Chain) -> None:
+    deliver(stocked, [unit(11)])
+    stocked.must(PHARMA, "recall", compute_product_id(UNIT_KEY), "B001", "contamination")
+    assert stocked.code(unit(11))["recalled"] is True
+    assert stocked.alerted(PHARMACY, "dispense", [cid(unit(11))]) == [(cid(unit(11)), "recalled")]
+    assert stocked.alerted(PHARMACY, "ship", [cid(unit(11))], DIST, SALE) == [(cid(unit(11)), "recalled")]
+    back = ship(stocked, PHARMACY, [unit(11)], PHARMA, int(BillType.RECALL))
+    stocked.must(PHARMA, "receive", back, [cid(unit(11))])
+    stocked.must(PHARMA, "destroy", [cid(unit(11))])
+    assert stocked.code(unit(11))["status"] == CodeStatus.DESTROYED
+    assert stocked.alerted(PHARMA, "destroy", [cid(unit(11))]) == [(cid(unit(11)), "destroyed")]
+
+
+def test_recall_by_unit_product_stops_cases_of_the_same_lot(stocked: Chain) -> None:
+    stocked.must(REGULATOR, "recall", compute_product_id(CASE_KEY), "B001", "regulator order")
+    assert stocked.code(unit(15))["recalled"] is True  # the case product shares the unit product's lot
+    assert stocked.alerted(PHARMA, "ship", [cid(case(2))], DIST, SALE) == [(cid(case(2)), "recalled")]
+    product, days = compute_product_id(UNIT_KEY), (compute_day(PRODUCTION), compute_day(EXPIRY))
+    assert (
+        stocked.reverted(PHARMA, "commission", product, "B001", *days, 1, [cid(unit(99))])
+        == "batch is on hold"
+    )
+
+
+def test_hold_refusals_revert(stocked: Chain) -> None:
+    product = compute_product_id(UNIT_KEY)
+    assert (
+        stocked.reverted(RIVAL, "recall", product, "B001", "x")
+        == "not the product's MAH or the drug regulator"
+    )
+    assert (
+        stocked.reverted(DIST, "freeze", product, "B001", "x")
+        == "not the product's MAH or the drug regulator"
+    )
+    assert stocked.reverted(PHARMA, "recall", product, "NOPE", "x") == "unknown batch"
+    assert stocked.reverted(PHARMA, "unfreeze", product, "B001", "x") == "hold not set"
+    stocked.must(PHARMA, "recall", product, "B001", "x")
+    assert stocked.reverted(REGULATOR, "recall", product, "B001", "x") == "hold already set"
+
+
+def test_frozen_batch_stops_movement_until_unfrozen(stocked: Chain) -> None:
+    shipment = ship(stocked, PHARMA, [unit(11)], DIST)
+    stocked.must(REGULATOR, "freeze", compute_product_id(UNIT_KEY), "B001", "suspected counterfeit")
+    stocked.must(DIST, "receive", shipment, [cid(unit(11))])  # receipts still record custody
+    assert stocked.alerted(DIST, "ship", [cid(unit(11))], PHARMACY, SALE) == [(cid(unit(11)), "frozen")]
+    assert stocked.alerted(PHARMA, "destroy", [cid(unit(12))]) == [(cid(unit(12)), "frozen")]
+    assert stocked.alerted(DIST, "ship", [cid(unit(11))], PHARMA, int(BillType.RETURN)) == [
+        (cid(unit(11)), "frozen")
+    ]
+    stocked.must(REGULATOR, "unfreeze", compute_product_id(UNIT_KEY), "B001", "cleared")
+    ship(stocked, DIST, [unit(11)], PHARMACY)
+
+
+def test_expired_codes_cannot_be_dispensed_or_sold(stocked: Chain) -> None:
+    deliver(stocked, [unit(11)])
+    end_of_expiry_day_cst = dt.datetime(2027, 2, 1, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+    stocked.now_ms = int(end_of_expiry_day_cst.timestamp() * 1000) - 1000
+    assert stocked.code(unit(11))["expired"] is False
+    stocked.now_ms += 1000
+    assert stocked.code(unit(11))["expired"] is True
+    assert stocked.alerted(PHARMACY, "dispense", [cid(unit(11))]) == [(cid(unit(11)), "expired")]
+    assert stocked.alerted(PHARMACY, "ship", [cid(unit(11))], DIST, SALE) == [(cid(unit(11)), "expired")]
+    ship(stocked, PHARMACY, [unit(11)], DIST, int(BillType.RETURN))
+
+
+def test_batch_view(stocked: Chain) -> None:
+    batch = stocked.view("get_batch", compute_product_id(UNIT_KEY), "B001")
+    assert batch["known"] and batch["commissioned"] == 20 and not batch["recalled"]
+    assert stocked.view("get_batch", compute_product_id(UNIT_KEY), "B999")["known"] is False
