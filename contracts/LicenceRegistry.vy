@@ -1,0 +1,562 @@
+# pragma version 0.4.3
+# pragma evm-version prague
+"""
+@title Xinlian LicenceRegistry: e-licence (电子证照) types, issuance, lifecycle, annotations and uses
+@notice Installed at genesis at 0x0000000000000000000000000000000000001001 and initialised once with the
+        Governance address. Every transition emits an event whose first indexed argument is the licence's
+        id hash: the event log is the licence's history.
+
+Identifiers and hashes (all SM3, through the precompile at 0x…0a01)
+-----------------------------------------------------------------
+* type_id    = SM3(21-character 证照类型代码, ASCII). Also the Governance scope of ISSUER grants.
+* id_hash    = SM3(GB/T 36904 identifier, normalised upper-case ASCII). The identifier is validated
+               (segments, embedded USCCs, MOD 37,36 check character) by the SDK; only its hash is sent.
+* holder_commitment = SM3(salt(32) ‖ holder code type ("111" resident ID | "001" USCC) ‖ holder code),
+               made by the SDK; the salt stays with the holder's credential file. No personal data here.
+* holder_key_hash   = SM3(holder SM2 public key x‖y, 64 bytes) or empty: binds the key whose signature
+               a use record (用证) needs. The key itself appears only in a use record's call data.
+
+Who may do what
+---------------
+* define_type: an active account holding LICENCE_AUTHORITY (for the type's scope or globally) whose
+  organisation's USCC is the first 18 characters of the type code (checked here on chain).
+* Issuers are authorised per type by Governance.grant_role(account, ISSUER, type_id) (LICENCE_AUTHORITY
+  administers ISSUER in Governance); issue needs has_role(sender, ISSUER, type_id).
+* suspend / resume / revoke / renew / annotate / bind_holder_key: an active account of the issuing
+  organisation (renew also needs ISSUER for the type still).
+* record_use: any active account (the relying party), with the holder's SM2-signed consent.
+
+Status codes (status, status_at)
+--------------------------------
+0 UNKNOWN, 1 VALID, 2 NOT_YET_VALID, 3 EXPIRED, 4 SUSPENDED, 5 REVOKED, 6 SUPERSEDED.
+Validity is valid_from <= t <= valid_until (unix seconds; valid_until 0 = no end date, 长期).
+status_at(t) applies revocation and supersession from their times, and a suspension from its start while it
+lasts (suspensions that ended are in the history, not in status_at).
+
+Use consent (用证)
+-----------------
+The holder signs, with SM2 (default user ID, Z_A), the message
+  CONSENT_TAG ‖ chain_id (32) ‖ registry address (20) ‖ id_hash (32) ‖ user (20) ‖ purpose_hash (32) ‖
+  nonce (32) ‖ not_after (32)
+(fixed-width big-endian, see consent_message). chain_id is the CHAINID opcode (the node's chain id). A
+consent is valid for one (id_hash, nonce), for the named user only, until not_after (unix seconds).
+"""
+
+interface IGovernance:
+    def has_role(account: address, role: bytes32, scope: bytes32) -> bool: view
+    def is_active_account(account: address) -> bool: view
+    def organisation_of(account: address) -> String[18]: view
+
+SM3_PRECOMPILE: constant(address) = 0x0000000000000000000000000000000000000a01
+SM2_PRECOMPILE: constant(address) = 0x0000000000000000000000000000000000000a02
+
+# Governance role ids (keccak256 of the upper-case name, Governance's convention)
+LICENCE_AUTHORITY: constant(bytes32) = keccak256("LICENCE_AUTHORITY")
+ISSUER: constant(bytes32) = keccak256("ISSUER")
+
+CONSENT_TAG: public(constant(Bytes[21])) = b"xinlian/licence-use/1"
+CONSENT_MESSAGE_BYTES: constant(uint256) = 221  # 21 + 32 + 20 + 32 + 20 + 32 + 32 + 32
+
+TYPE_CODE_LENGTH: constant(uint256) = 21
+USCC_LENGTH: constant(uint256) = 18
+MIN_JURISDICTION_LENGTH: constant(uint256) = 6
+MAX_REASON: constant(uint256) = 256
+
+STATUS_UNKNOWN: public(constant(uint8)) = 0
+STATUS_VALID: public(constant(uint8)) = 1
+STATUS_NOT_YET_VALID: public(constant(uint8)) = 2
+STATUS_EXPIRED: public(constant(uint8)) = 3
+STATUS_SUSPENDED: public(constant(uint8)) = 4
+STATUS_REVOKED: public(constant(uint8)) = 5
+STATUS_SUPERSEDED: public(constant(uint8)) = 6
+
+# --- types ---------------------------------------------------------------------------------------------
+struct LicenceType:
+    type_code: String[21]
+    name: String[128]
+    authority: address  # the defining account
+    authority_org: String[18]  # its organisation: the USCC inside the type code
+    defined: bool
+
+struct Licence:
+    type_id: bytes32
+    issuer: address  # the issuing account
+    issuer_org: String[18]  # its organisation (USCC)
+    holder_commitment: bytes32
+    holder_key_hash: bytes32  # empty: no use records possible until one is bound
+    document_hash: bytes32  # SM3 of the licence document (e.g. the OFD file)
+    valid_from: uint256
+    valid_until: uint256  # 0 = no end date
+    jurisdiction: String[12]  # 所属管辖属地编码 (GB/T 2260 region code, 6-12 digits)
+    state: uint8  # STATUS_VALID (active), STATUS_SUSPENDED, STATUS_REVOKED or STATUS_SUPERSEDED; 0 = none
+    issued_at: uint256  # block.timestamp of issuance
+    issued_height: uint256
+    suspended_since: uint256  # 0 when not suspended
+    ended_at: uint256  # block.timestamp of revocation or supersession
+    previous: bytes32  # the licence this one renews
+    next: bytes32  # the licence that renews this one
+    annotations: uint256  # number of 加注件
+    uses: uint256  # number of use records
+
+# --- events (the history) ------------------------------------------------------------------------------
+event LicenceTypeDefined:
+    type_id: indexed(bytes32)
+    authority: indexed(address)
+    type_code: String[21]
+    name: String[128]
+    authority_org: String[18]
+
+event LicenceIssued:
+    id_hash: indexed(bytes32)
+    type_id: indexed(bytes32)
+    issuer: indexed(address)
+    issuer_org: String[18]
+    holder_commitment: bytes32
+    holder_key_hash: bytes32
+    document_hash: bytes32
+    valid_from: uint256
+    valid_until: uint256
+    jurisdiction: String[12]
+    previous: bytes32
+
+event LicenceSuspended:
+    id_hash: indexed(bytes32)
+    by: indexed(address)
+    reason: String[MAX_REASON]
+
+event LicenceResumed:
+    id_hash: indexed(bytes32)
+    by: indexed(address)
+    reason: String[MAX_REASON]
+
+event LicenceRevoked:
+    id_hash: indexed(bytes32)
+    by: indexed(address)
+    reason: String[MAX_REASON]
+
+event LicenceRenewed:
+    id_hash: indexed(bytes32)
+    new_id_hash: indexed(bytes32)
+    by: indexed(address)
+
+event LicenceAnnotated:
+    id_hash: indexed(bytes32)
+    by: indexed(address)
+    index: uint256
+    annotation_hash: bytes32
+    reason: String[MAX_REASON]
+    valid_from: uint256
+    valid_until: uint256
+
+event HolderKeyBound:
+    id_hash: indexed(bytes32)
+    by: indexed(address)
+    holder_key_hash: bytes32
+
+event LicenceUsed:
+    id_hash: indexed(bytes32)
+    user: indexed(address)
+    purpose_hash: bytes32
+    nonce: bytes32
+    consent_hash: bytes32  # SM3 of the signed consent message
+
+# --- state ---------------------------------------------------------------------------------------------
+governance: public(IGovernance)
+licence_types: public(HashMap[bytes32, LicenceType])
+licences: public(HashMap[bytes32, Licence])
+consent_used: public(HashMap[bytes32, HashMap[bytes32, bool]])  # id_hash -> nonce -> used
+type_count: public(uint256)
+licence_count: public(uint256)
+
+
+# --- genesis -------------------------------------------------------------------------------------------
+@external
+def initialize(governance: address):
+    """
+    @notice Genesis set-up, callable exactly once: the Governance contract that answers role questions.
+    """
+    assert self.governance.address == empty(address), "already initialized"
+    assert governance != empty(address), "zero governance address"
+    self.governance = IGovernance(governance)
+
+
+# --- helpers -------------------------------------------------------------------------------------------
+@view
+@internal
+def _sm3(data: Bytes[CONSENT_MESSAGE_BYTES]) -> bytes32:
+    out: Bytes[32] = raw_call(SM3_PRECOMPILE, data, max_outsize=32, is_static_call=True)
+    assert len(out) == 32, "SM3 precompile unavailable"
+    return convert(out, bytes32)
+
+
+@view
+@internal
+def _status_at(lic: Licence, t: uint256) -> uint8:
+    if lic.state == STATUS_UNKNOWN:
+        return STATUS_UNKNOWN
+    if (lic.state == STATUS_REVOKED or lic.state == STATUS_SUPERSEDED) and t >= lic.ended_at:
+        return lic.state
+    if lic.suspended_since != 0 and t >= lic.suspended_since:
+        return STATUS_SUSPENDED
+    if t < lic.valid_from:
+        return STATUS_NOT_YET_VALID
+    if lic.valid_until != 0 and t > lic.valid_until:
+        return STATUS_EXPIRED
+    return STATUS_VALID
+
+
+@view
+@internal
+def _check_issuing_org(lic: Licence):
+    assert lic.state != STATUS_UNKNOWN, "unknown licence"
+    assert staticcall self.governance.is_active_account(msg.sender), "not an active account"
+    assert staticcall self.governance.organisation_of(msg.sender) == lic.issuer_org, "not the issuing organisation"
+
+
+@view
+@internal
+def _check_not_ended(lic: Licence):
+    assert lic.state != STATUS_REVOKED, "licence revoked"
+    assert lic.state != STATUS_SUPERSEDED, "licence superseded"
+
+
+@view
+@internal
+def _check_window(valid_from: uint256, valid_until: uint256):
+    assert valid_until == 0 or valid_until >= valid_from, "validity window is empty"
+    assert valid_until == 0 or valid_until >= block.timestamp, "validity already ended"
+
+
+@internal
+def _store_licence(
+    id_hash: bytes32,
+    type_id: bytes32,
+    issuer_org: String[18],
+    holder_commitment: bytes32,
+    holder_key_hash: bytes32,
+    document_hash: bytes32,
+    valid_from: uint256,
+    valid_until: uint256,
+    jurisdiction: String[12],
+    previous: bytes32,
+):
+    assert id_hash != empty(bytes32), "empty identifier hash"
+    assert self.licences[id_hash].state == STATUS_UNKNOWN, "licence already issued"
+    assert holder_commitment != empty(bytes32), "empty holder commitment"
+    assert document_hash != empty(bytes32), "empty document hash"
+    self._check_window(valid_from, valid_until)
+    self.licences[id_hash] = Licence(
+        type_id=type_id,
+        issuer=msg.sender,
+        issuer_org=issuer_org,
+        holder_commitment=holder_commitment,
+        holder_key_hash=holder_key_hash,
+        document_hash=document_hash,
+        valid_from=valid_from,
+        valid_until=valid_until,
+        jurisdiction=jurisdiction,
+        state=STATUS_VALID,
+        issued_at=block.timestamp,
+        issued_height=block.number,
+        suspended_since=0,
+        ended_at=0,
+        previous=previous,
+        next=empty(bytes32),
+        annotations=0,
+        uses=0,
+    )
+    self.licence_count += 1
+    log LicenceIssued(
+        id_hash=id_hash,
+        type_id=type_id,
+        issuer=msg.sender,
+        issuer_org=issuer_org,
+        holder_commitment=holder_commitment,
+        holder_key_hash=holder_key_hash,
+        document_hash=document_hash,
+        valid_from=valid_from,
+        valid_until=valid_until,
+        jurisdiction=jurisdiction,
+        previous=previous,
+    )
+
+
+# --- views ---------------------------------------------------------------------------------------------
+@view
+@external
+def compute_type_id(type_code: String[21]) -> bytes32:
+    """
+    @notice SM3 of a licence type code: the type's id and the scope of its ISSUER grants.
+    """
+    return self._sm3(convert(type_code, Bytes[21]))
+
+
+@view
+@external
+def status(id_hash: bytes32) -> uint8:
+    """
+    @notice The licence's status now (block.timestamp); 0 for an unknown licence.
+    """
+    return self._status_at(self.licences[id_hash], block.timestamp)
+
+
+@view
+@external
+def status_at(id_hash: bytes32, timestamp: uint256) -> uint8:
+    """
+    @notice The licence's status at `timestamp` (unix seconds) by its current record (see the header).
+    """
+    return self._status_at(self.licences[id_hash], timestamp)
+
+
+@view
+@external
+def is_issuer(account: address, type_id: bytes32) -> bool:
+    """
+    @notice Whether `account` may issue licences of `type_id` (an active holder of ISSUER for it).
+    """
+    return self.licence_types[type_id].defined and staticcall self.governance.has_role(account, ISSUER, type_id)
+
+
+@view
+@external
+def consent_message(
+    id_hash: bytes32, user: address, purpose_hash: bytes32, nonce: bytes32, not_after: uint256
+) -> Bytes[CONSENT_MESSAGE_BYTES]:
+    """
+    @notice The exact bytes a holder signs to consent to one use of a licence by `user`.
+    """
+    return concat(
+        CONSENT_TAG,
+        convert(chain.id, bytes32),
+        convert(self, bytes20),
+        id_hash,
+        convert(user, bytes20),
+        purpose_hash,
+        nonce,
+        convert(not_after, bytes32),
+    )
+
+
+# --- licence types -------------------------------------------------------------------------------------
+@external
+def define_type(type_code: String[21], name: String[128]) -> bytes32:
+    """
+    @notice Define a licence type. The sender's organisation must be the USCC in the type code.
+    @return the type id, SM3(type_code)
+    """
+    assert len(type_code) == TYPE_CODE_LENGTH, "type code must be 21 characters"
+    assert len(name) > 0, "empty type name"
+    type_id: bytes32 = self._sm3(convert(type_code, Bytes[21]))
+    assert not self.licence_types[type_id].defined, "licence type already defined"
+    assert staticcall self.governance.has_role(msg.sender, LICENCE_AUTHORITY, type_id), "not a licence authority"
+    org: String[18] = staticcall self.governance.organisation_of(msg.sender)
+    assert org == slice(type_code, 0, USCC_LENGTH), "type code does not belong to the sender's organisation"
+    self.licence_types[type_id] = LicenceType(
+        type_code=type_code, name=name, authority=msg.sender, authority_org=org, defined=True
+    )
+    self.type_count += 1
+    log LicenceTypeDefined(type_id=type_id, authority=msg.sender, type_code=type_code, name=name, authority_org=org)
+    return type_id
+
+
+# --- issuance and lifecycle ----------------------------------------------------------------------------
+@external
+def issue(
+    id_hash: bytes32,
+    type_id: bytes32,
+    holder_commitment: bytes32,
+    holder_key_hash: bytes32,
+    document_hash: bytes32,
+    valid_from: uint256,
+    valid_until: uint256,
+    jurisdiction: String[12],
+):
+    """
+    @notice Issue a licence of `type_id`. The sender must hold ISSUER for the type (Governance).
+    """
+    assert self.licence_types[type_id].defined, "unknown licence type"
+    assert staticcall self.governance.has_role(msg.sender, ISSUER, type_id), "not an issuer of this licence type"
+    assert len(jurisdiction) >= MIN_JURISDICTION_LENGTH, "jurisdiction must be a region code"
+    org: String[18] = staticcall self.governance.organisation_of(msg.sender)
+    self._store_licence(
+        id_hash,
+        type_id,
+        org,
+        holder_commitment,
+        holder_key_hash,
+        document_hash,
+        valid_from,
+        valid_until,
+        jurisdiction,
+        empty(bytes32),
+    )
+
+
+@external
+def suspend(id_hash: bytes32, reason: String[MAX_REASON]):
+    """
+    @notice Suspend a live licence (issuing organisation only).
+    """
+    lic: Licence = self.licences[id_hash]
+    self._check_issuing_org(lic)
+    self._check_not_ended(lic)
+    assert lic.state != STATUS_SUSPENDED, "licence already suspended"
+    assert len(reason) > 0, "empty reason"
+    assert self._status_at(lic, block.timestamp) != STATUS_EXPIRED, "licence expired"
+    self.licences[id_hash].state = STATUS_SUSPENDED
+    self.licences[id_hash].suspended_since = block.timestamp
+    log LicenceSuspended(id_hash=id_hash, by=msg.sender, reason=reason)
+
+
+@external
+def resume(id_hash: bytes32, reason: String[MAX_REASON]):
+    """
+    @notice Lift a suspension (issuing organisation only).
+    """
+    lic: Licence = self.licences[id_hash]
+    self._check_issuing_org(lic)
+    self._check_not_ended(lic)
+    assert lic.state == STATUS_SUSPENDED, "licence not suspended"
+    assert len(reason) > 0, "empty reason"
+    self.licences[id_hash].state = STATUS_VALID
+    self.licences[id_hash].suspended_since = 0
+    log LicenceResumed(id_hash=id_hash, by=msg.sender, reason=reason)
+
+
+@external
+def revoke(id_hash: bytes32, reason: String[MAX_REASON]):
+    """
+    @notice Revoke a licence for good (issuing organisation only); a suspended or expired one too.
+    """
+    lic: Licence = self.licences[id_hash]
+    self._check_issuing_org(lic)
+    self._check_not_ended(lic)
+    assert len(reason) > 0, "empty reason"
+    self.licences[id_hash].state = STATUS_REVOKED
+    self.licences[id_hash].ended_at = block.timestamp
+    log LicenceRevoked(id_hash=id_hash, by=msg.sender, reason=reason)
+
+
+@external
+def renew(
+    id_hash: bytes32, new_id_hash: bytes32, document_hash: bytes32, valid_from: uint256, valid_until: uint256
+):
+    """
+    @notice Issue a new version of a licence (same type, holder, holder key and jurisdiction) linked to
+            the old one, which becomes SUPERSEDED. Issuing organisation, still an ISSUER of the type.
+    """
+    lic: Licence = self.licences[id_hash]
+    self._check_issuing_org(lic)
+    self._check_not_ended(lic)
+    assert lic.state != STATUS_SUSPENDED, "licence suspended"
+    assert staticcall self.governance.has_role(msg.sender, ISSUER, lic.type_id), "not an issuer of this licence type"
+    self._store_licence(
+        new_id_hash,
+        lic.type_id,
+        lic.issuer_org,
+        lic.holder_commitment,
+        lic.holder_key_hash,
+        document_hash,
+        valid_from,
+        valid_until,
+        lic.jurisdiction,
+        id_hash,
+    )
+    self.licences[id_hash].state = STATUS_SUPERSEDED
+    self.licences[id_hash].ended_at = block.timestamp
+    self.licences[id_hash].next = new_id_hash
+    log LicenceRenewed(id_hash=id_hash, new_id_hash=new_id_hash, by=msg.sender)
+
+
+@external
+def annotate(
+    id_hash: bytes32,
+    annotation_hash: bytes32,
+    reason: String[MAX_REASON],
+    valid_from: uint256,
+    valid_until: uint256,
+):
+    """
+    @notice Attach an annotation (加注件: its document hash, 事由, validity) to a live licence.
+    """
+    lic: Licence = self.licences[id_hash]
+    self._check_issuing_org(lic)
+    self._check_not_ended(lic)
+    assert self._status_at(lic, block.timestamp) != STATUS_EXPIRED, "licence expired"
+    assert annotation_hash != empty(bytes32), "empty annotation hash"
+    assert len(reason) > 0, "empty reason"
+    assert valid_until == 0 or valid_until >= valid_from, "validity window is empty"
+    index: uint256 = lic.annotations + 1
+    self.licences[id_hash].annotations = index
+    log LicenceAnnotated(
+        id_hash=id_hash,
+        by=msg.sender,
+        index=index,
+        annotation_hash=annotation_hash,
+        reason=reason,
+        valid_from=valid_from,
+        valid_until=valid_until,
+    )
+
+
+@external
+def bind_holder_key(id_hash: bytes32, holder_key_hash: bytes32):
+    """
+    @notice Bind (or replace, e.g. after a lost key) the holder key whose consent use records need.
+    """
+    lic: Licence = self.licences[id_hash]
+    self._check_issuing_org(lic)
+    self._check_not_ended(lic)
+    assert holder_key_hash != empty(bytes32), "empty holder key hash"
+    self.licences[id_hash].holder_key_hash = holder_key_hash
+    log HolderKeyBound(id_hash=id_hash, by=msg.sender, holder_key_hash=holder_key_hash)
+
+
+# --- use (用证) ----------------------------------------------------------------------------------------
+@external
+def record_use(
+    id_hash: bytes32,
+    purpose_hash: bytes32,
+    nonce: bytes32,
+    not_after: uint256,
+    holder_public_key: Bytes[64],
+    signature: Bytes[64],
+):
+    """
+    @notice Record that the sender (an active account) used a valid licence with its holder's consent:
+            an SM2 signature by the bound holder key over consent_message(...), checked on chain.
+    """
+    assert staticcall self.governance.is_active_account(msg.sender), "not an active account"
+    lic: Licence = self.licences[id_hash]
+    current: uint8 = self._status_at(lic, block.timestamp)
+    assert current != STATUS_UNKNOWN, "unknown licence"
+    assert current != STATUS_REVOKED, "licence revoked"
+    assert current != STATUS_SUPERSEDED, "licence superseded"
+    assert current != STATUS_SUSPENDED, "licence suspended"
+    assert current != STATUS_NOT_YET_VALID, "licence not yet valid"
+    assert current != STATUS_EXPIRED, "licence expired"
+    assert lic.holder_key_hash != empty(bytes32), "no holder key bound"
+    assert block.timestamp <= not_after, "consent expired"
+    assert not self.consent_used[id_hash][nonce], "consent already used"
+    assert len(holder_public_key) == 64, "holder key must be 64 bytes"
+    assert self._sm3(holder_public_key) == lic.holder_key_hash, "holder key does not match the licence"
+    message: Bytes[CONSENT_MESSAGE_BYTES] = concat(
+        CONSENT_TAG,
+        convert(chain.id, bytes32),
+        convert(self, bytes20),
+        id_hash,
+        convert(msg.sender, bytes20),
+        purpose_hash,
+        nonce,
+        convert(not_after, bytes32),
+    )
+    ok: Bytes[32] = raw_call(
+        SM2_PRECOMPILE, concat(holder_public_key, signature, message), max_outsize=32, is_static_call=True
+    )
+    assert len(ok) == 32 and convert(ok, uint256) == 1, "bad consent signature"
+    self.consent_used[id_hash][nonce] = True
+    self.licences[id_hash].uses = lic.uses + 1
+    log LicenceUsed(
+        id_hash=id_hash, user=msg.sender, purpose_hash=purpose_hash, nonce=nonce, consent_hash=self._sm3(message)
+    )

@@ -1,0 +1,659 @@
+"""LicenceRegistry.vy on the real py-evm engine: types, issuance, every lifecycle transition and refusal."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from eth_utils import keccak
+
+from node.execution import BlockContext, ExecutionEngine, Message
+from node.genesis import (
+    GOVERNANCE_ADDRESS,
+    LICENCE_AUTHORITY,
+    LICENCE_REGISTRY_ADDRESS,
+    GenesisAccount,
+    GenesisOrganisation,
+    GenesisRole,
+    GenesisSpec,
+    SystemContract,
+    load_runtime_code,
+)
+from node.genesis_init import encode_initialize_with_governance
+from sdk.contracts import Contract
+from sdk.crypto import PrivateKey, sm3
+from sdk.governance import Action, encode_payload
+from sdk.identifiers import make_licence_id
+from sdk.licences import (
+    Consent,
+    LicenceStatus,
+    compute_consent_message,
+    compute_holder_commitment,
+    compute_holder_key_hash,
+    compute_licence_hash,
+    compute_type_id,
+)
+from sdk.types import Receipt
+
+CHAIN_ID = 7
+T0 = 1_700_000_000
+DAY = 86_400
+
+REGISTRY = Contract("LicenceRegistry")
+GOVERNANCE = Contract("Governance")
+
+COMMITTEE_ORG = "91350100M0001TGQXM"
+MINISTRY_ORG = "11100000000013338W"  # defines the types 11100000000013338W032 / 033
+CITY_ORG = "11430000006122244L"  # issuing organisation
+DISTRICT_ORG = "11330105002500287C"  # another issuing organisation
+BANK_ORG = "91350200776049653A"  # a relying party that records uses
+
+M1, AUTHORITY, CITY, CITY_DESK, DISTRICT, BANK, BANK_AUTHORITY, OUTSIDER = (
+    bytes([0x10 + i]) * 20 for i in range(8)
+)
+TYPE_CODE = MINISTRY_ORG + "032"
+OTHER_TYPE_CODE = MINISTRY_ORG + "033"
+TYPE_ID = compute_type_id(TYPE_CODE)
+OTHER_TYPE_ID = compute_type_id(OTHER_TYPE_CODE)
+ISSUER_ROLE = keccak(text="ISSUER")
+JURISDICTION = "430100"
+RESIDENT_ID = "11010519491231002X"
+HOLDER_KEY = PrivateKey.generate()
+SALT = bytes(range(32))
+COMMITMENT = compute_holder_commitment(SALT, "111", RESIDENT_ID)
+DOC_HASH = sm3(b"licence document v1")
+STATUS = LicenceStatus
+
+
+def licence_id(serial: str, version: int = 1, issuer: str = CITY_ORG, type_code: str = TYPE_CODE) -> str:
+    return make_licence_id(type_code, issuer, serial, version)
+
+
+@dataclass
+class Chain:
+    """One message per block; block time set by ``now`` (seconds), heights counting up."""
+
+    engine: ExecutionEngine
+    root: bytes
+    height: int = 0
+    now: int = T0
+    receipts: list[Receipt] = field(default_factory=list)
+
+    def send(self, sender: bytes, name: str, *args: Any, to: bytes = LICENCE_REGISTRY_ADDRESS) -> Receipt:
+        self.height += 1
+        self.now += 1
+        contract = REGISTRY if to == LICENCE_REGISTRY_ADDRESS else GOVERNANCE
+        data = contract.encode_call(name, list(args))
+        ctx = BlockContext(
+            height=self.height, timestamp_ms=self.now * 1000, gas_limit=30_000_000, proposer=M1
+        )
+        result = self.engine.execute_block(
+            self.root, ctx, [Message(sender, to, data, 3_000_000, keccak(data))]
+        )
+        self.root = result.state_root
+        self.receipts.append(result.receipts[0])
+        return result.receipts[0]
+
+    def must(self, sender: bytes, name: str, *args: Any, to: bytes = LICENCE_REGISTRY_ADDRESS) -> Receipt:
+        receipt = self.send(sender, name, *args, to=to)
+        assert receipt.status == 1, receipt.revert_reason
+        return receipt
+
+    def refused(self, sender: bytes, name: str, *args: Any) -> str:
+        """Send, expect a refusal, and check that the refused transaction changed no state at all."""
+        before = self.root
+        receipt = self.send(sender, name, *args)
+        assert receipt.status == 0, f"{name} was accepted"
+        assert self.root == before, "a refused transaction changed state"
+        assert receipt.logs == ()
+        return receipt.revert_reason.decode()
+
+    def view(self, name: str, *args: Any, at: int | None = None) -> Any:
+        ctx = BlockContext(
+            height=self.height,
+            timestamp_ms=(self.now if at is None else at) * 1000,
+            gas_limit=30_000_000,
+            proposer=M1,
+        )
+        data = REGISTRY.encode_call(name, list(args))
+        return REGISTRY.decode_output(
+            name, self.engine.call(self.root, OUTSIDER, LICENCE_REGISTRY_ADDRESS, data, 2_000_000, ctx=ctx)
+        )
+
+    def status(self, id_hash: bytes) -> LicenceStatus:
+        return LicenceStatus(self.view("status", id_hash))
+
+    def events(self, receipt: Receipt) -> list[tuple[str, dict[str, Any]]]:
+        out = []
+        for log in receipt.logs:
+            decoded = REGISTRY.try_decode_log(log)
+            if decoded is not None:
+                out.append((decoded.name, decoded.args))
+        return out
+
+    # --- domain helpers ----------------------------------------------------------------------------
+    def issue(
+        self,
+        identifier: str,
+        *,
+        sender: bytes = CITY,
+        type_id: bytes = TYPE_ID,
+        valid_from: int | None = None,
+        valid_until: int | None = None,
+        holder_key_hash: bytes | None = None,
+        commitment: bytes = COMMITMENT,
+    ) -> tuple[bytes, Receipt]:
+        id_hash = compute_licence_hash(identifier)
+        receipt = self.send(
+            sender,
+            "issue",
+            *self.issue_args(identifier, type_id, valid_from, valid_until, holder_key_hash, commitment),
+        )
+        return id_hash, receipt
+
+    def issue_args(
+        self,
+        identifier: str,
+        type_id: bytes = TYPE_ID,
+        valid_from: int | None = None,
+        valid_until: int | None = None,
+        holder_key_hash: bytes | None = None,
+        commitment: bytes = COMMITMENT,
+    ) -> list[Any]:
+        return [
+            compute_licence_hash(identifier),
+            type_id,
+            commitment,
+            compute_holder_key_hash(HOLDER_KEY.public_key) if holder_key_hash is None else holder_key_hash,
+            DOC_HASH,
+            self.now if valid_from is None else valid_from,
+            self.now + 365 * DAY if valid_until is None else valid_until,
+            JURISDICTION,
+        ]
+
+    def consent(
+        self,
+        id_hash: bytes,
+        *,
+        user: bytes = BANK,
+        key: PrivateKey = HOLDER_KEY,
+        chain_id: int = CHAIN_ID,
+        not_after: int | None = None,
+        nonce: bytes | None = None,
+    ) -> Consent:
+        return Consent.create(
+            key,
+            chain_id=chain_id,
+            id_hash=id_hash,
+            user=user,
+            purpose="开立对公账户 account opening",
+            not_after=self.now + 600 if not_after is None else not_after,
+            registry=LICENCE_REGISTRY_ADDRESS,
+            nonce=nonce,
+        )
+
+    @staticmethod
+    def use_args(
+        consent: Consent, *, public_key: bytes | None = None, signature: bytes | None = None
+    ) -> list[Any]:
+        return [
+            consent.id_hash,
+            consent.purpose_hash,
+            consent.nonce,
+            consent.not_after,
+            consent.holder_public_key if public_key is None else public_key,
+            consent.signature if signature is None else signature,
+        ]
+
+
+def _genesis() -> Chain:
+    orgs = (
+        GenesisOrganisation(COMMITTEE_ORG, "Committee"),
+        GenesisOrganisation(MINISTRY_ORG, "某部委"),
+        GenesisOrganisation(CITY_ORG, "长沙市市场监督管理局"),
+        GenesisOrganisation(DISTRICT_ORG, "某区行政审批局"),
+        GenesisOrganisation(BANK_ORG, "某银行"),
+    )
+    accounts = (
+        GenesisAccount(M1, COMMITTEE_ORG),
+        GenesisAccount(AUTHORITY, MINISTRY_ORG),
+        GenesisAccount(CITY, CITY_ORG),
+        GenesisAccount(CITY_DESK, CITY_ORG),
+        GenesisAccount(DISTRICT, DISTRICT_ORG),
+        GenesisAccount(BANK, BANK_ORG),
+        GenesisAccount(BANK_AUTHORITY, BANK_ORG),
+    )
+    spec = GenesisSpec(
+        validators=(bytes([1]) * 64,),
+        organisations=orgs,
+        accounts=accounts,
+        committee=(M1,),
+        threshold=1,
+        roles=(GenesisRole(AUTHORITY, LICENCE_AUTHORITY), GenesisRole(BANK_AUTHORITY, LICENCE_AUTHORITY)),
+        system_contracts=(
+            SystemContract(
+                "LicenceRegistry",
+                LICENCE_REGISTRY_ADDRESS,
+                load_runtime_code("LicenceRegistry"),
+                encode_initialize_with_governance(GOVERNANCE_ADDRESS),
+            ),
+        ),
+        timestamp_ms=T0 * 1000,
+    )
+    engine = ExecutionEngine({}, chain_id=CHAIN_ID)
+    return Chain(engine, engine.create_genesis(spec))
+
+
+@pytest.fixture(scope="module")
+def base() -> Chain:
+    """Genesis, the type defined by the ministry, CITY (and CITY_DESK by org) authorised to issue it."""
+    chain = _genesis()
+    chain.must(AUTHORITY, "define_type", TYPE_CODE, "营业执照")
+    chain.must(AUTHORITY, "define_type", OTHER_TYPE_CODE, "食品经营许可证")
+    chain.must(AUTHORITY, "grant_role", CITY, ISSUER_ROLE, TYPE_ID, to=GOVERNANCE_ADDRESS)
+    chain.must(AUTHORITY, "grant_role", CITY_DESK, ISSUER_ROLE, TYPE_ID, to=GOVERNANCE_ADDRESS)
+    chain.must(AUTHORITY, "grant_role", DISTRICT, ISSUER_ROLE, OTHER_TYPE_ID, to=GOVERNANCE_ADDRESS)
+    return chain
+
+
+@pytest.fixture()
+def chain(base: Chain) -> Chain:
+    # state roots are immutable: each test starts from the same root in the same node store
+    return Chain(base.engine, base.root, base.height, base.now)
+
+
+# --- genesis and types ---------------------------------------------------------------------------------
+def test_genesis_initialises_once_with_governance(chain: Chain) -> None:
+    assert chain.view("governance") == GOVERNANCE_ADDRESS
+    assert "already initialized" in chain.refused(M1, "initialize", OUTSIDER)
+
+
+def test_type_id_is_sm3_of_the_code_through_the_precompile(chain: Chain) -> None:
+    assert chain.view("compute_type_id", TYPE_CODE) == sm3(TYPE_CODE.encode()) == TYPE_ID
+
+
+def test_define_type_records_the_authority_and_emits(chain: Chain) -> None:
+    receipt = chain.must(AUTHORITY, "define_type", MINISTRY_ORG + "040", "药品经营许可证")
+    [(name, args)] = chain.events(receipt)
+    assert name == "LicenceTypeDefined"
+    assert args["type_id"] == compute_type_id(MINISTRY_ORG + "040")
+    assert (args["authority"], args["authority_org"], args["type_code"]) == (
+        AUTHORITY,
+        MINISTRY_ORG,
+        MINISTRY_ORG + "040",
+    )
+    row = chain.view("licence_types", args["type_id"])
+    assert row["defined"] and row["name"] == "药品经营许可证"
+    assert chain.view("type_count") == 3
+
+
+@pytest.mark.parametrize(
+    ("sender", "code", "reason"),
+    [
+        (CITY, MINISTRY_ORG + "041", "not a licence authority"),
+        (OUTSIDER, MINISTRY_ORG + "041", "not a licence authority"),
+        (BANK_AUTHORITY, MINISTRY_ORG + "041", "type code does not belong to the sender's organisation"),
+        (AUTHORITY, TYPE_CODE, "licence type already defined"),
+        (AUTHORITY, MINISTRY_ORG + "41", "type code must be 21 characters"),
+    ],
+    ids=["wrong_role", "unknown_account", "other_organisation", "duplicate", "short_code"],
+)
+def test_define_type_refusals(chain: Chain, sender: bytes, code: str, reason: str) -> None:
+    assert reason in chain.refused(sender, "define_type", code, "名称")
+
+
+def test_issuer_authorisation_is_scoped_to_the_type(chain: Chain) -> None:
+    assert chain.view("is_issuer", CITY, TYPE_ID)
+    assert not chain.view("is_issuer", CITY, OTHER_TYPE_ID)
+    assert chain.view("is_issuer", DISTRICT, OTHER_TYPE_ID)
+    assert not chain.view("is_issuer", BANK, TYPE_ID)
+
+
+# --- issuance --------------------------------------------------------------------------------------------
+def test_issue_stores_hashes_only_and_emits(chain: Chain) -> None:
+    identifier = licence_id("2024000001")
+    id_hash, receipt = chain.issue(identifier)
+    assert receipt.status == 1, receipt.revert_reason
+    [(name, args)] = chain.events(receipt)
+    assert name == "LicenceIssued"
+    assert args["id_hash"] == id_hash and args["issuer"] == CITY and args["issuer_org"] == CITY_ORG
+    assert args["holder_commitment"] == COMMITMENT and args["previous"] == bytes(32)
+    row = chain.view("licences", id_hash)
+    assert (
+        row["type_id"] == TYPE_ID
+        and row["jurisdiction"] == JURISDICTION
+        and row["issued_height"] == chain.height
+    )
+    assert chain.status(id_hash) == STATUS.VALID
+    # nothing personal and not the identifier itself: only hashes in the call data and the log
+    for blob in [receipt.logs[0].data, *receipt.logs[0].topics]:
+        assert RESIDENT_ID.encode() not in blob and identifier.encode() not in blob
+
+
+def test_any_account_of_an_authorised_issuer_issues(chain: Chain) -> None:
+    id_hash, receipt = chain.issue(licence_id("2024000002"), sender=CITY_DESK)
+    assert receipt.status == 1
+    assert chain.view("licences", id_hash)["issuer_org"] == CITY_ORG
+
+
+def test_issue_refusals_change_no_state(chain: Chain) -> None:
+    ok = licence_id("2024000003")
+    chain.issue(ok)
+    cases = [
+        (
+            DISTRICT,
+            chain.issue_args(licence_id("1", issuer=DISTRICT_ORG)),
+            "not an issuer of this licence type",
+        ),
+        (BANK, chain.issue_args(licence_id("2")), "not an issuer of this licence type"),
+        (OUTSIDER, chain.issue_args(licence_id("3")), "not an issuer of this licence type"),
+        (
+            CITY,
+            chain.issue_args(licence_id("4", type_code=OTHER_TYPE_CODE), type_id=OTHER_TYPE_ID),
+            "not an issuer of this licence type",
+        ),
+        (
+            CITY,
+            chain.issue_args(licence_id("5"), type_id=compute_type_id(MINISTRY_ORG + "099")),
+            "unknown licence type",
+        ),
+        (CITY, chain.issue_args(ok), "licence already issued"),
+        (CITY, chain.issue_args(licence_id("6"), commitment=bytes(32)), "empty holder commitment"),
+        (
+            CITY,
+            chain.issue_args(licence_id("7"), valid_from=chain.now + 10, valid_until=chain.now + 5),
+            "validity window is empty",
+        ),
+        (
+            CITY,
+            chain.issue_args(licence_id("8"), valid_from=chain.now - 10 * DAY, valid_until=chain.now - DAY),
+            "validity already ended",
+        ),
+    ]
+    for sender, args, reason in cases:
+        assert reason in chain.refused(sender, "issue", *args)
+    bad_region = chain.issue_args(licence_id("9"))
+    bad_region[-1] = "43"
+    assert "jurisdiction must be a region code" in chain.refused(CITY, "issue", *bad_region)
+    assert chain.view("licence_count") == 1
+
+
+def test_revoked_issuer_grant_stops_issuing(chain: Chain) -> None:
+    chain.must(AUTHORITY, "revoke_role", CITY, ISSUER_ROLE, TYPE_ID, to=GOVERNANCE_ADDRESS)
+    _, receipt = chain.issue(licence_id("2024000010"))
+    assert receipt.status == 0 and b"not an issuer" in receipt.revert_reason
+    _, receipt = chain.issue(licence_id("2024000011"), sender=CITY_DESK)  # still granted
+    assert receipt.status == 1
+
+
+def test_only_a_licence_authority_administers_issuer_grants(chain: Chain) -> None:
+    receipt = chain.send(CITY, "grant_role", DISTRICT, ISSUER_ROLE, TYPE_ID, to=GOVERNANCE_ADDRESS)
+    assert receipt.status == 0 and b"not an admin of this role" in receipt.revert_reason
+
+
+# --- validity window and status ---------------------------------------------------------------------
+def test_status_follows_the_validity_window(chain: Chain) -> None:
+    start, end = chain.now + 10 * DAY, chain.now + 20 * DAY
+    id_hash, _ = chain.issue(licence_id("2024000020"), valid_from=start, valid_until=end)
+    assert chain.status(id_hash) == STATUS.NOT_YET_VALID
+    assert chain.view("status_at", id_hash, start - 1) == STATUS.NOT_YET_VALID
+    assert chain.view("status_at", id_hash, start) == STATUS.VALID
+    assert chain.view("status_at", id_hash, end) == STATUS.VALID
+    assert chain.view("status_at", id_hash, end + 1) == STATUS.EXPIRED
+    assert chain.view("status", id_hash, at=end + 1) == STATUS.EXPIRED
+    assert chain.status(b"\x01" * 32) == STATUS.UNKNOWN
+
+
+def test_open_ended_licence_never_expires(chain: Chain) -> None:
+    id_hash, _ = chain.issue(licence_id("2024000021"), valid_until=0)
+    assert chain.view("status_at", id_hash, 2**63) == STATUS.VALID
+
+
+# --- suspend / resume / revoke ---------------------------------------------------------------------
+def test_suspend_resume_revoke_lifecycle(chain: Chain) -> None:
+    id_hash, _ = chain.issue(licence_id("2024000030"))
+    issued_at = chain.now
+    receipt = chain.must(CITY_DESK, "suspend", id_hash, "经营异常")
+    assert chain.events(receipt) == [
+        ("LicenceSuspended", {"id_hash": id_hash, "by": CITY_DESK, "reason": "经营异常"})
+    ]
+    suspended_at = chain.now
+    assert chain.status(id_hash) == STATUS.SUSPENDED
+    assert chain.view("status_at", id_hash, issued_at) == STATUS.VALID
+    assert "licence already suspended" in chain.refused(CITY, "suspend", id_hash, "again")
+    receipt = chain.must(CITY, "resume", id_hash, "整改完成")
+    assert chain.events(receipt)[0][0] == "LicenceResumed"
+    assert chain.status(id_hash) == STATUS.VALID
+    assert "licence not suspended" in chain.refused(CITY, "resume", id_hash, "again")
+    chain.must(CITY, "suspend", id_hash, "再次异常")
+    receipt = chain.must(CITY, "revoke", id_hash, "吊销")
+    revoked_at = chain.now
+    assert chain.events(receipt)[0][0] == "LicenceRevoked"
+    assert chain.status(id_hash) == STATUS.REVOKED
+    assert chain.view("status_at", id_hash, suspended_at - 1) == STATUS.VALID
+    assert chain.view("status_at", id_hash, revoked_at - 1) == STATUS.SUSPENDED
+    assert chain.view("status_at", id_hash, revoked_at) == STATUS.REVOKED
+    for name in ("suspend", "resume", "revoke"):
+        assert "licence revoked" in chain.refused(CITY, name, id_hash, "after revocation")
+
+
+@pytest.mark.parametrize("name", ["suspend", "revoke", "resume"])
+def test_lifecycle_refusals_for_other_organisations(chain: Chain, name: str) -> None:
+    id_hash, _ = chain.issue(licence_id("2024000031"))
+    assert "not the issuing organisation" in chain.refused(DISTRICT, name, id_hash, "x")
+    assert "not the issuing organisation" in chain.refused(AUTHORITY, name, id_hash, "x")
+    assert "not an active account" in chain.refused(OUTSIDER, name, id_hash, "x")
+    assert "unknown licence" in chain.refused(CITY, name, b"\x05" * 32, "x")
+
+
+def test_suspend_needs_a_reason_and_a_live_licence(chain: Chain) -> None:
+    id_hash, _ = chain.issue(licence_id("2024000032"), valid_until=chain.now + 100)
+    assert "empty reason" in chain.refused(CITY, "suspend", id_hash, "")
+    chain.now += 200
+    assert "licence expired" in chain.refused(CITY, "suspend", id_hash, "late")
+    chain.must(CITY, "revoke", id_hash, "expired licences can still be revoked")
+
+
+def test_disabled_issuer_account_cannot_act(chain: Chain) -> None:
+    id_hash, _ = chain.issue(licence_id("2024000033"))
+    payload = encode_payload(Action.SET_ACCOUNT_ACTIVE, CITY, False)
+    chain.must(
+        M1, "propose", int(Action.SET_ACCOUNT_ACTIVE), payload, chain.height + 10, to=GOVERNANCE_ADDRESS
+    )
+    assert "not an active account" in chain.refused(CITY, "suspend", id_hash, "x")
+    chain.must(CITY_DESK, "suspend", id_hash, "the organisation still acts through its other account")
+
+
+# --- renew -----------------------------------------------------------------------------------------------
+def test_renew_links_versions_and_supersedes(chain: Chain) -> None:
+    old = licence_id("2024000040", 1)
+    new = licence_id("2024000040", 2)
+    old_hash, _ = chain.issue(old)
+    new_hash = compute_licence_hash(new)
+    doc2 = sm3(b"licence document v2")
+    receipt = chain.must(CITY, "renew", old_hash, new_hash, doc2, chain.now, chain.now + 730 * DAY)
+    renewed_at = chain.now
+    names = [n for n, _ in chain.events(receipt)]
+    assert names == ["LicenceIssued", "LicenceRenewed"]
+    issued = chain.events(receipt)[0][1]
+    assert (
+        issued["id_hash"] == new_hash and issued["previous"] == old_hash and issued["document_hash"] == doc2
+    )
+    assert issued["holder_commitment"] == COMMITMENT and issued["jurisdiction"] == JURISDICTION
+    assert chain.status(old_hash) == STATUS.SUPERSEDED and chain.status(new_hash) == STATUS.VALID
+    assert chain.view("licences", old_hash)["next"] == new_hash
+    assert chain.view("status_at", old_hash, renewed_at - 1) == STATUS.VALID
+    for name in ("suspend", "revoke"):
+        assert "licence superseded" in chain.refused(CITY, name, old_hash, "x")
+    newer = compute_licence_hash(licence_id("2024000040", 3))
+    assert "licence superseded" in chain.refused(CITY, "renew", old_hash, newer, doc2, chain.now, 0)
+    # the new version is a full licence: it can be renewed in turn
+    chain.must(CITY, "renew", new_hash, newer, doc2, chain.now, 0)
+
+
+def test_renew_refusals(chain: Chain) -> None:
+    id_hash, _ = chain.issue(licence_id("2024000041"))
+    other_hash, _ = chain.issue(licence_id("2024000042"))
+    new_hash = compute_licence_hash(licence_id("2024000041", 2))
+    args = (new_hash, DOC_HASH, chain.now, 0)
+    assert "not the issuing organisation" in chain.refused(DISTRICT, "renew", id_hash, *args)
+    assert "licence already issued" in chain.refused(
+        CITY, "renew", id_hash, other_hash, DOC_HASH, chain.now, 0
+    )
+    chain.must(CITY, "suspend", id_hash, "x")
+    assert "licence suspended" in chain.refused(CITY, "renew", id_hash, *args)
+    chain.must(CITY, "resume", id_hash, "ok")
+    chain.must(AUTHORITY, "revoke_role", CITY, ISSUER_ROLE, TYPE_ID, to=GOVERNANCE_ADDRESS)
+    assert "not an issuer of this licence type" in chain.refused(CITY, "renew", id_hash, *args)
+    chain.must(CITY_DESK, "renew", id_hash, *args)
+
+
+def test_expired_licence_can_be_renewed(chain: Chain) -> None:
+    id_hash, _ = chain.issue(licence_id("2024000043"), valid_until=chain.now + 50)
+    chain.now += 100
+    assert chain.status(id_hash) == STATUS.EXPIRED
+    new_hash = compute_licence_hash(licence_id("2024000043", 2))
+    chain.must(CITY, "renew", id_hash, new_hash, DOC_HASH, chain.now, chain.now + DAY)
+    assert chain.status(new_hash) == STATUS.VALID
+
+
+# --- annotate ------------------------------------------------------------------------------------------
+def test_annotate_counts_and_emits(chain: Chain) -> None:
+    id_hash, _ = chain.issue(licence_id("2024000050"))
+    note = sm3(b"annotation document")
+    receipt = chain.must(CITY, "annotate", id_hash, note, "变更经营范围", chain.now, chain.now + DAY)
+    [(name, args)] = chain.events(receipt)
+    assert name == "LicenceAnnotated" and args["index"] == 1 and args["annotation_hash"] == note
+    chain.must(CITY_DESK, "annotate", id_hash, note, "再次加注", 0, 0)
+    assert chain.view("licences", id_hash)["annotations"] == 2
+    assert "not the issuing organisation" in chain.refused(DISTRICT, "annotate", id_hash, note, "x", 0, 0)
+    assert "empty annotation hash" in chain.refused(CITY, "annotate", id_hash, bytes(32), "x", 0, 0)
+    assert "validity window is empty" in chain.refused(CITY, "annotate", id_hash, note, "x", 10, 5)
+    chain.must(CITY, "revoke", id_hash, "x")
+    assert "licence revoked" in chain.refused(CITY, "annotate", id_hash, note, "x", 0, 0)
+
+
+def test_annotate_refuses_an_expired_licence(chain: Chain) -> None:
+    id_hash, _ = chain.issue(licence_id("2024000051"), valid_until=chain.now + 10)
+    chain.now += 20
+    assert "licence expired" in chain.refused(CITY, "annotate", id_hash, DOC_HASH, "late", 0, 0)
+
+
+# --- use records with holder consent ------------------------------------------------------------------
+def test_consent_message_matches_the_sdk(chain: Chain) -> None:
+    consent = chain.consent(b"\x09" * 32)
+    on_chain = chain.view(
+        "consent_message", consent.id_hash, BANK, consent.purpose_hash, consent.nonce, consent.not_after
+    )
+    assert (
+        on_chain
+        == consent.message()
+        == compute_consent_message(
+            chain_id=CHAIN_ID,
+            registry=LICENCE_REGISTRY_ADDRESS,
+            id_hash=consent.id_hash,
+            user=BANK,
+            purpose_hash=consent.purpose_hash,
+            nonce=consent.nonce,
+            not_after=consent.not_after,
+        )
+    )
+    assert on_chain.startswith(b"xinlian/licence-use/1" + CHAIN_ID.to_bytes(32, "big"))
+
+
+def test_record_use_with_consent_then_replay_is_refused(chain: Chain) -> None:
+    id_hash, _ = chain.issue(licence_id("2024000060"))
+    consent = chain.consent(id_hash)
+    receipt = chain.must(BANK, "record_use", *chain.use_args(consent))
+    [(name, args)] = chain.events(receipt)
+    assert name == "LicenceUsed" and args["user"] == BANK and args["nonce"] == consent.nonce
+    assert args["consent_hash"] == sm3(consent.message())
+    assert chain.view("licences", id_hash)["uses"] == 1
+    assert chain.view("consent_used", id_hash, consent.nonce)
+    assert "consent already used" in chain.refused(BANK, "record_use", *chain.use_args(consent))
+    # a second, fresh consent is fine
+    chain.must(BANK, "record_use", *chain.use_args(chain.consent(id_hash)))
+
+
+def test_forged_consents_are_refused(chain: Chain) -> None:
+    id_hash, _ = chain.issue(licence_id("2024000061"))
+    good = chain.consent(id_hash)
+    mallory = PrivateKey.generate()
+    forged = chain.consent(id_hash, key=mallory)
+    flipped = bytes([good.signature[0] ^ 1]) + good.signature[1:]
+    cases = [
+        (BANK, chain.use_args(good, signature=forged.signature), "bad consent signature"),  # other signer
+        (BANK, chain.use_args(good, signature=flipped), "bad consent signature"),
+        (BANK, chain.use_args(good, signature=bytes(64)), "bad consent signature"),
+        (BANK, chain.use_args(forged), "holder key does not match the licence"),
+        (BANK, chain.use_args(chain.consent(id_hash, chain_id=CHAIN_ID + 1)), "bad consent signature"),
+        (BANK_AUTHORITY, chain.use_args(good), "bad consent signature"),  # consent names another user
+        (OUTSIDER, chain.use_args(chain.consent(id_hash, user=OUTSIDER)), "not an active account"),
+        (BANK, chain.use_args(chain.consent(id_hash, not_after=chain.now)), "consent expired"),
+        (BANK, chain.use_args(good, public_key=good.holder_public_key[:63]), "holder key must be 64 bytes"),
+    ]
+    tampered_purpose = chain.use_args(good)
+    tampered_purpose[1] = sm3(b"another purpose")
+    cases.append((BANK, tampered_purpose, "bad consent signature"))
+    for sender, args, reason in cases:
+        assert reason in chain.refused(sender, "record_use", *args)
+    chain.must(BANK, "record_use", *chain.use_args(good))  # the genuine one still works once
+
+
+def test_record_use_needs_a_valid_licence(chain: Chain) -> None:
+    later, _ = chain.issue(
+        licence_id("2024000062"), valid_from=chain.now + DAY, valid_until=chain.now + 2 * DAY
+    )
+    assert "licence not yet valid" in chain.refused(BANK, "record_use", *chain.use_args(chain.consent(later)))
+    short, _ = chain.issue(licence_id("2024000063"), valid_until=chain.now + 5)
+    consent = chain.consent(short, not_after=chain.now + DAY)
+    chain.now += 10
+    assert "licence expired" in chain.refused(BANK, "record_use", *chain.use_args(consent))
+    suspended, _ = chain.issue(licence_id("2024000064"))
+    chain.must(CITY, "suspend", suspended, "x")
+    assert "licence suspended" in chain.refused(BANK, "record_use", *chain.use_args(chain.consent(suspended)))
+    chain.must(CITY, "revoke", suspended, "x")
+    assert "licence revoked" in chain.refused(BANK, "record_use", *chain.use_args(chain.consent(suspended)))
+    old, _ = chain.issue(licence_id("2024000065"))
+    chain.must(CITY, "renew", old, compute_licence_hash(licence_id("2024000065", 2)), DOC_HASH, chain.now, 0)
+    assert "licence superseded" in chain.refused(BANK, "record_use", *chain.use_args(chain.consent(old)))
+    assert "unknown licence" in chain.refused(
+        BANK, "record_use", *chain.use_args(chain.consent(b"\x07" * 32))
+    )
+
+
+def test_holder_key_binding(chain: Chain) -> None:
+    id_hash, _ = chain.issue(licence_id("2024000066"), holder_key_hash=bytes(32))
+    consent = chain.consent(id_hash)
+    assert "no holder key bound" in chain.refused(BANK, "record_use", *chain.use_args(consent))
+    key_hash = compute_holder_key_hash(HOLDER_KEY.public_key)
+    assert "not the issuing organisation" in chain.refused(BANK, "bind_holder_key", id_hash, key_hash)
+    receipt = chain.must(CITY, "bind_holder_key", id_hash, key_hash)
+    assert chain.events(receipt)[0][0] == "HolderKeyBound"
+    chain.must(BANK, "record_use", *chain.use_args(consent))
+    # renewal carries the holder key over
+    new_hash = compute_licence_hash(licence_id("2024000066", 2))
+    chain.must(CITY, "renew", id_hash, new_hash, DOC_HASH, chain.now, 0)
+    chain.must(BANK, "record_use", *chain.use_args(chain.consent(new_hash)))
+
+
+# --- history ----------------------------------------------------------------------------------------------
+def test_every_transition_is_an_event_keyed_by_the_id_hash(chain: Chain) -> None:
+    start = len(chain.receipts)
+    id_hash, _ = chain.issue(licence_id("2024000070"))
+    chain.must(CITY, "suspend", id_hash, "a")
+    chain.must(CITY, "resume", id_hash, "b")
+    chain.must(CITY, "annotate", id_hash, DOC_HASH, "c", 0, 0)
+    chain.must(BANK, "record_use", *chain.use_args(chain.consent(id_hash)))
+    chain.must(CITY, "revoke", id_hash, "d")
+    logs = [log for r in chain.receipts[start:] for log in r.logs if log.topics[1] == id_hash]
+    names = [REGISTRY.decode_log(log).name for log in logs]
+    assert names == [
+        "LicenceIssued",
+        "LicenceSuspended",
+        "LicenceResumed",
+        "LicenceAnnotated",
+        "LicenceUsed",
+        "LicenceRevoked",
+    ]
