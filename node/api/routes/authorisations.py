@@ -1,0 +1,356 @@
+"""Data-sharing authorisations: member-signed reads of grants and their use trails (DataAuthorisation.vy)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from node.api.auth import Member, MemberDep
+from node.api.convert import to_hex
+from node.api.deps import LedgerDep, parse_address, parse_hash
+from node.api.errors import NotFound
+from node.api.models import ErrorPublic
+from node.api.routes.calls import call_or_raise
+from node.genesis import DATA_AUTHORISATION_ADDRESS, DATA_REGULATOR, GLOBAL_SCOPE
+from node.ledger.chain import Ledger
+from sdk.contracts import Contract
+from sdk.errors import XinlianError
+
+router = APIRouter(prefix="/v1/authorisations", tags=["authorisations"])
+
+MAX_PAGE: int = 500
+DEFAULT_PAGE: int = 100
+_LOG_PAGE = 10_000
+_UINT64_MAX = 2**64 - 1
+
+_DA = Contract("DataAuthorisation")
+_GOVERNANCE = Contract("Governance")
+# Events whose first indexed argument (topic1) is the grant id: a grant's use trail.
+_GRANT_EVENTS: tuple[str, ...] = (
+    "AccessRequested",
+    "RequestApproved",
+    "RequestRefused",
+    "AccessGranted",
+    "UseRecorded",
+    "GrantRevoked",
+    "GrantExpired",
+)
+_GRANT_TOPICS: list[bytes] = [_DA.event_topic(name) for name in _GRANT_EVENTS]
+_STATUS_NAMES: dict[int, str] = {
+    0: "NONE",
+    1: "REQUESTED",
+    2: "APPROVED",
+    3: "GRANTED",
+    4: "REFUSED",
+    5: "REVOKED",
+    6: "EXPIRED",
+}
+_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorPublic},
+    403: {"model": ErrorPublic},
+    404: {"model": ErrorPublic},
+    422: {"model": ErrorPublic},
+}
+
+
+class Forbidden(XinlianError):
+    """The member's organisation is no party to this grant and holds no DATA_REGULATOR role."""
+
+    code = "forbidden"
+
+
+# --- response shapes ---------------------------------------------------------------------------------------
+class _Shape(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+TrailValue = bool | int | str | list[int]
+
+
+class TrailEventPublic(_Shape):
+    event: str = Field(description="event name, e.g. UseRecorded")
+    height: int
+    tx_hash: str
+    log_index: int
+    args: dict[str, TrailValue] = Field(description="bytes as 0x-hex, field masks as lists of field ids")
+
+
+class ResourcePublic(_Shape):
+    resource_id: int
+    holder: str = Field(description="USCC of the holding organisation")
+    registrant: str
+    level: int = Field(description="1 一般, 2 重要, 3 核心")
+    share_type: int = Field(description="1 无条件共享, 2 有条件共享, 3 不予共享")
+    schema_hash: str
+    condition_hash: str
+    fields: list[int]
+    personal: bool
+
+
+class GrantPublic(_Shape):
+    grant_id: int
+    resource_id: int
+    requester: str
+    requester_org: str
+    holder_org: str
+    status: str = Field(description="REQUESTED, APPROVED, GRANTED, REFUSED, REVOKED or EXPIRED")
+    purpose: str
+    fields: list[int]
+    valid_from: int = Field(description="unix seconds")
+    valid_until: int = Field(description="unix seconds, exclusive")
+    use_limit: int
+    uses: int
+    level: int
+    share_type: int
+    personal: bool
+    subject_commitment: str | None = Field(description="salted SM3 commitment to the data subject")
+    subject_key_hash: str | None = Field(description="SM3 of the consenting subject's SM2 public key")
+    approved_by: str | None
+    granted_by: str | None
+    requested_at: int
+    granted_at: int
+    trail: list[TrailEventPublic]
+
+
+class GrantsPage(_Shape):
+    grants: list[GrantPublic]
+    next_after: int | None = Field(description="pass as ``after`` for the next page; null at the end")
+
+
+# --- reads --------------------------------------------------------------------------------------------------
+def _read(ledger: Ledger, contract: Contract, address: bytes, function: str, *args: object) -> Any:
+    out = call_or_raise(ledger, address, contract.encode_call(function, list(args)), bytes(20))
+    return contract.decode_output(function, out)
+
+
+def _read_da(ledger: Ledger, function: str, *args: object) -> Any:
+    return _read(ledger, _DA, DATA_AUTHORISATION_ADDRESS, function, *args)
+
+
+def _field_ids(mask: int) -> list[int]:
+    return [i for i in range(256) if mask >> i & 1]
+
+
+def _optional(value: bytes) -> str | None:
+    return None if not any(value) else to_hex(value)
+
+
+def _trail_value(name: str, value: Any) -> TrailValue:
+    if isinstance(value, bytes):
+        return to_hex(value)
+    if name == "fields" and isinstance(value, int):
+        return _field_ids(value)
+    if isinstance(value, bool | int | str):
+        return value
+    return str(value)
+
+
+def is_regulator(ledger: Ledger, member: Member) -> bool:
+    """Whether the member's account holds DATA_REGULATOR (who may see every grant)."""
+    return bool(
+        _read(
+            ledger,
+            _GOVERNANCE,
+            ledger.governance_address,
+            "has_role",
+            member.address,
+            DATA_REGULATOR,
+            GLOBAL_SCOPE,
+        )
+    )
+
+
+def is_party(member: Member, grant: dict[str, Any]) -> bool:
+    """Whether the member's organisation is the grant's holder or requester."""
+    return member.uscc in (grant["holder_org"], grant["requester_org"])
+
+
+def get_trails(ledger: Ledger, grant_ids: Sequence[int]) -> dict[int, list[TrailEventPublic]]:
+    """Return the use trail of each grant: its events in chain order, read from the stored logs."""
+    trails: dict[int, list[TrailEventPublic]] = {gid: [] for gid in grant_ids}
+    if not grant_ids:
+        return trails
+    id_topics = [gid.to_bytes(32, "big") for gid in grant_ids]
+    after = None
+    while True:
+        logs, after = ledger.store.query_logs(
+            address=DATA_AUTHORISATION_ADDRESS,
+            topics=[_GRANT_TOPICS, id_topics],
+            limit=_LOG_PAGE,
+            after=after,
+        )
+        for stored in logs:
+            event = _DA.try_decode_log(stored.log)
+            if event is None:
+                continue
+            trails[int(event.args["grant_id"])].append(
+                TrailEventPublic(
+                    event=event.name,
+                    height=stored.height,
+                    tx_hash=to_hex(stored.tx_hash),
+                    log_index=stored.log_index,
+                    args={k: _trail_value(k, v) for k, v in event.args.items()},
+                )
+            )
+        if after is None:
+            return trails
+
+
+def find_grant_ids(ledger: Ledger, event: str, position: int, value: bytes) -> list[int]:
+    """Return the unique grant ids (ascending) of ``event`` logs whose topic ``position`` is ``value``."""
+    topics: list[bytes | None] = [_DA.event_topic(event)] + [None] * (position - 1) + [value]
+    found: set[int] = set()
+    after = None
+    while True:
+        logs, after = ledger.store.query_logs(
+            address=DATA_AUTHORISATION_ADDRESS, topics=topics, limit=_LOG_PAGE, after=after
+        )
+        found.update(int.from_bytes(stored.log.topics[1], "big") for stored in logs)
+        if after is None:
+            return sorted(found)
+
+
+def to_grant_public(
+    ledger: Ledger, grant_id: int, grant: dict[str, Any], trail: list[TrailEventPublic]
+) -> GrantPublic:
+    """Return the API shape of a grant read from the contract, with its trail."""
+    resource = _read_da(ledger, "resources", grant["resource_id"])
+    status = int(_read_da(ledger, "status_of", grant_id))
+    return GrantPublic(
+        grant_id=grant_id,
+        resource_id=int(grant["resource_id"]),
+        requester=to_hex(grant["requester"]),
+        requester_org=str(grant["requester_org"]),
+        holder_org=str(grant["holder_org"]),
+        status=_STATUS_NAMES.get(status, str(status)),
+        purpose=to_hex(grant["purpose"]),
+        fields=_field_ids(int(grant["fields"])),
+        valid_from=int(grant["valid_from"]),
+        valid_until=int(grant["valid_until"]),
+        use_limit=int(grant["use_limit"]),
+        uses=int(grant["uses"]),
+        level=int(resource["level"]),
+        share_type=int(resource["share_type"]),
+        personal=bool(resource["personal"]),
+        subject_commitment=_optional(grant["subject_commitment"]),
+        subject_key_hash=_optional(grant["subject_key_hash"]),
+        approved_by=_optional(grant["approved_by"]),
+        granted_by=_optional(grant["granted_by"]),
+        requested_at=int(grant["requested_at"]),
+        granted_at=int(grant["granted_at"]),
+        trail=trail,
+    )
+
+
+def get_visible_page(
+    ledger: Ledger, member: Member, grant_ids: Iterable[int], *, after: int, limit: int
+) -> GrantsPage:
+    """Return the grants among ``grant_ids`` (after ``after``) that the member may see, at most ``limit``."""
+    regulator: bool | None = None
+    visible: list[tuple[int, dict[str, Any]]] = []
+    more = False
+    for gid in grant_ids:
+        if gid <= after:
+            continue
+        grant = _read_da(ledger, "grants", gid)
+        if int(grant["status"]) == 0:
+            continue
+        if not is_party(member, grant):
+            if regulator is None:
+                regulator = is_regulator(ledger, member)
+            if not regulator:
+                continue
+        if len(visible) == limit:
+            more = True
+            break
+        visible.append((gid, grant))
+    trails = get_trails(ledger, [gid for gid, _ in visible])
+    return GrantsPage(
+        grants=[to_grant_public(ledger, gid, grant, trails[gid]) for gid, grant in visible],
+        next_after=visible[-1][0] if more and visible else None,
+    )
+
+
+# --- routes -------------------------------------------------------------------------------------------------
+ResourceId = Annotated[int, Path(ge=1, le=_UINT64_MAX)]
+GrantId = Annotated[int, Path(ge=1, le=_UINT64_MAX)]
+Limit = Annotated[int, Query(ge=1, le=MAX_PAGE)]
+After = Annotated[int, Query(ge=0, le=_UINT64_MAX, description="grant id to resume after")]
+
+
+@router.get("/resources/{resource_id}", response_model=ResourcePublic, responses=_RESPONSES)
+def get_resource(resource_id: ResourceId, ledger: LedgerDep, member: MemberDep) -> ResourcePublic:
+    """Return a listed data resource (any member may read the catalogue); 404 if unknown."""
+    row = _read_da(ledger, "resources", resource_id)
+    if int(row["level"]) == 0:
+        raise NotFound("no such resource", resource_id=resource_id)
+    return ResourcePublic(
+        resource_id=resource_id,
+        holder=str(row["holder"]),
+        registrant=to_hex(row["registrant"]),
+        level=int(row["level"]),
+        share_type=int(row["share_type"]),
+        schema_hash=to_hex(row["schema_hash"]),
+        condition_hash=to_hex(row["condition_hash"]),
+        fields=_field_ids(int(row["fields"])),
+        personal=bool(row["personal"]),
+    )
+
+
+@router.get("/grants/{grant_id}", response_model=GrantPublic, responses=_RESPONSES)
+def get_grant(grant_id: GrantId, ledger: LedgerDep, member: MemberDep) -> GrantPublic:
+    """Return one request / grant with its use trail: for its holder or requester organisation, or a
+    DATA_REGULATOR; 403 for anyone else, 404 if unknown."""
+    grant = _read_da(ledger, "grants", grant_id)
+    if int(grant["status"]) == 0:
+        raise NotFound("no such grant", grant_id=grant_id)
+    if not is_party(member, grant) and not is_regulator(ledger, member):
+        raise Forbidden(
+            "only the holder, the requester or a data regulator may read this grant", grant_id=grant_id
+        )
+    return to_grant_public(ledger, grant_id, grant, get_trails(ledger, [grant_id])[grant_id])
+
+
+@router.get("/by-resource/{resource_id}", response_model=GrantsPage, responses=_RESPONSES)
+def get_grants_by_resource(
+    resource_id: ResourceId,
+    ledger: LedgerDep,
+    member: MemberDep,
+    limit: Limit = DEFAULT_PAGE,
+    after: After = 0,
+) -> GrantsPage:
+    """Return the requests / grants of a resource that the member's organisation holds or requested."""
+    ids = find_grant_ids(ledger, "AccessRequested", 2, resource_id.to_bytes(32, "big"))
+    return get_visible_page(ledger, member, ids, after=after, limit=limit)
+
+
+@router.get("/by-requester/{address}", response_model=GrantsPage, responses=_RESPONSES)
+def get_grants_by_requester(
+    address: str,
+    ledger: LedgerDep,
+    member: MemberDep,
+    limit: Limit = DEFAULT_PAGE,
+    after: After = 0,
+) -> GrantsPage:
+    """Return the requests / grants of a requesting account that the member's organisation is party to."""
+    requester = parse_address(address)
+    ids = find_grant_ids(ledger, "AccessRequested", 3, bytes(12) + requester)
+    return get_visible_page(ledger, member, ids, after=after, limit=limit)
+
+
+@router.get("/by-subject/{commitment}", response_model=GrantsPage, responses=_RESPONSES)
+def get_grants_by_subject(
+    commitment: str,
+    ledger: LedgerDep,
+    member: MemberDep,
+    limit: Limit = DEFAULT_PAGE,
+    after: After = 0,
+) -> GrantsPage:
+    """Return the grants about a subject commitment: only those the member's organisation holds or
+    requested (a DATA_REGULATOR sees all). The commitment is the salted SM3 the SDK computes."""
+    value = parse_hash(commitment, "commitment")
+    ids = find_grant_ids(ledger, "AccessGranted", 3, value)
+    return get_visible_page(ledger, member, ids, after=after, limit=limit)

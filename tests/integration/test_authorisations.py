@@ -1,0 +1,275 @@
+"""Data-sharing authorisations through the SDK against a real node: consent, uses, revocation, refusals."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import pytest
+
+from node.network import make_uscc
+from sdk.authorisations import (
+    Authorisations,
+    GrantStatus,
+    Level,
+    ShareType,
+    compute_subject_commitment,
+    new_salt,
+    sign_consent,
+)
+from sdk.client import Client
+from sdk.crypto import PrivateKey, sm3
+from sdk.errors import DomainError, ExecutionError, IdentifierError, XinlianError
+from sdk.governance import Governance
+from sdk.signer import Signer
+
+if TYPE_CHECKING:
+    from node_fixtures import RunningNode
+
+pytest_plugins = ["node_fixtures"]
+
+RESIDENT_ID = "11010519491231002X"
+OTHER_RESIDENT_ID = "110105194912310038"
+SCHEMA = sm3(b"schema: name, id, address, income, tax")
+BASIS = sm3(b"basis: state secrets law art. 9")
+FIELDS = (0, 1, 2, 3, 4)
+
+
+@dataclass
+class Parties:
+    client: Client
+    holder: Authorisations  # Data Exchange Authority: DATA_HOLDER + DATA_REGULATOR
+    requester: Authorisations  # a credit bureau account with DATA_USER, registered by the committee
+    relay: Authorisations  # the committee member, relaying a subject's revocation
+    outsider: Authorisations  # a member that is no party (the bank)
+    requester_uscc: str
+    requester_address: bytes
+
+
+@pytest.fixture(scope="module")
+def parties(running_node: RunningNode) -> Iterator[Parties]:
+    with Client(running_node.url, timeout=15) as client:
+        holder_member = running_node.member_with("DATA_HOLDER")
+        committee = Governance(client, running_node.committee.signer)
+        uscc = make_uscc("110000", 20_000_001)
+        committee.register_organisation(uscc, "Example Credit Bureau")
+        account = Signer.generate()
+        committee.register_account(account.address, uscc)
+        Governance(client, holder_member.signer).grant_role(account.address, "DATA_USER")
+        yield Parties(
+            client=client,
+            holder=Authorisations(client, holder_member.signer),
+            requester=Authorisations(client, account),
+            relay=Authorisations(client, running_node.committee.signer),
+            outsider=Authorisations(client, running_node.member_with("BANK").signer),
+            requester_uscc=uscc,
+            requester_address=account.address,
+        )
+
+
+def _now() -> int:
+    return int(time.time())
+
+
+def _request(p: Parties, resource_id: int, **overrides: object) -> int:
+    args: dict[str, object] = {
+        "purpose": "credit assessment for loan application",
+        "field_ids": (0, 1),
+        "valid_from": _now() - 60,
+        "valid_until": _now() + 3600,
+        "use_limit": 10,
+    }
+    args.update(overrides)
+    return p.requester.request(resource_id, **args).grant_id  # type: ignore[arg-type]
+
+
+def _reason(info: pytest.ExceptionInfo[ExecutionError]) -> str:
+    return str(info.value.detail.get("reason"))
+
+
+def test_consent_uses_subject_revocation_and_trail(parties: Parties) -> None:
+    p = parties
+    resource_id = p.holder.register_resource(
+        level=Level.GENERAL,
+        share_type=ShareType.UNCONDITIONAL,
+        schema_hash=SCHEMA,
+        field_ids=FIELDS,
+        personal=True,
+    ).resource_id
+    salt = new_salt()
+    commitment = compute_subject_commitment(RESIDENT_ID, salt)
+    grant_id = _request(p, resource_id, subject_commitment=commitment)
+    assert p.holder.status(grant_id) == GrantStatus.REQUESTED
+
+    subject = PrivateKey.generate()
+    consent = p.holder.subject_consent(subject, grant_id, resident_id=RESIDENT_ID, salt=salt)
+    p.holder.grant(grant_id, consent)
+    grant = p.holder.get_grant(grant_id)
+    assert grant is not None and grant.status == GrantStatus.GRANTED
+    assert grant.subject_key_hash == sm3(subject.public_key.to_bytes())
+
+    for number in (1, 2, 3):
+        use = p.holder.record_use(grant_id, (0, 1), sm3(f"answer {number}".encode()))
+        assert use.use_number == number
+
+    p.relay.revoke_by_subject(subject, grant_id)
+    assert p.holder.status(grant_id) == GrantStatus.REVOKED
+    with pytest.raises(ExecutionError) as refused:
+        p.holder.record_use(grant_id, (0,), sm3(b"answer 4"))
+    assert _reason(refused) == "grant revoked"
+
+    record = p.holder.grant_record(grant_id)
+    assert record.status == GrantStatus.REVOKED and record.uses == 3
+    assert [e.event for e in record.trail] == [
+        "AccessRequested",
+        "AccessGranted",
+        "UseRecorded",
+        "UseRecorded",
+        "UseRecorded",
+        "GrantRevoked",
+    ]
+    assert record.trail[-1].args["by_subject"] is True
+    assert [e.args["result_digest"] for e in record.trail[2:5]] == [
+        "0x" + sm3(f"answer {n}".encode()).hex() for n in (1, 2, 3)
+    ]
+    # the clear resident ID appears nowhere in what the node returns
+    assert RESIDENT_ID not in repr(record)
+
+    by_subject = p.requester.grants_by_subject(commitment)
+    assert [g.grant_id for g in by_subject] == [grant_id]
+    assert by_subject[0].requester_org == p.requester_uscc
+    assert p.outsider.grants_by_subject(commitment) == []
+    assert grant_id in [g.grant_id for g in p.holder.grants_by_resource(resource_id)]
+    mine = [g.grant_id for g in p.requester.grants_by_requester(p.requester_address)]
+    assert grant_id in mine
+    assert mine == [g.grant_id for g in p.holder.grants_by_requester(p.requester_address)]
+    assert p.outsider.grants_by_requester(p.requester_address) == []
+    assert p.outsider.grants_by_resource(resource_id) == []
+    with pytest.raises(XinlianError) as forbidden:
+        p.outsider.grant_record(grant_id)
+    assert forbidden.value.code == "forbidden"
+
+
+def test_forged_consent_is_refused(parties: Parties) -> None:
+    p = parties
+    resource_id = p.holder.register_resource(
+        level=Level.IMPORTANT,
+        share_type=ShareType.UNCONDITIONAL,
+        schema_hash=SCHEMA,
+        field_ids=FIELDS,
+        personal=True,
+    ).resource_id
+    salt = new_salt()
+    grant_id = _request(p, resource_id, subject_commitment=compute_subject_commitment(RESIDENT_ID, salt))
+    subject, impostor = PrivateKey.generate(), PrivateKey.generate()
+    genuine = p.holder.subject_consent(subject, grant_id, resident_id=RESIDENT_ID, salt=salt)
+    forged = sign_consent(impostor, genuine.terms)
+    with pytest.raises(ExecutionError) as refused:
+        p.holder.grant(
+            grant_id,
+            type(genuine)(terms=genuine.terms, public_key=genuine.public_key, signature=forged.signature),
+        )
+    assert _reason(refused) == "subject consent signature is invalid"
+    with pytest.raises(DomainError):
+        p.holder.subject_consent(subject, grant_id, resident_id=OTHER_RESIDENT_ID, salt=salt)
+    with pytest.raises(IdentifierError) as bad_id:
+        p.holder.subject_consent(subject, grant_id, resident_id="110105194912310021", salt=salt)
+    assert "110105194912310021" not in str(bad_id.value)
+    assert p.holder.status(grant_id) == GrantStatus.REQUESTED
+
+
+def test_no_sharing_resource_is_never_granted(parties: Parties) -> None:
+    p = parties
+    closed = p.holder.register_resource(
+        level=Level.GENERAL,
+        share_type=ShareType.NONE,
+        schema_hash=SCHEMA,
+        field_ids=FIELDS,
+        personal=False,
+        condition_hash=BASIS,
+    ).resource_id
+    with pytest.raises(ExecutionError) as refused:
+        _request(p, closed, condition_hash=BASIS)
+    assert _reason(refused) == "resource is not shared (share type 3)"
+    reclassified = p.holder.register_resource(
+        level=Level.GENERAL,
+        share_type=ShareType.UNCONDITIONAL,
+        schema_hash=SCHEMA,
+        field_ids=FIELDS,
+        personal=False,
+    ).resource_id
+    grant_id = _request(p, reclassified)
+    p.holder.set_share_type(reclassified, ShareType.NONE, BASIS)
+    with pytest.raises(ExecutionError) as refused_grant:
+        p.holder.grant(grant_id)
+    assert _reason(refused_grant) == "resource is not shared (share type 3)"
+
+
+def test_core_data_needs_regulator_approval(parties: Parties) -> None:
+    p = parties
+    core = p.holder.register_resource(
+        level=Level.CORE,
+        share_type=ShareType.UNCONDITIONAL,
+        schema_hash=SCHEMA,
+        field_ids=FIELDS,
+        personal=False,
+    ).resource_id
+    grant_id = _request(p, core)
+    with pytest.raises(ExecutionError) as refused:
+        p.holder.grant(grant_id)
+    assert _reason(refused) == "core data needs regulator approval first"
+    with pytest.raises(ExecutionError) as not_regulator:
+        p.requester.approve(grant_id)
+    assert _reason(not_regulator) == "not a data regulator"
+    p.holder.approve(grant_id)  # the Data Exchange Authority also holds DATA_REGULATOR
+    assert p.holder.status(grant_id) == GrantStatus.APPROVED
+    p.holder.grant(grant_id)
+    assert p.holder.status(grant_id) == GrantStatus.GRANTED
+
+
+def test_over_use_and_out_of_fields_are_refused(parties: Parties) -> None:
+    p = parties
+    resource_id = p.holder.register_resource(
+        level=Level.GENERAL,
+        share_type=ShareType.UNCONDITIONAL,
+        schema_hash=SCHEMA,
+        field_ids=FIELDS,
+        personal=False,
+    ).resource_id
+    grant_id = _request(p, resource_id, use_limit=1)
+    p.holder.grant(grant_id)
+    with pytest.raises(ExecutionError) as outside:
+        p.requester.record_use(grant_id, (0, 4), sm3(b"answer"))
+    assert _reason(outside) == "fields outside the grant"
+    assert p.requester.can_use(grant_id, (1,)) is True
+    assert p.requester.record_use(grant_id, (1,), sm3(b"answer")).use_number == 1
+    with pytest.raises(ExecutionError) as over:
+        p.holder.record_use(grant_id, (1,), sm3(b"answer 2"))
+    assert _reason(over) == "use limit reached"
+    with pytest.raises(DomainError):
+        p.requester.request(
+            resource_id, purpose="x", field_ids=(0,), valid_from=_now(), valid_until=_now() + 10, use_limit=0
+        )
+
+
+def test_expired_grant_is_refused(parties: Parties) -> None:
+    p = parties
+    resource_id = p.holder.register_resource(
+        level=Level.GENERAL,
+        share_type=ShareType.UNCONDITIONAL,
+        schema_hash=SCHEMA,
+        field_ids=FIELDS,
+        personal=False,
+    ).resource_id
+    until = _now() + 3
+    grant_id = _request(p, resource_id, valid_until=until)
+    p.holder.grant(grant_id)
+    while _now() <= until:
+        time.sleep(0.2)
+    with pytest.raises(ExecutionError) as refused:
+        p.holder.record_use(grant_id, (0,), sm3(b"late answer"))
+    assert _reason(refused) == "grant expired"
+    p.relay.expire(grant_id)
+    assert p.holder.status(grant_id) == GrantStatus.EXPIRED
