@@ -90,21 +90,48 @@ LICENCE_REGISTRY_ADDRESS = bytes.fromhex("00000000000000000000000000000000000010
 # --- licence status rule --------------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class LicenceStatusRule:
-    """Where LicenceRegistry keeps a licence's status and what the values mean.
+    """Where LicenceRegistry keeps a licence's lifecycle state and what the values mean.
 
-    The status of licence ``id_hash`` is the word at ``compute_storage_slot(base_slot, id_hash) + offset``.
-    A unit test checks these numbers against contracts/build/LicenceRegistry.json (storage_layout).
+    The state of licence ``id_hash`` is the word at ``compute_storage_slot(base_slot, id_hash) + offset``
+    (``licences: HashMap[bytes32, Licence]``, member ``state``). tests/unit/sdk/test_verify_layout.py
+    checks these numbers against contracts/build/LicenceRegistry.json (storage_layout) and py-evm.
     """
 
     base_slot: int
     offset: int
     names: Mapping[int, str]
-    good: frozenset[int]
+    valid: int
 
 
 LICENCE_STATUS_RULE = LicenceStatusRule(
-    base_slot=0, offset=0, names={0: "NONE", 1: "VALID"}, good=frozenset({1})
+    base_slot=2,
+    offset=11,  # type_id, issuer, issuer_org (2 slots), holder_commitment, holder_key_hash,
+    # document_hash, valid_from, valid_until, jurisdiction (2 slots), then state
+    names={
+        0: "UNKNOWN",
+        1: "VALID",
+        2: "NOT_YET_VALID",
+        3: "EXPIRED",
+        4: "SUSPENDED",
+        5: "REVOKED",
+        6: "SUPERSEDED",
+    },
+    valid=1,
 )
+_LICENCE_ISSUED_DATA = ["string", "bytes32", "bytes32", "bytes32", "uint256", "uint256", "string", "bytes32"]
+
+
+def _licence_issued_topic() -> bytes:
+    from eth_utils.abi import event_signature_to_log_topic
+
+    return bytes(
+        event_signature_to_log_topic(
+            "LicenceIssued(bytes32,bytes32,address,string,bytes32,bytes32,bytes32,uint256,uint256,string,bytes32)"
+        )
+    )
+
+
+LICENCE_ISSUED_TOPIC = _licence_issued_topic()  # the event a licence bundle proves
 
 
 # --- trust anchors ---------------------------------------------------------------------------------------
@@ -294,13 +321,37 @@ class VerifiedLog:
 
 
 @dataclass(frozen=True, slots=True)
+class VerifiedLicence:
+    """An e-licence issuance proven from its LicenceIssued log (the holder only as a salted commitment)."""
+
+    id_hash: bytes
+    type_id: bytes
+    issuer: bytes
+    issuer_org: str
+    holder_commitment: bytes
+    holder_key_hash: bytes
+    document_hash: bytes
+    valid_from: int  # unix seconds
+    valid_until: int  # unix seconds, 0 = no end date (长期)
+    jurisdiction: str
+    previous: bytes
+
+    def is_holder(self, salt: bytes, code_type: str, code: str) -> bool:
+        """Return whether SM3(salt ‖ code type ‖ code) opens the holder commitment (code as normalised)."""
+        from sdk.crypto import sm3
+
+        return sm3(salt + code_type.encode("ascii") + code.encode("ascii")) == self.holder_commitment
+
+
+@dataclass(frozen=True, slots=True)
 class LicenceStatus:
-    """A licence's status proven from LicenceRegistry storage at a sealed height."""
+    """A licence's status at a sealed height: the proven state word, judged with the validity dates."""
 
     id_hash: bytes
     code: int
     name: str
     height: int
+    block_time_ms: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -335,6 +386,7 @@ class VerifiedEvent:
     sealed_by: tuple[int, ...]  # indexes into ``validators`` (empty when proven by history inclusion)
     log: VerifiedLog | None = None
     state: VerifiedState | None = None
+    licence: VerifiedLicence | None = None  # when the log is a LicenceRegistry LicenceIssued
     handovers: tuple[int, ...] = field(default=())  # heights of the validator-set changes followed
 
 
@@ -422,7 +474,8 @@ class Verifier:
         self._validate_transaction(b)
         self._validate_inclusion(b)
         log = self._validate_receipt(b)
-        state = self._validate_state(b, changes, log) if b.state is not None else None
+        licence = _decode_licence(log)
+        state = self._validate_state(b, changes, licence) if b.state is not None else None
         tx = b.event.tx
         return VerifiedEvent(
             chain_id=header.chain_id,
@@ -439,6 +492,7 @@ class Verifier:
             sealed_by=sealed_by,
             log=log,
             state=state,
+            licence=licence,
             handovers=tuple(c.height for c in changes[1:]),
         )
 
@@ -656,7 +710,7 @@ class Verifier:
         return VerifiedLog(e.log_index, log.address, log.topics, log.data)
 
     def _validate_state(
-        self, b: ProofBundle, changes: Sequence[_SetChange], log: VerifiedLog | None
+        self, b: ProofBundle, changes: Sequence[_SetChange], licence: VerifiedLicence | None
     ) -> VerifiedState:
         s = b.state
         if s is None:
@@ -669,9 +723,11 @@ class Verifier:
                 height=header.height,
             )
         self._authenticate_header(s.sealed, changes, "the state block")
-        licence: LicenceStatus | None = None
+        rule = LICENCE_STATUS_RULE
         if s.kind == "licence":
-            expected, id_hash = self._licence_slot(log)
+            if licence is None:
+                raise FormatError("a licence status proof needs the event to be a LicenceIssued log")
+            expected = compute_storage_slot(rule.base_slot, licence.id_hash) + rule.offset
             if s.address != LICENCE_REGISTRY_ADDRESS or s.slot != expected:
                 raise ProofError(
                     "the state proof is about another slot than the status of the licence in the event",
@@ -689,15 +745,14 @@ class Verifier:
                 f"{exc.message}",
                 height=header.height,
             ) from exc
-        if s.kind == "licence":
-            rule = LICENCE_STATUS_RULE
-            name = rule.names.get(value, f"UNKNOWN({value})")
-            licence = LicenceStatus(id_hash, value, name, header.height)
-            if value not in rule.good:
+        status: LicenceStatus | None = None
+        if s.kind == "licence" and licence is not None:
+            status = _judge_licence(licence, value, header)
+            if status.code != rule.valid:
                 raise StatusError(
-                    f"the licence is {name} at height {header.height} (block time "
-                    f"{header.timestamp_ms} ms): not valid",
-                    status=name,
+                    f"the licence is {status.name} at height {header.height} "
+                    f"(block time {_utc(header.timestamp_ms)}); it was issued at height {event_height}",
+                    status=status.name,
                     height=header.height,
                     block_time_ms=header.timestamp_ms,
                     issued_at_height=event_height,
@@ -710,14 +765,61 @@ class Verifier:
             slot=s.slot,
             value=value,
             kind=s.kind,
-            licence=licence,
+            licence=status,
         )
 
-    @staticmethod
-    def _licence_slot(log: VerifiedLog | None) -> tuple[int, bytes]:
-        """The status slot of the licence named by the event's log (topic 1 = the licence id hash)."""
-        if log is None or log.address != LICENCE_REGISTRY_ADDRESS or len(log.topics) < 2:
-            raise FormatError("a licence status proof needs the bundle's event to be a LicenceRegistry log")
-        id_hash = log.topics[1]
-        rule = LICENCE_STATUS_RULE
-        return compute_storage_slot(rule.base_slot, id_hash) + rule.offset, id_hash
+
+def _utc(timestamp_ms: int) -> str:
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(timestamp_ms / 1000, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _decode_licence(log: VerifiedLog | None) -> VerifiedLicence | None:
+    """The issuance facts of a verified LicenceIssued log, or None for any other log.
+
+    Raises FormatError when a LicenceIssued log from the registry has malformed data.
+    """
+    if (
+        log is None
+        or log.address != LICENCE_REGISTRY_ADDRESS
+        or len(log.topics) != 4
+        or log.topics[0] != LICENCE_ISSUED_TOPIC
+    ):
+        return None
+    from eth_abi.abi import decode as abi_decode
+    from eth_abi.exceptions import DecodingError
+
+    try:
+        org, commitment, key_hash, document, valid_from, valid_until, jurisdiction, previous = abi_decode(
+            _LICENCE_ISSUED_DATA, log.data
+        )
+    except (DecodingError, ValueError) as exc:
+        raise FormatError("the LicenceIssued log data does not decode") from exc
+    return VerifiedLicence(
+        id_hash=log.topics[1],
+        type_id=log.topics[2],
+        issuer=log.topics[3][12:],
+        issuer_org=str(org),
+        holder_commitment=bytes(commitment),
+        holder_key_hash=bytes(key_hash),
+        document_hash=bytes(document),
+        valid_from=int(valid_from),
+        valid_until=int(valid_until),
+        jurisdiction=str(jurisdiction),
+        previous=bytes(previous),
+    )
+
+
+def _judge_licence(licence: VerifiedLicence, state: int, header: BlockHeader) -> LicenceStatus:
+    """Status at ``header`` (LicenceRegistry.status_at): the lifecycle state, then the validity dates."""
+    rule = LICENCE_STATUS_RULE
+    code = state
+    if state == rule.valid:
+        t = header.timestamp_ms // 1000  # block.timestamp as the EVM sees it
+        if t < licence.valid_from:
+            code = 2
+        elif licence.valid_until and t > licence.valid_until:
+            code = 3
+    name = rule.names.get(code, f"UNKNOWN({code})")
+    return LicenceStatus(licence.id_hash, code, name, header.height, header.timestamp_ms)

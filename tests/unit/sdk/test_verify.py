@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 import rlp
+from eth_abi.abi import encode as abi_encode
 from eth_hash.auto import keccak
 from trie import HexaryTrie
 
@@ -48,6 +49,7 @@ from sdk.types import (
     sort_validators,
 )
 from sdk.verify import (
+    LICENCE_ISSUED_TOPIC,
     LICENCE_REGISTRY_ADDRESS,
     LICENCE_STATUS_RULE,
     ChainError,
@@ -65,8 +67,10 @@ from sdk.verify import (
 )
 
 CHAIN_ID = 4242
-EVENT_TOPIC = keccak(b"LicenceIssued(bytes32,address)")
+TYPE_ID = secrets.token_bytes(32)
 CODE_HASH = keccak(b"")
+SALT = bytes(range(32))
+HOLDER = __import__("sdk.crypto", fromlist=["sm3"]).sm3(SALT + b"111" + b"11010519491231002X")
 
 
 # --- a synthetic chain ------------------------------------------------------------------------------------
@@ -185,7 +189,9 @@ class SyntheticChain:
             self.validators = next_validators
         return block
 
-    def licence_tx(self, id_hash: bytes, signer: PrivateKey | None = None) -> tuple[Transaction, Log]:
+    def licence_tx(
+        self, id_hash: bytes, signer: PrivateKey | None = None, *, valid_until: int = 0
+    ) -> tuple[Transaction, Log]:
         key = signer or self.sender
         tx = Transaction.create(
             key,
@@ -195,7 +201,21 @@ class SyntheticChain:
             gas_limit=500_000,
             expiry_height=1000,
         )
-        log = Log(LICENCE_REGISTRY_ADDRESS, (EVENT_TOPIC, id_hash), bytes(12) + key.public_key.address)
+        data = abi_encode(
+            ["string", "bytes32", "bytes32", "bytes32", "uint256", "uint256", "string", "bytes32"],
+            [
+                "91110000MA01ABCDE0",
+                HOLDER,
+                bytes(32),
+                bytes(32),
+                1_600_000_000,
+                valid_until,
+                "110101",
+                bytes(32),
+            ],
+        )
+        topics = (LICENCE_ISSUED_TOPIC, id_hash, TYPE_ID, bytes(12) + key.public_key.address)
+        log = Log(LICENCE_REGISTRY_ADDRESS, topics, data)
         return tx, log
 
     def handovers(self, up_to: int) -> list[Any]:
@@ -249,11 +269,11 @@ def licence_slot(id_hash: bytes) -> int:
     return compute_storage_slot(LICENCE_STATUS_RULE.base_slot, id_hash) + LICENCE_STATUS_RULE.offset
 
 
-VALID = min(LICENCE_STATUS_RULE.good)
-REVOKED = 3
+VALID = LICENCE_STATUS_RULE.valid
+REVOKED = 5
 
 
-def issue(chain: SyntheticChain, n_other: int = 4) -> tuple[int, bytes]:
+def issue(chain: SyntheticChain, n_other: int = 4, valid_until: int = 0) -> tuple[int, bytes]:
     """Commit a block with ``n_other`` filler transactions and one licence issuance; return (height, id)."""
     id_hash = secrets.token_bytes(32)
     txs, logs = [], []
@@ -261,9 +281,9 @@ def issue(chain: SyntheticChain, n_other: int = 4) -> tuple[int, bytes]:
         tx, log = chain.licence_tx(secrets.token_bytes(32))
         txs.append(tx)
         logs.append([log])
-    tx, log = chain.licence_tx(id_hash)
-    txs.insert(2, tx)
-    logs.insert(2, [log])
+    tx, log = chain.licence_tx(id_hash, valid_until=valid_until)
+    txs.insert(min(2, n_other), tx)
+    logs.insert(min(2, n_other), [log])
     block = chain.add_block(txs, logs, storage={licence_slot(id_hash): VALID})
     return block.header.height, id_hash
 
@@ -293,6 +313,10 @@ def test_valid_bundle_verifies_and_returns_only_checked_facts(chain: SyntheticCh
     assert event.validators == chain.blocks[0].next_validators and event.sealed_by == (0,)
     assert event.state is not None and event.state.licence is not None
     assert event.state.licence.name == "VALID" and event.state.height == 3 and event.state.value == VALID
+    assert event.licence is not None and event.licence.id_hash == id_hash and event.licence.type_id == TYPE_ID
+    assert event.licence.issuer == chain.sender.public_key.address
+    assert event.licence.is_holder(SALT, "111", "11010519491231002X")
+    assert not event.licence.is_holder(SALT, "111", "110105194912310021")
 
 
 def test_json_compact_and_qr_forms_round_trip(chain: SyntheticChain) -> None:
@@ -454,6 +478,18 @@ def test_revoked_licence_fails_the_status_check_and_says_at_which_height() -> No
     assert info.value.detail["height"] == revoked_at + 1
     assert info.value.detail["issued_at_height"] == height
     assert f"at height {revoked_at + 1}" in info.value.message
+
+
+def test_expired_licence_fails_the_status_check() -> None:
+    c = SyntheticChain.start()
+    height, _ = issue(c, valid_until=1_700_000_002)  # blocks are one second apart from 1_700_000_000
+    c.add_block()
+    c.add_block()
+    c.add_block()
+    verifier = Verifier(trust=c.genesis)
+    assert verifier.verify_bundle(c.bundle(height, 2, state_height=2)).state is not None
+    with pytest.raises(StatusError, match="EXPIRED at height 4"):
+        verifier.verify_bundle(c.bundle(height, 2, state_height=4))
 
 
 def test_state_proof_before_the_event_is_refused(chain: SyntheticChain) -> None:

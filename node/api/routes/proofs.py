@@ -1,0 +1,296 @@
+"""Proof bundles for offline verification: a transaction's event, a licence's issuance + status, trust."""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query
+
+from node.api.deps import LedgerDep, parse_address, parse_hash
+from node.api.errors import BadRequest, NotFound
+from node.api.models import ErrorPublic
+from node.ledger.chain import Ledger
+from sdk.bundle import (
+    Handover,
+    HistoryProof,
+    ProofBundle,
+    SealedHeader,
+    StateProof,
+    build_bundle,
+    build_handover,
+    build_history_proof,
+)
+from sdk.errors import IdentifierError
+from sdk.mpt import compute_storage_slot
+from sdk.verify import (
+    LICENCE_ISSUED_TOPIC,
+    LICENCE_REGISTRY_ADDRESS,
+    LICENCE_STATUS_RULE,
+    Checkpoint,
+    Genesis,
+    trust_to_json,
+)
+
+router = APIRouter(prefix="/v1/proofs", tags=["proofs"])
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorPublic},
+    422: {"model": ErrorPublic},
+}
+BundleJson = dict[str, Any]
+
+
+# --- validator-set handovers (scanned once, then incrementally) ---------------------------------------
+class _HandoverIndex:
+    """Heights of the blocks that carry a new validator set, kept per ledger and extended on demand."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._scanned = 0  # every height <= this has been looked at (genesis is not a handover here)
+        self._heights: list[int] = []
+
+    def heights_up_to(self, ledger: Ledger, height: int) -> list[int]:
+        with self._lock:
+            while self._scanned < height:
+                h = self._scanned + 1
+                header = ledger.store.get_header(h)
+                if header is None:
+                    break
+                if header.next_validators_hash != header.validators_hash:
+                    self._heights.append(h)
+                self._scanned = h
+            return [h for h in self._heights if h <= height]
+
+
+_INDEXES: weakref.WeakKeyDictionary[Ledger, _HandoverIndex] = weakref.WeakKeyDictionary()
+_INDEXES_LOCK = threading.Lock()
+
+
+def _handovers(ledger: Ledger, up_to: int) -> list[Handover]:
+    with _INDEXES_LOCK:
+        index = _INDEXES.setdefault(ledger, _HandoverIndex())
+    out = []
+    for h in index.heights_up_to(ledger, up_to):
+        block = ledger.store.get_block(h)
+        if block is None:
+            raise NotFound("a handover block is missing", height=h)
+        out.append(build_handover(block, ledger.store.get_certificate(h)))
+    return out
+
+
+# --- builders -----------------------------------------------------------------------------------------
+def _sealed(ledger: Ledger, height: int, history: HistoryProof | None = None) -> SealedHeader:
+    header = ledger.store.get_header(height)
+    if header is None:
+        raise NotFound("no such block", height=height)
+    return SealedHeader(header, ledger.store.get_certificate(height), history)
+
+
+def build_state_proof(
+    ledger: Ledger, address: bytes, slot: int, *, height: int | None = None, kind: str = "slot"
+) -> StateProof:
+    """Return the proof of storage ``slot`` of ``address`` at ``height`` (default: the head).
+
+    Raises NotFound for an unknown height.
+    """
+    at = ledger.head.header.height if height is None else height
+    sealed = _sealed(ledger, at)
+    proof = ledger.engine.get_proof(sealed.header.state_root, address, [slot])
+    return StateProof(
+        sealed=sealed,
+        address=address,
+        slot=slot,
+        account_proof=proof.account_proof,
+        storage_proof=proof.storage_proof[0].proof,
+        kind=kind,
+    )
+
+
+def build_tx_bundle(
+    ledger: Ledger,
+    tx_hash: bytes,
+    *,
+    log_index: int | None = None,
+    state: tuple[bytes, int, str] | None = None,
+    checkpoint_height: int | None = None,
+) -> ProofBundle:
+    """Return the proof bundle of a committed transaction.
+
+    Takes: the ledger; the transaction hash; an optional log index; an optional state proof request
+    ``(address, slot, kind)`` answered at the head (or at the checkpoint); an optional checkpoint height
+    (then the event block is proven by history inclusion under that header and no handovers are needed).
+    Returns: the bundle. Raises: NotFound for an unknown transaction, BadRequest for a bad log index or a
+    checkpoint not above the event.
+    """
+    stored = ledger.store.get_receipt(tx_hash)
+    if stored is None:
+        raise NotFound("no committed transaction with this hash", tx_hash="0x" + tx_hash.hex())
+    height, tx_index = stored.height, stored.tx_index
+    block = ledger.store.get_block(height)
+    receipts = ledger.store.get_block_receipts(height)
+    genesis = ledger.store.get_header(0)
+    if block is None or receipts is None or genesis is None:
+        raise NotFound("the transaction's block is missing", height=height)
+    if log_index is not None and not 0 <= log_index < len(stored.receipt.logs):
+        raise BadRequest(
+            f"log_index {log_index} is outside the receipt's {len(stored.receipt.logs)} logs",
+            field="log_index",
+        )
+    history = None
+    top = height
+    if checkpoint_height is not None:
+        if not height < checkpoint_height <= ledger.head.header.height:
+            raise BadRequest(
+                "checkpoint_height must be above the event's block and at most the head",
+                field="checkpoint_height",
+                height=height,
+            )
+        history = build_history_proof(ledger.store.get_block_hashes(0, checkpoint_height - 1), height)
+    state_proof = None
+    if state is not None:
+        address, slot, kind = state
+        state_proof = build_state_proof(ledger, address, slot, height=checkpoint_height, kind=kind)
+        top = max(top, state_proof.sealed.header.height)
+    handovers = [] if checkpoint_height is not None else _handovers(ledger, top)
+    return build_bundle(
+        genesis_hash=genesis.block_hash,
+        block=block,
+        certificate=ledger.store.get_certificate(height),
+        receipts=receipts,
+        tx_index=tx_index,
+        log_index=log_index,
+        handovers=handovers,
+        history=history,
+        state=state_proof,
+    )
+
+
+def licence_status_slot(id_hash: bytes) -> int:
+    """Return the storage slot of a licence's lifecycle state in LicenceRegistry."""
+    rule = LICENCE_STATUS_RULE
+    return compute_storage_slot(rule.base_slot, id_hash) + rule.offset
+
+
+def parse_licence(identifier: str) -> bytes:
+    """Return the id hash for a GB/T 36904 identifier or a 0x-prefixed 32-byte id hash; raises BadRequest."""
+    if identifier[:2] in ("0x", "0X"):
+        return parse_hash(identifier, "identifier")
+    from sdk.licences import compute_licence_hash
+
+    try:
+        return compute_licence_hash(identifier)
+    except IdentifierError as exc:
+        raise BadRequest(f"not a licence identifier: {exc.message}", field="identifier") from exc
+
+
+def build_licence_bundle(
+    ledger: Ledger, id_hash: bytes, *, checkpoint_height: int | None = None
+) -> ProofBundle:
+    """Return the bundle of a licence: its issuance event and its current state word (a state proof).
+
+    Raises NotFound when no issuance of ``id_hash`` is committed.
+    """
+    logs, _ = ledger.store.query_logs(
+        address=LICENCE_REGISTRY_ADDRESS, topics=[LICENCE_ISSUED_TOPIC, id_hash], limit=1
+    )
+    if not logs:
+        raise NotFound("no licence issued with this identifier", id_hash="0x" + id_hash.hex())
+    issued = logs[0]
+    bundle = build_tx_bundle(
+        ledger,
+        issued.tx_hash,
+        log_index=issued.log_index,
+        state=(LICENCE_REGISTRY_ADDRESS, licence_status_slot(id_hash), "licence"),
+        checkpoint_height=checkpoint_height,
+    )
+    return bundle
+
+
+# --- routes -----------------------------------------------------------------------------------------------
+def _slot(text: str) -> int:
+    try:
+        value = int(text, 0) if text[:2] in ("0x", "0X") else int(text)
+    except ValueError as exc:
+        raise BadRequest("state_slot must be a decimal or 0x-hex integer", field="state_slot") from exc
+    if not 0 <= value < 1 << 256:
+        raise BadRequest("state_slot is outside 0..2^256-1", field="state_slot")
+    return value
+
+
+@router.get("/tx/{tx_hash}", response_model=BundleJson, responses=_ERRORS)
+def get_tx_bundle(
+    tx_hash: str,
+    ledger: LedgerDep,
+    log_index: Annotated[int | None, Query(ge=0, le=1_000_000)] = None,
+    state_address: Annotated[str | None, Query(description="contract whose storage to prove")] = None,
+    state_slot: Annotated[str | None, Query(description="storage slot (decimal or 0x-hex)")] = None,
+    checkpoint_height: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
+) -> BundleJson:
+    """Return the proof bundle (docs/proof-bundle.md) of a committed transaction.
+
+    Optional: one of its logs; a storage slot proven at the head (or at ``checkpoint_height``); checkpoint
+    mode (history proof under the header at ``checkpoint_height`` instead of validator handovers).
+    """
+    wanted = parse_hash(tx_hash, "tx_hash")
+    state = None
+    if (state_address is None) != (state_slot is None):
+        raise BadRequest("state_address and state_slot go together", field="state_slot")
+    if state_address is not None and state_slot is not None:
+        state = (parse_address(state_address, "state_address"), _slot(state_slot), "slot")
+    bundle = build_tx_bundle(
+        ledger, wanted, log_index=log_index, state=state, checkpoint_height=checkpoint_height
+    )
+    return bundle.to_json()
+
+
+@router.get("/licences/{identifier}", response_model=BundleJson, responses=_ERRORS)
+def get_licence_bundle(
+    identifier: Annotated[str, Path(max_length=128)],
+    ledger: LedgerDep,
+    checkpoint_height: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
+) -> BundleJson:
+    """Return a licence's bundle: the issuance event (LicenceIssued log) and its current status proven at
+    the head. ``identifier`` is the GB/T 36904 licence identifier or its 0x id hash."""
+    bundle = build_licence_bundle(ledger, parse_licence(identifier), checkpoint_height=checkpoint_height)
+    return bundle.to_json()
+
+
+@router.get("/trust", response_model=BundleJson, responses=_ERRORS)
+def get_trust(ledger: LedgerDep) -> BundleJson:
+    """Return this chain's genesis trust file (chain id, genesis header and hash, first validator set).
+
+    A verifier should compare its genesis hash with one published by the consortium out of band.
+    """
+    genesis = ledger.store.get_block(0)
+    if genesis is None:
+        raise NotFound("no genesis block")
+    return trust_to_json(Genesis.from_header(genesis.header, genesis.next_validators), genesis.header)
+
+
+@router.get("/checkpoint", response_model=BundleJson, responses=_ERRORS)
+def get_checkpoint(
+    ledger: LedgerDep, height: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None
+) -> BundleJson:
+    """Return a checkpoint trust file: a sealed header (default: the head) with the set that sealed it."""
+    at = ledger.head.header.height if height is None else height
+    sealed = _sealed(ledger, at)
+    handovers = _handovers(ledger, at - 1)
+    if handovers:
+        validators = handovers[-1].validators
+    else:
+        genesis = ledger.store.get_block(0)
+        if genesis is None:
+            raise NotFound("no genesis block")
+        validators = genesis.next_validators
+    return trust_to_json(Checkpoint(sealed.header, validators, sealed.certificate))
+
+
+__all__ = [
+    "build_licence_bundle",
+    "build_state_proof",
+    "build_tx_bundle",
+    "licence_status_slot",
+    "router",
+]
