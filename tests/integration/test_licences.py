@@ -1,0 +1,259 @@
+"""E-licences end to end through the SDK facade and the HTTP API against a real node (py-evm, SQL, SM2)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import pytest
+
+from sdk.client import Client
+from sdk.crypto import PrivateKey, sm3
+from sdk.errors import DomainError, ExecutionError, IdentifierError, XinlianError
+from sdk.identifiers import make_licence_id
+from sdk.licences import (
+    LICENCE_REGISTRY_ADDRESS,
+    HolderCredential,
+    Licences,
+    LicenceStatus,
+    compute_licence_hash,
+)
+from sdk.signer import Signer
+
+if TYPE_CHECKING:
+    from node_fixtures import RunningNode
+
+pytest_plugins = ["node_fixtures"]
+
+RESIDENT_ID = "11010519491231002X"
+DAY = 86_400
+
+
+class CountingClient(Client):
+    """A real client that also counts the transactions it submits."""
+
+    submitted = 0
+
+    def submit_raw(self, raw: bytes) -> bytes:
+        self.submitted += 1
+        return super().submit_raw(raw)
+
+
+@dataclass
+class World:
+    client: CountingClient
+    authority: Signer  # Municipal Market Regulation Bureau: LICENCE_AUTHORITY (+ ISSUER globally)
+    authority_uscc: str
+    issuer: Signer  # Data Exchange Authority: authorised for the type by the bureau
+    issuer_uscc: str
+    bank: Signer  # Commercial Bank of Example: a relying party
+    bank_uscc: str
+    type_code: str
+
+    def licences(self, signer: Signer | None = None) -> Licences:
+        return Licences(self.client, signer)
+
+    def identifier(self, serial: str, version: int = 1) -> str:
+        return make_licence_id(self.type_code, self.issuer_uscc, serial, version)
+
+
+def _member(node: RunningNode, name: str) -> Any:
+    return next(m for m in node.members if m.name == name)
+
+
+@pytest.fixture(scope="module")
+def world(running_node: RunningNode) -> Iterator[World]:
+    bureau = _member(running_node, "Municipal Market Regulation Bureau")
+    exchange = _member(running_node, "Data Exchange Authority")
+    bank = _member(running_node, "Commercial Bank of Example")
+    with CountingClient(running_node.url, timeout=20) as client:
+        world = World(
+            client=client,
+            authority=bureau.signer,
+            authority_uscc=bureau.uscc,
+            issuer=exchange.signer,
+            issuer_uscc=exchange.uscc,
+            bank=bank.signer,
+            bank_uscc=bank.uscc,
+            type_code=bureau.uscc + "032",
+        )
+        authority = world.licences(world.authority)
+        defined = authority.define_type(world.type_code, "营业执照")
+        assert defined.authority_org == bureau.uscc
+        authority.authorise_issuer(exchange.signer.address, world.type_code)
+        yield world
+
+
+def _issue(world: World, serial: str, **overrides: Any) -> Any:
+    now = int(time.time())
+    args: dict[str, Any] = {
+        "holder_name": "张三",
+        "holder_code": RESIDENT_ID,
+        "holder_code_type": "111",
+        "document_hash": sm3(b"document " + serial.encode()),
+        "valid_from": now - 60,
+        "valid_until": now + 365 * DAY,
+        "jurisdiction": "110105",
+        **overrides,
+    }
+    return world.licences(world.issuer).issue(world.identifier(serial), **args)
+
+
+def test_registry_is_found_through_the_governance_registry(world: World) -> None:
+    assert world.licences().address == LICENCE_REGISTRY_ADDRESS
+    assert world.licences().is_issuer(world.issuer.address, world.type_code)
+    assert not world.licences().is_issuer(world.bank.address, world.type_code)
+
+
+def test_full_lifecycle_through_sdk_and_api(world: World, running_node: RunningNode) -> None:
+    holder = PrivateKey.generate()
+    result = _issue(world, "2025000001", holder_public_key=holder.public_key)
+    credential = HolderCredential.from_json(result.credential.to_json())  # validates the commitment opening
+    assert credential.height == result.receipt.height and credential.tx_hash == result.receipt.tx_hash
+    body = result.credential.to_dict()
+    assert body["证照标识"] == world.identifier("2025000001") and body["持证主体代码类型"] == "111"
+    assert body["颁发机构代码"] == world.issuer_uscc and body["证照名称"] == "营业执照"
+
+    reader = world.licences()
+    assert reader.status(result.identifier) == LicenceStatus.VALID
+    record = reader.get(result.id_hash)
+    assert record is not None and record.issuer_org == world.issuer_uscc and record.jurisdiction == "110105"
+
+    api = httpx.Client(base_url=running_node.url, timeout=10)
+    status = api.get(f"/v1/licences/{result.identifier}/status").json()
+    assert status["status"] == "VALID" and status["type_code"] == world.type_code
+    assert status["issuer_org"] == world.issuer_uscc and status["id_hash"] == "0x" + result.id_hash.hex()
+    assert api.get(f"/v1/licences/0x{result.id_hash.hex()}/status").json()["status"] == "VALID"
+    assert RESIDENT_ID not in str(status)
+
+    # 用证: the holder consents, the bank records the use
+    consent = reader.make_consent(holder, result.identifier, user=world.bank.address, purpose="开户核验")
+    world.licences(world.bank).record_use(consent)
+    with pytest.raises(ExecutionError, match="consent already used"):
+        world.licences(world.bank).record_use(consent)
+    with pytest.raises(DomainError):  # the consent names the bank: another account may not carry it
+        world.licences(world.issuer).record_use(consent)
+
+    issuer = world.licences(world.issuer)
+    issuer.suspend(result.identifier, "经营异常")
+    assert api.get(f"/v1/licences/{result.identifier}/status").json()["status"] == "SUSPENDED"
+    issuer.resume(result.identifier, "整改完成")
+    issuer.annotate(result.identifier, annotation_hash=sm3(b"annotation"), reason="变更经营范围")
+    renewed = issuer.renew(
+        credential,
+        world.identifier("2025000001", 2),
+        document_hash=sm3(b"document v2"),
+        valid_from=int(time.time()) - 60,
+        valid_until=None,
+    )
+    assert renewed.credential.holder_salt == credential.holder_salt
+    assert renewed.credential.valid_until == "长期"
+    renewed.credential.validate()
+    assert reader.status(result.identifier) == LicenceStatus.SUPERSEDED
+    new_status = api.get(f"/v1/licences/{renewed.identifier}/status").json()
+    assert new_status["previous"] == "0x" + result.id_hash.hex() and new_status["status"] == "VALID"
+    issuer.revoke(renewed.identifier, "吊销")
+    assert reader.status(renewed.identifier) == LicenceStatus.REVOKED
+
+    names = [e.name for e in reader.history(result.identifier)]
+    assert names == [
+        "LicenceIssued",
+        "LicenceUsed",
+        "LicenceSuspended",
+        "LicenceResumed",
+        "LicenceAnnotated",
+        "LicenceRenewed",
+    ]
+    assert [e.name for e in reader.history(renewed.id_hash)] == ["LicenceIssued", "LicenceRevoked"]
+
+    # history through the API: member-signed, for the issuing organisation and the type's authority only
+    path = f"/v1/licences/{result.identifier}/history"
+    for signer in (world.issuer, world.authority):
+        answer = world.client.signed_request(signer, "GET", path)
+        assert [e["event"] for e in answer["events"]] == names
+    with pytest.raises(XinlianError) as refused:
+        world.client.signed_request(world.bank, "GET", path)
+    assert refused.value.code == "forbidden"
+    assert api.get(path).status_code == 401  # unsigned
+
+
+def test_bad_check_character_is_refused_before_signing(world: World) -> None:
+    good = world.identifier("2025000002")
+    bad = good[:-1] + ("0" if good[-1] != "0" else "1")
+    before = world.client.submitted
+    issuer = world.licences(world.issuer)
+    with pytest.raises(IdentifierError, match="check character"):
+        issuer.issue(
+            bad,
+            holder_name="张三",
+            holder_code=RESIDENT_ID,
+            holder_code_type="111",
+            document_hash=sm3(b"d"),
+            valid_from=0,
+            valid_until=None,
+            jurisdiction="110105",
+        )
+    with pytest.raises(IdentifierError):
+        issuer.suspend(bad, "x")
+    with pytest.raises(IdentifierError):  # resident ID with a wrong check digit
+        _issue(world, "2025000003", holder_code="110105194912310021")
+    with pytest.raises(IdentifierError):  # a USCC holder with a wrong check character
+        _issue(world, "2025000004", holder_code="91350200776049653B", holder_code_type="001")
+    with pytest.raises(IdentifierError):
+        _issue(world, "2025000005", jurisdiction="11")
+    assert world.client.submitted == before
+
+
+def test_refusals_reach_the_caller_with_reasons(world: World, running_node: RunningNode) -> None:
+    # the bank holds no ISSUER grant: the SDK's checks pass (its USCC is the issuer code), the chain refuses
+    bank = world.licences(world.bank)
+    with pytest.raises(ExecutionError, match="not an issuer of this licence type"):
+        bank.issue(
+            make_licence_id(world.type_code, world.bank_uscc, "2025000006", 1),
+            holder_name="某公司",
+            holder_code=world.bank_uscc,
+            holder_code_type="001",
+            document_hash=sm3(b"d"),
+            valid_from=0,
+            valid_until=None,
+            jurisdiction="310000",
+        )
+    with pytest.raises(DomainError, match="issuer code"):  # the identifier names another issuer
+        bank.prepare_issue(
+            world.identifier("2025000007"),
+            holder_name="x",
+            holder_code=world.bank_uscc,
+            holder_code_type="001",
+            document_hash=sm3(b"d"),
+            valid_from=0,
+            valid_until=None,
+            jurisdiction="310000",
+        )
+    result = _issue(world, "2025000008")
+    with pytest.raises(ExecutionError, match="not the issuing organisation"):
+        bank.suspend(result.identifier, "x")
+    with pytest.raises(ExecutionError, match="licence already issued"):
+        _issue(world, "2025000008")
+    with pytest.raises(DomainError, match="defining authority") as not_authority:
+        world.licences(world.issuer).authorise_issuer(world.bank.address, world.type_code)
+    assert not_authority.value.code == "not_type_authority"
+    with pytest.raises(DomainError):
+        world.licences(world.issuer).define_type(world.authority_uscc + "099", "x")  # not its organisation
+
+
+def test_api_status_errors(world: World, running_node: RunningNode) -> None:
+    api = httpx.Client(base_url=running_node.url, timeout=10)
+    unknown = api.get(f"/v1/licences/{world.identifier('2099999999')}/status")
+    assert unknown.status_code == 404 and unknown.json()["code"] == "not_found"
+    assert (
+        unknown.json()["detail"]["id_hash"]
+        == "0x" + compute_licence_hash(world.identifier("2099999999")).hex()
+    )
+    good = world.identifier("2025000009")
+    bad = good[:-1] + ("0" if good[-1] != "0" else "1")
+    malformed = api.get(f"/v1/licences/{bad}/status")
+    assert malformed.status_code == 400 and malformed.json()["code"] == "invalid_identifier"
+    assert api.get("/v1/licences/0x1234/status").status_code == 422
