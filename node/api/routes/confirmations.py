@@ -1,0 +1,249 @@
+"""Bank confirmation letters: member-signed reads of letters by audit firm, bank, client, and overdue ones."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from node.api.auth import Member, MemberDep
+from node.api.deps import LedgerDep, parse_hash
+from node.api.errors import BadRequest, NotFound
+from node.api.models import ErrorPublic
+from node.api.routes.calls import call_or_raise
+from node.genesis import AUDIT_ACCREDITOR, BANK_CONFIRMATION_ADDRESS, GLOBAL_SCOPE
+from node.ledger.chain import Ledger
+from sdk.confirmations import LetterState, LetterStatus, letter_state_from_row
+from sdk.contracts import Contract
+from sdk.errors import DomainError, XinlianError
+from sdk.types import BlockHeader
+
+router = APIRouter(prefix="/v1/confirmations", tags=["confirmations"])
+
+_CONFIRMATION = Contract("BankConfirmation")
+_GOVERNANCE = Contract("Governance")
+_CREATED_TOPIC = _CONFIRMATION.event_topic("LetterCreated")
+_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorPublic},
+    403: {"model": ErrorPublic},
+    404: {"model": ErrorPublic},
+    422: {"model": ErrorPublic},
+}
+_LOG_PAGE = 1000
+MAX_LETTERS: int = 1000
+
+AsOfParam = Annotated[
+    int | None,
+    Query(ge=0, le=2**63 - 1, description="unix seconds to evaluate OVERDUE/EXPIRED at; default head"),
+]
+StatusParam = Annotated[str | None, Query(max_length=32, description="only letters in this status (name)")]
+LimitParam = Annotated[int, Query(ge=1, le=MAX_LETTERS)]
+
+
+class Forbidden(XinlianError):
+    """The signed member may not see this record."""
+
+    code = "forbidden"
+
+
+class LetterPublic(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    letter_id: str
+    status: str = Field(description="status at as_of (OVERDUE and EXPIRED are derived)")
+    stored_status: str
+    as_of: int
+    auditor: str
+    auditor_org: str
+    client_org: str
+    bank_org: str
+    base_date: str
+    items: list[int]
+    letter_format: int
+    request_hash: str
+    created_at: int
+    authorised_by: str | None
+    authorised_at: int
+    bank_account: str | None
+    accepted_at: int
+    due_date: str | None = Field(description="10th working day after the bank's receipt (China time)")
+    deadline: int = Field(
+        description="unix seconds at which an unanswered letter is overdue; 0 before acceptance"
+    )
+    reply_hash: str | None
+    replied_at: int
+    covered_items: list[int]
+    exception_items: list[int]
+    paper_supplement: bool
+    replied_late: bool
+    received_at: int
+    closed_at: int
+
+
+class LettersPage(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    as_of: int
+    count: int
+    truncated: bool = Field(description="more letters matched than the limit")
+    letters: list[LetterPublic]
+
+
+# --- reading the contract --------------------------------------------------------------------------------
+def _view(
+    ledger: Ledger, header: BlockHeader, contract: Contract, to: bytes, function: str, *args: Any
+) -> Any:
+    out = call_or_raise(ledger, to, contract.encode_call(function, list(args)), bytes(20), header)
+    return contract.decode_output(function, out)
+
+
+def get_letter_state(ledger: Ledger, header: BlockHeader, letter_id: bytes, as_of: int) -> LetterState | None:
+    """Return a letter at ``header``'s state with its status as of ``as_of``, or None when unknown."""
+
+    def view(function: str, *args: Any) -> Any:
+        return _view(ledger, header, _CONFIRMATION, BANK_CONFIRMATION_ADDRESS, function, *args)
+
+    row = view("get_letter", letter_id)
+    if not row["status"]:
+        return None
+    return letter_state_from_row(
+        letter_id,
+        row,
+        status=int(view("status_at", letter_id, as_of)),
+        due_day=int(view("due_day_of", letter_id)),
+        deadline=int(view("deadline_of", letter_id)),
+        as_of=as_of,
+    )
+
+
+def _created_letter_ids(ledger: Ledger, topics: list[bytes | None]) -> list[bytes]:
+    """Letter ids of LetterCreated events matching ``topics`` (after topic0), in creation order."""
+    ids: list[bytes] = []
+    after = None
+    while True:
+        logs, after = ledger.store.query_logs(
+            address=BANK_CONFIRMATION_ADDRESS, topics=[_CREATED_TOPIC, *topics], limit=_LOG_PAGE, after=after
+        )
+        for entry in logs:
+            ids.append(bytes(entry.log.data[:32]))  # letter_id is the first (static) data word
+        if after is None:
+            return ids
+
+
+def _org_topic(arg: str, uscc: str) -> bytes:
+    return _CONFIRMATION.encode_topic("LetterCreated", arg, uscc)
+
+
+def _page(
+    ledger: Ledger, ids: list[bytes], as_of: int | None, status: str | None, limit: int, header: BlockHeader
+) -> LettersPage:
+    wanted: LetterStatus | None = None
+    if status is not None:
+        try:
+            wanted = LetterStatus[status.upper()]
+        except KeyError as exc:
+            raise BadRequest(
+                f"unknown status {status!r}; one of {[s.name for s in LetterStatus]}", field="status"
+            ) from exc
+    when = as_of if as_of is not None else header.timestamp_ms // 1000
+    letters: list[LetterPublic] = []
+    truncated = False
+    for letter_id in ids:
+        state = get_letter_state(ledger, header, letter_id, when)
+        if state is None or (wanted is not None and state.status != wanted):
+            continue
+        if len(letters) == limit:
+            truncated = True
+            break
+        letters.append(LetterPublic(**state.to_json()))
+    return LettersPage(as_of=when, count=len(letters), truncated=truncated, letters=letters)
+
+
+def is_finance_regulator(ledger: Ledger, header: BlockHeader, member: Member) -> bool:
+    """Whether the member may see every letter: holds AUDIT_ACCREDITOR (the finance authority that accredits
+    audit firms) or sits on the consortium committee."""
+    governance = ledger.governance_address
+    if _view(
+        ledger, header, _GOVERNANCE, governance, "has_role", member.address, AUDIT_ACCREDITOR, GLOBAL_SCOPE
+    ):
+        return True
+    return bool(_view(ledger, header, _GOVERNANCE, governance, "is_committee_member", member.address))
+
+
+# --- routes -----------------------------------------------------------------------------------------------
+@router.get("/letters/{letter_id}", response_model=LetterPublic, responses=_RESPONSES)
+def get_letter(letter_id: str, member: MemberDep, ledger: LedgerDep, as_of: AsOfParam = None) -> LetterPublic:
+    """Return one letter to its audit firm, bank or audited company, or to a finance regulator.
+
+    404 when unknown, 403 (``forbidden``) for anyone else.
+    """
+    lid = parse_hash(letter_id, "letter_id")
+    header = ledger.head.header
+    when = as_of if as_of is not None else header.timestamp_ms // 1000
+    try:
+        state = get_letter_state(ledger, header, lid, when)
+    except DomainError as exc:
+        raise NotFound("no such letter", letter_id=letter_id) from exc
+    if state is None:
+        raise NotFound("no such letter", letter_id=letter_id)
+    if member.uscc not in (state.auditor_org, state.bank_org, state.client_org) and not is_finance_regulator(
+        ledger, header, member
+    ):
+        raise Forbidden("only the letter's parties or a finance regulator may read it", letter_id=letter_id)
+    return LetterPublic(**state.to_json())
+
+
+@router.get("/as-auditor", response_model=LettersPage, responses=_RESPONSES)
+def letters_as_auditor(
+    member: MemberDep,
+    ledger: LedgerDep,
+    as_of: AsOfParam = None,
+    status: StatusParam = None,
+    limit: LimitParam = 500,
+) -> LettersPage:
+    """Letters sent by the signing member's audit firm, in creation order."""
+    header = ledger.head.header
+    ids = _created_letter_ids(ledger, [_org_topic("auditor_org", member.uscc)])
+    return _page(ledger, ids, as_of, status, limit, header)
+
+
+@router.get("/as-bank", response_model=LettersPage, responses=_RESPONSES)
+def letters_as_bank(
+    member: MemberDep,
+    ledger: LedgerDep,
+    as_of: AsOfParam = None,
+    status: StatusParam = None,
+    limit: LimitParam = 500,
+) -> LettersPage:
+    """Letters addressed to the signing member's bank, in creation order."""
+    header = ledger.head.header
+    ids = _created_letter_ids(ledger, [None, _org_topic("bank_org", member.uscc)])
+    return _page(ledger, ids, as_of, status, limit, header)
+
+
+@router.get("/as-client", response_model=LettersPage, responses=_RESPONSES)
+def letters_as_client(
+    member: MemberDep,
+    ledger: LedgerDep,
+    as_of: AsOfParam = None,
+    status: StatusParam = None,
+    limit: LimitParam = 500,
+) -> LettersPage:
+    """Letters about the signing member's company (e.g. those awaiting its authorisation)."""
+    header = ledger.head.header
+    ids = _created_letter_ids(ledger, [None, None, _org_topic("client_org", member.uscc)])
+    return _page(ledger, ids, as_of, status, limit, header)
+
+
+@router.get("/overdue", response_model=LettersPage, responses=_RESPONSES)
+def overdue_letters(
+    member: MemberDep, ledger: LedgerDep, as_of: AsOfParam = None, limit: LimitParam = 500
+) -> LettersPage:
+    """Every letter OVERDUE at ``as_of`` (default: the head's time), for a finance regulator: an account
+    holding AUDIT_ACCREDITOR or a committee member. 403 (``forbidden``) for anyone else."""
+    header = ledger.head.header
+    if not is_finance_regulator(ledger, header, member):
+        raise Forbidden("overdue letters are for the finance regulator (AUDIT_ACCREDITOR) or the committee")
+    ids = _created_letter_ids(ledger, [])
+    return _page(ledger, ids, as_of, LetterStatus.OVERDUE.name, limit, header)

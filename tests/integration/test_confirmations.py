@@ -1,0 +1,283 @@
+"""Confirmation letters through the SDK against a real node: the full story, sealed documents, OVERDUE."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+import time
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from node_fixtures import RunningNode, start_node, stop_node
+
+from node.network import make_uscc
+from sdk.calendar import OFFICIAL_CALENDAR, day_of_timestamp, end_of_day
+from sdk.client import Client
+from sdk.confirmations import (
+    Confirmations,
+    Deposit,
+    ItemReply,
+    LetterReply,
+    LetterRequest,
+    LetterStatus,
+    Loan,
+)
+from sdk.crypto import PublicKey
+from sdk.errors import DecryptionError, ExecutionError, XinlianError
+from sdk.governance import Governance
+from sdk.signer import Signer
+from sdk.types import BlockHeader, CommitCertificate
+
+pytest_plugins = ["node_fixtures"]
+
+CLIENT_USCC = make_uscc("310000", 30_000_001)
+DAY_MS = 86_400_000
+
+
+@dataclass
+class Parties:
+    client: Client
+    auditor: Confirmations
+    bank: Confirmations
+    company: Confirmations
+    regulator: Confirmations  # the audit accreditor, standing for the finance authority
+    bank_key: PublicKey
+    regulator_key: PublicKey
+    bank_uscc: str
+
+
+def _parties(node: RunningNode, client: Client) -> Parties:
+    committee = Governance(client, node.committee.signer)
+    company = Signer.generate()
+    committee.register_organisation(CLIENT_USCC, "Example Manufacturing Co., Ltd.")
+    committee.register_account(company.address, CLIENT_USCC)
+    bank = node.member_with("BANK")
+    regulator = node.member_with("AUDIT_ACCREDITOR")
+    return Parties(
+        client=client,
+        auditor=Confirmations(client, node.member_with("AUDITOR").signer),
+        bank=Confirmations(client, bank.signer),
+        company=Confirmations(client, company),
+        regulator=Confirmations(client, regulator.signer),
+        bank_key=bank.signer.private_key.public_key,
+        regulator_key=regulator.signer.private_key.public_key,
+        bank_uscc=bank.uscc,
+    )
+
+
+@pytest.fixture(scope="module")
+def parties(running_node: RunningNode) -> Iterator[Parties]:
+    with Client(running_node.url) as client:
+        yield _parties(running_node, client)
+
+
+def _request(p: Parties) -> LetterRequest:
+    return LetterRequest(
+        client_org=CLIENT_USCC,
+        bank_org=p.bank_uscc,
+        base_date=dt.date(2025, 12, 31),
+        client_name="Example Manufacturing Co., Ltd.",
+        rows={
+            1: [
+                Deposit(
+                    account_name="Example Manufacturing Co., Ltd.",
+                    account_number="31050161360000001234",
+                    currency="CNY",
+                    interest_rate=Decimal("0.25"),
+                    account_type="基本存款账户",
+                    balance=Decimal("12345678.90"),
+                    cash_pooling=False,
+                )
+            ],
+            2: [
+                Loan(
+                    borrower="Example Manufacturing Co., Ltd.",
+                    account_number="LN-2025-0001",
+                    currency="CNY",
+                    balance=Decimal("5000000.00"),
+                    loan_date=dt.date(2025, 3, 1),
+                    due_date=dt.date(2027, 2, 28),
+                    interest_rate=Decimal("3.45"),
+                )
+            ],
+        },
+    )
+
+
+def _reply(bank_balance: str = "12345678.90") -> LetterReply:
+    answers = {i: ItemReply("match") for i in range(1, 14)}
+    answers[1] = ItemReply(
+        "exception" if bank_balance != "12345678.90" else "match",
+        rows=(
+            Deposit(
+                account_name="Example Manufacturing Co., Ltd.",
+                account_number="31050161360000001234",
+                currency="CNY",
+                interest_rate=Decimal("0.25"),
+                account_type="基本存款账户",
+                balance=Decimal(bank_balance),
+                cash_pooling=False,
+            ),
+        ),
+    )
+    return LetterReply(answers=answers, bank_reference="BANK-REF-1")
+
+
+# --- the full story ----------------------------------------------------------------------------------
+def test_letter_from_creation_to_auditor_receipt(parties: Parties, tmp_path: Path) -> None:
+    p = parties
+    request = _request(p)
+    created = p.auditor.create(request, bank_keys=[p.bank_key], regulator_key=p.regulator_key)
+    lid = created.letter_id
+    assert p.auditor.letter(lid).status == LetterStatus.AWAITING_CLIENT_AUTH
+    assert [x.letter_id for x in p.company.as_client(status=LetterStatus.AWAITING_CLIENT_AUTH)] == [lid]
+    with pytest.raises(ExecutionError, match="not awaiting the bank"):
+        p.bank.accept(lid)
+
+    p.company.authorise(lid)
+    assert lid in [x.letter_id for x in p.bank.as_bank(status=LetterStatus.SENT)]
+    assert p.bank.open_request(lid) == request  # the bank decrypts what the auditor sealed
+    assert p.regulator.open_request(lid) == request
+    with pytest.raises(DecryptionError):
+        p.company.open_request(lid)  # not a recipient of this letter
+
+    accepted = p.bank.accept(lid)
+    state = p.bank.letter(lid)
+    receipt_day = day_of_timestamp(state.accepted_at)
+    assert accepted.due_date == state.due_date
+    assert state.due_date is not None
+    assert (state.due_date - dt.date(1970, 1, 1)).days == OFFICIAL_CALENDAR.add_working_days(receipt_day, 10)
+    assert (
+        accepted.deadline == state.deadline == end_of_day(OFFICIAL_CALENDAR.add_working_days(receipt_day, 10))
+    )
+    assert [x.letter_id for x in p.bank.due()] == [lid]
+    with pytest.raises(ExecutionError, match="bank has started processing"):
+        p.auditor.recall(lid)
+
+    replied = p.bank.reply(lid, _reply("12345600.00"))  # auditor key read from the creating transaction
+    assert not replied.paper_supplement and not replied.late
+    reply = p.auditor.open_reply(lid)
+    assert reply.exception_items == {1}
+    assert reply.answers[1].rows[0].balance == Decimal("12345600.00")  # type: ignore[attr-defined]
+
+    p.auditor.confirm_receipt(lid)
+    with pytest.raises(ExecutionError, match="no reply to receive"):
+        p.auditor.confirm_receipt(lid)
+    final = p.auditor.letter(lid)
+    assert final.status == LetterStatus.RECEIVED and final.exception_items == {1}
+    assert [e.name for e in p.auditor.events(lid)] == [
+        "LetterCreated",
+        "LetterAuthorised",
+        "LetterAccepted",
+        "LetterReplied",
+        "LetterReceived",
+    ]
+
+    archive = p.auditor.export_archive(lid, tmp_path / "letter.zip")
+    with zipfile.ZipFile(archive) as z:
+        names = set(z.namelist())
+        assert {
+            "manifest.json",
+            "letter.json",
+            "request.sealed",
+            "reply.sealed",
+            "request.json",
+            "reply.json",
+        } <= names
+        proofs = [json.loads(z.read(n)) for n in sorted(names) if n.startswith("proofs/")]
+        assert json.loads(z.read("reply.json"))["answers"]["1"]["outcome"] == "exception"
+    assert len(proofs) == 5
+    for proof in proofs:
+        header = BlockHeader.decode(bytes.fromhex(proof["header_raw"][2:]))
+        certificate = CommitCertificate.decode(bytes.fromhex(proof["certificate_raw"][2:]))
+        assert header.block_hash.hex() == proof["block_hash"][2:] == certificate.block_hash.hex()
+        assert header.height == proof["height"] == certificate.height
+
+
+def test_parties_only_see_their_letters(parties: Parties, running_node: RunningNode) -> None:
+    p = parties
+    lid = p.auditor.create(_request(p), bank_keys=[p.bank_key]).letter_id
+    outsider = running_node.member_with("MAH").signer
+    with pytest.raises(XinlianError) as info:
+        p.client.signed_request(outsider, "GET", f"/v1/confirmations/letters/0x{lid.hex()}")
+    assert info.value.code == "forbidden"
+    with pytest.raises(XinlianError) as info:
+        p.bank.overdue()
+    assert info.value.code == "forbidden"
+    regulator = running_node.member_with("AUDIT_ACCREDITOR").signer
+    body = p.client.signed_request(regulator, "GET", f"/v1/confirmations/letters/0x{lid.hex()}")
+    assert body["status"] == "AWAITING_CLIENT_AUTH"
+    assert lid in [x.letter_id for x in p.bank.as_bank(status=LetterStatus.AWAITING_CLIENT_AUTH)]
+    assert lid not in [x.letter_id for x in p.bank.as_auditor()]  # the bank sent no letters
+
+
+def test_recall_before_the_bank_starts(parties: Parties) -> None:
+    p = parties
+    lid = p.auditor.create(_request(p), bank_keys=[p.bank_key]).letter_id
+    p.company.authorise(lid)
+    p.auditor.recall(lid)
+    assert p.bank.letter(lid).status == LetterStatus.RECALLED
+    with pytest.raises(ExecutionError, match="not awaiting the bank"):
+        p.bank.accept(lid)
+
+
+def test_letter_will_be_overdue_after_its_deadline(parties: Parties) -> None:
+    p = parties
+    lid = p.auditor.create(_request(p), bank_keys=[p.bank_key]).letter_id
+    p.company.authorise(lid)
+    deadline = p.bank.accept(lid).deadline
+    assert p.auditor.status_at(lid, deadline - 1) == LetterStatus.ACCEPTED
+    assert p.auditor.status_at(lid, deadline) == LetterStatus.OVERDUE
+    assert lid not in [x.letter_id for x in p.regulator.overdue()]
+    assert lid in [x.letter_id for x in p.regulator.overdue(as_of=deadline)]
+    assert [x.status for x in p.bank.due(as_of=deadline) if x.letter_id == lid] == [LetterStatus.OVERDUE]
+
+
+# --- a real OVERDUE at the head: a chain whose clock runs one day per block ---------------------------
+@pytest.fixture
+def day_per_block_node(tmp_path: Path) -> Iterator[RunningNode]:
+    """A real node whose block period is one day and which commits a block whenever transactions are
+    pending (plus on demand): chain time (block.timestamp) advances one day per block, so ten working days
+    pass in about two weeks of blocks. Everything else — SM2, py-evm, SQLite, HTTP — is the real thing."""
+    node = start_node(tmp_path, produce=False, chain_overrides={"block_period_ms": DAY_MS})
+    stop = threading.Event()
+
+    def produce_when_pending() -> None:
+        while not stop.is_set():
+            if len(node.ledger.mempool) > 0:
+                node.produce_block()
+            stop.wait(0.01)
+
+    thread = threading.Thread(target=produce_when_pending, daemon=True)
+    thread.start()
+    try:
+        yield node
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+        stop_node(node)
+
+
+def test_unanswered_letter_turns_overdue_at_the_head(day_per_block_node: RunningNode) -> None:
+    node = day_per_block_node
+    with Client(node.url) as client:
+        p = _parties(node, client)
+        lid = p.auditor.create(_request(p), bank_keys=[p.bank_key]).letter_id
+        p.company.authorise(lid)
+        deadline = p.bank.accept(lid).deadline
+        assert p.auditor.letter(lid).status == LetterStatus.ACCEPTED
+        while client.chain_info().head_timestamp_ms // 1000 < deadline:
+            node.produce_block()  # one more day of chain time
+        time.sleep(0.05)
+        state = p.auditor.letter(lid)
+        assert state.status == LetterStatus.OVERDUE and state.stored_status == LetterStatus.ACCEPTED
+        assert [x.letter_id for x in p.regulator.overdue()] == [lid]
+        late = p.bank.reply(lid, _reply())
+        assert late.late
+        assert p.auditor.letter(lid).replied_late
+        assert p.regulator.overdue() == []
