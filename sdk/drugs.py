@@ -293,6 +293,7 @@ class ConsumerView:
     code: str
     authentic: bool
     reason: str  # "" when authentic; else why not (unknown code, product mismatch, printed batch differs …)
+    product_id: bytes | None  # the product the ledger registered the code under (None when unknown)
     product_name: str
     mah_uscc: str
     mah_name: str
@@ -612,6 +613,7 @@ class DrugQueries:
             code=trace.canonical,
             authentic=reason == "",
             reason=reason,
+            product_id=state.product_id,
             product_name=product.name if product else "",
             mah_uscc=mah,
             mah_name=self.organisation_name(mah),
@@ -664,6 +666,7 @@ def _unknown_view(trace: TraceCode, reason: str) -> ConsumerView:
         code=trace.canonical,
         authentic=False,
         reason=reason,
+        product_id=None,
         product_name="",
         mah_uscc="",
         mah_name="",

@@ -1,0 +1,334 @@
+"""Drug traceability queries: the public consumer scan, member-signed code histories and batch status."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path
+from pydantic import BaseModel, ConfigDict, Field
+
+from node.api.auth import MemberDep
+from node.api.convert import to_hex
+from node.api.deps import LedgerDep, parse_hash
+from node.api.errors import NotFound
+from node.api.models import ErrorPublic
+from node.api.routes.calls import call_or_raise
+from node.genesis import DRUG_REGULATOR, DRUG_TRACE_ADDRESS
+from node.ledger.chain import Ledger
+from node.storage import LogCursor
+from sdk.client import LogEntry
+from sdk.contracts import Contract
+from sdk.drugs import (
+    CodeState,
+    ConsumerView,
+    DrugEvent,
+    DrugQueries,
+    TrailStep,
+    compute_product_id,
+    normalise_product_key,
+    parse_trace_code,
+    validate_batch_no,
+)
+from sdk.errors import XinlianError
+
+router = APIRouter(prefix="/v1/drugs", tags=["drugs"])
+
+_LOG_PAGE = 1000
+_GOVERNANCE = Contract("Governance")
+_PUBLIC_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorPublic},
+    422: {"model": ErrorPublic},
+}
+_MEMBER_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **_PUBLIC_RESPONSES,
+    401: {"model": ErrorPublic},
+    403: {"model": ErrorPublic},
+    404: {"model": ErrorPublic},
+}
+
+
+class Forbidden(XinlianError):
+    """The member may not read this record."""
+
+    code = "forbidden"
+
+
+# --- the node's ledger as the SDK's DrugLedger, pinned to one head -------------------------------------
+class _NodeLedger:
+    """Calls and logs at one committed head, so a history and the state it is read with agree."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+        self.header = ledger.head.header
+
+    @property
+    def governance_address(self) -> bytes:
+        return self.ledger.governance_address
+
+    def call(self, to: bytes, data: bytes) -> bytes:
+        return call_or_raise(self.ledger, to, data, bytes(20), self.header)
+
+    def logs(self, address: bytes, topics: Sequence[bytes | None]) -> Iterable[LogEntry]:
+        return self._pages(address, topics)
+
+    def _pages(self, address: bytes, topics: Sequence[bytes | None]) -> Iterator[LogEntry]:
+        after: LogCursor | None = None
+        while True:
+            page, after = self.ledger.store.query_logs(
+                address=address, topics=topics, to_height=self.header.height, limit=_LOG_PAGE, after=after
+            )
+            for stored in page:
+                yield LogEntry(
+                    log=stored.log,
+                    height=stored.height,
+                    tx_hash=stored.tx_hash,
+                    tx_index=stored.tx_index,
+                    log_index=stored.log_index,
+                )
+            if after is None:
+                return
+
+    def block_time_ms(self, height: int) -> int | None:
+        header = self.ledger.store.get_header(height)
+        return header.timestamp_ms if header is not None else None
+
+
+def _queries(ledger: Ledger) -> DrugQueries:
+    return DrugQueries(_NodeLedger(ledger), DRUG_TRACE_ADDRESS)
+
+
+# --- shapes --------------------------------------------------------------------------------------------
+class _Shape(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DrugProductPublic(_Shape):
+    name: str
+    mah_uscc: str = Field(description="marketing authorisation holder (USCC)")
+    mah_name: str
+    approval_number: str = Field(description="批准文号")
+    category: str = Field(description="ordinary, vaccine, narcotic, psychotropic or blood_product")
+
+
+class DrugTrailStepPublic(_Shape):
+    step: str = Field(description="commissioned, shipped, received, shipment_cancelled, dispensed, destroyed")
+    uscc: str
+    organisation: str
+    height: int
+    timestamp_ms: int | None
+
+
+class DrugCodePublic(_Shape):
+    """What a consumer's scan shows: authenticity, product, batch, dates, status, holds, custody trail."""
+
+    code: str = Field(description="the code as the ledger knows it (20 digits or (01)…(21)…)")
+    authentic: bool
+    reason: str = Field(description="empty when authentic; otherwise why not")
+    product: DrugProductPublic | None
+    batch_no: str
+    production_date: dt.date | None
+    expiry_date: dt.date | None
+    level: str | None = Field(description="unit, bundle or case")
+    status: str = Field(description="unknown, active, in_transit, dispensed or destroyed")
+    recalled: bool
+    frozen: bool
+    expired: bool
+    trail: list[DrugTrailStepPublic]
+
+
+class DrugCodeStatePublic(_Shape):
+    code_id: str
+    known: bool
+    product_id: str
+    batch_no: str
+    level: str | None
+    status: str
+    custodian: str
+    custodian_uscc: str
+    shipment_id: int
+    parent: str | None
+    recalled: bool
+    frozen: bool
+    expired: bool
+
+
+class DrugEventPublic(_Shape):
+    event: str
+    height: int
+    tx_hash: str
+    tx_index: int
+    log_index: int
+    via: str | None = Field(description="the parent code id it happened to, when the code was packed in it")
+    args: dict[str, Any]
+
+
+class DrugHistoryPublic(_Shape):
+    state: DrugCodeStatePublic
+    events: list[DrugEventPublic]
+
+
+class DrugBatchPublic(_Shape):
+    product_key: str
+    product_id: str
+    product: DrugProductPublic
+    batch_no: str
+    lot: str
+    production_date: dt.date | None
+    expiry_date: dt.date | None
+    commissioned: int
+    recalled: bool
+    frozen: bool
+    expired: bool
+
+
+# --- conversions ---------------------------------------------------------------------------------------
+def _product_public(queries: DrugQueries, product_id: bytes) -> DrugProductPublic | None:
+    product = queries.get_product(product_id)
+    if product is None:
+        return None
+    return DrugProductPublic(
+        name=product.name,
+        mah_uscc=product.mah_uscc,
+        mah_name=queries.organisation_name(product.mah_uscc),
+        approval_number=product.approval_number,
+        category=product.category.name.lower(),
+    )
+
+
+def _trail_public(step: TrailStep) -> DrugTrailStepPublic:
+    return DrugTrailStepPublic(
+        step=step.step,
+        uscc=step.uscc,
+        organisation=step.organisation,
+        height=step.height,
+        timestamp_ms=step.timestamp_ms,
+    )
+
+
+def _consumer_public(queries: DrugQueries, view: ConsumerView) -> DrugCodePublic:
+    return DrugCodePublic(
+        code=view.code,
+        authentic=view.authentic,
+        reason=view.reason,
+        product=_product_public(queries, view.product_id) if view.product_id is not None else None,
+        batch_no=view.batch_no,
+        production_date=view.production_date,
+        expiry_date=view.expiry_date,
+        level=view.level.name.lower() if view.level is not None else None,
+        status=view.status.name.lower(),
+        recalled=view.recalled,
+        frozen=view.frozen,
+        expired=view.expired,
+        trail=[_trail_public(s) for s in view.trail],
+    )
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return to_hex(value)
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def _event_public(event: DrugEvent) -> DrugEventPublic:
+    return DrugEventPublic(
+        event=event.name,
+        height=event.height,
+        tx_hash=to_hex(event.tx_hash),
+        tx_index=event.tx_index,
+        log_index=event.log_index,
+        via=to_hex(event.via) if event.via is not None else None,
+        args={k: _jsonable(v) for k, v in event.args.items()},
+    )
+
+
+def _state_public(queries: DrugQueries, state: CodeState) -> DrugCodeStatePublic:
+    return DrugCodeStatePublic(
+        code_id=to_hex(state.code_id),
+        known=state.known,
+        product_id=to_hex(state.product_id),
+        batch_no=state.batch_no,
+        level=state.level.name.lower() if state.level is not None else None,
+        status=state.status.name.lower(),
+        custodian=to_hex(state.custodian),
+        custodian_uscc=queries.organisation_of(state.custodian) if state.known else "",
+        shipment_id=state.shipment_id,
+        parent=to_hex(state.parent) if state.parent is not None else None,
+        recalled=state.recalled,
+        frozen=state.frozen,
+        expired=state.expired,
+    )
+
+
+def _is_regulator(queries: DrugQueries, account: bytes) -> bool:
+    out = queries.ledger.call(
+        queries.ledger.governance_address,
+        _GOVERNANCE.encode_call("has_role", [account, DRUG_REGULATOR, bytes(32)]),
+    )
+    return bool(_GOVERNANCE.decode_output("has_role", out))
+
+
+# --- routes --------------------------------------------------------------------------------------------
+CodePath = Annotated[str, Path(min_length=1, max_length=120, description="20-digit code or GS1 string")]
+
+
+@router.get("/codes/{code:path}/history", response_model=DrugHistoryPublic, responses=_MEMBER_RESPONSES)
+def get_code_history(code: CodePath, ledger: LedgerDep, member: MemberDep) -> DrugHistoryPublic:
+    """Return a code's state and full event history (with its parents' events while packed, and alerts).
+
+    ``code`` is the code itself or its 0x code id. Only the product's MAH, an organisation that appears in
+    the history, or the drug regulator may read it (403 otherwise); 404 for a code never commissioned.
+    """
+    code_id = parse_hash(code, "code") if code.startswith("0x") else parse_trace_code(code).code_id
+    queries = _queries(ledger)
+    state = queries.get_code(code_id)
+    if not state.known:
+        raise NotFound("no such code on the ledger", code_id=to_hex(code_id))
+    events = queries.history(code_id)
+    product = queries.get_product(state.product_id)
+    allowed = queries.involved_organisations(events) | ({product.mah_uscc} if product else set())
+    if member.uscc not in allowed and not _is_regulator(queries, member.address):
+        raise Forbidden("only the MAH, an organisation in the code's history or the regulator may read it")
+    return DrugHistoryPublic(state=_state_public(queries, state), events=[_event_public(e) for e in events])
+
+
+@router.get("/codes/{code:path}", response_model=DrugCodePublic, responses=_PUBLIC_RESPONSES)
+def get_code(code: CodePath, ledger: LedgerDep) -> DrugCodePublic:
+    """Consumer query (public): is the code authentic; product, batch, dates, status, holds; the custody
+    trail as organisations (no volumes, no shipment details). An unknown code answers ``authentic: false``."""
+    queries = _queries(ledger)
+    return _consumer_public(queries, queries.consumer_query(code))
+
+
+@router.get("/batches/{product}/{batch:path}", response_model=DrugBatchPublic, responses=_MEMBER_RESPONSES)
+def get_batch(
+    product: Annotated[str, Path(min_length=7, max_length=14, description="药品标识码 or GTIN")],
+    batch: Annotated[str, Path(min_length=1, max_length=20)],
+    ledger: LedgerDep,
+    member: MemberDep,
+) -> DrugBatchPublic:
+    """Return a batch's dates, commissioned count and recall / freeze flags to any member; 404 if unknown."""
+    key = normalise_product_key(product)
+    product_id = compute_product_id(key)
+    batch_no = validate_batch_no(batch)
+    queries = _queries(ledger)
+    state = queries.get_batch(product_id, batch_no)
+    product_public = _product_public(queries, product_id)
+    if not state.known or product_public is None:
+        raise NotFound("no such batch", product=key, batch=batch_no)
+    return DrugBatchPublic(
+        product_key=key,
+        product_id=to_hex(product_id),
+        product=product_public,
+        batch_no=batch_no,
+        lot=to_hex(state.lot),
+        production_date=state.production_date,
+        expiry_date=state.expiry_date,
+        commissioned=state.commissioned,
+        recalled=state.recalled,
+        frozen=state.frozen,
+        expired=state.expired,
+    )

@@ -1,0 +1,257 @@
+"""Drug traceability end to end through the SDK and the REST API against a real node (SM2, py-evm, SQLite)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import pytest
+
+from node.network import make_uscc
+from sdk.client import Client
+from sdk.drugs import (
+    BillType,
+    Category,
+    CodeStatus,
+    DrugAlertError,
+    Drugs,
+    Level,
+    decode_alerts,
+    parse_trace_code,
+)
+from sdk.errors import ExecutionError, IdentifierError
+from sdk.governance import Governance
+from sdk.identifiers import compute_gtin_check
+from sdk.signer import Signer
+
+if TYPE_CHECKING:
+    from node_fixtures import RunningNode
+
+pytest_plugins = ["node_fixtures"]
+
+UNIT_KEY, CASE_KEY = "8691234", "8691235"
+PRODUCTION, EXPIRY = dt.date(2025, 3, 1), dt.date(2028, 2, 29)
+GTIN = "0690123456789" + compute_gtin_check("0690123456789")
+
+
+def unit(n: int) -> str:
+    return f"{UNIT_KEY}{n:013d}"
+
+
+def case(n: int) -> str:
+    return f"{CASE_KEY}{n:013d}"
+
+
+def gs1(serial: str, batch: str = "L2025A", expiry: str = "280229") -> str:
+    return f"(01){GTIN}(21){serial}(10){batch}(17){expiry}"
+
+
+@dataclass
+class Parties:
+    client: Client
+    mah: Drugs
+    distributor: Drugs
+    pharmacy: Drugs
+    distributor_signer: Signer
+    pharmacy_signer: Signer
+    outsider: Signer  # a member with no drug role
+    pharmacy_uscc: str
+    distributor_uscc: str
+
+
+def _register_trader(gov: Governance, regulator: Governance, uscc: str, name: str, role: str) -> Signer:
+    signer = Signer.generate()
+    assert gov.register_organisation(uscc, name).executed
+    assert gov.register_account(signer.address, uscc).executed
+    regulator.grant_role(signer.address, role)
+    return signer
+
+
+@pytest.fixture(scope="module")
+def parties(running_node: RunningNode) -> Iterator[Parties]:
+    with Client(running_node.url) as client:
+        gov = Governance(client, running_node.committee.signer)
+        regulator = Governance(client, running_node.member_with("DRUG_REGULATOR").signer)
+        dist_uscc, pharm_uscc = make_uscc("330100", 70_000_001), make_uscc("330100", 70_000_002)
+        dist = _register_trader(gov, regulator, dist_uscc, "Zhejiang Medicine Distribution", "DISTRIBUTOR")
+        pharm = _register_trader(gov, regulator, pharm_uscc, "West Lake Pharmacy", "DISPENSER")
+        mah = Drugs(client, running_node.member_with("MAH").signer)
+        mah.register_product(UNIT_KEY, "Amoxicillin Capsules 0.25 g x 24", "国药准字H33020001")
+        mah.register_product(
+            CASE_KEY, "Amoxicillin Capsules, case of 10", "国药准字H33020001", packs=UNIT_KEY
+        )
+        mah.register_product(GTIN, "Hepatitis B Vaccine 10 µg", "国药准字S10960001", Category.VACCINE)
+        outsider = running_node.member_with("BANK").signer
+        yield Parties(
+            client=client,
+            mah=mah,
+            distributor=Drugs(client, dist),
+            pharmacy=Drugs(client, pharm),
+            distributor_signer=dist,
+            pharmacy_signer=pharm,
+            outsider=outsider,
+            pharmacy_uscc=pharm_uscc,
+            distributor_uscc=dist_uscc,
+        )
+
+
+def test_a_pack_from_commissioning_to_a_refused_second_dispensing(parties: Parties) -> None:
+    mah, dist, pharm = parties.mah, parties.distributor, parties.pharmacy
+    units = [unit(i) for i in range(1, 11)]
+    assert mah.commission(units, "B2025001", PRODUCTION, EXPIRY).count == 10
+    mah.commission([case(1)], "B2025001", PRODUCTION, EXPIRY, Level.CASE)
+    mah.aggregate(case(1), units)
+
+    first = mah.ship([case(1)], parties.distributor_signer.address, BillType.SALE)
+    assert dist.code_state(unit(3)).status is CodeStatus.IN_TRANSIT
+    assert dist.code_state(unit(3)).custodian == mah.signer.address  # type: ignore[union-attr]
+    dist.receive(first.shipment_id)
+    assert dist.code_state(unit(3)).custodian == parties.distributor_signer.address
+
+    second = dist.ship([case(1)], parties.pharmacy_signer.address, BillType.SALE)
+    assert second.shipment_id == first.shipment_id + 1
+    pharm.receive(second.shipment_id, [case(1)])
+    pharm.dispense(unit(3))
+    assert pharm.code_state(unit(3)).status is CodeStatus.DISPENSED
+    assert pharm.code_state(unit(4)).status is CodeStatus.ACTIVE
+
+    with pytest.raises(DrugAlertError) as refused:
+        pharm.dispense(unit(3))
+    assert refused.value.reason == "already dispensed"
+    assert refused.value.code == "drug_alert"
+    receipt = parties.client.wait(refused.value.tx_hash)
+    assert receipt.succeeded
+    [alert] = decode_alerts(receipt)
+    assert alert.code_id == parse_trace_code(unit(3)).code_id
+    assert alert.actor == parties.pharmacy_signer.address
+
+    view = Drugs(parties.client).consumer_query(unit(3))
+    assert view.authentic and view.status is CodeStatus.DISPENSED
+    assert view.product_name.startswith("Amoxicillin") and view.batch_no == "B2025001"
+    assert view.expiry_date == EXPIRY and not view.recalled
+    steps = [(s.step, s.uscc) for s in view.trail]
+    mah_uscc = view.mah_uscc
+    assert steps == [
+        ("commissioned", mah_uscc),
+        ("shipped", mah_uscc),
+        ("received", parties.distributor_uscc),
+        ("shipped", parties.distributor_uscc),
+        ("received", parties.pharmacy_uscc),
+        ("dispensed", parties.pharmacy_uscc),
+    ]
+    assert view.trail[2].organisation == "Zhejiang Medicine Distribution"
+    assert all(s.timestamp_ms for s in view.trail)
+
+
+def test_refusals_before_and_after_signing(parties: Parties) -> None:
+    with pytest.raises(IdentifierError):
+        parties.pharmacy.dispense("123")  # validated before anything is signed
+    with pytest.raises(IdentifierError):
+        Drugs(parties.client).consumer_query("(01)" + GTIN)  # no serial: names no single pack
+    with pytest.raises(ExecutionError, match="not a dispenser"):
+        parties.distributor.dispense(unit(9))
+    with pytest.raises(DrugAlertError, match="unknown code"):
+        parties.pharmacy.dispense(unit(999))
+    with pytest.raises(DrugAlertError, match="not the custodian"):
+        parties.distributor.ship([unit(10)], parties.pharmacy_signer.address)
+
+
+def test_large_commissioning_is_split_into_transactions(parties: Parties) -> None:
+    size = parties.mah.commission_chunk_size()
+    codes = [unit(10_000 + i) for i in range(size + 20)]
+    result = parties.mah.commission(codes, "B2025002", PRODUCTION, EXPIRY)
+    assert result.count == size + 20 and len(result.receipts) == 2
+    assert parties.mah.batch(UNIT_KEY, "B2025002").commissioned == size + 20
+    with pytest.raises(DrugAlertError) as again:
+        parties.mah.commission([*codes[-3:], unit(20_000)], "B2025002", PRODUCTION, EXPIRY)
+    assert again.value.reason == "already commissioned"
+    assert len(again.value.alerts) == 3
+    assert not parties.mah.code_state(unit(20_000)).known
+
+
+def test_gs1_codes_and_printed_data_are_checked(parties: Parties) -> None:
+    mah = parties.mah
+    with pytest.raises(IdentifierError, match="prints batch"):
+        mah.commission([gs1("S1", batch="OTHER")], "L2025A", PRODUCTION, EXPIRY)
+    mah.commission([gs1("S1"), gs1("S2")], "L2025A", PRODUCTION, EXPIRY)
+    public = Drugs(parties.client)
+    view = public.consumer_query(gs1("S1"))
+    assert view.authentic and view.category is Category.VACCINE
+    forged = public.consumer_query(gs1("S1", batch="L2024Z"))
+    assert not forged.authentic and forged.reason == "printed batch differs from the ledger"
+    assert public.consumer_query(gs1("S9")).reason == "unknown code"
+
+
+def test_recall_then_return_to_the_mah(parties: Parties) -> None:
+    mah, dist = parties.mah, parties.distributor
+    mah.commission([unit(500), unit(501)], "B2025009", PRODUCTION, EXPIRY)
+    shipment = mah.ship([unit(500), unit(501)], parties.distributor_signer.address)
+    dist.receive(shipment.shipment_id)
+    mah.recall(UNIT_KEY, "B2025009", "dissolution out of specification")
+    assert Drugs(parties.client).consumer_query(unit(500)).recalled
+    with pytest.raises(DrugAlertError, match="recalled"):
+        dist.ship([unit(500)], parties.pharmacy_signer.address)
+    back = dist.ship([unit(500), unit(501)], mah.signer.address, BillType.RECALL)  # type: ignore[union-attr]
+    mah.receive(back.shipment_id)
+    mah.destroy([unit(500), unit(501)])
+    assert mah.code_state(unit(500)).status is CodeStatus.DESTROYED
+
+
+# --- REST ----------------------------------------------------------------------------------------------
+def _get(url: str, path: str) -> httpx.Response:
+    return httpx.get(url + path, timeout=30)
+
+
+def test_consumer_endpoint_is_public_and_shows_no_volumes(
+    running_node: RunningNode, parties: Parties
+) -> None:
+    parties.mah.commission([unit(700)], "B2025700", PRODUCTION, EXPIRY)
+    response = _get(running_node.url, f"/v1/drugs/codes/{unit(700)}")
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    assert body["authentic"] is True and body["status"] == "active" and body["level"] == "unit"
+    assert body["product"]["approval_number"] == "国药准字H33020001"
+    assert body["expiry_date"] == EXPIRY.isoformat()
+    assert [s["step"] for s in body["trail"]] == ["commissioned"]
+    assert set(body["trail"][0]) == {"step", "uscc", "organisation", "height", "timestamp_ms"}
+    unknown = _get(running_node.url, f"/v1/drugs/codes/{unit(701)}").json()
+    assert unknown["authentic"] is False and unknown["status"] == "unknown"
+    bad = _get(running_node.url, "/v1/drugs/codes/12345")
+    assert bad.status_code == 400 and bad.json()["code"] == "invalid_identifier"
+    encoded = _get(running_node.url, "/v1/drugs/codes/" + httpx.URL(gs1("S2")).raw_path.decode())
+    assert encoded.json()["authentic"] is True
+
+
+def test_history_is_member_signed_and_limited_to_parties(running_node: RunningNode, parties: Parties) -> None:
+    client = parties.client
+    path = f"/v1/drugs/codes/{unit(3)}/history"
+    body = client.signed_request(parties.pharmacy_signer, "GET", path)
+    names = [e["event"] for e in body["events"]]
+    assert names[0] == "Commissioned" and names[-1] == "Alert"
+    assert "Aggregated" in names and "Dispensed" in names
+    assert any(e["via"] for e in body["events"])  # the case's shipments, inherited by the unit
+    assert body["state"]["status"] == "dispensed"
+    assert body["state"]["custodian_uscc"] == parties.pharmacy_uscc
+    code_id = "0x" + parse_trace_code(unit(3)).code_id.hex()
+    regulator = running_node.member_with("DRUG_REGULATOR").signer
+    assert (
+        client.signed_request(regulator, "GET", f"/v1/drugs/codes/{code_id}/history")["events"]
+        == body["events"]
+    )
+    with pytest.raises(Exception) as denied:
+        client.signed_request(parties.outsider, "GET", path)
+    assert getattr(denied.value, "code", "") == "forbidden"
+    assert _get(running_node.url, path).status_code == 401
+
+
+def test_batch_endpoint(running_node: RunningNode, parties: Parties) -> None:
+    parties.mah.commission([unit(800), unit(801)], "B2025800", PRODUCTION, EXPIRY)
+    body = parties.client.signed_request(parties.outsider, "GET", f"/v1/drugs/batches/{UNIT_KEY}/B2025800")
+    assert body["commissioned"] == 2 and body["recalled"] is False
+    assert body["product"]["mah_name"] == "Hangzhou Pharma Co., Ltd."
+    with pytest.raises(Exception) as missing:
+        parties.client.signed_request(parties.outsider, "GET", f"/v1/drugs/batches/{UNIT_KEY}/NOPE")
+    assert getattr(missing.value, "code", "") == "not_found"
