@@ -1,0 +1,102 @@
+"""QR credentials: a compact proof bundle (or a link to one) in a QR code, and reading such payloads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import segno
+
+from sdk.bundle import COMPACT_PREFIX, FormatError, ProofBundle
+
+__all__ = ["QrCredential", "make_credential_payload", "render_qr"]
+
+QR_ERROR_LEVELS = ("m", "l")  # prefer 15 % damage tolerance; fall back to 7 % before giving up
+
+
+@dataclass(frozen=True, slots=True)
+class QrCredential:
+    """What a QR code carries: ``kind`` is "bundle" (self-contained) or "link" (fetch by reference)."""
+
+    payload: str
+    kind: str
+    bundle_bytes: int  # deflated compact bundle size
+    version: int  # QR symbol version (1–40)
+
+
+def _make(payload: str) -> segno.QRCode | None:
+    """The QR code of ``payload`` at the first error level of QR_ERROR_LEVELS that holds it, or None."""
+    for level in QR_ERROR_LEVELS:
+        try:
+            return segno.make(payload, error=level, micro=False, boost_error=False)
+        except segno.DataOverflowError:
+            continue
+    return None
+
+
+def _fits(payload: str) -> int | None:
+    """Return the QR version that holds ``payload``, or None when it is too big for any QR code."""
+    qr = _make(payload)
+    return None if qr is None else int(qr.version)
+
+
+def _reference_fragment(bundle: ProofBundle) -> str:
+    """``licence=0x…`` for a licence bundle (so the page fetches the current status), else ``tx=0x…``."""
+    state = bundle.state
+    receipt = bundle.event.receipt
+    if state is not None and state.kind == "licence" and bundle.event.log_index is not None:
+        log = receipt.logs[bundle.event.log_index] if bundle.event.log_index < len(receipt.logs) else None
+        if log is not None and len(log.topics) > 1:
+            return "licence=0x" + log.topics[1].hex()
+    return "tx=0x" + bundle.event.tx.tx_hash.hex()
+
+
+def make_credential_payload(bundle: ProofBundle, base_url: str | None = None) -> QrCredential:
+    """Return the QR payload of a credential.
+
+    Takes: the bundle; ``base_url`` of a node serving /verify (e.g. "https://node.example").
+    Returns: with ``base_url``, the link ``{base}/verify#b=<base64url(deflate(compact))>`` when it fits a
+    QR code, else ``{base}/verify#licence=0x…`` / ``#tx=0x…`` (the page fetches the bundle and verifies it
+    in the browser). Without ``base_url``, the text ``XL1:<base45>`` (alphanumeric mode).
+    Raises: FormatError when there is no base URL and the bundle is too big for a QR code.
+    """
+    import zlib
+
+    deflated = len(zlib.compress(bundle.to_compact(), 9))
+    if base_url:
+        base = base_url.rstrip("/")
+        link = f"{base}/verify#b={bundle.to_link_fragment()}"
+        version = _fits(link)
+        if version is not None:
+            return QrCredential(link, "bundle", deflated, version)
+        ref = f"{base}/verify#{_reference_fragment(bundle)}"
+        version = _fits(ref)
+        if version is None:  # cannot happen for a ~100-character link; guard anyway
+            raise FormatError("the reference link does not fit a QR code")
+        return QrCredential(ref, "link", deflated, version)
+    text = bundle.to_qr_text()
+    version = _fits(text)
+    if version is None:
+        raise FormatError(
+            f"the bundle ({deflated} bytes deflated) does not fit a QR code; give a base URL for a link",
+            bundle_bytes=deflated,
+        )
+    if not text.startswith(COMPACT_PREFIX):
+        raise FormatError("unexpected QR text")
+    return QrCredential(text, "bundle", deflated, version)
+
+
+def render_qr(payload: str, out: Path, *, scale: int = 4) -> int:
+    """Write ``payload`` as a QR code to ``out`` (.png or .svg by suffix); return the symbol version.
+
+    Raises FormatError for another suffix or a payload too big for a QR code.
+    """
+    suffix = out.suffix.lower()
+    if suffix not in (".png", ".svg"):
+        raise FormatError(f"QR output must be .png or .svg, not {suffix or 'no suffix'}")
+    qr = _make(payload)
+    if qr is None:
+        raise FormatError("the payload does not fit a QR code")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    qr.save(str(out), scale=scale, border=4)
+    return int(qr.version)
