@@ -30,23 +30,27 @@ def network_init(
 
 
 def serve(config_path: Path, *, banner: bool = True) -> None:
-    """Run one node until SIGINT/SIGTERM: block production plus the HTTP API (uvicorn)."""
+    """Run one node until SIGINT/SIGTERM: consensus, the peer service and the HTTP API (uvicorn)."""
     import uvicorn
 
     from node.api import create_app
+    from node.api.metrics import Metrics
     from node.config import NodeConfig
-    from node.runtime import Node
+    from node.runtime import Node, register_runtime_metrics
 
     config = NodeConfig.load(config_path)
     logging.basicConfig(
         level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     node = Node(config)
-    app = create_app(node.ledger)
+    metrics = Metrics()
+    metrics.attach(node.ledger)
+    app = create_app(node.ledger, metrics=metrics)
     server = uvicorn.Server(
         uvicorn.Config(app, host=config.api_host, port=config.api_port, log_level="warning", access_log=False)
     )
     node.start()
+    register_runtime_metrics(node, metrics.registry)
     url = f"http://{config.api_host}:{config.api_port}"
     if banner:
         console.print(
@@ -63,23 +67,39 @@ def serve(config_path: Path, *, banner: bool = True) -> None:
 def node_run(
     config: Annotated[Path, typer.Option("--config", "-c", help="Node config JSON (from network init).")],
 ) -> None:
-    """Run a node: open its database, resume or create genesis, produce blocks, serve the API."""
+    """Run a node: open its database, resume or create genesis, run consensus and p2p, serve the API."""
     serve(config)
+
+
+def devnet(
+    validators: Annotated[int, typer.Option(min=1, max=16, help="Validators (used when initialising).")] = 4,
+    out: Annotated[Path | None, typer.Option("--dir", help="Network folder (default var/devnetN).")] = None,
+    base_port: Annotated[int, typer.Option(help="API port of node 0 (node N uses port + N).")] = 8545,
+    base_p2p_port: Annotated[int, typer.Option(help="P2P port of node 0 (node N uses port + N).")] = 30300,
+) -> None:
+    """Run a local consortium: one `xinlian node run` process per validator (SQLite each) until Ctrl-C."""
+    from node.devnet import run_devnet
+
+    folder = out if out is not None else Path(f"var/devnet{validators}")
+    run_devnet(
+        folder,
+        validators=validators,
+        base_api_port=base_port,
+        base_p2p_port=base_p2p_port,
+        echo=console.print,
+    )
 
 
 def demo(
     out: Annotated[Path, typer.Option("--dir", help="Where the demo network lives.")] = Path("var/devnet"),
 ) -> None:
-    """Initialise a one-validator consortium on SQLite once, then run it (what `make run` does)."""
-    from node.network import init_network
+    """Initialise a 4-validator consortium on SQLite once, then run it (what `make run` does).
 
-    if not (out / "genesis.json").exists():
-        init_network(out, validators=1)
-        console.print(f"initialised a new local consortium in [bold]{out}[/]")
-    else:
-        console.print(f"resuming the local consortium in [bold]{out}[/] (delete the folder to start over)")
-    console.print(f"organisations, their USCCs, addresses and keys: [bold]{out / 'orgs.json'}[/]")
-    serve(out / "nodes" / "node-0.json")
+    Node 0 serves the API on port 8545 (nodes 1-3 on 8546-8548); Ctrl-C stops all four.
+    """
+    from node.devnet import run_devnet
+
+    run_devnet(out, validators=4, echo=console.print)
 
 
 def register(app: typer.Typer) -> None:
@@ -87,3 +107,4 @@ def register(app: typer.Typer) -> None:
     app.add_typer(network_app, name="network")
     app.add_typer(node_app, name="node")
     app.command("demo")(demo)
+    app.command("devnet")(devnet)

@@ -1,107 +1,549 @@
-"""Wires one node together: storage, execution, ledger, block production and the HTTP API."""
+"""Wires one node together: storage, execution, ledger, the QBFT driver, the peer service and block sync."""
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import logging
+import os
+import queue
+import random
 import threading
 import time
-from dataclasses import dataclass
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from node.config import ChainConfig, NodeConfig
+from node.consensus.adapter import LedgerBlockSource, compute_consensus_config, get_chain_head
+from node.consensus.core import (
+    Action,
+    Broadcast,
+    CommitBlock,
+    ConsensusConfig,
+    QbftCore,
+    Reject,
+    RequestSync,
+    ScheduleTimer,
+    Timer,
+    TimerKind,
+)
+from node.consensus.messages import (
+    Message,
+    SignatureVerifier,
+    Signed,
+    decode_message,
+    encode_message,
+    verify_signed,
+)
+from node.consensus.signing import CachingVerifier, Sm2Signer, Sm2Verifier
+from node.consensus.sql_wal import SqlWal
+from node.consensus.wal import ConsensusWal
 from node.execution import ExecutionEngine
 from node.ledger.chain import ExecutedBlock, Ledger
 from node.network import GenesisFile, build_genesis
+from node.p2p.service import MAX_BLOCKS_PER_ANSWER, PeerService
+from node.p2p.wire import FrameType
 from node.storage import StateNodeStore, Store
 from sdk.crypto import PrivateKey
-from sdk.errors import XinlianError
-from sdk.types import CommitCertificate, Seal, commit_preimage
+from sdk.errors import ConsensusError, EncodingError, InvalidTransaction, XinlianError
+from sdk.types import Block, CommitCertificate
+
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
 
 log = logging.getLogger("xinlian.node")
 
+#: Inputs waiting for the consensus thread (messages, synced blocks); beyond this they are dropped.
+CONSENSUS_INBOX_CAPACITY: int = 10_000
+#: Gossiped transactions waiting for admission; beyond this they are dropped (the sender keeps them).
+GOSSIP_INBOX_CAPACITY: int = 100_000
+#: Messages of the current height re-sent to a peer that (re)connects, so it can join the round at once.
+RECENT_BROADCASTS: int = 32
+#: While the mempool is empty the block timer is re-checked this often (an empty block waits for
+#: ``empty_block_interval_ms``; a transaction arriving ends the wait).
+IDLE_POLL_MS: int = 20
+#: A block request with no answer after this long is sent again (to another peer when there is one).
+SYNC_TIMEOUT_MS: int = 3_000
+#: Peers' reported heights are compared with ours this often.
+SYNC_CHECK_MS: int = 500
+
+
+def _wall_clock_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class LockedVerifier:
+    """A SignatureVerifier shared by threads: one memo of verdicts behind a lock."""
+
+    def __init__(self, inner: SignatureVerifier | None = None) -> None:
+        self._inner = inner or CachingVerifier(Sm2Verifier())
+        self._lock = threading.Lock()
+
+    def verify(self, public_key: bytes, message: bytes, signature: bytes) -> None:
+        """Return None when the signature verifies; raise InvalidSignatureError otherwise."""
+        with self._lock:
+            self._inner.verify(public_key, message, signature)
+
 
 @dataclass
-class ProducerStats:
-    blocks: int = 0
-    transactions: int = 0
-    last_commit_s: float = 0.0
+class RuntimeStats:
+    """Counters of the consensus driver (exported by ``register_metrics``)."""
+
+    counters: dict[str, int] = field(default_factory=dict)
+    rejected: dict[str, int] = field(default_factory=dict)
+
+    def add(self, name: str, amount: int = 1) -> None:
+        self.counters[name] = self.counters.get(name, 0) + amount
+
+    def get(self, name: str) -> int:
+        return self.counters.get(name, 0)
+
+
+# --- single-validator production through the core --------------------------------------------------------
+def produce_block_with_core(
+    ledger: Ledger,
+    signer: Sm2Signer,
+    wal: ConsensusWal,
+    verifier: SignatureVerifier,
+    *,
+    now_ms: int | None = None,
+) -> ExecutedBlock:
+    """Decide and commit one block of a one-validator chain by running the QBFT core to completion.
+
+    Takes the ledger, the validator's signer, its WAL and a verifier; ``now_ms`` defaults to the wall
+    clock (the block timer fires at once if it is not due yet). Returns the committed block with its
+    execution result. Raises ConsensusError when the chain has more than one validator or this key is not
+    it, and InvalidBlock/StorageError from the commit.
+    """
+    now = _wall_clock_ms() if now_ms is None else now_ms
+    core: QbftCore[Block] = QbftCore(
+        config=compute_consensus_config(ledger.chain),
+        app=LedgerBlockSource(ledger),
+        signer=signer,
+        verifier=verifier,
+        wal=wal,
+        head=get_chain_head(ledger),
+    )
+    if core.my_index is None or core.quorum != 1 or len(core.validators) != 1:
+        raise ConsensusError(
+            "producing a block alone needs a one-validator chain with this node's key",
+            validators=len(core.validators),
+        )
+    pending: list[Action[Block]] = core.start(now)
+    for _ in range(16):
+        for action in pending:
+            if isinstance(action, CommitBlock):
+                result = ledger.commit_block(action.block, action.certificate)
+                return ExecutedBlock(action.block, result)
+        timers = sorted((a for a in pending if isinstance(a, ScheduleTimer)), key=lambda a: a.at_ms)
+        if not timers:
+            break
+        due = timers[0]
+        now = max(now, due.at_ms)
+        pending = core.on_timeout(due.timer, now)
+    raise ConsensusError("the single validator did not decide a block", rejected=dict(core.metrics.rejected))
 
 
 class SoloProducer:
-    """Block production for a single-validator chain: build, seal with the one key, commit.
+    """Produce blocks of a one-validator chain on demand (tests and benchmarks), through the QBFT core.
 
-    Produces a block as soon as transactions are pending and the block period has passed, and an empty
-    block every ``idle_block_ms`` so the head's age shows the node is alive.
+    There is no separate solo mode: ``produce_once`` runs the same core as a consortium with quorum 1.
     """
 
-    def __init__(self, ledger: Ledger, key: PrivateKey, *, idle_block_ms: int = 5_000) -> None:
+    def __init__(self, ledger: Ledger, key: PrivateKey, *, wal: ConsensusWal | None = None) -> None:
         self.ledger = ledger
-        self.key = key
-        self.idle_block_ms = idle_block_ms
-        self.stats = ProducerStats()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        validators = ledger.head.validators
-        public = key.public_key.to_bytes()
-        if public not in validators:
+        self.signer = Sm2Signer(key)
+        self.wal: ConsensusWal = wal if wal is not None else SqlWal(ledger.store)
+        self.verifier = CachingVerifier(Sm2Verifier())
+        if self.signer.public_key not in ledger.head.validators:
             raise XinlianError("this node's key is not in the validator set", code="not_a_validator")
-        self.index = validators.index(public)
-        if len(validators) != 1:
-            raise XinlianError(
-                f"a solo producer needs a one-validator set, this chain has {len(validators)}",
-                code="needs_consensus",
-            )
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="xinlian-producer", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
 
     def produce_once(self) -> ExecutedBlock:
-        """Build, seal and commit one block now (used by the loop and by tests)."""
-        executed = self.ledger.build_block(round=0, proposer_index=self.index)
-        header = executed.block.header
-        preimage = commit_preimage(header.chain_id, header.height, header.round, header.block_hash)
-        cert = CommitCertificate(
-            height=header.height,
-            round=header.round,
-            block_hash=header.block_hash,
-            seals=(Seal(validator_index=self.index, signature=self.key.sign(preimage)),),
+        """Decide and commit one block now. Raises ConsensusError for a multi-validator chain."""
+        return produce_block_with_core(self.ledger, self.signer, self.wal, self.verifier)
+
+
+# --- the consensus driver ----------------------------------------------------------------------------------
+@dataclass(order=True)
+class _TimerEntry:
+    at_ms: int
+    seq: int
+    timer: Timer = field(compare=False)
+
+
+class ConsensusDriver:
+    """Runs the QBFT core on its own thread and performs its actions; also the peer service's handler.
+
+    Inputs arrive through a bounded queue (verified consensus messages, synced blocks, peer events) and a
+    heap of timers. Outputs: broadcasts to peers (after the core has written its WAL record), commits to
+    the ledger followed by ``on_new_block``, and block requests to peers. Gossiped transactions are admitted
+    on a second thread so that signature checks never delay consensus. Nothing here runs on the API's
+    event loop.
+    """
+
+    def __init__(
+        self,
+        *,
+        ledger: Ledger,
+        config: ConsensusConfig,
+        signer: Sm2Signer | None,
+        verifier: SignatureVerifier,
+        wal: ConsensusWal,
+        empty_block_interval_ms: int = 5_000,
+        clock_ms: Callable[[], int] = _wall_clock_ms,
+    ) -> None:
+        self.ledger = ledger
+        self.config = config
+        self.signer = signer
+        self.verifier = verifier
+        self.wal = wal
+        self.app = LedgerBlockSource(ledger)
+        self.empty_block_interval_ms = empty_block_interval_ms
+        self.clock_ms = clock_ms
+        self.network: PeerService | None = None
+        self.stats = RuntimeStats()
+        self.core: QbftCore[Block] | None = None
+        self._inbox: queue.Queue[tuple[str, object, bytes]] = queue.Queue(CONSENSUS_INBOX_CAPACITY)
+        self._gossip_inbox: queue.Queue[list[bytes]] = queue.Queue(GOSSIP_INBOX_CAPACITY)
+        self._timers: list[_TimerEntry] = []
+        self._seq = itertools.count()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._admit_thread: threading.Thread | None = None
+        self._recent: deque[bytes] = deque(maxlen=RECENT_BROADCASTS)
+        self._recent_height = 0
+        self._known_validators: set[bytes] = set(ledger.head.validators)
+        self._sync_peer: bytes | None = None
+        self._sync_deadline_ms = 0
+        self._next_sync_check_ms = 0
+        self._error: BaseException | None = None
+
+    # --- lifecycle -------------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Start the consensus thread (and the gossip admission thread)."""
+        self.core = QbftCore(
+            config=self.config,
+            app=self.app,
+            signer=self.signer,
+            verifier=self.verifier,
+            wal=self.wal,
+            head=get_chain_head(self.ledger),
         )
-        self.ledger.commit_block(executed.block, cert)
-        self.stats.blocks += 1
-        self.stats.transactions += len(executed.block.transactions)
-        self.stats.last_commit_s = time.time()
-        return executed
+        self._thread = threading.Thread(target=self._run, name="xinlian-consensus", daemon=True)
+        self._admit_thread = threading.Thread(target=self._admit_loop, name="xinlian-gossip", daemon=True)
+        self._thread.start()
+        self._admit_thread.start()
 
-    def _run(self) -> None:
-        period_s = self.ledger.chain.block_period_ms / 1000
+    def stop(self) -> None:
+        """Stop both threads (the current step finishes first)."""
+        self._stop.set()
+        for thread in (self._thread, self._admit_thread):
+            if thread is not None:
+                thread.join(timeout=15)
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    # --- PeerHandler (called on the p2p loop thread: never blocks) ---------------------------------------
+    def get_height(self) -> int:
+        """Return the committed height."""
+        return self.ledger.height
+
+    def on_peer_connected(self, peer: bytes) -> None:
+        """Queue a re-send of this height's messages to the new peer."""
+        self._offer("connected", None, peer)
+
+    def on_consensus(self, data: bytes, peer: bytes) -> bool:
+        """Decode a consensus message, check its author and signature, and queue it for the core.
+
+        Returns False for a message that does not decode, names an author outside every validator set this
+        node has seen, or carries a bad signature (the core checks membership per height again).
+        """
+        try:
+            message: Message[Block] = decode_message(data, Block.decode)
+        except (EncodingError, XinlianError):
+            self.stats.add("p2p_undecodable")
+            return False
+        if message.author not in self._known_validators:
+            self.stats.add("p2p_non_validator")
+            return False
+        try:
+            signed: Signed[Any] = message.signed
+            verify_signed(self.config.chain_id, signed, self.verifier)
+        except XinlianError:
+            self.stats.add("p2p_bad_signature")
+            return False
+        self._offer("message", message, peer)
+        return True
+
+    def on_transactions(self, raws: list[bytes], peer: bytes) -> None:
+        """Queue gossiped transactions for admission (dropped and counted when the queue is full)."""
+        try:
+            self._gossip_inbox.put_nowait(raws)
+        except queue.Full:
+            self.stats.add("gossip_dropped", len(raws))
+
+    def get_blocks(self, from_height: int, max_count: int) -> list[tuple[bytes, bytes]]:
+        """Return committed (block, certificate) encodings from ``from_height`` (worker thread)."""
+        out: list[tuple[bytes, bytes]] = []
+        top = min(self.ledger.height, from_height + max_count - 1)
+        store = self.ledger.store
+        for height in range(max(1, from_height), top + 1):
+            block = store.get_block(height)
+            cert = store.get_certificate(height)
+            if block is None or cert is None:
+                break
+            out.append((block.encode(), cert.encode()))
+        return out
+
+    def on_blocks(self, pairs: list[tuple[bytes, bytes]], peer: bytes) -> None:
+        """Queue blocks answering our request for import on the consensus thread."""
+        self._offer("blocks", pairs, peer)
+
+    def _offer(self, kind: str, item: object, peer: bytes) -> None:
+        try:
+            self._inbox.put_nowait((kind, item, peer))
+        except queue.Full:
+            self.stats.add("inbox_dropped")
+
+    # --- gossip ------------------------------------------------------------------------------------------
+    def on_local_admit(self, tx_hash: bytes, raw: bytes) -> None:
+        """Ledger hook: forward a transaction admitted from this node's API to every peer (one hop).
+
+        Transactions admitted from gossip are not forwarded again: validators are fully meshed, and a
+        follower forwards its own clients' transactions to all of its peers.
+        """
+        if threading.current_thread() is self._admit_thread:
+            return
+        network = self.network
+        if network is not None:
+            network.gossip_transaction(raw)
+
+    def _admit_loop(self) -> None:
         while not self._stop.is_set():
-            head = self.ledger.head.header
-            now_ms = int(time.time() * 1000)
-            due_ms = head.timestamp_ms + self.ledger.chain.block_period_ms
-            pending = len(self.ledger.mempool) > 0
-            if now_ms < due_ms:
-                self._stop.wait(max(0.001, (due_ms - now_ms) / 1000))
-                continue
-            if not pending and now_ms - head.timestamp_ms < self.idle_block_ms:
-                self._stop.wait(min(period_s, 0.02))
-                continue
             try:
-                self.produce_once()
-            except Exception:  # keep producing; the failure is logged with its cause
-                log.exception("block production failed at height %d", head.height + 1)
-                self._stop.wait(period_s)
+                raws = self._gossip_inbox.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            for raw in raws:
+                try:
+                    self.ledger.admit_transaction(raw)
+                    self.stats.add("gossip_admitted")
+                except InvalidTransaction as exc:
+                    self.stats.add(f"gossip_refused_{exc.code}")
+                except Exception:  # one bad transaction must not stop admission of the rest
+                    log.exception("admitting a gossiped transaction failed")
+
+    # --- the consensus thread ------------------------------------------------------------------------------
+    def _run(self) -> None:
+        core = self.core
+        if core is None:
+            return
+        try:
+            self._perform(core.start(self.clock_ms()))
+            while not self._stop.is_set():
+                now = self.clock_ms()
+                self._fire_due_timers(now)
+                if now >= self._next_sync_check_ms:
+                    self._next_sync_check_ms = now + SYNC_CHECK_MS
+                    self._check_sync(now)
+                wait_ms = 100
+                if self._timers:
+                    wait_ms = max(0, min(wait_ms, self._timers[0].at_ms - self.clock_ms()))
+                try:
+                    item = self._inbox.get(timeout=wait_ms / 1000)
+                except queue.Empty:
+                    continue
+                self._handle(item)
+                for _ in range(256):
+                    try:
+                        item = self._inbox.get_nowait()
+                    except queue.Empty:
+                        break
+                    self._handle(item)
+                    if self._timers and self._timers[0].at_ms <= self.clock_ms():
+                        break
+        except BaseException as exc:  # logged and kept for status; the node then stops deciding blocks
+            self._error = exc
+            log.exception("the consensus driver stopped")
+
+    def _handle(self, item: tuple[str, object, bytes]) -> None:
+        core = self.core
+        if core is None:
+            return
+        kind, payload, peer = item
+        now = self.clock_ms()
+        if kind == "message":
+            self.stats.add("messages_in")
+            self._perform(core.on_message(payload, now))  # type: ignore[arg-type]
+        elif kind == "blocks":
+            self._import_blocks(payload, peer)  # type: ignore[arg-type]
+        elif kind == "connected":
+            network = self.network
+            if network is not None:
+                for data in list(self._recent):
+                    network.send_to(peer, FrameType.CONSENSUS, data)
+
+    def _fire_due_timers(self, now: int) -> None:
+        core = self.core
+        if core is None:
+            return
+        while self._timers and self._timers[0].at_ms <= now:
+            entry = heapq.heappop(self._timers)
+            timer = entry.timer
+            if timer.height != core.height:
+                continue
+            if timer.kind is TimerKind.BLOCK and self._should_wait_for_transactions(now):
+                self._schedule(timer, now + IDLE_POLL_MS)
+                continue
+            self._perform(core.on_timeout(timer, now))
+
+    def _should_wait_for_transactions(self, now: int) -> bool:
+        """Empty blocks only every ``empty_block_interval_ms``: wait while the mempool is empty."""
+        if len(self.ledger.mempool) > 0:
+            return False
+        return now < self.ledger.head.header.timestamp_ms + self.empty_block_interval_ms
+
+    def _schedule(self, timer: Timer, at_ms: int) -> None:
+        heapq.heappush(self._timers, _TimerEntry(at_ms, next(self._seq), timer))
+
+    def _perform(self, actions: list[Action[Block]]) -> None:
+        """Carry out the core's actions in order; a commit's follow-up actions join the work list."""
+        core = self.core
+        if core is None:
+            return
+        work = deque(actions)
+        while work:
+            action = work.popleft()
+            if isinstance(action, Broadcast):
+                self._broadcast(action.message)
+            elif isinstance(action, ScheduleTimer):
+                self._schedule(action.timer, action.at_ms)
+            elif isinstance(action, CommitBlock):
+                if self._commit(action.block, action.certificate):
+                    work.extend(core.on_new_block(action.block, action.certificate, self.clock_ms()))
+                    self._after_commit()
+            elif isinstance(action, RequestSync):
+                self._request_blocks(self.clock_ms(), force=False)
+            elif isinstance(action, Reject):
+                self.stats.rejected[action.reason] = self.stats.rejected.get(action.reason, 0) + 1
+
+    def _broadcast(self, message: Message[Block]) -> None:
+        data = encode_message(message, Block.encode)
+        if message.height != self._recent_height:
+            self._recent.clear()
+            self._recent_height = message.height
+        self._recent.append(data)
+        self.stats.add("messages_out")
+        network = self.network
+        if network is not None:
+            network.broadcast(FrameType.CONSENSUS, data)
+
+    def _commit(self, block: Block, certificate: CommitCertificate) -> bool:
+        try:
+            self.ledger.commit_block(block, certificate)
+        except XinlianError:
+            # Our own decision failed to commit: never skip it silently; peers will serve it by sync.
+            log.exception("committing decided block %d failed", block.header.height)
+            self.stats.add("commit_failures")
+            return False
+        self.stats.add("blocks_committed")
+        return True
+
+    def _after_commit(self) -> None:
+        head = self.ledger.head
+        self._known_validators.update(head.validators)
+        if head.header.height != self._recent_height:
+            self._recent.clear()
+        network = self.network
+        if network is not None:
+            network.broadcast_status(head.header.height)
+
+    # --- block sync -----------------------------------------------------------------------------------------
+    def _check_sync(self, now: int) -> None:
+        network = self.network
+        if network is None:
+            return
+        heights = network.peer_heights()
+        if heights and max(heights.values()) > self.ledger.height:
+            self._request_blocks(now, force=False)
+
+    def _request_blocks(self, now: int, *, force: bool) -> None:
+        network = self.network
+        if network is None:
+            return
+        if not force and self._sync_peer is not None and now < self._sync_deadline_ms:
+            return
+        heights = network.peer_heights()
+        if not heights:
+            return
+        mine = self.ledger.height
+        ahead = [peer for peer, height in heights.items() if height > mine]
+        candidates = ahead or list(heights)
+        if self._sync_peer in candidates and len(candidates) > 1 and now >= self._sync_deadline_ms:
+            candidates.remove(self._sync_peer)  # it did not answer in time: try another
+        peer = random.choice(candidates)  # load spreading, not security
+        self._sync_peer = peer
+        self._sync_deadline_ms = now + SYNC_TIMEOUT_MS
+        self.stats.add("sync_requests")
+        network.request_blocks(peer, mine + 1, MAX_BLOCKS_PER_ANSWER)
+
+    def _import_blocks(self, pairs: list[tuple[bytes, bytes]], peer: bytes) -> None:
+        """Import answered blocks in order: certificate checked by the core, block re-executed by ledger."""
+        core = self.core
+        if core is None:
+            return
+        imported = 0
+        for block_data, cert_data in pairs:
+            try:
+                block = Block.decode(block_data)
+                certificate = CommitCertificate.decode(cert_data)
+            except (EncodingError, XinlianError):
+                self.stats.add("sync_undecodable")
+                break
+            height = block.header.height
+            if height <= self.ledger.height:
+                continue
+            if height != self.ledger.height + 1 or core.height != height:
+                self.stats.add("sync_gap")
+                break
+            try:
+                core.check_certificate(block, certificate)
+            except ConsensusError as exc:
+                self.stats.add("sync_bad_certificate")
+                log.warning("peer %s… sent block %d with a bad certificate: %s", peer[:6].hex(), height, exc)
+                break
+            try:
+                self.ledger.commit_block(block, certificate)
+            except XinlianError as exc:
+                self.stats.add("sync_invalid_block")
+                log.warning("peer %s… sent an invalid block %d: %s", peer[:6].hex(), height, exc)
+                break
+            imported += 1
+            self.stats.add("blocks_synced")
+            self._perform(core.on_new_block(block, certificate, self.clock_ms()))
+            self._after_commit()
+        if peer == self._sync_peer:
+            self._sync_peer = None
+        if imported and self.network is not None:
+            heights = self.network.peer_heights()
+            if heights and max(heights.values()) > self.ledger.height:
+                self._request_blocks(self.clock_ms(), force=True)
 
 
+# --- the node -----------------------------------------------------------------------------------------------
 class Node:
-    """A running node: opens its database, loads or creates genesis, produces blocks, serves the API."""
+    """A running node: opens its database, loads or creates genesis, runs consensus and the peer service.
 
-    def __init__(self, config: NodeConfig) -> None:
+    ``start()`` runs the QBFT driver (n = 1 included: quorum 1, the same code) and, when the node has
+    peers or shares its chain with other validators, the peer service on (p2p_host, p2p_port).
+    """
+
+    def __init__(self, config: NodeConfig, *, empty_block_interval_ms: int = 5_000) -> None:
         self.config = config
         Path(config.data_dir).mkdir(parents=True, exist_ok=True)
         self.genesis = GenesisFile.load(config.genesis_path)
@@ -110,6 +552,7 @@ class Node:
         self.state_db = StateNodeStore(self.store)
         self.engine = ExecutionEngine(self.state_db, self.chain.chain_id)
         genesis_block = build_genesis(self.engine, self.genesis)
+        self.genesis_hash = genesis_block.header.block_hash
         self.ledger = Ledger(
             self.chain,
             self.store,
@@ -122,20 +565,114 @@ class Node:
         self.state_db.clear_pending()
         self.key: PrivateKey | None = None
         if config.validator_key_path:
-            import os
-
             password = (
                 os.environ.get(config.key_password_env, "").encode() if config.key_password_env else None
             )
             self.key = PrivateKey.from_pem(Path(config.validator_key_path).read_bytes(), password or None)
-        self.producer: SoloProducer | None = None
+        self.consensus_config = compute_consensus_config(self.chain)
+        self.verifier = LockedVerifier()
+        self.wal = SqlWal(self.store)
+        self.signer = Sm2Signer(self.key) if self.key is not None else None
+        self.empty_block_interval_ms = empty_block_interval_ms
+        self.driver: ConsensusDriver | None = None
+        self.p2p: PeerService | None = None
+
+    @property
+    def wants_peers(self) -> bool:
+        """Whether this node runs the peer service: it has peers, or other validators exist."""
+        return bool(self.config.peers) or len(self.ledger.head.validators) > 1
 
     def start(self) -> None:
-        if self.key is not None:
-            self.producer = SoloProducer(self.ledger, self.key)
-            self.producer.start()
+        """Start consensus and (when needed) the peer service. Raises P2PError if the port is taken."""
+        driver = ConsensusDriver(
+            ledger=self.ledger,
+            config=self.consensus_config,
+            signer=self.signer,
+            verifier=self.verifier,
+            wal=self.wal,
+            empty_block_interval_ms=self.empty_block_interval_ms,
+        )
+        self.ledger.on_admit.append(driver.on_local_admit)
+        if self.wants_peers:
+            identity = self.key if self.key is not None else PrivateKey.generate()
+            self.p2p = PeerService(
+                chain_id=self.chain.chain_id,
+                genesis_hash=self.genesis_hash,
+                key=identity,
+                host=self.config.p2p_host,
+                port=self.config.p2p_port,
+                peers=self.config.peers,
+                handler=driver,
+            )
+            driver.network = self.p2p
+            self.p2p.start()
+        self.driver = driver
+        driver.start()
+
+    def produce_block_now(self) -> ExecutedBlock:
+        """Decide and commit one block of a one-validator chain through the core (node not started).
+
+        Raises ConsensusError when the driver runs, the node has no key, or the chain has other validators.
+        """
+        if self.driver is not None and self.driver.running:
+            raise ConsensusError("the consensus driver is producing blocks already")
+        if self.signer is None:
+            raise ConsensusError("this node has no validator key")
+        return produce_block_with_core(self.ledger, self.signer, self.wal, self.verifier)
 
     def stop(self) -> None:
-        if self.producer is not None:
-            self.producer.stop()
+        """Stop consensus, the peer service and close the database."""
+        if self.driver is not None:
+            self.driver.stop()
+            if self.driver.on_local_admit in self.ledger.on_admit:
+                self.ledger.on_admit.remove(self.driver.on_local_admit)
+        if self.p2p is not None:
+            self.p2p.stop()
         self.store.close()
+
+
+# --- metrics ------------------------------------------------------------------------------------------------
+class RuntimeCollector:
+    """Prometheus collector of a node's consensus and p2p counters (read at scrape time)."""
+
+    def __init__(self, node: Node) -> None:
+        self.node = node
+
+    def describe(self) -> list[Any]:
+        return []
+
+    def collect(self) -> Iterator[Any]:
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+        driver = self.node.driver
+        core = driver.core if driver is not None else None
+        round_gauge = GaugeMetricFamily("xinlian_consensus_round", "Round of the height being decided")
+        round_gauge.add_metric([], core.round if core is not None else 0)
+        yield round_gauge
+        events = CounterMetricFamily(
+            "xinlian_consensus_events", "Consensus driver events by kind", labels=["kind"]
+        )
+        rejected = CounterMetricFamily(
+            "xinlian_consensus_rejected", "Inputs the core refused, by reason", labels=["reason"]
+        )
+        if driver is not None:
+            for name, value in sorted(driver.stats.counters.items()):
+                events.add_metric([name], value)
+            for reason, value in sorted(driver.stats.rejected.items()):
+                rejected.add_metric([reason], value)
+        yield events
+        yield rejected
+        p2p = self.node.p2p
+        peers = GaugeMetricFamily("xinlian_p2p_peers", "Peers with an open authenticated link")
+        peers.add_metric([], len(p2p.connected_peers()) if p2p is not None else 0)
+        yield peers
+        frames = CounterMetricFamily("xinlian_p2p_events", "Peer service events by kind", labels=["kind"])
+        if p2p is not None:
+            for name, value in sorted(p2p.stats.counters.items()):
+                frames.add_metric([name], value)
+        yield frames
+
+
+def register_runtime_metrics(node: Node, registry: CollectorRegistry) -> None:
+    """Export the node's consensus and p2p counters through ``registry`` (the API's /metrics)."""
+    registry.register(RuntimeCollector(node))

@@ -93,6 +93,8 @@ class Ledger:
         self._activity: dict[tuple[bytes, bytes], bool] = {}
         self._head: Head | None = None
         self.on_commit: list[Callable[[Block, CommitCertificate, ExecutionResult], None]] = []
+        # Called with (tx_hash, raw) after a transaction enters the mempool (the runtime gossips it).
+        self.on_admit: list[Callable[[bytes, bytes], None]] = []
 
     # --- start-up ------------------------------------------------------------------------------------
     def load(self, genesis_block: Block, genesis_nodes: dict[bytes, bytes] | None = None) -> None:
@@ -250,6 +252,8 @@ class Ledger:
             )
         self.mempool.add(tx_hash, tx, len(raw))
         self._verified_txs.add(tx_hash)
+        for callback in self.on_admit:
+            callback(tx_hash, raw)
         return tx_hash
 
     def validate_transaction_static(self, tx: Transaction, head_height: int) -> None:

@@ -25,7 +25,7 @@ from sqlalchemy.engine import make_url
 from node.api import create_app
 from node.config import NodeConfig
 from node.network import init_network
-from node.runtime import Node, SoloProducer
+from node.runtime import Node
 from sdk.crypto import PrivateKey
 from sdk.signer import Signer
 
@@ -62,11 +62,8 @@ class RunningNode:
         return next(m for m in self.members if role in m.roles)
 
     def produce_block(self) -> None:
-        """Commit one block now (for nodes started with ``produce=False``)."""
-        key = self.node.key
-        if key is None:
-            raise RuntimeError("the node has no validator key")
-        SoloProducer(self.ledger, key).produce_once()
+        """Commit one block now through the QBFT core, quorum 1 (for nodes started with ``produce=False``)."""
+        self.node.produce_block_now()
 
 
 def _free_socket() -> socket.socket:

@@ -1,0 +1,239 @@
+"""A local multi-validator consortium: one `xinlian node run` process per validator, SQLite each."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import httpx
+
+from node.config import ConfigError, NodeConfig
+from node.network import init_network
+
+#: Chain parameters of a devnet: short round timeouts so a stopped validator costs seconds, not minutes.
+DEVNET_CHAIN: dict[str, int] = {
+    "block_period_ms": 200,
+    "round_timeout_ms": 1_000,
+    "max_round_timeout_ms": 4_000,
+}
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def init_devnet(
+    out_dir: str | Path,
+    *,
+    validators: int = 4,
+    chain_id: int = 1001,
+    api_ports: Sequence[int] | None = None,
+    p2p_ports: Sequence[int] | None = None,
+    base_api_port: int = 8545,
+    base_p2p_port: int = 30300,
+    chain_overrides: dict[str, int] | None = None,
+    committee_size: int = 3,
+    log_level: str = "info",
+) -> list[Path]:
+    """Write a ``validators``-node network under ``out_dir``; returns the node config paths.
+
+    Ports default to ``base + i``; explicit ``api_ports`` / ``p2p_ports`` (one per node) override them.
+    Every node lists every other node as a peer. Raises ConfigError when ``out_dir`` holds a network.
+    """
+    out = Path(out_dir)
+    init_network(
+        out,
+        validators=validators,
+        chain_id=chain_id,
+        api_port=base_api_port,
+        p2p_port=base_p2p_port,
+        committee_size=committee_size,
+        chain_overrides={**DEVNET_CHAIN, **(chain_overrides or {})},
+    )
+    apis = list(api_ports) if api_ports is not None else [base_api_port + i for i in range(validators)]
+    p2ps = list(p2p_ports) if p2p_ports is not None else [base_p2p_port + i for i in range(validators)]
+    if len(apis) != validators or len(p2ps) != validators:
+        raise ConfigError("one API port and one p2p port per validator are needed")
+    paths = node_config_paths(out)
+    for i, path in enumerate(paths):
+        raw: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        raw["api_port"] = apis[i]
+        raw["p2p_port"] = p2ps[i]
+        raw["peers"] = [f"127.0.0.1:{p}" for j, p in enumerate(p2ps) if j != i]
+        raw["log_level"] = log_level
+        path.write_text(json.dumps(raw, indent=2), encoding="utf-8")
+    return paths
+
+
+def node_config_paths(out_dir: str | Path) -> list[Path]:
+    """Return nodes/node-N.json under ``out_dir`` in node order. Raises ConfigError when there are none."""
+    nodes = Path(out_dir) / "nodes"
+    paths = sorted(nodes.glob("node-*.json"), key=lambda p: int(p.stem.rsplit("-", 1)[1]))
+    if not paths:
+        raise ConfigError(f"{nodes} holds no node configs")
+    return paths
+
+
+@dataclass
+class DevnetNode:
+    """One node process of a devnet (output appended to ``<data_dir>/node.log`` across restarts)."""
+
+    config_path: Path
+    config: NodeConfig
+    process: subprocess.Popen[bytes] | None = None
+    _log: IO[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.config.api_host}:{self.config.api_port}"
+
+    @property
+    def log_path(self) -> Path:
+        return Path(self.config.data_dir) / "node.log"
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def start(self) -> None:
+        """Start ``xinlian node run`` for this node. Raises RuntimeError when it already runs."""
+        if self.running:
+            raise RuntimeError(f"{self.config.name} is already running")
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._log = open(self.log_path, "ab")  # noqa: SIM115 — closed when the process is reaped
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        self.process = subprocess.Popen(  # noqa: S603 — our own interpreter and CLI, fixed arguments
+            [sys.executable, "-m", "sdk.cli", "node", "run", "--config", str(self.config_path)],
+            cwd=REPO_ROOT,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+
+    def kill(self) -> None:
+        """SIGKILL the process (nothing runs in it afterwards) and reap it."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+        self._reap(10.0)
+
+    def terminate(self, timeout_s: float = 15.0) -> None:
+        """SIGTERM (clean stop), then SIGKILL after ``timeout_s``."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        self._reap(10.0)
+
+    def _reap(self, timeout_s: float) -> None:
+        if self.process is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(timeout_s)
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def height(self, timeout_s: float = 2.0) -> int | None:
+        """Return the node's /health height, or None when it does not answer."""
+        try:
+            response = httpx.get(f"{self.url}/health", timeout=timeout_s)
+        except httpx.HTTPError:
+            return None
+        if response.status_code != 200:
+            return None
+        return int(response.json()["height"])
+
+    def wait_healthy(self, timeout_s: float = 60.0) -> int:
+        """Wait until /health answers; returns the height. Raises RuntimeError (with the log tail)."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if not self.running:
+                raise RuntimeError(f"{self.config.name} exited during start-up:\n{self.log_tail()}")
+            height = self.height()
+            if height is not None:
+                return height
+            time.sleep(0.2)
+        raise RuntimeError(f"{self.config.name} did not answer within {timeout_s} s:\n{self.log_tail()}")
+
+    def log_tail(self, lines: int = 40) -> str:
+        """Return the last lines of the node's log."""
+        try:
+            text = self.log_path.read_text(encoding="utf-8", errors="replace")
+        except FileNotFoundError:
+            return "(no log)"
+        return "\n".join(text.splitlines()[-lines:])
+
+
+class Devnet:
+    """The node processes of a network directory written by ``init_devnet`` (or ``network init``)."""
+
+    def __init__(self, out_dir: str | Path) -> None:
+        self.dir = Path(out_dir)
+        self.nodes = [DevnetNode(path, NodeConfig.load(path)) for path in node_config_paths(self.dir)]
+
+    def start(self, timeout_s: float = 90.0) -> None:
+        """Start every node and wait until each answers /health. Raises RuntimeError otherwise."""
+        for node in self.nodes:
+            node.start()
+        for node in self.nodes:
+            node.wait_healthy(timeout_s)
+
+    def stop(self) -> None:
+        """Stop every node (SIGTERM, then SIGKILL)."""
+        for node in self.nodes:
+            if node.process is not None and node.process.poll() is None:
+                node.process.send_signal(signal.SIGTERM)
+        for node in self.nodes:
+            node.terminate()
+
+    def heights(self) -> list[int | None]:
+        """Return each node's height (None for a node that does not answer)."""
+        return [node.height() for node in self.nodes]
+
+
+def run_devnet(
+    out_dir: str | Path,
+    *,
+    validators: int = 4,
+    base_api_port: int = 8545,
+    base_p2p_port: int = 30300,
+    echo: Any = print,
+) -> None:
+    """Initialise a devnet under ``out_dir`` once, run every node until Ctrl-C, then stop them all.
+
+    Takes the folder, the validator count (used only when initialising), the base ports and a printer.
+    Raises RuntimeError when a node does not come up.
+    """
+    out = Path(out_dir)
+    if not (out / "genesis.json").exists():
+        init_devnet(out, validators=validators, base_api_port=base_api_port, base_p2p_port=base_p2p_port)
+        echo(f"initialised a {validators}-validator consortium in {out}")
+    else:
+        echo(f"resuming the consortium in {out} (delete the folder to start over)")
+    net = Devnet(out)
+    try:
+        net.start()
+        echo(f"organisations, their USCCs, addresses and keys: {out / 'orgs.json'}")
+        for node in net.nodes:
+            echo(
+                f"{node.config.name}: API {node.url} (docs {node.url}/docs, JSON-RPC {node.url}/rpc), "
+                f"p2p {node.config.p2p_host}:{node.config.p2p_port}, log {node.log_path}"
+            )
+        echo("Ctrl-C stops every node")
+        while True:
+            time.sleep(1.0)
+            for node in net.nodes:
+                if not node.running:
+                    echo(f"{node.config.name} exited; restarting it (log {node.log_path})")
+                    node.start()
+    except KeyboardInterrupt:
+        echo("stopping")
+    finally:
+        net.stop()

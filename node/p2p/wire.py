@@ -1,0 +1,167 @@
+"""P2P wire format: length-prefixed frames, the authenticated handshake, and the payload codecs (RLP)."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from enum import IntEnum
+
+from sdk.encoding import decode, decode_int, encode
+from sdk.errors import EncodingError, XinlianError
+
+#: Protocol version carried in HELLO; peers with another version are refused.
+P2P_VERSION: int = 1
+#: Domain tag of the handshake signature (never valid as a transaction, seal or consensus signature).
+HANDSHAKE_TAG: bytes = b"xinlian/p2p-handshake/1"
+#: Largest accepted frame (type byte + payload): a full proposal with its justification fits.
+MAX_FRAME_BYTES: int = 32 * 1024 * 1024
+#: Frame header: 4-byte big-endian length of what follows (type byte + payload).
+FRAME_HEADER_BYTES: int = 4
+NONCE_BYTES: int = 32
+PUBLIC_KEY_BYTES: int = 64
+
+
+class P2PError(XinlianError):
+    """A peer broke the protocol (bad frame, bad handshake, wrong chain)."""
+
+    code = "p2p_error"
+
+
+class FrameType(IntEnum):
+    HELLO = 1  # [version, chain_id, genesis_hash, public_key, nonce, height]
+    AUTH = 2  # [signature over the peer's nonce]
+    CONSENSUS = 3  # one encoded consensus message (signed by its author inside)
+    TRANSACTIONS = 4  # [raw transaction, ...]
+    GET_BLOCKS = 5  # [from_height, max_count]
+    BLOCKS = 6  # [[block, certificate], ...]
+    STATUS = 7  # [height]
+
+
+@dataclass(frozen=True, slots=True)
+class Hello:
+    version: int
+    chain_id: int
+    genesis_hash: bytes
+    public_key: bytes
+    nonce: bytes
+    height: int
+
+
+# --- frames ----------------------------------------------------------------------------------------------
+def encode_frame(kind: FrameType, payload: bytes) -> bytes:
+    """Return ``length ‖ type ‖ payload``. Raises P2PError for a payload above MAX_FRAME_BYTES."""
+    size = len(payload) + 1
+    if size > MAX_FRAME_BYTES:
+        raise P2PError("frame too large", size=size, limit=MAX_FRAME_BYTES)
+    return size.to_bytes(FRAME_HEADER_BYTES, "big") + bytes([kind]) + payload
+
+
+async def read_frame(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+    """Read one frame; returns (type byte, payload).
+
+    Raises P2PError for an empty or oversized frame, asyncio.IncompleteReadError at end of stream.
+    """
+    header = await reader.readexactly(FRAME_HEADER_BYTES)
+    size = int.from_bytes(header, "big")
+    if size == 0 or size > MAX_FRAME_BYTES:
+        raise P2PError("bad frame length", size=size)
+    body = await reader.readexactly(size)
+    return body[0], body[1:]
+
+
+# --- handshake -------------------------------------------------------------------------------------------
+def encode_hello(hello: Hello) -> bytes:
+    """Return the RLP payload of a HELLO frame."""
+    return encode(
+        [
+            hello.version,
+            hello.chain_id,
+            hello.genesis_hash,
+            hello.public_key,
+            hello.nonce,
+            hello.height,
+        ]
+    )
+
+
+def decode_hello(payload: bytes) -> Hello:
+    """Return the HELLO in ``payload``. Raises EncodingError when malformed."""
+    item = decode(payload)
+    if not isinstance(item, list) or len(item) != 6:
+        raise EncodingError("HELLO must be a 6-item list")
+    version, chain_id, genesis_hash, public_key, nonce, height = item
+    if not isinstance(genesis_hash, bytes) or len(genesis_hash) != 32:
+        raise EncodingError("HELLO genesis hash must be 32 bytes")
+    if not isinstance(public_key, bytes) or len(public_key) != PUBLIC_KEY_BYTES:
+        raise EncodingError("HELLO public key must be 64 bytes")
+    if not isinstance(nonce, bytes) or len(nonce) != NONCE_BYTES:
+        raise EncodingError("HELLO nonce must be 32 bytes")
+    return Hello(
+        version=decode_int(version, "version"),
+        chain_id=decode_int(chain_id, "chain_id"),
+        genesis_hash=genesis_hash,
+        public_key=public_key,
+        nonce=nonce,
+        height=decode_int(height, "height"),
+    )
+
+
+def compute_handshake_preimage(
+    chain_id: int, genesis_hash: bytes, challenge: bytes, signer_key: bytes, verifier_key: bytes
+) -> bytes:
+    """Return what a node signs to prove its key to a peer: the tag, the chain, the peer's fresh nonce and
+    both keys (so a signature is bound to this chain, this session and this pair of nodes)."""
+    return encode([HANDSHAKE_TAG, chain_id, genesis_hash, challenge, signer_key, verifier_key])
+
+
+# --- payloads --------------------------------------------------------------------------------------------
+def encode_bytes_list(items: list[bytes]) -> bytes:
+    """Return RLP([item, ...]) (TRANSACTIONS payloads)."""
+    return encode(items)
+
+
+def decode_bytes_list(payload: bytes, *, limit: int) -> list[bytes]:
+    """Return the strings of an RLP list. Raises EncodingError for nesting or more than ``limit`` items."""
+    item = decode(payload)
+    if not isinstance(item, list) or len(item) > limit:
+        raise EncodingError("expected a bounded list of strings")
+    out: list[bytes] = []
+    for x in item:
+        if not isinstance(x, bytes):
+            raise EncodingError("expected a list of strings")
+        out.append(x)
+    return out
+
+
+def encode_uints(*values: int) -> bytes:
+    """Return RLP([value, ...]) (GET_BLOCKS and STATUS payloads)."""
+    return encode(list(values))
+
+
+def decode_uints(payload: bytes, count: int) -> tuple[int, ...]:
+    """Return the ``count`` integers of an RLP list. Raises EncodingError otherwise."""
+    item = decode(payload)
+    if not isinstance(item, list) or len(item) != count:
+        raise EncodingError(f"expected a list of {count} integers")
+    return tuple(decode_int(x, "integer") for x in item)
+
+
+def encode_block_pairs(pairs: list[tuple[bytes, bytes]]) -> bytes:
+    """Return RLP([[block, certificate], ...]) (BLOCKS payloads; both already canonical encodings)."""
+    return encode([[block, cert] for block, cert in pairs])
+
+
+def decode_block_pairs(payload: bytes, *, limit: int) -> list[tuple[bytes, bytes]]:
+    """Return the (block, certificate) encodings of a BLOCKS payload. Raises EncodingError when malformed."""
+    item = decode(payload)
+    if not isinstance(item, list) or len(item) > limit:
+        raise EncodingError("expected a bounded list of [block, certificate]")
+    out: list[tuple[bytes, bytes]] = []
+    for pair in item:
+        if not isinstance(pair, list) or len(pair) != 2:
+            raise EncodingError("expected [block, certificate]")
+        block, cert = pair
+        if not isinstance(block, bytes) or not isinstance(cert, bytes):
+            raise EncodingError("expected [block, certificate] strings")
+        out.append((block, cert))
+    return out
