@@ -1,0 +1,208 @@
+"""Bank confirmation letters (银行函证) end to end with the SDK: an audited company joins by committee vote,
+the audit accreditor grants AUDITOR to a new auditor by delegation, a letter goes from creation through client
+authorisation, bank acceptance (due date from the on-chain calendar), reply and auditor receipt, and a second
+letter left unanswered turns OVERDUE after its tenth working day.
+
+Run against a node (default URL http://127.0.0.1:8545, network in var/devnet):
+    .venv/bin/python scripts/demo_confirmations.py [--url URL] [--network var/devnet] [--archive letter.zip]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import secrets
+from decimal import Decimal
+from pathlib import Path
+
+from sdk.calendar import CHINA_TZ, OFFICIAL_CALENDAR, day_of_timestamp
+from sdk.client import Client
+from sdk.confirmations import (
+    Confirmations,
+    Deposit,
+    ItemReply,
+    LetterReply,
+    LetterRequest,
+    LetterStatus,
+    Loan,
+)
+from sdk.governance import Governance, ProposalResult
+from sdk.identifiers import compute_org_code_check, compute_uscc_check
+from sdk.signer import Signer
+
+
+def make_uscc(serial: int) -> str:
+    org = f"{serial:08d}"
+    body = "91310000" + org + compute_org_code_check(org)
+    return body + compute_uscc_check(body)
+
+
+def decide(first: Governance, second: Governance, proposal: ProposalResult) -> None:
+    """Second committee vote when the first did not reach the threshold."""
+    if not proposal.executed:
+        second.vote(proposal.proposal_id)
+
+
+def when(seconds: int) -> str:
+    return dt.datetime.fromtimestamp(seconds, CHINA_TZ).strftime("%Y-%m-%d %H:%M:%S CST")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--url", default="http://127.0.0.1:8545")
+    parser.add_argument("--network", type=Path, default=Path("var/devnet"))
+    parser.add_argument("--archive", type=Path, default=Path("confirmation-letter.zip"))
+    args = parser.parse_args()
+
+    orgs = json.loads((args.network / "orgs.json").read_text(encoding="utf-8"))
+    by_role = {role: org for org in orgs for role in org["roles"]}
+    committee = [Signer.from_pem(args.network / org["key"]) for org in orgs[:3]]
+    accreditor = Signer.from_pem(args.network / by_role["AUDIT_ACCREDITOR"]["key"])
+    bank = Signer.from_pem(args.network / by_role["BANK"]["key"])
+    cpa_uscc, bank_uscc = by_role["AUDITOR"]["uscc"], by_role["BANK"]["uscc"]
+
+    with Client(args.url) as client:
+        info = client.chain_info()
+        print(f"chain {info.chain_id}, head {info.height}, head time {when(info.head_timestamp_ms // 1000)}")
+        gov1, gov2 = Governance(client, committee[0]), Governance(client, committee[1])
+
+        # 1. The committee (threshold 2) registers the audited company and an account for it.
+        company = Signer.generate()
+        company_uscc = make_uscc(30_000_000 + secrets.randbelow(9_000_000))
+        decide(gov1, gov2, gov1.register_organisation(company_uscc, "Example Manufacturing Co., Ltd."))
+        decide(gov1, gov2, gov1.register_account(company.address, company_uscc))
+        print(f"audited company {company_uscc} registered, account 0x{company.address.hex()[:12]}…")
+
+        # 2. A new auditor of the CPA firm: the committee registers the account, the audit accreditor grants
+        #    AUDITOR by delegation (role_admin[AUDITOR] = AUDIT_ACCREDITOR), no committee vote needed.
+        auditor = Signer.generate()
+        decide(gov1, gov2, gov1.register_account(auditor.address, cpa_uscc))
+        Governance(client, accreditor).grant_role(auditor.address, "AUDITOR")
+        print(
+            f"auditor 0x{auditor.address.hex()[:12]}… holds AUDITOR:",
+            gov1.has_role(auditor.address, "AUDITOR"),
+        )
+
+        firm, banker, client_co = (
+            Confirmations(client, auditor),
+            Confirmations(client, bank),
+            Confirmations(client, company),
+        )
+        regulator = Confirmations(client, accreditor)
+        request = LetterRequest(
+            client_org=company_uscc,
+            bank_org=bank_uscc,
+            base_date=dt.date(2025, 12, 31),
+            client_name="Example Manufacturing Co., Ltd.",
+            rows={
+                1: [
+                    Deposit(
+                        account_name="Example Manufacturing Co., Ltd.",
+                        account_number="31050161360000001234",
+                        currency="CNY",
+                        interest_rate=Decimal("0.25"),
+                        account_type="基本存款账户",
+                        balance=Decimal("12345678.90"),
+                        cash_pooling=False,
+                    )
+                ],
+                2: [
+                    Loan(
+                        borrower="Example Manufacturing Co., Ltd.",
+                        account_number="LN-2025-0001",
+                        currency="CNY",
+                        balance=Decimal("5000000.00"),
+                        loan_date=dt.date(2025, 3, 1),
+                        due_date=dt.date(2027, 2, 28),
+                        interest_rate=Decimal("3.45"),
+                    )
+                ],
+            },
+        )
+        bank_keys, regulator_key = [bank.private_key.public_key], accreditor.private_key.public_key
+
+        # 3. Letter 1: creation (sealed for auditor, bank, regulator) → client authorisation → bank.
+        created = firm.create(request, bank_keys=bank_keys, regulator_key=regulator_key)
+        lid = created.letter_id
+        print(
+            f"\nletter 1 0x{lid.hex()[:16]}… created in block {created.receipt.height}: "
+            f"{len(created.sealed_request)}-byte sealed request, SM3 {created.request_hash.hex()[:16]}…"
+        )
+        print(f"  status: {firm.letter(lid).status.name}")
+        client_co.authorise(lid)
+        print(f"  company authorised → {firm.letter(lid).status.name}")
+        opened = banker.open_request(lid)
+        print(
+            f"  bank decrypted the request: base date {opened.base_date},",
+            f"items with figures {sorted(opened.rows)}",
+        )
+        accepted = banker.accept(lid)
+        state = banker.letter(lid)
+        receipt_day = dt.date(1970, 1, 1) + dt.timedelta(days=day_of_timestamp(state.accepted_at))
+        print(
+            f"  bank accepted at {when(state.accepted_at)} → due {accepted.due_date} "
+            f"(10 working days after {receipt_day}; calendar covers to "
+            f"{dt.date(1970, 1, 1) + dt.timedelta(days=OFFICIAL_CALENDAR.covered_through)})"
+        )
+        answers = {i: ItemReply("match") for i in range(1, 14) if i != 7}
+        answers[1] = ItemReply(
+            "exception",
+            rows=(
+                Deposit(
+                    account_name="Example Manufacturing Co., Ltd.",
+                    account_number="31050161360000001234",
+                    currency="CNY",
+                    interest_rate=Decimal("0.25"),
+                    account_type="基本存款账户",
+                    balance=Decimal("12345600.00"),
+                    cash_pooling=False,
+                ),
+            ),
+            note="balance per bank records",
+        )
+        replied = banker.reply(lid, LetterReply(answers=answers), regulator_key=regulator_key)
+        print(
+            f"  bank replied in block {replied.receipt.height}: late={replied.late}, "
+            f"paper supplement needed={replied.paper_supplement} (item 7 not answered digitally)"
+        )
+        reply = firm.open_reply(lid)
+        print(f"  auditor decrypted the reply: exceptions on items {sorted(reply.exception_items)}")
+        firm.confirm_receipt(lid)
+        print(f"  auditor confirmed receipt → {firm.letter(lid).status.name}")
+        print(f"  events: {[e.name for e in firm.events(lid)]}")
+        archive = firm.export_archive(lid, args.archive)
+        print(f"  audit-file archive written to {archive}")
+
+        # 4. Letter 2: accepted and left unanswered. OVERDUE is derived on chain from the due date: the view
+        #    status_at(letter, t) shows what the status is at t, given what is recorded now.
+        second = firm.create(request, bank_keys=bank_keys, regulator_key=regulator_key).letter_id
+        client_co.authorise(second)
+        deadline = banker.accept(second).deadline
+        print(f"\nletter 2 0x{second.hex()[:16]}… accepted; reply due before {when(deadline)}")
+        print(f"  status at the head:            {firm.letter(second).status.name}")
+        print(f"  status_at(deadline - 1 s):     {firm.status_at(second, deadline - 1).name}")
+        print(f"  status_at(deadline):           {firm.status_at(second, deadline).name}")
+        listed = [x.letter_id for x in regulator.overdue(as_of=deadline)]
+        print(f"  regulator's overdue list as of the deadline contains letter 2: {second in listed}")
+        print(
+            f"  bank's due list as of the deadline: "
+            f"{[(x.letter_id.hex()[:8], x.status.name) for x in banker.due(as_of=deadline)]}"
+        )
+
+        # 5. Letter 3: recalled by the audit firm before the bank starts; letter 4: rejected (不予受理).
+        third = firm.create(request, bank_keys=bank_keys, regulator_key=regulator_key).letter_id
+        firm.recall(third)
+        fourth = firm.create(request, bank_keys=bank_keys, regulator_key=regulator_key).letter_id
+        client_co.authorise(fourth)
+        banker.reject(fourth, "询证函缺少被审计单位预留印鉴 (missing the client's reserved seal)")
+        print(f"\nletter 3: {firm.letter(third).status.name}; letter 4: {firm.letter(fourth).status.name}")
+        print(f"auditor's letters: {[(x.letter_id.hex()[:8], x.status.name) for x in firm.as_auditor()]}")
+        waiting = [x for x in firm.as_auditor() if x.status == LetterStatus.ACCEPTED]
+        print(f"awaiting a bank reply at the head: {len(waiting)}")
+
+
+if __name__ == "__main__":
+    main()
