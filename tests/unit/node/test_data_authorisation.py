@@ -172,8 +172,8 @@ class Chain:
         return GrantStatus(self.view("status_of", grant_id))
 
 
-@pytest.fixture()
-def chain() -> Chain:
+def make_chain() -> Chain:
+    """A fresh genesis with the data organisations, accounts and roles, DataAuthorisation installed."""
     spec = GenesisSpec(
         validators=(bytes([1]) * 64,),
         organisations=(
@@ -213,6 +213,11 @@ def chain() -> Chain:
     )
     engine = ExecutionEngine({}, chain_id=CHAIN_ID)
     return Chain(engine, engine.create_genesis(spec))
+
+
+@pytest.fixture()
+def chain() -> Chain:
+    return make_chain()
 
 
 @pytest.fixture()

@@ -1,0 +1,334 @@
+"""Benchmark workload: committed data-authorisation uses/s (DataAuthorisation.record_use) on a running node.
+
+Set-up (not timed): the Data Exchange Authority (DATA_HOLDER + DATA_REGULATOR in orgs.json) grants DATA_USER
+to another genesis organisation's account (a delegated grant, no committee vote), lists a resource, that
+account requests it with a use limit above the run's size, and the Authority grants it (``grants`` grants,
+one per client by default). Timed: ``uses`` pre-signed ``record_use(grant, fields, SM3 digest)``
+transactions submitted over HTTP from ``clients`` threads; a watcher sees each commit. The committed count is
+read back from the contract's use counters, so only uses the chain accepted count.
+
+Use from scripts/bench/node.py::
+
+    from scripts.bench.authorisations_workload import run_authorisation_workload
+    result = run_authorisation_workload(url, network_dir, uses=2000, clients=4)
+
+or on its own against a node (e.g. `make run`, or `xinlian node run` on a network from `network init`):
+
+    .venv/bin/python scripts/bench/authorisations_workload.py [--url URL] [--network var/devnet]
+        [--uses 2000] [--clients 4] [--grants K] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import secrets
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+
+from sdk.authorisations import (  # noqa: E402
+    DATA_AUTHORISATION_ADDRESS,
+    Authorisations,
+    Level,
+    ShareType,
+    compute_fields_mask,
+)
+from sdk.client import Client  # noqa: E402
+from sdk.contracts import Contract  # noqa: E402
+from sdk.crypto import sm3  # noqa: E402
+from sdk.errors import XinlianError  # noqa: E402
+from sdk.governance import Governance  # noqa: E402
+from sdk.signer import Signer  # noqa: E402
+from sdk.types import Transaction  # noqa: E402
+
+USE_GAS_LIMIT = 200_000  # record_use costs ~91k gas
+FIELD_IDS = (0, 1, 2, 3)
+USED_FIELDS = (0, 2)
+COMMIT_WAIT_S = 120.0
+_DA = Contract("DataAuthorisation")
+
+
+@dataclass
+class AuthorisationWorkloadResult:
+    """What one run measured (times in seconds unless the name says otherwise)."""
+
+    uses_submitted: int = 0
+    uses_committed: int = 0  # from the grants' on-chain use counters
+    refused: int = 0  # refused at admission (not counting mempool_full retries)
+    refusals: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0  # first submit → last commit seen
+    uses_per_s: float = 0.0  # committed uses / seconds
+    submit_per_s: float = 0.0
+    sign_per_s: float = 0.0
+    latency_p50_ms: float = 0.0
+    latency_p99_ms: float = 0.0
+    blocks: int = 0
+    grants: int = 0
+
+
+@dataclass(frozen=True)
+class Participants:
+    holder: Signer  # the Data Exchange Authority
+    requester: Signer  # another genesis organisation's account, given DATA_USER
+
+
+def load_participants(network_dir: Path) -> Participants:
+    """Read the holder (DATA_HOLDER) and a requester (any organisation without data roles) from orgs.json.
+
+    Raises SystemExit when the network lists no DATA_HOLDER or no other organisation.
+    """
+    orgs = json.loads((network_dir / "orgs.json").read_text(encoding="utf-8"))
+    holders = [o for o in orgs if "DATA_HOLDER" in o["roles"]]
+    others = [o for o in orgs[1:] if not {"DATA_HOLDER", "DATA_REGULATOR"} & set(o["roles"])]
+    if not holders or not others:
+        raise SystemExit(f"{network_dir}/orgs.json lists no DATA_HOLDER or no other organisation")
+    return Participants(
+        holder=Signer.from_pem(network_dir / holders[0]["key"]),
+        requester=Signer.from_pem(network_dir / others[-1]["key"]),
+    )
+
+
+def prepare_grants(client: Client, people: Participants, *, grants: int, use_limit: int) -> list[int]:
+    """Set up ``grants`` granted requests, each allowing ``use_limit`` uses for an hour; returns their ids.
+
+    Raises XinlianError when a set-up transaction is refused.
+    """
+    governance = Governance(client, people.holder)
+    if not governance.has_role(people.requester.address, "DATA_USER"):
+        governance.grant_role(people.requester.address, "DATA_USER")
+    holder = Authorisations(client, people.holder)
+    requester = Authorisations(client, people.requester)
+    resource = holder.register_resource(
+        level=Level.GENERAL,
+        share_type=ShareType.UNCONDITIONAL,
+        schema_hash=sm3(b"bench schema: four fields"),
+        field_ids=FIELD_IDS,
+        personal=False,
+    )
+    now = int(time.time())
+    ids: list[int] = []
+    for _ in range(grants):
+        request = requester.request(
+            resource.resource_id,
+            purpose="benchmark",
+            field_ids=FIELD_IDS,
+            valid_from=now - 60,
+            valid_until=now + 3600,
+            use_limit=use_limit,
+        )
+        holder.grant(request.grant_id)
+        ids.append(request.grant_id)
+    return ids
+
+
+def sign_uses(signer: Signer, *, chain_id: int, grant_id: int, count: int, expiry_height: int) -> list[bytes]:
+    """``count`` SM2-signed ``record_use`` transactions for one grant, each with its own result digest."""
+    mask = compute_fields_mask(USED_FIELDS)
+    return [
+        Transaction.create(
+            signer.private_key,
+            chain_id=chain_id,
+            to=DATA_AUTHORISATION_ADDRESS,
+            data=_DA.encode_call("record_use", [grant_id, mask, sm3(secrets.token_bytes(32))]),
+            gas_limit=USE_GAS_LIMIT,
+            expiry_height=expiry_height,
+        ).encode()
+        for _ in range(count)
+    ]
+
+
+def count_uses(client: Client, grant_ids: Sequence[int]) -> int:
+    """Sum of the grants' on-chain use counters."""
+    total = 0
+    for gid in grant_ids:
+        row = _DA.decode_output(
+            "grants", client.call(DATA_AUTHORISATION_ADDRESS, _DA.encode_call("grants", [gid]))
+        )
+        total += int(row["uses"])
+    return total
+
+
+def percentile(values: Sequence[float], fraction: float) -> float:
+    """The ``fraction`` quantile (nearest rank) of ``values``; 0.0 when empty."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))]
+
+
+class _Watcher:
+    """Polls the head; records when each transaction is first seen in a committed block."""
+
+    def __init__(self, url: str, start_height: int) -> None:
+        self.client = Client(url, timeout=30.0)
+        self.height = start_height
+        self.blocks = 0
+        self.commit_times: dict[bytes, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="uses-watcher", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+        self.client.close()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                head = self.client.head()
+                now = time.perf_counter()
+                for height in range(self.height + 1, head.height + 1):
+                    block = head if height == head.height else self.client.block(height)
+                    for tx_hash in block.transactions:
+                        self.commit_times.setdefault(tx_hash, now)
+                    self.blocks += 1
+                self.height = max(self.height, head.height)
+            except XinlianError:
+                pass
+            self._stop.wait(0.01)
+
+
+def run_authorisation_workload(
+    url: str,
+    network_dir: Path,
+    *,
+    uses: int = 2000,
+    clients: int = 4,
+    grants: int | None = None,
+    seconds: float | None = None,
+) -> AuthorisationWorkloadResult:
+    """Measure committed authorisation uses/s on the node at ``url`` (network keys in ``network_dir``).
+
+    Takes: the node URL and network folder (orgs.json + keys), the number of uses, client threads, grants
+    (default one per client) and an optional submission time cap. Returns: the measurements.
+    Raises: XinlianError when the set-up is refused; SystemExit for a network without data roles.
+    """
+    result = AuthorisationWorkloadResult()
+    people = load_participants(network_dir)
+    grant_count = grants or clients
+    per_grant = -(-uses // grant_count)
+    with Client(url, timeout=30.0) as client:
+        grant_ids = prepare_grants(client, people, grants=grant_count, use_limit=per_grant)
+        result.grants = len(grant_ids)
+        info = client.chain_info()
+        expiry = info.height + info.expiry_window - 10
+        shares = [uses // clients + (1 if k < uses % clients else 0) for k in range(clients)]
+        signers = [people.holder if k % 2 == 0 else people.requester for k in range(clients)]
+        started = time.perf_counter()
+        batches: list[list[bytes]] = []
+        index = 0
+        for k, share in enumerate(shares):
+            # uses go to the grants round-robin (globally), so no grant exceeds its limit
+            batch: list[bytes] = []
+            for _ in range(share):
+                gid = grant_ids[index % len(grant_ids)]
+                index += 1
+                batch += sign_uses(
+                    signers[k], chain_id=info.chain_id, grant_id=gid, count=1, expiry_height=expiry
+                )
+            batches.append(batch)
+        result.sign_per_s = uses / max(time.perf_counter() - started, 1e-9)
+        before = count_uses(client, grant_ids)
+
+        watcher = _Watcher(url, client.chain_info().height)
+        submit_times: dict[bytes, float] = {}
+        lock = threading.Lock()
+        go = threading.Barrier(clients + 1)
+        deadline = [float("inf")]
+
+        def submit_all(raws: list[bytes]) -> None:
+            with Client(url, timeout=30.0) as own:
+                go.wait()
+                for raw in raws:
+                    if time.perf_counter() > deadline[0]:
+                        return
+                    while True:
+                        sent = time.perf_counter()
+                        try:
+                            tx_hash = own.submit_raw(raw)
+                        except XinlianError as exc:
+                            if exc.code == "mempool_full":
+                                time.sleep(0.05)
+                                continue
+                            with lock:
+                                result.refusals[exc.code] = result.refusals.get(exc.code, 0) + 1
+                            break
+                        with lock:
+                            submit_times[tx_hash] = sent
+                        break
+
+        threads = [threading.Thread(target=submit_all, args=(b,), daemon=True) for b in batches]
+        for thread in threads:
+            thread.start()
+        watcher.start()
+        go.wait()
+        first_submit = time.perf_counter()
+        if seconds is not None:
+            deadline[0] = first_submit + seconds
+        for thread in threads:
+            thread.join()
+        submitted_at = time.perf_counter()
+        accepted = set(submit_times)
+        wait_until = submitted_at + COMMIT_WAIT_S
+        while time.perf_counter() < wait_until and not accepted <= watcher.commit_times.keys():
+            time.sleep(0.05)
+        watcher.stop()
+        committed = {h: watcher.commit_times[h] for h in accepted if h in watcher.commit_times}
+        result.uses_submitted = len(accepted)
+        result.refused = sum(result.refusals.values())
+        result.uses_committed = count_uses(client, grant_ids) - before
+        result.blocks = watcher.blocks
+        if committed:
+            result.seconds = max(committed.values()) - first_submit
+            result.uses_per_s = result.uses_committed / result.seconds
+            result.submit_per_s = len(accepted) / max(submitted_at - first_submit, 1e-9)
+            latencies = [committed[h] - submit_times[h] for h in committed]
+            result.latency_p50_ms = 1000 * percentile(latencies, 0.50)
+            result.latency_p99_ms = 1000 * percentile(latencies, 0.99)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--url", default="http://127.0.0.1:8545")
+    parser.add_argument("--network", type=Path, default=Path("var/devnet"))
+    parser.add_argument("--uses", type=int, default=2000)
+    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--grants", type=int, default=None)
+    parser.add_argument("--seconds", type=float, default=None)
+    parser.add_argument("--json", action="store_true", help="print one JSON document")
+    args = parser.parse_args()
+    result = run_authorisation_workload(
+        args.url, args.network, uses=args.uses, clients=args.clients, grants=args.grants, seconds=args.seconds
+    )
+    if args.json:
+        print(json.dumps(asdict(result), indent=2))
+        return
+    print(
+        f"workload: DataAuthorisation.record_use, {result.grants} grant(s), {args.clients} client thread(s)"
+    )
+    print(f"signed {args.uses} uses at {result.sign_per_s:,.0f}/s (before the clock)")
+    submitted, rate = result.uses_submitted, result.submit_per_s
+    print(f"submitted {submitted} ({rate:,.0f}/s), refused {result.refused} {result.refusals}")
+    print(
+        f"committed {result.uses_committed} uses in {result.seconds:.2f} s over {result.blocks} blocks: "
+        f"{result.uses_per_s:,.0f} uses/s"
+    )
+    print(f"commit latency p50 {result.latency_p50_ms:,.0f} ms, p99 {result.latency_p99_ms:,.0f} ms")
+
+
+if __name__ == "__main__":
+    main()
