@@ -1,0 +1,263 @@
+"""The peer service over loopback TCP: frames, SM2 handshake, gossip, block answers, bounds, reconnects."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from node.p2p.service import P2PStats, PeerService, _Connection
+from node.p2p.wire import (
+    MAX_FRAME_BYTES,
+    FrameType,
+    Hello,
+    P2PError,
+    compute_handshake_preimage,
+    decode_block_pairs,
+    decode_hello,
+    encode_block_pairs,
+    encode_frame,
+    encode_hello,
+    read_frame,
+)
+from sdk.crypto import PrivateKey
+from sdk.errors import EncodingError
+
+GENESIS = b"\x11" * 32
+KEYS = [PrivateKey.generate() for _ in range(3)]
+
+
+class Recorder:
+    """A PeerHandler that records what arrives."""
+
+    def __init__(self, height: int = 0) -> None:
+        self.height = height
+        self.connected: list[bytes] = []
+        self.consensus: list[bytes] = []
+        self.transactions: list[bytes] = []
+        self.blocks: list[tuple[bytes, bytes]] = []
+        self.lock = threading.Lock()
+
+    def get_height(self) -> int:
+        return self.height
+
+    def on_peer_connected(self, peer: bytes) -> None:
+        self.connected.append(peer)
+
+    def on_consensus(self, data: bytes, peer: bytes) -> bool:
+        self.consensus.append(data)
+        return data != b"bad"
+
+    def on_transactions(self, raws: list[bytes], peer: bytes) -> None:
+        self.transactions.extend(raws)
+
+    def get_blocks(self, from_height: int, max_count: int) -> list[tuple[bytes, bytes]]:
+        top = min(self.height, from_height + max_count - 1)
+        return [(f"block{h}".encode(), f"cert{h}".encode()) for h in range(from_height, top + 1)]
+
+    def on_blocks(self, pairs: list[tuple[bytes, bytes]], peer: bytes) -> None:
+        self.blocks.extend(pairs)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until(predicate: Callable[[], bool], timeout_s: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.02)
+    raise AssertionError("condition not reached in time")
+
+
+def make_service(
+    key: PrivateKey, port: int, peers: list[str], handler: Recorder, *, chain_id: int = 7
+) -> PeerService:
+    return PeerService(
+        chain_id=chain_id,
+        genesis_hash=GENESIS,
+        key=key,
+        host="127.0.0.1",
+        port=port,
+        peers=peers,
+        handler=handler,
+        backoff_base_s=0.05,
+        backoff_cap_s=0.4,
+        handshake_timeout_s=2.0,
+    )
+
+
+@pytest.fixture
+def pair() -> Iterator[tuple[PeerService, Recorder, PeerService, Recorder]]:
+    port_a, port_b = free_port(), free_port()
+    rec_a, rec_b = Recorder(height=5), Recorder(height=9)
+    a = make_service(KEYS[0], port_a, [f"127.0.0.1:{port_b}"], rec_a)
+    b = make_service(KEYS[1], port_b, [f"127.0.0.1:{port_a}"], rec_b)
+    a.start()
+    b.start()
+    try:
+        yield a, rec_a, b, rec_b
+    finally:
+        a.stop()
+        b.stop()
+
+
+# --- wire ------------------------------------------------------------------------------------------------
+def test_hello_round_trips_and_malformed_hello_is_refused() -> None:
+    hello = Hello(1, 7, GENESIS, KEYS[0].public_key.to_bytes(), b"\x05" * 32, 42)
+    assert decode_hello(encode_hello(hello)) == hello
+    with pytest.raises(EncodingError):
+        decode_hello(encode_hello(Hello(1, 7, GENESIS[:31], hello.public_key, hello.nonce, 42)))
+
+
+def test_oversized_frames_are_refused_on_both_ends() -> None:
+    with pytest.raises(P2PError):
+        encode_frame(FrameType.CONSENSUS, b"\x00" * MAX_FRAME_BYTES)
+
+    async def read(data: bytes) -> tuple[int, bytes]:
+        reader = asyncio.StreamReader()
+        reader.feed_data(data)
+        reader.feed_eof()
+        return await read_frame(reader)
+
+    assert asyncio.run(read(encode_frame(FrameType.STATUS, b"\xc1\x05"))) == (FrameType.STATUS, b"\xc1\x05")
+    with pytest.raises(P2PError):
+        asyncio.run(read((MAX_FRAME_BYTES + 1).to_bytes(4, "big") + b"\x03"))
+    with pytest.raises(P2PError):
+        asyncio.run(read(b"\x00\x00\x00\x00"))
+
+
+def test_block_pairs_decoder_refuses_malformed_and_oversized_lists() -> None:
+    pairs = [(b"b1", b"c1"), (b"b2", b"c2")]
+    assert decode_block_pairs(encode_block_pairs(pairs), limit=2) == pairs
+    with pytest.raises(EncodingError):
+        decode_block_pairs(encode_block_pairs(pairs), limit=1)
+    with pytest.raises(EncodingError):
+        decode_block_pairs(b"\xc3\x82ab", limit=4)
+
+
+def test_full_send_queue_drops_and_counts() -> None:
+    stats = P2PStats()
+
+    class Writer:
+        def close(self) -> None:
+            pass
+
+    conn = _Connection(b"p" * 64, "x", True, Writer(), 0, 2, stats)  # type: ignore[arg-type]
+    assert conn.send(b"1") and conn.send(b"2")
+    assert not conn.send(b"3")
+    assert stats.get("dropped_outbound") == 1
+
+
+# --- service ---------------------------------------------------------------------------------------------
+def test_two_nodes_authenticate_and_exchange_every_frame_kind(
+    pair: tuple[PeerService, Recorder, PeerService, Recorder],
+) -> None:
+    a, rec_a, b, rec_b = pair
+    wait_until(lambda: a.connected_peers() == [b.public_key] and b.connected_peers() == [a.public_key])
+    wait_until(lambda: a.peer_heights().get(b.public_key) == 9)
+    a.broadcast(FrameType.CONSENSUS, b"hello-consensus")
+    wait_until(lambda: b"hello-consensus" in rec_b.consensus)
+    a.gossip_transaction(b"tx-1")
+    a.gossip_transaction(b"tx-2")
+    wait_until(lambda: rec_b.transactions == [b"tx-1", b"tx-2"])
+    a.request_blocks(b.public_key, 7, 64)
+    wait_until(lambda: len(rec_a.blocks) == 3)
+    assert rec_a.blocks[0] == (b"block7", b"cert7")
+    b.broadcast_status(12)
+    wait_until(lambda: a.peer_heights().get(b.public_key) == 12)
+
+
+def test_a_peer_on_another_chain_is_refused() -> None:
+    port_a, port_b = free_port(), free_port()
+    a = make_service(KEYS[0], port_a, [], Recorder())
+    b = make_service(KEYS[1], port_b, [f"127.0.0.1:{port_a}"], Recorder(), chain_id=8)
+    a.start()
+    b.start()
+    try:
+        wait_until(lambda: a.stats.get("handshake_failures") >= 1 and b.stats.get("handshake_failures") >= 1)
+        assert a.connected_peers() == [] and b.connected_peers() == []
+    finally:
+        a.stop()
+        b.stop()
+
+
+def test_a_peer_that_cannot_sign_for_its_claimed_key_is_refused() -> None:
+    port = free_port()
+    a = make_service(KEYS[0], port, [], Recorder())
+    a.start()
+
+    async def impostor() -> bytes:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        claimed = KEYS[1].public_key.to_bytes()  # claims validator 1's key, holds key 2
+        writer.write(
+            encode_frame(FrameType.HELLO, encode_hello(Hello(1, 7, GENESIS, claimed, b"\x01" * 32, 0)))
+        )
+        await writer.drain()
+        _, payload = await read_frame(reader)
+        theirs = decode_hello(payload)
+        preimage = compute_handshake_preimage(7, GENESIS, theirs.nonce, claimed, theirs.public_key)
+        writer.write(encode_frame(FrameType.AUTH, KEYS[2].sign(preimage)))
+        await writer.drain()
+        await read_frame(reader)  # their AUTH
+        rest = await reader.read()  # then the link is closed
+        writer.close()
+        return rest
+
+    try:
+        assert asyncio.run(impostor()) == b""
+        wait_until(lambda: a.stats.get("handshake_failures") >= 1)
+        assert a.connected_peers() == []
+    finally:
+        a.stop()
+
+
+def test_invalid_consensus_messages_are_counted_against_the_peer(
+    pair: tuple[PeerService, Recorder, PeerService, Recorder],
+) -> None:
+    a, _rec_a, b, _rec_b = pair
+    wait_until(lambda: bool(a.connected_peers()) and bool(b.connected_peers()))
+    a.broadcast(FrameType.CONSENSUS, b"bad")
+    wait_until(lambda: b.stats.get("invalid_consensus") == 1)
+
+
+def test_dialler_reconnects_after_the_peer_restarts() -> None:
+    port_a, port_b = free_port(), free_port()
+    rec_a = Recorder()
+    a = make_service(KEYS[0], port_a, [f"127.0.0.1:{port_b}"], rec_a)
+    a.start()
+    b = make_service(KEYS[1], port_b, [], Recorder())
+    b.start()
+    try:
+        wait_until(lambda: a.connected_peers() == [b.public_key])
+        b.stop()
+        wait_until(lambda: a.connected_peers() == [])
+        time.sleep(0.5)  # a few failed dials: backoff grows to its cap
+        assert a.stats.get("dial_failures") >= 1
+        b = make_service(KEYS[1], port_b, [], Recorder())
+        b.start()
+        wait_until(lambda: a.connected_peers() == [b.public_key])
+        assert rec_a.connected.count(b.public_key) == 2
+    finally:
+        a.stop()
+        b.stop()
+
+
+def test_a_node_dialling_itself_stops() -> None:
+    port = free_port()
+    a = make_service(KEYS[0], port, [f"127.0.0.1:{port}"], Recorder())
+    a.start()
+    try:
+        time.sleep(0.5)
+        assert a.connected_peers() == []
+        assert a.stats.get("dials") == 1
+    finally:
+        a.stop()
