@@ -1,0 +1,47 @@
+"""The citizen's /verify page and its static assets (the verifier runs in the browser, not on this server)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Final
+
+from fastapi import APIRouter
+from fastapi.responses import FileResponse, HTMLResponse, Response
+
+from node.api.errors import NotFound
+
+router = APIRouter(tags=["pages"])
+
+STATIC_DIR: Final = Path(__file__).resolve().parent.parent / "static"
+# Only these files are served; nothing is loaded from another origin (no CDN), hence the strict policy.
+ASSETS: Final[dict[str, str]] = {
+    "verify.js": "text/javascript; charset=utf-8",
+    "verify-ui.js": "text/javascript; charset=utf-8",
+    "sm-crypto.js": "text/javascript; charset=utf-8",
+    "verify.css": "text/css; charset=utf-8",
+}
+SECURITY_HEADERS: Final[dict[str, str]] = {
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; "
+        "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    ),
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+}
+
+
+@router.get("/verify", response_class=HTMLResponse, include_in_schema=False)
+def get_verify_page() -> Response:
+    """Return the /verify page: open a QR link, paste or upload a bundle; verified in the browser."""
+    html = (STATIC_DIR / "verify.html").read_text(encoding="utf-8")
+    return HTMLResponse(html, headers=SECURITY_HEADERS)
+
+
+@router.get("/verify/assets/{name}", response_class=FileResponse, include_in_schema=False)
+def get_verify_asset(name: str) -> Response:
+    """Return one of the page's static files (script, SM2/SM3 library, stylesheet); 404 for any other."""
+    media_type = ASSETS.get(name)
+    if media_type is None:
+        raise NotFound("no such asset", name=name)
+    headers = {**SECURITY_HEADERS, "Cache-Control": "public, max-age=300"}
+    return FileResponse(STATIC_DIR / name, media_type=media_type, headers=headers)

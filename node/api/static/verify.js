@@ -1,0 +1,581 @@
+/* Xinlian (信链) proof-bundle verifier for the browser: the same checks as sdk/verify.py, in the same order.
+ * SM2/SM3 come from sm-crypto.js (bundled, see README.md); Keccak-256 (for EVM state proofs), RLP, RFC 9162
+ * Merkle proofs and the Merkle-Patricia walk are written here. Nothing is fetched but the bundle and the
+ * trust anchor; verification runs on the citizen's machine. verifyBundle(bundle, trust) returns verified
+ * facts or throws VerificationError {kind: FormatError|ChainError|SignatureError|QuorumError|ProofError|
+ * StatusError, message, detail}. Works in Node too (tests load it with require). */
+"use strict";
+(function (root) {
+  const SM = typeof root.sm2 !== "undefined" ? { sm2: root.sm2, sm3: root.sm3 } : null;
+  const crypto = SM || { sm2: require("sm-crypto").sm2, sm3: require("sm-crypto").sm3 };
+
+  class VerificationError extends Error {
+    constructor(kind, message, detail) {
+      super(message);
+      this.kind = kind;
+      this.detail = detail || {};
+    }
+  }
+  const fail = (kind, message, detail) => {
+    throw new VerificationError(kind, message, detail);
+  };
+
+  // --- bytes -------------------------------------------------------------------------------------------
+  const HEX = /^(0x)?([0-9a-fA-F]{2})*$/;
+  function fromHex(text, where, size) {
+    if (typeof text !== "string" || !HEX.test(text)) fail("FormatError", `${where} is not hex`, { field: where });
+    const h = text.startsWith("0x") ? text.slice(2) : text;
+    const out = new Uint8Array(h.length / 2);
+    for (let i = 0; i < out.length; i++) out[i] = parseInt(h.substr(2 * i, 2), 16);
+    if (size !== undefined && out.length !== size) fail("FormatError", `${where} must be ${size} bytes, got ${out.length}`, { field: where });
+    return out;
+  }
+  const toHex = (b) => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+  function concat(...parts) {
+    const n = parts.reduce((a, p) => a + p.length, 0);
+    const out = new Uint8Array(n);
+    let o = 0;
+    for (const p of parts) { out.set(p, o); o += p.length; }
+    return out;
+  }
+  const eq = (a, b) => a.length === b.length && a.every((x, i) => x === b[i]);
+  const ascii = (s) => Uint8Array.from(s, (c) => c.charCodeAt(0));
+  const sm3 = (bytes) => fromHex(crypto.sm3(Array.from(bytes)));
+
+  // --- RLP (canonical only, like sdk/encoding.py) -------------------------------------------------------
+  function rlpDecode(data, where) {
+    const bad = (m) => fail("FormatError", `${where}: ${m}`, { field: where });
+    function item(pos, end, depth) {
+      if (depth > 16) bad("nested too deep");
+      if (pos >= end) bad("truncated");
+      const b0 = data[pos];
+      let start, len, isList;
+      if (b0 < 0x80) return { v: data.subarray(pos, pos + 1), raw: data.subarray(pos, pos + 1), next: pos + 1 };
+      if (b0 < 0xb8) { len = b0 - 0x80; start = pos + 1; isList = false; if (len === 1 && data[start] < 0x80) bad("non-canonical single byte"); }
+      else if (b0 < 0xc0) { const ll = b0 - 0xb7; len = lenOf(pos + 1, ll, end); start = pos + 1 + ll; isList = false; if (len < 56) bad("non-canonical long string"); }
+      else if (b0 < 0xf8) { len = b0 - 0xc0; start = pos + 1; isList = true; }
+      else { const ll = b0 - 0xf7; len = lenOf(pos + 1, ll, end); start = pos + 1 + ll; isList = true; if (len < 56) bad("non-canonical long list"); }
+      const stop = start + len;
+      if (stop > end) bad("item runs past its end");
+      if (!isList) return { v: data.subarray(start, stop), raw: data.subarray(pos, stop), next: stop };
+      const items = [];
+      let p = start;
+      while (p < stop) { const it = item(p, stop, depth + 1); items.push(it); p = it.next; }
+      return { v: items, raw: data.subarray(pos, stop), next: stop };
+    }
+    function lenOf(pos, ll, end) {
+      if (pos + ll > end) bad("truncated length");
+      if (data[pos] === 0) bad("length with leading zero");
+      let n = 0;
+      for (let i = 0; i < ll; i++) n = n * 256 + data[pos + i];
+      return n;
+    }
+    const top = item(0, data.length, 0);
+    if (top.next !== data.length) bad("trailing bytes");
+    return top;
+  }
+  function encBytes(b) {
+    if (b.length === 1 && b[0] < 0x80) return b;
+    return concat(encLen(b.length, 0x80), b);
+  }
+  function encLen(n, base) {
+    if (n < 56) return Uint8Array.of(base + n);
+    const bytes = [];
+    for (let x = n; x > 0; x = Math.floor(x / 256)) bytes.unshift(x % 256);
+    return Uint8Array.of(base + 55 + bytes.length, ...bytes);
+  }
+  const encList = (items) => { const p = concat(...items); return concat(encLen(p.length, 0xc0), p); };
+  function intBytes(n) {
+    let x = BigInt(n);
+    const out = [];
+    while (x > 0n) { out.unshift(Number(x & 0xffn)); x >>= 8n; }
+    return Uint8Array.from(out);
+  }
+  const encInt = (n) => encBytes(intBytes(n));
+  const isList = (it) => Array.isArray(it.v);
+  function str(it, where, size) {
+    if (isList(it)) fail("FormatError", `${where} must be a string`, { field: where });
+    if (size !== undefined && it.v.length !== size) fail("FormatError", `${where} must be ${size} bytes`, { field: where });
+    return it.v;
+  }
+  function list(it, where, arity) {
+    if (!isList(it)) fail("FormatError", `${where} must be a list`, { field: where });
+    if (arity !== undefined && it.v.length !== arity) fail("FormatError", `${where} must have ${arity} fields`, { field: where });
+    return it.v;
+  }
+  function uint(it, where) {
+    const b = str(it, where);
+    if (b.length > 8) fail("FormatError", `${where} exceeds 64 bits`, { field: where });
+    if (b.length && b[0] === 0) fail("FormatError", `${where} has a leading zero`, { field: where });
+    let n = 0n;
+    for (const x of b) n = (n << 8n) | BigInt(x);
+    if (n > BigInt(Number.MAX_SAFE_INTEGER)) return n;
+    return Number(n);
+  }
+
+  // --- wire types (docs/wire-format.md) -------------------------------------------------------------
+  const TX_TAG = encBytes(ascii("xinlian/tx/1"));
+  const COMMIT_TAG = encBytes(ascii("xinlian/commit/1"));
+  const VALIDATORS_TAG = encBytes(ascii("xinlian/validators/1"));
+
+  function decodeTx(raw, where) {
+    const f = list(rlpDecode(raw, where), where, 8);
+    const tx = {
+      chainId: uint(f[0], "tx.chain_id"), nonce: str(f[1], "tx.nonce", 16), expiry: uint(f[2], "tx.expiry_height"),
+      to: str(f[3], "tx.to", 20), data: str(f[4], "tx.data"), gasLimit: uint(f[5], "tx.gas_limit"),
+      publicKey: str(f[6], "tx.public_key", 64), signature: str(f[7], "tx.signature", 64), raw,
+    };
+    tx.preimage = encList([TX_TAG, ...f.slice(0, 7).map((x) => x.raw)]);
+    tx.hash = sm3(tx.preimage);
+    tx.sender = sm3(tx.publicKey).subarray(12);
+    return tx;
+  }
+  function decodeHeader(raw, where) {
+    const f = list(rlpDecode(raw, where), where, 14);
+    const names = ["version", "chainId", "height", "parentHash", "timestampMs", "round", "proposerIndex", "txRoot",
+      "receiptRoot", "stateRoot", "historyRoot", "validatorsHash", "nextValidatorsHash", "gasUsed"];
+    const h = { raw, hash: sm3(raw) };
+    names.forEach((n, i) => { h[n] = [3, 7, 8, 9, 10, 11, 12].includes(i) ? str(f[i], `${where}.${n}`, 32) : uint(f[i], `${where}.${n}`); });
+    return h;
+  }
+  function decodeCert(raw, where) {
+    const f = list(rlpDecode(raw, where), where, 4);
+    const seals = list(f[3], `${where}.seals`).map((s, i) => {
+      const sf = list(s, `${where}.seals[${i}]`, 2);
+      return { index: uint(sf[0], "validator_index"), signature: str(sf[1], "seal signature", 64) };
+    });
+    for (let i = 1; i < seals.length; i++) if (seals[i].index <= seals[i - 1].index) fail("FormatError", `${where}: seals must be sorted by validator index without duplicates`);
+    return { height: uint(f[0], "height"), round: uint(f[1], "round"), blockHash: str(f[2], "block_hash", 32), seals };
+  }
+  function decodeReceipt(raw, where) {
+    const f = list(rlpDecode(raw, where), where, 5);
+    const logs = list(f[3], `${where}.logs`).map((l, i) => {
+      const lf = list(l, `${where}.logs[${i}]`, 3);
+      const topics = list(lf[1], "topics").map((t) => str(t, "topic", 32));
+      if (topics.length > 4) fail("FormatError", "a log has at most 4 topics");
+      return { address: str(lf[0], "log.address", 20), topics, data: str(lf[2], "log.data") };
+    });
+    const r = { txHash: str(f[0], "receipt.tx_hash", 32), status: uint(f[1], "receipt.status"), gasUsed: uint(f[2], "gas_used"), logs, revertReason: str(f[4], "revert_reason"), raw };
+    if (r.status > 1) fail("FormatError", "receipt status must be 0 or 1");
+    if (r.status === 1 && r.revertReason.length) fail("FormatError", "a successful receipt has no revert reason");
+    return r;
+  }
+  const commitPreimage = (chainId, height, round, blockHash) => encList([COMMIT_TAG, encInt(chainId), encInt(height), encInt(round), encBytes(blockHash)]);
+  const validatorsHash = (keys) => sm3(encList([VALIDATORS_TAG, encList(keys.map(encBytes))]));
+  const quorum = (n) => Math.floor((2 * n - 1) / 3) + 1;
+  function checkSorted(keys, what) {
+    const addrs = keys.map((k) => toHex(sm3(k).subarray(12)));
+    for (let i = 1; i < addrs.length; i++) if (addrs[i] <= addrs[i - 1]) fail("FormatError", `${what} must be sorted by address without duplicates`);
+  }
+  function sm2Verify(publicKey, message, signature) {
+    try {
+      return crypto.sm2.doVerifySignature(Array.from(message), toHex(signature), "04" + toHex(publicKey), { hash: true, userId: "1234567812345678" });
+    } catch (e) {
+      return false;
+    }
+  }
+
+  // --- RFC 9162 Merkle inclusion (SM3) -------------------------------------------------------------------
+  function verifyInclusion(leaf, index, size, proof, rootHash) {
+    if (index >= size) return `leaf index ${index} is outside a tree of ${size} leaves`;
+    let fn = index, sn = size - 1;
+    let r = sm3(concat(Uint8Array.of(0), leaf));
+    for (const p of proof) {
+      if (sn === 0) return `inclusion proof is too long for leaf ${index} of ${size}`;
+      if (fn % 2 === 1 || fn === sn) {
+        r = sm3(concat(Uint8Array.of(1), p, r));
+        if (fn % 2 === 0) while (fn !== 0 && fn % 2 === 0) { fn = Math.floor(fn / 2); sn = Math.floor(sn / 2); }
+      } else r = sm3(concat(Uint8Array.of(1), r, p));
+      fn = Math.floor(fn / 2); sn = Math.floor(sn / 2);
+    }
+    if (sn !== 0) return `inclusion proof is too short for leaf ${index} of ${size}`;
+    if (!eq(r, rootHash)) return `inclusion proof of leaf ${index} of ${size} does not lead to the expected root`;
+    return null;
+  }
+
+  // --- Keccak-256 (EVM state proofs only) ------------------------------------------------------------------
+  const RC = [0x1n, 0x8082n, 0x800000000000808an, 0x8000000080008000n, 0x808bn, 0x80000001n, 0x8000000080008081n,
+    0x8000000000008009n, 0x8an, 0x88n, 0x80008009n, 0x8000000an, 0x8000808bn, 0x800000000000008bn, 0x8000000000008089n,
+    0x8000000000008003n, 0x8000000000008002n, 0x8000000000000080n, 0x800an, 0x800000008000000an, 0x8000000080008081n,
+    0x8000000000008080n, 0x80000001n, 0x8000000080008008n];
+  const ROT = [0, 1, 62, 28, 27, 36, 44, 6, 55, 20, 3, 10, 43, 25, 39, 41, 45, 15, 21, 8, 18, 2, 61, 56, 14];
+  const M64 = (1n << 64n) - 1n;
+  const rotl = (x, n) => (n === 0 ? x : ((x << BigInt(n)) | (x >> BigInt(64 - n))) & M64);
+  function keccakF(s) {
+    const C = new Array(5), B = new Array(25);
+    for (let r = 0; r < 24; r++) {
+      for (let x = 0; x < 5; x++) C[x] = s[x] ^ s[x + 5] ^ s[x + 10] ^ s[x + 15] ^ s[x + 20];
+      for (let x = 0; x < 5; x++) { const d = C[(x + 4) % 5] ^ rotl(C[(x + 1) % 5], 1); for (let y = 0; y < 25; y += 5) s[x + y] ^= d; }
+      for (let x = 0; x < 5; x++) for (let y = 0; y < 5; y++) B[y + 5 * ((2 * x + 3 * y) % 5)] = rotl(s[x + 5 * y], ROT[x + 5 * y]);
+      for (let y = 0; y < 25; y += 5) for (let x = 0; x < 5; x++) s[x + y] = B[x + y] ^ (~B[((x + 1) % 5) + y] & M64 & B[((x + 2) % 5) + y]);
+      s[0] ^= RC[r];
+    }
+  }
+  function keccak256(msg) {
+    const rate = 136, padded = new Uint8Array(Math.floor(msg.length / rate) * rate + rate);
+    padded.set(msg); padded[msg.length] ^= 0x01; padded[padded.length - 1] ^= 0x80;
+    const s = new Array(25).fill(0n);
+    for (let off = 0; off < padded.length; off += rate) {
+      for (let i = 0; i < rate / 8; i++) { let lane = 0n; for (let b = 7; b >= 0; b--) lane = (lane << 8n) | BigInt(padded[off + 8 * i + b]); s[i] ^= lane; }
+      keccakF(s);
+    }
+    const out = new Uint8Array(32);
+    for (let i = 0; i < 4; i++) for (let b = 0; b < 8; b++) out[8 * i + b] = Number((s[i] >> BigInt(8 * b)) & 0xffn);
+    return out;
+  }
+
+  // --- Merkle-Patricia proofs (sdk/mpt.py) -------------------------------------------------------------
+  const nibbles = (key) => Array.from(key).flatMap((b) => [b >> 4, b & 15]);
+  function mptGet(rootHash, key, proof) {
+    const byHash = new Map(proof.map((n) => [toHex(keccak256(n)), n]));
+    const path = nibbles(key);
+    const BLANK = "56e81f171bcc55a6ff8345e692c0f86e5b48e01b996cadc001622fb5e363b421";
+    if (toHex(rootHash) === BLANK && proof.length === 0) return new Uint8Array(0);
+    let ref = { v: rootHash }, depth = 0;
+    for (;;) {
+      let node;
+      if (!isList(ref)) {
+        if (ref.v.length === 0) return new Uint8Array(0);
+        if (ref.v.length !== 32) fail("ProofError", "trie node reference is neither a hash nor an embedded node");
+        const enc = byHash.get(toHex(ref.v));
+        if (!enc) fail("ProofError", `proof lacks the trie node ${toHex(ref.v)} at depth ${depth}`);
+        node = rlpDecodeProof(enc);
+      } else node = ref;
+      const items = node.v;
+      if (!Array.isArray(items)) fail("ProofError", "trie node is not a list");
+      if (items.length === 17) {
+        if (depth === path.length) return items[16].v;
+        ref = items[path[depth]]; depth += 1;
+      } else if (items.length === 2) {
+        const enc = items[0].v, flag = enc[0] >> 4;
+        if (flag > 3) fail("ProofError", "bad hex-prefix flag");
+        let seg = nibbles(enc);
+        seg = flag & 1 ? seg.slice(1) : seg.slice(2);
+        const here = path.slice(depth, depth + seg.length);
+        if (here.length !== seg.length || here.some((x, i) => x !== seg[i])) return new Uint8Array(0);
+        depth += seg.length;
+        if (flag >= 2) return depth === path.length ? items[1].v : new Uint8Array(0);
+        ref = items[1];
+      } else fail("ProofError", `trie node has ${items.length} items`);
+    }
+  }
+  function rlpDecodeProof(enc) {
+    try { return rlpDecode(enc, "trie node"); } catch (e) { fail("ProofError", "trie node is not RLP"); }
+  }
+  function storageValue(stateRoot, address, slot, accountProof, storageProof) {
+    let storageRoot = fromHex("56e81f171bcc55a6ff8345e692c0f86e5b48e01b996cadc001622fb5e363b421");
+    const account = mptGet(stateRoot, keccak256(address), accountProof);
+    if (account.length) {
+      const f = rlpDecodeProof(account).v;
+      if (!Array.isArray(f) || f.length !== 4 || f[2].v.length !== 32) fail("ProofError", "account record is malformed");
+      storageRoot = f[2].v;
+    }
+    const raw = mptGet(storageRoot, keccak256(slot), storageProof);
+    if (!raw.length) return 0n;
+    const v = rlpDecodeProof(raw).v;
+    if (Array.isArray(v) || v.length > 32 || (v.length && v[0] === 0)) fail("ProofError", "storage value is malformed");
+    return v.reduce((a, b) => (a << 8n) | BigInt(b), 0n);
+  }
+  function storageSlot(baseSlot, key) {
+    const base = new Uint8Array(32); let x = BigInt(baseSlot);
+    for (let i = 31; i >= 0; i--) { base[i] = Number(x & 0xffn); x >>= 8n; }
+    return keccak256(concat(base, key));
+  }
+  function addToSlot(slot, offset) {
+    let v = slot.reduce((a, b) => (a << 8n) | BigInt(b), 0n) + BigInt(offset);
+    const out = new Uint8Array(32);
+    for (let i = 31; i >= 0; i--) { out[i] = Number(v & 0xffn); v >>= 8n; }
+    return out;
+  }
+
+  // --- licences (LicenceRegistry; sdk/verify.py LICENCE_STATUS_RULE) ---------------------------------------
+  const REGISTRY = "0000000000000000000000000000000000001001";
+  const LICENCE_BASE_SLOT = 2, LICENCE_STATE_OFFSET = 11;
+  const STATUS = ["UNKNOWN", "VALID", "NOT_YET_VALID", "EXPIRED", "SUSPENDED", "REVOKED", "SUPERSEDED"];
+  const ISSUED = keccak256(ascii("LicenceIssued(bytes32,bytes32,address,string,bytes32,bytes32,bytes32,uint256,uint256,string,bytes32)"));
+  function abiWord(data, i) { if (data.length < 32 * (i + 1)) fail("FormatError", "the LicenceIssued log data does not decode"); return data.subarray(32 * i, 32 * (i + 1)); }
+  const wordInt = (w) => w.reduce((a, b) => (a << 8n) | BigInt(b), 0n);
+  function abiString(data, i) {
+    const off = Number(wordInt(abiWord(data, i)));
+    const len = Number(wordInt(abiWord(data.subarray(off), 0)));
+    const bytes = data.subarray(off + 32, off + 32 + len);
+    if (bytes.length !== len) fail("FormatError", "the LicenceIssued log data does not decode");
+    return new TextDecoder().decode(bytes);
+  }
+  function decodeLicence(log) {
+    if (!log || toHex(log.address) !== REGISTRY || log.topics.length !== 4 || !eq(log.topics[0], ISSUED)) return null;
+    const d = log.data;
+    return {
+      idHash: log.topics[1], typeId: log.topics[2], issuer: log.topics[3].subarray(12), issuerOrg: abiString(d, 0),
+      holderCommitment: abiWord(d, 1), holderKeyHash: abiWord(d, 2), documentHash: abiWord(d, 3),
+      validFrom: Number(wordInt(abiWord(d, 4))), validUntil: Number(wordInt(abiWord(d, 5))), jurisdiction: abiString(d, 6),
+    };
+  }
+
+  // --- bundle parsing ------------------------------------------------------------------------------------
+  function hashes(arr, where) {
+    if (!Array.isArray(arr) || arr.length > 64) fail("FormatError", `${where} must be an array of hashes`);
+    return arr.map((h, i) => fromHex(h, `${where}[${i}]`, 32));
+  }
+  function uintJ(v, where) { if (!Number.isInteger(v) || v < 0) fail("FormatError", `${where} must be a non-negative integer`); return v; }
+  function sealed(o, where) {
+    if (!o || typeof o !== "object") fail("FormatError", `${where} must be an object`);
+    const s = { header: decodeHeader(fromHex(o.header, `${where}.header`), `${where}.header`) };
+    s.cert = o.certificate == null ? null : decodeCert(fromHex(o.certificate, `${where}.certificate`), `${where}.certificate`);
+    s.history = o.history ? { size: uintJ(o.history.size, "history.size"), proof: hashes(o.history.proof, `${where}.history.proof`) } : null;
+    return s;
+  }
+  function parseBundle(doc) {
+    if (!doc || typeof doc !== "object" || doc.format !== "xinlian/proof-bundle") fail("FormatError", `not a proof bundle: format is ${JSON.stringify(doc && doc.format)}`);
+    if (doc.version !== 1) fail("FormatError", `unsupported bundle version ${doc.version}; this verifier reads version 1`);
+    const e = doc.event;
+    if (!e || typeof e !== "object") fail("FormatError", "event must be an object");
+    const event = {
+      tx: decodeTx(fromHex(e.tx, "event.tx"), "event.tx"), receipt: decodeReceipt(fromHex(e.receipt, "event.receipt"), "event.receipt"),
+      txIndex: uintJ(e.tx_index, "tx_index"), txCount: uintJ(e.tx_count, "tx_count"),
+      txProof: hashes(e.tx_proof, "event.tx_proof"), receiptProof: hashes(e.receipt_proof, "event.receipt_proof"),
+      logIndex: e.log_index == null ? null : uintJ(e.log_index, "log_index"),
+    };
+    const b = { chainId: uintJ(doc.chain_id, "chain_id"), genesisHash: fromHex(doc.genesis_hash, "genesis_hash", 32), event, block: sealed(doc.block, "block") };
+    if (!Array.isArray(doc.handovers)) fail("FormatError", "handovers must be an array");
+    b.handovers = doc.handovers.map((h, i) => {
+      const s = sealed(h, `handovers[${i}]`);
+      if (!Array.isArray(h.validators)) fail("FormatError", `handovers[${i}].validators must be an array`);
+      s.validators = h.validators.map((k, j) => fromHex(k, `handovers[${i}].validators[${j}]`, 64));
+      return s;
+    });
+    b.state = null;
+    if (doc.state != null) {
+      const st = doc.state, s = sealed(st, "state");
+      const kind = st.kind === undefined ? "slot" : st.kind;
+      if (kind !== "slot" && kind !== "licence") fail("FormatError", "state.kind must be slot or licence");
+      const arr = (a, w) => { if (!Array.isArray(a) || a.length > 64) fail("FormatError", `${w} must be an array`); return a.map((n, i) => fromHex(n, `${w}[${i}]`)); };
+      Object.assign(s, { kind, address: fromHex(st.address, "state.address", 20), slot: fromHex(st.slot, "state.slot", 32),
+        accountProof: arr(st.account_proof, "state.account_proof"), storageProof: arr(st.storage_proof, "state.storage_proof") });
+      b.state = s;
+    }
+    b.labels = doc.labels && typeof doc.labels === "object" ? doc.labels : {};
+    return b;
+  }
+
+  // --- trust ---------------------------------------------------------------------------------------------
+  function parseTrust(doc) {
+    if (!doc || doc.format !== "xinlian/trust" || doc.version !== 1) fail("FormatError", "not a trust file");
+    const validators = (doc.validators || []).map((k, i) => fromHex(k, `validators[${i}]`, 64));
+    checkSorted(validators, "the trusted validator set");
+    if (doc.kind === "genesis") {
+      const genesisHash = fromHex(doc.genesis_hash, "genesis_hash", 32);
+      if (doc.genesis_header) {
+        const h = decodeHeader(fromHex(doc.genesis_header, "genesis_header"), "genesis_header");
+        if (h.height !== 0 || !eq(h.hash, genesisHash)) fail("ChainError", "trust file genesis_hash does not match its genesis header");
+        if (!eq(validatorsHash(validators), h.nextValidatorsHash)) fail("ChainError", "the validator set does not match the genesis header");
+      }
+      return { kind: "genesis", chainId: doc.chain_id, height: 0, hash: genesisHash, validators, vhash: validatorsHash(validators), nextHash: validatorsHash(validators) };
+    }
+    if (doc.kind === "checkpoint") {
+      const h = decodeHeader(fromHex(doc.header, "header"), "header");
+      if (!eq(validatorsHash(validators), h.validatorsHash)) fail("ChainError", "the checkpoint's validator set does not match its header's validators_hash");
+      const t = { kind: "checkpoint", chainId: h.chainId, height: h.height, hash: h.hash, header: h, validators, vhash: h.validatorsHash, nextHash: h.nextValidatorsHash };
+      if (doc.certificate) validateCertificate(decodeCert(fromHex(doc.certificate, "certificate"), "certificate"), h, validators, "the checkpoint");
+      return t;
+    }
+    fail("FormatError", "trust file kind must be genesis or checkpoint");
+  }
+  const describeTrust = (t) => (t.kind === "genesis" ? `genesis ${toHex(t.hash).slice(0, 16)}… of chain ${t.chainId}` : `checkpoint ${toHex(t.hash).slice(0, 16)}… at height ${t.height}`);
+
+  // --- verification (same steps and order as sdk/verify.py) ---------------------------------------------
+  function validateCertificate(cert, header, validators, what) {
+    const h = header.height;
+    if (!cert) fail("QuorumError", `${what} (height ${h}) has no commit certificate`, { height: h });
+    if (cert.height !== h || cert.round !== header.round || !eq(cert.blockHash, header.hash)) fail("ChainError", `the certificate of ${what} seals another block (height ${cert.height}, round ${cert.round})`, { height: h });
+    const n = validators.length;
+    for (const s of cert.seals) if (s.index >= n) fail("QuorumError", `${what} (height ${h}) has a seal from validator index ${s.index}, but the set in force has ${n}`, { height: h });
+    const need = quorum(n);
+    if (cert.seals.length < need) fail("QuorumError", `${what} (height ${h}) is sealed by ${cert.seals.length} distinct validators; quorum of ${n} is ${need}`, { height: h });
+    const pre = commitPreimage(header.chainId, cert.height, cert.round, cert.blockHash);
+    for (const s of cert.seals) if (!sm2Verify(validators[s.index], pre, s.signature)) fail("SignatureError", `the seal of validator ${s.index} on ${what} (height ${h}) does not verify`, { height: h });
+    return cert.seals.map((s) => s.index);
+  }
+
+  function verifyBundle(doc, trustDoc) {
+    const trust = trustDoc.kind && trustDoc.validators && trustDoc.validators[0] instanceof Uint8Array ? trustDoc : parseTrust(trustDoc);
+    const b = parseBundle(doc);
+    // chain ids
+    if (b.chainId !== trust.chainId) fail("ChainError", `the bundle is for chain ${b.chainId}, the trusted chain is ${trust.chainId}`);
+    if (trust.kind === "genesis" && !eq(b.genesisHash, trust.hash)) fail("ChainError", "the bundle comes from another chain: its genesis differs from the trusted genesis");
+    const headers = [["the event block", b.block.header], ...b.handovers.map((h, i) => [`handover ${i}`, h.header])];
+    if (b.state) headers.push(["the state block", b.state.header]);
+    for (const [what, h] of headers) if (h.chainId !== trust.chainId) fail("ChainError", `${what} (height ${h.height}) is for chain ${h.chainId}, not ${trust.chainId}`);
+    if (b.event.tx.chainId !== trust.chainId) fail("ChainError", `the transaction is for chain ${b.event.tx.chainId}, not ${trust.chainId}`);
+    // handovers
+    const changes = [{ height: trust.height, validators: trust.nextHash === trust.vhash || eq(trust.nextHash, trust.vhash) ? trust.validators : null, vhash: trust.nextHash }];
+    let previous = -1;
+    for (const ho of b.handovers) {
+      const h = ho.header.height, what = `handover block ${h}`;
+      if (h <= previous) fail("FormatError", "handovers must be in strictly increasing height order");
+      previous = h;
+      checkSorted(ho.validators, `${what}'s validator set`);
+      const newHash = validatorsHash(ho.validators);
+      if (!eq(newHash, ho.header.nextValidatorsHash)) fail("ChainError", `${what} carries a validator set that its header does not commit to`, { height: h });
+      if (h < trust.height) continue;
+      if (h === trust.height) {
+        if (!eq(ho.header.hash, trust.hash)) fail("ChainError", `${what} is not the trusted anchor block at that height`);
+        changes[0] = { height: h, validators: ho.validators, vhash: newHash };
+        continue;
+      }
+      if (eq(ho.header.nextValidatorsHash, ho.header.validatorsHash)) fail("FormatError", `block ${h} does not change the validator set; it is no handover`);
+      validateCertificate(ho.cert, ho.header, setAt(changes, h, ho.header), what);
+      changes.push({ height: h, validators: ho.validators, vhash: newHash });
+    }
+    function setAt(chs, height, header) {
+      let c = chs[0];
+      for (const x of chs) if (x.height < height) c = x;
+      if (!c.validators) fail("ChainError", `the trusted checkpoint hands over to a new set, which the bundle lacks (height ${height})`);
+      if (!eq(header.validatorsHash, c.vhash)) fail("ChainError", `block ${height} names another validator set than the one in force from height ${c.height + 1}: a handover is missing from the bundle, or the block is from a fork`, { height });
+      return c.validators;
+    }
+    function authenticate(s, what) {
+      const h = s.header.height;
+      if (h === trust.height) {
+        if (!eq(s.header.hash, trust.hash)) fail("ChainError", `${what} at the anchor height ${h} is not the trusted block`);
+        return { validators: trust.validators, sealedBy: [] };
+      }
+      if (h < trust.height) {
+        if (trust.kind !== "checkpoint") fail("ChainError", `${what} is below the trusted genesis`);
+        if (!s.history) fail("ProofError", `${what} (height ${h}) is below the checkpoint (${trust.height}) but has no history proof`, { height: h });
+        if (s.history.size !== trust.height) fail("ProofError", `the history proof of ${what} is for a checkpoint at height ${s.history.size}, the trusted one is at ${trust.height}`);
+        const err = verifyInclusion(s.header.hash, h, s.history.size, s.history.proof, trust.header.historyRoot);
+        if (err) fail("ProofError", `${what} (height ${h}) is not in the checkpoint's history: ${err}`, { height: h });
+        return { validators: [], sealedBy: [] };
+      }
+      const validators = setAt(changes, h, s.header);
+      return { validators, sealedBy: validateCertificate(s.cert, s.header, validators, what) };
+    }
+    const header = b.block.header;
+    const sealedInfo = authenticate(b.block, "the event block");
+    // transaction signature
+    const tx = b.event.tx;
+    if (!sm2Verify(tx.publicKey, tx.preimage, tx.signature)) fail("SignatureError", "the transaction's SM2 signature does not verify", { tx_hash: toHex(tx.hash) });
+    // inclusion
+    const e = b.event;
+    let err = verifyInclusion(tx.raw, e.txIndex, e.txCount, e.txProof, header.txRoot);
+    if (err) fail("ProofError", `the transaction is not in block ${header.height}: ${err}`, { height: header.height });
+    err = verifyInclusion(e.receipt.raw, e.txIndex, e.txCount, e.receiptProof, header.receiptRoot);
+    if (err) fail("ProofError", `the receipt is not in block ${header.height}: ${err}`, { height: header.height });
+    // receipt and log
+    if (!eq(e.receipt.txHash, tx.hash)) fail("ProofError", "the receipt belongs to another transaction");
+    if (e.receipt.status !== 1) fail("StatusError", `the transaction was committed at height ${header.height} but reverted: ${new TextDecoder().decode(e.receipt.revertReason)}`, { height: header.height });
+    let log = null;
+    if (e.logIndex !== null) {
+      if (e.logIndex >= e.receipt.logs.length) fail("ProofError", `log index ${e.logIndex} is outside the receipt's ${e.receipt.logs.length} logs`);
+      log = e.receipt.logs[e.logIndex];
+    }
+    const licence = decodeLicence(log);
+    // state
+    let state = null;
+    if (b.state) {
+      const s = b.state, sh = s.header;
+      if (sh.height < header.height) fail("ChainError", `the state proof is at height ${sh.height}, before the event (height ${header.height})`);
+      authenticate(s, "the state block");
+      if (s.kind === "licence") {
+        if (!licence) fail("FormatError", "a licence status proof needs the event to be a LicenceIssued log");
+        const expected = addToSlot(storageSlot(LICENCE_BASE_SLOT, licence.idHash), LICENCE_STATE_OFFSET);
+        if (toHex(s.address) !== REGISTRY || !eq(s.slot, expected)) fail("ProofError", "the state proof is about another slot than the status of the licence in the event");
+      }
+      const value = storageValue(sh.stateRoot, s.address, s.slot, s.accountProof, s.storageProof);
+      state = { height: sh.height, blockHash: toHex(sh.hash), blockTimeMs: sh.timestampMs, address: toHex(s.address), slot: toHex(s.slot), value: value.toString(), kind: s.kind };
+      if (s.kind === "licence") {
+        let code = Number(value);
+        const t = Math.floor(sh.timestampMs / 1000);
+        if (code === 1 && t < licence.validFrom) code = 2;
+        else if (code === 1 && licence.validUntil && t > licence.validUntil) code = 3;
+        state.licence = { code, name: STATUS[code] || `UNKNOWN(${code})`, height: sh.height };
+        if (code !== 1) fail("StatusError", `the licence is ${state.licence.name} at height ${sh.height} (block time ${new Date(sh.timestampMs).toISOString().replace("T", " ").slice(0, 19)} UTC); it was issued at height ${header.height}`, { status: state.licence.name, height: sh.height, block_time_ms: sh.timestampMs, issued_at_height: header.height });
+      }
+    }
+    return {
+      verified: true, trust: describeTrust(trust), chainId: header.chainId, height: header.height, blockHash: toHex(header.hash),
+      blockTimeMs: header.timestampMs, txHash: toHex(tx.hash), txIndex: e.txIndex, sender: toHex(tx.sender), contract: toHex(tx.to),
+      validators: sealedInfo.validators.length, sealedBy: sealedInfo.sealedBy, handovers: changes.slice(1).map((c) => c.height),
+      log: log && { index: e.logIndex, address: toHex(log.address), topics: log.topics.map(toHex) },
+      licence: licence && { idHash: toHex(licence.idHash), typeId: toHex(licence.typeId), issuer: toHex(licence.issuer), issuerOrg: licence.issuerOrg,
+        holderCommitment: toHex(licence.holderCommitment), documentHash: toHex(licence.documentHash), validFrom: licence.validFrom,
+        validUntil: licence.validUntil, jurisdiction: licence.jurisdiction },
+      state, labels: b.labels,
+    };
+  }
+
+  // --- compact payloads (#b=base64url(deflate(RLP))) ---------------------------------------------------
+  async function inflate(bytes) {
+    const ds = new DecompressionStream("deflate");
+    const out = new Response(new Blob([bytes]).stream().pipeThrough(ds));
+    return new Uint8Array(await out.arrayBuffer());
+  }
+  function fromBase64Url(text) {
+    if (!/^[A-Za-z0-9_-]*$/.test(text)) fail("FormatError", "QR payload is not base64url");
+    const b64 = text.replace(/-/g, "+").replace(/_/g, "/") + "=".repeat((4 - (text.length % 4)) % 4);
+    return Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+  }
+  const B45 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:";
+  function fromBase45(text) {
+    const v = Array.from(text, (c) => { const i = B45.indexOf(c); if (i < 0) fail("FormatError", "not base45"); return i; });
+    if (v.length % 3 === 1) fail("FormatError", "not base45: bad length");
+    const out = [];
+    for (let i = 0; i < v.length; i += 3) {
+      if (i + 2 < v.length) { const n = v[i] + v[i + 1] * 45 + v[i + 2] * 2025; if (n > 0xffff) fail("FormatError", "not base45"); out.push(n >> 8, n & 255); }
+      else { const n = v[i] + v[i + 1] * 45; if (n > 255) fail("FormatError", "not base45"); out.push(n); }
+    }
+    return Uint8Array.from(out);
+  }
+  const hx = (b) => "0x" + toHex(b);
+  // Rebuild the JSON document from the compact RLP form (sdk/bundle.py to_compact), so one parser checks both.
+  function compactToJson(raw) {
+    const top = list(rlpDecode(raw, "compact bundle"), "bundle", 7);
+    const sealedJ = (it, w) => {
+      const f = list(it, w, 3);
+      const hist = list(f[2], `${w}.history`);
+      const o = { header: hx(f[0].raw), certificate: str(f[1], w).length ? hx(str(f[1], w)) : null };
+      if (hist.length) o.history = { size: Number(uint(hist[0], "history.size")), proof: list(hist[1], "history").map((x) => hx(str(x, "history"))) };
+      return o;
+    };
+    const ev = list(top[3], "event", 7);
+    const logIdx = list(ev[6], "log_index");
+    const doc = {
+      format: "xinlian/proof-bundle", version: Number(uint(top[0], "version")), chain_id: Number(uint(top[1], "chain_id")), genesis_hash: hx(str(top[2], "genesis_hash")),
+      event: { tx: hx(ev[0].raw), receipt: hx(ev[1].raw), tx_index: Number(uint(ev[2], "tx_index")), tx_count: Number(uint(ev[3], "tx_count")),
+        tx_proof: list(ev[4], "tx_proof").map((x) => hx(str(x, "tx_proof"))), receipt_proof: list(ev[5], "receipt_proof").map((x) => hx(str(x, "receipt_proof"))),
+        log_index: logIdx.length ? Number(uint(logIdx[0], "log_index")) : null },
+      block: sealedJ(top[4], "block"),
+      handovers: list(top[5], "handovers").map((h, i) => { const f = list(h, `handovers[${i}]`, 3); return { header: hx(f[0].raw), certificate: str(f[1], "cert").length ? hx(str(f[1], "cert")) : null, validators: list(f[2], "validators").map((k) => hx(str(k, "validator"))) }; }),
+      state: null,
+    };
+    const st = list(top[6], "state");
+    if (st.length) {
+      if (st.length !== 6) fail("FormatError", "state must have 6 fields in the compact bundle");
+      doc.state = Object.assign(sealedJ(st[0], "state"), { kind: new TextDecoder().decode(str(st[1], "kind")), address: hx(str(st[2], "address")), slot: hx(str(st[3], "slot")),
+        account_proof: list(st[4], "account_proof").map((x) => hx(str(x, "node"))), storage_proof: list(st[5], "storage_proof").map((x) => hx(str(x, "node"))) });
+    }
+    return doc;
+  }
+  async function loadPayload(text) {
+    text = text.trim();
+    if (text.startsWith("{")) { try { return JSON.parse(text); } catch (e) { fail("FormatError", `bundle is not JSON: ${e.message}`); } }
+    let bytes;
+    if (text.startsWith("XL1:")) bytes = fromBase45(text.slice(4));
+    else {
+      if (text.includes("#")) { const p = new URLSearchParams(text.split("#")[1]); if (!p.get("b")) fail("FormatError", "the link carries no bundle (#b=…)"); text = p.get("b"); }
+      bytes = fromBase64Url(text);
+    }
+    let raw;
+    try { raw = await inflate(bytes); } catch (e) { fail("FormatError", "compact bundle does not inflate"); }
+    return compactToJson(raw);
+  }
+  async function holderMatches(holderCommitmentHex, saltHex, codeType, code) {
+    const c = sm3(concat(fromHex(saltHex, "salt", 32), ascii(codeType), ascii(code.trim().toUpperCase())));
+    return toHex(c) === holderCommitmentHex;
+  }
+
+  const api = { VerificationError, verifyBundle, parseTrust, loadPayload, compactToJson, holderMatches, keccak256, sm3, toHex, fromHex };
+  if (typeof module !== "undefined" && module.exports) module.exports = api;
+  root.XinlianVerify = api;
+})(typeof globalThis !== "undefined" ? globalThis : this);
