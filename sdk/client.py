@@ -26,6 +26,7 @@ from sdk.signer import Signer
 from sdk.types import BlockHeader, CommitCertificate, Log, Transaction
 
 if TYPE_CHECKING:
+    from sdk.confirmations import Confirmations
     from sdk.governance import Governance
 
 DEFAULT_TIMEOUT_S: float = 10.0
@@ -485,6 +486,13 @@ class Client:
         from sdk.governance import Governance
 
         return Governance(self)
+
+    @property
+    def confirmations(self) -> Confirmations:
+        """Bank confirmation letters: reads, and signed writes through ``.with_signer(signer)``."""
+        from sdk.confirmations import Confirmations
+
+        return Confirmations(self)
 
 
 # --- decoding answers ---------------------------------------------------------------------------------
