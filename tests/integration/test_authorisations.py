@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import httpx
 import pytest
 
 from node.network import make_uscc
@@ -273,3 +274,14 @@ def test_expired_grant_is_refused(parties: Parties) -> None:
     assert _reason(refused) == "grant expired"
     p.relay.expire(grant_id)
     assert p.holder.status(grant_id) == GrantStatus.EXPIRED
+
+
+def test_unsigned_or_unknown_queries_are_refused(running_node: RunningNode, parties: Parties) -> None:
+    response = httpx.get(f"{running_node.url}/v1/authorisations/grants/1")
+    assert response.status_code == 401 and response.json()["code"] == "unauthenticated"
+    with pytest.raises(XinlianError) as missing:
+        parties.holder.grant_record(10**9)
+    assert missing.value.code == "not_found"
+    with pytest.raises(XinlianError) as bad:
+        parties.holder.grants_by_subject(bytes(31) + b"\x01", limit=0)
+    assert bad.value.code == "bad_request"
