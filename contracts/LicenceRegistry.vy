@@ -61,6 +61,8 @@ TYPE_CODE_LENGTH: constant(uint256) = 21
 USCC_LENGTH: constant(uint256) = 18
 MIN_JURISDICTION_LENGTH: constant(uint256) = 6
 MAX_REASON: constant(uint256) = 256
+MAX_TIME: constant(uint256) = 2**64 - 1
+TIME_MASK: constant(uint256) = 2**64 - 1
 
 STATUS_UNKNOWN: public(constant(uint8)) = 0
 STATUS_VALID: public(constant(uint8)) = 1
@@ -79,24 +81,38 @@ struct LicenceType:
     defined: bool
 
 struct Licence:
+    # Stored form, kept to few words: each written storage slot costs a state-trie update per licence.
     type_id: bytes32
-    issuer: address  # the issuing account
-    issuer_org: String[18]  # its organisation (USCC)
     holder_commitment: bytes32
     holder_key_hash: bytes32  # empty: no use records possible until one is bound
     document_hash: bytes32  # SM3 of the licence document (e.g. the OFD file)
-    valid_from: uint256
-    valid_until: uint256  # 0 = no end date
-    jurisdiction: String[12]  # 所属管辖属地编码 (GB/T 2260 region code, 6-12 digits)
-    state: uint8  # STATUS_VALID (active), STATUS_SUSPENDED, STATUS_REVOKED or STATUS_SUPERSEDED; 0 = none
-    issued_at: uint256  # block.timestamp of issuance
-    issued_height: uint256
-    suspended_since: uint256  # 0 when not suspended
-    ended_at: uint256  # block.timestamp of revocation or supersession
+    issuer: address  # the issuing account; its organisation is Governance.organisation_of(issuer)
+    window: uint256  # valid_from | valid_until << 64 (unix seconds; valid_until 0 = no end date)
+    lifecycle: uint256  # state | suspended_since << 64 | ended_at << 128 (state: STATUS_* ; 0 = none)
+    jurisdiction: bytes12  # 所属管辖属地编码, ASCII digits, zero-padded
     previous: bytes32  # the licence this one renews
     next: bytes32  # the licence that renews this one
     annotations: uint256  # number of 加注件
     uses: uint256  # number of use records
+
+struct LicenceView:
+    # What get_licence returns: the stored licence unpacked, with its issuer's organisation.
+    type_id: bytes32
+    issuer: address
+    issuer_org: String[18]
+    holder_commitment: bytes32
+    holder_key_hash: bytes32
+    document_hash: bytes32
+    valid_from: uint256
+    valid_until: uint256
+    jurisdiction: bytes12
+    state: uint8
+    suspended_since: uint256
+    ended_at: uint256
+    previous: bytes32
+    next: bytes32
+    annotations: uint256
+    uses: uint256
 
 # --- events (the history) ------------------------------------------------------------------------------
 event LicenceTypeDefined:
@@ -163,7 +179,7 @@ event LicenceUsed:
 # --- state ---------------------------------------------------------------------------------------------
 governance: public(IGovernance)
 licence_types: public(HashMap[bytes32, LicenceType])
-licences: public(HashMap[bytes32, Licence])
+licences: HashMap[bytes32, Licence]  # read with get_licence
 consent_used: public(HashMap[bytes32, HashMap[bytes32, bool]])  # id_hash -> nonce -> used
 type_count: public(uint256)
 licence_count: public(uint256)
@@ -189,9 +205,40 @@ def _sm3(data: Bytes[CONSENT_MESSAGE_BYTES]) -> bytes32:
     return convert(out, bytes32)
 
 
+@pure
+@internal
+def _pack_lifecycle(state: uint8, suspended_since: uint256, ended_at: uint256) -> uint256:
+    return convert(state, uint256) | (suspended_since << 64) | (ended_at << 128)
+
+
 @view
 @internal
-def _status_at(lic: Licence, t: uint256) -> uint8:
+def _load(id_hash: bytes32) -> LicenceView:
+    """Unpack a stored licence (issuer_org left empty: get_licence fills it)."""
+    stored: Licence = self.licences[id_hash]
+    return LicenceView(
+        type_id=stored.type_id,
+        issuer=stored.issuer,
+        issuer_org="",
+        holder_commitment=stored.holder_commitment,
+        holder_key_hash=stored.holder_key_hash,
+        document_hash=stored.document_hash,
+        valid_from=stored.window & TIME_MASK,
+        valid_until=stored.window >> 64,
+        jurisdiction=stored.jurisdiction,
+        state=convert(stored.lifecycle & 255, uint8),
+        suspended_since=(stored.lifecycle >> 64) & TIME_MASK,
+        ended_at=stored.lifecycle >> 128,
+        previous=stored.previous,
+        next=stored.next,
+        annotations=stored.annotations,
+        uses=stored.uses,
+    )
+
+
+@view
+@internal
+def _status_at(lic: LicenceView, t: uint256) -> uint8:
     if lic.state == STATUS_UNKNOWN:
         return STATUS_UNKNOWN
     if (lic.state == STATUS_REVOKED or lic.state == STATUS_SUPERSEDED) and t >= lic.ended_at:
@@ -207,15 +254,16 @@ def _status_at(lic: Licence, t: uint256) -> uint8:
 
 @view
 @internal
-def _check_issuing_org(lic: Licence):
+def _check_issuing_org(lic: LicenceView):
     assert lic.state != STATUS_UNKNOWN, "unknown licence"
     assert staticcall self.governance.is_active_account(msg.sender), "not an active account"
-    assert staticcall self.governance.organisation_of(msg.sender) == lic.issuer_org, "not the issuing organisation"
+    sender_org: String[18] = staticcall self.governance.organisation_of(msg.sender)
+    assert sender_org == staticcall self.governance.organisation_of(lic.issuer), "not the issuing organisation"
 
 
 @view
 @internal
-def _check_not_ended(lic: Licence):
+def _check_not_ended(lic: LicenceView):
     assert lic.state != STATUS_REVOKED, "licence revoked"
     assert lic.state != STATUS_SUPERSEDED, "licence superseded"
 
@@ -223,6 +271,7 @@ def _check_not_ended(lic: Licence):
 @view
 @internal
 def _check_window(valid_from: uint256, valid_until: uint256):
+    assert valid_from <= MAX_TIME and valid_until <= MAX_TIME, "time out of range"
     assert valid_until == 0 or valid_until >= valid_from, "validity window is empty"
     assert valid_until == 0 or valid_until >= block.timestamp, "validity already ended"
 
@@ -241,30 +290,22 @@ def _store_licence(
     previous: bytes32,
 ):
     assert id_hash != empty(bytes32), "empty identifier hash"
-    assert self.licences[id_hash].state == STATUS_UNKNOWN, "licence already issued"
+    assert self.licences[id_hash].lifecycle == 0, "licence already issued"
     assert holder_commitment != empty(bytes32), "empty holder commitment"
     assert document_hash != empty(bytes32), "empty document hash"
     self._check_window(valid_from, valid_until)
-    self.licences[id_hash] = Licence(
-        type_id=type_id,
-        issuer=msg.sender,
-        issuer_org=issuer_org,
-        holder_commitment=holder_commitment,
-        holder_key_hash=holder_key_hash,
-        document_hash=document_hash,
-        valid_from=valid_from,
-        valid_until=valid_until,
-        jurisdiction=jurisdiction,
-        state=STATUS_VALID,
-        issued_at=block.timestamp,
-        issued_height=block.number,
-        suspended_since=0,
-        ended_at=0,
-        previous=previous,
-        next=empty(bytes32),
-        annotations=0,
-        uses=0,
-    )
+    # field by field: the fields that start empty (next, counters; previous unless renewing) are not written
+    self.licences[id_hash].type_id = type_id
+    self.licences[id_hash].holder_commitment = holder_commitment
+    if holder_key_hash != empty(bytes32):
+        self.licences[id_hash].holder_key_hash = holder_key_hash
+    self.licences[id_hash].document_hash = document_hash
+    self.licences[id_hash].issuer = msg.sender
+    self.licences[id_hash].window = valid_from | (valid_until << 64)
+    self.licences[id_hash].lifecycle = self._pack_lifecycle(STATUS_VALID, 0, 0)
+    self.licences[id_hash].jurisdiction = convert(convert(jurisdiction, Bytes[12]), bytes12)
+    if previous != empty(bytes32):
+        self.licences[id_hash].previous = previous
     self.licence_count += 1
     log LicenceIssued(
         id_hash=id_hash,
@@ -284,6 +325,18 @@ def _store_licence(
 # --- views ---------------------------------------------------------------------------------------------
 @view
 @external
+def get_licence(id_hash: bytes32) -> LicenceView:
+    """
+    @notice A licence, unpacked, with its issuer's organisation; state 0 for an unknown licence.
+    """
+    lic: LicenceView = self._load(id_hash)
+    if lic.state != STATUS_UNKNOWN:
+        lic.issuer_org = staticcall self.governance.organisation_of(lic.issuer)
+    return lic
+
+
+@view
+@external
 def compute_type_id(type_code: String[21]) -> bytes32:
     """
     @notice SM3 of a licence type code: the type's id and the scope of its ISSUER grants.
@@ -297,7 +350,7 @@ def status(id_hash: bytes32) -> uint8:
     """
     @notice The licence's status now (block.timestamp); 0 for an unknown licence.
     """
-    return self._status_at(self.licences[id_hash], block.timestamp)
+    return self._status_at(self._load(id_hash), block.timestamp)
 
 
 @view
@@ -306,7 +359,7 @@ def status_at(id_hash: bytes32, timestamp: uint256) -> uint8:
     """
     @notice The licence's status at `timestamp` (unix seconds) by its current record (see the header).
     """
-    return self._status_at(self.licences[id_hash], timestamp)
+    return self._status_at(self._load(id_hash), timestamp)
 
 
 @view
@@ -326,6 +379,14 @@ def consent_message(
     """
     @notice The exact bytes a holder signs to consent to one use of a licence by `user`.
     """
+    return self._consent_message(id_hash, user, purpose_hash, nonce, not_after)
+
+
+@view
+@internal
+def _consent_message(
+    id_hash: bytes32, user: address, purpose_hash: bytes32, nonce: bytes32, not_after: uint256
+) -> Bytes[CONSENT_MESSAGE_BYTES]:
     return concat(
         CONSENT_TAG,
         convert(chain.id, bytes32),
@@ -378,6 +439,7 @@ def issue(
     assert self.licence_types[type_id].defined, "unknown licence type"
     assert staticcall self.governance.has_role(msg.sender, ISSUER, type_id), "not an issuer of this licence type"
     assert len(jurisdiction) >= MIN_JURISDICTION_LENGTH, "jurisdiction must be a region code"
+    # has_role has just read the sender's account record: this read is warm
     org: String[18] = staticcall self.governance.organisation_of(msg.sender)
     self._store_licence(
         id_hash,
@@ -398,14 +460,13 @@ def suspend(id_hash: bytes32, reason: String[MAX_REASON]):
     """
     @notice Suspend a live licence (issuing organisation only).
     """
-    lic: Licence = self.licences[id_hash]
+    lic: LicenceView = self._load(id_hash)
     self._check_issuing_org(lic)
     self._check_not_ended(lic)
     assert lic.state != STATUS_SUSPENDED, "licence already suspended"
     assert len(reason) > 0, "empty reason"
     assert self._status_at(lic, block.timestamp) != STATUS_EXPIRED, "licence expired"
-    self.licences[id_hash].state = STATUS_SUSPENDED
-    self.licences[id_hash].suspended_since = block.timestamp
+    self.licences[id_hash].lifecycle = self._pack_lifecycle(STATUS_SUSPENDED, block.timestamp, 0)
     log LicenceSuspended(id_hash=id_hash, by=msg.sender, reason=reason)
 
 
@@ -414,13 +475,12 @@ def resume(id_hash: bytes32, reason: String[MAX_REASON]):
     """
     @notice Lift a suspension (issuing organisation only).
     """
-    lic: Licence = self.licences[id_hash]
+    lic: LicenceView = self._load(id_hash)
     self._check_issuing_org(lic)
     self._check_not_ended(lic)
     assert lic.state == STATUS_SUSPENDED, "licence not suspended"
     assert len(reason) > 0, "empty reason"
-    self.licences[id_hash].state = STATUS_VALID
-    self.licences[id_hash].suspended_since = 0
+    self.licences[id_hash].lifecycle = self._pack_lifecycle(STATUS_VALID, 0, 0)
     log LicenceResumed(id_hash=id_hash, by=msg.sender, reason=reason)
 
 
@@ -429,12 +489,12 @@ def revoke(id_hash: bytes32, reason: String[MAX_REASON]):
     """
     @notice Revoke a licence for good (issuing organisation only); a suspended or expired one too.
     """
-    lic: Licence = self.licences[id_hash]
+    lic: LicenceView = self._load(id_hash)
     self._check_issuing_org(lic)
     self._check_not_ended(lic)
     assert len(reason) > 0, "empty reason"
-    self.licences[id_hash].state = STATUS_REVOKED
-    self.licences[id_hash].ended_at = block.timestamp
+    # a suspension in force stays recorded, so status_at still reports it for the time before revocation
+    self.licences[id_hash].lifecycle = self._pack_lifecycle(STATUS_REVOKED, lic.suspended_since, block.timestamp)
     log LicenceRevoked(id_hash=id_hash, by=msg.sender, reason=reason)
 
 
@@ -446,7 +506,7 @@ def renew(
     @notice Issue a new version of a licence (same type, holder, holder key and jurisdiction) linked to
             the old one, which becomes SUPERSEDED. Issuing organisation, still an ISSUER of the type.
     """
-    lic: Licence = self.licences[id_hash]
+    lic: LicenceView = self._load(id_hash)
     self._check_issuing_org(lic)
     self._check_not_ended(lic)
     assert lic.state != STATUS_SUSPENDED, "licence suspended"
@@ -454,19 +514,31 @@ def renew(
     self._store_licence(
         new_id_hash,
         lic.type_id,
-        lic.issuer_org,
+        staticcall self.governance.organisation_of(msg.sender),
         lic.holder_commitment,
         lic.holder_key_hash,
         document_hash,
         valid_from,
         valid_until,
-        lic.jurisdiction,
+        self._jurisdiction_text(lic.jurisdiction),
         id_hash,
     )
-    self.licences[id_hash].state = STATUS_SUPERSEDED
-    self.licences[id_hash].ended_at = block.timestamp
+    self.licences[id_hash].lifecycle = self._pack_lifecycle(STATUS_SUPERSEDED, 0, block.timestamp)
     self.licences[id_hash].next = new_id_hash
     log LicenceRenewed(id_hash=id_hash, new_id_hash=new_id_hash, by=msg.sender)
+
+
+@pure
+@internal
+def _jurisdiction_text(code: bytes12) -> String[12]:
+    # the stored code is ASCII digits followed by zero bytes
+    raw: Bytes[32] = concat(code, empty(bytes20))
+    n: uint256 = 0
+    for i: uint256 in range(12):
+        if slice(raw, i, 1) == b"\x00":
+            break
+        n += 1
+    return convert(slice(raw, 0, n), String[12])
 
 
 @external
@@ -480,7 +552,7 @@ def annotate(
     """
     @notice Attach an annotation (加注件: its document hash, 事由, validity) to a live licence.
     """
-    lic: Licence = self.licences[id_hash]
+    lic: LicenceView = self._load(id_hash)
     self._check_issuing_org(lic)
     self._check_not_ended(lic)
     assert self._status_at(lic, block.timestamp) != STATUS_EXPIRED, "licence expired"
@@ -505,7 +577,7 @@ def bind_holder_key(id_hash: bytes32, holder_key_hash: bytes32):
     """
     @notice Bind (or replace, e.g. after a lost key) the holder key whose consent use records need.
     """
-    lic: Licence = self.licences[id_hash]
+    lic: LicenceView = self._load(id_hash)
     self._check_issuing_org(lic)
     self._check_not_ended(lic)
     assert holder_key_hash != empty(bytes32), "empty holder key hash"
@@ -528,7 +600,7 @@ def record_use(
             an SM2 signature by the bound holder key over consent_message(...), checked on chain.
     """
     assert staticcall self.governance.is_active_account(msg.sender), "not an active account"
-    lic: Licence = self.licences[id_hash]
+    lic: LicenceView = self._load(id_hash)
     current: uint8 = self._status_at(lic, block.timestamp)
     assert current != STATUS_UNKNOWN, "unknown licence"
     assert current != STATUS_REVOKED, "licence revoked"
@@ -541,16 +613,7 @@ def record_use(
     assert not self.consent_used[id_hash][nonce], "consent already used"
     assert len(holder_public_key) == 64, "holder key must be 64 bytes"
     assert self._sm3(holder_public_key) == lic.holder_key_hash, "holder key does not match the licence"
-    message: Bytes[CONSENT_MESSAGE_BYTES] = concat(
-        CONSENT_TAG,
-        convert(chain.id, bytes32),
-        convert(self, bytes20),
-        id_hash,
-        convert(msg.sender, bytes20),
-        purpose_hash,
-        nonce,
-        convert(not_after, bytes32),
-    )
+    message: Bytes[CONSENT_MESSAGE_BYTES] = self._consent_message(id_hash, msg.sender, purpose_hash, nonce, not_after)
     ok: Bytes[32] = raw_call(
         SM2_PRECOMPILE, concat(holder_public_key, signature, message), max_outsize=32, is_static_call=True
     )

@@ -159,6 +159,11 @@ def validate_jurisdiction(code: str) -> str:
     return text
 
 
+def decode_jurisdiction(code: bytes) -> str:
+    """Return the region code text of LicenceRegistry's stored bytes12 form (ASCII digits, zero-padded)."""
+    return bytes(code).rstrip(b"\x00").decode("ascii", errors="replace")
+
+
 def compute_purpose_hash(purpose: str | bytes) -> bytes:
     """Return SM3 of a use purpose (UTF-8 text or bytes); only this hash goes on chain."""
     return sm3(purpose.encode("utf-8") if isinstance(purpose, str) else bytes(purpose))
@@ -277,8 +282,6 @@ class LicenceRecord:
     valid_until: int  # 0 = no end date
     jurisdiction: str
     status: LicenceStatus
-    issued_at: int
-    issued_height: int
     suspended_since: int
     ended_at: int
     previous: bytes  # 32 zero bytes: none
@@ -603,7 +606,7 @@ class Licences:
         Raises IdentifierError for a malformed identifier.
         """
         id_hash = self._id_hash(licence)
-        row = self._read("licences", id_hash)
+        row = self._read("get_licence", id_hash)
         if int(row["state"]) == LicenceStatus.UNKNOWN:
             return None
         return LicenceRecord(
@@ -616,10 +619,8 @@ class Licences:
             document_hash=row["document_hash"],
             valid_from=int(row["valid_from"]),
             valid_until=int(row["valid_until"]),
-            jurisdiction=row["jurisdiction"],
+            jurisdiction=decode_jurisdiction(row["jurisdiction"]),
             status=LicenceStatus(int(self._read("status", id_hash))),
-            issued_at=int(row["issued_at"]),
-            issued_height=int(row["issued_height"]),
             suspended_since=int(row["suspended_since"]),
             ended_at=int(row["ended_at"]),
             previous=row["previous"],

@@ -17,11 +17,12 @@ from node.genesis import LICENCE_REGISTRY_ADDRESS
 from node.ledger.chain import Ledger
 from sdk.contracts import Contract
 from sdk.errors import XinlianError
-from sdk.licences import LicenceStatus, compute_licence_hash, decode_history
+from sdk.licences import LicenceStatus, compute_licence_hash, decode_history, decode_jurisdiction
 
 router = APIRouter(prefix="/v1/licences", tags=["licences"])
 
 _REGISTRY = Contract("LicenceRegistry")
+_ISSUED_TOPIC = _REGISTRY.event_topic("LicenceIssued")
 _LOG_PAGE = 1000
 _MAX_EVENTS = 10_000
 _RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -65,8 +66,7 @@ class LicenceStatusPublic(_Shape):
     valid_from: int = Field(description="unix seconds")
     valid_until: int = Field(description="unix seconds; 0 = no end date")
     jurisdiction: str = Field(description="所属管辖属地编码")
-    issued_height: int
-    issued_at: int
+    issued_height: int | None = Field(description="height of the LicenceIssued event")
     previous: str | None = Field(description="id hash of the licence this one renews")
     next: str | None = Field(description="id hash of the licence that renews this one")
     annotations: int
@@ -111,10 +111,17 @@ def _read(ledger: Ledger, function: str, *args: object) -> Any:
 
 
 def _get_licence(ledger: Ledger, id_hash: bytes) -> dict[str, Any]:
-    row: dict[str, Any] = _read(ledger, "licences", id_hash)
+    row: dict[str, Any] = _read(ledger, "get_licence", id_hash)
     if int(row["state"]) == LicenceStatus.UNKNOWN:
         raise NotFound("no licence with this identifier", id_hash=to_hex(id_hash))
     return row
+
+
+def _get_issued_height(ledger: Ledger, id_hash: bytes) -> int | None:
+    logs, _ = ledger.store.query_logs(
+        address=LICENCE_REGISTRY_ADDRESS, topics=[_ISSUED_TOPIC, id_hash], limit=1
+    )
+    return logs[0].height if logs else None
 
 
 def _optional_hash(value: bytes) -> str | None:
@@ -154,9 +161,8 @@ def get_licence_status(identifier: IdentifierParam, ledger: LedgerDep) -> Licenc
         document_hash=to_hex(row["document_hash"]),
         valid_from=int(row["valid_from"]),
         valid_until=int(row["valid_until"]),
-        jurisdiction=row["jurisdiction"],
-        issued_height=int(row["issued_height"]),
-        issued_at=int(row["issued_at"]),
+        jurisdiction=decode_jurisdiction(row["jurisdiction"]),
+        issued_height=_get_issued_height(ledger, id_hash),
         previous=_optional_hash(row["previous"]),
         next=_optional_hash(row["next"]),
         annotations=int(row["annotations"]),

@@ -1,0 +1,313 @@
+"""Benchmark workload: committed e-licence issuances/s (LicenceRegistry.issue) on a running node.
+
+Set-up (not timed): the LICENCE_AUTHORITY organisation of orgs.json defines a fresh licence type and
+authorises the issuing organisations (``issuers`` of them, itself included: it holds ISSUER globally in the
+demo network). Timed: ``n`` issuances validated and encoded by the SDK facade (``Licences.prepare_issue``:
+identifier check character, resident-ID holder code, salted holder commitment), SM2-signed, submitted over
+HTTP from ``clients`` threads; a watcher sees each commit. The committed count is read back from the
+registry's ``licence_count``, so only issuances the chain accepted count.
+
+Use from scripts/bench/node.py::
+
+    from scripts.bench.licences_workload import issue_licences, load_issuers, prepare_licence_type
+    issuers = load_issuers(network_dir, count=2)
+    type_code = prepare_licence_type(client, issuers)
+    result = issue_licences(client, issuers, n=2000, type_code=type_code, clients=4)
+
+or on its own against a node (e.g. `make run`, or `xinlian node run` on a network from `network init`):
+
+    .venv/bin/python scripts/bench/licences_workload.py [--url URL] [--network var/devnet]
+        [--licences 2000] [--clients 4] [--issuers 2] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import secrets
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+
+from sdk.client import Client  # noqa: E402
+from sdk.crypto import sm3  # noqa: E402
+from sdk.errors import XinlianError  # noqa: E402
+from sdk.identifiers import compute_resident_id_check, make_licence_id  # noqa: E402
+from sdk.licences import LICENCE_GAS_LIMIT, Licences  # noqa: E402
+from sdk.signer import Signer  # noqa: E402
+from sdk.types import Transaction  # noqa: E402
+
+COMMIT_WAIT_S = 120.0
+VALIDITY_S = 3 * 365 * 86_400
+JURISDICTION = "110105"
+
+
+@dataclass
+class LicenceWorkloadResult:
+    """What one run measured (times in seconds unless the name says otherwise)."""
+
+    submitted: int = 0
+    committed: int = 0  # from the registry's licence_count
+    refused: int = 0  # refused at admission (not counting mempool_full retries)
+    refusals: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0  # first submit → last commit seen
+    licences_per_s: float = 0.0  # committed issuances / seconds
+    submit_per_s: float = 0.0
+    prepare_per_s: float = 0.0  # SDK validation + encoding + SM2 signing, one thread
+    latency_p50_ms: float = 0.0
+    latency_p99_ms: float = 0.0
+    blocks: int = 0
+    issuers: int = 0
+
+
+@dataclass(frozen=True)
+class Issuer:
+    """An issuing organisation's signer and USCC (the issuer code inside its identifiers)."""
+
+    name: str
+    uscc: str
+    signer: Signer
+    authority: bool  # holds LICENCE_AUTHORITY: defines the type and authorises the others
+
+
+def load_issuers(network_dir: Path, count: int = 1) -> list[Issuer]:
+    """Return the LICENCE_AUTHORITY organisation first, then ``count - 1`` other genesis organisations.
+
+    Raises SystemExit when orgs.json lists no LICENCE_AUTHORITY or too few organisations.
+    """
+    orgs = json.loads((network_dir / "orgs.json").read_text(encoding="utf-8"))
+    authorities = [o for o in orgs if "LICENCE_AUTHORITY" in o["roles"]]
+    others = [o for o in orgs[1:] if o not in authorities]
+    if not authorities or len(others) < count - 1:
+        raise SystemExit(f"{network_dir}/orgs.json lists no LICENCE_AUTHORITY or too few organisations")
+    chosen = authorities[:1] + others[: count - 1]
+    return [
+        Issuer(o["name"], o["uscc"], Signer.from_pem(network_dir / o["key"]), o in authorities)
+        for o in chosen
+    ]
+
+
+def prepare_licence_type(client: Client, issuers: Sequence[Issuer]) -> str:
+    """Define a fresh licence type as the authority (``issuers[0]``) and authorise every other issuer.
+
+    Returns the type code. Raises XinlianError when a set-up transaction is refused.
+    """
+    authority = issuers[0]
+    licences = Licences(client, authority.signer)
+    for sequence in range(1000):
+        type_code = f"{authority.uscc}{(int(time.time()) + sequence) % 1000:03d}"
+        if licences.get_type(type_code) is None:
+            break
+    else:
+        raise SystemExit("every type code of the authority is taken")
+    licences.define_type(type_code, "基准测试证照")
+    for issuer in issuers[1:]:
+        licences.authorise_issuer(issuer.signer.address, type_code)
+    return type_code
+
+
+def _holder_code(serial: int) -> str:
+    body = f"11010519900101{100 + serial % 900:03d}"
+    return body + compute_resident_id_check(body)
+
+
+def sign_issuances(
+    client: Client, issuer: Issuer, *, type_code: str, count: int, expiry_height: int, serial_base: int
+) -> list[bytes]:
+    """``count`` SM2-signed issuances by ``issuer`` prepared by the SDK facade, encoded for the wire."""
+    licences = Licences(client, issuer.signer)
+    chain_id = client.chain_info(refresh=False).chain_id
+    now = int(time.time())
+    raws = []
+    for k in range(count):
+        serial = serial_base + k
+        prepared = licences.prepare_issue(
+            make_licence_id(type_code, issuer.uscc, f"{serial:012d}", 1),
+            holder_name="基准",
+            holder_code=_holder_code(serial),
+            holder_code_type="111",
+            document_hash=sm3(secrets.token_bytes(32)),
+            valid_from=now - 60,
+            valid_until=now + VALIDITY_S,
+            jurisdiction=JURISDICTION,
+        )
+        tx = Transaction.create(
+            issuer.signer.private_key,
+            chain_id=chain_id,
+            to=licences.address,
+            data=prepared.data,
+            gas_limit=LICENCE_GAS_LIMIT,
+            expiry_height=expiry_height,
+        )
+        raws.append(tx.encode())
+    return raws
+
+
+def count_licences(client: Client) -> int:
+    """The registry's on-chain count of issued licences (renewals included)."""
+    reader = Licences(client)
+    out = client.call(reader.address, reader.contract.encode_call("licence_count"))
+    return int(reader.contract.decode_output("licence_count", out))
+
+
+def percentile(values: Sequence[float], fraction: float) -> float:
+    """The ``fraction`` quantile (nearest rank) of ``values``; 0.0 when empty."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))]
+
+
+class _Watcher:
+    """Polls the head; records when each transaction is first seen in a committed block."""
+
+    def __init__(self, url: str, start_height: int) -> None:
+        self.client = Client(url, timeout=30.0)
+        self.height = start_height
+        self.blocks = 0
+        self.commit_times: dict[bytes, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="licences-watcher", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+        self.client.close()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                head = self.client.head()
+                now = time.perf_counter()
+                for height in range(self.height + 1, head.height + 1):
+                    block = head if height == head.height else self.client.block(height)
+                    for tx_hash in block.transactions:
+                        self.commit_times.setdefault(tx_hash, now)
+                    self.blocks += 1
+                self.height = max(self.height, head.height)
+            except XinlianError:
+                pass
+            self._stop.wait(0.01)
+
+
+def issue_licences(
+    client: Client, issuers: Sequence[Issuer], n: int, *, type_code: str, clients: int = 4
+) -> LicenceWorkloadResult:
+    """Issue ``n`` licences of ``type_code`` spread over ``issuers`` from ``clients`` submitting threads.
+
+    Takes a client of the node, issuers authorised for the type (``prepare_licence_type``), the count, the
+    type and the number of threads. Returns the measured result; refusals are counted, not raised.
+    """
+    result = LicenceWorkloadResult(issuers=len(issuers))
+    info = client.chain_info()
+    expiry = info.height + info.expiry_window - 50
+    shares = [n // clients + (1 if k < n % clients else 0) for k in range(clients)]
+    serial_base = int(time.time()) * 1000
+    started = time.perf_counter()
+    batches = [
+        sign_issuances(
+            client,
+            issuers[k % len(issuers)],
+            type_code=type_code,
+            count=share,
+            expiry_height=expiry,
+            serial_base=serial_base + k * (n + 1),
+        )
+        for k, share in enumerate(shares)
+    ]
+    result.prepare_per_s = n / max(time.perf_counter() - started, 1e-9)
+    before = count_licences(client)
+    watcher = _Watcher(client.url, client.chain_info().height)
+    submit_times: dict[bytes, float] = {}
+    lock = threading.Lock()
+    go = threading.Barrier(clients + 1)
+
+    def submit_all(raws: list[bytes]) -> None:
+        with Client(client.url, timeout=30.0) as own:
+            go.wait()
+            for raw in raws:
+                while True:
+                    sent = time.perf_counter()
+                    try:
+                        tx_hash = own.submit_raw(raw)
+                    except XinlianError as exc:
+                        if exc.code == "mempool_full":
+                            time.sleep(0.05)
+                            continue
+                        with lock:
+                            result.refusals[exc.code] = result.refusals.get(exc.code, 0) + 1
+                        break
+                    with lock:
+                        submit_times[tx_hash] = sent
+                    break
+
+    threads = [threading.Thread(target=submit_all, args=(b,), daemon=True) for b in batches]
+    for thread in threads:
+        thread.start()
+    watcher.start()
+    go.wait()
+    first_submit = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    submitted_at = time.perf_counter()
+    accepted = set(submit_times)
+    wait_until = submitted_at + COMMIT_WAIT_S
+    while time.perf_counter() < wait_until and not accepted <= watcher.commit_times.keys():
+        time.sleep(0.05)
+    watcher.stop()
+    committed = {h: watcher.commit_times[h] for h in accepted if h in watcher.commit_times}
+    result.submitted = len(accepted)
+    result.refused = sum(result.refusals.values())
+    result.committed = count_licences(client) - before
+    result.blocks = watcher.blocks
+    if committed:
+        result.seconds = max(committed.values()) - first_submit
+        result.licences_per_s = result.committed / max(result.seconds, 1e-9)
+        result.submit_per_s = len(accepted) / max(submitted_at - first_submit, 1e-9)
+        latencies = [committed[h] - submit_times[h] for h in committed]
+        result.latency_p50_ms = 1000 * percentile(latencies, 0.50)
+        result.latency_p99_ms = 1000 * percentile(latencies, 0.99)
+    return result
+
+
+def main() -> None:
+    """Set up a licence type and measure committed issuances/s against ``--url``; prints a report."""
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--url", default="http://127.0.0.1:8545")
+    parser.add_argument("--network", type=Path, default=Path("var/devnet"))
+    parser.add_argument("--licences", type=int, default=2000)
+    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--issuers", type=int, default=2)
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    args = parser.parse_args()
+    issuers = load_issuers(args.network, args.issuers)
+    with Client(args.url, timeout=30.0) as client:
+        type_code = prepare_licence_type(client, issuers)
+        result = issue_licences(client, issuers, args.licences, type_code=type_code, clients=args.clients)
+    if args.json:
+        print(json.dumps({"type_code": type_code, **asdict(result)}, indent=2))
+        return
+    print(f"type {type_code}, {result.issuers} issuing organisations, {args.clients} client threads")
+    print(f"prepared (SDK validation + SM2 signing): {result.prepare_per_s:,.0f} issuances/s")
+    print(f"submitted {result.submitted}, refused {result.refused} {result.refusals or ''}")
+    print(
+        f"committed {result.committed} in {result.seconds:.2f} s: {result.licences_per_s:,.0f} licences/s "
+        f"(submit {result.submit_per_s:,.0f}/s), latency p50 {result.latency_p50_ms:.0f} ms "
+        f"p99 {result.latency_p99_ms:.0f} ms over {result.blocks} blocks"
+    )
+
+
+if __name__ == "__main__":
+    main()
