@@ -26,6 +26,7 @@ from sdk.signer import Signer
 from sdk.types import BlockHeader, CommitCertificate, Log, Transaction
 
 if TYPE_CHECKING:
+    from sdk.authorisations import Authorisations
     from sdk.confirmations import Confirmations
     from sdk.governance import Governance
 
@@ -486,6 +487,13 @@ class Client:
         from sdk.governance import Governance
 
         return Governance(self)
+
+    @property
+    def authorisations(self) -> Authorisations:
+        """Data-sharing authorisations: reads, and signed writes through ``.with_signer(signer)``."""
+        from sdk.authorisations import Authorisations
+
+        return Authorisations(self)
 
     @property
     def confirmations(self) -> Confirmations:
