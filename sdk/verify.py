@@ -90,23 +90,26 @@ LICENCE_REGISTRY_ADDRESS = bytes.fromhex("00000000000000000000000000000000000010
 # --- licence status rule --------------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class LicenceStatusRule:
-    """Where LicenceRegistry keeps a licence's lifecycle state and what the values mean.
+    """Where LicenceRegistry keeps a licence's lifecycle word and how it is packed.
 
-    The state of licence ``id_hash`` is the word at ``compute_storage_slot(base_slot, id_hash) + offset``
-    (``licences: HashMap[bytes32, Licence]``, member ``state``). tests/unit/sdk/test_verify_layout.py
-    checks these numbers against contracts/build/LicenceRegistry.json (storage_layout) and py-evm.
+    The word of licence ``id_hash`` is at ``compute_storage_slot(base_slot, id_hash) + offset``
+    (``licences: HashMap[bytes32, Licence]``, member ``lifecycle`` = state | suspended_since << 64 |
+    ended_at << 128). tests/unit/sdk/test_verify_layout.py checks these numbers against
+    contracts/LicenceRegistry.vy and its build's storage_layout; tests/integration/test_proofs.py against
+    py-evm.
     """
 
     base_slot: int
     offset: int
+    field_bits: int
     names: Mapping[int, str]
     valid: int
 
 
 LICENCE_STATUS_RULE = LicenceStatusRule(
     base_slot=2,
-    offset=11,  # type_id, issuer, issuer_org (2 slots), holder_commitment, holder_key_hash,
-    # document_hash, valid_from, valid_until, jurisdiction (2 slots), then state
+    offset=6,  # type_id, holder_commitment, holder_key_hash, document_hash, issuer, window, lifecycle
+    field_bits=64,
     names={
         0: "UNKNOWN",
         1: "VALID",
@@ -352,6 +355,7 @@ class LicenceStatus:
     name: str
     height: int
     block_time_ms: int
+    ended_at: int | None = None  # unix seconds of the revocation or supersession, when there was one
 
 
 @dataclass(frozen=True, slots=True)
@@ -749,13 +753,16 @@ class Verifier:
         if s.kind == "licence" and licence is not None:
             status = _judge_licence(licence, value, header)
             if status.code != rule.valid:
+                since = f", since {_utc(status.ended_at * 1000)}" if status.ended_at else ""
                 raise StatusError(
                     f"the licence is {status.name} at height {header.height} "
-                    f"(block time {_utc(header.timestamp_ms)}); it was issued at height {event_height}",
+                    f"(block time {_utc(header.timestamp_ms)}{since}); "
+                    f"it was issued at height {event_height}",
                     status=status.name,
                     height=header.height,
                     block_time_ms=header.timestamp_ms,
                     issued_at_height=event_height,
+                    ended_at=status.ended_at,
                 )
         return VerifiedState(
             height=header.height,
@@ -811,15 +818,26 @@ def _decode_licence(log: VerifiedLog | None) -> VerifiedLicence | None:
     )
 
 
-def _judge_licence(licence: VerifiedLicence, state: int, header: BlockHeader) -> LicenceStatus:
-    """Status at ``header`` (LicenceRegistry.status_at): the lifecycle state, then the validity dates."""
+def _judge_licence(licence: VerifiedLicence, word: int, header: BlockHeader) -> LicenceStatus:
+    """Status at ``header``, as LicenceRegistry.status_at(block.timestamp) computes it from the proven
+    lifecycle word (state, suspended_since, ended_at) and the issuance's validity dates."""
     rule = LICENCE_STATUS_RULE
-    code = state
-    if state == rule.valid:
-        t = header.timestamp_ms // 1000  # block.timestamp as the EVM sees it
-        if t < licence.valid_from:
-            code = 2
-        elif licence.valid_until and t > licence.valid_until:
-            code = 3
+    mask = (1 << rule.field_bits) - 1
+    state = word & mask
+    suspended_since = (word >> rule.field_bits) & mask
+    ended_at = (word >> (2 * rule.field_bits)) & mask
+    t = header.timestamp_ms // 1000  # block.timestamp as the EVM sees it
+    if state == 0:
+        code = 0
+    elif state in (5, 6) and t >= ended_at:
+        code = state
+    elif suspended_since and t >= suspended_since:
+        code = 4
+    elif t < licence.valid_from:
+        code = 2
+    elif licence.valid_until and t > licence.valid_until:
+        code = 3
+    else:
+        code = rule.valid
     name = rule.names.get(code, f"UNKNOWN({code})")
-    return LicenceStatus(licence.id_hash, code, name, header.height, header.timestamp_ms)
+    return LicenceStatus(licence.id_hash, code, name, header.height, header.timestamp_ms, ended_at or None)

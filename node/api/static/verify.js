@@ -290,7 +290,7 @@
 
   // --- licences (LicenceRegistry; sdk/verify.py LICENCE_STATUS_RULE) ---------------------------------------
   const REGISTRY = "0000000000000000000000000000000000001001";
-  const LICENCE_BASE_SLOT = 2, LICENCE_STATE_OFFSET = 11;
+  const LICENCE_BASE_SLOT = 2, LICENCE_STATE_OFFSET = 6; // Licence.lifecycle = state | suspended_since << 64 | ended_at << 128
   const STATUS = ["UNKNOWN", "VALID", "NOT_YET_VALID", "EXPIRED", "SUSPENDED", "REVOKED", "SUPERSEDED"];
   const ISSUED = keccak256(ascii("LicenceIssued(bytes32,bytes32,address,string,bytes32,bytes32,bytes32,uint256,uint256,string,bytes32)"));
   function abiWord(data, i) { if (data.length < 32 * (i + 1)) fail("FormatError", "the LicenceIssued log data does not decode"); return data.subarray(32 * i, 32 * (i + 1)); }
@@ -485,12 +485,18 @@
       const value = storageValue(sh.stateRoot, s.address, s.slot, s.accountProof, s.storageProof);
       state = { height: sh.height, blockHash: toHex(sh.hash), blockTimeMs: sh.timestampMs, address: toHex(s.address), slot: toHex(s.slot), value: value.toString(), kind: s.kind };
       if (s.kind === "licence") {
-        let code = Number(value);
+        const mask = (1n << 64n) - 1n, st = Number(value & mask), suspended = Number((value >> 64n) & mask), ended = Number((value >> 128n) & mask);
         const t = Math.floor(sh.timestampMs / 1000);
-        if (code === 1 && t < licence.validFrom) code = 2;
-        else if (code === 1 && licence.validUntil && t > licence.validUntil) code = 3;
-        state.licence = { code, name: STATUS[code] || `UNKNOWN(${code})`, height: sh.height };
-        if (code !== 1) fail("StatusError", `the licence is ${state.licence.name} at height ${sh.height} (block time ${new Date(sh.timestampMs).toISOString().replace("T", " ").slice(0, 19)} UTC); it was issued at height ${header.height}`, { status: state.licence.name, height: sh.height, block_time_ms: sh.timestampMs, issued_at_height: header.height });
+        let code;
+        if (st === 0) code = 0;
+        else if ((st === 5 || st === 6) && t >= ended) code = st;
+        else if (suspended && t >= suspended) code = 4;
+        else if (t < licence.validFrom) code = 2;
+        else if (licence.validUntil && t > licence.validUntil) code = 3;
+        else code = 1;
+        const utc = (ms) => new Date(ms).toISOString().replace("T", " ").slice(0, 19) + " UTC";
+        state.licence = { code, name: STATUS[code] || `UNKNOWN(${code})`, height: sh.height, endedAt: ended || null };
+        if (code !== 1) fail("StatusError", `the licence is ${state.licence.name} at height ${sh.height} (block time ${utc(sh.timestampMs)}${ended ? `, since ${utc(ended * 1000)}` : ""}); it was issued at height ${header.height}`, { status: state.licence.name, height: sh.height, block_time_ms: sh.timestampMs, issued_at_height: header.height, ended_at: ended || null });
       }
     }
     return {

@@ -1,0 +1,100 @@
+"""The browser verifier (node/api/static/verify.js, run under Node.js) agrees with sdk.verify on every case:
+valid, each tampered field, QR forms, multi-validator handovers, a missing handover, revoked, wrong chain."""
+
+from __future__ import annotations
+
+import copy
+import json
+import shutil
+import subprocess
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_verify import REVOKED, TAMPERS, SyntheticChain, issue, licence_slot
+
+from sdk.verify import VerificationError, Verifier, load_trust, trust_to_json
+
+STATIC = Path(__file__).resolve().parents[3] / "node" / "api" / "static"
+NODE = shutil.which("node")
+RUNNER = """
+const vm = require("vm"), fs = require("fs");
+vm.runInThisContext(fs.readFileSync(process.argv[2] + "/sm-crypto.js", "utf8"));
+vm.runInThisContext(fs.readFileSync(process.argv[2] + "/verify.js", "utf8"));
+const X = globalThis.XinlianVerify;
+const cases = JSON.parse(fs.readFileSync(0, "utf8"));
+(async () => {
+  const out = [];
+  for (const c of cases) {
+    try {
+      const doc = typeof c.bundle === "string" ? await X.loadPayload(c.bundle) : c.bundle;
+      X.verifyBundle(doc, c.trust);
+      out.push("");
+    } catch (e) { out.push(e.kind || ("JS:" + e.stack)); }
+  }
+  process.stdout.write(JSON.stringify(out));
+})();
+"""
+
+
+def _python(bundle: Any, trust: dict[str, Any]) -> str:
+    try:
+        Verifier(trust=load_trust(trust)).verify_bundle(bundle)
+    except VerificationError as exc:
+        return type(exc).__name__
+    return ""
+
+
+@pytest.mark.skipif(NODE is None, reason="needs Node.js to run the browser verifier")
+def test_browser_verifier_agrees_with_python_verifier(tmp_path: Path) -> None:
+    c = SyntheticChain.start()
+    height, id_hash = issue(c)
+    c.add_block()
+    trust = trust_to_json(c.genesis, c.blocks[0].header)
+    doc = c.bundle(height, 2, state_height=2).to_json()
+    cases: list[dict[str, Any]] = []
+    for name, tamper, _ in [("valid", lambda d: None, None), *TAMPERS]:
+        d = copy.deepcopy(doc)
+        tamper(d)
+        cases.append({"name": name, "bundle": d, "trust": trust})
+    b = c.bundle(height, 2, state_height=2)
+    cases.append({"name": "qr", "bundle": b.to_qr_text(), "trust": trust})
+    cases.append({"name": "link", "bundle": "https://x/verify#b=" + b.to_link_fragment(), "trust": trust})
+    rot = SyntheticChain.start(1)
+    issue(rot, 0)
+    rot.add_block(next_validators=rot.new_keys(4))
+    h3, _ = issue(rot, 1)
+    rot.add_block(next_validators=rot.new_keys(3))
+    h5, _ = issue(rot, 2)
+    rot.add_block()
+    rot_trust = trust_to_json(rot.genesis, rot.blocks[0].header)
+    missing = replace(rot.bundle(h5, 2), handovers=rot.bundle(h5, 2).handovers[:1])
+    for name, bundle in (
+        ("rot5", rot.bundle(h5, 2, state_height=6)),
+        ("rot3", rot.bundle(h3, 1)),
+        ("missing", missing),
+    ):
+        cases.append({"name": name, "bundle": bundle.to_json(), "trust": rot_trust})
+    c.add_block(storage={licence_slot(id_hash): REVOKED})
+    revoked = c.bundle(height, 2, state_height=3).to_json()
+    cases.append({"name": "revoked", "bundle": revoked, "trust": trust})
+    cases.append({"name": "wrong-chain", "bundle": revoked, "trust": rot_trust})
+
+    runner = tmp_path / "run.js"  # a file, not -e: there `module` is global and the UMD build would hide
+    runner.write_text(RUNNER, encoding="utf-8")
+    done = subprocess.run(
+        [str(NODE), str(runner), str(STATIC)],
+        input=json.dumps(cases),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    browser = json.loads(done.stdout)
+    python = [_python(case["bundle"], case["trust"]) for case in cases]
+    assert dict(zip([c["name"] for c in cases], browser, strict=True)) == dict(
+        zip([c["name"] for c in cases], python, strict=True)
+    )
+    assert python[0] == "" and python[-2] == "StatusError" and python[-1] == "ChainError"
+    assert python[-3] == "ChainError" and python[-4] == "" and python[-5] == ""
