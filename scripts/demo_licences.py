@@ -26,6 +26,8 @@ from sdk.licences import Licences  # noqa: E402
 from sdk.signer import Signer  # noqa: E402
 
 DAY = 86_400
+SHOWN = ("reason", "previous", "new_id_hash", "user")
+ZERO_HASH = "0x" + "00" * 32
 
 
 def make_resident_id(serial: int) -> str:
@@ -112,11 +114,7 @@ def main() -> None:
             history = client.signed_request(authority, "GET", f"/v1/licences/{version}/history")
             print(f"\nhistory of {version} (GET /v1/licences/…/history, signed by the issuer):")
             for event in history["events"]:
-                detail = {
-                    k: v
-                    for k, v in event["args"].items()
-                    if k in ("reason", "previous", "new_id_hash", "user")
-                }
+                detail = {k: v for k, v in event["args"].items() if k in SHOWN and v != ZERO_HASH}
                 print(f"  block {event['height']:>6}  {event['event']:<18} {detail or ''}")
         status = httpx.get(f"{args.url}/v1/licences/{renewed.identifier}/status", timeout=10).json()
         print(f"\npublic status of {renewed.identifier}: {status['status']} (issuer {status['issuer_org']})")
