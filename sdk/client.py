@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from sdk.authorisations import Authorisations
     from sdk.confirmations import Confirmations
     from sdk.governance import Governance
+    from sdk.licences import Licences
 
 DEFAULT_TIMEOUT_S: float = 10.0
 DEFAULT_GAS_LIMIT: int = 1_000_000
@@ -487,6 +488,13 @@ class Client:
         from sdk.governance import Governance
 
         return Governance(self)
+
+    @property
+    def licences(self) -> Licences:
+        """E-licences (电子证照): reads, and signed writes through ``.with_signer(signer)``."""
+        from sdk.licences import Licences
+
+        return Licences(self)
 
     @property
     def authorisations(self) -> Authorisations:
