@@ -13,11 +13,13 @@ from rich.console import Console
 from rich.table import Table
 
 import sdk
+from sdk.cli_verify import register as register_verify
 from sdk.errors import XinlianError
 
 app = typer.Typer(help="Xinlian (信链) consortium trust ledger.", no_args_is_help=True, add_completion=False)
 keys_app = typer.Typer(help="SM2 key management.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+register_verify(app)
 console = Console()
 
 
