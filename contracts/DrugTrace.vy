@@ -18,8 +18,11 @@ Identifiers (computed off chain by the SDK, never in clear on the ledger)
 
 Per-code storage (one slot written per code at commissioning)
 -------------------------------------------------------------
-`words[code]` packs: status (bits 0-7) | level (8-15) | batch index (16-47) | shipment id (48-95) |
-custodian (96-255). Zero means "never commissioned". `parent_of[code]` is written only when packed.
+`words[code]` packs: status (bits 0-7) | level (8-14) | packed flag (15) | batch index (16-47) |
+shipment id (48-95) | custodian (96-255). Zero means "never commissioned". `parent_of[code]` is written
+only when packed and read only when the packed flag is set (a check of a loose code reads one slot).
+Per batch, `gates[batch]` packs what every check reads: the expiry instant (bits 0-63) | lot index (64-).
+A shipment is two words (`shipment_senders`, `shipment_receivers`); `get_shipment` unpacks them.
 A packed code's effective status, custodian and shipment are its root ancestor's: moving a case writes the
 case only, and views and checks walk up the parent chain (at most MAX_DEPTH levels, levels strictly rise).
 
@@ -93,21 +96,55 @@ SHIPMENT_RECEIVED: public(constant(uint8)) = 2
 SHIPMENT_CANCELLED: public(constant(uint8)) = 3
 
 # --- lot flags -----------------------------------------------------------------------------------------
-LOT_KNOWN: constant(uint8) = 1
-LOT_RECALLED: constant(uint8) = 2
-LOT_FROZEN: constant(uint8) = 4
+LOT_RECALLED: constant(uint256) = 1
+LOT_FROZEN: constant(uint256) = 2
+
+# --- refusal reasons (internal; an Alert carries the text) ---------------------------------------------
+R_NONE: constant(uint256) = 0
+R_UNKNOWN: constant(uint256) = 1
+R_COMMISSIONED: constant(uint256) = 2
+R_NOT_CUSTODIAN: constant(uint256) = 3
+R_DISPENSED: constant(uint256) = 4
+R_DESTROYED: constant(uint256) = 5
+R_IN_TRANSIT: constant(uint256) = 6
+R_PACKED: constant(uint256) = 7
+R_NOT_IN_PARENT: constant(uint256) = 8
+R_NOT_IN_SHIPMENT: constant(uint256) = 9
+R_FROZEN: constant(uint256) = 10
+R_RECALLED: constant(uint256) = 11
+R_EXPIRED: constant(uint256) = 12
+R_LEVEL: constant(uint256) = 13
 
 DAY_SECONDS: constant(uint256) = 86400
 CST_OFFSET_SECONDS: constant(uint256) = 28800  # UTC+8
 
-# word layout
+# --- word layouts --------------------------------------------------------------------------------------
+W_ACTIVE: constant(uint256) = 1
+W_IN_TRANSIT: constant(uint256) = 2
+W_DISPENSED: constant(uint256) = 3
+W_DESTROYED: constant(uint256) = 4
 LEVEL_SHIFT: constant(uint256) = 8
 BATCH_SHIFT: constant(uint256) = 16
 SHIPMENT_SHIFT: constant(uint256) = 48
 CUSTODIAN_SHIFT: constant(uint256) = 96
 BYTE_MASK: constant(uint256) = 255
+LEVEL_MASK: constant(uint256) = 127
+PACKED_FLAG: constant(uint256) = 32768  # bit 15: the code is packed in a parent
 BATCH_MASK: constant(uint256) = 4294967295  # 32 bits
 SHIPMENT_MASK: constant(uint256) = 281474976710655  # 48 bits
+# a code word without status, packed flag, shipment and custodian: level and batch
+LEVEL_BATCH_MASK: constant(uint256) = 281474976677632  # bits 8-14 and 16-47
+TIME_MASK: constant(uint256) = 18446744073709551615  # 64 bits
+LOT_SHIFT: constant(uint256) = 64
+ADDRESS_MASK: constant(uint256) = 1461501637330902918203684832716283019655932542975  # 160 bits
+# status, packed flag and custodian: what the fast path compares with "active, loose, held by the caller"
+HOLDING_MASK: constant(uint256) = (ADDRESS_MASK << CUSTODIAN_SHIFT) | PACKED_FLAG | BYTE_MASK
+# shipment_senders[id] = sender | bill type << 160 | status << 176
+# shipment_receivers[id] = receiver | remaining << 160 | count << 208
+BILL_SHIFT: constant(uint256) = 160
+SHIPMENT_STATUS_SHIFT: constant(uint256) = 176
+REMAINING_SHIFT: constant(uint256) = 160
+COUNT_SHIFT: constant(uint256) = 208
 
 # --- types ---------------------------------------------------------------------------------------------
 struct Product:
@@ -132,8 +169,7 @@ struct Shipment:
     bill_type: uint16
     count: uint256
     remaining: uint256
-    status: uint8
-    created_block: uint256
+    status: uint8  # 0 = no such shipment
 
 struct CodeInfo:
     known: bool
@@ -160,14 +196,6 @@ struct BatchInfo:
     recalled: bool
     frozen: bool
     expired: bool
-
-struct Check:
-    reason: String[32]  # "" when the code may move
-    root: bytes32
-    root_word: uint256
-    packed: bool
-    flags: uint8  # lot flags of the code and its ancestors
-    expired: bool  # the code's or an ancestor's batch is past its expiry
 
 # --- events --------------------------------------------------------------------------------------------
 event ProductRegistered:
@@ -261,12 +289,16 @@ products: public(HashMap[bytes32, Product])
 batches: public(HashMap[uint256, Batch])  # index 1, 2, ...
 batch_count: public(uint256)
 batch_index: HashMap[bytes32, uint256]  # keccak256(abi_encode(product, batch_no)) -> index
-lot_flags: public(HashMap[bytes32, uint8])
+gates: HashMap[uint256, uint256]  # batch index -> expiry instant | lot index << 64
+lot_index: HashMap[bytes32, uint256]  # lot key -> index 1, 2, ...
+lot_count: uint256
+lot_flags: HashMap[uint256, uint256]  # lot index -> LOT_RECALLED | LOT_FROZEN
 
 words: HashMap[bytes32, uint256]
 parent_of: public(HashMap[bytes32, bytes32])
 
-shipments: public(HashMap[uint256, Shipment])
+shipment_senders: HashMap[uint256, uint256]
+shipment_receivers: HashMap[uint256, uint256]
 shipment_count: public(uint256)
 
 
@@ -282,49 +314,6 @@ def initialize(governance: address):
     self.governance = governance
 
 
-# --- word packing --------------------------------------------------------------------------------------
-@pure
-@internal
-def _pack(status: uint8, level: uint8, batch: uint256, shipment: uint256, custodian: address) -> uint256:
-    return (
-        convert(status, uint256)
-        | (convert(level, uint256) << LEVEL_SHIFT)
-        | (batch << BATCH_SHIFT)
-        | (shipment << SHIPMENT_SHIFT)
-        | (convert(custodian, uint256) << CUSTODIAN_SHIFT)
-    )
-
-
-@pure
-@internal
-def _status(word: uint256) -> uint8:
-    return convert(word & BYTE_MASK, uint8)
-
-
-@pure
-@internal
-def _level(word: uint256) -> uint8:
-    return convert((word >> LEVEL_SHIFT) & BYTE_MASK, uint8)
-
-
-@pure
-@internal
-def _batch(word: uint256) -> uint256:
-    return (word >> BATCH_SHIFT) & BATCH_MASK
-
-
-@pure
-@internal
-def _shipment(word: uint256) -> uint256:
-    return (word >> SHIPMENT_SHIFT) & SHIPMENT_MASK
-
-
-@pure
-@internal
-def _custodian(word: uint256) -> address:
-    return convert(convert(word >> CUSTODIAN_SHIFT, uint160), address)
-
-
 # --- roles ---------------------------------------------------------------------------------------------
 @view
 @internal
@@ -334,15 +323,15 @@ def _has(account: address, role: bytes32) -> bool:
 
 @view
 @internal
-def _is_trader(account: address) -> bool:
-    # a drug-trade account: holds MAH, DISTRIBUTOR or DISPENSER
-    return self._has(account, DISTRIBUTOR) or self._has(account, DISPENSER) or self._has(account, MAH)
+def _is_trader(account: address, first: bytes32, second: bytes32, third: bytes32) -> bool:
+    # a drug-trade account holds MAH, DISTRIBUTOR or DISPENSER; callers ask the likeliest role first
+    return self._has(account, first) or self._has(account, second) or self._has(account, third)
 
 
 @view
 @internal
 def _require_trader(account: address):
-    assert self._is_trader(account), "not a MAH, distributor or dispenser"
+    assert self._is_trader(account, DISTRIBUTOR, MAH, DISPENSER), "not a MAH, distributor or dispenser"
 
 
 @view
@@ -356,92 +345,121 @@ def _require_batch_authority(account: address, product: bytes32):
     assert org == self.products[product].mah_org, "not the product's MAH or the drug regulator"
 
 
-# --- batch state ---------------------------------------------------------------------------------------
-@view
-@internal
-def _is_expired(batch: uint256) -> bool:
-    ends: uint256 = (convert(self.batches[batch].expiry_day, uint256) + 1) * DAY_SECONDS - CST_OFFSET_SECONDS
-    return block.timestamp >= ends
-
-
-@view
-@internal
-def _batch_key(product: bytes32, batch_no: String[20]) -> bytes32:
-    return keccak256(abi_encode(product, batch_no))
-
-
-@view
-@internal
-def _find_batch(product: bytes32, batch_no: String[20]) -> uint256:
-    index: uint256 = self.batch_index[self._batch_key(product, batch_no)]
-    assert index != 0, "unknown batch"
-    return index
-
-
 # --- the code check: walk up the parent chain once ----------------------------------------------------
 @view
 @internal
-def _check(code: bytes32, sender: address, action: uint8, bill_type: uint16, top_level: bool) -> Check:
-    """
-    @dev Why `code` may not move for `action` by `sender` ("" = it may), with its root and the root's word.
-    """
-    word: uint256 = self.words[code]
-    if word == 0:
-        return Check(reason="unknown code", root=code, root_word=0, packed=False, flags=0, expired=False)
-    root: bytes32 = code
-    root_word: uint256 = word
-    batch: uint256 = self._batch(word)
-    flags: uint8 = self.lot_flags[self.batches[batch].lot]
-    expired: bool = self._is_expired(batch)
-    packed: bool = False
-    for i: uint256 in range(MAX_DEPTH):
-        parent: bytes32 = self.parent_of[root]
-        if parent == empty(bytes32):
-            break
-        packed = True
-        root = parent
-        root_word = self.words[parent]
-        parent_batch: uint256 = self._batch(root_word)
-        if parent_batch != batch:
-            flags = flags | self.lot_flags[self.batches[parent_batch].lot]
-            expired = expired or self._is_expired(parent_batch)
-    status: uint8 = self._status(root_word)
-    reason: String[32] = ""
-    returning: bool = action == ACTION_SHIP and (bill_type == BILL_RETURN or bill_type == BILL_RECALL)
-    lenient: bool = returning or action == ACTION_DESTROY or action == ACTION_DISAGGREGATE
-    if status == DISPENSED:
-        reason = "already dispensed"
-    elif status == DESTROYED:
-        reason = "destroyed"
-    elif status == IN_TRANSIT:
-        reason = "in transit"
-    elif self._custodian(root_word) != sender:
-        reason = "not the custodian"
-    elif packed and top_level:
-        reason = "packed in a parent"
-    elif flags & LOT_FROZEN != 0:
-        reason = "frozen"
-    elif flags & LOT_RECALLED != 0 and not lenient:
-        reason = "recalled"
-    elif expired and not lenient:
-        reason = "expired"
-    return Check(reason=reason, root=root, root_word=root_word, packed=packed, flags=flags, expired=expired)
-
-
-@internal
-def _alert(code: bytes32, action: uint8, reason: String[32]):
-    log Alert(code=code, actor=msg.sender, action=action, reason=reason)
+def _holds(word: uint256) -> (uint256, bool):
+    # lot flags of the code's batch, and whether that batch has expired
+    gate: uint256 = self.gates[(word >> BATCH_SHIFT) & BATCH_MASK]
+    return self.lot_flags[gate >> LOT_SHIFT], block.timestamp >= gate & TIME_MASK
 
 
 @view
 @internal
-def _require_codes(codes: DynArray[bytes32, MAX_CODES]):
-    assert len(codes) > 0, "no codes"
+def _check(code: bytes32, sender: address, lenient: bool, top_level: bool) -> (uint256, uint256, uint256, bool):
+    """
+    @dev Why `code` may not move for `sender` (R_NONE = it may), the root ancestor's word, the lot flags of
+         the code and its ancestors, and whether any of their batches has expired. `lenient` lets recalled
+         and expired codes pass (returns, recalls, destruction, unpacking).
+    """
+    word: uint256 = self.words[code]
+    if word == 0:
+        return R_UNKNOWN, 0, 0, False
+    flags: uint256 = 0
+    expired: bool = False
+    flags, expired = self._holds(word)
+    root_word: uint256 = word
+    packed: bool = word & PACKED_FLAG != 0
+    parent: bytes32 = empty(bytes32)
+    if packed:
+        parent = self.parent_of[code]
+    for i: uint256 in range(MAX_DEPTH):
+        if parent == empty(bytes32):
+            break
+        root_word = self.words[parent]
+        parent_flags: uint256 = 0
+        parent_expired: bool = False
+        parent_flags, parent_expired = self._holds(root_word)
+        flags = flags | parent_flags
+        expired = expired or parent_expired
+        if root_word & PACKED_FLAG == 0:
+            break
+        parent = self.parent_of[parent]
+    status: uint256 = root_word & BYTE_MASK
+    reason: uint256 = R_NONE
+    if status == W_DISPENSED:
+        reason = R_DISPENSED
+    elif status == W_DESTROYED:
+        reason = R_DESTROYED
+    elif status == W_IN_TRANSIT:
+        reason = R_IN_TRANSIT
+    elif root_word >> CUSTODIAN_SHIFT != convert(sender, uint256):
+        reason = R_NOT_CUSTODIAN
+    elif packed and top_level:
+        reason = R_PACKED
+    elif flags & LOT_FROZEN != 0:
+        reason = R_FROZEN
+    elif flags & LOT_RECALLED != 0 and not lenient:
+        reason = R_RECALLED
+    elif expired and not lenient:
+        reason = R_EXPIRED
+    return reason, root_word, flags, expired
+
+
+@view
+@internal
+def _is_clear(batch: uint256, lenient: bool) -> bool:
+    # no hold on the batch's lot stops a move (a recall does not stop a lenient one) and, unless lenient,
+    # the batch has not expired
+    gate: uint256 = self.gates[batch]
+    flags: uint256 = self.lot_flags[gate >> LOT_SHIFT]
+    if flags & LOT_FROZEN != 0:
+        return False
+    if lenient:
+        return True
+    return flags == 0 and block.timestamp < gate & TIME_MASK
+
+
+@pure
+@internal
+def _reason_text(reason: uint256) -> String[32]:
+    if reason == R_UNKNOWN:
+        return "unknown code"
+    if reason == R_COMMISSIONED:
+        return "already commissioned"
+    if reason == R_NOT_CUSTODIAN:
+        return "not the custodian"
+    if reason == R_DISPENSED:
+        return "already dispensed"
+    if reason == R_DESTROYED:
+        return "destroyed"
+    if reason == R_IN_TRANSIT:
+        return "in transit"
+    if reason == R_PACKED:
+        return "packed in a parent"
+    if reason == R_NOT_IN_PARENT:
+        return "not packed in this parent"
+    if reason == R_NOT_IN_SHIPMENT:
+        return "not in this shipment"
+    if reason == R_FROZEN:
+        return "frozen"
+    if reason == R_RECALLED:
+        return "recalled"
+    if reason == R_EXPIRED:
+        return "expired"
+    return "level not below parent"
+
+
+@internal
+def _alert(code: bytes32, action: uint8, reason: uint256):
+    log Alert(code=code, actor=msg.sender, action=action, reason=self._reason_text(reason))
 
 
 # --- products ------------------------------------------------------------------------------------------
 @external
-def register_product(product: bytes32, name: String[128], approval_number: String[32], category: uint8, packs: bytes32):
+def register_product(
+    product: bytes32, name: String[128], approval_number: String[32], category: uint8, packs: bytes32
+):
     """
     @notice Register a product (one per 药品标识码 / GTIN) for the caller's organisation as MAH.
     @param packs the product this one packs (e.g. the unit product of a case), or empty: they share lots.
@@ -473,6 +491,38 @@ def register_product(product: bytes32, name: String[128], approval_number: Strin
 
 
 # --- commissioning -------------------------------------------------------------------------------------
+@internal
+def _open_batch(product: bytes32, batch_no: String[20], production_day: uint32, expiry_day: uint32) -> uint256:
+    # the batch's index, created on first use; later commissionings must repeat its dates
+    key: bytes32 = keccak256(abi_encode(product, batch_no))
+    batch: uint256 = self.batch_index[key]
+    if batch != 0:
+        assert self.batches[batch].production_day == production_day, "batch production day differs"
+        assert self.batches[batch].expiry_day == expiry_day, "batch expiry day differs"
+        return batch
+    batch = self.batch_count + 1
+    assert batch <= BATCH_MASK, "too many batches"
+    self.batch_count = batch
+    self.batch_index[key] = batch
+    lot: bytes32 = keccak256(abi_encode(self.products[product].drug, batch_no))
+    lot_id: uint256 = self.lot_index[lot]
+    if lot_id == 0:
+        lot_id = self.lot_count + 1
+        self.lot_count = lot_id
+        self.lot_index[lot] = lot_id
+    expires_at: uint256 = (convert(expiry_day, uint256) + 1) * DAY_SECONDS - CST_OFFSET_SECONDS
+    self.gates[batch] = expires_at | (lot_id << LOT_SHIFT)
+    self.batches[batch] = Batch(
+        product=product,
+        lot=lot,
+        batch_no=batch_no,
+        production_day=production_day,
+        expiry_day=expiry_day,
+        commissioned=0,
+    )
+    return batch
+
+
 @external
 def commission(
     product: bytes32,
@@ -487,7 +537,7 @@ def commission(
             dates). The caller holds MAH for the product's organisation and becomes the custodian.
     @return True, or False with an "already commissioned" Alert per code seen before (nothing recorded).
     """
-    self._require_codes(codes)
+    assert len(codes) > 0, "no codes"
     assert self.products[product].registered, "unknown product"
     assert level >= UNIT and level <= CASE, "unknown packaging level"
     assert len(batch_no) > 0, "empty batch number"
@@ -499,34 +549,20 @@ def commission(
     refused: bool = False
     for code: bytes32 in codes:
         if self.words[code] != 0:
-            self._alert(code, ACTION_COMMISSION, "already commissioned")
+            self._alert(code, ACTION_COMMISSION, R_COMMISSIONED)
             refused = True
     if refused:
         return False
 
-    key: bytes32 = self._batch_key(product, batch_no)
-    batch: uint256 = self.batch_index[key]
-    if batch == 0:
-        batch = self.batch_count + 1
-        assert batch <= BATCH_MASK, "too many batches"
-        self.batch_count = batch
-        self.batch_index[key] = batch
-        lot: bytes32 = keccak256(abi_encode(self.products[product].drug, batch_no))
-        self.lot_flags[lot] = self.lot_flags[lot] | LOT_KNOWN
-        self.batches[batch] = Batch(
-            product=product,
-            lot=lot,
-            batch_no=batch_no,
-            production_day=production_day,
-            expiry_day=expiry_day,
-            commissioned=0,
-        )
-    else:
-        assert self.batches[batch].production_day == production_day, "batch production day differs"
-        assert self.batches[batch].expiry_day == expiry_day, "batch expiry day differs"
-    assert self.lot_flags[self.batches[batch].lot] & (LOT_RECALLED | LOT_FROZEN) == 0, "batch is on hold"
-
-    word: uint256 = self._pack(ACTIVE, level, batch, 0, msg.sender)
+    batch: uint256 = self._open_batch(product, batch_no, production_day, expiry_day)
+    lot_id: uint256 = self.gates[batch] >> LOT_SHIFT
+    assert self.lot_flags[lot_id] == 0, "batch is on hold"
+    word: uint256 = (
+        W_ACTIVE
+        | (convert(level, uint256) << LEVEL_SHIFT)
+        | (batch << BATCH_SHIFT)
+        | (convert(msg.sender, uint256) << CUSTODIAN_SHIFT)
+    )
     for code: bytes32 in codes:
         assert code != empty(bytes32), "empty code id"
         assert self.words[code] == 0, "duplicate code in call"
@@ -554,27 +590,33 @@ def aggregate(parent: bytes32, children: DynArray[bytes32, MAX_CODES]) -> bool:
             The children then move with the parent.
     @return True, or False with Alerts (nothing recorded).
     """
-    self._require_codes(children)
+    assert len(children) > 0, "no codes"
     self._require_trader(msg.sender)
     refused: bool = False
-    parent_check: Check = self._check(parent, msg.sender, ACTION_AGGREGATE, 0, True)
-    if parent_check.reason != "":
-        self._alert(parent, ACTION_AGGREGATE, parent_check.reason)
+    reason: uint256 = R_NONE
+    parent_word: uint256 = 0
+    flags: uint256 = 0
+    expired: bool = False
+    reason, parent_word, flags, expired = self._check(parent, msg.sender, False, True)
+    if reason != R_NONE:
+        self._alert(parent, ACTION_AGGREGATE, reason)
         refused = True
-    parent_level: uint8 = self._level(parent_check.root_word)
+    parent_level: uint256 = (parent_word >> LEVEL_SHIFT) & LEVEL_MASK
     for child: bytes32 in children:
         assert child != parent, "a code cannot contain itself"
-        check: Check = self._check(child, msg.sender, ACTION_AGGREGATE, 0, True)
-        reason: String[32] = check.reason
-        if reason == "" and self._level(check.root_word) >= parent_level:
-            reason = "level not below parent"
-        if reason != "":
+        child_word: uint256 = 0
+        reason, child_word, flags, expired = self._check(child, msg.sender, False, True)
+        if reason == R_NONE and (child_word >> LEVEL_SHIFT) & LEVEL_MASK >= parent_level:
+            reason = R_LEVEL
+        if reason != R_NONE:
             self._alert(child, ACTION_AGGREGATE, reason)
             refused = True
     if refused:
         return False
     for child: bytes32 in children:
-        assert self.parent_of[child] == empty(bytes32), "duplicate code in call"
+        word: uint256 = self.words[child]
+        assert word & PACKED_FLAG == 0, "duplicate code in call"
+        self.words[child] = word | PACKED_FLAG
         self.parent_of[child] = parent
         log Aggregated(code=child, parent=parent, by=msg.sender)
     return True
@@ -586,35 +628,39 @@ def disaggregate(parent: bytes32, children: DynArray[bytes32, MAX_CODES]) -> boo
     @notice Unpack children from a parent the caller holds; each child becomes top-level, held by the caller.
     @return True, or False with Alerts (nothing recorded).
     """
-    self._require_codes(children)
+    assert len(children) > 0, "no codes"
     self._require_trader(msg.sender)
     refused: bool = False
-    parent_check: Check = self._check(parent, msg.sender, ACTION_DISAGGREGATE, 0, False)
-    if parent_check.reason != "":
-        self._alert(parent, ACTION_DISAGGREGATE, parent_check.reason)
+    reason: uint256 = R_NONE
+    parent_word: uint256 = 0
+    flags: uint256 = 0
+    expired: bool = False
+    reason, parent_word, flags, expired = self._check(parent, msg.sender, True, False)
+    if reason != R_NONE:
+        self._alert(parent, ACTION_DISAGGREGATE, reason)
         refused = True
     for child: bytes32 in children:
         if self.words[child] == 0:
-            self._alert(child, ACTION_DISAGGREGATE, "unknown code")
+            self._alert(child, ACTION_DISAGGREGATE, R_UNKNOWN)
             refused = True
         elif self.parent_of[child] != parent:
-            self._alert(child, ACTION_DISAGGREGATE, "not packed in this parent")
+            self._alert(child, ACTION_DISAGGREGATE, R_NOT_IN_PARENT)
             refused = True
     if refused:
         return False
     for child: bytes32 in children:
         assert self.parent_of[child] == parent, "duplicate code in call"
-        self._detach(child, parent, msg.sender)
+        self._detach(child, parent)
     return True
 
 
 @internal
-def _detach(child: bytes32, parent: bytes32, holder: address):
-    # the child's own custodian field is stale while packed: it takes the holder of the tree it leaves
-    word: uint256 = self.words[child]
+def _detach(child: bytes32, parent: bytes32):
+    # the child's own custodian field is stale while packed: it takes the caller, who holds the tree
     self.parent_of[child] = empty(bytes32)
-    self.words[child] = self._pack(self._status(word), self._level(word), self._batch(word), 0, holder)
-    log Disaggregated(code=child, parent=parent, by=holder)
+    kept: uint256 = self.words[child] & (LEVEL_BATCH_MASK | BYTE_MASK)  # drops the packed flag
+    self.words[child] = kept | (convert(msg.sender, uint256) << CUSTODIAN_SHIFT)
+    log Disaggregated(code=child, parent=parent, by=msg.sender)
 
 
 # --- shipping ------------------------------------------------------------------------------------------
@@ -626,7 +672,7 @@ def ship(codes: DynArray[bytes32, MAX_CODES], receiver: address, bill_type: uint
             Custody stays with the caller until the receiver confirms with `receive`.
     @return the shipment id, or 0 with Alerts (nothing recorded).
     """
-    self._require_codes(codes)
+    assert len(codes) > 0, "no codes"
     assert (
         bill_type == BILL_SALE
         or bill_type == BILL_RETURN
@@ -637,34 +683,48 @@ def ship(codes: DynArray[bytes32, MAX_CODES], receiver: address, bill_type: uint
     ), "unknown outbound bill type"
     assert receiver != msg.sender, "cannot ship to oneself"
     self._require_trader(msg.sender)
-    assert self._is_trader(receiver), "receiver is not a MAH, distributor or dispenser"
+    assert self._is_trader(receiver, DISTRIBUTOR, DISPENSER, MAH), "receiver is not a MAH, distributor or dispenser"
+    lenient: bool = bill_type == BILL_RETURN or bill_type == BILL_RECALL
     refused: bool = False
+    holding: uint256 = W_ACTIVE | (convert(msg.sender, uint256) << CUSTODIAN_SHIFT)
+    clear_batch: uint256 = 0  # fast path: the last batch found clear
     for code: bytes32 in codes:
-        check: Check = self._check(code, msg.sender, ACTION_SHIP, bill_type, True)
-        if check.reason != "":
-            self._alert(code, ACTION_SHIP, check.reason)
+        word: uint256 = self.words[code]
+        if word & HOLDING_MASK == holding:
+            batch: uint256 = (word >> BATCH_SHIFT) & BATCH_MASK
+            if batch == clear_batch:
+                continue
+            if self._is_clear(batch, lenient):
+                clear_batch = batch
+                continue
+        reason: uint256 = R_NONE
+        root_word: uint256 = 0
+        flags: uint256 = 0
+        expired: bool = False
+        reason, root_word, flags, expired = self._check(code, msg.sender, lenient, True)
+        if reason != R_NONE:
+            self._alert(code, ACTION_SHIP, reason)
             refused = True
     if refused:
         return 0
     shipment: uint256 = self.shipment_count + 1
     assert shipment <= SHIPMENT_MASK, "too many shipments"
     self.shipment_count = shipment
-    self.shipments[shipment] = Shipment(
-        sender=msg.sender,
-        receiver=receiver,
-        bill_type=bill_type,
-        count=len(codes),
-        remaining=len(codes),
-        status=SHIPMENT_OPEN,
-        created_block=block.number,
+    count: uint256 = len(codes)
+    self.shipment_senders[shipment] = (
+        convert(msg.sender, uint256)
+        | (convert(bill_type, uint256) << BILL_SHIFT)
+        | (convert(SHIPMENT_OPEN, uint256) << SHIPMENT_STATUS_SHIFT)
     )
-    log ShipmentCreated(
-        shipment=shipment, sender=msg.sender, receiver=receiver, bill_type=bill_type, count=len(codes)
+    self.shipment_receivers[shipment] = (
+        convert(receiver, uint256) | (count << REMAINING_SHIFT) | (count << COUNT_SHIFT)
     )
+    log ShipmentCreated(shipment=shipment, sender=msg.sender, receiver=receiver, bill_type=bill_type, count=count)
+    moving: uint256 = W_IN_TRANSIT | (shipment << SHIPMENT_SHIFT)
     for code: bytes32 in codes:
         word: uint256 = self.words[code]
-        assert self._status(word) == ACTIVE, "duplicate code in call"
-        self.words[code] = self._pack(IN_TRANSIT, self._level(word), self._batch(word), shipment, msg.sender)
+        assert word & BYTE_MASK == W_ACTIVE, "duplicate code in call"
+        self.words[code] = (word & ~(BYTE_MASK | (SHIPMENT_MASK << SHIPMENT_SHIFT))) | moving
         log Shipped(code=code, shipment=shipment, receiver=receiver)
     return shipment
 
@@ -676,29 +736,49 @@ def _settle(shipment: uint256, codes: DynArray[bytes32, MAX_CODES], action: uint
     for code: bytes32 in codes:
         word: uint256 = self.words[code]
         if word == 0:
-            self._alert(code, action, "unknown code")
+            self._alert(code, action, R_UNKNOWN)
             refused = True
-        elif self._status(word) != IN_TRANSIT or self._shipment(word) != shipment:
-            self._alert(code, action, "not in this shipment")
+        elif word & BYTE_MASK != W_IN_TRANSIT or (word >> SHIPMENT_SHIFT) & SHIPMENT_MASK != shipment:
+            self._alert(code, action, R_NOT_IN_SHIPMENT)
             refused = True
     if refused:
         return False
-    receiver: address = self.shipments[shipment].receiver
+    settled: uint256 = W_ACTIVE | (convert(holder, uint256) << CUSTODIAN_SHIFT)
     for code: bytes32 in codes:
         word: uint256 = self.words[code]
-        assert self._status(word) == IN_TRANSIT, "duplicate code in call"
-        self.words[code] = self._pack(ACTIVE, self._level(word), self._batch(word), 0, holder)
+        assert word & BYTE_MASK == W_IN_TRANSIT, "duplicate code in call"
+        self.words[code] = (word & LEVEL_BATCH_MASK) | settled
         if action == ACTION_RECEIVE:
             log Received(code=code, shipment=shipment, receiver=holder)
         else:
             log ShipmentCancelledCode(code=code, shipment=shipment, by=msg.sender)
-    remaining: uint256 = self.shipments[shipment].remaining - len(codes)
-    self.shipments[shipment].remaining = remaining
+    receivers: uint256 = self.shipment_receivers[shipment]
+    remaining: uint256 = ((receivers >> REMAINING_SHIFT) & SHIPMENT_MASK) - len(codes)
+    self.shipment_receivers[shipment] = (
+        (receivers & ~(SHIPMENT_MASK << REMAINING_SHIFT)) | (remaining << REMAINING_SHIFT)
+    )
     if remaining == 0:
         status: uint8 = SHIPMENT_RECEIVED if action == ACTION_RECEIVE else SHIPMENT_CANCELLED
-        self.shipments[shipment].status = status
+        senders: uint256 = self.shipment_senders[shipment]
+        self.shipment_senders[shipment] = (
+            (senders & ~(BYTE_MASK << SHIPMENT_STATUS_SHIFT))
+            | (convert(status, uint256) << SHIPMENT_STATUS_SHIFT)
+        )
         log ShipmentClosed(shipment=shipment, status=status, by=msg.sender)
     return True
+
+
+@view
+@internal
+def _open_shipment(shipment: uint256) -> (address, address):
+    # sender and receiver of an open shipment
+    senders: uint256 = self.shipment_senders[shipment]
+    assert (senders >> SHIPMENT_STATUS_SHIFT) & BYTE_MASK == convert(SHIPMENT_OPEN, uint256), (
+        "no open shipment with that id"
+    )
+    sender: address = convert(convert(senders & ADDRESS_MASK, uint160), address)
+    receiver: address = convert(convert(self.shipment_receivers[shipment] & ADDRESS_MASK, uint160), address)
+    return sender, receiver
 
 
 @external
@@ -707,9 +787,11 @@ def receive(shipment: uint256, codes: DynArray[bytes32, MAX_CODES]) -> bool:
     @notice The shipment's receiver confirms receipt of some or all of its codes: custody moves to it.
     @return True, or False with Alerts (nothing recorded).
     """
-    self._require_codes(codes)
-    assert self.shipments[shipment].status == SHIPMENT_OPEN, "no open shipment with that id"
-    assert self.shipments[shipment].receiver == msg.sender, "not the receiver of this shipment"
+    assert len(codes) > 0, "no codes"
+    sender: address = empty(address)
+    receiver: address = empty(address)
+    sender, receiver = self._open_shipment(shipment)
+    assert receiver == msg.sender, "not the receiver of this shipment"
     return self._settle(shipment, codes, ACTION_RECEIVE, msg.sender)
 
 
@@ -719,33 +801,50 @@ def cancel_shipment(shipment: uint256, codes: DynArray[bytes32, MAX_CODES]) -> b
     @notice The sender withdraws, or the receiver refuses, codes not yet received: they return to the sender.
     @return True, or False with Alerts (nothing recorded).
     """
-    self._require_codes(codes)
-    assert self.shipments[shipment].status == SHIPMENT_OPEN, "no open shipment with that id"
-    sender: address = self.shipments[shipment].sender
-    assert msg.sender == sender or msg.sender == self.shipments[shipment].receiver, "not a party to this shipment"
+    assert len(codes) > 0, "no codes"
+    sender: address = empty(address)
+    receiver: address = empty(address)
+    sender, receiver = self._open_shipment(shipment)
+    assert msg.sender == sender or msg.sender == receiver, "not a party to this shipment"
     return self._settle(shipment, codes, ACTION_CANCEL, sender)
 
 
 # --- terminal events -----------------------------------------------------------------------------------
 @internal
-def _finish(codes: DynArray[bytes32, MAX_CODES], action: uint8, status: uint8) -> bool:
+def _finish(codes: DynArray[bytes32, MAX_CODES], action: uint8, status: uint256) -> bool:
     # dispense or destroy: codes held by the caller; a packed code is first taken out of its parent
+    lenient: bool = action == ACTION_DESTROY
     refused: bool = False
+    holding: uint256 = W_ACTIVE | (convert(msg.sender, uint256) << CUSTODIAN_SHIFT)
+    clear_batch: uint256 = 0  # fast path: the last batch found clear
     for code: bytes32 in codes:
-        check: Check = self._check(code, msg.sender, action, 0, False)
-        if check.reason != "":
-            self._alert(code, action, check.reason)
+        word: uint256 = self.words[code]
+        if word & HOLDING_MASK == holding:
+            batch: uint256 = (word >> BATCH_SHIFT) & BATCH_MASK
+            if batch == clear_batch:
+                continue
+            if self._is_clear(batch, lenient):
+                clear_batch = batch
+                continue
+        reason: uint256 = R_NONE
+        root_word: uint256 = 0
+        flags: uint256 = 0
+        expired: bool = False
+        reason, root_word, flags, expired = self._check(code, msg.sender, lenient, False)
+        if reason != R_NONE:
+            self._alert(code, action, reason)
             refused = True
     if refused:
         return False
+    final: uint256 = status | (convert(msg.sender, uint256) << CUSTODIAN_SHIFT)
     for code: bytes32 in codes:
-        parent: bytes32 = self.parent_of[code]
-        if parent != empty(bytes32):
-            self._detach(code, parent, msg.sender)
         word: uint256 = self.words[code]
-        assert self._status(word) == ACTIVE, "duplicate code in call"
-        self.words[code] = self._pack(status, self._level(word), self._batch(word), 0, msg.sender)
-        if status == DISPENSED:
+        if word & PACKED_FLAG != 0:
+            self._detach(code, self.parent_of[code])
+            word = self.words[code]
+        assert word & BYTE_MASK == W_ACTIVE, "duplicate code in call"
+        self.words[code] = (word & LEVEL_BATCH_MASK) | final
+        if status == W_DISPENSED:
             log Dispensed(code=code, by=msg.sender)
         else:
             log Destroyed(code=code, by=msg.sender)
@@ -758,9 +857,9 @@ def dispense(codes: DynArray[bytes32, MAX_CODES]) -> bool:
     @notice A dispenser (pharmacy, hospital) dispenses codes it holds to patients: terminal.
     @return True, or False with Alerts (e.g. "already dispensed", "recalled", "expired"; nothing recorded).
     """
-    self._require_codes(codes)
+    assert len(codes) > 0, "no codes"
     assert self._has(msg.sender, DISPENSER), "not a dispenser"
-    return self._finish(codes, ACTION_DISPENSE, DISPENSED)
+    return self._finish(codes, ACTION_DISPENSE, W_DISPENSED)
 
 
 @external
@@ -769,27 +868,28 @@ def destroy(codes: DynArray[bytes32, MAX_CODES]) -> bool:
     @notice The custodian destroys codes (销毁, also recalled or expired ones): terminal.
     @return True, or False with Alerts (nothing recorded).
     """
-    self._require_codes(codes)
+    assert len(codes) > 0, "no codes"
     self._require_trader(msg.sender)
-    return self._finish(codes, ACTION_DESTROY, DESTROYED)
+    return self._finish(codes, ACTION_DESTROY, W_DESTROYED)
 
 
 # --- batch holds ---------------------------------------------------------------------------------------
 @internal
-def _set_hold(product: bytes32, batch_no: String[20], flag: uint8, on: bool, reason: String[128]):
-    batch: uint256 = self._find_batch(product, batch_no)
+def _set_hold(product: bytes32, batch_no: String[20], flag: uint256, on: bool, reason: String[128]):
+    batch: uint256 = self.batch_index[keccak256(abi_encode(product, batch_no))]
+    assert batch != 0, "unknown batch"
     self._require_batch_authority(msg.sender, product)
-    lot: bytes32 = self.batches[batch].lot
-    flags: uint8 = self.lot_flags[lot]
+    lot_id: uint256 = self.gates[batch] >> LOT_SHIFT
+    flags: uint256 = self.lot_flags[lot_id]
     if on:
         assert flags & flag == 0, "hold already set"
         flags = flags | flag
     else:
         assert flags & flag != 0, "hold not set"
         flags = flags ^ flag
-    self.lot_flags[lot] = flags
+    self.lot_flags[lot_id] = flags
     log BatchHoldSet(
-        lot=lot,
+        lot=self.batches[batch].lot,
         product=product,
         batch_no=batch_no,
         recalled=flags & LOT_RECALLED != 0,
@@ -835,22 +935,26 @@ def get_code(code: bytes32) -> CodeInfo:
     word: uint256 = self.words[code]
     if word == 0:
         return empty(CodeInfo)
-    check: Check = self._check(code, empty(address), ACTION_DISPENSE, 0, False)
-    batch: uint256 = self._batch(word)
+    reason: uint256 = R_NONE
+    root_word: uint256 = 0
+    flags: uint256 = 0
+    expired: bool = False
+    reason, root_word, flags, expired = self._check(code, empty(address), False, False)
+    batch: uint256 = (word >> BATCH_SHIFT) & BATCH_MASK
     return CodeInfo(
         known=True,
         product=self.batches[batch].product,
         batch_no=self.batches[batch].batch_no,
         production_day=self.batches[batch].production_day,
         expiry_day=self.batches[batch].expiry_day,
-        level=self._level(word),
-        status=self._status(check.root_word),
-        custodian=self._custodian(check.root_word),
-        shipment=self._shipment(check.root_word),
+        level=convert((word >> LEVEL_SHIFT) & LEVEL_MASK, uint8),
+        status=convert(root_word & BYTE_MASK, uint8),
+        custodian=convert(convert(root_word >> CUSTODIAN_SHIFT, uint160), address),
+        shipment=(root_word >> SHIPMENT_SHIFT) & SHIPMENT_MASK,
         parent=self.parent_of[code],
-        recalled=check.flags & LOT_RECALLED != 0,
-        frozen=check.flags & LOT_FROZEN != 0,
-        expired=check.expired,
+        recalled=flags & LOT_RECALLED != 0,
+        frozen=flags & LOT_FROZEN != 0,
+        expired=expired,
     )
 
 
@@ -860,19 +964,38 @@ def get_batch(product: bytes32, batch_no: String[20]) -> BatchInfo:
     """
     @notice A batch's dates, commissioned count and holds; `known` is False when never commissioned.
     """
-    batch: uint256 = self.batch_index[self._batch_key(product, batch_no)]
+    batch: uint256 = self.batch_index[keccak256(abi_encode(product, batch_no))]
     if batch == 0:
         return empty(BatchInfo)
-    lot: bytes32 = self.batches[batch].lot
-    flags: uint8 = self.lot_flags[lot]
+    flags: uint256 = 0
+    expired: bool = False
+    flags, expired = self._holds(batch << BATCH_SHIFT)
     return BatchInfo(
         known=True,
         product=product,
-        lot=lot,
+        lot=self.batches[batch].lot,
         production_day=self.batches[batch].production_day,
         expiry_day=self.batches[batch].expiry_day,
         commissioned=self.batches[batch].commissioned,
         recalled=flags & LOT_RECALLED != 0,
         frozen=flags & LOT_FROZEN != 0,
-        expired=self._is_expired(batch),
+        expired=expired,
+    )
+
+
+@view
+@external
+def get_shipment(shipment: uint256) -> Shipment:
+    """
+    @notice A shipment's parties, bill type, counts and status (1 open, 2 received, 3 cancelled; 0 unknown).
+    """
+    senders: uint256 = self.shipment_senders[shipment]
+    receivers: uint256 = self.shipment_receivers[shipment]
+    return Shipment(
+        sender=convert(convert(senders & ADDRESS_MASK, uint160), address),
+        receiver=convert(convert(receivers & ADDRESS_MASK, uint160), address),
+        bill_type=convert((senders >> BILL_SHIFT) & 65535, uint16),
+        count=(receivers >> COUNT_SHIFT) & SHIPMENT_MASK,
+        remaining=(receivers >> REMAINING_SHIFT) & SHIPMENT_MASK,
+        status=convert((senders >> SHIPMENT_STATUS_SHIFT) & BYTE_MASK, uint8),
     )

@@ -245,7 +245,6 @@ class Shipment:
     count: int
     remaining: int
     status: int  # 1 open, 2 received, 3 cancelled
-    created_block: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -487,7 +486,7 @@ class DrugQueries:
 
     def get_shipment(self, shipment_id: int) -> Shipment | None:
         """Return a shipment, or None when no shipment has that id."""
-        row = self._read("shipments", shipment_id)
+        row = self._read("get_shipment", shipment_id)
         if int(row["status"]) == 0:
             return None
         return Shipment(
@@ -498,7 +497,6 @@ class DrugQueries:
             count=int(row["count"]),
             remaining=int(row["remaining"]),
             status=int(row["status"]),
-            created_block=int(row["created_block"]),
         )
 
     def organisation_of(self, account: bytes) -> str:

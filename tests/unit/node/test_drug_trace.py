@@ -355,7 +355,7 @@ def test_disaggregated_child_is_held_by_whoever_held_the_parent(stocked: Chain) 
 def test_custody_moves_only_when_the_receiver_confirms(stocked: Chain) -> None:
     shipment = ship(stocked, PHARMA, [unit(11), unit(12)], DIST)
     assert stocked.code(unit(11))["custodian"] == PHARMA
-    assert stocked.view("shipments", shipment)["remaining"] == 2
+    assert stocked.view("get_shipment", shipment)["remaining"] == 2
     assert (
         stocked.reverted(PHARMACY, "receive", shipment, [cid(unit(11))])
         == "not the receiver of this shipment"
@@ -365,7 +365,7 @@ def test_custody_moves_only_when_the_receiver_confirms(stocked: Chain) -> None:
     assert stocked.code(unit(12))["status"] == CodeStatus.IN_TRANSIT
     receipt = stocked.must(DIST, "receive", shipment, [cid(unit(12))])
     assert "ShipmentClosed" in [DRUG.decode_log(log).name for log in receipt.logs]
-    assert stocked.view("shipments", shipment)["status"] == 2
+    assert stocked.view("get_shipment", shipment)["status"] == 2
     assert stocked.reverted(DIST, "receive", shipment, [cid(unit(12))]) == "no open shipment with that id"
 
 
@@ -406,7 +406,7 @@ def test_cancelled_shipment_returns_codes_to_the_sender(stocked: Chain) -> None:
     stocked.must(DIST, "cancel_shipment", shipment, [cid(unit(11)), cid(unit(12))])
     assert stocked.code(unit(11))["status"] == CodeStatus.ACTIVE
     assert stocked.code(unit(11))["custodian"] == PHARMA
-    assert stocked.view("shipments", shipment)["status"] == 3
+    assert stocked.view("get_shipment", shipment)["status"] == 3
     assert stocked.reverted(PHARMACY, "cancel_shipment", shipment, [cid(unit(11))]) == (
         "no open shipment with that id"
     )

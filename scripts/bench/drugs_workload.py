@@ -1,0 +1,324 @@
+"""Drug traceability workloads for node benchmarks: trace codes commissioned per second, shipments per second.
+
+The functions run against any node URL with a network folder holding orgs.json (demo keys and roles):
+``prepare_drug_actors`` registers a distributor (committee vote + delegated grant) and a product once, then
+``run_commission_workload`` / ``run_shipment_workload`` pre-sign SM2 transactions, submit them from several
+client threads and time them from the first submission to the last commit. scripts/bench/node.py plugs
+these in; ``__main__`` runs both against a node:
+    .venv/bin/python scripts/bench/drugs_workload.py --url http://127.0.0.1:8545 --network var/devnet
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import secrets
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+
+from sdk.client import Client  # noqa: E402
+from sdk.contracts import Contract  # noqa: E402
+from sdk.drugs import (  # noqa: E402
+    COMMISSION_GAS_BASE,
+    COMMISSION_GAS_PER_CODE,
+    DRUG_TRACE_ADDRESS,
+    MOVE_GAS_PER_CODE,
+    BillType,
+    Drugs,
+    Level,
+    compute_code_id,
+    compute_commission_chunk_size,
+    compute_day,
+    compute_product_id,
+)
+from sdk.errors import XinlianError  # noqa: E402
+from sdk.governance import Governance  # noqa: E402
+from sdk.identifiers import compute_org_code_check, compute_uscc_check  # noqa: E402
+from sdk.signer import Signer  # noqa: E402
+
+BENCH_PRODUCT_KEY = "8690001"
+PRODUCTION, EXPIRY = dt.date(2025, 1, 1), dt.date(2029, 12, 31)
+_DRUG = Contract("DrugTrace")
+_CALL_GAS = 250_000
+
+
+@dataclass(frozen=True)
+class DrugActors:
+    """Who acts in the workloads: the MAH (commissions, ships) and a distributor (receives)."""
+
+    mah: Signer
+    distributor: Signer
+    product_key: str
+
+
+@dataclass
+class WorkloadResult:
+    """What one workload measured; ``per_s`` is items (codes or shipments) committed per second."""
+
+    name: str
+    items: int = 0
+    transactions: int = 0
+    committed: int = 0
+    refused: int = 0
+    reverted: int = 0
+    seconds: float = 0.0
+    per_s: float = 0.0
+    tx_per_s: float = 0.0
+    gas_per_tx: float = 0.0
+    sign_per_s: float = 0.0
+    refusals: dict[str, int] = field(default_factory=dict)
+
+
+def _make_uscc(serial: int) -> str:
+    org = f"{serial % 100_000_000:08d}"
+    body = "91330100" + org + compute_org_code_check(org)
+    return body + compute_uscc_check(body)
+
+
+def _decide(committee: Sequence[Governance], proposal_id: int, executed: bool) -> None:
+    # further committee votes until the proposal executes (threshold 1 executes on proposal)
+    for member in committee[1:]:
+        if executed:
+            return
+        executed = member.vote(proposal_id).executed
+
+
+def prepare_drug_actors(client: Client, network: Path) -> DrugActors:
+    """Register a fresh distributor organisation and account (committee vote), grant it DISTRIBUTOR (the
+    regulator's delegation) and register the bench product for the MAH when missing.
+
+    Takes: a client of the node and the network folder (orgs.json with key files and roles; the first
+    three organisations are taken as the committee). Returns: the actors. Raises: XinlianError from the node.
+    """
+    orgs = json.loads((network / "orgs.json").read_text(encoding="utf-8"))
+    by_role = {role: org for org in orgs for role in org["roles"]}
+    committee_addresses = set(client.governance.get_committee())
+    committee = [
+        Governance(client, signer)
+        for signer in (Signer.from_pem(network / org["key"]) for org in orgs)
+        if signer.address in committee_addresses
+    ]
+    regulator = Governance(client, Signer.from_pem(network / by_role["DRUG_REGULATOR"]["key"]))
+    mah = Signer.from_pem(network / by_role["MAH"]["key"])
+    distributor = Signer.generate()
+    uscc = _make_uscc(int.from_bytes(secrets.token_bytes(4), "big"))
+    proposal = committee[0].register_organisation(uscc, "Bench Medicine Distribution")
+    _decide(committee, proposal.proposal_id, proposal.executed)
+    proposal = committee[0].register_account(distributor.address, uscc)
+    _decide(committee, proposal.proposal_id, proposal.executed)
+    regulator.grant_role(distributor.address, "DISTRIBUTOR")
+    drugs = Drugs(client, mah)
+    if drugs.product(BENCH_PRODUCT_KEY) is None:
+        drugs.register_product(BENCH_PRODUCT_KEY, "Bench Tablets 10 mg x 30", "国药准字H00000000")
+    return DrugActors(mah=mah, distributor=distributor, product_key=BENCH_PRODUCT_KEY)
+
+
+def make_codes(product_key: str, count: int) -> list[str]:
+    """Return ``count`` fresh 20-digit codes of a product (random 13-digit serial block per call)."""
+    base = secrets.randbelow(10**12 // max(count, 1)) * count
+    return [f"{product_key}{base + i:013d}" for i in range(count)]
+
+
+def sign_commissions(
+    client: Client, actors: DrugActors, codes: Sequence[str], batch_no: str, per_tx: int
+) -> list[bytes]:
+    """Return SM2-signed ``commission`` transactions (wire encoding) of ``per_tx`` codes each."""
+    info = client.chain_info()
+    product = compute_product_id(actors.product_key)
+    days = (compute_day(PRODUCTION), compute_day(EXPIRY))
+    raws: list[bytes] = []
+    for start in range(0, len(codes), per_tx):
+        ids = [compute_code_id(c) for c in codes[start : start + per_tx]]
+        data = _DRUG.encode_call("commission", [product, batch_no, *days, int(Level.UNIT), ids])
+        gas = min(info.tx_gas_limit, COMMISSION_GAS_BASE + COMMISSION_GAS_PER_CODE * len(ids))
+        tx = actors.mah.sign_transaction(
+            chain_id=info.chain_id,
+            to=DRUG_TRACE_ADDRESS,
+            data=data,
+            gas_limit=gas,
+            expiry_height=info.height + info.expiry_window - 10,
+        )
+        raws.append(tx.encode())
+    return raws
+
+
+def sign_shipments(
+    client: Client, actors: DrugActors, codes: Sequence[str], per_shipment: int
+) -> list[bytes]:
+    """Return SM2-signed ``ship`` transactions (MAH to distributor, bill 201) of ``per_shipment`` codes."""
+    info = client.chain_info()
+    raws: list[bytes] = []
+    for start in range(0, len(codes), per_shipment):
+        ids = [compute_code_id(c) for c in codes[start : start + per_shipment]]
+        data = _DRUG.encode_call("ship", [ids, actors.distributor.address, int(BillType.SALE)])
+        tx = actors.mah.sign_transaction(
+            chain_id=info.chain_id,
+            to=DRUG_TRACE_ADDRESS,
+            data=data,
+            gas_limit=min(info.tx_gas_limit, _CALL_GAS + MOVE_GAS_PER_CODE * len(ids)),
+            expiry_height=info.height + info.expiry_window - 10,
+        )
+        raws.append(tx.encode())
+    return raws
+
+
+def submit_and_wait(
+    url: str, raws: Sequence[bytes], *, clients: int = 4, timeout_s: float = 120.0
+) -> WorkloadResult:
+    """Submit raw transactions from ``clients`` threads, wait for every accepted one to commit.
+
+    Returns: a WorkloadResult with committed/refused/reverted counts, seconds from the first submission to
+    the last commit, tx/s and mean gas (``items``/``per_s`` are left to the caller).
+    """
+    result = WorkloadResult(name="")
+    accepted: list[bytes] = []
+    lock = threading.Lock()
+    go = threading.Barrier(clients + 1)
+    shares = [list(raws[k::clients]) for k in range(clients)]
+
+    def submit(share: list[bytes]) -> None:
+        with Client(url, timeout=30.0) as client:
+            go.wait()
+            for raw in share:
+                while True:
+                    try:
+                        tx_hash = client.submit_raw(raw)
+                    except XinlianError as exc:
+                        if exc.code == "mempool_full":
+                            time.sleep(0.02)
+                            continue
+                        with lock:
+                            result.refusals[exc.code] = result.refusals.get(exc.code, 0) + 1
+                        break
+                    with lock:
+                        accepted.append(tx_hash)
+                    break
+
+    threads = [threading.Thread(target=submit, args=(s,), daemon=True) for s in shares]
+    for thread in threads:
+        thread.start()
+    go.wait()
+    started = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    gas = 0
+    with Client(url, timeout=30.0) as client:
+        for tx_hash in accepted:
+            receipt = client.wait(tx_hash, timeout_s)
+            gas += receipt.gas_used
+            result.committed += 1
+            if not receipt.succeeded:
+                result.reverted += 1
+    result.seconds = time.perf_counter() - started
+    result.transactions = len(raws)
+    result.refused = sum(result.refusals.values())
+    if result.committed:
+        result.tx_per_s = result.committed / result.seconds
+        result.gas_per_tx = gas / result.committed
+    return result
+
+
+def run_commission_workload(
+    url: str, actors: DrugActors, codes: int, *, per_tx: int | None = None, clients: int = 4
+) -> WorkloadResult:
+    """Commission ``codes`` fresh codes in transactions of ``per_tx`` (default: the gas-limit chunk).
+
+    Returns: the result with ``per_s`` = codes committed per second.
+    """
+    with Client(url) as client:
+        size = per_tx or compute_commission_chunk_size(client.chain_info().tx_gas_limit)
+        started = time.perf_counter()
+        raws = sign_commissions(client, actors, make_codes(actors.product_key, codes), _batch_no(), size)
+        sign_s = time.perf_counter() - started
+    result = submit_and_wait(url, raws, clients=clients)
+    result.name = f"commission ({size} codes/tx)"
+    result.items = (
+        codes if not (result.reverted or result.refused) else (result.committed - result.reverted) * size
+    )
+    result.per_s = result.items / result.seconds if result.seconds else 0.0
+    result.sign_per_s = len(raws) / sign_s if sign_s else 0.0
+    return result
+
+
+def run_shipment_workload(
+    url: str, actors: DrugActors, shipments: int, *, codes_per_shipment: int = 10, clients: int = 4
+) -> tuple[WorkloadResult, WorkloadResult]:
+    """Commission ``shipments * codes_per_shipment`` codes (untimed), then time shipping them MAH →
+    distributor (one ``ship`` per shipment) and the distributor's receipts (one ``receive`` per shipment).
+
+    Returns: (shipments result, receipts result), ``per_s`` = shipments per second.
+    """
+    with Client(url) as client:
+        codes = make_codes(actors.product_key, shipments * codes_per_shipment)
+        size = compute_commission_chunk_size(client.chain_info().tx_gas_limit)
+        setup = submit_and_wait(
+            url, sign_commissions(client, actors, codes, _batch_no(), size), clients=clients
+        )
+        if setup.reverted or setup.refused:
+            raise RuntimeError(f"commissioning for the shipment workload failed: {setup}")
+        raws = sign_shipments(client, actors, codes, codes_per_shipment)
+    shipped = submit_and_wait(url, raws, clients=clients)
+    shipped.name = f"ship ({codes_per_shipment} codes/shipment)"
+    shipped.items = shipped.committed - shipped.reverted
+    shipped.per_s = shipped.items / shipped.seconds if shipped.seconds else 0.0
+
+    with Client(url) as client:
+        info = client.chain_info()
+        reader = Drugs(client)
+        receipts: list[bytes] = []
+        for start in range(0, len(codes), codes_per_shipment):
+            ids = [compute_code_id(c) for c in codes[start : start + codes_per_shipment]]
+            shipment_id = reader.get_code(ids[0]).shipment_id
+            data = _DRUG.encode_call("receive", [shipment_id, ids])
+            tx = actors.distributor.sign_transaction(
+                chain_id=info.chain_id,
+                to=DRUG_TRACE_ADDRESS,
+                data=data,
+                gas_limit=_CALL_GAS + MOVE_GAS_PER_CODE * len(ids),
+                expiry_height=info.height + info.expiry_window - 10,
+            )
+            receipts.append(tx.encode())
+    received = submit_and_wait(url, receipts, clients=clients)
+    received.name = f"receive ({codes_per_shipment} codes/shipment)"
+    received.items = received.committed - received.reverted
+    received.per_s = received.items / received.seconds if received.seconds else 0.0
+    return shipped, received
+
+
+def _batch_no() -> str:
+    return "BENCH" + secrets.token_hex(4).upper()
+
+
+def main() -> None:
+    """Run both workloads against a node and print the results as JSON lines."""
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--url", default="http://127.0.0.1:8545")
+    parser.add_argument("--network", type=Path, default=Path("var/devnet"))
+    parser.add_argument("--codes", type=int, default=10_000, help="codes to commission")
+    parser.add_argument("--shipments", type=int, default=500)
+    parser.add_argument("--codes-per-shipment", type=int, default=10)
+    parser.add_argument("--clients", type=int, default=4)
+    args = parser.parse_args()
+    with Client(args.url) as client:
+        actors = prepare_drug_actors(client, args.network)
+    results = [run_commission_workload(args.url, actors, args.codes, clients=args.clients)]
+    results += run_shipment_workload(
+        args.url, actors, args.shipments, codes_per_shipment=args.codes_per_shipment, clients=args.clients
+    )
+    for result in results:
+        print(json.dumps(asdict(result)))
+
+
+if __name__ == "__main__":
+    main()

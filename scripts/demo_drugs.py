@@ -1,0 +1,150 @@
+"""Drug traceability walkthrough (SDK): commission, pack, ship twice, receive, dispense, refuse a repeat.
+
+The committee (first three demo organisations, threshold 2) registers a distributor and a pharmacy, the drug
+regulator grants them DISTRIBUTOR / DISPENSER, and the MAH's codes travel to a patient. Run against a node:
+    .venv/bin/python scripts/demo_drugs.py [--url http://127.0.0.1:8545] [--network var/devnet]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import secrets
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from sdk.client import Client  # noqa: E402
+from sdk.drugs import BillType, DrugAlertError, Drugs, Level  # noqa: E402
+from sdk.governance import Governance  # noqa: E402
+from sdk.identifiers import compute_org_code_check, compute_uscc_check  # noqa: E402
+from sdk.signer import Signer  # noqa: E402
+
+UNIT_KEY, CASE_KEY = "8612001", "8612002"
+PRODUCTION, EXPIRY = dt.date(2025, 6, 1), dt.date(2028, 5, 31)
+
+
+def make_uscc(serial: int) -> str:
+    """Return a valid USCC for a demo organisation numbered ``serial`` (region 330100, Hangzhou)."""
+    org = f"{serial % 100_000_000:08d}"
+    body = "91330100" + org + compute_org_code_check(org)
+    return body + compute_uscc_check(body)
+
+
+def decide(committee: list[Governance], proposal_id: int, executed: bool) -> None:
+    """Add the second committee vote when the proposal has not executed yet (threshold 2)."""
+    if not executed:
+        committee[1].vote(proposal_id)
+
+
+def register_trader(
+    committee: list[Governance], regulator: Governance, name: str, role: str
+) -> tuple[Signer, str]:
+    """Register an organisation and an account by committee vote, then grant ``role`` by delegation."""
+    signer = Signer.generate()
+    uscc = make_uscc(int.from_bytes(secrets.token_bytes(4), "big"))
+    proposal = committee[0].register_organisation(uscc, name)
+    decide(committee, proposal.proposal_id, proposal.executed)
+    proposal = committee[0].register_account(signer.address, uscc)
+    decide(committee, proposal.proposal_id, proposal.executed)
+    receipt = regulator.grant_role(signer.address, role)
+    print(
+        f"  {name} ({uscc}) account 0x{signer.address.hex()[:12]}… granted {role} in block {receipt.height}"
+    )
+    return signer, uscc
+
+
+def main() -> None:
+    """Run the walkthrough; prints each step."""
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--url", default="http://127.0.0.1:8545")
+    parser.add_argument("--network", type=Path, default=Path("var/devnet"))
+    args = parser.parse_args()
+
+    orgs = json.loads((args.network / "orgs.json").read_text(encoding="utf-8"))
+    by_role = {role: org for org in orgs for role in org["roles"]}
+    with Client(args.url) as client:
+        info = client.chain_info()
+        print(f"chain {info.chain_id}, head {info.height}")
+        committee = [Governance(client, Signer.from_pem(args.network / org["key"])) for org in orgs[:3]]
+        regulator = Governance(client, Signer.from_pem(args.network / by_role["DRUG_REGULATOR"]["key"]))
+        mah_signer = Signer.from_pem(args.network / by_role["MAH"]["key"])
+
+        print("1. committee registers a distributor and a pharmacy; the regulator grants their roles")
+        dist_signer, _ = register_trader(
+            committee, regulator, "Zhejiang Medicine Distribution", "DISTRIBUTOR"
+        )
+        pharm_signer, _ = register_trader(committee, regulator, "West Lake Pharmacy", "DISPENSER")
+        mah, dist, pharm = Drugs(client, mah_signer), Drugs(client, dist_signer), Drugs(client, pharm_signer)
+
+        print("2. the MAH registers the unit and case products (once per chain)")
+        if mah.product(UNIT_KEY) is None:
+            mah.register_product(UNIT_KEY, "Amoxicillin Capsules 0.25 g x 24", "国药准字H33020001")
+            mah.register_product(
+                CASE_KEY, "Amoxicillin Capsules, case of 10", "国药准字H33020001", packs=UNIT_KEY
+            )
+        product = mah.product(UNIT_KEY)
+        if product is not None:
+            print(f"  {product.name}, {product.approval_number}, MAH {product.mah_uscc}")
+
+        run = secrets.randbelow(10**9)
+        units = [f"{UNIT_KEY}{run * 100 + i:013d}" for i in range(10)]
+        case = f"{CASE_KEY}{run:013d}"
+        batch = f"B{run % 10**6:06d}"
+        print(f"3. commission 10 units and a case in batch {batch}, pack the units into the case")
+        result = mah.commission(units, batch, PRODUCTION, EXPIRY, Level.UNIT)
+        mah.commission([case], batch, PRODUCTION, EXPIRY, Level.CASE)
+        receipt = mah.aggregate(case, units)
+        print(
+            f"  {result.count} units (gas {result.receipts[0].gas_used}), case {case}, "
+            f"packed in block {receipt.height}"
+        )
+
+        print("4. MAH ships the case to the distributor (201 sale); custody moves only on receipt")
+        shipment = mah.ship([case], dist_signer.address, BillType.SALE)
+        state = dist.code_state(units[0])
+        print(f"  shipment {shipment.shipment_id}: unit status {state.status.name}, custodian still MAH")
+        dist.receive(shipment.shipment_id)
+        print(f"  received: custodian 0x{dist.code_state(units[0]).custodian.hex()[:12]}… (distributor)")
+
+        print("5. distributor ships the case to the pharmacy; the pharmacy receives it")
+        shipment = dist.ship([case], pharm_signer.address, BillType.SALE)
+        pharm.receive(shipment.shipment_id)
+
+        print(f"6. pharmacy dispenses unit {units[0]}")
+        receipt = pharm.dispense(units[0])
+        print(f"  dispensed in block {receipt.height}")
+        try:
+            pharm.dispense(units[0])
+        except DrugAlertError as refused:
+            print(
+                f"  second dispensing refused: {refused.message} "
+                f"(alert in tx {refused.detail['tx_hash'][:18]}…)"
+            )
+
+        print("7. a consumer scans the pack")
+        view = Drugs(client).consumer_query(units[0])
+        print(
+            f"  authentic={view.authentic} product={view.product_name!r} MAH={view.mah_name!r} "
+            f"batch={view.batch_no} expiry={view.expiry_date} status={view.status.name} "
+            f"recalled={view.recalled}"
+        )
+        for step in view.trail:
+            print(f"    {step.step:<13} {step.organisation} ({step.uscc}) block {step.height}")
+        unknown = Drugs(client).consumer_query(f"{UNIT_KEY}{run * 100 + 99:013d}")
+        print(f"  an uncommissioned code: authentic={unknown.authentic} ({unknown.reason})")
+
+        print("8. the pharmacy reads the member-signed history of the unit")
+        history = client.signed_request(pharm_signer, "GET", f"/v1/drugs/codes/{units[0]}/history")
+        print("  " + ", ".join(e["event"] + ("*" if e["via"] else "") for e in history["events"]))
+        print("  (* = happened to the case while the unit was packed in it)")
+
+
+if __name__ == "__main__":
+    main()
