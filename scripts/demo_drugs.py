@@ -123,10 +123,8 @@ def main() -> None:
         try:
             pharm.dispense(units[0])
         except DrugAlertError as refused:
-            print(
-                f"  second dispensing refused: {refused.message} "
-                f"(alert in tx {refused.detail['tx_hash'][:18]}…)"
-            )
+            tx = refused.detail["tx_hash"]
+            print(f"  second dispensing refused: {refused.reason!r}, recorded as an Alert in tx {tx[:18]}…")
 
         print("7. a consumer scans the pack")
         view = Drugs(client).consumer_query(units[0])

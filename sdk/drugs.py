@@ -30,7 +30,7 @@ CHINA_TZ: Final = dt.timezone(dt.timedelta(hours=8))
 # Gas: a commissioned code costs one new storage slot (22.1k) plus its event and loop; the rest is per call.
 COMMISSION_GAS_PER_CODE: Final = 25_000
 COMMISSION_GAS_BASE: Final = 350_000  # a new batch record, role checks, the batch event
-PACK_GAS_PER_CODE: Final = 30_000  # a new parent link per child
+PACK_GAS_PER_CODE: Final = 33_000  # a new parent link and the packed flag per child
 MOVE_GAS_PER_CODE: Final = 20_000
 CALL_GAS_BASE: Final = 250_000
 
@@ -875,6 +875,12 @@ class Drugs(DrugQueries):
         """
         parent_id = parse_trace_code(parent).code_id
         prepared = self._prepare(children)
+        limit = (self.client.chain_info(refresh=False).tx_gas_limit - CALL_GAS_BASE) // PACK_GAS_PER_CODE
+        if len(prepared.ids) > limit:
+            raise EncodingError(
+                f"at most {limit} children per aggregate under the gas limit; pack in several calls",
+                code="bad_arguments",
+            )
         return self._move(
             "aggregate", [parent_id, prepared.ids], len(prepared.ids), "aggregation", PACK_GAS_PER_CODE
         )

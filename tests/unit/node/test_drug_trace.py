@@ -32,6 +32,7 @@ from sdk.drugs import (
     COMMISSION_GAS_BASE,
     COMMISSION_GAS_PER_CODE,
     MOVE_GAS_PER_CODE,
+    PACK_GAS_PER_CODE,
     BillType,
     Category,
     CodeStatus,
@@ -309,6 +310,17 @@ def test_commissioning_refusals_revert(chain: Chain) -> None:
 
 
 # --- packing --------------------------------------------------------------------------------------------
+def test_the_largest_pack_the_sdk_allows_fits_the_default_gas_limit(chain: Chain) -> None:
+    register(chain)
+    children = (5_000_000 - CALL_GAS_BASE) // PACK_GAS_PER_CODE
+    units = [unit(i) for i in range(1, children + 1)]
+    commission(chain, units, Level.UNIT)
+    commission(chain, [case(1)], Level.CASE)
+    receipt = chain.must(PHARMA, "aggregate", cid(case(1)), [cid(u) for u in units])
+    assert receipt.gas_used <= CALL_GAS_BASE + children * PACK_GAS_PER_CODE
+    assert chain.code(unit(children))["parent"] == cid(case(1))
+
+
 def test_children_move_with_their_parent(stocked: Chain) -> None:
     assert stocked.code(unit(3))["parent"] == cid(case(1))
     shipment = ship(stocked, PHARMA, [case(1)], DIST)
