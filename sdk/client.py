@@ -28,6 +28,7 @@ from sdk.types import BlockHeader, CommitCertificate, Log, Transaction
 if TYPE_CHECKING:
     from sdk.authorisations import Authorisations
     from sdk.confirmations import Confirmations
+    from sdk.drugs import Drugs
     from sdk.governance import Governance
     from sdk.licences import Licences
 
@@ -495,6 +496,13 @@ class Client:
         from sdk.licences import Licences
 
         return Licences(self)
+
+    @property
+    def drugs(self) -> Drugs:
+        """Drug traceability (药品追溯): consumer queries; signed writes via ``.with_signer(signer)``."""
+        from sdk.drugs import Drugs
+
+        return Drugs(self)
 
     @property
     def authorisations(self) -> Authorisations:

@@ -41,7 +41,10 @@ async def get_signed_member(request: Request) -> Member:
     """
     ledger: Ledger = get_ledger(request)
     body = await request.body()
-    path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    # Sign and check the path exactly as sent (percent-encoding included), not the decoded one.
+    raw_path: bytes = request.scope.get("raw_path") or request.url.path.encode()
+    query: bytes = request.scope.get("query_string") or b""
+    path = raw_path.decode("latin-1") + ("?" + query.decode("latin-1") if query else "")
     signed = verify_query(
         dict(request.headers),
         chain_id=ledger.chain.chain_id,
