@@ -69,6 +69,8 @@ IDLE_POLL_MS: int = 20
 SYNC_TIMEOUT_MS: int = 3_000
 #: Peers' reported heights are compared with ours this often.
 SYNC_CHECK_MS: int = 500
+#: Consensus steps slower than this are logged (block building and re-execution dominate).
+SLOW_STEP_MS: float = 250.0
 
 
 def _wall_clock_ms() -> int:
@@ -100,6 +102,17 @@ class RuntimeStats:
 
     def get(self, name: str) -> int:
         return self.counters.get(name, 0)
+
+
+def _describe(item: tuple[str, object, bytes]) -> str:
+    kind, payload, _peer = item
+    if kind == "message":
+        message = payload
+        name = type(message).__name__
+        return f"{name} h{getattr(message, 'height', '?')} r{getattr(message, 'round', '?')}"
+    if kind == "blocks":
+        return f"{len(payload)} synced blocks" if isinstance(payload, list) else "synced blocks"
+    return kind
 
 
 # --- single-validator production through the core --------------------------------------------------------
@@ -200,7 +213,8 @@ class ConsensusDriver:
         self.signer = signer
         self.verifier = verifier
         self.wal = wal
-        self.app = LedgerBlockSource(ledger)
+        # Building plus re-executing a block must fit in round 0: a quarter of the round timeout each.
+        self.app = LedgerBlockSource(ledger, execution_budget_ms=config.round_timeout_base_ms // 4)
         self.empty_block_interval_ms = empty_block_interval_ms
         self.clock_ms = clock_ms
         self.network: PeerService | None = None
@@ -372,6 +386,13 @@ class ConsensusDriver:
             log.exception("the consensus driver stopped")
 
     def _handle(self, item: tuple[str, object, bytes]) -> None:
+        started = time.perf_counter()
+        self._handle_item(item)
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        if elapsed_ms > SLOW_STEP_MS:
+            log.info("slow consensus step: %s took %.0f ms", _describe(item), elapsed_ms)
+
+    def _handle_item(self, item: tuple[str, object, bytes]) -> None:
         core = self.core
         if core is None:
             return
@@ -400,7 +421,16 @@ class ConsensusDriver:
             if timer.kind is TimerKind.BLOCK and self._should_wait_for_transactions(now):
                 self._schedule(timer, now + IDLE_POLL_MS)
                 continue
+            started = time.perf_counter()
             self._perform(core.on_timeout(timer, now))
+            elapsed_ms = (time.perf_counter() - started) * 1000
+            if elapsed_ms > SLOW_STEP_MS:
+                log.info(
+                    "slow consensus step: %s timer (round %d) took %.0f ms",
+                    timer.kind.name,
+                    timer.round,
+                    elapsed_ms,
+                )
 
     def _should_wait_for_transactions(self, now: int) -> bool:
         """Empty blocks only every ``empty_block_interval_ms``: wait while the mempool is empty."""
@@ -424,6 +454,14 @@ class ConsensusDriver:
             elif isinstance(action, ScheduleTimer):
                 self._schedule(action.timer, action.at_ms)
             elif isinstance(action, CommitBlock):
+                log.info(
+                    "decided block %d (round %d, %d txs, %d seals) in round %d",
+                    action.block.header.height,
+                    action.block.header.round,
+                    len(action.block.transactions),
+                    len(action.certificate.seals),
+                    core.round,
+                )
                 if self._commit(action.block, action.certificate):
                     work.extend(core.on_new_block(action.block, action.certificate, self.clock_ms()))
                     self._after_commit()
@@ -655,13 +693,24 @@ class RuntimeCollector:
         rejected = CounterMetricFamily(
             "xinlian_consensus_rejected", "Inputs the core refused, by reason", labels=["reason"]
         )
+        ignored = CounterMetricFamily(
+            "xinlian_consensus_ignored",
+            "Valid but useless inputs the core ignored, by reason",
+            labels=["reason"],
+        )
         if driver is not None:
             for name, value in sorted(driver.stats.counters.items()):
                 events.add_metric([name], value)
-            for reason, value in sorted(driver.stats.rejected.items()):
+        if core is not None:
+            for reason, value in sorted(core.metrics.rejected.items()):
                 rejected.add_metric([reason], value)
+            for reason, value in sorted(core.metrics.ignored.items()):
+                ignored.add_metric([reason], value)
+            events.add_metric(["rounds_changed"], core.metrics.rounds_changed)
+            events.add_metric(["refused_to_sign"], core.metrics.refused_to_sign)
         yield events
         yield rejected
+        yield ignored
         p2p = self.node.p2p
         peers = GaugeMetricFamily("xinlian_p2p_peers", "Peers with an open authenticated link")
         peers.add_metric([], len(p2p.connected_peers()) if p2p is not None else 0)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from node.config import ChainConfig
 from node.consensus.core import BlockInfo, ChainHead, ConsensusConfig
 from node.ledger.chain import Ledger
@@ -10,6 +12,10 @@ from sdk.types import Block
 
 #: Minimum spacing of the core's sync requests while it sees traffic for later heights.
 DEFAULT_SYNC_RETRY_MS: int = 1_000
+#: Assumed execution cost per transaction until the first blocks have been measured.
+INITIAL_MS_PER_TX: float = 2.0
+#: A proposer never bounds its block below this many transactions (progress under any load).
+MIN_BLOCK_TXS: int = 20
 
 
 def compute_consensus_config(chain: ChainConfig) -> ConsensusConfig:
@@ -43,8 +49,25 @@ class LedgerBlockSource:
     proposal's proposer matches its round; the ledger checks everything else by re-execution.
     """
 
-    def __init__(self, ledger: Ledger) -> None:
+    def __init__(self, ledger: Ledger, *, execution_budget_ms: int | None = None) -> None:
         self.ledger = ledger
+        self.execution_budget_ms = execution_budget_ms
+        self._ms_per_tx = INITIAL_MS_PER_TX
+
+    @property
+    def max_block_txs(self) -> int:
+        """Transactions a proposed block may hold: the chain's limit, or fewer when executing that many
+        at the measured speed would exceed ``execution_budget_ms`` (never below MIN_BLOCK_TXS)."""
+        limit = self.ledger.chain.max_block_txs
+        if self.execution_budget_ms is None:
+            return limit
+        fitting = int(self.execution_budget_ms / max(self._ms_per_tx, 1e-3))
+        return max(min(MIN_BLOCK_TXS, limit), min(limit, fitting))
+
+    def _observe(self, tx_count: int, elapsed_s: float) -> None:
+        if tx_count >= 10:
+            sample = elapsed_s * 1000 / tx_count
+            self._ms_per_tx = 0.7 * self._ms_per_tx + 0.3 * sample
 
     def propose_block(self, height: int, round: int, proposer_index: int, now_ms: int) -> Block:
         """Build a block of pending transactions on the head. Raises ConsensusError if the head moved."""
@@ -54,7 +77,11 @@ class LedgerBlockSource:
                 height=height,
                 head=self.ledger.height,
             )
-        executed = self.ledger.build_block(round=round, proposer_index=proposer_index, now_ms=now_ms)
+        started = time.perf_counter()
+        executed = self.ledger.build_block(
+            round=round, proposer_index=proposer_index, now_ms=now_ms, max_txs=self.max_block_txs
+        )
+        self._observe(len(executed.block.transactions), time.perf_counter() - started)
         return executed.block
 
     def validate_block(self, block: Block, now_ms: int) -> None:
@@ -62,7 +89,9 @@ class LedgerBlockSource:
 
         Raises InvalidBlock naming the first mismatch.
         """
+        started = time.perf_counter()
         self.ledger.validate_block(block, now_ms=now_ms)
+        self._observe(len(block.transactions), time.perf_counter() - started)
 
     def block_hash(self, block: Block) -> bytes:
         """Return SM3 of the block's header encoding."""

@@ -285,9 +285,18 @@ class Ledger:
 
     # --- block building ------------------------------------------------------------------------------
     def build_block(
-        self, *, round: int = 0, proposer_index: int = 0, now_ms: int | None = None
+        self,
+        *,
+        round: int = 0,
+        proposer_index: int = 0,
+        now_ms: int | None = None,
+        max_txs: int | None = None,
     ) -> ExecutedBlock:
-        """Select pending transactions, execute them on the head state and return a complete block."""
+        """Select pending transactions, execute them on the head state and return a complete block.
+
+        ``max_txs`` lowers the chain's per-block transaction limit for this block (the consensus runtime
+        bounds blocks so that re-executing one fits well inside a round).
+        """
         with self._lock:
             head = self.head
             now = self._clock_ms() if now_ms is None else now_ms
@@ -296,7 +305,12 @@ class Ledger:
             chosen: list[Transaction] = []
             stale: list[bytes] = []
             activity: dict[bytes, bool] = {}
-            candidates = self.mempool.select(self.chain.max_block_txs, self.chain.block_gas_limit)
+            limit = (
+                self.chain.max_block_txs
+                if max_txs is None
+                else max(1, min(max_txs, self.chain.max_block_txs))
+            )
+            candidates = self.mempool.select(limit, self.chain.block_gas_limit)
             committed = self.store.has_transactions([h for h, _ in candidates]) if candidates else set()
             for tx_hash, tx in candidates:
                 if tx_hash in committed or tx.expiry_height < height:
