@@ -1,0 +1,229 @@
+"""Devnet benchmark: committed tx/s and commit latency of a 4-validator devnet vs 1 validator, same code."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import socket
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO_ROOT))
+
+import httpx  # noqa: E402
+
+from node.devnet import Devnet, init_devnet  # noqa: E402
+from tests.e2e.helpers import Grantor, Network, make_grant  # noqa: E402
+
+TX_PER_S_TARGET = 300.0
+P50_TARGET_S = 1.5
+CHAIN_ID = 6161
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Result:
+    validators: int
+    offered: int
+    committed: int
+    duration_s: float
+    tx_per_s: float
+    p50_s: float
+    p99_s: float
+    heights: list[int | None]
+    blocks: int
+
+
+def make_network(base: Path, validators: int) -> tuple[Devnet, Network]:
+    from node.genesis import DEFAULT_ROLE_ADMINS, ROLE_IDS
+    from sdk.crypto import PrivateKey
+
+    api_ports = [free_port() for _ in range(validators)]
+    init_devnet(
+        base,
+        validators=validators,
+        chain_id=CHAIN_ID,
+        api_ports=api_ports,
+        p2p_ports=[free_port() for _ in range(validators)],
+        committee_size=1,
+        log_level="warning",
+    )
+    names = {role_id: name for name, role_id in ROLE_IDS.items()}
+    admin_of = {names[admin]: names[role] for role, admin in DEFAULT_ROLE_ADMINS}
+    directory = json.loads((base / "orgs.json").read_text(encoding="utf-8"))
+    grantors = tuple(
+        Grantor(e["name"], PrivateKey.from_pem((base / e["key"]).read_bytes()), admin_of[role])
+        for e in directory
+        for role in e["roles"]
+        if role in admin_of
+    )
+    accounts = tuple(bytes.fromhex(e["address"].removeprefix("0x")) for e in directory)
+    return Devnet(base), Network(
+        base, base / "nodes" / "node-0.json", api_ports[0], CHAIN_ID, accounts, grantors
+    )
+
+
+class CommitWatcher:
+    """Polls node 0 for new blocks; records when each transaction hash was first seen committed."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.seen: dict[str, float] = {}
+        self.blocks = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        with httpx.Client(base_url=self.url, timeout=10.0) as http:
+            height = int(http.get("/health").json()["height"])
+            while not self._stop.is_set():
+                try:
+                    head = int(http.get("/health").json()["height"])
+                    while height < head:
+                        body = http.get(f"/v1/blocks/{height + 1}").json()
+                        now = time.monotonic()
+                        for tx in body["transactions"]:
+                            self.seen.setdefault(tx.removeprefix("0x"), now)
+                        height += 1
+                        self.blocks += 1
+                except httpx.HTTPError:
+                    pass
+                self._stop.wait(0.02)
+
+
+def run(validators: int, txs: int, rate: float, clients: int, workdir: Path) -> Result:
+    base = workdir / f"devnet{validators}"
+    net, network = make_network(base, validators)
+    net.start()
+    try:
+        urls = [n.url for n in net.nodes]
+        head = net.nodes[0].height() or 0
+        signed = [
+            make_grant(network, network.grantors[i % len(network.grantors)], head_height=head, index=i)
+            for i in range(txs)
+        ]
+        for tx in signed[:5]:  # warm-up (first EVM calls, connection set-up): not measured
+            httpx.post(f"{urls[0]}/v1/transactions", content=tx.encode(), timeout=10.0)
+        time.sleep(3.0)
+        work = signed[5:]
+        submitted: dict[str, float] = {}
+        watcher = CommitWatcher(urls[0])
+        watcher.start()
+        lock = threading.Lock()
+        start = time.monotonic()
+
+        def client(worker: int) -> None:
+            with httpx.Client(timeout=30.0) as http:
+                for i in range(worker, len(work), clients):
+                    if rate > 0:
+                        due = start + i / rate
+                        delay = due - time.monotonic()
+                        if delay > 0:
+                            time.sleep(delay)
+                    tx = work[i]
+                    url = urls[i % len(urls)]  # spread over every validator's API
+                    t0 = time.monotonic()
+                    response = http.post(
+                        f"{url}/v1/transactions",
+                        content=tx.encode(),
+                        headers={"content-type": "application/octet-stream"},
+                    )
+                    if response.status_code in (200, 201, 202):
+                        with lock:
+                            submitted[tx.tx_hash.hex()] = t0
+
+        threads = [threading.Thread(target=client, args=(w,), daemon=True) for w in range(clients)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        deadline = time.monotonic() + max(60.0, len(work) / 50)
+        while time.monotonic() < deadline:
+            if all(h in watcher.seen for h in submitted):
+                break
+            time.sleep(0.2)
+        watcher.stop()
+        latencies = sorted(watcher.seen[h] - t for h, t in submitted.items() if h in watcher.seen)
+        ends = [watcher.seen[h] for h in submitted if h in watcher.seen]
+        duration = (max(ends) - start) if ends else float("nan")
+        committed = len(latencies)
+        return Result(
+            validators=validators,
+            offered=len(work),
+            committed=committed,
+            duration_s=duration,
+            tx_per_s=committed / duration if ends else 0.0,
+            p50_s=statistics.median(latencies) if latencies else float("nan"),
+            p99_s=latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
+            if latencies
+            else float("nan"),
+            heights=net.heights(),
+            blocks=watcher.blocks,
+        )
+    finally:
+        net.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--validators", type=int, default=4)
+    parser.add_argument("--txs", type=int, default=3_000, help="transactions per run")
+    parser.add_argument("--rate", type=float, default=400.0, help="offered tx/s (0 = as fast as possible)")
+    parser.add_argument("--clients", type=int, default=8, help="submitting threads")
+    parser.add_argument("--keep", action="store_true", help="keep the network folders")
+    args = parser.parse_args()
+    workdir = Path(tempfile.mkdtemp(prefix="xinlian-bench-devnet-"))
+    try:
+        print(f"baseline: 1 validator, same runtime (QBFT, quorum 1), {args.txs} txs, {args.rate:g} tx/s")
+        base = run(1, args.txs, args.rate, args.clients, workdir)
+        print(f"devnet: {args.validators} validators (separate processes, loopback TCP, SQLite each)")
+        dev = run(args.validators, args.txs, args.rate, args.clients, workdir)
+    finally:
+        if not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+    print()
+    print(f"{'':>26} {'1 validator':>14} {f'{args.validators} validators':>14} {'ratio':>8}")
+    for name, a, b in (
+        ("committed tx/s", base.tx_per_s, dev.tx_per_s),
+        ("commit latency p50 (s)", base.p50_s, dev.p50_s),
+        ("commit latency p99 (s)", base.p99_s, dev.p99_s),
+    ):
+        print(f"{name:>26} {a:>14.2f} {b:>14.2f} {b / a if a else float('nan'):>8.2f}")
+    print(
+        f"{'committed / offered':>26} {base.committed:>8}/{base.offered:<5} "
+        f"{dev.committed:>8}/{dev.offered:<5}"
+    )
+    print(f"{'blocks':>26} {base.blocks:>14} {dev.blocks:>14}")
+    print()
+    ok_tps = dev.tx_per_s >= TX_PER_S_TARGET
+    ok_p50 = dev.p50_s <= P50_TARGET_S
+    print(
+        f"targets: >= {TX_PER_S_TARGET:g} tx/s: {'met' if ok_tps else 'NOT met'} ({dev.tx_per_s:.0f}); "
+        f"p50 <= {P50_TARGET_S} s: {'met' if ok_p50 else 'NOT met'} ({dev.p50_s:.2f} s)"
+    )
+    import os
+
+    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the end")
+
+
+if __name__ == "__main__":
+    main()
