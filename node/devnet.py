@@ -200,6 +200,10 @@ class Devnet:
         return [node.height() for node in self.nodes]
 
 
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def run_devnet(
     out_dir: str | Path,
     *,
@@ -214,6 +218,9 @@ def run_devnet(
     Raises RuntimeError when a node does not come up.
     """
     out = Path(out_dir)
+    # Ctrl-C (SIGINT, even where a launcher ignored it) and SIGTERM both stop every node cleanly.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _raise_interrupt)
     if not (out / "genesis.json").exists():
         init_devnet(out, validators=validators, base_api_port=base_api_port, base_p2p_port=base_p2p_port)
         echo(f"initialised a {validators}-validator consortium in {out}")
