@@ -17,6 +17,8 @@ from node.genesis import (
     GenesisOrganisation,
     GenesisRole,
     GenesisSpec,
+    SystemContract,
+    load_runtime_code,
 )
 from node.genesis_init import get_system_contracts
 from node.ledger.chain import make_genesis_block
@@ -45,8 +47,22 @@ class GenesisMember:
 
 
 @dataclass(frozen=True)
+class GenesisContract:
+    """A system contract fixed by the genesis file: its code and set-up call travel in the file itself."""
+
+    name: str
+    address: str  # 0x-hex, 20 bytes
+    code: str  # 0x-hex runtime bytecode
+    init: str = ""  # 0x-hex calldata of its genesis set-up call
+
+
+@dataclass(frozen=True)
 class GenesisFile:
-    """The consortium's genesis document: every node of a chain must load the identical file."""
+    """The consortium's genesis document: every node of a chain must load the identical file.
+
+    It is self-contained: the runtime code of Governance and of every system contract is in the file, so the
+    genesis state never depends on which contract builds a node happens to have on disk.
+    """
 
     chain: ChainConfig
     timestamp_ms: int
@@ -55,6 +71,8 @@ class GenesisFile:
     accounts: tuple[GenesisMember, ...]
     committee: tuple[str, ...]  # member addresses, hex
     threshold: int
+    governance_code: str  # 0x-hex runtime bytecode of Governance
+    system_contracts: tuple[GenesisContract, ...] = ()
 
     @property
     def governance_address(self) -> bytes:
@@ -100,6 +118,8 @@ class GenesisFile:
                 ),
                 committee=tuple(raw["committee"]),
                 threshold=int(raw["threshold"]),
+                governance_code=str(raw["governance_code"]),
+                system_contracts=tuple(GenesisContract(**c) for c in raw.get("system_contracts", ())),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ConfigError(f"{source}: malformed genesis ({exc!r})") from exc
@@ -132,6 +152,17 @@ class GenesisFile:
                 raise ConfigError(f"committee member {m} is not a genesis account")
         if not 1 <= self.threshold <= len(self.committee):
             raise ConfigError(f"threshold {self.threshold} must be between 1 and {len(self.committee)}")
+        for label, code in [("Governance", self.governance_code)] + [
+            (c.name, c.code) for c in self.system_contracts
+        ]:
+            if not _hex_bytes(code, f"{label} code"):
+                raise ConfigError(f"genesis carries no runtime code for {label}")
+        seen: set[str] = set()
+        for c in self.system_contracts:
+            if c.name in seen or len(_hex_bytes(c.address, f"{c.name} address")) != 20:
+                raise ConfigError(f"system contract {c.name} is repeated or has a malformed address")
+            seen.add(c.name)
+            _hex_bytes(c.init, f"{c.name} set-up call")
 
     def to_spec(self) -> GenesisSpec:
         """The execution engine's view of this genesis."""
@@ -151,8 +182,24 @@ class GenesisFile:
                 for role, scope in a.roles
             ),
             timestamp_ms=self.timestamp_ms,
-            system_contracts=get_system_contracts(),
+            governance_code=_hex_bytes(self.governance_code, "Governance code"),
+            system_contracts=tuple(
+                SystemContract(
+                    name=c.name,
+                    address=_hex_bytes(c.address, f"{c.name} address"),
+                    runtime_code=_hex_bytes(c.code, f"{c.name} code"),
+                    init_data=_hex_bytes(c.init, f"{c.name} set-up call"),
+                )
+                for c in self.system_contracts
+            ),
         )
+
+
+def _hex_bytes(value: str, what: str) -> bytes:
+    try:
+        return bytes.fromhex(value.removeprefix("0x"))
+    except ValueError as exc:
+        raise ConfigError(f"genesis {what} is not hex") from exc
 
 
 def _addr(value: str) -> bytes:
@@ -251,6 +298,16 @@ def init_network(
         accounts=tuple(members),
         committee=committee,
         threshold=len(committee) // 2 + 1,
+        governance_code="0x" + load_runtime_code("Governance").hex(),
+        system_contracts=tuple(
+            GenesisContract(
+                name=c.name,
+                address="0x" + c.address.hex(),
+                code="0x" + c.runtime_code.hex(),
+                init="0x" + c.init_data.hex(),
+            )
+            for c in get_system_contracts()
+        ),
     )
     genesis.validate()
     (out / "genesis.json").write_text(genesis.to_json(), encoding="utf-8")

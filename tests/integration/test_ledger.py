@@ -176,3 +176,35 @@ def test_database_of_another_chain_is_refused(tmp_path: Path, network: Path) -> 
     with pytest.raises(InvalidBlock) as info:
         Node(foreign)
     assert info.value.code == "genesis_mismatch"
+
+
+def test_genesis_is_fixed_by_the_file_not_by_the_contract_builds_on_disk(
+    network: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import node.network as network_module
+
+    config = NodeConfig.load(network / "nodes" / "node-0.json")
+    first = Node(config)
+    genesis_hash = first.store.get_block(0).header.block_hash
+    first.stop()
+
+    def unavailable(*_args: object, **_kwargs: object) -> object:
+        raise AssertionError("genesis must not read contract builds from disk")
+
+    monkeypatch.setattr(network_module, "get_system_contracts", unavailable)
+    monkeypatch.setattr(network_module, "load_runtime_code", unavailable)
+    second = Node(config)
+    try:
+        assert second.store.get_block(0).header.block_hash == genesis_hash
+    finally:
+        second.stop()
+
+
+def test_genesis_file_with_missing_code_is_refused(network: Path) -> None:
+    from node.config import ConfigError
+    from node.network import GenesisFile
+
+    raw = json.loads((network / "genesis.json").read_text())
+    raw["governance_code"] = "0x"
+    with pytest.raises(ConfigError, match="no runtime code for Governance"):
+        GenesisFile.from_dict(raw)
