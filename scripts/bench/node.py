@@ -1,4 +1,7 @@
-"""Node benchmark: committed Governance grants/s, commit latency, bytes/tx, vs web3 + eth-tester."""
+"""Node benchmark: committed Governance grants/s, commit latency, bytes/tx, vs web3 + eth-tester.
+
+``--domains`` adds the licence, authorisation and drug workloads on a fresh node, set against those grants.
+"""
 
 from __future__ import annotations
 
@@ -439,6 +442,171 @@ def phase_times(stats: pstats.Stats) -> dict[str, float]:
     return times
 
 
+# --- domain workloads on a fresh node (licences, authorisations, drug traceability) ----------------------
+@dataclass
+class DomainSizes:
+    licences: int = 500
+    uses: int = 300
+    codes: int = 2000
+    shipments: int = 100
+    codes_per_shipment: int = 10
+
+
+@dataclass
+class DomainRow:
+    """One domain workload's committed rate, normalised across the workload modules' own result types."""
+
+    workload: str
+    unit: str  # what ``items`` counts: licences, uses, codes, shipments, receipts
+    requested: int
+    items: int = 0  # committed items (read back from the contract where the workload does)
+    items_per_tx: int = 1
+    transactions: int = 0  # accepted (submitted) transactions
+    refused: int = 0
+    failed: int = 0  # accepted but not in effect: reverted, or not committed/counted within the wait
+    seconds: float = 0.0  # first submit → last commit seen
+    per_s: float = 0.0  # committed items per second
+    tx_per_s: float = 0.0
+    latency_p50_ms: float | None = None  # None: the workload does not measure it
+    latency_p99_ms: float | None = None
+    untimed_s: float = 0.0  # the rest of the workload's wall time: set-up transactions, signing, read-backs
+    node_cpu_s: float | None = None  # node process CPU over the whole workload, untimed part included
+    error: str = ""
+    ratio_to_grants: float | None = None  # per_s / same-run Governance grants over HTTP (tx/s)
+    ratio_to_baseline: float | None = None  # per_s / web3 + eth-tester grants tx/s (one item per tx only)
+    result: dict[str, Any] = field(default_factory=dict)  # the workload module's own result
+
+
+def run_domains(sizes: DomainSizes, clients: int, workdir: Path) -> dict[str, Any]:
+    """Start a fresh one-validator node and run each domain workload against it, one after the other.
+
+    Takes: the workload sizes (0 skips one), client threads, the temporary folder. Returns: the client
+    count, the sizes, the wall seconds of it all (node start-up and untimed set-up included) and one
+    DomainRow (as a dict) per workload; a workload that raises is reported in its row's ``error`` and the
+    others still run. The ratios are added by ``add_domain_ratios`` once the same run's grants are known.
+    """
+    from scripts.bench.authorisations_workload import run_authorisation_workload
+    from scripts.bench.drugs_workload import (
+        prepare_drug_actors,
+        run_commission_workload,
+        run_shipment_workload,
+    )
+    from scripts.bench.licences_workload import issue_licences, load_issuers, prepare_licence_type
+
+    net = create_network(workdir / "domains")
+    node = NodeProcess(net)
+    rows: list[DomainRow] = []
+    started = time.perf_counter()
+
+    def measure(row: DomainRow, work: Any) -> None:
+        cpu, wall = node.cpu_seconds(), time.perf_counter()
+        try:
+            work(row)
+        except Exception as exc:  # reported in the row; the other workloads still run
+            row.error = f"{type(exc).__name__}: {exc}"[:300]
+            progress(f"domains: {row.workload} failed: {row.error}")
+        row.node_cpu_s = node.cpu_seconds() - cpu
+        row.untimed_s = time.perf_counter() - wall - row.seconds
+        rows.append(row)
+
+    def licences(row: DomainRow) -> None:
+        issuers = load_issuers(net.base, count=2)
+        with Client(net.url, timeout=30.0) as client:
+            type_code = prepare_licence_type(client, issuers)
+            progress(f"domains: {sizes.licences} licence issuances (type {type_code})")
+            r = issue_licences(client, issuers, sizes.licences, type_code=type_code, clients=clients)
+        row.result = asdict(r)
+        row.items, row.transactions, row.refused = r.committed, r.submitted, r.refused
+        row.seconds, row.per_s, row.tx_per_s = r.seconds, r.licences_per_s, r.licences_per_s
+        row.latency_p50_ms, row.latency_p99_ms = r.latency_p50_ms, r.latency_p99_ms
+        row.failed = max(0, r.submitted - r.committed)
+
+    def authorisations(row: DomainRow) -> None:
+        progress(f"domains: {sizes.uses} authorisation uses (set-up: DATA_USER grant, resource, grants)")
+        r = run_authorisation_workload(net.url, net.base, uses=sizes.uses, clients=clients)
+        row.result = asdict(r)
+        row.items, row.transactions, row.refused = r.uses_committed, r.uses_submitted, r.refused
+        row.seconds, row.per_s, row.tx_per_s = r.seconds, r.uses_per_s, r.uses_per_s
+        row.latency_p50_ms, row.latency_p99_ms = r.latency_p50_ms, r.latency_p99_ms
+        row.failed = max(0, r.uses_submitted - r.uses_committed)
+
+    def from_drugs(row: DomainRow, r: Any) -> None:
+        row.workload, row.result = r.name, asdict(r)
+        row.items, row.transactions, row.refused, row.failed = r.items, r.committed, r.refused, r.reverted
+        row.seconds, row.per_s, row.tx_per_s = r.seconds, r.per_s, r.tx_per_s
+
+    actors: list[Any] = []  # prepared once, for the commission and shipment workloads
+
+    def drug_actors() -> Any:
+        if not actors:
+            with Client(net.url, timeout=30.0) as client:
+                actors.append(prepare_drug_actors(client, net.base))
+        return actors[0]
+
+    def commission(row: DomainRow) -> None:
+        actor = drug_actors()
+        progress(f"domains: commission {sizes.codes} codes")
+        r = run_commission_workload(net.url, actor, sizes.codes, clients=clients)
+        from_drugs(row, r)
+        row.items_per_tx = -(-r.items // r.committed) if r.committed else 1  # ceil
+
+    shipped_received: list[Any] = []
+
+    def ship(row: DomainRow) -> None:
+        actor = drug_actors()
+        progress(
+            f"domains: {sizes.shipments} shipments of {sizes.codes_per_shipment} codes "
+            "(commissioned untimed first), then their receipts"
+        )
+        shipped_received.extend(
+            run_shipment_workload(
+                net.url, actor, sizes.shipments, codes_per_shipment=sizes.codes_per_shipment, clients=clients
+            )
+        )
+        from_drugs(row, shipped_received[0])
+
+    try:
+        height = node.wait_healthy()
+        progress(f"domains: node up at height {height} ({time.perf_counter() - started:.1f} s)")
+        if sizes.licences:
+            measure(DomainRow("licence issuance", "licences", sizes.licences), licences)
+        if sizes.uses:
+            measure(DomainRow("authorisation use", "uses", sizes.uses), authorisations)
+        if sizes.codes:
+            measure(DomainRow("commission", "codes", sizes.codes), commission)
+        if sizes.shipments:
+            measure(DomainRow("ship", "shipments", sizes.shipments), ship)
+            if len(shipped_received) == 2:
+                received = DomainRow("receive", "receipts", sizes.shipments)
+                from_drugs(received, shipped_received[1])
+                rows[-1].untimed_s -= received.seconds  # one call ran both; CPU stays in the ship row
+                rows.append(received)
+    finally:
+        node.stop()
+    return {
+        "clients": clients,
+        "sizes": asdict(sizes),
+        "seconds": time.perf_counter() - started,
+        "rows": [asdict(row) for row in rows],
+    }
+
+
+def add_domain_ratios(report: dict[str, Any]) -> None:
+    """Ratios of each domain rate to the same run's grant rates (HTTP node; eth-tester where meaningful)."""
+    domains: dict[str, Any] | None = report.get("domains")
+    if not domains:
+        return
+    grants = (report.get("http") or {}).get("tx_per_s") or 0.0
+    base = (report.get("baseline") or {}).get("tx_per_s") or 0.0
+    for row in domains["rows"]:
+        if row["error"] or not row["per_s"]:
+            continue
+        row["ratio_to_grants"] = row["per_s"] / grants if grants else None
+        # eth-tester ran grant_role, one call per transaction: only a one-item-per-transaction rate is set
+        # against it (a batched rate — codes/s — over its tx/s would mostly measure the batch size)
+        row["ratio_to_baseline"] = row["per_s"] / base if base and row["items_per_tx"] == 1 else None
+
+
 # --- baseline: web3.py + eth-tester (PyEVMBackend), the same contract and call --------------------------
 @dataclass
 class BaselineResult:
@@ -581,6 +749,8 @@ def print_report(report: dict[str, Any], args: argparse.Namespace) -> None:
                 f"ratio Xinlian {name} / baseline = {x:.1f}x — {verdict} the targets "
                 f"(≥ {TX_PER_S_TARGET} tx/s and ≥ {RATIO_TARGET:.0f}x)"
             )
+    if report.get("domains"):
+        print_domains(report)
     prof: dict[str, Any] | None = report.get("profile")
     if prof:
         print(f"\nprofile of the in-process path ({prof['committed']} tx, under cProfile, so slower):")
@@ -588,6 +758,55 @@ def print_report(report: dict[str, Any], args: argparse.Namespace) -> None:
         for label, seconds in prof["phases_s"].items():
             print(f"  {label:<36} {seconds:7.2f} s  {100 * seconds / total:5.1f} %")
         print(prof["profile_top"])
+
+
+def _cell(value: float | None, fmt: str, width: int) -> str:
+    """``value`` formatted and right-aligned in ``width``; an em dash when there is none."""
+    text = "—" if value is None else format(value, fmt.removesuffix("x")) + ("x" if fmt.endswith("x") else "")
+    return f"{text:>{width}}"
+
+
+def print_domains(report: dict[str, Any]) -> None:
+    domains: dict[str, Any] = report["domains"]
+    grants = (report.get("http") or {}).get("tx_per_s")
+    base = (report.get("baseline") or {}).get("tx_per_s")
+    print(
+        f"\ndomain workloads on a fresh 1-validator node ({domains['clients']} clients, one workload "
+        f"after the other; {domains['seconds']:.1f} s with untimed set-up)"
+    )
+    print(
+        "same-run references: Governance grants over HTTP "
+        + (f"{grants:.0f} tx/s" if grants else "not measured (--no-http)")
+        + "; web3 + eth-tester grants "
+        + (f"{base:.0f} tx/s" if base else "not measured (--no-baseline)")
+    )
+    print(
+        f"  {'workload':<28} {'committed':>20} {'per s':>7} {'tx/s':>6} {'p50 ms':>7} {'p99 ms':>7} "
+        f"{'×grants':>8} {'×eth-tester':>11}"
+    )
+    notes: list[str] = []
+    for row in domains["rows"]:
+        if row["error"]:
+            print(f"  {row['workload']:<28} failed: {row['error']}")
+            continue
+        committed = f"{row['items']}/{row['requested']} {row['unit']}"
+        print(
+            f"  {row['workload']:<28} {committed:>20} {row['per_s']:7.1f} {row['tx_per_s']:6.1f} "
+            f"{_cell(row['latency_p50_ms'], '.0f', 7)} {_cell(row['latency_p99_ms'], '.0f', 7)} "
+            f"{_cell(row['ratio_to_grants'], '.2fx', 8)} {_cell(row['ratio_to_baseline'], '.1fx', 11)}"
+        )
+        if row["refused"] or row["failed"]:
+            notes.append(
+                f"{row['workload']}: {row['refused']} refused at admission "
+                f"{row['result'].get('refusals') or ''}, {row['failed']} accepted but not in effect"
+            )
+    print(
+        "  per s = committed items / (last commit − first submit); ×grants = per s ÷ the grants' HTTP\n"
+        "  tx/s above; ×eth-tester = per s ÷ eth-tester's grant tx/s, one-item-per-transaction rows only\n"
+        "  (eth-tester ran grant_role, not these calls); p50/p99 = submit → commit seen (licences, uses only)"
+    )
+    for note in notes:
+        print(f"  note — {note}")
 
 
 def main() -> None:
@@ -602,6 +821,36 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="cProfile the in-process path: phases, top 15")
     parser.add_argument("--no-http", action="store_true", help="skip the node-over-HTTP measurement")
     parser.add_argument("--no-baseline", action="store_true", help="skip web3 + eth-tester")
+    parser.add_argument(
+        "--domains",
+        action="store_true",
+        help="also run the licence, authorisation and drug workloads on a fresh node (sizes below)",
+    )
+    sizes = DomainSizes()
+    parser.add_argument(
+        "--licences",
+        type=int,
+        default=sizes.licences,
+        help=f"licence issuances (default {sizes.licences}; 0 skips)",
+    )
+    parser.add_argument(
+        "--uses", type=int, default=sizes.uses, help=f"authorisation uses (default {sizes.uses}; 0 skips)"
+    )
+    parser.add_argument(
+        "--codes", type=int, default=sizes.codes, help=f"codes commissioned (default {sizes.codes}; 0 skips)"
+    )
+    parser.add_argument(
+        "--shipments",
+        type=int,
+        default=sizes.shipments,
+        help=f"shipments, then receipts (default {sizes.shipments}; 0 skips)",
+    )
+    parser.add_argument(
+        "--codes-per-shipment",
+        type=int,
+        default=sizes.codes_per_shipment,
+        help=f"codes per shipment (default {sizes.codes_per_shipment})",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON document instead of text")
     parser.add_argument("--keep", action="store_true", help="keep the temporary networks (paths printed)")
     args = parser.parse_args()
@@ -618,10 +867,17 @@ def main() -> None:
         if args.profile:
             progress(f"Xinlian in process under cProfile: {args.txs} tx")
             report["profile"] = asdict(run_inprocess(args.txs, workdir, profile=True, name="profile"))
+        if args.domains:
+            progress(f"domain workloads on a fresh node, {args.clients} clients")
+            domain_sizes = DomainSizes(
+                args.licences, args.uses, args.codes, args.shipments, args.codes_per_shipment
+            )
+            report["domains"] = run_domains(domain_sizes, args.clients, workdir)
         if not args.no_baseline:
             progress(f"web3 + eth-tester: {args.baseline_txs or args.txs} tx")
             genesis = create_network(workdir / "baseline").genesis
             report["baseline"] = asdict(run_baseline(args.baseline_txs or args.txs, genesis))
+        add_domain_ratios(report)
         progress("done")
     finally:
         if args.keep:
