@@ -7,8 +7,7 @@ import secrets
 from collections.abc import Iterator, Sequence
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from node_fixtures import NODE_BACKENDS, database_for
 
 from node.storage import Store
 from sdk.crypto import PrivateKey
@@ -24,35 +23,16 @@ from sdk.types import (
     sort_validators,
 )
 
-PG_URL = os.environ.get("XINLIAN_TEST_PG_URL")
 
-STORE_BACKENDS = [pytest.param("sqlite", id="sqlite")]
-if PG_URL:
-    STORE_BACKENDS.append(pytest.param("postgres", id="postgres", marks=pytest.mark.postgres))
-
-
-@pytest.fixture(params=STORE_BACKENDS)
+@pytest.fixture(params=NODE_BACKENDS)
 def store_url(request: pytest.FixtureRequest, tmp_path: os.PathLike[str]) -> Iterator[str]:
     """A URL for an empty database: a SQLite file in tmp_path, or a fresh PostgreSQL schema."""
     if request.param == "sqlite":
         yield f"sqlite:///{os.path.join(tmp_path, 'node.db')}"
         return
-    assert PG_URL is not None
     # Each test gets its own schema, so parallel workers and other suites never share tables.
-    schema = f"xl_test_{secrets.token_hex(6)}"
-    admin = create_engine(PG_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield (
-            make_url(PG_URL)
-            .update_query_dict({"options": f"-csearch_path={schema}"})
-            .render_as_string(hide_password=False)
-        )
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with database_for("postgres") as url:
+        yield url
 
 
 @pytest.fixture
