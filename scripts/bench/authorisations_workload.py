@@ -34,6 +34,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
+from scripts.bench.common import CommitWatcher, percentile  # noqa: E402
 from sdk.authorisations import (  # noqa: E402
     DATA_AUTHORISATION_ADDRESS,
     Authorisations,
@@ -156,49 +157,6 @@ def count_uses(client: Client, grant_ids: Sequence[int]) -> int:
     return total
 
 
-def percentile(values: Sequence[float], fraction: float) -> float:
-    """The ``fraction`` quantile (nearest rank) of ``values``; 0.0 when empty."""
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))]
-
-
-class _Watcher:
-    """Polls the head; records when each transaction is first seen in a committed block."""
-
-    def __init__(self, url: str, start_height: int) -> None:
-        self.client = Client(url, timeout=30.0)
-        self.height = start_height
-        self.blocks = 0
-        self.commit_times: dict[bytes, float] = {}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="uses-watcher", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=30)
-        self.client.close()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                head = self.client.head()
-                now = time.perf_counter()
-                for height in range(self.height + 1, head.height + 1):
-                    block = head if height == head.height else self.client.block(height)
-                    for tx_hash in block.transactions:
-                        self.commit_times.setdefault(tx_hash, now)
-                    self.blocks += 1
-                self.height = max(self.height, head.height)
-            except XinlianError:
-                pass
-            self._stop.wait(0.01)
-
-
 def run_authorisation_workload(
     url: str,
     network_dir: Path,
@@ -241,7 +199,7 @@ def run_authorisation_workload(
         result.sign_per_s = uses / max(time.perf_counter() - started, 1e-9)
         before = count_uses(client, grant_ids)
 
-        watcher = _Watcher(url, client.chain_info().height)
+        watcher = CommitWatcher(url, client.chain_info().height)
         submit_times: dict[bytes, float] = {}
         lock = threading.Lock()
         go = threading.Barrier(clients + 1)

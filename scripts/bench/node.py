@@ -20,7 +20,6 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +33,7 @@ from eth_utils.abi import function_signature_to_4byte_selector  # noqa: E402
 
 from node.genesis import DEFAULT_ROLE_ADMINS, GOVERNANCE_ADDRESS, ROLE_IDS, encode_contract_name  # noqa: E402
 from node.network import GenesisFile, init_network  # noqa: E402
+from scripts.bench.common import CommitWatcher, percentile  # noqa: E402
 from sdk.client import Client  # noqa: E402
 from sdk.crypto import PrivateKey  # noqa: E402
 from sdk.errors import XinlianError  # noqa: E402
@@ -152,13 +152,6 @@ def database_bytes(data_dir: Path) -> int:
     return sum(p.stat().st_size for p in data_dir.glob("chain.db*") if p.is_file())
 
 
-def percentile(values: Sequence[float], fraction: float) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
-
-
 # --- Xinlian over HTTP ------------------------------------------------------------------------------------
 @dataclass
 class HttpResult:
@@ -226,43 +219,6 @@ class NodeProcess:
         self._log.close()
 
 
-class BlockWatcher:
-    """Polls the head and records when each transaction was first seen committed (one GET per block)."""
-
-    def __init__(self, url: str, start_height: int) -> None:
-        self.client = Client(url, timeout=30.0)
-        self.seen_height = start_height
-        self.commit_times: dict[bytes, float] = {}
-        self.blocks = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="block-watcher", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=30)
-        self.client.close()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                head = self.client.head()
-            except XinlianError:
-                self._stop.wait(0.05)
-                continue
-            now = time.perf_counter()
-            if head.height > self.seen_height:
-                for height in range(self.seen_height + 1, head.height + 1):
-                    block = head if height == head.height else self.client.block(height)
-                    for tx_hash in block.transactions:
-                        self.commit_times.setdefault(tx_hash, now)
-                    self.blocks += 1
-                self.seen_height = head.height
-            self._stop.wait(0.01)
-
-
 def run_http(txs: int, clients: int, seconds: float | None, workdir: Path) -> HttpResult:
     """Start a node process, submit ``txs`` signed grants from ``clients`` threads, measure commits."""
     net = create_network(workdir / "http")
@@ -280,7 +236,7 @@ def run_http(txs: int, clients: int, seconds: float | None, workdir: Path) -> Ht
         ]
         result.sign_per_s = txs / (time.perf_counter() - started)
         bytes_before = database_bytes(net.data_dir)
-        watcher = BlockWatcher(net.url, height)
+        watcher = CommitWatcher(net.url, height)
         submit_times: dict[bytes, float] = {}
         refusals: dict[str, int] = {}
         lock = threading.Lock()
