@@ -482,6 +482,16 @@ class Client:
             if not cursor:
                 return
 
+    # --- proofs --------------------------------------------------------------------------------------
+    def proof_bundle(self, tx_hash: bytes, *, log_index: int | None = None) -> dict[str, Any]:
+        """The proof bundle of a committed transaction as JSON (check it offline with `xinlian verify`).
+
+        Raises: the node's error (``not_found`` for an unknown or pending transaction), ClientError.
+        """
+        params = {"log_index": log_index} if log_index is not None else None
+        body: dict[str, Any] = self._request("GET", f"/v1/proofs/tx/0x{tx_hash.hex()}", params=params)
+        return body
+
     # --- facades ------------------------------------------------------------------------------------
     @property
     def governance(self) -> Governance:

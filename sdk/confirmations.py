@@ -1219,7 +1219,8 @@ class Confirmations:
     def export_archive(self, letter_id: bytes, path: str | Path) -> Path:
         """Write a zip for the audit file (审计工作底稿): the letter's state, its events, the sealed request
         and reply, their decrypted contents (when this signer is a recipient), and for every transaction of
-        the letter its raw transaction, receipt, block header and commit certificate as served by the node.
+        the letter its raw transaction, receipt, block header and commit certificate as served by the node,
+        and its proof bundle (Merkle inclusion, quorum seals, validator handovers) for offline verification.
 
         Returns the path written. Raises ClientError when the node cannot serve a part.
         """
@@ -1250,7 +1251,10 @@ class Confirmations:
                     continue
                 files[name] = _pretty(json.loads(plain))
         for event in events:
-            files[f"proofs/{event.height:012d}-{event.tx_hash.hex()[:16]}.json"] = _pretty(self._proof(event))
+            name = f"{event.height:012d}-{event.tx_hash.hex()[:16]}.json"
+            files[f"proofs/{name}"] = _pretty(self._proof(event))
+            # A full proof bundle per transaction: `xinlian verify` checks it offline against the genesis.
+            files[f"bundles/{name}"] = _pretty(self.client.proof_bundle(event.tx_hash))
         manifest = {
             "format": _ARCHIVE_FORMAT,
             "letter_id": "0x" + lid.hex(),
@@ -1260,7 +1264,7 @@ class Confirmations:
             "files": {
                 name: {"sm3": sm3(data).hex(), "bytes": len(data)} for name, data in sorted(files.items())
             },
-            "note": "proofs as served by the node; check them offline against the genesis validators",
+            "note": "bundles/ verify offline with `xinlian verify FILE` against the consortium's genesis",
         }
         target = Path(path)
         buffer = io.BytesIO()

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
+import httpx
 import pytest
 from node_fixtures import RunningNode, start_node, stop_node
 
@@ -32,6 +33,7 @@ from sdk.errors import DecryptionError, ExecutionError, XinlianError
 from sdk.governance import Governance
 from sdk.signer import Signer
 from sdk.types import BlockHeader, CommitCertificate
+from sdk.verify import Verifier, load_trust
 
 pytest_plugins = ["node_fixtures"]
 
@@ -129,7 +131,9 @@ def _reply(bank_balance: str = "12345678.90") -> LetterReply:
 
 
 # --- the full story ----------------------------------------------------------------------------------
-def test_letter_from_creation_to_auditor_receipt(parties: Parties, tmp_path: Path) -> None:
+def test_letter_from_creation_to_auditor_receipt(
+    parties: Parties, running_node: RunningNode, tmp_path: Path
+) -> None:
     p = parties
     request = _request(p)
     created = p.auditor.create(request, bank_keys=[p.bank_key], regulator_key=p.regulator_key)
@@ -190,6 +194,7 @@ def test_letter_from_creation_to_auditor_receipt(parties: Parties, tmp_path: Pat
             "reply.json",
         } <= names
         proofs = [json.loads(z.read(n)) for n in sorted(names) if n.startswith("proofs/")]
+        bundles = [json.loads(z.read(n)) for n in sorted(names) if n.startswith("bundles/")]
         assert json.loads(z.read("reply.json"))["answers"]["1"]["outcome"] == "exception"
     assert len(proofs) == 5
     for proof in proofs:
@@ -197,6 +202,11 @@ def test_letter_from_creation_to_auditor_receipt(parties: Parties, tmp_path: Pat
         certificate = CommitCertificate.decode(bytes.fromhex(proof["certificate_raw"][2:]))
         assert header.block_hash.hex() == proof["block_hash"][2:] == certificate.block_hash.hex()
         assert header.height == proof["height"] == certificate.height
+    # Every transaction of the letter also comes as a proof bundle that verifies offline against the genesis.
+    trust = load_trust(httpx.get(f"{running_node.url}/v1/proofs/trust").json())
+    verified = [Verifier(trust=trust).verify_bundle(bundle) for bundle in bundles]
+    assert [v.height for v in verified] == [proof["height"] for proof in proofs]
+    assert all(v.contract == p.auditor.address for v in verified)
 
 
 def test_parties_only_see_their_letters(parties: Parties, running_node: RunningNode) -> None:
