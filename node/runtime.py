@@ -7,7 +7,7 @@ import itertools
 import logging
 import os
 import queue
-import random
+import secrets
 import threading
 import time
 from collections import deque
@@ -524,7 +524,7 @@ class ConsensusDriver:
         candidates = ahead or list(heights)
         if self._sync_peer in candidates and len(candidates) > 1 and now >= self._sync_deadline_ms:
             candidates.remove(self._sync_peer)  # it did not answer in time: try another
-        peer = random.choice(candidates)  # load spreading, not security
+        peer = secrets.choice(candidates)  # spread sync load across peers
         self._sync_peer = peer
         self._sync_deadline_ms = now + SYNC_TIMEOUT_MS
         self.stats.add("sync_requests")
