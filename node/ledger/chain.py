@@ -89,7 +89,9 @@ class Ledger:
         self._committed = threading.Condition(self._lock)
         self._history = MerkleAccumulator()
         self._executed: OrderedDict[bytes, ExecutedBlock] = OrderedDict()
-        self._verified_txs: set[bytes] = set()
+        # tx hash -> the signature this node verified for it. The hash covers the signing preimage, not the
+        # signature, so a cached verdict holds only for that exact signature (a proposer could swap it).
+        self._verified_txs: dict[bytes, bytes] = {}
         self._activity: dict[tuple[bytes, bytes], bool] = {}
         self._head: Head | None = None
         self.on_commit: list[Callable[[Block, CommitCertificate, ExecutionResult], None]] = []
@@ -251,7 +253,7 @@ class Ledger:
                 sender="0x" + sender.hex(),
             )
         self.mempool.add(tx_hash, tx, len(raw))
-        self._verified_txs.add(tx_hash)
+        self._verified_txs[tx_hash] = tx.signature
         for callback in self.on_admit:
             callback(tx_hash, raw)
         return tx_hash
@@ -412,7 +414,7 @@ class Ledger:
                     raise InvalidBlock(
                         f"block carries an invalid transaction: {exc.message}", code="bad_tx"
                     ) from exc
-                if tx_hash not in self._verified_txs:
+                if self._verified_txs.get(tx_hash) != tx.signature:
                     try:
                         tx.verify_signature()
                     except InvalidSignatureError as exc:
@@ -503,10 +505,12 @@ class Ledger:
             self._head = Head(header=block.header, block_hash=block.header.block_hash, validators=validators)
             hashes = [tx.tx_hash for tx in block.transactions]
             self.mempool.remove(hashes)
-            self._verified_txs.difference_update(hashes)
+            for tx_hash in hashes:
+                self._verified_txs.pop(tx_hash, None)
             self._executed.clear()
             self._activity = {k: v for k, v in self._activity.items() if k[0] == block.header.state_root}
-            self.mempool.drop_expired(block.header.height)
+            for tx_hash in self.mempool.drop_expired(block.header.height):
+                self._verified_txs.pop(tx_hash, None)
             self._committed.notify_all()
         for callback in self.on_commit:
             callback(block, certificate, executed.result)

@@ -208,3 +208,63 @@ def test_genesis_file_with_missing_code_is_refused(network: Path) -> None:
     raw["governance_code"] = "0x"
     with pytest.raises(ConfigError, match="no runtime code for Governance"):
         GenesisFile.from_dict(raw)
+
+
+def test_disabled_account_is_refused_at_admission_and_dropped_from_blocks(tmp_path: Path) -> None:
+    net = init_network(tmp_path / "solo", validators=1, chain_id=79, committee_size=1)
+    node = Node(NodeConfig.load(net / "nodes" / "node-0.json"))
+    try:
+        committee, member = member_key(net, 0), member_key(net, 1)
+        pending = make_tx(node, member)  # admitted while the member is still active
+        node.ledger.admit_transaction(pending.encode())
+        # The committee (threshold 1) disables the member's account: propose executes at once.
+        payload = encode(["address", "bool"], [member.public_key.address, False])
+        propose = function_signature_to_4byte_selector("propose(uint8,bytes,uint256)")
+        data = propose + encode(["uint8", "bytes", "uint256"], [4, payload, node.ledger.height + 100])
+        disable = make_tx(node, committee, data=data, gas_limit=1_000_000)
+        node.ledger.admit_transaction(disable.encode())
+        # Build a block with only the proposal: the member's pending tx stays queued behind it.
+        node.ledger.mempool.remove([pending.tx_hash])
+        executed = producer(node).produce_once()
+        assert [r.status for r in executed.result.receipts] == [1]
+        assert not node.ledger.is_active_account(member.public_key.address)
+
+        with pytest.raises(InvalidTransaction) as info:
+            node.ledger.admit_transaction(make_tx(node, member).encode())
+        assert info.value.code == "unknown_sender"
+
+        # A proposer that still includes it makes an invalid block: followers refuse it.
+        head = node.ledger.head
+        timestamp_ms = head.header.timestamp_ms + node.chain.block_period_ms
+        forged = node.ledger._execute(head, head.header.height + 1, timestamp_ms, 0, 0, (pending,))
+        node.ledger._executed.clear()
+        with pytest.raises(InvalidBlock) as refused:
+            node.ledger.validate_block(forged.block, now_ms=timestamp_ms)
+        assert refused.value.code == "bad_tx"
+
+        # A transaction admitted before the change is dropped from the next block, not executed.
+        node.ledger.mempool.add(pending.tx_hash, pending, len(pending.encode()))
+        executed = producer(node).produce_once()
+        assert executed.block.transactions == ()
+        assert node.store.get_receipt(pending.tx_hash) is None
+        assert pending.tx_hash not in node.ledger.mempool
+    finally:
+        node.stop()
+
+
+def test_block_carrying_an_admitted_transaction_with_a_swapped_signature_is_refused(
+    node: Node, network: Path
+) -> None:
+    # The transaction hash covers the signing preimage, not the signature: a proposer could keep the hash
+    # of a transaction every validator admitted and replace its signature. The block must still be refused.
+    tx = make_tx(node, member_key(network))
+    node.ledger.admit_transaction(tx.encode())
+    forged = dataclasses.replace(tx, signature=tx.signature[:32] + bytes(32 * [7]))
+    assert forged.tx_hash == tx.tx_hash
+    head = node.ledger.head
+    timestamp_ms = head.header.timestamp_ms + node.chain.block_period_ms
+    proposal = node.ledger._execute(head, head.header.height + 1, timestamp_ms, 0, 0, (forged,))
+    node.ledger._executed.clear()
+    with pytest.raises(InvalidBlock) as refused:
+        node.ledger.validate_block(proposal.block, now_ms=timestamp_ms)
+    assert refused.value.code == "bad_tx"
