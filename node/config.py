@@ -52,6 +52,11 @@ class NodeConfig:
     p2p_host: str = "127.0.0.1"
     p2p_port: int = 30300
     peers: tuple[str, ...] = field(default_factory=tuple)
+    # Public keys (hex) of non-validator nodes allowed to connect over p2p (followers, archives); the
+    # validators of the current set are always allowed, everyone else is refused at the handshake.
+    allowed_peer_keys: tuple[str, ...] = field(default_factory=tuple)
+    # The p2p identity key of a non-validator node (PEM); without one it gets a fresh key per start.
+    node_key_path: str = ""
     mempool_capacity: int = 50_000
     log_level: str = "info"
 
@@ -63,6 +68,7 @@ class NodeConfig:
     def to_json(self) -> str:
         data = asdict(self)
         data["peers"] = list(self.peers)
+        data["allowed_peer_keys"] = list(self.allowed_peer_keys)
         return json.dumps(data, indent=2, ensure_ascii=False)
 
     @classmethod
@@ -83,10 +89,11 @@ class NodeConfig:
         if unknown:
             raise ConfigError(f"node config {p} has unknown keys: {sorted(unknown)}")
         base = p.resolve().parent
-        for key in ("data_dir", "genesis_path", "validator_key_path"):
+        for key in ("data_dir", "genesis_path", "validator_key_path", "node_key_path"):
             if raw.get(key) and not Path(raw[key]).is_absolute():
                 raw[key] = str(base / raw[key])
         raw["peers"] = tuple(raw.get("peers", ()))
+        raw["allowed_peer_keys"] = tuple(raw.get("allowed_peer_keys", ()))
         try:
             return cls(**raw)
         except TypeError as exc:

@@ -612,6 +612,7 @@ class Node:
         self.wal = SqlWal(self.store)
         self.signer = Sm2Signer(self.key) if self.key is not None else None
         self.empty_block_interval_ms = empty_block_interval_ms
+        self._allowed_peer_keys = frozenset(k.lower().removeprefix("0x") for k in config.allowed_peer_keys)
         self.driver: ConsensusDriver | None = None
         self.p2p: PeerService | None = None
 
@@ -632,7 +633,11 @@ class Node:
         )
         self.ledger.on_admit.append(driver.on_local_admit)
         if self.wants_peers:
-            identity = self.key if self.key is not None else PrivateKey.generate()
+            identity = self.key
+            if identity is None and self.config.node_key_path:
+                identity = PrivateKey.from_pem(Path(self.config.node_key_path).read_bytes())
+            if identity is None:  # an observer without a configured key: validators will refuse it
+                identity = PrivateKey.generate()
             self.p2p = PeerService(
                 chain_id=self.chain.chain_id,
                 genesis_hash=self.genesis_hash,
@@ -641,11 +646,18 @@ class Node:
                 port=self.config.p2p_port,
                 peers=self.config.peers,
                 handler=driver,
+                is_allowed=self._is_allowed_peer,
             )
             driver.network = self.p2p
             self.p2p.start()
         self.driver = driver
         driver.start()
+
+    def _is_allowed_peer(self, public_key: bytes) -> bool:
+        """Only validators of the current set and configured observer keys may hold a p2p link."""
+        if public_key in self.ledger.head.validators:
+            return True
+        return public_key.hex() in self._allowed_peer_keys
 
     def produce_block_now(self) -> ExecutedBlock:
         """Decide and commit one block of a one-validator chain through the core (node not started).

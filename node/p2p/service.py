@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from node.p2p.wire import (
+    HANDSHAKE_MAX_FRAME_BYTES,
     NONCE_BYTES,
     P2P_VERSION,
     FrameType,
@@ -404,7 +405,9 @@ class PeerService:
         try:
             writer.write(encode_frame(FrameType.HELLO, encode_hello(hello)))
             await writer.drain()
-            kind, payload = await asyncio.wait_for(read_frame(reader), self.handshake_timeout_s)
+            kind, payload = await asyncio.wait_for(
+                read_frame(reader, HANDSHAKE_MAX_FRAME_BYTES), self.handshake_timeout_s
+            )
             if kind != FrameType.HELLO:
                 raise P2PError("expected HELLO")
             theirs = decode_hello(payload)
@@ -423,7 +426,9 @@ class PeerService:
             )
             writer.write(encode_frame(FrameType.AUTH, self._key.sign(preimage)))
             await writer.drain()
-            kind, signature = await asyncio.wait_for(read_frame(reader), self.handshake_timeout_s)
+            kind, signature = await asyncio.wait_for(
+                read_frame(reader, HANDSHAKE_MAX_FRAME_BYTES), self.handshake_timeout_s
+            )
             if kind != FrameType.AUTH:
                 raise P2PError("expected AUTH")
             expected = compute_handshake_preimage(

@@ -15,6 +15,8 @@ P2P_VERSION: int = 1
 HANDSHAKE_TAG: bytes = b"xinlian/p2p-handshake/1"
 #: Largest accepted frame (type byte + payload): a full proposal with its justification fits.
 MAX_FRAME_BYTES: int = 32 * 1024 * 1024
+#: Before a peer has proven its key, frames are tiny (HELLO, AUTH): refuse anything larger unread.
+HANDSHAKE_MAX_FRAME_BYTES: int = 4 * 1024
 #: Frame header: 4-byte big-endian length of what follows (type byte + payload).
 FRAME_HEADER_BYTES: int = 4
 NONCE_BYTES: int = 32
@@ -56,14 +58,14 @@ def encode_frame(kind: FrameType, payload: bytes) -> bytes:
     return size.to_bytes(FRAME_HEADER_BYTES, "big") + bytes([kind]) + payload
 
 
-async def read_frame(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+async def read_frame(reader: asyncio.StreamReader, max_bytes: int = MAX_FRAME_BYTES) -> tuple[int, bytes]:
     """Read one frame; returns (type byte, payload).
 
     Raises P2PError for an empty or oversized frame, asyncio.IncompleteReadError at end of stream.
     """
     header = await reader.readexactly(FRAME_HEADER_BYTES)
     size = int.from_bytes(header, "big")
-    if size == 0 or size > MAX_FRAME_BYTES:
+    if size == 0 or size > max_bytes:
         raise P2PError("bad frame length", size=size)
     body = await reader.readexactly(size)
     return body[0], body[1:]

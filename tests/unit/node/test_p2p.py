@@ -79,7 +79,13 @@ def wait_until(predicate: Callable[[], bool], timeout_s: float = 10.0) -> None:
 
 
 def make_service(
-    key: PrivateKey, port: int, peers: list[str], handler: Recorder, *, chain_id: int = 7
+    key: PrivateKey,
+    port: int,
+    peers: list[str],
+    handler: Recorder,
+    *,
+    chain_id: int = 7,
+    is_allowed: Callable[[bytes], bool] | None = None,
 ) -> PeerService:
     return PeerService(
         chain_id=chain_id,
@@ -89,6 +95,7 @@ def make_service(
         port=port,
         peers=peers,
         handler=handler,
+        is_allowed=is_allowed,
         backoff_base_s=0.05,
         backoff_cap_s=0.4,
         handshake_timeout_s=2.0,
@@ -188,6 +195,42 @@ def test_a_peer_on_another_chain_is_refused() -> None:
     finally:
         a.stop()
         b.stop()
+
+
+def test_a_key_outside_the_allowed_set_is_refused_at_the_handshake() -> None:
+    port_a, port_b = free_port(), free_port()
+    allowed = {KEYS[0].public_key.to_bytes(), KEYS[1].public_key.to_bytes()}
+    a = make_service(KEYS[0], port_a, [], Recorder(), is_allowed=allowed.__contains__)
+    outsider = make_service(KEYS[2], port_b, [f"127.0.0.1:{port_a}"], Recorder())
+    a.start()
+    outsider.start()
+    try:
+        wait_until(lambda: a.stats.get("handshake_failures") >= 1)
+        assert a.connected_peers() == []
+    finally:
+        a.stop()
+        outsider.stop()
+
+
+def test_an_unauthenticated_peer_cannot_send_a_large_frame() -> None:
+    port = free_port()
+    a = make_service(KEYS[0], port, [], Recorder())
+    a.start()
+
+    async def flood() -> bytes:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write((10 * 1024 * 1024).to_bytes(4, "big"))  # announces a 10 MiB frame before any HELLO
+        await writer.drain()
+        await read_frame(reader)  # the node's own HELLO
+        rest = await reader.read()  # then it drops the link without reading the frame
+        writer.close()
+        return rest
+
+    try:
+        assert asyncio.run(flood()) == b""
+        wait_until(lambda: a.stats.get("handshake_failures") >= 1)
+    finally:
+        a.stop()
 
 
 def test_a_peer_that_cannot_sign_for_its_claimed_key_is_refused() -> None:
