@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import time
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
@@ -143,11 +144,19 @@ def describe_event(event: VerifiedEvent) -> list[tuple[str, str]]:
             ("issuer", f"0x{lic.issuer.hex()} ({lic.issuer_org})"),
             ("valid", f"{lic.valid_from} → {lic.valid_until or '长期 (no end date)'} (unix s)"),
         ]
+    if event.licence is not None and (event.state is None or event.state.licence is None):
+        rows.append(("licence status", "not proven by this bundle (issuance only): ask for a fresh bundle"))
     if event.state is not None:
         s = event.state
         if s.licence is not None:
+            age_h = (time.time() * 1000 - s.block_time_ms) / 3_600_000
+            stale = (
+                f" — proof is {int(age_h // 24)} day(s) old; the status may have changed"
+                if age_h > 24
+                else ""
+            )
             rows.append(
-                ("licence status", f"{s.licence.name} at height {s.height} ({_time(s.block_time_ms)})")
+                ("licence status", f"{s.licence.name} at height {s.height} ({_time(s.block_time_ms)}){stale}")
             )
         else:
             rows.append(

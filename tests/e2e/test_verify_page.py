@@ -204,6 +204,8 @@ def test_browser_verdict_equals_python_verdict_for_qr_links(
     assert verdict["licence"] == expected_status, verdict
     if name == "revoked":
         assert "REVOKED at height" in verdict["text"]
+    if name == "valid":  # a status is only ever shown with the block it was proven at
+        assert f"licence {expected_status} as of" in verdict["text"], verdict
 
 
 def test_pasted_bundle_is_verified_in_the_browser(

@@ -75,8 +75,21 @@
           rows.push(["Status", `${status} at block ${r.state.height} (${time(r.state.blockTimeMs)})`]);
         } else rows.push(["State", `slot ${r.state.slot} of ${r.state.address} = ${r.state.value} at block ${r.state.height}`]);
       }
+      // A proof of status speaks only for the block it was taken at: say how old it is, and never let an
+      // issuance-only bundle read as "valid now".
+      let text = "VERIFIED";
+      if (status) {
+        const ageH = (Date.now() - r.state.blockTimeMs) / 3_600_000;
+        text = `VERIFIED — licence ${status} as of ${time(r.state.blockTimeMs)} (block ${r.state.height})`;
+        if (ageH > 24) {
+          text += ` — this status proof is ${Math.floor(ageH / 24)} day(s) old: ask the holder for a fresh one`;
+          rows.push(["Warning", "the status may have changed since this proof was taken"]);
+        }
+      } else if (r.licence) {
+        text = "VERIFIED — licence issuance proven; its current status is not proven by this bundle";
+      }
       showFacts(rows);
-      setVerdict("verified", status ? `VERIFIED — licence ${status}` : "VERIFIED", "", status);
+      setVerdict("verified", text, "", status);
     } catch (e) {
       const kind = e.kind || "FormatError";
       setVerdict("failed", `NOT VERIFIED — ${kind}: ${e.message}`, kind, (e.detail && e.detail.status) || "");
