@@ -90,7 +90,7 @@ def _check_text(cls: str, name: str, value: Any, *, required: bool) -> None:
         )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)  # confidential letter contents: no repr
 class ConfirmationItem:
     """Base of the 14 item rows. Field metadata ``kind`` drives validation and JSON form; ``label`` is the
     column name of the standard letter."""
@@ -170,7 +170,8 @@ class ConfirmationItem:
                     values[f.name] = raw
         except (KeyError, InvalidOperation, ValueError, TypeError) as exc:
             raise EncodingError(
-                f"a row of item {cls.ITEM} does not decode: {exc!r}", code="bad_document"
+                f"a row of item {cls.ITEM} does not decode: {type(exc).__name__} (contents not echoed)",
+                code="bad_document",
             ) from exc
         return cls(**values)
 
@@ -179,7 +180,7 @@ def _meta(label: str, kind: str = "text") -> dict[str, str]:
     return {"label": label, "kind": kind}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)
 class Deposit(ConfirmationItem):
     ITEM: ClassVar[int] = 1
     TITLE: ClassVar[str] = "银行存款"
@@ -196,7 +197,7 @@ class Deposit(ConfirmationItem):
     remarks: str = field(default="", metadata=_meta("备注", "optional"))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)
 class Loan(ConfirmationItem):
     ITEM: ClassVar[int] = 2
     TITLE: ClassVar[str] = "银行借款"
@@ -211,7 +212,7 @@ class Loan(ConfirmationItem):
     remarks: str = field(default="", metadata=_meta("备注", "optional"))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)
 class ClosedAccount(ConfirmationItem):
     """Item 3. The standard's columns could not be confirmed (standards.md [UNCONFIRMED]); these are the
     evident minimum: the account, its currency and the closing date."""
@@ -225,7 +226,7 @@ class ClosedAccount(ConfirmationItem):
     remarks: str = field(default="", metadata=_meta("备注", "optional"))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)
 class EntrustedLoanAsLender(ConfirmationItem):
     ITEM: ClassVar[int] = 4
     TITLE: ClassVar[str] = "委托贷款(作为贷款方)"
@@ -240,7 +241,7 @@ class EntrustedLoanAsLender(ConfirmationItem):
     remarks: str = field(default="", metadata=_meta("备注", "optional"))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)
 class EntrustedLoanAsBorrower(ConfirmationItem):
     ITEM: ClassVar[int] = 5
     TITLE: ClassVar[str] = "委托贷款(作为借款方)"
@@ -255,7 +256,7 @@ class EntrustedLoanAsBorrower(ConfirmationItem):
     remarks: str = field(default="", metadata=_meta("备注", "optional"))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)
 class Guarantee(ConfirmationItem):
     ITEM: ClassVar[int] = 6
     TITLE: ClassVar[str] = "担保"
@@ -268,7 +269,7 @@ class Guarantee(ConfirmationItem):
     remarks: str = field(default="", metadata=_meta("备注", "optional"))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)
 class BankAcceptanceBill(ConfirmationItem):
     ITEM: ClassVar[int] = 7
     TITLE: ClassVar[str] = "本公司为出票人且由贵行承兑而尚未支付的银行承兑汇票"
@@ -281,7 +282,7 @@ class BankAcceptanceBill(ConfirmationItem):
     collateral: str = field(default="", metadata=_meta("抵(质)押品", "optional"))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)
 class DiscountedBill(ConfirmationItem):
     ITEM: ClassVar[int] = 8
     TITLE: ClassVar[str] = "本公司向贵行已贴现而尚未到期的商业汇票"
@@ -296,7 +297,7 @@ class DiscountedBill(ConfirmationItem):
     net_amount: Decimal = field(metadata=_meta("贴现净额", "amount"))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)
 class CollectionBill(ConfirmationItem):
     ITEM: ClassVar[int] = 9
     TITLE: ClassVar[str] = "本公司为持票人且由贵行托收的商业汇票"
@@ -308,7 +309,7 @@ class CollectionBill(ConfirmationItem):
     due_date: dt.date = field(metadata=_meta("到期日", "date"))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)
 class LetterOfCredit(ConfirmationItem):
     ITEM: ClassVar[int] = 10
     TITLE: ClassVar[str] = "本公司为申请人、由贵行开具的、未履行完毕的不可撤销信用证"
@@ -320,7 +321,7 @@ class LetterOfCredit(ConfirmationItem):
     unused_amount: Decimal = field(metadata=_meta("未使用金额", "amount"))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)
 class FxContract(ConfirmationItem):
     ITEM: ClassVar[int] = 11
     TITLE: ClassVar[str] = "本公司与贵行之间未履行完毕的外汇买卖合约"
@@ -333,7 +334,7 @@ class FxContract(ConfirmationItem):
     settlement_date: dt.date = field(metadata=_meta("交收日期", "date"))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)
 class CustodySecurity(ConfirmationItem):
     ITEM: ClassVar[int] = 12
     TITLE: ClassVar[str] = "本公司存放于贵行托管的证券或其他产权文件"
@@ -344,7 +345,7 @@ class CustodySecurity(ConfirmationItem):
     amount: Decimal = field(metadata=_meta("金额", "amount"))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)
 class WealthProduct(ConfirmationItem):
     ITEM: ClassVar[int] = 13
     TITLE: ClassVar[str] = "本公司购买的由贵行发行的未到期银行理财产品"
@@ -363,7 +364,7 @@ class WealthProduct(ConfirmationItem):
             raise DomainError("WealthProduct.product_type is 封闭式 or 开放式", code="invalid_item")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)
 class OtherItem(ConfirmationItem):
     ITEM: ClassVar[int] = 14
     TITLE: ClassVar[str] = "其他"
@@ -434,7 +435,7 @@ def _check_rows(rows: Mapping[int, Sequence[ConfirmationItem]], allowed: frozens
 
 
 # --- documents ------------------------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)  # confidential letter contents: no repr
 class LetterRequest:
     """What an audit firm asks a bank to confirm. ``rows`` (格式一) are the auditor's figures per item;
     for 格式二 the bank fills them and ``rows`` is usually empty. ``items`` defaults to all 14 (the standard
@@ -499,10 +500,13 @@ class LetterRequest:
                 notes=str(data.get("notes", "")),
             )
         except (KeyError, TypeError, ValueError) as exc:
-            raise EncodingError(f"request document does not decode: {exc!r}", code="bad_document") from exc
+            raise EncodingError(
+                f"request document does not decode: {type(exc).__name__} (contents not echoed)",
+                code="bad_document",
+            ) from exc
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)  # confidential letter contents: no repr
 class ItemReply:
     """The bank's answer to one item: ``match`` (相符) or ``exception`` (不符, with the bank's figures)."""
 
@@ -516,7 +520,7 @@ class ItemReply:
         _check_text("ItemReply", "note", self.note, required=False)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)  # confidential letter contents: no repr
 class LetterReply:
     """A bank's reply: one ItemReply per item it covers digitally. Requested items 1–13 not covered need a
     paper supplement."""
@@ -570,7 +574,10 @@ class LetterReply:
                 bank_reference=str(data.get("bank_reference", "")),
             )
         except (KeyError, TypeError, ValueError) as exc:
-            raise EncodingError(f"reply document does not decode: {exc!r}", code="bad_document") from exc
+            raise EncodingError(
+                f"reply document does not decode: {type(exc).__name__} (contents not echoed)",
+                code="bad_document",
+            ) from exc
 
 
 def _canonical_json(value: Any) -> bytes:

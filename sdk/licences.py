@@ -331,10 +331,10 @@ class HolderCredential:
     valid_from: str  # 有效期起始 (ISO datetime, UTC+8)
     valid_until: str  # 有效期截止 (ISO datetime, or "长期" for no end date)
     jurisdiction: str  # 所属管辖属地编码
-    holder_name: str  # 持证主体
-    holder_code: str  # 持证主体代码
+    holder_name: str = field(repr=False)  # 持证主体 (personal: never in a repr or log)
+    holder_code: str = field(repr=False)  # 持证主体代码
     holder_code_type: str  # 持证主体代码类型
-    holder_salt: bytes
+    holder_salt: bytes = field(repr=False)
     document_hash: bytes
     chain_id: int
     registry: bytes
@@ -392,7 +392,10 @@ class HolderCredential:
                 height=int(chain.get("height", 0)),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise EncodingError(f"malformed licence credential: {exc!r}", code="bad_encoding") from exc
+            raise EncodingError(
+                f"malformed licence credential: {type(exc).__name__} (contents not echoed)",
+                code="bad_encoding",
+            ) from exc
         credential.validate()
         return credential
 
@@ -529,7 +532,9 @@ class Consent:
                 registry=_unhex(body["registry"], 20, "registry"),
             )
         except (KeyError, TypeError, ValueError) as exc:
-            raise EncodingError(f"malformed consent: {exc!r}", code="bad_encoding") from exc
+            raise EncodingError(
+                f"malformed consent: {type(exc).__name__} (contents not echoed)", code="bad_encoding"
+            ) from exc
 
 
 # --- the facade ----------------------------------------------------------------------------------------
