@@ -170,6 +170,10 @@ class Client:
     Errors the node reports are raised as the matching sdk.errors class (InvalidTransaction, ExecutionError,
     …) carrying the node's ``code`` and ``detail`` (plus ``http_status``); transport failures and anything
     unexpected raise ClientError.
+
+    Everything the SDK signs carries the chain id, and by default it is learnt from the node. Pin
+    ``chain_id`` (and ``genesis_hash``) to the consortium's published values so that a wrong or hostile node
+    can never get a transaction, query or consent signed for another chain.
     """
 
     def __init__(
@@ -179,9 +183,13 @@ class Client:
         timeout: float = DEFAULT_TIMEOUT_S,
         headers: dict[str, str] | None = None,
         transport: httpx.BaseTransport | None = None,
+        chain_id: int | None = None,
+        genesis_hash: bytes | None = None,
     ) -> None:
         self.url = url.rstrip("/")
         self.timeout = timeout
+        self.expected_chain_id = chain_id
+        self.expected_genesis_hash = genesis_hash
         self._http = httpx.Client(
             base_url=self.url,
             timeout=timeout,
@@ -294,6 +302,13 @@ class Client:
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ClientError("the node's chain info is malformed", code="bad_response") from exc
+        if self.expected_chain_id is not None and info.chain_id != self.expected_chain_id:
+            raise ClientError(
+                f"{self.url} serves chain {info.chain_id}, not the pinned chain {self.expected_chain_id}",
+                code="wrong_chain",
+            )
+        if self.expected_genesis_hash is not None and info.genesis_hash != self.expected_genesis_hash:
+            raise ClientError(f"{self.url} serves another genesis than the pinned one", code="wrong_chain")
         self._chain, self._chain_at = info, now
         return info
 

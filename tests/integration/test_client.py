@@ -230,3 +230,17 @@ def test_governance_refuses_bad_input_before_signing(client: Client, running_nod
     with pytest.raises(ClientError) as no_signer:
         client.governance.grant_role(bytes(20), "MAH")
     assert no_signer.value.code == "no_signer"
+
+
+def test_a_client_pinned_to_another_chain_refuses_to_sign_for_this_node(running_node: RunningNode) -> None:
+    signer = running_node.committee.signer
+    with Client(running_node.url) as probe:
+        info = probe.chain_info()
+    with (
+        Client(running_node.url, chain_id=info.chain_id + 1) as pinned,
+        pytest.raises(ClientError) as refused,
+    ):
+        pinned.send(signer, info.governance_address, b"")
+    assert refused.value.code == "wrong_chain"
+    with Client(running_node.url, chain_id=info.chain_id, genesis_hash=info.genesis_hash) as pinned:
+        assert pinned.chain_info().chain_id == info.chain_id
