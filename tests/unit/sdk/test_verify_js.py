@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import shutil
 import subprocess
 from dataclasses import replace
@@ -44,6 +45,10 @@ def _python(bundle: Any, trust: dict[str, Any]) -> str:
     except VerificationError as exc:
         return type(exc).__name__
     return ""
+
+
+if NODE is None and os.environ.get("XINLIAN_REQUIRE_BROWSER"):  # CI installs Node.js: never skip there
+    raise RuntimeError("XINLIAN_REQUIRE_BROWSER is set but Node.js (node) is missing")
 
 
 @pytest.mark.skipif(NODE is None, reason="needs Node.js to run the browser verifier")
