@@ -408,6 +408,10 @@ class Ledger:
                         "block repeats a transaction", code="duplicate_tx", tx_hash=tx_hash.hex()
                     )
                 seen.add(tx_hash)
+                if len(tx.encode()) > self.chain.max_tx_bytes:
+                    raise InvalidBlock(
+                        "block carries an oversize transaction", code="bad_tx", tx_hash=tx_hash.hex()
+                    )
                 try:
                     self.validate_transaction_static(tx, head.header.height)
                 except InvalidTransaction as exc:
