@@ -29,6 +29,15 @@ revocation = "xinlian/consent-revoke/1" || chain_id(32) || contract(20) || grant
 Both are SM2-signed (default user ID) by the data subject; the SM2 precompile at 0x0a02 verifies them.
 The subject commitment is SM3 over a salt and the subject's ID, computed off chain: no clear identifier
 ever reaches the chain.
+
+Subject keys
+------------
+Nothing on chain can tell whose SM2 key a commitment belongs to, so a DATA_REGULATOR (the accountable party
+that has checked the person's identity and key off chain) binds SM3(subject key) to the commitment with
+`bind_subject_key` before any personal-data grant for it. `grant` accepts only consent signed by that bound
+key, so a holder cannot consent on the subject's behalf with a key of its own. A binding is final: there is
+no rebinding (a lost or compromised key is handled by enrolling the subject under a new salt, i.e. a new
+commitment, and the holder revoking the old grants).
 """
 
 interface IGovernance:
@@ -167,6 +176,11 @@ event GrantExpired:
     grant_id: indexed(uint256)
     by: indexed(address)
 
+event SubjectKeyBound:
+    subject_commitment: indexed(bytes32)
+    key_hash: bytes32
+    by: address
+
 
 # --- state ---------------------------------------------------------------------------------------------
 initialized: public(bool)
@@ -175,6 +189,7 @@ resources: public(HashMap[uint256, Resource])
 resource_count: public(uint256)
 grants: public(HashMap[uint256, Grant])
 grant_count: public(uint256)
+subject_keys: public(HashMap[bytes32, bytes32])  # subject commitment -> SM3 of the subject's SM2 key (x||y)
 
 
 # --- genesis -------------------------------------------------------------------------------------------
@@ -422,6 +437,22 @@ def set_share_type(resource_id: uint256, share_type: uint8, condition_hash: byte
     )
 
 
+# --- subject keys --------------------------------------------------------------------------------------
+@external
+def bind_subject_key(subject_commitment: bytes32, key_hash: bytes32):
+    """
+    @notice A DATA_REGULATOR attests that `key_hash` (SM3 of the 64-byte SM2 public key x||y) is the key of
+            the data subject behind `subject_commitment`, having checked identity and key off chain. Needed
+            before any personal-data grant for the commitment. Final: an existing binding is never replaced.
+    """
+    assert self._has_role(msg.sender, DATA_REGULATOR), "not a data regulator"
+    assert subject_commitment != empty(bytes32), "empty subject commitment"
+    assert key_hash != empty(bytes32), "empty key hash"
+    assert self.subject_keys[subject_commitment] == empty(bytes32), "subject key already bound"
+    self.subject_keys[subject_commitment] = key_hash
+    log SubjectKeyBound(subject_commitment=subject_commitment, key_hash=key_hash, by=msg.sender)
+
+
 # --- requests ------------------------------------------------------------------------------------------
 @external
 def request(
@@ -530,8 +561,9 @@ def grant(
 ):
     """
     @notice The holder grants a pending request. Personal data needs the data subject's SM2 signature over
-            `consent_message(grant_id)` with `subject_public_key` (64 bytes x||y); SM3 of that key is bound
-            to the grant so that only the same key can later withdraw consent. Other data takes empty bytes.
+            `consent_message(grant_id)` with `subject_public_key` (64 bytes x||y), which must be the key a
+            regulator bound to the subject commitment (`bind_subject_key`); SM3 of that key is stored with
+            the grant so that only the same key can later withdraw consent. Other data takes empty bytes.
     """
     g: Grant = self._check_pending(grant_id)
     self._check_holder(msg.sender, g.holder_org)
@@ -544,10 +576,13 @@ def grant(
     if r.personal:
         assert len(subject_public_key) == SM2_KEY_BYTES, "subject public key must be 64 bytes"
         assert len(consent_signature) == SM2_SIGNATURE_BYTES, "consent signature must be 64 bytes"
+        bound: bytes32 = self.subject_keys[g.subject_commitment]
+        assert bound != empty(bytes32), "subject key not bound"
+        key_hash = self._sm3_of_key(subject_public_key)
+        assert key_hash == bound, "consent key is not the subject's bound key"
         assert self._is_valid_sm2(
             subject_public_key, consent_signature, self._consent_message(grant_id)
         ), "subject consent signature is invalid"
-        key_hash = self._sm3_of_key(subject_public_key)
     else:
         assert len(subject_public_key) == 0 and len(consent_signature) == 0, "non-personal data takes no consent"
     self.grants[grant_id].status = STATUS_GRANTED

@@ -2,10 +2,10 @@
 
 The committee (first three organisations, threshold 2: a proposal plus a second vote) registers a credit
 bureau and its account, the Data Exchange Authority (DATA_REGULATOR) grants it DATA_USER; the Authority (as
-DATA_HOLDER) lists a personal-data resource; the bureau requests two fields for a purpose; the data subject
-signs consent with her own SM2 key (her resident ID only ever becomes a salted SM3 commitment); the holder
-grants; three uses are recorded; the subject withdraws consent; a fourth use is refused; the use trail is
-read back from the member-signed API.
+DATA_HOLDER) lists a personal-data resource; the bureau requests two fields for a purpose; a DATA_REGULATOR
+binds the data subject's SM2 key to her commitment (her resident ID only ever becomes a salted SM3
+commitment); she signs consent with that key; the holder grants; three uses are recorded; the subject
+withdraws consent; a fourth use is refused; the use trail is read back from the member-signed API.
 
 Run against a running node (default URL http://127.0.0.1:8545, network in var/devnet):
     .venv/bin/python scripts/demo_authorisations.py [--url URL] [--network var/devnet]
@@ -128,25 +128,34 @@ def main() -> None:
             f"request {request.grant_id} for fields name, annual_income; subject 0x{commitment.hex()[:16]}…"
         )
 
-        # 4. The data subject signs consent with her own key; the holder grants with it.
+        # 4. A DATA_REGULATOR, having checked her identity and key off chain, binds SM3 of her key to the
+        #    commitment; the holder can then grant only with consent signed by that key. (Here the Authority
+        #    holds both DATA_REGULATOR and DATA_HOLDER; in production the binding should come from an
+        #    identity service independent of the holder.)
         subject = PrivateKey.generate()
+        receipt = Authorisations(client, authority).bind_subject_key(
+            commitment, subject.public_key.to_bytes()
+        )
+        print(f"subject key bound to the commitment by a DATA_REGULATOR (block {receipt.height})")
+
+        # 5. The data subject signs consent with her own key; the holder grants with it.
         consent = holder.subject_consent(subject, request.grant_id, resident_id=DEMO_RESIDENT_ID, salt=salt)
         receipt = holder.grant(request.grant_id, consent)
         print(f"granted with the subject's SM2 consent, checked on chain (block {receipt.height})")
 
-        # 5. Three uses, each recorded with SM3 of what the holder returned.
+        # 6. Three uses, each recorded with SM3 of what the holder returned.
         for number in (1, 2, 3):
             answer = json.dumps({"query": number, "at": time.time()}).encode()
             use = holder.record_use(request.grant_id, (0, 3), sm3(answer))
             print(f"use {use.use_number} recorded (block {use.receipt.height})")
 
-        # 6. The subject withdraws consent (PIPL art. 15); any member relays her signed revocation.
+        # 7. The subject withdraws consent (PIPL art. 15); any member relays her signed revocation.
         receipt = Authorisations(client, relay).revoke_by_subject(subject, request.grant_id)
         print(
             f"subject revoked consent (block {receipt.height}); status {holder.status(request.grant_id).name}"
         )
 
-        # 7. A fourth use is refused on chain.
+        # 8. A fourth use is refused on chain.
         try:
             holder.record_use(request.grant_id, (0,), sm3(b"fourth answer"))
         except ExecutionError as exc:
@@ -154,7 +163,7 @@ def main() -> None:
         else:
             raise SystemExit("the fourth use was not refused")
 
-        # 8. The use trail from the member-signed API (the holder's view; the requester sees the same).
+        # 9. The use trail from the member-signed API (the holder's view; the requester sees the same).
         print_trail(holder.grant_record(request.grant_id))
         seen = requester.grants_by_subject(commitment)
         print(f"requester sees {len(seen)} grant(s) for this subject commitment")

@@ -418,6 +418,14 @@ class Authorisations:
         """Whether a use of ``field_ids`` would pass the grant's checks now (not the sender's role)."""
         return bool(self._read("can_use", grant_id, compute_fields_mask(field_ids)))
 
+    def subject_key(self, subject_commitment: bytes) -> bytes | None:
+        """Return SM3 of the SM2 key a regulator bound to ``subject_commitment``, or None when none is bound.
+
+        Raises DomainError for a commitment that is not 32 non-zero bytes.
+        """
+        commitment = _hash32(subject_commitment, "subject_commitment", required=True)
+        return _opt(bytes(self._read("subject_keys", commitment)), _WORD)
+
     def consent_terms(self, grant_id: int) -> ConsentTerms:
         """Return the terms of request ``grant_id`` that its data subject consents to.
 
@@ -585,6 +593,19 @@ class Authorisations:
         )
         return RequestResult(int(self._event(receipt, "AccessRequested")["grant_id"]), receipt)
 
+    def bind_subject_key(self, subject_commitment: bytes, subject_public_key: bytes) -> ReceiptResult:
+        """Attest that ``subject_public_key`` (64 bytes x‖y) is the key of the subject behind the commitment
+        (signer needs DATA_REGULATOR and has checked identity and key off chain). Binds SM3 of the 64-byte
+        key; a binding is final. Needed before any personal-data grant for the commitment.
+
+        Raises: DomainError / InvalidKeyError before signing; ExecutionError when the contract refuses
+        (``not a data regulator``, ``subject key already bound``).
+        """
+        commitment = _hash32(subject_commitment, "subject_commitment", required=True)
+        # raises InvalidKeyError for a key off the curve; 65-byte 04‖x‖y becomes the 64 bytes grant hashes
+        key = PublicKey.from_bytes(subject_public_key).to_bytes()
+        return self._send("bind_subject_key", commitment, sm3(key))
+
     def approve(self, grant_id: int) -> ReceiptResult:
         """Approve a pending request for 核心 data (signer needs DATA_REGULATOR). Raises ExecutionError."""
         return self._send("approve", grant_id)
@@ -597,8 +618,8 @@ class Authorisations:
         """Grant a pending request (holder). Personal data needs the subject's ``consent`` for this request.
 
         Raises: DomainError when the consent is for another request or malformed; ExecutionError when the
-        contract refuses (e.g. ``subject consent signature is invalid``, ``core data needs regulator
-        approval first``).
+        contract refuses (e.g. ``subject key not bound``, ``consent key is not the subject's bound key``,
+        ``subject consent signature is invalid``, ``core data needs regulator approval first``).
         """
         if consent is None:
             return self._send("grant", grant_id, b"", b"")

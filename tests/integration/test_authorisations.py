@@ -105,6 +105,10 @@ def test_consent_uses_subject_revocation_and_trail(parties: Parties) -> None:
     assert p.holder.status(grant_id) == GrantStatus.REQUESTED
 
     subject = PrivateKey.generate()
+    # the Data Exchange Authority, as DATA_REGULATOR, vouches that this key is the subject's
+    assert p.holder.subject_key(commitment) is None
+    p.holder.bind_subject_key(commitment, subject.public_key.to_bytes())
+    assert p.holder.subject_key(commitment) == sm3(subject.public_key.to_bytes())
     consent = p.holder.subject_consent(subject, grant_id, resident_id=RESIDENT_ID, salt=salt)
     p.holder.grant(grant_id, consent)
     grant = p.holder.get_grant(grant_id)
@@ -165,6 +169,7 @@ def test_forged_consent_is_refused(parties: Parties) -> None:
     salt = new_salt()
     grant_id = _request(p, resource_id, subject_commitment=compute_subject_commitment(RESIDENT_ID, salt))
     subject, impostor = PrivateKey.generate(), PrivateKey.generate()
+    p.holder.bind_subject_key(compute_subject_commitment(RESIDENT_ID, salt), subject.public_key.to_bytes())
     genuine = p.holder.subject_consent(subject, grant_id, resident_id=RESIDENT_ID, salt=salt)
     forged = sign_consent(impostor, genuine.terms)
     with pytest.raises(ExecutionError) as refused:
@@ -179,6 +184,49 @@ def test_forged_consent_is_refused(parties: Parties) -> None:
         p.holder.subject_consent(subject, grant_id, resident_id="110105194912310021", salt=salt)
     assert "110105194912310021" not in str(bad_id.value)
     assert p.holder.status(grant_id) == GrantStatus.REQUESTED
+
+
+def test_subject_key_binding_stops_a_holder_consenting_for_the_subject(parties: Parties) -> None:
+    p = parties
+    resource_id = p.holder.register_resource(
+        level=Level.GENERAL,
+        share_type=ShareType.UNCONDITIONAL,
+        schema_hash=SCHEMA,
+        field_ids=FIELDS,
+        personal=True,
+    ).resource_id
+    salt = new_salt()
+    commitment = compute_subject_commitment(RESIDENT_ID, salt)
+    grant_id = _request(p, resource_id, subject_commitment=commitment)
+    subject, throwaway = PrivateKey.generate(), PrivateKey.generate()
+    terms = p.holder.consent_terms(grant_id)
+
+    # no binding yet: even a valid signature is refused
+    with pytest.raises(ExecutionError) as unbound:
+        p.holder.grant(grant_id, sign_consent(throwaway, terms))
+    assert _reason(unbound) == "subject key not bound"
+    # only a DATA_REGULATOR binds keys
+    with pytest.raises(ExecutionError) as not_regulator:
+        p.requester.bind_subject_key(commitment, throwaway.public_key.to_bytes())
+    assert _reason(not_regulator) == "not a data regulator"
+    with pytest.raises(DomainError):
+        p.holder.bind_subject_key(bytes(32), subject.public_key.to_bytes())
+    assert p.holder.subject_key(commitment) is None
+
+    p.holder.bind_subject_key(commitment, subject.public_key.to_bytes())
+    # the holder's throwaway key signs the exact terms, but it is not the subject's bound key
+    with pytest.raises(ExecutionError) as throwaway_refused:
+        p.holder.grant(grant_id, sign_consent(throwaway, terms))
+    assert _reason(throwaway_refused) == "consent key is not the subject's bound key"
+    assert p.holder.status(grant_id) == GrantStatus.REQUESTED
+    # and the binding cannot be swapped for the throwaway key afterwards
+    with pytest.raises(ExecutionError) as rebind:
+        p.holder.bind_subject_key(commitment, throwaway.public_key.to_bytes())
+    assert _reason(rebind) == "subject key already bound"
+
+    p.holder.grant(grant_id, p.holder.subject_consent(subject, grant_id, resident_id=RESIDENT_ID, salt=salt))
+    p.relay.revoke_by_subject(subject, grant_id)  # the real subject can still withdraw her consent
+    assert p.holder.status(grant_id) == GrantStatus.REVOKED
 
 
 def test_no_sharing_resource_is_never_granted(parties: Parties) -> None:

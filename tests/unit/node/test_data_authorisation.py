@@ -152,6 +152,11 @@ class Chain:
         )
         return int(events[0].args["grant_id"])
 
+    def bind(self, subject: PrivateKey, subject_commitment: bytes | None = None) -> None:
+        """The regulator binds the subject's key to the commitment (default: RESIDENT_ID with SALT)."""
+        target = commitment() if subject_commitment is None else subject_commitment
+        self.must(REGULATOR, "bind_subject_key", target, sm3(subject.public_key.to_bytes()))
+
     def terms(self, grant_id: int) -> ConsentTerms:
         g = self.view("grants", grant_id)
         return ConsentTerms(
@@ -445,6 +450,7 @@ def test_consent_message_matches_the_sdk(chain: Chain) -> None:
 
 def test_grant_with_subject_consent_binds_the_subject_key(chain: Chain, subject: PrivateKey) -> None:
     gid = chain.request(chain.register(personal=True), commitment=commitment())
+    chain.bind(subject)
     consent = sign_consent(subject, chain.terms(gid))
     events = chain.must(HOLDER, "grant", gid, consent.public_key, consent.signature)
     assert events[0].args["subject_commitment"] == commitment()
@@ -457,6 +463,7 @@ def test_grant_with_subject_consent_binds_the_subject_key(chain: Chain, subject:
 def test_forged_or_missing_consent_is_refused(chain: Chain, subject: PrivateKey) -> None:
     gid = chain.request(chain.register(personal=True), commitment=commitment())
     terms = chain.terms(gid)
+    chain.bind(subject)
     impostor = PrivateKey.generate()
     forged = sign_consent(impostor, terms)  # signed by another key, presented as the subject's
     bad = "subject consent signature is invalid"
@@ -479,8 +486,77 @@ def test_forged_or_missing_consent_is_refused(chain: Chain, subject: PrivateKey)
     assert chain.refused(HOLDER, "grant", gid, subject.public_key.to_bytes(), b"\x01" * 63) == (
         "consent signature must be 64 bytes"
     )
-    assert chain.refused(HOLDER, "grant", gid, bytes(64), bytes(64)) == bad  # not a curve point
+    assert chain.refused(HOLDER, "grant", gid, bytes(64), bytes(64)) == (
+        "consent key is not the subject's bound key"
+    )
     assert chain.status(gid) == GrantStatus.REQUESTED
+
+
+# --- personal data: the regulator-bound subject key (finding H2) ------------------------------------------
+def test_regulator_binds_a_subject_key_once(chain: Chain, subject: PrivateKey) -> None:
+    key_hash = sm3(subject.public_key.to_bytes())
+    assert chain.view("subject_keys", commitment()) == EMPTY32
+    for outsider in (HOLDER, USER, RELAY, M1):  # holder, user, plain members: no DATA_REGULATOR
+        assert chain.refused(outsider, "bind_subject_key", commitment(), key_hash) == "not a data regulator"
+    assert chain.refused(REGULATOR, "bind_subject_key", EMPTY32, key_hash) == "empty subject commitment"
+    assert chain.refused(REGULATOR, "bind_subject_key", commitment(), EMPTY32) == "empty key hash"
+    assert chain.view("subject_keys", commitment()) == EMPTY32
+    events = chain.must(REGULATOR, "bind_subject_key", commitment(), key_hash)
+    assert events[0].name == "SubjectKeyBound"
+    assert events[0].args == {"subject_commitment": commitment(), "key_hash": key_hash, "by": REGULATOR}
+    assert chain.view("subject_keys", commitment()) == key_hash
+    # a binding is final: neither another regulator nor the same one replaces it
+    other = sm3(PrivateKey.generate().public_key.to_bytes())
+    for regulator in (REGULATOR, USER_REGULATOR):
+        assert (
+            chain.refused(regulator, "bind_subject_key", commitment(), other) == "subject key already bound"
+        )
+    assert chain.view("subject_keys", commitment()) == key_hash
+
+
+def test_grant_for_an_unbound_subject_is_refused(chain: Chain, subject: PrivateKey) -> None:
+    gid = chain.request(chain.register(personal=True), commitment=commitment())
+    consent = sign_consent(subject, chain.terms(gid))  # a genuine signature, but no one vouched for the key
+    assert (
+        chain.refused(HOLDER, "grant", gid, consent.public_key, consent.signature) == "subject key not bound"
+    )
+    # a binding for another subject does not help
+    chain.bind(subject, compute_subject_commitment("110105194912310038", SALT))
+    assert (
+        chain.refused(HOLDER, "grant", gid, consent.public_key, consent.signature) == "subject key not bound"
+    )
+    assert chain.status(gid) == GrantStatus.REQUESTED
+
+
+def test_holder_cannot_consent_with_a_throwaway_key(chain: Chain, subject: PrivateKey) -> None:
+    gid = chain.request(chain.register(personal=True), commitment=commitment())
+    chain.bind(subject)
+    throwaway = PrivateKey.generate()  # the holder's own key, validly signing the exact consent terms
+    forged = sign_consent(throwaway, chain.terms(gid))
+    before = chain.view("grants", gid)
+    assert chain.refused(HOLDER, "grant", gid, forged.public_key, forged.signature) == (
+        "consent key is not the subject's bound key"
+    )  # chain.refused also checks the state root is unchanged
+    assert chain.view("grants", gid) == before
+    assert chain.status(gid) == GrantStatus.REQUESTED
+    assert chain.view("subject_keys", commitment()) == sm3(subject.public_key.to_bytes())
+    # the real subject consents, and she (not the throwaway key) can withdraw it
+    consent = sign_consent(subject, chain.terms(gid))
+    chain.must(HOLDER, "grant", gid, consent.public_key, consent.signature)
+    assert chain.view("grants", gid)["subject_key_hash"] == sm3(subject.public_key.to_bytes())
+    message = compute_revocation_message(CHAIN_ID, DATA_AUTHORISATION_ADDRESS, gid, commitment())
+    assert chain.refused(
+        RELAY, "revoke_by_subject", gid, throwaway.public_key.to_bytes(), throwaway.sign(message)
+    ) == ("not the consenting subject's key")
+    events = chain.must(RELAY, "revoke_by_subject", gid, subject.public_key.to_bytes(), subject.sign(message))
+    assert events[0].args["by_subject"] is True
+    assert chain.status(gid) == GrantStatus.REVOKED
+
+
+def test_non_personal_grants_need_no_binding(chain: Chain) -> None:
+    gid = chain.request(chain.register())
+    chain.must(HOLDER, "grant", gid, b"", b"")
+    assert chain.status(gid) == GrantStatus.GRANTED
 
 
 def _fields(terms: ConsentTerms) -> dict[str, Any]:
@@ -564,6 +640,7 @@ def test_holder_revokes_and_uses_stop(chain: Chain) -> None:
 
 def test_subject_revokes_with_the_bound_key_and_replay_is_refused(chain: Chain, subject: PrivateKey) -> None:
     gid = chain.request(chain.register(personal=True), commitment=commitment())
+    chain.bind(subject)
     consent = sign_consent(subject, chain.terms(gid))
     chain.must(HOLDER, "grant", gid, consent.public_key, consent.signature)
     message = compute_revocation_message(CHAIN_ID, DATA_AUTHORISATION_ADDRESS, gid, commitment())
