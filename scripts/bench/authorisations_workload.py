@@ -24,7 +24,6 @@ import argparse
 import json
 import secrets
 import sys
-import threading
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -34,7 +33,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from scripts.bench.common import CommitWatcher, percentile  # noqa: E402
+from scripts.bench.common import CommitWatcher, ConcurrentSubmitter, percentile  # noqa: E402
 from sdk.authorisations import (  # noqa: E402
     DATA_AUTHORISATION_ADDRESS,
     Authorisations,
@@ -45,7 +44,6 @@ from sdk.authorisations import (  # noqa: E402
 from sdk.client import Client  # noqa: E402
 from sdk.contracts import Contract  # noqa: E402
 from sdk.crypto import sm3  # noqa: E402
-from sdk.errors import XinlianError  # noqa: E402
 from sdk.governance import Governance  # noqa: E402
 from sdk.signer import Signer  # noqa: E402
 from sdk.types import Transaction  # noqa: E402
@@ -200,43 +198,14 @@ def run_authorisation_workload(
         before = count_uses(client, grant_ids)
 
         watcher = CommitWatcher(url, client.chain_info().height)
-        submit_times: dict[bytes, float] = {}
-        lock = threading.Lock()
-        go = threading.Barrier(clients + 1)
-        deadline = [float("inf")]
-
-        def submit_all(raws: list[bytes]) -> None:
-            with Client(url, timeout=30.0) as own:
-                go.wait()
-                for raw in raws:
-                    if time.perf_counter() > deadline[0]:
-                        return
-                    while True:
-                        sent = time.perf_counter()
-                        try:
-                            tx_hash = own.submit_raw(raw)
-                        except XinlianError as exc:
-                            if exc.code == "mempool_full":
-                                time.sleep(0.05)
-                                continue
-                            with lock:
-                                result.refusals[exc.code] = result.refusals.get(exc.code, 0) + 1
-                            break
-                        with lock:
-                            submit_times[tx_hash] = sent
-                        break
-
-        threads = [threading.Thread(target=submit_all, args=(b,), daemon=True) for b in batches]
-        for thread in threads:
-            thread.start()
+        submitter = ConcurrentSubmitter(url, batches)
+        submit_times = submitter.submit_times
+        result.refusals = submitter.refusals
         watcher.start()
-        go.wait()
-        first_submit = time.perf_counter()
+        first_submit = submitter.start()
         if seconds is not None:
-            deadline[0] = first_submit + seconds
-        for thread in threads:
-            thread.join()
-        submitted_at = time.perf_counter()
+            submitter.deadline = first_submit + seconds
+        submitted_at = submitter.join()
         accepted = set(submit_times)
         wait_until = submitted_at + COMMIT_WAIT_S
         while time.perf_counter() < wait_until and not accepted <= watcher.commit_times.keys():

@@ -54,3 +54,57 @@ class CommitWatcher:
             except XinlianError:
                 pass
             self._stop.wait(0.01)
+
+
+class ConcurrentSubmitter:
+    """Client threads, one per batch, submit pre-signed transactions as fast as the node takes them.
+
+    A full mempool is retried after 50 ms; any other refusal is counted by its code. ``submit_times`` maps
+    each accepted transaction hash to the moment it was sent; ``deadline`` (perf_counter seconds) stops
+    submitting early.
+    """
+
+    def __init__(self, url: str, batches: Sequence[Sequence[bytes]]) -> None:
+        self.url = url
+        self.submit_times: dict[bytes, float] = {}
+        self.refusals: dict[str, int] = {}
+        self.deadline = float("inf")
+        self._lock = threading.Lock()
+        self._go = threading.Barrier(len(batches) + 1)
+        self._threads = [
+            threading.Thread(target=self._submit_all, args=(list(b),), daemon=True) for b in batches
+        ]
+
+    def start(self) -> float:
+        """Start every thread at once; returns the perf_counter time of the first submission."""
+        for thread in self._threads:
+            thread.start()
+        self._go.wait()
+        return time.perf_counter()
+
+    def join(self) -> float:
+        """Wait until every batch is submitted; returns the perf_counter time it finished."""
+        for thread in self._threads:
+            thread.join()
+        return time.perf_counter()
+
+    def _submit_all(self, raws: list[bytes]) -> None:
+        with Client(self.url, timeout=30.0) as client:
+            self._go.wait()
+            for raw in raws:
+                if time.perf_counter() > self.deadline:
+                    return
+                while True:
+                    sent = time.perf_counter()
+                    try:
+                        tx_hash = client.submit_raw(raw)
+                    except XinlianError as exc:
+                        if exc.code == "mempool_full":
+                            time.sleep(0.05)
+                            continue
+                        with self._lock:
+                            self.refusals[exc.code] = self.refusals.get(exc.code, 0) + 1
+                        break
+                    with self._lock:
+                        self.submit_times[tx_hash] = sent
+                    break

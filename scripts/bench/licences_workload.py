@@ -26,7 +26,6 @@ import argparse
 import json
 import secrets
 import sys
-import threading
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -36,10 +35,9 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from scripts.bench.common import CommitWatcher, percentile  # noqa: E402
+from scripts.bench.common import CommitWatcher, ConcurrentSubmitter, percentile  # noqa: E402
 from sdk.client import Client  # noqa: E402
 from sdk.crypto import sm3  # noqa: E402
-from sdk.errors import XinlianError  # noqa: E402
 from sdk.identifiers import compute_resident_id_check, make_licence_id  # noqa: E402
 from sdk.licences import LICENCE_GAS_LIMIT, Licences  # noqa: E402
 from sdk.signer import Signer  # noqa: E402
@@ -186,38 +184,12 @@ def issue_licences(
     result.prepare_per_s = n / max(time.perf_counter() - started, 1e-9)
     before = count_licences(client)
     watcher = CommitWatcher(client.url, client.chain_info().height)
-    submit_times: dict[bytes, float] = {}
-    lock = threading.Lock()
-    go = threading.Barrier(clients + 1)
-
-    def submit_all(raws: list[bytes]) -> None:
-        with Client(client.url, timeout=30.0) as own:
-            go.wait()
-            for raw in raws:
-                while True:
-                    sent = time.perf_counter()
-                    try:
-                        tx_hash = own.submit_raw(raw)
-                    except XinlianError as exc:
-                        if exc.code == "mempool_full":
-                            time.sleep(0.05)
-                            continue
-                        with lock:
-                            result.refusals[exc.code] = result.refusals.get(exc.code, 0) + 1
-                        break
-                    with lock:
-                        submit_times[tx_hash] = sent
-                    break
-
-    threads = [threading.Thread(target=submit_all, args=(b,), daemon=True) for b in batches]
-    for thread in threads:
-        thread.start()
+    submitter = ConcurrentSubmitter(client.url, batches)
+    submit_times = submitter.submit_times
+    result.refusals = submitter.refusals
     watcher.start()
-    go.wait()
-    first_submit = time.perf_counter()
-    for thread in threads:
-        thread.join()
-    submitted_at = time.perf_counter()
+    first_submit = submitter.start()
+    submitted_at = submitter.join()
     accepted = set(submit_times)
     wait_until = submitted_at + COMMIT_WAIT_S
     while time.perf_counter() < wait_until and not accepted <= watcher.commit_times.keys():

@@ -18,7 +18,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -33,10 +32,9 @@ from eth_utils.abi import function_signature_to_4byte_selector  # noqa: E402
 
 from node.genesis import DEFAULT_ROLE_ADMINS, GOVERNANCE_ADDRESS, ROLE_IDS, encode_contract_name  # noqa: E402
 from node.network import GenesisFile, init_network  # noqa: E402
-from scripts.bench.common import CommitWatcher, percentile  # noqa: E402
+from scripts.bench.common import CommitWatcher, ConcurrentSubmitter, percentile  # noqa: E402
 from sdk.client import Client  # noqa: E402
 from sdk.crypto import PrivateKey  # noqa: E402
-from sdk.errors import XinlianError  # noqa: E402
 from sdk.types import Transaction  # noqa: E402
 
 TX_PER_S_TARGET = 1_000
@@ -237,46 +235,15 @@ def run_http(txs: int, clients: int, seconds: float | None, workdir: Path) -> Ht
         result.sign_per_s = txs / (time.perf_counter() - started)
         bytes_before = database_bytes(net.data_dir)
         watcher = CommitWatcher(net.url, height)
-        submit_times: dict[bytes, float] = {}
-        refusals: dict[str, int] = {}
-        lock = threading.Lock()
-        go = threading.Barrier(clients + 1)
-        deadline = [float("inf")]
-
-        def submit_all(raws: list[bytes]) -> None:
-            with Client(net.url, timeout=30.0) as client:
-                go.wait()
-                for raw in raws:
-                    if time.perf_counter() > deadline[0]:
-                        return
-                    while True:
-                        sent = time.perf_counter()
-                        try:
-                            tx_hash = client.submit_raw(raw)
-                        except XinlianError as exc:
-                            if exc.code == "mempool_full":
-                                time.sleep(0.05)
-                                continue
-                            with lock:
-                                refusals[exc.code] = refusals.get(exc.code, 0) + 1
-                            break
-                        with lock:
-                            submit_times[tx_hash] = sent
-                        break
-
+        submitter = ConcurrentSubmitter(net.url, batches)
+        submit_times, refusals = submitter.submit_times, submitter.refusals
         progress("submitting")
-        threads = [threading.Thread(target=submit_all, args=(b,), daemon=True) for b in batches]
-        for thread in threads:
-            thread.start()
         watcher.start()
-        go.wait()
-        first_submit = time.perf_counter()
+        first_submit = submitter.start()
         node_cpu, client_cpu = node.cpu_seconds(), time.process_time()
         if seconds is not None:
-            deadline[0] = first_submit + seconds
-        for thread in threads:
-            thread.join()
-        submitted_at = time.perf_counter()
+            submitter.deadline = first_submit + seconds
+        submitted_at = submitter.join()
         progress(f"{len(submit_times)} accepted; waiting for commits")
         accepted = set(submit_times)
         wait_until = submitted_at + 60
