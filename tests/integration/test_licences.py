@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -257,3 +258,54 @@ def test_api_status_errors(world: World, running_node: RunningNode) -> None:
     malformed = api.get(f"/v1/licences/{bad}/status")
     assert malformed.status_code == 400 and malformed.json()["code"] == "invalid_identifier"
     assert api.get("/v1/licences/0x1234/status").status_code == 422
+
+
+def test_uses_of_licences_that_do_not_stand_are_refused_and_change_nothing(world: World) -> None:
+    """Not yet valid, expired, revoked, superseded, and a consent forged with another key: each use is
+    refused through the SDK against the running node with its reason, and the licence's state is unchanged."""
+    holder = PrivateKey.generate()
+    reader, bank, issuer = world.licences(), world.licences(world.bank), world.licences(world.issuer)
+    now = int(time.time())
+
+    def refused(result: Any, reason: str, *, key: PrivateKey = holder) -> None:
+        def stored() -> dict[str, Any]:  # the record as stored (status is derived at the head's time)
+            record = reader.get(result.id_hash)
+            assert record is not None
+            return {k: v for k, v in dataclasses.asdict(record).items() if k != "status"}
+
+        before = stored()
+        consent = reader.make_consent(key, result.identifier, user=world.bank.address, purpose="核验")
+        with pytest.raises(ExecutionError, match=reason):
+            bank.record_use(consent)
+        assert stored() == before
+
+    future = _issue(world, "2025000101", holder_public_key=holder.public_key, valid_from=now + 30 * DAY)
+    assert reader.status(future.identifier) == LicenceStatus.NOT_YET_VALID
+    refused(future, "licence not yet valid")
+
+    # A licence cannot be issued already expired: issue one that lapses in two seconds, then wait.
+    lapsed = _issue(
+        world, "2025000102", holder_public_key=holder.public_key, valid_until=int(time.time()) + 2
+    )
+    time.sleep(3.5)
+    refused(lapsed, "licence expired")  # the use's block is past valid_until (the head may not be yet)
+    assert reader.status(lapsed.identifier) == LicenceStatus.EXPIRED
+
+    revoked = _issue(world, "2025000103", holder_public_key=holder.public_key)
+    issuer.revoke(revoked.identifier, "吊销")
+    refused(revoked, "licence revoked")
+
+    old = _issue(world, "2025000104", holder_public_key=holder.public_key)
+    issuer.renew(
+        old.credential,
+        world.identifier("2025000104", 2),
+        document_hash=sm3(b"v2"),
+        valid_from=now - 60,
+        valid_until=now + 365 * DAY,
+    )
+    assert reader.status(old.identifier) == LicenceStatus.SUPERSEDED
+    refused(old, "licence superseded")
+
+    valid = _issue(world, "2025000105", holder_public_key=holder.public_key)
+    refused(valid, "holder key does not match the licence", key=PrivateKey.generate())
+    assert reader.status(valid.identifier) == LicenceStatus.VALID
