@@ -291,3 +291,30 @@ def test_unanswered_letter_turns_overdue_at_the_head(day_per_block_node: Running
         assert late.late
         assert p.auditor.letter(lid).replied_late
         assert p.regulator.overdue() == []
+
+
+def test_bank_rejects_a_nonconforming_letter_and_nothing_further_happens(parties: Parties) -> None:
+    p = parties
+    lid = p.auditor.create(_request(p), bank_keys=[p.bank_key]).letter_id
+    p.company.authorise(lid)
+    with pytest.raises(XinlianError):
+        p.bank.reject(lid, "   ")  # a reason is required: refused before signing
+    rejected = p.bank.reject(lid, "询证函未加盖被审计单位公章")
+    assert rejected.event == "LetterRejected"
+    assert p.auditor.letter(lid).status == LetterStatus.REJECTED_NONCONFORMING
+    with pytest.raises(ExecutionError):
+        p.bank.reply(lid, _reply())
+    with pytest.raises(ExecutionError):
+        p.bank.accept(lid)
+    assert p.auditor.letter(lid).status == LetterStatus.REJECTED_NONCONFORMING
+
+
+def test_a_reply_leaving_items_uncovered_is_flagged_for_a_paper_supplement(parties: Parties) -> None:
+    p = parties
+    lid = p.auditor.create(_request(p), bank_keys=[p.bank_key]).letter_id
+    p.company.authorise(lid)
+    p.bank.accept(lid)
+    partial = LetterReply(answers={1: _reply().answers[1]}, bank_reference="BANK-REF-2")
+    replied = p.bank.reply(lid, partial)
+    assert replied.paper_supplement
+    assert p.auditor.open_reply(lid).covered_items == frozenset({1})
