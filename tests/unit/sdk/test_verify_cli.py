@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 import typer
+import zxingcpp
+from PIL import Image
 from test_verify import REVOKED, SyntheticChain, issue, licence_slot
 from typer.testing import CliRunner
 
@@ -92,6 +94,9 @@ def test_credential_qr_round_trips_through_the_verifier(
     )
     assert result.exit_code == 0, result.output
     assert image.stat().st_size > 0 and payload.read_text().startswith("XL1:")
+    if suffix == ".png":  # scan the rendered image back, as a phone would, and get the same payload
+        scanned = zxingcpp.read_barcodes(Image.open(image))
+        assert [code.text for code in scanned] == [payload.read_text().strip()]
     result = runner.invoke(
         app, ["verify", "--qr-payload", payload.read_text(), "--trust", str(files["trust"])]
     )
