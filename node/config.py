@@ -28,6 +28,9 @@ class ChainConfig:
     tx_gas_limit: int = 5_000_000
     block_gas_limit: int = 500_000_000
     max_block_txs: int = 2_000
+    # Raw transaction bytes one block may carry: keeps every proposal far below the p2p frame limit and
+    # bounds what validators hash, verify and store per height whatever the transactions cost in gas.
+    max_block_bytes: int = 4 * 1024 * 1024
     expiry_window: int = 1_000  # a tx is valid while head < expiry_height <= head + expiry_window
 
     def __post_init__(self) -> None:
@@ -57,7 +60,11 @@ class NodeConfig:
     allowed_peer_keys: tuple[str, ...] = field(default_factory=tuple)
     # The p2p identity key of a non-validator node (PEM); without one it gets a fresh key per start.
     node_key_path: str = ""
+    # Mempool bounds: in total and per sender account (see docs/limits.md).
     mempool_capacity: int = 50_000
+    mempool_max_bytes: int = 256 * 1024 * 1024
+    mempool_sender_max_txs: int = 10_000
+    mempool_sender_max_bytes: int = 16 * 1024 * 1024
     log_level: str = "info"
 
     def resolved_database_url(self) -> str:

@@ -43,6 +43,7 @@ from node.consensus.sql_wal import SqlWal
 from node.consensus.wal import ConsensusWal
 from node.execution import ExecutionEngine
 from node.ledger.chain import ExecutedBlock, Ledger
+from node.ledger.mempool import MempoolLimits
 from node.network import GenesisFile, build_genesis
 from node.p2p.service import MAX_BLOCKS_PER_ANSWER, PeerService
 from node.p2p.wire import FrameType
@@ -597,7 +598,12 @@ class Node:
             self.state_db,
             self.engine,
             self.genesis.governance_address,
-            mempool_capacity=config.mempool_capacity,
+            mempool_limits=MempoolLimits(
+                capacity=config.mempool_capacity,
+                max_bytes=config.mempool_max_bytes,
+                sender_max_txs=config.mempool_sender_max_txs,
+                sender_max_bytes=config.mempool_sender_max_bytes,
+            ),
         )
         self.ledger.load(genesis_block)
         self.state_db.clear_pending()

@@ -47,6 +47,7 @@ _CODE_STATUS: dict[str, int] = {
     "duplicate": 409,
     "unknown_sender": 403,
     "mempool_full": 503,
+    "sender_quota": 429,
     "not_loaded": 503,
     "execution_reverted": 400,
     "unauthenticated": 401,

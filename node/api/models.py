@@ -166,6 +166,7 @@ class ChainConfigPublic(_Shape):
     tx_gas_limit: int
     block_gas_limit: int
     max_block_txs: int
+    max_block_bytes: int
     expiry_window: int
 
 

@@ -18,8 +18,15 @@ from eth_abi.abi import encode as abi_encode
 from eth_utils.abi import function_signature_to_4byte_selector
 
 from node.config import PROTOCOL_VERSION, ChainConfig
-from node.execution import BlockContext, ExecutionEngine, ExecutionResult, Message
-from node.ledger.mempool import Mempool
+from node.execution import (
+    BlockContext,
+    ExecutionEngine,
+    ExecutionResult,
+    Message,
+    compute_floor_gas,
+    compute_intrinsic_gas,
+)
+from node.ledger.mempool import Mempool, MempoolLimits
 from node.storage import StateNodeStore, Store
 from sdk.errors import EncodingError, InvalidBlock, InvalidSignatureError, InvalidTransaction, XinlianError
 from sdk.merkle import MerkleAccumulator
@@ -75,7 +82,7 @@ class Ledger:
         engine: ExecutionEngine,
         governance_address: bytes,
         *,
-        mempool_capacity: int = 50_000,
+        mempool_limits: MempoolLimits | None = None,
         clock_ms: Callable[[], int] | None = None,
     ) -> None:
         self.chain = chain
@@ -83,7 +90,7 @@ class Ledger:
         self.state_db = state_db
         self.engine = engine
         self.governance_address = governance_address
-        self.mempool = Mempool(mempool_capacity)
+        self.mempool = Mempool(mempool_limits)
         self._clock_ms = clock_ms or (lambda: int(time.time() * 1000))
         self._lock = threading.RLock()
         self._committed = threading.Condition(self._lock)
@@ -219,7 +226,8 @@ class Ledger:
         """Check a submitted transaction and add it to the mempool; returns its hash.
 
         Raises InvalidTransaction with a stable code: bad_encoding, oversize, wrong_chain, gas_limit,
-        expired, expiry_too_far, duplicate, bad_signature, unknown_sender, mempool_full.
+        gas_too_low, expired, expiry_too_far, duplicate, bad_signature, unknown_sender, sender_quota,
+        mempool_full.
         """
         if len(raw) > self.chain.max_tx_bytes:
             raise InvalidTransaction(
@@ -259,7 +267,8 @@ class Ledger:
         return tx_hash
 
     def validate_transaction_static(self, tx: Transaction, head_height: int) -> None:
-        """Checks that need no state: chain id, gas limit, expiry window. Raises InvalidTransaction."""
+        """Checks that need no state: chain id, gas limit (within the chain's cap and at least the
+        transaction's intrinsic gas), expiry window. Raises InvalidTransaction."""
         if tx.chain_id != self.chain.chain_id:
             raise InvalidTransaction(
                 f"transaction is for chain {tx.chain_id}, this is chain {self.chain.chain_id}",
@@ -270,6 +279,15 @@ class Ledger:
                 f"gas limit {tx.gas_limit} is outside 1..{self.chain.tx_gas_limit}",
                 code="gas_limit",
                 limit=self.chain.tx_gas_limit,
+            )
+        # Below its intrinsic gas a transaction would fail before any code runs, yet still cost every
+        # validator its bytes, signature check and storage: refuse it instead of carrying it nearly free.
+        minimum = compute_minimum_gas(tx.data)
+        if tx.gas_limit < minimum:
+            raise InvalidTransaction(
+                f"gas limit {tx.gas_limit} is below this transaction's intrinsic gas {minimum}",
+                code="gas_too_low",
+                minimum=minimum,
             )
         if tx.expiry_height <= head_height:
             raise InvalidTransaction(
@@ -312,7 +330,7 @@ class Ledger:
                 if max_txs is None
                 else max(1, min(max_txs, self.chain.max_block_txs))
             )
-            candidates = self.mempool.select(limit, self.chain.block_gas_limit)
+            candidates = self.mempool.select(limit, self.chain.block_gas_limit, self.chain.max_block_bytes)
             committed = self.store.has_transactions([h for h, _ in candidates]) if candidates else set()
             for tx_hash, tx in candidates:
                 if tx_hash in committed or tx.expiry_height < height:
@@ -327,6 +345,8 @@ class Ledger:
                 chosen.append(tx)
             if stale:
                 self.mempool.remove(stale)
+                for tx_hash in stale:
+                    self._verified_txs.pop(tx_hash, None)
             return self._execute(head, height, timestamp_ms, round, proposer_index, tuple(chosen))
 
     def _execute(
@@ -402,15 +422,23 @@ class Ledger:
             already = self.store.has_transactions(hashes) if hashes else set()
             activity: dict[bytes, bool] = {}
             gas = 0
+            size = 0
             for tx, tx_hash in zip(block.transactions, hashes, strict=True):
                 if tx_hash in seen or tx_hash in already:
                     raise InvalidBlock(
                         "block repeats a transaction", code="duplicate_tx", tx_hash=tx_hash.hex()
                     )
                 seen.add(tx_hash)
-                if len(tx.encode()) > self.chain.max_tx_bytes:
+                tx_size = len(tx.encode())
+                if tx_size > self.chain.max_tx_bytes:
                     raise InvalidBlock(
                         "block carries an oversize transaction", code="bad_tx", tx_hash=tx_hash.hex()
+                    )
+                size += tx_size
+                if size > self.chain.max_block_bytes:
+                    raise InvalidBlock(
+                        f"block's transactions exceed {self.chain.max_block_bytes} bytes",
+                        code="block_limit",
                     )
                 try:
                     self.validate_transaction_static(tx, head.header.height)
@@ -530,6 +558,12 @@ class Ledger:
                     return False
                 self._committed.wait(remaining)
             return True
+
+
+def compute_minimum_gas(data: bytes) -> int:
+    """Return the least gas limit a transaction carrying ``data`` may declare: its intrinsic gas or the
+    EIP-7623 calldata floor, whichever is higher."""
+    return max(compute_intrinsic_gas(data), compute_floor_gas(data))
 
 
 def _address_of(public_key: bytes) -> bytes:

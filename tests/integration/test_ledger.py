@@ -71,6 +71,9 @@ def test_admitted_transaction_commits_with_receipt(node: Node, network: Path) ->
         ("expired", lambda n, k: make_tx(n, k, expiry_height=n.ledger.height).encode()),
         ("expiry_too_far", lambda n, k: make_tx(n, k, expiry_height=n.ledger.height + 10_000).encode()),
         ("gas_limit", lambda n, k: make_tx(n, k, gas_limit=n.chain.tx_gas_limit + 1).encode()),
+        ("gas_too_low", lambda n, k: make_tx(n, k, gas_limit=1).encode()),
+        ("gas_too_low", lambda n, k: make_tx(n, k, gas_limit=21_000).encode()),
+        ("gas_too_low", lambda n, k: make_tx(n, k, data=b"\x01" * 60_000, gas_limit=900_000).encode()),
         ("bad_encoding", lambda n, k: b"\xc0garbage"),
         ("oversize", lambda n, k: b"\x00" * (n.chain.max_tx_bytes + 1)),
         ("unknown_sender", lambda n, k: make_tx(n, PrivateKey.generate()).encode()),
@@ -268,3 +271,59 @@ def test_block_carrying_an_admitted_transaction_with_a_swapped_signature_is_refu
     with pytest.raises(InvalidBlock) as refused:
         node.ledger.validate_block(proposal.block, now_ms=timestamp_ms)
     assert refused.value.code == "bad_tx"
+
+
+def test_block_carrying_a_transaction_below_its_intrinsic_gas_is_refused(node: Node, network: Path) -> None:
+    # A Byzantine proposer could include what admission refuses: such a block must not pass validation.
+    cheap = make_tx(node, member_key(network), gas_limit=1)
+    head = node.ledger.head
+    timestamp_ms = head.header.timestamp_ms + node.chain.block_period_ms
+    proposal = node.ledger._execute(head, head.header.height + 1, timestamp_ms, 0, 0, (cheap,))
+    node.ledger._executed.clear()
+    with pytest.raises(InvalidBlock) as refused:
+        node.ledger.validate_block(proposal.block, now_ms=timestamp_ms)
+    assert refused.value.code == "bad_tx"
+    assert "intrinsic gas" in refused.value.message
+
+
+@pytest.fixture()
+def small_block_node(tmp_path: Path) -> Node:
+    init_network(tmp_path / "net", validators=1, chain_id=78, chain_overrides={"max_block_bytes": 40_000})
+    n = Node(NodeConfig.load(tmp_path / "net" / "nodes" / "node-0.json"))
+    yield n
+    n.stop()
+
+
+def big_tx(node: Node, key: PrivateKey, size: int = 15_000) -> Transaction:
+    data = IS_ACTIVE + encode(["address"], [key.public_key.address]) + b"\x07" * size
+    return make_tx(node, key, data=data, gas_limit=1_000_000)
+
+
+def test_proposer_keeps_blocks_within_the_byte_limit_and_other_senders_get_in(
+    small_block_node: Node, tmp_path: Path
+) -> None:
+    node = small_block_node
+    flooder, honest = member_key(tmp_path / "net", 0), member_key(tmp_path / "net", 1)
+    for _ in range(6):
+        node.ledger.admit_transaction(big_tx(node, flooder).encode())
+    small = make_tx(node, honest)
+    node.ledger.admit_transaction(small.encode())
+    executed = producer(node).produce_once()
+    carried = executed.block.transactions
+    assert sum(len(tx.encode()) for tx in carried) <= node.chain.max_block_bytes
+    assert small in carried  # the honest sender is not starved by the flood ahead of it
+    assert len(carried) == 3  # two big ones fit beside the small one, the rest wait
+    assert len(node.ledger.mempool) == 4
+
+
+def test_block_over_the_byte_limit_is_refused(small_block_node: Node, tmp_path: Path) -> None:
+    node = small_block_node
+    key = member_key(tmp_path / "net", 0)
+    txs = tuple(big_tx(node, key) for _ in range(3))
+    head = node.ledger.head
+    timestamp_ms = head.header.timestamp_ms + node.chain.block_period_ms
+    proposal = node.ledger._execute(head, head.header.height + 1, timestamp_ms, 0, 0, txs)
+    node.ledger._executed.clear()
+    with pytest.raises(InvalidBlock) as refused:
+        node.ledger.validate_block(proposal.block, now_ms=timestamp_ms)
+    assert refused.value.code == "block_limit"

@@ -25,12 +25,17 @@ MAX_WAIT_S: float = 30.0
 _ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorPublic, "description": text}
     for status, text in (
-        (400, "bad_encoding, bad_signature, wrong_chain, gas_limit, expired, expiry_too_far"),
+        (
+            400,
+            "bad_encoding, bad_signature, wrong_chain, gas_limit, gas_too_low (below intrinsic gas), "
+            "expired, expiry_too_far",
+        ),
         (403, "unknown_sender: not an active account of an active organisation"),
         (409, "duplicate: already pending or committed"),
         (413, "oversize (transaction) or body_too_large (request)"),
         (415, "unsupported_media_type"),
         (422, "bad_request: malformed JSON or hex"),
+        (429, "sender_quota: this sender has too many pending transactions; retry after commits"),
         (503, "mempool_full: retry later"),
     )
 }
