@@ -45,7 +45,7 @@ def serve(config_path: Path, *, banner: bool = True) -> None:
     node = Node(config)
     metrics = Metrics()
     metrics.attach(node.ledger)
-    app = create_app(node.ledger, metrics=metrics)
+    app = create_app(node.ledger, metrics=metrics, liveness=node.liveness)
     server = uvicorn.Server(
         uvicorn.Config(app, host=config.api_host, port=config.api_port, log_level="warning", access_log=False)
     )

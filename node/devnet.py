@@ -148,9 +148,13 @@ class DevnetNode:
             response = httpx.get(f"{self.url}/health", timeout=timeout_s)
         except httpx.HTTPError:
             return None
-        if response.status_code != 200:
+        # 503 still carries the height: the node answers while its consensus is stalled or stopped.
+        if response.status_code not in (200, 503):
             return None
-        return int(response.json()["height"])
+        try:
+            return int(response.json()["height"])
+        except (ValueError, KeyError, TypeError):
+            return None
 
     def wait_healthy(self, timeout_s: float = 60.0) -> int:
         """Wait until /health answers; returns the height. Raises RuntimeError (with the log tail)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import itertools
 import logging
@@ -30,6 +31,7 @@ from node.consensus.core import (
     Timer,
     TimerKind,
 )
+from node.consensus.liveness import ConsensusLiveness
 from node.consensus.messages import (
     Message,
     SignatureVerifier,
@@ -72,6 +74,13 @@ SYNC_TIMEOUT_MS: int = 3_000
 SYNC_CHECK_MS: int = 500
 #: Consensus steps slower than this are logged (block building and re-execution dominate).
 SLOW_STEP_MS: float = 250.0
+#: How often the node checks that its consensus, admission and p2p threads are still alive.
+WATCHDOG_INTERVAL_S: float = 1.0
+#: Exit status of a node process ended by an internal failure (EX_SOFTWARE), for its supervisor to see.
+FATAL_EXIT_CODE: int = 70
+
+#: Called with (what stopped, why) when an internal thread fails; the node ends its process.
+FatalHandler = Callable[[str, BaseException], None]
 
 
 def _wall_clock_ms() -> int:
@@ -208,6 +217,7 @@ class ConsensusDriver:
         wal: ConsensusWal,
         empty_block_interval_ms: int = 5_000,
         clock_ms: Callable[[], int] = _wall_clock_ms,
+        on_fatal: FatalHandler | None = None,
     ) -> None:
         self.ledger = ledger
         self.config = config
@@ -235,6 +245,9 @@ class ConsensusDriver:
         self._sync_deadline_ms = 0
         self._next_sync_check_ms = 0
         self._error: BaseException | None = None
+        self.on_fatal = on_fatal
+        self._last_decided_ms: int | None = None
+        self._started_ms = clock_ms()
 
     # --- lifecycle -------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -247,6 +260,7 @@ class ConsensusDriver:
             wal=self.wal,
             head=get_chain_head(self.ledger),
         )
+        self._started_ms = self.clock_ms()
         self._thread = threading.Thread(target=self._run, name="xinlian-consensus", daemon=True)
         self._admit_thread = threading.Thread(target=self._admit_loop, name="xinlian-gossip", daemon=True)
         self._thread.start()
@@ -262,6 +276,30 @@ class ConsensusDriver:
     @property
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
+
+    @property
+    def admitting(self) -> bool:
+        """Whether the gossip admission thread is alive."""
+        return self._admit_thread is not None and self._admit_thread.is_alive()
+
+    @property
+    def error(self) -> BaseException | None:
+        """The exception that stopped the consensus thread, if one did."""
+        return self._error
+
+    def liveness(self) -> ConsensusLiveness:
+        """Return whether the driver runs, the height and round it works on, and the seconds since it last
+        decided (or synced) a height — since it started when it has decided none yet."""
+        now = self.clock_ms()
+        core = self.core
+        since = self._last_decided_ms if self._last_decided_ms is not None else self._started_ms
+        return ConsensusLiveness(
+            running=self.running,
+            height=core.height if core is not None else self.ledger.height + 1,
+            round=core.round if core is not None else 0,
+            decided_age_s=max(0.0, (now - since) / 1000),
+            error=None if self._error is None else f"{type(self._error).__name__}: {self._error}",
+        )
 
     # --- PeerHandler (called on the p2p loop thread: never blocks) ---------------------------------------
     def get_height(self) -> int:
@@ -339,19 +377,22 @@ class ConsensusDriver:
             network.gossip_transaction(raw)
 
     def _admit_loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                raws = self._gossip_inbox.get(timeout=0.2)
-            except queue.Empty:
-                continue
-            for raw in raws:
+        try:
+            while not self._stop.is_set():
                 try:
-                    self.ledger.admit_transaction(raw)
-                    self.stats.add("gossip_admitted")
-                except InvalidTransaction as exc:
-                    self.stats.add(f"gossip_refused_{exc.code}")
-                except Exception:  # one bad transaction must not stop admission of the rest
-                    log.exception("admitting a gossiped transaction failed")
+                    raws = self._gossip_inbox.get(timeout=0.2)
+                except queue.Empty:
+                    continue
+                for raw in raws:
+                    try:
+                        self.ledger.admit_transaction(raw)
+                        self.stats.add("gossip_admitted")
+                    except InvalidTransaction as exc:
+                        self.stats.add(f"gossip_refused_{exc.code}")
+                    except Exception:  # one bad transaction must not stop admission of the rest
+                        log.exception("admitting a gossiped transaction failed")
+        except BaseException as exc:
+            self._fail("gossip admission", exc)
 
     # --- the consensus thread ------------------------------------------------------------------------------
     def _run(self) -> None:
@@ -382,9 +423,17 @@ class ConsensusDriver:
                     self._handle(item)
                     if self._timers and self._timers[0].at_ms <= self.clock_ms():
                         break
-        except BaseException as exc:  # logged and kept for status; the node then stops deciding blocks
+        except BaseException as exc:  # kept for /health; the node ends its process (see Node.fail)
             self._error = exc
             log.exception("the consensus driver stopped")
+            self._fail("consensus driver", exc)
+
+    def _fail(self, where: str, exc: BaseException) -> None:
+        if self._stop.is_set():
+            return
+        handler = self.on_fatal
+        if handler is not None:
+            handler(where, exc)
 
     def _handle(self, item: tuple[str, object, bytes]) -> None:
         started = time.perf_counter()
@@ -408,7 +457,7 @@ class ConsensusDriver:
             network = self.network
             if network is not None:
                 for data in list(self._recent):
-                    network.send_to(peer, FrameType.CONSENSUS, data)
+                    self._send("a recent consensus message", network.send_to, peer, FrameType.CONSENSUS, data)
 
     def _fire_due_timers(self, now: int) -> None:
         core = self.core
@@ -480,7 +529,16 @@ class ConsensusDriver:
         self.stats.add("messages_out")
         network = self.network
         if network is not None:
-            network.broadcast(FrameType.CONSENSUS, data)
+            self._send(f"a {len(data)}-byte consensus message", network.broadcast, FrameType.CONSENSUS, data)
+
+    def _send(self, what: str, send: Callable[..., None], *args: object) -> None:
+        """Hand something to the peer service; a failure is logged and counted, never raised: a failed
+        send must not stop deciding (peers that missed a message catch up by round change or sync)."""
+        try:
+            send(*args)
+        except Exception as exc:
+            self.stats.add("send_failures")
+            log.warning("could not send %s to peers: %s: %s", what, type(exc).__name__, exc)
 
     def _commit(self, block: Block, certificate: CommitCertificate) -> bool:
         try:
@@ -491,6 +549,7 @@ class ConsensusDriver:
             self.stats.add("commit_failures")
             return False
         self.stats.add("blocks_committed")
+        self._last_decided_ms = self.clock_ms()
         return True
 
     def _after_commit(self) -> None:
@@ -500,7 +559,7 @@ class ConsensusDriver:
             self._recent.clear()
         network = self.network
         if network is not None:
-            network.broadcast_status(head.header.height)
+            self._send("our height", network.broadcast_status, head.header.height)
 
     # --- block sync -----------------------------------------------------------------------------------------
     def _check_sync(self, now: int) -> None:
@@ -529,7 +588,7 @@ class ConsensusDriver:
         self._sync_peer = peer
         self._sync_deadline_ms = now + SYNC_TIMEOUT_MS
         self.stats.add("sync_requests")
-        network.request_blocks(peer, mine + 1, MAX_BLOCKS_PER_ANSWER)
+        self._send("a block request", network.request_blocks, peer, mine + 1, MAX_BLOCKS_PER_ANSWER)
 
     def _import_blocks(self, pairs: list[tuple[bytes, bytes]], peer: bytes) -> None:
         """Import answered blocks in order: certificate checked by the core, block re-executed by ledger."""
@@ -564,6 +623,7 @@ class ConsensusDriver:
                 break
             imported += 1
             self.stats.add("blocks_synced")
+            self._last_decided_ms = self.clock_ms()
             self._perform(core.on_new_block(block, certificate, self.clock_ms()))
             self._after_commit()
         if peer == self._sync_peer:
@@ -582,8 +642,16 @@ class Node:
     peers or shares its chain with other validators, the peer service on (p2p_host, p2p_port).
     """
 
-    def __init__(self, config: NodeConfig, *, empty_block_interval_ms: int = 5_000) -> None:
+    def __init__(
+        self, config: NodeConfig, *, empty_block_interval_ms: int = 5_000, exit_on_fatal: bool = True
+    ) -> None:
         self.config = config
+        # An internal thread that fails ends the process (FATAL_EXIT_CODE) so that a supervisor restarts
+        # it: a node that still answers HTTP but no longer decides blocks would hide the failure.
+        self.exit_on_fatal = exit_on_fatal
+        self.fatal: str | None = None
+        self._stopping = threading.Event()
+        self._watchdog: threading.Thread | None = None
         Path(config.data_dir).mkdir(parents=True, exist_ok=True)
         self.genesis = GenesisFile.load(config.genesis_path)
         self.chain: ChainConfig = self.genesis.chain
@@ -636,6 +704,7 @@ class Node:
             verifier=self.verifier,
             wal=self.wal,
             empty_block_interval_ms=self.empty_block_interval_ms,
+            on_fatal=self.fail,
         )
         self.ledger.on_admit.append(driver.on_local_admit)
         if self.wants_peers:
@@ -658,6 +727,52 @@ class Node:
             self.p2p.start()
         self.driver = driver
         driver.start()
+        self._watchdog = threading.Thread(target=self._watch, name="xinlian-watchdog", daemon=True)
+        self._watchdog.start()
+
+    def liveness(self) -> ConsensusLiveness:
+        """Return the consensus driver's liveness (``down`` before start, after a failure or a stop)."""
+        driver = self.driver
+        if driver is None:
+            return ConsensusLiveness(
+                running=False, height=self.ledger.height + 1, round=0, decided_age_s=0.0, error=self.fatal
+            )
+        current = driver.liveness()
+        if self.fatal is not None and current.error is None:
+            return ConsensusLiveness(
+                current.running, current.height, current.round, current.decided_age_s, self.fatal
+            )
+        return current
+
+    def fail(self, where: str, exc: BaseException) -> None:
+        """An internal thread stopped unexpectedly: log one line and end the process (exit status
+        FATAL_EXIT_CODE) unless the node was built with ``exit_on_fatal=False``."""
+        if self._stopping.is_set() or self.fatal is not None:
+            return
+        self.fatal = f"{where}: {type(exc).__name__}: {exc}"
+        log.critical(
+            "fatal: the %s stopped unexpectedly (%s: %s); the node process exits so that its supervisor "
+            "restarts it",
+            where,
+            type(exc).__name__,
+            exc,
+        )
+        if self.exit_on_fatal:
+            for handler in logging.getLogger().handlers:
+                with contextlib.suppress(Exception):
+                    handler.flush()
+            os._exit(FATAL_EXIT_CODE)
+
+    def _watch(self) -> None:
+        """Turn a thread that ended without raising (or was ended from outside) into a fatal failure."""
+        while not self._stopping.wait(WATCHDOG_INTERVAL_S):
+            driver = self.driver
+            if driver is not None and not driver.running:
+                self.fail("consensus driver", driver.error or RuntimeError("its thread ended"))
+            elif driver is not None and not driver.admitting:
+                self.fail("gossip admission", RuntimeError("its thread ended"))
+            elif self.p2p is not None and not self.p2p.running:
+                self.fail("p2p service", RuntimeError("its event loop ended"))
 
     def _is_allowed_peer(self, public_key: bytes) -> bool:
         """Only validators of the current set and configured observer keys may hold a p2p link."""
@@ -678,6 +793,9 @@ class Node:
 
     def stop(self) -> None:
         """Stop consensus, the peer service and close the database."""
+        self._stopping.set()
+        if self._watchdog is not None:
+            self._watchdog.join(timeout=5)
         if self.driver is not None:
             self.driver.stop()
             if self.driver.on_local_admit in self.ledger.on_admit:

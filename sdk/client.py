@@ -333,8 +333,25 @@ class Client:
         return [_unhex(v["public_key"]) for v in body["validators"]]
 
     def health(self) -> dict[str, Any]:
-        """Return the node's ``/health`` answer (status, height, head_age_s)."""
-        result: dict[str, Any] = self._request("GET", "/health")
+        """Return the node's ``/health`` answer (status, height, head_age_s, consensus liveness).
+
+        A node whose consensus stalled or stopped answers HTTP 503 with the same body: returned as well,
+        with ``status`` ``stalled`` or ``down``.
+        """
+        try:
+            response = self._http.request("GET", "/health", timeout=self.timeout)
+        except httpx.TimeoutException as exc:
+            raise ClientError("GET /health timed out", code="timeout", url=self.url) from exc
+        except httpx.HTTPError as exc:
+            raise ClientError(f"cannot reach {self.url}: {exc}", code="unreachable", url=self.url) from exc
+        if response.status_code not in (200, 503):
+            raise _to_error(response, ClientError)
+        try:
+            result: dict[str, Any] = response.json()
+        except ValueError as exc:
+            raise ClientError(
+                "GET /health answered with non-JSON", code="bad_response", http_status=response.status_code
+            ) from exc
         return result
 
     # --- transactions ---------------------------------------------------------------------------------

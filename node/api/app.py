@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+from collections.abc import Callable
 
 from fastapi import APIRouter, FastAPI
 
@@ -14,6 +15,7 @@ from node.api.errors import install_error_handlers
 from node.api.limits import DEFAULT_MAX_BODY_BYTES, BodySizeLimit
 from node.api.metrics import Metrics
 from node.api.rpc import RpcHandler
+from node.consensus.liveness import ConsensusLiveness
 from node.ledger.chain import Ledger
 
 
@@ -22,13 +24,15 @@ def create_app(
     *,
     metrics: Metrics | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    liveness: Callable[[], ConsensusLiveness] | None = None,
 ) -> FastAPI:
     """Build the API for one loaded ledger.
 
     Takes: the ledger; ``metrics`` to share with the runtime (when None, the app creates its own and
     attaches it to ``ledger.on_commit``; a metrics object passed in is expected to be attached by its
     owner, e.g. ``metrics.attach(ledger)`` or ``metrics.observe_commit(block, latency_s)``); the request
-    body cap in bytes.
+    body cap in bytes; ``liveness``, the consensus driver's liveness for /health (a running node passes
+    ``node.liveness``; without it /health judges by the head's age alone).
     Returns: the FastAPI application (serve it with uvicorn).
     """
     app = FastAPI(
@@ -37,6 +41,7 @@ def create_app(
         summary="信链: submit signed transactions; read blocks, certificates, receipts, logs and state.",
     )
     app.state.ledger = ledger
+    app.state.liveness = liveness
     if metrics is None:
         metrics = Metrics()
         metrics.attach(ledger)

@@ -179,10 +179,22 @@ class ChainPublic(_Shape):
     genesis_hash: HexStr | None = None
 
 
+class ConsensusLivenessPublic(_Shape):
+    running: bool = Field(description="whether the consensus driver's thread is alive")
+    height: int = Field(description="the height consensus works on (head + 1)")
+    round: int = Field(description="the QBFT round of that height")
+    decided_age_s: float = Field(description="seconds since the last decided or synced height")
+    error: str | None = Field(default=None, description="why consensus stopped, when it did")
+
+
 class HealthPublic(_Shape):
-    status: Literal["ok", "stale"]
+    status: Literal["ok", "stale", "stalled", "down"] = Field(
+        description="ok; stale (no consensus on this process, old head); stalled (nothing decided for a "
+        "minute); down (consensus stopped). The HTTP status is 503 for stalled and down."
+    )
     height: int
     head_age_s: float
+    consensus: ConsensusLivenessPublic | None = None
 
 
 # --- governance reads ---------------------------------------------------------------------------------

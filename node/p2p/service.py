@@ -228,6 +228,11 @@ class PeerService:
         if self._thread is not None:
             self._thread.join(timeout=10)
 
+    @property
+    def running(self) -> bool:
+        """Whether the loop thread is alive (False before start, after stop or after the loop failed)."""
+        return self._thread is not None and self._thread.is_alive()
+
     def _run(self) -> None:
         loop = asyncio.new_event_loop()
         self._loop = loop

@@ -106,7 +106,7 @@ def start_node(
         )
         for entry in directory
     ]
-    app = create_app(node.ledger, max_body_bytes=max_body_bytes)
+    app = create_app(node.ledger, max_body_bytes=max_body_bytes, liveness=node.liveness if produce else None)
     sock = _free_socket()
     port = sock.getsockname()[1]
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off", timeout_keep_alive=5))

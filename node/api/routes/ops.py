@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from fastapi import APIRouter, Request, Response
 
 from node.api.deps import LedgerDep
 from node.api.metrics import PROMETHEUS_CONTENT_TYPE, Metrics
-from node.api.models import HealthPublic
+from node.api.models import ConsensusLivenessPublic, HealthPublic
+from node.consensus.liveness import ConsensusLiveness
 
 router = APIRouter(tags=["operations"])
 
@@ -16,13 +18,39 @@ router = APIRouter(tags=["operations"])
 STALE_HEAD_S: float = 60.0
 
 
-@router.get("/health", response_model=HealthPublic)
-def get_health(ledger: LedgerDep) -> HealthPublic:
-    """Return ok (or stale), the head height and the seconds since the head block's timestamp."""
+@router.get(
+    "/health",
+    response_model=HealthPublic,
+    responses={503: {"model": HealthPublic, "description": "consensus has stalled or stopped"}},
+)
+def get_health(ledger: LedgerDep, request: Request, response: Response) -> HealthPublic:
+    """Return the head height, the seconds since the head block's timestamp and consensus liveness.
+
+    ``status`` is ``ok`` while consensus decides heights; ``stalled`` when it has decided nothing for a
+    minute and ``down`` when its driver stopped — both answered with HTTP 503 so that a supervisor or load
+    balancer sees the node as unhealthy although it still answers.
+    """
     header = ledger.head.header
     age_s = max(0.0, time.time() - header.timestamp_ms / 1000)
+    source: Callable[[], ConsensusLiveness] | None = request.app.state.liveness
+    if source is None:
+        return HealthPublic(
+            status="ok" if age_s < STALE_HEAD_S else "stale", height=header.height, head_age_s=age_s
+        )
+    liveness = source()
+    if liveness.status != "ok":
+        response.status_code = 503
     return HealthPublic(
-        status="ok" if age_s < STALE_HEAD_S else "stale", height=header.height, head_age_s=age_s
+        status=liveness.status,
+        height=header.height,
+        head_age_s=age_s,
+        consensus=ConsensusLivenessPublic(
+            running=liveness.running,
+            height=liveness.height,
+            round=liveness.round,
+            decided_age_s=liveness.decided_age_s,
+            error=liveness.error,
+        ),
     )
 
 
