@@ -765,14 +765,17 @@ class Node:
 
     def _watch(self) -> None:
         """Turn a thread that ended without raising (or was ended from outside) into a fatal failure."""
-        while not self._stopping.wait(WATCHDOG_INTERVAL_S):
-            driver = self.driver
-            if driver is not None and not driver.running:
-                self.fail("consensus driver", driver.error or RuntimeError("its thread ended"))
-            elif driver is not None and not driver.admitting:
-                self.fail("gossip admission", RuntimeError("its thread ended"))
-            elif self.p2p is not None and not self.p2p.running:
-                self.fail("p2p service", RuntimeError("its event loop ended"))
+        try:
+            while not self._stopping.wait(WATCHDOG_INTERVAL_S):
+                driver = self.driver
+                if driver is not None and not driver.running:
+                    self.fail("consensus driver", driver.error or RuntimeError("its thread ended"))
+                elif driver is not None and not driver.admitting:
+                    self.fail("gossip admission", RuntimeError("its thread ended"))
+                elif self.p2p is not None and not self.p2p.running:
+                    self.fail("p2p service", RuntimeError("its event loop ended"))
+        except Exception as exc:
+            self.fail("watchdog", exc)
 
     def _is_allowed_peer(self, public_key: bytes) -> bool:
         """Only validators of the current set and configured observer keys may hold a p2p link."""

@@ -249,11 +249,13 @@ class Ledger:
             raise InvalidTransaction(
                 "transaction was already submitted", code="duplicate", tx_hash=tx_hash.hex()
             )
+        sender = tx.sender
+        # Before the signature check: a sender over its quota (or a full pool) is refused at no cost.
+        self.mempool.validate_room(sender, len(raw))
         try:
             tx.verify_signature()
         except InvalidSignatureError as exc:
             raise InvalidTransaction("SM2 signature does not verify", code="bad_signature") from exc
-        sender = tx.sender
         if not self.is_active_account(sender, head.header.state_root):
             raise InvalidTransaction(
                 "sender is not an active account of a registered organisation",

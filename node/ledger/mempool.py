@@ -80,6 +80,34 @@ class Mempool:
         with self._lock:
             return len(self._by_sender.get(sender, ())), self._sender_bytes.get(sender, 0)
 
+    def validate_room(self, sender: bytes, size: int) -> None:
+        """Return None when a transaction of ``size`` bytes from ``sender`` would fit right now.
+
+        Raises InvalidTransaction ``sender_quota`` or ``mempool_full``. Admission asks before it checks a
+        signature, so that a flood over its quota is refused at the cost of a lookup.
+        """
+        with self._lock:
+            self._validate_room(sender, size)
+
+    def _validate_room(self, sender: bytes, size: int) -> None:
+        limits = self.limits
+        own = self._by_sender.get(sender)
+        own_count = len(own) if own is not None else 0
+        own_bytes = self._sender_bytes.get(sender, 0)
+        if own_count >= limits.sender_max_txs or own_bytes + size > limits.sender_max_bytes:
+            raise InvalidTransaction(
+                "this sender has too many pending transactions; retry after some commit",
+                code="sender_quota",
+                pending=own_count,
+                pending_bytes=own_bytes,
+                max_txs=limits.sender_max_txs,
+                max_bytes=limits.sender_max_bytes,
+            )
+        if len(self._sender_of) >= limits.capacity or self._bytes + size > limits.max_bytes:
+            raise InvalidTransaction(
+                "the mempool is full; retry later", code="mempool_full", capacity=limits.capacity
+            )
+
     def add(self, tx_hash: bytes, tx: Transaction, size: int) -> None:
         """Add an admitted transaction of ``size`` raw bytes.
 
@@ -87,28 +115,14 @@ class Mempool:
         its own transactions wait), ``mempool_full`` (the whole pool is full).
         """
         sender = tx.sender
-        limits = self.limits
         with self._lock:
             if tx_hash in self._sender_of:
                 raise InvalidTransaction(
                     "transaction is already pending", code="duplicate", tx_hash=tx_hash.hex()
                 )
+            self._validate_room(sender, size)
             own = self._by_sender.get(sender)
-            own_count = len(own) if own is not None else 0
             own_bytes = self._sender_bytes.get(sender, 0)
-            if own_count >= limits.sender_max_txs or own_bytes + size > limits.sender_max_bytes:
-                raise InvalidTransaction(
-                    "this sender has too many pending transactions; retry after some commit",
-                    code="sender_quota",
-                    pending=own_count,
-                    pending_bytes=own_bytes,
-                    max_txs=limits.sender_max_txs,
-                    max_bytes=limits.sender_max_bytes,
-                )
-            if len(self._sender_of) >= limits.capacity or self._bytes + size > limits.max_bytes:
-                raise InvalidTransaction(
-                    "the mempool is full; retry later", code="mempool_full", capacity=limits.capacity
-                )
             if own is None:
                 own = self._by_sender[sender] = OrderedDict()
             own[tx_hash] = _Entry(tx, size, next(self._seq))
