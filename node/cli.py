@@ -43,6 +43,15 @@ def serve(config_path: Path, *, banner: bool = True) -> None:
         level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     node = Node(config)
+    views = None
+    if config.api_view_workers > 0:
+        from node.api.views import ViewCallPool
+
+        views = ViewCallPool(
+            config.resolved_database_url(), node.chain.chain_id, processes=config.api_view_workers
+        )
+        views.warm_up()
+        node.ledger.view_executor = views.call
     metrics = Metrics()
     metrics.attach(node.ledger)
     app = create_app(node.ledger, metrics=metrics, liveness=node.liveness)
@@ -61,6 +70,8 @@ def serve(config_path: Path, *, banner: bool = True) -> None:
         server.run()
     finally:
         node.stop()
+        if views is not None:
+            views.close()
 
 
 @node_app.command("run")

@@ -65,6 +65,9 @@ class NodeConfig:
     mempool_max_bytes: int = 256 * 1024 * 1024
     mempool_sender_max_txs: int = 10_000
     mempool_sender_max_bytes: int = 16 * 1024 * 1024
+    # Worker processes answering the API's read-only EVM calls (eth_call, /v1/call, domain queries) so that
+    # they never hold the consensus process's GIL; 0 runs them in the node process.
+    api_view_workers: int = 1
     log_level: str = "info"
 
     def resolved_database_url(self) -> str:

@@ -71,6 +71,10 @@ class ExecutedBlock:
         return self.block.header.block_hash
 
 
+#: Runs a read-only call: (state_root, sender, to, data, gas_limit, ctx) -> output.
+ViewExecutor = Callable[[bytes, bytes, bytes, bytes, int, BlockContext], bytes]
+
+
 class Ledger:
     """One node's view of the chain. Thread-safe: API threads admit, the consensus thread builds/commits."""
 
@@ -104,6 +108,9 @@ class Ledger:
         self.on_commit: list[Callable[[Block, CommitCertificate, ExecutionResult], None]] = []
         # Called with (tx_hash, raw) after a transaction enters the mempool (the runtime gossips it).
         self.on_admit: list[Callable[[bytes, bytes], None]] = []
+        # Where API reads (``call``/``view``) run: worker processes when the node serves them (see
+        # node.api.views), so heavy reads never hold this process's GIL; in process otherwise.
+        self.view_executor: ViewExecutor | None = None
 
     # --- start-up ------------------------------------------------------------------------------------
     def load(self, genesis_block: Block, genesis_nodes: dict[bytes, bytes] | None = None) -> None:
@@ -190,7 +197,17 @@ class Ledger:
             gas_limit=self.chain.block_gas_limit,
             proposer=b"\x00" * 20,
         )
-        return self.engine.call(header.state_root, sender, to, data, gas_limit, ctx=ctx)
+        return self.view(header.state_root, sender, to, data, gas_limit, ctx)
+
+    def view(
+        self, state_root: bytes, sender: bytes, to: bytes, data: bytes, gas_limit: int, ctx: BlockContext
+    ) -> bytes:
+        """Read-only call at a committed ``state_root`` for a reader (API, RPC): in the view workers when
+        the node has them, else in process. Raises ExecutionError (revert, out of gas …)."""
+        executor = self.view_executor
+        if executor is not None:
+            return executor(state_root, sender, to, data, gas_limit, ctx)
+        return self.engine.call(state_root, sender, to, data, gas_limit, ctx=ctx)
 
     def is_active_account(self, address: bytes, state_root: bytes | None = None) -> bool:
         """Whether Governance lists ``address`` as an active account of an active organisation.

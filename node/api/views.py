@@ -1,0 +1,144 @@
+"""Read-only EVM calls in worker processes, so that heavy API reads never hold the consensus process's GIL."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from concurrent.futures import BrokenExecutor, Future, ProcessPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from typing import Any
+
+import sdk.errors
+from node.execution import BlockContext, ExecutionEngine
+from node.storage import StateNodeStore, Store
+from sdk.errors import ExecutionError, XinlianError
+
+log = logging.getLogger("xinlian.api")
+
+#: Worker processes a node starts for read-only calls (each holds its own EVM and state-node cache).
+DEFAULT_VIEW_WORKERS: int = 1
+#: A call not answered within this long is refused (``call_timeout``); the gas cap bounds it anyway.
+DEFAULT_VIEW_TIMEOUT_S: float = 15.0
+#: How often a worker checks that the node process that started it is still alive.
+PARENT_CHECK_S: float = 1.0
+#: Workers run at this lower CPU priority: on a busy machine the kernel serves consensus first.
+VIEW_WORKER_NICENESS: int = 10
+
+# The worker's engine: one per worker process, opened by _init_worker.
+_engine: ExecutionEngine | None = None
+
+
+def _init_worker(database_url: str, chain_id: int) -> None:
+    global _engine
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the node process handles Ctrl-C and stops the pool
+    with contextlib.suppress(OSError):
+        os.nice(VIEW_WORKER_NICENESS)
+    # A node killed with SIGKILL cannot stop its pool: the worker ends itself when its parent is gone.
+    parent = os.getppid()
+    threading.Thread(target=_exit_with_parent, args=(parent,), name="view-parent-watch", daemon=True).start()
+    _engine = ExecutionEngine(StateNodeStore(Store(database_url)), chain_id)
+
+
+def _exit_with_parent(parent: int) -> None:
+    while True:
+        time.sleep(PARENT_CHECK_S)
+        if os.getppid() != parent:
+            os._exit(0)
+
+
+def _run_call(
+    state_root: bytes, sender: bytes, to: bytes, data: bytes, gas_limit: int, ctx: BlockContext
+) -> tuple[bool, Any]:
+    """Run one call in a worker; returns (True, output) or (False, the error as plain data)."""
+    if _engine is None:
+        return False, ("XinlianError", "the view worker has no engine", "view_worker", {})
+    try:
+        return True, _engine.call(state_root, sender, to, data, gas_limit, ctx=ctx)
+    except XinlianError as exc:
+        return False, (type(exc).__name__, exc.message, exc.code, exc.detail)
+
+
+def _rebuild_error(name: str, message: str, code: str, detail: dict[str, Any]) -> XinlianError:
+    cls = getattr(sdk.errors, name, None)
+    if not (isinstance(cls, type) and issubclass(cls, XinlianError)):
+        cls = XinlianError
+    return cls(message, code=code, **detail)
+
+
+class ViewCallPool:
+    """Read-only calls at committed state roots, answered by worker processes reading the node's database.
+
+    Committed state nodes are in SQL before a block becomes the head, so a worker sees every state root the
+    API can name. The node's own consensus thread keeps its in-process engine: only API reads come here.
+    """
+
+    def __init__(
+        self,
+        database_url: str,
+        chain_id: int,
+        *,
+        processes: int = DEFAULT_VIEW_WORKERS,
+        timeout_s: float = DEFAULT_VIEW_TIMEOUT_S,
+    ) -> None:
+        """Start ``processes`` workers on ``database_url``. Raises ConfigError-like XinlianError for an
+        in-memory database (a worker cannot see it) or a non-positive process count."""
+        if processes < 1:
+            raise XinlianError("a view pool needs at least one worker", code="bad_config")
+        if database_url in ("sqlite://", "sqlite:///:memory:"):
+            raise XinlianError("view workers cannot share an in-memory database", code="bad_config")
+        self.timeout_s = timeout_s
+        self.processes = processes
+        self._lock = threading.Lock()
+        self._executor = ProcessPoolExecutor(
+            max_workers=processes,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_init_worker,
+            initargs=(database_url, chain_id),
+        )
+        self._closed = False
+
+    def warm_up(self) -> None:
+        """Start every worker now (the first call would otherwise pay for importing py-evm)."""
+        futures = [self._executor.submit(int, 0) for _ in range(self.processes)]
+        for future in futures:
+            with contextlib.suppress(Exception):
+                future.result(timeout=120)
+
+    def call(
+        self, state_root: bytes, sender: bytes, to: bytes, data: bytes, gas_limit: int, ctx: BlockContext
+    ) -> bytes:
+        """Execute a read-only call in a worker. Raises what the engine raises (ExecutionError on revert),
+        or ExecutionError ``call_timeout`` / ``view_unavailable``."""
+        try:
+            future: Future[tuple[bool, Any]] = self._executor.submit(
+                _run_call, state_root, sender, to, data, gas_limit, ctx
+            )
+        except (RuntimeError, BrokenExecutor) as exc:
+            raise ExecutionError("read-only calls are unavailable", code="view_unavailable") from exc
+        try:
+            ok, value = future.result(timeout=self.timeout_s)
+        except FutureTimeout as exc:
+            future.cancel()
+            log.warning("refused: a read-only call took longer than %.0f s (call_timeout)", self.timeout_s)
+            raise ExecutionError(
+                f"the call did not finish within {self.timeout_s:g} s", code="call_timeout"
+            ) from exc
+        except BrokenExecutor as exc:
+            raise ExecutionError("read-only calls are unavailable", code="view_unavailable") from exc
+        if ok:
+            output: bytes = value
+            return output
+        raise _rebuild_error(*value)
+
+    def close(self) -> None:
+        """Stop the workers (pending calls are cancelled)."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        self._executor.shutdown(wait=True, cancel_futures=True)
