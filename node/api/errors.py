@@ -48,12 +48,23 @@ _CODE_STATUS: dict[str, int] = {
     "unknown_sender": 403,
     "mempool_full": 503,
     "sender_quota": 429,
+    "call_timeout": 503,
+    "view_unavailable": 503,
     "not_loaded": 503,
     "execution_reverted": 400,
     "unauthenticated": 401,
     "stale_request": 401,
     "not_a_member": 403,
     "forbidden": 403,
+    # Limits (node.api.limits): the request asks too much of the node, or the node is saturated.
+    "too_deep": 400,
+    "busy": 429,
+    "range_too_large": 422,
+    "too_many_results": 422,
+    "too_many_keys": 422,
+    "response_too_large": 413,
+    "call_gas_budget": 422,
+    "limit_exceeded": 422,
 }
 
 # Walked along the exception's MRO; the first match wins.
@@ -119,7 +130,10 @@ async def _on_xinlian_error(request: Request, exc: Exception) -> JSONResponse:
     if status >= 500:
         _count_server_error(request)
         log.warning("request failed with %s: %s", exc.code, exc.message)
-    return error_response(exc.code, exc.message, status, _jsonable_detail(exc.detail))
+    response = error_response(exc.code, exc.message, status, _jsonable_detail(exc.detail))
+    if status == 429:
+        response.headers["Retry-After"] = "1"  # heavy requests finish within seconds (gas-bounded)
+    return response
 
 
 async def _on_validation_error(_request: Request, exc: Exception) -> JSONResponse:
