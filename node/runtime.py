@@ -61,8 +61,20 @@ log = logging.getLogger("xinlian.node")
 
 #: Inputs waiting for the consensus thread (messages, synced blocks); beyond this they are dropped.
 CONSENSUS_INBOX_CAPACITY: int = 10_000
-#: Gossiped transactions waiting for admission; beyond this they are dropped (the sender keeps them).
+#: Of those, what one peer may have queued at once (the p2p layer rate-limits each peer as well).
+CONSENSUS_INBOX_PER_PEER: int = 2_000
+#: Gossiped transaction frames waiting for admission; beyond this they are dropped (the sender keeps them).
 GOSSIP_INBOX_CAPACITY: int = 100_000
+#: Raw bytes of gossiped transactions waiting for admission, in total.
+GOSSIP_INBOX_MAX_BYTES: int = 64 * 1024 * 1024
+#: Misbehaviour points a peer is charged per gossiped transaction that no honest node would forward
+#: (undecodable, oversize, wrong chain, bad signature, gas outside the rules); the p2p layer bans at 100.
+INVALID_GOSSIP_POINTS: float = 5.0
+#: Admission refusals that prove the forwarding peer broke the rules (others, like ``expired`` or
+#: ``mempool_full``, happen between honest nodes whose heads or pools differ).
+MISBEHAVIOUR_CODES: frozenset[str] = frozenset(
+    {"bad_encoding", "oversize", "wrong_chain", "bad_signature", "gas_limit", "gas_too_low"}
+)
 #: Messages of the current height re-sent to a peer that (re)connects, so it can join the round at once.
 RECENT_BROADCASTS: int = 32
 #: While the mempool is empty the block timer is re-checked this often (an empty block waits for
@@ -232,7 +244,10 @@ class ConsensusDriver:
         self.stats = RuntimeStats()
         self.core: QbftCore[Block] | None = None
         self._inbox: queue.Queue[tuple[str, object, bytes]] = queue.Queue(CONSENSUS_INBOX_CAPACITY)
-        self._gossip_inbox: queue.Queue[list[bytes]] = queue.Queue(GOSSIP_INBOX_CAPACITY)
+        self._gossip_inbox: queue.Queue[tuple[bytes, list[bytes]]] = queue.Queue(GOSSIP_INBOX_CAPACITY)
+        self._gossip_bytes = 0
+        self._queued_by_peer: dict[bytes, int] = {}
+        self._queue_lock = threading.Lock()
         self._timers: list[_TimerEntry] = []
         self._seq = itertools.count()
         self._stop = threading.Event()
@@ -334,10 +349,19 @@ class ConsensusDriver:
         return True
 
     def on_transactions(self, raws: list[bytes], peer: bytes) -> None:
-        """Queue gossiped transactions for admission (dropped and counted when the queue is full)."""
+        """Queue gossiped transactions for admission (dropped and counted when the queue is full in
+        frames or bytes)."""
+        size = sum(len(raw) for raw in raws)
+        with self._queue_lock:
+            if self._gossip_bytes + size > GOSSIP_INBOX_MAX_BYTES:
+                self.stats.add("gossip_dropped", len(raws))
+                return
+            self._gossip_bytes += size
         try:
-            self._gossip_inbox.put_nowait(raws)
+            self._gossip_inbox.put_nowait((peer, raws))
         except queue.Full:
+            with self._queue_lock:
+                self._gossip_bytes -= size
             self.stats.add("gossip_dropped", len(raws))
 
     def get_blocks(self, from_height: int, max_count: int) -> list[tuple[bytes, bytes]]:
@@ -358,10 +382,25 @@ class ConsensusDriver:
         self._offer("blocks", pairs, peer)
 
     def _offer(self, kind: str, item: object, peer: bytes) -> None:
+        with self._queue_lock:
+            queued = self._queued_by_peer.get(peer, 0)
+            if queued >= CONSENSUS_INBOX_PER_PEER:
+                self.stats.add("inbox_dropped_peer_share")
+                return
+            self._queued_by_peer[peer] = queued + 1
         try:
             self._inbox.put_nowait((kind, item, peer))
         except queue.Full:
+            self._release(peer)
             self.stats.add("inbox_dropped")
+
+    def _release(self, peer: bytes) -> None:
+        with self._queue_lock:
+            left = self._queued_by_peer.get(peer, 0) - 1
+            if left > 0:
+                self._queued_by_peer[peer] = left
+            else:
+                self._queued_by_peer.pop(peer, None)
 
     # --- gossip ------------------------------------------------------------------------------------------
     def on_local_admit(self, tx_hash: bytes, raw: bytes) -> None:
@@ -380,17 +419,31 @@ class ConsensusDriver:
         try:
             while not self._stop.is_set():
                 try:
-                    raws = self._gossip_inbox.get(timeout=0.2)
+                    peer, raws = self._gossip_inbox.get(timeout=0.2)
                 except queue.Empty:
                     continue
+                with self._queue_lock:
+                    self._gossip_bytes -= sum(len(raw) for raw in raws)
+                invalid = 0
                 for raw in raws:
                     try:
                         self.ledger.admit_transaction(raw)
                         self.stats.add("gossip_admitted")
                     except InvalidTransaction as exc:
                         self.stats.add(f"gossip_refused_{exc.code}")
+                        if exc.code in MISBEHAVIOUR_CODES:
+                            invalid += 1
                     except Exception:  # one bad transaction must not stop admission of the rest
                         log.exception("admitting a gossiped transaction failed")
+                network = self.network
+                if invalid and network is not None:
+                    self._send(
+                        "a misbehaviour report",
+                        network.report_misbehaviour,
+                        peer,
+                        invalid * INVALID_GOSSIP_POINTS,
+                        f"{invalid} invalid gossiped transactions",
+                    )
         except BaseException as exc:
             self._fail("gossip admission", exc)
 
@@ -436,6 +489,7 @@ class ConsensusDriver:
             handler(where, exc)
 
     def _handle(self, item: tuple[str, object, bytes]) -> None:
+        self._release(item[2])
         started = time.perf_counter()
         self._handle_item(item)
         elapsed_ms = (time.perf_counter() - started) * 1000
@@ -838,7 +892,7 @@ class RuntimeCollector:
             labels=["reason"],
         )
         if driver is not None:
-            for name, value in sorted(driver.stats.counters.items()):
+            for name, value in sorted(driver.stats.counters.copy().items()):
                 events.add_metric([name], value)
         if core is not None:
             for reason, value in sorted(core.metrics.rejected.items()):
@@ -856,7 +910,7 @@ class RuntimeCollector:
         yield peers
         frames = CounterMetricFamily("xinlian_p2p_events", "Peer service events by kind", labels=["kind"])
         if p2p is not None:
-            for name, value in sorted(p2p.stats.counters.items()):
+            for name, value in sorted(p2p.stats.snapshot().items()):
                 frames.add_metric([name], value)
         yield frames
 

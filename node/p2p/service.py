@@ -8,12 +8,15 @@ import logging
 import secrets
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Coroutine, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Protocol
 
 from node.p2p.wire import (
     HANDSHAKE_MAX_FRAME_BYTES,
+    MAX_CONTROL_FRAME_BYTES,
+    MAX_FRAME_BYTES,
     NONCE_BYTES,
     P2P_VERSION,
     FrameType,
@@ -36,19 +39,77 @@ from sdk.errors import EncodingError, XinlianError
 
 log = logging.getLogger("xinlian.p2p")
 
+# --- per-peer budgets (defaults of P2PLimits) ------------------------------------------------------------
 #: Frames waiting to be written to one peer; beyond this new frames are dropped (and counted).
 DEFAULT_SEND_QUEUE_FRAMES: int = 4_096
-#: A peer sending this many invalid consensus messages is disconnected.
-MAX_INVALID_MESSAGES: int = 200
+#: Bytes queued for one peer, counted until the socket drained them; beyond this new frames are dropped.
+DEFAULT_SEND_QUEUE_BYTES: int = 64 * 1024 * 1024
+#: A peer whose send queue overflowed and has not drained anything since for this long is disconnected.
+DEFAULT_SLOW_PEER_TIMEOUT_S: float = 20.0
+#: Inbound connections still in the handshake; a connection beyond this is closed at once.
+DEFAULT_MAX_HANDSHAKES: int = 16
+#: Authenticated inbound links one key may hold; a newer one closes the oldest (reconnects replace links).
+DEFAULT_MAX_INBOUND_PER_PEER: int = 2
+#: GET_BLOCKS a peer may send per second (token refill), on top of the one-answer-at-a-time rule.
+DEFAULT_BLOCK_REQUESTS_PER_S: float = 4.0
+#: GET_BLOCKS a peer may send in a burst.
+DEFAULT_BLOCK_REQUEST_BURST: float = 16.0
+#: A BLOCKS frame is accepted only while one of our GET_BLOCKS to that peer is unanswered and this young.
+DEFAULT_BLOCK_REQUEST_TIMEOUT_S: float = 30.0
+#: Gossiped TRANSACTIONS payload bytes a peer may send per second (token refill).
+DEFAULT_TX_BYTES_PER_S: float = 4.0 * 1024 * 1024
+#: Gossiped TRANSACTIONS payload bytes a peer may send in a burst.
+DEFAULT_TX_BURST_BYTES: float = 16.0 * 1024 * 1024
+#: Largest TRANSACTIONS frame read (and sent); a larger one closes the link unread.
+DEFAULT_MAX_TX_FRAME_BYTES: int = 8 * 1024 * 1024
+#: CONSENSUS frames a peer may send per second: a validator sends a handful per round.
+DEFAULT_CONSENSUS_FRAMES_PER_S: float = 200.0
+#: CONSENSUS frames a peer may send in a burst (a reconnecting validator replays up to 32 at once).
+DEFAULT_CONSENSUS_FRAME_BURST: float = 500.0
+#: CONSENSUS bytes a peer may send per second: proposals carry a block of up to a few MiB.
+DEFAULT_CONSENSUS_BYTES_PER_S: float = 32.0 * 1024 * 1024
+#: CONSENSUS bytes a peer may send in a burst (two largest frames).
+DEFAULT_CONSENSUS_BURST_BYTES: float = 2.0 * MAX_FRAME_BYTES
+#: Misbehaviour points at which a peer is disconnected and banned.
+DEFAULT_BAN_SCORE: float = 100.0
+#: Misbehaviour points forgiven per second (so rare honest mistakes never add up to a ban).
+DEFAULT_SCORE_DECAY_PER_S: float = 2.0
+#: How long a banned key is refused at the handshake.
+DEFAULT_BAN_S: float = 60.0
+#: A dial that reached this node itself is retried this much later (never given up: addresses change hands).
+DEFAULT_SELF_DIAL_RETRY_S: float = 60.0
+#: Local transactions waiting to be gossiped; beyond this new ones are not gossiped (counted).
+DEFAULT_TX_OUTBOX_BYTES: int = 64 * 1024 * 1024
+
+# --- misbehaviour points ----------------------------------------------------------------------------------
+#: A consensus message the handler refused (honest peers ahead of a validator-set change send a few).
+SCORE_INVALID_MESSAGE: float = 1.0
+#: A frame over its rate or byte budget, or a GET_BLOCKS while one is being answered.
+SCORE_OVER_BUDGET: float = 1.0
+#: A BLOCKS frame nobody asked for.
+SCORE_UNSOLICITED: float = 10.0
+#: An undecodable, oversized or unknown frame (an honest peer of the same version never sends one).
+SCORE_BAD_FRAME: float = 20.0
+
 #: Transactions per TRANSACTIONS frame, and the most accepted in one.
 MAX_TXS_PER_FRAME: int = 4_096
 #: Blocks per BLOCKS answer and the byte budget of one answer.
 MAX_BLOCKS_PER_ANSWER: int = 64
 MAX_ANSWER_BYTES: int = 16 * 1024 * 1024
-#: Connections (inbound and outbound) beyond this are refused.
+#: Connections (inbound and outbound, authenticated or in the handshake) beyond this are refused.
 DEFAULT_MAX_CONNECTIONS: int = 64
 #: Outgoing transactions are batched for this long before a TRANSACTIONS frame leaves.
 TX_FLUSH_INTERVAL_S: float = 0.01
+#: Slow links, expired bans and forgotten peers are checked this often.
+MAINTENANCE_INTERVAL_S: float = 0.1
+#: One write to the socket takes at most this much of the queue (at least one frame) before draining.
+WRITE_BATCH_BYTES: int = 1024 * 1024
+#: Unanswered GET_BLOCKS remembered per peer (older ones are forgotten first).
+MAX_PENDING_BLOCK_REQUESTS: int = 8
+#: The budgets and score of a peer with no link are forgotten this long after it left.
+PEER_STATE_TTL_S: float = 120.0
+#: Upper bound of the RLP overhead of one string in a TRANSACTIONS list (and of the list header).
+RLP_ITEM_OVERHEAD_BYTES: int = 5
 
 
 class PeerHandler(Protocol):
@@ -80,21 +141,125 @@ class PeerHandler(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class P2PLimits:
+    """Per-peer resource budgets of the peer service (every field defaults to its DEFAULT_* constant)."""
+
+    send_queue_bytes: int = DEFAULT_SEND_QUEUE_BYTES
+    slow_peer_timeout_s: float = DEFAULT_SLOW_PEER_TIMEOUT_S
+    max_handshakes: int = DEFAULT_MAX_HANDSHAKES
+    max_inbound_per_peer: int = DEFAULT_MAX_INBOUND_PER_PEER
+    block_requests_per_s: float = DEFAULT_BLOCK_REQUESTS_PER_S
+    block_request_burst: float = DEFAULT_BLOCK_REQUEST_BURST
+    block_request_timeout_s: float = DEFAULT_BLOCK_REQUEST_TIMEOUT_S
+    tx_bytes_per_s: float = DEFAULT_TX_BYTES_PER_S
+    tx_burst_bytes: float = DEFAULT_TX_BURST_BYTES
+    max_tx_frame_bytes: int = DEFAULT_MAX_TX_FRAME_BYTES
+    consensus_frames_per_s: float = DEFAULT_CONSENSUS_FRAMES_PER_S
+    consensus_frame_burst: float = DEFAULT_CONSENSUS_FRAME_BURST
+    consensus_bytes_per_s: float = DEFAULT_CONSENSUS_BYTES_PER_S
+    consensus_burst_bytes: float = DEFAULT_CONSENSUS_BURST_BYTES
+    ban_score: float = DEFAULT_BAN_SCORE
+    score_decay_per_s: float = DEFAULT_SCORE_DECAY_PER_S
+    ban_s: float = DEFAULT_BAN_S
+    self_dial_retry_s: float = DEFAULT_SELF_DIAL_RETRY_S
+    tx_outbox_bytes: int = DEFAULT_TX_OUTBOX_BYTES
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+                raise P2PError(f"p2p limit {f.name} must be a positive number, got {value!r}")
+        if self.max_tx_frame_bytes > MAX_FRAME_BYTES:
+            raise P2PError("max_tx_frame_bytes must not exceed the frame limit", limit=MAX_FRAME_BYTES)
+
+
 @dataclass
 class P2PStats:
-    """Counters of the peer service (read from other threads; plain ints are fine under the GIL)."""
+    """Counters of the peer service (written on the loop thread and by senders, read from any thread)."""
 
     counters: dict[str, int] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def add(self, name: str, amount: int = 1) -> None:
-        self.counters[name] = self.counters.get(name, 0) + amount
+        with self._lock:
+            self.counters[name] = self.counters.get(name, 0) + amount
 
     def get(self, name: str) -> int:
         return self.counters.get(name, 0)
 
+    def snapshot(self) -> dict[str, int]:
+        """Return a copy of every counter (safe to iterate while the loop keeps counting)."""
+        with self._lock:
+            return dict(self.counters)
+
+
+class _TokenBucket:
+    """Tokens refilled at ``rate`` per second up to ``burst``. A full bucket admits any single item (and
+    goes into debt), so an item larger than the burst is slowed down, never refused forever."""
+
+    __slots__ = ("burst", "rate", "stamp", "tokens")
+
+    def __init__(self, rate: float, burst: float, now: float) -> None:
+        self.rate = rate
+        self.burst = burst
+        self.tokens = burst
+        self.stamp = now
+
+    def can_take(self, amount: float, now: float) -> bool:
+        if now > self.stamp:
+            self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+            self.stamp = now
+        return self.tokens >= min(amount, self.burst)
+
+    def take(self, amount: float, now: float) -> bool:
+        """Spend ``amount`` tokens; returns False (spending nothing) when there are too few."""
+        if not self.can_take(amount, now):
+            return False
+        self.tokens -= amount
+        return True
+
+
+class _PeerState:
+    """What the service remembers about one key across its links: budgets, score, block requests."""
+
+    def __init__(self, limits: P2PLimits, now: float) -> None:
+        self.block_requests = _TokenBucket(limits.block_requests_per_s, limits.block_request_burst, now)
+        self.tx_bytes = _TokenBucket(limits.tx_bytes_per_s, limits.tx_burst_bytes, now)
+        self.consensus_frames = _TokenBucket(limits.consensus_frames_per_s, limits.consensus_frame_burst, now)
+        self.consensus_bytes = _TokenBucket(limits.consensus_bytes_per_s, limits.consensus_burst_bytes, now)
+        self.score = 0.0
+        self.score_stamp = now
+        self.serving_blocks = False
+        self.pending_block_requests: deque[float] = deque()
+        self.last_seen = now
+
+    def score_at(self, now: float, decay_per_s: float) -> float:
+        """Return the points left at ``now`` (read-only: safe from any thread)."""
+        return max(0.0, self.score - max(0.0, now - self.score_stamp) * decay_per_s)
+
+    def add_score(self, points: float, now: float, decay_per_s: float) -> float:
+        """Decay, then add ``points``; returns the new score (loop thread only)."""
+        self.score = self.score_at(now, decay_per_s) + points
+        self.score_stamp = max(now, self.score_stamp)
+        return self.score
+
+    def take_pending_request(self, now: float) -> bool:
+        """Consume one unexpired GET_BLOCKS we sent; returns False when none is outstanding."""
+        while self.pending_block_requests and self.pending_block_requests[0] <= now:
+            self.pending_block_requests.popleft()
+        if not self.pending_block_requests:
+            return False
+        self.pending_block_requests.popleft()
+        return True
+
+
+class _SelfConnectionError(Exception):
+    """The handshake proved (by a signature of this node's own key) that the peer is this node."""
+
 
 class _Connection:
-    """One authenticated link: a bounded send queue drained by a writer task."""
+    """One authenticated link: a byte-bounded send queue drained by a writer task."""
 
     def __init__(
         self,
@@ -103,52 +268,88 @@ class _Connection:
         outbound: bool,
         writer: asyncio.StreamWriter,
         height: int,
-        queue_frames: int,
         stats: P2PStats,
+        *,
+        queue_frames: int = DEFAULT_SEND_QUEUE_FRAMES,
+        queue_bytes: int = DEFAULT_SEND_QUEUE_BYTES,
     ) -> None:
         self.peer = peer
         self.address = address
         self.outbound = outbound
         self.writer = writer
         self.height = height
-        self.invalid = 0
         self.established_s = time.monotonic()
         self.stats = stats
-        self.queue: asyncio.Queue[bytes] = asyncio.Queue(maxsize=queue_frames)
+        self.queue_frames = queue_frames
+        self.queue_bytes = queue_bytes
+        self.queue: deque[bytes] = deque()
+        # Bytes queued plus bytes handed to the transport whose drain has not returned yet.
+        self.queued_bytes = 0
+        self.peak_queued_bytes = 0
+        # When a frame was first dropped for lack of room with no write progress since.
+        self.stalled_since: float | None = None
         self.closed = False
+        self._wakeup = asyncio.Event()
 
     def send(self, frame: bytes) -> bool:
-        """Queue ``frame``; returns False (and counts a drop) when the queue is full or the link closed."""
+        """Queue ``frame``; returns False (and counts a drop) when the queue is over budget or the link
+        closed. An empty queue always takes one frame, so a budget below the frame size never mutes a link."""
         if self.closed:
             return False
-        try:
-            self.queue.put_nowait(frame)
-        except asyncio.QueueFull:
+        size = len(frame)
+        over = self.queued_bytes > 0 and (
+            len(self.queue) >= self.queue_frames or self.queued_bytes + size > self.queue_bytes
+        )
+        if over:
             self.stats.add("dropped_outbound")
+            self.stats.add("dropped_outbound_bytes", size)
+            if self.stalled_since is None:
+                self.stalled_since = time.monotonic()
             return False
+        self.queue.append(frame)
+        self.queued_bytes += size
+        self.peak_queued_bytes = max(self.peak_queued_bytes, self.queued_bytes)
+        self._wakeup.set()
         return True
 
     async def write_loop(self) -> None:
         try:
-            while True:
-                frame = await self.queue.get()
-                self.writer.write(frame)
-                # Coalesce what is already queued before waiting for the socket.
-                while not self.queue.empty():
-                    self.writer.write(self.queue.get_nowait())
+            while not self.closed:
+                if not self.queue:
+                    self._wakeup.clear()
+                    await self._wakeup.wait()
+                    continue
+                batch_bytes = 0
+                count = 0
+                while self.queue and (count == 0 or batch_bytes < WRITE_BATCH_BYTES):
+                    frame = self.queue.popleft()
+                    self.writer.write(frame)
+                    batch_bytes += len(frame)
+                    count += 1
                 await self.writer.drain()
-                self.stats.add("frames_out")
+                if not self.closed:
+                    self.queued_bytes -= batch_bytes
+                    self.stalled_since = None
+                self.stats.add("frames_out", count)
         except (ConnectionError, OSError, asyncio.CancelledError):
             pass
         finally:
             self.close()
 
-    def close(self) -> None:
+    def close(self, *, abort: bool = False) -> None:
+        """Close the link; ``abort`` also discards what the transport still buffers (a stalled reader
+        would otherwise keep it alive)."""
         if self.closed:
             return
         self.closed = True
+        self.queue.clear()
+        self.queued_bytes = 0
+        self._wakeup.set()
         with contextlib.suppress(Exception):
-            self.writer.close()
+            if abort:
+                self.writer.transport.abort()
+            else:
+                self.writer.close()
 
 
 class PeerService:
@@ -158,7 +359,11 @@ class PeerService:
     genesis hash. Frames are length-prefixed. Every peer address in ``peers`` is dialled and re-dialled with
     capped exponential backoff; inbound links are accepted on (host, port). Two nodes that dial each other
     keep both links (each side sends on its newest and reads from all), which needs no tie-breaking.
-    Thread-safe public methods hand work to the loop with ``call_soon_threadsafe``.
+    Thread-safe public methods hand work to the loop with ``call_soon_threadsafe`` and never raise.
+
+    Every peer key has budgets (``limits``): bytes queued towards it, consensus frames and bytes, gossiped
+    transaction bytes, block requests. Frames over a budget are dropped and counted; misbehaviour costs
+    points, and a key over ``limits.ban_score`` is disconnected and refused at the handshake for a while.
     """
 
     def __init__(
@@ -178,6 +383,7 @@ class PeerService:
         backoff_base_s: float = 0.2,
         backoff_cap_s: float = 5.0,
         handshake_timeout_s: float = 5.0,
+        limits: P2PLimits | None = None,
     ) -> None:
         self.chain_id = chain_id
         self.genesis_hash = genesis_hash
@@ -194,8 +400,14 @@ class PeerService:
         self.backoff_base_s = backoff_base_s
         self.backoff_cap_s = backoff_cap_s
         self.handshake_timeout_s = handshake_timeout_s
+        self.limits = limits or P2PLimits()
         self.stats = P2PStats()
         self._connections: dict[bytes, list[_Connection]] = {}
+        self._peers: dict[bytes, _PeerState] = {}
+        self._banned: dict[bytes, float] = {}
+        self._own_nonces: set[bytes] = set()
+        self._handshaking = 0
+        self._kind_limits = self._compute_kind_limits()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._started = threading.Event()
@@ -203,8 +415,22 @@ class PeerService:
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopping = False
-        self._tx_outbox: list[bytes] = []
+        self._tx_outbox: deque[bytes] = deque()
+        self._tx_outbox_bytes = 0
         self._tx_lock = threading.Lock()
+        # Our own gossip stays at half a receiver's budget, so an honest node never trips an honest peer's.
+        self._tx_pacer = _TokenBucket(
+            self.limits.tx_bytes_per_s / 2, self.limits.tx_burst_bytes / 2, time.monotonic()
+        )
+
+    def _compute_kind_limits(self) -> dict[int, int]:
+        limits = dict.fromkeys(range(256), HANDSHAKE_MAX_FRAME_BYTES)
+        limits[FrameType.CONSENSUS] = MAX_FRAME_BYTES
+        limits[FrameType.BLOCKS] = MAX_FRAME_BYTES
+        limits[FrameType.TRANSACTIONS] = self.limits.max_tx_frame_bytes
+        limits[FrameType.STATUS] = MAX_CONTROL_FRAME_BYTES
+        limits[FrameType.GET_BLOCKS] = MAX_CONTROL_FRAME_BYTES
+        return limits
 
     # --- lifecycle (any thread) ----------------------------------------------------------------------
     def start(self, timeout_s: float = 10.0) -> None:
@@ -262,6 +488,7 @@ class PeerService:
         for address in self.peer_addresses:
             self._spawn(self._dial_forever(address))
         self._spawn(self._flush_transactions_forever())
+        self._spawn(self._maintain_forever())
         self._started.set()
         await self._stop_event.wait()
         if self._server is not None:
@@ -285,37 +512,92 @@ class PeerService:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    # --- public sending API (any thread) -------------------------------------------------------------
+    # --- public sending API (any thread; never raises) -----------------------------------------------
     def broadcast(self, kind: FrameType, payload: bytes) -> None:
-        """Send one frame to every connected peer (dropped, and counted, where a queue is full)."""
-        frame = encode_frame(kind, payload)
-        self._call(self._broadcast_frame, frame)
+        """Send one frame to every connected peer (dropped, and counted, where a queue is over budget)."""
+        frame = self._encode_outbound(kind, payload)
+        if frame is not None:
+            self._call(self._broadcast_frame, frame)
 
     def send_to(self, peer: bytes, kind: FrameType, payload: bytes) -> None:
         """Send one frame to ``peer`` when connected (silently nothing otherwise)."""
-        frame = encode_frame(kind, payload)
-        self._call(self._send_frame, peer, frame)
+        frame = self._encode_outbound(kind, payload)
+        if frame is not None:
+            self._call(self._send_frame, peer, frame)
 
     def gossip_transaction(self, raw: bytes) -> None:
-        """Queue ``raw`` for the next TRANSACTIONS batch to every peer."""
+        """Queue ``raw`` for the next TRANSACTIONS batch to every peer (not gossiped, and counted, when it
+        cannot fit a frame or the outbox is full)."""
+        cost = len(raw) + RLP_ITEM_OVERHEAD_BYTES
+        if cost + RLP_ITEM_OVERHEAD_BYTES + 1 > self.limits.max_tx_frame_bytes:
+            self.stats.add("oversized_outbound")
+            log.warning("not gossiping a %d-byte transaction: above the TRANSACTIONS frame limit", len(raw))
+            return
         with self._tx_lock:
+            if self._tx_outbox_bytes + cost > self.limits.tx_outbox_bytes:
+                self.stats.add("transactions_outbox_dropped")
+                return
             self._tx_outbox.append(raw)
+            self._tx_outbox_bytes += cost
 
     def request_blocks(self, peer: bytes, from_height: int, max_count: int = MAX_BLOCKS_PER_ANSWER) -> None:
-        """Ask ``peer`` for committed blocks with certificates from ``from_height`` on."""
-        self.send_to(peer, FrameType.GET_BLOCKS, encode_uints(from_height, max_count))
+        """Ask ``peer`` for committed blocks with certificates from ``from_height`` on (its BLOCKS answer is
+        accepted while the request is unanswered and younger than ``limits.block_request_timeout_s``)."""
+        payload = self._encode_uints(from_height, max_count)
+        frame = None if payload is None else self._encode_outbound(FrameType.GET_BLOCKS, payload)
+        if frame is not None:
+            self._call(self._send_block_request, peer, frame)
 
     def broadcast_status(self, height: int) -> None:
         """Tell every peer this node's committed height."""
-        self.broadcast(FrameType.STATUS, encode_uints(height))
+        payload = self._encode_uints(height)
+        if payload is not None:
+            self.broadcast(FrameType.STATUS, payload)
 
     def peer_heights(self) -> dict[bytes, int]:
         """Return the connected peers (public keys) and the highest height each reported."""
-        return {key: max(c.height for c in conns) for key, conns in list(self._connections.items()) if conns}
+        out: dict[bytes, int] = {}
+        for key, conns in list(self._connections.items()):
+            heights = [c.height for c in list(conns) if not c.closed]
+            if heights:
+                out[key] = max(heights)
+        return out
 
     def connected_peers(self) -> list[bytes]:
         """Return the public keys of the peers with at least one open link."""
-        return [key for key, conns in list(self._connections.items()) if conns]
+        return [key for key, conns in list(self._connections.items()) if any(not c.closed for c in conns)]
+
+    def peer_scores(self) -> dict[bytes, float]:
+        """Return the current misbehaviour points of every peer the service remembers."""
+        now = time.monotonic()
+        decay = self.limits.score_decay_per_s
+        return {key: state.score_at(now, decay) for key, state in list(self._peers.items())}
+
+    def report_misbehaviour(self, peer: bytes, points: float, reason: str) -> None:
+        """Charge ``peer`` misbehaviour points found above the p2p layer (e.g. invalid gossiped
+        transactions); thread-safe. Over the ban score the peer is disconnected and refused for a while."""
+        self._call(self._penalize, peer, points, reason)
+
+    def banned_peers(self) -> list[bytes]:
+        """Return the keys refused at the handshake right now."""
+        now = time.monotonic()
+        return [key for key, until in list(self._banned.items()) if until > now]
+
+    def _encode_outbound(self, kind: FrameType, payload: bytes) -> bytes | None:
+        try:
+            return encode_frame(kind, payload)
+        except (XinlianError, TypeError, ValueError) as exc:
+            self.stats.add("oversized_outbound")
+            log.warning("not sending a frame of type %s (%d bytes): %s", kind, len(payload), exc)
+            return None
+
+    def _encode_uints(self, *values: int) -> bytes | None:
+        try:
+            return encode_uints(*values)
+        except (XinlianError, TypeError, ValueError) as exc:
+            self.stats.add("bad_outbound")
+            log.warning("not sending integers %r: %s", values, exc)
+            return None
 
     def _call(self, fn: Callable[..., None], *args: object) -> None:
         loop = self._loop
@@ -326,8 +608,10 @@ class PeerService:
 
     # --- loop side: sending --------------------------------------------------------------------------
     def _latest(self, peer: bytes) -> _Connection | None:
-        conns = self._connections.get(peer)
-        return conns[-1] if conns else None
+        for conn in reversed(self._connections.get(peer, [])):
+            if not conn.closed:
+                return conn
+        return None
 
     def _broadcast_frame(self, frame: bytes) -> None:
         for peer in list(self._connections):
@@ -340,15 +624,95 @@ class PeerService:
         if conn is not None:
             conn.send(frame)
 
+    def _send_block_request(self, peer: bytes, frame: bytes) -> None:
+        conn = self._latest(peer)
+        if conn is None or not conn.send(frame):
+            return
+        pending = self._state(peer).pending_block_requests
+        pending.append(time.monotonic() + self.limits.block_request_timeout_s)
+        while len(pending) > MAX_PENDING_BLOCK_REQUESTS:
+            pending.popleft()
+
     async def _flush_transactions_forever(self) -> None:
         while True:
             await asyncio.sleep(TX_FLUSH_INTERVAL_S)
-            with self._tx_lock:
-                batch, self._tx_outbox = self._tx_outbox, []
-            for start in range(0, len(batch), MAX_TXS_PER_FRAME):
-                chunk = batch[start : start + MAX_TXS_PER_FRAME]
-                self._broadcast_frame(encode_frame(FrameType.TRANSACTIONS, encode_bytes_list(chunk)))
-                self.stats.add("transactions_gossiped", len(chunk))
+            while (chunk := self._next_transaction_chunk(time.monotonic())) is not None:
+                frame = self._encode_outbound(FrameType.TRANSACTIONS, encode_bytes_list(chunk))
+                if frame is not None:
+                    self._broadcast_frame(frame)
+                    self.stats.add("transactions_gossiped", len(chunk))
+
+    def _next_transaction_chunk(self, now: float) -> list[bytes] | None:
+        """Take the next TRANSACTIONS batch off the outbox; None when it is empty or the pacer says wait."""
+        with self._tx_lock:
+            size = RLP_ITEM_OVERHEAD_BYTES + 1
+            count = 0
+            for raw in self._tx_outbox:
+                cost = len(raw) + RLP_ITEM_OVERHEAD_BYTES
+                if count == MAX_TXS_PER_FRAME or (count and size + cost > self.limits.max_tx_frame_bytes):
+                    break
+                size += cost
+                count += 1
+            if count == 0 or not self._tx_pacer.take(size, now):
+                return None
+            chunk = [self._tx_outbox.popleft() for _ in range(count)]
+            self._tx_outbox_bytes -= size - RLP_ITEM_OVERHEAD_BYTES - 1
+            return chunk
+
+    # --- loop side: budgets and scores ---------------------------------------------------------------
+    def _state(self, peer: bytes) -> _PeerState:
+        state = self._peers.get(peer)
+        if state is None:
+            state = self._peers[peer] = _PeerState(self.limits, time.monotonic())
+        return state
+
+    def _is_banned(self, peer: bytes, now: float) -> bool:
+        until = self._banned.get(peer)
+        return until is not None and until > now
+
+    def _penalize(self, peer: bytes, points: float, reason: str) -> None:
+        """Add misbehaviour points to ``peer``; over the ban score it is disconnected and banned."""
+        now = time.monotonic()
+        state = self._state(peer)
+        score = state.add_score(points, now, self.limits.score_decay_per_s)
+        self.stats.add("penalties")
+        if score < self.limits.ban_score or self._is_banned(peer, now):
+            return
+        state.score = 0.0
+        self._banned[peer] = now + self.limits.ban_s
+        self.stats.add("bans")
+        log.warning(
+            "banning peer %s… for %.0f s: misbehaviour (last: %s)", peer[:6].hex(), self.limits.ban_s, reason
+        )
+        for conn in list(self._connections.get(peer, [])):
+            conn.close(abort=True)
+
+    async def _maintain_forever(self) -> None:
+        while True:
+            await asyncio.sleep(MAINTENANCE_INTERVAL_S)
+            self._maintain(time.monotonic())
+
+    def _maintain(self, now: float) -> None:
+        timeout_s = self.limits.slow_peer_timeout_s
+        for conns in list(self._connections.values()):
+            for conn in list(conns):
+                if conn.closed or conn.stalled_since is None or now - conn.stalled_since <= timeout_s:
+                    continue
+                self.stats.add("slow_peer_disconnects")
+                log.warning(
+                    "disconnecting peer %s… at %s: it has not read its frames for %.1f s",
+                    conn.peer[:6].hex(),
+                    conn.address,
+                    now - conn.stalled_since,
+                )
+                conn.close(abort=True)
+        for peer, until in list(self._banned.items()):
+            if until <= now:
+                del self._banned[peer]
+        for peer, state in list(self._peers.items()):
+            idle = peer not in self._connections and not state.serving_blocks
+            if idle and now - state.last_seen > PEER_STATE_TTL_S:
+                del self._peers[peer]
 
     # --- loop side: links ----------------------------------------------------------------------------
     async def _dial_forever(self, address: str) -> None:
@@ -365,16 +729,24 @@ class PeerService:
                 reader, writer = await asyncio.wait_for(
                     asyncio.open_connection(host, port), self.handshake_timeout_s
                 )
+            except (OSError, TimeoutError):
+                self.stats.add("dial_failures")
+            else:
                 self.stats.add("dials")
-                conn = await self._handshake(reader, writer, address, outbound=True)
+                try:
+                    conn = await self._handshake(reader, writer, address, outbound=True)
+                except _SelfConnectionError:
+                    log.info(
+                        "peer %s is this node itself; dialling it again in %.0f s",
+                        address,
+                        self.limits.self_dial_retry_s,
+                    )
+                    await asyncio.sleep(self.limits.self_dial_retry_s)
+                    continue
                 if conn is not None:
                     connected = True
                     delay_s = self.backoff_base_s
                     await self._serve(conn, reader)
-                    if conn.peer == self.public_key:
-                        return
-            except (OSError, TimeoutError, asyncio.IncompleteReadError):
-                self.stats.add("dial_failures")
             if self._is_stopping():
                 return
             if not connected:
@@ -387,71 +759,68 @@ class PeerService:
     async def _on_inbound(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peername = writer.get_extra_info("peername")
         address = f"{peername[0]}:{peername[1]}" if peername else "?"
-        if sum(len(c) for c in self._connections.values()) >= self.max_connections:
+        established = sum(len(c) for c in self._connections.values())
+        # Half-open handshakes hold a socket and a timer each: they count against both caps.
+        if self._handshaking >= self.limits.max_handshakes:
+            self.stats.add("refused_handshakes")
+            writer.close()
+            return
+        if established + self._handshaking >= self.max_connections:
             self.stats.add("refused_full")
             writer.close()
             return
+        self._handshaking += 1
         try:
             conn = await self._handshake(reader, writer, address, outbound=False)
-            if conn is not None:
-                await self._serve(conn, reader)
-        except (OSError, TimeoutError, asyncio.IncompleteReadError):
-            self.stats.add("handshake_failures")
-            writer.close()
+        except _SelfConnectionError:
+            return
+        finally:
+            self._handshaking -= 1
+        if conn is not None:
+            await self._serve(conn, reader)
 
     async def _handshake(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, address: str, *, outbound: bool
     ) -> _Connection | None:
-        """Exchange HELLO and AUTH; returns the registered link, or None (link closed) on any failure."""
+        """Exchange HELLO and AUTH within the handshake timeout; returns the registered link, or None (link
+        closed) on any failure. Raises _SelfConnectionError when the peer signed with this node's own key."""
         nonce = secrets.token_bytes(NONCE_BYTES)
-        hello = Hello(
-            P2P_VERSION, self.chain_id, self.genesis_hash, self.public_key, nonce, self.handler.get_height()
-        )
+        self._own_nonces.add(nonce)
         try:
-            writer.write(encode_frame(FrameType.HELLO, encode_hello(hello)))
-            await writer.drain()
-            kind, payload = await asyncio.wait_for(
-                read_frame(reader, HANDSHAKE_MAX_FRAME_BYTES), self.handshake_timeout_s
+            theirs, is_self = await asyncio.wait_for(
+                self._exchange(reader, writer, nonce, address), self.handshake_timeout_s
             )
-            if kind != FrameType.HELLO:
-                raise P2PError("expected HELLO")
-            theirs = decode_hello(payload)
-            if theirs.version != P2P_VERSION:
-                raise P2PError("unsupported p2p version", version=theirs.version)
-            if theirs.chain_id != self.chain_id or theirs.genesis_hash != self.genesis_hash:
-                raise P2PError("peer is on another chain", chain_id=theirs.chain_id)
-            if theirs.public_key == self.public_key:
-                log.info("peer %s is this node itself; not dialling it again", address)
-                writer.close()
-                return _Connection(self.public_key, address, outbound, writer, 0, 1, self.stats)
-            if not self.is_allowed(theirs.public_key):
-                raise P2PError("peer key is not allowed on this network")
-            preimage = compute_handshake_preimage(
-                self.chain_id, self.genesis_hash, theirs.nonce, self.public_key, theirs.public_key
-            )
-            writer.write(encode_frame(FrameType.AUTH, self._key.sign(preimage)))
-            await writer.drain()
-            kind, signature = await asyncio.wait_for(
-                read_frame(reader, HANDSHAKE_MAX_FRAME_BYTES), self.handshake_timeout_s
-            )
-            if kind != FrameType.AUTH:
-                raise P2PError("expected AUTH")
-            expected = compute_handshake_preimage(
-                self.chain_id, self.genesis_hash, nonce, theirs.public_key, self.public_key
-            )
-            PublicKey.from_bytes(theirs.public_key).verify(expected, signature)
-        except (P2PError, EncodingError, XinlianError) as exc:
+        except (XinlianError, OSError, TimeoutError, asyncio.IncompleteReadError) as exc:
             self.stats.add("handshake_failures")
-            log.info("handshake with %s failed: %s", address, exc)
+            log.info("handshake with %s failed: %s", address, str(exc) or type(exc).__name__)
             writer.close()
             return None
+        finally:
+            self._own_nonces.discard(nonce)
+        if is_self:
+            self.stats.add("self_connections")
+            writer.close()
+            raise _SelfConnectionError
         if self._stopping:
             writer.close()
             return None
         conn = _Connection(
-            theirs.public_key, address, outbound, writer, theirs.height, self.send_queue_frames, self.stats
+            theirs.public_key,
+            address,
+            outbound,
+            writer,
+            theirs.height,
+            self.stats,
+            queue_frames=self.send_queue_frames,
+            queue_bytes=self.limits.send_queue_bytes,
         )
-        self._connections.setdefault(conn.peer, []).append(conn)
+        conns = self._connections.setdefault(conn.peer, [])
+        conns.append(conn)
+        if not outbound:
+            inbound = [c for c in conns if not c.outbound and not c.closed]
+            for old in inbound[: max(0, len(inbound) - self.limits.max_inbound_per_peer)]:
+                self.stats.add("replaced_links")
+                old.close()
         self.stats.add("connects")
         log.info(
             "connected to peer %s… at %s (%s, height %d)",
@@ -461,22 +830,72 @@ class PeerService:
             theirs.height,
         )
         self._spawn(conn.write_loop())
-        self.handler.on_peer_connected(conn.peer)
+        try:
+            self.handler.on_peer_connected(conn.peer)
+        except Exception:  # the handler's failure must not take the link (or the loop) down
+            self.stats.add("handler_errors")
+            log.exception("the handler failed on a new peer")
         return conn
+
+    async def _exchange(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, nonce: bytes, address: str
+    ) -> tuple[Hello, bool]:
+        """Run HELLO/AUTH; returns the peer's HELLO and whether the peer is this node itself. Nothing is
+        decided on the peer's key before its AUTH verified, except refusing the link."""
+        hello = Hello(
+            P2P_VERSION, self.chain_id, self.genesis_hash, self.public_key, nonce, self.handler.get_height()
+        )
+        writer.write(encode_frame(FrameType.HELLO, encode_hello(hello)))
+        await writer.drain()
+        kind, payload = await read_frame(reader, HANDSHAKE_MAX_FRAME_BYTES)
+        if kind != FrameType.HELLO:
+            raise P2PError("expected HELLO")
+        theirs = decode_hello(payload)
+        if theirs.version != P2P_VERSION:
+            raise P2PError("unsupported p2p version", version=theirs.version)
+        if theirs.chain_id != self.chain_id or theirs.genesis_hash != self.genesis_hash:
+            raise P2PError("peer is on another chain", chain_id=theirs.chain_id)
+        is_self = theirs.public_key == self.public_key
+        if is_self:
+            # Only another live handshake of this node carries its key with one of its nonces; our own nonce
+            # echoed back would let the peer reflect our AUTH as its own.
+            if theirs.nonce == nonce or theirs.nonce not in self._own_nonces:
+                self.stats.add("impostor_hellos")
+                raise P2PError("peer claims this node's key")
+        else:
+            if self._is_banned(theirs.public_key, time.monotonic()):
+                self.stats.add("refused_banned")
+                raise P2PError("peer is banned")
+            if not self.is_allowed(theirs.public_key):
+                raise P2PError("peer key is not allowed on this network")
+        preimage = compute_handshake_preimage(
+            self.chain_id, self.genesis_hash, theirs.nonce, self.public_key, theirs.public_key
+        )
+        writer.write(encode_frame(FrameType.AUTH, self._key.sign(preimage)))
+        await writer.drain()
+        kind, signature = await read_frame(reader, HANDSHAKE_MAX_FRAME_BYTES)
+        if kind != FrameType.AUTH:
+            raise P2PError("expected AUTH")
+        expected = compute_handshake_preimage(
+            self.chain_id, self.genesis_hash, nonce, theirs.public_key, self.public_key
+        )
+        PublicKey.from_bytes(theirs.public_key).verify(expected, signature)
+        return theirs, is_self
 
     async def _serve(self, conn: _Connection, reader: asyncio.StreamReader) -> None:
         """Read and dispatch frames until the link closes."""
-        if conn.peer == self.public_key:
-            return
         try:
             while not conn.closed:
-                kind, payload = await read_frame(reader)
+                kind, payload = await read_frame(reader, MAX_FRAME_BYTES, self._kind_limits)
                 self.stats.add("frames_in")
                 self.stats.add("bytes_in", len(payload) + 5)
                 self._dispatch(conn, kind, payload)
-        except (OSError, asyncio.IncompleteReadError, P2PError) as exc:
-            if isinstance(exc, P2PError):
-                self.stats.add("bad_frames")
+        except (OSError, asyncio.IncompleteReadError):
+            pass
+        except P2PError as exc:
+            self.stats.add("bad_frames")
+            log.info("peer %s… sent a bad frame: %s", conn.peer[:6].hex(), exc)
+            self._penalize(conn.peer, SCORE_BAD_FRAME, "bad frame")
         finally:
             conn.close()
             conns = self._connections.get(conn.peer, [])
@@ -484,19 +903,21 @@ class PeerService:
                 conns.remove(conn)
             if not conns:
                 self._connections.pop(conn.peer, None)
+            self._state(conn.peer).last_seen = time.monotonic()
             self.stats.add("disconnects")
             log.info("link to peer %s… at %s closed", conn.peer[:6].hex(), conn.address)
 
     def _dispatch(self, conn: _Connection, kind: int, payload: bytes) -> None:
+        now = time.monotonic()
+        state = self._state(conn.peer)
         try:
             if kind == FrameType.CONSENSUS:
-                if not self.handler.on_consensus(payload, conn.peer):
-                    conn.invalid += 1
-                    self.stats.add("invalid_consensus")
-                    if conn.invalid > MAX_INVALID_MESSAGES:
-                        log.warning("disconnecting peer %s…: too many invalid messages", conn.peer[:6].hex())
-                        conn.close()
+                self._on_consensus_frame(conn, state, payload, now)
             elif kind == FrameType.TRANSACTIONS:
+                if not state.tx_bytes.take(len(payload), now):
+                    self.stats.add("transactions_over_budget")
+                    self._penalize(conn.peer, SCORE_OVER_BUDGET, "transactions over budget")
+                    return
                 raws = decode_bytes_list(payload, limit=MAX_TXS_PER_FRAME)
                 self.stats.add("transactions_in", len(raws))
                 self.handler.on_transactions(raws, conn.peer)
@@ -504,33 +925,69 @@ class PeerService:
                 (height,) = decode_uints(payload, 1)
                 conn.height = max(conn.height, height)
             elif kind == FrameType.GET_BLOCKS:
-                from_height, max_count = decode_uints(payload, 2)
-                self._spawn(self._answer_blocks(conn, from_height, min(max_count, MAX_BLOCKS_PER_ANSWER)))
+                self._on_block_request(conn, state, payload, now)
             elif kind == FrameType.BLOCKS:
+                if not state.take_pending_request(now):
+                    self.stats.add("unsolicited_blocks")
+                    self._penalize(conn.peer, SCORE_UNSOLICITED, "unsolicited blocks")
+                    return
                 pairs = decode_block_pairs(payload, limit=MAX_BLOCKS_PER_ANSWER)
                 self.stats.add("blocks_in", len(pairs))
                 self.handler.on_blocks(pairs, conn.peer)
             else:
                 self.stats.add("unknown_frames")
+                self._penalize(conn.peer, SCORE_BAD_FRAME, f"unexpected frame type {kind}")
         except EncodingError:
             self.stats.add("bad_frames")
-            conn.invalid += 1
-            if conn.invalid > MAX_INVALID_MESSAGES:
-                conn.close()
+            self._penalize(conn.peer, SCORE_BAD_FRAME, "undecodable frame")
+        except Exception:  # the handler's failure must not take the link (or the loop) down
+            self.stats.add("handler_errors")
+            log.exception("handling a frame of type %d from peer %s… failed", kind, conn.peer[:6].hex())
 
-    async def _answer_blocks(self, conn: _Connection, from_height: int, max_count: int) -> None:
+    def _on_consensus_frame(self, conn: _Connection, state: _PeerState, payload: bytes, now: float) -> None:
+        frames, size = state.consensus_frames, state.consensus_bytes
+        if not (frames.can_take(1, now) and size.can_take(len(payload), now)):
+            self.stats.add("consensus_over_budget")
+            self._penalize(conn.peer, SCORE_OVER_BUDGET, "consensus over budget")
+            return
+        frames.take(1, now)
+        size.take(len(payload), now)
+        if not self.handler.on_consensus(payload, conn.peer):
+            self.stats.add("invalid_consensus")
+            self._penalize(conn.peer, SCORE_INVALID_MESSAGE, "invalid consensus message")
+
+    def _on_block_request(self, conn: _Connection, state: _PeerState, payload: bytes, now: float) -> None:
+        from_height, max_count = decode_uints(payload, 2)
+        if state.serving_blocks:
+            self.stats.add("block_requests_busy")
+            self._penalize(conn.peer, SCORE_OVER_BUDGET, "block request while one is served")
+            return
+        if not state.block_requests.take(1, now):
+            self.stats.add("block_requests_over_rate")
+            self._penalize(conn.peer, SCORE_OVER_BUDGET, "block requests over rate")
+            return
+        state.serving_blocks = True
+        self._spawn(self._answer_blocks(conn, state, from_height, min(max_count, MAX_BLOCKS_PER_ANSWER)))
+
+    async def _answer_blocks(
+        self, conn: _Connection, state: _PeerState, from_height: int, max_count: int
+    ) -> None:
         loop = asyncio.get_running_loop()
         try:
-            pairs = await loop.run_in_executor(None, self.handler.get_blocks, from_height, max_count)
-        except Exception:  # a storage failure answers nothing; the requester retries elsewhere
-            log.exception("reading blocks %d.. for a peer failed", from_height)
-            return
-        budget = MAX_ANSWER_BYTES - 1024
-        chosen: list[tuple[bytes, bytes]] = []
-        for block, cert in pairs:
-            budget -= len(block) + len(cert) + 16
-            if budget < 0 and chosen:
-                break
-            chosen.append((block, cert))
-        conn.send(encode_frame(FrameType.BLOCKS, encode_block_pairs(chosen)))
-        self.stats.add("blocks_served", len(chosen))
+            try:
+                pairs = await loop.run_in_executor(None, self.handler.get_blocks, from_height, max_count)
+            except Exception:  # a storage failure answers nothing; the requester retries elsewhere
+                log.exception("reading blocks %d.. for a peer failed", from_height)
+                return
+            budget = MAX_ANSWER_BYTES - 1024
+            chosen: list[tuple[bytes, bytes]] = []
+            for block, cert in pairs:
+                budget -= len(block) + len(cert) + 16
+                if budget < 0 and chosen:
+                    break
+                chosen.append((block, cert))
+            frame = self._encode_outbound(FrameType.BLOCKS, encode_block_pairs(chosen))
+            if frame is not None and conn.send(frame):
+                self.stats.add("blocks_served", len(chosen))
+        finally:
+            state.serving_blocks = False

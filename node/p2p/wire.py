@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import IntEnum
 
@@ -17,6 +18,8 @@ HANDSHAKE_TAG: bytes = b"xinlian/p2p-handshake/1"
 MAX_FRAME_BYTES: int = 32 * 1024 * 1024
 #: Before a peer has proven its key, frames are tiny (HELLO, AUTH): refuse anything larger unread.
 HANDSHAKE_MAX_FRAME_BYTES: int = 4 * 1024
+#: After the handshake, STATUS and GET_BLOCKS frames (a couple of integers) are never larger than this.
+MAX_CONTROL_FRAME_BYTES: int = 1024
 #: Frame header: 4-byte big-endian length of what follows (type byte + payload).
 FRAME_HEADER_BYTES: int = 4
 NONCE_BYTES: int = 32
@@ -58,17 +61,26 @@ def encode_frame(kind: FrameType, payload: bytes) -> bytes:
     return size.to_bytes(FRAME_HEADER_BYTES, "big") + bytes([kind]) + payload
 
 
-async def read_frame(reader: asyncio.StreamReader, max_bytes: int = MAX_FRAME_BYTES) -> tuple[int, bytes]:
+async def read_frame(
+    reader: asyncio.StreamReader,
+    max_bytes: int = MAX_FRAME_BYTES,
+    kind_limits: Mapping[int, int] | None = None,
+) -> tuple[int, bytes]:
     """Read one frame; returns (type byte, payload).
 
-    Raises P2PError for an empty or oversized frame, asyncio.IncompleteReadError at end of stream.
+    ``kind_limits`` caps the frame size per type byte (a type absent from it is held to ``max_bytes``); the
+    type is read before the payload so an oversized frame is refused unread. Raises P2PError for an empty or
+    oversized frame, asyncio.IncompleteReadError at end of stream.
     """
     header = await reader.readexactly(FRAME_HEADER_BYTES)
     size = int.from_bytes(header, "big")
     if size == 0 or size > max_bytes:
         raise P2PError("bad frame length", size=size)
-    body = await reader.readexactly(size)
-    return body[0], body[1:]
+    kind = (await reader.readexactly(1))[0]
+    if kind_limits is not None and size > kind_limits.get(kind, max_bytes):
+        raise P2PError("frame too large for its type", kind=kind, size=size)
+    payload = await reader.readexactly(size - 1) if size > 1 else b""
+    return kind, payload
 
 
 # --- handshake -------------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from node.p2p.service import P2PStats, PeerService, _Connection
+from node.p2p.service import P2PLimits, P2PStats, PeerService, _Connection, _TokenBucket
 from node.p2p.wire import (
     MAX_FRAME_BYTES,
     FrameType,
@@ -151,17 +151,69 @@ def test_block_pairs_decoder_refuses_malformed_and_oversized_lists() -> None:
         decode_block_pairs(b"\xc3\x82ab", limit=4)
 
 
-def test_full_send_queue_drops_and_counts() -> None:
+def test_send_queue_is_bounded_in_bytes_and_drops_are_counted() -> None:
     stats = P2PStats()
 
     class Writer:
         def close(self) -> None:
             pass
 
-    conn = _Connection(b"p" * 64, "x", True, Writer(), 0, 2, stats)  # type: ignore[arg-type]
-    assert conn.send(b"1") and conn.send(b"2")
-    assert not conn.send(b"3")
-    assert stats.get("dropped_outbound") == 1
+    conn = _Connection(b"p" * 64, "x", True, Writer(), 0, stats, queue_frames=100, queue_bytes=10)  # type: ignore[arg-type]
+    assert conn.send(b"12345") and conn.send(b"67890")
+    assert not conn.send(b"x")
+    assert stats.get("dropped_outbound") == 1 and stats.get("dropped_outbound_bytes") == 1
+    assert conn.queued_bytes == conn.peak_queued_bytes == 10
+    assert conn.stalled_since is not None
+    conn.close()
+    assert conn.queued_bytes == 0 and not conn.queue and not conn.send(b"y")
+
+
+def test_an_empty_send_queue_takes_one_frame_above_its_byte_budget() -> None:
+    class Writer:
+        def close(self) -> None:
+            pass
+
+    conn = _Connection(b"p" * 64, "x", True, Writer(), 0, P2PStats(), queue_bytes=4)  # type: ignore[arg-type]
+    assert conn.send(b"a frame larger than the budget")
+    assert not conn.send(b"z")
+
+
+def test_token_bucket_refills_at_its_rate_up_to_its_burst() -> None:
+    bucket = _TokenBucket(rate=2.0, burst=4.0, now=100.0)
+    assert all(bucket.take(1, 100.0) for _ in range(4))
+    assert not bucket.take(1, 100.0)
+    assert bucket.take(1, 100.5) and not bucket.take(1, 100.5)
+    assert bucket.can_take(4, 1_000.0) and bucket.tokens == 4.0  # never above the burst
+    assert bucket.take(10, 1_000.0) and bucket.tokens == -6.0  # a full bucket admits one oversized item
+    assert not bucket.take(1, 1_003.0)
+
+
+def test_limits_refuse_non_positive_values() -> None:
+    with pytest.raises(P2PError):
+        P2PLimits(send_queue_bytes=0)
+    with pytest.raises(P2PError):
+        P2PLimits(ban_s=-1.0)
+    with pytest.raises(P2PError):
+        P2PLimits(max_tx_frame_bytes=MAX_FRAME_BYTES + 1)
+
+
+def test_a_frame_over_its_type_limit_is_refused_before_its_payload_is_read() -> None:
+    async def read(data: bytes) -> tuple[int, bytes]:
+        reader = asyncio.StreamReader()
+        reader.feed_data(data)  # no payload follows the header: a read of it would hang
+        return await read_frame(reader, MAX_FRAME_BYTES, {FrameType.STATUS: 16})
+
+    with pytest.raises(P2PError):
+        asyncio.run(asyncio.wait_for(read((1024).to_bytes(4, "big") + bytes([FrameType.STATUS])), 2))
+
+
+def test_sending_apis_never_raise_even_before_the_service_starts() -> None:
+    service = make_service(KEYS[0], free_port(), [], Recorder())
+    service.broadcast(FrameType.CONSENSUS, b"\x00" * MAX_FRAME_BYTES)
+    service.send_to(KEYS[1].public_key.to_bytes(), FrameType.BLOCKS, b"\x00" * MAX_FRAME_BYTES)
+    service.request_blocks(KEYS[1].public_key.to_bytes(), -1)
+    service.broadcast_status(-1)
+    assert service.stats.snapshot() == {"oversized_outbound": 2, "bad_outbound": 2}
 
 
 # --- service ---------------------------------------------------------------------------------------------
@@ -294,13 +346,15 @@ def test_dialler_reconnects_after_the_peer_restarts() -> None:
         b.stop()
 
 
-def test_a_node_dialling_itself_stops() -> None:
+def test_a_node_dialling_itself_proves_it_by_signature_and_backs_off() -> None:
     port = free_port()
     a = make_service(KEYS[0], port, [f"127.0.0.1:{port}"], Recorder())
     a.start()
     try:
-        time.sleep(0.5)
+        wait_until(lambda: a.stats.get("self_connections") == 2)  # its outbound and its inbound side
+        time.sleep(0.3)
         assert a.connected_peers() == []
         assert a.stats.get("dials") == 1
+        assert a.stats.get("impostor_hellos") == 0
     finally:
         a.stop()
