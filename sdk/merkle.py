@@ -23,6 +23,7 @@ __all__ = [
     "EMPTY_ROOT",
     "HASH_SIZE",
     "MerkleAccumulator",
+    "MerkleHistory",
     "MerkleTree",
     "compute_consistency_proof",
     "compute_consistency_proof_from_leaf_hashes",
@@ -476,3 +477,108 @@ class MerkleAccumulator:
 
     def __repr__(self) -> str:
         return f"MerkleAccumulator(size={self._size}, root={self.root().hex()})"
+
+
+class MerkleHistory:
+    """An append-only tree that keeps the hash of every complete (aligned, power-of-two) subtree.
+
+    Appending costs one hash amortised; the root and the inclusion proof of any leaf under any tree size
+    up to the current one cost O(log n) reads and O(log² n) hashes at worst, never a rebuild over all
+    leaves. It holds about 2n hashes: serving history proofs over every block of a chain is its use.
+    Safe to read from other threads while one thread appends (readers only touch complete subtrees of
+    the size they ask for).
+    """
+
+    __slots__ = ("_levels",)
+
+    def __init__(self) -> None:
+        # _levels[h][j] = MTH of leaves [j·2^h, (j+1)·2^h), present once that subtree is complete.
+        self._levels: list[list[bytes]] = [[]]
+
+    @classmethod
+    def from_leaf_hashes(cls, leaf_hashes: Iterable[bytes]) -> MerkleHistory:
+        """Return a history holding the given leaf hashes in order.
+
+        Raises ``MerkleProofError`` if a leaf hash is not 32 bytes.
+        """
+        history = cls()
+        for h in leaf_hashes:
+            history.append_leaf_hash(h)
+        return history
+
+    @property
+    def size(self) -> int:
+        """The number of leaves appended so far."""
+        return len(self._levels[0])
+
+    def append(self, leaf: bytes) -> None:
+        """Append one leaf given as data."""
+        self.append_leaf_hash(compute_leaf_hash(leaf))
+
+    def append_leaf_hash(self, leaf_hash: bytes) -> None:
+        """Append one leaf given as its leaf hash. Raises ``MerkleProofError`` if it is not 32 bytes."""
+        node = _check_hash(leaf_hash, "leaf hash")
+        levels = self._levels
+        height = 0
+        while True:
+            level = levels[height]
+            level.append(node)
+            if len(level) & 1:
+                return
+            # A pair completed a subtree one level up.
+            node = compute_node_hash(level[-2], level[-1])
+            height += 1
+            if height == len(levels):
+                levels.append([])
+
+    def _subtree(self, start: int, end: int) -> bytes:
+        """MTH of leaves ``[start, end)`` (``start`` aligned to the largest power of two ≤ end - start)."""
+        n = end - start
+        if n & (n - 1) == 0:
+            h = n.bit_length() - 1
+            return self._levels[h][start >> h]
+        k = _split_point(n)
+        return compute_node_hash(self._subtree(start, start + k), self._subtree(start + k, end))
+
+    def _checked_size(self, size: int | None) -> int:
+        current = self.size
+        if size is None:
+            return current
+        if isinstance(size, bool) or not isinstance(size, int) or not 0 <= size <= current:
+            raise MerkleProofError(f"tree size {size} is outside [0, {current}]", size=size)
+        return size
+
+    def root(self, size: int | None = None) -> bytes:
+        """Return the Merkle tree hash of the first ``size`` leaves (default: all; ``EMPTY_ROOT`` if 0).
+
+        Raises ``MerkleProofError`` if ``size`` exceeds the leaves appended.
+        """
+        n = self._checked_size(size)
+        return self._subtree(0, n) if n else EMPTY_ROOT
+
+    def inclusion_proof(self, index: int, size: int | None = None) -> tuple[bytes, ...]:
+        """Return the inclusion proof (RFC 9162 PATH) of leaf ``index`` in the tree of the first ``size``
+        leaves (default: all), leaf sibling first.
+
+        Raises ``MerkleProofError`` if ``size`` exceeds the leaves appended or ``index`` is not below it.
+        """
+        n = self._checked_size(size)
+        if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < n:
+            raise MerkleProofError(f"leaf index {index} is outside a tree of {n} leaves", index=index, size=n)
+        # PATH(m, D[start:end]) unrolled top-down; the RFC lists the siblings bottom-up, hence the reversal.
+        proof: list[bytes] = []
+        start, end, m = 0, n, index
+        while end - start > 1:
+            k = _split_point(end - start)
+            if m < k:
+                proof.append(self._subtree(start + k, end))
+                end = start + k
+            else:
+                proof.append(self._subtree(start, start + k))
+                start += k
+                m -= k
+        proof.reverse()
+        return tuple(proof)
+
+    def __repr__(self) -> str:
+        return f"MerkleHistory(size={self.size}, root={self.root().hex()})"

@@ -29,7 +29,7 @@ from node.execution import (
 from node.ledger.mempool import Mempool, MempoolLimits
 from node.storage import StateNodeStore, Store
 from sdk.errors import EncodingError, InvalidBlock, InvalidSignatureError, InvalidTransaction, XinlianError
-from sdk.merkle import MerkleAccumulator
+from sdk.merkle import MerkleAccumulator, MerkleHistory
 from sdk.types import (
     Block,
     BlockHeader,
@@ -98,7 +98,7 @@ class Ledger:
         self._clock_ms = clock_ms or (lambda: int(time.time() * 1000))
         self._lock = threading.RLock()
         self._committed = threading.Condition(self._lock)
-        self._history = MerkleAccumulator()
+        self._history = MerkleHistory()
         self._executed: OrderedDict[bytes, ExecutedBlock] = OrderedDict()
         # tx hash -> the signature this node verified for it. The hash covers the signing preimage, not the
         # signature, so a cached verdict holds only for that exact signature (a proposer could swap it).
@@ -152,7 +152,7 @@ class Ledger:
         if stored is None:
             raise InvalidBlock("store is empty after genesis", code="no_genesis")
         height, block_hash = stored
-        self._history = MerkleAccumulator()
+        self._history = MerkleHistory()
         for stored_hash in self.store.get_block_hashes(0, height):
             self._history.append(stored_hash)
         # The set in force after `height` is the most recent set carried in a block body; its height is
@@ -185,6 +185,14 @@ class Ledger:
     def history_root(self) -> bytes:
         """SM3 Merkle root over the hashes of every committed block (0..head)."""
         return self._history.root()
+
+    def history_proof(self, height: int, size: int) -> tuple[bytes, ...]:
+        """Return the inclusion proof of block ``height``'s hash in the history root over blocks
+        ``0..size-1`` (the ``history_root`` of header ``size``), in O(log n) without a rebuild.
+
+        Raises MerkleProofError unless ``height < size <= head + 1``.
+        """
+        return self._history.inclusion_proof(height, size)
 
     def call(
         self, to: bytes, data: bytes, *, sender: bytes = b"\x00" * 20, gas_limit: int = _VIEW_GAS

@@ -327,3 +327,16 @@ def test_block_over_the_byte_limit_is_refused(small_block_node: Node, tmp_path: 
     with pytest.raises(InvalidBlock) as refused:
         node.ledger.validate_block(proposal.block, now_ms=timestamp_ms)
     assert refused.value.code == "block_limit"
+
+
+def test_history_proofs_from_the_ledger_equal_a_rebuild_over_stored_hashes(node: Node) -> None:
+    from sdk.bundle import build_history_proof
+
+    for _ in range(6):
+        producer(node).produce_once()
+    hashes = node.store.get_block_hashes(0, node.ledger.height)
+    for size in range(1, node.ledger.height + 1):
+        header = node.store.get_header(size)
+        assert header is not None and header.history_root == node.ledger._history.root(size)
+        for height in range(size):
+            assert node.ledger.history_proof(height, size) == build_history_proof(hashes[:size], height).path

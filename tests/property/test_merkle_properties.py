@@ -14,6 +14,7 @@ from sdk.crypto import sm3
 from sdk.errors import MerkleProofError
 from sdk.merkle import (
     MerkleAccumulator,
+    MerkleHistory,
     MerkleTree,
     compute_leaf_hash,
     compute_root,
@@ -232,3 +233,39 @@ def test_proofs_over_arbitrary_leaves_verify(leaves: list[bytes], data: st.DataO
     verify_inclusion(leaves[i], i, len(leaves), t.inclusion_proof(i), t.root)
     m = data.draw(st.integers(0, len(leaves)))
     verify_consistency(m, len(leaves), compute_root(leaves[:m]), t.root, t.consistency_proof(m))
+
+
+# --- MerkleHistory: every earlier size served from one growing tree ------------------------------------
+HISTORY = MerkleHistory.from_leaf_hashes(LEAF_HASHES)
+
+
+def test_history_root_and_proofs_match_the_whole_tree_for_every_small_size() -> None:
+    for n in range(SMALL):
+        assert HISTORY.root(n) == root(n)
+        for m in range(n):
+            assert HISTORY.inclusion_proof(m, n) == tuple(ref_path(m, LEAF_HASHES[:n]))
+
+
+@SETTINGS
+@given(st.data())
+def test_history_proofs_of_sampled_sizes_equal_the_reference_and_verify(data: st.DataObject) -> None:
+    n = data.draw(st.integers(1, MAX_SIZE))
+    m = data.draw(st.integers(0, n - 1))
+    proof = HISTORY.inclusion_proof(m, n)
+    assert proof == tree(n).inclusion_proof(m)
+    verify_inclusion(LEAVES[m], m, n, proof, root(n))
+
+
+def test_history_grows_leaf_by_leaf_with_the_accumulators_roots() -> None:
+    history, acc = MerkleHistory(), MerkleAccumulator()
+    for leaf_hash in LEAF_HASHES[:300]:
+        history.append_leaf_hash(leaf_hash)
+        acc.append_leaf_hash(leaf_hash)
+        assert history.root() == acc.root()
+    assert history.size == 300
+
+
+@pytest.mark.parametrize(("index", "size"), [(0, 0), (5, 5), (-1, 3), (0, MAX_SIZE + 1), (True, 4)])
+def test_history_refuses_indices_and_sizes_outside_the_tree(index: int, size: int) -> None:
+    with pytest.raises(MerkleProofError):
+        HISTORY.inclusion_proof(index, size)
