@@ -68,6 +68,9 @@ class NodeConfig:
     # Worker processes answering the API's read-only EVM calls (eth_call, /v1/call, domain queries) so that
     # they never hold the consensus process's GIL; 0 runs them in the node process.
     api_view_workers: int = 1
+    # Per-peer p2p budgets overriding the defaults by field name (see docs/limits.md), e.g.
+    # {"send_queue_bytes": 33554432, "ban_s": 300}.
+    p2p_limits: dict[str, float] = field(default_factory=dict)
     log_level: str = "info"
 
     def resolved_database_url(self) -> str:
@@ -79,6 +82,7 @@ class NodeConfig:
         data = asdict(self)
         data["peers"] = list(self.peers)
         data["allowed_peer_keys"] = list(self.allowed_peer_keys)
+        data["p2p_limits"] = dict(self.p2p_limits)
         return json.dumps(data, indent=2, ensure_ascii=False)
 
     @classmethod

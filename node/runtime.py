@@ -13,11 +13,11 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from node.config import ChainConfig, NodeConfig
+from node.config import ChainConfig, ConfigError, NodeConfig
 from node.consensus.adapter import LedgerBlockSource, compute_consensus_config, get_chain_head
 from node.consensus.core import (
     Action,
@@ -47,8 +47,8 @@ from node.execution import ExecutionEngine
 from node.ledger.chain import ExecutedBlock, Ledger
 from node.ledger.mempool import MempoolLimits
 from node.network import GenesisFile, build_genesis
-from node.p2p.service import MAX_BLOCKS_PER_ANSWER, PeerService
-from node.p2p.wire import FrameType
+from node.p2p.service import MAX_BLOCKS_PER_ANSWER, P2PLimits, PeerService
+from node.p2p.wire import FrameType, P2PError
 from node.storage import StateNodeStore, Store
 from sdk.crypto import PrivateKey
 from sdk.errors import ConsensusError, EncodingError, InvalidTransaction, XinlianError
@@ -689,6 +689,21 @@ class ConsensusDriver:
 
 
 # --- the node -----------------------------------------------------------------------------------------------
+def compute_p2p_limits(config: NodeConfig) -> P2PLimits:
+    """Return the p2p budgets: the defaults with the node config's ``p2p_limits`` overrides.
+
+    Raises ConfigError naming an unknown or non-positive budget.
+    """
+    known = {f.name for f in fields(P2PLimits)}
+    unknown = sorted(set(config.p2p_limits) - known)
+    if unknown:
+        raise ConfigError(f"node config p2p_limits has unknown keys {unknown}; known: {sorted(known)}")
+    try:
+        return P2PLimits(**config.p2p_limits)  # type: ignore[arg-type]
+    except (P2PError, TypeError) as exc:
+        raise ConfigError(f"node config p2p_limits: {exc}") from exc
+
+
 class Node:
     """A running node: opens its database, loads or creates genesis, runs consensus and the peer service.
 
@@ -741,6 +756,7 @@ class Node:
         self.signer = Sm2Signer(self.key) if self.key is not None else None
         self.empty_block_interval_ms = empty_block_interval_ms
         self._allowed_peer_keys = frozenset(k.lower().removeprefix("0x") for k in config.allowed_peer_keys)
+        self.p2p_limits = compute_p2p_limits(config)
         self.driver: ConsensusDriver | None = None
         self.p2p: PeerService | None = None
 
@@ -776,6 +792,7 @@ class Node:
                 peers=self.config.peers,
                 handler=driver,
                 is_allowed=self._is_allowed_peer,
+                limits=self.p2p_limits,
             )
             driver.network = self.p2p
             self.p2p.start()

@@ -1,0 +1,48 @@
+"""Node settings that bound resources: p2p budget overrides are checked when the node config is read."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from node.config import ConfigError, NodeConfig
+from node.p2p.service import DEFAULT_BAN_S, P2PLimits
+from node.runtime import compute_p2p_limits
+
+
+def write_config(tmp_path: Path, **extra: object) -> NodeConfig:
+    path = tmp_path / "node.json"
+    raw = {"name": "n", "data_dir": "data", "genesis_path": "genesis.json", **extra}
+    path.write_text(json.dumps(raw), encoding="utf-8")
+    return NodeConfig.load(path)
+
+
+def test_p2p_limit_overrides_apply_and_the_rest_keep_their_defaults(tmp_path: Path) -> None:
+    config = write_config(tmp_path, p2p_limits={"send_queue_bytes": 1_048_576, "ban_s": 300})
+    limits = compute_p2p_limits(config)
+    assert limits.send_queue_bytes == 1_048_576 and limits.ban_s == 300
+    assert compute_p2p_limits(write_config(tmp_path)) == P2PLimits()
+    assert P2PLimits().ban_s == DEFAULT_BAN_S
+
+
+@pytest.mark.parametrize(
+    ("overrides", "needle"),
+    [({"send_queue_byte": 1}, "unknown keys"), ({"ban_s": 0}, "positive"), ({"ban_s": "long"}, "positive")],
+)
+def test_bad_p2p_limits_are_a_config_error_naming_the_budget(
+    tmp_path: Path, overrides: dict[str, object], needle: str
+) -> None:
+    with pytest.raises(ConfigError) as err:
+        compute_p2p_limits(write_config(tmp_path, p2p_limits=overrides))
+    assert needle in err.value.message
+
+
+def test_config_round_trips_its_resource_settings(tmp_path: Path) -> None:
+    config = write_config(
+        tmp_path, mempool_sender_max_txs=5, api_view_workers=0, p2p_limits={"max_handshakes": 4}
+    )
+    again = json.loads(config.to_json())
+    assert again["mempool_sender_max_txs"] == 5 and again["api_view_workers"] == 0
+    assert again["p2p_limits"] == {"max_handshakes": 4}
