@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from collections.abc import Callable
+from dataclasses import replace
 
 from fastapi import APIRouter, FastAPI
 
@@ -12,7 +13,7 @@ import sdk
 from node.api import routes
 from node.api.commits import CommitSignal
 from node.api.errors import install_error_handlers
-from node.api.limits import DEFAULT_MAX_BODY_BYTES, BodySizeLimit
+from node.api.limits import ApiLimits, BodySizeLimit, HeavyGate, JsonDepthLimit, cap_recursion_limit
 from node.api.metrics import Metrics
 from node.api.rpc import RpcHandler
 from node.consensus.liveness import ConsensusLiveness
@@ -23,7 +24,8 @@ def create_app(
     ledger: Ledger,
     *,
     metrics: Metrics | None = None,
-    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    max_body_bytes: int | None = None,
+    limits: ApiLimits | None = None,
     liveness: Callable[[], ConsensusLiveness] | None = None,
 ) -> FastAPI:
     """Build the API for one loaded ledger.
@@ -31,10 +33,17 @@ def create_app(
     Takes: the ledger; ``metrics`` to share with the runtime (when None, the app creates its own and
     attaches it to ``ledger.on_commit``; a metrics object passed in is expected to be attached by its
     owner, e.g. ``metrics.attach(ledger)`` or ``metrics.observe_commit(block, latency_s)``); the request
-    body cap in bytes; ``liveness``, the consensus driver's liveness for /health (a running node passes
-    ``node.liveness``; without it /health judges by the head's age alone).
+    body cap in bytes (overrides ``limits.max_body_bytes``); ``limits``, what one request may cost
+    (default: the constants of node.api.limits); ``liveness``, the consensus driver's liveness for /health
+    (a running node passes ``node.liveness``; without it /health judges by the head's age alone).
     Returns: the FastAPI application (serve it with uvicorn).
     """
+    limits = limits or ApiLimits()
+    if max_body_bytes is not None:
+        limits = replace(limits, max_body_bytes=max_body_bytes)
+    # py_ecc (imported by py-evm) raised the recursion limit to 100000, far past what a thread's C stack
+    # holds; py-evm needs 12288 for 1024 nested EVM calls. JSON depth is bounded before parsing anyway.
+    cap_recursion_limit()
     app = FastAPI(
         title="Xinlian node API",
         version=sdk.__version__,
@@ -49,9 +58,14 @@ def create_app(
     signal = CommitSignal()
     signal.attach(ledger)
     app.state.commit_signal = signal
-    app.state.rpc = RpcHandler(ledger)
+    app.state.limits = limits
+    # One gate per node for calls, proofs and log queries, shared by REST and JSON-RPC.
+    app.state.heavy = HeavyGate(limits.max_heavy_requests)
+    app.state.rpc = RpcHandler(ledger, limits=limits, gate=app.state.heavy)
     install_error_handlers(app)
-    app.add_middleware(BodySizeLimit, max_body_bytes=max_body_bytes)
+    # The last added runs first: the size cap bounds what the depth scan buffers.
+    app.add_middleware(JsonDepthLimit, max_depth=limits.max_json_depth)
+    app.add_middleware(BodySizeLimit, max_body_bytes=limits.max_body_bytes)
     # One router per resource, each module in node.api.routes exposing ``router``. Public resources reveal
     # only what a proof holder may read anyway; member-only routes declare ``MemberDep`` (node.api.auth).
     for router in discover_routers():

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
 
 from node.api.errors import BadRequest
+from node.api.limits import ApiLimits, HeavyGate
 from node.ledger.chain import Ledger
 
 
@@ -17,6 +19,26 @@ def get_ledger(request: Request) -> Ledger:
 
 
 LedgerDep = Annotated[Ledger, Depends(get_ledger)]
+
+
+def get_limits(request: Request) -> ApiLimits:
+    """Return the limits this app enforces (set by ``create_app``)."""
+    limits: ApiLimits = request.app.state.limits
+    return limits
+
+
+LimitsDep = Annotated[ApiLimits, Depends(get_limits)]
+
+
+async def heavy_slot(request: Request) -> AsyncIterator[None]:
+    """Hold one of the node's heavy-request slots for the request; 429 ``busy`` when none is free."""
+    gate: HeavyGate = request.app.state.heavy
+    with gate.slot(f"{request.method} {request.url.path}"):
+        yield
+
+
+# Declare on routes that run the EVM, build proofs or scan logs: ``dependencies=[HeavyDep]``.
+HeavyDep = Depends(heavy_slot)
 
 # Member-signed business queries (records that only their member may read) take ``MemberDep`` from
 # node.api.auth, which checks the SM2-signed request headers (sdk.auth) against Governance.

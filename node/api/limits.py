@@ -1,15 +1,228 @@
-"""Request body size cap: an ASGI middleware that refuses oversized bodies before any route reads them."""
+"""API limits: every bound on what one request may cost a node, and the ASGI middleware enforcing some."""
 
 from __future__ import annotations
 
 import json
+import logging
+import re
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 
 from fastapi import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-DEFAULT_MAX_BODY_BYTES: int = 1024 * 1024
+from sdk.errors import XinlianError
+
+log = logging.getLogger("xinlian.api")
+
+# --- defaults (each overridable per app through ApiLimits) ---------------------------------------------
+DEFAULT_MAX_BODY_BYTES: int = 1024 * 1024  # request body cap; larger bodies get 413 before any route reads
+MAX_JSON_DEPTH: int = 64  # array/object nesting of any JSON body: C parsers recurse once per level
+MAX_RPC_BATCH: int = 100  # JSON-RPC requests per batch
+MAX_RPC_RESPONSE_BYTES: int = 8 * 1024 * 1024  # encoded JSON-RPC answer per HTTP request (batch total)
+MAX_PROOF_STORAGE_KEYS: int = 64  # storage keys per eth_getProof (each costs a trie walk and ~1.5 KB)
+MAX_LOG_BLOCK_RANGE: int = 10_000  # blocks one eth_getLogs query, or one /v1/logs page, may scan
+MAX_LOG_RESULTS: int = 10_000  # logs one eth_getLogs query may return (REST pages by cursor instead)
+MAX_CALL_GAS: int = 50_000_000  # gas of one eth_call or /v1/call: py-evm can only be stopped by gas
+MAX_BATCH_CALL_GAS: int = 100_000_000  # eth_call gas reserved by all the calls of one JSON-RPC batch
+MAX_HEAVY_REQUESTS: int = 8  # concurrent calls/proofs/log queries per node; one more is refused (busy)
+# py-evm raises the limit to 12288 so that 1024 nested EVM calls fit; py_ecc raises it to 100000, which
+# lets C-level recursion (json, repr, pickle) overflow the thread stack and kill the process instead.
+EVM_RECURSION_LIMIT: int = 12_288
 
 
+@dataclass(frozen=True, slots=True)
+class ApiLimits:
+    """The limits one app enforces (defaults: the module constants above)."""
+
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    max_json_depth: int = MAX_JSON_DEPTH
+    max_rpc_batch: int = MAX_RPC_BATCH
+    max_rpc_response_bytes: int = MAX_RPC_RESPONSE_BYTES
+    max_proof_storage_keys: int = MAX_PROOF_STORAGE_KEYS
+    max_log_block_range: int = MAX_LOG_BLOCK_RANGE
+    max_log_results: int = MAX_LOG_RESULTS
+    max_call_gas: int = MAX_CALL_GAS
+    max_batch_call_gas: int = MAX_BATCH_CALL_GAS
+    max_heavy_requests: int = MAX_HEAVY_REQUESTS
+
+
+class LimitExceeded(XinlianError):
+    """A request asks for more than a limit allows (``code`` says which); JSON-RPC answers -32005."""
+
+    code = "limit_exceeded"
+
+
+def log_refusal(code: str, **fields: object) -> None:
+    """Log one line for a refused request: its class and sizes/limits only, never body contents."""
+    log.info("refused %s %s", code, " ".join(f"{name}={value}" for name, value in fields.items()))
+
+
+def refuse(code: str, message: str, **detail: object) -> LimitExceeded:
+    """Log the refusal and return the error to raise."""
+    log_refusal(code, **detail)
+    return LimitExceeded(message, code=code, **detail)
+
+
+def cap_recursion_limit(limit: int = EVM_RECURSION_LIMIT) -> int:
+    """Lower the interpreter recursion limit to ``limit`` if an import raised it above; returns the limit.
+
+    Call after py-evm (and py_ecc, which it imports) are loaded, or their import raises it again.
+    """
+    if sys.getrecursionlimit() > limit:
+        sys.setrecursionlimit(limit)
+    return sys.getrecursionlimit()
+
+
+# --- heavy-request gate --------------------------------------------------------------------------------
+class HeavyGate:
+    """At most ``capacity`` heavy requests at once per node; one more is refused at once, never queued.
+
+    A queue would only move the overload into memory and latency; a 429 tells the client to back off.
+    """
+
+    def __init__(self, capacity: int = MAX_HEAVY_REQUESTS) -> None:
+        self.capacity = capacity
+        self._slots = threading.BoundedSemaphore(capacity)
+
+    @contextmanager
+    def slot(self, what: str) -> Iterator[None]:
+        """Hold one slot while the block runs. Raises LimitExceeded (``busy``) when none is free."""
+        if not self._slots.acquire(blocking=False):
+            raise refuse(
+                "busy",
+                f"the node is running {self.capacity} heavy requests already; retry later",
+                request=what,
+                limit=self.capacity,
+            )
+        try:
+            yield
+        finally:
+            self._slots.release()
+
+
+# --- JSON nesting depth ----------------------------------------------------------------------------------
+_FOLD_BRACKETS = bytes.maketrans(b"{}", b"[]")
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_BRACKET_RUN = re.compile(rb"\[+|\]+")
+_OPEN = ord("[")
+# Each pass removes every innermost pair; what survives k passes has at most len/(k+1) bracket runs.
+_SHALLOW_PASSES = 8
+
+
+def json_too_deep(body: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
+    """True when JSON ``body`` nests arrays/objects deeper than ``limit``.
+
+    Linear and mostly C-speed, whatever the body: strings are stripped (``_strip_strings``), brackets
+    kept by translate; a few ``replace`` passes drop shallow ``[]`` pairs, so at most len/(passes+1) runs
+    of equal brackets remain for the Python loop, which stops at the first level above ``limit``.
+    Unbalanced input counts as deep only if it opens more than ``limit`` levels before the parser stops.
+    """
+    if body.count(b"[") + body.count(b"{") <= limit:
+        return False
+    brackets = _strip_strings(body).translate(_FOLD_BRACKETS, _NOT_BRACKETS)
+    if brackets.count(b"[") <= limit:
+        return False
+    if b"[" * (limit + 1) in brackets:
+        return True
+    # Each pass lowers every peak by one level and leaves the depth of every other bracket unchanged.
+    passes = 0
+    while passes < min(_SHALLOW_PASSES, limit):
+        reduced = brackets.replace(b"[]", b"")
+        if len(reduced) == len(brackets):
+            break
+        brackets = reduced
+        passes += 1
+    depth = 0
+    for run in _BRACKET_RUN.finditer(brackets):
+        start, end = run.span()
+        if brackets[start] == _OPEN:
+            depth += end - start
+            if depth > limit - passes:
+                return True
+        else:
+            depth -= end - start
+            if depth < 0:  # a stray closer: the parser stops here
+                return False
+    return False
+
+
+def _strip_strings(body: bytes) -> bytes:
+    """``body`` without its JSON strings (their brackets are not structure), by C-speed replace and split.
+
+    Escapes go first: ``\\\\`` pairs, then ``\\"``, as the JSON tokenizer reads them left to right. A
+    backslash outside a string or an unterminated string may be misread here, but the parser stops there,
+    so nothing it would recurse into is missed.
+    """
+    if b"\\" in body:
+        body = body.replace(b"\\\\", b"").replace(b'\\"', b"")
+    if b'"' in body:
+        body = b"".join(body.split(b'"')[0::2])
+    return body
+
+
+class JsonDepthLimit:
+    """Refuse request bodies nested deeper than ``max_depth`` with 400 ``{code: "too_deep", …}``.
+
+    Runs before any route parses JSON (FastAPI parses bodies with the recursive json module). Bodies sent
+    as application/octet-stream are never parsed as JSON and pass unscanned; ``skip_paths`` scan their
+    bodies themselves (/rpc answers a JSON-RPC parse error instead).
+    """
+
+    def __init__(
+        self, app: ASGIApp, max_depth: int = MAX_JSON_DEPTH, skip_paths: tuple[str, ...] = ("/rpc",)
+    ) -> None:
+        self.app = app
+        self.max_depth = max_depth
+        self.skip_paths = frozenset(skip_paths)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] != "http"
+            or scope.get("path") in self.skip_paths
+            or _media_type(scope) == b"application/octet-stream"
+        ):
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        ended: Message | None = None
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                ended = message  # the client left: let the app see it
+                break
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        if ended is None and json_too_deep(body, self.max_depth):
+            log_refusal("too_deep", path=scope.get("path", ""), limit=self.max_depth, size=len(body))
+            await send_json_error(
+                send,
+                400,
+                "too_deep",
+                f"JSON nesting is deeper than {self.max_depth} levels (or its brackets do not balance)",
+                {"limit": self.max_depth},
+            )
+            return
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                if ended is not None:
+                    return ended
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+
+# --- body size ---------------------------------------------------------------------------------------
 class BodyTooLarge(HTTPException):
     """Raised inside ``receive`` when a streamed body passes the cap (no Content-Length given).
 
@@ -37,7 +250,7 @@ class BodySizeLimit:
             return
         declared = _content_length(scope)
         if declared is not None and declared > self.max_body_bytes:
-            await self._refuse(send)
+            await self._refuse(scope, send, declared)
             return
         received = 0
         response_started = False
@@ -61,28 +274,30 @@ class BodySizeLimit:
             await self.app(scope, limited_receive, tracking_send)
         except BodyTooLarge:
             if not response_started:
-                await self._refuse(send)
+                await self._refuse(scope, send, received)
 
-    async def _refuse(self, send: Send) -> None:
-        body = json.dumps(
-            {
-                "code": "body_too_large",
-                "message": f"request body exceeds {self.max_body_bytes} bytes",
-                "detail": {"limit": self.max_body_bytes},
-            }
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"connection", b"close"),
-                ],
-            }
+    async def _refuse(self, scope: Scope, send: Send, size: int) -> None:
+        log_refusal("body_too_large", path=scope.get("path", ""), limit=self.max_body_bytes, size=size)
+        await send_json_error(
+            send,
+            413,
+            "body_too_large",
+            f"request body exceeds {self.max_body_bytes} bytes",
+            {"limit": self.max_body_bytes},
+            close=True,
         )
-        await send({"type": "http.response.body", "body": body})
+
+
+async def send_json_error(
+    send: Send, status: int, code: str, message: str, detail: dict[str, object], *, close: bool = False
+) -> None:
+    """Answer with the API's error shape from a middleware (below the exception handlers)."""
+    body = json.dumps({"code": code, "message": message, "detail": detail}).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    if close:
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 def _content_length(scope: Scope) -> int | None:
@@ -93,3 +308,10 @@ def _content_length(scope: Scope) -> int | None:
             except ValueError:
                 return None
     return None
+
+
+def _media_type(scope: Scope) -> bytes:
+    for name, value in scope.get("headers", ()):
+        if name == b"content-type":
+            return bytes(value).split(b";", 1)[0].strip().lower()
+    return b""

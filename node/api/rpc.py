@@ -7,15 +7,24 @@ mean the committed head.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any
 
 from eth_abi.abi import encode as abi_encode
 from eth_utils.address import to_checksum_address
 
 import sdk
-from node.api.routes.calls import call_or_raise
+from node.api.limits import (
+    ApiLimits,
+    HeavyGate,
+    LimitExceeded,
+    log_refusal,
+    refuse,
+)
+from node.api.routes.calls import call_gas_allowance, call_or_raise
 from node.ledger.chain import Ledger
 from node.storage import StoredLog
 from sdk.errors import ExecutionError, XinlianError
@@ -32,8 +41,6 @@ SERVER_ERROR = -32000
 LIMIT_EXCEEDED = -32005
 EXECUTION_REVERTED = 3  # geth's code for a reverted eth_call, with the revert data in ``data``
 
-MAX_BATCH: int = 100
-MAX_LOG_RESULTS: int = 10_000
 CLIENT_VERSION: str = f"xinlian/{sdk.__version__}"
 
 _ZERO_BLOOM = "0x" + "00" * 256
@@ -41,6 +48,10 @@ _EMPTY_UNCLES_HASH = "0x1dcc4de8dec75d7aab85b567b6ccd41ad312451b948a7413f0a142fd
 _ZERO32 = "0x" + "00" * 32
 _ERROR_STRING_SELECTOR = bytes.fromhex("08c379a0")
 _VALIDATOR_WALK_LIMIT = 256
+# Methods that run the EVM, walk tries or scan logs: each holds a slot of the node's HeavyGate.
+_HEAVY_METHODS = frozenset({"eth_call", "eth_getProof", "eth_getLogs"})
+# eth_call gas still unreserved in the batch being answered (None: a single request).
+_BATCH_CALL_GAS_LEFT: ContextVar[int | None] = ContextVar("batch_call_gas_left", default=None)
 
 
 class RpcError(Exception):
@@ -71,11 +82,27 @@ def _error_response(request_id: Any, error: RpcError) -> dict[str, Any]:
     return {"jsonrpc": "2.0", "id": request_id, "error": error.to_dict()}
 
 
+def _encode(response: dict[str, Any]) -> bytes:
+    # As Starlette's JSONResponse renders it.
+    return json.dumps(response, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
+
+
+def _limit_error(exc: LimitExceeded) -> RpcError:
+    data: dict[str, Any] = {"code": exc.code}
+    data.update({k: v for k, v in exc.detail.items() if isinstance(v, str | int | float | bool)})
+    return RpcError(LIMIT_EXCEEDED, exc.message, data)
+
+
 class RpcHandler:
     """Dispatch JSON-RPC requests to read-only ledger queries. Blocking: call it from a worker thread."""
 
-    def __init__(self, ledger: Ledger) -> None:
+    def __init__(
+        self, ledger: Ledger, *, limits: ApiLimits | None = None, gate: HeavyGate | None = None
+    ) -> None:
+        """Serve ``ledger`` within ``limits``; heavy methods take a slot of ``gate`` (None: unlimited)."""
         self.ledger = ledger
+        self.limits = limits or ApiLimits()
+        self.gate = gate
         self._sets_by_hash: dict[bytes, tuple[bytes, ...]] = {}
         self._methods: dict[str, Callable[[list[Any]], Any]] = {
             "web3_clientVersion": lambda _p: CLIENT_VERSION,
@@ -103,19 +130,71 @@ class RpcHandler:
 
     # --- envelope ------------------------------------------------------------------------------------
     def handle_payload(self, payload: Any) -> dict[str, Any] | list[dict[str, Any]] | None:
-        """Answer a decoded JSON-RPC payload (one request or a batch).
+        """Answer a decoded JSON-RPC payload (one request or a batch) as objects (see ``answer``).
 
         Returns: the response object, a list of them, or None when nothing is to be sent (notifications).
         """
-        if isinstance(payload, list):
-            if not payload:
-                return _error_response(None, RpcError(INVALID_REQUEST, "empty batch"))
-            if len(payload) > MAX_BATCH:
-                return _error_response(None, RpcError(INVALID_REQUEST, f"batch larger than {MAX_BATCH}"))
-            answers = [self.handle_request(item) for item in payload]
-            kept = [a for a in answers if a is not None]
-            return kept or None
-        return self.handle_request(payload)
+        encoded = self.answer(payload)
+        if encoded is None:
+            return None
+        answered: dict[str, Any] | list[dict[str, Any]] = json.loads(encoded)
+        return answered
+
+    def answer(self, payload: Any) -> bytes | None:
+        """Answer a decoded JSON-RPC payload (one request or a batch) as encoded JSON, within the limits.
+
+        A batch has at most ``max_rpc_batch`` requests and its eth_calls reserve at most
+        ``max_batch_call_gas`` in all. The answer is kept under ``max_rpc_response_bytes``: the request
+        whose result would cross it, and every later one (not run), get a -32005 error instead.
+        Returns: the JSON bytes, or None when nothing is to be sent (only notifications).
+        """
+        if not isinstance(payload, list):
+            response = self.handle_request(payload)
+            if response is None:
+                return None
+            encoded = _encode(response)
+            if len(encoded) > self.limits.max_rpc_response_bytes:
+                encoded = _encode(_error_response(response.get("id"), self._response_too_large(len(encoded))))
+            return encoded
+        if not payload:
+            return _encode(_error_response(None, RpcError(INVALID_REQUEST, "empty batch")))
+        if len(payload) > self.limits.max_rpc_batch:
+            limit = self.limits.max_rpc_batch
+            log_refusal("batch_too_large", size=len(payload), limit=limit)
+            error = RpcError(
+                LIMIT_EXCEEDED,
+                f"batch of {len(payload)} requests is larger than {limit}: split it",
+                {"code": "batch_too_large", "limit": limit},
+            )
+            return _encode(_error_response(None, error))
+        token = _BATCH_CALL_GAS_LEFT.set(self.limits.max_batch_call_gas)
+        try:
+            parts: list[bytes] = []
+            size = 1 + len(payload)  # the brackets and commas
+            cut: RpcError | None = None
+            for item in payload:
+                response = _refused_item(item, cut) if cut is not None else self.handle_request(item)
+                if response is None:
+                    continue
+                encoded = _encode(response)
+                if cut is None and size + len(encoded) > self.limits.max_rpc_response_bytes:
+                    cut = self._response_too_large(size + len(encoded))
+                    encoded = _encode(_error_response(response.get("id"), cut))
+                size += len(encoded)
+                parts.append(encoded)
+        finally:
+            _BATCH_CALL_GAS_LEFT.reset(token)
+        return b"[" + b",".join(parts) + b"]" if parts else None
+
+    def _response_too_large(self, size: int) -> RpcError:
+        limit = self.limits.max_rpc_response_bytes
+        log_refusal("response_too_large", size=size, limit=limit)
+        return RpcError(
+            LIMIT_EXCEEDED,
+            f"the answer would exceed {limit} bytes: ask for less per request "
+            "(split the batch, fewer storage keys, a narrower block range)",
+            {"code": "response_too_large", "limit": limit},
+        )
 
     def handle_request(self, request: Any) -> dict[str, Any] | None:
         """Answer one JSON-RPC request object; None for a valid notification (no ``id``)."""
@@ -151,9 +230,14 @@ class RpcHandler:
         if handler is None:
             raise RpcError(METHOD_NOT_FOUND, f"method {method[:64]!r} is not supported")
         try:
+            if method in _HEAVY_METHODS and self.gate is not None:
+                with self.gate.slot(f"rpc {method}"):
+                    return handler(params)
             return handler(params)
         except RpcError:
             raise
+        except LimitExceeded as exc:
+            raise _limit_error(exc) from exc
         except ExecutionError as exc:
             raise _revert_error(exc) from exc
         except XinlianError as exc:
@@ -267,8 +351,22 @@ class RpcHandler:
         to = _param_bytes(call.get("to"), "to", 20)
         data = _param_bytes(call.get("data", call.get("input", "0x")) or "0x", "data")
         sender = _param_bytes(call["from"], "from", 20) if call.get("from") else bytes(20)
+        requested = _param_quantity(call["gas"], "gas") if call.get("gas") is not None else None
         header = self._header_at(_arg(params, 1, "block", "latest"))
-        return _hex(call_or_raise(self.ledger, to, data, sender, header))
+        gas = call_gas_allowance(self.ledger, self.limits.max_call_gas, requested)
+        left = _BATCH_CALL_GAS_LEFT.get()
+        if left is not None:
+            if gas > left:
+                raise refuse(
+                    "call_gas_budget",
+                    f"the eth_calls of one batch may reserve {self.limits.max_batch_call_gas} gas in all and "
+                    f"{left} is left, this call needs {gas}: split the batch or pass a lower gas",
+                    gas=gas,
+                    left=left,
+                    limit=self.limits.max_batch_call_gas,
+                )
+            _BATCH_CALL_GAS_LEFT.set(left - gas)
+        return _hex(call_or_raise(self.ledger, to, data, sender, header, gas=gas))
 
     def eth_get_code(self, params: list[Any]) -> str:
         address = _param_bytes(_arg(params, 0, "address"), "address", 20)
@@ -278,8 +376,16 @@ class RpcHandler:
     def eth_get_proof(self, params: list[Any]) -> dict[str, Any]:
         address = _param_bytes(_arg(params, 0, "address"), "address", 20)
         keys = _arg(params, 1, "storageKeys", [])
-        if not isinstance(keys, list) or len(keys) > 256:
-            raise RpcError(INVALID_PARAMS, "storageKeys must be a list of at most 256 slots")
+        if not isinstance(keys, list):
+            raise RpcError(INVALID_PARAMS, "storageKeys must be a list of 0x-hex slots")
+        limit = self.limits.max_proof_storage_keys
+        if len(keys) > limit:
+            raise refuse(
+                "too_many_keys",
+                f"eth_getProof takes at most {limit} storage keys per call, not {len(keys)}: split the keys",
+                keys=len(keys),
+                limit=limit,
+            )
         slots = [_param_slot(k) for k in keys]
         header = self._header_at(_arg(params, 2, "block", "latest"))
         proof = self.ledger.engine.get_proof(header.state_root, address, slots)
@@ -311,6 +417,15 @@ class RpcHandler:
             to_height = self._clamped_height(query.get("toBlock", "latest"))
         if from_height > to_height:
             return []
+        blocks = to_height - from_height + 1
+        if blocks > self.limits.max_log_block_range:
+            raise refuse(
+                "range_too_large",
+                f"eth_getLogs over blocks {from_height}..{to_height} spans {blocks} blocks, more than "
+                f"{self.limits.max_log_block_range}: narrow fromBlock/toBlock and query in pieces",
+                blocks=blocks,
+                limit=self.limits.max_log_block_range,
+            )
         raw_address = query.get("address")
         addresses: list[bytes] | None = None
         if isinstance(raw_address, list):
@@ -333,10 +448,15 @@ class RpcHandler:
             topics=topics,
             from_height=from_height,
             to_height=to_height,
-            limit=MAX_LOG_RESULTS,
+            limit=self.limits.max_log_results,
         )
         if more is not None:
-            raise RpcError(LIMIT_EXCEEDED, f"query returned more than {MAX_LOG_RESULTS} results")
+            raise refuse(
+                "too_many_results",
+                f"eth_getLogs matched more than {self.limits.max_log_results} logs in blocks "
+                f"{from_height}..{to_height}: narrow the block range or filter by address and topics",
+                limit=self.limits.max_log_results,
+            )
         offsets = self._block_log_offsets(found)
         return [
             _log_object(
@@ -433,6 +553,14 @@ class RpcHandler:
                     self._sets_by_hash[header.validators_hash] = validators
                 return validators
         return ()
+
+
+def _refused_item(item: Any, error: RpcError) -> dict[str, Any] | None:
+    """The answer to a batch item that is not run: ``error`` with its id (None for a notification)."""
+    if isinstance(item, dict) and "id" not in item:
+        return None
+    request_id = item.get("id") if isinstance(item, dict) else None
+    return _error_response(request_id if _is_valid_id(request_id) else None, error)
 
 
 def _is_valid_id(value: Any) -> bool:

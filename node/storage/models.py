@@ -76,6 +76,11 @@ class LogRow(SQLModel, table=True):
         UniqueConstraint("height", "tx_index", "log_index", name="uq_logs_position"),
         Index("ix_logs_address_height", "address", "height", "tx_index", "log_index"),
         Index("ix_logs_topic0_height", "topic0", "height", "tx_index", "log_index"),
+        # Indexed arguments (topics 1-3) are what callers filter by most (an account, an id hash); without
+        # these a filter on them alone scans the whole log range.
+        Index("ix_logs_topic1_height", "topic1", "height", "tx_index", "log_index"),
+        Index("ix_logs_topic2_height", "topic2", "height", "tx_index", "log_index"),
+        Index("ix_logs_topic3_height", "topic3", "height", "tx_index", "log_index"),
     )
 
     id: int | None = Field(default=None, sa_column=Column(_ROW_ID, primary_key=True, autoincrement=True))

@@ -187,6 +187,7 @@ class Store:
         self._dbapi_error: type[Exception] = self._engine.dialect.loaded_dbapi.Error
         try:
             SQLModel.metadata.create_all(self._engine, tables=list(ALL_TABLES))
+            self._create_missing_indexes()
         except SQLAlchemyError as exc:
             self._engine.dispose()
             raise StorageError(f"cannot open the database: {exc}", url=self._safe_url()) from exc
@@ -275,6 +276,13 @@ class Store:
                     yield conn
         except SQLAlchemyError as exc:
             raise StorageError(f"database write failed: {exc}") from exc
+
+    def _create_missing_indexes(self) -> None:
+        # create_all skips the indexes of a table that exists: a database made before an index was added
+        # gets it here (once; building it over a long chain's logs takes a while at that start-up).
+        for table in ALL_TABLES:
+            for index in table.indexes:
+                index.create(self._engine, checkfirst=True)
 
     def _check_schema_version(self) -> None:
         expected = str(SCHEMA_VERSION).encode()

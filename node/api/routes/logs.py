@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from node.api.convert import to_log_entry_public
-from node.api.deps import LedgerDep, parse_address, parse_hash
+from node.api.deps import HeavyDep, LedgerDep, LimitsDep, parse_address, parse_hash
 from node.api.errors import BadRequest
 from node.api.models import ErrorPublic, LogsPage
 from node.storage import LogCursor
@@ -17,13 +17,22 @@ router = APIRouter(prefix="/v1/logs", tags=["logs"])
 
 MAX_PAGE: int = 1000
 _MAX_FILTER_VALUES = 100
+# Sorts after every log position of a height: a cursor "after the whole block".
+_END_OF_BLOCK = 2**31 - 1
+_MAX_CURSOR_PART = 2**63 - 1  # database integers are 64-bit
 
 TopicParam = Annotated[list[str] | None, Query(description="repeat for OR; 32-byte hex")]
 
 
-@router.get("", response_model=LogsPage, responses={422: {"model": ErrorPublic}})
+@router.get(
+    "",
+    response_model=LogsPage,
+    responses={422: {"model": ErrorPublic}, 429: {"model": ErrorPublic}},
+    dependencies=[HeavyDep],
+)
 def get_logs(
     ledger: LedgerDep,
+    limits: LimitsDep,
     address: Annotated[list[str] | None, Query(description="emitting contract; repeat for OR")] = None,
     topic0: TopicParam = None,
     topic1: TopicParam = None,
@@ -34,7 +43,11 @@ def get_logs(
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
     cursor: Annotated[str | None, Query(max_length=80)] = None,
 ) -> LogsPage:
-    """Return committed logs matching every given filter, in chain order; follow ``next_cursor`` for more."""
+    """Return committed logs matching every given filter, in chain order; follow ``next_cursor`` for more.
+
+    One page scans at most ``MAX_LOG_BLOCK_RANGE`` blocks (node.api.limits): over a longer range a page may
+    hold fewer than ``limit`` logs, even none, with a ``next_cursor``; the range is done when it is null.
+    """
     addresses = [parse_address(a) for a in _capped(address, "address")] or None
     topics = [
         [parse_hash(t, f"topic{i}") for t in _capped(values, f"topic{i}")] or None
@@ -48,14 +61,25 @@ def get_logs(
             after = LogCursor.from_token(cursor)
         except StorageError as exc:
             raise BadRequest("cursor is malformed; pass next_cursor unchanged", field="cursor") from exc
+        if max(after) > _MAX_CURSOR_PART:
+            raise BadRequest("cursor is out of range; pass next_cursor unchanged", field="cursor")
+    # Bound the heights this page scans, so a sparse filter over a long chain costs one window per page.
+    start = from_height
+    if after is not None:
+        start = max(start, after.height + (1 if after.tx_index >= _END_OF_BLOCK else 0))
+    window_end = start + limits.max_log_block_range - 1
+    end = ledger.height if to_height is None else to_height
+    page_end = min(end, window_end)
     logs, next_cursor = ledger.store.query_logs(
         address=addresses,
         topics=topics,
         from_height=from_height,
-        to_height=to_height,
+        to_height=page_end,
         limit=limit,
         after=after,
     )
+    if next_cursor is None and page_end < end:
+        next_cursor = LogCursor(page_end, _END_OF_BLOCK, _END_OF_BLOCK)
     return LogsPage(
         logs=[to_log_entry_public(entry) for entry in logs],
         next_cursor=next_cursor.to_token() if next_cursor is not None else None,

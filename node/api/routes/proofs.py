@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 
-from node.api.deps import LedgerDep, parse_address, parse_hash
+from node.api.deps import HeavyDep, LedgerDep, parse_address, parse_hash
 from node.api.errors import BadRequest, NotFound
 from node.api.models import ErrorPublic
 from node.ledger.chain import Ledger
@@ -20,7 +20,6 @@ from sdk.bundle import (
     StateProof,
     build_bundle,
     build_handover,
-    build_history_proof,
 )
 from sdk.errors import IdentifierError
 from sdk.mpt import compute_storage_slot
@@ -38,6 +37,7 @@ router = APIRouter(prefix="/v1/proofs", tags=["proofs"])
 _ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorPublic},
     422: {"model": ErrorPublic},
+    429: {"model": ErrorPublic, "description": "busy: too many heavy requests; retry later"},
 }
 BundleJson = dict[str, Any]
 
@@ -147,7 +147,8 @@ def build_tx_bundle(
                 field="checkpoint_height",
                 height=height,
             )
-        history = build_history_proof(ledger.store.get_block_hashes(0, checkpoint_height - 1), height)
+        # From the ledger's history tree: O(log n), not a rebuild over every block hash per request.
+        history = HistoryProof(size=checkpoint_height, path=ledger.history_proof(height, checkpoint_height))
     state_proof = None
     if state is not None:
         address, slot, kind = state
@@ -219,7 +220,7 @@ def _slot(text: str) -> int:
     return value
 
 
-@router.get("/tx/{tx_hash}", response_model=BundleJson, responses=_ERRORS)
+@router.get("/tx/{tx_hash}", response_model=BundleJson, responses=_ERRORS, dependencies=[HeavyDep])
 def get_tx_bundle(
     tx_hash: str,
     ledger: LedgerDep,
@@ -245,7 +246,7 @@ def get_tx_bundle(
     return bundle.to_json()
 
 
-@router.get("/licences/{identifier}", response_model=BundleJson, responses=_ERRORS)
+@router.get("/licences/{identifier}", response_model=BundleJson, responses=_ERRORS, dependencies=[HeavyDep])
 def get_licence_bundle(
     identifier: Annotated[str, Path(max_length=128)],
     ledger: LedgerDep,
@@ -269,7 +270,7 @@ def get_trust(ledger: LedgerDep) -> BundleJson:
     return trust_to_json(Genesis.from_header(genesis.header, genesis.next_validators), genesis.header)
 
 
-@router.get("/checkpoint", response_model=BundleJson, responses=_ERRORS)
+@router.get("/checkpoint", response_model=BundleJson, responses=_ERRORS, dependencies=[HeavyDep])
 def get_checkpoint(
     ledger: LedgerDep, height: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None
 ) -> BundleJson:
