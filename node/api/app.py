@@ -13,7 +13,14 @@ import sdk
 from node.api import routes
 from node.api.commits import CommitSignal
 from node.api.errors import install_error_handlers
-from node.api.limits import ApiLimits, BodySizeLimit, HeavyGate, JsonDepthLimit, cap_recursion_limit
+from node.api.limits import (
+    ApiLimits,
+    BodySizeLimit,
+    HeavyGate,
+    JsonDepthLimit,
+    RefusalSummary,
+    cap_recursion_limit,
+)
 from node.api.metrics import Metrics
 from node.api.rpc import RpcHandler
 from node.consensus.liveness import ConsensusLiveness
@@ -59,6 +66,7 @@ def create_app(
     signal.attach(ledger)
     app.state.commit_signal = signal
     app.state.limits = limits
+    app.state.refusals = RefusalSummary()
     # One gate per node for calls, proofs and log queries, shared by REST and JSON-RPC.
     app.state.heavy = HeavyGate(limits.max_heavy_requests)
     app.state.rpc = RpcHandler(ledger, limits=limits, gate=app.state.heavy)

@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from node.api.limits import RefusalSummary
 from sdk.errors import (
     CryptoError,
     DomainError,
@@ -130,6 +131,10 @@ async def _on_xinlian_error(request: Request, exc: Exception) -> JSONResponse:
     if status >= 500:
         _count_server_error(request)
         log.warning("request failed with %s: %s", exc.code, exc.message)
+    else:
+        summary: RefusalSummary | None = getattr(request.app.state, "refusals", None)
+        if summary is not None:
+            summary.note(exc.code, status)
     response = error_response(exc.code, exc.message, status, _jsonable_detail(exc.detail))
     if status == 429:
         response.headers["Retry-After"] = "1"  # heavy requests finish within seconds (gas-bounded)

@@ -7,6 +7,7 @@ import logging
 import re
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -59,6 +60,36 @@ class LimitExceeded(XinlianError):
 def log_refusal(code: str, **fields: object) -> None:
     """Log one line for a refused request: its class and sizes/limits only, never body contents."""
     log.info("refused %s %s", code, " ".join(f"{name}={value}" for name, value in fields.items()))
+
+
+#: Client errors (refused transactions, bad requests) are summarised per code at most this often.
+REFUSAL_LOG_INTERVAL_S: float = 10.0
+
+
+class RefusalSummary:
+    """One log line per refused request class and interval: the first refusal of a code at once, then a
+    count per ``interval_s``, so that a flood of refusals cannot flood the log too."""
+
+    def __init__(self, interval_s: float = REFUSAL_LOG_INTERVAL_S) -> None:
+        self.interval_s = interval_s
+        self._lock = threading.Lock()
+        self._pending: dict[str, int] = {}
+        self._last_s: dict[str, float] = {}
+
+    def note(self, code: str, status: int) -> None:
+        now = time.monotonic()
+        with self._lock:
+            count = self._pending.get(code, 0) + 1
+            last = self._last_s.get(code)
+            if last is not None and now - last < self.interval_s:
+                self._pending[code] = count
+                return
+            self._pending[code] = 0
+            self._last_s[code] = now
+        if last is None:
+            log.info("refused %s status=%d", code, status)
+        else:
+            log.info("refused %s status=%d count=%d in the last %.0f s", code, status, count, now - last)
 
 
 def refuse(code: str, message: str, **detail: object) -> LimitExceeded:

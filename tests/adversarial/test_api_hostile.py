@@ -374,3 +374,21 @@ def test_topic_filters_use_an_index_even_on_a_database_made_before_the_indexes(t
                 )
             )
             assert f"USING INDEX ix_logs_topic{n}_height" in plan, plan
+
+
+def test_refused_transactions_are_summarised_in_the_log_once_per_interval(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from node.api.limits import RefusalSummary
+
+    summary = RefusalSummary(interval_s=3600)
+    with caplog.at_level(logging.INFO, logger="xinlian.api"):
+        for _ in range(500):
+            summary.note("sender_quota", 429)
+        summary.note("gas_too_low", 400)
+    lines = [r.getMessage() for r in caplog.records if r.name == "xinlian.api"]
+    assert lines == ["refused sender_quota status=429", "refused gas_too_low status=400"]
+    summary.interval_s = 0.0
+    with caplog.at_level(logging.INFO, logger="xinlian.api"):
+        summary.note("sender_quota", 429)
+    assert "refused sender_quota status=429 count=500" in caplog.records[-1].getMessage()
