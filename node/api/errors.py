@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from node.api.limits import RefusalSummary
+from node.api.limits import LimitExceeded, RefusalSummary
 from sdk.errors import (
     CryptoError,
     DomainError,
@@ -132,8 +132,9 @@ async def _on_xinlian_error(request: Request, exc: Exception) -> JSONResponse:
         _count_server_error(request)
         log.warning("request failed with %s: %s", exc.code, exc.message)
     else:
+        # Limit refusals logged their own line when raised (node.api.limits.refuse).
         summary: RefusalSummary | None = getattr(request.app.state, "refusals", None)
-        if summary is not None:
+        if summary is not None and not isinstance(exc, LimitExceeded):
             summary.note(exc.code, status)
     response = error_response(exc.code, exc.message, status, _jsonable_detail(exc.detail))
     if status == 429:

@@ -33,14 +33,16 @@ VIEW_WORKER_NICENESS: int = 10
 _engine: ExecutionEngine | None = None
 
 
-def _init_worker(database_url: str, chain_id: int) -> None:
+def _init_worker(database_url: str, chain_id: int, parent: int) -> None:
     global _engine
+    # A node killed with SIGKILL cannot stop its pool: the worker ends itself when its parent is gone,
+    # including when that happened while this worker was still starting.
+    if os.getppid() != parent:
+        os._exit(0)
+    threading.Thread(target=_exit_with_parent, args=(parent,), name="view-parent-watch", daemon=True).start()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the node process handles Ctrl-C and stops the pool
     with contextlib.suppress(OSError):
         os.nice(VIEW_WORKER_NICENESS)
-    # A node killed with SIGKILL cannot stop its pool: the worker ends itself when its parent is gone.
-    parent = os.getppid()
-    threading.Thread(target=_exit_with_parent, args=(parent,), name="view-parent-watch", daemon=True).start()
     _engine = ExecutionEngine(StateNodeStore(Store(database_url)), chain_id)
 
 
@@ -98,7 +100,7 @@ class ViewCallPool:
             max_workers=processes,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_init_worker,
-            initargs=(database_url, chain_id),
+            initargs=(database_url, chain_id, os.getpid()),
         )
         self._closed = False
 
