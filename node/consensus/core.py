@@ -42,6 +42,10 @@ PayloadT = TypeVar("PayloadT")
 FUTURE_HEIGHT_WINDOW: int = 8
 #: At most this many buffered future-height messages per (height, author).
 MAX_BUFFERED_PER_AUTHOR: int = 64
+#: Default cap on the encoded bytes of future-height messages buffered for one author (all heights).
+FUTURE_BUFFER_BYTES_PER_AUTHOR: int = 8 * 1024 * 1024
+#: Default cap on the encoded bytes of all buffered future-height messages together.
+FUTURE_BUFFER_BYTES_TOTAL: int = 64 * 1024 * 1024
 #: PREPAREs and COMMITs are kept for rounds up to this far above the current round.
 FUTURE_ROUND_WINDOW: int = 64
 #: At most this many distinct digests are kept per (author, round, step): bounds what an equivocator costs.
@@ -83,9 +87,20 @@ class ConsensusConfig:
     round_timeout_cap_ms: int
     #: Minimum spacing of RequestSync actions while this node sees traffic for later heights.
     sync_retry_ms: int = 1_000
+    #: Future-height messages of one author beyond this many encoded bytes are dropped (sync fetches them).
+    future_bytes_per_author: int = FUTURE_BUFFER_BYTES_PER_AUTHOR
+    #: Future-height messages beyond this many encoded bytes in all are dropped.
+    future_bytes_total: int = FUTURE_BUFFER_BYTES_TOTAL
 
     def __post_init__(self) -> None:
-        for name in ("block_period_ms", "round_timeout_base_ms", "round_timeout_cap_ms", "sync_retry_ms"):
+        for name in (
+            "block_period_ms",
+            "round_timeout_base_ms",
+            "round_timeout_cap_ms",
+            "sync_retry_ms",
+            "future_bytes_per_author",
+            "future_bytes_total",
+        ):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 raise ConsensusError(f"consensus parameter {name} must be a positive integer, got {value!r}")
@@ -292,8 +307,11 @@ class QbftCore(Generic[BlockT]):
         self.verifier = verifier
         self.wal = wal
         self.metrics = CoreMetrics()
-        self._future: dict[int, list[Message[BlockT]]] = {}
+        # Buffered future-height messages with their encoded sizes, and the byte budgets they use.
+        self._future: dict[int, list[tuple[Message[BlockT], int]]] = {}
         self._future_counts: dict[tuple[int, bytes], int] = {}
+        self._future_bytes_by_author: dict[bytes, int] = {}
+        self._future_bytes = 0
         self._last_sync_request_ms: int | None = None
         self._set_head(head)
 
@@ -328,6 +346,11 @@ class QbftCore(Generic[BlockT]):
     @property
     def quorum(self) -> int:
         return compute_quorum(len(self._validators))
+
+    @property
+    def future_buffered_bytes(self) -> int:
+        """The encoded bytes of the future-height messages buffered now (at most ``future_bytes_total``)."""
+        return self._future_bytes
 
     def proposer_index(self, round: int) -> int:
         """Return the index of the proposer of ``round`` at the current height."""
@@ -443,13 +466,15 @@ class QbftCore(Generic[BlockT]):
 
         Returns a Reject action for bytes that are not one canonical consensus message.
         """
+        out: list[Action[BlockT]] = []
         try:
             message = decode_message(data, self.app.decode_block)
         except EncodingError:
-            out: list[Action[BlockT]] = []
             self._reject("undecodable", self._height, self._round, None, out)
             return out
-        return self.on_message(message, now_ms)
+        # The wire size is what a buffered copy costs; a decoded message would need re-encoding to know it.
+        self._process(message, now_ms, out, size=len(data))
+        return out
 
     def on_timeout(self, timer: Timer, now_ms: int) -> list[Action[BlockT]]:
         """Handle a timer scheduled earlier; stale or early timers are ignored. Returns the caused actions."""
@@ -530,18 +555,20 @@ class QbftCore(Generic[BlockT]):
         for stale in [h for h in self._future if h < self._height]:
             self._drop_future(stale)
         self._schedule_block_timer(now_ms, out)
-        for message in self._drop_future(self._height):
-            self._process(message, now_ms, out)
+        for message, size in self._drop_future(self._height):
+            self._process(message, now_ms, out, size=size)
         return out
 
     # --- dispatch --------------------------------------------------------------------------------------
-    def _process(self, message: Message[BlockT], now_ms: int, out: list[Action[BlockT]]) -> None:
+    def _process(
+        self, message: Message[BlockT], now_ms: int, out: list[Action[BlockT]], *, size: int | None = None
+    ) -> None:
         height = message.height
         if height < self._height:
             self._count_ignored("stale_height")
             return
         if height > self._height:
-            self._buffer_future(message, now_ms, out)
+            self._buffer_future(message, size, now_ms, out)
             return
         if self._decided:
             self._count_ignored("already_decided")
@@ -648,6 +675,10 @@ class QbftCore(Generic[BlockT]):
                 return "justification_wrong_round"
             if rc.author not in self._index_of:
                 return "justification_non_validator"
+            if rc.author in senders:
+                # A correct proposer sends one ROUND-CHANGE per validator; a repeat (re-signed or not) is
+                # padding that would pass for a quorum if anything downstream counted messages.
+                return "justification_repeated_author"
             if not _has_consistent_prepared_metadata(payload):
                 return "justification_bad_prepared_metadata"
             if not self._has_valid_signature(rc):
@@ -673,12 +704,19 @@ class QbftCore(Generic[BlockT]):
     def _is_prepare_quorum(
         self, prepares: Iterable[Signed[PreparePayload]], round_: int, digest: bytes
     ) -> bool:
+        """Return whether ``prepares`` are a quorum of distinct validators' PREPAREs for (round, digest).
+
+        Any PREPARE for another value, from outside the set, badly signed or from a validator already seen
+        makes the whole certificate invalid: SM2 signatures are randomised, so re-signed repeats differ.
+        """
         authors: set[bytes] = set()
         for prepare in prepares:
             payload = prepare.payload
             if payload.height != self._height or payload.round != round_ or payload.digest != digest:
                 return False
-            if prepare.author not in self._index_of or not self._has_valid_signature(prepare):
+            if prepare.author not in self._index_of or prepare.author in authors:
+                return False
+            if not self._has_valid_signature(prepare):
                 return False
             authors.add(prepare.author)
         return len(authors) >= self.quorum
@@ -1042,31 +1080,58 @@ class QbftCore(Generic[BlockT]):
         return signed
 
     # --- future heights and sync -----------------------------------------------------------------------
-    def _buffer_future(self, message: Message[BlockT], now_ms: int, out: list[Action[BlockT]]) -> None:
-        if message.author not in self._index_of:
+    def _buffer_future(
+        self, message: Message[BlockT], size: int | None, now_ms: int, out: list[Action[BlockT]]
+    ) -> None:
+        author = message.author
+        if author not in self._index_of:
             # The set may change at a later height, but buffering strangers' traffic invites memory abuse.
             self._count_ignored("future_non_validator")
             return
         if not self._has_valid_signature(message.signed):
-            self._reject("bad_signature", message.height, message.round, message.author, out)
+            self._reject("bad_signature", message.height, message.round, author, out)
             return
         self._request_sync(now_ms, out, force=False)
         if message.height > self._height + FUTURE_HEIGHT_WINDOW:
             self._count_ignored("height_too_far")
             return
-        key = (message.height, message.author)
+        key = (message.height, author)
         count = self._future_counts.get(key, 0)
         if count >= MAX_BUFFERED_PER_AUTHOR:
             self._count_ignored("future_buffer_full")
             return
+        if size is None:
+            try:
+                size = len(encode_message(message, self.app.encode_block))
+            except Exception:  # a decoded message the codec cannot re-encode is not worth keeping
+                self._reject("unencodable", message.height, message.round, author, out)
+                return
+        # Counts alone allow heights x messages x message size per author; bytes are what memory is.
+        # Dropping is safe: the RequestSync above fetches the committed blocks instead.
+        author_bytes = self._future_bytes_by_author.get(author, 0) + size
+        if author_bytes > self.config.future_bytes_per_author:
+            self._count_ignored("future_author_bytes_full")
+            return
+        if self._future_bytes + size > self.config.future_bytes_total:
+            self._count_ignored("future_total_bytes_full")
+            return
         self._future_counts[key] = count + 1
-        self._future.setdefault(message.height, []).append(message)
+        self._future_bytes_by_author[author] = author_bytes
+        self._future_bytes += size
+        self._future.setdefault(message.height, []).append((message, size))
 
-    def _drop_future(self, height: int) -> list[Message[BlockT]]:
-        messages = self._future.pop(height, [])
+    def _drop_future(self, height: int) -> list[tuple[Message[BlockT], int]]:
+        entries = self._future.pop(height, [])
         for key in [k for k in self._future_counts if k[0] == height]:
             del self._future_counts[key]
-        return messages
+        for message, size in entries:
+            left = self._future_bytes_by_author[message.author] - size
+            if left:
+                self._future_bytes_by_author[message.author] = left
+            else:
+                del self._future_bytes_by_author[message.author]
+            self._future_bytes -= size
+        return entries
 
     def _request_sync(self, now_ms: int, out: list[Action[BlockT]], *, force: bool) -> None:
         last = self._last_sync_request_ms

@@ -6,7 +6,7 @@ import contextlib
 import dataclasses
 import heapq
 import random
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -47,7 +47,7 @@ from node.consensus.messages import (
 from node.consensus.signing import Sm2Signer
 from node.consensus.wal import InMemoryWal
 from sdk.errors import EncodingError, XinlianError
-from sdk.types import CommitCertificate
+from sdk.types import CommitCertificate, Seal
 
 CHAIN_ID = 7
 SimMessage = Message[SimBlock]
@@ -87,6 +87,8 @@ class Profile:
 
     def describe(self) -> str:
         parts = [f"n={self.n}", f"seed={self.seed}"]
+        if self.reround:
+            parts.append("reround")
         if self.byzantine:
             parts.append(f"byzantine={list(self.byzantine)}:{','.join(self.byzantine_tricks)}")
         if self.outsider:
@@ -108,6 +110,18 @@ BYZANTINE_TRICKS = (
     "future",
     "stale",
     "garbage",
+)
+
+#: Tricks that pad one validator's signatures out to look like a quorum (re-signed copies differ byte for
+#: byte: SM2 is randomised), mix in messages for other values or non-validators, and forge certificates.
+#: Kept apart from BYZANTINE_TRICKS so that the seeds of the main sweep keep replaying as documented.
+DUPLICATING_TRICKS = (
+    "duplicate_justification",
+    "duplicate_round_change",
+    "duplicate_votes",
+    "forged_certificate",
+    "withhold",
+    "equivocate",
 )
 
 
@@ -137,6 +151,25 @@ def profile_for_seed(n: int, seed: int) -> Profile:
     )
 
 
+def duplicating_profile_for_seed(n: int, seed: int) -> Profile:
+    """Return a seed-determined run in which up to f validators pad, mix and forge quorums."""
+    rng = random.Random(f"duplicating/{n}/{seed}")
+    f = compute_max_faulty(n)
+    count = rng.randint(1, f) if f else 0
+    return Profile(
+        n=n,
+        seed=seed,
+        byzantine=tuple(sorted(rng.sample(range(n), count))),
+        byzantine_tricks=tuple(sorted(rng.sample(DUPLICATING_TRICKS, rng.randint(2, 4)))) if count else (),
+        outsider=rng.random() < 0.3,
+        fault_ms=rng.choice((4_000, 6_000, 8_000)),
+        drop_p=rng.choice((0.0, 0.05, 0.2)),
+        crashes=rng.choice((0, 0, 1)),
+        partitions=rng.choice((0, 0, 1)),
+        clock_skew_ms=rng.choice((0, 100)),
+    )
+
+
 @dataclass(order=True)
 class _Event:
     time_ms: int
@@ -157,6 +190,7 @@ class SimNode:
     incarnation: int = 0
     byzantine: bool = False
     rejected: int = 0
+    reasons: Counter[str] = field(default_factory=Counter)
 
 
 class Simulation:
@@ -193,6 +227,14 @@ class Simulation:
         ]
         self.committed: dict[int, bytes] = {}  # height -> block hash (agreed by correct nodes)
         self.signed_values: dict[tuple[int, int, int, str], bytes] = {}  # (author, h, r, kind) -> value
+        # Ground truth: which validators really signed what, from every message that was ever sent. A
+        # correct node's step is checked against it, independently of how the core counts.
+        self.index_of = {key: i for i, key in enumerate(self.validator_keys)}
+        self.signers: dict[tuple[object, ...], set[int]] = {}
+        self.rc_rounds: dict[int, dict[int, int]] = {}  # height -> validator -> highest ROUND-CHANGE round
+        self.blocks: dict[bytes, SimBlock] = {}  # every block proposed or claimed prepared, by hash
+        self.f = compute_max_faulty(profile.n)
+        self._timing_out: tuple[int, int, int] | None = None  # (node, height, round) timing out now
         self.captured: deque[SimMessage] = deque(maxlen=64)  # what Byzantine nodes overheard (for replays)
         self.trace: deque[str] = deque(maxlen=400 if trace else 60)
         self.events_processed = 0
@@ -207,6 +249,7 @@ class Simulation:
             f"virtual time {self.now_ms} ms; heights {[node.app.height for node in self.nodes]}",
             f"replay: pytest tests/simulation -k test_seeded_run --seed {p.seed} --sim-n {p.n}",
             f"    or: XINLIAN_SIM_SEED={p.seed} XINLIAN_SIM_N={p.n} pytest tests/simulation -k seeded",
+            f"    or (any profile, exactly): Simulation({p!r}).run()",
             "last events:",
             *self.trace,
         ]
@@ -261,6 +304,21 @@ class Simulation:
 
     def heights(self) -> list[int]:
         return [node.app.height for node in self.nodes]
+
+    def correct_reasons(self) -> Counter[str]:
+        """Why correct nodes refused inputs (Reject reasons, and refused synced blocks), over the run."""
+        total: Counter[str] = Counter()
+        for node in self.correct_nodes():
+            total.update(node.reasons)
+        return total
+
+    def correct_ignored(self) -> Counter[str]:
+        """What the running correct cores ignored as valid but useless (e.g. a validator's repeated vote)."""
+        total: Counter[str] = Counter()
+        for node in self.correct_nodes():
+            if node.core is not None:
+                total.update(node.core.metrics.ignored)
+        return total
 
     def boot(self) -> None:
         for node in self.nodes:
@@ -319,7 +377,67 @@ class Simulation:
                 self._send(src, dst, data)
 
     def _encode(self, message: SimMessage) -> bytes:
+        """Encode a message for sending; every message sent passes here, so its signatures are noted."""
+        self._note(message)
         return encode_message(message, SimBlock.encode)
+
+    # --- ground truth ----------------------------------------------------------------------------------
+    def _note(self, message: SimMessage) -> None:
+        self._note_signed(message.signed)
+        if isinstance(message, Proposal):
+            self.blocks.setdefault(message.block.hash, message.block)
+            for rc in message.round_changes:
+                self._note_signed(rc)
+            for prepare in message.prepares:
+                self._note_signed(prepare)
+        elif isinstance(message, RoundChange):
+            if message.prepared_block is not None:
+                self.blocks.setdefault(message.prepared_block.hash, message.prepared_block)
+            for prepare in message.prepares:
+                self._note_signed(prepare)
+
+    def _note_signed(self, signed: Signed[Any]) -> None:
+        index = self.index_of.get(signed.author)
+        if index is None:
+            return  # a non-validator's signature proves nothing
+        p = signed.payload
+        if isinstance(p, PreparePayload):
+            self.signers.setdefault(("P", p.height, p.round, p.digest), set()).add(index)
+        elif isinstance(p, CommitPayload):
+            self.signers.setdefault(("C", p.height, p.round, p.digest), set()).add(index)
+        elif isinstance(p, RoundChangePayload):
+            self.signers.setdefault(("RC", p.height, p.round), set()).add(index)
+            rounds = self.rc_rounds.setdefault(p.height, {})
+            rounds[index] = max(rounds.get(index, 0), p.round)
+
+    def _signer_count(self, *key: object) -> int:
+        return len(self.signers.get(key, ()))
+
+    def _check_justified(self, node: SimNode, message: SimMessage, repeat: bool) -> None:
+        """A correct node's step must be backed by enough distinct validators that really signed."""
+        h, r = message.height, message.round
+        if isinstance(message, Prepare):
+            digest = message.signed.payload.digest
+            if r > 0 and self._signer_count("RC", h, r) < self.quorum:
+                self.fail(f"n{node.index} prepared h{h} r{r} without a quorum of distinct ROUND-CHANGEs")
+            block = self.blocks.get(digest)
+            # A re-proposal (its header names an earlier round): an earlier round must have had a quorum
+            # of distinct PREPAREs for it.
+            reproposed = block is not None and block.round < r and not self.profile.reround
+            if reproposed and all(self._signer_count("P", h, k, digest) < self.quorum for k in range(r)):
+                self.fail(
+                    f"n{node.index} prepared a re-proposal of {digest.hex()[:16]} at h{h} r{r} that no "
+                    "quorum of distinct validators ever prepared"
+                )
+        elif isinstance(message, Commit):
+            if self._signer_count("P", h, r, message.signed.payload.digest) < self.quorum:
+                self.fail(f"n{node.index} sent COMMIT at h{h} r{r} without a quorum of distinct PREPAREs")
+        elif isinstance(message, RoundChange) and not repeat:
+            if self._timing_out == (node.index, h, r - 1):
+                return  # its own round timer: no justification needed
+            beyond = sum(1 for i, rr in self.rc_rounds.get(h, {}).items() if rr >= r and i != node.index)
+            if beyond < self.f + 1:
+                self.fail(f"n{node.index} jumped to h{h} r{r} with only {beyond} validators beyond it")
 
     # --- actions ---------------------------------------------------------------------------------------
     def _apply(self, node: SimNode, actions: list[SimAction]) -> None:
@@ -328,6 +446,11 @@ class Simulation:
             action = pending.pop(0)
             if node.core is None:
                 return
+            if isinstance(action, CommitBlock) and not node.byzantine:
+                # The core's round at the decision: the COMMITs it counted are for this round.
+                h, r = action.block.height, node.core.round
+                if self._signer_count("C", h, r, action.block.hash) < self.quorum:
+                    self.fail(f"n{node.index} decided h{h} in r{r} without a quorum of distinct COMMITs")
             if isinstance(action, Broadcast):
                 self._record_signed(node, action.message)
                 if node.byzantine:
@@ -346,6 +469,7 @@ class Simulation:
                 self._push(self.now_ms + self.rng.randint(1, 50), "sync", node.index, action.height)
             elif isinstance(action, Reject):
                 node.rejected += 1
+                node.reasons[action.reason] += 1
 
     def _record_signed(self, node: SimNode, message: SimMessage) -> None:
         """A correct validator never signs two values for one (height, round, kind): check every send."""
@@ -357,9 +481,12 @@ class Simulation:
         else:
             value = message.signed.payload.digest
         key = (node.index, message.height, message.round, type(message).__name__)
+        repeat = key in self.signed_values
         previous = self.signed_values.setdefault(key, value)
         if previous != value:
             self.fail(f"n{node.index} signed two values for {key}: {previous!r} then {value!r}")
+        self._note(message)
+        self._check_justified(node, message, repeat)
 
     def _store_block(self, node: SimNode, block: SimBlock, certificate: CommitCertificate) -> None:
         node.app.append(block, certificate)
@@ -411,7 +538,11 @@ class Simulation:
         node = self.nodes[index]
         if node.core is None or node.incarnation != incarnation:
             return
-        self._apply(node, node.core.on_timeout(timer, self.local_time(node)))
+        self._timing_out = (index, node.core.height, node.core.round)
+        try:
+            self._apply(node, node.core.on_timeout(timer, self.local_time(node)))
+        finally:
+            self._timing_out = None
 
     def _on_sync(self, index: int, height: int) -> None:
         """A sync request reaches a random peer; it answers with the blocks it has from ``height`` on."""
@@ -419,7 +550,9 @@ class Simulation:
             n for n in self.nodes if n.index != index and n.up and not n.byzantine and n.app.height >= height
         ]
         if not peers:
+            self._forge_sync_answer(index, height)
             return
+        self._forge_sync_answer(index, height)
         peer = self.rng.choice(peers)
         if (
             self.faulty_network
@@ -435,17 +568,20 @@ class Simulation:
             delay += self.rng.randint(1, 40)
             self._push(delay, "block", index, peer.app.chain[h], cert)
 
-    def _on_block(self, index: int, block: SimBlock, certificate: CommitCertificate) -> None:
+    def _on_block(self, index: int, block: SimBlock, certificate: CommitCertificate | bytes) -> None:
         node = self.nodes[index]
         core = node.core
         if core is None or block.height != core.height or core.is_decided:
             return
         now = self.local_time(node)
         try:
+            if isinstance(certificate, bytes):  # from the wire, as a runtime gets it: the SDK codec first
+                certificate = CommitCertificate.decode(certificate)
             core.check_certificate(block, certificate)
             node.app.validate_block(block, now + 10**9)  # synced blocks: any past time is fine
         except XinlianError:
             node.rejected += 1
+            node.reasons["synced_block_refused"] += 1
             return
         self._store_block(node, block, certificate)
         self._apply(node, core.on_new_block(block, certificate, now))
@@ -482,6 +618,27 @@ class Simulation:
         self.rng.shuffle(others)
         half = len(others) // 2
         signer = node.signer
+        if isinstance(message, Proposal) and message.round == 0 and "withhold" in tricks:
+            return  # a silent proposer: the others must change round (and so build justifications)
+        if isinstance(message, Proposal) and message.round == 0 and "duplicate_votes" in tricks and others:
+            self._equivocate_to_one(node, message, others[0], others[1:])
+            return
+        if isinstance(message, Proposal) and message.round > 0 and "duplicate_justification" in tricks:
+            forged = self._pad_justification(signer, node.app, message)
+            self._broadcast_bytes(node.index, self._encode(forged))
+            return
+        if isinstance(message, RoundChange) and "duplicate_round_change" in tricks:
+            for data in self._padded_round_changes(signer, message.height, message.round, node.app):
+                self._broadcast_bytes(node.index, data)
+            return
+        if isinstance(message, Prepare | Commit) and "duplicate_votes" in tricks:
+            # The vote and re-signed copies of it: distinct messages, one author.
+            for _ in range(self.quorum):
+                copy = dataclasses.replace(
+                    message, signed=sign_payload(CHAIN_ID, message.signed.payload, signer)
+                )
+                self._broadcast_bytes(node.index, self._encode(copy))
+            return
         if isinstance(message, Proposal) and "equivocate" in tricks and message.round == 0:
             twin = dataclasses.replace(message.block, payload=b"twin/" + message.block.payload)
             twin_msg = Proposal(
@@ -505,11 +662,150 @@ class Simulation:
             return
         self._broadcast_bytes(node.index, self._encode(message))
 
-    def _vote(self, signer: Sm2Signer, kind: type, height: int, round_: int, digest: bytes) -> SimMessage:
+    def _vote(
+        self,
+        signer: Sm2Signer,
+        kind: type,
+        height: int,
+        round_: int,
+        digest: bytes,
+        seal_round: int | None = None,
+    ) -> SimMessage:
+        """A PREPARE or COMMIT; the seal signs ``seal_round`` (the block header's round) when given."""
         if kind is Prepare:
             return Prepare(sign_payload(CHAIN_ID, PreparePayload(height, round_, digest), signer))
-        seal = signer.sign(compute_commit_seal_preimage(CHAIN_ID, height, round_, digest))
+        sealed = round_ if seal_round is None else seal_round
+        seal = signer.sign(compute_commit_seal_preimage(CHAIN_ID, height, sealed, digest))
         return Commit(sign_payload(CHAIN_ID, CommitPayload(height, round_, digest, seal), signer))
+
+    # --- padded quorums: one validator's signatures made to look like many --------------------------
+    def _forged_block(self, app: SimApp, height: int, round_: int, tag: bytes) -> SimBlock:
+        """A valid-looking block for (height, round) that no quorum ever prepared."""
+        parent = app.chain[-1]
+        proposer = compute_proposer_index(app.head().proposer_index, round_, self.profile.n)
+        return SimBlock(height, round_, proposer, parent.hash, parent.timestamp_ms + 600, tag)
+
+    def _padded_prepares(
+        self, signer: Sm2Signer, height: int, round_: int, digest: bytes
+    ) -> tuple[Signed[PreparePayload], ...]:
+        """Quorum-many PREPAREs for (height, round, digest) with fewer than a quorum of real authors."""
+        own = [
+            sign_payload(CHAIN_ID, PreparePayload(height, round_, digest), signer) for _ in range(self.quorum)
+        ]
+        variant = self.rng.randrange(4)
+        if variant == 0:  # one validator, re-signed: every copy is a different message
+            return tuple(own)
+        if variant == 1:  # the same message repeated
+            return (own[0],) * self.quorum
+        if variant == 2:  # overheard PREPAREs for other digests, rounds or heights fill the gaps
+            fill = [m.signed for m in self.captured if isinstance(m, Prepare)][: self.quorum - 1]
+            return (own[0], *fill, *own[1 : self.quorum - len(fill)])
+        outsider = sign_payload(CHAIN_ID, PreparePayload(height, round_, digest), self.outsider_signer)
+        return (own[0], *(outsider,) * (self.quorum - 1))
+
+    def _genuine_round_changes(self, height: int, round_: int) -> list[Signed[RoundChangePayload]]:
+        """One overheard ROUND-CHANGE per author for (height, round): a real but possibly partial quorum."""
+        by_author: dict[bytes, Signed[RoundChangePayload]] = {}
+        for m in self.captured:
+            if isinstance(m, RoundChange) and m.height == height and m.round == round_:
+                by_author.setdefault(m.author, m.signed)
+        return list(by_author.values())
+
+    def _pad_justification(
+        self, signer: Sm2Signer, app: SimApp, message: Proposal[SimBlock]
+    ) -> Proposal[SimBlock]:
+        """Replace a justified proposal by one whose quorum is padded with repeats or strangers."""
+        height, round_ = message.height, message.round
+        genuine = [rc for rc in message.round_changes if rc.author != signer.public_key]
+        variant = self.rng.randrange(3)
+        if variant == 0:
+            # Real ROUND-CHANGEs plus this validator's forged claim of a prepared block, "proven" by a padded
+            # PREPARE certificate: exactly the shape that only distinct-author counting refuses.
+            forged = self._forged_block(app, height, round_ - 1, b"padded-prepares")
+            claim = RoundChangePayload(height, round_, round_ - 1, forged.hash)
+            rcs = (*genuine, sign_payload(CHAIN_ID, claim, signer))
+            prepares = self._padded_prepares(signer, height, round_ - 1, forged.hash)
+            block = forged
+        else:
+            block = self._forged_block(app, height, round_, b"padded-round-changes")
+            own = [
+                sign_payload(CHAIN_ID, RoundChangePayload(height, round_, None, None), signer)
+                for _ in range(self.quorum)
+            ]
+            if variant == 1:  # one short of a real quorum, topped up with re-signed copies of its own
+                rcs = (*genuine[: self.quorum - 2], *own)
+            else:  # a non-validator's ROUND-CHANGE in place of a real one
+                stranger = RoundChangePayload(height, round_, None, None)
+                rcs = (
+                    *genuine[: self.quorum - 2],
+                    own[0],
+                    sign_payload(CHAIN_ID, stranger, self.outsider_signer),
+                )
+            prepares = ()
+        payload = ProposalPayload(height, round_, block.hash)
+        return Proposal(sign_payload(CHAIN_ID, payload, signer), block, tuple(rcs), prepares)
+
+    def _padded_round_changes(self, signer: Sm2Signer, height: int, round_: int, app: SimApp) -> list[bytes]:
+        """A ROUND-CHANGE claiming a padded prepared certificate, and re-signed copies of a plain one."""
+        out = []
+        if round_ > 0:
+            forged = self._forged_block(app, height, round_ - 1, b"padded-certificate")
+            claim = RoundChangePayload(height, round_, round_ - 1, forged.hash)
+            prepares = self._padded_prepares(signer, height, round_ - 1, forged.hash)
+            out.append(self._encode(RoundChange(sign_payload(CHAIN_ID, claim, signer), forged, prepares)))
+        # f+1 copies of one validator's ROUND-CHANGE for a later round: not f+1 validators, so no jump.
+        later = RoundChangePayload(height, round_ + self.rng.randint(1, 3), None, None)
+        out += [self._encode(RoundChange(sign_payload(CHAIN_ID, later, signer))) for _ in range(self.f + 1)]
+        return out
+
+    def _equivocate_to_one(
+        self, node: SimNode, message: Proposal[SimBlock], victim: int, rest: list[int]
+    ) -> None:
+        """Send the real proposal to all but ``victim``; give the victim a twin and padded votes for it."""
+        signer = node.signer
+        twin = dataclasses.replace(message.block, payload=b"twin/" + message.block.payload)
+        twin_msg = Proposal(
+            sign_payload(CHAIN_ID, ProposalPayload(message.height, 0, twin.hash), signer), twin
+        )
+        self._broadcast_bytes(node.index, self._encode(message), rest)
+        self._broadcast_bytes(node.index, self._encode(twin_msg), [victim])
+        for kind in (Prepare, Commit):
+            for _ in range(self.quorum):
+                vote = self._vote(signer, kind, message.height, 0, twin.hash, seal_round=twin.round)
+                self._broadcast_bytes(node.index, self._encode(vote), [victim])
+
+    def _padded_certificate(self, signer: Sm2Signer, index: int, block: SimBlock) -> bytes:
+        """The encoding of a certificate for ``block`` whose seals repeat one validator (or add strangers).
+
+        Built past CommitCertificate's constructor, which refuses repeats: a forger writes bytes, not
+        objects, so the receiver's decoder and the core's rule are what stand in the way.
+        """
+        preimage = compute_commit_seal_preimage(CHAIN_ID, block.height, block.round, block.hash)
+        variant = self.rng.randrange(2)
+        if variant == 0:  # one validator's seal, re-signed quorum times
+            seals = tuple(Seal(index, signer.sign(preimage)) for _ in range(self.quorum))
+        else:  # its seal plus seals "from" indices outside the set
+            strangers = range(self.profile.n, self.profile.n + self.quorum - 1)
+            seals = (
+                Seal(index, signer.sign(preimage)),
+                *(Seal(k, self.outsider_signer.sign(preimage)) for k in strangers),
+            )
+        certificate = object.__new__(CommitCertificate)
+        for name, value in (("height", block.height), ("round", block.round), ("block_hash", block.hash)):
+            object.__setattr__(certificate, name, value)
+        object.__setattr__(certificate, "seals", seals)
+        return certificate.encode()
+
+    def _forge_sync_answer(self, index: int, height: int) -> None:
+        """A Byzantine peer answers a sync request first, with a forged block and a padded certificate."""
+        forgers = [i for i in self.profile.byzantine if "forged_certificate" in self.profile.byzantine_tricks]
+        node = self.nodes[index]
+        if not forgers or node.byzantine or node.app.height + 1 != height:
+            return
+        forger = self.nodes[self.rng.choice(forgers)]
+        block = self._forged_block(node.app, height, 0, b"forged-certificate")
+        certificate = self._padded_certificate(forger.signer, forger.index, block)
+        self._push(self.now_ms + 1, "block", index, block, certificate)
 
     def _adversary_tick(self) -> None:
         """Periodic mischief: Byzantine validators and the outsider inject crafted messages."""
@@ -584,6 +880,44 @@ class Simulation:
                     RoundChange(sign_payload(CHAIN_ID, RoundChangePayload(height, r, None, None), signer))
                 ),
             ]
+        if trick == "duplicate_justification":
+            # Propose for the next round this validator leads, with a padded justification.
+            me = self.index_of[signer.public_key]
+            parent_proposer = app.head().proposer_index
+            target = next(
+                r
+                for r in range(round_ + 1, round_ + n + 1)
+                if compute_proposer_index(parent_proposer, r, n) == me
+            )
+            rcs = self._genuine_round_changes(height, target)
+            block = self._forged_block(app, height, target, b"stub")
+            stub = Proposal(
+                sign_payload(CHAIN_ID, ProposalPayload(height, target, block.hash), signer), block, tuple(rcs)
+            )
+            return [self._encode(self._pad_justification(signer, app, stub))]
+        if trick == "duplicate_round_change":
+            return self._padded_round_changes(signer, height, round_ + 1, app)
+        if trick == "duplicate_votes":
+            # Re-signed copies of PREPAREs and COMMITs for whatever was proposed in this round.
+            digests = {
+                m.signed.payload.digest: m.block
+                for m in self.captured
+                if isinstance(m, Proposal) and m.height == height and m.round == round_
+            }
+            out = []
+            for digest, block in list(digests.items())[:2]:
+                for kind in (Prepare, Commit):
+                    out += [
+                        self._encode(self._vote(signer, kind, height, round_, digest, seal_round=block.round))
+                        for _ in range(self.quorum)
+                    ]
+            return out
+        if trick == "forged_certificate":
+            me = self.index_of[signer.public_key]
+            block = self._forged_block(app, height, 0, b"forged-certificate")
+            target = next(i for i, node in enumerate(self.nodes) if node.app is app)
+            self._push(self.now_ms + 1, "block", target, block, self._padded_certificate(signer, me, block))
+            return []
         if trick == "stale":
             return [self._encode(m) for m in list(self.captured)[-4:]]
         if trick == "garbage":

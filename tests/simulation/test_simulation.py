@@ -5,13 +5,15 @@ from __future__ import annotations
 import os
 
 import pytest
-from simulator import Profile, Simulation, SimulationFailure, profile_for_seed
+from simulator import Profile, Simulation, SimulationFailure, duplicating_profile_for_seed, profile_for_seed
 
 from node.consensus.core import compute_max_faulty
 
 #: Share of the sweep's seeds per validator count (n = 7 runs cost the most).
 SEED_SHARE = {1: 0.2, 4: 0.45, 7: 0.35}
 DEFAULT_SEEDS = 1_000
+#: Seeds per validator count of the sweep whose Byzantine validators pad quorums (bounded: ~0.2 s a run).
+DUPLICATING_SEEDS = 24
 
 
 def _sweep(config: pytest.Config) -> list[tuple[int, int]]:
@@ -27,16 +29,38 @@ def _sweep(config: pytest.Config) -> list[tuple[int, int]]:
     return cases
 
 
+def _duplicating_sweep(config: pytest.Config) -> list[tuple[int, int]]:
+    seed = config.getoption("--seed", default=None) or os.environ.get("XINLIAN_SIM_SEED")
+    n_choice = config.getoption("--sim-n", default=None) or os.environ.get("XINLIAN_SIM_N")
+    sizes = [int(n_choice)] if n_choice else [4, 7]
+    if seed is not None:
+        return [(n, int(seed)) for n in sizes]
+    return [(n, s) for n in sizes for s in range(DUPLICATING_SEEDS)]
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if {"n", "seed"} <= set(metafunc.fixturenames):
         cases = _sweep(metafunc.config)
         metafunc.parametrize(("n", "seed"), cases, ids=[f"n{n}-seed{s}" for n, s in cases])
+    if {"dup_n", "dup_seed"} <= set(metafunc.fixturenames):
+        cases = _duplicating_sweep(metafunc.config)
+        metafunc.parametrize(("dup_n", "dup_seed"), cases, ids=[f"n{n}-seed{s}" for n, s in cases])
 
 
 @pytest.mark.slow
 def test_seeded_run(n: int, seed: int) -> None:
     """Safety after every step, liveness after healing, for the seed's random mix of faults."""
     Simulation(profile_for_seed(n, seed)).run()
+
+
+@pytest.mark.slow
+def test_seeded_run_with_quorum_padding_byzantines(dup_n: int, dup_seed: int) -> None:
+    """Up to f validators pad quorums with their own re-signed messages, mix in strangers' and forge
+    certificates; besides agreement, every correct step must rest on enough distinct real signers.
+
+    Replay one: pytest tests/simulation -k quorum_padding --seed S --sim-n N.
+    """
+    Simulation(duplicating_profile_for_seed(dup_n, dup_seed)).run()
 
 
 # --- named scenarios ----------------------------------------------------------------------------------
@@ -138,3 +162,63 @@ def test_rerounding_under_a_round_covering_hash_forks_the_chain() -> None:
     Simulation(profile).run()
     with pytest.raises(SimulationFailure, match="fork at height"):
         Simulation(Profile(**{**profile.__dict__, "reround": True})).run()
+
+
+# --- quorums padded by one validator ------------------------------------------------------------------
+def padding(n: int, tricks: tuple[str, ...], seed: int, **overrides: object) -> Profile:
+    """Validator 1 (of 4) or validators 1 and 2 (of 7) play ``tricks``; the network drops some messages."""
+    byzantine = (1,) if n == 4 else (1, 2)
+    fields: dict[str, object] = {"n": n, "seed": seed, "byzantine": byzantine, "byzantine_tricks": tricks}
+    fields.update({"drop_p": 0.05, "fault_ms": 6_000, **overrides})
+    return Profile(**fields)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("n", [4, 7])
+def test_padded_prepare_certificates_never_steer_a_correct_node(n: int) -> None:
+    """ROUND-CHANGEs and re-proposals 'proven' by one validator's PREPAREs repeated, or by PREPAREs for
+    other values or from a non-validator: refused, so no correct node prepares the forged block."""
+    refused = 0
+    for seed in range(3):
+        sim = Simulation(padding(n, ("duplicate_justification", "duplicate_round_change", "withhold"), seed))
+        sim.run()
+        reasons = sim.correct_reasons()
+        refused += reasons["bad_prepared_certificate"] + reasons["justification_bad_prepares"]
+    assert refused > 0, "no padded prepared certificate reached a correct node: the scenario tests nothing"
+
+
+@pytest.mark.parametrize("n", [4, 7])
+def test_padded_round_change_quorums_never_move_a_correct_node(n: int) -> None:
+    """Proposals justified by one validator's ROUND-CHANGE re-signed quorum times (or with a stranger's),
+    and f+1 copies of one ROUND-CHANGE for a later round: no correct node prepares, proposes or jumps."""
+    refused = 0
+    for seed in range(3):
+        sim = Simulation(padding(n, ("duplicate_justification", "duplicate_round_change"), seed))
+        sim.run()
+        reasons = sim.correct_reasons()
+        refused += reasons["justification_repeated_author"] + reasons["justification_non_validator"]
+    assert refused > 0, "no padded justification reached a correct node: the scenario tests nothing"
+
+
+def test_an_equivocating_proposers_re_signed_votes_never_make_a_quorum_for_its_twin() -> None:
+    """The round-0 proposer gives one victim a twin block and quorum-many re-signed PREPAREs and COMMITs
+    for it: the victim must neither COMMIT nor decide the twin (one validator is not a quorum)."""
+    ignored = 0
+    for seed in range(3):
+        sim = Simulation(padding(4, ("duplicate_votes",), seed, drop_p=0.0))
+        sim.run()
+        ignored += sim.correct_ignored()["duplicate_vote"]
+    assert ignored > 0, "no re-signed vote reached a correct node: the scenario tests nothing"
+
+
+def test_synced_blocks_with_padded_or_strangers_certificates_are_refused() -> None:
+    """A Byzantine peer answers sync requests first, with a forged block whose certificate repeats its
+    own seal or adds seals from outside the set; the lagging node must wait for the real block."""
+    sim = Simulation(padding(4, ("forged_certificate",), 0, drop_p=0.0))
+    sim.boot()
+    sim.heal()
+    sim.run_until(3_000)
+    sim.crash(3)
+    sim.run_until(8_000)
+    sim.restart(3)
+    sim.run_until_height(max(sim.heights()) + 2, deadline_ms=sim.now_ms + 30_000)
+    assert sim.correct_reasons()["synced_block_refused"] > 0

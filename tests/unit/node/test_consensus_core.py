@@ -21,6 +21,7 @@ from node.consensus.core import (
     ScheduleTimer,
     Timer,
     TimerKind,
+    validate_commit_certificate,
 )
 from node.consensus.messages import (
     Commit,
@@ -43,7 +44,7 @@ from node.consensus.wal import InMemoryWal, Step
 from sdk.crypto import PrivateKey, sm3
 from sdk.encoding import decode as rlp_decode
 from sdk.encoding import encode as rlp_encode
-from sdk.errors import EncodingError, InvalidBlock
+from sdk.errors import ConsensusError, EncodingError, InvalidBlock
 from sdk.types import CommitCertificate, Seal
 
 CHAIN_ID = 11
@@ -188,10 +189,16 @@ def peer_block(
 # --- the local node --------------------------------------------------------------------------------------
 class Local:
     def __init__(
-        self, *, reround: bool = False, wal: InMemoryWal | None = None, app: ToyApp | None = None
+        self,
+        *,
+        reround: bool = False,
+        wal: InMemoryWal | None = None,
+        app: ToyApp | None = None,
+        config: ConsensusConfig | None = None,
     ) -> None:
         self.app = app or ToyApp(reround=reround)
         self.wal = wal if wal is not None else InMemoryWal()
+        self.config = config or ConsensusConfig(CHAIN_ID, PERIOD_MS, 1_000, 8_000)
         self.now = 2_000
         self.core = self._make_core()
         self.actions: list[Action[ToyBlock]] = list(self.core.start(self.now))
@@ -199,7 +206,7 @@ class Local:
     def _make_core(self) -> QbftCore[ToyBlock]:
         head = self.app.chain[-1]
         return QbftCore(
-            config=ConsensusConfig(CHAIN_ID, PERIOD_MS, 1_000, 8_000),
+            config=self.config,
             app=self.app,
             signer=SIGNERS[LOCAL],
             verifier=VERIFIER,
@@ -572,7 +579,7 @@ def test_proposal_justified_by_round_changes_for_another_round_is_rejected() -> 
     few = [round_change(i, 1, 1).signed for i in (0, 1, 2)]
     assert rejects(local.inject(proposal(1, peer_block(1), rcs=few))) == ["justification_without_quorum"]
     dup = [round_change(0, 1, 1).signed] * 4
-    assert rejects(local.inject(proposal(1, peer_block(1), rcs=dup))) == ["justification_without_quorum"]
+    assert rejects(local.inject(proposal(1, peer_block(1), rcs=dup))) == ["justification_repeated_author"]
 
 
 def test_proposal_for_a_prior_round_is_not_actioned() -> None:
@@ -688,3 +695,280 @@ def test_a_proposer_restarting_in_its_round_re_sends_the_same_proposal() -> None
     resent = [m for m in sent(again.start(PERIOD_MS + 300)) if isinstance(m, Proposal)]
     assert isinstance(first, Proposal) and [p.block for p in resent] == [first.block]
     assert sent(again.on_tick(PERIOD_MS + 10_000)) != []  # its round timer still runs
+
+
+# --- Byzantine justifications: one validator's messages padded out to look like a quorum ----------------
+# SM2 signatures are randomised, so each ``prepare(a, …)`` / ``round_change(a, …)`` call below re-signs: the
+# copies differ byte for byte but have one author. A core that counted messages would take them as votes.
+def test_proposal_whose_prepares_are_quorum_many_messages_from_two_validators_is_rejected() -> None:
+    local = Local()
+    initial = peer_block(0)
+    genuine = prepared_certificate(0, initial)
+    rcs = [round_change(i, 1, 1, genuine).signed for i in (0, 1, 2, 3)]
+    padded = tuple(prepare(a, 1, 0, initial.hash).signed for a in (0, 1, 0, 1))
+    out = local.inject(proposal(1, initial, round=1, rcs=rcs, prepares=padded))
+    assert rejects(out) == ["justification_bad_prepares"] and sent(out) == [] and local.core.round == 0
+    out = local.inject(proposal(1, initial, round=1, rcs=rcs, prepares=genuine.prepares))
+    assert sent_kinds(out) == ["Prepare"] and local.core.round == 1
+
+
+def test_proposal_whose_prepares_repeat_one_identical_message_is_rejected() -> None:
+    local = Local()
+    initial = peer_block(0)
+    genuine = prepared_certificate(0, initial)
+    rcs = [round_change(i, 1, 1, genuine).signed for i in (0, 1, 2, 3)]
+    out = local.inject(proposal(1, initial, round=1, rcs=rcs, prepares=(genuine.prepares[0],) * 4))
+    assert rejects(out) == ["justification_bad_prepares"] and sent(out) == []
+
+
+def test_proposal_whose_prepares_add_a_repeat_to_a_real_quorum_is_rejected() -> None:
+    """A correct proposer copies one PREPARE per validator: any repeat marks the certificate as forged."""
+    local = Local()
+    initial = peer_block(0)
+    genuine = prepared_certificate(0, initial)
+    rcs = [round_change(i, 1, 1, genuine).signed for i in (0, 1, 2, 3)]
+    repeated = (*genuine.prepares, prepare(2, 1, 0, initial.hash).signed)
+    out = local.inject(proposal(1, initial, round=1, rcs=rcs, prepares=repeated))
+    assert rejects(out) == ["justification_bad_prepares"] and sent(out) == []
+
+
+@pytest.mark.parametrize("odd_one", ["digest", "round", "height", "outsider"])
+def test_proposal_whose_quorum_of_prepares_includes_one_for_something_else_is_rejected(odd_one: str) -> None:
+    local = Local()
+    initial = peer_block(0)
+    genuine = prepared_certificate(0, initial)
+    rcs = [round_change(i, 1, 1, genuine).signed for i in (0, 1, 2, 3)]
+    odd = {
+        "digest": prepare(3, 1, 0, ZERO).signed,
+        "round": prepare(3, 1, 1, initial.hash).signed,
+        "height": prepare(3, 2, 0, initial.hash).signed,
+        "outsider": sign_payload(CHAIN_ID, PreparePayload(1, 0, initial.hash), OUTSIDER),
+    }[odd_one]
+    mixed = (*(prepare(a, 1, 0, initial.hash).signed for a in (0, 1, 2)), odd)
+    out = local.inject(proposal(1, initial, round=1, rcs=rcs, prepares=mixed))
+    assert rejects(out) == ["justification_bad_prepares"] and sent(out) == []
+
+
+def test_proposal_whose_prepares_include_one_with_a_forged_signature_is_rejected() -> None:
+    """Validator 3's name on a PREPARE signed by validator 0: three real authors, not four."""
+    local = Local()
+    initial = peer_block(0)
+    genuine = prepared_certificate(0, initial)
+    rcs = [round_change(i, 1, 1, genuine).signed for i in (0, 1, 2, 3)]
+    stolen = prepare(0, 1, 0, initial.hash).signed
+    forged = Signed(PreparePayload(1, 0, initial.hash), VALIDATORS[3], stolen.signature)
+    prepares = (*(prepare(a, 1, 0, initial.hash).signed for a in (0, 1, 2)), forged)
+    out = local.inject(proposal(1, initial, round=1, rcs=rcs, prepares=prepares))
+    assert rejects(out) == ["justification_bad_prepares"] and sent(out) == []
+
+
+@pytest.mark.parametrize(
+    "authors",
+    [(0, 0, 0, 0), (0, 1, 2, 0), (0, 1, 2, 3, 3)],
+    ids=["one-validator", "three-plus-a-repeat", "quorum-plus-a-repeat"],
+)
+def test_proposal_justified_by_re_signed_round_changes_of_one_validator_is_rejected(
+    authors: tuple[int, ...],
+) -> None:
+    local = Local()
+    rcs = [round_change(a, 1, 1).signed for a in authors]
+    assert len({rc.signature for rc in rcs}) == len(rcs)  # really distinct messages
+    out = local.inject(proposal(1, peer_block(1), rcs=rcs))
+    assert rejects(out) == ["justification_repeated_author"] and sent(out) == [] and local.core.round == 0
+
+
+def test_proposal_justified_by_a_non_validators_round_change_is_rejected() -> None:
+    local = Local()
+    outsider = sign_payload(CHAIN_ID, RoundChangePayload(1, 1, None, None), OUTSIDER)
+    rcs = [*(round_change(i, 1, 1).signed for i in (0, 1, 2)), outsider]
+    out = local.inject(proposal(1, peer_block(1), rcs=rcs))
+    assert rejects(out) == ["justification_non_validator"] and sent(out) == []
+
+
+def test_round_change_whose_prepared_certificate_repeats_validators_is_rejected() -> None:
+    local = Local()
+    block = peer_block(1, payload=b"never prepared")
+    padded = PreparedCertificate(1, block, tuple(prepare(a, 1, 1, block.hash).signed for a in (0, 1, 0, 1)))
+    assert rejects(local.inject(round_change(2, 1, 3, padded))) == ["bad_prepared_certificate"]
+    real_plus_repeat = PreparedCertificate(
+        1, block, (*prepared_certificate(1, block).prepares, prepare(0, 1, 1, block.hash).signed)
+    )
+    assert rejects(local.inject(round_change(3, 1, 3, real_plus_repeat))) == ["bad_prepared_certificate"]
+
+
+def test_a_padded_prepared_certificate_never_becomes_the_local_proposers_block() -> None:
+    """Round 4 is the local node's: a ROUND-CHANGE claiming a padded certificate must not steer it."""
+    local = Local()
+    forged = peer_block(1, payload=b"never prepared")
+    padded = PreparedCertificate(1, forged, tuple(prepare(0, 1, 1, forged.hash).signed for _ in range(4)))
+    out = local.inject(round_change(0, 1, 4, padded), *(round_change(i, 1, 4) for i in (1, 2, 3)))
+    assert rejects(out) == ["bad_prepared_certificate"]
+    (p,) = [m for m in sent(out) if isinstance(m, Proposal)]
+    assert p.block.payload == b"local" and p.prepares == ()
+
+
+def test_re_signed_round_changes_of_one_peer_do_not_count_towards_the_f_plus_one_jump() -> None:
+    local = Local()
+    out = local.inject(round_change(0, 1, 7), round_change(0, 1, 7), round_change(0, 1, 8))
+    assert sent(out) == [] and local.core.round == 0
+    (rc,) = sent(local.inject(round_change(1, 1, 7)))
+    assert isinstance(rc, RoundChange) and rc.round == 7 and local.core.round == 7
+
+
+def test_re_signed_round_changes_of_one_peer_do_not_complete_the_proposers_quorum() -> None:
+    local = Local()
+    out = local.inject(*(round_change(0, 1, 4) for _ in range(3)), round_change(1, 1, 4))
+    assert [m.round for m in sent(out) if isinstance(m, RoundChange)] == [4]  # joined by the f+1 rule
+    assert [m for m in sent(out) if isinstance(m, Proposal)] == []
+    out = local.inject(round_change(2, 1, 4))
+    assert [m.round for m in sent(out) if isinstance(m, Proposal)] == [4]
+
+
+def test_commits_are_counted_per_validator_not_per_signature() -> None:
+    local = Local()
+    block = peer_block()
+    local.inject(proposal(0, block), *(prepare(i, 1, 0, block.hash) for i in (1, 2, 3)))
+    out = local.inject(*(commit(1, 0, block) for _ in range(4)))
+    assert commits(out) == [] and local.core.metrics.ignored["duplicate_vote"] == 3
+    (done,) = commits(local.inject(commit(2, 0, block), commit(3, 0, block)))
+    assert [s.validator_index for s in done.certificate.seals] == [1, 2, 3, 4]
+
+
+def resealed(block: ToyBlock, indices: Sequence[int]) -> CommitCertificate:
+    """A certificate whose seals are signed afresh for each entry of ``indices``, repeats included.
+
+    Built past CommitCertificate's own constructor check (which refuses repeats), so that the core's rule
+    is tested on its own: the core must not rely on every caller having used the SDK codec.
+    """
+    preimage = compute_commit_seal_preimage(CHAIN_ID, block.height, block.round, block.hash)
+    seals = tuple(Seal(i, SIGNERS[i].sign(preimage)) for i in indices)
+    certificate = object.__new__(CommitCertificate)
+    for name, value in (("height", block.height), ("round", block.round), ("block_hash", block.hash)):
+        object.__setattr__(certificate, name, value)
+    object.__setattr__(certificate, "seals", seals)
+    return certificate
+
+
+def test_the_sdk_refuses_to_build_a_certificate_with_a_repeated_seal() -> None:
+    first = peer_block(0)
+    seals = resealed(first, (0, 0, 1, 2)).seals
+    with pytest.raises(EncodingError):
+        CommitCertificate(first.height, first.round, first.hash, seals)
+
+
+@pytest.mark.parametrize(
+    "indices", [(0, 0, 1, 2), (0, 1, 1, 2), (0, 1, 2, 2), (0, 0, 0, 0), (0, 1, 2, 3, 3), (0, 1, 2, N)]
+)
+def test_a_certificate_repeating_a_seal_or_sealed_from_outside_the_set_is_refused(
+    indices: tuple[int, ...],
+) -> None:
+    local = Local()
+    first = peer_block(0)
+    certificate = resealed(first, indices)
+    with pytest.raises(ConsensusError):
+        local.core.check_certificate(first, certificate)
+    with pytest.raises(ConsensusError):
+        validate_commit_certificate(
+            chain_id=CHAIN_ID,
+            validators=VALIDATORS,
+            height=1,
+            round=0,
+            block_hash=first.hash,
+            certificate=certificate,
+            verifier=VERIFIER,
+        )
+    out = local.new_block(first, certificate)
+    assert rejects(out) == ["bad_certificate"] and local.core.height == 1
+    assert local.new_block(first, resealed(first, (0, 1, 2, 3))) != [] and local.core.height == 2
+
+
+# --- future-height buffer byte budgets ------------------------------------------------------------------
+def wire_size(message: Message[ToyBlock]) -> int:
+    return len(encode_message(message, ToyBlock.encode))
+
+
+def budgeted(per_author: int, total: int) -> ConsensusConfig:
+    return ConsensusConfig(
+        CHAIN_ID, PERIOD_MS, 1_000, 8_000, future_bytes_per_author=per_author, future_bytes_total=total
+    )
+
+
+def test_future_height_messages_beyond_one_authors_byte_budget_are_dropped() -> None:
+    votes = [prepare(0, 2, r, ZERO) for r in range(4)]
+    size = wire_size(votes[0])
+    assert {wire_size(v) for v in votes} == {size}
+    local = Local(config=budgeted(per_author=3 * size, total=100 * size))
+    out = local.inject(*votes)
+    assert local.core.future_buffered_bytes == 3 * size
+    assert local.core.metrics.ignored["future_author_bytes_full"] == 1
+    assert any(isinstance(a, RequestSync) for a in out)  # dropped traffic is fetched by sync instead
+    local.inject(prepare(1, 2, 0, ZERO))  # another author has its own budget
+    assert local.core.future_buffered_bytes == 4 * size
+
+
+def test_future_height_messages_beyond_the_total_byte_budget_are_dropped() -> None:
+    size = wire_size(prepare(0, 2, 0, ZERO))
+    local = Local(config=budgeted(per_author=2 * size, total=5 * size))
+    local.inject(*(prepare(a, 2, r, ZERO) for a in (0, 1, 2) for r in (0, 1)))
+    assert local.core.future_buffered_bytes == 5 * size
+    assert local.core.metrics.ignored["future_total_bytes_full"] == 1
+    assert "future_author_bytes_full" not in local.core.metrics.ignored
+
+
+def test_a_future_proposal_larger_than_the_authors_budget_is_dropped_but_small_votes_still_fit() -> None:
+    first = peer_block(0)
+    big = ToyBlock(2, 0, 1, first.hash, 2_600, b"x" * 4_096)
+    local = Local(config=budgeted(per_author=2_048, total=1 << 20))
+    local.inject(proposal(1, big))
+    assert local.core.future_buffered_bytes == 0
+    assert local.core.metrics.ignored["future_author_bytes_full"] == 1
+    local.inject(prepare(1, 2, 0, big.hash))
+    assert local.core.future_buffered_bytes == wire_size(prepare(1, 2, 0, big.hash))
+
+
+def test_decoded_future_messages_are_charged_their_encoded_size() -> None:
+    local = Local()
+    vote = prepare(0, 3, 0, ZERO)
+    local.core.on_message(vote, local.now)
+    assert local.core.future_buffered_bytes == wire_size(vote)
+
+
+def test_buffered_future_bytes_are_released_when_their_height_is_reached() -> None:
+    size = wire_size(prepare(0, 2, 0, ZERO))
+    local = Local(config=budgeted(per_author=2 * size, total=100 * size))
+    first = peer_block(0)
+    second = ToyBlock(2, 0, 1, first.hash, 2_600, b"second")
+    local.inject(prepare(0, 2, 0, second.hash), prepare(0, 3, 0, ZERO))
+    assert local.core.future_buffered_bytes == 2 * size
+    local.now = 2_700
+    local.new_block(first, certificate_for(first))
+    assert local.core.future_buffered_bytes == size  # height 3's vote is still waiting
+    local.inject(prepare(0, 4, 0, ZERO))
+    assert local.core.future_buffered_bytes == 2 * size and "future_author_bytes_full" not in (
+        local.core.metrics.ignored
+    )
+
+
+@pytest.mark.parametrize("field_name", ["future_bytes_per_author", "future_bytes_total"])
+def test_future_byte_budgets_must_be_positive(field_name: str) -> None:
+    with pytest.raises(ConsensusError):
+        ConsensusConfig(CHAIN_ID, PERIOD_MS, 1_000, 8_000, **{field_name: 0})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("carries", ["round_changes", "prepares"])
+def test_a_round_0_proposal_carrying_any_justification_is_rejected(carries: str) -> None:
+    local = Local()
+    block = peer_block(0)
+    rcs = [round_change(i, 1, 1).signed for i in (0, 1, 2, 3)] if carries == "round_changes" else []
+    prepares = [prepare(i, 1, 0, block.hash).signed for i in (0, 1, 2, 3)] if carries == "prepares" else []
+    out = local.inject(proposal(0, block, rcs=rcs, prepares=prepares))
+    assert rejects(out) == ["round0_with_justification"] and sent(out) == []
+
+
+def test_a_fresh_proposal_carrying_prepares_nobody_claimed_is_rejected() -> None:
+    local = Local()
+    block = peer_block(1)
+    rcs = [round_change(i, 1, 1).signed for i in (0, 1, 2, 3)]
+    extra = [prepare(i, 1, 0, block.hash).signed for i in (0, 1, 2, 3)]
+    out = local.inject(proposal(1, block, rcs=rcs, prepares=extra))
+    assert rejects(out) == ["justification_unexpected_prepares"] and sent(out) == []
