@@ -327,25 +327,35 @@ def main() -> None:
     parser.add_argument("--honest-txs", type=int, default=400)
     parser.add_argument("--honest-rate", type=float, default=20.0, help="honest grants per second")
     parser.add_argument("--rpc-threads", type=int, default=0, help="threads posting heavy JSON-RPC batches")
-    parser.add_argument("--keep", action="store_true", help="keep the network folder")
-    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    parser.add_argument(
+        "--no-baseline", action="store_true", help="skip the same-run baseline (honest traffic alone)"
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the network folders")
+    parser.add_argument("--json", action="store_true", help="print the results as JSON")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="xinlian-bench-adversary-"))
+    runs: dict[str, FloodResult] = {}
     try:
+        common = {
+            "validators": args.validators,
+            "honest_txs": args.honest_txs,
+            "honest_rate": args.honest_rate,
+        }
+        if not args.no_baseline:
+            print("baseline: honest grants alone on a fresh devnet", file=sys.stderr)
+            runs["baseline"] = run_flood_scenario(workdir / "baseline", flood_txs=0, rpc_threads=0, **common)
         print(
-            f"{args.validators} validators; flood {args.flood_txs} max-size txs from {args.flood_threads} "
-            f"threads; honest {args.honest_txs} grants at {args.honest_rate:g}/s; "
+            f"attack: {args.validators} validators; flood {args.flood_txs} max-size txs from "
+            f"{args.flood_threads} threads; honest {args.honest_txs} grants at {args.honest_rate:g}/s; "
             f"RPC adversary threads {args.rpc_threads}",
             file=sys.stderr,
         )
-        result = run_flood_scenario(
-            workdir / "devnet",
-            validators=args.validators,
+        runs["attack"] = run_flood_scenario(
+            workdir / "attack",
             flood_txs=args.flood_txs,
             flood_threads=args.flood_threads,
-            honest_txs=args.honest_txs,
-            honest_rate=args.honest_rate,
             rpc_threads=args.rpc_threads,
+            **common,
         )
     finally:
         if not args.keep:
@@ -353,18 +363,31 @@ def main() -> None:
 
             shutil.rmtree(workdir, ignore_errors=True)
     if args.json:
-        print(json.dumps(asdict(result), indent=2))
+        print(json.dumps({name: asdict(result) for name, result in runs.items()}, indent=2))
         return
+    for name, result in runs.items():
+        print(f"--- {name}")
+        print_result(result)
+    if "baseline" in runs:
+        base, attack = runs["baseline"], runs["attack"]
+        print(
+            f"--- honest commit p50 under attack / alone: {attack.honest_p50_s:.2f} s / "
+            f"{base.honest_p50_s:.2f} s (x{attack.honest_p50_s / max(base.honest_p50_s, 1e-9):.2f})"
+        )
+
+
+def print_result(result: FloodResult) -> None:
     ok = lambda flag: "yes" if flag else "NO"  # noqa: E731
     print(f"honest committed / offered   {result.honest_committed} / {result.honest_offered}")
     print(
         f"honest commit p50 / p99      {result.honest_p50_s:.2f} s / {result.honest_p99_s:.2f} s "
         f"(target p50 <= {P50_TARGET_S:g} s)"
     )
-    print(
-        f"flood accepted / offered     {result.flood_accepted} / {result.flood_offered}; "
-        f"refusals {result.flood_refusals}"
-    )
+    if result.flood_offered:
+        print(
+            f"flood accepted / offered     {result.flood_accepted} / {result.flood_offered}; "
+            f"refusals {result.flood_refusals}"
+        )
     if result.rpc_batches:
         print(f"RPC batches sent             {result.rpc_batches}; answers by outcome {result.rpc_outcomes}")
     rss = ", ".join(f"{mb:.0f}" for mb in result.peak_rss_mb)
