@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import socket
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,27 +16,9 @@ from node.genesis import GOVERNANCE_ADDRESS
 from node.runtime import INVALID_GOSSIP_POINTS, Node
 from sdk.crypto import PrivateKey
 from sdk.types import Transaction
+from tests.support import free_ports, wait_until
 
 CHAIN = {"block_period_ms": 100, "round_timeout_ms": 1_000, "max_round_timeout_ms": 3_000}
-
-
-def free_ports(count: int) -> list[int]:
-    socks = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(count)]
-    for sock in socks:
-        sock.bind(("127.0.0.1", 0))
-    ports = [int(s.getsockname()[1]) for s in socks]
-    for sock in socks:
-        sock.close()
-    return ports
-
-
-def wait_until(predicate: Callable[[], bool], timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
 
 
 @pytest.fixture

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import socket
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -31,31 +29,11 @@ from sdk.types import (
     compute_validators_hash,
     verify_certificate,
 )
+from tests.support import free_ports, wait_until
 
 CHAIN = {"block_period_ms": 100, "round_timeout_ms": 1_000, "max_round_timeout_ms": 3_000}
 PROPOSE = function_signature_to_4byte_selector("propose(uint8,bytes,uint256)")
 GRANT = function_signature_to_4byte_selector("grant_role(address,bytes32,bytes32)")
-
-
-def free_ports(count: int) -> list[int]:
-    socks = []
-    for _ in range(count):
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind(("127.0.0.1", 0))
-        socks.append(sock)
-    ports = [int(s.getsockname()[1]) for s in socks]
-    for s in socks:
-        s.close()
-    return ports
-
-
-def wait_until(predicate: Callable[[], bool], timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
 
 
 def committee_key(base: Path) -> PrivateKey:

@@ -8,8 +8,7 @@ import os
 import subprocess
 import sys
 import textwrap
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,6 +20,7 @@ from node.consensus.liveness import STALL_AFTER_S, ConsensusLiveness
 from node.network import init_network
 from node.p2p.service import PeerService
 from node.runtime import FATAL_EXIT_CODE, Node
+from tests.support import wait_until
 
 if TYPE_CHECKING:
     from node_fixtures import RunningNode
@@ -28,15 +28,6 @@ if TYPE_CHECKING:
 pytest_plugins = ["node_fixtures"]
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def wait_until(predicate: Callable[[], bool], timeout_s: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 @pytest.fixture()
@@ -79,20 +70,20 @@ def test_a_failing_broadcast_does_not_stop_consensus(one_node: Node) -> None:
         handler=driver,
     )
     start = one_node.ledger.height
-    assert wait_until(lambda: one_node.ledger.height >= start + 3)
+    wait_until(lambda: one_node.ledger.height >= start + 3, 20, "three blocks")
     assert driver.stats.get("send_failures") >= 3
     assert driver.running and one_node.liveness().status == "ok"
 
 
 def test_an_unexpected_error_in_the_consensus_thread_is_reported_and_fatal(one_node: Node) -> None:
     one_node.start()
-    assert wait_until(lambda: one_node.ledger.height >= 1)
+    wait_until(lambda: one_node.ledger.height >= 1, 20, "a first block")
 
     def broken_commit(*_args: object, **_kwargs: object) -> None:
         raise RuntimeError("disk on fire")
 
     one_node.ledger.commit_block = broken_commit  # type: ignore[method-assign]
-    assert wait_until(lambda: one_node.fatal is not None)
+    wait_until(lambda: one_node.fatal is not None, 20, "the fatal report")
     assert one_node.fatal is not None and "consensus driver" in one_node.fatal
     liveness = one_node.liveness()
     assert liveness.status == "down" and liveness.error is not None and "disk on fire" in liveness.error
