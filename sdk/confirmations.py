@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Final
 from sdk.calendar import date_of_day, day_of_date
 from sdk.contracts import Contract, DecodedEvent
 from sdk.crypto import PrivateKey, PublicKey, sm3, sm4_gcm_open, sm4_gcm_seal
-from sdk.errors import ClientError, DecryptionError, DomainError, EncodingError
+from sdk.errors import ClientError, CryptoError, DecryptionError, DomainError, EncodingError
 from sdk.identifiers import parse_uscc
 from sdk.signer import Signer
 
@@ -697,6 +697,20 @@ def open_document(
 
 
 # --- on-chain state -------------------------------------------------------------------------------------
+def validate_auditor_key(state: LetterState, key: PublicKey) -> None:
+    """Return None when ``key`` is the key of the account ``state`` records as the letter's auditor.
+
+    Raises DomainError ``auditor_key_mismatch`` otherwise: a reply sealed to any other key would let its
+    holder read the bank's answer.
+    """
+    if key.address != state.auditor:
+        raise DomainError(
+            "the key is not the letter's auditor's (the account that created it)",
+            code="auditor_key_mismatch",
+            auditor="0x" + state.auditor.hex(),
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class LetterState:
     """A letter as BankConfirmation.vy records it, with the status derived at ``as_of``."""
@@ -1018,10 +1032,13 @@ class Confirmations:
         auditor_key: PublicKey | None = None,
         regulator_key: PublicKey | None = None,
     ) -> LetterReplied:
-        """As the bank, seal ``reply`` for the auditor (by default the key that signed the letter's creation,
-        read from the chain), this signer and an optional regulator, and record it.
+        """As the bank, seal ``reply`` for the auditor, this signer and an optional regulator, and record it.
 
-        Raises DomainError when the reply covers items the letter did not ask; ExecutionError when refused.
+        The auditor's key is the key that signed the letter's creation (by default read from the chain);
+        either way it must be the key of the account the letter records as its auditor, so that no node
+        and no caller can get the reply sealed to another key.
+        Raises DomainError when the reply covers items the letter did not ask, or ``auditor_key_mismatch``
+        when the key is not the letter's auditor's; ExecutionError when refused.
         """
         signer = self._signer()
         state = self.letter(letter_id)
@@ -1029,7 +1046,8 @@ class Confirmations:
         if extra:
             raise DomainError(f"the letter does not ask items {sorted(extra)}", code="invalid_reply")
         if auditor_key is None:
-            auditor_key = self.creator_key(letter_id)
+            auditor_key = self.creator_key(letter_id, state=state)
+        validate_auditor_key(state, auditor_key)
         recipients = [
             Recipient(RecipientRole.AUDITOR, auditor_key),
             Recipient(RecipientRole.BANK, signer.private_key.public_key),
@@ -1151,15 +1169,34 @@ class Confirmations:
             raise DomainError("the reply on chain does not match its hash", code="document_mismatch")
         return request, reply
 
-    def creator_key(self, letter_id: bytes) -> PublicKey:
-        """Return the SM2 public key that signed the letter's creation (the auditor's key), from the chain."""
-        created = next((e for e in self.events(letter_id) if e.name == "LetterCreated"), None)
+    def creator_key(self, letter_id: bytes, *, state: LetterState | None = None) -> PublicKey:
+        """Return the SM2 public key that signed the letter's creation (the auditor's key), from the chain.
+
+        The transaction the node returns must be the one the creation event names (same hash), carry a
+        valid signature, and its key must be the one of the auditor account the letter records: a node
+        that substitutes a key of its own is refused (``auditor_key_mismatch``).
+        """
+        state = state or self.letter(letter_id)
+        created = next((e for e in self.events(letter_id, state=state) if e.name == "LetterCreated"), None)
         if created is None:
             raise DomainError("the letter's creation event is missing", code="no_such_letter")
         tx = self.client.transaction(created.tx_hash).transaction
         if tx is None:
             raise ClientError("the node did not return the creating transaction", code="bad_response")
-        return PublicKey.from_bytes(tx.public_key)
+        if tx.tx_hash != created.tx_hash:
+            raise DomainError(
+                "the node returned another transaction than the letter's creation",
+                code="auditor_key_mismatch",
+            )
+        try:
+            tx.verify_signature()
+        except CryptoError as exc:
+            raise DomainError(
+                "the letter's creating transaction carries no valid signature", code="auditor_key_mismatch"
+            ) from exc
+        key = PublicKey.from_bytes(tx.public_key)
+        validate_auditor_key(state, key)
+        return key
 
     def open_request(self, letter_id: bytes) -> LetterRequest:
         """Decrypt the letter's request with this signer's key. Raises DecryptionError if not a recipient."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import threading
@@ -11,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -29,10 +31,10 @@ from sdk.confirmations import (
     Loan,
 )
 from sdk.crypto import PublicKey
-from sdk.errors import DecryptionError, ExecutionError, XinlianError
+from sdk.errors import DecryptionError, DomainError, ExecutionError, XinlianError
 from sdk.governance import Governance
 from sdk.signer import Signer
-from sdk.types import BlockHeader, CommitCertificate
+from sdk.types import BlockHeader, CommitCertificate, Transaction
 from sdk.verify import Verifier, load_trust
 
 pytest_plugins = ["node_fixtures"]
@@ -318,3 +320,50 @@ def test_a_reply_leaving_items_uncovered_is_flagged_for_a_paper_supplement(parti
     replied = p.bank.reply(lid, partial)
     assert replied.paper_supplement
     assert p.auditor.open_reply(lid).covered_items == frozenset({1})
+
+
+class KeySwappingNode(Client):
+    """A compromised node: answers every read honestly except the letter's creating transaction, which it
+    re-signs with a key of its own (same fields, so only the key and the signature differ)."""
+
+    def __init__(self, url: str, attacker: Signer) -> None:
+        super().__init__(url)
+        self.attacker = attacker
+
+    def transaction(self, tx_hash: bytes, *, wait_s: float = 0.0) -> Any:
+        status = super().transaction(tx_hash, wait_s=wait_s)
+        tx = status.transaction
+        if tx is None:
+            return status
+        forged = Transaction.create(
+            self.attacker.private_key,
+            chain_id=tx.chain_id,
+            to=tx.to,
+            data=tx.data,
+            gas_limit=tx.gas_limit,
+            expiry_height=tx.expiry_height,
+        )
+        return dataclasses.replace(status, transaction=forged)
+
+
+def test_a_node_substituting_the_auditors_key_cannot_get_the_reply_sealed_to_it(
+    parties: Parties, running_node: RunningNode
+) -> None:
+    p = parties
+    lid = p.auditor.create(_request(p), bank_keys=[p.bank_key]).letter_id
+    p.company.authorise(lid)
+    p.bank.accept(lid)
+    attacker = Signer.generate()
+    bank_signer = running_node.member_with("BANK").signer
+    with KeySwappingNode(running_node.url, attacker) as hostile:
+        misled = Confirmations(hostile, bank_signer)
+        with pytest.raises(DomainError) as refused:
+            misled.reply(lid, _reply())
+        assert refused.value.code == "auditor_key_mismatch"
+    # Nor can a caller pass a key that is not the auditor's.
+    with pytest.raises(DomainError) as wrong_key:
+        p.bank.reply(lid, _reply(), auditor_key=attacker.private_key.public_key)
+    assert wrong_key.value.code == "auditor_key_mismatch"
+    assert p.auditor.letter(lid).status == LetterStatus.ACCEPTED  # nothing was sent
+    replied = p.bank.reply(lid, _reply())
+    assert replied.reply_hash and p.auditor.open_reply(lid).bank_reference
