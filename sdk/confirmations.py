@@ -73,7 +73,7 @@ class RecipientRole(IntEnum):
     CLIENT = 4
 
 
-# --- the 14 items (standards.md, 财会〔2020〕12号 format) -------------------------------------------------
+# --- the 14 items (财会〔2020〕12号 format) -------------------------------------------------
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 _ACCOUNT = re.compile(r"^[0-9A-Za-z-]{1,40}$")
 _MAX_TEXT = 200
@@ -214,8 +214,8 @@ class Loan(ConfirmationItem):
 
 @dataclass(frozen=True, slots=True, repr=False)
 class ClosedAccount(ConfirmationItem):
-    """Item 3. The standard's columns could not be confirmed (standards.md [UNCONFIRMED]); these are the
-    evident minimum: the account, its currency and the closing date."""
+    """Item 3. The published format's columns could not be confirmed; these are the evident minimum: the
+    account, its currency and the closing date."""
 
     ITEM: ClassVar[int] = 3
     TITLE: ClassVar[str] = "自函证基准日起过去一年内注销的账户"

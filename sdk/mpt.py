@@ -1,10 +1,10 @@
 """Ethereum Merkle-Patricia trie proofs (eth_getProof): a small offline verifier over rlp and Keccak-256."""
 
-# The EVM state root is py-evm's hexary Merkle-Patricia trie (Keccak inside the EVM, DESIGN.md). This module
+# The EVM state root is py-evm's hexary Merkle-Patricia trie (Keccak inside the EVM). This module
 # walks a proof (RLP-encoded nodes, root first) from a trusted root to the value stored under a key, or to
 # the proof that no value is stored. It needs only ``rlp`` and ``eth_hash`` (light dependencies through
 # web3), not the ``trie`` package, and is cross-checked against trie.HexaryTrie.get_from_proof in the tests.
-# Keccak digests stay inside this module and the state proof they serve (STYLE.md §5).
+# Keccak digests stay inside this module and the state proof they serve: every other digest is SM3.
 
 from __future__ import annotations
 

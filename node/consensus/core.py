@@ -154,7 +154,7 @@ class BlockSource(Protocol[BlockT]):
         ...
 
     def rehash_for_round(self, block: BlockT, round: int, proposer_index: int) -> BlockT:
-        """Return ``block`` with the header's round and proposer_index replaced (QBFT pitfall 6)."""
+        """Return ``block`` with the header's round and proposer_index replaced (QBFT re-proposal)."""
         ...
 
     def validators_after(self, block: BlockT) -> tuple[bytes, ...]:

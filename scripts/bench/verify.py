@@ -6,7 +6,7 @@ e-licence as the Municipal Market Regulation Bureau, and benchmarks the bundles 
 bundle (issuance event + current status state proof: 3 SM2 verifications) and an event-only bundle (2).
 Each verification starts from the JSON document (parsing included), as a verifier receiving a file would;
 the node is stopped before timing.
-Target (DESIGN.md): ≥ 500 bundle verifications/s per core.
+Target: ≥ 500 bundle verifications/s per core.
 """
 
 from __future__ import annotations
