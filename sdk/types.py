@@ -5,7 +5,8 @@
 # functions (``commit_preimage``); roots and set hashes are ``compute_*`` module functions; certificate
 # checking is ``verify_certificate`` (returns None or raises CertificateError).
 #
-# Field lists are fixed by the wire format (docs/wire-format.md). Every signed preimage starts with a domain tag and the chain id.
+# Field lists are fixed by the wire format (docs/wire-format.md). Every signed preimage starts with a
+# domain tag and the chain id.
 # Construction validates field sizes and raises EncodingError; decoding accepts only the canonical
 # encoding, so ``decode(b).encode() == b`` always. Encodings and hashes are cached inside the (frozen)
 # objects in slots that are not dataclass fields: equality, repr and ``dataclasses.fields`` ignore them.
