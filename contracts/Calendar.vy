@@ -21,16 +21,14 @@ weekday rule applies (callers can see `covered_through` and decide whether a res
 
 Who maintains it
 ----------------
-Accounts holding CALENDAR_KEEPER (Governance) and committee members. The past is immutable: a day can only be
-changed while it is still in the future (day > today), so a deadline that has passed never moves.
+The committee, by proposal: deadlines (e.g. a bank's reply to a confirmation letter) are recomputed from this
+calendar, so a change moves them, and no single account may make one. `set_days` and `set_covered_through`
+accept calls only from the Governance contract, which makes them only while executing a committee proposal
+that reached its threshold (actions SET_CALENDAR_DAYS and EXTEND_CALENDAR; see Governance.vy). Neither a
+committee member alone nor a CALENDAR_KEEPER account changes anything here.
+The past is immutable: a day can only be changed while it is still in the future (day > today), so a
+deadline that has passed never moves.
 """
-
-interface Governance:
-    def has_role(account: address, role: bytes32, scope: bytes32) -> bool: view
-    def is_committee_member(account: address) -> bool: view
-    def is_active_account(account: address) -> bool: view
-
-CALENDAR_KEEPER: public(constant(bytes32)) = keccak256("CALENDAR_KEEPER")
 
 ORDINARY: public(constant(uint8)) = 0  # weekday rule
 HOLIDAY: public(constant(uint8)) = 1  # non-working day
@@ -192,12 +190,9 @@ def today() -> uint256:
 # --- maintenance ---------------------------------------------------------------------------------------
 @view
 @internal
-def _check_keeper(sender: address):
-    gov: Governance = Governance(self.governance)
-    allowed: bool = staticcall gov.has_role(sender, CALENDAR_KEEPER, empty(bytes32))
-    if not allowed:
-        allowed = staticcall gov.is_committee_member(sender) and staticcall gov.is_active_account(sender)
-    assert allowed, "not a calendar keeper"
+def _check_passed_proposal(sender: address):
+    # Governance calls the calendar only from the execution of a committee proposal that reached its threshold
+    assert sender == self.governance, "only a passed Governance proposal changes the calendar"
 
 
 @internal
@@ -216,10 +211,10 @@ def _set_day(day: uint256, kind: uint8, by: address):
 @external
 def set_days(days: DynArray[uint256, MAX_EDIT_DAYS], kind: uint8):
     """
-    @notice List `days` as HOLIDAY, MAKE_UP or back to ORDINARY (keeper or committee). Every day must be in
-            the future (after today), so passed deadlines never move.
+    @notice List `days` as HOLIDAY, MAKE_UP or back to ORDINARY (Governance, executing a passed proposal).
+            Every day must be in the future (after today), so passed deadlines never move.
     """
-    self._check_keeper(msg.sender)
+    self._check_passed_proposal(msg.sender)
     assert kind <= MAKE_UP, "unknown day kind"
     today: uint256 = self._today()
     for day: uint256 in days:
@@ -230,9 +225,10 @@ def set_days(days: DynArray[uint256, MAX_EDIT_DAYS], kind: uint8):
 @external
 def set_covered_through(covered_through: uint256):
     """
-    @notice Extend the span whose official notices have been entered (keeper or committee); never shrinks.
+    @notice Extend the span whose official notices have been entered (Governance, executing a passed
+            proposal); never shrinks.
     """
-    self._check_keeper(msg.sender)
+    self._check_passed_proposal(msg.sender)
     assert covered_through > self.covered_through, "coverage only grows"
     self.covered_through = covered_through
     log CoverageSet(covered_from=self.covered_from, covered_through=covered_through, by=msg.sender)

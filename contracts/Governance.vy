@@ -11,8 +11,18 @@ Who may change what
   expiry_block)` counts the proposer's vote, `vote(id)` adds one vote per member, and the proposal executes
   in the transaction whose vote reaches the threshold (`execute(id)` covers a threshold lowered later).
   Votes are accepted while block.number < expiry_block. A proposal whose action reverts cannot execute.
-* Delegated grants: `role_admin[role]` names an admin role; any active account holding the admin role for
-  a scope (or globally) may `grant_role` / `revoke_role` that role for that scope directly.
+* Delegated grants: `role_admin[role]` names an admin role; an active account holding it may `grant_role` /
+  `revoke_role` that role directly, within the scopes it administers (`_check_role_admin`):
+  - an admin role held for a scope (not globally) administers exactly that scope;
+  - an admin role held globally administers every scope, except for roles whose scopes have owners:
+    ISSUER's scopes are licence types, owned by the organisation that defined them in the LicenceRegistry
+    (the system contract registered as "LicenceRegistry"). A global LICENCE_AUTHORITY grants and revokes
+    ISSUER only for types its own organisation defined, and nobody grants ISSUER globally but the committee.
+  - Separation of duties: no delegated admin grants a role to an account of its own organisation (itself
+    included), which would let an organisation hand itself the powers it supervises without anyone else
+    reviewing it; such grants take a committee proposal. Revoking within one's own organisation is allowed.
+* The working-day calendar (the Calendar contract, registered as "Calendar") accepts changes only from this
+  contract, i.e. only through the proposal actions SET_CALENDAR_DAYS and EXTEND_CALENDAR.
 * `initialize(...)` runs once, at genesis, from the node.
 
 Proposal actions and their payloads (`payload = abi.encode(<tuple>)`)
@@ -30,6 +40,11 @@ Proposal actions and their payloads (`payload = abi.encode(<tuple>)`)
 11 SET_ROLE_ADMIN          (bytes32 role, bytes32 admin_role)   admin_role 0x0 removes delegation
 12 REGISTER_CONTRACT       (bytes32 name, address addr)   system contract registry (code is installed by the
                                                           node at governance-approved fixed addresses)
+13 SET_CALENDAR_DAYS       (uint256[] days, uint8 kind)   Calendar.set_days: list future days as HOLIDAY (1),
+                                                          MAKE_UP (2) or back to ORDINARY (0); at most 60 days
+14 EXTEND_CALENDAR         (uint256 covered_through, uint256[] holidays, uint256[] make_up_days)
+                                                          a new annual notice: lists its days, then grows the
+                                                          calendar's coverage to covered_through (60 days max)
 
 Roles are bytes32 ids, by convention keccak256 of an upper-case name (constants below); a scope is a bytes32
 such as the hash of a licence type code, or empty(bytes32) for a global grant.
@@ -48,7 +63,7 @@ DISPENSER: public(constant(bytes32)) = keccak256("DISPENSER")  # pharmacy / hosp
 DATA_REGULATOR: public(constant(bytes32)) = keccak256("DATA_REGULATOR")  # approves core-data sharing
 DATA_HOLDER: public(constant(bytes32)) = keccak256("DATA_HOLDER")
 DATA_USER: public(constant(bytes32)) = keccak256("DATA_USER")
-CALENDAR_KEEPER: public(constant(bytes32)) = keccak256("CALENDAR_KEEPER")  # working-day calendar
+CALENDAR_KEEPER: public(constant(bytes32)) = keccak256("CALENDAR_KEEPER")  # retired: calendar changes are proposals
 
 # --- proposal actions ----------------------------------------------------------------------------------
 REGISTER_ORGANISATION: public(constant(uint8)) = 1
@@ -63,11 +78,37 @@ SET_COMMITTEE_MEMBER: public(constant(uint8)) = 9
 SET_THRESHOLD: public(constant(uint8)) = 10
 SET_ROLE_ADMIN: public(constant(uint8)) = 11
 REGISTER_CONTRACT: public(constant(uint8)) = 12
+SET_CALENDAR_DAYS: public(constant(uint8)) = 13
+EXTEND_CALENDAR: public(constant(uint8)) = 14
+LAST_ACTION: constant(uint8) = EXTEND_CALENDAR
 
 MAX_VALIDATORS: public(constant(uint256)) = 64
 MAX_COMMITTEE: public(constant(uint256)) = 32
-MAX_PAYLOAD: constant(uint256) = 512
+MAX_PAYLOAD: constant(uint256) = 4096  # room for EXTEND_CALENDAR: 96 + 2 * (32 + 32 * MAX_CALENDAR_DAYS) bytes
+MAX_CALENDAR_DAYS: public(constant(uint256)) = 60  # days per calendar list in one proposal
+CALENDAR_HOLIDAY: constant(uint8) = 1  # Calendar.HOLIDAY
+CALENDAR_MAKE_UP: constant(uint8) = 2  # Calendar.MAKE_UP
 VALIDATOR_KEY_BYTES: constant(uint256) = 64
+
+# registry names (bytes32: the ASCII name, right-padded with zeros) of the system contracts used here
+LICENCE_REGISTRY_NAME: constant(bytes32) = 0x4c6963656e636552656769737472790000000000000000000000000000000000
+CALENDAR_NAME: constant(bytes32) = 0x43616c656e646172000000000000000000000000000000000000000000000000
+
+# --- other system contracts ----------------------------------------------------------------------------
+struct LicenceType:
+    # LicenceRegistry.licence_types(type_id), as that contract returns it
+    type_code: String[21]
+    name: String[128]
+    authority: address
+    authority_org: String[18]
+    defined: bool
+
+interface LicenceRegistry:
+    def licence_types(type_id: bytes32) -> LicenceType: view
+
+interface Calendar:
+    def set_days(days: DynArray[uint256, 128], kind: uint8): nonpayable
+    def set_covered_through(covered_through: uint256): nonpayable
 
 # --- types ---------------------------------------------------------------------------------------------
 struct Organisation:
@@ -305,16 +346,19 @@ def get_committee() -> DynArray[address, MAX_COMMITTEE]:
 @external
 def grant_role(account: address, role: bytes32, scope: bytes32):
     """
-    @notice Grant `role` for `scope` as a delegated admin (holder of role_admin[role] for that scope).
+    @notice Grant `role` for `scope` as a delegated admin: a holder of role_admin[role] for a scope it
+            administers (see the module notes), to an account of another organisation.
     """
     self._check_role_admin(msg.sender, role, scope)
+    self._check_not_own_organisation(msg.sender, account)
     self._grant_role(account, role, scope, msg.sender)
 
 
 @external
 def revoke_role(account: address, role: bytes32, scope: bytes32):
     """
-    @notice Revoke `role` for `scope` as a delegated admin (holder of role_admin[role] for that scope).
+    @notice Revoke `role` for `scope` as a delegated admin: a holder of role_admin[role] for a scope it
+            administers (see the module notes).
     """
     self._check_role_admin(msg.sender, role, scope)
     self._revoke_role(account, role, scope, msg.sender)
@@ -322,10 +366,42 @@ def revoke_role(account: address, role: bytes32, scope: bytes32):
 
 @view
 @internal
+def _has_scopes_with_owners(role: bytes32) -> bool:
+    # ISSUER's scopes are licence types, each owned by the organisation that defined it
+    return role == ISSUER
+
+
+@view
+@internal
+def _owns_licence_type(sender: address, type_id: bytes32) -> bool:
+    registry: address = self.contracts[LICENCE_REGISTRY_NAME]
+    if registry == empty(address):
+        return False
+    licence_type: LicenceType = staticcall LicenceRegistry(registry).licence_types(type_id)
+    return licence_type.defined and licence_type.authority_org == self.accounts[sender].uscc
+
+
+@view
+@internal
 def _check_role_admin(sender: address, role: bytes32, scope: bytes32):
     admin_role: bytes32 = self.role_admin[role]
     assert admin_role != empty(bytes32), "role has no delegated admin"
-    assert self._has_role(sender, admin_role, scope), "not an admin of this role"
+    assert self._is_active_account(sender), "not an admin of this role"
+    if scope != empty(bytes32) and self.role_granted[sender][admin_role][scope]:
+        return  # an admin for exactly this scope
+    assert self.role_granted[sender][admin_role][empty(bytes32)], "not an admin of this role"
+    if not self._has_scopes_with_owners(role):
+        return  # a global admin of a role whose scopes have no owners
+    assert scope != empty(bytes32), "a global grant of this role needs a committee proposal"
+    assert self._owns_licence_type(sender, scope), "the licence type is not defined by the admin's organisation"
+
+
+@view
+@internal
+def _check_not_own_organisation(sender: address, account: address):
+    assert self.accounts[account].uscc != self.accounts[sender].uscc, (
+        "cannot grant a role to the admin's own organisation: that needs a committee proposal"
+    )
 
 
 # --- committee -----------------------------------------------------------------------------------------
@@ -336,7 +412,7 @@ def propose(action: uint8, payload: Bytes[MAX_PAYLOAD], expiry_block: uint256) -
     @return the proposal id (1, 2, ...)
     """
     assert self.is_committee_member[msg.sender], "not a committee member"
-    assert action >= REGISTER_ORGANISATION and action <= REGISTER_CONTRACT, "unknown action"
+    assert action >= REGISTER_ORGANISATION and action <= LAST_ACTION, "unknown action"
     assert expiry_block > block.number, "expiry must be in the future"
     proposal_id: uint256 = self.proposal_count + 1
     self.proposal_count = proposal_id
@@ -451,9 +527,33 @@ def _execute(proposal_id: uint256):
         addr: address = empty(address)
         contract_name, addr = abi_decode(payload, (bytes32, address))
         self._register_contract(contract_name, addr)
+    elif action == SET_CALENDAR_DAYS:
+        days: DynArray[uint256, MAX_CALENDAR_DAYS] = []
+        kind: uint8 = 0
+        days, kind = abi_decode(payload, (DynArray[uint256, MAX_CALENDAR_DAYS], uint8))
+        extcall self._calendar().set_days(days, kind)
+    elif action == EXTEND_CALENDAR:
+        covered_through: uint256 = 0
+        holidays: DynArray[uint256, MAX_CALENDAR_DAYS] = []
+        make_up_days: DynArray[uint256, MAX_CALENDAR_DAYS] = []
+        covered_through, holidays, make_up_days = abi_decode(
+            payload, (uint256, DynArray[uint256, MAX_CALENDAR_DAYS], DynArray[uint256, MAX_CALENDAR_DAYS])
+        )
+        calendar: Calendar = self._calendar()
+        extcall calendar.set_days(holidays, CALENDAR_HOLIDAY)
+        extcall calendar.set_days(make_up_days, CALENDAR_MAKE_UP)
+        extcall calendar.set_covered_through(covered_through)
     else:
         raise "unknown action"
     log ProposalExecuted(proposal_id=proposal_id, action=action)
+
+
+@view
+@internal
+def _calendar() -> Calendar:
+    calendar: address = self.contracts[CALENDAR_NAME]
+    assert calendar != empty(address), "no calendar registered"
+    return Calendar(calendar)
 
 
 # --- state changes (shared by genesis, proposals and delegated grants) -----------------------------------

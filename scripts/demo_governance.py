@@ -1,5 +1,6 @@
 """Walk through the ledger with the SDK only: register an organisation and an account by committee vote,
-grant a role by delegation, transact from the new account, then read the chain with web3.py over /rpc.
+grant a role by delegation, transact from the new account, change the working-day calendar by committee
+proposal only, then read the chain with web3.py over /rpc.
 
 Run against a node started by `make run` (default URL http://127.0.0.1:8545, network in var/devnet):
     .venv/bin/python scripts/demo_governance.py [--url URL] [--network var/devnet]
@@ -8,11 +9,13 @@ Run against a node started by `make run` (default URL http://127.0.0.1:8545, net
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 from pathlib import Path
 
 from web3 import Web3
 
+from sdk.calendar import ORDINARY, OnChainCalendar, date_of_day, day_of_date
 from sdk.client import Client
 from sdk.identifiers import compute_org_code_check, compute_uscc_check
 from sdk.signer import Signer
@@ -69,6 +72,24 @@ def main() -> None:
         result = client.send(new_key, gov.address, data, check=False)
         reason = result.revert_reason if result.revert_reason else "none"
         print(f"own transaction 0x{result.tx_hash.hex()[:16]}… status={result.status} reason={reason}")
+
+        # 5. The working-day calendar moves letters' due dates: one committee member alone cannot change it
+        #    (a raw call to the Calendar is refused), only a proposal reaching the threshold does. The demo
+        #    re-lists a far-future ordinary Monday as ORDINARY, so no deadline actually moves.
+        calendar = OnChainCalendar(client)
+        day = day_of_date(dt.date(2030, 1, 7))
+        data = calendar.contract.encode_call("set_days", [[day], ORDINARY])
+        direct = client.send(committee[0], calendar.address, data, check=False)
+        print(f"calendar change by one member: status={direct.status} reason={direct.revert_reason}")
+        proposal = gov.with_signer(committee[0]).propose_calendar_days([day], ORDINARY)
+        print(f"calendar proposal {proposal.proposal_id}: executed={proposal.executed}")
+        if not proposal.executed:
+            vote = gov.with_signer(committee[1]).vote(proposal.proposal_id)
+            print(f"second vote: executed={vote.executed} (block {vote.receipt.height})")
+        print(
+            f"{date_of_day(day)} is kind {calendar.day_kind(day)} (0 = ordinary); "
+            f"calendar covers to {date_of_day(calendar.covered_through())}"
+        )
 
     # 5. web3.py reads the same chain over JSON-RPC.
     w3 = Web3(Web3.HTTPProvider(args.url + "/rpc"))

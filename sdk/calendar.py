@@ -4,6 +4,10 @@ Days are counted as on chain: ``day = (unix_seconds + 8 * 3600) // 86400`` (days
 time). Monday to Friday are working days unless listed as non-working; Saturday and Sunday are not, unless
 listed as make-up working days (调休上班). The listed days come from the State Council General Office's annual
 notices (国务院办公厅关于XXXX年部分节假日安排的通知), entered in ``NOTICES`` below with their sources.
+
+On chain the calendar changes only through Governance committee proposals (actions SET_CALENDAR_DAYS and
+EXTEND_CALENDAR): ``calendar_extension(notice)`` turns a new year's notice into the EXTEND_CALENDAR payload,
+which ``Governance.propose_calendar_extension`` proposes and the committee votes on.
 """
 
 from __future__ import annotations
@@ -11,18 +15,23 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Final
+from typing import TYPE_CHECKING, Any, Final
 
 from eth_abi.abi import encode as abi_encode
 from eth_utils.abi import function_signature_to_4byte_selector
 
-from sdk.errors import DomainError
+from sdk.contracts import Contract
+from sdk.errors import ClientError, DomainError
+
+if TYPE_CHECKING:
+    from sdk.client import Client
 
 SECONDS_PER_DAY: Final = 86_400
 UTC_OFFSET_SECONDS: Final = 8 * 3600  # China Standard Time; no daylight saving since 1991
 CHINA_TZ: Final = dt.timezone(dt.timedelta(seconds=UTC_OFFSET_SECONDS), "CST")
 MAX_WORKING_DAYS: Final = 366  # as Calendar.vy
 MAX_SCAN_DAYS: Final = 1024  # as Calendar.vy
+MAX_PROPOSAL_DAYS: Final = 60  # days per list in one calendar proposal, as Governance.MAX_CALENDAR_DAYS
 _EPOCH: Final = dt.date(1970, 1, 1)
 
 ORDINARY: Final = 0
@@ -252,3 +261,88 @@ def encode_calendar_initialize(governance: bytes, calendar: WorkingCalendar = OF
         sorted(calendar.make_up_days),
     ]
     return selector + abi_encode(["address", "uint256", "uint256", "uint256[]", "uint256[]"], args)
+
+
+# --- changes, through Governance proposals -----------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class CalendarExtension:
+    """The EXTEND_CALENDAR proposal of one notice: its listed days, then coverage through its last day."""
+
+    covered_through: int
+    holidays: tuple[int, ...]
+    make_up_days: tuple[int, ...]
+
+    def payload(self) -> bytes:
+        """The payload: abi.encode(uint256 covered_through, uint256[] holidays, uint256[] make_up_days)."""
+        return abi_encode(
+            ["uint256", "uint256[]", "uint256[]"],
+            [self.covered_through, list(self.holidays), list(self.make_up_days)],
+        )
+
+
+def check_proposal_days(days: Iterable[int], *, allow_empty: bool = False) -> list[int]:
+    """Return ``days`` sorted and de-duplicated; raises DomainError when there are more than
+    MAX_PROPOSAL_DAYS, none (unless ``allow_empty``), or a negative day number."""
+    out = sorted(set(days))
+    if len(out) > MAX_PROPOSAL_DAYS or not (out or allow_empty):
+        raise DomainError(
+            f"a calendar proposal lists 1 to {MAX_PROPOSAL_DAYS} days per kind",
+            code="bad_calendar",
+            days=len(out),
+        )
+    if out and out[0] < 0:
+        raise DomainError("a day number is not negative", code="bad_calendar", day=out[0])
+    return out
+
+
+def calendar_extension(notice: HolidayNotice) -> CalendarExtension:
+    """The EXTEND_CALENDAR proposal entering ``notice`` and covering its year through 31 December.
+
+    Raises DomainError when a date is both a holiday and a make-up day, or a list is too long for one
+    proposal (MAX_PROPOSAL_DAYS).
+    """
+    calendar = WorkingCalendar.from_notices([notice])
+    return CalendarExtension(
+        covered_through=calendar.covered_through,
+        holidays=tuple(check_proposal_days(calendar.holidays, allow_empty=True)),
+        make_up_days=tuple(check_proposal_days(calendar.make_up_days, allow_empty=True)),
+    )
+
+
+class OnChainCalendar:
+    """Reads of the Calendar contract through a node. Changes are Governance committee proposals
+    (``Governance.propose_calendar_days`` / ``propose_calendar_extension``), never direct calls."""
+
+    def __init__(self, client: Client, *, address: bytes | None = None) -> None:
+        self.client = client
+        self._address = address
+        self.contract = Contract("Calendar")
+
+    @property
+    def address(self) -> bytes:
+        """The Calendar address, from the Governance system contract registry."""
+        if self._address is None:
+            found = self.client.governance.contract_address("Calendar")
+            if found is None:
+                raise ClientError("no Calendar is registered in Governance", code="no_calendar")
+            self._address = found
+        return self._address
+
+    def _read(self, function: str, *args: Any) -> Any:
+        out = self.client.call(self.address, self.contract.encode_call(function, list(args)))
+        return self.contract.decode_output(function, out)
+
+    def day_kind(self, day: int) -> int:
+        """ORDINARY, HOLIDAY or MAKE_UP as listed on chain for ``day``."""
+        return int(self._read("day_kind", day))
+
+    def is_working_day(self, day: int) -> bool:
+        return bool(self._read("is_working_day", day))
+
+    def covered_through(self) -> int:
+        """The last day whose official notice has been entered on chain."""
+        return int(self._read("covered_through"))
+
+    def today(self) -> int:
+        """The China-time day of the head block, as the contract sees it."""
+        return int(self._read("today"))

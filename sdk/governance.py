@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any
@@ -9,8 +10,18 @@ from typing import TYPE_CHECKING, Any
 from eth_abi.abi import encode as abi_encode
 from eth_utils.crypto import keccak
 
+from sdk.calendar import (
+    HOLIDAY,
+    MAKE_UP,
+    ORDINARY,
+    CalendarExtension,
+    HolidayNotice,
+    calendar_extension,
+    check_proposal_days,
+    day_of_timestamp,
+)
 from sdk.contracts import Contract
-from sdk.errors import ClientError, EncodingError
+from sdk.errors import ClientError, DomainError, EncodingError
 from sdk.identifiers import parse_uscc
 from sdk.signer import Signer
 
@@ -18,8 +29,13 @@ if TYPE_CHECKING:
     from sdk.client import Client, ReceiptResult
 
 GLOBAL_SCOPE: bytes = bytes(32)
+#: Roles whose scopes are licence types: a delegated admin grants them only for types its organisation
+#: defined (any other scope, and the global one, take a committee proposal).
+LICENCE_TYPE_SCOPED_ROLES: frozenset[str] = frozenset({"ISSUER"})
 DEFAULT_PROPOSAL_EXPIRY_BLOCKS: int = 100_000
 GOVERNANCE_GAS_LIMIT: int = 2_000_000
+# a calendar proposal stores up to 4 KB of payload (about 22,000 gas a word): the chain's default tx limit
+CALENDAR_PROPOSAL_GAS_LIMIT: int = 5_000_000
 
 ROLE_NAMES: tuple[str, ...] = (
     "LICENCE_AUTHORITY",
@@ -53,6 +69,8 @@ class Action(IntEnum):
     SET_THRESHOLD = 10
     SET_ROLE_ADMIN = 11
     REGISTER_CONTRACT = 12
+    SET_CALENDAR_DAYS = 13
+    EXTEND_CALENDAR = 14
 
 
 # abi.encode(<tuple>) of each action's payload, as Governance._execute decodes it.
@@ -69,6 +87,8 @@ _PAYLOAD_TYPES: dict[Action, list[str]] = {
     Action.SET_THRESHOLD: ["uint256"],
     Action.SET_ROLE_ADMIN: ["bytes32", "bytes32"],
     Action.REGISTER_CONTRACT: ["bytes32", "address"],
+    Action.SET_CALENDAR_DAYS: ["uint256[]", "uint8"],
+    Action.EXTEND_CALENDAR: ["uint256", "uint256[]", "uint256[]"],
 }
 
 
@@ -195,6 +215,14 @@ class Governance:
         """Return the number of committee votes that executes a proposal."""
         return int(self._read("threshold"))
 
+    def contract_address(self, name: str) -> bytes | None:
+        """Return the address the system contract registry lists under ``name`` (e.g. "Calendar"), or None."""
+        raw = name.encode("ascii", errors="replace")
+        if not name.isascii() or not 0 < len(raw) <= 32:
+            raise EncodingError("a contract name is 1 to 32 ASCII characters", code="bad_arguments")
+        address = bytes(self._read("contracts", raw.ljust(32, b"\x00")))
+        return None if address == bytes(20) else address
+
     def proposal(self, proposal_id: int) -> Proposal | None:
         """Return a proposal, or None when no proposal has that id."""
         if not 1 <= proposal_id <= int(self._read("proposal_count")):
@@ -212,13 +240,13 @@ class Governance:
         )
 
     # --- writes -------------------------------------------------------------------------------------
-    def _send(self, function: str, *args: Any) -> ReceiptResult:
+    def _send(self, function: str, *args: Any, gas_limit: int = GOVERNANCE_GAS_LIMIT) -> ReceiptResult:
         if self.signer is None:
             raise ClientError(
                 "this Governance facade has no signer; use with_signer(signer)", code="no_signer"
             )
         data = self.contract.encode_call(function, list(args))
-        return self.client.send(self.signer, self.address, data, gas_limit=GOVERNANCE_GAS_LIMIT, check=True)
+        return self.client.send(self.signer, self.address, data, gas_limit=gas_limit, check=True)
 
     def _proposal_result(self, receipt: ReceiptResult, proposal_id: int | None = None) -> ProposalResult:
         executed = False
@@ -245,7 +273,10 @@ class Governance:
         Raises ExecutionError with the contract's reason (e.g. ``not a committee member``).
         """
         expiry = self.client.chain_info(refresh=False).height + expiry_blocks
-        return self._proposal_result(self._send("propose", int(action), payload, expiry))
+        gas_limit = GOVERNANCE_GAS_LIMIT
+        if action in (Action.SET_CALENDAR_DAYS, Action.EXTEND_CALENDAR):
+            gas_limit = min(CALENDAR_PROPOSAL_GAS_LIMIT, self.client.chain_info(refresh=False).tx_gas_limit)
+        return self._proposal_result(self._send("propose", int(action), payload, expiry, gas_limit=gas_limit))
 
     def vote(self, proposal_id: int) -> ProposalResult:
         """Vote for a proposal; the vote reaching the threshold executes it."""
@@ -325,8 +356,44 @@ class Governance:
         payload = encode_payload(Action.REGISTER_CONTRACT, raw.ljust(32, b"\x00"), address)
         return self.propose(Action.REGISTER_CONTRACT, payload)
 
+    def propose_calendar_days(self, days: Iterable[int], kind: int) -> ProposalResult:
+        """Propose listing future ``days`` (day numbers, see sdk.calendar) as HOLIDAY, MAKE_UP or ORDINARY.
+
+        The calendar changes when the committee's votes reach the threshold; deadlines computed from it
+        (e.g. confirmation letters' due dates) move with it. Checked before signing (conveniences; the
+        contracts refuse the same): 1 to MAX_PROPOSAL_DAYS days, a known kind, every day after the head
+        block's day. Raises DomainError, ExecutionError.
+        """
+        if kind not in (ORDINARY, HOLIDAY, MAKE_UP):
+            raise DomainError("unknown day kind", code="bad_calendar", kind=kind)
+        listed = check_proposal_days(days)
+        self._require_future(listed)
+        return self.propose(Action.SET_CALENDAR_DAYS, encode_payload(Action.SET_CALENDAR_DAYS, listed, kind))
+
+    def propose_calendar_extension(self, notice: HolidayNotice | CalendarExtension) -> ProposalResult:
+        """Propose entering a new year's notice: its non-working and make-up days, then coverage through
+        31 December of its year (one proposal, applied as a whole when it passes).
+
+        Raises DomainError (a clash in the notice, too many days, a day already begun), ExecutionError
+        (e.g. ``coverage only grows``).
+        """
+        extension = calendar_extension(notice) if isinstance(notice, HolidayNotice) else notice
+        self._require_future([*extension.holidays, *extension.make_up_days])
+        return self.propose(Action.EXTEND_CALENDAR, extension.payload())
+
+    def _require_future(self, days: list[int]) -> None:
+        today = day_of_timestamp(self.client.chain_info(refresh=True).head_timestamp_ms // 1000)
+        begun = [d for d in days if d <= today]
+        if begun:
+            raise DomainError("cannot change a day that has begun", code="bad_calendar", days=begun)
+
     def grant_role(self, account: bytes, role: str | bytes, scope: bytes = GLOBAL_SCOPE) -> ReceiptResult:
-        """Grant ``role`` for ``scope`` as its delegated admin (e.g. the drug regulator grants MAH)."""
+        """Grant ``role`` for ``scope`` as its delegated admin (e.g. the drug regulator grants MAH).
+
+        The contract refuses a scope the signer does not administer (a global LICENCE_AUTHORITY grants
+        ISSUER only for licence types its organisation defined, never globally) and any grant to an account
+        of the signer's own organisation (that takes a committee proposal).
+        """
         return self._send("grant_role", account, compute_role_id(role), scope)
 
     def revoke_role(self, account: bytes, role: str | bytes, scope: bytes = GLOBAL_SCOPE) -> ReceiptResult:

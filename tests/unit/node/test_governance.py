@@ -15,18 +15,28 @@ from node.execution import BlockContext, ExecutionEngine, Message
 from node.genesis import (
     AUDIT_ACCREDITOR,
     AUDITOR,
+    BANK,
+    CALENDAR_ADDRESS,
+    CALENDAR_KEEPER,
+    DATA_REGULATOR,
     DISPENSER,
     DRUG_REGULATOR,
     GOVERNANCE_ADDRESS,
     ISSUER,
     LICENCE_AUTHORITY,
+    LICENCE_REGISTRY_ADDRESS,
     MAH,
     GenesisAccount,
     GenesisOrganisation,
     GenesisRole,
     GenesisSpec,
+    SystemContract,
     encode_contract_name,
+    load_runtime_code,
 )
+from node.genesis_init import INIT_DATA_BUILDERS, encode_initialize_with_governance
+from sdk.contracts import Contract
+from sdk.crypto import sm3
 from sdk.errors import ExecutionError
 from sdk.types import Receipt
 
@@ -35,9 +45,17 @@ ABI: list[dict[str, Any]] = json.loads((ROOT / "contracts/build/Governance.json"
 FUNCTIONS = {e["name"]: e for e in ABI if e.get("type") == "function"}
 
 ORG_A, ORG_B, ORG_C = "91350100M000100Y43", "91110000100000000A", "91310000200000000B"
+BUREAU_A_ORG, BUREAU_B_ORG = "91110000300000000C", "91440300400000000D"  # two licence authorities
+SCOPED_ORG, DATA_ORG = "91120000500000000E", "91440300600000000F"
 M1, M2, M3 = (bytes([0x10 + i]) * 20 for i in range(3))
 REGULATOR, PHARMA, AUDIT_BODY, OUTSIDER = (bytes([0x40 + i]) * 20 for i in range(4))
+AUTHORITY_A, AUTHORITY_A_CLERK, AUTHORITY_B = (bytes([0x50 + i]) * 20 for i in range(3))
+SCOPED_AUTHORITY, DATA_ADMIN, ISSUER_HOLDER, KEEPER, MEMBER = (bytes([0x60 + i]) * 20 for i in range(5))
 NEWCOMER = bytes([0x77]) * 20
+TYPE_A_CODE, TYPE_B_CODE = BUREAU_A_ORG + "001", BUREAU_B_ORG + "001"
+TYPE_A, TYPE_B = sm3(TYPE_A_CODE.encode()), sm3(TYPE_B_CODE.encode())
+LICENCES = Contract("LicenceRegistry")
+CALENDAR = Contract("Calendar")
 V1, V2, V3 = (bytes([i]) * 64 for i in (1, 2, 3))
 REGISTER_ORGANISATION, SET_ORGANISATION_ACTIVE, REGISTER_ACCOUNT, SET_ACCOUNT_ACTIVE = 1, 2, 3, 4
 GRANT_ROLE, REVOKE_ROLE, ADD_VALIDATOR, REMOVE_VALIDATOR = 5, 6, 7, 8
@@ -67,16 +85,27 @@ class Chain:
     receipts: list[Receipt] = field(default_factory=list)
 
     def send(self, sender: bytes, name: str, *args: Any, gas: int = 2_000_000) -> Receipt:
+        return self.send_to(sender, GOVERNANCE_ADDRESS, calldata(name, *args), gas=gas)
+
+    def send_to(self, sender: bytes, to: bytes, data: bytes, *, gas: int = 2_000_000) -> Receipt:
         self.height += 1
         ctx = BlockContext(
             height=self.height, timestamp_ms=self.height * 1000, gas_limit=30_000_000, proposer=M1
         )
-        data = calldata(name, *args)
-        result = self.engine.execute_block(
-            self.root, ctx, [Message(sender, GOVERNANCE_ADDRESS, data, gas, keccak(data))]
-        )
+        tx_hash = keccak(data + self.height.to_bytes(8, "big"))
+        result = self.engine.execute_block(self.root, ctx, [Message(sender, to, data, gas, tx_hash)])
         self.root = result.state_root
+        self.receipts.append(result.receipts[0])
         return result.receipts[0]
+
+    def view_of(self, contract: Contract, address: bytes, name: str, *args: Any) -> Any:
+        ctx = BlockContext(
+            height=self.height, timestamp_ms=self.height * 1000, gas_limit=30_000_000, proposer=M1
+        )
+        data = contract.encode_call(name, list(args))
+        return contract.decode_output(
+            name, self.engine.call(self.root, OUTSIDER, address, data, 5_000_000, ctx=ctx)
+        )
 
     def must(self, sender: bytes, name: str, *args: Any) -> Receipt:
         receipt = self.send(sender, name, *args)
@@ -108,14 +137,21 @@ class Chain:
         self.must(M2, "vote", proposal_id)
 
 
-@pytest.fixture()
-def chain() -> Chain:
+def make_chain() -> Chain:
+    """Three committee members (threshold 2), a drug regulator, an audit accreditor, a data regulator, two
+    licence authorities (global LICENCE_AUTHORITY), each of which has defined one licence type of its own, a
+    licence authority for type A only, an issuer of type A, a calendar keeper and a member without roles;
+    the LicenceRegistry and the Calendar are installed."""
     spec = GenesisSpec(
         validators=(V1, V2),
         organisations=(
             GenesisOrganisation(ORG_A, "Committee Org"),
             GenesisOrganisation(ORG_B, "国家药品监督管理局"),
             GenesisOrganisation(ORG_C, "某某制药有限公司"),
+            GenesisOrganisation(BUREAU_A_ORG, "某市市场监督管理局"),
+            GenesisOrganisation(BUREAU_B_ORG, "某省卫生健康委员会"),
+            GenesisOrganisation(SCOPED_ORG, "某区行政审批局"),
+            GenesisOrganisation(DATA_ORG, "某市数据局"),
         ),
         accounts=(
             GenesisAccount(M1, ORG_A),
@@ -124,13 +160,55 @@ def chain() -> Chain:
             GenesisAccount(REGULATOR, ORG_B),
             GenesisAccount(PHARMA, ORG_C),
             GenesisAccount(AUDIT_BODY, ORG_B),
+            GenesisAccount(AUTHORITY_A, BUREAU_A_ORG),
+            GenesisAccount(AUTHORITY_A_CLERK, BUREAU_A_ORG),
+            GenesisAccount(AUTHORITY_B, BUREAU_B_ORG),
+            GenesisAccount(SCOPED_AUTHORITY, SCOPED_ORG),
+            GenesisAccount(DATA_ADMIN, DATA_ORG),
+            GenesisAccount(ISSUER_HOLDER, DATA_ORG),
+            GenesisAccount(KEEPER, DATA_ORG),
+            GenesisAccount(MEMBER, ORG_C),
         ),
         committee=(M1, M2, M3),
         threshold=2,
-        roles=(GenesisRole(REGULATOR, DRUG_REGULATOR), GenesisRole(AUDIT_BODY, AUDIT_ACCREDITOR)),
+        roles=(
+            GenesisRole(REGULATOR, DRUG_REGULATOR),
+            GenesisRole(AUDIT_BODY, AUDIT_ACCREDITOR),
+            GenesisRole(AUTHORITY_A, LICENCE_AUTHORITY),
+            GenesisRole(AUTHORITY_B, LICENCE_AUTHORITY),
+            GenesisRole(SCOPED_AUTHORITY, LICENCE_AUTHORITY, TYPE_A),
+            GenesisRole(DATA_ADMIN, DATA_REGULATOR),
+            GenesisRole(ISSUER_HOLDER, ISSUER, TYPE_A),
+            GenesisRole(KEEPER, CALENDAR_KEEPER),
+        ),
+        system_contracts=(
+            SystemContract(
+                "Calendar",
+                CALENDAR_ADDRESS,
+                load_runtime_code("Calendar"),
+                INIT_DATA_BUILDERS["Calendar"](GOVERNANCE_ADDRESS),
+            ),
+            SystemContract(
+                "LicenceRegistry",
+                LICENCE_REGISTRY_ADDRESS,
+                load_runtime_code("LicenceRegistry"),
+                encode_initialize_with_governance(GOVERNANCE_ADDRESS),
+            ),
+        ),
     )
     engine = ExecutionEngine({}, chain_id=7)
-    return Chain(engine, engine.create_genesis(spec))
+    c = Chain(engine, engine.create_genesis(spec))
+    for authority, code in ((AUTHORITY_A, TYPE_A_CODE), (AUTHORITY_B, TYPE_B_CODE)):
+        receipt = c.send_to(
+            authority, LICENCE_REGISTRY_ADDRESS, LICENCES.encode_call("define_type", [code, "某类许可证"])
+        )
+        assert receipt.status == 1, receipt.revert_reason
+    return c
+
+
+@pytest.fixture()
+def chain() -> Chain:
+    return make_chain()
 
 
 # --- genesis ------------------------------------------------------------------------------------------
@@ -259,10 +337,72 @@ def test_scoped_licence_authority_grants_issuer_only_for_its_scope(chain: Chain)
     assert chain.refused(REGULATOR, "grant_role", PHARMA, ISSUER, GLOBAL) == "not an admin of this role"
 
 
+def test_global_licence_authority_cannot_grant_issuer_for_another_authoritys_type(chain: Chain) -> None:
+    # The attack: bureau A holds LICENCE_AUTHORITY globally and makes itself (or anyone) an issuer of
+    # bureau B's licence type, raw transactions straight to Governance.
+    reason = chain.refused(AUTHORITY_A, "grant_role", PHARMA, ISSUER, TYPE_B)
+    assert reason == "the licence type is not defined by the admin's organisation"
+    assert chain.view("has_role", PHARMA, ISSUER, TYPE_B) is False
+    assert chain.refused(AUTHORITY_A, "grant_role", AUTHORITY_A, ISSUER, TYPE_B) != ""
+    assert chain.view("has_role", AUTHORITY_A, ISSUER, TYPE_B) is False
+
+
+def test_global_licence_authority_grants_and_revokes_issuer_for_its_own_type_only(chain: Chain) -> None:
+    chain.must(AUTHORITY_A, "grant_role", PHARMA, ISSUER, TYPE_A)
+    assert chain.view("has_role", PHARMA, ISSUER, TYPE_A) is True
+    chain.must(AUTHORITY_B, "grant_role", PHARMA, ISSUER, TYPE_B)
+    reason = chain.refused(AUTHORITY_A, "revoke_role", PHARMA, ISSUER, TYPE_B)
+    assert reason == "the licence type is not defined by the admin's organisation"
+    assert chain.view("has_role", PHARMA, ISSUER, TYPE_B) is True
+    chain.must(AUTHORITY_A, "revoke_role", PHARMA, ISSUER, TYPE_A)
+    assert chain.view("has_role", PHARMA, ISSUER, TYPE_A) is False
+    undefined = sm3(b"91110000300000000C999")  # bureau A's code, but no such type defined
+    assert (
+        chain.refused(AUTHORITY_A, "grant_role", PHARMA, ISSUER, undefined)
+        == "the licence type is not defined by the admin's organisation"
+    )
+
+
+def test_no_delegated_admin_grants_issuer_for_every_type(chain: Chain) -> None:
+    # a global ISSUER grant would cover every authority's types: only the committee makes one
+    assert (
+        chain.refused(AUTHORITY_A, "grant_role", PHARMA, ISSUER, GLOBAL)
+        == "a global grant of this role needs a committee proposal"
+    )
+    chain.decide(GRANT_ROLE, encode(["address", "bytes32", "bytes32"], [PHARMA, ISSUER, GLOBAL]))
+    assert chain.view("has_role", PHARMA, ISSUER, TYPE_B) is True
+    assert (
+        chain.refused(AUTHORITY_A, "revoke_role", PHARMA, ISSUER, GLOBAL)
+        == "a global grant of this role needs a committee proposal"
+    )
+
+
+def test_delegated_admin_cannot_grant_roles_within_its_own_organisation(chain: Chain) -> None:
+    own = "cannot grant a role to the admin's own organisation: that needs a committee proposal"
+    assert chain.refused(AUTHORITY_A, "grant_role", AUTHORITY_A, ISSUER, TYPE_A) == own
+    assert chain.refused(AUTHORITY_A, "grant_role", AUTHORITY_A_CLERK, ISSUER, TYPE_A) == own
+    assert chain.refused(REGULATOR, "grant_role", REGULATOR, MAH, GLOBAL) == own
+    assert chain.refused(REGULATOR, "grant_role", AUDIT_BODY, MAH, GLOBAL) == own  # same organisation
+    assert chain.refused(AUDIT_BODY, "grant_role", AUDIT_BODY, AUDITOR, GLOBAL) == own
+    assert chain.view("has_role", AUTHORITY_A, ISSUER, TYPE_A) is False
+    assert chain.view("has_role", REGULATOR, MAH, GLOBAL) is False
+    # the committee may decide such a grant, and the admin may still revoke within its organisation
+    chain.decide(GRANT_ROLE, encode(["address", "bytes32", "bytes32"], [AUTHORITY_A_CLERK, ISSUER, TYPE_A]))
+    chain.must(AUTHORITY_A, "revoke_role", AUTHORITY_A_CLERK, ISSUER, TYPE_A)
+    assert chain.view("has_role", AUTHORITY_A_CLERK, ISSUER, TYPE_A) is False
+
+
 def test_role_admin_delegation_is_set_by_committee(chain: Chain) -> None:
-    assert chain.refused(REGULATOR, "grant_role", PHARMA, ISSUER, GLOBAL) == "not an admin of this role"
+    assert chain.refused(REGULATOR, "grant_role", PHARMA, BANK, GLOBAL) == "role has no delegated admin"
+    chain.decide(SET_ROLE_ADMIN, encode(["bytes32", "bytes32"], [BANK, DRUG_REGULATOR]))
+    chain.must(REGULATOR, "grant_role", PHARMA, BANK, GLOBAL)
+    assert chain.view("has_role", PHARMA, BANK, GLOBAL) is True
+    # delegating ISSUER does not let a global admin grant it globally or for types it does not own
     chain.decide(SET_ROLE_ADMIN, encode(["bytes32", "bytes32"], [ISSUER, DRUG_REGULATOR]))
-    chain.must(REGULATOR, "grant_role", PHARMA, ISSUER, GLOBAL)
+    reason = chain.refused(REGULATOR, "grant_role", PHARMA, ISSUER, GLOBAL)
+    assert reason == "a global grant of this role needs a committee proposal"
+    reason = chain.refused(REGULATOR, "grant_role", PHARMA, ISSUER, TYPE_A)
+    assert reason == "the licence type is not defined by the admin's organisation"
     chain.decide(SET_ROLE_ADMIN, encode(["bytes32", "bytes32"], [MAH, GLOBAL]))  # removes delegation
     assert chain.refused(REGULATOR, "grant_role", PHARMA, MAH, GLOBAL) == "role has no delegated admin"
 

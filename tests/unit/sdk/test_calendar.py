@@ -26,10 +26,8 @@ from node.genesis import (
 from node.genesis_init import INIT_DATA_BUILDERS
 from sdk.calendar import (
     HOLIDAY,
-    MAKE_UP,
     NOTICES,
     OFFICIAL_CALENDAR,
-    ORDINARY,
     date_of_day,
     day_of_date,
     day_of_timestamp,
@@ -233,21 +231,15 @@ def test_day_helpers_agree(onchain: CalendarChain) -> None:
     assert onchain.view("today()", ["uint256"], []) == day_of_timestamp(onchain.now_ms // 1000)
 
 
-def test_keeper_edits_future_days_only_and_outsiders_are_refused() -> None:
+def test_no_account_changes_the_calendar_directly() -> None:
+    # Changes are Governance committee proposals (tests/unit/node/test_calendar_proposals.py); a keeper, a
+    # committee member or anyone else calling the Calendar directly is refused.
     chain = CalendarChain()
     future = day("2026-03-02")
     sig, types = "set_days(uint256[],uint8)", ["uint256[]", "uint8"]
-    assert chain.send(OUTSIDER, sig, types, [future], HOLIDAY) == (0, "not a calendar keeper")
-    assert chain.send(KEEPER, sig, types, [future], HOLIDAY)[0] == 1
-    assert not chain.is_working_day(future)
-    assert chain.send(MEMBER, sig, types, [future], ORDINARY)[0] == 1  # committee member
+    refused = (0, "only a passed Governance proposal changes the calendar")
+    for sender in (OUTSIDER, KEEPER, MEMBER):  # MEMBER is the committee
+        assert chain.send(sender, sig, types, [future], HOLIDAY) == refused
+        assert chain.send(sender, "set_covered_through(uint256)", ["uint256"], day("2027-12-31")) == refused
     assert chain.is_working_day(future)
-    assert chain.send(KEEPER, sig, types, [day("2026-01-10")], MAKE_UP) == (
-        0,
-        "cannot change a day that has begun",
-    )
-    assert chain.send(KEEPER, sig, types, [future], 3) == (0, "unknown day kind")
-    cover = "set_covered_through(uint256)"
-    assert chain.send(KEEPER, cover, ["uint256"], day("2026-06-30")) == (0, "coverage only grows")
-    assert chain.send(KEEPER, cover, ["uint256"], day("2027-12-31"))[0] == 1
-    assert chain.view("covered_through()", ["uint256"], []) == day("2027-12-31")
+    assert chain.view("covered_through()", ["uint256"], []) == OFFICIAL_CALENDAR.covered_through
