@@ -9,10 +9,16 @@
 Identifiers and hashes (all SM3, through the precompile at 0x…0a01)
 -----------------------------------------------------------------
 * type_id    = SM3(21-character 证照类型代码, ASCII). Also the Governance scope of ISSUER grants.
-* id_hash    = SM3(GB/T 36904 identifier, normalised upper-case ASCII). The identifier is validated
-               (segments, embedded USCCs, MOD 37,36 check character) by the SDK; only its hash is sent.
+* id_hash    = SM3(GB/T 36904 identifier, normalised upper-case ASCII), computed here: issue and renew
+               receive the identifier itself (it names no person: type code, issuer code, serial, version)
+               and check it (root, segments, 0-9/A-Z, MOD 37,36 check character) and that it names its
+               type and its issuer: the type code is the licence's type and the issuer code is the USCC
+               of the issuing organisation. A region-coded issuer segment names no organisation, so it is
+               refused. No issuer can take (pre-issue) an identifier of another organisation or type.
 * holder_commitment = SM3(salt(32) ‖ holder code type ("111" resident ID | "001" USCC) ‖ holder code),
                made by the SDK; the salt stays with the holder's credential file. No personal data here.
+               The chain sees only the commitment, so the salt's quality (32 CSPRNG bytes) is the SDK's
+               to enforce; the contract refuses only an empty commitment.
 * holder_key_hash   = SM3(holder SM2 public key x‖y, 64 bytes) or empty: binds the key whose signature
                a use record (用证) needs. The key itself appears only in a use record's call data.
 
@@ -21,9 +27,12 @@ Who may do what
 * define_type: an active account holding LICENCE_AUTHORITY (for the type's scope or globally) whose
   organisation's USCC is the first 18 characters of the type code (checked here on chain).
 * Issuers are authorised per type by Governance.grant_role(account, ISSUER, type_id) (LICENCE_AUTHORITY
-  administers ISSUER in Governance); issue needs has_role(sender, ISSUER, type_id).
-* suspend / resume / revoke / renew / annotate / bind_holder_key: an active account of the issuing
-  organisation (renew also needs ISSUER for the type still).
+  administers ISSUER in Governance); issue needs has_role(sender, ISSUER, type_id), type_id being the
+  SM3 of the identifier's type code, and the identifier's issuer code must be the sender's organisation.
+* suspend / resume / revoke / annotate: an active account of the issuing organisation.
+* renew / bind_holder_key: an active account of the issuing organisation that holds ISSUER for the
+  licence's type (Governance scope type_id). Binding the holder key decides whose signature counts as
+  the holder's consent, so it is an issuer's act; HolderKeyBound records the key hash it replaces.
 * record_use: any active account (the relying party), with the holder's SM2-signed consent.
 
 Status codes (status, status_at)
@@ -59,6 +68,16 @@ CONSENT_MESSAGE_BYTES: constant(uint256) = 221  # 21 + 32 + 20 + 32 + 20 + 32 + 
 
 TYPE_CODE_LENGTH: constant(uint256) = 21
 USCC_LENGTH: constant(uint256) = 18
+
+# GB/T 36904 identifier: ROOT type(21) "." issuer(18: a USCC) "." serial(1-32) "." version(3) "." check(1)
+LICENCE_ID_ROOT: constant(String[15]) = "1.2.156.3005.2."
+MAX_LICENCE_ID: constant(uint256) = 94  # 15 + 21 + 1 + 18 + 1 + 32 + 1 + 3 + 1 + 1
+MIN_LICENCE_ID: constant(uint256) = 63  # a one-character serial
+ID_TYPE_AT: constant(uint256) = 15
+ID_ISSUER_AT: constant(uint256) = 37  # after the type code and its dot
+ID_SERIAL_AT: constant(uint256) = 56  # after the issuer code and its dot
+ASCII_DOT: constant(uint256) = 46
+NOT_ALNUM: constant(uint256) = 36
 MIN_JURISDICTION_LENGTH: constant(uint256) = 6
 MAX_REASON: constant(uint256) = 256
 MAX_TIME: constant(uint256) = 2**64 - 1
@@ -167,6 +186,7 @@ event LicenceAnnotated:
 event HolderKeyBound:
     id_hash: indexed(bytes32)
     by: indexed(address)
+    previous_holder_key_hash: bytes32  # the key it replaces (empty: none was bound)
     holder_key_hash: bytes32
 
 event LicenceUsed:
@@ -250,6 +270,69 @@ def _status_at(lic: LicenceView, t: uint256) -> uint8:
     if lic.valid_until != 0 and t > lic.valid_until:
         return STATUS_EXPIRED
     return STATUS_VALID
+
+
+@pure
+@internal
+def _alnum_value(c: uint256) -> uint256:
+    # MOD 37,36 values: 0-9 -> 0..9, A-Z -> 10..35; anything else NOT_ALNUM
+    if c >= 48 and c <= 57:
+        return c - 48
+    if c >= 65 and c <= 90:
+        return c - 55
+    return NOT_ALNUM
+
+
+@pure
+@internal
+def _check_identifier_root(identifier: String[MAX_LICENCE_ID]):
+    # long enough for the root, the type code and an 18-character issuer code (checked by the caller)
+    assert len(identifier) >= ID_SERIAL_AT, "licence identifier has a wrong length"
+    assert slice(identifier, 0, ID_TYPE_AT) == LICENCE_ID_ROOT, "not an e-licence identifier (1.2.156.3005.2.)"
+
+
+@pure
+@internal
+def _check_identifier_form(identifier: String[MAX_LICENCE_ID]):
+    """Dots between the segments, 0-9/A-Z segments, a 3-digit version and the MOD 37,36 check character."""
+    n: uint256 = len(identifier)
+    assert n >= MIN_LICENCE_ID, "licence identifier has a wrong length"
+    raw: Bytes[MAX_LICENCE_ID] = convert(identifier, Bytes[MAX_LICENCE_ID])
+    p: uint256 = 36
+    for i: uint256 in range(ID_TYPE_AT, MAX_LICENCE_ID):
+        if i + 1 >= n:
+            break  # the check character
+        c: uint256 = convert(slice(raw, i, 1), uint256)
+        if i == ID_ISSUER_AT - 1 or i == ID_SERIAL_AT - 1 or i + 6 == n or i + 2 == n:
+            assert c == ASCII_DOT, "licence identifier segments are misplaced"
+            continue
+        v: uint256 = self._alnum_value(c)
+        assert v != NOT_ALNUM, "licence identifier segments are 0-9 or A-Z"
+        assert i + 6 < n or v < 10, "licence identifier version is 3 digits"
+        p = (p + v) % 36
+        if p == 0:
+            p = 36
+        p = (2 * p) % 37
+    check: uint256 = self._alnum_value(convert(slice(raw, n - 1, 1), uint256))
+    assert check == (37 - p) % 36, "licence identifier check character is wrong"
+
+
+@view
+@internal
+def _identify(identifier: String[MAX_LICENCE_ID], type_code: String[21], issuer_org: String[18]) -> bytes32:
+    """
+    @notice Check that `identifier` is well formed and names `type_code` and `issuer_org` (the issuing
+            organisation's USCC); return its id hash, SM3(identifier).
+    """
+    self._check_identifier_root(identifier)
+    assert slice(identifier, ID_TYPE_AT, TYPE_CODE_LENGTH) == type_code, (
+        "identifier's type code is not the licence's type"
+    )
+    assert slice(identifier, ID_ISSUER_AT, USCC_LENGTH) == issuer_org, (
+        "identifier's issuer code is not the issuing organisation"
+    )
+    self._check_identifier_form(identifier)
+    return self._sm3(convert(identifier, Bytes[MAX_LICENCE_ID]))
 
 
 @view
@@ -424,23 +507,29 @@ def define_type(type_code: String[21], name: String[128]) -> bytes32:
 # --- issuance and lifecycle ----------------------------------------------------------------------------
 @external
 def issue(
-    id_hash: bytes32,
-    type_id: bytes32,
+    identifier: String[MAX_LICENCE_ID],
     holder_commitment: bytes32,
     holder_key_hash: bytes32,
     document_hash: bytes32,
     valid_from: uint256,
     valid_until: uint256,
     jurisdiction: String[12],
-):
+) -> bytes32:
     """
-    @notice Issue a licence of `type_id`. The sender must hold ISSUER for the type (Governance).
+    @notice Issue the licence `identifier` (GB/T 36904, normalised). Its type is the identifier's type code,
+            for which the sender must hold ISSUER (Governance); its issuer code must be the USCC of the
+            sender's organisation.
+    @return the id hash, SM3(identifier)
     """
+    self._check_identifier_root(identifier)
+    type_code: String[21] = slice(identifier, ID_TYPE_AT, TYPE_CODE_LENGTH)
+    type_id: bytes32 = self._sm3(convert(type_code, Bytes[21]))
     assert self.licence_types[type_id].defined, "unknown licence type"
     assert staticcall self.governance.has_role(msg.sender, ISSUER, type_id), "not an issuer of this licence type"
     assert len(jurisdiction) >= MIN_JURISDICTION_LENGTH, "jurisdiction must be a region code"
     # has_role has just read the sender's account record: this read is warm
     org: String[18] = staticcall self.governance.organisation_of(msg.sender)
+    id_hash: bytes32 = self._identify(identifier, type_code, org)
     self._store_licence(
         id_hash,
         type_id,
@@ -453,6 +542,7 @@ def issue(
         jurisdiction,
         empty(bytes32),
     )
+    return id_hash
 
 
 @external
@@ -500,21 +590,29 @@ def revoke(id_hash: bytes32, reason: String[MAX_REASON]):
 
 @external
 def renew(
-    id_hash: bytes32, new_id_hash: bytes32, document_hash: bytes32, valid_from: uint256, valid_until: uint256
-):
+    id_hash: bytes32,
+    new_identifier: String[MAX_LICENCE_ID],
+    document_hash: bytes32,
+    valid_from: uint256,
+    valid_until: uint256,
+) -> bytes32:
     """
     @notice Issue a new version of a licence (same type, holder, holder key and jurisdiction) linked to
-            the old one, which becomes SUPERSEDED. Issuing organisation, still an ISSUER of the type.
+            the old one, which becomes SUPERSEDED. Issuing organisation, still an ISSUER of the type; the
+            new identifier names the same type and the issuing organisation.
+    @return the new version's id hash, SM3(new_identifier)
     """
     lic: LicenceView = self._load(id_hash)
     self._check_issuing_org(lic)
     self._check_not_ended(lic)
     assert lic.state != STATUS_SUSPENDED, "licence suspended"
     assert staticcall self.governance.has_role(msg.sender, ISSUER, lic.type_id), "not an issuer of this licence type"
+    org: String[18] = staticcall self.governance.organisation_of(msg.sender)
+    new_id_hash: bytes32 = self._identify(new_identifier, self.licence_types[lic.type_id].type_code, org)
     self._store_licence(
         new_id_hash,
         lic.type_id,
-        staticcall self.governance.organisation_of(msg.sender),
+        org,
         lic.holder_commitment,
         lic.holder_key_hash,
         document_hash,
@@ -526,6 +624,7 @@ def renew(
     self.licences[id_hash].lifecycle = self._pack_lifecycle(STATUS_SUPERSEDED, 0, block.timestamp)
     self.licences[id_hash].next = new_id_hash
     log LicenceRenewed(id_hash=id_hash, new_id_hash=new_id_hash, by=msg.sender)
+    return new_id_hash
 
 
 @pure
@@ -575,14 +674,23 @@ def annotate(
 @external
 def bind_holder_key(id_hash: bytes32, holder_key_hash: bytes32):
     """
-    @notice Bind (or replace, e.g. after a lost key) the holder key whose consent use records need.
+    @notice Bind (or replace, e.g. after a lost key) the holder key whose consent use records need: an
+            account of the issuing organisation holding ISSUER for the licence's type. The event keeps the
+            replaced key's hash, so every binding stays in the licence's history.
     """
     lic: LicenceView = self._load(id_hash)
     self._check_issuing_org(lic)
     self._check_not_ended(lic)
+    assert staticcall self.governance.has_role(msg.sender, ISSUER, lic.type_id), "not an issuer of this licence type"
     assert holder_key_hash != empty(bytes32), "empty holder key hash"
+    assert holder_key_hash != lic.holder_key_hash, "holder key already bound"
     self.licences[id_hash].holder_key_hash = holder_key_hash
-    log HolderKeyBound(id_hash=id_hash, by=msg.sender, holder_key_hash=holder_key_hash)
+    log HolderKeyBound(
+        id_hash=id_hash,
+        by=msg.sender,
+        previous_holder_key_hash=lic.holder_key_hash,
+        holder_key_hash=holder_key_hash,
+    )
 
 
 # --- use (用证) ----------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """Walk an e-licence (电子证照) through its life with the SDK: define a type, issue, use with the holder's
-consent, suspend, resume, renew, revoke, then print the licence's history as the API serves it.
+consent, rebind the holder's key, suspend, resume, renew, revoke, then print the licence's history as the
+API serves it.
 
 Run against a node started by `make run` (default URL http://127.0.0.1:8545, network in var/devnet):
     .venv/bin/python scripts/demo_licences.py [--url URL] [--network var/devnet] [--out DIR]
@@ -26,7 +27,7 @@ from sdk.licences import Licences  # noqa: E402
 from sdk.signer import Signer  # noqa: E402
 
 DAY = 86_400
-SHOWN = ("reason", "previous", "new_id_hash", "user")
+SHOWN = ("reason", "previous", "new_id_hash", "user", "previous_holder_key_hash")
 ZERO_HASH = "0x" + "00" * 32
 
 
@@ -89,6 +90,11 @@ def main() -> None:
         )
         used = licences.with_signer(relying_party).record_use(consent)
         print(f"2. {bank['name']} recorded a use with the holder's SM2 consent (block {used.height})")
+
+        # the holder changed phones: binding a key is an issuer's act, and the old key stays in the history
+        holder_key = PrivateKey.generate()
+        rebound = licences.bind_holder_key(identifier, holder_key.public_key)
+        print(f"   issuer rebound the holder key (block {rebound.height}): the old key no longer consents")
 
         licences.suspend(identifier, "经营异常名录")
         print(f"3. suspended: {licences.status(identifier).name}")

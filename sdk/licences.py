@@ -1,10 +1,11 @@
 """E-licence facade (电子证照): types, issuers, issuance, lifecycle, consented use, status and history.
 
-Everything personal stays off chain. The chain sees SM3 hashes only: the licence identifier's hash, a salted
-commitment to the holder (``compute_holder_commitment``), the document's hash and, to check the holder's
-consent to a use, the hash of the holder's SM2 public key. The holder receives a credential file
-(``HolderCredential``) with the GB/T 36903 metadata, the salt that opens the commitment and where the
-issuance was committed.
+Everything personal stays off chain. The chain sees the licence identifier (it names no person: type code,
+issuer code, serial, version; the registry checks that it names its type and its issuing organisation and
+keys the licence by its SM3 hash), a salted commitment to the holder (``compute_holder_commitment``; the
+salt is always 32 bytes from ``secrets``), the document's hash and, to check the holder's consent to a use,
+the hash of the holder's SM2 public key. The holder receives a credential file (``HolderCredential``) with
+the GB/T 36903 metadata, the salt that opens the commitment and where the issuance was committed.
 
 Every identifier is validated before anything is signed (IdentifierError, nothing sent): the GB/T 36904
 licence identifier with its MOD 37,36 check character, the 21-character type code with its USCC, the holder
@@ -54,6 +55,13 @@ HOLDER_CODE_USCC: Final = "001"  # 统一社会信用代码
 HOLDER_CODE_TYPES: Final = (HOLDER_CODE_RESIDENT_ID, HOLDER_CODE_USCC)
 
 CHINA_TZ: Final = dt.timezone(dt.timedelta(hours=8))
+
+
+class WeakSaltError(EncodingError):
+    """A holder salt that would not hide the holder code: not 32 bytes, or a short pattern repeated (all
+    zeros included). The SDK draws salts from ``secrets``; this refuses salts made any other way."""
+
+    code = "weak_salt"
 
 
 class LicenceStatus(IntEnum):
@@ -127,14 +135,45 @@ def validate_holder_code(code_type: str, code: str) -> str:
     )
 
 
+#: A salt that repeats a pattern this short (one byte, e.g. all zeros, up to 8 bytes) is refused.
+MAX_REPEATED_SALT_PATTERN: Final = 8
+
+
+def new_holder_salt() -> bytes:
+    """Return a fresh holder salt: 32 bytes from the OS CSPRNG (``secrets``)."""
+    return secrets.token_bytes(HOLDER_SALT_BYTES)
+
+
+def validate_holder_salt(salt: bytes) -> bytes:
+    """Return ``salt`` when it can hide a holder code; raise WeakSaltError otherwise.
+
+    Refused: anything but 32 bytes, and 32 bytes that repeat a pattern of 1 to 8 bytes (all zeros, 0xFF…,
+    "abcd" × 8). A salt from ``new_holder_salt`` is one of these with probability below 2**-190. The chain
+    sees only the commitment, so it cannot check the salt: this check and ``new_holder_salt`` are the rule.
+    """
+    if not isinstance(salt, bytes) or len(salt) != HOLDER_SALT_BYTES:
+        raise WeakSaltError(
+            f"the holder salt is {HOLDER_SALT_BYTES} random bytes", code="weak_salt", field="salt"
+        )
+    for period in range(1, MAX_REPEATED_SALT_PATTERN + 1):
+        if salt == (salt[:period] * (HOLDER_SALT_BYTES // period + 1))[:HOLDER_SALT_BYTES]:
+            raise WeakSaltError(
+                f"the holder salt repeats a {period}-byte pattern: use new_holder_salt()",
+                code="weak_salt",
+                field="salt",
+                period=period,
+            )
+    return salt
+
+
 def compute_holder_commitment(salt: bytes, code_type: str, code: str) -> bytes:
     """Return SM3(salt ‖ code type ‖ code), the holder commitment kept on chain.
 
-    Takes the 32-byte salt, the code type ("111"/"001") and the holder code (validated first).
-    Raises IdentifierError for a bad code, EncodingError for a salt that is not 32 bytes.
+    Takes the 32-byte salt (``new_holder_salt``), the code type ("111"/"001") and the holder code
+    (validated first). Raises IdentifierError for a bad code, WeakSaltError (an EncodingError) for a salt
+    that is not 32 bytes or repeats a short pattern (``validate_holder_salt``).
     """
-    if not isinstance(salt, bytes) or len(salt) != HOLDER_SALT_BYTES:
-        raise EncodingError(f"the holder salt is {HOLDER_SALT_BYTES} bytes", code="bad_arguments")
+    validate_holder_salt(salt)
     normalised = validate_holder_code(code_type, code)
     return sm3(salt + code_type.encode("ascii") + normalised.encode("ascii"))
 
@@ -732,8 +771,13 @@ class Licences:
             )
 
     def _check_issuer_code(self, parsed: LicenceId) -> None:
+        # LicenceRegistry checks the same on chain: this only saves a refused transaction
         if parsed.issuer_kind != "uscc":
-            return  # a region-code issuer segment names no organisation
+            raise DomainError(
+                "the registry issues identifiers whose issuer code is the issuer's USCC, not a region code",
+                code="wrong_organisation",
+                issuer_code=parsed.issuer_code,
+            )
         if self._organisation_of(self._require_signer().address) != parsed.issuer_code:
             raise DomainError(
                 "the identifier's issuer code is not the signer's organisation",
@@ -755,15 +799,16 @@ class Licences:
         holder_public_key: PublicKey | bytes | None = None,
         licence_name: str | None = None,
         issue_date: dt.date | None = None,
-        salt: bytes | None = None,
     ) -> PreparedIssue:
         """Validate and encode an issuance without sending it (``issue`` sends it; benchmarks batch it).
 
-        Takes the GB/T 36904 identifier (its type code must be a defined type and its issuer code the
-        signer's organisation when it is a USCC), the holder's name, code and code type ("111"/"001"), the
-        SM3 of the licence document, the validity (``valid_until`` None = no end date), the jurisdiction
-        region code, optionally the holder's public key (needed for consented use records), the licence
-        name (default: the type's name), the issue date (default: today, China time) and the salt.
+        Takes the GB/T 36904 identifier (its type code must be a defined type and its issuer code the USCC
+        of the signer's organisation: the registry checks both on chain), the holder's name, code and code
+        type ("111"/"001"), the SM3 of the licence document, the validity (``valid_until`` None = no end
+        date), the jurisdiction region code, optionally the holder's public key (needed for consented use
+        records), the licence name (default: the type's name) and the issue date (default: today, China
+        time). The commitment's salt is always fresh from ``secrets`` (``new_holder_salt``): no caller
+        chooses it.
         Returns: the call data, id hash and the credential (without tx hash and height).
         Raises: IdentifierError, EncodingError, DomainError (``unknown_type``, ``wrong_organisation``).
         """
@@ -780,13 +825,12 @@ class Licences:
             raise EncodingError("valid_until is before valid_from", code="bad_arguments")
         licence_type = self._require_type(parsed.type_code)
         self._check_issuer_code(parsed)
-        salt = secrets.token_bytes(HOLDER_SALT_BYTES) if salt is None else salt
+        salt = new_holder_salt()
         commitment = compute_holder_commitment(salt, holder_code_type, code)
         key_hash = compute_holder_key_hash(holder_public_key) if holder_public_key is not None else bytes(32)
         id_hash = sm3(parsed.identifier.encode("ascii"))
         data = self.contract.encode_call(
-            "issue",
-            [id_hash, licence_type.type_id, commitment, key_hash, document_hash, start, end, region],
+            "issue", [parsed.identifier, commitment, key_hash, document_hash, start, end, region]
         )
         credential = HolderCredential(
             licence_name=licence_name or licence_type.name,
@@ -824,7 +868,6 @@ class Licences:
         holder_public_key: PublicKey | bytes | None = None,
         licence_name: str | None = None,
         issue_date: dt.date | None = None,
-        salt: bytes | None = None,
     ) -> IssueResult:
         """Issue a licence and return the committed result with the holder's credential file.
 
@@ -843,7 +886,6 @@ class Licences:
             holder_public_key=holder_public_key,
             licence_name=licence_name,
             issue_date=issue_date,
-            salt=salt,
         )
         receipt = self.client.send(
             self._require_signer(), self.address, prepared.data, gas_limit=LICENCE_GAS_LIMIT, check=True
@@ -891,7 +933,7 @@ class Licences:
         start = to_unix_seconds(valid_from)
         end = 0 if valid_until is None else to_unix_seconds(valid_until, end_of_day=True)
         new_hash = sm3(parsed.identifier.encode("ascii"))
-        receipt = self._send("renew", credential.id_hash, new_hash, document_hash, start, end)
+        receipt = self._send("renew", credential.id_hash, parsed.identifier, document_hash, start, end)
         renewed = replace(
             credential,
             identifier=parsed.identifier,
@@ -927,7 +969,12 @@ class Licences:
         )
 
     def bind_holder_key(self, licence: str | bytes, holder_public_key: PublicKey | bytes) -> ReceiptResult:
-        """Bind (or replace) the holder key whose consent use records need (issuing organisation)."""
+        """Bind (or replace) the holder key whose consent use records need.
+
+        The signer must be an account of the issuing organisation holding ISSUER for the licence's type
+        (checked on chain); HolderKeyBound records the replaced key's hash. Raises ExecutionError
+        (``not an issuer of this licence type``, ``holder key already bound`` …).
+        """
         return self._send(
             "bind_holder_key", self._id_hash(licence), compute_holder_key_hash(holder_public_key)
         )

@@ -18,7 +18,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sdk.bundle import (
@@ -36,6 +36,7 @@ from sdk.bundle import (
 from sdk.crypto import PublicKey
 from sdk.errors import (
     EncodingError,
+    IdentifierError,
     InvalidKeyError,
     InvalidSignatureError,
     MerkleProofError,
@@ -58,6 +59,7 @@ __all__ = [
     "Checkpoint",
     "FormatError",
     "Genesis",
+    "LicenceIdentifierError",
     "LicenceStatus",
     "ProofError",
     "QuorumError",
@@ -135,6 +137,31 @@ def _licence_issued_topic() -> bytes:
 
 
 LICENCE_ISSUED_TOPIC = _licence_issued_topic()  # the event a licence bundle proves
+
+# The calls that emit LicenceIssued, and which argument is the identifier the registry hashed and checked.
+# tests/unit/sdk/test_verify.py checks these signatures against LicenceRegistry's ABI.
+LICENCE_ISSUING_CALLS: dict[str, tuple[list[str], int]] = {
+    "issue": (["string", "bytes32", "bytes32", "bytes32", "uint256", "uint256", "string"], 0),
+    "renew": (["bytes32", "string", "bytes32", "uint256", "uint256"], 1),
+}
+
+
+class LicenceIdentifierError(VerificationError):
+    """A proven licence issuance whose identifier (read from the proven transaction) cannot be read, does not
+    hash to the licence's id hash, or names another issuing organisation or type than the issuance's."""
+
+    code = "bundle_licence_identifier"
+
+
+def _selector(name: str, types: Sequence[str]) -> bytes:
+    from eth_utils.abi import function_signature_to_4byte_selector
+
+    return bytes(function_signature_to_4byte_selector(f"{name}({','.join(types)})"))
+
+
+_LICENCE_CALL_BY_SELECTOR = {
+    _selector(name, types): (name, types, index) for name, (types, index) in LICENCE_ISSUING_CALLS.items()
+}
 
 
 # --- trust anchors ---------------------------------------------------------------------------------------
@@ -338,6 +365,7 @@ class VerifiedLicence:
     valid_until: int  # unix seconds, 0 = no end date (长期)
     jurisdiction: str
     previous: bytes
+    identifier: str = ""  # the GB/T 36904 identifier, checked to name issuer_org and the type (see below)
 
     def is_holder(self, salt: bytes, code_type: str, code: str) -> bool:
         """Return whether SM3(salt ‖ code type ‖ code) opens the holder commitment (code as normalised)."""
@@ -479,6 +507,8 @@ class Verifier:
         self._validate_inclusion(b)
         log = self._validate_receipt(b)
         licence = _decode_licence(log)
+        if licence is not None:
+            licence = _validate_licence_identifier(b, licence)
         state = self._validate_state(b, changes, licence) if b.state is not None else None
         tx = b.event.tx
         return VerifiedEvent(
@@ -816,6 +846,62 @@ def _decode_licence(log: VerifiedLog | None) -> VerifiedLicence | None:
         jurisdiction=str(jurisdiction),
         previous=bytes(previous),
     )
+
+
+def _validate_licence_identifier(b: ProofBundle, licence: VerifiedLicence) -> VerifiedLicence:
+    """Read the identifier from the proven transaction (an ``issue`` or ``renew`` call to the registry) and
+    check that it hashes to the licence's id hash and names the licence's type and issuing organisation
+    (LicenceRegistry enforces the same on chain; this refuses a bundle from a registry that did not).
+
+    Returns the licence with its identifier. Raises LicenceIdentifierError.
+    """
+    from eth_abi.abi import decode as abi_decode
+    from eth_abi.exceptions import DecodingError
+
+    from sdk.crypto import sm3
+    from sdk.identifiers import parse_licence_id
+
+    tx = b.event.tx
+    call = _LICENCE_CALL_BY_SELECTOR.get(bytes(tx.data[:4])) if tx.to == LICENCE_REGISTRY_ADDRESS else None
+    if call is None:
+        raise LicenceIdentifierError(
+            "the licence issuance's transaction is not an issue or renew call to the registry: its "
+            "identifier cannot be read",
+            contract=tx.to.hex(),
+        )
+    name, types, index = call
+    try:
+        identifier = str(abi_decode(types, bytes(tx.data[4:]))[index])
+        id_hash = sm3(identifier.encode("ascii"))
+    except (DecodingError, ValueError, UnicodeEncodeError) as exc:
+        raise LicenceIdentifierError(f"the {name} call's identifier does not decode") from exc
+    if id_hash != licence.id_hash:
+        raise LicenceIdentifierError(
+            f"the {name} call's identifier does not hash to the licence's id hash",
+            identifier=identifier,
+            id_hash=licence.id_hash.hex(),
+        )
+    try:
+        parsed = parse_licence_id(identifier, check_embedded_uscc=False)
+    except IdentifierError as exc:
+        raise LicenceIdentifierError(
+            f"the licence identifier is malformed: {exc.message}", identifier=identifier
+        ) from exc
+    if parsed.issuer_kind != "uscc" or parsed.issuer_code != licence.issuer_org:
+        raise LicenceIdentifierError(
+            f"the licence identifier names issuer {parsed.issuer_code}, but organisation "
+            f"{licence.issuer_org} issued it",
+            identifier=identifier,
+            issuer_code=parsed.issuer_code,
+            issuer_org=licence.issuer_org,
+        )
+    if sm3(parsed.type_code.encode("ascii")) != licence.type_id:
+        raise LicenceIdentifierError(
+            f"the licence identifier names type {parsed.type_code}, not the licence's type",
+            identifier=identifier,
+            type_id=licence.type_id.hex(),
+        )
+    return replace(licence, identifier=parsed.identifier)
 
 
 def _judge_licence(licence: VerifiedLicence, word: int, header: BlockHeader) -> LicenceStatus:

@@ -16,10 +16,13 @@ from sdk.crypto import PrivateKey, sm3
 from sdk.errors import DomainError, ExecutionError, IdentifierError, XinlianError
 from sdk.identifiers import make_licence_id
 from sdk.licences import (
+    LICENCE_GAS_LIMIT,
     LICENCE_REGISTRY_ADDRESS,
     HolderCredential,
     Licences,
     LicenceStatus,
+    WeakSaltError,
+    compute_holder_key_hash,
     compute_licence_hash,
 )
 from sdk.signer import Signer
@@ -309,3 +312,65 @@ def test_uses_of_licences_that_do_not_stand_are_refused_and_change_nothing(world
     valid = _issue(world, "2025000105", holder_public_key=holder.public_key)
     refused(valid, "holder key does not match the licence", key=PrivateKey.generate())
     assert reader.status(valid.identifier) == LicenceStatus.VALID
+
+
+def test_a_raw_issuance_of_another_issuers_identifier_is_refused_on_chain(world: World) -> None:
+    """The SDK refuses it before signing; a hand-made transaction meets the same rule in the registry."""
+    issuer = world.licences(world.issuer)
+    squatted = make_licence_id(world.type_code, world.authority_uscc, "2025000201", 1)  # the bureau's
+    args: dict[str, Any] = {
+        "holder_name": "张三",
+        "holder_code": RESIDENT_ID,
+        "holder_code_type": "111",
+        "document_hash": sm3(b"d"),
+        "valid_from": 0,
+        "valid_until": None,
+        "jurisdiction": "110105",
+    }
+    with pytest.raises(DomainError, match="issuer code"):
+        issuer.prepare_issue(squatted, **args)
+    own = issuer.prepare_issue(world.identifier("2025000201"), **args)
+    raw = issuer.contract.encode_call(
+        "issue", [squatted, own.credential.holder_commitment, bytes(32), sm3(b"d"), 0, 0, "110105"]
+    )
+    with pytest.raises(ExecutionError, match="identifier's issuer code is not the issuing organisation"):
+        world.client.send(world.issuer, issuer.address, raw, gas_limit=LICENCE_GAS_LIMIT, check=True)
+    assert world.licences().status(squatted) == LicenceStatus.UNKNOWN
+    with pytest.raises(DomainError, match="region code"):  # a region-coded issuer names no organisation
+        issuer.prepare_issue(make_licence_id(world.type_code, "110105", "2025000202", 1), **args)
+
+
+def test_holder_salts_are_fresh_and_never_chosen_by_the_caller(world: World) -> None:
+    issuer = world.licences(world.issuer)
+    args: dict[str, Any] = {
+        "holder_name": "张三",
+        "holder_code": RESIDENT_ID,
+        "holder_code_type": "111",
+        "document_hash": sm3(b"d"),
+        "valid_from": 0,
+        "valid_until": None,
+        "jurisdiction": "110105",
+    }
+    first = issuer.prepare_issue(world.identifier("2025000301"), **args).credential
+    second = issuer.prepare_issue(world.identifier("2025000301"), **args).credential
+    assert first.holder_salt != second.holder_salt and first.holder_commitment != second.holder_commitment
+    with pytest.raises(TypeError):
+        issuer.prepare_issue(world.identifier("2025000302"), salt=bytes(32), **args)  # type: ignore[call-arg]
+    weak = dataclasses.replace(first, holder_salt=bytes(32))
+    with pytest.raises(WeakSaltError):  # a credential file with a degenerate salt is refused too
+        HolderCredential.from_json(weak.to_json())
+
+
+def test_a_holder_key_rebind_is_an_issuers_act_and_stays_in_the_history(world: World) -> None:
+    lost, new = PrivateKey.generate(), PrivateKey.generate()
+    result = _issue(world, "2025000401", holder_public_key=lost.public_key)
+    with pytest.raises(ExecutionError, match="not the issuing organisation"):
+        world.licences(world.bank).bind_holder_key(result.identifier, new.public_key)
+    world.licences(world.issuer).bind_holder_key(result.identifier, new.public_key)
+    [bound] = [e for e in world.licences().history(result.identifier) if e.name == "HolderKeyBound"]
+    assert bound.args["previous_holder_key_hash"] == compute_holder_key_hash(lost.public_key)
+    assert bound.args["holder_key_hash"] == compute_holder_key_hash(new.public_key)
+    reader, bank = world.licences(), world.licences(world.bank)
+    with pytest.raises(ExecutionError, match="holder key does not match"):
+        bank.record_use(reader.make_consent(lost, result.identifier, user=world.bank.address, purpose="核验"))
+    bank.record_use(reader.make_consent(new, result.identifier, user=world.bank.address, purpose="核验"))

@@ -312,6 +312,29 @@
     };
   }
 
+  // The call that emitted LicenceIssued and which argument is the identifier (sdk/verify.py LICENCE_ISSUING_CALLS)
+  const ISSUING_CALLS = [["issue(string,bytes32,bytes32,bytes32,uint256,uint256,string)", 0], ["renew(bytes32,string,bytes32,uint256,uint256)", 1]]
+    .map(([sig, i]) => [toHex(keccak256(ascii(sig)).subarray(0, 4)), i]);
+  const ALNUM = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+  function checkLicenceIdentifier(tx, licence) {
+    const no = (m, d) => fail("LicenceIdentifierError", m, d);
+    const call = toHex(tx.to) === REGISTRY ? ISSUING_CALLS.find(([sel]) => sel === toHex(tx.data.subarray(0, 4))) : undefined;
+    if (!call) no("the licence issuance's transaction is not an issue or renew call to the registry: its identifier cannot be read");
+    let id;
+    try { id = abiString(tx.data.subarray(4), call[1]); } catch (e) { no("the call's identifier does not decode"); }
+    if (!/^[\x20-\x7e]*$/.test(id) || !eq(sm3(ascii(id)), licence.idHash)) no("the call's identifier does not hash to the licence's id hash", { identifier: id });
+    const root = "1.2.156.3005.2.", segs = id.startsWith(root) ? id.slice(root.length).split(".") : [];
+    const [type, issuer, serial, version, check] = segs;
+    const ok = segs.length === 5 && /^[0-9A-Z]{18}[0-9]{3}$/.test(type) && /^([0-9A-Z]{18}|[0-9]{6})$/.test(issuer) && /^[0-9A-Z]{1,32}$/.test(serial) && /^[0-9]{3}$/.test(version) && /^[0-9A-Z]$/.test(check);
+    if (!ok) no("the licence identifier is malformed", { identifier: id });
+    let p = 36;
+    for (const c of type + issuer + serial + version) { p = (p + ALNUM.indexOf(c)) % 36 || 36; p = (2 * p) % 37; }
+    if (ALNUM[(37 - p) % 36] !== check) no("the licence identifier is malformed: wrong check character", { identifier: id });
+    if (issuer !== licence.issuerOrg) no(`the licence identifier names issuer ${issuer}, but organisation ${licence.issuerOrg} issued it`, { identifier: id });
+    if (!eq(sm3(ascii(type)), licence.typeId)) no(`the licence identifier names type ${type}, not the licence's type`, { identifier: id });
+    return id;
+  }
+
   // --- bundle parsing ------------------------------------------------------------------------------------
   function hashes(arr, where) {
     if (!Array.isArray(arr) || arr.length > 64) fail("FormatError", `${where} must be an array of hashes`);
@@ -471,6 +494,7 @@
       log = e.receipt.logs[e.logIndex];
     }
     const licence = decodeLicence(log);
+    if (licence) licence.identifier = checkLicenceIdentifier(tx, licence);
     // state
     let state = null;
     if (b.state) {
@@ -506,7 +530,7 @@
       log: log && { index: e.logIndex, address: toHex(log.address), topics: log.topics.map(toHex) },
       licence: licence && { idHash: toHex(licence.idHash), typeId: toHex(licence.typeId), issuer: toHex(licence.issuer), issuerOrg: licence.issuerOrg,
         holderCommitment: toHex(licence.holderCommitment), documentHash: toHex(licence.documentHash), validFrom: licence.validFrom,
-        validUntil: licence.validUntil, jurisdiction: licence.jurisdiction },
+        validUntil: licence.validUntil, jurisdiction: licence.jurisdiction, identifier: licence.identifier },
       state, labels: b.labels,
     };
   }

@@ -28,11 +28,14 @@ from sdk.identifiers import make_licence_id
 from sdk.licences import (
     Consent,
     LicenceStatus,
+    WeakSaltError,
     compute_consent_message,
     compute_holder_commitment,
     compute_holder_key_hash,
     compute_licence_hash,
     compute_type_id,
+    new_holder_salt,
+    validate_holder_salt,
 )
 from sdk.types import Receipt
 
@@ -49,8 +52,8 @@ CITY_ORG = "11430000006122244L"  # issuing organisation
 DISTRICT_ORG = "11330105002500287C"  # another issuing organisation
 BANK_ORG = "91350200776049653A"  # a relying party that records uses
 
-M1, AUTHORITY, CITY, CITY_DESK, DISTRICT, BANK, BANK_AUTHORITY, OUTSIDER = (
-    bytes([0x10 + i]) * 20 for i in range(8)
+M1, AUTHORITY, CITY, CITY_DESK, DISTRICT, BANK, BANK_AUTHORITY, OUTSIDER, CITY_CLERK, DISTRICT_DESK = (
+    bytes([0x10 + i]) * 20 for i in range(10)
 )
 TYPE_CODE = MINISTRY_ORG + "032"
 OTHER_TYPE_CODE = MINISTRY_ORG + "033"
@@ -138,32 +141,29 @@ class Chain:
         identifier: str,
         *,
         sender: bytes = CITY,
-        type_id: bytes = TYPE_ID,
         valid_from: int | None = None,
         valid_until: int | None = None,
         holder_key_hash: bytes | None = None,
         commitment: bytes = COMMITMENT,
     ) -> tuple[bytes, Receipt]:
-        id_hash = compute_licence_hash(identifier)
+        id_hash = sm3(identifier.encode("ascii"))  # as the contract hashes it (no normalisation)
         receipt = self.send(
             sender,
             "issue",
-            *self.issue_args(identifier, type_id, valid_from, valid_until, holder_key_hash, commitment),
+            *self.issue_args(identifier, valid_from, valid_until, holder_key_hash, commitment),
         )
         return id_hash, receipt
 
     def issue_args(
         self,
         identifier: str,
-        type_id: bytes = TYPE_ID,
         valid_from: int | None = None,
         valid_until: int | None = None,
         holder_key_hash: bytes | None = None,
         commitment: bytes = COMMITMENT,
     ) -> list[Any]:
         return [
-            compute_licence_hash(identifier),
-            type_id,
+            identifier,
             commitment,
             compute_holder_key_hash(HOLDER_KEY.public_key) if holder_key_hash is None else holder_key_hash,
             DOC_HASH,
@@ -220,7 +220,9 @@ def _genesis() -> Chain:
         GenesisAccount(AUTHORITY, MINISTRY_ORG),
         GenesisAccount(CITY, CITY_ORG),
         GenesisAccount(CITY_DESK, CITY_ORG),
+        GenesisAccount(CITY_CLERK, CITY_ORG),  # of the issuing organisation, without ISSUER
         GenesisAccount(DISTRICT, DISTRICT_ORG),
+        GenesisAccount(DISTRICT_DESK, DISTRICT_ORG),  # ISSUER of the same type, another organisation
         GenesisAccount(BANK, BANK_ORG),
         GenesisAccount(BANK_AUTHORITY, BANK_ORG),
     )
@@ -254,6 +256,7 @@ def base() -> Chain:
     chain.must(AUTHORITY, "grant_role", CITY, ISSUER_ROLE, TYPE_ID, to=GOVERNANCE_ADDRESS)
     chain.must(AUTHORITY, "grant_role", CITY_DESK, ISSUER_ROLE, TYPE_ID, to=GOVERNANCE_ADDRESS)
     chain.must(AUTHORITY, "grant_role", DISTRICT, ISSUER_ROLE, OTHER_TYPE_ID, to=GOVERNANCE_ADDRESS)
+    chain.must(AUTHORITY, "grant_role", DISTRICT_DESK, ISSUER_ROLE, TYPE_ID, to=GOVERNANCE_ADDRESS)
     return chain
 
 
@@ -326,7 +329,8 @@ def test_issue_stores_hashes_only_and_emits(chain: Chain) -> None:
         and row["issuer"] == CITY
     )
     assert chain.status(id_hash) == STATUS.VALID
-    # nothing personal and not the identifier itself: only hashes in the call data and the log
+    assert chain.view("status", compute_licence_hash(identifier)) == STATUS.VALID  # the SDK's hash
+    # nothing personal: the identifier is in the call data (the chain checks it), the log has its hash
     for blob in [receipt.logs[0].data, *receipt.logs[0].topics]:
         assert RESIDENT_ID.encode() not in blob and identifier.encode() not in blob
 
@@ -350,12 +354,12 @@ def test_issue_refusals_change_no_state(chain: Chain) -> None:
         (OUTSIDER, chain.issue_args(licence_id("3")), "not an issuer of this licence type"),
         (
             CITY,
-            chain.issue_args(licence_id("4", type_code=OTHER_TYPE_CODE), type_id=OTHER_TYPE_ID),
+            chain.issue_args(licence_id("4", type_code=OTHER_TYPE_CODE)),
             "not an issuer of this licence type",
         ),
         (
             CITY,
-            chain.issue_args(licence_id("5"), type_id=compute_type_id(MINISTRY_ORG + "099")),
+            chain.issue_args(licence_id("5", type_code=MINISTRY_ORG + "099")),
             "unknown licence type",
         ),
         (CITY, chain.issue_args(ok), "licence already issued"),
@@ -472,7 +476,7 @@ def test_renew_links_versions_and_supersedes(chain: Chain) -> None:
     old_hash, _ = chain.issue(old)
     new_hash = compute_licence_hash(new)
     doc2 = sm3(b"licence document v2")
-    receipt = chain.must(CITY, "renew", old_hash, new_hash, doc2, chain.now, chain.now + 730 * DAY)
+    receipt = chain.must(CITY, "renew", old_hash, new, doc2, chain.now, chain.now + 730 * DAY)
     renewed_at = chain.now
     names = [n for n, _ in chain.events(receipt)]
     assert names == ["LicenceIssued", "LicenceRenewed"]
@@ -486,7 +490,7 @@ def test_renew_links_versions_and_supersedes(chain: Chain) -> None:
     assert chain.view("status_at", old_hash, renewed_at - 1) == STATUS.VALID
     for name in ("suspend", "revoke"):
         assert "licence superseded" in chain.refused(CITY, name, old_hash, "x")
-    newer = compute_licence_hash(licence_id("2024000040", 3))
+    newer = licence_id("2024000040", 3)
     assert "licence superseded" in chain.refused(CITY, "renew", old_hash, newer, doc2, chain.now, 0)
     # the new version is a full licence: it can be renewed in turn
     chain.must(CITY, "renew", new_hash, newer, doc2, chain.now, 0)
@@ -495,12 +499,12 @@ def test_renew_links_versions_and_supersedes(chain: Chain) -> None:
 def test_renew_refusals(chain: Chain) -> None:
     id_hash, _ = chain.issue(licence_id("2024000041"))
     other_hash, _ = chain.issue(licence_id("2024000042"))
-    new_hash = compute_licence_hash(licence_id("2024000041", 2))
-    args = (new_hash, DOC_HASH, chain.now, 0)
+    args = (licence_id("2024000041", 2), DOC_HASH, chain.now, 0)
     assert "not the issuing organisation" in chain.refused(DISTRICT, "renew", id_hash, *args)
     assert "licence already issued" in chain.refused(
-        CITY, "renew", id_hash, other_hash, DOC_HASH, chain.now, 0
+        CITY, "renew", id_hash, licence_id("2024000042"), DOC_HASH, chain.now, 0
     )
+    assert other_hash == compute_licence_hash(licence_id("2024000042"))
     chain.must(CITY, "suspend", id_hash, "x")
     assert "licence suspended" in chain.refused(CITY, "renew", id_hash, *args)
     chain.must(CITY, "resume", id_hash, "ok")
@@ -514,7 +518,7 @@ def test_expired_licence_can_be_renewed(chain: Chain) -> None:
     chain.now += 100
     assert chain.status(id_hash) == STATUS.EXPIRED
     new_hash = compute_licence_hash(licence_id("2024000043", 2))
-    chain.must(CITY, "renew", id_hash, new_hash, DOC_HASH, chain.now, chain.now + DAY)
+    chain.must(CITY, "renew", id_hash, licence_id("2024000043", 2), DOC_HASH, chain.now, chain.now + DAY)
     assert chain.status(new_hash) == STATUS.VALID
 
 
@@ -616,7 +620,7 @@ def test_record_use_needs_a_valid_licence(chain: Chain) -> None:
     chain.must(CITY, "revoke", suspended, "x")
     assert "licence revoked" in chain.refused(BANK, "record_use", *chain.use_args(chain.consent(suspended)))
     old, _ = chain.issue(licence_id("2024000065"))
-    chain.must(CITY, "renew", old, compute_licence_hash(licence_id("2024000065", 2)), DOC_HASH, chain.now, 0)
+    chain.must(CITY, "renew", old, licence_id("2024000065", 2), DOC_HASH, chain.now, 0)
     assert "licence superseded" in chain.refused(BANK, "record_use", *chain.use_args(chain.consent(old)))
     assert "unknown licence" in chain.refused(
         BANK, "record_use", *chain.use_args(chain.consent(b"\x07" * 32))
@@ -630,11 +634,22 @@ def test_holder_key_binding(chain: Chain) -> None:
     key_hash = compute_holder_key_hash(HOLDER_KEY.public_key)
     assert "not the issuing organisation" in chain.refused(BANK, "bind_holder_key", id_hash, key_hash)
     receipt = chain.must(CITY, "bind_holder_key", id_hash, key_hash)
-    assert chain.events(receipt)[0][0] == "HolderKeyBound"
+    assert chain.events(receipt) == [
+        (
+            "HolderKeyBound",
+            {
+                "id_hash": id_hash,
+                "by": CITY,
+                "previous_holder_key_hash": bytes(32),
+                "holder_key_hash": key_hash,
+            },
+        )
+    ]
+    assert "holder key already bound" in chain.refused(CITY, "bind_holder_key", id_hash, key_hash)
     chain.must(BANK, "record_use", *chain.use_args(consent))
     # renewal carries the holder key over
     new_hash = compute_licence_hash(licence_id("2024000066", 2))
-    chain.must(CITY, "renew", id_hash, new_hash, DOC_HASH, chain.now, 0)
+    chain.must(CITY, "renew", id_hash, licence_id("2024000066", 2), DOC_HASH, chain.now, 0)
     chain.must(BANK, "record_use", *chain.use_args(chain.consent(new_hash)))
 
 
@@ -657,3 +672,132 @@ def test_every_transition_is_an_event_keyed_by_the_id_hash(chain: Chain) -> None
         "LicenceUsed",
         "LicenceRevoked",
     ]
+
+
+# --- separation of duties (attacks) ------------------------------------------------------------------
+def test_an_issuer_cannot_pre_issue_another_organisations_identifier(chain: Chain) -> None:
+    # DISTRICT_DESK issues the type too, but the identifier names CITY as its issuer
+    squatted = licence_id("2024000090", issuer=CITY_ORG)
+    assert "identifier's issuer code is not the issuing organisation" in chain.refused(
+        DISTRICT_DESK, "issue", *chain.issue_args(squatted)
+    )
+    id_hash, receipt = chain.issue(squatted)
+    assert receipt.status == 1, receipt.revert_reason  # the named issuer still can
+    assert chain.view("get_licence", id_hash)["issuer_org"] == CITY_ORG
+    own = licence_id("2024000090", issuer=DISTRICT_ORG)
+    _, receipt = chain.issue(own, sender=DISTRICT_DESK)
+    assert receipt.status == 1, receipt.revert_reason
+
+
+def test_an_identifier_of_another_type_is_issued_under_its_own_type_only(chain: Chain) -> None:
+    # the type is the identifier's type code: CITY (ISSUER of TYPE only) cannot issue OTHER_TYPE's
+    other = licence_id("2024000091", type_code=OTHER_TYPE_CODE)
+    assert "not an issuer of this licence type" in chain.refused(CITY, "issue", *chain.issue_args(other))
+    id_hash, receipt = chain.issue(
+        licence_id("2024000091", issuer=DISTRICT_ORG, type_code=OTHER_TYPE_CODE), sender=DISTRICT
+    )
+    assert receipt.status == 1 and chain.view("get_licence", id_hash)["type_id"] == OTHER_TYPE_ID
+
+
+def test_a_renewal_cannot_take_another_issuers_identifier(chain: Chain) -> None:
+    id_hash, _ = chain.issue(licence_id("2024000093"))
+    for new, reason in [
+        (
+            licence_id("2024000093", 2, issuer=DISTRICT_ORG),
+            "identifier's issuer code is not the issuing organisation",
+        ),
+        (
+            licence_id("2024000093", 2, type_code=OTHER_TYPE_CODE),
+            "identifier's type code is not the licence's type",
+        ),
+    ]:
+        assert reason in chain.refused(CITY, "renew", id_hash, new, DOC_HASH, chain.now, 0)
+    chain.must(CITY, "renew", id_hash, licence_id("2024000093", 2), DOC_HASH, chain.now, 0)
+
+
+@pytest.mark.parametrize(
+    ("mangle", "reason"),
+    [
+        (lambda i: i[:-1] + ("0" if i[-1] != "0" else "1"), "check character is wrong"),
+        (lambda i: i[:56] + i[56:].lower(), "segments are 0-9 or A-Z"),
+        (lambda i: i[:56] + "2024.00094" + i[-6:], "segments are 0-9 or A-Z"),
+        (lambda i: i[:-5] + "0A1" + i[-2:], "version is 3 digits"),
+        (lambda i: i.replace("1.2.156.3005.2.", "1.2.156.3005.3."), "not an e-licence identifier"),
+        (lambda i: i[:56] + "1" * 33 + i[-6:], ""),  # longer than the ABI type: refused by decoding
+        (lambda i: i[:56] + "2024_00094" + i[-6:], "segments are 0-9 or A-Z"),
+    ],
+    ids=["check", "lower_case", "dot_in_serial", "version", "root", "long_serial", "charset"],
+)
+def test_malformed_identifiers_are_refused_on_chain(chain: Chain, mangle: Any, reason: str) -> None:
+    identifier = mangle(licence_id("202400AB94"))
+    assert reason in chain.refused(CITY, "issue", *chain.issue_args(identifier))
+
+
+def test_a_region_coded_issuer_segment_is_refused_on_chain(chain: Chain) -> None:
+    regional = licence_id("2024000095", issuer="430100")
+    assert "identifier's issuer code is not the issuing organisation" in chain.refused(
+        CITY, "issue", *chain.issue_args(regional)
+    )
+
+
+def test_an_account_without_issuer_cannot_rebind_the_holder_key_and_forge_consent(chain: Chain) -> None:
+    id_hash, _ = chain.issue(licence_id("2024000092"))
+    mallory = PrivateKey.generate()  # the clerk's own key
+    assert "not an issuer of this licence type" in chain.refused(
+        CITY_CLERK, "bind_holder_key", id_hash, compute_holder_key_hash(mallory.public_key)
+    )
+    forged = chain.consent(id_hash, key=mallory)
+    assert "holder key does not match the licence" in chain.refused(
+        BANK, "record_use", *chain.use_args(forged)
+    )
+    # an ISSUER of another organisation, or of another type, cannot either
+    assert "not the issuing organisation" in chain.refused(
+        DISTRICT_DESK, "bind_holder_key", id_hash, compute_holder_key_hash(mallory.public_key)
+    )
+    # the clerk still does the organisation's other lifecycle work
+    chain.must(CITY_CLERK, "annotate", id_hash, DOC_HASH, "变更", 0, 0)
+
+
+def test_a_holder_key_rebind_by_an_issuer_keeps_the_replaced_key_in_the_history(chain: Chain) -> None:
+    id_hash, _ = chain.issue(licence_id("2024000096"))
+    first = compute_holder_key_hash(HOLDER_KEY.public_key)
+    new_key = PrivateKey.generate()  # the holder lost her key
+    second = compute_holder_key_hash(new_key.public_key)
+    receipt = chain.must(CITY_DESK, "bind_holder_key", id_hash, second)
+    [(name, args)] = chain.events(receipt)
+    assert name == "HolderKeyBound" and args["previous_holder_key_hash"] == first
+    assert args["holder_key_hash"] == second and args["by"] == CITY_DESK
+    assert chain.view("get_licence", id_hash)["holder_key_hash"] == second
+    assert "holder key does not match" in chain.refused(
+        BANK, "record_use", *chain.use_args(chain.consent(id_hash))
+    )
+    chain.must(BANK, "record_use", *chain.use_args(chain.consent(id_hash, key=new_key)))
+
+
+# --- holder commitment salts (the chain sees only the commitment: the SDK is the rule) ---------------------
+@pytest.mark.parametrize(
+    "salt",
+    [
+        bytes(32),
+        b"\xff" * 32,
+        b"\x01" * 32,
+        b"ab" * 16,
+        b"abcd" * 8,
+        b"12345678" * 4,
+        bytes(31),
+        bytes(range(33)),
+    ],
+    ids=["zeros", "ones", "repeated_byte", "period_2", "period_4", "period_8", "short", "long"],
+)
+def test_degenerate_holder_salts_are_refused_with_a_typed_error(salt: bytes) -> None:
+    with pytest.raises(WeakSaltError) as refused:
+        compute_holder_commitment(salt, "111", RESIDENT_ID)
+    assert refused.value.code == "weak_salt"
+    with pytest.raises(WeakSaltError):
+        validate_holder_salt(salt)
+
+
+def test_fresh_holder_salts_come_from_the_csprng_and_differ() -> None:
+    salts = {new_holder_salt() for _ in range(64)}
+    assert len(salts) == 64 and all(validate_holder_salt(s) == s for s in salts)
+    assert compute_holder_commitment(SALT, "111", RESIDENT_ID) == COMMITMENT  # a patternless salt is fine

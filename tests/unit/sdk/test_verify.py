@@ -31,7 +31,9 @@ from sdk.bundle import (
     decode_compact,
     load_bundle,
 )
-from sdk.crypto import PrivateKey
+from sdk.contracts import Contract
+from sdk.crypto import PrivateKey, sm3
+from sdk.identifiers import make_licence_id
 from sdk.merkle import MerkleAccumulator
 from sdk.mpt import BLANK_ROOT, MptProofError, compute_storage_slot, get_from_proof, verify_storage_proof
 from sdk.types import (
@@ -50,12 +52,14 @@ from sdk.types import (
 )
 from sdk.verify import (
     LICENCE_ISSUED_TOPIC,
+    LICENCE_ISSUING_CALLS,
     LICENCE_REGISTRY_ADDRESS,
     LICENCE_STATUS_RULE,
     ChainError,
     Checkpoint,
     FormatError,
     Genesis,
+    LicenceIdentifierError,
     ProofError,
     QuorumError,
     SignatureError,
@@ -67,10 +71,19 @@ from sdk.verify import (
 )
 
 CHAIN_ID = 4242
-TYPE_ID = secrets.token_bytes(32)
+ISSUER_ORG = "91110000MA01ABCDE0"  # the issuing organisation in the synthetic LicenceIssued logs
+OTHER_ORG = "91350200776049653A"
+TYPE_CODE = "11100000000013338W032"
+TYPE_ID = sm3(TYPE_CODE.encode())
+REGISTRY = Contract("LicenceRegistry")
 CODE_HASH = keccak(b"")
 SALT = bytes(range(32))
-HOLDER = __import__("sdk.crypto", fromlist=["sm3"]).sm3(SALT + b"111" + b"11010519491231002X")
+HOLDER = sm3(SALT + b"111" + b"11010519491231002X")
+
+
+def licence_identifier(issuer: str = ISSUER_ORG, type_code: str = TYPE_CODE) -> str:
+    """A fresh, well-formed GB/T 36904 identifier (embedded USCC checks off: synthetic codes)."""
+    return make_licence_id(type_code, issuer, secrets.token_hex(6).upper(), 1, check_embedded_uscc=False)
 
 
 # --- a synthetic chain ------------------------------------------------------------------------------------
@@ -190,21 +203,34 @@ class SyntheticChain:
         return block
 
     def licence_tx(
-        self, id_hash: bytes, signer: PrivateKey | None = None, *, valid_until: int = 0
+        self,
+        identifier: str,
+        signer: PrivateKey | None = None,
+        *,
+        valid_until: int = 0,
+        issuer_org: str = ISSUER_ORG,
+        call_data: bytes | None = None,
     ) -> tuple[Transaction, Log]:
+        """An ``issue`` transaction and the LicenceIssued log the registry emits for it (issuer_org: the
+        organisation the log names; call_data: other call data, e.g. a call that is no issuance)."""
         key = signer or self.sender
+        id_hash = sm3(identifier.encode())
+        if call_data is None:
+            call_data = REGISTRY.encode_call(
+                "issue", [identifier, HOLDER, bytes(32), bytes(32), 1_600_000_000, valid_until, "110101"]
+            )
         tx = Transaction.create(
             key,
             chain_id=self.chain_id,
             to=LICENCE_REGISTRY_ADDRESS,
-            data=b"\x01\x02" + id_hash,
+            data=call_data,
             gas_limit=500_000,
             expiry_height=1000,
         )
         data = abi_encode(
             ["string", "bytes32", "bytes32", "bytes32", "uint256", "uint256", "string", "bytes32"],
             [
-                "91110000MA01ABCDE0",
+                issuer_org,
                 HOLDER,
                 bytes(32),
                 bytes(32),
@@ -273,15 +299,18 @@ VALID = LICENCE_STATUS_RULE.valid
 REVOKED = 5
 
 
-def issue(chain: SyntheticChain, n_other: int = 4, valid_until: int = 0) -> tuple[int, bytes]:
-    """Commit a block with ``n_other`` filler transactions and one licence issuance; return (height, id)."""
-    id_hash = secrets.token_bytes(32)
+def issue(chain: SyntheticChain, n_other: int = 4, valid_until: int = 0, **licence: Any) -> tuple[int, bytes]:
+    """Commit a block with ``n_other`` filler transactions and one licence issuance; return (height, id).
+
+    ``licence`` goes to ``licence_tx`` (``identifier`` defaults to a fresh one of ISSUER_ORG)."""
+    identifier = licence.pop("identifier", None) or licence_identifier()
+    id_hash = sm3(identifier.encode())
     txs, logs = [], []
     for _ in range(n_other):
-        tx, log = chain.licence_tx(secrets.token_bytes(32))
+        tx, log = chain.licence_tx(licence_identifier())
         txs.append(tx)
         logs.append([log])
-    tx, log = chain.licence_tx(id_hash, valid_until=valid_until)
+    tx, log = chain.licence_tx(identifier, valid_until=valid_until, **licence)
     txs.insert(min(2, n_other), tx)
     logs.insert(min(2, n_other), [log])
     block = chain.add_block(txs, logs, storage={licence_slot(id_hash): VALID})
@@ -317,6 +346,68 @@ def test_valid_bundle_verifies_and_returns_only_checked_facts(chain: SyntheticCh
     assert event.licence.issuer == chain.sender.public_key.address
     assert event.licence.is_holder(SALT, "111", "11010519491231002X")
     assert not event.licence.is_holder(SALT, "111", "110105194912310021")
+
+
+# --- the licence identifier names its issuer -----------------------------------------------------------
+def _single_issuance(**licence: Any) -> tuple[SyntheticChain, ProofBundle]:
+    c = SyntheticChain.start()
+    height, _ = issue(c, 0, **licence)
+    c.add_block()
+    return c, c.bundle(height, 0, state_height=height + 1)
+
+
+def test_verified_licence_carries_its_checked_identifier() -> None:
+    identifier = licence_identifier()
+    c, bundle = _single_issuance(identifier=identifier)
+    event = Verifier(trust=c.genesis).verify_bundle(bundle)
+    assert event.licence is not None and event.licence.identifier == identifier
+    assert event.licence.issuer_org == ISSUER_ORG
+
+
+def test_bundle_whose_identifier_names_another_issuer_is_refused() -> None:
+    # a registry that did not bind identifiers to issuers: ISSUER_ORG issued OTHER_ORG's identifier
+    c, bundle = _single_issuance(identifier=licence_identifier(issuer=OTHER_ORG))
+    with pytest.raises(LicenceIdentifierError, match=f"names issuer {OTHER_ORG}.*{ISSUER_ORG} issued it"):
+        Verifier(trust=c.genesis).verify_bundle(bundle)
+
+
+@pytest.mark.parametrize(
+    ("licence", "message"),
+    [
+        ({"identifier": licence_identifier(type_code=OTHER_ORG + "001")}, "names type"),
+        ({"identifier": licence_identifier(issuer="110101")}, "names issuer 110101"),
+        ({"call_data": b"\x01\x02" + bytes(32)}, "not an issue or renew call"),
+        (
+            {
+                "call_data": REGISTRY.encode_call(
+                    "issue", [licence_identifier(), HOLDER, *[bytes(32)] * 2, 0, 0, "1"]
+                )
+            },
+            "does not hash to the licence's id hash",
+        ),
+    ],
+    ids=["other_type", "region_issuer", "not_an_issuance", "other_identifier"],
+)
+def test_bundle_without_a_matching_identifier_is_refused(licence: dict[str, Any], message: str) -> None:
+    c, bundle = _single_issuance(**licence)
+    with pytest.raises(LicenceIdentifierError, match=message) as info:
+        Verifier(trust=c.genesis).verify_bundle(bundle)
+    assert info.value.code == "bundle_licence_identifier"
+
+
+def test_a_renewal_bundle_reads_the_new_identifier() -> None:
+    identifier = licence_identifier()
+    renew = REGISTRY.encode_call("renew", [bytes([7]) * 32, identifier, bytes(32), 0, 0])
+    c, bundle = _single_issuance(identifier=identifier, call_data=renew)
+    event = Verifier(trust=c.genesis).verify_bundle(bundle)
+    assert event.licence is not None and event.licence.identifier == identifier
+
+
+def test_issuing_call_signatures_match_the_registry_abi() -> None:
+    for name, (types, index) in LICENCE_ISSUING_CALLS.items():
+        [entry] = [e for e in REGISTRY.abi if e.get("type") == "function" and e["name"] == name]
+        assert [i["type"] for i in entry["inputs"]] == types
+        assert entry["inputs"][index]["name"] in ("identifier", "new_identifier")
 
 
 def test_json_compact_and_qr_forms_round_trip(chain: SyntheticChain) -> None:
@@ -447,7 +538,7 @@ def test_altered_field_gives_its_specific_error(
 
 def test_reverted_transaction_is_a_status_error() -> None:
     c = SyntheticChain.start()
-    tx, _ = c.licence_tx(secrets.token_bytes(32))
+    tx, _ = c.licence_tx(licence_identifier())
     block = c.add_block([tx])
     c.receipts[-1] = [Receipt(tx.tx_hash, 0, 1, (), b"not an issuer")]
     # rebuild the block with the reverted receipt so the roots match

@@ -13,7 +13,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_verify import REVOKED, TAMPERS, SyntheticChain, issue, licence_slot
+from test_verify import (
+    HOLDER,
+    OTHER_ORG,
+    REGISTRY,
+    REVOKED,
+    TAMPERS,
+    SyntheticChain,
+    issue,
+    licence_identifier,
+    licence_slot,
+)
 
 from sdk.verify import VerificationError, Verifier, load_trust, trust_to_json
 
@@ -86,6 +96,8 @@ def test_browser_verifier_agrees_with_python_verifier(tmp_path: Path) -> None:
     cases.append({"name": "revoked", "bundle": revoked, "trust": trust})
     cases.append({"name": "wrong-chain", "bundle": revoked, "trust": rot_trust})
 
+    cases.extend(_identifier_cases())
+
     runner = tmp_path / "run.js"  # a file, not -e: there `module` is global and the UMD build would hide
     runner.write_text(RUNNER, encoding="utf-8")
     done = subprocess.run(
@@ -101,5 +113,52 @@ def test_browser_verifier_agrees_with_python_verifier(tmp_path: Path) -> None:
     assert dict(zip([c["name"] for c in cases], browser, strict=True)) == dict(
         zip([c["name"] for c in cases], python, strict=True)
     )
-    assert python[0] == "" and python[-2] == "StatusError" and python[-1] == "ChainError"
-    assert python[-3] == "ChainError" and python[-4] == "" and python[-5] == ""
+    verdicts = dict(zip([c["name"] for c in cases], python, strict=True))
+    assert verdicts["valid"] == "" and verdicts["revoked"] == "StatusError"
+    assert verdicts["wrong-chain"] == "ChainError" and verdicts["missing"] == "ChainError"
+    assert verdicts["rot5"] == "" and verdicts["rot3"] == ""
+    assert verdicts["id-valid"] == "" and verdicts["id-renew"] == ""
+    refused = [n for n in verdicts if n.startswith("id-") and n not in ("id-valid", "id-renew")]
+    assert refused and all(verdicts[n] == "LicenceIdentifierError" for n in refused)
+
+
+def _identifier_cases() -> list[dict[str, Any]]:
+    """Bundles whose issuing call names an identifier of another issuer, another type or a region code, is not
+    an issuance at all, or carries an identifier other than the one the licence was issued under."""
+    identifier = licence_identifier()
+    variants: list[tuple[str, dict[str, Any]]] = [
+        ("id-valid", {}),
+        ("id-other-issuer", {"identifier": licence_identifier(issuer=OTHER_ORG)}),
+        ("id-other-type", {"identifier": licence_identifier(type_code=OTHER_ORG + "001")}),
+        ("id-region", {"identifier": licence_identifier(issuer="110101")}),
+        ("id-not-issuance", {"call_data": b"\x01\x02" + bytes(32)}),
+        (
+            "id-other-identifier",
+            {
+                "call_data": REGISTRY.encode_call(
+                    "issue", [licence_identifier(), HOLDER, bytes(32), bytes(32), 0, 0, "1"]
+                )
+            },
+        ),
+        (
+            "id-renew",
+            {
+                "identifier": identifier,
+                "call_data": REGISTRY.encode_call("renew", [bytes([7]) * 32, identifier, bytes(32), 0, 0]),
+            },
+        ),
+    ]
+    cases = []
+    for name, licence in variants:
+        chain = SyntheticChain.start()
+        height, _ = issue(chain, 0, **licence)
+        chain.add_block()
+        trust = trust_to_json(chain.genesis, chain.blocks[0].header)
+        cases.append(
+            {
+                "name": name,
+                "bundle": chain.bundle(height, 0, state_height=height + 1).to_json(),
+                "trust": trust,
+            }
+        )
+    return cases
