@@ -10,11 +10,11 @@
 
 Lifecycle of a request / grant (one id for both)
 ------------------------------------------------
-REQUESTED --approve (DATA_REGULATOR, 核心 only)--> APPROVED
+REQUESTED --approve (DATA_REGULATOR of neither holder's nor requester's organisation; 核心 only)--> APPROVED
 REQUESTED | APPROVED --grant (holder; 核心 needs APPROVED)--> GRANTED
 REQUESTED | APPROVED --refuse (holder; regulator for 核心)--> REFUSED
 GRANTED --revoke (holder) | revoke_by_subject (subject's signature)--> REVOKED
-GRANTED --expire (anyone, once block.timestamp >= valid_until)--> EXPIRED   (status_of derives it anyway)
+GRANTED --expire (any member, once block.timestamp >= valid_until)--> EXPIRED   (status_of derives it anyway)
 
 Field ids are bit positions 0..255 of a uint256 mask. Times are unix seconds (block.timestamp); a grant is
 usable for valid_from <= block.timestamp < valid_until.
@@ -26,18 +26,28 @@ consent    = "xinlian/consent/1" || chain_id(32) || contract(20) || grant_id(32)
              || valid_until(32) || use_limit(32)
 revocation = "xinlian/consent-revoke/1" || chain_id(32) || contract(20) || grant_id(32)
              || subject_commitment(32)
-Both are SM2-signed (default user ID) by the data subject; the SM2 precompile at 0x0a02 verifies them.
+key        = "xinlian/subject-key/1" || chain_id(32) || contract(20) || subject_commitment(32) || key_hash(32)
+             || version(32)
+All three are SM2-signed (default user ID) by the data subject; the SM2 precompile at 0x0a02 verifies them.
 The subject commitment is SM3 over a salt and the subject's ID, computed off chain: no clear identifier
 ever reaches the chain.
 
 Subject keys
 ------------
-Nothing on chain can tell whose SM2 key a commitment belongs to, so a DATA_REGULATOR (the accountable party
-that has checked the person's identity and key off chain) binds SM3(subject key) to the commitment with
-`bind_subject_key` before any personal-data grant for it. `grant` accepts only consent signed by that bound
-key, so a holder cannot consent on the subject's behalf with a key of its own. A binding is final: there is
-no rebinding (a lost or compromised key is handled by enrolling the subject under a new salt, i.e. a new
-commitment, and the holder revoking the old grants).
+Nothing on chain can tell whose SM2 key a commitment belongs to, so two parties must vouch for a binding of
+SM3(subject key) to a commitment before any personal-data grant for it:
+- the data subject herself, signing the key message above WITH THE KEY BEING BOUND (proof of possession and
+  her own request: nobody binds a key they do not hold, and no key is bound without its holder's signature);
+- a DATA_REGULATOR (the accountable party that checked the person's identity off chain), who sends it.
+`grant` accepts only consent signed by the bound key, and refuses it when the key was attested by the
+holder's or the requester's organisation (a regulator that is also party to the request cannot vouch for
+the consenting key: no organisation can bind its own key and then "consent" for the subject).
+Rebinding (lost or compromised key, or a wrongly bound key) is supervised, four-eyes, and keeps history:
+a DATA_REGULATOR proposes the new key with its own signature over the next version and a reason hash
+(`propose_subject_key_rebind`); a DATA_REGULATOR of ANOTHER organisation confirms it
+(`confirm_subject_key_rebind`). The old key hash stays in `subject_key_history` and in the
+SubjectKeyRebound event. Grants consented by the old key stay in force; the subject can withdraw them with
+either the consenting key or her currently bound key.
 """
 
 interface IGovernance:
@@ -73,8 +83,10 @@ SM2_VERIFY_PRECOMPILE: constant(address) = 0x00000000000000000000000000000000000
 
 CONSENT_TAG: constant(Bytes[17]) = b"xinlian/consent/1"
 REVOCATION_TAG: constant(Bytes[24]) = b"xinlian/consent-revoke/1"
+SUBJECT_KEY_TAG: constant(Bytes[21]) = b"xinlian/subject-key/1"
 CONSENT_LEN: constant(uint256) = 345  # 17 + 10 fields (see the docstring)
 REVOCATION_LEN: constant(uint256) = 140  # 24 + 32 + 20 + 32 + 32
+SUBJECT_KEY_LEN: constant(uint256) = 169  # 21 + 32 + 20 + 32 + 32 + 32
 SM2_KEY_BYTES: constant(uint256) = 64
 SM2_SIGNATURE_BYTES: constant(uint256) = 64
 
@@ -109,6 +121,24 @@ struct Grant:
     granted_by: address
     requested_at: uint256
     granted_at: uint256
+
+
+struct SubjectKey:
+    key_hash: bytes32  # SM3 of the subject's 64-byte SM2 public key (x||y); empty = none bound
+    version: uint256  # 1 for the first binding, +1 per confirmed rebind
+    attested_by: address  # the DATA_REGULATOR that bound (or proposed the rebind of) the key
+    attester_org: String[18]
+    confirmed_by: address  # the second DATA_REGULATOR of a rebind (empty for a first binding)
+    confirmer_org: String[18]
+    bound_at: uint256
+
+
+struct RebindProposal:
+    version: uint256  # the key version the new key signed (current version + 1); 0 = no proposal
+    proposed_by: address
+    proposer_org: String[18]
+    reason_hash: bytes32
+    proposed_at: uint256
 
 
 # --- events (the use trail) ------------------------------------------------------------------------------
@@ -180,6 +210,25 @@ event SubjectKeyBound:
     subject_commitment: indexed(bytes32)
     key_hash: bytes32
     by: address
+    attester_org: String[18]
+    version: uint256
+
+event SubjectKeyRebindProposed:
+    subject_commitment: indexed(bytes32)
+    key_hash: indexed(bytes32)
+    previous_key_hash: bytes32
+    version: uint256
+    proposed_by: address
+    reason_hash: bytes32
+
+event SubjectKeyRebound:
+    subject_commitment: indexed(bytes32)
+    key_hash: indexed(bytes32)
+    previous_key_hash: bytes32
+    version: uint256
+    proposed_by: address
+    confirmed_by: address
+    reason_hash: bytes32
 
 
 # --- state ---------------------------------------------------------------------------------------------
@@ -189,7 +238,9 @@ resources: public(HashMap[uint256, Resource])
 resource_count: public(uint256)
 grants: public(HashMap[uint256, Grant])
 grant_count: public(uint256)
-subject_keys: public(HashMap[bytes32, bytes32])  # subject commitment -> SM3 of the subject's SM2 key (x||y)
+subject_keys: public(HashMap[bytes32, SubjectKey])  # subject commitment -> its current key binding
+subject_key_history: public(HashMap[bytes32, HashMap[uint256, bytes32]])  # commitment -> version -> key hash
+rebind_proposals: public(HashMap[bytes32, HashMap[bytes32, RebindProposal]])  # commitment -> new key hash
 
 
 # --- genesis -------------------------------------------------------------------------------------------
@@ -264,6 +315,33 @@ def revocation_message(grant_id: uint256) -> Bytes[REVOCATION_LEN]:
 
 
 @view
+@external
+def subject_key_message(
+    subject_commitment: bytes32, key_hash: bytes32, version: uint256
+) -> Bytes[SUBJECT_KEY_LEN]:
+    """
+    @notice The exact bytes a data subject signs, with the key whose SM3 is `key_hash`, to have it bound to
+            `subject_commitment` as key version `version` (1 for the first binding, current + 1 for a rebind).
+    """
+    return self._subject_key_message(subject_commitment, key_hash, version)
+
+
+@view
+@internal
+def _subject_key_message(
+    subject_commitment: bytes32, key_hash: bytes32, version: uint256
+) -> Bytes[SUBJECT_KEY_LEN]:
+    return concat(
+        SUBJECT_KEY_TAG,
+        convert(chain.id, bytes32),
+        convert(self, bytes20),
+        subject_commitment,
+        key_hash,
+        convert(version, bytes32),
+    )
+
+
+@view
 @internal
 def _consent_message(grant_id: uint256) -> Bytes[CONSENT_LEN]:
     g: Grant = self.grants[grant_id]
@@ -329,6 +407,18 @@ def _has_role(account: address, role: bytes32) -> bool:
 @internal
 def _organisation_of(account: address) -> String[18]:
     return staticcall IGovernance(self.governance).organisation_of(account)
+
+
+@view
+@internal
+def _check_member(account: address):
+    assert staticcall IGovernance(self.governance).is_active_account(account), "not an active member account"
+
+
+@view
+@internal
+def _check_regulator(account: address):
+    assert self._has_role(account, DATA_REGULATOR), "not a data regulator"
 
 
 @view
@@ -438,19 +528,134 @@ def set_share_type(resource_id: uint256, share_type: uint8, condition_hash: byte
 
 
 # --- subject keys --------------------------------------------------------------------------------------
+@view
+@internal
+def _check_subject_key_signature(
+    subject_commitment: bytes32,
+    subject_public_key: Bytes[SM2_KEY_BYTES],
+    signature: Bytes[SM2_SIGNATURE_BYTES],
+    version: uint256,
+) -> bytes32:
+    # The key being bound signs its own binding: proof that its holder asks for it (and holds it).
+    assert len(subject_public_key) == SM2_KEY_BYTES, "subject public key must be 64 bytes"
+    assert len(signature) == SM2_SIGNATURE_BYTES, "subject key signature must be 64 bytes"
+    key_hash: bytes32 = self._sm3_of_key(subject_public_key)
+    message: Bytes[SUBJECT_KEY_LEN] = self._subject_key_message(subject_commitment, key_hash, version)
+    assert self._is_valid_sm2(subject_public_key, signature, message), "subject key signature is invalid"
+    return key_hash
+
+
 @external
-def bind_subject_key(subject_commitment: bytes32, key_hash: bytes32):
+def bind_subject_key(
+    subject_commitment: bytes32, subject_public_key: Bytes[SM2_KEY_BYTES], signature: Bytes[SM2_SIGNATURE_BYTES]
+):
     """
-    @notice A DATA_REGULATOR attests that `key_hash` (SM3 of the 64-byte SM2 public key x||y) is the key of
-            the data subject behind `subject_commitment`, having checked identity and key off chain. Needed
-            before any personal-data grant for the commitment. Final: an existing binding is never replaced.
+    @notice A DATA_REGULATOR, having checked the person's identity off chain, binds her SM2 key (64 bytes x||y)
+            to `subject_commitment`. `signature` is the subject's own, by that key, over
+            `subject_key_message(subject_commitment, SM3(key), 1)`. Needed before any personal-data grant for
+            the commitment. A bound key is replaced only by the supervised rebind (propose + confirm).
     """
-    assert self._has_role(msg.sender, DATA_REGULATOR), "not a data regulator"
+    self._check_regulator(msg.sender)
     assert subject_commitment != empty(bytes32), "empty subject commitment"
-    assert key_hash != empty(bytes32), "empty key hash"
-    assert self.subject_keys[subject_commitment] == empty(bytes32), "subject key already bound"
-    self.subject_keys[subject_commitment] = key_hash
-    log SubjectKeyBound(subject_commitment=subject_commitment, key_hash=key_hash, by=msg.sender)
+    assert self.subject_keys[subject_commitment].key_hash == empty(bytes32), "subject key already bound"
+    key_hash: bytes32 = self._check_subject_key_signature(subject_commitment, subject_public_key, signature, 1)
+    attester_org: String[18] = self._organisation_of(msg.sender)
+    self.subject_keys[subject_commitment] = SubjectKey(
+        key_hash=key_hash,
+        version=1,
+        attested_by=msg.sender,
+        attester_org=attester_org,
+        confirmed_by=empty(address),
+        confirmer_org="",
+        bound_at=block.timestamp,
+    )
+    self.subject_key_history[subject_commitment][1] = key_hash
+    log SubjectKeyBound(
+        subject_commitment=subject_commitment,
+        key_hash=key_hash,
+        by=msg.sender,
+        attester_org=attester_org,
+        version=1,
+    )
+
+
+@external
+def propose_subject_key_rebind(
+    subject_commitment: bytes32,
+    subject_public_key: Bytes[SM2_KEY_BYTES],
+    signature: Bytes[SM2_SIGNATURE_BYTES],
+    reason_hash: bytes32,
+):
+    """
+    @notice First step of a supervised rebind (lost, compromised or wrongly bound key): a DATA_REGULATOR
+            proposes the subject's new key, signed by that key over
+            `subject_key_message(subject_commitment, SM3(new key), current version + 1)`, with the hash of the
+            reason (e.g. of the case file). Takes effect only when a regulator of another organisation
+            confirms it (`confirm_subject_key_rebind`).
+    """
+    self._check_regulator(msg.sender)
+    current: SubjectKey = self.subject_keys[subject_commitment]
+    assert current.key_hash != empty(bytes32), "subject key not bound"
+    assert reason_hash != empty(bytes32), "a rebind needs a reason hash"
+    version: uint256 = current.version + 1
+    key_hash: bytes32 = self._check_subject_key_signature(
+        subject_commitment, subject_public_key, signature, version
+    )
+    assert key_hash != current.key_hash, "key already bound to the commitment"
+    # a pending proposal keeps its proposer and reason: nobody re-proposes it under their own name
+    assert self.rebind_proposals[subject_commitment][key_hash].version != version, "rebind already proposed"
+    self.rebind_proposals[subject_commitment][key_hash] = RebindProposal(
+        version=version,
+        proposed_by=msg.sender,
+        proposer_org=self._organisation_of(msg.sender),
+        reason_hash=reason_hash,
+        proposed_at=block.timestamp,
+    )
+    log SubjectKeyRebindProposed(
+        subject_commitment=subject_commitment,
+        key_hash=key_hash,
+        previous_key_hash=current.key_hash,
+        version=version,
+        proposed_by=msg.sender,
+        reason_hash=reason_hash,
+    )
+
+
+@external
+def confirm_subject_key_rebind(subject_commitment: bytes32, key_hash: bytes32):
+    """
+    @notice Second step of a supervised rebind: a DATA_REGULATOR of another organisation than the proposer's
+            confirms the proposal for `key_hash`; the new key replaces the old one, whose hash stays in
+            `subject_key_history` and in the SubjectKeyRebound event. A proposal made for an older version
+            (another rebind was confirmed since) is stale and refused.
+    """
+    self._check_regulator(msg.sender)
+    proposal: RebindProposal = self.rebind_proposals[subject_commitment][key_hash]
+    assert proposal.version != 0, "no such rebind proposal"
+    current: SubjectKey = self.subject_keys[subject_commitment]
+    assert proposal.version == current.version + 1, "rebind proposal is stale"
+    confirmer_org: String[18] = self._organisation_of(msg.sender)
+    assert confirmer_org != proposal.proposer_org, "a rebind needs a regulator of another organisation"
+    self.subject_keys[subject_commitment] = SubjectKey(
+        key_hash=key_hash,
+        version=proposal.version,
+        attested_by=proposal.proposed_by,
+        attester_org=proposal.proposer_org,
+        confirmed_by=msg.sender,
+        confirmer_org=confirmer_org,
+        bound_at=block.timestamp,
+    )
+    self.subject_key_history[subject_commitment][proposal.version] = key_hash
+    self.rebind_proposals[subject_commitment][key_hash] = empty(RebindProposal)
+    log SubjectKeyRebound(
+        subject_commitment=subject_commitment,
+        key_hash=key_hash,
+        previous_key_hash=current.key_hash,
+        version=proposal.version,
+        proposed_by=proposal.proposed_by,
+        confirmed_by=msg.sender,
+        reason_hash=proposal.reason_hash,
+    )
 
 
 # --- requests ------------------------------------------------------------------------------------------
@@ -528,13 +733,16 @@ def request(
 def approve(grant_id: uint256):
     """
     @notice A DATA_REGULATOR approves a pending request for 核心 data, before the holder may grant it.
-            A regulator of the requesting organisation may not approve its own request.
+            Separation of duties: a regulator of the requesting or of the holding organisation may not
+            approve (no party approves its own request or its own grant).
     """
     g: Grant = self._check_pending(grant_id)
-    assert self._has_role(msg.sender, DATA_REGULATOR), "not a data regulator"
+    self._check_regulator(msg.sender)
     assert self.resources[g.resource_id].level == LEVEL_CORE, "only core data needs approval"
     assert g.status == STATUS_REQUESTED, "request already approved"
-    assert self._organisation_of(msg.sender) != g.requester_org, "a regulator cannot approve its own request"
+    regulator_org: String[18] = self._organisation_of(msg.sender)
+    assert regulator_org != g.requester_org, "a regulator cannot approve its own request"
+    assert regulator_org != g.holder_org, "a regulator of the holder organisation cannot approve"
     self.grants[grant_id].status = STATUS_APPROVED
     self.grants[grant_id].approved_by = msg.sender
     log RequestApproved(grant_id=grant_id, regulator=msg.sender)
@@ -561,9 +769,10 @@ def grant(
 ):
     """
     @notice The holder grants a pending request. Personal data needs the data subject's SM2 signature over
-            `consent_message(grant_id)` with `subject_public_key` (64 bytes x||y), which must be the key a
-            regulator bound to the subject commitment (`bind_subject_key`); SM3 of that key is stored with
-            the grant so that only the same key can later withdraw consent. Other data takes empty bytes.
+            `consent_message(grant_id)` with `subject_public_key` (64 bytes x||y), which must be the key bound
+            to the subject commitment (`bind_subject_key`) by regulators of neither the holder's nor the
+            requester's organisation; SM3 of that key is stored with the grant so that the same key (or the
+            subject's currently bound key) can later withdraw consent. Other data takes empty bytes.
     """
     g: Grant = self._check_pending(grant_id)
     self._check_holder(msg.sender, g.holder_org)
@@ -576,10 +785,16 @@ def grant(
     if r.personal:
         assert len(subject_public_key) == SM2_KEY_BYTES, "subject public key must be 64 bytes"
         assert len(consent_signature) == SM2_SIGNATURE_BYTES, "consent signature must be 64 bytes"
-        bound: bytes32 = self.subject_keys[g.subject_commitment]
-        assert bound != empty(bytes32), "subject key not bound"
+        bound: SubjectKey = self.subject_keys[g.subject_commitment]
+        assert bound.key_hash != empty(bytes32), "subject key not bound"
+        assert (
+            bound.attester_org != g.holder_org and bound.confirmer_org != g.holder_org
+        ), "subject key attested by the holder organisation"
+        assert (
+            bound.attester_org != g.requester_org and bound.confirmer_org != g.requester_org
+        ), "subject key attested by the requesting organisation"
         key_hash = self._sm3_of_key(subject_public_key)
-        assert key_hash == bound, "consent key is not the subject's bound key"
+        assert key_hash == bound.key_hash, "consent key is not the subject's bound key"
         assert self._is_valid_sm2(
             subject_public_key, consent_signature, self._consent_message(grant_id)
         ), "subject consent signature is invalid"
@@ -649,14 +864,18 @@ def revoke_by_subject(
 ):
     """
     @notice The data subject withdraws consent (PIPL art. 15): `signature` over `revocation_message(grant_id)`
-            by the key bound at grant time. Any member account may relay it. A replay finds the grant
-            already revoked and is refused.
+            by the key that consented or by the key bound to her commitment now (after a rebind). Any member
+            account may relay it. A replay finds the grant already revoked and is refused.
     """
+    self._check_member(msg.sender)
     g: Grant = self._check_granted(grant_id)
     assert g.subject_key_hash != empty(bytes32), "grant has no data subject"
     assert len(subject_public_key) == SM2_KEY_BYTES, "subject public key must be 64 bytes"
     assert len(signature) == SM2_SIGNATURE_BYTES, "revocation signature must be 64 bytes"
-    assert self._sm3_of_key(subject_public_key) == g.subject_key_hash, "not the consenting subject's key"
+    key_hash: bytes32 = self._sm3_of_key(subject_public_key)
+    assert (
+        key_hash == g.subject_key_hash or key_hash == self.subject_keys[g.subject_commitment].key_hash
+    ), "not the consenting subject's key"
     message: Bytes[CONSENT_LEN] = self._revocation_message(grant_id)
     assert self._is_valid_sm2(subject_public_key, signature, message), "subject revocation signature is invalid"
     self.grants[grant_id].status = STATUS_REVOKED
@@ -666,8 +885,9 @@ def revoke_by_subject(
 @external
 def expire(grant_id: uint256):
     """
-    @notice Mark a grant whose period is over as EXPIRED (anyone; `status_of` derives it without this).
+    @notice Mark a grant whose period is over as EXPIRED (any member; `status_of` derives it without this).
     """
+    self._check_member(msg.sender)
     g: Grant = self.grants[grant_id]
     assert g.status == STATUS_GRANTED, "grant is not in force"
     assert block.timestamp >= g.valid_until, "grant period not over"

@@ -223,7 +223,10 @@ def make_uscc(region: str, serial: int) -> str:
     return body + compute_uscc_check(body)
 
 
-# The demo consortium: one organisation per user family in DESIGN.md, each with an admin account.
+# The demo consortium: one organisation per user family, each with an admin account. No organisation holds
+# conflicting duties: the data holder and the data regulator (who vouches for data subjects' keys and
+# approves core-data requests) are separate organisations. New organisations go at the end: scripts and
+# tests address some by their position in orgs.json.
 DEMO_ORGANISATIONS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("Consortium Committee Office", "110000", ()),
     ("Municipal Market Regulation Bureau", "110000", ("LICENCE_AUTHORITY", "ISSUER")),
@@ -232,7 +235,8 @@ DEMO_ORGANISATIONS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("Hangzhou Pharma Co., Ltd.", "330100", ("MAH",)),
     ("Commercial Bank of Example", "310000", ("BANK",)),
     ("Example Certified Public Accountants", "310000", ("AUDITOR",)),
-    ("Data Exchange Authority", "440300", ("DATA_REGULATOR", "DATA_HOLDER")),
+    ("Data Exchange Authority", "440300", ("DATA_HOLDER",)),
+    ("Municipal Data Administration", "440300", ("DATA_REGULATOR",)),
 )
 
 

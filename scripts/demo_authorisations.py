@@ -1,11 +1,13 @@
 """Data-sharing authorisation story with the SDK: resource, request, subject consent, uses, revocation.
 
 The committee (first three organisations, threshold 2: a proposal plus a second vote) registers a credit
-bureau and its account, the Data Exchange Authority (DATA_REGULATOR) grants it DATA_USER; the Authority (as
-DATA_HOLDER) lists a personal-data resource; the bureau requests two fields for a purpose; a DATA_REGULATOR
-binds the data subject's SM2 key to her commitment (her resident ID only ever becomes a salted SM3
-commitment); she signs consent with that key; the holder grants; three uses are recorded; the subject
-withdraws consent; a fourth use is refused; the use trail is read back from the member-signed API.
+bureau and its account, the Municipal Data Administration (DATA_REGULATOR) grants it DATA_USER; the Data
+Exchange Authority (DATA_HOLDER, another organisation: no one holds both duties) lists a personal-data
+resource; the bureau requests two fields for a purpose; the data subject signs the binding of her SM2 key to
+her commitment with that key (her resident ID only ever becomes a salted SM3 commitment) and the regulator,
+having checked her identity, binds it; a holder's attempt to bind a key of its own is refused; she signs
+consent with her key; the holder grants; three uses are recorded; the subject withdraws consent; a fourth
+use is refused; the use trail is read back from the member-signed API.
 
 Run against a running node (default URL http://127.0.0.1:8545, network in var/devnet):
     .venv/bin/python scripts/demo_authorisations.py [--url URL] [--network var/devnet]
@@ -78,8 +80,12 @@ def main() -> None:
     args = parser.parse_args()
 
     orgs = json.loads((args.network / "orgs.json").read_text(encoding="utf-8"))
-    authority_entry = next(o for o in orgs if "DATA_HOLDER" in o["roles"] and "DATA_REGULATOR" in o["roles"])
-    authority = Signer.from_pem(args.network / authority_entry["key"])
+    holder_entry = next(o for o in orgs if "DATA_HOLDER" in o["roles"])
+    regulator_entry = next(o for o in orgs if "DATA_REGULATOR" in o["roles"])
+    if holder_entry["uscc"] == regulator_entry["uscc"]:
+        raise SystemExit("the network gives one organisation both DATA_HOLDER and DATA_REGULATOR")
+    holder_signer = Signer.from_pem(args.network / holder_entry["key"])
+    regulator_signer = Signer.from_pem(args.network / regulator_entry["key"])
     relay = Signer.from_pem(args.network / orgs[0]["key"])
 
     with Client(args.url, timeout=30) as client:
@@ -87,15 +93,16 @@ def main() -> None:
         print(f"chain {info.chain_id}, head {info.height}")
         committee = [Governance(client, Signer.from_pem(args.network / o["key"])) for o in orgs[:3]]
 
-        # 1. The committee registers a credit bureau and its account; the Authority grants DATA_USER.
+        # 1. The committee registers a credit bureau and its account; the regulator grants DATA_USER.
         bureau = Signer.generate()
         uscc = make_uscc(30_000_000 + int.from_bytes(bureau.address[:3], "big") % 1_000_000)
         decide(committee, committee[0].register_organisation(uscc, "Demo Credit Bureau"))
         decide(committee, committee[0].register_account(bureau.address, uscc))
-        Governance(client, authority).grant_role(bureau.address, "DATA_USER")
+        Governance(client, regulator_signer).grant_role(bureau.address, "DATA_USER")
         print(f"requester {uscc} account 0x{bureau.address.hex()} holds DATA_USER")
 
-        holder = Authorisations(client, authority)
+        holder = Authorisations(client, holder_signer)
+        regulator = Authorisations(client, regulator_signer)
         requester = Authorisations(client, bureau)
 
         # 2. The holder lists a personal-data resource (一般数据, 无条件共享) with five fields.
@@ -107,7 +114,7 @@ def main() -> None:
             field_ids=range(len(FIELD_NAMES)),
             personal=True,
         )
-        name, height = authority_entry["name"], resource.receipt.height
+        name, height = holder_entry["name"], resource.receipt.height
         print(f"resource {resource.resource_id} listed by {name} (block {height})")
 
         # 3. The bureau requests name + annual income for one purpose, one hour, at most 10 uses, naming the
@@ -128,15 +135,26 @@ def main() -> None:
             f"request {request.grant_id} for fields name, annual_income; subject 0x{commitment.hex()[:16]}…"
         )
 
-        # 4. A DATA_REGULATOR, having checked her identity and key off chain, binds SM3 of her key to the
-        #    commitment; the holder can then grant only with consent signed by that key. (Here the Authority
-        #    holds both DATA_REGULATOR and DATA_HOLDER; in production the binding should come from an
-        #    identity service independent of the holder.)
+        # 4. The subject signs, with her own key, the request to bind it to her commitment; the regulator
+        #    (another organisation than the holder's), having checked her identity, relays it. The holder can
+        #    then grant only with consent signed by that key. A key the holder made itself is refused.
         subject = PrivateKey.generate()
-        receipt = Authorisations(client, authority).bind_subject_key(
-            commitment, subject.public_key.to_bytes()
+        holders_own = holder.subject_key_binding(
+            PrivateKey.generate(), resident_id=DEMO_RESIDENT_ID, salt=salt
         )
-        print(f"subject key bound to the commitment by a DATA_REGULATOR (block {receipt.height})")
+        try:
+            holder.bind_subject_key(holders_own)
+        except ExecutionError as exc:
+            print(f"holder binding a key of its own refused: {exc.detail.get('reason')}")
+        else:
+            raise SystemExit("the holder bound a subject key")
+        subject_app = Authorisations(client)  # the subject's own device: reads the chain, signs locally
+        binding = subject_app.subject_key_binding(subject, resident_id=DEMO_RESIDENT_ID, salt=salt)
+        receipt = regulator.bind_subject_key(binding)
+        print(
+            f"subject's self-signed key bound by {regulator_entry['name']} (DATA_REGULATOR, "
+            f"block {receipt.height})"
+        )
 
         # 5. The data subject signs consent with her own key; the holder grants with it.
         consent = holder.subject_consent(subject, request.grant_id, resident_id=DEMO_RESIDENT_ID, salt=salt)

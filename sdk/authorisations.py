@@ -24,6 +24,7 @@ DATA_AUTHORISATION_ADDRESS: Final = bytes.fromhex("00000000000000000000000000000
 
 CONSENT_TAG: Final = b"xinlian/consent/1"
 REVOCATION_TAG: Final = b"xinlian/consent-revoke/1"
+SUBJECT_KEY_TAG: Final = b"xinlian/subject-key/1"
 SUBJECT_COMMITMENT_TAG: Final = b"xinlian/subject/1"
 PURPOSE_TAG: Final = b"xinlian/purpose/1"
 #: 持证主体代码类型 of a resident ID (公民身份号码), as in GB/T 36903 licence metadata.
@@ -186,6 +187,39 @@ def compute_revocation_message(
     return REVOCATION_TAG + _word(chain_id) + contract + _word(grant_id) + subject_commitment
 
 
+def compute_subject_key_message(
+    chain_id: int, contract: bytes, subject_commitment: bytes, key_hash: bytes, version: int
+) -> bytes:
+    """Return the bytes a subject signs, with the key being bound, to have it bound to her commitment:
+    tag ‖ chain id ‖ contract ‖ subject commitment ‖ SM3(key) ‖ version (1 for the first binding, the
+    current version + 1 for a rebind; words 32-byte big-endian, the contract address 20 bytes).
+
+    Raises DomainError for a field of the wrong size or a version below 1.
+    """
+    if len(contract) != 20 or len(subject_commitment) != _WORD or len(key_hash) != _WORD:
+        raise DomainError("contract is 20 bytes, the commitment and key hash 32", code="bad_arguments")
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise DomainError("a key version is a positive integer", code="bad_arguments", field="version")
+    return SUBJECT_KEY_TAG + _word(chain_id) + contract + subject_commitment + key_hash + _word(version)
+
+
+@dataclass(frozen=True, slots=True)
+class SubjectKeyBinding:
+    """A data subject's own request, signed with the key it names, to bind that key to her commitment.
+
+    A DATA_REGULATOR relays it with ``bind_subject_key`` (version 1) or ``propose_subject_key_rebind``.
+    """
+
+    subject_commitment: bytes  # 32 bytes
+    public_key: bytes  # 64 bytes x‖y; SM3 of it is what gets bound
+    signature: bytes  # 64 bytes r‖s over compute_subject_key_message(…, version)
+    version: int
+
+    @property
+    def key_hash(self) -> bytes:
+        return sm3(self.public_key)
+
+
 @dataclass(frozen=True, slots=True)
 class SubjectConsent:
     """A data subject's signed consent to one request, ready for the holder's ``grant``."""
@@ -208,6 +242,20 @@ def sign_consent(subject_key: PrivateKey, terms: ConsentTerms) -> SubjectConsent
     """Sign consent ``terms`` with the subject's key (SM2, default user ID); returns the SubjectConsent."""
     return SubjectConsent(
         terms=terms, public_key=subject_key.public_key.to_bytes(), signature=subject_key.sign(terms.message())
+    )
+
+
+def sign_subject_key_binding(
+    subject_key: PrivateKey, *, chain_id: int, contract: bytes, subject_commitment: bytes, version: int = 1
+) -> SubjectKeyBinding:
+    """Sign, with the key to be bound, the request to bind it to ``subject_commitment`` as ``version``."""
+    public_key = subject_key.public_key.to_bytes()
+    message = compute_subject_key_message(chain_id, contract, subject_commitment, sm3(public_key), version)
+    return SubjectKeyBinding(
+        subject_commitment=subject_commitment,
+        public_key=public_key,
+        signature=subject_key.sign(message),
+        version=version,
     )
 
 
@@ -287,6 +335,20 @@ class Grant:
     granted_by: bytes | None
     requested_at: int
     granted_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class SubjectKeyRecord:
+    """The key currently bound to a subject commitment and who vouched for it."""
+
+    subject_commitment: bytes
+    key_hash: bytes  # SM3 of the 64-byte SM2 public key
+    version: int  # 1 for the first binding, +1 per confirmed rebind
+    attested_by: bytes  # the DATA_REGULATOR that bound it or proposed the rebind
+    attester_org: str
+    confirmed_by: bytes | None  # the second regulator of a rebind (None for a first binding)
+    confirmer_org: str | None
+    bound_at: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -419,12 +481,40 @@ class Authorisations:
         return bool(self._read("can_use", grant_id, compute_fields_mask(field_ids)))
 
     def subject_key(self, subject_commitment: bytes) -> bytes | None:
-        """Return SM3 of the SM2 key a regulator bound to ``subject_commitment``, or None when none is bound.
+        """Return SM3 of the SM2 key bound to ``subject_commitment``, or None when none is bound.
 
         Raises DomainError for a commitment that is not 32 non-zero bytes.
         """
+        record = self.subject_key_record(subject_commitment)
+        return None if record is None else record.key_hash
+
+    def subject_key_record(self, subject_commitment: bytes) -> SubjectKeyRecord | None:
+        """Return the current key binding of ``subject_commitment`` (key hash, version, attesting
+        regulators), or None when none is bound. Raises DomainError for a malformed commitment."""
         commitment = _hash32(subject_commitment, "subject_commitment", required=True)
-        return _opt(bytes(self._read("subject_keys", commitment)), _WORD)
+        row = self._read("subject_keys", commitment)
+        if bytes(row["key_hash"]) == bytes(_WORD):
+            return None
+        return SubjectKeyRecord(
+            subject_commitment=commitment,
+            key_hash=bytes(row["key_hash"]),
+            version=int(row["version"]),
+            attested_by=row["attested_by"],
+            attester_org=str(row["attester_org"]),
+            confirmed_by=_opt(row["confirmed_by"], 20),
+            confirmer_org=str(row["confirmer_org"]) or None,
+            bound_at=int(row["bound_at"]),
+        )
+
+    def subject_key_history(self, subject_commitment: bytes) -> list[bytes]:
+        """Return the key hashes bound to ``subject_commitment`` so far, oldest first (version 1, 2, …)."""
+        record = self.subject_key_record(subject_commitment)
+        if record is None:
+            return []
+        return [
+            bytes(self._read("subject_key_history", record.subject_commitment, version))
+            for version in range(1, record.version + 1)
+        ]
 
     def consent_terms(self, grant_id: int) -> ConsentTerms:
         """Return the terms of request ``grant_id`` that its data subject consents to.
@@ -451,6 +541,26 @@ class Authorisations:
         )
 
     # --- the data subject's side ---------------------------------------------------------------------
+    def subject_key_binding(
+        self, subject_key: PrivateKey, *, resident_id: str, salt: bytes
+    ) -> SubjectKeyBinding:
+        """Sign the subject's own request to bind ``subject_key`` to her commitment, for the next key version
+        (1 when none is bound yet, else current + 1: a rebind).
+
+        Takes: the subject's SM2 key, her resident ID and the commitment salt (turned into the commitment
+        locally; the ID is never sent). Returns: the SubjectKeyBinding a DATA_REGULATOR relays.
+        Raises: IdentifierError (bad ID, masked), DomainError.
+        """
+        commitment = compute_subject_commitment(resident_id, salt)
+        current = self.subject_key_record(commitment)
+        return sign_subject_key_binding(
+            subject_key,
+            chain_id=self.client.chain_info(refresh=False).chain_id,
+            contract=self.address,
+            subject_commitment=commitment,
+            version=1 if current is None else current.version + 1,
+        )
+
     def subject_consent(
         self, subject_key: PrivateKey, grant_id: int, *, resident_id: str, salt: bytes
     ) -> SubjectConsent:
@@ -474,15 +584,18 @@ class Authorisations:
     def subject_revocation(self, subject_key: PrivateKey, grant_id: int) -> SubjectRevocation:
         """Sign the subject's withdrawal of consent for ``grant_id`` (to relay with ``revoke_by_subject``).
 
-        Raises DomainError when the grant has no data subject or another key consented.
+        The key must be the one that consented or the one bound to the subject's commitment now (after a
+        supervised rebind). Raises DomainError when the grant has no data subject or the key is neither.
         """
         grant = self.get_grant(grant_id)
         if grant is None or grant.subject_commitment is None:
             raise DomainError(
                 "no grant with a data subject under this id", code="no_subject", grant_id=grant_id
             )
-        if grant.subject_key_hash is not None and grant.subject_key_hash != sm3(
-            subject_key.public_key.to_bytes()
+        key_hash = sm3(subject_key.public_key.to_bytes())
+        if grant.subject_key_hash is not None and key_hash not in (
+            grant.subject_key_hash,
+            self.subject_key(grant.subject_commitment),
         ):
             raise DomainError("another key consented to this grant", code="wrong_subject", grant_id=grant_id)
         return sign_revocation(
@@ -593,21 +706,63 @@ class Authorisations:
         )
         return RequestResult(int(self._event(receipt, "AccessRequested")["grant_id"]), receipt)
 
-    def bind_subject_key(self, subject_commitment: bytes, subject_public_key: bytes) -> ReceiptResult:
-        """Attest that ``subject_public_key`` (64 bytes x‖y) is the key of the subject behind the commitment
-        (signer needs DATA_REGULATOR and has checked identity and key off chain). Binds SM3 of the 64-byte
-        key; a binding is final. Needed before any personal-data grant for the commitment.
+    def bind_subject_key(self, binding: SubjectKeyBinding) -> ReceiptResult:
+        """Bind the subject's key to her commitment (signer needs DATA_REGULATOR and has checked her identity
+        off chain), relaying her own ``binding`` signed with that key (``subject_key_binding``). Needed before
+        any personal-data grant for the commitment; grants refuse a key attested by the holder's or the
+        requester's organisation.
 
         Raises: DomainError / InvalidKeyError before signing; ExecutionError when the contract refuses
-        (``not a data regulator``, ``subject key already bound``).
+        (``not a data regulator``, ``subject key already bound``, ``subject key signature is invalid``).
+        """
+        self._check_binding(binding)
+        if binding.version != 1:
+            raise DomainError(
+                "a first binding is version 1; use propose_subject_key_rebind", code="bad_arguments"
+            )
+        return self._send(
+            "bind_subject_key", binding.subject_commitment, binding.public_key, binding.signature
+        )
+
+    def propose_subject_key_rebind(self, binding: SubjectKeyBinding, reason_hash: bytes) -> ReceiptResult:
+        """First step of the supervised rebind (signer needs DATA_REGULATOR): propose the subject's new key,
+        signed by it for the next version, with the hash of the reason (case file). A DATA_REGULATOR of
+        another organisation confirms it (``confirm_subject_key_rebind``).
+
+        Raises: DomainError before signing; ExecutionError (``subject key not bound``, ``subject key
+        signature is invalid`` e.g. for a stale version, ``key already bound to the commitment``).
+        """
+        self._check_binding(binding)
+        return self._send(
+            "propose_subject_key_rebind",
+            binding.subject_commitment,
+            binding.public_key,
+            binding.signature,
+            _hash32(reason_hash, "reason_hash", required=True),
+        )
+
+    def confirm_subject_key_rebind(self, subject_commitment: bytes, new_public_key: bytes) -> ReceiptResult:
+        """Second step of the supervised rebind (signer needs DATA_REGULATOR of another organisation than the
+        proposer's): the proposed key replaces the bound one; the old hash stays in the history.
+
+        Raises: DomainError / InvalidKeyError before signing; ExecutionError (``no such rebind proposal``,
+        ``rebind proposal is stale``, ``a rebind needs a regulator of another organisation``).
         """
         commitment = _hash32(subject_commitment, "subject_commitment", required=True)
-        # raises InvalidKeyError for a key off the curve; 65-byte 04‖x‖y becomes the 64 bytes grant hashes
-        key = PublicKey.from_bytes(subject_public_key).to_bytes()
-        return self._send("bind_subject_key", commitment, sm3(key))
+        key = PublicKey.from_bytes(new_public_key).to_bytes()
+        return self._send("confirm_subject_key_rebind", commitment, sm3(key))
+
+    def _check_binding(self, binding: SubjectKeyBinding) -> None:
+        _hash32(binding.subject_commitment, "subject_commitment", required=True)
+        # raises InvalidKeyError for a key off the curve; the contract hashes exactly these 64 bytes
+        if PublicKey.from_bytes(binding.public_key).to_bytes() != binding.public_key:
+            raise DomainError("the subject key is 64 bytes x‖y", code="bad_arguments")
+        if len(binding.signature) != 64:
+            raise DomainError("a subject key signature is 64 bytes", code="bad_arguments")
 
     def approve(self, grant_id: int) -> ReceiptResult:
-        """Approve a pending request for 核心 data (signer needs DATA_REGULATOR). Raises ExecutionError."""
+        """Approve a pending request for 核心 data (signer needs DATA_REGULATOR, of neither the holder's nor
+        the requester's organisation). Raises ExecutionError."""
         return self._send("approve", grant_id)
 
     def refuse(self, grant_id: int, reason_hash: bytes | None = None) -> ReceiptResult:
@@ -619,7 +774,8 @@ class Authorisations:
 
         Raises: DomainError when the consent is for another request or malformed; ExecutionError when the
         contract refuses (e.g. ``subject key not bound``, ``consent key is not the subject's bound key``,
-        ``subject consent signature is invalid``, ``core data needs regulator approval first``).
+        ``subject key attested by the holder organisation``, ``subject consent signature is invalid``,
+        ``core data needs regulator approval first``).
         """
         if consent is None:
             return self._send("grant", grant_id, b"", b"")

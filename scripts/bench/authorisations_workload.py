@@ -1,7 +1,8 @@
 """Benchmark workload: committed data-authorisation uses/s (DataAuthorisation.record_use) on a running node.
 
-Set-up (not timed): the Data Exchange Authority (DATA_HOLDER + DATA_REGULATOR in orgs.json) grants DATA_USER
-to another genesis organisation's account (a delegated grant, no committee vote), lists a resource, that
+Set-up (not timed): the data regulator (DATA_REGULATOR in orgs.json) grants DATA_USER to another genesis
+organisation's account (a delegated grant, no committee vote), the Data Exchange Authority (DATA_HOLDER)
+lists a resource, that
 account requests it with a use limit above the run's size, and the Authority grants it (``grants`` grants,
 one per client by default). Timed: ``uses`` pre-signed ``record_use(grant, fields, SM3 digest)``
 transactions submitted over HTTP from ``clients`` threads; a watcher sees each commit. The committed count is
@@ -77,21 +78,27 @@ class AuthorisationWorkloadResult:
 class Participants:
     holder: Signer  # the Data Exchange Authority
     requester: Signer  # another genesis organisation's account, given DATA_USER
+    regulator: Signer  # a DATA_REGULATOR, which grants DATA_USER
 
 
 def load_participants(network_dir: Path) -> Participants:
-    """Read the holder (DATA_HOLDER) and a requester (any organisation without data roles) from orgs.json.
+    """Read the holder (DATA_HOLDER), a DATA_REGULATOR and a requester (any organisation without data
+    roles) from orgs.json.
 
-    Raises SystemExit when the network lists no DATA_HOLDER or no other organisation.
+    Raises SystemExit when the network lists no DATA_HOLDER, no DATA_REGULATOR or no other organisation.
     """
     orgs = json.loads((network_dir / "orgs.json").read_text(encoding="utf-8"))
     holders = [o for o in orgs if "DATA_HOLDER" in o["roles"]]
+    regulators = [o for o in orgs if "DATA_REGULATOR" in o["roles"]]
     others = [o for o in orgs[1:] if not {"DATA_HOLDER", "DATA_REGULATOR"} & set(o["roles"])]
-    if not holders or not others:
-        raise SystemExit(f"{network_dir}/orgs.json lists no DATA_HOLDER or no other organisation")
+    if not holders or not regulators or not others:
+        raise SystemExit(
+            f"{network_dir}/orgs.json lists no DATA_HOLDER, no DATA_REGULATOR or no other organisation"
+        )
     return Participants(
         holder=Signer.from_pem(network_dir / holders[0]["key"]),
         requester=Signer.from_pem(network_dir / others[-1]["key"]),
+        regulator=Signer.from_pem(network_dir / regulators[0]["key"]),
     )
 
 
@@ -100,7 +107,7 @@ def prepare_grants(client: Client, people: Participants, *, grants: int, use_lim
 
     Raises XinlianError when a set-up transaction is refused.
     """
-    governance = Governance(client, people.holder)
+    governance = Governance(client, people.regulator)
     if not governance.has_role(people.requester.address, "DATA_USER"):
         governance.grant_role(people.requester.address, "DATA_USER")
     holder = Authorisations(client, people.holder)

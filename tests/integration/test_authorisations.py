@@ -16,6 +16,7 @@ from sdk.authorisations import (
     GrantStatus,
     Level,
     ShareType,
+    SubjectKeyBinding,
     compute_subject_commitment,
     new_salt,
     sign_consent,
@@ -41,32 +42,49 @@ FIELDS = (0, 1, 2, 3, 4)
 @dataclass
 class Parties:
     client: Client
-    holder: Authorisations  # Data Exchange Authority: DATA_HOLDER + DATA_REGULATOR
+    holder: Authorisations  # Data Exchange Authority: DATA_HOLDER only
+    regulator: Authorisations  # Municipal Data Administration: DATA_REGULATOR only
+    second_regulator: Authorisations  # an identity service given DATA_REGULATOR by the committee
     requester: Authorisations  # a credit bureau account with DATA_USER, registered by the committee
     relay: Authorisations  # the committee member, relaying a subject's revocation
     outsider: Authorisations  # a member that is no party (the bank)
     requester_uscc: str
     requester_address: bytes
+    regulator_address: bytes
+    second_regulator_address: bytes
+
+
+def _register(committee: Governance, uscc: str, name: str) -> Signer:
+    committee.register_organisation(uscc, name)
+    account = Signer.generate()
+    committee.register_account(account.address, uscc)
+    return account
 
 
 @pytest.fixture(scope="module")
 def parties(running_node: RunningNode) -> Iterator[Parties]:
     with Client(running_node.url, timeout=15) as client:
         holder_member = running_node.member_with("DATA_HOLDER")
+        regulator_member = running_node.member_with("DATA_REGULATOR")
+        assert holder_member.uscc != regulator_member.uscc  # the demo genesis separates the duties
         committee = Governance(client, running_node.committee.signer)
         uscc = make_uscc("110000", 20_000_001)
-        committee.register_organisation(uscc, "Example Credit Bureau")
-        account = Signer.generate()
-        committee.register_account(account.address, uscc)
-        Governance(client, holder_member.signer).grant_role(account.address, "DATA_USER")
+        account = _register(committee, uscc, "Example Credit Bureau")
+        Governance(client, regulator_member.signer).grant_role(account.address, "DATA_USER")
+        identity_service = _register(committee, make_uscc("110000", 20_000_002), "Example Identity Service")
+        assert committee.propose_grant_role(identity_service.address, "DATA_REGULATOR").executed
         yield Parties(
             client=client,
             holder=Authorisations(client, holder_member.signer),
+            regulator=Authorisations(client, regulator_member.signer),
+            second_regulator=Authorisations(client, identity_service),
             requester=Authorisations(client, account),
             relay=Authorisations(client, running_node.committee.signer),
             outsider=Authorisations(client, running_node.member_with("BANK").signer),
             requester_uscc=uscc,
             requester_address=account.address,
+            regulator_address=regulator_member.signer.address,
+            second_regulator_address=identity_service.address,
         )
 
 
@@ -105,9 +123,10 @@ def test_consent_uses_subject_revocation_and_trail(parties: Parties) -> None:
     assert p.holder.status(grant_id) == GrantStatus.REQUESTED
 
     subject = PrivateKey.generate()
-    # the Data Exchange Authority, as DATA_REGULATOR, vouches that this key is the subject's
+    # the subject signs her key's binding with it; a DATA_REGULATOR (not the holder) vouches for her identity
     assert p.holder.subject_key(commitment) is None
-    p.holder.bind_subject_key(commitment, subject.public_key.to_bytes())
+    binding = p.holder.subject_key_binding(subject, resident_id=RESIDENT_ID, salt=salt)
+    p.regulator.bind_subject_key(binding)
     assert p.holder.subject_key(commitment) == sm3(subject.public_key.to_bytes())
     consent = p.holder.subject_consent(subject, grant_id, resident_id=RESIDENT_ID, salt=salt)
     p.holder.grant(grant_id, consent)
@@ -169,7 +188,7 @@ def test_forged_consent_is_refused(parties: Parties) -> None:
     salt = new_salt()
     grant_id = _request(p, resource_id, subject_commitment=compute_subject_commitment(RESIDENT_ID, salt))
     subject, impostor = PrivateKey.generate(), PrivateKey.generate()
-    p.holder.bind_subject_key(compute_subject_commitment(RESIDENT_ID, salt), subject.public_key.to_bytes())
+    p.regulator.bind_subject_key(p.holder.subject_key_binding(subject, resident_id=RESIDENT_ID, salt=salt))
     genuine = p.holder.subject_consent(subject, grant_id, resident_id=RESIDENT_ID, salt=salt)
     forged = sign_consent(impostor, genuine.terms)
     with pytest.raises(ExecutionError) as refused:
@@ -200,32 +219,80 @@ def test_subject_key_binding_stops_a_holder_consenting_for_the_subject(parties: 
     grant_id = _request(p, resource_id, subject_commitment=commitment)
     subject, throwaway = PrivateKey.generate(), PrivateKey.generate()
     terms = p.holder.consent_terms(grant_id)
+    genuine = p.holder.subject_key_binding(subject, resident_id=RESIDENT_ID, salt=salt)
+    own = p.holder.subject_key_binding(throwaway, resident_id=RESIDENT_ID, salt=salt)
 
     # no binding yet: even a valid signature is refused
     with pytest.raises(ExecutionError) as unbound:
         p.holder.grant(grant_id, sign_consent(throwaway, terms))
     assert _reason(unbound) == "subject key not bound"
-    # only a DATA_REGULATOR binds keys
-    with pytest.raises(ExecutionError) as not_regulator:
-        p.requester.bind_subject_key(commitment, throwaway.public_key.to_bytes())
-    assert _reason(not_regulator) == "not a data regulator"
-    with pytest.raises(DomainError):
-        p.holder.bind_subject_key(bytes(32), subject.public_key.to_bytes())
+    # only a DATA_REGULATOR binds keys: neither the holder nor the requester, even with a key's own signature
+    for party in (p.holder, p.requester):
+        with pytest.raises(ExecutionError) as not_regulator:
+            party.bind_subject_key(own)
+        assert _reason(not_regulator) == "not a data regulator"
+    # a regulator cannot bind the subject's key without her signature (sent as is: the SDK does not check it)
+    forged = SubjectKeyBinding(commitment, genuine.public_key, own.signature, 1)
+    with pytest.raises(ExecutionError) as unsigned:
+        p.regulator.bind_subject_key(forged)
+    assert _reason(unsigned) == "subject key signature is invalid"
     assert p.holder.subject_key(commitment) is None
 
-    p.holder.bind_subject_key(commitment, subject.public_key.to_bytes())
+    p.regulator.bind_subject_key(genuine)
     # the holder's throwaway key signs the exact terms, but it is not the subject's bound key
     with pytest.raises(ExecutionError) as throwaway_refused:
         p.holder.grant(grant_id, sign_consent(throwaway, terms))
     assert _reason(throwaway_refused) == "consent key is not the subject's bound key"
     assert p.holder.status(grant_id) == GrantStatus.REQUESTED
-    # and the binding cannot be swapped for the throwaway key afterwards
+    # and the binding cannot be swapped for the throwaway key by binding again
     with pytest.raises(ExecutionError) as rebind:
-        p.holder.bind_subject_key(commitment, throwaway.public_key.to_bytes())
+        p.second_regulator.bind_subject_key(own)
     assert _reason(rebind) == "subject key already bound"
 
     p.holder.grant(grant_id, p.holder.subject_consent(subject, grant_id, resident_id=RESIDENT_ID, salt=salt))
     p.relay.revoke_by_subject(subject, grant_id)  # the real subject can still withdraw her consent
+    assert p.holder.status(grant_id) == GrantStatus.REVOKED
+
+
+def test_supervised_rebind_needs_two_regulators_and_keeps_history(parties: Parties) -> None:
+    p = parties
+    resource_id = p.holder.register_resource(
+        level=Level.GENERAL,
+        share_type=ShareType.UNCONDITIONAL,
+        schema_hash=SCHEMA,
+        field_ids=FIELDS,
+        personal=True,
+    ).resource_id
+    salt = new_salt()
+    commitment = compute_subject_commitment(RESIDENT_ID, salt)
+    old_key, new_key = PrivateKey.generate(), PrivateKey.generate()
+    p.regulator.bind_subject_key(p.holder.subject_key_binding(old_key, resident_id=RESIDENT_ID, salt=salt))
+    grant_id = _request(p, resource_id, subject_commitment=commitment)
+    p.holder.grant(grant_id, p.holder.subject_consent(old_key, grant_id, resident_id=RESIDENT_ID, salt=salt))
+
+    # the subject lost her key: she signs the binding of a new one (version 2) and a regulator proposes it
+    binding = p.holder.subject_key_binding(new_key, resident_id=RESIDENT_ID, salt=salt)
+    assert binding.version == 2
+    with pytest.raises(DomainError):
+        p.regulator.bind_subject_key(binding)  # the SDK points to the rebind; the contract would refuse too
+    p.regulator.propose_subject_key_rebind(binding, sm3(b"case file: key lost"))
+    assert p.holder.subject_key(commitment) == sm3(old_key.public_key.to_bytes())  # not yet
+    with pytest.raises(ExecutionError) as own_org:
+        p.regulator.confirm_subject_key_rebind(commitment, new_key.public_key.to_bytes())
+    assert _reason(own_org) == "a rebind needs a regulator of another organisation"
+    p.second_regulator.confirm_subject_key_rebind(commitment, new_key.public_key.to_bytes())
+
+    record = p.holder.subject_key_record(commitment)
+    assert record is not None and record.version == 2
+    assert record.key_hash == sm3(new_key.public_key.to_bytes())
+    assert (record.attested_by, record.confirmed_by) == (p.regulator_address, p.second_regulator_address)
+    assert p.holder.subject_key_history(commitment) == [
+        sm3(old_key.public_key.to_bytes()),
+        sm3(new_key.public_key.to_bytes()),
+    ]
+    # the grant consented with the old key stays in force; the subject withdraws it with the new key
+    assert p.holder.status(grant_id) == GrantStatus.GRANTED
+    p.relay.revoke_by_subject(new_key, grant_id)
     assert p.holder.status(grant_id) == GrantStatus.REVOKED
 
 
@@ -269,10 +336,11 @@ def test_core_data_needs_regulator_approval(parties: Parties) -> None:
     with pytest.raises(ExecutionError) as refused:
         p.holder.grant(grant_id)
     assert _reason(refused) == "core data needs regulator approval first"
-    with pytest.raises(ExecutionError) as not_regulator:
-        p.requester.approve(grant_id)
-    assert _reason(not_regulator) == "not a data regulator"
-    p.holder.approve(grant_id)  # the Data Exchange Authority also holds DATA_REGULATOR
+    for party in (p.requester, p.holder):
+        with pytest.raises(ExecutionError) as not_regulator:
+            party.approve(grant_id)
+        assert _reason(not_regulator) == "not a data regulator"
+    p.regulator.approve(grant_id)  # a regulator of neither the holder's nor the requester's organisation
     assert p.holder.status(grant_id) == GrantStatus.APPROVED
     p.holder.grant(grant_id)
     assert p.holder.status(grant_id) == GrantStatus.GRANTED

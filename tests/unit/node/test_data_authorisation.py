@@ -23,6 +23,7 @@ from node.genesis import (
     load_runtime_code,
 )
 from node.genesis_init import encode_initialize_with_governance
+from node.network import make_uscc
 from sdk import authorisations as sdk_auth
 from sdk.authorisations import (
     ConsentTerms,
@@ -31,7 +32,9 @@ from sdk.authorisations import (
     compute_fields_mask,
     compute_revocation_message,
     compute_subject_commitment,
+    compute_subject_key_message,
     sign_consent,
+    sign_subject_key_binding,
 )
 from sdk.contracts import Contract, DecodedEvent
 from sdk.crypto import PrivateKey, sm3
@@ -46,10 +49,27 @@ ORG_HOLDER, ORG_USER, ORG_REG, ORG_OTHER = (
     "11100000000013338W",
     "91310000200000000B",
 )
+ORG_REG2 = make_uscc("110000", 30_000_001)  # a second, independent regulator
 M1 = bytes([0x10]) * 20
 HOLDER, HOLDER_CLERK, USER, USER_REGULATOR, REGULATOR, OTHER_HOLDER, RELAY = (
     bytes([0x40 + i]) * 20 for i in range(7)
 )
+# HOLDER_AND_REGULATOR: one account of the holder organisation with both DATA_HOLDER and DATA_REGULATOR;
+# HOLDER_REGULATOR: a DATA_REGULATOR account of the holder organisation; REGULATOR_COLLEAGUE: a second
+# DATA_REGULATOR of REGULATOR's organisation; REGULATOR2: a DATA_REGULATOR of another organisation;
+# ROGUE_REGULATOR: a DATA_REGULATOR of an organisation that is no party (ORG_OTHER); OTHER_USER: a DATA_USER
+# that requested nothing; UNREGISTERED: an account no organisation holds; REGULATOR2_COLLEAGUE: a second
+# DATA_REGULATOR of REGULATOR2's organisation.
+(
+    HOLDER_AND_REGULATOR,
+    HOLDER_REGULATOR,
+    REGULATOR_COLLEAGUE,
+    REGULATOR2,
+    ROGUE_REGULATOR,
+    OTHER_USER,
+    UNREGISTERED,
+    REGULATOR2_COLLEAGUE,
+) = (bytes([0x50 + i]) * 20 for i in range(8))
 RESIDENT_ID = "11010519491231002X"
 SALT = bytes(range(1, 33))
 SCHEMA = sm3(b"schema: name, id, address, income, tax")
@@ -152,10 +172,19 @@ class Chain:
         )
         return int(events[0].args["grant_id"])
 
-    def bind(self, subject: PrivateKey, subject_commitment: bytes | None = None) -> None:
-        """The regulator binds the subject's key to the commitment (default: RESIDENT_ID with SALT)."""
-        target = commitment() if subject_commitment is None else subject_commitment
-        self.must(REGULATOR, "bind_subject_key", target, sm3(subject.public_key.to_bytes()))
+    def bind(
+        self, subject: PrivateKey, subject_commitment: bytes | None = None, *, regulator: bytes = REGULATOR
+    ) -> None:
+        """A regulator binds the subject's key to the commitment (default: RESIDENT_ID with SALT), relaying
+        the subject's own binding signature."""
+        binding = signed_binding(subject, commitment() if subject_commitment is None else subject_commitment)
+        self.must(
+            regulator, "bind_subject_key", binding.subject_commitment, binding.public_key, binding.signature
+        )
+
+    def call(self, sender: bytes, name: str, *args: Any) -> Receipt:
+        """Send without asserting the outcome (a refused call still leaves the state root unchanged)."""
+        return self.send(sender, name, *args)
 
     def terms(self, grant_id: int) -> ConsentTerms:
         g = self.view("grants", grant_id)
@@ -186,6 +215,7 @@ def make_chain() -> Chain:
             GenesisOrganisation(ORG_USER, "Example Bank"),
             GenesisOrganisation(ORG_REG, "Data Regulator"),
             GenesisOrganisation(ORG_OTHER, "Other Holder"),
+            GenesisOrganisation(ORG_REG2, "Second Data Regulator"),
         ),
         accounts=(
             GenesisAccount(M1, ORG_HOLDER),
@@ -196,6 +226,13 @@ def make_chain() -> Chain:
             GenesisAccount(REGULATOR, ORG_REG),
             GenesisAccount(OTHER_HOLDER, ORG_OTHER),
             GenesisAccount(RELAY, ORG_OTHER),
+            GenesisAccount(HOLDER_AND_REGULATOR, ORG_HOLDER),
+            GenesisAccount(HOLDER_REGULATOR, ORG_HOLDER),
+            GenesisAccount(REGULATOR_COLLEAGUE, ORG_REG),
+            GenesisAccount(REGULATOR2, ORG_REG2),
+            GenesisAccount(ROGUE_REGULATOR, ORG_OTHER),
+            GenesisAccount(OTHER_USER, ORG_OTHER),
+            GenesisAccount(REGULATOR2_COLLEAGUE, ORG_REG2),
         ),
         committee=(M1,),
         threshold=1,
@@ -205,6 +242,14 @@ def make_chain() -> Chain:
             GenesisRole(USER_REGULATOR, DATA_REGULATOR),
             GenesisRole(REGULATOR, DATA_REGULATOR),
             GenesisRole(OTHER_HOLDER, DATA_HOLDER),
+            GenesisRole(HOLDER_AND_REGULATOR, DATA_HOLDER),
+            GenesisRole(HOLDER_AND_REGULATOR, DATA_REGULATOR),
+            GenesisRole(HOLDER_REGULATOR, DATA_REGULATOR),
+            GenesisRole(REGULATOR_COLLEAGUE, DATA_REGULATOR),
+            GenesisRole(REGULATOR2, DATA_REGULATOR),
+            GenesisRole(ROGUE_REGULATOR, DATA_REGULATOR),
+            GenesisRole(OTHER_USER, DATA_USER),
+            GenesisRole(REGULATOR2_COLLEAGUE, DATA_REGULATOR),
         ),
         system_contracts=(
             SystemContract(
@@ -232,6 +277,23 @@ def subject() -> PrivateKey:
 
 def commitment() -> bytes:
     return compute_subject_commitment(RESIDENT_ID, SALT)
+
+
+def signed_binding(
+    subject: PrivateKey, subject_commitment: bytes | None = None, version: int = 1
+) -> sdk_auth.SubjectKeyBinding:
+    """The subject's own request, signed with ``subject``, to bind that key to the commitment."""
+    return sign_subject_key_binding(
+        subject,
+        chain_id=CHAIN_ID,
+        contract=DATA_AUTHORISATION_ADDRESS,
+        subject_commitment=commitment() if subject_commitment is None else subject_commitment,
+        version=version,
+    )
+
+
+def key_hash_of(key: PrivateKey) -> bytes:
+    return sm3(key.public_key.to_bytes())
 
 
 # --- genesis ----------------------------------------------------------------------------------------------
@@ -430,6 +492,21 @@ def test_approval_applies_to_core_data_only(chain: Chain) -> None:
     assert chain.refused(REGULATOR, "approve", gid) == "only core data needs approval"
 
 
+def test_a_regulator_of_the_holder_organisation_cannot_approve(chain: Chain) -> None:
+    # Attack: the holder organisation also holds DATA_REGULATOR and approves its own core-data grant.
+    gid = chain.request(chain.register(level=3))
+    for regulator in (HOLDER_REGULATOR, HOLDER_AND_REGULATOR):
+        assert (
+            chain.refused(regulator, "approve", gid)
+            == "a regulator of the holder organisation cannot approve"
+        )
+    assert chain.view("grants", gid)["approved_by"] == bytes(20)
+    assert chain.status(gid) == GrantStatus.REQUESTED
+    assert chain.refused(HOLDER_AND_REGULATOR, "grant", gid, b"", b"") == (
+        "core data needs regulator approval first"
+    )
+
+
 def test_regulator_may_refuse_core_request(chain: Chain) -> None:
     gid = chain.request(chain.register(level=3))
     chain.must(REGULATOR, "refuse", gid, EMPTY32)
@@ -492,26 +569,304 @@ def test_forged_or_missing_consent_is_refused(chain: Chain, subject: PrivateKey)
     assert chain.status(gid) == GrantStatus.REQUESTED
 
 
-# --- personal data: the regulator-bound subject key (finding H2) ------------------------------------------
-def test_regulator_binds_a_subject_key_once(chain: Chain, subject: PrivateKey) -> None:
-    key_hash = sm3(subject.public_key.to_bytes())
-    assert chain.view("subject_keys", commitment()) == EMPTY32
-    for outsider in (HOLDER, USER, RELAY, M1):  # holder, user, plain members: no DATA_REGULATOR
-        assert chain.refused(outsider, "bind_subject_key", commitment(), key_hash) == "not a data regulator"
-    assert chain.refused(REGULATOR, "bind_subject_key", EMPTY32, key_hash) == "empty subject commitment"
-    assert chain.refused(REGULATOR, "bind_subject_key", commitment(), EMPTY32) == "empty key hash"
-    assert chain.view("subject_keys", commitment()) == EMPTY32
-    events = chain.must(REGULATOR, "bind_subject_key", commitment(), key_hash)
-    assert events[0].name == "SubjectKeyBound"
-    assert events[0].args == {"subject_commitment": commitment(), "key_hash": key_hash, "by": REGULATOR}
-    assert chain.view("subject_keys", commitment()) == key_hash
-    # a binding is final: neither another regulator nor the same one replaces it
-    other = sm3(PrivateKey.generate().public_key.to_bytes())
-    for regulator in (REGULATOR, USER_REGULATOR):
-        assert (
-            chain.refused(regulator, "bind_subject_key", commitment(), other) == "subject key already bound"
+# --- personal data: binding the subject's key (her own signature + an independent regulator) -------------
+def test_regulator_binds_a_key_only_with_its_holders_own_signature(chain: Chain, subject: PrivateKey) -> None:
+    # Attack: a regulator binds a key to a commitment (seen in AccessRequested) without the subject.
+    gid = chain.request(chain.register(personal=True), commitment=commitment())
+    pk = subject.public_key.to_bytes()
+    impostor = PrivateKey.generate()
+    genuine = signed_binding(subject)
+    bad = "subject key signature is invalid"
+    for signature in (
+        bytes(64),  # no signature at all
+        impostor.sign(
+            compute_subject_key_message(  # another key signed the subject key's binding
+                CHAIN_ID, DATA_AUTHORISATION_ADDRESS, commitment(), key_hash_of(subject), 1
+            )
+        ),
+        signed_binding(subject, compute_subject_commitment("110105194912310038", SALT)).signature,
+        signed_binding(subject, version=2).signature,  # the signature is for another key version
+        sign_subject_key_binding(  # another chain
+            subject,
+            chain_id=CHAIN_ID + 1,
+            contract=DATA_AUTHORISATION_ADDRESS,
+            subject_commitment=commitment(),
+        ).signature,
+        sign_consent(subject, chain.terms(gid)).signature,  # a consent is no binding (domain tag)
+    ):
+        assert chain.refused(REGULATOR, "bind_subject_key", commitment(), pk, signature) == bad
+    # the impostor's signature cannot bind the subject's key, nor the subject's the impostor's
+    assert (
+        chain.refused(
+            REGULATOR, "bind_subject_key", commitment(), impostor.public_key.to_bytes(), genuine.signature
         )
-    assert chain.view("subject_keys", commitment()) == key_hash
+        == bad
+    )
+    assert chain.refused(REGULATOR, "bind_subject_key", commitment(), b"", b"") == (
+        "subject public key must be 64 bytes"
+    )
+    assert chain.refused(REGULATOR, "bind_subject_key", commitment(), pk, b"\x01" * 63) == (
+        "subject key signature must be 64 bytes"
+    )
+    assert chain.refused(REGULATOR, "bind_subject_key", EMPTY32, pk, genuine.signature) == (
+        "empty subject commitment"
+    )
+    assert chain.view("subject_keys", commitment())["key_hash"] == EMPTY32  # state unchanged
+
+    events = chain.must(REGULATOR, "bind_subject_key", commitment(), pk, genuine.signature)
+    assert events[0].name == "SubjectKeyBound"
+    assert events[0].args == {
+        "subject_commitment": commitment(),
+        "key_hash": key_hash_of(subject),
+        "by": REGULATOR,
+        "attester_org": ORG_REG,
+        "version": 1,
+    }
+    record = chain.view("subject_keys", commitment())
+    assert (record["key_hash"], record["version"], record["attested_by"], record["attester_org"]) == (
+        key_hash_of(subject),
+        1,
+        REGULATOR,
+        ORG_REG,
+    )
+    assert (record["confirmed_by"], record["confirmer_org"]) == (bytes(20), "")
+    assert chain.view("subject_key_history", commitment(), 1) == key_hash_of(subject)
+    assert chain.view("subject_key_message", commitment(), key_hash_of(subject), 1) == (
+        compute_subject_key_message(
+            CHAIN_ID, DATA_AUTHORISATION_ADDRESS, commitment(), key_hash_of(subject), 1
+        )
+    )
+
+
+def test_only_a_regulator_relays_a_subject_signed_binding(chain: Chain, subject: PrivateKey) -> None:
+    binding = signed_binding(subject)
+    for sender in (HOLDER, USER, RELAY, M1, UNREGISTERED):  # holder, user, plain members, an outsider
+        assert (
+            chain.refused(sender, "bind_subject_key", commitment(), binding.public_key, binding.signature)
+            == "not a data regulator"
+        )
+    assert chain.view("subject_keys", commitment())["key_hash"] == EMPTY32
+
+
+def test_a_bound_key_is_not_replaced_by_binding_again(chain: Chain, subject: PrivateKey) -> None:
+    chain.bind(subject)
+    other = PrivateKey.generate()
+    binding = signed_binding(other)  # even a key's own, valid signature
+    for regulator in (REGULATOR, USER_REGULATOR, REGULATOR2):
+        assert (
+            chain.refused(regulator, "bind_subject_key", commitment(), binding.public_key, binding.signature)
+            == "subject key already bound"
+        )
+    assert chain.view("subject_keys", commitment())["key_hash"] == key_hash_of(subject)
+
+
+def test_holder_and_regulator_cannot_forge_consent(chain: Chain) -> None:
+    # Attack: an organisation holding DATA_HOLDER and DATA_REGULATOR binds a key of its own to the
+    # subject's commitment (the chain cannot tell whose key it is), "consents" with it and grants.
+    gid = chain.request(chain.register(personal=True), commitment=commitment())
+    own_key = PrivateKey.generate()
+    chain.bind(own_key, regulator=HOLDER_AND_REGULATOR)
+    forged = sign_consent(own_key, chain.terms(gid))
+    before = chain.view("grants", gid)
+    for granter in (HOLDER_AND_REGULATOR, HOLDER):
+        assert chain.refused(granter, "grant", gid, forged.public_key, forged.signature) == (
+            "subject key attested by the holder organisation"
+        )
+    assert chain.view("grants", gid) == before and chain.status(gid) == GrantStatus.REQUESTED
+
+
+def test_a_key_vouched_for_by_the_holders_regulator_cannot_consent(chain: Chain) -> None:
+    gid = chain.request(chain.register(personal=True), commitment=commitment())
+    own_key = PrivateKey.generate()
+    chain.bind(own_key, regulator=HOLDER_REGULATOR)
+    forged = sign_consent(own_key, chain.terms(gid))
+    assert chain.refused(HOLDER, "grant", gid, forged.public_key, forged.signature) == (
+        "subject key attested by the holder organisation"
+    )
+    assert chain.status(gid) == GrantStatus.REQUESTED
+
+
+def test_a_key_vouched_for_by_the_requesters_regulator_cannot_consent(chain: Chain) -> None:
+    gid = chain.request(chain.register(personal=True), commitment=commitment())
+    own_key = PrivateKey.generate()
+    chain.bind(own_key, regulator=USER_REGULATOR)
+    forged = sign_consent(own_key, chain.terms(gid))
+    assert chain.refused(HOLDER, "grant", gid, forged.public_key, forged.signature) == (
+        "subject key attested by the requesting organisation"
+    )
+    assert chain.status(gid) == GrantStatus.REQUESTED
+
+
+def rebind(
+    chain: Chain, new_key: PrivateKey, *, proposer: bytes, confirmer: bytes, version: int = 2
+) -> list[DecodedEvent]:
+    binding = signed_binding(new_key, version=version)
+    reason = sm3(b"case file 2024-17: key lost")
+    chain.must(
+        proposer,
+        "propose_subject_key_rebind",
+        binding.subject_commitment,
+        binding.public_key,
+        binding.signature,
+        reason,
+    )
+    return chain.must(confirmer, "confirm_subject_key_rebind", commitment(), key_hash_of(new_key))
+
+
+def test_a_regulator_cannot_lock_the_subject_out_with_a_wrong_key(chain: Chain, subject: PrivateKey) -> None:
+    # Attack: a rogue regulator (of no party to the request) binds a key of its own to the commitment it
+    # saw in AccessRequested, first, to lock the real subject out.
+    gid = chain.request(chain.register(personal=True), commitment=commitment())
+    rogue_key = PrivateKey.generate()
+    chain.bind(rogue_key, regulator=ROGUE_REGULATOR)
+    # it cannot make the lock stick on its own: a rebind needs a second regulator of another organisation
+    own = signed_binding(PrivateKey.generate(), version=2)
+    reason = sm3(b"rogue")
+    chain.must(
+        ROGUE_REGULATOR, "propose_subject_key_rebind", commitment(), own.public_key, own.signature, reason
+    )
+    assert chain.refused(ROGUE_REGULATOR, "confirm_subject_key_rebind", commitment(), own.key_hash) == (
+        "a rebind needs a regulator of another organisation"
+    )
+    # the subject has her key rebound through the supervised procedure: her own signature (version 2),
+    # proposed by one regulator and confirmed by a regulator of another organisation
+    events = rebind(chain, subject, proposer=REGULATOR2, confirmer=REGULATOR)
+    assert events[0].name == "SubjectKeyRebound"
+    assert events[0].args["previous_key_hash"] == key_hash_of(rogue_key)
+    assert events[0].args["key_hash"] == key_hash_of(subject)
+    # the rogue key no longer consents; the subject's does
+    forged = sign_consent(rogue_key, chain.terms(gid))
+    assert chain.refused(HOLDER, "grant", gid, forged.public_key, forged.signature) == (
+        "consent key is not the subject's bound key"
+    )
+    consent = sign_consent(subject, chain.terms(gid))
+    chain.must(HOLDER, "grant", gid, consent.public_key, consent.signature)
+    assert chain.status(gid) == GrantStatus.GRANTED
+    # the rogue's stale proposal (made for version 2) can no longer be confirmed by anyone
+    assert chain.refused(REGULATOR2, "confirm_subject_key_rebind", commitment(), own.key_hash) == (
+        "rebind proposal is stale"
+    )
+
+
+def test_rebinding_only_through_the_supervised_path_keeps_history(chain: Chain, subject: PrivateKey) -> None:
+    old_grant = chain.request(chain.register(personal=True), commitment=commitment())
+    chain.bind(subject)
+    consent = sign_consent(subject, chain.terms(old_grant))
+    chain.must(HOLDER, "grant", old_grant, consent.public_key, consent.signature)
+    new_key = PrivateKey.generate()
+    v2 = signed_binding(new_key, version=2)
+    reason = sm3(b"case file 2024-17: key lost")
+    propose = "propose_subject_key_rebind"
+    # the direct path stays closed
+    assert chain.refused(REGULATOR2, "bind_subject_key", commitment(), v2.public_key, v2.signature) == (
+        "subject key already bound"
+    )
+    # a proposal needs a regulator, a bound key, a reason and the new key's own signature for version 2
+    assert chain.refused(HOLDER, propose, commitment(), v2.public_key, v2.signature, reason) == (
+        "not a data regulator"
+    )
+    unbound = compute_subject_commitment("110105194912310038", SALT)
+    assert chain.refused(REGULATOR2, propose, unbound, v2.public_key, v2.signature, reason) == (
+        "subject key not bound"
+    )
+    assert chain.refused(REGULATOR2, propose, commitment(), v2.public_key, v2.signature, EMPTY32) == (
+        "a rebind needs a reason hash"
+    )
+    v1_replay = signed_binding(new_key, version=1)  # a first-binding signature is no rebind signature
+    assert chain.refused(
+        REGULATOR2, propose, commitment(), v1_replay.public_key, v1_replay.signature, reason
+    ) == ("subject key signature is invalid")
+    same = signed_binding(subject, version=2)
+    assert chain.refused(REGULATOR2, propose, commitment(), same.public_key, same.signature, reason) == (
+        "key already bound to the commitment"
+    )
+    events = chain.must(REGULATOR2, propose, commitment(), v2.public_key, v2.signature, reason)
+    assert events[0].name == "SubjectKeyRebindProposed"
+    assert events[0].args["previous_key_hash"] == key_hash_of(subject) and events[0].args["version"] == 2
+    assert chain.view("rebind_proposals", commitment(), v2.key_hash)["proposer_org"] == ORG_REG2
+    assert chain.view("subject_keys", commitment())["key_hash"] == key_hash_of(subject)  # not yet
+    # confirmation needs a regulator of another organisation than the proposer's
+    confirm = "confirm_subject_key_rebind"
+    assert chain.refused(REGULATOR2, confirm, commitment(), v2.key_hash) == (
+        "a rebind needs a regulator of another organisation"
+    )
+    assert chain.refused(HOLDER, confirm, commitment(), v2.key_hash) == "not a data regulator"
+    assert chain.refused(REGULATOR, confirm, commitment(), key_hash_of(PrivateKey.generate())) == (
+        "no such rebind proposal"
+    )
+    events = chain.must(REGULATOR, confirm, commitment(), v2.key_hash)
+    assert events[0].args == {
+        "subject_commitment": commitment(),
+        "key_hash": v2.key_hash,
+        "previous_key_hash": key_hash_of(subject),
+        "version": 2,
+        "proposed_by": REGULATOR2,
+        "confirmed_by": REGULATOR,
+        "reason_hash": reason,
+    }
+    record = chain.view("subject_keys", commitment())
+    assert (record["key_hash"], record["version"], record["attested_by"], record["confirmed_by"]) == (
+        v2.key_hash,
+        2,
+        REGULATOR2,
+        REGULATOR,
+    )
+    assert [chain.view("subject_key_history", commitment(), v) for v in (1, 2)] == [
+        key_hash_of(subject),
+        v2.key_hash,
+    ]
+    assert chain.view("rebind_proposals", commitment(), v2.key_hash)["version"] == 0  # used up
+    assert chain.refused(REGULATOR, confirm, commitment(), v2.key_hash) == "no such rebind proposal"
+    # the grant consented with the old key stays in force; the subject withdraws it with her new key
+    assert chain.status(old_grant) == GrantStatus.GRANTED
+    message = compute_revocation_message(CHAIN_ID, DATA_AUTHORISATION_ADDRESS, old_grant, commitment())
+    chain.must(RELAY, "revoke_by_subject", old_grant, v2.public_key, new_key.sign(message))
+    assert chain.status(old_grant) == GrantStatus.REVOKED
+
+
+def test_a_key_confirmed_by_the_holders_regulator_cannot_consent(chain: Chain, subject: PrivateKey) -> None:
+    # The grant check covers both regulators of a rebind, the confirming one too.
+    gid = chain.request(chain.register(personal=True), commitment=commitment())
+    chain.bind(PrivateKey.generate())
+    rebind(chain, subject, proposer=REGULATOR2, confirmer=HOLDER_REGULATOR)
+    consent = sign_consent(subject, chain.terms(gid))
+    assert chain.refused(HOLDER, "grant", gid, consent.public_key, consent.signature) == (
+        "subject key attested by the holder organisation"
+    )
+    assert chain.status(gid) == GrantStatus.REQUESTED
+
+
+def test_a_pending_rebind_is_not_re_proposed_under_another_name(chain: Chain, subject: PrivateKey) -> None:
+    chain.bind(PrivateKey.generate())
+    v2 = signed_binding(subject, version=2)
+    reason = sm3(b"case file")
+    chain.must(REGULATOR2, "propose_subject_key_rebind", commitment(), v2.public_key, v2.signature, reason)
+    # the subject's signature is public once sent; replaying it does not take the proposal over
+    assert (
+        chain.refused(
+            ROGUE_REGULATOR,
+            "propose_subject_key_rebind",
+            commitment(),
+            v2.public_key,
+            v2.signature,
+            sm3(b"x"),
+        )
+        == "rebind already proposed"
+    )
+    assert chain.view("rebind_proposals", commitment(), v2.key_hash)["proposed_by"] == REGULATOR2
+
+
+def test_a_colleague_of_the_proposer_cannot_confirm_a_rebind(chain: Chain, subject: PrivateKey) -> None:
+    chain.bind(subject)
+    new_key = PrivateKey.generate()
+    v2 = signed_binding(new_key, version=2)
+    chain.must(
+        REGULATOR, "propose_subject_key_rebind", commitment(), v2.public_key, v2.signature, sm3(b"reason")
+    )
+    assert chain.refused(REGULATOR_COLLEAGUE, "confirm_subject_key_rebind", commitment(), v2.key_hash) == (
+        "a rebind needs a regulator of another organisation"
+    )
+    assert chain.view("subject_keys", commitment())["key_hash"] == key_hash_of(subject)
 
 
 def test_grant_for_an_unbound_subject_is_refused(chain: Chain, subject: PrivateKey) -> None:
@@ -539,7 +894,7 @@ def test_holder_cannot_consent_with_a_throwaway_key(chain: Chain, subject: Priva
     )  # chain.refused also checks the state root is unchanged
     assert chain.view("grants", gid) == before
     assert chain.status(gid) == GrantStatus.REQUESTED
-    assert chain.view("subject_keys", commitment()) == sm3(subject.public_key.to_bytes())
+    assert chain.view("subject_keys", commitment())["key_hash"] == sm3(subject.public_key.to_bytes())
     # the real subject consents, and she (not the throwaway key) can withdraw it
     consent = sign_consent(subject, chain.terms(gid))
     chain.must(HOLDER, "grant", gid, consent.public_key, consent.signature)
@@ -687,6 +1042,22 @@ def test_expire_marks_a_finished_grant(chain: Chain) -> None:
     assert chain.view("grants", gid)["status"] == GrantStatus.EXPIRED
     assert chain.refused(HOLDER, "record_use", gid, 1, sm3(b"r")) == "grant expired"
     assert chain.refused(HOLDER, "revoke", gid, EMPTY32) == "grant expired"
+
+
+def test_an_unregistered_account_is_refused_by_the_contract_too(chain: Chain, subject: PrivateKey) -> None:
+    # The ledger refuses an outsider at admission; the contract does not rely on it.
+    gid = chain.request(chain.register(personal=True), commitment=commitment(), valid_until=chain.now + 20)
+    chain.bind(subject)
+    consent = sign_consent(subject, chain.terms(gid))
+    chain.must(HOLDER, "grant", gid, consent.public_key, consent.signature)
+    message = compute_revocation_message(CHAIN_ID, DATA_AUTHORISATION_ADDRESS, gid, commitment())
+    pk = subject.public_key.to_bytes()
+    assert chain.refused(UNREGISTERED, "revoke_by_subject", gid, pk, subject.sign(message)) == (
+        "not an active member account"
+    )
+    chain.advance(30)
+    assert chain.refused(UNREGISTERED, "expire", gid) == "not an active member account"
+    assert chain.view("grants", gid)["status"] == GrantStatus.GRANTED
 
 
 # --- SDK helpers (pure) -------------------------------------------------------------------------------------
