@@ -11,7 +11,8 @@ Identifiers (computed off chain by the SDK, never in clear on the ledger)
                NMPA code, or "(01)<GTIN-14>(21)<serial>" for a GS1 code. Hashing keeps valid codes from being
                harvested off the public ledger and printed on counterfeits.
 * product id = SM3(b"xinlian/drug-product/1" || 0x00 || product key), product key = the 7-digit 药品标识码 or
-               the GTIN-14 (one per packaging level).
+               the GTIN-14 (one per packaging level). Product keys are public (printed on every pack), so
+               `register_product` takes the key in clear and derives the id with the SM3 precompile.
 * A product may `pack` another (a case product packs the unit product): all levels of one drug share a lot
   per batch number, so a recall or freeze of batch B stops units, bundles and cases of B alike.
 * Dates are days since 1970-01-01. A batch expires at 00:00 China Standard Time (UTC+8) after its expiry day.
@@ -38,11 +39,32 @@ Refusals: revert vs alert
   "not in this shipment", "frozen", "recalled", "expired", "level not below parent".
 * Holds: frozen blocks every movement except receiving; recalled or expired codes may still be unpacked,
   destroyed, or shipped back as a return (202) or recall (211).
+
+Who may change what (separation of duties; docs/permissions.md lists every function and caller)
+---------------------------------------------------------------------------------------------
+* Product keys belong to makers: a DRUG_REGULATOR binds a key prefix to an MAH organisation
+  (`assign_key_prefix`: a block of NMPA 药品标识码, or a GS1 company prefix 厂商识别代码 as it follows the
+  GTIN-14 indicator digit). `register_product` accepts a key only from an MAH account of the organisation
+  bound to the key's longest bound prefix, so nobody registers another maker's GTIN or 药品标识码 first.
+* Disputes: a DRUG_REGULATOR settles a contested registration (`settle_product`): it moves the product to
+  another MAH organisation and/or suspends it (a suspended product commissions no codes) or lifts the
+  suspension; each ruling is a `ProductSettled` event. A regulator never binds a prefix or moves a product
+  to its own organisation.
+* Freezes: a DRUG_REGULATOR's `freeze` is a regulatory freeze that only a DRUG_REGULATOR lifts. The
+  product's MAH may `freeze` its own batch as a voluntary hold, and `unfreeze` lifts only that hold, never a
+  regulator's freeze. Either stops every movement but receipts. Recalls: the product's MAH or a regulator.
 """
+
+struct Organisation:
+    # Governance.organisations(uscc), as that contract returns it
+    name: String[128]
+    active: bool
+    registered: bool
 
 interface Governance:
     def has_role(account: address, role: bytes32, scope: bytes32) -> bool: view
     def organisation_of(account: address) -> String[18]: view
+    def organisations(uscc: String[18]) -> Organisation: view
 
 # --- roles (Governance ids) ----------------------------------------------------------------------------
 DRUG_REGULATOR: constant(bytes32) = keccak256("DRUG_REGULATOR")
@@ -95,9 +117,26 @@ SHIPMENT_OPEN: public(constant(uint8)) = 1
 SHIPMENT_RECEIVED: public(constant(uint8)) = 2
 SHIPMENT_CANCELLED: public(constant(uint8)) = 3
 
+# --- product registration status (0 = not registered) -------------------------------------------------
+PRODUCT_ACTIVE: public(constant(uint8)) = 1
+PRODUCT_SUSPENDED: public(constant(uint8)) = 2  # by a drug regulator: commissions no codes
+
+# --- product keys and their prefixes -------------------------------------------------------------------
+KEY_NMPA: public(constant(uint8)) = 1  # 7-digit 药品标识码; a prefix is a block of its leading digits
+KEY_GS1: public(constant(uint8)) = 2  # GTIN-14; a prefix is a GS1 company prefix after the indicator digit
+NMPA_KEY_LENGTH: constant(uint256) = 7
+GTIN_LENGTH: constant(uint256) = 14
+MIN_PREFIX_LENGTH: constant(uint256) = 4
+MAX_NMPA_PREFIX_LENGTH: constant(uint256) = 7  # the whole 药品标识码
+MAX_GS1_PREFIX_LENGTH: constant(uint256) = 12  # company prefix + item reference (one GTIN)
+SM3_PRECOMPILE: constant(address) = 0x0000000000000000000000000000000000000a01
+PRODUCT_TAG: constant(Bytes[23]) = b"xinlian/drug-product/1\x00"  # tag || 0x00 of the product id
+
 # --- lot flags -----------------------------------------------------------------------------------------
 LOT_RECALLED: constant(uint256) = 1
-LOT_FROZEN: constant(uint256) = 2
+LOT_FROZEN: constant(uint256) = 2  # a drug regulator's freeze: only a drug regulator lifts it
+LOT_MAH_HOLD: constant(uint256) = 4  # the MAH's voluntary hold: only the product's MAH lifts it
+LOT_STOPPED: constant(uint256) = LOT_FROZEN | LOT_MAH_HOLD  # either stops every movement but receipts
 
 # --- refusal reasons (internal; an Alert carries the text) ---------------------------------------------
 R_NONE: constant(uint256) = 0
@@ -153,7 +192,7 @@ struct Product:
     approval_number: String[32]  # 批准文号
     category: uint8
     drug: bytes32  # the product id whose lots this product shares (itself for a base product)
-    registered: bool
+    status: uint8  # 0 not registered, PRODUCT_ACTIVE or PRODUCT_SUSPENDED
 
 struct Batch:
     product: bytes32
@@ -194,12 +233,15 @@ struct BatchInfo:
     expiry_day: uint32
     commissioned: uint256
     recalled: bool
-    frozen: bool
+    frozen: bool  # a regulator's freeze or the MAH's voluntary hold: nothing moves but receipts
     expired: bool
+    regulator_freeze: bool  # lifted only by a drug regulator
+    mah_hold: bool  # lifted only by the product's MAH
 
 # --- events --------------------------------------------------------------------------------------------
 event ProductRegistered:
     product: indexed(bytes32)
+    product_key: String[14]
     mah_org: String[18]
     name: String[128]
     approval_number: String[32]
@@ -271,7 +313,24 @@ event BatchHoldSet:
     product: indexed(bytes32)
     batch_no: String[20]
     recalled: bool
-    frozen: bool
+    regulator_freeze: bool
+    mah_hold: bool
+    reason: String[128]
+    by: address
+
+event KeyPrefixAssigned:
+    scheme: indexed(uint8)
+    prefix: String[12]
+    mah_org: String[18]  # "" when the binding was withdrawn
+    previous_org: String[18]
+    reason: String[128]
+    by: address
+
+event ProductSettled:
+    product: indexed(bytes32)
+    previous_org: String[18]
+    mah_org: String[18]
+    suspended: bool
     reason: String[128]
     by: address
 
@@ -286,6 +345,7 @@ initialized: public(bool)
 governance: public(address)
 
 products: public(HashMap[bytes32, Product])
+key_prefix_orgs: HashMap[bytes32, String[18]]  # keccak256(abi_encode(scheme, prefix)) -> MAH organisation
 batches: public(HashMap[uint256, Batch])  # index 1, 2, ...
 batch_count: public(uint256)
 batch_index: HashMap[bytes32, uint256]  # keccak256(abi_encode(product, batch_no)) -> index
@@ -336,13 +396,37 @@ def _require_trader(account: address):
 
 @view
 @internal
+def _is_products_mah(account: address, product: bytes32) -> bool:
+    # an account of the product's MAH organisation holding MAH
+    if not self._has(account, MAH):
+        return False
+    org: String[18] = staticcall Governance(self.governance).organisation_of(account)
+    return org == self.products[product].mah_org
+
+
+@view
+@internal
 def _require_batch_authority(account: address, product: bytes32):
-    # the product's MAH (an account of its organisation holding MAH) or the drug regulator
+    # the product's MAH or the drug regulator
     if self._has(account, DRUG_REGULATOR):
         return
-    assert self._has(account, MAH), "not the product's MAH or the drug regulator"
-    org: String[18] = staticcall Governance(self.governance).organisation_of(account)
-    assert org == self.products[product].mah_org, "not the product's MAH or the drug regulator"
+    assert self._is_products_mah(account, product), "not the product's MAH or the drug regulator"
+
+
+@view
+@internal
+def _require_regulator(account: address):
+    assert self._has(account, DRUG_REGULATOR), "not a drug regulator"
+
+
+@view
+@internal
+def _require_assignable(org: String[18]):
+    # a regulator binds keys or products only to a registered, active organisation other than its own
+    record: Organisation = staticcall Governance(self.governance).organisations(org)
+    assert record.registered and record.active, "unknown or inactive organisation"
+    own: String[18] = staticcall Governance(self.governance).organisation_of(msg.sender)
+    assert org != own, "regulator's own organisation"
 
 
 # --- the code check: walk up the parent chain once ----------------------------------------------------
@@ -397,7 +481,7 @@ def _check(code: bytes32, sender: address, lenient: bool, top_level: bool) -> (u
         reason = R_NOT_CUSTODIAN
     elif packed and top_level:
         reason = R_PACKED
-    elif flags & LOT_FROZEN != 0:
+    elif flags & LOT_STOPPED != 0:
         reason = R_FROZEN
     elif flags & LOT_RECALLED != 0 and not lenient:
         reason = R_RECALLED
@@ -413,7 +497,7 @@ def _is_clear(batch: uint256, lenient: bool) -> bool:
     # the batch has not expired
     gate: uint256 = self.gates[batch]
     flags: uint256 = self.lot_flags[gate >> LOT_SHIFT]
-    if flags & LOT_FROZEN != 0:
+    if flags & LOT_STOPPED != 0:
         return False
     if lenient:
         return True
@@ -455,38 +539,151 @@ def _alert(code: bytes32, action: uint8, reason: uint256):
     log Alert(code=code, actor=msg.sender, action=action, reason=self._reason_text(reason))
 
 
-# --- products ------------------------------------------------------------------------------------------
+# --- product keys and products ------------------------------------------------------------------------
+@pure
+@internal
+def _is_digits(text: String[14]) -> bool:
+    raw: Bytes[14] = convert(text, Bytes[14])
+    for i: uint256 in range(len(raw), bound=14):
+        c: uint256 = convert(slice(raw, i, 1), uint256)
+        if c < 48 or c > 57:  # "0" .. "9"
+            return False
+    return True
+
+
+@pure
+@internal
+def _prefix_slot(scheme: uint8, prefix: String[14]) -> bytes32:
+    return keccak256(abi_encode(scheme, prefix))
+
+
+@view
+@internal
+def _registrant_of(product_key: String[14]) -> String[18]:
+    """
+    @dev The MAH organisation bound to the key's longest bound prefix, or "". Prefixes are taken from the
+         whole 药品标识码, or from the GTIN-14 after its indicator digit (where the GS1 company prefix starts).
+    """
+    assert self._is_digits(product_key), "a product key is 7 or 14 digits"
+    scheme: uint8 = KEY_NMPA
+    start: uint256 = 0
+    longest: uint256 = MAX_NMPA_PREFIX_LENGTH
+    if len(product_key) == GTIN_LENGTH:
+        scheme = KEY_GS1
+        start = 1
+        longest = MAX_GS1_PREFIX_LENGTH
+    else:
+        assert len(product_key) == NMPA_KEY_LENGTH, "a product key is 7 or 14 digits"
+    for i: uint256 in range(MAX_GS1_PREFIX_LENGTH - MIN_PREFIX_LENGTH + 1):
+        length: uint256 = longest - i
+        if length < MIN_PREFIX_LENGTH:
+            break
+        org: String[18] = self.key_prefix_orgs[self._prefix_slot(scheme, slice(product_key, start, length))]
+        if len(org) > 0:
+            return org
+    return ""
+
+
+@view
+@internal
+def _product_id(product_key: String[14]) -> bytes32:
+    # SM3(PRODUCT_TAG || 0x00 || key), as the SDK computes it
+    digest: Bytes[32] = raw_call(
+        SM3_PRECOMPILE, concat(PRODUCT_TAG, convert(product_key, Bytes[14])), max_outsize=32, is_static_call=True
+    )
+    return extract32(digest, 0)
+
+
+@external
+def assign_key_prefix(scheme: uint8, prefix: String[12], mah_org: String[18], reason: String[128]):
+    """
+    @notice A drug regulator binds a product-key prefix to an MAH organisation (its USCC), or withdraws the
+            binding (`mah_org` ""): KEY_NMPA, a block of 4-7 leading digits of the 药品标识码 the code issuer
+            assigned to the MAH; KEY_GS1, a GS1 company prefix (厂商识别代码, 4-12 digits as it follows the
+            GTIN-14 indicator digit). Only that organisation's MAH accounts then register products whose key
+            falls under it (the longest bound prefix decides). Products registered before stay as they are:
+            `settle_product` moves a contested one.
+    """
+    self._require_regulator(msg.sender)
+    longest: uint256 = MAX_NMPA_PREFIX_LENGTH if scheme == KEY_NMPA else MAX_GS1_PREFIX_LENGTH
+    assert scheme == KEY_NMPA or scheme == KEY_GS1, "unknown key scheme"
+    assert len(prefix) >= MIN_PREFIX_LENGTH and len(prefix) <= longest, "prefix length out of range"
+    assert self._is_digits(prefix), "a prefix is digits"
+    assert len(reason) > 0, "empty reason"
+    if len(mah_org) > 0:
+        self._require_assignable(mah_org)
+    slot: bytes32 = self._prefix_slot(scheme, prefix)
+    previous: String[18] = self.key_prefix_orgs[slot]
+    assert previous != mah_org, "prefix already bound so"
+    self.key_prefix_orgs[slot] = mah_org
+    log KeyPrefixAssigned(
+        scheme=scheme, prefix=prefix, mah_org=mah_org, previous_org=previous, reason=reason, by=msg.sender
+    )
+
+
 @external
 def register_product(
-    product: bytes32, name: String[128], approval_number: String[32], category: uint8, packs: bytes32
-):
+    product_key: String[14], name: String[128], approval_number: String[32], category: uint8, packs: bytes32
+) -> bytes32:
     """
-    @notice Register a product (one per 药品标识码 / GTIN) for the caller's organisation as MAH.
+    @notice Register a product (one per 药品标识码 / GTIN-14) for the caller's organisation as MAH. The key must
+            fall under a prefix a drug regulator bound to that organisation (`assign_key_prefix`).
     @param packs the product this one packs (e.g. the unit product of a case), or empty: they share lots.
+    @return the product id, SM3(b"xinlian/drug-product/1" || 0x00 || product_key).
     """
     assert self._has(msg.sender, MAH), "not a MAH"
-    assert product != empty(bytes32), "empty product id"
-    assert not self.products[product].registered, "product already registered"
+    org: String[18] = staticcall Governance(self.governance).organisation_of(msg.sender)
+    assert self._registrant_of(product_key) == org, "product key not assigned to you"
+    product: bytes32 = self._product_id(product_key)
+    assert self.products[product].status == 0, "product already registered"
     assert len(name) > 0, "empty product name"
     assert len(approval_number) > 0, "empty approval number"
     assert category <= CATEGORY_BLOOD_PRODUCT, "unknown category"
-    org: String[18] = staticcall Governance(self.governance).organisation_of(msg.sender)
     drug: bytes32 = product
     if packs != empty(bytes32):
-        assert self.products[packs].registered, "packed product unknown"
+        assert self.products[packs].status != 0, "packed product unknown"
         assert self.products[packs].mah_org == org, "packed product belongs to another MAH"
+        assert self.products[packs].status == PRODUCT_ACTIVE, "packed product suspended"
         drug = self.products[packs].drug
     self.products[product] = Product(
-        mah_org=org, name=name, approval_number=approval_number, category=category, drug=drug, registered=True
+        mah_org=org,
+        name=name,
+        approval_number=approval_number,
+        category=category,
+        drug=drug,
+        status=PRODUCT_ACTIVE,
     )
     log ProductRegistered(
         product=product,
+        product_key=product_key,
         mah_org=org,
         name=name,
         approval_number=approval_number,
         category=category,
         packs=packs,
         by=msg.sender,
+    )
+    return product
+
+
+@external
+def settle_product(product: bytes32, mah_org: String[18], suspended: bool, reason: String[128]):
+    """
+    @notice A drug regulator settles a contested registration: which MAH organisation holds the product (it then
+            commissions it and answers for its batches; codes keep their custodians), and whether the
+            registration is suspended (no code of it is commissioned; codes already out move on, `freeze`
+            stops them). Each ruling is a ProductSettled event.
+    """
+    self._require_regulator(msg.sender)
+    assert self.products[product].status != 0, "unknown product"
+    assert len(reason) > 0, "empty reason"
+    previous: String[18] = self.products[product].mah_org
+    if mah_org != previous:
+        self._require_assignable(mah_org)
+        self.products[product].mah_org = mah_org
+    self.products[product].status = PRODUCT_SUSPENDED if suspended else PRODUCT_ACTIVE
+    log ProductSettled(
+        product=product, previous_org=previous, mah_org=mah_org, suspended=suspended, reason=reason, by=msg.sender
     )
 
 
@@ -538,13 +735,15 @@ def commission(
     @return True, or False with an "already commissioned" Alert per code seen before (nothing recorded).
     """
     assert len(codes) > 0, "no codes"
-    assert self.products[product].registered, "unknown product"
+    product_status: uint8 = self.products[product].status
+    assert product_status != 0, "unknown product"
     assert level >= UNIT and level <= CASE, "unknown packaging level"
     assert len(batch_no) > 0, "empty batch number"
     assert expiry_day >= production_day, "expiry before production"
     assert self._has(msg.sender, MAH), "not a MAH"
     org: String[18] = staticcall Governance(self.governance).organisation_of(msg.sender)
     assert org == self.products[product].mah_org, "not the product's MAH"
+    assert product_status == PRODUCT_ACTIVE, "product registration suspended"
 
     refused: bool = False
     for code: bytes32 in codes:
@@ -874,26 +1073,41 @@ def destroy(codes: DynArray[bytes32, MAX_CODES]) -> bool:
 
 
 # --- batch holds ---------------------------------------------------------------------------------------
+@view
 @internal
-def _set_hold(product: bytes32, batch_no: String[20], flag: uint256, on: bool, reason: String[128]):
+def _batch_of(product: bytes32, batch_no: String[20]) -> uint256:
     batch: uint256 = self.batch_index[keccak256(abi_encode(product, batch_no))]
     assert batch != 0, "unknown batch"
-    self._require_batch_authority(msg.sender, product)
+    return batch
+
+
+@view
+@internal
+def _freeze_kind(product: bytes32) -> uint256:
+    # the freeze the caller sets or lifts: a regulator's (LOT_FROZEN), or the product MAH's voluntary hold
+    if self._has(msg.sender, DRUG_REGULATOR):
+        return LOT_FROZEN
+    assert self._is_products_mah(msg.sender, product), "not the product's MAH or the drug regulator"
+    return LOT_MAH_HOLD
+
+
+@internal
+def _set_hold(product: bytes32, batch_no: String[20], batch: uint256, flag: uint256, on: bool, reason: String[128]):
     lot_id: uint256 = self.gates[batch] >> LOT_SHIFT
     flags: uint256 = self.lot_flags[lot_id]
     if on:
         assert flags & flag == 0, "hold already set"
-        flags = flags | flag
     else:
         assert flags & flag != 0, "hold not set"
-        flags = flags ^ flag
+    flags = flags ^ flag
     self.lot_flags[lot_id] = flags
     log BatchHoldSet(
         lot=self.batches[batch].lot,
         product=product,
         batch_no=batch_no,
         recalled=flags & LOT_RECALLED != 0,
-        frozen=flags & LOT_FROZEN != 0,
+        regulator_freeze=flags & LOT_FROZEN != 0,
+        mah_hold=flags & LOT_MAH_HOLD != 0,
         reason=reason,
         by=msg.sender,
     )
@@ -903,28 +1117,47 @@ def _set_hold(product: bytes32, batch_no: String[20], flag: uint256, on: bool, r
 def recall(product: bytes32, batch_no: String[20], reason: String[128]):
     """
     @notice Recall a batch (every packaging level of the drug): only returns (202/211) and destruction remain.
-            By the product's MAH or the drug regulator.
+            By the product's MAH or the drug regulator; a recall is not lifted.
     """
-    self._set_hold(product, batch_no, LOT_RECALLED, True, reason)
+    batch: uint256 = self._batch_of(product, batch_no)
+    self._require_batch_authority(msg.sender, product)
+    self._set_hold(product, batch_no, batch, LOT_RECALLED, True, reason)
 
 
 @external
 def freeze(product: bytes32, batch_no: String[20], reason: String[128]):
     """
-    @notice Freeze a batch: nothing moves but receipts until `unfreeze`. By the product's MAH or the regulator.
+    @notice Freeze a batch: nothing moves but receipts until it is lifted. A drug regulator sets a regulatory
+            freeze, which only a drug regulator lifts; the product's MAH sets a voluntary hold on its own batch.
+            An account holding both roles acts as the regulator.
     """
-    self._set_hold(product, batch_no, LOT_FROZEN, True, reason)
+    batch: uint256 = self._batch_of(product, batch_no)
+    self._set_hold(product, batch_no, batch, self._freeze_kind(product), True, reason)
 
 
 @external
 def unfreeze(product: bytes32, batch_no: String[20], reason: String[128]):
     """
-    @notice Lift a freeze. By the product's MAH or the drug regulator.
+    @notice Lift a freeze: a drug regulator lifts the regulatory freeze; the product's MAH lifts its own
+            voluntary hold, never a regulator's freeze. The other kind, when set, stays.
     """
-    self._set_hold(product, batch_no, LOT_FROZEN, False, reason)
+    batch: uint256 = self._batch_of(product, batch_no)
+    kind: uint256 = self._freeze_kind(product)
+    stopped: uint256 = self.lot_flags[self.gates[batch] >> LOT_SHIFT] & LOT_STOPPED
+    assert kind == LOT_FROZEN or stopped != LOT_FROZEN, "only a regulator lifts its freeze"
+    self._set_hold(product, batch_no, batch, kind, False, reason)
 
 
 # --- views ---------------------------------------------------------------------------------------------
+@view
+@external
+def registrant_of(product_key: String[14]) -> String[18]:
+    """
+    @notice The MAH organisation that may register a product key (its longest bound prefix's), or "".
+    """
+    return self._registrant_of(product_key)
+
+
 @view
 @external
 def get_code(code: bytes32) -> CodeInfo:
@@ -953,7 +1186,7 @@ def get_code(code: bytes32) -> CodeInfo:
         shipment=(root_word >> SHIPMENT_SHIFT) & SHIPMENT_MASK,
         parent=self.parent_of[code],
         recalled=flags & LOT_RECALLED != 0,
-        frozen=flags & LOT_FROZEN != 0,
+        frozen=flags & LOT_STOPPED != 0,
         expired=expired,
     )
 
@@ -978,8 +1211,10 @@ def get_batch(product: bytes32, batch_no: String[20]) -> BatchInfo:
         expiry_day=self.batches[batch].expiry_day,
         commissioned=self.batches[batch].commissioned,
         recalled=flags & LOT_RECALLED != 0,
-        frozen=flags & LOT_FROZEN != 0,
+        frozen=flags & LOT_STOPPED != 0,
         expired=expired,
+        regulator_freeze=flags & LOT_FROZEN != 0,
+        mah_hold=flags & LOT_MAH_HOLD != 0,
     )
 
 

@@ -1,7 +1,8 @@
 """Drug traceability walkthrough (SDK): commission, pack, ship twice, receive, dispense, refuse a repeat.
 
 The committee (first three demo organisations, threshold 2) registers a distributor and a pharmacy, the drug
-regulator grants them DISTRIBUTOR / DISPENSER, and the MAH's codes travel to a patient. Run against a node:
+regulator grants them DISTRIBUTOR / DISPENSER and binds the MAH's 药品标识码 block to the MAH (only then may
+the MAH register those products), and the MAH's codes travel to a patient. Run against a node:
     .venv/bin/python scripts/demo_drugs.py [--url http://127.0.0.1:8545] [--network var/devnet]
 """
 
@@ -19,12 +20,13 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from sdk.client import Client  # noqa: E402
-from sdk.drugs import BillType, DrugAlertError, Drugs, Level  # noqa: E402
+from sdk.drugs import BillType, DrugAlertError, Drugs, KeyScheme, Level  # noqa: E402
 from sdk.governance import Governance  # noqa: E402
 from sdk.identifiers import compute_org_code_check, compute_uscc_check  # noqa: E402
 from sdk.signer import Signer  # noqa: E402
 
 UNIT_KEY, CASE_KEY = "8612001", "8612002"
+MAH_KEY_PREFIX = "861200"  # the 药品标识码 block the code issuer assigned to the MAH: it covers both keys
 PRODUCTION, EXPIRY = dt.date(2025, 6, 1), dt.date(2028, 5, 31)
 
 
@@ -73,8 +75,11 @@ def main() -> None:
         info = client.chain_info()
         print(f"chain {info.chain_id}, head {info.height}")
         committee = [Governance(client, Signer.from_pem(args.network / org["key"])) for org in orgs[:3]]
-        regulator = Governance(client, Signer.from_pem(args.network / by_role["DRUG_REGULATOR"]["key"]))
+        regulator_signer = Signer.from_pem(args.network / by_role["DRUG_REGULATOR"]["key"])
+        regulator = Governance(client, regulator_signer)
+        drug_regulator = Drugs(client, regulator_signer)
         mah_signer = Signer.from_pem(args.network / by_role["MAH"]["key"])
+        mah_uscc = by_role["MAH"]["uscc"]
 
         print("1. committee registers a distributor and a pharmacy; the regulator grants their roles")
         dist_signer, _ = register_trader(
@@ -83,7 +88,14 @@ def main() -> None:
         pharm_signer, _ = register_trader(committee, regulator, "West Lake Pharmacy", "DISPENSER")
         mah, dist, pharm = Drugs(client, mah_signer), Drugs(client, dist_signer), Drugs(client, pharm_signer)
 
-        print("2. the MAH registers the unit and case products (once per chain)")
+        print(
+            "2. the regulator binds the MAH's 药品标识码 block, the MAH registers its products (once a chain)"
+        )
+        if drug_regulator.registrant(UNIT_KEY) != mah_uscc:
+            drug_regulator.assign_key_prefix(
+                KeyScheme.NMPA, MAH_KEY_PREFIX, mah_uscc, "药品标识码 block assigned by the code issuer"
+            )
+        print(f"  药品标识码 {MAH_KEY_PREFIX}x: registered only by MAH {drug_regulator.registrant(UNIT_KEY)}")
         if mah.product(UNIT_KEY) is None:
             mah.register_product(UNIT_KEY, "Amoxicillin Capsules 0.25 g x 24", "国药准字H33020001")
             mah.register_product(

@@ -12,7 +12,7 @@ from sdk.client import LogEntry
 from sdk.contracts import Contract, DecodedEvent
 from sdk.crypto import sm3
 from sdk.errors import ClientError, DomainError, EncodingError, IdentifierError
-from sdk.identifiers import GS1_X_CHARSET, parse_drug_code, parse_gtin
+from sdk.identifiers import GS1_X_CHARSET, parse_drug_code, parse_gtin, parse_uscc
 from sdk.signer import Signer
 
 if TYPE_CHECKING:
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 #: DrugTrace's fixed genesis address (node/genesis.py DRUG_TRACE_ADDRESS).
 DRUG_TRACE_ADDRESS: Final = bytes.fromhex("0000000000000000000000000000000000001003")
 CODE_TAG: Final = b"xinlian/drug-code/1"
+PRODUCT_SUSPENDED: Final = 2  # DrugTrace.PRODUCT_SUSPENDED
 PRODUCT_TAG: Final = b"xinlian/drug-product/1"
 MAX_CODES_PER_CALL: Final = 200  # DrugTrace.MAX_CODES
 MAX_BATCH_NO_LENGTH: Final = 20  # GS1 AI (10)
@@ -33,6 +34,9 @@ COMMISSION_GAS_BASE: Final = 350_000  # a new batch record, role checks, the bat
 PACK_GAS_PER_CODE: Final = 33_000  # a new parent link and the packed flag per child
 MOVE_GAS_PER_CODE: Final = 20_000
 CALL_GAS_BASE: Final = 250_000
+MIN_PREFIX_LENGTH: Final = 4  # DrugTrace.MIN_PREFIX_LENGTH
+# longest key prefix by KeyScheme: a whole 药品标识码 / a GS1 company prefix + item reference (one GTIN)
+MAX_PREFIX_LENGTHS: Final = {1: 7, 2: 12}
 
 _CONTRACT: Final = Contract("DrugTrace")
 
@@ -53,6 +57,13 @@ class Category(IntEnum):
     NARCOTIC = 2
     PSYCHOTROPIC = 3
     BLOOD_PRODUCT = 4
+
+
+class KeyScheme(IntEnum):
+    """How a product key is numbered, and where its prefixes are taken from (``assign_key_prefix``)."""
+
+    NMPA = 1  # 7-digit 药品标识码: a prefix is a block of its 4-7 leading digits
+    GS1 = 2  # GTIN-14: a prefix is a GS1 company prefix (4-12 digits after the indicator digit)
 
 
 class BillType(IntEnum):
@@ -200,6 +211,7 @@ class Product:
     approval_number: str
     category: Category
     drug_id: bytes  # the base product whose lots this product shares
+    suspended: bool = False  # by a drug regulator: no code of it is commissioned
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,8 +244,10 @@ class BatchState:
     expiry_date: dt.date | None
     commissioned: int
     recalled: bool
-    frozen: bool
+    frozen: bool  # a regulator's freeze or the MAH's voluntary hold: nothing moves but receipts
     expired: bool
+    regulator_freeze: bool = False  # lifted only by a drug regulator
+    mah_hold: bool = False  # the MAH's voluntary hold, lifted only by the product's MAH
 
 
 @dataclass(frozen=True, slots=True)
@@ -456,7 +470,8 @@ class DrugQueries:
     def get_product(self, product_id: bytes) -> Product | None:
         """Return a registered product by id, or None."""
         row = self._read("products", product_id)
-        if not row["registered"]:
+        status = int(row["status"])
+        if status == 0:
             return None
         return Product(
             product_id=product_id,
@@ -465,7 +480,14 @@ class DrugQueries:
             approval_number=str(row["approval_number"]),
             category=Category(int(row["category"])),
             drug_id=bytes(row["drug"]),
+            suspended=status == PRODUCT_SUSPENDED,
         )
+
+    def registrant(self, product_key: str) -> str | None:
+        """Return the USCC of the MAH organisation that may register a product key (the organisation a drug
+        regulator bound the key's longest bound prefix to), or None. Raises: IdentifierError."""
+        uscc = str(self._read("registrant_of", normalise_product_key(product_key)))
+        return uscc or None
 
     def get_batch(self, product_id: bytes, batch_no: str) -> BatchState:
         """Return a batch of a product (``known`` False when nothing was commissioned in it)."""
@@ -482,6 +504,8 @@ class DrugQueries:
             recalled=bool(row["recalled"]),
             frozen=bool(row["frozen"]),
             expired=bool(row["expired"]),
+            regulator_freeze=bool(row["regulator_freeze"]),
+            mah_hold=bool(row["mah_hold"]),
         )
 
     def get_shipment(self, shipment_id: int) -> Shipment | None:
@@ -789,12 +813,54 @@ class Drugs(DrugQueries):
     ) -> ReceiptResult:
         """Register a product (7-digit 药品标识码 or GTIN) for the signer's organisation as MAH.
 
-        ``packs`` names the product key this one packs (a case's unit product): they then share lots.
-        Raises: IdentifierError, ExecutionError (``not a MAH``, ``product already registered`` …).
+        The key must fall under a prefix a drug regulator bound to the signer's organisation
+        (``assign_key_prefix``; see ``registrant``). ``packs`` names the product key this one packs (a case's
+        unit product): they then share lots. The contract derives the product id from the key.
+        Raises: IdentifierError, ExecutionError (``not a MAH``, ``product key not assigned to you``,
+        ``product already registered`` …).
         """
         packs_id = compute_product_id(packs) if packs is not None else bytes(32)
-        args = [compute_product_id(product_key), name, approval_number, int(Category(category)), packs_id]
+        args = [normalise_product_key(product_key), name, approval_number, int(Category(category)), packs_id]
         return self._send("register_product", args, gas_limit=CALL_GAS_BASE + 300_000)
+
+    def assign_key_prefix(
+        self, scheme: KeyScheme, prefix: str, mah_uscc: str | None, reason: str
+    ) -> ReceiptResult:
+        """Bind a product-key prefix to an MAH organisation, or withdraw the binding (``mah_uscc`` None).
+        By a DRUG_REGULATOR.
+
+        ``scheme`` NMPA: a block of 4-7 leading digits of 药品标识码; GS1: a GS1 company prefix (4-12 digits,
+        as it follows the GTIN-14 indicator digit). Raises: IdentifierError / EncodingError before signing;
+        ExecutionError (``not a drug regulator``, ``regulator's own organisation`` …).
+        """
+        scheme = KeyScheme(scheme)
+        if not (prefix.isascii() and prefix.isdigit()):
+            raise IdentifierError("a key prefix is digits", field="prefix", value=prefix)
+        if not MIN_PREFIX_LENGTH <= len(prefix) <= MAX_PREFIX_LENGTHS[scheme]:
+            raise IdentifierError(
+                f"a {scheme.name} key prefix has {MIN_PREFIX_LENGTH}-{MAX_PREFIX_LENGTHS[scheme]} digits",
+                field="prefix",
+                value=prefix,
+            )
+        uscc = parse_uscc(mah_uscc).code if mah_uscc is not None else ""
+        if not reason:
+            raise EncodingError("a reason is required", code="bad_arguments")
+        args = [int(scheme), prefix, uscc, reason]
+        return self._send("assign_key_prefix", args, gas_limit=CALL_GAS_BASE + 200_000)
+
+    def settle_product(
+        self, product_key: str, mah_uscc: str, *, suspended: bool = False, reason: str
+    ) -> ReceiptResult:
+        """Rule on a contested product registration: the MAH organisation that holds it (the current one to
+        keep it) and whether it is suspended (no code of it is commissioned). By a DRUG_REGULATOR.
+
+        Raises: IdentifierError / EncodingError before signing; ExecutionError (``unknown product``,
+        ``unknown or inactive organisation``, ``regulator's own organisation`` …).
+        """
+        if not reason:
+            raise EncodingError("a reason is required", code="bad_arguments")
+        args = [compute_product_id(product_key), parse_uscc(mah_uscc).code, suspended, reason]
+        return self._send("settle_product", args, gas_limit=CALL_GAS_BASE + 200_000)
 
     # --- commissioning -----------------------------------------------------------------------------------
     def commission_chunk_size(self) -> int:
@@ -967,11 +1033,15 @@ class Drugs(DrugQueries):
         return self._hold("recall", product_key, batch_no, reason)
 
     def freeze(self, product_key: str, batch_no: str, reason: str) -> ReceiptResult:
-        """Freeze a batch: nothing but receipts moves until ``unfreeze``. Raises as ``recall``."""
+        """Freeze a batch: nothing but receipts moves until it is lifted. A drug regulator's freeze is lifted
+        only by a drug regulator; the product's MAH puts its own batch on a voluntary hold.
+        Raises as ``recall``."""
         return self._hold("freeze", product_key, batch_no, reason)
 
     def unfreeze(self, product_key: str, batch_no: str, reason: str) -> ReceiptResult:
-        """Lift a batch freeze. Raises as ``recall``."""
+        """Lift the signer's kind of freeze: a drug regulator's freeze (by a regulator) or the MAH's voluntary
+        hold (by the product's MAH; ``only a regulator lifts its freeze`` when a regulator froze it).
+        Raises as ``recall``."""
         return self._hold("unfreeze", product_key, batch_no, reason)
 
     # --- reads by code text ------------------------------------------------------------------------------

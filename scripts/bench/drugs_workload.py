@@ -34,6 +34,7 @@ from sdk.drugs import (  # noqa: E402
     MOVE_GAS_PER_CODE,
     BillType,
     Drugs,
+    KeyScheme,
     Level,
     compute_code_id,
     compute_commission_chunk_size,
@@ -94,7 +95,8 @@ def _decide(committee: Sequence[Governance], proposal_id: int, executed: bool) -
 
 def prepare_drug_actors(client: Client, network: Path) -> DrugActors:
     """Register a fresh distributor organisation and account (committee vote), grant it DISTRIBUTOR (the
-    regulator's delegation) and register the bench product for the MAH when missing.
+    regulator's delegation) and register the bench product for the MAH when missing (the regulator binds its
+    药品标识码 to the MAH's organisation first).
 
     Takes: a client of the node and the network folder (orgs.json with key files and roles; the first
     three organisations are taken as the committee). Returns: the actors. Raises: XinlianError from the node.
@@ -118,6 +120,10 @@ def prepare_drug_actors(client: Client, network: Path) -> DrugActors:
     regulator.grant_role(distributor.address, "DISTRIBUTOR")
     drugs = Drugs(client, mah)
     if drugs.product(BENCH_PRODUCT_KEY) is None:
+        mah_uscc = by_role["MAH"]["uscc"]
+        drug_regulator = Drugs(client, regulator.signer)
+        if drug_regulator.registrant(BENCH_PRODUCT_KEY) != mah_uscc:
+            drug_regulator.assign_key_prefix(KeyScheme.NMPA, BENCH_PRODUCT_KEY, mah_uscc, "bench product")
         drugs.register_product(BENCH_PRODUCT_KEY, "Bench Tablets 10 mg x 30", "国药准字H00000000")
     return DrugActors(mah=mah, distributor=distributor, product_key=BENCH_PRODUCT_KEY)
 

@@ -18,6 +18,7 @@ from sdk.drugs import (
     CodeStatus,
     DrugAlertError,
     Drugs,
+    KeyScheme,
     Level,
     decode_alerts,
     parse_trace_code,
@@ -78,7 +79,13 @@ def parties(running_node: RunningNode) -> Iterator[Parties]:
         dist_uscc, pharm_uscc = make_uscc("330100", 70_000_001), make_uscc("330100", 70_000_002)
         dist = _register_trader(gov, regulator, dist_uscc, "Zhejiang Medicine Distribution", "DISTRIBUTOR")
         pharm = _register_trader(gov, regulator, pharm_uscc, "West Lake Pharmacy", "DISPENSER")
-        mah = Drugs(client, running_node.member_with("MAH").signer)
+        mah_member = running_node.member_with("MAH")
+        mah = Drugs(client, mah_member.signer)
+        drug_regulator = Drugs(client, running_node.member_with("DRUG_REGULATOR").signer)
+        drug_regulator.assign_key_prefix(
+            KeyScheme.NMPA, "869123", mah_member.uscc, "code issuer's assignment"
+        )
+        drug_regulator.assign_key_prefix(KeyScheme.GS1, "6901234", mah_member.uscc, "GS1 China member")
         mah.register_product(UNIT_KEY, "Amoxicillin Capsules 0.25 g x 24", "国药准字H33020001")
         mah.register_product(
             CASE_KEY, "Amoxicillin Capsules, case of 10", "国药准字H33020001", packs=UNIT_KEY
@@ -144,6 +151,27 @@ def test_a_pack_from_commissioning_to_a_refused_second_dispensing(parties: Parti
     ]
     assert view.trail[2].organisation == "Zhejiang Medicine Distribution"
     assert all(s.timestamp_ms for s in view.trail)
+
+
+def test_product_keys_and_freezes_follow_separation_of_duties(
+    running_node: RunningNode, parties: Parties
+) -> None:
+    assert parties.mah.registrant(UNIT_KEY) == running_node.member_with("MAH").uscc
+    assert parties.mah.registrant(GTIN) == running_node.member_with("MAH").uscc
+    assert parties.mah.registrant("8700001") is None
+    with pytest.raises(ExecutionError, match="product key not assigned to you"):
+        parties.mah.register_product("8700001", "Unassigned key", "国药准字H1")
+    regulator = Drugs(parties.client, running_node.member_with("DRUG_REGULATOR").signer)
+    parties.mah.commission([unit(900)], "B2025900", PRODUCTION, EXPIRY)
+    regulator.freeze(UNIT_KEY, "B2025900", "inspection")
+    with pytest.raises(ExecutionError, match="only a regulator lifts its freeze"):
+        parties.mah.unfreeze(UNIT_KEY, "B2025900", "not yours to lift")
+    parties.mah.freeze(UNIT_KEY, "B2025900", "voluntary hold")
+    batch = parties.mah.batch(UNIT_KEY, "B2025900")
+    assert batch.frozen and batch.regulator_freeze and batch.mah_hold
+    regulator.unfreeze(UNIT_KEY, "B2025900", "inspection closed")
+    parties.mah.unfreeze(UNIT_KEY, "B2025900", "deviation closed")
+    assert not parties.mah.batch(UNIT_KEY, "B2025900").frozen
 
 
 def test_refusals_before_and_after_signing(parties: Parties) -> None:
@@ -226,8 +254,20 @@ def test_consumer_endpoint_is_public_and_shows_no_volumes(
 
 
 def test_history_is_member_signed_and_limited_to_parties(running_node: RunningNode, parties: Parties) -> None:
-    client = parties.client
-    path = f"/v1/drugs/codes/{unit(3)}/history"
+    # Its own case of two packs, so the test does not depend on the order tests run in.
+    mah, client = parties.mah, parties.client
+    units = [unit(40), unit(41)]
+    mah.commission(units, "B2025040", PRODUCTION, EXPIRY)
+    mah.commission([case(40)], "B2025040", PRODUCTION, EXPIRY, Level.CASE)
+    mah.aggregate(case(40), units)
+    first = mah.ship([case(40)], parties.distributor_signer.address, BillType.SALE)
+    parties.distributor.receive(first.shipment_id)
+    second = parties.distributor.ship([case(40)], parties.pharmacy_signer.address, BillType.SALE)
+    parties.pharmacy.receive(second.shipment_id, [case(40)])
+    parties.pharmacy.dispense(unit(40))
+    with pytest.raises(DrugAlertError):
+        parties.pharmacy.dispense(unit(40))
+    path = f"/v1/drugs/codes/{unit(40)}/history"
     body = client.signed_request(parties.pharmacy_signer, "GET", path)
     names = [e["event"] for e in body["events"]]
     assert names[0] == "Commissioned" and names[-1] == "Alert"
@@ -235,7 +275,7 @@ def test_history_is_member_signed_and_limited_to_parties(running_node: RunningNo
     assert any(e["via"] for e in body["events"])  # the case's shipments, inherited by the unit
     assert body["state"]["status"] == "dispensed"
     assert body["state"]["custodian_uscc"] == parties.pharmacy_uscc
-    code_id = "0x" + parse_trace_code(unit(3)).code_id.hex()
+    code_id = "0x" + parse_trace_code(unit(40)).code_id.hex()
     regulator = running_node.member_with("DRUG_REGULATOR").signer
     assert (
         client.signed_request(regulator, "GET", f"/v1/drugs/codes/{code_id}/history")["events"]

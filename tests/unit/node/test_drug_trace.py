@@ -50,6 +50,9 @@ COMMITTEE, REGULATOR, PHARMA, PHARMA_2, DIST, PHARMACY, RIVAL, OUTSIDER = (
     bytes([0x20 + i]) * 20 for i in range(8)
 )
 UNIT_KEY, CASE_KEY = "8612345", "8612346"
+MAH_PREFIX = "861234"  # the 药品标识码 block the regulator binds to ORG_MAH: it covers both keys
+KEY_NMPA, KEY_GS1 = 1, 2
+GTIN = "06901234567892"  # GS1 company prefix 6901234, bound to ORG_MAH in some tests
 PRODUCTION, EXPIRY = dt.date(2025, 1, 10), dt.date(2027, 1, 31)
 NOW_MS = 1_767_225_600_000  # 2026-01-01 UTC: inside the batch's shelf life
 SALE = int(BillType.SALE)
@@ -132,6 +135,11 @@ def alerts_of(receipt: Receipt) -> list[tuple[bytes, str]]:
 
 @pytest.fixture()
 def chain() -> Chain:
+    return new_chain()
+
+
+def new_chain() -> Chain:
+    """A fresh chain: Governance with the test organisations and roles, and DrugTrace."""
     spec = GenesisSpec(
         validators=(bytes([1]) * 64,),
         organisations=tuple(
@@ -179,12 +187,20 @@ def chain() -> Chain:
     return Chain(engine, engine.create_genesis(spec))
 
 
+def bind(chain: Chain, prefix: str, org: str, scheme: int = KEY_NMPA) -> Receipt:
+    """The drug regulator binds a product-key prefix to an MAH organisation."""
+    return chain.must(REGULATOR, "assign_key_prefix", scheme, prefix, org, "code issuer's assignment")
+
+
 def register(chain: Chain) -> None:
-    unit_id, case_id = compute_product_id(UNIT_KEY), compute_product_id(CASE_KEY)
+    bind(chain, MAH_PREFIX, ORG_MAH)
+    unit_id = compute_product_id(UNIT_KEY)
     chain.must(
-        PHARMA, "register_product", unit_id, "Amoxicillin 250 mg x 24", "国药准字H20000001", 0, bytes(32)
+        PHARMA, "register_product", UNIT_KEY, "Amoxicillin 250 mg x 24", "国药准字H20000001", 0, bytes(32)
     )
-    chain.must(PHARMA, "register_product", case_id, "Amoxicillin case of 10", "国药准字H20000001", 0, unit_id)
+    chain.must(
+        PHARMA, "register_product", CASE_KEY, "Amoxicillin case of 10", "国药准字H20000001", 0, unit_id
+    )
 
 
 def commission(
@@ -199,6 +215,10 @@ def commission(
 
 @pytest.fixture()
 def stocked(chain: Chain) -> Chain:
+    return stock(chain)
+
+
+def stock(chain: Chain) -> Chain:
     """Products registered; units 1-20 and cases 1-2 commissioned in batch B001; case 1 holds units 1-10."""
     register(chain)
     commission(chain, [unit(i) for i in range(1, 21)], Level.UNIT)
@@ -225,24 +245,41 @@ def test_mah_registers_products_for_its_organisation(chain: Chain) -> None:
     assert unit_product["mah_org"] == ORG_MAH
     assert unit_product["drug"] == compute_product_id(UNIT_KEY)
     assert chain.view("products", compute_product_id(CASE_KEY))["drug"] == compute_product_id(UNIT_KEY)
-    vaccine = compute_product_id("8699999")
+    vaccine = "8612349"
     chain.must(
         PHARMA, "register_product", vaccine, "Hep B vaccine", "国药准字S1", int(Category.VACCINE), bytes(32)
     )
-    assert chain.view("products", vaccine)["category"] == Category.VACCINE
+    assert chain.view("products", compute_product_id(vaccine))["category"] == Category.VACCINE
+    assert chain.view("products", compute_product_id(vaccine))["status"] == 1
+
+
+def test_the_contract_derives_the_product_id_the_sdk_computes(chain: Chain) -> None:
+    bind(chain, "6901234", ORG_MAH, KEY_GS1)
+    receipt = chain.must(PHARMA, "register_product", GTIN, "Vaccine", "国药准字S2", 1, bytes(32))
+    [event] = [DRUG.decode_log(log) for log in receipt.logs]
+    assert event.name == "ProductRegistered" and event.args["product_key"] == GTIN
+    assert bytes(event.args["product"]) == compute_product_id(GTIN) == compute_product_id(GTIN[1:])
+    assert chain.view("products", compute_product_id(GTIN))["mah_org"] == ORG_MAH
 
 
 def test_product_registration_refusals_revert(chain: Chain) -> None:
     register(chain)
-    other = compute_product_id("8600001")
+    other = "8612340"
     assert chain.reverted(DIST, "register_product", other, "X", "A", 0, bytes(32)) == "not a MAH"
     assert (
-        chain.reverted(PHARMA, "register_product", compute_product_id(UNIT_KEY), "X", "A", 0, bytes(32))
+        chain.reverted(PHARMA, "register_product", UNIT_KEY, "X", "A", 0, bytes(32))
         == "product already registered"
     )
     assert chain.reverted(PHARMA, "register_product", other, "X", "A", 9, bytes(32)) == "unknown category"
+    assert chain.reverted(PHARMA, "register_product", "861234", "X", "A", 0, bytes(32)) == (
+        "a product key is 7 or 14 digits"
+    )
+    assert chain.reverted(PHARMA, "register_product", "86123x5", "X", "A", 0, bytes(32)) == (
+        "a product key is 7 or 14 digits"
+    )
+    bind(chain, "8612399", ORG_RIVAL)
     assert (
-        chain.reverted(RIVAL, "register_product", other, "X", "A", 0, compute_product_id(UNIT_KEY))
+        chain.reverted(RIVAL, "register_product", "8612399", "X", "A", 0, compute_product_id(UNIT_KEY))
         == "packed product belongs to another MAH"
     )
 
@@ -546,3 +583,164 @@ def test_batch_view(stocked: Chain) -> None:
     batch = stocked.view("get_batch", compute_product_id(UNIT_KEY), "B001")
     assert batch["known"] and batch["commissioned"] == 20 and not batch["recalled"]
     assert stocked.view("get_batch", compute_product_id(UNIT_KEY), "B999")["known"] is False
+
+
+# --- separation of duties: who lifts a freeze, who may register a product key ----------------------------
+def batch_holds(chain: Chain) -> tuple[bool, bool, bool]:
+    batch = chain.view("get_batch", compute_product_id(UNIT_KEY), "B001")
+    return batch["frozen"], batch["regulator_freeze"], batch["mah_hold"]
+
+
+def test_attack_the_mah_cannot_lift_a_regulators_freeze(stocked: Chain) -> None:
+    product = compute_product_id(UNIT_KEY)
+    stocked.must(REGULATOR, "freeze", product, "B001", "suspected counterfeit")
+    for mah in (PHARMA, PHARMA_2):
+        assert stocked.reverted(mah, "unfreeze", product, "B001", "we disagree") == (
+            "only a regulator lifts its freeze"
+        )
+    assert stocked.alerted(PHARMA, "ship", [cid(unit(11))], DIST, SALE) == [(cid(unit(11)), "frozen")]
+    stocked.must(REGULATOR, "unfreeze", product, "B001", "cleared")
+    assert batch_holds(stocked) == (False, False, False)
+
+
+def test_the_mah_freezing_its_own_batch_sets_a_voluntary_hold_only_the_mah_lifts(stocked: Chain) -> None:
+    product = compute_product_id(UNIT_KEY)
+    receipt = stocked.must(PHARMA, "freeze", product, "B001", "deviation under investigation")
+    event = DRUG.decode_log(receipt.logs[0])
+    assert (event.args["regulator_freeze"], event.args["mah_hold"]) == (False, True)
+    assert batch_holds(stocked) == (True, False, True)
+    assert stocked.alerted(PHARMA, "ship", [cid(unit(11))], DIST, SALE) == [(cid(unit(11)), "frozen")]
+    assert stocked.reverted(REGULATOR, "unfreeze", product, "B001", "x") == "hold not set"
+    assert (
+        stocked.reverted(RIVAL, "unfreeze", product, "B001", "x")
+        == "not the product's MAH or the drug regulator"
+    )
+    stocked.must(
+        PHARMA_2, "unfreeze", product, "B001", "deviation closed"
+    )  # any MAH account of the organisation
+    assert batch_holds(stocked) == (False, False, False)
+    ship(stocked, PHARMA, [unit(11)], DIST)
+
+
+def test_a_regulators_freeze_and_a_voluntary_hold_are_lifted_separately(stocked: Chain) -> None:
+    product = compute_product_id(UNIT_KEY)
+    stocked.must(PHARMA, "freeze", product, "B001", "voluntary")
+    stocked.must(REGULATOR, "freeze", product, "B001", "inspection")
+    assert stocked.reverted(REGULATOR, "freeze", product, "B001", "again") == "hold already set"
+    stocked.must(PHARMA, "unfreeze", product, "B001", "our part is done")
+    assert batch_holds(stocked) == (True, True, False)
+    assert stocked.alerted(PHARMA, "destroy", [cid(unit(12))]) == [(cid(unit(12)), "frozen")]
+    assert stocked.reverted(PHARMA, "unfreeze", product, "B001", "x") == "only a regulator lifts its freeze"
+    stocked.must(REGULATOR, "unfreeze", product, "B001", "inspection closed")
+    assert batch_holds(stocked) == (False, False, False)
+
+
+def test_attack_a_maker_cannot_register_another_makers_product_key(chain: Chain) -> None:
+    bind(chain, MAH_PREFIX, ORG_MAH)
+    bind(chain, "6901234", ORG_MAH, KEY_GS1)
+    squatted = [UNIT_KEY, GTIN, "1" + GTIN[1:]]  # the 药品标识码, the GTIN, the GTIN's case level
+    for key in squatted:
+        assert chain.reverted(RIVAL, "register_product", key, "Fake", "A", 0, bytes(32)) == (
+            "product key not assigned to you"
+        )
+    unbound = "8700001"  # nobody's prefix: not first come, first served either
+    assert chain.reverted(RIVAL, "register_product", unbound, "X", "A", 0, bytes(32)) == (
+        "product key not assigned to you"
+    )
+    assert chain.reverted(PHARMA, "register_product", unbound, "X", "A", 0, bytes(32)) == (
+        "product key not assigned to you"
+    )
+    chain.must(PHARMA, "register_product", UNIT_KEY, "Amoxicillin", "国药准字H1", 0, bytes(32))
+    chain.must(PHARMA, "register_product", GTIN, "Vaccine", "国药准字S1", 1, bytes(32))
+    assert chain.view("products", compute_product_id(GTIN))["mah_org"] == ORG_MAH
+
+
+def test_the_longest_bound_prefix_decides_who_registers(chain: Chain) -> None:
+    bind(chain, "8612", ORG_MAH)
+    bind(chain, "861299", ORG_RIVAL)  # a block carved out of the MAH's range for another maker
+    assert chain.view("registrant_of", "8612345") == ORG_MAH
+    assert chain.view("registrant_of", "8612991") == ORG_RIVAL
+    assert chain.reverted(PHARMA, "register_product", "8612991", "X", "A", 0, bytes(32)) == (
+        "product key not assigned to you"
+    )
+    chain.must(RIVAL, "register_product", "8612991", "Rival drug", "国药准字H2", 0, bytes(32))
+    receipt = chain.must(REGULATOR, "assign_key_prefix", KEY_NMPA, "861299", "", "assignment withdrawn")
+    assert DRUG.decode_log(receipt.logs[0]).args["previous_org"] == ORG_RIVAL
+    assert chain.view("registrant_of", "8612992") == ORG_MAH
+
+
+def test_only_a_regulator_binds_prefixes_and_never_to_its_own_organisation(chain: Chain) -> None:
+    for who in (PHARMA, DIST, OUTSIDER):
+        assert (
+            chain.reverted(who, "assign_key_prefix", KEY_NMPA, "8612", ORG_MAH, "x") == "not a drug regulator"
+        )
+    assert chain.reverted(REGULATOR, "assign_key_prefix", KEY_NMPA, "8612", ORG_REG, "x") == (
+        "regulator's own organisation"
+    )
+    unregistered = make_uscc("330000", 99)
+    assert chain.reverted(REGULATOR, "assign_key_prefix", KEY_NMPA, "8612", unregistered, "x") == (
+        "unknown or inactive organisation"
+    )
+    assert chain.reverted(REGULATOR, "assign_key_prefix", KEY_NMPA, "86123456", ORG_MAH, "x") == (
+        "prefix length out of range"
+    )
+    assert chain.reverted(REGULATOR, "assign_key_prefix", KEY_GS1, "690", ORG_MAH, "x") == (
+        "prefix length out of range"
+    )
+    assert chain.reverted(REGULATOR, "assign_key_prefix", 3, "8612", ORG_MAH, "x") == "unknown key scheme"
+    assert (
+        chain.reverted(REGULATOR, "assign_key_prefix", KEY_NMPA, "86a2", ORG_MAH, "x") == "a prefix is digits"
+    )
+    assert chain.reverted(REGULATOR, "assign_key_prefix", KEY_NMPA, "8612", ORG_MAH, "") == "empty reason"
+    bind(chain, "8612", ORG_MAH)
+    assert chain.reverted(REGULATOR, "assign_key_prefix", KEY_NMPA, "8612", ORG_MAH, "x") == (
+        "prefix already bound so"
+    )
+
+
+def test_a_regulator_reassigns_a_squatted_product_to_its_maker(chain: Chain) -> None:
+    # a registration made before the prefix was bound to its rightful maker
+    bind(chain, MAH_PREFIX, ORG_RIVAL)
+    chain.must(RIVAL, "register_product", UNIT_KEY, "Squatted", "国药准字H9", 0, bytes(32))
+    bind(chain, MAH_PREFIX, ORG_MAH)
+    product = compute_product_id(UNIT_KEY)
+    assert chain.reverted(PHARMA, "settle_product", product, ORG_MAH, False, "mine") == "not a drug regulator"
+    receipt = chain.must(
+        REGULATOR, "settle_product", product, ORG_MAH, False, "GS1/NMPA assignment: case 2026-7"
+    )
+    event = DRUG.decode_log(receipt.logs[0])
+    assert event.name == "ProductSettled"
+    assert (event.args["previous_org"], event.args["mah_org"], event.args["suspended"]) == (
+        ORG_RIVAL,
+        ORG_MAH,
+        False,
+    )
+    assert chain.view("products", product)["mah_org"] == ORG_MAH
+    days = (compute_day(PRODUCTION), compute_day(EXPIRY))
+    assert (
+        chain.reverted(RIVAL, "commission", product, "B1", *days, 1, [cid(unit(1))])
+        == "not the product's MAH"
+    )
+    commission(chain, [unit(1)], Level.UNIT, batch="B1")
+    assert (
+        chain.reverted(RIVAL, "recall", product, "B1", "x") == "not the product's MAH or the drug regulator"
+    )
+
+
+def test_a_suspended_product_commissions_nothing_until_reinstated(stocked: Chain) -> None:
+    product = compute_product_id(UNIT_KEY)
+    stocked.must(REGULATOR, "settle_product", product, ORG_MAH, True, "registration contested")
+    assert stocked.view("products", product)["status"] == 2
+    days = (compute_day(PRODUCTION), compute_day(EXPIRY))
+    assert stocked.reverted(PHARMA, "commission", product, "B002", *days, 1, [cid(unit(99))]) == (
+        "product registration suspended"
+    )
+    assert stocked.reverted(PHARMA, "register_product", "8612347", "Case", "A", 0, product) == (
+        "packed product suspended"
+    )
+    ship(stocked, PHARMA, [unit(11)], DIST)  # stock already out moves on; a freeze would stop it
+    stocked.must(REGULATOR, "settle_product", product, ORG_MAH, False, "dispute settled")
+    commission(stocked, [unit(99)], Level.UNIT, batch="B002")
+    assert stocked.reverted(REGULATOR, "settle_product", product, ORG_REG, False, "x") == (
+        "regulator's own organisation"
+    )
