@@ -22,6 +22,7 @@ from eth_utils.abi import function_signature_to_4byte_selector
 from node.genesis import DEFAULT_ROLE_ADMINS, GOVERNANCE_ADDRESS, ROLE_IDS
 from node.network import init_network
 from sdk.crypto import PrivateKey
+from sdk.governance import LICENCE_TYPE_SCOPED_ROLES
 from sdk.types import Transaction
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -90,7 +91,8 @@ def create_network(
     grantors = []
     for entry in directory:
         for role in entry["roles"]:
-            if role in admin_of:
+            # A random scope is not a licence type the grantor defined: such grants would only revert.
+            if role in admin_of and admin_of[role] not in LICENCE_TYPE_SCOPED_ROLES:
                 key = PrivateKey.from_pem((base / entry["key"]).read_bytes())
                 grantors.append(Grantor(name=entry["name"], key=key, role=admin_of[role]))
     accounts = tuple(bytes.fromhex(entry["address"].removeprefix("0x")) for entry in directory)
@@ -112,8 +114,11 @@ def encode_grant_role(account: bytes, role: str, scope: bytes) -> bytes:
 
 
 def make_grant(network: Network, grantor: Grantor, *, head_height: int, index: int) -> Transaction:
-    """A signed delegated grant of ``grantor.role`` for a fresh random scope (never a reverting repeat)."""
-    account = network.accounts[index % len(network.accounts)]
+    """A signed delegated grant of ``grantor.role`` for a fresh random scope (never a reverting repeat) to
+    an account of another organisation (a delegated admin never grants within its own)."""
+    own = grantor.key.public_key.address
+    others = [a for a in network.accounts if a != own]
+    account = others[index % len(others)]
     data = encode_grant_role(account, grantor.role, secrets.token_bytes(32))
     return Transaction.create(
         grantor.key,

@@ -106,6 +106,11 @@ class Chain:
 
 @pytest.fixture()
 def chain() -> Chain:
+    return new_chain()
+
+
+def new_chain() -> Chain:
+    """A fresh chain: Governance with the test organisations, the Calendar and BankConfirmation."""
     spec = GenesisSpec(
         validators=(bytes([1]) * 64,),
         organisations=tuple(

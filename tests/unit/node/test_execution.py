@@ -15,9 +15,9 @@ from trie import HexaryTrie
 from node.execution import BlockContext, ExecutionEngine, Message, compute_revert_reason
 from node.execution.engine import GOVERNANCE_INITIALIZE_SELECTOR
 from node.genesis import (
+    DRUG_REGULATOR,
     GOVERNANCE_ADDRESS,
-    ISSUER,
-    LICENCE_AUTHORITY,
+    MAH,
     ROLE_IDS,
     GenesisAccount,
     GenesisOrganisation,
@@ -30,6 +30,7 @@ from sdk.errors import ExecutionError
 ROOT = Path(__file__).resolve().parents[3]
 ABI: list[dict[str, Any]] = json.loads((ROOT / "contracts/build/Governance.json").read_text())["abi"]
 USCC = "91350100M000100Y43"
+OTHER_USCC = "91350100M000200Y43"  # BOB's organisation: a delegated admin grants only to other organisations
 ALICE = bytes.fromhex("a1" * 20)
 BOB = bytes.fromhex("b0" * 20)
 STRANGER = bytes.fromhex("5e" * 20)
@@ -47,7 +48,7 @@ def calldata(name: str, types: list[str], args: list[Any]) -> bytes:
 
 
 def grant_issuer(scope: bytes, *, sender: bytes = ALICE, gas: int = 300_000) -> Message:
-    data = calldata("grant_role", ["address", "bytes32", "bytes32"], [BOB, ISSUER, scope])
+    data = calldata("grant_role", ["address", "bytes32", "bytes32"], [BOB, MAH, scope])
     return Message(
         sender=sender, to=GOVERNANCE_ADDRESS, data=data, gas_limit=gas, tx_hash=keccak(data + sender)
     )
@@ -67,11 +68,14 @@ def has_role(engine: ExecutionEngine, root: bytes, account: bytes, role: bytes, 
 def make_spec(**overrides: Any) -> GenesisSpec:
     fields: dict[str, Any] = {
         "validators": (VALIDATOR,),
-        "organisations": (GenesisOrganisation(USCC, "福州市市场监督管理局"),),
-        "accounts": (GenesisAccount(ALICE, USCC), GenesisAccount(BOB, USCC)),
+        "organisations": (
+            GenesisOrganisation(USCC, "福州市市场监督管理局"),
+            GenesisOrganisation(OTHER_USCC, "福州某某药业有限公司"),
+        ),
+        "accounts": (GenesisAccount(ALICE, USCC), GenesisAccount(BOB, OTHER_USCC)),
         "committee": (ALICE,),
         "threshold": 1,
-        "roles": (GenesisRole(ALICE, LICENCE_AUTHORITY),),
+        "roles": (GenesisRole(ALICE, DRUG_REGULATOR),),
     }
     fields.update(overrides)
     return GenesisSpec(**fields)
@@ -151,9 +155,9 @@ def test_delegated_grant_succeeds_with_event_log(engine: ExecutionEngine, genesi
     (log,) = receipt.logs
     assert log.address == GOVERNANCE_ADDRESS
     assert log.topics[0] == keccak(text="RoleGranted(address,bytes32,bytes32,address)")
-    assert log.topics[1:] == (bytes(12) + BOB, ISSUER, scope)
+    assert log.topics[1:] == (bytes(12) + BOB, MAH, scope)
     assert decode(["address"], log.data) == ("0x" + ALICE.hex(),)
-    assert has_role(engine, result.state_root, BOB, ISSUER, scope)
+    assert has_role(engine, result.state_root, BOB, MAH, scope)
 
 
 def test_execute_block_leaves_parent_state_readable_and_unchanged(
@@ -164,11 +168,11 @@ def test_execute_block_leaves_parent_state_readable_and_unchanged(
     result = engine.execute_block(genesis_root, CTX, [grant_issuer(scope)])
     assert result.state_root != genesis_root
     assert all(store[k] == v for k, v in before.items())  # nodes are only ever added
-    assert not has_role(engine, genesis_root, BOB, ISSUER, scope)
-    assert has_role(engine, result.state_root, BOB, ISSUER, scope)
+    assert not has_role(engine, genesis_root, BOB, MAH, scope)
+    assert has_role(engine, result.state_root, BOB, MAH, scope)
     # a sibling block on the same parent is independent of the first
     sibling = engine.execute_block(genesis_root, CTX, [grant_issuer(keccak(b"scope-b"))])
-    assert not has_role(engine, sibling.state_root, BOB, ISSUER, scope)
+    assert not has_role(engine, sibling.state_root, BOB, MAH, scope)
 
 
 def test_execute_block_is_deterministic_across_engines(genesis_root: bytes) -> None:
@@ -189,7 +193,7 @@ def test_reverted_message_reports_reason_and_changes_nothing(
     engine: ExecutionEngine, genesis_root: bytes
 ) -> None:
     scope = keccak(b"scope")
-    refused = grant_issuer(scope, sender=BOB)  # BOB holds no LICENCE_AUTHORITY
+    refused = grant_issuer(scope, sender=BOB)  # BOB holds no DRUG_REGULATOR
     ok = grant_issuer(scope)
     result = engine.execute_block(genesis_root, CTX, [refused, ok, ok])
     first, second, third = result.receipts
@@ -197,7 +201,7 @@ def test_reverted_message_reports_reason_and_changes_nothing(
     assert first.tx_hash == refused.tx_hash
     assert second.status == 1
     assert (third.status, third.revert_reason) == (0, b"role already granted")
-    assert has_role(engine, result.state_root, BOB, ISSUER, scope)
+    assert has_role(engine, result.state_root, BOB, MAH, scope)
 
 
 def test_reverted_only_block_keeps_state_root(engine: ExecutionEngine, genesis_root: bytes) -> None:
@@ -213,7 +217,7 @@ def test_out_of_gas_message_fails_and_is_undone(engine: ExecutionEngine, genesis
     (receipt,) = result.receipts
     assert (receipt.status, receipt.revert_reason, receipt.gas_used) == (0, b"out of gas", 40_000)
     assert result.state_root == genesis_root
-    assert not has_role(engine, result.state_root, BOB, ISSUER, scope)
+    assert not has_role(engine, result.state_root, BOB, MAH, scope)
 
 
 def test_message_below_intrinsic_gas_or_to_empty_address_fails(
@@ -257,7 +261,7 @@ def test_call_is_read_only(engine: ExecutionEngine, store: dict[bytes, bytes], g
     size = len(store)
     assert engine.call(genesis_root, ALICE, GOVERNANCE_ADDRESS, message.data, 300_000) == b""
     assert len(store) == size
-    assert not has_role(engine, genesis_root, BOB, ISSUER, scope)
+    assert not has_role(engine, genesis_root, BOB, MAH, scope)
 
 
 def test_call_raises_with_revert_reason(engine: ExecutionEngine, genesis_root: bytes) -> None:

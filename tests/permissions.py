@@ -1,0 +1,75 @@
+"""The permissions table of docs/permissions.md as data: one row per (contract, function, caller)."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+PERMISSIONS_PATH = REPO / "docs" / "permissions.md"
+BUILD_DIR = REPO / "contracts" / "build"
+VERDICTS = ("allowed", "refused", "allowed if")
+#: Functions that only the genesis builder calls once (they refuse any later call by construction).
+GENESIS_ONLY = frozenset({"initialize"})
+
+
+@dataclass(frozen=True)
+class PermissionRow:
+    contract: str
+    function: str
+    caller: str
+    verdict: str  # "allowed", "refused" or "allowed if"
+    condition: str
+
+    @property
+    def allowed(self) -> bool:
+        """Whether the caller may change state (``allowed if`` rows: when the condition holds)."""
+        return self.verdict != "refused"
+
+
+def load_permissions(path: Path = PERMISSIONS_PATH) -> list[PermissionRow]:
+    """Parse every table row of the permissions page. Raises ValueError for a malformed row."""
+    rows: list[PermissionRow] = []
+    contract = ""
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        heading = re.match(r"^## (\w+)\s*$", line)
+        if heading:
+            contract = heading.group(1)
+            continue
+        if not line.startswith("|") or not contract:
+            continue
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if cells[0] in ("function", "---") or set(cells[0]) <= {"-", " "}:
+            continue
+        if len(cells) != 4:
+            raise ValueError(f"{path.name}:{number}: a row has 4 cells: function, caller, verdict, condition")
+        function, caller, verdict, condition = cells
+        function = function.strip("`")
+        if verdict not in VERDICTS:
+            raise ValueError(f"{path.name}:{number}: verdict {verdict!r} is not one of {VERDICTS}")
+        if (verdict == "allowed if") != bool(condition):
+            raise ValueError(f"{path.name}:{number}: 'allowed if' needs a condition, other verdicts none")
+        rows.append(PermissionRow(contract, function, caller, verdict, condition))
+    return rows
+
+
+def rows_for(contract: str, path: Path = PERMISSIONS_PATH) -> list[PermissionRow]:
+    """The rows of one contract's section."""
+    return [row for row in load_permissions(path) if row.contract == contract]
+
+
+def state_changing_functions(contract: str) -> set[str]:
+    """Names of the contract's non-view ABI functions (from its build artifact)."""
+    abi = json.loads((BUILD_DIR / f"{contract}.json").read_text(encoding="utf-8"))["abi"]
+    return {
+        entry["name"]
+        for entry in abi
+        if entry.get("type") == "function" and entry.get("stateMutability") in ("nonpayable", "payable")
+    }
+
+
+def contracts() -> list[str]:
+    """Every system contract with a build artifact."""
+    return sorted(p.stem for p in BUILD_DIR.glob("*.json"))

@@ -1,0 +1,146 @@
+"""BankConfirmation against its rows of docs/permissions.md: every (function, caller) on a fresh chain."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from node.genesis import GOVERNANCE_ADDRESS
+from sdk.types import Receipt
+from tests.permissions import PermissionRow, rows_for
+from tests.unit.node.test_bank_confirmation import (
+    ACCREDITOR,
+    AUDIT_CLERK,
+    AUDITOR_A,
+    BANK_CLERK,
+    BANKER,
+    CLIENT,
+    CLIENT_ORG,
+    ITEMS_1_13,
+    LETTER,
+    OTHER_AUDITOR,
+    OTHER_BANKER,
+    OUTSIDER,
+    REPLY_HASH,
+    Chain,
+    create,
+)
+from tests.unit.node.test_bank_confirmation import chain as chain  # the fixture
+
+ROWS = rows_for("BankConfirmation")
+UNREGISTERED = bytes([0x77]) * 20
+
+#: Each caller name of the table as an account of the test chain.
+CALLERS: dict[str, bytes] = {
+    "outsider": UNREGISTERED,
+    "member": OUTSIDER,  # an account of an unrelated registered company, without roles
+    "AUDITOR": AUDITOR_A,
+    "BANK": BANKER,
+    "auditor": AUDITOR_A,
+    "client": CLIENT,
+    "bank": BANKER,
+    "BANK (other bank)": OTHER_BANKER,
+    "AUDITOR (other firm)": OTHER_AUDITOR,
+    "member of the letter's bank without BANK": BANK_CLERK,
+    "member of the letter's audit firm without AUDITOR": AUDIT_CLERK,
+}
+
+
+def created(c: Chain) -> None:
+    assert create(c).status == 1
+
+
+def authorised(c: Chain) -> None:
+    created(c)
+    c.must(CLIENT, "authorise", LETTER)
+
+
+def accepted(c: Chain) -> None:
+    authorised(c)
+    c.must(BANKER, "accept", LETTER)
+
+
+def replied(c: Chain) -> None:
+    accepted(c)
+    c.must(BANKER, "reply", LETTER, REPLY_HASH, ITEMS_1_13, 0, b"sealed reply")
+
+
+def nothing(c: Chain) -> None:
+    pass
+
+
+Step = Callable[[Chain], None]
+Action = Callable[[Chain, bytes], Receipt]
+
+#: function -> (state in which the row's condition holds, state in which it does not, the call).
+SCENARIOS: dict[str, tuple[Step, Step | None, Action]] = {
+    "initialize": (nothing, None, lambda c, who: c.call(who, "initialize", GOVERNANCE_ADDRESS)),
+    "create": (nothing, None, lambda c, who: create(c, sender=who)),
+    "authorise": (created, authorised, lambda c, who: c.call(who, "authorise", LETTER)),
+    "accept": (authorised, created, lambda c, who: c.call(who, "accept", LETTER)),
+    "reject": (authorised, accepted, lambda c, who: c.call(who, "reject", LETTER, "不予受理")),
+    "reply": (
+        accepted,
+        authorised,
+        lambda c, who: c.call(who, "reply", LETTER, REPLY_HASH, ITEMS_1_13, 0, b"sealed reply"),
+    ),
+    "confirm_receipt": (replied, accepted, lambda c, who: c.call(who, "confirm_receipt", LETTER)),
+    "recall": (created, accepted, lambda c, who: c.call(who, "recall", LETTER)),
+}
+#: Calls whose condition is about the arguments rather than the letter's state.
+VIOLATING_CALLS: dict[str, Action] = {
+    "create": lambda c, who: create(c, sender=who, bank_org=CLIENT_ORG),  # the bank is the audited company
+}
+
+
+def snapshot(c: Chain) -> tuple[Any, ...]:
+    letter = c.view("get_letter", LETTER) if c.view("status_of", LETTER) else None
+    return (c.view("letter_count"), letter and tuple(sorted(letter.items())))
+
+
+def assert_refused(c: Chain, action: Action, who: bytes, row: PermissionRow) -> None:
+    before = snapshot(c)
+    receipt = action(c, who)
+    assert receipt.status == 0, f"{row} was allowed"
+    assert snapshot(c) == before, f"{row}: a refused call changed the letter"
+
+
+@pytest.mark.parametrize("row", ROWS, ids=lambda r: f"{r.function}-{r.caller}")
+def test_the_contract_enforces_the_permissions_table(chain: Chain, row: PermissionRow) -> None:
+    assert row.caller in CALLERS, f"the test does not know the caller {row.caller!r}: add it to CALLERS"
+    assert row.function in SCENARIOS, f"the test has no scenario for {row.function!r}"
+    who = CALLERS[row.caller]
+    holds, _breaks, action = SCENARIOS[row.function]
+    holds(chain)
+    if not row.allowed:
+        assert_refused(chain, action, who, row)
+        return
+    before = snapshot(chain)
+    receipt = action(chain, who)
+    assert receipt.status == 1, f"{row} was refused: {receipt.revert_reason!r}"
+    assert snapshot(chain) != before, f"{row}: an allowed call changed nothing"
+
+
+@pytest.mark.parametrize(
+    "row", [r for r in ROWS if r.verdict == "allowed if"], ids=lambda r: f"{r.function}-{r.caller}"
+)
+def test_allowed_if_rows_are_refused_when_their_condition_does_not_hold(
+    chain: Chain, row: PermissionRow
+) -> None:
+    who = CALLERS[row.caller]
+    holds, breaks, action = SCENARIOS[row.function]
+    if row.function in VIOLATING_CALLS:
+        holds(chain)
+        assert_refused(chain, VIOLATING_CALLS[row.function], who, row)
+        return
+    assert breaks is not None, f"no state breaking the condition of {row}"
+    breaks(chain)
+    assert_refused(chain, action, who, row)
+
+
+def test_an_unregistered_account_is_refused_by_the_contract_too(chain: Chain) -> None:
+    # The ledger refuses an outsider at admission; the contract does not rely on it.
+    assert create(chain, sender=ACCREDITOR).status == 0
+    assert create(chain, sender=UNREGISTERED).status == 0

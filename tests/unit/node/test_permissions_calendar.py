@@ -1,0 +1,144 @@
+"""Calendar against its rows of docs/permissions.md: every (function, caller) on a fresh chain."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from node.genesis import CALENDAR_ADDRESS, GOVERNANCE_ADDRESS
+from sdk.calendar import HOLIDAY, CalendarExtension
+from sdk.governance import Action, encode_payload
+from sdk.types import Receipt
+from tests.permissions import PermissionRow, rows_for
+from tests.unit.node.test_calendar_proposals import MONDAY
+from tests.unit.node.test_governance import CALENDAR, KEEPER, M1, M2, MEMBER, OUTSIDER, Chain, make_chain
+
+ROWS = rows_for("Calendar")
+#: The Governance contract executing a passed proposal: the call is a proposal and its deciding vote.
+PASSED_PROPOSAL = GOVERNANCE_ADDRESS
+
+#: Each caller name of the table as an account of the test chain.
+CALLERS: dict[str, bytes] = {
+    "outsider": OUTSIDER,
+    "member": MEMBER,
+    "committee member": M1,
+    "CALENDAR_KEEPER": KEEPER,
+    "Governance (passed committee proposal)": PASSED_PROPOSAL,
+}
+
+
+def covered_through(c: Chain) -> int:
+    return int(c.view_of(CALENDAR, CALENDAR_ADDRESS, "covered_through"))
+
+
+def through_calendar(
+    c: Chain, who: bytes, function: str, args: list[Any], action: Action, payload: bytes
+) -> Receipt:
+    """``who`` calls ``function`` directly, or (PASSED_PROPOSAL) the committee passes the matching proposal:
+    the receipt is that of the deciding vote, in which Governance calls the Calendar."""
+    if who != PASSED_PROPOSAL:
+        return c.send_to(who, CALENDAR_ADDRESS, CALENDAR.encode_call(function, args))
+    proposal_id = c.propose(M1, int(action), payload)
+    return c.send(M2, "vote", proposal_id)
+
+
+def set_days(c: Chain, who: bytes, day: int = MONDAY, kind: int = HOLIDAY) -> Receipt:
+    payload = encode_payload(Action.SET_CALENDAR_DAYS, [day], kind)
+    return through_calendar(c, who, "set_days", [[day], kind], Action.SET_CALENDAR_DAYS, payload)
+
+
+def set_covered_through(c: Chain, who: bytes, grow_by: int = 365) -> Receipt:
+    target = covered_through(c) + grow_by
+    payload = CalendarExtension(covered_through=target, holidays=(), make_up_days=()).payload()
+    return through_calendar(c, who, "set_covered_through", [target], Action.EXTEND_CALENDAR, payload)
+
+
+def initialize(c: Chain, who: bytes) -> Receipt:
+    args = [GOVERNANCE_ADDRESS, 1, 2, [], []]
+    return c.send_to(who, CALENDAR_ADDRESS, CALENDAR.encode_call("initialize", args))
+
+
+def today(c: Chain) -> int:
+    return int(c.view_of(CALENDAR, CALENDAR_ADDRESS, "today"))
+
+
+CallAction = Callable[[Chain, bytes], Receipt]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    action: CallAction
+    violating: tuple[CallAction, ...] = ()  # calls whose arguments break an `allowed if` condition
+
+
+SCENARIOS: dict[str, Scenario] = {
+    "initialize": Scenario(initialize),
+    "set_days": Scenario(
+        set_days,
+        violating=(
+            lambda c, who: set_days(c, who, day=today(c)),  # a day that has begun
+            lambda c, who: set_days(c, who, kind=3),  # no such kind
+        ),
+    ),
+    "set_covered_through": Scenario(
+        set_covered_through, violating=(lambda c, who: set_covered_through(c, who, grow_by=-1),)
+    ),
+}
+
+
+def snapshot(c: Chain) -> tuple[Any, ...]:
+    days = (today(c), MONDAY)
+    kinds = tuple(c.view_of(CALENDAR, CALENDAR_ADDRESS, "day_kind", d) for d in days)
+    return (
+        kinds,
+        c.view_of(CALENDAR, CALENDAR_ADDRESS, "covered_from"),
+        covered_through(c),
+        c.view_of(CALENDAR, CALENDAR_ADDRESS, "governance"),
+    )
+
+
+def assert_refused(c: Chain, action: CallAction, who: bytes, row: PermissionRow) -> None:
+    before = snapshot(c)
+    receipt = action(c, who)
+    assert receipt.status == 0, f"{row} was allowed"
+    assert snapshot(c) == before, f"{row}: a refused call changed the calendar"
+
+
+@pytest.fixture()
+def chain() -> Chain:
+    return make_chain()
+
+
+@pytest.mark.parametrize("row", ROWS, ids=lambda r: f"{r.function}-{r.caller}")
+def test_the_contract_enforces_the_permissions_table(chain: Chain, row: PermissionRow) -> None:
+    assert row.caller in CALLERS, f"the test does not know the caller {row.caller!r}: add it to CALLERS"
+    assert row.function in SCENARIOS, f"the test has no scenario for {row.function!r}"
+    who, action = CALLERS[row.caller], SCENARIOS[row.function].action
+    if not row.allowed:
+        assert_refused(chain, action, who, row)
+        return
+    before = snapshot(chain)
+    receipt = action(chain, who)
+    assert receipt.status == 1, f"{row} was refused: {receipt.revert_reason!r}"
+    assert snapshot(chain) != before, f"{row}: an allowed call changed nothing"
+
+
+@pytest.mark.parametrize(
+    "row", [r for r in ROWS if r.verdict == "allowed if"], ids=lambda r: f"{r.function}-{r.caller}"
+)
+def test_allowed_if_rows_are_refused_when_their_condition_does_not_hold(
+    chain: Chain, row: PermissionRow
+) -> None:
+    violating = SCENARIOS[row.function].violating
+    assert violating, f"no call breaking the condition of {row}"
+    for action in violating:
+        assert_refused(chain, action, CALLERS[row.caller], row)
+
+
+def test_an_unregistered_account_is_refused_by_the_contract_too(chain: Chain) -> None:
+    # The ledger refuses an outsider at admission; the Calendar does not rely on it.
+    assert set_days(chain, OUTSIDER).status == 0
+    assert set_covered_through(chain, OUTSIDER).status == 0

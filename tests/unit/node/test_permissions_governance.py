@@ -1,0 +1,237 @@
+"""Governance against its rows of docs/permissions.md: every (function, caller) on a fresh chain."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from eth_abi import encode
+
+from node.genesis import AUDITOR, DATA_USER, GOVERNANCE_ADDRESS, ISSUER, MAH
+from sdk.types import Receipt
+from tests.permissions import PermissionRow, rows_for
+from tests.unit.node.test_governance import (
+    AUDIT_BODY,
+    AUTHORITY_A,
+    DATA_ADMIN,
+    GLOBAL,
+    GRANT_ROLE,
+    ISSUER_HOLDER,
+    KEEPER,
+    M1,
+    M2,
+    M3,
+    MEMBER,
+    OUTSIDER,
+    PHARMA,
+    REGULATOR,
+    SCOPED_AUTHORITY,
+    SET_THRESHOLD,
+    TYPE_A,
+    TYPE_B,
+    Chain,
+    make_chain,
+)
+
+ROWS = rows_for("Governance")
+GRANTEE = PHARMA  # an account of an organisation none of the admins belongs to
+
+
+@dataclass(frozen=True)
+class Grant:
+    """What a caller of grant_role / revoke_role tries: ``role`` for ``scope``, as ``actor``."""
+
+    actor: bytes
+    role: bytes
+    scope: bytes
+
+
+#: Each caller name of the table's grant_role / revoke_role rows as the grant it attempts.
+GRANTS: dict[str, Grant] = {
+    "outsider": Grant(OUTSIDER, ISSUER, TYPE_A),  # not registered anywhere
+    "member": Grant(MEMBER, ISSUER, TYPE_A),
+    "committee member": Grant(M1, ISSUER, TYPE_A),
+    "LICENCE_AUTHORITY (own type)": Grant(AUTHORITY_A, ISSUER, TYPE_A),
+    "LICENCE_AUTHORITY (other authority's type)": Grant(AUTHORITY_A, ISSUER, TYPE_B),
+    "LICENCE_AUTHORITY (global scope)": Grant(AUTHORITY_A, ISSUER, GLOBAL),
+    "LICENCE_AUTHORITY (scoped to the type)": Grant(SCOPED_AUTHORITY, ISSUER, TYPE_A),
+    "LICENCE_AUTHORITY (scoped to another type)": Grant(SCOPED_AUTHORITY, ISSUER, TYPE_B),
+    "DRUG_REGULATOR": Grant(REGULATOR, MAH, GLOBAL),
+    "DRUG_REGULATOR (a role it does not administer)": Grant(REGULATOR, AUDITOR, GLOBAL),
+    "AUDIT_ACCREDITOR": Grant(AUDIT_BODY, AUDITOR, GLOBAL),
+    "DATA_REGULATOR": Grant(DATA_ADMIN, DATA_USER, GLOBAL),
+    "ISSUER": Grant(ISSUER_HOLDER, ISSUER, TYPE_A),
+}
+#: Each caller name of the committee functions' rows as an account.
+ACCOUNTS: dict[str, bytes] = {
+    "outsider": OUTSIDER,
+    "member": MEMBER,
+    "committee member": M2,
+    "CALENDAR_KEEPER": KEEPER,
+}
+PENDING = 2  # the proposal that execute() rows execute (see threshold_lowered)
+
+
+def caller_of(row: PermissionRow) -> bytes:
+    table = GRANTS if row.function in ("grant_role", "revoke_role") else ACCOUNTS
+    assert row.caller in table, f"the test does not know the caller {row.caller!r} of {row.function}"
+    if isinstance(table[row.caller], Grant):
+        return GRANTS[row.caller].actor
+    return ACCOUNTS[row.caller]
+
+
+# --- prior states ------------------------------------------------------------------------------------------
+def nothing(c: Chain, row: PermissionRow) -> None:
+    pass
+
+
+def granted_to_grantee(c: Chain, row: PermissionRow) -> None:
+    """The committee has granted the row's role and scope to the grantee (what revoke_role removes)."""
+    grant = GRANTS[row.caller]
+    c.decide(GRANT_ROLE, encode(["address", "bytes32", "bytes32"], [GRANTEE, grant.role, grant.scope]))
+
+
+def proposed_by_another_member(c: Chain, row: PermissionRow) -> None:
+    c.propose(M1, SET_THRESHOLD, encode(["uint256"], [3]))  # one vote of two
+
+
+def proposed_by_the_voter(c: Chain, row: PermissionRow) -> None:
+    c.propose(M2, SET_THRESHOLD, encode(["uint256"], [3]))  # M2 has voted already
+
+
+def pending_with_two_votes(c: Chain, row: PermissionRow) -> None:
+    """Threshold 3; proposal PENDING has two votes: not enough."""
+    c.decide(SET_THRESHOLD, encode(["uint256"], [3]))
+    pending = c.propose(M1, SET_THRESHOLD, encode(["uint256"], [1]))
+    assert pending == PENDING
+    c.must(M3, "vote", PENDING)
+
+
+def threshold_lowered(c: Chain, row: PermissionRow) -> None:
+    """As pending_with_two_votes, then the committee lowers the threshold to 2: PENDING may execute."""
+    pending_with_two_votes(c, row)
+    lower = c.propose(M1, SET_THRESHOLD, encode(["uint256"], [2]))
+    c.must(M2, "vote", lower)
+    c.must(M3, "vote", lower)
+    assert c.view("threshold") == 2
+
+
+# --- calls -------------------------------------------------------------------------------------------------
+def grant(c: Chain, row: PermissionRow) -> Receipt:
+    g = GRANTS[row.caller]
+    return c.send(g.actor, "grant_role", GRANTEE, g.role, g.scope)
+
+
+def grant_to_own_organisation(c: Chain, row: PermissionRow) -> Receipt:
+    g = GRANTS[row.caller]
+    return c.send(g.actor, "grant_role", g.actor, g.role, g.scope)
+
+
+def revoke(c: Chain, row: PermissionRow) -> Receipt:
+    g = GRANTS[row.caller]
+    return c.send(g.actor, "revoke_role", GRANTEE, g.role, g.scope)
+
+
+def initialize(c: Chain, row: PermissionRow) -> Receipt:
+    return c.send(caller_of(row), "initialize", [M1], 1, [], [], [], [], [bytes([9]) * 64], [])
+
+
+def propose(c: Chain, row: PermissionRow) -> Receipt:
+    return c.send(caller_of(row), "propose", SET_THRESHOLD, encode(["uint256"], [1]), c.height + 100)
+
+
+def propose_unknown_action(c: Chain, row: PermissionRow) -> Receipt:
+    return c.send(caller_of(row), "propose", 99, b"", c.height + 100)
+
+
+def vote(c: Chain, row: PermissionRow) -> Receipt:
+    return c.send(caller_of(row), "vote", 1)
+
+
+def execute(c: Chain, row: PermissionRow) -> Receipt:
+    return c.send(caller_of(row), "execute", PENDING)
+
+
+Step = Callable[[Chain, PermissionRow], None]
+Action = Callable[[Chain, PermissionRow], Receipt]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    holds: Step  # the prior state in which the row's condition holds
+    action: Action
+    breaks: Step | None = None  # a prior state in which it does not (for the same action) ...
+    violating: Action | None = None  # ... or a call whose arguments break it
+
+
+SCENARIOS: dict[str, Scenario] = {
+    "initialize": Scenario(nothing, initialize),
+    "grant_role": Scenario(nothing, grant, violating=grant_to_own_organisation),
+    "revoke_role": Scenario(granted_to_grantee, revoke),
+    "propose": Scenario(nothing, propose, violating=propose_unknown_action),
+    "vote": Scenario(proposed_by_another_member, vote, breaks=proposed_by_the_voter),
+    "execute": Scenario(threshold_lowered, execute, breaks=pending_with_two_votes),
+}
+
+
+def snapshot(c: Chain, row: PermissionRow) -> tuple[Any, ...]:
+    """What any call of the row could change: the grants involved, the proposals and the committee."""
+    grants: tuple[Any, ...] = ()
+    if row.caller in GRANTS:
+        g = GRANTS[row.caller]
+        grants = tuple(c.view("role_granted", who, g.role, g.scope) for who in (GRANTEE, g.actor))
+    count = int(c.view("proposal_count"))
+    proposals = tuple(tuple(c.view("proposals", i)) for i in range(1, count + 1))
+    return grants, count, proposals, c.view("threshold"), c.view("get_committee"), c.view("initialized")
+
+
+def assert_refused(c: Chain, action: Action, row: PermissionRow) -> None:
+    before = snapshot(c, row)
+    receipt = action(c, row)
+    assert receipt.status == 0, f"{row} was allowed"
+    assert snapshot(c, row) == before, f"{row}: a refused call changed state"
+
+
+@pytest.fixture()
+def chain() -> Chain:
+    return make_chain()
+
+
+@pytest.mark.parametrize("row", ROWS, ids=lambda r: f"{r.function}-{r.caller}")
+def test_the_contract_enforces_the_permissions_table(chain: Chain, row: PermissionRow) -> None:
+    assert row.function in SCENARIOS, f"the test has no scenario for {row.function!r}"
+    caller_of(row)  # fails for a caller the test does not know
+    scenario = SCENARIOS[row.function]
+    scenario.holds(chain, row)
+    if not row.allowed:
+        assert_refused(chain, scenario.action, row)
+        return
+    before = snapshot(chain, row)
+    receipt = scenario.action(chain, row)
+    assert receipt.status == 1, f"{row} was refused: {receipt.revert_reason!r}"
+    assert snapshot(chain, row) != before, f"{row}: an allowed call changed nothing"
+
+
+@pytest.mark.parametrize(
+    "row", [r for r in ROWS if r.verdict == "allowed if"], ids=lambda r: f"{r.function}-{r.caller}"
+)
+def test_allowed_if_rows_are_refused_when_their_condition_does_not_hold(
+    chain: Chain, row: PermissionRow
+) -> None:
+    scenario = SCENARIOS[row.function]
+    if scenario.violating is not None:
+        scenario.holds(chain, row)
+        assert_refused(chain, scenario.violating, row)
+        return
+    assert scenario.breaks is not None, f"no state breaking the condition of {row}"
+    scenario.breaks(chain, row)
+    assert_refused(chain, scenario.action, row)
+
+
+def test_an_unregistered_account_is_refused_by_the_contract_too(chain: Chain) -> None:
+    # The ledger refuses an outsider at admission; Governance does not rely on it.
+    assert chain.send(OUTSIDER, "propose", SET_THRESHOLD, encode(["uint256"], [1]), 500).status == 0
+    assert chain.send(OUTSIDER, "grant_role", GRANTEE, ISSUER, TYPE_A).status == 0
+    assert chain.send(GOVERNANCE_ADDRESS, "grant_role", GRANTEE, ISSUER, TYPE_A).status == 0
