@@ -7,19 +7,13 @@ from dataclasses import dataclass
 
 from sdk.crypto import PrivateKey, PublicKey, sm3
 from sdk.encoding import encode
-from sdk.errors import InvalidSignatureError, XinlianError
+from sdk.errors import AuthenticationError, InvalidSignatureError, XinlianError
 
 QUERY_TAG = b"xinlian/query/1"
 HEADER_KEY = "X-Xinlian-Key"
 HEADER_TIME = "X-Xinlian-Time"
 HEADER_SIGNATURE = "X-Xinlian-Signature"
 MAX_SKEW_MS = 60_000
-
-
-class AuthenticationError(XinlianError):
-    """A member-signed request is missing, stale, malformed or does not verify."""
-
-    code = "unauthenticated"
 
 
 def compute_query_preimage(

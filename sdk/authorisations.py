@@ -9,18 +9,17 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
+from sdk.client import from_node_hex
 from sdk.contracts import Contract
 from sdk.crypto import PrivateKey, PublicKey, sm3
 from sdk.errors import ClientError, DomainError
 from sdk.identifiers import parse_resident_id
 from sdk.signer import Signer
+from sdk.system import DATA_AUTHORISATION_ADDRESS
 
 if TYPE_CHECKING:
     from sdk.client import Client, ReceiptResult
 
-#: Fixed genesis address of DataAuthorisation.vy (node.genesis.DATA_AUTHORISATION_ADDRESS; sdk never
-#: imports node, a unit test keeps the two equal).
-DATA_AUTHORISATION_ADDRESS: Final = bytes.fromhex("0000000000000000000000000000000000001002")
 
 CONSENT_TAG: Final = b"xinlian/consent/1"
 REVOCATION_TAG: Final = b"xinlian/consent-revoke/1"
@@ -859,22 +858,13 @@ class Authorisations:
         return [_to_record(g) for g in body["grants"]]
 
 
-def _unhex(value: Any) -> bytes:
-    if not isinstance(value, str):
-        raise ClientError("expected a hex string from the node", code="bad_response")
-    try:
-        return bytes.fromhex(value.removeprefix("0x"))
-    except ValueError as exc:
-        raise ClientError("the node sent malformed hex", code="bad_response") from exc
-
-
 def _to_record(body: Any) -> GrantRecord:
     try:
         commitment = body.get("subject_commitment")
         return GrantRecord(
             grant_id=int(body["grant_id"]),
             resource_id=int(body["resource_id"]),
-            requester=_unhex(body["requester"]),
+            requester=from_node_hex(body["requester"]),
             requester_org=str(body["requester_org"]),
             holder_org=str(body["holder_org"]),
             status=GrantStatus[str(body["status"])],
@@ -886,12 +876,12 @@ def _to_record(body: Any) -> GrantRecord:
             level=Level(int(body["level"])),
             share_type=ShareType(int(body["share_type"])),
             personal=bool(body["personal"]),
-            subject_commitment=_unhex(commitment) if commitment else None,
+            subject_commitment=from_node_hex(commitment) if commitment else None,
             trail=tuple(
                 TrailEvent(
                     event=str(e["event"]),
                     height=int(e["height"]),
-                    tx_hash=_unhex(e["tx_hash"]),
+                    tx_hash=from_node_hex(e["tx_hash"]),
                     log_index=int(e["log_index"]),
                     args=dict(e["args"]),
                 )

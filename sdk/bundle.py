@@ -17,8 +17,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sdk.encoding import Item, decode, decode_int, encode_bytes, encode_int, encode_list
-from sdk.errors import EncodingError, VerificationError, XinlianError
+from sdk.encoding import Item, decode, decode_int, encode_bytes, encode_int, encode_list, from_hex, to_hex
+from sdk.errors import (
+    ChainError,
+    EncodingError,
+    FormatError,
+    ProofError,
+    QuorumError,
+    SignatureError,
+    StatusError,
+    XinlianError,
+)
 from sdk.merkle import MerkleTree, compute_leaf_hash
 from sdk.types import Block, BlockHeader, CommitCertificate, Receipt, Transaction
 
@@ -57,58 +66,9 @@ _MAX_COMPACT_BYTES = 1 << 20  # inflated size cap: a bundle is kilobytes, never 
 
 
 # --- verification errors ---------------------------------------------------------------------------
-class FormatError(VerificationError):
-    """The bundle is malformed: wrong format or version, bad hex or RLP, missing or inconsistent fields."""
-
-    code = "bundle_format"
-
-
-class ChainError(VerificationError):
-    """The bundle does not belong to the trusted chain, or its headers do not link (ids, hashes, sets)."""
-
-    code = "bundle_chain"
-
-
-class SignatureError(VerificationError):
-    """A transaction signature or a validator seal does not verify."""
-
-    code = "bundle_signature"
-
-
-class QuorumError(VerificationError):
-    """A commit certificate has fewer than quorum distinct seals of the validator set in force."""
-
-    code = "bundle_quorum"
-
-
-class ProofError(VerificationError):
-    """A Merkle inclusion proof (transaction, receipt, history) or an EVM state proof does not hold."""
-
-    code = "bundle_proof"
-
-
-class StatusError(VerificationError):
-    """The event is proven but its status is not good: a reverted transaction, a revoked licence …"""
-
-    code = "bundle_status"
-
-
 # --- hex and field helpers -------------------------------------------------------------------------
-def _hex(data: bytes) -> str:
-    return "0x" + data.hex()
-
-
 def _unhex(value: object, where: str, size: int | None = None) -> bytes:
-    if not isinstance(value, str):
-        raise FormatError(f"{where} must be a hex string", field=where)
-    text = value[2:] if value[:2] in ("0x", "0X") else value
-    try:
-        data = bytes.fromhex(text)
-    except ValueError as exc:
-        raise FormatError(f"{where} is not hex", field=where) from exc
-    if size is not None and len(data) != size:
-        raise FormatError(f"{where} must be {size} bytes, got {len(data)}", field=where)
-    return data
+    return from_hex(value, where, size=size, error=FormatError)
 
 
 def _int(value: object, where: str) -> int:
@@ -154,7 +114,7 @@ class HistoryProof:
     path: tuple[bytes, ...]
 
     def to_json(self) -> dict[str, Any]:
-        return {"size": self.size, "proof": [_hex(h) for h in self.path]}
+        return {"size": self.size, "proof": [to_hex(h) for h in self.path]}
 
     @classmethod
     def from_json(cls, obj: object, where: str) -> HistoryProof:
@@ -171,8 +131,8 @@ class SealedHeader:
     history: HistoryProof | None = None
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"header": _hex(self.header.encode())}
-        out["certificate"] = _hex(self.certificate.encode()) if self.certificate is not None else None
+        out: dict[str, Any] = {"header": to_hex(self.header.encode())}
+        out["certificate"] = to_hex(self.certificate.encode()) if self.certificate is not None else None
         if self.history is not None:
             out["history"] = self.history.to_json()
         return out
@@ -201,9 +161,9 @@ class Handover:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "header": _hex(self.header.encode()),
-            "certificate": _hex(self.certificate.encode()) if self.certificate is not None else None,
-            "validators": [_hex(k) for k in self.validators],
+            "header": to_hex(self.header.encode()),
+            "certificate": to_hex(self.certificate.encode()) if self.certificate is not None else None,
+            "validators": [to_hex(k) for k in self.validators],
         }
 
     @classmethod
@@ -231,12 +191,12 @@ class EventProof:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "tx": _hex(self.tx.encode()),
-            "receipt": _hex(self.receipt.encode()),
+            "tx": to_hex(self.tx.encode()),
+            "receipt": to_hex(self.receipt.encode()),
             "tx_index": self.tx_index,
             "tx_count": self.tx_count,
-            "tx_proof": [_hex(h) for h in self.tx_proof],
-            "receipt_proof": [_hex(h) for h in self.receipt_proof],
+            "tx_proof": [to_hex(h) for h in self.tx_proof],
+            "receipt_proof": [to_hex(h) for h in self.receipt_proof],
             "log_index": self.log_index,
         }
 
@@ -275,10 +235,10 @@ class StateProof:
         out.update(
             {
                 "kind": self.kind,
-                "address": _hex(self.address),
-                "slot": _hex(self.slot.to_bytes(32, "big")),
-                "account_proof": [_hex(n) for n in self.account_proof],
-                "storage_proof": [_hex(n) for n in self.storage_proof],
+                "address": to_hex(self.address),
+                "slot": to_hex(self.slot.to_bytes(32, "big")),
+                "account_proof": [to_hex(n) for n in self.account_proof],
+                "storage_proof": [to_hex(n) for n in self.storage_proof],
             }
         )
         return out
@@ -330,7 +290,7 @@ class ProofBundle:
             "format": BUNDLE_FORMAT,
             "version": self.version,
             "chain_id": self.chain_id,
-            "genesis_hash": _hex(self.genesis_hash),
+            "genesis_hash": to_hex(self.genesis_hash),
             "event": self.event.to_json(),
             "block": self.block.to_json(),
             "handovers": [h.to_json() for h in self.handovers],

@@ -16,8 +16,8 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
-from sdk.bundle import COMPACT_PREFIX, FormatError, ProofBundle, decode_compact, load_bundle
-from sdk.errors import VerificationError
+from sdk.bundle import COMPACT_PREFIX, ProofBundle, decode_compact, load_bundle
+from sdk.errors import FormatError, VerificationError
 from sdk.verify import Trust, VerifiedEvent, Verifier, load_trust
 
 __all__ = ["describe_event", "register", "resolve_source", "resolve_trust"]

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 import httpx
 
 from sdk.auth import sign_query
+from sdk.encoding import from_hex
 from sdk.errors import (
     ClientError,
     EncodingError,
@@ -289,11 +290,11 @@ class Client:
                 chain_id=int(body["chain_id"]),
                 protocol_version=int(body["protocol_version"]),
                 height=int(body["head"]["height"]),
-                head_hash=_unhex(body["head"]["block_hash"]),
+                head_hash=from_node_hex(body["head"]["block_hash"]),
                 head_timestamp_ms=int(body["head"]["timestamp_ms"]),
-                state_root=_unhex(body["head"]["state_root"]),
-                governance_address=_unhex(body["governance_address"]),
-                genesis_hash=_unhex(body["genesis_hash"]) if body.get("genesis_hash") else None,
+                state_root=from_node_hex(body["head"]["state_root"]),
+                governance_address=from_node_hex(body["governance_address"]),
+                genesis_hash=from_node_hex(body["genesis_hash"]) if body.get("genesis_hash") else None,
                 expiry_window=config["expiry_window"],
                 tx_gas_limit=config["tx_gas_limit"],
                 max_tx_bytes=config["max_tx_bytes"],
@@ -325,12 +326,12 @@ class Client:
     def certificate(self, height: int) -> CommitCertificate:
         """Return the commit certificate of the block at ``height`` (decoded, not yet verified)."""
         body = self._request("GET", f"/v1/blocks/{int(height)}/certificate")
-        return CommitCertificate.decode(_unhex(body["raw"]))
+        return CommitCertificate.decode(from_node_hex(body["raw"]))
 
     def validators(self) -> list[bytes]:
         """Return the 64-byte public keys of the validator set in force, in index order."""
         body = self._request("GET", "/v1/validators")
-        return [_unhex(v["public_key"]) for v in body["validators"]]
+        return [from_node_hex(v["public_key"]) for v in body["validators"]]
 
     def health(self) -> dict[str, Any]:
         """Return the node's ``/health`` answer (status, height, head_age_s, consensus liveness).
@@ -368,7 +369,7 @@ class Client:
             headers={"content-type": "application/octet-stream"},
             default_error=InvalidTransaction,
         )
-        return _unhex(body["tx_hash"])
+        return from_node_hex(body["tx_hash"])
 
     def transaction(self, tx_hash: bytes, *, wait_s: float = 0.0) -> TransactionStatus:
         """Return the status of a transaction, letting the node wait up to ``wait_s`` (≤ 30) for a commit."""
@@ -469,7 +470,7 @@ class Client:
         body: dict[str, str] = {"to": "0x" + to.hex(), "data": "0x" + data.hex()}
         if sender is not None:
             body["sender"] = "0x" + sender.hex()
-        return _unhex(self._request("POST", "/v1/call", json=body)["result"])
+        return from_node_hex(self._request("POST", "/v1/call", json=body)["result"])
 
     def logs(
         self,
@@ -501,12 +502,12 @@ class Client:
             for entry in body["logs"]:
                 yield LogEntry(
                     log=Log(
-                        address=_unhex(entry["address"]),
-                        topics=tuple(_unhex(t) for t in entry["topics"]),
-                        data=_unhex(entry["data"]),
+                        address=from_node_hex(entry["address"]),
+                        topics=tuple(from_node_hex(t) for t in entry["topics"]),
+                        data=from_node_hex(entry["data"]),
                     ),
                     height=int(entry["height"]),
-                    tx_hash=_unhex(entry["tx_hash"]),
+                    tx_hash=from_node_hex(entry["tx_hash"]),
                     tx_index=int(entry["tx_index"]),
                     log_index=int(entry["log_index"]),
                 )
@@ -562,13 +563,9 @@ class Client:
 
 
 # --- decoding answers ---------------------------------------------------------------------------------
-def _unhex(value: Any) -> bytes:
-    if not isinstance(value, str):
-        raise ClientError("expected a hex string from the node", code="bad_response")
-    try:
-        return bytes.fromhex(value[2:] if value.startswith("0x") else value)
-    except ValueError as exc:
-        raise ClientError("the node sent malformed hex", code="bad_response") from exc
+def from_node_hex(value: object) -> bytes:
+    """Return the bytes of a hex field of the node's answer; raises ClientError (bad_response) if not hex."""
+    return from_hex(value, "a hex field of the node's answer", error=ClientError, code="bad_response")
 
 
 def _to_error(response: httpx.Response, default_error: type[XinlianError]) -> XinlianError:
@@ -598,10 +595,10 @@ def _to_error(response: httpx.Response, default_error: type[XinlianError]) -> Xi
 
 def _to_block(body: Any) -> BlockInfo:
     try:
-        header = BlockHeader.decode(_unhex(body["header_raw"]))
-        claimed = _unhex(body["block_hash"])
-        transactions = tuple(_unhex(h) for h in body["transactions"])
-        next_validators = tuple(_unhex(v) for v in body["next_validators"])
+        header = BlockHeader.decode(from_node_hex(body["header_raw"]))
+        claimed = from_node_hex(body["block_hash"])
+        transactions = tuple(from_node_hex(h) for h in body["transactions"])
+        next_validators = tuple(from_node_hex(v) for v in body["next_validators"])
     except (KeyError, TypeError) as exc:
         raise ClientError("the node's block is malformed", code="bad_response") from exc
     except EncodingError as exc:
@@ -623,28 +620,28 @@ def _to_receipt(body: Any, tx_hash: bytes) -> ReceiptResult:
         gas_used=int(receipt["gas_used"]),
         logs=tuple(
             Log(
-                address=_unhex(x["address"]),
-                topics=tuple(_unhex(t) for t in x["topics"]),
-                data=_unhex(x["data"]),
+                address=from_node_hex(x["address"]),
+                topics=tuple(from_node_hex(t) for t in x["topics"]),
+                data=from_node_hex(x["data"]),
             )
             for x in receipt["logs"]
         ),
         revert_reason=receipt.get("revert_reason"),
-        revert_data=_unhex(receipt.get("revert_data") or "0x"),
+        revert_data=from_node_hex(receipt.get("revert_data") or "0x"),
         height=int(body["height"]),
         index=int(body["index"]),
-        block_hash=_unhex(body["block_hash"]),
+        block_hash=from_node_hex(body["block_hash"]),
     )
 
 
 def _to_status(body: Any) -> TransactionStatus:
     try:
-        tx_hash = _unhex(body["tx_hash"])
+        tx_hash = from_node_hex(body["tx_hash"])
         status = body["status"]
         if status not in ("pending", "committed", "unknown"):
             raise ValueError(status)
         receipt = _to_receipt(body, tx_hash) if status == "committed" and body.get("receipt") else None
-        tx = Transaction.decode(_unhex(body["raw"])) if body.get("raw") else None
+        tx = Transaction.decode(from_node_hex(body["raw"])) if body.get("raw") else None
     except (KeyError, TypeError, ValueError) as exc:
         raise ClientError("the node's transaction status is malformed", code="bad_response") from exc
     except EncodingError as exc:

@@ -17,17 +17,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 from sdk.calendar import date_of_day, day_of_date
+from sdk.client import from_node_hex
 from sdk.contracts import Contract, DecodedEvent
 from sdk.crypto import PrivateKey, PublicKey, sm3, sm4_gcm_open, sm4_gcm_seal
 from sdk.errors import ClientError, CryptoError, DecryptionError, DomainError, EncodingError
 from sdk.identifiers import parse_uscc
 from sdk.signer import Signer
+from sdk.system import BANK_CONFIRMATION_ADDRESS
 
 if TYPE_CHECKING:
     from sdk.client import Client, LogEntry, ReceiptResult
 
-#: Fixed genesis address of BankConfirmation.vy (node/genesis.py BANK_CONFIRMATION_ADDRESS).
-BANK_CONFIRMATION_ADDRESS: Final = bytes.fromhex("0000000000000000000000000000000000001004")
 ITEM_COUNT: Final = 14
 ALL_ITEMS: Final = frozenset(range(1, ITEM_COUNT + 1))
 DIGITAL_ITEMS: Final = frozenset(range(1, 14))  # a digital reply must cover items 1-13 (财会〔2022〕39号)
@@ -811,26 +811,26 @@ def letter_state_from_json(data: Mapping[str, Any]) -> LetterState:
     try:
         due = data.get("due_date")
         return LetterState(
-            letter_id=_unhex(data["letter_id"]),
+            letter_id=from_node_hex(data["letter_id"]),
             status=LetterStatus[data["status"]],
             stored_status=LetterStatus[data["stored_status"]],
             as_of=int(data["as_of"]),
-            auditor=_unhex(data["auditor"]),
+            auditor=from_node_hex(data["auditor"]),
             auditor_org=str(data["auditor_org"]),
             client_org=str(data["client_org"]),
             bank_org=str(data["bank_org"]),
             base_date=dt.date.fromisoformat(data["base_date"]),
             items=frozenset(int(i) for i in data["items"]),
             letter_format=int(data["letter_format"]),
-            request_hash=_unhex(data["request_hash"]),
+            request_hash=from_node_hex(data["request_hash"]),
             created_at=int(data["created_at"]),
-            authorised_by=_unhex(data["authorised_by"]) if data.get("authorised_by") else None,
+            authorised_by=from_node_hex(data["authorised_by"]) if data.get("authorised_by") else None,
             authorised_at=int(data["authorised_at"]),
-            bank_account=_unhex(data["bank_account"]) if data.get("bank_account") else None,
+            bank_account=from_node_hex(data["bank_account"]) if data.get("bank_account") else None,
             accepted_at=int(data["accepted_at"]),
             due_date=dt.date.fromisoformat(due) if due else None,
             deadline=int(data["deadline"]),
-            reply_hash=_unhex(data["reply_hash"]) if data.get("reply_hash") else None,
+            reply_hash=from_node_hex(data["reply_hash"]) if data.get("reply_hash") else None,
             replied_at=int(data["replied_at"]),
             covered_items=frozenset(int(i) for i in data["covered_items"]),
             exception_items=frozenset(int(i) for i in data["exception_items"]),
@@ -841,12 +841,6 @@ def letter_state_from_json(data: Mapping[str, Any]) -> LetterState:
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ClientError("the node's letter is malformed", code="bad_response") from exc
-
-
-def _unhex(value: Any) -> bytes:
-    if not isinstance(value, str):
-        raise ValueError("expected hex")
-    return bytes.fromhex(value.removeprefix("0x"))
 
 
 # --- results ------------------------------------------------------------------------------------------------

@@ -120,14 +120,6 @@ class Contract:
         """Return a binding for an ABI that does not ship with the SDK."""
         return cls(name, abi)
 
-    @property
-    def function_names(self) -> list[str]:
-        return sorted(self._functions)
-
-    @property
-    def event_names(self) -> list[str]:
-        return sorted(self._events)
-
     def get_function(self, name: str, arg_count: int | None = None) -> AbiEntry:
         """Return the ABI entry of function ``name`` (the overload taking ``arg_count`` arguments).
 

@@ -11,15 +11,14 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 from sdk.client import LogEntry
 from sdk.contracts import Contract, DecodedEvent
 from sdk.crypto import sm3
-from sdk.errors import ClientError, DomainError, EncodingError, IdentifierError
+from sdk.errors import ClientError, DomainError, DrugAlertError, EncodingError, IdentifierError
 from sdk.identifiers import GS1_X_CHARSET, parse_drug_code, parse_gtin, parse_uscc
 from sdk.signer import Signer
+from sdk.system import DRUG_TRACE_ADDRESS
 
 if TYPE_CHECKING:
     from sdk.client import Client, ReceiptResult
 
-#: DrugTrace's fixed genesis address (node/genesis.py DRUG_TRACE_ADDRESS).
-DRUG_TRACE_ADDRESS: Final = bytes.fromhex("0000000000000000000000000000000000001003")
 CODE_TAG: Final = b"xinlian/drug-code/1"
 PRODUCT_SUSPENDED: Final = 2  # DrugTrace.PRODUCT_SUSPENDED
 PRODUCT_TAG: Final = b"xinlian/drug-product/1"
@@ -333,30 +332,6 @@ class CommissionResult:
 class ShipmentResult:
     shipment_id: int
     receipt: ReceiptResult
-
-
-class DrugAlertError(DomainError):
-    """The contract refused the call because of the codes' state and recorded Alerts (nothing else changed).
-
-    ``alerts`` lists them; ``reason`` is the first alert's reason; ``tx_hash`` the refusing transaction.
-    """
-
-    code = "drug_alert"
-
-    def __init__(self, message: str, *, alerts: Sequence[DrugAlert], tx_hash: bytes, **detail: Any) -> None:
-        super().__init__(
-            message,
-            reason=alerts[0].reason if alerts else "",
-            reasons=sorted({a.reason for a in alerts}),
-            tx_hash="0x" + tx_hash.hex(),
-            **detail,
-        )
-        self.alerts = tuple(alerts)
-        self.tx_hash = tx_hash
-
-    @property
-    def reason(self) -> str:
-        return str(self.detail.get("reason", ""))
 
 
 # --- reading the ledger -------------------------------------------------------------------------------

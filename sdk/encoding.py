@@ -1,4 +1,5 @@
-"""Canonical RLP for the wire types: a lean encoder and a strict decoder (cross-checked against ``rlp``)."""
+"""The SDK's codecs: canonical RLP for the wire types (a lean encoder and a strict decoder, cross-checked
+against ``rlp``) and the ``0x`` hex text that JSON documents and the node's answers carry."""
 
 # Items are ``bytes`` or (nested) lists of items; integers are encoded as big-endian minimal byte strings
 # (0 is the empty string). The decoder accepts only the canonical encoding of exactly one item: no trailing
@@ -12,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import TypeAlias, Union
 
-from sdk.errors import EncodingError
+from sdk.errors import EncodingError, XinlianError
 
 Item: TypeAlias = Union[bytes, list["Item"]]  # noqa: UP007  (recursive alias needs the string form)
 
@@ -32,7 +33,9 @@ __all__ = [
     "encode_bytes",
     "encode_int",
     "encode_list",
+    "from_hex",
     "split_list",
+    "to_hex",
 ]
 
 
@@ -183,3 +186,34 @@ def decode_int(value: Item, what: str, *, maximum: int = MAX_UINT64) -> int:
     if n > maximum:
         raise EncodingError(f"{what} = {n} exceeds the maximum {maximum}", field=what)
     return n
+
+
+# --- hex text ----------------------------------------------------------------------------------------
+def to_hex(data: bytes) -> str:
+    """Return ``data`` as ``0x``-prefixed lower-case hex, the form every JSON document and answer uses."""
+    return "0x" + data.hex()
+
+
+def from_hex(
+    value: object,
+    what: str = "value",
+    *,
+    size: int | None = None,
+    error: type[XinlianError] = EncodingError,
+    code: str | None = None,
+) -> bytes:
+    """Return the bytes that the hex string ``value`` (``0x`` prefix optional) spells.
+
+    Raises ``error`` (EncodingError unless the caller names the branch its readers catch, with ``code`` if
+    given), naming ``what``, when ``value`` is not a string, is not hex, or is not ``size`` bytes long.
+    """
+    if not isinstance(value, str):
+        raise error(f"{what} must be a hex string", code=code, field=what)
+    text = value[2:] if value[:2] in ("0x", "0X") else value
+    try:
+        data = bytes.fromhex(text)
+    except ValueError as exc:
+        raise error(f"{what} is not hex", code=code, field=what) from exc
+    if size is not None and len(data) != size:
+        raise error(f"{what} must be {size} bytes, got {len(data)}", code=code, field=what)
+    return data

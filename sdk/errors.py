@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sdk.drugs import DrugAlert
 
 
 class XinlianError(Exception):
@@ -59,8 +63,27 @@ class IdentifierError(XinlianError, ValueError):
     code = "invalid_identifier"
 
 
+class WeakSaltError(EncodingError):
+    """A holder salt that would not hide the holder code: not 32 bytes, or a short pattern repeated (all
+    zeros included). The SDK draws salts from ``secrets``; this refuses salts made any other way."""
+
+    code = "weak_salt"
+
+
 class MerkleProofError(XinlianError):
     code = "invalid_proof"
+
+
+class MptProofError(XinlianError):
+    """A Merkle-Patricia proof is malformed or does not lead from the root to the claimed value."""
+
+    code = "invalid_state_proof"
+
+
+class AuthenticationError(XinlianError):
+    """A member-signed request is missing, stale, malformed or does not verify."""
+
+    code = "unauthenticated"
 
 
 # --- node-side branches (raised by node/, defined here so clients can catch them) -------------------
@@ -90,6 +113,30 @@ class DomainError(XinlianError):
     code = "domain_error"
 
 
+class DrugAlertError(DomainError):
+    """The contract refused the call because of the codes' state and recorded Alerts (nothing else changed).
+
+    ``alerts`` lists them; ``reason`` is the first alert's reason; ``tx_hash`` the refusing transaction.
+    """
+
+    code = "drug_alert"
+
+    def __init__(self, message: str, *, alerts: Sequence[DrugAlert], tx_hash: bytes, **detail: Any) -> None:
+        super().__init__(
+            message,
+            reason=alerts[0].reason if alerts else "",
+            reasons=sorted({a.reason for a in alerts}),
+            tx_hash="0x" + tx_hash.hex(),
+            **detail,
+        )
+        self.alerts = tuple(alerts)
+        self.tx_hash = tx_hash
+
+    @property
+    def reason(self) -> str:
+        return str(self.detail.get("reason", ""))
+
+
 class ClientError(XinlianError):
     """The node answered with an error, or could not be reached."""
 
@@ -106,3 +153,52 @@ class VerificationError(XinlianError):
         parts = [self.message]
         parts += [f"  {k}: {v}" for k, v in self.detail.items()]
         return "\n".join(parts)
+
+
+class CertificateError(VerificationError):
+    """A commit certificate does not prove its block (wrong block, too few or invalid seals)."""
+
+    code = "invalid_certificate"
+
+
+class FormatError(VerificationError):
+    """The bundle is malformed: wrong format or version, bad hex or RLP, missing or inconsistent fields."""
+
+    code = "bundle_format"
+
+
+class ChainError(VerificationError):
+    """The bundle does not belong to the trusted chain, or its headers do not link (ids, hashes, sets)."""
+
+    code = "bundle_chain"
+
+
+class SignatureError(VerificationError):
+    """A transaction signature or a validator seal does not verify."""
+
+    code = "bundle_signature"
+
+
+class QuorumError(VerificationError):
+    """A commit certificate has fewer than quorum distinct seals of the validator set in force."""
+
+    code = "bundle_quorum"
+
+
+class ProofError(VerificationError):
+    """A Merkle inclusion proof (transaction, receipt, history) or an EVM state proof does not hold."""
+
+    code = "bundle_proof"
+
+
+class StatusError(VerificationError):
+    """The event is proven but its status is not good: a reverted transaction, a revoked licence …"""
+
+    code = "bundle_status"
+
+
+class LicenceIdentifierError(VerificationError):
+    """A proven licence issuance whose identifier (read from the proven transaction) cannot be read, does not
+    hash to the licence's id hash, or names another issuing organisation or type than the issuance's."""
+
+    code = "bundle_licence_identifier"

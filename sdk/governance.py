@@ -24,11 +24,11 @@ from sdk.contracts import Contract
 from sdk.errors import ClientError, DomainError, EncodingError
 from sdk.identifiers import parse_uscc
 from sdk.signer import Signer
+from sdk.system import GLOBAL_SCOPE, ROLE_IDS
 
 if TYPE_CHECKING:
     from sdk.client import Client, ReceiptResult
 
-GLOBAL_SCOPE: bytes = bytes(32)
 #: Roles whose scopes are licence types: a delegated admin grants them only for types its organisation
 #: defined (any other scope, and the global one, take a committee proposal).
 LICENCE_TYPE_SCOPED_ROLES: frozenset[str] = frozenset({"ISSUER"})
@@ -37,21 +37,7 @@ GOVERNANCE_GAS_LIMIT: int = 2_000_000
 # a calendar proposal stores up to 4 KB of payload (about 22,000 gas a word): the chain's default tx limit
 CALENDAR_PROPOSAL_GAS_LIMIT: int = 5_000_000
 
-ROLE_NAMES: tuple[str, ...] = (
-    "LICENCE_AUTHORITY",
-    "ISSUER",
-    "AUDIT_ACCREDITOR",
-    "AUDITOR",
-    "BANK",
-    "DRUG_REGULATOR",
-    "MAH",
-    "DISTRIBUTOR",
-    "DISPENSER",
-    "DATA_REGULATOR",
-    "DATA_HOLDER",
-    "DATA_USER",
-    "CALENDAR_KEEPER",
-)
+ROLE_NAMES: tuple[str, ...] = tuple(ROLE_IDS)
 
 
 class Action(IntEnum):

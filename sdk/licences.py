@@ -24,16 +24,16 @@ from typing import TYPE_CHECKING, Any, Final
 
 from sdk.contracts import Contract
 from sdk.crypto import PrivateKey, PublicKey, sm3
-from sdk.errors import ClientError, DomainError, EncodingError, IdentifierError
+from sdk.encoding import from_hex, to_hex
+from sdk.errors import ClientError, DomainError, EncodingError, IdentifierError, WeakSaltError
 from sdk.identifiers import LicenceId, parse_licence_id, parse_resident_id, parse_uscc
 from sdk.identifiers._text import DIGITS, normalise_code, require_charset
 from sdk.signer import Signer
+from sdk.system import LICENCE_REGISTRY_ADDRESS
 
 if TYPE_CHECKING:
     from sdk.client import Client, ReceiptResult
 
-#: Default address of LicenceRegistry (the Governance contract registry is asked first).
-LICENCE_REGISTRY_ADDRESS: Final = bytes.fromhex("0000000000000000000000000000000000001001")
 LICENCE_REGISTRY_NAME: Final = "LicenceRegistry"
 ISSUER_ROLE: Final = "ISSUER"
 LICENCE_GAS_LIMIT: Final = 1_500_000
@@ -55,13 +55,6 @@ HOLDER_CODE_USCC: Final = "001"  # 统一社会信用代码
 HOLDER_CODE_TYPES: Final = (HOLDER_CODE_RESIDENT_ID, HOLDER_CODE_USCC)
 
 CHINA_TZ: Final = dt.timezone(dt.timedelta(hours=8))
-
-
-class WeakSaltError(EncodingError):
-    """A holder salt that would not hide the holder code: not 32 bytes, or a short pattern repeated (all
-    zeros included). The SDK draws salts from ``secrets``; this refuses salts made any other way."""
-
-    code = "weak_salt"
 
 
 class LicenceStatus(IntEnum):
@@ -274,21 +267,6 @@ def _format_time(seconds: int) -> str:
     return dt.datetime.fromtimestamp(seconds, tz=CHINA_TZ).isoformat()
 
 
-def _hex(value: bytes) -> str:
-    return "0x" + value.hex()
-
-
-def _unhex(value: Any, size: int | None = None, name: str = "value") -> bytes:
-    try:
-        text = str(value)
-        raw = bytes.fromhex(text[2:] if text[:2] in ("0x", "0X") else text)
-    except ValueError as exc:
-        raise EncodingError(f"{name} is not hex", code="bad_encoding", field=name) from exc
-    if size is not None and len(raw) != size:
-        raise EncodingError(f"{name} must be {size} bytes", code="bad_encoding", field=name)
-    return raw
-
-
 def _validate_reason(reason: str) -> str:
     text = reason.strip() if isinstance(reason, str) else ""
     if not text or len(text.encode("utf-8")) > MAX_REASON_BYTES:
@@ -389,14 +367,14 @@ class HolderCredential:
         out: dict[str, Any] = {label: values[name] for name, label in _CREDENTIAL_LABELS.items()}
         out["xinlian"] = {
             "format": CREDENTIAL_FORMAT,
-            "holder_salt": _hex(self.holder_salt),
-            "document_hash": _hex(self.document_hash),
+            "holder_salt": to_hex(self.holder_salt),
+            "document_hash": to_hex(self.document_hash),
             "chain_id": self.chain_id,
-            "registry": _hex(self.registry),
-            "id_hash": _hex(self.id_hash),
-            "holder_commitment": _hex(self.holder_commitment),
-            "holder_key_hash": _hex(self.holder_key_hash),
-            "tx_hash": _hex(self.tx_hash),
+            "registry": to_hex(self.registry),
+            "id_hash": to_hex(self.id_hash),
+            "holder_commitment": to_hex(self.holder_commitment),
+            "holder_key_hash": to_hex(self.holder_key_hash),
+            "tx_hash": to_hex(self.tx_hash),
             "height": self.height,
         }
         return out
@@ -420,14 +398,14 @@ class HolderCredential:
             fields = {name: str(body[label]) for name, label in _CREDENTIAL_LABELS.items()}
             credential = cls(
                 **fields,
-                holder_salt=_unhex(chain["holder_salt"], HOLDER_SALT_BYTES, "holder_salt"),
-                document_hash=_unhex(chain["document_hash"], 32, "document_hash"),
+                holder_salt=from_hex(chain["holder_salt"], "holder_salt", size=HOLDER_SALT_BYTES),
+                document_hash=from_hex(chain["document_hash"], "document_hash", size=32),
                 chain_id=int(chain["chain_id"]),
-                registry=_unhex(chain["registry"], 20, "registry"),
-                id_hash=_unhex(chain["id_hash"], 32, "id_hash"),
-                holder_commitment=_unhex(chain["holder_commitment"], 32, "holder_commitment"),
-                holder_key_hash=_unhex(chain["holder_key_hash"], 32, "holder_key_hash"),
-                tx_hash=_unhex(chain.get("tx_hash", "0x"), None, "tx_hash"),
+                registry=from_hex(chain["registry"], "registry", size=20),
+                id_hash=from_hex(chain["id_hash"], "id_hash", size=32),
+                holder_commitment=from_hex(chain["holder_commitment"], "holder_commitment", size=32),
+                holder_key_hash=from_hex(chain["holder_key_hash"], "holder_key_hash", size=32),
+                tx_hash=from_hex(chain.get("tx_hash", "0x"), "tx_hash"),
                 height=int(chain.get("height", 0)),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
@@ -544,15 +522,15 @@ class Consent:
     def to_dict(self) -> dict[str, Any]:
         """Return the consent as JSON-ready data (hex bytes), e.g. to hand it to the using organisation."""
         return {
-            "id_hash": _hex(self.id_hash),
-            "user": _hex(self.user),
-            "purpose_hash": _hex(self.purpose_hash),
-            "nonce": _hex(self.nonce),
+            "id_hash": to_hex(self.id_hash),
+            "user": to_hex(self.user),
+            "purpose_hash": to_hex(self.purpose_hash),
+            "nonce": to_hex(self.nonce),
             "not_after": self.not_after,
-            "holder_public_key": _hex(self.holder_public_key),
-            "signature": _hex(self.signature),
+            "holder_public_key": to_hex(self.holder_public_key),
+            "signature": to_hex(self.signature),
             "chain_id": self.chain_id,
-            "registry": _hex(self.registry),
+            "registry": to_hex(self.registry),
         }
 
     @classmethod
@@ -560,15 +538,15 @@ class Consent:
         """Parse ``to_dict`` output; raises EncodingError for missing or malformed fields."""
         try:
             return cls(
-                id_hash=_unhex(body["id_hash"], 32, "id_hash"),
-                user=_unhex(body["user"], 20, "user"),
-                purpose_hash=_unhex(body["purpose_hash"], 32, "purpose_hash"),
-                nonce=_unhex(body["nonce"], 32, "nonce"),
+                id_hash=from_hex(body["id_hash"], "id_hash", size=32),
+                user=from_hex(body["user"], "user", size=20),
+                purpose_hash=from_hex(body["purpose_hash"], "purpose_hash", size=32),
+                nonce=from_hex(body["nonce"], "nonce", size=32),
                 not_after=int(body["not_after"]),
-                holder_public_key=_unhex(body["holder_public_key"], 64, "holder_public_key"),
-                signature=_unhex(body["signature"], 64, "signature"),
+                holder_public_key=from_hex(body["holder_public_key"], "holder_public_key", size=64),
+                signature=from_hex(body["signature"], "signature", size=64),
                 chain_id=int(body["chain_id"]),
-                registry=_unhex(body["registry"], 20, "registry"),
+                registry=from_hex(body["registry"], "registry", size=20),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise EncodingError(

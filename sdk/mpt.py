@@ -14,7 +14,7 @@ from typing import Any
 import rlp
 from eth_hash.auto import keccak
 
-from sdk.errors import XinlianError
+from sdk.errors import MptProofError
 
 __all__ = [
     "BLANK_ROOT",
@@ -28,12 +28,6 @@ __all__ = [
 #: Keccak-256 of RLP(b""): the root of an empty trie.
 BLANK_ROOT: bytes = keccak(rlp.encode(b""))
 _MAX_PROOF_NODES = 64  # a 32-byte key has 64 nibbles: no valid path is longer
-
-
-class MptProofError(XinlianError):
-    """A Merkle-Patricia proof is malformed or does not lead from the root to the claimed value."""
-
-    code = "invalid_state_proof"
 
 
 def _nibbles(key: bytes) -> list[int]:

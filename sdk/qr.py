@@ -7,7 +7,8 @@ from pathlib import Path
 
 import segno
 
-from sdk.bundle import COMPACT_PREFIX, FormatError, ProofBundle
+from sdk.bundle import COMPACT_PREFIX, ProofBundle
+from sdk.errors import FormatError
 
 __all__ = ["QrCredential", "make_credential_payload", "render_qr"]
 

@@ -31,7 +31,12 @@ from sdk.encoding import (
     encode_list,
     split_list,
 )
-from sdk.errors import EncodingError, InvalidKeyError, InvalidSignatureError, VerificationError
+from sdk.errors import (
+    CertificateError,
+    EncodingError,
+    InvalidKeyError,
+    InvalidSignatureError,
+)
 from sdk.merkle import compute_root
 
 Height = NewType("Height", int)
@@ -53,12 +58,6 @@ _ENC_TX_TAG = encode_bytes(TX_TAG)
 _ENC_COMMIT_TAG = encode_bytes(COMMIT_TAG)
 _ENC_VALIDATORS_TAG = encode_bytes(VALIDATORS_TAG)
 _ENC_SIGNATURE_LEN = 2 + SIGNATURE_BYTES  # 0xb8 0x40 ‖ r‖s: a signature is always the last 66 bytes
-
-
-class CertificateError(VerificationError):
-    """A commit certificate does not prove its block (wrong block, too few or invalid seals)."""
-
-    code = "invalid_certificate"
 
 
 # --- field checks --------------------------------------------------------------------------------------

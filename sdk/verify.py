@@ -21,29 +21,27 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sdk.bundle import (
-    ChainError,
-    FormatError,
-    HistoryProof,
-    ProofBundle,
-    ProofError,
-    QuorumError,
-    SealedHeader,
-    SignatureError,
-    StatusError,
-    load_bundle,
-)
+from sdk.bundle import HistoryProof, ProofBundle, SealedHeader, load_bundle
 from sdk.crypto import PublicKey
 from sdk.errors import (
+    ChainError,
     EncodingError,
+    FormatError,
     IdentifierError,
     InvalidKeyError,
     InvalidSignatureError,
+    LicenceIdentifierError,
     MerkleProofError,
+    MptProofError,
+    ProofError,
+    QuorumError,
+    SignatureError,
+    StatusError,
     VerificationError,
 )
 from sdk.merkle import verify_inclusion
-from sdk.mpt import MptProofError, compute_storage_slot, verify_storage_proof
+from sdk.mpt import compute_storage_slot, verify_storage_proof
+from sdk.system import LICENCE_REGISTRY_ADDRESS, SYSTEM_CONTRACT_ADDRESSES
 from sdk.types import (
     BlockHeader,
     CommitCertificate,
@@ -78,15 +76,7 @@ TRUST_FORMAT = "xinlian/trust"
 TRUST_VERSION = 1
 
 # System contract addresses (node/genesis.py fixes them; a unit test keeps the two in step).
-KNOWN_CONTRACTS: dict[bytes, str] = {
-    bytes.fromhex("0000000000000000000000000000000000001000"): "Governance",
-    bytes.fromhex("0000000000000000000000000000000000001001"): "LicenceRegistry",
-    bytes.fromhex("0000000000000000000000000000000000001002"): "DataAuthorisation",
-    bytes.fromhex("0000000000000000000000000000000000001003"): "DrugTrace",
-    bytes.fromhex("0000000000000000000000000000000000001004"): "BankConfirmation",
-    bytes.fromhex("0000000000000000000000000000000000001005"): "Calendar",
-}
-LICENCE_REGISTRY_ADDRESS = bytes.fromhex("0000000000000000000000000000000000001001")
+KNOWN_CONTRACTS: dict[bytes, str] = {address: name for name, address in SYSTEM_CONTRACT_ADDRESSES.items()}
 
 
 # --- licence status rule --------------------------------------------------------------------------------
@@ -144,13 +134,6 @@ LICENCE_ISSUING_CALLS: dict[str, tuple[list[str], int]] = {
     "issue": (["string", "bytes32", "bytes32", "bytes32", "uint256", "uint256", "string"], 0),
     "renew": (["bytes32", "string", "bytes32", "uint256", "uint256"], 1),
 }
-
-
-class LicenceIdentifierError(VerificationError):
-    """A proven licence issuance whose identifier (read from the proven transaction) cannot be read, does not
-    hash to the licence's id hash, or names another issuing organisation or type than the issuance's."""
-
-    code = "bundle_licence_identifier"
 
 
 def _selector(name: str, types: Sequence[str]) -> bytes:

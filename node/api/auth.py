@@ -13,8 +13,8 @@ from fastapi import Depends, Request
 
 from node.api.deps import get_ledger
 from node.ledger.chain import Ledger
-from sdk.auth import AuthenticationError, verify_query
-from sdk.errors import XinlianError
+from sdk.auth import verify_query
+from sdk.errors import AuthenticationError, XinlianError
 
 _ORGANISATION_OF = function_signature_to_4byte_selector("organisation_of(address)")
 

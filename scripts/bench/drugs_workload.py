@@ -30,7 +30,6 @@ from sdk.contracts import Contract  # noqa: E402
 from sdk.drugs import (  # noqa: E402
     COMMISSION_GAS_BASE,
     COMMISSION_GAS_PER_CODE,
-    DRUG_TRACE_ADDRESS,
     MOVE_GAS_PER_CODE,
     BillType,
     Drugs,
@@ -45,6 +44,7 @@ from sdk.errors import XinlianError  # noqa: E402
 from sdk.governance import Governance  # noqa: E402
 from sdk.identifiers import compute_org_code_check, compute_uscc_check  # noqa: E402
 from sdk.signer import Signer  # noqa: E402
+from sdk.system import DRUG_TRACE_ADDRESS  # noqa: E402
 
 BENCH_PRODUCT_KEY = "8690001"
 PRODUCTION, EXPIRY = dt.date(2025, 1, 1), dt.date(2029, 12, 31)

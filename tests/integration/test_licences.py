@@ -13,19 +13,18 @@ import pytest
 
 from sdk.client import Client
 from sdk.crypto import PrivateKey, sm3
-from sdk.errors import DomainError, ExecutionError, IdentifierError, XinlianError
+from sdk.errors import DomainError, ExecutionError, IdentifierError, WeakSaltError, XinlianError
 from sdk.identifiers import make_licence_id
 from sdk.licences import (
     LICENCE_GAS_LIMIT,
-    LICENCE_REGISTRY_ADDRESS,
     HolderCredential,
     Licences,
     LicenceStatus,
-    WeakSaltError,
     compute_holder_key_hash,
     compute_licence_hash,
 )
 from sdk.signer import Signer
+from sdk.system import LICENCE_REGISTRY_ADDRESS
 
 if TYPE_CHECKING:
     from node_fixtures import RunningNode

@@ -14,16 +14,9 @@ from sdk.client import Client
 from sdk.contracts import Contract
 from sdk.governance import Action, encode_payload
 from sdk.mpt import compute_storage_slot
+from sdk.system import LICENCE_REGISTRY_ADDRESS
 from sdk.types import Transaction
-from sdk.verify import (
-    LICENCE_REGISTRY_ADDRESS,
-    ChainError,
-    Checkpoint,
-    Genesis,
-    StatusError,
-    Verifier,
-    load_trust,
-)
+from sdk.verify import ChainError, Checkpoint, Genesis, StatusError, Verifier, load_trust
 
 if TYPE_CHECKING:
     from node_fixtures import Member, RunningNode

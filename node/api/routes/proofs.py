@@ -23,14 +23,8 @@ from sdk.bundle import (
 )
 from sdk.errors import IdentifierError
 from sdk.mpt import compute_storage_slot
-from sdk.verify import (
-    LICENCE_ISSUED_TOPIC,
-    LICENCE_REGISTRY_ADDRESS,
-    LICENCE_STATUS_RULE,
-    Checkpoint,
-    Genesis,
-    trust_to_json,
-)
+from sdk.system import LICENCE_REGISTRY_ADDRESS
+from sdk.verify import LICENCE_ISSUED_TOPIC, LICENCE_STATUS_RULE, Checkpoint, Genesis, trust_to_json
 
 router = APIRouter(prefix="/v1/proofs", tags=["proofs"])
 

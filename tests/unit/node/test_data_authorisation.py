@@ -303,10 +303,6 @@ def test_initialised_once_with_governance(chain: Chain) -> None:
     assert chain.refused(M1, "initialize", USER) == "already initialized"
 
 
-def test_sdk_address_matches_genesis() -> None:
-    assert sdk_auth.DATA_AUTHORISATION_ADDRESS == DATA_AUTHORISATION_ADDRESS
-
-
 def test_role_ids_match_governance(chain: Chain) -> None:
     assert chain.view("DATA_HOLDER") == DATA_HOLDER
     assert chain.view("DATA_USER") == DATA_USER

@@ -9,7 +9,7 @@ import pytest
 
 from sdk.crypto import PrivateKey, address_from_public_key, sm3
 from sdk.encoding import decode, encode, encode_bytes, encode_int, encode_list
-from sdk.errors import EncodingError, InvalidSignatureError
+from sdk.errors import CertificateError, EncodingError, InvalidSignatureError
 from sdk.merkle import EMPTY_ROOT, compute_root
 from sdk.types import (
     COMMIT_TAG,
@@ -17,7 +17,6 @@ from sdk.types import (
     VALIDATORS_TAG,
     Block,
     BlockHeader,
-    CertificateError,
     CommitCertificate,
     Log,
     Receipt,

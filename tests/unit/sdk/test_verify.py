@@ -33,9 +33,11 @@ from sdk.bundle import (
 )
 from sdk.contracts import Contract
 from sdk.crypto import PrivateKey, sm3
+from sdk.errors import LicenceIdentifierError, MptProofError
 from sdk.identifiers import make_licence_id
 from sdk.merkle import MerkleAccumulator
-from sdk.mpt import BLANK_ROOT, MptProofError, compute_storage_slot, get_from_proof, verify_storage_proof
+from sdk.mpt import BLANK_ROOT, compute_storage_slot, get_from_proof, verify_storage_proof
+from sdk.system import LICENCE_REGISTRY_ADDRESS
 from sdk.types import (
     Block,
     BlockHeader,
@@ -53,13 +55,11 @@ from sdk.types import (
 from sdk.verify import (
     LICENCE_ISSUED_TOPIC,
     LICENCE_ISSUING_CALLS,
-    LICENCE_REGISTRY_ADDRESS,
     LICENCE_STATUS_RULE,
     ChainError,
     Checkpoint,
     FormatError,
     Genesis,
-    LicenceIdentifierError,
     ProofError,
     QuorumError,
     SignatureError,
