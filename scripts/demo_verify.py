@@ -22,10 +22,10 @@ import httpx  # noqa: E402
 import typer  # noqa: E402
 from typer.testing import CliRunner  # noqa: E402
 
-from sdk.bundle import ProofBundle  # noqa: E402
 from sdk.cli_verify import register  # noqa: E402
 from sdk.client import Client  # noqa: E402
-from sdk.qr import make_credential_payload, render_qr  # noqa: E402
+from sdk.proofs.bundle import ProofBundle  # noqa: E402
+from sdk.proofs.qr import make_credential_payload, render_qr  # noqa: E402
 
 
 def cli() -> typer.Typer:

@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from sdk.crypto import PrivateKey  # noqa: E402
-from sdk.merkle import compute_consistency_proof, compute_inclusion_proof, compute_root  # noqa: E402
+from sdk.proofs.merkle import compute_consistency_proof, compute_inclusion_proof, compute_root  # noqa: E402
 from sdk.types import (  # noqa: E402
     Block,
     BlockHeader,

@@ -142,8 +142,14 @@ HAND_MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         "core-certificate-counts-seals",
-        "validate_commit_certificate accepts repeated validator indices, so it counts seals",
-        (_core("if indices != sorted(set(indices)):", "if indices != sorted(indices):"),),
+        "the commit-certificate rule accepts repeated validator indices, so it counts seals",
+        (
+            Edit(
+                "sdk/proofs/certificate.py",
+                "if any(b <= a for a, b in itertools.pairwise(indexes)):",
+                "if any(b < a for a, b in itertools.pairwise(indexes)):",
+            ),
+        ),
     ),
     Mutant(
         "sdk-certificate-allows-repeats",
@@ -158,7 +164,11 @@ HAND_MUTANTS: tuple[Mutant, ...] = (
         "certificate-counts-seals-everywhere",
         "both certificate checks above at once: a certificate of one validator's re-signed seals passes",
         (
-            _core("if indices != sorted(set(indices)):", "if indices != sorted(indices):"),
+            Edit(
+                "sdk/proofs/certificate.py",
+                "if any(b <= a for a, b in itertools.pairwise(indexes)):",
+                "if any(b < a for a, b in itertools.pairwise(indexes)):",
+            ),
             Edit(
                 "sdk/types.py", "if seal.validator_index <= previous:", "if seal.validator_index < previous:"
             ),

@@ -16,9 +16,10 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
-from sdk.bundle import COMPACT_PREFIX, ProofBundle, decode_compact, load_bundle
 from sdk.errors import FormatError, VerificationError
-from sdk.verify import Trust, VerifiedEvent, Verifier, load_trust
+from sdk.proofs.bundle import COMPACT_PREFIX, ProofBundle, decode_compact, load_bundle
+from sdk.proofs.trust import Trust, load_trust
+from sdk.proofs.verify import VerifiedEvent, Verifier
 
 __all__ = ["describe_event", "register", "resolve_source", "resolve_trust"]
 
@@ -226,7 +227,7 @@ def credential_qr(
     ] = None,
 ) -> None:
     """Render a credential as a QR code carrying the compact bundle (or a /verify link when too big)."""
-    from sdk.qr import make_credential_payload, render_qr
+    from sdk.proofs.qr import make_credential_payload, render_qr
 
     try:
         credential = make_credential_payload(load_bundle(bundle.read_bytes()), base_url)

@@ -2,8 +2,8 @@
 
 # Style: each type has ``encode() -> bytes`` and ``decode(data) -> Self`` (a classmethod); derived values
 # are properties (``tx_hash``, ``sender``, ``block_hash``); signing preimages are methods or module
-# functions (``commit_preimage``); roots and set hashes are ``compute_*`` module functions; certificate
-# checking is ``verify_certificate`` (returns None or raises CertificateError).
+# functions (``commit_preimage``); roots and set hashes are ``compute_*`` module functions. Whether a
+# certificate proves a block is sdk.proofs.certificate's rule.
 #
 # Field lists are fixed by the wire format (docs/wire-format.md). Every signed preimage starts with a
 # domain tag and the chain id.
@@ -32,12 +32,11 @@ from sdk.encoding import (
     split_list,
 )
 from sdk.errors import (
-    CertificateError,
     EncodingError,
     InvalidKeyError,
     InvalidSignatureError,
 )
-from sdk.merkle import compute_root
+from sdk.proofs.merkle import compute_root
 
 Height = NewType("Height", int)
 Address = NewType("Address", bytes)  # 20 bytes: last 20 bytes of SM3(x‖y)
@@ -150,7 +149,7 @@ def _tx_body(
 
 
 @functools.lru_cache(maxsize=4096)
-def _public_key(raw: bytes) -> PublicKey:
+def public_key_of(raw: bytes) -> PublicKey:
     """Parsed public keys are cached: a few organisations sign most transactions and seals."""
     return PublicKey.from_bytes(raw)
 
@@ -283,7 +282,7 @@ class Transaction(_TxCached):
         Raises InvalidSignatureError if it does not verify or the public key is not an SM2 curve point.
         """
         try:
-            key = _public_key(self.public_key)
+            key = public_key_of(self.public_key)
         except InvalidKeyError as exc:
             raise InvalidSignatureError(
                 f"transaction public key is not a valid SM2 key: {exc.message}", tx_hash=self.tx_hash.hex()
@@ -480,67 +479,6 @@ def commit_preimage(chain_id: int, height: int, round: int, block_hash: bytes) -
             encode_bytes(block_hash),
         )
     )
-
-
-def quorum(n: int) -> int:
-    """Return the QBFT quorum ceil(2n/3) for ``n`` ≥ 1 validators (1 for 1, 3 for 4, 67 for 100)."""
-    return (2 * n - 1) // 3 + 1
-
-
-def verify_certificate(cert: CommitCertificate, header: BlockHeader, validators: Sequence[bytes]) -> None:
-    """Check that ``cert`` proves ``header`` under the validator set ``validators`` (64-byte public keys).
-
-    Checks: the certificate names the header's height, round and block hash; the set is non-empty and has
-    no repeated key; every seal's index is in range; at least quorum(n) DISTINCT validators sealed; every
-    seal is a valid SM2 signature of that validator over ``commit_preimage(header.chain_id, height, round,
-    block_hash)``. Returns None; raises CertificateError saying which check failed.
-    """
-    n = len(validators)
-    if n == 0:
-        raise CertificateError("the validator set is empty")
-    if len(set(validators)) != n:
-        raise CertificateError("the validator set names the same public key twice")
-    if cert.height != header.height:
-        raise CertificateError(
-            f"certificate is for height {cert.height}, the block is at {header.height}",
-            certificate_height=cert.height,
-            block_height=header.height,
-        )
-    if cert.round != header.round:
-        raise CertificateError(
-            f"certificate is for round {cert.round}, the block was proposed in round {header.round}",
-            certificate_round=cert.round,
-            block_round=header.round,
-        )
-    block_hash = header.block_hash
-    if cert.block_hash != block_hash:
-        raise CertificateError(
-            "certificate seals another block",
-            certificate_block_hash=cert.block_hash.hex(),
-            block_hash=block_hash.hex(),
-        )
-    indexes = [s.validator_index for s in cert.seals]
-    if any(b <= a for a, b in itertools.pairwise(indexes)):
-        raise CertificateError("certificate seals are not sorted by validator index without duplicates")
-    for i in indexes:
-        if i >= n:
-            raise CertificateError(f"seal from validator index {i}, but the set has {n}", validator_index=i)
-    need = quorum(n)
-    if len(indexes) < need:
-        raise CertificateError(
-            f"certificate has seals from {len(indexes)} distinct validators, quorum of {n} is {need}",
-            signers=len(indexes),
-            quorum=need,
-        )
-    preimage = commit_preimage(header.chain_id, cert.height, cert.round, cert.block_hash)
-    for seal in cert.seals:
-        try:
-            _public_key(validators[seal.validator_index]).verify(preimage, seal.signature)
-        except (InvalidSignatureError, InvalidKeyError) as exc:
-            raise CertificateError(
-                f"seal of validator {seal.validator_index} does not verify: {exc.message}",
-                validator_index=seal.validator_index,
-            ) from exc
 
 
 # --- receipts ----------------------------------------------------------------------------------------

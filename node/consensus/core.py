@@ -32,7 +32,8 @@ from node.consensus.messages import (
 )
 from node.consensus.wal import ConsensusWal, Step, WalRecord
 from sdk.crypto import sm3
-from sdk.errors import ConsensusError, EncodingError, XinlianError
+from sdk.errors import CertificateError, ConsensusError, EncodingError, XinlianError
+from sdk.proofs.certificate import check_certificate, compute_quorum
 from sdk.types import CommitCertificate, Seal
 
 BlockT = TypeVar("BlockT")
@@ -58,11 +59,6 @@ _MAX_BACKOFF_SHIFT: int = 40
 def compute_max_faulty(validator_count: int) -> int:
     """Return f = (n - 1) div 3, the Byzantine validators n tolerates (0 for n = 0)."""
     return (validator_count - 1) // 3 if validator_count > 0 else 0
-
-
-def compute_quorum(validator_count: int) -> int:
-    """Return (2n - 1) div 3 + 1 = ceil(2n/3), the distinct validators a quorum needs (not 2f+1: n = 6)."""
-    return (2 * validator_count - 1) // 3 + 1
 
 
 def compute_proposer_index(parent_proposer_index: int | None, round: int, validator_count: int) -> int:
@@ -248,38 +244,22 @@ def validate_commit_certificate(
     certificate: CommitCertificate,
     verifier: SignatureVerifier,
 ) -> None:
-    """Return None when ``certificate`` proves ``block_hash`` committed at (height, round).
-
-    Requires seals sorted by validator index without repeats, every index in the set, every signature valid
-    over the commit preimage, and at least ceil(2n/3) distinct validators. Raises ConsensusError otherwise.
+    """Return None when ``certificate`` proves ``block_hash`` committed at (height, round): the one
+    commit-certificate rule (sdk.proofs.certificate), with seals checked by ``verifier``. Raises
+    ConsensusError otherwise.
     """
-    if certificate.height != height or certificate.round != round or certificate.block_hash != block_hash:
-        raise ConsensusError(
-            "commit certificate is for another block",
-            height=certificate.height,
-            round=certificate.round,
-        )
-    indices = [seal.validator_index for seal in certificate.seals]
-    if indices != sorted(set(indices)):
-        raise ConsensusError("commit certificate seals must be sorted by validator index and unique")
-    quorum = compute_quorum(len(validators))
-    if len(indices) < quorum:
-        raise ConsensusError(
-            "commit certificate has too few seals", seals=len(indices), quorum=quorum, height=height
-        )
     try:
-        preimage = compute_commit_seal_preimage(chain_id, height, round, block_hash)
-    except EncodingError as exc:
-        raise ConsensusError("commit certificate names a malformed block hash") from exc
-    for seal in certificate.seals:
-        if not 0 <= seal.validator_index < len(validators):
-            raise ConsensusError("commit seal from outside the validator set", index=seal.validator_index)
-        try:
-            verifier.verify(validators[seal.validator_index], preimage, seal.signature)
-        except XinlianError as exc:
-            raise ConsensusError(
-                "commit seal does not verify", index=seal.validator_index, height=height
-            ) from exc
+        check_certificate(
+            certificate,
+            chain_id=chain_id,
+            height=height,
+            round=round,
+            block_hash=block_hash,
+            validators=validators,
+            verify_seal=verifier.verify,
+        )
+    except CertificateError as exc:
+        raise ConsensusError(f"commit {exc.message}", height=height, **exc.detail) from exc
 
 
 class QbftCore(Generic[BlockT]):

@@ -29,7 +29,8 @@ from node.execution import (
 from node.ledger.mempool import Mempool, MempoolLimits
 from node.storage import StateNodeStore, Store
 from sdk.errors import EncodingError, InvalidBlock, InvalidSignatureError, InvalidTransaction, XinlianError
-from sdk.merkle import MerkleAccumulator, MerkleHistory
+from sdk.proofs.certificate import verify_certificate
+from sdk.proofs.merkle import MerkleAccumulator, MerkleHistory
 from sdk.types import (
     Block,
     BlockHeader,
@@ -39,7 +40,6 @@ from sdk.types import (
     compute_tx_root,
     compute_validators_hash,
     sort_validators,
-    verify_certificate,
 )
 
 GOVERNANCE_ADDRESS_NAME = "Governance"

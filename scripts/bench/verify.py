@@ -28,12 +28,13 @@ sys.path.insert(0, str(REPO_ROOT))
 
 import httpx  # noqa: E402
 
-from sdk.bundle import ProofBundle  # noqa: E402
 from sdk.client import Client  # noqa: E402
 from sdk.crypto import PrivateKey  # noqa: E402
-from sdk.qr import make_credential_payload  # noqa: E402
+from sdk.proofs.bundle import ProofBundle  # noqa: E402
+from sdk.proofs.qr import make_credential_payload  # noqa: E402
+from sdk.proofs.trust import load_trust  # noqa: E402
+from sdk.proofs.verify import Verifier  # noqa: E402
 from sdk.signer import Signer  # noqa: E402
-from sdk.verify import Verifier, load_trust  # noqa: E402
 
 TARGET_PER_S = 500
 ISSUER_ORG = "Municipal Market Regulation Bureau"

@@ -16,7 +16,8 @@ from node.network import GenesisFile
 from node.storage import Store
 from sdk.client import Client, ReceiptResult
 from sdk.errors import ClientError
-from sdk.types import BlockHeader, CommitCertificate, verify_certificate
+from sdk.proofs.certificate import verify_certificate
+from sdk.types import BlockHeader, CommitCertificate
 from tests.e2e.helpers import Network, NodeProcess, make_grant
 
 SEED = 20_240_601

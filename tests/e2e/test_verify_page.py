@@ -24,9 +24,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
 from node_fixtures import RunningNode, start_node, stop_node
 from test_proofs import _propose, issue_licence
 
-from sdk.bundle import ProofBundle
 from sdk.client import Client
-from sdk.verify import VerificationError, Verifier, load_trust
+from sdk.errors import VerificationError
+from sdk.proofs.bundle import ProofBundle
+from sdk.proofs.trust import load_trust
+from sdk.proofs.verify import Verifier
 
 pytestmark = pytest.mark.e2e
 

@@ -12,8 +12,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from sdk.contracts import Contract
 from sdk.governance import Action, encode_payload
+from sdk.proofs.certificate import verify_certificate
 from sdk.signer import Signer
-from sdk.types import BlockHeader, CommitCertificate, Transaction, verify_certificate
+from sdk.types import BlockHeader, CommitCertificate, Transaction
 
 if TYPE_CHECKING:
     from node_fixtures import RunningNode

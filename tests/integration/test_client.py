@@ -13,8 +13,8 @@ from sdk.client import Client, ReceiptResult
 from sdk.contracts import ABI_DIR, Contract, render_abi
 from sdk.errors import ClientError, EncodingError, ExecutionError, IdentifierError, InvalidTransaction
 from sdk.governance import Action, compute_role_id
+from sdk.proofs.certificate import verify_certificate
 from sdk.signer import Signer
-from sdk.types import verify_certificate
 
 if TYPE_CHECKING:
     from node_fixtures import RunningNode

@@ -33,9 +33,10 @@ from sdk.confirmations import (
 from sdk.crypto import PublicKey
 from sdk.errors import DecryptionError, DomainError, ExecutionError, XinlianError
 from sdk.governance import Governance
+from sdk.proofs.trust import load_trust
+from sdk.proofs.verify import Verifier
 from sdk.signer import Signer
 from sdk.types import BlockHeader, CommitCertificate, Transaction
-from sdk.verify import Verifier, load_trust
 
 pytest_plugins = ["node_fixtures"]
 

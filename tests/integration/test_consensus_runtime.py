@@ -21,14 +21,8 @@ from node.runtime import LockedVerifier, Node
 from sdk.crypto import PrivateKey
 from sdk.errors import ConsensusError, InvalidBlock, VerificationError
 from sdk.governance import Action, encode_payload
-from sdk.types import (
-    CommitCertificate,
-    Seal,
-    Transaction,
-    commit_preimage,
-    compute_validators_hash,
-    verify_certificate,
-)
+from sdk.proofs.certificate import verify_certificate
+from sdk.types import CommitCertificate, Seal, Transaction, commit_preimage, compute_validators_hash
 from tests.support import free_ports, wait_until
 
 CHAIN = {"block_period_ms": 100, "round_timeout_ms": 1_000, "max_round_timeout_ms": 3_000}

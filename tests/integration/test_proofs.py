@@ -9,14 +9,16 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 
-from sdk.bundle import ProofBundle
 from sdk.client import Client
 from sdk.contracts import Contract
+from sdk.errors import ChainError, StatusError
 from sdk.governance import Action, encode_payload
-from sdk.mpt import compute_storage_slot
+from sdk.proofs.bundle import ProofBundle
+from sdk.proofs.mpt import compute_storage_slot
+from sdk.proofs.trust import Checkpoint, Genesis, load_trust
+from sdk.proofs.verify import Verifier
 from sdk.system import LICENCE_REGISTRY_ADDRESS
 from sdk.types import Transaction
-from sdk.verify import ChainError, Checkpoint, Genesis, StatusError, Verifier, load_trust
 
 if TYPE_CHECKING:
     from node_fixtures import Member, RunningNode

@@ -11,7 +11,8 @@ from sqlalchemy import text
 
 from node.storage import LogCursor, StateNodeStore, Store, WalEntry
 from sdk.errors import StorageError
-from sdk.types import Log, Receipt, verify_certificate
+from sdk.proofs.certificate import verify_certificate
+from sdk.types import Log, Receipt
 
 ADDR_A = b"\xaa" * 20
 ADDR_B = b"\xbb" * 20

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import text
 
 from node.storage import Store
-from sdk.types import verify_certificate
+from sdk.proofs.certificate import verify_certificate
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]

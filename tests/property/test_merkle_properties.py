@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from sdk.crypto import sm3
 from sdk.errors import MerkleProofError
-from sdk.merkle import (
+from sdk.proofs.merkle import (
     MerkleAccumulator,
     MerkleHistory,
     MerkleTree,

@@ -10,7 +10,8 @@ import pytest
 import rlp
 
 from sdk.crypto import PrivateKey, PublicKey, sm3
-from sdk.merkle import verify_consistency, verify_inclusion
+from sdk.proofs.certificate import verify_certificate
+from sdk.proofs.merkle import verify_consistency, verify_inclusion
 from sdk.types import (
     COMMIT_TAG,
     TX_TAG,
@@ -27,7 +28,6 @@ from sdk.types import (
     compute_tx_root,
     compute_validators_hash,
     sort_validators,
-    verify_certificate,
 )
 
 V: dict[str, Any] = json.loads((Path(__file__).parent / "wire_vectors.json").read_text())

@@ -12,7 +12,8 @@ from node.api.deps import HeavyDep, LedgerDep, parse_address, parse_hash
 from node.api.errors import BadRequest, NotFound
 from node.api.models import ErrorPublic
 from node.ledger.chain import Ledger
-from sdk.bundle import (
+from sdk.errors import IdentifierError
+from sdk.proofs.bundle import (
     Handover,
     HistoryProof,
     ProofBundle,
@@ -21,10 +22,10 @@ from sdk.bundle import (
     build_bundle,
     build_handover,
 )
-from sdk.errors import IdentifierError
-from sdk.mpt import compute_storage_slot
+from sdk.proofs.licence import LICENCE_ISSUED_TOPIC, LICENCE_STATUS_RULE
+from sdk.proofs.mpt import compute_storage_slot
+from sdk.proofs.trust import Checkpoint, Genesis, trust_to_json
 from sdk.system import LICENCE_REGISTRY_ADDRESS
-from sdk.verify import LICENCE_ISSUED_TOPIC, LICENCE_STATUS_RULE, Checkpoint, Genesis, trust_to_json
 
 router = APIRouter(prefix="/v1/proofs", tags=["proofs"])
 

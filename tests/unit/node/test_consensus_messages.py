@@ -38,7 +38,8 @@ from node.consensus.wal import EquivocationRefused, InMemoryWal, Step, WalRecord
 from sdk.crypto import PrivateKey
 from sdk.encoding import encode as rlp_encode
 from sdk.errors import ConsensusError, EncodingError, InvalidSignatureError
-from sdk.types import BlockHeader, CommitCertificate, Seal, commit_preimage, verify_certificate
+from sdk.proofs.certificate import verify_certificate
+from sdk.types import BlockHeader, CommitCertificate, Seal, commit_preimage
 
 SIGNERS = [Sm2Signer(PrivateKey.generate()) for _ in range(4)]
 KEYS = tuple(s.public_key for s in SIGNERS)

@@ -6,7 +6,7 @@ import pytest
 
 from sdk.crypto import sm3
 from sdk.errors import MerkleProofError
-from sdk.merkle import (
+from sdk.proofs.merkle import (
     EMPTY_ROOT,
     MerkleAccumulator,
     MerkleTree,

@@ -10,7 +10,8 @@ import pytest
 from sdk.crypto import PrivateKey, address_from_public_key, sm3
 from sdk.encoding import decode, encode, encode_bytes, encode_int, encode_list
 from sdk.errors import CertificateError, EncodingError, InvalidSignatureError
-from sdk.merkle import EMPTY_ROOT, compute_root
+from sdk.proofs.certificate import compute_quorum, verify_certificate
+from sdk.proofs.merkle import EMPTY_ROOT, compute_root
 from sdk.types import (
     COMMIT_TAG,
     TX_TAG,
@@ -26,9 +27,7 @@ from sdk.types import (
     compute_receipt_root,
     compute_tx_root,
     compute_validators_hash,
-    quorum,
     sort_validators,
-    verify_certificate,
 )
 
 KEYS = [PrivateKey.from_hex(f"{i:02x}" * 32) for i in range(1, 8)]
@@ -332,7 +331,7 @@ def test_commit_preimage_layout() -> None:
 
 
 def test_quorum_is_ceil_two_thirds() -> None:
-    assert [quorum(n) for n in (1, 2, 3, 4, 5, 6, 7, 10, 100)] == [1, 2, 2, 3, 4, 4, 5, 7, 67]
+    assert [compute_quorum(n) for n in (1, 2, 3, 4, 5, 6, 7, 10, 100)] == [1, 2, 2, 3, 4, 4, 5, 7, 67]
 
 
 def test_certificate_round_trip_and_verification() -> None:

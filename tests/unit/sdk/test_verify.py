@@ -21,7 +21,21 @@ from eth_abi.abi import encode as abi_encode
 from eth_hash.auto import keccak
 from trie import HexaryTrie
 
-from sdk.bundle import (
+from sdk.contracts import Contract
+from sdk.crypto import PrivateKey, sm3
+from sdk.errors import (
+    ChainError,
+    FormatError,
+    LicenceIdentifierError,
+    MptProofError,
+    ProofError,
+    QuorumError,
+    SignatureError,
+    StatusError,
+    VerificationError,
+)
+from sdk.identifiers import make_licence_id
+from sdk.proofs.bundle import (
     HistoryProof,
     ProofBundle,
     StateProof,
@@ -31,12 +45,11 @@ from sdk.bundle import (
     decode_compact,
     load_bundle,
 )
-from sdk.contracts import Contract
-from sdk.crypto import PrivateKey, sm3
-from sdk.errors import LicenceIdentifierError, MptProofError
-from sdk.identifiers import make_licence_id
-from sdk.merkle import MerkleAccumulator
-from sdk.mpt import BLANK_ROOT, compute_storage_slot, get_from_proof, verify_storage_proof
+from sdk.proofs.licence import LICENCE_ISSUED_TOPIC, LICENCE_ISSUING_CALLS, LICENCE_STATUS_RULE
+from sdk.proofs.merkle import MerkleAccumulator
+from sdk.proofs.mpt import BLANK_ROOT, compute_storage_slot, get_from_proof, verify_storage_proof
+from sdk.proofs.trust import Checkpoint, Genesis, load_trust, trust_to_json
+from sdk.proofs.verify import Verifier
 from sdk.system import LICENCE_REGISTRY_ADDRESS
 from sdk.types import (
     Block,
@@ -51,23 +64,6 @@ from sdk.types import (
     compute_tx_root,
     compute_validators_hash,
     sort_validators,
-)
-from sdk.verify import (
-    LICENCE_ISSUED_TOPIC,
-    LICENCE_ISSUING_CALLS,
-    LICENCE_STATUS_RULE,
-    ChainError,
-    Checkpoint,
-    FormatError,
-    Genesis,
-    ProofError,
-    QuorumError,
-    SignatureError,
-    StatusError,
-    VerificationError,
-    Verifier,
-    load_trust,
-    trust_to_json,
 )
 
 CHAIN_ID = 4242
@@ -257,7 +253,7 @@ class SyntheticChain:
         accounts, storage = self.state_proofs[height]
         account_proof = tuple(rlp.encode(n) for n in accounts.get_proof(keccak(LICENCE_REGISTRY_ADDRESS)))
         storage_proof = tuple(rlp.encode(n) for n in storage.get_proof(keccak(slot.to_bytes(32, "big"))))
-        from sdk.bundle import SealedHeader
+        from sdk.proofs.bundle import SealedHeader
 
         sealed = SealedHeader(self.blocks[height].header, self.certs[height] if certified else None)
         return StateProof(sealed, LICENCE_REGISTRY_ADDRESS, slot, account_proof, storage_proof, kind)
@@ -544,7 +540,10 @@ def test_reverted_transaction_is_a_status_error() -> None:
     # rebuild the block with the reverted receipt so the roots match
     c.blocks.pop(), c.certs.pop(), c.receipts.pop()
     c.history = MerkleAccumulator.from_leaf_hashes(
-        [__import__("sdk.merkle", fromlist=["x"]).compute_leaf_hash(b.header.block_hash) for b in c.blocks]
+        [
+            __import__("sdk.proofs.merkle", fromlist=["x"]).compute_leaf_hash(b.header.block_hash)
+            for b in c.blocks
+        ]
     )
     parent = c.blocks[-1].header
     receipts = [Receipt(tx.tx_hash, 0, 1, (), b"not an issuer")]

@@ -14,10 +14,10 @@ from PIL import Image
 from test_verify import REVOKED, SyntheticChain, issue, licence_slot
 from typer.testing import CliRunner
 
-from sdk.bundle import decode_compact
 from sdk.cli_verify import register
-from sdk.qr import make_credential_payload
-from sdk.verify import trust_to_json
+from sdk.proofs.bundle import decode_compact
+from sdk.proofs.qr import make_credential_payload
+from sdk.proofs.trust import trust_to_json
 
 runner = CliRunner()
 

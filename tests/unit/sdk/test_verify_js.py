@@ -1,5 +1,6 @@
-"""The browser verifier (node/api/static/verify.js, run under Node.js) agrees with sdk.verify on every case:
-valid, each tampered field, QR forms, multi-validator handovers, a missing handover, revoked, wrong chain."""
+"""The browser verifier (node/api/static/verify.js, run under Node.js) agrees with sdk.proofs.verify in
+every case: valid, each tampered field, QR forms, multi-validator handovers, a missing handover, revoked,
+wrong chain."""
 
 from __future__ import annotations
 
@@ -25,7 +26,9 @@ from test_verify import (
     licence_slot,
 )
 
-from sdk.verify import VerificationError, Verifier, load_trust, trust_to_json
+from sdk.errors import VerificationError
+from sdk.proofs.trust import load_trust, trust_to_json
+from sdk.proofs.verify import Verifier
 
 STATIC = Path(__file__).resolve().parents[3] / "node" / "api" / "static"
 NODE = shutil.which("node")

@@ -10,7 +10,8 @@ import pytest
 from eth_utils.abi import event_abi_to_log_topic
 
 from sdk.contracts import load_abi
-from sdk.verify import KNOWN_CONTRACTS, LICENCE_ISSUED_TOPIC, LICENCE_STATUS_RULE
+from sdk.proofs.licence import LICENCE_ISSUED_TOPIC, LICENCE_STATUS_RULE
+from sdk.proofs.verify import KNOWN_CONTRACTS
 
 ROOT = Path(__file__).resolve().parents[3]
 SOURCE = ROOT / "contracts" / "LicenceRegistry.vy"

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import segno
 
-from sdk.bundle import COMPACT_PREFIX, ProofBundle
 from sdk.errors import FormatError
+from sdk.proofs.bundle import COMPACT_PREFIX, ProofBundle
 
 __all__ = ["QrCredential", "make_credential_payload", "render_qr"]
 

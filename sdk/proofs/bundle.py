@@ -4,8 +4,7 @@
 # every hash from the bytes it checks. Two interchangeable forms: JSON (documented in docs/proof-bundle.md)
 # and a compact binary form (RLP of the same fields) for QR codes, deflated and written as base45 text
 # ("XL1:" prefix) or base64url (in a /verify#b=… link). Parsing only checks shape and canonical encodings;
-# whether a bundle proves anything is sdk.verify's business. The verification error classes live here so
-# that parsing can raise FormatError without an import cycle; sdk.verify re-exports them.
+# whether a bundle proves anything is sdk.proofs.verify's business.
 
 from __future__ import annotations
 
@@ -19,16 +18,11 @@ from typing import Any
 
 from sdk.encoding import Item, decode, decode_int, encode_bytes, encode_int, encode_list, from_hex, to_hex
 from sdk.errors import (
-    ChainError,
     EncodingError,
     FormatError,
-    ProofError,
-    QuorumError,
-    SignatureError,
-    StatusError,
     XinlianError,
 )
-from sdk.merkle import MerkleTree, compute_leaf_hash
+from sdk.proofs.merkle import MerkleTree, compute_leaf_hash
 from sdk.types import Block, BlockHeader, CommitCertificate, Receipt, Transaction
 
 __all__ = [
@@ -36,18 +30,12 @@ __all__ = [
     "BUNDLE_VERSION",
     "COMPACT_PREFIX",
     "STATE_KINDS",
-    "ChainError",
     "EventProof",
-    "FormatError",
     "Handover",
     "HistoryProof",
     "ProofBundle",
-    "ProofError",
-    "QuorumError",
     "SealedHeader",
-    "SignatureError",
     "StateProof",
-    "StatusError",
     "b45decode",
     "b45encode",
     "build_bundle",
