@@ -18,7 +18,7 @@ from pathlib import Path
 
 from sdk.calendar import CHINA_TZ, OFFICIAL_CALENDAR, day_of_timestamp
 from sdk.client import Client
-from sdk.confirmations import (
+from sdk.domains.confirmations import (
     Confirmations,
     Deposit,
     ItemReply,

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 import httpx
 
 from sdk.auth import sign_query
-from sdk.encoding import from_hex
+from sdk.encoding import from_hex, to_hex
 from sdk.errors import (
     ClientError,
     EncodingError,
@@ -28,7 +28,7 @@ from sdk.types import BlockHeader, CommitCertificate, Log, Transaction
 
 if TYPE_CHECKING:
     from sdk.authorisations import Authorisations
-    from sdk.confirmations import Confirmations
+    from sdk.domains.confirmations import Confirmations
     from sdk.drugs import Drugs
     from sdk.governance import Governance
     from sdk.licences import Licences
@@ -125,7 +125,7 @@ class ReceiptResult:
                 f"transaction reverted: {self.revert_reason or '(no reason)'}",
                 code="execution_reverted",
                 reason=self.revert_reason,
-                tx_hash="0x" + self.tx_hash.hex(),
+                tx_hash=to_hex(self.tx_hash),
                 height=self.height,
             )
         return self
@@ -399,7 +399,7 @@ class Client:
                 raise ClientError(
                     f"transaction 0x{tx_hash.hex()} not committed within {timeout:g} s",
                     code="timeout",
-                    tx_hash="0x" + tx_hash.hex(),
+                    tx_hash=to_hex(tx_hash),
                     status=status.status,
                 )
             if status.status == "unknown":
@@ -467,9 +467,9 @@ class Client:
 
         Raises ExecutionError (``execution_reverted``, detail ``reason``) when the call reverts.
         """
-        body: dict[str, str] = {"to": "0x" + to.hex(), "data": "0x" + data.hex()}
+        body: dict[str, str] = {"to": to_hex(to), "data": to_hex(data)}
         if sender is not None:
-            body["sender"] = "0x" + sender.hex()
+            body["sender"] = to_hex(sender)
         return from_node_hex(self._request("POST", "/v1/call", json=body)["result"])
 
     def logs(
@@ -489,12 +489,12 @@ class Client:
         if to_height is not None:
             params.append(("to_height", to_height))
         addresses = [address] if isinstance(address, bytes) else list(address or [])
-        params += [("address", "0x" + a.hex()) for a in addresses]
+        params += [("address", to_hex(a)) for a in addresses]
         for position, wanted in enumerate(topics):
             if wanted is None:
                 continue
             values = [wanted] if isinstance(wanted, bytes) else list(wanted)
-            params += [(f"topic{position}", "0x" + t.hex()) for t in values]
+            params += [(f"topic{position}", to_hex(t)) for t in values]
         cursor: str | None = None
         while True:
             page_params = params + ([("cursor", cursor)] if cursor else [])
@@ -557,7 +557,7 @@ class Client:
     @property
     def confirmations(self) -> Confirmations:
         """Bank confirmation letters: reads, and signed writes through ``.with_signer(signer)``."""
-        from sdk.confirmations import Confirmations
+        from sdk.domains.confirmations import Confirmations
 
         return Confirmations(self)
 

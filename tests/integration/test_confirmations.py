@@ -21,7 +21,8 @@ from node_fixtures import RunningNode, start_node, stop_node
 from node.network import make_uscc
 from sdk.calendar import OFFICIAL_CALENDAR, day_of_timestamp, end_of_day
 from sdk.client import Client
-from sdk.confirmations import (
+from sdk.crypto import PublicKey
+from sdk.domains.confirmations import (
     Confirmations,
     Deposit,
     ItemReply,
@@ -30,7 +31,6 @@ from sdk.confirmations import (
     LetterStatus,
     Loan,
 )
-from sdk.crypto import PublicKey
 from sdk.errors import DecryptionError, DomainError, ExecutionError, XinlianError
 from sdk.governance import Governance
 from sdk.proofs.trust import load_trust

@@ -14,8 +14,8 @@ from node.api.models import ErrorPublic
 from node.api.routes.calls import call_or_raise
 from node.genesis import AUDIT_ACCREDITOR, BANK_CONFIRMATION_ADDRESS, GLOBAL_SCOPE
 from node.ledger.chain import Ledger
-from sdk.confirmations import LetterState, LetterStatus, letter_state_from_row
 from sdk.contracts import Contract
+from sdk.domains.confirmations import LetterState, LetterStatus, letter_state_from_row
 from sdk.errors import DomainError, XinlianError
 from sdk.types import BlockHeader
 
