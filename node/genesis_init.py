@@ -14,7 +14,7 @@ from node.genesis import (
     SystemContract,
     load_runtime_code,
 )
-from sdk.calendar import encode_calendar_initialize
+from sdk.domains.calendar import encode_calendar_initialize
 
 # Domain contracts in installation order (Governance is always installed first by the engine). A contract is
 # installed when its artifact exists in contracts/build/.
@@ -34,7 +34,7 @@ def encode_initialize_with_governance(governance: bytes) -> bytes:
 
 # Contracts whose genesis set-up needs more than the Governance address register a builder here.
 INIT_DATA_BUILDERS: dict[str, Callable[[bytes], bytes]] = {
-    "Calendar": encode_calendar_initialize,  # seeded with the official 2024–2026 holidays (sdk/calendar.py)
+    "Calendar": encode_calendar_initialize,  # the official 2024–2026 holidays (sdk/domains/calendar.py)
 }
 
 

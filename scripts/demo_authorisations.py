@@ -32,8 +32,8 @@ from sdk.authorisations import (
 )
 from sdk.client import Client
 from sdk.crypto import PrivateKey, sm3
+from sdk.domains.governance import Governance, ProposalResult
 from sdk.errors import ExecutionError
-from sdk.governance import Governance, ProposalResult
 from sdk.identifiers import compute_org_code_check, compute_uscc_check
 from sdk.signer import Signer
 

@@ -16,8 +16,8 @@ import secrets
 from decimal import Decimal
 from pathlib import Path
 
-from sdk.calendar import CHINA_TZ, OFFICIAL_CALENDAR, day_of_timestamp
 from sdk.client import Client
+from sdk.domains.calendar import CHINA_TZ, OFFICIAL_CALENDAR, day_of_timestamp
 from sdk.domains.confirmations import (
     Confirmations,
     Deposit,
@@ -27,7 +27,7 @@ from sdk.domains.confirmations import (
     LetterStatus,
     Loan,
 )
-from sdk.governance import Governance, ProposalResult
+from sdk.domains.governance import Governance, ProposalResult
 from sdk.identifiers import compute_org_code_check, compute_uscc_check
 from sdk.signer import Signer
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from web3 import Web3
 
-from sdk.calendar import ORDINARY, OnChainCalendar, date_of_day, day_of_date
 from sdk.client import Client
+from sdk.domains.calendar import ORDINARY, OnChainCalendar, date_of_day, day_of_date
 from sdk.identifiers import compute_org_code_check, compute_uscc_check
 from sdk.signer import Signer
 

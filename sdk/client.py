@@ -29,8 +29,8 @@ from sdk.types import BlockHeader, CommitCertificate, Log, Transaction
 if TYPE_CHECKING:
     from sdk.authorisations import Authorisations
     from sdk.domains.confirmations import Confirmations
+    from sdk.domains.governance import Governance
     from sdk.drugs import Drugs
-    from sdk.governance import Governance
     from sdk.licences import Licences
 
 DEFAULT_TIMEOUT_S: float = 10.0
@@ -529,7 +529,7 @@ class Client:
     @property
     def governance(self) -> Governance:
         """Governance reads (and writes with ``.with_signer(signer)``)."""
-        from sdk.governance import Governance
+        from sdk.domains.governance import Governance
 
         return Governance(self)
 

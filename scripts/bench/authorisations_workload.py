@@ -39,7 +39,7 @@ from sdk.authorisations import Authorisations, Level, ShareType, compute_fields_
 from sdk.client import Client  # noqa: E402
 from sdk.contracts import Contract  # noqa: E402
 from sdk.crypto import sm3  # noqa: E402
-from sdk.governance import Governance  # noqa: E402
+from sdk.domains.governance import Governance  # noqa: E402
 from sdk.signer import Signer  # noqa: E402
 from sdk.system import DATA_AUTHORISATION_ADDRESS  # noqa: E402
 from sdk.types import Transaction  # noqa: E402

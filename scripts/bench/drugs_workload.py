@@ -27,6 +27,7 @@ if str(REPO_ROOT) not in sys.path:
 
 from sdk.client import Client  # noqa: E402
 from sdk.contracts import Contract  # noqa: E402
+from sdk.domains.governance import Governance  # noqa: E402
 from sdk.drugs import (  # noqa: E402
     COMMISSION_GAS_BASE,
     COMMISSION_GAS_PER_CODE,
@@ -41,7 +42,6 @@ from sdk.drugs import (  # noqa: E402
     compute_product_id,
 )
 from sdk.errors import XinlianError  # noqa: E402
-from sdk.governance import Governance  # noqa: E402
 from sdk.identifiers import compute_org_code_check, compute_uscc_check  # noqa: E402
 from sdk.signer import Signer  # noqa: E402
 from sdk.system import DRUG_TRACE_ADDRESS  # noqa: E402

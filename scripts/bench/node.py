@@ -35,7 +35,7 @@ from node.network import GenesisFile, init_network  # noqa: E402
 from scripts.bench.common import CommitWatcher, ConcurrentSubmitter, percentile  # noqa: E402
 from sdk.client import Client  # noqa: E402
 from sdk.crypto import PrivateKey  # noqa: E402
-from sdk.governance import LICENCE_TYPE_SCOPED_ROLES  # noqa: E402
+from sdk.domains.governance import LICENCE_TYPE_SCOPED_ROLES  # noqa: E402
 from sdk.types import Transaction  # noqa: E402
 
 TX_PER_S_TARGET = 1_000

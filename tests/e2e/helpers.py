@@ -22,7 +22,7 @@ from eth_utils.abi import function_signature_to_4byte_selector
 from node.genesis import DEFAULT_ROLE_ADMINS, GOVERNANCE_ADDRESS, ROLE_IDS
 from node.network import init_network
 from sdk.crypto import PrivateKey
-from sdk.governance import LICENCE_TYPE_SCOPED_ROLES
+from sdk.domains.governance import LICENCE_TYPE_SCOPED_ROLES
 from sdk.types import Transaction
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

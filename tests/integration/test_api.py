@@ -11,7 +11,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from sdk.contracts import Contract
-from sdk.governance import Action, encode_payload
+from sdk.domains.governance import Action, encode_payload
 from sdk.proofs.certificate import verify_certificate
 from sdk.signer import Signer
 from sdk.types import BlockHeader, CommitCertificate, Transaction

@@ -23,8 +23,8 @@ from sdk.authorisations import (
 )
 from sdk.client import Client
 from sdk.crypto import PrivateKey, sm3
+from sdk.domains.governance import Governance
 from sdk.errors import DomainError, ExecutionError, IdentifierError, XinlianError
-from sdk.governance import Governance
 from sdk.signer import Signer
 
 if TYPE_CHECKING:

@@ -11,8 +11,8 @@ import pytest
 
 from sdk.client import Client, ReceiptResult
 from sdk.contracts import ABI_DIR, Contract, render_abi
+from sdk.domains.governance import Action, compute_role_id
 from sdk.errors import ClientError, EncodingError, ExecutionError, IdentifierError, InvalidTransaction
-from sdk.governance import Action, compute_role_id
 from sdk.proofs.certificate import verify_certificate
 from sdk.signer import Signer
 

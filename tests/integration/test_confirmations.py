@@ -19,9 +19,9 @@ import pytest
 from node_fixtures import RunningNode, start_node, stop_node
 
 from node.network import make_uscc
-from sdk.calendar import OFFICIAL_CALENDAR, day_of_timestamp, end_of_day
 from sdk.client import Client
 from sdk.crypto import PublicKey
+from sdk.domains.calendar import OFFICIAL_CALENDAR, day_of_timestamp, end_of_day
 from sdk.domains.confirmations import (
     Confirmations,
     Deposit,
@@ -31,8 +31,8 @@ from sdk.domains.confirmations import (
     LetterStatus,
     Loan,
 )
+from sdk.domains.governance import Governance
 from sdk.errors import DecryptionError, DomainError, ExecutionError, XinlianError
-from sdk.governance import Governance
 from sdk.proofs.trust import load_trust
 from sdk.proofs.verify import Verifier
 from sdk.signer import Signer

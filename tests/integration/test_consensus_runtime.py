@@ -19,8 +19,8 @@ from node.genesis import GOVERNANCE_ADDRESS
 from node.network import init_network
 from node.runtime import LockedVerifier, Node
 from sdk.crypto import PrivateKey
+from sdk.domains.governance import Action, encode_payload
 from sdk.errors import ConsensusError, InvalidBlock, VerificationError
-from sdk.governance import Action, encode_payload
 from sdk.proofs.certificate import verify_certificate
 from sdk.types import CommitCertificate, Seal, Transaction, commit_preimage, compute_validators_hash
 from tests.support import free_ports, wait_until
@@ -50,7 +50,7 @@ def make_tx(node: Node, key: PrivateKey, data: bytes) -> bytes:
 def grant_call(key: PrivateKey, seed: int) -> bytes:
     """A committee grant of ISSUER to the committee itself for a fresh scope (never reverts)."""
     from sdk.crypto import address_from_public_key
-    from sdk.governance import compute_role_id
+    from sdk.domains.governance import compute_role_id
 
     account = address_from_public_key(key.public_key.to_bytes())
     scope = seed.to_bytes(32, "big")

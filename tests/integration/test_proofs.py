@@ -11,8 +11,8 @@ import pytest
 
 from sdk.client import Client
 from sdk.contracts import Contract
+from sdk.domains.governance import Action, encode_payload
 from sdk.errors import ChainError, StatusError
-from sdk.governance import Action, encode_payload
 from sdk.proofs.bundle import ProofBundle
 from sdk.proofs.mpt import compute_storage_slot
 from sdk.proofs.trust import Checkpoint, Genesis, load_trust

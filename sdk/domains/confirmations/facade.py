@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-from sdk.calendar import date_of_day, day_of_date
 from sdk.contracts import Contract, DecodedEvent
 from sdk.crypto import PublicKey, sm3
+from sdk.domains.calendar import date_of_day, day_of_date
 from sdk.domains.confirmations.documents import LetterReply, LetterRequest, canonical_json
 from sdk.domains.confirmations.envelope import (
     DocumentKind,

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any
 
-from sdk.calendar import date_of_day
 from sdk.client import from_node_hex
 from sdk.crypto import PublicKey
+from sdk.domains.calendar import date_of_day
 from sdk.domains.confirmations.items import mask_to_items
 from sdk.encoding import to_hex
 from sdk.errors import ClientError, DomainError

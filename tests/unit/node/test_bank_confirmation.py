@@ -26,8 +26,8 @@ from node.genesis import (
 )
 from node.genesis_init import INIT_DATA_BUILDERS, encode_initialize_with_governance
 from node.network import make_uscc
-from sdk.calendar import OFFICIAL_CALENDAR, day_of_date, end_of_day
 from sdk.contracts import Contract
+from sdk.domains.calendar import OFFICIAL_CALENDAR, day_of_date, end_of_day
 from sdk.types import Receipt
 
 CONFIRMATION = Contract("BankConfirmation")

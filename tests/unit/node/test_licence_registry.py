@@ -23,8 +23,8 @@ from node.genesis import (
 from node.genesis_init import encode_initialize_with_governance
 from sdk.contracts import Contract
 from sdk.crypto import PrivateKey, sm3
+from sdk.domains.governance import Action, encode_payload
 from sdk.errors import WeakSaltError
-from sdk.governance import Action, encode_payload
 from sdk.identifiers import make_licence_id
 from sdk.licences import (
     Consent,

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from node.genesis import CALENDAR_ADDRESS, GOVERNANCE_ADDRESS
-from sdk.calendar import HOLIDAY, CalendarExtension
-from sdk.governance import Action, encode_payload
+from sdk.domains.calendar import HOLIDAY, CalendarExtension
+from sdk.domains.governance import Action, encode_payload
 from sdk.types import Receipt
 from tests.permissions import PermissionRow, rows_for
 from tests.unit.node.test_calendar_proposals import MONDAY

@@ -24,7 +24,7 @@ from node.genesis import (
     load_runtime_code,
 )
 from node.genesis_init import INIT_DATA_BUILDERS
-from sdk.calendar import (
+from sdk.domains.calendar import (
     HOLIDAY,
     NOTICES,
     OFFICIAL_CALENDAR,

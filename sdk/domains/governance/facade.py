@@ -1,16 +1,12 @@
-"""Governance facade: organisations, accounts, roles, validators and committee proposals (Governance.vy)."""
+"""The Governance.vy facade: committee proposals and votes, role administration, and reads."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
-from enum import IntEnum
 from typing import TYPE_CHECKING, Any
 
-from eth_abi.abi import encode as abi_encode
-from eth_utils.crypto import keccak
-
-from sdk.calendar import (
+from sdk.contracts import Contract
+from sdk.domains.calendar import (
     HOLIDAY,
     MAKE_UP,
     ORDINARY,
@@ -20,117 +16,30 @@ from sdk.calendar import (
     check_proposal_days,
     day_of_timestamp,
 )
-from sdk.contracts import Contract
+from sdk.domains.governance.encoders import Action, compute_role_id, encode_payload
+from sdk.domains.governance.model import Account, Organisation, Proposal, ProposalResult
 from sdk.errors import ClientError, DomainError, EncodingError
 from sdk.identifiers import parse_uscc
 from sdk.signer import Signer
-from sdk.system import GLOBAL_SCOPE, ROLE_IDS
+from sdk.system import GLOBAL_SCOPE
 
 if TYPE_CHECKING:
     from sdk.client import Client, ReceiptResult
 
+
 #: Roles whose scopes are licence types: a delegated admin grants them only for types its organisation
 #: defined (any other scope, and the global one, take a committee proposal).
 LICENCE_TYPE_SCOPED_ROLES: frozenset[str] = frozenset({"ISSUER"})
+
+
 DEFAULT_PROPOSAL_EXPIRY_BLOCKS: int = 100_000
+
+
 GOVERNANCE_GAS_LIMIT: int = 2_000_000
+
+
 # a calendar proposal stores up to 4 KB of payload (about 22,000 gas a word): the chain's default tx limit
 CALENDAR_PROPOSAL_GAS_LIMIT: int = 5_000_000
-
-ROLE_NAMES: tuple[str, ...] = tuple(ROLE_IDS)
-
-
-class Action(IntEnum):
-    """Proposal actions of Governance.vy (the ``action`` argument of ``propose``)."""
-
-    REGISTER_ORGANISATION = 1
-    SET_ORGANISATION_ACTIVE = 2
-    REGISTER_ACCOUNT = 3
-    SET_ACCOUNT_ACTIVE = 4
-    GRANT_ROLE = 5
-    REVOKE_ROLE = 6
-    ADD_VALIDATOR = 7
-    REMOVE_VALIDATOR = 8
-    SET_COMMITTEE_MEMBER = 9
-    SET_THRESHOLD = 10
-    SET_ROLE_ADMIN = 11
-    REGISTER_CONTRACT = 12
-    SET_CALENDAR_DAYS = 13
-    EXTEND_CALENDAR = 14
-
-
-# abi.encode(<tuple>) of each action's payload, as Governance._execute decodes it.
-_PAYLOAD_TYPES: dict[Action, list[str]] = {
-    Action.REGISTER_ORGANISATION: ["string", "string"],
-    Action.SET_ORGANISATION_ACTIVE: ["string", "bool"],
-    Action.REGISTER_ACCOUNT: ["address", "string"],
-    Action.SET_ACCOUNT_ACTIVE: ["address", "bool"],
-    Action.GRANT_ROLE: ["address", "bytes32", "bytes32"],
-    Action.REVOKE_ROLE: ["address", "bytes32", "bytes32"],
-    Action.ADD_VALIDATOR: ["bytes"],
-    Action.REMOVE_VALIDATOR: ["bytes"],
-    Action.SET_COMMITTEE_MEMBER: ["address", "bool"],
-    Action.SET_THRESHOLD: ["uint256"],
-    Action.SET_ROLE_ADMIN: ["bytes32", "bytes32"],
-    Action.REGISTER_CONTRACT: ["bytes32", "address"],
-    Action.SET_CALENDAR_DAYS: ["uint256[]", "uint8"],
-    Action.EXTEND_CALENDAR: ["uint256", "uint256[]", "uint256[]"],
-}
-
-
-def compute_role_id(role: str | bytes) -> bytes:
-    """Return a bytes32 role id: a name such as ``"ISSUER"`` becomes keccak256(name) (Governance's
-    convention, as its constants), 32 bytes pass through. Raises EncodingError otherwise."""
-    if isinstance(role, bytes):
-        if len(role) != 32:
-            raise EncodingError("a role id is 32 bytes", code="bad_arguments")
-        return role
-    if not role or not role.isascii() or role.upper() != role:
-        raise EncodingError(f"role name {role!r} must be upper-case ASCII, e.g. ISSUER", code="bad_arguments")
-    return keccak(text=role)
-
-
-def encode_payload(action: Action, *values: Any) -> bytes:
-    """Return the ABI payload of a proposal ``action``; raises EncodingError when values do not fit."""
-    try:
-        return abi_encode(_PAYLOAD_TYPES[action], list(values))
-    except Exception as exc:  # eth_abi raises several unrelated types for a value that does not fit
-        raise EncodingError(f"payload does not fit {action.name}: {exc}", code="bad_arguments") from exc
-
-
-@dataclass(frozen=True, slots=True)
-class Organisation:
-    uscc: str
-    name: str
-    active: bool
-
-
-@dataclass(frozen=True, slots=True)
-class Account:
-    address: bytes
-    uscc: str
-    active: bool  # the account's own flag; ``Governance.is_active`` also needs an active organisation
-
-
-@dataclass(frozen=True, slots=True)
-class Proposal:
-    proposal_id: int
-    action: Action
-    payload: bytes
-    proposer: bytes
-    created_block: int
-    expiry_block: int
-    votes: int
-    executed: bool
-
-
-@dataclass(frozen=True, slots=True)
-class ProposalResult:
-    """What a propose / vote / execute transaction did."""
-
-    proposal_id: int
-    executed: bool  # the proposal's action ran in this transaction
-    receipt: ReceiptResult
 
 
 class Governance:
@@ -343,7 +252,8 @@ class Governance:
         return self.propose(Action.REGISTER_CONTRACT, payload)
 
     def propose_calendar_days(self, days: Iterable[int], kind: int) -> ProposalResult:
-        """Propose listing future ``days`` (day numbers, see sdk.calendar) as HOLIDAY, MAKE_UP or ORDINARY.
+        """Propose listing future ``days`` (day numbers, see sdk.domains.calendar) as HOLIDAY, MAKE_UP or
+        ORDINARY.
 
         The calendar changes when the committee's votes reach the threshold; deadlines computed from it
         (e.g. confirmation letters' due dates) move with it. Checked before signing (conveniences; the

@@ -1,0 +1,46 @@
+"""The read model of Governance.vy: organisations, accounts and proposals."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from sdk.domains.governance.encoders import Action
+
+if TYPE_CHECKING:
+    from sdk.client import ReceiptResult
+
+
+@dataclass(frozen=True, slots=True)
+class Organisation:
+    uscc: str
+    name: str
+    active: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    address: bytes
+    uscc: str
+    active: bool  # the account's own flag; ``Governance.is_active`` also needs an active organisation
+
+
+@dataclass(frozen=True, slots=True)
+class Proposal:
+    proposal_id: int
+    action: Action
+    payload: bytes
+    proposer: bytes
+    created_block: int
+    expiry_block: int
+    votes: int
+    executed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ProposalResult:
+    """What a propose / vote / execute transaction did."""
+
+    proposal_id: int
+    executed: bool  # the proposal's action ran in this transaction
+    receipt: ReceiptResult
