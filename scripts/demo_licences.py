@@ -22,8 +22,8 @@ if str(ROOT) not in sys.path:
 
 from sdk.client import Client  # noqa: E402
 from sdk.crypto import PrivateKey, sm3  # noqa: E402
+from sdk.domains.licences import Licences  # noqa: E402
 from sdk.identifiers import compute_resident_id_check, make_licence_id  # noqa: E402
-from sdk.licences import Licences  # noqa: E402
 from sdk.signer import Signer  # noqa: E402
 
 DAY = 86_400

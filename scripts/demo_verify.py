@@ -72,7 +72,7 @@ def main() -> None:
     result = runner.invoke(cli(), ["verify", str(valid), "--trust", str(trust)])
     print(f"3. xinlian verify → exit {result.exit_code}\n{result.output}")
 
-    from sdk.licences import Licences
+    from sdk.domains.licences import Licences
 
     receipt = Licences(Client(url), signer).revoke(identifier, "吊销：演示")
     print(f"4. revoked at height {receipt.height}")

@@ -30,8 +30,8 @@ if TYPE_CHECKING:
     from sdk.authorisations import Authorisations
     from sdk.domains.confirmations import Confirmations
     from sdk.domains.governance import Governance
+    from sdk.domains.licences import Licences
     from sdk.drugs import Drugs
-    from sdk.licences import Licences
 
 DEFAULT_TIMEOUT_S: float = 10.0
 DEFAULT_GAS_LIMIT: int = 1_000_000
@@ -536,7 +536,7 @@ class Client:
     @property
     def licences(self) -> Licences:
         """E-licences (电子证照): reads, and signed writes through ``.with_signer(signer)``."""
-        from sdk.licences import Licences
+        from sdk.domains.licences import Licences
 
         return Licences(self)
 

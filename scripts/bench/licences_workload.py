@@ -38,8 +38,8 @@ if str(REPO_ROOT) not in sys.path:
 from scripts.bench.common import CommitWatcher, ConcurrentSubmitter, percentile  # noqa: E402
 from sdk.client import Client  # noqa: E402
 from sdk.crypto import sm3  # noqa: E402
+from sdk.domains.licences import LICENCE_GAS_LIMIT, Licences  # noqa: E402
 from sdk.identifiers import compute_resident_id_check, make_licence_id  # noqa: E402
-from sdk.licences import LICENCE_GAS_LIMIT, Licences  # noqa: E402
 from sdk.signer import Signer  # noqa: E402
 from sdk.types import Transaction  # noqa: E402
 

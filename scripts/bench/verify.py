@@ -57,8 +57,8 @@ def rate(operation: Callable[[], object], seconds: float) -> float:
 
 def issue_licence(url: str, signer: Signer, uscc: str) -> str:
     """Issue one licence (defining its type once); return its identifier."""
+    from sdk.domains.licences import Licences
     from sdk.identifiers import make_licence_id
-    from sdk.licences import Licences
 
     licences = Licences(Client(url), signer)
     type_code = uscc + "032"

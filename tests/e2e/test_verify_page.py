@@ -159,7 +159,7 @@ def bundles(nodes: tuple[RunningNode, RunningNode]) -> dict[str, Any]:
     issuer = home.member_with("ISSUER")
     valid = issue_licence(home.url, issuer)
     revoked = issue_licence(home.url, issuer)
-    from sdk.licences import Licences
+    from sdk.domains.licences import Licences
 
     Licences(Client(home.url), issuer.signer).revoke(revoked.identifier, "吊销")
     get = lambda url: httpx.get(url, timeout=30).json()  # noqa: E731

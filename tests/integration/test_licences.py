@@ -13,9 +13,7 @@ import pytest
 
 from sdk.client import Client
 from sdk.crypto import PrivateKey, sm3
-from sdk.errors import DomainError, ExecutionError, IdentifierError, WeakSaltError, XinlianError
-from sdk.identifiers import make_licence_id
-from sdk.licences import (
+from sdk.domains.licences import (
     LICENCE_GAS_LIMIT,
     HolderCredential,
     Licences,
@@ -23,6 +21,8 @@ from sdk.licences import (
     compute_holder_key_hash,
     compute_licence_hash,
 )
+from sdk.errors import DomainError, ExecutionError, IdentifierError, WeakSaltError, XinlianError
+from sdk.identifiers import make_licence_id
 from sdk.signer import Signer
 from sdk.system import LICENCE_REGISTRY_ADDRESS
 

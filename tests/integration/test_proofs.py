@@ -119,8 +119,8 @@ def test_unknown_transaction_and_bad_parameters(running_node: RunningNode) -> No
 # --- licences -----------------------------------------------------------------------------------------
 def issue_licence(url: str, issuer: Member, serial: str | None = None) -> Any:
     """Define a licence type (once) and issue a licence as ``issuer``; return the IssueResult."""
+    from sdk.domains.licences import Licences
     from sdk.identifiers import make_licence_id
-    from sdk.licences import Licences
 
     client = Client(url)
     licences = Licences(client, issuer.signer)
@@ -141,7 +141,7 @@ def issue_licence(url: str, issuer: Member, serial: str | None = None) -> Any:
 
 
 def test_licence_bundle_reports_validity_then_revocation_with_its_height(running_node: RunningNode) -> None:
-    pytest.importorskip("sdk.licences")
+    pytest.importorskip("sdk.domains.licences")
     issuer = running_node.member_with("ISSUER")
     result = issue_licence(running_node.url, issuer)
     verifier = Verifier(trust=_trust(running_node))
@@ -154,7 +154,7 @@ def test_licence_bundle_reports_validity_then_revocation_with_its_height(running
     credential = result.credential
     assert event.licence.is_holder(credential.holder_salt, "111", "11010519491231002X")
     # the proven state word is what py-evm's LicenceRegistry.status returns (layout check on a real EVM)
-    from sdk.licences import Licences
+    from sdk.domains.licences import Licences
 
     licences = Licences(Client(running_node.url), issuer.signer)
     assert int(licences.status(result.identifier)) == event.state.value == 1

@@ -16,8 +16,8 @@ from node.api.routes.calls import call_or_raise
 from node.genesis import LICENCE_REGISTRY_ADDRESS
 from node.ledger.chain import Ledger
 from sdk.contracts import Contract
+from sdk.domains.licences import LicenceStatus, compute_licence_hash, decode_history, decode_jurisdiction
 from sdk.errors import XinlianError
-from sdk.licences import LicenceStatus, compute_licence_hash, decode_history, decode_jurisdiction
 
 router = APIRouter(prefix="/v1/licences", tags=["licences"])
 

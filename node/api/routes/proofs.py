@@ -173,7 +173,7 @@ def parse_licence(identifier: str) -> bytes:
     """Return the id hash for a GB/T 36904 identifier or a 0x-prefixed 32-byte id hash; raises BadRequest."""
     if identifier[:2] in ("0x", "0X"):
         return parse_hash(identifier, "identifier")
-    from sdk.licences import compute_licence_hash
+    from sdk.domains.licences import compute_licence_hash
 
     try:
         return compute_licence_hash(identifier)

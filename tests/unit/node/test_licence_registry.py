@@ -24,9 +24,7 @@ from node.genesis_init import encode_initialize_with_governance
 from sdk.contracts import Contract
 from sdk.crypto import PrivateKey, sm3
 from sdk.domains.governance import Action, encode_payload
-from sdk.errors import WeakSaltError
-from sdk.identifiers import make_licence_id
-from sdk.licences import (
+from sdk.domains.licences import (
     Consent,
     LicenceStatus,
     compute_consent_message,
@@ -37,6 +35,8 @@ from sdk.licences import (
     new_holder_salt,
     validate_holder_salt,
 )
+from sdk.errors import WeakSaltError
+from sdk.identifiers import make_licence_id
 from sdk.types import Receipt
 
 CHAIN_ID = 7

@@ -17,7 +17,7 @@ import pytest
 
 from node.genesis import GOVERNANCE_ADDRESS
 from sdk.crypto import PrivateKey
-from sdk.licences import compute_holder_key_hash, compute_licence_hash
+from sdk.domains.licences import compute_holder_key_hash, compute_licence_hash
 from sdk.types import Receipt
 from tests.permissions import PermissionRow, rows_for
 from tests.unit.node.test_licence_registry import (

@@ -1,0 +1,82 @@
+"""The read model of LicenceRegistry.vy: licence types, records, statuses and the event history."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import TYPE_CHECKING, Any
+
+from sdk.contracts import Contract
+
+if TYPE_CHECKING:
+    pass
+
+
+class LicenceStatus(IntEnum):
+    """Status codes of LicenceRegistry.status / status_at."""
+
+    UNKNOWN = 0
+    VALID = 1
+    NOT_YET_VALID = 2
+    EXPIRED = 3
+    SUSPENDED = 4
+    REVOKED = 5
+    SUPERSEDED = 6
+
+
+# --- typed results -----------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class LicenceType:
+    type_id: bytes
+    type_code: str
+    name: str
+    authority: bytes  # defining account
+    authority_org: str  # its organisation (the USCC inside the type code)
+
+
+@dataclass(frozen=True, slots=True)
+class LicenceRecord:
+    """A licence as LicenceRegistry holds it, with its status at the time it was read."""
+
+    id_hash: bytes
+    type_id: bytes
+    issuer: bytes
+    issuer_org: str
+    holder_commitment: bytes
+    holder_key_hash: bytes  # 32 zero bytes: no holder key bound
+    document_hash: bytes
+    valid_from: int
+    valid_until: int  # 0 = no end date
+    jurisdiction: str
+    status: LicenceStatus
+    suspended_since: int
+    ended_at: int
+    previous: bytes  # 32 zero bytes: none
+    next: bytes
+    annotations: int
+    uses: int
+
+
+@dataclass(frozen=True, slots=True)
+class LicenceEvent:
+    """One step of a licence's history: an event of LicenceRegistry and where it was committed."""
+
+    name: str  # LicenceIssued, LicenceSuspended, …
+    height: int
+    tx_hash: bytes
+    args: dict[str, Any]
+
+
+def decode_history(contract: Contract, logs: Iterable[Any]) -> list[LicenceEvent]:
+    """Decode LicenceRegistry log entries (objects with ``log``, ``height``, ``tx_hash``) into events.
+
+    Entries that are not licence events are skipped.
+    """
+    events: list[LicenceEvent] = []
+    for entry in logs:
+        decoded = contract.try_decode_log(entry.log)
+        if decoded is None or decoded.name == "LicenceTypeDefined":
+            continue
+        events.append(LicenceEvent(decoded.name, entry.height, entry.tx_hash, decoded.args))
+    return events
