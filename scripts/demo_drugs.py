@@ -20,8 +20,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from sdk.client import Client  # noqa: E402
+from sdk.domains.drugs import BillType, Drugs, KeyScheme, Level  # noqa: E402
 from sdk.domains.governance import Governance  # noqa: E402
-from sdk.drugs import BillType, Drugs, KeyScheme, Level  # noqa: E402
 from sdk.errors import DrugAlertError  # noqa: E402
 from sdk.identifiers import compute_org_code_check, compute_uscc_check  # noqa: E402
 from sdk.signer import Signer  # noqa: E402

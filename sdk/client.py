@@ -29,9 +29,9 @@ from sdk.types import BlockHeader, CommitCertificate, Log, Transaction
 if TYPE_CHECKING:
     from sdk.authorisations import Authorisations
     from sdk.domains.confirmations import Confirmations
+    from sdk.domains.drugs import Drugs
     from sdk.domains.governance import Governance
     from sdk.domains.licences import Licences
-    from sdk.drugs import Drugs
 
 DEFAULT_TIMEOUT_S: float = 10.0
 DEFAULT_GAS_LIMIT: int = 1_000_000
@@ -543,7 +543,7 @@ class Client:
     @property
     def drugs(self) -> Drugs:
         """Drug traceability (药品追溯): consumer queries; signed writes via ``.with_signer(signer)``."""
-        from sdk.drugs import Drugs
+        from sdk.domains.drugs import Drugs
 
         return Drugs(self)
 

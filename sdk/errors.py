@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from sdk.drugs import DrugAlert
+    from sdk.domains.drugs.model import DrugAlert
 
 
 class XinlianError(Exception):

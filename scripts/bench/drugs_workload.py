@@ -27,8 +27,8 @@ if str(REPO_ROOT) not in sys.path:
 
 from sdk.client import Client  # noqa: E402
 from sdk.contracts import Contract  # noqa: E402
-from sdk.domains.governance import Governance  # noqa: E402
-from sdk.drugs import (  # noqa: E402
+from sdk.domains.calendar import day_of_date  # noqa: E402
+from sdk.domains.drugs import (  # noqa: E402
     COMMISSION_GAS_BASE,
     COMMISSION_GAS_PER_CODE,
     MOVE_GAS_PER_CODE,
@@ -38,9 +38,9 @@ from sdk.drugs import (  # noqa: E402
     Level,
     compute_code_id,
     compute_commission_chunk_size,
-    compute_day,
     compute_product_id,
 )
+from sdk.domains.governance import Governance  # noqa: E402
 from sdk.errors import XinlianError  # noqa: E402
 from sdk.identifiers import compute_org_code_check, compute_uscc_check  # noqa: E402
 from sdk.signer import Signer  # noqa: E402
@@ -140,7 +140,7 @@ def sign_commissions(
     """Return SM2-signed ``commission`` transactions (wire encoding) of ``per_tx`` codes each."""
     info = client.chain_info()
     product = compute_product_id(actors.product_key)
-    days = (compute_day(PRODUCTION), compute_day(EXPIRY))
+    days = (day_of_date(PRODUCTION), day_of_date(EXPIRY))
     raws: list[bytes] = []
     for start in range(0, len(codes), per_tx):
         ids = [compute_code_id(c) for c in codes[start : start + per_tx]]

@@ -12,8 +12,17 @@ import pytest
 
 from node.network import make_uscc
 from sdk.client import Client
+from sdk.domains.drugs import (
+    BillType,
+    Category,
+    CodeStatus,
+    Drugs,
+    KeyScheme,
+    Level,
+    decode_alerts,
+    parse_trace_code,
+)
 from sdk.domains.governance import Governance
-from sdk.drugs import BillType, Category, CodeStatus, Drugs, KeyScheme, Level, decode_alerts, parse_trace_code
 from sdk.errors import DrugAlertError, ExecutionError, IdentifierError
 from sdk.identifiers import compute_gtin_check
 from sdk.signer import Signer

@@ -20,7 +20,7 @@ from node.ledger.chain import Ledger
 from node.storage import LogCursor
 from sdk.client import LogEntry
 from sdk.contracts import Contract
-from sdk.drugs import (
+from sdk.domains.drugs import (
     CodeState,
     ConsumerView,
     DrugEvent,

@@ -27,7 +27,8 @@ from node.genesis_init import encode_initialize_with_governance
 from node.network import make_uscc
 from sdk.contracts import Contract
 from sdk.crypto import sm3
-from sdk.drugs import (
+from sdk.domains.calendar import day_of_date
+from sdk.domains.drugs import (
     CALL_GAS_BASE,
     COMMISSION_GAS_BASE,
     COMMISSION_GAS_PER_CODE,
@@ -38,7 +39,6 @@ from sdk.drugs import (
     CodeStatus,
     Level,
     compute_commission_chunk_size,
-    compute_day,
     compute_product_id,
     parse_trace_code,
 )
@@ -209,7 +209,7 @@ def commission(
     product = compute_product_id(codes[0][:7])
     ids = [cid(c) for c in codes]
     return chain.must(
-        sender, "commission", product, batch, compute_day(PRODUCTION), compute_day(EXPIRY), int(level), ids
+        sender, "commission", product, batch, day_of_date(PRODUCTION), day_of_date(EXPIRY), int(level), ids
     )
 
 
@@ -291,7 +291,7 @@ def test_commissioning_records_codes_with_the_mah_as_custodian(chain: Chain) -> 
     state = chain.code(unit(1))
     assert state["known"] and state["status"] == CodeStatus.ACTIVE and state["custodian"] == PHARMA
     assert state["batch_no"] == "B001" and state["level"] == Level.UNIT
-    assert state["expiry_day"] == compute_day(EXPIRY) and not state["expired"]
+    assert state["expiry_day"] == day_of_date(EXPIRY) and not state["expired"]
     assert [DRUG.decode_log(log).name for log in receipt.logs] == ["Commissioned"] * 2 + ["BatchCommissioned"]
     assert chain.view("get_batch", compute_product_id(UNIT_KEY), "B001")["commissioned"] == 2
     assert chain.code(unit(3))["known"] is False
@@ -320,7 +320,7 @@ def test_commissioning_a_known_code_is_refused_with_an_alert(chain: Chain) -> No
     register(chain)
     commission(chain, [unit(1)], Level.UNIT)
     product = compute_product_id(UNIT_KEY)
-    days = (compute_day(PRODUCTION), compute_day(EXPIRY))
+    days = (day_of_date(PRODUCTION), day_of_date(EXPIRY))
     alerts = chain.alerted(PHARMA, "commission", product, "B001", *days, 1, [cid(unit(2)), cid(unit(1))])
     assert alerts == [(cid(unit(1)), "already commissioned")]
     assert chain.code(unit(2))["known"] is False
@@ -329,7 +329,7 @@ def test_commissioning_a_known_code_is_refused_with_an_alert(chain: Chain) -> No
 def test_commissioning_refusals_revert(chain: Chain) -> None:
     register(chain)
     product = compute_product_id(UNIT_KEY)
-    days = (compute_day(PRODUCTION), compute_day(EXPIRY))
+    days = (day_of_date(PRODUCTION), day_of_date(EXPIRY))
     codes = [cid(unit(1))]
     assert chain.reverted(RIVAL, "commission", product, "B1", *days, 1, codes) == "not the product's MAH"
     assert chain.reverted(DIST, "commission", product, "B1", *days, 1, codes) == "not a MAH"
@@ -531,7 +531,7 @@ def test_recall_by_unit_product_stops_cases_of_the_same_lot(stocked: Chain) -> N
     stocked.must(REGULATOR, "recall", compute_product_id(CASE_KEY), "B001", "regulator order")
     assert stocked.code(unit(15))["recalled"] is True  # the case product shares the unit product's lot
     assert stocked.alerted(PHARMA, "ship", [cid(case(2))], DIST, SALE) == [(cid(case(2)), "recalled")]
-    product, days = compute_product_id(UNIT_KEY), (compute_day(PRODUCTION), compute_day(EXPIRY))
+    product, days = compute_product_id(UNIT_KEY), (day_of_date(PRODUCTION), day_of_date(EXPIRY))
     assert (
         stocked.reverted(PHARMA, "commission", product, "B001", *days, 1, [cid(unit(99))])
         == "batch is on hold"
@@ -716,7 +716,7 @@ def test_a_regulator_reassigns_a_squatted_product_to_its_maker(chain: Chain) -> 
         False,
     )
     assert chain.view("products", product)["mah_org"] == ORG_MAH
-    days = (compute_day(PRODUCTION), compute_day(EXPIRY))
+    days = (day_of_date(PRODUCTION), day_of_date(EXPIRY))
     assert (
         chain.reverted(RIVAL, "commission", product, "B1", *days, 1, [cid(unit(1))])
         == "not the product's MAH"
@@ -731,7 +731,7 @@ def test_a_suspended_product_commissions_nothing_until_reinstated(stocked: Chain
     product = compute_product_id(UNIT_KEY)
     stocked.must(REGULATOR, "settle_product", product, ORG_MAH, True, "registration contested")
     assert stocked.view("products", product)["status"] == 2
-    days = (compute_day(PRODUCTION), compute_day(EXPIRY))
+    days = (day_of_date(PRODUCTION), day_of_date(EXPIRY))
     assert stocked.reverted(PHARMA, "commission", product, "B002", *days, 1, [cid(unit(99))]) == (
         "product registration suspended"
     )

@@ -30,7 +30,8 @@ from node.genesis import (
 )
 from node.genesis_init import encode_initialize_with_governance
 from node.network import make_uscc
-from sdk.drugs import BillType, Level, compute_day, compute_product_id
+from sdk.domains.calendar import day_of_date
+from sdk.domains.drugs import BillType, Level, compute_product_id
 from sdk.types import Receipt
 from tests.permissions import PermissionRow, rows_for
 from tests.unit.node.test_drug_trace import (
@@ -66,7 +67,7 @@ UNREGISTERED = bytes([0x77]) * 20
 DIST_2, PHARMACY_2 = bytes([0x31]) * 20, bytes([0x32]) * 20
 ORG_DIST_2, ORG_PHARM_2 = make_uscc("330000", 70), make_uscc("330000", 71)
 UNIT_ID, CASE_ID = compute_product_id(UNIT_KEY), compute_product_id(CASE_KEY)
-DAYS = (compute_day(PRODUCTION), compute_day(EXPIRY))
+DAYS = (day_of_date(PRODUCTION), day_of_date(EXPIRY))
 SALE = int(BillType.SALE)
 OPEN_SHIPMENT = 3  # unit 9, DIST -> PHARMACY, in the `in_custody` state
 

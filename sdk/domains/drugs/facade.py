@@ -1,0 +1,407 @@
+"""The DrugTrace.vy facade: reads through a node, and writes signed by a member."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from sdk.client import LogEntry
+from sdk.domains.calendar import day_of_date
+from sdk.domains.drugs.encoders import (
+    CALL_GAS_BASE,
+    COMMISSION_GAS_BASE,
+    COMMISSION_GAS_PER_CODE,
+    MAX_CODES_PER_CALL,
+    MAX_PREFIX_LENGTHS,
+    MIN_PREFIX_LENGTH,
+    MOVE_GAS_PER_CODE,
+    PACK_GAS_PER_CODE,
+    BillType,
+    Category,
+    KeyScheme,
+    Level,
+    TraceCode,
+    compute_commission_chunk_size,
+    compute_product_id,
+    normalise_product_key,
+    parse_trace_code,
+    validate_batch_no,
+)
+from sdk.domains.drugs.model import (
+    BatchState,
+    CodeState,
+    CommissionResult,
+    DrugAlert,
+    DrugEvent,
+    Product,
+    ShipmentResult,
+    decode_alerts,
+    decode_drug_event,
+)
+from sdk.domains.drugs.queries import DrugQueries
+from sdk.errors import ClientError, DomainError, DrugAlertError, EncodingError, IdentifierError
+from sdk.identifiers import parse_uscc
+from sdk.signer import Signer
+from sdk.system import DRUG_TRACE_ADDRESS
+
+if TYPE_CHECKING:
+    from sdk.client import Client, ReceiptResult
+
+
+class _ClientLedger:
+    """A node client seen as a DrugLedger (calls and logs over HTTP)."""
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+        self._times: dict[int, int] = {}
+
+    @property
+    def governance_address(self) -> bytes:
+        return self.client.chain_info(refresh=False).governance_address
+
+    def call(self, to: bytes, data: bytes) -> bytes:
+        return self.client.call(to, data)
+
+    def logs(self, address: bytes, topics: Sequence[bytes | None]) -> Iterable[LogEntry]:
+        return self.client.logs(address=address, topics=topics)
+
+    def block_time_ms(self, height: int) -> int | None:
+        if height not in self._times:
+            self._times[height] = self.client.block(height).header.timestamp_ms
+        return self._times[height]
+
+
+# --- the facade ---------------------------------------------------------------------------------------
+@dataclass
+class _Prepared:
+    codes: list[TraceCode] = field(default_factory=list)
+
+    @property
+    def ids(self) -> list[bytes]:
+        return [c.code_id for c in self.codes]
+
+
+class Drugs(DrugQueries):
+    """DrugTrace through a node: reads, and writes signed by ``signer``.
+
+    Every code is validated with sdk.identifiers before anything is signed. Writes wait for the commit;
+    a revert (malformed call, missing role) raises ExecutionError with the contract's reason; a refusal
+    for the codes' state (recorded as Alerts) raises DrugAlertError (a DomainError) with the reason.
+    """
+
+    def __init__(
+        self, client: Client, signer: Signer | None = None, *, address: bytes = DRUG_TRACE_ADDRESS
+    ) -> None:
+        super().__init__(_ClientLedger(client), address)
+        self.client = client
+        self.signer = signer
+
+    def with_signer(self, signer: Signer) -> Drugs:
+        """Return a facade that signs writes with ``signer``."""
+        return Drugs(self.client, signer, address=self.address)
+
+    # --- plumbing ----------------------------------------------------------------------------------------
+    def _require_signer(self) -> Signer:
+        if self.signer is None:
+            raise ClientError("this Drugs facade has no signer; use with_signer(signer)", code="no_signer")
+        return self.signer
+
+    def _gas(self, per_item: int, count: int, base: int = CALL_GAS_BASE) -> int:
+        limit = self.client.chain_info(refresh=False).tx_gas_limit
+        return min(limit, base + per_item * count)
+
+    def _send(self, function: str, args: Sequence[Any], *, gas_limit: int) -> ReceiptResult:
+        signer = self._require_signer()
+        data = self.contract.encode_call(function, list(args))
+        return self.client.send(signer, self.address, data, gas_limit=gas_limit, check=True)
+
+    def _check_alerts(self, receipt: ReceiptResult, what: str) -> None:
+        alerts = decode_alerts(receipt, self.address)
+        if alerts:
+            raise DrugAlertError(
+                f"{what} refused: {alerts[0].reason}"
+                + (f" (+{len(alerts) - 1} more)" if len(alerts) > 1 else ""),
+                alerts=alerts,
+                tx_hash=receipt.tx_hash,
+            )
+
+    @staticmethod
+    def _prepare(codes: Sequence[str] | str, *, limit: int | None = MAX_CODES_PER_CALL) -> _Prepared:
+        items = [codes] if isinstance(codes, str) else list(codes)
+        if not items:
+            raise EncodingError("no codes given", code="bad_arguments")
+        if limit is not None and len(items) > limit:
+            raise EncodingError(f"at most {limit} codes per call, got {len(items)}", code="bad_arguments")
+        prepared = _Prepared([parse_trace_code(c) for c in items])
+        if len(set(prepared.ids)) != len(prepared.ids):
+            raise EncodingError("a code is listed twice", code="bad_arguments")
+        return prepared
+
+    def _move(
+        self, function: str, args: Sequence[Any], count: int, what: str, per_code: int = MOVE_GAS_PER_CODE
+    ) -> ReceiptResult:
+        receipt = self._send(function, args, gas_limit=self._gas(per_code, count))
+        self._check_alerts(receipt, what)
+        return receipt
+
+    # --- products ----------------------------------------------------------------------------------------
+    def register_product(
+        self,
+        product_key: str,
+        name: str,
+        approval_number: str,
+        category: Category = Category.ORDINARY,
+        *,
+        packs: str | None = None,
+    ) -> ReceiptResult:
+        """Register a product (7-digit 药品标识码 or GTIN) for the signer's organisation as MAH.
+
+        The key must fall under a prefix a drug regulator bound to the signer's organisation
+        (``assign_key_prefix``; see ``registrant``). ``packs`` names the product key this one packs (a case's
+        unit product): they then share lots. The contract derives the product id from the key.
+        Raises: IdentifierError, ExecutionError (``not a MAH``, ``product key not assigned to you``,
+        ``product already registered`` …).
+        """
+        packs_id = compute_product_id(packs) if packs is not None else bytes(32)
+        args = [normalise_product_key(product_key), name, approval_number, int(Category(category)), packs_id]
+        return self._send("register_product", args, gas_limit=CALL_GAS_BASE + 300_000)
+
+    def assign_key_prefix(
+        self, scheme: KeyScheme, prefix: str, mah_uscc: str | None, reason: str
+    ) -> ReceiptResult:
+        """Bind a product-key prefix to an MAH organisation, or withdraw the binding (``mah_uscc`` None).
+        By a DRUG_REGULATOR.
+
+        ``scheme`` NMPA: a block of 4-7 leading digits of 药品标识码; GS1: a GS1 company prefix (4-12 digits,
+        as it follows the GTIN-14 indicator digit). Raises: IdentifierError / EncodingError before signing;
+        ExecutionError (``not a drug regulator``, ``regulator's own organisation`` …).
+        """
+        scheme = KeyScheme(scheme)
+        if not (prefix.isascii() and prefix.isdigit()):
+            raise IdentifierError("a key prefix is digits", field="prefix", value=prefix)
+        if not MIN_PREFIX_LENGTH <= len(prefix) <= MAX_PREFIX_LENGTHS[scheme]:
+            raise IdentifierError(
+                f"a {scheme.name} key prefix has {MIN_PREFIX_LENGTH}-{MAX_PREFIX_LENGTHS[scheme]} digits",
+                field="prefix",
+                value=prefix,
+            )
+        uscc = parse_uscc(mah_uscc).code if mah_uscc is not None else ""
+        if not reason:
+            raise EncodingError("a reason is required", code="bad_arguments")
+        args = [int(scheme), prefix, uscc, reason]
+        return self._send("assign_key_prefix", args, gas_limit=CALL_GAS_BASE + 200_000)
+
+    def settle_product(
+        self, product_key: str, mah_uscc: str, *, suspended: bool = False, reason: str
+    ) -> ReceiptResult:
+        """Rule on a contested product registration: the MAH organisation that holds it (the current one to
+        keep it) and whether it is suspended (no code of it is commissioned). By a DRUG_REGULATOR.
+
+        Raises: IdentifierError / EncodingError before signing; ExecutionError (``unknown product``,
+        ``unknown or inactive organisation``, ``regulator's own organisation`` …).
+        """
+        if not reason:
+            raise EncodingError("a reason is required", code="bad_arguments")
+        args = [compute_product_id(product_key), parse_uscc(mah_uscc).code, suspended, reason]
+        return self._send("settle_product", args, gas_limit=CALL_GAS_BASE + 200_000)
+
+    # --- commissioning -----------------------------------------------------------------------------------
+    def commission_chunk_size(self) -> int:
+        """Return how many codes one commissioning transaction carries under the chain's gas limit."""
+        return compute_commission_chunk_size(self.client.chain_info(refresh=False).tx_gas_limit)
+
+    def commission(
+        self,
+        codes: Sequence[str],
+        batch_no: str,
+        production_date: dt.date,
+        expiry: dt.date,
+        level: Level = Level.UNIT,
+        *,
+        chunk_size: int | None = None,
+    ) -> CommissionResult:
+        """Commission codes of one product and batch, in as many transactions as the gas limit needs
+        (submitted together, then awaited).
+
+        Takes: the codes (all of one product key; a GS1 code's printed batch/expiry must match), the batch
+        number, production and expiry dates, the packaging level.
+        Returns: the count and the receipts. Raises: IdentifierError / EncodingError before signing;
+        ExecutionError on a revert; DrugAlertError when a code was commissioned before (``count`` in its
+        detail says how many of this call's codes were recorded by the other transactions).
+        """
+        signer = self._require_signer()
+        prepared = self._prepare(codes, limit=None)
+        batch_no = validate_batch_no(batch_no)
+        if expiry < production_date:
+            raise EncodingError("expiry is before production", code="bad_arguments")
+        products = {c.product_key for c in prepared.codes}
+        if len(products) != 1:
+            raise EncodingError("codes of one commissioning must share one product key", code="bad_arguments")
+        for trace in prepared.codes:
+            if trace.batch is not None and trace.batch != batch_no:
+                raise IdentifierError(f"code prints batch {trace.batch}, not {batch_no}", field="batch_no")
+            if trace.expiry is not None and trace.expiry != expiry:
+                raise IdentifierError(f"code prints expiry {trace.expiry}, not {expiry}", field="expiry")
+        product_id = prepared.codes[0].product_id
+        size = chunk_size or self.commission_chunk_size()
+        if not 1 <= size <= MAX_CODES_PER_CALL:
+            raise EncodingError(f"chunk size must be 1..{MAX_CODES_PER_CALL}", code="bad_arguments")
+        ids = prepared.ids
+        hashes: list[bytes] = []
+        for start in range(0, len(ids), size):
+            chunk = ids[start : start + size]
+            data = self.contract.encode_call(
+                "commission",
+                [product_id, batch_no, day_of_date(production_date), day_of_date(expiry), int(level), chunk],
+            )
+            gas = self._gas(COMMISSION_GAS_PER_CODE, len(chunk), COMMISSION_GAS_BASE)
+            hashes.append(self.client.send(signer, self.address, data, gas_limit=gas, wait=False))
+        receipts = tuple(self.client.wait(h, check=True) for h in hashes)
+        alerts: list[DrugAlert] = []
+        refused: list[ReceiptResult] = []
+        recorded = 0
+        for start, receipt in zip(range(0, len(ids), size), receipts, strict=True):
+            chunk_alerts = decode_alerts(receipt, self.address)
+            if chunk_alerts:
+                alerts += chunk_alerts
+                refused.append(receipt)
+            else:
+                recorded += len(ids[start : start + size])
+        if refused:
+            raise DrugAlertError(
+                f"commissioning refused: {alerts[0].reason} ({recorded} of {len(ids)} codes recorded)",
+                alerts=alerts,
+                tx_hash=refused[0].tx_hash,
+                count=recorded,
+            )
+        return CommissionResult(count=len(ids), receipts=receipts)
+
+    # --- packing -----------------------------------------------------------------------------------------
+    def aggregate(self, parent: str, children: Sequence[str]) -> ReceiptResult:
+        """Pack children into a parent of a higher level (both held by the signer, both top-level).
+
+        Raises: IdentifierError, ExecutionError, DrugAlertError.
+        """
+        parent_id = parse_trace_code(parent).code_id
+        prepared = self._prepare(children)
+        limit = (self.client.chain_info(refresh=False).tx_gas_limit - CALL_GAS_BASE) // PACK_GAS_PER_CODE
+        if len(prepared.ids) > limit:
+            raise EncodingError(
+                f"at most {limit} children per aggregate under the gas limit; pack in several calls",
+                code="bad_arguments",
+            )
+        return self._move(
+            "aggregate", [parent_id, prepared.ids], len(prepared.ids), "aggregation", PACK_GAS_PER_CODE
+        )
+
+    def disaggregate(self, parent: str, children: Sequence[str]) -> ReceiptResult:
+        """Unpack children from a parent held by the signer. Raises as ``aggregate``."""
+        parent_id = parse_trace_code(parent).code_id
+        prepared = self._prepare(children)
+        return self._move("disaggregate", [parent_id, prepared.ids], len(prepared.ids), "disaggregation")
+
+    # --- shipping ----------------------------------------------------------------------------------------
+    def ship(self, codes: Sequence[str], to: bytes, bill_type: BillType = BillType.SALE) -> ShipmentResult:
+        """Ship top-level codes the signer holds to account ``to`` under an outbound bill type.
+
+        Returns: the shipment id and receipt. Raises: IdentifierError, ExecutionError (unknown bill type,
+        receiver without a drug-trade role …), DrugAlertError (not the custodian, recalled, expired …).
+        """
+        prepared = self._prepare(codes)
+        if len(to) != 20:
+            raise EncodingError("the receiver is a 20-byte account address", code="bad_arguments")
+        receipt = self._move(
+            "ship", [prepared.ids, to, int(BillType(bill_type))], len(prepared.ids), "shipment"
+        )
+        for log in receipt.logs:
+            event = self.contract.try_decode_log(log) if log.address == self.address else None
+            if event is not None and event.name == "ShipmentCreated":
+                return ShipmentResult(shipment_id=int(event.args["shipment"]), receipt=receipt)
+        raise ClientError("the shipment receipt carries no ShipmentCreated event", code="bad_response")
+
+    def shipment_codes(self, shipment_id: int) -> list[bytes]:
+        """Return the ids of the codes shipped under ``shipment_id`` that are still in transit in it."""
+        topic = self.contract.encode_topic("Shipped", "shipment", shipment_id)
+        ids = [
+            bytes(e.args["code"])
+            for e in (decode_drug_event(x) for x in self.ledger.logs(self.address, [None, None, topic]))
+            if e is not None and e.name == "Shipped"
+        ]
+        return [i for i in ids if self.get_code(i).shipment_id == shipment_id]
+
+    def _settle(
+        self, function: str, shipment_id: int, codes: Sequence[str] | None, what: str
+    ) -> ReceiptResult:
+        ids = self.shipment_codes(shipment_id) if codes is None else self._prepare(codes).ids
+        if not ids:
+            raise DomainError(f"shipment {shipment_id} has no codes in transit", code="nothing_in_transit")
+        if len(ids) > MAX_CODES_PER_CALL:
+            raise EncodingError(f"at most {MAX_CODES_PER_CALL} codes per call", code="bad_arguments")
+        return self._move(function, [shipment_id, ids], len(ids), what)
+
+    def receive(self, shipment_id: int, codes: Sequence[str] | None = None) -> ReceiptResult:
+        """Confirm receipt (the signer is the shipment's receiver) of ``codes``, or of every code still in
+        transit in it when None: custody moves to the signer. Raises: ExecutionError, DrugAlertError."""
+        return self._settle("receive", shipment_id, codes, "receipt")
+
+    def cancel_shipment(self, shipment_id: int, codes: Sequence[str] | None = None) -> ReceiptResult:
+        """Withdraw (sender) or refuse (receiver) codes still in transit: they return to the sender."""
+        return self._settle("cancel_shipment", shipment_id, codes, "cancellation")
+
+    # --- terminal ----------------------------------------------------------------------------------------
+    def dispense(self, codes: Sequence[str] | str) -> ReceiptResult:
+        """Dispense codes the signer (a DISPENSER) holds: terminal.
+
+        Raises: IdentifierError, ExecutionError (``not a dispenser``), DrugAlertError (``already dispensed``,
+        ``recalled``, ``expired``, ``unknown code`` …) — the refusal itself is recorded on chain as Alerts.
+        """
+        prepared = self._prepare(codes)
+        return self._move("dispense", [prepared.ids], len(prepared.ids), "dispensing")
+
+    def destroy(self, codes: Sequence[str] | str) -> ReceiptResult:
+        """Destroy codes the signer holds (also recalled or expired ones): terminal. Raises like dispense."""
+        prepared = self._prepare(codes)
+        return self._move("destroy", [prepared.ids], len(prepared.ids), "destruction")
+
+    # --- holds -------------------------------------------------------------------------------------------
+    def _hold(self, function: str, product_key: str, batch_no: str, reason: str) -> ReceiptResult:
+        args = [compute_product_id(product_key), validate_batch_no(batch_no), reason]
+        return self._send(function, args, gas_limit=CALL_GAS_BASE + 200_000)
+
+    def recall(self, product_key: str, batch_no: str, reason: str) -> ReceiptResult:
+        """Recall a batch (all packaging levels of the drug). By the product's MAH or the drug regulator.
+
+        Raises: IdentifierError, ExecutionError (``unknown batch``, ``hold already set``, wrong role).
+        """
+        return self._hold("recall", product_key, batch_no, reason)
+
+    def freeze(self, product_key: str, batch_no: str, reason: str) -> ReceiptResult:
+        """Freeze a batch: nothing but receipts moves until it is lifted. A drug regulator's freeze is lifted
+        only by a drug regulator; the product's MAH puts its own batch on a voluntary hold.
+        Raises as ``recall``."""
+        return self._hold("freeze", product_key, batch_no, reason)
+
+    def unfreeze(self, product_key: str, batch_no: str, reason: str) -> ReceiptResult:
+        """Lift the signer's kind of freeze: a drug regulator's freeze (by a regulator) or the MAH's voluntary
+        hold (by the product's MAH; ``only a regulator lifts its freeze`` when a regulator froze it).
+        Raises as ``recall``."""
+        return self._hold("unfreeze", product_key, batch_no, reason)
+
+    # --- reads by code text ------------------------------------------------------------------------------
+    def code_state(self, code: str) -> CodeState:
+        """Return a code's state (validated first). Raises: IdentifierError."""
+        return self.get_code(parse_trace_code(code).code_id)
+
+    def code_history(self, code: str) -> list[DrugEvent]:
+        """Return a code's full history, with its parents' events while packed. Raises: IdentifierError."""
+        return self.history(parse_trace_code(code).code_id)
+
+    def product(self, product_key: str) -> Product | None:
+        """Return a registered product by its 药品标识码 / GTIN, or None. Raises: IdentifierError."""
+        return self.get_product(compute_product_id(product_key))
+
+    def batch(self, product_key: str, batch_no: str) -> BatchState:
+        """Return a batch's state by product key and batch number. Raises: IdentifierError."""
+        return self.get_batch(compute_product_id(product_key), validate_batch_no(batch_no))

@@ -1,0 +1,201 @@
+"""The read model of DrugTrace.vy: products, codes, batches, shipments, alerts and decoded events."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final
+
+from sdk.client import LogEntry
+from sdk.contracts import Contract, DecodedEvent
+from sdk.domains.drugs.encoders import Category, CodeStatus, DrugAction, Level
+from sdk.system import DRUG_TRACE_ADDRESS
+
+if TYPE_CHECKING:
+    from sdk.client import ReceiptResult
+
+
+DRUG_TRACE_CONTRACT: Final = Contract("DrugTrace")
+
+
+# --- results ------------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Product:
+    product_id: bytes
+    mah_uscc: str
+    name: str
+    approval_number: str
+    category: Category
+    drug_id: bytes  # the base product whose lots this product shares
+    suspended: bool = False  # by a drug regulator: no code of it is commissioned
+
+
+@dataclass(frozen=True, slots=True)
+class CodeState:
+    """A code's state on the ledger; status, custodian and shipment are effective (from its root)."""
+
+    code_id: bytes
+    known: bool
+    product_id: bytes
+    batch_no: str
+    production_date: dt.date | None
+    expiry_date: dt.date | None
+    level: Level | None
+    status: CodeStatus
+    custodian: bytes
+    shipment_id: int
+    parent: bytes | None
+    recalled: bool
+    frozen: bool
+    expired: bool
+
+
+@dataclass(frozen=True, slots=True)
+class BatchState:
+    product_id: bytes
+    batch_no: str
+    known: bool
+    lot: bytes
+    production_date: dt.date | None
+    expiry_date: dt.date | None
+    commissioned: int
+    recalled: bool
+    frozen: bool  # a regulator's freeze or the MAH's voluntary hold: nothing moves but receipts
+    expired: bool
+    regulator_freeze: bool = False  # lifted only by a drug regulator
+    mah_hold: bool = False  # the MAH's voluntary hold, lifted only by the product's MAH
+
+
+@dataclass(frozen=True, slots=True)
+class Shipment:
+    shipment_id: int
+    sender: bytes
+    receiver: bytes
+    bill_type: int
+    count: int
+    remaining: int
+    status: int  # 1 open, 2 received, 3 cancelled
+
+
+@dataclass(frozen=True, slots=True)
+class DrugAlert:
+    """An Alert the contract recorded for a refused code."""
+
+    code_id: bytes
+    actor: bytes
+    action: DrugAction
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class DrugEvent:
+    """A DrugTrace event in a code's history; ``via`` is the ancestor it was packed in, when inherited."""
+
+    name: str
+    args: dict[str, Any]
+    height: int
+    tx_hash: bytes
+    tx_index: int
+    log_index: int
+    via: bytes | None = None
+
+    @property
+    def position(self) -> tuple[int, int, int]:
+        return (self.height, self.tx_index, self.log_index)
+
+
+@dataclass(frozen=True, slots=True)
+class TrailStep:
+    """One custody step a consumer may see: what happened, by which organisation, when (no volumes)."""
+
+    step: str  # commissioned, shipped, received, shipment_cancelled, dispensed, destroyed
+    uscc: str
+    organisation: str
+    height: int
+    timestamp_ms: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumerView:
+    """What a consumer learns from scanning a code (NMPAB/T 1012 style): authentic or not, and why."""
+
+    code: str
+    authentic: bool
+    reason: str  # "" when authentic; else why not (unknown code, product mismatch, printed batch differs …)
+    product_id: bytes | None  # the product the ledger registered the code under (None when unknown)
+    product_name: str
+    mah_uscc: str
+    mah_name: str
+    approval_number: str
+    category: Category | None
+    batch_no: str
+    production_date: dt.date | None
+    expiry_date: dt.date | None
+    level: Level | None
+    status: CodeStatus
+    recalled: bool
+    frozen: bool
+    expired: bool
+    trail: tuple[TrailStep, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class CommissionResult:
+    count: int
+    receipts: tuple[ReceiptResult, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ShipmentResult:
+    shipment_id: int
+    receipt: ReceiptResult
+
+
+# Events whose topic1 is a code id, in the order a code lives through them.
+CODE_EVENTS: Final = frozenset(
+    {
+        "Commissioned",
+        "Aggregated",
+        "Disaggregated",
+        "Shipped",
+        "Received",
+        "ShipmentCancelledCode",
+        "Dispensed",
+        "Destroyed",
+        "Alert",
+    }
+)
+
+
+def decode_drug_event(entry: LogEntry) -> DrugEvent | None:
+    """Decode a committed DrugTrace log into a DrugEvent, or None when it is no DrugTrace event."""
+    event: DecodedEvent | None = DRUG_TRACE_CONTRACT.try_decode_log(entry.log)
+    if event is None:
+        return None
+    return DrugEvent(
+        name=event.name,
+        args=event.args,
+        height=entry.height,
+        tx_hash=entry.tx_hash,
+        tx_index=entry.tx_index,
+        log_index=entry.log_index,
+    )
+
+
+def decode_alerts(receipt: ReceiptResult, address: bytes = DRUG_TRACE_ADDRESS) -> list[DrugAlert]:
+    """Return the Alerts a DrugTrace transaction recorded (empty when none)."""
+    alerts: list[DrugAlert] = []
+    for log in receipt.logs:
+        if log.address != address:
+            continue
+        event = DRUG_TRACE_CONTRACT.try_decode_log(log)
+        if event is not None and event.name == "Alert":
+            alerts.append(
+                DrugAlert(
+                    code_id=bytes(event.args["code"]),
+                    actor=event.args["actor"],
+                    action=DrugAction(int(event.args["action"])),
+                    reason=str(event.args["reason"]),
+                )
+            )
+    return alerts
