@@ -22,7 +22,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sdk.authorisations import (
+from sdk.client import Client
+from sdk.crypto import PrivateKey, sm3
+from sdk.domains.authorisations import (
     Authorisations,
     GrantRecord,
     Level,
@@ -30,8 +32,6 @@ from sdk.authorisations import (
     compute_subject_commitment,
     new_salt,
 )
-from sdk.client import Client
-from sdk.crypto import PrivateKey, sm3
 from sdk.domains.governance import Governance, ProposalResult
 from sdk.errors import ExecutionError
 from sdk.identifiers import compute_org_code_check, compute_uscc_check

@@ -27,7 +27,7 @@ from sdk.signer import Signer
 from sdk.types import BlockHeader, CommitCertificate, Log, Transaction
 
 if TYPE_CHECKING:
-    from sdk.authorisations import Authorisations
+    from sdk.domains.authorisations import Authorisations
     from sdk.domains.confirmations import Confirmations
     from sdk.domains.drugs import Drugs
     from sdk.domains.governance import Governance
@@ -550,7 +550,7 @@ class Client:
     @property
     def authorisations(self) -> Authorisations:
         """Data-sharing authorisations: reads, and signed writes through ``.with_signer(signer)``."""
-        from sdk.authorisations import Authorisations
+        from sdk.domains.authorisations import Authorisations
 
         return Authorisations(self)
 

@@ -35,10 +35,10 @@ if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
 from scripts.bench.common import CommitWatcher, ConcurrentSubmitter, percentile  # noqa: E402
-from sdk.authorisations import Authorisations, Level, ShareType, compute_fields_mask  # noqa: E402
 from sdk.client import Client  # noqa: E402
 from sdk.contracts import Contract  # noqa: E402
 from sdk.crypto import sm3  # noqa: E402
+from sdk.domains.authorisations import Authorisations, Level, ShareType, compute_fields_mask  # noqa: E402
 from sdk.domains.governance import Governance  # noqa: E402
 from sdk.signer import Signer  # noqa: E402
 from sdk.system import DATA_AUTHORISATION_ADDRESS  # noqa: E402

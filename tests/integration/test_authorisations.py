@@ -11,7 +11,9 @@ import httpx
 import pytest
 
 from node.network import make_uscc
-from sdk.authorisations import (
+from sdk.client import Client
+from sdk.crypto import PrivateKey, sm3
+from sdk.domains.authorisations import (
     Authorisations,
     GrantStatus,
     Level,
@@ -21,8 +23,6 @@ from sdk.authorisations import (
     new_salt,
     sign_consent,
 )
-from sdk.client import Client
-from sdk.crypto import PrivateKey, sm3
 from sdk.domains.governance import Governance
 from sdk.errors import DomainError, ExecutionError, IdentifierError, XinlianError
 from sdk.signer import Signer

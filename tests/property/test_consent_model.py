@@ -14,8 +14,8 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from sdk.authorisations import GrantStatus, sign_consent
 from sdk.crypto import PrivateKey, sm3
+from sdk.domains.authorisations import GrantStatus, sign_consent
 from tests.unit.node.test_data_authorisation import (
     HOLDER,
     HOLDER_REGULATOR,

@@ -24,8 +24,10 @@ from node.genesis import (
 )
 from node.genesis_init import encode_initialize_with_governance
 from node.network import make_uscc
-from sdk import authorisations as sdk_auth
-from sdk.authorisations import (
+from sdk.contracts import Contract, DecodedEvent
+from sdk.crypto import PrivateKey, sm3
+from sdk.domains import authorisations as sdk_auth
+from sdk.domains.authorisations import (
     ConsentTerms,
     GrantStatus,
     compute_consent_message,
@@ -36,8 +38,6 @@ from sdk.authorisations import (
     sign_consent,
     sign_subject_key_binding,
 )
-from sdk.contracts import Contract, DecodedEvent
-from sdk.crypto import PrivateKey, sm3
 from sdk.errors import DomainError, IdentifierError
 from sdk.types import Receipt
 

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from node.genesis import DATA_AUTHORISATION_ADDRESS, GOVERNANCE_ADDRESS
-from sdk.authorisations import GrantStatus, compute_revocation_message, sign_consent
 from sdk.crypto import PrivateKey, sm3
+from sdk.domains.authorisations import GrantStatus, compute_revocation_message, sign_consent
 from tests.permissions import PermissionRow, rows_for
 from tests.unit.node.test_data_authorisation import (
     BASIS,
