@@ -1,4 +1,4 @@
-"""Proof bundles: the versioned document that proves one ledger event offline (format + builders)."""
+"""Proof bundles: the versioned document that proves one ledger event offline (its JSON and compact forms)."""
 
 # A bundle carries wire objects in their canonical RLP encodings (hex in JSON), so the verifier recomputes
 # every hash from the bytes it checks. Two interchangeable forms: JSON (documented in docs/proof-bundle.md)
@@ -22,8 +22,8 @@ from sdk.errors import (
     FormatError,
     XinlianError,
 )
-from sdk.proofs.merkle import MerkleTree, compute_leaf_hash
-from sdk.types import Block, BlockHeader, CommitCertificate, Receipt, Transaction
+from sdk.proofs.base45 import b45decode, b45encode
+from sdk.types import BlockHeader, CommitCertificate, Receipt, Transaction
 
 __all__ = [
     "BUNDLE_FORMAT",
@@ -36,12 +36,6 @@ __all__ = [
     "ProofBundle",
     "SealedHeader",
     "StateProof",
-    "b45decode",
-    "b45encode",
-    "build_bundle",
-    "build_event_proof",
-    "build_handover",
-    "build_history_proof",
     "decode_compact",
     "load_bundle",
 ]
@@ -531,49 +525,6 @@ def _reencode(item: Item) -> bytes:
     return encode_list(_reencode(x) for x in item)
 
 
-# --- base45 (RFC 9285) ---------------------------------------------------------------------------------
-_B45 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"
-_B45_INDEX = {c: i for i, c in enumerate(_B45)}
-
-
-def b45encode(data: bytes) -> str:
-    """Return the RFC 9285 base45 text of ``data`` (QR alphanumeric alphabet)."""
-    out: list[str] = []
-    for i in range(0, len(data) - 1, 2):
-        n = data[i] * 256 + data[i + 1]
-        n, c = divmod(n, 45)
-        e, d = divmod(n, 45)
-        out += (_B45[c], _B45[d], _B45[e])
-    if len(data) % 2:
-        d, c = divmod(data[-1], 45)
-        out += (_B45[c], _B45[d])
-    return "".join(out)
-
-
-def b45decode(text: str) -> bytes:
-    """Return the bytes of RFC 9285 base45 ``text``; raises FormatError for a bad character or length."""
-    try:
-        values = [_B45_INDEX[c] for c in text]
-    except KeyError as exc:
-        raise FormatError(f"not base45: bad character {exc.args[0]!r}") from exc
-    if len(values) % 3 == 1:
-        raise FormatError("not base45: bad length")
-    out = bytearray()
-    for i in range(0, len(values), 3):
-        chunk = values[i : i + 3]
-        if len(chunk) == 3:
-            n = chunk[0] + chunk[1] * 45 + chunk[2] * 2025
-            if n > 0xFFFF:
-                raise FormatError("not base45: triple out of range")
-            out += n.to_bytes(2, "big")
-        else:
-            n = chunk[0] + chunk[1] * 45
-            if n > 0xFF:
-                raise FormatError("not base45: pair out of range")
-            out.append(n)
-    return bytes(out)
-
-
 def _inflate(data: bytes) -> bytes:
     d = zlib.decompressobj()
     try:
@@ -617,82 +568,3 @@ def load_bundle(text: str | bytes) -> ProofBundle:
     if stripped.startswith("{"):
         return ProofBundle.loads(stripped)
     return decode_compact(stripped)
-
-
-# --- builders (offline: from wire objects a node or a test holds) ---------------------------------------
-def build_event_proof(
-    block: Block, receipts: Sequence[Receipt], tx_index: int, log_index: int | None = None
-) -> EventProof:
-    """Return the event proof of transaction ``tx_index`` of ``block`` (and optionally one of its logs).
-
-    Takes: the block, its receipts in block order, the transaction's index, an optional log index.
-    Raises: FormatError when the index, the receipts or the log index do not fit the block.
-    """
-    txs = block.transactions
-    if len(receipts) != len(txs):
-        raise FormatError(f"{len(receipts)} receipts for {len(txs)} transactions")
-    if not 0 <= tx_index < len(txs):
-        raise FormatError(f"transaction index {tx_index} is outside the block's {len(txs)}")
-    receipt = receipts[tx_index]
-    if log_index is not None and not 0 <= log_index < len(receipt.logs):
-        raise FormatError(f"log index {log_index} is outside the receipt's {len(receipt.logs)} logs")
-    tx_tree = MerkleTree([compute_leaf_hash(tx.encode()) for tx in txs])
-    receipt_tree = MerkleTree([compute_leaf_hash(r.encode()) for r in receipts])
-    return EventProof(
-        tx=txs[tx_index],
-        receipt=receipt,
-        tx_index=tx_index,
-        tx_count=len(txs),
-        tx_proof=tx_tree.inclusion_proof(tx_index),
-        receipt_proof=receipt_tree.inclusion_proof(tx_index),
-        log_index=log_index,
-    )
-
-
-def build_history_proof(block_hashes: Sequence[bytes], height: int) -> HistoryProof:
-    """Return the proof that ``block_hashes[height]`` is in the history root of header ``len(block_hashes)``.
-
-    Takes: the hashes of blocks 0..H-1 (H = the checkpoint height) and the proven block's height.
-    """
-    tree = MerkleTree([compute_leaf_hash(h) for h in block_hashes])
-    return HistoryProof(size=len(block_hashes), path=tree.inclusion_proof(height))
-
-
-def build_handover(block: Block, certificate: CommitCertificate | None) -> Handover:
-    """Return the handover entry of a block that carries a new validator set.
-
-    Raises FormatError when the block carries no set.
-    """
-    if not block.next_validators:
-        raise FormatError(f"block {block.header.height} does not hand over to a new validator set")
-    return Handover(block.header, certificate, tuple(block.next_validators))
-
-
-def build_bundle(
-    *,
-    genesis_hash: bytes,
-    block: Block,
-    certificate: CommitCertificate | None,
-    receipts: Sequence[Receipt],
-    tx_index: int,
-    log_index: int | None = None,
-    handovers: Sequence[Handover] = (),
-    history: HistoryProof | None = None,
-    state: StateProof | None = None,
-    labels: Mapping[str, str] | None = None,
-) -> ProofBundle:
-    """Assemble a bundle for one transaction of ``block`` (see build_event_proof for the arguments).
-
-    ``handovers`` are the validator-set changes since genesis (or since the checkpoint) up to the highest
-    header in the bundle; ``history`` proves the block under a checkpoint instead of (or besides) its
-    certificate. Raises FormatError as build_event_proof does.
-    """
-    return ProofBundle(
-        chain_id=block.header.chain_id,
-        genesis_hash=genesis_hash,
-        event=build_event_proof(block, receipts, tx_index, log_index),
-        block=SealedHeader(block.header, certificate, history),
-        handovers=tuple(handovers),
-        state=state,
-        labels=dict(labels or {}),
-    )

@@ -330,7 +330,7 @@ def test_block_over_the_byte_limit_is_refused(small_block_node: Node, tmp_path: 
 
 
 def test_history_proofs_from_the_ledger_equal_a_rebuild_over_stored_hashes(node: Node) -> None:
-    from sdk.proofs.bundle import build_history_proof
+    from sdk.proofs.builders import build_history_proof
 
     for _ in range(6):
         producer(node).produce_once()

@@ -13,15 +13,8 @@ from node.api.errors import BadRequest, NotFound
 from node.api.models import ErrorPublic
 from node.ledger.chain import Ledger
 from sdk.errors import IdentifierError
-from sdk.proofs.bundle import (
-    Handover,
-    HistoryProof,
-    ProofBundle,
-    SealedHeader,
-    StateProof,
-    build_bundle,
-    build_handover,
-)
+from sdk.proofs.builders import build_bundle, build_handover
+from sdk.proofs.bundle import Handover, HistoryProof, ProofBundle, SealedHeader, StateProof
 from sdk.proofs.licence import LICENCE_ISSUED_TOPIC, LICENCE_STATUS_RULE
 from sdk.proofs.mpt import compute_storage_slot
 from sdk.proofs.trust import Checkpoint, Genesis, trust_to_json

@@ -35,16 +35,8 @@ from sdk.errors import (
     VerificationError,
 )
 from sdk.identifiers import make_licence_id
-from sdk.proofs.bundle import (
-    HistoryProof,
-    ProofBundle,
-    StateProof,
-    build_bundle,
-    build_handover,
-    build_history_proof,
-    decode_compact,
-    load_bundle,
-)
+from sdk.proofs.builders import build_bundle, build_handover, build_history_proof
+from sdk.proofs.bundle import HistoryProof, ProofBundle, StateProof, decode_compact, load_bundle
 from sdk.proofs.licence import LICENCE_ISSUED_TOPIC, LICENCE_ISSUING_CALLS, LICENCE_STATUS_RULE
 from sdk.proofs.merkle import MerkleAccumulator
 from sdk.proofs.mpt import BLANK_ROOT, compute_storage_slot, get_from_proof, verify_storage_proof
