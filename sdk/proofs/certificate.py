@@ -67,21 +67,13 @@ def check_certificate(
         raise _fail("validator_set", "the validator set is empty")
     if len(set(validators)) != n:
         raise _fail("validator_set", "the validator set names the same public key twice")
-    if cert.height != height:
-        raise _fail(
-            "other_block",
-            f"certificate seals another block: it is for height {cert.height}, the block is at {height}",
-            certificate_height=cert.height,
-            block_height=height,
-        )
-    if cert.round != round:
-        raise _fail(
-            "other_block",
-            f"certificate seals another block: it is for round {cert.round}, "
-            f"the block was proposed in round {round}",
-            certificate_round=cert.round,
-            block_round=round,
-        )
+    for field, claimed, actual in (("height", cert.height, height), ("round", cert.round, round)):
+        if claimed != actual:
+            raise _fail(
+                "other_block",
+                f"certificate seals another block: it is for {field} {claimed}, the block's is {actual}",
+                **{f"certificate_{field}": claimed, f"block_{field}": actual},
+            )
     if cert.block_hash != block_hash:
         raise _fail(
             "other_block",

@@ -139,6 +139,20 @@ class Confirmations:
             if (e := self.contract.try_decode_log(log))
         ]
 
+    def _seal(
+        self, kind: DocumentKind, document: Any, recipients: Sequence[Recipient], letter_id: bytes
+    ) -> tuple[bytes, bytes]:
+        """Seal a letter document for ``recipients``; return the envelope and its SM3 (kept on chain)."""
+        sealed = seal_document(
+            canonical_json(document),
+            kind=kind,
+            recipients=recipients,
+            chain_id=self.chain_id,
+            contract=self.address,
+            letter_id=letter_id,
+        )
+        return sealed, sm3(sealed)
+
     def _transition(self, function: str, letter_id: bytes, *args: Any) -> LetterTransition:
         receipt = self._send(function, _letter_id(letter_id), *args)
         events = self._events(receipt)
@@ -172,15 +186,9 @@ class Confirmations:
             recipients.append(Recipient(RecipientRole.REGULATOR, regulator_key))
         if client_key is not None:
             recipients.append(Recipient(RecipientRole.CLIENT, client_key))
-        sealed = seal_document(
-            canonical_json(request.to_json(letter_id)),
-            kind=DocumentKind.REQUEST,
-            recipients=recipients,
-            chain_id=self.chain_id,
-            contract=self.address,
-            letter_id=letter_id,
+        sealed, request_hash = self._seal(
+            DocumentKind.REQUEST, request.to_json(letter_id), recipients, letter_id
         )
-        request_hash = sm3(sealed)
         receipt = self._send(
             "create",
             letter_id,
@@ -249,15 +257,7 @@ class Confirmations:
         ]
         if regulator_key is not None:
             recipients.append(Recipient(RecipientRole.REGULATOR, regulator_key))
-        sealed = seal_document(
-            canonical_json(reply.to_json(letter_id)),
-            kind=DocumentKind.REPLY,
-            recipients=recipients,
-            chain_id=self.chain_id,
-            contract=self.address,
-            letter_id=letter_id,
-        )
-        reply_hash = sm3(sealed)
+        sealed, reply_hash = self._seal(DocumentKind.REPLY, reply.to_json(letter_id), recipients, letter_id)
         receipt = self._send(
             "reply",
             _letter_id(letter_id),
