@@ -5,26 +5,31 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, overload
 
 import httpx
 
+from sdk.answers import (
+    BlockInfo,
+    ChainInfo,
+    LogEntry,
+    ReceiptResult,
+    TransactionStatus,
+    block_info_from_json,
+    error_from_response,
+    from_node_hex,
+    status_from_json,
+)
 from sdk.auth import sign_query
-from sdk.encoding import from_hex, to_hex
+from sdk.encoding import to_hex
 from sdk.errors import (
     ClientError,
-    EncodingError,
-    ExecutionError,
-    IdentifierError,
-    InvalidSignatureError,
     InvalidTransaction,
-    StorageError,
     XinlianError,
 )
 from sdk.signer import Signer
-from sdk.types import BlockHeader, CommitCertificate, Log, Transaction
+from sdk.types import CommitCertificate, Log, Transaction
 
 if TYPE_CHECKING:
     from sdk.domains.authorisations import Authorisations
@@ -33,135 +38,18 @@ if TYPE_CHECKING:
     from sdk.domains.governance import Governance
     from sdk.domains.licences import Licences
 
+
 DEFAULT_TIMEOUT_S: float = 10.0
+
+
 DEFAULT_GAS_LIMIT: int = 1_000_000
+
+
 #: The node waits at most this long per status request; longer waits are several requests.
 _NODE_MAX_WAIT_S: float = 30.0
+
+
 _CHAIN_INFO_TTL_S: float = 5.0
-
-_ADMISSION_CODES = frozenset(
-    {
-        "invalid_transaction",
-        "oversize",
-        "wrong_chain",
-        "gas_limit",
-        "expired",
-        "expiry_too_far",
-        "duplicate",
-        "bad_signature",
-        "unknown_sender",
-        "mempool_full",
-    }
-)
-_CODE_CLASSES: dict[str, type[XinlianError]] = {
-    **dict.fromkeys(_ADMISSION_CODES, InvalidTransaction),
-    "execution_reverted": ExecutionError,
-    "execution_error": ExecutionError,
-    "reverted": ExecutionError,
-    "unknown_state_root": ExecutionError,
-    "bad_encoding": EncodingError,
-    "invalid_identifier": IdentifierError,
-    "invalid_signature": InvalidSignatureError,
-    "storage_error": StorageError,
-}
-
-
-# --- results ------------------------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class ChainInfo:
-    """What ``/v1/chain`` says: chain id, head and the chain parameters."""
-
-    chain_id: int
-    protocol_version: int
-    height: int
-    head_hash: bytes
-    head_timestamp_ms: int
-    state_root: bytes
-    governance_address: bytes
-    genesis_hash: bytes | None
-    expiry_window: int
-    tx_gas_limit: int
-    max_tx_bytes: int
-    block_period_ms: int
-    config: dict[str, int] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class BlockInfo:
-    """A block as served by a node; ``header`` is decoded from its canonical encoding and hash-checked."""
-
-    header: BlockHeader
-    block_hash: bytes
-    transactions: tuple[bytes, ...]  # transaction hashes in block order
-    next_validators: tuple[bytes, ...]
-
-    @property
-    def height(self) -> int:
-        return self.header.height
-
-
-@dataclass(frozen=True, slots=True)
-class ReceiptResult:
-    """The outcome of a committed transaction."""
-
-    tx_hash: bytes
-    status: int  # 1 success, 0 reverted
-    gas_used: int
-    logs: tuple[Log, ...]
-    revert_reason: str | None
-    revert_data: bytes
-    height: int
-    index: int
-    block_hash: bytes
-
-    @property
-    def succeeded(self) -> bool:
-        return self.status == 1
-
-    def raise_for_status(self) -> ReceiptResult:
-        """Return self if the transaction succeeded; else raise ExecutionError (``execution_reverted``)."""
-        if self.status != 1:
-            raise ExecutionError(
-                f"transaction reverted: {self.revert_reason or '(no reason)'}",
-                code="execution_reverted",
-                reason=self.revert_reason,
-                tx_hash=to_hex(self.tx_hash),
-                height=self.height,
-            )
-        return self
-
-
-@dataclass(frozen=True, slots=True)
-class TransactionStatus:
-    """``pending``, ``committed`` (with receipt and transaction) or ``unknown`` to the node."""
-
-    tx_hash: bytes
-    status: Literal["pending", "committed", "unknown"]
-    receipt: ReceiptResult | None = None
-    transaction: Transaction | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class LogEntry:
-    """A committed log and where it is."""
-
-    log: Log
-    height: int
-    tx_hash: bytes
-    tx_index: int
-    log_index: int
-
-    @property
-    def address(self) -> bytes:
-        return self.log.address
-
-    @property
-    def topics(self) -> tuple[bytes, ...]:
-        return self.log.topics
-
-    @property
-    def data(self) -> bytes:
-        return self.log.data
 
 
 # --- the client ---------------------------------------------------------------------------------------
@@ -233,7 +121,7 @@ class Client:
         except httpx.HTTPError as exc:
             raise ClientError(f"cannot reach {self.url}: {exc}", code="unreachable", url=self.url) from exc
         if response.status_code >= 400:
-            raise _to_error(response, default_error)
+            raise error_from_response(response, default_error)
         try:
             return response.json()
         except ValueError as exc:
@@ -315,13 +203,13 @@ class Client:
 
     def head(self) -> BlockInfo:
         """Return the latest committed block. Raises ClientError."""
-        return _to_block(self._request("GET", "/v1/blocks/latest"))
+        return block_info_from_json(self._request("GET", "/v1/blocks/latest"))
 
     def block(self, height_or_hash: int | bytes) -> BlockInfo:
         """Return a block by height or by 32-byte hash. Raises ClientError (``not_found``)."""
         if isinstance(height_or_hash, bytes):
-            return _to_block(self._request("GET", f"/v1/blocks/by-hash/0x{height_or_hash.hex()}"))
-        return _to_block(self._request("GET", f"/v1/blocks/{int(height_or_hash)}"))
+            return block_info_from_json(self._request("GET", f"/v1/blocks/by-hash/0x{height_or_hash.hex()}"))
+        return block_info_from_json(self._request("GET", f"/v1/blocks/{int(height_or_hash)}"))
 
     def certificate(self, height: int) -> CommitCertificate:
         """Return the commit certificate of the block at ``height`` (decoded, not yet verified)."""
@@ -346,7 +234,7 @@ class Client:
         except httpx.HTTPError as exc:
             raise ClientError(f"cannot reach {self.url}: {exc}", code="unreachable", url=self.url) from exc
         if response.status_code not in (200, 503):
-            raise _to_error(response, ClientError)
+            raise error_from_response(response, ClientError)
         try:
             result: dict[str, Any] = response.json()
         except ValueError as exc:
@@ -380,7 +268,7 @@ class Client:
             params={"wait": f"{wait_s:.3f}"} if wait_s else None,
             timeout=self.timeout + wait_s,
         )
-        return _to_status(body)
+        return status_from_json(body)
 
     def wait(self, tx_hash: bytes, timeout: float = 30.0, *, check: bool = False) -> ReceiptResult:
         """Wait until the transaction is committed and return its receipt.
@@ -560,92 +448,3 @@ class Client:
         from sdk.domains.confirmations import Confirmations
 
         return Confirmations(self)
-
-
-# --- decoding answers ---------------------------------------------------------------------------------
-def from_node_hex(value: object) -> bytes:
-    """Return the bytes of a hex field of the node's answer; raises ClientError (bad_response) if not hex."""
-    return from_hex(value, "a hex field of the node's answer", error=ClientError, code="bad_response")
-
-
-def _to_error(response: httpx.Response, default_error: type[XinlianError]) -> XinlianError:
-    try:
-        body = response.json()
-        code = str(body["code"])
-        message = str(body.get("message", code))
-        detail = body.get("detail") or {}
-        if not isinstance(detail, dict):
-            detail = {"detail": detail}
-    except (ValueError, KeyError, TypeError):
-        return ClientError(
-            f"HTTP {response.status_code} from {response.request.url.path}",
-            code="http_error",
-            http_status=response.status_code,
-        )
-    cls = _CODE_CLASSES.get(code)
-    if cls is None:
-        cls = (
-            default_error if response.status_code < 500 and default_error is not ClientError else ClientError
-        )
-    if default_error is InvalidTransaction and code == "bad_encoding":
-        cls = InvalidTransaction
-    detail = {str(k): v for k, v in detail.items() if k not in ("code", "message", "http_status")}
-    return cls(message, code=code, http_status=response.status_code, **detail)
-
-
-def _to_block(body: Any) -> BlockInfo:
-    try:
-        header = BlockHeader.decode(from_node_hex(body["header_raw"]))
-        claimed = from_node_hex(body["block_hash"])
-        transactions = tuple(from_node_hex(h) for h in body["transactions"])
-        next_validators = tuple(from_node_hex(v) for v in body["next_validators"])
-    except (KeyError, TypeError) as exc:
-        raise ClientError("the node's block is malformed", code="bad_response") from exc
-    except EncodingError as exc:
-        raise ClientError(
-            f"the node's block header does not decode: {exc.message}", code="bad_response"
-        ) from exc
-    if header.block_hash != claimed:
-        raise ClientError("the node's block hash does not match its header", code="bad_response")
-    return BlockInfo(
-        header=header, block_hash=claimed, transactions=transactions, next_validators=next_validators
-    )
-
-
-def _to_receipt(body: Any, tx_hash: bytes) -> ReceiptResult:
-    receipt = body["receipt"]
-    return ReceiptResult(
-        tx_hash=tx_hash,
-        status=int(receipt["status"]),
-        gas_used=int(receipt["gas_used"]),
-        logs=tuple(
-            Log(
-                address=from_node_hex(x["address"]),
-                topics=tuple(from_node_hex(t) for t in x["topics"]),
-                data=from_node_hex(x["data"]),
-            )
-            for x in receipt["logs"]
-        ),
-        revert_reason=receipt.get("revert_reason"),
-        revert_data=from_node_hex(receipt.get("revert_data") or "0x"),
-        height=int(body["height"]),
-        index=int(body["index"]),
-        block_hash=from_node_hex(body["block_hash"]),
-    )
-
-
-def _to_status(body: Any) -> TransactionStatus:
-    try:
-        tx_hash = from_node_hex(body["tx_hash"])
-        status = body["status"]
-        if status not in ("pending", "committed", "unknown"):
-            raise ValueError(status)
-        receipt = _to_receipt(body, tx_hash) if status == "committed" and body.get("receipt") else None
-        tx = Transaction.decode(from_node_hex(body["raw"])) if body.get("raw") else None
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ClientError("the node's transaction status is malformed", code="bad_response") from exc
-    except EncodingError as exc:
-        raise ClientError("the node's transaction does not decode", code="bad_response") from exc
-    if tx is not None and tx.tx_hash != tx_hash:
-        raise ClientError("the node's transaction does not match the hash asked for", code="bad_response")
-    return TransactionStatus(tx_hash=tx_hash, status=status, receipt=receipt, transaction=tx)

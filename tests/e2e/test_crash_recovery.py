@@ -14,7 +14,8 @@ import pytest
 
 from node.network import GenesisFile
 from node.storage import Store
-from sdk.client import Client, ReceiptResult
+from sdk.answers import ReceiptResult
+from sdk.client import Client
 from sdk.errors import ClientError
 from sdk.proofs.certificate import verify_certificate
 from sdk.types import BlockHeader, CommitCertificate

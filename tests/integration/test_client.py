@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from sdk.client import Client, ReceiptResult
+from sdk.answers import ReceiptResult
+from sdk.client import Client
 from sdk.contracts import ABI_DIR, Contract, render_abi
 from sdk.domains.governance import Action, compute_role_id
 from sdk.errors import ClientError, EncodingError, ExecutionError, IdentifierError, InvalidTransaction

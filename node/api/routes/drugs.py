@@ -18,7 +18,7 @@ from node.api.routes.calls import call_or_raise
 from node.genesis import DRUG_REGULATOR, DRUG_TRACE_ADDRESS
 from node.ledger.chain import Ledger
 from node.storage import LogCursor
-from sdk.client import LogEntry
+from sdk.answers import LogEntry
 from sdk.contracts import Contract
 from sdk.domains.drugs import (
     CodeState,

@@ -44,7 +44,8 @@ from sdk.signer import Signer
 from sdk.system import DATA_AUTHORISATION_ADDRESS
 
 if TYPE_CHECKING:
-    from sdk.client import Client, ReceiptResult
+    from sdk.answers import ReceiptResult
+    from sdk.client import Client
 
 
 AUTHORISATION_GAS_LIMIT: Final = 1_000_000

@@ -7,12 +7,12 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sdk.client import from_node_hex
+from sdk.answers import from_node_hex
 from sdk.domains.authorisations.encoders import WORD_BYTES, GrantStatus, Level, ShareType
 from sdk.errors import ClientError, DomainError
 
 if TYPE_CHECKING:
-    from sdk.client import ReceiptResult
+    from sdk.answers import ReceiptResult
 
 
 _E = TypeVar("_E", bound=IntEnum)

@@ -39,7 +39,8 @@ from sdk.signer import Signer
 from sdk.system import BANK_CONFIRMATION_ADDRESS
 
 if TYPE_CHECKING:
-    from sdk.client import Client, LogEntry, ReceiptResult
+    from sdk.answers import LogEntry, ReceiptResult
+    from sdk.client import Client
 
 MAX_REASON_CHARS: Final = 256
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any
 
-from sdk.client import from_node_hex
+from sdk.answers import from_node_hex
 from sdk.crypto import PublicKey
 from sdk.domains.calendar import date_of_day
 from sdk.domains.confirmations.items import mask_to_items

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sdk.client import LogEntry
+from sdk.answers import LogEntry
 from sdk.domains.calendar import day_of_date
 from sdk.domains.drugs.encoders import (
     CALL_GAS_BASE,
@@ -47,7 +47,8 @@ from sdk.signer import Signer
 from sdk.system import DRUG_TRACE_ADDRESS
 
 if TYPE_CHECKING:
-    from sdk.client import Client, ReceiptResult
+    from sdk.answers import ReceiptResult
+    from sdk.client import Client
 
 
 class _ClientLedger:

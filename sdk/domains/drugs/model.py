@@ -6,13 +6,13 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
-from sdk.client import LogEntry
+from sdk.answers import LogEntry
 from sdk.contracts import Contract, DecodedEvent
 from sdk.domains.drugs.encoders import Category, CodeStatus, DrugAction, Level
 from sdk.system import DRUG_TRACE_ADDRESS
 
 if TYPE_CHECKING:
-    from sdk.client import ReceiptResult
+    from sdk.answers import ReceiptResult
 
 
 DRUG_TRACE_CONTRACT: Final = Contract("DrugTrace")

@@ -7,7 +7,7 @@ import datetime as dt
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
-from sdk.client import LogEntry
+from sdk.answers import LogEntry
 from sdk.contracts import Contract
 from sdk.domains.calendar import date_of_day
 from sdk.domains.drugs.encoders import (

@@ -24,7 +24,8 @@ from sdk.signer import Signer
 from sdk.system import GLOBAL_SCOPE
 
 if TYPE_CHECKING:
-    from sdk.client import Client, ReceiptResult
+    from sdk.answers import ReceiptResult
+    from sdk.client import Client
 
 
 #: Roles whose scopes are licence types: a delegated admin grants them only for types its organisation

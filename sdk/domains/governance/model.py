@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from sdk.domains.governance.encoders import Action
 
 if TYPE_CHECKING:
-    from sdk.client import ReceiptResult
+    from sdk.answers import ReceiptResult
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,7 +34,8 @@ from sdk.signer import Signer
 from sdk.system import LICENCE_REGISTRY_ADDRESS
 
 if TYPE_CHECKING:
-    from sdk.client import Client, ReceiptResult
+    from sdk.answers import ReceiptResult
+    from sdk.client import Client
 
 
 LICENCE_REGISTRY_NAME: Final = "LicenceRegistry"
