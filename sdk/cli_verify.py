@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
+from sdk.encoding import to_hex
 from sdk.errors import FormatError, VerificationError
 from sdk.proofs.bundle import COMPACT_PREFIX, ProofBundle, decode_compact, load_bundle
 from sdk.proofs.trust import Trust, load_trust
@@ -136,7 +137,7 @@ def describe_event(event: VerifiedEvent) -> list[tuple[str, str]]:
         rows.append(("event", f"{name} (log {event.log.index})"))
         if decoded:
             for key, value in decoded[1].items():
-                shown = "0x" + value.hex() if isinstance(value, bytes) else str(value)
+                shown = to_hex(value) if isinstance(value, bytes) else str(value)
                 rows.append((f"  {key}", shown))
     if event.licence is not None:
         lic = event.licence
