@@ -16,7 +16,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from sdk.authorisations import GrantStatus, sign_consent
 from sdk.crypto import PrivateKey, sm3
-from tests.unit.node.test_data_authorisation import (
+from tests.contracts.worlds.authorisations import (
     HOLDER,
     HOLDER_REGULATOR,
     ORG_HOLDER,

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from sdk.drugs import compute_product_id
-from tests.unit.node.test_drug_trace import (
+from tests.contracts.worlds.drugs import (
     DIST,
     DRUG,
     OUTSIDER,

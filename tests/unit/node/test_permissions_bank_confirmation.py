@@ -9,8 +9,7 @@ import pytest
 
 from node.genesis import GOVERNANCE_ADDRESS
 from sdk.types import Receipt
-from tests.permissions import PermissionRow, rows_for
-from tests.unit.node.test_bank_confirmation import (
+from tests.contracts.worlds.confirmations import (
     ACCREDITOR,
     AUDIT_CLERK,
     AUDITOR_A,
@@ -26,8 +25,9 @@ from tests.unit.node.test_bank_confirmation import (
     REPLY_HASH,
     Chain,
     create,
+    new_chain,
 )
-from tests.unit.node.test_bank_confirmation import chain as chain  # the fixture
+from tests.permissions import PermissionRow, rows_for
 
 ROWS = rows_for("BankConfirmation")
 UNREGISTERED = bytes([0x77]) * 20
@@ -46,6 +46,11 @@ CALLERS: dict[str, bytes] = {
     "member of the letter's bank without BANK": BANK_CLERK,
     "member of the letter's audit firm without AUDITOR": AUDIT_CLERK,
 }
+
+
+@pytest.fixture()
+def chain() -> Chain:
+    return new_chain()
 
 
 def created(c: Chain) -> None:
@@ -76,18 +81,18 @@ Action = Callable[[Chain, bytes], Receipt]
 
 #: function -> (state in which the row's condition holds, state in which it does not, the call).
 SCENARIOS: dict[str, tuple[Step, Step | None, Action]] = {
-    "initialize": (nothing, None, lambda c, who: c.call(who, "initialize", GOVERNANCE_ADDRESS)),
+    "initialize": (nothing, None, lambda c, who: c.send(who, "initialize", GOVERNANCE_ADDRESS)),
     "create": (nothing, None, lambda c, who: create(c, sender=who)),
-    "authorise": (created, authorised, lambda c, who: c.call(who, "authorise", LETTER)),
-    "accept": (authorised, created, lambda c, who: c.call(who, "accept", LETTER)),
-    "reject": (authorised, accepted, lambda c, who: c.call(who, "reject", LETTER, "不予受理")),
+    "authorise": (created, authorised, lambda c, who: c.send(who, "authorise", LETTER)),
+    "accept": (authorised, created, lambda c, who: c.send(who, "accept", LETTER)),
+    "reject": (authorised, accepted, lambda c, who: c.send(who, "reject", LETTER, "不予受理")),
     "reply": (
         accepted,
         authorised,
-        lambda c, who: c.call(who, "reply", LETTER, REPLY_HASH, ITEMS_1_13, 0, b"sealed reply"),
+        lambda c, who: c.send(who, "reply", LETTER, REPLY_HASH, ITEMS_1_13, 0, b"sealed reply"),
     ),
-    "confirm_receipt": (replied, accepted, lambda c, who: c.call(who, "confirm_receipt", LETTER)),
-    "recall": (created, accepted, lambda c, who: c.call(who, "recall", LETTER)),
+    "confirm_receipt": (replied, accepted, lambda c, who: c.send(who, "confirm_receipt", LETTER)),
+    "recall": (created, accepted, lambda c, who: c.send(who, "recall", LETTER)),
 }
 #: Calls whose condition is about the arguments rather than the letter's state.
 VIOLATING_CALLS: dict[str, Action] = {

@@ -12,9 +12,18 @@ from node.genesis import CALENDAR_ADDRESS, GOVERNANCE_ADDRESS
 from sdk.calendar import HOLIDAY, CalendarExtension
 from sdk.governance import Action, encode_payload
 from sdk.types import Receipt
+from tests.contracts.worlds.governance import (
+    CALENDAR,
+    KEEPER,
+    M1,
+    M2,
+    MEMBER,
+    MONDAY,
+    OUTSIDER,
+    Chain,
+    make_chain,
+)
 from tests.permissions import PermissionRow, rows_for
-from tests.unit.node.test_calendar_proposals import MONDAY
-from tests.unit.node.test_governance import CALENDAR, KEEPER, M1, M2, MEMBER, OUTSIDER, Chain, make_chain
 
 ROWS = rows_for("Calendar")
 #: The Governance contract executing a passed proposal: the call is a proposal and its deciding vote.
@@ -31,7 +40,7 @@ CALLERS: dict[str, bytes] = {
 
 
 def covered_through(c: Chain) -> int:
-    return int(c.view_of(CALENDAR, CALENDAR_ADDRESS, "covered_through"))
+    return int(c.view("covered_through", to=CALENDAR_ADDRESS))
 
 
 def through_calendar(
@@ -40,7 +49,7 @@ def through_calendar(
     """``who`` calls ``function`` directly, or (PASSED_PROPOSAL) the committee passes the matching proposal:
     the receipt is that of the deciding vote, in which Governance calls the Calendar."""
     if who != PASSED_PROPOSAL:
-        return c.send_to(who, CALENDAR_ADDRESS, CALENDAR.encode_call(function, args))
+        return c.execute(who, CALENDAR_ADDRESS, CALENDAR.encode_call(function, args))
     proposal_id = c.propose(M1, int(action), payload)
     return c.send(M2, "vote", proposal_id)
 
@@ -58,11 +67,11 @@ def set_covered_through(c: Chain, who: bytes, grow_by: int = 365) -> Receipt:
 
 def initialize(c: Chain, who: bytes) -> Receipt:
     args = [GOVERNANCE_ADDRESS, 1, 2, [], []]
-    return c.send_to(who, CALENDAR_ADDRESS, CALENDAR.encode_call("initialize", args))
+    return c.execute(who, CALENDAR_ADDRESS, CALENDAR.encode_call("initialize", args))
 
 
 def today(c: Chain) -> int:
-    return int(c.view_of(CALENDAR, CALENDAR_ADDRESS, "today"))
+    return int(c.view("today", to=CALENDAR_ADDRESS))
 
 
 CallAction = Callable[[Chain, bytes], Receipt]
@@ -91,12 +100,12 @@ SCENARIOS: dict[str, Scenario] = {
 
 def snapshot(c: Chain) -> tuple[Any, ...]:
     days = (today(c), MONDAY)
-    kinds = tuple(c.view_of(CALENDAR, CALENDAR_ADDRESS, "day_kind", d) for d in days)
+    kinds = tuple(c.view("day_kind", d, to=CALENDAR_ADDRESS) for d in days)
     return (
         kinds,
-        c.view_of(CALENDAR, CALENDAR_ADDRESS, "covered_from"),
+        c.view("covered_from", to=CALENDAR_ADDRESS),
         covered_through(c),
-        c.view_of(CALENDAR, CALENDAR_ADDRESS, "governance"),
+        c.view("governance", to=CALENDAR_ADDRESS),
     )
 
 

@@ -11,8 +11,7 @@ import pytest
 from node.genesis import DATA_AUTHORISATION_ADDRESS, GOVERNANCE_ADDRESS
 from sdk.authorisations import GrantStatus, compute_revocation_message, sign_consent
 from sdk.crypto import PrivateKey, sm3
-from tests.permissions import PermissionRow, rows_for
-from tests.unit.node.test_data_authorisation import (
+from tests.contracts.worlds.authorisations import (
     BASIS,
     CHAIN_ID,
     EMPTY32,
@@ -36,10 +35,11 @@ from tests.unit.node.test_data_authorisation import (
     make_chain,
     signed_binding,
 )
+from tests.permissions import PermissionRow, rows_for
 
 ROWS = rows_for("DataAuthorisation")
 
-#: Each caller name of the table as an account of the test chain (tests/unit/node/test_data_authorisation.py).
+#: Each caller name of the table as an account of the test chain (tests/contracts/worlds/authorisations.py).
 CALLERS: dict[str, bytes] = {
     "outsider": UNREGISTERED,  # no organisation holds it
     "member": RELAY,  # an account of an organisation that is no party, without data roles
@@ -247,7 +247,7 @@ MORE_VIOLATIONS: dict[str, Callable[[Chain], Attempt]] = {"bind_subject_key": bi
 
 def assert_refused(c: Chain, attempt: Attempt, who: bytes, row: PermissionRow) -> None:
     before = c.root
-    receipt = c.call(who, attempt.function, *attempt.args)
+    receipt = c.send(who, attempt.function, *attempt.args)
     assert receipt.status == 0, f"{row} was allowed"
     assert c.root == before, f"{row}: a refused call changed the state"
     assert not attempt.done(c)
@@ -255,7 +255,7 @@ def assert_refused(c: Chain, attempt: Attempt, who: bytes, row: PermissionRow) -
 
 def assert_allowed(c: Chain, attempt: Attempt, who: bytes, row: PermissionRow) -> None:
     assert not attempt.done(c), f"{row}: the scenario already shows the change"
-    receipt = c.call(who, attempt.function, *attempt.args)
+    receipt = c.send(who, attempt.function, *attempt.args)
     assert receipt.status == 1, f"{row} was refused: {receipt.revert_reason!r}"
     assert attempt.done(c), f"{row}: the allowed call did not make its change"
 

@@ -11,8 +11,7 @@ from eth_abi import encode
 
 from node.genesis import AUDITOR, DATA_USER, GOVERNANCE_ADDRESS, ISSUER, MAH
 from sdk.types import Receipt
-from tests.permissions import PermissionRow, rows_for
-from tests.unit.node.test_governance import (
+from tests.contracts.worlds.governance import (
     AUDIT_BODY,
     AUTHORITY_A,
     DATA_ADMIN,
@@ -34,6 +33,7 @@ from tests.unit.node.test_governance import (
     Chain,
     make_chain,
 )
+from tests.permissions import PermissionRow, rows_for
 
 ROWS = rows_for("Governance")
 GRANTEE = PHARMA  # an account of an organisation none of the admins belongs to

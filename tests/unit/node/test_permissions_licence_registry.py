@@ -19,8 +19,7 @@ from node.genesis import GOVERNANCE_ADDRESS
 from sdk.crypto import PrivateKey
 from sdk.licences import compute_holder_key_hash, compute_licence_hash
 from sdk.types import Receipt
-from tests.permissions import PermissionRow, rows_for
-from tests.unit.node.test_licence_registry import (
+from tests.contracts.worlds.licences import (
     AUTHORITY,
     BANK,
     BANK_ORG,
@@ -37,9 +36,9 @@ from tests.unit.node.test_licence_registry import (
     OUTSIDER,
     Chain,
     licence_id,
+    make_base,
 )
-from tests.unit.node.test_licence_registry import base as base  # the fixtures
-from tests.unit.node.test_licence_registry import chain as chain
+from tests.permissions import PermissionRow, rows_for
 
 ROWS = rows_for("LicenceRegistry")
 
@@ -65,6 +64,16 @@ ORGANISATION: dict[bytes, str] = {
 LICENCE = licence_id("2025000001")  # issued by CITY in every scenario but define_type's and issue's
 LICENCE_HASH = compute_licence_hash(LICENCE)
 NEW_KEY = PrivateKey.generate()
+
+
+@pytest.fixture(scope="module")
+def base() -> Chain:
+    return make_base()
+
+
+@pytest.fixture()
+def chain(base: Chain) -> Chain:
+    return base.fork()
 
 
 def own(who: bytes) -> str:
@@ -216,7 +225,7 @@ def test_allowed_if_rows_are_refused_when_their_condition_does_not_hold(
     violating = VIOLATING_CALLS.get(row.function)
     assert breaks is not None or violating is not None, f"nothing breaks the condition of {row}"
     if breaks is not None:
-        fresh = Chain(chain.engine, chain.root, chain.height, chain.now)
+        fresh = chain.fork()
         breaks(fresh)
         assert_refused(fresh, action, who, row)
     if violating is not None:
