@@ -18,6 +18,7 @@ from node.genesis import (
 )
 from sdk.drugs import BillType, Level, compute_day, compute_product_id
 from sdk.types import Receipt
+from tests.contracts.permissions import PermissionRow, conditional, row_id, rows_for
 from tests.contracts.worlds.drugs import (
     CASE_KEY,
     DIST,
@@ -43,7 +44,6 @@ from tests.contracts.worlds.drugs import (
     new_chain,
     unit,
 )
-from tests.permissions import PermissionRow, rows_for
 
 ROWS = rows_for("DrugTrace")
 UNREGISTERED = bytes([0x77]) * 20
@@ -325,7 +325,7 @@ def assert_refused(c: Chain, scenario: Scenario, action: Action, who: bytes, row
     assert c.root == root and scenario.observe(c) == seen, f"{row}: a refused call changed state"
 
 
-@pytest.mark.parametrize("row", ROWS, ids=lambda r: f"{r.function}-{r.caller}")
+@pytest.mark.parametrize("row", ROWS, ids=row_id)
 def test_the_contract_enforces_the_permissions_table(chain: Chain, row: PermissionRow) -> None:
     assert row.function in SCENARIOS, f"the test has no scenario for {row.function!r}"
     scenario = SCENARIOS[row.function]
@@ -343,9 +343,7 @@ def test_the_contract_enforces_the_permissions_table(chain: Chain, row: Permissi
     assert chain.root != root and scenario.observe(chain) != seen, f"{row}: an allowed call changed nothing"
 
 
-@pytest.mark.parametrize(
-    "row", [r for r in ROWS if r.verdict == "allowed if"], ids=lambda r: f"{r.function}-{r.caller}"
-)
+@pytest.mark.parametrize("row", conditional(ROWS), ids=row_id)
 def test_allowed_if_rows_are_refused_when_their_condition_does_not_hold(
     chain: Chain, row: PermissionRow
 ) -> None:

@@ -12,6 +12,7 @@ from node.genesis import CALENDAR_ADDRESS, GOVERNANCE_ADDRESS
 from sdk.calendar import HOLIDAY, CalendarExtension
 from sdk.governance import Action, encode_payload
 from sdk.types import Receipt
+from tests.contracts.permissions import PermissionRow, conditional, row_id, rows_for
 from tests.contracts.worlds.governance import (
     CALENDAR,
     KEEPER,
@@ -23,7 +24,6 @@ from tests.contracts.worlds.governance import (
     Chain,
     make_chain,
 )
-from tests.permissions import PermissionRow, rows_for
 
 ROWS = rows_for("Calendar")
 #: The Governance contract executing a passed proposal: the call is a proposal and its deciding vote.
@@ -121,7 +121,7 @@ def chain() -> Chain:
     return make_chain()
 
 
-@pytest.mark.parametrize("row", ROWS, ids=lambda r: f"{r.function}-{r.caller}")
+@pytest.mark.parametrize("row", ROWS, ids=row_id)
 def test_the_contract_enforces_the_permissions_table(chain: Chain, row: PermissionRow) -> None:
     assert row.caller in CALLERS, f"the test does not know the caller {row.caller!r}: add it to CALLERS"
     assert row.function in SCENARIOS, f"the test has no scenario for {row.function!r}"
@@ -135,9 +135,7 @@ def test_the_contract_enforces_the_permissions_table(chain: Chain, row: Permissi
     assert snapshot(chain) != before, f"{row}: an allowed call changed nothing"
 
 
-@pytest.mark.parametrize(
-    "row", [r for r in ROWS if r.verdict == "allowed if"], ids=lambda r: f"{r.function}-{r.caller}"
-)
+@pytest.mark.parametrize("row", conditional(ROWS), ids=row_id)
 def test_allowed_if_rows_are_refused_when_their_condition_does_not_hold(
     chain: Chain, row: PermissionRow
 ) -> None:

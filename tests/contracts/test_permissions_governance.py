@@ -11,6 +11,7 @@ from eth_abi import encode
 
 from node.genesis import AUDITOR, DATA_USER, GOVERNANCE_ADDRESS, ISSUER, MAH
 from sdk.types import Receipt
+from tests.contracts.permissions import PermissionRow, conditional, row_id, rows_for
 from tests.contracts.worlds.governance import (
     AUDIT_BODY,
     AUTHORITY_A,
@@ -33,7 +34,6 @@ from tests.contracts.worlds.governance import (
     Chain,
     make_chain,
 )
-from tests.permissions import PermissionRow, rows_for
 
 ROWS = rows_for("Governance")
 GRANTEE = PHARMA  # an account of an organisation none of the admins belongs to
@@ -199,7 +199,7 @@ def chain() -> Chain:
     return make_chain()
 
 
-@pytest.mark.parametrize("row", ROWS, ids=lambda r: f"{r.function}-{r.caller}")
+@pytest.mark.parametrize("row", ROWS, ids=row_id)
 def test_the_contract_enforces_the_permissions_table(chain: Chain, row: PermissionRow) -> None:
     assert row.function in SCENARIOS, f"the test has no scenario for {row.function!r}"
     caller_of(row)  # fails for a caller the test does not know
@@ -214,9 +214,7 @@ def test_the_contract_enforces_the_permissions_table(chain: Chain, row: Permissi
     assert snapshot(chain, row) != before, f"{row}: an allowed call changed nothing"
 
 
-@pytest.mark.parametrize(
-    "row", [r for r in ROWS if r.verdict == "allowed if"], ids=lambda r: f"{r.function}-{r.caller}"
-)
+@pytest.mark.parametrize("row", conditional(ROWS), ids=row_id)
 def test_allowed_if_rows_are_refused_when_their_condition_does_not_hold(
     chain: Chain, row: PermissionRow
 ) -> None:

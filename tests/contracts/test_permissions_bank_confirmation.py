@@ -9,6 +9,7 @@ import pytest
 
 from node.genesis import GOVERNANCE_ADDRESS
 from sdk.types import Receipt
+from tests.contracts.permissions import PermissionRow, conditional, row_id, rows_for
 from tests.contracts.worlds.confirmations import (
     ACCREDITOR,
     AUDIT_CLERK,
@@ -27,7 +28,6 @@ from tests.contracts.worlds.confirmations import (
     create,
     new_chain,
 )
-from tests.permissions import PermissionRow, rows_for
 
 ROWS = rows_for("BankConfirmation")
 UNREGISTERED = bytes([0x77]) * 20
@@ -112,7 +112,7 @@ def assert_refused(c: Chain, action: Action, who: bytes, row: PermissionRow) -> 
     assert snapshot(c) == before, f"{row}: a refused call changed the letter"
 
 
-@pytest.mark.parametrize("row", ROWS, ids=lambda r: f"{r.function}-{r.caller}")
+@pytest.mark.parametrize("row", ROWS, ids=row_id)
 def test_the_contract_enforces_the_permissions_table(chain: Chain, row: PermissionRow) -> None:
     assert row.caller in CALLERS, f"the test does not know the caller {row.caller!r}: add it to CALLERS"
     assert row.function in SCENARIOS, f"the test has no scenario for {row.function!r}"
@@ -128,9 +128,7 @@ def test_the_contract_enforces_the_permissions_table(chain: Chain, row: Permissi
     assert snapshot(chain) != before, f"{row}: an allowed call changed nothing"
 
 
-@pytest.mark.parametrize(
-    "row", [r for r in ROWS if r.verdict == "allowed if"], ids=lambda r: f"{r.function}-{r.caller}"
-)
+@pytest.mark.parametrize("row", conditional(ROWS), ids=row_id)
 def test_allowed_if_rows_are_refused_when_their_condition_does_not_hold(
     chain: Chain, row: PermissionRow
 ) -> None:

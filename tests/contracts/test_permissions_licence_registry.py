@@ -19,6 +19,7 @@ from node.genesis import GOVERNANCE_ADDRESS
 from sdk.crypto import PrivateKey
 from sdk.licences import compute_holder_key_hash, compute_licence_hash
 from sdk.types import Receipt
+from tests.contracts.permissions import PermissionRow, conditional, row_id, rows_for, state_changing_functions
 from tests.contracts.worlds.licences import (
     AUTHORITY,
     BANK,
@@ -38,7 +39,6 @@ from tests.contracts.worlds.licences import (
     licence_id,
     make_base,
 )
-from tests.permissions import PermissionRow, rows_for
 
 ROWS = rows_for("LicenceRegistry")
 
@@ -198,7 +198,7 @@ def assert_refused(c: Chain, action: Action, who: bytes, row: PermissionRow) -> 
     assert c.root == before and snapshot(c) == facts, f"{row}: a refused call changed state"
 
 
-@pytest.mark.parametrize("row", ROWS, ids=lambda r: f"{r.function}-{r.caller}")
+@pytest.mark.parametrize("row", ROWS, ids=row_id)
 def test_the_contract_enforces_the_permissions_table(chain: Chain, row: PermissionRow) -> None:
     assert row.caller in CALLERS, f"the test does not know the caller {row.caller!r}: add it to CALLERS"
     assert row.function in SCENARIOS, f"the test has no scenario for {row.function!r}"
@@ -214,9 +214,7 @@ def test_the_contract_enforces_the_permissions_table(chain: Chain, row: Permissi
     assert snapshot(chain) != before, f"{row}: an allowed call changed nothing"
 
 
-@pytest.mark.parametrize(
-    "row", [r for r in ROWS if r.verdict == "allowed if"], ids=lambda r: f"{r.function}-{r.caller}"
-)
+@pytest.mark.parametrize("row", conditional(ROWS), ids=row_id)
 def test_allowed_if_rows_are_refused_when_their_condition_does_not_hold(
     chain: Chain, row: PermissionRow
 ) -> None:
@@ -234,8 +232,6 @@ def test_allowed_if_rows_are_refused_when_their_condition_does_not_hold(
 
 
 def test_every_state_changing_function_has_a_scenario() -> None:
-    from tests.permissions import state_changing_functions
-
     assert state_changing_functions("LicenceRegistry") <= set(SCENARIOS)
 
 

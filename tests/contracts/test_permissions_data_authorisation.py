@@ -11,6 +11,7 @@ import pytest
 from node.genesis import DATA_AUTHORISATION_ADDRESS, GOVERNANCE_ADDRESS
 from sdk.authorisations import GrantStatus, compute_revocation_message, sign_consent
 from sdk.crypto import PrivateKey, sm3
+from tests.contracts.permissions import PermissionRow, conditional, row_id, rows_for
 from tests.contracts.worlds.authorisations import (
     BASIS,
     CHAIN_ID,
@@ -35,7 +36,6 @@ from tests.contracts.worlds.authorisations import (
     make_chain,
     signed_binding,
 )
-from tests.permissions import PermissionRow, rows_for
 
 ROWS = rows_for("DataAuthorisation")
 
@@ -270,7 +270,7 @@ def test_the_table_has_data_authorisation_rows() -> None:
     assert {row.function for row in ROWS} == set(SCENARIOS)
 
 
-@pytest.mark.parametrize("row", ROWS, ids=lambda r: f"{r.function}-{r.caller}")
+@pytest.mark.parametrize("row", ROWS, ids=row_id)
 def test_the_contract_enforces_the_permissions_table(row: PermissionRow) -> None:
     who = _caller(row)
     chain = make_chain()
@@ -281,9 +281,7 @@ def test_the_contract_enforces_the_permissions_table(row: PermissionRow) -> None
         assert_refused(chain, attempt, who, row)
 
 
-@pytest.mark.parametrize(
-    "row", [r for r in ROWS if r.verdict == "allowed if"], ids=lambda r: f"{r.function}-{r.caller}"
-)
+@pytest.mark.parametrize("row", conditional(ROWS), ids=row_id)
 def test_allowed_if_rows_are_refused_when_their_condition_does_not_hold(row: PermissionRow) -> None:
     who = _caller(row)
     chain = make_chain()
