@@ -12,7 +12,6 @@ Target: ≥ 500 bundle verifications/s per core.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import secrets
 import sys
@@ -28,6 +27,7 @@ sys.path.insert(0, str(REPO_ROOT))
 
 import httpx  # noqa: E402
 
+from scripts.samples import issue_sample_licence  # noqa: E402
 from sdk.bundle import ProofBundle  # noqa: E402
 from sdk.client import Client  # noqa: E402
 from sdk.crypto import PrivateKey  # noqa: E402
@@ -56,25 +56,9 @@ def rate(operation: Callable[[], object], seconds: float) -> float:
 
 def issue_licence(url: str, signer: Signer, uscc: str) -> str:
     """Issue one licence (defining its type once); return its identifier."""
-    from sdk.identifiers import make_licence_id
     from sdk.licences import Licences
 
-    licences = Licences(Client(url), signer)
-    type_code = uscc + "032"
-    if licences.get_type(type_code) is None:
-        licences.define_type(type_code, "营业执照")
-    identifier = make_licence_id(type_code, uscc, secrets.token_hex(6).upper(), 1)
-    licences.issue(
-        identifier,
-        holder_name="张三",
-        holder_code="11010519491231002X",
-        holder_code_type="111",
-        document_hash=secrets.token_bytes(32),
-        valid_from=dt.date(2024, 1, 1),
-        valid_until=None,
-        jurisdiction="110000",
-    )
-    return identifier
+    return issue_sample_licence(Licences(Client(url), signer), uscc).identifier
 
 
 def issuer_of(network: Path) -> tuple[Signer, str]:

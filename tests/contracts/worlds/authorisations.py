@@ -12,6 +12,7 @@ from node.genesis import (
     DATA_USER,
 )
 from node.network import make_uscc
+from scripts.samples import SAMPLE_RESIDENT_ID
 from sdk import authorisations as sdk_auth
 from sdk.authorisations import (
     ConsentTerms,
@@ -52,7 +53,7 @@ HOLDER, HOLDER_CLERK, USER, USER_REGULATOR, REGULATOR, OTHER_HOLDER, RELAY = (
     UNREGISTERED,
     REGULATOR2_COLLEAGUE,
 ) = (bytes([0x50 + i]) * 20 for i in range(8))
-RESIDENT_ID = "11010519491231002X"
+RESIDENT_ID = SAMPLE_RESIDENT_ID
 SALT = bytes(range(1, 33))
 SCHEMA = sm3(b"schema: name, id, address, income, tax")
 CONDITION = sm3(b"condition: only for credit assessment under contract 42")

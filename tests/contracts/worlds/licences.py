@@ -12,6 +12,7 @@ from node.genesis import (
     LICENCE_AUTHORITY,
     LICENCE_REGISTRY_ADDRESS,
 )
+from scripts.samples import SAMPLE_RESIDENT_ID
 from sdk.contracts import Contract
 from sdk.crypto import PrivateKey, sm3
 from sdk.identifiers import make_licence_id
@@ -47,7 +48,7 @@ TYPE_ID = compute_type_id(TYPE_CODE)
 OTHER_TYPE_ID = compute_type_id(OTHER_TYPE_CODE)
 ISSUER_ROLE = keccak(text="ISSUER")
 JURISDICTION = "430100"
-RESIDENT_ID = "11010519491231002X"
+RESIDENT_ID = SAMPLE_RESIDENT_ID
 HOLDER_KEY = PrivateKey.generate()
 SALT = bytes(range(32))
 COMMITMENT = compute_holder_commitment(SALT, "111", RESIDENT_ID)
