@@ -1,7 +1,8 @@
 """What every walkthrough (scripts/demo_*.py) starts from: its command line, the network directory's
-organisations and their keys, the committee's second vote, and well-formed demo identifiers.
+organisations and their keys, the committee's further votes, and well-formed demo identifiers.
 
-The walkthroughs import it as ``demo_common``: a script's own directory comes first on the path.
+The walkthroughs import it as ``demo_common`` (a script's own directory comes first on the path), the
+benchmarks as ``scripts.demo_common``.
 """
 
 from __future__ import annotations
@@ -60,9 +61,13 @@ class DemoNetwork:
 
 
 def decide(committee: Sequence[Governance], proposal: ProposalResult) -> None:
-    """Cast the second committee vote when the proposer's vote alone did not reach the threshold."""
-    if not proposal.executed:
-        committee[1].vote(proposal.proposal_id)
+    """Cast further committee votes, in order, until the proposal executes (the demo threshold is 2: the
+    second member's vote decides)."""
+    executed = proposal.executed
+    for member in committee[1:]:
+        if executed:
+            return
+        executed = member.vote(proposal.proposal_id).executed
 
 
 def make_uscc(serial: int, region: str) -> str:

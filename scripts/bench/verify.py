@@ -16,9 +16,7 @@ import json
 import secrets
 import sys
 import tempfile
-import time
 import zlib
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +25,7 @@ sys.path.insert(0, str(REPO_ROOT))
 
 import httpx  # noqa: E402
 
+from scripts.bench.common import rate  # noqa: E402
 from scripts.samples import issue_sample_licence  # noqa: E402
 from sdk.bundle import ProofBundle  # noqa: E402
 from sdk.client import Client  # noqa: E402
@@ -37,21 +36,6 @@ from sdk.verify import Verifier, load_trust  # noqa: E402
 
 TARGET_PER_S = 500
 ISSUER_ORG = "Municipal Market Regulation Bureau"
-
-
-def rate(operation: Callable[[], object], seconds: float) -> float:
-    """Return operations per second of ``operation`` run repeatedly for about ``seconds``."""
-    operation()
-    count = 0
-    start = time.perf_counter()
-    deadline = start + seconds
-    while True:
-        for _ in range(20):
-            operation()
-        count += 20
-        now = time.perf_counter()
-        if now >= deadline:
-            return count / (now - start)
 
 
 def issue_licence(url: str, signer: Signer, uscc: str) -> str:
@@ -88,10 +72,10 @@ def measure(trust_doc: dict[str, Any], licence_doc: dict[str, Any], seconds: flo
     message = secrets.token_bytes(200)
     signature = key.sign(message)
     public = key.public_key
-    sm2_per_s = rate(lambda: public.verify(message, signature), seconds)
-    licence_per_s = rate(lambda: verifier.verify_bundle(licence_doc), seconds)
-    event_per_s = rate(lambda: verifier.verify_bundle(event_doc), seconds)
-    parse_per_s = rate(lambda: ProofBundle.from_json(licence_doc), seconds)
+    sm2_per_s = rate(lambda: public.verify(message, signature), seconds, chunk=20)
+    licence_per_s = rate(lambda: verifier.verify_bundle(licence_doc), seconds, chunk=20)
+    event_per_s = rate(lambda: verifier.verify_bundle(event_doc), seconds, chunk=20)
+    parse_per_s = rate(lambda: ProofBundle.from_json(licence_doc), seconds, chunk=20)
 
     bundle = ProofBundle.from_json(licence_doc)
     event_bundle = ProofBundle.from_json(event_doc)
