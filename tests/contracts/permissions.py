@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+from sdk.types import Receipt
 
 REPO = Path(__file__).resolve().parents[2]
 PERMISSIONS_PATH = REPO / "docs" / "permissions.md"
@@ -72,6 +75,24 @@ def conditional(rows: list[PermissionRow]) -> list[PermissionRow]:
 def row_id(row: PermissionRow) -> str:
     """The pytest id of a row's case."""
     return f"{row.function}-{row.caller}"
+
+
+def expect_refused(row: PermissionRow, call: Callable[[], Receipt], observe: Callable[[], object]) -> Receipt:
+    """Send the row's ``call``: it must revert and leave what ``observe`` reads as it was."""
+    before = observe()
+    receipt = call()
+    assert receipt.status == 0, f"{row} was allowed"
+    assert observe() == before, f"{row}: a refused call changed state"
+    return receipt
+
+
+def expect_allowed(row: PermissionRow, call: Callable[[], Receipt], observe: Callable[[], object]) -> Receipt:
+    """Send the row's ``call``: it must succeed and change what ``observe`` reads."""
+    before = observe()
+    receipt = call()
+    assert receipt.status == 1, f"{row} was refused: {receipt.revert_reason!r}"
+    assert observe() != before, f"{row}: an allowed call changed nothing"
+    return receipt
 
 
 def state_changing_functions(contract: str) -> set[str]:

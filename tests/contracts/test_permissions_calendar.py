@@ -12,7 +12,14 @@ from node.genesis import CALENDAR_ADDRESS, GOVERNANCE_ADDRESS
 from sdk.calendar import HOLIDAY, CalendarExtension
 from sdk.governance import Action, encode_payload
 from sdk.types import Receipt
-from tests.contracts.permissions import PermissionRow, conditional, row_id, rows_for
+from tests.contracts.permissions import (
+    PermissionRow,
+    conditional,
+    expect_allowed,
+    expect_refused,
+    row_id,
+    rows_for,
+)
 from tests.contracts.worlds.governance import (
     CALENDAR,
     KEEPER,
@@ -110,10 +117,7 @@ def snapshot(c: Chain) -> tuple[Any, ...]:
 
 
 def assert_refused(c: Chain, action: CallAction, who: bytes, row: PermissionRow) -> None:
-    before = snapshot(c)
-    receipt = action(c, who)
-    assert receipt.status == 0, f"{row} was allowed"
-    assert snapshot(c) == before, f"{row}: a refused call changed the calendar"
+    expect_refused(row, lambda: action(c, who), lambda: snapshot(c))
 
 
 @pytest.fixture()
@@ -129,10 +133,7 @@ def test_the_contract_enforces_the_permissions_table(chain: Chain, row: Permissi
     if not row.allowed:
         assert_refused(chain, action, who, row)
         return
-    before = snapshot(chain)
-    receipt = action(chain, who)
-    assert receipt.status == 1, f"{row} was refused: {receipt.revert_reason!r}"
-    assert snapshot(chain) != before, f"{row}: an allowed call changed nothing"
+    expect_allowed(row, lambda: action(chain, who), lambda: snapshot(chain))
 
 
 @pytest.mark.parametrize("row", conditional(ROWS), ids=row_id)

@@ -11,7 +11,14 @@ from eth_abi import encode
 
 from node.genesis import AUDITOR, DATA_USER, GOVERNANCE_ADDRESS, ISSUER, MAH
 from sdk.types import Receipt
-from tests.contracts.permissions import PermissionRow, conditional, row_id, rows_for
+from tests.contracts.permissions import (
+    PermissionRow,
+    conditional,
+    expect_allowed,
+    expect_refused,
+    row_id,
+    rows_for,
+)
 from tests.contracts.worlds.governance import (
     AUDIT_BODY,
     AUTHORITY_A,
@@ -188,10 +195,7 @@ def snapshot(c: Chain, row: PermissionRow) -> tuple[Any, ...]:
 
 
 def assert_refused(c: Chain, action: Action, row: PermissionRow) -> None:
-    before = snapshot(c, row)
-    receipt = action(c, row)
-    assert receipt.status == 0, f"{row} was allowed"
-    assert snapshot(c, row) == before, f"{row}: a refused call changed state"
+    expect_refused(row, lambda: action(c, row), lambda: snapshot(c, row))
 
 
 @pytest.fixture()
@@ -208,10 +212,7 @@ def test_the_contract_enforces_the_permissions_table(chain: Chain, row: Permissi
     if not row.allowed:
         assert_refused(chain, scenario.action, row)
         return
-    before = snapshot(chain, row)
-    receipt = scenario.action(chain, row)
-    assert receipt.status == 1, f"{row} was refused: {receipt.revert_reason!r}"
-    assert snapshot(chain, row) != before, f"{row}: an allowed call changed nothing"
+    expect_allowed(row, lambda: scenario.action(chain, row), lambda: snapshot(chain, row))
 
 
 @pytest.mark.parametrize("row", conditional(ROWS), ids=row_id)
