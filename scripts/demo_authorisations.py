@@ -15,16 +15,15 @@ Run against a running node (default URL http://127.0.0.1:8545, network in var/de
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import json
 import time
-from pathlib import Path
 from typing import Any
 
-from sdk.client import Client
-from sdk.crypto import PrivateKey, sm3
-from sdk.domains.authorisations import (
+from demo_common import DemoNetwork, decide, demo_parser, make_uscc
+from samples import SAMPLE_RESIDENT_ID
+
+from sdk.authorisations import (
     Authorisations,
     GrantRecord,
     Level,
@@ -34,25 +33,12 @@ from sdk.domains.authorisations import (
 )
 from sdk.domains.governance import Governance, ProposalResult
 from sdk.errors import ExecutionError
-from sdk.identifiers import compute_org_code_check, compute_uscc_check
+from sdk.governance import Governance
 from sdk.signer import Signer
 
-# A well-formed demo resident ID (GB 11643 check character); it never leaves this process in clear.
-DEMO_RESIDENT_ID = "11010519491231002X"
+# The data subject's resident ID never leaves this process in clear.
+DEMO_RESIDENT_ID = SAMPLE_RESIDENT_ID
 FIELD_NAMES = ("name", "resident_id", "address", "annual_income", "tax_paid")
-
-
-def make_uscc(serial: int) -> str:
-    """Return a well-formed demo USCC (Beijing, department 9 category 1) for organisation ``serial``."""
-    org = f"{serial:08d}"
-    body = "91110000" + org + compute_org_code_check(org)
-    return body + compute_uscc_check(body)
-
-
-def decide(committee: list[Governance], proposal: ProposalResult) -> None:
-    """Cast the second committee vote when the proposer's vote alone did not reach the threshold."""
-    if not proposal.executed:
-        committee[1].vote(proposal.proposal_id)
 
 
 def print_trail(record: GrantRecord) -> None:
@@ -72,30 +58,23 @@ def print_trail(record: GrantRecord) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--url", default="http://127.0.0.1:8545")
-    parser.add_argument("--network", type=Path, default=Path("var/devnet"))
-    args = parser.parse_args()
-
-    orgs = json.loads((args.network / "orgs.json").read_text(encoding="utf-8"))
-    holder_entry = next(o for o in orgs if "DATA_HOLDER" in o["roles"])
-    regulator_entry = next(o for o in orgs if "DATA_REGULATOR" in o["roles"])
+    args = demo_parser(__doc__).parse_args()
+    network = DemoNetwork.load(args.network)
+    holder_entry, regulator_entry = network.org("DATA_HOLDER"), network.org("DATA_REGULATOR")
     if holder_entry["uscc"] == regulator_entry["uscc"]:
         raise SystemExit("the network gives one organisation both DATA_HOLDER and DATA_REGULATOR")
-    holder_signer = Signer.from_pem(args.network / holder_entry["key"])
-    regulator_signer = Signer.from_pem(args.network / regulator_entry["key"])
-    relay = Signer.from_pem(args.network / orgs[0]["key"])
+    holder_signer = network.signer(holder_entry)
+    regulator_signer = network.signer(regulator_entry)
+    relay = network.signer(network.orgs[0])
 
     with Client(args.url, timeout=30) as client:
         info = client.chain_info()
         print(f"chain {info.chain_id}, head {info.height}")
-        committee = [Governance(client, Signer.from_pem(args.network / o["key"])) for o in orgs[:3]]
+        committee = [Governance(client, signer) for signer in network.committee()]
 
         # 1. The committee registers a credit bureau and its account; the regulator grants DATA_USER.
         bureau = Signer.generate()
-        uscc = make_uscc(30_000_000 + int.from_bytes(bureau.address[:3], "big") % 1_000_000)
+        uscc = make_uscc(30_000_000 + int.from_bytes(bureau.address[:3], "big") % 1_000_000, "110000")
         decide(committee, committee[0].register_organisation(uscc, "Demo Credit Bureau"))
         decide(committee, committee[0].register_account(bureau.address, uscc))
         Governance(client, regulator_signer).grant_role(bureau.address, "DATA_USER")

@@ -9,39 +9,22 @@ Run against a node (default URL http://127.0.0.1:8545, network in var/devnet):
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
-import json
 import secrets
-from decimal import Decimal
 from pathlib import Path
 
+from demo_common import DemoNetwork, decide, demo_parser, make_uscc
+from samples import BANK_BALANCE, CLIENT_NAME, sample_letter_reply, sample_letter_request
+
+from sdk.calendar import CHINA_TZ, OFFICIAL_CALENDAR, day_of_timestamp
 from sdk.client import Client
 from sdk.domains.calendar import CHINA_TZ, OFFICIAL_CALENDAR, day_of_timestamp
 from sdk.domains.confirmations import (
     Confirmations,
-    Deposit,
-    ItemReply,
-    LetterReply,
-    LetterRequest,
     LetterStatus,
-    Loan,
 )
-from sdk.domains.governance import Governance, ProposalResult
-from sdk.identifiers import compute_org_code_check, compute_uscc_check
+from sdk.governance import Governance
 from sdk.signer import Signer
-
-
-def make_uscc(serial: int) -> str:
-    org = f"{serial:08d}"
-    body = "91310000" + org + compute_org_code_check(org)
-    return body + compute_uscc_check(body)
-
-
-def decide(first: Governance, second: Governance, proposal: ProposalResult) -> None:
-    """Second committee vote when the first did not reach the threshold."""
-    if not proposal.executed:
-        second.vote(proposal.proposal_id)
 
 
 def when(seconds: int) -> str:
@@ -49,20 +32,15 @@ def when(seconds: int) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--url", default="http://127.0.0.1:8545")
-    parser.add_argument("--network", type=Path, default=Path("var/devnet"))
+    parser = demo_parser(__doc__)
     parser.add_argument("--archive", type=Path, default=Path("confirmation-letter.zip"))
     args = parser.parse_args()
 
-    orgs = json.loads((args.network / "orgs.json").read_text(encoding="utf-8"))
-    by_role = {role: org for org in orgs for role in org["roles"]}
-    committee = [Signer.from_pem(args.network / org["key"]) for org in orgs[:3]]
-    accreditor = Signer.from_pem(args.network / by_role["AUDIT_ACCREDITOR"]["key"])
-    bank = Signer.from_pem(args.network / by_role["BANK"]["key"])
-    cpa_uscc, bank_uscc = by_role["AUDITOR"]["uscc"], by_role["BANK"]["uscc"]
+    network = DemoNetwork.load(args.network)
+    committee = network.committee()
+    accreditor = network.signer_of("AUDIT_ACCREDITOR")
+    bank = network.signer_of("BANK")
+    cpa_uscc, bank_uscc = network.org("AUDITOR")["uscc"], network.org("BANK")["uscc"]
 
     with Client(args.url) as client:
         info = client.chain_info()
@@ -71,15 +49,15 @@ def main() -> None:
 
         # 1. The committee (threshold 2) registers the audited company and an account for it.
         company = Signer.generate()
-        company_uscc = make_uscc(30_000_000 + secrets.randbelow(9_000_000))
-        decide(gov1, gov2, gov1.register_organisation(company_uscc, "Example Manufacturing Co., Ltd."))
-        decide(gov1, gov2, gov1.register_account(company.address, company_uscc))
+        company_uscc = make_uscc(30_000_000 + secrets.randbelow(9_000_000), "310000")
+        decide([gov1, gov2], gov1.register_organisation(company_uscc, CLIENT_NAME))
+        decide([gov1, gov2], gov1.register_account(company.address, company_uscc))
         print(f"audited company {company_uscc} registered, account 0x{company.address.hex()[:12]}…")
 
         # 2. A new auditor of the CPA firm: the committee registers the account, the audit accreditor grants
         #    AUDITOR by delegation (role_admin[AUDITOR] = AUDIT_ACCREDITOR), no committee vote needed.
         auditor = Signer.generate()
-        decide(gov1, gov2, gov1.register_account(auditor.address, cpa_uscc))
+        decide([gov1, gov2], gov1.register_account(auditor.address, cpa_uscc))
         Governance(client, accreditor).grant_role(auditor.address, "AUDITOR")
         print(
             f"auditor 0x{auditor.address.hex()[:12]}… holds AUDITOR:",
@@ -92,36 +70,7 @@ def main() -> None:
             Confirmations(client, company),
         )
         regulator = Confirmations(client, accreditor)
-        request = LetterRequest(
-            client_org=company_uscc,
-            bank_org=bank_uscc,
-            base_date=dt.date(2025, 12, 31),
-            client_name="Example Manufacturing Co., Ltd.",
-            rows={
-                1: [
-                    Deposit(
-                        account_name="Example Manufacturing Co., Ltd.",
-                        account_number="31050161360000001234",
-                        currency="CNY",
-                        interest_rate=Decimal("0.25"),
-                        account_type="基本存款账户",
-                        balance=Decimal("12345678.90"),
-                        cash_pooling=False,
-                    )
-                ],
-                2: [
-                    Loan(
-                        borrower="Example Manufacturing Co., Ltd.",
-                        account_number="LN-2025-0001",
-                        currency="CNY",
-                        balance=Decimal("5000000.00"),
-                        loan_date=dt.date(2025, 3, 1),
-                        due_date=dt.date(2027, 2, 28),
-                        interest_rate=Decimal("3.45"),
-                    )
-                ],
-            },
-        )
+        request = sample_letter_request(company_uscc, bank_uscc)
         bank_keys, regulator_key = [bank.private_key.public_key], accreditor.private_key.public_key
 
         # 3. Letter 1: creation (sealed for auditor, bank, regulator) → client authorisation → bank.
@@ -147,23 +96,10 @@ def main() -> None:
             f"(10 working days after {receipt_day}; calendar covers to "
             f"{dt.date(1970, 1, 1) + dt.timedelta(days=OFFICIAL_CALENDAR.covered_through)})"
         )
-        answers = {i: ItemReply("match") for i in range(1, 14) if i != 7}
-        answers[1] = ItemReply(
-            "exception",
-            rows=(
-                Deposit(
-                    account_name="Example Manufacturing Co., Ltd.",
-                    account_number="31050161360000001234",
-                    currency="CNY",
-                    interest_rate=Decimal("0.25"),
-                    account_type="基本存款账户",
-                    balance=Decimal("12345600.00"),
-                    cash_pooling=False,
-                ),
-            ),
-            note="balance per bank records",
+        reply_of_bank = sample_letter_reply(
+            BANK_BALANCE, note="balance per bank records", unanswered=frozenset({7})
         )
-        replied = banker.reply(lid, LetterReply(answers=answers), regulator_key=regulator_key)
+        replied = banker.reply(lid, reply_of_bank, regulator_key=regulator_key)
         print(
             f"  bank replied in block {replied.receipt.height}: late={replied.late}, "
             f"paper supplement needed={replied.paper_supplement} (item 7 not answered digitally)"

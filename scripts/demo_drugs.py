@@ -8,40 +8,19 @@ the MAH register those products), and the MAH's codes travel to a patient. Run a
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
-import json
 import secrets
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from demo_common import DemoNetwork, decide, demo_parser, make_uscc
 
-from sdk.client import Client  # noqa: E402
-from sdk.domains.drugs import BillType, Drugs, KeyScheme, Level  # noqa: E402
-from sdk.domains.governance import Governance  # noqa: E402
-from sdk.errors import DrugAlertError  # noqa: E402
-from sdk.identifiers import compute_org_code_check, compute_uscc_check  # noqa: E402
-from sdk.signer import Signer  # noqa: E402
+from sdk.client import Client
+from sdk.drugs import BillType, DrugAlertError, Drugs, KeyScheme, Level
+from sdk.governance import Governance
+from sdk.signer import Signer
 
 UNIT_KEY, CASE_KEY = "8612001", "8612002"
 MAH_KEY_PREFIX = "861200"  # the 药品标识码 block the code issuer assigned to the MAH: it covers both keys
 PRODUCTION, EXPIRY = dt.date(2025, 6, 1), dt.date(2028, 5, 31)
-
-
-def make_uscc(serial: int) -> str:
-    """Return a valid USCC for a demo organisation numbered ``serial`` (region 330100, Hangzhou)."""
-    org = f"{serial % 100_000_000:08d}"
-    body = "91330100" + org + compute_org_code_check(org)
-    return body + compute_uscc_check(body)
-
-
-def decide(committee: list[Governance], proposal_id: int, executed: bool) -> None:
-    """Add the second committee vote when the proposal has not executed yet (threshold 2)."""
-    if not executed:
-        committee[1].vote(proposal_id)
 
 
 def register_trader(
@@ -49,11 +28,9 @@ def register_trader(
 ) -> tuple[Signer, str]:
     """Register an organisation and an account by committee vote, then grant ``role`` by delegation."""
     signer = Signer.generate()
-    uscc = make_uscc(int.from_bytes(secrets.token_bytes(4), "big"))
-    proposal = committee[0].register_organisation(uscc, name)
-    decide(committee, proposal.proposal_id, proposal.executed)
-    proposal = committee[0].register_account(signer.address, uscc)
-    decide(committee, proposal.proposal_id, proposal.executed)
+    uscc = make_uscc(int.from_bytes(secrets.token_bytes(4), "big"), "330100")  # Hangzhou
+    decide(committee, committee[0].register_organisation(uscc, name))
+    decide(committee, committee[0].register_account(signer.address, uscc))
     receipt = regulator.grant_role(signer.address, role)
     print(
         f"  {name} ({uscc}) account 0x{signer.address.hex()[:12]}… granted {role} in block {receipt.height}"
@@ -63,24 +40,17 @@ def register_trader(
 
 def main() -> None:
     """Run the walkthrough; prints each step."""
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--url", default="http://127.0.0.1:8545")
-    parser.add_argument("--network", type=Path, default=Path("var/devnet"))
-    args = parser.parse_args()
-
-    orgs = json.loads((args.network / "orgs.json").read_text(encoding="utf-8"))
-    by_role = {role: org for org in orgs for role in org["roles"]}
+    args = demo_parser(__doc__).parse_args()
+    network = DemoNetwork.load(args.network)
     with Client(args.url) as client:
         info = client.chain_info()
         print(f"chain {info.chain_id}, head {info.height}")
-        committee = [Governance(client, Signer.from_pem(args.network / org["key"])) for org in orgs[:3]]
-        regulator_signer = Signer.from_pem(args.network / by_role["DRUG_REGULATOR"]["key"])
+        committee = [Governance(client, signer) for signer in network.committee()]
+        regulator_signer = network.signer_of("DRUG_REGULATOR")
         regulator = Governance(client, regulator_signer)
         drug_regulator = Drugs(client, regulator_signer)
-        mah_signer = Signer.from_pem(args.network / by_role["MAH"]["key"])
-        mah_uscc = by_role["MAH"]["uscc"]
+        mah_signer = network.signer_of("MAH")
+        mah_uscc = network.org("MAH")["uscc"]
 
         print("1. committee registers a distributor and a pharmacy; the regulator grants their roles")
         dist_signer, _ = register_trader(

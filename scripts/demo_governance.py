@@ -8,37 +8,20 @@ Run against a node started by `make run` (default URL http://127.0.0.1:8545, net
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
-import json
-from pathlib import Path
 
+from demo_common import DemoNetwork, demo_parser, make_uscc
 from web3 import Web3
 
 from sdk.client import Client
-from sdk.domains.calendar import ORDINARY, OnChainCalendar, date_of_day, day_of_date
-from sdk.identifiers import compute_org_code_check, compute_uscc_check
 from sdk.signer import Signer
 
 
-def make_uscc(serial: int) -> str:
-    org = f"{serial:08d}"
-    body = "91110000" + org + compute_org_code_check(org)
-    return body + compute_uscc_check(body)
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--url", default="http://127.0.0.1:8545")
-    parser.add_argument("--network", type=Path, default=Path("var/devnet"))
-    args = parser.parse_args()
-
-    orgs = json.loads((args.network / "orgs.json").read_text(encoding="utf-8"))
-    by_role = {role: org for org in orgs for role in org["roles"]}
-    committee = [Signer.from_pem(args.network / org["key"]) for org in orgs[:3]]
-    regulator = Signer.from_pem(args.network / by_role["DRUG_REGULATOR"]["key"])
+    args = demo_parser(__doc__).parse_args()
+    network = DemoNetwork.load(args.network)
+    committee = network.committee()
+    regulator = network.signer_of("DRUG_REGULATOR")
 
     with Client(args.url) as client:
         info = client.chain_info()
@@ -46,7 +29,7 @@ def main() -> None:
         gov = client.governance
         new_key = Signer.generate()
         serial = 20_000_000 + info.height % 1_000_000 + int.from_bytes(new_key.address[:2], "big")
-        uscc = make_uscc(serial)
+        uscc = make_uscc(serial, "110000")
 
         # 1. The committee registers a new organisation: one proposes, a second vote reaches the threshold.
         proposal = gov.with_signer(committee[0]).register_organisation(uscc, "Demo Pharmacy Chain")

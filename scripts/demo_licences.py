@@ -8,23 +8,16 @@ Run against a node started by `make run` (default URL http://127.0.0.1:8545, net
 
 from __future__ import annotations
 
-import argparse
-import json
-import sys
 import time
 from pathlib import Path
 
 import httpx
+from demo_common import DemoNetwork, demo_parser
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from sdk.client import Client  # noqa: E402
-from sdk.crypto import PrivateKey, sm3  # noqa: E402
-from sdk.domains.licences import Licences  # noqa: E402
-from sdk.identifiers import compute_resident_id_check, make_licence_id  # noqa: E402
-from sdk.signer import Signer  # noqa: E402
+from sdk.client import Client
+from sdk.crypto import PrivateKey, sm3
+from sdk.identifiers import compute_resident_id_check, make_licence_id
+from sdk.licences import Licences
 
 DAY = 86_400
 SHOWN = ("reason", "previous", "new_id_hash", "user", "previous_holder_key_hash")
@@ -39,21 +32,17 @@ def make_resident_id(serial: int) -> str:
 
 def main() -> None:
     """Run the walk-through; prints each step and the API's history of the first licence version."""
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--url", default="http://127.0.0.1:8545")
-    parser.add_argument("--network", type=Path, default=Path("var/devnet"))
+    parser = demo_parser(__doc__)
     parser.add_argument(
         "--out", type=Path, default=Path("var/demo-licences"), help="credential files go here"
     )
     args = parser.parse_args()
 
-    orgs = json.loads((args.network / "orgs.json").read_text(encoding="utf-8"))
-    bureau = next(o for o in orgs if "LICENCE_AUTHORITY" in o["roles"])
-    bank = next(o for o in orgs if "BANK" in o["roles"])
-    authority = Signer.from_pem(args.network / bureau["key"])  # defines the type and, globally, issues
-    relying_party = Signer.from_pem(args.network / bank["key"])
+    network = DemoNetwork.load(args.network)
+    bureau = network.org("LICENCE_AUTHORITY")
+    authority = network.signer(bureau)  # defines the type and, globally, issues
+    bank = network.org("BANK")
+    relying_party = network.signer(bank)
     holder_key = PrivateKey.generate()  # the citizen's own key, e.g. in a wallet app
 
     with Client(args.url) as client:

@@ -9,23 +9,22 @@ After revocation both verifiers report REVOKED with the height of the state proo
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT))
-sys.path.insert(0, str(REPO_ROOT / "scripts" / "bench"))
+from demo_common import ROOT, demo_parser
 
-import httpx  # noqa: E402
-import typer  # noqa: E402
-from typer.testing import CliRunner  # noqa: E402
+sys.path.insert(0, str(ROOT / "scripts" / "bench"))
 
-from sdk.cli_verify import register  # noqa: E402
-from sdk.client import Client  # noqa: E402
-from sdk.proofs.bundle import ProofBundle  # noqa: E402
-from sdk.proofs.qr import make_credential_payload, render_qr  # noqa: E402
+import httpx
+import typer
+from typer.testing import CliRunner
+
+from sdk.bundle import ProofBundle
+from sdk.cli_verify import register
+from sdk.client import Client
+from sdk.qr import make_credential_payload, render_qr
 
 
 def cli() -> typer.Typer:
@@ -52,9 +51,7 @@ def export(url: str, identifier: str, out: Path, tag: str) -> Path:
 def main() -> None:
     from verify import issue_licence, issuer_of  # scripts/bench/verify.py
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--url", default="http://127.0.0.1:8545")
-    parser.add_argument("--network", type=Path, default=Path("var/devnet"))
+    parser = demo_parser(__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("var/demo-verify"))
     args = parser.parse_args()
     url = args.url.rstrip("/")

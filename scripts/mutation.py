@@ -39,6 +39,20 @@ def _core(old: str, new: str) -> Edit:
     return Edit(CORE, old, new)
 
 
+#: Received ROUND-CHANGEs kept per (author, signature) instead of per author: the first half of two mutants.
+_ROUND_CHANGES_PER_SIGNATURE = (
+    _core(
+        "        existing = self._round_changes.get(index)\n",
+        "        key: Any = (index, message.signed.signature)\n"
+        "        existing = self._round_changes.get(key)\n",
+    ),
+    _core(
+        "        self._round_changes[index] = message\n        self._after_round_change",
+        "        self._round_changes[key] = message\n        self._after_round_change",
+    ),
+)
+
+
 # Each mutant is a plausible way to count messages where distinct validators must be counted. The old
 # text must occur exactly once in the current source: a mutant whose text has moved is reported as stale.
 HAND_MUTANTS: tuple[Mutant, ...] = (
@@ -105,15 +119,7 @@ HAND_MUTANTS: tuple[Mutant, ...] = (
         "round-change-jump-counts-messages",
         "received ROUND-CHANGEs kept per (author, signature): the f+1 jump counts messages",
         (
-            _core(
-                "        existing = self._round_changes.get(index)\n",
-                "        key: Any = (index, message.signed.signature)\n"
-                "        existing = self._round_changes.get(key)\n",
-            ),
-            _core(
-                "        self._round_changes[index] = message\n        self._after_round_change",
-                "        self._round_changes[key] = message\n        self._after_round_change",
-            ),
+            *_ROUND_CHANGES_PER_SIGNATURE,
             _core(
                 "len(by_round[round_]) >= self.quorum",
                 "len({rc.author for rc in by_round[round_]}) >= self.quorum",
@@ -124,15 +130,7 @@ HAND_MUTANTS: tuple[Mutant, ...] = (
         "round-change-quorum-counts-messages",
         "received ROUND-CHANGEs kept per (author, signature): the proposer's quorum counts messages",
         (
-            _core(
-                "        existing = self._round_changes.get(index)\n",
-                "        key: Any = (index, message.signed.signature)\n"
-                "        existing = self._round_changes.get(key)\n",
-            ),
-            _core(
-                "        self._round_changes[index] = message\n        self._after_round_change",
-                "        self._round_changes[key] = message\n        self._after_round_change",
-            ),
+            *_ROUND_CHANGES_PER_SIGNATURE,
             _core(
                 "(rc.round for rc in self._round_changes.values() if rc.round > self._round), reverse=True",
                 "{rc.author: rc.round for rc in self._round_changes.values() if rc.round > self._round}"

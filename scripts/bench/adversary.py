@@ -25,7 +25,8 @@ from eth_utils.abi import function_signature_to_4byte_selector  # noqa: E402
 from node.devnet import Devnet  # noqa: E402
 from node.genesis import CALENDAR_ADDRESS, GOVERNANCE_ADDRESS  # noqa: E402
 from node.ledger.chain import compute_minimum_gas  # noqa: E402
-from scripts.bench.devnet import CommitWatcher, make_network  # noqa: E402
+from scripts.bench.common import CommitWatcher  # noqa: E402
+from scripts.bench.devnet import make_network  # noqa: E402
 from sdk.crypto import PrivateKey  # noqa: E402
 from sdk.types import Transaction  # noqa: E402
 from tests.e2e.helpers import Network, make_grant  # noqa: E402
@@ -199,7 +200,7 @@ def run_flood_scenario(
             make_flood_tx(network, flooder, head, max_tx_bytes, cheap=(i % 100) < cheap_share * 100)
             for i in range(flood_txs)
         ]
-        watcher = CommitWatcher(urls[0])
+        watcher = CommitWatcher(urls[0], net.nodes[0].height() or 0)
         watcher.start()
         stop_rpc = threading.Event()
         rpc_outcomes: dict[str, int] = {}
@@ -236,8 +237,8 @@ def run_flood_scenario(
             with lock:
                 flood_accepted[0] += got
 
-        submitted: dict[str, float] = {}
-        start = time.monotonic()
+        submitted: dict[bytes, float] = {}
+        start = time.perf_counter()
         threads = [
             threading.Thread(target=flooder_thread, args=(flood[w::flood_threads],), daemon=True)
             for w in range(flood_threads)
@@ -249,10 +250,10 @@ def run_flood_scenario(
             thread.start()
         with httpx.Client(timeout=30.0) as http:
             for i, tx in enumerate(honest):
-                delay = start + i / honest_rate - time.monotonic()
+                delay = start + i / honest_rate - time.perf_counter()
                 if delay > 0:
                     time.sleep(delay)
-                sent = time.monotonic()
+                sent = time.perf_counter()
                 try:
                     response = http.post(
                         f"{urls[i % len(urls)]}/v1/transactions",
@@ -262,15 +263,17 @@ def run_flood_scenario(
                 except httpx.HTTPError:
                     continue
                 if response.status_code < 300:
-                    submitted[tx.tx_hash.hex()] = sent
-        deadline = time.monotonic() + settle_s
-        while time.monotonic() < deadline and not all(h in watcher.seen for h in submitted):
+                    submitted[tx.tx_hash] = sent
+        deadline = time.perf_counter() + settle_s
+        while time.perf_counter() < deadline and not all(h in watcher.commit_times for h in submitted):
             time.sleep(0.2)
         stop_rpc.set()
         for thread in threads:
             thread.join(timeout=120)
         watcher.stop()
-        latencies = sorted(watcher.seen[h] - t for h, t in submitted.items() if h in watcher.seen)
+        latencies = sorted(
+            watcher.commit_times[h] - t for h, t in submitted.items() if h in watcher.commit_times
+        )
         alive = [n.running for n in net.nodes]
         heights = net.heights()
         agree = _nodes_agree(urls, heights)
@@ -294,7 +297,7 @@ def run_flood_scenario(
             alive=alive,
             agree=agree,
             blocks=watcher.blocks,
-            duration_s=time.monotonic() - start,
+            duration_s=time.perf_counter() - start,
             notes=notes,
         )
     finally:

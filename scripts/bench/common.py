@@ -1,10 +1,11 @@
-"""Helpers shared by the node benchmarks: quantiles and a watcher that timestamps committed transactions."""
+"""Helpers shared by the benchmarks: rates and quantiles, a watcher that timestamps committed transactions,
+concurrent submitters, and one timed run of pre-signed batches from first submission to last commit."""
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from sdk.client import Client
 from sdk.errors import XinlianError
@@ -16,6 +17,22 @@ def percentile(values: Sequence[float], fraction: float) -> float:
         return 0.0
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))]
+
+
+def rate(operation: Callable[[], object], seconds: float, chunk: int = 50) -> float:
+    """Return operations per second of ``operation`` run repeatedly, ``chunk`` at a time, for about
+    ``seconds`` (after one warm-up call)."""
+    operation()
+    count = 0
+    start = time.perf_counter()
+    deadline = start + seconds
+    while True:
+        for _ in range(chunk):
+            operation()
+        count += chunk
+        now = time.perf_counter()
+        if now >= deadline:
+            return count / (now - start)
 
 
 class CommitWatcher:
@@ -59,13 +76,14 @@ class CommitWatcher:
 class ConcurrentSubmitter:
     """Client threads, one per batch, submit pre-signed transactions as fast as the node takes them.
 
-    A full mempool is retried after 50 ms; any other refusal is counted by its code. ``submit_times`` maps
-    each accepted transaction hash to the moment it was sent; ``deadline`` (perf_counter seconds) stops
-    submitting early.
+    A full mempool is retried after ``retry_s``; any other refusal is counted by its code. ``submit_times``
+    maps each accepted transaction hash to the moment it was sent; ``deadline`` (perf_counter seconds)
+    stops submitting early.
     """
 
-    def __init__(self, url: str, batches: Sequence[Sequence[bytes]]) -> None:
+    def __init__(self, url: str, batches: Sequence[Sequence[bytes]], *, retry_s: float = 0.05) -> None:
         self.url = url
+        self.retry_s = retry_s
         self.submit_times: dict[bytes, float] = {}
         self.refusals: dict[str, int] = {}
         self.deadline = float("inf")
@@ -100,7 +118,7 @@ class ConcurrentSubmitter:
                         tx_hash = client.submit_raw(raw)
                     except XinlianError as exc:
                         if exc.code == "mempool_full":
-                            time.sleep(0.05)
+                            time.sleep(self.retry_s)
                             continue
                         with self._lock:
                             self.refusals[exc.code] = self.refusals.get(exc.code, 0) + 1
@@ -108,3 +126,79 @@ class ConcurrentSubmitter:
                     with self._lock:
                         self.submit_times[tx_hash] = sent
                     break
+
+
+class CommitRun:
+    """One timed run: ``batches`` submitted from one client thread each while a CommitWatcher timestamps
+    the commits. Call ``start``, ``join``, ``wait_for_commits``, then ``stop``; the properties read the
+    outcome."""
+
+    def __init__(self, url: str, batches: Sequence[Sequence[bytes]], start_height: int) -> None:
+        self.watcher = CommitWatcher(url, start_height)
+        self.submitter = ConcurrentSubmitter(url, batches)
+        self.first_submit = 0.0
+        self.submitted_at = 0.0
+        self.committed: dict[bytes, float] = {}
+
+    def start(self, seconds: float | None = None) -> float:
+        """Start watching and submitting (stop submitting after ``seconds``); returns the first submit
+        time."""
+        self.watcher.start()
+        self.first_submit = self.submitter.start()
+        if seconds is not None:
+            self.submitter.deadline = self.first_submit + seconds
+        return self.first_submit
+
+    def join(self) -> int:
+        """Wait until every batch is submitted; returns how many transactions the node accepted."""
+        self.submitted_at = self.submitter.join()
+        return len(self.submit_times)
+
+    def wait_for_commits(self, wait_s: float) -> None:
+        """After ``join``: wait up to ``wait_s`` for each accepted transaction to commit."""
+        accepted = self.accepted
+        wait_until = self.submitted_at + wait_s
+        while time.perf_counter() < wait_until and not accepted <= self.watcher.commit_times.keys():
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        self.watcher.stop()
+        commits = self.watcher.commit_times
+        self.committed = {h: commits[h] for h in self.accepted if h in commits}
+
+    def measure(self, wait_s: float, seconds: float | None = None) -> None:
+        """The whole run: ``start``, ``join``, ``wait_for_commits`` (``wait_s``) and ``stop``."""
+        self.start(seconds)
+        self.join()
+        self.wait_for_commits(wait_s)
+        self.stop()
+
+    @property
+    def submit_times(self) -> dict[bytes, float]:
+        return self.submitter.submit_times
+
+    @property
+    def accepted(self) -> set[bytes]:
+        return set(self.submitter.submit_times)
+
+    @property
+    def refusals(self) -> dict[str, int]:
+        return self.submitter.refusals
+
+    @property
+    def blocks(self) -> int:
+        return self.watcher.blocks
+
+    @property
+    def seconds(self) -> float:
+        """First submission to the last commit seen."""
+        return max(self.committed.values()) - self.first_submit
+
+    @property
+    def submit_per_s(self) -> float:
+        """Accepted submissions per second of submitting."""
+        return len(self.accepted) / max(self.submitted_at - self.first_submit, 1e-9)
+
+    def latency_ms(self, fraction: float) -> float:
+        """The ``fraction`` quantile of submit-to-commit latency, in milliseconds."""
+        return 1000 * percentile([self.committed[h] - self.submit_times[h] for h in self.committed], fraction)

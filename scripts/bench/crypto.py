@@ -13,31 +13,16 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from scripts.bench.common import rate
 from sdk.crypto import PrivateKey, batch_verify, sm3
 from sdk.crypto.batch import available_cores, shutdown_pool
 
 VERIFY_TARGET = 0.8  # SDK verify/s ≥ 0.8 × openssl verify/s (one core)
 SPEEDUP_TARGET = 1.6  # batch on 2 cores ≥ 1.6 × one core
-
-
-def rate(operation: Callable[[], object], seconds: float) -> float:
-    """Return operations per second of ``operation`` run repeatedly for about ``seconds``."""
-    operation()  # warm caches (key handles, Z_A)
-    count = 0
-    start = time.perf_counter()
-    deadline = start + seconds
-    while True:
-        for _ in range(50):
-            operation()
-        count += 50
-        now = time.perf_counter()
-        if now >= deadline:
-            return count / (now - start)
 
 
 def openssl_speed(args: list[str]) -> str | None:

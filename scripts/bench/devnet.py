@@ -20,6 +20,7 @@ sys.path.insert(0, str(REPO_ROOT))
 import httpx  # noqa: E402
 
 from node.devnet import Devnet, init_devnet  # noqa: E402
+from scripts.bench.common import CommitWatcher  # noqa: E402
 from tests.e2e.helpers import Grantor, Network, make_grant  # noqa: E402
 
 TX_PER_S_TARGET = 300.0
@@ -75,41 +76,6 @@ def make_network(base: Path, validators: int) -> tuple[Devnet, Network]:
     )
 
 
-class CommitWatcher:
-    """Polls node 0 for new blocks; records when each transaction hash was first seen committed."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.seen: dict[str, float] = {}
-        self.blocks = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
-
-    def _run(self) -> None:
-        with httpx.Client(base_url=self.url, timeout=10.0) as http:
-            height = int(http.get("/health").json()["height"])
-            while not self._stop.is_set():
-                try:
-                    head = int(http.get("/health").json()["height"])
-                    while height < head:
-                        body = http.get(f"/v1/blocks/{height + 1}").json()
-                        now = time.monotonic()
-                        for tx in body["transactions"]:
-                            self.seen.setdefault(tx.removeprefix("0x"), now)
-                        height += 1
-                        self.blocks += 1
-                except httpx.HTTPError:
-                    pass
-                self._stop.wait(0.02)
-
-
 def run(validators: int, txs: int, rate: float, clients: int, workdir: Path) -> Result:
     base = workdir / f"devnet{validators}"
     net, network = make_network(base, validators)
@@ -125,23 +91,23 @@ def run(validators: int, txs: int, rate: float, clients: int, workdir: Path) -> 
             httpx.post(f"{urls[0]}/v1/transactions", content=tx.encode(), timeout=10.0)
         time.sleep(3.0)
         work = signed[5:]
-        submitted: dict[str, float] = {}
-        watcher = CommitWatcher(urls[0])
+        submitted: dict[bytes, float] = {}
+        watcher = CommitWatcher(urls[0], net.nodes[0].height() or 0)
         watcher.start()
         lock = threading.Lock()
-        start = time.monotonic()
+        start = time.perf_counter()
 
         def client(worker: int) -> None:
             with httpx.Client(timeout=30.0) as http:
                 for i in range(worker, len(work), clients):
                     if rate > 0:
                         due = start + i / rate
-                        delay = due - time.monotonic()
+                        delay = due - time.perf_counter()
                         if delay > 0:
                             time.sleep(delay)
                     tx = work[i]
                     url = urls[i % len(urls)]  # spread over every validator's API
-                    t0 = time.monotonic()
+                    t0 = time.perf_counter()
                     response = http.post(
                         f"{url}/v1/transactions",
                         content=tx.encode(),
@@ -149,21 +115,23 @@ def run(validators: int, txs: int, rate: float, clients: int, workdir: Path) -> 
                     )
                     if response.status_code in (200, 201, 202):
                         with lock:
-                            submitted[tx.tx_hash.hex()] = t0
+                            submitted[tx.tx_hash] = t0
 
         threads = [threading.Thread(target=client, args=(w,), daemon=True) for w in range(clients)]
         for t in threads:
             t.start()
         for t in threads:
             t.join()
-        deadline = time.monotonic() + max(60.0, len(work) / 50)
-        while time.monotonic() < deadline:
-            if all(h in watcher.seen for h in submitted):
+        deadline = time.perf_counter() + max(60.0, len(work) / 50)
+        while time.perf_counter() < deadline:
+            if all(h in watcher.commit_times for h in submitted):
                 break
             time.sleep(0.2)
         watcher.stop()
-        latencies = sorted(watcher.seen[h] - t for h, t in submitted.items() if h in watcher.seen)
-        ends = [watcher.seen[h] for h in submitted if h in watcher.seen]
+        latencies = sorted(
+            watcher.commit_times[h] - t for h, t in submitted.items() if h in watcher.commit_times
+        )
+        ends = [watcher.commit_times[h] for h in submitted if h in watcher.commit_times]
         duration = (max(ends) - start) if ends else float("nan")
         committed = len(latencies)
         return Result(

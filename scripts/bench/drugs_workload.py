@@ -10,12 +10,10 @@ these in; ``__main__`` runs both against a node:
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import json
 import secrets
 import sys
-import threading
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -25,6 +23,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
+from scripts.bench.common import ConcurrentSubmitter  # noqa: E402
+from scripts.demo_common import DemoNetwork, decide, demo_parser, make_uscc  # noqa: E402
 from sdk.client import Client  # noqa: E402
 from sdk.contracts import Contract  # noqa: E402
 from sdk.domains.calendar import day_of_date  # noqa: E402
@@ -40,9 +40,7 @@ from sdk.domains.drugs import (  # noqa: E402
     compute_commission_chunk_size,
     compute_product_id,
 )
-from sdk.domains.governance import Governance  # noqa: E402
-from sdk.errors import XinlianError  # noqa: E402
-from sdk.identifiers import compute_org_code_check, compute_uscc_check  # noqa: E402
+from sdk.governance import Governance  # noqa: E402
 from sdk.signer import Signer  # noqa: E402
 from sdk.system import DRUG_TRACE_ADDRESS  # noqa: E402
 
@@ -79,20 +77,6 @@ class WorkloadResult:
     refusals: dict[str, int] = field(default_factory=dict)
 
 
-def _make_uscc(serial: int) -> str:
-    org = f"{serial % 100_000_000:08d}"
-    body = "91330100" + org + compute_org_code_check(org)
-    return body + compute_uscc_check(body)
-
-
-def _decide(committee: Sequence[Governance], proposal_id: int, executed: bool) -> None:
-    # further committee votes until the proposal executes (threshold 1 executes on proposal)
-    for member in committee[1:]:
-        if executed:
-            return
-        executed = member.vote(proposal_id).executed
-
-
 def prepare_drug_actors(client: Client, network: Path) -> DrugActors:
     """Register a fresh distributor organisation and account (committee vote), grant it DISTRIBUTOR (the
     regulator's delegation) and register the bench product for the MAH when missing (the regulator binds its
@@ -101,26 +85,23 @@ def prepare_drug_actors(client: Client, network: Path) -> DrugActors:
     Takes: a client of the node and the network folder (orgs.json with key files and roles; the first
     three organisations are taken as the committee). Returns: the actors. Raises: XinlianError from the node.
     """
-    orgs = json.loads((network / "orgs.json").read_text(encoding="utf-8"))
-    by_role = {role: org for org in orgs for role in org["roles"]}
+    orgs = DemoNetwork.load(network)
     committee_addresses = set(client.governance.get_committee())
     committee = [
         Governance(client, signer)
-        for signer in (Signer.from_pem(network / org["key"]) for org in orgs)
+        for signer in (orgs.signer(org) for org in orgs.orgs)
         if signer.address in committee_addresses
     ]
-    regulator = Governance(client, Signer.from_pem(network / by_role["DRUG_REGULATOR"]["key"]))
-    mah = Signer.from_pem(network / by_role["MAH"]["key"])
+    regulator = Governance(client, orgs.signer_of("DRUG_REGULATOR"))
+    mah = orgs.signer_of("MAH")
     distributor = Signer.generate()
-    uscc = _make_uscc(int.from_bytes(secrets.token_bytes(4), "big"))
-    proposal = committee[0].register_organisation(uscc, "Bench Medicine Distribution")
-    _decide(committee, proposal.proposal_id, proposal.executed)
-    proposal = committee[0].register_account(distributor.address, uscc)
-    _decide(committee, proposal.proposal_id, proposal.executed)
+    uscc = make_uscc(int.from_bytes(secrets.token_bytes(4), "big"), "330100")
+    decide(committee, committee[0].register_organisation(uscc, "Bench Medicine Distribution"))
+    decide(committee, committee[0].register_account(distributor.address, uscc))
     regulator.grant_role(distributor.address, "DISTRIBUTOR")
     drugs = Drugs(client, mah)
     if drugs.product(BENCH_PRODUCT_KEY) is None:
-        mah_uscc = by_role["MAH"]["uscc"]
+        mah_uscc = orgs.org("MAH")["uscc"]
         drug_regulator = Drugs(client, regulator.signer)
         if drug_regulator.registrant(BENCH_PRODUCT_KEY) != mah_uscc:
             drug_regulator.assign_key_prefix(KeyScheme.NMPA, BENCH_PRODUCT_KEY, mah_uscc, "bench product")
@@ -186,36 +167,11 @@ def submit_and_wait(
     the last commit, tx/s and mean gas (``items``/``per_s`` are left to the caller).
     """
     result = WorkloadResult(name="")
-    accepted: list[bytes] = []
-    lock = threading.Lock()
-    go = threading.Barrier(clients + 1)
-    shares = [list(raws[k::clients]) for k in range(clients)]
-
-    def submit(share: list[bytes]) -> None:
-        with Client(url, timeout=30.0) as client:
-            go.wait()
-            for raw in share:
-                while True:
-                    try:
-                        tx_hash = client.submit_raw(raw)
-                    except XinlianError as exc:
-                        if exc.code == "mempool_full":
-                            time.sleep(0.02)
-                            continue
-                        with lock:
-                            result.refusals[exc.code] = result.refusals.get(exc.code, 0) + 1
-                        break
-                    with lock:
-                        accepted.append(tx_hash)
-                    break
-
-    threads = [threading.Thread(target=submit, args=(s,), daemon=True) for s in shares]
-    for thread in threads:
-        thread.start()
-    go.wait()
-    started = time.perf_counter()
-    for thread in threads:
-        thread.join()
+    submitter = ConcurrentSubmitter(url, [list(raws[k::clients]) for k in range(clients)], retry_s=0.02)
+    result.refusals = submitter.refusals
+    started = submitter.start()
+    submitter.join()
+    accepted = list(submitter.submit_times)
     gas = 0
     with Client(url, timeout=30.0) as client:
         for tx_hash in accepted:
@@ -306,11 +262,7 @@ def _batch_no() -> str:
 
 def main() -> None:
     """Run both workloads against a node and print the results as JSON lines."""
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--url", default="http://127.0.0.1:8545")
-    parser.add_argument("--network", type=Path, default=Path("var/devnet"))
+    parser = demo_parser(__doc__)
     parser.add_argument("--codes", type=int, default=10_000, help="codes to commission")
     parser.add_argument("--shipments", type=int, default=500)
     parser.add_argument("--codes-per-shipment", type=int, default=10)

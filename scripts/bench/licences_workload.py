@@ -22,7 +22,6 @@ or on its own against a node (e.g. `make run`, or `xinlian node run` on a networ
 
 from __future__ import annotations
 
-import argparse
 import json
 import secrets
 import sys
@@ -35,7 +34,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from scripts.bench.common import CommitWatcher, ConcurrentSubmitter, percentile  # noqa: E402
+from scripts.bench.common import CommitRun  # noqa: E402
+from scripts.demo_common import demo_parser  # noqa: E402
 from sdk.client import Client  # noqa: E402
 from sdk.crypto import sm3  # noqa: E402
 from sdk.domains.licences import LICENCE_GAS_LIMIT, Licences  # noqa: E402
@@ -183,40 +183,24 @@ def issue_licences(
     ]
     result.prepare_per_s = n / max(time.perf_counter() - started, 1e-9)
     before = count_licences(client)
-    watcher = CommitWatcher(client.url, client.chain_info().height)
-    submitter = ConcurrentSubmitter(client.url, batches)
-    submit_times = submitter.submit_times
-    result.refusals = submitter.refusals
-    watcher.start()
-    first_submit = submitter.start()
-    submitted_at = submitter.join()
-    accepted = set(submit_times)
-    wait_until = submitted_at + COMMIT_WAIT_S
-    while time.perf_counter() < wait_until and not accepted <= watcher.commit_times.keys():
-        time.sleep(0.05)
-    watcher.stop()
-    committed = {h: watcher.commit_times[h] for h in accepted if h in watcher.commit_times}
-    result.submitted = len(accepted)
+    run = CommitRun(client.url, batches, client.chain_info().height)
+    result.refusals = run.refusals
+    run.measure(COMMIT_WAIT_S)
+    result.submitted = len(run.accepted)
     result.refused = sum(result.refusals.values())
     result.committed = count_licences(client) - before
-    result.blocks = watcher.blocks
-    if committed:
-        result.seconds = max(committed.values()) - first_submit
+    result.blocks = run.blocks
+    if run.committed:
+        result.seconds = run.seconds
         result.licences_per_s = result.committed / max(result.seconds, 1e-9)
-        result.submit_per_s = len(accepted) / max(submitted_at - first_submit, 1e-9)
-        latencies = [committed[h] - submit_times[h] for h in committed]
-        result.latency_p50_ms = 1000 * percentile(latencies, 0.50)
-        result.latency_p99_ms = 1000 * percentile(latencies, 0.99)
+        result.submit_per_s = run.submit_per_s
+        result.latency_p50_ms, result.latency_p99_ms = run.latency_ms(0.50), run.latency_ms(0.99)
     return result
 
 
 def main() -> None:
     """Set up a licence type and measure committed issuances/s against ``--url``; prints a report."""
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--url", default="http://127.0.0.1:8545")
-    parser.add_argument("--network", type=Path, default=Path("var/devnet"))
+    parser = demo_parser(__doc__)
     parser.add_argument("--licences", type=int, default=2000)
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--issuers", type=int, default=2)

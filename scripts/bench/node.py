@@ -32,7 +32,7 @@ from eth_utils.abi import function_signature_to_4byte_selector  # noqa: E402
 
 from node.genesis import DEFAULT_ROLE_ADMINS, GOVERNANCE_ADDRESS, ROLE_IDS, encode_contract_name  # noqa: E402
 from node.network import GenesisFile, init_network  # noqa: E402
-from scripts.bench.common import CommitWatcher, ConcurrentSubmitter, percentile  # noqa: E402
+from scripts.bench.common import CommitRun  # noqa: E402
 from sdk.client import Client  # noqa: E402
 from sdk.crypto import PrivateKey  # noqa: E402
 from sdk.domains.governance import LICENCE_TYPE_SCOPED_ROLES  # noqa: E402
@@ -238,38 +238,26 @@ def run_http(txs: int, clients: int, seconds: float | None, workdir: Path) -> Ht
         ]
         result.sign_per_s = txs / (time.perf_counter() - started)
         bytes_before = database_bytes(net.data_dir)
-        watcher = CommitWatcher(net.url, height)
-        submitter = ConcurrentSubmitter(net.url, batches)
-        submit_times, refusals = submitter.submit_times, submitter.refusals
+        run = CommitRun(net.url, batches, height)
         progress("submitting")
-        watcher.start()
-        first_submit = submitter.start()
+        run.start(seconds)
         node_cpu, client_cpu = node.cpu_seconds(), time.process_time()
-        if seconds is not None:
-            submitter.deadline = first_submit + seconds
-        submitted_at = submitter.join()
-        progress(f"{len(submit_times)} accepted; waiting for commits")
-        accepted = set(submit_times)
-        wait_until = submitted_at + 60
-        while time.perf_counter() < wait_until and not accepted <= watcher.commit_times.keys():
-            time.sleep(0.05)
+        progress(f"{run.join()} accepted; waiting for commits")
+        run.wait_for_commits(60)
         result.node_cpu_s = node.cpu_seconds() - node_cpu
         result.client_cpu_s = time.process_time() - client_cpu
-        watcher.stop()
-        committed = {h: watcher.commit_times[h] for h in accepted if h in watcher.commit_times}
+        run.stop()
+        accepted, committed = run.accepted, run.committed
         result.submitted = len(accepted)
-        result.refused = sum(refusals.values())
-        result.refusals = refusals
+        result.refused = sum(run.refusals.values())
+        result.refusals = run.refusals
         result.committed = len(committed)
-        result.blocks = watcher.blocks
+        result.blocks = run.blocks
         if committed:
-            last_commit = max(committed.values())
-            result.seconds = last_commit - first_submit
+            result.seconds = run.seconds
             result.tx_per_s = len(committed) / result.seconds
-            result.submit_per_s = len(accepted) / (submitted_at - first_submit)
-            latencies = [committed[h] - submit_times[h] for h in committed]
-            result.latency_p50_ms = 1000 * percentile(latencies, 0.50)
-            result.latency_p99_ms = 1000 * percentile(latencies, 0.99)
+            result.submit_per_s = run.submit_per_s
+            result.latency_p50_ms, result.latency_p99_ms = run.latency_ms(0.50), run.latency_ms(0.99)
             result.bytes_per_tx_live = (database_bytes(net.data_dir) - bytes_before) / len(committed)
     finally:
         node.stop()

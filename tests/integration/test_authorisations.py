@@ -11,9 +11,8 @@ import httpx
 import pytest
 
 from node.network import make_uscc
-from sdk.client import Client
-from sdk.crypto import PrivateKey, sm3
-from sdk.domains.authorisations import (
+from scripts.samples import SAMPLE_RESIDENT_ID
+from sdk.authorisations import (
     Authorisations,
     GrantStatus,
     Level,
@@ -32,7 +31,7 @@ if TYPE_CHECKING:
 
 pytest_plugins = ["node_fixtures"]
 
-RESIDENT_ID = "11010519491231002X"
+RESIDENT_ID = SAMPLE_RESIDENT_ID
 OTHER_RESIDENT_ID = "110105194912310038"
 SCHEMA = sm3(b"schema: name, id, address, income, tax")
 BASIS = sm3(b"basis: state secrets law art. 9")

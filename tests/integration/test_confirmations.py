@@ -19,17 +19,22 @@ import pytest
 from node_fixtures import RunningNode, start_node, stop_node
 
 from node.network import make_uscc
+from scripts.samples import (
+    BANK_BALANCE,
+    BOOK_BALANCE,
+    CLIENT_NAME,
+    sample_letter_reply,
+    sample_letter_request,
+)
+from sdk.calendar import OFFICIAL_CALENDAR, day_of_timestamp, end_of_day
 from sdk.client import Client
 from sdk.crypto import PublicKey
 from sdk.domains.calendar import OFFICIAL_CALENDAR, day_of_timestamp, end_of_day
 from sdk.domains.confirmations import (
     Confirmations,
-    Deposit,
-    ItemReply,
     LetterReply,
     LetterRequest,
     LetterStatus,
-    Loan,
 )
 from sdk.domains.governance import Governance
 from sdk.errors import DecryptionError, DomainError, ExecutionError, XinlianError
@@ -59,7 +64,7 @@ class Parties:
 def _parties(node: RunningNode, client: Client) -> Parties:
     committee = Governance(client, node.committee.signer)
     company = Signer.generate()
-    committee.register_organisation(CLIENT_USCC, "Example Manufacturing Co., Ltd.")
+    committee.register_organisation(CLIENT_USCC, CLIENT_NAME)
     committee.register_account(company.address, CLIENT_USCC)
     bank = node.member_with("BANK")
     regulator = node.member_with("AUDIT_ACCREDITOR")
@@ -82,55 +87,11 @@ def parties(running_node: RunningNode) -> Iterator[Parties]:
 
 
 def _request(p: Parties) -> LetterRequest:
-    return LetterRequest(
-        client_org=CLIENT_USCC,
-        bank_org=p.bank_uscc,
-        base_date=dt.date(2025, 12, 31),
-        client_name="Example Manufacturing Co., Ltd.",
-        rows={
-            1: [
-                Deposit(
-                    account_name="Example Manufacturing Co., Ltd.",
-                    account_number="31050161360000001234",
-                    currency="CNY",
-                    interest_rate=Decimal("0.25"),
-                    account_type="基本存款账户",
-                    balance=Decimal("12345678.90"),
-                    cash_pooling=False,
-                )
-            ],
-            2: [
-                Loan(
-                    borrower="Example Manufacturing Co., Ltd.",
-                    account_number="LN-2025-0001",
-                    currency="CNY",
-                    balance=Decimal("5000000.00"),
-                    loan_date=dt.date(2025, 3, 1),
-                    due_date=dt.date(2027, 2, 28),
-                    interest_rate=Decimal("3.45"),
-                )
-            ],
-        },
-    )
+    return sample_letter_request(CLIENT_USCC, p.bank_uscc)
 
 
-def _reply(bank_balance: str = "12345678.90") -> LetterReply:
-    answers = {i: ItemReply("match") for i in range(1, 14)}
-    answers[1] = ItemReply(
-        "exception" if bank_balance != "12345678.90" else "match",
-        rows=(
-            Deposit(
-                account_name="Example Manufacturing Co., Ltd.",
-                account_number="31050161360000001234",
-                currency="CNY",
-                interest_rate=Decimal("0.25"),
-                account_type="基本存款账户",
-                balance=Decimal(bank_balance),
-                cash_pooling=False,
-            ),
-        ),
-    )
-    return LetterReply(answers=answers, bank_reference="BANK-REF-1")
+def _reply(bank_balance: str = BOOK_BALANCE) -> LetterReply:
+    return sample_letter_reply(bank_balance, bank_reference="BANK-REF-1")
 
 
 # --- the full story ----------------------------------------------------------------------------------
@@ -166,7 +127,7 @@ def test_letter_from_creation_to_auditor_receipt(
     with pytest.raises(ExecutionError, match="bank has started processing"):
         p.auditor.recall(lid)
 
-    replied = p.bank.reply(lid, _reply("12345600.00"))  # auditor key read from the creating transaction
+    replied = p.bank.reply(lid, _reply(BANK_BALANCE))  # auditor key read from the creating transaction
     assert not replied.paper_supplement and not replied.late
     reply = p.auditor.open_reply(lid)
     assert reply.exception_items == {1}

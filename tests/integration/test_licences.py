@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 
+from scripts.samples import SAMPLE_RESIDENT_ID
 from sdk.client import Client
 from sdk.crypto import PrivateKey, sm3
 from sdk.domains.licences import (
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
 
 pytest_plugins = ["node_fixtures"]
 
-RESIDENT_ID = "11010519491231002X"
+RESIDENT_ID = SAMPLE_RESIDENT_ID
 DAY = 86_400
 
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import secrets
 from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
 
+from scripts.samples import SAMPLE_RESIDENT_ID, issue_sample_licence
+from sdk.bundle import ProofBundle
 from sdk.client import Client
 from sdk.contracts import Contract
 from sdk.domains.governance import Action, encode_payload
@@ -119,25 +120,9 @@ def test_unknown_transaction_and_bad_parameters(running_node: RunningNode) -> No
 # --- licences -----------------------------------------------------------------------------------------
 def issue_licence(url: str, issuer: Member, serial: str | None = None) -> Any:
     """Define a licence type (once) and issue a licence as ``issuer``; return the IssueResult."""
-    from sdk.domains.licences import Licences
-    from sdk.identifiers import make_licence_id
+    from sdk.licences import Licences
 
-    client = Client(url)
-    licences = Licences(client, issuer.signer)
-    type_code = issuer.uscc + "032"
-    if licences.get_type(type_code) is None:
-        licences.define_type(type_code, "营业执照")
-    identifier = make_licence_id(type_code, issuer.uscc, serial or secrets.token_hex(6).upper(), 1)
-    return licences.issue(
-        identifier,
-        holder_name="张三",
-        holder_code="11010519491231002X",
-        holder_code_type="111",
-        document_hash=secrets.token_bytes(32),
-        valid_from=dt.date(2024, 1, 1),
-        valid_until=None,
-        jurisdiction="110000",
-    )
+    return issue_sample_licence(Licences(Client(url), issuer.signer), issuer.uscc, serial)
 
 
 def test_licence_bundle_reports_validity_then_revocation_with_its_height(running_node: RunningNode) -> None:
@@ -152,7 +137,7 @@ def test_licence_bundle_reports_validity_then_revocation_with_its_height(running
     assert event.state is not None and event.state.licence is not None
     assert event.state.licence.name == "VALID"
     credential = result.credential
-    assert event.licence.is_holder(credential.holder_salt, "111", "11010519491231002X")
+    assert event.licence.is_holder(credential.holder_salt, "111", SAMPLE_RESIDENT_ID)
     # the proven state word is what py-evm's LicenceRegistry.status returns (layout check on a real EVM)
     from sdk.domains.licences import Licences
 

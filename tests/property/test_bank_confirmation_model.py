@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from node.genesis import GOVERNANCE_ADDRESS
-from tests.unit.node.test_bank_confirmation import (
+from tests.contracts.worlds.confirmations import (
     ACCREDITOR,
     AUDIT_CLERK,
     AUDITOR_A,
@@ -88,7 +88,7 @@ class LetterMachine(RuleBasedStateMachine):
         if owner == "auditor":
             owner = self.auditor_of[letter]
         before = self.chain.view("get_letter", letter)
-        receipt = self.chain.call(ACTORS[actor], function, letter, *ARGS.get(function, ()))
+        receipt = self.chain.send(ACTORS[actor], function, letter, *ARGS.get(function, ()))
         allowed = actor == owner and self.letters[letter] in starts
         if allowed:
             assert receipt.status == 1, (function, actor, receipt.revert_reason)
@@ -99,7 +99,7 @@ class LetterMachine(RuleBasedStateMachine):
 
     @rule(actor=st.sampled_from(sorted(ACTORS)))
     def nobody_re_initialises(self, actor: str) -> None:
-        assert self.chain.call(ACTORS[actor], "initialize", GOVERNANCE_ADDRESS).status == 0
+        assert self.chain.send(ACTORS[actor], "initialize", GOVERNANCE_ADDRESS).status == 0
 
     @invariant()
     def every_letter_is_where_the_model_says(self) -> None:

@@ -1,31 +1,13 @@
-"""Working days in China time: the official 2024–2026 notices, Python arithmetic, and Calendar.vy agreeing."""
+"""Working days in China time: the official 2024–2026 notices and the Python arithmetic (Calendar.vy agreeing:
+tests/contracts/test_calendar_contract.py)."""
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 import pytest
-from eth_abi import decode, encode
-from eth_utils import function_signature_to_4byte_selector, keccak
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
-from node.execution import BlockContext, ExecutionEngine, Message
-from node.genesis import (
-    CALENDAR_ADDRESS,
-    CALENDAR_KEEPER,
-    GOVERNANCE_ADDRESS,
-    GenesisAccount,
-    GenesisOrganisation,
-    GenesisRole,
-    GenesisSpec,
-    SystemContract,
-    load_runtime_code,
-)
-from node.genesis_init import INIT_DATA_BUILDERS
-from sdk.domains.calendar import (
-    HOLIDAY,
+from sdk.calendar import (
     NOTICES,
     OFFICIAL_CALENDAR,
     date_of_day,
@@ -132,114 +114,3 @@ def test_zero_and_too_many_working_days() -> None:
         OFFICIAL_CALENDAR.add_working_days(0, 367)
     with pytest.raises(DomainError):
         OFFICIAL_CALENDAR.add_working_days(0, -1)
-
-
-# --- on chain -----------------------------------------------------------------------------------------
-class CalendarChain:
-    def __init__(self) -> None:
-        spec = GenesisSpec(
-            validators=(bytes([1]) * 64,),
-            organisations=(GenesisOrganisation(ORG, "Consortium Office"),),
-            accounts=(
-                GenesisAccount(KEEPER, ORG),
-                GenesisAccount(MEMBER, ORG),
-                GenesisAccount(OUTSIDER, ORG),
-            ),
-            committee=(MEMBER,),
-            threshold=1,
-            roles=(GenesisRole(KEEPER, CALENDAR_KEEPER),),
-            system_contracts=(
-                SystemContract(
-                    name="Calendar",
-                    address=CALENDAR_ADDRESS,
-                    runtime_code=load_runtime_code("Calendar"),
-                    init_data=INIT_DATA_BUILDERS["Calendar"](GOVERNANCE_ADDRESS),
-                ),
-            ),
-            timestamp_ms=day_of_date(dt.date(2026, 1, 10)) * 86_400_000,
-        )
-        self.engine = ExecutionEngine({}, chain_id=7)
-        self.root = self.engine.create_genesis(spec)
-        self.height = 0
-        self.now_ms = spec.timestamp_ms
-
-    def ctx(self) -> BlockContext:
-        return BlockContext(
-            height=self.height, timestamp_ms=self.now_ms, gas_limit=30_000_000, proposer=KEEPER
-        )
-
-    def view(self, signature: str, out: list[str], types: list[str], *args: Any) -> Any:
-        data = function_signature_to_4byte_selector(signature) + encode(types, list(args))
-        raw = self.engine.call(self.root, OUTSIDER, CALENDAR_ADDRESS, data, 5_000_000, ctx=self.ctx())
-        return decode(out, raw)[0]
-
-    def add_working_days(self, start: int, n: int) -> int:
-        return int(
-            self.view("add_working_days(uint256,uint256)", ["uint256"], ["uint256", "uint256"], start, n)
-        )
-
-    def is_working_day(self, d: int) -> bool:
-        return bool(self.view("is_working_day(uint256)", ["bool"], ["uint256"], d))
-
-    def send(self, sender: bytes, signature: str, types: list[str], *args: Any) -> tuple[int, str]:
-        self.height += 1
-        self.now_ms += 1000
-        data = function_signature_to_4byte_selector(signature) + encode(types, list(args))
-        result = self.engine.execute_block(
-            self.root, self.ctx(), [Message(sender, CALENDAR_ADDRESS, data, 2_000_000, keccak(data))]
-        )
-        self.root = result.state_root
-        receipt = result.receipts[0]
-        return receipt.status, receipt.revert_reason.decode()
-
-
-@pytest.fixture(scope="module")
-def onchain() -> CalendarChain:
-    return CalendarChain()
-
-
-def test_genesis_seed_matches_the_python_calendar(onchain: CalendarChain) -> None:
-    assert onchain.view("covered_from()", ["uint256"], []) == OFFICIAL_CALENDAR.covered_from
-    assert onchain.view("covered_through()", ["uint256"], []) == OFFICIAL_CALENDAR.covered_through
-    for d in range(OFFICIAL_CALENDAR.covered_from - 3, OFFICIAL_CALENDAR.covered_through + 4, 1):
-        kind = onchain.view("day_kind(uint256)", ["uint8"], ["uint256"], d)
-        assert kind == OFFICIAL_CALENDAR.day_kind(d), date_of_day(d)
-
-
-@pytest.mark.parametrize(
-    ("start", "n"),
-    [("2026-02-13", 10), ("2025-09-26", 10), ("2024-02-08", 3), ("2026-12-30", 2), ("2026-02-15", 0)],
-)
-def test_contract_agrees_on_festival_deadlines(onchain: CalendarChain, start: str, n: int) -> None:
-    assert onchain.add_working_days(day(start), n) == OFFICIAL_CALENDAR.add_working_days(day(start), n)
-
-
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(
-    start=st.integers(min_value=day("2023-11-01"), max_value=day("2027-03-01")),
-    n=st.integers(min_value=0, max_value=40),
-)
-def test_contract_equals_python_for_random_dates(onchain: CalendarChain, start: int, n: int) -> None:
-    assert onchain.add_working_days(start, n) == OFFICIAL_CALENDAR.add_working_days(start, n)
-    assert onchain.is_working_day(start) == OFFICIAL_CALENDAR.is_working_day(start)
-
-
-def test_day_helpers_agree(onchain: CalendarChain) -> None:
-    ts = 1_780_000_000
-    assert onchain.view("day_of(uint256)", ["uint256"], ["uint256"], ts) == day_of_timestamp(ts)
-    assert onchain.view("end_of_day(uint256)", ["uint256"], ["uint256"], 20_000) == end_of_day(20_000)
-    assert onchain.view("today()", ["uint256"], []) == day_of_timestamp(onchain.now_ms // 1000)
-
-
-def test_no_account_changes_the_calendar_directly() -> None:
-    # Changes are Governance committee proposals (tests/unit/node/test_calendar_proposals.py); a keeper, a
-    # committee member or anyone else calling the Calendar directly is refused.
-    chain = CalendarChain()
-    future = day("2026-03-02")
-    sig, types = "set_days(uint256[],uint8)", ["uint256[]", "uint8"]
-    refused = (0, "only a passed Governance proposal changes the calendar")
-    for sender in (OUTSIDER, KEEPER, MEMBER):  # MEMBER is the committee
-        assert chain.send(sender, sig, types, [future], HOLIDAY) == refused
-        assert chain.send(sender, "set_covered_through(uint256)", ["uint256"], day("2027-12-31")) == refused
-    assert chain.is_working_day(future)
-    assert chain.view("covered_through()", ["uint256"], []) == OFFICIAL_CALENDAR.covered_through

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.permissions import GENESIS_ONLY, contracts, load_permissions, state_changing_functions
+from tests.contracts.permissions import GENESIS_ONLY, contracts, load_permissions, state_changing_functions
 
 
 @pytest.mark.parametrize("contract", contracts())

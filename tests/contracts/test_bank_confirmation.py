@@ -2,198 +2,53 @@
 
 from __future__ import annotations
 
-import datetime as dt
-from dataclasses import dataclass, field
-from typing import Any
-
 import pytest
 from eth_utils import keccak
 
-from node.execution import BlockContext, ExecutionEngine, Message
 from node.genesis import (
-    AUDIT_ACCREDITOR,
     AUDITOR,
-    BANK,
-    BANK_CONFIRMATION_ADDRESS,
-    CALENDAR_ADDRESS,
     GOVERNANCE_ADDRESS,
-    GenesisAccount,
-    GenesisOrganisation,
-    GenesisRole,
-    GenesisSpec,
-    SystemContract,
-    load_runtime_code,
 )
-from node.genesis_init import INIT_DATA_BUILDERS, encode_initialize_with_governance
 from node.network import make_uscc
-from sdk.contracts import Contract
-from sdk.domains.calendar import OFFICIAL_CALENDAR, day_of_date, end_of_day
-from sdk.types import Receipt
-
-CONFIRMATION = Contract("BankConfirmation")
-GOVERNANCE = Contract("Governance")
-
-COMMITTEE_ORG, ACCREDITOR_ORG, AUDIT_FIRM, OTHER_FIRM, BANK_ORG, OTHER_BANK_ORG, CLIENT_ORG, OTHER_ORG = (
-    make_uscc("310000", 20_000_001 + i) for i in range(8)
+from sdk.calendar import OFFICIAL_CALENDAR, end_of_day
+from tests.contracts.worlds.confirmations import (
+    ACCEPTED,
+    ACCREDITOR,
+    AUDIT_CLERK,
+    AUDIT_FIRM,
+    AUDITOR_A,
+    AWAITING,
+    BANK_CLERK,
+    BANK_ORG,
+    BANKER,
+    CLIENT,
+    CLIENT_ORG,
+    EXPIRED,
+    GOVERNANCE,
+    ITEMS_1_13,
+    LETTER,
+    OTHER_AUDITOR,
+    OTHER_BANKER,
+    OUTSIDER,
+    OVERDUE,
+    RECEIVED,
+    REJECTED,
+    REPLIED,
+    REPLY_HASH,
+    REQUEST,
+    SENT,
+    Chain,
+    accepted,
+    create,
+    day,
+    new_chain,
+    ts_ms,
 )
-M1, ACCREDITOR, AUDITOR_A, AUDIT_CLERK, OTHER_AUDITOR = (bytes([0x10 + i]) * 20 for i in range(5))
-BANKER, BANK_CLERK, OTHER_BANKER, CLIENT, OUTSIDER = (bytes([0x30 + i]) * 20 for i in range(5))
-CST = dt.timezone(dt.timedelta(hours=8))
-AWAITING, SENT, ACCEPTED, REJECTED, REPLIED, RECEIVED, RECALLED, OVERDUE, EXPIRED = range(1, 10)
-ITEMS_1_13 = (1 << 13) - 1
-ALL_ITEMS = (1 << 14) - 1
-
-
-def ts_ms(iso: str) -> int:
-    """Milliseconds of a China-time wall clock reading such as ``2026-02-13T10:00``."""
-    return int(dt.datetime.fromisoformat(iso).replace(tzinfo=CST).timestamp() * 1000)
-
-
-def day(iso: str) -> int:
-    return day_of_date(dt.date.fromisoformat(iso))
-
-
-@dataclass
-class Chain:
-    """One message per block; the test sets the wall clock (China time) of the next block."""
-
-    engine: ExecutionEngine
-    root: bytes
-    now_ms: int
-    height: int = 0
-    receipts: list[Receipt] = field(default_factory=list)
-
-    def ctx(self) -> BlockContext:
-        return BlockContext(height=self.height, timestamp_ms=self.now_ms, gas_limit=30_000_000, proposer=M1)
-
-    def at(self, iso: str) -> Chain:
-        self.now_ms = ts_ms(iso)
-        return self
-
-    def send(self, sender: bytes, to: bytes, data: bytes, gas: int = 3_000_000) -> Receipt:
-        self.height += 1
-        self.now_ms += 1000
-        result = self.engine.execute_block(
-            self.root, self.ctx(), [Message(sender, to, data, gas, keccak(data + self.height.to_bytes(8)))]
-        )
-        self.root = result.state_root
-        self.receipts.append(result.receipts[0])
-        return result.receipts[0]
-
-    def call(self, sender: bytes, name: str, *args: Any) -> Receipt:
-        return self.send(sender, BANK_CONFIRMATION_ADDRESS, CONFIRMATION.encode_call(name, list(args)))
-
-    def must(self, sender: bytes, name: str, *args: Any) -> Receipt:
-        receipt = self.call(sender, name, *args)
-        assert receipt.status == 1, receipt.revert_reason
-        return receipt
-
-    def refused(self, sender: bytes, name: str, *args: Any) -> str:
-        receipt = self.call(sender, name, *args)
-        assert receipt.status == 0, f"{name} by {sender.hex()[:4]} should have been refused"
-        return receipt.revert_reason.decode()
-
-    def view(self, name: str, *args: Any) -> Any:
-        data = CONFIRMATION.encode_call(name, list(args))
-        out = self.engine.call(
-            self.root, OUTSIDER, BANK_CONFIRMATION_ADDRESS, data, 5_000_000, ctx=self.ctx()
-        )
-        return CONFIRMATION.decode_output(name, out)
-
-    def events(self, receipt: Receipt) -> list[Any]:
-        return [CONFIRMATION.decode_log(log) for log in receipt.logs]
 
 
 @pytest.fixture()
 def chain() -> Chain:
     return new_chain()
-
-
-def new_chain() -> Chain:
-    """A fresh chain: Governance with the test organisations, the Calendar and BankConfirmation."""
-    spec = GenesisSpec(
-        validators=(bytes([1]) * 64,),
-        organisations=tuple(
-            GenesisOrganisation(uscc, name)
-            for uscc, name in (
-                (COMMITTEE_ORG, "Consortium Office"),
-                (ACCREDITOR_ORG, "Audit Accreditation Office"),
-                (AUDIT_FIRM, "某某会计师事务所"),
-                (OTHER_FIRM, "Other CPA"),
-                (BANK_ORG, "某某银行"),
-                (OTHER_BANK_ORG, "Other Bank"),
-                (CLIENT_ORG, "某某股份有限公司"),
-                (OTHER_ORG, "Unrelated Co."),
-            )
-        ),
-        accounts=(
-            GenesisAccount(M1, COMMITTEE_ORG),
-            GenesisAccount(ACCREDITOR, ACCREDITOR_ORG),
-            GenesisAccount(AUDITOR_A, AUDIT_FIRM),
-            GenesisAccount(AUDIT_CLERK, AUDIT_FIRM),
-            GenesisAccount(OTHER_AUDITOR, OTHER_FIRM),
-            GenesisAccount(BANKER, BANK_ORG),
-            GenesisAccount(BANK_CLERK, BANK_ORG),
-            GenesisAccount(OTHER_BANKER, OTHER_BANK_ORG),
-            GenesisAccount(CLIENT, CLIENT_ORG),
-            GenesisAccount(OUTSIDER, OTHER_ORG),
-        ),
-        committee=(M1,),
-        threshold=1,
-        roles=(
-            GenesisRole(ACCREDITOR, AUDIT_ACCREDITOR),
-            GenesisRole(OTHER_AUDITOR, AUDITOR),
-            GenesisRole(BANKER, BANK),
-            GenesisRole(OTHER_BANKER, BANK),
-        ),
-        system_contracts=(
-            SystemContract(
-                "Calendar",
-                CALENDAR_ADDRESS,
-                load_runtime_code("Calendar"),
-                INIT_DATA_BUILDERS["Calendar"](GOVERNANCE_ADDRESS),
-            ),
-            SystemContract(
-                "BankConfirmation",
-                BANK_CONFIRMATION_ADDRESS,
-                load_runtime_code("BankConfirmation"),
-                encode_initialize_with_governance(GOVERNANCE_ADDRESS),
-            ),
-        ),
-    )
-    engine = ExecutionEngine({}, chain_id=7)
-    c = Chain(engine, engine.create_genesis(spec), now_ms=ts_ms("2026-02-10T09:00"))
-    # the audit accreditor grants AUDITOR by Governance delegation (role_admin[AUDITOR] = AUDIT_ACCREDITOR)
-    grant = GOVERNANCE.encode_call("grant_role", [AUDITOR_A, AUDITOR, bytes(32)])
-    assert c.send(ACCREDITOR, GOVERNANCE_ADDRESS, grant).status == 1
-    return c
-
-
-LETTER = keccak(b"letter-1")
-REQUEST = bytes(range(256)) * 8
-REQUEST_HASH = keccak(b"sm3 of the sealed request")
-REPLY_HASH = keccak(b"sm3 of the sealed reply")
-BASE_DATE = day("2025-12-31")
-
-
-def create(chain: Chain, letter: bytes = LETTER, sender: bytes = AUDITOR_A, **overrides: Any) -> Receipt:
-    args: dict[str, Any] = {
-        "client_org": CLIENT_ORG,
-        "bank_org": BANK_ORG,
-        "base_date": BASE_DATE,
-        "items": ALL_ITEMS,
-        "letter_format": 1,
-        "request_hash": REQUEST_HASH,
-        "request": REQUEST,
-    }
-    args.update(overrides)
-    return chain.call(sender, "create", letter, *args.values())
-
-
-def accepted(chain: Chain, when: str = "2026-02-13T10:00") -> None:
-    assert create(chain).status == 1
-    chain.must(CLIENT, "authorise", LETTER)
-    chain.at(when).must(BANKER, "accept", LETTER)
 
 
 # --- the happy path --------------------------------------------------------------------------------------
@@ -403,7 +258,7 @@ def test_bank_rejects_nonconforming_letter_with_reason(chain: Chain) -> None:
 
 def test_revoked_auditor_role_stops_the_firm(chain: Chain) -> None:
     revoke = GOVERNANCE.encode_call("revoke_role", [AUDITOR_A, AUDITOR, bytes(32)])
-    assert chain.send(ACCREDITOR, GOVERNANCE_ADDRESS, revoke).status == 1
+    assert chain.execute(ACCREDITOR, GOVERNANCE_ADDRESS, revoke).status == 1
     assert create(chain).revert_reason == b"not an auditor"
 
 

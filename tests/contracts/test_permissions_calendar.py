@@ -12,9 +12,25 @@ from node.genesis import CALENDAR_ADDRESS, GOVERNANCE_ADDRESS
 from sdk.domains.calendar import HOLIDAY, CalendarExtension
 from sdk.domains.governance import Action, encode_payload
 from sdk.types import Receipt
-from tests.permissions import PermissionRow, rows_for
-from tests.unit.node.test_calendar_proposals import MONDAY
-from tests.unit.node.test_governance import CALENDAR, KEEPER, M1, M2, MEMBER, OUTSIDER, Chain, make_chain
+from tests.contracts.permissions import (
+    PermissionRow,
+    conditional,
+    expect_allowed,
+    expect_refused,
+    row_id,
+    rows_for,
+)
+from tests.contracts.worlds.governance import (
+    CALENDAR,
+    KEEPER,
+    M1,
+    M2,
+    MEMBER,
+    MONDAY,
+    OUTSIDER,
+    Chain,
+    make_chain,
+)
 
 ROWS = rows_for("Calendar")
 #: The Governance contract executing a passed proposal: the call is a proposal and its deciding vote.
@@ -31,7 +47,7 @@ CALLERS: dict[str, bytes] = {
 
 
 def covered_through(c: Chain) -> int:
-    return int(c.view_of(CALENDAR, CALENDAR_ADDRESS, "covered_through"))
+    return int(c.view("covered_through", to=CALENDAR_ADDRESS))
 
 
 def through_calendar(
@@ -40,7 +56,7 @@ def through_calendar(
     """``who`` calls ``function`` directly, or (PASSED_PROPOSAL) the committee passes the matching proposal:
     the receipt is that of the deciding vote, in which Governance calls the Calendar."""
     if who != PASSED_PROPOSAL:
-        return c.send_to(who, CALENDAR_ADDRESS, CALENDAR.encode_call(function, args))
+        return c.execute(who, CALENDAR_ADDRESS, CALENDAR.encode_call(function, args))
     proposal_id = c.propose(M1, int(action), payload)
     return c.send(M2, "vote", proposal_id)
 
@@ -58,11 +74,11 @@ def set_covered_through(c: Chain, who: bytes, grow_by: int = 365) -> Receipt:
 
 def initialize(c: Chain, who: bytes) -> Receipt:
     args = [GOVERNANCE_ADDRESS, 1, 2, [], []]
-    return c.send_to(who, CALENDAR_ADDRESS, CALENDAR.encode_call("initialize", args))
+    return c.execute(who, CALENDAR_ADDRESS, CALENDAR.encode_call("initialize", args))
 
 
 def today(c: Chain) -> int:
-    return int(c.view_of(CALENDAR, CALENDAR_ADDRESS, "today"))
+    return int(c.view("today", to=CALENDAR_ADDRESS))
 
 
 CallAction = Callable[[Chain, bytes], Receipt]
@@ -91,20 +107,17 @@ SCENARIOS: dict[str, Scenario] = {
 
 def snapshot(c: Chain) -> tuple[Any, ...]:
     days = (today(c), MONDAY)
-    kinds = tuple(c.view_of(CALENDAR, CALENDAR_ADDRESS, "day_kind", d) for d in days)
+    kinds = tuple(c.view("day_kind", d, to=CALENDAR_ADDRESS) for d in days)
     return (
         kinds,
-        c.view_of(CALENDAR, CALENDAR_ADDRESS, "covered_from"),
+        c.view("covered_from", to=CALENDAR_ADDRESS),
         covered_through(c),
-        c.view_of(CALENDAR, CALENDAR_ADDRESS, "governance"),
+        c.view("governance", to=CALENDAR_ADDRESS),
     )
 
 
 def assert_refused(c: Chain, action: CallAction, who: bytes, row: PermissionRow) -> None:
-    before = snapshot(c)
-    receipt = action(c, who)
-    assert receipt.status == 0, f"{row} was allowed"
-    assert snapshot(c) == before, f"{row}: a refused call changed the calendar"
+    expect_refused(row, lambda: action(c, who), lambda: snapshot(c))
 
 
 @pytest.fixture()
@@ -112,7 +125,7 @@ def chain() -> Chain:
     return make_chain()
 
 
-@pytest.mark.parametrize("row", ROWS, ids=lambda r: f"{r.function}-{r.caller}")
+@pytest.mark.parametrize("row", ROWS, ids=row_id)
 def test_the_contract_enforces_the_permissions_table(chain: Chain, row: PermissionRow) -> None:
     assert row.caller in CALLERS, f"the test does not know the caller {row.caller!r}: add it to CALLERS"
     assert row.function in SCENARIOS, f"the test has no scenario for {row.function!r}"
@@ -120,15 +133,10 @@ def test_the_contract_enforces_the_permissions_table(chain: Chain, row: Permissi
     if not row.allowed:
         assert_refused(chain, action, who, row)
         return
-    before = snapshot(chain)
-    receipt = action(chain, who)
-    assert receipt.status == 1, f"{row} was refused: {receipt.revert_reason!r}"
-    assert snapshot(chain) != before, f"{row}: an allowed call changed nothing"
+    expect_allowed(row, lambda: action(chain, who), lambda: snapshot(chain))
 
 
-@pytest.mark.parametrize(
-    "row", [r for r in ROWS if r.verdict == "allowed if"], ids=lambda r: f"{r.function}-{r.caller}"
-)
+@pytest.mark.parametrize("row", conditional(ROWS), ids=row_id)
 def test_allowed_if_rows_are_refused_when_their_condition_does_not_hold(
     chain: Chain, row: PermissionRow
 ) -> None:

@@ -2,32 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from eth_utils.crypto import keccak
 
-from node.execution import BlockContext, ExecutionEngine, Message
 from node.genesis import (
     DATA_AUTHORISATION_ADDRESS,
     DATA_HOLDER,
     DATA_REGULATOR,
     DATA_USER,
     GOVERNANCE_ADDRESS,
-    GenesisAccount,
-    GenesisOrganisation,
-    GenesisRole,
-    GenesisSpec,
-    SystemContract,
-    load_runtime_code,
 )
-from node.genesis_init import encode_initialize_with_governance
-from node.network import make_uscc
-from sdk.contracts import Contract, DecodedEvent
-from sdk.crypto import PrivateKey, sm3
-from sdk.domains import authorisations as sdk_auth
-from sdk.domains.authorisations import (
+from sdk import authorisations as sdk_auth
+from sdk.authorisations import (
     ConsentTerms,
     GrantStatus,
     compute_consent_message,
@@ -38,231 +25,42 @@ from sdk.domains.authorisations import (
     sign_consent,
     sign_subject_key_binding,
 )
+from sdk.contracts import DecodedEvent
+from sdk.crypto import PrivateKey, sm3
 from sdk.errors import DomainError, IdentifierError
-from sdk.types import Receipt
-
-CHAIN_ID = 7
-DA = Contract("DataAuthorisation")
-ORG_HOLDER, ORG_USER, ORG_REG, ORG_OTHER = (
-    "12100000400000000E",
-    "91110000100000000A",
-    "11100000000013338W",
-    "91310000200000000B",
-)
-ORG_REG2 = make_uscc("110000", 30_000_001)  # a second, independent regulator
-M1 = bytes([0x10]) * 20
-HOLDER, HOLDER_CLERK, USER, USER_REGULATOR, REGULATOR, OTHER_HOLDER, RELAY = (
-    bytes([0x40 + i]) * 20 for i in range(7)
-)
-# HOLDER_AND_REGULATOR: one account of the holder organisation with both DATA_HOLDER and DATA_REGULATOR;
-# HOLDER_REGULATOR: a DATA_REGULATOR account of the holder organisation; REGULATOR_COLLEAGUE: a second
-# DATA_REGULATOR of REGULATOR's organisation; REGULATOR2: a DATA_REGULATOR of another organisation;
-# ROGUE_REGULATOR: a DATA_REGULATOR of an organisation that is no party (ORG_OTHER); OTHER_USER: a DATA_USER
-# that requested nothing; UNREGISTERED: an account no organisation holds; REGULATOR2_COLLEAGUE: a second
-# DATA_REGULATOR of REGULATOR2's organisation.
-(
+from tests.contracts.worlds.authorisations import (
+    BASIS,
+    CHAIN_ID,
+    CONDITION,
+    EMPTY32,
+    HOLDER,
     HOLDER_AND_REGULATOR,
+    HOLDER_CLERK,
     HOLDER_REGULATOR,
-    REGULATOR_COLLEAGUE,
+    M1,
+    ORG_HOLDER,
+    ORG_REG,
+    ORG_REG2,
+    ORG_USER,
+    OTHER_HOLDER,
+    PURPOSE,
+    REGULATOR,
     REGULATOR2,
+    REGULATOR_COLLEAGUE,
+    RELAY,
+    RESIDENT_ID,
     ROGUE_REGULATOR,
-    OTHER_USER,
+    SALT,
+    SCHEMA,
     UNREGISTERED,
-    REGULATOR2_COLLEAGUE,
-) = (bytes([0x50 + i]) * 20 for i in range(8))
-RESIDENT_ID = "11010519491231002X"
-SALT = bytes(range(1, 33))
-SCHEMA = sm3(b"schema: name, id, address, income, tax")
-CONDITION = sm3(b"condition: only for credit assessment under contract 42")
-BASIS = sm3(b"basis: state secrets law art. 9")
-PURPOSE = sm3(b"purpose: credit assessment")
-EMPTY32 = bytes(32)
-T0 = 1_700_000_000  # block.timestamp at height 0 (seconds)
-
-
-@dataclass
-class Chain:
-    """One message per block; block.timestamp = T0 + height + skipped seconds."""
-
-    engine: ExecutionEngine
-    root: bytes
-    height: int = 0
-    now: int = T0
-    receipts: list[Receipt] = field(default_factory=list)
-
-    def _ctx(self) -> BlockContext:
-        return BlockContext(
-            height=self.height, timestamp_ms=self.now * 1000, gas_limit=30_000_000, proposer=M1
-        )
-
-    def advance(self, seconds: int) -> None:
-        self.now += seconds
-
-    def send(self, sender: bytes, name: str, *args: Any) -> Receipt:
-        self.height += 1
-        self.now += 1
-        data = DA.encode_call(name, list(args))
-        result = self.engine.execute_block(
-            self.root,
-            self._ctx(),
-            [Message(sender, DATA_AUTHORISATION_ADDRESS, data, 2_000_000, keccak(data))],
-        )
-        receipt = result.receipts[0]
-        if receipt.status != 1:
-            # a refused transaction changes no state at all
-            assert result.state_root == self.root
-        self.root = result.state_root
-        return receipt
-
-    def must(self, sender: bytes, name: str, *args: Any) -> list[DecodedEvent]:
-        receipt = self.send(sender, name, *args)
-        assert receipt.status == 1, receipt.revert_reason
-        return [DA.decode_log(log) for log in receipt.logs]
-
-    def refused(self, sender: bytes, name: str, *args: Any) -> str:
-        before = self.root
-        receipt = self.send(sender, name, *args)
-        assert receipt.status == 0, f"{name} was not refused"
-        assert self.root == before
-        return receipt.revert_reason.decode()
-
-    def view(self, name: str, *args: Any) -> Any:
-        out = self.engine.call(
-            self.root,
-            RELAY,
-            DATA_AUTHORISATION_ADDRESS,
-            DA.encode_call(name, list(args)),
-            1_000_000,
-            ctx=self._ctx(),
-        )
-        return DA.decode_output(name, out)
-
-    # --- shortcuts ----------------------------------------------------------------------------------
-    def register(
-        self,
-        *,
-        level: int = 1,
-        share_type: int = 1,
-        condition: bytes = EMPTY32,
-        fields: int = 0b11111,
-        personal: bool = False,
-        sender: bytes = HOLDER,
-    ) -> int:
-        events = self.must(
-            sender, "register_resource", level, share_type, SCHEMA, condition, fields, personal
-        )
-        return int(events[0].args["resource_id"])
-
-    def request(
-        self,
-        resource_id: int,
-        *,
-        fields: int = 0b00011,
-        valid_from: int | None = None,
-        valid_until: int | None = None,
-        use_limit: int = 3,
-        commitment: bytes = EMPTY32,
-        condition: bytes = EMPTY32,
-        sender: bytes = USER,
-    ) -> int:
-        start = self.now if valid_from is None else valid_from
-        end = self.now + 3600 if valid_until is None else valid_until
-        events = self.must(
-            sender, "request", resource_id, PURPOSE, fields, start, end, use_limit, commitment, condition
-        )
-        return int(events[0].args["grant_id"])
-
-    def bind(
-        self, subject: PrivateKey, subject_commitment: bytes | None = None, *, regulator: bytes = REGULATOR
-    ) -> None:
-        """A regulator binds the subject's key to the commitment (default: RESIDENT_ID with SALT), relaying
-        the subject's own binding signature."""
-        binding = signed_binding(subject, commitment() if subject_commitment is None else subject_commitment)
-        self.must(
-            regulator, "bind_subject_key", binding.subject_commitment, binding.public_key, binding.signature
-        )
-
-    def call(self, sender: bytes, name: str, *args: Any) -> Receipt:
-        """Send without asserting the outcome (a refused call still leaves the state root unchanged)."""
-        return self.send(sender, name, *args)
-
-    def terms(self, grant_id: int) -> ConsentTerms:
-        g = self.view("grants", grant_id)
-        return ConsentTerms(
-            chain_id=CHAIN_ID,
-            contract=DATA_AUTHORISATION_ADDRESS,
-            grant_id=grant_id,
-            resource_id=g["resource_id"],
-            requester=g["requester"],
-            subject_commitment=g["subject_commitment"],
-            purpose=g["purpose"],
-            fields=g["fields"],
-            valid_from=g["valid_from"],
-            valid_until=g["valid_until"],
-            use_limit=g["use_limit"],
-        )
-
-    def status(self, grant_id: int) -> GrantStatus:
-        return GrantStatus(self.view("status_of", grant_id))
-
-
-def make_chain() -> Chain:
-    """A fresh genesis with the data organisations, accounts and roles, DataAuthorisation installed."""
-    spec = GenesisSpec(
-        validators=(bytes([1]) * 64,),
-        organisations=(
-            GenesisOrganisation(ORG_HOLDER, "Data Exchange Authority"),
-            GenesisOrganisation(ORG_USER, "Example Bank"),
-            GenesisOrganisation(ORG_REG, "Data Regulator"),
-            GenesisOrganisation(ORG_OTHER, "Other Holder"),
-            GenesisOrganisation(ORG_REG2, "Second Data Regulator"),
-        ),
-        accounts=(
-            GenesisAccount(M1, ORG_HOLDER),
-            GenesisAccount(HOLDER, ORG_HOLDER),
-            GenesisAccount(HOLDER_CLERK, ORG_HOLDER),
-            GenesisAccount(USER, ORG_USER),
-            GenesisAccount(USER_REGULATOR, ORG_USER),
-            GenesisAccount(REGULATOR, ORG_REG),
-            GenesisAccount(OTHER_HOLDER, ORG_OTHER),
-            GenesisAccount(RELAY, ORG_OTHER),
-            GenesisAccount(HOLDER_AND_REGULATOR, ORG_HOLDER),
-            GenesisAccount(HOLDER_REGULATOR, ORG_HOLDER),
-            GenesisAccount(REGULATOR_COLLEAGUE, ORG_REG),
-            GenesisAccount(REGULATOR2, ORG_REG2),
-            GenesisAccount(ROGUE_REGULATOR, ORG_OTHER),
-            GenesisAccount(OTHER_USER, ORG_OTHER),
-            GenesisAccount(REGULATOR2_COLLEAGUE, ORG_REG2),
-        ),
-        committee=(M1,),
-        threshold=1,
-        roles=(
-            GenesisRole(HOLDER, DATA_HOLDER),
-            GenesisRole(USER, DATA_USER),
-            GenesisRole(USER_REGULATOR, DATA_REGULATOR),
-            GenesisRole(REGULATOR, DATA_REGULATOR),
-            GenesisRole(OTHER_HOLDER, DATA_HOLDER),
-            GenesisRole(HOLDER_AND_REGULATOR, DATA_HOLDER),
-            GenesisRole(HOLDER_AND_REGULATOR, DATA_REGULATOR),
-            GenesisRole(HOLDER_REGULATOR, DATA_REGULATOR),
-            GenesisRole(REGULATOR_COLLEAGUE, DATA_REGULATOR),
-            GenesisRole(REGULATOR2, DATA_REGULATOR),
-            GenesisRole(ROGUE_REGULATOR, DATA_REGULATOR),
-            GenesisRole(OTHER_USER, DATA_USER),
-            GenesisRole(REGULATOR2_COLLEAGUE, DATA_REGULATOR),
-        ),
-        system_contracts=(
-            SystemContract(
-                name="DataAuthorisation",
-                address=DATA_AUTHORISATION_ADDRESS,
-                runtime_code=load_runtime_code("DataAuthorisation"),
-                init_data=encode_initialize_with_governance(GOVERNANCE_ADDRESS),
-            ),
-        ),
-        timestamp_ms=T0 * 1000,
-    )
-    engine = ExecutionEngine({}, chain_id=CHAIN_ID)
-    return Chain(engine, engine.create_genesis(spec))
+    USER,
+    USER_REGULATOR,
+    Chain,
+    commitment,
+    key_hash_of,
+    make_chain,
+    signed_binding,
+)
 
 
 @pytest.fixture()
@@ -273,27 +71,6 @@ def chain() -> Chain:
 @pytest.fixture()
 def subject() -> PrivateKey:
     return PrivateKey.generate()
-
-
-def commitment() -> bytes:
-    return compute_subject_commitment(RESIDENT_ID, SALT)
-
-
-def signed_binding(
-    subject: PrivateKey, subject_commitment: bytes | None = None, version: int = 1
-) -> sdk_auth.SubjectKeyBinding:
-    """The subject's own request, signed with ``subject``, to bind that key to the commitment."""
-    return sign_subject_key_binding(
-        subject,
-        chain_id=CHAIN_ID,
-        contract=DATA_AUTHORISATION_ADDRESS,
-        subject_commitment=commitment() if subject_commitment is None else subject_commitment,
-        version=version,
-    )
-
-
-def key_hash_of(key: PrivateKey) -> bytes:
-    return sm3(key.public_key.to_bytes())
 
 
 # --- genesis ----------------------------------------------------------------------------------------------
@@ -311,7 +88,7 @@ def test_role_ids_match_governance(chain: Chain) -> None:
 
 # --- resources --------------------------------------------------------------------------------------------
 def test_holder_registers_resource_for_its_organisation(chain: Chain) -> None:
-    events = chain.must(HOLDER, "register_resource", 2, 2, SCHEMA, CONDITION, 0b1011, True)
+    events = chain.emitted(HOLDER, "register_resource", 2, 2, SCHEMA, CONDITION, 0b1011, True)
     assert events[0].name == "ResourceRegistered"
     assert events[0].args["holder"] == ORG_HOLDER
     assert events[0].args["resource_id"] == 1
@@ -357,7 +134,7 @@ def test_only_the_holder_organisation_reclassifies(chain: Chain) -> None:
     assert chain.refused(USER, "set_share_type", rid, 3, BASIS) == "not a data holder"
     assert chain.refused(HOLDER, "set_share_type", 99, 3, BASIS) == "unknown resource"
     assert chain.refused(HOLDER, "set_share_type", rid, 3, EMPTY32) == "no-sharing needs a basis hash"
-    events = chain.must(HOLDER, "set_share_type", rid, 3, BASIS)
+    events = chain.emitted(HOLDER, "set_share_type", rid, 3, BASIS)
     assert events[0].name == "ShareTypeChanged" and events[0].args["share_type"] == 3
     assert chain.view("resources", rid)["condition_hash"] == BASIS
 
@@ -366,7 +143,7 @@ def test_only_the_holder_organisation_reclassifies(chain: Chain) -> None:
 def test_user_requests_a_field_subset(chain: Chain) -> None:
     rid = chain.register()
     start, end = chain.now + 10, chain.now + 1000
-    events = chain.must(USER, "request", rid, PURPOSE, 0b101, start, end, 5, EMPTY32, EMPTY32)
+    events = chain.emitted(USER, "request", rid, PURPOSE, 0b101, start, end, 5, EMPTY32, EMPTY32)
     assert events[0].name == "AccessRequested"
     args = events[0].args
     assert (args["grant_id"], args["resource_id"], args["requester"]) == (1, rid, USER)
@@ -425,7 +202,7 @@ def test_bad_requests_are_refused(chain: Chain) -> None:
     )
     assert chain.view("grant_count") == 0
     # acknowledging the condition makes the conditional request acceptable
-    chain.must(USER, "request", conditional_rid, PURPOSE, 1, chain.now, later, 1, EMPTY32, CONDITION)
+    chain.emitted(USER, "request", conditional_rid, PURPOSE, 1, chain.now, later, 1, EMPTY32, CONDITION)
 
 
 # --- grants of non-personal data ---------------------------------------------------------------------------
@@ -434,7 +211,7 @@ def test_holder_grants_non_personal_request(chain: Chain) -> None:
     assert chain.refused(OTHER_HOLDER, "grant", gid, b"", b"") == "not an account of the holder organisation"
     assert chain.refused(USER, "grant", gid, b"", b"") == "not a data holder"
     assert chain.refused(HOLDER, "grant", gid, bytes(64), bytes(64)) == "non-personal data takes no consent"
-    events = chain.must(HOLDER, "grant", gid, b"", b"")
+    events = chain.emitted(HOLDER, "grant", gid, b"", b"")
     assert events[0].name == "AccessGranted"
     assert events[0].args["subject_commitment"] == EMPTY32 and events[0].args["granted_by"] == HOLDER
     assert chain.status(gid) == GrantStatus.GRANTED
@@ -447,7 +224,7 @@ def test_holder_refuses_a_request_and_it_cannot_be_granted(chain: Chain) -> None
     assert chain.refused(USER, "refuse", gid, EMPTY32) == "not a data holder"
     assert chain.refused(REGULATOR, "refuse", gid, EMPTY32) == "not a data holder"  # not core data
     reason = sm3(b"not within the agreed purpose")
-    events = chain.must(HOLDER, "refuse", gid, reason)
+    events = chain.emitted(HOLDER, "refuse", gid, reason)
     assert events[0].name == "RequestRefused" and events[0].args["reason_hash"] == reason
     assert chain.status(gid) == GrantStatus.REFUSED
     assert chain.refused(HOLDER, "grant", gid, b"", b"") == "request is not pending"
@@ -456,7 +233,7 @@ def test_holder_refuses_a_request_and_it_cannot_be_granted(chain: Chain) -> None
 def test_no_grant_once_resource_is_not_shared(chain: Chain) -> None:
     rid = chain.register()
     gid = chain.request(rid)
-    chain.must(HOLDER, "set_share_type", rid, 3, BASIS)
+    chain.emitted(HOLDER, "set_share_type", rid, 3, BASIS)
     assert chain.refused(HOLDER, "grant", gid, b"", b"") == "resource is not shared (share type 3)"
     assert chain.status(gid) == GrantStatus.REQUESTED
 
@@ -473,12 +250,12 @@ def test_core_data_needs_regulator_approval_before_grant(chain: Chain) -> None:
     assert chain.refused(HOLDER, "grant", gid, b"", b"") == "core data needs regulator approval first"
     assert chain.refused(HOLDER, "approve", gid) == "not a data regulator"
     assert chain.refused(USER_REGULATOR, "approve", gid) == "a regulator cannot approve its own request"
-    events = chain.must(REGULATOR, "approve", gid)
+    events = chain.emitted(REGULATOR, "approve", gid)
     assert events[0].name == "RequestApproved" and events[0].args["regulator"] == REGULATOR
     assert chain.status(gid) == GrantStatus.APPROVED
     assert chain.view("grants", gid)["approved_by"] == REGULATOR
     assert chain.refused(REGULATOR, "approve", gid) == "request already approved"
-    chain.must(HOLDER, "grant", gid, b"", b"")
+    chain.emitted(HOLDER, "grant", gid, b"", b"")
     assert chain.status(gid) == GrantStatus.GRANTED
     assert chain.refused(REGULATOR, "approve", gid) == "request is not pending"
 
@@ -505,7 +282,7 @@ def test_a_regulator_of_the_holder_organisation_cannot_approve(chain: Chain) -> 
 
 def test_regulator_may_refuse_core_request(chain: Chain) -> None:
     gid = chain.request(chain.register(level=3))
-    chain.must(REGULATOR, "refuse", gid, EMPTY32)
+    chain.emitted(REGULATOR, "refuse", gid, EMPTY32)
     assert chain.status(gid) == GrantStatus.REFUSED
     assert chain.refused(REGULATOR, "approve", gid) == "request is not pending"
 
@@ -525,7 +302,7 @@ def test_grant_with_subject_consent_binds_the_subject_key(chain: Chain, subject:
     gid = chain.request(chain.register(personal=True), commitment=commitment())
     chain.bind(subject)
     consent = sign_consent(subject, chain.terms(gid))
-    events = chain.must(HOLDER, "grant", gid, consent.public_key, consent.signature)
+    events = chain.emitted(HOLDER, "grant", gid, consent.public_key, consent.signature)
     assert events[0].args["subject_commitment"] == commitment()
     assert events[0].args["subject_key_hash"] == sm3(subject.public_key.to_bytes())
     g = chain.view("grants", gid)
@@ -609,7 +386,7 @@ def test_regulator_binds_a_key_only_with_its_holders_own_signature(chain: Chain,
     )
     assert chain.view("subject_keys", commitment())["key_hash"] == EMPTY32  # state unchanged
 
-    events = chain.must(REGULATOR, "bind_subject_key", commitment(), pk, genuine.signature)
+    events = chain.emitted(REGULATOR, "bind_subject_key", commitment(), pk, genuine.signature)
     assert events[0].name == "SubjectKeyBound"
     assert events[0].args == {
         "subject_commitment": commitment(),
@@ -698,7 +475,7 @@ def rebind(
 ) -> list[DecodedEvent]:
     binding = signed_binding(new_key, version=version)
     reason = sm3(b"case file 2024-17: key lost")
-    chain.must(
+    chain.emitted(
         proposer,
         "propose_subject_key_rebind",
         binding.subject_commitment,
@@ -706,7 +483,7 @@ def rebind(
         binding.signature,
         reason,
     )
-    return chain.must(confirmer, "confirm_subject_key_rebind", commitment(), key_hash_of(new_key))
+    return chain.emitted(confirmer, "confirm_subject_key_rebind", commitment(), key_hash_of(new_key))
 
 
 def test_a_regulator_cannot_lock_the_subject_out_with_a_wrong_key(chain: Chain, subject: PrivateKey) -> None:
@@ -718,7 +495,7 @@ def test_a_regulator_cannot_lock_the_subject_out_with_a_wrong_key(chain: Chain, 
     # it cannot make the lock stick on its own: a rebind needs a second regulator of another organisation
     own = signed_binding(PrivateKey.generate(), version=2)
     reason = sm3(b"rogue")
-    chain.must(
+    chain.emitted(
         ROGUE_REGULATOR, "propose_subject_key_rebind", commitment(), own.public_key, own.signature, reason
     )
     assert chain.refused(ROGUE_REGULATOR, "confirm_subject_key_rebind", commitment(), own.key_hash) == (
@@ -736,7 +513,7 @@ def test_a_regulator_cannot_lock_the_subject_out_with_a_wrong_key(chain: Chain, 
         "consent key is not the subject's bound key"
     )
     consent = sign_consent(subject, chain.terms(gid))
-    chain.must(HOLDER, "grant", gid, consent.public_key, consent.signature)
+    chain.emitted(HOLDER, "grant", gid, consent.public_key, consent.signature)
     assert chain.status(gid) == GrantStatus.GRANTED
     # the rogue's stale proposal (made for version 2) can no longer be confirmed by anyone
     assert chain.refused(REGULATOR2, "confirm_subject_key_rebind", commitment(), own.key_hash) == (
@@ -748,7 +525,7 @@ def test_rebinding_only_through_the_supervised_path_keeps_history(chain: Chain, 
     old_grant = chain.request(chain.register(personal=True), commitment=commitment())
     chain.bind(subject)
     consent = sign_consent(subject, chain.terms(old_grant))
-    chain.must(HOLDER, "grant", old_grant, consent.public_key, consent.signature)
+    chain.emitted(HOLDER, "grant", old_grant, consent.public_key, consent.signature)
     new_key = PrivateKey.generate()
     v2 = signed_binding(new_key, version=2)
     reason = sm3(b"case file 2024-17: key lost")
@@ -776,7 +553,7 @@ def test_rebinding_only_through_the_supervised_path_keeps_history(chain: Chain, 
     assert chain.refused(REGULATOR2, propose, commitment(), same.public_key, same.signature, reason) == (
         "key already bound to the commitment"
     )
-    events = chain.must(REGULATOR2, propose, commitment(), v2.public_key, v2.signature, reason)
+    events = chain.emitted(REGULATOR2, propose, commitment(), v2.public_key, v2.signature, reason)
     assert events[0].name == "SubjectKeyRebindProposed"
     assert events[0].args["previous_key_hash"] == key_hash_of(subject) and events[0].args["version"] == 2
     assert chain.view("rebind_proposals", commitment(), v2.key_hash)["proposer_org"] == ORG_REG2
@@ -790,7 +567,7 @@ def test_rebinding_only_through_the_supervised_path_keeps_history(chain: Chain, 
     assert chain.refused(REGULATOR, confirm, commitment(), key_hash_of(PrivateKey.generate())) == (
         "no such rebind proposal"
     )
-    events = chain.must(REGULATOR, confirm, commitment(), v2.key_hash)
+    events = chain.emitted(REGULATOR, confirm, commitment(), v2.key_hash)
     assert events[0].args == {
         "subject_commitment": commitment(),
         "key_hash": v2.key_hash,
@@ -816,7 +593,7 @@ def test_rebinding_only_through_the_supervised_path_keeps_history(chain: Chain, 
     # the grant consented with the old key stays in force; the subject withdraws it with her new key
     assert chain.status(old_grant) == GrantStatus.GRANTED
     message = compute_revocation_message(CHAIN_ID, DATA_AUTHORISATION_ADDRESS, old_grant, commitment())
-    chain.must(RELAY, "revoke_by_subject", old_grant, v2.public_key, new_key.sign(message))
+    chain.emitted(RELAY, "revoke_by_subject", old_grant, v2.public_key, new_key.sign(message))
     assert chain.status(old_grant) == GrantStatus.REVOKED
 
 
@@ -836,7 +613,7 @@ def test_a_pending_rebind_is_not_re_proposed_under_another_name(chain: Chain, su
     chain.bind(PrivateKey.generate())
     v2 = signed_binding(subject, version=2)
     reason = sm3(b"case file")
-    chain.must(REGULATOR2, "propose_subject_key_rebind", commitment(), v2.public_key, v2.signature, reason)
+    chain.emitted(REGULATOR2, "propose_subject_key_rebind", commitment(), v2.public_key, v2.signature, reason)
     # the subject's signature is public once sent; replaying it does not take the proposal over
     assert (
         chain.refused(
@@ -856,7 +633,7 @@ def test_a_colleague_of_the_proposer_cannot_confirm_a_rebind(chain: Chain, subje
     chain.bind(subject)
     new_key = PrivateKey.generate()
     v2 = signed_binding(new_key, version=2)
-    chain.must(
+    chain.emitted(
         REGULATOR, "propose_subject_key_rebind", commitment(), v2.public_key, v2.signature, sm3(b"reason")
     )
     assert chain.refused(REGULATOR_COLLEAGUE, "confirm_subject_key_rebind", commitment(), v2.key_hash) == (
@@ -893,20 +670,22 @@ def test_holder_cannot_consent_with_a_throwaway_key(chain: Chain, subject: Priva
     assert chain.view("subject_keys", commitment())["key_hash"] == sm3(subject.public_key.to_bytes())
     # the real subject consents, and she (not the throwaway key) can withdraw it
     consent = sign_consent(subject, chain.terms(gid))
-    chain.must(HOLDER, "grant", gid, consent.public_key, consent.signature)
+    chain.emitted(HOLDER, "grant", gid, consent.public_key, consent.signature)
     assert chain.view("grants", gid)["subject_key_hash"] == sm3(subject.public_key.to_bytes())
     message = compute_revocation_message(CHAIN_ID, DATA_AUTHORISATION_ADDRESS, gid, commitment())
     assert chain.refused(
         RELAY, "revoke_by_subject", gid, throwaway.public_key.to_bytes(), throwaway.sign(message)
     ) == ("not the consenting subject's key")
-    events = chain.must(RELAY, "revoke_by_subject", gid, subject.public_key.to_bytes(), subject.sign(message))
+    events = chain.emitted(
+        RELAY, "revoke_by_subject", gid, subject.public_key.to_bytes(), subject.sign(message)
+    )
     assert events[0].args["by_subject"] is True
     assert chain.status(gid) == GrantStatus.REVOKED
 
 
 def test_non_personal_grants_need_no_binding(chain: Chain) -> None:
     gid = chain.request(chain.register())
-    chain.must(HOLDER, "grant", gid, b"", b"")
+    chain.emitted(HOLDER, "grant", gid, b"", b"")
     assert chain.status(gid) == GrantStatus.GRANTED
 
 
@@ -917,10 +696,10 @@ def _fields(terms: ConsentTerms) -> dict[str, Any]:
 # --- uses ---------------------------------------------------------------------------------------------------
 def test_uses_are_counted_up_to_the_limit(chain: Chain) -> None:
     gid = chain.request(chain.register(), fields=0b0111, use_limit=3)
-    chain.must(HOLDER, "grant", gid, b"", b"")
+    chain.emitted(HOLDER, "grant", gid, b"", b"")
     digests = [sm3(f"result {i}".encode()) for i in range(4)]
     for number, sender in ((1, HOLDER), (2, USER), (3, HOLDER)):
-        events = chain.must(sender, "record_use", gid, 0b0011, digests[number - 1])
+        events = chain.emitted(sender, "record_use", gid, 0b0011, digests[number - 1])
         assert events[0].name == "UseRecorded"
         assert (
             events[0].args["use_number"] == number and events[0].args["result_digest"] == digests[number - 1]
@@ -937,7 +716,7 @@ def test_use_outside_fields_or_by_strangers_is_refused(chain: Chain) -> None:
     assert (
         chain.refused(HOLDER, "record_use", gid, 0b0001, digest) == "grant is not in force"
     )  # not granted yet
-    chain.must(HOLDER, "grant", gid, b"", b"")
+    chain.emitted(HOLDER, "grant", gid, b"", b"")
     assert chain.view("can_use", gid, 0b0001) is True
     assert chain.view("can_use", gid, 0b0100) is False
     assert chain.refused(HOLDER, "record_use", gid, 0b0100, digest) == "fields outside the grant"
@@ -955,11 +734,11 @@ def test_use_outside_fields_or_by_strangers_is_refused(chain: Chain) -> None:
 def test_use_outside_the_period_is_refused(chain: Chain) -> None:
     start = chain.now + 100
     gid = chain.request(chain.register(), valid_from=start, valid_until=start + 50)
-    chain.must(HOLDER, "grant", gid, b"", b"")
+    chain.emitted(HOLDER, "grant", gid, b"", b"")
     digest = sm3(b"result")
     assert chain.refused(HOLDER, "record_use", gid, 1, digest) == "grant not yet valid"
     chain.advance(100)
-    chain.must(HOLDER, "record_use", gid, 1, digest)
+    chain.emitted(HOLDER, "record_use", gid, 1, digest)
     chain.advance(60)
     assert chain.status(gid) == GrantStatus.EXPIRED
     assert chain.refused(HOLDER, "record_use", gid, 1, digest) == "grant expired"
@@ -968,8 +747,8 @@ def test_use_outside_the_period_is_refused(chain: Chain) -> None:
 def test_no_use_while_the_resource_is_not_shared(chain: Chain) -> None:
     rid = chain.register()
     gid = chain.request(rid)
-    chain.must(HOLDER, "grant", gid, b"", b"")
-    chain.must(HOLDER, "set_share_type", rid, 3, BASIS)
+    chain.emitted(HOLDER, "grant", gid, b"", b"")
+    chain.emitted(HOLDER, "set_share_type", rid, 3, BASIS)
     assert chain.view("can_use", gid, 1) is False
     assert chain.refused(HOLDER, "record_use", gid, 1, sm3(b"r")) == "resource is not shared (share type 3)"
 
@@ -977,11 +756,11 @@ def test_no_use_while_the_resource_is_not_shared(chain: Chain) -> None:
 # --- revocation and expiry ----------------------------------------------------------------------------------
 def test_holder_revokes_and_uses_stop(chain: Chain) -> None:
     gid = chain.request(chain.register())
-    chain.must(HOLDER, "grant", gid, b"", b"")
-    chain.must(USER, "record_use", gid, 1, sm3(b"r1"))
+    chain.emitted(HOLDER, "grant", gid, b"", b"")
+    chain.emitted(USER, "record_use", gid, 1, sm3(b"r1"))
     assert chain.refused(USER, "revoke", gid, EMPTY32) == "not a data holder"
     assert chain.refused(OTHER_HOLDER, "revoke", gid, EMPTY32) == "not an account of the holder organisation"
-    events = chain.must(HOLDER, "revoke", gid, sm3(b"contract ended"))
+    events = chain.emitted(HOLDER, "revoke", gid, sm3(b"contract ended"))
     assert events[0].name == "GrantRevoked" and events[0].args["by_subject"] is False
     assert chain.status(gid) == GrantStatus.REVOKED
     assert chain.view("grants", gid)["uses"] == 1  # not retroactive
@@ -993,7 +772,7 @@ def test_subject_revokes_with_the_bound_key_and_replay_is_refused(chain: Chain, 
     gid = chain.request(chain.register(personal=True), commitment=commitment())
     chain.bind(subject)
     consent = sign_consent(subject, chain.terms(gid))
-    chain.must(HOLDER, "grant", gid, consent.public_key, consent.signature)
+    chain.emitted(HOLDER, "grant", gid, consent.public_key, consent.signature)
     message = compute_revocation_message(CHAIN_ID, DATA_AUTHORISATION_ADDRESS, gid, commitment())
     impostor = PrivateKey.generate()
     pk = subject.public_key.to_bytes()
@@ -1012,7 +791,7 @@ def test_subject_revokes_with_the_bound_key_and_replay_is_refused(chain: Chain, 
         "subject revocation signature is invalid"
     )
     signature = subject.sign(message)
-    events = chain.must(RELAY, "revoke_by_subject", gid, pk, signature)
+    events = chain.emitted(RELAY, "revoke_by_subject", gid, pk, signature)
     assert events[0].args["by_subject"] is True and events[0].args["by"] == RELAY
     assert chain.status(gid) == GrantStatus.REVOKED
     assert chain.refused(RELAY, "revoke_by_subject", gid, pk, signature) == "grant revoked"
@@ -1021,7 +800,7 @@ def test_subject_revokes_with_the_bound_key_and_replay_is_refused(chain: Chain, 
 
 def test_subject_revocation_needs_a_personal_grant(chain: Chain, subject: PrivateKey) -> None:
     gid = chain.request(chain.register())
-    chain.must(HOLDER, "grant", gid, b"", b"")
+    chain.emitted(HOLDER, "grant", gid, b"", b"")
     pk = subject.public_key.to_bytes()
     assert chain.refused(RELAY, "revoke_by_subject", gid, pk, bytes(64)) == "grant has no data subject"
 
@@ -1029,11 +808,11 @@ def test_subject_revocation_needs_a_personal_grant(chain: Chain, subject: Privat
 def test_expire_marks_a_finished_grant(chain: Chain) -> None:
     gid = chain.request(chain.register(), valid_until=chain.now + 20)
     assert chain.refused(RELAY, "expire", gid) == "grant is not in force"
-    chain.must(HOLDER, "grant", gid, b"", b"")
+    chain.emitted(HOLDER, "grant", gid, b"", b"")
     assert chain.refused(RELAY, "expire", gid) == "grant period not over"
     chain.advance(30)
     assert chain.status(gid) == GrantStatus.EXPIRED
-    events = chain.must(RELAY, "expire", gid)
+    events = chain.emitted(RELAY, "expire", gid)
     assert events[0].name == "GrantExpired"
     assert chain.view("grants", gid)["status"] == GrantStatus.EXPIRED
     assert chain.refused(HOLDER, "record_use", gid, 1, sm3(b"r")) == "grant expired"
@@ -1045,7 +824,7 @@ def test_an_unregistered_account_is_refused_by_the_contract_too(chain: Chain, su
     gid = chain.request(chain.register(personal=True), commitment=commitment(), valid_until=chain.now + 20)
     chain.bind(subject)
     consent = sign_consent(subject, chain.terms(gid))
-    chain.must(HOLDER, "grant", gid, consent.public_key, consent.signature)
+    chain.emitted(HOLDER, "grant", gid, consent.public_key, consent.signature)
     message = compute_revocation_message(CHAIN_ID, DATA_AUTHORISATION_ADDRESS, gid, commitment())
     pk = subject.public_key.to_bytes()
     assert chain.refused(UNREGISTERED, "revoke_by_subject", gid, pk, subject.sign(message)) == (

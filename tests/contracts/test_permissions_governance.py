@@ -11,8 +11,15 @@ from eth_abi import encode
 
 from node.genesis import AUDITOR, DATA_USER, GOVERNANCE_ADDRESS, ISSUER, MAH
 from sdk.types import Receipt
-from tests.permissions import PermissionRow, rows_for
-from tests.unit.node.test_governance import (
+from tests.contracts.permissions import (
+    PermissionRow,
+    conditional,
+    expect_allowed,
+    expect_refused,
+    row_id,
+    rows_for,
+)
+from tests.contracts.worlds.governance import (
     AUDIT_BODY,
     AUTHORITY_A,
     DATA_ADMIN,
@@ -188,10 +195,7 @@ def snapshot(c: Chain, row: PermissionRow) -> tuple[Any, ...]:
 
 
 def assert_refused(c: Chain, action: Action, row: PermissionRow) -> None:
-    before = snapshot(c, row)
-    receipt = action(c, row)
-    assert receipt.status == 0, f"{row} was allowed"
-    assert snapshot(c, row) == before, f"{row}: a refused call changed state"
+    expect_refused(row, lambda: action(c, row), lambda: snapshot(c, row))
 
 
 @pytest.fixture()
@@ -199,7 +203,7 @@ def chain() -> Chain:
     return make_chain()
 
 
-@pytest.mark.parametrize("row", ROWS, ids=lambda r: f"{r.function}-{r.caller}")
+@pytest.mark.parametrize("row", ROWS, ids=row_id)
 def test_the_contract_enforces_the_permissions_table(chain: Chain, row: PermissionRow) -> None:
     assert row.function in SCENARIOS, f"the test has no scenario for {row.function!r}"
     caller_of(row)  # fails for a caller the test does not know
@@ -208,15 +212,10 @@ def test_the_contract_enforces_the_permissions_table(chain: Chain, row: Permissi
     if not row.allowed:
         assert_refused(chain, scenario.action, row)
         return
-    before = snapshot(chain, row)
-    receipt = scenario.action(chain, row)
-    assert receipt.status == 1, f"{row} was refused: {receipt.revert_reason!r}"
-    assert snapshot(chain, row) != before, f"{row}: an allowed call changed nothing"
+    expect_allowed(row, lambda: scenario.action(chain, row), lambda: snapshot(chain, row))
 
 
-@pytest.mark.parametrize(
-    "row", [r for r in ROWS if r.verdict == "allowed if"], ids=lambda r: f"{r.function}-{r.caller}"
-)
+@pytest.mark.parametrize("row", conditional(ROWS), ids=row_id)
 def test_allowed_if_rows_are_refused_when_their_condition_does_not_hold(
     chain: Chain, row: PermissionRow
 ) -> None:

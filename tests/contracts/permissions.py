@@ -1,13 +1,20 @@
-"""The permissions table of docs/permissions.md as data: one row per (contract, function, caller)."""
+"""The permissions table of docs/permissions.md as data: one row per (contract, function, caller).
+
+Each contract's runner (tests/contracts/test_permissions_<contract>.py) sends every row's call from the
+named caller on a real chain; test_permissions_table.py checks that the table covers every state-changing
+function."""
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from sdk.types import Receipt
+
+REPO = Path(__file__).resolve().parents[2]
 PERMISSIONS_PATH = REPO / "docs" / "permissions.md"
 BUILD_DIR = REPO / "contracts" / "build"
 VERDICTS = ("allowed", "refused", "allowed if")
@@ -58,6 +65,34 @@ def load_permissions(path: Path = PERMISSIONS_PATH) -> list[PermissionRow]:
 def rows_for(contract: str, path: Path = PERMISSIONS_PATH) -> list[PermissionRow]:
     """The rows of one contract's section."""
     return [row for row in load_permissions(path) if row.contract == contract]
+
+
+def conditional(rows: list[PermissionRow]) -> list[PermissionRow]:
+    """The ``allowed if`` rows: each is also run with its condition broken."""
+    return [row for row in rows if row.verdict == "allowed if"]
+
+
+def row_id(row: PermissionRow) -> str:
+    """The pytest id of a row's case."""
+    return f"{row.function}-{row.caller}"
+
+
+def expect_refused(row: PermissionRow, call: Callable[[], Receipt], observe: Callable[[], object]) -> Receipt:
+    """Send the row's ``call``: it must revert and leave what ``observe`` reads as it was."""
+    before = observe()
+    receipt = call()
+    assert receipt.status == 0, f"{row} was allowed"
+    assert observe() == before, f"{row}: a refused call changed state"
+    return receipt
+
+
+def expect_allowed(row: PermissionRow, call: Callable[[], Receipt], observe: Callable[[], object]) -> Receipt:
+    """Send the row's ``call``: it must succeed and change what ``observe`` reads."""
+    before = observe()
+    receipt = call()
+    assert receipt.status == 1, f"{row} was refused: {receipt.revert_reason!r}"
+    assert observe() != before, f"{row}: an allowed call changed nothing"
+    return receipt
 
 
 def state_changing_functions(contract: str) -> set[str]:

@@ -10,9 +10,8 @@ import pytest
 
 from node.genesis import DATA_AUTHORISATION_ADDRESS, GOVERNANCE_ADDRESS
 from sdk.crypto import PrivateKey, sm3
-from sdk.domains.authorisations import GrantStatus, compute_revocation_message, sign_consent
-from tests.permissions import PermissionRow, rows_for
-from tests.unit.node.test_data_authorisation import (
+from tests.contracts.permissions import PermissionRow, conditional, row_id, rows_for
+from tests.contracts.worlds.authorisations import (
     BASIS,
     CHAIN_ID,
     EMPTY32,
@@ -39,7 +38,7 @@ from tests.unit.node.test_data_authorisation import (
 
 ROWS = rows_for("DataAuthorisation")
 
-#: Each caller name of the table as an account of the test chain (tests/unit/node/test_data_authorisation.py).
+#: Each caller name of the table as an account of the test chain (tests/contracts/worlds/authorisations.py).
 CALLERS: dict[str, bytes] = {
     "outsider": UNREGISTERED,  # no organisation holds it
     "member": RELAY,  # an account of an organisation that is no party, without data roles
@@ -247,7 +246,7 @@ MORE_VIOLATIONS: dict[str, Callable[[Chain], Attempt]] = {"bind_subject_key": bi
 
 def assert_refused(c: Chain, attempt: Attempt, who: bytes, row: PermissionRow) -> None:
     before = c.root
-    receipt = c.call(who, attempt.function, *attempt.args)
+    receipt = c.send(who, attempt.function, *attempt.args)
     assert receipt.status == 0, f"{row} was allowed"
     assert c.root == before, f"{row}: a refused call changed the state"
     assert not attempt.done(c)
@@ -255,7 +254,7 @@ def assert_refused(c: Chain, attempt: Attempt, who: bytes, row: PermissionRow) -
 
 def assert_allowed(c: Chain, attempt: Attempt, who: bytes, row: PermissionRow) -> None:
     assert not attempt.done(c), f"{row}: the scenario already shows the change"
-    receipt = c.call(who, attempt.function, *attempt.args)
+    receipt = c.send(who, attempt.function, *attempt.args)
     assert receipt.status == 1, f"{row} was refused: {receipt.revert_reason!r}"
     assert attempt.done(c), f"{row}: the allowed call did not make its change"
 
@@ -270,7 +269,7 @@ def test_the_table_has_data_authorisation_rows() -> None:
     assert {row.function for row in ROWS} == set(SCENARIOS)
 
 
-@pytest.mark.parametrize("row", ROWS, ids=lambda r: f"{r.function}-{r.caller}")
+@pytest.mark.parametrize("row", ROWS, ids=row_id)
 def test_the_contract_enforces_the_permissions_table(row: PermissionRow) -> None:
     who = _caller(row)
     chain = make_chain()
@@ -281,9 +280,7 @@ def test_the_contract_enforces_the_permissions_table(row: PermissionRow) -> None
         assert_refused(chain, attempt, who, row)
 
 
-@pytest.mark.parametrize(
-    "row", [r for r in ROWS if r.verdict == "allowed if"], ids=lambda r: f"{r.function}-{r.caller}"
-)
+@pytest.mark.parametrize("row", conditional(ROWS), ids=row_id)
 def test_allowed_if_rows_are_refused_when_their_condition_does_not_hold(row: PermissionRow) -> None:
     who = _caller(row)
     chain = make_chain()

@@ -8,29 +8,21 @@ import pytest
 from eth_abi import encode
 
 from node.genesis import CALENDAR_ADDRESS, CALENDAR_KEEPER, GOVERNANCE_ADDRESS
-from sdk.domains.calendar import (
-    HOLIDAY,
-    MAKE_UP,
-    NOTICES,
-    ORDINARY,
-    HolidayNotice,
-    calendar_extension,
-    day_of_date,
-)
-from sdk.domains.governance import Action, encode_payload
-from tests.unit.node.test_governance import (
+from sdk.calendar import HOLIDAY, MAKE_UP, NOTICES, ORDINARY, HolidayNotice, calendar_extension, day_of_date
+from sdk.governance import Action, encode_payload
+from tests.contracts.worlds.governance import (
     CALENDAR,
     GRANT_ROLE,
     M1,
     M2,
     M3,
+    MONDAY,
     PHARMA,
     Chain,
     make_chain,
 )
 
 SET_CALENDAR_DAYS, EXTEND_CALENDAR = 13, 14
-MONDAY = day_of_date(dt.date(2026, 3, 2))  # an ordinary working day, far in the future of the test chain
 
 
 @pytest.fixture()
@@ -39,15 +31,15 @@ def chain() -> Chain:
 
 
 def kind_of(chain: Chain, day: int) -> int:
-    return int(chain.view_of(CALENDAR, CALENDAR_ADDRESS, "day_kind", day))
+    return int(chain.view("day_kind", day, to=CALENDAR_ADDRESS))
 
 
 def covered_through(chain: Chain) -> int:
-    return int(chain.view_of(CALENDAR, CALENDAR_ADDRESS, "covered_through"))
+    return int(chain.view("covered_through", to=CALENDAR_ADDRESS))
 
 
 def set_days_directly(chain: Chain, sender: bytes, days: list[int], kind: int) -> tuple[int, str]:
-    receipt = chain.send_to(sender, CALENDAR_ADDRESS, CALENDAR.encode_call("set_days", [days, kind]))
+    receipt = chain.execute(sender, CALENDAR_ADDRESS, CALENDAR.encode_call("set_days", [days, kind]))
     return receipt.status, receipt.revert_reason.decode()
 
 
@@ -60,7 +52,7 @@ def test_a_single_committee_member_cannot_change_the_calendar_directly(chain: Ch
     assert kind_of(chain, MONDAY) == ORDINARY
     cover = CALENDAR.encode_call("set_covered_through", [covered_through(chain) + 365])
     before = covered_through(chain)
-    assert chain.send_to(M1, CALENDAR_ADDRESS, cover).status == 0
+    assert chain.execute(M1, CALENDAR_ADDRESS, cover).status == 0
     assert covered_through(chain) == before
 
 
@@ -89,7 +81,7 @@ def test_calendar_days_change_when_a_proposal_reaches_the_threshold(chain: Chain
 
 
 def test_a_proposal_cannot_change_a_day_that_has_begun(chain: Chain) -> None:
-    today = int(chain.view_of(CALENDAR, CALENDAR_ADDRESS, "today"))
+    today = int(chain.view("today", to=CALENDAR_ADDRESS))
     proposal_id = chain.propose(
         M1, SET_CALENDAR_DAYS, encode_payload(Action.SET_CALENDAR_DAYS, [today], MAKE_UP)
     )

@@ -3,32 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
-from node.execution import BlockContext, ExecutionEngine, Message
 from node.genesis import (
-    DISPENSER,
-    DISTRIBUTOR,
-    DRUG_REGULATOR,
-    DRUG_TRACE_ADDRESS,
     GOVERNANCE_ADDRESS,
-    MAH,
-    GenesisAccount,
-    GenesisOrganisation,
-    GenesisRole,
-    GenesisSpec,
-    SystemContract,
-    load_runtime_code,
 )
-from node.genesis_init import encode_initialize_with_governance
 from node.network import make_uscc
-from sdk.contracts import Contract
-from sdk.crypto import sm3
-from sdk.domains.calendar import day_of_date
-from sdk.domains.drugs import (
+from sdk.drugs import (
     CALL_GAS_BASE,
     COMMISSION_GAS_BASE,
     COMMISSION_GAS_PER_CODE,
@@ -40,97 +23,41 @@ from sdk.domains.drugs import (
     Level,
     compute_commission_chunk_size,
     compute_product_id,
-    parse_trace_code,
 )
 from sdk.types import Receipt
-
-DRUG = Contract("DrugTrace")
-ORG_REG, ORG_MAH, ORG_DIST, ORG_PHARM, ORG_RIVAL, ORG_NONE = (make_uscc("330000", 50 + i) for i in range(6))
-COMMITTEE, REGULATOR, PHARMA, PHARMA_2, DIST, PHARMACY, RIVAL, OUTSIDER = (
-    bytes([0x20 + i]) * 20 for i in range(8)
+from tests.contracts.worlds.drugs import (
+    CASE_KEY,
+    COMMITTEE,
+    DIST,
+    DRUG,
+    EXPIRY,
+    GTIN,
+    KEY_GS1,
+    KEY_NMPA,
+    MAH_PREFIX,
+    ORG_MAH,
+    ORG_REG,
+    ORG_RIVAL,
+    OUTSIDER,
+    PHARMA,
+    PHARMA_2,
+    PHARMACY,
+    PRODUCTION,
+    REGULATOR,
+    RIVAL,
+    SALE,
+    UNIT_KEY,
+    Chain,
+    bind,
+    case,
+    cid,
+    commission,
+    new_chain,
+    register,
+    ship,
+    stock,
+    unit,
 )
-UNIT_KEY, CASE_KEY = "8612345", "8612346"
-MAH_PREFIX = "861234"  # the 药品标识码 block the regulator binds to ORG_MAH: it covers both keys
-KEY_NMPA, KEY_GS1 = 1, 2
-GTIN = "06901234567892"  # GS1 company prefix 6901234, bound to ORG_MAH in some tests
-PRODUCTION, EXPIRY = dt.date(2025, 1, 10), dt.date(2027, 1, 31)
-NOW_MS = 1_767_225_600_000  # 2026-01-01 UTC: inside the batch's shelf life
-SALE = int(BillType.SALE)
-
-
-def unit(n: int) -> str:
-    return f"{UNIT_KEY}{n:013d}"
-
-
-def case(n: int) -> str:
-    return f"{CASE_KEY}{n:013d}"
-
-
-def cid(code: str) -> bytes:
-    return parse_trace_code(code).code_id
-
-
-@dataclass
-class Chain:
-    """One message per block on a real engine; block time is NOW_MS unless a test moves it."""
-
-    engine: ExecutionEngine
-    root: bytes
-    height: int = 0
-    now_ms: int = NOW_MS
-
-    def send(self, sender: bytes, name: str, *args: Any, gas: int = 5_000_000) -> Receipt:
-        self.height += 1
-        ctx = BlockContext(
-            height=self.height, timestamp_ms=self.now_ms, gas_limit=30_000_000, proposer=COMMITTEE
-        )
-        data = DRUG.encode_call(name, list(args))
-        result = self.engine.execute_block(
-            self.root, ctx, [Message(sender, DRUG_TRACE_ADDRESS, data, gas, sm3(data))]
-        )
-        self.root = result.state_root
-        return result.receipts[0]
-
-    def must(self, sender: bytes, name: str, *args: Any) -> Receipt:
-        receipt = self.send(sender, name, *args)
-        assert receipt.status == 1, receipt.revert_reason
-        assert not alerts_of(receipt), alerts_of(receipt)
-        return receipt
-
-    def reverted(self, sender: bytes, name: str, *args: Any) -> str:
-        before = self.root
-        receipt = self.send(sender, name, *args)
-        assert receipt.status == 0
-        assert self.root == before
-        return receipt.revert_reason.decode()
-
-    def alerted(self, sender: bytes, name: str, *args: Any) -> list[tuple[bytes, str]]:
-        """Send a call that must be refused with alerts: it succeeds, returns 0/False, changes no state."""
-        before = self.root
-        receipt = self.send(sender, name, *args)
-        assert receipt.status == 1, receipt.revert_reason
-        assert self.root == before, "a refusal must change no state"
-        names = {DRUG.decode_log(log).name for log in receipt.logs}
-        assert names == {"Alert"}, names
-        return alerts_of(receipt)
-
-    def view(self, name: str, *args: Any) -> Any:
-        ctx = BlockContext(
-            height=self.height, timestamp_ms=self.now_ms, gas_limit=30_000_000, proposer=COMMITTEE
-        )
-        out = self.engine.call(
-            self.root, OUTSIDER, DRUG_TRACE_ADDRESS, DRUG.encode_call(name, list(args)), 5_000_000, ctx=ctx
-        )
-        return DRUG.decode_output(name, out)
-
-    def code(self, code: str) -> dict[str, Any]:
-        result: dict[str, Any] = self.view("get_code", cid(code))
-        return result
-
-
-def alerts_of(receipt: Receipt) -> list[tuple[bytes, str]]:
-    events = [DRUG.decode_log(log) for log in receipt.logs]
-    return [(bytes(e.args["code"]), e.args["reason"]) for e in events if e.name == "Alert"]
 
 
 @pytest.fixture()
@@ -138,105 +65,15 @@ def chain() -> Chain:
     return new_chain()
 
 
-def new_chain() -> Chain:
-    """A fresh chain: Governance with the test organisations and roles, and DrugTrace."""
-    spec = GenesisSpec(
-        validators=(bytes([1]) * 64,),
-        organisations=tuple(
-            GenesisOrganisation(uscc, name)
-            for uscc, name in (
-                (make_uscc("110000", 49), "Committee"),
-                (ORG_REG, "Provincial Drug Administration"),
-                (ORG_MAH, "Hangzhou Pharma"),
-                (ORG_DIST, "Zhejiang Distribution"),
-                (ORG_PHARM, "West Lake Pharmacy"),
-                (ORG_RIVAL, "Rival Pharma"),
-                (ORG_NONE, "No Role Ltd"),
-            )
-        ),
-        accounts=(
-            GenesisAccount(COMMITTEE, make_uscc("110000", 49)),
-            GenesisAccount(REGULATOR, ORG_REG),
-            GenesisAccount(PHARMA, ORG_MAH),
-            GenesisAccount(PHARMA_2, ORG_MAH),
-            GenesisAccount(DIST, ORG_DIST),
-            GenesisAccount(PHARMACY, ORG_PHARM),
-            GenesisAccount(RIVAL, ORG_RIVAL),
-            GenesisAccount(OUTSIDER, ORG_NONE),
-        ),
-        committee=(COMMITTEE,),
-        threshold=1,
-        roles=(
-            GenesisRole(REGULATOR, DRUG_REGULATOR),
-            GenesisRole(PHARMA, MAH),
-            GenesisRole(PHARMA_2, MAH),
-            GenesisRole(DIST, DISTRIBUTOR),
-            GenesisRole(PHARMACY, DISPENSER),
-            GenesisRole(RIVAL, MAH),
-        ),
-        system_contracts=(
-            SystemContract(
-                name="DrugTrace",
-                address=DRUG_TRACE_ADDRESS,
-                runtime_code=load_runtime_code("DrugTrace"),
-                init_data=encode_initialize_with_governance(GOVERNANCE_ADDRESS),
-            ),
-        ),
-    )
-    engine = ExecutionEngine({}, chain_id=7)
-    return Chain(engine, engine.create_genesis(spec))
-
-
-def bind(chain: Chain, prefix: str, org: str, scheme: int = KEY_NMPA) -> Receipt:
-    """The drug regulator binds a product-key prefix to an MAH organisation."""
-    return chain.must(REGULATOR, "assign_key_prefix", scheme, prefix, org, "code issuer's assignment")
-
-
-def register(chain: Chain) -> None:
-    bind(chain, MAH_PREFIX, ORG_MAH)
-    unit_id = compute_product_id(UNIT_KEY)
-    chain.must(
-        PHARMA, "register_product", UNIT_KEY, "Amoxicillin 250 mg x 24", "国药准字H20000001", 0, bytes(32)
-    )
-    chain.must(
-        PHARMA, "register_product", CASE_KEY, "Amoxicillin case of 10", "国药准字H20000001", 0, unit_id
-    )
-
-
-def commission(
-    chain: Chain, codes: list[str], level: Level, batch: str = "B001", sender: bytes = PHARMA
-) -> Receipt:
-    product = compute_product_id(codes[0][:7])
-    ids = [cid(c) for c in codes]
-    return chain.must(
-        sender, "commission", product, batch, day_of_date(PRODUCTION), day_of_date(EXPIRY), int(level), ids
-    )
-
-
 @pytest.fixture()
 def stocked(chain: Chain) -> Chain:
     return stock(chain)
 
 
-def stock(chain: Chain) -> Chain:
-    """Products registered; units 1-20 and cases 1-2 commissioned in batch B001; case 1 holds units 1-10."""
-    register(chain)
-    commission(chain, [unit(i) for i in range(1, 21)], Level.UNIT)
-    commission(chain, [case(1), case(2)], Level.CASE)
-    chain.must(PHARMA, "aggregate", cid(case(1)), [cid(unit(i)) for i in range(1, 11)])
-    return chain
-
-
-def ship(chain: Chain, sender: bytes, codes: list[str], receiver: bytes, bill: int = SALE) -> int:
-    receipt = chain.must(sender, "ship", [cid(c) for c in codes], receiver, bill)
-    created = [DRUG.decode_log(log) for log in receipt.logs if DRUG.decode_log(log).name == "ShipmentCreated"]
-    return int(created[0].args["shipment"])
-
-
 # --- set-up and products --------------------------------------------------------------------------------
 def test_initialize_runs_once_at_genesis(chain: Chain) -> None:
     assert chain.view("governance") == GOVERNANCE_ADDRESS
-    assert chain.reverted(COMMITTEE, "initialize", COMMITTEE) == "already initialized"
+    assert chain.refused(COMMITTEE, "initialize", COMMITTEE) == "already initialized"
 
 
 def test_mah_registers_products_for_its_organisation(chain: Chain) -> None:
@@ -265,21 +102,21 @@ def test_the_contract_derives_the_product_id_the_sdk_computes(chain: Chain) -> N
 def test_product_registration_refusals_revert(chain: Chain) -> None:
     register(chain)
     other = "8612340"
-    assert chain.reverted(DIST, "register_product", other, "X", "A", 0, bytes(32)) == "not a MAH"
+    assert chain.refused(DIST, "register_product", other, "X", "A", 0, bytes(32)) == "not a MAH"
     assert (
-        chain.reverted(PHARMA, "register_product", UNIT_KEY, "X", "A", 0, bytes(32))
+        chain.refused(PHARMA, "register_product", UNIT_KEY, "X", "A", 0, bytes(32))
         == "product already registered"
     )
-    assert chain.reverted(PHARMA, "register_product", other, "X", "A", 9, bytes(32)) == "unknown category"
-    assert chain.reverted(PHARMA, "register_product", "861234", "X", "A", 0, bytes(32)) == (
+    assert chain.refused(PHARMA, "register_product", other, "X", "A", 9, bytes(32)) == "unknown category"
+    assert chain.refused(PHARMA, "register_product", "861234", "X", "A", 0, bytes(32)) == (
         "a product key is 7 or 14 digits"
     )
-    assert chain.reverted(PHARMA, "register_product", "86123x5", "X", "A", 0, bytes(32)) == (
+    assert chain.refused(PHARMA, "register_product", "86123x5", "X", "A", 0, bytes(32)) == (
         "a product key is 7 or 14 digits"
     )
     bind(chain, "8612399", ORG_RIVAL)
     assert (
-        chain.reverted(RIVAL, "register_product", "8612399", "X", "A", 0, compute_product_id(UNIT_KEY))
+        chain.refused(RIVAL, "register_product", "8612399", "X", "A", 0, compute_product_id(UNIT_KEY))
         == "packed product belongs to another MAH"
     )
 
@@ -331,17 +168,17 @@ def test_commissioning_refusals_revert(chain: Chain) -> None:
     product = compute_product_id(UNIT_KEY)
     days = (day_of_date(PRODUCTION), day_of_date(EXPIRY))
     codes = [cid(unit(1))]
-    assert chain.reverted(RIVAL, "commission", product, "B1", *days, 1, codes) == "not the product's MAH"
-    assert chain.reverted(DIST, "commission", product, "B1", *days, 1, codes) == "not a MAH"
-    assert chain.reverted(PHARMA, "commission", product, "B1", *days, 4, codes) == "unknown packaging level"
-    assert chain.reverted(PHARMA, "commission", bytes(32), "B1", *days, 1, codes) == "unknown product"
-    assert chain.reverted(PHARMA, "commission", product, "B1", *days, 1, []) == "no codes"
+    assert chain.refused(RIVAL, "commission", product, "B1", *days, 1, codes) == "not the product's MAH"
+    assert chain.refused(DIST, "commission", product, "B1", *days, 1, codes) == "not a MAH"
+    assert chain.refused(PHARMA, "commission", product, "B1", *days, 4, codes) == "unknown packaging level"
+    assert chain.refused(PHARMA, "commission", bytes(32), "B1", *days, 1, codes) == "unknown product"
+    assert chain.refused(PHARMA, "commission", product, "B1", *days, 1, []) == "no codes"
     dup = [cid(unit(1)), cid(unit(1))]
-    assert chain.reverted(PHARMA, "commission", product, "B1", *days, 1, dup) == "duplicate code in call"
+    assert chain.refused(PHARMA, "commission", product, "B1", *days, 1, dup) == "duplicate code in call"
     chain.must(PHARMA_2, "commission", product, "B1", *days, 1, codes)  # another account of the MAH
     later = (days[0] + 1, days[1])
     assert (
-        chain.reverted(PHARMA, "commission", product, "B1", *later, 1, [cid(unit(2))])
+        chain.refused(PHARMA, "commission", product, "B1", *later, 1, [cid(unit(2))])
         == "batch production day differs"
     )
 
@@ -384,7 +221,7 @@ def test_packing_refusals_alert(stocked: Chain) -> None:
     assert stocked.alerted(PHARMA, "disaggregate", cid(case(2)), [cid(unit(1))]) == [
         (cid(unit(1)), "not packed in this parent")
     ]
-    assert stocked.reverted(OUTSIDER, "aggregate", cid(case(2)), [cid(unit(11))]) == (
+    assert stocked.refused(OUTSIDER, "aggregate", cid(case(2)), [cid(unit(11))]) == (
         "not a MAH, distributor or dispenser"
     )
 
@@ -406,8 +243,7 @@ def test_custody_moves_only_when_the_receiver_confirms(stocked: Chain) -> None:
     assert stocked.code(unit(11))["custodian"] == PHARMA
     assert stocked.view("get_shipment", shipment)["remaining"] == 2
     assert (
-        stocked.reverted(PHARMACY, "receive", shipment, [cid(unit(11))])
-        == "not the receiver of this shipment"
+        stocked.refused(PHARMACY, "receive", shipment, [cid(unit(11))]) == "not the receiver of this shipment"
     )
     stocked.must(DIST, "receive", shipment, [cid(unit(11))])
     assert stocked.code(unit(11))["custodian"] == DIST
@@ -415,7 +251,7 @@ def test_custody_moves_only_when_the_receiver_confirms(stocked: Chain) -> None:
     receipt = stocked.must(DIST, "receive", shipment, [cid(unit(12))])
     assert "ShipmentClosed" in [DRUG.decode_log(log).name for log in receipt.logs]
     assert stocked.view("get_shipment", shipment)["status"] == 2
-    assert stocked.reverted(DIST, "receive", shipment, [cid(unit(12))]) == "no open shipment with that id"
+    assert stocked.refused(DIST, "receive", shipment, [cid(unit(12))]) == "no open shipment with that id"
 
 
 def test_receiving_a_code_outside_the_shipment_alerts(stocked: Chain) -> None:
@@ -440,14 +276,14 @@ def test_shipping_by_a_non_custodian_is_refused_with_an_alert(stocked: Chain) ->
 
 def test_shipping_refusals_revert(stocked: Chain) -> None:
     codes = [cid(unit(11))]
-    assert stocked.reverted(PHARMA, "ship", codes, DIST, 205) == "unknown outbound bill type"
+    assert stocked.refused(PHARMA, "ship", codes, DIST, 205) == "unknown outbound bill type"
     assert (
-        stocked.reverted(PHARMA, "ship", codes, OUTSIDER, SALE)
+        stocked.refused(PHARMA, "ship", codes, OUTSIDER, SALE)
         == "receiver is not a MAH, distributor or dispenser"
     )
-    assert stocked.reverted(PHARMA, "ship", codes, PHARMA, SALE) == "cannot ship to oneself"
-    assert stocked.reverted(OUTSIDER, "ship", codes, DIST, SALE) == "not a MAH, distributor or dispenser"
-    assert stocked.reverted(PHARMA, "ship", codes + codes, DIST, SALE) == "duplicate code in call"
+    assert stocked.refused(PHARMA, "ship", codes, PHARMA, SALE) == "cannot ship to oneself"
+    assert stocked.refused(OUTSIDER, "ship", codes, DIST, SALE) == "not a MAH, distributor or dispenser"
+    assert stocked.refused(PHARMA, "ship", codes + codes, DIST, SALE) == "duplicate code in call"
 
 
 def test_cancelled_shipment_returns_codes_to_the_sender(stocked: Chain) -> None:
@@ -456,7 +292,7 @@ def test_cancelled_shipment_returns_codes_to_the_sender(stocked: Chain) -> None:
     assert stocked.code(unit(11))["status"] == CodeStatus.ACTIVE
     assert stocked.code(unit(11))["custodian"] == PHARMA
     assert stocked.view("get_shipment", shipment)["status"] == 3
-    assert stocked.reverted(PHARMACY, "cancel_shipment", shipment, [cid(unit(11))]) == (
+    assert stocked.refused(PHARMACY, "cancel_shipment", shipment, [cid(unit(11))]) == (
         "no open shipment with that id"
     )
 
@@ -497,8 +333,8 @@ def test_a_failed_code_refuses_the_whole_call(stocked: Chain) -> None:
 
 
 def test_dispensing_needs_the_dispenser_role(stocked: Chain) -> None:
-    assert stocked.reverted(DIST, "dispense", [cid(unit(11))]) == "not a dispenser"
-    assert stocked.reverted(PHARMACY, "dispense", []) == "no codes"
+    assert stocked.refused(DIST, "dispense", [cid(unit(11))]) == "not a dispenser"
+    assert stocked.refused(PHARMACY, "dispense", []) == "no codes"
 
 
 def test_unknown_code_alert_names_the_actor(stocked: Chain) -> None:
@@ -533,7 +369,7 @@ def test_recall_by_unit_product_stops_cases_of_the_same_lot(stocked: Chain) -> N
     assert stocked.alerted(PHARMA, "ship", [cid(case(2))], DIST, SALE) == [(cid(case(2)), "recalled")]
     product, days = compute_product_id(UNIT_KEY), (day_of_date(PRODUCTION), day_of_date(EXPIRY))
     assert (
-        stocked.reverted(PHARMA, "commission", product, "B001", *days, 1, [cid(unit(99))])
+        stocked.refused(PHARMA, "commission", product, "B001", *days, 1, [cid(unit(99))])
         == "batch is on hold"
     )
 
@@ -541,17 +377,16 @@ def test_recall_by_unit_product_stops_cases_of_the_same_lot(stocked: Chain) -> N
 def test_hold_refusals_revert(stocked: Chain) -> None:
     product = compute_product_id(UNIT_KEY)
     assert (
-        stocked.reverted(RIVAL, "recall", product, "B001", "x")
+        stocked.refused(RIVAL, "recall", product, "B001", "x")
         == "not the product's MAH or the drug regulator"
     )
     assert (
-        stocked.reverted(DIST, "freeze", product, "B001", "x")
-        == "not the product's MAH or the drug regulator"
+        stocked.refused(DIST, "freeze", product, "B001", "x") == "not the product's MAH or the drug regulator"
     )
-    assert stocked.reverted(PHARMA, "recall", product, "NOPE", "x") == "unknown batch"
-    assert stocked.reverted(PHARMA, "unfreeze", product, "B001", "x") == "hold not set"
+    assert stocked.refused(PHARMA, "recall", product, "NOPE", "x") == "unknown batch"
+    assert stocked.refused(PHARMA, "unfreeze", product, "B001", "x") == "hold not set"
     stocked.must(PHARMA, "recall", product, "B001", "x")
-    assert stocked.reverted(REGULATOR, "recall", product, "B001", "x") == "hold already set"
+    assert stocked.refused(REGULATOR, "recall", product, "B001", "x") == "hold already set"
 
 
 def test_frozen_batch_stops_movement_until_unfrozen(stocked: Chain) -> None:
@@ -595,7 +430,7 @@ def test_attack_the_mah_cannot_lift_a_regulators_freeze(stocked: Chain) -> None:
     product = compute_product_id(UNIT_KEY)
     stocked.must(REGULATOR, "freeze", product, "B001", "suspected counterfeit")
     for mah in (PHARMA, PHARMA_2):
-        assert stocked.reverted(mah, "unfreeze", product, "B001", "we disagree") == (
+        assert stocked.refused(mah, "unfreeze", product, "B001", "we disagree") == (
             "only a regulator lifts its freeze"
         )
     assert stocked.alerted(PHARMA, "ship", [cid(unit(11))], DIST, SALE) == [(cid(unit(11)), "frozen")]
@@ -610,9 +445,9 @@ def test_the_mah_freezing_its_own_batch_sets_a_voluntary_hold_only_the_mah_lifts
     assert (event.args["regulator_freeze"], event.args["mah_hold"]) == (False, True)
     assert batch_holds(stocked) == (True, False, True)
     assert stocked.alerted(PHARMA, "ship", [cid(unit(11))], DIST, SALE) == [(cid(unit(11)), "frozen")]
-    assert stocked.reverted(REGULATOR, "unfreeze", product, "B001", "x") == "hold not set"
+    assert stocked.refused(REGULATOR, "unfreeze", product, "B001", "x") == "hold not set"
     assert (
-        stocked.reverted(RIVAL, "unfreeze", product, "B001", "x")
+        stocked.refused(RIVAL, "unfreeze", product, "B001", "x")
         == "not the product's MAH or the drug regulator"
     )
     stocked.must(
@@ -626,11 +461,11 @@ def test_a_regulators_freeze_and_a_voluntary_hold_are_lifted_separately(stocked:
     product = compute_product_id(UNIT_KEY)
     stocked.must(PHARMA, "freeze", product, "B001", "voluntary")
     stocked.must(REGULATOR, "freeze", product, "B001", "inspection")
-    assert stocked.reverted(REGULATOR, "freeze", product, "B001", "again") == "hold already set"
+    assert stocked.refused(REGULATOR, "freeze", product, "B001", "again") == "hold already set"
     stocked.must(PHARMA, "unfreeze", product, "B001", "our part is done")
     assert batch_holds(stocked) == (True, True, False)
     assert stocked.alerted(PHARMA, "destroy", [cid(unit(12))]) == [(cid(unit(12)), "frozen")]
-    assert stocked.reverted(PHARMA, "unfreeze", product, "B001", "x") == "only a regulator lifts its freeze"
+    assert stocked.refused(PHARMA, "unfreeze", product, "B001", "x") == "only a regulator lifts its freeze"
     stocked.must(REGULATOR, "unfreeze", product, "B001", "inspection closed")
     assert batch_holds(stocked) == (False, False, False)
 
@@ -640,14 +475,14 @@ def test_attack_a_maker_cannot_register_another_makers_product_key(chain: Chain)
     bind(chain, "6901234", ORG_MAH, KEY_GS1)
     squatted = [UNIT_KEY, GTIN, "1" + GTIN[1:]]  # the 药品标识码, the GTIN, the GTIN's case level
     for key in squatted:
-        assert chain.reverted(RIVAL, "register_product", key, "Fake", "A", 0, bytes(32)) == (
+        assert chain.refused(RIVAL, "register_product", key, "Fake", "A", 0, bytes(32)) == (
             "product key not assigned to you"
         )
     unbound = "8700001"  # nobody's prefix: not first come, first served either
-    assert chain.reverted(RIVAL, "register_product", unbound, "X", "A", 0, bytes(32)) == (
+    assert chain.refused(RIVAL, "register_product", unbound, "X", "A", 0, bytes(32)) == (
         "product key not assigned to you"
     )
-    assert chain.reverted(PHARMA, "register_product", unbound, "X", "A", 0, bytes(32)) == (
+    assert chain.refused(PHARMA, "register_product", unbound, "X", "A", 0, bytes(32)) == (
         "product key not assigned to you"
     )
     chain.must(PHARMA, "register_product", UNIT_KEY, "Amoxicillin", "国药准字H1", 0, bytes(32))
@@ -660,7 +495,7 @@ def test_the_longest_bound_prefix_decides_who_registers(chain: Chain) -> None:
     bind(chain, "861299", ORG_RIVAL)  # a block carved out of the MAH's range for another maker
     assert chain.view("registrant_of", "8612345") == ORG_MAH
     assert chain.view("registrant_of", "8612991") == ORG_RIVAL
-    assert chain.reverted(PHARMA, "register_product", "8612991", "X", "A", 0, bytes(32)) == (
+    assert chain.refused(PHARMA, "register_product", "8612991", "X", "A", 0, bytes(32)) == (
         "product key not assigned to you"
     )
     chain.must(RIVAL, "register_product", "8612991", "Rival drug", "国药准字H2", 0, bytes(32))
@@ -672,28 +507,28 @@ def test_the_longest_bound_prefix_decides_who_registers(chain: Chain) -> None:
 def test_only_a_regulator_binds_prefixes_and_never_to_its_own_organisation(chain: Chain) -> None:
     for who in (PHARMA, DIST, OUTSIDER):
         assert (
-            chain.reverted(who, "assign_key_prefix", KEY_NMPA, "8612", ORG_MAH, "x") == "not a drug regulator"
+            chain.refused(who, "assign_key_prefix", KEY_NMPA, "8612", ORG_MAH, "x") == "not a drug regulator"
         )
-    assert chain.reverted(REGULATOR, "assign_key_prefix", KEY_NMPA, "8612", ORG_REG, "x") == (
+    assert chain.refused(REGULATOR, "assign_key_prefix", KEY_NMPA, "8612", ORG_REG, "x") == (
         "regulator's own organisation"
     )
     unregistered = make_uscc("330000", 99)
-    assert chain.reverted(REGULATOR, "assign_key_prefix", KEY_NMPA, "8612", unregistered, "x") == (
+    assert chain.refused(REGULATOR, "assign_key_prefix", KEY_NMPA, "8612", unregistered, "x") == (
         "unknown or inactive organisation"
     )
-    assert chain.reverted(REGULATOR, "assign_key_prefix", KEY_NMPA, "86123456", ORG_MAH, "x") == (
+    assert chain.refused(REGULATOR, "assign_key_prefix", KEY_NMPA, "86123456", ORG_MAH, "x") == (
         "prefix length out of range"
     )
-    assert chain.reverted(REGULATOR, "assign_key_prefix", KEY_GS1, "690", ORG_MAH, "x") == (
+    assert chain.refused(REGULATOR, "assign_key_prefix", KEY_GS1, "690", ORG_MAH, "x") == (
         "prefix length out of range"
     )
-    assert chain.reverted(REGULATOR, "assign_key_prefix", 3, "8612", ORG_MAH, "x") == "unknown key scheme"
+    assert chain.refused(REGULATOR, "assign_key_prefix", 3, "8612", ORG_MAH, "x") == "unknown key scheme"
     assert (
-        chain.reverted(REGULATOR, "assign_key_prefix", KEY_NMPA, "86a2", ORG_MAH, "x") == "a prefix is digits"
+        chain.refused(REGULATOR, "assign_key_prefix", KEY_NMPA, "86a2", ORG_MAH, "x") == "a prefix is digits"
     )
-    assert chain.reverted(REGULATOR, "assign_key_prefix", KEY_NMPA, "8612", ORG_MAH, "") == "empty reason"
+    assert chain.refused(REGULATOR, "assign_key_prefix", KEY_NMPA, "8612", ORG_MAH, "") == "empty reason"
     bind(chain, "8612", ORG_MAH)
-    assert chain.reverted(REGULATOR, "assign_key_prefix", KEY_NMPA, "8612", ORG_MAH, "x") == (
+    assert chain.refused(REGULATOR, "assign_key_prefix", KEY_NMPA, "8612", ORG_MAH, "x") == (
         "prefix already bound so"
     )
 
@@ -704,7 +539,7 @@ def test_a_regulator_reassigns_a_squatted_product_to_its_maker(chain: Chain) -> 
     chain.must(RIVAL, "register_product", UNIT_KEY, "Squatted", "国药准字H9", 0, bytes(32))
     bind(chain, MAH_PREFIX, ORG_MAH)
     product = compute_product_id(UNIT_KEY)
-    assert chain.reverted(PHARMA, "settle_product", product, ORG_MAH, False, "mine") == "not a drug regulator"
+    assert chain.refused(PHARMA, "settle_product", product, ORG_MAH, False, "mine") == "not a drug regulator"
     receipt = chain.must(
         REGULATOR, "settle_product", product, ORG_MAH, False, "GS1/NMPA assignment: case 2026-7"
     )
@@ -718,29 +553,26 @@ def test_a_regulator_reassigns_a_squatted_product_to_its_maker(chain: Chain) -> 
     assert chain.view("products", product)["mah_org"] == ORG_MAH
     days = (day_of_date(PRODUCTION), day_of_date(EXPIRY))
     assert (
-        chain.reverted(RIVAL, "commission", product, "B1", *days, 1, [cid(unit(1))])
-        == "not the product's MAH"
+        chain.refused(RIVAL, "commission", product, "B1", *days, 1, [cid(unit(1))]) == "not the product's MAH"
     )
     commission(chain, [unit(1)], Level.UNIT, batch="B1")
-    assert (
-        chain.reverted(RIVAL, "recall", product, "B1", "x") == "not the product's MAH or the drug regulator"
-    )
+    assert chain.refused(RIVAL, "recall", product, "B1", "x") == "not the product's MAH or the drug regulator"
 
 
 def test_a_suspended_product_commissions_nothing_until_reinstated(stocked: Chain) -> None:
     product = compute_product_id(UNIT_KEY)
     stocked.must(REGULATOR, "settle_product", product, ORG_MAH, True, "registration contested")
     assert stocked.view("products", product)["status"] == 2
-    days = (day_of_date(PRODUCTION), day_of_date(EXPIRY))
-    assert stocked.reverted(PHARMA, "commission", product, "B002", *days, 1, [cid(unit(99))]) == (
+    days = (compute_day(PRODUCTION), compute_day(EXPIRY))
+    assert stocked.refused(PHARMA, "commission", product, "B002", *days, 1, [cid(unit(99))]) == (
         "product registration suspended"
     )
-    assert stocked.reverted(PHARMA, "register_product", "8612347", "Case", "A", 0, product) == (
+    assert stocked.refused(PHARMA, "register_product", "8612347", "Case", "A", 0, product) == (
         "packed product suspended"
     )
     ship(stocked, PHARMA, [unit(11)], DIST)  # stock already out moves on; a freeze would stop it
     stocked.must(REGULATOR, "settle_product", product, ORG_MAH, False, "dispute settled")
     commission(stocked, [unit(99)], Level.UNIT, batch="B002")
-    assert stocked.reverted(REGULATOR, "settle_product", product, ORG_REG, False, "x") == (
+    assert stocked.refused(REGULATOR, "settle_product", product, ORG_REG, False, "x") == (
         "regulator's own organisation"
     )

@@ -13,45 +13,27 @@ from typing import Any
 
 import pytest
 
-from node.execution import ExecutionEngine
 from node.genesis import (
-    DISPENSER,
-    DISTRIBUTOR,
-    DRUG_REGULATOR,
-    DRUG_TRACE_ADDRESS,
     GOVERNANCE_ADDRESS,
-    MAH,
-    GenesisAccount,
-    GenesisOrganisation,
-    GenesisRole,
-    GenesisSpec,
-    SystemContract,
-    load_runtime_code,
 )
-from node.genesis_init import encode_initialize_with_governance
-from node.network import make_uscc
-from sdk.domains.calendar import day_of_date
-from sdk.domains.drugs import BillType, Level, compute_product_id
+from sdk.drugs import BillType, Level, compute_day, compute_product_id
 from sdk.types import Receipt
-from tests.permissions import PermissionRow, rows_for
-from tests.unit.node.test_drug_trace import (
+from tests.contracts.permissions import PermissionRow, conditional, row_id, rows_for
+from tests.contracts.worlds.drugs import (
     CASE_KEY,
-    COMMITTEE,
     DIST,
+    DIST_2,
     DRUG,
     EXPIRY,
     KEY_NMPA,
     MAH_PREFIX,
-    ORG_DIST,
     ORG_MAH,
-    ORG_NONE,
-    ORG_PHARM,
     ORG_REG,
     ORG_RIVAL,
     OUTSIDER,
     PHARMA,
-    PHARMA_2,
     PHARMACY,
+    PHARMACY_2,
     PRODUCTION,
     REGULATOR,
     RIVAL,
@@ -59,13 +41,12 @@ from tests.unit.node.test_drug_trace import (
     Chain,
     case,
     cid,
+    new_chain,
     unit,
 )
 
 ROWS = rows_for("DrugTrace")
 UNREGISTERED = bytes([0x77]) * 20
-DIST_2, PHARMACY_2 = bytes([0x31]) * 20, bytes([0x32]) * 20
-ORG_DIST_2, ORG_PHARM_2 = make_uscc("330000", 70), make_uscc("330000", 71)
 UNIT_ID, CASE_ID = compute_product_id(UNIT_KEY), compute_product_id(CASE_KEY)
 DAYS = (day_of_date(PRODUCTION), day_of_date(EXPIRY))
 SALE = int(BillType.SALE)
@@ -85,47 +66,7 @@ CALLERS: dict[str, bytes] = {
 
 @pytest.fixture()
 def chain() -> Chain:
-    organisations = (
-        (make_uscc("110000", 49), "Committee"),
-        (ORG_REG, "Provincial Drug Administration"),
-        (ORG_MAH, "Hangzhou Pharma"),
-        (ORG_DIST, "Zhejiang Distribution"),
-        (ORG_PHARM, "West Lake Pharmacy"),
-        (ORG_RIVAL, "Rival Pharma"),
-        (ORG_NONE, "No Role Ltd"),
-        (ORG_DIST_2, "Ningbo Distribution"),
-        (ORG_PHARM_2, "Qiantang Pharmacy"),
-    )
-    accounts = (
-        (COMMITTEE, make_uscc("110000", 49), None),
-        (REGULATOR, ORG_REG, DRUG_REGULATOR),
-        (PHARMA, ORG_MAH, MAH),
-        (PHARMA_2, ORG_MAH, MAH),
-        (DIST, ORG_DIST, DISTRIBUTOR),
-        (PHARMACY, ORG_PHARM, DISPENSER),
-        (RIVAL, ORG_RIVAL, MAH),
-        (OUTSIDER, ORG_NONE, None),
-        (DIST_2, ORG_DIST_2, DISTRIBUTOR),
-        (PHARMACY_2, ORG_PHARM_2, DISPENSER),
-    )
-    spec = GenesisSpec(
-        validators=(bytes([1]) * 64,),
-        organisations=tuple(GenesisOrganisation(uscc, name) for uscc, name in organisations),
-        accounts=tuple(GenesisAccount(address, uscc) for address, uscc, _ in accounts),
-        committee=(COMMITTEE,),
-        threshold=1,
-        roles=tuple(GenesisRole(address, role) for address, _, role in accounts if role is not None),
-        system_contracts=(
-            SystemContract(
-                name="DrugTrace",
-                address=DRUG_TRACE_ADDRESS,
-                runtime_code=load_runtime_code("DrugTrace"),
-                init_data=encode_initialize_with_governance(GOVERNANCE_ADDRESS),
-            ),
-        ),
-    )
-    engine = ExecutionEngine({}, chain_id=7)
-    return Chain(engine, engine.create_genesis(spec))
+    return new_chain()
 
 
 # --- prior states ---------------------------------------------------------------------------------------
@@ -384,7 +325,7 @@ def assert_refused(c: Chain, scenario: Scenario, action: Action, who: bytes, row
     assert c.root == root and scenario.observe(c) == seen, f"{row}: a refused call changed state"
 
 
-@pytest.mark.parametrize("row", ROWS, ids=lambda r: f"{r.function}-{r.caller}")
+@pytest.mark.parametrize("row", ROWS, ids=row_id)
 def test_the_contract_enforces_the_permissions_table(chain: Chain, row: PermissionRow) -> None:
     assert row.function in SCENARIOS, f"the test has no scenario for {row.function!r}"
     scenario = SCENARIOS[row.function]
@@ -402,9 +343,7 @@ def test_the_contract_enforces_the_permissions_table(chain: Chain, row: Permissi
     assert chain.root != root and scenario.observe(chain) != seen, f"{row}: an allowed call changed nothing"
 
 
-@pytest.mark.parametrize(
-    "row", [r for r in ROWS if r.verdict == "allowed if"], ids=lambda r: f"{r.function}-{r.caller}"
-)
+@pytest.mark.parametrize("row", conditional(ROWS), ids=row_id)
 def test_allowed_if_rows_are_refused_when_their_condition_does_not_hold(
     chain: Chain, row: PermissionRow
 ) -> None:

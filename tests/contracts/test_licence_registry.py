@@ -2,31 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from eth_utils import keccak
 
-from node.execution import BlockContext, ExecutionEngine, Message
 from node.genesis import (
     GOVERNANCE_ADDRESS,
-    LICENCE_AUTHORITY,
     LICENCE_REGISTRY_ADDRESS,
-    GenesisAccount,
-    GenesisOrganisation,
-    GenesisRole,
-    GenesisSpec,
-    SystemContract,
-    load_runtime_code,
 )
-from node.genesis_init import encode_initialize_with_governance
-from sdk.contracts import Contract
 from sdk.crypto import PrivateKey, sm3
-from sdk.domains.governance import Action, encode_payload
-from sdk.domains.licences import (
-    Consent,
-    LicenceStatus,
+from sdk.governance import Action, encode_payload
+from sdk.licences import (
+    WeakSaltError,
     compute_consent_message,
     compute_holder_commitment,
     compute_holder_key_hash,
@@ -35,235 +22,50 @@ from sdk.domains.licences import (
     new_holder_salt,
     validate_holder_salt,
 )
-from sdk.errors import WeakSaltError
-from sdk.identifiers import make_licence_id
-from sdk.types import Receipt
-
-CHAIN_ID = 7
-T0 = 1_700_000_000
-DAY = 86_400
-
-REGISTRY = Contract("LicenceRegistry")
-GOVERNANCE = Contract("Governance")
-
-COMMITTEE_ORG = "91350100M0001TGQXM"
-MINISTRY_ORG = "11100000000013338W"  # defines the types 11100000000013338W032 / 033
-CITY_ORG = "11430000006122244L"  # issuing organisation
-DISTRICT_ORG = "11330105002500287C"  # another issuing organisation
-BANK_ORG = "91350200776049653A"  # a relying party that records uses
-
-M1, AUTHORITY, CITY, CITY_DESK, DISTRICT, BANK, BANK_AUTHORITY, OUTSIDER, CITY_CLERK, DISTRICT_DESK = (
-    bytes([0x10 + i]) * 20 for i in range(10)
+from tests.contracts.worlds.licences import (
+    AUTHORITY,
+    BANK,
+    BANK_AUTHORITY,
+    CHAIN_ID,
+    CITY,
+    CITY_CLERK,
+    CITY_DESK,
+    CITY_ORG,
+    COMMITMENT,
+    DAY,
+    DISTRICT,
+    DISTRICT_DESK,
+    DISTRICT_ORG,
+    DOC_HASH,
+    HOLDER_KEY,
+    ISSUER_ROLE,
+    JURISDICTION,
+    M1,
+    MINISTRY_ORG,
+    OTHER_TYPE_CODE,
+    OTHER_TYPE_ID,
+    OUTSIDER,
+    REGISTRY,
+    RESIDENT_ID,
+    SALT,
+    STATUS,
+    TYPE_CODE,
+    TYPE_ID,
+    Chain,
+    licence_id,
+    make_base,
 )
-TYPE_CODE = MINISTRY_ORG + "032"
-OTHER_TYPE_CODE = MINISTRY_ORG + "033"
-TYPE_ID = compute_type_id(TYPE_CODE)
-OTHER_TYPE_ID = compute_type_id(OTHER_TYPE_CODE)
-ISSUER_ROLE = keccak(text="ISSUER")
-JURISDICTION = "430100"
-RESIDENT_ID = "11010519491231002X"
-HOLDER_KEY = PrivateKey.generate()
-SALT = bytes(range(32))
-COMMITMENT = compute_holder_commitment(SALT, "111", RESIDENT_ID)
-DOC_HASH = sm3(b"licence document v1")
-STATUS = LicenceStatus
-
-
-def licence_id(serial: str, version: int = 1, issuer: str = CITY_ORG, type_code: str = TYPE_CODE) -> str:
-    return make_licence_id(type_code, issuer, serial, version)
-
-
-@dataclass
-class Chain:
-    """One message per block; block time set by ``now`` (seconds), heights counting up."""
-
-    engine: ExecutionEngine
-    root: bytes
-    height: int = 0
-    now: int = T0
-    receipts: list[Receipt] = field(default_factory=list)
-
-    def send(self, sender: bytes, name: str, *args: Any, to: bytes = LICENCE_REGISTRY_ADDRESS) -> Receipt:
-        self.height += 1
-        self.now += 1
-        contract = REGISTRY if to == LICENCE_REGISTRY_ADDRESS else GOVERNANCE
-        data = contract.encode_call(name, list(args))
-        ctx = BlockContext(
-            height=self.height, timestamp_ms=self.now * 1000, gas_limit=30_000_000, proposer=M1
-        )
-        result = self.engine.execute_block(
-            self.root, ctx, [Message(sender, to, data, 3_000_000, keccak(data))]
-        )
-        self.root = result.state_root
-        self.receipts.append(result.receipts[0])
-        return result.receipts[0]
-
-    def must(self, sender: bytes, name: str, *args: Any, to: bytes = LICENCE_REGISTRY_ADDRESS) -> Receipt:
-        receipt = self.send(sender, name, *args, to=to)
-        assert receipt.status == 1, receipt.revert_reason
-        return receipt
-
-    def refused(self, sender: bytes, name: str, *args: Any) -> str:
-        """Send, expect a refusal, and check that the refused transaction changed no state at all."""
-        before = self.root
-        receipt = self.send(sender, name, *args)
-        assert receipt.status == 0, f"{name} was accepted"
-        assert self.root == before, "a refused transaction changed state"
-        assert receipt.logs == ()
-        return receipt.revert_reason.decode()
-
-    def view(self, name: str, *args: Any, at: int | None = None) -> Any:
-        ctx = BlockContext(
-            height=self.height,
-            timestamp_ms=(self.now if at is None else at) * 1000,
-            gas_limit=30_000_000,
-            proposer=M1,
-        )
-        data = REGISTRY.encode_call(name, list(args))
-        return REGISTRY.decode_output(
-            name, self.engine.call(self.root, OUTSIDER, LICENCE_REGISTRY_ADDRESS, data, 2_000_000, ctx=ctx)
-        )
-
-    def status(self, id_hash: bytes) -> LicenceStatus:
-        return LicenceStatus(self.view("status", id_hash))
-
-    def events(self, receipt: Receipt) -> list[tuple[str, dict[str, Any]]]:
-        out = []
-        for log in receipt.logs:
-            decoded = REGISTRY.try_decode_log(log)
-            if decoded is not None:
-                out.append((decoded.name, decoded.args))
-        return out
-
-    # --- domain helpers ----------------------------------------------------------------------------
-    def issue(
-        self,
-        identifier: str,
-        *,
-        sender: bytes = CITY,
-        valid_from: int | None = None,
-        valid_until: int | None = None,
-        holder_key_hash: bytes | None = None,
-        commitment: bytes = COMMITMENT,
-    ) -> tuple[bytes, Receipt]:
-        id_hash = sm3(identifier.encode("ascii"))  # as the contract hashes it (no normalisation)
-        receipt = self.send(
-            sender,
-            "issue",
-            *self.issue_args(identifier, valid_from, valid_until, holder_key_hash, commitment),
-        )
-        return id_hash, receipt
-
-    def issue_args(
-        self,
-        identifier: str,
-        valid_from: int | None = None,
-        valid_until: int | None = None,
-        holder_key_hash: bytes | None = None,
-        commitment: bytes = COMMITMENT,
-    ) -> list[Any]:
-        return [
-            identifier,
-            commitment,
-            compute_holder_key_hash(HOLDER_KEY.public_key) if holder_key_hash is None else holder_key_hash,
-            DOC_HASH,
-            self.now if valid_from is None else valid_from,
-            self.now + 365 * DAY if valid_until is None else valid_until,
-            JURISDICTION,
-        ]
-
-    def consent(
-        self,
-        id_hash: bytes,
-        *,
-        user: bytes = BANK,
-        key: PrivateKey = HOLDER_KEY,
-        chain_id: int = CHAIN_ID,
-        not_after: int | None = None,
-        nonce: bytes | None = None,
-    ) -> Consent:
-        return Consent.create(
-            key,
-            chain_id=chain_id,
-            id_hash=id_hash,
-            user=user,
-            purpose="开立对公账户 account opening",
-            not_after=self.now + 600 if not_after is None else not_after,
-            registry=LICENCE_REGISTRY_ADDRESS,
-            nonce=nonce,
-        )
-
-    @staticmethod
-    def use_args(
-        consent: Consent, *, public_key: bytes | None = None, signature: bytes | None = None
-    ) -> list[Any]:
-        return [
-            consent.id_hash,
-            consent.purpose_hash,
-            consent.nonce,
-            consent.not_after,
-            consent.holder_public_key if public_key is None else public_key,
-            consent.signature if signature is None else signature,
-        ]
-
-
-def _genesis() -> Chain:
-    orgs = (
-        GenesisOrganisation(COMMITTEE_ORG, "Committee"),
-        GenesisOrganisation(MINISTRY_ORG, "某部委"),
-        GenesisOrganisation(CITY_ORG, "长沙市市场监督管理局"),
-        GenesisOrganisation(DISTRICT_ORG, "某区行政审批局"),
-        GenesisOrganisation(BANK_ORG, "某银行"),
-    )
-    accounts = (
-        GenesisAccount(M1, COMMITTEE_ORG),
-        GenesisAccount(AUTHORITY, MINISTRY_ORG),
-        GenesisAccount(CITY, CITY_ORG),
-        GenesisAccount(CITY_DESK, CITY_ORG),
-        GenesisAccount(CITY_CLERK, CITY_ORG),  # of the issuing organisation, without ISSUER
-        GenesisAccount(DISTRICT, DISTRICT_ORG),
-        GenesisAccount(DISTRICT_DESK, DISTRICT_ORG),  # ISSUER of the same type, another organisation
-        GenesisAccount(BANK, BANK_ORG),
-        GenesisAccount(BANK_AUTHORITY, BANK_ORG),
-    )
-    spec = GenesisSpec(
-        validators=(bytes([1]) * 64,),
-        organisations=orgs,
-        accounts=accounts,
-        committee=(M1,),
-        threshold=1,
-        roles=(GenesisRole(AUTHORITY, LICENCE_AUTHORITY), GenesisRole(BANK_AUTHORITY, LICENCE_AUTHORITY)),
-        system_contracts=(
-            SystemContract(
-                "LicenceRegistry",
-                LICENCE_REGISTRY_ADDRESS,
-                load_runtime_code("LicenceRegistry"),
-                encode_initialize_with_governance(GOVERNANCE_ADDRESS),
-            ),
-        ),
-        timestamp_ms=T0 * 1000,
-    )
-    engine = ExecutionEngine({}, chain_id=CHAIN_ID)
-    return Chain(engine, engine.create_genesis(spec))
 
 
 @pytest.fixture(scope="module")
 def base() -> Chain:
-    """Genesis, the type defined by the ministry, CITY (and CITY_DESK by org) authorised to issue it."""
-    chain = _genesis()
-    chain.must(AUTHORITY, "define_type", TYPE_CODE, "营业执照")
-    chain.must(AUTHORITY, "define_type", OTHER_TYPE_CODE, "食品经营许可证")
-    chain.must(AUTHORITY, "grant_role", CITY, ISSUER_ROLE, TYPE_ID, to=GOVERNANCE_ADDRESS)
-    chain.must(AUTHORITY, "grant_role", CITY_DESK, ISSUER_ROLE, TYPE_ID, to=GOVERNANCE_ADDRESS)
-    chain.must(AUTHORITY, "grant_role", DISTRICT, ISSUER_ROLE, OTHER_TYPE_ID, to=GOVERNANCE_ADDRESS)
-    chain.must(AUTHORITY, "grant_role", DISTRICT_DESK, ISSUER_ROLE, TYPE_ID, to=GOVERNANCE_ADDRESS)
-    return chain
+    return make_base()
 
 
 @pytest.fixture()
 def chain(base: Chain) -> Chain:
     # state roots are immutable: each test starts from the same root in the same node store
-    return Chain(base.engine, base.root, base.height, base.now)
+    return base.fork()
 
 
 # --- genesis and types ---------------------------------------------------------------------------------
@@ -278,7 +80,7 @@ def test_type_id_is_sm3_of_the_code_through_the_precompile(chain: Chain) -> None
 
 def test_define_type_records_the_authority_and_emits(chain: Chain) -> None:
     receipt = chain.must(AUTHORITY, "define_type", MINISTRY_ORG + "040", "药品经营许可证")
-    [(name, args)] = chain.events(receipt)
+    [(name, args)] = chain.named_events(receipt)
     assert name == "LicenceTypeDefined"
     assert args["type_id"] == compute_type_id(MINISTRY_ORG + "040")
     assert (args["authority"], args["authority_org"], args["type_code"]) == (
@@ -318,7 +120,7 @@ def test_issue_stores_hashes_only_and_emits(chain: Chain) -> None:
     identifier = licence_id("2024000001")
     id_hash, receipt = chain.issue(identifier)
     assert receipt.status == 1, receipt.revert_reason
-    [(name, args)] = chain.events(receipt)
+    [(name, args)] = chain.named_events(receipt)
     assert name == "LicenceIssued"
     assert args["id_hash"] == id_hash and args["issuer"] == CITY and args["issuer_org"] == CITY_ORG
     assert args["holder_commitment"] == COMMITMENT and args["previous"] == bytes(32)
@@ -419,7 +221,7 @@ def test_suspend_resume_revoke_lifecycle(chain: Chain) -> None:
     id_hash, _ = chain.issue(licence_id("2024000030"))
     issued_at = chain.now
     receipt = chain.must(CITY_DESK, "suspend", id_hash, "经营异常")
-    assert chain.events(receipt) == [
+    assert chain.named_events(receipt) == [
         ("LicenceSuspended", {"id_hash": id_hash, "by": CITY_DESK, "reason": "经营异常"})
     ]
     suspended_at = chain.now
@@ -427,13 +229,13 @@ def test_suspend_resume_revoke_lifecycle(chain: Chain) -> None:
     assert chain.view("status_at", id_hash, issued_at) == STATUS.VALID
     assert "licence already suspended" in chain.refused(CITY, "suspend", id_hash, "again")
     receipt = chain.must(CITY, "resume", id_hash, "整改完成")
-    assert chain.events(receipt)[0][0] == "LicenceResumed"
+    assert chain.named_events(receipt)[0][0] == "LicenceResumed"
     assert chain.status(id_hash) == STATUS.VALID
     assert "licence not suspended" in chain.refused(CITY, "resume", id_hash, "again")
     chain.must(CITY, "suspend", id_hash, "再次异常")
     receipt = chain.must(CITY, "revoke", id_hash, "吊销")
     revoked_at = chain.now
-    assert chain.events(receipt)[0][0] == "LicenceRevoked"
+    assert chain.named_events(receipt)[0][0] == "LicenceRevoked"
     assert chain.status(id_hash) == STATUS.REVOKED
     assert chain.view("status_at", id_hash, suspended_at - 1) == STATUS.VALID
     assert chain.view("status_at", id_hash, revoked_at - 1) == STATUS.SUSPENDED
@@ -478,9 +280,9 @@ def test_renew_links_versions_and_supersedes(chain: Chain) -> None:
     doc2 = sm3(b"licence document v2")
     receipt = chain.must(CITY, "renew", old_hash, new, doc2, chain.now, chain.now + 730 * DAY)
     renewed_at = chain.now
-    names = [n for n, _ in chain.events(receipt)]
+    names = [n for n, _ in chain.named_events(receipt)]
     assert names == ["LicenceIssued", "LicenceRenewed"]
-    issued = chain.events(receipt)[0][1]
+    issued = chain.named_events(receipt)[0][1]
     assert (
         issued["id_hash"] == new_hash and issued["previous"] == old_hash and issued["document_hash"] == doc2
     )
@@ -527,7 +329,7 @@ def test_annotate_counts_and_emits(chain: Chain) -> None:
     id_hash, _ = chain.issue(licence_id("2024000050"))
     note = sm3(b"annotation document")
     receipt = chain.must(CITY, "annotate", id_hash, note, "变更经营范围", chain.now, chain.now + DAY)
-    [(name, args)] = chain.events(receipt)
+    [(name, args)] = chain.named_events(receipt)
     assert name == "LicenceAnnotated" and args["index"] == 1 and args["annotation_hash"] == note
     chain.must(CITY_DESK, "annotate", id_hash, note, "再次加注", 0, 0)
     assert chain.view("get_licence", id_hash)["annotations"] == 2
@@ -570,7 +372,7 @@ def test_record_use_with_consent_then_replay_is_refused(chain: Chain) -> None:
     id_hash, _ = chain.issue(licence_id("2024000060"))
     consent = chain.consent(id_hash)
     receipt = chain.must(BANK, "record_use", *chain.use_args(consent))
-    [(name, args)] = chain.events(receipt)
+    [(name, args)] = chain.named_events(receipt)
     assert name == "LicenceUsed" and args["user"] == BANK and args["nonce"] == consent.nonce
     assert args["consent_hash"] == sm3(consent.message())
     assert chain.view("get_licence", id_hash)["uses"] == 1
@@ -634,7 +436,7 @@ def test_holder_key_binding(chain: Chain) -> None:
     key_hash = compute_holder_key_hash(HOLDER_KEY.public_key)
     assert "not the issuing organisation" in chain.refused(BANK, "bind_holder_key", id_hash, key_hash)
     receipt = chain.must(CITY, "bind_holder_key", id_hash, key_hash)
-    assert chain.events(receipt) == [
+    assert chain.named_events(receipt) == [
         (
             "HolderKeyBound",
             {
@@ -764,7 +566,7 @@ def test_a_holder_key_rebind_by_an_issuer_keeps_the_replaced_key_in_the_history(
     new_key = PrivateKey.generate()  # the holder lost her key
     second = compute_holder_key_hash(new_key.public_key)
     receipt = chain.must(CITY_DESK, "bind_holder_key", id_hash, second)
-    [(name, args)] = chain.events(receipt)
+    [(name, args)] = chain.named_events(receipt)
     assert name == "HolderKeyBound" and args["previous_holder_key_hash"] == first
     assert args["holder_key_hash"] == second and args["by"] == CITY_DESK
     assert chain.view("get_licence", id_hash)["holder_key_hash"] == second

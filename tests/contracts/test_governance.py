@@ -2,208 +2,57 @@
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
-
 import pytest
-from eth_abi import decode, encode
-from eth_utils import function_abi_to_4byte_selector, keccak
+from eth_abi import encode
+from eth_utils import keccak
 
-from node.execution import BlockContext, ExecutionEngine, Message
 from node.genesis import (
-    AUDIT_ACCREDITOR,
     AUDITOR,
     BANK,
-    CALENDAR_ADDRESS,
-    CALENDAR_KEEPER,
-    DATA_REGULATOR,
     DISPENSER,
     DRUG_REGULATOR,
     GOVERNANCE_ADDRESS,
     ISSUER,
     LICENCE_AUTHORITY,
-    LICENCE_REGISTRY_ADDRESS,
     MAH,
-    GenesisAccount,
-    GenesisOrganisation,
-    GenesisRole,
-    GenesisSpec,
-    SystemContract,
     encode_contract_name,
-    load_runtime_code,
 )
-from node.genesis_init import INIT_DATA_BUILDERS, encode_initialize_with_governance
-from sdk.contracts import Contract
 from sdk.crypto import sm3
 from sdk.errors import ExecutionError
-from sdk.types import Receipt
-
-ROOT = Path(__file__).resolve().parents[3]
-ABI: list[dict[str, Any]] = json.loads((ROOT / "contracts/build/Governance.json").read_text())["abi"]
-FUNCTIONS = {e["name"]: e for e in ABI if e.get("type") == "function"}
-
-ORG_A, ORG_B, ORG_C = "91350100M000100Y43", "91110000100000000A", "91310000200000000B"
-BUREAU_A_ORG, BUREAU_B_ORG = "91110000300000000C", "91440300400000000D"  # two licence authorities
-SCOPED_ORG, DATA_ORG = "91120000500000000E", "91440300600000000F"
-M1, M2, M3 = (bytes([0x10 + i]) * 20 for i in range(3))
-REGULATOR, PHARMA, AUDIT_BODY, OUTSIDER = (bytes([0x40 + i]) * 20 for i in range(4))
-AUTHORITY_A, AUTHORITY_A_CLERK, AUTHORITY_B = (bytes([0x50 + i]) * 20 for i in range(3))
-SCOPED_AUTHORITY, DATA_ADMIN, ISSUER_HOLDER, KEEPER, MEMBER = (bytes([0x60 + i]) * 20 for i in range(5))
-NEWCOMER = bytes([0x77]) * 20
-TYPE_A_CODE, TYPE_B_CODE = BUREAU_A_ORG + "001", BUREAU_B_ORG + "001"
-TYPE_A, TYPE_B = sm3(TYPE_A_CODE.encode()), sm3(TYPE_B_CODE.encode())
-LICENCES = Contract("LicenceRegistry")
-CALENDAR = Contract("Calendar")
-V1, V2, V3 = (bytes([i]) * 64 for i in (1, 2, 3))
-REGISTER_ORGANISATION, SET_ORGANISATION_ACTIVE, REGISTER_ACCOUNT, SET_ACCOUNT_ACTIVE = 1, 2, 3, 4
-GRANT_ROLE, REVOKE_ROLE, ADD_VALIDATOR, REMOVE_VALIDATOR = 5, 6, 7, 8
-SET_COMMITTEE_MEMBER, SET_THRESHOLD, SET_ROLE_ADMIN, REGISTER_CONTRACT = 9, 10, 11, 12
-GLOBAL = bytes(32)
-
-
-def calldata(name: str, *args: Any) -> bytes:
-    entry = FUNCTIONS[name]
-    types = [_abi_type(i) for i in entry["inputs"]]
-    return function_abi_to_4byte_selector(entry) + encode(types, list(args))
-
-
-def _abi_type(param: dict[str, Any]) -> str:
-    if param["type"].startswith("tuple"):
-        return "(" + ",".join(_abi_type(c) for c in param["components"]) + ")" + param["type"][5:]
-    return str(param["type"])
-
-
-@dataclass
-class Chain:
-    """A tiny chain driver: one message per block, heights counting up."""
-
-    engine: ExecutionEngine
-    root: bytes
-    height: int = 0
-    receipts: list[Receipt] = field(default_factory=list)
-
-    def send(self, sender: bytes, name: str, *args: Any, gas: int = 2_000_000) -> Receipt:
-        return self.send_to(sender, GOVERNANCE_ADDRESS, calldata(name, *args), gas=gas)
-
-    def send_to(self, sender: bytes, to: bytes, data: bytes, *, gas: int = 2_000_000) -> Receipt:
-        self.height += 1
-        ctx = BlockContext(
-            height=self.height, timestamp_ms=self.height * 1000, gas_limit=30_000_000, proposer=M1
-        )
-        tx_hash = keccak(data + self.height.to_bytes(8, "big"))
-        result = self.engine.execute_block(self.root, ctx, [Message(sender, to, data, gas, tx_hash)])
-        self.root = result.state_root
-        self.receipts.append(result.receipts[0])
-        return result.receipts[0]
-
-    def view_of(self, contract: Contract, address: bytes, name: str, *args: Any) -> Any:
-        ctx = BlockContext(
-            height=self.height, timestamp_ms=self.height * 1000, gas_limit=30_000_000, proposer=M1
-        )
-        data = contract.encode_call(name, list(args))
-        return contract.decode_output(
-            name, self.engine.call(self.root, OUTSIDER, address, data, 5_000_000, ctx=ctx)
-        )
-
-    def must(self, sender: bytes, name: str, *args: Any) -> Receipt:
-        receipt = self.send(sender, name, *args)
-        assert receipt.status == 1, receipt.revert_reason
-        return receipt
-
-    def refused(self, sender: bytes, name: str, *args: Any) -> str:
-        receipt = self.send(sender, name, *args)
-        assert receipt.status == 0
-        return receipt.revert_reason.decode()
-
-    def view(self, name: str, *args: Any) -> Any:
-        entry = FUNCTIONS[name]
-        out = self.engine.call(self.root, OUTSIDER, GOVERNANCE_ADDRESS, calldata(name, *args), 1_000_000)
-        decoded = decode([_abi_type(o) for o in entry["outputs"]], out)
-        value = decoded[0] if len(decoded) == 1 else decoded
-        return (
-            list(value) if isinstance(value, tuple) and entry["outputs"][0]["type"].endswith("[]") else value
-        )
-
-    def propose(self, sender: bytes, action: int, payload: bytes, expiry: int | None = None) -> int:
-        expiry_block = self.height + 100 if expiry is None else expiry
-        self.must(sender, "propose", action, payload, expiry_block)
-        return int(self.view("proposal_count"))
-
-    def decide(self, action: int, payload: bytes) -> None:
-        """Pass a proposal with two of the three committee votes."""
-        proposal_id = self.propose(M1, action, payload)
-        self.must(M2, "vote", proposal_id)
-
-
-def make_chain() -> Chain:
-    """Three committee members (threshold 2), a drug regulator, an audit accreditor, a data regulator, two
-    licence authorities (global LICENCE_AUTHORITY), each of which has defined one licence type of its own, a
-    licence authority for type A only, an issuer of type A, a calendar keeper and a member without roles;
-    the LicenceRegistry and the Calendar are installed."""
-    spec = GenesisSpec(
-        validators=(V1, V2),
-        organisations=(
-            GenesisOrganisation(ORG_A, "Committee Org"),
-            GenesisOrganisation(ORG_B, "国家药品监督管理局"),
-            GenesisOrganisation(ORG_C, "某某制药有限公司"),
-            GenesisOrganisation(BUREAU_A_ORG, "某市市场监督管理局"),
-            GenesisOrganisation(BUREAU_B_ORG, "某省卫生健康委员会"),
-            GenesisOrganisation(SCOPED_ORG, "某区行政审批局"),
-            GenesisOrganisation(DATA_ORG, "某市数据局"),
-        ),
-        accounts=(
-            GenesisAccount(M1, ORG_A),
-            GenesisAccount(M2, ORG_A),
-            GenesisAccount(M3, ORG_A),
-            GenesisAccount(REGULATOR, ORG_B),
-            GenesisAccount(PHARMA, ORG_C),
-            GenesisAccount(AUDIT_BODY, ORG_B),
-            GenesisAccount(AUTHORITY_A, BUREAU_A_ORG),
-            GenesisAccount(AUTHORITY_A_CLERK, BUREAU_A_ORG),
-            GenesisAccount(AUTHORITY_B, BUREAU_B_ORG),
-            GenesisAccount(SCOPED_AUTHORITY, SCOPED_ORG),
-            GenesisAccount(DATA_ADMIN, DATA_ORG),
-            GenesisAccount(ISSUER_HOLDER, DATA_ORG),
-            GenesisAccount(KEEPER, DATA_ORG),
-            GenesisAccount(MEMBER, ORG_C),
-        ),
-        committee=(M1, M2, M3),
-        threshold=2,
-        roles=(
-            GenesisRole(REGULATOR, DRUG_REGULATOR),
-            GenesisRole(AUDIT_BODY, AUDIT_ACCREDITOR),
-            GenesisRole(AUTHORITY_A, LICENCE_AUTHORITY),
-            GenesisRole(AUTHORITY_B, LICENCE_AUTHORITY),
-            GenesisRole(SCOPED_AUTHORITY, LICENCE_AUTHORITY, TYPE_A),
-            GenesisRole(DATA_ADMIN, DATA_REGULATOR),
-            GenesisRole(ISSUER_HOLDER, ISSUER, TYPE_A),
-            GenesisRole(KEEPER, CALENDAR_KEEPER),
-        ),
-        system_contracts=(
-            SystemContract(
-                "Calendar",
-                CALENDAR_ADDRESS,
-                load_runtime_code("Calendar"),
-                INIT_DATA_BUILDERS["Calendar"](GOVERNANCE_ADDRESS),
-            ),
-            SystemContract(
-                "LicenceRegistry",
-                LICENCE_REGISTRY_ADDRESS,
-                load_runtime_code("LicenceRegistry"),
-                encode_initialize_with_governance(GOVERNANCE_ADDRESS),
-            ),
-        ),
-    )
-    engine = ExecutionEngine({}, chain_id=7)
-    c = Chain(engine, engine.create_genesis(spec))
-    for authority, code in ((AUTHORITY_A, TYPE_A_CODE), (AUTHORITY_B, TYPE_B_CODE)):
-        receipt = c.send_to(
-            authority, LICENCE_REGISTRY_ADDRESS, LICENCES.encode_call("define_type", [code, "某类许可证"])
-        )
-        assert receipt.status == 1, receipt.revert_reason
-    return c
+from tests.contracts.worlds.governance import (
+    ADD_VALIDATOR,
+    AUDIT_BODY,
+    AUTHORITY_A,
+    AUTHORITY_A_CLERK,
+    AUTHORITY_B,
+    GLOBAL,
+    GRANT_ROLE,
+    M1,
+    M2,
+    M3,
+    NEWCOMER,
+    ORG_C,
+    OUTSIDER,
+    PHARMA,
+    REGISTER_ACCOUNT,
+    REGISTER_CONTRACT,
+    REGISTER_ORGANISATION,
+    REGULATOR,
+    REMOVE_VALIDATOR,
+    SET_ACCOUNT_ACTIVE,
+    SET_COMMITTEE_MEMBER,
+    SET_ORGANISATION_ACTIVE,
+    SET_ROLE_ADMIN,
+    SET_THRESHOLD,
+    TYPE_A,
+    TYPE_B,
+    V1,
+    V2,
+    V3,
+    Chain,
+    calldata,
+    make_chain,
+)
 
 
 @pytest.fixture()
