@@ -23,7 +23,9 @@ from typing import Any
 from demo_common import DemoNetwork, decide, demo_parser, make_uscc
 from samples import SAMPLE_RESIDENT_ID
 
-from sdk.authorisations import (
+from sdk.client import Client
+from sdk.crypto import PrivateKey, sm3
+from sdk.domains.authorisations import (
     Authorisations,
     GrantRecord,
     Level,
@@ -31,9 +33,8 @@ from sdk.authorisations import (
     compute_subject_commitment,
     new_salt,
 )
-from sdk.domains.governance import Governance, ProposalResult
+from sdk.domains.governance import Governance
 from sdk.errors import ExecutionError
-from sdk.governance import Governance
 from sdk.signer import Signer
 
 # The data subject's resident ID never leaves this process in clear.

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # this checkout's SDK, also where it is not installed
 
-from sdk.governance import Governance, ProposalResult  # noqa: E402
+from sdk.domains.governance import Governance, ProposalResult  # noqa: E402
 from sdk.identifiers import compute_org_code_check, compute_uscc_check  # noqa: E402
 from sdk.signer import Signer  # noqa: E402
 

@@ -16,14 +16,13 @@ from pathlib import Path
 from demo_common import DemoNetwork, decide, demo_parser, make_uscc
 from samples import BANK_BALANCE, CLIENT_NAME, sample_letter_reply, sample_letter_request
 
-from sdk.calendar import CHINA_TZ, OFFICIAL_CALENDAR, day_of_timestamp
 from sdk.client import Client
 from sdk.domains.calendar import CHINA_TZ, OFFICIAL_CALENDAR, day_of_timestamp
 from sdk.domains.confirmations import (
     Confirmations,
     LetterStatus,
 )
-from sdk.governance import Governance
+from sdk.domains.governance import Governance
 from sdk.signer import Signer
 
 

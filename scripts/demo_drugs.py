@@ -14,8 +14,9 @@ import secrets
 from demo_common import DemoNetwork, decide, demo_parser, make_uscc
 
 from sdk.client import Client
-from sdk.drugs import BillType, DrugAlertError, Drugs, KeyScheme, Level
-from sdk.governance import Governance
+from sdk.domains.drugs import BillType, Drugs, KeyScheme, Level
+from sdk.domains.governance import Governance
+from sdk.errors import DrugAlertError
 from sdk.signer import Signer
 
 UNIT_KEY, CASE_KEY = "8612001", "8612002"

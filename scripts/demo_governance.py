@@ -14,6 +14,7 @@ from demo_common import DemoNetwork, demo_parser, make_uscc
 from web3 import Web3
 
 from sdk.client import Client
+from sdk.domains.calendar import ORDINARY, OnChainCalendar, date_of_day, day_of_date
 from sdk.signer import Signer
 
 

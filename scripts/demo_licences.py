@@ -16,8 +16,8 @@ from demo_common import DemoNetwork, demo_parser
 
 from sdk.client import Client
 from sdk.crypto import PrivateKey, sm3
+from sdk.domains.licences import Licences
 from sdk.identifiers import compute_resident_id_check, make_licence_id
-from sdk.licences import Licences
 
 DAY = 86_400
 SHOWN = ("reason", "previous", "new_id_hash", "user", "previous_holder_key_hash")

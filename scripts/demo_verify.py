@@ -21,10 +21,10 @@ import httpx
 import typer
 from typer.testing import CliRunner
 
-from sdk.bundle import ProofBundle
 from sdk.cli_verify import register
 from sdk.client import Client
-from sdk.qr import make_credential_payload, render_qr
+from sdk.proofs.bundle import ProofBundle
+from sdk.proofs.qr import make_credential_payload, render_qr
 
 
 def cli() -> typer.Typer:

@@ -10,9 +10,9 @@ import datetime as dt
 import secrets
 from decimal import Decimal
 
-from sdk.confirmations import Deposit, ItemReply, LetterReply, LetterRequest, Loan
+from sdk.domains.confirmations import Deposit, ItemReply, LetterReply, LetterRequest, Loan
+from sdk.domains.licences import IssueResult, Licences
 from sdk.identifiers import make_licence_id
-from sdk.licences import IssueResult, Licences
 
 #: A well-formed resident ID (GB 11643 check character) for the sample licence holder and data subject.
 SAMPLE_RESIDENT_ID = "11010519491231002X"

@@ -35,13 +35,6 @@ if str(REPO_ROOT) not in sys.path:
 
 from scripts.bench.common import CommitRun  # noqa: E402
 from scripts.demo_common import demo_parser  # noqa: E402
-from sdk.authorisations import (  # noqa: E402
-    DATA_AUTHORISATION_ADDRESS,
-    Authorisations,
-    Level,
-    ShareType,
-    compute_fields_mask,
-)
 from sdk.client import Client  # noqa: E402
 from sdk.contracts import Contract  # noqa: E402
 from sdk.crypto import sm3  # noqa: E402

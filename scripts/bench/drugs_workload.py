@@ -40,7 +40,7 @@ from sdk.domains.drugs import (  # noqa: E402
     compute_commission_chunk_size,
     compute_product_id,
 )
-from sdk.governance import Governance  # noqa: E402
+from sdk.domains.governance import Governance  # noqa: E402
 from sdk.signer import Signer  # noqa: E402
 from sdk.system import DRUG_TRACE_ADDRESS  # noqa: E402
 

@@ -27,7 +27,6 @@ import httpx  # noqa: E402
 
 from scripts.bench.common import rate  # noqa: E402
 from scripts.samples import issue_sample_licence  # noqa: E402
-from sdk.bundle import ProofBundle  # noqa: E402
 from sdk.client import Client  # noqa: E402
 from sdk.crypto import PrivateKey  # noqa: E402
 from sdk.proofs.bundle import ProofBundle  # noqa: E402
@@ -42,7 +41,7 @@ ISSUER_ORG = "Municipal Market Regulation Bureau"
 
 def issue_licence(url: str, signer: Signer, uscc: str) -> str:
     """Issue one licence (defining its type once); return its identifier."""
-    from sdk.licences import Licences
+    from sdk.domains.licences import Licences
 
     return issue_sample_licence(Licences(Client(url), signer), uscc).identifier
 

@@ -10,7 +10,7 @@ from node.genesis import (
     GOVERNANCE_ADDRESS,
 )
 from node.network import make_uscc
-from sdk.calendar import OFFICIAL_CALENDAR, end_of_day
+from sdk.domains.calendar import OFFICIAL_CALENDAR, end_of_day
 from tests.contracts.worlds.confirmations import (
     ACCEPTED,
     ACCREDITOR,

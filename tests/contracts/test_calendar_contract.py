@@ -1,10 +1,10 @@
-"""Calendar.vy agrees with the Python calendar (sdk/calendar.py), and no account changes it directly."""
+"""Calendar.vy agrees with the Python calendar (sdk/domains/calendar.py); no account changes it directly."""
 
 from __future__ import annotations
 
 import pytest
 
-from sdk.calendar import (
+from sdk.domains.calendar import (
     HOLIDAY,
     OFFICIAL_CALENDAR,
     date_of_day,

@@ -8,8 +8,16 @@ import pytest
 from eth_abi import encode
 
 from node.genesis import CALENDAR_ADDRESS, CALENDAR_KEEPER, GOVERNANCE_ADDRESS
-from sdk.calendar import HOLIDAY, MAKE_UP, NOTICES, ORDINARY, HolidayNotice, calendar_extension, day_of_date
-from sdk.governance import Action, encode_payload
+from sdk.domains.calendar import (
+    HOLIDAY,
+    MAKE_UP,
+    NOTICES,
+    ORDINARY,
+    HolidayNotice,
+    calendar_extension,
+    day_of_date,
+)
+from sdk.domains.governance import Action, encode_payload
 from tests.contracts.worlds.governance import (
     CALENDAR,
     GRANT_ROLE,

@@ -13,8 +13,10 @@ from node.genesis import (
     DATA_USER,
     GOVERNANCE_ADDRESS,
 )
-from sdk import authorisations as sdk_auth
-from sdk.authorisations import (
+from sdk.contracts import DecodedEvent
+from sdk.crypto import PrivateKey, sm3
+from sdk.domains import authorisations as sdk_auth
+from sdk.domains.authorisations import (
     ConsentTerms,
     GrantStatus,
     compute_consent_message,
@@ -25,8 +27,6 @@ from sdk.authorisations import (
     sign_consent,
     sign_subject_key_binding,
 )
-from sdk.contracts import DecodedEvent
-from sdk.crypto import PrivateKey, sm3
 from sdk.errors import DomainError, IdentifierError
 from tests.contracts.worlds.authorisations import (
     BASIS,

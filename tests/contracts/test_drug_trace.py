@@ -11,7 +11,8 @@ from node.genesis import (
     GOVERNANCE_ADDRESS,
 )
 from node.network import make_uscc
-from sdk.drugs import (
+from sdk.domains.calendar import day_of_date
+from sdk.domains.drugs import (
     CALL_GAS_BASE,
     COMMISSION_GAS_BASE,
     COMMISSION_GAS_PER_CODE,
@@ -563,7 +564,7 @@ def test_a_suspended_product_commissions_nothing_until_reinstated(stocked: Chain
     product = compute_product_id(UNIT_KEY)
     stocked.must(REGULATOR, "settle_product", product, ORG_MAH, True, "registration contested")
     assert stocked.view("products", product)["status"] == 2
-    days = (compute_day(PRODUCTION), compute_day(EXPIRY))
+    days = (day_of_date(PRODUCTION), day_of_date(EXPIRY))
     assert stocked.refused(PHARMA, "commission", product, "B002", *days, 1, [cid(unit(99))]) == (
         "product registration suspended"
     )

@@ -11,9 +11,8 @@ from node.genesis import (
     LICENCE_REGISTRY_ADDRESS,
 )
 from sdk.crypto import PrivateKey, sm3
-from sdk.governance import Action, encode_payload
-from sdk.licences import (
-    WeakSaltError,
+from sdk.domains.governance import Action, encode_payload
+from sdk.domains.licences import (
     compute_consent_message,
     compute_holder_commitment,
     compute_holder_key_hash,
@@ -22,6 +21,7 @@ from sdk.licences import (
     new_holder_salt,
     validate_holder_salt,
 )
+from sdk.errors import WeakSaltError
 from tests.contracts.worlds.licences import (
     AUTHORITY,
     BANK,

@@ -10,6 +10,7 @@ import pytest
 
 from node.genesis import DATA_AUTHORISATION_ADDRESS, GOVERNANCE_ADDRESS
 from sdk.crypto import PrivateKey, sm3
+from sdk.domains.authorisations import GrantStatus, compute_revocation_message, sign_consent
 from tests.contracts.permissions import PermissionRow, conditional, row_id, rows_for
 from tests.contracts.worlds.authorisations import (
     BASIS,

@@ -16,7 +16,8 @@ import pytest
 from node.genesis import (
     GOVERNANCE_ADDRESS,
 )
-from sdk.drugs import BillType, Level, compute_day, compute_product_id
+from sdk.domains.calendar import day_of_date
+from sdk.domains.drugs import BillType, Level, compute_product_id
 from sdk.types import Receipt
 from tests.contracts.permissions import PermissionRow, conditional, row_id, rows_for
 from tests.contracts.worlds.drugs import (

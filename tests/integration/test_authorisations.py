@@ -12,7 +12,9 @@ import pytest
 
 from node.network import make_uscc
 from scripts.samples import SAMPLE_RESIDENT_ID
-from sdk.authorisations import (
+from sdk.client import Client
+from sdk.crypto import PrivateKey, sm3
+from sdk.domains.authorisations import (
     Authorisations,
     GrantStatus,
     Level,

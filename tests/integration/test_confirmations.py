@@ -26,7 +26,6 @@ from scripts.samples import (
     sample_letter_reply,
     sample_letter_request,
 )
-from sdk.calendar import OFFICIAL_CALENDAR, day_of_timestamp, end_of_day
 from sdk.client import Client
 from sdk.crypto import PublicKey
 from sdk.domains.calendar import OFFICIAL_CALENDAR, day_of_timestamp, end_of_day

@@ -9,7 +9,6 @@ import httpx
 import pytest
 
 from scripts.samples import SAMPLE_RESIDENT_ID, issue_sample_licence
-from sdk.bundle import ProofBundle
 from sdk.client import Client
 from sdk.contracts import Contract
 from sdk.domains.governance import Action, encode_payload
@@ -120,7 +119,7 @@ def test_unknown_transaction_and_bad_parameters(running_node: RunningNode) -> No
 # --- licences -----------------------------------------------------------------------------------------
 def issue_licence(url: str, issuer: Member, serial: str | None = None) -> Any:
     """Define a licence type (once) and issue a licence as ``issuer``; return the IssueResult."""
-    from sdk.licences import Licences
+    from sdk.domains.licences import Licences
 
     return issue_sample_licence(Licences(Client(url), issuer.signer), issuer.uscc, serial)
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sdk.calendar import OFFICIAL_CALENDAR
+from sdk.domains.calendar import OFFICIAL_CALENDAR
 from tests.contracts.worlds.calendar import Chain, day, make_chain
 
 

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from sdk.crypto import PrivateKey, sm3
+from sdk.domains.authorisations import GrantStatus, sign_consent
 from tests.contracts.worlds.authorisations import (
     HOLDER,
     HOLDER_REGULATOR,

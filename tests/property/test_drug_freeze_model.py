@@ -7,7 +7,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from sdk.drugs import compute_product_id
+from sdk.domains.drugs import compute_product_id
 from tests.contracts.worlds.drugs import (
     DIST,
     DRUG,

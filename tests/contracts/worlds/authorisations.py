@@ -13,15 +13,15 @@ from node.genesis import (
 )
 from node.network import make_uscc
 from scripts.samples import SAMPLE_RESIDENT_ID
-from sdk import authorisations as sdk_auth
-from sdk.authorisations import (
+from sdk.contracts import Contract, DecodedEvent
+from sdk.crypto import PrivateKey, sm3
+from sdk.domains import authorisations as sdk_auth
+from sdk.domains.authorisations import (
     ConsentTerms,
     GrantStatus,
     compute_subject_commitment,
     sign_subject_key_binding,
 )
-from sdk.contracts import Contract, DecodedEvent
-from sdk.crypto import PrivateKey, sm3
 from tests.contracts.harness import ContractChain, genesis_chain
 
 CHAIN_ID = 7

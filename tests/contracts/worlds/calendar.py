@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from node.genesis import CALENDAR_ADDRESS, CALENDAR_KEEPER
-from sdk.calendar import day_of_date
+from sdk.domains.calendar import day_of_date
 from tests.contracts.harness import ContractChain, genesis_chain
 
 ORG = "91350100M000100Y43"

@@ -16,8 +16,8 @@ from node.genesis import (
     GOVERNANCE_ADDRESS,
 )
 from node.network import make_uscc
-from sdk.calendar import day_of_date
 from sdk.contracts import Contract
+from sdk.domains.calendar import day_of_date
 from sdk.types import Receipt
 from tests.contracts.harness import ContractChain, genesis_chain
 

@@ -15,13 +15,8 @@ from node.genesis import (
 )
 from node.network import make_uscc
 from sdk.contracts import Contract
-from sdk.drugs import (
-    BillType,
-    Level,
-    compute_day,
-    compute_product_id,
-    parse_trace_code,
-)
+from sdk.domains.calendar import day_of_date
+from sdk.domains.drugs import BillType, Level, compute_product_id, parse_trace_code
 from sdk.types import Receipt
 from tests.contracts.harness import ContractChain, genesis_chain
 
@@ -152,7 +147,7 @@ def commission(
     product = compute_product_id(codes[0][:7])
     ids = [cid(c) for c in codes]
     return chain.must(
-        sender, "commission", product, batch, compute_day(PRODUCTION), compute_day(EXPIRY), int(level), ids
+        sender, "commission", product, batch, day_of_date(PRODUCTION), day_of_date(EXPIRY), int(level), ids
     )
 
 

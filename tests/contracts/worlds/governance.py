@@ -21,9 +21,9 @@ from node.genesis import (
     LICENCE_AUTHORITY,
     LICENCE_REGISTRY_ADDRESS,
 )
-from sdk.calendar import day_of_date
 from sdk.contracts import Contract
 from sdk.crypto import sm3
+from sdk.domains.calendar import day_of_date
 from tests.contracts.harness import ContractChain, genesis_chain
 
 ROOT = Path(__file__).resolve().parents[3]

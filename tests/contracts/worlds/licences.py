@@ -15,14 +15,14 @@ from node.genesis import (
 from scripts.samples import SAMPLE_RESIDENT_ID
 from sdk.contracts import Contract
 from sdk.crypto import PrivateKey, sm3
-from sdk.identifiers import make_licence_id
-from sdk.licences import (
+from sdk.domains.licences import (
     Consent,
     LicenceStatus,
     compute_holder_commitment,
     compute_holder_key_hash,
     compute_type_id,
 )
+from sdk.identifiers import make_licence_id
 from sdk.types import Receipt
 from tests.contracts.harness import ContractChain, genesis_chain
 

@@ -7,7 +7,7 @@ import datetime as dt
 
 import pytest
 
-from sdk.calendar import (
+from sdk.domains.calendar import (
     NOTICES,
     OFFICIAL_CALENDAR,
     date_of_day,
