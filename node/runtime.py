@@ -368,10 +368,9 @@ class ConsensusDriver:
         """Return committed (block, certificate) encodings from ``from_height`` (worker thread)."""
         out: list[tuple[bytes, bytes]] = []
         top = min(self.ledger.height, from_height + max_count - 1)
-        store = self.ledger.store
         for height in range(max(1, from_height), top + 1):
-            block = store.get_block(height)
-            cert = store.get_certificate(height)
+            block = self.ledger.get_block(height)
+            cert = self.ledger.get_certificate(height)
             if block is None or cert is None:
                 break
             out.append((block.encode(), cert.encode()))
@@ -538,7 +537,7 @@ class ConsensusDriver:
 
     def _should_wait_for_transactions(self, now: int) -> bool:
         """Empty blocks only every ``empty_block_interval_ms``: wait while the mempool is empty."""
-        if len(self.ledger.mempool) > 0:
+        if self.ledger.pending_count > 0:
             return False
         return now < self.ledger.head.header.timestamp_ms + self.empty_block_interval_ms
 

@@ -61,7 +61,7 @@ class Metrics:
     def attach(self, ledger: Ledger) -> None:
         """Follow ``ledger``: the head height now, every commit from now on, the mempool size on scrape."""
         self.height.set(ledger.height)
-        self.mempool_size.set_function(lambda: len(ledger.mempool))
+        self.mempool_size.set_function(lambda: ledger.pending_count)
         ledger.on_commit.append(self._on_ledger_commit)
 
     def _on_ledger_commit(

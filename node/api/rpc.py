@@ -24,7 +24,7 @@ from node.api.limits import (
     log_refusal,
     refuse,
 )
-from node.api.routes.calls import call_gas_allowance, call_or_raise
+from node.api.reader import call_gas_allowance, call_or_raise
 from node.ledger.chain import Ledger
 from node.storage import StoredLog
 from sdk.errors import ExecutionError, XinlianError
@@ -249,7 +249,7 @@ class RpcHandler:
     # --- parameters ----------------------------------------------------------------------------------
     def _header_at(self, tag: Any) -> BlockHeader:
         height = self._height_of(tag)
-        header = self.ledger.store.get_header(height)
+        header = self.ledger.get_header(height)
         if header is None:
             raise RpcError(SERVER_ERROR, f"block {height} not found")
         return header
@@ -263,7 +263,7 @@ class RpcHandler:
         if isinstance(tag, dict):
             if "blockHash" in tag:
                 wanted = _param_bytes(tag["blockHash"], "blockHash", 32)
-                height = self.ledger.store.get_height_by_hash(wanted)
+                height = self.ledger.get_height_by_hash(wanted)
                 if height is None:
                     raise RpcError(SERVER_ERROR, "block not found")
                 return height
@@ -285,7 +285,7 @@ class RpcHandler:
         height = self._height_of_or_none(tag)
         if height is None:
             return None
-        block = self.ledger.store.get_block(height)
+        block = self.ledger.get_block(height)
         return self._block_object(block, full) if block is not None else None
 
     def _height_of_or_none(self, tag: Any) -> int | None:
@@ -299,26 +299,26 @@ class RpcHandler:
     def eth_get_block_by_hash(self, params: list[Any]) -> dict[str, Any] | None:
         wanted = _param_bytes(_arg(params, 0, "hash"), "hash", 32)
         full = bool(_arg(params, 1, "full_transactions", False))
-        block = self.ledger.store.get_block_by_hash(wanted)
+        block = self.ledger.get_block_by_hash(wanted)
         return self._block_object(block, full) if block is not None else None
 
     def eth_get_transaction_by_hash(self, params: list[Any]) -> dict[str, Any] | None:
         wanted = _param_bytes(_arg(params, 0, "hash"), "hash", 32)
-        stored = self.ledger.store.get_transaction(wanted)
+        stored = self.ledger.get_transaction(wanted)
         if stored is None:
             return None
-        header = self.ledger.store.get_header(stored.height)
+        header = self.ledger.get_header(stored.height)
         block_hash = header.block_hash if header is not None else bytes(32)
         return _transaction_object(stored.transaction, stored.height, block_hash, stored.tx_index)
 
     def eth_get_transaction_receipt(self, params: list[Any]) -> dict[str, Any] | None:
         wanted = _param_bytes(_arg(params, 0, "hash"), "hash", 32)
-        stored = self.ledger.store.get_transaction(wanted)
+        stored = self.ledger.get_transaction(wanted)
         if stored is None:
             return None
         tx, height, index = stored
-        header = self.ledger.store.get_header(height)
-        receipts = self.ledger.store.get_block_receipts(height) or []
+        header = self.ledger.get_header(height)
+        receipts = self.ledger.get_block_receipts(height) or []
         if header is None or index >= len(receipts):
             return None
         receipt = receipts[index]
@@ -371,7 +371,7 @@ class RpcHandler:
     def eth_get_code(self, params: list[Any]) -> str:
         address = _param_bytes(_arg(params, 0, "address"), "address", 20)
         header = self._header_at(_arg(params, 1, "block", "latest"))
-        return _hex(self.ledger.engine.get_code(header.state_root, address))
+        return _hex(self.ledger.get_code(header.state_root, address))
 
     def eth_get_proof(self, params: list[Any]) -> dict[str, Any]:
         address = _param_bytes(_arg(params, 0, "address"), "address", 20)
@@ -388,7 +388,7 @@ class RpcHandler:
             )
         slots = [_param_slot(k) for k in keys]
         header = self._header_at(_arg(params, 2, "block", "latest"))
-        proof = self.ledger.engine.get_proof(header.state_root, address, slots)
+        proof = self.ledger.get_proof(header.state_root, address, slots)
         return {
             "address": to_checksum_address(address),
             "accountProof": [_hex(node) for node in proof.account_proof],
@@ -408,7 +408,7 @@ class RpcHandler:
             raise RpcError(INVALID_PARAMS, "the filter must be a JSON object")
         if query.get("blockHash") is not None:
             wanted = _param_bytes(query["blockHash"], "blockHash", 32)
-            height = self.ledger.store.get_height_by_hash(wanted)
+            height = self.ledger.get_height_by_hash(wanted)
             if height is None:
                 raise RpcError(SERVER_ERROR, "block not found")
             from_height = to_height = height
@@ -443,7 +443,7 @@ class RpcHandler:
                 topics.append([_param_bytes(t, "topic", 32) for t in position[:100]] or None)
             else:
                 topics.append([_param_bytes(position, "topic", 32)])
-        found, more = self.ledger.store.query_logs(
+        found, more = self.ledger.query_logs(
             address=addresses,
             topics=topics,
             from_height=from_height,
@@ -487,7 +487,7 @@ class RpcHandler:
                 offsets[key] = 0
                 continue
             if entry.height not in receipts_by_height:
-                receipts_by_height[entry.height] = self.ledger.store.get_block_receipts(entry.height) or []
+                receipts_by_height[entry.height] = self.ledger.get_block_receipts(entry.height) or []
             receipts = receipts_by_height[entry.height]
             offsets[key] = sum(len(r.logs) for r in receipts[: entry.tx_index])
         return offsets
@@ -543,7 +543,7 @@ class RpcHandler:
         current = self.ledger.head.validators
         candidates = [current]
         for h in range(header.height - 1, max(-1, header.height - 1 - _VALIDATOR_WALK_LIMIT), -1):
-            block = self.ledger.store.get_block(h)
+            block = self.ledger.get_block(h)
             if block is not None and block.next_validators:
                 candidates.append(tuple(block.next_validators))
                 break

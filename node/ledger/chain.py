@@ -20,7 +20,7 @@ from eth_abi.abi import encode as abi_encode
 from eth_utils.abi import function_signature_to_4byte_selector
 
 from node.config import PROTOCOL_VERSION, ChainConfig
-from node.execution import BlockContext, ExecutionEngine, ExecutionResult, Message
+from node.execution import AccountProof, BlockContext, ExecutionEngine, ExecutionResult, Message
 from node.ledger.mempool import Mempool, MempoolLimits
 from node.ledger.rules import (
     check_block_bytes,
@@ -30,13 +30,15 @@ from node.ledger.rules import (
     check_transaction_fields,
     check_transaction_size,
 )
-from node.storage import StateNodeStore, Store
+from node.storage import LogCursor, StateNodeStore, Store, StoredLog, StoredReceipt, StoredTransaction
+from node.storage.store import DEFAULT_LOG_LIMIT
 from sdk.errors import EncodingError, InvalidBlock, InvalidSignatureError, InvalidTransaction, XinlianError
 from sdk.merkle import MerkleAccumulator, MerkleHistory
 from sdk.types import (
     Block,
     BlockHeader,
     CommitCertificate,
+    Receipt,
     Transaction,
     compute_receipt_root,
     compute_tx_root,
@@ -248,6 +250,69 @@ class Ledger:
         out = self.engine.call(state_root, b"\x00" * 20, self.governance_address, _GET_VALIDATORS, _VIEW_GAS)
         keys: list[bytes] = list(abi_decode(["bytes[]"], out)[0])
         return tuple(sort_validators(keys))
+
+    # --- committed records and pending transactions: the queries readers (API, RPC, peers) need ------
+    def get_header(self, height: int) -> BlockHeader | None:
+        return self.store.get_header(height)
+
+    def get_block(self, height: int) -> Block | None:
+        return self.store.get_block(height)
+
+    def get_block_by_hash(self, block_hash: bytes) -> Block | None:
+        return self.store.get_block_by_hash(block_hash)
+
+    def get_height_by_hash(self, block_hash: bytes) -> int | None:
+        return self.store.get_height_by_hash(block_hash)
+
+    def get_certificate(self, height: int) -> CommitCertificate | None:
+        return self.store.get_certificate(height)
+
+    def get_transaction(self, tx_hash: bytes) -> StoredTransaction | None:
+        return self.store.get_transaction(tx_hash)
+
+    def get_receipt(self, tx_hash: bytes) -> StoredReceipt | None:
+        return self.store.get_receipt(tx_hash)
+
+    def get_block_receipts(self, height: int) -> list[Receipt] | None:
+        return self.store.get_block_receipts(height)
+
+    def query_logs(
+        self,
+        *,
+        address: bytes | Sequence[bytes] | None = None,
+        topics: Sequence[bytes | Sequence[bytes] | None] = (),
+        from_height: int = 0,
+        to_height: int | None = None,
+        limit: int = DEFAULT_LOG_LIMIT,
+        after: LogCursor | None = None,
+    ) -> tuple[list[StoredLog], LogCursor | None]:
+        """Committed logs matching an eth_getLogs-style filter, one page at a time (see
+        ``Store.query_logs``)."""
+        return self.store.query_logs(
+            address=address,
+            topics=topics,
+            from_height=from_height,
+            to_height=to_height,
+            limit=limit,
+            after=after,
+        )
+
+    def get_code(self, state_root: bytes, address: bytes) -> bytes:
+        """The code at ``address`` in a committed state (b"" for none)."""
+        return self.engine.get_code(state_root, address)
+
+    def get_proof(self, state_root: bytes, address: bytes, slots: Sequence[int]) -> AccountProof:
+        """The account and storage proof of ``address`` and ``slots`` against a committed state root."""
+        return self.engine.get_proof(state_root, address, slots)
+
+    def is_pending(self, tx_hash: bytes) -> bool:
+        """Whether ``tx_hash`` waits in the mempool."""
+        return tx_hash in self.mempool
+
+    @property
+    def pending_count(self) -> int:
+        """Transactions waiting in the mempool."""
+        return len(self.mempool)
 
     # --- admission -----------------------------------------------------------------------------------
     def admit_transaction(self, raw: bytes) -> bytes:
