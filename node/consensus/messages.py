@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Generic, Protocol, TypeAlias, TypeVar
@@ -440,11 +440,6 @@ def decode_prepared_certificate(
         _decode_block(decode_block, block),
         _decode_list(prepares, _decode_prepare_payload, "prepares"),
     )
-
-
-def distinct_authors(signed: Sequence[Signed[PayloadT]]) -> set[bytes]:
-    """Return the set of authors of ``signed`` (SM2 signatures are randomised: count keys, not bytes)."""
-    return {s.author for s in signed}
 
 
 __all__ = [
