@@ -44,9 +44,9 @@ from node.consensus.signing import CachingVerifier, Sm2Signer, Sm2Verifier
 from node.consensus.sql_wal import SqlWal
 from node.consensus.wal import ConsensusWal
 from node.execution import ExecutionEngine
+from node.genesis import GenesisFile, build_genesis
 from node.ledger.chain import ExecutedBlock, Ledger
 from node.ledger.mempool import MempoolLimits
-from node.network import GenesisFile, build_genesis
 from node.p2p.service import MAX_BLOCKS_PER_ANSWER, P2PLimits, PeerService
 from node.p2p.wire import FrameType, P2PError
 from node.storage import StateNodeStore, Store

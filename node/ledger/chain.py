@@ -33,7 +33,7 @@ from node.ledger.rules import (
 from node.storage import LogCursor, StateNodeStore, Store, StoredLog, StoredReceipt, StoredTransaction
 from node.storage.store import DEFAULT_LOG_LIMIT
 from sdk.errors import EncodingError, InvalidBlock, InvalidSignatureError, InvalidTransaction, XinlianError
-from sdk.merkle import MerkleAccumulator, MerkleHistory
+from sdk.merkle import MerkleHistory
 from sdk.types import (
     Block,
     BlockHeader,
@@ -589,28 +589,3 @@ def _address_of(public_key: bytes) -> bytes:
     from sdk.crypto import address_from_public_key
 
     return address_from_public_key(public_key)
-
-
-def make_genesis_block(
-    chain: ChainConfig, state_root: bytes, validators: Sequence[bytes], timestamp_ms: int
-) -> Block:
-    """The height-0 block: no transactions, carries the first validator set, links to nothing."""
-    ordered = tuple(sort_validators(list(validators)))
-    vhash = compute_validators_hash(ordered)
-    header = BlockHeader(
-        version=PROTOCOL_VERSION,
-        chain_id=chain.chain_id,
-        height=0,
-        parent_hash=b"\x00" * 32,
-        timestamp_ms=timestamp_ms,
-        round=0,
-        proposer_index=0,
-        tx_root=compute_tx_root(()),
-        receipt_root=compute_receipt_root(()),
-        state_root=state_root,
-        history_root=MerkleAccumulator().root(),
-        validators_hash=vhash,
-        next_validators_hash=vhash,
-        gas_used=0,
-    )
-    return Block(header=header, transactions=(), next_validators=ordered)

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from eth_utils import keccak
 
+from node.demo_network import make_uscc
 from node.execution import BlockContext, ExecutionEngine, Message
 from node.genesis import (
     AUDIT_ACCREDITOR,
@@ -17,15 +18,15 @@ from node.genesis import (
     BANK_CONFIRMATION_ADDRESS,
     CALENDAR_ADDRESS,
     GOVERNANCE_ADDRESS,
+    INIT_DATA_BUILDERS,
     GenesisAccount,
     GenesisOrganisation,
     GenesisRole,
     GenesisSpec,
     SystemContract,
+    encode_initialize_with_governance,
     load_runtime_code,
 )
-from node.genesis_init import INIT_DATA_BUILDERS, encode_initialize_with_governance
-from node.network import make_uscc
 from sdk.calendar import OFFICIAL_CALENDAR, day_of_date, end_of_day
 from sdk.contracts import Contract
 from sdk.types import Receipt

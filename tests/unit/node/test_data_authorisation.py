@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from eth_utils.crypto import keccak
 
+from node.demo_network import make_uscc
 from node.execution import BlockContext, ExecutionEngine, Message
 from node.genesis import (
     DATA_AUTHORISATION_ADDRESS,
@@ -20,10 +21,9 @@ from node.genesis import (
     GenesisRole,
     GenesisSpec,
     SystemContract,
+    encode_initialize_with_governance,
     load_runtime_code,
 )
-from node.genesis_init import encode_initialize_with_governance
-from node.network import make_uscc
 from sdk import authorisations as sdk_auth
 from sdk.authorisations import (
     ConsentTerms,

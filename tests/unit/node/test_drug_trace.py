@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from node.demo_network import make_uscc
 from node.execution import BlockContext, ExecutionEngine, Message
 from node.genesis import (
     DISPENSER,
@@ -21,10 +22,9 @@ from node.genesis import (
     GenesisRole,
     GenesisSpec,
     SystemContract,
+    encode_initialize_with_governance,
     load_runtime_code,
 )
-from node.genesis_init import encode_initialize_with_governance
-from node.network import make_uscc
 from sdk.contracts import Contract
 from sdk.crypto import sm3
 from sdk.drugs import (

@@ -22,6 +22,7 @@ from node.genesis import (
     DISPENSER,
     DRUG_REGULATOR,
     GOVERNANCE_ADDRESS,
+    INIT_DATA_BUILDERS,
     ISSUER,
     LICENCE_AUTHORITY,
     LICENCE_REGISTRY_ADDRESS,
@@ -32,9 +33,9 @@ from node.genesis import (
     GenesisSpec,
     SystemContract,
     encode_contract_name,
+    encode_initialize_with_governance,
     load_runtime_code,
 )
-from node.genesis_init import INIT_DATA_BUILDERS, encode_initialize_with_governance
 from sdk.contracts import Contract
 from sdk.crypto import sm3
 from sdk.errors import ExecutionError

@@ -18,9 +18,9 @@ from node.genesis import (
     GenesisRole,
     GenesisSpec,
     SystemContract,
+    encode_initialize_with_governance,
     load_runtime_code,
 )
-from node.genesis_init import encode_initialize_with_governance
 from sdk.contracts import Contract
 from sdk.crypto import PrivateKey, sm3
 from sdk.governance import Action, encode_payload

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from node.demo_network import make_uscc
 from node.execution import ExecutionEngine
 from node.genesis import (
     DISPENSER,
@@ -26,10 +27,9 @@ from node.genesis import (
     GenesisRole,
     GenesisSpec,
     SystemContract,
+    encode_initialize_with_governance,
     load_runtime_code,
 )
-from node.genesis_init import encode_initialize_with_governance
-from node.network import make_uscc
 from sdk.drugs import BillType, Level, compute_day, compute_product_id
 from sdk.types import Receipt
 from tests.permissions import PermissionRow, rows_for

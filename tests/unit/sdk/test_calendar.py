@@ -16,6 +16,7 @@ from node.genesis import (
     CALENDAR_ADDRESS,
     CALENDAR_KEEPER,
     GOVERNANCE_ADDRESS,
+    INIT_DATA_BUILDERS,
     GenesisAccount,
     GenesisOrganisation,
     GenesisRole,
@@ -23,7 +24,6 @@ from node.genesis import (
     SystemContract,
     load_runtime_code,
 )
-from node.genesis_init import INIT_DATA_BUILDERS
 from sdk.calendar import (
     HOLIDAY,
     NOTICES,
