@@ -47,7 +47,8 @@ from node.execution import ExecutionEngine
 from node.genesis import GenesisFile, build_genesis
 from node.ledger.chain import ExecutedBlock, Ledger
 from node.ledger.mempool import MempoolLimits
-from node.p2p.service import MAX_BLOCKS_PER_ANSWER, P2PLimits, PeerService
+from node.p2p.peers import MAX_BLOCKS_PER_ANSWER, P2PLimits
+from node.p2p.service import PeerService
 from node.p2p.wire import FrameType, P2PError
 from node.storage import StateNodeStore, Store
 from sdk.crypto import PrivateKey
