@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Query
 from pydantic import Field
 
 from node.api.auth import Member, MemberDep
-from node.api.convert import to_hex
+from node.api.convert import to_hex, to_optional_hex, to_plain
 from node.api.deps import LedgerDep, parse_address, parse_hash
 from node.api.errors import Forbidden, NotFound
 from node.api.models import ErrorPublic, Shape
@@ -115,18 +115,11 @@ def _status_name(value: int) -> str:
         return str(value)
 
 
-def _optional(value: bytes) -> str | None:
-    return None if not any(value) else to_hex(value)
-
-
 def _trail_value(name: str, value: Any) -> TrailValue:
-    if isinstance(value, bytes):
-        return to_hex(value)
     if name == "fields" and isinstance(value, int):
         return _field_ids(value)
-    if isinstance(value, bool | int | str):
-        return value
-    return str(value)
+    plain: TrailValue = to_plain(value)
+    return plain
 
 
 def is_regulator(reader: LedgerReader, member: Member) -> bool:
@@ -190,10 +183,10 @@ def to_grant_public(
         level=int(resource["level"]),
         share_type=int(resource["share_type"]),
         personal=bool(resource["personal"]),
-        subject_commitment=_optional(grant["subject_commitment"]),
-        subject_key_hash=_optional(grant["subject_key_hash"]),
-        approved_by=_optional(grant["approved_by"]),
-        granted_by=_optional(grant["granted_by"]),
+        subject_commitment=to_optional_hex(grant["subject_commitment"]),
+        subject_key_hash=to_optional_hex(grant["subject_key_hash"]),
+        approved_by=to_optional_hex(grant["approved_by"]),
+        granted_by=to_optional_hex(grant["granted_by"]),
         requested_at=int(grant["requested_at"]),
         granted_at=int(grant["granted_at"]),
         trail=trail,

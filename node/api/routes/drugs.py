@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path
 from pydantic import Field
 
 from node.api.auth import MemberDep
-from node.api.convert import to_hex
+from node.api.convert import to_hex, to_plain
 from node.api.deps import LedgerDep, parse_hash
 from node.api.errors import Forbidden, NotFound
 from node.api.models import ErrorPublic, Shape
@@ -168,14 +168,6 @@ def _consumer_public(queries: DrugQueries, view: ConsumerView) -> DrugCodePublic
     )
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, bytes):
-        return to_hex(value)
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    return value
-
-
 def _event_public(event: DrugEvent) -> DrugEventPublic:
     return DrugEventPublic(
         event=event.name,
@@ -184,7 +176,7 @@ def _event_public(event: DrugEvent) -> DrugEventPublic:
         tx_index=event.tx_index,
         log_index=event.log_index,
         via=to_hex(event.via) if event.via is not None else None,
-        args={k: _jsonable(v) for k, v in event.args.items()},
+        args={k: to_plain(v) for k, v in event.args.items()},
     )
 
 

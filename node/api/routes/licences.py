@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path
 from pydantic import Field
 
 from node.api.auth import MemberDep
-from node.api.convert import to_hex
+from node.api.convert import to_hex, to_optional_hex, to_plain
 from node.api.deps import LedgerDep, parse_hash
 from node.api.errors import Forbidden, NotFound
 from node.api.models import ErrorPublic, Shape
@@ -102,18 +102,6 @@ def _get_licence(reader: LedgerReader, id_hash: bytes) -> dict[str, Any]:
     return row
 
 
-def _optional_hash(value: bytes) -> str | None:
-    return to_hex(value) if value != bytes(32) else None
-
-
-def _plain(value: Any) -> HistoryValue:
-    if isinstance(value, bytes):
-        return to_hex(value)
-    if isinstance(value, bool | int | str):
-        return value
-    return str(value)
-
-
 # --- routes ----------------------------------------------------------------------------------------------
 @router.get("/{identifier}/status", response_model=LicenceStatusPublic, responses=_RESPONSES)
 def get_licence_status(identifier: IdentifierParam, ledger: LedgerDep) -> LicenceStatusPublic:
@@ -143,8 +131,8 @@ def get_licence_status(identifier: IdentifierParam, ledger: LedgerDep) -> Licenc
         valid_until=int(row["valid_until"]),
         jurisdiction=decode_jurisdiction(row["jurisdiction"]),
         issued_height=issued.height if issued is not None else None,
-        previous=_optional_hash(row["previous"]),
-        next=_optional_hash(row["next"]),
+        previous=to_optional_hex(row["previous"]),
+        next=to_optional_hex(row["next"]),
         annotations=int(row["annotations"]),
         uses=int(row["uses"]),
         height=header.height,
@@ -176,7 +164,7 @@ def get_licence_history(
             event=event.name,
             height=event.height,
             tx_hash=to_hex(event.tx_hash),
-            args={name: _plain(value) for name, value in event.args.items()},
+            args={name: to_plain(value) for name, value in event.args.items()},
         )
         for event in decode_history(_REGISTRY, entries)
     ]
