@@ -29,6 +29,7 @@ from node.ledger.rules import (
     check_roots,
     check_transaction_fields,
     check_transaction_size,
+    is_expired,
 )
 from node.storage import LogCursor, StateNodeStore, Store, StoredLog, StoredReceipt, StoredTransaction
 from node.storage.store import DEFAULT_LOG_LIMIT
@@ -409,7 +410,7 @@ class Ledger:
             for tx_hash, tx in candidates:
                 if (
                     tx_hash in committed
-                    or tx.expiry_height < height
+                    or is_expired(tx, head.header.height)
                     or not self.is_active_account(tx.sender, head.header.state_root)
                 ):
                     stale.append(tx_hash)

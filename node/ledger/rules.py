@@ -34,6 +34,11 @@ def compute_minimum_gas(data: bytes) -> int:
     return max(compute_intrinsic_gas(data), compute_floor_gas(data))
 
 
+def is_expired(tx: Transaction, head_height: int) -> bool:
+    """Whether ``tx`` can no longer be included: it is valid only while the head is below its expiry."""
+    return tx.expiry_height <= head_height
+
+
 def check_transaction_size(chain: ChainConfig, size: int) -> None:
     """Raise InvalidTransaction ``oversize`` when an encoding of ``size`` bytes is over the chain's limit.
 
@@ -72,7 +77,7 @@ def check_transaction_fields(chain: ChainConfig, tx: Transaction, head_height: i
             code="gas_too_low",
             minimum=minimum,
         )
-    if expiry_height <= head_height:
+    if is_expired(tx, head_height):
         raise InvalidTransaction(
             f"transaction expired at height {expiry_height}; head is {head_height}",
             code="expired",
