@@ -23,7 +23,7 @@ def network_init(
     p2p_port: Annotated[int, typer.Option(help="P2P port of node 0 (node N uses port + N).")] = 30300,
 ) -> None:
     """Write genesis.json, keys (validators and demo organisations) and one node config per validator."""
-    from node.network import init_network
+    from node.demo_network import init_network
 
     path = init_network(out, validators=validators, chain_id=chain_id, api_port=api_port, p2p_port=p2p_port)
     console.print(f"network written to [bold]{path}[/]: genesis.json, nodes/, keys/, orgs.json")

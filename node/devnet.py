@@ -17,7 +17,7 @@ from typing import IO, Any
 import httpx
 
 from node.config import ConfigError, NodeConfig
-from node.network import init_network
+from node.demo_network import init_network
 
 #: Chain parameters of a devnet (four processes sharing a few cores). Round 0 must fit building a block
 #: and re-executing it on the validators (the runtime sizes blocks to a quarter of the round timeout at

@@ -1,83 +1,60 @@
-"""Genesis state specification: fixed system-contract addresses, Governance role ids and the first members.
+"""Genesis: fixed system-contract addresses, Governance role ids, the first members, and the genesis file.
 
-The execution engine turns a ``GenesisSpec`` into the genesis EVM state (``ExecutionEngine.create_genesis``):
-it installs runtime code at the fixed addresses and runs ``Governance.initialize`` once. Everything here is
-plain data; no EVM import.
+A ``GenesisFile`` (genesis.json, identical on every node of a chain) is the chain config plus a
+``GenesisSpec``; the execution engine turns the spec into the genesis EVM state
+(``ExecutionEngine.create_genesis``): it installs runtime code at the fixed addresses and runs
+``Governance.initialize`` once, then each system contract's set-up call. ``build_genesis`` makes the height-0
+block from it. No EVM import here.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Final
+from typing import Any, Final, Protocol
 
-from sdk.errors import ExecutionError
-from sdk.system import (
+from eth_abi.abi import encode as abi_encode
+from eth_utils.abi import function_signature_to_4byte_selector
+
+from node.config import PROTOCOL_VERSION, ChainConfig, ConfigError
+from sdk.crypto import PublicKey
+from sdk.domains.calendar import encode_calendar_initialize
+from sdk.errors import ExecutionError, XinlianError
+from sdk.identifiers import validate_uscc
+from sdk.proofs.merkle import MerkleAccumulator
+from sdk.system import (  # defined once for SDK and node; re-exported here for node modules
     AUDIT_ACCREDITOR as AUDIT_ACCREDITOR,
-)
-from sdk.system import (
     AUDITOR as AUDITOR,
-)
-from sdk.system import (
     BANK as BANK,
-)
-from sdk.system import (
     BANK_CONFIRMATION_ADDRESS as BANK_CONFIRMATION_ADDRESS,
-)
-from sdk.system import (
     CALENDAR_ADDRESS as CALENDAR_ADDRESS,
-)
-from sdk.system import (
     CALENDAR_KEEPER as CALENDAR_KEEPER,
-)
-from sdk.system import (
     DATA_AUTHORISATION_ADDRESS as DATA_AUTHORISATION_ADDRESS,
-)
-from sdk.system import (
     DATA_HOLDER as DATA_HOLDER,
-)
-from sdk.system import (
     DATA_REGULATOR as DATA_REGULATOR,
-)
-from sdk.system import (
     DATA_USER as DATA_USER,
-)
-from sdk.system import (
     DISPENSER as DISPENSER,
-)
-from sdk.system import (
     DISTRIBUTOR as DISTRIBUTOR,
-)
-from sdk.system import (
     DRUG_REGULATOR as DRUG_REGULATOR,
-)
-from sdk.system import (
     DRUG_TRACE_ADDRESS as DRUG_TRACE_ADDRESS,
-)
-from sdk.system import (
     GLOBAL_SCOPE as GLOBAL_SCOPE,
-)
-from sdk.system import (  # defined once for SDK and node; re-exported for node modules
     GOVERNANCE_ADDRESS as GOVERNANCE_ADDRESS,
-)
-from sdk.system import (
     ISSUER as ISSUER,
-)
-from sdk.system import (
     LICENCE_AUTHORITY as LICENCE_AUTHORITY,
-)
-from sdk.system import (
     LICENCE_REGISTRY_ADDRESS as LICENCE_REGISTRY_ADDRESS,
-)
-from sdk.system import (
     MAH as MAH,
-)
-from sdk.system import (
     ROLE_IDS as ROLE_IDS,
-)
-from sdk.system import (
     SYSTEM_CONTRACT_ADDRESSES as SYSTEM_CONTRACT_ADDRESSES,
+)
+from sdk.types import (
+    Block,
+    BlockHeader,
+    compute_receipt_root,
+    compute_tx_root,
+    compute_validators_hash,
+    sort_validators,
 )
 
 BUILD_DIR: Final = Path(__file__).resolve().parent.parent / "contracts" / "build"
@@ -120,6 +97,7 @@ class GenesisOrganisation:
 class GenesisAccount:
     address: bytes  # 20 bytes (SM3-derived from the account's SM2 key)
     uscc: str  # the organisation it belongs to
+    name: str = ""  # shown in the genesis file; not on chain
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,3 +148,269 @@ class GenesisSpec:
     timestamp_ms: int = 0
     gas_limit: int = 1_000_000_000
     governance_code: bytes = field(default_factory=lambda: load_runtime_code("Governance"))
+
+
+# --- the system contracts installed at genesis, with their set-up calls ---------------------------------
+# Domain contracts in installation order (Governance is always installed first by the engine). A contract is
+# installed when its artifact exists in contracts/build/.
+DOMAIN_CONTRACTS: tuple[str, ...] = (
+    "Calendar",
+    "LicenceRegistry",
+    "DataAuthorisation",
+    "DrugTrace",
+    "BankConfirmation",
+)
+
+
+def encode_initialize_with_governance(governance: bytes) -> bytes:
+    """The default set-up call: ``initialize(governance: address)``."""
+    return function_signature_to_4byte_selector("initialize(address)") + abi_encode(["address"], [governance])
+
+
+# Contracts whose genesis set-up needs more than the Governance address register a builder here.
+INIT_DATA_BUILDERS: dict[str, Callable[[bytes], bytes]] = {
+    "Calendar": encode_calendar_initialize,  # the official 2024–2026 holidays
+}
+
+
+def get_system_contracts() -> tuple[SystemContract, ...]:
+    """The domain contracts to install at genesis, at their fixed addresses, with their set-up calls."""
+    installed: list[SystemContract] = []
+    for name in DOMAIN_CONTRACTS:
+        if not (BUILD_DIR / f"{name}.json").exists():
+            continue
+        build = INIT_DATA_BUILDERS.get(name, encode_initialize_with_governance)
+        installed.append(
+            SystemContract(
+                name=name,
+                address=SYSTEM_CONTRACT_ADDRESSES[name],
+                runtime_code=load_runtime_code(name),
+                init_data=build(GOVERNANCE_ADDRESS),
+            )
+        )
+    return tuple(installed)
+
+
+# --- the genesis file -------------------------------------------------------------------------------------
+GENESIS_FORMAT: Final = "xinlian-genesis/1"
+ROLE_NAMES: Final[dict[bytes, str]] = {role: name for name, role in ROLE_IDS.items()}
+
+
+@dataclass(frozen=True)
+class GenesisFile:
+    """The consortium's genesis document: every node of a chain must load the identical file.
+
+    It is self-contained: the runtime code of Governance and of every system contract is in the file, so the
+    genesis state never depends on which contract builds a node happens to have on disk. In JSON, byte
+    strings are hex and roles are listed by name under the account that holds them.
+    """
+
+    chain: ChainConfig
+    spec: GenesisSpec
+
+    @property
+    def governance_address(self) -> bytes:
+        return GOVERNANCE_ADDRESS
+
+    def validator_keys(self) -> tuple[bytes, ...]:
+        return self.spec.validators
+
+    def to_json(self) -> str:
+        spec = self.spec
+        roles: dict[bytes, list[list[str]]] = {}
+        for r in spec.roles:
+            roles.setdefault(r.address, []).append([ROLE_NAMES[r.role], _hex(r.scope)])
+        data: dict[str, Any] = {
+            "format": GENESIS_FORMAT,
+            "chain": asdict(self.chain),
+            "timestamp_ms": spec.timestamp_ms,
+            "validators": [v.hex() for v in spec.validators],
+            "organisations": [{"uscc": o.uscc, "name": o.name} for o in spec.organisations],
+            "accounts": [
+                {
+                    "address": _hex(a.address),
+                    "uscc": a.uscc,
+                    "name": a.name,
+                    "roles": roles.get(a.address, []),
+                }
+                for a in spec.accounts
+            ],
+            "committee": [_hex(m) for m in spec.committee],
+            "threshold": spec.threshold,
+            "governance_code": _hex(spec.governance_code),
+            "system_contracts": [
+                {
+                    "name": c.name,
+                    "address": _hex(c.address),
+                    "code": _hex(c.runtime_code),
+                    "init": _hex(c.init_data),
+                }
+                for c in spec.system_contracts
+            ],
+        }
+        return json.dumps(data, indent=2, ensure_ascii=False)
+
+    @classmethod
+    def load(cls, path: str | Path) -> GenesisFile:
+        """Read and check a genesis file. Raises ConfigError naming what is wrong."""
+        p = Path(path)
+        try:
+            raw = json.loads(p.read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise ConfigError(f"genesis file {p} does not exist") from exc
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"genesis file {p} is not valid JSON: {exc}") from exc
+        return cls.from_dict(raw, source=str(p))
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any], *, source: str = "genesis") -> GenesisFile:
+        """Parse and check a genesis document. Raises ConfigError naming what is wrong."""
+        if not isinstance(raw, dict) or raw.get("format") != GENESIS_FORMAT:
+            raise ConfigError(f"{source}: not a {GENESIS_FORMAT} document")
+        try:
+            accounts = [
+                (
+                    GenesisAccount(address=_address(a["address"]), uscc=a["uscc"], name=a.get("name", "")),
+                    [(str(r[0]), str(r[1])) for r in a.get("roles", ())],
+                )
+                for a in raw["accounts"]
+            ]
+            spec = GenesisSpec(
+                validators=tuple(
+                    sort_validators([_hex_bytes(v, "validator key") for v in raw["validators"]])
+                ),
+                organisations=tuple(
+                    GenesisOrganisation(uscc=o["uscc"], name=o["name"]) for o in raw["organisations"]
+                ),
+                accounts=tuple(account for account, _ in accounts),
+                committee=tuple(_address(m) for m in raw["committee"]),
+                threshold=int(raw["threshold"]),
+                roles=tuple(
+                    GenesisRole(
+                        address=account.address,
+                        role=_role_id(account, name),
+                        scope=_hex_bytes(scope, "scope"),
+                    )
+                    for account, roles in accounts
+                    for name, scope in roles
+                ),
+                timestamp_ms=int(raw["timestamp_ms"]),
+                governance_code=_hex_bytes(str(raw["governance_code"]), "Governance code"),
+                system_contracts=tuple(
+                    SystemContract(
+                        name=c["name"],
+                        address=_hex_bytes(c["address"], f"{c['name']} address"),
+                        runtime_code=_hex_bytes(c["code"], f"{c['name']} code"),
+                        init_data=_hex_bytes(c.get("init", ""), f"{c['name']} set-up call"),
+                    )
+                    for c in raw.get("system_contracts", ())
+                ),
+            )
+            genesis = cls(chain=ChainConfig(**raw["chain"]), spec=spec)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ConfigError(f"{source}: malformed genesis ({exc!r})") from exc
+        genesis.validate()
+        return genesis
+
+    def validate(self) -> None:
+        """Raises ConfigError when the document is inconsistent."""
+        spec = self.spec
+        if not spec.validators:
+            raise ConfigError("genesis names no validators")
+        for v in spec.validators:
+            try:
+                PublicKey.from_bytes(v)
+            except (ValueError, XinlianError) as exc:
+                raise ConfigError(f"genesis validator key {v.hex()[:16]}… is not an SM2 public key") from exc
+        usccs = {o.uscc for o in spec.organisations}
+        for o in spec.organisations:
+            validate_uscc(o.uscc)
+        addresses = {a.address for a in spec.accounts}
+        for a in spec.accounts:
+            if a.uscc not in usccs:
+                raise ConfigError(f"account {_hex(a.address)} belongs to unknown organisation {a.uscc}")
+        for r in spec.roles:
+            if r.address not in addresses or r.role not in ROLE_NAMES:
+                raise ConfigError(
+                    f"role {r.role.hex()} of {_hex(r.address)} is not a known role of an account"
+                )
+        for m in spec.committee:
+            if m not in addresses:
+                raise ConfigError(f"committee member {_hex(m)} is not a genesis account")
+        if not 1 <= spec.threshold <= len(spec.committee):
+            raise ConfigError(f"threshold {spec.threshold} must be between 1 and {len(spec.committee)}")
+        for label, code in [("Governance", spec.governance_code)] + [
+            (c.name, c.runtime_code) for c in spec.system_contracts
+        ]:
+            if not code:
+                raise ConfigError(f"genesis carries no runtime code for {label}")
+        seen: set[str] = set()
+        for c in spec.system_contracts:
+            if c.name in seen or len(c.address) != 20:
+                raise ConfigError(f"system contract {c.name} is repeated or has a malformed address")
+            seen.add(c.name)
+
+
+def _hex(value: bytes) -> str:
+    return "0x" + value.hex()
+
+
+def _hex_bytes(value: str, what: str) -> bytes:
+    try:
+        return bytes.fromhex(value.removeprefix("0x"))
+    except ValueError as exc:
+        raise ConfigError(f"genesis {what} is not hex") from exc
+
+
+def _address(value: str) -> bytes:
+    raw = _hex_bytes(value, "address")
+    if len(raw) != 20:
+        raise ConfigError(f"{value} is not a 20-byte address")
+    return raw
+
+
+def _role_id(account: GenesisAccount, name: str) -> bytes:
+    role = ROLE_IDS.get(name)
+    if role is None:
+        raise ConfigError(
+            f"account {_hex(account.address)} has unknown role {name}; known: {sorted(ROLE_IDS)}"
+        )
+    return role
+
+
+# --- the height-0 block -----------------------------------------------------------------------------------
+class GenesisExecutor(Protocol):
+    """What builds the genesis state: ``node.execution.ExecutionEngine``."""
+
+    def create_genesis(self, genesis: GenesisSpec) -> bytes: ...
+
+
+def build_genesis(engine: GenesisExecutor, genesis: GenesisFile) -> Block:
+    """Execute the genesis spec (deterministic) and return the height-0 block."""
+    state_root = engine.create_genesis(genesis.spec)
+    return make_genesis_block(genesis.chain, state_root, genesis.validator_keys(), genesis.spec.timestamp_ms)
+
+
+def make_genesis_block(
+    chain: ChainConfig, state_root: bytes, validators: Sequence[bytes], timestamp_ms: int
+) -> Block:
+    """The height-0 block: no transactions, carries the first validator set, links to nothing."""
+    ordered = tuple(sort_validators(list(validators)))
+    vhash = compute_validators_hash(ordered)
+    header = BlockHeader(
+        version=PROTOCOL_VERSION,
+        chain_id=chain.chain_id,
+        height=0,
+        parent_hash=b"\x00" * 32,
+        timestamp_ms=timestamp_ms,
+        round=0,
+        proposer_index=0,
+        tx_root=compute_tx_root(()),
+        receipt_root=compute_receipt_root(()),
+        state_root=state_root,
+        history_root=MerkleAccumulator().root(),
+        validators_hash=vhash,
+        next_validators_hash=vhash,
+        gas_used=0,
+    )
+    return Block(header=header, transactions=(), next_validators=ordered)

@@ -3,17 +3,11 @@
 from __future__ import annotations
 
 import contextlib
-import heapq
-import itertools
 import logging
 import os
-import queue
-import secrets
 import threading
-import time
-from collections import deque
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, fields
+from collections.abc import Iterator
+from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,120 +15,41 @@ from node.config import ChainConfig, ConfigError, NodeConfig
 from node.consensus.adapter import LedgerBlockSource, compute_consensus_config, get_chain_head
 from node.consensus.core import (
     Action,
-    Broadcast,
     CommitBlock,
-    ConsensusConfig,
     QbftCore,
-    Reject,
-    RequestSync,
     ScheduleTimer,
-    Timer,
-    TimerKind,
 )
 from node.consensus.liveness import ConsensusLiveness
 from node.consensus.messages import (
-    Message,
     SignatureVerifier,
-    Signed,
-    decode_message,
-    encode_message,
-    verify_signed,
 )
 from node.consensus.signing import CachingVerifier, Sm2Signer, Sm2Verifier
 from node.consensus.sql_wal import SqlWal
 from node.consensus.wal import ConsensusWal
+from node.driver import (
+    WATCHDOG_INTERVAL_S,
+    ConsensusDriver,
+    LockedVerifier,
+    wall_clock_ms,
+)
 from node.execution import ExecutionEngine
+from node.genesis import GenesisFile, build_genesis
 from node.ledger.chain import ExecutedBlock, Ledger
 from node.ledger.mempool import MempoolLimits
-from node.network import GenesisFile, build_genesis
-from node.p2p.service import MAX_BLOCKS_PER_ANSWER, P2PLimits, PeerService
-from node.p2p.wire import FrameType, P2PError
+from node.p2p.peers import P2PLimits
+from node.p2p.service import PeerService
+from node.p2p.wire import P2PError
 from node.storage import StateNodeStore, Store
 from sdk.crypto import PrivateKey
-from sdk.errors import ConsensusError, EncodingError, InvalidTransaction, XinlianError
-from sdk.types import Block, CommitCertificate
+from sdk.errors import ConsensusError, XinlianError
+from sdk.types import Block
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
 
 log = logging.getLogger("xinlian.node")
 
-#: Inputs waiting for the consensus thread (messages, synced blocks); beyond this they are dropped.
-CONSENSUS_INBOX_CAPACITY: int = 10_000
-#: Of those, what one peer may have queued at once (the p2p layer rate-limits each peer as well).
-CONSENSUS_INBOX_PER_PEER: int = 2_000
-#: Gossiped transaction frames waiting for admission; beyond this they are dropped (the sender keeps them).
-GOSSIP_INBOX_CAPACITY: int = 100_000
-#: Raw bytes of gossiped transactions waiting for admission, in total.
-GOSSIP_INBOX_MAX_BYTES: int = 64 * 1024 * 1024
-#: Misbehaviour points a peer is charged per gossiped transaction that no honest node would forward
-#: (undecodable, oversize, wrong chain, bad signature, gas outside the rules); the p2p layer bans at 100.
-INVALID_GOSSIP_POINTS: float = 5.0
-#: Admission refusals that prove the forwarding peer broke the rules (others, like ``expired`` or
-#: ``mempool_full``, happen between honest nodes whose heads or pools differ).
-MISBEHAVIOUR_CODES: frozenset[str] = frozenset(
-    {"bad_encoding", "oversize", "wrong_chain", "bad_signature", "gas_limit", "gas_too_low"}
-)
-#: Messages of the current height re-sent to a peer that (re)connects, so it can join the round at once.
-RECENT_BROADCASTS: int = 32
-#: While the mempool is empty the block timer is re-checked this often (an empty block waits for
-#: ``empty_block_interval_ms``; a transaction arriving ends the wait).
-IDLE_POLL_MS: int = 20
-#: A block request with no answer after this long is sent again (to another peer when there is one).
-SYNC_TIMEOUT_MS: int = 3_000
-#: Peers' reported heights are compared with ours this often.
-SYNC_CHECK_MS: int = 500
-#: Consensus steps slower than this are logged (block building and re-execution dominate).
-SLOW_STEP_MS: float = 250.0
-#: How often the node checks that its consensus, admission and p2p threads are still alive.
-WATCHDOG_INTERVAL_S: float = 1.0
-#: Exit status of a node process ended by an internal failure (EX_SOFTWARE), for its supervisor to see.
 FATAL_EXIT_CODE: int = 70
-
-#: Called with (what stopped, why) when an internal thread fails; the node ends its process.
-FatalHandler = Callable[[str, BaseException], None]
-
-
-def _wall_clock_ms() -> int:
-    return int(time.time() * 1000)
-
-
-class LockedVerifier:
-    """A SignatureVerifier shared by threads: one memo of verdicts behind a lock."""
-
-    def __init__(self, inner: SignatureVerifier | None = None) -> None:
-        self._inner = inner or CachingVerifier(Sm2Verifier())
-        self._lock = threading.Lock()
-
-    def verify(self, public_key: bytes, message: bytes, signature: bytes) -> None:
-        """Return None when the signature verifies; raise InvalidSignatureError otherwise."""
-        with self._lock:
-            self._inner.verify(public_key, message, signature)
-
-
-@dataclass
-class RuntimeStats:
-    """Counters of the consensus driver (exported by ``register_metrics``)."""
-
-    counters: dict[str, int] = field(default_factory=dict)
-    rejected: dict[str, int] = field(default_factory=dict)
-
-    def add(self, name: str, amount: int = 1) -> None:
-        self.counters[name] = self.counters.get(name, 0) + amount
-
-    def get(self, name: str) -> int:
-        return self.counters.get(name, 0)
-
-
-def _describe(item: tuple[str, object, bytes]) -> str:
-    kind, payload, _peer = item
-    if kind == "message":
-        message = payload
-        name = type(message).__name__
-        return f"{name} h{getattr(message, 'height', '?')} r{getattr(message, 'round', '?')}"
-    if kind == "blocks":
-        return f"{len(payload)} synced blocks" if isinstance(payload, list) else "synced blocks"
-    return kind
 
 
 # --- single-validator production through the core --------------------------------------------------------
@@ -153,7 +68,7 @@ def produce_block_with_core(
     execution result. Raises ConsensusError when the chain has more than one validator or this key is not
     it, and InvalidBlock/StorageError from the commit.
     """
-    now = _wall_clock_ms() if now_ms is None else now_ms
+    now = wall_clock_ms() if now_ms is None else now_ms
     core: QbftCore[Block] = QbftCore(
         config=compute_consensus_config(ledger.chain),
         app=LedgerBlockSource(ledger),
@@ -201,494 +116,6 @@ class SoloProducer:
         return produce_block_with_core(self.ledger, self.signer, self.wal, self.verifier)
 
 
-# --- the consensus driver ----------------------------------------------------------------------------------
-@dataclass(order=True)
-class _TimerEntry:
-    at_ms: int
-    seq: int
-    timer: Timer = field(compare=False)
-
-
-class ConsensusDriver:
-    """Runs the QBFT core on its own thread and performs its actions; also the peer service's handler.
-
-    Inputs arrive through a bounded queue (verified consensus messages, synced blocks, peer events) and a
-    heap of timers. Outputs: broadcasts to peers (after the core has written its WAL record), commits to
-    the ledger followed by ``on_new_block``, and block requests to peers. Gossiped transactions are admitted
-    on a second thread so that signature checks never delay consensus. Nothing here runs on the API's
-    event loop.
-    """
-
-    def __init__(
-        self,
-        *,
-        ledger: Ledger,
-        config: ConsensusConfig,
-        signer: Sm2Signer | None,
-        verifier: SignatureVerifier,
-        wal: ConsensusWal,
-        empty_block_interval_ms: int = 5_000,
-        clock_ms: Callable[[], int] = _wall_clock_ms,
-        on_fatal: FatalHandler | None = None,
-    ) -> None:
-        self.ledger = ledger
-        self.config = config
-        self.signer = signer
-        self.verifier = verifier
-        self.wal = wal
-        # Building plus re-executing a block must fit in round 0: a quarter of the round timeout each.
-        self.app = LedgerBlockSource(ledger, execution_budget_ms=config.round_timeout_base_ms // 4)
-        self.empty_block_interval_ms = empty_block_interval_ms
-        self.clock_ms = clock_ms
-        self.network: PeerService | None = None
-        self.stats = RuntimeStats()
-        self.core: QbftCore[Block] | None = None
-        self._inbox: queue.Queue[tuple[str, object, bytes]] = queue.Queue(CONSENSUS_INBOX_CAPACITY)
-        self._gossip_inbox: queue.Queue[tuple[bytes, list[bytes]]] = queue.Queue(GOSSIP_INBOX_CAPACITY)
-        self._gossip_bytes = 0
-        self._queued_by_peer: dict[bytes, int] = {}
-        self._queue_lock = threading.Lock()
-        self._timers: list[_TimerEntry] = []
-        self._seq = itertools.count()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._admit_thread: threading.Thread | None = None
-        self._recent: deque[bytes] = deque(maxlen=RECENT_BROADCASTS)
-        self._recent_height = 0
-        self._known_validators: set[bytes] = set(ledger.head.validators)
-        self._sync_peer: bytes | None = None
-        self._sync_deadline_ms = 0
-        self._next_sync_check_ms = 0
-        self._error: BaseException | None = None
-        self.on_fatal = on_fatal
-        self._last_decided_ms: int | None = None
-        self._started_ms = clock_ms()
-
-    # --- lifecycle -------------------------------------------------------------------------------------
-    def start(self) -> None:
-        """Start the consensus thread (and the gossip admission thread)."""
-        self.core = QbftCore(
-            config=self.config,
-            app=self.app,
-            signer=self.signer,
-            verifier=self.verifier,
-            wal=self.wal,
-            head=get_chain_head(self.ledger),
-        )
-        self._started_ms = self.clock_ms()
-        self._thread = threading.Thread(target=self._run, name="xinlian-consensus", daemon=True)
-        self._admit_thread = threading.Thread(target=self._admit_loop, name="xinlian-gossip", daemon=True)
-        self._thread.start()
-        self._admit_thread.start()
-
-    def stop(self) -> None:
-        """Stop both threads (the current step finishes first)."""
-        self._stop.set()
-        for thread in (self._thread, self._admit_thread):
-            if thread is not None:
-                thread.join(timeout=15)
-
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
-    @property
-    def admitting(self) -> bool:
-        """Whether the gossip admission thread is alive."""
-        return self._admit_thread is not None and self._admit_thread.is_alive()
-
-    @property
-    def error(self) -> BaseException | None:
-        """The exception that stopped the consensus thread, if one did."""
-        return self._error
-
-    def liveness(self) -> ConsensusLiveness:
-        """Return whether the driver runs, the height and round it works on, and the seconds since it last
-        decided (or synced) a height — since it started when it has decided none yet."""
-        now = self.clock_ms()
-        core = self.core
-        since = self._last_decided_ms if self._last_decided_ms is not None else self._started_ms
-        return ConsensusLiveness(
-            running=self.running,
-            height=core.height if core is not None else self.ledger.height + 1,
-            round=core.round if core is not None else 0,
-            decided_age_s=max(0.0, (now - since) / 1000),
-            error=None if self._error is None else f"{type(self._error).__name__}: {self._error}",
-        )
-
-    # --- PeerHandler (called on the p2p loop thread: never blocks) ---------------------------------------
-    def get_height(self) -> int:
-        """Return the committed height."""
-        return self.ledger.height
-
-    def on_peer_connected(self, peer: bytes) -> None:
-        """Queue a re-send of this height's messages to the new peer."""
-        self._offer("connected", None, peer)
-
-    def on_consensus(self, data: bytes, peer: bytes) -> bool:
-        """Decode a consensus message, check its author and signature, and queue it for the core.
-
-        Returns False for a message that does not decode, names an author outside every validator set this
-        node has seen, or carries a bad signature (the core checks membership per height again).
-        """
-        try:
-            message: Message[Block] = decode_message(data, Block.decode)
-        except (EncodingError, XinlianError):
-            self.stats.add("p2p_undecodable")
-            return False
-        if message.author not in self._known_validators:
-            self.stats.add("p2p_non_validator")
-            return False
-        try:
-            signed: Signed[Any] = message.signed
-            verify_signed(self.config.chain_id, signed, self.verifier)
-        except XinlianError:
-            self.stats.add("p2p_bad_signature")
-            return False
-        self._offer("message", message, peer)
-        return True
-
-    def on_transactions(self, raws: list[bytes], peer: bytes) -> None:
-        """Queue gossiped transactions for admission (dropped and counted when the queue is full in
-        frames or bytes)."""
-        size = sum(len(raw) for raw in raws)
-        with self._queue_lock:
-            if self._gossip_bytes + size > GOSSIP_INBOX_MAX_BYTES:
-                self.stats.add("gossip_dropped", len(raws))
-                return
-            self._gossip_bytes += size
-        try:
-            self._gossip_inbox.put_nowait((peer, raws))
-        except queue.Full:
-            with self._queue_lock:
-                self._gossip_bytes -= size
-            self.stats.add("gossip_dropped", len(raws))
-
-    def get_blocks(self, from_height: int, max_count: int) -> list[tuple[bytes, bytes]]:
-        """Return committed (block, certificate) encodings from ``from_height`` (worker thread)."""
-        out: list[tuple[bytes, bytes]] = []
-        top = min(self.ledger.height, from_height + max_count - 1)
-        store = self.ledger.store
-        for height in range(max(1, from_height), top + 1):
-            block = store.get_block(height)
-            cert = store.get_certificate(height)
-            if block is None or cert is None:
-                break
-            out.append((block.encode(), cert.encode()))
-        return out
-
-    def on_blocks(self, pairs: list[tuple[bytes, bytes]], peer: bytes) -> None:
-        """Queue blocks answering our request for import on the consensus thread."""
-        self._offer("blocks", pairs, peer)
-
-    def _offer(self, kind: str, item: object, peer: bytes) -> None:
-        with self._queue_lock:
-            queued = self._queued_by_peer.get(peer, 0)
-            if queued >= CONSENSUS_INBOX_PER_PEER:
-                self.stats.add("inbox_dropped_peer_share")
-                return
-            self._queued_by_peer[peer] = queued + 1
-        try:
-            self._inbox.put_nowait((kind, item, peer))
-        except queue.Full:
-            self._release(peer)
-            self.stats.add("inbox_dropped")
-
-    def _release(self, peer: bytes) -> None:
-        with self._queue_lock:
-            left = self._queued_by_peer.get(peer, 0) - 1
-            if left > 0:
-                self._queued_by_peer[peer] = left
-            else:
-                self._queued_by_peer.pop(peer, None)
-
-    # --- gossip ------------------------------------------------------------------------------------------
-    def on_local_admit(self, tx_hash: bytes, raw: bytes) -> None:
-        """Ledger hook: forward a transaction admitted from this node's API to every peer (one hop).
-
-        Transactions admitted from gossip are not forwarded again: validators are fully meshed, and a
-        follower forwards its own clients' transactions to all of its peers.
-        """
-        if threading.current_thread() is self._admit_thread:
-            return
-        network = self.network
-        if network is not None:
-            network.gossip_transaction(raw)
-
-    def _admit_loop(self) -> None:
-        try:
-            while not self._stop.is_set():
-                try:
-                    peer, raws = self._gossip_inbox.get(timeout=0.2)
-                except queue.Empty:
-                    continue
-                with self._queue_lock:
-                    self._gossip_bytes -= sum(len(raw) for raw in raws)
-                invalid = 0
-                for raw in raws:
-                    try:
-                        self.ledger.admit_transaction(raw)
-                        self.stats.add("gossip_admitted")
-                    except InvalidTransaction as exc:
-                        self.stats.add(f"gossip_refused_{exc.code}")
-                        if exc.code in MISBEHAVIOUR_CODES:
-                            invalid += 1
-                    except Exception:  # one bad transaction must not stop admission of the rest
-                        log.exception("admitting a gossiped transaction failed")
-                network = self.network
-                if invalid and network is not None:
-                    self._send(
-                        "a misbehaviour report",
-                        network.report_misbehaviour,
-                        peer,
-                        invalid * INVALID_GOSSIP_POINTS,
-                        f"{invalid} invalid gossiped transactions",
-                    )
-        except BaseException as exc:
-            self._fail("gossip admission", exc)
-
-    # --- the consensus thread ------------------------------------------------------------------------------
-    def _run(self) -> None:
-        core = self.core
-        if core is None:
-            return
-        try:
-            self._perform(core.start(self.clock_ms()))
-            while not self._stop.is_set():
-                now = self.clock_ms()
-                self._fire_due_timers(now)
-                if now >= self._next_sync_check_ms:
-                    self._next_sync_check_ms = now + SYNC_CHECK_MS
-                    self._check_sync(now)
-                wait_ms = 100
-                if self._timers:
-                    wait_ms = max(0, min(wait_ms, self._timers[0].at_ms - self.clock_ms()))
-                try:
-                    item = self._inbox.get(timeout=wait_ms / 1000)
-                except queue.Empty:
-                    continue
-                self._handle(item)
-                for _ in range(256):
-                    try:
-                        item = self._inbox.get_nowait()
-                    except queue.Empty:
-                        break
-                    self._handle(item)
-                    if self._timers and self._timers[0].at_ms <= self.clock_ms():
-                        break
-        except BaseException as exc:  # kept for /health; the node ends its process (see Node.fail)
-            self._error = exc
-            log.exception("the consensus driver stopped")
-            self._fail("consensus driver", exc)
-
-    def _fail(self, where: str, exc: BaseException) -> None:
-        if self._stop.is_set():
-            return
-        handler = self.on_fatal
-        if handler is not None:
-            handler(where, exc)
-
-    def _handle(self, item: tuple[str, object, bytes]) -> None:
-        self._release(item[2])
-        started = time.perf_counter()
-        self._handle_item(item)
-        elapsed_ms = (time.perf_counter() - started) * 1000
-        if elapsed_ms > SLOW_STEP_MS:
-            log.info("slow consensus step: %s took %.0f ms", _describe(item), elapsed_ms)
-
-    def _handle_item(self, item: tuple[str, object, bytes]) -> None:
-        core = self.core
-        if core is None:
-            return
-        kind, payload, peer = item
-        now = self.clock_ms()
-        if kind == "message":
-            self.stats.add("messages_in")
-            self._perform(core.on_message(payload, now))  # type: ignore[arg-type]
-        elif kind == "blocks":
-            self._import_blocks(payload, peer)  # type: ignore[arg-type]
-        elif kind == "connected":
-            network = self.network
-            if network is not None:
-                for data in list(self._recent):
-                    self._send("a recent consensus message", network.send_to, peer, FrameType.CONSENSUS, data)
-
-    def _fire_due_timers(self, now: int) -> None:
-        core = self.core
-        if core is None:
-            return
-        while self._timers and self._timers[0].at_ms <= now:
-            entry = heapq.heappop(self._timers)
-            timer = entry.timer
-            if timer.height != core.height:
-                continue
-            if timer.kind is TimerKind.BLOCK and self._should_wait_for_transactions(now):
-                self._schedule(timer, now + IDLE_POLL_MS)
-                continue
-            started = time.perf_counter()
-            self._perform(core.on_timeout(timer, now))
-            elapsed_ms = (time.perf_counter() - started) * 1000
-            if elapsed_ms > SLOW_STEP_MS:
-                log.info(
-                    "slow consensus step: %s timer (round %d) took %.0f ms",
-                    timer.kind.name,
-                    timer.round,
-                    elapsed_ms,
-                )
-
-    def _should_wait_for_transactions(self, now: int) -> bool:
-        """Empty blocks only every ``empty_block_interval_ms``: wait while the mempool is empty."""
-        if len(self.ledger.mempool) > 0:
-            return False
-        return now < self.ledger.head.header.timestamp_ms + self.empty_block_interval_ms
-
-    def _schedule(self, timer: Timer, at_ms: int) -> None:
-        heapq.heappush(self._timers, _TimerEntry(at_ms, next(self._seq), timer))
-
-    def _perform(self, actions: list[Action[Block]]) -> None:
-        """Carry out the core's actions in order; a commit's follow-up actions join the work list."""
-        core = self.core
-        if core is None:
-            return
-        work = deque(actions)
-        while work:
-            action = work.popleft()
-            if isinstance(action, Broadcast):
-                self._broadcast(action.message)
-            elif isinstance(action, ScheduleTimer):
-                self._schedule(action.timer, action.at_ms)
-            elif isinstance(action, CommitBlock):
-                log.info(
-                    "decided block %d (round %d, %d txs, %d seals) in round %d",
-                    action.block.header.height,
-                    action.block.header.round,
-                    len(action.block.transactions),
-                    len(action.certificate.seals),
-                    core.round,
-                )
-                if self._commit(action.block, action.certificate):
-                    work.extend(core.on_new_block(action.block, action.certificate, self.clock_ms()))
-                    self._after_commit()
-            elif isinstance(action, RequestSync):
-                self._request_blocks(self.clock_ms(), force=False)
-            elif isinstance(action, Reject):
-                self.stats.rejected[action.reason] = self.stats.rejected.get(action.reason, 0) + 1
-
-    def _broadcast(self, message: Message[Block]) -> None:
-        data = encode_message(message, Block.encode)
-        if message.height != self._recent_height:
-            self._recent.clear()
-            self._recent_height = message.height
-        self._recent.append(data)
-        self.stats.add("messages_out")
-        network = self.network
-        if network is not None:
-            self._send(f"a {len(data)}-byte consensus message", network.broadcast, FrameType.CONSENSUS, data)
-
-    def _send(self, what: str, send: Callable[..., None], *args: object) -> None:
-        """Hand something to the peer service; a failure is logged and counted, never raised: a failed
-        send must not stop deciding (peers that missed a message catch up by round change or sync)."""
-        try:
-            send(*args)
-        except Exception as exc:
-            self.stats.add("send_failures")
-            log.warning("could not send %s to peers: %s: %s", what, type(exc).__name__, exc)
-
-    def _commit(self, block: Block, certificate: CommitCertificate) -> bool:
-        try:
-            self.ledger.commit_block(block, certificate)
-        except XinlianError:
-            # Our own decision failed to commit: never skip it silently; peers will serve it by sync.
-            log.exception("committing decided block %d failed", block.header.height)
-            self.stats.add("commit_failures")
-            return False
-        self.stats.add("blocks_committed")
-        self._last_decided_ms = self.clock_ms()
-        return True
-
-    def _after_commit(self) -> None:
-        head = self.ledger.head
-        self._known_validators.update(head.validators)
-        if head.header.height != self._recent_height:
-            self._recent.clear()
-        network = self.network
-        if network is not None:
-            self._send("our height", network.broadcast_status, head.header.height)
-
-    # --- block sync -----------------------------------------------------------------------------------------
-    def _check_sync(self, now: int) -> None:
-        network = self.network
-        if network is None:
-            return
-        heights = network.peer_heights()
-        if heights and max(heights.values()) > self.ledger.height:
-            self._request_blocks(now, force=False)
-
-    def _request_blocks(self, now: int, *, force: bool) -> None:
-        network = self.network
-        if network is None:
-            return
-        if not force and self._sync_peer is not None and now < self._sync_deadline_ms:
-            return
-        heights = network.peer_heights()
-        if not heights:
-            return
-        mine = self.ledger.height
-        ahead = [peer for peer, height in heights.items() if height > mine]
-        candidates = ahead or list(heights)
-        if self._sync_peer in candidates and len(candidates) > 1 and now >= self._sync_deadline_ms:
-            candidates.remove(self._sync_peer)  # it did not answer in time: try another
-        peer = secrets.choice(candidates)  # spread sync load across peers
-        self._sync_peer = peer
-        self._sync_deadline_ms = now + SYNC_TIMEOUT_MS
-        self.stats.add("sync_requests")
-        self._send("a block request", network.request_blocks, peer, mine + 1, MAX_BLOCKS_PER_ANSWER)
-
-    def _import_blocks(self, pairs: list[tuple[bytes, bytes]], peer: bytes) -> None:
-        """Import answered blocks in order: certificate checked by the core, block re-executed by ledger."""
-        core = self.core
-        if core is None:
-            return
-        imported = 0
-        for block_data, cert_data in pairs:
-            try:
-                block = Block.decode(block_data)
-                certificate = CommitCertificate.decode(cert_data)
-            except (EncodingError, XinlianError):
-                self.stats.add("sync_undecodable")
-                break
-            height = block.header.height
-            if height <= self.ledger.height:
-                continue
-            if height != self.ledger.height + 1 or core.height != height:
-                self.stats.add("sync_gap")
-                break
-            try:
-                core.check_certificate(block, certificate)
-            except ConsensusError as exc:
-                self.stats.add("sync_bad_certificate")
-                log.warning("peer %s… sent block %d with a bad certificate: %s", peer[:6].hex(), height, exc)
-                break
-            try:
-                self.ledger.commit_block(block, certificate)
-            except XinlianError as exc:
-                self.stats.add("sync_invalid_block")
-                log.warning("peer %s… sent an invalid block %d: %s", peer[:6].hex(), height, exc)
-                break
-            imported += 1
-            self.stats.add("blocks_synced")
-            self._last_decided_ms = self.clock_ms()
-            self._perform(core.on_new_block(block, certificate, self.clock_ms()))
-            self._after_commit()
-        if peer == self._sync_peer:
-            self._sync_peer = None
-        if imported and self.network is not None:
-            heights = self.network.peer_heights()
-            if heights and max(heights.values()) > self.ledger.height:
-                self._request_blocks(self.clock_ms(), force=True)
-
-
-# --- the node -----------------------------------------------------------------------------------------------
 def compute_p2p_limits(config: NodeConfig) -> P2PLimits:
     """Return the p2p budgets: the defaults with the node config's ``p2p_limits`` overrides.
 

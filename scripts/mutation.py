@@ -14,7 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-CORE = "node/consensus/core.py"
+#: The QBFT core's modules: hand mutants name text in them, mutmut mutates them all.
+CORE: tuple[str, ...] = tuple(
+    f"node/consensus/{name}.py"
+    for name in ("protocol", "round_state", "votes", "proposal", "round_change", "future", "core")
+)
 #: What a copy of the tree needs for the consensus tests (no .venv, .git, contracts or docs).
 COPIED = ("node", "sdk", "tests", "pyproject.toml")
 UNIT_TESTS = ("tests/unit/node/test_consensus_core.py", "tests/unit/node/test_consensus_messages.py")
@@ -36,7 +40,9 @@ class Mutant:
 
 
 def _core(old: str, new: str) -> Edit:
-    return Edit(CORE, old, new)
+    """An edit of the core module holding ``old`` (none holding it: the edit is reported stale)."""
+    holders = [path for path in CORE if old in (ROOT / path).read_text()]
+    return Edit(holders[0] if holders else CORE[0], old, new)
 
 
 #: Received ROUND-CHANGEs kept per (author, signature) instead of per author: the first half of two mutants.
@@ -301,7 +307,7 @@ def mutmut(args: argparse.Namespace) -> int:
         workdir.mkdir(parents=True, exist_ok=True)
         tree = copy_tree(workdir)
     tests = "\n".join(f"    {t}" for t in (*UNIT_TESTS, *SIM_TESTS))
-    (tree / "setup.cfg").write_text(MUTMUT_CONFIG.format(paths=CORE, tests=tests))
+    (tree / "setup.cfg").write_text(MUTMUT_CONFIG.format(paths="\n    ".join(CORE), tests=tests))
     # pyproject's own [tool] sections stay; mutmut reads its settings from the setup.cfg written above.
     mutmut_bin = Path(sys.executable).with_name("mutmut")
     command = [str(mutmut_bin), "run", f"--max-children={args.jobs}", *args.functions]
@@ -330,8 +336,10 @@ def main() -> int:
     h.add_argument("--timeout", type=int, default=1_800, help="seconds per mutant before it counts as killed")
     h.add_argument("--show", type=int, default=12, help="killing tests to list per mutant")
     h.add_argument("--list", action="store_true", help="only list the mutants")
-    m = commands.add_parser("mutmut", help="run mutmut over node/consensus/core.py (opt-in, slow)")
-    m.add_argument("functions", nargs="*", help="mutant name globs, e.g. 'node.consensus.core.x_validate*'")
+    m = commands.add_parser("mutmut", help="run mutmut over the QBFT core modules (opt-in, slow)")
+    m.add_argument(
+        "functions", nargs="*", help="mutant name globs, e.g. 'node.consensus.protocol.x_validate*'"
+    )
     m.add_argument("--minutes", type=int, default=30, help="wall-clock bound for the run")
     m.add_argument("--jobs", type=int, default=2, help="parallel mutant runs")
     m.add_argument("--workdir", default="", help="reuse this directory (resumes an earlier run)")

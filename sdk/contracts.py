@@ -9,10 +9,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from eth_abi.abi import decode as abi_decode
-from eth_abi.abi import encode as abi_encode
-from eth_abi.exceptions import DecodingError
-from eth_abi.exceptions import EncodingError as AbiEncodingError
+from eth_abi.abi import decode as abi_decode, encode as abi_encode
+from eth_abi.exceptions import DecodingError, EncodingError as AbiEncodingError
 from eth_utils.abi import collapse_if_tuple, event_abi_to_log_topic, function_abi_to_4byte_selector
 from eth_utils.crypto import keccak
 

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from collections.abc import Callable
 from dataclasses import replace
 
 from fastapi import APIRouter, FastAPI
 
 import sdk
-from node.api import routes
 from node.api.commits import CommitSignal
 from node.api.errors import install_error_handlers
 from node.api.limits import (
@@ -22,6 +19,23 @@ from node.api.limits import (
     cap_recursion_limit,
 )
 from node.api.metrics import Metrics
+from node.api.routes import (
+    authorisations,
+    blocks,
+    calls,
+    chain,
+    confirmations,
+    drugs,
+    governance,
+    licences,
+    logs,
+    members,
+    ops,
+    proofs,
+    rpc,
+    transactions,
+    verify_page,
+)
 from node.api.rpc import RpcHandler
 from node.consensus.liveness import ConsensusLiveness
 from node.ledger.chain import Ledger
@@ -74,19 +88,28 @@ def create_app(
     # The last added runs first: the size cap bounds what the depth scan buffers.
     app.add_middleware(JsonDepthLimit, max_depth=limits.max_json_depth)
     app.add_middleware(BodySizeLimit, max_body_bytes=limits.max_body_bytes)
-    # One router per resource, each module in node.api.routes exposing ``router``. Public resources reveal
-    # only what a proof holder may read anyway; member-only routes declare ``MemberDep`` (node.api.auth).
-    for router in discover_routers():
+    # Public resources reveal only what a proof holder may read anyway; member-only routes declare
+    # ``MemberDep`` (node.api.auth).
+    for router in ROUTERS:
         app.include_router(router)
     return app
 
 
-def discover_routers() -> list[APIRouter]:
-    """Every ``router`` defined by a module of node.api.routes, in module-name order."""
-    found: list[APIRouter] = []
-    for info in sorted(pkgutil.iter_modules(routes.__path__), key=lambda m: m.name):
-        module = importlib.import_module(f"{routes.__name__}.{info.name}")
-        router = getattr(module, "router", None)
-        if isinstance(router, APIRouter):
-            found.append(router)
-    return found
+#: One router per resource, in the order the API document lists them.
+ROUTERS: tuple[APIRouter, ...] = (
+    authorisations.router,
+    blocks.router,
+    calls.router,
+    chain.router,
+    confirmations.router,
+    drugs.router,
+    governance.router,
+    licences.router,
+    logs.router,
+    members.router,
+    ops.router,
+    proofs.router,
+    rpc.router,
+    transactions.router,
+    verify_page.router,
+)

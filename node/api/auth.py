@@ -6,8 +6,7 @@ import time
 from dataclasses import dataclass
 from typing import Annotated
 
-from eth_abi.abi import decode as abi_decode
-from eth_abi.abi import encode as abi_encode
+from eth_abi.abi import decode as abi_decode, encode as abi_encode
 from eth_utils.abi import function_signature_to_4byte_selector
 from fastapi import Depends, Request
 

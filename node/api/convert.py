@@ -28,6 +28,23 @@ def to_hex(data: bytes) -> str:
     return "0x" + data.hex()
 
 
+def to_optional_hex(data: bytes) -> str | None:
+    """Return ``data`` as 0x-hex, or None when it is all zeros (an unset hash or address)."""
+    return to_hex(data) if any(data) else None
+
+
+def to_plain(value: Any) -> Any:
+    """Return a decoded contract value (an event argument) as JSON: bytes as 0x-hex, lists element by
+    element, bool, int, str and None as they are, anything else as its text."""
+    if isinstance(value, bytes):
+        return to_hex(value)
+    if isinstance(value, list | tuple):
+        return [to_plain(v) for v in value]
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    return str(value)
+
+
 def decode_revert_reason(data: bytes) -> str | None:
     """Return the revert reason as text, or None when it is empty or not UTF-8.
 

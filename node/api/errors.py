@@ -37,6 +37,13 @@ class NotFound(XinlianError):
     code = "not_found"
 
 
+class Forbidden(XinlianError):
+    """The signed member may not read this record (its organisation is no party to it and holds no role
+    that sees it)."""
+
+    code = "forbidden"
+
+
 # Codes whose status differs from their class's (admission refusals mostly).
 _CODE_STATUS: dict[str, int] = {
     "bad_request": 422,

@@ -7,8 +7,14 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-from prometheus_client import CONTENT_TYPE_LATEST as PROMETHEUS_CONTENT_TYPE
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST as PROMETHEUS_CONTENT_TYPE,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
 
 from node.execution.types import ExecutionResult
 from node.ledger.chain import Ledger
@@ -61,7 +67,7 @@ class Metrics:
     def attach(self, ledger: Ledger) -> None:
         """Follow ``ledger``: the head height now, every commit from now on, the mempool size on scrape."""
         self.height.set(ledger.height)
-        self.mempool_size.set_function(lambda: len(ledger.mempool))
+        self.mempool_size.set_function(lambda: ledger.pending_count)
         ledger.on_commit.append(self._on_ledger_commit)
 
     def _on_ledger_commit(

@@ -10,36 +10,38 @@ from pydantic import BaseModel, ConfigDict, Field
 HexStr = str
 
 
-class _Shape(BaseModel):
+class Shape(BaseModel):
+    """Every API shape refuses unknown fields."""
+
     model_config = ConfigDict(extra="forbid")
 
 
-class ErrorPublic(_Shape):
+class ErrorPublic(Shape):
     code: str = Field(description="stable machine-readable error code")
     message: str
     detail: dict[str, Any] = Field(default_factory=dict)
 
 
 # --- transactions -------------------------------------------------------------------------------------
-class TransactionCreate(_Shape):
+class TransactionCreate(Shape):
     raw: HexStr = Field(
         description="canonical encoding of a signed transaction, 0x-hex", max_length=2_100_000
     )
 
 
-class TransactionAccepted(_Shape):
+class TransactionAccepted(Shape):
     tx_hash: HexStr
     status: Literal["pending"] = "pending"
 
 
-class LogPublic(_Shape):
+class LogPublic(Shape):
     address: HexStr
     topics: list[HexStr]
     data: HexStr
     log_index: int
 
 
-class ReceiptPublic(_Shape):
+class ReceiptPublic(Shape):
     status: int = Field(description="1 success, 0 reverted")
     gas_used: int
     logs: list[LogPublic]
@@ -47,7 +49,7 @@ class ReceiptPublic(_Shape):
     revert_data: HexStr = Field(description="raw revert reason bytes")
 
 
-class TransactionFields(_Shape):
+class TransactionFields(Shape):
     chain_id: int
     nonce: HexStr
     expiry_height: int
@@ -59,7 +61,7 @@ class TransactionFields(_Shape):
     sender: HexStr
 
 
-class TransactionPublic(_Shape):
+class TransactionPublic(Shape):
     tx_hash: HexStr
     status: Literal["pending", "committed", "unknown"]
     height: int | None = None
@@ -71,7 +73,7 @@ class TransactionPublic(_Shape):
 
 
 # --- blocks -------------------------------------------------------------------------------------------
-class BlockHeaderPublic(_Shape):
+class BlockHeaderPublic(Shape):
     version: int
     chain_id: int
     height: int
@@ -88,7 +90,7 @@ class BlockHeaderPublic(_Shape):
     gas_used: int
 
 
-class BlockPublic(_Shape):
+class BlockPublic(Shape):
     height: int
     block_hash: HexStr
     header: BlockHeaderPublic
@@ -97,12 +99,12 @@ class BlockPublic(_Shape):
     next_validators: list[HexStr] = Field(description="64-byte public keys of a validator handover, else []")
 
 
-class SealPublic(_Shape):
+class SealPublic(Shape):
     validator_index: int
     signature: HexStr
 
 
-class CertificatePublic(_Shape):
+class CertificatePublic(Shape):
     height: int
     round: int
     block_hash: HexStr
@@ -112,7 +114,7 @@ class CertificatePublic(_Shape):
 
 
 # --- logs ---------------------------------------------------------------------------------------------
-class LogEntryPublic(_Shape):
+class LogEntryPublic(Shape):
     address: HexStr
     topics: list[HexStr]
     data: HexStr
@@ -122,42 +124,42 @@ class LogEntryPublic(_Shape):
     log_index: int
 
 
-class LogsPage(_Shape):
+class LogsPage(Shape):
     logs: list[LogEntryPublic]
     next_cursor: str | None = Field(description="pass as ?cursor= for the next page; null on the last page")
 
 
 # --- calls --------------------------------------------------------------------------------------------
-class CallCreate(_Shape):
+class CallCreate(Shape):
     to: HexStr = Field(max_length=64)
     data: HexStr = Field(default="0x", max_length=2_100_000)
     sender: HexStr | None = Field(default=None, max_length=64)
 
 
-class CallResult(_Shape):
+class CallResult(Shape):
     result: HexStr
 
 
 # --- chain --------------------------------------------------------------------------------------------
-class ValidatorPublic(_Shape):
+class ValidatorPublic(Shape):
     index: int
     public_key: HexStr
     address: HexStr
 
 
-class ValidatorSetPublic(_Shape):
+class ValidatorSetPublic(Shape):
     height: int = Field(description="the set is in force for the block after this height")
     validators: list[ValidatorPublic]
 
 
-class HeadPublic(_Shape):
+class HeadPublic(Shape):
     height: int
     block_hash: HexStr
     timestamp_ms: int
     state_root: HexStr
 
 
-class ChainConfigPublic(_Shape):
+class ChainConfigPublic(Shape):
     chain_id: int
     block_period_ms: int
     round_timeout_ms: int
@@ -170,7 +172,7 @@ class ChainConfigPublic(_Shape):
     expiry_window: int
 
 
-class ChainPublic(_Shape):
+class ChainPublic(Shape):
     chain_id: int
     protocol_version: int
     head: HeadPublic
@@ -179,7 +181,7 @@ class ChainPublic(_Shape):
     genesis_hash: HexStr | None = None
 
 
-class ConsensusLivenessPublic(_Shape):
+class ConsensusLivenessPublic(Shape):
     running: bool = Field(description="whether the consensus driver's thread is alive")
     height: int = Field(description="the height consensus works on (head + 1)")
     round: int = Field(description="the QBFT round of that height")
@@ -187,7 +189,7 @@ class ConsensusLivenessPublic(_Shape):
     error: str | None = Field(default=None, description="why consensus stopped, when it did")
 
 
-class HealthPublic(_Shape):
+class HealthPublic(Shape):
     status: Literal["ok", "stale", "stalled", "down"] = Field(
         description="ok; stale (no consensus on this process, old head); stalled (nothing decided for a "
         "minute); down (consensus stopped). The HTTP status is 503 for stalled and down."
@@ -198,14 +200,14 @@ class HealthPublic(_Shape):
 
 
 # --- governance reads ---------------------------------------------------------------------------------
-class OrganisationPublic(_Shape):
+class OrganisationPublic(Shape):
     uscc: str
     name: str
     active: bool
     registered: bool
 
 
-class AccountPublic(_Shape):
+class AccountPublic(Shape):
     address: HexStr
     uscc: str
     registered: bool
@@ -213,7 +215,7 @@ class AccountPublic(_Shape):
     is_active: bool = Field(description="registered, active and its organisation active (may transact)")
 
 
-class RolePublic(_Shape):
+class RolePublic(Shape):
     address: HexStr
     role: HexStr
     scope: HexStr

@@ -13,84 +13,50 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any
 
-from eth_abi.abi import encode as abi_encode
 from eth_utils.address import to_checksum_address
 
 import sdk
-from node.api.limits import (
-    ApiLimits,
-    HeavyGate,
-    LimitExceeded,
-    log_refusal,
-    refuse,
+from node.api.convert import to_hex
+from node.api.limits import ApiLimits, HeavyGate, LimitExceeded, log_refusal, refuse
+from node.api.reader import call_gas_allowance, call_or_raise
+from node.api.rpc_wire import (
+    INTERNAL_ERROR,
+    INVALID_PARAMS,
+    INVALID_REQUEST,
+    LIMIT_EXCEEDED,
+    METHOD_NOT_FOUND,
+    SERVER_ERROR,
+    RpcError,
+    arg,
+    encode_response,
+    error_response,
+    is_valid_id,
+    limit_error,
+    log_object,
+    param_bytes,
+    param_quantity,
+    param_slot,
+    refused_item,
+    revert_error,
+    to_quantity,
+    transaction_object,
 )
-from node.api.routes.calls import call_gas_allowance, call_or_raise
 from node.ledger.chain import Ledger
 from node.storage import StoredLog
 from sdk.errors import ExecutionError, XinlianError
-from sdk.types import Block, BlockHeader, Log, Receipt, Transaction, compute_validators_hash
+from sdk.types import Block, BlockHeader, Receipt, compute_validators_hash
 
 log = logging.getLogger("xinlian.rpc")
 
-PARSE_ERROR = -32700
-INVALID_REQUEST = -32600
-METHOD_NOT_FOUND = -32601
-INVALID_PARAMS = -32602
-INTERNAL_ERROR = -32603
-SERVER_ERROR = -32000
-LIMIT_EXCEEDED = -32005
-EXECUTION_REVERTED = 3  # geth's code for a reverted eth_call, with the revert data in ``data``
-
 CLIENT_VERSION: str = f"xinlian/{sdk.__version__}"
-
 _ZERO_BLOOM = "0x" + "00" * 256
 _EMPTY_UNCLES_HASH = "0x1dcc4de8dec75d7aab85b567b6ccd41ad312451b948a7413f0a142fd40d49347"
 _ZERO32 = "0x" + "00" * 32
-_ERROR_STRING_SELECTOR = bytes.fromhex("08c379a0")
 _VALIDATOR_WALK_LIMIT = 256
 # Methods that run the EVM, walk tries or scan logs: each holds a slot of the node's HeavyGate.
 _HEAVY_METHODS = frozenset({"eth_call", "eth_getProof", "eth_getLogs"})
 # eth_call gas still unreserved in the batch being answered (None: a single request).
 _BATCH_CALL_GAS_LEFT: ContextVar[int | None] = ContextVar("batch_call_gas_left", default=None)
-
-
-class RpcError(Exception):
-    """A JSON-RPC error object: ``code``, ``message`` and optional ``data``."""
-
-    def __init__(self, code: int, message: str, data: Any = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.data = data
-
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"code": self.code, "message": self.message}
-        if self.data is not None:
-            out["data"] = self.data
-        return out
-
-
-def _hex(data: bytes) -> str:
-    return "0x" + data.hex()
-
-
-def _qty(value: int) -> str:
-    return hex(value)
-
-
-def _error_response(request_id: Any, error: RpcError) -> dict[str, Any]:
-    return {"jsonrpc": "2.0", "id": request_id, "error": error.to_dict()}
-
-
-def _encode(response: dict[str, Any]) -> bytes:
-    # As Starlette's JSONResponse renders it.
-    return json.dumps(response, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
-
-
-def _limit_error(exc: LimitExceeded) -> RpcError:
-    data: dict[str, Any] = {"code": exc.code}
-    data.update({k: v for k, v in exc.detail.items() if isinstance(v, str | int | float | bool)})
-    return RpcError(LIMIT_EXCEEDED, exc.message, data)
 
 
 class RpcHandler:
@@ -108,8 +74,8 @@ class RpcHandler:
             "web3_clientVersion": lambda _p: CLIENT_VERSION,
             "net_version": lambda _p: str(self.ledger.chain.chain_id),
             "net_listening": lambda _p: True,
-            "eth_chainId": lambda _p: _qty(self.ledger.chain.chain_id),
-            "eth_blockNumber": lambda _p: _qty(self.ledger.height),
+            "eth_chainId": lambda _p: to_quantity(self.ledger.chain.chain_id),
+            "eth_blockNumber": lambda _p: to_quantity(self.ledger.height),
             "eth_syncing": lambda _p: False,
             "eth_gasPrice": lambda _p: "0x0",
             "eth_accounts": lambda _p: [],
@@ -152,12 +118,14 @@ class RpcHandler:
             response = self.handle_request(payload)
             if response is None:
                 return None
-            encoded = _encode(response)
+            encoded = encode_response(response)
             if len(encoded) > self.limits.max_rpc_response_bytes:
-                encoded = _encode(_error_response(response.get("id"), self._response_too_large(len(encoded))))
+                encoded = encode_response(
+                    error_response(response.get("id"), self._response_too_large(len(encoded)))
+                )
             return encoded
         if not payload:
-            return _encode(_error_response(None, RpcError(INVALID_REQUEST, "empty batch")))
+            return encode_response(error_response(None, RpcError(INVALID_REQUEST, "empty batch")))
         if len(payload) > self.limits.max_rpc_batch:
             limit = self.limits.max_rpc_batch
             log_refusal("batch_too_large", size=len(payload), limit=limit)
@@ -166,20 +134,20 @@ class RpcHandler:
                 f"batch of {len(payload)} requests is larger than {limit}: split it",
                 {"code": "batch_too_large", "limit": limit},
             )
-            return _encode(_error_response(None, error))
+            return encode_response(error_response(None, error))
         token = _BATCH_CALL_GAS_LEFT.set(self.limits.max_batch_call_gas)
         try:
             parts: list[bytes] = []
             size = 1 + len(payload)  # the brackets and commas
             cut: RpcError | None = None
             for item in payload:
-                response = _refused_item(item, cut) if cut is not None else self.handle_request(item)
+                response = refused_item(item, cut) if cut is not None else self.handle_request(item)
                 if response is None:
                     continue
-                encoded = _encode(response)
+                encoded = encode_response(response)
                 if cut is None and size + len(encoded) > self.limits.max_rpc_response_bytes:
                     cut = self._response_too_large(size + len(encoded))
-                    encoded = _encode(_error_response(response.get("id"), cut))
+                    encoded = encode_response(error_response(response.get("id"), cut))
                 size += len(encoded)
                 parts.append(encoded)
         finally:
@@ -204,22 +172,22 @@ class RpcHandler:
             or not isinstance(request.get("method"), str)
         ):
             request_id = request.get("id") if isinstance(request, dict) else None
-            if not _is_valid_id(request_id):
+            if not is_valid_id(request_id):
                 request_id = None
-            return _error_response(request_id, RpcError(INVALID_REQUEST, "invalid JSON-RPC 2.0 request"))
+            return error_response(request_id, RpcError(INVALID_REQUEST, "invalid JSON-RPC 2.0 request"))
         is_notification = "id" not in request
         request_id = request.get("id")
-        if not _is_valid_id(request_id):
-            return _error_response(None, RpcError(INVALID_REQUEST, "id must be a string, number or null"))
+        if not is_valid_id(request_id):
+            return error_response(None, RpcError(INVALID_REQUEST, "id must be a string, number or null"))
         params = request.get("params", [])
         if isinstance(params, dict):
-            return _error_response(request_id, RpcError(INVALID_PARAMS, "params must be a list"))
+            return error_response(request_id, RpcError(INVALID_PARAMS, "params must be a list"))
         if not isinstance(params, list):
-            return _error_response(request_id, RpcError(INVALID_PARAMS, "params must be a list"))
+            return error_response(request_id, RpcError(INVALID_PARAMS, "params must be a list"))
         try:
             result = self.dispatch(request["method"], params)
         except RpcError as exc:
-            response = _error_response(request_id, exc)
+            response = error_response(request_id, exc)
         else:
             response = {"jsonrpc": "2.0", "id": request_id, "result": result}
         return None if is_notification else response
@@ -237,9 +205,9 @@ class RpcHandler:
         except RpcError:
             raise
         except LimitExceeded as exc:
-            raise _limit_error(exc) from exc
+            raise limit_error(exc) from exc
         except ExecutionError as exc:
-            raise _revert_error(exc) from exc
+            raise revert_error(exc) from exc
         except XinlianError as exc:
             raise RpcError(SERVER_ERROR, exc.message, {"code": exc.code}) from exc
         except Exception as exc:
@@ -249,7 +217,7 @@ class RpcHandler:
     # --- parameters ----------------------------------------------------------------------------------
     def _header_at(self, tag: Any) -> BlockHeader:
         height = self._height_of(tag)
-        header = self.ledger.store.get_header(height)
+        header = self.ledger.get_header(height)
         if header is None:
             raise RpcError(SERVER_ERROR, f"block {height} not found")
         return header
@@ -262,30 +230,30 @@ class RpcHandler:
             return 0
         if isinstance(tag, dict):
             if "blockHash" in tag:
-                wanted = _param_bytes(tag["blockHash"], "blockHash", 32)
-                height = self.ledger.store.get_height_by_hash(wanted)
+                wanted = param_bytes(tag["blockHash"], "blockHash", 32)
+                height = self.ledger.get_height_by_hash(wanted)
                 if height is None:
                     raise RpcError(SERVER_ERROR, "block not found")
                 return height
             if "blockNumber" in tag:
                 return self._height_of(tag["blockNumber"])
-        number = _param_quantity(tag, "block")
+        number = param_quantity(tag, "block")
         if number > head:
             raise RpcError(SERVER_ERROR, f"block {number} is beyond the head {head}")
         return number
 
     # --- methods -------------------------------------------------------------------------------------
     def eth_get_balance(self, params: list[Any]) -> str:
-        _param_bytes(_arg(params, 0, "address"), "address", 20)
+        param_bytes(arg(params, 0, "address"), "address", 20)
         return "0x0"  # no balances: gas price is 0 and nothing carries value
 
     def eth_get_block_by_number(self, params: list[Any]) -> dict[str, Any] | None:
-        tag = _arg(params, 0, "block")
-        full = bool(_arg(params, 1, "full_transactions", False))
+        tag = arg(params, 0, "block")
+        full = bool(arg(params, 1, "full_transactions", False))
         height = self._height_of_or_none(tag)
         if height is None:
             return None
-        block = self.ledger.store.get_block(height)
+        block = self.ledger.get_block(height)
         return self._block_object(block, full) if block is not None else None
 
     def _height_of_or_none(self, tag: Any) -> int | None:
@@ -297,62 +265,62 @@ class RpcHandler:
             raise
 
     def eth_get_block_by_hash(self, params: list[Any]) -> dict[str, Any] | None:
-        wanted = _param_bytes(_arg(params, 0, "hash"), "hash", 32)
-        full = bool(_arg(params, 1, "full_transactions", False))
-        block = self.ledger.store.get_block_by_hash(wanted)
+        wanted = param_bytes(arg(params, 0, "hash"), "hash", 32)
+        full = bool(arg(params, 1, "full_transactions", False))
+        block = self.ledger.get_block_by_hash(wanted)
         return self._block_object(block, full) if block is not None else None
 
     def eth_get_transaction_by_hash(self, params: list[Any]) -> dict[str, Any] | None:
-        wanted = _param_bytes(_arg(params, 0, "hash"), "hash", 32)
-        stored = self.ledger.store.get_transaction(wanted)
+        wanted = param_bytes(arg(params, 0, "hash"), "hash", 32)
+        stored = self.ledger.get_transaction(wanted)
         if stored is None:
             return None
-        header = self.ledger.store.get_header(stored.height)
+        header = self.ledger.get_header(stored.height)
         block_hash = header.block_hash if header is not None else bytes(32)
-        return _transaction_object(stored.transaction, stored.height, block_hash, stored.tx_index)
+        return transaction_object(stored.transaction, stored.height, block_hash, stored.tx_index)
 
     def eth_get_transaction_receipt(self, params: list[Any]) -> dict[str, Any] | None:
-        wanted = _param_bytes(_arg(params, 0, "hash"), "hash", 32)
-        stored = self.ledger.store.get_transaction(wanted)
+        wanted = param_bytes(arg(params, 0, "hash"), "hash", 32)
+        stored = self.ledger.get_transaction(wanted)
         if stored is None:
             return None
         tx, height, index = stored
-        header = self.ledger.store.get_header(height)
-        receipts = self.ledger.store.get_block_receipts(height) or []
+        header = self.ledger.get_header(height)
+        receipts = self.ledger.get_block_receipts(height) or []
         if header is None or index >= len(receipts):
             return None
         receipt = receipts[index]
         first_log = sum(len(r.logs) for r in receipts[:index])
         return {
-            "transactionHash": _hex(wanted),
-            "transactionIndex": _qty(index),
-            "blockHash": _hex(header.block_hash),
-            "blockNumber": _qty(height),
+            "transactionHash": to_hex(wanted),
+            "transactionIndex": to_quantity(index),
+            "blockHash": to_hex(header.block_hash),
+            "blockNumber": to_quantity(height),
             "from": to_checksum_address(tx.sender),
             "to": to_checksum_address(tx.to),
-            "cumulativeGasUsed": _qty(sum(r.gas_used for r in receipts[: index + 1])),
-            "gasUsed": _qty(receipt.gas_used),
+            "cumulativeGasUsed": to_quantity(sum(r.gas_used for r in receipts[: index + 1])),
+            "gasUsed": to_quantity(receipt.gas_used),
             "effectiveGasPrice": "0x0",
             "contractAddress": None,
             "logs": [
-                _log_object(entry, height, header.block_hash, wanted, index, first_log + i)
+                log_object(entry, height, header.block_hash, wanted, index, first_log + i)
                 for i, entry in enumerate(receipt.logs)
             ],
             "logsBloom": _ZERO_BLOOM,
-            "status": _qty(receipt.status),
+            "status": to_quantity(receipt.status),
             "type": "0x0",
-            "revertReason": _hex(receipt.revert_reason) if receipt.revert_reason else None,
+            "revertReason": to_hex(receipt.revert_reason) if receipt.revert_reason else None,
         }
 
     def eth_call(self, params: list[Any]) -> str:
-        call = _arg(params, 0, "transaction")
+        call = arg(params, 0, "transaction")
         if not isinstance(call, dict):
             raise RpcError(INVALID_PARAMS, "the call object must be a JSON object")
-        to = _param_bytes(call.get("to"), "to", 20)
-        data = _param_bytes(call.get("data", call.get("input", "0x")) or "0x", "data")
-        sender = _param_bytes(call["from"], "from", 20) if call.get("from") else bytes(20)
-        requested = _param_quantity(call["gas"], "gas") if call.get("gas") is not None else None
-        header = self._header_at(_arg(params, 1, "block", "latest"))
+        to = param_bytes(call.get("to"), "to", 20)
+        data = param_bytes(call.get("data", call.get("input", "0x")) or "0x", "data")
+        sender = param_bytes(call["from"], "from", 20) if call.get("from") else bytes(20)
+        requested = param_quantity(call["gas"], "gas") if call.get("gas") is not None else None
+        header = self._header_at(arg(params, 1, "block", "latest"))
         gas = call_gas_allowance(self.ledger, self.limits.max_call_gas, requested)
         left = _BATCH_CALL_GAS_LEFT.get()
         if left is not None:
@@ -366,16 +334,16 @@ class RpcHandler:
                     limit=self.limits.max_batch_call_gas,
                 )
             _BATCH_CALL_GAS_LEFT.set(left - gas)
-        return _hex(call_or_raise(self.ledger, to, data, sender, header, gas=gas))
+        return to_hex(call_or_raise(self.ledger, to, data, sender, header, gas=gas))
 
     def eth_get_code(self, params: list[Any]) -> str:
-        address = _param_bytes(_arg(params, 0, "address"), "address", 20)
-        header = self._header_at(_arg(params, 1, "block", "latest"))
-        return _hex(self.ledger.engine.get_code(header.state_root, address))
+        address = param_bytes(arg(params, 0, "address"), "address", 20)
+        header = self._header_at(arg(params, 1, "block", "latest"))
+        return to_hex(self.ledger.get_code(header.state_root, address))
 
     def eth_get_proof(self, params: list[Any]) -> dict[str, Any]:
-        address = _param_bytes(_arg(params, 0, "address"), "address", 20)
-        keys = _arg(params, 1, "storageKeys", [])
+        address = param_bytes(arg(params, 0, "address"), "address", 20)
+        keys = arg(params, 1, "storageKeys", [])
         if not isinstance(keys, list):
             raise RpcError(INVALID_PARAMS, "storageKeys must be a list of 0x-hex slots")
         limit = self.limits.max_proof_storage_keys
@@ -386,29 +354,33 @@ class RpcHandler:
                 keys=len(keys),
                 limit=limit,
             )
-        slots = [_param_slot(k) for k in keys]
-        header = self._header_at(_arg(params, 2, "block", "latest"))
-        proof = self.ledger.engine.get_proof(header.state_root, address, slots)
+        slots = [param_slot(k) for k in keys]
+        header = self._header_at(arg(params, 2, "block", "latest"))
+        proof = self.ledger.get_proof(header.state_root, address, slots)
         return {
             "address": to_checksum_address(address),
-            "accountProof": [_hex(node) for node in proof.account_proof],
-            "balance": _qty(proof.balance),
-            "codeHash": _hex(proof.code_hash),
-            "nonce": _qty(proof.nonce),
-            "storageHash": _hex(proof.storage_hash),
+            "accountProof": [to_hex(node) for node in proof.account_proof],
+            "balance": to_quantity(proof.balance),
+            "codeHash": to_hex(proof.code_hash),
+            "nonce": to_quantity(proof.nonce),
+            "storageHash": to_hex(proof.storage_hash),
             "storageProof": [
-                {"key": _qty(sp.key), "value": _qty(sp.value), "proof": [_hex(node) for node in sp.proof]}
+                {
+                    "key": to_quantity(sp.key),
+                    "value": to_quantity(sp.value),
+                    "proof": [to_hex(node) for node in sp.proof],
+                }
                 for sp in proof.storage_proof
             ],
         }
 
     def eth_get_logs(self, params: list[Any]) -> list[dict[str, Any]]:
-        query = _arg(params, 0, "filter")
+        query = arg(params, 0, "filter")
         if not isinstance(query, dict):
             raise RpcError(INVALID_PARAMS, "the filter must be a JSON object")
         if query.get("blockHash") is not None:
-            wanted = _param_bytes(query["blockHash"], "blockHash", 32)
-            height = self.ledger.store.get_height_by_hash(wanted)
+            wanted = param_bytes(query["blockHash"], "blockHash", 32)
+            height = self.ledger.get_height_by_hash(wanted)
             if height is None:
                 raise RpcError(SERVER_ERROR, "block not found")
             from_height = to_height = height
@@ -429,9 +401,9 @@ class RpcHandler:
         raw_address = query.get("address")
         addresses: list[bytes] | None = None
         if isinstance(raw_address, list):
-            addresses = [_param_bytes(a, "address", 20) for a in raw_address[:100]] or None
+            addresses = [param_bytes(a, "address", 20) for a in raw_address[:100]] or None
         elif raw_address is not None:
-            addresses = [_param_bytes(raw_address, "address", 20)]
+            addresses = [param_bytes(raw_address, "address", 20)]
         raw_topics = query.get("topics") or []
         if not isinstance(raw_topics, list) or len(raw_topics) > 4:
             raise RpcError(INVALID_PARAMS, "topics must be a list of at most four positions")
@@ -440,10 +412,10 @@ class RpcHandler:
             if position is None:
                 topics.append(None)
             elif isinstance(position, list):
-                topics.append([_param_bytes(t, "topic", 32) for t in position[:100]] or None)
+                topics.append([param_bytes(t, "topic", 32) for t in position[:100]] or None)
             else:
-                topics.append([_param_bytes(position, "topic", 32)])
-        found, more = self.ledger.store.query_logs(
+                topics.append([param_bytes(position, "topic", 32)])
+        found, more = self.ledger.query_logs(
             address=addresses,
             topics=topics,
             from_height=from_height,
@@ -459,7 +431,7 @@ class RpcHandler:
             )
         offsets = self._block_log_offsets(found)
         return [
-            _log_object(
+            log_object(
                 entry.log,
                 entry.height,
                 entry.block_hash,
@@ -472,7 +444,7 @@ class RpcHandler:
 
     def _clamped_height(self, tag: Any) -> int:
         if isinstance(tag, str) and tag.startswith("0x"):
-            return min(_param_quantity(tag, "block"), self.ledger.height)
+            return min(param_quantity(tag, "block"), self.ledger.height)
         return self._height_of(tag)
 
     def _block_log_offsets(self, found: list[StoredLog]) -> dict[tuple[int, int], int]:
@@ -487,7 +459,7 @@ class RpcHandler:
                 offsets[key] = 0
                 continue
             if entry.height not in receipts_by_height:
-                receipts_by_height[entry.height] = self.ledger.store.get_block_receipts(entry.height) or []
+                receipts_by_height[entry.height] = self.ledger.get_block_receipts(entry.height) or []
             receipts = receipts_by_height[entry.height]
             offsets[key] = sum(len(r.logs) for r in receipts[: entry.tx_index])
         return offsets
@@ -498,31 +470,31 @@ class RpcHandler:
         block_hash = header.block_hash
         if full:
             transactions: list[Any] = [
-                _transaction_object(tx, header.height, block_hash, i)
+                transaction_object(tx, header.height, block_hash, i)
                 for i, tx in enumerate(block.transactions)
             ]
         else:
-            transactions = [_hex(tx.tx_hash) for tx in block.transactions]
+            transactions = [to_hex(tx.tx_hash) for tx in block.transactions]
         return {
-            "number": _qty(header.height),
-            "hash": _hex(block_hash),
-            "parentHash": _hex(header.parent_hash),
+            "number": to_quantity(header.height),
+            "hash": to_hex(block_hash),
+            "parentHash": to_hex(header.parent_hash),
             "nonce": "0x0000000000000000",
             "mixHash": _ZERO32,
             "sha3Uncles": _EMPTY_UNCLES_HASH,
             "logsBloom": _ZERO_BLOOM,
-            "transactionsRoot": _hex(header.tx_root),
-            "stateRoot": _hex(header.state_root),
-            "receiptsRoot": _hex(header.receipt_root),
+            "transactionsRoot": to_hex(header.tx_root),
+            "stateRoot": to_hex(header.state_root),
+            "receiptsRoot": to_hex(header.receipt_root),
             "miner": to_checksum_address(self._proposer_address(header)),
             "difficulty": "0x0",
             "totalDifficulty": "0x0",
-            "extraData": _hex(header.history_root),
-            "size": _qty(len(block.encode())),
-            "gasLimit": _qty(self.ledger.chain.block_gas_limit),
-            "gasUsed": _qty(header.gas_used),
+            "extraData": to_hex(header.history_root),
+            "size": to_quantity(len(block.encode())),
+            "gasLimit": to_quantity(self.ledger.chain.block_gas_limit),
+            "gasUsed": to_quantity(header.gas_used),
             "baseFeePerGas": "0x0",
-            "timestamp": _qty(header.timestamp_ms // 1000),
+            "timestamp": to_quantity(header.timestamp_ms // 1000),
             "transactions": transactions,
             "uncles": [],
         }
@@ -543,7 +515,7 @@ class RpcHandler:
         current = self.ledger.head.validators
         candidates = [current]
         for h in range(header.height - 1, max(-1, header.height - 1 - _VALIDATOR_WALK_LIMIT), -1):
-            block = self.ledger.store.get_block(h)
+            block = self.ledger.get_block(h)
             if block is not None and block.next_validators:
                 candidates.append(tuple(block.next_validators))
                 break
@@ -553,111 +525,3 @@ class RpcHandler:
                     self._sets_by_hash[header.validators_hash] = validators
                 return validators
         return ()
-
-
-def _refused_item(item: Any, error: RpcError) -> dict[str, Any] | None:
-    """The answer to a batch item that is not run: ``error`` with its id (None for a notification)."""
-    if isinstance(item, dict) and "id" not in item:
-        return None
-    request_id = item.get("id") if isinstance(item, dict) else None
-    return _error_response(request_id if _is_valid_id(request_id) else None, error)
-
-
-def _is_valid_id(value: Any) -> bool:
-    return value is None or (isinstance(value, str | int) and not isinstance(value, bool))
-
-
-def _arg(params: list[Any], index: int, name: str, default: Any = ...) -> Any:
-    if index < len(params):
-        return params[index]
-    if default is ...:
-        raise RpcError(INVALID_PARAMS, f"missing parameter {index}: {name}")
-    return default
-
-
-def _param_bytes(value: Any, name: str, size: int | None = None) -> bytes:
-    if not isinstance(value, str) or not value.startswith(("0x", "0X")):
-        raise RpcError(INVALID_PARAMS, f"{name} must be a 0x-prefixed hex string")
-    text = value[2:]
-    if len(text) > 2 * 1024 * 1024:
-        raise RpcError(INVALID_PARAMS, f"{name} is too long")
-    try:
-        data = bytes.fromhex(text)
-    except ValueError as exc:
-        raise RpcError(INVALID_PARAMS, f"{name} is not valid hex") from exc
-    if size is not None and len(data) != size:
-        raise RpcError(INVALID_PARAMS, f"{name} must be {size} bytes")
-    return data
-
-
-def _param_quantity(value: Any, name: str) -> int:
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        return value
-    if isinstance(value, str) and value.startswith("0x") and 2 < len(value) <= 18:
-        try:
-            return int(value, 16)
-        except ValueError:
-            pass
-    raise RpcError(INVALID_PARAMS, f"{name} must be a hex quantity or a block tag")
-
-
-def _param_slot(value: Any) -> int:
-    if isinstance(value, str) and value.startswith("0x") and 2 < len(value) <= 66:
-        try:
-            return int(value, 16)
-        except ValueError:
-            pass
-    raise RpcError(INVALID_PARAMS, "storage keys must be 0x-hex of at most 32 bytes")
-
-
-def _transaction_object(tx: Transaction, height: int, block_hash: bytes, index: int) -> dict[str, Any]:
-    return {
-        "hash": _hex(tx.tx_hash),
-        "blockHash": _hex(block_hash),
-        "blockNumber": _qty(height),
-        "transactionIndex": _qty(index),
-        "from": to_checksum_address(tx.sender),
-        "to": to_checksum_address(tx.to),
-        "input": _hex(tx.data),
-        "gas": _qty(tx.gas_limit),
-        "gasPrice": "0x0",
-        "value": "0x0",
-        "nonce": _qty(int.from_bytes(tx.nonce, "big")),
-        "chainId": _qty(tx.chain_id),
-        "type": "0x0",
-        "v": "0x0",
-        "r": _hex(tx.signature[:32]),
-        "s": _hex(tx.signature[32:]),
-    }
-
-
-def _log_object(
-    entry: Log, height: int, block_hash: bytes, tx_hash: bytes, tx_index: int, log_index: int
-) -> dict[str, Any]:
-    return {
-        "address": to_checksum_address(entry.address),
-        "topics": [_hex(t) for t in entry.topics],
-        "data": _hex(entry.data),
-        "blockNumber": _qty(height),
-        "blockHash": _hex(block_hash),
-        "transactionHash": _hex(tx_hash),
-        "transactionIndex": _qty(tx_index),
-        "logIndex": _qty(log_index),
-        "removed": False,
-    }
-
-
-def _revert_error(exc: ExecutionError) -> RpcError:
-    """geth-style revert: code 3, message with the reason, ``data`` = ABI ``Error(string)`` payload."""
-    reason = exc.detail.get("reason")
-    data = exc.detail.get("data")
-    raw = b""
-    if isinstance(data, str) and data.startswith("0x"):
-        try:
-            raw = bytes.fromhex(data[2:])
-        except ValueError:
-            raw = b""
-    text = reason if isinstance(reason, str) else exc.message
-    if not raw.startswith(_ERROR_STRING_SELECTOR):
-        raw = _ERROR_STRING_SELECTOR + abi_encode(["string"], [text])
-    return RpcError(EXECUTION_REVERTED, f"execution reverted: {text}", _hex(raw))

@@ -9,8 +9,7 @@ import os
 import signal
 import threading
 import time
-from concurrent.futures import BrokenExecutor, Future, ProcessPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
+from concurrent.futures import BrokenExecutor, Future, ProcessPoolExecutor, TimeoutError as FutureTimeout
 from typing import Any
 
 import sdk.errors

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Generic, Protocol, TypeAlias, TypeVar
 
-from sdk.encoding import decode as rlp_decode
-from sdk.encoding import encode as rlp_encode
+from sdk.encoding import decode as rlp_decode, encode as rlp_encode
 from sdk.errors import EncodingError
 from sdk.types import commit_preimage
 
@@ -440,11 +439,6 @@ def decode_prepared_certificate(
         _decode_block(decode_block, block),
         _decode_list(prepares, _decode_prepare_payload, "prepares"),
     )
-
-
-def distinct_authors(signed: Sequence[Signed[PayloadT]]) -> set[bytes]:
-    """Return the set of authors of ``signed`` (SM2 signatures are randomised: count keys, not bytes)."""
-    return {s.author for s in signed}
 
 
 __all__ = [

@@ -17,17 +17,14 @@ from typing import Any, Final
 
 import rlp
 from eth import constants as _evm_constants
-from eth.db import account as _evm_account
-from eth.db import atomic as _evm_atomic
+from eth.db import account as _evm_account, atomic as _evm_atomic
 from eth.db.backends import memory as _evm_memory
 from eth.exceptions import OutOfGas, PyEVMError, Revert
-from eth.vm import execution_context as _evm_execution_context
-from eth.vm import message as _evm_message
+from eth.vm import execution_context as _evm_execution_context, message as _evm_message
 from eth.vm.forks.prague.computation import PragueComputation
 from eth.vm.forks.prague.state import PragueState
 from eth.vm.forks.spurious_dragon._utils import collect_touched_accounts
-from eth_abi.abi import decode as abi_decode
-from eth_abi.abi import encode as abi_encode
+from eth_abi.abi import decode as abi_decode, encode as abi_encode
 from eth_hash import auto as _eth_hash_auto
 from eth_hash.auto import keccak
 from trie import hexary as _trie_hexary

@@ -1,8 +1,10 @@
 """The chain state machine of one node: admit transactions, build, validate and commit blocks.
 
-Reads top-down as named steps: ``admit_transaction`` → ``build_block`` (select, execute, seal-ready header)
-→ ``validate_block`` (recompute every root and compare) → ``commit_block`` (certificate check, one SQL
-transaction, in-memory head). Consensus decides *which* block; this module decides whether it is valid.
+Reads top-down as named steps: ``admit_transaction`` (``check_transaction``) → ``build_block`` (select,
+execute, seal-ready header) → ``validate_block`` (``check_header`` → ``check_body``, which applies
+``check_transaction`` to each transaction → ``apply_body`` → ``check_roots``) → ``commit_block``
+(certificate check, one SQL transaction, in-memory head). The pure rules live in ``node.ledger.rules``.
+Consensus decides *which* block; this module decides whether it is valid.
 """
 
 from __future__ import annotations
@@ -13,28 +15,31 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from eth_abi.abi import decode as abi_decode
-from eth_abi.abi import encode as abi_encode
+from eth_abi.abi import decode as abi_decode, encode as abi_encode
 from eth_utils.abi import function_signature_to_4byte_selector
 
 from node.config import PROTOCOL_VERSION, ChainConfig
-from node.execution import (
-    BlockContext,
-    ExecutionEngine,
-    ExecutionResult,
-    Message,
-    compute_floor_gas,
-    compute_intrinsic_gas,
-)
+from node.execution import AccountProof, BlockContext, ExecutionEngine, ExecutionResult, Message
 from node.ledger.mempool import Mempool, MempoolLimits
-from node.storage import StateNodeStore, Store
+from node.ledger.rules import (
+    check_block_bytes,
+    check_block_limits,
+    check_header,
+    check_roots,
+    check_transaction_fields,
+    check_transaction_size,
+    is_expired,
+)
+from node.storage import LogCursor, StateNodeStore, Store, StoredLog, StoredReceipt, StoredTransaction
+from node.storage.store import DEFAULT_LOG_LIMIT
 from sdk.errors import EncodingError, InvalidBlock, InvalidSignatureError, InvalidTransaction, XinlianError
 from sdk.proofs.certificate import verify_certificate
-from sdk.proofs.merkle import MerkleAccumulator, MerkleHistory
+from sdk.proofs.merkle import MerkleHistory
 from sdk.types import (
     Block,
     BlockHeader,
     CommitCertificate,
+    Receipt,
     Transaction,
     compute_receipt_root,
     compute_tx_root,
@@ -246,6 +251,69 @@ class Ledger:
         keys: list[bytes] = list(abi_decode(["bytes[]"], out)[0])
         return tuple(sort_validators(keys))
 
+    # --- committed records and pending transactions: the queries readers (API, RPC, peers) need ------
+    def get_header(self, height: int) -> BlockHeader | None:
+        return self.store.get_header(height)
+
+    def get_block(self, height: int) -> Block | None:
+        return self.store.get_block(height)
+
+    def get_block_by_hash(self, block_hash: bytes) -> Block | None:
+        return self.store.get_block_by_hash(block_hash)
+
+    def get_height_by_hash(self, block_hash: bytes) -> int | None:
+        return self.store.get_height_by_hash(block_hash)
+
+    def get_certificate(self, height: int) -> CommitCertificate | None:
+        return self.store.get_certificate(height)
+
+    def get_transaction(self, tx_hash: bytes) -> StoredTransaction | None:
+        return self.store.get_transaction(tx_hash)
+
+    def get_receipt(self, tx_hash: bytes) -> StoredReceipt | None:
+        return self.store.get_receipt(tx_hash)
+
+    def get_block_receipts(self, height: int) -> list[Receipt] | None:
+        return self.store.get_block_receipts(height)
+
+    def query_logs(
+        self,
+        *,
+        address: bytes | Sequence[bytes] | None = None,
+        topics: Sequence[bytes | Sequence[bytes] | None] = (),
+        from_height: int = 0,
+        to_height: int | None = None,
+        limit: int = DEFAULT_LOG_LIMIT,
+        after: LogCursor | None = None,
+    ) -> tuple[list[StoredLog], LogCursor | None]:
+        """Committed logs matching an eth_getLogs-style filter, one page at a time (see
+        ``Store.query_logs``)."""
+        return self.store.query_logs(
+            address=address,
+            topics=topics,
+            from_height=from_height,
+            to_height=to_height,
+            limit=limit,
+            after=after,
+        )
+
+    def get_code(self, state_root: bytes, address: bytes) -> bytes:
+        """The code at ``address`` in a committed state (b"" for none)."""
+        return self.engine.get_code(state_root, address)
+
+    def get_proof(self, state_root: bytes, address: bytes, slots: Sequence[int]) -> AccountProof:
+        """The account and storage proof of ``address`` and ``slots`` against a committed state root."""
+        return self.engine.get_proof(state_root, address, slots)
+
+    def is_pending(self, tx_hash: bytes) -> bool:
+        """Whether ``tx_hash`` waits in the mempool."""
+        return tx_hash in self.mempool
+
+    @property
+    def pending_count(self) -> int:
+        """Transactions waiting in the mempool."""
+        return len(self.mempool)
+
     # --- admission -----------------------------------------------------------------------------------
     def admit_transaction(self, raw: bytes) -> bytes:
         """Check a submitted transaction and add it to the mempool; returns its hash.
@@ -254,80 +322,60 @@ class Ledger:
         gas_too_low, expired, expiry_too_far, duplicate, bad_signature, unknown_sender, sender_quota,
         mempool_full.
         """
-        if len(raw) > self.chain.max_tx_bytes:
-            raise InvalidTransaction(
-                f"transaction is {len(raw)} bytes; the limit is {self.chain.max_tx_bytes}",
-                code="oversize",
-                size=len(raw),
-                limit=self.chain.max_tx_bytes,
-            )
+        check_transaction_size(self.chain, len(raw))
         try:
             tx = Transaction.decode(raw)
         except EncodingError as exc:
             raise InvalidTransaction(
                 f"transaction does not decode: {exc.message}", code="bad_encoding"
             ) from exc
-        head = self.head
-        self.validate_transaction_static(tx, head.header.height)
         tx_hash = tx.tx_hash
-        if tx_hash in self.mempool or self.store.has_transactions([tx_hash]):
-            raise InvalidTransaction(
-                "transaction was already submitted", code="duplicate", tx_hash=tx_hash.hex()
-            )
-        sender = tx.sender
-        # Before the signature check: a sender over its quota (or a full pool) is refused at no cost.
-        self.mempool.validate_room(sender, len(raw))
-        try:
-            tx.verify_signature()
-        except InvalidSignatureError as exc:
-            raise InvalidTransaction("SM2 signature does not verify", code="bad_signature") from exc
-        if not self.is_active_account(sender, head.header.state_root):
-            raise InvalidTransaction(
-                "sender is not an active account of a registered organisation",
-                code="unknown_sender",
-                sender="0x" + sender.hex(),
-            )
+
+        def check_new() -> None:
+            if tx_hash in self.mempool or self.store.has_transactions([tx_hash]):
+                raise InvalidTransaction(
+                    "transaction was already submitted", code="duplicate", tx_hash=tx_hash.hex()
+                )
+            # Before the signature check: a sender over its quota (or a full pool) is refused at no cost.
+            self.mempool.validate_room(tx.sender, len(raw))
+
+        self.check_transaction(tx, len(raw), self.head, before_signature=check_new)
         self.mempool.add(tx_hash, tx, len(raw))
         self._verified_txs[tx_hash] = tx.signature
         for callback in self.on_admit:
             callback(tx_hash, raw)
         return tx_hash
 
-    def validate_transaction_static(self, tx: Transaction, head_height: int) -> None:
-        """Checks that need no state: chain id, gas limit (within the chain's cap and at least the
-        transaction's intrinsic gas), expiry window. Raises InvalidTransaction."""
-        if tx.chain_id != self.chain.chain_id:
+    def check_transaction(
+        self,
+        tx: Transaction,
+        size: int,
+        head: Head,
+        *,
+        before_signature: Callable[[], None] | None = None,
+    ) -> None:
+        """The transaction rules, cheapest first, for admission and for every transaction of a proposed
+        block: size, the fields (``check_transaction_fields``), ``before_signature`` (admission's pool
+        checks), the SM2 signature (once per signature this node verified), an active sender at the head.
+
+        Raises InvalidTransaction: oversize, wrong_chain, gas_limit, gas_too_low, expired, expiry_too_far,
+        bad_signature, unknown_sender (and what ``before_signature`` raises).
+        """
+        check_transaction_size(self.chain, size)
+        check_transaction_fields(self.chain, tx, head.header.height)
+        if before_signature is not None:
+            before_signature()
+        if self._verified_txs.get(tx.tx_hash) != tx.signature:
+            try:
+                tx.verify_signature()
+            except InvalidSignatureError as exc:
+                raise InvalidTransaction("SM2 signature does not verify", code="bad_signature") from exc
+        sender = tx.sender
+        if not self.is_active_account(sender, head.header.state_root):
             raise InvalidTransaction(
-                f"transaction is for chain {tx.chain_id}, this is chain {self.chain.chain_id}",
-                code="wrong_chain",
-            )
-        if tx.gas_limit > self.chain.tx_gas_limit or tx.gas_limit <= 0:
-            raise InvalidTransaction(
-                f"gas limit {tx.gas_limit} is outside 1..{self.chain.tx_gas_limit}",
-                code="gas_limit",
-                limit=self.chain.tx_gas_limit,
-            )
-        # Below its intrinsic gas a transaction would fail before any code runs, yet still cost every
-        # validator its bytes, signature check and storage: refuse it instead of carrying it nearly free.
-        minimum = compute_minimum_gas(tx.data)
-        if tx.gas_limit < minimum:
-            raise InvalidTransaction(
-                f"gas limit {tx.gas_limit} is below this transaction's intrinsic gas {minimum}",
-                code="gas_too_low",
-                minimum=minimum,
-            )
-        if tx.expiry_height <= head_height:
-            raise InvalidTransaction(
-                f"transaction expired at height {tx.expiry_height}; head is {head_height}",
-                code="expired",
-                head=head_height,
-            )
-        if tx.expiry_height > head_height + self.chain.expiry_window:
-            raise InvalidTransaction(
-                f"expiry height {tx.expiry_height} is beyond head {head_height} "
-                f"+ window {self.chain.expiry_window}",
-                code="expiry_too_far",
-                head=head_height,
+                "sender is not an active account of a registered organisation",
+                code="unknown_sender",
+                sender="0x" + sender.hex(),
             )
 
     # --- block building ------------------------------------------------------------------------------
@@ -351,7 +399,6 @@ class Ledger:
             height = head.header.height + 1
             chosen: list[Transaction] = []
             stale: list[bytes] = []
-            activity: dict[bytes, bool] = {}
             limit = (
                 self.chain.max_block_txs
                 if max_txs is None
@@ -360,16 +407,14 @@ class Ledger:
             candidates = self.mempool.select(limit, self.chain.block_gas_limit, self.chain.max_block_bytes)
             committed = self.store.has_transactions([h for h, _ in candidates]) if candidates else set()
             for tx_hash, tx in candidates:
-                if tx_hash in committed or tx.expiry_height < height:
+                if (
+                    tx_hash in committed
+                    or is_expired(tx, head.header.height)
+                    or not self.is_active_account(tx.sender, head.header.state_root)
+                ):
                     stale.append(tx_hash)
-                    continue
-                sender = tx.sender
-                if sender not in activity:
-                    activity[sender] = self.is_active_account(sender, head.header.state_root)
-                if not activity[sender]:
-                    stale.append(tx_hash)
-                    continue
-                chosen.append(tx)
+                else:
+                    chosen.append(tx)
             if stale:
                 self.mempool.remove(stale)
                 for tx_hash in stale:
@@ -442,94 +487,45 @@ class Ledger:
             if cached is not None and cached.block == block:
                 return cached
             head = self.head
-            h = block.header
-            self._validate_header_links(h, head, now_ms)
-            seen: set[bytes] = set()
-            hashes = [tx.tx_hash for tx in block.transactions]
-            already = self.store.has_transactions(hashes) if hashes else set()
-            activity: dict[bytes, bool] = {}
-            gas = 0
-            size = 0
-            for tx, tx_hash in zip(block.transactions, hashes, strict=True):
-                if tx_hash in seen or tx_hash in already:
-                    raise InvalidBlock(
-                        "block repeats a transaction", code="duplicate_tx", tx_hash=tx_hash.hex()
-                    )
-                seen.add(tx_hash)
-                tx_size = len(tx.encode())
-                if tx_size > self.chain.max_tx_bytes:
-                    raise InvalidBlock(
-                        "block carries an oversize transaction", code="bad_tx", tx_hash=tx_hash.hex()
-                    )
-                size += tx_size
-                if size > self.chain.max_block_bytes:
-                    raise InvalidBlock(
-                        f"block's transactions exceed {self.chain.max_block_bytes} bytes",
-                        code="block_limit",
-                    )
-                try:
-                    self.validate_transaction_static(tx, head.header.height)
-                except InvalidTransaction as exc:
-                    raise InvalidBlock(
-                        f"block carries an invalid transaction: {exc.message}", code="bad_tx"
-                    ) from exc
-                if self._verified_txs.get(tx_hash) != tx.signature:
-                    try:
-                        tx.verify_signature()
-                    except InvalidSignatureError as exc:
-                        raise InvalidBlock("transaction signature does not verify", code="bad_tx") from exc
-                sender = tx.sender
-                if sender not in activity:
-                    activity[sender] = self.is_active_account(sender, head.header.state_root)
-                if not activity[sender]:
-                    raise InvalidBlock(
-                        "transaction from an inactive sender", code="bad_tx", tx_hash=tx_hash.hex()
-                    )
-                gas += tx.gas_limit
-            if len(block.transactions) > self.chain.max_block_txs or gas > self.chain.block_gas_limit:
-                raise InvalidBlock("block exceeds the transaction or gas limit", code="block_limit")
-            executed = self._execute(
-                head, h.height, h.timestamp_ms, h.round, h.proposer_index, block.transactions
-            )
-            expected = executed.block.header
-            for name in (
-                "tx_root",
-                "receipt_root",
-                "state_root",
-                "history_root",
-                "next_validators_hash",
-                "gas_used",
-            ):
-                if getattr(expected, name) != getattr(h, name):
-                    raise InvalidBlock(f"block {name} does not match re-execution", code=f"bad_{name}")
-            if executed.block.next_validators != block.next_validators:
-                raise InvalidBlock(
-                    "block's validator handover does not match governance", code="bad_validators"
-                )
-            if expected != h:
-                raise InvalidBlock("block header does not match re-execution", code="bad_header")
+            now = self._clock_ms() if now_ms is None else now_ms
+            check_header(self.chain, block.header, head.header, head.validators, now)
+            self.check_body(block, head)
+            executed = self.apply_body(block, head)
+            check_roots(block, executed.block)
             return executed
 
-    def _validate_header_links(self, h: BlockHeader, head: Head, now_ms: int | None) -> None:
-        if h.version != PROTOCOL_VERSION:
-            raise InvalidBlock(f"unsupported block version {h.version}", code="bad_version")
-        if h.chain_id != self.chain.chain_id:
-            raise InvalidBlock("block is for another chain", code="wrong_chain")
-        if h.height != head.header.height + 1:
-            raise InvalidBlock(
-                f"block height {h.height} does not follow head {head.header.height}", code="bad_height"
-            )
-        if h.parent_hash != head.block_hash:
-            raise InvalidBlock("block does not extend the head", code="bad_parent")
-        if h.timestamp_ms < head.header.timestamp_ms + self.chain.block_period_ms:
-            raise InvalidBlock("block timestamp is earlier than parent + block period", code="bad_timestamp")
-        now = self._clock_ms() if now_ms is None else now_ms
-        if h.timestamp_ms > now + 1_000:
-            raise InvalidBlock("block timestamp is more than 1 s in the future", code="bad_timestamp")
-        if h.validators_hash != compute_validators_hash(head.validators):
-            raise InvalidBlock("block names another validator set", code="bad_validators")
-        if head.validators and not 0 <= h.proposer_index < len(head.validators):
-            raise InvalidBlock("proposer index out of range", code="bad_proposer")
+    def check_body(self, block: Block, head: Head) -> None:
+        """Check every transaction of ``block`` (``check_transaction``; none repeated or already
+        committed) and the block's count, gas and byte limits. Raises InvalidBlock."""
+        hashes = [tx.tx_hash for tx in block.transactions]
+        already = self.store.has_transactions(hashes) if hashes else set()
+        seen: set[bytes] = set()
+        gas = 0
+        size = 0
+        for tx, tx_hash in zip(block.transactions, hashes, strict=True):
+            if tx_hash in seen or tx_hash in already:
+                raise InvalidBlock("block repeats a transaction", code="duplicate_tx", tx_hash=tx_hash.hex())
+            seen.add(tx_hash)
+            tx_size = len(tx.encode())
+            size += tx_size
+            check_block_bytes(self.chain, size)
+            try:
+                self.check_transaction(tx, tx_size, head)
+            except InvalidTransaction as exc:
+                raise InvalidBlock(
+                    f"block carries an invalid transaction: {exc.message}",
+                    code="bad_tx",
+                    tx_hash=tx_hash.hex(),
+                    reason=exc.code,
+                ) from exc
+            gas += tx.gas_limit
+        check_block_limits(self.chain, len(block.transactions), gas)
+
+    def apply_body(self, block: Block, head: Head) -> ExecutedBlock:
+        """Re-execute ``block``'s transactions on the head state as its header places them (height,
+        time, round, proposer); returns the block this node would have built from them."""
+        h = block.header
+        return self._execute(head, h.height, h.timestamp_ms, h.round, h.proposer_index, block.transactions)
 
     # --- commit --------------------------------------------------------------------------------------
     def commit_block(self, block: Block, certificate: CommitCertificate) -> ExecutionResult:
@@ -587,40 +583,9 @@ class Ledger:
             return True
 
 
-def compute_minimum_gas(data: bytes) -> int:
-    """Return the least gas limit a transaction carrying ``data`` may declare: its intrinsic gas or the
-    EIP-7623 calldata floor, whichever is higher."""
-    return max(compute_intrinsic_gas(data), compute_floor_gas(data))
-
-
 def _address_of(public_key: bytes) -> bytes:
     if not public_key:
         return b"\x00" * 20
     from sdk.crypto import address_from_public_key
 
     return address_from_public_key(public_key)
-
-
-def make_genesis_block(
-    chain: ChainConfig, state_root: bytes, validators: Sequence[bytes], timestamp_ms: int
-) -> Block:
-    """The height-0 block: no transactions, carries the first validator set, links to nothing."""
-    ordered = tuple(sort_validators(list(validators)))
-    vhash = compute_validators_hash(ordered)
-    header = BlockHeader(
-        version=PROTOCOL_VERSION,
-        chain_id=chain.chain_id,
-        height=0,
-        parent_hash=b"\x00" * 32,
-        timestamp_ms=timestamp_ms,
-        round=0,
-        proposer_index=0,
-        tx_root=compute_tx_root(()),
-        receipt_root=compute_receipt_root(()),
-        state_root=state_root,
-        history_root=MerkleAccumulator().root(),
-        validators_hash=vhash,
-        next_validators_hash=vhash,
-        gas_used=0,
-    )
-    return Block(header=header, transactions=(), next_validators=ordered)

@@ -8,6 +8,7 @@ from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+from node.ledger.rules import is_expired
 from sdk.errors import InvalidTransaction
 from sdk.types import Transaction
 
@@ -191,7 +192,7 @@ class Mempool:
                 tx_hash
                 for own in self._by_sender.values()
                 for tx_hash, entry in own.items()
-                if entry.tx.expiry_height <= head_height
+                if is_expired(entry.tx, head_height)
             ]
         self.remove(gone)
         return gone

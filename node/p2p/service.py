@@ -8,11 +8,30 @@ import logging
 import secrets
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Coroutine, Sequence
-from dataclasses import dataclass, field, fields
-from typing import Protocol
 
+from node.p2p.connection import _Connection, _SelfConnectionError
+from node.p2p.handshake import exchange_hellos
+from node.p2p.outbox import TransactionOutbox
+from node.p2p.peers import (
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_SEND_QUEUE_FRAMES,
+    MAINTENANCE_INTERVAL_S,
+    MAX_ANSWER_BYTES,
+    MAX_BLOCKS_PER_ANSWER,
+    MAX_PENDING_BLOCK_REQUESTS,
+    MAX_TXS_PER_FRAME,
+    PEER_STATE_TTL_S,
+    SCORE_BAD_FRAME,
+    SCORE_INVALID_MESSAGE,
+    SCORE_OVER_BUDGET,
+    SCORE_UNSOLICITED,
+    TX_FLUSH_INTERVAL_S,
+    P2PLimits,
+    P2PStats,
+    PeerHandler,
+    _PeerState,
+)
 from node.p2p.wire import (
     HANDSHAKE_MAX_FRAME_BYTES,
     MAX_CONTROL_FRAME_BYTES,
@@ -22,334 +41,19 @@ from node.p2p.wire import (
     FrameType,
     Hello,
     P2PError,
-    compute_handshake_preimage,
     decode_block_pairs,
     decode_bytes_list,
-    decode_hello,
     decode_uints,
     encode_block_pairs,
     encode_bytes_list,
     encode_frame,
-    encode_hello,
     encode_uints,
     read_frame,
 )
-from sdk.crypto import PrivateKey, PublicKey
+from sdk.crypto import PrivateKey
 from sdk.errors import EncodingError, XinlianError
 
 log = logging.getLogger("xinlian.p2p")
-
-# --- per-peer budgets (defaults of P2PLimits) ------------------------------------------------------------
-#: Frames waiting to be written to one peer; beyond this new frames are dropped (and counted).
-DEFAULT_SEND_QUEUE_FRAMES: int = 4_096
-#: Bytes queued for one peer, counted until the socket drained them; beyond this new frames are dropped.
-DEFAULT_SEND_QUEUE_BYTES: int = 64 * 1024 * 1024
-#: A peer whose send queue overflowed and has not drained anything since for this long is disconnected.
-DEFAULT_SLOW_PEER_TIMEOUT_S: float = 20.0
-#: Inbound connections still in the handshake; a connection beyond this is closed at once.
-DEFAULT_MAX_HANDSHAKES: int = 16
-#: Authenticated inbound links one key may hold; a newer one closes the oldest (reconnects replace links).
-DEFAULT_MAX_INBOUND_PER_PEER: int = 2
-#: GET_BLOCKS a peer may send per second (token refill), on top of the one-answer-at-a-time rule.
-DEFAULT_BLOCK_REQUESTS_PER_S: float = 4.0
-#: GET_BLOCKS a peer may send in a burst.
-DEFAULT_BLOCK_REQUEST_BURST: float = 16.0
-#: A BLOCKS frame is accepted only while one of our GET_BLOCKS to that peer is unanswered and this young.
-DEFAULT_BLOCK_REQUEST_TIMEOUT_S: float = 30.0
-#: Gossiped TRANSACTIONS payload bytes a peer may send per second (token refill).
-DEFAULT_TX_BYTES_PER_S: float = 4.0 * 1024 * 1024
-#: Gossiped TRANSACTIONS payload bytes a peer may send in a burst.
-DEFAULT_TX_BURST_BYTES: float = 16.0 * 1024 * 1024
-#: Largest TRANSACTIONS frame read (and sent); a larger one closes the link unread.
-DEFAULT_MAX_TX_FRAME_BYTES: int = 8 * 1024 * 1024
-#: CONSENSUS frames a peer may send per second: a validator sends a handful per round.
-DEFAULT_CONSENSUS_FRAMES_PER_S: float = 200.0
-#: CONSENSUS frames a peer may send in a burst (a reconnecting validator replays up to 32 at once).
-DEFAULT_CONSENSUS_FRAME_BURST: float = 500.0
-#: CONSENSUS bytes a peer may send per second: proposals carry a block of up to a few MiB.
-DEFAULT_CONSENSUS_BYTES_PER_S: float = 32.0 * 1024 * 1024
-#: CONSENSUS bytes a peer may send in a burst (two largest frames).
-DEFAULT_CONSENSUS_BURST_BYTES: float = 2.0 * MAX_FRAME_BYTES
-#: Misbehaviour points at which a peer is disconnected and banned.
-DEFAULT_BAN_SCORE: float = 100.0
-#: Misbehaviour points forgiven per second (so rare honest mistakes never add up to a ban).
-DEFAULT_SCORE_DECAY_PER_S: float = 2.0
-#: How long a banned key is refused at the handshake.
-DEFAULT_BAN_S: float = 60.0
-#: A dial that reached this node itself is retried this much later (never given up: addresses change hands).
-DEFAULT_SELF_DIAL_RETRY_S: float = 60.0
-#: Local transactions waiting to be gossiped; beyond this new ones are not gossiped (counted).
-DEFAULT_TX_OUTBOX_BYTES: int = 64 * 1024 * 1024
-
-# --- misbehaviour points ----------------------------------------------------------------------------------
-#: A consensus message the handler refused (honest peers ahead of a validator-set change send a few).
-SCORE_INVALID_MESSAGE: float = 1.0
-#: A frame over its rate or byte budget, or a GET_BLOCKS while one is being answered.
-SCORE_OVER_BUDGET: float = 1.0
-#: A BLOCKS frame nobody asked for.
-SCORE_UNSOLICITED: float = 10.0
-#: An undecodable, oversized or unknown frame (an honest peer of the same version never sends one).
-SCORE_BAD_FRAME: float = 20.0
-
-#: Transactions per TRANSACTIONS frame, and the most accepted in one.
-MAX_TXS_PER_FRAME: int = 4_096
-#: Blocks per BLOCKS answer and the byte budget of one answer.
-MAX_BLOCKS_PER_ANSWER: int = 64
-MAX_ANSWER_BYTES: int = 16 * 1024 * 1024
-#: Connections (inbound and outbound, authenticated or in the handshake) beyond this are refused.
-DEFAULT_MAX_CONNECTIONS: int = 64
-#: Outgoing transactions are batched for this long before a TRANSACTIONS frame leaves.
-TX_FLUSH_INTERVAL_S: float = 0.01
-#: Slow links, expired bans and forgotten peers are checked this often.
-MAINTENANCE_INTERVAL_S: float = 0.1
-#: One write to the socket takes at most this much of the queue (at least one frame) before draining.
-WRITE_BATCH_BYTES: int = 1024 * 1024
-#: Unanswered GET_BLOCKS remembered per peer (older ones are forgotten first).
-MAX_PENDING_BLOCK_REQUESTS: int = 8
-#: The budgets and score of a peer with no link are forgotten this long after it left.
-PEER_STATE_TTL_S: float = 120.0
-#: Upper bound of the RLP overhead of one string in a TRANSACTIONS list (and of the list header).
-RLP_ITEM_OVERHEAD_BYTES: int = 5
-
-
-class PeerHandler(Protocol):
-    """What the node does with peer traffic. Called on the p2p loop thread: must not block (except
-    ``get_blocks``, which runs in a worker thread)."""
-
-    def get_height(self) -> int:
-        """Return this node's committed height (sent in HELLO)."""
-        ...
-
-    def on_peer_connected(self, peer: bytes) -> None:
-        """A peer (64-byte public key) completed the handshake."""
-        ...
-
-    def on_consensus(self, data: bytes, peer: bytes) -> bool:
-        """Take one encoded consensus message; return False when it is invalid (counted against the peer)."""
-        ...
-
-    def on_transactions(self, raws: list[bytes], peer: bytes) -> None:
-        """Take gossiped raw transactions (not yet checked)."""
-        ...
-
-    def get_blocks(self, from_height: int, max_count: int) -> list[tuple[bytes, bytes]]:
-        """Return up to ``max_count`` committed (block, certificate) encodings from ``from_height`` on."""
-        ...
-
-    def on_blocks(self, pairs: list[tuple[bytes, bytes]], peer: bytes) -> None:
-        """Take (block, certificate) encodings answering a GET_BLOCKS (not yet checked)."""
-        ...
-
-
-@dataclass(frozen=True, slots=True)
-class P2PLimits:
-    """Per-peer resource budgets of the peer service (every field defaults to its DEFAULT_* constant)."""
-
-    send_queue_bytes: int = DEFAULT_SEND_QUEUE_BYTES
-    slow_peer_timeout_s: float = DEFAULT_SLOW_PEER_TIMEOUT_S
-    max_handshakes: int = DEFAULT_MAX_HANDSHAKES
-    max_inbound_per_peer: int = DEFAULT_MAX_INBOUND_PER_PEER
-    block_requests_per_s: float = DEFAULT_BLOCK_REQUESTS_PER_S
-    block_request_burst: float = DEFAULT_BLOCK_REQUEST_BURST
-    block_request_timeout_s: float = DEFAULT_BLOCK_REQUEST_TIMEOUT_S
-    tx_bytes_per_s: float = DEFAULT_TX_BYTES_PER_S
-    tx_burst_bytes: float = DEFAULT_TX_BURST_BYTES
-    max_tx_frame_bytes: int = DEFAULT_MAX_TX_FRAME_BYTES
-    consensus_frames_per_s: float = DEFAULT_CONSENSUS_FRAMES_PER_S
-    consensus_frame_burst: float = DEFAULT_CONSENSUS_FRAME_BURST
-    consensus_bytes_per_s: float = DEFAULT_CONSENSUS_BYTES_PER_S
-    consensus_burst_bytes: float = DEFAULT_CONSENSUS_BURST_BYTES
-    ban_score: float = DEFAULT_BAN_SCORE
-    score_decay_per_s: float = DEFAULT_SCORE_DECAY_PER_S
-    ban_s: float = DEFAULT_BAN_S
-    self_dial_retry_s: float = DEFAULT_SELF_DIAL_RETRY_S
-    tx_outbox_bytes: int = DEFAULT_TX_OUTBOX_BYTES
-
-    def __post_init__(self) -> None:
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-                raise P2PError(f"p2p limit {f.name} must be a positive number, got {value!r}")
-        if self.max_tx_frame_bytes > MAX_FRAME_BYTES:
-            raise P2PError("max_tx_frame_bytes must not exceed the frame limit", limit=MAX_FRAME_BYTES)
-
-
-@dataclass
-class P2PStats:
-    """Counters of the peer service (written on the loop thread and by senders, read from any thread)."""
-
-    counters: dict[str, int] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
-
-    def add(self, name: str, amount: int = 1) -> None:
-        with self._lock:
-            self.counters[name] = self.counters.get(name, 0) + amount
-
-    def get(self, name: str) -> int:
-        return self.counters.get(name, 0)
-
-    def snapshot(self) -> dict[str, int]:
-        """Return a copy of every counter (safe to iterate while the loop keeps counting)."""
-        with self._lock:
-            return dict(self.counters)
-
-
-class _TokenBucket:
-    """Tokens refilled at ``rate`` per second up to ``burst``. A full bucket admits any single item (and
-    goes into debt), so an item larger than the burst is slowed down, never refused forever."""
-
-    __slots__ = ("burst", "rate", "stamp", "tokens")
-
-    def __init__(self, rate: float, burst: float, now: float) -> None:
-        self.rate = rate
-        self.burst = burst
-        self.tokens = burst
-        self.stamp = now
-
-    def can_take(self, amount: float, now: float) -> bool:
-        if now > self.stamp:
-            self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
-            self.stamp = now
-        return self.tokens >= min(amount, self.burst)
-
-    def take(self, amount: float, now: float) -> bool:
-        """Spend ``amount`` tokens; returns False (spending nothing) when there are too few."""
-        if not self.can_take(amount, now):
-            return False
-        self.tokens -= amount
-        return True
-
-
-class _PeerState:
-    """What the service remembers about one key across its links: budgets, score, block requests."""
-
-    def __init__(self, limits: P2PLimits, now: float) -> None:
-        self.block_requests = _TokenBucket(limits.block_requests_per_s, limits.block_request_burst, now)
-        self.tx_bytes = _TokenBucket(limits.tx_bytes_per_s, limits.tx_burst_bytes, now)
-        self.consensus_frames = _TokenBucket(limits.consensus_frames_per_s, limits.consensus_frame_burst, now)
-        self.consensus_bytes = _TokenBucket(limits.consensus_bytes_per_s, limits.consensus_burst_bytes, now)
-        self.score = 0.0
-        self.score_stamp = now
-        self.serving_blocks = False
-        self.pending_block_requests: deque[float] = deque()
-        self.last_seen = now
-
-    def score_at(self, now: float, decay_per_s: float) -> float:
-        """Return the points left at ``now`` (read-only: safe from any thread)."""
-        return max(0.0, self.score - max(0.0, now - self.score_stamp) * decay_per_s)
-
-    def add_score(self, points: float, now: float, decay_per_s: float) -> float:
-        """Decay, then add ``points``; returns the new score (loop thread only)."""
-        self.score = self.score_at(now, decay_per_s) + points
-        self.score_stamp = max(now, self.score_stamp)
-        return self.score
-
-    def take_pending_request(self, now: float) -> bool:
-        """Consume one unexpired GET_BLOCKS we sent; returns False when none is outstanding."""
-        while self.pending_block_requests and self.pending_block_requests[0] <= now:
-            self.pending_block_requests.popleft()
-        if not self.pending_block_requests:
-            return False
-        self.pending_block_requests.popleft()
-        return True
-
-
-class _SelfConnectionError(Exception):
-    """The handshake proved (by a signature of this node's own key) that the peer is this node."""
-
-
-class _Connection:
-    """One authenticated link: a byte-bounded send queue drained by a writer task."""
-
-    def __init__(
-        self,
-        peer: bytes,
-        address: str,
-        outbound: bool,
-        writer: asyncio.StreamWriter,
-        height: int,
-        stats: P2PStats,
-        *,
-        queue_frames: int = DEFAULT_SEND_QUEUE_FRAMES,
-        queue_bytes: int = DEFAULT_SEND_QUEUE_BYTES,
-    ) -> None:
-        self.peer = peer
-        self.address = address
-        self.outbound = outbound
-        self.writer = writer
-        self.height = height
-        self.established_s = time.monotonic()
-        self.stats = stats
-        self.queue_frames = queue_frames
-        self.queue_bytes = queue_bytes
-        self.queue: deque[bytes] = deque()
-        # Bytes queued plus bytes handed to the transport whose drain has not returned yet.
-        self.queued_bytes = 0
-        self.peak_queued_bytes = 0
-        # When a frame was first dropped for lack of room with no write progress since.
-        self.stalled_since: float | None = None
-        self.closed = False
-        self._wakeup = asyncio.Event()
-
-    def send(self, frame: bytes) -> bool:
-        """Queue ``frame``; returns False (and counts a drop) when the queue is over budget or the link
-        closed. An empty queue always takes one frame, so a budget below the frame size never mutes a link."""
-        if self.closed:
-            return False
-        size = len(frame)
-        over = self.queued_bytes > 0 and (
-            len(self.queue) >= self.queue_frames or self.queued_bytes + size > self.queue_bytes
-        )
-        if over:
-            self.stats.add("dropped_outbound")
-            self.stats.add("dropped_outbound_bytes", size)
-            if self.stalled_since is None:
-                self.stalled_since = time.monotonic()
-            return False
-        self.queue.append(frame)
-        self.queued_bytes += size
-        self.peak_queued_bytes = max(self.peak_queued_bytes, self.queued_bytes)
-        self._wakeup.set()
-        return True
-
-    async def write_loop(self) -> None:
-        try:
-            while not self.closed:
-                if not self.queue:
-                    self._wakeup.clear()
-                    await self._wakeup.wait()
-                    continue
-                batch_bytes = 0
-                count = 0
-                while self.queue and (count == 0 or batch_bytes < WRITE_BATCH_BYTES):
-                    frame = self.queue.popleft()
-                    self.writer.write(frame)
-                    batch_bytes += len(frame)
-                    count += 1
-                await self.writer.drain()
-                if not self.closed:
-                    self.queued_bytes -= batch_bytes
-                    self.stalled_since = None
-                self.stats.add("frames_out", count)
-        except (ConnectionError, OSError, asyncio.CancelledError):
-            pass
-        finally:
-            self.close()
-
-    def close(self, *, abort: bool = False) -> None:
-        """Close the link; ``abort`` also discards what the transport still buffers (a stalled reader
-        would otherwise keep it alive)."""
-        if self.closed:
-            return
-        self.closed = True
-        self.queue.clear()
-        self.queued_bytes = 0
-        self._wakeup.set()
-        with contextlib.suppress(Exception):
-            if abort:
-                self.writer.transport.abort()
-            else:
-                self.writer.close()
 
 
 class PeerService:
@@ -415,13 +119,7 @@ class PeerService:
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopping = False
-        self._tx_outbox: deque[bytes] = deque()
-        self._tx_outbox_bytes = 0
-        self._tx_lock = threading.Lock()
-        # Our own gossip stays at half a receiver's budget, so an honest node never trips an honest peer's.
-        self._tx_pacer = _TokenBucket(
-            self.limits.tx_bytes_per_s / 2, self.limits.tx_burst_bytes / 2, time.monotonic()
-        )
+        self._tx_outbox = TransactionOutbox(self.limits, self.stats, time.monotonic())
 
     def _compute_kind_limits(self) -> dict[int, int]:
         limits = dict.fromkeys(range(256), HANDSHAKE_MAX_FRAME_BYTES)
@@ -528,17 +226,7 @@ class PeerService:
     def gossip_transaction(self, raw: bytes) -> None:
         """Queue ``raw`` for the next TRANSACTIONS batch to every peer (not gossiped, and counted, when it
         cannot fit a frame or the outbox is full)."""
-        cost = len(raw) + RLP_ITEM_OVERHEAD_BYTES
-        if cost + RLP_ITEM_OVERHEAD_BYTES + 1 > self.limits.max_tx_frame_bytes:
-            self.stats.add("oversized_outbound")
-            log.warning("not gossiping a %d-byte transaction: above the TRANSACTIONS frame limit", len(raw))
-            return
-        with self._tx_lock:
-            if self._tx_outbox_bytes + cost > self.limits.tx_outbox_bytes:
-                self.stats.add("transactions_outbox_dropped")
-                return
-            self._tx_outbox.append(raw)
-            self._tx_outbox_bytes += cost
+        self._tx_outbox.put(raw)
 
     def request_blocks(self, peer: bytes, from_height: int, max_count: int = MAX_BLOCKS_PER_ANSWER) -> None:
         """Ask ``peer`` for committed blocks with certificates from ``from_height`` on (its BLOCKS answer is
@@ -636,28 +324,11 @@ class PeerService:
     async def _flush_transactions_forever(self) -> None:
         while True:
             await asyncio.sleep(TX_FLUSH_INTERVAL_S)
-            while (chunk := self._next_transaction_chunk(time.monotonic())) is not None:
+            while (chunk := self._tx_outbox.take(time.monotonic())) is not None:
                 frame = self._encode_outbound(FrameType.TRANSACTIONS, encode_bytes_list(chunk))
                 if frame is not None:
                     self._broadcast_frame(frame)
                     self.stats.add("transactions_gossiped", len(chunk))
-
-    def _next_transaction_chunk(self, now: float) -> list[bytes] | None:
-        """Take the next TRANSACTIONS batch off the outbox; None when it is empty or the pacer says wait."""
-        with self._tx_lock:
-            size = RLP_ITEM_OVERHEAD_BYTES + 1
-            count = 0
-            for raw in self._tx_outbox:
-                cost = len(raw) + RLP_ITEM_OVERHEAD_BYTES
-                if count == MAX_TXS_PER_FRAME or (count and size + cost > self.limits.max_tx_frame_bytes):
-                    break
-                size += cost
-                count += 1
-            if count == 0 or not self._tx_pacer.take(size, now):
-                return None
-            chunk = [self._tx_outbox.popleft() for _ in range(count)]
-            self._tx_outbox_bytes -= size - RLP_ITEM_OVERHEAD_BYTES - 1
-            return chunk
 
     # --- loop side: budgets and scores ---------------------------------------------------------------
     def _state(self, peer: bytes) -> _PeerState:
@@ -787,8 +458,17 @@ class PeerService:
         nonce = secrets.token_bytes(NONCE_BYTES)
         self._own_nonces.add(nonce)
         try:
+            ours = Hello(
+                P2P_VERSION,
+                self.chain_id,
+                self.genesis_hash,
+                self.public_key,
+                nonce,
+                self.handler.get_height(),
+            )
             theirs, is_self = await asyncio.wait_for(
-                self._exchange(reader, writer, nonce, address), self.handshake_timeout_s
+                exchange_hellos(reader, writer, ours, self._key, self._own_nonces, self._refusal, self.stats),
+                self.handshake_timeout_s,
             )
         except (XinlianError, OSError, TimeoutError, asyncio.IncompleteReadError) as exc:
             self.stats.add("handshake_failures")
@@ -837,50 +517,14 @@ class PeerService:
             log.exception("the handler failed on a new peer")
         return conn
 
-    async def _exchange(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, nonce: bytes, address: str
-    ) -> tuple[Hello, bool]:
-        """Run HELLO/AUTH; returns the peer's HELLO and whether the peer is this node itself. Nothing is
-        decided on the peer's key before its AUTH verified, except refusing the link."""
-        hello = Hello(
-            P2P_VERSION, self.chain_id, self.genesis_hash, self.public_key, nonce, self.handler.get_height()
-        )
-        writer.write(encode_frame(FrameType.HELLO, encode_hello(hello)))
-        await writer.drain()
-        kind, payload = await read_frame(reader, HANDSHAKE_MAX_FRAME_BYTES)
-        if kind != FrameType.HELLO:
-            raise P2PError("expected HELLO")
-        theirs = decode_hello(payload)
-        if theirs.version != P2P_VERSION:
-            raise P2PError("unsupported p2p version", version=theirs.version)
-        if theirs.chain_id != self.chain_id or theirs.genesis_hash != self.genesis_hash:
-            raise P2PError("peer is on another chain", chain_id=theirs.chain_id)
-        is_self = theirs.public_key == self.public_key
-        if is_self:
-            # Only another live handshake of this node carries its key with one of its nonces; our own nonce
-            # echoed back would let the peer reflect our AUTH as its own.
-            if theirs.nonce == nonce or theirs.nonce not in self._own_nonces:
-                self.stats.add("impostor_hellos")
-                raise P2PError("peer claims this node's key")
-        else:
-            if self._is_banned(theirs.public_key, time.monotonic()):
-                self.stats.add("refused_banned")
-                raise P2PError("peer is banned")
-            if not self.is_allowed(theirs.public_key):
-                raise P2PError("peer key is not allowed on this network")
-        preimage = compute_handshake_preimage(
-            self.chain_id, self.genesis_hash, theirs.nonce, self.public_key, theirs.public_key
-        )
-        writer.write(encode_frame(FrameType.AUTH, self._key.sign(preimage)))
-        await writer.drain()
-        kind, signature = await read_frame(reader, HANDSHAKE_MAX_FRAME_BYTES)
-        if kind != FrameType.AUTH:
-            raise P2PError("expected AUTH")
-        expected = compute_handshake_preimage(
-            self.chain_id, self.genesis_hash, nonce, theirs.public_key, self.public_key
-        )
-        PublicKey.from_bytes(theirs.public_key).verify(expected, signature)
-        return theirs, is_self
+    def _refusal(self, peer: bytes) -> str | None:
+        """Why a handshake with ``peer`` is refused (banned, not allowed), or None."""
+        if self._is_banned(peer, time.monotonic()):
+            self.stats.add("refused_banned")
+            return "peer is banned"
+        if not self.is_allowed(peer):
+            return "peer key is not allowed on this network"
+        return None
 
     async def _serve(self, conn: _Connection, reader: asyncio.StreamReader) -> None:
         """Read and dispatch frames until the link closes."""

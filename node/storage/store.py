@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from types import MappingProxyType, TracebackType
-from typing import Any, NamedTuple
+from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Table, and_, delete, func, insert, select, tuple_
 from sqlalchemy.exc import SQLAlchemyError
@@ -36,6 +36,7 @@ from node.storage.models import (
     TransactionRow,
     WalRow,
 )
+from node.storage.records import LogCursor, StoredLog, StoredReceipt, StoredTransaction, WalEntry
 from sdk.errors import StorageError
 from sdk.types import MAX_TOPICS, Block, BlockHeader, CommitCertificate, Log, Receipt, Transaction
 
@@ -101,69 +102,6 @@ _SQL_GET_STATE_NODE = "SELECT value FROM state_nodes WHERE key = ?"
 _SQL_GET_TRANSACTION = "SELECT encoded, height, tx_index FROM transactions WHERE tx_hash = ?"
 _SQL_GET_RECEIPT = "SELECT encoded, height, tx_index FROM receipts WHERE tx_hash = ?"
 _SQL_GET_METADATA = "SELECT value FROM metadata WHERE key = ?"
-
-
-class StoredTransaction(NamedTuple):
-    """A committed transaction and where it is: ``(transaction, height, tx_index)``."""
-
-    transaction: Transaction
-    height: int
-    tx_index: int
-
-
-class StoredReceipt(NamedTuple):
-    """A committed receipt and where it is: ``(receipt, height, tx_index)``."""
-
-    receipt: Receipt
-    height: int
-    tx_index: int
-
-
-class LogCursor(NamedTuple):
-    """Position of a log in chain order; ``query_logs(after=cursor)`` resumes strictly after it."""
-
-    height: int
-    tx_index: int
-    log_index: int
-
-    def to_token(self) -> str:
-        """Return the cursor as an opaque string for APIs (``"height.tx_index.log_index"``)."""
-        return f"{self.height}.{self.tx_index}.{self.log_index}"
-
-    @classmethod
-    def from_token(cls, token: str) -> LogCursor:
-        """Parse a token made by ``to_token``; raises StorageError if it is malformed."""
-        parts = token.split(".")
-        if len(parts) != 3 or not all(part.isdigit() for part in parts):
-            raise StorageError("malformed log cursor", code="invalid_log_query", cursor=token)
-        return cls(int(parts[0]), int(parts[1]), int(parts[2]))
-
-
-@dataclass(frozen=True, slots=True)
-class StoredLog:
-    """A committed log with its position and the hashes of its transaction and block."""
-
-    height: int
-    block_hash: bytes
-    tx_hash: bytes
-    tx_index: int
-    log_index: int
-    log: Log
-
-    @property
-    def cursor(self) -> LogCursor:
-        return LogCursor(self.height, self.tx_index, self.log_index)
-
-
-@dataclass(frozen=True, slots=True)
-class WalEntry:
-    """One consensus WAL record: what this validator signed at (height, round, step)."""
-
-    height: int
-    round: int
-    step: str
-    value: bytes
-    encoded: bytes
 
 
 class Store:

@@ -24,7 +24,7 @@ from eth_utils.abi import function_signature_to_4byte_selector  # noqa: E402
 
 from node.devnet import Devnet  # noqa: E402
 from node.genesis import CALENDAR_ADDRESS, GOVERNANCE_ADDRESS  # noqa: E402
-from node.ledger.chain import compute_minimum_gas  # noqa: E402
+from node.ledger.rules import compute_minimum_gas  # noqa: E402
 from scripts.bench.common import CommitWatcher  # noqa: E402
 from scripts.bench.devnet import make_network  # noqa: E402
 from sdk.crypto import PrivateKey  # noqa: E402

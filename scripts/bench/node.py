@@ -30,8 +30,14 @@ import httpx  # noqa: E402
 from eth_abi.abi import encode as abi_encode  # noqa: E402
 from eth_utils.abi import function_signature_to_4byte_selector  # noqa: E402
 
-from node.genesis import DEFAULT_ROLE_ADMINS, GOVERNANCE_ADDRESS, ROLE_IDS, encode_contract_name  # noqa: E402
-from node.network import GenesisFile, init_network  # noqa: E402
+from node.demo_network import init_network  # noqa: E402
+from node.genesis import (  # noqa: E402
+    DEFAULT_ROLE_ADMINS,
+    GOVERNANCE_ADDRESS,
+    ROLE_IDS,
+    GenesisFile,
+    encode_contract_name,
+)
 from scripts.bench.common import CommitRun  # noqa: E402
 from sdk.client import Client  # noqa: E402
 from sdk.crypto import PrivateKey  # noqa: E402
@@ -540,7 +546,8 @@ def run_baseline(txs: int, genesis: GenesisFile) -> BaselineResult:
     artifact = json.loads((REPO_ROOT / "contracts" / "build" / "Governance.json").read_text(encoding="utf-8"))
     w3 = Web3(EthereumTesterProvider(EthereumTester(PyEVMBackend())))
     accounts = list(w3.eth.accounts)
-    orgs = genesis.organisations
+    spec = genesis.spec
+    orgs = spec.organisations
     if len(accounts) < len(orgs):
         raise RuntimeError("eth-tester has fewer accounts than the genesis has organisations")
     factory = w3.eth.contract(abi=artifact["abi"], bytecode=artifact["bytecode"])
@@ -548,17 +555,16 @@ def run_baseline(txs: int, genesis: GenesisFile) -> BaselineResult:
     governance = w3.eth.contract(address=deployed["contractAddress"], abi=artifact["abi"])
     # Same organisations, roles, role admins, validators and registry as genesis; the org accounts are
     # eth-tester's secp256k1 accounts (eth-tester cannot sign with SM2), org i ↔ account i.
-    account_of = {m.uscc: accounts[i] for i, m in enumerate(genesis.accounts)}
-    committee_usccs = [m.uscc for m in genesis.accounts if m.address in genesis.committee]
-    roles = [
-        (account_of[m.uscc], ROLE_IDS[r], bytes.fromhex(s[2:])) for m in genesis.accounts for r, s in m.roles
-    ]
+    account_of = {m.uscc: accounts[i] for i, m in enumerate(spec.accounts)}
+    uscc_of = {m.address: m.uscc for m in spec.accounts}
+    committee_usccs = [m.uscc for m in spec.accounts if m.address in spec.committee]
+    roles = [(account_of[uscc_of[r.address]], r.role, r.scope) for r in spec.roles]
     w3.eth.wait_for_transaction_receipt(
         governance.functions.initialize(
             [account_of[u] for u in committee_usccs],
-            genesis.threshold,
+            spec.threshold,
             [(o.uscc, o.name) for o in orgs],
-            [(account_of[m.uscc], m.uscc) for m in genesis.accounts],
+            [(account_of[m.uscc], m.uscc) for m in spec.accounts],
             roles,
             [(role, admin) for role, admin in DEFAULT_ROLE_ADMINS],
             list(genesis.validator_keys()),
@@ -568,12 +574,11 @@ def run_baseline(txs: int, genesis: GenesisFile) -> BaselineResult:
     progress("baseline: Governance deployed and initialised")
     admin_of = {ROLE_IDS[_ROLE_NAMES[admin]]: _ROLE_NAMES[role] for role, admin in DEFAULT_ROLE_ADMINS}
     grantors = [
-        (account_of[m.uscc], admin_of[ROLE_IDS[r]])
-        for m in genesis.accounts
-        for r, _ in m.roles
-        if ROLE_IDS[r] in admin_of and admin_of[ROLE_IDS[r]] not in LICENCE_TYPE_SCOPED_ROLES
+        (account_of[uscc_of[r.address]], admin_of[r.role])
+        for r in spec.roles
+        if r.role in admin_of and admin_of[r.role] not in LICENCE_TYPE_SCOPED_ROLES
     ]
-    targets = [bytes.fromhex(account_of[m.uscc][2:]) for m in genesis.accounts]
+    targets = [bytes.fromhex(account_of[m.uscc][2:]) for m in spec.accounts]
 
     def grant(i: int) -> tuple[str, bytes]:
         sender, role = grantors[i % len(grantors)]

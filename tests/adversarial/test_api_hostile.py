@@ -15,8 +15,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from node.api import create_app
 from node.api.limits import EVM_RECURSION_LIMIT, MAX_JSON_DEPTH, ApiLimits, json_too_deep

@@ -12,8 +12,9 @@ import pytest
 
 from node.config import NodeConfig
 from node.devnet import init_devnet
+from node.driver import INVALID_GOSSIP_POINTS
 from node.genesis import GOVERNANCE_ADDRESS
-from node.runtime import INVALID_GOSSIP_POINTS, Node
+from node.runtime import Node
 from sdk.crypto import PrivateKey
 from sdk.types import Transaction
 from tests.support import free_ports, wait_until

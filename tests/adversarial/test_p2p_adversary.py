@@ -10,7 +10,8 @@ from contextlib import contextmanager
 
 import pytest
 
-from node.p2p.service import SCORE_BAD_FRAME, P2PLimits, PeerService
+from node.p2p.peers import SCORE_BAD_FRAME, P2PLimits
+from node.p2p.service import PeerService
 from node.p2p.wire import (
     MAX_FRAME_BYTES,
     FrameType,

@@ -16,15 +16,16 @@ from eth_utils import keccak
 from node.execution import BlockContext, ExecutionEngine, Message
 from node.genesis import (
     GOVERNANCE_ADDRESS,
+    INIT_DATA_BUILDERS,
     SYSTEM_CONTRACT_ADDRESSES,
     GenesisAccount,
     GenesisOrganisation,
     GenesisRole,
     GenesisSpec,
     SystemContract,
+    encode_initialize_with_governance,
     load_runtime_code,
 )
-from node.genesis_init import INIT_DATA_BUILDERS, encode_initialize_with_governance
 from sdk.contracts import Contract, DecodedEvent
 from sdk.types import Receipt
 

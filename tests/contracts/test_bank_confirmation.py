@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from eth_utils import keccak
 
+from node.demo_network import make_uscc
 from node.genesis import (
     AUDITOR,
     GOVERNANCE_ADDRESS,
 )
-from node.network import make_uscc
 from sdk.domains.calendar import OFFICIAL_CALENDAR, end_of_day
 from tests.contracts.worlds.confirmations import (
     ACCEPTED,

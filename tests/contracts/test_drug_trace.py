@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
+from node.demo_network import make_uscc
 from node.genesis import (
     GOVERNANCE_ADDRESS,
 )
-from node.network import make_uscc
 from sdk.domains.calendar import day_of_date
 from sdk.domains.drugs import (
     CALL_GAS_BASE,

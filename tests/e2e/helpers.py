@@ -19,8 +19,8 @@ import httpx
 from eth_abi.abi import encode as abi_encode
 from eth_utils.abi import function_signature_to_4byte_selector
 
+from node.demo_network import init_network
 from node.genesis import DEFAULT_ROLE_ADMINS, GOVERNANCE_ADDRESS, ROLE_IDS
-from node.network import init_network
 from sdk.crypto import PrivateKey
 from sdk.domains.governance import LICENCE_TYPE_SCOPED_ROLES
 from sdk.types import Transaction

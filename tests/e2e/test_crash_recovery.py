@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from node.network import GenesisFile
+from node.genesis import GenesisFile
 from node.storage import Store
 from sdk.answers import ReceiptResult
 from sdk.client import Client

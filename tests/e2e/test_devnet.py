@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from node.devnet import Devnet, init_devnet
-from node.network import GenesisFile
+from node.genesis import GenesisFile
 from node.storage import Store
 from sdk.client import Client
 from sdk.crypto import PrivateKey

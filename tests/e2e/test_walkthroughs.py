@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from node.network import init_network
+from node.demo_network import init_network
 from tests.e2e.helpers import REPO_ROOT, Network, NodeProcess, get_free_port
 
 WALKTHROUGHS = [

@@ -24,7 +24,7 @@ from sqlalchemy.engine import make_url
 
 from node.api import create_app
 from node.config import NodeConfig
-from node.network import init_network
+from node.demo_network import init_network
 from node.runtime import Node
 from sdk.crypto import PrivateKey
 from sdk.signer import Signer

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 
-from node.network import make_uscc
+from node.demo_network import make_uscc
 from scripts.samples import SAMPLE_RESIDENT_ID
 from sdk.client import Client
 from sdk.crypto import PrivateKey, sm3

@@ -172,7 +172,7 @@ def test_governance_registers_organisation_and_account_and_manages_roles(
     client: Client, running_node: RunningNode
 ) -> None:
     committee = client.governance.with_signer(running_node.committee.signer)
-    from node.network import make_uscc
+    from node.demo_network import make_uscc
 
     uscc = make_uscc("320100", 77_000_000 + running_node.ledger.height)
     created = committee.register_organisation(uscc, "Nanjing Pharmacy Co.")

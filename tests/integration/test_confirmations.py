@@ -18,7 +18,7 @@ import httpx
 import pytest
 from node_fixtures import RunningNode, start_node, stop_node
 
-from node.network import make_uscc
+from node.demo_network import make_uscc
 from scripts.samples import (
     BANK_BALANCE,
     BOOK_BALANCE,

@@ -14,9 +14,9 @@ from node.config import NodeConfig
 from node.consensus.adapter import LedgerBlockSource, compute_consensus_config, get_chain_head
 from node.consensus.core import QbftCore
 from node.consensus.wal import InMemoryWal, Step
+from node.demo_network import init_network
 from node.devnet import init_devnet
 from node.genesis import GOVERNANCE_ADDRESS
-from node.network import init_network
 from node.runtime import LockedVerifier, Node
 from sdk.crypto import PrivateKey
 from sdk.domains.governance import Action, encode_payload

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 
-from node.network import make_uscc
+from node.demo_network import make_uscc
 from sdk.client import Client
 from sdk.domains.drugs import (
     BillType,

@@ -11,7 +11,7 @@ from eth_abi.abi import encode
 from eth_utils.abi import function_signature_to_4byte_selector
 
 from node.config import NodeConfig
-from node.network import init_network
+from node.demo_network import init_network
 from node.runtime import Node, SoloProducer
 from sdk.crypto import PrivateKey
 from sdk.errors import InvalidBlock, InvalidTransaction
@@ -184,7 +184,7 @@ def test_database_of_another_chain_is_refused(tmp_path: Path, network: Path) -> 
 def test_genesis_is_fixed_by_the_file_not_by_the_contract_builds_on_disk(
     network: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import node.network as network_module
+    import node.genesis as network_module
 
     config = NodeConfig.load(network / "nodes" / "node-0.json")
     first = Node(config)
@@ -205,7 +205,7 @@ def test_genesis_is_fixed_by_the_file_not_by_the_contract_builds_on_disk(
 
 def test_genesis_file_with_missing_code_is_refused(network: Path) -> None:
     from node.config import ConfigError
-    from node.network import GenesisFile
+    from node.genesis import GenesisFile
 
     raw = json.loads((network / "genesis.json").read_text())
     raw["governance_code"] = "0x"

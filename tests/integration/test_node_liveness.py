@@ -17,7 +17,7 @@ import pytest
 
 from node.config import NodeConfig
 from node.consensus.liveness import STALL_AFTER_S, ConsensusLiveness
-from node.network import init_network
+from node.demo_network import init_network
 from node.p2p.service import PeerService
 from node.runtime import FATAL_EXIT_CODE, Node
 from tests.support import wait_until

@@ -17,9 +17,9 @@ from eth_utils.abi import function_signature_to_4byte_selector
 
 from node.api.views import ViewCallPool
 from node.config import NodeConfig
+from node.demo_network import init_network
 from node.execution import BlockContext
 from node.genesis import CALENDAR_ADDRESS
-from node.network import init_network
 from node.runtime import Node, SoloProducer
 from sdk.crypto import PrivateKey
 from sdk.errors import ExecutionError, XinlianError

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from sdk.crypto import PrivateKey, PublicKey, signature_from_der, signature_to_der, sm4_gcm_open, sm4_gcm_seal
 from sdk.crypto.sm2 import N

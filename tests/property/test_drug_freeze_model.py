@@ -3,8 +3,7 @@ batch never moves, and each kind of hold is set and lifted only by the party it 
 
 from __future__ import annotations
 
-from hypothesis import settings
-from hypothesis import strategies as st
+from hypothesis import settings, strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from sdk.domains.drugs import compute_product_id

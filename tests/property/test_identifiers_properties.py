@@ -6,8 +6,7 @@ import datetime as dt
 import random
 import re
 
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from sdk.errors import IdentifierError
 from sdk.identifiers import (

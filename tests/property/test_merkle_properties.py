@@ -7,8 +7,7 @@ import functools
 from collections.abc import Sequence
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from sdk.crypto import sm3
 from sdk.errors import MerkleProofError

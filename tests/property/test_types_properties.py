@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import rlp
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from sdk.encoding import Item, decode, encode
 from sdk.errors import EncodingError

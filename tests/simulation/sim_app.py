@@ -9,8 +9,7 @@ from typing import ClassVar
 from node.consensus.core import BlockInfo, ChainHead
 from node.consensus.signing import CachingVerifier, Sm2Signer, Sm2Verifier
 from sdk.crypto import PrivateKey, sm3
-from sdk.encoding import decode as rlp_decode
-from sdk.encoding import encode as rlp_encode
+from sdk.encoding import decode as rlp_decode, encode as rlp_encode
 from sdk.errors import EncodingError, InvalidBlock
 from sdk.types import CommitCertificate
 

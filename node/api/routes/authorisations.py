@@ -6,18 +6,17 @@ from collections.abc import Iterable, Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from node.api.auth import Member, MemberDep
-from node.api.convert import to_hex
+from node.api.convert import to_hex, to_optional_hex, to_plain
 from node.api.deps import LedgerDep, parse_address, parse_hash
-from node.api.errors import NotFound
-from node.api.models import ErrorPublic
-from node.api.routes.calls import call_or_raise
+from node.api.errors import Forbidden, NotFound
+from node.api.models import ErrorPublic, Shape
+from node.api.reader import LedgerReader
 from node.genesis import DATA_AUTHORISATION_ADDRESS, DATA_REGULATOR, GLOBAL_SCOPE
-from node.ledger.chain import Ledger
 from sdk.contracts import Contract
-from sdk.errors import XinlianError
+from sdk.domains.authorisations import GrantStatus, compute_field_ids
 
 router = APIRouter(prefix="/v1/authorisations", tags=["authorisations"])
 
@@ -27,7 +26,6 @@ _LOG_PAGE = 10_000
 _UINT64_MAX = 2**64 - 1
 
 _DA = Contract("DataAuthorisation")
-_GOVERNANCE = Contract("Governance")
 # Events whose first indexed argument (topic1) is the grant id: a grant's use trail.
 _GRANT_EVENTS: tuple[str, ...] = (
     "AccessRequested",
@@ -39,15 +37,6 @@ _GRANT_EVENTS: tuple[str, ...] = (
     "GrantExpired",
 )
 _GRANT_TOPICS: list[bytes] = [_DA.event_topic(name) for name in _GRANT_EVENTS]
-_STATUS_NAMES: dict[int, str] = {
-    0: "NONE",
-    1: "REQUESTED",
-    2: "APPROVED",
-    3: "GRANTED",
-    4: "REFUSED",
-    5: "REVOKED",
-    6: "EXPIRED",
-}
 _RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorPublic},
     403: {"model": ErrorPublic},
@@ -56,21 +45,11 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-class Forbidden(XinlianError):
-    """The member's organisation is no party to this grant and holds no DATA_REGULATOR role."""
-
-    code = "forbidden"
-
-
 # --- response shapes ---------------------------------------------------------------------------------------
-class _Shape(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
 TrailValue = bool | int | str | list[int]
 
 
-class TrailEventPublic(_Shape):
+class TrailEventPublic(Shape):
     event: str = Field(description="event name, e.g. UseRecorded")
     height: int
     tx_hash: str
@@ -78,7 +57,7 @@ class TrailEventPublic(_Shape):
     args: dict[str, TrailValue] = Field(description="bytes as 0x-hex, field masks as lists of field ids")
 
 
-class ResourcePublic(_Shape):
+class ResourcePublic(Shape):
     resource_id: int
     holder: str = Field(description="USCC of the holding organisation")
     registrant: str
@@ -90,7 +69,7 @@ class ResourcePublic(_Shape):
     personal: bool
 
 
-class GrantPublic(_Shape):
+class GrantPublic(Shape):
     grant_id: int
     resource_id: int
     requester: str
@@ -115,52 +94,37 @@ class GrantPublic(_Shape):
     trail: list[TrailEventPublic]
 
 
-class GrantsPage(_Shape):
+class GrantsPage(Shape):
     grants: list[GrantPublic]
     next_after: int | None = Field(description="pass as ``after`` for the next page; null at the end")
 
 
 # --- reads --------------------------------------------------------------------------------------------------
-def _read(ledger: Ledger, contract: Contract, address: bytes, function: str, *args: object) -> Any:
-    out = call_or_raise(ledger, address, contract.encode_call(function, list(args)), bytes(20))
-    return contract.decode_output(function, out)
-
-
-def _read_da(ledger: Ledger, function: str, *args: object) -> Any:
-    return _read(ledger, _DA, DATA_AUTHORISATION_ADDRESS, function, *args)
+def _read_da(reader: LedgerReader, function: str, *args: object) -> Any:
+    return reader.read(_DA, DATA_AUTHORISATION_ADDRESS, function, *args)
 
 
 def _field_ids(mask: int) -> list[int]:
-    return [i for i in range(256) if mask >> i & 1]
+    return list(compute_field_ids(mask))
 
 
-def _optional(value: bytes) -> str | None:
-    return None if not any(value) else to_hex(value)
+def _status_name(value: int) -> str:
+    try:
+        return GrantStatus(value).name
+    except ValueError:
+        return str(value)
 
 
 def _trail_value(name: str, value: Any) -> TrailValue:
-    if isinstance(value, bytes):
-        return to_hex(value)
     if name == "fields" and isinstance(value, int):
         return _field_ids(value)
-    if isinstance(value, bool | int | str):
-        return value
-    return str(value)
+    plain: TrailValue = to_plain(value)
+    return plain
 
 
-def is_regulator(ledger: Ledger, member: Member) -> bool:
+def is_regulator(reader: LedgerReader, member: Member) -> bool:
     """Whether the member's account holds DATA_REGULATOR (who may see every grant)."""
-    return bool(
-        _read(
-            ledger,
-            _GOVERNANCE,
-            ledger.governance_address,
-            "has_role",
-            member.address,
-            DATA_REGULATOR,
-            GLOBAL_SCOPE,
-        )
-    )
+    return reader.has_role(member.address, DATA_REGULATOR, GLOBAL_SCOPE)
 
 
 def is_party(member: Member, grant: dict[str, Any]) -> bool:
@@ -168,64 +132,48 @@ def is_party(member: Member, grant: dict[str, Any]) -> bool:
     return member.uscc in (grant["holder_org"], grant["requester_org"])
 
 
-def get_trails(ledger: Ledger, grant_ids: Sequence[int]) -> dict[int, list[TrailEventPublic]]:
+def get_trails(reader: LedgerReader, grant_ids: Sequence[int]) -> dict[int, list[TrailEventPublic]]:
     """Return the use trail of each grant: its events in chain order, read from the stored logs."""
     trails: dict[int, list[TrailEventPublic]] = {gid: [] for gid in grant_ids}
     if not grant_ids:
         return trails
     id_topics = [gid.to_bytes(32, "big") for gid in grant_ids]
-    after = None
-    while True:
-        logs, after = ledger.store.query_logs(
-            address=DATA_AUTHORISATION_ADDRESS,
-            topics=[_GRANT_TOPICS, id_topics],
-            limit=_LOG_PAGE,
-            after=after,
-        )
-        for stored in logs:
-            event = _DA.try_decode_log(stored.log)
-            if event is None:
-                continue
-            trails[int(event.args["grant_id"])].append(
-                TrailEventPublic(
-                    event=event.name,
-                    height=stored.height,
-                    tx_hash=to_hex(stored.tx_hash),
-                    log_index=stored.log_index,
-                    args={k: _trail_value(k, v) for k, v in event.args.items()},
-                )
+    for entry in reader.logs(DATA_AUTHORISATION_ADDRESS, [_GRANT_TOPICS, id_topics], page=_LOG_PAGE):
+        event = _DA.try_decode_log(entry.log)
+        if event is None:
+            continue
+        trails[int(event.args["grant_id"])].append(
+            TrailEventPublic(
+                event=event.name,
+                height=entry.height,
+                tx_hash=to_hex(entry.tx_hash),
+                log_index=entry.log_index,
+                args={k: _trail_value(k, v) for k, v in event.args.items()},
             )
-        if after is None:
-            return trails
+        )
+    return trails
 
 
-def find_grant_ids(ledger: Ledger, event: str, position: int, value: bytes) -> list[int]:
+def find_grant_ids(reader: LedgerReader, event: str, position: int, value: bytes) -> list[int]:
     """Return the unique grant ids (ascending) of ``event`` logs whose topic ``position`` is ``value``."""
     topics: list[bytes | None] = [_DA.event_topic(event)] + [None] * (position - 1) + [value]
-    found: set[int] = set()
-    after = None
-    while True:
-        logs, after = ledger.store.query_logs(
-            address=DATA_AUTHORISATION_ADDRESS, topics=topics, limit=_LOG_PAGE, after=after
-        )
-        found.update(int.from_bytes(stored.log.topics[1], "big") for stored in logs)
-        if after is None:
-            return sorted(found)
+    logs = reader.logs(DATA_AUTHORISATION_ADDRESS, topics, page=_LOG_PAGE)
+    return sorted({int.from_bytes(entry.log.topics[1], "big") for entry in logs})
 
 
 def to_grant_public(
-    ledger: Ledger, grant_id: int, grant: dict[str, Any], trail: list[TrailEventPublic]
+    reader: LedgerReader, grant_id: int, grant: dict[str, Any], trail: list[TrailEventPublic]
 ) -> GrantPublic:
     """Return the API shape of a grant read from the contract, with its trail."""
-    resource = _read_da(ledger, "resources", grant["resource_id"])
-    status = int(_read_da(ledger, "status_of", grant_id))
+    resource = _read_da(reader, "resources", grant["resource_id"])
+    status = int(_read_da(reader, "status_of", grant_id))
     return GrantPublic(
         grant_id=grant_id,
         resource_id=int(grant["resource_id"]),
         requester=to_hex(grant["requester"]),
         requester_org=str(grant["requester_org"]),
         holder_org=str(grant["holder_org"]),
-        status=_STATUS_NAMES.get(status, str(status)),
+        status=_status_name(status),
         purpose=to_hex(grant["purpose"]),
         fields=_field_ids(int(grant["fields"])),
         valid_from=int(grant["valid_from"]),
@@ -235,10 +183,10 @@ def to_grant_public(
         level=int(resource["level"]),
         share_type=int(resource["share_type"]),
         personal=bool(resource["personal"]),
-        subject_commitment=_optional(grant["subject_commitment"]),
-        subject_key_hash=_optional(grant["subject_key_hash"]),
-        approved_by=_optional(grant["approved_by"]),
-        granted_by=_optional(grant["granted_by"]),
+        subject_commitment=to_optional_hex(grant["subject_commitment"]),
+        subject_key_hash=to_optional_hex(grant["subject_key_hash"]),
+        approved_by=to_optional_hex(grant["approved_by"]),
+        granted_by=to_optional_hex(grant["granted_by"]),
         requested_at=int(grant["requested_at"]),
         granted_at=int(grant["granted_at"]),
         trail=trail,
@@ -246,7 +194,7 @@ def to_grant_public(
 
 
 def get_visible_page(
-    ledger: Ledger, member: Member, grant_ids: Iterable[int], *, after: int, limit: int
+    reader: LedgerReader, member: Member, grant_ids: Iterable[int], *, after: int, limit: int
 ) -> GrantsPage:
     """Return the grants among ``grant_ids`` (after ``after``) that the member may see, at most ``limit``."""
     regulator: bool | None = None
@@ -255,21 +203,21 @@ def get_visible_page(
     for gid in grant_ids:
         if gid <= after:
             continue
-        grant = _read_da(ledger, "grants", gid)
-        if int(grant["status"]) == 0:
+        grant = _read_da(reader, "grants", gid)
+        if int(grant["status"]) == GrantStatus.NONE:
             continue
         if not is_party(member, grant):
             if regulator is None:
-                regulator = is_regulator(ledger, member)
+                regulator = is_regulator(reader, member)
             if not regulator:
                 continue
         if len(visible) == limit:
             more = True
             break
         visible.append((gid, grant))
-    trails = get_trails(ledger, [gid for gid, _ in visible])
+    trails = get_trails(reader, [gid for gid, _ in visible])
     return GrantsPage(
-        grants=[to_grant_public(ledger, gid, grant, trails[gid]) for gid, grant in visible],
+        grants=[to_grant_public(reader, gid, grant, trails[gid]) for gid, grant in visible],
         next_after=visible[-1][0] if more and visible else None,
     )
 
@@ -284,7 +232,7 @@ After = Annotated[int, Query(ge=0, le=_UINT64_MAX, description="grant id to resu
 @router.get("/resources/{resource_id}", response_model=ResourcePublic, responses=_RESPONSES)
 def get_resource(resource_id: ResourceId, ledger: LedgerDep, member: MemberDep) -> ResourcePublic:
     """Return a listed data resource (any member may read the catalogue); 404 if unknown."""
-    row = _read_da(ledger, "resources", resource_id)
+    row = _read_da(LedgerReader(ledger), "resources", resource_id)
     if int(row["level"]) == 0:
         raise NotFound("no such resource", resource_id=resource_id)
     return ResourcePublic(
@@ -304,14 +252,15 @@ def get_resource(resource_id: ResourceId, ledger: LedgerDep, member: MemberDep) 
 def get_grant(grant_id: GrantId, ledger: LedgerDep, member: MemberDep) -> GrantPublic:
     """Return one request / grant with its use trail: for its holder or requester organisation, or a
     DATA_REGULATOR; 403 for anyone else, 404 if unknown."""
-    grant = _read_da(ledger, "grants", grant_id)
-    if int(grant["status"]) == 0:
+    reader = LedgerReader(ledger)
+    grant = _read_da(reader, "grants", grant_id)
+    if int(grant["status"]) == GrantStatus.NONE:
         raise NotFound("no such grant", grant_id=grant_id)
-    if not is_party(member, grant) and not is_regulator(ledger, member):
+    if not is_party(member, grant) and not is_regulator(reader, member):
         raise Forbidden(
             "only the holder, the requester or a data regulator may read this grant", grant_id=grant_id
         )
-    return to_grant_public(ledger, grant_id, grant, get_trails(ledger, [grant_id])[grant_id])
+    return to_grant_public(reader, grant_id, grant, get_trails(reader, [grant_id])[grant_id])
 
 
 @router.get("/by-resource/{resource_id}", response_model=GrantsPage, responses=_RESPONSES)
@@ -323,8 +272,9 @@ def get_grants_by_resource(
     after: After = 0,
 ) -> GrantsPage:
     """Return the requests / grants of a resource that the member's organisation holds or requested."""
-    ids = find_grant_ids(ledger, "AccessRequested", 2, resource_id.to_bytes(32, "big"))
-    return get_visible_page(ledger, member, ids, after=after, limit=limit)
+    reader = LedgerReader(ledger)
+    ids = find_grant_ids(reader, "AccessRequested", 2, resource_id.to_bytes(32, "big"))
+    return get_visible_page(reader, member, ids, after=after, limit=limit)
 
 
 @router.get("/by-requester/{address}", response_model=GrantsPage, responses=_RESPONSES)
@@ -337,8 +287,9 @@ def get_grants_by_requester(
 ) -> GrantsPage:
     """Return the requests / grants of a requesting account that the member's organisation is party to."""
     requester = parse_address(address)
-    ids = find_grant_ids(ledger, "AccessRequested", 3, bytes(12) + requester)
-    return get_visible_page(ledger, member, ids, after=after, limit=limit)
+    reader = LedgerReader(ledger)
+    ids = find_grant_ids(reader, "AccessRequested", 3, bytes(12) + requester)
+    return get_visible_page(reader, member, ids, after=after, limit=limit)
 
 
 @router.get("/by-subject/{commitment}", response_model=GrantsPage, responses=_RESPONSES)
@@ -352,5 +303,6 @@ def get_grants_by_subject(
     """Return the grants about a subject commitment: only those the member's organisation holds or
     requested (a DATA_REGULATOR sees all). The commitment is the salted SM3 the SDK computes."""
     value = parse_hash(commitment, "commitment")
-    ids = find_grant_ids(ledger, "AccessGranted", 3, value)
-    return get_visible_page(ledger, member, ids, after=after, limit=limit)
+    reader = LedgerReader(ledger)
+    ids = find_grant_ids(reader, "AccessGranted", 3, value)
+    return get_visible_page(reader, member, ids, after=after, limit=limit)

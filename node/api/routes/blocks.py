@@ -28,27 +28,27 @@ def _found(block: Block | None, **where: Any) -> Block:
 def get_latest_block(ledger: LedgerDep) -> BlockPublic:
     """Return the committed head block."""
     height = ledger.height
-    return to_block_public(_found(ledger.store.get_block(height), height=height))
+    return to_block_public(_found(ledger.get_block(height), height=height))
 
 
 @router.get("/by-hash/{block_hash}", response_model=BlockPublic, responses=_NOT_FOUND)
 def get_block_by_hash(block_hash: str, ledger: LedgerDep) -> BlockPublic:
     """Return the block whose SM3 hash is ``block_hash``."""
     wanted = parse_hash(block_hash, "block_hash")
-    return to_block_public(_found(ledger.store.get_block_by_hash(wanted), block_hash=block_hash))
+    return to_block_public(_found(ledger.get_block_by_hash(wanted), block_hash=block_hash))
 
 
 @router.get("/{height}", response_model=BlockPublic, responses=_NOT_FOUND)
 def get_block(height: HeightParam, ledger: LedgerDep) -> BlockPublic:
     """Return the block at ``height``."""
-    return to_block_public(_found(ledger.store.get_block(height), height=height))
+    return to_block_public(_found(ledger.get_block(height), height=height))
 
 
 @router.get("/{height}/certificate", response_model=CertificatePublic, responses=_NOT_FOUND)
 def get_certificate(height: HeightParam, ledger: LedgerDep) -> CertificatePublic:
     """Return the commit certificate of the block at ``height``, with the encodings a verifier checks."""
-    certificate = ledger.store.get_certificate(height)
-    header = ledger.store.get_header(height)
+    certificate = ledger.get_certificate(height)
+    header = ledger.get_header(height)
     if certificate is None or header is None:
         raise NotFound("no such block", height=height)
     return to_certificate_public(certificate, header)

@@ -16,7 +16,7 @@ router = APIRouter(prefix="/v1", tags=["chain"])
 def get_chain(ledger: LedgerDep) -> ChainPublic:
     """Return the chain id, protocol version, head, chain parameters and the Governance address."""
     head = ledger.head
-    genesis = ledger.store.get_header(0)
+    genesis = ledger.get_header(0)
     return ChainPublic(
         chain_id=ledger.chain.chain_id,
         protocol_version=PROTOCOL_VERSION,

@@ -5,19 +5,17 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from node.api.auth import Member, MemberDep
 from node.api.deps import LedgerDep, parse_hash
-from node.api.errors import BadRequest, NotFound
-from node.api.models import ErrorPublic
-from node.api.routes.calls import call_or_raise
+from node.api.errors import BadRequest, Forbidden, NotFound
+from node.api.models import ErrorPublic, Shape
+from node.api.reader import LedgerReader
 from node.genesis import AUDIT_ACCREDITOR, BANK_CONFIRMATION_ADDRESS, GLOBAL_SCOPE
-from node.ledger.chain import Ledger
 from sdk.contracts import Contract
 from sdk.domains.confirmations import LetterState, LetterStatus, letter_state_from_row
-from sdk.errors import DomainError, XinlianError
-from sdk.types import BlockHeader
+from sdk.errors import DomainError
 
 router = APIRouter(prefix="/v1/confirmations", tags=["confirmations"])
 
@@ -30,7 +28,6 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorPublic},
     422: {"model": ErrorPublic},
 }
-_LOG_PAGE = 1000
 MAX_LETTERS: int = 1000
 
 AsOfParam = Annotated[
@@ -41,15 +38,7 @@ StatusParam = Annotated[str | None, Query(max_length=32, description="only lette
 LimitParam = Annotated[int, Query(ge=1, le=MAX_LETTERS)]
 
 
-class Forbidden(XinlianError):
-    """The signed member may not see this record."""
-
-    code = "forbidden"
-
-
-class LetterPublic(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class LetterPublic(Shape):
     letter_id: str
     status: str = Field(description="status at as_of (OVERDUE and EXPIRED are derived)")
     stored_status: str
@@ -81,9 +70,7 @@ class LetterPublic(BaseModel):
     closed_at: int
 
 
-class LettersPage(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class LettersPage(Shape):
     as_of: int
     count: int
     truncated: bool = Field(description="more letters matched than the limit")
@@ -91,18 +78,11 @@ class LettersPage(BaseModel):
 
 
 # --- reading the contract --------------------------------------------------------------------------------
-def _view(
-    ledger: Ledger, header: BlockHeader, contract: Contract, to: bytes, function: str, *args: Any
-) -> Any:
-    out = call_or_raise(ledger, to, contract.encode_call(function, list(args)), bytes(20), header)
-    return contract.decode_output(function, out)
-
-
-def get_letter_state(ledger: Ledger, header: BlockHeader, letter_id: bytes, as_of: int) -> LetterState | None:
-    """Return a letter at ``header``'s state with its status as of ``as_of``, or None when unknown."""
+def get_letter_state(reader: LedgerReader, letter_id: bytes, as_of: int) -> LetterState | None:
+    """Return a letter at the reader's head with its status as of ``as_of``, or None when unknown."""
 
     def view(function: str, *args: Any) -> Any:
-        return _view(ledger, header, _CONFIRMATION, BANK_CONFIRMATION_ADDRESS, function, *args)
+        return reader.read(_CONFIRMATION, BANK_CONFIRMATION_ADDRESS, function, *args)
 
     row = view("get_letter", letter_id)
     if not row["status"]:
@@ -117,18 +97,11 @@ def get_letter_state(ledger: Ledger, header: BlockHeader, letter_id: bytes, as_o
     )
 
 
-def _created_letter_ids(ledger: Ledger, topics: list[bytes | None]) -> list[bytes]:
+def _created_letter_ids(reader: LedgerReader, topics: list[bytes | None]) -> list[bytes]:
     """Letter ids of LetterCreated events matching ``topics`` (after topic0), in creation order."""
-    ids: list[bytes] = []
-    after = None
-    while True:
-        logs, after = ledger.store.query_logs(
-            address=BANK_CONFIRMATION_ADDRESS, topics=[_CREATED_TOPIC, *topics], limit=_LOG_PAGE, after=after
-        )
-        for entry in logs:
-            ids.append(bytes(entry.log.data[:32]))  # letter_id is the first (static) data word
-        if after is None:
-            return ids
+    # letter_id is the first (static) data word
+    logs = reader.logs(BANK_CONFIRMATION_ADDRESS, [_CREATED_TOPIC, *topics])
+    return [bytes(entry.log.data[:32]) for entry in logs]
 
 
 def _org_topic(arg: str, uscc: str) -> bytes:
@@ -136,7 +109,7 @@ def _org_topic(arg: str, uscc: str) -> bytes:
 
 
 def _page(
-    ledger: Ledger, ids: list[bytes], as_of: int | None, status: str | None, limit: int, header: BlockHeader
+    reader: LedgerReader, ids: list[bytes], as_of: int | None, status: str | None, limit: int
 ) -> LettersPage:
     wanted: LetterStatus | None = None
     if status is not None:
@@ -146,11 +119,11 @@ def _page(
             raise BadRequest(
                 f"unknown status {status!r}; one of {[s.name for s in LetterStatus]}", field="status"
             ) from exc
-    when = as_of if as_of is not None else header.timestamp_ms // 1000
+    when = as_of if as_of is not None else reader.header.timestamp_ms // 1000
     letters: list[LetterPublic] = []
     truncated = False
     for letter_id in ids:
-        state = get_letter_state(ledger, header, letter_id, when)
+        state = get_letter_state(reader, letter_id, when)
         if state is None or (wanted is not None and state.status != wanted):
             continue
         if len(letters) == limit:
@@ -160,15 +133,12 @@ def _page(
     return LettersPage(as_of=when, count=len(letters), truncated=truncated, letters=letters)
 
 
-def is_finance_regulator(ledger: Ledger, header: BlockHeader, member: Member) -> bool:
+def is_finance_regulator(reader: LedgerReader, member: Member) -> bool:
     """Whether the member may see every letter: holds AUDIT_ACCREDITOR (the finance authority that accredits
     audit firms) or sits on the consortium committee."""
-    governance = ledger.governance_address
-    if _view(
-        ledger, header, _GOVERNANCE, governance, "has_role", member.address, AUDIT_ACCREDITOR, GLOBAL_SCOPE
-    ):
+    if reader.has_role(member.address, AUDIT_ACCREDITOR, GLOBAL_SCOPE):
         return True
-    return bool(_view(ledger, header, _GOVERNANCE, governance, "is_committee_member", member.address))
+    return bool(reader.read(_GOVERNANCE, reader.governance_address, "is_committee_member", member.address))
 
 
 # --- routes -----------------------------------------------------------------------------------------------
@@ -179,16 +149,16 @@ def get_letter(letter_id: str, member: MemberDep, ledger: LedgerDep, as_of: AsOf
     404 when unknown, 403 (``forbidden``) for anyone else.
     """
     lid = parse_hash(letter_id, "letter_id")
-    header = ledger.head.header
-    when = as_of if as_of is not None else header.timestamp_ms // 1000
+    reader = LedgerReader(ledger)
+    when = as_of if as_of is not None else reader.header.timestamp_ms // 1000
     try:
-        state = get_letter_state(ledger, header, lid, when)
+        state = get_letter_state(reader, lid, when)
     except DomainError as exc:
         raise NotFound("no such letter", letter_id=letter_id) from exc
     if state is None:
         raise NotFound("no such letter", letter_id=letter_id)
     if member.uscc not in (state.auditor_org, state.bank_org, state.client_org) and not is_finance_regulator(
-        ledger, header, member
+        reader, member
     ):
         raise Forbidden("only the letter's parties or a finance regulator may read it", letter_id=letter_id)
     return LetterPublic(**state.to_json())
@@ -203,9 +173,9 @@ def letters_as_auditor(
     limit: LimitParam = 500,
 ) -> LettersPage:
     """Letters sent by the signing member's audit firm, in creation order."""
-    header = ledger.head.header
-    ids = _created_letter_ids(ledger, [_org_topic("auditor_org", member.uscc)])
-    return _page(ledger, ids, as_of, status, limit, header)
+    reader = LedgerReader(ledger)
+    ids = _created_letter_ids(reader, [_org_topic("auditor_org", member.uscc)])
+    return _page(reader, ids, as_of, status, limit)
 
 
 @router.get("/as-bank", response_model=LettersPage, responses=_RESPONSES)
@@ -217,9 +187,9 @@ def letters_as_bank(
     limit: LimitParam = 500,
 ) -> LettersPage:
     """Letters addressed to the signing member's bank, in creation order."""
-    header = ledger.head.header
-    ids = _created_letter_ids(ledger, [None, _org_topic("bank_org", member.uscc)])
-    return _page(ledger, ids, as_of, status, limit, header)
+    reader = LedgerReader(ledger)
+    ids = _created_letter_ids(reader, [None, _org_topic("bank_org", member.uscc)])
+    return _page(reader, ids, as_of, status, limit)
 
 
 @router.get("/as-client", response_model=LettersPage, responses=_RESPONSES)
@@ -231,9 +201,9 @@ def letters_as_client(
     limit: LimitParam = 500,
 ) -> LettersPage:
     """Letters about the signing member's company (e.g. those awaiting its authorisation)."""
-    header = ledger.head.header
-    ids = _created_letter_ids(ledger, [None, None, _org_topic("client_org", member.uscc)])
-    return _page(ledger, ids, as_of, status, limit, header)
+    reader = LedgerReader(ledger)
+    ids = _created_letter_ids(reader, [None, None, _org_topic("client_org", member.uscc)])
+    return _page(reader, ids, as_of, status, limit)
 
 
 @router.get("/overdue", response_model=LettersPage, responses=_RESPONSES)
@@ -242,8 +212,8 @@ def overdue_letters(
 ) -> LettersPage:
     """Every letter OVERDUE at ``as_of`` (default: the head's time), for a finance regulator: an account
     holding AUDIT_ACCREDITOR or a committee member. 403 (``forbidden``) for anyone else."""
-    header = ledger.head.header
-    if not is_finance_regulator(ledger, header, member):
+    reader = LedgerReader(ledger)
+    if not is_finance_regulator(reader, member):
         raise Forbidden("overdue letters are for the finance regulator (AUDIT_ACCREDITOR) or the committee")
-    ids = _created_letter_ids(ledger, [])
-    return _page(ledger, ids, as_of, LetterStatus.OVERDUE.name, limit, header)
+    ids = _created_letter_ids(reader, [])
+    return _page(reader, ids, as_of, LetterStatus.OVERDUE.name, limit)

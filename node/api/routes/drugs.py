@@ -3,23 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator, Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from node.api.auth import MemberDep
-from node.api.convert import to_hex
+from node.api.convert import to_hex, to_plain
 from node.api.deps import LedgerDep, parse_hash
-from node.api.errors import NotFound
-from node.api.models import ErrorPublic
-from node.api.routes.calls import call_or_raise
+from node.api.errors import Forbidden, NotFound
+from node.api.models import ErrorPublic, Shape
+from node.api.reader import LedgerReader
 from node.genesis import DRUG_REGULATOR, DRUG_TRACE_ADDRESS
 from node.ledger.chain import Ledger
-from node.storage import LogCursor
-from sdk.answers import LogEntry
-from sdk.contracts import Contract
 from sdk.domains.drugs import (
     CodeState,
     ConsumerView,
@@ -31,12 +27,9 @@ from sdk.domains.drugs import (
     parse_trace_code,
     validate_batch_no,
 )
-from sdk.errors import XinlianError
 
 router = APIRouter(prefix="/v1/drugs", tags=["drugs"])
 
-_LOG_PAGE = 1000
-_GOVERNANCE = Contract("Governance")
 _PUBLIC_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorPublic},
     422: {"model": ErrorPublic},
@@ -49,62 +42,12 @@ _MEMBER_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-class Forbidden(XinlianError):
-    """The member may not read this record."""
-
-    code = "forbidden"
-
-
-# --- the node's ledger as the SDK's DrugLedger, pinned to one head -------------------------------------
-class _NodeLedger:
-    """Calls and logs at one committed head, so a history and the state it is read with agree."""
-
-    def __init__(self, ledger: Ledger) -> None:
-        self.ledger = ledger
-        self.header = ledger.head.header
-
-    @property
-    def governance_address(self) -> bytes:
-        return self.ledger.governance_address
-
-    def call(self, to: bytes, data: bytes) -> bytes:
-        return call_or_raise(self.ledger, to, data, bytes(20), self.header)
-
-    def logs(self, address: bytes, topics: Sequence[bytes | None]) -> Iterable[LogEntry]:
-        return self._pages(address, topics)
-
-    def _pages(self, address: bytes, topics: Sequence[bytes | None]) -> Iterator[LogEntry]:
-        after: LogCursor | None = None
-        while True:
-            page, after = self.ledger.store.query_logs(
-                address=address, topics=topics, to_height=self.header.height, limit=_LOG_PAGE, after=after
-            )
-            for stored in page:
-                yield LogEntry(
-                    log=stored.log,
-                    height=stored.height,
-                    tx_hash=stored.tx_hash,
-                    tx_index=stored.tx_index,
-                    log_index=stored.log_index,
-                )
-            if after is None:
-                return
-
-    def block_time_ms(self, height: int) -> int | None:
-        header = self.ledger.store.get_header(height)
-        return header.timestamp_ms if header is not None else None
-
-
 def _queries(ledger: Ledger) -> DrugQueries:
-    return DrugQueries(_NodeLedger(ledger), DRUG_TRACE_ADDRESS)
+    return DrugQueries(LedgerReader(ledger), DRUG_TRACE_ADDRESS)
 
 
 # --- shapes --------------------------------------------------------------------------------------------
-class _Shape(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class DrugProductPublic(_Shape):
+class DrugProductPublic(Shape):
     name: str
     mah_uscc: str = Field(description="marketing authorisation holder (USCC)")
     mah_name: str
@@ -112,7 +55,7 @@ class DrugProductPublic(_Shape):
     category: str = Field(description="ordinary, vaccine, narcotic, psychotropic or blood_product")
 
 
-class DrugTrailStepPublic(_Shape):
+class DrugTrailStepPublic(Shape):
     step: str = Field(description="commissioned, shipped, received, shipment_cancelled, dispensed, destroyed")
     uscc: str
     organisation: str
@@ -120,7 +63,7 @@ class DrugTrailStepPublic(_Shape):
     timestamp_ms: int | None
 
 
-class DrugCodePublic(_Shape):
+class DrugCodePublic(Shape):
     """What a consumer's scan shows: authenticity, product, batch, dates, status, holds, custody trail."""
 
     code: str = Field(description="the code as the ledger knows it (20 digits or (01)…(21)…)")
@@ -138,7 +81,7 @@ class DrugCodePublic(_Shape):
     trail: list[DrugTrailStepPublic]
 
 
-class DrugCodeStatePublic(_Shape):
+class DrugCodeStatePublic(Shape):
     code_id: str
     known: bool
     product_id: str
@@ -154,7 +97,7 @@ class DrugCodeStatePublic(_Shape):
     expired: bool
 
 
-class DrugEventPublic(_Shape):
+class DrugEventPublic(Shape):
     event: str
     height: int
     tx_hash: str
@@ -164,12 +107,12 @@ class DrugEventPublic(_Shape):
     args: dict[str, Any]
 
 
-class DrugHistoryPublic(_Shape):
+class DrugHistoryPublic(Shape):
     state: DrugCodeStatePublic
     events: list[DrugEventPublic]
 
 
-class DrugBatchPublic(_Shape):
+class DrugBatchPublic(Shape):
     product_key: str
     product_id: str
     product: DrugProductPublic
@@ -225,14 +168,6 @@ def _consumer_public(queries: DrugQueries, view: ConsumerView) -> DrugCodePublic
     )
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, bytes):
-        return to_hex(value)
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    return value
-
-
 def _event_public(event: DrugEvent) -> DrugEventPublic:
     return DrugEventPublic(
         event=event.name,
@@ -241,7 +176,7 @@ def _event_public(event: DrugEvent) -> DrugEventPublic:
         tx_index=event.tx_index,
         log_index=event.log_index,
         via=to_hex(event.via) if event.via is not None else None,
-        args={k: _jsonable(v) for k, v in event.args.items()},
+        args={k: to_plain(v) for k, v in event.args.items()},
     )
 
 
@@ -263,14 +198,6 @@ def _state_public(queries: DrugQueries, state: CodeState) -> DrugCodeStatePublic
     )
 
 
-def _is_regulator(queries: DrugQueries, account: bytes) -> bool:
-    out = queries.ledger.call(
-        queries.ledger.governance_address,
-        _GOVERNANCE.encode_call("has_role", [account, DRUG_REGULATOR, bytes(32)]),
-    )
-    return bool(_GOVERNANCE.decode_output("has_role", out))
-
-
 # --- routes --------------------------------------------------------------------------------------------
 CodePath = Annotated[str, Path(min_length=1, max_length=120, description="20-digit code or GS1 string")]
 
@@ -283,14 +210,15 @@ def get_code_history(code: CodePath, ledger: LedgerDep, member: MemberDep) -> Dr
     the history, or the drug regulator may read it (403 otherwise); 404 for a code never commissioned.
     """
     code_id = parse_hash(code, "code") if code.startswith("0x") else parse_trace_code(code).code_id
-    queries = _queries(ledger)
+    reader = LedgerReader(ledger)
+    queries = DrugQueries(reader, DRUG_TRACE_ADDRESS)
     state = queries.get_code(code_id)
     if not state.known:
         raise NotFound("no such code on the ledger", code_id=to_hex(code_id))
     events = queries.history(code_id)
     product = queries.get_product(state.product_id)
     allowed = queries.involved_organisations(events) | ({product.mah_uscc} if product else set())
-    if member.uscc not in allowed and not _is_regulator(queries, member.address):
+    if member.uscc not in allowed and not reader.has_role(member.address, DRUG_REGULATOR):
         raise Forbidden("only the MAH, an organisation in the code's history or the regulator may read it")
     return DrugHistoryPublic(state=_state_public(queries, state), events=[_event_public(e) for e in events])
 

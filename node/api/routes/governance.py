@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from eth_utils.crypto import keccak
 from fastapi import APIRouter, Path, Query
 
 from node.api.convert import to_hex
 from node.api.deps import LedgerDep, parse_address, parse_hash
 from node.api.errors import BadRequest, NotFound
 from node.api.models import AccountPublic, ErrorPublic, OrganisationPublic, RolePublic
-from node.api.routes.calls import call_or_raise
+from node.api.reader import LedgerReader
 from node.ledger.chain import Ledger
 from sdk.contracts import Contract
+from sdk.domains.governance import compute_role_id as compute_name_role_id
+from sdk.errors import EncodingError
 
 router = APIRouter(prefix="/v1", tags=["governance"])
 
@@ -21,10 +22,9 @@ _GOVERNANCE = Contract("Governance")
 _RESPONSES: dict[int | str, dict[str, Any]] = {404: {"model": ErrorPublic}, 422: {"model": ErrorPublic}}
 
 
-def _read(ledger: Ledger, function: str, *args: object) -> object:
-    data = _GOVERNANCE.encode_call(function, list(args))
-    out = call_or_raise(ledger, ledger.governance_address, data, bytes(20))
-    return _GOVERNANCE.decode_output(function, out)
+def _read(ledger: Ledger, function: str, *args: object) -> Any:
+    reader = LedgerReader(ledger)
+    return reader.read(_GOVERNANCE, reader.governance_address, function, *args)
 
 
 @router.get("/organisations/{uscc}", response_model=OrganisationPublic, responses=_RESPONSES)
@@ -82,6 +82,9 @@ def compute_role_id(role: str) -> bytes:
     """
     if role.startswith("0x"):
         return parse_hash(role, "role")
-    if role.replace("_", "").isalnum() and role.isascii() and role.upper() == role:
-        return keccak(text=role)
+    if role.replace("_", "").isalnum():
+        try:
+            return compute_name_role_id(role)
+        except EncodingError:
+            pass
     raise BadRequest("role must be an upper-case name such as ISSUER or a 0x bytes32 id", field="role")

@@ -2,28 +2,26 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from node.api.auth import MemberDep
-from node.api.convert import to_hex
+from node.api.convert import to_hex, to_optional_hex, to_plain
 from node.api.deps import LedgerDep, parse_hash
-from node.api.errors import NotFound
-from node.api.models import ErrorPublic
-from node.api.routes.calls import call_or_raise
+from node.api.errors import Forbidden, NotFound
+from node.api.models import ErrorPublic, Shape
+from node.api.reader import LedgerReader
 from node.genesis import LICENCE_REGISTRY_ADDRESS
-from node.ledger.chain import Ledger
 from sdk.contracts import Contract
 from sdk.domains.licences import LicenceStatus, compute_licence_hash, decode_history, decode_jurisdiction
-from sdk.errors import XinlianError
 
 router = APIRouter(prefix="/v1/licences", tags=["licences"])
 
 _REGISTRY = Contract("LicenceRegistry")
 _ISSUED_TOPIC = _REGISTRY.event_topic("LicenceIssued")
-_LOG_PAGE = 1000
 _MAX_EVENTS = 10_000
 _RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorPublic},
@@ -42,17 +40,7 @@ IdentifierParam = Annotated[
 ]
 
 
-class Forbidden(XinlianError):
-    """The member's organisation neither issued the licence nor defined its type."""
-
-    code = "forbidden"
-
-
-class _Shape(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class LicenceStatusPublic(_Shape):
+class LicenceStatusPublic(Shape):
     id_hash: str = Field(description="SM3 of the normalised identifier")
     status: str = Field(description="VALID, NOT_YET_VALID, EXPIRED, SUSPENDED, REVOKED or SUPERSEDED")
     status_code: int
@@ -78,14 +66,14 @@ class LicenceStatusPublic(_Shape):
 HistoryValue = bool | int | str
 
 
-class LicenceEventPublic(_Shape):
+class LicenceEventPublic(Shape):
     event: str = Field(description="LicenceIssued, LicenceSuspended, LicenceUsed, …")
     height: int
     tx_hash: str
     args: dict[str, HistoryValue] = Field(description="bytes and addresses as 0x-hex")
 
 
-class LicenceHistoryPublic(_Shape):
+class LicenceHistoryPublic(Shape):
     id_hash: str
     issuer_org: str
     events: list[LicenceEventPublic]
@@ -103,37 +91,15 @@ def compute_id_hash(identifier: str) -> bytes:
     return compute_licence_hash(identifier)
 
 
-def _read(ledger: Ledger, function: str, *args: object) -> Any:
-    out = call_or_raise(
-        ledger, LICENCE_REGISTRY_ADDRESS, _REGISTRY.encode_call(function, list(args)), bytes(20)
-    )
-    return _REGISTRY.decode_output(function, out)
+def _read(reader: LedgerReader, function: str, *args: object) -> Any:
+    return reader.read(_REGISTRY, LICENCE_REGISTRY_ADDRESS, function, *args)
 
 
-def _get_licence(ledger: Ledger, id_hash: bytes) -> dict[str, Any]:
-    row: dict[str, Any] = _read(ledger, "get_licence", id_hash)
+def _get_licence(reader: LedgerReader, id_hash: bytes) -> dict[str, Any]:
+    row: dict[str, Any] = _read(reader, "get_licence", id_hash)
     if int(row["state"]) == LicenceStatus.UNKNOWN:
         raise NotFound("no licence with this identifier", id_hash=to_hex(id_hash))
     return row
-
-
-def _get_issued_height(ledger: Ledger, id_hash: bytes) -> int | None:
-    logs, _ = ledger.store.query_logs(
-        address=LICENCE_REGISTRY_ADDRESS, topics=[_ISSUED_TOPIC, id_hash], limit=1
-    )
-    return logs[0].height if logs else None
-
-
-def _optional_hash(value: bytes) -> str | None:
-    return to_hex(value) if value != bytes(32) else None
-
-
-def _plain(value: Any) -> HistoryValue:
-    if isinstance(value, bytes):
-        return to_hex(value)
-    if isinstance(value, bool | int | str):
-        return value
-    return str(value)
 
 
 # --- routes ----------------------------------------------------------------------------------------------
@@ -144,10 +110,12 @@ def get_licence_status(identifier: IdentifierParam, ledger: LedgerDep) -> Licenc
     404 when no licence has this identifier; 400 for an identifier that fails its check character.
     """
     id_hash = compute_id_hash(identifier)
-    header = ledger.head.header
-    row = _get_licence(ledger, id_hash)
-    code = LicenceStatus(int(_read(ledger, "status", id_hash)))
-    licence_type = _read(ledger, "licence_types", row["type_id"])
+    reader = LedgerReader(ledger)
+    header = reader.header
+    row = _get_licence(reader, id_hash)
+    code = LicenceStatus(int(_read(reader, "status", id_hash)))
+    licence_type = _read(reader, "licence_types", row["type_id"])
+    issued = reader.first_log(LICENCE_REGISTRY_ADDRESS, [_ISSUED_TOPIC, id_hash])
     return LicenceStatusPublic(
         id_hash=to_hex(id_hash),
         status=code.name,
@@ -162,9 +130,9 @@ def get_licence_status(identifier: IdentifierParam, ledger: LedgerDep) -> Licenc
         valid_from=int(row["valid_from"]),
         valid_until=int(row["valid_until"]),
         jurisdiction=decode_jurisdiction(row["jurisdiction"]),
-        issued_height=_get_issued_height(ledger, id_hash),
-        previous=_optional_hash(row["previous"]),
-        next=_optional_hash(row["next"]),
+        issued_height=issued.height if issued is not None else None,
+        previous=to_optional_hex(row["previous"]),
+        next=to_optional_hex(row["next"]),
         annotations=int(row["annotations"]),
         uses=int(row["uses"]),
         height=header.height,
@@ -181,33 +149,22 @@ def get_licence_history(
     Member-signed. 403 ``forbidden`` for any other organisation; 404 for an unknown licence.
     """
     id_hash = compute_id_hash(identifier)
-    height = ledger.height
-    row = _get_licence(ledger, id_hash)
-    authority_org = _read(ledger, "licence_types", row["type_id"])["authority_org"]
+    reader = LedgerReader(ledger)
+    height = reader.height
+    row = _get_licence(reader, id_hash)
+    authority_org = _read(reader, "licence_types", row["type_id"])["authority_org"]
     if member.uscc not in (row["issuer_org"], authority_org):
         raise Forbidden(
             "only the issuing organisation or the type's defining authority may read a licence's history",
             id_hash=to_hex(id_hash),
         )
-    entries: list[Any] = []
-    after = None
-    while len(entries) < _MAX_EVENTS:
-        page, after = ledger.store.query_logs(
-            address=LICENCE_REGISTRY_ADDRESS,
-            topics=[None, id_hash],
-            to_height=height,
-            limit=_LOG_PAGE,
-            after=after,
-        )
-        entries.extend(page)
-        if after is None:
-            break
+    entries = itertools.islice(reader.logs(LICENCE_REGISTRY_ADDRESS, [None, id_hash]), _MAX_EVENTS)
     events = [
         LicenceEventPublic(
             event=event.name,
             height=event.height,
             tx_hash=to_hex(event.tx_hash),
-            args={name: _plain(value) for name, value in event.args.items()},
+            args={name: to_plain(value) for name, value in event.args.items()},
         )
         for event in decode_history(_REGISTRY, entries)
     ]

@@ -70,7 +70,7 @@ def get_logs(
     window_end = start + limits.max_log_block_range - 1
     end = ledger.height if to_height is None else to_height
     page_end = min(end, window_end)
-    logs, next_cursor = ledger.store.query_logs(
+    logs, next_cursor = ledger.query_logs(
         address=addresses,
         topics=topics,
         from_height=from_height,

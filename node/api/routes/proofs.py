@@ -43,7 +43,7 @@ class _HandoverIndex:
         with self._lock:
             while self._scanned < height:
                 h = self._scanned + 1
-                header = ledger.store.get_header(h)
+                header = ledger.get_header(h)
                 if header is None:
                     break
                 if header.next_validators_hash != header.validators_hash:
@@ -61,19 +61,19 @@ def _handovers(ledger: Ledger, up_to: int) -> list[Handover]:
         index = _INDEXES.setdefault(ledger, _HandoverIndex())
     out = []
     for h in index.heights_up_to(ledger, up_to):
-        block = ledger.store.get_block(h)
+        block = ledger.get_block(h)
         if block is None:
             raise NotFound("a handover block is missing", height=h)
-        out.append(build_handover(block, ledger.store.get_certificate(h)))
+        out.append(build_handover(block, ledger.get_certificate(h)))
     return out
 
 
 # --- builders -----------------------------------------------------------------------------------------
 def _sealed(ledger: Ledger, height: int, history: HistoryProof | None = None) -> SealedHeader:
-    header = ledger.store.get_header(height)
+    header = ledger.get_header(height)
     if header is None:
         raise NotFound("no such block", height=height)
-    return SealedHeader(header, ledger.store.get_certificate(height), history)
+    return SealedHeader(header, ledger.get_certificate(height), history)
 
 
 def build_state_proof(
@@ -85,7 +85,7 @@ def build_state_proof(
     """
     at = ledger.head.header.height if height is None else height
     sealed = _sealed(ledger, at)
-    proof = ledger.engine.get_proof(sealed.header.state_root, address, [slot])
+    proof = ledger.get_proof(sealed.header.state_root, address, [slot])
     return StateProof(
         sealed=sealed,
         address=address,
@@ -112,13 +112,13 @@ def build_tx_bundle(
     Returns: the bundle. Raises: NotFound for an unknown transaction, BadRequest for a bad log index or a
     checkpoint not above the event.
     """
-    stored = ledger.store.get_receipt(tx_hash)
+    stored = ledger.get_receipt(tx_hash)
     if stored is None:
         raise NotFound("no committed transaction with this hash", tx_hash="0x" + tx_hash.hex())
     height, tx_index = stored.height, stored.tx_index
-    block = ledger.store.get_block(height)
-    receipts = ledger.store.get_block_receipts(height)
-    genesis = ledger.store.get_header(0)
+    block = ledger.get_block(height)
+    receipts = ledger.get_block_receipts(height)
+    genesis = ledger.get_header(0)
     if block is None or receipts is None or genesis is None:
         raise NotFound("the transaction's block is missing", height=height)
     if log_index is not None and not 0 <= log_index < len(stored.receipt.logs):
@@ -146,7 +146,7 @@ def build_tx_bundle(
     return build_bundle(
         genesis_hash=genesis.block_hash,
         block=block,
-        certificate=ledger.store.get_certificate(height),
+        certificate=ledger.get_certificate(height),
         receipts=receipts,
         tx_index=tx_index,
         log_index=log_index,
@@ -181,7 +181,7 @@ def build_licence_bundle(
 
     Raises NotFound when no issuance of ``id_hash`` is committed.
     """
-    logs, _ = ledger.store.query_logs(
+    logs, _ = ledger.query_logs(
         address=LICENCE_REGISTRY_ADDRESS, topics=[LICENCE_ISSUED_TOPIC, id_hash], limit=1
     )
     if not logs:
@@ -252,7 +252,7 @@ def get_trust(ledger: LedgerDep) -> BundleJson:
 
     A verifier should compare its genesis hash with one published by the consortium out of band.
     """
-    genesis = ledger.store.get_block(0)
+    genesis = ledger.get_block(0)
     if genesis is None:
         raise NotFound("no genesis block")
     return trust_to_json(Genesis.from_header(genesis.header, genesis.next_validators), genesis.header)
@@ -269,7 +269,7 @@ def get_checkpoint(
     if handovers:
         validators = handovers[-1].validators
     else:
-        genesis = ledger.store.get_block(0)
+        genesis = ledger.get_block(0)
         if genesis is None:
             raise NotFound("no genesis block")
         validators = genesis.next_validators

@@ -11,7 +11,8 @@ from fastapi.responses import JSONResponse
 
 from node.api.limits import json_too_deep, log_refusal
 from node.api.models import JsonRpcResponse
-from node.api.rpc import PARSE_ERROR, RpcError, RpcHandler
+from node.api.rpc import RpcHandler
+from node.api.rpc_wire import PARSE_ERROR, RpcError
 
 router = APIRouter(tags=["json-rpc"])
 

@@ -107,11 +107,11 @@ async def get_transaction(
 
 
 def _lookup_transaction(ledger: Ledger, tx_hash: bytes) -> TransactionPublic:
-    stored = ledger.store.get_transaction(tx_hash)
+    stored = ledger.get_transaction(tx_hash)
     if stored is not None:
         tx, height, index = stored
-        receipt = ledger.store.get_receipt(tx_hash)
-        header = ledger.store.get_header(height)
+        receipt = ledger.get_receipt(tx_hash)
+        header = ledger.get_header(height)
         return TransactionPublic(
             tx_hash=to_hex(tx_hash),
             status="committed",
@@ -122,6 +122,6 @@ def _lookup_transaction(ledger: Ledger, tx_hash: bytes) -> TransactionPublic:
             transaction=to_transaction_fields(tx),
             raw=to_hex(tx.encode()),
         )
-    if tx_hash in ledger.mempool:
+    if ledger.is_pending(tx_hash):
         return TransactionPublic(tx_hash=to_hex(tx_hash), status="pending")
     return TransactionPublic(tx_hash=to_hex(tx_hash), status="unknown")

@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from node.demo_network import make_uscc
 from node.genesis import (
     DATA_AUTHORISATION_ADDRESS,
     DATA_HOLDER,
     DATA_REGULATOR,
     DATA_USER,
 )
-from node.network import make_uscc
 from scripts.samples import SAMPLE_RESIDENT_ID
 from sdk.contracts import Contract, DecodedEvent
 from sdk.crypto import PrivateKey, sm3

@@ -8,6 +8,7 @@ from typing import Any
 
 from eth_utils import keccak
 
+from node.demo_network import make_uscc
 from node.genesis import (
     AUDIT_ACCREDITOR,
     AUDITOR,
@@ -15,7 +16,6 @@ from node.genesis import (
     BANK_CONFIRMATION_ADDRESS,
     GOVERNANCE_ADDRESS,
 )
-from node.network import make_uscc
 from sdk.contracts import Contract
 from sdk.domains.calendar import day_of_date
 from sdk.types import Receipt

@@ -6,6 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from node.demo_network import make_uscc
 from node.genesis import (
     DISPENSER,
     DISTRIBUTOR,
@@ -13,7 +14,6 @@ from node.genesis import (
     DRUG_TRACE_ADDRESS,
     MAH,
 )
-from node.network import make_uscc
 from sdk.contracts import Contract
 from sdk.domains.calendar import day_of_date
 from sdk.domains.drugs import BillType, Level, compute_product_id, parse_trace_code

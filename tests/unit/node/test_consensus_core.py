@@ -42,8 +42,7 @@ from node.consensus.messages import (
 from node.consensus.signing import CachingVerifier, Sm2Signer, Sm2Verifier
 from node.consensus.wal import InMemoryWal, Step
 from sdk.crypto import PrivateKey, sm3
-from sdk.encoding import decode as rlp_decode
-from sdk.encoding import encode as rlp_encode
+from sdk.encoding import decode as rlp_decode, encode as rlp_encode
 from sdk.errors import ConsensusError, EncodingError, InvalidBlock
 from sdk.types import CommitCertificate, Seal
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from node.config import ConfigError, NodeConfig
-from node.p2p.service import DEFAULT_BAN_S, P2PLimits
+from node.p2p.peers import DEFAULT_BAN_S, P2PLimits
 from node.runtime import compute_p2p_limits
 
 

@@ -10,7 +10,9 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from node.p2p.service import P2PLimits, P2PStats, PeerService, _Connection, _TokenBucket
+from node.p2p.connection import _Connection
+from node.p2p.peers import P2PLimits, P2PStats, _TokenBucket
+from node.p2p.service import PeerService
 from node.p2p.wire import (
     MAX_FRAME_BYTES,
     FrameType,

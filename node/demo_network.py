@@ -1,0 +1,143 @@
+"""The demo consortium: writes keys, a genesis file and node configs for a local network to run and test.
+
+A real consortium writes its genesis file itself (node.genesis.GenesisFile); this builds one with a demo
+organisation per user family, each with an admin account, and one node per validator.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from node.config import ChainConfig, ConfigError, NodeConfig
+from node.genesis import (
+    ROLE_IDS,
+    GenesisAccount,
+    GenesisFile,
+    GenesisOrganisation,
+    GenesisRole,
+    GenesisSpec,
+    get_system_contracts,
+    load_runtime_code,
+)
+from sdk.crypto import PrivateKey, address_from_public_key
+from sdk.identifiers import compute_org_code_check, compute_uscc_check
+from sdk.types import sort_validators
+
+
+def make_uscc(region: str, serial: int) -> str:
+    """A well-formed demo USCC (department 9, category 1) for ``region`` and organisation ``serial``."""
+    org_body = f"{serial:08d}"
+    org_code = org_body + compute_org_code_check(org_body)
+    body = "91" + region + org_code
+    return body + compute_uscc_check(body)
+
+
+# The demo consortium: one organisation per user family, each with an admin account. No organisation holds
+# conflicting duties: the data holder and the data regulator (who vouches for data subjects' keys and
+# approves core-data requests) are separate organisations. New organisations go at the end: scripts and
+# tests address some by their position in orgs.json.
+DEMO_ORGANISATIONS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("Consortium Committee Office", "110000", ()),
+    ("Municipal Market Regulation Bureau", "110000", ("LICENCE_AUTHORITY", "ISSUER")),
+    ("Provincial Drug Administration", "330000", ("DRUG_REGULATOR",)),
+    ("Audit Accreditation Office", "110000", ("AUDIT_ACCREDITOR",)),
+    ("Hangzhou Pharma Co., Ltd.", "330100", ("MAH",)),
+    ("Commercial Bank of Example", "310000", ("BANK",)),
+    ("Example Certified Public Accountants", "310000", ("AUDITOR",)),
+    ("Data Exchange Authority", "440300", ("DATA_HOLDER",)),
+    ("Municipal Data Administration", "440300", ("DATA_REGULATOR",)),
+)
+
+
+def _write_key(path: Path, key: PrivateKey) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(key.to_pem())
+
+
+def init_network(
+    out_dir: str | Path,
+    *,
+    validators: int = 1,
+    chain_id: int = 1001,
+    api_port: int = 8545,
+    p2p_port: int = 30300,
+    timestamp_ms: int = 0,
+    committee_size: int = 3,
+    chain_overrides: dict[str, int] | None = None,
+) -> Path:
+    """Create keys, a genesis file and one node config per validator under ``out_dir``.
+
+    Layout: genesis.json, keys/validator-N.pem, keys/org-N.pem, nodes/node-N.json, orgs.json (names,
+    USCCs, addresses and key files of the demo organisations). Keys are written unencrypted with mode 600:
+    this is for local networks; production keys belong in PEM files with a password (``keys new``).
+    Raises ConfigError when ``out_dir`` already holds a network.
+    """
+    out = Path(out_dir)
+    if (out / "genesis.json").exists():
+        raise ConfigError(f"{out} already holds a network (genesis.json exists)")
+    if validators < 1:
+        raise ConfigError("a network needs at least one validator")
+    out.mkdir(parents=True, exist_ok=True)
+    validator_keys = [PrivateKey.generate() for _ in range(validators)]
+    for i, key in enumerate(validator_keys):
+        _write_key(out / "keys" / f"validator-{i}.pem", key)
+
+    orgs: list[GenesisOrganisation] = []
+    members: list[GenesisAccount] = []
+    roles: list[GenesisRole] = []
+    directory: list[dict[str, Any]] = []
+    for i, (name, region, role_names) in enumerate(DEMO_ORGANISATIONS):
+        uscc = make_uscc(region, 10_000_001 + i)
+        key = PrivateKey.generate()
+        key_path = out / "keys" / f"org-{i}.pem"
+        _write_key(key_path, key)
+        address = address_from_public_key(key.public_key.to_bytes())
+        orgs.append(GenesisOrganisation(uscc=uscc, name=name))
+        members.append(GenesisAccount(address=address, uscc=uscc, name=name))
+        roles.extend(GenesisRole(address=address, role=ROLE_IDS[r]) for r in role_names)
+        directory.append(
+            {
+                "name": name,
+                "uscc": uscc,
+                "address": "0x" + address.hex(),
+                "key": f"keys/org-{i}.pem",
+                "roles": list(role_names),
+            }
+        )
+    committee = tuple(m.address for m in members[: max(1, min(committee_size, len(members)))])
+    genesis = GenesisFile(
+        chain=ChainConfig(chain_id=chain_id, **(chain_overrides or {})),
+        spec=GenesisSpec(
+            validators=tuple(sort_validators([k.public_key.to_bytes() for k in validator_keys])),
+            organisations=tuple(orgs),
+            accounts=tuple(members),
+            committee=committee,
+            threshold=len(committee) // 2 + 1,
+            roles=tuple(roles),
+            system_contracts=get_system_contracts(),
+            timestamp_ms=timestamp_ms,
+            governance_code=load_runtime_code("Governance"),
+        ),
+    )
+    genesis.validate()
+    (out / "genesis.json").write_text(genesis.to_json(), encoding="utf-8")
+    (out / "orgs.json").write_text(json.dumps(directory, indent=2, ensure_ascii=False), encoding="utf-8")
+    peers = [f"127.0.0.1:{p2p_port + i}" for i in range(validators)]
+    for i in range(validators):
+        cfg = NodeConfig(
+            name=f"node-{i}",
+            data_dir=f"../data/node-{i}",
+            genesis_path="../genesis.json",
+            validator_key_path=f"../keys/validator-{i}.pem",
+            api_port=api_port + i,
+            p2p_port=p2p_port + i,
+            peers=tuple(p for j, p in enumerate(peers) if j != i),
+        )
+        (out / "nodes").mkdir(exist_ok=True)
+        (out / "nodes" / f"node-{i}.json").write_text(cfg.to_json(), encoding="utf-8")
+    return out
