@@ -54,7 +54,9 @@ def serve(config_path: Path, *, banner: bool = True) -> None:
         node.ledger.view_executor = views.call
     metrics = Metrics()
     metrics.attach(node.ledger)
-    app = create_app(node.ledger, metrics=metrics, liveness=node.liveness)
+    app = create_app(
+        node.ledger, metrics=metrics, liveness=node.liveness, audience=config.api_audience or config.name
+    )
     server = uvicorn.Server(
         uvicorn.Config(app, host=config.api_host, port=config.api_port, log_level="warning", access_log=False)
     )

@@ -72,6 +72,9 @@ class NodeConfig:
     # {"send_queue_bytes": 33554432, "ban_s": 300}.
     p2p_limits: dict[str, float] = field(default_factory=dict)
     log_level: str = "info"
+    # The name members sign their API requests for (sdk.auth); empty: the node's ``name``. Unique per node,
+    # so that a request signed for one node is refused by every other.
+    api_audience: str = ""
 
     def resolved_database_url(self) -> str:
         if self.database_url:

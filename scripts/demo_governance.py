@@ -16,6 +16,7 @@ from web3 import Web3
 from sdk.client import Client
 from sdk.domains.calendar import ORDINARY, OnChainCalendar, date_of_day, day_of_date
 from sdk.signer import Signer
+from sdk.web3 import XinlianProvider
 
 
 def main() -> None:
@@ -75,8 +76,8 @@ def main() -> None:
             f"calendar covers to {date_of_day(calendar.covered_through())}"
         )
 
-    # 5. web3.py reads the same chain over JSON-RPC.
-    w3 = Web3(Web3.HTTPProvider(args.url + "/rpc"))
+    # 5. web3.py reads the same chain over JSON-RPC, as a member: each request signed by the committee key.
+    w3 = Web3(XinlianProvider(args.url, committee[0]))
     print(f"web3 eth_chainId={w3.eth.chain_id} eth_blockNumber={w3.eth.block_number}")
     logs = w3.eth.get_logs(
         {"fromBlock": 0, "toBlock": "latest", "address": Web3.to_checksum_address(gov.address)}

@@ -72,6 +72,7 @@ class ChainInfo:
     max_tx_bytes: int
     block_period_ms: int
     config: dict[str, int] = field(default_factory=dict)
+    audience: str = ""  # the node's name in member-signed requests (sdk.auth)
 
 
 @dataclass(frozen=True, slots=True)

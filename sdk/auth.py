@@ -1,7 +1,16 @@
-"""Member-signed queries: SM2 request signatures that let a node reveal a member's own business records."""
+"""Member-signed requests: SM2 request signatures that let a node reveal a member's own business records.
+
+One scheme for REST and JSON-RPC. A signature covers the domain tag, the chain id, the node it is meant for
+(its audience, published in ``/v1/chain``), the method, the exact path and query, the time, a fresh random
+nonce and the SM3 of the body. A node accepts it once (it remembers nonces for the window), only within
+``MAX_SKEW_MS`` of its clock, and only when the audience is its own: a request captured at one node cannot
+be replayed there or at another node.
+"""
 
 from __future__ import annotations
 
+import hmac
+import secrets
 import time
 from dataclasses import dataclass
 
@@ -9,24 +18,39 @@ from sdk.crypto import PrivateKey, PublicKey, sm3
 from sdk.encoding import encode
 from sdk.errors import AuthenticationError, InvalidSignatureError, XinlianError
 
-QUERY_TAG = b"xinlian/query/1"
+QUERY_TAG = b"xinlian/query/2"
 HEADER_KEY = "X-Xinlian-Key"
 HEADER_TIME = "X-Xinlian-Time"
+HEADER_NONCE = "X-Xinlian-Nonce"
+HEADER_AUDIENCE = "X-Xinlian-Audience"
 HEADER_SIGNATURE = "X-Xinlian-Signature"
-MAX_SKEW_MS = 60_000
+SIGNED_HEADERS = (HEADER_KEY, HEADER_TIME, HEADER_NONCE, HEADER_AUDIENCE, HEADER_SIGNATURE)
+#: How far a request's time may be from the node's clock; nonces are remembered for twice this.
+MAX_SKEW_MS = 30_000
+NONCE_BYTES = 16
+MAX_AUDIENCE_BYTES = 128
 
 
 def compute_query_preimage(
-    chain_id: int, method: str, path_and_query: str, timestamp_ms: int, body: bytes
+    chain_id: int,
+    audience: str,
+    method: str,
+    path_and_query: str,
+    timestamp_ms: int,
+    nonce: bytes,
+    body: bytes,
 ) -> bytes:
-    """RLP([tag, chain id, METHOD, path?query, timestamp ms, SM3(body)]): what a member signs for a query."""
+    """RLP([tag, chain id, audience, METHOD, path?query, timestamp ms, nonce, SM3(body)]): what a member
+    signs for one request."""
     return encode(
         [
             QUERY_TAG,
             chain_id,
+            audience.encode("utf-8"),
             method.upper().encode("ascii"),
             path_and_query.encode("utf-8"),
             timestamp_ms,
+            nonce,
             sm3(body),
         ]
     )
@@ -36,34 +60,51 @@ def sign_query(
     key: PrivateKey,
     *,
     chain_id: int,
+    audience: str,
     method: str,
     path_and_query: str,
     body: bytes = b"",
     timestamp_ms: int | None = None,
+    nonce: bytes | None = None,
 ) -> dict[str, str]:
-    """Return the three headers that authenticate one request as coming from ``key``'s account."""
+    """Return the headers that authenticate one request to the node ``audience`` as ``key``'s account.
+
+    A fresh CSPRNG nonce is drawn unless ``nonce`` is given (tests that replay a request pass one).
+    """
     ts = int(time.time() * 1000) if timestamp_ms is None else timestamp_ms
-    signature = key.sign(compute_query_preimage(chain_id, method, path_and_query, ts, body))
+    nonce = secrets.token_bytes(NONCE_BYTES) if nonce is None else nonce
+    preimage = compute_query_preimage(chain_id, audience, method, path_and_query, ts, nonce, body)
     return {
         HEADER_KEY: key.public_key.to_bytes().hex(),
         HEADER_TIME: str(ts),
-        HEADER_SIGNATURE: signature.hex(),
+        HEADER_NONCE: nonce.hex(),
+        HEADER_AUDIENCE: audience,
+        HEADER_SIGNATURE: key.sign(preimage).hex(),
     }
 
 
 @dataclass(frozen=True)
 class SignedQuery:
-    """A verified request signature: who signed (public key, address) and when."""
+    """A verified request signature: who signed (public key, address), when, and its nonce."""
 
     public_key: bytes
     address: bytes
     timestamp_ms: int
+    nonce: bytes
+
+
+def has_signature(headers: dict[str, str]) -> bool:
+    """Whether a request carries any of the signature headers (a request with some of them is checked,
+    and refused when they are incomplete)."""
+    lowered = {k.lower() for k in headers}
+    return any(name.lower() in lowered for name in SIGNED_HEADERS)
 
 
 def verify_query(
     headers: dict[str, str],
     *,
     chain_id: int,
+    audience: str,
     method: str,
     path_and_query: str,
     body: bytes,
@@ -72,32 +113,45 @@ def verify_query(
 ) -> SignedQuery:
     """Check the request signature headers; returns who signed, or raises AuthenticationError.
 
-    Headers are looked up case-insensitively. The timestamp must be within ``max_skew_ms`` of ``now_ms``.
+    Checks, cheapest first: all headers present and well formed (``unauthenticated``), the audience is this
+    node (``wrong_audience``), the time within ``max_skew_ms`` of ``now_ms`` (``stale_request``), the SM2
+    signature (``unauthenticated``). Whether the nonce was seen before is the caller's replay cache's job.
     """
     lowered = {k.lower(): v for k, v in headers.items()}
     try:
-        key_hex = lowered[HEADER_KEY.lower()]
-        ts_text = lowered[HEADER_TIME.lower()]
-        sig_hex = lowered[HEADER_SIGNATURE.lower()]
+        key_hex, ts_text, nonce_hex, claimed_audience, sig_hex = (
+            lowered[name.lower()] for name in SIGNED_HEADERS
+        )
     except KeyError as exc:
         raise AuthenticationError(
-            f"this query needs a member signature: headers {HEADER_KEY}, {HEADER_TIME}, {HEADER_SIGNATURE}"
+            "this request needs a member signature: headers " + ", ".join(SIGNED_HEADERS)
         ) from exc
     try:
         public = PublicKey.from_bytes(bytes.fromhex(key_hex))
         signature = bytes.fromhex(sig_hex)
+        nonce = bytes.fromhex(nonce_hex)
         timestamp_ms = int(ts_text)
     except (ValueError, XinlianError) as exc:
         raise AuthenticationError("member signature headers are malformed") from exc
+    if len(nonce) != NONCE_BYTES:
+        raise AuthenticationError(f"the request nonce must be {NONCE_BYTES} random bytes (hex)")
+    claimed = claimed_audience.encode("utf-8", errors="replace")
+    if len(claimed) > MAX_AUDIENCE_BYTES or not hmac.compare_digest(claimed, audience.encode("utf-8")):
+        raise AuthenticationError(
+            "the request is signed for another node (its audience is not this node's; see /v1/chain)",
+            code="wrong_audience",
+        )
     if abs(now_ms - timestamp_ms) > max_skew_ms:
         raise AuthenticationError(
             f"request timestamp is {abs(now_ms - timestamp_ms) // 1000} s away from the node's clock "
             f"(limit {max_skew_ms // 1000} s)",
             code="stale_request",
         )
-    preimage = compute_query_preimage(chain_id, method, path_and_query, timestamp_ms, body)
+    preimage = compute_query_preimage(chain_id, audience, method, path_and_query, timestamp_ms, nonce, body)
     try:
         public.verify(preimage, signature)
     except InvalidSignatureError as exc:
         raise AuthenticationError("member signature does not verify for this request") from exc
-    return SignedQuery(public_key=public.to_bytes(), address=public.address, timestamp_ms=timestamp_ms)
+    return SignedQuery(
+        public_key=public.to_bytes(), address=public.address, timestamp_ms=timestamp_ms, nonce=nonce
+    )

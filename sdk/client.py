@@ -149,17 +149,24 @@ class Client:
         url = httpx.URL(path, params={k: v for k, v in (params or {}).items() if v is not None})
         body = b"" if json_body is None else json.dumps(json_body, separators=(",", ":")).encode()
         path_and_query = url.raw_path.decode("ascii")
-        headers = sign_query(
-            signer.private_key,
-            chain_id=self.chain_info(refresh=False).chain_id,
-            method=method,
-            path_and_query=path_and_query,
-            body=body,
-        )
+        headers = self.sign_headers(signer, method, path_and_query, body)
         if body:
             headers["content-type"] = "application/json"
         return self._request(
             method, path_and_query, content=body, headers=headers, default_error=default_error
+        )
+
+    def sign_headers(self, signer: Signer, method: str, path_and_query: str, body: bytes) -> dict[str, str]:
+        """The signature headers (sdk.auth) for one request to this node: its chain id and audience, a
+        fresh nonce. Takes the exact path and query that will be sent."""
+        info = self.chain_info(refresh=False)
+        return sign_query(
+            signer.private_key,
+            chain_id=info.chain_id,
+            audience=info.audience,
+            method=method,
+            path_and_query=path_and_query,
+            body=body,
         )
 
     # --- chain ----------------------------------------------------------------------------------------
@@ -188,6 +195,7 @@ class Client:
                 max_tx_bytes=config["max_tx_bytes"],
                 block_period_ms=config["block_period_ms"],
                 config=config,
+                audience=str(body.get("audience") or ""),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ClientError("the node's chain info is malformed", code="bad_response") from exc

@@ -6,6 +6,11 @@ import socket
 import time
 from collections.abc import Callable
 
+import httpx
+
+from sdk.auth import sign_query
+from sdk.signer import Signer
+
 
 def free_ports(count: int) -> list[int]:
     """Return ``count`` distinct TCP ports on 127.0.0.1 that nothing listened on a moment ago."""
@@ -26,3 +31,19 @@ def wait_until(predicate: Callable[[], bool], timeout_s: float, what: str) -> No
             return
         time.sleep(0.05)
     raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+
+
+def post_signed_rpc(http: httpx.Client, signer: Signer, body: bytes) -> httpx.Response:
+    """POST ``body`` to ``/rpc`` of the node behind ``http`` (a base-URL httpx or FastAPI TestClient),
+    signed by ``signer`` for that node's chain id and audience (sdk.auth): the hostile-input tests probe what
+    a member can do, so their requests pass authentication."""
+    chain = http.get("/v1/chain").json()
+    headers = sign_query(
+        signer.private_key,
+        chain_id=chain["chain_id"],
+        audience=chain["audience"],
+        method="POST",
+        path_and_query="/rpc",
+        body=body,
+    )
+    return http.post("/rpc", content=body, headers={**headers, "content-type": "application/json"})

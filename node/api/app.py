@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from dataclasses import replace
 
 from fastapi import APIRouter, FastAPI
 
 import sdk
+from node.api.auth import ReplayCache
 from node.api.commits import CommitSignal
 from node.api.errors import install_error_handlers
 from node.api.limits import (
@@ -48,6 +50,7 @@ def create_app(
     max_body_bytes: int | None = None,
     limits: ApiLimits | None = None,
     liveness: Callable[[], ConsensusLiveness] | None = None,
+    audience: str | None = None,
 ) -> FastAPI:
     """Build the API for one loaded ledger.
 
@@ -56,7 +59,9 @@ def create_app(
     owner, e.g. ``metrics.attach(ledger)`` or ``metrics.observe_commit(block, latency_s)``); the request
     body cap in bytes (overrides ``limits.max_body_bytes``); ``limits``, what one request may cost
     (default: the constants of node.api.limits); ``liveness``, the consensus driver's liveness for /health
-    (a running node passes ``node.liveness``; without it /health judges by the head's age alone).
+    (a running node passes ``node.liveness``; without it /health judges by the head's age alone);
+    ``audience``, the name members sign their requests for (``NodeConfig.api_audience``; by default a fresh
+    random one, so a request signed for another node is never accepted here).
     Returns: the FastAPI application (serve it with uvicorn).
     """
     limits = limits or ApiLimits()
@@ -80,6 +85,8 @@ def create_app(
     signal.attach(ledger)
     app.state.commit_signal = signal
     app.state.limits = limits
+    app.state.audience = audience or "node-" + secrets.token_hex(8)
+    app.state.replay = ReplayCache()
     app.state.refusals = RefusalSummary()
     # One gate per node for calls, proofs and log queries, shared by REST and JSON-RPC.
     app.state.heavy = HeavyGate(limits.max_heavy_requests)

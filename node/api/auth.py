@@ -1,8 +1,15 @@
-"""Member authentication for business queries: an SM2-signed request from an active Governance account."""
+"""Member authentication: an SM2-signed request (sdk.auth) from an active Governance account, accepted once.
+
+The same check serves REST routes (``MemberDep``) and JSON-RPC (``authenticate``). The replay cache
+remembers every accepted nonce for twice the signing window, bounded in total and per signing key, so a
+captured request cannot be sent again, and one key cannot fill the node's memory.
+"""
 
 from __future__ import annotations
 
+import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -12,7 +19,7 @@ from fastapi import Depends, Request
 
 from node.api.deps import get_ledger
 from node.ledger.chain import Ledger
-from sdk.auth import verify_query
+from sdk.auth import MAX_SKEW_MS, verify_query
 from sdk.errors import AuthenticationError, XinlianError
 
 _ORGANISATION_OF = function_signature_to_4byte_selector("organisation_of(address)")
@@ -33,35 +40,130 @@ class Member:
     public_key: bytes
 
 
-async def get_signed_member(request: Request) -> Member:
-    """FastAPI dependency: verify the request's SM2 signature headers and Governance membership.
+class ReplayCache:
+    """Nonces of accepted signed requests, each kept until its request could no longer be fresh.
 
-    Raises AuthenticationError (401) or NotAMember (403).
+    Bounded: at most ``max_entries`` in total and ``max_per_key`` per signing key; a key over its share is
+    refused (``signer_busy``) rather than evicting other members' nonces, so no one can make the node
+    forget a nonce that is still fresh.
     """
-    ledger: Ledger = get_ledger(request)
-    body = await request.body()
-    # Sign and check the path exactly as sent (percent-encoding included), not the decoded one.
-    raw_path: bytes = request.scope.get("raw_path") or request.url.path.encode()
-    query: bytes = request.scope.get("query_string") or b""
-    path = raw_path.decode("latin-1") + ("?" + query.decode("latin-1") if query else "")
+
+    def __init__(
+        self, *, window_ms: int = 2 * MAX_SKEW_MS, max_entries: int = 200_000, max_per_key: int = 20_000
+    ) -> None:
+        self.window_ms = window_ms
+        self.max_entries = max_entries
+        self.max_per_key = max_per_key
+        self._expiry: OrderedDict[tuple[bytes, bytes], int] = OrderedDict()  # in insertion order
+        self._per_key: dict[bytes, int] = {}
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._expiry)
+
+    def remember(self, public_key: bytes, nonce: bytes, now_ms: int) -> None:
+        """Record ``nonce`` for ``public_key``; raises AuthenticationError (``replayed_request``) when it
+        was seen before, or ``signer_busy`` when the key (or the node) holds too many fresh nonces."""
+        entry = (public_key, nonce)
+        with self._lock:
+            self._forget_expired(now_ms)
+            if entry in self._expiry:
+                raise AuthenticationError(
+                    "this signed request was already received: sign every request afresh (new nonce)",
+                    code="replayed_request",
+                )
+            own = self._per_key.get(public_key, 0)
+            if own >= self.max_per_key or len(self._expiry) >= self.max_entries:
+                raise AuthenticationError(
+                    "too many signed requests in the signing window; try again shortly",
+                    code="signer_busy",
+                )
+            self._expiry[entry] = now_ms + self.window_ms
+            self._per_key[public_key] = own + 1
+
+    def _forget_expired(self, now_ms: int) -> None:
+        # Insertion order is expiry order: entries are added with now + window and the clock only moves on.
+        while self._expiry:
+            (key, nonce), expiry = next(iter(self._expiry.items()))
+            if expiry > now_ms:
+                return
+            del self._expiry[(key, nonce)]
+            left = self._per_key[key] - 1
+            if left:
+                self._per_key[key] = left
+            else:
+                del self._per_key[key]
+
+
+def authenticate(
+    ledger: Ledger,
+    replay: ReplayCache,
+    audience: str,
+    *,
+    headers: dict[str, str],
+    method: str,
+    path_and_query: str,
+    body: bytes,
+) -> Member:
+    """Verify a signed request (sdk.auth.verify_query), accept its nonce once, and check membership.
+
+    Raises AuthenticationError (401: unauthenticated, wrong_audience, stale_request; then NotAMember 403;
+    then replayed_request 401 or signer_busy 429).
+    """
+    now_ms = int(time.time() * 1000)
     signed = verify_query(
-        dict(request.headers),
+        headers,
         chain_id=ledger.chain.chain_id,
-        method=request.method,
-        path_and_query=path,
+        audience=audience,
+        method=method,
+        path_and_query=path_and_query,
         body=body,
-        now_ms=int(time.time() * 1000),
+        now_ms=now_ms,
     )
     if not ledger.is_active_account(signed.address):
         raise NotAMember(
             "the signing key is not an active account of a registered organisation",
             address="0x" + signed.address.hex(),
         )
+    # Only members' nonces are kept: keys anyone can generate never take room in the cache.
+    replay.remember(signed.public_key, signed.nonce, now_ms)
     out = ledger.call(ledger.governance_address, _ORGANISATION_OF + abi_encode(["address"], [signed.address]))
     uscc = str(abi_decode(["string"], out)[0])
     return Member(address=signed.address, uscc=uscc, public_key=signed.public_key)
 
 
+def raw_path_and_query(request: Request) -> str:
+    """The path and query exactly as sent (percent-encoding included): what the member signed."""
+    raw_path: bytes = request.scope.get("raw_path") or request.url.path.encode()
+    query: bytes = request.scope.get("query_string") or b""
+    return raw_path.decode("latin-1") + ("?" + query.decode("latin-1") if query else "")
+
+
+async def get_signed_member(request: Request) -> Member:
+    """FastAPI dependency: the member who signed this request.
+
+    Raises AuthenticationError (401 / 429) or NotAMember (403).
+    """
+    return authenticate(
+        get_ledger(request),
+        request.app.state.replay,
+        request.app.state.audience,
+        headers=dict(request.headers),
+        method=request.method,
+        path_and_query=raw_path_and_query(request),
+        body=await request.body(),
+    )
+
+
 MemberDep = Annotated[Member, Depends(get_signed_member)]
 
-__all__ = ["AuthenticationError", "Member", "MemberDep", "NotAMember", "get_signed_member"]
+__all__ = [
+    "AuthenticationError",
+    "Member",
+    "MemberDep",
+    "NotAMember",
+    "ReplayCache",
+    "authenticate",
+    "get_signed_member",
+    "raw_path_and_query",
+]

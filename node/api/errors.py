@@ -62,6 +62,9 @@ _CODE_STATUS: dict[str, int] = {
     "execution_reverted": 400,
     "unauthenticated": 401,
     "stale_request": 401,
+    "wrong_audience": 401,
+    "replayed_request": 401,
+    "signer_busy": 429,
     "not_a_member": 403,
     "forbidden": 403,
     # Limits (node.api.limits): the request asks too much of the node, or the node is saturated.

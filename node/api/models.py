@@ -179,6 +179,9 @@ class ChainPublic(Shape):
     config: ChainConfigPublic
     governance_address: HexStr
     genesis_hash: HexStr | None = None
+    audience: str = Field(
+        default="", description="this node's name in member-signed requests (sdk.auth): sign for it"
+    )
 
 
 class ConsensusLivenessPublic(Shape):

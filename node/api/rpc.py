@@ -53,6 +53,43 @@ _ZERO_BLOOM = "0x" + "00" * 256
 _EMPTY_UNCLES_HASH = "0x1dcc4de8dec75d7aab85b567b6ccd41ad312451b948a7413f0a142fd40d49347"
 _ZERO32 = "0x" + "00" * 32
 _VALIDATOR_WALK_LIMIT = 256
+#: What anyone may ask without signing (docs/read-access.md): chain identity and head, block headers (not
+#: their transactions' bodies), contract code. Everything else reads business data and needs a member.
+PUBLIC_METHODS: frozenset[str] = frozenset(
+    {
+        "web3_clientVersion",
+        "net_version",
+        "net_listening",
+        "eth_chainId",
+        "eth_blockNumber",
+        "eth_syncing",
+        "eth_gasPrice",
+        "eth_accounts",
+        "eth_getBalance",
+        "eth_getCode",
+        "eth_getBlockByNumber",
+        "eth_getBlockByHash",
+    }
+)
+#: Public only without full transactions (the second parameter false).
+_PUBLIC_HEADER_METHODS = frozenset({"eth_getBlockByNumber", "eth_getBlockByHash"})
+
+
+def needs_member(request: Any) -> bool:
+    """Whether one JSON-RPC request object reads what only a member may: a method outside
+    ``PUBLIC_METHODS``, or a block with its full transactions. Malformed objects do not (they get their
+    JSON-RPC error and no data)."""
+    if not isinstance(request, dict) or not isinstance(request.get("method"), str):
+        return False
+    method: str = request["method"]
+    if method not in PUBLIC_METHODS:
+        return True
+    params = request.get("params")
+    return (
+        method in _PUBLIC_HEADER_METHODS and isinstance(params, list) and len(params) > 1 and bool(params[1])
+    )
+
+
 # Methods that run the EVM, walk tries or scan logs: each holds a slot of the node's HeavyGate.
 _HEAVY_METHODS = frozenset({"eth_call", "eth_getProof", "eth_getLogs"})
 # eth_call gas still unreserved in the batch being answered (None: a single request).

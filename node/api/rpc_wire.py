@@ -21,6 +21,7 @@ INVALID_PARAMS = -32602
 INTERNAL_ERROR = -32603
 SERVER_ERROR = -32000
 LIMIT_EXCEEDED = -32005
+UNAUTHENTICATED = -32001  # the request needs (or carries a bad) member signature; ``data.code`` says which
 EXECUTION_REVERTED = 3  # geth's code for a reverted eth_call, with the revert data in ``data``
 _ERROR_STRING_SELECTOR = bytes.fromhex("08c379a0")
 

@@ -27,7 +27,9 @@ from node.genesis import CALENDAR_ADDRESS, GOVERNANCE_ADDRESS  # noqa: E402
 from node.ledger.rules import compute_minimum_gas  # noqa: E402
 from scripts.bench.common import CommitWatcher  # noqa: E402
 from scripts.bench.devnet import make_network  # noqa: E402
+from sdk.client import Client  # noqa: E402
 from sdk.crypto import PrivateKey  # noqa: E402
+from sdk.signer import Signer  # noqa: E402
 from sdk.types import Transaction  # noqa: E402
 from tests.e2e.helpers import Network, make_grant  # noqa: E402
 
@@ -207,14 +209,21 @@ def run_flood_scenario(
         rpc_batches = 0
         lock = threading.Lock()
 
+        sdk_clients = [Client(url) for url in urls]
+
         def rpc_adversary(worker: int) -> None:
             nonlocal rpc_batches
-            body = heavy_call_batch(rpc_batch)
+            body = json.dumps(heavy_call_batch(rpc_batch)).encode()
+            # The flooder is a member: its requests are signed (anonymous ones are refused at no cost).
+            signer = Signer(flooder)
             with httpx.Client(timeout=60.0) as http:
                 i = worker
                 while not stop_rpc.is_set():
                     try:
-                        response = http.post(f"{urls[i % len(urls)]}/rpc", json=body)
+                        node = sdk_clients[i % len(urls)]
+                        headers = node.sign_headers(signer, "POST", "/rpc", body)
+                        headers["content-type"] = "application/json"
+                        response = http.post(f"{node.url}/rpc", content=body, headers=headers)
                         answers = response.json()
                         kinds = (
                             [str(a.get("error", {}).get("code", "ok")) for a in answers]

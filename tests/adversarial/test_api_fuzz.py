@@ -17,8 +17,10 @@ from schemathesis import GenerationMode
 
 from node.api.rpc import RpcHandler
 from sdk.encoding import encode_bytes, encode_list
+from sdk.signer import Signer
 from sdk.types import Transaction
 from tests.integration.node_fixtures import RunningNode, start_node, stop_node
+from tests.support import post_signed_rpc
 
 INTERNAL_ERROR = -32603
 
@@ -157,8 +159,8 @@ def _hostile_requests() -> list[Any]:
     return requests + envelopes
 
 
-def _post_rpc(client: httpx.Client, payload: bytes) -> Any:
-    response = client.post("/rpc", content=payload, headers={"content-type": "application/json"})
+def _post_rpc(client: httpx.Client, payload: bytes, signer: Signer) -> Any:
+    response = post_signed_rpc(client, signer, payload)
     assert response.status_code in (200, 204), (payload[:200], response.status_code, response.text[:300])
     return response.json() if response.status_code == 200 else None
 
@@ -169,25 +171,26 @@ def _answers(answer: Any) -> list[dict[str, Any]]:
 
 def test_hostile_json_rpc_requests_get_json_rpc_errors_never_internal_ones(node: RunningNode) -> None:
     requests = _hostile_requests()
+    member = node.committee.signer  # what an ordinary member can send: signed requests pass authentication
     with httpx.Client(base_url=node.url, timeout=60) as client:
         for start in range(0, len(requests), 100):
             batch = requests[start : start + 100]
-            for answer in _answers(_post_rpc(client, json.dumps(batch).encode())):
+            for answer in _answers(_post_rpc(client, json.dumps(batch).encode(), member)):
                 assert "error" in answer or "result" in answer, answer
                 assert answer.get("error", {}).get("code") != INTERNAL_ERROR, answer
         for request in requests[:: len(requests) // 50] + requests[-14:]:
-            for answer in _answers(_post_rpc(client, json.dumps(request).encode())):
+            for answer in _answers(_post_rpc(client, json.dumps(request).encode(), member)):
                 assert answer.get("error", {}).get("code") != INTERNAL_ERROR, answer
         giant = [
             {"jsonrpc": "2.0", "id": 1, "method": method, "params": [GIANT_HEX, "latest"]}
             for method in ("eth_getCode", "eth_getBalance", "eth_getBlockByHash", "eth_getProof")
         ]
         for request in giant:
-            answer = _post_rpc(client, json.dumps(request).encode())
+            answer = _post_rpc(client, json.dumps(request).encode(), member)
             assert answer["error"]["code"] == -32602, answer
         raw_bodies = [b"[1e999]", b'{"jsonrpc":"2.0","id":NaN,"method":"eth_chainId"}', b"Infinity", b"\x00"]
         for body in raw_bodies:
-            for answer in _answers(_post_rpc(client, body)):
+            for answer in _answers(_post_rpc(client, body, member)):
                 assert answer.get("error", {}).get("code") != INTERNAL_ERROR, answer
         assert client.get("/health").status_code == 200
 

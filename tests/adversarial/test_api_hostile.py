@@ -26,6 +26,7 @@ from sdk.contracts import Contract
 from sdk.signer import Signer
 from tests.e2e.helpers import NodeProcess, create_network
 from tests.integration.node_fixtures import RunningNode, start_node, stop_node
+from tests.support import post_signed_rpc
 
 GOV = Contract("Governance")
 HOSTILE_MIB = 1024 * 1024 - 1024  # just under the body cap
@@ -64,8 +65,9 @@ def _client(node: RunningNode, **limits: Any) -> TestClient:
     return TestClient(create_app(node.ledger, metrics=Metrics(), limits=ApiLimits(**limits)))
 
 
-def _rpc(client: TestClient | httpx.Client, payload: Any) -> Any:
-    response = client.post("/rpc", json=payload)
+def _rpc(node: RunningNode, client: TestClient | httpx.Client, payload: Any) -> Any:
+    """POST ``payload`` as the node's committee member: the limits hold for members too."""
+    response = post_signed_rpc(client, node.committee.signer, json.dumps(payload).encode())
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -140,7 +142,7 @@ def test_json_at_the_depth_limit_is_still_parsed(node: RunningNode) -> None:
     nested: Any = "0x" + "00" * 20
     for _ in range(MAX_JSON_DEPTH - 3):  # the request object and its params list add levels
         nested = [nested]
-    answer = _rpc(httpx.Client(base_url=node.url), _req(1, "eth_getBalance", nested))
+    answer = _rpc(node, httpx.Client(base_url=node.url), _req(1, "eth_getBalance", nested))
     assert answer["error"]["code"] == -32602  # parsed, then refused as a bad address: not a parse error
 
 
@@ -206,9 +208,9 @@ def test_batch_over_the_limit_is_refused_whole_with_limit_exceeded(
 ) -> None:
     batch = [_req(i, "eth_chainId") for i in range(101)]
     with caplog.at_level(logging.INFO, "xinlian.api"):
-        answer = _rpc(httpx.Client(base_url=node.url), batch)
+        answer = _rpc(node, httpx.Client(base_url=node.url), batch)
     assert _limit_error(answer, "batch_too_large")["data"]["limit"] == 100
-    assert len(_rpc(httpx.Client(base_url=node.url), batch[:100])) == 100
+    assert len(_rpc(node, httpx.Client(base_url=node.url), batch[:100])) == 100
     assert [r.getMessage() for r in _refusals(caplog, "batch_too_large")] == [
         "refused batch_too_large size=101 limit=100"
     ]
@@ -217,9 +219,9 @@ def test_batch_over_the_limit_is_refused_whole_with_limit_exceeded(
 def test_get_proof_takes_at_most_64_storage_keys(node: RunningNode, caplog: pytest.LogCaptureFixture) -> None:
     address = "0x" + node.ledger.governance_address.hex()
     with httpx.Client(base_url=node.url, timeout=30) as client, caplog.at_level(logging.INFO, "xinlian.api"):
-        ok = _rpc(client, _req(1, "eth_getProof", address, [hex(i) for i in range(64)], "latest"))
+        ok = _rpc(node, client, _req(1, "eth_getProof", address, [hex(i) for i in range(64)], "latest"))
         assert len(ok["result"]["storageProof"]) == 64
-        refused = _rpc(client, _req(2, "eth_getProof", address, [hex(i) for i in range(65)], "latest"))
+        refused = _rpc(node, client, _req(2, "eth_getProof", address, [hex(i) for i in range(65)], "latest"))
     error = _limit_error(refused, "too_many_keys")
     assert error["data"]["limit"] == 64 and "64" in error["message"]
     assert len(_refusals(caplog, "too_many_keys")) == 1
@@ -233,10 +235,8 @@ def test_batch_answer_is_cut_at_the_response_byte_limit(
     address = "0x" + node.ledger.governance_address.hex()
     batch = [_req(i, "eth_getProof", address, [hex(k) for k in range(8)], "latest") for i in range(20)]
     with caplog.at_level(logging.INFO, "xinlian.api"):
-        response = client.post("/rpc", json=batch)
-        single = client.post(
-            "/rpc", json=_req(7, "eth_getProof", address, [hex(k) for k in range(64)])
-        ).json()
+        response = post_signed_rpc(client, node.committee.signer, json.dumps(batch).encode())
+        single = _rpc(node, client, _req(7, "eth_getProof", address, [hex(k) for k in range(64)]))
     answers = response.json()
     assert [a["id"] for a in answers] == list(range(20))
     answered = [a for a in answers if "result" in a]
@@ -253,8 +253,8 @@ def test_get_logs_refuses_a_block_range_over_the_limit_and_says_to_narrow_it(
 ) -> None:
     client = _client(node, max_log_block_range=2)
     with caplog.at_level(logging.INFO, "xinlian.api"):
-        refused = _rpc(client, _req(1, "eth_getLogs", {"fromBlock": "0x0", "toBlock": "0x2"}))
-        fine = _rpc(client, _req(2, "eth_getLogs", {"fromBlock": "0x1", "toBlock": "0x2"}))
+        refused = _rpc(node, client, _req(1, "eth_getLogs", {"fromBlock": "0x0", "toBlock": "0x2"}))
+        fine = _rpc(node, client, _req(2, "eth_getLogs", {"fromBlock": "0x1", "toBlock": "0x2"}))
     error = _limit_error(refused, "range_too_large")
     assert "narrow" in error["message"] and error["data"] == {
         "code": "range_too_large",
@@ -272,16 +272,16 @@ def test_get_logs_with_more_results_than_the_limit_tells_to_narrow_the_range(
 ) -> None:
     client = _client(node, max_log_results=1)
     with caplog.at_level(logging.INFO, "xinlian.api"):
-        refused = _rpc(client, _req(1, "eth_getLogs", {"fromBlock": "earliest", "toBlock": "latest"}))
+        refused = _rpc(node, client, _req(1, "eth_getLogs", {"fromBlock": "earliest", "toBlock": "latest"}))
     assert "narrow the block range" in _limit_error(refused, "too_many_results")["message"]
     assert len(_refusals(caplog, "too_many_results")) == 1
 
 
 def test_eth_call_gas_is_capped_whatever_the_caller_asks(node: RunningNode) -> None:
     default = _client(node)
-    assert _rpc(default, _req(1, "eth_call", _is_active_call(node), "latest"))["result"].endswith("1")
+    assert _rpc(node, default, _req(1, "eth_call", _is_active_call(node), "latest"))["result"].endswith("1")
     capped = _client(node, max_call_gas=22_000)
-    starved = _rpc(capped, _req(2, "eth_call", _is_active_call(node, gas=hex(10**9)), "latest"))
+    starved = _rpc(node, capped, _req(2, "eth_call", _is_active_call(node, gas=hex(10**9)), "latest"))
     assert "result" not in starved
     rest = capped.post("/v1/call", json=_is_active_call(node))
     assert rest.status_code == 400, rest.text
@@ -294,12 +294,12 @@ def test_eth_calls_of_one_batch_share_a_gas_budget(
     client = _client(node, max_batch_call_gas=2 * gas)
     batch = [_req(i, "eth_call", _is_active_call(node), "latest") for i in range(3)]
     with caplog.at_level(logging.INFO, "xinlian.api"):
-        answers = _rpc(client, batch)
+        answers = _rpc(node, client, batch)
     assert [("result" in a) for a in answers] == [True, True, False]
     assert "split the batch" in _limit_error(answers[2], "call_gas_budget")["message"]
     assert len(_refusals(caplog, "call_gas_budget")) == 1
     lean = [_req(i, "eth_call", _is_active_call(node, gas=hex(100_000)), "latest") for i in range(50)]
-    assert all("result" in a for a in _rpc(client, lean))
+    assert all("result" in a for a in _rpc(node, client, lean))
 
 
 # --- concurrency --------------------------------------------------------------------------------------
@@ -314,7 +314,7 @@ def test_heavy_requests_beyond_the_gate_are_refused_at_once_as_busy(
         call = client.post("/v1/call", json=_is_active_call(node))
         logs = client.get("/v1/logs")
         proof = client.get("/v1/proofs/checkpoint")
-        rpc = _rpc(client, [_req(1, "eth_getProof", address, []), _req(2, "eth_chainId")])
+        rpc = _rpc(node, client, [_req(1, "eth_getProof", address, []), _req(2, "eth_chainId")])
         assert time.monotonic() - started < 5  # refused, not queued
     for response in (call, logs, proof):
         assert response.status_code == 429 and response.json()["code"] == "busy", response.text

@@ -8,7 +8,7 @@ import httpx
 import pytest
 from node_fixtures import RunningNode
 
-from sdk.auth import HEADER_SIGNATURE, HEADER_TIME, sign_query
+from sdk.auth import HEADER_AUDIENCE, HEADER_SIGNATURE, HEADER_TIME, sign_query
 from sdk.client import Client
 from sdk.errors import XinlianError
 from sdk.signer import Signer
@@ -37,10 +37,11 @@ def test_outsider_key_is_refused_with_403(running_node: RunningNode) -> None:
 
 
 def _headers(running_node: RunningNode, **kwargs: object) -> dict[str, str]:
-    chain_id = httpx.get(f"{running_node.url}/v1/chain").json()["chain_id"]
+    chain = httpx.get(f"{running_node.url}/v1/chain").json()
     return sign_query(
         running_node.committee.signer.private_key,
-        chain_id=chain_id,
+        chain_id=chain["chain_id"],
+        audience=chain["audience"],
         method="GET",
         path_and_query="/v1/members/me",
         **kwargs,  # type: ignore[arg-type]
@@ -64,3 +65,27 @@ def test_signature_for_another_path_or_altered_signature_is_refused(running_node
     assert response.status_code == 401
     garbage = {**headers, HEADER_TIME: "not-a-number"}
     assert httpx.get(f"{running_node.url}/v1/members/me", headers=garbage).status_code == 401
+
+
+def test_a_replayed_request_is_refused(running_node: RunningNode) -> None:
+    headers = _headers(running_node)
+    assert httpx.get(f"{running_node.url}/v1/members/me", headers=headers).status_code == 200
+    again = httpx.get(f"{running_node.url}/v1/members/me", headers=headers)
+    assert again.status_code == 401 and again.json()["code"] == "replayed_request"
+
+
+def test_a_request_signed_for_another_node_is_refused(running_node: RunningNode) -> None:
+    headers = _headers(running_node)
+    other = sign_query(
+        running_node.committee.signer.private_key,
+        chain_id=httpx.get(f"{running_node.url}/v1/chain").json()["chain_id"],
+        audience="another-node",
+        method="GET",
+        path_and_query="/v1/members/me",
+    )
+    response = httpx.get(f"{running_node.url}/v1/members/me", headers=other)
+    assert response.status_code == 401 and response.json()["code"] == "wrong_audience"
+    # and the audience is part of what is signed: relabelling the header breaks the signature
+    relabelled = {**other, HEADER_AUDIENCE: headers[HEADER_AUDIENCE]}
+    response = httpx.get(f"{running_node.url}/v1/members/me", headers=relabelled)
+    assert response.status_code == 401 and response.json()["code"] == "unauthenticated"

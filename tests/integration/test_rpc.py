@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -15,9 +16,11 @@ from web3 import Web3
 from web3.exceptions import ContractLogicError, TransactionNotFound
 from web3.logs import DISCARD
 
+from sdk.auth import sign_query
 from sdk.client import Client
 from sdk.contracts import Contract
 from sdk.signer import Signer
+from sdk.web3 import XinlianProvider
 
 if TYPE_CHECKING:
     from node_fixtures import RunningNode
@@ -30,7 +33,10 @@ ARTIFACT = json.loads((Path(__file__).parents[2] / "contracts" / "build" / "Gove
 
 @pytest.fixture(scope="module")
 def w3(running_node: RunningNode) -> Web3:
-    return Web3(Web3.HTTPProvider(running_node.url + "/rpc", request_kwargs={"timeout": 20}))
+    """web3.py reading as a member: every request signed with the committee member's key."""
+    return Web3(
+        XinlianProvider(running_node.url, running_node.committee.signer, request_kwargs={"timeout": 20})
+    )
 
 
 @pytest.fixture(scope="module")
@@ -44,9 +50,14 @@ def registered(running_node: RunningNode) -> dict[str, Any]:
     return {"account": account, "receipt": result.receipt}
 
 
-def _rpc(url: str, payload: Any) -> Any:
-    response = httpx.post(url + "/rpc", json=payload)
-    assert response.status_code == 200, response.text
+def _rpc(node: RunningNode, payload: Any, *, signer: Signer | None = None, expect: int = 200) -> Any:
+    """POST ``payload`` to /rpc signed by ``signer`` (default: the committee member); None for anonymous."""
+    body = json.dumps(payload).encode()
+    headers = {"content-type": "application/json"}
+    with Client(node.url) as client:
+        headers |= client.sign_headers(signer or node.committee.signer, "POST", "/rpc", body)
+    response = httpx.post(node.url + "/rpc", content=body, headers=headers)
+    assert response.status_code == expect, response.text
     return response.json()
 
 
@@ -78,7 +89,7 @@ def test_get_block_latest_earliest_and_by_number(
 
 def test_future_block_is_none_not_an_error(running_node: RunningNode) -> None:
     body = _rpc(
-        running_node.url,
+        running_node,
         {"jsonrpc": "2.0", "id": 1, "method": "eth_getBlockByNumber", "params": ["0xffffff", False]},
     )
     assert body == {"jsonrpc": "2.0", "id": 1, "result": None}
@@ -149,33 +160,31 @@ def test_get_proof_verifies_against_the_block_state_root(w3: Web3, running_node:
 
 def test_json_rpc_errors_follow_the_specification(running_node: RunningNode) -> None:
     url = running_node.url
+    call = functools.partial(_rpc, running_node)
     parse = httpx.post(
         url + "/rpc", content=b"{not json", headers={"content-type": "application/json"}
     ).json()
     assert parse["error"]["code"] == -32700 and parse["id"] is None
     assert (
-        _rpc(url, {"jsonrpc": "2.0", "id": 1, "method": "eth_sendTransaction", "params": []})["error"]["code"]
+        call({"jsonrpc": "2.0", "id": 1, "method": "eth_sendTransaction", "params": []})["error"]["code"]
         == -32601
     )
-    assert _rpc(url, {"jsonrpc": "1.0", "id": 2, "method": "eth_chainId"})["error"]["code"] == -32600
+    assert call({"jsonrpc": "1.0", "id": 2, "method": "eth_chainId"})["error"]["code"] == -32600
     assert (
-        _rpc(url, {"jsonrpc": "2.0", "id": 3, "method": "eth_getCode", "params": ["0x12"]})["error"]["code"]
+        call({"jsonrpc": "2.0", "id": 3, "method": "eth_getCode", "params": ["0x12"]})["error"]["code"]
         == -32602
     )
     assert (
-        _rpc(url, {"jsonrpc": "2.0", "id": 4, "method": "eth_getBlockByNumber", "params": []})["error"][
-            "code"
-        ]
+        call({"jsonrpc": "2.0", "id": 4, "method": "eth_getBlockByNumber", "params": []})["error"]["code"]
         == -32602
     )
     assert (
-        _rpc(url, {"jsonrpc": "2.0", "id": 5, "method": "eth_chainId", "params": {"a": 1}})["error"]["code"]
+        call({"jsonrpc": "2.0", "id": 5, "method": "eth_chainId", "params": {"a": 1}})["error"]["code"]
         == -32602
     )
-    assert _rpc(url, [])["error"]["code"] == -32600
-    assert _rpc(url, 42)["error"]["code"] == -32600
-    reverted = _rpc(
-        url,
+    assert call([])["error"]["code"] == -32600
+    assert call(42)["error"]["code"] == -32600
+    reverted = call(
         {
             "jsonrpc": "2.0",
             "id": 6,
@@ -196,7 +205,7 @@ def test_json_rpc_errors_follow_the_specification(running_node: RunningNode) -> 
 def test_batches_and_notifications(running_node: RunningNode) -> None:
     url = running_node.url
     answers = _rpc(
-        url,
+        running_node,
         [
             {"jsonrpc": "2.0", "id": "a", "method": "eth_chainId"},
             {"jsonrpc": "2.0", "id": "b", "method": "nope"},
@@ -209,3 +218,62 @@ def test_batches_and_notifications(running_node: RunningNode) -> None:
     assert answers[2]["error"]["code"] == -32600
     response = httpx.post(url + "/rpc", json={"jsonrpc": "2.0", "method": "eth_chainId"})
     assert response.status_code == 204
+
+
+# --- who may read what (docs/read-access.md) ------------------------------------------------------------
+def test_anonymous_callers_get_chain_identity_and_headers_only(running_node: RunningNode) -> None:
+    url = running_node.url
+    public = [
+        {"jsonrpc": "2.0", "id": 1, "method": "eth_chainId"},
+        {"jsonrpc": "2.0", "id": 2, "method": "eth_getBlockByNumber", "params": ["latest", False]},
+    ]
+    answers = httpx.post(url + "/rpc", json=public).json()
+    assert answers[0]["result"] == hex(4242) and answers[1]["result"]["transactions"] is not None
+    for method, params in [
+        ("eth_getLogs", [{"fromBlock": "0x0"}]),
+        ("eth_call", [{"to": "0x" + "00" * 18 + "1000", "data": "0x"}, "latest"]),
+        ("eth_getProof", ["0x" + "00" * 18 + "1000", [], "latest"]),
+        ("eth_getTransactionByHash", ["0x" + "11" * 32]),
+        ("eth_getTransactionReceipt", ["0x" + "11" * 32]),
+        ("eth_getBlockByNumber", ["latest", True]),
+    ]:
+        request = {"jsonrpc": "2.0", "id": 9, "method": method, "params": params}
+        # alone, or hidden in a batch after a public request: the whole request is refused, nothing answered
+        for payload in (request, [public[0], request]):
+            response = httpx.post(url + "/rpc", json=payload)
+            assert response.status_code == 401, (method, response.text)
+            body = response.json()
+            assert isinstance(body, dict) and "result" not in body, method
+            assert body["error"]["code"] == -32001 and body["error"]["data"]["code"] == "unauthenticated"
+
+
+def test_a_signed_request_is_accepted_once_and_only_by_its_node(running_node: RunningNode) -> None:
+    url = running_node.url
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "eth_getLogs", "params": [{"fromBlock": "0x0"}]})
+    with Client(url) as client:
+        headers = client.sign_headers(running_node.committee.signer, "POST", "/rpc", body.encode())
+        audience = client.chain_info().audience
+    headers["content-type"] = "application/json"
+    assert httpx.post(url + "/rpc", content=body, headers=headers).status_code == 200
+    replayed = httpx.post(url + "/rpc", content=body, headers=headers)
+    assert replayed.status_code == 401 and replayed.json()["error"]["data"]["code"] == "replayed_request"
+    other = sign_query(
+        running_node.committee.signer.private_key,
+        chain_id=4242,
+        audience=audience + "-elsewhere",
+        method="POST",
+        path_and_query="/rpc",
+        body=body.encode(),
+    )
+    refused = httpx.post(url + "/rpc", content=body, headers={**other, "content-type": "application/json"})
+    assert refused.status_code == 401 and refused.json()["error"]["data"]["code"] == "wrong_audience"
+
+
+def test_an_outsider_signature_reads_nothing(running_node: RunningNode) -> None:
+    answer = _rpc(
+        running_node,
+        {"jsonrpc": "2.0", "id": 1, "method": "eth_getLogs", "params": [{"fromBlock": "0x0"}]},
+        signer=Signer.generate(),
+        expect=403,
+    )
+    assert "result" not in answer and answer["error"]["data"]["code"] == "not_a_member"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from node.api.convert import to_chain_config_public, to_hex, to_validators_public
 from node.api.deps import LedgerDep
@@ -13,8 +13,9 @@ router = APIRouter(prefix="/v1", tags=["chain"])
 
 
 @router.get("/chain", response_model=ChainPublic)
-def get_chain(ledger: LedgerDep) -> ChainPublic:
-    """Return the chain id, protocol version, head, chain parameters and the Governance address."""
+def get_chain(ledger: LedgerDep, request: Request) -> ChainPublic:
+    """Return the chain id, protocol version, head, chain parameters, the Governance address and this node's
+    audience for signed requests."""
     head = ledger.head
     genesis = ledger.get_header(0)
     return ChainPublic(
@@ -29,6 +30,7 @@ def get_chain(ledger: LedgerDep) -> ChainPublic:
         config=to_chain_config_public(ledger.chain),
         governance_address=to_hex(ledger.governance_address),
         genesis_hash=to_hex(genesis.block_hash) if genesis is not None else None,
+        audience=request.app.state.audience,
     )
 
 

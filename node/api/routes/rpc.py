@@ -9,10 +9,14 @@ from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
+from node.api.auth import authenticate, raw_path_and_query
+from node.api.errors import compute_status
 from node.api.limits import json_too_deep, log_refusal
 from node.api.models import JsonRpcResponse
-from node.api.rpc import RpcHandler
-from node.api.rpc_wire import PARSE_ERROR, RpcError
+from node.api.rpc import RpcHandler, needs_member
+from node.api.rpc_wire import PARSE_ERROR, UNAUTHENTICATED, RpcError
+from sdk.auth import has_signature
+from sdk.errors import AuthenticationError, XinlianError
 
 router = APIRouter(tags=["json-rpc"])
 
@@ -24,6 +28,36 @@ _RPC_BODY: dict[str, Any] = {
         },
     }
 }
+
+
+def _refuse_unauthorised(request: Request, body: bytes, payload: Any) -> Response | None:
+    """The whole request is refused (HTTP 401/403/429 with one JSON-RPC error object, no partial answers)
+    when it carries a bad signature, or when it is anonymous and any of its requests needs a member."""
+    headers = dict(request.headers)
+    try:
+        if has_signature(headers):
+            authenticate(
+                request.app.state.ledger,
+                request.app.state.replay,
+                request.app.state.audience,
+                headers=headers,
+                method=request.method,
+                path_and_query=raw_path_and_query(request),
+                body=body,
+            )
+            return None
+        items = payload if isinstance(payload, list) else [payload]
+        if not any(needs_member(item) for item in items):
+            return None
+        raise AuthenticationError(
+            "this method reads business data: sign the request as a member "
+            "(sdk.web3.XinlianProvider, or the headers of sdk.auth)"
+        )
+    except XinlianError as exc:
+        error = RpcError(UNAUTHENTICATED, exc.message, {"code": exc.code})
+        return JSONResponse(
+            {"jsonrpc": "2.0", "id": None, "error": error.to_dict()}, status_code=compute_status(exc)
+        )
 
 
 @router.post(
@@ -51,6 +85,9 @@ async def json_rpc(request: Request) -> Response:
     except (ValueError, RecursionError):
         error = RpcError(PARSE_ERROR, "parse error: the body is not JSON")
         return JSONResponse({"jsonrpc": "2.0", "id": None, "error": error.to_dict()})
+    refusal = await run_in_threadpool(_refuse_unauthorised, request, body, payload)
+    if refusal is not None:
+        return refusal
     # Every method reads SQL or runs py-evm: answer from a worker thread, never on the event loop.
     answer = await run_in_threadpool(handler.answer, payload)
     if answer is None:

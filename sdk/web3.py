@@ -1,0 +1,68 @@
+"""web3.py as a member: a provider that signs every JSON-RPC request with the member's key (sdk.auth).
+
+    from web3 import Web3
+    from sdk.signer import Signer
+    from sdk.web3 import XinlianProvider
+
+    w3 = Web3(XinlianProvider("http://127.0.0.1:8545", Signer.load("member.pem")))
+    w3.eth.get_logs({"fromBlock": 0, "address": "0x0000000000000000000000000000000000001004"})
+
+A node answers anonymous JSON-RPC only for chain identity, block headers and code; logs, calls, proofs,
+transactions and receipts need a signed request from an active member account. Each request is signed
+for the node's audience with a fresh nonce, so it is accepted once, by that node only. Needs ``web3``
+(installed with ``xinlian[node]``, or ``pip install web3``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+from urllib.parse import urlsplit
+
+from eth_typing import URI
+from web3 import HTTPProvider
+from web3._utils.batching import sort_batch_response_by_response_ids
+from web3.types import RPCEndpoint, RPCResponse
+
+from sdk.client import Client
+from sdk.signer import Signer
+
+
+class XinlianProvider(HTTPProvider):
+    """An ``HTTPProvider`` for ``<url>/rpc`` whose requests are signed by ``signer``.
+
+    Takes: the node's base URL (without ``/rpc``), the member's signer, optionally a ``Client`` of the same
+    node (for its chain id and audience; one is made otherwise), and HTTPProvider keyword arguments.
+    """
+
+    def __init__(self, url: str, signer: Signer, *, client: Client | None = None, **kwargs: Any) -> None:
+        base = url.rstrip("/")
+        super().__init__(base + "/rpc", **kwargs)
+        self._client = client or Client(base)
+        self._signer = signer
+        self._endpoint = URI(base + "/rpc")
+        self._path = urlsplit(self._endpoint).path
+
+    def _post_signed(self, request_data: bytes) -> bytes:
+        kwargs = dict(self.get_request_kwargs())
+        kwargs["headers"] = {
+            **kwargs.get("headers", self.get_request_headers()),
+            **self._client.sign_headers(self._signer, "POST", self._path, request_data),
+        }
+        response: bytes = self._request_session_manager.make_post_request(
+            self._endpoint, request_data, **kwargs
+        )
+        return response
+
+    def _make_request(self, method: RPCEndpoint, request_data: bytes) -> bytes:
+        return self._post_signed(request_data)
+
+    def make_batch_request(
+        self, batch_requests: list[tuple[RPCEndpoint, Any]]
+    ) -> list[RPCResponse] | RPCResponse:
+        response: Any = self.decode_rpc_response(
+            self._post_signed(self.encode_batch_rpc_request(batch_requests))
+        )
+        if not isinstance(response, list):
+            return cast(RPCResponse, response)  # one error object for the whole batch
+        ordered: list[RPCResponse] = sort_batch_response_by_response_ids(response)
+        return ordered
