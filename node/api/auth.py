@@ -127,9 +127,31 @@ def authenticate(
         )
     # Only members' nonces are kept: keys anyone can generate never take room in the cache.
     replay.remember(signed.public_key, signed.nonce, now_ms)
-    out = ledger.call(ledger.governance_address, _ORGANISATION_OF + abi_encode(["address"], [signed.address]))
+    return Member(
+        address=signed.address, uscc=_organisation_of(ledger, signed.address), public_key=signed.public_key
+    )
+
+
+# (state root, account) -> USCC: state is immutable at a root, so a member's organisation costs one EVM call
+# per block in which it asks, not one per request.
+_ORGANISATIONS: OrderedDict[tuple[bytes, bytes], str] = OrderedDict()
+_ORGANISATIONS_MAX = 10_000
+_ORGANISATIONS_LOCK = threading.Lock()
+
+
+def _organisation_of(ledger: Ledger, address: bytes) -> str:
+    key = (ledger.head.header.state_root, address)
+    with _ORGANISATIONS_LOCK:
+        cached = _ORGANISATIONS.get(key)
+    if cached is not None:
+        return cached
+    out = ledger.call(ledger.governance_address, _ORGANISATION_OF + abi_encode(["address"], [address]))
     uscc = str(abi_decode(["string"], out)[0])
-    return Member(address=signed.address, uscc=uscc, public_key=signed.public_key)
+    with _ORGANISATIONS_LOCK:
+        _ORGANISATIONS[key] = uscc
+        while len(_ORGANISATIONS) > _ORGANISATIONS_MAX:
+            _ORGANISATIONS.popitem(last=False)
+    return uscc
 
 
 def raw_path_and_query(request: Request) -> str:

@@ -33,6 +33,7 @@ _RPC_BODY: dict[str, Any] = {
 def _refuse_unauthorised(request: Request, body: bytes, payload: Any) -> Response | None:
     """The whole request is refused (HTTP 401/403/429 with one JSON-RPC error object, no partial answers)
     when it carries a bad signature, or when it is anonymous and any of its requests needs a member."""
+    items = payload if isinstance(payload, list) else [payload]
     headers = dict(request.headers)
     try:
         if has_signature(headers):
@@ -46,7 +47,6 @@ def _refuse_unauthorised(request: Request, body: bytes, payload: Any) -> Respons
                 body=body,
             )
             return None
-        items = payload if isinstance(payload, list) else [payload]
         if not any(needs_member(item) for item in items):
             return None
         raise AuthenticationError(
@@ -85,11 +85,16 @@ async def json_rpc(request: Request) -> Response:
     except (ValueError, RecursionError):
         error = RpcError(PARSE_ERROR, "parse error: the body is not JSON")
         return JSONResponse({"jsonrpc": "2.0", "id": None, "error": error.to_dict()})
-    refusal = await run_in_threadpool(_refuse_unauthorised, request, body, payload)
+    # Every method reads SQL or runs py-evm (and a signature check costs an SM2 verification): answer from
+    # a worker thread, never on the event loop.
+    return await run_in_threadpool(_answer, request, handler, body, payload)
+
+
+def _answer(request: Request, handler: RpcHandler, body: bytes, payload: Any) -> Response:
+    refusal = _refuse_unauthorised(request, body, payload)
     if refusal is not None:
         return refusal
-    # Every method reads SQL or runs py-evm: answer from a worker thread, never on the event loop.
-    answer = await run_in_threadpool(handler.answer, payload)
+    answer = handler.answer(payload)
     if answer is None:
         return Response(status_code=204)
     return Response(content=answer, media_type="application/json")
