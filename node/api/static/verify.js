@@ -1,4 +1,4 @@
-/* Xinlian (信链) proof-bundle verifier for the browser: the same checks as sdk/verify.py, in the same order.
+/* Xinlian (信链) proof-bundle verifier for the browser: the same checks as sdk/proofs/verify.py, in the same order.
  * SM2/SM3 come from sm-crypto.js (bundled, see README.md); Keccak-256 (for EVM state proofs), RLP, RFC 9162
  * Merkle proofs and the Merkle-Patricia walk are written here. Nothing is fetched but the bundle and the
  * trust anchor; verification runs on the citizen's machine. verifyBundle(bundle, trust) returns verified
@@ -224,7 +224,7 @@
     return out;
   }
 
-  // --- Merkle-Patricia proofs (sdk/mpt.py) -------------------------------------------------------------
+  // --- Merkle-Patricia proofs (sdk/proofs/mpt.py) ----------------------------------------------------------
   const nibbles = (key) => Array.from(key).flatMap((b) => [b >> 4, b & 15]);
   function mptGet(rootHash, key, proof) {
     const byHash = new Map(proof.map((n) => [toHex(keccak256(n)), n]));
@@ -288,7 +288,7 @@
     return out;
   }
 
-  // --- licences (LicenceRegistry; sdk/verify.py LICENCE_STATUS_RULE) ---------------------------------------
+  // --- licences (LicenceRegistry; sdk/proofs/licence.py LICENCE_STATUS_RULE) -------------------------------
   const REGISTRY = "0000000000000000000000000000000000001001";
   const LICENCE_BASE_SLOT = 2, LICENCE_STATE_OFFSET = 6; // Licence.lifecycle = state | suspended_since << 64 | ended_at << 128
   const STATUS = ["UNKNOWN", "VALID", "NOT_YET_VALID", "EXPIRED", "SUSPENDED", "REVOKED", "SUPERSEDED"];
@@ -312,7 +312,7 @@
     };
   }
 
-  // The call that emitted LicenceIssued and which argument is the identifier (sdk/verify.py LICENCE_ISSUING_CALLS)
+  // The call that emitted LicenceIssued and which argument is the identifier (sdk/proofs/licence.py LICENCE_ISSUING_CALLS)
   const ISSUING_CALLS = [["issue(string,bytes32,bytes32,bytes32,uint256,uint256,string)", 0], ["renew(bytes32,string,bytes32,uint256,uint256)", 1]]
     .map(([sig, i]) => [toHex(keccak256(ascii(sig)).subarray(0, 4)), i]);
   const ALNUM = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
@@ -406,7 +406,7 @@
   }
   const describeTrust = (t) => (t.kind === "genesis" ? `genesis ${toHex(t.hash).slice(0, 16)}… of chain ${t.chainId}` : `checkpoint ${toHex(t.hash).slice(0, 16)}… at height ${t.height}`);
 
-  // --- verification (same steps and order as sdk/verify.py) ---------------------------------------------
+  // --- verification (same steps and order as sdk/proofs/verify.py) -----------------------------------------
   function validateCertificate(cert, header, validators, what) {
     const h = header.height;
     if (!cert) fail("QuorumError", `${what} (height ${h}) has no commit certificate`, { height: h });
@@ -558,7 +558,7 @@
     return Uint8Array.from(out);
   }
   const hx = (b) => "0x" + toHex(b);
-  // Rebuild the JSON document from the compact RLP form (sdk/bundle.py to_compact), so one parser checks both.
+  // Rebuild the JSON document from the compact RLP form (sdk/proofs/bundle.py to_compact), so one parser checks both.
   function compactToJson(raw) {
     const top = list(rlpDecode(raw, "compact bundle"), "bundle", 7);
     const sealedJ = (it, w) => {
