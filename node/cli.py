@@ -21,12 +21,18 @@ def network_init(
     chain_id: Annotated[int, typer.Option(min=1, help="Chain id carried in every signed preimage.")] = 1001,
     api_port: Annotated[int, typer.Option(help="API port of node 0 (node N uses port + N).")] = 8545,
     p2p_port: Annotated[int, typer.Option(help="P2P port of node 0 (node N uses port + N).")] = 30300,
+    tls: Annotated[
+        bool, typer.Option(help="Serve the APIs over TLS with a local CA (tls/ca.pem) and node certificates.")
+    ] = False,
 ) -> None:
     """Write genesis.json, keys (validators and demo organisations) and one node config per validator."""
     from node.demo_network import init_network
 
-    path = init_network(out, validators=validators, chain_id=chain_id, api_port=api_port, p2p_port=p2p_port)
-    console.print(f"network written to [bold]{path}[/]: genesis.json, nodes/, keys/, orgs.json")
+    path = init_network(
+        out, validators=validators, chain_id=chain_id, api_port=api_port, p2p_port=p2p_port, tls=tls
+    )
+    written = "genesis.json, nodes/, keys/, orgs.json" + (", tls/ (trust tls/ca.pem)" if tls else "")
+    console.print(f"network written to [bold]{path}[/]: {written}")
 
 
 def serve(config_path: Path, *, banner: bool = True) -> None:
@@ -58,11 +64,22 @@ def serve(config_path: Path, *, banner: bool = True) -> None:
         node.ledger, metrics=metrics, liveness=node.liveness, audience=config.api_audience or config.name
     )
     server = uvicorn.Server(
-        uvicorn.Config(app, host=config.api_host, port=config.api_port, log_level="warning", access_log=False)
+        uvicorn.Config(
+            app,
+            host=config.api_host,
+            port=config.api_port,
+            log_level="warning",
+            access_log=False,
+            ssl_certfile=config.api_tls_cert or None,
+            ssl_keyfile=config.api_tls_key or None,
+            # On SIGTERM, requests in flight get this long; open keep-alive connections do not hold the
+            # node up.
+            timeout_graceful_shutdown=5,
+        )
     )
     node.start()
     register_runtime_metrics(node, metrics.registry)
-    url = f"http://{config.api_host}:{config.api_port}"
+    url = f"{'https' if config.api_tls_cert else 'http'}://{config.api_host}:{config.api_port}"
     if banner:
         console.print(
             f"[green]{config.name}[/] chain {node.chain.chain_id} at height {node.ledger.height}; "

@@ -75,6 +75,10 @@ class NodeConfig:
     # The name members sign their API requests for (sdk.auth); empty: the node's ``name``. Unique per node,
     # so that a request signed for one node is refused by every other.
     api_audience: str = ""
+    # TLS for the API (PEM certificate chain and key); both empty: plain HTTP (for a node behind a TLS proxy
+    # on the same host only).
+    api_tls_cert: str = ""
+    api_tls_key: str = ""
 
     def resolved_database_url(self) -> str:
         if self.database_url:
@@ -106,7 +110,14 @@ class NodeConfig:
         if unknown:
             raise ConfigError(f"node config {p} has unknown keys: {sorted(unknown)}")
         base = p.resolve().parent
-        for key in ("data_dir", "genesis_path", "validator_key_path", "node_key_path"):
+        for key in (
+            "data_dir",
+            "genesis_path",
+            "validator_key_path",
+            "node_key_path",
+            "api_tls_cert",
+            "api_tls_key",
+        ):
             if raw.get(key) and not Path(raw[key]).is_absolute():
                 raw[key] = str(base / raw[key])
         raw["peers"] = tuple(raw.get("peers", ()))

@@ -22,6 +22,7 @@ from node.genesis import (
     get_system_contracts,
     load_runtime_code,
 )
+from node.tls import create_local_ca, issue_node_certificate
 from sdk.crypto import PrivateKey, address_from_public_key
 from sdk.identifiers import compute_org_code_check, compute_uscc_check
 from sdk.types import sort_validators
@@ -69,12 +70,15 @@ def init_network(
     timestamp_ms: int = 0,
     committee_size: int = 3,
     chain_overrides: dict[str, int] | None = None,
+    tls: bool = False,
 ) -> Path:
     """Create keys, a genesis file and one node config per validator under ``out_dir``.
 
     Layout: genesis.json, keys/validator-N.pem, keys/org-N.pem, nodes/node-N.json, orgs.json (names,
     USCCs, addresses and key files of the demo organisations). Keys are written unencrypted with mode 600:
     this is for local networks; production keys belong in PEM files with a password (``keys new``).
+    With ``tls``, a local CA (tls/ca.pem; clients trust it with ``Client(url, ca=...)``) and one API
+    certificate per node for 127.0.0.1 and localhost (tls/node-N.pem), named in the node configs.
     Raises ConfigError when ``out_dir`` already holds a network.
     """
     out = Path(out_dir)
@@ -128,7 +132,18 @@ def init_network(
     (out / "genesis.json").write_text(genesis.to_json(), encoding="utf-8")
     (out / "orgs.json").write_text(json.dumps(directory, indent=2, ensure_ascii=False), encoding="utf-8")
     peers = [f"127.0.0.1:{p2p_port + i}" for i in range(validators)]
+    if tls:
+        create_local_ca(out / "tls" / "ca.pem", out / "tls" / "ca-key.pem")
     for i in range(validators):
+        if tls:
+            issue_node_certificate(
+                out / "tls" / "ca.pem",
+                out / "tls" / "ca-key.pem",
+                out / "tls" / f"node-{i}.pem",
+                out / "tls" / f"node-{i}-key.pem",
+                name=f"node-{i}",
+                hosts=["127.0.0.1", "localhost"],
+            )
         cfg = NodeConfig(
             name=f"node-{i}",
             data_dir=f"../data/node-{i}",
@@ -137,6 +152,8 @@ def init_network(
             api_port=api_port + i,
             p2p_port=p2p_port + i,
             peers=tuple(p for j, p in enumerate(peers) if j != i),
+            api_tls_cert=f"../tls/node-{i}.pem" if tls else "",
+            api_tls_key=f"../tls/node-{i}-key.pem" if tls else "",
         )
         (out / "nodes").mkdir(exist_ok=True)
         (out / "nodes" / f"node-{i}.json").write_text(cfg.to_json(), encoding="utf-8")

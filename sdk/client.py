@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import ssl
 import time
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, overload
 
@@ -62,7 +64,8 @@ class Client:
 
     Everything the SDK signs carries the chain id, and by default it is learnt from the node. Pin
     ``chain_id`` (and ``genesis_hash``) to the consortium's published values so that a wrong or hostile node
-    can never get a transaction, query or consent signed for another chain.
+    can never get a transaction, query or consent signed for another chain. For an ``https://`` node, ``ca``
+    names the consortium's CA certificate (PEM) to check the node's certificate against.
     """
 
     def __init__(
@@ -74,6 +77,7 @@ class Client:
         transport: httpx.BaseTransport | None = None,
         chain_id: int | None = None,
         genesis_hash: bytes | None = None,
+        ca: str | Path | None = None,
     ) -> None:
         self.url = url.rstrip("/")
         self.timeout = timeout
@@ -84,6 +88,9 @@ class Client:
             timeout=timeout,
             headers={"user-agent": "xinlian-sdk", **(headers or {})},
             transport=transport,
+            # An https node is checked against ``ca`` (the consortium's CA certificate, PEM) when given,
+            # else against the system's trust store.
+            verify=ssl.create_default_context(cafile=str(ca)) if ca is not None else True,
         )
         self._chain: ChainInfo | None = None
         self._chain_at = 0.0

@@ -31,13 +31,18 @@ class XinlianProvider(HTTPProvider):
     """An ``HTTPProvider`` for ``<url>/rpc`` whose requests are signed by ``signer``.
 
     Takes: the node's base URL (without ``/rpc``), the member's signer, optionally a ``Client`` of the same
-    node (for its chain id and audience; one is made otherwise), and HTTPProvider keyword arguments.
+    node (for its chain id and audience; one is made otherwise), ``ca`` (the consortium's CA certificate for
+    an https node) and HTTPProvider keyword arguments.
     """
 
-    def __init__(self, url: str, signer: Signer, *, client: Client | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, url: str, signer: Signer, *, client: Client | None = None, ca: str | None = None, **kwargs: Any
+    ) -> None:
         base = url.rstrip("/")
+        if ca is not None:
+            kwargs["request_kwargs"] = {"verify": ca, **kwargs.get("request_kwargs", {})}
         super().__init__(base + "/rpc", **kwargs)
-        self._client = client or Client(base)
+        self._client = client or Client(base, ca=ca)
         self._signer = signer
         self._endpoint = URI(base + "/rpc")
         self._path = urlsplit(self._endpoint).path
