@@ -1,7 +1,8 @@
 """The one adapter between the API and the ledger's state: read-only calls and logs pinned to one head.
 
-``LedgerReader`` is the node's side of the SDK's read models (it satisfies ``sdk.domains.drugs.DrugLedger``),
-so a route decodes contract results and logs with the SDK's decoders instead of writing its own.
+``LedgerReader`` is the node's side of the SDK's read models (it satisfies ``sdk.domains.drugs.DrugLedger``
+and ``sdk.domains.authorisations.AuthorisationLedger``), so a route decodes contract results and logs with
+the SDK's decoders instead of writing its own.
 """
 
 from __future__ import annotations
