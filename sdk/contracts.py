@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Self
 
 from eth_abi.abi import decode as abi_decode, encode as abi_encode
 from eth_abi.exceptions import DecodingError, EncodingError as AbiEncodingError
@@ -16,6 +16,9 @@ from eth_utils.crypto import keccak
 
 from sdk.errors import EncodingError
 from sdk.types import Log
+
+if TYPE_CHECKING:
+    from sdk.answers import LogEntry
 
 #: The ABI copies shipped with the SDK (one ``<ContractName>.json`` per contract, a JSON list).
 ABI_DIR: Path = Path(__file__).resolve().parent / "abi"
@@ -72,6 +75,26 @@ class DecodedEvent:
     name: str
     args: dict[str, Any]
     address: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedEvent:
+    """A decoded event and where its log is on the chain: the base of the domains' event records."""
+
+    name: str
+    args: dict[str, Any]
+    height: int
+    tx_hash: bytes
+    tx_index: int
+    log_index: int
+
+    @classmethod
+    def from_entry(cls, contract: Contract, entry: LogEntry) -> Self | None:
+        """Return the event of a committed log, or None when the log is none of ``contract``'s events."""
+        decoded = contract.try_decode_log(entry.log)
+        if decoded is None:
+            return None
+        return cls(decoded.name, decoded.args, entry.height, entry.tx_hash, entry.tx_index, entry.log_index)
 
 
 def _types(params: Sequence[Mapping[str, Any]]) -> list[str]:

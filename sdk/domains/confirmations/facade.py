@@ -337,16 +337,7 @@ class Confirmations:
         return found
 
     def _decode(self, entry: LogEntry) -> LetterEvent | None:
-        decoded = self.contract.try_decode_log(entry.log)
-        if decoded is None:
-            return None
-        return LetterEvent(
-            name=decoded.name,
-            args=decoded.args,
-            height=entry.height,
-            tx_hash=entry.tx_hash,
-            log_index=entry.log_index,
-        )
+        return LetterEvent.from_entry(self.contract, entry)
 
     def sealed_documents(self, letter_id: bytes) -> tuple[bytes, bytes | None]:
         """Return the sealed request and (when replied) reply from the chain, each checked against the SM3

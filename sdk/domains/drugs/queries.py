@@ -3,6 +3,7 @@ state, batches, histories, custody trails and the consumer view."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
@@ -283,15 +284,7 @@ class DrugQueries:
 
 
 def _with_via(event: DrugEvent, via: bytes) -> DrugEvent:
-    return DrugEvent(
-        name=event.name,
-        args=event.args,
-        height=event.height,
-        tx_hash=event.tx_hash,
-        tx_index=event.tx_index,
-        log_index=event.log_index,
-        via=via,
-    )
+    return dataclasses.replace(event, via=via)
 
 
 def _custody_step(event: DrugEvent, get_shipment: Callable[[int], Shipment | None]) -> tuple[str, bytes]:
