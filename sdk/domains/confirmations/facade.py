@@ -388,14 +388,7 @@ class Confirmations:
     def open_request(self, letter_id: bytes) -> LetterRequest:
         """Decrypt the letter's request with this signer's key. Raises DecryptionError if not a recipient."""
         request, _ = self.sealed_documents(letter_id)
-        plain = open_document(
-            request,
-            self._signer().private_key,
-            chain_id=self.chain_id,
-            contract=self.address,
-            letter_id=letter_id,
-        )
-        return LetterRequest.from_json(json.loads(plain))
+        return LetterRequest.from_json(self._open_json(request, letter_id))
 
     def open_reply(self, letter_id: bytes) -> LetterReply:
         """Decrypt the bank's reply with this signer's key. Raises DomainError (``no_reply``) before a reply,
@@ -403,14 +396,18 @@ class Confirmations:
         _, reply = self.sealed_documents(letter_id)
         if reply is None:
             raise DomainError("the bank has not replied yet", code="no_reply")
+        return LetterReply.from_json(self._open_json(reply, letter_id))
+
+    def _open_json(self, sealed: bytes, letter_id: bytes) -> Any:
+        """Decrypt one of the letter's sealed documents with this signer's key and parse its JSON."""
         plain = open_document(
-            reply,
+            sealed,
             self._signer().private_key,
             chain_id=self.chain_id,
             contract=self.address,
             letter_id=letter_id,
         )
-        return LetterReply.from_json(json.loads(plain))
+        return json.loads(plain)
 
     # --- member queries (the node checks the signer's organisation) --------------------------------------
     def _listing(self, path: str, as_of: int | None, status: LetterStatus | None) -> list[LetterState]:
