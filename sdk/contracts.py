@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -185,6 +185,14 @@ class Contract:
                 f"arguments do not fit {self.name}.{name}: {exc}", code="bad_arguments", function=name
             ) from exc
         return function_abi_to_4byte_selector(entry) + encoded  # type: ignore[arg-type]
+
+    def read(self, call: Callable[[bytes, bytes], bytes], to: bytes, name: str, *args: Any) -> Any:
+        """Run function ``name`` of the contract at ``to`` read-only through ``call(to, data)`` (a node
+        client's or a ledger's) and return its decoded output.
+
+        Raises what ``call`` raises, and EncodingError for bad arguments or an output that does not decode.
+        """
+        return self.decode_output(name, call(to, self.encode_call(name, list(args))))
 
     def decode_output(self, name: str, data: bytes, arg_count: int | None = None) -> Any:
         """Decode the return data of ``name``: one output as its value, several as a tuple, structs as dicts.

@@ -102,7 +102,7 @@ class LedgerReader:
 
     def read(self, contract: Contract, to: bytes, function: str, *args: object) -> Any:
         """Call ``function`` of ``contract`` at ``to`` and return its decoded output."""
-        return contract.decode_output(function, self.call(to, contract.encode_call(function, list(args))))
+        return contract.read(self.call, to, function, *args)
 
     def has_role(self, account: bytes, role: bytes, scope: bytes = _GLOBAL_SCOPE) -> bool:
         """Whether Governance grants ``account`` the ``role`` for ``scope`` (global by default)."""

@@ -34,8 +34,7 @@ class AuthorisationQueries:
         self.contract = Contract("DataAuthorisation")
 
     def _read(self, function: str, *args: Any) -> Any:
-        out = self.ledger.call(self.address, self.contract.encode_call(function, list(args)))
-        return self.contract.decode_output(function, out)
+        return self.contract.read(self.ledger.call, self.address, function, *args)
 
     def resource(self, resource_id: int) -> Resource | None:
         """Return a registered resource, or None."""

@@ -129,8 +129,7 @@ class Confirmations:
         return self.client.send(self._signer(), self.address, data, gas_limit=gas, check=True)
 
     def _read(self, function: str, *args: Any) -> Any:
-        out = self.client.call(self.address, self.contract.encode_call(function, list(args)))
-        return self.contract.decode_output(function, out)
+        return self.contract.read(self.client.call, self.address, function, *args)
 
     def _events(self, receipt: ReceiptResult) -> list[DecodedEvent]:
         return [

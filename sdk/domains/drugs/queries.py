@@ -65,14 +65,10 @@ class DrugQueries:
         self._account_orgs: dict[bytes, str] = {}
 
     def _read(self, function: str, *args: Any) -> Any:
-        out = self.ledger.call(self.address, self.contract.encode_call(function, list(args)))
-        return self.contract.decode_output(function, out)
+        return self.contract.read(self.ledger.call, self.address, function, *args)
 
     def _read_governance(self, function: str, *args: Any) -> Any:
-        out = self.ledger.call(
-            self.ledger.governance_address, self._governance.encode_call(function, list(args))
-        )
-        return self._governance.decode_output(function, out)
+        return self._governance.read(self.ledger.call, self.ledger.governance_address, function, *args)
 
     # --- state -----------------------------------------------------------------------------------------
     def get_code(self, code_id: bytes) -> CodeState:

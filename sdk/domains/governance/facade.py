@@ -69,8 +69,7 @@ class Governance:
 
     # --- reads --------------------------------------------------------------------------------------
     def _read(self, function: str, *args: Any) -> Any:
-        out = self.client.call(self.address, self.contract.encode_call(function, list(args)))
-        return self.contract.decode_output(function, out)
+        return self.contract.read(self.client.call, self.address, function, *args)
 
     def is_active(self, account: bytes) -> bool:
         """Whether ``account`` may transact: registered, active, and its organisation active."""
