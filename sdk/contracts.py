@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -270,3 +270,7 @@ class Contract:
             return self.decode_log(log)
         except EncodingError:
             return None
+
+    def events_in(self, logs: Iterable[Log], address: bytes) -> list[DecodedEvent]:
+        """Return this contract's events (deployed at ``address``) among ``logs`` (a receipt's), in order."""
+        return [e for log in logs if log.address == address if (e := self.try_decode_log(log)) is not None]

@@ -167,11 +167,8 @@ class Authorisations(AuthorisationQueries):
         )
 
     def _event(self, receipt: ReceiptResult, name: str) -> dict[str, Any]:
-        for log in receipt.logs:
-            if log.address != self.address:
-                continue
-            event = self.contract.try_decode_log(log)
-            if event is not None and event.name == name:
+        for event in self.contract.events_in(receipt.logs, self.address):
+            if event.name == name:
                 return event.args
         raise ClientError(f"the receipt carries no {name} event", code="bad_response")
 

@@ -132,12 +132,7 @@ class Confirmations:
         return self.contract.read(self.client.call, self.address, function, *args)
 
     def _events(self, receipt: ReceiptResult) -> list[DecodedEvent]:
-        return [
-            e
-            for log in receipt.logs
-            if log.address == self.address
-            if (e := self.contract.try_decode_log(log))
-        ]
+        return self.contract.events_in(receipt.logs, self.address)
 
     def _seal(
         self, kind: DocumentKind, document: Any, recipients: Sequence[Recipient], letter_id: bytes

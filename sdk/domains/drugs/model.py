@@ -168,18 +168,13 @@ def decode_drug_event(entry: LogEntry) -> DrugEvent | None:
 
 def decode_alerts(receipt: ReceiptResult, address: bytes = DRUG_TRACE_ADDRESS) -> list[DrugAlert]:
     """Return the Alerts a DrugTrace transaction recorded (empty when none)."""
-    alerts: list[DrugAlert] = []
-    for log in receipt.logs:
-        if log.address != address:
-            continue
-        event = DRUG_TRACE_CONTRACT.try_decode_log(log)
-        if event is not None and event.name == "Alert":
-            alerts.append(
-                DrugAlert(
-                    code_id=bytes(event.args["code"]),
-                    actor=event.args["actor"],
-                    action=DrugAction(int(event.args["action"])),
-                    reason=str(event.args["reason"]),
-                )
-            )
-    return alerts
+    return [
+        DrugAlert(
+            code_id=bytes(event.args["code"]),
+            actor=event.args["actor"],
+            action=DrugAction(int(event.args["action"])),
+            reason=str(event.args["reason"]),
+        )
+        for event in DRUG_TRACE_CONTRACT.events_in(receipt.logs, address)
+        if event.name == "Alert"
+    ]
