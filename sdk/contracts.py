@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Self
 
 from eth_abi.abi import decode as abi_decode, encode as abi_encode
 from eth_abi.exceptions import DecodingError, EncodingError as AbiEncodingError
@@ -16,6 +16,9 @@ from eth_utils.crypto import keccak
 
 from sdk.errors import EncodingError
 from sdk.types import Log
+
+if TYPE_CHECKING:
+    from sdk.answers import LogEntry
 
 #: The ABI copies shipped with the SDK (one ``<ContractName>.json`` per contract, a JSON list).
 ABI_DIR: Path = Path(__file__).resolve().parent / "abi"
@@ -72,6 +75,26 @@ class DecodedEvent:
     name: str
     args: dict[str, Any]
     address: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedEvent:
+    """A decoded event and where its log is on the chain: the base of the domains' event records."""
+
+    name: str
+    args: dict[str, Any]
+    height: int
+    tx_hash: bytes
+    tx_index: int
+    log_index: int
+
+    @classmethod
+    def from_entry(cls, contract: Contract, entry: LogEntry) -> Self | None:
+        """Return the event of a committed log, or None when the log is none of ``contract``'s events."""
+        decoded = contract.try_decode_log(entry.log)
+        if decoded is None:
+            return None
+        return cls(decoded.name, decoded.args, entry.height, entry.tx_hash, entry.tx_index, entry.log_index)
 
 
 def _types(params: Sequence[Mapping[str, Any]]) -> list[str]:
@@ -163,6 +186,14 @@ class Contract:
             ) from exc
         return function_abi_to_4byte_selector(entry) + encoded  # type: ignore[arg-type]
 
+    def read(self, call: Callable[[bytes, bytes], bytes], to: bytes, name: str, *args: Any) -> Any:
+        """Run function ``name`` of the contract at ``to`` read-only through ``call(to, data)`` (a node
+        client's or a ledger's) and return its decoded output.
+
+        Raises what ``call`` raises, and EncodingError for bad arguments or an output that does not decode.
+        """
+        return self.decode_output(name, call(to, self.encode_call(name, list(args))))
+
     def decode_output(self, name: str, data: bytes, arg_count: int | None = None) -> Any:
         """Decode the return data of ``name``: one output as its value, several as a tuple, structs as dicts.
 
@@ -239,3 +270,7 @@ class Contract:
             return self.decode_log(log)
         except EncodingError:
             return None
+
+    def events_in(self, logs: Iterable[Log], address: bytes) -> list[DecodedEvent]:
+        """Return this contract's events (deployed at ``address``) among ``logs`` (a receipt's), in order."""
+        return [e for log in logs if log.address == address if (e := self.try_decode_log(log)) is not None]

@@ -188,6 +188,36 @@ def decode_int(value: Item, what: str, *, maximum: int = MAX_UINT64) -> int:
     return n
 
 
+def decode_fields(item: Item, owner: str, arity: int) -> list[Item]:
+    """Return the fields of the RLP list ``item``; raises EncodingError, naming ``owner``, for a string or
+    a list of another length."""
+    if not isinstance(item, list):
+        raise EncodingError(f"{owner} must be an RLP list, found a string")
+    if len(item) != arity:
+        raise EncodingError(f"{owner} must have {arity} fields, found {len(item)}", arity=len(item))
+    return item
+
+
+def decode_string(value: Item, what: str) -> bytes:
+    """Return the RLP string ``value``; raises EncodingError, naming ``what``, for a list."""
+    if not isinstance(value, bytes):
+        raise EncodingError(f"{what} must be an RLP string, found a list", field=what)
+    return value
+
+
+def decode_list(value: Item, what: str) -> list[Item]:
+    """Return the RLP list ``value`` (any length); raises EncodingError, naming ``what``, for a string."""
+    if not isinstance(value, list):
+        raise EncodingError(f"{what} must be an RLP list, found a string", field=what)
+    return value
+
+
+def list_payload(encoded: bytes) -> bytes:
+    """Return the payload of a canonical RLP list encoding (what follows its header)."""
+    b0 = encoded[0]
+    return encoded[1:] if b0 < 0xF8 else encoded[1 + b0 - 0xF7 :]
+
+
 # --- hex text ----------------------------------------------------------------------------------------
 def to_hex(data: bytes) -> str:
     """Return ``data`` as ``0x``-prefixed lower-case hex, the form every JSON document and answer uses."""

@@ -13,22 +13,27 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import itertools
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, NewType
+from typing import Any, NewType, Self
 
 from sdk.crypto import PrivateKey, PublicKey, sm3
 from sdk.encoding import (
     MAX_UINT64,
     Item,
     decode,
+    decode_fields,
     decode_int,
+    decode_list,
+    decode_string,
     encode_bytes,
     encode_int,
     encode_list,
+    list_payload,
     split_list,
 )
 from sdk.errors import (
@@ -89,37 +94,70 @@ def _as_tuple(obj: object, name: str, value: object) -> tuple[Any, ...]:
     )
 
 
-def _fields(item: Item, owner: str, arity: int) -> list[Item]:
-    if not isinstance(item, list):
-        raise EncodingError(f"{owner} must be an RLP list, found a string")
-    if len(item) != arity:
-        raise EncodingError(f"{owner} must have {arity} fields, found {len(item)}", arity=len(item))
-    return item
-
-
-def _string(value: Item, what: str) -> bytes:
-    if not isinstance(value, bytes):
-        raise EncodingError(f"{what} must be an RLP string, found a list", field=what)
-    return value
-
-
-def _list(value: Item, what: str) -> list[Item]:
-    if not isinstance(value, list):
-        raise EncodingError(f"{what} must be an RLP list, found a string", field=what)
-    return value
-
-
-def _list_payload(encoded: bytes) -> bytes:
-    """The payload of a canonical RLP list encoding (what follows its header)."""
-    b0 = encoded[0]
-    return encoded[1:] if b0 < 0xF8 else encoded[1 + b0 - 0xF7 :]
-
-
 class _Cached:
-    """Slots for caches that are not dataclass fields (set once with object.__setattr__)."""
+    """Slots for caches that are not dataclass fields (set once with object.__setattr__), and the cached
+    ``encode`` / ``decode`` pair: a type writes ``_encode`` and ``from_item``."""
 
     __slots__ = ("_encoded",)
     _encoded: bytes
+
+    def _encode(self) -> bytes:
+        raise NotImplementedError
+
+    @classmethod
+    def from_item(cls, item: Item) -> Self:
+        """Return the object from its decoded RLP item; raises EncodingError."""
+        raise NotImplementedError
+
+    def encode(self) -> bytes:
+        """Return the canonical RLP encoding (computed once)."""
+        try:
+            return self._encoded
+        except AttributeError:
+            pass
+        encoded = self._encode()
+        object.__setattr__(self, "_encoded", encoded)
+        return encoded
+
+    @classmethod
+    def decode(cls, data: bytes) -> Self:
+        """Return the object whose canonical encoding is ``data``.
+
+        Raises EncodingError for malformed or non-canonical RLP, trailing bytes, a wrong number of fields
+        or a field of the wrong size.
+        """
+        obj = cls.from_item(decode(data))
+        object.__setattr__(obj, "_encoded", data)
+        return obj
+
+
+def _encode_flat(obj: object) -> bytes:
+    """RLP of a flat wire type: its int and bytes fields in declaration order (the wire order)."""
+    return encode_list(
+        encode_int(v) if type(v) is int else encode_bytes(v)
+        for v in (getattr(obj, name) for name, _ in _flat_layout(type(obj)))
+    )
+
+
+def _decode_flat(item: Item, owner: str, cls: type) -> list[Any]:
+    """The field values of a flat wire type from its decoded RLP item; raises EncodingError."""
+    layout = _flat_layout(cls)
+    values = decode_fields(item, owner, len(layout))
+    return [
+        decode_int(v, name) if is_int else decode_string(v, name)
+        for (name, is_int), v in zip(layout, values, strict=True)
+    ]
+
+
+_FLAT_LAYOUTS: dict[type, tuple[tuple[str, bool], ...]] = {}
+
+
+def _flat_layout(cls: type) -> tuple[tuple[str, bool], ...]:
+    """(field name, whether it is an int) of a flat wire type, in declaration order (computed once)."""
+    layout = _FLAT_LAYOUTS.get(cls)
+    if layout is None:
+        layout = _FLAT_LAYOUTS[cls] = tuple((f.name, f.type == "int") for f in dataclasses.fields(cls))
+    return layout
 
 
 class _TxCached(_Cached):
@@ -134,20 +172,6 @@ class _HeaderCached(_Cached):
 
 
 # --- transaction -------------------------------------------------------------------------------------
-def _tx_body(
-    chain_id: int, nonce: bytes, expiry_height: int, to: bytes, data: bytes, gas_limit: int, public_key: bytes
-) -> list[bytes]:
-    return [
-        encode_int(chain_id),
-        encode_bytes(nonce),
-        encode_int(expiry_height),
-        encode_bytes(to),
-        encode_bytes(data),
-        encode_int(gas_limit),
-        encode_bytes(public_key),
-    ]
-
-
 @functools.lru_cache(maxsize=4096)
 def public_key_of(raw: bytes) -> PublicKey:
     """Parsed public keys are cached: a few organisations sign most transactions and seals."""
@@ -201,45 +225,13 @@ class Transaction(_TxCached):
         signature = signer_private_key.sign(unsigned.signing_preimage())
         return cls(chain_id, nonce, expiry_height, to, data, gas_limit, public_key, signature)
 
-    def encode(self) -> bytes:
-        """Return RLP([chain_id, nonce, expiry_height, to, data, gas_limit, public_key, signature])."""
-        try:
-            return self._encoded
-        except AttributeError:
-            pass
-        body = _tx_body(
-            self.chain_id, self.nonce, self.expiry_height, self.to, self.data, self.gas_limit, self.public_key
-        )
-        body.append(encode_bytes(self.signature))
-        encoded = encode_list(body)
-        object.__setattr__(self, "_encoded", encoded)
-        return encoded
-
-    @classmethod
-    def decode(cls, data: bytes) -> Transaction:
-        """Return the transaction whose canonical encoding is ``data``.
-
-        Raises EncodingError for malformed or non-canonical RLP, trailing bytes, a wrong number of fields
-        or a field of the wrong size.
-        """
-        tx = cls.from_item(decode(data))
-        object.__setattr__(tx, "_encoded", data)
-        return tx
+    def _encode(self) -> bytes:
+        """RLP([chain_id, nonce, expiry_height, to, data, gas_limit, public_key, signature])."""
+        return _encode_flat(self)
 
     @classmethod
     def from_item(cls, item: Item) -> Transaction:
-        """Return the transaction from its decoded RLP item; raises EncodingError."""
-        f = _fields(item, "transaction", 8)
-        return cls(
-            decode_int(f[0], "chain_id"),
-            _string(f[1], "nonce"),
-            decode_int(f[2], "expiry_height"),
-            _string(f[3], "to"),
-            _string(f[4], "data"),
-            decode_int(f[5], "gas_limit"),
-            _string(f[6], "public_key"),
-            _string(f[7], "signature"),
-        )
+        return cls(*_decode_flat(item, "transaction", cls))
 
     def signing_preimage(self) -> bytes:
         """Return RLP([TX_TAG, chain_id, nonce, expiry_height, to, data, gas_limit, public_key]).
@@ -247,7 +239,7 @@ class Transaction(_TxCached):
         This is the message the sender's SM2 signature covers (SM2 hashes it with Z_A itself).
         """
         # The encoding ends with the 66-byte signature item; the rest of its payload is the body.
-        body = _list_payload(self.encode())[:-_ENC_SIGNATURE_LEN]
+        body = list_payload(self.encode())[:-_ENC_SIGNATURE_LEN]
         return encode_list((_ENC_TX_TAG, body))
 
     @property
@@ -330,61 +322,13 @@ class BlockHeader(_HeaderCached):
         for name in _HEADER_HASH_FIELDS:
             _check_bytes("BlockHeader", name, getattr(self, name), HASH_BYTES)
 
-    def encode(self) -> bytes:
-        """Return RLP of the 14 fields in declaration order (ints minimal big-endian, hashes 32 bytes)."""
-        try:
-            return self._encoded
-        except AttributeError:
-            pass
-        ei, eb = encode_int, encode_bytes
-        encoded = encode_list(
-            (
-                ei(self.version),
-                ei(self.chain_id),
-                ei(self.height),
-                eb(self.parent_hash),
-                ei(self.timestamp_ms),
-                ei(self.round),
-                ei(self.proposer_index),
-                eb(self.tx_root),
-                eb(self.receipt_root),
-                eb(self.state_root),
-                eb(self.history_root),
-                eb(self.validators_hash),
-                eb(self.next_validators_hash),
-                ei(self.gas_used),
-            )
-        )
-        object.__setattr__(self, "_encoded", encoded)
-        return encoded
-
-    @classmethod
-    def decode(cls, data: bytes) -> BlockHeader:
-        """Return the header whose canonical encoding is ``data``; raises EncodingError."""
-        header = cls.from_item(decode(data))
-        object.__setattr__(header, "_encoded", data)
-        return header
+    def _encode(self) -> bytes:
+        """RLP of the 14 fields in declaration order (ints minimal big-endian, hashes 32 bytes)."""
+        return _encode_flat(self)
 
     @classmethod
     def from_item(cls, item: Item) -> BlockHeader:
-        """Return the header from its decoded RLP item; raises EncodingError."""
-        f = _fields(item, "block header", 14)
-        return cls(
-            decode_int(f[0], "version"),
-            decode_int(f[1], "chain_id"),
-            decode_int(f[2], "height"),
-            _string(f[3], "parent_hash"),
-            decode_int(f[4], "timestamp_ms"),
-            decode_int(f[5], "round"),
-            decode_int(f[6], "proposer_index"),
-            _string(f[7], "tx_root"),
-            _string(f[8], "receipt_root"),
-            _string(f[9], "state_root"),
-            _string(f[10], "history_root"),
-            _string(f[11], "validators_hash"),
-            _string(f[12], "next_validators_hash"),
-            decode_int(f[13], "gas_used"),
-        )
+        return cls(*_decode_flat(item, "block header", cls))
 
     @property
     def block_hash(self) -> bytes:
@@ -431,34 +375,20 @@ class CommitCertificate(_Cached):
                 )
             previous = seal.validator_index
 
-    def encode(self) -> bytes:
-        """Return RLP([height, round, block_hash, [[validator_index, signature], …]])."""
-        try:
-            return self._encoded
-        except AttributeError:
-            pass
-        seals = encode_list(
-            encode_list((encode_int(s.validator_index), encode_bytes(s.signature))) for s in self.seals
-        )
-        encoded = encode_list(
+    def _encode(self) -> bytes:
+        """RLP([height, round, block_hash, [[validator_index, signature], …]])."""
+        seals = encode_list(_encode_flat(s) for s in self.seals)
+        return encode_list(
             (encode_int(self.height), encode_int(self.round), encode_bytes(self.block_hash), seals)
         )
-        object.__setattr__(self, "_encoded", encoded)
-        return encoded
 
     @classmethod
-    def decode(cls, data: bytes) -> CommitCertificate:
-        """Return the certificate whose canonical encoding is ``data``; raises EncodingError."""
-        f = _fields(decode(data), "commit certificate", 4)
-        seals = []
-        for s in _list(f[3], "seals"):
-            sf = _fields(s, "seal", 2)
-            seals.append(Seal(decode_int(sf[0], "validator_index"), _string(sf[1], "signature")))
-        cert = cls(
-            decode_int(f[0], "height"), decode_int(f[1], "round"), _string(f[2], "block_hash"), tuple(seals)
+    def from_item(cls, item: Item) -> CommitCertificate:
+        f = decode_fields(item, "commit certificate", 4)
+        seals = tuple(Seal(*_decode_flat(s, "seal", Seal)) for s in decode_list(f[3], "seals"))
+        return cls(
+            decode_int(f[0], "height"), decode_int(f[1], "round"), decode_string(f[2], "block_hash"), seals
         )
-        object.__setattr__(cert, "_encoded", data)
-        return cert
 
 
 def commit_preimage(chain_id: int, height: int, round: int, block_hash: bytes) -> bytes:
@@ -497,7 +427,8 @@ class Log:
             _check_bytes("Log", "topics[]", t, HASH_BYTES)
         _check_bytes("Log", "data", self.data)
 
-    def _encode(self) -> bytes:
+    def encode(self) -> bytes:
+        """Return RLP([address, [topics…], data])."""
         return encode_list(
             (
                 encode_bytes(self.address),
@@ -505,10 +436,6 @@ class Log:
                 encode_bytes(self.data),
             )
         )
-
-    def encode(self) -> bytes:
-        """Return RLP([address, [topics…], data])."""
-        return self._encode()
 
     @classmethod
     def decode(cls, data: bytes) -> Log:
@@ -518,9 +445,9 @@ class Log:
     @classmethod
     def from_item(cls, item: Item) -> Log:
         """Return the log from its decoded RLP item; raises EncodingError."""
-        f = _fields(item, "log", 3)
-        topics = tuple(_string(t, "topic") for t in _list(f[1], "topics"))
-        return cls(_string(f[0], "address"), topics, _string(f[2], "data"))
+        f = decode_fields(item, "log", 3)
+        topics = tuple(decode_string(t, "topic") for t in decode_list(f[1], "topics"))
+        return cls(decode_string(f[0], "address"), topics, decode_string(f[2], "data"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -542,37 +469,28 @@ class Receipt(_Cached):
         if self.status == 1 and self.revert_reason:
             raise EncodingError("Receipt.revert_reason must be empty when status is 1 (success)")
 
-    def encode(self) -> bytes:
-        """Return RLP([tx_hash, status, gas_used, [[address, [topics…], data], …], revert_reason])."""
-        try:
-            return self._encoded
-        except AttributeError:
-            pass
-        encoded = encode_list(
+    def _encode(self) -> bytes:
+        """RLP([tx_hash, status, gas_used, [[address, [topics…], data], …], revert_reason])."""
+        return encode_list(
             (
                 encode_bytes(self.tx_hash),
                 encode_int(self.status),
                 encode_int(self.gas_used),
-                encode_list(log._encode() for log in self.logs),
+                encode_list(log.encode() for log in self.logs),
                 encode_bytes(self.revert_reason),
             )
         )
-        object.__setattr__(self, "_encoded", encoded)
-        return encoded
 
     @classmethod
-    def decode(cls, data: bytes) -> Receipt:
-        """Return the receipt whose canonical encoding is ``data``; raises EncodingError."""
-        f = _fields(decode(data), "receipt", 5)
-        receipt = cls(
-            _string(f[0], "tx_hash"),
+    def from_item(cls, item: Item) -> Receipt:
+        f = decode_fields(item, "receipt", 5)
+        return cls(
+            decode_string(f[0], "tx_hash"),
             decode_int(f[1], "status"),
             decode_int(f[2], "gas_used"),
-            tuple(Log.from_item(x) for x in _list(f[3], "logs")),
-            _string(f[4], "revert_reason"),
+            tuple(Log.from_item(x) for x in decode_list(f[3], "logs")),
+            decode_string(f[4], "revert_reason"),
         )
-        object.__setattr__(receipt, "_encoded", data)
-        return receipt
 
 
 # --- block -------------------------------------------------------------------------------------------
@@ -594,25 +512,23 @@ class Block(_Cached):
         if keys:
             _check_validator_set("Block.next_validators", keys)
 
-    def encode(self) -> bytes:
-        """Return RLP([header, [transaction…], [next validator public key…]]) (header and txs nested)."""
-        try:
-            return self._encoded
-        except AttributeError:
-            pass
-        encoded = encode_list(
+    def _encode(self) -> bytes:
+        """RLP([header, [transaction…], [next validator public key…]]) (header and txs nested)."""
+        return encode_list(
             (
                 self.header.encode(),
                 encode_list(tx.encode() for tx in self.transactions),
                 encode_list(encode_bytes(k) for k in self.next_validators),
             )
         )
-        object.__setattr__(self, "_encoded", encoded)
-        return encoded
 
     @classmethod
     def decode(cls, data: bytes) -> Block:
-        """Return the block whose canonical encoding is ``data``; raises EncodingError."""
+        """Return the block whose canonical encoding is ``data``; raises EncodingError.
+
+        Not through ``from_item``: the transactions' encodings are split out whole, so each keeps its
+        bytes as its cached encoding without being encoded again.
+        """
         parts = split_list(data)
         if len(parts) != 3:
             raise EncodingError(f"block must have 3 fields, found {len(parts)}", arity=len(parts))
@@ -620,7 +536,9 @@ class Block(_Cached):
         if parts[1][0] < 0xC0:
             raise EncodingError("block transactions must be an RLP list, found a string")
         txs = tuple(Transaction.decode(raw) for raw in split_list(parts[1]))
-        keys = tuple(_string(k, "next validator key") for k in _list(decode(parts[2]), "next_validators"))
+        keys = tuple(
+            decode_string(k, "next validator key") for k in decode_list(decode(parts[2]), "next_validators")
+        )
         block = cls(header, txs, keys)
         object.__setattr__(block, "_encoded", data)
         return block

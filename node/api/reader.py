@@ -1,7 +1,8 @@
 """The one adapter between the API and the ledger's state: read-only calls and logs pinned to one head.
 
-``LedgerReader`` is the node's side of the SDK's read models (it satisfies ``sdk.domains.drugs.DrugLedger``),
-so a route decodes contract results and logs with the SDK's decoders instead of writing its own.
+``LedgerReader`` is the node's side of the SDK's read models (it satisfies ``sdk.domains.drugs.DrugLedger``
+and ``sdk.domains.authorisations.AuthorisationLedger``), so a route decodes contract results and logs with
+the SDK's decoders instead of writing its own.
 """
 
 from __future__ import annotations
@@ -101,7 +102,7 @@ class LedgerReader:
 
     def read(self, contract: Contract, to: bytes, function: str, *args: object) -> Any:
         """Call ``function`` of ``contract`` at ``to`` and return its decoded output."""
-        return contract.decode_output(function, self.call(to, contract.encode_call(function, list(args))))
+        return contract.read(self.call, to, function, *args)
 
     def has_role(self, account: bytes, role: bytes, scope: bytes = _GLOBAL_SCOPE) -> bool:
         """Whether Governance grants ``account`` the ``role`` for ``scope`` (global by default)."""

@@ -329,8 +329,7 @@ class OnChainCalendar:
         return self._address
 
     def _read(self, function: str, *args: Any) -> Any:
-        out = self.client.call(self.address, self.contract.encode_call(function, list(args)))
-        return self.contract.decode_output(function, out)
+        return self.contract.read(self.client.call, self.address, function, *args)
 
     def day_kind(self, day: int) -> int:
         """ORDINARY, HOLIDAY or MAKE_UP as listed on chain for ``day``."""

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Self
 
 from sdk.crypto import sm3
 from sdk.errors import MerkleProofError
@@ -364,7 +365,41 @@ def verify_consistency(m: int, n: int, root_m: bytes, root_n: bytes, proof: Sequ
 
 
 # --- incremental -------------------------------------------------------------------------------------
-class MerkleAccumulator:
+class _AppendOnlyTree:
+    """What the append-only trees share: leaves arrive as data or as leaf hashes."""
+
+    __slots__ = ()
+
+    @property
+    def size(self) -> int:
+        raise NotImplementedError
+
+    def append_leaf_hash(self, leaf_hash: bytes) -> None:
+        raise NotImplementedError
+
+    def root(self) -> bytes:
+        raise NotImplementedError
+
+    @classmethod
+    def from_leaf_hashes(cls, leaf_hashes: Iterable[bytes]) -> Self:
+        """Return a tree holding the given leaf hashes in order.
+
+        Raises ``MerkleProofError`` if a leaf hash is not 32 bytes.
+        """
+        tree = cls()
+        for h in leaf_hashes:
+            tree.append_leaf_hash(h)
+        return tree
+
+    def append(self, leaf: bytes) -> None:
+        """Append one leaf given as data."""
+        self.append_leaf_hash(compute_leaf_hash(leaf))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(size={self.size}, root={self.root().hex()})"
+
+
+class MerkleAccumulator(_AppendOnlyTree):
     """An append-only Merkle tree keeping only its frontier: O(log n) memory, O(log n) root.
 
     The frontier holds the roots of the perfect subtrees that make up the tree, one per set bit of
@@ -389,17 +424,6 @@ class MerkleAccumulator:
         return tuple(self._frontier)
 
     @classmethod
-    def from_leaf_hashes(cls, leaf_hashes: Iterable[bytes]) -> MerkleAccumulator:
-        """Return an accumulator holding the given leaf hashes in order.
-
-        Raises ``MerkleProofError`` if a leaf hash is not 32 bytes.
-        """
-        acc = cls()
-        for h in leaf_hashes:
-            acc.append_leaf_hash(h)
-        return acc
-
-    @classmethod
     def from_frontier(cls, size: int, frontier: Sequence[bytes]) -> MerkleAccumulator:
         """Return an accumulator of ``size`` leaves with the given frontier (largest subtree first).
 
@@ -416,10 +440,6 @@ class MerkleAccumulator:
         acc._size = size
         acc._frontier = hashes
         return acc
-
-    def append(self, leaf: bytes) -> None:
-        """Append one leaf given as data."""
-        self.append_leaf_hash(compute_leaf_hash(leaf))
 
     def append_leaf_hash(self, leaf_hash: bytes) -> None:
         """Append one leaf given as its leaf hash. Raises ``MerkleProofError`` if it is not 32 bytes."""
@@ -475,11 +495,8 @@ class MerkleAccumulator:
 
     __hash__ = None  # type: ignore[assignment]  # mutable
 
-    def __repr__(self) -> str:
-        return f"MerkleAccumulator(size={self._size}, root={self.root().hex()})"
 
-
-class MerkleHistory:
+class MerkleHistory(_AppendOnlyTree):
     """An append-only tree that keeps the hash of every complete (aligned, power-of-two) subtree.
 
     Appending costs one hash amortised; the root and the inclusion proof of any leaf under any tree size
@@ -495,25 +512,10 @@ class MerkleHistory:
         # _levels[h][j] = MTH of leaves [j·2^h, (j+1)·2^h), present once that subtree is complete.
         self._levels: list[list[bytes]] = [[]]
 
-    @classmethod
-    def from_leaf_hashes(cls, leaf_hashes: Iterable[bytes]) -> MerkleHistory:
-        """Return a history holding the given leaf hashes in order.
-
-        Raises ``MerkleProofError`` if a leaf hash is not 32 bytes.
-        """
-        history = cls()
-        for h in leaf_hashes:
-            history.append_leaf_hash(h)
-        return history
-
     @property
     def size(self) -> int:
         """The number of leaves appended so far."""
         return len(self._levels[0])
-
-    def append(self, leaf: bytes) -> None:
-        """Append one leaf given as data."""
-        self.append_leaf_hash(compute_leaf_hash(leaf))
 
     def append_leaf_hash(self, leaf_hash: bytes) -> None:
         """Append one leaf given as its leaf hash. Raises ``MerkleProofError`` if it is not 32 bytes."""
@@ -579,6 +581,3 @@ class MerkleHistory:
                 m -= k
         proof.reverse()
         return tuple(proof)
-
-    def __repr__(self) -> str:
-        return f"MerkleHistory(size={self.size}, root={self.root().hex()})"

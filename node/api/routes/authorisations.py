@@ -9,14 +9,14 @@ from fastapi import APIRouter, Path, Query
 from pydantic import Field
 
 from node.api.auth import Member, MemberDep
-from node.api.convert import to_hex, to_optional_hex, to_plain
+from node.api.convert import to_hex, to_plain
 from node.api.deps import LedgerDep, parse_address, parse_hash
 from node.api.errors import Forbidden, NotFound
 from node.api.models import ErrorPublic, Shape
 from node.api.reader import LedgerReader
 from node.genesis import DATA_AUTHORISATION_ADDRESS, DATA_REGULATOR, GLOBAL_SCOPE
 from sdk.contracts import Contract
-from sdk.domains.authorisations import GrantStatus, compute_field_ids
+from sdk.domains.authorisations import AuthorisationQueries, Grant, compute_field_ids
 
 router = APIRouter(prefix="/v1/authorisations", tags=["authorisations"])
 
@@ -100,24 +100,18 @@ class GrantsPage(Shape):
 
 
 # --- reads --------------------------------------------------------------------------------------------------
-def _read_da(reader: LedgerReader, function: str, *args: object) -> Any:
-    return reader.read(_DA, DATA_AUTHORISATION_ADDRESS, function, *args)
+def _queries(reader: LedgerReader) -> AuthorisationQueries:
+    """The SDK's read model over this head: grants and resources are decoded by the SDK alone."""
+    return AuthorisationQueries(reader, DATA_AUTHORISATION_ADDRESS)
 
 
-def _field_ids(mask: int) -> list[int]:
-    return list(compute_field_ids(mask))
-
-
-def _status_name(value: int) -> str:
-    try:
-        return GrantStatus(value).name
-    except ValueError:
-        return str(value)
+def _optional_hex(value: bytes | None) -> str | None:
+    return None if value is None else to_hex(value)
 
 
 def _trail_value(name: str, value: Any) -> TrailValue:
     if name == "fields" and isinstance(value, int):
-        return _field_ids(value)
+        return list(compute_field_ids(value))
     plain: TrailValue = to_plain(value)
     return plain
 
@@ -127,9 +121,9 @@ def is_regulator(reader: LedgerReader, member: Member) -> bool:
     return reader.has_role(member.address, DATA_REGULATOR, GLOBAL_SCOPE)
 
 
-def is_party(member: Member, grant: dict[str, Any]) -> bool:
+def is_party(member: Member, grant: Grant) -> bool:
     """Whether the member's organisation is the grant's holder or requester."""
-    return member.uscc in (grant["holder_org"], grant["requester_org"])
+    return member.uscc in (grant.holder_org, grant.requester_org)
 
 
 def get_trails(reader: LedgerReader, grant_ids: Sequence[int]) -> dict[int, list[TrailEventPublic]]:
@@ -161,34 +155,33 @@ def find_grant_ids(reader: LedgerReader, event: str, position: int, value: bytes
     return sorted({int.from_bytes(entry.log.topics[1], "big") for entry in logs})
 
 
-def to_grant_public(
-    reader: LedgerReader, grant_id: int, grant: dict[str, Any], trail: list[TrailEventPublic]
-) -> GrantPublic:
-    """Return the API shape of a grant read from the contract, with its trail."""
-    resource = _read_da(reader, "resources", grant["resource_id"])
-    status = int(_read_da(reader, "status_of", grant_id))
+def to_grant_public(reader: LedgerReader, grant: Grant, trail: list[TrailEventPublic]) -> GrantPublic:
+    """Return the API shape of a grant, with its resource's classification and its trail."""
+    resource = _queries(reader).resource(grant.resource_id)
+    if resource is None:  # the contract never drops a resource that has requests
+        raise NotFound("no such resource", resource_id=grant.resource_id)
     return GrantPublic(
-        grant_id=grant_id,
-        resource_id=int(grant["resource_id"]),
-        requester=to_hex(grant["requester"]),
-        requester_org=str(grant["requester_org"]),
-        holder_org=str(grant["holder_org"]),
-        status=_status_name(status),
-        purpose=to_hex(grant["purpose"]),
-        fields=_field_ids(int(grant["fields"])),
-        valid_from=int(grant["valid_from"]),
-        valid_until=int(grant["valid_until"]),
-        use_limit=int(grant["use_limit"]),
-        uses=int(grant["uses"]),
-        level=int(resource["level"]),
-        share_type=int(resource["share_type"]),
-        personal=bool(resource["personal"]),
-        subject_commitment=to_optional_hex(grant["subject_commitment"]),
-        subject_key_hash=to_optional_hex(grant["subject_key_hash"]),
-        approved_by=to_optional_hex(grant["approved_by"]),
-        granted_by=to_optional_hex(grant["granted_by"]),
-        requested_at=int(grant["requested_at"]),
-        granted_at=int(grant["granted_at"]),
+        grant_id=grant.grant_id,
+        resource_id=grant.resource_id,
+        requester=to_hex(grant.requester),
+        requester_org=grant.requester_org,
+        holder_org=grant.holder_org,
+        status=grant.status.name,
+        purpose=to_hex(grant.purpose),
+        fields=list(grant.fields),
+        valid_from=grant.valid_from,
+        valid_until=grant.valid_until,
+        use_limit=grant.use_limit,
+        uses=grant.uses,
+        level=int(resource.level),
+        share_type=int(resource.share_type),
+        personal=resource.personal,
+        subject_commitment=_optional_hex(grant.subject_commitment),
+        subject_key_hash=_optional_hex(grant.subject_key_hash),
+        approved_by=_optional_hex(grant.approved_by),
+        granted_by=_optional_hex(grant.granted_by),
+        requested_at=grant.requested_at,
+        granted_at=grant.granted_at,
         trail=trail,
     )
 
@@ -197,14 +190,15 @@ def get_visible_page(
     reader: LedgerReader, member: Member, grant_ids: Iterable[int], *, after: int, limit: int
 ) -> GrantsPage:
     """Return the grants among ``grant_ids`` (after ``after``) that the member may see, at most ``limit``."""
+    queries = _queries(reader)
     regulator: bool | None = None
-    visible: list[tuple[int, dict[str, Any]]] = []
+    visible: list[Grant] = []
     more = False
     for gid in grant_ids:
         if gid <= after:
             continue
-        grant = _read_da(reader, "grants", gid)
-        if int(grant["status"]) == GrantStatus.NONE:
+        grant = queries.get_grant(gid)
+        if grant is None:
             continue
         if not is_party(member, grant):
             if regulator is None:
@@ -214,11 +208,11 @@ def get_visible_page(
         if len(visible) == limit:
             more = True
             break
-        visible.append((gid, grant))
-    trails = get_trails(reader, [gid for gid, _ in visible])
+        visible.append(grant)
+    trails = get_trails(reader, [grant.grant_id for grant in visible])
     return GrantsPage(
-        grants=[to_grant_public(reader, gid, grant, trails[gid]) for gid, grant in visible],
-        next_after=visible[-1][0] if more and visible else None,
+        grants=[to_grant_public(reader, grant, trails[grant.grant_id]) for grant in visible],
+        next_after=visible[-1].grant_id if more and visible else None,
     )
 
 
@@ -232,19 +226,19 @@ After = Annotated[int, Query(ge=0, le=_UINT64_MAX, description="grant id to resu
 @router.get("/resources/{resource_id}", response_model=ResourcePublic, responses=_RESPONSES)
 def get_resource(resource_id: ResourceId, ledger: LedgerDep, member: MemberDep) -> ResourcePublic:
     """Return a listed data resource (any member may read the catalogue); 404 if unknown."""
-    row = _read_da(LedgerReader(ledger), "resources", resource_id)
-    if int(row["level"]) == 0:
+    resource = _queries(LedgerReader(ledger)).resource(resource_id)
+    if resource is None:
         raise NotFound("no such resource", resource_id=resource_id)
     return ResourcePublic(
         resource_id=resource_id,
-        holder=str(row["holder"]),
-        registrant=to_hex(row["registrant"]),
-        level=int(row["level"]),
-        share_type=int(row["share_type"]),
-        schema_hash=to_hex(row["schema_hash"]),
-        condition_hash=to_hex(row["condition_hash"]),
-        fields=_field_ids(int(row["fields"])),
-        personal=bool(row["personal"]),
+        holder=resource.holder,
+        registrant=to_hex(resource.registrant),
+        level=int(resource.level),
+        share_type=int(resource.share_type),
+        schema_hash=to_hex(resource.schema_hash),
+        condition_hash=to_hex(resource.condition_hash),
+        fields=list(resource.fields),
+        personal=resource.personal,
     )
 
 
@@ -253,14 +247,14 @@ def get_grant(grant_id: GrantId, ledger: LedgerDep, member: MemberDep) -> GrantP
     """Return one request / grant with its use trail: for its holder or requester organisation, or a
     DATA_REGULATOR; 403 for anyone else, 404 if unknown."""
     reader = LedgerReader(ledger)
-    grant = _read_da(reader, "grants", grant_id)
-    if int(grant["status"]) == GrantStatus.NONE:
+    grant = _queries(reader).get_grant(grant_id)
+    if grant is None:
         raise NotFound("no such grant", grant_id=grant_id)
     if not is_party(member, grant) and not is_regulator(reader, member):
         raise Forbidden(
             "only the holder, the requester or a data regulator may read this grant", grant_id=grant_id
         )
-    return to_grant_public(reader, grant_id, grant, get_trails(reader, [grant_id])[grant_id])
+    return to_grant_public(reader, grant, get_trails(reader, [grant_id])[grant_id])
 
 
 @router.get("/by-resource/{resource_id}", response_model=GrantsPage, responses=_RESPONSES)

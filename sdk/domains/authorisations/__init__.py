@@ -40,6 +40,7 @@ from sdk.domains.authorisations.model import (
     TrailEvent,
     UseResult,
 )
+from sdk.domains.authorisations.queries import AuthorisationLedger, AuthorisationQueries
 
 __all__ = [
     "AUTHORISATION_GAS_LIMIT",
@@ -52,6 +53,8 @@ __all__ = [
     "SALT_BYTES",
     "SUBJECT_COMMITMENT_TAG",
     "SUBJECT_KEY_TAG",
+    "AuthorisationLedger",
+    "AuthorisationQueries",
     "Authorisations",
     "ConsentTerms",
     "Grant",

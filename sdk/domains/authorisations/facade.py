@@ -6,18 +6,15 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
-from sdk.contracts import Contract
 from sdk.crypto import PrivateKey, PublicKey, sm3
 from sdk.domains.authorisations.encoders import (
     WORD_BYTES,
     ConsentTerms,
-    GrantStatus,
     Level,
     ShareType,
     SubjectConsent,
     SubjectKeyBinding,
     SubjectRevocation,
-    compute_field_ids,
     compute_fields_mask,
     compute_purpose,
     compute_subject_commitment,
@@ -26,19 +23,16 @@ from sdk.domains.authorisations.encoders import (
     sign_subject_key_binding,
 )
 from sdk.domains.authorisations.model import (
-    Grant,
     GrantRecord,
     RequestResult,
-    Resource,
     ResourceResult,
-    SubjectKeyRecord,
     UseResult,
     check_hash32,
     grant_record_from_json,
-    optional_bytes,
     to_enum,
     to_seconds,
 )
+from sdk.domains.authorisations.queries import AuthorisationQueries
 from sdk.errors import ClientError, DomainError
 from sdk.signer import Signer
 from sdk.system import DATA_AUTHORISATION_ADDRESS
@@ -54,7 +48,7 @@ AUTHORISATION_GAS_LIMIT: Final = 1_000_000
 DEFAULT_QUERY_LIMIT: Final = 100
 
 
-class Authorisations:
+class Authorisations(AuthorisationQueries):
     """Reads of DataAuthorisation through a node, signed writes with ``signer``, member-signed queries.
 
     Writes wait for the commit and raise ExecutionError with the contract's reason on a refusal (e.g.
@@ -62,107 +56,15 @@ class Authorisations:
     """
 
     def __init__(self, client: Client, signer: Signer | None = None, *, address: bytes | None = None) -> None:
+        super().__init__(client, address if address is not None else DATA_AUTHORISATION_ADDRESS)
         self.client = client
         self.signer = signer
-        self.address = address if address is not None else DATA_AUTHORISATION_ADDRESS
-        self.contract = Contract("DataAuthorisation")
 
     def with_signer(self, signer: Signer) -> Authorisations:
         """Return a facade that signs writes with ``signer``."""
         return Authorisations(self.client, signer, address=self.address)
 
-    # --- reads --------------------------------------------------------------------------------------
-    def _read(self, function: str, *args: Any) -> Any:
-        out = self.client.call(self.address, self.contract.encode_call(function, list(args)))
-        return self.contract.decode_output(function, out)
-
-    def resource(self, resource_id: int) -> Resource | None:
-        """Return a registered resource, or None."""
-        row = self._read("resources", resource_id)
-        if int(row["level"]) == 0:
-            return None
-        return Resource(
-            resource_id=resource_id,
-            holder=str(row["holder"]),
-            registrant=row["registrant"],
-            level=Level(row["level"]),
-            share_type=ShareType(row["share_type"]),
-            schema_hash=bytes(row["schema_hash"]),
-            condition_hash=bytes(row["condition_hash"]),
-            fields=compute_field_ids(int(row["fields"])),
-            personal=bool(row["personal"]),
-        )
-
-    def get_grant(self, grant_id: int) -> Grant | None:
-        """Return a request / grant by id (status with expiry derived), or None when there is none."""
-        row = self._read("grants", grant_id)
-        if int(row["status"]) == GrantStatus.NONE:
-            return None
-        return Grant(
-            grant_id=grant_id,
-            resource_id=int(row["resource_id"]),
-            requester=row["requester"],
-            requester_org=str(row["requester_org"]),
-            holder_org=str(row["holder_org"]),
-            purpose=bytes(row["purpose"]),
-            fields=compute_field_ids(int(row["fields"])),
-            valid_from=int(row["valid_from"]),
-            valid_until=int(row["valid_until"]),
-            use_limit=int(row["use_limit"]),
-            uses=int(row["uses"]),
-            status=self.status(grant_id),
-            subject_commitment=optional_bytes(bytes(row["subject_commitment"]), WORD_BYTES),
-            subject_key_hash=optional_bytes(bytes(row["subject_key_hash"]), WORD_BYTES),
-            approved_by=optional_bytes(row["approved_by"], 20),
-            granted_by=optional_bytes(row["granted_by"], 20),
-            requested_at=int(row["requested_at"]),
-            granted_at=int(row["granted_at"]),
-        )
-
-    def status(self, grant_id: int) -> GrantStatus:
-        """Return the status of a request / grant (NONE for an unknown id; EXPIRED once its period ended)."""
-        return GrantStatus(int(self._read("status_of", grant_id)))
-
-    def can_use(self, grant_id: int, field_ids: Iterable[int]) -> bool:
-        """Whether a use of ``field_ids`` would pass the grant's checks now (not the sender's role)."""
-        return bool(self._read("can_use", grant_id, compute_fields_mask(field_ids)))
-
-    def subject_key(self, subject_commitment: bytes) -> bytes | None:
-        """Return SM3 of the SM2 key bound to ``subject_commitment``, or None when none is bound.
-
-        Raises DomainError for a commitment that is not 32 non-zero bytes.
-        """
-        record = self.subject_key_record(subject_commitment)
-        return None if record is None else record.key_hash
-
-    def subject_key_record(self, subject_commitment: bytes) -> SubjectKeyRecord | None:
-        """Return the current key binding of ``subject_commitment`` (key hash, version, attesting
-        regulators), or None when none is bound. Raises DomainError for a malformed commitment."""
-        commitment = check_hash32(subject_commitment, "subject_commitment", required=True)
-        row = self._read("subject_keys", commitment)
-        if bytes(row["key_hash"]) == bytes(WORD_BYTES):
-            return None
-        return SubjectKeyRecord(
-            subject_commitment=commitment,
-            key_hash=bytes(row["key_hash"]),
-            version=int(row["version"]),
-            attested_by=row["attested_by"],
-            attester_org=str(row["attester_org"]),
-            confirmed_by=optional_bytes(row["confirmed_by"], 20),
-            confirmer_org=str(row["confirmer_org"]) or None,
-            bound_at=int(row["bound_at"]),
-        )
-
-    def subject_key_history(self, subject_commitment: bytes) -> list[bytes]:
-        """Return the key hashes bound to ``subject_commitment`` so far, oldest first (version 1, 2, …)."""
-        record = self.subject_key_record(subject_commitment)
-        if record is None:
-            return []
-        return [
-            bytes(self._read("subject_key_history", record.subject_commitment, version))
-            for version in range(1, record.version + 1)
-        ]
-
+    # --- reads (the rest are AuthorisationQueries') ---------------------------------------------------
     def consent_terms(self, grant_id: int) -> ConsentTerms:
         """Return the terms of request ``grant_id`` that its data subject consents to.
 
@@ -265,11 +167,8 @@ class Authorisations:
         )
 
     def _event(self, receipt: ReceiptResult, name: str) -> dict[str, Any]:
-        for log in receipt.logs:
-            if log.address != self.address:
-                continue
-            event = self.contract.try_decode_log(log)
-            if event is not None and event.name == name:
+        for event in self.contract.events_in(receipt.logs, self.address):
+            if event.name == name:
                 return event.args
         raise ClientError(f"the receipt carries no {name} event", code="bad_response")
 

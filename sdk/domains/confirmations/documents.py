@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
@@ -28,6 +29,21 @@ _REQUEST_FORMAT: Final = "xinlian-confirmation-request/1"
 
 
 _REPLY_FORMAT: Final = "xinlian-confirmation-reply/1"
+
+
+@contextmanager
+def _decoding(data: Mapping[str, Any], expected_format: str, kind: str) -> Iterator[None]:
+    """Check a document's format, and turn a missing or malformed field into EncodingError without echoing
+    the (confidential) contents."""
+    if data.get("format") != expected_format:
+        raise EncodingError(f"not a confirmation {kind} document", code="bad_document")
+    try:
+        yield
+    except (KeyError, TypeError, ValueError) as exc:
+        raise EncodingError(
+            f"{kind} document does not decode: {type(exc).__name__} (contents not echoed)",
+            code="bad_document",
+        ) from exc
 
 
 # --- documents ------------------------------------------------------------------------------------------
@@ -82,9 +98,7 @@ class LetterRequest:
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> LetterRequest:
         """Return the request from its document JSON; raises EncodingError or DomainError."""
-        if data.get("format") != _REQUEST_FORMAT:
-            raise EncodingError("not a confirmation request document", code="bad_document")
-        try:
+        with _decoding(data, _REQUEST_FORMAT, "request"):
             return cls(
                 client_org=str(data["client_org"]),
                 bank_org=str(data["bank_org"]),
@@ -95,11 +109,6 @@ class LetterRequest:
                 client_name=str(data.get("client_name", "")),
                 notes=str(data.get("notes", "")),
             )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise EncodingError(
-                f"request document does not decode: {type(exc).__name__} (contents not echoed)",
-                code="bad_document",
-            ) from exc
 
 
 @dataclass(frozen=True, slots=True, repr=False)  # confidential letter contents: no repr
@@ -157,9 +166,7 @@ class LetterReply:
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> LetterReply:
         """Return the reply from its document JSON; raises EncodingError or DomainError."""
-        if data.get("format") != _REPLY_FORMAT:
-            raise EncodingError("not a confirmation reply document", code="bad_document")
-        try:
+        with _decoding(data, _REPLY_FORMAT, "reply"):
             answers: dict[int, ItemReply] = {}
             for key, raw in dict(data["answers"]).items():
                 rows = rows_from_json({key: raw["rows"]}).get(int(key), ())
@@ -169,11 +176,6 @@ class LetterReply:
                 completeness_statement=str(data["completeness_statement"]),
                 bank_reference=str(data.get("bank_reference", "")),
             )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise EncodingError(
-                f"reply document does not decode: {type(exc).__name__} (contents not echoed)",
-                code="bad_document",
-            ) from exc
 
 
 def canonical_json(value: Any) -> bytes:

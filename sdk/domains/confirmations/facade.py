@@ -129,16 +129,10 @@ class Confirmations:
         return self.client.send(self._signer(), self.address, data, gas_limit=gas, check=True)
 
     def _read(self, function: str, *args: Any) -> Any:
-        out = self.client.call(self.address, self.contract.encode_call(function, list(args)))
-        return self.contract.decode_output(function, out)
+        return self.contract.read(self.client.call, self.address, function, *args)
 
     def _events(self, receipt: ReceiptResult) -> list[DecodedEvent]:
-        return [
-            e
-            for log in receipt.logs
-            if log.address == self.address
-            if (e := self.contract.try_decode_log(log))
-        ]
+        return self.contract.events_in(receipt.logs, self.address)
 
     def _seal(
         self, kind: DocumentKind, document: Any, recipients: Sequence[Recipient], letter_id: bytes
@@ -337,16 +331,7 @@ class Confirmations:
         return found
 
     def _decode(self, entry: LogEntry) -> LetterEvent | None:
-        decoded = self.contract.try_decode_log(entry.log)
-        if decoded is None:
-            return None
-        return LetterEvent(
-            name=decoded.name,
-            args=decoded.args,
-            height=entry.height,
-            tx_hash=entry.tx_hash,
-            log_index=entry.log_index,
-        )
+        return LetterEvent.from_entry(self.contract, entry)
 
     def sealed_documents(self, letter_id: bytes) -> tuple[bytes, bytes | None]:
         """Return the sealed request and (when replied) reply from the chain, each checked against the SM3
@@ -397,14 +382,7 @@ class Confirmations:
     def open_request(self, letter_id: bytes) -> LetterRequest:
         """Decrypt the letter's request with this signer's key. Raises DecryptionError if not a recipient."""
         request, _ = self.sealed_documents(letter_id)
-        plain = open_document(
-            request,
-            self._signer().private_key,
-            chain_id=self.chain_id,
-            contract=self.address,
-            letter_id=letter_id,
-        )
-        return LetterRequest.from_json(json.loads(plain))
+        return LetterRequest.from_json(self._open_json(request, letter_id))
 
     def open_reply(self, letter_id: bytes) -> LetterReply:
         """Decrypt the bank's reply with this signer's key. Raises DomainError (``no_reply``) before a reply,
@@ -412,14 +390,18 @@ class Confirmations:
         _, reply = self.sealed_documents(letter_id)
         if reply is None:
             raise DomainError("the bank has not replied yet", code="no_reply")
+        return LetterReply.from_json(self._open_json(reply, letter_id))
+
+    def _open_json(self, sealed: bytes, letter_id: bytes) -> Any:
+        """Decrypt one of the letter's sealed documents with this signer's key and parse its JSON."""
         plain = open_document(
-            reply,
+            sealed,
             self._signer().private_key,
             chain_id=self.chain_id,
             contract=self.address,
             letter_id=letter_id,
         )
-        return LetterReply.from_json(json.loads(plain))
+        return json.loads(plain)
 
     # --- member queries (the node checks the signer's organisation) --------------------------------------
     def _listing(self, path: str, as_of: int | None, status: LetterStatus | None) -> list[LetterState]:

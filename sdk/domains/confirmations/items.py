@@ -9,13 +9,9 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Any, ClassVar, Final
+from typing import Any, ClassVar, Final
 
 from sdk.errors import DomainError, EncodingError
-
-if TYPE_CHECKING:
-    pass
-
 
 ITEM_COUNT: Final = 14
 
@@ -184,12 +180,12 @@ class ClosedAccount(ConfirmationItem):
 
 
 @dataclass(frozen=True, slots=True, repr=False)
-class EntrustedLoanAsLender(ConfirmationItem):
-    ITEM: ClassVar[int] = 4
-    TITLE: ClassVar[str] = "委托贷款(作为贷款方)"
+class _EntrustedLoan(ConfirmationItem):
+    """Items 4 and 5 share their columns; only the counterparty's label says which way the money went."""
+
     account_name: str = field(metadata=_meta("账户名称"))
     settlement_account: str = field(metadata=_meta("银行结算账号", "account"))
-    counterparty: str = field(metadata=_meta("资金借入方"))
+    counterparty: str = field(metadata=_meta("交易对手"))
     currency: str = field(metadata=_meta("币种", "currency"))
     interest_rate: Decimal = field(metadata=_meta("利率", "rate"))
     balance: Decimal = field(metadata=_meta("余额", "amount"))
@@ -199,18 +195,17 @@ class EntrustedLoanAsLender(ConfirmationItem):
 
 
 @dataclass(frozen=True, slots=True, repr=False)
-class EntrustedLoanAsBorrower(ConfirmationItem):
+class EntrustedLoanAsLender(_EntrustedLoan):
+    ITEM: ClassVar[int] = 4
+    TITLE: ClassVar[str] = "委托贷款(作为贷款方)"
+    counterparty: str = field(metadata=_meta("资金借入方"))
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class EntrustedLoanAsBorrower(_EntrustedLoan):
     ITEM: ClassVar[int] = 5
     TITLE: ClassVar[str] = "委托贷款(作为借款方)"
-    account_name: str = field(metadata=_meta("账户名称"))
-    settlement_account: str = field(metadata=_meta("银行结算账号", "account"))
     counterparty: str = field(metadata=_meta("资金借出方"))
-    currency: str = field(metadata=_meta("币种", "currency"))
-    interest_rate: Decimal = field(metadata=_meta("利率", "rate"))
-    balance: Decimal = field(metadata=_meta("余额", "amount"))
-    value_date: dt.date = field(metadata=_meta("贷款起息日", "date"))
-    due_date: dt.date = field(metadata=_meta("贷款到期日", "date"))
-    remarks: str = field(default="", metadata=_meta("备注", "optional"))
 
 
 @dataclass(frozen=True, slots=True, repr=False)
@@ -240,30 +235,30 @@ class BankAcceptanceBill(ConfirmationItem):
 
 
 @dataclass(frozen=True, slots=True, repr=False)
-class DiscountedBill(ConfirmationItem):
-    ITEM: ClassVar[int] = 8
-    TITLE: ClassVar[str] = "本公司向贵行已贴现而尚未到期的商业汇票"
+class _CommercialBill(ConfirmationItem):
+    """The columns items 8 and 9 share: the commercial bill itself."""
+
     bill_number: str = field(metadata=_meta("商业汇票号码", "account"))
     acceptor: str = field(metadata=_meta("承兑人名称"))
     currency: str = field(metadata=_meta("币种", "currency"))
     face_amount: Decimal = field(metadata=_meta("票面金额", "amount"))
     issue_date: dt.date = field(metadata=_meta("出票日", "date"))
     due_date: dt.date = field(metadata=_meta("到期日", "date"))
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class DiscountedBill(_CommercialBill):
+    ITEM: ClassVar[int] = 8
+    TITLE: ClassVar[str] = "本公司向贵行已贴现而尚未到期的商业汇票"
     discount_date: dt.date = field(metadata=_meta("贴现日", "date"))
     discount_rate: Decimal = field(metadata=_meta("贴现率", "rate"))
     net_amount: Decimal = field(metadata=_meta("贴现净额", "amount"))
 
 
 @dataclass(frozen=True, slots=True, repr=False)
-class CollectionBill(ConfirmationItem):
+class CollectionBill(_CommercialBill):
     ITEM: ClassVar[int] = 9
     TITLE: ClassVar[str] = "本公司为持票人且由贵行托收的商业汇票"
-    bill_number: str = field(metadata=_meta("商业汇票号码", "account"))
-    acceptor: str = field(metadata=_meta("承兑人名称"))
-    currency: str = field(metadata=_meta("币种", "currency"))
-    face_amount: Decimal = field(metadata=_meta("票面金额", "amount"))
-    issue_date: dt.date = field(metadata=_meta("出票日", "date"))
-    due_date: dt.date = field(metadata=_meta("到期日", "date"))
 
 
 @dataclass(frozen=True, slots=True, repr=False)

@@ -10,6 +10,7 @@ from enum import IntEnum
 from typing import TYPE_CHECKING, Any
 
 from sdk.answers import from_node_hex
+from sdk.contracts import LoggedEvent
 from sdk.crypto import PublicKey
 from sdk.domains.calendar import date_of_day
 from sdk.domains.confirmations.items import mask_to_items
@@ -183,11 +184,5 @@ def letter_state_from_json(data: Mapping[str, Any]) -> LetterState:
 
 # --- results ------------------------------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
-class LetterEvent:
+class LetterEvent(LoggedEvent):
     """One committed event of a letter and where it is."""
-
-    name: str
-    args: dict[str, Any]
-    height: int
-    tx_hash: bytes
-    log_index: int

@@ -316,9 +316,8 @@ class Drugs(DrugQueries):
         receipt = self._move(
             "ship", [prepared.ids, to, int(BillType(bill_type))], len(prepared.ids), "shipment"
         )
-        for log in receipt.logs:
-            event = self.contract.try_decode_log(log) if log.address == self.address else None
-            if event is not None and event.name == "ShipmentCreated":
+        for event in self.contract.events_in(receipt.logs, self.address):
+            if event.name == "ShipmentCreated":
                 return ShipmentResult(shipment_id=int(event.args["shipment"]), receipt=receipt)
         raise ClientError("the shipment receipt carries no ShipmentCreated event", code="bad_response")
 

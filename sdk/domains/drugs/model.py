@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 
 from sdk.answers import LogEntry
-from sdk.contracts import Contract, DecodedEvent
+from sdk.contracts import Contract, LoggedEvent
 from sdk.domains.drugs.encoders import Category, CodeStatus, DrugAction, Level
 from sdk.system import DRUG_TRACE_ADDRESS
 
@@ -88,15 +88,9 @@ class DrugAlert:
 
 
 @dataclass(frozen=True, slots=True)
-class DrugEvent:
+class DrugEvent(LoggedEvent):
     """A DrugTrace event in a code's history; ``via`` is the ancestor it was packed in, when inherited."""
 
-    name: str
-    args: dict[str, Any]
-    height: int
-    tx_hash: bytes
-    tx_index: int
-    log_index: int
     via: bytes | None = None
 
     @property
@@ -169,33 +163,18 @@ CODE_EVENTS: Final = frozenset(
 
 def decode_drug_event(entry: LogEntry) -> DrugEvent | None:
     """Decode a committed DrugTrace log into a DrugEvent, or None when it is no DrugTrace event."""
-    event: DecodedEvent | None = DRUG_TRACE_CONTRACT.try_decode_log(entry.log)
-    if event is None:
-        return None
-    return DrugEvent(
-        name=event.name,
-        args=event.args,
-        height=entry.height,
-        tx_hash=entry.tx_hash,
-        tx_index=entry.tx_index,
-        log_index=entry.log_index,
-    )
+    return DrugEvent.from_entry(DRUG_TRACE_CONTRACT, entry)
 
 
 def decode_alerts(receipt: ReceiptResult, address: bytes = DRUG_TRACE_ADDRESS) -> list[DrugAlert]:
     """Return the Alerts a DrugTrace transaction recorded (empty when none)."""
-    alerts: list[DrugAlert] = []
-    for log in receipt.logs:
-        if log.address != address:
-            continue
-        event = DRUG_TRACE_CONTRACT.try_decode_log(log)
-        if event is not None and event.name == "Alert":
-            alerts.append(
-                DrugAlert(
-                    code_id=bytes(event.args["code"]),
-                    actor=event.args["actor"],
-                    action=DrugAction(int(event.args["action"])),
-                    reason=str(event.args["reason"]),
-                )
-            )
-    return alerts
+    return [
+        DrugAlert(
+            code_id=bytes(event.args["code"]),
+            actor=event.args["actor"],
+            action=DrugAction(int(event.args["action"])),
+            reason=str(event.args["reason"]),
+        )
+        for event in DRUG_TRACE_CONTRACT.events_in(receipt.logs, address)
+        if event.name == "Alert"
+    ]

@@ -3,6 +3,7 @@ state, batches, histories, custody trails and the consumer view."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
@@ -64,14 +65,10 @@ class DrugQueries:
         self._account_orgs: dict[bytes, str] = {}
 
     def _read(self, function: str, *args: Any) -> Any:
-        out = self.ledger.call(self.address, self.contract.encode_call(function, list(args)))
-        return self.contract.decode_output(function, out)
+        return self.contract.read(self.ledger.call, self.address, function, *args)
 
     def _read_governance(self, function: str, *args: Any) -> Any:
-        out = self.ledger.call(
-            self.ledger.governance_address, self._governance.encode_call(function, list(args))
-        )
-        return self._governance.decode_output(function, out)
+        return self._governance.read(self.ledger.call, self.ledger.governance_address, function, *args)
 
     # --- state -----------------------------------------------------------------------------------------
     def get_code(self, code_id: bytes) -> CodeState:
@@ -283,15 +280,7 @@ class DrugQueries:
 
 
 def _with_via(event: DrugEvent, via: bytes) -> DrugEvent:
-    return DrugEvent(
-        name=event.name,
-        args=event.args,
-        height=event.height,
-        tx_hash=event.tx_hash,
-        tx_index=event.tx_index,
-        log_index=event.log_index,
-        via=via,
-    )
+    return dataclasses.replace(event, via=via)
 
 
 def _custody_step(event: DrugEvent, get_shipment: Callable[[int], Shipment | None]) -> tuple[str, bytes]:

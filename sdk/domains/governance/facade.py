@@ -69,8 +69,7 @@ class Governance:
 
     # --- reads --------------------------------------------------------------------------------------
     def _read(self, function: str, *args: Any) -> Any:
-        out = self.client.call(self.address, self.contract.encode_call(function, list(args)))
-        return self.contract.decode_output(function, out)
+        return self.contract.read(self.client.call, self.address, function, *args)
 
     def is_active(self, account: bytes) -> bool:
         """Whether ``account`` may transact: registered, active, and its organisation active."""
@@ -146,12 +145,7 @@ class Governance:
 
     def _proposal_result(self, receipt: ReceiptResult, proposal_id: int | None = None) -> ProposalResult:
         executed = False
-        for log in receipt.logs:
-            if log.address != self.address:
-                continue
-            event = self.contract.try_decode_log(log)
-            if event is None:
-                continue
+        for event in self.contract.events_in(receipt.logs, self.address):
             if event.name == "ProposalCreated" and proposal_id is None:
                 proposal_id = int(event.args["proposal_id"])
             elif event.name == "ProposalExecuted":

@@ -92,20 +92,18 @@ class Licences:
         """The LicenceRegistry address: from Governance's contract registry, else the genesis default."""
         if self._address is None:
             governance = self.client.governance
-            out = self.client.call(
+            found = governance.contract.read(
+                self.client.call,
                 governance.address,
-                governance.contract.encode_call(
-                    "contracts", [LICENCE_REGISTRY_NAME.encode().ljust(32, b"\0")]
-                ),
+                "contracts",
+                LICENCE_REGISTRY_NAME.encode().ljust(32, b"\0"),
             )
-            found = governance.contract.decode_output("contracts", out)
             self._address = found if found != bytes(20) else LICENCE_REGISTRY_ADDRESS
         return self._address
 
     # --- reads --------------------------------------------------------------------------------------
     def _read(self, function: str, *args: Any) -> Any:
-        out = self.client.call(self.address, self.contract.encode_call(function, list(args)))
-        return self.contract.decode_output(function, out)
+        return self.contract.read(self.client.call, self.address, function, *args)
 
     @staticmethod
     def _id_hash(licence: str | bytes) -> bytes:

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from sdk.contracts import Contract
+from sdk.contracts import Contract, LoggedEvent
 
 if TYPE_CHECKING:
-    pass
+    from sdk.answers import LogEntry
 
 
 class LicenceStatus(IntEnum):
@@ -59,24 +59,11 @@ class LicenceRecord:
 
 
 @dataclass(frozen=True, slots=True)
-class LicenceEvent:
-    """One step of a licence's history: an event of LicenceRegistry and where it was committed."""
-
-    name: str  # LicenceIssued, LicenceSuspended, …
-    height: int
-    tx_hash: bytes
-    args: dict[str, Any]
+class LicenceEvent(LoggedEvent):
+    """One step of a licence's history (LicenceIssued, LicenceSuspended, …) and where it was committed."""
 
 
-def decode_history(contract: Contract, logs: Iterable[Any]) -> list[LicenceEvent]:
-    """Decode LicenceRegistry log entries (objects with ``log``, ``height``, ``tx_hash``) into events.
-
-    Entries that are not licence events are skipped.
-    """
-    events: list[LicenceEvent] = []
-    for entry in logs:
-        decoded = contract.try_decode_log(entry.log)
-        if decoded is None or decoded.name == "LicenceTypeDefined":
-            continue
-        events.append(LicenceEvent(decoded.name, entry.height, entry.tx_hash, decoded.args))
-    return events
+def decode_history(contract: Contract, logs: Iterable[LogEntry]) -> list[LicenceEvent]:
+    """Decode LicenceRegistry log entries into events; entries that are not licence events are skipped."""
+    events = (LicenceEvent.from_entry(contract, entry) for entry in logs)
+    return [e for e in events if e is not None and e.name != "LicenceTypeDefined"]
