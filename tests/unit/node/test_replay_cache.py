@@ -1,4 +1,4 @@
-"""The replay cache of signed requests: each nonce once, bounded per key and in total, forgotten when stale."""
+"""The replay cache of signed requests: each nonce once, bounded per key and in total, forgotten when old."""
 
 from __future__ import annotations
 
