@@ -31,7 +31,7 @@ from node.ledger.rules import (
     is_expired,
 )
 from node.storage import LogCursor, StateNodeStore, Store, StoredLog, StoredReceipt, StoredTransaction
-from node.storage.store import DEFAULT_LOG_LIMIT
+from node.storage.logs import DEFAULT_LOG_LIMIT, AddressFilter, TopicFilter
 from sdk.errors import EncodingError, InvalidBlock, InvalidSignatureError, InvalidTransaction, XinlianError
 from sdk.proofs.certificate import verify_certificate
 from sdk.proofs.merkle import MerkleHistory
@@ -279,8 +279,8 @@ class Ledger:
     def query_logs(
         self,
         *,
-        address: bytes | Sequence[bytes] | None = None,
-        topics: Sequence[bytes | Sequence[bytes] | None] = (),
+        address: AddressFilter = None,
+        topics: TopicFilter = (),
         from_height: int = 0,
         to_height: int | None = None,
         limit: int = DEFAULT_LOG_LIMIT,
