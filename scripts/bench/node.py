@@ -38,7 +38,7 @@ from node.genesis import (  # noqa: E402
     GenesisFile,
     encode_contract_name,
 )
-from scripts.bench.common import CommitRun  # noqa: E402
+from scripts.bench.common import CommitRun, split_evenly  # noqa: E402
 from sdk.client import Client  # noqa: E402
 from sdk.crypto import PrivateKey  # noqa: E402
 from sdk.domains.governance import LICENCE_TYPE_SCOPED_ROLES  # noqa: E402
@@ -236,7 +236,7 @@ def run_http(txs: int, clients: int, seconds: float | None, workdir: Path) -> Ht
         height = node.wait_healthy()
         progress(f"node up at height {height}; signing")
         grantors = [net.grantors[k % len(net.grantors)] for k in range(clients)]
-        shares = [txs // clients + (1 if k < txs % clients else 0) for k in range(clients)]
+        shares = split_evenly(txs, clients)
         started = time.perf_counter()
         batches = [
             sign_grants(net, g, n, height + net.genesis.chain.expiry_window - 50)
@@ -301,10 +301,7 @@ def run_inprocess(txs: int, workdir: Path, *, profile: bool, name: str = "inproc
             raise RuntimeError("the node config names no validator key")
         producer = SoloProducer(node.ledger, node.key)
         expiry = node.ledger.height + net.genesis.chain.expiry_window - 50
-        per = [
-            txs // len(net.grantors) + (1 if k < txs % len(net.grantors) else 0)
-            for k in range(len(net.grantors))
-        ]
+        per = split_evenly(txs, len(net.grantors))
         raws = [raw for g, n in zip(net.grantors, per, strict=True) for raw in sign_grants(net, g, n, expiry)]
         block_txs = net.genesis.chain.max_block_txs
         # An untimed warm-up block (code caches, SQLite pages), as the baseline gets warm-up transactions.
