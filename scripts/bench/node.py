@@ -11,10 +11,8 @@ import io
 import json
 import os
 import pstats
-import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -27,8 +25,6 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO_ROOT))
 
 import httpx  # noqa: E402
-from eth_abi.abi import encode as abi_encode  # noqa: E402
-from eth_utils.abi import function_signature_to_4byte_selector  # noqa: E402
 
 from node.demo_network import init_network  # noqa: E402
 from node.genesis import (  # noqa: E402
@@ -39,9 +35,17 @@ from node.genesis import (  # noqa: E402
     encode_contract_name,
 )
 from scripts.bench.common import CommitRun, split_evenly  # noqa: E402
+from scripts.bench.grants import (  # noqa: E402
+    GRANT_GAS_LIMIT,
+    Grantor,
+    delegated_grants,
+    encode_fresh_grant,
+    get_free_port,
+    grant_target,
+    load_accounts,
+    load_grantors,
+)
 from sdk.client import Client  # noqa: E402
-from sdk.crypto import PrivateKey  # noqa: E402
-from sdk.domains.governance import LICENCE_TYPE_SCOPED_ROLES  # noqa: E402
 from sdk.types import Transaction  # noqa: E402
 
 TX_PER_S_TARGET = 1_000
@@ -49,9 +53,6 @@ RATIO_TARGET = 20.0
 CHAIN_ID = 5151
 WARMUP_TXS = 10
 BASELINE_CHECKS = 100
-GRANT_GAS_LIMIT = 300_000
-GRANT_ROLE_SELECTOR = function_signature_to_4byte_selector("grant_role(address,bytes32,bytes32)")
-_ROLE_NAMES = {role_id: name for name, role_id in ROLE_IDS.items()}
 # Functions whose cumulative time the profile reports as the node's phases (file suffix, function name).
 PHASES: tuple[tuple[str, str, str], ...] = (
     ("admission (all)", "ledger/chain.py", "admit_transaction"),
@@ -67,16 +68,6 @@ PHASES: tuple[tuple[str, str, str], ...] = (
 
 
 # --- the workload: delegated role grants through Governance --------------------------------------------
-@dataclass(frozen=True)
-class Grantor:
-    """A genesis organisation holding the admin role of ``role`` (the accreditor grants AUDITOR, …)."""
-
-    name: str
-    index: int  # position in orgs.json
-    key: PrivateKey
-    role: str
-
-
 @dataclass(frozen=True)
 class BenchNetwork:
     base: Path
@@ -103,12 +94,6 @@ def progress(message: str) -> None:
     print(f"[{time.perf_counter() - _T0:7.1f} s] {message}", file=sys.stderr, flush=True)
 
 
-def get_free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def create_network(base: Path) -> BenchNetwork:
     """A one-validator network (default chain parameters) with its API on a free port."""
     port = get_free_port()
@@ -117,37 +102,19 @@ def create_network(base: Path) -> BenchNetwork:
     raw = json.loads(config_path.read_text(encoding="utf-8"))
     raw["log_level"] = "warning"
     config_path.write_text(json.dumps(raw, indent=2), encoding="utf-8")
-    directory = json.loads((base / "orgs.json").read_text(encoding="utf-8"))
-    admin_of = {_ROLE_NAMES[admin]: _ROLE_NAMES[role] for role, admin in DEFAULT_ROLE_ADMINS}
-    grantors = [
-        Grantor(entry["name"], i, PrivateKey.from_pem((base / entry["key"]).read_bytes()), admin_of[role])
-        for i, entry in enumerate(directory)
-        for role in entry["roles"]
-        # A random scope is not a licence type the grantor defined: such grants would only revert.
-        if role in admin_of and admin_of[role] not in LICENCE_TYPE_SCOPED_ROLES
-    ]
-    accounts = tuple(bytes.fromhex(entry["address"].removeprefix("0x")) for entry in directory)
     genesis = GenesisFile.load(base / "genesis.json")
-    return BenchNetwork(base, config_path, port, genesis, accounts, tuple(grantors))
-
-
-def encode_grant(account: bytes, role: str) -> bytes:
-    """``Governance.grant_role(account, role, scope)`` for a fresh random scope: never a reverting repeat."""
-    return GRANT_ROLE_SELECTOR + abi_encode(
-        ["address", "bytes32", "bytes32"], [account, ROLE_IDS[role], secrets.token_bytes(32)]
-    )
+    return BenchNetwork(base, config_path, port, genesis, load_accounts(base), load_grantors(base))
 
 
 def sign_grants(net: BenchNetwork, grantor: Grantor, count: int, expiry_height: int) -> list[bytes]:
     """``count`` SM2-signed grants by ``grantor`` (Transaction.create), encoded for the wire, each to an
     account of another organisation (a delegated admin never grants within its own)."""
-    others = [a for a in net.accounts if a != grantor.key.public_key.address]
     return [
         Transaction.create(
             grantor.key,
             chain_id=CHAIN_ID,
             to=GOVERNANCE_ADDRESS,
-            data=encode_grant(others[i % len(others)], grantor.role),
+            data=encode_fresh_grant(grant_target(net.accounts, grantor, i), grantor.role),
             gas_limit=GRANT_GAS_LIMIT,
             expiry_height=expiry_height,
         ).encode()
@@ -569,18 +536,14 @@ def run_baseline(txs: int, genesis: GenesisFile) -> BaselineResult:
         ).transact({"from": accounts[0], "gas": 20_000_000})
     )
     progress("baseline: Governance deployed and initialised")
-    admin_of = {ROLE_IDS[_ROLE_NAMES[admin]]: _ROLE_NAMES[role] for role, admin in DEFAULT_ROLE_ADMINS}
-    grantors = [
-        (account_of[uscc_of[r.address]], admin_of[r.role])
-        for r in spec.roles
-        if r.role in admin_of and admin_of[r.role] not in LICENCE_TYPE_SCOPED_ROLES
-    ]
+    grants = {ROLE_IDS[admin]: role for admin, role in delegated_grants().items()}
+    grantors = [(account_of[uscc_of[r.address]], grants[r.role]) for r in spec.roles if r.role in grants]
     targets = [bytes.fromhex(account_of[m.uscc][2:]) for m in spec.accounts]
 
     def grant(i: int) -> tuple[str, bytes]:
         sender, role = grantors[i % len(grantors)]
         others = [t for t in targets if t != bytes.fromhex(sender[2:])]
-        return sender, encode_grant(others[i % len(others)], role)
+        return sender, encode_fresh_grant(others[i % len(others)], role)
 
     payloads = [grant(i) for i in range(txs + WARMUP_TXS)]
     for sender, data in payloads[:WARMUP_TXS]:  # untimed, like the in-process warm-up block
