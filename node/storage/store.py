@@ -96,6 +96,12 @@ _SQL_GET_RECEIPT = "SELECT encoded, height, tx_index FROM receipts WHERE tx_hash
 _SQL_GET_METADATA = "SELECT value FROM metadata WHERE key = ?"
 
 
+def _encoded_in_block(conn: Connection, table: Table, height: int) -> list[bytes]:
+    """The ``encoded`` column of ``table``'s rows at ``height`` (transactions or receipts), in block order."""
+    rows = conn.execute(select(table.c.encoded).where(table.c.height == height).order_by(table.c.tx_index))
+    return [bytes(data) for data in rows.scalars()]
+
+
 class Store:
     """Durable storage of one node, over SQLite (default) or PostgreSQL, chosen by URL.
 
@@ -365,15 +371,7 @@ class Store:
         if row is None:
             return None
         height = int(row.height)
-        encoded_txs = (
-            conn.execute(
-                select(TRANSACTIONS.c.encoded)
-                .where(TRANSACTIONS.c.height == height)
-                .order_by(TRANSACTIONS.c.tx_index)
-            )
-            .scalars()
-            .all()
-        )
+        encoded_txs = _encoded_in_block(conn, TRANSACTIONS, height)
         if len(encoded_txs) != row.tx_count:
             raise StorageError(
                 "stored transactions do not match the block's count",
@@ -383,7 +381,7 @@ class Store:
             )
         header = decode_stored("header", BlockHeader.decode, bytes(row.header), height=height)
         transactions = tuple(
-            decode_stored("transaction", Transaction.decode, bytes(data), height=height, index=index)
+            decode_stored("transaction", Transaction.decode, data, height=height, index=index)
             for index, data in enumerate(encoded_txs)
         )
         return Block(
@@ -414,38 +412,32 @@ class Store:
     # --- reading transactions and receipts ----------------------------------------------------------
     def get_transaction(self, tx_hash: bytes) -> StoredTransaction | None:
         """Return ``(transaction, height, index)`` of a committed transaction, or None."""
-        rows = self._fetch(_SQL_GET_TRANSACTION, (tx_hash,))
-        if not rows:
-            return None
-        encoded, height, index = rows[0]
-        tx = decode_stored("transaction", Transaction.decode, bytes(encoded), tx_hash=tx_hash.hex())
-        return StoredTransaction(tx, int(height), int(index))
+        found = self._find_by_tx_hash(_SQL_GET_TRANSACTION, "transaction", Transaction.decode, tx_hash)
+        return None if found is None else StoredTransaction(*found)
 
     def get_receipt(self, tx_hash: bytes) -> StoredReceipt | None:
         """Return ``(receipt, height, index)`` of a committed transaction, or None."""
-        rows = self._fetch(_SQL_GET_RECEIPT, (tx_hash,))
+        found = self._find_by_tx_hash(_SQL_GET_RECEIPT, "receipt", Receipt.decode, tx_hash)
+        return None if found is None else StoredReceipt(*found)
+
+    def _find_by_tx_hash(
+        self, statement: str, what: str, decode: Callable[[bytes], DecodedT], tx_hash: bytes
+    ) -> tuple[DecodedT, int, int] | None:
+        """Run ``statement`` (selecting encoded, height, tx_index by tx_hash); decode what it found."""
+        rows = self._fetch(statement, (tx_hash,))
         if not rows:
             return None
         encoded, height, index = rows[0]
-        receipt = decode_stored("receipt", Receipt.decode, bytes(encoded), tx_hash=tx_hash.hex())
-        return StoredReceipt(receipt, int(height), int(index))
+        return decode_stored(what, decode, bytes(encoded), tx_hash=tx_hash.hex()), int(height), int(index)
 
     def get_block_receipts(self, height: int) -> list[Receipt] | None:
         """Return the receipts of the block at ``height`` in transaction order, or None if no such block."""
         with self._read() as conn:
             if conn.execute(select(BLOCKS.c.height).where(BLOCKS.c.height == height)).first() is None:
                 return None
-            encoded = (
-                conn.execute(
-                    select(RECEIPTS.c.encoded)
-                    .where(RECEIPTS.c.height == height)
-                    .order_by(RECEIPTS.c.tx_index)
-                )
-                .scalars()
-                .all()
-            )
+            encoded = _encoded_in_block(conn, RECEIPTS, height)
         return [
-            decode_stored("receipt", Receipt.decode, bytes(data), height=height, index=index)
+            decode_stored("receipt", Receipt.decode, data, height=height, index=index)
             for index, data in enumerate(encoded)
         ]
 
