@@ -38,6 +38,7 @@ from scripts.bench.common import CommitRun, split_evenly  # noqa: E402
 from scripts.bench.grants import (  # noqa: E402
     GRANT_GAS_LIMIT,
     Grantor,
+    Network,
     delegated_grants,
     encode_fresh_grant,
     get_free_port,
@@ -69,17 +70,10 @@ PHASES: tuple[tuple[str, str, str], ...] = (
 
 # --- the workload: delegated role grants through Governance --------------------------------------------
 @dataclass(frozen=True)
-class BenchNetwork:
-    base: Path
-    config_path: Path
-    port: int
-    genesis: GenesisFile
-    accounts: tuple[bytes, ...]
-    grantors: tuple[Grantor, ...]
+class BenchNetwork(Network):
+    """The grant workload's network and its genesis (whose chain parameters size the runs)."""
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+    genesis: GenesisFile
 
     @property
     def data_dir(self) -> Path:
@@ -103,7 +97,7 @@ def create_network(base: Path) -> BenchNetwork:
     raw["log_level"] = "warning"
     config_path.write_text(json.dumps(raw, indent=2), encoding="utf-8")
     genesis = GenesisFile.load(base / "genesis.json")
-    return BenchNetwork(base, config_path, port, genesis, load_accounts(base), load_grantors(base))
+    return BenchNetwork(base, config_path, port, CHAIN_ID, load_accounts(base), load_grantors(base), genesis)
 
 
 def sign_grants(net: BenchNetwork, grantor: Grantor, count: int, expiry_height: int) -> list[bytes]:
