@@ -12,8 +12,6 @@ import json
 import os
 import pstats
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -24,7 +22,6 @@ from typing import Any
 REPO_ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO_ROOT))
 
-import httpx  # noqa: E402
 
 from node.demo_network import init_network  # noqa: E402
 from node.genesis import (  # noqa: E402
@@ -46,6 +43,7 @@ from scripts.bench.grants import (  # noqa: E402
     load_accounts,
     load_grantors,
 )
+from scripts.bench.node_process import NodeProcess  # noqa: E402
 from sdk.client import Client  # noqa: E402
 from sdk.types import Transaction  # noqa: E402
 
@@ -141,60 +139,14 @@ class HttpResult:
     refusals: dict[str, int] = field(default_factory=dict)
 
 
-class NodeProcess:
-    """``xinlian node run`` as a child process."""
-
-    def __init__(self, net: BenchNetwork) -> None:
-        self.net = net
-        self.log_path = net.base / "node.log"
-        self._log = open(self.log_path, "wb")  # noqa: SIM115 — closed in stop()
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "sdk.cli", "node", "run", "--config", str(net.config_path)],
-            cwd=REPO_ROOT,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-        )
-
-    def wait_healthy(self, timeout_s: float = 120.0) -> int:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the node exited: {self.log_path.read_text(errors='replace')[-2000:]}")
-            try:
-                response = httpx.get(f"{self.net.url}/health", timeout=2.0)
-                if response.status_code == 200:
-                    return int(response.json()["height"])
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError("the node did not answer /health in time")
-
-    def cpu_seconds(self) -> float:
-        """User + system CPU seconds of the node process so far (Linux /proc; 0.0 elsewhere)."""
-        try:
-            fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            return 0.0
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self._log.close()
-
-
 def run_http(txs: int, clients: int, seconds: float | None, workdir: Path) -> HttpResult:
     """Start a node process, submit ``txs`` signed grants from ``clients`` threads, measure commits."""
     net = create_network(workdir / "http")
     node = NodeProcess(net)
+    node.start()
     result = HttpResult()
     try:
-        height = node.wait_healthy()
+        height = node.wait_healthy(timeout_s=120)
         progress(f"node up at height {height}; signing")
         grantors = [net.grantors[k % len(net.grantors)] for k in range(clients)]
         shares = split_evenly(txs, clients)
@@ -227,7 +179,7 @@ def run_http(txs: int, clients: int, seconds: float | None, workdir: Path) -> Ht
             result.latency_p50_ms, result.latency_p99_ms = run.latency_ms(0.50), run.latency_ms(0.99)
             result.bytes_per_tx_live = (database_bytes(net.data_dir) - bytes_before) / len(committed)
     finally:
-        node.stop()
+        node.terminate(timeout_s=20)
     if result.committed:
         # After a clean stop SQLite has checkpointed the WAL into the main file: the durable size
         # (genesis included, a few tens of KB).
@@ -374,6 +326,7 @@ def run_domains(sizes: DomainSizes, clients: int, workdir: Path) -> dict[str, An
 
     net = create_network(workdir / "domains")
     node = NodeProcess(net)
+    node.start()
     rows: list[DomainRow] = []
     started = time.perf_counter()
 
@@ -445,7 +398,7 @@ def run_domains(sizes: DomainSizes, clients: int, workdir: Path) -> dict[str, An
         from_drugs(row, shipped_received[0])
 
     try:
-        height = node.wait_healthy()
+        height = node.wait_healthy(timeout_s=120)
         progress(f"domains: node up at height {height} ({time.perf_counter() - started:.1f} s)")
         if sizes.licences:
             measure(DomainRow("licence issuance", "licences", sizes.licences), licences)
@@ -461,7 +414,7 @@ def run_domains(sizes: DomainSizes, clients: int, workdir: Path) -> dict[str, An
                 rows[-1].untimed_s -= received.seconds  # one call ran both; CPU stays in the ship row
                 rows.append(received)
     finally:
-        node.stop()
+        node.terminate(timeout_s=20)
     return {
         "clients": clients,
         "sizes": asdict(sizes),
