@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypedDict
 
 from sqlalchemy import ColumnElement, Row, Select, and_, select, tuple_
 
@@ -23,28 +23,47 @@ TopicFilter = Sequence[bytes | Sequence[bytes] | None]
 _TOPIC_COLUMNS = (LOGS.c.topic0, LOGS.c.topic1, LOGS.c.topic2, LOGS.c.topic3)
 
 
-def log_statement(
-    address: AddressFilter,
-    topics: TopicFilter,
-    from_height: int,
-    to_height: int | None,
-    limit: int,
-    after: LogCursor | None,
-) -> Select[Any]:
-    """Return the SELECT of up to ``limit + 1`` matching logs in chain order (one more than a page, so
-    the caller sees whether another page follows); see ``Store.query_logs`` for the filter.
+class LogFilter(TypedDict, total=False):
+    """An eth_getLogs-style filter, the keyword arguments of ``Store.query_logs`` and ``Ledger.query_logs``.
 
-    Raises: StorageError (code ``invalid_log_query``) for more than four topic positions or a bad limit.
+    Every key is optional: ``address`` (default any), ``topics`` (default any), ``from_height`` (default 0)
+    and ``to_height`` (inclusive; default the head), at most ``limit`` logs (default DEFAULT_LOG_LIMIT, at
+    most MAX_LOG_LIMIT), and ``after``, a previous page's cursor to resume strictly after.
     """
-    if len(topics) > MAX_TOPICS:
-        raise StorageError("a log filter has at most four topic positions", code="invalid_log_query")
+
+    address: AddressFilter
+    topics: TopicFilter
+    from_height: int
+    to_height: int | None
+    limit: int
+    after: LogCursor | None
+
+
+def page_limit(log_filter: LogFilter) -> int:
+    """The filter's ``limit``; raises StorageError (code ``invalid_log_query``) outside 1..MAX_LOG_LIMIT."""
+    limit = log_filter.get("limit", DEFAULT_LOG_LIMIT)
     if not 1 <= limit <= MAX_LOG_LIMIT:
         raise StorageError(
             f"limit must be between 1 and {MAX_LOG_LIMIT}", code="invalid_log_query", limit=limit
         )
-    conditions: list[ColumnElement[bool]] = [LOGS.c.height >= from_height]
+    return limit
+
+
+def log_statement(log_filter: LogFilter) -> Select[Any]:
+    """Return the SELECT of up to ``limit + 1`` matching logs in chain order (one more than a page, so
+    the caller sees whether another page follows).
+
+    Raises: StorageError (code ``invalid_log_query``) for more than four topic positions or a bad limit.
+    """
+    topics = log_filter.get("topics", ())
+    if len(topics) > MAX_TOPICS:
+        raise StorageError("a log filter has at most four topic positions", code="invalid_log_query")
+    limit = page_limit(log_filter)
+    conditions: list[ColumnElement[bool]] = [LOGS.c.height >= log_filter.get("from_height", 0)]
+    to_height = log_filter.get("to_height")
     if to_height is not None:
         conditions.append(LOGS.c.height <= to_height)
+    address = log_filter.get("address")
     if address is not None:
         addresses = [address] if isinstance(address, bytes) else list(address)
         if len(addresses) == 1:
@@ -61,6 +80,7 @@ def log_statement(
         elif wanted:
             conditions.append(column.in_(list(wanted)))
     position = tuple_(LOGS.c.height, LOGS.c.tx_index, LOGS.c.log_index)
+    after = log_filter.get("after")
     if after is not None:
         # The plain height bound lets every backend use a height-leading index for the range.
         conditions.append(LOGS.c.height >= after.height)

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from types import MappingProxyType, TracebackType
-from typing import Any, TypeVar
+from typing import Any, TypeVar, Unpack
 
 from sqlalchemy import ColumnElement, Connection, Table, delete, func, insert, select
 from sqlalchemy.exc import SQLAlchemyError
@@ -26,7 +26,7 @@ from node.storage.convert import (
     transaction_rows,
 )
 from node.storage.engine import SQLITE_BEGIN_OPTION, create_store_engine
-from node.storage.logs import DEFAULT_LOG_LIMIT, AddressFilter, TopicFilter, log_page, log_statement
+from node.storage.logs import LogFilter, log_page, log_statement, page_limit
 from node.storage.models import (
     ALL_TABLES,
     BLOCKS,
@@ -453,29 +453,20 @@ class Store:
         return found
 
     # --- logs ---------------------------------------------------------------------------------------
-    def query_logs(
-        self,
-        *,
-        address: AddressFilter = None,
-        topics: TopicFilter = (),
-        from_height: int = 0,
-        to_height: int | None = None,
-        limit: int = DEFAULT_LOG_LIMIT,
-        after: LogCursor | None = None,
-    ) -> tuple[list[StoredLog], LogCursor | None]:
-        """Return committed logs matching an eth_getLogs-style filter, in chain order, one page at a time.
+    def query_logs(self, **log_filter: Unpack[LogFilter]) -> tuple[list[StoredLog], LogCursor | None]:
+        """Return committed logs matching an eth_getLogs-style filter (``LogFilter``), in chain order, one
+        page at a time.
 
-        Takes: ``address`` — one contract address or a list (any of them; an empty list filters nothing);
-        ``topics`` — positional: ``None`` (or an empty list) matches anything, bytes must equal that topic,
-        a list matches any of its members; ``from_height``/``to_height`` inclusive (``to_height`` None =
-        head); at most ``limit`` logs; ``after`` resumes strictly after a previous page's cursor.
+        ``address`` is one contract address or a list (any of them; an empty list filters nothing);
+        ``topics`` is positional: ``None`` (or an empty list) matches anything, bytes must equal that topic,
+        a list matches any of its members.
         Returns: ``(logs, next_cursor)``; ``next_cursor`` is None when there are no more matching logs.
         Raises: StorageError (code ``invalid_log_query``) for more than four topic positions or a bad limit.
         """
-        statement = log_statement(address, topics, from_height, to_height, limit, after)
+        statement = log_statement(log_filter)
         with self._read() as conn:
             rows = conn.execute(statement).all()
-        return log_page(rows, limit)
+        return log_page(rows, page_limit(log_filter))
 
     # --- state nodes and metadata -------------------------------------------------------------------
     def get_state_node(self, key: bytes) -> bytes | None:
