@@ -540,9 +540,8 @@ class PeerService:
         except (OSError, asyncio.IncompleteReadError):
             pass
         except P2PError as exc:
-            self.stats.add("bad_frames")
             log.info("peer %s… sent a bad frame: %s", conn.peer[:6].hex(), exc)
-            self._penalize(conn.peer, SCORE_BAD_FRAME, "bad frame")
+            self._penalize(conn.peer, SCORE_BAD_FRAME, "bad frame", counter="bad_frames")
         finally:
             conn.close()
             conns = self._connections.get(conn.peer, [])
