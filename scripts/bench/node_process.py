@@ -15,6 +15,7 @@ from typing import IO
 
 import httpx
 
+from node.devnet import read_log_tail
 from scripts.bench.grants import Network
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -102,8 +103,4 @@ class NodeProcess:
             self._log = None
 
     def log_tail(self, lines: int = 40) -> str:
-        try:
-            text = self.log_path.read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            return "(no log)"
-        return "\n".join(text.splitlines()[-lines:])
+        return read_log_tail(self.log_path, lines)
