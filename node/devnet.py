@@ -82,6 +82,15 @@ def node_config_paths(out_dir: str | Path) -> list[Path]:
     return paths
 
 
+def read_log_tail(path: Path, lines: int = 40) -> str:
+    """Return the last ``lines`` lines of a node's log file, or "(no log)" when it cannot be read."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return "(no log)"
+    return "\n".join(text.splitlines()[-lines:])
+
+
 @dataclass
 class DevnetNode:
     """One node process of a devnet (output appended to ``<data_dir>/node.log`` across restarts)."""
@@ -170,11 +179,7 @@ class DevnetNode:
 
     def log_tail(self, lines: int = 40) -> str:
         """Return the last lines of the node's log."""
-        try:
-            text = self.log_path.read_text(encoding="utf-8", errors="replace")
-        except FileNotFoundError:
-            return "(no log)"
-        return "\n".join(text.splitlines()[-lines:])
+        return read_log_tail(self.log_path, lines)
 
 
 class Devnet:

@@ -37,7 +37,7 @@ from node.consensus.messages import (
     encode_message,
     verify_signed,
 )
-from node.consensus.signing import CachingVerifier, Sm2Signer, Sm2Verifier
+from node.consensus.signing import Sm2Signer
 from node.consensus.wal import ConsensusWal
 from node.ledger.chain import Ledger
 from node.p2p.peers import MAX_BLOCKS_PER_ANSWER
@@ -78,26 +78,10 @@ SYNC_TIMEOUT_MS: int = 3_000
 SYNC_CHECK_MS: int = 500
 #: Consensus steps slower than this are logged (block building and re-execution dominate).
 SLOW_STEP_MS: float = 250.0
-#: How often the node checks that its consensus, admission and p2p threads are still alive.
-WATCHDOG_INTERVAL_S: float = 1.0
-#: Exit status of a node process ended by an internal failure (EX_SOFTWARE), for its supervisor to see.
 
 
 def wall_clock_ms() -> int:
     return int(time.time() * 1000)
-
-
-class LockedVerifier:
-    """A SignatureVerifier shared by threads: one memo of verdicts behind a lock."""
-
-    def __init__(self, inner: SignatureVerifier | None = None) -> None:
-        self._inner = inner or CachingVerifier(Sm2Verifier())
-        self._lock = threading.Lock()
-
-    def verify(self, public_key: bytes, message: bytes, signature: bytes) -> None:
-        """Return None when the signature verifies; raise InvalidSignatureError otherwise."""
-        with self._lock:
-            self._inner.verify(public_key, message, signature)
 
 
 @dataclass
@@ -609,6 +593,3 @@ class ConsensusDriver:
             heights = self.network.peer_heights()
             if heights and max(heights.values()) > self.ledger.height:
                 self._request_blocks(self.clock_ms(), force=True)
-
-
-# --- the node -----------------------------------------------------------------------------------------------

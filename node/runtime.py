@@ -23,15 +23,10 @@ from node.consensus.liveness import ConsensusLiveness
 from node.consensus.messages import (
     SignatureVerifier,
 )
-from node.consensus.signing import CachingVerifier, Sm2Signer, Sm2Verifier
+from node.consensus.signing import CachingVerifier, LockedVerifier, Sm2Signer, Sm2Verifier
 from node.consensus.sql_wal import SqlWal
 from node.consensus.wal import ConsensusWal
-from node.driver import (
-    WATCHDOG_INTERVAL_S,
-    ConsensusDriver,
-    LockedVerifier,
-    wall_clock_ms,
-)
+from node.driver import ConsensusDriver, wall_clock_ms
 from node.execution import ExecutionEngine
 from node.genesis import GenesisFile, build_genesis
 from node.ledger.chain import ExecutedBlock, Ledger
@@ -49,7 +44,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("xinlian.node")
 
+#: Exit status of a node process ended by an internal failure (EX_SOFTWARE), for its supervisor to see.
 FATAL_EXIT_CODE: int = 70
+#: How often the node checks that its consensus, admission and p2p threads are still alive.
+WATCHDOG_INTERVAL_S: float = 1.0
 
 
 # --- single-validator production through the core --------------------------------------------------------

@@ -75,81 +75,63 @@ class Signed(Generic[PayloadT]):
 
 
 # --- messages ----------------------------------------------------------------------------------------
+class _Positioned(Protocol):
+    """What every payload carries: the height and round it speaks for."""
+
+    @property
+    def height(self) -> int: ...
+
+    @property
+    def round(self) -> int: ...
+
+
+PositionedT = TypeVar("PositionedT", bound=_Positioned)
+
+
 @dataclass(frozen=True, slots=True)
-class Proposal(Generic[BlockT]):
+class _SignedMessage(Generic[PositionedT]):
+    """The part every message shares: its signed payload, and the height, round and author read from it."""
+
+    signed: Signed[PositionedT]
+
+    @property
+    def height(self) -> int:
+        return self.signed.payload.height
+
+    @property
+    def round(self) -> int:
+        return self.signed.payload.round
+
+    @property
+    def author(self) -> bytes:
+        return self.signed.author
+
+
+@dataclass(frozen=True, slots=True)
+class Proposal(_SignedMessage[ProposalPayload], Generic[BlockT]):
     """PROPOSAL: the block plus, for round > 0, the round-change and prepare justifications."""
 
-    signed: Signed[ProposalPayload]
     block: BlockT
     round_changes: tuple[Signed[RoundChangePayload], ...] = ()
     prepares: tuple[Signed[PreparePayload], ...] = ()
 
-    @property
-    def height(self) -> int:
-        return self.signed.payload.height
 
-    @property
-    def round(self) -> int:
-        return self.signed.payload.round
-
-    @property
-    def author(self) -> bytes:
-        return self.signed.author
+@dataclass(frozen=True, slots=True)
+class Prepare(_SignedMessage[PreparePayload]):
+    """PREPARE: a validator's vote that it accepted the round's proposal."""
 
 
 @dataclass(frozen=True, slots=True)
-class Prepare:
-    signed: Signed[PreparePayload]
-
-    @property
-    def height(self) -> int:
-        return self.signed.payload.height
-
-    @property
-    def round(self) -> int:
-        return self.signed.payload.round
-
-    @property
-    def author(self) -> bytes:
-        return self.signed.author
+class Commit(_SignedMessage[CommitPayload]):
+    """COMMIT: a validator's vote to commit the proposal, carrying its commit seal."""
 
 
 @dataclass(frozen=True, slots=True)
-class Commit:
-    signed: Signed[CommitPayload]
-
-    @property
-    def height(self) -> int:
-        return self.signed.payload.height
-
-    @property
-    def round(self) -> int:
-        return self.signed.payload.round
-
-    @property
-    def author(self) -> bytes:
-        return self.signed.author
-
-
-@dataclass(frozen=True, slots=True)
-class RoundChange(Generic[BlockT]):
+class RoundChange(_SignedMessage[RoundChangePayload], Generic[BlockT]):
     """ROUND-CHANGE: the signed payload plus the prepared certificate (block and PREPAREs) it claims."""
 
-    signed: Signed[RoundChangePayload]
     prepared_block: BlockT | None = None
     prepares: tuple[Signed[PreparePayload], ...] = ()
-
-    @property
-    def height(self) -> int:
-        return self.signed.payload.height
-
-    @property
-    def round(self) -> int:
-        return self.signed.payload.round
-
-    @property
-    def author(self) -> bytes:
-        return self.signed.author
 
 
 Message: TypeAlias = Proposal[BlockT] | Prepare | Commit | RoundChange[BlockT]
@@ -319,22 +301,21 @@ def _as_uint(item: object, what: str) -> int:
 
 def _decode_proposal_payload(item: object) -> ProposalPayload:
     h, r, d = _as_list(item, "proposal payload", 3)
-    return ProposalPayload(_as_uint(h, "height"), _as_uint(r, "round"), _as_bytes(d, "digest", DIGEST_BYTES))
+    return ProposalPayload(*_decode_height_round_digest(h, r, d))
 
 
 def _decode_prepare_payload(item: object) -> PreparePayload:
     h, r, d = _as_list(item, "prepare payload", 3)
-    return PreparePayload(_as_uint(h, "height"), _as_uint(r, "round"), _as_bytes(d, "digest", DIGEST_BYTES))
+    return PreparePayload(*_decode_height_round_digest(h, r, d))
+
+
+def _decode_height_round_digest(h: object, r: object, d: object) -> tuple[int, int, bytes]:
+    return _as_uint(h, "height"), _as_uint(r, "round"), _as_bytes(d, "digest", DIGEST_BYTES)
 
 
 def _decode_commit_payload(item: object) -> CommitPayload:
     h, r, d, s = _as_list(item, "commit payload", 4)
-    return CommitPayload(
-        _as_uint(h, "height"),
-        _as_uint(r, "round"),
-        _as_bytes(d, "digest", DIGEST_BYTES),
-        _as_bytes(s, "commit seal", SIGNATURE_BYTES),
-    )
+    return CommitPayload(*_decode_height_round_digest(h, r, d), _as_bytes(s, "commit seal", SIGNATURE_BYTES))
 
 
 def _decode_round_change_payload(item: object) -> RoundChangePayload:

@@ -1,7 +1,9 @@
-"""SM2 signer and verifiers for consensus: the key adapter, and a bounded memo of verification results."""
+"""SM2 signer and verifiers for consensus: the key adapter, a bounded memo of verification results, and
+that memo shared by threads."""
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 
 from node.consensus.messages import SignatureVerifier
@@ -89,3 +91,16 @@ class CachingVerifier:
 
     def __len__(self) -> int:
         return len(self._verdicts)
+
+
+class LockedVerifier:
+    """A SignatureVerifier shared by threads: one memo of verdicts behind a lock."""
+
+    def __init__(self, inner: SignatureVerifier | None = None) -> None:
+        self._inner = inner or CachingVerifier(Sm2Verifier())
+        self._lock = threading.Lock()
+
+    def verify(self, public_key: bytes, message: bytes, signature: bytes) -> None:
+        """Return None when the signature verifies; raise InvalidSignatureError otherwise."""
+        with self._lock:
+            self._inner.verify(public_key, message, signature)

@@ -125,26 +125,32 @@ def compute_sm2_verify_output(data: bytes) -> bytes:
     return VALID_WORD if is_valid_sm2_input(data) else INVALID_WORD
 
 
-def sm3_precompile(computation: PrecompileComputation) -> PrecompileComputation:
-    """Run the SM3 precompile on ``computation``: charge gas, set the digest as output.
+def _run_precompile(
+    computation: PrecompileComputation,
+    gas: Callable[[int], int],
+    output: Callable[[bytes], bytes],
+    reason: str,
+) -> PrecompileComputation:
+    """Charge ``gas(len(input))`` before anything is computed, then set ``output(input)``.
 
     Raises the EVM's out-of-gas error (from ``consume_gas``) when the call's gas does not cover the cost.
     """
     data = bytes(computation.msg.data)
-    computation.consume_gas(compute_sm3_gas(len(data)), reason="SM3 precompile")
-    computation.output = compute_sm3_output(data)
+    computation.consume_gas(gas(len(data)), reason=reason)
+    computation.output = output(data)
     return computation
+
+
+def sm3_precompile(computation: PrecompileComputation) -> PrecompileComputation:
+    """Run the SM3 precompile on ``computation``: charge gas, set the digest as output."""
+    return _run_precompile(computation, compute_sm3_gas, compute_sm3_output, "SM3 precompile")
 
 
 def sm2_verify_precompile(computation: PrecompileComputation) -> PrecompileComputation:
-    """Run the SM2 verification precompile on ``computation``: charge gas, set the 0/1 word as output.
-
-    Raises the EVM's out-of-gas error (from ``consume_gas``) when the call's gas does not cover the cost.
-    """
-    data = bytes(computation.msg.data)
-    computation.consume_gas(compute_sm2_verify_gas(len(data)), reason="SM2 verify precompile")
-    computation.output = compute_sm2_verify_output(data)
-    return computation
+    """Run the SM2 verification precompile on ``computation``: charge gas, set the 0/1 word as output."""
+    return _run_precompile(
+        computation, compute_sm2_verify_gas, compute_sm2_verify_output, "SM2 verify precompile"
+    )
 
 
 #: Address → precompile, merged into the engine's Prague precompile table.

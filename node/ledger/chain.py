@@ -14,6 +14,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Unpack
 
 from eth_abi.abi import decode as abi_decode, encode as abi_encode
 from eth_utils.abi import function_signature_to_4byte_selector
@@ -31,7 +32,7 @@ from node.ledger.rules import (
     is_expired,
 )
 from node.storage import LogCursor, StateNodeStore, Store, StoredLog, StoredReceipt, StoredTransaction
-from node.storage.store import DEFAULT_LOG_LIMIT
+from node.storage.logs import LogFilter
 from sdk.errors import EncodingError, InvalidBlock, InvalidSignatureError, InvalidTransaction, XinlianError
 from sdk.proofs.certificate import verify_certificate
 from sdk.proofs.merkle import MerkleHistory
@@ -276,26 +277,10 @@ class Ledger:
     def get_block_receipts(self, height: int) -> list[Receipt] | None:
         return self.store.get_block_receipts(height)
 
-    def query_logs(
-        self,
-        *,
-        address: bytes | Sequence[bytes] | None = None,
-        topics: Sequence[bytes | Sequence[bytes] | None] = (),
-        from_height: int = 0,
-        to_height: int | None = None,
-        limit: int = DEFAULT_LOG_LIMIT,
-        after: LogCursor | None = None,
-    ) -> tuple[list[StoredLog], LogCursor | None]:
+    def query_logs(self, **log_filter: Unpack[LogFilter]) -> tuple[list[StoredLog], LogCursor | None]:
         """Committed logs matching an eth_getLogs-style filter, one page at a time (see
         ``Store.query_logs``)."""
-        return self.store.query_logs(
-            address=address,
-            topics=topics,
-            from_height=from_height,
-            to_height=to_height,
-            limit=limit,
-            after=after,
-        )
+        return self.store.query_logs(**log_filter)
 
     def get_code(self, state_root: bytes, address: bytes) -> bytes:
         """The code at ``address`` in a committed state (b"" for none)."""

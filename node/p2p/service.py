@@ -341,8 +341,11 @@ class PeerService:
         until = self._banned.get(peer)
         return until is not None and until > now
 
-    def _penalize(self, peer: bytes, points: float, reason: str) -> None:
-        """Add misbehaviour points to ``peer``; over the ban score it is disconnected and banned."""
+    def _penalize(self, peer: bytes, points: float, reason: str, *, counter: str | None = None) -> None:
+        """Add misbehaviour points to ``peer`` (and one to the stats ``counter`` naming the offence); over
+        the ban score it is disconnected and banned."""
+        if counter is not None:
+            self.stats.add(counter)
         now = time.monotonic()
         state = self._state(peer)
         score = state.add_score(points, now, self.limits.score_decay_per_s)
@@ -537,9 +540,8 @@ class PeerService:
         except (OSError, asyncio.IncompleteReadError):
             pass
         except P2PError as exc:
-            self.stats.add("bad_frames")
             log.info("peer %s… sent a bad frame: %s", conn.peer[:6].hex(), exc)
-            self._penalize(conn.peer, SCORE_BAD_FRAME, "bad frame")
+            self._penalize(conn.peer, SCORE_BAD_FRAME, "bad frame", counter="bad_frames")
         finally:
             conn.close()
             conns = self._connections.get(conn.peer, [])
@@ -558,57 +560,72 @@ class PeerService:
             if kind == FrameType.CONSENSUS:
                 self._on_consensus_frame(conn, state, payload, now)
             elif kind == FrameType.TRANSACTIONS:
-                if not state.tx_bytes.take(len(payload), now):
-                    self.stats.add("transactions_over_budget")
-                    self._penalize(conn.peer, SCORE_OVER_BUDGET, "transactions over budget")
-                    return
-                raws = decode_bytes_list(payload, limit=MAX_TXS_PER_FRAME)
-                self.stats.add("transactions_in", len(raws))
-                self.handler.on_transactions(raws, conn.peer)
+                self._on_transactions_frame(conn, state, payload, now)
             elif kind == FrameType.STATUS:
                 (height,) = decode_uints(payload, 1)
                 conn.height = max(conn.height, height)
             elif kind == FrameType.GET_BLOCKS:
                 self._on_block_request(conn, state, payload, now)
             elif kind == FrameType.BLOCKS:
-                if not state.take_pending_request(now):
-                    self.stats.add("unsolicited_blocks")
-                    self._penalize(conn.peer, SCORE_UNSOLICITED, "unsolicited blocks")
-                    return
-                pairs = decode_block_pairs(payload, limit=MAX_BLOCKS_PER_ANSWER)
-                self.stats.add("blocks_in", len(pairs))
-                self.handler.on_blocks(pairs, conn.peer)
+                self._on_blocks_frame(conn, state, payload, now)
             else:
-                self.stats.add("unknown_frames")
-                self._penalize(conn.peer, SCORE_BAD_FRAME, f"unexpected frame type {kind}")
+                self._penalize(
+                    conn.peer, SCORE_BAD_FRAME, f"unexpected frame type {kind}", counter="unknown_frames"
+                )
         except EncodingError:
-            self.stats.add("bad_frames")
-            self._penalize(conn.peer, SCORE_BAD_FRAME, "undecodable frame")
+            self._penalize(conn.peer, SCORE_BAD_FRAME, "undecodable frame", counter="bad_frames")
         except Exception:  # the handler's failure must not take the link (or the loop) down
             self.stats.add("handler_errors")
             log.exception("handling a frame of type %d from peer %s… failed", kind, conn.peer[:6].hex())
 
+    def _on_transactions_frame(
+        self, conn: _Connection, state: _PeerState, payload: bytes, now: float
+    ) -> None:
+        if not state.tx_bytes.take(len(payload), now):
+            self._penalize(
+                conn.peer, SCORE_OVER_BUDGET, "transactions over budget", counter="transactions_over_budget"
+            )
+            return
+        raws = decode_bytes_list(payload, limit=MAX_TXS_PER_FRAME)
+        self.stats.add("transactions_in", len(raws))
+        self.handler.on_transactions(raws, conn.peer)
+
+    def _on_blocks_frame(self, conn: _Connection, state: _PeerState, payload: bytes, now: float) -> None:
+        if not state.take_pending_request(now):
+            self._penalize(conn.peer, SCORE_UNSOLICITED, "unsolicited blocks", counter="unsolicited_blocks")
+            return
+        pairs = decode_block_pairs(payload, limit=MAX_BLOCKS_PER_ANSWER)
+        self.stats.add("blocks_in", len(pairs))
+        self.handler.on_blocks(pairs, conn.peer)
+
     def _on_consensus_frame(self, conn: _Connection, state: _PeerState, payload: bytes, now: float) -> None:
         frames, size = state.consensus_frames, state.consensus_bytes
         if not (frames.can_take(1, now) and size.can_take(len(payload), now)):
-            self.stats.add("consensus_over_budget")
-            self._penalize(conn.peer, SCORE_OVER_BUDGET, "consensus over budget")
+            self._penalize(
+                conn.peer, SCORE_OVER_BUDGET, "consensus over budget", counter="consensus_over_budget"
+            )
             return
         frames.take(1, now)
         size.take(len(payload), now)
         if not self.handler.on_consensus(payload, conn.peer):
-            self.stats.add("invalid_consensus")
-            self._penalize(conn.peer, SCORE_INVALID_MESSAGE, "invalid consensus message")
+            self._penalize(
+                conn.peer, SCORE_INVALID_MESSAGE, "invalid consensus message", counter="invalid_consensus"
+            )
 
     def _on_block_request(self, conn: _Connection, state: _PeerState, payload: bytes, now: float) -> None:
         from_height, max_count = decode_uints(payload, 2)
         if state.serving_blocks:
-            self.stats.add("block_requests_busy")
-            self._penalize(conn.peer, SCORE_OVER_BUDGET, "block request while one is served")
+            self._penalize(
+                conn.peer,
+                SCORE_OVER_BUDGET,
+                "block request while one is served",
+                counter="block_requests_busy",
+            )
             return
         if not state.block_requests.take(1, now):
-            self.stats.add("block_requests_over_rate")
-            self._penalize(conn.peer, SCORE_OVER_BUDGET, "block requests over rate")
+            self._penalize(
+                conn.peer, SCORE_OVER_BUDGET, "block requests over rate", counter="block_requests_over_rate"
+            )
             return
         state.serving_blocks = True
         self._spawn(self._answer_blocks(conn, state, from_height, min(max_count, MAX_BLOCKS_PER_ANSWER)))

@@ -128,12 +128,12 @@ class MetadataRow(SQLModel, table=True):
     value: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 
 
-ALL_TABLES: tuple[Table, ...] = (
-    BlockRow.__table__,  # type: ignore[attr-defined]
-    TransactionRow.__table__,  # type: ignore[attr-defined]
-    ReceiptRow.__table__,  # type: ignore[attr-defined]
-    LogRow.__table__,  # type: ignore[attr-defined]
-    StateNodeRow.__table__,  # type: ignore[attr-defined]
-    WalRow.__table__,  # type: ignore[attr-defined]
-    MetadataRow.__table__,  # type: ignore[attr-defined]
-)
+# The tables as SQLAlchemy Core sees them (the store writes and queries through these).
+BLOCKS: Table = BlockRow.__table__  # type: ignore[attr-defined]
+TRANSACTIONS: Table = TransactionRow.__table__  # type: ignore[attr-defined]
+RECEIPTS: Table = ReceiptRow.__table__  # type: ignore[attr-defined]
+LOGS: Table = LogRow.__table__  # type: ignore[attr-defined]
+STATE_NODES: Table = StateNodeRow.__table__  # type: ignore[attr-defined]
+WAL: Table = WalRow.__table__  # type: ignore[attr-defined]
+METADATA: Table = MetadataRow.__table__  # type: ignore[attr-defined]
+ALL_TABLES: tuple[Table, ...] = (BLOCKS, TRANSACTIONS, RECEIPTS, LOGS, STATE_NODES, WAL, METADATA)

@@ -7,9 +7,9 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from types import MappingProxyType, TracebackType
-from typing import Any
+from typing import Any, TypeVar, Unpack
 
-from sqlalchemy import ColumnElement, Connection, Table, and_, delete, func, insert, select, tuple_
+from sqlalchemy import ColumnElement, Connection, Table, delete, func, insert, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import SQLModel
 
@@ -26,38 +26,30 @@ from node.storage.convert import (
     transaction_rows,
 )
 from node.storage.engine import SQLITE_BEGIN_OPTION, create_store_engine
+from node.storage.logs import LogFilter, log_page, log_statement, page_limit
 from node.storage.models import (
     ALL_TABLES,
-    BlockRow,
-    LogRow,
-    MetadataRow,
-    ReceiptRow,
-    StateNodeRow,
-    TransactionRow,
-    WalRow,
+    BLOCKS,
+    LOGS,
+    METADATA,
+    RECEIPTS,
+    STATE_NODES,
+    TRANSACTIONS,
+    WAL,
 )
 from node.storage.records import LogCursor, StoredLog, StoredReceipt, StoredTransaction, WalEntry
 from sdk.errors import StorageError
-from sdk.types import MAX_TOPICS, Block, BlockHeader, CommitCertificate, Log, Receipt, Transaction
+from sdk.types import Block, BlockHeader, CommitCertificate, Receipt, Transaction
 
 SCHEMA_VERSION = 1
 SCHEMA_VERSION_KEY = "schema_version"
-DEFAULT_LOG_LIMIT = 1000
-MAX_LOG_LIMIT = 10_000
 DEFAULT_CERTIFICATE_DEPTH = 128
 # Bound on bind parameters per statement (SQLite allows 32766, PostgreSQL 65535).
 _IN_CHUNK = 900
 _VERIFY_BATCH = 1000
 _NO_METADATA: Mapping[str, bytes] = MappingProxyType({})
 
-_blocks: Table = BlockRow.__table__  # type: ignore[attr-defined]
-_transactions: Table = TransactionRow.__table__  # type: ignore[attr-defined]
-_receipts: Table = ReceiptRow.__table__  # type: ignore[attr-defined]
-_logs: Table = LogRow.__table__  # type: ignore[attr-defined]
-_state_nodes: Table = StateNodeRow.__table__  # type: ignore[attr-defined]
-_wal: Table = WalRow.__table__  # type: ignore[attr-defined]
-_metadata: Table = MetadataRow.__table__  # type: ignore[attr-defined]
-
+DecodedT = TypeVar("DecodedT")
 CertificateCheck = Callable[[BlockHeader, CommitCertificate], object]
 
 
@@ -89,19 +81,25 @@ class _BulkInsert:
 
 # The hot paths (block commits, point reads) go straight to the driver: SQLAlchemy's per-row parameter
 # processing would cost more than the inserts themselves. Everything else uses Core expressions.
-_SQL_INSERT_BLOCK = _BulkInsert(_blocks, BLOCK_COLUMNS)
-_SQL_INSERT_TRANSACTIONS = _BulkInsert(_transactions, TRANSACTION_COLUMNS)
-_SQL_INSERT_RECEIPTS = _BulkInsert(_receipts, RECEIPT_COLUMNS)
-_SQL_INSERT_LOGS = _BulkInsert(_logs, LOG_COLUMNS)
-_SQL_INSERT_STATE_NODES = _BulkInsert(_state_nodes, KEY_VALUE_COLUMNS, " ON CONFLICT (key) DO NOTHING")
+_SQL_INSERT_BLOCK = _BulkInsert(BLOCKS, BLOCK_COLUMNS)
+_SQL_INSERT_TRANSACTIONS = _BulkInsert(TRANSACTIONS, TRANSACTION_COLUMNS)
+_SQL_INSERT_RECEIPTS = _BulkInsert(RECEIPTS, RECEIPT_COLUMNS)
+_SQL_INSERT_LOGS = _BulkInsert(LOGS, LOG_COLUMNS)
+_SQL_INSERT_STATE_NODES = _BulkInsert(STATE_NODES, KEY_VALUE_COLUMNS, " ON CONFLICT (key) DO NOTHING")
 _SQL_UPSERT_METADATA = _BulkInsert(
-    _metadata, KEY_VALUE_COLUMNS, " ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+    METADATA, KEY_VALUE_COLUMNS, " ON CONFLICT (key) DO UPDATE SET value = excluded.value"
 )
 _SQL_HEAD = "SELECT height, block_hash FROM blocks ORDER BY height DESC LIMIT 1"
 _SQL_GET_STATE_NODE = "SELECT value FROM state_nodes WHERE key = ?"
 _SQL_GET_TRANSACTION = "SELECT encoded, height, tx_index FROM transactions WHERE tx_hash = ?"
 _SQL_GET_RECEIPT = "SELECT encoded, height, tx_index FROM receipts WHERE tx_hash = ?"
 _SQL_GET_METADATA = "SELECT value FROM metadata WHERE key = ?"
+
+
+def _encoded_in_block(conn: Connection, table: Table, height: int) -> list[bytes]:
+    """The ``encoded`` column of ``table``'s rows at ``height`` (transactions or receipts), in block order."""
+    rows = conn.execute(select(table.c.encoded).where(table.c.height == height).order_by(table.c.tx_index))
+    return [bytes(data) for data in rows.scalars()]
 
 
 class Store:
@@ -226,10 +224,10 @@ class Store:
         expected = str(SCHEMA_VERSION).encode()
         with self._write() as conn:
             found = conn.execute(
-                select(_metadata.c.value).where(_metadata.c.key == SCHEMA_VERSION_KEY)
+                select(METADATA.c.value).where(METADATA.c.key == SCHEMA_VERSION_KEY)
             ).scalar_one_or_none()
             if found is None:
-                conn.execute(insert(_metadata), [{"key": SCHEMA_VERSION_KEY, "value": expected}])
+                conn.execute(insert(METADATA), [{"key": SCHEMA_VERSION_KEY, "value": expected}])
             elif found != expected:
                 raise StorageError(
                     "the database has another schema version",
@@ -335,54 +333,45 @@ class Store:
 
     def get_header(self, height: int) -> BlockHeader | None:
         """Return the header at ``height``, or None; raises StorageError if the stored bytes are corrupt."""
-        with self._read() as conn:
-            data = conn.execute(select(_blocks.c.header).where(_blocks.c.height == height)).scalar()
-        if data is None:
-            return None
-        return decode_stored("header", BlockHeader.decode, bytes(data), height=height)
+        return self._decode_block_column(BLOCKS.c.header, "header", BlockHeader.decode, height)
 
     def get_certificate(self, height: int) -> CommitCertificate | None:
         """Return the commit certificate of the block at ``height``, or None."""
+        return self._decode_block_column(
+            BLOCKS.c.certificate, "certificate", CommitCertificate.decode, height
+        )
+
+    def _decode_block_column(
+        self, column: ColumnElement[Any], what: str, decode: Callable[[bytes], DecodedT], height: int
+    ) -> DecodedT | None:
         with self._read() as conn:
-            data = conn.execute(select(_blocks.c.certificate).where(_blocks.c.height == height)).scalar()
-        if data is None:
-            return None
-        return decode_stored("certificate", CommitCertificate.decode, bytes(data), height=height)
+            data = conn.execute(select(column).where(BLOCKS.c.height == height)).scalar()
+        return None if data is None else decode_stored(what, decode, bytes(data), height=height)
 
     def get_height_by_hash(self, block_hash: bytes) -> int | None:
         """Return the height of the committed block with ``block_hash``, or None."""
         with self._read() as conn:
-            height = conn.execute(select(_blocks.c.height).where(_blocks.c.block_hash == block_hash)).scalar()
+            height = conn.execute(select(BLOCKS.c.height).where(BLOCKS.c.block_hash == block_hash)).scalar()
         return None if height is None else int(height)
 
     def get_block(self, height: int) -> Block | None:
         """Return the committed block at ``height`` (header, transactions, next validators), or None."""
         with self._read() as conn:
-            return self._load_block(conn, _blocks.c.height == height)
+            return self._load_block(conn, BLOCKS.c.height == height)
 
     def get_block_by_hash(self, block_hash: bytes) -> Block | None:
         """Return the committed block whose hash is ``block_hash``, or None."""
         with self._read() as conn:
-            return self._load_block(conn, _blocks.c.block_hash == block_hash)
+            return self._load_block(conn, BLOCKS.c.block_hash == block_hash)
 
     def _load_block(self, conn: Connection, where: ColumnElement[bool]) -> Block | None:
         row = conn.execute(
-            select(_blocks.c.height, _blocks.c.header, _blocks.c.tx_count, _blocks.c.next_validators).where(
-                where
-            )
+            select(BLOCKS.c.height, BLOCKS.c.header, BLOCKS.c.tx_count, BLOCKS.c.next_validators).where(where)
         ).first()
         if row is None:
             return None
         height = int(row.height)
-        encoded_txs = (
-            conn.execute(
-                select(_transactions.c.encoded)
-                .where(_transactions.c.height == height)
-                .order_by(_transactions.c.tx_index)
-            )
-            .scalars()
-            .all()
-        )
+        encoded_txs = _encoded_in_block(conn, TRANSACTIONS, height)
         if len(encoded_txs) != row.tx_count:
             raise StorageError(
                 "stored transactions do not match the block's count",
@@ -392,7 +381,7 @@ class Store:
             )
         header = decode_stored("header", BlockHeader.decode, bytes(row.header), height=height)
         transactions = tuple(
-            decode_stored("transaction", Transaction.decode, bytes(data), height=height, index=index)
+            decode_stored("transaction", Transaction.decode, data, height=height, index=index)
             for index, data in enumerate(encoded_txs)
         )
         return Block(
@@ -409,9 +398,9 @@ class Store:
         """
         with self._read() as conn:
             rows = conn.execute(
-                select(_blocks.c.height, _blocks.c.block_hash)
-                .where(_blocks.c.height >= from_height, _blocks.c.height <= to_height)
-                .order_by(_blocks.c.height)
+                select(BLOCKS.c.height, BLOCKS.c.block_hash)
+                .where(BLOCKS.c.height >= from_height, BLOCKS.c.height <= to_height)
+                .order_by(BLOCKS.c.height)
             ).all()
         hashes = []
         for offset, row in enumerate(rows):
@@ -423,38 +412,32 @@ class Store:
     # --- reading transactions and receipts ----------------------------------------------------------
     def get_transaction(self, tx_hash: bytes) -> StoredTransaction | None:
         """Return ``(transaction, height, index)`` of a committed transaction, or None."""
-        rows = self._fetch(_SQL_GET_TRANSACTION, (tx_hash,))
-        if not rows:
-            return None
-        encoded, height, index = rows[0]
-        tx = decode_stored("transaction", Transaction.decode, bytes(encoded), tx_hash=tx_hash.hex())
-        return StoredTransaction(tx, int(height), int(index))
+        found = self._find_by_tx_hash(_SQL_GET_TRANSACTION, "transaction", Transaction.decode, tx_hash)
+        return None if found is None else StoredTransaction(*found)
 
     def get_receipt(self, tx_hash: bytes) -> StoredReceipt | None:
         """Return ``(receipt, height, index)`` of a committed transaction, or None."""
-        rows = self._fetch(_SQL_GET_RECEIPT, (tx_hash,))
+        found = self._find_by_tx_hash(_SQL_GET_RECEIPT, "receipt", Receipt.decode, tx_hash)
+        return None if found is None else StoredReceipt(*found)
+
+    def _find_by_tx_hash(
+        self, statement: str, what: str, decode: Callable[[bytes], DecodedT], tx_hash: bytes
+    ) -> tuple[DecodedT, int, int] | None:
+        """Run ``statement`` (selecting encoded, height, tx_index by tx_hash); decode what it found."""
+        rows = self._fetch(statement, (tx_hash,))
         if not rows:
             return None
         encoded, height, index = rows[0]
-        receipt = decode_stored("receipt", Receipt.decode, bytes(encoded), tx_hash=tx_hash.hex())
-        return StoredReceipt(receipt, int(height), int(index))
+        return decode_stored(what, decode, bytes(encoded), tx_hash=tx_hash.hex()), int(height), int(index)
 
     def get_block_receipts(self, height: int) -> list[Receipt] | None:
         """Return the receipts of the block at ``height`` in transaction order, or None if no such block."""
         with self._read() as conn:
-            if conn.execute(select(_blocks.c.height).where(_blocks.c.height == height)).first() is None:
+            if conn.execute(select(BLOCKS.c.height).where(BLOCKS.c.height == height)).first() is None:
                 return None
-            encoded = (
-                conn.execute(
-                    select(_receipts.c.encoded)
-                    .where(_receipts.c.height == height)
-                    .order_by(_receipts.c.tx_index)
-                )
-                .scalars()
-                .all()
-            )
+            encoded = _encoded_in_block(conn, RECEIPTS, height)
         return [
-            decode_stored("receipt", Receipt.decode, bytes(data), height=height, index=index)
+            decode_stored("receipt", Receipt.decode, data, height=height, index=index)
             for index, data in enumerate(encoded)
         ]
 
@@ -470,95 +453,20 @@ class Store:
         return found
 
     # --- logs ---------------------------------------------------------------------------------------
-    def query_logs(
-        self,
-        *,
-        address: bytes | Sequence[bytes] | None = None,
-        topics: Sequence[bytes | Sequence[bytes] | None] = (),
-        from_height: int = 0,
-        to_height: int | None = None,
-        limit: int = DEFAULT_LOG_LIMIT,
-        after: LogCursor | None = None,
-    ) -> tuple[list[StoredLog], LogCursor | None]:
-        """Return committed logs matching an eth_getLogs-style filter, in chain order, one page at a time.
+    def query_logs(self, **log_filter: Unpack[LogFilter]) -> tuple[list[StoredLog], LogCursor | None]:
+        """Return committed logs matching an eth_getLogs-style filter (``LogFilter``), in chain order, one
+        page at a time.
 
-        Takes: ``address`` — one contract address or a list (any of them; an empty list filters nothing);
-        ``topics`` — positional: ``None`` (or an empty list) matches anything, bytes must equal that topic,
-        a list matches any of its members; ``from_height``/``to_height`` inclusive (``to_height`` None =
-        head); at most ``limit`` logs; ``after`` resumes strictly after a previous page's cursor.
+        ``address`` is one contract address or a list (any of them; an empty list filters nothing);
+        ``topics`` is positional: ``None`` (or an empty list) matches anything, bytes must equal that topic,
+        a list matches any of its members.
         Returns: ``(logs, next_cursor)``; ``next_cursor`` is None when there are no more matching logs.
         Raises: StorageError (code ``invalid_log_query``) for more than four topic positions or a bad limit.
         """
-        if len(topics) > MAX_TOPICS:
-            raise StorageError("a log filter has at most four topic positions", code="invalid_log_query")
-        if not 1 <= limit <= MAX_LOG_LIMIT:
-            raise StorageError(
-                f"limit must be between 1 and {MAX_LOG_LIMIT}", code="invalid_log_query", limit=limit
-            )
-        conditions: list[ColumnElement[bool]] = [_logs.c.height >= from_height]
-        if to_height is not None:
-            conditions.append(_logs.c.height <= to_height)
-        if address is not None:
-            addresses = [address] if isinstance(address, bytes) else list(address)
-            if len(addresses) == 1:
-                conditions.append(_logs.c.address == addresses[0])
-            elif addresses:
-                conditions.append(_logs.c.address.in_(addresses))
-        topic_columns = (_logs.c.topic0, _logs.c.topic1, _logs.c.topic2, _logs.c.topic3)
-        for column, wanted in zip(topic_columns, topics, strict=False):
-            if wanted is None:
-                continue
-            if isinstance(wanted, bytes):
-                conditions.append(column == wanted)
-            elif len(wanted) == 1:
-                conditions.append(column == wanted[0])
-            elif wanted:
-                conditions.append(column.in_(list(wanted)))
-        position = tuple_(_logs.c.height, _logs.c.tx_index, _logs.c.log_index)
-        if after is not None:
-            # The plain height bound lets every backend use a height-leading index for the range.
-            conditions.append(_logs.c.height >= after.height)
-            conditions.append(position > tuple_(after.height, after.tx_index, after.log_index))
-        statement = (
-            select(
-                _logs.c.height,
-                _logs.c.tx_index,
-                _logs.c.log_index,
-                _logs.c.tx_hash,
-                _logs.c.address,
-                _logs.c.topic0,
-                _logs.c.topic1,
-                _logs.c.topic2,
-                _logs.c.topic3,
-                _logs.c.data,
-                _blocks.c.block_hash,
-            )
-            .join(_blocks, _blocks.c.height == _logs.c.height)
-            .where(and_(*conditions))
-            .order_by(_logs.c.height, _logs.c.tx_index, _logs.c.log_index)
-            .limit(limit + 1)
-        )
+        statement = log_statement(log_filter)
         with self._read() as conn:
             rows = conn.execute(statement).all()
-        logs = [
-            StoredLog(
-                height=int(row.height),
-                block_hash=bytes(row.block_hash),
-                tx_hash=bytes(row.tx_hash),
-                tx_index=int(row.tx_index),
-                log_index=int(row.log_index),
-                log=Log(
-                    address=bytes(row.address),
-                    topics=tuple(
-                        bytes(t) for t in (row.topic0, row.topic1, row.topic2, row.topic3) if t is not None
-                    ),
-                    data=bytes(row.data),
-                ),
-            )
-            for row in rows[:limit]
-        ]
-        next_cursor = logs[-1].cursor if len(rows) > limit else None
-        return logs, next_cursor
+        return log_page(rows, page_limit(log_filter))
 
     # --- state nodes and metadata -------------------------------------------------------------------
     def get_state_node(self, key: bytes) -> bytes | None:
@@ -606,8 +514,8 @@ class Store:
         """
         with self._write() as conn:
             existing = conn.execute(
-                select(_wal.c.value, _wal.c.encoded).where(
-                    _wal.c.height == height, _wal.c.round == round, _wal.c.step == step
+                select(WAL.c.value, WAL.c.encoded).where(
+                    WAL.c.height == height, WAL.c.round == round, WAL.c.step == step
                 )
             ).first()
             if existing is not None:
@@ -621,7 +529,7 @@ class Store:
                     step=step,
                 )
             conn.execute(
-                insert(_wal),
+                insert(WAL),
                 [{"height": height, "round": round, "step": step, "value": value, "encoded": encoded}],
             )
 
@@ -629,9 +537,9 @@ class Store:
         """Return the WAL entries at ``from_height`` and above, in the order they were appended."""
         with self._read() as conn:
             rows = conn.execute(
-                select(_wal.c.height, _wal.c.round, _wal.c.step, _wal.c.value, _wal.c.encoded)
-                .where(_wal.c.height >= from_height)
-                .order_by(_wal.c.id)
+                select(WAL.c.height, WAL.c.round, WAL.c.step, WAL.c.value, WAL.c.encoded)
+                .where(WAL.c.height >= from_height)
+                .order_by(WAL.c.id)
             ).all()
         return [
             WalEntry(int(r.height), int(r.round), str(r.step), bytes(r.value), bytes(r.encoded)) for r in rows
@@ -640,7 +548,7 @@ class Store:
     def prune_wal(self, below_height: int) -> int:
         """Delete the WAL entries of heights below ``below_height``; returns how many were deleted."""
         with self._write() as conn:
-            result = conn.execute(delete(_wal).where(_wal.c.height < below_height))
+            result = conn.execute(delete(WAL).where(WAL.c.height < below_height))
         return int(result.rowcount)
 
     # --- startup check ------------------------------------------------------------------------------
@@ -668,11 +576,11 @@ class Store:
         next_height: int | None = None
         while True:
             with self._read() as conn:
-                query = select(_blocks.c.height, _blocks.c.block_hash, _blocks.c.header).order_by(
-                    _blocks.c.height
+                query = select(BLOCKS.c.height, BLOCKS.c.block_hash, BLOCKS.c.header).order_by(
+                    BLOCKS.c.height
                 )
                 if next_height is not None:
-                    query = query.where(_blocks.c.height >= next_height)
+                    query = query.where(BLOCKS.c.height >= next_height)
                 rows = conn.execute(query.limit(_VERIFY_BATCH)).all()
             if not rows:
                 break
@@ -702,10 +610,10 @@ class Store:
         height = header.height
         with self._read() as conn:
             row = conn.execute(
-                select(_blocks.c.certificate, _blocks.c.tx_count).where(_blocks.c.height == height)
+                select(BLOCKS.c.certificate, BLOCKS.c.tx_count).where(BLOCKS.c.height == height)
             ).one()
             tx_count = conn.execute(
-                select(func.count()).select_from(_transactions).where(_transactions.c.height == height)
+                select(func.count()).select_from(TRANSACTIONS).where(TRANSACTIONS.c.height == height)
             ).scalar_one()
         if tx_count != row.tx_count:
             raise StorageError("stored transactions do not match the block's count", height=height)

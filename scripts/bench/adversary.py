@@ -27,11 +27,11 @@ from node.genesis import CALENDAR_ADDRESS, GOVERNANCE_ADDRESS  # noqa: E402
 from node.ledger.rules import compute_minimum_gas  # noqa: E402
 from scripts.bench.common import CommitWatcher  # noqa: E402
 from scripts.bench.devnet import make_network  # noqa: E402
+from scripts.bench.grants import Network, make_grant  # noqa: E402
 from sdk.client import Client  # noqa: E402
 from sdk.crypto import PrivateKey  # noqa: E402
 from sdk.signer import Signer  # noqa: E402
 from sdk.types import Transaction  # noqa: E402
-from tests.e2e.helpers import Network, make_grant  # noqa: E402
 
 #: Targets of the issue this benchmark measures (honest commit p50, node memory).
 P50_TARGET_S = 3.0

@@ -33,7 +33,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from scripts.bench.common import CommitRun  # noqa: E402
+from scripts.bench.common import CommitRun, split_evenly  # noqa: E402
 from scripts.demo_common import demo_parser  # noqa: E402
 from sdk.client import Client  # noqa: E402
 from sdk.contracts import Contract  # noqa: E402
@@ -181,7 +181,7 @@ def run_authorisation_workload(
         result.grants = len(grant_ids)
         info = client.chain_info()
         expiry = info.height + info.expiry_window - 10
-        shares = [uses // clients + (1 if k < uses % clients else 0) for k in range(clients)]
+        shares = split_evenly(uses, clients)
         signers = [people.holder if k % 2 == 0 else people.requester for k in range(clients)]
         started = time.perf_counter()
         batches: list[list[bytes]] = []

@@ -19,6 +19,11 @@ def percentile(values: Sequence[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))]
 
 
+def split_evenly(total: int, parts: int) -> list[int]:
+    """``total`` split into ``parts`` shares that differ by at most one (the larger ones first)."""
+    return [total // parts + (1 if k < total % parts else 0) for k in range(parts)]
+
+
 def rate(operation: Callable[[], object], seconds: float, chunk: int = 50) -> float:
     """Return operations per second of ``operation`` run repeatedly, ``chunk`` at a time, for about
     ``seconds`` (after one warm-up call)."""

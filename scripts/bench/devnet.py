@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
-import socket
 import statistics
 import sys
 import tempfile
@@ -21,17 +19,11 @@ import httpx  # noqa: E402
 
 from node.devnet import Devnet, init_devnet  # noqa: E402
 from scripts.bench.common import CommitWatcher  # noqa: E402
-from tests.e2e.helpers import Grantor, Network, make_grant  # noqa: E402
+from scripts.bench.grants import Network, get_free_port, load_accounts, load_grantors, make_grant  # noqa: E402
 
 TX_PER_S_TARGET = 300.0
 P50_TARGET_S = 1.5
 CHAIN_ID = 6161
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -48,32 +40,20 @@ class Result:
 
 
 def make_network(base: Path, validators: int) -> tuple[Devnet, Network]:
-    from node.genesis import DEFAULT_ROLE_ADMINS, ROLE_IDS
-    from sdk.crypto import PrivateKey
-
-    api_ports = [free_port() for _ in range(validators)]
+    api_ports = [get_free_port() for _ in range(validators)]
     init_devnet(
         base,
         validators=validators,
         chain_id=CHAIN_ID,
         api_ports=api_ports,
-        p2p_ports=[free_port() for _ in range(validators)],
+        p2p_ports=[get_free_port() for _ in range(validators)],
         committee_size=1,
         log_level="warning",
     )
-    names = {role_id: name for name, role_id in ROLE_IDS.items()}
-    admin_of = {names[admin]: names[role] for role, admin in DEFAULT_ROLE_ADMINS}
-    directory = json.loads((base / "orgs.json").read_text(encoding="utf-8"))
-    grantors = tuple(
-        Grantor(e["name"], PrivateKey.from_pem((base / e["key"]).read_bytes()), admin_of[role])
-        for e in directory
-        for role in e["roles"]
-        if role in admin_of
+    network = Network(
+        base, base / "nodes" / "node-0.json", api_ports[0], CHAIN_ID, load_accounts(base), load_grantors(base)
     )
-    accounts = tuple(bytes.fromhex(e["address"].removeprefix("0x")) for e in directory)
-    return Devnet(base), Network(
-        base, base / "nodes" / "node-0.json", api_ports[0], CHAIN_ID, accounts, grantors
-    )
+    return Devnet(base), network
 
 
 def run(validators: int, txs: int, rate: float, clients: int, workdir: Path) -> Result:

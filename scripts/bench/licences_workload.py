@@ -34,7 +34,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from scripts.bench.common import CommitRun  # noqa: E402
+from scripts.bench.common import CommitRun, split_evenly  # noqa: E402
 from scripts.demo_common import demo_parser  # noqa: E402
 from sdk.client import Client  # noqa: E402
 from sdk.crypto import sm3  # noqa: E402
@@ -167,7 +167,7 @@ def issue_licences(
     result = LicenceWorkloadResult(issuers=len(issuers))
     info = client.chain_info()
     expiry = info.height + info.expiry_window - 50
-    shares = [n // clients + (1 if k < n % clients else 0) for k in range(clients)]
+    shares = split_evenly(n, clients)
     serial_base = int(time.time()) * 1000
     started = time.perf_counter()
     batches = [

@@ -11,11 +11,7 @@ import io
 import json
 import os
 import pstats
-import secrets
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -26,9 +22,6 @@ from typing import Any
 REPO_ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO_ROOT))
 
-import httpx  # noqa: E402
-from eth_abi.abi import encode as abi_encode  # noqa: E402
-from eth_utils.abi import function_signature_to_4byte_selector  # noqa: E402
 
 from node.demo_network import init_network  # noqa: E402
 from node.genesis import (  # noqa: E402
@@ -38,10 +31,20 @@ from node.genesis import (  # noqa: E402
     GenesisFile,
     encode_contract_name,
 )
-from scripts.bench.common import CommitRun  # noqa: E402
+from scripts.bench.common import CommitRun, split_evenly  # noqa: E402
+from scripts.bench.grants import (  # noqa: E402
+    GRANT_GAS_LIMIT,
+    Grantor,
+    Network,
+    delegated_grants,
+    encode_fresh_grant,
+    get_free_port,
+    grant_target,
+    load_accounts,
+    load_grantors,
+)
+from scripts.bench.node_process import NodeProcess  # noqa: E402
 from sdk.client import Client  # noqa: E402
-from sdk.crypto import PrivateKey  # noqa: E402
-from sdk.domains.governance import LICENCE_TYPE_SCOPED_ROLES  # noqa: E402
 from sdk.types import Transaction  # noqa: E402
 
 TX_PER_S_TARGET = 1_000
@@ -49,9 +52,6 @@ RATIO_TARGET = 20.0
 CHAIN_ID = 5151
 WARMUP_TXS = 10
 BASELINE_CHECKS = 100
-GRANT_GAS_LIMIT = 300_000
-GRANT_ROLE_SELECTOR = function_signature_to_4byte_selector("grant_role(address,bytes32,bytes32)")
-_ROLE_NAMES = {role_id: name for name, role_id in ROLE_IDS.items()}
 # Functions whose cumulative time the profile reports as the node's phases (file suffix, function name).
 PHASES: tuple[tuple[str, str, str], ...] = (
     ("admission (all)", "ledger/chain.py", "admit_transaction"),
@@ -68,27 +68,10 @@ PHASES: tuple[tuple[str, str, str], ...] = (
 
 # --- the workload: delegated role grants through Governance --------------------------------------------
 @dataclass(frozen=True)
-class Grantor:
-    """A genesis organisation holding the admin role of ``role`` (the accreditor grants AUDITOR, …)."""
+class BenchNetwork(Network):
+    """The grant workload's network and its genesis (whose chain parameters size the runs)."""
 
-    name: str
-    index: int  # position in orgs.json
-    key: PrivateKey
-    role: str
-
-
-@dataclass(frozen=True)
-class BenchNetwork:
-    base: Path
-    config_path: Path
-    port: int
     genesis: GenesisFile
-    accounts: tuple[bytes, ...]
-    grantors: tuple[Grantor, ...]
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     @property
     def data_dir(self) -> Path:
@@ -103,12 +86,6 @@ def progress(message: str) -> None:
     print(f"[{time.perf_counter() - _T0:7.1f} s] {message}", file=sys.stderr, flush=True)
 
 
-def get_free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def create_network(base: Path) -> BenchNetwork:
     """A one-validator network (default chain parameters) with its API on a free port."""
     port = get_free_port()
@@ -117,37 +94,19 @@ def create_network(base: Path) -> BenchNetwork:
     raw = json.loads(config_path.read_text(encoding="utf-8"))
     raw["log_level"] = "warning"
     config_path.write_text(json.dumps(raw, indent=2), encoding="utf-8")
-    directory = json.loads((base / "orgs.json").read_text(encoding="utf-8"))
-    admin_of = {_ROLE_NAMES[admin]: _ROLE_NAMES[role] for role, admin in DEFAULT_ROLE_ADMINS}
-    grantors = [
-        Grantor(entry["name"], i, PrivateKey.from_pem((base / entry["key"]).read_bytes()), admin_of[role])
-        for i, entry in enumerate(directory)
-        for role in entry["roles"]
-        # A random scope is not a licence type the grantor defined: such grants would only revert.
-        if role in admin_of and admin_of[role] not in LICENCE_TYPE_SCOPED_ROLES
-    ]
-    accounts = tuple(bytes.fromhex(entry["address"].removeprefix("0x")) for entry in directory)
     genesis = GenesisFile.load(base / "genesis.json")
-    return BenchNetwork(base, config_path, port, genesis, accounts, tuple(grantors))
-
-
-def encode_grant(account: bytes, role: str) -> bytes:
-    """``Governance.grant_role(account, role, scope)`` for a fresh random scope: never a reverting repeat."""
-    return GRANT_ROLE_SELECTOR + abi_encode(
-        ["address", "bytes32", "bytes32"], [account, ROLE_IDS[role], secrets.token_bytes(32)]
-    )
+    return BenchNetwork(base, config_path, port, CHAIN_ID, load_accounts(base), load_grantors(base), genesis)
 
 
 def sign_grants(net: BenchNetwork, grantor: Grantor, count: int, expiry_height: int) -> list[bytes]:
     """``count`` SM2-signed grants by ``grantor`` (Transaction.create), encoded for the wire, each to an
     account of another organisation (a delegated admin never grants within its own)."""
-    others = [a for a in net.accounts if a != grantor.key.public_key.address]
     return [
         Transaction.create(
             grantor.key,
             chain_id=CHAIN_ID,
             to=GOVERNANCE_ADDRESS,
-            data=encode_grant(others[i % len(others)], grantor.role),
+            data=encode_fresh_grant(grant_target(net.accounts, grantor, i), grantor.role),
             gas_limit=GRANT_GAS_LIMIT,
             expiry_height=expiry_height,
         ).encode()
@@ -180,63 +139,17 @@ class HttpResult:
     refusals: dict[str, int] = field(default_factory=dict)
 
 
-class NodeProcess:
-    """``xinlian node run`` as a child process."""
-
-    def __init__(self, net: BenchNetwork) -> None:
-        self.net = net
-        self.log_path = net.base / "node.log"
-        self._log = open(self.log_path, "wb")  # noqa: SIM115 — closed in stop()
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "sdk.cli", "node", "run", "--config", str(net.config_path)],
-            cwd=REPO_ROOT,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-        )
-
-    def wait_healthy(self, timeout_s: float = 120.0) -> int:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the node exited: {self.log_path.read_text(errors='replace')[-2000:]}")
-            try:
-                response = httpx.get(f"{self.net.url}/health", timeout=2.0)
-                if response.status_code == 200:
-                    return int(response.json()["height"])
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError("the node did not answer /health in time")
-
-    def cpu_seconds(self) -> float:
-        """User + system CPU seconds of the node process so far (Linux /proc; 0.0 elsewhere)."""
-        try:
-            fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            return 0.0
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self._log.close()
-
-
 def run_http(txs: int, clients: int, seconds: float | None, workdir: Path) -> HttpResult:
     """Start a node process, submit ``txs`` signed grants from ``clients`` threads, measure commits."""
     net = create_network(workdir / "http")
     node = NodeProcess(net)
+    node.start()
     result = HttpResult()
     try:
-        height = node.wait_healthy()
+        height = node.wait_healthy(timeout_s=120)
         progress(f"node up at height {height}; signing")
         grantors = [net.grantors[k % len(net.grantors)] for k in range(clients)]
-        shares = [txs // clients + (1 if k < txs % clients else 0) for k in range(clients)]
+        shares = split_evenly(txs, clients)
         started = time.perf_counter()
         batches = [
             sign_grants(net, g, n, height + net.genesis.chain.expiry_window - 50)
@@ -266,7 +179,7 @@ def run_http(txs: int, clients: int, seconds: float | None, workdir: Path) -> Ht
             result.latency_p50_ms, result.latency_p99_ms = run.latency_ms(0.50), run.latency_ms(0.99)
             result.bytes_per_tx_live = (database_bytes(net.data_dir) - bytes_before) / len(committed)
     finally:
-        node.stop()
+        node.terminate(timeout_s=20)
     if result.committed:
         # After a clean stop SQLite has checkpointed the WAL into the main file: the durable size
         # (genesis included, a few tens of KB).
@@ -301,10 +214,7 @@ def run_inprocess(txs: int, workdir: Path, *, profile: bool, name: str = "inproc
             raise RuntimeError("the node config names no validator key")
         producer = SoloProducer(node.ledger, node.key)
         expiry = node.ledger.height + net.genesis.chain.expiry_window - 50
-        per = [
-            txs // len(net.grantors) + (1 if k < txs % len(net.grantors) else 0)
-            for k in range(len(net.grantors))
-        ]
+        per = split_evenly(txs, len(net.grantors))
         raws = [raw for g, n in zip(net.grantors, per, strict=True) for raw in sign_grants(net, g, n, expiry)]
         block_txs = net.genesis.chain.max_block_txs
         # An untimed warm-up block (code caches, SQLite pages), as the baseline gets warm-up transactions.
@@ -416,6 +326,7 @@ def run_domains(sizes: DomainSizes, clients: int, workdir: Path) -> dict[str, An
 
     net = create_network(workdir / "domains")
     node = NodeProcess(net)
+    node.start()
     rows: list[DomainRow] = []
     started = time.perf_counter()
 
@@ -487,7 +398,7 @@ def run_domains(sizes: DomainSizes, clients: int, workdir: Path) -> dict[str, An
         from_drugs(row, shipped_received[0])
 
     try:
-        height = node.wait_healthy()
+        height = node.wait_healthy(timeout_s=120)
         progress(f"domains: node up at height {height} ({time.perf_counter() - started:.1f} s)")
         if sizes.licences:
             measure(DomainRow("licence issuance", "licences", sizes.licences), licences)
@@ -503,7 +414,7 @@ def run_domains(sizes: DomainSizes, clients: int, workdir: Path) -> dict[str, An
                 rows[-1].untimed_s -= received.seconds  # one call ran both; CPU stays in the ship row
                 rows.append(received)
     finally:
-        node.stop()
+        node.terminate(timeout_s=20)
     return {
         "clients": clients,
         "sizes": asdict(sizes),
@@ -572,18 +483,14 @@ def run_baseline(txs: int, genesis: GenesisFile) -> BaselineResult:
         ).transact({"from": accounts[0], "gas": 20_000_000})
     )
     progress("baseline: Governance deployed and initialised")
-    admin_of = {ROLE_IDS[_ROLE_NAMES[admin]]: _ROLE_NAMES[role] for role, admin in DEFAULT_ROLE_ADMINS}
-    grantors = [
-        (account_of[uscc_of[r.address]], admin_of[r.role])
-        for r in spec.roles
-        if r.role in admin_of and admin_of[r.role] not in LICENCE_TYPE_SCOPED_ROLES
-    ]
+    grants = {ROLE_IDS[admin]: role for admin, role in delegated_grants().items()}
+    grantors = [(account_of[uscc_of[r.address]], grants[r.role]) for r in spec.roles if r.role in grants]
     targets = [bytes.fromhex(account_of[m.uscc][2:]) for m in spec.accounts]
 
     def grant(i: int) -> tuple[str, bytes]:
         sender, role = grantors[i % len(grantors)]
         others = [t for t in targets if t != bytes.fromhex(sender[2:])]
-        return sender, encode_grant(others[i % len(others)], role)
+        return sender, encode_fresh_grant(others[i % len(others)], role)
 
     payloads = [grant(i) for i in range(txs + WARMUP_TXS)]
     for sender, data in payloads[:WARMUP_TXS]:  # untimed, like the in-process warm-up block

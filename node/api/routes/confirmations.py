@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -164,46 +165,43 @@ def get_letter(letter_id: str, member: MemberDep, ledger: LedgerDep, as_of: AsOf
     return LetterPublic(**state.to_json())
 
 
-@router.get("/as-auditor", response_model=LettersPage, responses=_RESPONSES)
-def letters_as_auditor(
-    member: MemberDep,
-    ledger: LedgerDep,
-    as_of: AsOfParam = None,
-    status: StatusParam = None,
-    limit: LimitParam = 500,
-) -> LettersPage:
-    """Letters sent by the signing member's audit firm, in creation order."""
-    reader = LedgerReader(ledger)
-    ids = _created_letter_ids(reader, [_org_topic("auditor_org", member.uscc)])
-    return _page(reader, ids, as_of, status, limit)
+#: The LetterCreated party topics, in event order, each with what its /as-<role> listing returns.
+_PARTY_LISTINGS: tuple[tuple[str, str], ...] = (
+    ("auditor_org", "Letters sent by the signing member's audit firm, in creation order."),
+    ("bank_org", "Letters addressed to the signing member's bank, in creation order."),
+    ("client_org", "Letters about the signing member's company (e.g. those awaiting its authorisation)."),
+)
 
 
-@router.get("/as-bank", response_model=LettersPage, responses=_RESPONSES)
-def letters_as_bank(
-    member: MemberDep,
-    ledger: LedgerDep,
-    as_of: AsOfParam = None,
-    status: StatusParam = None,
-    limit: LimitParam = 500,
-) -> LettersPage:
-    """Letters addressed to the signing member's bank, in creation order."""
-    reader = LedgerReader(ledger)
-    ids = _created_letter_ids(reader, [None, _org_topic("bank_org", member.uscc)])
-    return _page(reader, ids, as_of, status, limit)
+def _letters_of_party(position: int, party: str) -> Callable[..., LettersPage]:
+    """The listing of letters whose ``party`` (the ``position``-th indexed LetterCreated topic) is the
+    signing member's organisation."""
+
+    def listing(
+        member: MemberDep,
+        ledger: LedgerDep,
+        as_of: AsOfParam = None,
+        status: StatusParam = None,
+        limit: LimitParam = 500,
+    ) -> LettersPage:
+        reader = LedgerReader(ledger)
+        topics: list[bytes | None] = [None] * position + [_org_topic(party, member.uscc)]
+        return _page(reader, _created_letter_ids(reader, topics), as_of, status, limit)
+
+    return listing
 
 
-@router.get("/as-client", response_model=LettersPage, responses=_RESPONSES)
-def letters_as_client(
-    member: MemberDep,
-    ledger: LedgerDep,
-    as_of: AsOfParam = None,
-    status: StatusParam = None,
-    limit: LimitParam = 500,
-) -> LettersPage:
-    """Letters about the signing member's company (e.g. those awaiting its authorisation)."""
-    reader = LedgerReader(ledger)
-    ids = _created_letter_ids(reader, [None, None, _org_topic("client_org", member.uscc)])
-    return _page(reader, ids, as_of, status, limit)
+for _position, (_party, _description) in enumerate(_PARTY_LISTINGS):
+    _role = _party.removesuffix("_org")
+    router.add_api_route(
+        f"/as-{_role}",
+        _letters_of_party(_position, _party),
+        methods=["GET"],
+        name=f"letters_as_{_role}",
+        description=_description,
+        response_model=LettersPage,
+        responses=_RESPONSES,
+    )
 
 
 @router.get("/overdue", response_model=LettersPage, responses=_RESPONSES)

@@ -1,0 +1,126 @@
+"""The grant workload the benchmarks and the end-to-end tests drive: delegated ``Governance.grant_role``
+calls, each signed by a genesis organisation that administers the role it grants (the accreditor grants
+AUDITOR, …), read from a network folder written by ``node.demo_network.init_network`` or
+``node.devnet.init_devnet``."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from eth_abi.abi import encode as abi_encode
+from eth_utils.abi import function_signature_to_4byte_selector
+
+from node.genesis import DEFAULT_ROLE_ADMINS, GOVERNANCE_ADDRESS, ROLE_IDS
+from sdk.crypto import PrivateKey
+from sdk.domains.governance import LICENCE_TYPE_SCOPED_ROLES
+from sdk.types import Transaction
+
+GRANT_ROLE_SELECTOR = function_signature_to_4byte_selector("grant_role(address,bytes32,bytes32)")
+GRANT_GAS_LIMIT = 300_000
+ROLE_NAMES: dict[bytes, str] = {role_id: name for name, role_id in ROLE_IDS.items()}
+
+
+def get_free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class Grantor:
+    """A genesis organisation that may grant ``role`` (it holds that role's admin role globally)."""
+
+    name: str
+    key: PrivateKey
+    role: str
+
+
+@dataclass(frozen=True)
+class Network:
+    """A network written by ``init_network`` or ``init_devnet``: where its files are, the API of its first
+    node, and who may write."""
+
+    base: Path
+    config_path: Path
+    port: int
+    chain_id: int
+    accounts: tuple[bytes, ...]  # every genesis account (grant targets)
+    grantors: tuple[Grantor, ...]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def database_path(self) -> Path:
+        return self.base / "data" / "node-0" / "chain.db"
+
+
+def delegated_grants() -> dict[str, str]:
+    """Admin role name → the role name its holders grant, for the roles the workload grants.
+
+    A random scope is not a licence type the grantor defined, so licence-type-scoped roles are left out:
+    such grants would only revert.
+    """
+    admin_of = {ROLE_NAMES[admin]: ROLE_NAMES[role] for role, admin in DEFAULT_ROLE_ADMINS}
+    return {admin: role for admin, role in admin_of.items() if role not in LICENCE_TYPE_SCOPED_ROLES}
+
+
+def _directory(base: Path) -> list[dict[str, Any]]:
+    entries: list[dict[str, Any]] = json.loads((base / "orgs.json").read_text(encoding="utf-8"))
+    return entries
+
+
+def load_grantors(base: Path) -> tuple[Grantor, ...]:
+    """The grantors of the network under ``base``, in orgs.json order (keys read from their PEM files)."""
+    grants = delegated_grants()
+    return tuple(
+        Grantor(entry["name"], PrivateKey.from_pem((base / entry["key"]).read_bytes()), grants[role])
+        for entry in _directory(base)
+        for role in entry["roles"]
+        if role in grants
+    )
+
+
+def load_accounts(base: Path) -> tuple[bytes, ...]:
+    """Every genesis account of the network under ``base`` (the grant targets), in orgs.json order."""
+    return tuple(bytes.fromhex(entry["address"].removeprefix("0x")) for entry in _directory(base))
+
+
+def encode_grant_role(account: bytes, role: str, scope: bytes) -> bytes:
+    """ABI call data of ``Governance.grant_role(account, role, scope)``."""
+    return GRANT_ROLE_SELECTOR + abi_encode(
+        ["address", "bytes32", "bytes32"], [account, ROLE_IDS[role], scope]
+    )
+
+
+def encode_fresh_grant(account: bytes, role: str) -> bytes:
+    """``grant_role`` call data for a fresh random scope: never a reverting repeat of an earlier grant."""
+    return encode_grant_role(account, role, secrets.token_bytes(32))
+
+
+def grant_target(accounts: tuple[bytes, ...], grantor: Grantor, index: int) -> bytes:
+    """The ``index``-th target of ``grantor``'s grants, round-robin over the accounts of other
+    organisations (a delegated admin never grants within its own)."""
+    own = grantor.key.public_key.address
+    others = [a for a in accounts if a != own]
+    return others[index % len(others)]
+
+
+def make_grant(network: Network, grantor: Grantor, *, head_height: int, index: int) -> Transaction:
+    """A signed delegated grant of ``grantor.role`` for a fresh random scope to an account of another
+    organisation, expiring 500 blocks after ``head_height``."""
+    return Transaction.create(
+        grantor.key,
+        chain_id=network.chain_id,
+        to=GOVERNANCE_ADDRESS,
+        data=encode_fresh_grant(grant_target(network.accounts, grantor, index), grantor.role),
+        gas_limit=GRANT_GAS_LIMIT,
+        expiry_height=head_height + 500,
+    )
