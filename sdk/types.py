@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import abc
 import dataclasses
 import functools
 import itertools
@@ -94,20 +95,15 @@ def _as_tuple(obj: object, name: str, value: object) -> tuple[Any, ...]:
     )
 
 
-class _Cached:
+class _Cached(abc.ABC):
     """Slots for caches that are not dataclass fields (set once with object.__setattr__), and the cached
-    ``encode`` / ``decode`` pair: a type writes ``_encode`` and ``from_item``."""
+    ``encode``: a type writes ``_encode``."""
 
     __slots__ = ("_encoded",)
     _encoded: bytes
 
-    def _encode(self) -> bytes:
-        raise NotImplementedError
-
-    @classmethod
-    def from_item(cls, item: Item) -> Self:
-        """Return the object from its decoded RLP item; raises EncodingError."""
-        raise NotImplementedError
+    @abc.abstractmethod
+    def _encode(self) -> bytes: ...
 
     def encode(self) -> bytes:
         """Return the canonical RLP encoding (computed once)."""
@@ -118,6 +114,18 @@ class _Cached:
         encoded = self._encode()
         object.__setattr__(self, "_encoded", encoded)
         return encoded
+
+
+class _Decoded(_Cached):
+    """A cached type decoded from one RLP item: a type writes ``_encode`` and ``from_item``; ``decode``
+    keeps the bytes it was given as the cached encoding."""
+
+    __slots__ = ()
+
+    @classmethod
+    @abc.abstractmethod
+    def from_item(cls, item: Item) -> Self:
+        """Return the object from its decoded RLP item; raises EncodingError."""
 
     @classmethod
     def decode(cls, data: bytes) -> Self:
@@ -160,13 +168,13 @@ def _flat_layout(cls: type) -> tuple[tuple[str, bool], ...]:
     return layout
 
 
-class _TxCached(_Cached):
+class _TxCached(_Decoded):
     __slots__ = ("_sender", "_tx_hash")
     _sender: bytes
     _tx_hash: bytes
 
 
-class _HeaderCached(_Cached):
+class _HeaderCached(_Decoded):
     __slots__ = ("_block_hash",)
     _block_hash: bytes
 
@@ -354,7 +362,7 @@ class Seal:
 
 
 @dataclass(frozen=True, slots=True)
-class CommitCertificate(_Cached):
+class CommitCertificate(_Decoded):
     height: int
     round: int
     block_hash: bytes
@@ -451,7 +459,7 @@ class Log:
 
 
 @dataclass(frozen=True, slots=True)
-class Receipt(_Cached):
+class Receipt(_Decoded):
     tx_hash: bytes
     status: int  # 1 success, 0 reverted
     gas_used: int

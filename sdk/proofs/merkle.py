@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Iterable, Sequence
 from typing import Self
 
@@ -365,20 +366,20 @@ def verify_consistency(m: int, n: int, root_m: bytes, root_n: bytes, proof: Sequ
 
 
 # --- incremental -------------------------------------------------------------------------------------
-class _AppendOnlyTree:
+class _AppendOnlyTree(abc.ABC):
     """What the append-only trees share: leaves arrive as data or as leaf hashes."""
 
     __slots__ = ()
 
     @property
-    def size(self) -> int:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def size(self) -> int: ...
 
-    def append_leaf_hash(self, leaf_hash: bytes) -> None:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def append_leaf_hash(self, leaf_hash: bytes) -> None: ...
 
-    def root(self) -> bytes:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def root(self) -> bytes: ...
 
     @classmethod
     def from_leaf_hashes(cls, leaf_hashes: Iterable[bytes]) -> Self:

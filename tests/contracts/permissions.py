@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from sdk.types import Receipt
 
@@ -93,6 +94,28 @@ def expect_allowed(row: PermissionRow, call: Callable[[], Receipt], observe: Cal
     assert receipt.status == 1, f"{row} was refused: {receipt.revert_reason!r}"
     assert observe() != before, f"{row}: an allowed call changed nothing"
     return receipt
+
+
+ChainT = TypeVar("ChainT")
+
+
+def check_row(
+    row: PermissionRow,
+    chain: ChainT,
+    callers: Mapping[str, bytes],
+    scenarios: Mapping[str, tuple[Callable[[ChainT], object], object, Callable[[ChainT, bytes], Receipt]]],
+    observe: Callable[[ChainT], object],
+) -> None:
+    """Run one table row where scenarios are ``(holds, breaks, action)``: set the scenario up so the row's
+    condition holds, send the action as the row's caller and expect its verdict (``expect_refused`` or
+    ``expect_allowed`` with ``observe`` as the state to compare)."""
+    assert row.caller in callers, f"the test does not know the caller {row.caller!r}: add it to CALLERS"
+    assert row.function in scenarios, f"the test has no scenario for {row.function!r}"
+    who = callers[row.caller]
+    holds, _breaks, action = scenarios[row.function]
+    holds(chain)
+    expect = expect_allowed if row.allowed else expect_refused
+    expect(row, lambda: action(chain, who), lambda: observe(chain))
 
 
 def state_changing_functions(contract: str) -> set[str]:

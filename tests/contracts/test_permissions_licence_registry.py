@@ -21,8 +21,8 @@ from sdk.domains.licences import compute_holder_key_hash, compute_licence_hash
 from sdk.types import Receipt
 from tests.contracts.permissions import (
     PermissionRow,
+    check_row,
     conditional,
-    expect_allowed,
     expect_refused,
     row_id,
     rows_for,
@@ -205,15 +205,7 @@ def assert_refused(c: Chain, action: Action, who: bytes, row: PermissionRow) -> 
 
 @pytest.mark.parametrize("row", ROWS, ids=row_id)
 def test_the_contract_enforces_the_permissions_table(chain: Chain, row: PermissionRow) -> None:
-    assert row.caller in CALLERS, f"the test does not know the caller {row.caller!r}: add it to CALLERS"
-    assert row.function in SCENARIOS, f"the test has no scenario for {row.function!r}"
-    who = CALLERS[row.caller]
-    holds, _breaks, action = SCENARIOS[row.function]
-    holds(chain)
-    if not row.allowed:
-        assert_refused(chain, action, who, row)
-        return
-    expect_allowed(row, lambda: action(chain, who), lambda: snapshot(chain))
+    check_row(row, chain, CALLERS, SCENARIOS, snapshot)
 
 
 @pytest.mark.parametrize("row", conditional(ROWS), ids=row_id)

@@ -105,19 +105,24 @@ def _request(p: Parties, resource_id: int, **overrides: object) -> int:
     return p.requester.request(resource_id, **args).grant_id  # type: ignore[arg-type]
 
 
+def _resource(p: Parties, level: Level = Level.GENERAL, *, personal: bool = False) -> int:
+    """Register an unconditionally shared resource of the holder; returns its id."""
+    return p.holder.register_resource(
+        level=level,
+        share_type=ShareType.UNCONDITIONAL,
+        schema_hash=SCHEMA,
+        field_ids=FIELDS,
+        personal=personal,
+    ).resource_id
+
+
 def _reason(info: pytest.ExceptionInfo[ExecutionError]) -> str:
     return str(info.value.detail.get("reason"))
 
 
 def test_consent_uses_subject_revocation_and_trail(parties: Parties) -> None:
     p = parties
-    resource_id = p.holder.register_resource(
-        level=Level.GENERAL,
-        share_type=ShareType.UNCONDITIONAL,
-        schema_hash=SCHEMA,
-        field_ids=FIELDS,
-        personal=True,
-    ).resource_id
+    resource_id = _resource(p, personal=True)
     salt = new_salt()
     commitment = compute_subject_commitment(RESIDENT_ID, salt)
     grant_id = _request(p, resource_id, subject_commitment=commitment)
@@ -179,13 +184,7 @@ def test_consent_uses_subject_revocation_and_trail(parties: Parties) -> None:
 
 def test_forged_consent_is_refused(parties: Parties) -> None:
     p = parties
-    resource_id = p.holder.register_resource(
-        level=Level.IMPORTANT,
-        share_type=ShareType.UNCONDITIONAL,
-        schema_hash=SCHEMA,
-        field_ids=FIELDS,
-        personal=True,
-    ).resource_id
+    resource_id = _resource(p, Level.IMPORTANT, personal=True)
     salt = new_salt()
     grant_id = _request(p, resource_id, subject_commitment=compute_subject_commitment(RESIDENT_ID, salt))
     subject, impostor = PrivateKey.generate(), PrivateKey.generate()
@@ -208,13 +207,7 @@ def test_forged_consent_is_refused(parties: Parties) -> None:
 
 def test_subject_key_binding_stops_a_holder_consenting_for_the_subject(parties: Parties) -> None:
     p = parties
-    resource_id = p.holder.register_resource(
-        level=Level.GENERAL,
-        share_type=ShareType.UNCONDITIONAL,
-        schema_hash=SCHEMA,
-        field_ids=FIELDS,
-        personal=True,
-    ).resource_id
+    resource_id = _resource(p, personal=True)
     salt = new_salt()
     commitment = compute_subject_commitment(RESIDENT_ID, salt)
     grant_id = _request(p, resource_id, subject_commitment=commitment)
@@ -257,13 +250,7 @@ def test_subject_key_binding_stops_a_holder_consenting_for_the_subject(parties: 
 
 def test_supervised_rebind_needs_two_regulators_and_keeps_history(parties: Parties) -> None:
     p = parties
-    resource_id = p.holder.register_resource(
-        level=Level.GENERAL,
-        share_type=ShareType.UNCONDITIONAL,
-        schema_hash=SCHEMA,
-        field_ids=FIELDS,
-        personal=True,
-    ).resource_id
+    resource_id = _resource(p, personal=True)
     salt = new_salt()
     commitment = compute_subject_commitment(RESIDENT_ID, salt)
     old_key, new_key = PrivateKey.generate(), PrivateKey.generate()
@@ -310,13 +297,7 @@ def test_no_sharing_resource_is_never_granted(parties: Parties) -> None:
     with pytest.raises(ExecutionError) as refused:
         _request(p, closed, condition_hash=BASIS)
     assert _reason(refused) == "resource is not shared (share type 3)"
-    reclassified = p.holder.register_resource(
-        level=Level.GENERAL,
-        share_type=ShareType.UNCONDITIONAL,
-        schema_hash=SCHEMA,
-        field_ids=FIELDS,
-        personal=False,
-    ).resource_id
+    reclassified = _resource(p)
     grant_id = _request(p, reclassified)
     p.holder.set_share_type(reclassified, ShareType.NONE, BASIS)
     with pytest.raises(ExecutionError) as refused_grant:
@@ -326,13 +307,7 @@ def test_no_sharing_resource_is_never_granted(parties: Parties) -> None:
 
 def test_core_data_needs_regulator_approval(parties: Parties) -> None:
     p = parties
-    core = p.holder.register_resource(
-        level=Level.CORE,
-        share_type=ShareType.UNCONDITIONAL,
-        schema_hash=SCHEMA,
-        field_ids=FIELDS,
-        personal=False,
-    ).resource_id
+    core = _resource(p, Level.CORE)
     grant_id = _request(p, core)
     with pytest.raises(ExecutionError) as refused:
         p.holder.grant(grant_id)
@@ -349,13 +324,7 @@ def test_core_data_needs_regulator_approval(parties: Parties) -> None:
 
 def test_over_use_and_out_of_fields_are_refused(parties: Parties) -> None:
     p = parties
-    resource_id = p.holder.register_resource(
-        level=Level.GENERAL,
-        share_type=ShareType.UNCONDITIONAL,
-        schema_hash=SCHEMA,
-        field_ids=FIELDS,
-        personal=False,
-    ).resource_id
+    resource_id = _resource(p)
     grant_id = _request(p, resource_id, use_limit=1)
     p.holder.grant(grant_id)
     with pytest.raises(ExecutionError) as outside:
@@ -374,13 +343,7 @@ def test_over_use_and_out_of_fields_are_refused(parties: Parties) -> None:
 
 def test_expired_grant_is_refused(parties: Parties) -> None:
     p = parties
-    resource_id = p.holder.register_resource(
-        level=Level.GENERAL,
-        share_type=ShareType.UNCONDITIONAL,
-        schema_hash=SCHEMA,
-        field_ids=FIELDS,
-        personal=False,
-    ).resource_id
+    resource_id = _resource(p)
     until = _now() + 3
     grant_id = _request(p, resource_id, valid_until=until)
     p.holder.grant(grant_id)
