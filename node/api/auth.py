@@ -13,16 +13,12 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Annotated
 
-from eth_abi.abi import decode as abi_decode, encode as abi_encode
-from eth_utils.abi import function_signature_to_4byte_selector
 from fastapi import Depends, Request
 
 from node.api.deps import get_ledger
 from node.ledger.chain import Ledger
 from sdk.auth import MAX_SKEW_MS, verify_query
 from sdk.errors import AuthenticationError, XinlianError
-
-_ORGANISATION_OF = function_signature_to_4byte_selector("organisation_of(address)")
 
 
 class NotAMember(XinlianError):
@@ -128,30 +124,8 @@ def authenticate(
     # Only members' nonces are kept: keys anyone can generate never take room in the cache.
     replay.remember(signed.public_key, signed.nonce, now_ms)
     return Member(
-        address=signed.address, uscc=_organisation_of(ledger, signed.address), public_key=signed.public_key
+        address=signed.address, uscc=ledger.organisation_of(signed.address), public_key=signed.public_key
     )
-
-
-# (state root, account) -> USCC: state is immutable at a root, so a member's organisation costs one EVM call
-# per block in which it asks, not one per request.
-_ORGANISATIONS: OrderedDict[tuple[bytes, bytes], str] = OrderedDict()
-_ORGANISATIONS_MAX = 10_000
-_ORGANISATIONS_LOCK = threading.Lock()
-
-
-def _organisation_of(ledger: Ledger, address: bytes) -> str:
-    key = (ledger.head.header.state_root, address)
-    with _ORGANISATIONS_LOCK:
-        cached = _ORGANISATIONS.get(key)
-    if cached is not None:
-        return cached
-    out = ledger.call(ledger.governance_address, _ORGANISATION_OF + abi_encode(["address"], [address]))
-    uscc = str(abi_decode(["string"], out)[0])
-    with _ORGANISATIONS_LOCK:
-        _ORGANISATIONS[key] = uscc
-        while len(_ORGANISATIONS) > _ORGANISATIONS_MAX:
-            _ORGANISATIONS.popitem(last=False)
-    return uscc
 
 
 def raw_path_and_query(request: Request) -> str:

@@ -50,6 +50,7 @@ from sdk.types import (
 
 GOVERNANCE_ADDRESS_NAME = "Governance"
 _IS_ACTIVE = function_signature_to_4byte_selector("is_active_account(address)")
+_ORGANISATION_OF = function_signature_to_4byte_selector("organisation_of(address)")
 _GET_VALIDATORS = function_signature_to_4byte_selector("get_validators()")
 _VIEW_GAS = 1_000_000
 _EXECUTED_CACHE = 64
@@ -110,6 +111,7 @@ class Ledger:
         # signature, so a cached verdict holds only for that exact signature (a proposer could swap it).
         self._verified_txs: dict[bytes, bytes] = {}
         self._activity: dict[tuple[bytes, bytes], bool] = {}
+        self._organisations: dict[tuple[bytes, bytes], str] = {}
         self._head: Head | None = None
         self.on_commit: list[Callable[[Block, CommitCertificate, ExecutionResult], None]] = []
         # Called with (tx_hash, raw) after a transaction enters the mempool (the runtime gossips it).
@@ -246,6 +248,29 @@ class Ledger:
             self._activity.clear()
         self._activity[key] = active
         return active
+
+    def organisation_of(self, address: bytes) -> str:
+        """The USCC of the organisation Governance lists for ``address`` at the head ("" for none).
+
+        Cached per state root like ``is_active_account``: a member asking many times in one block costs one
+        EVM call.
+        """
+        key = (self.head.header.state_root, address)
+        cached = self._organisations.get(key)
+        if cached is not None:
+            return cached
+        out = self.engine.call(
+            key[0],
+            b"\x00" * 20,
+            self.governance_address,
+            _ORGANISATION_OF + abi_encode(["address"], [address]),
+            _VIEW_GAS,
+        )
+        uscc = str(abi_decode(["string"], out)[0])
+        if len(self._organisations) > 100_000:
+            self._organisations.clear()
+        self._organisations[key] = uscc
+        return uscc
 
     def governance_validators(self, state_root: bytes) -> tuple[bytes, ...]:
         out = self.engine.call(state_root, b"\x00" * 20, self.governance_address, _GET_VALIDATORS, _VIEW_GAS)
@@ -549,6 +574,9 @@ class Ledger:
                 self._verified_txs.pop(tx_hash, None)
             self._executed.clear()
             self._activity = {k: v for k, v in self._activity.items() if k[0] == block.header.state_root}
+            self._organisations = {
+                k: v for k, v in self._organisations.items() if k[0] == block.header.state_root
+            }
             for tx_hash in self.mempool.drop_expired(block.header.height):
                 self._verified_txs.pop(tx_hash, None)
             self._committed.notify_all()

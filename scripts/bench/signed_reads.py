@@ -27,7 +27,8 @@ sys.path.insert(0, str(REPO_ROOT))
 
 import httpx  # noqa: E402
 
-from scripts.bench.node import NodeProcess, create_network  # noqa: E402
+from scripts.bench.node import create_network  # noqa: E402
+from scripts.bench.node_process import NodeProcess  # noqa: E402
 from sdk.client import Client  # noqa: E402
 from sdk.crypto import PrivateKey  # noqa: E402
 from sdk.signer import Signer  # noqa: E402
@@ -66,8 +67,9 @@ def main() -> int:
         directory = json.loads((net.base / "orgs.json").read_text(encoding="utf-8"))
         member = Signer(PrivateKey.from_pem((net.base / directory[0]["key"]).read_bytes()))
         node = NodeProcess(net)
+        node.start()
         try:
-            node.wait_healthy()
+            node.wait_healthy(timeout_s=120)
             client = Client(net.url)
             anonymous = signed = logs = 0.0
             signing_s = 0.0
@@ -90,7 +92,7 @@ def main() -> int:
                     logs = max(logs, requests_per_second(http, logs_headers, LOGS_BODY))
             signing_rate = args.rounds * args.requests / signing_s
         finally:
-            node.stop()
+            node.terminate()
     overhead = (anonymous / signed - 1) * 100 if signed else float("nan")
     added_ms = (1 / signed - 1 / anonymous) * 1000
     # The same per-request cost against a signed eth_getLogs: its share of a business read.
