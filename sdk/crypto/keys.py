@@ -248,6 +248,13 @@ class PrivateKey:
                 raise ValueError("not an SM2 key")
             d = loaded.private_numbers().private_value
         except Exception as exc:  # tongsuopy raises ValueError, TypeError and UnsupportedAlgorithm
+            if password is not None and b"ENCRYPTED" in data:
+                # A wrong password usually fails the padding check ("Bad decrypt"), but about once in 256
+                # tries the padding happens to be valid and the garbage fails to parse instead: same cause.
+                raise InvalidKeyError(
+                    "cannot load the SM2 private key PEM: Incorrect password, or the encrypted key is "
+                    f"corrupted ({_reason(exc)})"
+                ) from exc
             raise InvalidKeyError(f"cannot load the SM2 private key PEM ({_reason(exc)})") from exc
         if not isinstance(d, int):
             raise InvalidKeyError("cannot load the SM2 private key PEM (no private scalar)")
