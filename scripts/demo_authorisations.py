@@ -128,8 +128,9 @@ def main() -> None:
             print(f"holder binding a key of its own refused: {exc.detail.get('reason')}")
         else:
             raise SystemExit("the holder bound a subject key")
-        subject_app = Authorisations(client)  # the subject's own device: reads the chain, signs locally
-        binding = subject_app.subject_key_binding(subject, resident_id=DEMO_RESIDENT_ID, salt=salt)
+        # The subject is no member and reads nothing from the ledger: the regulator's desk tells her app
+        # which key version comes next, and the app signs with her key locally.
+        binding = regulator.subject_key_binding(subject, resident_id=DEMO_RESIDENT_ID, salt=salt)
         receipt = regulator.bind_subject_key(binding)
         print(
             f"subject's self-signed key bound by {regulator_entry['name']} (DATA_REGULATOR, "
@@ -147,8 +148,10 @@ def main() -> None:
             use = holder.record_use(request.grant_id, (0, 3), sm3(answer))
             print(f"use {use.use_number} recorded (block {use.receipt.height})")
 
-        # 7. The subject withdraws consent (PIPL art. 15); any member relays her signed revocation.
-        receipt = Authorisations(client, relay).revoke_by_subject(subject, request.grant_id)
+        # 7. The subject withdraws consent (PIPL art. 15): her app signs the revocation of the grant the
+        #    holder showed her, and any member relays it (the relay cannot read the grant itself).
+        revocation = holder.subject_revocation(subject, request.grant_id)
+        receipt = Authorisations(client, relay).revoke_by_subject(revocation)
         print(
             f"subject revoked consent (block {receipt.height}); status {holder.status(request.grant_id).name}"
         )

@@ -25,7 +25,7 @@ def main() -> None:
     committee = network.committee()
     regulator = network.signer_of("DRUG_REGULATOR")
 
-    with Client(args.url) as client:
+    with Client(args.url, signer=committee[0]) as client:  # reads as a committee member
         info = client.chain_info()
         print(f"chain {info.chain_id}, head {info.height}")
         gov = client.governance

@@ -10,6 +10,8 @@ import httpx
 
 from sdk.encoding import from_hex, to_hex
 from sdk.errors import (
+    AccessDenied,
+    AuthenticationError,
     ClientError,
     EncodingError,
     ExecutionError,
@@ -51,6 +53,12 @@ _CODE_CLASSES: dict[str, type[XinlianError]] = {
     "invalid_identifier": IdentifierError,
     "invalid_signature": InvalidSignatureError,
     "storage_error": StorageError,
+    **dict.fromkeys(
+        ("unauthenticated", "wrong_audience", "stale_request", "replayed_request", "signer_busy"),
+        AuthenticationError,
+    ),
+    "not_a_member": AccessDenied,
+    "forbidden": AccessDenied,
 }
 
 

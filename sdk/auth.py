@@ -12,7 +12,10 @@ from __future__ import annotations
 import hmac
 import secrets
 import time
+from collections.abc import Generator
 from dataclasses import dataclass
+
+import httpx
 
 from sdk.crypto import PrivateKey, PublicKey, sm3
 from sdk.encoding import encode
@@ -155,3 +158,30 @@ def verify_query(
     return SignedQuery(
         public_key=public.to_bytes(), address=public.address, timestamp_ms=timestamp_ms, nonce=nonce
     )
+
+
+class MemberAuth(httpx.Auth):
+    """httpx authentication that signs every request as a member (``sign_query``), for callers who use
+    httpx directly: ``httpx.Client(base_url=url, auth=MemberAuth(signer.private_key, chain_id, audience))``,
+    with the chain id and audience the node publishes in ``/v1/chain``. The SDK's ``Client(url,
+    signer=...)`` does the same for you."""
+
+    requires_request_body = True
+
+    def __init__(self, key: PrivateKey, chain_id: int, audience: str) -> None:
+        self.key = key
+        self.chain_id = chain_id
+        self.audience = audience
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.headers.update(
+            sign_query(
+                self.key,
+                chain_id=self.chain_id,
+                audience=self.audience,
+                method=request.method,
+                path_and_query=request.url.raw_path.decode("ascii"),
+                body=request.content,
+            )
+        )
+        yield request

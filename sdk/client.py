@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import ssl
 import time
@@ -66,6 +67,10 @@ class Client:
     ``chain_id`` (and ``genesis_hash``) to the consortium's published values so that a wrong or hostile node
     can never get a transaction, query or consent signed for another chain. For an ``https://`` node, ``ca``
     names the consortium's CA certificate (PEM) to check the node's certificate against.
+
+    With ``signer`` (a member account), every request is signed (sdk.auth) and the node answers what that
+    member may read: business data, logs, calls and transactions are not served to anonymous callers.
+    ``as_member(signer)`` gives the same connection reading as another member.
     """
 
     def __init__(
@@ -78,8 +83,10 @@ class Client:
         chain_id: int | None = None,
         genesis_hash: bytes | None = None,
         ca: str | Path | None = None,
+        signer: Signer | None = None,
     ) -> None:
         self.url = url.rstrip("/")
+        self.signer = signer
         self.timeout = timeout
         self.expected_chain_id = chain_id
         self.expected_genesis_hash = genesis_hash
@@ -111,6 +118,17 @@ class Client:
     def __repr__(self) -> str:
         return f"Client({self.url!r})"
 
+    def as_member(self, signer: Signer) -> Client:
+        """Return a client on the same connection pool whose requests are signed by ``signer``."""
+        member = copy.copy(self)
+        member.signer = signer
+        return member
+
+    def reading_as(self, signer: Signer | None) -> Client:
+        """This client if it already reads as a member (or ``signer`` is None), else ``as_member(signer)``:
+        a facade given a signer reads as that member unless its client was given one."""
+        return self if signer is None or self.signer is not None else self.as_member(signer)
+
     # --- transport ---------------------------------------------------------------------------------
     def _request(
         self,
@@ -119,10 +137,19 @@ class Client:
         *,
         default_error: type[XinlianError] = ClientError,
         timeout: float | None = None,
+        signer: Signer | None = None,
+        anonymous: bool = False,
         **kwargs: Any,
     ) -> Any:
+        """Send one request (signed by ``signer``, else by the client's signer, unless ``anonymous``) and
+        decode its JSON answer; raises the node's error as its sdk.errors class."""
         try:
-            response = self._http.request(method, path, timeout=timeout or self.timeout, **kwargs)
+            request = self._http.build_request(method, path, timeout=timeout or self.timeout, **kwargs)
+            signer = None if anonymous else signer or self.signer
+            if signer is not None:
+                path_and_query = request.url.raw_path.decode("ascii")
+                request.headers.update(self.sign_headers(signer, method, path_and_query, request.content))
+            response = self._http.send(request)
         except httpx.TimeoutException as exc:
             raise ClientError(f"{method} {path} timed out", code="timeout", url=self.url) from exc
         except httpx.HTTPError as exc:
@@ -153,15 +180,21 @@ class Client:
         Takes: the member's signer, the HTTP method and path, query parameters, a JSON body.
         Returns: the decoded JSON answer. Raises: the node's error (e.g. ``unauthenticated``, 401).
         """
-        url = httpx.URL(path, params={k: v for k, v in (params or {}).items() if v is not None})
         body = b"" if json_body is None else json.dumps(json_body, separators=(",", ":")).encode()
-        path_and_query = url.raw_path.decode("ascii")
-        headers = self.sign_headers(signer, method, path_and_query, body)
-        if body:
-            headers["content-type"] = "application/json"
         return self._request(
-            method, path_and_query, content=body, headers=headers, default_error=default_error
+            method,
+            path,
+            params={k: v for k, v in (params or {}).items() if v is not None},
+            content=body,
+            headers={"content-type": "application/json"} if body else None,
+            default_error=default_error,
+            signer=signer,
         )
+
+    def public_get(self, path: str, *, params: dict[str, Any] | None = None) -> Any:
+        """GET one of the node's public routes (no signature, whatever this client reads as) and decode
+        its JSON answer; raises the node's error."""
+        return self._request("GET", path, params=params, anonymous=True)
 
     def sign_headers(self, signer: Signer, method: str, path_and_query: str, body: bytes) -> dict[str, str]:
         """The signature headers (sdk.auth) for one request to this node: its chain id and audience, a
@@ -185,7 +218,7 @@ class Client:
         now = time.monotonic()
         if not refresh and self._chain is not None and now - self._chain_at < _CHAIN_INFO_TTL_S:
             return self._chain
-        body = self._request("GET", "/v1/chain")
+        body = self._request("GET", "/v1/chain", anonymous=True)
         try:
             config = {str(k): int(v) for k, v in body["config"].items()}
             info = ChainInfo(
@@ -271,6 +304,7 @@ class Client:
             content=raw,
             headers={"content-type": "application/octet-stream"},
             default_error=InvalidTransaction,
+            anonymous=True,  # the transaction's own signature is its authentication
         )
         return from_node_hex(body["tx_hash"])
 
@@ -362,7 +396,9 @@ class Client:
         tx_hash = self.submit(tx)
         if not wait:
             return tx_hash
-        return self.wait(tx_hash, timeout, check=check)
+        # The sender always reads its own transaction, whoever this client reads as.
+        sender = self if self.signer is signer else self.as_member(signer)
+        return sender.wait(tx_hash, timeout, check=check)
 
     # --- reads --------------------------------------------------------------------------------------
     def call(self, to: bytes, data: bytes, *, sender: bytes | None = None) -> bytes:

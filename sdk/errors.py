@@ -87,6 +87,13 @@ class AuthenticationError(XinlianError):
 
 
 # --- node-side branches (raised by node/, defined here so clients can catch them) -------------------
+class AccessDenied(XinlianError):
+    """The member is authenticated but may not read this record: its organisation is no party to it and
+    holds no role that sees it (the node's read policy)."""
+
+    code = "forbidden"
+
+
 class InvalidTransaction(XinlianError):
     code = "invalid_transaction"
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import httpx
 
-from sdk.auth import sign_query
+from sdk.auth import MemberAuth, sign_query
 from sdk.signer import Signer
 
 
@@ -47,3 +47,10 @@ def post_signed_rpc(http: httpx.Client, signer: Signer, body: bytes) -> httpx.Re
         body=body,
     )
     return http.post("/rpc", content=body, headers={**headers, "content-type": "application/json"})
+
+
+def member_auth(node: str | httpx.Client, signer: Signer) -> MemberAuth:
+    """httpx auth signing every request to ``node`` (a URL, or a base-URL httpx / FastAPI TestClient) as
+    ``signer``, for that node's chain id and audience."""
+    chain = (httpx.get(f"{node}/v1/chain") if isinstance(node, str) else node.get("/v1/chain")).json()
+    return MemberAuth(signer.private_key, chain["chain_id"], chain["audience"])

@@ -17,7 +17,7 @@ from fastapi import Depends, Request
 
 from node.api.deps import get_ledger
 from node.ledger.chain import Ledger
-from sdk.auth import MAX_SKEW_MS, verify_query
+from sdk.auth import MAX_SKEW_MS, has_signature, verify_query
 from sdk.errors import AuthenticationError, XinlianError
 
 
@@ -151,15 +151,26 @@ async def get_signed_member(request: Request) -> Member:
     )
 
 
+async def get_optional_member(request: Request) -> Member | None:
+    """FastAPI dependency: the signing member of a signed request, None for an anonymous one (a route that
+    serves some things publicly decides). A bad signature is refused as by ``get_signed_member``."""
+    if not has_signature(dict(request.headers)):
+        return None
+    return await get_signed_member(request)
+
+
 MemberDep = Annotated[Member, Depends(get_signed_member)]
+OptionalMemberDep = Annotated[Member | None, Depends(get_optional_member)]
 
 __all__ = [
     "AuthenticationError",
     "Member",
     "MemberDep",
     "NotAMember",
+    "OptionalMemberDep",
     "ReplayCache",
     "authenticate",
+    "get_optional_member",
     "get_signed_member",
     "raw_path_and_query",
 ]

@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from node.api.limits import LimitExceeded, RefusalSummary
 from sdk.errors import (
+    AccessDenied,
     CryptoError,
     DomainError,
     EncodingError,
@@ -37,7 +38,7 @@ class NotFound(XinlianError):
     code = "not_found"
 
 
-class Forbidden(XinlianError):
+class Forbidden(AccessDenied):
     """The signed member may not read this record (its organisation is no party to it and holds no role
     that sees it)."""
 

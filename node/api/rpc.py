@@ -16,9 +16,12 @@ from typing import Any
 from eth_utils.address import to_checksum_address
 
 import sdk
+from node.api.access import ReadScope
+from node.api.auth import Member
 from node.api.convert import to_hex
+from node.api.errors import Forbidden
 from node.api.limits import ApiLimits, HeavyGate, LimitExceeded, log_refusal, refuse
-from node.api.reader import call_gas_allowance, call_or_raise
+from node.api.reader import LedgerReader, call_gas_allowance, call_or_raise
 from node.api.rpc_wire import (
     INTERNAL_ERROR,
     INVALID_PARAMS,
@@ -43,7 +46,7 @@ from node.api.rpc_wire import (
 )
 from node.ledger.chain import Ledger
 from node.storage import StoredLog
-from sdk.errors import ExecutionError, XinlianError
+from sdk.errors import AuthenticationError, ExecutionError, XinlianError
 from sdk.types import Block, BlockHeader, Receipt, compute_validators_hash
 
 log = logging.getLogger("xinlian.rpc")
@@ -94,6 +97,8 @@ def needs_member(request: Any) -> bool:
 _HEAVY_METHODS = frozenset({"eth_call", "eth_getProof", "eth_getLogs"})
 # eth_call gas still unreserved in the batch being answered (None: a single request).
 _BATCH_CALL_GAS_LEFT: ContextVar[int | None] = ContextVar("batch_call_gas_left", default=None)
+# What the member who signed the request being answered may read (None: anonymous).
+_SCOPE: ContextVar[ReadScope | None] = ContextVar("rpc_read_scope", default=None)
 
 
 class RpcHandler:
@@ -132,25 +137,43 @@ class RpcHandler:
         return sorted(self._methods)
 
     # --- envelope ------------------------------------------------------------------------------------
-    def handle_payload(self, payload: Any) -> dict[str, Any] | list[dict[str, Any]] | None:
+    def handle_payload(
+        self, payload: Any, member: Member | None = None
+    ) -> dict[str, Any] | list[dict[str, Any]] | None:
         """Answer a decoded JSON-RPC payload (one request or a batch) as objects (see ``answer``).
 
         Returns: the response object, a list of them, or None when nothing is to be sent (notifications).
         """
-        encoded = self.answer(payload)
+        encoded = self.answer(payload, member)
         if encoded is None:
             return None
         answered: dict[str, Any] | list[dict[str, Any]] = json.loads(encoded)
         return answered
 
-    def answer(self, payload: Any) -> bytes | None:
+    def answer(self, payload: Any, member: Member | None = None) -> bytes | None:
         """Answer a decoded JSON-RPC payload (one request or a batch) as encoded JSON, within the limits.
+
+        ``member`` is who signed it (None: anonymous, then only PUBLIC_METHODS may be in it — the caller
+        checks ``needs_member`` first); member reads are filtered by the read policy (node.api.access).
 
         A batch has at most ``max_rpc_batch`` requests and its eth_calls reserve at most
         ``max_batch_call_gas`` in all. The answer is kept under ``max_rpc_response_bytes``: the request
         whose result would cross it, and every later one (not run), get a -32005 error instead.
         Returns: the JSON bytes, or None when nothing is to be sent (only notifications).
         """
+        token = _SCOPE.set(ReadScope(LedgerReader(self.ledger), member) if member is not None else None)
+        try:
+            return self._answer(payload)
+        finally:
+            _SCOPE.reset(token)
+
+    def _scope(self) -> ReadScope:
+        scope = _SCOPE.get()
+        if scope is None:  # needs_member keeps anonymous requests away from member methods
+            raise AuthenticationError("this method reads business data: sign the request as a member")
+        return scope
+
+    def _answer(self, payload: Any) -> bytes | None:
         if not isinstance(payload, list):
             response = self.handle_request(payload)
             if response is None:
@@ -312,6 +335,8 @@ class RpcHandler:
         stored = self.ledger.get_transaction(wanted)
         if stored is None:
             return None
+        receipt = self.ledger.get_receipt(wanted)
+        self._scope().check_transaction(wanted, list(receipt.receipt.logs) if receipt is not None else [])
         header = self.ledger.get_header(stored.height)
         block_hash = header.block_hash if header is not None else bytes(32)
         return transaction_object(stored.transaction, stored.height, block_hash, stored.tx_index)
@@ -327,6 +352,7 @@ class RpcHandler:
         if header is None or index >= len(receipts):
             return None
         receipt = receipts[index]
+        self._scope().check_transaction(wanted, list(receipt.logs))
         first_log = sum(len(r.logs) for r in receipts[:index])
         return {
             "transactionHash": to_hex(wanted),
@@ -358,6 +384,7 @@ class RpcHandler:
         sender = param_bytes(call["from"], "from", 20) if call.get("from") else bytes(20)
         requested = param_quantity(call["gas"], "gas") if call.get("gas") is not None else None
         header = self._header_at(arg(params, 1, "block", "latest"))
+        self._scope().check_call(to, data, sender)
         gas = call_gas_allowance(self.ledger, self.limits.max_call_gas, requested)
         left = _BATCH_CALL_GAS_LEFT.get()
         if left is not None:
@@ -392,6 +419,7 @@ class RpcHandler:
                 limit=limit,
             )
         slots = [param_slot(k) for k in keys]
+        self._scope().check_state(address, len(slots))
         header = self._header_at(arg(params, 2, "block", "latest"))
         proof = self.ledger.get_proof(header.state_root, address, slots)
         return {
@@ -467,6 +495,7 @@ class RpcHandler:
                 limit=self.limits.max_log_results,
             )
         offsets = self._block_log_offsets(found)
+        scope = self._scope()
         return [
             log_object(
                 entry.log,
@@ -477,6 +506,7 @@ class RpcHandler:
                 offsets[(entry.height, entry.tx_index)] + entry.log_index,
             )
             for entry in found
+            if scope.may_read_log(entry.log, entry.tx_hash)
         ]
 
     def _clamped_height(self, tag: Any) -> int:
@@ -506,6 +536,7 @@ class RpcHandler:
         header = block.header
         block_hash = header.block_hash
         if full:
+            self._check_block_readable(block)
             transactions: list[Any] = [
                 transaction_object(tx, header.height, block_hash, i)
                 for i, tx in enumerate(block.transactions)
@@ -535,6 +566,20 @@ class RpcHandler:
             "transactions": transactions,
             "uncles": [],
         }
+
+    def _check_block_readable(self, block: Block) -> None:
+        """Full transactions are answered only when the member may read every one of them (never a block
+        with some bodies left out); raises Forbidden otherwise."""
+        scope = self._scope()
+        receipts = self.ledger.get_block_receipts(block.header.height) or []
+        for i, tx in enumerate(block.transactions):
+            logs = list(receipts[i].logs) if i < len(receipts) else []
+            if not scope.may_read_transaction(tx.tx_hash, logs):
+                raise Forbidden(
+                    "this block holds transactions the member may not read: ask for it without full "
+                    "transactions, then for the transactions the member is party to",
+                    height=block.header.height,
+                )
 
     def _proposer_address(self, header: BlockHeader) -> bytes:
         validators = self._validators_for(header)

@@ -26,7 +26,7 @@ from sdk.contracts import Contract
 from sdk.signer import Signer
 from tests.e2e.helpers import NodeProcess, create_network
 from tests.integration.node_fixtures import RunningNode, start_node, stop_node
-from tests.support import post_signed_rpc
+from tests.support import member_auth, post_signed_rpc
 
 GOV = Contract("Governance")
 HOSTILE_MIB = 1024 * 1024 - 1024  # just under the body cap
@@ -283,7 +283,9 @@ def test_eth_call_gas_is_capped_whatever_the_caller_asks(node: RunningNode) -> N
     capped = _client(node, max_call_gas=22_000)
     starved = _rpc(node, capped, _req(2, "eth_call", _is_active_call(node, gas=hex(10**9)), "latest"))
     assert "result" not in starved
-    rest = capped.post("/v1/call", json=_is_active_call(node))
+    rest = capped.post(
+        "/v1/call", json=_is_active_call(node), auth=member_auth(capped, node.committee.signer)
+    )
     assert rest.status_code == 400, rest.text
 
 
@@ -309,10 +311,11 @@ def test_heavy_requests_beyond_the_gate_are_refused_at_once_as_busy(
     client = _client(node, max_heavy_requests=1)
     address = "0x" + node.ledger.governance_address.hex()
     gate = client.app.state.heavy  # type: ignore[attr-defined]
+    auth = member_auth(client, node.committee.signer)
     with caplog.at_level(logging.INFO, "xinlian.api"), gate.slot("a slow request elsewhere"):
         started = time.monotonic()
-        call = client.post("/v1/call", json=_is_active_call(node))
-        logs = client.get("/v1/logs")
+        call = client.post("/v1/call", json=_is_active_call(node), auth=auth)
+        logs = client.get("/v1/logs", auth=auth)
         proof = client.get("/v1/proofs/checkpoint")
         rpc = _rpc(node, client, [_req(1, "eth_getProof", address, []), _req(2, "eth_chainId")])
         assert time.monotonic() - started < 5  # refused, not queued
@@ -322,7 +325,7 @@ def test_heavy_requests_beyond_the_gate_are_refused_at_once_as_busy(
     _limit_error(rpc[0], "busy")
     assert rpc[1]["result"] == hex(node.ledger.chain.chain_id)  # light methods are never gated
     assert len(_refusals(caplog, "busy")) == 4
-    assert client.post("/v1/call", json=_is_active_call(node)).status_code == 200  # slot released
+    assert client.post("/v1/call", json=_is_active_call(node), auth=auth).status_code == 200  # slot released
 
 
 def test_body_over_the_cap_logs_one_refusal(node: RunningNode, caplog: pytest.LogCaptureFixture) -> None:
@@ -336,9 +339,11 @@ def test_body_over_the_cap_logs_one_refusal(node: RunningNode, caplog: pytest.Lo
 
 # --- logs: windowed pages, indexed topics --------------------------------------------------------------
 def test_rest_log_pages_scan_a_bounded_window_and_the_cursor_walks_the_whole_range(node: RunningNode) -> None:
-    everything = httpx.get(f"{node.url}/v1/logs", params={"limit": 1000, "to_height": 40}).json()
+    auth = member_auth(node.url, node.committee.signer)
+    everything = httpx.get(f"{node.url}/v1/logs", params={"limit": 1000, "to_height": 40}, auth=auth).json()
     assert everything["next_cursor"] is None and everything["logs"]
     client = _client(node, max_log_block_range=4)
+    client.auth = member_auth(client, node.committee.signer)
     walked: list[dict[str, Any]] = []
     pages = 0
     cursor = None

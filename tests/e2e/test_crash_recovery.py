@@ -18,6 +18,7 @@ from sdk.answers import ReceiptResult
 from sdk.client import Client
 from sdk.errors import ClientError
 from sdk.proofs.certificate import verify_certificate
+from sdk.signer import Signer
 from sdk.types import BlockHeader, CommitCertificate
 from tests.e2e.helpers import Network, NodeProcess, make_grant
 
@@ -80,7 +81,7 @@ class LoadGenerator:
 
     def _run(self, worker: int, rng: random.Random) -> None:
         grantor = self.network.grantors[worker % len(self.network.grantors)]
-        with Client(self.network.url, timeout=10.0) as client:
+        with Client(self.network.url, timeout=10.0, signer=Signer(grantor.key)) as client:
             while not self._stop.is_set():
                 try:
                     head = client.chain_info().height
@@ -205,7 +206,8 @@ def test_sigkill_under_load_loses_no_acknowledged_commit(network: Network, node_
     node_process.wait_healthy(timeout_s=90)
     load = LoadGenerator(network, threads=LOAD_THREADS, seed=SEED)
     load.start()
-    client = Client(network.url, timeout=20.0)
+    # Grants are Governance records, which every member reads: check them as one of the grantors.
+    client = Client(network.url, timeout=20.0, signer=Signer(network.grantors[0].key))
     try:
         _wait_for(lambda: load.record.ack_count() > 0, 60, "the first acknowledged commit")
         restart_height = 0

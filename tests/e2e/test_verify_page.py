@@ -29,6 +29,7 @@ from sdk.errors import VerificationError
 from sdk.proofs.bundle import ProofBundle
 from sdk.proofs.trust import load_trust
 from sdk.proofs.verify import Verifier
+from tests.support import member_auth
 
 pytestmark = pytest.mark.e2e
 
@@ -173,7 +174,12 @@ def bundles(nodes: tuple[RunningNode, RunningNode]) -> dict[str, Any]:
         "valid": valid_doc,
         "tampered": tampered,
         "revoked": get(f"{home.url}/v1/proofs/licences/{revoked.identifier}"),
-        "wrong-chain": get(f"{other.url}/v1/proofs/tx/{foreign_tx}?log_index=0"),
+        # a governance transaction's bundle is for members: fetched signed, then checked by anyone
+        "wrong-chain": httpx.get(
+            f"{other.url}/v1/proofs/tx/{foreign_tx}?log_index=0",
+            auth=member_auth(other.url, other.committee.signer),
+            timeout=30,
+        ).json(),
         "credential": valid.credential,
         "valid_id": valid.identifier,
         "trust": get(f"{home.url}/v1/proofs/trust"),

@@ -15,6 +15,7 @@ from sdk.domains.governance import Action, encode_payload
 from sdk.proofs.certificate import verify_certificate
 from sdk.signer import Signer
 from sdk.types import BlockHeader, CommitCertificate, Transaction
+from tests.support import member_auth
 
 if TYPE_CHECKING:
     from node_fixtures import RunningNode
@@ -55,9 +56,10 @@ def _error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
     return body
 
 
-def _committed(url: str, tx_hash: str) -> dict[str, Any]:
+def _committed(url: str, tx_hash: str, reader: Signer) -> dict[str, Any]:
+    """The committed transaction as ``reader`` (its sender, or a party of what it touched) reads it."""
     body: dict[str, Any] = httpx.get(
-        f"{url}/v1/transactions/{tx_hash}", params={"wait": 20}, timeout=30
+        f"{url}/v1/transactions/{tx_hash}", params={"wait": 20}, timeout=30, auth=member_auth(url, reader)
     ).json()
     assert body["status"] == "committed", body
     return body
@@ -73,7 +75,7 @@ def test_submitted_transaction_is_committed_with_receipt_logs_and_raw(running_no
     assert response.status_code == 202, response.text
     assert response.json() == {"tx_hash": "0x" + tx.tx_hash.hex(), "status": "pending"}
 
-    body = _committed(running_node.url, response.json()["tx_hash"])
+    body = _committed(running_node.url, response.json()["tx_hash"], running_node.committee.signer)
     assert body["raw"] == "0x" + tx.encode().hex()
     assert body["transaction"]["sender"] == "0x" + running_node.committee.signer.address.hex()
     receipt = body["receipt"]
@@ -104,13 +106,14 @@ def test_octet_stream_submission_is_accepted(running_node: RunningNode) -> None:
         headers={"content-type": "application/octet-stream"},
     )
     assert response.status_code == 202, response.text
-    assert _committed(running_node.url, response.json()["tx_hash"])["receipt"]["status"] == 1
+    committed = _committed(running_node.url, response.json()["tx_hash"], running_node.committee.signer)
+    assert committed["receipt"]["status"] == 1
 
 
 def test_reverted_transaction_has_status_zero_and_text_reason(running_node: RunningNode) -> None:
     outsider = running_node.member_with("BANK").signer  # active account, not on the committee
     tx = _tx(running_node, outsider, _register_account_data(running_node, Signer.generate().address))
-    body = _committed(running_node.url, _submit(running_node.url, tx).json()["tx_hash"])
+    body = _committed(running_node.url, _submit(running_node.url, tx).json()["tx_hash"], outsider)
     assert body["receipt"]["status"] == 0
     assert body["receipt"]["revert_reason"] == "not a committee member"
     assert body["receipt"]["logs"] == []
@@ -118,7 +121,8 @@ def test_reverted_transaction_has_status_zero_and_text_reason(running_node: Runn
 
 def test_unknown_transaction_hash_is_reported_unknown(running_node: RunningNode) -> None:
     unknown = "0x" + secrets.token_hex(32)
-    body = httpx.get(f"{running_node.url}/v1/transactions/{unknown}").json()
+    auth = member_auth(running_node.url, running_node.committee.signer)
+    body = httpx.get(f"{running_node.url}/v1/transactions/{unknown}", auth=auth).json()
     assert body["status"] == "unknown" and body["receipt"] is None
 
 
@@ -167,7 +171,7 @@ def test_resubmission_is_a_conflict(running_node: RunningNode) -> None:
     tx = _tx(running_node, running_node.committee.signer, GOV.encode_call("threshold"))
     assert _submit(running_node.url, tx).status_code == 202
     _error(_submit(running_node.url, tx), 409, "duplicate")
-    _committed(running_node.url, "0x" + tx.tx_hash.hex())
+    _committed(running_node.url, "0x" + tx.tx_hash.hex(), running_node.committee.signer)
     _error(_submit(running_node.url, tx), 409, "duplicate")
 
 
@@ -208,9 +212,12 @@ def test_full_mempool_answers_503_and_pending_status_is_visible(idle_node: Runni
         assert response.status_code == 202
         hashes.append(response.json()["tx_hash"])
     _error(_submit(idle_node.url, _tx(idle_node, signer, GOV.encode_call("threshold"))), 503, "mempool_full")
-    assert httpx.get(f"{idle_node.url}/v1/transactions/{hashes[0]}").json()["status"] == "pending"
+    auth = member_auth(idle_node.url, signer)
+    assert httpx.get(f"{idle_node.url}/v1/transactions/{hashes[0]}", auth=auth).json()["status"] == "pending"
     idle_node.produce_block()
-    assert httpx.get(f"{idle_node.url}/v1/transactions/{hashes[0]}").json()["status"] == "committed"
+    assert (
+        httpx.get(f"{idle_node.url}/v1/transactions/{hashes[0]}", auth=auth).json()["status"] == "committed"
+    )
 
 
 def test_wrong_content_type_and_bad_json_are_refused(running_node: RunningNode) -> None:
@@ -263,7 +270,8 @@ def test_missing_and_malformed_block_requests(running_node: RunningNode) -> None
     _error(httpx.get(f"{running_node.url}/v1/blocks/by-hash/0x1234"), 422, "bad_request")
     _error(httpx.get(f"{running_node.url}/v1/blocks/-1"), 422, "bad_request")
     _error(httpx.get(f"{running_node.url}/v1/blocks/abc"), 422, "bad_request")
-    _error(httpx.get(f"{running_node.url}/v1/transactions/0xnothex"), 422, "bad_request")
+    auth = member_auth(running_node.url, running_node.committee.signer)
+    _error(httpx.get(f"{running_node.url}/v1/transactions/0xnothex", auth=auth), 422, "bad_request")
 
 
 # --- logs ---------------------------------------------------------------------------------------------
@@ -274,34 +282,39 @@ def test_logs_filter_by_address_and_topics_and_paginate(running_node: RunningNod
     accounts = [Signer.generate().address for _ in range(3)]
     for account in accounts:
         tx = _tx(running_node, signer, _register_account_data(running_node, account))
-        _committed(url, _submit(url, tx).json()["tx_hash"])
+        _committed(url, _submit(url, tx).json()["tx_hash"], signer)
+    auth = member_auth(url, signer)
     gov = "0x" + running_node.ledger.governance_address.hex()
     registered = "0x" + GOV.event_topic("AccountRegistered").hex()
     executed = "0x" + GOV.event_topic("ProposalExecuted").hex()
 
     page = httpx.get(
-        f"{url}/v1/logs", params={"address": gov, "topic0": registered, "from_height": start}
+        f"{url}/v1/logs", auth=auth, params={"address": gov, "topic0": registered, "from_height": start}
     ).json()
     assert [entry["topics"][1][-40:] for entry in page["logs"]] == [a.hex() for a in accounts]
     assert page["next_cursor"] is None
 
     both = httpx.get(
-        f"{url}/v1/logs", params=[("topic0", registered), ("topic0", executed), ("from_height", start)]
+        f"{url}/v1/logs",
+        auth=auth,
+        params=[("topic0", registered), ("topic0", executed), ("from_height", start)],
     ).json()
     assert len(both["logs"]) == 6
 
     one = "0x" + accounts[1].rjust(32, b"\x00").hex()
-    by_topic1 = httpx.get(f"{url}/v1/logs", params={"topic0": registered, "topic1": one}).json()
+    by_topic1 = httpx.get(f"{url}/v1/logs", auth=auth, params={"topic0": registered, "topic1": one}).json()
     assert len(by_topic1["logs"]) == 1 and by_topic1["logs"][0]["topics"][1] == one
 
-    everything = httpx.get(f"{url}/v1/logs", params={"from_height": start, "limit": 1000}).json()["logs"]
+    everything = httpx.get(f"{url}/v1/logs", auth=auth, params={"from_height": start, "limit": 1000}).json()[
+        "logs"
+    ]
     paged: list[dict[str, Any]] = []
     cursor = None
     while True:
         params: dict[str, Any] = {"from_height": start, "limit": 2}
         if cursor:
             params["cursor"] = cursor
-        body = httpx.get(f"{url}/v1/logs", params=params).json()
+        body = httpx.get(f"{url}/v1/logs", auth=auth, params=params).json()
         assert len(body["logs"]) <= 2
         paged += body["logs"]
         cursor = body["next_cursor"]
@@ -309,17 +322,18 @@ def test_logs_filter_by_address_and_topics_and_paginate(running_node: RunningNod
             break
     assert paged == everything and len(everything) >= 12
 
-    nothing = httpx.get(f"{url}/v1/logs", params={"address": "0x" + "ab" * 20}).json()
+    nothing = httpx.get(f"{url}/v1/logs", auth=auth, params={"address": "0x" + "ab" * 20}).json()
     assert nothing == {"logs": [], "next_cursor": None}
 
 
 def test_bad_log_queries_are_refused(running_node: RunningNode) -> None:
     url = running_node.url
-    _error(httpx.get(f"{url}/v1/logs", params={"limit": 1001}), 422, "bad_request")
-    _error(httpx.get(f"{url}/v1/logs", params={"limit": 0}), 422, "bad_request")
-    _error(httpx.get(f"{url}/v1/logs", params={"cursor": "not-a-cursor"}), 422, "bad_request")
-    _error(httpx.get(f"{url}/v1/logs", params={"topic0": "0x12"}), 422, "bad_request")
-    _error(httpx.get(f"{url}/v1/logs", params={"address": "0x12"}), 422, "bad_request")
+    auth = member_auth(url, running_node.committee.signer)
+    _error(httpx.get(f"{url}/v1/logs", auth=auth, params={"limit": 1001}), 422, "bad_request")
+    _error(httpx.get(f"{url}/v1/logs", auth=auth, params={"limit": 0}), 422, "bad_request")
+    _error(httpx.get(f"{url}/v1/logs", auth=auth, params={"cursor": "not-a-cursor"}), 422, "bad_request")
+    _error(httpx.get(f"{url}/v1/logs", auth=auth, params={"topic0": "0x12"}), 422, "bad_request")
+    _error(httpx.get(f"{url}/v1/logs", auth=auth, params={"address": "0x12"}), 422, "bad_request")
 
 
 # --- calls, chain, validators, governance reads -------------------------------------------------------
@@ -327,16 +341,21 @@ def test_read_only_call_returns_data_and_revert_is_400_with_reason(running_node:
     url = running_node.url
     gov = "0x" + running_node.ledger.governance_address.hex()
     member = running_node.committee.signer.address
+    auth = member_auth(url, running_node.committee.signer)
     data = "0x" + GOV.encode_call("is_active_account", [member]).hex()
-    result = httpx.post(f"{url}/v1/call", json={"to": gov, "data": data}).json()["result"]
+    result = httpx.post(f"{url}/v1/call", auth=auth, json={"to": gov, "data": data}).json()["result"]
     assert GOV.decode_output("is_active_account", bytes.fromhex(result[2:])) is True
 
     vote = "0x" + GOV.encode_call("vote", [12345]).hex()
-    body = _error(httpx.post(f"{url}/v1/call", json={"to": gov, "data": vote}), 400, "execution_reverted")
+    body = _error(
+        httpx.post(f"{url}/v1/call", auth=auth, json={"to": gov, "data": vote}), 400, "execution_reverted"
+    )
     assert body["detail"]["reason"] == "not a committee member"
-    as_member = httpx.post(f"{url}/v1/call", json={"to": gov, "data": vote, "sender": "0x" + member.hex()})
+    as_member = httpx.post(
+        f"{url}/v1/call", auth=auth, json={"to": gov, "data": vote, "sender": "0x" + member.hex()}
+    )
     assert _error(as_member, 400, "execution_reverted")["detail"]["reason"] == "no such proposal"
-    _error(httpx.post(f"{url}/v1/call", json={"to": "0x12", "data": "0x"}), 422, "bad_request")
+    _error(httpx.post(f"{url}/v1/call", auth=auth, json={"to": "0x12", "data": "0x"}), 422, "bad_request")
 
 
 def test_chain_and_validators_describe_the_network(running_node: RunningNode) -> None:
@@ -386,7 +405,9 @@ def test_health_reports_height_and_head_age(running_node: RunningNode) -> None:
 
 def test_metrics_parse_as_prometheus_text(running_node: RunningNode) -> None:
     tx = _tx(running_node, running_node.committee.signer, GOV.encode_call("threshold"))
-    _committed(running_node.url, _submit(running_node.url, tx).json()["tx_hash"])
+    _committed(
+        running_node.url, _submit(running_node.url, tx).json()["tx_hash"], running_node.committee.signer
+    )
     response = httpx.get(f"{running_node.url}/metrics")
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/plain")
     samples = {
@@ -430,5 +451,7 @@ def test_garbage_on_every_endpoint_gets_the_error_shape_and_the_node_survives(
         for method in ("PUT", "DELETE", "PATCH"):
             _error(client.request(method, "/v1/transactions"), 405, "method_not_allowed")
         _error(client.get("/nowhere"), 404, "not_found")
-        _error(client.get("/v1/logs", params={"from_height": "x" * 10_000}), 422, "bad_request")
+        _error(client.get("/v1/logs", params={"from_height": "x" * 10_000}), 401, "unauthenticated")
+        auth = member_auth(url, running_node.committee.signer)
+        _error(client.get("/v1/logs", params={"from_height": "x" * 10_000}, auth=auth), 422, "bad_request")
     assert httpx.get(f"{url}/health").json()["status"] == "ok"

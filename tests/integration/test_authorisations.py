@@ -47,7 +47,8 @@ class Parties:
     regulator: Authorisations  # Municipal Data Administration: DATA_REGULATOR only
     second_regulator: Authorisations  # an identity service given DATA_REGULATOR by the committee
     requester: Authorisations  # a credit bureau account with DATA_USER, registered by the committee
-    relay: Authorisations  # the committee member, relaying a subject's revocation
+    relay: Authorisations  # the committee member, relaying a revocation the subject signed (with terms
+    # a party of the grant gave her app: the relay may not read the grant itself)
     outsider: Authorisations  # a member that is no party (the bank)
     requester_uscc: str
     requester_address: bytes
@@ -144,7 +145,7 @@ def test_consent_uses_subject_revocation_and_trail(parties: Parties) -> None:
         use = p.holder.record_use(grant_id, (0, 1), sm3(f"answer {number}".encode()))
         assert use.use_number == number
 
-    p.relay.revoke_by_subject(subject, grant_id)
+    p.relay.revoke_by_subject(p.holder.subject_revocation(subject, grant_id))
     assert p.holder.status(grant_id) == GrantStatus.REVOKED
     with pytest.raises(ExecutionError) as refused:
         p.holder.record_use(grant_id, (0,), sm3(b"answer 4"))
@@ -244,7 +245,9 @@ def test_subject_key_binding_stops_a_holder_consenting_for_the_subject(parties: 
     assert _reason(rebind) == "subject key already bound"
 
     p.holder.grant(grant_id, p.holder.subject_consent(subject, grant_id, resident_id=RESIDENT_ID, salt=salt))
-    p.relay.revoke_by_subject(subject, grant_id)  # the real subject can still withdraw her consent
+    p.relay.revoke_by_subject(
+        p.holder.subject_revocation(subject, grant_id)
+    )  # the real subject can still withdraw her consent
     assert p.holder.status(grant_id) == GrantStatus.REVOKED
 
 
@@ -280,7 +283,7 @@ def test_supervised_rebind_needs_two_regulators_and_keeps_history(parties: Parti
     ]
     # the grant consented with the old key stays in force; the subject withdraws it with the new key
     assert p.holder.status(grant_id) == GrantStatus.GRANTED
-    p.relay.revoke_by_subject(new_key, grant_id)
+    p.relay.revoke_by_subject(p.holder.subject_revocation(new_key, grant_id))
     assert p.holder.status(grant_id) == GrantStatus.REVOKED
 
 

@@ -28,7 +28,7 @@ GOV = Contract("Governance")
 
 @pytest.fixture
 def client(running_node: RunningNode) -> Client:
-    with Client(running_node.url, timeout=10) as c:
+    with Client(running_node.url, timeout=10, signer=running_node.committee.signer) as c:
         yield c  # type: ignore[misc]
 
 

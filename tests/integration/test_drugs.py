@@ -128,7 +128,7 @@ def test_a_pack_from_commissioning_to_a_refused_second_dispensing(parties: Parti
         pharm.dispense(unit(3))
     assert refused.value.reason == "already dispensed"
     assert refused.value.code == "drug_alert"
-    receipt = parties.client.wait(refused.value.tx_hash)
+    receipt = pharm.client.wait(refused.value.tx_hash)  # the pharmacy reads its own transaction
     assert receipt.succeeded
     [alert] = decode_alerts(receipt)
     assert alert.code_id == parse_trace_code(unit(3)).code_id

@@ -73,7 +73,8 @@ def world(running_node: RunningNode) -> Iterator[World]:
     bureau = _member(running_node, "Municipal Market Regulation Bureau")
     exchange = _member(running_node, "Data Exchange Authority")
     bank = _member(running_node, "Commercial Bank of Example")
-    with CountingClient(running_node.url, timeout=20) as client:
+    # The world reads as the issuing organisation: a licence's events are its issuer's and its authority's.
+    with CountingClient(running_node.url, timeout=20, signer=exchange.signer) as client:
         world = World(
             client=client,
             authority=bureau.signer,

@@ -19,6 +19,7 @@ from sdk.proofs.trust import Checkpoint, Genesis, load_trust
 from sdk.proofs.verify import Verifier
 from sdk.system import LICENCE_REGISTRY_ADDRESS
 from sdk.types import Transaction
+from tests.support import member_auth
 
 if TYPE_CHECKING:
     from node_fixtures import Member, RunningNode
@@ -44,7 +45,12 @@ def _propose(node: RunningNode) -> str:
     )
     raw = "0x" + tx.encode().hex()
     assert httpx.post(f"{node.url}/v1/transactions", json={"raw": raw}).status_code in (200, 201, 202)
-    body = httpx.get(f"{node.url}/v1/transactions/0x{tx.tx_hash.hex()}", params={"wait": 20}, timeout=30)
+    body = httpx.get(
+        f"{node.url}/v1/transactions/0x{tx.tx_hash.hex()}",
+        params={"wait": 20},
+        timeout=30,
+        auth=member_auth(node.url, node.committee.signer),
+    )
     assert body.json()["status"] == "committed", body.text
     return "0x" + tx.tx_hash.hex()
 
@@ -57,7 +63,10 @@ def _trust(node: RunningNode) -> Genesis:
 
 def test_served_bundle_verifies_offline(running_node: RunningNode) -> None:
     tx_hash = _propose(running_node)
-    body = httpx.get(f"{running_node.url}/v1/proofs/tx/{tx_hash}", params={"log_index": 0}).json()
+    anonymous = httpx.get(f"{running_node.url}/v1/proofs/tx/{tx_hash}", params={"log_index": 0})
+    assert anonymous.status_code == 401  # a governance transaction's bundle is for members
+    auth = member_auth(running_node.url, running_node.committee.signer)
+    body = httpx.get(f"{running_node.url}/v1/proofs/tx/{tx_hash}", params={"log_index": 0}, auth=auth).json()
     event = Verifier(trust=_trust(running_node)).verify_bundle(body)
     assert "0x" + event.tx_hash.hex() == tx_hash
     assert event.sender == running_node.committee.signer.private_key.public_key.address
@@ -77,6 +86,7 @@ def test_state_proof_of_a_governance_slot_is_checked_against_the_head(running_no
             "state_address": "0x" + running_node.ledger.governance_address.hex(),
             "state_slot": hex(slot),
         },
+        auth=member_auth(running_node.url, running_node.committee.signer),
     ).json()
     event = Verifier(trust=_trust(running_node)).verify_bundle(body)
     assert event.state is not None and event.state.value == 1 and event.state.height >= event.height
@@ -91,7 +101,10 @@ def test_checkpoint_mode_bundle_verifies_against_a_checkpoint(running_node: Runn
         httpx.get(f"{running_node.url}/v1/proofs/checkpoint", params={"height": top}).json()
     )
     assert isinstance(checkpoint, Checkpoint) and checkpoint.certificate is not None
-    body = httpx.get(f"{running_node.url}/v1/proofs/tx/{tx_hash}", params={"checkpoint_height": top}).json()
+    auth = member_auth(running_node.url, running_node.committee.signer)
+    body = httpx.get(
+        f"{running_node.url}/v1/proofs/tx/{tx_hash}", params={"checkpoint_height": top}, auth=auth
+    ).json()
     assert body["handovers"] == [] and body["block"]["history"]["size"] == top
     event = Verifier(trust=checkpoint).verify_bundle(body)
     assert event.height == event_height
@@ -100,18 +113,22 @@ def test_checkpoint_mode_bundle_verifies_against_a_checkpoint(running_node: Runn
 def test_bundle_from_another_node_is_refused(running_node: RunningNode, idle_node: RunningNode) -> None:
     """Both test chains use chain id 4242 but different genesis blocks and validator keys."""
     tx_hash = _propose(running_node)
-    body = httpx.get(f"{running_node.url}/v1/proofs/tx/{tx_hash}").json()
+    auth = member_auth(running_node.url, running_node.committee.signer)
+    body = httpx.get(f"{running_node.url}/v1/proofs/tx/{tx_hash}", auth=auth).json()
     with pytest.raises(ChainError, match="another chain"):
         Verifier(trust=_trust(idle_node)).verify_bundle(body)
 
 
 def test_unknown_transaction_and_bad_parameters(running_node: RunningNode) -> None:
     url = running_node.url
+    auth = member_auth(url, running_node.committee.signer)
     assert httpx.get(f"{url}/v1/proofs/tx/0x{'00' * 32}").json()["code"] == "not_found"
     assert httpx.get(f"{url}/v1/proofs/tx/0x1234").status_code == 422
     tx_hash = _propose(running_node)
-    assert httpx.get(f"{url}/v1/proofs/tx/{tx_hash}", params={"log_index": 99}).status_code == 422
-    assert httpx.get(f"{url}/v1/proofs/tx/{tx_hash}", params={"state_slot": "1"}).status_code == 422
+    assert httpx.get(f"{url}/v1/proofs/tx/{tx_hash}", params={"log_index": 99}, auth=auth).status_code == 422
+    assert (
+        httpx.get(f"{url}/v1/proofs/tx/{tx_hash}", params={"state_slot": "1"}, auth=auth).status_code == 422
+    )
     assert httpx.get(f"{url}/v1/proofs/licences/not-a-licence").status_code == 422
     assert httpx.get(f"{url}/v1/proofs/licences/0x{'11' * 32}").json()["code"] == "not_found"
 

@@ -8,13 +8,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query
 from pydantic import Field
 
+from node.api.access import ReadScope, is_grant_reader
 from node.api.auth import Member, MemberDep
 from node.api.convert import to_hex, to_plain
 from node.api.deps import LedgerDep, parse_address, parse_hash
 from node.api.errors import Forbidden, NotFound
 from node.api.models import ErrorPublic, Shape
 from node.api.reader import LedgerReader
-from node.genesis import DATA_AUTHORISATION_ADDRESS, DATA_REGULATOR, GLOBAL_SCOPE
+from node.genesis import DATA_AUTHORISATION_ADDRESS
 from sdk.contracts import Contract
 from sdk.domains.authorisations import AuthorisationQueries, Grant, compute_field_ids
 
@@ -116,16 +117,6 @@ def _trail_value(name: str, value: Any) -> TrailValue:
     return plain
 
 
-def is_regulator(reader: LedgerReader, member: Member) -> bool:
-    """Whether the member's account holds DATA_REGULATOR (who may see every grant)."""
-    return reader.has_role(member.address, DATA_REGULATOR, GLOBAL_SCOPE)
-
-
-def is_party(member: Member, grant: Grant) -> bool:
-    """Whether the member's organisation is the grant's holder or requester."""
-    return member.uscc in (grant.holder_org, grant.requester_org)
-
-
 def get_trails(reader: LedgerReader, grant_ids: Sequence[int]) -> dict[int, list[TrailEventPublic]]:
     """Return the use trail of each grant: its events in chain order, read from the stored logs."""
     trails: dict[int, list[TrailEventPublic]] = {gid: [] for gid in grant_ids}
@@ -191,7 +182,7 @@ def get_visible_page(
 ) -> GrantsPage:
     """Return the grants among ``grant_ids`` (after ``after``) that the member may see, at most ``limit``."""
     queries = _queries(reader)
-    regulator: bool | None = None
+    scope = ReadScope(reader, member)
     visible: list[Grant] = []
     more = False
     for gid in grant_ids:
@@ -200,11 +191,8 @@ def get_visible_page(
         grant = queries.get_grant(gid)
         if grant is None:
             continue
-        if not is_party(member, grant):
-            if regulator is None:
-                regulator = is_regulator(reader, member)
-            if not regulator:
-                continue
+        if not is_grant_reader(scope, grant.holder_org, grant.requester_org):
+            continue
         if len(visible) == limit:
             more = True
             break
@@ -250,7 +238,7 @@ def get_grant(grant_id: GrantId, ledger: LedgerDep, member: MemberDep) -> GrantP
     grant = _queries(reader).get_grant(grant_id)
     if grant is None:
         raise NotFound("no such grant", grant_id=grant_id)
-    if not is_party(member, grant) and not is_regulator(reader, member):
+    if not is_grant_reader(ReadScope(reader, member), grant.holder_org, grant.requester_org):
         raise Forbidden(
             "only the holder, the requester or a data regulator may read this grant", grant_id=grant_id
         )

@@ -8,12 +8,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import Field
 
-from node.api.auth import Member, MemberDep
+from node.api.access import ReadScope, is_finance_regulator, is_letter_reader
+from node.api.auth import MemberDep
 from node.api.deps import LedgerDep, parse_hash
 from node.api.errors import BadRequest, Forbidden, NotFound
 from node.api.models import ErrorPublic, Shape
 from node.api.reader import LedgerReader
-from node.genesis import AUDIT_ACCREDITOR, BANK_CONFIRMATION_ADDRESS, GLOBAL_SCOPE
+from node.genesis import BANK_CONFIRMATION_ADDRESS
 from sdk.contracts import Contract
 from sdk.domains.confirmations import LetterState, LetterStatus, letter_state_from_row
 from sdk.errors import DomainError
@@ -21,7 +22,6 @@ from sdk.errors import DomainError
 router = APIRouter(prefix="/v1/confirmations", tags=["confirmations"])
 
 _CONFIRMATION = Contract("BankConfirmation")
-_GOVERNANCE = Contract("Governance")
 _CREATED_TOPIC = _CONFIRMATION.event_topic("LetterCreated")
 _RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorPublic},
@@ -134,14 +134,6 @@ def _page(
     return LettersPage(as_of=when, count=len(letters), truncated=truncated, letters=letters)
 
 
-def is_finance_regulator(reader: LedgerReader, member: Member) -> bool:
-    """Whether the member may see every letter: holds AUDIT_ACCREDITOR (the finance authority that accredits
-    audit firms) or sits on the consortium committee."""
-    if reader.has_role(member.address, AUDIT_ACCREDITOR, GLOBAL_SCOPE):
-        return True
-    return bool(reader.read(_GOVERNANCE, reader.governance_address, "is_committee_member", member.address))
-
-
 # --- routes -----------------------------------------------------------------------------------------------
 @router.get("/letters/{letter_id}", response_model=LetterPublic, responses=_RESPONSES)
 def get_letter(letter_id: str, member: MemberDep, ledger: LedgerDep, as_of: AsOfParam = None) -> LetterPublic:
@@ -158,9 +150,7 @@ def get_letter(letter_id: str, member: MemberDep, ledger: LedgerDep, as_of: AsOf
         raise NotFound("no such letter", letter_id=letter_id) from exc
     if state is None:
         raise NotFound("no such letter", letter_id=letter_id)
-    if member.uscc not in (state.auditor_org, state.bank_org, state.client_org) and not is_finance_regulator(
-        reader, member
-    ):
+    if not is_letter_reader(ReadScope(reader, member), (state.auditor_org, state.bank_org, state.client_org)):
         raise Forbidden("only the letter's parties or a finance regulator may read it", letter_id=letter_id)
     return LetterPublic(**state.to_json())
 
@@ -211,7 +201,7 @@ def overdue_letters(
     """Every letter OVERDUE at ``as_of`` (default: the head's time), for a finance regulator: an account
     holding AUDIT_ACCREDITOR or a committee member. 403 (``forbidden``) for anyone else."""
     reader = LedgerReader(ledger)
-    if not is_finance_regulator(reader, member):
+    if not is_finance_regulator(ReadScope(reader, member)):
         raise Forbidden("overdue letters are for the finance regulator (AUDIT_ACCREDITOR) or the committee")
     ids = _created_letter_ids(reader, [])
     return _page(reader, ids, as_of, LetterStatus.OVERDUE.name, limit)

@@ -8,13 +8,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path
 from pydantic import Field
 
+from node.api.access import ReadScope, is_code_reader
 from node.api.auth import MemberDep
 from node.api.convert import to_hex, to_plain
 from node.api.deps import LedgerDep, parse_hash
 from node.api.errors import Forbidden, NotFound
 from node.api.models import ErrorPublic, Shape
 from node.api.reader import LedgerReader
-from node.genesis import DRUG_REGULATOR, DRUG_TRACE_ADDRESS
+from node.genesis import DRUG_TRACE_ADDRESS
 from node.ledger.chain import Ledger
 from sdk.domains.drugs import (
     CodeState,
@@ -69,6 +70,7 @@ class DrugCodePublic(Shape):
     code: str = Field(description="the code as the ledger knows it (20 digits or (01)…(21)…)")
     authentic: bool
     reason: str = Field(description="empty when authentic; otherwise why not")
+    product_id: str | None = Field(description="the registered product's id; null for an unknown code")
     product: DrugProductPublic | None
     batch_no: str
     production_date: dt.date | None
@@ -155,6 +157,7 @@ def _consumer_public(queries: DrugQueries, view: ConsumerView) -> DrugCodePublic
         code=view.code,
         authentic=view.authentic,
         reason=view.reason,
+        product_id=to_hex(view.product_id) if view.product_id is not None else None,
         product=_product_public(queries, view.product_id) if view.product_id is not None else None,
         batch_no=view.batch_no,
         production_date=view.production_date,
@@ -217,8 +220,7 @@ def get_code_history(code: CodePath, ledger: LedgerDep, member: MemberDep) -> Dr
         raise NotFound("no such code on the ledger", code_id=to_hex(code_id))
     events = queries.history(code_id)
     product = queries.get_product(state.product_id)
-    allowed = queries.involved_organisations(events) | ({product.mah_uscc} if product else set())
-    if member.uscc not in allowed and not reader.has_role(member.address, DRUG_REGULATOR):
+    if not is_code_reader(ReadScope(reader, member), queries, events, product.mah_uscc if product else None):
         raise Forbidden("only the MAH, an organisation in the code's history or the regulator may read it")
     return DrugHistoryPublic(state=_state_public(queries, state), events=[_event_public(e) for e in events])
 

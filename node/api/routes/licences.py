@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path
 from pydantic import Field
 
+from node.api.access import ReadScope, is_licence_reader
 from node.api.auth import MemberDep
 from node.api.convert import to_hex, to_optional_hex, to_plain
 from node.api.deps import LedgerDep, parse_hash
@@ -153,7 +154,7 @@ def get_licence_history(
     height = reader.height
     row = _get_licence(reader, id_hash)
     authority_org = _read(reader, "licence_types", row["type_id"])["authority_org"]
-    if member.uscc not in (row["issuer_org"], authority_org):
+    if not is_licence_reader(ReadScope(reader, member), row["issuer_org"], authority_org):
         raise Forbidden(
             "only the issuing organisation or the type's defining authority may read a licence's history",
             id_hash=to_hex(id_hash),

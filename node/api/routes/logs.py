@@ -6,10 +6,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from node.api.access import ReadScope
+from node.api.auth import MemberDep
 from node.api.convert import to_log_entry_public
 from node.api.deps import HeavyDep, LedgerDep, LimitsDep, parse_address, parse_hash
 from node.api.errors import BadRequest
 from node.api.models import ErrorPublic, LogsPage
+from node.api.reader import LedgerReader
 from node.storage import LogCursor
 from sdk.errors import StorageError
 
@@ -27,11 +30,17 @@ TopicParam = Annotated[list[str] | None, Query(description="repeat for OR; 32-by
 @router.get(
     "",
     response_model=LogsPage,
-    responses={422: {"model": ErrorPublic}, 429: {"model": ErrorPublic}},
+    responses={
+        401: {"model": ErrorPublic},
+        403: {"model": ErrorPublic},
+        422: {"model": ErrorPublic},
+        429: {"model": ErrorPublic},
+    },
     dependencies=[HeavyDep],
 )
 def get_logs(
     ledger: LedgerDep,
+    member: MemberDep,
     limits: LimitsDep,
     address: Annotated[list[str] | None, Query(description="emitting contract; repeat for OR")] = None,
     topic0: TopicParam = None,
@@ -44,6 +53,10 @@ def get_logs(
     cursor: Annotated[str | None, Query(max_length=80)] = None,
 ) -> LogsPage:
     """Return committed logs matching every given filter, in chain order; follow ``next_cursor`` for more.
+
+    Member-signed. Only the logs the member may read are returned (docs/read-access.md: a record's
+    parties and regulator, or the organisation that sent the transaction), so a page may hold fewer than
+    ``limit``.
 
     One page scans at most ``MAX_LOG_BLOCK_RANGE`` blocks (node.api.limits): over a longer range a page may
     hold fewer than ``limit`` logs, even none, with a ``next_cursor``; the range is done when it is null.
@@ -80,8 +93,9 @@ def get_logs(
     )
     if next_cursor is None and page_end < end:
         next_cursor = LogCursor(page_end, _END_OF_BLOCK, _END_OF_BLOCK)
+    scope = ReadScope(LedgerReader(ledger), member)
     return LogsPage(
-        logs=[to_log_entry_public(entry) for entry in logs],
+        logs=[to_log_entry_public(entry) for entry in logs if scope.may_read_log(entry.log, entry.tx_hash)],
         next_cursor=next_cursor.to_token() if next_cursor is not None else None,
     )
 

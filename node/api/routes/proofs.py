@@ -8,11 +8,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 
+from node.api.access import ReadScope, is_public_bundle
+from node.api.auth import Member, OptionalMemberDep
 from node.api.deps import HeavyDep, LedgerDep, parse_address, parse_hash
 from node.api.errors import BadRequest, NotFound
 from node.api.models import ErrorPublic
+from node.api.reader import LedgerReader
 from node.ledger.chain import Ledger
-from sdk.errors import IdentifierError
+from sdk.errors import AuthenticationError, IdentifierError
 from sdk.proofs.builders import build_bundle, build_handover
 from sdk.proofs.bundle import Handover, HistoryProof, ProofBundle, SealedHeader, StateProof
 from sdk.proofs.licence import LICENCE_ISSUED_TOPIC, LICENCE_STATUS_RULE
@@ -23,6 +26,8 @@ from sdk.system import LICENCE_REGISTRY_ADDRESS
 router = APIRouter(prefix="/v1/proofs", tags=["proofs"])
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorPublic},
+    403: {"model": ErrorPublic},
     404: {"model": ErrorPublic},
     422: {"model": ErrorPublic},
     429: {"model": ErrorPublic, "description": "busy: too many heavy requests; retry later"},
@@ -156,6 +161,27 @@ def build_tx_bundle(
     )
 
 
+def check_bundle_access(
+    ledger: Ledger, tx_hash: bytes, member: Member | None, state_address: bytes | None
+) -> None:
+    """Refuse a transaction bundle the caller may not have: anonymous callers get licence lifecycle
+    bundles only (401 otherwise); members the transactions they may read and open contract state (403)."""
+    stored = ledger.get_receipt(tx_hash)
+    logs = list(stored.receipt.logs) if stored is not None else []
+    if member is None:
+        if stored is None or (is_public_bundle(logs) and state_address is None):
+            return  # an unknown hash is answered 404 by the builder
+        raise AuthenticationError(
+            "this transaction's bundle is for its parties: sign the request as a member "
+            "(sdk Client(url, signer=...))"
+        )
+    scope = ReadScope(LedgerReader(ledger), member)
+    if stored is not None:
+        scope.check_transaction(tx_hash, logs)
+    if state_address is not None:
+        scope.check_state(state_address, 1)
+
+
 def licence_status_slot(id_hash: bytes) -> int:
     """Return the storage slot of a licence's lifecycle state in LicenceRegistry."""
     rule = LICENCE_STATUS_RULE
@@ -212,6 +238,7 @@ def _slot(text: str) -> int:
 def get_tx_bundle(
     tx_hash: str,
     ledger: LedgerDep,
+    member: OptionalMemberDep,
     log_index: Annotated[int | None, Query(ge=0, le=1_000_000)] = None,
     state_address: Annotated[str | None, Query(description="contract whose storage to prove")] = None,
     state_slot: Annotated[str | None, Query(description="storage slot (decimal or 0x-hex)")] = None,
@@ -221,6 +248,9 @@ def get_tx_bundle(
 
     Optional: one of its logs; a storage slot proven at the head (or at ``checkpoint_height``); checkpoint
     mode (history proof under the header at ``checkpoint_height`` instead of validator handovers).
+
+    Public for a licence's lifecycle transactions; any other needs a signed request by a member who may
+    read the transaction (401 / 403), and a storage slot only of a contract whose state members read.
     """
     wanted = parse_hash(tx_hash, "tx_hash")
     state = None
@@ -228,6 +258,7 @@ def get_tx_bundle(
         raise BadRequest("state_address and state_slot go together", field="state_slot")
     if state_address is not None and state_slot is not None:
         state = (parse_address(state_address, "state_address"), _slot(state_slot), "slot")
+    check_bundle_access(ledger, wanted, member, state[0] if state is not None else None)
     bundle = build_tx_bundle(
         ledger, wanted, log_index=log_index, state=state, checkpoint_height=checkpoint_height
     )

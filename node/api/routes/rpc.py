@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
-from node.api.auth import authenticate, raw_path_and_query
+from node.api.auth import Member, authenticate, raw_path_and_query
 from node.api.errors import compute_status
 from node.api.limits import json_too_deep, log_refusal
 from node.api.models import JsonRpcResponse
@@ -30,34 +30,30 @@ _RPC_BODY: dict[str, Any] = {
 }
 
 
-def _refuse_unauthorised(request: Request, body: bytes, payload: Any) -> Response | None:
-    """The whole request is refused (HTTP 401/403/429 with one JSON-RPC error object, no partial answers)
-    when it carries a bad signature, or when it is anonymous and any of its requests needs a member."""
+def _authenticate(request: Request, body: bytes, payload: Any) -> Member | None:
+    """Return who signed the request (None: anonymous).
+
+    Raises the authentication error that refuses the whole request (no partial answers): a bad
+    signature, or an anonymous request any of whose items needs a member.
+    """
     items = payload if isinstance(payload, list) else [payload]
     headers = dict(request.headers)
-    try:
-        if has_signature(headers):
-            authenticate(
-                request.app.state.ledger,
-                request.app.state.replay,
-                request.app.state.audience,
-                headers=headers,
-                method=request.method,
-                path_and_query=raw_path_and_query(request),
-                body=body,
-            )
-            return None
-        if not any(needs_member(item) for item in items):
-            return None
-        raise AuthenticationError(
-            "this method reads business data: sign the request as a member "
-            "(sdk.web3.XinlianProvider, or the headers of sdk.auth)"
+    if has_signature(headers):
+        return authenticate(
+            request.app.state.ledger,
+            request.app.state.replay,
+            request.app.state.audience,
+            headers=headers,
+            method=request.method,
+            path_and_query=raw_path_and_query(request),
+            body=body,
         )
-    except XinlianError as exc:
-        error = RpcError(UNAUTHENTICATED, exc.message, {"code": exc.code})
-        return JSONResponse(
-            {"jsonrpc": "2.0", "id": None, "error": error.to_dict()}, status_code=compute_status(exc)
-        )
+    if not any(needs_member(item) for item in items):
+        return None
+    raise AuthenticationError(
+        "this method reads business data: sign the request as a member "
+        "(sdk.web3.XinlianProvider, or the headers of sdk.auth)"
+    )
 
 
 @router.post(
@@ -91,10 +87,14 @@ async def json_rpc(request: Request) -> Response:
 
 
 def _answer(request: Request, handler: RpcHandler, body: bytes, payload: Any) -> Response:
-    refusal = _refuse_unauthorised(request, body, payload)
-    if refusal is not None:
-        return refusal
-    answer = handler.answer(payload)
+    try:
+        member = _authenticate(request, body, payload)
+    except XinlianError as exc:
+        error = RpcError(UNAUTHENTICATED, exc.message, {"code": exc.code})
+        return JSONResponse(
+            {"jsonrpc": "2.0", "id": None, "error": error.to_dict()}, status_code=compute_status(exc)
+        )
+    answer = handler.answer(payload, member)
     if answer is None:
         return Response(status_code=204)
     return Response(content=answer, media_type="application/json")

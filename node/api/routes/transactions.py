@@ -10,11 +10,14 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
+from node.api.access import ReadScope
+from node.api.auth import Member, MemberDep
 from node.api.commits import CommitSignal
 from node.api.convert import to_hex, to_receipt_public, to_transaction_fields
 from node.api.deps import LedgerDep, parse_hash, parse_hex
 from node.api.errors import BadRequest
 from node.api.models import ErrorPublic, TransactionAccepted, TransactionCreate, TransactionPublic
+from node.api.reader import LedgerReader
 from node.ledger.chain import Ledger
 
 router = APIRouter(prefix="/v1/transactions", tags=["transactions"])
@@ -84,33 +87,44 @@ def _read_raw(content_type: str, body: bytes) -> bytes:
     )
 
 
-@router.get("/{tx_hash}", response_model=TransactionPublic, responses={422: {"model": ErrorPublic}})
+@router.get(
+    "/{tx_hash}",
+    response_model=TransactionPublic,
+    responses={status: {"model": ErrorPublic} for status in (401, 403, 422)},
+)
 async def get_transaction(
     request: Request,
     tx_hash: str,
     ledger: LedgerDep,
+    member: MemberDep,
     wait: Annotated[
         float, Query(ge=0, le=3600, description=f"seconds to wait for a commit (≤ {MAX_WAIT_S})")
     ] = 0,
 ) -> TransactionPublic:
-    """Return pending / committed (with receipt, position and raw encoding) / unknown."""
+    """Return pending / committed (with receipt, position and raw encoding) / unknown.
+
+    Member-signed. A committed transaction is shown to the organisation that sent it and to the parties
+    of the records it touched (403 ``forbidden`` otherwise); pending and unknown say only that.
+    """
     wanted = parse_hash(tx_hash, "tx_hash")
     signal: CommitSignal = request.app.state.commit_signal
     deadline = time.monotonic() + min(wait, MAX_WAIT_S)
     while True:
         event = signal.current()
-        found = await run_in_threadpool(_lookup_transaction, ledger, wanted)
+        found = await run_in_threadpool(_lookup_transaction, ledger, wanted, member)
         remaining = deadline - time.monotonic()
         if found.status == "committed" or remaining <= 0:
             return found
         await signal.wait(event, remaining)
 
 
-def _lookup_transaction(ledger: Ledger, tx_hash: bytes) -> TransactionPublic:
+def _lookup_transaction(ledger: Ledger, tx_hash: bytes, member: Member) -> TransactionPublic:
     stored = ledger.get_transaction(tx_hash)
     if stored is not None:
         tx, height, index = stored
         receipt = ledger.get_receipt(tx_hash)
+        logs = list(receipt.receipt.logs) if receipt is not None else []
+        ReadScope(LedgerReader(ledger), member).check_transaction(tx_hash, logs)
         header = ledger.get_header(height)
         return TransactionPublic(
             tx_hash=to_hex(tx_hash),

@@ -56,6 +56,7 @@ class Authorisations(AuthorisationQueries):
     """
 
     def __init__(self, client: Client, signer: Signer | None = None, *, address: bytes | None = None) -> None:
+        client = client.reading_as(signer)
         super().__init__(client, address if address is not None else DATA_AUTHORISATION_ADDRESS)
         self.client = client
         self.signer = signer

@@ -101,7 +101,7 @@ class Confirmations:
     """
 
     def __init__(self, client: Client, signer: Signer | None = None, *, address: bytes | None = None) -> None:
-        self.client = client
+        self.client = client.reading_as(signer)
         self.signer = signer
         self.address = address or BANK_CONFIRMATION_ADDRESS
         self.contract = Contract("BankConfirmation")

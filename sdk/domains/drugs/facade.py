@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from sdk.answers import LogEntry
 from sdk.domains.calendar import day_of_date
@@ -33,10 +34,12 @@ from sdk.domains.drugs.model import (
     BatchState,
     CodeState,
     CommissionResult,
+    ConsumerView,
     DrugAlert,
     DrugEvent,
     Product,
     ShipmentResult,
+    consumer_view_from_json,
     decode_alerts,
     decode_drug_event,
 )
@@ -95,9 +98,23 @@ class Drugs(DrugQueries):
     def __init__(
         self, client: Client, signer: Signer | None = None, *, address: bytes = DRUG_TRACE_ADDRESS
     ) -> None:
+        client = client.reading_as(signer)
         super().__init__(_ClientLedger(client), address)
         self.client = client
         self.signer = signer
+
+    def consumer_query(self, code: str, *, today: dt.date | None = None) -> ConsumerView:
+        """Answer a consumer's scan through the node's public check (no signature needed): authentic or
+        not, product, batch, expiry, status, holds, custody trail — the same read model, run by the node.
+
+        ``today`` (for a GS1 string's printed expiry) must be None: the node judges by its own date.
+        Raises IdentifierError for a malformed code (checked before the node is asked), ClientError.
+        """
+        if today is not None:
+            raise DomainError("the node's consumer check uses its own date", code="bad_arguments")
+        parse_trace_code(code)
+        body = self.client.public_get(f"/v1/drugs/codes/{quote(code, safe='')}")
+        return consumer_view_from_json(body)
 
     def with_signer(self, signer: Signer) -> Drugs:
         """Return a facade that signs writes with ``signer``."""

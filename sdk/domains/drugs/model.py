@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from sdk.answers import LogEntry
 from sdk.contracts import Contract, LoggedEvent
 from sdk.domains.drugs.encoders import Category, CodeStatus, DrugAction, Level
+from sdk.errors import EncodingError
 from sdk.system import DRUG_TRACE_ADDRESS
 
 if TYPE_CHECKING:
@@ -178,3 +180,49 @@ def decode_alerts(receipt: ReceiptResult, address: bytes = DRUG_TRACE_ADDRESS) -
         for event in DRUG_TRACE_CONTRACT.events_in(receipt.logs, address)
         if event.name == "Alert"
     ]
+
+
+def consumer_view_from_json(body: Mapping[str, Any]) -> ConsumerView:
+    """Decode the node's public consumer check (``GET /v1/drugs/codes/{code}``) into a ``ConsumerView``.
+
+    Raises EncodingError when the answer does not have the documented shape.
+    """
+    try:
+        product = body.get("product") or {}
+        product_id = body.get("product_id")
+        level = body.get("level")
+        return ConsumerView(
+            code=str(body["code"]),
+            authentic=bool(body["authentic"]),
+            reason=str(body["reason"]),
+            product_id=bytes.fromhex(str(product_id)[2:]) if product_id else None,
+            product_name=str(product.get("name", "")),
+            mah_uscc=str(product.get("mah_uscc", "")),
+            mah_name=str(product.get("mah_name", "")),
+            approval_number=str(product.get("approval_number", "")),
+            category=Category[str(product["category"]).upper()] if product else None,
+            batch_no=str(body["batch_no"]),
+            production_date=_optional_date(body.get("production_date")),
+            expiry_date=_optional_date(body.get("expiry_date")),
+            level=Level[str(level).upper()] if level else None,
+            status=CodeStatus[str(body["status"]).upper()],
+            recalled=bool(body["recalled"]),
+            frozen=bool(body["frozen"]),
+            expired=bool(body["expired"]),
+            trail=tuple(
+                TrailStep(
+                    step=str(s["step"]),
+                    uscc=str(s["uscc"]),
+                    organisation=str(s["organisation"]),
+                    height=int(s["height"]),
+                    timestamp_ms=int(s["timestamp_ms"]) if s.get("timestamp_ms") is not None else None,
+                )
+                for s in body.get("trail", [])
+            ),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise EncodingError("the consumer check answer is malformed", code="bad_response") from exc
+
+
+def _optional_date(value: Any) -> dt.date | None:
+    return dt.date.fromisoformat(str(value)) if value else None

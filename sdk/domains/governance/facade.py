@@ -51,7 +51,7 @@ class Governance:
     """
 
     def __init__(self, client: Client, signer: Signer | None = None, *, address: bytes | None = None) -> None:
-        self.client = client
+        self.client = client.reading_as(signer)
         self.signer = signer
         self._address = address
         self.contract = Contract("Governance")

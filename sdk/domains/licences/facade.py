@@ -76,7 +76,7 @@ class Licences:
     """
 
     def __init__(self, client: Client, signer: Signer | None = None, *, address: bytes | None = None) -> None:
-        self.client = client
+        self.client = client.reading_as(signer)
         self.signer = signer
         self._address = address
         self.contract = Contract(LICENCE_REGISTRY_NAME)

@@ -1,0 +1,510 @@
+"""The read policy in code: who may read a record, a log, a transaction, a view call or contract storage.
+
+Every event and every keyed view function of the system contracts names the record it belongs to (a letter,
+a grant, a licence, a drug code, a shipment, a data subject), or is readable by any member. A record kind has
+one rule saying which members read it — its parties and the regulator of its family — and every read path
+(REST and JSON-RPC logs, calls, transactions, proofs, full blocks) asks a ``ReadScope`` built from these
+tables. ``docs/read-access.md`` prints the same tables; tests/integration/test_read_access.py checks that the
+page and this module agree and that every event and keyed view function of the contracts is listed.
+
+Decisions are memoised per scope (one request at one head), so a page of logs about one letter costs one
+look-up of the letter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Final
+
+from eth_hash.auto import keccak
+
+from node.api.auth import Member
+from node.api.errors import Forbidden
+from node.api.reader import LedgerReader
+from node.genesis import (
+    AUDIT_ACCREDITOR,
+    DATA_REGULATOR,
+    DRUG_REGULATOR,
+    GLOBAL_SCOPE,
+)
+from sdk.contracts import Contract
+from sdk.domains.authorisations import AuthorisationQueries
+from sdk.domains.drugs import DrugQueries
+from sdk.system import SYSTEM_CONTRACT_ADDRESSES
+from sdk.types import Log
+
+
+class Record(StrEnum):
+    """The kinds of record a log or a view call belongs to, each with one read rule (``ReadScope``)."""
+
+    MEMBER = "member"  # registry data every member reads: organisations, roles, calendar, catalogues
+    LETTER = "letter"  # a confirmation letter: its auditor, bank and client; the finance regulator
+    GRANT = "grant"  # a data-sharing request / grant: its holder and requester; the data regulator
+    LICENCE = "licence"  # a licence's events: its issuer and its type's authority
+    CODE = "code"  # a drug code: its MAH, organisations in its history; the drug regulator
+    SHIPMENT = "shipment"  # a drug shipment: its sender and receiver; the drug regulator
+    SUBJECT = "subject"  # a data subject's key bindings: the data regulator
+
+
+#: Per contract, per event: the record kind and the event argument holding its key (None for MEMBER).
+EVENT_RECORDS: Final[Mapping[str, Mapping[str, tuple[Record, str | None]]]] = {
+    "Governance": {
+        name: (Record.MEMBER, None)
+        for name in (
+            "OrganisationRegistered",
+            "OrganisationActiveSet",
+            "AccountRegistered",
+            "AccountActiveSet",
+            "RoleGranted",
+            "RoleRevoked",
+            "RoleAdminSet",
+            "ValidatorAdded",
+            "ValidatorRemoved",
+            "CommitteeMemberSet",
+            "ThresholdSet",
+            "ContractRegistered",
+            "ProposalCreated",
+            "ProposalVoted",
+            "ProposalExecuted",
+        )
+    },
+    "Calendar": {"DaySet": (Record.MEMBER, None), "CoverageSet": (Record.MEMBER, None)},
+    "LicenceRegistry": {
+        "LicenceTypeDefined": (Record.MEMBER, None),
+        "LicenceIssued": (Record.LICENCE, "id_hash"),
+        "LicenceSuspended": (Record.LICENCE, "id_hash"),
+        "LicenceResumed": (Record.LICENCE, "id_hash"),
+        "LicenceRevoked": (Record.LICENCE, "id_hash"),
+        "LicenceRenewed": (Record.LICENCE, "id_hash"),
+        "LicenceAnnotated": (Record.LICENCE, "id_hash"),
+        "HolderKeyBound": (Record.LICENCE, "id_hash"),
+        "LicenceUsed": (Record.LICENCE, "id_hash"),
+    },
+    "DataAuthorisation": {
+        "ResourceRegistered": (Record.MEMBER, None),
+        "ShareTypeChanged": (Record.MEMBER, None),
+        "AccessRequested": (Record.GRANT, "grant_id"),
+        "RequestApproved": (Record.GRANT, "grant_id"),
+        "RequestRefused": (Record.GRANT, "grant_id"),
+        "AccessGranted": (Record.GRANT, "grant_id"),
+        "UseRecorded": (Record.GRANT, "grant_id"),
+        "GrantRevoked": (Record.GRANT, "grant_id"),
+        "GrantExpired": (Record.GRANT, "grant_id"),
+        "SubjectKeyBound": (Record.SUBJECT, "subject_commitment"),
+        "SubjectKeyRebindProposed": (Record.SUBJECT, "subject_commitment"),
+        "SubjectKeyRebound": (Record.SUBJECT, "subject_commitment"),
+    },
+    "DrugTrace": {
+        "ProductRegistered": (Record.MEMBER, None),
+        "BatchCommissioned": (Record.MEMBER, None),
+        "BatchHoldSet": (Record.MEMBER, None),
+        "KeyPrefixAssigned": (Record.MEMBER, None),
+        "ProductSettled": (Record.MEMBER, None),
+        "Commissioned": (Record.CODE, "code"),
+        "Aggregated": (Record.CODE, "code"),
+        "Disaggregated": (Record.CODE, "code"),
+        "Shipped": (Record.CODE, "code"),
+        "Received": (Record.CODE, "code"),
+        "ShipmentCancelledCode": (Record.CODE, "code"),
+        "Dispensed": (Record.CODE, "code"),
+        "Destroyed": (Record.CODE, "code"),
+        "Alert": (Record.CODE, "code"),
+        "ShipmentCreated": (Record.SHIPMENT, "shipment"),
+        "ShipmentClosed": (Record.SHIPMENT, "shipment"),
+    },
+    "BankConfirmation": {
+        name: (Record.LETTER, "letter_id")
+        for name in (
+            "LetterCreated",
+            "LetterAuthorised",
+            "LetterAccepted",
+            "LetterRejected",
+            "LetterReplied",
+            "LetterReceived",
+            "LetterRecalled",
+        )
+    },
+}
+
+#: Per contract, per view function taking arguments: the record kind and the argument index of its key.
+#: View functions without arguments (constants, counters) are for any member. Licence look-ups by id are
+#: member reads: a licence's status by identifier is public anyway (``/v1/licences/{id}/status``).
+VIEW_RECORDS: Final[Mapping[str, Mapping[str, tuple[Record, int | None]]]] = {
+    "Governance": {
+        name: (Record.MEMBER, None)
+        for name in (
+            "is_active_account",
+            "has_role",
+            "organisation_of",
+            "organisations",
+            "accounts",
+            "role_granted",
+            "role_admin",
+            "is_committee_member",
+            "proposals",
+            "has_voted",
+            "contracts",
+        )
+    },
+    "Calendar": {
+        name: (Record.MEMBER, None)
+        for name in ("day_kind", "is_working_day", "add_working_days", "day_of", "end_of_day")
+    },
+    "LicenceRegistry": {
+        name: (Record.MEMBER, None)
+        for name in (
+            "get_licence",
+            "compute_type_id",
+            "status",
+            "status_at",
+            "is_issuer",
+            "consent_message",
+            "licence_types",
+            "consent_used",
+        )
+    },
+    "DataAuthorisation": {
+        "status_of": (Record.GRANT, 0),
+        "can_use": (Record.GRANT, 0),
+        "consent_message": (Record.GRANT, 0),
+        "revocation_message": (Record.GRANT, 0),
+        "grants": (Record.GRANT, 0),
+        "resources": (Record.MEMBER, None),
+        "subject_key_message": (Record.MEMBER, None),
+        # Keyed by a subject's salted commitment: only whoever already knows it can ask.
+        "subject_keys": (Record.MEMBER, None),
+        "subject_key_history": (Record.MEMBER, None),
+        "rebind_proposals": (Record.MEMBER, None),
+    },
+    "DrugTrace": {
+        "registrant_of": (Record.MEMBER, None),
+        "products": (Record.MEMBER, None),
+        # A code's state is what the public consumer check (/v1/drugs/codes/{code}) shows, and more.
+        "get_code": (Record.CODE, 0),
+        "parent_of": (Record.CODE, 0),
+        "get_batch": (Record.MEMBER, None),
+        "batches": (Record.MEMBER, None),
+        "get_shipment": (Record.SHIPMENT, 0),
+    },
+    "BankConfirmation": {
+        name: (Record.LETTER, 0)
+        for name in ("get_letter", "status_at", "status_of", "due_day_of", "deadline_of")
+    },
+}
+
+#: Events whose transactions anyone may fetch as a proof bundle by transaction hash: a licence's lifecycle,
+#: which is public to whoever names the licence (its status and bundle by identifier are public too).
+PUBLIC_BUNDLE_EVENTS: Final[frozenset[tuple[str, str]]] = frozenset(
+    ("LicenceRegistry", name)
+    for name in (
+        "LicenceIssued",
+        "LicenceSuspended",
+        "LicenceResumed",
+        "LicenceRevoked",
+        "LicenceRenewed",
+        "LicenceAnnotated",
+        "HolderKeyBound",
+    )
+)
+
+#: Contracts whose storage any member may read or prove slot by slot (eth_getProof, proof bundles with a
+#: state slot). Storage slots of the others cannot be attributed to one record, so only the node's own
+#: record proofs (licence bundles, transaction bundles a party fetches) reach them.
+OPEN_STATE_CONTRACTS: Final[frozenset[str]] = frozenset({"Governance", "Calendar"})
+
+_CONTRACT_BY_ADDRESS: Final[dict[bytes, str]] = {a: n for n, a in SYSTEM_CONTRACT_ADDRESSES.items()}
+_CONTRACTS: Final[dict[str, Contract]] = {name: Contract(name) for name in SYSTEM_CONTRACT_ADDRESSES}
+_LETTERS = _CONTRACTS["BankConfirmation"]
+_LICENCES = _CONTRACTS["LicenceRegistry"]
+_GOVERNANCE = _CONTRACTS["Governance"]
+
+
+@dataclass(frozen=True)
+class _KeyAt:
+    """Where an event carries its record key: a topic, or a static word of the data."""
+
+    topic: int | None
+    word: int | None
+
+    def read(self, log: Log) -> bytes | None:
+        if self.topic is not None:
+            return log.topics[self.topic] if self.topic < len(log.topics) else None
+        assert self.word is not None
+        start = 32 * self.word
+        return log.data[start : start + 32] if len(log.data) >= start + 32 else None
+
+
+def _locate_keys() -> dict[tuple[str, bytes], tuple[Record, _KeyAt | None]]:
+    """(contract, topic0) → the record kind and where its key is, from EVENT_RECORDS and the ABIs."""
+    located: dict[tuple[str, bytes], tuple[Record, _KeyAt | None]] = {}
+    for contract_name, events in EVENT_RECORDS.items():
+        contract = _CONTRACTS[contract_name]
+        for event_name, (kind, arg) in events.items():
+            where = None
+            if arg is not None:
+                inputs = contract.get_event(event_name).get("inputs", [])
+                indexed = [p["name"] for p in inputs if p.get("indexed")]
+                plain = [p["name"] for p in inputs if not p.get("indexed")]
+                if arg in indexed:
+                    where = _KeyAt(topic=1 + indexed.index(arg), word=None)
+                else:  # every key is a static value before any dynamic one in its event's data
+                    where = _KeyAt(topic=None, word=plain.index(arg))
+            located[(contract_name, contract.event_topic(event_name))] = (kind, where)
+    return located
+
+
+def _select_views() -> dict[tuple[str, bytes], tuple[str, Record, int | None]]:
+    """(contract, selector) → the function name, record kind and key argument index, for every view."""
+    selected: dict[tuple[str, bytes], tuple[str, Record, int | None]] = {}
+    for contract_name, contract in _CONTRACTS.items():
+        table = VIEW_RECORDS.get(contract_name, {})
+        for entry in contract.abi:
+            if entry.get("type") != "function" or entry.get("stateMutability") not in ("view", "pure"):
+                continue
+            name = str(entry["name"])
+            inputs = entry.get("inputs", [])
+            signature = f"{name}({','.join(str(p['type']) for p in inputs)})"
+            kind, index = table.get(name, (Record.MEMBER, None)) if inputs else (Record.MEMBER, None)
+            selected[(contract_name, keccak(signature.encode())[:4])] = (name, kind, index)
+    return selected
+
+
+_EVENT_KEYS: Final = _locate_keys()
+_PUBLIC_BUNDLE_TOPICS: Final[frozenset[tuple[bytes, bytes]]] = frozenset(
+    (SYSTEM_CONTRACT_ADDRESSES[c], _CONTRACTS[c].event_topic(e)) for c, e in PUBLIC_BUNDLE_EVENTS
+)
+
+
+def is_public_bundle(logs: list[Log]) -> bool:
+    """Whether anyone may fetch the bundle of a transaction with these logs: it emitted logs, and each is
+    an event of PUBLIC_BUNDLE_EVENTS."""
+    return bool(logs) and all(
+        bool(log.topics) and (log.address, log.topics[0]) in _PUBLIC_BUNDLE_TOPICS for log in logs
+    )
+
+
+_VIEWS: Final = _select_views()
+
+
+def view_functions_with_arguments() -> dict[str, set[str]]:
+    """Per system contract, the view functions that take arguments (what VIEW_RECORDS must list)."""
+    found: dict[str, set[str]] = {}
+    for contract_name, contract in _CONTRACTS.items():
+        found[contract_name] = {
+            str(e["name"])
+            for e in contract.abi
+            if e.get("type") == "function"
+            and e.get("stateMutability") in ("view", "pure")
+            and e.get("inputs")
+        }
+    return found
+
+
+class ReadScope:
+    """What one member may read at one head. Decisions are memoised; build one per request.
+
+    A record that does not exist is readable: its absence tells nothing that the public checks (licence
+    status, the consumer drug-code check) or the zero answer of any call would not.
+    """
+
+    def __init__(self, reader: LedgerReader, member: Member) -> None:
+        self.reader = reader
+        self.member = member
+        self._decided: dict[tuple[Record, bytes], bool] = {}
+        self._roles: dict[bytes, bool] = {}
+        self._senders: dict[bytes, str] = {}
+        self._rules: dict[Record, Callable[[bytes], bool]] = {
+            Record.MEMBER: lambda _key: True,
+            Record.LETTER: self._reads_letter,
+            Record.GRANT: self._reads_grant,
+            Record.LICENCE: self._reads_licence,
+            Record.CODE: self._reads_code,
+            Record.SHIPMENT: self._reads_shipment,
+            Record.SUBJECT: lambda _key: self.holds(DATA_REGULATOR),
+        }
+
+    # --- the rules of each record kind -------------------------------------------------------------
+    def may_read(self, kind: Record, key: bytes) -> bool:
+        """Whether the member may read record ``key`` of ``kind`` (a 32-byte word; uints big-endian)."""
+        decided = self._decided.get((kind, key))
+        if decided is None:
+            decided = self._decided[(kind, key)] = self._rules[kind](key)
+        return decided
+
+    def holds(self, role: bytes) -> bool:
+        """Whether the member's account holds ``role`` globally (memoised)."""
+        if role not in self._roles:
+            self._roles[role] = self.reader.has_role(self.member.address, role, GLOBAL_SCOPE)
+        return self._roles[role]
+
+    def _reads_letter(self, letter_id: bytes) -> bool:
+        address = SYSTEM_CONTRACT_ADDRESSES["BankConfirmation"]
+        row = self.reader.read(_LETTERS, address, "get_letter", letter_id)
+        parties = (row["auditor_org"], row["bank_org"], row["client_org"])
+        return not row["status"] or is_letter_reader(self, parties)
+
+    def _reads_grant(self, key: bytes) -> bool:
+        grant = AuthorisationQueries(self.reader).get_grant(int.from_bytes(key, "big"))
+        return grant is None or is_grant_reader(self, grant.holder_org, grant.requester_org)
+
+    def _reads_licence(self, id_hash: bytes) -> bool:
+        address = SYSTEM_CONTRACT_ADDRESSES["LicenceRegistry"]
+        row = self.reader.read(_LICENCES, address, "get_licence", id_hash)
+        if not int(row["state"]):
+            return True
+        authority_org = self.reader.read(_LICENCES, address, "licence_types", row["type_id"])["authority_org"]
+        return is_licence_reader(self, row["issuer_org"], authority_org)
+
+    def _reads_code(self, code_id: bytes) -> bool:
+        if self.holds(DRUG_REGULATOR):
+            return True
+        queries = DrugQueries(self.reader)
+        state = queries.get_code(code_id)
+        if not state.known:
+            return True
+        product = queries.get_product(state.product_id)
+        return is_code_reader(self, queries, queries.history(code_id), product.mah_uscc if product else None)
+
+    def _reads_shipment(self, key: bytes) -> bool:
+        if self.holds(DRUG_REGULATOR):
+            return True
+        queries = DrugQueries(self.reader)
+        shipment = queries.get_shipment(int.from_bytes(key, "big"))
+        if shipment is None:
+            return True
+        ends = {queries.organisation_of(shipment.sender), queries.organisation_of(shipment.receiver)}
+        return self.member.uscc in ends
+
+    # --- read paths ---------------------------------------------------------------------------------
+    def may_read_log(self, log: Log, tx_hash: bytes | None = None) -> bool:
+        """Whether the member may read one log: by its record's rule, or because the member's organisation
+        sent the transaction that emitted it. Logs of other contracts are any member's."""
+        contract_name = _CONTRACT_BY_ADDRESS.get(log.address)
+        if contract_name is None:
+            return True
+        located = _EVENT_KEYS.get((contract_name, log.topics[0])) if log.topics else None
+        if located is None:  # no event of the contract's ABI: nothing to attribute, nothing to show
+            return tx_hash is not None and self.sent(tx_hash)
+        kind, where = located
+        key = where.read(log) if where is not None else b""
+        if key is not None and self.may_read(kind, key):
+            return True
+        return tx_hash is not None and self.sent(tx_hash)
+
+    def sent(self, tx_hash: bytes) -> bool:
+        """Whether the member's organisation sent the committed transaction ``tx_hash``."""
+        if tx_hash not in self._senders:
+            stored = self.reader.ledger.get_transaction(tx_hash)
+            sender = stored.transaction.sender if stored is not None else None
+            self._senders[tx_hash] = self.reader.ledger.organisation_of(sender) if sender else ""
+        return bool(self._senders[tx_hash]) and self._senders[tx_hash] == self.member.uscc
+
+    def may_read_transaction(self, tx_hash: bytes, logs: list[Log]) -> bool:
+        """Whether the member may read a committed transaction (calldata, receipt): its organisation sent
+        it, or the transaction emitted logs and the member may read every one of them."""
+        if self.sent(tx_hash):
+            return True
+        return bool(logs) and all(self.may_read_log(log) for log in logs)
+
+    def check_transaction(self, tx_hash: bytes, logs: list[Log]) -> None:
+        """Raise Forbidden unless ``may_read_transaction``."""
+        if not self.may_read_transaction(tx_hash, logs):
+            raise Forbidden(
+                "only the sending organisation and the parties of the records a transaction touches may "
+                "read it",
+                tx_hash="0x" + tx_hash.hex(),
+            )
+
+    def check_call(self, to: bytes, data: bytes, sender: bytes = bytes(20)) -> None:
+        """Raise Forbidden unless the member may make this read-only call.
+
+        A view function of a system contract is checked against its record's rule. Any other function is
+        a dry run of a transaction: allowed as the member's own account or the zero address (what sending
+        it would show the member anyway), never as another account. Calls to other addresses are any
+        member's.
+        """
+        contract_name = _CONTRACT_BY_ADDRESS.get(to)
+        if contract_name is None:
+            return
+        view = _VIEWS.get((contract_name, bytes(data[:4])))
+        if view is None:
+            if sender in (self.member.address, bytes(20)):
+                return
+            raise Forbidden(
+                "a dry run of a transaction is made as the member's own account (or the zero address)",
+                contract=contract_name,
+            )
+        name, kind, index = view
+        if kind is Record.MEMBER or index is None:
+            return
+        start = 4 + 32 * index
+        key = bytes(data[start : start + 32])
+        if len(key) != 32 or not self.may_read(kind, key):
+            raise Forbidden(
+                f"{contract_name}.{name}: only the parties of this {kind.value} and its regulator may "
+                "read it",
+                contract=contract_name,
+                function=name,
+            )
+
+    def check_state(self, address: bytes, slots: int) -> None:
+        """Raise Forbidden unless the member may read ``slots`` storage slots of ``address``: any for
+        other addresses and the open contracts; none of the record-holding system contracts."""
+        contract_name = _CONTRACT_BY_ADDRESS.get(address)
+        if slots and contract_name is not None and contract_name not in OPEN_STATE_CONTRACTS:
+            raise Forbidden(
+                f"storage of {contract_name} holds records of many parties and cannot be read slot by slot; "
+                "ask for the record through its family's API or a proof bundle",
+                contract=contract_name,
+            )
+
+
+def is_finance_regulator(scope: ReadScope) -> bool:
+    """Whether the member sees every letter: holds AUDIT_ACCREDITOR (the finance authority that accredits
+    audit firms) or sits on the consortium committee."""
+    if scope.holds(AUDIT_ACCREDITOR):
+        return True
+    reader, account = scope.reader, scope.member.address
+    return bool(reader.read(_GOVERNANCE, reader.governance_address, "is_committee_member", account))
+
+
+def is_letter_reader(scope: ReadScope, parties: tuple[str, str, str]) -> bool:
+    """A letter is read by its auditor, bank and client organisations and the finance regulator."""
+    return scope.member.uscc in parties or is_finance_regulator(scope)
+
+
+def is_grant_reader(scope: ReadScope, holder_org: str, requester_org: str) -> bool:
+    """A request / grant is read by its holder and requester organisations and the data regulator."""
+    return scope.member.uscc in (holder_org, requester_org) or scope.holds(DATA_REGULATOR)
+
+
+def is_licence_reader(scope: ReadScope, issuer_org: str, authority_org: str) -> bool:
+    """A licence's events are read by its issuing organisation and its type's defining authority."""
+    return scope.member.uscc in (issuer_org, authority_org)
+
+
+def is_code_reader(scope: ReadScope, queries: DrugQueries, events: Any, mah_uscc: str | None) -> bool:
+    """A drug code's history is read by its product's MAH, every organisation in the history and the drug
+    regulator."""
+    if scope.member.uscc == mah_uscc or scope.holds(DRUG_REGULATOR):
+        return True
+    return scope.member.uscc in queries.involved_organisations(events)
+
+
+__all__ = [
+    "EVENT_RECORDS",
+    "OPEN_STATE_CONTRACTS",
+    "PUBLIC_BUNDLE_EVENTS",
+    "VIEW_RECORDS",
+    "ReadScope",
+    "Record",
+    "is_code_reader",
+    "is_finance_regulator",
+    "is_grant_reader",
+    "is_letter_reader",
+    "is_licence_reader",
+    "is_public_bundle",
+    "view_functions_with_arguments",
+]
