@@ -15,7 +15,7 @@ from sdk.crypto import PublicKey, sm3
 from sdk.domains.calendar import CHINA_TZ
 from sdk.errors import EncodingError, IdentifierError, WeakSaltError
 from sdk.identifiers import parse_licence_id, parse_resident_id, parse_uscc
-from sdk.identifiers._text import DIGITS, normalise_code, require_charset
+from sdk.identifiers._text import DIGITS, normalise_code, require_charset, require_length
 
 if TYPE_CHECKING:
     pass
@@ -63,14 +63,7 @@ def validate_type_code(type_code: str) -> str:
     Raises IdentifierError when the length, the USCC (with its check character) or the sequence is wrong.
     """
     code = normalise_code(type_code, field="type_code", label="licence type code")
-    if len(code) != TYPE_CODE_LENGTH:
-        raise IdentifierError(
-            f"licence type code must be {TYPE_CODE_LENGTH} characters, got {len(code)}",
-            field="type_code",
-            value=code,
-            expected=TYPE_CODE_LENGTH,
-            got=len(code),
-        )
+    require_length(code, TYPE_CODE_LENGTH, field="type_code", label="licence type code", shown=code)
     parse_uscc(code[:USCC_LENGTH])
     require_charset(
         code[USCC_LENGTH:],
