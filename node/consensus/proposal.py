@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from node.consensus.messages import (
+    MessageKind,
     Prepare,
     PreparePayload,
     Proposal,
@@ -21,7 +22,6 @@ from node.consensus.protocol import (
     is_reproposal,
 )
 from node.consensus.votes import VotePhase
-from node.consensus.wal import Step
 
 
 class ProposalPhase(VotePhase[BlockT]):
@@ -173,7 +173,7 @@ class ProposalPhase(VotePhase[BlockT]):
         self._checked_seals = set()
         if send_prepare and self._my_index is not None:
             payload = PreparePayload(self._height, self._round, digest)
-            signed = self._sign_step(Step.PREPARE, self._round, digest, payload, lambda s: b"")
+            signed = self._sign_step(MessageKind.PREPARE, self._round, digest, payload, lambda s: b"")
             if signed is not None:
                 self._store_vote(self._prepares, self._round, digest, self._my_index, signed)
                 out.append(Broadcast(Prepare(signed)))
@@ -195,7 +195,7 @@ class ProposalPhase(VotePhase[BlockT]):
             holder.append(Proposal(signed, block, round_changes, prepares))
             return encode_message(holder[0], self.app.encode_block)
 
-        if self._sign_step(Step.PROPOSAL, self._round, digest, payload, encode) is None:
+        if self._sign_step(MessageKind.PROPOSAL, self._round, digest, payload, encode) is None:
             return
         out.append(Broadcast(holder[0]))
         self._accept_proposal(holder[0], digest, now_ms, out, send_prepare=True)

@@ -8,6 +8,7 @@ from typing import Any, Generic
 
 from node.consensus.messages import (
     CommitPayload,
+    MessageKind,
     PreparedCertificate,
     PreparePayload,
     Proposal,
@@ -32,7 +33,7 @@ from node.consensus.protocol import (
     compute_proposer_index,
     compute_round_timeout_ms,
 )
-from node.consensus.wal import ConsensusWal, Step, WalRecord
+from node.consensus.wal import ConsensusWal, WalRecord
 from sdk.errors import ConsensusError, XinlianError
 from sdk.proofs.certificate import compute_quorum
 
@@ -62,7 +63,7 @@ class RoundState(Generic[BlockT]):
     _decided: bool
     _block_deadline_ms: int | None
     _round_deadline_ms: int | None
-    _sent: dict[tuple[int, Step], bytes]
+    _sent: dict[tuple[int, MessageKind], bytes]
     _prepares: dict[int, dict[bytes, dict[int, Signed[PreparePayload]]]]
     _commits: dict[int, dict[bytes, dict[int, Signed[CommitPayload]]]]
     _round_changes: dict[int, RoundChange[BlockT]]
@@ -110,7 +111,7 @@ class RoundState(Generic[BlockT]):
 
     def _sign_step(
         self,
-        step: Step,
+        step: MessageKind,
         round_: int,
         digest: bytes,
         payload: PayloadT,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from node.consensus.messages import (
     Commit,
     CommitPayload,
+    MessageKind,
     Prepare,
     PreparedCertificate,
     PreparePayload,
@@ -21,7 +22,6 @@ from node.consensus.protocol import (
     CommitBlock,
 )
 from node.consensus.round_state import RoundState
-from node.consensus.wal import Step
 from sdk.errors import XinlianError
 from sdk.types import CommitCertificate, Seal
 
@@ -98,7 +98,7 @@ class VotePhase(RoundState[BlockT]):
             payload = CommitPayload(self._height, round_, digest, seal)
             certificate = self._prepared
             signed = self._sign_step(
-                Step.COMMIT,
+                MessageKind.COMMIT,
                 round_,
                 digest,
                 payload,
