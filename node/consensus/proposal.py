@@ -31,8 +31,7 @@ class ProposalPhase(VotePhase[BlockT]):
         self, message: Proposal[BlockT], index: int, now_ms: int, out: list[Action[BlockT]]
     ) -> None:
         round_ = message.round
-        if round_ < self._round:
-            self._count_ignored("stale_round")
+        if self._is_stale(round_):
             return
         if round_ == self._round and self._accepted is not None:
             self._count_ignored("duplicate_proposal")
@@ -175,7 +174,7 @@ class ProposalPhase(VotePhase[BlockT]):
             payload = PreparePayload(self._height, self._round, digest)
             signed = self._sign_step(MessageKind.PREPARE, self._round, digest, payload, lambda s: b"")
             if signed is not None:
-                self._store_vote(self._prepares, self._round, digest, self._my_index, signed)
+                self._store_vote(self._prepares, self._my_index, signed)
                 out.append(Broadcast(Prepare(signed)))
         self._check_prepared(now_ms, out)
 

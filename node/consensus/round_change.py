@@ -30,8 +30,7 @@ class RoundChangePhase(ProposalPhase[BlockT]):
         self, message: RoundChange[BlockT], index: int, now_ms: int, out: list[Action[BlockT]]
     ) -> None:
         round_ = message.round
-        if round_ < self._round:
-            self._count_ignored("stale_round")
+        if self._is_stale(round_):
             return
         reason = self._check_round_change(message)
         if reason is not None:

@@ -148,3 +148,10 @@ class RoundState(Generic[BlockT]):
 
     def _count_ignored(self, reason: str) -> None:
         self.metrics.ignored[reason] = self.metrics.ignored.get(reason, 0) + 1
+
+    def _is_stale(self, round_: int) -> bool:
+        """Whether a message for ``round_`` comes too late (a round below ours); it is counted as ignored."""
+        if round_ < self._round:
+            self._count_ignored("stale_round")
+            return True
+        return False
