@@ -243,6 +243,19 @@ def to_unix_seconds(value: int | dt.datetime | dt.date, *, end_of_day: bool = Fa
     return seconds
 
 
+def to_validity(
+    valid_from: int | dt.datetime | dt.date, valid_until: int | dt.datetime | dt.date | None
+) -> tuple[int, int]:
+    """Return a validity as the registry takes it: (start, end) unix seconds, end 0 for no end date.
+
+    ``valid_until`` None means no end date; a date ends at its last second. Raises EncodingError as
+    ``to_unix_seconds`` does.
+    """
+    start = to_unix_seconds(valid_from)
+    end = 0 if valid_until is None else to_unix_seconds(valid_until, end_of_day=True)
+    return start, end
+
+
 def format_time(seconds: int) -> str:
     return dt.datetime.fromtimestamp(seconds, tz=CHINA_TZ).isoformat()
 
