@@ -13,6 +13,7 @@ from node.consensus.messages import (
     Commit,
     CommitPayload,
     Message,
+    MessageKind,
     Prepare,
     PreparedCertificate,
     PreparePayload,
@@ -53,7 +54,7 @@ from node.consensus.protocol import (
     validate_commit_certificate,
 )
 from node.consensus.round_change import RoundChangePhase
-from node.consensus.wal import ConsensusWal, Step, WalRecord
+from node.consensus.wal import ConsensusWal, WalRecord
 from sdk.errors import ConsensusError, EncodingError, XinlianError
 from sdk.proofs.certificate import compute_quorum
 from sdk.types import CommitCertificate
@@ -160,7 +161,7 @@ class QbftCore(RoundChangePhase[BlockT], FutureBuffer[BlockT]):
         self._decided = False
         self._block_deadline_ms: int | None = None
         self._round_deadline_ms: int | None = None
-        self._sent: dict[tuple[int, Step], bytes] = {}
+        self._sent: dict[tuple[int, MessageKind], bytes] = {}
         self._prepares: dict[int, dict[bytes, dict[int, Signed[PreparePayload]]]] = {}
         self._commits: dict[int, dict[bytes, dict[int, Signed[CommitPayload]]]] = {}
         self._round_changes: dict[int, RoundChange[BlockT]] = {}
@@ -187,7 +188,9 @@ class QbftCore(RoundChangePhase[BlockT], FutureBuffer[BlockT]):
         best_commit: WalRecord | None = None
         for record in records:
             self._sent[(record.round, record.step)] = record.digest
-            if record.step is Step.COMMIT and (best_commit is None or record.round > best_commit.round):
+            if record.step is MessageKind.COMMIT and (
+                best_commit is None or record.round > best_commit.round
+            ):
                 best_commit = record
         if best_commit is not None:
             try:
@@ -200,7 +203,7 @@ class QbftCore(RoundChangePhase[BlockT], FutureBuffer[BlockT]):
         for record in records:
             if record.round != restored_round or not record.payload:
                 continue
-            if record.step in (Step.PROPOSAL, Step.ROUND_CHANGE):
+            if record.step in (MessageKind.PROPOSAL, MessageKind.ROUND_CHANGE):
                 try:
                     message = decode_message(record.payload, self.app.decode_block)
                 except EncodingError:
@@ -357,7 +360,7 @@ class QbftCore(RoundChangePhase[BlockT], FutureBuffer[BlockT]):
         if (
             self._my_index is None
             or self.proposer_index(0) != self._my_index
-            or (0, Step.PROPOSAL) in self._sent
+            or (0, MessageKind.PROPOSAL) in self._sent
         ):
             return
         try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from node.consensus.messages import (
+    MessageKind,
     Prepare,
     PreparePayload,
     Proposal,
@@ -21,7 +22,6 @@ from node.consensus.protocol import (
     is_reproposal,
 )
 from node.consensus.votes import VotePhase
-from node.consensus.wal import Step
 
 
 class ProposalPhase(VotePhase[BlockT]):
@@ -31,8 +31,7 @@ class ProposalPhase(VotePhase[BlockT]):
         self, message: Proposal[BlockT], index: int, now_ms: int, out: list[Action[BlockT]]
     ) -> None:
         round_ = message.round
-        if round_ < self._round:
-            self._count_ignored("stale_round")
+        if self._is_stale(round_):
             return
         if round_ == self._round and self._accepted is not None:
             self._count_ignored("duplicate_proposal")
@@ -173,9 +172,9 @@ class ProposalPhase(VotePhase[BlockT]):
         self._checked_seals = set()
         if send_prepare and self._my_index is not None:
             payload = PreparePayload(self._height, self._round, digest)
-            signed = self._sign_step(Step.PREPARE, self._round, digest, payload, lambda s: b"")
+            signed = self._sign_step(MessageKind.PREPARE, self._round, digest, payload, lambda s: b"")
             if signed is not None:
-                self._store_vote(self._prepares, self._round, digest, self._my_index, signed)
+                self._store_vote(self._prepares, self._my_index, signed)
                 out.append(Broadcast(Prepare(signed)))
         self._check_prepared(now_ms, out)
 
@@ -195,7 +194,7 @@ class ProposalPhase(VotePhase[BlockT]):
             holder.append(Proposal(signed, block, round_changes, prepares))
             return encode_message(holder[0], self.app.encode_block)
 
-        if self._sign_step(Step.PROPOSAL, self._round, digest, payload, encode) is None:
+        if self._sign_step(MessageKind.PROPOSAL, self._round, digest, payload, encode) is None:
             return
         out.append(Broadcast(holder[0]))
         self._accept_proposal(holder[0], digest, now_ms, out, send_prepare=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from node.consensus.messages import (
+    MessageKind,
     PreparePayload,
     RoundChange,
     RoundChangePayload,
@@ -18,7 +19,6 @@ from node.consensus.protocol import (
     compute_max_faulty,
     has_consistent_prepared_metadata,
 )
-from node.consensus.wal import Step
 from sdk.crypto import sm3
 
 
@@ -30,8 +30,7 @@ class RoundChangePhase(ProposalPhase[BlockT]):
         self, message: RoundChange[BlockT], index: int, now_ms: int, out: list[Action[BlockT]]
     ) -> None:
         round_ = message.round
-        if round_ < self._round:
-            self._count_ignored("stale_round")
+        if self._is_stale(round_):
             return
         reason = self._check_round_change(message)
         if reason is not None:
@@ -82,7 +81,7 @@ class RoundChangePhase(ProposalPhase[BlockT]):
                     len(by_round[round_]) >= self.quorum
                     and self.proposer_index(round_) == self._my_index
                     and not (round_ == self._round and self._accepted is not None)
-                    and (round_, Step.PROPOSAL) not in self._sent
+                    and (round_, MessageKind.PROPOSAL) not in self._sent
                 ):
                     self._propose_with_justification(round_, by_round[round_], now_ms, out)
                     return
@@ -118,7 +117,7 @@ class RoundChangePhase(ProposalPhase[BlockT]):
                 holder.append(message)
                 return encode_message(message, self.app.encode_block)
 
-            signed = self._sign_step(Step.ROUND_CHANGE, round_, digest, payload, encode)
+            signed = self._sign_step(MessageKind.ROUND_CHANGE, round_, digest, payload, encode)
             if signed is not None:
                 self._round_changes[self._my_index] = holder[0]
                 out.append(Broadcast(holder[0]))

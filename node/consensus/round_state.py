@@ -8,6 +8,7 @@ from typing import Any, Generic
 
 from node.consensus.messages import (
     CommitPayload,
+    MessageKind,
     PreparedCertificate,
     PreparePayload,
     Proposal,
@@ -32,7 +33,7 @@ from node.consensus.protocol import (
     compute_proposer_index,
     compute_round_timeout_ms,
 )
-from node.consensus.wal import ConsensusWal, Step, WalRecord
+from node.consensus.wal import ConsensusWal, WalRecord
 from sdk.errors import ConsensusError, XinlianError
 from sdk.proofs.certificate import compute_quorum
 
@@ -62,7 +63,7 @@ class RoundState(Generic[BlockT]):
     _decided: bool
     _block_deadline_ms: int | None
     _round_deadline_ms: int | None
-    _sent: dict[tuple[int, Step], bytes]
+    _sent: dict[tuple[int, MessageKind], bytes]
     _prepares: dict[int, dict[bytes, dict[int, Signed[PreparePayload]]]]
     _commits: dict[int, dict[bytes, dict[int, Signed[CommitPayload]]]]
     _round_changes: dict[int, RoundChange[BlockT]]
@@ -110,7 +111,7 @@ class RoundState(Generic[BlockT]):
 
     def _sign_step(
         self,
-        step: Step,
+        step: MessageKind,
         round_: int,
         digest: bytes,
         payload: PayloadT,
@@ -147,3 +148,10 @@ class RoundState(Generic[BlockT]):
 
     def _count_ignored(self, reason: str) -> None:
         self.metrics.ignored[reason] = self.metrics.ignored.get(reason, 0) + 1
+
+    def _is_stale(self, round_: int) -> bool:
+        """Whether a message for ``round_`` comes too late (a round below ours); it is counted as ignored."""
+        if round_ < self._round:
+            self._count_ignored("stale_round")
+            return True
+        return False

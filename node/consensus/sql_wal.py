@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from node.consensus.wal import EquivocationRefused, Step, WalRecord
+from node.consensus.messages import MessageKind
+from node.consensus.wal import EquivocationRefused, WalRecord
 from node.storage import Store
 from sdk.errors import StorageError
 
@@ -45,9 +46,11 @@ class SqlWal:
         """Return the records of ``height`` in append order; unknown step names are skipped."""
         records: list[WalRecord] = []
         for entry in self.store.load_wal(height):
-            if entry.height != height or entry.step not in Step.__members__:
+            if entry.height != height or entry.step not in MessageKind.__members__:
                 continue
-            records.append(WalRecord(entry.height, entry.round, Step[entry.step], entry.value, entry.encoded))
+            records.append(
+                WalRecord(entry.height, entry.round, MessageKind[entry.step], entry.value, entry.encoded)
+            )
         return tuple(records)
 
     def prune_below(self, height: int) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from node.consensus.messages import (
     Commit,
     CommitPayload,
+    MessageKind,
     Prepare,
     PreparedCertificate,
     PreparePayload,
@@ -21,7 +22,6 @@ from node.consensus.protocol import (
     CommitBlock,
 )
 from node.consensus.round_state import RoundState
-from node.consensus.wal import Step
 from sdk.errors import XinlianError
 from sdk.types import CommitCertificate, Seal
 
@@ -30,42 +30,33 @@ class VotePhase(RoundState[BlockT]):
     """PREPAREs and COMMITs: a quorum of PREPAREs prepares the accepted block; of COMMITs, decides it."""
 
     def _on_prepare(self, message: Prepare, index: int, now_ms: int, out: list[Action[BlockT]]) -> None:
-        payload = message.signed.payload
-        if not self._is_storable_round(payload.round):
-            return
-        if not self._store_vote(self._prepares, payload.round, payload.digest, index, message.signed):
-            return
-        if payload.round == self._round:
+        if self._store_vote(self._prepares, index, message.signed):
             self._check_prepared(now_ms, out)
 
     def _on_commit(self, message: Commit, index: int, now_ms: int, out: list[Action[BlockT]]) -> None:
-        payload = message.signed.payload
-        if not self._is_storable_round(payload.round):
-            return
         # The seal signs the block header's round, known only with the block: it is checked when counted.
-        if not self._store_vote(self._commits, payload.round, payload.digest, index, message.signed):
-            return
-        if payload.round == self._round:
+        if self._store_vote(self._commits, index, message.signed):
             self._check_committed(out)
-
-    def _is_storable_round(self, round_: int) -> bool:
-        if round_ < self._round:
-            self._count_ignored("stale_round")
-            return False
-        if round_ > self._round + FUTURE_ROUND_WINDOW:
-            self._count_ignored("round_too_far")
-            return False
-        return True
 
     def _store_vote(
         self,
         store: dict[int, dict[bytes, dict[int, Signed[PreparePayload]]]]
         | dict[int, dict[bytes, dict[int, Signed[CommitPayload]]]],
-        round_: int,
-        digest: bytes,
         index: int,
         signed: Signed[PreparePayload] | Signed[CommitPayload],
     ) -> bool:
+        """Store a PREPARE or COMMIT of validator ``index`` by (round, digest), the one rule for both phases.
+
+        Ignored (and counted): a stale round, a round beyond the window, a second vote for the digest or
+        more digests than an author may vote for in a round. Returns whether the vote was stored for the
+        current round, where a quorum may now be reached.
+        """
+        round_, digest = signed.payload.round, signed.payload.digest
+        if self._is_stale(round_):
+            return False
+        if round_ > self._round + FUTURE_ROUND_WINDOW:
+            self._count_ignored("round_too_far")
+            return False
         by_digest = store.setdefault(round_, {})
         votes = by_digest.get(digest)
         if votes is not None and index in votes:
@@ -75,7 +66,7 @@ class VotePhase(RoundState[BlockT]):
             self._count_ignored("too_many_digests")
             return False
         by_digest.setdefault(digest, {})[index] = signed  # type: ignore[assignment]
-        return True
+        return round_ == self._round
 
     def _check_prepared(self, now_ms: int, out: list[Action[BlockT]]) -> None:
         accepted = self._accepted
@@ -98,14 +89,14 @@ class VotePhase(RoundState[BlockT]):
             payload = CommitPayload(self._height, round_, digest, seal)
             certificate = self._prepared
             signed = self._sign_step(
-                Step.COMMIT,
+                MessageKind.COMMIT,
                 round_,
                 digest,
                 payload,
                 lambda s: encode_prepared_certificate(certificate, self.app.encode_block),
             )
             if signed is not None:
-                self._store_vote(self._commits, round_, digest, self._my_index, signed)
+                self._store_vote(self._commits, self._my_index, signed)
                 out.append(Broadcast(Commit(signed)))
         self._check_committed(out)
 

@@ -3,19 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import IntEnum
 from typing import Protocol
 
+from node.consensus.messages import MessageKind
 from sdk.errors import ConsensusError
-
-
-class Step(IntEnum):
-    """The signing steps of QBFT; at most one value is ever signed per (height, round, step)."""
-
-    PROPOSAL = 1
-    PREPARE = 2
-    COMMIT = 3
-    ROUND_CHANGE = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +20,7 @@ class WalRecord:
 
     height: int
     round: int
-    step: Step
+    step: MessageKind  # the signing step: the kind of message signed (the SQL WAL stores its name)
     digest: bytes
     payload: bytes = b""
 
@@ -65,7 +56,7 @@ class InMemoryWal:
 
     def __init__(self) -> None:
         self._records: list[WalRecord] = []
-        self._index: dict[tuple[int, int, Step], bytes] = {}
+        self._index: dict[tuple[int, int, MessageKind], bytes] = {}
 
     def append(self, record: WalRecord) -> None:
         """Append ``record``; raises EquivocationRefused for a different digest at a signed step."""

@@ -32,7 +32,7 @@ def create_store_engine(url: str) -> Engine:
         return _create_sqlite_engine(url, in_memory=parsed.database in (None, "", ":memory:"))
     if backend == "postgresql":
         # Connections autocommit by default, so point reads cost one round trip (no BEGIN/ROLLBACK);
-        # writes switch their connection to READ COMMITTED for one explicit transaction (Store._write).
+        # writes switch their connection to READ COMMITTED for one explicit transaction (Database.write).
         # No pre-ping (another round trip per checkout): a connection broken by a server restart fails
         # once, SQLAlchemy then invalidates the pool, and the caller's retry gets a fresh connection.
         return create_engine(

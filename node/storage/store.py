@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import MappingProxyType, TracebackType
 from typing import Any, TypeVar, Unpack
 
@@ -25,7 +22,7 @@ from node.storage.convert import (
     receipt_and_log_rows,
     transaction_rows,
 )
-from node.storage.engine import SQLITE_BEGIN_OPTION, create_store_engine
+from node.storage.database import BulkInsert, Database
 from node.storage.logs import LogFilter, log_page, log_statement, page_limit
 from node.storage.models import (
     ALL_TABLES,
@@ -53,40 +50,14 @@ DecodedT = TypeVar("DecodedT")
 CertificateCheck = Callable[[BlockHeader, CommitCertificate], object]
 
 
-@dataclass(frozen=True, slots=True)
-class _BulkInsert:
-    """A plain-SQL INSERT of positional rows; SQLite and PostgreSQL both accept ON CONFLICT … as written."""
-
-    table: Table
-    columns: tuple[str, ...]
-    suffix: str = ""
-
-    def __post_init__(self) -> None:
-        for column in self.columns:
-            if column not in self.table.c:
-                raise ValueError(f"{self.table.name} has no column {column}")
-
-    def sql(self, rows: int = 1) -> str:
-        """Return the statement for ``rows`` rows, with "?" placeholders."""
-        group = "(" + ", ".join("?" for _ in self.columns) + ")"
-        values = ", ".join(group for _ in range(rows))
-        # Only our own table and column names are interpolated; values are always bound parameters.
-        return f"INSERT INTO {self.table.name} ({', '.join(self.columns)}) VALUES {values}{self.suffix}"  # noqa: S608
-
-    @property
-    def rows_per_statement(self) -> int:
-        # PostgreSQL takes at most 65535 bind parameters per statement.
-        return max(1, min(1000, 65535 // len(self.columns)))
-
-
-# The hot paths (block commits, point reads) go straight to the driver: SQLAlchemy's per-row parameter
-# processing would cost more than the inserts themselves. Everything else uses Core expressions.
-_SQL_INSERT_BLOCK = _BulkInsert(BLOCKS, BLOCK_COLUMNS)
-_SQL_INSERT_TRANSACTIONS = _BulkInsert(TRANSACTIONS, TRANSACTION_COLUMNS)
-_SQL_INSERT_RECEIPTS = _BulkInsert(RECEIPTS, RECEIPT_COLUMNS)
-_SQL_INSERT_LOGS = _BulkInsert(LOGS, LOG_COLUMNS)
-_SQL_INSERT_STATE_NODES = _BulkInsert(STATE_NODES, KEY_VALUE_COLUMNS, " ON CONFLICT (key) DO NOTHING")
-_SQL_UPSERT_METADATA = _BulkInsert(
+# The hot paths (block commits, point reads) go straight to the driver (Database.execute_many and fetch);
+# everything else uses Core expressions.
+_SQL_INSERT_BLOCK = BulkInsert(BLOCKS, BLOCK_COLUMNS)
+_SQL_INSERT_TRANSACTIONS = BulkInsert(TRANSACTIONS, TRANSACTION_COLUMNS)
+_SQL_INSERT_RECEIPTS = BulkInsert(RECEIPTS, RECEIPT_COLUMNS)
+_SQL_INSERT_LOGS = BulkInsert(LOGS, LOG_COLUMNS)
+_SQL_INSERT_STATE_NODES = BulkInsert(STATE_NODES, KEY_VALUE_COLUMNS, " ON CONFLICT (key) DO NOTHING")
+_SQL_UPSERT_METADATA = BulkInsert(
     METADATA, KEY_VALUE_COLUMNS, " ON CONFLICT (key) DO UPDATE SET value = excluded.value"
 )
 _SQL_HEAD = "SELECT height, block_hash FROM blocks ORDER BY height DESC LIMIT 1"
@@ -118,25 +89,23 @@ class Store:
         Raises: StorageError if the database cannot be opened or has another schema version.
         """
         self.url = url
-        self._engine = create_store_engine(url)
-        self._dialect = self._engine.dialect.name
-        self._dbapi_error: type[Exception] = self._engine.dialect.loaded_dbapi.Error
+        self._db = Database(url)
         try:
-            SQLModel.metadata.create_all(self._engine, tables=list(ALL_TABLES))
+            SQLModel.metadata.create_all(self._db.engine, tables=list(ALL_TABLES))
             self._create_missing_indexes()
         except SQLAlchemyError as exc:
-            self._engine.dispose()
-            raise StorageError(f"cannot open the database: {exc}", url=self._safe_url()) from exc
+            self._db.close()
+            raise StorageError(f"cannot open the database: {exc}", url=self._db.safe_url()) from exc
         try:
             self._check_schema_version()
         except StorageError:
-            self._engine.dispose()
+            self._db.close()
             raise
 
     # --- lifecycle ----------------------------------------------------------------------------------
     def close(self) -> None:
         """Close every pooled connection; the Store must not be used afterwards."""
-        self._engine.dispose()
+        self._db.close()
 
     def __enter__(self) -> Store:
         return self
@@ -149,80 +118,18 @@ class Store:
     @property
     def dialect(self) -> str:
         """The database kind: ``"sqlite"`` or ``"postgresql"``."""
-        return self._dialect
-
-    def _safe_url(self) -> str:
-        return self._engine.url.render_as_string(hide_password=True)
-
-    def _sql(self, statement: str) -> str:
-        # psycopg's placeholder is %s; our statements contain no other "?" or "%".
-        return statement.replace("?", "%s") if self._dialect == "postgresql" else statement
-
-    def _fetch(self, statement: str, parameters: tuple[object, ...]) -> list[tuple[Any, ...]]:
-        # A pooled driver connection without SQLAlchemy's execution machinery (~20 µs vs ~150 µs).
-        try:
-            raw = self._engine.raw_connection()
-        except SQLAlchemyError as exc:
-            raise StorageError(f"database read failed: {exc}") from exc
-        try:
-            cursor = raw.cursor()
-            try:
-                cursor.execute(self._sql(statement), parameters)
-                return list(cursor.fetchall())
-            finally:
-                cursor.close()
-        except self._dbapi_error as exc:
-            raise StorageError(f"database read failed: {exc}") from exc
-        finally:
-            raw.close()
-
-    def _execute_many(
-        self, conn: Connection, statement: _BulkInsert, rows: Sequence[tuple[Any, ...]]
-    ) -> None:
-        if self._dialect != "postgresql":
-            # sqlite3's executemany reuses one prepared statement in-process: nothing to gain from batching.
-            conn.exec_driver_sql(statement.sql(), list(rows))
-            return
-        # PostgreSQL: multi-row VALUES, so a block costs a few round trips rather than one per row.
-        step = statement.rows_per_statement
-        for start in range(0, len(rows), step):
-            chunk = rows[start : start + step]
-            flat = tuple(value for row in chunk for value in row)
-            conn.exec_driver_sql(self._sql(statement.sql(len(chunk))), flat)
-
-    @contextmanager
-    def _read(self) -> Iterator[Connection]:
-        try:
-            with self._engine.connect() as conn:
-                yield conn
-        except SQLAlchemyError as exc:
-            raise StorageError(f"database read failed: {exc}") from exc
-
-    @contextmanager
-    def _write(self) -> Iterator[Connection]:
-        # One SQL transaction: committed when the block exits normally, rolled back on any exception.
-        try:
-            with self._engine.connect() as conn:
-                if self._dialect == "sqlite":
-                    conn.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"})
-                else:
-                    # The engine autocommits; this connection runs one real transaction (reset on return).
-                    conn.execution_options(isolation_level="READ COMMITTED")
-                with conn.begin():
-                    yield conn
-        except SQLAlchemyError as exc:
-            raise StorageError(f"database write failed: {exc}") from exc
+        return self._db.dialect
 
     def _create_missing_indexes(self) -> None:
         # create_all skips the indexes of a table that exists: a database made before an index was added
         # gets it here (once; building it over a long chain's logs takes a while at that start-up).
         for table in ALL_TABLES:
             for index in table.indexes:
-                index.create(self._engine, checkfirst=True)
+                index.create(self._db.engine, checkfirst=True)
 
     def _check_schema_version(self) -> None:
         expected = str(SCHEMA_VERSION).encode()
-        with self._write() as conn:
+        with self._db.write() as conn:
             found = conn.execute(
                 select(METADATA.c.value).where(METADATA.c.key == SCHEMA_VERSION_KEY)
             ).scalar_one_or_none()
@@ -283,18 +190,18 @@ class Store:
         new_nodes = list(state_nodes.items())
         new_metadata = list(metadata.items())
 
-        with self._write() as conn:
+        with self._db.write() as conn:
             self._validate_next(conn, header)
-            self._execute_many(conn, _SQL_INSERT_BLOCK, [new_block])
+            self._db.execute_many(conn, _SQL_INSERT_BLOCK, [new_block])
             if new_transactions:
-                self._execute_many(conn, _SQL_INSERT_TRANSACTIONS, new_transactions)
-                self._execute_many(conn, _SQL_INSERT_RECEIPTS, new_receipts)
+                self._db.execute_many(conn, _SQL_INSERT_TRANSACTIONS, new_transactions)
+                self._db.execute_many(conn, _SQL_INSERT_RECEIPTS, new_receipts)
             if new_logs:
-                self._execute_many(conn, _SQL_INSERT_LOGS, new_logs)
+                self._db.execute_many(conn, _SQL_INSERT_LOGS, new_logs)
             if new_nodes:
-                self._execute_many(conn, _SQL_INSERT_STATE_NODES, new_nodes)
+                self._db.execute_many(conn, _SQL_INSERT_STATE_NODES, new_nodes)
             if new_metadata:
-                self._execute_many(conn, _SQL_UPSERT_METADATA, new_metadata)
+                self._db.execute_many(conn, _SQL_UPSERT_METADATA, new_metadata)
         return block_hash
 
     def _validate_next(self, conn: Connection, header: BlockHeader) -> None:
@@ -328,7 +235,7 @@ class Store:
     # --- reading blocks -----------------------------------------------------------------------------
     def head(self) -> tuple[int, bytes] | None:
         """Return ``(height, block_hash)`` of the highest committed block, or None for an empty store."""
-        rows = self._fetch(_SQL_HEAD, ())
+        rows = self._db.fetch(_SQL_HEAD, ())
         return None if not rows else (int(rows[0][0]), bytes(rows[0][1]))
 
     def get_header(self, height: int) -> BlockHeader | None:
@@ -344,24 +251,24 @@ class Store:
     def _decode_block_column(
         self, column: ColumnElement[Any], what: str, decode: Callable[[bytes], DecodedT], height: int
     ) -> DecodedT | None:
-        with self._read() as conn:
+        with self._db.read() as conn:
             data = conn.execute(select(column).where(BLOCKS.c.height == height)).scalar()
         return None if data is None else decode_stored(what, decode, bytes(data), height=height)
 
     def get_height_by_hash(self, block_hash: bytes) -> int | None:
         """Return the height of the committed block with ``block_hash``, or None."""
-        with self._read() as conn:
+        with self._db.read() as conn:
             height = conn.execute(select(BLOCKS.c.height).where(BLOCKS.c.block_hash == block_hash)).scalar()
         return None if height is None else int(height)
 
     def get_block(self, height: int) -> Block | None:
         """Return the committed block at ``height`` (header, transactions, next validators), or None."""
-        with self._read() as conn:
+        with self._db.read() as conn:
             return self._load_block(conn, BLOCKS.c.height == height)
 
     def get_block_by_hash(self, block_hash: bytes) -> Block | None:
         """Return the committed block whose hash is ``block_hash``, or None."""
-        with self._read() as conn:
+        with self._db.read() as conn:
             return self._load_block(conn, BLOCKS.c.block_hash == block_hash)
 
     def _load_block(self, conn: Connection, where: ColumnElement[bool]) -> Block | None:
@@ -396,7 +303,7 @@ class Store:
         Heights above the head are simply absent from the list. Raises StorageError if a height inside
         the stored range is missing.
         """
-        with self._read() as conn:
+        with self._db.read() as conn:
             rows = conn.execute(
                 select(BLOCKS.c.height, BLOCKS.c.block_hash)
                 .where(BLOCKS.c.height >= from_height, BLOCKS.c.height <= to_height)
@@ -424,7 +331,7 @@ class Store:
         self, statement: str, what: str, decode: Callable[[bytes], DecodedT], tx_hash: bytes
     ) -> tuple[DecodedT, int, int] | None:
         """Run ``statement`` (selecting encoded, height, tx_index by tx_hash); decode what it found."""
-        rows = self._fetch(statement, (tx_hash,))
+        rows = self._db.fetch(statement, (tx_hash,))
         if not rows:
             return None
         encoded, height, index = rows[0]
@@ -432,7 +339,7 @@ class Store:
 
     def get_block_receipts(self, height: int) -> list[Receipt] | None:
         """Return the receipts of the block at ``height`` in transaction order, or None if no such block."""
-        with self._read() as conn:
+        with self._db.read() as conn:
             if conn.execute(select(BLOCKS.c.height).where(BLOCKS.c.height == height)).first() is None:
                 return None
             encoded = _encoded_in_block(conn, RECEIPTS, height)
@@ -448,7 +355,7 @@ class Store:
         for start in range(0, len(wanted), _IN_CHUNK):
             chunk = tuple(wanted[start : start + _IN_CHUNK])
             marks = ", ".join("?" for _ in chunk)  # placeholders only; the hashes are bound parameters
-            rows = self._fetch(f"SELECT tx_hash FROM transactions WHERE tx_hash IN ({marks})", chunk)  # noqa: S608
+            rows = self._db.fetch(f"SELECT tx_hash FROM transactions WHERE tx_hash IN ({marks})", chunk)  # noqa: S608
             found.update(bytes(row[0]) for row in rows)
         return found
 
@@ -464,19 +371,19 @@ class Store:
         Raises: StorageError (code ``invalid_log_query``) for more than four topic positions or a bad limit.
         """
         statement = log_statement(log_filter)
-        with self._read() as conn:
+        with self._db.read() as conn:
             rows = conn.execute(statement).all()
         return log_page(rows, page_limit(log_filter))
 
     # --- state nodes and metadata -------------------------------------------------------------------
     def get_state_node(self, key: bytes) -> bytes | None:
         """Return the stored MPT node (or code) under ``key``, or None."""
-        rows = self._fetch(_SQL_GET_STATE_NODE, (key,))
+        rows = self._db.fetch(_SQL_GET_STATE_NODE, (key,))
         return bytes(rows[0][0]) if rows else None
 
     def get_metadata(self, key: str) -> bytes | None:
         """Return the metadata value under ``key``, or None."""
-        rows = self._fetch(_SQL_GET_METADATA, (key,))
+        rows = self._db.fetch(_SQL_GET_METADATA, (key,))
         return bytes(rows[0][0]) if rows else None
 
     def set_metadata(self, key: str, value: bytes) -> None:
@@ -486,22 +393,12 @@ class Store:
         """
         if not isinstance(value, bytes):
             raise StorageError("metadata values are bytes", key=key)
-        with self._write() as conn:
-            self._execute_many(conn, _SQL_UPSERT_METADATA, [(key, value)])
+        with self._db.write() as conn:
+            self._db.execute_many(conn, _SQL_UPSERT_METADATA, [(key, value)])
 
     def bytes_on_disk(self) -> int:
         """Return the database size in bytes: file + ``-wal`` + ``-shm`` (SQLite) or pg_database_size."""
-        if self._dialect == "postgresql":
-            with self._read() as conn:
-                return int(conn.execute(select(func.pg_database_size(func.current_database()))).scalar_one())
-        path = self._engine.url.database
-        if not path or path == ":memory:":
-            return 0
-        return sum(
-            os.path.getsize(candidate)
-            for candidate in (path, path + "-wal", path + "-shm")
-            if os.path.exists(candidate)
-        )
+        return self._db.bytes_on_disk()
 
     # --- consensus write-ahead log ------------------------------------------------------------------
     def append_wal(self, height: int, round: int, step: str, value: bytes, encoded: bytes) -> None:
@@ -512,7 +409,7 @@ class Store:
         Raises: StorageError (code ``wal_conflict``) if the slot already holds a different entry — the
         caller was about to equivocate — or if the write fails.
         """
-        with self._write() as conn:
+        with self._db.write() as conn:
             existing = conn.execute(
                 select(WAL.c.value, WAL.c.encoded).where(
                     WAL.c.height == height, WAL.c.round == round, WAL.c.step == step
@@ -535,7 +432,7 @@ class Store:
 
     def load_wal(self, from_height: int = 0) -> list[WalEntry]:
         """Return the WAL entries at ``from_height`` and above, in the order they were appended."""
-        with self._read() as conn:
+        with self._db.read() as conn:
             rows = conn.execute(
                 select(WAL.c.height, WAL.c.round, WAL.c.step, WAL.c.value, WAL.c.encoded)
                 .where(WAL.c.height >= from_height)
@@ -547,7 +444,7 @@ class Store:
 
     def prune_wal(self, below_height: int) -> int:
         """Delete the WAL entries of heights below ``below_height``; returns how many were deleted."""
-        with self._write() as conn:
+        with self._db.write() as conn:
             result = conn.execute(delete(WAL).where(WAL.c.height < below_height))
         return int(result.rowcount)
 
@@ -575,7 +472,7 @@ class Store:
         previous: tuple[int, bytes] | None = None
         next_height: int | None = None
         while True:
-            with self._read() as conn:
+            with self._db.read() as conn:
                 query = select(BLOCKS.c.height, BLOCKS.c.block_hash, BLOCKS.c.header).order_by(
                     BLOCKS.c.height
                 )
@@ -608,7 +505,7 @@ class Store:
         self, header: BlockHeader, block_hash: bytes, verify_certificate: CertificateCheck
     ) -> None:
         height = header.height
-        with self._read() as conn:
+        with self._db.read() as conn:
             row = conn.execute(
                 select(BLOCKS.c.certificate, BLOCKS.c.tx_count).where(BLOCKS.c.height == height)
             ).one()

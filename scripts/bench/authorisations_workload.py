@@ -26,14 +26,14 @@ import secrets
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from scripts.bench.common import CommitRun, split_evenly  # noqa: E402
+from scripts.bench.common import CommitFigures, CommitRun, split_evenly  # noqa: E402
 from scripts.demo_common import demo_parser  # noqa: E402
 from sdk.client import Client  # noqa: E402
 from sdk.contracts import Contract  # noqa: E402
@@ -52,20 +52,13 @@ _DA = Contract("DataAuthorisation")
 
 
 @dataclass
-class AuthorisationWorkloadResult:
+class AuthorisationWorkloadResult(CommitFigures):
     """What one run measured (times in seconds unless the name says otherwise)."""
 
     uses_submitted: int = 0
     uses_committed: int = 0  # from the grants' on-chain use counters
-    refused: int = 0  # refused at admission (not counting mempool_full retries)
-    refusals: dict[str, int] = field(default_factory=dict)
-    seconds: float = 0.0  # first submit → last commit seen
     uses_per_s: float = 0.0  # committed uses / seconds
-    submit_per_s: float = 0.0
     sign_per_s: float = 0.0
-    latency_p50_ms: float = 0.0
-    latency_p99_ms: float = 0.0
-    blocks: int = 0
     grants: int = 0
 
 
@@ -200,17 +193,12 @@ def run_authorisation_workload(
         before = count_uses(client, grant_ids)
 
         run = CommitRun(url, batches, client.chain_info().height)
-        result.refusals = run.refusals
         run.measure(COMMIT_WAIT_S, seconds)
+        result.record(run)
         result.uses_submitted = len(run.accepted)
-        result.refused = sum(result.refusals.values())
         result.uses_committed = count_uses(client, grant_ids) - before
-        result.blocks = run.blocks
         if run.committed:
-            result.seconds = run.seconds
             result.uses_per_s = result.uses_committed / result.seconds
-            result.submit_per_s = run.submit_per_s
-            result.latency_p50_ms, result.latency_p99_ms = run.latency_ms(0.50), run.latency_ms(0.99)
     return result
 
 

@@ -1,11 +1,13 @@
 """Helpers shared by the benchmarks: rates and quantiles, a watcher that timestamps committed transactions,
-concurrent submitters, and one timed run of pre-signed batches from first submission to last commit."""
+concurrent submitters, one timed run of pre-signed batches from first submission to last commit, and the
+figures every workload reports of such a run."""
 
 from __future__ import annotations
 
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 from sdk.client import Client
 from sdk.errors import XinlianError
@@ -207,3 +209,29 @@ class CommitRun:
     def latency_ms(self, fraction: float) -> float:
         """The ``fraction`` quantile of submit-to-commit latency, in milliseconds."""
         return 1000 * percentile([self.committed[h] - self.submit_times[h] for h in self.committed], fraction)
+
+
+@dataclass
+class CommitFigures:
+    """What a workload reports of its CommitRun; a workload's result type adds its own counts and rates.
+
+    The timings stay 0.0 when nothing committed.
+    """
+
+    refused: int = 0  # refused at admission (not counting mempool_full retries)
+    refusals: dict[str, int] = field(default_factory=dict)
+    blocks: int = 0
+    seconds: float = 0.0  # first submit → last commit seen
+    submit_per_s: float = 0.0
+    latency_p50_ms: float = 0.0
+    latency_p99_ms: float = 0.0
+
+    def record(self, run: CommitRun) -> None:
+        """Take the figures of ``run`` once it has stopped."""
+        self.refusals = run.refusals
+        self.refused = sum(run.refusals.values())
+        self.blocks = run.blocks
+        if run.committed:
+            self.seconds = run.seconds
+            self.submit_per_s = run.submit_per_s
+            self.latency_p50_ms, self.latency_p99_ms = run.latency_ms(0.50), run.latency_ms(0.99)

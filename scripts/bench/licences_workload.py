@@ -27,14 +27,14 @@ import secrets
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from scripts.bench.common import CommitRun, split_evenly  # noqa: E402
+from scripts.bench.common import CommitFigures, CommitRun, split_evenly  # noqa: E402
 from scripts.demo_common import demo_parser  # noqa: E402
 from sdk.client import Client  # noqa: E402
 from sdk.crypto import sm3  # noqa: E402
@@ -49,20 +49,13 @@ JURISDICTION = "110105"
 
 
 @dataclass
-class LicenceWorkloadResult:
+class LicenceWorkloadResult(CommitFigures):
     """What one run measured (times in seconds unless the name says otherwise)."""
 
     submitted: int = 0
     committed: int = 0  # from the registry's licence_count
-    refused: int = 0  # refused at admission (not counting mempool_full retries)
-    refusals: dict[str, int] = field(default_factory=dict)
-    seconds: float = 0.0  # first submit → last commit seen
     licences_per_s: float = 0.0  # committed issuances / seconds
-    submit_per_s: float = 0.0
     prepare_per_s: float = 0.0  # SDK validation + encoding + SM2 signing, one thread
-    latency_p50_ms: float = 0.0
-    latency_p99_ms: float = 0.0
-    blocks: int = 0
     issuers: int = 0
 
 
@@ -184,17 +177,12 @@ def issue_licences(
     result.prepare_per_s = n / max(time.perf_counter() - started, 1e-9)
     before = count_licences(client)
     run = CommitRun(client.url, batches, client.chain_info().height)
-    result.refusals = run.refusals
     run.measure(COMMIT_WAIT_S)
+    result.record(run)
     result.submitted = len(run.accepted)
-    result.refused = sum(result.refusals.values())
     result.committed = count_licences(client) - before
-    result.blocks = run.blocks
     if run.committed:
-        result.seconds = run.seconds
         result.licences_per_s = result.committed / max(result.seconds, 1e-9)
-        result.submit_per_s = run.submit_per_s
-        result.latency_p50_ms, result.latency_p99_ms = run.latency_ms(0.50), run.latency_ms(0.99)
     return result
 
 

@@ -31,7 +31,7 @@ from node.genesis import (  # noqa: E402
     GenesisFile,
     encode_contract_name,
 )
-from scripts.bench.common import CommitRun, split_evenly  # noqa: E402
+from scripts.bench.common import CommitFigures, CommitRun, split_evenly  # noqa: E402
 from scripts.bench.grants import (  # noqa: E402
     GRANT_GAS_LIMIT,
     Grantor,
@@ -121,22 +121,15 @@ def database_bytes(data_dir: Path) -> int:
 
 # --- Xinlian over HTTP ------------------------------------------------------------------------------------
 @dataclass
-class HttpResult:
+class HttpResult(CommitFigures):
     submitted: int = 0
     committed: int = 0
-    refused: int = 0
-    seconds: float = 0.0
     tx_per_s: float = 0.0
-    submit_per_s: float = 0.0
-    latency_p50_ms: float = 0.0
-    latency_p99_ms: float = 0.0
     bytes_per_tx: float = 0.0
     bytes_per_tx_live: float = 0.0
-    blocks: int = 0
     sign_per_s: float = 0.0
     node_cpu_s: float = 0.0
     client_cpu_s: float = 0.0
-    refusals: dict[str, int] = field(default_factory=dict)
 
 
 def run_http(txs: int, clients: int, seconds: float | None, workdir: Path) -> HttpResult:
@@ -166,17 +159,12 @@ def run_http(txs: int, clients: int, seconds: float | None, workdir: Path) -> Ht
         result.node_cpu_s = node.cpu_seconds() - node_cpu
         result.client_cpu_s = time.process_time() - client_cpu
         run.stop()
+        result.record(run)
         accepted, committed = run.accepted, run.committed
         result.submitted = len(accepted)
-        result.refused = sum(run.refusals.values())
-        result.refusals = run.refusals
         result.committed = len(committed)
-        result.blocks = run.blocks
         if committed:
-            result.seconds = run.seconds
             result.tx_per_s = len(committed) / result.seconds
-            result.submit_per_s = run.submit_per_s
-            result.latency_p50_ms, result.latency_p99_ms = run.latency_ms(0.50), run.latency_ms(0.99)
             result.bytes_per_tx_live = (database_bytes(net.data_dir) - bytes_before) / len(committed)
     finally:
         node.terminate(timeout_s=20)

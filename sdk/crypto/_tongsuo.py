@@ -7,6 +7,8 @@ EVP_PKEY_verify path, which signs e as given. Nonces come from Tongsuo's RAND (a
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from cryptography.hazmat.primitives import hashes
@@ -61,46 +63,27 @@ class TongsuoBackend:
 
     def sign_digest(self, private: Any, e: bytes) -> tuple[int, int]:
         """Return (r, s) for the 32-byte digest e (Tongsuo draws the nonce from its CSPRNG)."""
-        ctx = lib.EVP_PKEY_CTX_new(private._evp_pkey, _NULL)
-        if ctx == _NULL:
-            raise _tongsuo_error("EVP_PKEY_CTX_new")
-        try:
-            if lib.EVP_PKEY_sign_init(ctx) != 1:
-                raise _tongsuo_error("EVP_PKEY_sign_init")
+        with _operation(private, "sign") as ctx:
             buf = ffi.new("unsigned char[]", _MAX_DER_SIGNATURE)
             length = ffi.new("size_t *", _MAX_DER_SIGNATURE)
             if lib.EVP_PKEY_sign(ctx, buf, length, e, len(e)) != 1:
                 raise _tongsuo_error("EVP_PKEY_sign")
             der = bytes(ffi.buffer(buf, length[0]))
-        finally:
-            lib.EVP_PKEY_CTX_free(ctx)
         raw = signature_from_der(der)
         return int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big")
 
     def verify_digest(self, public: Any, e: bytes, r: int, s: int) -> bool:
         """Return whether (r, s) verifies for digest e under the public key."""
         der = der_sequence(der_integer(r), der_integer(s))
-        ctx = lib.EVP_PKEY_CTX_new(public._evp_pkey, _NULL)
-        if ctx == _NULL:
-            raise _tongsuo_error("EVP_PKEY_CTX_new")
-        try:
-            if lib.EVP_PKEY_verify_init(ctx) != 1:
-                raise _tongsuo_error("EVP_PKEY_verify_init")
+        with _operation(public, "verify") as ctx:
             ok = lib.EVP_PKEY_verify(ctx, der, len(der), e, len(e))
-        finally:
-            lib.EVP_PKEY_CTX_free(ctx)
         if ok != 1:
             lib.ERR_clear_error()
         return bool(ok == 1)
 
     def encrypt(self, public: Any, plaintext: bytes) -> bytes:
         """Return C1‖C3‖C2 (Tongsuo emits the GM/T 0009 ASN.1 form, converted here)."""
-        ctx = lib.EVP_PKEY_CTX_new(public._evp_pkey, _NULL)
-        if ctx == _NULL:
-            raise _tongsuo_error("EVP_PKEY_CTX_new")
-        try:
-            if lib.EVP_PKEY_encrypt_init(ctx) != 1:
-                raise _tongsuo_error("EVP_PKEY_encrypt_init")
+        with _operation(public, "encrypt") as ctx:
             length = ffi.new("size_t *", 0)
             if lib.EVP_PKEY_encrypt(ctx, _NULL, length, plaintext, len(plaintext)) != 1:
                 raise _tongsuo_error("EVP_PKEY_encrypt")
@@ -108,29 +91,36 @@ class TongsuoBackend:
             if lib.EVP_PKEY_encrypt(ctx, buf, length, plaintext, len(plaintext)) != 1:
                 raise _tongsuo_error("EVP_PKEY_encrypt")
             der = bytes(ffi.buffer(buf, length[0]))
-        finally:
-            lib.EVP_PKEY_CTX_free(ctx)
         return ciphertext_der_to_c1c3c2(der)
 
     def decrypt(self, private: Any, ciphertext: bytes) -> bytes:
         """Return the plaintext of C1‖C3‖C2; raise DecryptionError when C3 does not match."""
         der = ciphertext_c1c3c2_to_der(ciphertext)
-        ctx = lib.EVP_PKEY_CTX_new(private._evp_pkey, _NULL)
-        if ctx == _NULL:
-            raise _tongsuo_error("EVP_PKEY_CTX_new")
-        try:
-            if lib.EVP_PKEY_decrypt_init(ctx) != 1:
-                raise _tongsuo_error("EVP_PKEY_decrypt_init")
+        with _operation(private, "decrypt") as ctx:
             buf = ffi.new("unsigned char[]", len(der))
             length = ffi.new("size_t *", len(der))
             ok = lib.EVP_PKEY_decrypt(ctx, buf, length, der, len(der))
             plaintext = bytes(ffi.buffer(buf, length[0])) if ok == 1 else b""
-        finally:
-            lib.EVP_PKEY_CTX_free(ctx)
         if ok != 1:
             lib.ERR_clear_error()
             raise DecryptionError("SM2 decryption failed: the ciphertext was altered or is for another key")
         return plaintext
+
+
+@contextmanager
+def _operation(key: Any, operation: str) -> Iterator[Any]:
+    """An EVP_PKEY_CTX for ``key``, initialised for ``operation`` (sign, verify, encrypt or decrypt) with
+    ``EVP_PKEY_<operation>_init`` and freed when the block ends, whatever happens in it."""
+    ctx = lib.EVP_PKEY_CTX_new(key._evp_pkey, _NULL)
+    if ctx == _NULL:
+        raise _tongsuo_error("EVP_PKEY_CTX_new")
+    try:
+        init = f"EVP_PKEY_{operation}_init"
+        if getattr(lib, init)(ctx) != 1:
+            raise _tongsuo_error(init)
+        yield ctx
+    finally:
+        lib.EVP_PKEY_CTX_free(ctx)
 
 
 def _tongsuo_error(call: str) -> CryptoError:

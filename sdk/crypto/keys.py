@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from tongsuopy.crypto import serialization as _ts_serialization
 from tongsuopy.crypto.asymciphers import ec as _ts_ec
@@ -24,6 +25,7 @@ from sdk.errors import CryptoError, InvalidKeyError, InvalidSignatureError
 
 ADDRESS_BYTES = 20
 _Z_CACHE_LIMIT = 16
+_K = TypeVar("_K")  # what a backend loads a key from: the 64-byte point or the scalar
 
 
 def address_from_public_key(public_key: bytes) -> bytes:
@@ -156,10 +158,7 @@ class PublicKey:
 
     # --- internals --------------------------------------------------------------------------------------
     def _handle(self, be: SM2Backend) -> Any:
-        handle = self._handles.get(be.name)
-        if handle is None:
-            handle = self._handles[be.name] = be.load_public(self._raw)
-        return handle
+        return _backend_handle(self._handles, be, be.load_public, self._raw)
 
     def _z_a(self, user_id: bytes, be: SM2Backend) -> bytes:
         z = self._z_cache.get((be.name, user_id)) if isinstance(user_id, bytes) else None
@@ -324,10 +323,7 @@ class PrivateKey:
 
     # --- internals --------------------------------------------------------------------------------------
     def _handle(self, be: SM2Backend) -> Any:
-        handle = self._handles.get(be.name)
-        if handle is None:
-            handle = self._handles[be.name] = be.load_private(self._d)
-        return handle
+        return _backend_handle(self._handles, be, be.load_private, self._d)
 
     # --- value semantics --------------------------------------------------------------------------------
     def __eq__(self, other: object) -> bool:
@@ -343,6 +339,15 @@ class PrivateKey:
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (PrivateKey, (self._d,))
+
+
+def _backend_handle(handles: dict[str, Any], be: SM2Backend, load: Callable[[_K], Any], key: _K) -> Any:
+    """A key's object in backend ``be``, loaded from ``key`` on first use and kept in ``handles`` (one per
+    backend): parsing a key costs more than most operations with it."""
+    handle = handles.get(be.name)
+    if handle is None:
+        handle = handles[be.name] = load(key)
+    return handle
 
 
 def _decode_hex(text: str, what: str) -> bytes:

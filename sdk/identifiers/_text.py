@@ -1,10 +1,14 @@
-"""Shared input handling for identifier validators: normalisation, charset checks and masking."""
+"""Shared input handling for identifier validators: normalisation, length, charset and check-character
+errors, masking, and the one ``is_valid_*`` rule."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, ParamSpec
 
 from sdk.errors import IdentifierError
+
+P = ParamSpec("P")
 
 DIGITS = "0123456789"
 UPPER_ALNUM = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -35,6 +39,44 @@ def normalise_code(value: object, *, field: str, label: str, upper: bool = True,
             position=position + 1,
         )
     return text.upper() if upper else text
+
+
+def require_length(
+    text: str, length: int, *, field: str, label: str, shown: str, unit: str = "characters"
+) -> None:
+    """Raise IdentifierError unless ``text`` is exactly ``length`` long; the message names both lengths.
+
+    ``shown`` is the value to put in the error (already masked if personal); ``unit`` says what is counted.
+    """
+    if len(text) != length:
+        raise IdentifierError(
+            f"{label} must be {length} {unit}, got {len(text)}",
+            field=field,
+            value=shown,
+            expected=length,
+            got=len(text),
+        )
+
+
+def check_mismatch(what: str, expected: str, got: str, *, field: str, shown: str) -> IdentifierError:
+    """The error for a check character that is not the computed one (``what`` names it): raise it.
+
+    It is returned rather than raised so that a caller with exceptions to the rule (whitelisted codes)
+    decides when it applies.
+    """
+    return IdentifierError(
+        f"{what} should be {expected!r}, got {got!r}", field=field, value=shown, expected=expected, got=got
+    )
+
+
+def parses(parse: Callable[P, object], *args: P.args, **kwargs: P.kwargs) -> bool:
+    """True if ``parse(*args, **kwargs)`` returns and False if it raises IdentifierError: every
+    ``is_valid_*`` is this question about its ``parse_*`` (other errors propagate)."""
+    try:
+        parse(*args, **kwargs)
+    except IdentifierError:
+        return False
+    return True
 
 
 def require_charset(

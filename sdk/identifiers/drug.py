@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Final, Literal
 
 from sdk.errors import IdentifierError
-from sdk.identifiers._text import DIGITS, normalise_code, require_charset
+from sdk.identifiers._text import DIGITS, normalise_code, parses, require_charset, require_length
 from sdk.identifiers.gs1 import GS, SYMBOLOGY_IDENTIFIERS, parse_gs1_element_string
 
 DRUG_TRACE_CODE_LENGTH: Final = 20
@@ -51,14 +51,14 @@ def parse_drug_trace_code(value: str, *, require_prefix: bool = True) -> DrugTra
     Raises: IdentifierError on a wrong length, a non-digit or (when required) a first digit other than 8.
     """
     code = normalise_code(value, field="drug_trace_code", label="drug trace code", upper=False)
-    if len(code) != DRUG_TRACE_CODE_LENGTH:
-        raise IdentifierError(
-            f"drug trace code must be {DRUG_TRACE_CODE_LENGTH} digits, got {len(code)}",
-            field="drug_trace_code",
-            value=code,
-            expected=DRUG_TRACE_CODE_LENGTH,
-            got=len(code),
-        )
+    require_length(
+        code,
+        DRUG_TRACE_CODE_LENGTH,
+        field="drug_trace_code",
+        label="drug trace code",
+        shown=code,
+        unit="digits",
+    )
     require_charset(
         code, DIGITS, field="drug_trace_code", label="drug trace code", what="a digit", shown=code
     )
@@ -88,11 +88,7 @@ def validate_drug_trace_code(value: str, *, require_prefix: bool = True) -> None
 
 def is_valid_drug_trace_code(value: str, *, require_prefix: bool = True) -> bool:
     """Return True if ``parse_drug_trace_code`` would succeed with the same option (never raises)."""
-    try:
-        parse_drug_trace_code(value, require_prefix=require_prefix)
-    except IdentifierError:
-        return False
-    return True
+    return parses(parse_drug_trace_code, value, require_prefix=require_prefix)
 
 
 def parse_drug_code(value: str, *, today: dt.date | None = None) -> DrugCode:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from sdk.errors import IdentifierError
-from sdk.identifiers._text import DIGITS, normalise_code, require_charset
+from sdk.identifiers._text import DIGITS, check_mismatch, normalise_code, parses, require_charset
 from sdk.identifiers.checksums import compute_gs1_check_digit
 
 GTIN_LENGTHS: Final = frozenset({8, 12, 13, 14})
@@ -92,13 +92,7 @@ def parse_gtin(value: str) -> Gtin:
     require_charset(gtin, DIGITS, field="gtin", label="GTIN", what="a digit", shown=gtin)
     expected = compute_gs1_check_digit(gtin[:-1])
     if gtin[-1] != expected:
-        raise IdentifierError(
-            f"GTIN check digit should be {expected!r}, got {gtin[-1]!r}",
-            field="gtin",
-            value=gtin,
-            expected=expected,
-            got=gtin[-1],
-        )
+        raise check_mismatch("GTIN check digit", expected, gtin[-1], field="gtin", shown=gtin)
     return Gtin(gtin=gtin, gtin14=gtin.rjust(14, "0"), check_digit=gtin[-1])
 
 
@@ -112,11 +106,7 @@ def validate_gtin(value: str) -> None:
 
 def is_valid_gtin(value: str) -> bool:
     """Return True if ``parse_gtin(value)`` would succeed (never raises)."""
-    try:
-        parse_gtin(value)
-    except IdentifierError:
-        return False
-    return True
+    return parses(parse_gtin, value)
 
 
 def parse_gs1_element_string(value: str, *, today: dt.date | None = None) -> Gs1ElementString:
@@ -159,11 +149,7 @@ def validate_gs1_element_string(value: str, *, today: dt.date | None = None) -> 
 
 def is_valid_gs1_element_string(value: str) -> bool:
     """Return True if ``parse_gs1_element_string(value)`` would succeed (never raises)."""
-    try:
-        parse_gs1_element_string(value)
-    except IdentifierError:
-        return False
-    return True
+    return parses(parse_gs1_element_string, value)
 
 
 def _split_hri(text: str) -> list[tuple[str, str]]:

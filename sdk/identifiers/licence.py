@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Final, Literal
 
 from sdk.errors import IdentifierError
-from sdk.identifiers._text import DIGITS, UPPER_ALNUM, normalise_code, require_charset
+from sdk.identifiers._text import DIGITS, UPPER_ALNUM, check_mismatch, normalise_code, parses, require_charset
 from sdk.identifiers.checksums import compute_mod37_36_check
 from sdk.identifiers.uscc import USCC_CHECK_EXCEPTIONS, USCC_LENGTH, parse_uscc
 
@@ -78,13 +78,7 @@ def parse_licence_id(value: str, *, check_embedded_uscc: bool = True) -> Licence
     _check_segment(check, "check", identifier, UPPER_ALNUM, "0-9 or A-Z", 1)
     expected = compute_licence_check(type_code + issuer_code + serial + version)
     if check != expected:
-        raise IdentifierError(
-            f"{_LABEL} check character should be {expected!r}, got {check!r}",
-            field=_FIELD,
-            value=identifier,
-            expected=expected,
-            got=check,
-        )
+        raise check_mismatch(f"{_LABEL} check character", expected, check, field=_FIELD, shown=identifier)
     return LicenceId(
         identifier=identifier,
         type_code=type_code,
@@ -108,11 +102,7 @@ def validate_licence_id(value: str, *, check_embedded_uscc: bool = True) -> None
 
 def is_valid_licence_id(value: str, *, check_embedded_uscc: bool = True) -> bool:
     """Return True if ``parse_licence_id`` would succeed with the same options (never raises)."""
-    try:
-        parse_licence_id(value, check_embedded_uscc=check_embedded_uscc)
-    except IdentifierError:
-        return False
-    return True
+    return parses(parse_licence_id, value, check_embedded_uscc=check_embedded_uscc)
 
 
 def make_licence_id(

@@ -7,7 +7,15 @@ from dataclasses import dataclass, field
 from typing import Final, Literal
 
 from sdk.errors import IdentifierError
-from sdk.identifiers._text import DIGITS, mask_personal_id, normalise_code, require_charset
+from sdk.identifiers._text import (
+    DIGITS,
+    check_mismatch,
+    mask_personal_id,
+    normalise_code,
+    parses,
+    require_charset,
+    require_length,
+)
 from sdk.identifiers.checksums import compute_mod11_2_check
 
 RESIDENT_ID_LENGTH: Final = 18
@@ -42,14 +50,7 @@ def parse_resident_id(value: str, *, today: dt.date | None = None) -> ResidentId
     """
     number = normalise_code(value, field=_FIELD, label=_LABEL, mask=True)
     shown = mask_personal_id(number, keep_tail=len(number) == RESIDENT_ID_LENGTH)
-    if len(number) != RESIDENT_ID_LENGTH:
-        raise IdentifierError(
-            f"{_LABEL} must be {RESIDENT_ID_LENGTH} characters, got {len(number)}",
-            field=_FIELD,
-            value=shown,
-            expected=RESIDENT_ID_LENGTH,
-            got=len(number),
-        )
+    require_length(number, RESIDENT_ID_LENGTH, field=_FIELD, label=_LABEL, shown=shown)
     require_charset(number[:17], DIGITS, field=_FIELD, label=_LABEL, what="a digit", shown=shown)
     require_charset(
         number[17], DIGITS + "X", field=_FIELD, label=_LABEL, what="a digit or X", shown=shown, offset=17
@@ -57,12 +58,8 @@ def parse_resident_id(value: str, *, today: dt.date | None = None) -> ResidentId
     birth_date = _birth_date(number[6:14], shown=shown, today=today)
     expected = compute_mod11_2_check(number[:17])
     if number[17] != expected:
-        raise IdentifierError(
-            f"{_LABEL} {shown} check character should be {expected!r}, got {number[17]!r}",
-            field=_FIELD,
-            value=shown,
-            expected=expected,
-            got=number[17],
+        raise check_mismatch(
+            f"{_LABEL} {shown} check character", expected, number[17], field=_FIELD, shown=shown
         )
     sequence = number[14:17]
     return ResidentId(
@@ -86,11 +83,7 @@ def validate_resident_id(value: str, *, today: dt.date | None = None) -> None:
 
 def is_valid_resident_id(value: str, *, today: dt.date | None = None) -> bool:
     """Return True if ``parse_resident_id(value, today=today)`` would succeed (never raises)."""
-    try:
-        parse_resident_id(value, today=today)
-    except IdentifierError:
-        return False
-    return True
+    return parses(parse_resident_id, value, today=today)
 
 
 def _birth_date(text: str, *, shown: str, today: dt.date | None) -> dt.date:

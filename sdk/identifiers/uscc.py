@@ -6,8 +6,14 @@ from collections.abc import Set
 from dataclasses import dataclass
 from typing import Final
 
-from sdk.errors import IdentifierError
-from sdk.identifiers._text import DIGITS, normalise_code, require_charset
+from sdk.identifiers._text import (
+    DIGITS,
+    check_mismatch,
+    normalise_code,
+    parses,
+    require_charset,
+    require_length,
+)
 from sdk.identifiers.checksums import USCC_CHARSET, compute_org_code_check, compute_uscc_check
 
 USCC_LENGTH: Final = 18
@@ -53,41 +59,21 @@ def parse_uscc(
     code, a wrong check character (message names the expected one) or, when required, a wrong inner check.
     """
     code = normalise_code(value, field="uscc", label="USCC")
-    if len(code) != USCC_LENGTH:
-        raise IdentifierError(
-            f"USCC must be {USCC_LENGTH} characters, got {len(code)}",
-            field="uscc",
-            value=code,
-            expected=USCC_LENGTH,
-            got=len(code),
-        )
+    require_length(code, USCC_LENGTH, field="uscc", label="USCC", shown=code)
     require_charset(code, USCC_CHARSET, field="uscc", label="USCC", what=_CHARSET_TEXT, shown=code)
     require_charset(
         code[2:8], DIGITS, field="uscc", label="USCC region code", what="a digit", shown=code, offset=2
     )
     expected = compute_uscc_check(code[:17])
-    exception = False
-    if code[17] != expected:
-        if code not in check_exceptions:
-            raise IdentifierError(
-                f"USCC check character should be {expected!r}, got {code[17]!r}",
-                field="uscc",
-                value=code,
-                expected=expected,
-                got=code[17],
-            )
-        exception = True
+    exception = code[17] != expected
+    if exception and code not in check_exceptions:
+        raise check_mismatch("USCC check character", expected, code[17], field="uscc", shown=code)
     org_code = code[8:17]
     org_expected = compute_org_code_check(org_code[:8])
     org_valid = org_code[8] == org_expected
     if require_org_code_check and not org_valid:
-        raise IdentifierError(
-            f"USCC organisation code check character should be {org_expected!r}, got {org_code[8]!r}",
-            field="uscc",
-            value=code,
-            expected=org_expected,
-            got=org_code[8],
-        )
+        what = "USCC organisation code check character"
+        raise check_mismatch(what, org_expected, org_code[8], field="uscc", shown=code)
     return Uscc(
         code=code,
         registration_dept=code[0],
@@ -112,8 +98,4 @@ def validate_uscc(
 
 def is_valid_uscc(value: str, *, check_exceptions: Set[str] = USCC_CHECK_EXCEPTIONS) -> bool:
     """Return True if ``parse_uscc(value, check_exceptions=...)`` would succeed (never raises)."""
-    try:
-        parse_uscc(value, check_exceptions=check_exceptions)
-    except IdentifierError:
-        return False
-    return True
+    return parses(parse_uscc, value, check_exceptions=check_exceptions)

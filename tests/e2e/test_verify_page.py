@@ -99,10 +99,16 @@ class Browser:
         return result["result"].get("value")
 
     def open(self, url: str) -> None:
+        """Load the /verify page ``url`` and wait until it has fetched (or failed to fetch) its trust anchor:
+        a bundle pasted before that is refused as "no trust anchor loaded" (a FormatError)."""
         self.call("Page.navigate", url="about:blank")
         self.call("Page.navigate", url=url)
         deadline = time.monotonic() + 30
-        while self.evaluate("document.readyState + ':' + !!window.XinlianVerify") != "complete:true":
+        ready = (
+            "document.readyState + ':' + !!window.XinlianVerify + ':' +"
+            " (document.getElementById('trust')?.textContent.startsWith('loading') === false)"
+        )
+        while self.evaluate(ready) != "complete:true:true":
             if time.monotonic() > deadline:
                 raise RuntimeError(f"the page did not load: {url}")
             time.sleep(0.1)

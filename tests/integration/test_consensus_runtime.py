@@ -13,7 +13,8 @@ from eth_utils.abi import function_signature_to_4byte_selector
 from node.config import NodeConfig
 from node.consensus.adapter import LedgerBlockSource, compute_consensus_config, get_chain_head
 from node.consensus.core import QbftCore
-from node.consensus.wal import InMemoryWal, Step
+from node.consensus.messages import MessageKind
+from node.consensus.wal import InMemoryWal
 from node.demo_network import init_network
 from node.devnet import init_devnet
 from node.genesis import GOVERNANCE_ADDRESS
@@ -127,11 +128,11 @@ def test_sql_wal_refuses_a_second_value_for_a_signed_step(tmp_path: Path) -> Non
     node = Node(NodeConfig.load(base / "nodes" / "node-0.json"))
     try:
         wal = SqlWal(node.store)
-        wal.append(WalRecord(5, 0, Step.PREPARE, b"\x01" * 32, b""))
-        wal.append(WalRecord(5, 0, Step.PREPARE, b"\x01" * 32, b""))  # the same value again is fine
+        wal.append(WalRecord(5, 0, MessageKind.PREPARE, b"\x01" * 32, b""))
+        wal.append(WalRecord(5, 0, MessageKind.PREPARE, b"\x01" * 32, b""))  # the same value again is fine
         with pytest.raises(EquivocationRefused):
-            wal.append(WalRecord(5, 0, Step.PREPARE, b"\x02" * 32, b""))
-        assert [r.step for r in wal.get_records(5)] == [Step.PREPARE]
+            wal.append(WalRecord(5, 0, MessageKind.PREPARE, b"\x02" * 32, b""))
+        assert [r.step for r in wal.get_records(5)] == [MessageKind.PREPARE]
     finally:
         node.stop()
 

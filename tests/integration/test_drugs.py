@@ -174,16 +174,19 @@ def test_product_keys_and_freezes_follow_separation_of_duties(
 
 
 def test_refusals_before_and_after_signing(parties: Parties) -> None:
+    # The test commissions its own pack (held by the MAH), so it holds whichever tests ran before it.
+    held_by_mah = unit(600)
+    parties.mah.commission([held_by_mah], "B2025600", PRODUCTION, EXPIRY)
     with pytest.raises(IdentifierError):
         parties.pharmacy.dispense("123")  # validated before anything is signed
     with pytest.raises(IdentifierError):
         Drugs(parties.client).consumer_query("(01)" + GTIN)  # no serial: names no single pack
     with pytest.raises(ExecutionError, match="not a dispenser"):
-        parties.distributor.dispense(unit(9))
+        parties.distributor.dispense(held_by_mah)
     with pytest.raises(DrugAlertError, match="unknown code"):
         parties.pharmacy.dispense(unit(999))
     with pytest.raises(DrugAlertError, match="not the custodian"):
-        parties.distributor.ship([unit(10)], parties.pharmacy_signer.address)
+        parties.distributor.ship([held_by_mah], parties.pharmacy_signer.address)
 
 
 def test_large_commissioning_is_split_into_transactions(parties: Parties) -> None:

@@ -22,7 +22,7 @@ TOPIC_Z = b"\x03" * 32
 
 
 def _count(store: Store, table: str) -> int:
-    with store._engine.connect() as conn:
+    with store._db.engine.connect() as conn:
         return int(conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one())
 
 
@@ -437,7 +437,7 @@ def test_bytes_on_disk_grows_with_blocks(store, chain):
 def test_sqlite_connections_are_durable(tmp_path):
     store = Store(f"sqlite:///{tmp_path / 'node.db'}")
     try:
-        with store._engine.connect() as conn:
+        with store._db.engine.connect() as conn:
             assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
             assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
             assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
@@ -484,7 +484,7 @@ def test_verify_chain_reports_a_failing_certificate_with_its_height(store, chain
 def test_verify_chain_detects_a_tampered_header(store, chain):
     blocks = [chain.commit(store)[0] for _ in range(4)]
     forged = chain.make_header(height=2, parent_hash=blocks[1].header.block_hash)
-    with store._engine.begin() as conn:
+    with store._db.engine.begin() as conn:
         conn.execute(
             text("UPDATE blocks SET header = :h WHERE height = 2"),
             {"h": forged.encode()},

@@ -77,7 +77,7 @@ def _assert_whole_blocks(store: Store, validator_keys: list[bytes]) -> int:
         certificate_depth=None,
     )
     assert head is not None
-    with store._engine.connect() as conn:
+    with store._db.engine.connect() as conn:
         declared = conn.execute(text("SELECT coalesce(sum(tx_count), 0) FROM blocks")).scalar_one()
         stored_txs = conn.execute(text("SELECT count(*) FROM transactions")).scalar_one()
         stored_receipts = conn.execute(text("SELECT count(*) FROM receipts")).scalar_one()

@@ -15,7 +15,7 @@ from sdk.crypto import PublicKey, sm3
 from sdk.domains.calendar import CHINA_TZ
 from sdk.errors import EncodingError, IdentifierError, WeakSaltError
 from sdk.identifiers import parse_licence_id, parse_resident_id, parse_uscc
-from sdk.identifiers._text import DIGITS, normalise_code, require_charset
+from sdk.identifiers._text import DIGITS, normalise_code, require_charset, require_length
 
 if TYPE_CHECKING:
     pass
@@ -63,14 +63,7 @@ def validate_type_code(type_code: str) -> str:
     Raises IdentifierError when the length, the USCC (with its check character) or the sequence is wrong.
     """
     code = normalise_code(type_code, field="type_code", label="licence type code")
-    if len(code) != TYPE_CODE_LENGTH:
-        raise IdentifierError(
-            f"licence type code must be {TYPE_CODE_LENGTH} characters, got {len(code)}",
-            field="type_code",
-            value=code,
-            expected=TYPE_CODE_LENGTH,
-            got=len(code),
-        )
+    require_length(code, TYPE_CODE_LENGTH, field="type_code", label="licence type code", shown=code)
     parse_uscc(code[:USCC_LENGTH])
     require_charset(
         code[USCC_LENGTH:],
@@ -248,6 +241,19 @@ def to_unix_seconds(value: int | dt.datetime | dt.date, *, end_of_day: bool = Fa
     if seconds < 0:
         raise EncodingError("a time must not be before 1970", code="bad_arguments")
     return seconds
+
+
+def to_validity(
+    valid_from: int | dt.datetime | dt.date, valid_until: int | dt.datetime | dt.date | None
+) -> tuple[int, int]:
+    """Return a validity as the registry takes it: (start, end) unix seconds, end 0 for no end date.
+
+    ``valid_until`` None means no end date; a date ends at its last second. Raises EncodingError as
+    ``to_unix_seconds`` does.
+    """
+    start = to_unix_seconds(valid_from)
+    end = 0 if valid_until is None else to_unix_seconds(valid_until, end_of_day=True)
+    return start, end
 
 
 def format_time(seconds: int) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, TypedDict
 
 from sdk.contracts import Contract
 from sdk.crypto import PrivateKey, PublicKey, sm3
@@ -22,6 +22,7 @@ from sdk.domains.licences.encoders import (
     format_time,
     new_holder_salt,
     to_unix_seconds,
+    to_validity,
     validate_holder_code,
     validate_jurisdiction,
     validate_reason,
@@ -303,12 +304,8 @@ class Licences:
         parsed = parse_licence_id(identifier)
         code = validate_holder_code(holder_code_type, holder_code)
         region = validate_jurisdiction(jurisdiction)
-        if not isinstance(document_hash, bytes) or len(document_hash) != 32:
-            raise EncodingError(
-                "document_hash is the 32-byte SM3 of the licence document", code="bad_arguments"
-            )
-        start = to_unix_seconds(valid_from)
-        end = 0 if valid_until is None else to_unix_seconds(valid_until, end_of_day=True)
+        _check_document_hash(document_hash)
+        start, end = to_validity(valid_from, valid_until)
         if end and end < start:
             raise EncodingError("valid_until is before valid_from", code="bad_arguments")
         licence_type = self._require_type(parsed.type_code)
@@ -325,9 +322,7 @@ class Licences:
             type_code=parsed.type_code,
             identifier=parsed.identifier,
             issuer_code=parsed.issuer_code,
-            issue_date=(issue_date or dt.datetime.now(CHINA_TZ).date()).isoformat(),
-            valid_from=format_time(start),
-            valid_until=format_time(end) if end else "长期",
+            **_credential_dates(issue_date, start, end),
             jurisdiction=region,
             holder_name=holder_name,
             holder_code=code,
@@ -414,21 +409,15 @@ class Licences:
                 "a renewal keeps the licence type", code="wrong_type", type_code=parsed.type_code
             )
         self._check_issuer_code(parsed)
-        if not isinstance(document_hash, bytes) or len(document_hash) != 32:
-            raise EncodingError(
-                "document_hash is the 32-byte SM3 of the licence document", code="bad_arguments"
-            )
-        start = to_unix_seconds(valid_from)
-        end = 0 if valid_until is None else to_unix_seconds(valid_until, end_of_day=True)
+        _check_document_hash(document_hash)
+        start, end = to_validity(valid_from, valid_until)
         new_hash = sm3(parsed.identifier.encode("ascii"))
         receipt = self._send("renew", credential.id_hash, parsed.identifier, document_hash, start, end)
         renewed = replace(
             credential,
             identifier=parsed.identifier,
             issuer_code=parsed.issuer_code,
-            issue_date=(issue_date or dt.datetime.now(CHINA_TZ).date()).isoformat(),
-            valid_from=format_time(start),
-            valid_until=format_time(end) if end else "长期",
+            **_credential_dates(issue_date, start, end),
             document_hash=document_hash,
             id_hash=new_hash,
         )
@@ -450,8 +439,7 @@ class Licences:
         """
         if not isinstance(annotation_hash, bytes) or len(annotation_hash) != 32:
             raise EncodingError("annotation_hash is a 32-byte SM3 digest", code="bad_arguments")
-        start = to_unix_seconds(valid_from)
-        end = 0 if valid_until is None else to_unix_seconds(valid_until, end_of_day=True)
+        start, end = to_validity(valid_from, valid_until)
         return self._send(
             "annotate", self._id_hash(licence), annotation_hash, validate_reason(reason), start, end
         )
@@ -508,6 +496,28 @@ class Licences:
             consent.holder_public_key,
             consent.signature,
         )
+
+
+def _check_document_hash(document_hash: object) -> None:
+    """Issuance and renewal name the licence document by its SM3; raises EncodingError otherwise."""
+    if not isinstance(document_hash, bytes) or len(document_hash) != 32:
+        raise EncodingError("document_hash is the 32-byte SM3 of the licence document", code="bad_arguments")
+
+
+class _CredentialDates(TypedDict):
+    issue_date: str
+    valid_from: str
+    valid_until: str
+
+
+def _credential_dates(issue_date: dt.date | None, start: int, end: int) -> _CredentialDates:
+    """The dates a holder's credential prints: the issue date (default today, China time) and the validity,
+    "长期" (long-term) when there is no end date."""
+    return _CredentialDates(
+        issue_date=(issue_date or dt.datetime.now(CHINA_TZ).date()).isoformat(),
+        valid_from=format_time(start),
+        valid_until=format_time(end) if end else "长期",
+    )
 
 
 def _committed(credential: HolderCredential, receipt: ReceiptResult) -> IssueResult:

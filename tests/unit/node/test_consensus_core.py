@@ -27,6 +27,7 @@ from node.consensus.messages import (
     Commit,
     CommitPayload,
     Message,
+    MessageKind,
     Prepare,
     PreparedCertificate,
     PreparePayload,
@@ -40,7 +41,7 @@ from node.consensus.messages import (
     sign_payload,
 )
 from node.consensus.signing import CachingVerifier, Sm2Signer, Sm2Verifier
-from node.consensus.wal import InMemoryWal, Step
+from node.consensus.wal import InMemoryWal
 from sdk.crypto import PrivateKey, sm3
 from sdk.encoding import decode as rlp_decode, encode as rlp_encode
 from sdk.errors import ConsensusError, EncodingError, InvalidBlock
@@ -360,9 +361,9 @@ def test_single_validator_proposes_prepares_commits_and_moves_on() -> None:
         (nxt,) = core.on_new_block(done.block, done.certificate, at)
         assert isinstance(nxt, ScheduleTimer) and nxt.at_ms == at + PERIOD_MS
     assert [(r.height, r.step) for r in wal.get_records(3)] == [
-        (3, Step.PROPOSAL),
-        (3, Step.PREPARE),
-        (3, Step.COMMIT),
+        (3, MessageKind.PROPOSAL),
+        (3, MessageKind.PREPARE),
+        (3, MessageKind.COMMIT),
     ] or True
 
 

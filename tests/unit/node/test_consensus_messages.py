@@ -15,6 +15,7 @@ from node.consensus.core import (
 from node.consensus.messages import (
     Commit,
     CommitPayload,
+    MessageKind,
     Prepare,
     PreparedCertificate,
     PreparePayload,
@@ -32,7 +33,7 @@ from node.consensus.messages import (
     verify_signed,
 )
 from node.consensus.signing import CachingVerifier, Sm2Signer, Sm2Verifier
-from node.consensus.wal import EquivocationRefused, InMemoryWal, Step, WalRecord
+from node.consensus.wal import EquivocationRefused, InMemoryWal, WalRecord
 from sdk.crypto import PrivateKey
 from sdk.encoding import encode as rlp_encode
 from sdk.errors import ConsensusError, EncodingError, InvalidSignatureError
@@ -248,12 +249,12 @@ def test_verifier_refuses_a_malformed_public_key() -> None:
 # --- WAL ------------------------------------------------------------------------------------------------
 def test_wal_refuses_a_second_value_for_a_signed_step_and_prunes_committed_heights() -> None:
     wal = InMemoryWal()
-    wal.append(WalRecord(3, 0, Step.PREPARE, DIGEST))
-    wal.append(WalRecord(3, 0, Step.PREPARE, DIGEST))  # the same value again is fine
+    wal.append(WalRecord(3, 0, MessageKind.PREPARE, DIGEST))
+    wal.append(WalRecord(3, 0, MessageKind.PREPARE, DIGEST))  # the same value again is fine
     with pytest.raises(EquivocationRefused):
-        wal.append(WalRecord(3, 0, Step.PREPARE, b"\xff" * 32))
-    wal.append(WalRecord(3, 1, Step.PREPARE, b"\xff" * 32))
-    wal.append(WalRecord(4, 0, Step.ROUND_CHANGE, DIGEST))
+        wal.append(WalRecord(3, 0, MessageKind.PREPARE, b"\xff" * 32))
+    wal.append(WalRecord(3, 1, MessageKind.PREPARE, b"\xff" * 32))
+    wal.append(WalRecord(4, 0, MessageKind.ROUND_CHANGE, DIGEST))
     assert [r.round for r in wal.get_records(3)] == [0, 0, 1]
     wal.prune_below(4)
     assert wal.get_records(3) == () and len(wal) == 1

@@ -29,7 +29,7 @@ class CountingStore:
 
 def _stored_nodes(store: Store, count: int) -> dict[bytes, bytes]:
     nodes = {bytes([i]) * 32: b"value-%d" % i for i in range(count)}
-    with store._engine.begin() as conn:
+    with store._db.engine.begin() as conn:
         for key, value in nodes.items():
             conn.exec_driver_sql("INSERT INTO state_nodes (key, value) VALUES (?, ?)", (key, value))
     return nodes
