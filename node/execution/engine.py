@@ -21,8 +21,8 @@ from typing import Any, Final
 import rlp
 from eth import constants as _evm_constants
 from eth.db import account as _evm_account, atomic as _evm_atomic
-from eth.db.backends import memory as _evm_memory
 from eth.db.account import AccountDB as _AccountDB
+from eth.db.backends import memory as _evm_memory
 from eth.exceptions import OutOfGas, PyEVMError, Revert
 from eth.vm import execution_context as _evm_execution_context, message as _evm_message
 from eth.vm.forks.prague.computation import PragueComputation
@@ -134,7 +134,7 @@ class PreimageAccountDB(_AccountDB):
     in order and with repeats (reverted writes included), so a caller can see what one message touched.
     """
 
-    def __init__(self, db: Any, state_root: Hash32 = BLANK_ROOT_HASH) -> None:
+    def __init__(self, db: Any, state_root: Hash32 = _evm_constants.BLANK_ROOT_HASH) -> None:
         super().__init__(db, state_root)
         self.written_slots: list[tuple[Address, int]] = []
         self.written_accounts: list[Address] = []
@@ -173,7 +173,8 @@ class _XinlianState(PragueState):
     @property
     def account_db(self) -> PreimageAccountDB:
         """The state's account database (what it wrote since the last persist)."""
-        db: PreimageAccountDB = self._account_db
+        db = self._account_db
+        assert isinstance(db, PreimageAccountDB)
         return db
 
     def set_system_contracts(self) -> None:
