@@ -317,7 +317,7 @@ class Node:
 
 # --- metrics ------------------------------------------------------------------------------------------------
 class RuntimeCollector:
-    """Prometheus collector of a node's consensus and p2p counters (read at scrape time)."""
+    """Prometheus collector of a node's consensus, p2p and execution counters (read at scrape time)."""
 
     def __init__(self, node: Node) -> None:
         self.node = node
@@ -366,6 +366,16 @@ class RuntimeCollector:
             for name, value in sorted(p2p.stats.snapshot().items()):
                 frames.add_metric([name], value)
         yield frames
+        messages = CounterMetricFamily(
+            "xinlian_execution_messages",
+            "Messages the native engine executed, by where: native, or why py-evm ran them",
+            labels=["where"],
+        )
+        engine = self.node.engine
+        if isinstance(engine, NativeExecutionEngine):
+            for where, value in sorted(engine.counts.copy().items()):
+                messages.add_metric([str(where)], value)
+        yield messages
 
 
 def register_runtime_metrics(node: Node, registry: CollectorRegistry) -> None:

@@ -66,9 +66,6 @@ REVM_SPEC: Final = "Cancun"
 #: The COINBASE revm sees. revm warms the coinbase (EIP-3651) and the engine's py-evm does not, so the real
 #: proposer must stay cold; code reading COINBASE runs on py-evm. Derived from a label: no key controls it.
 NATIVE_COINBASE: Final[bytes] = keccak(b"xinlian native engine coinbase")[-20:]
-#: Every precompile of either EVM: py-evm's Prague set with Xinlian's SM3/SM2 (0x0a01, 0x0a02), which covers
-#: revm's Cancun set (0x01 … 0x0a).
-PRECOMPILES: Final = PRECOMPILE_ADDRESSES
 #: Executed blocks whose change sets the mirror keeps, to move between their roots without a reload.
 MIRROR_LINKS: Final = 64
 
@@ -96,7 +93,7 @@ class Fallback(StrEnum):
     PRECOMPILE = "precompile"  # touched a precompile (the SM3/SM2 ones exist only in py-evm)
     ACCOUNT = "account change"  # changed a nonce, a balance or code, or created or destroyed an account
     CODE = "untrusted code"  # ran code other than the system contracts of this build
-    JOURNAL = "journal unreadable"  # the journal dump did not show the target account: not the pinned format
+    JOURNAL = "journal unreadable"  # the journal dump is not as pyrevm 0.3.7 prints it
     NO_MIRROR = "no mirror"  # the state could not be loaded into revm (see NativeExecutionEngine.disabled)
 
 
@@ -168,7 +165,6 @@ class _NativeRun:
     """A message revm ran exactly: what its receipt needs and the storage it changed."""
 
     gas_used: int  # after refunds, before the calldata floor
-    output: bytes
     logs: tuple[Log, ...]
     changes: tuple[Change, ...]
 
@@ -239,17 +235,18 @@ class _Mirror:
         """Run ``message`` in revm and undo it; its result when exact, else why it must run on py-evm."""
         evm = self.evm
         checkpoint = evm.snapshot()
-        try:
-            output = evm.message_call(
-                _hex(message.sender), _hex(message.to), message.data, gas=message.gas_limit
-            )
+        try:  # the return data is not kept: a receipt has none
+            evm.message_call(_hex(message.sender), _hex(message.to), message.data, gas=message.gas_limit)
         except RuntimeError:  # a revert or halt (pyrevm raises for both), or revm refused the call
             evm.revert(checkpoint)
             return Fallback.FAILED
         result = evm.result
         journal = evm.journal_str
         evm.revert(checkpoint)
-        accounts = parse_journal(journal)
+        try:
+            accounts = parse_journal(journal)
+        except ExecutionError:
+            return Fallback.JOURNAL
         fallback = self._check(message, accounts)
         if fallback is not None:
             return fallback
@@ -263,13 +260,14 @@ class _Mirror:
             for slot, before, after in account.slots
             if before != after
         )
-        return _NativeRun(int(result.gas_used), bytes(output), tuple(logs), changes)
+        return _NativeRun(int(result.gas_used), tuple(logs), changes)
 
     def _check(self, message: Message, accounts: dict[bytes, JournalAccount]) -> Fallback | None:
         """Why the message's native result cannot be kept (see the module docstring), or None."""
-        if message.to not in accounts:
+        if message.to not in accounts:  # revm always loads the target: the dump was misread
             return Fallback.JOURNAL
-        if not PRECOMPILES.isdisjoint(accounts):
+        # py-evm's Prague set with Xinlian's SM3/SM2 covers revm's Cancun set (0x01 … 0x0a)
+        if not PRECOMPILE_ADDRESSES.isdisjoint(accounts):
             return Fallback.PRECOMPILE
         for address, account in accounts.items():
             after = (account.nonce, account.balance, account.code_hash)

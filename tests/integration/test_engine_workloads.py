@@ -15,6 +15,7 @@ from node_fixtures import RunningNode, replay_chain, start_node, stop_node
 
 from node.execution import NativeExecutionEngine
 from node.execution.native import NATIVE, Fallback
+from node.runtime import RuntimeCollector
 from scripts.bench.authorisations_workload import run_authorisation_workload
 from scripts.bench.drugs_workload import prepare_drug_actors, run_commission_workload, run_shipment_workload
 from scripts.bench.grants import Network, load_accounts, load_grantors, make_grant
@@ -119,3 +120,10 @@ def test_revm_runs_the_workloads_that_never_reach_a_gm_precompile(workloads: Wor
     # reverts there and runs on py-evm
     for name, issued in (("licences", 12), ("sample licence", 1)):
         assert counts[name][Fallback.FAILED] >= issued, (name, counts[name])
+
+
+def test_the_node_reports_where_its_messages_ran(workloads: Workloads) -> None:
+    families = RuntimeCollector(workloads.running.node).collect()
+    (family,) = [f for f in families if f.name == "xinlian_execution_messages"]
+    where = {sample.labels["where"]: sample.value for sample in family.samples}
+    assert where[NATIVE] > 0 and where[Fallback.FAILED.value] > 0

@@ -127,7 +127,7 @@ def starved(draw: st.DrawFn, message: Message) -> Message:
 blocks = st.lists(st.lists(calls.flatmap(starved), min_size=1, max_size=12), min_size=1, max_size=4)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(blocks=blocks)
 def test_random_blocks_give_pyevms_receipts_and_roots(blocks: list[list[Message]]) -> None:
     start = world()

@@ -18,7 +18,15 @@ import pytest
 from eth_utils import keccak
 
 from node.execution import BlockContext, Message
-from node.execution.native import NATIVE_COINBASE, PYREVM_VERSION, compute_trusted_code, parse_journal
+from node.execution.engine import PRECOMPILE_ADDRESSES
+from node.execution.native import (
+    NATIVE_COINBASE,
+    PYREVM_VERSION,
+    Fallback,
+    compute_trusted_code,
+    parse_journal,
+)
+from node.execution.precompiles import SM2_VERIFY_PRECOMPILE_ADDRESS, SM3_PRECOMPILE_ADDRESS
 from node.genesis import DOMAIN_CONTRACTS, GOVERNANCE_ADDRESS, ROLE_IDS, load_runtime_code
 from sdk.errors import ExecutionError
 from tests.contracts.worlds import governance as world
@@ -153,3 +161,17 @@ def test_no_system_contract_catches_a_failed_call(name: str) -> None:
     # call's failure is caught only with revert_on_failure=False.
     source = (ROOT / "contracts" / f"{name}.vy").read_text(encoding="utf-8")
     assert "revert_on_failure" not in source
+
+
+def test_a_misread_journal_sends_the_message_to_pyevm(chain: world.Chain) -> None:
+    # revm always loads the target account: a dump without it was not read as pyrevm 0.3.7 prints it
+    mirror = chain.engine._get_mirror(chain.root, CTX)
+    assert mirror is not None
+    assert mirror._check(grant(bytes(32)), {}) == Fallback.JOURNAL
+
+
+def test_every_precompile_of_revm_is_one_of_pyevm() -> None:
+    # revm's Cancun precompiles are 0x01 … 0x0a; a message touching any of them runs on py-evm
+    cancun = {address.to_bytes(20, "big") for address in range(1, 0x0B)}
+    assert cancun <= PRECOMPILE_ADDRESSES
+    assert {SM3_PRECOMPILE_ADDRESS, SM2_VERIFY_PRECOMPILE_ADDRESS} <= PRECOMPILE_ADDRESSES
