@@ -10,6 +10,9 @@ from typing import Any
 from sdk.errors import XinlianError
 
 PROTOCOL_VERSION: int = 1
+#: ``NodeConfig.execution_engine`` values: "native" runs messages on revm wherever it is exact and on py-evm
+#: otherwise, "pyevm" on py-evm only (the reference). Both give identical results (docs/execution.md).
+EXECUTION_ENGINES: tuple[str, ...] = ("native", "pyevm")
 
 
 class ConfigError(XinlianError):
@@ -79,6 +82,14 @@ class NodeConfig:
     # on the same host only).
     api_tls_cert: str = ""
     api_tls_key: str = ""
+    # Which EVM runs the blocks (one of EXECUTION_ENGINES); a local speed choice, never a consensus one.
+    execution_engine: str = "native"
+
+    def __post_init__(self) -> None:
+        if self.execution_engine not in EXECUTION_ENGINES:
+            raise ConfigError(
+                f"execution_engine must be one of {list(EXECUTION_ENGINES)}, got {self.execution_engine!r}"
+            )
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -27,7 +27,7 @@ from node.consensus.signing import CachingVerifier, LockedVerifier, Sm2Signer, S
 from node.consensus.sql_wal import SqlWal
 from node.consensus.wal import ConsensusWal
 from node.driver import ConsensusDriver, wall_clock_ms
-from node.execution import ExecutionEngine
+from node.execution import ExecutionEngine, NativeExecutionEngine
 from node.genesis import GenesisFile, build_genesis
 from node.ledger.chain import ExecutedBlock, Ledger
 from node.ledger.mempool import MempoolLimits
@@ -129,6 +129,17 @@ def compute_p2p_limits(config: NodeConfig) -> P2PLimits:
         raise ConfigError(f"node config p2p_limits: {exc}") from exc
 
 
+def make_engine(config: NodeConfig, state_db: StateNodeStore, chain_id: int) -> ExecutionEngine:
+    """The execution engine ``config.execution_engine`` names, over the node's state store.
+
+    Both engines give identical receipts and state roots (docs/execution.md); the native one is faster.
+    Raises ExecutionError when the native engine cannot run (an unsupported pyrevm).
+    """
+    if config.execution_engine == "native":
+        return NativeExecutionEngine(state_db, chain_id)
+    return ExecutionEngine(state_db, chain_id)
+
+
 class Node:
     """A running node: opens its database, loads or creates genesis, runs consensus and the peer service.
 
@@ -151,7 +162,7 @@ class Node:
         self.chain: ChainConfig = self.genesis.chain
         self.store = Store(config.resolved_database_url())
         self.state_db = StateNodeStore(self.store)
-        self.engine = ExecutionEngine(self.state_db, self.chain.chain_id)
+        self.engine = make_engine(config, self.state_db, self.chain.chain_id)
         genesis_block = build_genesis(self.engine, self.genesis)
         self.genesis_hash = genesis_block.header.block_hash
         self.ledger = Ledger(
@@ -306,7 +317,7 @@ class Node:
 
 # --- metrics ------------------------------------------------------------------------------------------------
 class RuntimeCollector:
-    """Prometheus collector of a node's consensus and p2p counters (read at scrape time)."""
+    """Prometheus collector of a node's consensus, p2p and execution counters (read at scrape time)."""
 
     def __init__(self, node: Node) -> None:
         self.node = node
@@ -355,6 +366,16 @@ class RuntimeCollector:
             for name, value in sorted(p2p.stats.snapshot().items()):
                 frames.add_metric([name], value)
         yield frames
+        messages = CounterMetricFamily(
+            "xinlian_execution_messages",
+            "Messages the native engine executed, by where: native, or why py-evm ran them",
+            labels=["where"],
+        )
+        engine = self.node.engine
+        if isinstance(engine, NativeExecutionEngine):
+            for where, value in sorted(engine.counts.copy().items()):
+                messages.add_metric([str(where)], value)
+        yield messages
 
 
 def register_runtime_metrics(node: Node, registry: CollectorRegistry) -> None:

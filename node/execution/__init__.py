@@ -1,4 +1,5 @@
-"""Execution: the py-evm adapter that runs messages on the EVM and answers state queries and proofs."""
+"""Execution: the py-evm engine that runs messages on the EVM and answers state queries and proofs, and the
+native engine (revm where it is exact, py-evm for the rest) that gives the same results faster."""
 
 from node.execution.engine import (
     ExecutionEngine,
@@ -6,6 +7,7 @@ from node.execution.engine import (
     compute_intrinsic_gas,
     compute_revert_reason,
 )
+from node.execution.native import NativeExecutionEngine
 from node.execution.types import AccountProof, BlockContext, ExecutionResult, Message, StorageProof
 
 __all__ = [
@@ -14,6 +16,7 @@ __all__ = [
     "ExecutionEngine",
     "ExecutionResult",
     "Message",
+    "NativeExecutionEngine",
     "StorageProof",
     "compute_floor_gas",
     "compute_intrinsic_gas",

@@ -1,8 +1,11 @@
 """The py-evm adapter: executes blocks of messages on a Prague EVM with zero gas price and no balances.
 
-This is the only module that imports py-evm, and the only place where Keccak is used (inside the EVM's own
-structures: the state trie, code hashes, function selectors). The state trie is persistent: executing on a
-parent root only ever adds nodes to the node store, so every earlier root stays readable.
+This module and node/execution/native.py (revm beside py-evm, over the same state) are the only ones that
+import an EVM, and the only places where Keccak is used (inside the EVM's own structures: the state trie,
+code hashes, function selectors). The state trie is persistent: executing on a parent root only ever adds
+nodes to the node store, so every earlier root stays readable. Beside the trie nodes the store keeps the
+preimage of every account address and storage slot written (``db[keccak(x)] = x``), so a state can be
+listed key by key (the native engine loads whole states into revm that way).
 
 Per message the engine skips Ethereum's transaction envelope (no signature, nonce, fee or balance): it
 charges intrinsic gas, applies the message to the contract, applies refunds and the EIP-7623 calldata floor,
@@ -18,6 +21,7 @@ from typing import Any, Final
 import rlp
 from eth import constants as _evm_constants
 from eth.db import account as _evm_account, atomic as _evm_atomic
+from eth.db.account import AccountDB as _AccountDB
 from eth.db.backends import memory as _evm_memory
 from eth.exceptions import OutOfGas, PyEVMError, Revert
 from eth.vm import execution_context as _evm_execution_context, message as _evm_message
@@ -27,6 +31,7 @@ from eth.vm.forks.spurious_dragon._utils import collect_touched_accounts
 from eth_abi.abi import decode as abi_decode, encode as abi_encode
 from eth_hash import auto as _eth_hash_auto
 from eth_hash.auto import keccak
+from eth_typing import Address, Hash32
 from trie import hexary as _trie_hexary
 
 from node.execution.precompiles import XINLIAN_PRECOMPILES
@@ -99,6 +104,7 @@ _jumpdest_cache: dict[bytes, tuple[set[int], set[int]]] = {}
 
 # Prague's precompiles plus SM3 and SM2 verification; py-evm also treats these addresses as warm (EIP-2929).
 _PRECOMPILES: Final[dict[Any, Any]] = {**PragueComputation.get_precompiles(), **XINLIAN_PRECOMPILES}
+PRECOMPILE_ADDRESSES: Final[frozenset[bytes]] = frozenset(bytes(address) for address in _PRECOMPILES)
 
 
 class _XinlianComputation(PragueComputation):
@@ -119,10 +125,57 @@ class _XinlianComputation(PragueComputation):
         stream.valid_positions, stream.invalid_positions = positions
 
 
+class PreimageAccountDB(_AccountDB):
+    """py-evm's account database that also stores the preimage of every account address and storage slot
+    written through it, ``db[keccak(x)] = x``, content-addressed like trie nodes and code.
+
+    The state trie is keyed by Keccak hashes: without the preimages nobody can list which accounts and slots
+    a state holds. ``written_slots`` and ``written_accounts`` list what was written since the last persist,
+    in order and with repeats (reverted writes included), so a caller can see what one message touched.
+    """
+
+    def __init__(self, db: Any, state_root: Hash32 = _evm_constants.BLANK_ROOT_HASH) -> None:
+        super().__init__(db, state_root)
+        self.written_slots: list[tuple[Address, int]] = []
+        self.written_accounts: list[Address] = []
+
+    def set_storage(self, address: Address, slot: int, value: int) -> None:
+        super().set_storage(address, slot, value)
+        self.written_slots.append((address, slot))
+
+    def delete_account(self, address: Address) -> None:
+        super().delete_account(address)
+        self.written_accounts.append(address)
+
+    def _set_account(self, address: Address, account: Any) -> None:
+        super()._set_account(address, account)
+        self.written_accounts.append(address)
+
+    def persist(self) -> Any:
+        # Stored like code (through the journal db), so they reach the node store with the trie nodes.
+        keys = {slot.to_bytes(32, "big") for _, slot in self.written_slots}
+        keys.update(address for address, _ in self.written_slots)
+        keys.update(self.written_accounts)
+        for key in keys:
+            self._journaldb[keccak(key)] = key
+        witness = super().persist()
+        self.written_slots, self.written_accounts = [], []
+        return witness
+
+
 class _XinlianState(PragueState):
-    """Prague state without the fork's system contracts (no beacon roots, no EIP-2935 history)."""
+    """Prague state without the fork's system contracts (no beacon roots, no EIP-2935 history), on an
+    account database that keeps preimages."""
 
     computation_class = _XinlianComputation
+    account_db_class = PreimageAccountDB
+
+    @property
+    def account_db(self) -> PreimageAccountDB:
+        """The state's account database (what it wrote since the last persist)."""
+        db = self._account_db
+        assert isinstance(db, PreimageAccountDB)
+        return db
 
     def set_system_contracts(self) -> None:
         return None
@@ -240,26 +293,34 @@ class ExecutionEngine:
         return state_class(self._db, execution_context, state_root)
 
     # --- the per-message transition -----------------------------------------------------------------
-    def _apply_message(self, state: Any, message: Message) -> tuple[Receipt, bytes]:
-        """Apply one message to ``state``; returns its receipt and the call's return data."""
+    def _check_message(self, state: Any, message: Message) -> Receipt | None:
+        """The receipt of a message that fails before any code runs (too little gas for its calldata, no
+        contract at ``to``), else None. Raises ExecutionError for malformed addresses."""
         _validate_address(message.sender, "sender")
         _validate_address(message.to, "to")
         intrinsic_gas = compute_intrinsic_gas(message.data)
         floor_gas = compute_floor_gas(message.data)
         if message.gas_limit < max(intrinsic_gas, floor_gas):
-            return self._make_failed_receipt(message, message.gas_limit, b"intrinsic gas too low"), b""
-        code = state.get_code(message.to)
-        if not code:
+            return self._make_failed_receipt(message, message.gas_limit, b"intrinsic gas too low")
+        if state.get_code_hash(message.to) == EMPTY_CODE_HASH:
             gas_used = max(intrinsic_gas, floor_gas)
-            return self._make_failed_receipt(message, gas_used, b"no contract at target address"), b""
+            return self._make_failed_receipt(message, gas_used, b"no contract at target address")
+        return None
 
+    def _apply_message(self, state: Any, message: Message) -> tuple[Receipt, bytes]:
+        """Apply one message to ``state``; returns its receipt and the call's return data."""
+        refused = self._check_message(state, message)
+        if refused is not None:
+            return refused, b""
+        intrinsic_gas = compute_intrinsic_gas(message.data)
+        floor_gas = compute_floor_gas(message.data)
         evm_message = EVMMessage(
             gas=message.gas_limit - intrinsic_gas,
             to=message.to,
             sender=message.sender,
             value=0,
             data=message.data,
-            code=code,
+            code=state.get_code(message.to),
         )
         state.mark_address_warm(message.sender)  # EIP-2929: origin and target start warm
         state.mark_address_warm(message.to)

@@ -1,6 +1,8 @@
 """Node benchmark: committed Governance grants/s, commit latency, bytes/tx, vs web3 + eth-tester.
 
 ``--domains`` adds the licence, authorisation and drug workloads on a fresh node, set against those grants.
+``--engine`` picks the nodes' execution engine; ``--compare-engines`` measures the in-process ledger on both
+engines in the same run (grants, and the domain node's chain replayed block by block).
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from scripts.bench.grants import (  # noqa: E402
     load_grantors,
 )
 from scripts.bench.node_process import NodeProcess  # noqa: E402
+from scripts.bench.replay import ENGINES, replay_chain  # noqa: E402
 from sdk.client import Client  # noqa: E402
 from sdk.types import Transaction  # noqa: E402
 
@@ -51,6 +54,7 @@ TX_PER_S_TARGET = 1_000
 RATIO_TARGET = 20.0
 CHAIN_ID = 5151
 WARMUP_TXS = 10
+REPLAY_ROUNDS = 2
 BASELINE_CHECKS = 100
 # Functions whose cumulative time the profile reports as the node's phases (file suffix, function name).
 PHASES: tuple[tuple[str, str, str], ...] = (
@@ -60,6 +64,7 @@ PHASES: tuple[tuple[str, str, str], ...] = (
     ("  Governance activity check (EVM)", "ledger/chain.py", "is_active_account"),
     ("build block (all)", "ledger/chain.py", "build_block"),
     ("  execution (py-evm)", "execution/engine.py", "execute_block"),
+    ("  execution (native)", "execution/native.py", "execute_block"),
     ("  validator set read (EVM)", "ledger/chain.py", "governance_validators"),
     ("commit (all)", "ledger/chain.py", "commit_block"),
     ("  storage commit (SQL)", "storage/store.py", "commit_block"),
@@ -86,13 +91,15 @@ def progress(message: str) -> None:
     print(f"[{time.perf_counter() - _T0:7.1f} s] {message}", file=sys.stderr, flush=True)
 
 
-def create_network(base: Path) -> BenchNetwork:
-    """A one-validator network (default chain parameters) with its API on a free port."""
+def create_network(base: Path, engine: str = "native") -> BenchNetwork:
+    """A one-validator network (default chain parameters) with its API on a free port; its node runs
+    ``engine`` (``NodeConfig.execution_engine``)."""
     port = get_free_port()
     init_network(base, validators=1, chain_id=CHAIN_ID, api_port=port, p2p_port=get_free_port())
     config_path = base / "nodes" / "node-0.json"
     raw = json.loads(config_path.read_text(encoding="utf-8"))
     raw["log_level"] = "warning"
+    raw["execution_engine"] = engine
     config_path.write_text(json.dumps(raw, indent=2), encoding="utf-8")
     genesis = GenesisFile.load(base / "genesis.json")
     return BenchNetwork(base, config_path, port, CHAIN_ID, load_accounts(base), load_grantors(base), genesis)
@@ -132,9 +139,10 @@ class HttpResult(CommitFigures):
     client_cpu_s: float = 0.0
 
 
-def run_http(txs: int, clients: int, seconds: float | None, workdir: Path) -> HttpResult:
-    """Start a node process, submit ``txs`` signed grants from ``clients`` threads, measure commits."""
-    net = create_network(workdir / "http")
+def run_http(txs: int, clients: int, seconds: float | None, workdir: Path, engine: str) -> HttpResult:
+    """Start a node process running ``engine``, submit ``txs`` signed grants from ``clients`` threads,
+    measure commits."""
+    net = create_network(workdir / "http", engine)
     node = NodeProcess(net)
     node.start()
     result = HttpResult()
@@ -189,12 +197,15 @@ class InprocessResult:
     profile_top: str = ""
 
 
-def run_inprocess(txs: int, workdir: Path, *, profile: bool, name: str = "inprocess") -> InprocessResult:
-    """Admit ``txs`` grants into ``node.runtime.Node``'s ledger and produce blocks with SoloProducer."""
+def run_inprocess(
+    txs: int, workdir: Path, *, profile: bool, engine: str, name: str = "inprocess"
+) -> InprocessResult:
+    """Admit ``txs`` grants into the ledger of a ``node.runtime.Node`` running ``engine`` and produce blocks
+    with SoloProducer."""
     from node.config import NodeConfig
     from node.runtime import Node, SoloProducer
 
-    net = create_network(workdir / name)
+    net = create_network(workdir / f"{name}-{engine}", engine)
     node = Node(NodeConfig.load(net.config_path))
     result = InprocessResult()
     try:
@@ -294,15 +305,20 @@ class DomainRow:
     ratio_to_grants: float | None = None  # per_s / same-run Governance grants over HTTP (tx/s)
     ratio_to_baseline: float | None = None  # per_s / web3 + eth-tester grants tx/s (one item per tx only)
     result: dict[str, Any] = field(default_factory=dict)  # the workload module's own result
+    heights: tuple[int, int] = (0, 0)  # the node's first and last block of the workload, set-up included
 
 
-def run_domains(sizes: DomainSizes, clients: int, workdir: Path) -> dict[str, Any]:
-    """Start a fresh one-validator node and run each domain workload against it, one after the other.
+def run_domains(
+    sizes: DomainSizes, clients: int, workdir: Path, engine: str, *, replay_engines: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """Start a fresh one-validator node running ``engine`` and run each domain workload against it, one
+    after the other; then replay its chain in process on each of ``replay_engines`` (``replay.py``).
 
-    Takes: the workload sizes (0 skips one), client threads, the temporary folder. Returns: the client
-    count, the sizes, the wall seconds of it all (node start-up and untimed set-up included) and one
-    DomainRow (as a dict) per workload; a workload that raises is reported in its row's ``error`` and the
-    others still run. The ratios are added by ``add_domain_ratios`` once the same run's grants are known.
+    Takes: the workload sizes (0 skips one), client threads, the temporary folder, the engines. Returns: the
+    client count, the sizes, the wall seconds of it all (node start-up and untimed set-up included), one
+    DomainRow (as a dict) per workload — a workload that raises is reported in its row's ``error`` and the
+    others still run — and, per replay engine, each workload's replay (``RangeReplay`` as a dict). The
+    ratios are added by ``add_domain_ratios`` once the same run's grants are known.
     """
     from scripts.bench.authorisations_workload import run_authorisation_workload
     from scripts.bench.drugs_workload import (
@@ -312,19 +328,25 @@ def run_domains(sizes: DomainSizes, clients: int, workdir: Path) -> dict[str, An
     )
     from scripts.bench.licences_workload import issue_licences, load_issuers, prepare_licence_type
 
-    net = create_network(workdir / "domains")
+    net = create_network(workdir / "domains", engine)
     node = NodeProcess(net)
     node.start()
     rows: list[DomainRow] = []
     started = time.perf_counter()
 
+    def head_height() -> int:
+        with Client(net.url, timeout=30.0) as client:
+            return client.chain_info().height
+
     def measure(row: DomainRow, work: Any) -> None:
         cpu, wall = node.cpu_seconds(), time.perf_counter()
+        first = head_height() + 1
         try:
             work(row)
         except Exception as exc:  # reported in the row; the other workloads still run
             row.error = f"{type(exc).__name__}: {exc}"[:300]
             progress(f"domains: {row.workload} failed: {row.error}")
+        row.heights = (first, head_height())
         row.node_cpu_s = node.cpu_seconds() - cpu
         row.untimed_s = time.perf_counter() - wall - row.seconds
         rows.append(row)
@@ -403,11 +425,29 @@ def run_domains(sizes: DomainSizes, clients: int, workdir: Path) -> dict[str, An
                 rows.append(received)
     finally:
         node.terminate(timeout_s=20)
+    seconds = time.perf_counter() - started
+    # ship's range holds the receipts too: one call ran both
+    ranges = {row.workload: row.heights for row in rows if row.heights != (0, 0) and not row.error}
+    # Alternating rounds, each workload's best kept per engine: the first replay of a process also warms
+    # caches both engines share (py-evm's JUMPDEST analysis, parsed SM2 keys).
+    replays: dict[str, dict[str, Any]] = {name: {} for name in replay_engines}
+    for round_ in range(REPLAY_ROUNDS if replay_engines else 0):
+        for replay_engine in replay_engines:
+            progress(f"domains: the chain replayed in process on {replay_engine} (round {round_ + 1})")
+            folder = workdir / f"replay-{replay_engine}-{round_}"
+            folder.mkdir()
+            measured = replay_chain(net.data_dir / "chain.db", net.genesis, replay_engine, ranges, folder)
+            for name, replay in measured.items():
+                best = replays[replay_engine].get(name)
+                if best is None or replay.tx_per_s > best["tx_per_s"]:
+                    replays[replay_engine][name] = asdict(replay)
     return {
         "clients": clients,
         "sizes": asdict(sizes),
-        "seconds": time.perf_counter() - started,
+        "engine": engine,
+        "seconds": seconds,
         "rows": [asdict(row) for row in rows],
+        "replays": replays,
     }
 
 
@@ -524,7 +564,7 @@ def print_report(report: dict[str, Any], args: argparse.Namespace) -> None:
     base: dict[str, Any] | None = report.get("baseline")
     print(
         "workload: Governance.grant_role by the delegated admins (accreditor → AUDITOR, …); "
-        f"{os.cpu_count()} cores"
+        f"{os.cpu_count()} cores; nodes run the {report['engine']} engine"
     )
     if http:
         print(
@@ -542,13 +582,21 @@ def print_report(report: dict[str, Any], args: argparse.Namespace) -> None:
             f"  CPU while submitting: node process {http['node_cpu_s']:.1f} s, "
             f"clients {http['client_cpu_s']:.1f} s, over {http['seconds']:.1f} s wall"
         )
-    if inproc:
+    runs: dict[str, Any] = report.get("inprocess_engines") or ({report["engine"]: inproc} if inproc else {})
+    for engine, run in runs.items():
         print(
-            "Xinlian ledger in process (Node + SoloProducer.produce_once, no HTTP): "
-            f"{inproc['committed']} tx "
-            f"in {inproc['seconds']:.2f} s = {inproc['tx_per_s']:.0f} tx/s "
-            f"(admission {inproc['admission_per_s']:.0f}/s, execute+commit {inproc['produce_per_s']:.0f}/s, "
-            f"{inproc['blocks']} blocks, {inproc['bytes_per_tx']:.0f} bytes/tx)"
+            f"Xinlian ledger in process on {engine} (Node + SoloProducer.produce_once, no HTTP): "
+            f"{run['committed']} tx "
+            f"in {run['seconds']:.2f} s = {run['tx_per_s']:.0f} tx/s "
+            f"(admission {run['admission_per_s']:.0f}/s, execute+commit {run['produce_per_s']:.0f}/s, "
+            f"{run['blocks']} blocks, {run['bytes_per_tx']:.0f} bytes/tx)"
+        )
+    if len(runs) == len(ENGINES):
+        native, pyevm = runs["native"], runs["pyevm"]
+        print(
+            "ratio in process native / py-evm (same run): "
+            f"{ratio(native['tx_per_s'], pyevm['tx_per_s']):.2f}x overall, "
+            f"{ratio(native['produce_per_s'], pyevm['produce_per_s']):.2f}x execute+commit"
         )
     if base:
         print(
@@ -622,6 +670,28 @@ def print_domains(report: dict[str, Any]) -> None:
     )
     for note in notes:
         print(f"  note — {note}")
+    if domains.get("replays"):
+        print_replays(domains["replays"])
+
+
+def print_replays(replays: dict[str, dict[str, Any]]) -> None:
+    """Each workload's blocks replayed in process on each engine (``replay.py``)."""
+    pyevm, native = replays["pyevm"], replays["native"]
+    print(
+        "\nthe domain node's chain replayed in process (Ledger.commit_block per block: signature checks, "
+        "execution, roots, SQL)"
+    )
+    print(
+        f"  {'workload (its set-up included)':<32} {'blocks':>6} {'txs':>5} {'py-evm tx/s':>11} "
+        f"{'native tx/s':>11} {'×':>6}  native engine: messages by where they ran"
+    )
+    for name, base in pyevm.items():
+        fast = native[name]
+        print(
+            f"  {name:<32} {base['blocks']:>6} {base['txs']:>5} {base['tx_per_s']:>11.0f} "
+            f"{fast['tx_per_s']:>11.0f} {ratio(fast['tx_per_s'], base['tx_per_s']):>5.2f}x  {fast['counts']}"
+        )
+    print("  (ship's blocks hold the receipts too; commission's hold the distributor and product set-up)")
 
 
 def main() -> None:
@@ -666,28 +736,56 @@ def main() -> None:
         default=sizes.codes_per_shipment,
         help=f"codes per shipment (default {sizes.codes_per_shipment})",
     )
+    parser.add_argument(
+        "--engine",
+        choices=sorted(ENGINES),
+        default="native",
+        help="the execution engine of every node the benchmark starts (default native)",
+    )
+    parser.add_argument(
+        "--compare-engines",
+        action="store_true",
+        help="with --inprocess: the in-process grants on py-evm and native; with --domains: the domain "
+        "node's chain replayed in process on both",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON document instead of text")
     parser.add_argument("--keep", action="store_true", help="keep the temporary networks (paths printed)")
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="xinlian-bench-"))
-    report: dict[str, Any] = {"txs": args.txs, "clients": args.clients, "cores": os.cpu_count()}
+    report: dict[str, Any] = {
+        "txs": args.txs,
+        "clients": args.clients,
+        "cores": os.cpu_count(),
+        "engine": args.engine,
+    }
     try:
         if not args.no_http:
             progress(f"Xinlian over HTTP: {args.txs} tx, {args.clients} clients")
-            report["http"] = asdict(run_http(args.txs, args.clients, args.seconds, workdir))
+            report["http"] = asdict(run_http(args.txs, args.clients, args.seconds, workdir, args.engine))
+        engines = tuple(ENGINES) if args.compare_engines else (args.engine,)  # py-evm first: the baseline
         if args.inprocess:
-            progress(f"Xinlian in process: {args.txs} tx")
-            report["inprocess"] = asdict(run_inprocess(args.txs, workdir, profile=False))
+            runs = {}
+            for engine in engines:
+                progress(f"Xinlian in process on {engine}: {args.txs} tx")
+                runs[engine] = asdict(run_inprocess(args.txs, workdir, profile=False, engine=engine))
+            report["inprocess"] = runs[args.engine]
+            if args.compare_engines:
+                report["inprocess_engines"] = runs
         if args.profile:
             progress(f"Xinlian in process under cProfile: {args.txs} tx")
-            report["profile"] = asdict(run_inprocess(args.txs, workdir, profile=True, name="profile"))
+            report["profile"] = asdict(
+                run_inprocess(args.txs, workdir, profile=True, engine=args.engine, name="profile")
+            )
         if args.domains:
             progress(f"domain workloads on a fresh node, {args.clients} clients")
             domain_sizes = DomainSizes(
                 args.licences, args.uses, args.codes, args.shipments, args.codes_per_shipment
             )
-            report["domains"] = run_domains(domain_sizes, args.clients, workdir)
+            replays = engines if args.compare_engines else ()
+            report["domains"] = run_domains(
+                domain_sizes, args.clients, workdir, args.engine, replay_engines=replays
+            )
         if not args.no_baseline:
             progress(f"web3 + eth-tester: {args.baseline_txs or args.txs} tx")
             genesis = create_network(workdir / "baseline").genesis

@@ -1,4 +1,5 @@
-"""The chain driver every contract suite runs on: the real ExecutionEngine (py-evm), one message per block.
+"""The chain driver every contract suite runs on: the real native engine checked against py-evm on every
+block (``CrossCheckedEngine``), one message per block.
 
 A suite describes its world (organisations, accounts, roles, installed contracts) with :func:`genesis_chain`
 and talks to the contracts through :class:`ContractChain`: ``send`` (no expectation), ``must`` (accepted),
@@ -13,7 +14,7 @@ from typing import Any, Self, TypeVar
 
 from eth_utils import keccak
 
-from node.execution import BlockContext, ExecutionEngine, Message
+from node.execution import BlockContext, ExecutionEngine, ExecutionResult, Message, NativeExecutionEngine
 from node.genesis import (
     GOVERNANCE_ADDRESS,
     INIT_DATA_BUILDERS,
@@ -40,12 +41,37 @@ ABIS: dict[bytes, Contract] = {GOVERNANCE_ADDRESS: Contract("Governance")} | {
 }
 
 
+class CrossCheckedEngine(NativeExecutionEngine):
+    """The native engine with every block also run on py-evm, the reference, over the same node store.
+
+    A block whose receipts (status, gas, logs, revert reason), gas or state root differ between the two fails
+    the test that sent it: every contract suite, and every property model built on its worlds, is a
+    differential test of the engines. Reads (``call``, proofs) are py-evm's in both.
+    """
+
+    def execute_block(
+        self, parent_state_root: bytes, ctx: BlockContext, messages: Sequence[Message]
+    ) -> ExecutionResult:
+        reference = ExecutionEngine.execute_block(self, parent_state_root, ctx, messages)
+        result = super().execute_block(parent_state_root, ctx, messages)
+        assert result == reference, describe_difference(reference, result)
+        return result
+
+
+def describe_difference(reference: ExecutionResult, native: ExecutionResult) -> str:
+    """The first difference between py-evm's result of a block and the native engine's, for a failure."""
+    for index, (want, got) in enumerate(zip(reference.receipts, native.receipts, strict=True)):
+        if want != got:
+            return f"message {index}: py-evm {want} != native {got}"
+    return f"py-evm root {reference.state_root.hex()} != native {native.state_root.hex()}"
+
+
 @dataclass
 class ContractChain:
     """One message per block on a real engine. Each block advances the clock by ``step_ms``; calls go to
     ``address`` unless a ``to`` names another installed contract."""
 
-    engine: ExecutionEngine
+    engine: CrossCheckedEngine
     root: bytes
     address: bytes
     now_ms: int = 0
@@ -176,6 +202,6 @@ def genesis_chain(
         system_contracts=tuple(system_contract(name) for name in contracts),
         timestamp_ms=timestamp_ms,
     )
-    engine = ExecutionEngine({}, chain_id=chain_id)
+    engine = CrossCheckedEngine({}, chain_id=chain_id)
     options.setdefault("now_ms", timestamp_ms)
     return driver(engine, engine.create_genesis(spec), address, **options)

@@ -1,4 +1,5 @@
-"""A real one-validator node (SQLite, py-evm, SM2) served over real HTTP by uvicorn, for API/SDK tests.
+"""A real one-validator node (SQLite, the native engine, SM2) served over real HTTP by uvicorn, for API/SDK
+tests; and the replay that checks a node's chain on the other engine.
 
 Use from a test module with ``pytest_plugins = ["node_fixtures"]`` (import RunningNode under TYPE_CHECKING).
 """
@@ -13,7 +14,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,11 @@ from sqlalchemy.engine import make_url
 from node.api import create_app
 from node.config import NodeConfig
 from node.demo_network import init_network
-from node.runtime import Node
+from node.execution import ExecutionEngine
+from node.genesis import build_genesis
+from node.ledger.chain import Ledger
+from node.runtime import Node, make_engine
+from node.storage import StateNodeStore, Store
 from sdk.crypto import PrivateKey
 from sdk.signer import Signer
 
@@ -135,6 +140,29 @@ def stop_node(running: RunningNode) -> None:
     running.node.stop()
 
 
+def replay_chain(running: RunningNode, engine: str) -> ExecutionEngine:
+    """Re-execute every block ``running`` committed on a fresh in-memory ledger whose node runs ``engine``.
+
+    ``Ledger.commit_block`` re-executes each block and refuses it when a recomputed root (state, receipts,
+    gas) differs from its header; each block's receipts must also equal the ones the node stored. Returns the
+    replaying engine (its ``counts`` when native). Raises InvalidBlock or AssertionError at the first block
+    the two engines disagree on.
+    """
+    node = running.node
+    store = Store("sqlite://")
+    state_db = StateNodeStore(store)
+    replayer = make_engine(replace(node.config, execution_engine=engine), state_db, node.chain.chain_id)
+    ledger = Ledger(node.chain, store, state_db, replayer, node.genesis.governance_address)
+    ledger.load(build_genesis(replayer, node.genesis))
+    state_db.clear_pending()
+    for height in range(1, running.ledger.height + 1):
+        block, certificate = running.ledger.get_block(height), running.ledger.get_certificate(height)
+        assert block is not None and certificate is not None
+        result = ledger.commit_block(block, certificate)
+        assert list(result.receipts) == running.ledger.get_block_receipts(height), f"height {height}"
+    return replayer
+
+
 PG_URL = os.environ.get("XINLIAN_TEST_PG_URL")
 NODE_BACKENDS = [pytest.param("sqlite", id="sqlite")]
 if PG_URL:
@@ -170,11 +198,14 @@ def running_node(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RunningNode]:
     """A producing one-validator node on real SQLite (and, with XINLIAN_TEST_PG_URL, real PostgreSQL) and
-    py-evm, its API on 127.0.0.1 (module-scoped)."""
+    the native engine, its API on 127.0.0.1 (module-scoped). After the module its whole chain is replayed
+    on py-evm, which must agree block by block: every module using it is a differential test of the
+    engines on its workload."""
     with database_for(request.param) as url:
         running = start_node(tmp_path_factory.mktemp("node"), database_url=url)
         try:
             yield running
+            replay_chain(running, "pyevm")
         finally:
             stop_node(running)
 

@@ -1,4 +1,4 @@
-"""Node settings that bound resources: p2p budget overrides are checked when the node config is read."""
+"""Node settings: p2p budget overrides are checked when the node config is read, and so is the engine."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ from pathlib import Path
 import pytest
 
 from node.config import ConfigError, NodeConfig
+from node.execution import ExecutionEngine, NativeExecutionEngine
 from node.p2p.peers import DEFAULT_BAN_S, P2PLimits
-from node.runtime import compute_p2p_limits
+from node.runtime import compute_p2p_limits, make_engine
+from node.storage import StateNodeStore, Store
 
 
 def write_config(tmp_path: Path, **extra: object) -> NodeConfig:
@@ -46,3 +48,23 @@ def test_config_round_trips_its_resource_settings(tmp_path: Path) -> None:
     again = json.loads(config.to_json())
     assert again["mempool_sender_max_txs"] == 5 and again["api_view_workers"] == 0
     assert again["p2p_limits"] == {"max_handshakes": 4}
+
+
+def test_the_execution_engine_is_native_unless_the_config_names_pyevm(tmp_path: Path) -> None:
+    assert write_config(tmp_path).execution_engine == "native"
+    assert write_config(tmp_path, execution_engine="pyevm").execution_engine == "pyevm"
+
+
+def test_a_misspelt_execution_engine_is_a_config_error(tmp_path: Path) -> None:
+    # a typo must not quietly pick an engine
+    with pytest.raises(ConfigError) as err:
+        write_config(tmp_path, execution_engine="revm")
+    assert "execution_engine" in err.value.message
+
+
+@pytest.mark.parametrize(("name", "engine"), [("native", NativeExecutionEngine), ("pyevm", ExecutionEngine)])
+def test_the_node_runs_the_engine_its_config_names(
+    tmp_path: Path, name: str, engine: type[ExecutionEngine]
+) -> None:
+    config = write_config(tmp_path, execution_engine=name)
+    assert type(make_engine(config, StateNodeStore(Store("sqlite://")), chain_id=1)) is engine
