@@ -107,7 +107,10 @@ def devnet(
     base_port: Annotated[int, typer.Option(help="API port of node 0 (node N uses port + N).")] = 8545,
     base_p2p_port: Annotated[int, typer.Option(help="P2P port of node 0 (node N uses port + N).")] = 30300,
 ) -> None:
-    """Run a local consortium: one `xinlian node run` process per validator (SQLite each) until Ctrl-C."""
+    """Run a local consortium: one `xinlian node run` process per validator (SQLite each) until Ctrl-C.
+
+    A new one serves its APIs over https under a local CA (tls/ca.pem in the folder); peer links are TLS.
+    """
     from node.devnet import run_devnet
 
     folder = out if out is not None else Path(f"var/devnet{validators}")
@@ -125,7 +128,8 @@ def demo(
 ) -> None:
     """Initialise a 4-validator consortium on SQLite once, then run it (what `make run` does).
 
-    Node 0 serves the API on port 8545 (nodes 1-3 on 8546-8548); Ctrl-C stops all four.
+    Node 0 serves the API on https://127.0.0.1:8545 (nodes 1-3 on 8546-8548) under the network's own CA,
+    tls/ca.pem in the folder; peer links are TLS. Ctrl-C stops all four.
     """
     from node.devnet import run_devnet
 

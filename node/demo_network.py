@@ -53,6 +53,11 @@ DEMO_ORGANISATIONS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
 )
 
 
+def get_local_ca_path(out_dir: str | Path) -> Path:
+    """Return where ``init_network(..., tls=True)`` writes the network's local CA certificate."""
+    return Path(out_dir) / "tls" / "ca.pem"
+
+
 def _write_key(path: Path, key: PrivateKey) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -133,11 +138,11 @@ def init_network(
     (out / "orgs.json").write_text(json.dumps(directory, indent=2, ensure_ascii=False), encoding="utf-8")
     peers = [f"127.0.0.1:{p2p_port + i}" for i in range(validators)]
     if tls:
-        create_local_ca(out / "tls" / "ca.pem", out / "tls" / "ca-key.pem")
+        create_local_ca(get_local_ca_path(out), out / "tls" / "ca-key.pem")
     for i in range(validators):
         if tls:
             issue_node_certificate(
-                out / "tls" / "ca.pem",
+                get_local_ca_path(out),
                 out / "tls" / "ca-key.pem",
                 out / "tls" / f"node-{i}.pem",
                 out / "tls" / f"node-{i}-key.pem",

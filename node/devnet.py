@@ -6,18 +6,20 @@ import contextlib
 import json
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import IO, Any
 
 import httpx
 
 from node.config import ConfigError, NodeConfig
-from node.demo_network import init_network
+from node.demo_network import get_local_ca_path, init_network
 
 #: Chain parameters of a devnet (four processes sharing a few cores). Round 0 must fit building a block
 #: and re-executing it on the validators (the runtime sizes blocks to a quarter of the round timeout at
@@ -42,11 +44,13 @@ def init_devnet(
     chain_overrides: dict[str, int] | None = None,
     committee_size: int = 3,
     log_level: str = "info",
+    tls: bool = False,
 ) -> list[Path]:
     """Write a ``validators``-node network under ``out_dir``; returns the node config paths.
 
     Ports default to ``base + i``; explicit ``api_ports`` / ``p2p_ports`` (one per node) override them.
-    Every node lists every other node as a peer. Raises ConfigError when ``out_dir`` holds a network.
+    Every node lists every other node as a peer. With ``tls`` the APIs serve https under a local CA
+    (tls/ca.pem). Raises ConfigError when ``out_dir`` holds a network.
     """
     out = Path(out_dir)
     init_network(
@@ -57,6 +61,7 @@ def init_devnet(
         p2p_port=base_p2p_port,
         committee_size=committee_size,
         chain_overrides={**DEVNET_CHAIN, **(chain_overrides or {})},
+        tls=tls,
     )
     apis = list(api_ports) if api_ports is not None else [base_api_port + i for i in range(validators)]
     p2ps = list(p2p_ports) if p2p_ports is not None else [base_p2p_port + i for i in range(validators)]
@@ -93,16 +98,24 @@ def read_log_tail(path: Path, lines: int = 40) -> str:
 
 @dataclass
 class DevnetNode:
-    """One node process of a devnet (output appended to ``<data_dir>/node.log`` across restarts)."""
+    """One node process of a devnet (output appended to ``<data_dir>/node.log`` across restarts); an https
+    API is checked against ``ca`` (the network's local CA)."""
 
     config_path: Path
     config: NodeConfig
+    ca: Path | None = None
     process: subprocess.Popen[bytes] | None = None
     _log: IO[bytes] | None = None
 
     @property
     def url(self) -> str:
-        return f"http://{self.config.api_host}:{self.config.api_port}"
+        scheme = "https" if self.config.api_tls_cert else "http"
+        return f"{scheme}://{self.config.api_host}:{self.config.api_port}"
+
+    @cached_property
+    def _verify(self) -> ssl.SSLContext | bool:
+        """What the API's certificate is checked against: ``ca``, or the system's trust store."""
+        return ssl.create_default_context(cafile=self.ca) if self.ca is not None else True
 
     @property
     def log_path(self) -> Path:
@@ -154,7 +167,7 @@ class DevnetNode:
     def height(self, timeout_s: float = 2.0) -> int | None:
         """Return the node's /health height, or None when it does not answer."""
         try:
-            response = httpx.get(f"{self.url}/health", timeout=timeout_s)
+            response = httpx.get(f"{self.url}/health", timeout=timeout_s, verify=self._verify)
         except httpx.HTTPError:
             return None
         # 503 still carries the height: the node answers while its consensus is stalled or stopped.
@@ -187,7 +200,9 @@ class Devnet:
 
     def __init__(self, out_dir: str | Path) -> None:
         self.dir = Path(out_dir)
-        self.nodes = [DevnetNode(path, NodeConfig.load(path)) for path in node_config_paths(self.dir)]
+        ca = get_local_ca_path(self.dir)
+        self.ca = ca if ca.exists() else None
+        self.nodes = [DevnetNode(p, NodeConfig.load(p), self.ca) for p in node_config_paths(self.dir)]
 
     def start(self, timeout_s: float = 90.0) -> None:
         """Start every node and wait until each answers /health. Raises RuntimeError otherwise."""
@@ -209,6 +224,19 @@ class Devnet:
         return [node.height() for node in self.nodes]
 
 
+def describe_api_tls(url: str, network_dir: Path) -> list[str]:
+    """Return the lines telling a newcomer how to reach an https API of the network in ``network_dir``,
+    whose certificate chains to the network's own CA: from the SDK, curl, a browser, the walkthroughs."""
+    ca = get_local_ca_path(network_dir)
+    return [
+        f"the APIs serve https under this network's own CA {ca} (no system trusts it); to connect:",
+        f'  Python        Client("{url}", ca="{ca}")',
+        f"  curl          curl --cacert {ca} {url}/health",
+        f"  browser       trust {ca} as a certificate authority, or accept the warning for 127.0.0.1",
+        f"  walkthroughs  .venv/bin/python scripts/demo_governance.py --url {url} --network {network_dir}",
+    ]
+
+
 def _raise_interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
@@ -223,15 +251,18 @@ def run_devnet(
 ) -> None:
     """Initialise a devnet under ``out_dir`` once, run every node until Ctrl-C, then stop them all.
 
-    Takes the folder, the validator count (used only when initialising), the base ports and a printer.
-    Raises RuntimeError when a node does not come up.
+    Takes the folder, the validator count (used only when initialising), the base ports and a printer. A
+    new devnet serves its APIs over https under a local CA (tls/ca.pem); its peer links are TLS like every
+    network's. Raises RuntimeError when a node does not come up.
     """
     out = Path(out_dir)
     # Ctrl-C (SIGINT, even where a launcher ignored it) and SIGTERM both stop every node cleanly.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _raise_interrupt)
     if not (out / "genesis.json").exists():
-        init_devnet(out, validators=validators, base_api_port=base_api_port, base_p2p_port=base_p2p_port)
+        init_devnet(
+            out, validators=validators, base_api_port=base_api_port, base_p2p_port=base_p2p_port, tls=True
+        )
         echo(f"initialised a {validators}-validator consortium in {out}")
     else:
         echo(f"resuming the consortium in {out} (delete the folder to start over)")
@@ -242,8 +273,11 @@ def run_devnet(
         for node in net.nodes:
             echo(
                 f"{node.config.name}: API {node.url} (docs {node.url}/docs, JSON-RPC {node.url}/rpc), "
-                f"p2p {node.config.p2p_host}:{node.config.p2p_port}, log {node.log_path}"
+                f"p2p {node.config.p2p_host}:{node.config.p2p_port} (TLS 1.3), log {node.log_path}"
             )
+        if net.ca is not None:
+            for line in describe_api_tls(net.nodes[0].url, out):
+                echo(line)
         echo("Ctrl-C stops every node")
         while True:
             time.sleep(1.0)

@@ -33,6 +33,7 @@ from node.ledger.chain import ExecutedBlock, Ledger
 from node.ledger.mempool import MempoolLimits
 from node.p2p.peers import P2PLimits
 from node.p2p.service import PeerService
+from node.p2p.tls import prepare_p2p_tls
 from node.p2p.wire import P2PError
 from node.storage import StateNodeStore, Store
 from sdk.crypto import PrivateKey
@@ -202,7 +203,9 @@ class Node:
         return bool(self.config.peers) or len(self.ledger.head.validators) > 1
 
     def start(self) -> None:
-        """Start consensus and (when needed) the peer service. Raises P2PError if the port is taken."""
+        """Start consensus and (when needed) the peer service, whose TLS certificate is created in the data
+        folder at the first start. Raises P2PError if the port is taken or that certificate cannot be
+        loaded."""
         driver = ConsensusDriver(
             ledger=self.ledger,
             config=self.consensus_config,
@@ -223,6 +226,7 @@ class Node:
                 chain_id=self.chain.chain_id,
                 genesis_hash=self.genesis_hash,
                 key=identity,
+                tls=prepare_p2p_tls(Path(self.config.data_dir), name=self.config.name),
                 host=self.config.p2p_host,
                 port=self.config.p2p_port,
                 peers=self.config.peers,

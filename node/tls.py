@@ -1,15 +1,19 @@
-"""TLS for a node's API: certificates from the consortium's CA, and a local CA for development networks.
+"""Certificates for a node's TLS: the API's (from the consortium's CA, or a local CA for development
+networks) and the peer links' (one per node, under a public issuer key).
 
-Transport security is standard TLS (Python's ssl through uvicorn and httpx) with ECDSA P-256 certificates:
-organisations sign transactions and requests with SM2, but SM2 TLS cipher suites are not available in
-Python's ssl module, so the channel uses the algorithms every TLS stack supports. A production consortium
-issues node certificates from its own CA; ``create_local_ca`` and ``issue_node_certificate`` make one for a
-local network (`xinlian network init --tls`, `make run`).
+Transport security is standard TLS (Python's ssl through uvicorn, httpx and asyncio) with ECDSA P-256
+certificates: organisations sign transactions and requests with SM2, but SM2 TLS cipher suites are not
+available in Python's ssl module, so the channel uses the algorithms every TLS stack supports. A production
+consortium issues API certificates from its own CA; ``create_local_ca`` and ``issue_node_certificate`` make
+one for a local network (`xinlian network init --tls`, `make run`). Peer-link certificates prove nothing by
+their chain (see ``derive_p2p_issuer_key``): a peer's identity is its SM2 signature over both certificates'
+hashes in the p2p handshake.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import ipaddress
 import os
 from pathlib import Path
@@ -21,6 +25,16 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 #: Node certificates of a local network are valid this long; the local CA twice as long.
 LOCAL_CERT_DAYS = 365
+#: What the p2p issuer key is derived from (public: anyone can compute the key, on purpose).
+P2P_ISSUER_SEED = b"xinlian/p2p-tls-issuer/1"
+P2P_ISSUER_NAME = "Xinlian p2p certificate issuer (public key, vouches for nothing)"
+#: Validity of p2p certificates and of their issuer: no expiry to manage (RFC 5280's "no well-defined
+#: expiration date"), since the chain is not what a peer is trusted for; the start is long past, so clock
+#: skew between nodes never matters.
+P2P_NOT_BEFORE = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+P2P_NOT_AFTER = dt.datetime(9999, 12, 31, 23, 59, 59, tzinfo=dt.UTC)
+#: Order of the P-256 group: the issuer's scalar is reduced below it.
+_P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 
 
 def _write_private(path: Path, key: ec.EllipticCurvePrivateKey) -> None:
@@ -98,6 +112,81 @@ def issue_node_certificate(
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
         .sign(ca_key, hashes.SHA256())
+    )
+    _write_private(key_path, key)
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+
+
+# --- peer links ------------------------------------------------------------------------------------------
+def derive_p2p_issuer_key() -> ec.EllipticCurvePrivateKey:
+    """Return the key every p2p certificate is issued under, derived from ``P2P_ISSUER_SEED``.
+
+    The key is public on purpose. Python's ssl cannot require a client certificate without verifying its
+    chain, and offers no hook to skip that check; so every node trusts this issuer as its only root and
+    issues its own certificate under it. TLS verification then accepts any node's certificate and
+    proves nothing about its holder: who a peer is, is proven by its SM2 signature in the p2p handshake,
+    which covers the SHA-256 of both links' certificates.
+    """
+    digest = int.from_bytes(hashlib.sha256(P2P_ISSUER_SEED).digest(), "big")
+    return ec.derive_private_key(digest % (_P256_ORDER - 1) + 1, ec.SECP256R1())
+
+
+def create_p2p_issuer_certificate() -> x509.Certificate:
+    """Return the p2p issuer's self-signed certificate: the one root a node's peer links trust."""
+    key = derive_p2p_issuer_key()
+    return (
+        x509.CertificateBuilder()
+        .subject_name(_name(P2P_ISSUER_NAME))
+        .issuer_name(_name(P2P_ISSUER_NAME))
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(P2P_NOT_BEFORE)
+        .not_valid_after(P2P_NOT_AFTER)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=False,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+
+
+def create_p2p_certificate(cert_path: Path, key_path: Path, *, name: str) -> None:
+    """Write a fresh p2p key (PEM, mode 600) and its certificate (PEM) under the p2p issuer.
+
+    The certificate serves both ends of a link (server and client authentication) and never expires.
+    """
+    issuer = derive_p2p_issuer_key()
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(_name(name))
+        .issuer_name(_name(P2P_ISSUER_NAME))
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(P2P_NOT_BEFORE)
+        .not_valid_after(P2P_NOT_AFTER)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]),
+            critical=False,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.public_key()), critical=False
+        )
+        .sign(issuer, hashes.SHA256())
     )
     _write_private(key_path, key)
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))

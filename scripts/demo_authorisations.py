@@ -9,7 +9,7 @@ having checked her identity, binds it; a holder's attempt to bind a key of its o
 consent with her key; the holder grants; three uses are recorded; the subject withdraws consent; a fourth
 use is refused; the use trail is read back from the member-signed API.
 
-Run against a running node (default URL http://127.0.0.1:8545, network in var/devnet):
+Run against a running node (default URL https://127.0.0.1:8545, network in var/devnet):
     .venv/bin/python scripts/demo_authorisations.py [--url URL] [--network var/devnet]
 """
 
@@ -68,7 +68,7 @@ def main() -> None:
     regulator_signer = network.signer(regulator_entry)
     relay = network.signer(network.orgs[0])
 
-    with Client(args.url, timeout=30) as client:
+    with Client(args.url, timeout=30, ca=network.ca) as client:
         info = client.chain_info()
         print(f"chain {info.chain_id}, head {info.height}")
         committee = [Governance(client, signer) for signer in network.committee()]

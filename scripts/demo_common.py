@@ -1,5 +1,5 @@
 """What every walkthrough (scripts/demo_*.py) starts from: its command line, the network directory's
-organisations and their keys, the committee's further votes, and well-formed demo identifiers.
+organisations, their keys and its local CA, the committee's further votes, and well-formed demo identifiers.
 
 The walkthroughs import it as ``demo_common`` (a script's own directory comes first on the path), the
 benchmarks as ``scripts.demo_common``.
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import ssl
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,13 +26,26 @@ from sdk.signer import Signer  # noqa: E402
 
 
 def demo_parser(description: str | None) -> argparse.ArgumentParser:
-    """The options every walkthrough takes: the node's URL and the network directory."""
+    """The options every walkthrough takes: the node's URL (`make run` serves https) and the network
+    directory (whose tls/ca.pem the node's certificate is checked against)."""
     parser = argparse.ArgumentParser(
         description=description, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--url", default="http://127.0.0.1:8545")
+    parser.add_argument("--url", default="https://127.0.0.1:8545")
     parser.add_argument("--network", type=Path, default=Path("var/devnet"))
     return parser
+
+
+def find_network_ca(base: Path) -> str | None:
+    """The local CA certificate of the network in ``base`` (tls/ca.pem, written by `make run` and
+    `xinlian network init --tls`), or None for a network whose nodes serve plain HTTP."""
+    path = base / "tls" / "ca.pem"
+    return str(path) if path.exists() else None
+
+
+def http_verify(ca: str | None) -> ssl.SSLContext | bool:
+    """What httpx checks an https node's certificate against: ``ca``, or the system's trust store."""
+    return ssl.create_default_context(cafile=ca) if ca is not None else True
 
 
 @dataclass(frozen=True)
@@ -44,6 +58,11 @@ class DemoNetwork:
     @classmethod
     def load(cls, base: Path) -> DemoNetwork:
         return cls(base, json.loads((base / "orgs.json").read_text(encoding="utf-8")))
+
+    @property
+    def ca(self) -> str | None:
+        """The network's local CA (``Client(url, ca=network.ca)``), or None when its nodes serve HTTP."""
+        return find_network_ca(self.base)
 
     def org(self, role: str) -> dict[str, Any]:
         """The organisation that holds ``role`` (each demo role is held by one organisation)."""

@@ -3,7 +3,7 @@ the audit accreditor grants AUDITOR to a new auditor by delegation, a letter goe
 authorisation, bank acceptance (due date from the on-chain calendar), reply and auditor receipt, and a second
 letter left unanswered turns OVERDUE after its tenth working day.
 
-Run against a node (default URL http://127.0.0.1:8545, network in var/devnet):
+Run against a node (default URL https://127.0.0.1:8545, network in var/devnet):
     .venv/bin/python scripts/demo_confirmations.py [--url URL] [--network var/devnet] [--archive letter.zip]
 """
 
@@ -41,7 +41,7 @@ def main() -> None:
     bank = network.signer_of("BANK")
     cpa_uscc, bank_uscc = network.org("AUDITOR")["uscc"], network.org("BANK")["uscc"]
 
-    with Client(args.url) as client:
+    with Client(args.url, ca=network.ca) as client:
         info = client.chain_info()
         print(f"chain {info.chain_id}, head {info.height}, head time {when(info.head_timestamp_ms // 1000)}")
         gov1, gov2 = Governance(client, committee[0]), Governance(client, committee[1])

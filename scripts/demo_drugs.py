@@ -3,7 +3,7 @@
 The committee (first three demo organisations, threshold 2) registers a distributor and a pharmacy, the drug
 regulator grants them DISTRIBUTOR / DISPENSER and binds the MAH's 药品标识码 block to the MAH (only then may
 the MAH register those products), and the MAH's codes travel to a patient. Run against a node:
-    .venv/bin/python scripts/demo_drugs.py [--url http://127.0.0.1:8545] [--network var/devnet]
+    .venv/bin/python scripts/demo_drugs.py [--url https://127.0.0.1:8545] [--network var/devnet]
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def main() -> None:
     """Run the walkthrough; prints each step."""
     args = demo_parser(__doc__).parse_args()
     network = DemoNetwork.load(args.network)
-    with Client(args.url) as client:
+    with Client(args.url, ca=network.ca) as client:
         info = client.chain_info()
         print(f"chain {info.chain_id}, head {info.height}")
         committee = [Governance(client, signer) for signer in network.committee()]

@@ -2,7 +2,7 @@
 grant a role by delegation, transact from the new account, change the working-day calendar by committee
 proposal only, then read the chain with web3.py over /rpc.
 
-Run against a node started by `make run` (default URL http://127.0.0.1:8545, network in var/devnet):
+Run against a node started by `make run` (default URL https://127.0.0.1:8545, network in var/devnet):
     .venv/bin/python scripts/demo_governance.py [--url URL] [--network var/devnet]
 """
 
@@ -25,7 +25,7 @@ def main() -> None:
     committee = network.committee()
     regulator = network.signer_of("DRUG_REGULATOR")
 
-    with Client(args.url, signer=committee[0]) as client:  # reads as a committee member
+    with Client(args.url, ca=network.ca, signer=committee[0]) as client:  # reads as a committee member
         info = client.chain_info()
         print(f"chain {info.chain_id}, head {info.height}")
         gov = client.governance
@@ -77,7 +77,7 @@ def main() -> None:
         )
 
     # 5. web3.py reads the same chain over JSON-RPC, as a member: each request signed by the committee key.
-    w3 = Web3(XinlianProvider(args.url, committee[0]))
+    w3 = Web3(XinlianProvider(args.url, committee[0], ca=network.ca))
     print(f"web3 eth_chainId={w3.eth.chain_id} eth_blockNumber={w3.eth.block_number}")
     logs = w3.eth.get_logs(
         {"fromBlock": 0, "toBlock": "latest", "address": Web3.to_checksum_address(gov.address)}

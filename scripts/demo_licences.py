@@ -2,7 +2,7 @@
 consent, rebind the holder's key, suspend, resume, renew, revoke, then print the licence's history as the
 API serves it.
 
-Run against a node started by `make run` (default URL http://127.0.0.1:8545, network in var/devnet):
+Run against a node started by `make run` (default URL https://127.0.0.1:8545, network in var/devnet):
     .venv/bin/python scripts/demo_licences.py [--url URL] [--network var/devnet] [--out DIR]
 """
 
@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import httpx
-from demo_common import DemoNetwork, demo_parser
+from demo_common import DemoNetwork, demo_parser, http_verify
 
 from sdk.client import Client
 from sdk.crypto import PrivateKey, sm3
@@ -45,7 +45,7 @@ def main() -> None:
     relying_party = network.signer(bank)
     holder_key = PrivateKey.generate()  # the citizen's own key, e.g. in a wallet app
 
-    with Client(args.url) as client:
+    with Client(args.url, ca=network.ca) as client:
         info = client.chain_info()
         print(f"chain {info.chain_id}, head {info.height}")
         licences = Licences(client, authority)
@@ -111,7 +111,9 @@ def main() -> None:
             for event in history["events"]:
                 detail = {k: v for k, v in event["args"].items() if k in SHOWN and v != ZERO_HASH}
                 print(f"  block {event['height']:>6}  {event['event']:<18} {detail or ''}")
-        status = httpx.get(f"{args.url}/v1/licences/{renewed.identifier}/status", timeout=10).json()
+        status = httpx.get(
+            f"{args.url}/v1/licences/{renewed.identifier}/status", timeout=10, verify=http_verify(network.ca)
+        ).json()
         print(f"\npublic status of {renewed.identifier}: {status['status']} (issuer {status['issuer_org']})")
 
 

@@ -1,6 +1,6 @@
 """Demo: issue an e-licence, export its bundle and QR credential, verify offline, revoke, verify again.
 
-Run against a running devnet: ``.venv/bin/python scripts/demo_verify.py [--url http://127.0.0.1:8545]
+Run against a running devnet: ``.venv/bin/python scripts/demo_verify.py [--url https://127.0.0.1:8545]
 [--network var/devnet] [--out var/demo-verify]``. The "Municipal Market Regulation Bureau" (orgs.json; holds
 LICENCE_AUTHORITY and ISSUER) defines a licence type and issues a licence; the node's bundle is saved with the
 chain's trust file and a QR code, checked with `xinlian verify`; the /verify link is printed for a browser.
@@ -13,7 +13,7 @@ import json
 import sys
 from pathlib import Path
 
-from demo_common import ROOT, demo_parser
+from demo_common import ROOT, demo_parser, find_network_ca, http_verify
 
 sys.path.insert(0, str(ROOT / "scripts" / "bench"))
 
@@ -35,9 +35,9 @@ def cli() -> typer.Typer:
     return app
 
 
-def export(url: str, identifier: str, out: Path, tag: str) -> Path:
+def export(url: str, ca: str | None, identifier: str, out: Path, tag: str) -> Path:
     """Save the licence's bundle and its QR credential under ``out``; return the bundle file."""
-    doc = httpx.get(f"{url}/v1/proofs/licences/{identifier}", timeout=30).json()
+    doc = httpx.get(f"{url}/v1/proofs/licences/{identifier}", timeout=30, verify=http_verify(ca)).json()
     path = out / f"licence-{tag}.json"
     path.write_text(json.dumps(doc, indent=1), encoding="utf-8")
     credential = make_credential_payload(ProofBundle.from_json(doc), url)
@@ -55,15 +55,17 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("var/demo-verify"))
     args = parser.parse_args()
     url = args.url.rstrip("/")
+    ca = find_network_ca(args.network)
     args.out.mkdir(parents=True, exist_ok=True)
     trust = args.out / "trust.json"
-    trust.write_text(json.dumps(httpx.get(f"{url}/v1/proofs/trust", timeout=30).json(), indent=1))
+    answer = httpx.get(f"{url}/v1/proofs/trust", timeout=30, verify=http_verify(ca))
+    trust.write_text(json.dumps(answer.json(), indent=1))
     print(f"1. trust anchor (genesis) saved to {trust}; compare its genesis_hash with the consortium's")
 
     signer, uscc = issuer_of(args.network)
-    identifier = issue_licence(url, signer, uscc)
+    identifier = issue_licence(url, signer, uscc, ca=ca)
     print(f"2. issued licence {identifier}")
-    valid = export(url, identifier, args.out, "valid")
+    valid = export(url, ca, identifier, args.out, "valid")
 
     runner = CliRunner()
     result = runner.invoke(cli(), ["verify", str(valid), "--trust", str(trust)])
@@ -71,9 +73,9 @@ def main() -> None:
 
     from sdk.domains.licences import Licences
 
-    receipt = Licences(Client(url), signer).revoke(identifier, "吊销：演示")
+    receipt = Licences(Client(url, ca=ca), signer).revoke(identifier, "吊销：演示")
     print(f"4. revoked at height {receipt.height}")
-    revoked = export(url, identifier, args.out, "revoked")
+    revoked = export(url, ca, identifier, args.out, "revoked")
     result = runner.invoke(cli(), ["verify", str(revoked), "--trust", str(trust)])
     print(f"5. xinlian verify → exit {result.exit_code}\n{result.output}")
     print(f"   the browser page shows the same: {url}/verify#licence={identifier}")

@@ -1,15 +1,22 @@
-"""Small helpers shared by tests that run real nodes: free loopback ports and bounded waiting."""
+"""Small helpers shared by tests that run real nodes: free loopback ports, bounded waiting, p2p TLS
+certificates."""
 
 from __future__ import annotations
 
 import socket
+import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import httpx
 
+from node.p2p.tls import P2PTls, prepare_p2p_tls
 from sdk.auth import MemberAuth, sign_query
 from sdk.signer import Signer
+
+#: Where make_p2p_tls writes its certificates (removed when the test process exits).
+_P2P_TLS_DIR = tempfile.TemporaryDirectory(prefix="xinlian-p2p-tls-")
 
 
 def free_ports(count: int) -> list[int]:
@@ -21,6 +28,12 @@ def free_ports(count: int) -> list[int]:
     for sock in socks:
         sock.close()
     return ports
+
+
+def make_p2p_tls(name: str) -> P2PTls:
+    """Return the link contexts of a fresh p2p certificate named ``name`` (as a node makes at its first
+    start); a name already used in this process returns that certificate again."""
+    return prepare_p2p_tls(Path(_P2P_TLS_DIR.name) / name, name=name)
 
 
 def wait_until(predicate: Callable[[], bool], timeout_s: float, what: str) -> None:

@@ -1,13 +1,16 @@
-"""The handshake of a link: HELLO (version, chain, genesis, key, nonce, height) then AUTH both ways.
+"""The handshake of a link, once TLS is up: HELLO (version, chain, genesis, key, nonce, height) then AUTH
+both ways.
 
-Each side proves its SM2 key by signing the other's fresh nonce under a domain tag with the chain id and
-genesis hash, so a link is bound to one chain and neither side's signature can be replayed on another link.
+Each side proves its SM2 key by signing the other's fresh nonce under a domain tag with the chain id, the
+genesis hash and the hashes of both TLS certificates, so a link is bound to one chain and one TLS session,
+and neither side's signature can be replayed or relayed on another link.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Container
+from dataclasses import dataclass
 
 from node.p2p.peers import P2PStats
 from node.p2p.wire import (
@@ -23,6 +26,15 @@ from node.p2p.wire import (
     read_frame,
 )
 from sdk.crypto import PrivateKey, PublicKey
+from sdk.errors import CryptoError
+
+
+@dataclass(frozen=True, slots=True)
+class LinkCertificates:
+    """The SHA-256 of the TLS certificates of one link, as this node sees them: its own and its peer's."""
+
+    own: bytes
+    peer: bytes
 
 
 async def exchange_hellos(
@@ -30,15 +42,17 @@ async def exchange_hellos(
     writer: asyncio.StreamWriter,
     ours: Hello,
     key: PrivateKey,
+    certificates: LinkCertificates,
     own_nonces: Container[bytes],
     refusal: Callable[[bytes], str | None],
     stats: P2PStats,
 ) -> tuple[Hello, bool]:
     """Run HELLO/AUTH; returns the peer's HELLO and whether the peer is this node itself.
 
-    ``own_nonces`` are the nonces of this node's live handshakes; ``refusal`` says why a peer key is refused
-    (None to go on). Nothing is decided on the peer's key before its AUTH verified, except refusing the
-    link. Raises P2PError (and the crypto and I/O errors of a broken exchange).
+    ``certificates`` are the link's TLS certificates, which both signatures cover; ``own_nonces`` are the
+    nonces of this node's live handshakes; ``refusal`` says why a peer key is refused (None to go on).
+    Nothing is decided on the peer's key before its AUTH verified, except refusing the link. Raises
+    P2PError, EncodingError for a malformed HELLO (and the I/O errors of a broken exchange).
     """
     writer.write(encode_frame(FrameType.HELLO, encode_hello(ours)))
     await writer.drain()
@@ -62,7 +76,13 @@ async def exchange_hellos(
         if reason is not None:
             raise P2PError(reason)
     preimage = compute_handshake_preimage(
-        ours.chain_id, ours.genesis_hash, theirs.nonce, ours.public_key, theirs.public_key
+        ours.chain_id,
+        ours.genesis_hash,
+        theirs.nonce,
+        ours.public_key,
+        theirs.public_key,
+        certificates.own,
+        certificates.peer,
     )
     writer.write(encode_frame(FrameType.AUTH, key.sign(preimage)))
     await writer.drain()
@@ -70,7 +90,17 @@ async def exchange_hellos(
     if kind != FrameType.AUTH:
         raise P2PError("expected AUTH")
     expected = compute_handshake_preimage(
-        ours.chain_id, ours.genesis_hash, ours.nonce, theirs.public_key, ours.public_key
+        ours.chain_id,
+        ours.genesis_hash,
+        ours.nonce,
+        theirs.public_key,
+        ours.public_key,
+        certificates.peer,
+        certificates.own,
     )
-    PublicKey.from_bytes(theirs.public_key).verify(expected, signature)
+    try:
+        PublicKey.from_bytes(theirs.public_key).verify(expected, signature)
+    except CryptoError as exc:
+        stats.add("bad_auth_signatures")
+        raise P2PError("the peer's AUTH does not verify for its key on this TLS link") from exc
     return theirs, is_self

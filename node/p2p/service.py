@@ -1,4 +1,5 @@
-"""The peer service: an asyncio loop in its own thread holding authenticated TCP links to the other nodes."""
+"""The peer service: an asyncio loop in its own thread holding authenticated TLS 1.3 links to the other
+nodes."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import time
 from collections.abc import Callable, Coroutine, Sequence
 
 from node.p2p.connection import _Connection, _SelfConnectionError
-from node.p2p.handshake import exchange_hellos
+from node.p2p.handshake import LinkCertificates, exchange_hellos
 from node.p2p.outbox import TransactionOutbox
 from node.p2p.peers import (
     DEFAULT_MAX_CONNECTIONS,
@@ -32,6 +33,7 @@ from node.p2p.peers import (
     PeerHandler,
     _PeerState,
 )
+from node.p2p.tls import P2PTls, read_peer_certificate_hash
 from node.p2p.wire import (
     HANDSHAKE_MAX_FRAME_BYTES,
     MAX_CONTROL_FRAME_BYTES,
@@ -56,11 +58,26 @@ from sdk.errors import EncodingError, XinlianError
 log = logging.getLogger("xinlian.p2p")
 
 
-class PeerService:
-    """Authenticated links to a consortium's other nodes over TCP (127.0.0.1 or a LAN).
+class _UnreadUntilTls(asyncio.StreamReaderProtocol):
+    """The protocol of an accepted link: reads nothing until TLS starts on it.
 
-    Each side proves its SM2 key by signing the other's fresh nonce under a domain tag with the chain id and
-    genesis hash. Frames are length-prefixed. Every peer address in ``peers`` is dialled and re-dialled with
+    A dialler sends its TLS ClientHello at once; read before ``start_tls`` it would sit in the stream's
+    buffer, out of the TLS layer's reach, and the handshake would wait for it until the timeout.
+    """
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        if isinstance(transport, asyncio.ReadTransport):
+            transport.pause_reading()
+        super().connection_made(transport)
+
+
+class PeerService:
+    """Authenticated, encrypted links to a consortium's other nodes over TCP (127.0.0.1 or a LAN).
+
+    Every link is TLS 1.3 with a certificate at both ends (``tls``). Inside it, each side proves its SM2 key
+    by signing the other's fresh nonce under a domain tag with the chain id, the genesis hash and the hashes
+    of both TLS certificates; the TLS handshake and this one finish within ``handshake_timeout_s`` together.
+    Frames are length-prefixed. Every peer address in ``peers`` is dialled and re-dialled with
     capped exponential backoff; inbound links are accepted on (host, port). Two nodes that dial each other
     keep both links (each side sends on its newest and reads from all), which needs no tie-breaking.
     Thread-safe public methods hand work to the loop with ``call_soon_threadsafe`` and never raise.
@@ -76,6 +93,7 @@ class PeerService:
         chain_id: int,
         genesis_hash: bytes,
         key: PrivateKey,
+        tls: P2PTls,
         host: str,
         port: int,
         peers: Sequence[str],
@@ -93,6 +111,7 @@ class PeerService:
         self.genesis_hash = genesis_hash
         self._key = key
         self.public_key = key.public_key.to_bytes()
+        self._tls = tls
         self.host = host
         self.port = port
         self.peer_addresses = tuple(peers)
@@ -175,7 +194,11 @@ class PeerService:
         self._stop_event = asyncio.Event()
         try:
             if self.listen:
-                self._server = await asyncio.start_server(self._on_inbound, self.host, self.port)
+                # Plain TCP here: TLS starts in _handshake, once the link is counted against the caps on
+                # half-open handshakes and under the handshake timeout.
+                self._server = await asyncio.get_running_loop().create_server(
+                    lambda: _UnreadUntilTls(asyncio.StreamReader(), self._accept), self.host, self.port
+                )
                 sockets = self._server.sockets
                 if sockets:
                     self.port = int(sockets[0].getsockname()[1])
@@ -430,6 +453,11 @@ class PeerService:
                 self.stats.add("reconnects")
                 await asyncio.sleep(self.backoff_base_s)
 
+    def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """Serve an accepted link in a task of the service's own, so that stopping cancels and awaits it (a
+        TLS link closes in several steps, which must not outlive the loop)."""
+        self._spawn(self._on_inbound(reader, writer))
+
     async def _on_inbound(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peername = writer.get_extra_info("peername")
         address = f"{peername[0]}:{peername[1]}" if peername else "?"
@@ -456,8 +484,9 @@ class PeerService:
     async def _handshake(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, address: str, *, outbound: bool
     ) -> _Connection | None:
-        """Exchange HELLO and AUTH within the handshake timeout; returns the registered link, or None (link
-        closed) on any failure. Raises _SelfConnectionError when the peer signed with this node's own key."""
+        """Run TLS, then exchange HELLO and AUTH, all within the handshake timeout; returns the registered
+        link, or None (link closed) on any failure. Raises _SelfConnectionError when the peer signed with
+        this node's own key."""
         nonce = secrets.token_bytes(NONCE_BYTES)
         self._own_nonces.add(nonce)
         try:
@@ -470,7 +499,7 @@ class PeerService:
                 self.handler.get_height(),
             )
             theirs, is_self = await asyncio.wait_for(
-                exchange_hellos(reader, writer, ours, self._key, self._own_nonces, self._refusal, self.stats),
+                self._secure_and_authenticate(reader, writer, ours, outbound=outbound),
                 self.handshake_timeout_s,
             )
         except (XinlianError, OSError, TimeoutError, asyncio.IncompleteReadError) as exc:
@@ -505,12 +534,15 @@ class PeerService:
                 self.stats.add("replaced_links")
                 old.close()
         self.stats.add("connects")
+        ssl_object = writer.get_extra_info("ssl_object")
         log.info(
-            "connected to peer %s… at %s (%s, height %d)",
+            "connected to peer %s… at %s (%s, height %d, %s %s)",
             conn.peer[:6].hex(),
             address,
             "outbound" if outbound else "inbound",
             theirs.height,
+            ssl_object.version(),
+            ssl_object.cipher()[0],
         )
         self._spawn(conn.write_loop())
         try:
@@ -519,6 +551,18 @@ class PeerService:
             self.stats.add("handler_errors")
             log.exception("the handler failed on a new peer")
         return conn
+
+    async def _secure_and_authenticate(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, ours: Hello, *, outbound: bool
+    ) -> tuple[Hello, bool]:
+        """Upgrade the link to TLS 1.3 (this node dialled: client side), then run HELLO/AUTH bound to both
+        certificates; returns what ``exchange_hellos`` returns."""
+        context = self._tls.client if outbound else self._tls.server
+        await writer.start_tls(context, ssl_handshake_timeout=self.handshake_timeout_s)
+        certificates = LinkCertificates(self._tls.certificate_hash, read_peer_certificate_hash(writer))
+        return await exchange_hellos(
+            reader, writer, ours, self._key, certificates, self._own_nonces, self._refusal, self.stats
+        )
 
     def _refusal(self, peer: bytes) -> str | None:
         """Why a handshake with ``peer`` is refused (banned, not allowed), or None."""

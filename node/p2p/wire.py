@@ -1,4 +1,5 @@
-"""P2P wire format: length-prefixed frames, the authenticated handshake, and the payload codecs (RLP)."""
+"""P2P wire format (inside a TLS 1.3 link): length-prefixed frames, the authenticated handshake, and the
+payload codecs (RLP)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,11 @@ from enum import IntEnum
 from sdk.encoding import decode, decode_int, encode
 from sdk.errors import EncodingError, XinlianError
 
-#: Protocol version carried in HELLO; peers with another version are refused.
-P2P_VERSION: int = 1
+#: Protocol version carried in HELLO; peers with another version are refused. Version 2 runs over TLS 1.3
+#: and binds the handshake signature to both TLS certificates.
+P2P_VERSION: int = 2
 #: Domain tag of the handshake signature (never valid as a transaction, seal or consensus signature).
-HANDSHAKE_TAG: bytes = b"xinlian/p2p-handshake/1"
+HANDSHAKE_TAG: bytes = b"xinlian/p2p-handshake/2"
 #: Largest accepted frame (type byte + payload): a full proposal with its justification fits.
 MAX_FRAME_BYTES: int = 32 * 1024 * 1024
 #: Before a peer has proven its key, frames are tiny (HELLO, AUTH): refuse anything larger unread.
@@ -121,11 +123,33 @@ def decode_hello(payload: bytes) -> Hello:
 
 
 def compute_handshake_preimage(
-    chain_id: int, genesis_hash: bytes, challenge: bytes, signer_key: bytes, verifier_key: bytes
+    chain_id: int,
+    genesis_hash: bytes,
+    challenge: bytes,
+    signer_key: bytes,
+    verifier_key: bytes,
+    signer_certificate_hash: bytes,
+    verifier_certificate_hash: bytes,
 ) -> bytes:
-    """Return what a node signs to prove its key to a peer: the tag, the chain, the peer's fresh nonce and
-    both keys (so a signature is bound to this chain, this session and this pair of nodes)."""
-    return encode([HANDSHAKE_TAG, chain_id, genesis_hash, challenge, signer_key, verifier_key])
+    """Return what a node signs to prove its key to a peer: the tag, the chain, the peer's fresh nonce, both
+    keys and the SHA-256 of both ends' TLS certificates as the signer sees them.
+
+    A signature is bound to this chain, this session, this pair of nodes and this TLS link: relayed over
+    another link (a man in the middle holding another TLS key), the verifier sees other certificates and
+    the signature does not verify.
+    """
+    return encode(
+        [
+            HANDSHAKE_TAG,
+            chain_id,
+            genesis_hash,
+            challenge,
+            signer_key,
+            verifier_key,
+            signer_certificate_hash,
+            verifier_certificate_hash,
+        ]
+    )
 
 
 # --- payloads --------------------------------------------------------------------------------------------

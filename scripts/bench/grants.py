@@ -15,6 +15,7 @@ from typing import Any
 from eth_abi.abi import encode as abi_encode
 from eth_utils.abi import function_signature_to_4byte_selector
 
+from node.demo_network import get_local_ca_path
 from node.genesis import DEFAULT_ROLE_ADMINS, GOVERNANCE_ADDRESS, ROLE_IDS
 from sdk.crypto import PrivateKey
 from sdk.domains.governance import LICENCE_TYPE_SCOPED_ROLES
@@ -54,8 +55,14 @@ class Network:
     grantors: tuple[Grantor, ...]
 
     @property
+    def ca(self) -> Path | None:
+        """The network's local CA when its nodes serve https (``init_network(..., tls=True)``), else None."""
+        path = get_local_ca_path(self.base)
+        return path if path.exists() else None
+
+    @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.ca is not None else 'http'}://127.0.0.1:{self.port}"
 
     @property
     def database_path(self) -> Path:

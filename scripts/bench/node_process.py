@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -56,12 +57,14 @@ class NodeProcess:
 
     def wait_healthy(self, timeout_s: float = 60.0) -> int:
         """Wait for ``/health``; returns the node's height. Raises RuntimeError with the log tail."""
+        ca = self.network.ca
+        verify = ssl.create_default_context(cafile=ca) if ca is not None else True
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.process is None or self.process.poll() is not None:
                 raise RuntimeError(f"the node exited during start-up:\n{self.log_tail()}")
             try:
-                response = httpx.get(f"{self.network.url}/health", timeout=2.0)
+                response = httpx.get(f"{self.network.url}/health", timeout=2.0, verify=verify)
                 if response.status_code == 200:
                     return int(response.json()["height"])
             except httpx.HTTPError:

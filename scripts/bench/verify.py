@@ -26,6 +26,7 @@ sys.path.insert(0, str(REPO_ROOT))
 import httpx  # noqa: E402
 
 from scripts.bench.common import rate  # noqa: E402
+from scripts.demo_common import find_network_ca, http_verify  # noqa: E402
 from scripts.samples import issue_sample_licence  # noqa: E402
 from sdk.client import Client  # noqa: E402
 from sdk.crypto import PrivateKey  # noqa: E402
@@ -39,11 +40,12 @@ TARGET_PER_S = 500
 ISSUER_ORG = "Municipal Market Regulation Bureau"
 
 
-def issue_licence(url: str, signer: Signer, uscc: str) -> str:
-    """Issue one licence (defining its type once); return its identifier."""
+def issue_licence(url: str, signer: Signer, uscc: str, *, ca: str | None = None) -> str:
+    """Issue one licence (defining its type once) at the node at ``url`` (an https node checked against
+    ``ca``); return its identifier."""
     from sdk.domains.licences import Licences
 
-    return issue_sample_licence(Licences(Client(url), signer), uscc).identifier
+    return issue_sample_licence(Licences(Client(url, ca=ca), signer), uscc).identifier
 
 
 def issuer_of(network: Path) -> tuple[Signer, str]:
@@ -55,11 +57,14 @@ def issuer_of(network: Path) -> tuple[Signer, str]:
 
 
 def fetch(url: str, network: Path) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Issue a licence on the node at ``url``; return (trust file, licence bundle) as JSON documents."""
+    """Issue a licence on the node at ``url`` (an https node is checked against the network's CA); return
+    (trust file, licence bundle) as JSON documents."""
     signer, uscc = issuer_of(network)
-    identifier = issue_licence(url, signer, uscc)
-    trust = httpx.get(f"{url}/v1/proofs/trust", timeout=30).json()
-    return trust, httpx.get(f"{url}/v1/proofs/licences/{identifier}", timeout=30).json()
+    ca = find_network_ca(network)
+    identifier = issue_licence(url, signer, uscc, ca=ca)
+    trust = httpx.get(f"{url}/v1/proofs/trust", timeout=30, verify=http_verify(ca)).json()
+    bundle = httpx.get(f"{url}/v1/proofs/licences/{identifier}", timeout=30, verify=http_verify(ca))
+    return trust, bundle.json()
 
 
 def measure(trust_doc: dict[str, Any], licence_doc: dict[str, Any], seconds: float) -> dict[str, Any]:

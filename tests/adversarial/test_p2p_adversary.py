@@ -1,8 +1,10 @@
-"""Byzantine members against a real PeerService over loopback TCP: no member can halt, stall or starve it."""
+"""Byzantine members against a real PeerService over loopback TLS: no member can halt, stall or starve it,
+nor relay another node's handshake."""
 
 from __future__ import annotations
 
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -12,8 +14,10 @@ import pytest
 
 from node.p2p.peers import SCORE_BAD_FRAME, P2PLimits
 from node.p2p.service import PeerService
+from node.p2p.tls import compute_certificate_hash
 from node.p2p.wire import (
     MAX_FRAME_BYTES,
+    P2P_VERSION,
     FrameType,
     Hello,
     compute_handshake_preimage,
@@ -26,12 +30,19 @@ from node.p2p.wire import (
     encode_uints,
 )
 from sdk.crypto import PrivateKey
+from tests.support import make_p2p_tls
 
 CHAIN_ID = 7
 GENESIS = b"\x22" * 32
 VICTIM_KEY, ATTACKER_KEY, HONEST_KEY = (PrivateKey.generate() for _ in range(3))
 ATTACKER = ATTACKER_KEY.public_key.to_bytes()
 HONEST = HONEST_KEY.public_key.to_bytes()
+#: The p2p TLS certificate of each key (a node presents its own; the attacker holds a spare one too).
+TLS_OF = {
+    key.public_key.to_bytes(): make_p2p_tls(f"adversary-{name}")
+    for key, name in ((VICTIM_KEY, "victim"), (ATTACKER_KEY, "attacker"), (HONEST_KEY, "honest"))
+}
+SPARE_TLS = make_p2p_tls("adversary-spare")
 #: Nothing an attacker needs should take longer than this on loopback.
 STEP_TIMEOUT_S: float = 4.0
 
@@ -70,26 +81,37 @@ class Recorder:
 
 
 class Adversary:
-    """A member holding a real SM2 key that speaks the wire protocol by hand over a blocking socket."""
+    """A member holding a real SM2 key and its p2p TLS certificate that speaks the wire protocol by hand over
+    a blocking TLS socket."""
 
     def __init__(self, port: int, key: PrivateKey = ATTACKER_KEY, *, rcvbuf: int | None = None) -> None:
         self.key = key
         self.public_key = key.public_key.to_bytes()
-        self.sock = socket.socket()
+        self.tls = TLS_OF[self.public_key]
+        raw = socket.socket()
         if rcvbuf is not None:  # set before connect so the window stays small
-            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
-        self.sock.settimeout(STEP_TIMEOUT_S)
-        self.sock.connect(("127.0.0.1", port))
+            raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        raw.settimeout(STEP_TIMEOUT_S)
+        raw.connect(("127.0.0.1", port))
+        self.sock = self.tls.client.wrap_socket(raw)
 
-    def handshake(self) -> Hello:
-        """Authenticate as ``key``; returns the victim's HELLO."""
+    def handshake(self, *, signed_certificate_hash: bytes | None = None) -> Hello:
+        """Authenticate as ``key``; returns the victim's HELLO. The AUTH covers this link's certificates
+        unless ``signed_certificate_hash`` replaces the one this end presented."""
         nonce = b"\x07" * 32
-        self.send(FrameType.HELLO, encode_hello(Hello(1, CHAIN_ID, GENESIS, self.public_key, nonce, 0)))
+        hello = Hello(P2P_VERSION, CHAIN_ID, GENESIS, self.public_key, nonce, 0)
+        self.send(FrameType.HELLO, encode_hello(hello))
         kind, payload = self.read_frame()
         assert kind == FrameType.HELLO
         theirs = decode_hello(payload)
         preimage = compute_handshake_preimage(
-            CHAIN_ID, GENESIS, theirs.nonce, self.public_key, theirs.public_key
+            CHAIN_ID,
+            GENESIS,
+            theirs.nonce,
+            self.public_key,
+            theirs.public_key,
+            signed_certificate_hash or self.tls.certificate_hash,
+            compute_certificate_hash(self.sock.getpeercert(binary_form=True) or b""),
         )
         self.send(FrameType.AUTH, self.key.sign(preimage))
         kind, _ = self.read_frame()
@@ -171,6 +193,7 @@ def running_victim(
         chain_id=CHAIN_ID,
         genesis_hash=GENESIS,
         key=key,
+        tls=TLS_OF[key.public_key.to_bytes()],
         host="127.0.0.1",
         port=free_port(),
         peers=peers,
@@ -252,7 +275,9 @@ def test_block_request_flood_is_answered_one_at_a_time_and_rate_limited() -> Non
         for _ in range(20):
             adversary.send(FrameType.GET_BLOCKS, encode_uints(1, 64))
         wait_until(lambda: victim.stats.get("block_requests_busy") == 19)
-        assert handler.block_calls == 1
+        # The one answer's storage read may start after the whole flood was refused (TLS hands the 20
+        # frames over at once), and there is never a second one while it is held.
+        wait_until(lambda: handler.block_calls == 1)
         handler.gate.set()
         adversary.read_frame_of(FrameType.BLOCKS)
         wait_until(lambda: not victim._peers[ATTACKER].serving_blocks)
@@ -370,11 +395,16 @@ def impersonating_listener(port: int, *, reflect: bool, stop: threading.Event) -
         deadline = time.monotonic() + 2 * STEP_TIMEOUT_S
         while not stop.is_set() and time.monotonic() < deadline:
             try:
-                sock, _ = server.accept()
+                raw, _ = server.accept()
             except TimeoutError:
                 continue
+            raw.settimeout(1.0)
+            try:
+                sock = TLS_OF[ATTACKER].server.wrap_socket(raw, server_side=True)
+            except OSError:
+                raw.close()
+                continue
             with sock:
-                sock.settimeout(1.0)
                 try:
                     size = int.from_bytes(sock.recv(4), "big")
                     hello = sock.recv(size)
@@ -385,7 +415,7 @@ def impersonating_listener(port: int, *, reflect: bool, stop: threading.Event) -
                         if auth:
                             sock.sendall(auth)
                     else:
-                        forged = Hello(1, CHAIN_ID, GENESIS, theirs.public_key, b"\x09" * 32, 0)
+                        forged = Hello(P2P_VERSION, CHAIN_ID, GENESIS, theirs.public_key, b"\x09" * 32, 0)
                         sock.sendall(encode_frame(FrameType.HELLO, encode_hello(forged)))
                     sock.recv(4096)
                 except OSError:
@@ -454,3 +484,113 @@ def test_one_key_cannot_hold_more_than_its_share_of_inbound_links() -> None:
         assert sum(not c.closed for c in victim._connections[ATTACKER]) == 2
         for link in links:
             link.close()
+
+
+# --- 10. TLS binding ----------------------------------------------------------------------------------------
+def test_auth_signed_for_another_tls_certificate_than_the_one_presented_is_refused() -> None:
+    with running_victim() as victim:
+        adversary = Adversary(victim.port)
+        with pytest.raises(OSError):  # ConnectionError: the victim closes the link after AUTH
+            adversary.handshake(signed_certificate_hash=SPARE_TLS.certificate_hash)
+            adversary.read_frame()
+        wait_until(lambda: victim.stats.get("bad_auth_signatures") == 1)
+        assert victim.connected_peers() == []
+        adversary.close()
+        connect(victim).close()  # the same key over its own certificate gets in
+
+
+def _read_raw_frame(sock: ssl.SSLSocket) -> bytes:
+    """Return one whole frame (header included) read from ``sock``. Raises ConnectionError at its end."""
+    data = b""
+    size: int | None = None
+    while size is None or len(data) < size:
+        if size is None and len(data) >= 4:
+            size = 4 + int.from_bytes(data[:4], "big")
+            continue
+        chunk = sock.recv((size or 4) - len(data))
+        if not chunk:
+            raise ConnectionError("closed")
+        data += chunk
+    return data
+
+
+class HandshakeRelay:
+    """A man in the middle holding its own p2p certificate (and no node key): it accepts dials at ``port``,
+    dials ``target`` for each, and forwards every frame both ways unchanged, recording each frame's type."""
+
+    def __init__(self, port: int, target: int) -> None:
+        self.port = port
+        self.target = target
+        self.forwarded: list[tuple[str, int]] = []  # (direction, frame type)
+        self.stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        self._spawn(self._accept_forever)
+
+    def close(self) -> None:
+        self.stop.set()
+        for thread in self._threads:
+            thread.join(timeout=STEP_TIMEOUT_S)
+
+    def _spawn(self, target: Callable[..., None], *args: object) -> None:
+        thread = threading.Thread(target=target, args=args, daemon=True)
+        self._threads.append(thread)
+        thread.start()
+
+    def _accept_forever(self) -> None:
+        with socket.create_server(("127.0.0.1", self.port)) as server:
+            server.settimeout(0.05)
+            while not self.stop.is_set():
+                try:
+                    raw, _ = server.accept()
+                except TimeoutError:
+                    continue
+                self._spawn(self._relay, raw)
+
+    def _relay(self, raw: socket.socket) -> None:
+        try:
+            raw.settimeout(STEP_TIMEOUT_S)
+            dialler = SPARE_TLS.server.wrap_socket(raw, server_side=True)
+            onward = SPARE_TLS.client.wrap_socket(socket.create_connection(("127.0.0.1", self.target)))
+        except OSError:
+            raw.close()
+            return
+        self._spawn(self._pump, onward, dialler, "to-dialler")
+        self._pump(dialler, onward, "to-target")
+
+    def _pump(self, source: ssl.SSLSocket, sink: ssl.SSLSocket, direction: str) -> None:
+        try:
+            while not self.stop.is_set():
+                frame = _read_raw_frame(source)
+                self.forwarded.append((direction, frame[4]))
+                sink.sendall(frame)
+        except OSError:
+            pass
+        finally:
+            source.close()
+            sink.close()
+
+
+def test_a_man_in_the_middle_cannot_relay_the_handshake_between_two_nodes() -> None:
+    relay_port = free_port()
+    with running_victim() as victim:
+        relay = HandshakeRelay(relay_port, victim.port)
+        relay.start()
+        try:
+            with running_victim(key=HONEST_KEY, peers=(f"127.0.0.1:{relay_port}",)) as honest:
+                # Both nodes' HELLO and AUTH crossed the relay unchanged: chain, keys and nonces all match...
+                wait_until(
+                    lambda: (
+                        {("to-target", FrameType.AUTH), ("to-dialler", FrameType.AUTH)}
+                        <= set(relay.forwarded)
+                    )
+                )
+                # ...but each AUTH covers the certificates of its own TLS link, not those of the other one.
+                wait_until(lambda: victim.stats.get("bad_auth_signatures") >= 1)
+                wait_until(lambda: honest.stats.get("bad_auth_signatures") >= 1)
+                assert victim.connected_peers() == [] and honest.connected_peers() == []
+                assert victim.stats.get("connects") == honest.stats.get("connects") == 0
+        finally:
+            relay.close()
+        connect(victim, HONEST_KEY).close()  # the honest key gets in over a link of its own

@@ -3,6 +3,7 @@ CA; the SDK and web3.py reach it with that CA, and refuse it without (or with an
 
 from __future__ import annotations
 
+import shutil
 import ssl
 import subprocess
 import sys
@@ -14,6 +15,7 @@ import pytest
 from web3 import Web3
 
 from node.demo_network import init_network
+from node.devnet import Devnet, describe_api_tls
 from node.tls import create_local_ca
 from sdk.client import Client
 from sdk.crypto import PrivateKey
@@ -82,3 +84,17 @@ def test_without_the_ca_or_with_another_ca_the_node_is_not_trusted(
         client.chain_info()
     with pytest.raises(httpx.HTTPError):  # and nothing is served in the clear on that port
         httpx.get(url.replace("https://", "http://") + "/health", timeout=5)
+
+
+def test_what_make_run_prints_reaches_the_node_literally(tls_node: tuple[str, Path, Path]) -> None:
+    url, ca, base = tls_node
+    node = Devnet(base).nodes[0]  # how `make run` sees the network's nodes
+    assert (node.url, node.ca) == (url, ca)
+    assert node.height() is not None
+    python, curl = describe_api_tls(node.url, base)[1:3]
+    assert python.split(maxsplit=1)[1] == f'Client("{url}", ca="{ca}")'
+    if shutil.which("curl") is None:
+        pytest.skip("curl is not installed")
+    command = curl.split(maxsplit=1)[1].split()
+    answer = subprocess.run(command, capture_output=True, text=True, timeout=30, check=False)
+    assert answer.returncode == 0 and '"height"' in answer.stdout, answer.stderr

@@ -1,7 +1,8 @@
 """The README's walkthrough scripts run green against a real node set up like `make run`'s network.
 
-The network has the default committee (three members, threshold two) as `make run` does, but one validator
-instead of four so the suite stays quick; the scripts use only the SDK, web3.py and the node's HTTP API.
+The network has the default committee (three members, threshold two) and serves its API over https under
+its local CA as `make run` does, but has one validator instead of four so the suite stays quick; the scripts
+use only the SDK, web3.py and the node's API, and find the CA in the network folder.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ WALKTHROUGHS = [
 def demo_node(tmp_path_factory: pytest.TempPathFactory) -> Network:
     base = tmp_path_factory.mktemp("walkthrough") / "net"
     port = get_free_port()
-    init_network(base, validators=1, api_port=port, p2p_port=get_free_port())
+    init_network(base, validators=1, api_port=port, p2p_port=get_free_port(), tls=True)
     network = Network(
         base=base,
         config_path=base / "nodes" / "node-0.json",
@@ -38,6 +39,7 @@ def demo_node(tmp_path_factory: pytest.TempPathFactory) -> Network:
         accounts=(),
         grantors=(),
     )
+    assert network.url.startswith("https://")
     process = NodeProcess(network)
     process.start()
     try:

@@ -1,4 +1,4 @@
-"""The consensus runtime over real SQLite, py-evm, SM2 and loopback TCP: n = 1 and 4-validator networks."""
+"""The consensus runtime over real SQLite, py-evm, SM2 and loopback TLS: n = 1 and 4-validator networks."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from node.consensus.wal import InMemoryWal
 from node.demo_network import init_network
 from node.devnet import init_devnet
 from node.genesis import GOVERNANCE_ADDRESS
+from node.p2p.tls import P2P_KEY_FILE
 from node.runtime import LockedVerifier, Node
 from sdk.crypto import PrivateKey
 from sdk.domains.governance import Action, encode_payload
@@ -154,6 +155,12 @@ def test_four_validators_over_loopback_agree_and_gossip_transactions(four: list[
         assert cert is not None and len({s.validator_index for s in cert.seals}) >= 3
     assert len(proposers) > 1  # rotation: more than one validator proposed
     assert all(n.p2p is not None and len(n.p2p.connected_peers()) == 3 for n in four)
+    for node in four:
+        # Each node made its p2p certificate at its first start, its key readable by its owner only...
+        assert (Path(node.config.data_dir) / P2P_KEY_FILE).stat().st_mode & 0o777 == 0o600
+        # ...and every link to the other validators is TLS 1.3.
+        links = [c for conns in node.p2p._connections.values() for c in conns]  # type: ignore[union-attr]
+        assert links and {c.writer.get_extra_info("ssl_object").version() for c in links} == {"TLSv1.3"}
 
 
 def test_a_stopped_validator_catches_up_by_sync_and_bad_certificates_are_refused(tmp_path: Path) -> None:

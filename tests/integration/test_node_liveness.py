@@ -20,7 +20,7 @@ from node.consensus.liveness import STALL_AFTER_S, ConsensusLiveness
 from node.demo_network import init_network
 from node.p2p.service import PeerService
 from node.runtime import FATAL_EXIT_CODE, Node
-from tests.support import wait_until
+from tests.support import make_p2p_tls, wait_until
 
 if TYPE_CHECKING:
     from node_fixtures import RunningNode
@@ -64,6 +64,7 @@ def test_a_failing_broadcast_does_not_stop_consensus(one_node: Node) -> None:
         chain_id=one_node.chain.chain_id,
         genesis_hash=one_node.genesis_hash,
         key=one_node.key,  # type: ignore[arg-type]
+        tls=make_p2p_tls("liveness"),
         host="127.0.0.1",
         port=0,
         peers=(),

@@ -1,20 +1,25 @@
-"""The peer service over loopback TCP: frames, SM2 handshake, gossip, block answers, bounds, reconnects."""
+"""The peer service over loopback TLS: TLS 1.3 links, frames, SM2 handshake, gossip, block answers, bounds,
+reconnects."""
 
 from __future__ import annotations
 
 import asyncio
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
 from node.p2p.connection import _Connection
 from node.p2p.peers import P2PLimits, P2PStats, _TokenBucket
 from node.p2p.service import PeerService
+from node.p2p.tls import compute_certificate_hash
 from node.p2p.wire import (
     MAX_FRAME_BYTES,
+    P2P_VERSION,
     FrameType,
     Hello,
     P2PError,
@@ -26,11 +31,16 @@ from node.p2p.wire import (
     encode_hello,
     read_frame,
 )
+from node.tls import create_local_ca
 from sdk.crypto import PrivateKey
 from sdk.errors import EncodingError
+from tests.support import make_p2p_tls
 
 GENESIS = b"\x11" * 32
 KEYS = [PrivateKey.generate() for _ in range(3)]
+TLS = [make_p2p_tls(f"unit-p2p-{i}") for i in range(3)]
+#: The cipher suites of TLS 1.3 (RFC 8446 §B.4) that OpenSSL enables by default.
+TLS13_SUITES = {"TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256", "TLS_AES_128_GCM_SHA256"}
 
 
 class Recorder:
@@ -93,6 +103,7 @@ def make_service(
         chain_id=chain_id,
         genesis_hash=GENESIS,
         key=key,
+        tls=TLS[KEYS.index(key)],
         host="127.0.0.1",
         port=port,
         peers=peers,
@@ -272,7 +283,7 @@ def test_an_unauthenticated_peer_cannot_send_a_large_frame() -> None:
     a.start()
 
     async def flood() -> bytes:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        reader, writer = await asyncio.open_connection("127.0.0.1", port, ssl=TLS[2].client)
         writer.write((10 * 1024 * 1024).to_bytes(4, "big"))  # announces a 10 MiB frame before any HELLO
         await writer.drain()
         await read_frame(reader)  # the node's own HELLO
@@ -293,15 +304,23 @@ def test_a_peer_that_cannot_sign_for_its_claimed_key_is_refused() -> None:
     a.start()
 
     async def impostor() -> bytes:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        reader, writer = await asyncio.open_connection("127.0.0.1", port, ssl=TLS[2].client)
         claimed = KEYS[1].public_key.to_bytes()  # claims validator 1's key, holds key 2
-        writer.write(
-            encode_frame(FrameType.HELLO, encode_hello(Hello(1, 7, GENESIS, claimed, b"\x01" * 32, 0)))
-        )
+        hello = Hello(P2P_VERSION, 7, GENESIS, claimed, b"\x01" * 32, 0)
+        writer.write(encode_frame(FrameType.HELLO, encode_hello(hello)))
         await writer.drain()
         _, payload = await read_frame(reader)
         theirs = decode_hello(payload)
-        preimage = compute_handshake_preimage(7, GENESIS, theirs.nonce, claimed, theirs.public_key)
+        their_cert = writer.get_extra_info("ssl_object").getpeercert(binary_form=True)
+        preimage = compute_handshake_preimage(
+            7,
+            GENESIS,
+            theirs.nonce,
+            claimed,
+            theirs.public_key,
+            TLS[2].certificate_hash,  # the certificates of this very link: only the key is wrong
+            compute_certificate_hash(their_cert),
+        )
         writer.write(encode_frame(FrameType.AUTH, KEYS[2].sign(preimage)))
         await writer.drain()
         await read_frame(reader)  # their AUTH
@@ -312,6 +331,7 @@ def test_a_peer_that_cannot_sign_for_its_claimed_key_is_refused() -> None:
     try:
         assert asyncio.run(impostor()) == b""
         wait_until(lambda: a.stats.get("handshake_failures") >= 1)
+        assert a.stats.get("bad_auth_signatures") == 1
         assert a.connected_peers() == []
     finally:
         a.stop()
@@ -358,5 +378,118 @@ def test_a_node_dialling_itself_proves_it_by_signature_and_backs_off() -> None:
         assert a.connected_peers() == []
         assert a.stats.get("dials") == 1
         assert a.stats.get("impostor_hellos") == 0
+    finally:
+        a.stop()
+
+
+# --- TLS -------------------------------------------------------------------------------------------------
+def test_links_are_tls_1_3_with_both_nodes_certificates(
+    pair: tuple[PeerService, Recorder, PeerService, Recorder],
+) -> None:
+    a, _rec_a, b, _rec_b = pair
+    wait_until(lambda: a.connected_peers() == [b.public_key] and b.connected_peers() == [a.public_key])
+    for own, peer, peer_tls in ((a, b, TLS[1]), (b, a, TLS[0])):
+        for conn in own._connections[peer.public_key]:
+            ssl_object = conn.writer.get_extra_info("ssl_object")
+            assert ssl_object.version() == "TLSv1.3"
+            suite, protocol, _bits = ssl_object.cipher()
+            assert suite in TLS13_SUITES and protocol == "TLSv1.3"
+            assert compute_certificate_hash(ssl_object.getpeercert(binary_form=True)) == (
+                peer_tls.certificate_hash
+            )
+
+
+def test_a_plain_tcp_peer_gets_no_hello_and_is_refused() -> None:
+    port = free_port()
+    a = make_service(KEYS[0], port, [], Recorder())
+    a.start()
+
+    async def plain_peer() -> bytes:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        hello = Hello(P2P_VERSION, 7, GENESIS, KEYS[1].public_key.to_bytes(), b"\x01" * 32, 0)
+        writer.write(encode_frame(FrameType.HELLO, encode_hello(hello)))
+        await writer.drain()
+        answer = await reader.read()  # until the node closes the link
+        writer.close()
+        return answer
+
+    try:
+        answer = asyncio.run(asyncio.wait_for(plain_peer(), 5))
+        # Nothing but a TLS alert record (content type 21) comes back: never the node's HELLO in the clear.
+        assert answer == b"" or answer[0] == 21
+        assert KEYS[0].public_key.to_bytes() not in answer
+        wait_until(lambda: a.stats.get("handshake_failures") == 1)
+        assert a.connected_peers() == []
+    finally:
+        a.stop()
+
+
+def test_a_node_dialling_a_plain_tcp_listener_sends_nothing_in_the_clear_and_gives_up() -> None:
+    port = free_port()
+    received = bytearray()
+
+    async def plain_listener(connected: asyncio.Event) -> None:
+        async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            hello = Hello(P2P_VERSION, 7, GENESIS, KEYS[1].public_key.to_bytes(), b"\x02" * 32, 0)
+            writer.write(encode_frame(FrameType.HELLO, encode_hello(hello)))
+            received.extend(await reader.read(4096))
+            connected.set()
+            writer.close()
+
+        server = await asyncio.start_server(answer, "127.0.0.1", port)
+        async with server:
+            await asyncio.wait_for(connected.wait(), 5)
+
+    a = make_service(KEYS[0], free_port(), [f"127.0.0.1:{port}"], Recorder())
+    try:
+        listener = threading.Thread(target=lambda: asyncio.run(plain_listener(asyncio.Event())))
+        listener.start()
+        a.start()
+        listener.join(10)
+        wait_until(lambda: a.stats.get("handshake_failures") >= 1)
+        assert received[0] == 22  # a TLS handshake record (the ClientHello), not a HELLO frame
+        assert KEYS[0].public_key.to_bytes() not in received
+        assert a.connected_peers() == []
+    finally:
+        a.stop()
+
+
+def _untrusted_client_context(certificate: tuple[str, str] | None) -> ssl.SSLContext:
+    """A TLS 1.3 client context that presents ``certificate`` (cert and key paths), or none."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.minimum_version = ssl.TLSVersion.TLSv1_3
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    if certificate is not None:
+        context.load_cert_chain(*certificate)
+    return context
+
+
+@pytest.mark.parametrize("presents", ["no-certificate", "certificate-of-another-issuer"])
+def test_a_peer_without_a_p2p_client_certificate_is_refused(presents: str, tmp_path: Path) -> None:
+    certificate = None
+    if presents != "no-certificate":
+        create_local_ca(tmp_path / "other.pem", tmp_path / "other-key.pem", name="a self-signed stranger")
+        certificate = (str(tmp_path / "other.pem"), str(tmp_path / "other-key.pem"))
+    port = free_port()
+    a = make_service(KEYS[0], port, [], Recorder())
+    a.start()
+
+    async def peer() -> bytes:
+        context = _untrusted_client_context(certificate)
+        reader, writer = await asyncio.open_connection("127.0.0.1", port, ssl=context)
+        hello = Hello(P2P_VERSION, 7, GENESIS, KEYS[1].public_key.to_bytes(), b"\x03" * 32, 0)
+        writer.write(encode_frame(FrameType.HELLO, encode_hello(hello)))
+        try:
+            return await reader.read()  # the node's alert ends the link before any frame
+        except (ssl.SSLError, ConnectionError):
+            return b""
+        finally:
+            writer.close()
+
+    try:
+        assert asyncio.run(asyncio.wait_for(peer(), 5)) == b""
+        wait_until(lambda: a.stats.get("handshake_failures") == 1)
+        assert a.connected_peers() == []
     finally:
         a.stop()
