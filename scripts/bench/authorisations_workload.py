@@ -169,7 +169,7 @@ def run_authorisation_workload(
     people = load_participants(network_dir)
     grant_count = grants or clients
     per_grant = -(-uses // grant_count)
-    with Client(url, timeout=30.0) as client:
+    with Client(url, timeout=30.0, signer=people.holder) as client:  # the holder reads its grants
         grant_ids = prepare_grants(client, people, grants=grant_count, use_limit=per_grant)
         result.grants = len(grant_ids)
         info = client.chain_info()

@@ -86,13 +86,13 @@ def prepare_drug_actors(client: Client, network: Path) -> DrugActors:
     three organisations are taken as the committee). Returns: the actors. Raises: XinlianError from the node.
     """
     orgs = DemoNetwork.load(network)
-    committee_addresses = set(client.governance.get_committee())
+    regulator = Governance(client, orgs.signer_of("DRUG_REGULATOR"))  # reads as the regulator too
+    committee_addresses = set(regulator.get_committee())
     committee = [
         Governance(client, signer)
         for signer in (orgs.signer(org) for org in orgs.orgs)
         if signer.address in committee_addresses
     ]
-    regulator = Governance(client, orgs.signer_of("DRUG_REGULATOR"))
     mah = orgs.signer_of("MAH")
     distributor = Signer.generate()
     uscc = make_uscc(int.from_bytes(secrets.token_bytes(4), "big"), "330100")
@@ -159,9 +159,10 @@ def sign_shipments(
 
 
 def submit_and_wait(
-    url: str, raws: Sequence[bytes], *, clients: int = 4, timeout_s: float = 120.0
+    url: str, raws: Sequence[bytes], sender: Signer, *, clients: int = 4, timeout_s: float = 120.0
 ) -> WorkloadResult:
-    """Submit raw transactions from ``clients`` threads, wait for every accepted one to commit.
+    """Submit raw transactions (all signed by ``sender``, who reads their receipts) from ``clients``
+    threads, wait for every accepted one to commit.
 
     Returns: a WorkloadResult with committed/refused/reverted counts, seconds from the first submission to
     the last commit, tx/s and mean gas (``items``/``per_s`` are left to the caller).
@@ -173,7 +174,7 @@ def submit_and_wait(
     submitter.join()
     accepted = list(submitter.submit_times)
     gas = 0
-    with Client(url, timeout=30.0) as client:
+    with Client(url, timeout=30.0, signer=sender) as client:
         for tx_hash in accepted:
             receipt = client.wait(tx_hash, timeout_s)
             gas += receipt.gas_used
@@ -201,7 +202,7 @@ def run_commission_workload(
         started = time.perf_counter()
         raws = sign_commissions(client, actors, make_codes(actors.product_key, codes), _batch_no(), size)
         sign_s = time.perf_counter() - started
-    result = submit_and_wait(url, raws, clients=clients)
+    result = submit_and_wait(url, raws, actors.mah, clients=clients)
     result.name = f"commission ({size} codes/tx)"
     result.items = (
         codes if not (result.reverted or result.refused) else (result.committed - result.reverted) * size
@@ -223,17 +224,17 @@ def run_shipment_workload(
         codes = make_codes(actors.product_key, shipments * codes_per_shipment)
         size = compute_commission_chunk_size(client.chain_info().tx_gas_limit)
         setup = submit_and_wait(
-            url, sign_commissions(client, actors, codes, _batch_no(), size), clients=clients
+            url, sign_commissions(client, actors, codes, _batch_no(), size), actors.mah, clients=clients
         )
         if setup.reverted or setup.refused:
             raise RuntimeError(f"commissioning for the shipment workload failed: {setup}")
         raws = sign_shipments(client, actors, codes, codes_per_shipment)
-    shipped = submit_and_wait(url, raws, clients=clients)
+    shipped = submit_and_wait(url, raws, actors.mah, clients=clients)
     shipped.name = f"ship ({codes_per_shipment} codes/shipment)"
     shipped.items = shipped.committed - shipped.reverted
     shipped.per_s = shipped.items / shipped.seconds if shipped.seconds else 0.0
 
-    with Client(url) as client:
+    with Client(url, signer=actors.distributor) as client:  # the receiver reads the codes it is sent
         info = client.chain_info()
         reader = Drugs(client)
         receipts: list[bytes] = []
@@ -249,7 +250,7 @@ def run_shipment_workload(
                 expiry_height=info.height + info.expiry_window - 10,
             )
             receipts.append(tx.encode())
-    received = submit_and_wait(url, receipts, clients=clients)
+    received = submit_and_wait(url, receipts, actors.distributor, clients=clients)
     received.name = f"receive ({codes_per_shipment} codes/shipment)"
     received.items = received.committed - received.reverted
     received.per_s = received.items / received.seconds if received.seconds else 0.0

@@ -195,7 +195,7 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     args = parser.parse_args()
     issuers = load_issuers(args.network, args.issuers)
-    with Client(args.url, timeout=30.0) as client:
+    with Client(args.url, timeout=30.0, signer=issuers[0].signer) as client:
         type_code = prepare_licence_type(client, issuers)
         result = issue_licences(client, issuers, args.licences, type_code=type_code, clients=args.clients)
     if args.json:

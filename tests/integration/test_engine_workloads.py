@@ -64,7 +64,7 @@ def workloads(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workloads]:
 
     def measure(name: str, work: Callable[[Client], object]) -> None:
         before = engine.counts.copy()
-        with Client(running.url, timeout=30.0) as client:
+        with Client(running.url, timeout=30.0, signer=running.committee.signer) as client:
             work(client)
             # let the last block commit: the counts are taken per workload
             wait_until(lambda: not running.ledger.pending_count, 30, f"{name} to commit")
@@ -89,7 +89,7 @@ def workloads(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workloads]:
             "authorisation uses",
             lambda client: run_authorisation_workload(running.url, base, uses=8, clients=2),
         )
-        actors = prepare_drug_actors(Client(running.url, timeout=30.0), base)
+        actors = prepare_drug_actors(Client(running.url, timeout=30.0, signer=running.committee.signer), base)
         measure("commission", lambda client: run_commission_workload(running.url, actors, 40, clients=2))
         measure(
             "ship and receive",
