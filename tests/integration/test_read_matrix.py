@@ -199,3 +199,28 @@ def test_the_matrix_names_every_path_this_test_asks() -> None:
 @pytest.mark.parametrize("caller", CALLERS)
 def test_each_caller_reads_a_letter_as_the_matrix_says(letter: Letter, path: str, caller: str) -> None:
     assert PATHS[path](letter, letter.callers[caller]) == MATRIX[path][caller]
+
+
+def test_a_dry_run_is_made_as_oneself_never_as_another_account(letter: Letter) -> None:
+    """Any non-view function of a system contract runs as a dry run only as the caller's own account or the
+    zero address: a member may not simulate another organisation's transaction to see what it returns."""
+    bank = letter.callers["party"]
+    auditor_address = letter.node.member_with("AUDITOR").signer.address
+    assert bank is not None
+    data = "0x" + LETTERS.encode_call("recall", [letter.letter_id]).hex()
+    to = "0x" + BANK_CONFIRMATION_ADDRESS.hex()
+
+    def dry_run(sender: bytes) -> str:
+        response = _rest(
+            letter, bank, "POST", "/v1/call", json={"to": to, "data": data, "sender": "0x" + sender.hex()}
+        )
+        if response.status_code == 403:
+            return "refused"
+        assert response.status_code == 400 and response.json()["code"] == "execution_reverted", response.text
+        return "ran"
+
+    assert dry_run(auditor_address) == "refused"
+    assert dry_run(bank.address) == "ran"  # the bank may not recall: the contract says so
+    assert dry_run(bytes(20)) == "ran"
+    answer = _rpc(letter, bank, "eth_call", [{"to": to, "data": data, "from": "0x" + auditor_address.hex()}])
+    assert answer["error"]["data"]["code"] == "forbidden"
