@@ -127,7 +127,10 @@ def verify_query(
         )
     except KeyError as exc:
         raise AuthenticationError(
-            "this request needs a member signature: headers " + ", ".join(SIGNED_HEADERS)
+            "this request reads member data and needs a member signature: with the SDK, "
+            "Client(url, signer=Signer.from_pem(key_file)); over raw HTTP, the headers "
+            + ", ".join(SIGNED_HEADERS)
+            + " (docs/read-access.md)"
         ) from exc
     try:
         public = PublicKey.from_bytes(bytes.fromhex(key_hex))
