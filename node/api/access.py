@@ -13,15 +13,16 @@ look-up of the letter.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Final
+from typing import Final
 
 from eth_hash.auto import keccak
 
 from node.api.auth import Member
 from node.api.errors import Forbidden
+from node.api.limits import refuse
 from node.api.reader import LedgerReader
 from node.genesis import (
     AUDIT_ACCREDITOR,
@@ -31,9 +32,13 @@ from node.genesis import (
 )
 from sdk.contracts import Contract
 from sdk.domains.authorisations import AuthorisationQueries
-from sdk.domains.drugs import DrugQueries
+from sdk.domains.drugs import DrugEvent, DrugQueries
 from sdk.system import SYSTEM_CONTRACT_ADDRESSES
 from sdk.types import Log
+
+#: Distinct records one request may have the node decide (each costs ledger reads); a REST log page holds at
+#: most 1,000 logs, so only wide eth_getLogs queries meet it.
+MAX_RECORDS_PER_REQUEST: Final = 1_000
 
 
 class Record(StrEnum):
@@ -315,6 +320,7 @@ class ReadScope:
         self._decided: dict[tuple[Record, bytes], bool] = {}
         self._roles: dict[bytes, bool] = {}
         self._senders: dict[bytes, str] = {}
+        self._drugs_queries: DrugQueries | None = None
         self._rules: dict[Record, Callable[[bytes], bool]] = {
             Record.MEMBER: lambda _key: True,
             Record.LETTER: self._reads_letter,
@@ -325,11 +331,29 @@ class ReadScope:
             Record.SUBJECT: lambda _key: self.holds(DATA_REGULATOR),
         }
 
+    @property
+    def _drugs(self) -> DrugQueries:
+        """One DrugTrace read model per scope, so its organisation cache serves every code decided."""
+        if self._drugs_queries is None:
+            self._drugs_queries = DrugQueries(self.reader)
+        return self._drugs_queries
+
     # --- the rules of each record kind -------------------------------------------------------------
     def may_read(self, kind: Record, key: bytes) -> bool:
-        """Whether the member may read record ``key`` of ``kind`` (a 32-byte word; uints big-endian)."""
+        """Whether the member may read record ``key`` of ``kind`` (a 32-byte word; uints big-endian).
+
+        Raises LimitExceeded (``too_many_records``) when one request would decide more than
+        ``MAX_RECORDS_PER_REQUEST`` distinct records: each costs the node ledger reads.
+        """
         decided = self._decided.get((kind, key))
         if decided is None:
+            if kind is not Record.MEMBER and len(self._decided) > MAX_RECORDS_PER_REQUEST:
+                raise refuse(
+                    "too_many_records",
+                    f"this read touches more than {MAX_RECORDS_PER_REQUEST} records whose readers the node "
+                    "must look up: narrow the block range or filter by address and topics",
+                    limit=MAX_RECORDS_PER_REQUEST,
+                )
             decided = self._decided[(kind, key)] = self._rules[kind](key)
         return decided
 
@@ -360,7 +384,7 @@ class ReadScope:
     def _reads_code(self, code_id: bytes) -> bool:
         if self.holds(DRUG_REGULATOR):
             return True
-        queries = DrugQueries(self.reader)
+        queries = self._drugs
         state = queries.get_code(code_id)
         if not state.known:
             return True
@@ -370,7 +394,7 @@ class ReadScope:
     def _reads_shipment(self, key: bytes) -> bool:
         if self.holds(DRUG_REGULATOR):
             return True
-        queries = DrugQueries(self.reader)
+        queries = self._drugs
         shipment = queries.get_shipment(int.from_bytes(key, "big"))
         if shipment is None:
             return True
@@ -379,19 +403,20 @@ class ReadScope:
 
     # --- read paths ---------------------------------------------------------------------------------
     def may_read_log(self, log: Log, tx_hash: bytes | None = None) -> bool:
-        """Whether the member may read one log: by its record's rule, or because the member's organisation
-        sent the transaction that emitted it. Logs of other contracts are any member's."""
+        """Whether the member may read one log: because the member's organisation sent the transaction that
+        emitted it (asked first: one look-up per transaction, where a record may cost several), or by its
+        record's rule. Logs of other contracts are any member's."""
         contract_name = _CONTRACT_BY_ADDRESS.get(log.address)
         if contract_name is None:
             return True
+        if tx_hash is not None and self.sent(tx_hash):
+            return True
         located = _EVENT_KEYS.get((contract_name, log.topics[0])) if log.topics else None
         if located is None:  # no event of the contract's ABI: nothing to attribute, nothing to show
-            return tx_hash is not None and self.sent(tx_hash)
+            return False
         kind, where = located
         key = where.read(log) if where is not None else b""
-        if key is not None and self.may_read(kind, key):
-            return True
-        return tx_hash is not None and self.sent(tx_hash)
+        return key is not None and self.may_read(kind, key)
 
     def sent(self, tx_hash: bytes) -> bool:
         """Whether the member's organisation sent the committed transaction ``tx_hash``."""
@@ -485,7 +510,9 @@ def is_licence_reader(scope: ReadScope, issuer_org: str, authority_org: str) -> 
     return scope.member.uscc in (issuer_org, authority_org)
 
 
-def is_code_reader(scope: ReadScope, queries: DrugQueries, events: Any, mah_uscc: str | None) -> bool:
+def is_code_reader(
+    scope: ReadScope, queries: DrugQueries, events: Sequence[DrugEvent], mah_uscc: str | None
+) -> bool:
     """A drug code's history is read by its product's MAH, every organisation in the history and the drug
     regulator."""
     if scope.member.uscc == mah_uscc or scope.holds(DRUG_REGULATOR):

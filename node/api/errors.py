@@ -73,6 +73,7 @@ _CODE_STATUS: dict[str, int] = {
     "busy": 429,
     "range_too_large": 422,
     "too_many_results": 422,
+    "too_many_records": 422,
     "too_many_keys": 422,
     "response_too_large": 413,
     "call_gas_budget": 422,

@@ -224,3 +224,29 @@ def test_a_dry_run_is_made_as_oneself_never_as_another_account(letter: Letter) -
     assert dry_run(bytes(20)) == "ran"
     answer = _rpc(letter, bank, "eth_call", [{"to": to, "data": data, "from": "0x" + auditor_address.hex()}])
     assert answer["error"]["data"]["code"] == "forbidden"
+
+
+def test_one_request_decides_a_bounded_number_of_records(
+    letter: Letter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each record decided costs the node ledger reads: a request that would decide more than the bound is
+    refused (``too_many_records``) instead of keeping a worker busy for as long as the caller likes."""
+    from node.api import access
+    from node.api.auth import Member
+    from node.api.limits import LimitExceeded
+    from node.api.reader import LedgerReader
+
+    monkeypatch.setattr(access, "MAX_RECORDS_PER_REQUEST", 3)
+    signer = letter.callers["unrelated member"]
+    assert signer is not None
+    ledger = letter.node.ledger
+    member = Member(
+        signer.address, ledger.organisation_of(signer.address), signer.private_key.public_key.to_bytes()
+    )
+    scope = access.ReadScope(LedgerReader(ledger), member)
+    for i in range(4):
+        assert scope.may_read(access.Record.LETTER, i.to_bytes(32, "big"))  # unknown letters read as empty
+    assert scope.may_read(access.Record.LETTER, (0).to_bytes(32, "big"))  # memoised: no new look-up
+    with pytest.raises(LimitExceeded) as refused:
+        scope.may_read(access.Record.LETTER, (4).to_bytes(32, "big"))
+    assert refused.value.code == "too_many_records"
