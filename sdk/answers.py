@@ -54,7 +54,15 @@ _CODE_CLASSES: dict[str, type[XinlianError]] = {
     "invalid_signature": InvalidSignatureError,
     "storage_error": StorageError,
     **dict.fromkeys(
-        ("unauthenticated", "wrong_audience", "stale_request", "replayed_request", "signer_busy"),
+        (
+            "unauthenticated",
+            "wrong_audience",
+            "stale_request",
+            "replayed_request",
+            "signer_busy",
+            "session_expired",
+            "insecure_transport",
+        ),
         AuthenticationError,
     ),
     "not_a_member": AccessDenied,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import ssl
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -24,7 +25,7 @@ from sdk.answers import (
     from_node_hex,
     status_from_json,
 )
-from sdk.auth import sign_query
+from sdk.auth import Session, mac_query, sign_query
 from sdk.encoding import to_hex
 from sdk.errors import (
     ClientError,
@@ -53,6 +54,22 @@ _NODE_MAX_WAIT_S: float = 30.0
 
 
 _CHAIN_INFO_TTL_S: float = 5.0
+#: A session is renewed this long before the node would end it, so no request races its expiry.
+_SESSION_MARGIN_MS: int = 30_000
+
+
+def _error_code(response: httpx.Response) -> str | None:
+    """The ``code`` of a node's error answer (REST, or a JSON-RPC error's data), if it has one."""
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    if not isinstance(body, dict):
+        return None
+    error = body.get("error")
+    if isinstance(error, dict) and isinstance(error.get("data"), dict):
+        return str(error["data"].get("code"))
+    return str(body["code"]) if "code" in body else None
 
 
 # --- the client ---------------------------------------------------------------------------------------
@@ -70,7 +87,9 @@ class Client:
 
     With ``signer`` (a member account), every request is signed (sdk.auth) and the node answers what that
     member may read: business data, logs, calls and transactions are not served to anonymous callers.
-    ``as_member(signer)`` gives the same connection reading as another member.
+    ``as_member(signer)`` gives the same connection reading as another member. Over https the client opens
+    a session per member (one SM2-signed request, then an HMAC-SM3 per request: sdk.auth), renewed before
+    it ends; ``sessions=False`` signs every request instead.
     """
 
     def __init__(
@@ -84,9 +103,14 @@ class Client:
         genesis_hash: bytes | None = None,
         ca: str | Path | None = None,
         signer: Signer | None = None,
+        sessions: bool = True,
     ) -> None:
         self.url = url.rstrip("/")
         self.signer = signer
+        # Sessions carry their key in the node's answer: only over https. Shared by as_member copies.
+        self._use_sessions = sessions and self.url.startswith("https://")
+        self._sessions: dict[bytes, Session] = {}
+        self._sessions_lock = threading.Lock()
         self.timeout = timeout
         self.expected_chain_id = chain_id
         self.expected_genesis_hash = genesis_hash
@@ -139,21 +163,42 @@ class Client:
         timeout: float | None = None,
         signer: Signer | None = None,
         anonymous: bool = False,
+        session: bool = True,
         **kwargs: Any,
     ) -> Any:
-        """Send one request (signed by ``signer``, else by the client's signer, unless ``anonymous``) and
-        decode its JSON answer; raises the node's error as its sdk.errors class."""
-        try:
-            request = self._http.build_request(method, path, timeout=timeout or self.timeout, **kwargs)
-            signer = None if anonymous else signer or self.signer
-            if signer is not None:
-                path_and_query = request.url.raw_path.decode("ascii")
-                request.headers.update(self.sign_headers(signer, method, path_and_query, request.content))
-            response = self._http.send(request)
-        except httpx.TimeoutException as exc:
-            raise ClientError(f"{method} {path} timed out", code="timeout", url=self.url) from exc
-        except httpx.HTTPError as exc:
-            raise ClientError(f"cannot reach {self.url}: {exc}", code="unreachable", url=self.url) from exc
+        """Send one request (signed by ``signer``, else by the client's signer, unless ``anonymous``; within
+        the member's session unless ``session=False``) and decode its JSON answer; raises the node's error
+        as its sdk.errors class. A request refused because its session ended is sent once more in a new
+        session."""
+        signer = None if anonymous else signer or self.signer
+        for attempt in (1, 2):
+            try:
+                request = self._http.build_request(method, path, timeout=timeout or self.timeout, **kwargs)
+                if signer is not None:
+                    path_and_query = request.url.raw_path.decode("ascii")
+                    request.headers.update(
+                        self.sign_headers(signer, method, path_and_query, request.content)
+                        if session
+                        else self._signature_headers(signer, method, path_and_query, request.content)
+                    )
+                response = self._http.send(request)
+            except httpx.TimeoutException as exc:
+                raise ClientError(f"{method} {path} timed out", code="timeout", url=self.url) from exc
+            except httpx.HTTPError as exc:
+                raise ClientError(
+                    f"cannot reach {self.url}: {exc}", code="unreachable", url=self.url
+                ) from exc
+            # A session the node ended (it expired, or the node restarted): once more in a new one.
+            if (
+                attempt == 1
+                and signer is not None
+                and session
+                and response.status_code == 401
+                and _error_code(response) == "session_expired"
+            ):
+                self.forget_session(signer)
+                continue
+            break
         if response.status_code >= 400:
             raise error_from_response(response, default_error)
         try:
@@ -197,8 +242,25 @@ class Client:
         return self._request("GET", path, params=params, anonymous=True)
 
     def sign_headers(self, signer: Signer, method: str, path_and_query: str, body: bytes) -> dict[str, str]:
-        """The signature headers (sdk.auth) for one request to this node: its chain id and audience, a
-        fresh nonce. Takes the exact path and query that will be sent."""
+        """The authentication headers (sdk.auth) for one request to this node as ``signer``: its chain id
+        and audience, a fresh nonce; within the member's session when the client uses sessions, else an
+        SM2 signature. Takes the exact path and query that will be sent."""
+        session = self._session(signer)
+        if session is None:
+            return self._signature_headers(signer, method, path_and_query, body)
+        info = self.chain_info(refresh=False)
+        return mac_query(
+            session,
+            chain_id=info.chain_id,
+            audience=info.audience,
+            method=method,
+            path_and_query=path_and_query,
+            body=body,
+        )
+
+    def _signature_headers(
+        self, signer: Signer, method: str, path_and_query: str, body: bytes
+    ) -> dict[str, str]:
         info = self.chain_info(refresh=False)
         return sign_query(
             signer.private_key,
@@ -208,6 +270,39 @@ class Client:
             path_and_query=path_and_query,
             body=body,
         )
+
+    def _session(self, signer: Signer) -> Session | None:
+        """The member's open session, opened (or renewed) when needed; None when sessions are off or the
+        node offers none (plain http, or a node without sessions)."""
+        if not self._use_sessions:
+            return None
+        key = signer.public_key
+        with self._sessions_lock:
+            session = self._sessions.get(key)
+        if session is not None and session.expires_ms - _SESSION_MARGIN_MS > time.time() * 1000:
+            return session
+        try:
+            body = self._request("POST", "/v1/sessions", signer=signer, session=False)
+            session = Session(
+                token=bytes.fromhex(body["token"]),
+                key=bytes.fromhex(body["key"]),
+                expires_ms=int(body["expires_ms"]),
+            )
+        except XinlianError as exc:
+            if exc.code != "insecure_transport" and exc.detail.get("http_status") != 404:
+                raise
+            self._use_sessions = False  # this node offers no sessions: sign each request
+            return None
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ClientError("the node's session answer is malformed", code="bad_response") from exc
+        with self._sessions_lock:
+            self._sessions[key] = session
+        return session
+
+    def forget_session(self, signer: Signer) -> None:
+        """Drop ``signer``'s session (the node ended it); the next request opens a new one."""
+        with self._sessions_lock:
+            self._sessions.pop(signer.public_key, None)
 
     # --- chain ----------------------------------------------------------------------------------------
     def chain_info(self, *, refresh: bool = True) -> ChainInfo:

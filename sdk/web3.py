@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import Any, cast
 from urllib.parse import urlsplit
 
+import requests
 from eth_typing import URI
 from web3 import HTTPProvider
 from web3._utils.batching import sort_batch_response_by_response_ids
@@ -27,12 +28,22 @@ from sdk.client import Client
 from sdk.signer import Signer
 
 
+def _error_code(response: requests.Response | None) -> str | None:
+    try:
+        error = response.json().get("error") if response is not None else None
+    except ValueError:
+        return None
+    data = error.get("data") if isinstance(error, dict) else None
+    return str(data.get("code")) if isinstance(data, dict) else None
+
+
 class XinlianProvider(HTTPProvider):
     """An ``HTTPProvider`` for ``<url>/rpc`` whose requests are signed by ``signer``.
 
     Takes: the node's base URL (without ``/rpc``), the member's signer, optionally a ``Client`` of the same
     node (for its chain id and audience; one is made otherwise), ``ca`` (the consortium's CA certificate for
-    an https node) and HTTPProvider keyword arguments.
+    an https node) and HTTPProvider keyword arguments. Over https the requests go within a member session
+    (see ``Client``), renewed when the node ends it.
     """
 
     def __init__(
@@ -48,6 +59,16 @@ class XinlianProvider(HTTPProvider):
         self._path = urlsplit(self._endpoint).path
 
     def _post_signed(self, request_data: bytes) -> bytes:
+        try:
+            return self._post_once(request_data)
+        except requests.HTTPError as exc:
+            # The node ended the member's session (it expired, or the node restarted): once more in a new one.
+            if _error_code(exc.response) != "session_expired":
+                raise
+            self._client.forget_session(self._signer)
+            return self._post_once(request_data)
+
+    def _post_once(self, request_data: bytes) -> bytes:
         kwargs = dict(self.get_request_kwargs())
         kwargs["headers"] = {
             **kwargs.get("headers", self.get_request_headers()),

@@ -9,7 +9,7 @@ from dataclasses import replace
 from fastapi import APIRouter, FastAPI
 
 import sdk
-from node.api.auth import ReplayCache
+from node.api.auth import ReplayCache, SessionKeys
 from node.api.commits import CommitSignal
 from node.api.errors import install_error_handlers
 from node.api.limits import (
@@ -35,6 +35,7 @@ from node.api.routes import (
     ops,
     proofs,
     rpc,
+    sessions,
     transactions,
     verify_page,
 )
@@ -87,6 +88,7 @@ def create_app(
     app.state.limits = limits
     app.state.audience = audience or "node-" + secrets.token_hex(8)
     app.state.replay = ReplayCache()
+    app.state.sessions = SessionKeys(ledger.chain.chain_id, app.state.audience)
     app.state.refusals = RefusalSummary()
     # One gate per node for calls, proofs and log queries, shared by REST and JSON-RPC.
     app.state.heavy = HeavyGate(limits.max_heavy_requests)
@@ -114,6 +116,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     licences.router,
     logs.router,
     members.router,
+    sessions.router,
     ops.router,
     proofs.router,
     rpc.router,

@@ -1,23 +1,39 @@
-"""Member authentication: an SM2-signed request (sdk.auth) from an active Governance account, accepted once.
+"""Member authentication: an SM2-signed request, or a request within a session the member opened with one
+(sdk.auth), from an active Governance account, accepted once.
 
 The same check serves REST routes (``MemberDep``) and JSON-RPC (``authenticate``). The replay cache
 remembers every accepted nonce for twice the signing window, bounded in total and per signing key, so a
-captured request cannot be sent again, and one key cannot fill the node's memory.
+captured request cannot be sent again, and one key cannot fill the node's memory. Sessions are stateless:
+``SessionKeys`` derives each session's key from its token and a secret drawn when the node starts.
 """
 
 from __future__ import annotations
 
+import secrets
 import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
+from functools import partial
 from typing import Annotated
 
 from fastapi import Depends, Request
 
 from node.api.deps import get_ledger
 from node.ledger.chain import Ledger
-from sdk.auth import MAX_SKEW_MS, has_signature, verify_query
+from sdk.auth import (
+    HEADER_SESSION,
+    MAX_SKEW_MS,
+    SESSION_TAG,
+    SESSION_TTL_MS,
+    Session,
+    SessionToken,
+    has_signature,
+    verify_query,
+    verify_session_query,
+)
+from sdk.crypto import hmac_sm3
+from sdk.encoding import encode
 from sdk.errors import AuthenticationError, XinlianError
 
 
@@ -91,6 +107,41 @@ class ReplayCache:
                 del self._per_key[key]
 
 
+class SessionKeys:
+    """Opens member sessions for one node and derives their keys: HMAC-SM3 under a secret drawn (CSPRNG)
+    when the node starts, over the session tag, the chain id, the node's audience and the token. Nothing is
+    stored per session; a restarted node has a new secret and epoch, so every older session ends."""
+
+    def __init__(self, chain_id: int, audience: str, *, ttl_ms: int = SESSION_TTL_MS) -> None:
+        self.chain_id = chain_id
+        self.audience = audience
+        self.ttl_ms = ttl_ms
+        self._secret = secrets.token_bytes(32)
+        self._epoch = secrets.token_bytes(8)
+
+    def open(self, public_key: bytes, now_ms: int) -> Session:
+        """A new session for the member whose account key is ``public_key``."""
+        token = SessionToken(self._epoch, now_ms + self.ttl_ms, public_key, secrets.token_bytes(16))
+        raw = token.to_bytes()
+        return Session(token=raw, key=self._derive(raw), expires_ms=token.expires_ms)
+
+    def key_for(self, token: SessionToken, now_ms: int) -> bytes:
+        """The key of a token this node issued; raises AuthenticationError (``session_expired``) when the
+        session has ended or was opened before the node restarted."""
+        if token.epoch != self._epoch or now_ms >= token.expires_ms:
+            raise AuthenticationError(
+                "the session has ended (it expired, or the node restarted): open a new one "
+                "(POST /v1/sessions)",
+                code="session_expired",
+            )
+        return self._derive(token.to_bytes())
+
+    def _derive(self, token: bytes) -> bytes:
+        return hmac_sm3(
+            self._secret, encode([SESSION_TAG, self.chain_id, self.audience.encode("utf-8"), token])
+        )
+
+
 def authenticate(
     ledger: Ledger,
     replay: ReplayCache,
@@ -100,14 +151,21 @@ def authenticate(
     method: str,
     path_and_query: str,
     body: bytes,
+    sessions: SessionKeys | None = None,
 ) -> Member:
-    """Verify a signed request (sdk.auth.verify_query), accept its nonce once, and check membership.
+    """Verify a signed request (sdk.auth.verify_query) or a session request (verify_session_query, when the
+    node has ``sessions``), accept its nonce once, and check membership.
 
-    Raises AuthenticationError (401: unauthenticated, wrong_audience, stale_request; then NotAMember 403;
-    then replayed_request 401 or signer_busy 429).
+    Raises AuthenticationError (401: unauthenticated, wrong_audience, stale_request, session_expired; then
+    NotAMember 403; then replayed_request 401 or signer_busy 429).
     """
     now_ms = int(time.time() * 1000)
-    signed = verify_query(
+    verify = (
+        partial(verify_session_query, session_key=sessions.key_for)
+        if sessions is not None and any(k.lower() == HEADER_SESSION.lower() for k in headers)
+        else verify_query
+    )
+    signed = verify(
         headers,
         chain_id=ledger.chain.chain_id,
         audience=audience,
@@ -148,6 +206,7 @@ async def get_signed_member(request: Request) -> Member:
         method=request.method,
         path_and_query=raw_path_and_query(request),
         body=await request.body(),
+        sessions=request.app.state.sessions,
     )
 
 
@@ -169,6 +228,7 @@ __all__ = [
     "NotAMember",
     "OptionalMemberDep",
     "ReplayCache",
+    "SessionKeys",
     "authenticate",
     "get_optional_member",
     "get_signed_member",

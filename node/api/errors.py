@@ -65,6 +65,8 @@ _CODE_STATUS: dict[str, int] = {
     "stale_request": 401,
     "wrong_audience": 401,
     "replayed_request": 401,
+    "session_expired": 401,
+    "insecure_transport": 403,
     "signer_busy": 429,
     "not_a_member": 403,
     "forbidden": 403,

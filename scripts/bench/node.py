@@ -91,11 +91,11 @@ def progress(message: str) -> None:
     print(f"[{time.perf_counter() - _T0:7.1f} s] {message}", file=sys.stderr, flush=True)
 
 
-def create_network(base: Path, engine: str = "native") -> BenchNetwork:
+def create_network(base: Path, engine: str = "native", *, tls: bool = False) -> BenchNetwork:
     """A one-validator network (default chain parameters) with its API on a free port; its node runs
-    ``engine`` (``NodeConfig.execution_engine``)."""
+    ``engine`` (``NodeConfig.execution_engine``) and serves https with a local CA when ``tls``."""
     port = get_free_port()
-    init_network(base, validators=1, chain_id=CHAIN_ID, api_port=port, p2p_port=get_free_port())
+    init_network(base, validators=1, chain_id=CHAIN_ID, api_port=port, p2p_port=get_free_port(), tls=tls)
     config_path = base / "nodes" / "node-0.json"
     raw = json.loads(config_path.read_text(encoding="utf-8"))
     raw["log_level"] = "warning"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, hmac as _hmac
 
 DIGEST_SIZE = 32
 
@@ -10,6 +10,13 @@ DIGEST_SIZE = 32
 def sm3(data: bytes) -> bytes:
     """Return the 32-byte SM3 digest of ``data``."""
     h = hashes.Hash(hashes.SM3())
+    h.update(data)
+    return h.finalize()
+
+
+def hmac_sm3(key: bytes, data: bytes) -> bytes:
+    """Return HMAC-SM3 (RFC 2104 over SM3, GB/T 15852.2) of ``data`` under ``key``: 32 bytes."""
+    h = _hmac.HMAC(key, hashes.SM3())
     h.update(data)
     return h.finalize()
 

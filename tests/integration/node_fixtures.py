@@ -86,13 +86,15 @@ def start_node(
     chain_overrides: dict[str, int] | None = None,
     max_body_bytes: int = 1024 * 1024,
     database_url: str = "",
+    tls: bool = False,
 ) -> RunningNode:
     """Create a one-validator network under ``base``, start its node and serve its API on a free port.
 
-    ``database_url`` selects the node's database (default: a SQLite file in the node's data folder).
+    ``database_url`` selects the node's database (default: a SQLite file in the node's data folder);
+    ``tls`` serves https with the network CA's certificate (``base/tls/ca.pem``).
     """
     overrides = {"block_period_ms": 50, **(chain_overrides or {})}
-    init_network(base, validators=1, chain_id=4242, committee_size=1, chain_overrides=overrides)
+    init_network(base, validators=1, chain_id=4242, committee_size=1, chain_overrides=overrides, tls=tls)
     config_path = base / "nodes" / "node-0.json"
     raw = json.loads(config_path.read_text(encoding="utf-8"))
     raw["mempool_capacity"] = mempool_capacity
@@ -114,7 +116,17 @@ def start_node(
     app = create_app(node.ledger, max_body_bytes=max_body_bytes, liveness=node.liveness if produce else None)
     sock = _free_socket()
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off", timeout_keep_alive=5))
+    config = node.config
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            log_level="warning",
+            lifespan="off",
+            timeout_keep_alive=5,
+            ssl_certfile=config.api_tls_cert or None,
+            ssl_keyfile=config.api_tls_key or None,
+        )
+    )
     thread = threading.Thread(
         target=server.run, kwargs={"sockets": [sock]}, name="xinlian-test-api", daemon=True
     )
@@ -125,7 +137,7 @@ def start_node(
             raise RuntimeError("the API server did not start")
         time.sleep(0.01)
     return RunningNode(
-        url=f"http://127.0.0.1:{port}",
+        url=f"{'https' if tls else 'http'}://127.0.0.1:{port}",
         node=node,
         members=members,
         data_dir=base,

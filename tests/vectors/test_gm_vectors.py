@@ -10,7 +10,7 @@ import pytest
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from gmssl import sm3 as gm_sm3
 
-from sdk.crypto import SM3, PrivateKey, PublicKey, get_backend, sm3, sm4_gcm_open, sm4_gcm_seal
+from sdk.crypto import SM3, PrivateKey, PublicKey, get_backend, hmac_sm3, sm3, sm4_gcm_open, sm4_gcm_seal
 from sdk.crypto._gmssl import _encrypt_with_k, _sign_with_k
 
 VECTORS: dict[str, Any] = json.loads((Path(__file__).parent / "gm_vectors.json").read_text())
@@ -99,3 +99,21 @@ def test_sm2_example_ciphertext_decrypts_on_both_backends(case: dict[str, str], 
     key = PrivateKey.from_hex(SM2["private_key"])
     ciphertext = bytes.fromhex(case["c1"] + case["c3"] + case["c2"])
     assert key.decrypt(ciphertext, backend=backend) == case["message_ascii"].encode()
+
+
+def _reference_hmac_sm3(key: bytes, message: bytes) -> bytes:
+    """RFC 2104 written out over gmssl's SM3 (block size 64): the second implementation of hmac_sm3."""
+    if len(key) > 64:
+        key = bytes.fromhex(gm_sm3.sm3_hash(list(key)))
+    key = key.ljust(64, b"\x00")
+    inner = bytes.fromhex(gm_sm3.sm3_hash(list(bytes(b ^ 0x36 for b in key) + message)))
+    return bytes.fromhex(gm_sm3.sm3_hash(list(bytes(b ^ 0x5C for b in key) + inner)))
+
+
+@pytest.mark.parametrize(
+    ("key", "message"),
+    [(b"", b""), (b"k" * 32, b"abc"), (bytes(range(64)), b"x" * 200), (b"long" * 40, bytes(range(256)))],
+    ids=["empty", "32-byte key", "block-size key", "key longer than a block"],
+)
+def test_hmac_sm3_agrees_with_rfc_2104_over_the_reference_sm3(key: bytes, message: bytes) -> None:
+    assert hmac_sm3(key, message) == _reference_hmac_sm3(key, message)

@@ -47,6 +47,7 @@ def _authenticate(request: Request, body: bytes, payload: Any) -> Member | None:
             method=request.method,
             path_and_query=raw_path_and_query(request),
             body=body,
+            sessions=request.app.state.sessions,
         )
     if not any(needs_member(item) for item in items):
         return None
