@@ -37,8 +37,9 @@ who banks where. Each party is named by a tag bound to this letter (fixed width,
 (sdk/domains/confirmations/parties.py builds the same bytes; `party_tag` shows them.) The tags differ from
 letter to letter; an organisation that knows a letter id computes its own tags to find its part; an acting
 account is checked by recomputing the tag of `organisation_of(msg.sender)`. The clear USCCs of the bank and
-the audited company appear once, in the calldata of `create`, where they are checked (registered, active,
-distinct): the sender, the validators and whoever may read that transaction see them. A tag does not hide
+the audited company appear in clear once on chain, in the calldata of `create`, where they are checked
+(registered, active, the company neither the bank nor the audit firm): the sender, the validators and whoever
+may read that transaction see them (the sealed request holds them encrypted). A tag does not hide
 a letter's parties from someone holding its log who tries every registered USCC; it removes the index.
 """
 
@@ -365,7 +366,7 @@ def create(
     @notice An audit firm's account (AUDITOR) creates a letter awaiting the audited company's authorisation.
             `letter_id` is chosen by the sender (random 32 bytes) so the sealed request can bind it.
             `client_org` and `bank_org` are checked here in clear and stored only as party tags (see
-            Parties): this calldata is the one place they appear.
+            Parties): this calldata is the only place on chain where they appear in clear.
     """
     assert staticcall self._gov().has_role(msg.sender, AUDITOR, empty(bytes32)), "not an auditor"
     assert letter_id != empty(bytes32), "empty letter id"
