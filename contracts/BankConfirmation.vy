@@ -26,6 +26,21 @@ Derived, never stored (`status_at(letter, t)`):
 
 Items are a bitmask: bit i-1 stands for item i of the 14 standard items (1 存款 ... 13 理财产品, 14 其他).
 Days are China-time day numbers since 1970-01-01 (see Calendar.vy).
+
+Parties (data minimisation)
+---------------------------
+A letter never stores or logs an organisation's USCC, nor its plain hash: either would be the same word in
+every letter of that organisation, and whoever holds the logs or the storage could list who audits whom and
+who banks where. Each party is named by a tag bound to this letter (fixed width, 125 bytes hashed):
+    tag = keccak256("xinlian/letter-party/1" || chain_id(32) || this contract(20) || letter_id(32)
+                    || party(1: 1 auditor, 2 bank, 4 client) || USCC(18 ASCII bytes, as Governance holds it))
+(sdk/domains/confirmations/parties.py builds the same bytes; `party_tag` shows them.) The tags differ from
+letter to letter; an organisation that knows a letter id computes its own tags to find its part; an acting
+account is checked by recomputing the tag of `organisation_of(msg.sender)`. The clear USCCs of the bank and
+the audited company appear in clear once on chain, in the calldata of `create`, where they are checked
+(registered, active, the company neither the bank nor the audit firm): the sender, the validators and whoever
+may read that transaction see them (the sealed request holds them encrypted). A tag does not hide
+a letter's parties from someone holding its log who tries every registered USCC; it removes the index.
 """
 
 struct OrganisationRecord:
@@ -67,13 +82,18 @@ SECONDS_PER_DAY: constant(uint256) = 86400
 UTC_OFFSET_SECONDS: constant(uint256) = 28800
 MAX_DOCUMENT_BYTES: public(constant(uint256)) = 65536  # sealed document (envelope) per request / reply
 MAX_REASON: constant(uint256) = 256
+PARTY_AUDITOR: public(constant(uint8)) = 1
+PARTY_BANK: public(constant(uint8)) = 2
+PARTY_CLIENT: public(constant(uint8)) = 4  # the envelope's recipient numbers (3 is the regulator)
+PARTY_TAG_DOMAIN: constant(Bytes[22]) = b"xinlian/letter-party/1"
+USCC_LENGTH: constant(uint256) = 18
 
 # --- types ---------------------------------------------------------------------------------------------
 struct Letter:
     auditor: address  # the account that created it
-    auditor_org: String[18]
-    client_org: String[18]
-    bank_org: String[18]
+    auditor_tag: bytes32  # party tags (see Parties): the audit firm, the audited company, the bank
+    client_tag: bytes32
+    bank_tag: bytes32
     base_date: uint256  # 函证基准日, China-time day number
     items: uint256  # bitmask of the 14 items
     letter_format: uint8  # 1 格式一 (auditor fills, bank confirms), 2 格式二 (bank fills)
@@ -95,9 +115,9 @@ struct Letter:
 
 # --- events --------------------------------------------------------------------------------------------
 event LetterCreated:
-    auditor_org: indexed(String[18])  # topic: keccak256 of the USCC
-    bank_org: indexed(String[18])
-    client_org: indexed(String[18])
+    auditor_tag: indexed(bytes32)  # party tags of this letter (see Parties), never a USCC or its hash
+    bank_tag: indexed(bytes32)
+    client_tag: indexed(bytes32)
     letter_id: bytes32
     auditor: address
     base_date: uint256
@@ -179,16 +199,39 @@ def _org_of(account: address) -> String[18]:
 
 @view
 @internal
-def _check_auditor(sender: address, auditor_org: String[18]):
-    assert staticcall self._gov().has_role(sender, AUDITOR, empty(bytes32)), "not an auditor"
-    assert self._org_of(sender) == auditor_org, "not the letter's audit firm"
+def _party_tag(letter_id: bytes32, party: uint8, uscc: String[18]) -> bytes32:
+    # 22 + 32 + 20 + 32 + 1 + 18 bytes; callers pass an 18-character USCC (fixed width)
+    return keccak256(
+        concat(
+            PARTY_TAG_DOMAIN,
+            convert(chain.id, bytes32),
+            convert(self, bytes20),
+            letter_id,
+            convert(party, bytes1),
+            convert(uscc, Bytes[18]),
+        )
+    )
 
 
 @view
 @internal
-def _check_bank(sender: address, bank_org: String[18]):
+def _is_party(account: address, letter_id: bytes32, party: uint8, tag: bytes32) -> bool:
+    uscc: String[18] = self._org_of(account)
+    return len(uscc) == USCC_LENGTH and self._party_tag(letter_id, party, uscc) == tag
+
+
+@view
+@internal
+def _check_auditor(sender: address, letter_id: bytes32, auditor_tag: bytes32):
+    assert staticcall self._gov().has_role(sender, AUDITOR, empty(bytes32)), "not an auditor"
+    assert self._is_party(sender, letter_id, PARTY_AUDITOR, auditor_tag), "not the letter's audit firm"
+
+
+@view
+@internal
+def _check_bank(sender: address, letter_id: bytes32, bank_tag: bytes32):
     assert staticcall self._gov().has_role(sender, BANK, empty(bytes32)), "not a bank"
-    assert self._org_of(sender) == bank_org, "not the letter's bank"
+    assert self._is_party(sender, letter_id, PARTY_BANK, bank_tag), "not the letter's bank"
 
 
 @view
@@ -237,9 +280,23 @@ def _status_at(letter: Letter, timestamp: uint256) -> uint8:
 @external
 def get_letter(letter_id: bytes32) -> Letter:
     """
-    @notice The stored letter (status 0 = no such letter); `status_at` adds the derived states.
+    @notice The stored letter (status 0 = no such letter); `status_at` adds the derived states. Its parties
+            are tags (see Parties): compare them with `party_tag(letter_id, party, your USCC)`.
     """
     return self.letters[letter_id]
+
+
+@view
+@external
+def party_tag(letter_id: bytes32, party: uint8, uscc: String[18]) -> bytes32:
+    """
+    @notice The tag by which letter `letter_id` names organisation `uscc` as its `party` (1 auditor, 2 bank,
+            4 client), whether or not such a letter exists. Pure computation over the arguments, the chain id
+            and this contract's address; reads no letter.
+    """
+    assert party == PARTY_AUDITOR or party == PARTY_BANK or party == PARTY_CLIENT, "unknown party"
+    assert len(uscc) == USCC_LENGTH, "USCC must be 18 characters"
+    return self._party_tag(letter_id, party, uscc)
 
 
 @view
@@ -308,6 +365,8 @@ def create(
     """
     @notice An audit firm's account (AUDITOR) creates a letter awaiting the audited company's authorisation.
             `letter_id` is chosen by the sender (random 32 bytes) so the sealed request can bind it.
+            `client_org` and `bank_org` are checked here in clear and stored only as party tags (see
+            Parties): this calldata is the only place on chain where they appear in clear.
     """
     assert staticcall self._gov().has_role(msg.sender, AUDITOR, empty(bytes32)), "not an auditor"
     assert letter_id != empty(bytes32), "empty letter id"
@@ -323,11 +382,14 @@ def create(
     assert letter_format == 1 or letter_format == 2, "format must be 1 or 2"
     assert request_hash != empty(bytes32), "empty request hash"
     assert len(request) > 0, "empty request document"
+    auditor_tag: bytes32 = self._party_tag(letter_id, PARTY_AUDITOR, auditor_org)
+    client_tag: bytes32 = self._party_tag(letter_id, PARTY_CLIENT, client_org)
+    bank_tag: bytes32 = self._party_tag(letter_id, PARTY_BANK, bank_org)
     self.letters[letter_id] = Letter(
         auditor=msg.sender,
-        auditor_org=auditor_org,
-        client_org=client_org,
-        bank_org=bank_org,
+        auditor_tag=auditor_tag,
+        client_tag=client_tag,
+        bank_tag=bank_tag,
         base_date=base_date,
         items=items,
         letter_format=letter_format,
@@ -349,9 +411,9 @@ def create(
     )
     self.letter_count += 1
     log LetterCreated(
-        auditor_org=auditor_org,
-        bank_org=bank_org,
-        client_org=client_org,
+        auditor_tag=auditor_tag,
+        bank_tag=bank_tag,
+        client_tag=client_tag,
         letter_id=letter_id,
         auditor=msg.sender,
         base_date=base_date,
@@ -369,7 +431,7 @@ def authorise(letter_id: bytes32):
     """
     letter: Letter = self._load(letter_id)
     assert staticcall self._gov().is_active_account(msg.sender), "inactive account"
-    assert self._org_of(msg.sender) == letter.client_org, "not the audited company"
+    assert self._is_party(msg.sender, letter_id, PARTY_CLIENT, letter.client_tag), "not the audited company"
     assert letter.status == AWAITING_CLIENT_AUTH, "letter is not awaiting authorisation"
     assert block.timestamp < letter.created_at + AUTHORISATION_WINDOW_SECONDS, "authorisation window expired"
     self.letters[letter_id].status = SENT
@@ -384,7 +446,7 @@ def accept(letter_id: bytes32):
     @notice The bank accepts a conforming letter: its receipt time starts the 10-working-day reply period.
     """
     letter: Letter = self._load(letter_id)
-    self._check_bank(msg.sender, letter.bank_org)
+    self._check_bank(msg.sender, letter_id, letter.bank_tag)
     assert letter.status == SENT, "letter is not awaiting the bank"
     due_day: uint256 = self._due_day(block.timestamp)
     self.letters[letter_id].status = ACCEPTED
@@ -405,7 +467,7 @@ def reject(letter_id: bytes32, reason: String[MAX_REASON]):
     @notice The bank refuses a non-conforming letter (不予受理), e.g. base date not unique; the reason is public.
     """
     letter: Letter = self._load(letter_id)
-    self._check_bank(msg.sender, letter.bank_org)
+    self._check_bank(msg.sender, letter_id, letter.bank_tag)
     assert letter.status == SENT, "letter is not awaiting the bank"
     assert len(reason) > 0, "a rejection needs a reason"
     self.letters[letter_id].status = REJECTED_NONCONFORMING
@@ -429,7 +491,7 @@ def reply(
             supplement is needed (财会〔2022〕39号).
     """
     letter: Letter = self._load(letter_id)
-    self._check_bank(msg.sender, letter.bank_org)
+    self._check_bank(msg.sender, letter_id, letter.bank_tag)
     assert letter.status == ACCEPTED, "letter is not accepted"
     assert reply_hash != empty(bytes32), "empty reply hash"
     assert len(reply) > 0, "empty reply document"
@@ -463,7 +525,7 @@ def confirm_receipt(letter_id: bytes32):
     @notice The audit firm records that it received the reply (an AUDITOR account of the sending firm).
     """
     letter: Letter = self._load(letter_id)
-    self._check_auditor(msg.sender, letter.auditor_org)
+    self._check_auditor(msg.sender, letter_id, letter.auditor_tag)
     assert letter.status == REPLIED, "letter has no reply to receive"
     self.letters[letter_id].status = RECEIVED
     self.letters[letter_id].received_at = block.timestamp
@@ -476,7 +538,7 @@ def recall(letter_id: bytes32):
     @notice The audit firm withdraws a letter before the bank starts processing it.
     """
     letter: Letter = self._load(letter_id)
-    self._check_auditor(msg.sender, letter.auditor_org)
+    self._check_auditor(msg.sender, letter_id, letter.auditor_tag)
     assert letter.status != RECALLED, "letter already recalled"
     assert letter.status == AWAITING_CLIENT_AUTH or letter.status == SENT, "bank has started processing"
     self.letters[letter_id].status = RECALLED

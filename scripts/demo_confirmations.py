@@ -79,7 +79,24 @@ def main() -> None:
             f"\nletter 1 0x{lid.hex()[:16]}… created in block {created.receipt.height}: "
             f"{len(created.sealed_request)}-byte sealed request, SM3 {created.request_hash.hex()[:16]}…"
         )
-        print(f"  status: {firm.letter(lid).status.name}")
+        state = firm.letter(lid)
+        print(f"  status: {state.status.name}")
+        # The chain names the parties by tags of this letter only (no USCC, no hash repeated across letters);
+        # each organisation recognises its own part by computing its tags.
+        print(
+            f"  parties on chain: auditor tag {state.auditor_tag.hex()[:12]}…, bank tag "
+            f"{state.bank_tag.hex()[:12]}…, client tag {state.client_tag.hex()[:12]}…"
+        )
+        parts = {
+            name: sorted(p.name for p in f.parties_of(state))
+            for name, f in (
+                ("audit firm", firm),
+                ("bank", banker),
+                ("company", client_co),
+                ("regulator", regulator),
+            )
+        }
+        print(f"  each finds its part by its own tags: {parts}")
         client_co.authorise(lid)
         print(f"  company authorised → {firm.letter(lid).status.name}")
         opened = banker.open_request(lid)

@@ -32,6 +32,7 @@ from node.genesis import (
 )
 from sdk.contracts import Contract
 from sdk.domains.authorisations import AuthorisationQueries
+from sdk.domains.confirmations import LetterParty, parties_of
 from sdk.domains.drugs import DrugEvent, DrugQueries
 from sdk.system import SYSTEM_CONTRACT_ADDRESSES
 from sdk.types import Log
@@ -194,8 +195,12 @@ VIEW_RECORDS: Final[Mapping[str, Mapping[str, tuple[Record, int | None]]]] = {
         "get_shipment": (Record.SHIPMENT, 0),
     },
     "BankConfirmation": {
-        name: (Record.LETTER, 0)
-        for name in ("get_letter", "status_at", "status_of", "due_day_of", "deadline_of")
+        **{
+            name: (Record.LETTER, 0)
+            for name in ("get_letter", "status_at", "status_of", "due_day_of", "deadline_of")
+        },
+        # a pure computation over its arguments (a letter id, a party, a USCC): reads no letter
+        "party_tag": (Record.MEMBER, None),
     },
 }
 
@@ -366,8 +371,12 @@ class ReadScope:
     def _reads_letter(self, letter_id: bytes) -> bool:
         address = SYSTEM_CONTRACT_ADDRESSES["BankConfirmation"]
         row = self.reader.read(_LETTERS, address, "get_letter", letter_id)
-        parties = (row["auditor_org"], row["bank_org"], row["client_org"])
-        return not row["status"] or is_letter_reader(self, parties)
+        tags = {
+            LetterParty.AUDITOR: bytes(row["auditor_tag"]),
+            LetterParty.BANK: bytes(row["bank_tag"]),
+            LetterParty.CLIENT: bytes(row["client_tag"]),
+        }
+        return not row["status"] or is_letter_reader(self, letter_id, tags)
 
     def _reads_grant(self, key: bytes) -> bool:
         grant = AuthorisationQueries(self.reader).get_grant(int.from_bytes(key, "big"))
@@ -495,9 +504,18 @@ def is_finance_regulator(scope: ReadScope) -> bool:
     return bool(reader.read(_GOVERNANCE, reader.governance_address, "is_committee_member", account))
 
 
-def is_letter_reader(scope: ReadScope, parties: tuple[str, str, str]) -> bool:
-    """A letter is read by its auditor, bank and client organisations and the finance regulator."""
-    return scope.member.uscc in parties or is_finance_regulator(scope)
+def is_letter_reader(scope: ReadScope, letter_id: bytes, tags: Mapping[LetterParty, bytes]) -> bool:
+    """A letter is read by its auditor, bank and client organisations and the finance regulator. The letter
+    names its parties by per-letter tags (``tags``, sdk/domains/confirmations/parties.py): the member's
+    organisation is a party when one of its own tags for this letter is among them."""
+    parts = parties_of(
+        scope.member.uscc,
+        tags,
+        chain_id=scope.reader.ledger.chain.chain_id,
+        contract=SYSTEM_CONTRACT_ADDRESSES["BankConfirmation"],
+        letter_id=letter_id,
+    )
+    return bool(parts) or is_finance_regulator(scope)
 
 
 def is_grant_reader(scope: ReadScope, holder_org: str, requester_org: str) -> bool:

@@ -8,9 +8,12 @@ from eth_utils import keccak
 from node.demo_network import make_uscc
 from node.genesis import (
     AUDITOR,
+    BANK_CONFIRMATION_ADDRESS,
     GOVERNANCE_ADDRESS,
 )
 from sdk.domains.calendar import OFFICIAL_CALENDAR, end_of_day
+from sdk.domains.confirmations import LetterParty, party_tag
+from tests.contracts.harness import CHAIN_ID
 from tests.contracts.worlds.confirmations import (
     ACCEPTED,
     ACCREDITOR,
@@ -58,9 +61,11 @@ def test_full_lifecycle_records_every_transition(chain: Chain) -> None:
     (created,) = chain.events(receipt)
     assert created.name == "LetterCreated"
     assert created.args["request"] == REQUEST and created.args["letter_id"] == LETTER
-    assert receipt.logs[0].topics[1] == keccak(text=AUDIT_FIRM)
-    assert receipt.logs[0].topics[2] == keccak(text=BANK_ORG)
-    assert receipt.logs[0].topics[3] == keccak(text=CLIENT_ORG)
+    assert receipt.logs[0].topics[1:] == (  # per-letter party tags (test_bank_confirmation_privacy.py)
+        party_tag(CHAIN_ID, BANK_CONFIRMATION_ADDRESS, LETTER, LetterParty.AUDITOR, AUDIT_FIRM),
+        party_tag(CHAIN_ID, BANK_CONFIRMATION_ADDRESS, LETTER, LetterParty.BANK, BANK_ORG),
+        party_tag(CHAIN_ID, BANK_CONFIRMATION_ADDRESS, LETTER, LetterParty.CLIENT, CLIENT_ORG),
+    )
     assert chain.view("status_of", LETTER) == AWAITING
     assert chain.view("letter_count") == 1
 
@@ -91,7 +96,10 @@ def test_full_lifecycle_records_every_transition(chain: Chain) -> None:
     assert chain.events(chain.must(AUDITOR_A, "confirm_receipt", LETTER))[0].name == "LetterReceived"
     letter = chain.view("get_letter", LETTER)
     assert letter["status"] == RECEIVED
-    assert letter["auditor_org"] == AUDIT_FIRM and letter["client_org"] == CLIENT_ORG
+    assert (
+        letter["auditor_tag"] == receipt.logs[0].topics[1]
+        and letter["client_tag"] == receipt.logs[0].topics[3]
+    )
     assert letter["authorised_by"] == CLIENT and letter["bank_account"] == BANKER
     assert letter["accepted_at"] == ts_ms("2026-02-13T10:00") // 1000 + 1
     assert letter["exception_items"] == exceptions and letter["reply_hash"] == REPLY_HASH

@@ -31,6 +31,7 @@ from sdk.crypto import PublicKey
 from sdk.domains.calendar import OFFICIAL_CALENDAR, day_of_timestamp, end_of_day
 from sdk.domains.confirmations import (
     Confirmations,
+    LetterParty,
     LetterReply,
     LetterRequest,
     LetterStatus,
@@ -187,6 +188,56 @@ def test_parties_only_see_their_letters(parties: Parties, running_node: RunningN
     assert body["status"] == "AWAITING_CLIENT_AUTH"
     assert lid in [x.letter_id for x in p.bank.as_bank(status=LetterStatus.AWAITING_CLIENT_AUTH)]
     assert lid not in [x.letter_id for x in p.bank.as_auditor()]  # the bank sent no letters
+
+
+def test_each_party_finds_its_letters_by_its_own_tags_and_others_find_none(
+    parties: Parties, running_node: RunningNode
+) -> None:
+    """Letters name their parties by per-letter tags: the node finds a member's letters by computing its
+    tags, each party recognises its part, and no other organisation (even another bank) is matched."""
+    p = parties
+    committee = Governance(p.client, running_node.committee.signer)
+    other_bank, other_uscc = Signer.generate(), make_uscc("310000", 30_000_002)
+    committee.register_organisation(other_uscc, "Another Bank")
+    committee.register_account(other_bank.address, other_uscc)
+    committee.propose_grant_role(other_bank.address, "BANK")
+    to_other = p.auditor.create(
+        sample_letter_request(CLIENT_USCC, other_uscc), bank_keys=[other_bank.private_key.public_key]
+    ).letter_id
+    to_ours = p.auditor.create(_request(p), bank_keys=[p.bank_key]).letter_id
+
+    ours, other = p.auditor.letter(to_ours), p.auditor.letter(to_other)
+    assert not {ours.auditor_tag, ours.bank_tag, ours.client_tag} & {
+        other.auditor_tag,
+        other.bank_tag,
+        other.client_tag,
+    }
+    assert ours.client_tag == p.auditor.party_tag(to_ours, LetterParty.CLIENT, CLIENT_USCC)
+    assert ours.bank_tag == p.auditor.party_tag(to_ours, LetterParty.BANK, p.bank_uscc)
+    assert p.auditor.parties_of(ours) == {LetterParty.AUDITOR}
+    assert p.bank.parties_of(ours) == {LetterParty.BANK} and p.bank.parties_of(other) == frozenset()
+    assert p.company.parties_of(ours) == p.company.parties_of(other) == {LetterParty.CLIENT}
+
+    def listed(facade: Confirmations, role: str) -> set[bytes]:
+        return {x.letter_id for x in getattr(facade, f"as_{role}")()} & {to_ours, to_other}
+
+    other_facade = Confirmations(p.client, other_bank)
+    assert listed(p.auditor, "auditor") == listed(p.company, "client") == {to_ours, to_other}
+    assert listed(p.bank, "bank") == {to_ours} and listed(other_facade, "bank") == {to_other}
+    outsider = Confirmations(p.client, running_node.member_with("MAH").signer)
+    for facade, role in [(outsider, r) for r in ("auditor", "bank", "client")] + [
+        (p.bank, "client"),
+        (p.bank, "auditor"),
+        (p.company, "bank"),
+        (other_facade, "client"),
+    ]:
+        assert listed(facade, role) == set(), (facade.signer, role)
+    with pytest.raises(XinlianError) as refused:
+        other_facade.letter(to_ours)
+    assert refused.value.code == "forbidden"
+    p.company.authorise(to_ours)
+    with pytest.raises(ExecutionError, match="not the letter's bank"):
+        other_facade.accept(to_ours)
 
 
 def test_recall_before_the_bank_starts(parties: Parties) -> None:

@@ -1,9 +1,14 @@
-"""Bank confirmation letters: member-signed reads of letters by audit firm, bank, client, and overdue ones."""
+"""Bank confirmation letters: member-signed reads of letters by audit firm, bank, client, and overdue ones.
+
+Letters name their parties by per-letter tags (sdk/domains/confirmations/parties.py), so no topic filter can
+find "the letters of organisation X": the /as-<role> listings walk the LetterCreated logs and compare each
+letter's tag with the one computed for the member's organisation.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Annotated, Any
+from collections.abc import Callable, Iterable, Iterator
+from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Query
 from pydantic import Field
@@ -16,7 +21,13 @@ from node.api.models import ErrorPublic, Shape
 from node.api.reader import LedgerReader
 from node.genesis import BANK_CONFIRMATION_ADDRESS
 from sdk.contracts import Contract
-from sdk.domains.confirmations import LetterState, LetterStatus, letter_state_from_row
+from sdk.domains.confirmations import (
+    LetterParty,
+    LetterState,
+    LetterStatus,
+    letter_state_from_row,
+    party_tag,
+)
 from sdk.errors import DomainError
 
 router = APIRouter(prefix="/v1/confirmations", tags=["confirmations"])
@@ -30,6 +41,9 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
     422: {"model": ErrorPublic},
 }
 MAX_LETTERS: int = 1000
+#: LetterCreated logs fetched per storage query while a listing walks them (each carries its sealed request,
+#: up to 64 KiB, so a page is at most a few MiB).
+SCAN_PAGE: Final = 100
 
 AsOfParam = Annotated[
     int | None,
@@ -44,10 +58,10 @@ class LetterPublic(Shape):
     status: str = Field(description="status at as_of (OVERDUE and EXPIRED are derived)")
     stored_status: str
     as_of: int
-    auditor: str
-    auditor_org: str
-    client_org: str
-    bank_org: str
+    auditor: str = Field(description="the account that created the letter")
+    auditor_tag: str = Field(description="party tag of the audit firm (per letter; never a USCC or its hash)")
+    client_tag: str = Field(description="party tag of the audited company")
+    bank_tag: str = Field(description="party tag of the bank")
     base_date: str
     items: list[int]
     letter_format: int
@@ -98,19 +112,34 @@ def get_letter_state(reader: LedgerReader, letter_id: bytes, as_of: int) -> Lett
     )
 
 
-def _created_letter_ids(reader: LedgerReader, topics: list[bytes | None]) -> list[bytes]:
-    """Letter ids of LetterCreated events matching ``topics`` (after topic0), in creation order."""
-    # letter_id is the first (static) data word
-    logs = reader.logs(BANK_CONFIRMATION_ADDRESS, [_CREATED_TOPIC, *topics])
-    return [bytes(entry.log.data[:32]) for entry in logs]
+def _tag_topics() -> dict[LetterParty, int]:
+    """The LetterCreated topic position of each party's tag, from the ABI."""
+    inputs = _CONFIRMATION.get_event("LetterCreated").get("inputs", [])
+    indexed = [str(p["name"]) for p in inputs if p.get("indexed")]
+    return {party: 1 + indexed.index(f"{party.name.lower()}_tag") for party in LetterParty}
 
 
-def _org_topic(arg: str, uscc: str) -> bytes:
-    return _CONFIRMATION.encode_topic("LetterCreated", arg, uscc)
+_TAG_TOPIC: Final = _tag_topics()
+
+
+def _created(reader: LedgerReader) -> Iterator[tuple[bytes, tuple[bytes, ...]]]:
+    """(letter id, topics) of every LetterCreated event, in creation order, walked lazily."""
+    for entry in reader.logs(BANK_CONFIRMATION_ADDRESS, [_CREATED_TOPIC], page=SCAN_PAGE):
+        yield bytes(entry.log.data[:32]), tuple(entry.log.topics)  # letter_id: the first static data word
+
+
+def _letter_ids_of(reader: LedgerReader, party: LetterParty, uscc: str) -> Iterator[bytes]:
+    """Ids of the letters whose ``party`` is organisation ``uscc``, in creation order: each LetterCreated
+    log's tag is compared with the one computed for ``uscc`` and that letter (one hash per letter)."""
+    chain_id, position = reader.ledger.chain.chain_id, _TAG_TOPIC[party]
+    for letter_id, topics in _created(reader):
+        mine = party_tag(chain_id, BANK_CONFIRMATION_ADDRESS, letter_id, party, uscc)
+        if len(topics) > position and topics[position] == mine:
+            yield letter_id
 
 
 def _page(
-    reader: LedgerReader, ids: list[bytes], as_of: int | None, status: str | None, limit: int
+    reader: LedgerReader, ids: Iterable[bytes], as_of: int | None, status: str | None, limit: int
 ) -> LettersPage:
     wanted: LetterStatus | None = None
     if status is not None:
@@ -150,22 +179,24 @@ def get_letter(letter_id: str, member: MemberDep, ledger: LedgerDep, as_of: AsOf
         raise NotFound("no such letter", letter_id=letter_id) from exc
     if state is None:
         raise NotFound("no such letter", letter_id=letter_id)
-    if not is_letter_reader(ReadScope(reader, member), (state.auditor_org, state.bank_org, state.client_org)):
+    if not is_letter_reader(ReadScope(reader, member), lid, state.party_tags):
         raise Forbidden("only the letter's parties or a finance regulator may read it", letter_id=letter_id)
     return LetterPublic(**state.to_json())
 
 
-#: The LetterCreated party topics, in event order, each with what its /as-<role> listing returns.
-_PARTY_LISTINGS: tuple[tuple[str, str], ...] = (
-    ("auditor_org", "Letters sent by the signing member's audit firm, in creation order."),
-    ("bank_org", "Letters addressed to the signing member's bank, in creation order."),
-    ("client_org", "Letters about the signing member's company (e.g. those awaiting its authorisation)."),
+#: The parties of a letter, each with what its /as-<role> listing returns.
+_PARTY_LISTINGS: tuple[tuple[LetterParty, str], ...] = (
+    (LetterParty.AUDITOR, "Letters sent by the signing member's audit firm, in creation order."),
+    (LetterParty.BANK, "Letters addressed to the signing member's bank, in creation order."),
+    (
+        LetterParty.CLIENT,
+        "Letters about the signing member's company (e.g. those awaiting its authorisation).",
+    ),
 )
 
 
-def _letters_of_party(position: int, party: str) -> Callable[..., LettersPage]:
-    """The listing of letters whose ``party`` (the ``position``-th indexed LetterCreated topic) is the
-    signing member's organisation."""
+def _letters_of_party(party: LetterParty) -> Callable[..., LettersPage]:
+    """The listing of letters whose ``party`` is the signing member's organisation (found by its tags)."""
 
     def listing(
         member: MemberDep,
@@ -175,17 +206,16 @@ def _letters_of_party(position: int, party: str) -> Callable[..., LettersPage]:
         limit: LimitParam = 500,
     ) -> LettersPage:
         reader = LedgerReader(ledger)
-        topics: list[bytes | None] = [None] * position + [_org_topic(party, member.uscc)]
-        return _page(reader, _created_letter_ids(reader, topics), as_of, status, limit)
+        return _page(reader, _letter_ids_of(reader, party, member.uscc), as_of, status, limit)
 
     return listing
 
 
-for _position, (_party, _description) in enumerate(_PARTY_LISTINGS):
-    _role = _party.removesuffix("_org")
+for _party, _description in _PARTY_LISTINGS:
+    _role = _party.name.lower()
     router.add_api_route(
         f"/as-{_role}",
-        _letters_of_party(_position, _party),
+        _letters_of_party(_party),
         methods=["GET"],
         name=f"letters_as_{_role}",
         description=_description,
@@ -203,5 +233,5 @@ def overdue_letters(
     reader = LedgerReader(ledger)
     if not is_finance_regulator(ReadScope(reader, member)):
         raise Forbidden("overdue letters are for the finance regulator (AUDIT_ACCREDITOR) or the committee")
-    ids = _created_letter_ids(reader, [])
+    ids = (letter_id for letter_id, _ in _created(reader))
     return _page(reader, ids, as_of, LetterStatus.OVERDUE.name, limit)

@@ -1,5 +1,5 @@
-"""Bank confirmation letters (银行函证): item rows, documents, sealed envelopes, the on-chain read model
-and the BankConfirmation.vy facade."""
+"""Bank confirmation letters (银行函证): item rows, documents, sealed envelopes, per-letter party tags, the
+on-chain read model and the BankConfirmation.vy facade."""
 
 from sdk.domains.confirmations.documents import ItemReply, LetterReply, LetterRequest
 from sdk.domains.confirmations.envelope import (
@@ -45,6 +45,13 @@ from sdk.domains.confirmations.items import (
     items_to_mask,
     mask_to_items,
 )
+from sdk.domains.confirmations.parties import (
+    PARTY_TAG_DOMAIN,
+    LetterParty,
+    parties_of,
+    party_tag,
+    party_tag_preimage,
+)
 from sdk.domains.confirmations.state import (
     LetterEvent,
     LetterState,
@@ -61,6 +68,7 @@ __all__ = [
     "ITEM_TYPES",
     "MAX_DOCUMENT_BYTES",
     "MAX_REASON_CHARS",
+    "PARTY_TAG_DOMAIN",
     "REPLY_WORKING_DAYS",
     "BankAcceptanceBill",
     "ClosedAccount",
@@ -80,6 +88,7 @@ __all__ = [
     "LetterCreated",
     "LetterEvent",
     "LetterOfCredit",
+    "LetterParty",
     "LetterReplied",
     "LetterReply",
     "LetterRequest",
@@ -99,6 +108,9 @@ __all__ = [
     "mask_to_items",
     "open_document",
     "parse_sealed_document",
+    "parties_of",
+    "party_tag",
+    "party_tag_preimage",
     "seal_document",
     "validate_auditor_key",
 ]

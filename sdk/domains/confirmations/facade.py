@@ -25,6 +25,7 @@ from sdk.domains.confirmations.envelope import (
     seal_document,
 )
 from sdk.domains.confirmations.items import items_to_mask
+from sdk.domains.confirmations.parties import LetterParty, party_tag
 from sdk.domains.confirmations.state import (
     LetterEvent,
     LetterState,
@@ -33,6 +34,7 @@ from sdk.domains.confirmations.state import (
     letter_state_from_row,
     validate_auditor_key,
 )
+from sdk.domains.governance import Governance
 from sdk.encoding import to_hex
 from sdk.errors import ClientError, CryptoError, DecryptionError, DomainError, EncodingError
 from sdk.signer import Signer
@@ -312,11 +314,12 @@ class Confirmations:
         """Return the letter's committed events in chain order (creation first)."""
         lid = _letter_id(letter_id)
         state = state or self.letter(lid)
+        # the creation is found by the letter's party tags, which no other letter shares
         created_topics: list[bytes | None] = [
             self.contract.event_topic("LetterCreated"),
-            self.contract.encode_topic("LetterCreated", "auditor_org", state.auditor_org),
-            self.contract.encode_topic("LetterCreated", "bank_org", state.bank_org),
-            self.contract.encode_topic("LetterCreated", "client_org", state.client_org),
+            state.auditor_tag,
+            state.bank_tag,
+            state.client_tag,
         ]
         found: list[LetterEvent] = []
         for entry in self.client.logs(address=self.address, topics=created_topics):
@@ -329,6 +332,19 @@ class Confirmations:
                 found.append(event)
         found.sort(key=lambda e: (e.height, e.log_index))
         return found
+
+    def party_tag(self, letter_id: bytes, party: LetterParty, uscc: str) -> bytes:
+        """Return the tag by which letter ``letter_id`` of this contract names organisation ``uscc`` as its
+        ``party`` (``sdk.domains.confirmations.parties``). Raises EncodingError for a malformed USCC."""
+        return party_tag(self.chain_id, self.address, _letter_id(letter_id), party, uscc)
+
+    def parties_of(self, letter: LetterState, uscc: str | None = None) -> frozenset[LetterParty]:
+        """Return the parts organisation ``uscc`` plays in ``letter`` (empty when none); by default this
+        signer's organisation, read from Governance. The letter names its parties only by tags: this is how
+        an organisation recognises its own letters; the other parties' USCCs are in the letter documents."""
+        if uscc is None:
+            uscc = Governance(self.client).organisation_of(self._signer().address)
+        return letter.parties_of(uscc, chain_id=self.chain_id, contract=self.address)
 
     def _decode(self, entry: LogEntry) -> LetterEvent | None:
         return LetterEvent.from_entry(self.contract, entry)

@@ -1,4 +1,8 @@
-"""The read model of a letter: its on-chain record with the status derived at a time, and its events."""
+"""The read model of a letter: its on-chain record with the status derived at a time, and its events.
+
+The record names its parties by per-letter tags (``sdk.domains.confirmations.parties``), never by USCC: a
+party's USCC is in the letter documents the parties hold, and an organisation finds its own part with
+``LetterState.parties_of``."""
 
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ from sdk.contracts import LoggedEvent
 from sdk.crypto import PublicKey
 from sdk.domains.calendar import date_of_day
 from sdk.domains.confirmations.items import mask_to_items
+from sdk.domains.confirmations.parties import LetterParty, parties_of
 from sdk.encoding import to_hex
 from sdk.errors import ClientError, DomainError
 
@@ -52,16 +57,19 @@ def validate_auditor_key(state: LetterState, key: PublicKey) -> None:
 
 @dataclass(frozen=True, slots=True)
 class LetterState:
-    """A letter as BankConfirmation.vy records it, with the status derived at ``as_of``."""
+    """A letter as BankConfirmation.vy records it, with the status derived at ``as_of``.
+
+    ``auditor_tag``, ``client_tag`` and ``bank_tag`` are the letter's party tags (32 bytes each), not
+    organisations: see ``parties_of``."""
 
     letter_id: bytes
     status: LetterStatus
     stored_status: LetterStatus
     as_of: int  # unix seconds the status was evaluated at
-    auditor: bytes
-    auditor_org: str
-    client_org: str
-    bank_org: str
+    auditor: bytes  # the account that created the letter
+    auditor_tag: bytes
+    client_tag: bytes
+    bank_tag: bytes
     base_date: dt.date
     items: frozenset[int]
     letter_format: int
@@ -85,6 +93,22 @@ class LetterState:
     @property
     def is_overdue(self) -> bool:
         return self.status == LetterStatus.OVERDUE
+
+    @property
+    def party_tags(self) -> dict[LetterParty, bytes]:
+        """The letter's party tags by party."""
+        return {
+            LetterParty.AUDITOR: self.auditor_tag,
+            LetterParty.BANK: self.bank_tag,
+            LetterParty.CLIENT: self.client_tag,
+        }
+
+    def parties_of(self, uscc: str, *, chain_id: int, contract: bytes) -> frozenset[LetterParty]:
+        """The parts organisation ``uscc`` plays in this letter of ``contract`` on chain ``chain_id`` (empty
+        when none): its tags computed and compared with the letter's."""
+        return parties_of(
+            uscc, self.party_tags, chain_id=chain_id, contract=contract, letter_id=self.letter_id
+        )
 
     def to_json(self) -> dict[str, Any]:
         """JSON form (hex bytes, ISO dates, status names)."""
@@ -120,9 +144,9 @@ def letter_state_from_row(
         stored_status=LetterStatus(row["status"]),
         as_of=as_of,
         auditor=row["auditor"],
-        auditor_org=row["auditor_org"],
-        client_org=row["client_org"],
-        bank_org=row["bank_org"],
+        auditor_tag=bytes(row["auditor_tag"]),
+        client_tag=bytes(row["client_tag"]),
+        bank_tag=bytes(row["bank_tag"]),
         base_date=date_of_day(int(row["base_date"])),
         items=mask_to_items(int(row["items"])),
         letter_format=int(row["letter_format"]),
@@ -155,9 +179,9 @@ def letter_state_from_json(data: Mapping[str, Any]) -> LetterState:
             stored_status=LetterStatus[data["stored_status"]],
             as_of=int(data["as_of"]),
             auditor=from_node_hex(data["auditor"]),
-            auditor_org=str(data["auditor_org"]),
-            client_org=str(data["client_org"]),
-            bank_org=str(data["bank_org"]),
+            auditor_tag=_tag(data["auditor_tag"]),
+            client_tag=_tag(data["client_tag"]),
+            bank_tag=_tag(data["bank_tag"]),
             base_date=dt.date.fromisoformat(data["base_date"]),
             items=frozenset(int(i) for i in data["items"]),
             letter_format=int(data["letter_format"]),
@@ -180,6 +204,13 @@ def letter_state_from_json(data: Mapping[str, Any]) -> LetterState:
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ClientError("the node's letter is malformed", code="bad_response") from exc
+
+
+def _tag(value: Any) -> bytes:
+    tag = from_node_hex(value)
+    if len(tag) != 32:
+        raise ValueError("a party tag is 32 bytes")
+    return tag
 
 
 # --- results ------------------------------------------------------------------------------------------------
