@@ -111,8 +111,10 @@ def main() -> None:
             use_limit=10,
             subject_commitment=commitment,
         )
+        tag = holder.subject_tag(request.grant_id, commitment)
         print(
-            f"request {request.grant_id} for fields name, annual_income; subject 0x{commitment.hex()[:16]}…"
+            f"request {request.grant_id} for fields name, annual_income; subject 0x{commitment.hex()[:16]}…, "
+            f"shown on chain only as this grant's tag 0x{tag.hex()[:16]}…"
         )
 
         # 4. The subject signs, with her own key, the request to bind it to her commitment; the regulator
@@ -150,7 +152,9 @@ def main() -> None:
 
         # 7. The subject withdraws consent (PIPL art. 15): her app signs the revocation of the grant the
         #    holder showed her, and any member relays it (the relay cannot read the grant itself).
-        revocation = holder.subject_revocation(subject, request.grant_id)
+        revocation = holder.subject_revocation(
+            subject, request.grant_id, resident_id=DEMO_RESIDENT_ID, salt=salt
+        )
         receipt = Authorisations(client, relay).revoke_by_subject(revocation)
         print(
             f"subject revoked consent (block {receipt.height}); status {holder.status(request.grant_id).name}"

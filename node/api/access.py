@@ -50,7 +50,7 @@ class Record(StrEnum):
     LICENCE = "licence"  # a licence's events: its issuer and its type's authority
     CODE = "code"  # a drug code: its MAH, organisations in its history; the drug regulator
     SHIPMENT = "shipment"  # a drug shipment: its sender and receiver; the drug regulator
-    SUBJECT = "subject"  # a data subject's key bindings: the data regulator
+    SUBJECT = "subject"  # a data subject's key bindings, commitment and consent: the data regulator
 
 
 #: Per contract, per event: the record kind and the event argument holding its key (None for MEMBER).
@@ -173,8 +173,9 @@ VIEW_RECORDS: Final[Mapping[str, Mapping[str, tuple[Record, int | None]]]] = {
     "DataAuthorisation": {
         "status_of": (Record.GRANT, 0),
         "can_use": (Record.GRANT, 0),
-        "consent_message": (Record.GRANT, 0),
-        "revocation_message": (Record.GRANT, 0),
+        # The signed messages hold the subject's commitment, which grants() shows only as a per-grant tag.
+        "consent_message": (Record.SUBJECT, 0),
+        "revocation_message": (Record.SUBJECT, 0),
         "grants": (Record.GRANT, 0),
         "resources": (Record.MEMBER, None),
         "subject_key_message": (Record.MEMBER, None),

@@ -139,13 +139,15 @@ def test_consent_uses_subject_revocation_and_trail(parties: Parties) -> None:
     p.holder.grant(grant_id, consent)
     grant = p.holder.get_grant(grant_id)
     assert grant is not None and grant.status == GrantStatus.GRANTED
-    assert grant.subject_key_hash == sm3(subject.public_key.to_bytes())
+    assert grant.subject_tag == p.holder.subject_tag(grant_id, commitment)  # not the commitment, nor the key
 
     for number in (1, 2, 3):
         use = p.holder.record_use(grant_id, (0, 1), sm3(f"answer {number}".encode()))
         assert use.use_number == number
 
-    p.relay.revoke_by_subject(p.holder.subject_revocation(subject, grant_id))
+    p.relay.revoke_by_subject(
+        p.holder.subject_revocation(subject, grant_id, resident_id=RESIDENT_ID, salt=salt)
+    )
     assert p.holder.status(grant_id) == GrantStatus.REVOKED
     with pytest.raises(ExecutionError) as refused:
         p.holder.record_use(grant_id, (0,), sm3(b"answer 4"))
@@ -213,7 +215,7 @@ def test_subject_key_binding_stops_a_holder_consenting_for_the_subject(parties: 
     commitment = compute_subject_commitment(RESIDENT_ID, salt)
     grant_id = _request(p, resource_id, subject_commitment=commitment)
     subject, throwaway = PrivateKey.generate(), PrivateKey.generate()
-    terms = p.holder.consent_terms(grant_id)
+    terms = p.holder.consent_terms(grant_id, commitment)
     genuine = p.holder.subject_key_binding(subject, resident_id=RESIDENT_ID, salt=salt)
     own = p.holder.subject_key_binding(throwaway, resident_id=RESIDENT_ID, salt=salt)
 
@@ -246,7 +248,7 @@ def test_subject_key_binding_stops_a_holder_consenting_for_the_subject(parties: 
 
     p.holder.grant(grant_id, p.holder.subject_consent(subject, grant_id, resident_id=RESIDENT_ID, salt=salt))
     p.relay.revoke_by_subject(
-        p.holder.subject_revocation(subject, grant_id)
+        p.holder.subject_revocation(subject, grant_id, resident_id=RESIDENT_ID, salt=salt)
     )  # the real subject can still withdraw her consent
     assert p.holder.status(grant_id) == GrantStatus.REVOKED
 
@@ -283,7 +285,9 @@ def test_supervised_rebind_needs_two_regulators_and_keeps_history(parties: Parti
     ]
     # the grant consented with the old key stays in force; the subject withdraws it with the new key
     assert p.holder.status(grant_id) == GrantStatus.GRANTED
-    p.relay.revoke_by_subject(p.holder.subject_revocation(new_key, grant_id))
+    p.relay.revoke_by_subject(
+        p.holder.subject_revocation(new_key, grant_id, resident_id=RESIDENT_ID, salt=salt)
+    )
     assert p.holder.status(grant_id) == GrantStatus.REVOKED
 
 
