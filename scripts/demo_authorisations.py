@@ -34,7 +34,7 @@ from sdk.domains.authorisations import (
     new_salt,
 )
 from sdk.domains.governance import Governance
-from sdk.errors import ExecutionError
+from sdk.errors import ExecutionError, XinlianError
 from sdk.signer import Signer
 
 # The data subject's resident ID never leaves this process in clear.
@@ -143,6 +143,13 @@ def main() -> None:
         consent = holder.subject_consent(subject, request.grant_id, resident_id=DEMO_RESIDENT_ID, salt=salt)
         receipt = holder.grant(request.grant_id, consent)
         print(f"granted with the subject's SM2 consent, checked on chain (block {receipt.height})")
+        # The grant transaction carries her key: the bureau reads the grant, not that transaction.
+        try:
+            requester.client.transaction(receipt.tx_hash)
+        except XinlianError as exc:
+            print(f"the bureau may not read the grant transaction that carries her key ({exc.code})")
+        else:
+            raise SystemExit("the requester read the grant transaction that carries the subject's key")
 
         # 6. Three uses, each recorded with SM3 of what the holder returned.
         for number in (1, 2, 3):

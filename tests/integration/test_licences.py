@@ -26,6 +26,7 @@ from sdk.errors import DomainError, ExecutionError, IdentifierError, WeakSaltErr
 from sdk.identifiers import make_licence_id
 from sdk.signer import Signer
 from sdk.system import LICENCE_REGISTRY_ADDRESS
+from tests.support import check_transaction_readers
 
 if TYPE_CHECKING:
     from node_fixtures import RunningNode
@@ -375,3 +376,32 @@ def test_a_holder_key_rebind_is_an_issuers_act_and_stays_in_the_history(world: W
     with pytest.raises(ExecutionError, match="holder key does not match"):
         bank.record_use(reader.make_consent(lost, result.identifier, user=world.bank.address, purpose="核验"))
     bank.record_use(reader.make_consent(new, result.identifier, user=world.bank.address, purpose="核验"))
+
+
+def test_a_use_record_carrying_the_holder_key_is_read_by_the_licence_parties_only(
+    world: World, running_node: RunningNode
+) -> None:
+    """Attack: a member with no part in a licence fetches its use records (or their proof bundles, which
+    anyone may otherwise hold) to read the holder's key and find her other licences and uses."""
+    holder = PrivateKey.generate()
+    result = _issue(world, "2025000501", holder_public_key=holder.public_key)
+    consent = world.licences().make_consent(
+        holder, result.identifier, user=world.bank.address, purpose="核验"
+    )
+    used = world.licences(world.bank).record_use(consent)
+    callers = {
+        "anonymous": None,
+        "relying party": world.bank,
+        "issuer": world.issuer,
+        "type authority": world.authority,
+        "unrelated member": running_node.member_with("MAH").signer,
+    }
+    readers = {"relying party", "issuer", "type authority"}
+    check_transaction_readers(running_node.url, callers, readers, used.tx_hash, used.height)
+    # the licence's lifecycle stays public: its bundle and its issuance's, which carry no holder key
+    api = httpx.Client(base_url=running_node.url, timeout=10)
+    issued = api.get(f"/v1/proofs/tx/0x{result.receipt.tx_hash.hex()}")
+    licence = api.get(f"/v1/proofs/licences/{result.identifier}")
+    assert issued.status_code == licence.status_code == 200
+    for bundle in (issued.text, licence.text):
+        assert holder.public_key.to_hex() not in bundle.lower()
