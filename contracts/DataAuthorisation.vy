@@ -32,6 +32,21 @@ All three are SM2-signed (default user ID) by the data subject; the SM2 precompi
 The subject commitment is SM3 over a salt and the subject's ID, computed off chain: no clear identifier
 ever reaches the chain.
 
+Subject tags (data minimisation)
+--------------------------------
+The commitment is the same for every grant about one person, and so is her bound key. Neither is shown in
+what a grant's readers see: AccessRequested and AccessGranted (indexed, so the subject or the holder can
+find a grant with one log query) and the grants() view carry the grant's subject tag instead,
+subject_tag = keccak256("xinlian/grant-subject/1" || chain_id(32) || contract(20) || grant_id(32)
+                       || subject_commitment(32))       (empty for non-personal data)
+which differs for every grant, so grants about one person cannot be linked by their tags. Whoever knows the
+commitment (the subject, the holder, the requester that named her) recomputes a grant's tag. The contract
+keeps the commitment and the consenting key hash in storage (grant_records, not public) for its own
+checks: the bound key, consent, revocation. consent_message and revocation_message return bytes that hold
+the commitment, and the calls that carry the subject's key or commitment (request, grant,
+revoke_by_subject, the key bindings) are the subject's data: the node's read policy shows them only to
+their sender and the data regulator (docs/read-access.md).
+
 Subject keys
 ------------
 Nothing on chain can tell whose SM2 key a commitment belongs to, so two parties must vouch for a binding of
@@ -82,11 +97,13 @@ SM3_PRECOMPILE: constant(address) = 0x0000000000000000000000000000000000000a01
 SM2_VERIFY_PRECOMPILE: constant(address) = 0x0000000000000000000000000000000000000a02
 
 CONSENT_TAG: constant(Bytes[17]) = b"xinlian/consent/1"
+GRANT_SUBJECT_TAG: constant(Bytes[23]) = b"xinlian/grant-subject/1"
 REVOCATION_TAG: constant(Bytes[24]) = b"xinlian/consent-revoke/1"
 SUBJECT_KEY_TAG: constant(Bytes[21]) = b"xinlian/subject-key/1"
 CONSENT_LEN: constant(uint256) = 345  # 17 + 10 fields (see the docstring)
 REVOCATION_LEN: constant(uint256) = 140  # 24 + 32 + 20 + 32 + 32
 SUBJECT_KEY_LEN: constant(uint256) = 169  # 21 + 32 + 20 + 32 + 32 + 32
+GRANT_SUBJECT_LEN: constant(uint256) = 139  # 23 + 32 + 20 + 32 + 32
 SM2_KEY_BYTES: constant(uint256) = 64
 SM2_SIGNATURE_BYTES: constant(uint256) = 64
 
@@ -115,9 +132,30 @@ struct Grant:
     use_limit: uint256
     uses: uint256
     status: uint8
-    subject_commitment: bytes32  # salted SM3 of the subject's ID (personal data), else empty
-    subject_key_hash: bytes32  # SM3 of the consenting subject's 64-byte SM2 public key
+    subject_commitment: bytes32  # salted SM3 of the subject's ID (personal data), else empty; never shown
+    subject_key_hash: bytes32  # SM3 of the consenting subject's 64-byte SM2 public key; never shown
     approved_by: address  # the DATA_REGULATOR account (核心 data)
+    granted_by: address
+    requested_at: uint256
+    granted_at: uint256
+
+
+struct GrantView:
+    # What grants() returns: the stored grant with its per-grant subject tag in place of the subject's
+    # commitment and consenting key hash, which are the same for every grant about one person.
+    resource_id: uint256
+    requester: address
+    requester_org: String[18]
+    holder_org: String[18]
+    purpose: bytes32
+    fields: uint256
+    valid_from: uint256
+    valid_until: uint256
+    use_limit: uint256
+    uses: uint256
+    status: uint8
+    subject_tag: bytes32  # _subject_tag(grant_id, subject commitment); empty for non-personal data
+    approved_by: address
     granted_by: address
     requested_at: uint256
     granted_at: uint256
@@ -170,7 +208,7 @@ event AccessRequested:
     valid_from: uint256
     valid_until: uint256
     use_limit: uint256
-    subject_commitment: bytes32
+    subject_tag: bytes32
 
 event RequestApproved:
     grant_id: indexed(uint256)
@@ -184,9 +222,8 @@ event RequestRefused:
 event AccessGranted:
     grant_id: indexed(uint256)
     resource_id: indexed(uint256)
-    subject_commitment: indexed(bytes32)
+    subject_tag: indexed(bytes32)
     granted_by: address
-    subject_key_hash: bytes32
 
 event UseRecorded:
     grant_id: indexed(uint256)
@@ -236,7 +273,7 @@ initialized: public(bool)
 governance: public(address)
 resources: public(HashMap[uint256, Resource])
 resource_count: public(uint256)
-grants: public(HashMap[uint256, Grant])
+grant_records: HashMap[uint256, Grant]  # read with grants(): it shows the subject tag, not the commitment
 grant_count: public(uint256)
 subject_keys: public(HashMap[bytes32, SubjectKey])  # subject commitment -> its current key binding
 subject_key_history: public(HashMap[bytes32, HashMap[uint256, bytes32]])  # commitment -> version -> key hash
@@ -259,10 +296,54 @@ def initialize(governance: address):
 @view
 @internal
 def _status_of(grant_id: uint256) -> uint8:
-    g: Grant = self.grants[grant_id]
+    g: Grant = self.grant_records[grant_id]
     if g.status == STATUS_GRANTED and block.timestamp >= g.valid_until:
         return STATUS_EXPIRED
     return g.status
+
+
+@view
+@internal
+def _subject_tag(grant_id: uint256, subject_commitment: bytes32) -> bytes32:
+    # The per-grant subject tag (see the docstring); empty when the grant names no data subject.
+    if subject_commitment == empty(bytes32):
+        return empty(bytes32)
+    preimage: Bytes[GRANT_SUBJECT_LEN] = concat(
+        GRANT_SUBJECT_TAG,
+        convert(chain.id, bytes32),
+        convert(self, bytes20),
+        convert(grant_id, bytes32),
+        subject_commitment,
+    )
+    return keccak256(preimage)
+
+
+@view
+@external
+def grants(grant_id: uint256) -> GrantView:
+    """
+    @notice A request / grant as stored (status not adjusted for expiry: see status_of), naming its data
+            subject only by the grant's subject tag (empty status = no such id).
+    """
+    g: Grant = self.grant_records[grant_id]
+    return GrantView(
+        resource_id=g.resource_id,
+        requester=g.requester,
+        requester_org=g.requester_org,
+        holder_org=g.holder_org,
+        purpose=g.purpose,
+        fields=g.fields,
+        valid_from=g.valid_from,
+        valid_until=g.valid_until,
+        use_limit=g.use_limit,
+        uses=g.uses,
+        status=g.status,
+        subject_tag=self._subject_tag(grant_id, g.subject_commitment),
+        approved_by=g.approved_by,
+        granted_by=g.granted_by,
+        requested_at=g.requested_at,
+        granted_at=g.granted_at,
+    )
 
 
 @view
@@ -281,7 +362,7 @@ def can_use(grant_id: uint256, fields: uint256) -> bool:
     @notice True when `record_use(grant_id, fields, …)` would pass the grant's own checks now (status,
             period, use limit, fields, share type); the sender's role is not checked.
     """
-    g: Grant = self.grants[grant_id]
+    g: Grant = self.grant_records[grant_id]
     if g.status != STATUS_GRANTED:
         return False
     if block.timestamp < g.valid_from or block.timestamp >= g.valid_until:
@@ -300,7 +381,7 @@ def consent_message(grant_id: uint256) -> Bytes[CONSENT_LEN]:
     @notice The exact bytes a data subject signs to consent to request `grant_id` (for cross-checks:
             the SDK builds them independently from what the subject was shown).
     """
-    assert self.grants[grant_id].status != STATUS_NONE, "unknown request"
+    assert self.grant_records[grant_id].status != STATUS_NONE, "unknown request"
     return self._consent_message(grant_id)
 
 
@@ -310,7 +391,7 @@ def revocation_message(grant_id: uint256) -> Bytes[REVOCATION_LEN]:
     """
     @notice The exact bytes a data subject signs to withdraw consent for grant `grant_id`.
     """
-    assert self.grants[grant_id].status != STATUS_NONE, "unknown request"
+    assert self.grant_records[grant_id].status != STATUS_NONE, "unknown request"
     return self._revocation_message(grant_id)
 
 
@@ -344,7 +425,7 @@ def _subject_key_message(
 @view
 @internal
 def _consent_message(grant_id: uint256) -> Bytes[CONSENT_LEN]:
-    g: Grant = self.grants[grant_id]
+    g: Grant = self.grant_records[grant_id]
     return concat(
         CONSENT_TAG,
         convert(chain.id, bytes32),
@@ -369,7 +450,7 @@ def _revocation_message(grant_id: uint256) -> Bytes[REVOCATION_LEN]:
         convert(chain.id, bytes32),
         convert(self, bytes20),
         convert(grant_id, bytes32),
-        self.grants[grant_id].subject_commitment,
+        self.grant_records[grant_id].subject_commitment,
     )
 
 
@@ -431,7 +512,7 @@ def _check_holder(account: address, holder_org: String[18]):
 @view
 @internal
 def _check_pending(grant_id: uint256) -> Grant:
-    g: Grant = self.grants[grant_id]
+    g: Grant = self.grant_records[grant_id]
     assert g.status != STATUS_NONE, "unknown request"
     assert g.status == STATUS_REQUESTED or g.status == STATUS_APPROVED, "request is not pending"
     return g
@@ -449,7 +530,7 @@ def _check_in_force(status: uint8):
 @view
 @internal
 def _check_granted(grant_id: uint256) -> Grant:
-    g: Grant = self.grants[grant_id]
+    g: Grant = self.grant_records[grant_id]
     self._check_in_force(g.status)
     return g
 
@@ -694,7 +775,7 @@ def request(
     requester_org: String[18] = self._organisation_of(msg.sender)
     grant_id: uint256 = self.grant_count + 1
     self.grant_count = grant_id
-    self.grants[grant_id] = Grant(
+    self.grant_records[grant_id] = Grant(
         resource_id=resource_id,
         requester=msg.sender,
         requester_org=requester_org,
@@ -724,7 +805,7 @@ def request(
         valid_from=valid_from,
         valid_until=valid_until,
         use_limit=use_limit,
-        subject_commitment=subject_commitment,
+        subject_tag=self._subject_tag(grant_id, subject_commitment),
     )
     return grant_id
 
@@ -743,8 +824,8 @@ def approve(grant_id: uint256):
     regulator_org: String[18] = self._organisation_of(msg.sender)
     assert regulator_org != g.requester_org, "a regulator cannot approve its own request"
     assert regulator_org != g.holder_org, "a regulator of the holder organisation cannot approve"
-    self.grants[grant_id].status = STATUS_APPROVED
-    self.grants[grant_id].approved_by = msg.sender
+    self.grant_records[grant_id].status = STATUS_APPROVED
+    self.grant_records[grant_id].approved_by = msg.sender
     log RequestApproved(grant_id=grant_id, regulator=msg.sender)
 
 
@@ -758,7 +839,7 @@ def refuse(grant_id: uint256, reason_hash: bytes32):
         self.resources[g.resource_id].level == LEVEL_CORE and self._has_role(msg.sender, DATA_REGULATOR)
     ):
         self._check_holder(msg.sender, g.holder_org)
-    self.grants[grant_id].status = STATUS_REFUSED
+    self.grant_records[grant_id].status = STATUS_REFUSED
     log RequestRefused(grant_id=grant_id, by=msg.sender, reason_hash=reason_hash)
 
 
@@ -800,16 +881,15 @@ def grant(
         ), "subject consent signature is invalid"
     else:
         assert len(subject_public_key) == 0 and len(consent_signature) == 0, "non-personal data takes no consent"
-    self.grants[grant_id].status = STATUS_GRANTED
-    self.grants[grant_id].subject_key_hash = key_hash
-    self.grants[grant_id].granted_by = msg.sender
-    self.grants[grant_id].granted_at = block.timestamp
+    self.grant_records[grant_id].status = STATUS_GRANTED
+    self.grant_records[grant_id].subject_key_hash = key_hash
+    self.grant_records[grant_id].granted_by = msg.sender
+    self.grant_records[grant_id].granted_at = block.timestamp
     log AccessGranted(
         grant_id=grant_id,
         resource_id=g.resource_id,
-        subject_commitment=g.subject_commitment,
+        subject_tag=self._subject_tag(grant_id, g.subject_commitment),
         granted_by=msg.sender,
-        subject_key_hash=key_hash,
     )
 
 
@@ -822,20 +902,20 @@ def record_use(grant_id: uint256, fields: uint256, result_digest: bytes32) -> ui
     @return the use number (1, 2, ...)
     """
     # The hot path reads only the members it needs (a whole Grant is ~20 storage slots).
-    self._check_in_force(self.grants[grant_id].status)
-    if msg.sender != self.grants[grant_id].requester:
-        self._check_holder(msg.sender, self.grants[grant_id].holder_org)
-    assert block.timestamp >= self.grants[grant_id].valid_from, "grant not yet valid"
-    assert block.timestamp < self.grants[grant_id].valid_until, "grant expired"
-    uses: uint256 = self.grants[grant_id].uses
-    assert uses < self.grants[grant_id].use_limit, "use limit reached"
+    self._check_in_force(self.grant_records[grant_id].status)
+    if msg.sender != self.grant_records[grant_id].requester:
+        self._check_holder(msg.sender, self.grant_records[grant_id].holder_org)
+    assert block.timestamp >= self.grant_records[grant_id].valid_from, "grant not yet valid"
+    assert block.timestamp < self.grant_records[grant_id].valid_until, "grant expired"
+    uses: uint256 = self.grant_records[grant_id].uses
+    assert uses < self.grant_records[grant_id].use_limit, "use limit reached"
     assert fields != 0, "no fields used"
-    assert fields & ~self.grants[grant_id].fields == 0, "fields outside the grant"
+    assert fields & ~self.grant_records[grant_id].fields == 0, "fields outside the grant"
     assert result_digest != empty(bytes32), "empty result digest"
-    resource_id: uint256 = self.grants[grant_id].resource_id
+    resource_id: uint256 = self.grant_records[grant_id].resource_id
     assert self.resources[resource_id].share_type != SHARE_NONE, "resource is not shared (share type 3)"
     use_number: uint256 = uses + 1
-    self.grants[grant_id].uses = use_number
+    self.grant_records[grant_id].uses = use_number
     log UseRecorded(
         grant_id=grant_id,
         recorded_by=msg.sender,
@@ -854,7 +934,7 @@ def revoke(grant_id: uint256, reason_hash: bytes32):
     """
     g: Grant = self._check_granted(grant_id)
     self._check_holder(msg.sender, g.holder_org)
-    self.grants[grant_id].status = STATUS_REVOKED
+    self.grant_records[grant_id].status = STATUS_REVOKED
     log GrantRevoked(grant_id=grant_id, by=msg.sender, by_subject=False, reason_hash=reason_hash)
 
 
@@ -878,7 +958,7 @@ def revoke_by_subject(
     ), "not the consenting subject's key"
     message: Bytes[CONSENT_LEN] = self._revocation_message(grant_id)
     assert self._is_valid_sm2(subject_public_key, signature, message), "subject revocation signature is invalid"
-    self.grants[grant_id].status = STATUS_REVOKED
+    self.grant_records[grant_id].status = STATUS_REVOKED
     log GrantRevoked(grant_id=grant_id, by=msg.sender, by_subject=True, reason_hash=empty(bytes32))
 
 
@@ -888,8 +968,8 @@ def expire(grant_id: uint256):
     @notice Mark a grant whose period is over as EXPIRED (any member; `status_of` derives it without this).
     """
     self._check_member(msg.sender)
-    g: Grant = self.grants[grant_id]
+    g: Grant = self.grant_records[grant_id]
     assert g.status == STATUS_GRANTED, "grant is not in force"
     assert block.timestamp >= g.valid_until, "grant period not over"
-    self.grants[grant_id].status = STATUS_EXPIRED
+    self.grant_records[grant_id].status = STATUS_EXPIRED
     log GrantExpired(grant_id=grant_id, by=msg.sender)

@@ -34,7 +34,7 @@ from sdk.domains.authorisations import (
     new_salt,
 )
 from sdk.domains.governance import Governance
-from sdk.errors import ExecutionError
+from sdk.errors import ExecutionError, XinlianError
 from sdk.signer import Signer
 
 # The data subject's resident ID never leaves this process in clear.
@@ -111,8 +111,10 @@ def main() -> None:
             use_limit=10,
             subject_commitment=commitment,
         )
+        tag = holder.subject_tag(request.grant_id, commitment)
         print(
-            f"request {request.grant_id} for fields name, annual_income; subject 0x{commitment.hex()[:16]}…"
+            f"request {request.grant_id} for fields name, annual_income; subject 0x{commitment.hex()[:16]}…, "
+            f"shown on chain only as this grant's tag 0x{tag.hex()[:16]}…"
         )
 
         # 4. The subject signs, with her own key, the request to bind it to her commitment; the regulator
@@ -141,6 +143,13 @@ def main() -> None:
         consent = holder.subject_consent(subject, request.grant_id, resident_id=DEMO_RESIDENT_ID, salt=salt)
         receipt = holder.grant(request.grant_id, consent)
         print(f"granted with the subject's SM2 consent, checked on chain (block {receipt.height})")
+        # The grant transaction carries her key: the bureau reads the grant, not that transaction.
+        try:
+            requester.client.transaction(receipt.tx_hash)
+        except XinlianError as exc:
+            print(f"the bureau may not read the grant transaction that carries her key ({exc.code})")
+        else:
+            raise SystemExit("the requester read the grant transaction that carries the subject's key")
 
         # 6. Three uses, each recorded with SM3 of what the holder returned.
         for number in (1, 2, 3):
@@ -150,7 +159,9 @@ def main() -> None:
 
         # 7. The subject withdraws consent (PIPL art. 15): her app signs the revocation of the grant the
         #    holder showed her, and any member relays it (the relay cannot read the grant itself).
-        revocation = holder.subject_revocation(subject, request.grant_id)
+        revocation = holder.subject_revocation(
+            subject, request.grant_id, resident_id=DEMO_RESIDENT_ID, salt=salt
+        )
         receipt = Authorisations(client, relay).revoke_by_subject(revocation)
         print(
             f"subject revoked consent (block {receipt.height}); status {holder.status(request.grant_id).name}"

@@ -1,6 +1,7 @@
 """Walk an e-licence (电子证照) through its life with the SDK: define a type, issue, use with the holder's
-consent, rebind the holder's key, suspend, resume, renew, revoke, then print the licence's history as the
-API serves it.
+consent, rebind the holder's key, suspend, resume, renew, use the renewed licence, revoke, then print the
+licence's history as the API serves it. The holder's wallet derives one key per licence from its master
+secret (HolderKeys), so no key or key hash links her licences.
 
 Run against a node started by `make run` (default URL https://127.0.0.1:8545, network in var/devnet):
     .venv/bin/python scripts/demo_licences.py [--url URL] [--network var/devnet] [--out DIR]
@@ -15,8 +16,8 @@ import httpx
 from demo_common import DemoNetwork, demo_parser, http_verify
 
 from sdk.client import Client
-from sdk.crypto import PrivateKey, sm3
-from sdk.domains.licences import Licences
+from sdk.crypto import sm3
+from sdk.domains.licences import HolderKeys, Licences
 from sdk.identifiers import compute_resident_id_check, make_licence_id
 
 DAY = 86_400
@@ -43,7 +44,7 @@ def main() -> None:
     authority = network.signer(bureau)  # defines the type and, globally, issues
     bank = network.org("BANK")
     relying_party = network.signer(bank)
-    holder_key = PrivateKey.generate()  # the citizen's own key, e.g. in a wallet app
+    holder = HolderKeys.generate()  # the citizen's wallet: one master secret, one key per licence
 
     with Client(args.url, ca=network.ca) as client:
         info = client.chain_info()
@@ -57,6 +58,9 @@ def main() -> None:
         serial = str(int(time.time()))
         identifier = make_licence_id(type_code, bureau["uscc"], serial, 1)
         now = client.chain_info().head_timestamp_ms // 1000
+        # the wallet derives this licence's key from the identifier the issuer tells it, and hands over
+        # its public half: the issuer binds SM3 of it, a key no other licence of hers has
+        holder_public_key = licences.holder_public_key(holder, identifier)
         issued = licences.issue(
             identifier,
             holder_name="张三",
@@ -66,7 +70,7 @@ def main() -> None:
             valid_from=now - 60,
             valid_until=now + 3 * 365 * DAY,
             jurisdiction="110105",
-            holder_public_key=holder_key.public_key,
+            holder_public_key=holder_public_key,
         )
         args.out.mkdir(parents=True, exist_ok=True)
         credential_path = args.out / f"{serial}-v1.json"
@@ -75,14 +79,15 @@ def main() -> None:
         print(f"   id hash 0x{issued.id_hash.hex()}  status {licences.status(identifier).name}")
 
         consent = licences.make_consent(
-            holder_key, identifier, user=relying_party.address, purpose="对公开户核验"
+            holder, identifier, user=relying_party.address, purpose="对公开户核验"
         )
         used = licences.with_signer(relying_party).record_use(consent)
         print(f"2. {bank['name']} recorded a use with the holder's SM2 consent (block {used.height})")
 
-        # the holder changed phones: binding a key is an issuer's act, and the old key stays in the history
-        holder_key = PrivateKey.generate()
-        rebound = licences.bind_holder_key(identifier, holder_key.public_key)
+        # the holder's wallet secret leaked: she makes a new one, and its key for this licence is bound
+        # (an issuer's act; the old key stays in the history)
+        holder = HolderKeys.generate()
+        rebound = licences.bind_holder_key(identifier, licences.holder_public_key(holder, identifier))
         print(f"   issuer rebound the holder key (block {rebound.height}): the old key no longer consents")
 
         licences.suspend(identifier, "经营异常名录")
@@ -102,6 +107,13 @@ def main() -> None:
             f"5. renewed as {renewed.identifier}: old {licences.status(identifier).name}, "
             f"new {licences.status(renewed.identifier).name}"
         )
+        # a renewal keeps the holder key: the wallet derives it for the version it was bound to, which
+        # the renewed credential names (holder_key_id_hash)
+        consent = licences.make_consent(
+            holder, renewed.credential, user=relying_party.address, purpose="对公开户核验"
+        )
+        used = licences.with_signer(relying_party).record_use(consent)
+        print(f"   {bank['name']} used the renewed licence with the same key (block {used.height})")
         licences.revoke(renewed.identifier, "申请注销")
         print(f"6. revoked the new version: {licences.status(renewed.identifier).name}")
 

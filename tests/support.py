@@ -67,3 +67,43 @@ def member_auth(node: str | httpx.Client, signer: Signer) -> MemberAuth:
     ``signer``, for that node's chain id and audience."""
     chain = (httpx.get(f"{node}/v1/chain") if isinstance(node, str) else node.get("/v1/chain")).json()
     return MemberAuth(signer.private_key, chain["chain_id"], chain["audience"])
+
+
+def transaction_read_paths(node: str, signer: Signer | None, tx_hash: bytes, height: int) -> dict[str, bool]:
+    """Whether ``signer`` (None: anonymous) may read a committed transaction of the node at URL ``node``, on
+    each path that shows its body: REST, its proof bundle, eth_getTransactionByHash / Receipt and its block
+    with full transactions (which also needs every other transaction of the block readable)."""
+    auth = member_auth(node, signer) if signer is not None else None
+    hex_hash = "0x" + tx_hash.hex()
+
+    def rest(path: str) -> bool:
+        response = httpx.get(node + path, auth=auth, timeout=30)
+        assert response.status_code in (200, 401, 403), response.text
+        return response.status_code == 200
+
+    def rpc(method: str, params: list[object]) -> bool:
+        payload = {"jsonrpc": "2.0", "id": 1, "method": method, "params": params}
+        answer = httpx.post(node + "/rpc", json=payload, auth=auth, timeout=30).json()
+        assert "error" not in answer or answer["error"]["data"]["code"] in ("forbidden", "unauthenticated")
+        return "error" not in answer
+
+    return {
+        "rest": rest(f"/v1/transactions/{hex_hash}"),
+        "bundle": rest(f"/v1/proofs/tx/{hex_hash}"),
+        "by hash": rpc("eth_getTransactionByHash", [hex_hash]),
+        "receipt": rpc("eth_getTransactionReceipt", [hex_hash]),
+        "full block": rpc("eth_getBlockByNumber", [hex(height), True]),
+    }
+
+
+def check_transaction_readers(
+    node: str, callers: dict[str, Signer | None], readers: set[str], tx_hash: bytes, height: int
+) -> None:
+    """Assert that exactly the callers named in ``readers`` read the transaction's body on every path (a
+    full block is checked only for those refused: a reader may meet others' transactions in the block)."""
+    for name, signer in callers.items():
+        verdicts = transaction_read_paths(node, signer, tx_hash, height)
+        allowed = name in readers
+        if allowed:
+            del verdicts["full block"]
+        assert verdicts == dict.fromkeys(verdicts, allowed), (name, tx_hash.hex())

@@ -4,8 +4,10 @@ Every event and every keyed view function of the system contracts names the reco
 a grant, a licence, a drug code, a shipment, a data subject), or is readable by any member. A record kind has
 one rule saying which members read it — its parties and the regulator of its family — and every read path
 (REST and JSON-RPC logs, calls, transactions, proofs, full blocks) asks a ``ReadScope`` built from these
-tables. ``docs/read-access.md`` prints the same tables; tests/integration/test_read_access.py checks that the
-page and this module agree and that every event and keyed view function of the contracts is listed.
+tables. A transaction whose call data carries a person's data (a data subject's key or commitment, a licence
+holder's key) is read only as ``CALLDATA_RECORDS`` says, whoever may read its logs. ``docs/read-access.md``
+prints the same tables; tests/unit/node/test_read_policy.py checks that the page and this module agree and
+that every event, keyed view function and function carrying a person's key or commitment is listed.
 
 Decisions are memoised per scope (one request at one head), so a page of logs about one letter costs one
 look-up of the letter.
@@ -51,7 +53,7 @@ class Record(StrEnum):
     LICENCE = "licence"  # a licence's events: its issuer and its type's authority
     CODE = "code"  # a drug code: its MAH, organisations in its history; the drug regulator
     SHIPMENT = "shipment"  # a drug shipment: its sender and receiver; the drug regulator
-    SUBJECT = "subject"  # a data subject's key bindings: the data regulator
+    SUBJECT = "subject"  # a data subject's key bindings, commitment and consent: the data regulator
 
 
 #: Per contract, per event: the record kind and the event argument holding its key (None for MEMBER).
@@ -174,8 +176,9 @@ VIEW_RECORDS: Final[Mapping[str, Mapping[str, tuple[Record, int | None]]]] = {
     "DataAuthorisation": {
         "status_of": (Record.GRANT, 0),
         "can_use": (Record.GRANT, 0),
-        "consent_message": (Record.GRANT, 0),
-        "revocation_message": (Record.GRANT, 0),
+        # The signed messages hold the subject's commitment, which grants() shows only as a per-grant tag.
+        "consent_message": (Record.SUBJECT, 0),
+        "revocation_message": (Record.SUBJECT, 0),
         "grants": (Record.GRANT, 0),
         "resources": (Record.MEMBER, None),
         "subject_key_message": (Record.MEMBER, None),
@@ -202,6 +205,23 @@ VIEW_RECORDS: Final[Mapping[str, Mapping[str, tuple[Record, int | None]]]] = {
         # a pure computation over its arguments (a letter id, a party, a USCC): reads no letter
         "party_tag": (Record.MEMBER, None),
     },
+}
+
+#: Per contract, per function whose call data carries a person's data — a data subject's SM2 key or salted
+#: commitment, a licence holder's SM2 key — the record kind whose rule (besides the sender's organisation)
+#: decides who reads the transaction's body and receipt, and the argument index of its key. The log rule
+#: still applies too: these only narrow it. ``request`` names the subject by commitment to the holder it asks:
+#: its sender, the holder and the data regulator read it by its AccessRequested log. ``issue`` and
+#: ``bind_holder_key`` carry a holder's commitment and key hash, one per licence, which their events publish.
+CALLDATA_RECORDS: Final[Mapping[str, Mapping[str, tuple[Record, int]]]] = {
+    "DataAuthorisation": {
+        "grant": (Record.SUBJECT, 0),
+        "revoke_by_subject": (Record.SUBJECT, 0),
+        "bind_subject_key": (Record.SUBJECT, 0),
+        "propose_subject_key_rebind": (Record.SUBJECT, 0),
+        "confirm_subject_key_rebind": (Record.SUBJECT, 0),
+    },
+    "LicenceRegistry": {"record_use": (Record.LICENCE, 0)},
 }
 
 #: Events whose transactions anyone may fetch as a proof bundle by transaction hash: a licence's lifecycle,
@@ -281,17 +301,53 @@ def _select_views() -> dict[tuple[str, bytes], tuple[str, Record, int | None]]:
     return selected
 
 
+def _select_calldata() -> dict[tuple[bytes, bytes], tuple[str, Record, int]]:
+    """(contract address, selector) → the function name, record kind and key argument index, for every
+    function of CALLDATA_RECORDS."""
+    selected: dict[tuple[bytes, bytes], tuple[str, Record, int]] = {}
+    for contract_name, functions in CALLDATA_RECORDS.items():
+        contract = _CONTRACTS[contract_name]
+        for entry in contract.abi:
+            name = str(entry.get("name", ""))
+            if entry.get("type") == "function" and name in functions:
+                inputs = entry.get("inputs", [])
+                signature = f"{name}({','.join(str(p['type']) for p in inputs)})"
+                kind, index = functions[name]
+                selected[(SYSTEM_CONTRACT_ADDRESSES[contract_name], keccak(signature.encode())[:4])] = (
+                    name,
+                    kind,
+                    index,
+                )
+    return selected
+
+
 _EVENT_KEYS: Final = _locate_keys()
+_CALLDATA: Final = _select_calldata()
 _PUBLIC_BUNDLE_TOPICS: Final[frozenset[tuple[bytes, bytes]]] = frozenset(
     (SYSTEM_CONTRACT_ADDRESSES[c], _CONTRACTS[c].event_topic(e)) for c, e in PUBLIC_BUNDLE_EVENTS
 )
 
 
-def is_public_bundle(logs: list[Log]) -> bool:
-    """Whether anyone may fetch the bundle of a transaction with these logs: it emitted logs, and each is
-    an event of PUBLIC_BUNDLE_EVENTS."""
-    return bool(logs) and all(
-        bool(log.topics) and (log.address, log.topics[0]) in _PUBLIC_BUNDLE_TOPICS for log in logs
+def calldata_record(to: bytes, data: bytes) -> tuple[Record, bytes] | None:
+    """The record whose rule governs reading a transaction to ``to`` with call data ``data`` (its kind and
+    32-byte key), when CALLDATA_RECORDS lists the function; else None. A listed function whose key word is
+    missing (short call data) answers the key of 32 zero bytes."""
+    found = _CALLDATA.get((bytes(to), bytes(data[:4])))
+    if found is None:
+        return None
+    _name, kind, index = found
+    start = 4 + 32 * index
+    return kind, bytes(data[start : start + 32]).ljust(32, b"\0")
+
+
+def is_public_bundle(to: bytes, data: bytes, logs: list[Log]) -> bool:
+    """Whether anyone may fetch the bundle of a transaction to ``to`` with call data ``data`` and these
+    logs: it emitted logs, each is an event of PUBLIC_BUNDLE_EVENTS, and its call data carries no person's
+    data (CALLDATA_RECORDS)."""
+    return (
+        bool(logs)
+        and calldata_record(to, data) is None
+        and all(bool(log.topics) and (log.address, log.topics[0]) in _PUBLIC_BUNDLE_TOPICS for log in logs)
     )
 
 
@@ -325,6 +381,7 @@ class ReadScope:
         self._decided: dict[tuple[Record, bytes], bool] = {}
         self._roles: dict[bytes, bool] = {}
         self._senders: dict[bytes, str] = {}
+        self._bodies: dict[bytes, tuple[Record, bytes] | None] = {}  # CALLDATA_RECORDS of each transaction
         self._drugs_queries: DrugQueries | None = None
         self._rules: dict[Record, Callable[[bytes], bool]] = {
             Record.MEMBER: lambda _key: True,
@@ -433,14 +490,20 @@ class ReadScope:
             stored = self.reader.ledger.get_transaction(tx_hash)
             sender = stored.transaction.sender if stored is not None else None
             self._senders[tx_hash] = self.reader.ledger.organisation_of(sender) if sender else ""
+            tx = stored.transaction if stored is not None else None
+            self._bodies[tx_hash] = calldata_record(tx.to, tx.data) if tx is not None else None
         return bool(self._senders[tx_hash]) and self._senders[tx_hash] == self.member.uscc
 
     def may_read_transaction(self, tx_hash: bytes, logs: list[Log]) -> bool:
         """Whether the member may read a committed transaction (calldata, receipt): its organisation sent
-        it, or the transaction emitted logs and the member may read every one of them."""
+        it, or the transaction emitted logs, the member may read every one of them and, when its call data
+        carries a person's data (CALLDATA_RECORDS), the record that table names."""
         if self.sent(tx_hash):
             return True
-        return bool(logs) and all(self.may_read_log(log) for log in logs)
+        if not logs or not all(self.may_read_log(log) for log in logs):
+            return False
+        body = self._bodies.get(tx_hash)  # looked up with the sender
+        return body is None or self.may_read(*body)
 
     def check_transaction(self, tx_hash: bytes, logs: list[Log]) -> None:
         """Raise Forbidden unless ``may_read_transaction``."""
@@ -539,12 +602,14 @@ def is_code_reader(
 
 
 __all__ = [
+    "CALLDATA_RECORDS",
     "EVENT_RECORDS",
     "OPEN_STATE_CONTRACTS",
     "PUBLIC_BUNDLE_EVENTS",
     "VIEW_RECORDS",
     "ReadScope",
     "Record",
+    "calldata_record",
     "is_code_reader",
     "is_finance_regulator",
     "is_grant_reader",

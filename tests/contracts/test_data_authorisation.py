@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from eth_utils import keccak
 
+from node.api.access import VIEW_RECORDS, Record
 from node.genesis import (
     DATA_AUTHORISATION_ADDRESS,
     DATA_HOLDER,
@@ -24,6 +26,7 @@ from sdk.domains.authorisations import (
     compute_revocation_message,
     compute_subject_commitment,
     compute_subject_key_message,
+    compute_subject_tag,
     sign_consent,
     sign_subject_key_binding,
 )
@@ -32,6 +35,7 @@ from tests.contracts.worlds.authorisations import (
     BASIS,
     CHAIN_ID,
     CONDITION,
+    DA,
     EMPTY32,
     HOLDER,
     HOLDER_AND_REGULATOR,
@@ -43,6 +47,7 @@ from tests.contracts.worlds.authorisations import (
     ORG_REG2,
     ORG_USER,
     OTHER_HOLDER,
+    OTHER_USER,
     PURPOSE,
     REGULATOR,
     REGULATOR2,
@@ -60,6 +65,7 @@ from tests.contracts.worlds.authorisations import (
     key_hash_of,
     make_chain,
     signed_binding,
+    subject_tag,
 )
 
 
@@ -213,7 +219,7 @@ def test_holder_grants_non_personal_request(chain: Chain) -> None:
     assert chain.refused(HOLDER, "grant", gid, bytes(64), bytes(64)) == "non-personal data takes no consent"
     events = chain.emitted(HOLDER, "grant", gid, b"", b"")
     assert events[0].name == "AccessGranted"
-    assert events[0].args["subject_commitment"] == EMPTY32 and events[0].args["granted_by"] == HOLDER
+    assert events[0].args["subject_tag"] == EMPTY32 and events[0].args["granted_by"] == HOLDER
     assert chain.status(gid) == GrantStatus.GRANTED
     assert chain.refused(HOLDER, "grant", gid, b"", b"") == "request is not pending"
     assert chain.refused(HOLDER, "grant", 99, b"", b"") == "unknown request"
@@ -303,11 +309,18 @@ def test_grant_with_subject_consent_binds_the_subject_key(chain: Chain, subject:
     chain.bind(subject)
     consent = sign_consent(subject, chain.terms(gid))
     events = chain.emitted(HOLDER, "grant", gid, consent.public_key, consent.signature)
-    assert events[0].args["subject_commitment"] == commitment()
-    assert events[0].args["subject_key_hash"] == sm3(subject.public_key.to_bytes())
+    assert events[0].args == {
+        "grant_id": gid,
+        "resource_id": consent.terms.resource_id,
+        "subject_tag": subject_tag(gid),  # neither the commitment nor the key hash
+        "granted_by": HOLDER,
+    }
     g = chain.view("grants", gid)
-    assert g["subject_key_hash"] == sm3(subject.public_key.to_bytes())
-    assert g["granted_by"] == HOLDER
+    assert g["subject_tag"] == subject_tag(gid) and g["granted_by"] == HOLDER
+    assert "subject_commitment" not in g and "subject_key_hash" not in g
+    # the consenting key is stored, out of sight: it (and no other) withdraws the consent
+    assert chain.revocable_by(gid, subject) == ""
+    assert chain.revocable_by(gid, PrivateKey.generate()) == "not the consenting subject's key"
 
 
 def test_forged_or_missing_consent_is_refused(chain: Chain, subject: PrivateKey) -> None:
@@ -671,7 +684,7 @@ def test_holder_cannot_consent_with_a_throwaway_key(chain: Chain, subject: Priva
     # the real subject consents, and she (not the throwaway key) can withdraw it
     consent = sign_consent(subject, chain.terms(gid))
     chain.emitted(HOLDER, "grant", gid, consent.public_key, consent.signature)
-    assert chain.view("grants", gid)["subject_key_hash"] == sm3(subject.public_key.to_bytes())
+    assert chain.revocable_by(gid, subject) == ""
     message = compute_revocation_message(CHAIN_ID, DATA_AUTHORISATION_ADDRESS, gid, commitment())
     assert chain.refused(
         RELAY, "revoke_by_subject", gid, throwaway.public_key.to_bytes(), throwaway.sign(message)
@@ -855,3 +868,113 @@ def test_field_masks_round_trip_and_refuse_bad_ids() -> None:
     for bad in ([], [256], [-1]):
         with pytest.raises(DomainError):
             compute_fields_mask(bad)
+
+
+# --- data minimisation: a grant names its subject only by a per-grant tag ---------------------------------
+def _words(blob: bytes) -> set[bytes]:
+    """The 32-byte words of an ABI blob (call data after its selector, event data, view output)."""
+    return {blob[i : i + 32] for i in range(0, len(blob) - len(blob) % 32, 32)}
+
+
+def _grant_views(chain: Chain, grant_id: int) -> dict[str, bytes]:
+    """The raw output of every DataAuthorisation view a grant's readers may call for ``grant_id`` (the
+    node's VIEW_RECORDS: grant and member views keyed by the grant id), by name."""
+    calls = {"grants": [grant_id], "status_of": [grant_id], "can_use": [grant_id, 0b1]}
+    readable = {name for name, (kind, _) in VIEW_RECORDS["DataAuthorisation"].items() if kind is Record.GRANT}
+    assert readable == set(calls), "a new grant view: add it here so its output is checked"
+    return {
+        name: chain.engine.call(
+            chain.root,
+            RELAY,
+            DATA_AUTHORISATION_ADDRESS,
+            DA.encode_call(name, args),
+            2_000_000,
+            ctx=chain.ctx(),
+        )
+        for name, args in calls.items()
+    }
+
+
+def _granted_about(
+    chain: Chain, subject: PrivateKey, *, holder: bytes, requester: bytes, purpose: bytes
+) -> tuple[int, set[bytes]]:
+    """A personal-data grant about the default subject from ``holder`` to ``requester``, used once; returns
+    its id and every word its holder and requester read: its events' topics and data, its views' output."""
+    rid = chain.register(personal=True, sender=holder)
+    receipts = [
+        chain.must(
+            requester, "request", rid, purpose, 0b11, chain.now, chain.now + 3600, 3, commitment(), EMPTY32
+        )
+    ]
+    gid = int(chain.events(receipts[0])[0].args["grant_id"])
+    consent = sign_consent(subject, chain.terms(gid))
+    receipts.append(chain.must(holder, "grant", gid, consent.public_key, consent.signature))
+    receipts.append(chain.must(requester, "record_use", gid, 0b1, sm3(b"answer %d" % gid)))
+    seen: set[bytes] = set()
+    for receipt in receipts:
+        for log in receipt.logs:
+            seen |= set(log.topics) | _words(log.data)
+    for output in _grant_views(chain, gid).values():
+        seen |= _words(output)
+    return gid, seen
+
+
+def test_grants_about_one_person_share_no_word_their_readers_see(chain: Chain, subject: PrivateKey) -> None:
+    """Attack: two requesters (or anyone they hand their logs and bundles to) compare what they read about
+    their grants from two different holders, to find out the grants are about the same person."""
+    chain.bind(subject)  # by REGULATOR, of neither holder's nor requester's organisation
+    first, seen_first = _granted_about(chain, subject, holder=HOLDER, requester=USER, purpose=PURPOSE)
+    second, seen_second = _granted_about(
+        chain, subject, holder=OTHER_HOLDER, requester=OTHER_USER, purpose=sm3(b"purpose: tenancy check")
+    )
+    public_key = subject.public_key.to_bytes()
+    personal = {commitment(), key_hash_of(subject), public_key[:32], public_key[32:]}
+    assert not personal & (seen_first | seen_second)
+    event_ids = {DA.event_topic(str(e["name"])) for e in DA.abi if e.get("type") == "event"}
+    shared = (seen_first & seen_second) - event_ids
+    # besides the events' ids, only small numbers (ids, counts, times, flags, ABI offsets) are common
+    assert all(int.from_bytes(word, "big") < 2**64 for word in shared), [w.hex() for w in shared]
+    assert subject_tag(first) in seen_first and subject_tag(second) in seen_second
+    assert subject_tag(first) != subject_tag(second)
+
+
+def test_the_subject_tag_is_the_sdks_and_names_one_grant(chain: Chain, subject: PrivateKey) -> None:
+    rid = chain.register(personal=True)
+    chain.bind(subject)
+    gid = chain.request(rid, commitment=commitment())
+    requested = chain.events(chain.receipts[-1])[0]
+    assert requested.name == "AccessRequested" and requested.args["subject_tag"] == subject_tag(gid)
+    consent = sign_consent(subject, chain.terms(gid))
+    granted = chain.must(HOLDER, "grant", gid, consent.public_key, consent.signature).logs[0]
+    assert granted.topics == (
+        DA.event_topic("AccessGranted"),
+        gid.to_bytes(32, "big"),
+        rid.to_bytes(32, "big"),
+        subject_tag(gid),  # the subject (or the holder) finds her grant with one topic filter
+    )
+    assert chain.view("grants", gid)["subject_tag"] == subject_tag(gid)
+    # domain-separated, fixed-width and bound to the chain, the contract, the grant and the subject
+    preimage = b"xinlian/grant-subject/1" + CHAIN_ID.to_bytes(32, "big") + DATA_AUTHORISATION_ADDRESS
+    assert subject_tag(gid) == keccak(preimage + gid.to_bytes(32, "big") + commitment())
+    other_subject = compute_subject_commitment("110105194912310038", SALT)
+    variants = {
+        compute_subject_tag(CHAIN_ID + 1, DATA_AUTHORISATION_ADDRESS, gid, commitment()),
+        compute_subject_tag(CHAIN_ID, bytes(20), gid, commitment()),
+        subject_tag(gid + 1),
+        subject_tag(gid, other_subject),
+    }
+    assert subject_tag(gid) not in variants and len(variants) == 4
+    # non-personal data names no subject: an empty tag
+    plain = chain.request(chain.register())
+    assert chain.view("grants", plain)["subject_tag"] == EMPTY32 == subject_tag(plain, EMPTY32)
+
+
+def test_views_that_hold_the_commitment_are_the_data_regulators(chain: Chain) -> None:
+    """The signed messages hold the subject's commitment: the node's read policy keeps them from a grant's
+    parties (subject records), who see the grant through views that show only its tag."""
+    gid = chain.request(chain.register(personal=True), commitment=commitment())
+    for name in ("consent_message", "revocation_message"):
+        assert commitment() in chain.view(name, gid)
+        assert VIEW_RECORDS["DataAuthorisation"][name] == (Record.SUBJECT, 0)
+    for name, output in _grant_views(chain, gid).items():
+        assert commitment() not in output, name

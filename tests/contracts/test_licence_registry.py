@@ -13,6 +13,7 @@ from node.genesis import (
 from sdk.crypto import PrivateKey, sm3
 from sdk.domains.governance import Action, encode_payload
 from sdk.domains.licences import (
+    HolderKeys,
     compute_consent_message,
     compute_holder_commitment,
     compute_holder_key_hash,
@@ -603,3 +604,58 @@ def test_fresh_holder_salts_come_from_the_csprng_and_differ() -> None:
     salts = {new_holder_salt() for _ in range(64)}
     assert len(salts) == 64 and all(validate_holder_salt(s) == s for s in salts)
     assert compute_holder_commitment(SALT, "111", RESIDENT_ID) == COMMITMENT  # a patternless salt is fine
+
+
+# --- per-licence holder keys: a holder's licences share no key ---------------------------------------------
+HOLDER = HolderKeys(bytes(range(100, 132)))  # one holder's wallet (a fixed master secret: reproducible)
+
+
+def _issue_for(chain: Chain, serial: str) -> tuple[bytes, PrivateKey]:
+    """Issue ``serial`` to HOLDER with the key her wallet derives for it; returns the id hash and the key."""
+    id_hash = compute_licence_hash(licence_id(serial))
+    key = HOLDER.key_for(chain_id=CHAIN_ID, id_hash=id_hash, registry=LICENCE_REGISTRY_ADDRESS)
+    issued, _ = chain.issue(licence_id(serial), holder_key_hash=compute_holder_key_hash(key.public_key))
+    assert issued == id_hash
+    return id_hash, key
+
+
+def _words(blob: bytes) -> set[bytes]:
+    return {blob[i : i + 32] for i in range(0, len(blob) - len(blob) % 32, 32)}
+
+
+def test_a_holders_licences_share_no_key_and_their_uses_no_call_data_word(chain: Chain) -> None:
+    """Attack: a relying party (or a validator, or anyone a use record's bundle reaches) compares the use
+    records of two licences to learn they belong to one holder: the same key in both would say so."""
+    first, first_key = _issue_for(chain, "2024000901")
+    second, second_key = _issue_for(chain, "2024000902")
+    assert first_key.public_key != second_key.public_key
+    first_hash, second_hash = (chain.view("get_licence", h)["holder_key_hash"] for h in (first, second))
+    assert first_hash != second_hash  # the licences' public events and views show different key hashes
+    calls = []
+    for id_hash, key in ((first, first_key), (second, second_key)):
+        consent = chain.consent(id_hash, key=key)  # the same relying party, the same purpose
+        data = REGISTRY.encode_call("record_use", chain.use_args(consent))
+        receipt = chain.execute(BANK, LICENCE_REGISTRY_ADDRESS, data)
+        assert receipt.status == 1, receipt.revert_reason  # the derived key's consent is accepted
+        calls.append(_words(data[4:]))
+    purpose = chain.consent(first, key=first_key).purpose_hash  # the relying party's, not the holder's
+    shared = (calls[0] & calls[1]) - {purpose}
+    assert all(int.from_bytes(word, "big") < 2**64 for word in shared), [w.hex() for w in shared]
+
+
+def test_a_key_derived_for_one_licence_is_refused_for_another(chain: Chain) -> None:
+    first, first_key = _issue_for(chain, "2024000903")
+    second, second_key = _issue_for(chain, "2024000904")
+    wrong = chain.consent(second, key=first_key)  # a valid signature by the holder's key for the first
+    assert "holder key does not match the licence" in chain.refused(
+        BANK, "record_use", *chain.use_args(wrong)
+    )
+    chain.must(BANK, "record_use", *chain.use_args(chain.consent(second, key=second_key)))
+    # a renewal keeps the key derived for the version it was bound to
+    renewed = compute_licence_hash(licence_id("2024000903", 2))
+    chain.must(CITY, "renew", first, licence_id("2024000903", 2), DOC_HASH, chain.now, 0)
+    chain.must(BANK, "record_use", *chain.use_args(chain.consent(renewed, key=first_key)))
+    own = HOLDER.key_for(chain_id=CHAIN_ID, id_hash=renewed, registry=LICENCE_REGISTRY_ADDRESS)
+    assert "holder key does not match the licence" in chain.refused(
+        BANK, "record_use", *chain.use_args(chain.consent(renewed, key=own))
+    )

@@ -27,6 +27,7 @@ from sdk.domains.authorisations import (
 from sdk.domains.governance import Governance
 from sdk.errors import DomainError, ExecutionError, IdentifierError, XinlianError
 from sdk.signer import Signer
+from tests.support import check_transaction_readers
 
 if TYPE_CHECKING:
     from node_fixtures import RunningNode
@@ -139,13 +140,15 @@ def test_consent_uses_subject_revocation_and_trail(parties: Parties) -> None:
     p.holder.grant(grant_id, consent)
     grant = p.holder.get_grant(grant_id)
     assert grant is not None and grant.status == GrantStatus.GRANTED
-    assert grant.subject_key_hash == sm3(subject.public_key.to_bytes())
+    assert grant.subject_tag == p.holder.subject_tag(grant_id, commitment)  # not the commitment, nor the key
 
     for number in (1, 2, 3):
         use = p.holder.record_use(grant_id, (0, 1), sm3(f"answer {number}".encode()))
         assert use.use_number == number
 
-    p.relay.revoke_by_subject(p.holder.subject_revocation(subject, grant_id))
+    p.relay.revoke_by_subject(
+        p.holder.subject_revocation(subject, grant_id, resident_id=RESIDENT_ID, salt=salt)
+    )
     assert p.holder.status(grant_id) == GrantStatus.REVOKED
     with pytest.raises(ExecutionError) as refused:
         p.holder.record_use(grant_id, (0,), sm3(b"answer 4"))
@@ -213,7 +216,7 @@ def test_subject_key_binding_stops_a_holder_consenting_for_the_subject(parties: 
     commitment = compute_subject_commitment(RESIDENT_ID, salt)
     grant_id = _request(p, resource_id, subject_commitment=commitment)
     subject, throwaway = PrivateKey.generate(), PrivateKey.generate()
-    terms = p.holder.consent_terms(grant_id)
+    terms = p.holder.consent_terms(grant_id, commitment)
     genuine = p.holder.subject_key_binding(subject, resident_id=RESIDENT_ID, salt=salt)
     own = p.holder.subject_key_binding(throwaway, resident_id=RESIDENT_ID, salt=salt)
 
@@ -246,7 +249,7 @@ def test_subject_key_binding_stops_a_holder_consenting_for_the_subject(parties: 
 
     p.holder.grant(grant_id, p.holder.subject_consent(subject, grant_id, resident_id=RESIDENT_ID, salt=salt))
     p.relay.revoke_by_subject(
-        p.holder.subject_revocation(subject, grant_id)
+        p.holder.subject_revocation(subject, grant_id, resident_id=RESIDENT_ID, salt=salt)
     )  # the real subject can still withdraw her consent
     assert p.holder.status(grant_id) == GrantStatus.REVOKED
 
@@ -283,7 +286,9 @@ def test_supervised_rebind_needs_two_regulators_and_keeps_history(parties: Parti
     ]
     # the grant consented with the old key stays in force; the subject withdraws it with the new key
     assert p.holder.status(grant_id) == GrantStatus.GRANTED
-    p.relay.revoke_by_subject(p.holder.subject_revocation(new_key, grant_id))
+    p.relay.revoke_by_subject(
+        p.holder.subject_revocation(new_key, grant_id, resident_id=RESIDENT_ID, salt=salt)
+    )
     assert p.holder.status(grant_id) == GrantStatus.REVOKED
 
 
@@ -368,3 +373,50 @@ def test_unsigned_or_unknown_queries_are_refused(running_node: RunningNode, part
     with pytest.raises(XinlianError) as bad:
         parties.holder.grants_by_subject(bytes(31) + b"\x01", limit=0)
     assert bad.value.code == "bad_request"
+
+
+def test_transactions_carrying_the_subjects_key_are_read_by_their_sender_and_the_regulator(
+    running_node: RunningNode, parties: Parties
+) -> None:
+    """Attack: the requester (or any party of a grant's logs) fetches the transactions of its grant to read
+    the subject's key, the same in every grant about her, and link her grants from other holders."""
+    p = parties
+    salt = new_salt()
+    commitment = compute_subject_commitment(RESIDENT_ID, salt)
+    grant_id = _request(p, _resource(p, personal=True), subject_commitment=commitment)
+    subject = PrivateKey.generate()
+    bound = p.regulator.bind_subject_key(
+        p.holder.subject_key_binding(subject, resident_id=RESIDENT_ID, salt=salt)
+    )
+    granted = p.holder.grant(
+        grant_id, p.holder.subject_consent(subject, grant_id, resident_id=RESIDENT_ID, salt=salt)
+    )
+    revoked = p.relay.revoke_by_subject(
+        p.holder.subject_revocation(subject, grant_id, resident_id=RESIDENT_ID, salt=salt)
+    )
+    # the requester reads the grant's whole trail, including the AccessGranted and GrantRevoked logs …
+    trail = [e.event for e in p.requester.grant_record(grant_id).trail]
+    assert trail == ["AccessRequested", "AccessGranted", "GrantRevoked"]
+    # … but not the transactions whose call data carries her key or commitment
+    callers = {
+        "anonymous": None,
+        "holder": p.holder.signer,
+        "requester": p.requester.signer,
+        "regulator": p.regulator.signer,
+        "relay": p.relay.signer,
+        "outsider": p.outsider.signer,
+    }
+    # the sender's organisation and the data regulator, no one else
+    for receipt, readers in (
+        (bound, {"regulator"}),
+        (granted, {"holder", "regulator"}),
+        (revoked, {"relay", "regulator"}),
+    ):
+        check_transaction_readers(running_node.url, callers, readers, receipt.tx_hash, receipt.height)
+    # what the grant's parties read names the subject only by the grant's tag
+    body = p.requester.client.signed_request(
+        p.requester.signer, "GET", f"/v1/authorisations/grants/{grant_id}"
+    )
+    assert body["subject_tag"] == "0x" + p.holder.subject_tag(grant_id, commitment).hex()
+    assert commitment.hex() not in str(body) and subject.public_key.to_hex() not in str(body)
+    assert "subject_commitment" not in body and "subject_key_hash" not in body

@@ -17,6 +17,7 @@ from sdk.crypto import PrivateKey, sm3
 from sdk.domains.licences import (
     LICENCE_GAS_LIMIT,
     HolderCredential,
+    HolderKeys,
     Licences,
     LicenceStatus,
     compute_holder_key_hash,
@@ -26,6 +27,7 @@ from sdk.errors import DomainError, ExecutionError, IdentifierError, WeakSaltErr
 from sdk.identifiers import make_licence_id
 from sdk.signer import Signer
 from sdk.system import LICENCE_REGISTRY_ADDRESS
+from tests.support import check_transaction_readers
 
 if TYPE_CHECKING:
     from node_fixtures import RunningNode
@@ -114,8 +116,9 @@ def test_registry_is_found_through_the_governance_registry(world: World) -> None
 
 
 def test_full_lifecycle_through_sdk_and_api(world: World, running_node: RunningNode) -> None:
-    holder = PrivateKey.generate()
-    result = _issue(world, "2025000001", holder_public_key=holder.public_key)
+    holder = HolderKeys.generate()  # her wallet: one key per licence, derived for the licence it binds
+    key = world.licences().holder_public_key(holder, world.identifier("2025000001"))
+    result = _issue(world, "2025000001", holder_public_key=key)
     credential = HolderCredential.from_json(result.credential.to_json())  # validates the commitment opening
     assert credential.height == result.receipt.height and credential.tx_hash == result.receipt.tx_hash
     body = result.credential.to_dict()
@@ -158,6 +161,10 @@ def test_full_lifecycle_through_sdk_and_api(world: World, running_node: RunningN
     assert renewed.credential.valid_until == "长期"
     renewed.credential.validate()
     assert reader.status(result.identifier) == LicenceStatus.SUPERSEDED
+    # the renewal keeps the holder key: her wallet derives it for the version it was bound to
+    assert renewed.credential.holder_key_id_hash == result.id_hash
+    renewed_use = reader.make_consent(holder, renewed.credential, user=world.bank.address, purpose="核验")
+    world.licences(world.bank).record_use(renewed_use)
     new_status = api.get(f"/v1/licences/{renewed.identifier}/status").json()
     assert new_status["previous"] == "0x" + result.id_hash.hex() and new_status["status"] == "VALID"
     issuer.revoke(renewed.identifier, "吊销")
@@ -172,7 +179,11 @@ def test_full_lifecycle_through_sdk_and_api(world: World, running_node: RunningN
         "LicenceAnnotated",
         "LicenceRenewed",
     ]
-    assert [e.name for e in reader.history(renewed.id_hash)] == ["LicenceIssued", "LicenceRevoked"]
+    assert [e.name for e in reader.history(renewed.id_hash)] == [
+        "LicenceIssued",
+        "LicenceUsed",
+        "LicenceRevoked",
+    ]
 
     # history through the API: member-signed, for the issuing organisation and the type's authority only
     path = f"/v1/licences/{result.identifier}/history"
@@ -375,3 +386,31 @@ def test_a_holder_key_rebind_is_an_issuers_act_and_stays_in_the_history(world: W
     with pytest.raises(ExecutionError, match="holder key does not match"):
         bank.record_use(reader.make_consent(lost, result.identifier, user=world.bank.address, purpose="核验"))
     bank.record_use(reader.make_consent(new, result.identifier, user=world.bank.address, purpose="核验"))
+
+
+def test_a_use_record_carrying_the_holder_key_is_read_by_the_licence_parties_only(
+    world: World, running_node: RunningNode
+) -> None:
+    """Attack: a member with no part in a licence fetches its use records (or their proof bundles, which
+    anyone may otherwise hold) to read the holder's key and find her other licences and uses."""
+    holder, reader = HolderKeys.generate(), world.licences()
+    key = reader.holder_public_key(holder, world.identifier("2025000501"))
+    result = _issue(world, "2025000501", holder_public_key=key)
+    consent = reader.make_consent(holder, result.identifier, user=world.bank.address, purpose="核验")
+    used = world.licences(world.bank).record_use(consent)
+    callers = {
+        "anonymous": None,
+        "relying party": world.bank,
+        "issuer": world.issuer,
+        "type authority": world.authority,
+        "unrelated member": running_node.member_with("MAH").signer,
+    }
+    readers = {"relying party", "issuer", "type authority"}
+    check_transaction_readers(running_node.url, callers, readers, used.tx_hash, used.height)
+    # the licence's lifecycle stays public: its bundle and its issuance's, which carry no holder key
+    api = httpx.Client(base_url=running_node.url, timeout=10)
+    issued = api.get(f"/v1/proofs/tx/0x{result.receipt.tx_hash.hex()}")
+    licence = api.get(f"/v1/proofs/licences/{result.identifier}")
+    assert issued.status_code == licence.status_code == 200
+    for bundle in (issued.text, licence.text):
+        assert key.to_hex() not in bundle.lower()

@@ -34,6 +34,7 @@ from tests.contracts.worlds.authorisations import (
     key_hash_of,
     make_chain,
     signed_binding,
+    subject_tag,
 )
 
 #: Who tries to bind, propose or confirm, and their organisation (None: not a DATA_REGULATOR).
@@ -140,8 +141,14 @@ class ConsentMachine(RuleBasedStateMachine):
         for grant_id, (status, key) in self.grants.items():
             grant = self.chain.view("grants", grant_id)
             assert GrantStatus(self.chain.view("status_of", grant_id)) == status
-            expected = key_hash_of(KEYS[key]) if key else bytes(32)
-            assert grant["subject_key_hash"] == expected
+            assert grant["subject_tag"] == subject_tag(grant_id)  # never the commitment or a key hash
+            if key is None:
+                continue
+            # the consenting key (kept out of every view) withdraws; a key neither consenting nor bound not
+            assert self.chain.revocable_by(grant_id, KEYS[key]) == ""
+            bound = self.bound.key if self.bound else None
+            for other in set(KEYS) - {key, bound}:
+                assert self.chain.revocable_by(grant_id, KEYS[other]) == "not the consenting subject's key"
 
 
 ConsentMachine.TestCase.settings = settings(max_examples=10, stateful_step_count=20, deadline=None)

@@ -17,7 +17,7 @@ from node.api.models import ErrorPublic, Shape
 from node.api.reader import LedgerReader
 from node.genesis import DATA_AUTHORISATION_ADDRESS
 from sdk.contracts import Contract
-from sdk.domains.authorisations import AuthorisationQueries, Grant, compute_field_ids
+from sdk.domains.authorisations import AuthorisationQueries, Grant, compute_field_ids, compute_subject_tag
 
 router = APIRouter(prefix="/v1/authorisations", tags=["authorisations"])
 
@@ -86,8 +86,10 @@ class GrantPublic(Shape):
     level: int
     share_type: int
     personal: bool
-    subject_commitment: str | None = Field(description="salted SM3 commitment to the data subject")
-    subject_key_hash: str | None = Field(description="SM3 of the consenting subject's SM2 public key")
+    subject_tag: str | None = Field(
+        description="the grant's subject tag (keccak256 of tag, chain, contract, grant id and the subject's "
+        "salted commitment): one per grant, so grants about one person cannot be linked by it"
+    )
     approved_by: str | None
     granted_by: str | None
     requested_at: int
@@ -146,6 +148,23 @@ def find_grant_ids(reader: LedgerReader, event: str, position: int, value: bytes
     return sorted({int.from_bytes(entry.log.topics[1], "big") for entry in logs})
 
 
+def find_subject_grant_ids(reader: LedgerReader, subject_commitment: bytes) -> list[int]:
+    """Return the ids (ascending) of the granted grants about ``subject_commitment``: each AccessGranted
+    log whose subject tag (topic 3) is the commitment's tag for its grant id. A tag differs per grant, so
+    this reads every AccessGranted log once and hashes one tag per grant."""
+    chain_id = reader.ledger.chain.chain_id
+    found = []
+    for entry in reader.logs(DATA_AUTHORISATION_ADDRESS, [_DA.event_topic("AccessGranted")], page=_LOG_PAGE):
+        topics = entry.log.topics
+        if len(topics) < 4:
+            continue
+        grant_id = int.from_bytes(topics[1], "big")
+        tag = compute_subject_tag(chain_id, DATA_AUTHORISATION_ADDRESS, grant_id, subject_commitment)
+        if topics[3] == tag:
+            found.append(grant_id)
+    return sorted(set(found))
+
+
 def to_grant_public(reader: LedgerReader, grant: Grant, trail: list[TrailEventPublic]) -> GrantPublic:
     """Return the API shape of a grant, with its resource's classification and its trail."""
     resource = _queries(reader).resource(grant.resource_id)
@@ -167,8 +186,7 @@ def to_grant_public(reader: LedgerReader, grant: Grant, trail: list[TrailEventPu
         level=int(resource.level),
         share_type=int(resource.share_type),
         personal=resource.personal,
-        subject_commitment=_optional_hex(grant.subject_commitment),
-        subject_key_hash=_optional_hex(grant.subject_key_hash),
+        subject_tag=_optional_hex(grant.subject_tag),
         approved_by=_optional_hex(grant.approved_by),
         granted_by=_optional_hex(grant.granted_by),
         requested_at=grant.requested_at,
@@ -282,9 +300,12 @@ def get_grants_by_subject(
     limit: Limit = DEFAULT_PAGE,
     after: After = 0,
 ) -> GrantsPage:
-    """Return the grants about a subject commitment: only those the member's organisation holds or
-    requested (a DATA_REGULATOR sees all). The commitment is the salted SM3 the SDK computes."""
+    """Return the granted grants about a subject commitment: only those the member's organisation holds or
+    requested (a DATA_REGULATOR sees all). The commitment is the salted SM3 the SDK computes; the chain
+    shows each grant's subject tag, which the node recomputes from it."""
     value = parse_hash(commitment, "commitment")
     reader = LedgerReader(ledger)
-    ids = find_grant_ids(reader, "AccessGranted", 3, value)
+    if value == bytes(32):
+        return GrantsPage(grants=[], next_after=None)
+    ids = find_subject_grant_ids(reader, value)
     return get_visible_page(reader, member, ids, after=after, limit=limit)

@@ -165,12 +165,17 @@ def check_bundle_access(
     ledger: Ledger, tx_hash: bytes, member: Member | None, state_address: bytes | None
 ) -> None:
     """Refuse a transaction bundle the caller may not have: anonymous callers get licence lifecycle
-    bundles only (401 otherwise); members the transactions they may read and open contract state (403)."""
+    bundles only, never one whose call data carries a person's data (401 otherwise); members the
+    transactions they may read and open contract state (403)."""
     stored = ledger.get_receipt(tx_hash)
     logs = list(stored.receipt.logs) if stored is not None else []
     if member is None:
-        if stored is None or (is_public_bundle(logs) and state_address is None):
+        if stored is None:
             return  # an unknown hash is answered 404 by the builder
+        body = ledger.get_transaction(tx_hash)
+        tx = body.transaction if body is not None else None
+        if tx is not None and state_address is None and is_public_bundle(tx.to, tx.data, logs):
+            return
         raise AuthenticationError(
             "this transaction's bundle is for its parties: sign the request as a member "
             "(sdk Client(url, signer=...))"

@@ -3,6 +3,7 @@ model and the facade."""
 
 from sdk.domains.authorisations.encoders import (
     CONSENT_TAG,
+    GRANT_SUBJECT_TAG,
     ID_TYPE_RESIDENT,
     MAX_FIELD_ID,
     PURPOSE_TAG,
@@ -24,6 +25,7 @@ from sdk.domains.authorisations.encoders import (
     compute_revocation_message,
     compute_subject_commitment,
     compute_subject_key_message,
+    compute_subject_tag,
     new_salt,
     sign_consent,
     sign_revocation,
@@ -46,6 +48,7 @@ __all__ = [
     "AUTHORISATION_GAS_LIMIT",
     "CONSENT_TAG",
     "DEFAULT_QUERY_LIMIT",
+    "GRANT_SUBJECT_TAG",
     "ID_TYPE_RESIDENT",
     "MAX_FIELD_ID",
     "PURPOSE_TAG",
@@ -78,6 +81,7 @@ __all__ = [
     "compute_revocation_message",
     "compute_subject_commitment",
     "compute_subject_key_message",
+    "compute_subject_tag",
     "new_salt",
     "sign_consent",
     "sign_revocation",

@@ -1,5 +1,5 @@
-"""What DataAuthorisation.vy is told: field masks, purposes, salted subject commitments, and the messages a
-data subject signs (consent, revocation, key binding) with their signatures."""
+"""What DataAuthorisation.vy is told: field masks, purposes, salted subject commitments, per-grant subject
+tags, and the messages a data subject signs (consent, revocation, key binding) with their signatures."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import TYPE_CHECKING, Final
+
+from eth_utils.crypto import keccak
 
 from sdk.crypto import PrivateKey, sm3
 from sdk.errors import DomainError
@@ -27,6 +29,10 @@ SUBJECT_KEY_TAG: Final = b"xinlian/subject-key/1"
 
 
 SUBJECT_COMMITMENT_TAG: Final = b"xinlian/subject/1"
+
+
+#: Domain tag of a grant's subject tag (DataAuthorisation._subject_tag).
+GRANT_SUBJECT_TAG: Final = b"xinlian/grant-subject/1"
 
 
 PURPOSE_TAG: Final = b"xinlian/purpose/1"
@@ -132,6 +138,27 @@ def compute_subject_commitment(resident_id: str, salt: bytes, *, id_type: str = 
 
 def encode_word(value: int) -> bytes:
     return value.to_bytes(WORD_BYTES, "big")
+
+
+def compute_subject_tag(chain_id: int, contract: bytes, grant_id: int, subject_commitment: bytes) -> bytes:
+    """Return the grant's subject tag, what AccessRequested, AccessGranted (indexed) and the ``grants`` view
+    show instead of the subject commitment: keccak256(tag ‖ chain id ‖ contract ‖ grant id ‖ commitment)
+    (words 32-byte big-endian, the contract address 20 bytes); 32 zero bytes for a zero commitment
+    (non-personal data).
+
+    One tag per grant: grants about one person share no tag, so their readers cannot link them; whoever
+    knows the commitment (the subject, the holder, the requester) recomputes it to find a grant.
+    Raises DomainError for a field of the wrong size or a negative number.
+    """
+    if len(contract) != 20 or len(subject_commitment) != WORD_BYTES:
+        raise DomainError("contract is 20 bytes and the commitment 32", code="bad_arguments")
+    if min(chain_id, grant_id) < 0:
+        raise DomainError("chain id and grant id are unsigned", code="bad_arguments")
+    if subject_commitment == bytes(WORD_BYTES):
+        return bytes(WORD_BYTES)
+    return keccak(
+        GRANT_SUBJECT_TAG + encode_word(chain_id) + contract + encode_word(grant_id) + subject_commitment
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,11 +18,13 @@ from sdk.domains.authorisations.encoders import (
     compute_fields_mask,
     compute_purpose,
     compute_subject_commitment,
+    compute_subject_tag,
     sign_consent,
     sign_revocation,
     sign_subject_key_binding,
 )
 from sdk.domains.authorisations.model import (
+    Grant,
     GrantRecord,
     RequestResult,
     ResourceResult,
@@ -66,23 +68,49 @@ class Authorisations(AuthorisationQueries):
         return Authorisations(self.client, signer, address=self.address)
 
     # --- reads (the rest are AuthorisationQueries') ---------------------------------------------------
-    def consent_terms(self, grant_id: int) -> ConsentTerms:
-        """Return the terms of request ``grant_id`` that its data subject consents to.
+    def subject_tag(self, grant_id: int, subject_commitment: bytes) -> bytes:
+        """Return grant ``grant_id``'s subject tag for ``subject_commitment`` on this chain and contract
+        (``compute_subject_tag``): what the grant's events and view show in place of the commitment."""
+        return compute_subject_tag(
+            self.client.chain_info(refresh=False).chain_id, self.address, grant_id, subject_commitment
+        )
 
-        Raises DomainError when there is no such request or it concerns no personal data.
+    def _subject_grant(self, grant_id: int, subject_commitment: bytes) -> Grant:
+        """The request ``grant_id``, checked to name the data subject of ``subject_commitment``.
+
+        Raises DomainError (``not_found``, ``no_subject``, or ``wrong_subject`` when its subject tag is not
+        this commitment's).
         """
+        commitment = check_hash32(subject_commitment, "subject_commitment", required=True)
         grant = self.get_grant(grant_id)
         if grant is None:
             raise DomainError(f"no request {grant_id}", code="not_found", grant_id=grant_id)
-        if grant.subject_commitment is None:
+        if grant.subject_tag is None:
             raise DomainError("this request concerns no personal data", code="no_subject", grant_id=grant_id)
+        if grant.subject_tag != self.subject_tag(grant_id, commitment):
+            raise DomainError(
+                "request names another data subject (its subject tag is not this commitment's)",
+                code="wrong_subject",
+                grant_id=grant_id,
+            )
+        return grant
+
+    def consent_terms(self, grant_id: int, subject_commitment: bytes) -> ConsentTerms:
+        """Return the terms of request ``grant_id`` that its data subject, ``subject_commitment``, consents
+        to. The chain shows a request's subject only by its tag: the commitment comes from whoever knows it
+        (the subject's app, the holder) and is checked against the tag.
+
+        Raises DomainError when there is no such request, it concerns no personal data or it names another
+        subject.
+        """
+        grant = self._subject_grant(grant_id, subject_commitment)
         return ConsentTerms(
             chain_id=self.client.chain_info(refresh=False).chain_id,
             contract=self.address,
             grant_id=grant_id,
             resource_id=grant.resource_id,
             requester=grant.requester,
-            subject_commitment=grant.subject_commitment,
+            subject_commitment=subject_commitment,
             purpose=grant.purpose,
             fields=compute_fields_mask(grant.fields),
             valid_from=grant.valid_from,
@@ -119,41 +147,30 @@ class Authorisations(AuthorisationQueries):
         Takes: the subject's own SM2 key, the request id, the subject's resident ID and the commitment salt.
         The ID is validated and turned into the salted commitment locally; it is never sent. Returns: the
         SubjectConsent for ``grant``. Raises: IdentifierError (bad ID, masked in the message), DomainError
-        when the request names another subject (the commitment differs) or concerns no personal data.
+        when the request names another subject (its subject tag is not her commitment's) or concerns no
+        personal data.
         """
         commitment = compute_subject_commitment(resident_id, salt)
-        terms = self.consent_terms(grant_id)
-        if terms.subject_commitment != commitment:
-            raise DomainError(
-                "request names another data subject (commitment differs)",
-                code="wrong_subject",
-                grant_id=grant_id,
-            )
-        return sign_consent(subject_key, terms)
+        return sign_consent(subject_key, self.consent_terms(grant_id, commitment))
 
-    def subject_revocation(self, subject_key: PrivateKey, grant_id: int) -> SubjectRevocation:
+    def subject_revocation(
+        self, subject_key: PrivateKey, grant_id: int, *, resident_id: str, salt: bytes
+    ) -> SubjectRevocation:
         """Sign the subject's withdrawal of consent for ``grant_id`` (to relay with ``revoke_by_subject``).
 
-        The key must be the one that consented or the one bound to the subject's commitment now (after a
-        supervised rebind). Raises DomainError when the grant has no data subject or the key is neither.
+        Takes: the subject's key, which must be the one that consented or the one bound to her commitment
+        now (after a supervised rebind: the contract checks it), the grant id, her resident ID and the
+        commitment salt (the revocation message holds the commitment; the ID is never sent).
+        Raises IdentifierError, DomainError when the grant has no data subject or names another one.
         """
-        grant = self.get_grant(grant_id)
-        if grant is None or grant.subject_commitment is None:
-            raise DomainError(
-                "no grant with a data subject under this id", code="no_subject", grant_id=grant_id
-            )
-        key_hash = sm3(subject_key.public_key.to_bytes())
-        if grant.subject_key_hash is not None and key_hash not in (
-            grant.subject_key_hash,
-            self.subject_key(grant.subject_commitment),
-        ):
-            raise DomainError("another key consented to this grant", code="wrong_subject", grant_id=grant_id)
+        commitment = compute_subject_commitment(resident_id, salt)
+        self._subject_grant(grant_id, commitment)
         return sign_revocation(
             subject_key,
             chain_id=self.client.chain_info(refresh=False).chain_id,
             contract=self.address,
             grant_id=grant_id,
-            subject_commitment=grant.subject_commitment,
+            subject_commitment=commitment,
         )
 
     # --- writes -------------------------------------------------------------------------------------
@@ -356,21 +373,30 @@ class Authorisations(AuthorisationQueries):
         return self._send("revoke", grant_id, check_hash32(reason_hash, "reason_hash", required=False))
 
     def revoke_by_subject(
-        self, subject: PrivateKey | SubjectRevocation, grant_id: int | None = None
+        self,
+        subject: PrivateKey | SubjectRevocation,
+        grant_id: int | None = None,
+        *,
+        resident_id: str | None = None,
+        salt: bytes | None = None,
     ) -> ReceiptResult:
         """Relay a data subject's withdrawal of consent, signed here with the subject's key or beforehand.
 
-        Takes: the subject's PrivateKey and the grant id, or a SubjectRevocation. Raises DomainError,
-        ExecutionError (e.g. ``not the consenting subject's key``, ``grant revoked`` for a replay).
+        Takes: a SubjectRevocation (``subject_revocation``), or the subject's PrivateKey with the grant id,
+        her resident ID and commitment salt. The transaction carries her key: the node shows it to its
+        sender and the data regulator only. Raises DomainError, ExecutionError (e.g. ``not the consenting
+        subject's key``, ``grant revoked`` for a replay).
         """
         if isinstance(subject, SubjectRevocation):
             revocation = subject
             if grant_id is not None and grant_id != revocation.grant_id:
                 raise DomainError("the revocation is for another grant", code="bad_arguments")
         else:
-            if grant_id is None:
-                raise DomainError("grant_id is required with a subject key", code="bad_arguments")
-            revocation = self.subject_revocation(subject, grant_id)
+            if grant_id is None or resident_id is None or salt is None:
+                raise DomainError(
+                    "grant_id, resident_id and salt are required with a subject key", code="bad_arguments"
+                )
+            revocation = self.subject_revocation(subject, grant_id, resident_id=resident_id, salt=salt)
         return self._send(
             "revoke_by_subject", revocation.grant_id, revocation.public_key, revocation.signature
         )
@@ -404,7 +430,9 @@ class Authorisations(AuthorisationQueries):
     def grants_by_subject(
         self, subject_commitment: bytes, *, limit: int = DEFAULT_QUERY_LIMIT
     ) -> list[GrantRecord]:
-        """Return the grants about a subject commitment that the signer's organisation is party to."""
+        """Return the granted grants about a subject commitment that the signer's organisation is party to
+        (a DATA_REGULATOR: all). The node matches each grant's subject tag; the commitment travels only in
+        this signed request, never to the chain."""
         commitment = check_hash32(subject_commitment, "subject_commitment", required=True)
         body = self._query(f"/v1/authorisations/by-subject/0x{commitment.hex()}", {"limit": limit})
         return [grant_record_from_json(g) for g in body["grants"]]

@@ -64,7 +64,8 @@ class Resource:
 
 @dataclass(frozen=True, slots=True)
 class Grant:
-    """A request / grant as the contract holds it (``status`` already accounts for expiry)."""
+    """A request / grant as the contract shows it (``status`` already accounts for expiry): the data subject
+    only by the grant's subject tag, never by her commitment or key."""
 
     grant_id: int
     resource_id: int
@@ -78,8 +79,7 @@ class Grant:
     use_limit: int
     uses: int
     status: GrantStatus
-    subject_commitment: bytes | None
-    subject_key_hash: bytes | None
+    subject_tag: bytes | None  # compute_subject_tag(..., grant_id, commitment); None: no data subject
     approved_by: bytes | None
     granted_by: bytes | None
     requested_at: int
@@ -148,7 +148,7 @@ class GrantRecord:
     level: Level
     share_type: ShareType
     personal: bool
-    subject_commitment: bytes | None
+    subject_tag: bytes | None  # the grant's subject tag (compute_subject_tag); None: no data subject
     trail: tuple[TrailEvent, ...] = field(default=())
 
 
@@ -158,7 +158,7 @@ def optional_bytes(value: bytes, size: int) -> bytes | None:
 
 def grant_record_from_json(body: Any) -> GrantRecord:
     try:
-        commitment = body.get("subject_commitment")
+        tag = body.get("subject_tag")
         return GrantRecord(
             grant_id=int(body["grant_id"]),
             resource_id=int(body["resource_id"]),
@@ -174,7 +174,7 @@ def grant_record_from_json(body: Any) -> GrantRecord:
             level=Level(int(body["level"])),
             share_type=ShareType(int(body["share_type"])),
             personal=bool(body["personal"]),
-            subject_commitment=from_node_hex(commitment) if commitment else None,
+            subject_tag=from_node_hex(tag) if tag else None,
             trail=tuple(
                 TrailEvent(
                     event=str(e["event"]),

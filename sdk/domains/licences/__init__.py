@@ -37,6 +37,14 @@ from sdk.domains.licences.facade import (
     Licences,
     PreparedIssue,
 )
+from sdk.domains.licences.holder_keys import (
+    HOLDER_KEY_TAG,
+    MASTER_SECRET_BYTES,
+    HolderKeys,
+    derive_holder_key,
+    new_holder_master_secret,
+    validate_holder_master_secret,
+)
 from sdk.domains.licences.model import LicenceEvent, LicenceRecord, LicenceStatus, LicenceType, decode_history
 
 __all__ = [
@@ -45,11 +53,13 @@ __all__ = [
     "HOLDER_CODE_RESIDENT_ID",
     "HOLDER_CODE_TYPES",
     "HOLDER_CODE_USCC",
+    "HOLDER_KEY_TAG",
     "HOLDER_SALT_BYTES",
     "ISSUER_ROLE",
     "JURISDICTION_LENGTHS",
     "LICENCE_GAS_LIMIT",
     "LICENCE_REGISTRY_NAME",
+    "MASTER_SECRET_BYTES",
     "MAX_REASON_BYTES",
     "MAX_REPEATED_SALT_PATTERN",
     "MAX_TYPE_NAME_BYTES",
@@ -58,6 +68,7 @@ __all__ = [
     "USCC_LENGTH",
     "Consent",
     "HolderCredential",
+    "HolderKeys",
     "IssueResult",
     "LicenceEvent",
     "LicenceRecord",
@@ -73,9 +84,12 @@ __all__ = [
     "compute_type_id",
     "decode_history",
     "decode_jurisdiction",
+    "derive_holder_key",
+    "new_holder_master_secret",
     "new_holder_salt",
     "to_unix_seconds",
     "validate_holder_code",
+    "validate_holder_master_secret",
     "validate_holder_salt",
     "validate_jurisdiction",
     "validate_type_code",

@@ -72,6 +72,9 @@ class HolderCredential:
     id_hash: bytes
     holder_commitment: bytes
     holder_key_hash: bytes
+    #: the id hash the holder key was derived for (HolderKeys.key_for_credential): this licence's when it
+    #: was issued with a key, an earlier version's after a renewal (which keeps the key), else zero
+    holder_key_id_hash: bytes = bytes(32)
     tx_hash: bytes = b""
     height: int = 0
 
@@ -88,6 +91,7 @@ class HolderCredential:
             "id_hash": to_hex(self.id_hash),
             "holder_commitment": to_hex(self.holder_commitment),
             "holder_key_hash": to_hex(self.holder_key_hash),
+            "holder_key_id_hash": to_hex(self.holder_key_id_hash),
             "tx_hash": to_hex(self.tx_hash),
             "height": self.height,
         }
@@ -119,6 +123,9 @@ class HolderCredential:
                 id_hash=from_hex(chain["id_hash"], "id_hash", size=32),
                 holder_commitment=from_hex(chain["holder_commitment"], "holder_commitment", size=32),
                 holder_key_hash=from_hex(chain["holder_key_hash"], "holder_key_hash", size=32),
+                holder_key_id_hash=from_hex(
+                    chain.get("holder_key_id_hash", "0x" + "00" * 32), "holder_key_id_hash", size=32
+                ),
                 tx_hash=from_hex(chain.get("tx_hash", "0x"), "tx_hash"),
                 height=int(chain.get("height", 0)),
             )

@@ -28,6 +28,7 @@ from sdk.domains.licences.encoders import (
     validate_reason,
     validate_type_code,
 )
+from sdk.domains.licences.holder_keys import HolderKeys
 from sdk.domains.licences.model import LicenceEvent, LicenceRecord, LicenceStatus, LicenceType, decode_history
 from sdk.errors import ClientError, DomainError, EncodingError
 from sdk.identifiers import LicenceId, parse_licence_id
@@ -294,10 +295,11 @@ class Licences:
         Takes the GB/T 36904 identifier (its type code must be a defined type and its issuer code the USCC
         of the signer's organisation: the registry checks both on chain), the holder's name, code and code
         type ("111"/"001"), the SM3 of the licence document, the validity (``valid_until`` None = no end
-        date), the jurisdiction region code, optionally the holder's public key (needed for consented use
-        records), the licence name (default: the type's name) and the issue date (default: today, China
-        time). The commitment's salt is always fresh from ``secrets`` (``new_holder_salt``): no caller
-        chooses it.
+        date), the jurisdiction region code, optionally the holder's public key for this licence (needed
+        for consented use records; the holder derives one per licence, ``HolderKeys.public_key_for`` /
+        ``holder_public_key``, so that no key hash links her licences), the licence name (default: the
+        type's name) and the issue date (default: today, China time). The commitment's salt is always
+        fresh from ``secrets`` (``new_holder_salt``): no caller chooses it.
         Returns: the call data, id hash and the credential (without tx hash and height).
         Raises: IdentifierError, EncodingError, DomainError (``unknown_type``, ``wrong_organisation``).
         """
@@ -334,6 +336,7 @@ class Licences:
             id_hash=id_hash,
             holder_commitment=commitment,
             holder_key_hash=key_hash,
+            holder_key_id_hash=id_hash if holder_public_key is not None else bytes(32),
         )
         return PreparedIssue(data=data, id_hash=id_hash, credential=credential)
 
@@ -400,8 +403,8 @@ class Licences:
         """Issue the next version of the licence in ``credential``; the old one becomes SUPERSEDED.
 
         The new identifier must have the same type code; holder, holder key and jurisdiction carry over, so
-        the returned credential keeps the salt. Raises IdentifierError, EncodingError, DomainError
-        (``wrong_type``, ``wrong_organisation``), ExecutionError.
+        the returned credential keeps the salt and the id hash its holder key was derived for. Raises
+        IdentifierError, EncodingError, DomainError (``wrong_type``, ``wrong_organisation``), ExecutionError.
         """
         parsed = parse_licence_id(new_identifier)
         if parsed.type_code != credential.type_code:
@@ -445,7 +448,8 @@ class Licences:
         )
 
     def bind_holder_key(self, licence: str | bytes, holder_public_key: PublicKey | bytes) -> ReceiptResult:
-        """Bind (or replace) the holder key whose consent use records need.
+        """Bind (or replace) the holder key whose consent use records need: the holder's key for this
+        licence (``holder_public_key``), never one she uses for another.
 
         The signer must be an account of the issuing organisation holding ISSUER for the licence's type
         (checked on chain); HolderKeyBound records the replaced key's hash. Raises ExecutionError
@@ -455,10 +459,24 @@ class Licences:
             "bind_holder_key", self._id_hash(licence), compute_holder_key_hash(holder_public_key)
         )
 
+    def holder_key(self, holder: HolderKeys, licence: str | bytes | HolderCredential) -> PrivateKey:
+        """Return ``holder``'s key for a licence on this node's chain and registry: for a credential, the
+        key derived for its ``holder_key_id_hash`` (a renewal keeps the key of the version it was bound to);
+        for an identifier or id hash, the key derived for that licence. Raises IdentifierError."""
+        if isinstance(licence, HolderCredential):
+            return holder.key_for_credential(licence)
+        info = self.client.chain_info(refresh=False)
+        return holder.key_for(chain_id=info.chain_id, id_hash=self._id_hash(licence), registry=self.address)
+
+    def holder_public_key(self, holder: HolderKeys, licence: str | bytes) -> PublicKey:
+        """Return ``holder``'s public key for the licence ``licence`` (identifier or id hash): what its
+        issuer binds at ``issue`` or with ``bind_holder_key``. Raises IdentifierError."""
+        return self.holder_key(holder, licence).public_key
+
     def make_consent(
         self,
-        holder_key: PrivateKey,
-        licence: str | bytes,
+        holder_key: PrivateKey | HolderKeys,
+        licence: str | bytes | HolderCredential,
         *,
         user: bytes,
         purpose: str | bytes,
@@ -466,13 +484,18 @@ class Licences:
     ) -> Consent:
         """Sign, as the holder, a consent for ``user`` to record one use within ``valid_for_s`` seconds.
 
-        Uses this node's chain id and registry address; nothing is sent. Raises IdentifierError.
+        Takes the holder's key for this licence, or her HolderKeys (the key is derived: ``holder_key``), and
+        the licence by identifier, id hash or credential. Uses this node's chain id and registry address;
+        nothing is sent. Raises IdentifierError.
         """
         info = self.client.chain_info(refresh=False)
+        if isinstance(holder_key, HolderKeys):
+            holder_key = self.holder_key(holder_key, licence)
+        id_hash = licence.id_hash if isinstance(licence, HolderCredential) else self._id_hash(licence)
         return Consent.create(
             holder_key,
             chain_id=info.chain_id,
-            id_hash=self._id_hash(licence),
+            id_hash=id_hash,
             user=user,
             purpose=purpose,
             not_after=info.head_timestamp_ms // 1000 + valid_for_s,

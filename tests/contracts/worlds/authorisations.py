@@ -19,9 +19,12 @@ from sdk.domains import authorisations as sdk_auth
 from sdk.domains.authorisations import (
     ConsentTerms,
     GrantStatus,
+    compute_revocation_message,
     compute_subject_commitment,
+    compute_subject_tag,
     sign_subject_key_binding,
 )
+from sdk.errors import ExecutionError
 from tests.contracts.harness import ContractChain, genesis_chain
 
 CHAIN_ID = 7
@@ -116,15 +119,19 @@ class Chain(ContractChain):
             regulator, "bind_subject_key", binding.subject_commitment, binding.public_key, binding.signature
         )
 
-    def terms(self, grant_id: int) -> ConsentTerms:
+    def terms(self, grant_id: int, subject_commitment: bytes | None = None) -> ConsentTerms:
+        """The consent terms of ``grant_id`` for its subject (default: RESIDENT_ID with SALT), checked
+        against the grant's subject tag: the view shows no commitment."""
         g = self.view("grants", grant_id)
+        subject = commitment() if subject_commitment is None else subject_commitment
+        assert g["subject_tag"] == subject_tag(grant_id, subject), "the grant names another subject"
         return ConsentTerms(
             chain_id=CHAIN_ID,
             contract=DATA_AUTHORISATION_ADDRESS,
             grant_id=grant_id,
             resource_id=g["resource_id"],
             requester=g["requester"],
-            subject_commitment=g["subject_commitment"],
+            subject_commitment=subject,
             purpose=g["purpose"],
             fields=g["fields"],
             valid_from=g["valid_from"],
@@ -134,6 +141,18 @@ class Chain(ContractChain):
 
     def status(self, grant_id: int) -> GrantStatus:
         return GrantStatus(self.view("status_of", grant_id))
+
+    def revocable_by(self, grant_id: int, key: PrivateKey) -> str:
+        """Dry-run the subject's withdrawal of ``grant_id`` signed by ``key`` (relayed by RELAY): "" when
+        it would pass, else the revert reason. The consenting key hash is kept out of every view; this is
+        how a test sees which keys it accepts (the consenting one and the one bound now)."""
+        message = compute_revocation_message(CHAIN_ID, DATA_AUTHORISATION_ADDRESS, grant_id, commitment())
+        data = DA.encode_call("revoke_by_subject", [grant_id, key.public_key.to_bytes(), key.sign(message)])
+        try:
+            self.engine.call(self.root, RELAY, DATA_AUTHORISATION_ADDRESS, data, 2_000_000, ctx=self.ctx())
+        except ExecutionError as exc:
+            return str(exc.detail.get("revert_reason"))
+        return ""
 
 
 def make_chain() -> Chain:
@@ -191,6 +210,12 @@ def make_chain() -> Chain:
 
 def commitment() -> bytes:
     return compute_subject_commitment(RESIDENT_ID, SALT)
+
+
+def subject_tag(grant_id: int, subject_commitment: bytes | None = None) -> bytes:
+    """The SDK's subject tag of ``grant_id`` on this chain and contract (default subject: commitment())."""
+    subject = commitment() if subject_commitment is None else subject_commitment
+    return compute_subject_tag(CHAIN_ID, DATA_AUTHORISATION_ADDRESS, grant_id, subject)
 
 
 def signed_binding(
