@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from importlib.util import find_spec
 from pathlib import Path
 from typing import Annotated
 
@@ -72,6 +73,9 @@ def serve(config_path: Path, *, banner: bool = True) -> None:
             access_log=False,
             ssl_certfile=config.api_tls_cert or None,
             ssl_keyfile=config.api_tls_key or None,
+            # The node trusts no forwarding header: a request's scheme is https only when this server
+            # terminated TLS (sessions are opened only then), whatever X-Forwarded-Proto claims.
+            proxy_headers=False,
             # On SIGTERM, requests in flight get this long; open keep-alive connections do not hold the
             # node up.
             timeout_graceful_shutdown=5,
@@ -136,8 +140,23 @@ def demo(
     run_devnet(out, validators=4, echo=console.print)
 
 
+#: Top-level modules of the node extra (xinlian[node]) that the node commands import when they run.
+NODE_EXTRA_MODULES = ("eth", "pyrevm", "fastapi", "uvicorn", "sqlmodel", "prometheus_client")
+
+
 def register(app: typer.Typer) -> None:
-    """Attach the node commands to the `xinlian` CLI (entry point group xinlian.cli)."""
+    """Attach the node commands to the `xinlian` CLI (entry point group xinlian.cli).
+
+    Raises ImportError naming the first missing module of the node extra, so a light install answers
+    "install xinlian[node]" at once instead of a traceback when a command runs.
+    """
+    for module in NODE_EXTRA_MODULES:
+        try:
+            found = find_spec(module) is not None
+        except ValueError:  # a module set to None in sys.modules: blocked
+            found = False
+        if not found:
+            raise ImportError(f"No module named {module!r}", name=module)
     app.add_typer(network_app, name="network")
     app.add_typer(node_app, name="node")
     app.command("demo")(demo)

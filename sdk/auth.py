@@ -20,7 +20,7 @@ import hmac
 import secrets
 import time
 from collections.abc import Callable, Generator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 
@@ -235,7 +235,7 @@ class Session:
     it ends (unix ms)."""
 
     token: bytes
-    key: bytes
+    key: bytes = field(repr=False)  # never printed
     expires_ms: int
 
 

@@ -79,23 +79,32 @@ def keys_new(
     console.print(f"written:    {out} (mode 600)")
 
 
+#: The commands each plugin adds, so that every one of them explains what to install when it cannot load.
+_PLUGIN_COMMANDS = {"node": ("node", "network", "devnet", "demo")}
+
+
 def _load_plugins() -> None:
     """Attach commands from installed packages (the node registers `node`, `network`, `devnet`, `demo`)."""
     for ep in entry_points(group="xinlian.cli"):
         try:
-            register = ep.load()
+            ep.load()(app)
         except ImportError as exc:  # the [node] extra is not installed
             missing = exc.name or str(exc)
 
             def _missing(_missing: str = missing) -> None:
-                console.print(
-                    f"[red]this command needs the node extra: pip install 'xinlian[node]' ({_missing})[/]"
+                print(
+                    f"error: this command needs the node extra: pip install 'xinlian[node]' "
+                    f"(missing module: {_missing})",
+                    file=sys.stderr,
                 )
                 raise typer.Exit(2)
 
-            app.command(ep.name, help=f"(needs xinlian[node]: {missing} not installed)")(_missing)
-            continue
-        register(app)
+            # Any arguments are accepted, so `xinlian node run --config ...` gets the same answer.
+            settings = {"allow_extra_args": True, "ignore_unknown_options": True}
+            for name in _PLUGIN_COMMANDS.get(ep.name, (ep.name,)):
+                app.command(
+                    name, help=f"(needs xinlian[node]: {missing} not installed)", context_settings=settings
+                )(_missing)
 
 
 def main() -> None:

@@ -285,7 +285,7 @@ class Client:
             body = self._request("POST", "/v1/sessions", signer=signer, session=False)
             session = Session(
                 token=bytes.fromhex(body["token"]),
-                key=bytes.fromhex(body["key"]),
+                key=signer.private_key.decrypt(bytes.fromhex(body["key"])),  # sealed to the member's key
                 expires_ms=int(body["expires_ms"]),
             )
         except XinlianError as exc:

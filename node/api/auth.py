@@ -22,7 +22,9 @@ from fastapi import Depends, Request
 from node.api.deps import get_ledger
 from node.ledger.chain import Ledger
 from sdk.auth import (
+    HEADER_KEY,
     HEADER_SESSION,
+    HEADER_SIGNATURE,
     MAX_SKEW_MS,
     SESSION_TAG,
     SESSION_TTL_MS,
@@ -160,9 +162,13 @@ def authenticate(
     NotAMember 403; then replayed_request 401 or signer_busy 429).
     """
     now_ms = int(time.time() * 1000)
+    lowered = {k.lower() for k in headers}
+    in_session = HEADER_SESSION.lower() in lowered
+    if in_session and (HEADER_KEY.lower() in lowered or HEADER_SIGNATURE.lower() in lowered):
+        raise AuthenticationError("a request is either signed or within a session, not both")
     verify = (
         partial(verify_session_query, session_key=sessions.key_for)
-        if sessions is not None and any(k.lower() == HEADER_SESSION.lower() for k in headers)
+        if sessions is not None and in_session
         else verify_query
     )
     signed = verify(

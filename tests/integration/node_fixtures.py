@@ -125,6 +125,7 @@ def start_node(
             timeout_keep_alive=5,
             ssl_certfile=config.api_tls_cert or None,
             ssl_keyfile=config.api_tls_key or None,
+            proxy_headers=False,  # as node.cli serves it
         )
     )
     thread = threading.Thread(

@@ -56,8 +56,10 @@ def _open(http: httpx.Client, node: RunningNode) -> Session:
     )
     response = http.post("/v1/sessions", headers=headers)
     assert response.status_code == 200, response.text
+    assert response.headers["cache-control"] == "no-store"
     body = response.json()
-    return Session(bytes.fromhex(body["token"]), bytes.fromhex(body["key"]), int(body["expires_ms"]))
+    key = node.committee.signer.private_key.decrypt(bytes.fromhex(body["key"]))  # sealed to the member
+    return Session(bytes.fromhex(body["token"]), key, int(body["expires_ms"]))
 
 
 def _me(http: httpx.Client, session: Session, **kwargs: object) -> httpx.Response:
@@ -235,3 +237,41 @@ def test_web3_reads_within_a_session_and_survives_a_restart(tls_node: RunningNod
         app_state.sessions = SessionKeys(app_state.sessions.chain_id, app_state.sessions.audience)
         assert isinstance(w3.eth.get_logs({"fromBlock": 0}), list)
         assert client._session(signer) is not session
+
+
+def test_the_session_key_is_sealed_to_the_member_and_never_printed(
+    tls_node: RunningNode, http: httpx.Client
+) -> None:
+    chain_id, audience = _chain(http)
+    headers = sign_query(
+        tls_node.committee.signer.private_key,
+        chain_id=chain_id,
+        audience=audience,
+        method="POST",
+        path_and_query="/v1/sessions",
+    )
+    body = http.post("/v1/sessions", headers=headers).json()
+    # Whoever holds a copy of the signed request gets only the sealed key: as sent, it is no session key.
+    as_sent = Session(bytes.fromhex(body["token"]), bytes.fromhex(body["key"])[:32], int(body["expires_ms"]))
+    assert _me(http, as_sent).json()["code"] == "unauthenticated"
+    session = _open(http, tls_node)
+    assert session.key.hex() not in repr(session) and "key" not in repr(session)
+
+
+def test_a_request_both_signed_and_in_a_session_is_refused(tls_node: RunningNode, http: httpx.Client) -> None:
+    session = _open(http, tls_node)
+    chain_id, audience = _chain(http)
+    mac = mac_query(
+        session, chain_id=chain_id, audience=audience, method="GET", path_and_query="/v1/members/me"
+    )
+    signed = sign_query(
+        tls_node.committee.signer.private_key,
+        chain_id=chain_id,
+        audience=audience,
+        method="GET",
+        path_and_query="/v1/members/me",
+    )
+    response = http.get(
+        "/v1/members/me", headers={**signed, HEADER_SESSION: mac[HEADER_SESSION], HEADER_MAC: mac[HEADER_MAC]}
+    )
+    assert response.status_code == 401 and "not both" in response.json()["message"]
