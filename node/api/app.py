@@ -40,6 +40,7 @@ from node.api.routes import (
     verify_page,
 )
 from node.api.rpc import RpcHandler
+from node.api.tag_index import TagIndex
 from node.consensus.liveness import ConsensusLiveness
 from node.ledger.chain import Ledger
 
@@ -92,6 +93,8 @@ def create_app(
     app.state.refusals = RefusalSummary()
     # One gate per node for calls, proofs and log queries, shared by REST and JSON-RPC.
     app.state.heavy = HeavyGate(limits.max_heavy_requests)
+    app.state.letter_index = TagIndex[bytes]()
+    app.state.subject_index = TagIndex[int]()
     app.state.rpc = RpcHandler(ledger, limits=limits, gate=app.state.heavy)
     install_error_handlers(app)
     # The last added runs first: the size cap bounds what the depth scan buffers.

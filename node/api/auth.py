@@ -12,10 +12,10 @@ from __future__ import annotations
 import secrets
 import threading
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from dataclasses import dataclass
 from functools import partial
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
 
@@ -54,12 +54,20 @@ class Member:
     public_key: bytes
 
 
+_K = TypeVar("_K", bytes, str)
+
+
 class ReplayCache:
     """Nonces of accepted signed requests, each kept until its request could no longer be fresh.
 
-    Bounded: at most ``max_entries`` in total and ``max_per_key`` per signing key; a key over its share is
-    refused (``signer_busy``) rather than evicting other members' nonces, so no one can make the node
-    forget a nonce that is still fresh.
+    Bounded without ever forgetting a nonce that is still fresh (that would let it be replayed), so a full
+    cache refuses (``signer_busy``) instead of evicting. Who is refused:
+    - a key holding ``max_per_key`` nonces;
+    - once the cache is half full, an organisation holding at least its fair share of the other half
+      (half the capacity divided among the organisations holding nonces), so a few busy organisations
+      cannot take the room of the others: a quiet organisation still gets in until the cache is full,
+      which takes as many busy organisations as there are organisations holding nonces;
+    - anyone when ``max_entries`` are held.
     """
 
     def __init__(
@@ -68,17 +76,22 @@ class ReplayCache:
         self.window_ms = window_ms
         self.max_entries = max_entries
         self.max_per_key = max_per_key
-        self._expiry: OrderedDict[tuple[bytes, bytes], int] = OrderedDict()  # in insertion order
-        self._per_key: dict[bytes, int] = {}
+        # (key, nonce) -> (expiry, owner), in insertion order
+        self._expiry: OrderedDict[tuple[bytes, bytes], tuple[int, str]] = OrderedDict()
+        self._per_key: Counter[bytes] = Counter()
+        self._per_owner: Counter[str] = Counter()
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self._expiry)
 
-    def remember(self, public_key: bytes, nonce: bytes, now_ms: int) -> None:
-        """Record ``nonce`` for ``public_key``; raises AuthenticationError (``replayed_request``) when it
-        was seen before, or ``signer_busy`` when the key (or the node) holds too many fresh nonces."""
-        entry = (public_key, nonce)
+    def remember(self, public_key: bytes, nonce: bytes, now_ms: int, *, owner: str | None = None) -> None:
+        """Record ``nonce`` for ``public_key`` (whose organisation is ``owner``; default: the key alone).
+
+        Raises AuthenticationError (``replayed_request``) when it was seen before, or ``signer_busy`` when
+        the key, its organisation or the node holds too many fresh nonces (see the class).
+        """
+        entry, who = (public_key, nonce), owner if owner is not None else public_key.hex()
         with self._lock:
             self._forget_expired(now_ms)
             if entry in self._expiry:
@@ -86,27 +99,41 @@ class ReplayCache:
                     "this signed request was already received: sign every request afresh (new nonce)",
                     code="replayed_request",
                 )
-            own = self._per_key.get(public_key, 0)
-            if own >= self.max_per_key or len(self._expiry) >= self.max_entries:
+            if self._per_key[public_key] >= self.max_per_key or not self._has_room_for(who):
                 raise AuthenticationError(
                     "too many signed requests in the signing window; try again shortly",
                     code="signer_busy",
                 )
-            self._expiry[entry] = now_ms + self.window_ms
-            self._per_key[public_key] = own + 1
+            self._expiry[entry] = (now_ms + self.window_ms, who)
+            self._per_key[public_key] += 1
+            self._per_owner[who] += 1
+
+    def _has_room_for(self, owner: str) -> bool:
+        held = len(self._expiry)
+        if held >= self.max_entries:
+            return False
+        half = self.max_entries // 2
+        if held < half:
+            return True
+        owners = len(self._per_owner) + (0 if owner in self._per_owner else 1)
+        return self._per_owner[owner] < max(1, half // owners)
 
     def _forget_expired(self, now_ms: int) -> None:
         # Insertion order is expiry order: entries are added with now + window and the clock only moves on.
         while self._expiry:
-            (key, nonce), expiry = next(iter(self._expiry.items()))
+            (key, nonce), (expiry, owner) = next(iter(self._expiry.items()))
             if expiry > now_ms:
                 return
             del self._expiry[(key, nonce)]
-            left = self._per_key[key] - 1
-            if left:
-                self._per_key[key] = left
-            else:
-                del self._per_key[key]
+            _decrement(self._per_key, key)
+            _decrement(self._per_owner, owner)
+
+
+def _decrement(counter: Counter[_K], name: _K) -> None:
+    """One less for ``name``; a name at zero leaves the counter (its size counts the holders)."""
+    counter[name] -= 1
+    if not counter[name]:
+        del counter[name]
 
 
 class SessionKeys:
@@ -186,10 +213,9 @@ def authenticate(
             address="0x" + signed.address.hex(),
         )
     # Only members' nonces are kept: keys anyone can generate never take room in the cache.
-    replay.remember(signed.public_key, signed.nonce, now_ms)
-    return Member(
-        address=signed.address, uscc=ledger.organisation_of(signed.address), public_key=signed.public_key
-    )
+    uscc = ledger.organisation_of(signed.address)
+    replay.remember(signed.public_key, signed.nonce, now_ms, owner=uscc)
+    return Member(address=signed.address, uscc=uscc, public_key=signed.public_key)
 
 
 def raw_path_and_query(request: Request) -> str:

@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 
 from node.api.errors import BadRequest
 from node.api.limits import ApiLimits, HeavyGate
+from node.api.tag_index import TagIndex
 from node.ledger.chain import Ledger
 
 
@@ -28,6 +29,22 @@ def get_limits(request: Request) -> ApiLimits:
 
 
 LimitsDep = Annotated[ApiLimits, Depends(get_limits)]
+
+
+def get_letter_index(request: Request) -> TagIndex[bytes]:
+    """Return the app's memo of letter ids by (party, organisation) (node.api.tag_index)."""
+    index: TagIndex[bytes] = request.app.state.letter_index
+    return index
+
+
+def get_subject_index(request: Request) -> TagIndex[int]:
+    """Return the app's memo of grant ids by subject commitment (node.api.tag_index)."""
+    index: TagIndex[int] = request.app.state.subject_index
+    return index
+
+
+LetterIndexDep = Annotated[TagIndex[bytes], Depends(get_letter_index)]
+SubjectIndexDep = Annotated[TagIndex[int], Depends(get_subject_index)]
 
 
 async def heavy_slot(request: Request) -> AsyncIterator[None]:

@@ -108,12 +108,20 @@ class LedgerReader:
         """Whether Governance grants ``account`` the ``role`` for ``scope`` (global by default)."""
         return bool(self.read(_GOVERNANCE, self.governance_address, "has_role", account, role, scope))
 
-    def logs(self, address: bytes, topics: Topics, *, page: int = LOG_PAGE) -> Iterator[LogEntry]:
-        """Every committed log of ``address`` matching ``topics`` up to this head, in chain order."""
+    def logs(
+        self, address: bytes, topics: Topics, *, page: int = LOG_PAGE, from_height: int = 0
+    ) -> Iterator[LogEntry]:
+        """Every committed log of ``address`` matching ``topics`` from ``from_height`` up to this head, in
+        chain order."""
         after: LogCursor | None = None
         while True:
             found, after = self.ledger.query_logs(
-                address=address, topics=topics, to_height=self.header.height, limit=page, after=after
+                address=address,
+                topics=topics,
+                from_height=from_height,
+                to_height=self.header.height,
+                limit=page,
+                after=after,
             )
             for stored in found:
                 yield LogEntry(

@@ -379,3 +379,22 @@ def test_a_node_substituting_the_auditors_key_cannot_get_the_reply_sealed_to_it(
     assert p.auditor.letter(lid).status == LetterStatus.ACCEPTED  # nothing was sent
     replied = p.bank.reply(lid, _reply())
     assert replied.reply_hash and p.auditor.open_reply(lid).bank_reference
+
+
+# --- listings (last: leaves a letter awaiting the client) ----------------------------------------------
+def test_listings_remembered_by_the_node_include_letters_created_since(parties: Parties) -> None:
+    """The node remembers each organisation's letters found so far (node.api.tag_index) and walks only the
+    blocks committed since: a letter created after a listing shows at the end of the next one, for every
+    party, and nowhere else."""
+    p = parties
+    listings = {
+        "auditor": lambda: [x.letter_id for x in p.auditor.as_auditor()],
+        "bank": lambda: [x.letter_id for x in p.bank.as_bank()],
+        "client": lambda: [x.letter_id for x in p.company.as_client()],
+    }
+    before = {party: listing() for party, listing in listings.items()}
+    lid = p.auditor.create(_request(p), bank_keys=[p.bank_key], regulator_key=p.regulator_key).letter_id
+    for party, listing in listings.items():
+        assert listing() == [*before[party], lid], party
+    assert lid not in [x.letter_id for x in p.bank.as_auditor()]
+    assert lid not in [x.letter_id for x in p.auditor.as_bank()]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
@@ -11,10 +11,11 @@ from pydantic import Field
 from node.api.access import ReadScope, is_grant_reader
 from node.api.auth import Member, MemberDep
 from node.api.convert import to_hex, to_plain
-from node.api.deps import LedgerDep, parse_address, parse_hash
+from node.api.deps import HeavyDep, LedgerDep, SubjectIndexDep, parse_address, parse_hash
 from node.api.errors import Forbidden, NotFound
 from node.api.models import ErrorPublic, Shape
 from node.api.reader import LedgerReader
+from node.api.tag_index import TagIndex
 from node.genesis import DATA_AUTHORISATION_ADDRESS
 from sdk.contracts import Contract
 from sdk.domains.authorisations import AuthorisationQueries, Grant, compute_field_ids, compute_subject_tag
@@ -148,21 +149,27 @@ def find_grant_ids(reader: LedgerReader, event: str, position: int, value: bytes
     return sorted({int.from_bytes(entry.log.topics[1], "big") for entry in logs})
 
 
-def find_subject_grant_ids(reader: LedgerReader, subject_commitment: bytes) -> list[int]:
+def find_subject_grant_ids(
+    reader: LedgerReader, index: TagIndex[int], subject_commitment: bytes
+) -> list[int]:
     """Return the ids (ascending) of the granted grants about ``subject_commitment``: each AccessGranted
     log whose subject tag (topic 3) is the commitment's tag for its grant id. A tag differs per grant, so
-    this reads every AccessGranted log once and hashes one tag per grant."""
+    this hashes one tag per grant, walking each block once per commitment thanks to ``index``."""
     chain_id = reader.ledger.chain.chain_id
-    found = []
-    for entry in reader.logs(DATA_AUTHORISATION_ADDRESS, [_DA.event_topic("AccessGranted")], page=_LOG_PAGE):
-        topics = entry.log.topics
-        if len(topics) < 4:
-            continue
-        grant_id = int.from_bytes(topics[1], "big")
-        tag = compute_subject_tag(chain_id, DATA_AUTHORISATION_ADDRESS, grant_id, subject_commitment)
-        if topics[3] == tag:
-            found.append(grant_id)
-    return sorted(set(found))
+    granted = [_DA.event_topic("AccessGranted")]
+
+    def scan(from_height: int, _to_height: int) -> Iterator[tuple[int, int]]:
+        logs = reader.logs(DATA_AUTHORISATION_ADDRESS, granted, page=_LOG_PAGE, from_height=from_height)
+        for entry in logs:
+            topics = entry.log.topics
+            if len(topics) < 4:
+                continue
+            grant_id = int.from_bytes(topics[1], "big")
+            tag = compute_subject_tag(chain_id, DATA_AUTHORISATION_ADDRESS, grant_id, subject_commitment)
+            if topics[3] == tag:
+                yield entry.height, grant_id
+
+    return sorted(set(index.ids(subject_commitment, reader.header.height, scan)))
 
 
 def to_grant_public(reader: LedgerReader, grant: Grant, trail: list[TrailEventPublic]) -> GrantPublic:
@@ -292,11 +299,14 @@ def get_grants_by_requester(
     return get_visible_page(reader, member, ids, after=after, limit=limit)
 
 
-@router.get("/by-subject/{commitment}", response_model=GrantsPage, responses=_RESPONSES)
+@router.get(
+    "/by-subject/{commitment}", response_model=GrantsPage, responses=_RESPONSES, dependencies=[HeavyDep]
+)
 def get_grants_by_subject(
     commitment: str,
     ledger: LedgerDep,
     member: MemberDep,
+    index: SubjectIndexDep,
     limit: Limit = DEFAULT_PAGE,
     after: After = 0,
 ) -> GrantsPage:
@@ -307,5 +317,5 @@ def get_grants_by_subject(
     reader = LedgerReader(ledger)
     if value == bytes(32):
         return GrantsPage(grants=[], next_after=None)
-    ids = find_subject_grant_ids(reader, value)
+    ids = find_subject_grant_ids(reader, index, value)
     return get_visible_page(reader, member, ids, after=after, limit=limit)

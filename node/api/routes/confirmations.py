@@ -2,7 +2,8 @@
 
 Letters name their parties by per-letter tags (sdk/domains/confirmations/parties.py), so no topic filter can
 find "the letters of organisation X": the /as-<role> listings walk the LetterCreated logs and compare each
-letter's tag with the one computed for the member's organisation.
+letter's tag with the one computed for the member's organisation; the node's TagIndex remembers what it
+found, so each block is walked once per organisation and role. The listings hold a HeavyGate slot.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ from pydantic import Field
 
 from node.api.access import ReadScope, is_finance_regulator, is_letter_reader
 from node.api.auth import MemberDep
-from node.api.deps import LedgerDep, parse_hash
+from node.api.deps import HeavyDep, LedgerDep, LetterIndexDep, parse_hash
 from node.api.errors import BadRequest, Forbidden, NotFound
 from node.api.models import ErrorPublic, Shape
 from node.api.reader import LedgerReader
+from node.api.tag_index import TagIndex
 from node.genesis import BANK_CONFIRMATION_ADDRESS
 from sdk.contracts import Contract
 from sdk.domains.confirmations import (
@@ -122,20 +124,31 @@ def _tag_topics() -> dict[LetterParty, int]:
 _TAG_TOPIC: Final = _tag_topics()
 
 
-def _created(reader: LedgerReader) -> Iterator[tuple[bytes, tuple[bytes, ...]]]:
-    """(letter id, topics) of every LetterCreated event, in creation order, walked lazily."""
-    for entry in reader.logs(BANK_CONFIRMATION_ADDRESS, [_CREATED_TOPIC], page=SCAN_PAGE):
-        yield bytes(entry.log.data[:32]), tuple(entry.log.topics)  # letter_id: the first static data word
+def _created(reader: LedgerReader, from_height: int = 0) -> Iterator[tuple[int, bytes, tuple[bytes, ...]]]:
+    """(height, letter id, topics) of every LetterCreated event from ``from_height``, in creation order,
+    walked lazily."""
+    for entry in reader.logs(
+        BANK_CONFIRMATION_ADDRESS, [_CREATED_TOPIC], page=SCAN_PAGE, from_height=from_height
+    ):
+        # letter_id: the first static data word
+        yield entry.height, bytes(entry.log.data[:32]), tuple(entry.log.topics)
 
 
-def _letter_ids_of(reader: LedgerReader, party: LetterParty, uscc: str) -> Iterator[bytes]:
+def _letter_ids_of(
+    reader: LedgerReader, index: TagIndex[bytes], party: LetterParty, uscc: str
+) -> tuple[bytes, ...]:
     """Ids of the letters whose ``party`` is organisation ``uscc``, in creation order: each LetterCreated
-    log's tag is compared with the one computed for ``uscc`` and that letter (one hash per letter)."""
+    log's tag is compared with the one computed for ``uscc`` and that letter (one hash per letter), once
+    per block thanks to ``index``."""
     chain_id, position = reader.ledger.chain.chain_id, _TAG_TOPIC[party]
-    for letter_id, topics in _created(reader):
-        mine = party_tag(chain_id, BANK_CONFIRMATION_ADDRESS, letter_id, party, uscc)
-        if len(topics) > position and topics[position] == mine:
-            yield letter_id
+
+    def scan(from_height: int, _to_height: int) -> Iterator[tuple[int, bytes]]:
+        for height, letter_id, topics in _created(reader, from_height):
+            mine = party_tag(chain_id, BANK_CONFIRMATION_ADDRESS, letter_id, party, uscc)
+            if len(topics) > position and topics[position] == mine:
+                yield height, letter_id
+
+    return index.ids((party, uscc), reader.header.height, scan)
 
 
 def _page(
@@ -201,12 +214,13 @@ def _letters_of_party(party: LetterParty) -> Callable[..., LettersPage]:
     def listing(
         member: MemberDep,
         ledger: LedgerDep,
+        index: LetterIndexDep,
         as_of: AsOfParam = None,
         status: StatusParam = None,
         limit: LimitParam = 500,
     ) -> LettersPage:
         reader = LedgerReader(ledger)
-        return _page(reader, _letter_ids_of(reader, party, member.uscc), as_of, status, limit)
+        return _page(reader, _letter_ids_of(reader, index, party, member.uscc), as_of, status, limit)
 
     return listing
 
@@ -221,10 +235,11 @@ for _party, _description in _PARTY_LISTINGS:
         description=_description,
         response_model=LettersPage,
         responses=_RESPONSES,
+        dependencies=[HeavyDep],
     )
 
 
-@router.get("/overdue", response_model=LettersPage, responses=_RESPONSES)
+@router.get("/overdue", response_model=LettersPage, responses=_RESPONSES, dependencies=[HeavyDep])
 def overdue_letters(
     member: MemberDep, ledger: LedgerDep, as_of: AsOfParam = None, limit: LimitParam = 500
 ) -> LettersPage:
@@ -233,5 +248,5 @@ def overdue_letters(
     reader = LedgerReader(ledger)
     if not is_finance_regulator(ReadScope(reader, member)):
         raise Forbidden("overdue letters are for the finance regulator (AUDIT_ACCREDITOR) or the committee")
-    ids = (letter_id for letter_id, _ in _created(reader))
+    ids = (letter_id for _, letter_id, _ in _created(reader))
     return _page(reader, ids, as_of, LetterStatus.OVERDUE.name, limit)
