@@ -27,7 +27,7 @@ from sdk.errors import DomainError, ExecutionError, IdentifierError, WeakSaltErr
 from sdk.identifiers import make_licence_id
 from sdk.signer import Signer
 from sdk.system import LICENCE_REGISTRY_ADDRESS
-from tests.support import check_transaction_readers
+from tests.support import check_transaction_readers, member_auth
 
 if TYPE_CHECKING:
     from node_fixtures import RunningNode
@@ -412,5 +412,9 @@ def test_a_use_record_carrying_the_holder_key_is_read_by_the_licence_parties_onl
     issued = api.get(f"/v1/proofs/tx/0x{result.receipt.tx_hash.hex()}")
     licence = api.get(f"/v1/proofs/licences/{result.identifier}")
     assert issued.status_code == licence.status_code == 200
+    # signing a request for a public bundle never makes it less public, whoever signs
+    unrelated = member_auth(running_node.url, callers["unrelated member"])
+    signed = api.get(f"/v1/proofs/tx/0x{result.receipt.tx_hash.hex()}", auth=unrelated)
+    assert signed.status_code == 200, signed.text
     for bundle in (issued.text, licence.text):
         assert key.to_hex() not in bundle.lower()

@@ -164,18 +164,19 @@ def build_tx_bundle(
 def check_bundle_access(
     ledger: Ledger, tx_hash: bytes, member: Member | None, state_address: bytes | None
 ) -> None:
-    """Refuse a transaction bundle the caller may not have: anonymous callers get licence lifecycle
-    bundles only, never one whose call data carries a person's data (401 otherwise); members the
-    transactions they may read and open contract state (403)."""
+    """Refuse a transaction bundle the caller may not have. A licence lifecycle bundle whose call data
+    carries no person's data is public, signed or not; any other needs a member (401) who may read the
+    transaction, and a state slot only of open contract state (403)."""
     stored = ledger.get_receipt(tx_hash)
+    if stored is None and state_address is None:
+        return  # an unknown hash is answered 404 by the builder
     logs = list(stored.receipt.logs) if stored is not None else []
-    if member is None:
-        if stored is None:
-            return  # an unknown hash is answered 404 by the builder
+    if stored is not None and state_address is None:
         body = ledger.get_transaction(tx_hash)
         tx = body.transaction if body is not None else None
-        if tx is not None and state_address is None and is_public_bundle(tx.to, tx.data, logs):
+        if tx is not None and is_public_bundle(tx.to, tx.data, logs):
             return
+    if member is None:
         raise AuthenticationError(
             "this transaction's bundle is for its parties: sign the request as a member "
             "(sdk Client(url, signer=...))"
