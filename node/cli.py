@@ -62,7 +62,11 @@ def serve(config_path: Path, *, banner: bool = True) -> None:
     metrics = Metrics()
     metrics.attach(node.ledger)
     app = create_app(
-        node.ledger, metrics=metrics, liveness=node.liveness, audience=config.api_audience or config.name
+        node.ledger,
+        metrics=metrics,
+        liveness=node.liveness,
+        audience=config.api_audience or config.name,
+        limits=node.api_limits,
     )
     server = uvicorn.Server(
         uvicorn.Config(

@@ -74,6 +74,9 @@ class NodeConfig:
     # Per-peer p2p budgets overriding the defaults by field name (see docs/limits.md), e.g.
     # {"send_queue_bytes": 33554432, "ban_s": 300}.
     p2p_limits: dict[str, float] = field(default_factory=dict)
+    # API limits overriding the defaults (node.api.limits.ApiLimits) by field name (see docs/limits.md),
+    # e.g. {"max_heavy_requests": 16, "auth_failure_burst": 0}.
+    api_limits: dict[str, float] = field(default_factory=dict)
     log_level: str = "info"
     # The name members sign their API requests for (sdk.auth); empty: the node's ``name``. Unique per node,
     # so that a request signed for one node is refused by every other.
@@ -101,6 +104,7 @@ class NodeConfig:
         data["peers"] = list(self.peers)
         data["allowed_peer_keys"] = list(self.allowed_peer_keys)
         data["p2p_limits"] = dict(self.p2p_limits)
+        data["api_limits"] = dict(self.api_limits)
         return json.dumps(data, indent=2, ensure_ascii=False)
 
     @classmethod

@@ -7,10 +7,11 @@ import logging
 import os
 import threading
 from collections.abc import Iterator
-from dataclasses import fields
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from node.api.limits import ApiLimits
 from node.config import ChainConfig, ConfigError, NodeConfig
 from node.consensus.adapter import LedgerBlockSource, compute_consensus_config, get_chain_head
 from node.consensus.core import (
@@ -130,6 +131,26 @@ def compute_p2p_limits(config: NodeConfig) -> P2PLimits:
         raise ConfigError(f"node config p2p_limits: {exc}") from exc
 
 
+def compute_api_limits(config: NodeConfig) -> ApiLimits:
+    """Return the API limits: the defaults with the node config's ``api_limits`` overrides.
+
+    Raises ConfigError naming an unknown or negative limit.
+    """
+    defaults = ApiLimits()
+    known = {f.name: type(getattr(defaults, f.name)) for f in fields(ApiLimits)}
+    unknown = sorted(set(config.api_limits) - set(known))
+    if unknown:
+        raise ConfigError(f"node config api_limits has unknown keys {unknown}; known: {sorted(known)}")
+    values: dict[str, Any] = {}
+    for name, value in config.api_limits.items():
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            raise ConfigError(f"node config api_limits.{name} must be a number >= 0, not {value!r}")
+        if known[name] is int and value != int(value):
+            raise ConfigError(f"node config api_limits.{name} must be a whole number, not {value!r}")
+        values[name] = known[name](value)
+    return replace(defaults, **values)
+
+
 def make_engine(config: NodeConfig, state_db: StateNodeStore, chain_id: int) -> ExecutionEngine:
     """The execution engine ``config.execution_engine`` names, over the node's state store.
 
@@ -194,6 +215,7 @@ class Node:
         self.empty_block_interval_ms = empty_block_interval_ms
         self._allowed_peer_keys = frozenset(k.lower().removeprefix("0x") for k in config.allowed_peer_keys)
         self.p2p_limits = compute_p2p_limits(config)
+        self.api_limits = compute_api_limits(config)
         self.driver: ConsensusDriver | None = None
         self.p2p: PeerService | None = None
 

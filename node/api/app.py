@@ -9,7 +9,7 @@ from dataclasses import replace
 from fastapi import APIRouter, FastAPI
 
 import sdk
-from node.api.auth import ReplayCache, SessionKeys
+from node.api.auth import FailedAuthLimit, ReplayCache, SessionKeys
 from node.api.commits import CommitSignal
 from node.api.errors import install_error_handlers
 from node.api.limits import (
@@ -89,6 +89,9 @@ def create_app(
     app.state.limits = limits
     app.state.audience = audience or "node-" + secrets.token_hex(8)
     app.state.replay = ReplayCache()
+    app.state.auth_failures = FailedAuthLimit(
+        burst=limits.auth_failure_burst, per_second=limits.auth_failures_per_s
+    )
     app.state.sessions = SessionKeys(ledger.chain.chain_id, app.state.audience)
     app.state.refusals = RefusalSummary()
     # One gate per node for calls, proofs and log queries, shared by REST and JSON-RPC.

@@ -15,11 +15,12 @@ import time
 from collections import Counter, OrderedDict
 from dataclasses import dataclass
 from functools import partial
-from typing import Annotated, TypeVar
+from typing import Annotated, Final, TypeVar
 
 from fastapi import Depends, Request
 
 from node.api.deps import get_ledger
+from node.api.limits import AUTH_FAILURE_BURST, AUTH_FAILURES_PER_S
 from node.ledger.chain import Ledger
 from sdk.auth import (
     HEADER_KEY,
@@ -129,6 +130,64 @@ class ReplayCache:
             _decrement(self._per_owner, owner)
 
 
+class FailedAuthLimit:
+    """Failed authentications per client address, so an outsider cannot make the node verify SM2
+    signatures without end (each costs ~0.7 ms of the node's CPU, shared with consensus).
+
+    A token bucket per address: ``burst`` failures at once, then ``per_second``; an address with none left
+    is refused (``auth_throttled``, 429) before its signature is checked, whatever it sends. Successful
+    requests cost nothing. At most ``max_clients`` addresses are tracked, the least recently failing
+    forgotten first (that only forgives one). Clients behind one proxy share its address, so a node behind
+    a proxy should have the proxy limit failures instead (``burst=0`` turns this off).
+    """
+
+    def __init__(
+        self,
+        *,
+        burst: int = AUTH_FAILURE_BURST,
+        per_second: float = AUTH_FAILURES_PER_S,
+        max_clients: int = 65_536,
+    ) -> None:
+        self.burst = burst
+        self.per_second = per_second
+        self.max_clients = max_clients
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()  # address -> (tokens, at)
+        self._lock = threading.Lock()
+
+    def _tokens(self, client: str, now: float) -> float:
+        tokens, at = self._buckets.get(client, (float(self.burst), now))
+        return min(float(self.burst), tokens + (now - at) * self.per_second)
+
+    def check(self, client: str, now: float) -> None:
+        """Raise AuthenticationError (``auth_throttled``) when ``client`` has no failure left."""
+        if self.burst <= 0:
+            return
+        with self._lock:
+            if client in self._buckets and self._tokens(client, now) < 1.0:
+                raise AuthenticationError(
+                    "too many failed authentications from this address; wait before signing again",
+                    code="auth_throttled",
+                )
+
+    def failed(self, client: str, now: float) -> None:
+        """Count one failed authentication of ``client``."""
+        if self.burst <= 0:
+            return
+        with self._lock:
+            self._buckets[client] = (self._tokens(client, now) - 1.0, now)
+            self._buckets.move_to_end(client)
+            while len(self._buckets) > self.max_clients:
+                self._buckets.popitem(last=False)
+
+
+#: Refusals that count as a failed authentication: what an outsider gets for a wrong or stolen signature.
+#: Not ``signer_busy`` (a member over its share) nor ``insecure_transport``.
+FAILED_AUTHENTICATION: Final = frozenset(
+    {"unauthenticated", "stale_request", "wrong_audience", "replayed_request", "session_expired"}
+    | {"not_a_member"}
+)
+
+
 def _decrement(counter: Counter[_K], name: _K) -> None:
     """One less for ``name``; a name at zero leaves the counter (its size counts the holders)."""
     counter[name] -= 1
@@ -181,13 +240,50 @@ def authenticate(
     path_and_query: str,
     body: bytes,
     sessions: SessionKeys | None = None,
+    client: str | None = None,
+    failures: FailedAuthLimit | None = None,
 ) -> Member:
     """Verify a signed request (sdk.auth.verify_query) or a session request (verify_session_query, when the
     node has ``sessions``), accept its nonce once, and check membership.
 
-    Raises AuthenticationError (401: unauthenticated, wrong_audience, stale_request, session_expired; then
-    NotAMember 403; then replayed_request 401 or signer_busy 429).
+    Raises AuthenticationError (429 auth_throttled first, before any signature is checked, when ``client``
+    has failed too often by ``failures``; 401: unauthenticated, wrong_audience, stale_request,
+    session_expired; then NotAMember 403; then replayed_request 401 or signer_busy 429).
     """
+    request = partial(
+        _verify_member,
+        ledger,
+        replay,
+        audience,
+        headers=headers,
+        method=method,
+        path_and_query=path_and_query,
+        body=body,
+        sessions=sessions,
+    )
+    if failures is None or client is None:
+        return request()
+    now = time.monotonic()
+    failures.check(client, now)
+    try:
+        return request()
+    except XinlianError as exc:
+        if exc.code in FAILED_AUTHENTICATION:
+            failures.failed(client, now)
+        raise
+
+
+def _verify_member(
+    ledger: Ledger,
+    replay: ReplayCache,
+    audience: str,
+    *,
+    headers: dict[str, str],
+    method: str,
+    path_and_query: str,
+    body: bytes,
+    sessions: SessionKeys | None,
+) -> Member:
     now_ms = int(time.time() * 1000)
     lowered = {k.lower() for k in headers}
     in_session = HEADER_SESSION.lower() in lowered
@@ -239,6 +335,8 @@ async def get_signed_member(request: Request) -> Member:
         path_and_query=raw_path_and_query(request),
         body=await request.body(),
         sessions=request.app.state.sessions,
+        client=request.client.host if request.client is not None else None,
+        failures=request.app.state.auth_failures,
     )
 
 

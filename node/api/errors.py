@@ -68,6 +68,7 @@ _CODE_STATUS: dict[str, int] = {
     "session_expired": 401,
     "insecure_transport": 403,
     "signer_busy": 429,
+    "auth_throttled": 429,
     "not_a_member": 403,
     "forbidden": 403,
     # Limits (node.api.limits): the request asks too much of the node, or the node is saturated.

@@ -30,6 +30,8 @@ MAX_LOG_RESULTS: int = 10_000  # logs one eth_getLogs query may return (REST pag
 MAX_CALL_GAS: int = 50_000_000  # gas of one eth_call or /v1/call: py-evm can only be stopped by gas
 MAX_BATCH_CALL_GAS: int = 100_000_000  # eth_call gas reserved by all the calls of one JSON-RPC batch
 MAX_HEAVY_REQUESTS: int = 8  # concurrent calls/proofs/log queries per node; one more is refused (busy)
+AUTH_FAILURE_BURST: int = 50  # failed authentications per client address at once (0: no limit) ...
+AUTH_FAILURES_PER_S: float = 5.0  # ... and per second after that; then auth_throttled before verifying
 # py-evm raises the limit to 12288 so that 1024 nested EVM calls fit; py_ecc raises it to 100000, which
 # lets C-level recursion (json, repr, pickle) overflow the thread stack and kill the process instead.
 EVM_RECURSION_LIMIT: int = 12_288
@@ -49,6 +51,8 @@ class ApiLimits:
     max_call_gas: int = MAX_CALL_GAS
     max_batch_call_gas: int = MAX_BATCH_CALL_GAS
     max_heavy_requests: int = MAX_HEAVY_REQUESTS
+    auth_failure_burst: int = AUTH_FAILURE_BURST
+    auth_failures_per_s: float = AUTH_FAILURES_PER_S
 
 
 class LimitExceeded(XinlianError):

@@ -332,6 +332,27 @@ def test_heavy_requests_beyond_the_gate_are_refused_at_once_as_busy(
     assert client.post("/v1/call", json=_is_active_call(node), auth=auth).status_code == 200  # slot released
 
 
+def test_an_address_that_keeps_failing_authentication_is_refused_before_any_signature_is_checked(
+    node: RunningNode,
+) -> None:
+    app = create_app(
+        node.ledger, metrics=Metrics(), limits=ApiLimits(auth_failure_burst=3, auth_failures_per_s=0.001)
+    )
+    attacker = TestClient(app, client=("203.0.113.7", 40000))
+    neighbour = TestClient(app, client=("198.51.100.9", 40000))
+    outsider, member = Signer.generate(), node.committee.signer
+    for _ in range(3):  # an outsider's key: each one costs the node a signature check
+        refused = attacker.get("/v1/logs", auth=member_auth(attacker, outsider))
+        assert refused.json()["code"] == "not_a_member", refused.text
+    # the address's failures are spent: refused before the signature is looked at, even a good one
+    rest = attacker.get("/v1/logs", auth=member_auth(attacker, member))
+    assert rest.status_code == 429 and rest.json()["code"] == "auth_throttled", rest.text
+    rpc = post_signed_rpc(attacker, member, json.dumps(_req(1, "eth_blockNumber")).encode())
+    assert rpc.status_code == 429 and rpc.json()["error"]["data"]["code"] == "auth_throttled", rpc.text
+    assert attacker.get("/v1/proofs/checkpoint").status_code == 200  # public reads need no signature
+    assert neighbour.get("/v1/logs", auth=member_auth(neighbour, member)).status_code == 200
+
+
 def test_body_over_the_cap_logs_one_refusal(node: RunningNode, caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.INFO, "xinlian.api"):
         response = httpx.post(f"{node.url}/v1/call", content=b"x" * (1024 * 1024 + 1))

@@ -48,6 +48,8 @@ def _authenticate(request: Request, body: bytes, payload: Any) -> Member | None:
             path_and_query=raw_path_and_query(request),
             body=body,
             sessions=request.app.state.sessions,
+            client=request.client.host if request.client is not None else None,
+            failures=request.app.state.auth_failures,
         )
     if not any(needs_member(item) for item in items):
         return None

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from node.api.limits import ApiLimits
 from node.config import ConfigError, NodeConfig
 from node.execution import ExecutionEngine, NativeExecutionEngine
 from node.p2p.peers import DEFAULT_BAN_S, P2PLimits
-from node.runtime import compute_p2p_limits, make_engine
+from node.runtime import compute_api_limits, compute_p2p_limits, make_engine
 from node.storage import StateNodeStore, Store
 
 
@@ -38,6 +39,32 @@ def test_bad_p2p_limits_are_a_config_error_naming_the_budget(
 ) -> None:
     with pytest.raises(ConfigError) as err:
         compute_p2p_limits(write_config(tmp_path, p2p_limits=overrides))
+    assert needle in err.value.message
+
+
+def test_api_limit_overrides_apply_and_the_rest_keep_their_defaults(tmp_path: Path) -> None:
+    config = write_config(tmp_path, api_limits={"auth_failure_burst": 0, "auth_failures_per_s": 0.5})
+    limits = compute_api_limits(config)
+    assert limits.auth_failure_burst == 0 and limits.auth_failures_per_s == 0.5
+    assert limits.max_heavy_requests == ApiLimits().max_heavy_requests
+    assert compute_api_limits(write_config(tmp_path)) == ApiLimits()
+    assert json.loads(config.to_json())["api_limits"] == {"auth_failure_burst": 0, "auth_failures_per_s": 0.5}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "needle"),
+    [
+        ({"max_heavy_request": 1}, "unknown keys"),
+        ({"max_heavy_requests": -1}, ">= 0"),
+        ({"max_heavy_requests": "many"}, ">= 0"),
+        ({"max_heavy_requests": 2.5}, "whole number"),
+    ],
+)
+def test_bad_api_limits_are_a_config_error_naming_the_limit(
+    tmp_path: Path, overrides: dict[str, object], needle: str
+) -> None:
+    with pytest.raises(ConfigError) as err:
+        compute_api_limits(write_config(tmp_path, api_limits=overrides))
     assert needle in err.value.message
 
 
