@@ -240,50 +240,13 @@ def authenticate(
     path_and_query: str,
     body: bytes,
     sessions: SessionKeys | None = None,
-    client: str | None = None,
-    failures: FailedAuthLimit | None = None,
 ) -> Member:
     """Verify a signed request (sdk.auth.verify_query) or a session request (verify_session_query, when the
     node has ``sessions``), accept its nonce once, and check membership.
 
-    Raises AuthenticationError (429 auth_throttled first, before any signature is checked, when ``client``
-    has failed too often by ``failures``; 401: unauthenticated, wrong_audience, stale_request,
-    session_expired; then NotAMember 403; then replayed_request 401 or signer_busy 429).
+    Raises AuthenticationError (401: unauthenticated, wrong_audience, stale_request, session_expired; then
+    NotAMember 403; then replayed_request 401 or signer_busy 429).
     """
-    request = partial(
-        _verify_member,
-        ledger,
-        replay,
-        audience,
-        headers=headers,
-        method=method,
-        path_and_query=path_and_query,
-        body=body,
-        sessions=sessions,
-    )
-    if failures is None or client is None:
-        return request()
-    now = time.monotonic()
-    failures.check(client, now)
-    try:
-        return request()
-    except XinlianError as exc:
-        if exc.code in FAILED_AUTHENTICATION:
-            failures.failed(client, now)
-        raise
-
-
-def _verify_member(
-    ledger: Ledger,
-    replay: ReplayCache,
-    audience: str,
-    *,
-    headers: dict[str, str],
-    method: str,
-    path_and_query: str,
-    body: bytes,
-    sessions: SessionKeys | None,
-) -> Member:
     now_ms = int(time.time() * 1000)
     lowered = {k.lower() for k in headers}
     in_session = HEADER_SESSION.lower() in lowered
@@ -321,23 +284,41 @@ def raw_path_and_query(request: Request) -> str:
     return raw_path.decode("latin-1") + ("?" + query.decode("latin-1") if query else "")
 
 
+def authenticate_request(request: Request, body: bytes) -> Member:
+    """The member who signed ``request`` (whose body is ``body``), by the app's replay cache, audience and
+    sessions (``authenticate``), within the failures its client address has left (``FailedAuthLimit``).
+
+    Raises AuthenticationError (429 ``auth_throttled`` first, before any signature is checked, when the
+    client address has failed too often; then as ``authenticate``) or NotAMember (403).
+    """
+    state = request.app.state
+    failures: FailedAuthLimit = state.auth_failures
+    client = request.client.host if request.client is not None else ""
+    now = time.monotonic()
+    failures.check(client, now)
+    try:
+        return authenticate(
+            get_ledger(request),
+            state.replay,
+            state.audience,
+            headers=dict(request.headers),
+            method=request.method,
+            path_and_query=raw_path_and_query(request),
+            body=body,
+            sessions=state.sessions,
+        )
+    except XinlianError as exc:
+        if exc.code in FAILED_AUTHENTICATION:
+            failures.failed(client, now)
+        raise
+
+
 async def get_signed_member(request: Request) -> Member:
     """FastAPI dependency: the member who signed this request.
 
     Raises AuthenticationError (401 / 429) or NotAMember (403).
     """
-    return authenticate(
-        get_ledger(request),
-        request.app.state.replay,
-        request.app.state.audience,
-        headers=dict(request.headers),
-        method=request.method,
-        path_and_query=raw_path_and_query(request),
-        body=await request.body(),
-        sessions=request.app.state.sessions,
-        client=request.client.host if request.client is not None else None,
-        failures=request.app.state.auth_failures,
-    )
+    return authenticate_request(request, await request.body())
 
 
 async def get_optional_member(request: Request) -> Member | None:
@@ -360,6 +341,7 @@ __all__ = [
     "ReplayCache",
     "SessionKeys",
     "authenticate",
+    "authenticate_request",
     "get_optional_member",
     "get_signed_member",
     "raw_path_and_query",

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 from node.demo_network import init_network
@@ -27,7 +29,9 @@ __all__ = [
     "create_network",
     "get_free_port",
     "make_grant",
+    "run_walkthrough",
     "snapshot_code",
+    "start_demo_network",
 ]
 
 
@@ -58,6 +62,47 @@ def create_network(
         accounts=load_accounts(base),
         grantors=load_grantors(base),
     )
+
+
+def start_demo_network(base: Path) -> tuple[Network, NodeProcess]:
+    """Initialise under ``base`` a network set up like `make run`'s (default committee, API over https under
+    its local CA) with one validator, start its node and wait until it is healthy. The caller terminates
+    the returned process."""
+    port = get_free_port()
+    init_network(base, validators=1, api_port=port, p2p_port=get_free_port(), tls=True)
+    network = Network(
+        base=base,
+        config_path=base / "nodes" / "node-0.json",
+        port=port,
+        chain_id=1001,
+        accounts=(),
+        grantors=(),
+    )
+    process = NodeProcess(network)
+    process.start()
+    try:
+        process.wait_healthy(timeout_s=120)
+    except BaseException:
+        process.terminate()
+        raise
+    return network, process
+
+
+def run_walkthrough(network: Network, script: str, cwd: Path) -> str:
+    """Run the walkthrough ``scripts/<script>`` against ``network`` as the README does and return its
+    output; AssertionError with the output's end when it fails."""
+    command = [sys.executable, str(REPO_ROOT / "scripts" / script)]
+    done = subprocess.run(
+        [*command, "--url", network.url, "--network", str(network.base)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, f"{script} failed:\n{output[-4000:]}"
+    return output
 
 
 def snapshot_code(dest: Path) -> Path:

@@ -18,8 +18,6 @@ docs/read-access.md:
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -36,13 +34,12 @@ from trie.iter import NodeIterator
 
 from node.api.access import CALLDATA_RECORDS
 from node.config import NodeConfig
-from node.demo_network import init_network
 from node.runtime import Node
 from sdk.contracts import Contract, DecodedEvent
 from sdk.crypto.sm3 import sm3
 from sdk.system import SYSTEM_CONTRACT_ADDRESSES
 from sdk.types import Log
-from tests.e2e.helpers import REPO_ROOT, Network, NodeProcess, get_free_port
+from tests.e2e.helpers import run_walkthrough, start_demo_network
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -158,35 +155,13 @@ def _read_chain(config_path: Path) -> Chain:
 
 @pytest.fixture(scope="module")
 def chain(tmp_path_factory: pytest.TempPathFactory) -> Chain:
-    base = tmp_path_factory.mktemp("scan") / "net"
-    port = get_free_port()
-    init_network(base, validators=1, api_port=port, p2p_port=get_free_port(), tls=True)
-    config_path = base / "nodes" / "node-0.json"
-    network = Network(base=base, config_path=config_path, port=port, chain_id=1001, accounts=(), grantors=())
-    process = NodeProcess(network)
-    process.start()
+    network, process = start_demo_network(tmp_path_factory.mktemp("scan") / "net")
     try:
-        process.wait_healthy(timeout_s=120)
         for script in WORKLOADS:
-            done = subprocess.run(
-                [
-                    sys.executable,
-                    str(REPO_ROOT / "scripts" / script),
-                    "--url",
-                    network.url,
-                    "--network",
-                    str(base),
-                ],
-                cwd=base.parent,
-                capture_output=True,
-                text=True,
-                timeout=600,
-                check=False,
-            )
-            assert done.returncode == 0, f"{script} failed:\n{(done.stdout + done.stderr)[-4000:]}"
+            run_walkthrough(network, script, network.base.parent)
     finally:
         process.terminate()
-    return _read_chain(config_path)
+    return _read_chain(network.config_path)
 
 
 # --- the identifiers the workload used --------------------------------------------------------------------

@@ -7,14 +7,12 @@ use only the SDK, web3.py and the node's API, and find the CA in the network fol
 
 from __future__ import annotations
 
-import subprocess
-import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from node.demo_network import init_network
-from tests.e2e.helpers import REPO_ROOT, Network, NodeProcess, get_free_port
+from tests.e2e.helpers import Network, run_walkthrough, start_demo_network
 
 WALKTHROUGHS = [
     ("demo_governance.py", "web3 eth_getProof"),
@@ -27,23 +25,10 @@ WALKTHROUGHS = [
 
 
 @pytest.fixture(scope="module")
-def demo_node(tmp_path_factory: pytest.TempPathFactory) -> Network:
-    base = tmp_path_factory.mktemp("walkthrough") / "net"
-    port = get_free_port()
-    init_network(base, validators=1, api_port=port, p2p_port=get_free_port(), tls=True)
-    network = Network(
-        base=base,
-        config_path=base / "nodes" / "node-0.json",
-        port=port,
-        chain_id=1001,
-        accounts=(),
-        grantors=(),
-    )
+def demo_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Network]:
+    network, process = start_demo_network(tmp_path_factory.mktemp("walkthrough") / "net")
     assert network.url.startswith("https://")
-    process = NodeProcess(network)
-    process.start()
     try:
-        process.wait_healthy(timeout_s=120)
         yield network
     finally:
         process.terminate()
@@ -55,21 +40,5 @@ def demo_node(tmp_path_factory: pytest.TempPathFactory) -> Network:
 def test_walkthrough_script_runs_green(
     demo_node: Network, tmp_path: Path, script: str, expected: str
 ) -> None:
-    done = subprocess.run(
-        [
-            sys.executable,
-            str(REPO_ROOT / "scripts" / script),
-            "--url",
-            demo_node.url,
-            "--network",
-            str(demo_node.base),
-        ],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    output = done.stdout + done.stderr
-    assert done.returncode == 0, f"{script} failed:\n{output[-4000:]}"
+    output = run_walkthrough(demo_node, script, tmp_path)
     assert expected in output, f"{script} did not report {expected!r}:\n{output[-4000:]}"

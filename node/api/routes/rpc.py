@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
-from node.api.auth import Member, authenticate, raw_path_and_query
+from node.api.auth import Member, authenticate_request
 from node.api.errors import compute_status
 from node.api.limits import json_too_deep, log_refusal
 from node.api.models import JsonRpcResponse
@@ -39,18 +39,7 @@ def _authenticate(request: Request, body: bytes, payload: Any) -> Member | None:
     items = payload if isinstance(payload, list) else [payload]
     headers = dict(request.headers)
     if has_signature(headers):
-        return authenticate(
-            request.app.state.ledger,
-            request.app.state.replay,
-            request.app.state.audience,
-            headers=headers,
-            method=request.method,
-            path_and_query=raw_path_and_query(request),
-            body=body,
-            sessions=request.app.state.sessions,
-            client=request.client.host if request.client is not None else None,
-            failures=request.app.state.auth_failures,
-        )
+        return authenticate_request(request, body)
     if not any(needs_member(item) for item in items):
         return None
     raise AuthenticationError(
