@@ -131,8 +131,9 @@ class ReplayCache:
 
 
 class FailedAuthLimit:
-    """Failed authentications per client address, so an outsider cannot make the node verify SM2
-    signatures without end (each costs ~0.7 ms of the node's CPU, shared with consensus).
+    """Failed authentications of signed (or session) requests per client address, so an outsider cannot
+    make the node verify SM2 signatures without end (each costs ~0.7 ms of the node's CPU, shared with
+    consensus). A request with no signature headers is refused without verification and not counted.
 
     A token bucket per address: ``burst`` failures at once, then ``per_second``; an address with none left
     is refused (``auth_throttled``, 429) before its signature is checked, whatever it sends. Successful
@@ -294,6 +295,7 @@ def authenticate_request(request: Request, body: bytes) -> Member:
     state = request.app.state
     failures: FailedAuthLimit = state.auth_failures
     client = request.client.host if request.client is not None else ""
+    headers = dict(request.headers)
     now = time.monotonic()
     failures.check(client, now)
     try:
@@ -301,14 +303,15 @@ def authenticate_request(request: Request, body: bytes) -> Member:
             get_ledger(request),
             state.replay,
             state.audience,
-            headers=dict(request.headers),
+            headers=headers,
             method=request.method,
             path_and_query=raw_path_and_query(request),
             body=body,
             sessions=state.sessions,
         )
     except XinlianError as exc:
-        if exc.code in FAILED_AUTHENTICATION:
+        # A request with no signature at all is refused without any verification: it costs nothing.
+        if exc.code in FAILED_AUTHENTICATION and has_signature(headers):
             failures.failed(client, now)
         raise
 

@@ -350,6 +350,8 @@ def test_an_address_that_keeps_failing_authentication_is_refused_before_any_sign
     rpc = post_signed_rpc(attacker, member, json.dumps(_req(1, "eth_blockNumber")).encode())
     assert rpc.status_code == 429 and rpc.json()["error"]["data"]["code"] == "auth_throttled", rpc.text
     assert attacker.get("/v1/proofs/checkpoint").status_code == 200  # public reads need no signature
+    # requests without any signature are refused without a verification and spend nothing
+    assert all(neighbour.get("/v1/logs").status_code == 401 for _ in range(5))
     assert neighbour.get("/v1/logs", auth=member_auth(neighbour, member)).status_code == 200
 
 
