@@ -1,4 +1,4 @@
-"""The `xinlian` command line: keys, self-test, verification; node commands plug in from the
+"""The `xinlian` command line: keys, self-test, verification, public queries; node commands plug in from the
 node package. Every command follows sdk/cli_common.py's conventions and sdk/exit_codes.py's statuses."""
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import typer
 
 import sdk
 from sdk.cli_common import JsonOption, XinlianGroup, emit_json, say, show_rows
+from sdk.cli_domains import register as register_domains
 from sdk.cli_verify import register as register_verify
 from sdk.errors import CheckFailed, OutputError, UsageError
 from sdk.exit_codes import ExitCode
@@ -27,6 +28,7 @@ app = typer.Typer(
 keys_app = typer.Typer(help="SM2 key management.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 register_verify(app)
+register_domains(app)
 
 
 @app.command()

@@ -44,6 +44,7 @@ runner = CliRunner()
 #: A node URL nothing listens on.
 CLOSED = f"http://127.0.0.1:{free_ports(1)[0]}"
 ZERO_HASH = "0x" + "00" * 32
+DRUG_CODE = "86912340000000000001"  # well-formed 20-digit 追溯码
 ISO_SHANGHAI = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{3})?\+08:00"
 
 
@@ -186,6 +187,34 @@ CASES = [
         ExitCode.INPUT,
         "the QR payload cannot be read",
     ),
+    Case(
+        "bad identifier", lambda f: ["licence", "status", "1.2.3", "--url", CLOSED], ExitCode.INPUT, "1.2.156"
+    ),
+    Case(
+        "bad id hash",
+        lambda f: ["licence", "status", "0x12", "--url", CLOSED],
+        ExitCode.INPUT,
+        "bad_encoding",
+    ),
+    Case(
+        "bad drug code",
+        lambda f: ["drug", "check", "12345", "--url", CLOSED],
+        ExitCode.INPUT,
+        "invalid_identifier",
+    ),
+    Case(
+        "missing CA",
+        lambda f: ["licence", "status", ZERO_HASH, "--ca", "no-such-ca.pem"],
+        ExitCode.INPUT,
+        "cannot read the CA certificate no-such-ca.pem",
+    ),
+    Case(
+        "licence unreachable",
+        lambda f: ["licence", "status", ZERO_HASH, "--url", CLOSED],
+        ExitCode.UNREACHABLE,
+        f"cannot reach {CLOSED}",
+    ),
+    Case("drug unreachable", lambda f: ["drug", "check", DRUG_CODE, "--url", CLOSED], ExitCode.UNREACHABLE),
     Case(
         "verify URL unreachable",
         lambda f: ["verify", f"{CLOSED}/v1/proofs/tx/{ZERO_HASH}", "--trust", str(f["trust.json"])],
