@@ -8,9 +8,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-console = Console()
+from sdk.cli_common import JsonOption, emit_json, say
+from sdk.errors import OutputError, UsageError
+
 network_app = typer.Typer(help="Create and inspect consortium networks.", no_args_is_help=True)
 node_app = typer.Typer(help="Run a node.", no_args_is_help=True)
 
@@ -25,15 +26,32 @@ def network_init(
     tls: Annotated[
         bool, typer.Option(help="Serve the APIs over TLS with a local CA (tls/ca.pem) and node certificates.")
     ] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Write genesis.json, keys (validators and demo organisations) and one node config per validator."""
     from node.demo_network import init_network
 
-    path = init_network(
-        out, validators=validators, chain_id=chain_id, api_port=api_port, p2p_port=p2p_port, tls=tls
-    )
+    if (out / "genesis.json").exists():  # said here as a usage error: the folder is the caller's choice
+        raise UsageError(f"{out} already holds a network (genesis.json exists); choose another --dir")
+    try:
+        path = init_network(
+            out, validators=validators, chain_id=chain_id, api_port=api_port, p2p_port=p2p_port, tls=tls
+        )
+    except OSError as exc:
+        raise OutputError(f"cannot write the network to {out}: {exc.strerror or exc}", path=str(out)) from exc
+    if as_json:
+        emit_json(
+            {
+                "network_dir": str(path),
+                "genesis": str(path / "genesis.json"),
+                "orgs": str(path / "orgs.json"),
+                "node_configs": [str(p) for p in sorted((path / "nodes").glob("node-*.json"))],
+                "tls_ca": str(path / "tls" / "ca.pem") if tls else None,
+            }
+        )
+        return
     written = "genesis.json, nodes/, keys/, orgs.json" + (", tls/ (trust tls/ca.pem)" if tls else "")
-    console.print(f"network written to [bold]{path}[/]: {written}")
+    say(f"network written to {path}: {written}")
 
 
 def serve(config_path: Path, *, banner: bool = True) -> None:
@@ -89,9 +107,9 @@ def serve(config_path: Path, *, banner: bool = True) -> None:
     register_runtime_metrics(node, metrics.registry)
     url = f"{'https' if config.api_tls_cert else 'http'}://{config.api_host}:{config.api_port}"
     if banner:
-        console.print(
-            f"[green]{config.name}[/] chain {node.chain.chain_id} at height {node.ledger.height}; "
-            f"API [bold]{url}[/] (docs {url}/docs, JSON-RPC {url}/rpc, metrics {url}/metrics)"
+        say(
+            f"{config.name} chain {node.chain.chain_id} at height {node.ledger.height}; "
+            f"API {url} (docs {url}/docs, JSON-RPC {url}/rpc, metrics {url}/metrics)"
         )
     try:
         server.run()
@@ -127,7 +145,7 @@ def devnet(
         validators=validators,
         base_api_port=base_port,
         base_p2p_port=base_p2p_port,
-        echo=console.print,
+        echo=say,
     )
 
 
@@ -141,7 +159,7 @@ def demo(
     """
     from node.devnet import run_devnet
 
-    run_devnet(out, validators=4, echo=console.print)
+    run_devnet(out, validators=4, echo=say)
 
 
 #: Top-level modules of the node extra (xinlian[node]) that the node commands import when they run.

@@ -7,16 +7,12 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from sdk.errors import XinlianError
+from sdk.errors import ConfigError as ConfigError  # defined in the one error tree; imported from here too
 
 PROTOCOL_VERSION: int = 1
 #: ``NodeConfig.execution_engine`` values: "native" runs messages on revm wherever it is exact and on py-evm
 #: otherwise, "pyevm" on py-evm only (the reference). Both give identical results (docs/execution.md).
 EXECUTION_ENGINES: tuple[str, ...] = ("native", "pyevm")
-
-
-class ConfigError(XinlianError):
-    code = "bad_config"
 
 
 @dataclass(frozen=True)

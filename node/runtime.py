@@ -39,6 +39,7 @@ from node.p2p.wire import P2PError
 from node.storage import StateNodeStore, Store
 from sdk.crypto import PrivateKey
 from sdk.errors import ConsensusError, XinlianError
+from sdk.exit_codes import ExitCode
 from sdk.types import Block
 
 if TYPE_CHECKING:
@@ -46,8 +47,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("xinlian.node")
 
-#: Exit status of a node process ended by an internal failure (EX_SOFTWARE), for its supervisor to see.
-FATAL_EXIT_CODE: int = 70
+#: Exit status of a node process ended by an internal failure (EX_SOFTWARE), for its supervisor to see: the
+#: CLI's INTERNAL status, so the one table (sdk/exit_codes.py, docs/cli.md) lists it.
+FATAL_EXIT_CODE: int = int(ExitCode.INTERNAL)
 #: How often the node checks that its consensus, admission and p2p threads are still alive.
 WATCHDOG_INTERVAL_S: float = 1.0
 

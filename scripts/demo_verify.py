@@ -18,21 +18,12 @@ from demo_common import ROOT, demo_parser, find_network_ca, http_verify
 sys.path.insert(0, str(ROOT / "scripts" / "bench"))
 
 import httpx
-import typer
 from typer.testing import CliRunner
 
-from sdk.cli_verify import register
+from sdk.cli import app as xinlian
 from sdk.client import Client
 from sdk.proofs.bundle import ProofBundle
 from sdk.proofs.qr import make_credential_payload, render_qr
-
-
-def cli() -> typer.Typer:
-    """The `xinlian` verification commands (as sdk/cli.py wires them)."""
-    app = typer.Typer()
-    app.command("version")(lambda: None)
-    register(app)
-    return app
 
 
 def export(url: str, ca: str | None, identifier: str, out: Path, tag: str) -> Path:
@@ -68,7 +59,7 @@ def main() -> None:
     valid = export(url, ca, identifier, args.out, "valid")
 
     runner = CliRunner()
-    result = runner.invoke(cli(), ["verify", str(valid), "--trust", str(trust)])
+    result = runner.invoke(xinlian, ["verify", str(valid), "--trust", str(trust)])
     print(f"3. xinlian verify → exit {result.exit_code}\n{result.output}")
 
     from sdk.domains.licences import Licences
@@ -76,7 +67,7 @@ def main() -> None:
     receipt = Licences(Client(url, ca=ca), signer).revoke(identifier, "吊销：演示")
     print(f"4. revoked at height {receipt.height}")
     revoked = export(url, ca, identifier, args.out, "revoked")
-    result = runner.invoke(cli(), ["verify", str(revoked), "--trust", str(trust)])
+    result = runner.invoke(xinlian, ["verify", str(revoked), "--trust", str(trust)])
     print(f"5. xinlian verify → exit {result.exit_code}\n{result.output}")
     print(f"   the browser page shows the same: {url}/verify#licence={identifier}")
 

@@ -1,50 +1,74 @@
-"""The `xinlian` command line: keys, self-test, verification; node commands plug in from the node package."""
+"""The `xinlian` command line: keys, self-test, verification, public queries; node commands plug in from the
+node package. Every command follows sdk/cli_common.py's conventions and sdk/exit_codes.py's statuses."""
 
 from __future__ import annotations
 
 import os
 import sys
+import traceback
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 import sdk
+from sdk.cli_common import JsonOption, XinlianGroup, emit_json, say, show_rows
+from sdk.cli_domains import register as register_domains
 from sdk.cli_verify import register as register_verify
-from sdk.errors import XinlianError
+from sdk.errors import CheckFailed, OutputError, UsageError
+from sdk.exit_codes import ExitCode
 
-app = typer.Typer(help="Xinlian (信链) consortium trust ledger.", no_args_is_help=True, add_completion=False)
+app = typer.Typer(
+    cls=XinlianGroup,
+    help="Xinlian (信链) consortium trust ledger. Exit statuses: docs/cli.md.",
+    no_args_is_help=True,
+    add_completion=False,
+)
 keys_app = typer.Typer(help="SM2 key management.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 register_verify(app)
-console = Console()
+register_domains(app)
 
 
 @app.command()
-def version() -> None:
+def version(as_json: JsonOption = False) -> None:
     """Print the Xinlian version."""
-    console.print(f"xinlian {sdk.__version__}")
+    if as_json:
+        emit_json({"version": sdk.__version__})
+    else:
+        say(f"xinlian {sdk.__version__}")
 
 
 @app.command()
-def selftest() -> None:
+def selftest(as_json: JsonOption = False) -> None:
     """Run the cryptographic self-test: known answers and a sign/verify round trip on every backend."""
     from sdk.selftest import run_selftest
 
-    table = Table(title=f"xinlian {sdk.__version__} crypto self-test")
-    table.add_column("check")
-    table.add_column("result")
-    table.add_column("ms", justify="right")
-    ok = True
-    for name, passed, elapsed_ms in run_selftest():
-        ok &= passed
-        table.add_row(name, "[green]ok[/]" if passed else "[red]FAILED[/]", f"{elapsed_ms:.1f}")
-    console.print(table)
-    if not ok:
-        raise typer.Exit(1)
+    checks = list(run_selftest())
+    failed = [name for name, passed, _ in checks if not passed]
+    if as_json:
+        emit_json(
+            {
+                "version": sdk.__version__,
+                "passed": not failed,
+                "checks": [{"check": n, "passed": p, "ms": round(ms, 3)} for n, p, ms in checks],
+            }
+        )
+    else:
+        rows = [(name, f"{'ok' if passed else 'FAILED'}  {ms:.1f} ms") for name, passed, ms in checks]
+        show_rows(f"xinlian {sdk.__version__} crypto self-test", rows, ok=not failed)
+    if failed:
+        raise CheckFailed(f"self-test failed: {', '.join(failed)}")
+
+
+def _password(password_env: str | None) -> bytes | None:
+    if not password_env:
+        return None
+    value = os.environ.get(password_env)
+    if not value:
+        raise UsageError(f"environment variable {password_env} is empty or unset")
+    return value.encode()
 
 
 @keys_app.command("new")
@@ -55,28 +79,29 @@ def keys_new(
         typer.Option(help="Encrypt the key with the password held in this environment variable."),
     ] = None,
     force: Annotated[bool, typer.Option(help="Overwrite an existing file.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Generate an SM2 key pair; print its public key and address (never the private key)."""
     from sdk.crypto import PrivateKey
 
     if out.exists() and not force:
-        console.print(f"[red]{out} exists; pass --force to overwrite[/]")
-        raise typer.Exit(2)
-    password: bytes | None = None
-    if password_env:
-        value = os.environ.get(password_env)
-        if not value:
-            console.print(f"[red]environment variable {password_env} is empty or unset[/]")
-            raise typer.Exit(2)
-        password = value.encode()
+        raise UsageError(f"{out} exists; pass --force to overwrite")
+    password = _password(password_env)
     key = PrivateKey.generate()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(key.to_pem(password))
-    console.print(f"public key: {key.public_key.to_bytes().hex()}")
-    console.print(f"address:    0x{key.public_key.address.hex()}")
-    console.print(f"written:    {out} (mode 600)")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(key.to_pem(password))
+    except OSError as exc:
+        raise OutputError(f"cannot write {out}: {exc.strerror or exc}", path=str(out)) from exc
+    public_key, address = key.public_key.to_bytes().hex(), f"0x{key.public_key.address.hex()}"
+    if as_json:
+        emit_json({"public_key": public_key, "address": address, "path": str(out)})
+        return
+    say(f"public key: {public_key}")
+    say(f"address:    {address}")
+    say(f"written:    {out} (mode 600)")
 
 
 #: The commands each plugin adds, so that every one of them explains what to install when it cannot load.
@@ -92,12 +117,10 @@ def _load_plugins() -> None:
             missing = exc.name or str(exc)
 
             def _missing(_missing: str = missing) -> None:
-                print(
-                    f"error: this command needs the node extra: pip install 'xinlian[node]' "
-                    f"(missing module: {_missing})",
-                    file=sys.stderr,
+                raise UsageError(
+                    f"this command needs the node extra: pip install 'xinlian[node]' "
+                    f"(missing module: {_missing})"
                 )
-                raise typer.Exit(2)
 
             # Any arguments are accepted, so `xinlian node run --config ...` gets the same answer.
             settings = {"allow_extra_args": True, "ignore_unknown_options": True}
@@ -108,15 +131,15 @@ def _load_plugins() -> None:
 
 
 def main() -> None:
-    """Console entry point."""
+    """Console entry point: typed failures end in XinlianGroup; anything else is a bug, shown with its
+    traceback and exit status INTERNAL (never 1, which scripts read as "not verified")."""
     _load_plugins()
     try:
         app()
-    except XinlianError as exc:
-        console.print(f"[red]error[/] [{exc.code}] {exc.message}")
-        for key, value in exc.detail.items():
-            console.print(f"  {key}: {value}")
-        sys.exit(1)
+    except Exception as exc:
+        traceback.print_exc()
+        typer.echo(f"error: internal failure: {type(exc).__name__}: {exc}", err=True)
+        sys.exit(ExitCode.INTERNAL)
 
 
 if __name__ == "__main__":

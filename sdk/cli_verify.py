@@ -2,37 +2,47 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import json
-import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
-import httpx
 import typer
-from rich.console import Console
-from rich.panel import Panel
-from rich.table import Table
 
+from sdk.cli_common import CaOption, JsonOption, emit_json, open_client, say, show_rows, show_time
 from sdk.encoding import to_hex
-from sdk.errors import FormatError, VerificationError
-from sdk.proofs.bundle import COMPACT_PREFIX, ProofBundle, decode_compact, load_bundle
+from sdk.errors import CheckFailed, FormatError, InputError, OutputError, UsageError, VerificationError
+from sdk.proofs.bundle import COMPACT_PREFIX, ProofBundle, load_bundle
 from sdk.proofs.trust import Trust, load_trust
 from sdk.proofs.verify import VerifiedEvent, Verifier
 
-__all__ = ["describe_event", "register", "resolve_source", "resolve_trust"]
+__all__ = ["describe_event", "event_facts", "register", "resolve_payload", "resolve_source", "resolve_trust"]
 
-console = Console()
-log = logging.getLogger("xinlian.verify")
 credential_app = typer.Typer(
     help="Holder credentials: QR codes that carry a proof bundle.", no_args_is_help=True
 )
-_TIMEOUT_S = 20.0
 
 
-# --- sources and trust ----------------------------------------------------------------------------------
+# --- reading inputs ---------------------------------------------------------------------------------------
+@contextmanager
+def _reading(what: str) -> Iterator[None]:
+    """Turn a failure to parse ``what`` into InputError: a bundle or trust file that cannot be read is
+    unreadable input (exit 3), not a bundle that failed verification (exit 1)."""
+    try:
+        yield
+    except VerificationError as exc:
+        raise InputError(f"{what} cannot be read: {exc.message}", **exc.detail) from exc
+
+
+def _read_file(path: str, what: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read the {what} {path}: {exc.strerror or exc}", path=path) from exc
+
+
 def _is_url(text: str) -> bool:
     return text.startswith(("http://", "https://"))
 
@@ -42,80 +52,109 @@ def _origin(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def _get_json(url: str) -> Any:
-    try:
-        response = httpx.get(url, timeout=_TIMEOUT_S)
-    except httpx.HTTPError as exc:
-        raise FormatError(f"cannot fetch {url}: {exc}") from exc
-    if response.status_code != 200:
-        raise FormatError(f"{url} answered {response.status_code}: {response.text[:200]}")
-    try:
-        return response.json()
-    except ValueError as exc:
-        raise FormatError(f"{url} did not answer JSON") from exc
+def _fetch(url: str, ca: Path | None) -> Any:
+    """GET ``url`` from its node (anonymously) and return the decoded JSON; the node's failures raise the
+    SDK client's errors (unreachable, or the node's own error answer)."""
+    parts = urlsplit(url)
+    with open_client(_origin(url), ca) as client:
+        return client.public_get(parts.path, params=dict(parse_qsl(parts.query)) or None)
 
 
-def resolve_source(source: str) -> tuple[ProofBundle, str | None]:
+def _bundle_at(url: str, ca: Path | None) -> ProofBundle:
+    body = _fetch(url, ca)
+    with _reading(f"the bundle from {url}"):
+        return ProofBundle.from_json(body)
+
+
+def _from_url(url: str, ca: Path | None) -> tuple[ProofBundle, str | None]:
+    """A bundle named by a node URL: a bundle URL (…/v1/proofs/…) or a /verify link (``#b=`` carries the
+    bundle itself; ``#tx=`` / ``#licence=`` name one to fetch from the link's node)."""
+    origin = _origin(url)
+    parts = urlsplit(url)
+    if not (parts.path.rstrip("/").endswith("/verify") and parts.fragment):
+        return _bundle_at(url, ca), origin
+    params = dict(p.split("=", 1) for p in parts.fragment.split("&") if "=" in p)
+    if "b" in params:
+        with _reading("the /verify link's bundle"):
+            return load_bundle(url), None
+    if "licence" in params:
+        return _bundle_at(f"{origin}/v1/proofs/licences/{params['licence']}", ca), origin
+    if "tx" in params:
+        return _bundle_at(f"{origin}/v1/proofs/tx/{params['tx']}", ca), origin
+    raise InputError("the /verify link names no bundle (#b=, #tx= or #licence=)", url=url)
+
+
+def resolve_source(source: str, ca: Path | None = None) -> tuple[ProofBundle, str | None]:
     """Return the bundle named by ``source`` and the node origin it came from (None when offline).
 
-    Takes: a bundle file (JSON or a QR payload text), a node bundle URL (…/v1/proofs/…), a /verify link
-    (``#b=`` carries the bundle; ``#tx=`` / ``#licence=`` name one to fetch), or a QR payload itself.
-    Raises: FormatError when it cannot be read.
+    Takes: a bundle file (JSON or a QR payload text), a node bundle URL (…/v1/proofs/…), a /verify link, or
+    inline JSON / an ``XL1:`` payload. Raises: InputError when it cannot be read (a missing file is said to
+    be missing, never taken for a payload); the client's errors when a node must be asked.
     """
     if _is_url(source):
-        origin = _origin(source)
-        fragment = urlsplit(source).fragment
-        if "/verify" in source and fragment:
-            params = dict(p.split("=", 1) for p in fragment.split("&") if "=" in p)
-            if "b" in params:
-                return decode_compact(source), None
-            if "licence" in params:
-                return ProofBundle.from_json(
-                    _get_json(f"{origin}/v1/proofs/licences/{params['licence']}")
-                ), origin
-            if "tx" in params:
-                return ProofBundle.from_json(_get_json(f"{origin}/v1/proofs/tx/{params['tx']}")), origin
-            raise FormatError("the /verify link names no bundle (#b=, #tx= or #licence=)")
-        return ProofBundle.from_json(_get_json(source)), origin
+        return _from_url(source, ca)
     stripped = source.strip()
     if stripped.startswith(("{", COMPACT_PREFIX)):
-        return load_bundle(stripped), None
-    try:
-        data = Path(source).read_bytes()
-    except OSError:
-        return load_bundle(stripped), None  # a bare base64url payload
-    return load_bundle(data), None
+        with _reading("the bundle"):
+            return load_bundle(stripped), None
+    data = _read_file(source, "bundle file")
+    with _reading(f"the bundle file {source}"):
+        return load_bundle(data), None
 
 
-def resolve_trust(trust: str | None, origin: str | None) -> tuple[Trust, str | None]:
+def resolve_payload(payload: str, ca: Path | None = None) -> tuple[ProofBundle, str | None]:
+    """Return the bundle a decoded QR payload carries or names: ``XL1:…``, bare base64url, a /verify link."""
+    if _is_url(payload):
+        return _from_url(payload.strip(), ca)
+    with _reading("the QR payload"):
+        return load_bundle(payload), None
+
+
+def resolve_trust(trust: str | None, origin: str | None, ca: Path | None = None) -> tuple[Trust, str | None]:
     """Return the trust anchor and, when it was taken from a server, a warning to show.
 
     Takes: a trust file path, a node URL (its /v1/proofs/trust), or None (then the bundle's node, if any).
-    Raises: FormatError when no anchor can be found; ChainError when the trust file is inconsistent.
+    Raises: UsageError when there is no anchor to use; InputError when the anchor cannot be read.
     """
     if trust is not None and not _is_url(trust):
-        return load_trust(Path(trust).read_bytes()), None
+        data = _read_file(trust, "trust file")
+        with _reading(f"the trust file {trust}"):
+            return load_trust(data), None
     url = trust or origin
     if url is None:
-        raise FormatError("no trust anchor: pass --trust genesis.json (or a checkpoint file)")
+        raise UsageError("no trust anchor: pass --trust genesis.json (or a checkpoint file, or a node URL)")
     if "/v1/proofs/" not in url:
         url = f"{_origin(url)}/v1/proofs/trust"
-    anchor = load_trust(_get_json(url))
+    body = _fetch(url, ca)
+    with _reading(f"the trust anchor from {url}"):
+        anchor = load_trust(body)
     warning = (
         f"UNSAFE trust: the anchor was fetched from {_origin(url)}; compare its genesis hash with the "
         "consortium's published one, or pass --trust with a file you got out of band"
     )
-    log.warning(warning)
     return anchor, warning
 
 
 # --- report -------------------------------------------------------------------------------------------
-def _time(ms: int) -> str:
-    return (
-        dt.datetime.fromtimestamp(ms / 1000, dt.UTC)
-        .astimezone(dt.timezone(dt.timedelta(hours=8)))
-        .isoformat(timespec="seconds")
-    )
+#: Event arguments the system contracts give in unix seconds (besides names ending in ``_at``; 0: none).
+_SECONDS_ARGS = frozenset({"valid_from", "valid_until", "deadline", "timestamp"})
+
+
+def _arg_value(name: str, value: Any) -> Any:
+    """An event argument as the CLI shows it: bytes as 0x-hex, unix seconds as a time (None for 0)."""
+    if isinstance(value, bytes):
+        return to_hex(value)
+    if (
+        isinstance(value, int)
+        and not isinstance(value, bool)
+        and (name in _SECONDS_ARGS or name.endswith("_at"))
+    ):
+        return show_time(value * 1000) if value else None
+    return value
+
+
+def _licence_until(valid_until_s: int) -> str:
+    return show_time(valid_until_s * 1000) if valid_until_s else "长期 (no end date)"
 
 
 def describe_event(event: VerifiedEvent) -> list[tuple[str, str]]:
@@ -124,7 +163,7 @@ def describe_event(event: VerifiedEvent) -> list[tuple[str, str]]:
         ("trusted anchor", event.trust),
         ("chain id", str(event.chain_id)),
         ("block", f"{event.height}  0x{event.block_hash.hex()}"),
-        ("block time", _time(event.block_time_ms)),
+        ("block time", show_time(event.block_time_ms)),
         ("sealed by", f"{len(event.sealed_by)} of {len(event.validators)} validators in force"),
         ("validator-set handovers followed", ", ".join(map(str, event.handovers)) or "none"),
         ("transaction", f"0x{event.tx_hash.hex()} (index {event.tx_index})"),
@@ -137,14 +176,14 @@ def describe_event(event: VerifiedEvent) -> list[tuple[str, str]]:
         rows.append(("event", f"{name} (log {event.log.index})"))
         if decoded:
             for key, value in decoded[1].items():
-                shown = to_hex(value) if isinstance(value, bytes) else str(value)
-                rows.append((f"  {key}", shown))
+                shown = _arg_value(key, value)
+                rows.append((f"  {key}", "none" if shown is None else str(shown)))
     if event.licence is not None:
         lic = event.licence
         rows += [
             ("licence id hash", f"0x{lic.id_hash.hex()}"),
             ("issuer", f"0x{lic.issuer.hex()} ({lic.issuer_org})"),
-            ("valid", f"{lic.valid_from} → {lic.valid_until or '长期 (no end date)'} (unix s)"),
+            ("valid", f"{show_time(lic.valid_from * 1000)} → {_licence_until(lic.valid_until)}"),
         ]
     if event.licence is not None and (event.state is None or event.state.licence is None):
         rows.append(("licence status", "not proven by this bundle (issuance only): ask for a fresh bundle"))
@@ -158,7 +197,10 @@ def describe_event(event: VerifiedEvent) -> list[tuple[str, str]]:
                 else ""
             )
             rows.append(
-                ("licence status", f"{s.licence.name} at height {s.height} ({_time(s.block_time_ms)}){stale}")
+                (
+                    "licence status",
+                    f"{s.licence.name} at height {s.height} ({show_time(s.block_time_ms)}){stale}",
+                )
             )
         else:
             rows.append(
@@ -167,9 +209,86 @@ def describe_event(event: VerifiedEvent) -> list[tuple[str, str]]:
     return rows
 
 
-def _print_failure(exc: VerificationError) -> None:
-    body = f"[bold]{type(exc).__name__}[/] ({exc.code})\n{exc.diagnostics()}"
-    console.print(Panel(body, title="[red]NOT VERIFIED[/]", border_style="red"))
+def _log_facts(event: VerifiedEvent) -> dict[str, Any] | None:
+    if event.log is None:
+        return None
+    decoded = event.log.decode()
+    return {
+        "log_index": event.log.index,
+        "address": event.log.address,
+        "contract": event.log.contract_name,
+        "name": decoded[0] if decoded else None,
+        "args": {key: _arg_value(key, value) for key, value in decoded[1].items()} if decoded else None,
+    }
+
+
+def _licence_facts(event: VerifiedEvent) -> dict[str, Any] | None:
+    lic = event.licence
+    if lic is None:
+        return None
+    return {
+        "identifier": lic.identifier or None,
+        "id_hash": lic.id_hash,
+        "type_id": lic.type_id,
+        "issuer": lic.issuer,
+        "issuer_org": lic.issuer_org,
+        "holder_commitment": lic.holder_commitment,
+        "document_hash": lic.document_hash,
+        "valid_from": show_time(lic.valid_from * 1000),
+        "valid_until": show_time(lic.valid_until * 1000) if lic.valid_until else None,
+        "jurisdiction": lic.jurisdiction,
+    }
+
+
+def _state_facts(event: VerifiedEvent) -> dict[str, Any] | None:
+    s = event.state
+    if s is None:
+        return None
+    return {
+        "kind": s.kind,
+        "height": s.height,
+        "block_hash": s.block_hash,
+        "block_time": show_time(s.block_time_ms),
+        "address": s.address,
+        "slot": hex(s.slot),
+        "value": hex(s.value),
+        "licence_status": s.licence.name if s.licence is not None else None,
+    }
+
+
+def event_facts(event: VerifiedEvent) -> dict[str, Any]:
+    """Return the verified facts for programs: snake_case keys, whole values (bytes as 0x-hex), times in
+    the CLI's one convention; ``event``, ``licence`` and ``state`` are null when the bundle proves none."""
+    return {
+        "trust": event.trust,
+        "chain_id": event.chain_id,
+        "height": event.height,
+        "block_hash": event.block_hash,
+        "block_time": show_time(event.block_time_ms),
+        "validators": event.validators,
+        "sealed_by": event.sealed_by,
+        "handovers": event.handovers,
+        "tx_hash": event.tx_hash,
+        "tx_index": event.tx_index,
+        "sender": event.sender,
+        "sender_public_key": event.sender_public_key,
+        "contract": event.contract,
+        "event": _log_facts(event),
+        "licence": _licence_facts(event),
+        "state": _state_facts(event),
+    }
+
+
+def _failure_detail(exc: VerificationError) -> dict[str, Any]:
+    """The failure's detail with its times (block_time_ms, ended_at in seconds) in the CLI's convention."""
+    detail = dict(exc.detail)
+    if "block_time_ms" in detail:
+        detail["block_time"] = show_time(int(detail.pop("block_time_ms")))
+    if "ended_at" in detail:
+        ended = detail.pop("ended_at")
+        if ended:
+            detail["ended_at"] = show_time(int(ended) * 1000)
+    return detail
 
 
 # --- commands -----------------------------------------------------------------------------------------
@@ -183,37 +302,40 @@ def verify_command(
     qr_payload: Annotated[
         str | None, typer.Option("--qr-payload", help="A decoded QR payload (XL1:… or a /verify link).")
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the verdict as JSON.")] = False,
+    ca: CaOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Verify a proof bundle offline against a trusted genesis or checkpoint; exit 1 if it does not verify."""
+    if qr_payload is not None:
+        bundle, origin = resolve_payload(qr_payload, ca)
+    elif source is not None:
+        bundle, origin = resolve_source(source, ca)
+    else:
+        raise UsageError("give a bundle FILE or URL, or --qr-payload")
+    anchor, warning = resolve_trust(trust, origin, ca)
+    if warning:
+        typer.echo(f"warning: {warning}", err=True)
     try:
-        if qr_payload is not None:
-            bundle, origin = resolve_source(qr_payload)
-        elif source is not None:
-            bundle, origin = resolve_source(source)
-        else:
-            raise FormatError("give a bundle FILE or URL, or --qr-payload")
-        anchor, warning = resolve_trust(trust, origin)
-        if warning and not as_json:
-            console.print(f"[yellow]{warning}[/]")
         event = Verifier(trust=anchor).verify_bundle(bundle)
     except VerificationError as exc:
+        detail = _failure_detail(exc)
         if as_json:
-            typer.echo(
-                json.dumps({"verified": False, "error": type(exc).__name__, **exc.to_dict()}, default=str)
+            emit_json(
+                {
+                    "verified": False,
+                    "error": type(exc).__name__,
+                    "code": exc.code,
+                    "message": exc.message,
+                    "detail": detail,
+                }
             )
-        else:
-            _print_failure(exc)
-        raise typer.Exit(1) from None
+        raise CheckFailed(
+            f"not verified: {exc.message}", code=exc.code, error=type(exc).__name__, **detail
+        ) from exc
     if as_json:
-        typer.echo(json.dumps({"verified": True, "facts": dict(describe_event(event))}, ensure_ascii=False))
+        emit_json({"verified": True, "facts": event_facts(event)})
         return
-    table = Table(title="[green]VERIFIED[/] — every fact below was checked", show_header=False)
-    table.add_column("fact", style="bold")
-    table.add_column("value")
-    for label, value in describe_event(event):
-        table.add_row(label, value)
-    console.print(table)
+    show_rows("VERIFIED — every fact below was checked", describe_event(event))
 
 
 @credential_app.command("qr")
@@ -226,19 +348,40 @@ def credential_qr(
     payload_out: Annotated[
         Path | None, typer.Option(help="Also write the payload text here (for `xinlian verify`).")
     ] = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Render a credential as a QR code carrying the compact bundle (or a /verify link when too big)."""
     from sdk.proofs.qr import make_credential_payload, render_qr
 
+    if out.suffix.lower() not in (".png", ".svg"):
+        raise UsageError(f"--out must name a .png or .svg file, not {out.name}")
+    data = _read_file(str(bundle), "bundle file")
+    with _reading(f"the bundle file {bundle}"):
+        proof = load_bundle(data)
     try:
-        credential = make_credential_payload(load_bundle(bundle.read_bytes()), base_url)
+        credential = make_credential_payload(proof, base_url)
+    except FormatError as exc:  # too big for a QR code without --base-url
+        raise UsageError(exc.message, **exc.detail) from exc
+    try:
         version = render_qr(credential.payload, out)
-    except VerificationError as exc:
-        _print_failure(exc)
-        raise typer.Exit(1) from None
-    if payload_out is not None:
-        payload_out.write_text(credential.payload + "\n", encoding="utf-8")
-    console.print(
+        if payload_out is not None:
+            payload_out.write_text(credential.payload + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise OutputError(f"cannot write {exc.filename or out}: {exc.strerror or exc}") from exc
+    if as_json:
+        emit_json(
+            {
+                "out": str(out),
+                "payload_out": str(payload_out) if payload_out is not None else None,
+                "qr_version": version,
+                "kind": credential.kind,
+                "payload_chars": len(credential.payload),
+                "bundle_bytes": credential.bundle_bytes,
+                "payload": credential.payload,
+            }
+        )
+        return
+    say(
         f"QR version {version} ({credential.kind}): {len(credential.payload)} characters, "
         f"bundle {credential.bundle_bytes} bytes deflated → {out}"
     )

@@ -144,10 +144,44 @@ class DrugAlertError(DomainError):
         return str(self.detail.get("reason", ""))
 
 
+class ConfigError(XinlianError):
+    """A node or network configuration is missing, malformed or inconsistent (node.config reads them)."""
+
+    code = "bad_config"
+
+
 class ClientError(XinlianError):
     """The node answered with an error, or could not be reached."""
 
     code = "client_error"
+
+
+# --- the command line (sdk/exit_codes.py maps every error to the exit status it ends `xinlian` with) -------
+class UsageError(XinlianError):
+    """A command was called in a way it cannot run: an output exists without --force, an environment
+    variable it was pointed at is empty, a command needs the node extra that is not installed."""
+
+    code = "usage"
+
+
+class InputError(XinlianError):
+    """An input a command was given cannot be read: a missing or unreadable file, a malformed bundle, trust
+    file, payload, identifier or code. Raised before anything is checked, so it never means "not valid"."""
+
+    code = "unreadable_input"
+
+
+class OutputError(XinlianError):
+    """A file a command was asked to write cannot be written."""
+
+    code = "cannot_write"
+
+
+class CheckFailed(XinlianError):
+    """A check came out negative: a licence that is not VALID, a drug code that is not authentic or is held,
+    a failed self-test. The command still printed what it found."""
+
+    code = "check_failed"
 
 
 # --- verification -----------------------------------------------------------------------------------

@@ -55,7 +55,9 @@ class Genesis:
         return 0
 
     def describe(self) -> str:
-        return f"genesis {self.genesis_hash.hex()[:16]}… of chain {self.chain_id}"
+        """The anchor for people, with its whole hash: a shortened one could not be compared with the
+        consortium's published value."""
+        return f"genesis 0x{self.genesis_hash.hex()} of chain {self.chain_id}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +92,8 @@ class Checkpoint:
         return self.header.height
 
     def describe(self) -> str:
-        return f"checkpoint {self.header.block_hash.hex()[:16]}… at height {self.header.height}"
+        """The anchor for people, with its whole block hash (see Genesis.describe)."""
+        return f"checkpoint 0x{self.header.block_hash.hex()} at height {self.header.height}"
 
 
 Trust = Genesis | Checkpoint

@@ -15,7 +15,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -429,10 +428,9 @@ class Verifier:
         if s.kind == "licence" and licence is not None:
             status = judge_licence(licence, value, header)
             if status.code != rule.valid:
-                since = f", since {_utc(status.ended_at * 1000)}" if status.ended_at else ""
+                # No time in the message: callers show block_time_ms and ended_at in their own convention.
                 raise StatusError(
-                    f"the licence is {status.name} at height {header.height} "
-                    f"(block time {_utc(header.timestamp_ms)}{since}); "
+                    f"the licence is {status.name} at height {header.height}; "
                     f"it was issued at height {event_height}",
                     status=status.name,
                     height=header.height,
@@ -450,7 +448,3 @@ class Verifier:
             kind=s.kind,
             licence=status,
         )
-
-
-def _utc(timestamp_ms: int) -> str:
-    return dt.datetime.fromtimestamp(timestamp_ms / 1000, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")

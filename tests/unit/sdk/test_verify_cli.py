@@ -14,7 +14,7 @@ from PIL import Image
 from test_verify import REVOKED, SyntheticChain, issue, licence_slot
 from typer.testing import CliRunner
 
-from sdk.cli_verify import register
+from sdk.cli import app as xinlian
 from sdk.proofs.bundle import decode_compact
 from sdk.proofs.qr import make_credential_payload
 from sdk.proofs.trust import trust_to_json
@@ -24,10 +24,7 @@ runner = CliRunner()
 
 @pytest.fixture(scope="module")
 def app() -> typer.Typer:
-    app = typer.Typer()
-    app.command("version")(lambda: None)  # a second command keeps typer in sub-command mode
-    register(app)
-    return app
+    return xinlian  # the real command line: its root group turns typed failures into exit statuses
 
 
 @pytest.fixture(scope="module")
@@ -51,26 +48,30 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 def test_verify_prints_the_verified_facts(app: typer.Typer, files: dict[str, Path]) -> None:
     result = runner.invoke(app, ["verify", str(files["bundle"]), "--trust", str(files["trust"])])
     assert result.exit_code == 0, result.output
-    assert "VERIFIED" in result.output and "VALID at height 2" in result.output
+    assert "VERIFIED" in result.stdout and "VALID at height 2" in result.stdout
+    assert result.stderr == ""
 
 
 def test_verify_exits_1_with_the_diagnostic(app: typer.Typer, files: dict[str, Path], tmp_path: Path) -> None:
     result = runner.invoke(app, ["verify", str(files["revoked"]), "--trust", str(files["trust"])])
     assert result.exit_code == 1
-    assert "StatusError" in result.output and "REVOKED at height 3" in result.output
+    assert result.stdout == ""
+    assert result.stderr.startswith("error: not verified: the licence is REVOKED at height 3")
+    assert "error=StatusError" in result.stderr and result.stderr.count("\n") == 1
     doc = json.loads(files["bundle"].read_text())
     doc["event"]["tx_proof"][0] = "0x" + "00" * 32
     tampered = tmp_path / "tampered.json"
     tampered.write_text(json.dumps(doc))
     result = runner.invoke(app, ["verify", str(tampered), "--trust", str(files["trust"]), "--json"])
     assert result.exit_code == 1
-    verdict = json.loads(result.output)
+    verdict = json.loads(result.stdout)
     assert verdict["verified"] is False and verdict["error"] == "ProofError"
+    assert verdict["code"] == "bundle_proof" and result.stderr.startswith("error: not verified: ")
 
 
-def test_verify_without_trust_is_refused(app: typer.Typer, files: dict[str, Path]) -> None:
+def test_verify_without_trust_is_a_usage_error(app: typer.Typer, files: dict[str, Path]) -> None:
     result = runner.invoke(app, ["verify", str(files["bundle"])])
-    assert result.exit_code == 1 and "no trust anchor" in result.output
+    assert result.exit_code == 2 and "no trust anchor" in result.stderr and result.stdout == ""
 
 
 @pytest.mark.parametrize("suffix", [".png", ".svg"])

@@ -1,0 +1,152 @@
+"""The conventions every `xinlian` command follows (docs/cli.md), in one place.
+
+- Results go to stdout: a table for people on a terminal, plain ``label  value`` lines when stdout is piped
+  (never truncated or wrapped, so a hash can be copied or grepped whole), one JSON document with ``--json``.
+- Failures go to stderr as one line, ``error: <message> (<code>…)``, printed without rich markup so text such
+  as ``[code]`` stays literal; the exit status comes from sdk.exit_codes. stdout is empty unless the command
+  has a result to show (a negative verdict is a result: exit 1 still prints it).
+- Times are shown one way: ISO 8601 with the offset of one zone, Asia/Shanghai unless XINLIAN_TZ names
+  another (``show_time``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+from typer.core import TyperGroup
+
+from sdk.client import Client
+from sdk.errors import InputError, UsageError, XinlianError
+from sdk.exit_codes import exit_code_for
+
+__all__ = [
+    "DEFAULT_NODE_URL",
+    "ZONE_ENV",
+    "CaOption",
+    "JsonOption",
+    "UrlOption",
+    "XinlianGroup",
+    "emit_json",
+    "open_client",
+    "say",
+    "show_rows",
+    "show_time",
+]
+
+_DEFAULT_ZONE = "Asia/Shanghai"
+ZONE_ENV = "XINLIAN_TZ"
+#: Node 0 of `make run` / `xinlian demo`.
+DEFAULT_NODE_URL = "https://127.0.0.1:8545"
+
+# markup=False: nothing a command prints (a path, a node's message, a licence's reason) is read as markup.
+# soft_wrap=True: lines are never cut to the console width, which is 80 columns when stdout is a pipe.
+stdout = Console(soft_wrap=True, markup=False, highlight=False, emoji=False)
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as one JSON document.")]
+UrlOption = Annotated[str, typer.Option("--url", envvar="XINLIAN_URL", help="The node's API URL.")]
+CaOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--ca",
+        envvar="XINLIAN_CA",
+        help="CA certificate (PEM) to check an https node against, e.g. var/devnet/tls/ca.pem.",
+    ),
+]
+
+
+# --- failures ---------------------------------------------------------------------------------------------
+def _report_error(error: XinlianError) -> None:
+    """Write ``error`` to stderr as one line: message, code and detail, without markup or traceback."""
+    detail = ", ".join(f"{key}={_plain(value)}" for key, value in error.detail.items())
+    line = f"error: {error.message} ({error.code}{': ' + detail if detail else ''})"
+    typer.echo(line.replace("\r", " ").replace("\n", " "), err=True)
+
+
+class XinlianGroup(TyperGroup):
+    """The root `xinlian` group: every command below it (plugins' too) that fails with a typed error ends
+    the same way, one stderr line and the exit status sdk.exit_codes gives that error."""
+
+    # ctx is typer's click Context (vendored as typer._click by recent typer, click's own before): Any.
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except XinlianError as error:
+            _report_error(error)
+            raise typer.Exit(exit_code_for(error)) from None
+
+
+# --- results ----------------------------------------------------------------------------------------------
+def say(text: str) -> None:
+    """Print one line of result text to stdout, literally and unwrapped."""
+    stdout.print(text)
+
+
+def _plain(value: Any) -> Any:
+    """``value`` as JSON takes it: bytes as 0x-hex, tuples as lists, mappings with string keys."""
+    if isinstance(value, bytes):
+        return "0x" + value.hex()
+    if isinstance(value, Mapping):
+        return {str(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
+
+
+def emit_json(document: Mapping[str, Any]) -> None:
+    """Print ``document`` as one line of JSON (UTF-8 text kept readable) to stdout."""
+    typer.echo(json.dumps(_plain(document), ensure_ascii=False))
+
+
+def show_rows(title: str, rows: Sequence[tuple[str, str]], *, ok: bool = True) -> None:
+    """Print a titled list of (label, value) rows: a table on a terminal (long values fold onto more lines,
+    never cut), plain aligned lines when piped."""
+    if not stdout.is_terminal:
+        say(title)
+        width = max((len(label) for label, _ in rows), default=0)
+        for label, value in rows:
+            say(f"{label.ljust(width)}  {value}")
+        return
+    table = Table(title=Text(title, style="bold green" if ok else "bold red"), show_header=False)
+    table.add_column("label", style="bold", no_wrap=True)
+    table.add_column("value", overflow="fold")
+    for label, value in rows:
+        table.add_row(Text(label), Text(value))
+    stdout.print(table)
+
+
+# --- time -------------------------------------------------------------------------------------------------
+def _display_zone() -> ZoneInfo:
+    name = os.environ.get(ZONE_ENV) or _DEFAULT_ZONE
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise UsageError(f"{ZONE_ENV}={name!r} names no IANA time zone (e.g. {_DEFAULT_ZONE}, UTC)") from exc
+
+
+def show_time(unix_ms: int) -> str:
+    """The one way the CLI shows an instant: ISO 8601 with the display zone's offset, to the second
+    (milliseconds when the instant has them), e.g. 2025-03-01T09:30:00+08:00."""
+    moment = dt.datetime.fromtimestamp(unix_ms / 1000, dt.UTC).astimezone(_display_zone())
+    return moment.isoformat(timespec="seconds" if unix_ms % 1000 == 0 else "milliseconds")
+
+
+# --- nodes ------------------------------------------------------------------------------------------------
+def open_client(url: str, ca: Path | None, *, timeout: float = 20.0) -> Client:
+    """An anonymous client of the node at ``url``; raises InputError when the CA file cannot be read (the
+    node's own failures surface later, when it is asked)."""
+    try:
+        return Client(url, ca=ca, timeout=timeout)
+    except OSError as exc:  # ssl.SSLError (a file that is no PEM certificate) is an OSError
+        raise InputError(f"cannot read the CA certificate {ca}: {exc}", path=str(ca)) from exc
