@@ -45,7 +45,6 @@ ACCOUNT_KEY_FILE: Final = "account.pem"
 VALIDATOR_KEY_FILE: Final = "validator.pem"
 NODE_KEY_FILE: Final = "node.pem"  # the p2p identity of a non-validator node
 PUBLIC_KEYS_FILE: Final = "public.json"
-DEFAULT_PASSWORD_ENV: Final = "XINLIAN_KEY_PASSWORD"  # noqa: S105 — a variable name, not a password
 
 _HOST = re.compile(r"^[A-Za-z0-9.\-]+$")
 
