@@ -241,11 +241,11 @@ def assemble_genesis(
     USCC or a genesis without validators."""
     for label, values in (
         ("USCC", [m.uscc for m in members]),
-        ("key", [k for m in members for k in (m.account_key, m.node_key)]),
+        ("key", [k.hex()[:16] + "…" for m in members for k in (m.account_key, m.node_key)]),
         ("API endpoint", [m.api for m in members]),
         ("p2p endpoint", [m.p2p for m in members]),
     ):
-        repeated = {str(v) if isinstance(v, str) else v.hex()[:16] for v in values if values.count(v) > 1}
+        repeated = {v for v in values if values.count(v) > 1}
         if repeated:
             raise ConfigError(f"member files repeat a {label}: {sorted(repeated)}")
     by_uscc = {m.uscc: m for m in members}

@@ -112,7 +112,7 @@ def run_ceremony(base: Path) -> Ceremony:
         orgs.append(org)
     members = [coordinator / f"{folder}.json" for folder, _, _ in ORGANISATIONS]
     out = xinlian(
-        "genesis", "assemble", *members, "--chain-id", CHAIN_ID, "--out", coordinator / "genesis.json",
+        "genesis", "assemble", *members, "--chain-id", str(CHAIN_ID), "--out", coordinator / "genesis.json",
         "--committee", orgs[0].uscc, "--committee", orgs[1].uscc, "--committee", orgs[2].uscc,
         "--param", "block_period_ms=100",
     )  # fmt: skip
