@@ -15,6 +15,7 @@ from node.ceremony import compute_genesis_hash
 from node.config import ChainConfig, ConfigError, NodeConfig
 from node.genesis import (
     GenesisAccount,
+    GenesisFile,
     GenesisOrganisation,
     GenesisSignature,
     compose_genesis,
@@ -59,6 +60,26 @@ def _write_key(path: Path, key: PrivateKey) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as fh:
         fh.write(key.to_pem())
+
+
+def seal_demo_genesis(out_dir: str | Path) -> bool:
+    """Sign the genesis of a demo network written before genesis signatures existed with the validator keys
+    its folder holds (keys/validator-N.pem), so that its nodes start again; returns whether it rewrote
+    genesis.json. Raises ConfigError for a missing or malformed genesis."""
+    path = Path(out_dir) / "genesis.json"
+    genesis = GenesisFile.load(path)
+    if genesis.signatures:
+        return False
+    keys = [PrivateKey.from_pem(p.read_bytes()) for p in sorted(path.parent.glob("keys/validator-*.pem"))]
+    genesis_hash = compute_genesis_hash(genesis)
+    chain_id = genesis.chain.chain_id
+    sealed = genesis.with_signatures(
+        GenesisSignature.create(k, chain_id, genesis_hash)
+        for k in keys
+        if k.public_key.to_bytes() in genesis.spec.validators
+    )
+    path.write_text(sealed.to_json(), encoding="utf-8")
+    return True
 
 
 def init_network(
