@@ -27,7 +27,10 @@ def network_init(
         bool, typer.Option(help="Serve the APIs over TLS with a local CA (tls/ca.pem) and node certificates.")
     ] = False,
 ) -> None:
-    """Write genesis.json, keys (validators and demo organisations) and one node config per validator."""
+    """Write genesis.json, keys (validators and demo organisations) and one node config per validator.
+
+    A demo: one folder holds every key and signs the genesis with all of them. Independent organisations
+    use `xinlian genesis` (docs/operations.md)."""
     from node.demo_network import init_network
 
     path = init_network(
