@@ -265,6 +265,8 @@ def test_outsider_signatures_do_not_count(four: tuple[Path, list[MemberFile]]) -
     assert genesis.with_signatures(outsiders).signatures == ()  # not validators: dropped
     forged = dataclasses.replace(genesis, signatures=tuple(outsiders))
     assert forged.count_valid_signatures(genesis_hash) == 0
+    malformed = tuple(GenesisSignature(v, b"\x01" * 10) for v in genesis.spec.validators)
+    assert dataclasses.replace(genesis, signatures=malformed).count_valid_signatures(genesis_hash) == 0
 
 
 def _write(path: Path, text: str) -> Path:
