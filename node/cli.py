@@ -1,4 +1,5 @@
-"""Node commands for the `xinlian` CLI: network init, node run, and the local demo consortium."""
+"""Node commands for the `xinlian` CLI: network init, node run and init, the local demo consortium; the
+genesis ceremony commands are in node.ceremony_cli."""
 
 from __future__ import annotations
 
@@ -28,7 +29,10 @@ def network_init(
     ] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Write genesis.json, keys (validators and demo organisations) and one node config per validator."""
+    """Write genesis.json, keys (validators and demo organisations) and one node config per validator.
+
+    A demo: one folder holds every key and signs the genesis with all of them. Independent organisations
+    use `xinlian genesis` (docs/operations.md)."""
     from node.demo_network import init_network
 
     if (out / "genesis.json").exists():  # said here as a usage error: the folder is the caller's choice
@@ -179,7 +183,11 @@ def register(app: typer.Typer) -> None:
             found = False
         if not found:
             raise ImportError(f"No module named {module!r}", name=module)
+    from node.ceremony_cli import genesis_app, node_init
+
     app.add_typer(network_app, name="network")
+    app.add_typer(genesis_app, name="genesis")
+    node_app.command("init")(node_init)
     app.add_typer(node_app, name="node")
     app.command("demo")(demo)
     app.command("devnet")(devnet)

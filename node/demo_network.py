@@ -11,21 +11,18 @@ import os
 from pathlib import Path
 from typing import Any
 
+from node.ceremony import compute_genesis_hash
 from node.config import ChainConfig, ConfigError, NodeConfig
 from node.genesis import (
-    ROLE_IDS,
     GenesisAccount,
     GenesisFile,
     GenesisOrganisation,
-    GenesisRole,
-    GenesisSpec,
-    get_system_contracts,
-    load_runtime_code,
+    GenesisSignature,
+    compose_genesis,
 )
 from node.tls import create_local_ca, issue_node_certificate
 from sdk.crypto import PrivateKey, address_from_public_key
 from sdk.identifiers import compute_org_code_check, compute_uscc_check
-from sdk.types import sort_validators
 
 
 def make_uscc(region: str, serial: int) -> str:
@@ -65,6 +62,26 @@ def _write_key(path: Path, key: PrivateKey) -> None:
         fh.write(key.to_pem())
 
 
+def seal_demo_genesis(out_dir: str | Path) -> bool:
+    """Sign the genesis of a demo network written before genesis signatures existed with the validator keys
+    its folder holds (keys/validator-N.pem), so that its nodes start again; returns whether it rewrote
+    genesis.json. Raises ConfigError for a missing or malformed genesis."""
+    path = Path(out_dir) / "genesis.json"
+    genesis = GenesisFile.load(path)
+    if genesis.signatures:
+        return False
+    keys = [PrivateKey.from_pem(p.read_bytes()) for p in sorted(path.parent.glob("keys/validator-*.pem"))]
+    genesis_hash = compute_genesis_hash(genesis)
+    chain_id = genesis.chain.chain_id
+    sealed = genesis.with_signatures(
+        GenesisSignature.create(k, chain_id, genesis_hash)
+        for k in keys
+        if k.public_key.to_bytes() in genesis.spec.validators
+    )
+    path.write_text(sealed.to_json(), encoding="utf-8")
+    return True
+
+
 def init_network(
     out_dir: str | Path,
     *,
@@ -96,9 +113,7 @@ def init_network(
     for i, key in enumerate(validator_keys):
         _write_key(out / "keys" / f"validator-{i}.pem", key)
 
-    orgs: list[GenesisOrganisation] = []
-    members: list[GenesisAccount] = []
-    roles: list[GenesisRole] = []
+    members: list[tuple[GenesisOrganisation, GenesisAccount, tuple[str, ...]]] = []
     directory: list[dict[str, Any]] = []
     for i, (name, region, role_names) in enumerate(DEMO_ORGANISATIONS):
         uscc = make_uscc(region, 10_000_001 + i)
@@ -106,9 +121,13 @@ def init_network(
         key_path = out / "keys" / f"org-{i}.pem"
         _write_key(key_path, key)
         address = address_from_public_key(key.public_key.to_bytes())
-        orgs.append(GenesisOrganisation(uscc=uscc, name=name))
-        members.append(GenesisAccount(address=address, uscc=uscc, name=name))
-        roles.extend(GenesisRole(address=address, role=ROLE_IDS[r]) for r in role_names)
+        members.append(
+            (
+                GenesisOrganisation(uscc=uscc, name=name),
+                GenesisAccount(address=address, uscc=uscc, name=name),
+                role_names,
+            )
+        )
         directory.append(
             {
                 "name": name,
@@ -118,22 +137,23 @@ def init_network(
                 "roles": list(role_names),
             }
         )
-    committee = tuple(m.address for m in members[: max(1, min(committee_size, len(members)))])
-    genesis = GenesisFile(
-        chain=ChainConfig(chain_id=chain_id, **(chain_overrides or {})),
-        spec=GenesisSpec(
-            validators=tuple(sort_validators([k.public_key.to_bytes() for k in validator_keys])),
-            organisations=tuple(orgs),
-            accounts=tuple(members),
-            committee=committee,
-            threshold=len(committee) // 2 + 1,
-            roles=tuple(roles),
-            system_contracts=get_system_contracts(),
-            timestamp_ms=timestamp_ms,
-            governance_code=load_runtime_code("Governance"),
-        ),
+    committee = tuple(
+        account.address for _, account, _ in members[: max(1, min(committee_size, len(members)))]
     )
-    genesis.validate()
+    unsigned = compose_genesis(
+        ChainConfig(chain_id=chain_id, **(chain_overrides or {})),
+        validators=[k.public_key.to_bytes() for k in validator_keys],
+        members=members,
+        committee=committee,
+        threshold=len(committee) // 2 + 1,
+        timestamp_ms=timestamp_ms,
+    )
+    # This demo holds every validator key, so it approves its own genesis with all of them; a real
+    # consortium's validators each sign on their own machine (node.ceremony, docs/operations.md).
+    genesis_hash = compute_genesis_hash(unsigned)
+    genesis = unsigned.with_signatures(
+        GenesisSignature.create(k, chain_id, genesis_hash) for k in validator_keys
+    )
     (out / "genesis.json").write_text(genesis.to_json(), encoding="utf-8")
     (out / "orgs.json").write_text(json.dumps(directory, indent=2, ensure_ascii=False), encoding="utf-8")
     peers = [f"127.0.0.1:{p2p_port + i}" for i in range(validators)]

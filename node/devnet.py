@@ -19,7 +19,7 @@ from typing import IO, Any
 import httpx
 
 from node.config import ConfigError, NodeConfig
-from node.demo_network import get_local_ca_path, init_network
+from node.demo_network import get_local_ca_path, init_network, seal_demo_genesis
 
 #: Chain parameters of a devnet (four processes sharing a few cores). Round 0 must fit building a block
 #: and re-executing it on the validators (the runtime sizes blocks to a quarter of the round timeout at
@@ -265,6 +265,8 @@ def run_devnet(
         )
         echo(f"initialised a {validators}-validator consortium in {out}")
     else:
+        if seal_demo_genesis(out):
+            echo(f"signed the genesis of {out} with its validator keys (nodes need a signed genesis now)")
         echo(f"resuming the consortium in {out} (delete the folder to start over)")
     net = Devnet(out)
     try:

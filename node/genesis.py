@@ -10,8 +10,8 @@ block from it. No EVM import here.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final, Protocol
 
@@ -19,10 +19,12 @@ from eth_abi.abi import encode as abi_encode
 from eth_utils.abi import function_signature_to_4byte_selector
 
 from node.config import PROTOCOL_VERSION, ChainConfig, ConfigError
-from sdk.crypto import PublicKey
+from sdk.crypto import PrivateKey, PublicKey
 from sdk.domains.calendar import encode_calendar_initialize
+from sdk.encoding import encode_bytes, encode_int, encode_list
 from sdk.errors import ExecutionError, XinlianError
 from sdk.identifiers import validate_uscc
+from sdk.proofs.certificate import compute_quorum
 from sdk.proofs.merkle import MerkleAccumulator
 from sdk.system import (  # defined once for SDK and node; re-exported here for node modules
     AUDIT_ACCREDITOR as AUDIT_ACCREDITOR,
@@ -194,6 +196,39 @@ def get_system_contracts() -> tuple[SystemContract, ...]:
 # --- the genesis file -------------------------------------------------------------------------------------
 GENESIS_FORMAT: Final = "xinlian-genesis/1"
 ROLE_NAMES: Final[dict[bytes, str]] = {role: name for name, role in ROLE_IDS.items()}
+#: Domain tag of the message a genesis validator signs to approve a genesis (``genesis_signature_preimage``).
+GENESIS_SIGNATURE_TAG: Final = b"xinlian/genesis/1"
+
+
+def genesis_signature_preimage(chain_id: int, genesis_hash: bytes) -> bytes:
+    """Return RLP([GENESIS_SIGNATURE_TAG, chain_id, genesis_hash]), what a validator signs to approve a
+    genesis: the hash of its height-0 block, which commits to the chain parameters, the first validator set
+    and the whole genesis state. Raises ConfigError for a hash that is not 32 bytes."""
+    if len(genesis_hash) != 32 or chain_id < 0:
+        raise ConfigError("a genesis signature covers a 32-byte genesis hash and a chain id >= 0")
+    return encode_list(
+        (encode_bytes(GENESIS_SIGNATURE_TAG), encode_int(chain_id), encode_bytes(genesis_hash))
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class GenesisSignature:
+    """One genesis validator's SM2 signature (64 bytes r‖s) of ``genesis_signature_preimage``."""
+
+    validator: bytes  # the validator's 64-byte public key
+    signature: bytes
+
+    @classmethod
+    def create(cls, key: PrivateKey, chain_id: int, genesis_hash: bytes) -> GenesisSignature:
+        return cls(key.public_key.to_bytes(), key.sign(genesis_signature_preimage(chain_id, genesis_hash)))
+
+    def is_valid(self, chain_id: int, genesis_hash: bytes) -> bool:
+        """Whether the signature verifies for ``validator`` over this chain id and genesis hash."""
+        try:
+            key = PublicKey.from_bytes(self.validator)
+        except (ValueError, XinlianError):
+            return False
+        return key.is_valid_signature(genesis_signature_preimage(chain_id, genesis_hash), self.signature)
 
 
 @dataclass(frozen=True)
@@ -203,10 +238,48 @@ class GenesisFile:
     It is self-contained: the runtime code of Governance and of every system contract is in the file, so the
     genesis state never depends on which contract builds a node happens to have on disk. In JSON, byte
     strings are hex and roles are listed by name under the account that holds them.
+
+    ``signatures`` (JSON ``"signatures"``) are the genesis validators' approvals of the genesis hash; they
+    are not part of that hash. A node starts only from a genesis that a quorum of its validators signed
+    (``check_signatures``).
     """
 
     chain: ChainConfig
     spec: GenesisSpec
+    signatures: tuple[GenesisSignature, ...] = ()
+
+    def with_signatures(self, signatures: Iterable[GenesisSignature]) -> GenesisFile:
+        """Return this genesis carrying ``signatures`` (one per validator, in validator order)."""
+        by_validator = {s.validator: s for s in signatures}
+        ordered = tuple(by_validator[v] for v in self.spec.validators if v in by_validator)
+        return replace(self, signatures=ordered)
+
+    def count_valid_signatures(self, genesis_hash: bytes) -> int:
+        """How many distinct genesis validators validly signed ``genesis_hash`` for this chain."""
+        validators = set(self.spec.validators)
+        signers = {
+            s.validator
+            for s in self.signatures
+            if s.validator in validators and s.is_valid(self.chain.chain_id, genesis_hash)
+        }
+        return len(signers)
+
+    def check_signatures(self, genesis_hash: bytes) -> int:
+        """Return the number of valid validator signatures over ``genesis_hash``; raises ConfigError
+        (code ``genesis_unsigned``) when they are fewer than the QBFT quorum of the genesis validators."""
+        found = self.count_valid_signatures(genesis_hash)
+        needed = compute_quorum(len(self.spec.validators))
+        if found < needed:
+            raise ConfigError(
+                f"the genesis carries {found} valid validator signature(s) over its hash "
+                f"0x{genesis_hash.hex()} for chain {self.chain.chain_id}; its {len(self.spec.validators)} "
+                f"validators need {needed} (seal it with `xinlian genesis seal`)",
+                code="genesis_unsigned",
+                found=found,
+                needed=needed,
+                genesis_hash="0x" + genesis_hash.hex(),
+            )
+        return found
 
     @property
     def governance_address(self) -> bytes:
@@ -248,6 +321,10 @@ class GenesisFile:
                 for c in spec.system_contracts
             ],
         }
+        if self.signatures:
+            data["signatures"] = [
+                {"validator": s.validator.hex(), "signature": s.signature.hex()} for s in self.signatures
+            ]
         return json.dumps(data, indent=2, ensure_ascii=False)
 
     @classmethod
@@ -306,7 +383,14 @@ class GenesisFile:
                     for c in raw.get("system_contracts", ())
                 ),
             )
-            genesis = cls(chain=ChainConfig(**raw["chain"]), spec=spec)
+            signatures = tuple(
+                GenesisSignature(
+                    validator=_hex_bytes(str(g["validator"]), "signature's validator key"),
+                    signature=_hex_bytes(str(g["signature"]), "signature"),
+                )
+                for g in raw.get("signatures", ())
+            )
+            genesis = cls(chain=ChainConfig(**raw["chain"]), spec=spec, signatures=signatures)
         except (KeyError, TypeError, ValueError) as exc:
             raise ConfigError(f"{source}: malformed genesis ({exc!r})") from exc
         genesis.validate()
@@ -349,6 +433,43 @@ class GenesisFile:
             if c.name in seen or len(c.address) != 20:
                 raise ConfigError(f"system contract {c.name} is repeated or has a malformed address")
             seen.add(c.name)
+
+
+def compose_genesis(
+    chain: ChainConfig,
+    *,
+    validators: Sequence[bytes],
+    members: Sequence[tuple[GenesisOrganisation, GenesisAccount, Sequence[str]]],
+    committee: Sequence[bytes],
+    threshold: int,
+    timestamp_ms: int,
+) -> GenesisFile:
+    """Return a checked, unsigned genesis: ``validators`` (64-byte SM2 keys, any order), one
+    (organisation, admin account, global role names) per member, the committee's account addresses and its
+    threshold, with Governance and the system contracts built in contracts/build/.
+
+    Used by the demo network and by the genesis ceremony (node.ceremony). Raises ConfigError naming an
+    unknown role or an inconsistent document; IdentifierError for a malformed USCC.
+    """
+    roles: list[GenesisRole] = []
+    for _, account, names in members:
+        roles.extend(GenesisRole(address=account.address, role=_role_id(account, name)) for name in names)
+    genesis = GenesisFile(
+        chain=chain,
+        spec=GenesisSpec(
+            validators=tuple(sort_validators(list(validators))),
+            organisations=tuple(org for org, _, _ in members),
+            accounts=tuple(account for _, account, _ in members),
+            committee=tuple(committee),
+            threshold=threshold,
+            roles=tuple(roles),
+            system_contracts=get_system_contracts(),
+            timestamp_ms=timestamp_ms,
+            governance_code=load_runtime_code("Governance"),
+        ),
+    )
+    genesis.validate()
+    return genesis
 
 
 def _hex(value: bytes) -> str:

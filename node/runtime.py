@@ -189,6 +189,8 @@ class Node:
         self.engine = make_engine(config, self.state_db, self.chain.chain_id)
         genesis_block = build_genesis(self.engine, self.genesis)
         self.genesis_hash = genesis_block.header.block_hash
+        # Only a genesis a quorum of its own validators approved may start a chain (node.ceremony).
+        self.genesis.check_signatures(self.genesis_hash)
         self.ledger = Ledger(
             self.chain,
             self.store,
@@ -206,10 +208,7 @@ class Node:
         self.state_db.clear_pending()
         self.key: PrivateKey | None = None
         if config.validator_key_path:
-            password = (
-                os.environ.get(config.key_password_env, "").encode() if config.key_password_env else None
-            )
-            self.key = PrivateKey.from_pem(Path(config.validator_key_path).read_bytes(), password or None)
+            self.key = PrivateKey.from_pem(Path(config.validator_key_path).read_bytes(), self._key_password())
         self.consensus_config = compute_consensus_config(self.chain)
         self.verifier = LockedVerifier()
         self.wal = SqlWal(self.store)
@@ -220,6 +219,11 @@ class Node:
         self.api_limits = compute_api_limits(config)
         self.driver: ConsensusDriver | None = None
         self.p2p: PeerService | None = None
+
+    def _key_password(self) -> bytes | None:
+        """The password of the node's key files, from the environment variable ``key_password_env``."""
+        env = self.config.key_password_env
+        return (os.environ.get(env, "").encode() or None) if env else None
 
     @property
     def wants_peers(self) -> bool:
@@ -243,7 +247,9 @@ class Node:
         if self.wants_peers:
             identity = self.key
             if identity is None and self.config.node_key_path:
-                identity = PrivateKey.from_pem(Path(self.config.node_key_path).read_bytes())
+                identity = PrivateKey.from_pem(
+                    Path(self.config.node_key_path).read_bytes(), self._key_password()
+                )
             if identity is None:  # an observer without a configured key: validators will refuse it
                 identity = PrivateKey.generate()
             self.p2p = PeerService(

@@ -105,7 +105,7 @@ def keys_new(
 
 
 #: The commands each plugin adds, so that every one of them explains what to install when it cannot load.
-_PLUGIN_COMMANDS = {"node": ("node", "network", "devnet", "demo")}
+_PLUGIN_COMMANDS = {"node": ("node", "network", "genesis", "devnet", "demo")}
 
 
 def _load_plugins() -> None:

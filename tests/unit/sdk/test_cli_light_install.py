@@ -14,8 +14,14 @@ REPO = Path(__file__).resolve().parents[3]
 
 @pytest.mark.parametrize(
     "command",
-    [["node", "run", "--config", "node.json"], ["network", "init", "--dir", "net"], ["demo"], ["devnet"]],
-    ids=["node run", "network init", "demo", "devnet"],
+    [
+        ["node", "run", "--config", "node.json"],
+        ["network", "init", "--dir", "net"],
+        ["genesis", "keys", "--dir", "net"],
+        ["demo"],
+        ["devnet"],
+    ],
+    ids=["node run", "network init", "genesis keys", "demo", "devnet"],
 )
 def test_node_commands_on_the_light_install_say_what_to_install(tmp_path: Path, command: list[str]) -> None:
     # Without py-evm: `import eth` fails, as on an install without the node extra.

@@ -1,0 +1,259 @@
+"""`xinlian genesis …` and `xinlian node init`: the genesis ceremony of independent organisations.
+
+The logic is in node.ceremony; these commands read and write its files. Errors are XinlianErrors (mostly
+ConfigError), which the `xinlian` entry point prints with their code and turns into exit status 1.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+
+from node.config import ConfigError
+
+if TYPE_CHECKING:
+    from node.genesis import GenesisFile
+
+#: Where the ceremony commands read the key password from unless told otherwise.
+DEFAULT_PASSWORD_ENV = "XINLIAN_KEY_PASSWORD"  # noqa: S105 — a variable name, not a password
+console = Console()
+genesis_app = typer.Typer(
+    help="Genesis ceremony: keys, member files, assembling, signing and sealing a genesis.",
+    no_args_is_help=True,
+)
+
+PasswordEnv = Annotated[
+    str,
+    typer.Option(
+        "--password-env",
+        help="Environment variable holding the key password (prompted for in a terminal when unset).",
+    ),
+]
+
+
+def read_password(env: str, *, confirm: bool = False) -> bytes:
+    """Return the key password from ``$env``, else prompt for it on a terminal.
+
+    Raises ConfigError when the variable is empty or unset and there is no terminal to ask on.
+    """
+    value = os.environ.get(env, "")
+    if value:
+        return value.encode("utf-8")
+    if sys.stdin.isatty():
+        entered = typer.prompt("key password", hide_input=True, confirmation_prompt=confirm)
+        if entered:
+            return str(entered).encode("utf-8")
+    raise ConfigError(f"no key password: set the environment variable {env} (or run in a terminal)")
+
+
+@genesis_app.command("keys")
+def genesis_keys(
+    directory: Annotated[Path, typer.Option("--dir", "-d", help="This organisation's key folder.")],
+    observer: Annotated[
+        bool, typer.Option(help="A non-validator: write a p2p node key instead of a validator key.")
+    ] = False,
+    password_env: PasswordEnv = DEFAULT_PASSWORD_ENV,
+    encrypt: Annotated[
+        bool, typer.Option(help="Encrypt the PEM files with the password (--no-encrypt: test networks only).")
+    ] = True,
+) -> None:
+    """Generate this organisation's account key and validator key (SM2, encrypted PEM, mode 600) and
+    public.json with their public keys. Run it on the organisation's own machine; never copy the PEMs."""
+    from node.ceremony import create_org_keys
+
+    password = read_password(password_env, confirm=True) if encrypt else None
+    keys = create_org_keys(directory, password=password, validator=not observer)
+    console.print(f"account address:  0x{keys.address.hex()}")
+    console.print(f"{'validator' if keys.validator else 'node'} key:    {keys.node_key.hex()}")
+    console.print(f"written to {directory} (private keys mode 600{'' if encrypt else ', NOT encrypted'})")
+
+
+@genesis_app.command("member")
+def genesis_member(
+    uscc: Annotated[str, typer.Option(help="The organisation's unified social credit code.")],
+    name: Annotated[str, typer.Option(help="The organisation's registered name.")],
+    keys: Annotated[Path, typer.Option("--keys", help="The key folder written by `genesis keys`.")],
+    p2p: Annotated[str, typer.Option(help="host:port where the other nodes reach this node.")],
+    api: Annotated[str, typer.Option(help="host:port of this node's API.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Member file to write (JSON).")],
+    roles: Annotated[
+        list[str] | None,
+        typer.Option(help="Governance roles asked for (repeat or comma-separate), e.g. BANK,AUDITOR."),
+    ] = None,
+) -> None:
+    """Write this organisation's member file: public keys, USCC, name, roles and endpoints only."""
+    from node.ceremony import MemberFile, OrgKeys
+
+    org = OrgKeys.load(keys)
+    member = MemberFile(
+        uscc=uscc.strip().upper(),
+        name=name.strip(),
+        roles=tuple(r.strip().upper() for group in roles or () for r in group.split(",") if r.strip()),
+        account_key=org.account_key,
+        node_key=org.node_key,
+        validator=org.validator,
+        api=api,
+        p2p=p2p,
+    )
+    member.validate()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(member.to_json(), encoding="utf-8")
+    console.print(f"member file written to [bold]{out}[/]: send it to the coordinator and the other members")
+
+
+@genesis_app.command("assemble")
+def genesis_assemble(
+    members: Annotated[list[Path], typer.Argument(help="Every member's member file.")],
+    chain_id: Annotated[int, typer.Option(min=1, help="Chain id carried in every signed preimage.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Genesis file to write.")],
+    committee: Annotated[
+        list[str] | None, typer.Option(help="USCC of a committee member (repeat; default: every member).")
+    ] = None,
+    threshold: Annotated[
+        int | None, typer.Option(min=1, help="Committee approvals a proposal needs (default: a majority).")
+    ] = None,
+    timestamp_ms: Annotated[
+        int | None, typer.Option(help="Genesis timestamp in ms since the epoch (default: now).")
+    ] = None,
+    param: Annotated[
+        list[str] | None,
+        typer.Option(help="Chain parameter NAME=VALUE (node.config.ChainConfig), e.g. block_period_ms=500."),
+    ] = None,
+) -> None:
+    """Assemble the unsigned genesis from member files: validators are the members with a validator key."""
+    from node.ceremony import MemberFile, assemble_genesis, compute_genesis_hash
+
+    chain_params: dict[str, int] = {}
+    for item in param or ():
+        key, sep, value = item.partition("=")
+        if not sep or not value.strip().isdigit():
+            raise ConfigError(f"chain parameter {item!r} is not NAME=INTEGER")
+        chain_params[key.strip()] = int(value)
+    try:
+        genesis = assemble_genesis(
+            [MemberFile.load(p) for p in members],
+            chain_id=chain_id,
+            committee=[c.strip().upper() for group in committee or () for c in group.split(",") if c.strip()],
+            threshold=threshold,
+            timestamp_ms=int(time.time() * 1000) if timestamp_ms is None else timestamp_ms,
+            chain_params=chain_params,
+        )
+    except TypeError as exc:  # an unknown ChainConfig field
+        raise ConfigError(f"unknown chain parameter: {exc}") from exc
+    if out.exists():
+        raise ConfigError(f"{out} exists; remove it first")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(genesis.to_json() + "\n", encoding="utf-8")
+    _describe(genesis, compute_genesis_hash(genesis))
+    console.print(f"unsigned genesis written to [bold]{out}[/]: each validator signs it (`genesis sign`)")
+
+
+@genesis_app.command("sign")
+def genesis_sign(
+    genesis_path: Annotated[Path, typer.Argument(help="The assembled genesis file.")],
+    keys: Annotated[Path, typer.Option("--keys", help="This validator's key folder.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Signature file to write (JSON).")],
+    password_env: PasswordEnv = DEFAULT_PASSWORD_ENV,
+) -> None:
+    """Recompute the genesis hash and sign it with this organisation's validator key.
+
+    Read what it prints (chain id, validators, organisations, roles) before sending the signature: it is
+    this organisation's approval of exactly that genesis."""
+    from node.ceremony import load_node_key, sign_genesis
+    from node.genesis import GenesisFile
+
+    genesis = GenesisFile.load(genesis_path)
+    key = load_node_key(keys, read_password(password_env))
+    signature = sign_genesis(genesis, key)
+    _describe(genesis, signature.genesis_hash)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(signature.to_json(), encoding="utf-8")
+    console.print(f"signature written to [bold]{out}[/]")
+
+
+@genesis_app.command("seal")
+def genesis_seal(
+    genesis_path: Annotated[Path, typer.Argument(help="The assembled genesis file.")],
+    signatures: Annotated[list[Path], typer.Argument(help="Signature files of the validators.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Sealed genesis to write (what nodes load).")],
+) -> None:
+    """Put the validators' signatures into the genesis; refuses invalid ones and fewer than a quorum."""
+    from node.ceremony import SignatureFile, seal_genesis
+    from node.genesis import GenesisFile
+
+    genesis = GenesisFile.load(genesis_path)
+    sealed = seal_genesis(genesis, [(str(p), SignatureFile.load(p)) for p in signatures])
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(sealed.to_json() + "\n", encoding="utf-8")
+    console.print(
+        f"sealed genesis with {len(sealed.signatures)} of {len(sealed.spec.validators)} validator signatures "
+        f"written to [bold]{out}[/]: every organisation's node loads this file"
+    )
+
+
+def node_init(
+    keys: Annotated[Path, typer.Option("--keys", help="This organisation's key folder.")],
+    member: Annotated[Path, typer.Option("--member", help="This organisation's member file.")],
+    genesis_path: Annotated[Path, typer.Option("--genesis", help="The sealed genesis file.")],
+    others: Annotated[list[Path], typer.Argument(help="The other members' member files.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Node config to write.")],
+    password_env: PasswordEnv = DEFAULT_PASSWORD_ENV,
+    bind: Annotated[
+        str | None, typer.Option(help="Address to listen on (default: the member file's hosts).")
+    ] = None,
+    data_dir: Annotated[
+        Path | None, typer.Option(help="Data folder (default: data/ next to the config).")
+    ] = None,
+    name: Annotated[
+        str | None, typer.Option(help="Node name and API audience (default: node-<uscc>).")
+    ] = None,
+) -> None:
+    """Write this organisation's node config: its own key, the sealed genesis, the others as peers."""
+    from node.ceremony import MemberFile, write_node_config
+
+    own = MemberFile.load(member)
+    peers = [MemberFile.load(p) for p in others]
+    if any(p.uscc == own.uscc for p in peers):
+        raise ConfigError("pass the other members' files, not this organisation's own, as peers")
+    config = write_node_config(
+        out,
+        keys_dir=keys,
+        genesis_path=genesis_path,
+        own=own,
+        others=peers,
+        password_env=password_env,
+        bind_host=bind,
+        data_dir=data_dir,
+        name=name,
+    )
+    console.print(
+        f"node config written to [bold]{out}[/] ({len(config.peers)} peers); run it with "
+        f"`{password_env}=… xinlian node run --config {out}`"
+    )
+
+
+def _describe(genesis: GenesisFile, genesis_hash: bytes) -> None:
+    """Print what a genesis holds, for the operator to check before approving it."""
+    from node.genesis import ROLE_NAMES
+
+    spec = genesis.spec
+    roles: dict[bytes, list[str]] = {}
+    for r in spec.roles:
+        roles.setdefault(r.address, []).append(ROLE_NAMES[r.role])
+    console.print(f"chain id:     {genesis.chain.chain_id}")
+    console.print(f"genesis hash: 0x{genesis_hash.hex()}")
+    console.print(
+        f"validators:   {len(spec.validators)} (committee {len(spec.committee)}, threshold {spec.threshold})"
+    )
+    for account in spec.accounts:
+        committee = " committee" if account.address in spec.committee else ""
+        console.print(
+            f"  {account.uscc} {account.name} 0x{account.address.hex()}{committee} "
+            f"{','.join(roles.get(account.address, [])) or '-'}"
+        )
