@@ -1,7 +1,8 @@
 """`xinlian genesis …` and `xinlian node init`: the genesis ceremony of independent organisations.
 
-The logic is in node.ceremony; these commands read and write its files. Errors are XinlianErrors (mostly
-ConfigError), which the `xinlian` entry point prints with their code and turns into exit status 1.
+The logic is in node.ceremony; these commands read and write its files. They follow the CLI conventions
+(sdk.cli_common, docs/cli.md): results on stdout (``--json`` for one JSON document), typed errors as one
+stderr line with the exit status of sdk.exit_codes (a bad file is 3, an existing output 2).
 """
 
 from __future__ import annotations
@@ -13,16 +14,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 
 from node.config import ConfigError
+from sdk.cli_common import JsonOption, emit_json, say, show_rows
+from sdk.errors import UsageError
 
 if TYPE_CHECKING:
     from node.genesis import GenesisFile
 
 #: Where the ceremony commands read the key password from unless told otherwise.
 DEFAULT_PASSWORD_ENV = "XINLIAN_KEY_PASSWORD"  # noqa: S105 — a variable name, not a password
-console = Console()
 genesis_app = typer.Typer(
     help="Genesis ceremony: keys, member files, assembling, signing and sealing a genesis.",
     no_args_is_help=True,
@@ -62,6 +63,7 @@ def genesis_keys(
     encrypt: Annotated[
         bool, typer.Option(help="Encrypt the PEM files with the password (--no-encrypt: test networks only).")
     ] = True,
+    as_json: JsonOption = False,
 ) -> None:
     """Generate this organisation's account key and validator key (SM2, encrypted PEM, mode 600) and
     public.json with their public keys. Run it on the organisation's own machine; never copy the PEMs."""
@@ -69,9 +71,23 @@ def genesis_keys(
 
     password = read_password(password_env, confirm=True) if encrypt else None
     keys = create_org_keys(directory, password=password, validator=not observer)
-    console.print(f"account address:  0x{keys.address.hex()}")
-    console.print(f"{'validator' if keys.validator else 'node'} key:    {keys.node_key.hex()}")
-    console.print(f"written to {directory} (private keys mode 600{'' if encrypt else ', NOT encrypted'})")
+    address, public = "0x" + keys.address.hex(), keys.node_key
+    kind = "validator" if keys.validator else "node"
+    if as_json:
+        emit_json(
+            {
+                "keys_dir": str(directory),
+                "account_address": address,
+                "node_key_kind": kind,
+                "node_public_key": "0x" + public.hex(),
+                "encrypted": encrypt,
+            }
+        )
+        return
+    show_rows(
+        f"keys written to {directory} (private keys mode 600{'' if encrypt else ', NOT encrypted'})",
+        [("account address", address), (f"{kind} key", "0x" + public.hex())],
+    )
 
 
 @genesis_app.command("member")
@@ -86,6 +102,7 @@ def genesis_member(
         list[str] | None,
         typer.Option(help="Governance roles asked for (repeat or comma-separate), e.g. BANK,AUDITOR."),
     ] = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Write this organisation's member file: public keys, USCC, name, roles and endpoints only."""
     from node.ceremony import MemberFile, OrgKeys
@@ -104,7 +121,10 @@ def genesis_member(
     member.validate()
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(member.to_json(), encoding="utf-8")
-    console.print(f"member file written to [bold]{out}[/]: send it to the coordinator and the other members")
+    if as_json:
+        emit_json({"member_file": str(out), "uscc": member.uscc, "validator": member.validator})
+        return
+    say(f"member file written to {out}: send it to the coordinator and the other members")
 
 
 @genesis_app.command("assemble")
@@ -125,6 +145,7 @@ def genesis_assemble(
         list[str] | None,
         typer.Option(help="Chain parameter NAME=VALUE (node.config.ChainConfig), e.g. block_period_ms=500."),
     ] = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Assemble the unsigned genesis from member files: validators are the members with a validator key."""
     from node.ceremony import MemberFile, assemble_genesis, compute_genesis_hash
@@ -147,11 +168,16 @@ def genesis_assemble(
     except TypeError as exc:  # an unknown ChainConfig field
         raise ConfigError(f"unknown chain parameter: {exc}") from exc
     if out.exists():
-        raise ConfigError(f"{out} exists; remove it first")
+        raise UsageError(f"{out} exists; remove it first")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(genesis.to_json() + "\n", encoding="utf-8")
-    _describe(genesis, compute_genesis_hash(genesis))
-    console.print(f"unsigned genesis written to [bold]{out}[/]: each validator signs it (`genesis sign`)")
+    _describe(
+        genesis,
+        compute_genesis_hash(genesis),
+        f"unsigned genesis written to {out}: each validator signs it (`genesis sign`)",
+        as_json=as_json,
+        genesis_file=str(out),
+    )
 
 
 @genesis_app.command("sign")
@@ -160,6 +186,7 @@ def genesis_sign(
     keys: Annotated[Path, typer.Option("--keys", help="This validator's key folder.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Signature file to write (JSON).")],
     password_env: PasswordEnv = DEFAULT_PASSWORD_ENV,
+    as_json: JsonOption = False,
 ) -> None:
     """Recompute the genesis hash and sign it with this organisation's validator key.
 
@@ -171,10 +198,15 @@ def genesis_sign(
     genesis = GenesisFile.load(genesis_path)
     key = load_node_key(keys, read_password(password_env))
     signature = sign_genesis(genesis, key)
-    _describe(genesis, signature.genesis_hash)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(signature.to_json(), encoding="utf-8")
-    console.print(f"signature written to [bold]{out}[/]")
+    _describe(
+        genesis,
+        signature.genesis_hash,
+        f"signature of this genesis written to {out}",
+        as_json=as_json,
+        signature_file=str(out),
+    )
 
 
 @genesis_app.command("seal")
@@ -182,6 +214,7 @@ def genesis_seal(
     genesis_path: Annotated[Path, typer.Argument(help="The assembled genesis file.")],
     signatures: Annotated[list[Path], typer.Argument(help="Signature files of the validators.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Sealed genesis to write (what nodes load).")],
+    as_json: JsonOption = False,
 ) -> None:
     """Put the validators' signatures into the genesis; refuses invalid ones and fewer than a quorum."""
     from node.ceremony import SignatureFile, seal_genesis
@@ -191,9 +224,18 @@ def genesis_seal(
     sealed = seal_genesis(genesis, [(str(p), SignatureFile.load(p)) for p in signatures])
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(sealed.to_json() + "\n", encoding="utf-8")
-    console.print(
+    if as_json:
+        emit_json(
+            {
+                "sealed_genesis": str(out),
+                "signatures": len(sealed.signatures),
+                "validators": len(sealed.spec.validators),
+            }
+        )
+        return
+    say(
         f"sealed genesis with {len(sealed.signatures)} of {len(sealed.spec.validators)} validator signatures "
-        f"written to [bold]{out}[/]: every organisation's node loads this file"
+        f"written to {out}: every organisation's node loads this file"
     )
 
 
@@ -213,6 +255,7 @@ def node_init(
     name: Annotated[
         str | None, typer.Option(help="Node name and API audience (default: node-<uscc>).")
     ] = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Write this organisation's node config: its own key, the sealed genesis, the others as peers."""
     from node.ceremony import MemberFile, write_node_config
@@ -232,28 +275,56 @@ def node_init(
         data_dir=data_dir,
         name=name,
     )
-    console.print(
-        f"node config written to [bold]{out}[/] ({len(config.peers)} peers); run it with "
+    if as_json:
+        emit_json({"node_config": str(out), "name": config.name, "peers": list(config.peers)})
+        return
+    say(
+        f"node config written to {out} ({len(config.peers)} peers); run it with "
         f"`{password_env}=… xinlian node run --config {out}`"
     )
 
 
-def _describe(genesis: GenesisFile, genesis_hash: bytes) -> None:
-    """Print what a genesis holds, for the operator to check before approving it."""
+def _describe(
+    genesis: GenesisFile, genesis_hash: bytes, title: str, *, as_json: bool, **written: str
+) -> None:
+    """Show what a genesis holds, for the operator to check before approving it, and what was written."""
     from node.genesis import ROLE_NAMES
 
     spec = genesis.spec
     roles: dict[bytes, list[str]] = {}
     for r in spec.roles:
         roles.setdefault(r.address, []).append(ROLE_NAMES[r.role])
-    console.print(f"chain id:     {genesis.chain.chain_id}")
-    console.print(f"genesis hash: 0x{genesis_hash.hex()}")
-    console.print(
-        f"validators:   {len(spec.validators)} (committee {len(spec.committee)}, threshold {spec.threshold})"
-    )
+    organisations = [
+        {
+            "uscc": account.uscc,
+            "name": account.name,
+            "account": "0x" + account.address.hex(),
+            "committee": account.address in spec.committee,
+            "roles": roles.get(account.address, []),
+        }
+        for account in spec.accounts
+    ]
+    if as_json:
+        emit_json(
+            {
+                **written,
+                "chain_id": genesis.chain.chain_id,
+                "genesis_hash": "0x" + genesis_hash.hex(),
+                "validators": len(spec.validators),
+                "committee": len(spec.committee),
+                "threshold": spec.threshold,
+                "organisations": organisations,
+            }
+        )
+        return
+    rows = [
+        ("chain id", str(genesis.chain.chain_id)),
+        ("genesis hash", "0x" + genesis_hash.hex()),
+        ("validators", str(len(spec.validators))),
+        ("committee", f"{len(spec.committee)}, threshold {spec.threshold}"),
+    ]
     for account in spec.accounts:
         committee = " committee" if account.address in spec.committee else ""
-        console.print(
-            f"  {account.uscc} {account.name} 0x{account.address.hex()}{committee} "
-            f"{','.join(roles.get(account.address, [])) or '-'}"
-        )
+        held = ",".join(roles.get(account.address, [])) or "-"
+        rows.append((account.uscc, f"{account.name} 0x{account.address.hex()}{committee} {held}"))
+    show_rows(title, rows)

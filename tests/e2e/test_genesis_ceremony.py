@@ -114,9 +114,10 @@ def run_ceremony(base: Path) -> Ceremony:
     out = xinlian(
         "genesis", "assemble", *members, "--chain-id", str(CHAIN_ID), "--out", coordinator / "genesis.json",
         "--committee", orgs[0].uscc, "--committee", orgs[1].uscc, "--committee", orgs[2].uscc,
-        "--param", "block_period_ms=100",
+        "--param", "block_period_ms=100", "--json",
     )  # fmt: skip
-    assert "validators:   4 (committee 3, threshold 2)" in out
+    assembled = json.loads(out)
+    assert (assembled["validators"], assembled["committee"], assembled["threshold"]) == (4, 3, 2)
     for org in orgs:  # each validator fetches the genesis, checks and signs it on its own machine
         shutil.copy(coordinator / "genesis.json", org.folder / "genesis.json")
         xinlian(
