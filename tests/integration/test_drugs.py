@@ -251,7 +251,9 @@ def test_consumer_endpoint_is_public_and_shows_no_volumes(
     assert unknown["authentic"] is False and unknown["status"] == "unknown"
     bad = _get(running_node.url, "/v1/drugs/codes/12345")
     assert bad.status_code == 400 and bad.json()["code"] == "invalid_identifier"
-    encoded = _get(running_node.url, "/v1/drugs/codes/" + httpx.URL(gs1("S2")).raw_path.decode())
+    # a GS1 element string, percent-encoded in the path: its own pack, so no other test must run first
+    parties.mah.commission([gs1("S700")], "L2025A", PRODUCTION, EXPIRY)
+    encoded = _get(running_node.url, "/v1/drugs/codes/" + httpx.URL(gs1("S700")).raw_path.decode())
     assert encoded.json()["authentic"] is True
 
 
