@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
 import threading
 from collections.abc import Iterator
@@ -136,7 +137,9 @@ def compute_p2p_limits(config: NodeConfig) -> P2PLimits:
 def compute_api_limits(config: NodeConfig) -> ApiLimits:
     """Return the API limits: the defaults with the node config's ``api_limits`` overrides.
 
-    Raises ConfigError naming an unknown or negative limit.
+    Every limit is a finite number above 0, whole where the default is; ``auth_failure_burst`` may be 0
+    (no failed-signature limit, for a node behind a proxy that limits them).
+    Raises ConfigError naming an unknown or out-of-range limit.
     """
     defaults = ApiLimits()
     known = {f.name: type(getattr(defaults, f.name)) for f in fields(ApiLimits)}
@@ -145,8 +148,11 @@ def compute_api_limits(config: NodeConfig) -> ApiLimits:
         raise ConfigError(f"node config api_limits has unknown keys {unknown}; known: {sorted(known)}")
     values: dict[str, Any] = {}
     for name, value in config.api_limits.items():
-        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-            raise ConfigError(f"node config api_limits.{name} must be a number >= 0, not {value!r}")
+        may_be_zero = name == "auth_failure_burst"
+        finite = not isinstance(value, bool) and isinstance(value, int | float) and math.isfinite(value)
+        if not finite or value < 0 or (value == 0 and not may_be_zero):
+            floor = ">= 0" if may_be_zero else "> 0"
+            raise ConfigError(f"node config api_limits.{name} must be a finite number {floor}, not {value!r}")
         if known[name] is int and value != int(value):
             raise ConfigError(f"node config api_limits.{name} must be a whole number, not {value!r}")
         values[name] = known[name](value)

@@ -192,7 +192,9 @@ def verify_query(
     try:
         public.verify(preimage, signature)
     except InvalidSignatureError as exc:
-        raise AuthenticationError("member signature does not verify for this request") from exc
+        raise AuthenticationError(
+            "member signature does not verify for this request", step="signature"
+        ) from exc
     return SignedQuery(
         public_key=public.to_bytes(), address=public.address, timestamp_ms=timestamp_ms, nonce=nonce
     )

@@ -97,7 +97,7 @@ def create_app(
     # One gate per node for calls, proofs and log queries, shared by REST and JSON-RPC.
     app.state.heavy = HeavyGate(limits.max_heavy_requests)
     app.state.letter_index = TagIndex[bytes]()
-    app.state.subject_index = TagIndex[int]()
+    app.state.subject_index = TagIndex[int](remember_empty=False)  # commitments are the caller's choice
     app.state.rpc = RpcHandler(ledger, limits=limits, gate=app.state.heavy)
     install_error_handlers(app)
     # The last added runs first: the size cap bounds what the depth scan buffers.

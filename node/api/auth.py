@@ -9,17 +9,17 @@ captured request cannot be sent again, and one key cannot fill the node's memory
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 import threading
 import time
 from collections import Counter, OrderedDict
 from dataclasses import dataclass
 from functools import partial
-from typing import Annotated, Final, TypeVar
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
 
-from node.api.deps import get_ledger
 from node.api.limits import AUTH_FAILURE_BURST, AUTH_FAILURES_PER_S
 from node.ledger.chain import Ledger
 from sdk.auth import (
@@ -131,15 +131,18 @@ class ReplayCache:
 
 
 class FailedAuthLimit:
-    """Failed authentications of signed (or session) requests per client address, so an outsider cannot
-    make the node verify SM2 signatures without end (each costs ~0.7 ms of the node's CPU, shared with
-    consensus). A request with no signature headers is refused without verification and not counted.
+    """Failed SM2 verifications per client network, so an outsider cannot make the node verify signatures
+    without end (each costs ~0.7 ms of the node's CPU, shared with consensus).
 
-    A token bucket per address: ``burst`` failures at once, then ``per_second``; an address with none left
-    is refused (``auth_throttled``, 429) before its signature is checked, whatever it sends. Successful
-    requests cost nothing. At most ``max_clients`` addresses are tracked, the least recently failing
-    forgotten first (that only forgives one). Clients behind one proxy share its address, so a node behind
-    a proxy should have the proxy limit failures instead (``burst=0`` turns this off).
+    Only failures that cost a verification count (``spent_a_verification``): a signature that does not
+    verify, or one that verifies for a key that is no member or for a nonce already used. Cheaper refusals
+    (no or malformed headers, a stale time, another node's audience, a session's MAC) cost nothing and
+    count nothing. A token bucket per client network (an IPv4 address, an IPv6 /64, which one holder gets
+    whole): ``burst`` failures at once, then ``per_second``; a network with none left is refused
+    (``auth_throttled``, 429) before its next signed request is verified. At most ``max_clients``
+    networks are tracked, the least recently failing forgotten first (that only forgives one). Clients
+    behind one proxy or NAT share its address, so a node behind a proxy should have the proxy limit
+    failures instead (``burst=0`` turns this off).
     """
 
     def __init__(
@@ -152,7 +155,7 @@ class FailedAuthLimit:
         self.burst = burst
         self.per_second = per_second
         self.max_clients = max_clients
-        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()  # address -> (tokens, at)
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()  # network -> (tokens, at)
         self._lock = threading.Lock()
 
     def _tokens(self, client: str, now: float) -> float:
@@ -166,27 +169,40 @@ class FailedAuthLimit:
         with self._lock:
             if client in self._buckets and self._tokens(client, now) < 1.0:
                 raise AuthenticationError(
-                    "too many failed authentications from this address; wait before signing again",
+                    "too many failed signatures from this address; wait before signing again",
                     code="auth_throttled",
                 )
 
     def failed(self, client: str, now: float) -> None:
-        """Count one failed authentication of ``client``."""
+        """Count one failed verification of ``client`` (never below an empty bucket: failures that raced
+        past ``check`` together do not lengthen the wait)."""
         if self.burst <= 0:
             return
         with self._lock:
-            self._buckets[client] = (self._tokens(client, now) - 1.0, now)
+            self._buckets[client] = (max(0.0, self._tokens(client, now) - 1.0), now)
             self._buckets.move_to_end(client)
             while len(self._buckets) > self.max_clients:
                 self._buckets.popitem(last=False)
 
 
-#: Refusals that count as a failed authentication: what an outsider gets for a wrong or stolen signature.
-#: Not ``signer_busy`` (a member over its share) nor ``insecure_transport``.
-FAILED_AUTHENTICATION: Final = frozenset(
-    {"unauthenticated", "stale_request", "wrong_audience", "replayed_request", "session_expired"}
-    | {"not_a_member"}
-)
+def client_network(host: str) -> str:
+    """The network a client address is counted under: an IPv4 address itself (also when IPv4-mapped), an
+    IPv6 address's /64; any other name (a Unix socket, a test client) as it is."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)
+
+
+def spent_a_verification(error: XinlianError) -> bool:
+    """Whether a refused signed request cost the node an SM2 verification: its signature did not verify,
+    or it verified for a key that is no member or for a nonce already used."""
+    return error.code in {"not_a_member", "replayed_request"} or error.detail.get("step") == "signature"
 
 
 def _decrement(counter: Counter[_K], name: _K) -> None:
@@ -289,18 +305,20 @@ def authenticate_request(request: Request, body: bytes) -> Member:
     """The member who signed ``request`` (whose body is ``body``), by the app's replay cache, audience and
     sessions (``authenticate``), within the failures its client address has left (``FailedAuthLimit``).
 
-    Raises AuthenticationError (429 ``auth_throttled`` first, before any signature is checked, when the
-    client address has failed too often; then as ``authenticate``) or NotAMember (403).
+    Raises AuthenticationError (429 ``auth_throttled`` first, before an SM2-signed request is verified, when
+    the client's network has failed too many verifications; then as ``authenticate``) or NotAMember (403).
     """
     state = request.app.state
     failures: FailedAuthLimit = state.auth_failures
-    client = request.client.host if request.client is not None else ""
+    client = client_network(request.client.host) if request.client is not None else ""
     headers = dict(request.headers)
+    signed = HEADER_SIGNATURE.lower() in {k.lower() for k in headers}
     now = time.monotonic()
-    failures.check(client, now)
+    if signed:
+        failures.check(client, now)
     try:
         return authenticate(
-            get_ledger(request),
+            state.ledger,
             state.replay,
             state.audience,
             headers=headers,
@@ -310,8 +328,7 @@ def authenticate_request(request: Request, body: bytes) -> Member:
             sessions=state.sessions,
         )
     except XinlianError as exc:
-        # A request with no signature at all is refused without any verification: it costs nothing.
-        if exc.code in FAILED_AUTHENTICATION and has_signature(headers):
+        if signed and spent_a_verification(exc):
             failures.failed(client, now)
         raise
 
@@ -319,9 +336,16 @@ def authenticate_request(request: Request, body: bytes) -> Member:
 async def get_signed_member(request: Request) -> Member:
     """FastAPI dependency: the member who signed this request.
 
-    Raises AuthenticationError (401 / 429) or NotAMember (403).
+    Raises AuthenticationError (401 / 429) or NotAMember (403). A request without signature headers is
+    refused without its body being read: a body that never arrives holds nothing but its own connection.
     """
-    return authenticate_request(request, await request.body())
+    known: Member | None = getattr(request.state, "member", None)
+    if known is not None:  # authenticated already by another dependency (e.g. the heavy-request slot)
+        return known
+    body = await request.body() if has_signature(dict(request.headers)) else b""
+    member = authenticate_request(request, body)
+    request.state.member = member
+    return member
 
 
 async def get_optional_member(request: Request) -> Member | None:

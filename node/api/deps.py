@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from node.api.auth import OptionalMemberDep
 from node.api.errors import BadRequest
 from node.api.limits import ApiLimits, HeavyGate
 from node.api.tag_index import TagIndex
@@ -47,8 +48,13 @@ LetterIndexDep = Annotated[TagIndex[bytes], Depends(get_letter_index)]
 SubjectIndexDep = Annotated[TagIndex[int], Depends(get_subject_index)]
 
 
-async def heavy_slot(request: Request) -> AsyncIterator[None]:
-    """Hold one of the node's heavy-request slots for the request; 429 ``busy`` when none is free."""
+async def heavy_slot(request: Request, _signer: OptionalMemberDep) -> AsyncIterator[None]:
+    """Hold one of the node's heavy-request slots for the request; 429 ``busy`` when none is free.
+
+    A signed request is authenticated first (its body read and its signature checked, the same result
+    the route's member dependency then reuses), so a client that never finishes sending its body, or
+    sends a bad signature, holds no slot.
+    """
     gate: HeavyGate = request.app.state.heavy
     with gate.slot(f"{request.method} {request.url.path}"):
         yield

@@ -22,8 +22,9 @@ from typing import Generic, TypeVar
 
 Id = TypeVar("Id")
 
-#: Keys remembered per index. Keys are organisations (listings) or subject commitments the members asked
-#: about; a member churning keys only makes its own requests walk again (each behind the HeavyGate).
+#: Keys remembered per index: organisations (listings) or subject commitments members asked about. An index
+#: for caller-chosen keys remembers only keys that matched something (``remember_empty=False``), so random
+#: keys cannot push the others out; real ones cost their finder a walk of the chain each.
 DEFAULT_CAPACITY = 1024
 
 #: ``scan(from_height, to_height)``: (height, id) of the records matching the key in that range, in chain
@@ -40,10 +41,11 @@ class _Walked(Generic[Id]):
 class TagIndex(Generic[Id]):
     """Per-key memo of matching record ids, extended to the head on each lookup (thread-safe)."""
 
-    def __init__(self, capacity: int = DEFAULT_CAPACITY) -> None:
+    def __init__(self, capacity: int = DEFAULT_CAPACITY, *, remember_empty: bool = True) -> None:
         if capacity < 1:
             raise ValueError("a TagIndex remembers at least one key")
         self.capacity = capacity
+        self.remember_empty = remember_empty
         self._walked: OrderedDict[Hashable, _Walked[Id]] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -66,6 +68,8 @@ class TagIndex(Generic[Id]):
         start = 0 if known is None else known.height + 1
         found = (known.found if known is not None else ()) + tuple(scan(start, head))
         walked = _Walked(head, found)
+        if not found and not self.remember_empty:
+            return ()
         with self._lock:
             current = self._walked.get(key)
             if current is None or current.height < head:

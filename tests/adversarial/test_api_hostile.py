@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import sqlite3
 import sys
 import time
@@ -18,7 +19,13 @@ from fastapi.testclient import TestClient
 from hypothesis import given, settings, strategies as st
 
 from node.api import create_app
-from node.api.limits import EVM_RECURSION_LIMIT, MAX_JSON_DEPTH, ApiLimits, json_too_deep
+from node.api.limits import (
+    EVM_RECURSION_LIMIT,
+    MAX_HEAVY_REQUESTS,
+    MAX_JSON_DEPTH,
+    ApiLimits,
+    json_too_deep,
+)
 from node.api.metrics import Metrics
 from node.storage import Store
 from sdk.client import Client
@@ -330,6 +337,28 @@ def test_heavy_requests_beyond_the_gate_are_refused_at_once_as_busy(
     assert rpc[1]["result"] == hex(node.ledger.chain.chain_id)  # light methods are never gated
     assert len(_refusals(caplog, "busy")) == 4 + len(walks)
     assert client.post("/v1/call", json=_is_active_call(node), auth=auth).status_code == 200  # slot released
+
+
+def test_requests_whose_body_never_arrives_hold_no_heavy_slot(node: RunningNode) -> None:
+    # An outsider opens more connections than the node has heavy slots, each a gated listing with a
+    # signature header and a body it never sends: the slot is taken only after the signature is checked.
+    url = httpx.URL(node.url)
+    head = (
+        b"GET /v1/confirmations/as-bank HTTP/1.1\r\nHost: node\r\nX-Xinlian-Key: 00\r\n"
+        b"Content-Type: application/octet-stream\r\nContent-Length: 100\r\n\r\n"
+    )
+    stalled = [socket.create_connection((url.host, url.port)) for _ in range(MAX_HEAVY_REQUESTS + 2)]
+    try:
+        for connection in stalled:
+            connection.sendall(head)
+        auth = member_auth(node.url, node.committee.signer)
+        time.sleep(1.0)  # for the server to read the stalled requests' headers and run their dependencies
+        for path in ("/v1/logs", "/v1/confirmations/as-bank"):
+            response = httpx.get(f"{node.url}{path}", auth=auth, timeout=10)
+            assert response.status_code == 200, response.text
+    finally:
+        for connection in stalled:
+            connection.close()
 
 
 def test_an_address_that_keeps_failing_authentication_is_refused_before_any_signature_is_checked(

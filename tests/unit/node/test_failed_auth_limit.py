@@ -1,11 +1,12 @@
-"""FailedAuthLimit: a client address may fail authentication a burst of times, then at a steady rate."""
+"""FailedAuthLimit: a client network may fail signature verifications a burst of times, then at a steady
+rate; only refusals that cost a verification count."""
 
 from __future__ import annotations
 
 import pytest
 
-from node.api.auth import FailedAuthLimit
-from sdk.errors import AuthenticationError
+from node.api.auth import FailedAuthLimit, NotAMember, client_network, spent_a_verification
+from sdk.errors import AuthenticationError, XinlianError
 
 
 def _throttled(limit: FailedAuthLimit, client: str, now: float) -> bool:
@@ -52,3 +53,33 @@ def test_an_address_below_its_burst_is_never_refused(failures: int) -> None:
     for _ in range(failures):
         limit.failed("a", 0.0)
     assert not _throttled(limit, "a", 0.0)
+
+
+@pytest.mark.parametrize(
+    ("host", "network"),
+    [
+        ("203.0.113.7", "203.0.113.7"),
+        ("::ffff:203.0.113.7", "203.0.113.7"),  # IPv4-mapped: counted as the IPv4 address
+        ("2001:db8:1:2:aaaa::1", "2001:db8:1:2::/64"),
+        ("2001:db8:1:2:ffff:ffff:ffff:ffff", "2001:db8:1:2::/64"),  # one holder's /64 is one bucket
+        ("testclient", "testclient"),
+    ],
+)
+def test_clients_are_counted_by_network(host: str, network: str) -> None:
+    assert client_network(host) == network
+
+
+@pytest.mark.parametrize(
+    ("error", "spent"),
+    [
+        (AuthenticationError("member signature does not verify", step="signature"), True),
+        (NotAMember("not a member"), True),
+        (AuthenticationError("seen", code="replayed_request"), True),
+        (AuthenticationError("member signature headers are malformed"), False),
+        (AuthenticationError("old", code="stale_request"), False),
+        (AuthenticationError("elsewhere", code="wrong_audience"), False),
+        (AuthenticationError("busy", code="signer_busy"), False),
+    ],
+)
+def test_only_refusals_that_cost_a_verification_count(error: XinlianError, spent: bool) -> None:
+    assert spent_a_verification(error) is spent

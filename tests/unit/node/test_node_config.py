@@ -55,9 +55,14 @@ def test_api_limit_overrides_apply_and_the_rest_keep_their_defaults(tmp_path: Pa
     ("overrides", "needle"),
     [
         ({"max_heavy_request": 1}, "unknown keys"),
-        ({"max_heavy_requests": -1}, ">= 0"),
-        ({"max_heavy_requests": "many"}, ">= 0"),
+        ({"max_heavy_requests": -1}, "> 0"),
+        ({"max_heavy_requests": 0}, "> 0"),
+        ({"max_heavy_requests": "many"}, "> 0"),
         ({"max_heavy_requests": 2.5}, "whole number"),
+        ({"auth_failures_per_s": float("nan")}, "finite"),
+        ({"auth_failures_per_s": 0}, "> 0"),
+        ({"max_body_bytes": float("inf")}, "finite"),
+        ({"auth_failure_burst": -1}, ">= 0"),
     ],
 )
 def test_bad_api_limits_are_a_config_error_naming_the_limit(

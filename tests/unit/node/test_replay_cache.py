@@ -61,8 +61,6 @@ def test_busy_organisations_cannot_take_the_room_of_a_quiet_one() -> None:
     assert refused > 0 and len(cache) < 1_000
     for n in range(20):
         cache.remember(b"\xee" * 64, n.to_bytes(4, "big"), 2_000, owner="QUIET")
-    # and several keys of one organisation share its one share
-    cache.remember(b"\xef" * 64, b"x", 2_000, owner="QUIET")
 
 
 def test_an_organisation_over_its_share_waits_for_its_own_nonces_to_expire() -> None:

@@ -71,3 +71,14 @@ def test_a_walk_that_fails_remembers_nothing() -> None:
 def test_capacity_must_be_positive() -> None:
     with pytest.raises(ValueError):
         TagIndex[int](capacity=0)
+
+
+def test_an_index_of_caller_chosen_keys_forgets_keys_that_matched_nothing() -> None:
+    index, walk = TagIndex[int](capacity=2, remember_empty=False), Walker()
+    index.ids("real", 5, walk)
+    for n in range(10):  # random keys match nothing and take no room
+        index.ids(f"random-{n}", 5, lambda _f, _t: iter(()))
+    assert len(index) == 1
+    walk.walked.clear()
+    assert index.ids("real", 5, walk) == (10, 11, 12)
+    assert walk.walked == []
