@@ -273,9 +273,21 @@ class Node:
             driver.network = self.p2p
             self.p2p.start()
         self.driver = driver
+        self._restore_pending()
         driver.start()
         self._watchdog = threading.Thread(target=self._watch, name="xinlian-watchdog", daemon=True)
         self._watchdog.start()
+
+    def _restore_pending(self) -> None:
+        """Reload what clients submitted here before a stop or crash (announced to peers as it is admitted,
+        and in the pool before the first block is built)."""
+        pool = self.ledger.restore_pending()
+        if pool.restored or pool.dropped:
+            log.info(
+                "restored %d pending transactions accepted before the last stop; dropped %d no longer valid",
+                pool.restored,
+                pool.dropped,
+            )
 
     def liveness(self) -> ConsensusLiveness:
         """Return the consensus driver's liveness (``down`` before start, after a failure or a stop)."""

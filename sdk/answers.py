@@ -19,6 +19,7 @@ from sdk.errors import (
     InvalidSignatureError,
     InvalidTransaction,
     StorageError,
+    TransactionExpired,
     XinlianError,
 )
 from sdk.types import BlockHeader, Log, Transaction
@@ -33,7 +34,6 @@ _ADMISSION_CODES = frozenset(
         "oversize",
         "wrong_chain",
         "gas_limit",
-        "expired",
         "expiry_too_far",
         "duplicate",
         "bad_signature",
@@ -45,6 +45,7 @@ _ADMISSION_CODES = frozenset(
 
 _CODE_CLASSES: dict[str, type[XinlianError]] = {
     **dict.fromkeys(_ADMISSION_CODES, InvalidTransaction),
+    "expired": TransactionExpired,
     "execution_reverted": ExecutionError,
     "execution_error": ExecutionError,
     "reverted": ExecutionError,

@@ -7,10 +7,10 @@ import json
 import ssl
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 import httpx
 
@@ -30,6 +30,8 @@ from sdk.encoding import to_hex
 from sdk.errors import (
     ClientError,
     InvalidTransaction,
+    NodeUnreachable,
+    StorageError,
     XinlianError,
 )
 from sdk.signer import Signer
@@ -43,6 +45,8 @@ if TYPE_CHECKING:
     from sdk.domains.licences import Licences
 
 
+T = TypeVar("T")
+
 DEFAULT_TIMEOUT_S: float = 10.0
 
 
@@ -51,6 +55,11 @@ DEFAULT_GAS_LIMIT: int = 1_000_000
 
 #: The node waits at most this long per status request; longer waits are several requests.
 _NODE_MAX_WAIT_S: float = 30.0
+
+
+#: ``deliver`` waits this long after every node failed once, doubling up to the cap, before the next round.
+_FAILOVER_BACKOFF_S: float = 0.2
+_FAILOVER_BACKOFF_MAX_S: float = 2.0
 
 
 _CHAIN_INFO_TTL_S: float = 5.0
@@ -90,6 +99,10 @@ class Client:
     ``as_member(signer)`` gives the same connection reading as another member. Over https the client opens
     a session per member (one SM2-signed request, then an HMAC-SM3 per request: sdk.auth), renewed before
     it ends; ``sessions=False`` signs every request instead.
+
+    ``failover`` names more nodes of the same consortium (same ``ca``, pins and signer): ``send`` and
+    ``deliver`` turn to them, in order, when a node cannot be reached, resubmitting the same signed
+    transaction. Every other request goes to ``url`` only.
     """
 
     def __init__(
@@ -104,6 +117,7 @@ class Client:
         ca: str | Path | None = None,
         signer: Signer | None = None,
         sessions: bool = True,
+        failover: Sequence[str] = (),
     ) -> None:
         self.url = url.rstrip("/")
         self.signer = signer
@@ -125,11 +139,26 @@ class Client:
         )
         self._chain: ChainInfo | None = None
         self._chain_at = 0.0
+        self._failover = [
+            Client(
+                other,
+                timeout=timeout,
+                headers=headers,
+                chain_id=chain_id,
+                genesis_hash=genesis_hash,
+                ca=ca,
+                signer=signer,
+                sessions=sessions,
+            )
+            for other in failover
+        ]
 
     # --- lifecycle ---------------------------------------------------------------------------------
     def close(self) -> None:
-        """Close pooled connections."""
+        """Close pooled connections (the failover nodes' too)."""
         self._http.close()
+        for other in self._failover:
+            other.close()
 
     def __enter__(self) -> Client:
         return self
@@ -183,11 +212,9 @@ class Client:
                     )
                 response = self._http.send(request)
             except httpx.TimeoutException as exc:
-                raise ClientError(f"{method} {path} timed out", code="timeout", url=self.url) from exc
+                raise NodeUnreachable(f"{method} {path} timed out", code="timeout", url=self.url) from exc
             except httpx.HTTPError as exc:
-                raise ClientError(
-                    f"cannot reach {self.url}: {exc}", code="unreachable", url=self.url
-                ) from exc
+                raise NodeUnreachable(f"cannot reach {self.url}: {exc}", url=self.url) from exc
             # A session the node ended (it expired, or the node restarted): once more in a new one.
             if (
                 attempt == 1
@@ -373,9 +400,9 @@ class Client:
         try:
             response = self._http.request("GET", "/health", timeout=self.timeout)
         except httpx.TimeoutException as exc:
-            raise ClientError("GET /health timed out", code="timeout", url=self.url) from exc
+            raise NodeUnreachable("GET /health timed out", code="timeout", url=self.url) from exc
         except httpx.HTTPError as exc:
-            raise ClientError(f"cannot reach {self.url}: {exc}", code="unreachable", url=self.url) from exc
+            raise NodeUnreachable(f"cannot reach {self.url}: {exc}", url=self.url) from exc
         if response.status_code not in (200, 503):
             raise error_from_response(response, ClientError)
         try:
@@ -392,7 +419,13 @@ class Client:
         return self.submit_raw(tx.encode())
 
     def submit_raw(self, raw: bytes) -> bytes:
-        """Submit a transaction's canonical encoding; returns its hash. Raises InvalidTransaction."""
+        """Submit a transaction's canonical encoding; returns its hash once the node has recorded it
+        durably (it stays pending across a crash of that node). Submitting the same transaction again is
+        idempotent: the node answers success while it is pending there and once it is committed.
+
+        Raises: InvalidTransaction (TransactionExpired among them); NodeUnreachable; StorageError (the node
+        could not record it: submit it again, here or elsewhere).
+        """
         body = self._request(
             "POST",
             "/v1/transactions",
@@ -437,6 +470,91 @@ class Client:
             if status.status == "unknown":
                 time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
 
+    def deliver(
+        self, tx: Transaction, *, timeout: float = 30.0, check: bool = True, signer: Signer | None = None
+    ) -> ReceiptResult:
+        """Submit a signed transaction and wait for its receipt, until it is committed, it expires, or
+        ``timeout`` (seconds) passes.
+
+        When a node cannot be reached (or could not record it) the same transaction goes to the next one:
+        ``url``, then the ``failover`` nodes in order, round after round (a short pause between rounds); a
+        node that no longer knows it gets it again. Safe, because submission is idempotent and a
+        transaction is committed at most once. Its status is read as ``signer`` (default: this client's
+        signer); its sender's organisation may always read it.
+        Returns: the receipt (raising ExecutionError if it reverted and ``check``).
+        Raises: TransactionExpired (the chain passed its expiry height without it: it never will be
+        committed); NodeUnreachable (at ``timeout`` no node could be reached: it may still be committed);
+        ClientError ``timeout`` (still pending at ``timeout``); InvalidTransaction (refused).
+        """
+        reader = signer or self.signer
+        nodes = [
+            node if reader is None or node.signer is reader else node.as_member(reader)
+            for node in (self, *self._failover)
+        ]
+        raw = tx.encode()
+        deadline = time.monotonic() + timeout
+        failures: dict[str, str] = {}
+        pause = _FAILOVER_BACKOFF_S
+        turn = 0
+        while True:
+            node = nodes[turn % len(nodes)]
+            try:
+                receipt = node._submit_and_wait(raw, tx.tx_hash, deadline)
+            except (NodeUnreachable, StorageError) as exc:
+                failures[node.url] = exc.message
+                turn += 1
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise NodeUnreachable(
+                        f"transaction 0x{tx.tx_hash.hex()} not delivered within {timeout:g} s: no node could "
+                        "be reached; it may still be committed (deliver it again to find out)",
+                        tx_hash=to_hex(tx.tx_hash),
+                        nodes=failures,
+                    ) from exc
+                if turn % len(nodes) == 0:
+                    time.sleep(min(pause, remaining))
+                    pause = min(pause * 2, _FAILOVER_BACKOFF_MAX_S)
+                continue
+            return receipt.raise_for_status() if check else receipt
+
+    def _submit_and_wait(self, raw: bytes, tx_hash: bytes, deadline: float) -> ReceiptResult:
+        """Submit ``raw`` to this node and wait for its receipt until ``deadline`` (monotonic seconds),
+        submitting it again whenever the node says it does not know it (expired, or lost by a node without
+        a durable mempool: the node's answer to the resubmission tells which).
+
+        Raises: ClientError ``timeout`` while still pending at ``deadline``; what ``submit_raw`` and
+        ``transaction`` raise.
+        """
+        known = False
+        while True:
+            if not known:
+                self.submit_raw(raw)
+            status = self.transaction(tx_hash, wait_s=max(0.0, deadline - time.monotonic()))
+            if status.receipt is not None:
+                return status.receipt
+            if time.monotonic() >= deadline:
+                raise ClientError(
+                    f"transaction 0x{tx_hash.hex()} not committed in time",
+                    code="timeout",
+                    tx_hash=to_hex(tx_hash),
+                    status=status.status,
+                )
+            known = status.status != "unknown"
+
+    def _first_answer(self, ask: Callable[[Client], T]) -> T:
+        """``ask`` this node, then each failover node in turn while they cannot be reached.
+
+        Raises: NodeUnreachable when no node could be reached; what ``ask`` raises otherwise.
+        """
+        failures: dict[str, str] = {}
+        for node in (self, *self._failover):
+            try:
+                return ask(node)
+            except (NodeUnreachable, StorageError) as exc:
+                failures[node.url] = exc.message
+                last = exc
+        raise NodeUnreachable(f"no node could be reached: {failures}", nodes=failures) from last
+
     @overload
     def send(
         self,
@@ -476,11 +594,15 @@ class Client:
     ) -> ReceiptResult | bytes:
         """Build, sign and submit a transaction calling ``to`` with ``data``.
 
-        The expiry is the head plus the chain's expiry window. Returns: the receipt when ``wait`` (raising
-        ExecutionError if it reverted and ``check``), else the transaction hash.
-        Raises: InvalidTransaction (refused at admission), ClientError, ExecutionError.
+        The expiry is the head plus the chain's expiry window. With ``wait`` it is delivered
+        (``deliver``: resubmitted to the ``failover`` nodes when one cannot be reached, until committed or
+        expired, within ``timeout``); without, submitted to the first node that records it.
+        Returns: the receipt when ``wait`` (raising ExecutionError if it reverted and ``check``), else the
+        transaction hash.
+        Raises: InvalidTransaction (refused at admission; TransactionExpired), NodeUnreachable, ClientError,
+        ExecutionError.
         """
-        info = self.chain_info(refresh=False)
+        info = self._first_answer(lambda node: node.chain_info(refresh=False))
         tx = signer.sign_transaction(
             chain_id=info.chain_id,
             to=to,
@@ -488,12 +610,10 @@ class Client:
             gas_limit=gas_limit,
             expiry_height=info.height + info.expiry_window,
         )
-        tx_hash = self.submit(tx)
         if not wait:
-            return tx_hash
+            return self._first_answer(lambda node: node.submit(tx))
         # The sender always reads its own transaction, whoever this client reads as.
-        sender = self if self.signer is signer else self.as_member(signer)
-        return sender.wait(tx_hash, timeout, check=check)
+        return self.deliver(tx, timeout=timeout, check=check, signer=signer)
 
     # --- reads --------------------------------------------------------------------------------------
     def call(self, to: bytes, data: bytes, *, sender: bytes | None = None) -> bytes:

@@ -98,6 +98,13 @@ class InvalidTransaction(XinlianError):
     code = "invalid_transaction"
 
 
+class TransactionExpired(InvalidTransaction):
+    """The chain's head reached the transaction's expiry height and the transaction is not committed: it
+    never will be. Sign a new one (a new nonce and expiry) to try again."""
+
+    code = "expired"
+
+
 class InvalidBlock(XinlianError):
     code = "invalid_block"
 
@@ -154,6 +161,14 @@ class ClientError(XinlianError):
     """The node answered with an error, or could not be reached."""
 
     code = "client_error"
+
+
+class NodeUnreachable(ClientError):
+    """No answer from a node: refused or broken connection, failed TLS, or no answer in time (``code``
+    ``unreachable`` or ``timeout``). A transaction sent before may still be committed: resubmitting the
+    same signed transaction is safe (``Client.deliver``)."""
+
+    code = "unreachable"
 
 
 # --- the command line (sdk/exit_codes.py maps every error to the exit status it ends `xinlian` with) -------

@@ -31,7 +31,7 @@ class TransactionCreate(Shape):
 
 class TransactionAccepted(Shape):
     tx_hash: HexStr
-    status: Literal["pending"] = "pending"
+    status: Literal["pending", "committed"] = "pending"
 
 
 class LogPublic(Shape):

@@ -1,6 +1,7 @@
 """The chain state machine of one node: admit transactions, build, validate and commit blocks.
 
-Reads top-down as named steps: ``admit_transaction`` (``check_transaction``) → ``build_block`` (select,
+Reads top-down as named steps: ``submit_transaction`` (a client's: ``admit_transaction``'s checks, then a
+durable record) or ``admit_transaction`` (a peer's: ``check_transaction``) → ``build_block`` (select,
 execute, seal-ready header) → ``validate_block`` (``check_header`` → ``check_body``, which applies
 ``check_transaction`` to each transaction → ``apply_body`` → ``check_roots``) → ``commit_block``
 (certificate check, one SQL transaction, in-memory head). The pure rules live in ``node.ledger.rules``.
@@ -9,12 +10,13 @@ Consensus decides *which* block; this module decides whether it is valid.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Unpack
+from typing import Literal, Unpack
 
 from eth_abi.abi import decode as abi_decode, encode as abi_encode
 from eth_utils.abi import function_signature_to_4byte_selector
@@ -32,8 +34,16 @@ from node.ledger.rules import (
     is_expired,
 )
 from node.storage import LogCursor, StateNodeStore, Store, StoredLog, StoredReceipt, StoredTransaction
+from node.storage.group_commit import GroupCommit
 from node.storage.logs import LogFilter
-from sdk.errors import EncodingError, InvalidBlock, InvalidSignatureError, InvalidTransaction, XinlianError
+from sdk.errors import (
+    EncodingError,
+    InvalidBlock,
+    InvalidSignatureError,
+    InvalidTransaction,
+    StorageError,
+    XinlianError,
+)
 from sdk.proofs.certificate import verify_certificate
 from sdk.proofs.merkle import MerkleHistory
 from sdk.types import (
@@ -47,6 +57,8 @@ from sdk.types import (
     compute_validators_hash,
     sort_validators,
 )
+
+log = logging.getLogger("xinlian.ledger")
 
 GOVERNANCE_ADDRESS_NAME = "Governance"
 _IS_ACTIVE = function_signature_to_4byte_selector("is_active_account(address)")
@@ -78,6 +90,23 @@ class ExecutedBlock:
         return self.block.header.block_hash
 
 
+@dataclass(frozen=True)
+class Submission:
+    """What a client's submission came to: the transaction is pending here (and durable), or was already
+    committed."""
+
+    tx_hash: bytes
+    status: Literal["pending", "committed"]
+
+
+@dataclass(frozen=True)
+class RestoredPool:
+    """What ``Ledger.restore_pending`` did: transactions back in the mempool, and records dropped."""
+
+    restored: int
+    dropped: int
+
+
 #: Runs a read-only call: (state_root, sender, to, data, gas_limit, ctx) -> output.
 ViewExecutor = Callable[[bytes, bytes, bytes, bytes, int, BlockContext], bytes]
 
@@ -102,6 +131,8 @@ class Ledger:
         self.engine = engine
         self.governance_address = governance_address
         self.mempool = Mempool(mempool_limits)
+        # Clients' accepted transactions, recorded in the store before the API answers 202.
+        self._durable: GroupCommit[tuple[bytes, bytes]] = GroupCommit(store.add_pending)
         self._clock_ms = clock_ms or (lambda: int(time.time() * 1000))
         self._lock = threading.RLock()
         self._committed = threading.Condition(self._lock)
@@ -326,19 +357,68 @@ class Ledger:
 
     # --- admission -----------------------------------------------------------------------------------
     def admit_transaction(self, raw: bytes) -> bytes:
-        """Check a submitted transaction and add it to the mempool; returns its hash.
+        """Check a transaction (a peer's gossip, or one reloaded at start) and add it to the mempool, in
+        memory only; returns its hash.
 
         Raises InvalidTransaction with a stable code: bad_encoding, oversize, wrong_chain, gas_limit,
         gas_too_low, expired, expiry_too_far, duplicate, bad_signature, unknown_sender, sender_quota,
         mempool_full.
         """
+        tx = self._decode(raw)
+        self._admit(tx, len(raw))
+        self._announce(tx.tx_hash, raw)
+        return tx.tx_hash
+
+    def submit_transaction(self, raw: bytes) -> Submission:
+        """Admit a client's transaction and record it in the store before returning (what the API's 202
+        promises: it survives a crash of this node, and ``restore_pending`` reloads it at the next start).
+
+        Resubmitting is idempotent: a transaction already pending here is recorded too (a peer's gossip may
+        have brought it, in memory only) and reported ``pending``; one already committed is reported
+        ``committed``, even after its expiry.
+        Raises InvalidTransaction as ``admit_transaction`` (never ``duplicate``); StorageError when the
+        record could not be written (the transaction may stay pending in memory: resubmitting is safe).
+        """
+        tx = self._decode(raw)
+        tx_hash = tx.tx_hash
+        try:
+            self._admit(tx, len(raw))
+        except InvalidTransaction as refusal:
+            if refusal.code not in ("duplicate", "expired"):
+                raise
+            return self._resubmitted(raw, tx_hash, refusal)
+        self._record(tx_hash, raw)
+        self._announce(tx_hash, raw)
+        return Submission(tx_hash, "pending")
+
+    def _resubmitted(self, raw: bytes, tx_hash: bytes, refusal: InvalidTransaction) -> Submission:
+        """The answer to a submission refused as ``duplicate`` or ``expired``: success if it waits here
+        (then recorded) or is committed; a duplicate that left the pool uncommitted meanwhile is admitted
+        afresh; otherwise ``refusal``."""
+        if refusal.code == "duplicate":
+            pending = self.mempool.get(tx_hash)
+            if pending is not None:
+                # The pool's copy: the one whose signature this node verified.
+                self._record(tx_hash, pending.encode())
+                return Submission(tx_hash, "pending")
+        # A transaction leaves the pool only after its block is stored, so a committed one is found here.
+        if self.store.has_transactions([tx_hash]):
+            return Submission(tx_hash, "committed")
+        if refusal.code == "duplicate":
+            return self.submit_transaction(raw)
+        raise refusal
+
+    def _decode(self, raw: bytes) -> Transaction:
         check_transaction_size(self.chain, len(raw))
         try:
-            tx = Transaction.decode(raw)
+            return Transaction.decode(raw)
         except EncodingError as exc:
             raise InvalidTransaction(
                 f"transaction does not decode: {exc.message}", code="bad_encoding"
             ) from exc
+
+    def _admit(self, tx: Transaction, size: int) -> None:
+        """The one admission rule (``check_transaction`` with the pool's checks), then into the mempool."""
         tx_hash = tx.tx_hash
 
         def check_new() -> None:
@@ -347,14 +427,60 @@ class Ledger:
                     "transaction was already submitted", code="duplicate", tx_hash=tx_hash.hex()
                 )
             # Before the signature check: a sender over its quota (or a full pool) is refused at no cost.
-            self.mempool.validate_room(tx.sender, len(raw))
+            self.mempool.validate_room(tx.sender, size)
 
-        self.check_transaction(tx, len(raw), self.head, before_signature=check_new)
-        self.mempool.add(tx_hash, tx, len(raw))
+        self.check_transaction(tx, size, self.head, before_signature=check_new)
+        self.mempool.add(tx_hash, tx, size)
         self._verified_txs[tx_hash] = tx.signature
+
+    def _announce(self, tx_hash: bytes, raw: bytes) -> None:
         for callback in self.on_admit:
             callback(tx_hash, raw)
-        return tx_hash
+
+    def _record(self, tx_hash: bytes, encoded: bytes) -> None:
+        """Record a pending transaction durably (batched with concurrent submissions: ``GroupCommit``).
+
+        Every path out of the mempool removes a transaction from the pool first and its record after
+        (``_forget_records``); so when it left the pool while being recorded, this check sees it gone and
+        deletes the record itself. Records therefore never outlive their pool entry (but across a crash,
+        which ``restore_pending`` cleans up), and obey the pool's bounds.
+        """
+        self._durable.write((tx_hash, encoded))
+        if tx_hash not in self.mempool:
+            self._forget_records([tx_hash])
+
+    def _forget_records(self, tx_hashes: Iterable[bytes]) -> None:
+        """Delete the records of transactions that left the mempool. A failure is logged, not raised: the
+        chain is unaffected, and ``restore_pending`` drops such leftovers at the next start."""
+        hashes = list(tx_hashes)
+        if not hashes:
+            return
+        try:
+            self.store.delete_pending(hashes)
+        except StorageError as exc:
+            log.warning("could not delete %d pending records (dropped at next start): %s", len(hashes), exc)
+
+    def restore_pending(self) -> RestoredPool:
+        """Reload the transactions clients submitted here and that were still pending when the node stopped
+        (or crashed) into the mempool, oldest first, through admission at the current head (announced to
+        peers like new ones). A record admission now refuses — committed meanwhile, expired, its sender
+        disabled, or beyond the pool's bounds (when the operator lowered them) — is deleted.
+
+        Call once at start, before the API serves.
+        """
+        dropped: list[bytes] = []
+        restored = 0
+        for tx_hash, encoded in self.store.load_pending():
+            try:
+                self.admit_transaction(encoded)
+            except InvalidTransaction as refusal:
+                # A peer's gossip may have brought it back already: its record stays with its pool entry.
+                if refusal.code != "duplicate" or tx_hash not in self.mempool:
+                    dropped.append(tx_hash)
+                    continue
+            restored += 1
+        self._forget_records(dropped)
+        return RestoredPool(restored=restored, dropped=len(dropped))
 
     def check_transaction(
         self,
@@ -429,6 +555,7 @@ class Ledger:
                 self.mempool.remove(stale)
                 for tx_hash in stale:
                     self._verified_txs.pop(tx_hash, None)
+                self._forget_records(stale)
             return self._execute(head, height, timestamp_ms, round, proposer_index, tuple(chosen))
 
     def _execute(
@@ -577,9 +704,12 @@ class Ledger:
             self._organisations = {
                 k: v for k, v in self._organisations.items() if k[0] == block.header.state_root
             }
-            for tx_hash in self.mempool.drop_expired(block.header.height):
+            expired = self.mempool.drop_expired(block.header.height)
+            for tx_hash in expired:
                 self._verified_txs.pop(tx_hash, None)
             self._committed.notify_all()
+        # Records go after their pool entries: ``_record`` relies on that order.
+        self._forget_records(hashes + expired)
         for callback in self.on_commit:
             callback(block, certificate, executed.result)
         return executed.result

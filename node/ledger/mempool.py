@@ -76,6 +76,12 @@ class Mempool:
     def sender_count(self) -> int:
         return len(self._by_sender)
 
+    def get(self, tx_hash: bytes) -> Transaction | None:
+        """Return the pending transaction with ``tx_hash``, or None."""
+        with self._lock:
+            sender = self._sender_of.get(tx_hash)
+            return None if sender is None else self._by_sender[sender][tx_hash].tx
+
     def pending_of(self, sender: bytes) -> tuple[int, int]:
         """Return (transactions, bytes) ``sender`` has pending."""
         with self._lock:

@@ -347,6 +347,10 @@ class PeerService:
     async def _flush_transactions_forever(self) -> None:
         while True:
             await asyncio.sleep(TX_FLUSH_INTERVAL_S)
+            # With no peer linked, transactions wait in the outbox for the first one instead of going to no
+            # one: a restarting node announces its reloaded pool before its links are up.
+            if not self.connected_peers():
+                continue
             while (chunk := self._tx_outbox.take(time.monotonic())) is not None:
                 frame = self._encode_outbound(FrameType.TRANSACTIONS, encode_bytes_list(chunk))
                 if frame is not None:

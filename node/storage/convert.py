@@ -36,6 +36,7 @@ LOG_COLUMNS = (
     "data",
 )
 KEY_VALUE_COLUMNS = ("key", "value")
+PENDING_COLUMNS = ("tx_hash", "encoded")
 
 _NO_TOPICS: tuple[None, ...] = (None,) * MAX_TOPICS
 

@@ -119,6 +119,17 @@ class WalRow(SQLModel, table=True):
     encoded: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 
 
+class PendingTransactionRow(SQLModel, table=True):
+    """A transaction this node's API accepted (answered 202) that has not left the mempool yet (committed,
+    expired or dropped): what the node reloads into its mempool after a crash. ``seq`` is arrival order."""
+
+    __tablename__ = "pending_transactions"
+
+    seq: int | None = Field(default=None, sa_column=Column(_ROW_ID, primary_key=True, autoincrement=True))
+    tx_hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False, unique=True))
+    encoded: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
 class MetadataRow(SQLModel, table=True):
     """Small named values: the schema version, and whatever the node commits with a block."""
 
@@ -136,4 +147,5 @@ LOGS: Table = LogRow.__table__  # type: ignore[attr-defined]
 STATE_NODES: Table = StateNodeRow.__table__  # type: ignore[attr-defined]
 WAL: Table = WalRow.__table__  # type: ignore[attr-defined]
 METADATA: Table = MetadataRow.__table__  # type: ignore[attr-defined]
-ALL_TABLES: tuple[Table, ...] = (BLOCKS, TRANSACTIONS, RECEIPTS, LOGS, STATE_NODES, WAL, METADATA)
+PENDING: Table = PendingTransactionRow.__table__  # type: ignore[attr-defined]
+ALL_TABLES: tuple[Table, ...] = (BLOCKS, TRANSACTIONS, RECEIPTS, LOGS, STATE_NODES, WAL, METADATA, PENDING)

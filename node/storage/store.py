@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from types import MappingProxyType, TracebackType
 from typing import Any, TypeVar, Unpack
 
@@ -14,6 +14,7 @@ from node.storage.convert import (
     BLOCK_COLUMNS,
     KEY_VALUE_COLUMNS,
     LOG_COLUMNS,
+    PENDING_COLUMNS,
     RECEIPT_COLUMNS,
     TRANSACTION_COLUMNS,
     block_row,
@@ -29,6 +30,7 @@ from node.storage.models import (
     BLOCKS,
     LOGS,
     METADATA,
+    PENDING,
     RECEIPTS,
     STATE_NODES,
     TRANSACTIONS,
@@ -60,11 +62,19 @@ _SQL_INSERT_STATE_NODES = BulkInsert(STATE_NODES, KEY_VALUE_COLUMNS, " ON CONFLI
 _SQL_UPSERT_METADATA = BulkInsert(
     METADATA, KEY_VALUE_COLUMNS, " ON CONFLICT (key) DO UPDATE SET value = excluded.value"
 )
+_SQL_INSERT_PENDING = BulkInsert(PENDING, PENDING_COLUMNS, " ON CONFLICT (tx_hash) DO NOTHING")
 _SQL_HEAD = "SELECT height, block_hash FROM blocks ORDER BY height DESC LIMIT 1"
 _SQL_GET_STATE_NODE = "SELECT value FROM state_nodes WHERE key = ?"
 _SQL_GET_TRANSACTION = "SELECT encoded, height, tx_index FROM transactions WHERE tx_hash = ?"
 _SQL_GET_RECEIPT = "SELECT encoded, height, tx_index FROM receipts WHERE tx_hash = ?"
 _SQL_GET_METADATA = "SELECT value FROM metadata WHERE key = ?"
+
+
+def _hash_chunks(tx_hashes: Iterable[bytes]) -> Iterator[tuple[bytes, ...]]:
+    """The distinct ``tx_hashes`` in chunks small enough to bind in one statement."""
+    wanted = list(dict.fromkeys(tx_hashes))
+    for start in range(0, len(wanted), _IN_CHUNK):
+        yield tuple(wanted[start : start + _IN_CHUNK])
 
 
 def _encoded_in_block(conn: Connection, table: Table, height: int) -> list[bytes]:
@@ -350,14 +360,40 @@ class Store:
 
     def has_transactions(self, tx_hashes: Iterable[bytes]) -> set[bytes]:
         """Return the subset of ``tx_hashes`` that are already committed (admission's duplicate check)."""
-        wanted = list(dict.fromkeys(tx_hashes))
         found: set[bytes] = set()
-        for start in range(0, len(wanted), _IN_CHUNK):
-            chunk = tuple(wanted[start : start + _IN_CHUNK])
+        for chunk in _hash_chunks(tx_hashes):
             marks = ", ".join("?" for _ in chunk)  # placeholders only; the hashes are bound parameters
             rows = self._db.fetch(f"SELECT tx_hash FROM transactions WHERE tx_hash IN ({marks})", chunk)  # noqa: S608
             found.update(bytes(row[0]) for row in rows)
         return found
+
+    # --- accepted transactions not yet committed ----------------------------------------------------
+    def add_pending(self, rows: Sequence[tuple[bytes, bytes]]) -> None:
+        """Record accepted transactions ``(tx_hash, encoding)`` in one SQL transaction, committed (on SQLite
+        synced to disk: synchronous FULL) before returning; a hash already recorded keeps its row.
+
+        This is what makes the API's 202 survive a crash of the node. Raises: StorageError.
+        """
+        if not rows:
+            return
+        with self._db.write() as conn:
+            self._db.execute_many(conn, _SQL_INSERT_PENDING, rows)
+
+    def delete_pending(self, tx_hashes: Iterable[bytes]) -> None:
+        """Forget the recorded transactions among ``tx_hashes`` (they left the mempool); others are
+        ignored. Raises: StorageError."""
+        chunks = list(_hash_chunks(tx_hashes))
+        if not chunks:
+            return
+        with self._db.write() as conn:
+            for chunk in chunks:
+                conn.execute(delete(PENDING).where(PENDING.c.tx_hash.in_(chunk)))
+
+    def load_pending(self) -> list[tuple[bytes, bytes]]:
+        """Return the recorded ``(tx_hash, encoding)`` pairs in the order they were accepted."""
+        with self._db.read() as conn:
+            rows = conn.execute(select(PENDING.c.tx_hash, PENDING.c.encoded).order_by(PENDING.c.seq)).all()
+        return [(bytes(row.tx_hash), bytes(row.encoded)) for row in rows]
 
     # --- logs ---------------------------------------------------------------------------------------
     def query_logs(self, **log_filter: Unpack[LogFilter]) -> tuple[list[StoredLog], LogCursor | None]:

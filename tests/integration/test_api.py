@@ -167,12 +167,16 @@ def test_unknown_sender_is_forbidden(running_node: RunningNode) -> None:
     assert body["detail"]["sender"] == "0x" + stranger.address.hex()
 
 
-def test_resubmission_is_a_conflict(running_node: RunningNode) -> None:
+def test_resubmission_is_accepted_again_and_says_when_it_is_committed(running_node: RunningNode) -> None:
     tx = _tx(running_node, running_node.committee.signer, GOV.encode_call("threshold"))
-    assert _submit(running_node.url, tx).status_code == 202
-    _error(_submit(running_node.url, tx), 409, "duplicate")
-    _committed(running_node.url, "0x" + tx.tx_hash.hex(), running_node.committee.signer)
-    _error(_submit(running_node.url, tx), 409, "duplicate")
+    accepted = {"tx_hash": "0x" + tx.tx_hash.hex(), "status": "pending"}
+    first = _submit(running_node.url, tx)
+    assert (first.status_code, first.json()) == (202, accepted)
+    again = _submit(running_node.url, tx)
+    assert again.status_code == 202 and again.json()["tx_hash"] == accepted["tx_hash"]
+    _committed(running_node.url, accepted["tx_hash"], running_node.committee.signer)
+    late = _submit(running_node.url, tx)
+    assert (late.status_code, late.json()) == (202, {**accepted, "status": "committed"})
 
 
 def test_transaction_over_the_chain_limit_is_oversize(running_node: RunningNode) -> None:

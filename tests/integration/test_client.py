@@ -13,9 +13,18 @@ from sdk.answers import ReceiptResult
 from sdk.client import Client
 from sdk.contracts import ABI_DIR, Contract, render_abi
 from sdk.domains.governance import Action, compute_role_id
-from sdk.errors import ClientError, EncodingError, ExecutionError, IdentifierError, InvalidTransaction
+from sdk.errors import (
+    ClientError,
+    EncodingError,
+    ExecutionError,
+    IdentifierError,
+    InvalidTransaction,
+    NodeUnreachable,
+    TransactionExpired,
+)
 from sdk.proofs.certificate import verify_certificate
 from sdk.signer import Signer
+from sdk.types import Transaction
 
 if TYPE_CHECKING:
     from node_fixtures import RunningNode
@@ -75,15 +84,77 @@ def test_admission_refusal_is_raised_as_invalid_transaction_with_code_and_detail
     assert garbage.value.code == "bad_encoding"
 
 
-def test_duplicate_submission_is_refused(client: Client, running_node: RunningNode) -> None:
+def test_resubmitting_the_same_transaction_is_idempotent(client: Client, running_node: RunningNode) -> None:
     info = client.chain_info()
     tx = running_node.committee.signer.sign_transaction(
         chain_id=info.chain_id, to=bytes(20), data=b"", gas_limit=100_000, expiry_height=info.height + 10
     )
     assert client.submit(tx) == tx.tx_hash
-    with pytest.raises(InvalidTransaction) as duplicate:
-        client.submit(tx)
-    assert duplicate.value.code == "duplicate"
+    assert client.submit(tx) == tx.tx_hash
+    client.wait(tx.tx_hash, timeout=20)
+    assert client.submit(tx) == tx.tx_hash
+
+
+def _closed_port_url() -> str:
+    """The URL of a port on 127.0.0.1 that nothing listens on (connections are refused)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
+def test_send_fails_over_from_a_dead_node_to_a_live_one(running_node: RunningNode) -> None:
+    signer = running_node.committee.signer
+    gov = running_node.ledger.governance_address
+    with Client(_closed_port_url(), failover=[running_node.url], timeout=5, signer=signer) as client:
+        receipt = client.send(signer, gov, GOV.encode_call("threshold"))
+        tx_hash = client.send(signer, gov, GOV.encode_call("threshold"), wait=False)
+    assert receipt.succeeded
+    with Client(running_node.url, signer=signer) as live:
+        assert live.transaction(receipt.tx_hash).status == "committed"
+        assert live.wait(tx_hash, timeout=20).succeeded
+
+
+def _threshold_call(running_node: RunningNode, *, expires_in: int = 10) -> Transaction:
+    """A signed read of Governance's threshold by the committee member, expiring ``expires_in`` blocks on."""
+    return running_node.committee.signer.sign_transaction(
+        chain_id=running_node.ledger.chain.chain_id,
+        to=running_node.ledger.governance_address,
+        data=GOV.encode_call("threshold"),
+        gas_limit=100_000,
+        expiry_height=running_node.ledger.height + expires_in,
+    )
+
+
+def test_deliver_resubmits_a_transaction_the_live_node_already_committed(running_node: RunningNode) -> None:
+    signer = running_node.committee.signer
+    tx = _threshold_call(running_node)
+    with Client(running_node.url, signer=signer) as live:
+        first = live.deliver(tx)
+    with Client(_closed_port_url(), failover=[running_node.url], signer=signer) as client:
+        assert client.deliver(tx) == first
+
+
+def test_deliver_gives_up_with_node_unreachable_when_no_node_answers(running_node: RunningNode) -> None:
+    signer = running_node.committee.signer
+    dead = [_closed_port_url(), _closed_port_url()]
+    tx = _threshold_call(running_node)
+    with Client(dead[0], failover=dead[1:], signer=signer) as client:
+        with pytest.raises(NodeUnreachable) as gave_up:
+            client.deliver(tx, timeout=1.0)
+        with pytest.raises(NodeUnreachable) as no_chain:
+            client.send(signer, bytes(20), b"")
+    assert gave_up.value.code == "unreachable" and isinstance(gave_up.value, ClientError)
+    assert gave_up.value.detail["tx_hash"] == "0x" + tx.tx_hash.hex()
+    assert sorted(gave_up.value.detail["nodes"]) == sorted(dead)
+    assert sorted(no_chain.value.detail["nodes"]) == sorted(dead)
+
+
+def test_an_expired_transaction_is_refused_as_transaction_expired(running_node: RunningNode) -> None:
+    tx = _threshold_call(running_node, expires_in=0)
+    client = Client(_closed_port_url(), failover=[running_node.url], signer=running_node.committee.signer)
+    with client, pytest.raises(TransactionExpired) as expired:
+        client.deliver(tx)
+    assert expired.value.code == "expired" and isinstance(expired.value, InvalidTransaction)
 
 
 def test_reverted_transaction_raises_execution_error_when_checked(
@@ -142,10 +213,7 @@ def test_logs_iterate_across_pages_in_chain_order(client: Client, running_node: 
 
 
 def test_unreachable_node_raises_client_error() -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    with Client(f"http://127.0.0.1:{port}", timeout=2) as offline, pytest.raises(ClientError) as failed:
+    with Client(_closed_port_url(), timeout=2) as offline, pytest.raises(ClientError) as failed:
         offline.chain_info()
     assert failed.value.code == "unreachable"
 

@@ -409,6 +409,43 @@ def test_reopened_store_resumes_at_the_head(store_url, chain):
         reopened.close()
 
 
+# --- accepted transactions (the durable mempool) ------------------------------------------------------
+def test_pending_records_survive_reopen_in_arrival_order_and_are_deleted_by_hash(store_url, chain):
+    txs = [chain.make_tx(key=i) for i in range(3)]
+    rows = [(tx.tx_hash, tx.encode()) for tx in txs]
+    store = Store(store_url)
+    store.add_pending(rows[:2])
+    store.add_pending([rows[2], (txs[0].tx_hash, b"another copy")])  # a recorded hash keeps its row
+    store.close()
+
+    reopened = Store(store_url)
+    try:
+        assert reopened.load_pending() == rows
+        reopened.delete_pending([txs[1].tx_hash, b"\x42" * 32])  # unknown hashes are ignored
+        assert reopened.load_pending() == [rows[0], rows[2]]
+    finally:
+        reopened.close()
+
+
+def test_pending_records_are_deleted_in_chunks_beyond_one_statements_bind_limit(store):
+    hashes = [secrets.token_bytes(32) for _ in range(2_000)]
+    store.add_pending([(tx_hash, b"raw") for tx_hash in hashes])
+    store.delete_pending(hashes[:1_999])
+    assert store.load_pending() == [(hashes[-1], b"raw")]
+
+
+def test_a_database_from_before_the_pending_table_gets_it_at_open(store_url):
+    store = Store(store_url)
+    with store._db.engine.begin() as conn:
+        conn.execute(text("DROP TABLE pending_transactions"))
+    store.close()
+    reopened = Store(store_url)
+    try:
+        assert reopened.load_pending() == []
+    finally:
+        reopened.close()
+
+
 def test_metadata_set_and_replace(store):
     store.set_metadata("k", b"1")
     store.set_metadata("k", b"2")

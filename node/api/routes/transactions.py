@@ -34,12 +34,11 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
             "expired, expiry_too_far",
         ),
         (403, "unknown_sender: not an active account of an active organisation"),
-        (409, "duplicate: already pending or committed"),
         (413, "oversize (transaction) or body_too_large (request)"),
         (415, "unsupported_media_type"),
         (422, "bad_request: malformed JSON or hex"),
         (429, "sender_quota: this sender has too many pending transactions; retry after commits"),
-        (503, "mempool_full: retry later"),
+        (503, "mempool_full: retry later; storage_error: not recorded durably (resubmitting is safe)"),
     )
 }
 
@@ -63,11 +62,17 @@ _SUBMIT_BODY: dict[str, Any] = {
     summary="Submit a signed transaction",
 )
 async def submit_transaction(request: Request, ledger: LedgerDep) -> TransactionAccepted:
-    """Admit a transaction to the mempool: JSON ``{"raw": "0x…"}`` or the raw bytes as octet-stream."""
+    """Admit a transaction to the mempool: JSON ``{"raw": "0x…"}`` or the raw bytes as octet-stream.
+
+    202 means the node recorded the transaction durably before answering: it stays pending across a crash
+    of this node until it commits or expires. Submitting it again is idempotent: 202 with ``status``
+    ``pending``, or ``committed`` once it is in a block.
+    """
     raw = _read_raw(request.headers.get("content-type", ""), await request.body())
-    # Admission verifies an SM2 signature and asks Governance (EVM) about the sender: off the event loop.
-    tx_hash = await run_in_threadpool(ledger.admit_transaction, raw)
-    return TransactionAccepted(tx_hash=to_hex(tx_hash))
+    # Admission verifies an SM2 signature and asks Governance (EVM) about the sender, and the record waits
+    # for its disk sync: off the event loop.
+    submission = await run_in_threadpool(ledger.submit_transaction, raw)
+    return TransactionAccepted(tx_hash=to_hex(submission.tx_hash), status=submission.status)
 
 
 def _read_raw(content_type: str, body: bytes) -> bytes:

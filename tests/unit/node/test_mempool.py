@@ -33,6 +33,15 @@ def test_duplicate_is_refused_and_nothing_changes() -> None:
     assert len(pool) == 1
 
 
+def test_get_returns_the_pending_transaction_until_it_is_removed() -> None:
+    pool = Mempool()
+    tx = make_tx(KEYS[0])
+    add(pool, tx)
+    assert pool.get(tx.tx_hash) == tx
+    pool.remove([tx.tx_hash])
+    assert pool.get(tx.tx_hash) is None
+
+
 def test_pool_refuses_beyond_its_byte_cap() -> None:
     pool = Mempool(MempoolLimits(max_bytes=1_000, sender_max_bytes=10_000))
     add(pool, make_tx(KEYS[0]), size=600)

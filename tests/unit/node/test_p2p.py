@@ -346,6 +346,23 @@ def test_invalid_consensus_messages_are_counted_against_the_peer(
     wait_until(lambda: b.stats.get("invalid_consensus") == 1)
 
 
+def test_a_transaction_gossiped_before_any_peer_is_linked_reaches_the_first_one() -> None:
+    port_a, port_b = free_port(), free_port()
+    a = make_service(KEYS[0], port_a, [f"127.0.0.1:{port_b}"], Recorder())
+    a.start()
+    rec_b = Recorder()
+    b = make_service(KEYS[1], port_b, [], rec_b)
+    try:
+        a.gossip_transaction(b"tx-before-any-link")
+        # Two failed dials: the outbox has been flushed many times while no peer was linked.
+        wait_until(lambda: a.stats.get("dial_failures") >= 2)
+        b.start()
+        wait_until(lambda: rec_b.transactions == [b"tx-before-any-link"])
+    finally:
+        a.stop()
+        b.stop()
+
+
 def test_dialler_reconnects_after_the_peer_restarts() -> None:
     port_a, port_b = free_port(), free_port()
     rec_a = Recorder()
