@@ -263,6 +263,43 @@ class Client:
             signer=signer,
         )
 
+    def signed_pages(
+        self,
+        signer: Signer,
+        path: str,
+        *,
+        items: str,
+        resume: tuple[str, str],
+        params: dict[str, Any] | None = None,
+        limit: int | None = None,
+        page_size: int = 100,
+    ) -> Iterator[Any]:
+        """Follow a member-signed listing to its end: yield the entries of every page, in the node's order.
+
+        Takes: the member's signer, the path, ``items`` (the answer's list field), ``resume`` (the query
+        parameter that takes the next page's position, and the answer's field that holds it, e.g.
+        ``("cursor", "next_cursor")``), the listing's query parameters, at most ``limit`` entries in all
+        (None: all of them), entries asked per page. Raises: the node's error for any page; nothing is
+        dropped silently.
+        """
+        if limit is not None and limit < 0:
+            raise ClientError("limit must be 0 or more", code="bad_argument", field="limit")
+        query = {k: v for k, v in (params or {}).items() if v is not None}
+        param, field = resume
+        left = limit
+        while left is None or left > 0:
+            query["limit"] = page_size if left is None else min(page_size, left)
+            body = self.signed_request(signer, "GET", path, params=query)
+            entries = list(body[items])
+            if left is not None:
+                entries = entries[:left]
+                left -= len(entries)
+            yield from entries
+            position = body.get(field)
+            if position is None:
+                return
+            query[param] = position
+
     def public_get(self, path: str, *, params: dict[str, Any] | None = None) -> Any:
         """GET one of the node's public routes (no signature, whatever this client reads as) and decode
         its JSON answer; raises the node's error."""

@@ -96,7 +96,7 @@ def create_app(
     app.state.refusals = RefusalSummary()
     # One gate per node for calls, proofs and log queries, shared by REST and JSON-RPC.
     app.state.heavy = HeavyGate(limits.max_heavy_requests)
-    app.state.letter_index = TagIndex[bytes]()
+    app.state.letter_index = TagIndex[tuple[int, bytes]]()
     app.state.subject_index = TagIndex[int](remember_empty=False)  # commitments are the caller's choice
     app.state.rpc = RpcHandler(ledger, limits=limits, gate=app.state.heavy)
     install_error_handlers(app)

@@ -48,6 +48,8 @@ MAX_REASON_CHARS: Final = 256
 
 
 REPLY_WORKING_DAYS: Final = 10
+#: Letters asked per page of a listing (the node answers at most 1,000); the SDK follows every page.
+LETTERS_PER_PAGE: Final = 500
 
 
 _ARCHIVE_FORMAT: Final = "xinlian-confirmation-archive/1"
@@ -421,9 +423,17 @@ class Confirmations:
 
     # --- member queries (the node checks the signer's organisation) --------------------------------------
     def _listing(self, path: str, as_of: int | None, status: LetterStatus | None) -> list[LetterState]:
+        """Every letter of a listing, page after page (each page one signed query, all at one ``as_of``)."""
         params: dict[str, Any] = {"as_of": as_of, "status": status.name if status else None}
-        body = self.client.signed_request(self._signer(), "GET", path, params=params)
-        return [letter_state_from_json(x) for x in body["letters"]]
+        pages = self.client.signed_pages(
+            self._signer(),
+            path,
+            items="letters",
+            resume=("cursor", "next_cursor"),
+            params=params,
+            page_size=LETTERS_PER_PAGE,
+        )
+        return [letter_state_from_json(x) for x in pages]
 
     def as_auditor(
         self, *, as_of: int | None = None, status: LetterStatus | None = None
@@ -448,10 +458,7 @@ class Confirmations:
 
     def overdue(self, *, as_of: int | None = None) -> list[LetterState]:
         """Every letter OVERDUE at ``as_of``, for a finance regulator (AUDIT_ACCREDITOR) or the committee."""
-        body = self.client.signed_request(
-            self._signer(), "GET", "/v1/confirmations/overdue", params={"as_of": as_of}
-        )
-        return [letter_state_from_json(x) for x in body["letters"]]
+        return self._listing("/v1/confirmations/overdue", as_of, None)
 
     # --- the audit file -----------------------------------------------------------------------------------
     def export_archive(self, letter_id: bytes, path: str | Path) -> Path:
