@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import httpx
 
-from sdk.encoding import from_hex, to_hex
+from sdk.encoding import from_hex, readable_repr, to_hex
 from sdk.errors import (
     AccessDenied,
     AuthenticationError,
@@ -72,6 +72,7 @@ _CODE_CLASSES: dict[str, type[XinlianError]] = {
 
 
 # --- results ------------------------------------------------------------------------------------------
+@readable_repr
 @dataclass(frozen=True, slots=True)
 class ChainInfo:
     """What ``/v1/chain`` says: chain id, head and the chain parameters."""
@@ -92,6 +93,7 @@ class ChainInfo:
     audience: str = ""  # the node's name in member-signed requests (sdk.auth)
 
 
+@readable_repr
 @dataclass(frozen=True, slots=True)
 class BlockInfo:
     """A block as served by a node; ``header`` is decoded from its canonical encoding and hash-checked."""
@@ -106,6 +108,7 @@ class BlockInfo:
         return self.header.height
 
 
+@readable_repr
 @dataclass(frozen=True, slots=True)
 class ReceiptResult:
     """The outcome of a committed transaction."""
@@ -137,6 +140,7 @@ class ReceiptResult:
         return self
 
 
+@readable_repr
 @dataclass(frozen=True, slots=True)
 class TransactionStatus:
     """``pending``, ``committed`` (with receipt and transaction) or ``unknown`` to the node."""
@@ -147,6 +151,7 @@ class TransactionStatus:
     transaction: Transaction | None = None
 
 
+@readable_repr
 @dataclass(frozen=True, slots=True)
 class LogEntry:
     """A committed log and where it is."""

@@ -35,7 +35,7 @@ from sdk.domains.confirmations.state import (
     validate_auditor_key,
 )
 from sdk.domains.governance import Governance
-from sdk.encoding import to_hex
+from sdk.encoding import readable_repr, to_hex
 from sdk.errors import ClientError, CryptoError, DecryptionError, DomainError, EncodingError
 from sdk.signer import Signer
 from sdk.system import BANK_CONFIRMATION_ADDRESS
@@ -61,6 +61,7 @@ _BASE_GAS: Final = 1_000_000
 _GAS_PER_BYTE: Final = 48  # EIP-7623 floor is 40/byte of non-zero calldata; event data adds 8
 
 
+@readable_repr
 @dataclass(frozen=True, slots=True)
 class LetterCreated:
     letter_id: bytes
@@ -69,6 +70,7 @@ class LetterCreated:
     receipt: ReceiptResult
 
 
+@readable_repr
 @dataclass(frozen=True, slots=True)
 class LetterAccepted:
     letter_id: bytes
@@ -77,6 +79,7 @@ class LetterAccepted:
     receipt: ReceiptResult
 
 
+@readable_repr
 @dataclass(frozen=True, slots=True)
 class LetterReplied:
     letter_id: bytes
@@ -87,6 +90,7 @@ class LetterReplied:
     receipt: ReceiptResult
 
 
+@readable_repr
 @dataclass(frozen=True, slots=True)
 class LetterTransition:
     """The receipt of authorise / reject / confirm_receipt / recall and the event it emitted."""
