@@ -27,6 +27,9 @@ from sdk.types import BlockHeader, Log, Transaction
 if TYPE_CHECKING:
     pass
 
+#: Query parameters in order, repeats allowed (as httpx takes them).
+QueryItems = list[tuple[str, str | int | float | bool | None]]
+
 
 _ADMISSION_CODES = frozenset(
     {
@@ -179,6 +182,25 @@ class LogEntry:
 def from_node_hex(value: object) -> bytes:
     """Return the bytes of a hex field of the node's answer; raises ClientError (bad_response) if not hex."""
     return from_hex(value, "a hex field of the node's answer", error=ClientError, code="bad_response")
+
+
+def log_entry_from_json(entry: dict[str, Any]) -> LogEntry:
+    """A node's LogEntryPublic JSON (from /v1/logs or an event stream) as a LogEntry; raises ClientError
+    (``bad_response``) for a malformed one."""
+    try:
+        return LogEntry(
+            log=Log(
+                address=from_node_hex(entry["address"]),
+                topics=tuple(from_node_hex(t) for t in entry["topics"]),
+                data=from_node_hex(entry["data"]),
+            ),
+            height=int(entry["height"]),
+            tx_hash=from_node_hex(entry["tx_hash"]),
+            tx_index=int(entry["tx_index"]),
+            log_index=int(entry["log_index"]),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ClientError("the node sent a malformed log entry", code="bad_response") from exc
 
 
 def error_from_response(response: httpx.Response, default_error: type[XinlianError]) -> XinlianError:
