@@ -1,0 +1,75 @@
+"""The fault loop, short: a 4-validator devnet under load through kill -9 of one and of two validators,
+SIGSTOP, and two network partitions (one node cut off; two against two), on SQLite and on PostgreSQL.
+
+Each ends healed with every node agreeing block by block and every transaction a node accepted (202)
+committed. The partitions are checked to be real: two against two commit nothing (no side has a quorum
+of 3), and a node cut off alone stays behind while the other three go on. scripts/bench/faults.py runs
+the same faults for as long as asked.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from scripts.bench.faults import VALIDATORS, FaultResult, postgres_schemas, run_faults
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+PG_URL = os.environ.get("XINLIAN_TEST_PG_URL")
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(params=BACKENDS)
+def database_urls(request: pytest.FixtureRequest) -> Iterator[list[str]]:
+    if request.param == "sqlite":
+        yield []
+        return
+    if PG_URL is None:
+        pytest.skip("XINLIAN_TEST_PG_URL is not set")
+    with postgres_schemas(PG_URL, VALIDATORS) as urls:
+        yield urls
+
+
+def _check_partitions_were_real(result: FaultResult) -> None:
+    for seen in result.observed:
+        if seen.fault.startswith("partition ["):  # two against two
+            moved = [
+                late - early
+                for early, late in zip(seen.early, seen.late, strict=True)
+                if early is not None and late is not None
+            ]
+            assert moved and max(moved) == 0, f"{seen.fault}: a side without quorum committed: {seen}"
+        elif seen.fault.startswith("partition {"):
+            lone = int(seen.fault.split("{")[1].split("}")[0])
+            early, late = seen.early[lone], seen.late[lone]
+            assert early is not None and late == early, f"{seen.fault}: the lone node moved: {seen}"
+            others = [
+                (e, la) for i, (e, la) in enumerate(zip(seen.early, seen.late, strict=True)) if i != lone
+            ]
+            assert all(e is not None and la is not None and la > e for e, la in others), seen
+
+
+def test_faults_under_load_lose_no_accepted_write_and_end_in_agreement(
+    tmp_path: Path, database_urls: list[str]
+) -> None:
+    result = run_faults(
+        tmp_path / "net",
+        rounds=1,
+        seconds_each=6,
+        settle_s=3,
+        rate=10,
+        seed=20_261_205,
+        database_urls=database_urls,
+        log=lambda _message: None,
+    )
+    summary = result.to_json()
+    assert result.accepted > 50, summary  # the load went on through the faults
+    assert result.lost == [], summary
+    assert result.disagreements == [], summary
+    assert result.agreed_through >= max(result.heights) - 1, summary
+    assert len(result.faults) == 5, summary
+    _check_partitions_were_real(result)
