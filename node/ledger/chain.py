@@ -80,10 +80,12 @@ class Head:
 
 @dataclass(frozen=True)
 class ExecutedBlock:
-    """A block together with the execution result that produced (or validated) its roots."""
+    """A block together with the execution result that produced (or validated) its roots, and the state
+    overlay keys that execution wrote or read (the trie nodes and code its state adds to the stored ones)."""
 
     block: Block
     result: ExecutionResult
+    state_keys: frozenset[bytes] = frozenset()
 
     @property
     def block_hash(self) -> bytes:
@@ -578,9 +580,13 @@ class Ledger:
             Message(sender=tx.sender, to=tx.to, data=tx.data, gas_limit=tx.gas_limit, tx_hash=tx.tx_hash)
             for tx in txs
         ]
-        result = self.engine.execute_block(head.header.state_root, ctx, messages)
+        # The overlay may already hold other proposals of this height: record what this one touches, so
+        # that a commit stores its nodes only (commit_block).
+        with self.state_db.recording() as touched:
+            result = self.engine.execute_block(head.header.state_root, ctx, messages)
+            new_set = self.governance_validators(result.state_root)
+        state_keys = frozenset(touched)
         validators_hash = compute_validators_hash(head.validators)
-        new_set = self.governance_validators(result.state_root)
         next_validators: tuple[bytes, ...] = ()
         next_hash = validators_hash
         if new_set and new_set != head.validators:
@@ -603,7 +609,7 @@ class Ledger:
             gas_used=result.gas_used,
         )
         executed = ExecutedBlock(
-            Block(header=header, transactions=txs, next_validators=next_validators), result
+            Block(header=header, transactions=txs, next_validators=next_validators), result, state_keys
         )
         self._remember(executed)
         return executed
@@ -688,10 +694,13 @@ class Ledger:
                 block,
                 certificate,
                 executed.result.receipts,
-                state_nodes=self.state_db.pending(),
+                state_nodes=self.state_db.pending(executed.state_keys),
                 metadata=metadata,
             )
-            self.state_db.clear_pending()
+            # The committed block's nodes are stored (and cached); whatever else the overlay holds belongs
+            # to proposals of this height that were abandoned: dropped, never stored.
+            self.state_db.clear_pending(executed.state_keys)
+            self.state_db.discard_pending()
             self._history.append(block.header.block_hash)
             validators = tuple(block.next_validators) if block.next_validators else head.validators
             self._head = Head(header=block.header, block_hash=block.header.block_hash, validators=validators)

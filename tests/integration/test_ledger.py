@@ -340,3 +340,52 @@ def test_history_proofs_from_the_ledger_equal_a_rebuild_over_stored_hashes(node:
         assert header is not None and header.history_root == node.ledger._history.root(size)
         for height in range(size):
             assert node.ledger.history_proof(height, size) == build_history_proof(hashes[:size], height).path
+
+
+def test_abandoned_proposals_trie_nodes_are_not_stored(tmp_path: Path) -> None:
+    """Two proposals of one height are executed (rounds 0 and 1); the second is committed: the nodes only
+    the first created are dropped, never stored, and the committed state is complete on disk."""
+    net = init_network(tmp_path / "solo", validators=1, chain_id=81, committee_size=1)
+    config = NodeConfig.load(net / "nodes" / "node-0.json")
+    node = Node(config)
+    try:
+        committee = member_key(net, 0)
+        propose = function_signature_to_4byte_selector("propose(uint8,bytes,uint256)")
+
+        def disable(index: int) -> Transaction:
+            payload = encode(["address", "bool"], [member_key(net, index).public_key.address, False])
+            data = propose + encode(["uint8", "bytes", "uint256"], [4, payload, node.ledger.height + 100])
+            return make_tx(node, committee, data=data, gas_limit=1_000_000)
+
+        first, second = disable(1), disable(2)
+        node.ledger.admit_transaction(first.encode())
+        abandoned = node.ledger.build_block(round=0)
+        node.ledger.mempool.remove([first.tx_hash])
+        node.ledger.admit_transaction(second.encode())
+        committed = node.ledger.build_block(round=1)
+        assert abandoned.block.transactions == (first,) and committed.block.transactions == (second,)
+        # Keys stored before (e.g. the preimage of an account both touch) are not the first proposal's own.
+        only_abandoned = {
+            key
+            for key in abandoned.state_keys - committed.state_keys
+            if node.store.get_state_node(key) is None
+        }
+        assert only_abandoned and committed.state_keys
+        assert all(key in node.state_db.pending() for key in only_abandoned)
+
+        assert node.key is not None
+        node.ledger.commit_block(committed.block, _sealed(node, committed.block, node.key))
+        assert node.state_db.pending() == {}
+        assert [key for key in only_abandoned if node.store.get_state_node(key) is not None] == []
+        assert all(node.store.get_state_node(key) is not None for key in committed.state_keys)
+    finally:
+        node.stop()
+
+    # The committed state reads from the database alone (no cache): the second proposal ran, not the first.
+    reopened = Node(config)
+    try:
+        assert not reopened.ledger.is_active_account(member_key(net, 2).public_key.address)
+        assert reopened.ledger.is_active_account(member_key(net, 1).public_key.address)
+        assert producer(reopened).produce_once().block.header.height == 2
+    finally:
+        reopened.stop()
