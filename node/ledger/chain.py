@@ -10,6 +10,7 @@ Consensus decides *which* block; this module decides whether it is valid.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -177,6 +178,56 @@ class Ledger:
                         expected=genesis_block.header.block_hash.hex(),
                     )
             self._reload_head()
+            if stored is not None:
+                self.check_head()
+
+    def check_head(self) -> None:
+        """The start-up check of the stored head (``Store.verify_head``) plus its roots: the certificate
+        must be sealed by the set the header names, the transactions and receipts must give the header's
+        tx and receipt roots. Cheap: one block. Raises StorageError (code ``corrupt_head``)."""
+        head = self.head
+        header = head.header
+        deciding = self._deciding_set(header)
+
+        def check_certificate(checked: BlockHeader, certificate: CommitCertificate) -> None:
+            verify_certificate(certificate, checked, deciding)
+
+        self.store.verify_head(check_certificate)
+        block = self.store.get_block(header.height)
+        receipts = self.store.get_block_receipts(header.height)
+        if block is None or receipts is None:
+            raise StorageError("the head block is missing", code="corrupt_head", height=header.height)
+        if compute_tx_root(block.transactions) != header.tx_root:
+            raise StorageError(
+                "the stored head's transactions do not give its tx root",
+                code="corrupt_head",
+                height=header.height,
+            )
+        if compute_receipt_root(receipts) != header.receipt_root:
+            raise StorageError(
+                "the stored head's receipts do not give its receipt root",
+                code="corrupt_head",
+                height=header.height,
+            )
+
+    def _deciding_set(self, header: BlockHeader) -> tuple[bytes, ...]:
+        """The validator set that decided the head: the set in force after it, unless the head changed it
+        (then the governance set at its parent's state, which the header's validators_hash must name)."""
+        head = self.head
+        if header.height == 0 or compute_validators_hash(head.validators) == header.validators_hash:
+            return head.validators
+        parent = self.store.get_header(header.height - 1)
+        candidate: tuple[bytes, ...] = ()
+        if parent is not None:
+            with contextlib.suppress(XinlianError):
+                candidate = self.governance_validators(parent.state_root)
+        if not candidate or compute_validators_hash(candidate) != header.validators_hash:
+            raise StorageError(
+                "the validator set the stored head names cannot be established",
+                code="corrupt_head",
+                height=header.height,
+            )
+        return candidate
 
     def _commit_genesis(self, genesis: Block) -> None:
         empty_cert = CommitCertificate(height=0, round=0, block_hash=genesis.header.block_hash, seals=())
