@@ -189,6 +189,7 @@ class Node:
         self.fatal: str | None = None
         self._stopping = threading.Event()
         self._watchdog: threading.Thread | None = None
+        self.empty_block_interval_ms = empty_block_interval_ms
         Path(config.data_dir).mkdir(parents=True, exist_ok=True)
         # Held (shared) for the node's life: `xinlian node restore` takes it exclusively, so it never
         # replaces the database of a node that has it open.
@@ -246,7 +247,6 @@ class Node:
                     held,
                     held,
                 )
-        self.empty_block_interval_ms = empty_block_interval_ms
         self._allowed_peer_keys = frozenset(k.lower().removeprefix("0x") for k in config.allowed_peer_keys)
         self.p2p_limits = compute_p2p_limits(config)
         self.api_limits = compute_api_limits(config)
