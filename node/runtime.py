@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import logging
 import math
 import os
@@ -10,7 +11,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import fields, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from node.api.limits import ApiLimits
 from node.config import ChainConfig, ConfigError, NodeConfig
@@ -26,6 +27,7 @@ from node.consensus.messages import (
     SignatureVerifier,
 )
 from node.consensus.signing import CachingVerifier, LockedVerifier, Sm2Signer, Sm2Verifier
+from node.consensus.signing_guard import GuardedWal, SigningGuard
 from node.consensus.sql_wal import SqlWal
 from node.consensus.wal import ConsensusWal
 from node.driver import ConsensusDriver, wall_clock_ms
@@ -187,7 +189,18 @@ class Node:
         self.fatal: str | None = None
         self._stopping = threading.Event()
         self._watchdog: threading.Thread | None = None
+        self.empty_block_interval_ms = empty_block_interval_ms
         Path(config.data_dir).mkdir(parents=True, exist_ok=True)
+        # Held (shared) for the node's life: `xinlian node restore` takes it exclusively, so it never
+        # replaces the database of a node that has it open.
+        self._data_lock = lock_data_dir(Path(config.data_dir), exclusive=False)
+        try:
+            self._open(config)
+        except BaseException:
+            self._data_lock.close()
+            raise
+
+    def _open(self, config: NodeConfig) -> None:
         self.genesis = GenesisFile.load(config.genesis_path)
         self.chain: ChainConfig = self.genesis.chain
         self.store = Store(config.resolved_database_url())
@@ -217,9 +230,23 @@ class Node:
             self.key = PrivateKey.from_pem(Path(config.validator_key_path).read_bytes(), self._key_password())
         self.consensus_config = compute_consensus_config(self.chain)
         self.verifier = LockedVerifier()
-        self.wal = SqlWal(self.store)
         self.signer = Sm2Signer(self.key) if self.key is not None else None
-        self.empty_block_interval_ms = empty_block_interval_ms
+        # What this validator signed, beside the database (never in a backup): when the database is behind
+        # it (a restored backup), nothing is signed at or below that height until the chain has passed it.
+        self.signing_guard: SigningGuard | None = None
+        self.wal: ConsensusWal = SqlWal(self.store)
+        if self.signer is not None:
+            self.signing_guard = SigningGuard.in_folder(Path(config.data_dir))
+            self.wal = GuardedWal(self.wal, self.signing_guard)
+            held = self.signing_guard.arm(self.ledger.height, self.wal.get_records)
+            if held >= 0:
+                log.warning(
+                    "the database (head %d) is behind what this validator signed (height %d): it signs "
+                    "nothing through height %d and follows the chain until then",
+                    self.ledger.height,
+                    held,
+                    held,
+                )
         self._allowed_peer_keys = frozenset(k.lower().removeprefix("0x") for k in config.allowed_peer_keys)
         self.p2p_limits = compute_p2p_limits(config)
         self.api_limits = compute_api_limits(config)
@@ -289,19 +316,34 @@ class Node:
                 pool.dropped,
             )
 
+    @property
+    def signing_held_through(self) -> int | None:
+        """The height through which this validator withholds its signatures (its database is behind what
+        it signed before, e.g. after a restore), while the chain has not passed it; None otherwise."""
+        guard = self.signing_guard
+        if guard is None or not guard.is_held(self.ledger.height + 1):
+            return None
+        return guard.hold_through
+
     def liveness(self) -> ConsensusLiveness:
         """Return the consensus driver's liveness (``down`` before start, after a failure or a stop)."""
         driver = self.driver
+        held = self.signing_held_through
         if driver is None:
             return ConsensusLiveness(
-                running=False, height=self.ledger.height + 1, round=0, decided_age_s=0.0, error=self.fatal
+                running=False,
+                height=self.ledger.height + 1,
+                round=0,
+                decided_age_s=0.0,
+                error=self.fatal,
+                signing_held_through=held,
             )
         current = driver.liveness()
-        if self.fatal is not None and current.error is None:
-            return ConsensusLiveness(
-                current.running, current.height, current.round, current.decided_age_s, self.fatal
-            )
-        return current
+        return replace(
+            current,
+            error=current.error if current.error is not None else self.fatal,
+            signing_held_through=held,
+        )
 
     def fail(self, where: str, exc: BaseException) -> None:
         """An internal thread stopped unexpectedly: log one line and end the process (exit status
@@ -365,6 +407,24 @@ class Node:
         if self.p2p is not None:
             self.p2p.stop()
         self.store.close()
+        self._data_lock.close()
+
+
+# --- the data folder's lock ------------------------------------------------------------------------------
+#: The lock file in a node's data folder: shared by a running node, exclusive for `xinlian node restore`.
+DATA_LOCK_NAME = "node.lock"
+
+
+def lock_data_dir(data_dir: Path, *, exclusive: bool) -> BinaryIO:
+    """Take the data folder's lock (``flock``; released when the returned file is closed or the process
+    ends). Raises BlockingIOError when it is held in the other mode (a node runs, or a restore does)."""
+    handle = (data_dir / DATA_LOCK_NAME).open("ab")
+    try:
+        fcntl.flock(handle.fileno(), (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB)
+    except BaseException:
+        handle.close()
+        raise
+    return handle
 
 
 # --- metrics ------------------------------------------------------------------------------------------------
@@ -407,6 +467,14 @@ class RuntimeCollector:
             events.add_metric(["rounds_changed"], core.metrics.rounds_changed)
             events.add_metric(["refused_to_sign"], core.metrics.refused_to_sign)
         yield events
+        held = GaugeMetricFamily(
+            "xinlian_signing_held_through",
+            "Height through which this validator withholds signatures until its chain passes it (its "
+            "database is behind what it signed, e.g. after a restore); -1 when it signs normally",
+        )
+        through = self.node.signing_held_through
+        held.add_metric([], -1 if through is None else through)
+        yield held
         yield rejected
         yield ignored
         p2p = self.node.p2p

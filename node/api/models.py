@@ -190,6 +190,11 @@ class ConsensusLivenessPublic(Shape):
     round: int = Field(description="the QBFT round of that height")
     decided_age_s: float = Field(description="seconds since the last decided or synced height")
     error: str | None = Field(default=None, description="why consensus stopped, when it did")
+    signing_held_through: int | None = Field(
+        default=None,
+        description="while set, this validator signs nothing through this height: its database is behind "
+        "what it signed before (a restored backup) and it follows the chain until its head passes it",
+    )
 
 
 class HealthPublic(Shape):

@@ -17,7 +17,8 @@ class ConsensusLiveness:
     """A snapshot of the consensus driver: what /health reports.
 
     ``decided_age_s`` counts from the last decided (or synced) height, or from the driver's start when it
-    has decided nothing yet; ``error`` says why the driver stopped, when it did.
+    has decided nothing yet; ``error`` says why the driver stopped, when it did; ``signing_held_through``
+    is the height through which the signing guard withholds this validator's signatures, if any.
     """
 
     running: bool
@@ -25,6 +26,9 @@ class ConsensusLiveness:
     round: int
     decided_age_s: float
     error: str | None = None
+    #: While set, this validator signs nothing through this height: its database is behind what it signed
+    #: before (a restored backup), and it follows the chain until its head passes it.
+    signing_held_through: int | None = None
 
     @property
     def status(self) -> LivenessStatus:

@@ -10,6 +10,7 @@ Consensus decides *which* block; this module decides whether it is valid.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -80,10 +81,12 @@ class Head:
 
 @dataclass(frozen=True)
 class ExecutedBlock:
-    """A block together with the execution result that produced (or validated) its roots."""
+    """A block together with the execution result that produced (or validated) its roots, and the state
+    overlay keys that execution wrote or read (the trie nodes and code its state adds to the stored ones)."""
 
     block: Block
     result: ExecutionResult
+    state_keys: frozenset[bytes] = frozenset()
 
     @property
     def block_hash(self) -> bytes:
@@ -175,6 +178,56 @@ class Ledger:
                         expected=genesis_block.header.block_hash.hex(),
                     )
             self._reload_head()
+            if stored is not None:
+                self.check_head()
+
+    def check_head(self) -> None:
+        """The start-up check of the stored head (``Store.verify_head``) plus its roots: the certificate
+        must be sealed by the set the header names, the transactions and receipts must give the header's
+        tx and receipt roots. Cheap: one block. Raises StorageError (code ``corrupt_head``)."""
+        head = self.head
+        header = head.header
+        deciding = self._deciding_set(header)
+
+        def check_certificate(checked: BlockHeader, certificate: CommitCertificate) -> None:
+            verify_certificate(certificate, checked, deciding)
+
+        self.store.verify_head(check_certificate)
+        block = self.store.get_block(header.height)
+        receipts = self.store.get_block_receipts(header.height)
+        if block is None or receipts is None:
+            raise StorageError("the head block is missing", code="corrupt_head", height=header.height)
+        if compute_tx_root(block.transactions) != header.tx_root:
+            raise StorageError(
+                "the stored head's transactions do not give its tx root",
+                code="corrupt_head",
+                height=header.height,
+            )
+        if compute_receipt_root(receipts) != header.receipt_root:
+            raise StorageError(
+                "the stored head's receipts do not give its receipt root",
+                code="corrupt_head",
+                height=header.height,
+            )
+
+    def _deciding_set(self, header: BlockHeader) -> tuple[bytes, ...]:
+        """The validator set that decided the head: the set in force after it, unless the head changed it
+        (then the governance set at its parent's state, which the header's validators_hash must name)."""
+        head = self.head
+        if header.height == 0 or compute_validators_hash(head.validators) == header.validators_hash:
+            return head.validators
+        parent = self.store.get_header(header.height - 1)
+        candidate: tuple[bytes, ...] = ()
+        if parent is not None:
+            with contextlib.suppress(XinlianError):
+                candidate = self.governance_validators(parent.state_root)
+        if not candidate or compute_validators_hash(candidate) != header.validators_hash:
+            raise StorageError(
+                "the validator set the stored head names cannot be established",
+                code="corrupt_head",
+                height=header.height,
+            )
+        return candidate
 
     def _commit_genesis(self, genesis: Block) -> None:
         empty_cert = CommitCertificate(height=0, round=0, block_hash=genesis.header.block_hash, seals=())
@@ -578,9 +631,13 @@ class Ledger:
             Message(sender=tx.sender, to=tx.to, data=tx.data, gas_limit=tx.gas_limit, tx_hash=tx.tx_hash)
             for tx in txs
         ]
-        result = self.engine.execute_block(head.header.state_root, ctx, messages)
+        # The overlay may already hold other proposals of this height: record what this one touches, so
+        # that a commit stores its nodes only (commit_block).
+        with self.state_db.recording() as touched:
+            result = self.engine.execute_block(head.header.state_root, ctx, messages)
+            new_set = self.governance_validators(result.state_root)
+        state_keys = frozenset(touched)
         validators_hash = compute_validators_hash(head.validators)
-        new_set = self.governance_validators(result.state_root)
         next_validators: tuple[bytes, ...] = ()
         next_hash = validators_hash
         if new_set and new_set != head.validators:
@@ -603,7 +660,7 @@ class Ledger:
             gas_used=result.gas_used,
         )
         executed = ExecutedBlock(
-            Block(header=header, transactions=txs, next_validators=next_validators), result
+            Block(header=header, transactions=txs, next_validators=next_validators), result, state_keys
         )
         self._remember(executed)
         return executed
@@ -688,10 +745,13 @@ class Ledger:
                 block,
                 certificate,
                 executed.result.receipts,
-                state_nodes=self.state_db.pending(),
+                state_nodes=self.state_db.pending(executed.state_keys),
                 metadata=metadata,
             )
-            self.state_db.clear_pending()
+            # The committed block's nodes are stored (and cached); whatever else the overlay holds belongs
+            # to proposals of this height that were abandoned: dropped, never stored.
+            self.state_db.clear_pending(executed.state_keys)
+            self.state_db.discard_pending()
             self._history.append(block.header.block_hash)
             validators = tuple(block.next_validators) if block.next_validators else head.validators
             self._head = Head(header=block.header, block_hash=block.header.block_hash, validators=validators)

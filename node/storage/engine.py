@@ -31,14 +31,37 @@ def create_store_engine(url: str) -> Engine:
     if backend == "sqlite":
         return _create_sqlite_engine(url, in_memory=parsed.database in (None, "", ":memory:"))
     if backend == "postgresql":
-        # Connections autocommit by default, so point reads cost one round trip (no BEGIN/ROLLBACK);
-        # writes switch their connection to READ COMMITTED for one explicit transaction (Database.write).
-        # No pre-ping (another round trip per checkout): a connection broken by a server restart fails
-        # once, SQLAlchemy then invalidates the pool, and the caller's retry gets a fresh connection.
-        return create_engine(
-            url, isolation_level="AUTOCOMMIT", pool_size=5, max_overflow=10, pool_recycle=1800
-        )
+        return _create_postgresql_engine(url, parsed.query.get("options"))
     raise StorageError(f"unsupported database {backend!r}: use sqlite or postgresql", url=url)
+
+
+#: Server settings every PostgreSQL connection of the node carries (libpq ``options``), whatever the role's or
+#: database's defaults say: a commit returns only once its WAL record is flushed to disk.
+POSTGRES_SESSION_OPTIONS = "-c synchronous_commit=on"
+#: The PostgreSQL pool: connections kept open, extra ones allowed under bursts, recycled after this long.
+POSTGRES_POOL_SIZE = 5
+POSTGRES_MAX_OVERFLOW = 10
+POSTGRES_POOL_RECYCLE_S = 1800
+
+
+def _create_postgresql_engine(url: str, url_options: str | tuple[str, ...] | None) -> Engine:
+    # libpq takes one ``options`` string: the URL's own (e.g. a search_path) with the node's appended, so a
+    # role or database default of synchronous_commit=off cannot weaken a block commit or a WAL append.
+    given = " ".join(url_options) if isinstance(url_options, tuple) else (url_options or "")
+    options = f"{given} {POSTGRES_SESSION_OPTIONS}".strip()
+    # Connections autocommit by default, so point reads cost one round trip (no BEGIN/ROLLBACK);
+    # writes switch their connection to READ COMMITTED for one explicit transaction (Database.write).
+    # No pre-ping (another round trip per checkout): a connection broken by a server restart fails
+    # once, SQLAlchemy then invalidates the pool, and the caller's retry gets a fresh connection.
+    return create_engine(
+        url,
+        isolation_level="AUTOCOMMIT",
+        pool_size=POSTGRES_POOL_SIZE,
+        max_overflow=POSTGRES_MAX_OVERFLOW,
+        pool_recycle=POSTGRES_POOL_RECYCLE_S,
+        pool_pre_ping=False,
+        connect_args={"options": options},
+    )
 
 
 def _create_sqlite_engine(url: str, *, in_memory: bool) -> Engine:

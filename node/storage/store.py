@@ -47,6 +47,8 @@ DEFAULT_CERTIFICATE_DEPTH = 128
 _IN_CHUNK = 900
 _VERIFY_BATCH = 1000
 _NO_METADATA: Mapping[str, bytes] = MappingProxyType({})
+#: Keccak root of the empty trie: a state with no nodes at all.
+BLANK_STATE_ROOT = bytes.fromhex("56e81f171bcc55a6ff8345e692c0f86e5b48e01b996cadc001622fb5e363b421")
 
 DecodedT = TypeVar("DecodedT")
 CertificateCheck = Callable[[BlockHeader, CommitCertificate], object]
@@ -535,6 +537,54 @@ class Store:
             next_height = previous[0] + 1 if previous is not None else None
         if previous != head:
             raise StorageError("the stored head changed during verification", height=head_height)
+        return head
+
+    def verify_head(self, verify_certificate: CertificateCheck) -> tuple[int, bytes] | None:
+        """Check the stored head cheaply, at every start: what ``verify_chain`` checks, for the last block.
+
+        The head header is decoded and re-hashed (hash and height must equal its row's), it must link to
+        the stored parent (whose header must hash to its row too), its certificate must seal it and
+        ``verify_certificate(header, certificate)`` must not raise (not for genesis, sealed by its file),
+        its transaction count must match, and its state root must be in the state store.
+        Returns: the head ``(height, block_hash)``, or None for an empty store.
+        Raises: StorageError (code ``corrupt_head``) naming the first inconsistency.
+        """
+        head = self.head()
+        if head is None:
+            return None
+        height, block_hash = head
+        try:
+            with self._db.read() as conn:
+                rows = conn.execute(
+                    select(BLOCKS.c.height, BLOCKS.c.block_hash, BLOCKS.c.header)
+                    .where(BLOCKS.c.height >= height - 1, BLOCKS.c.height <= height)
+                    .order_by(BLOCKS.c.height)
+                ).all()
+            headers: dict[int, BlockHeader] = {}
+            for row in rows:
+                row_height = int(row.height)
+                header = decode_stored("header", BlockHeader.decode, bytes(row.header), height=row_height)
+                if header.height != row_height:
+                    raise StorageError("a stored header sits at another height", height=row_height)
+                if header.block_hash != bytes(row.block_hash):
+                    raise StorageError("a stored header does not hash to its block hash", height=row_height)
+                headers[row_height] = header
+            header = headers[height]
+            if height > 0:
+                parent = headers.get(height - 1)
+                if parent is None:
+                    raise StorageError("the head's parent is missing from the store", height=height - 1)
+                if header.parent_hash != parent.block_hash:
+                    raise StorageError("the stored head does not link to its parent", height=height)
+                self._verify_stored_certificate(header, block_hash, verify_certificate)
+            if header.state_root != BLANK_STATE_ROOT and self.get_state_node(header.state_root) is None:
+                raise StorageError("the head's state root is not in the state store", height=height)
+        except StorageError as exc:
+            if exc.code == "corrupt_head":
+                raise
+            raise StorageError(
+                f"the stored head is corrupt: {exc.message}", code="corrupt_head", **exc.detail
+            ) from exc
         return head
 
     def _verify_stored_certificate(

@@ -265,3 +265,9 @@ def test_removing_a_validator_by_proposal_takes_effect_at_the_next_block(four: l
         with pytest.raises(VerificationError):
             verify_certificate(CommitCertificate(h, header.round, header.block_hash, seals), header, new_set)
     assert_same_chain(four[:3], min(n.ledger.height for n in four[:3]))
+    # The start-up head check finds the set that sealed a block changing the set (the head at a restart).
+    deciding = four[0].ledger._deciding_set(carrier.header)
+    assert len(deciding) == 4 and compute_validators_hash(deciding) == carrier.header.validators_hash
+    carrier_cert = four[0].store.get_certificate(change_height)
+    assert carrier_cert is not None
+    verify_certificate(carrier_cert, carrier.header, deciding)

@@ -14,7 +14,7 @@ from node.config import NodeConfig
 from node.demo_network import init_network
 from node.runtime import Node, SoloProducer
 from sdk.crypto import PrivateKey
-from sdk.errors import InvalidBlock, InvalidTransaction
+from sdk.errors import InvalidBlock, InvalidTransaction, StorageError
 from sdk.types import Block, CommitCertificate, Seal, Transaction, commit_preimage
 
 IS_ACTIVE = function_signature_to_4byte_selector("is_active_account(address)")
@@ -340,3 +340,135 @@ def test_history_proofs_from_the_ledger_equal_a_rebuild_over_stored_hashes(node:
         assert header is not None and header.history_root == node.ledger._history.root(size)
         for height in range(size):
             assert node.ledger.history_proof(height, size) == build_history_proof(hashes[:size], height).path
+
+
+def test_abandoned_proposals_trie_nodes_are_not_stored(tmp_path: Path) -> None:
+    """Two proposals of one height are executed (rounds 0 and 1); the second is committed: the nodes only
+    the first created are dropped, never stored, and the committed state is complete on disk."""
+    net = init_network(tmp_path / "solo", validators=1, chain_id=81, committee_size=1)
+    config = NodeConfig.load(net / "nodes" / "node-0.json")
+    node = Node(config)
+    try:
+        committee = member_key(net, 0)
+        propose = function_signature_to_4byte_selector("propose(uint8,bytes,uint256)")
+
+        def disable(index: int) -> Transaction:
+            payload = encode(["address", "bool"], [member_key(net, index).public_key.address, False])
+            data = propose + encode(["uint8", "bytes", "uint256"], [4, payload, node.ledger.height + 100])
+            return make_tx(node, committee, data=data, gas_limit=1_000_000)
+
+        first, second = disable(1), disable(2)
+        node.ledger.admit_transaction(first.encode())
+        abandoned = node.ledger.build_block(round=0)
+        node.ledger.mempool.remove([first.tx_hash])
+        node.ledger.admit_transaction(second.encode())
+        committed = node.ledger.build_block(round=1)
+        assert abandoned.block.transactions == (first,) and committed.block.transactions == (second,)
+        # Keys stored before (e.g. the preimage of an account both touch) are not the first proposal's own.
+        only_abandoned = {
+            key
+            for key in abandoned.state_keys - committed.state_keys
+            if node.store.get_state_node(key) is None
+        }
+        assert only_abandoned and committed.state_keys
+        assert all(key in node.state_db.pending() for key in only_abandoned)
+
+        assert node.key is not None
+        node.ledger.commit_block(committed.block, _sealed(node, committed.block, node.key))
+        assert node.state_db.pending() == {}
+        assert [key for key in only_abandoned if node.store.get_state_node(key) is not None] == []
+        assert all(node.store.get_state_node(key) is not None for key in committed.state_keys)
+    finally:
+        node.stop()
+
+    # The committed state reads from the database alone (no cache): the second proposal ran, not the first.
+    reopened = Node(config)
+    try:
+        assert not reopened.ledger.is_active_account(member_key(net, 2).public_key.address)
+        assert reopened.ledger.is_active_account(member_key(net, 1).public_key.address)
+        assert producer(reopened).produce_once().block.header.height == 2
+    finally:
+        reopened.stop()
+
+
+# --- the start-up check of the stored head ---------------------------------------------------------------
+def _corrupt_head(network: Path, statement: str) -> None:
+    import sqlite3
+
+    config = NodeConfig.load(network / "nodes" / "node-0.json")
+    node = Node(config)
+    try:
+        node.ledger.admit_transaction(make_tx(node, member_key(network)).encode())
+        producer(node).produce_once()
+        producer(node).produce_once()
+        height = node.ledger.height
+        state_root = node.ledger.head.header.state_root
+    finally:
+        node.stop()
+    db = sqlite3.connect(Path(config.data_dir) / "chain.db")
+    try:
+        db.execute(statement.format(height=height), {"root": state_root} if ":root" in statement else {})
+        db.commit()
+    finally:
+        db.close()
+
+
+@pytest.mark.parametrize(
+    ("statement", "reason"),
+    [
+        pytest.param(
+            "UPDATE blocks SET certificate = (SELECT certificate FROM blocks WHERE height = {height} - 1) "
+            "WHERE height = {height}",
+            "certificate",
+            id="certificate-of-another-block",
+        ),
+        pytest.param(
+            "UPDATE blocks SET header = (SELECT header FROM blocks WHERE height = {height} - 1) "
+            "WHERE height = {height}",
+            "hash",
+            id="header-replaced",
+        ),
+        pytest.param("DELETE FROM state_nodes WHERE key = :root", "state root", id="state-root-missing"),
+        pytest.param(
+            "UPDATE blocks SET block_hash = randomblob(32) WHERE height = {height} - 1",
+            "link",
+            id="parent-link-broken",
+        ),
+    ],
+)
+def test_a_corrupt_stored_head_stops_the_node_at_start(network: Path, statement: str, reason: str) -> None:
+    _corrupt_head(network, statement)
+    with pytest.raises(StorageError) as refused:
+        Node(NodeConfig.load(network / "nodes" / "node-0.json"))
+    assert refused.value.code == "corrupt_head"
+
+
+def test_a_head_whose_receipts_do_not_give_its_root_stops_the_node(network: Path) -> None:
+    import sqlite3
+
+    from sdk.types import Receipt
+
+    # The block of height 1 carries the transaction: make it the head (drop block 2), then alter its
+    # receipt into another well-formed one.
+    _corrupt_head(network, "DELETE FROM blocks WHERE height = {height}")
+    db = sqlite3.connect(Path(NodeConfig.load(network / "nodes" / "node-0.json").data_dir) / "chain.db")
+    try:
+        (encoded,) = db.execute("SELECT encoded FROM receipts WHERE height = 1").fetchone()
+        receipt = Receipt.decode(bytes(encoded))
+        altered = dataclasses.replace(receipt, gas_used=receipt.gas_used + 1).encode()
+        db.execute("UPDATE receipts SET encoded = ? WHERE height = 1", (altered,))
+        db.commit()
+    finally:
+        db.close()
+    with pytest.raises(StorageError) as refused:
+        Node(NodeConfig.load(network / "nodes" / "node-0.json"))
+    assert refused.value.code == "corrupt_head" and "receipt root" in refused.value.message
+
+
+def test_a_sound_head_passes_the_start_up_check(network: Path) -> None:
+    _corrupt_head(network, "SELECT {height}")  # nothing changed
+    node = Node(NodeConfig.load(network / "nodes" / "node-0.json"))
+    try:
+        assert node.ledger.height == 2
+    finally:
+        node.stop()

@@ -50,6 +50,7 @@ def get_health(ledger: LedgerDep, request: Request, response: Response) -> Healt
             round=liveness.round,
             decided_age_s=liveness.decided_age_s,
             error=liveness.error,
+            signing_held_through=liveness.signing_held_through,
         ),
     )
 
