@@ -6,11 +6,13 @@ from __future__ import annotations
 import os
 import sys
 import traceback
+from collections.abc import Callable
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape as markup_escape
 
 import sdk
 from sdk.cli_common import JsonOption, XinlianGroup, emit_json, say, show_rows
@@ -88,11 +90,12 @@ def keys_new(
         raise UsageError(f"{out} exists; pass --force to overwrite")
     password = _password(password_env)
     key = PrivateKey.generate()
+    pem = key.to_pem(password)  # before the file is opened: a key that cannot be encoded leaves no file
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "wb") as fh:
-            fh.write(key.to_pem(password))
+            fh.write(pem)
     except OSError as exc:
         raise OutputError(f"cannot write {out}: {exc.strerror or exc}", path=str(out)) from exc
     public_key, address = key.public_key.to_bytes().hex(), f"0x{key.public_key.address.hex()}"
@@ -108,6 +111,17 @@ def keys_new(
 _PLUGIN_COMMANDS = {"node": ("node", "network", "genesis", "devnet", "demo")}
 
 
+def _needs_node(missing: str) -> Callable[[], None]:
+    """A command that only says what to install (no parameters of its own, so --help lists none)."""
+
+    def command() -> None:
+        raise UsageError(
+            f"this command needs the node extra: pip install 'xinlian[node]' (missing module: {missing})"
+        )
+
+    return command
+
+
 def _load_plugins() -> None:
     """Attach commands from installed packages (the node registers `node`, `network`, `devnet`, `demo`)."""
     for ep in entry_points(group="xinlian.cli"):
@@ -115,19 +129,12 @@ def _load_plugins() -> None:
             ep.load()(app)
         except ImportError as exc:  # the [node] extra is not installed
             missing = exc.name or str(exc)
-
-            def _missing(_missing: str = missing) -> None:
-                raise UsageError(
-                    f"this command needs the node extra: pip install 'xinlian[node]' "
-                    f"(missing module: {_missing})"
-                )
-
             # Any arguments are accepted, so `xinlian node run --config ...` gets the same answer.
             settings = {"allow_extra_args": True, "ignore_unknown_options": True}
+            # Help texts are rich markup: "[node]" must be escaped or it vanishes as an unknown tag.
+            help_text = markup_escape(f"(needs xinlian[node]: {missing} not installed)")
             for name in _PLUGIN_COMMANDS.get(ep.name, (ep.name,)):
-                app.command(
-                    name, help=f"(needs xinlian[node]: {missing} not installed)", context_settings=settings
-                )(_missing)
+                app.command(name, help=help_text, context_settings=settings)(_needs_node(missing))
 
 
 def main() -> None:

@@ -9,8 +9,9 @@
 
 A node answers anonymous JSON-RPC only for chain identity, block headers and code; logs, calls, proofs,
 transactions and receipts need a signed request from an active member account. Each request is signed
-for the node's audience with a fresh nonce, so it is accepted once, by that node only. Needs ``web3``
-(installed with ``xinlian[node]``, or ``pip install web3``).
+for the node's audience with a fresh nonce, so it is accepted once, by that node only. Needs ``web3``:
+``pip install 'xinlian[web3]'`` (``xinlian[node]`` includes it); importing this module without it raises
+ImportError saying so. The rest of the SDK never imports web3.
 """
 
 from __future__ import annotations
@@ -18,11 +19,16 @@ from __future__ import annotations
 from typing import Any, cast
 from urllib.parse import urlsplit
 
-import requests
-from eth_typing import URI
-from web3 import HTTPProvider
-from web3._utils.batching import sort_batch_response_by_response_ids
-from web3.types import RPCEndpoint, RPCResponse
+try:
+    import requests
+    from eth_typing import URI
+    from web3 import HTTPProvider
+    from web3._utils.batching import sort_batch_response_by_response_ids
+    from web3.types import RPCEndpoint, RPCResponse
+except ImportError as exc:  # the light install leaves web3 out
+    raise ImportError(
+        "sdk.web3 needs web3, which the light install leaves out: pip install 'xinlian[web3]'", name=exc.name
+    ) from exc
 
 from sdk.client import Client
 from sdk.signer import Signer

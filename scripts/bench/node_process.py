@@ -11,6 +11,7 @@ import ssl
 import subprocess
 import sys
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
@@ -26,13 +27,23 @@ class NodeProcess:
     """``xinlian node run`` as a child process whose output goes to a log file (appended across restarts).
 
     ``code_dir`` (from ``snapshot_code``) is the code the process runs; by default the working tree.
+    ``cli`` instead runs an installed ``xinlian`` (e.g. ``[venv/bin/xinlian]``) with exactly ``env`` and no
+    PYTHONPATH, from ``network.base``.
     """
 
     def __init__(
-        self, network: Network, *, code_dir: Path | None = None, log_path: Path | None = None
+        self,
+        network: Network,
+        *,
+        code_dir: Path | None = None,
+        log_path: Path | None = None,
+        cli: Sequence[str] | None = None,
+        env: Mapping[str, str] | None = None,
     ) -> None:
         self.network = network
         self.code_dir = code_dir or REPO_ROOT
+        self.cli = tuple(cli) if cli is not None else None
+        self.env = dict(env) if env is not None else None
         self.log_path = log_path or network.base / "node.log"
         self.process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
@@ -45,14 +56,14 @@ class NodeProcess:
         self._log = open(self.log_path, "ab")  # noqa: SIM115 — closed in wait_exit
         self._log.write(f"--- start {self.starts} ---\n".encode())
         self._log.flush()
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(self.code_dir)}
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "sdk.cli", "node", "run", "--config", str(self.network.config_path)],
-            cwd=self.code_dir,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
+        run = ["node", "run", "--config", str(self.network.config_path)]
+        if self.cli is None:
+            env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(self.code_dir)}
+            command, cwd = [sys.executable, "-m", "sdk.cli", *run], self.code_dir
+        else:
+            env = {**(self.env if self.env is not None else os.environ), "PYTHONUNBUFFERED": "1"}
+            command, cwd = [*self.cli, *run], self.network.base
+        self.process = subprocess.Popen(command, cwd=cwd, stdout=self._log, stderr=subprocess.STDOUT, env=env)
         self.starts += 1
 
     def wait_healthy(self, timeout_s: float = 60.0) -> int:

@@ -5,13 +5,12 @@ from __future__ import annotations
 import hmac
 import secrets
 from collections.abc import Callable
-from typing import Any, TypeVar
-
-from tongsuopy.crypto import serialization as _ts_serialization
-from tongsuopy.crypto.asymciphers import ec as _ts_ec
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sdk.crypto.sm2 import (
     DEFAULT_USER_ID,
+    TONGSUO_MISSING,
     N,
     SM2Backend,
     get_backend,
@@ -22,6 +21,9 @@ from sdk.crypto.sm2 import (
 )
 from sdk.crypto.sm3 import sm3
 from sdk.errors import CryptoError, InvalidKeyError, InvalidSignatureError
+
+if TYPE_CHECKING:
+    from tongsuopy.crypto import serialization as _ts_serialization
 
 ADDRESS_BYTES = 20
 _Z_CACHE_LIMIT = 16
@@ -75,12 +77,13 @@ class PublicKey:
     def from_pem(cls, pem: bytes | str) -> PublicKey:
         """Return the key in an SM2 SubjectPublicKeyInfo PEM; raise InvalidKeyError for anything else."""
         data = _pem_bytes(pem)
+        serialization, ec = _pem_modules()
         try:
-            loaded = _ts_serialization.load_pem_public_key(data)
-            if not isinstance(loaded, _ts_ec.EllipticCurvePublicKey) or loaded.curve.name != "SM2":
+            loaded = serialization.load_pem_public_key(data)
+            if not isinstance(loaded, ec.EllipticCurvePublicKey) or loaded.curve.name != "SM2":
                 raise ValueError("not an SM2 key")
             point = loaded.public_bytes(
-                _ts_serialization.Encoding.X962, _ts_serialization.PublicFormat.UncompressedPoint
+                serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
             )
         except InvalidKeyError:
             raise
@@ -98,9 +101,10 @@ class PublicKey:
 
     def to_pem(self) -> bytes:
         """Return the SubjectPublicKeyInfo PEM (id-ecPublicKey with the SM2 curve OID 1.2.156.10197.1.301)."""
+        serialization, _ = _pem_modules()
         handle = self._handle(get_backend("tongsuo"))
         pem: bytes = handle.public_bytes(
-            _ts_serialization.Encoding.PEM, _ts_serialization.PublicFormat.SubjectPublicKeyInfo
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
         )
         return pem
 
@@ -241,9 +245,10 @@ class PrivateKey:
         data = _pem_bytes(pem)
         if password is not None and not isinstance(password, bytes):
             raise InvalidKeyError(f"a PEM password must be bytes, not {type(password).__name__}")
+        serialization, ec = _pem_modules()
         try:
-            loaded = _ts_serialization.load_pem_private_key(data, password)
-            if not isinstance(loaded, _ts_ec.EllipticCurvePrivateKey) or loaded.curve.name != "SM2":
+            loaded = serialization.load_pem_private_key(data, password)
+            if not isinstance(loaded, ec.EllipticCurvePrivateKey) or loaded.curve.name != "SM2":
                 raise ValueError("not an SM2 key")
             d = loaded.private_numbers().private_value
         except Exception as exc:  # tongsuopy raises ValueError, TypeError and UnsupportedAlgorithm
@@ -273,8 +278,10 @@ class PrivateKey:
         Encryption is PBES2 (PBKDF2-HMAC-SHA256, SM4-CBC) as Tongsuo writes it. Raises CryptoError for an
         empty, over-long, non-bytes or NUL-containing password.
         """
+        serialization, _ = _pem_modules()
+        encryption: _ts_serialization.KeySerializationEncryption
         if password is None:
-            encryption: _ts_serialization.KeySerializationEncryption = _ts_serialization.NoEncryption()
+            encryption = serialization.NoEncryption()
         elif not isinstance(password, bytes) or not password or len(password) > 1023:
             raise CryptoError("a PEM password must be 1 to 1023 bytes")
         elif b"\x00" in password:
@@ -282,10 +289,10 @@ class PrivateKey:
             # which OpenSSL tries when none is given: such a file would open without a password.
             raise CryptoError("a PEM password must not contain NUL bytes")
         else:
-            encryption = _ts_serialization.BestAvailableEncryption(password)
+            encryption = serialization.BestAvailableEncryption(password)
         handle = self._handle(get_backend("tongsuo"))
         pem: bytes = handle.private_bytes(
-            _ts_serialization.Encoding.PEM, _ts_serialization.PrivateFormat.PKCS8, encryption
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption
         )
         return pem
 
@@ -339,6 +346,22 @@ class PrivateKey:
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (PrivateKey, (self._d,))
+
+
+def _pem_modules() -> tuple[ModuleType, ModuleType]:
+    """tongsuopy's serialization and EC modules, which read and write SM2 PEM (PKCS#8, SubjectPublicKeyInfo).
+
+    Raises CryptoError (code ``backend_unavailable``) where tongsuopy is not installed: keys then travel as
+    hex or raw bytes (``from_hex``/``to_hex``), and signing and verifying work through the gmssl backend.
+    """
+    try:
+        from tongsuopy.crypto import serialization
+        from tongsuopy.crypto.asymciphers import ec
+    except ImportError as exc:
+        raise CryptoError(
+            f"SM2 PEM keys need tongsuopy: {TONGSUO_MISSING}; use hex keys here", code="backend_unavailable"
+        ) from exc
+    return serialization, ec
 
 
 def _backend_handle(handles: dict[str, Any], be: SM2Backend, load: Callable[[_K], Any], key: _K) -> Any:

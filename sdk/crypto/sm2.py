@@ -327,14 +327,33 @@ class SM2Backend(Protocol):
 BACKEND_NAMES: tuple[str, ...] = ("tongsuo", "gmssl")
 #: Environment variable naming the default backend ("tongsuo" or "gmssl").
 BACKEND_ENV_VAR: str = "XINLIAN_SM2_BACKEND"
+#: Why ``tongsuo`` is missing where tongsuopy is not installed (the wheel's platform marker leaves it out).
+TONGSUO_MISSING: str = (
+    "tongsuopy is not installed (it ships wheels only for x86-64 Linux and Windows and for macOS); "
+    "the gmssl backend signs and verifies without it"
+)
 
 _backends: dict[str, SM2Backend] = {}
 
 
 @functools.cache
+def tongsuo_available() -> bool:
+    """Return whether the ``tongsuo`` backend can load: tongsuopy and its compiled bindings import."""
+    try:
+        import sdk.crypto._tongsuo  # noqa: F401 - imported for the check; get_backend uses it
+    except ImportError:
+        return False
+    return True
+
+
+@functools.cache
 def default_backend_name() -> str:
-    """Return the default backend's name: XINLIAN_SM2_BACKEND when set (read once), else ``tongsuo``."""
-    return os.environ.get(BACKEND_ENV_VAR) or "tongsuo"
+    """Return the default backend's name: XINLIAN_SM2_BACKEND when set (read once), else ``tongsuo``, or
+    ``gmssl`` where tongsuopy is not installed (light installs on platforms it has no wheel for)."""
+    configured = os.environ.get(BACKEND_ENV_VAR)
+    if configured:
+        return configured
+    return "tongsuo" if tongsuo_available() else "gmssl"
 
 
 _backends_lock = threading.Lock()
@@ -343,8 +362,9 @@ _backends_lock = threading.Lock()
 def get_backend(name: str | None = None) -> SM2Backend:
     """Return the SM2 backend called ``name``, or the default one when ``name`` is None.
 
-    The default is ``tongsuo`` unless the XINLIAN_SM2_BACKEND environment variable names another.
-    Raises CryptoError for an unknown name.
+    The default is ``tongsuo`` unless the XINLIAN_SM2_BACKEND environment variable names another, or
+    ``gmssl`` where tongsuopy is not installed. Raises CryptoError for an unknown name, and with code
+    ``backend_unavailable`` for ``tongsuo`` where tongsuopy is not installed.
     """
     if name is None:
         name = default_backend_name()
@@ -354,6 +374,12 @@ def get_backend(name: str | None = None) -> SM2Backend:
     with _backends_lock:
         if name not in _backends:
             if name == "tongsuo":
+                if not tongsuo_available():
+                    raise CryptoError(
+                        f"the tongsuo SM2 backend is unavailable: {TONGSUO_MISSING}",
+                        code="backend_unavailable",
+                        backend=name,
+                    )
                 from sdk.crypto._tongsuo import TongsuoBackend
 
                 _backends[name] = TongsuoBackend()

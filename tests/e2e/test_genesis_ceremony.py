@@ -7,147 +7,25 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from node.config import ConfigError, NodeConfig
-from node.demo_network import make_uscc
-from node.genesis import GLOBAL_SCOPE, GOVERNANCE_ADDRESS, GenesisFile, GenesisSignature
+from node.genesis import GenesisFile, GenesisSignature
 from node.runtime import Node
-from scripts.bench.grants import encode_grant_role
-from sdk.client import Client
-from sdk.crypto import PrivateKey
-from sdk.signer import Signer
-from tests.e2e.helpers import REPO_ROOT, Network, NodeProcess, get_free_port
-
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
-
-CHAIN_ID = 6161
-# (folder, name, roles asked for); the first organisation accredits auditors and grants one in the test.
-ORGANISATIONS = (
-    ("org-a", "Audit Accreditation Office", "AUDIT_ACCREDITOR"),
-    ("org-b", "Commercial Bank of Example", "BANK"),
-    ("org-c", "Example Certified Public Accountants", "AUDITOR"),
-    ("org-d", "Provincial Drug Administration", "DRUG_REGULATOR"),
+from tests.e2e.helpers import (
+    CEREMONY_CHAIN_ID as CHAIN_ID,
+    REPO_CLI as xinlian,
+    Ceremony,
+    NodeProcess,
+    commit_grant,
+    run_ceremony,
+    start_ceremony_nodes,
 )
 
-
-@dataclass(frozen=True)
-class Org:
-    folder: Path
-    name: str
-    uscc: str
-    password_env: str
-    password: str
-    api_port: int
-
-    @property
-    def keys(self) -> Path:
-        return self.folder / "keys"
-
-    @property
-    def config(self) -> Path:
-        return self.folder / "node.json"
-
-    def private_key(self, file: str) -> PrivateKey:
-        return PrivateKey.from_pem((self.keys / file).read_bytes(), self.password.encode())
-
-
-@dataclass(frozen=True)
-class Ceremony:
-    orgs: tuple[Org, ...]
-    coordinator: Path  # the coordinator's folder: member files, the genesis, signatures; no private key
-
-    @property
-    def sealed(self) -> Path:
-        return self.coordinator / "genesis.sealed.json"
-
-
-def xinlian(*args: str | Path, env: dict[str, str] | None = None, ok: bool = True) -> str:
-    """Run the `xinlian` CLI of this working tree (python -m sdk.cli) and return its output."""
-    done = subprocess.run(
-        [sys.executable, "-m", "sdk.cli", *map(str, args)],
-        cwd=REPO_ROOT,
-        env={**os.environ, "PYTHONPATH": str(REPO_ROOT), "COLUMNS": "200", **(env or {})},
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    output = done.stdout + done.stderr
-    assert (done.returncode == 0) == ok, f"xinlian {' '.join(map(str, args))} -> {done.returncode}:\n{output}"
-    return output
-
-
-def run_ceremony(base: Path) -> Ceremony:
-    """Every step of docs/operations.md "four organisations on four machines", each in its own folder; only
-    public files (member files, the genesis, signatures, the sealed genesis) are copied between folders."""
-    coordinator = base / "coordinator"
-    coordinator.mkdir(parents=True)
-    orgs = []
-    for i, (folder, name, role) in enumerate(ORGANISATIONS):
-        org = Org(
-            folder=base / folder,
-            name=name,
-            uscc=make_uscc("110000", 30_000_001 + i),
-            password_env=f"XL_TEST_PW_{i}",
-            password=f"pw-{folder}-{os.urandom(4).hex()}",
-            api_port=get_free_port(),
-        )
-        env = {org.password_env: org.password}
-        xinlian("genesis", "keys", "--dir", org.keys, "--password-env", org.password_env, env=env)
-        xinlian(
-            "genesis", "member", "--uscc", org.uscc, "--name", name, "--roles", role, "--keys", org.keys,
-            "--p2p", f"127.0.0.1:{get_free_port()}", "--api", f"127.0.0.1:{org.api_port}",
-            "--out", org.folder / "member.json",
-        )  # fmt: skip
-        shutil.copy(org.folder / "member.json", coordinator / f"{folder}.json")
-        orgs.append(org)
-    members = [coordinator / f"{folder}.json" for folder, _, _ in ORGANISATIONS]
-    out = xinlian(
-        "genesis", "assemble", *members, "--chain-id", str(CHAIN_ID), "--out", coordinator / "genesis.json",
-        "--committee", orgs[0].uscc, "--committee", orgs[1].uscc, "--committee", orgs[2].uscc,
-        "--param", "block_period_ms=100", "--json",
-    )  # fmt: skip
-    assembled = json.loads(out)
-    assert (assembled["validators"], assembled["committee"], assembled["threshold"]) == (4, 3, 2)
-    for org in orgs:  # each validator fetches the genesis, checks and signs it on its own machine
-        shutil.copy(coordinator / "genesis.json", org.folder / "genesis.json")
-        xinlian(
-            "genesis", "sign", org.folder / "genesis.json", "--keys", org.keys,
-            "--out", org.folder / "sig.json", "--password-env", org.password_env,
-            env={org.password_env: org.password},
-        )  # fmt: skip
-        shutil.copy(org.folder / "sig.json", coordinator / f"sig-{org.folder.name}.json")
-    signatures = sorted(coordinator.glob("sig-*.json"))
-    xinlian(
-        "genesis",
-        "seal",
-        coordinator / "genesis.json",
-        *signatures,
-        "--out",
-        coordinator / "genesis.sealed.json",
-    )
-    for org in orgs:
-        shutil.copy(coordinator / "genesis.sealed.json", org.folder / "genesis.sealed.json")
-        for other in orgs:
-            if other is not org:
-                shutil.copy(
-                    coordinator / f"{other.folder.name}.json", org.folder / f"peer-{other.folder.name}.json"
-                )
-        xinlian(
-            "node", "init", "--keys", org.keys, "--member", org.folder / "member.json",
-            "--genesis", org.folder / "genesis.sealed.json", *sorted(org.folder.glob("peer-*.json")),
-            "--out", org.config, "--password-env", org.password_env,
-        )  # fmt: skip
-    return Ceremony(tuple(orgs), coordinator)
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
@@ -158,50 +36,22 @@ def ceremony(tmp_path_factory: pytest.TempPathFactory) -> Ceremony:
 @pytest.fixture
 def passwords(ceremony: Ceremony, monkeypatch: pytest.MonkeyPatch) -> Ceremony:
     """The organisations' key passwords in the environment (each node reads its own variable)."""
-    for org in ceremony.orgs:
-        monkeypatch.setenv(org.password_env, org.password)
+    for name, value in ceremony.passwords.items():
+        monkeypatch.setenv(name, value)
     return ceremony
 
 
 @pytest.fixture
 def nodes(passwords: Ceremony) -> Iterator[list[NodeProcess]]:
-    processes = [
-        NodeProcess(
-            Network(org.folder, org.config, org.api_port, CHAIN_ID, (), ()), log_path=org.folder / "node.log"
-        )
-        for org in passwords.orgs
-    ]
-    try:
-        for process in processes:
-            process.start()
-        for process in processes:
-            process.wait_healthy(timeout_s=120)
+    with start_ceremony_nodes(passwords) as processes:
         yield processes
-    finally:
-        for process in processes:
-            process.terminate()
 
 
 def test_four_organisations_commit_a_transaction_on_a_sealed_genesis(
     ceremony: Ceremony, nodes: list[NodeProcess]
 ) -> None:
-    accreditor, bank = ceremony.orgs[0], ceremony.orgs[1]  # the accreditor makes the bank an auditor too
-    signer = Signer(accreditor.private_key("account.pem"))
-    target = Signer(bank.private_key("account.pem")).address
-    urls = [f"http://127.0.0.1:{org.api_port}" for org in ceremony.orgs]
-    with Client(urls[0], signer=signer, chain_id=CHAIN_ID) as client:
-        tx_hash = client.send(
-            signer, GOVERNANCE_ADDRESS, encode_grant_role(target, "AUDITOR", GLOBAL_SCOPE),
-            gas_limit=300_000, wait=False,
-        )  # fmt: skip
-    receipts = []
-    for url, process in zip(urls, nodes, strict=True):
-        with Client(url, signer=signer, chain_id=CHAIN_ID) as client:
-            try:
-                receipts.append(client.wait(tx_hash, timeout=120, check=True))
-            except Exception as exc:
-                raise AssertionError(f"{url}: {exc}\n{process.log_tail()}") from exc
-    assert {(r.height, r.block_hash) for r in receipts} == {(receipts[0].height, receipts[0].block_hash)}
+    _, committed = commit_grant(ceremony, nodes)  # the accreditor makes the bank an auditor too
+    assert len(set(committed)) == 1
     genesis = GenesisFile.load(ceremony.sealed)
     assert len(genesis.signatures) == 4 and len(genesis.spec.validators) == 4
 
