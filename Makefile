@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[node,dev]'
+	$(BIN)/python -m pip install --quiet -e '.[node,dev,hsm]'
 	@touch $(STAMP)
 
 install: $(STAMP)
