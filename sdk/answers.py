@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import httpx
 
-from sdk.encoding import from_hex, to_hex
+from sdk.encoding import from_hex, readable_repr, to_hex
 from sdk.errors import (
     AccessDenied,
     AuthenticationError,
@@ -26,6 +26,9 @@ from sdk.types import BlockHeader, Log, Transaction
 
 if TYPE_CHECKING:
     pass
+
+#: Query parameters in order, repeats allowed (as httpx takes them).
+QueryItems = list[tuple[str, str | int | float | bool | None]]
 
 
 _ADMISSION_CODES = frozenset(
@@ -72,6 +75,7 @@ _CODE_CLASSES: dict[str, type[XinlianError]] = {
 
 
 # --- results ------------------------------------------------------------------------------------------
+@readable_repr
 @dataclass(frozen=True, slots=True)
 class ChainInfo:
     """What ``/v1/chain`` says: chain id, head and the chain parameters."""
@@ -92,6 +96,7 @@ class ChainInfo:
     audience: str = ""  # the node's name in member-signed requests (sdk.auth)
 
 
+@readable_repr
 @dataclass(frozen=True, slots=True)
 class BlockInfo:
     """A block as served by a node; ``header`` is decoded from its canonical encoding and hash-checked."""
@@ -106,6 +111,7 @@ class BlockInfo:
         return self.header.height
 
 
+@readable_repr
 @dataclass(frozen=True, slots=True)
 class ReceiptResult:
     """The outcome of a committed transaction."""
@@ -137,6 +143,7 @@ class ReceiptResult:
         return self
 
 
+@readable_repr
 @dataclass(frozen=True, slots=True)
 class TransactionStatus:
     """``pending``, ``committed`` (with receipt and transaction) or ``unknown`` to the node."""
@@ -147,6 +154,7 @@ class TransactionStatus:
     transaction: Transaction | None = None
 
 
+@readable_repr
 @dataclass(frozen=True, slots=True)
 class LogEntry:
     """A committed log and where it is."""
@@ -174,6 +182,25 @@ class LogEntry:
 def from_node_hex(value: object) -> bytes:
     """Return the bytes of a hex field of the node's answer; raises ClientError (bad_response) if not hex."""
     return from_hex(value, "a hex field of the node's answer", error=ClientError, code="bad_response")
+
+
+def log_entry_from_json(entry: dict[str, Any]) -> LogEntry:
+    """A node's LogEntryPublic JSON (from /v1/logs or an event stream) as a LogEntry; raises ClientError
+    (``bad_response``) for a malformed one."""
+    try:
+        return LogEntry(
+            log=Log(
+                address=from_node_hex(entry["address"]),
+                topics=tuple(from_node_hex(t) for t in entry["topics"]),
+                data=from_node_hex(entry["data"]),
+            ),
+            height=int(entry["height"]),
+            tx_hash=from_node_hex(entry["tx_hash"]),
+            tx_index=int(entry["tx_index"]),
+            log_index=int(entry["log_index"]),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ClientError("the node sent a malformed log entry", code="bad_response") from exc
 
 
 def error_from_response(response: httpx.Response, default_error: type[XinlianError]) -> XinlianError:

@@ -18,11 +18,13 @@ from sdk.answers import (
     BlockInfo,
     ChainInfo,
     LogEntry,
+    QueryItems,
     ReceiptResult,
     TransactionStatus,
     block_info_from_json,
     error_from_response,
     from_node_hex,
+    log_entry_from_json,
     status_from_json,
 )
 from sdk.auth import Session, mac_query, sign_query
@@ -36,7 +38,7 @@ from sdk.errors import (
     XinlianError,
 )
 from sdk.keyholder import KeyHolder
-from sdk.types import CommitCertificate, Log, Transaction
+from sdk.types import CommitCertificate, Transaction
 
 if TYPE_CHECKING:
     from sdk.domains.authorisations import Authorisations
@@ -44,6 +46,7 @@ if TYPE_CHECKING:
     from sdk.domains.drugs import Drugs
     from sdk.domains.governance import Governance
     from sdk.domains.licences import Licences
+    from sdk.events import Events
 
 
 T = TypeVar("T")
@@ -264,6 +267,79 @@ class Client:
             default_error=default_error,
             signer=signer,
         )
+
+    def signed_pages(
+        self,
+        signer: KeyHolder,
+        path: str,
+        *,
+        items: str,
+        resume: tuple[str, str],
+        params: dict[str, Any] | None = None,
+        limit: int | None = None,
+        page_size: int = 100,
+    ) -> Iterator[Any]:
+        """Follow a member-signed listing to its end: yield the entries of every page, in the node's order.
+
+        Takes: the member's signer, the path, ``items`` (the answer's list field), ``resume`` (the query
+        parameter that takes the next page's position, and the answer's field that holds it, e.g.
+        ``("cursor", "next_cursor")``), the listing's query parameters, at most ``limit`` entries in all
+        (None: all of them), entries asked per page. Raises: the node's error for any page; nothing is
+        dropped silently.
+        """
+        if limit is not None and limit < 0:
+            raise ClientError("limit must be 0 or more", code="bad_argument", field="limit")
+        query = {k: v for k, v in (params or {}).items() if v is not None}
+        param, field = resume
+        left = limit
+        while left is None or left > 0:
+            query["limit"] = page_size if left is None else min(page_size, left)
+            body = self.signed_request(signer, "GET", path, params=query)
+            entries = list(body[items])
+            if left is not None:
+                entries = entries[:left]
+                left -= len(entries)
+            yield from entries
+            position = body.get(field)
+            if position is None:
+                return
+            query[param] = position
+
+    def open_signed_stream(
+        self, signer: KeyHolder, path: str, *, params: QueryItems, read_timeout_s: float
+    ) -> httpx.Response:
+        """Open a member-signed streaming GET (e.g. /v1/events) and return the response, its body not read
+        yet: the caller iterates it and closes it. Raises NodeUnreachable, or the node's error."""
+        request = self._http.build_request(
+            "GET",
+            path,
+            params=params,
+            timeout=httpx.Timeout(self.timeout, read=read_timeout_s),
+            headers={"accept": "text/event-stream"},
+        )
+        request.headers.update(
+            self.sign_headers(signer, "GET", request.url.raw_path.decode("ascii"), request.content)
+        )
+        try:
+            response = self._http.send(request, stream=True)
+        except httpx.TimeoutException as exc:
+            raise NodeUnreachable(f"GET {path} timed out", code="timeout", url=self.url) from exc
+        except httpx.HTTPError as exc:
+            raise NodeUnreachable(f"cannot reach {self.url}: {exc}", url=self.url) from exc
+        if response.status_code >= 400:
+            response.read()
+            response.close()
+            if response.status_code == 401 and _error_code(response) == "session_expired":
+                self.forget_session(signer)
+            raise error_from_response(response, ClientError)
+        return response
+
+    @property
+    def events(self) -> Events:
+        """Live events from this node: ``client.events.stream(...)`` (sdk.events)."""
+        from sdk.events import Events
+
+        return Events(self)
 
     def public_get(self, path: str, *, params: dict[str, Any] | None = None) -> Any:
         """GET one of the node's public routes (no signature, whatever this client reads as) and decode
@@ -667,17 +743,7 @@ class Client:
             page_params = params + ([("cursor", cursor)] if cursor else [])
             body = self._request("GET", "/v1/logs", params=page_params)
             for entry in body["logs"]:
-                yield LogEntry(
-                    log=Log(
-                        address=from_node_hex(entry["address"]),
-                        topics=tuple(from_node_hex(t) for t in entry["topics"]),
-                        data=from_node_hex(entry["data"]),
-                    ),
-                    height=int(entry["height"]),
-                    tx_hash=from_node_hex(entry["tx_hash"]),
-                    tx_index=int(entry["tx_index"]),
-                    log_index=int(entry["log_index"]),
-                )
+                yield log_entry_from_json(entry)
             cursor = body.get("next_cursor")
             if not cursor:
                 return

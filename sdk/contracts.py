@@ -14,6 +14,7 @@ from eth_abi.exceptions import DecodingError, EncodingError as AbiEncodingError
 from eth_utils.abi import collapse_if_tuple, event_abi_to_log_topic, function_abi_to_4byte_selector
 from eth_utils.crypto import keccak
 
+from sdk.encoding import readable_repr
 from sdk.errors import EncodingError
 from sdk.types import Log
 
@@ -68,6 +69,7 @@ def load_abi(name: str, abi_dir: Path = ABI_DIR) -> tuple[AbiEntry, ...]:
     return tuple(data)
 
 
+@readable_repr
 @dataclass(frozen=True, slots=True)
 class DecodedEvent:
     """A log decoded with its contract's ABI. Indexed dynamic values (string, bytes) stay as their hash."""
@@ -77,6 +79,7 @@ class DecodedEvent:
     address: bytes
 
 
+@readable_repr
 @dataclass(frozen=True, slots=True)
 class LoggedEvent:
     """A decoded event and where its log is on the chain: the base of the domains' event records."""

@@ -10,8 +10,9 @@ against ``rlp``) and the ``0x`` hex text that JSON documents and the node's answ
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Sequence
-from typing import TypeAlias, Union
+from typing import Any, TypeAlias, TypeVar, Union
 
 from sdk.errors import EncodingError, XinlianError
 
@@ -247,3 +248,41 @@ def from_hex(
     if size is not None and len(data) != size:
         raise error(f"{what} must be {size} bytes, got {len(data)}", code=code, field=what)
     return data
+
+
+# --- readable reprs ------------------------------------------------------------------------------------
+#: Byte strings up to this length are shown whole in a repr (hashes, keys, signatures); longer ones by their
+#: first and last bytes and their length.
+REPR_WHOLE_BYTES = 64
+
+_D = TypeVar("_D")
+
+
+def show_value(value: object) -> str:
+    """``repr`` with bytes as ``0x`` hex (long ones shortened), also inside tuples, lists and dicts."""
+    if isinstance(value, bytes | bytearray):
+        data = bytes(value)
+        if len(data) <= REPR_WHOLE_BYTES:
+            return to_hex(data)
+        return f"0x{data[:8].hex()}…{data[-4:].hex()} ({len(data)} bytes)"
+    if isinstance(value, tuple) and not hasattr(value, "_fields"):
+        inner = ", ".join(show_value(v) for v in value)
+        return f"({inner},)" if len(value) == 1 else f"({inner})"
+    if isinstance(value, list):
+        return "[" + ", ".join(show_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{show_value(k)}: {show_value(v)}" for k, v in value.items()) + "}"
+    return repr(value)
+
+
+def readable_repr(cls: type[_D]) -> type[_D]:
+    """Class decorator for the SDK's result dataclasses (put it above ``@dataclass``): the repr shows byte
+    fields as ``0x`` hex instead of ``b'\\x00…'`` and still leaves out the fields marked ``repr=False``."""
+    shown = tuple(f.name for f in dataclasses.fields(cls) if f.repr)  # type: ignore[arg-type]
+
+    def __repr__(self: Any) -> str:
+        body = ", ".join(f"{name}={show_value(getattr(self, name))}" for name in shown)
+        return f"{type(self).__name__}({body})"
+
+    cls.__repr__ = __repr__  # type: ignore[method-assign]
+    return cls

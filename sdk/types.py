@@ -35,6 +35,7 @@ from sdk.encoding import (
     encode_int,
     encode_list,
     list_payload,
+    readable_repr,
     split_list,
 )
 from sdk.errors import (
@@ -187,6 +188,7 @@ def public_key_of(raw: bytes) -> PublicKey:
     return PublicKey.from_bytes(raw)
 
 
+@readable_repr
 @dataclass(frozen=True, slots=True)
 class Transaction(_TxCached):
     chain_id: int
@@ -310,6 +312,7 @@ _HEADER_HASH_FIELDS = (
 )
 
 
+@readable_repr
 @dataclass(frozen=True, slots=True)
 class BlockHeader(_HeaderCached):
     version: int
@@ -354,6 +357,7 @@ class BlockHeader(_HeaderCached):
 
 
 # --- commit certificate ------------------------------------------------------------------------------
+@readable_repr
 @dataclass(frozen=True, slots=True)
 class Seal:
     validator_index: int
@@ -364,6 +368,7 @@ class Seal:
         _check_bytes("Seal", "signature", self.signature, SIGNATURE_BYTES)
 
 
+@readable_repr
 @dataclass(frozen=True, slots=True)
 class CommitCertificate(_Decoded):
     height: int
@@ -423,6 +428,7 @@ def commit_preimage(chain_id: int, height: int, round: int, block_hash: bytes) -
 
 
 # --- receipts ----------------------------------------------------------------------------------------
+@readable_repr
 @dataclass(frozen=True, slots=True)
 class Log:
     address: bytes  # 20 bytes, the emitting contract
@@ -461,6 +467,7 @@ class Log:
         return cls(decode_string(f[0], "address"), topics, decode_string(f[2], "data"))
 
 
+@readable_repr
 @dataclass(frozen=True, slots=True)
 class Receipt(_Decoded):
     tx_hash: bytes
@@ -505,6 +512,7 @@ class Receipt(_Decoded):
 
 
 # --- block -------------------------------------------------------------------------------------------
+@readable_repr
 @dataclass(frozen=True, slots=True)
 class Block(_Cached):
     header: BlockHeader

@@ -18,6 +18,7 @@ from node.api.limits import (
     HeavyGate,
     JsonDepthLimit,
     RefusalSummary,
+    StreamGate,
     cap_recursion_limit,
 )
 from node.api.metrics import Metrics
@@ -28,6 +29,7 @@ from node.api.routes import (
     chain,
     confirmations,
     drugs,
+    events,
     governance,
     licences,
     logs,
@@ -96,7 +98,10 @@ def create_app(
     app.state.refusals = RefusalSummary()
     # One gate per node for calls, proofs and log queries, shared by REST and JSON-RPC.
     app.state.heavy = HeavyGate(limits.max_heavy_requests)
-    app.state.letter_index = TagIndex[bytes]()
+    app.state.streams = StreamGate(
+        limits.max_streams, limits.max_streams_per_organisation, limits.max_stream_seconds
+    )
+    app.state.letter_index = TagIndex[tuple[int, bytes]]()
     app.state.subject_index = TagIndex[int](remember_empty=False)  # commitments are the caller's choice
     app.state.rpc = RpcHandler(ledger, limits=limits, gate=app.state.heavy)
     install_error_handlers(app)
@@ -118,6 +123,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     chain.router,
     confirmations.router,
     drugs.router,
+    events.router,
     governance.router,
     licences.router,
     logs.router,

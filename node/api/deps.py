@@ -32,9 +32,9 @@ def get_limits(request: Request) -> ApiLimits:
 LimitsDep = Annotated[ApiLimits, Depends(get_limits)]
 
 
-def get_letter_index(request: Request) -> TagIndex[bytes]:
+def get_letter_index(request: Request) -> TagIndex[tuple[int, bytes]]:
     """Return the app's memo of letter ids by (party, organisation) (node.api.tag_index)."""
-    index: TagIndex[bytes] = request.app.state.letter_index
+    index: TagIndex[tuple[int, bytes]] = request.app.state.letter_index
     return index
 
 
@@ -44,7 +44,7 @@ def get_subject_index(request: Request) -> TagIndex[int]:
     return index
 
 
-LetterIndexDep = Annotated[TagIndex[bytes], Depends(get_letter_index)]
+LetterIndexDep = Annotated[TagIndex[tuple[int, bytes]], Depends(get_letter_index)]
 SubjectIndexDep = Annotated[TagIndex[int], Depends(get_subject_index)]
 
 

@@ -32,6 +32,9 @@ MAX_BATCH_CALL_GAS: int = 100_000_000  # eth_call gas reserved by all the calls 
 MAX_HEAVY_REQUESTS: int = 8  # concurrent calls/proofs/log queries per node; one more is refused (busy)
 AUTH_FAILURE_BURST: int = 50  # failed authentications per client address at once (0: no limit) ...
 AUTH_FAILURES_PER_S: float = 5.0  # ... and per second after that; then auth_throttled before verifying
+MAX_STREAMS: int = 64  # open event streams per node (each holds a connection and wakes on every commit)
+MAX_STREAMS_PER_ORGANISATION: int = 4  # ... per member organisation, so one member cannot take them all
+MAX_STREAM_SECONDS: float = 3600.0  # a stream ends after this long; the client resumes from its cursor
 # py-evm raises the limit to 12288 so that 1024 nested EVM calls fit; py_ecc raises it to 100000, which
 # lets C-level recursion (json, repr, pickle) overflow the thread stack and kill the process instead.
 EVM_RECURSION_LIMIT: int = 12_288
@@ -53,6 +56,9 @@ class ApiLimits:
     max_heavy_requests: int = MAX_HEAVY_REQUESTS
     auth_failure_burst: int = AUTH_FAILURE_BURST
     auth_failures_per_s: float = AUTH_FAILURES_PER_S
+    max_streams: int = MAX_STREAMS
+    max_streams_per_organisation: int = MAX_STREAMS_PER_ORGANISATION
+    max_stream_seconds: float = MAX_STREAM_SECONDS
 
 
 class LimitExceeded(XinlianError):
@@ -137,6 +143,59 @@ class HeavyGate:
             yield
         finally:
             self._slots.release()
+
+
+# --- event streams -------------------------------------------------------------------------------------
+class StreamLease:
+    """One open stream's place in a StreamGate; ``release`` may be called any number of times."""
+
+    def __init__(self, gate: StreamGate, key: int, owner: str) -> None:
+        self._gate, self._key, self.owner = gate, key, owner
+
+    def release(self) -> None:
+        self._gate._release(self._key)
+
+
+class StreamGate:
+    """At most ``capacity`` open event streams per node and ``per_owner`` per organisation; one more is
+    refused at once (429 ``too_many_streams``). A lease not released within ``lifetime_s`` (a stream lasts
+    at most that long) no longer counts, so a connection torn down before its stream started cannot hold
+    a place for ever."""
+
+    def __init__(self, capacity: int, per_owner: int, lifetime_s: float) -> None:
+        self.capacity, self.per_owner, self.lifetime_s = capacity, per_owner, lifetime_s
+        self._lock = threading.Lock()
+        self._open: dict[int, tuple[str, float]] = {}
+        self._next = 0
+
+    def acquire(self, owner: str) -> StreamLease:
+        """A place for one stream of ``owner``'s. Raises LimitExceeded (``too_many_streams``)."""
+        now = time.monotonic()
+        with self._lock:
+            horizon = now - self.lifetime_s - 60.0
+            self._open = {k: v for k, v in self._open.items() if v[1] > horizon}
+            mine = sum(1 for who, _ in self._open.values() if who == owner)
+            if len(self._open) >= self.capacity or mine >= self.per_owner:
+                full = len(self._open) >= self.capacity
+                raise refuse(
+                    "too_many_streams",
+                    "the node has no room for another event stream"
+                    if full
+                    else f"your organisation has {mine} event streams open already; close one first",
+                    limit=self.capacity if full else self.per_owner,
+                )
+            self._next += 1
+            self._open[self._next] = (owner, now)
+            return StreamLease(self, self._next, owner)
+
+    def _release(self, key: int) -> None:
+        with self._lock:
+            self._open.pop(key, None)
+
+    @property
+    def open_count(self) -> int:
+        with self._lock:
+            return len(self._open)
 
 
 # --- JSON nesting depth ----------------------------------------------------------------------------------

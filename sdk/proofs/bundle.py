@@ -16,7 +16,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sdk.encoding import Item, decode, decode_int, encode_bytes, encode_int, encode_list, from_hex, to_hex
+from sdk.encoding import (
+    Item,
+    decode,
+    decode_int,
+    encode_bytes,
+    encode_int,
+    encode_list,
+    from_hex,
+    readable_repr,
+    to_hex,
+)
 from sdk.errors import (
     EncodingError,
     FormatError,
@@ -85,6 +95,7 @@ def _wire(decoder: Any, data: Item, where: str) -> Any:
 
 
 # --- parts ---------------------------------------------------------------------------------------------
+@readable_repr
 @dataclass(frozen=True, slots=True)
 class HistoryProof:
     """Inclusion of a block hash in a later header's ``history_root`` (leaf = the hash, index = its height).
@@ -133,6 +144,7 @@ class SealedHeader:
         return cls(header, cert, HistoryProof.from_json(history, f"{where}.history") if history else None)
 
 
+@readable_repr
 @dataclass(frozen=True, slots=True)
 class Handover:
     """A block that hands over to a new validator set: its header, certificate and the new set (keys)."""
@@ -159,6 +171,7 @@ class Handover:
         return cls(sealed.header, sealed.certificate, keys)
 
 
+@readable_repr
 @dataclass(frozen=True, slots=True)
 class EventProof:
     """The event: a transaction and its receipt, their inclusion proofs, and optionally one log of it."""
@@ -197,6 +210,7 @@ class EventProof:
         )
 
 
+@readable_repr
 @dataclass(frozen=True, slots=True)
 class StateProof:
     """An EVM storage slot proven against the state root of a (later) sealed header (eth_getProof nodes).
@@ -248,6 +262,7 @@ class StateProof:
         )
 
 
+@readable_repr
 @dataclass(frozen=True, slots=True)
 class ProofBundle:
     """One event with everything needed to verify it offline against a trusted genesis or checkpoint.

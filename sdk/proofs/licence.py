@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
+from sdk.encoding import readable_repr
 from sdk.errors import FormatError, IdentifierError, LicenceIdentifierError
 from sdk.system import LICENCE_REGISTRY_ADDRESS
 from sdk.types import BlockHeader, Transaction
@@ -79,6 +80,7 @@ _LICENCE_CALL_BY_SELECTOR = {
 }
 
 
+@readable_repr
 @dataclass(frozen=True, slots=True)
 class VerifiedLicence:
     """An e-licence issuance proven from its LicenceIssued log (the holder only as a salted commitment)."""
@@ -103,6 +105,7 @@ class VerifiedLicence:
         return sm3(salt + code_type.encode("ascii") + code.encode("ascii")) == self.holder_commitment
 
 
+@readable_repr
 @dataclass(frozen=True, slots=True)
 class LicenceStatus:
     """A licence's status at a sealed height: the proven state word, judged with the validity dates."""

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sdk.encoding import from_hex, to_hex
+from sdk.encoding import from_hex, readable_repr, to_hex
 from sdk.errors import ChainError, EncodingError, FormatError
 from sdk.proofs.certificate import check_sealed
 from sdk.types import BlockHeader, CommitCertificate, compute_validators_hash, sort_validators
@@ -17,6 +17,7 @@ TRUST_VERSION = 1
 
 
 # --- trust anchors ---------------------------------------------------------------------------------------
+@readable_repr
 @dataclass(frozen=True, slots=True)
 class Genesis:
     """Trust the chain's genesis: its id, its block hash and its first validator set (64-byte keys)."""
@@ -60,6 +61,7 @@ class Genesis:
         return f"genesis 0x{self.genesis_hash.hex()} of chain {self.chain_id}"
 
 
+@readable_repr
 @dataclass(frozen=True, slots=True)
 class Checkpoint:
     """Trust a recent header and the validator set that sealed it (optionally with its certificate).

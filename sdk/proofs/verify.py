@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from sdk.encoding import readable_repr
 from sdk.errors import (
     ChainError,
     EncodingError,
@@ -52,6 +53,7 @@ KNOWN_CONTRACTS: dict[bytes, str] = {address: name for name, address in SYSTEM_C
 
 
 # --- verified results -------------------------------------------------------------------------------
+@readable_repr
 @dataclass(frozen=True, slots=True)
 class VerifiedLog:
     """A log proven to be in the verified receipt."""
@@ -82,6 +84,7 @@ class VerifiedLog:
         return decoded.name, dict(decoded.args)
 
 
+@readable_repr
 @dataclass(frozen=True, slots=True)
 class VerifiedState:
     """A storage slot value proven against the state root of a sealed header."""
@@ -96,6 +99,7 @@ class VerifiedState:
     licence: LicenceStatus | None = None
 
 
+@readable_repr
 @dataclass(frozen=True, slots=True)
 class VerifiedEvent:
     """What a bundle proves, and nothing else: every field here was checked by the Verifier."""

@@ -24,6 +24,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from node.api import create_app
+from node.api.limits import ApiLimits
 from node.config import NodeConfig
 from node.demo_network import init_network
 from node.execution import ExecutionEngine
@@ -87,6 +88,7 @@ def start_node(
     max_body_bytes: int = 1024 * 1024,
     database_url: str = "",
     tls: bool = False,
+    limits: ApiLimits | None = None,
 ) -> RunningNode:
     """Create a one-validator network under ``base``, start its node and serve its API on a free port.
 
@@ -113,7 +115,12 @@ def start_node(
         )
         for entry in directory
     ]
-    app = create_app(node.ledger, max_body_bytes=max_body_bytes, liveness=node.liveness if produce else None)
+    app = create_app(
+        node.ledger,
+        max_body_bytes=max_body_bytes,
+        liveness=node.liveness if produce else None,
+        limits=limits,
+    )
     sock = _free_socket()
     port = sock.getsockname()[1]
     config = node.config

@@ -370,9 +370,34 @@ def test_unsigned_or_unknown_queries_are_refused(running_node: RunningNode, part
     with pytest.raises(XinlianError) as missing:
         parties.holder.grant_record(10**9)
     assert missing.value.code == "not_found"
-    with pytest.raises(XinlianError) as bad:
-        parties.holder.grants_by_subject(bytes(31) + b"\x01", limit=0)
+    holder = parties.holder
+    assert holder.signer is not None
+    with pytest.raises(XinlianError) as bad:  # the node refuses an empty page
+        holder.client.signed_request(
+            holder.signer, "GET", f"/v1/authorisations/by-subject/0x{'01' * 32}", params={"limit": 0}
+        )
     assert bad.value.code == "bad_request"
+    with pytest.raises(XinlianError) as negative:
+        holder.grants_by_subject(bytes(31) + b"\x01", limit=-1)
+    assert negative.value.code == "bad_argument"
+    assert holder.grants_by_subject(bytes(31) + b"\x01", limit=0) == []
+
+
+def test_grant_listings_follow_every_page(parties: Parties) -> None:
+    """The SDK follows next_after to the end: the grants of a resource read one per page are the whole
+    listing, and ``limit`` stops after that many."""
+    p = parties
+    assert p.holder.signer is not None
+    resource_id = _resource(p)
+    made = [_request(p, resource_id) for _ in range(3)]
+    path = f"/v1/authorisations/by-resource/{resource_id}"
+    whole = [g.grant_id for g in p.holder.grants_by_resource(resource_id)]
+    assert whole == made
+    one_by_one = p.holder.client.signed_pages(
+        p.holder.signer, path, items="grants", resume=("after", "next_after"), page_size=1
+    )
+    assert [g["grant_id"] for g in one_by_one] == whole
+    assert [g.grant_id for g in p.holder.grants_by_resource(resource_id, limit=2)] == whole[:2]
 
 
 def test_transactions_carrying_the_subjects_key_are_read_by_their_sender_and_the_regulator(

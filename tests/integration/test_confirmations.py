@@ -398,3 +398,62 @@ def test_listings_remembered_by_the_node_include_letters_created_since(parties: 
         assert listing() == [*before[party], lid], party
     assert lid not in [x.letter_id for x in p.bank.as_auditor()]
     assert lid not in [x.letter_id for x in p.auditor.as_bank()]
+
+
+def test_listings_page_by_cursor_at_one_as_of(parties: Parties, running_node: RunningNode) -> None:
+    """A listing read one letter per page (following next_cursor) is the whole listing; every page is
+    evaluated at the first page's as_of; a cursor that is malformed, from another listing or paired with
+    another as_of is refused with a typed error, never answered with a partial or shifted page."""
+    p = parties
+    signer = p.auditor._signer()
+    for _ in range(3 - len(p.auditor.as_auditor())):
+        p.auditor.create(_request(p), bank_keys=[p.bank_key], regulator_key=p.regulator_key)
+    whole = [x.letter_id for x in p.auditor.as_auditor()]
+    assert len(whole) >= 3
+    first = p.client.signed_request(signer, "GET", "/v1/confirmations/as-auditor", params={"limit": 1})
+    assert first["truncated"] and first["next_cursor"] and first["count"] == 1
+    pages = p.client.signed_pages(
+        signer, "/v1/confirmations/as-auditor", items="letters", resume=("cursor", "next_cursor"), page_size=1
+    )
+    letters = list(pages)
+    assert [bytes.fromhex(x["letter_id"][2:]) for x in letters] == whole
+    assert {x["as_of"] for x in letters} == {first["as_of"]}
+    second = p.client.signed_request(
+        signer, "GET", "/v1/confirmations/as-auditor", params={"limit": 1, "cursor": first["next_cursor"]}
+    )
+    assert [x["letter_id"] for x in second["letters"]] == [letters[1]["letter_id"]]
+
+    refusals = {
+        "malformed": {"cursor": "1.2.3"},
+        "other as_of": {"cursor": first["next_cursor"], "as_of": first["as_of"] + 1},
+    }
+    for name, params in refusals.items():
+        with pytest.raises(XinlianError) as refused:
+            p.client.signed_request(signer, "GET", "/v1/confirmations/as-auditor", params=params)
+        assert refused.value.code == "bad_request", name
+    stranger = f"{first['as_of']}.1.{'00' * 32}"  # names no letter of the bank's
+    with pytest.raises(XinlianError) as foreign:
+        p.client.signed_request(
+            p.bank._signer(), "GET", "/v1/confirmations/as-bank", params={"cursor": stranger}
+        )
+    assert foreign.value.code == "bad_request"
+
+
+def test_overdue_listing_pages_by_cursor(parties: Parties) -> None:
+    p = parties
+    far = 2**40  # every accepted, unanswered letter is overdue by then
+    for _ in range(2):
+        lid = p.auditor.create(_request(p), bank_keys=[p.bank_key], regulator_key=p.regulator_key).letter_id
+        p.company.authorise(lid)
+        p.bank.accept(lid)
+    whole = [x.letter_id for x in p.regulator.overdue(as_of=far)]
+    assert len(whole) >= 2
+    pages = p.client.signed_pages(
+        p.regulator._signer(),
+        "/v1/confirmations/overdue",
+        items="letters",
+        resume=("cursor", "next_cursor"),
+        params={"as_of": far},
+        page_size=1,
+    )
+    assert [bytes.fromhex(x["letter_id"][2:]) for x in pages] == whole

@@ -147,6 +147,21 @@ def _letter_logs_rpc(letter: Letter, signer: Signer | None) -> str:
     return _listed([e for e in answer["result"] if e["transactionHash"] == "0x" + letter.tx_hash.hex()])
 
 
+def _letter_events(letter: Letter, signer: Signer | None) -> str:
+    """The live event stream from the letter's block through it (sdk.events over GET /v1/events)."""
+    if signer is None:
+        return _verdict(httpx.get(f"{letter.node.url}/v1/events", timeout=30))
+    with Client(letter.node.url) as client:
+        streamed = client.events.stream(
+            signer,
+            address=BANK_CONFIRMATION_ADDRESS,
+            from_height=letter.height,
+            to_height=letter.height,
+            reconnect=False,
+        )
+        return _listed([x for x in streamed if x.entry.tx_hash == letter.tx_hash])
+
+
 def _view_call_data(letter: Letter) -> str:
     return "0x" + LETTERS.encode_call("get_letter", [letter.letter_id]).hex()
 
@@ -156,6 +171,7 @@ PATHS: dict[str, Callable[[Letter, Signer | None], str]] = {
         _rest(lt, s, "GET", f"/v1/confirmations/letters/0x{lt.letter_id.hex()}")
     ),
     "GET /v1/logs": _letter_logs_rest,
+    "GET /v1/events": _letter_events,
     "POST /v1/call": lambda lt, s: _verdict(
         _rest(
             lt,

@@ -8,8 +8,9 @@ found, so each block is walked once per organisation and role. The listings hold
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Iterator
-from typing import Annotated, Any, Final
+from typing import Annotated, Any, Final, NamedTuple
 
 from fastapi import APIRouter, Query
 from pydantic import Field
@@ -53,6 +54,9 @@ AsOfParam = Annotated[
 ]
 StatusParam = Annotated[str | None, Query(max_length=32, description="only letters in this status (name)")]
 LimitParam = Annotated[int, Query(ge=1, le=MAX_LETTERS)]
+CursorParam = Annotated[
+    str | None, Query(max_length=100, description="next_cursor of the previous page, passed unchanged")
+]
 
 
 class LetterPublic(Shape):
@@ -90,8 +94,37 @@ class LetterPublic(Shape):
 class LettersPage(Shape):
     as_of: int
     count: int
-    truncated: bool = Field(description="more letters matched than the limit")
+    truncated: bool = Field(description="more letters matched than the limit: follow next_cursor")
+    next_cursor: str | None = Field(
+        default=None,
+        description="pass as ?cursor= for the next page (same as_of); null on the last page",
+    )
     letters: list[LetterPublic]
+
+
+class LetterCursor(NamedTuple):
+    """Where the next page of a listing starts: the first letter not returned yet (created at ``height``),
+    and the time the whole listing is evaluated at, so every page agrees on OVERDUE and EXPIRED."""
+
+    as_of: int
+    height: int
+    letter_id: bytes
+
+    def to_token(self) -> str:
+        return f"{self.as_of}.{self.height}.{self.letter_id.hex()}"
+
+    @classmethod
+    def from_token(cls, token: str) -> LetterCursor:
+        """Parse ``to_token``'s output; raises BadRequest (field ``cursor``) for anything else."""
+        parts = token.split(".")
+        if (
+            len(parts) != 3
+            or not parts[0].isdigit()
+            or not parts[1].isdigit()
+            or re.fullmatch(r"[0-9a-f]{64}", parts[2]) is None
+        ):
+            raise BadRequest("cursor is malformed; pass next_cursor unchanged", field="cursor")
+        return cls(int(parts[0]), int(parts[1]), bytes.fromhex(parts[2]))
 
 
 # --- reading the contract --------------------------------------------------------------------------------
@@ -134,26 +167,51 @@ def _created(reader: LedgerReader, from_height: int = 0) -> Iterator[tuple[int, 
         yield entry.height, bytes(entry.log.data[:32]), tuple(entry.log.topics)
 
 
-def _letter_ids_of(
-    reader: LedgerReader, index: TagIndex[bytes], party: LetterParty, uscc: str
-) -> tuple[bytes, ...]:
-    """Ids of the letters whose ``party`` is organisation ``uscc``, in creation order: each LetterCreated
-    log's tag is compared with the one computed for ``uscc`` and that letter (one hash per letter), once
-    per block thanks to ``index``."""
+#: A letter as the listings walk them: the height it was created at and its id.
+Created = tuple[int, bytes]
+
+
+def _letters_of(
+    reader: LedgerReader, index: TagIndex[Created], party: LetterParty, uscc: str
+) -> tuple[Created, ...]:
+    """The letters whose ``party`` is organisation ``uscc``, in creation order: each LetterCreated log's
+    tag is compared with the one computed for ``uscc`` and that letter (one hash per letter), once per
+    block thanks to ``index``."""
     chain_id, position = reader.ledger.chain.chain_id, _TAG_TOPIC[party]
 
-    def scan(from_height: int, _to_height: int) -> Iterator[tuple[int, bytes]]:
+    def scan(from_height: int, _to_height: int) -> Iterator[tuple[int, Created]]:
         for height, letter_id, topics in _created(reader, from_height):
             mine = party_tag(chain_id, BANK_CONFIRMATION_ADDRESS, letter_id, party, uscc)
             if len(topics) > position and topics[position] == mine:
-                yield height, letter_id
+                yield height, (height, letter_id)
 
     return index.ids((party, uscc), reader.header.height, scan)
 
 
+def _resume(letters: Iterable[Created], cursor: LetterCursor | None) -> Iterator[Created]:
+    """``letters`` from the cursor's letter on (all of them without a cursor); BadRequest if the cursor's
+    letter is not among them."""
+    it = iter(letters)
+    if cursor is None:
+        yield from it
+        return
+    for created in it:
+        if created == (cursor.height, cursor.letter_id):
+            yield created
+            yield from it
+            return
+    raise BadRequest("cursor does not belong to this listing; pass next_cursor unchanged", field="cursor")
+
+
 def _page(
-    reader: LedgerReader, ids: Iterable[bytes], as_of: int | None, status: str | None, limit: int
+    reader: LedgerReader,
+    letters: Iterable[Created],
+    as_of: int | None,
+    status: str | None,
+    limit: int,
+    cursor: LetterCursor | None,
 ) -> LettersPage:
+    """One page of ``letters`` (resumed at ``cursor``) in ``status`` at ``as_of``, at most ``limit``."""
     wanted: LetterStatus | None = None
     if status is not None:
         try:
@@ -162,18 +220,33 @@ def _page(
             raise BadRequest(
                 f"unknown status {status!r}; one of {[s.name for s in LetterStatus]}", field="status"
             ) from exc
-    when = as_of if as_of is not None else reader.header.timestamp_ms // 1000
-    letters: list[LetterPublic] = []
-    truncated = False
-    for letter_id in ids:
+    if cursor is not None:
+        if as_of is not None and as_of != cursor.as_of:
+            raise BadRequest("the cursor carries the listing's as_of; pass no other", field="as_of")
+        when = cursor.as_of
+    else:
+        when = as_of if as_of is not None else reader.header.timestamp_ms // 1000
+    page: list[LetterPublic] = []
+    next_cursor: LetterCursor | None = None
+    for height, letter_id in _resume(letters, cursor):
         state = get_letter_state(reader, letter_id, when)
         if state is None or (wanted is not None and state.status != wanted):
             continue
-        if len(letters) == limit:
-            truncated = True
+        if len(page) == limit:
+            next_cursor = LetterCursor(when, height, letter_id)
             break
-        letters.append(LetterPublic(**state.to_json()))
-    return LettersPage(as_of=when, count=len(letters), truncated=truncated, letters=letters)
+        page.append(LetterPublic(**state.to_json()))
+    return LettersPage(
+        as_of=when,
+        count=len(page),
+        truncated=next_cursor is not None,
+        next_cursor=next_cursor.to_token() if next_cursor is not None else None,
+        letters=page,
+    )
+
+
+def _cursor(token: str | None) -> LetterCursor | None:
+    return LetterCursor.from_token(token) if token is not None else None
 
 
 # --- routes -----------------------------------------------------------------------------------------------
@@ -218,9 +291,11 @@ def _letters_of_party(party: LetterParty) -> Callable[..., LettersPage]:
         as_of: AsOfParam = None,
         status: StatusParam = None,
         limit: LimitParam = 500,
+        cursor: CursorParam = None,
     ) -> LettersPage:
+        after = _cursor(cursor)
         reader = LedgerReader(ledger)
-        return _page(reader, _letter_ids_of(reader, index, party, member.uscc), as_of, status, limit)
+        return _page(reader, _letters_of(reader, index, party, member.uscc), as_of, status, limit, after)
 
     return listing
 
@@ -241,12 +316,17 @@ for _party, _description in _PARTY_LISTINGS:
 
 @router.get("/overdue", response_model=LettersPage, responses=_RESPONSES, dependencies=[HeavyDep])
 def overdue_letters(
-    member: MemberDep, ledger: LedgerDep, as_of: AsOfParam = None, limit: LimitParam = 500
+    member: MemberDep,
+    ledger: LedgerDep,
+    as_of: AsOfParam = None,
+    limit: LimitParam = 500,
+    cursor: CursorParam = None,
 ) -> LettersPage:
     """Every letter OVERDUE at ``as_of`` (default: the head's time), for a finance regulator: an account
     holding AUDIT_ACCREDITOR or a committee member. 403 (``forbidden``) for anyone else."""
     reader = LedgerReader(ledger)
     if not is_finance_regulator(ReadScope(reader, member)):
         raise Forbidden("overdue letters are for the finance regulator (AUDIT_ACCREDITOR) or the committee")
-    ids = (letter_id for _, letter_id, _ in _created(reader))
-    return _page(reader, ids, as_of, LetterStatus.OVERDUE.name, limit)
+    after = _cursor(cursor)
+    created = ((height, letter_id) for height, letter_id, _ in _created(reader, after.height if after else 0))
+    return _page(reader, created, as_of, LetterStatus.OVERDUE.name, limit, after)

@@ -61,13 +61,7 @@ def get_logs(
     One page scans at most ``MAX_LOG_BLOCK_RANGE`` blocks (node.api.limits): over a longer range a page may
     hold fewer than ``limit`` logs, even none, with a ``next_cursor``; the range is done when it is null.
     """
-    addresses = [parse_address(a) for a in _capped(address, "address")] or None
-    topics = [
-        [parse_hash(t, f"topic{i}") for t in _capped(values, f"topic{i}")] or None
-        for i, values in enumerate((topic0, topic1, topic2, topic3))
-    ]
-    while topics and topics[-1] is None:
-        topics.pop()
+    addresses, topics = parse_log_filter(address, (topic0, topic1, topic2, topic3))
     after = None
     if cursor:
         try:
@@ -98,6 +92,21 @@ def get_logs(
         logs=[to_log_entry_public(entry) for entry in logs if scope.may_read_log(entry.log, entry.tx_hash)],
         next_cursor=next_cursor.to_token() if next_cursor is not None else None,
     )
+
+
+def parse_log_filter(
+    address: list[str] | None, topics: tuple[list[str] | None, ...]
+) -> tuple[list[bytes] | None, list[list[bytes] | None]]:
+    """The contracts and positional topics of a log filter given as query values (each list: any of
+    them; None: any value), at most ``_MAX_FILTER_VALUES`` each. Raises BadRequest naming the field."""
+    addresses = [parse_address(a) for a in _capped(address, "address")] or None
+    wanted: list[list[bytes] | None] = [
+        [parse_hash(t, f"topic{i}") for t in _capped(values, f"topic{i}")] or None
+        for i, values in enumerate(topics)
+    ]
+    while wanted and wanted[-1] is None:
+        wanted.pop()
+    return addresses, wanted
 
 
 def _capped(values: list[str] | None, name: str) -> list[str]:

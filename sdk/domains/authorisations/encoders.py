@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Final
 from eth_utils.crypto import keccak
 
 from sdk.crypto import PrivateKey, sm3
+from sdk.encoding import readable_repr
 from sdk.errors import DomainError
 from sdk.identifiers import parse_resident_id
 
@@ -161,6 +162,7 @@ def compute_subject_tag(chain_id: int, contract: bytes, grant_id: int, subject_c
     )
 
 
+@readable_repr
 @dataclass(frozen=True, slots=True)
 class ConsentTerms:
     """What a data subject consents to: one request on one chain and contract (PIPL art. 14, 23)."""
@@ -244,6 +246,7 @@ def compute_subject_key_message(
     )
 
 
+@readable_repr
 @dataclass(frozen=True, slots=True)
 class SubjectKeyBinding:
     """A data subject's own request, signed with the key it names, to bind that key to her commitment.
@@ -261,6 +264,7 @@ class SubjectKeyBinding:
         return sm3(self.public_key)
 
 
+@readable_repr
 @dataclass(frozen=True, slots=True)
 class SubjectConsent:
     """A data subject's signed consent to one request, ready for the holder's ``grant``."""
@@ -270,6 +274,7 @@ class SubjectConsent:
     signature: bytes  # 64 bytes r‖s over terms.message()
 
 
+@readable_repr
 @dataclass(frozen=True, slots=True)
 class SubjectRevocation:
     """A data subject's signed withdrawal of consent for one grant; any member account may relay it."""

@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 AUTHORISATION_GAS_LIMIT: Final = 1_000_000
 
 
-DEFAULT_QUERY_LIMIT: Final = 100
+DEFAULT_QUERY_LIMIT: Final = 100  # grants asked per page; the SDK follows every page
 
 
 class Authorisations(AuthorisationQueries):
@@ -419,22 +419,35 @@ class Authorisations(AuthorisationQueries):
         """Return one grant with its use trail (the signer's organisation must be a party, or a regulator)."""
         return grant_record_from_json(self._query(f"/v1/authorisations/grants/{int(grant_id)}"))
 
-    def grants_by_resource(self, resource_id: int, *, limit: int = DEFAULT_QUERY_LIMIT) -> list[GrantRecord]:
-        """Return the grants of a resource that the signer's organisation may see, with their trails."""
-        body = self._query(f"/v1/authorisations/by-resource/{int(resource_id)}", {"limit": limit})
-        return [grant_record_from_json(g) for g in body["grants"]]
+    def _grants(self, path: str, limit: int | None) -> list[GrantRecord]:
+        """The grants of a member-signed listing, page after page, at most ``limit`` (None: all)."""
+        if self.signer is None:
+            raise ClientError(
+                "member-signed queries need a signer; use with_signer(signer)", code="no_signer"
+            )
+        pages = self.client.signed_pages(
+            self.signer,
+            path,
+            items="grants",
+            resume=("after", "next_after"),
+            limit=limit,
+            page_size=DEFAULT_QUERY_LIMIT,
+        )
+        return [grant_record_from_json(g) for g in pages]
 
-    def grants_by_requester(self, requester: bytes, *, limit: int = DEFAULT_QUERY_LIMIT) -> list[GrantRecord]:
-        """Return the grants requested by account ``requester`` that the signer may see, with their trails."""
-        body = self._query(f"/v1/authorisations/by-requester/0x{requester.hex()}", {"limit": limit})
-        return [grant_record_from_json(g) for g in body["grants"]]
+    def grants_by_resource(self, resource_id: int, *, limit: int | None = None) -> list[GrantRecord]:
+        """Return the grants of a resource that the signer's organisation may see, with their trails: all
+        of them (page after page), or the first ``limit``."""
+        return self._grants(f"/v1/authorisations/by-resource/{int(resource_id)}", limit)
 
-    def grants_by_subject(
-        self, subject_commitment: bytes, *, limit: int = DEFAULT_QUERY_LIMIT
-    ) -> list[GrantRecord]:
+    def grants_by_requester(self, requester: bytes, *, limit: int | None = None) -> list[GrantRecord]:
+        """Return the grants requested by account ``requester`` that the signer may see, with their trails:
+        all of them (page after page), or the first ``limit``."""
+        return self._grants(f"/v1/authorisations/by-requester/0x{requester.hex()}", limit)
+
+    def grants_by_subject(self, subject_commitment: bytes, *, limit: int | None = None) -> list[GrantRecord]:
         """Return the granted grants about a subject commitment that the signer's organisation is party to
-        (a DATA_REGULATOR: all). The node matches each grant's subject tag; the commitment travels only in
-        this signed request, never to the chain."""
+        (a DATA_REGULATOR: all), page after page, or the first ``limit``. The node matches each grant's
+        subject tag; the commitment travels only in this signed request, never to the chain."""
         commitment = check_hash32(subject_commitment, "subject_commitment", required=True)
-        body = self._query(f"/v1/authorisations/by-subject/0x{commitment.hex()}", {"limit": limit})
-        return [grant_record_from_json(g) for g in body["grants"]]
+        return self._grants(f"/v1/authorisations/by-subject/0x{commitment.hex()}", limit)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from sdk.answers import from_node_hex
 from sdk.domains.authorisations.encoders import WORD_BYTES, GrantStatus, Level, ShareType
+from sdk.encoding import readable_repr
 from sdk.errors import ClientError, DomainError
 
 if TYPE_CHECKING:
@@ -49,6 +50,7 @@ def check_hash32(value: bytes | None, name: str, *, required: bool) -> bytes:
 
 
 # --- typed results -------------------------------------------------------------------------------------
+@readable_repr
 @dataclass(frozen=True, slots=True)
 class Resource:
     resource_id: int
@@ -62,6 +64,7 @@ class Resource:
     personal: bool
 
 
+@readable_repr
 @dataclass(frozen=True, slots=True)
 class Grant:
     """A request / grant as the contract shows it (``status`` already accounts for expiry): the data subject
@@ -86,6 +89,7 @@ class Grant:
     granted_at: int
 
 
+@readable_repr
 @dataclass(frozen=True, slots=True)
 class SubjectKeyRecord:
     """The key currently bound to a subject commitment and who vouched for it."""
@@ -119,6 +123,7 @@ class UseResult:
     receipt: ReceiptResult
 
 
+@readable_repr
 @dataclass(frozen=True, slots=True)
 class TrailEvent:
     """One step of a grant's use trail, from the node's member-signed API."""
@@ -130,6 +135,7 @@ class TrailEvent:
     args: dict[str, Any]
 
 
+@readable_repr
 @dataclass(frozen=True, slots=True)
 class GrantRecord:
     """A grant with its resource's level and share type and its use trail, as the node's API returns it."""

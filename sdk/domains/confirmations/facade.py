@@ -35,7 +35,7 @@ from sdk.domains.confirmations.state import (
     validate_auditor_key,
 )
 from sdk.domains.governance import Governance
-from sdk.encoding import to_hex
+from sdk.encoding import readable_repr, to_hex
 from sdk.errors import ClientError, CryptoError, DecryptionError, DomainError, EncodingError
 from sdk.keyholder import KeyHolder
 from sdk.system import BANK_CONFIRMATION_ADDRESS
@@ -48,6 +48,8 @@ MAX_REASON_CHARS: Final = 256
 
 
 REPLY_WORKING_DAYS: Final = 10
+#: Letters asked per page of a listing (the node answers at most 1,000); the SDK follows every page.
+LETTERS_PER_PAGE: Final = 500
 
 
 _ARCHIVE_FORMAT: Final = "xinlian-confirmation-archive/1"
@@ -59,6 +61,7 @@ _BASE_GAS: Final = 1_000_000
 _GAS_PER_BYTE: Final = 48  # EIP-7623 floor is 40/byte of non-zero calldata; event data adds 8
 
 
+@readable_repr
 @dataclass(frozen=True, slots=True)
 class LetterCreated:
     letter_id: bytes
@@ -67,6 +70,7 @@ class LetterCreated:
     receipt: ReceiptResult
 
 
+@readable_repr
 @dataclass(frozen=True, slots=True)
 class LetterAccepted:
     letter_id: bytes
@@ -75,6 +79,7 @@ class LetterAccepted:
     receipt: ReceiptResult
 
 
+@readable_repr
 @dataclass(frozen=True, slots=True)
 class LetterReplied:
     letter_id: bytes
@@ -85,6 +90,7 @@ class LetterReplied:
     receipt: ReceiptResult
 
 
+@readable_repr
 @dataclass(frozen=True, slots=True)
 class LetterTransition:
     """The receipt of authorise / reject / confirm_receipt / recall and the event it emitted."""
@@ -423,9 +429,17 @@ class Confirmations:
 
     # --- member queries (the node checks the signer's organisation) --------------------------------------
     def _listing(self, path: str, as_of: int | None, status: LetterStatus | None) -> list[LetterState]:
+        """Every letter of a listing, page after page (each page one signed query, all at one ``as_of``)."""
         params: dict[str, Any] = {"as_of": as_of, "status": status.name if status else None}
-        body = self.client.signed_request(self._signer(), "GET", path, params=params)
-        return [letter_state_from_json(x) for x in body["letters"]]
+        pages = self.client.signed_pages(
+            self._signer(),
+            path,
+            items="letters",
+            resume=("cursor", "next_cursor"),
+            params=params,
+            page_size=LETTERS_PER_PAGE,
+        )
+        return [letter_state_from_json(x) for x in pages]
 
     def as_auditor(
         self, *, as_of: int | None = None, status: LetterStatus | None = None
@@ -450,10 +464,7 @@ class Confirmations:
 
     def overdue(self, *, as_of: int | None = None) -> list[LetterState]:
         """Every letter OVERDUE at ``as_of``, for a finance regulator (AUDIT_ACCREDITOR) or the committee."""
-        body = self.client.signed_request(
-            self._signer(), "GET", "/v1/confirmations/overdue", params={"as_of": as_of}
-        )
-        return [letter_state_from_json(x) for x in body["letters"]]
+        return self._listing("/v1/confirmations/overdue", as_of, None)
 
     # --- the audit file -----------------------------------------------------------------------------------
     def export_archive(self, letter_id: bytes, path: str | Path) -> Path:

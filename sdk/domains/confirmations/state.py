@@ -19,7 +19,7 @@ from sdk.crypto import PublicKey
 from sdk.domains.calendar import date_of_day
 from sdk.domains.confirmations.items import mask_to_items
 from sdk.domains.confirmations.parties import LetterParty, parties_of
-from sdk.encoding import to_hex
+from sdk.encoding import readable_repr, to_hex
 from sdk.errors import ClientError, DomainError
 
 if TYPE_CHECKING:
@@ -55,6 +55,7 @@ def validate_auditor_key(state: LetterState, key: PublicKey) -> None:
         )
 
 
+@readable_repr
 @dataclass(frozen=True, slots=True)
 class LetterState:
     """A letter as BankConfirmation.vy records it, with the status derived at ``as_of``.
@@ -214,6 +215,7 @@ def _tag(value: Any) -> bytes:
 
 
 # --- results ------------------------------------------------------------------------------------------------
+@readable_repr
 @dataclass(frozen=True, slots=True)
 class LetterEvent(LoggedEvent):
     """One committed event of a letter and where it is."""

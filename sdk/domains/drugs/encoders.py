@@ -9,6 +9,7 @@ from enum import IntEnum
 from typing import TYPE_CHECKING, Final
 
 from sdk.crypto import sm3
+from sdk.encoding import readable_repr
 from sdk.errors import IdentifierError
 from sdk.identifiers import GS1_X_CHARSET, parse_drug_code, parse_gtin
 
@@ -117,6 +118,7 @@ class DrugAction(IntEnum):
 
 
 # --- identifiers --------------------------------------------------------------------------------------
+@readable_repr
 @dataclass(frozen=True, slots=True)
 class TraceCode:
     """A validated trace code: its canonical text, product key and the ids the ledger knows it by.

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Final
 from sdk.answers import LogEntry
 from sdk.contracts import Contract, LoggedEvent
 from sdk.domains.drugs.encoders import Category, CodeStatus, DrugAction, Level
+from sdk.encoding import readable_repr
 from sdk.errors import EncodingError
 from sdk.system import DRUG_TRACE_ADDRESS
 
@@ -21,6 +22,7 @@ DRUG_TRACE_CONTRACT: Final = Contract("DrugTrace")
 
 
 # --- results ------------------------------------------------------------------------------------------
+@readable_repr
 @dataclass(frozen=True, slots=True)
 class Product:
     product_id: bytes
@@ -32,6 +34,7 @@ class Product:
     suspended: bool = False  # by a drug regulator: no code of it is commissioned
 
 
+@readable_repr
 @dataclass(frozen=True, slots=True)
 class CodeState:
     """A code's state on the ledger; status, custodian and shipment are effective (from its root)."""
@@ -52,6 +55,7 @@ class CodeState:
     expired: bool
 
 
+@readable_repr
 @dataclass(frozen=True, slots=True)
 class BatchState:
     product_id: bytes
@@ -68,6 +72,7 @@ class BatchState:
     mah_hold: bool = False  # the MAH's voluntary hold, lifted only by the product's MAH
 
 
+@readable_repr
 @dataclass(frozen=True, slots=True)
 class Shipment:
     shipment_id: int
@@ -79,6 +84,7 @@ class Shipment:
     status: int  # 1 open, 2 received, 3 cancelled
 
 
+@readable_repr
 @dataclass(frozen=True, slots=True)
 class DrugAlert:
     """An Alert the contract recorded for a refused code."""
@@ -89,6 +95,7 @@ class DrugAlert:
     reason: str
 
 
+@readable_repr
 @dataclass(frozen=True, slots=True)
 class DrugEvent(LoggedEvent):
     """A DrugTrace event in a code's history; ``via`` is the ancestor it was packed in, when inherited."""
@@ -111,6 +118,7 @@ class TrailStep:
     timestamp_ms: int | None
 
 
+@readable_repr
 @dataclass(frozen=True, slots=True)
 class ConsumerView:
     """What a consumer learns from scanning a code (NMPAB/T 1012 style): authentic or not, and why."""

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sdk.domains.governance.encoders import Action
+from sdk.encoding import readable_repr
 
 if TYPE_CHECKING:
     from sdk.answers import ReceiptResult
@@ -18,6 +19,7 @@ class Organisation:
     active: bool
 
 
+@readable_repr
 @dataclass(frozen=True, slots=True)
 class Account:
     address: bytes
@@ -25,6 +27,7 @@ class Account:
     active: bool  # the account's own flag; ``Governance.is_active`` also needs an active organisation
 
 
+@readable_repr
 @dataclass(frozen=True, slots=True)
 class Proposal:
     proposal_id: int

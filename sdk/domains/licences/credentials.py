@@ -20,7 +20,7 @@ from sdk.domains.licences.encoders import (
     compute_purpose_hash,
     to_unix_seconds,
 )
-from sdk.encoding import from_hex, to_hex
+from sdk.encoding import from_hex, readable_repr, to_hex
 from sdk.errors import DomainError, EncodingError
 from sdk.system import LICENCE_REGISTRY_ADDRESS
 
@@ -47,6 +47,7 @@ _CREDENTIAL_LABELS: Final[dict[str, str]] = {
 }
 
 
+@readable_repr
 @dataclass(frozen=True, slots=True)
 class HolderCredential:
     """The holder's credential file: GB/T 36903 metadata, the commitment's salt and the commit location.
@@ -152,6 +153,7 @@ class HolderCredential:
             )
 
 
+@readable_repr
 @dataclass(frozen=True, slots=True)
 class Consent:
     """A holder's SM2-signed consent to one use of a licence by one account (用证授权)."""

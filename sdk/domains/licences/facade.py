@@ -30,6 +30,7 @@ from sdk.domains.licences.encoders import (
 )
 from sdk.domains.licences.holder_keys import HolderKeys
 from sdk.domains.licences.model import LicenceEvent, LicenceRecord, LicenceStatus, LicenceType, decode_history
+from sdk.encoding import readable_repr
 from sdk.errors import ClientError, DomainError, EncodingError
 from sdk.identifiers import LicenceId, parse_licence_id
 from sdk.keyholder import KeyHolder
@@ -49,6 +50,7 @@ ISSUER_ROLE: Final = "ISSUER"
 LICENCE_GAS_LIMIT: Final = 1_500_000
 
 
+@readable_repr
 @dataclass(frozen=True, slots=True)
 class PreparedIssue:
     """An issuance checked and encoded but not yet sent: call data plus the credential (no tx fields)."""
@@ -58,6 +60,7 @@ class PreparedIssue:
     credential: HolderCredential
 
 
+@readable_repr
 @dataclass(frozen=True, slots=True)
 class IssueResult:
     """What ``issue`` / ``renew`` committed, and the holder's credential file."""

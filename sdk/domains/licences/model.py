@@ -8,6 +8,7 @@ from enum import IntEnum
 from typing import TYPE_CHECKING
 
 from sdk.contracts import Contract, LoggedEvent
+from sdk.encoding import readable_repr
 
 if TYPE_CHECKING:
     from sdk.answers import LogEntry
@@ -26,6 +27,7 @@ class LicenceStatus(IntEnum):
 
 
 # --- typed results -----------------------------------------------------------------------------------------
+@readable_repr
 @dataclass(frozen=True, slots=True)
 class LicenceType:
     type_id: bytes
@@ -35,6 +37,7 @@ class LicenceType:
     authority_org: str  # its organisation (the USCC inside the type code)
 
 
+@readable_repr
 @dataclass(frozen=True, slots=True)
 class LicenceRecord:
     """A licence as LicenceRegistry holds it, with its status at the time it was read."""
@@ -58,6 +61,7 @@ class LicenceRecord:
     uses: int
 
 
+@readable_repr
 @dataclass(frozen=True, slots=True)
 class LicenceEvent(LoggedEvent):
     """One step of a licence's history (LicenceIssued, LicenceSuspended, …) and where it was committed."""
