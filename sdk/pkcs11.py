@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hmac
 import os
+import threading
 from pathlib import Path
 from typing import Any, Final
 
@@ -180,6 +181,7 @@ class PKCS11Signer:
         self._public = PublicKey.from_bytes(point)
         self._public_key = self._public.to_bytes()
         self._mechanisms = {int(m) for m in token.slot.get_mechanisms()}
+        self._lock = threading.Lock()  # one operation at a time on the session (PKCS#11 sessions are serial)
 
     @property
     def address(self) -> bytes:
@@ -216,7 +218,8 @@ class PKCS11Signer:
         if self.sign_input == "digest":
             data = sm3(sm3(z_a_preimage(DEFAULT_USER_ID, self._public_key)) + message)
         try:
-            raw = bytes(self._private.sign(data, mechanism=_mechanism(self.sign_mechanism)))
+            with self._lock:
+                raw = bytes(self._private.sign(data, mechanism=_mechanism(self.sign_mechanism)))
         except self._p11.PKCS11Error as exc:
             raise SignerError(
                 f"the token failed to sign: {type(exc).__name__}", code="token_error", token=self.token_label
@@ -248,15 +251,16 @@ class PKCS11Signer:
         x1, y1, c3, c2 = split_ciphertext(ciphertext)
         c1 = b"\x04" + x1.to_bytes(32, "big") + y1.to_bytes(32, "big")
         try:
-            shared = self._private.derive_key(
-                KeyType.GENERIC_SECRET,
-                256,
-                mechanism=Mechanism.ECDH1_DERIVE,
-                mechanism_param=(KDF.NULL, None, c1),
-                template={Attribute.SENSITIVE: False, Attribute.EXTRACTABLE: True},
-                store=False,
-            )
-            x2_bytes = bytes(shared[Attribute.VALUE])
+            with self._lock:
+                shared = self._private.derive_key(
+                    KeyType.GENERIC_SECRET,
+                    256,
+                    mechanism=Mechanism.ECDH1_DERIVE,
+                    mechanism_param=(KDF.NULL, None, c1),
+                    template={Attribute.SENSITIVE: False, Attribute.EXTRACTABLE: True},
+                    store=False,
+                )
+                x2_bytes = bytes(shared[Attribute.VALUE])
         except self._p11.PKCS11Error as exc:
             raise SignerError(
                 f"the token failed to derive: {type(exc).__name__}",
