@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade 'pip>=25.1'
-	$(BIN)/python -m pip install --quiet --group dev -e '.[node]'  # dev: the PEP 735 group in pyproject.toml
+	$(BIN)/python -m pip install --quiet --group dev -e '.[node,hsm]'  # dev: the PEP 735 group in pyproject.toml
 	@touch $(STAMP)
 
 install: $(STAMP)

@@ -24,9 +24,10 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from sdk.crypto import PrivateKey, PublicKey, hmac_sm3, sm3
+from sdk.crypto import PublicKey, hmac_sm3, sm3
 from sdk.encoding import encode
 from sdk.errors import AuthenticationError, InvalidSignatureError, XinlianError
+from sdk.keyholder import SigningKey, public_key_bytes, sign_checked
 
 QUERY_TAG = b"xinlian/query/2"
 HEADER_KEY = "X-Xinlian-Key"
@@ -79,7 +80,7 @@ def compute_query_preimage(
 
 
 def sign_query(
-    key: PrivateKey,
+    key: SigningKey,
     *,
     chain_id: int,
     audience: str,
@@ -89,7 +90,8 @@ def sign_query(
     timestamp_ms: int | None = None,
     nonce: bytes | None = None,
 ) -> dict[str, str]:
-    """Return the headers that authenticate one request to the node ``audience`` as ``key``'s account.
+    """Return the headers that authenticate one request to the node ``audience`` as ``key``'s account
+    (``key``: a KeyHolder, or a bare PrivateKey).
 
     A fresh CSPRNG nonce is drawn unless ``nonce`` is given (tests that replay a request pass one).
     """
@@ -97,11 +99,11 @@ def sign_query(
     nonce = secrets.token_bytes(NONCE_BYTES) if nonce is None else nonce
     preimage = compute_query_preimage(chain_id, audience, method, path_and_query, ts, nonce, body)
     return {
-        HEADER_KEY: key.public_key.to_bytes().hex(),
+        HEADER_KEY: public_key_bytes(key).hex(),
         HEADER_TIME: str(ts),
         HEADER_NONCE: nonce.hex(),
         HEADER_AUDIENCE: audience,
-        HEADER_SIGNATURE: key.sign(preimage).hex(),
+        HEADER_SIGNATURE: sign_checked(key, preimage).hex(),
     }
 
 
@@ -306,13 +308,13 @@ def verify_session_query(
 
 class MemberAuth(httpx.Auth):
     """httpx authentication that signs every request as a member (``sign_query``), for callers who use
-    httpx directly: ``httpx.Client(base_url=url, auth=MemberAuth(signer.private_key, chain_id, audience))``,
-    with the chain id and audience the node publishes in ``/v1/chain``. The SDK's ``Client(url,
-    signer=...)`` does the same for you."""
+    httpx directly: ``httpx.Client(base_url=url, auth=MemberAuth(signer, chain_id, audience))`` with any
+    sdk.keyholder.KeyHolder as ``signer``, and the chain id and audience the node publishes in
+    ``/v1/chain``. The SDK's ``Client(url, signer=...)`` does the same for you."""
 
     requires_request_body = True
 
-    def __init__(self, key: PrivateKey, chain_id: int, audience: str) -> None:
+    def __init__(self, key: SigningKey, chain_id: int, audience: str) -> None:
         self.key = key
         self.chain_id = chain_id
         self.audience = audience

@@ -34,9 +34,10 @@ from sdk.errors import (
     InvalidTransaction,
     NodeUnreachable,
     StorageError,
+    UnsupportedMechanism,
     XinlianError,
 )
-from sdk.signer import Signer
+from sdk.keyholder import KeyHolder
 from sdk.types import CommitCertificate, Transaction
 
 if TYPE_CHECKING:
@@ -118,7 +119,7 @@ class Client:
         chain_id: int | None = None,
         genesis_hash: bytes | None = None,
         ca: str | Path | None = None,
-        signer: Signer | None = None,
+        signer: KeyHolder | None = None,
         sessions: bool = True,
         failover: Sequence[str] = (),
     ) -> None:
@@ -127,6 +128,7 @@ class Client:
         # Sessions carry their key in the node's answer: only over https. Shared by as_member copies.
         self._use_sessions = sessions and self.url.startswith("https://")
         self._sessions: dict[bytes, Session] = {}
+        self._sessionless: set[bytes] = set()  # members whose key holder cannot decrypt a session key
         self._sessions_lock = threading.Lock()
         self.timeout = timeout
         self.expected_chain_id = chain_id
@@ -174,13 +176,13 @@ class Client:
     def __repr__(self) -> str:
         return f"Client({self.url!r})"
 
-    def as_member(self, signer: Signer) -> Client:
+    def as_member(self, signer: KeyHolder) -> Client:
         """Return a client on the same connection pool whose requests are signed by ``signer``."""
         member = copy.copy(self)
         member.signer = signer
         return member
 
-    def reading_as(self, signer: Signer | None) -> Client:
+    def reading_as(self, signer: KeyHolder | None) -> Client:
         """This client if it already reads as a member (or ``signer`` is None), else ``as_member(signer)``:
         a facade given a signer reads as that member unless its client was given one."""
         return self if signer is None or self.signer is not None else self.as_member(signer)
@@ -193,7 +195,7 @@ class Client:
         *,
         default_error: type[XinlianError] = ClientError,
         timeout: float | None = None,
-        signer: Signer | None = None,
+        signer: KeyHolder | None = None,
         anonymous: bool = False,
         session: bool = True,
         **kwargs: Any,
@@ -242,7 +244,7 @@ class Client:
 
     def signed_request(
         self,
-        signer: Signer,
+        signer: KeyHolder,
         method: str,
         path: str,
         *,
@@ -268,7 +270,7 @@ class Client:
 
     def signed_pages(
         self,
-        signer: Signer,
+        signer: KeyHolder,
         path: str,
         *,
         items: str,
@@ -304,7 +306,7 @@ class Client:
             query[param] = position
 
     def open_signed_stream(
-        self, signer: Signer, path: str, *, params: QueryItems, read_timeout_s: float
+        self, signer: KeyHolder, path: str, *, params: QueryItems, read_timeout_s: float
     ) -> httpx.Response:
         """Open a member-signed streaming GET (e.g. /v1/events) and return the response, its body not read
         yet: the caller iterates it and closes it. Raises NodeUnreachable, or the node's error."""
@@ -344,7 +346,9 @@ class Client:
         its JSON answer; raises the node's error."""
         return self._request("GET", path, params=params, anonymous=True)
 
-    def sign_headers(self, signer: Signer, method: str, path_and_query: str, body: bytes) -> dict[str, str]:
+    def sign_headers(
+        self, signer: KeyHolder, method: str, path_and_query: str, body: bytes
+    ) -> dict[str, str]:
         """The authentication headers (sdk.auth) for one request to this node as ``signer``: its chain id
         and audience, a fresh nonce; within the member's session when the client uses sessions, else an
         SM2 signature. Takes the exact path and query that will be sent."""
@@ -362,11 +366,11 @@ class Client:
         )
 
     def _signature_headers(
-        self, signer: Signer, method: str, path_and_query: str, body: bytes
+        self, signer: KeyHolder, method: str, path_and_query: str, body: bytes
     ) -> dict[str, str]:
         info = self.chain_info(refresh=False)
         return sign_query(
-            signer.private_key,
+            signer,
             chain_id=info.chain_id,
             audience=info.audience,
             method=method,
@@ -374,13 +378,15 @@ class Client:
             body=body,
         )
 
-    def _session(self, signer: Signer) -> Session | None:
+    def _session(self, signer: KeyHolder) -> Session | None:
         """The member's open session, opened (or renewed) when needed; None when sessions are off or the
         node offers none (plain http, or a node without sessions)."""
         if not self._use_sessions:
             return None
         key = signer.public_key
         with self._sessions_lock:
+            if key in self._sessionless:
+                return None
             session = self._sessions.get(key)
         if session is not None and session.expires_ms - _SESSION_MARGIN_MS > time.time() * 1000:
             return session
@@ -388,9 +394,15 @@ class Client:
             body = self._request("POST", "/v1/sessions", signer=signer, session=False)
             session = Session(
                 token=bytes.fromhex(body["token"]),
-                key=signer.private_key.decrypt(bytes.fromhex(body["key"])),  # sealed to the member's key
+                key=signer.decrypt(bytes.fromhex(body["key"])),  # sealed to the member's key
                 expires_ms=int(body["expires_ms"]),
             )
+        except UnsupportedMechanism:
+            # A key holder that cannot decrypt (a token without SM2 decryption, a remote signer not
+            # allowed to): this member signs each request instead.
+            with self._sessions_lock:
+                self._sessionless.add(signer.public_key)
+            return None
         except XinlianError as exc:
             if exc.code != "insecure_transport" and exc.detail.get("http_status") != 404:
                 raise
@@ -402,7 +414,7 @@ class Client:
             self._sessions[key] = session
         return session
 
-    def forget_session(self, signer: Signer) -> None:
+    def forget_session(self, signer: KeyHolder) -> None:
         """Drop ``signer``'s session (the node ended it); the next request opens a new one."""
         with self._sessions_lock:
             self._sessions.pop(signer.public_key, None)
@@ -547,7 +559,7 @@ class Client:
                 time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
 
     def deliver(
-        self, tx: Transaction, *, timeout: float = 30.0, check: bool = True, signer: Signer | None = None
+        self, tx: Transaction, *, timeout: float = 30.0, check: bool = True, signer: KeyHolder | None = None
     ) -> ReceiptResult:
         """Submit a signed transaction and wait for its receipt, until it is committed, it expires, or
         ``timeout`` (seconds) passes.
@@ -634,7 +646,7 @@ class Client:
     @overload
     def send(
         self,
-        signer: Signer,
+        signer: KeyHolder,
         to: bytes,
         data: bytes,
         *,
@@ -647,7 +659,7 @@ class Client:
     @overload
     def send(
         self,
-        signer: Signer,
+        signer: KeyHolder,
         to: bytes,
         data: bytes,
         *,
@@ -659,7 +671,7 @@ class Client:
 
     def send(
         self,
-        signer: Signer,
+        signer: KeyHolder,
         to: bytes,
         data: bytes,
         *,
@@ -679,7 +691,8 @@ class Client:
         ExecutionError.
         """
         info = self._first_answer(lambda node: node.chain_info(refresh=False))
-        tx = signer.sign_transaction(
+        tx = Transaction.create(
+            signer,
             chain_id=info.chain_id,
             to=to,
             data=data,

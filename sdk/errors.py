@@ -50,6 +50,47 @@ class DecryptionError(CryptoError):
     code = "decryption_failed"
 
 
+class SignerError(CryptoError):
+    """A key holder (sdk.keyholder.KeyHolder: a key file, a PKCS#11 token, a remote signer) could not do
+    what was asked. The subclasses say why; none of them carries a key, a PIN or a password."""
+
+    code = "signer_error"
+
+
+class SignerUnavailable(SignerError):
+    """The key holder cannot be reached: no PKCS#11 module or token with that label, a remote signer that
+    does not answer (``detail`` says which)."""
+
+    code = "signer_unavailable"
+
+
+class SignerLoginFailed(SignerError):
+    """The key holder refused the credentials: a wrong PIN for the token, a bearer token the remote signer
+    does not accept."""
+
+    code = "signer_login_failed"
+
+
+class SignerKeyNotFound(SignerError):
+    """The token (or the remote signer) holds no key with that label, or more than one."""
+
+    code = "signer_key_not_found"
+
+
+class SignerRefused(SignerError):
+    """The remote signer refused this request: a preimage without an allowed domain tag, another chain
+    id, another public key, a request too large (``detail["reason"]`` says which)."""
+
+    code = "signer_refused"
+
+
+class UnsupportedMechanism(SignerError):
+    """The key holder cannot do this operation: a PKCS#11 token that lists no SM2 signature mechanism
+    (SoftHSM2, for one), a remote signer not allowed to decrypt."""
+
+    code = "unsupported_mechanism"
+
+
 # --- encoding and identifiers -----------------------------------------------------------------------
 class EncodingError(XinlianError):
     """Bytes or JSON that do not decode to a well-formed object."""

@@ -24,7 +24,7 @@ import httpx
 from sdk.answers import LogEntry, QueryItems, log_entry_from_json
 from sdk.encoding import readable_repr, to_hex
 from sdk.errors import AuthenticationError, ClientError, NodeUnreachable
-from sdk.signer import Signer
+from sdk.keyholder import KeyHolder
 
 if TYPE_CHECKING:
     from sdk.client import Client
@@ -107,7 +107,7 @@ class Events:
 
     def stream(
         self,
-        signer: Signer | None = None,
+        signer: KeyHolder | None = None,
         *,
         address: bytes | Sequence[bytes] | None = None,
         topics: Sequence[bytes | Sequence[bytes] | None] = (),

@@ -1,4 +1,7 @@
-"""Signer: an organisation's SM2 signing identity (private key, public key, address) for transactions."""
+"""Signer: an organisation's SM2 key held in this process, loaded from an encrypted PKCS#8 key file (or
+generated). It is the in-memory implementation of sdk.keyholder.KeyHolder, the protocol the whole SDK signs
+and decrypts through; the key may instead stay on a PKCS#11 token (sdk.pkcs11) or with a remote signing
+service (sdk.remote_signer). docs/keys.md compares them."""
 
 from __future__ import annotations
 
@@ -7,14 +10,18 @@ from pathlib import Path
 
 from sdk.crypto import PrivateKey
 from sdk.errors import InvalidKeyError
+from sdk.keyholder import KeyHolder
 from sdk.types import Transaction
+
+__all__ = ["KeyHolder", "Signer"]
 
 
 class Signer:
-    """Signs transactions with one SM2 private key. ``repr`` never shows the key.
+    """A KeyHolder whose SM2 private key is in this process. ``repr`` never shows the key.
 
-    Build one with ``Signer.generate()``, ``Signer.from_pem(path_or_pem, password=None)`` or
-    ``Signer(private_key)``.
+    Build one with ``Signer.from_pem(path_or_pem, password)`` (an encrypted key file, as ``xinlian keys
+    new --password-env`` writes), ``Signer.generate()`` or ``Signer(private_key)``. ``private_key`` is
+    this implementation's own: the rest of the SDK uses only the KeyHolder members.
     """
 
     __slots__ = ("private_key",)
@@ -62,6 +69,13 @@ class Signer:
     def sign(self, message: bytes) -> bytes:
         """Return the 64-byte SM2 signature (default user ID) of ``message``."""
         return self.private_key.sign(message)
+
+    def decrypt(self, ciphertext: bytes) -> bytes:
+        """Return the plaintext of an SM2 C1‖C3‖C2 ciphertext made for this key.
+
+        Raises: DecryptionError when it is malformed, altered or made for another key.
+        """
+        return self.private_key.decrypt(ciphertext)
 
     def sign_transaction(
         self, *, chain_id: int, to: bytes, data: bytes, gas_limit: int, expiry_height: int

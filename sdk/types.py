@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, NewType, Self
 
-from sdk.crypto import PrivateKey, PublicKey, sm3
+from sdk.crypto import PublicKey, sm3
 from sdk.encoding import (
     MAX_UINT64,
     Item,
@@ -43,6 +43,7 @@ from sdk.errors import (
     InvalidKeyError,
     InvalidSignatureError,
 )
+from sdk.keyholder import SigningKey, public_key_bytes, sign_checked
 from sdk.proofs.merkle import compute_root
 
 Height = NewType("Height", int)
@@ -212,7 +213,7 @@ class Transaction(_TxCached):
     @classmethod
     def create(
         cls,
-        signer_private_key: PrivateKey,
+        signer: SigningKey,
         *,
         chain_id: int,
         to: bytes,
@@ -221,18 +222,20 @@ class Transaction(_TxCached):
         expiry_height: int,
         nonce: bytes | None = None,
     ) -> Transaction:
-        """Return a transaction signed by ``signer_private_key``, with a fresh 16-byte random nonce.
+        """Return a transaction signed by ``signer`` (a KeyHolder: sdk.signer.Signer, a PKCS#11 token,
+        a remote signer; or a bare PrivateKey), with a fresh 16-byte random nonce.
 
-        Raises EncodingError for a malformed field (e.g. ``to`` not 20 bytes).
+        Raises EncodingError for a malformed field (e.g. ``to`` not 20 bytes); SignerError subclasses
+        from the key holder.
         """
         if nonce is None:
             nonce = secrets.token_bytes(TX_NONCE_BYTES)
-        public_key = signer_private_key.public_key.to_bytes()
+        public_key = public_key_bytes(signer)
         # Validate before signing so a bad field is reported as such, not as a signing failure.
         unsigned = cls(
             chain_id, nonce, expiry_height, to, data, gas_limit, public_key, bytes(SIGNATURE_BYTES)
         )
-        signature = signer_private_key.sign(unsigned.signing_preimage())
+        signature = sign_checked(signer, unsigned.signing_preimage())
         return cls(chain_id, nonce, expiry_height, to, data, gas_limit, public_key, signature)
 
     def _encode(self) -> bytes:

@@ -4,7 +4,7 @@
     from sdk.signer import Signer
     from sdk.web3 import XinlianProvider
 
-    w3 = Web3(XinlianProvider("http://127.0.0.1:8545", Signer.load("member.pem")))
+    w3 = Web3(XinlianProvider("http://127.0.0.1:8545", Signer.from_pem("member.pem", password)))
     w3.eth.get_logs({"fromBlock": 0, "address": "0x0000000000000000000000000000000000001004"})
 
 A node answers anonymous JSON-RPC only for chain identity, block headers and code; logs, calls, proofs,
@@ -31,7 +31,7 @@ except ImportError as exc:  # the light install leaves web3 out
     ) from exc
 
 from sdk.client import Client
-from sdk.signer import Signer
+from sdk.keyholder import KeyHolder
 
 
 def _error_code(response: requests.Response | None) -> str | None:
@@ -53,7 +53,13 @@ class XinlianProvider(HTTPProvider):
     """
 
     def __init__(
-        self, url: str, signer: Signer, *, client: Client | None = None, ca: str | None = None, **kwargs: Any
+        self,
+        url: str,
+        signer: KeyHolder,
+        *,
+        client: Client | None = None,
+        ca: str | None = None,
+        **kwargs: Any,
     ) -> None:
         base = url.rstrip("/")
         if ca is not None:

@@ -36,7 +36,7 @@ from sdk.domains.authorisations.model import (
 )
 from sdk.domains.authorisations.queries import AuthorisationQueries
 from sdk.errors import ClientError, DomainError
-from sdk.signer import Signer
+from sdk.keyholder import KeyHolder
 from sdk.system import DATA_AUTHORISATION_ADDRESS
 
 if TYPE_CHECKING:
@@ -57,13 +57,15 @@ class Authorisations(AuthorisationQueries):
     ``use limit reached``); inputs are checked before anything is signed (DomainError, IdentifierError).
     """
 
-    def __init__(self, client: Client, signer: Signer | None = None, *, address: bytes | None = None) -> None:
+    def __init__(
+        self, client: Client, signer: KeyHolder | None = None, *, address: bytes | None = None
+    ) -> None:
         client = client.reading_as(signer)
         super().__init__(client, address if address is not None else DATA_AUTHORISATION_ADDRESS)
         self.client = client
         self.signer = signer
 
-    def with_signer(self, signer: Signer) -> Authorisations:
+    def with_signer(self, signer: KeyHolder) -> Authorisations:
         """Return a facade that signs writes with ``signer``."""
         return Authorisations(self.client, signer, address=self.address)
 

@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import TYPE_CHECKING, Final
 
-from sdk.crypto import PrivateKey, PublicKey, sm4_gcm_open, sm4_gcm_seal
+from sdk.crypto import PublicKey, sm4_gcm_open, sm4_gcm_seal
 from sdk.errors import DecryptionError, DomainError, EncodingError
+from sdk.keyholder import SigningKey, key_address
 
 if TYPE_CHECKING:
     pass
@@ -134,15 +135,16 @@ def parse_sealed_document(sealed: bytes) -> SealedDocument:
 
 
 def open_document(
-    sealed: bytes, private_key: PrivateKey, *, chain_id: int, contract: bytes, letter_id: bytes
+    sealed: bytes, private_key: SigningKey, *, chain_id: int, contract: bytes, letter_id: bytes
 ) -> bytes:
-    """Return the plaintext of an envelope for the holder of ``private_key``.
+    """Return the plaintext of an envelope for the holder of ``private_key`` (a KeyHolder or PrivateKey):
+    the holder decrypts the wrapped SM4 key, this process opens the body.
 
     Raises DecryptionError when the key is not a recipient or any bound field (letter, contract, chain,
     header) differs; EncodingError for a malformed envelope.
     """
     doc = parse_sealed_document(sealed)
-    mine = private_key.public_key.address
+    mine = key_address(private_key)
     aad = compute_document_aad(chain_id, contract, letter_id, doc.header)
     for _, address, wrapped in doc.wrapped_keys:
         if address != mine:

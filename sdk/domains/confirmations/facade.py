@@ -37,7 +37,7 @@ from sdk.domains.confirmations.state import (
 from sdk.domains.governance import Governance
 from sdk.encoding import readable_repr, to_hex
 from sdk.errors import ClientError, CryptoError, DecryptionError, DomainError, EncodingError
-from sdk.signer import Signer
+from sdk.keyholder import KeyHolder
 from sdk.system import BANK_CONFIRMATION_ADDRESS
 
 if TYPE_CHECKING:
@@ -108,13 +108,15 @@ class Confirmations:
     are sealed for their recipients before they leave this process; nothing decrypted is logged.
     """
 
-    def __init__(self, client: Client, signer: Signer | None = None, *, address: bytes | None = None) -> None:
+    def __init__(
+        self, client: Client, signer: KeyHolder | None = None, *, address: bytes | None = None
+    ) -> None:
         self.client = client.reading_as(signer)
         self.signer = signer
         self.address = address or BANK_CONFIRMATION_ADDRESS
         self.contract = Contract("BankConfirmation")
 
-    def with_signer(self, signer: Signer) -> Confirmations:
+    def with_signer(self, signer: KeyHolder) -> Confirmations:
         """Return a facade that signs writes with ``signer``."""
         return Confirmations(self.client, signer, address=self.address)
 
@@ -123,7 +125,7 @@ class Confirmations:
     def chain_id(self) -> int:
         return self.client.chain_info(refresh=False).chain_id
 
-    def _signer(self) -> Signer:
+    def _signer(self) -> KeyHolder:
         if self.signer is None:
             raise ClientError(
                 "this Confirmations facade has no signer; use with_signer(signer)", code="no_signer"
@@ -183,7 +185,7 @@ class Confirmations:
         if not bank_keys:
             raise DomainError("seal the request for at least one bank key", code="invalid_recipients")
         letter_id = letter_id or secrets.token_bytes(32)
-        recipients = [Recipient(RecipientRole.AUDITOR, signer.private_key.public_key)]
+        recipients = [Recipient(RecipientRole.AUDITOR, PublicKey.from_bytes(signer.public_key))]
         recipients += [Recipient(RecipientRole.BANK, k) for k in bank_keys]
         if regulator_key is not None:
             recipients.append(Recipient(RecipientRole.REGULATOR, regulator_key))
@@ -256,7 +258,7 @@ class Confirmations:
         validate_auditor_key(state, auditor_key)
         recipients = [
             Recipient(RecipientRole.AUDITOR, auditor_key),
-            Recipient(RecipientRole.BANK, signer.private_key.public_key),
+            Recipient(RecipientRole.BANK, PublicKey.from_bytes(signer.public_key)),
         ]
         if regulator_key is not None:
             recipients.append(Recipient(RecipientRole.REGULATOR, regulator_key))
@@ -418,7 +420,7 @@ class Confirmations:
         """Decrypt one of the letter's sealed documents with this signer's key and parse its JSON."""
         plain = open_document(
             sealed,
-            self._signer().private_key,
+            self._signer(),
             chain_id=self.chain_id,
             contract=self.address,
             letter_id=letter_id,
@@ -491,7 +493,7 @@ class Confirmations:
                 try:
                     plain = open_document(
                         sealed,
-                        self.signer.private_key,
+                        self.signer,
                         chain_id=self.chain_id,
                         contract=self.address,
                         letter_id=lid,

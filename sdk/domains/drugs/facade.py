@@ -46,7 +46,7 @@ from sdk.domains.drugs.model import (
 from sdk.domains.drugs.queries import DrugQueries
 from sdk.errors import ClientError, DomainError, DrugAlertError, EncodingError, IdentifierError
 from sdk.identifiers import parse_uscc
-from sdk.signer import Signer
+from sdk.keyholder import KeyHolder
 from sdk.system import DRUG_TRACE_ADDRESS
 
 if TYPE_CHECKING:
@@ -96,7 +96,7 @@ class Drugs(DrugQueries):
     """
 
     def __init__(
-        self, client: Client, signer: Signer | None = None, *, address: bytes = DRUG_TRACE_ADDRESS
+        self, client: Client, signer: KeyHolder | None = None, *, address: bytes = DRUG_TRACE_ADDRESS
     ) -> None:
         client = client.reading_as(signer)
         super().__init__(_ClientLedger(client), address)
@@ -116,12 +116,12 @@ class Drugs(DrugQueries):
         body = self.client.public_get(f"/v1/drugs/codes/{quote(code, safe='')}")
         return consumer_view_from_json(body)
 
-    def with_signer(self, signer: Signer) -> Drugs:
+    def with_signer(self, signer: KeyHolder) -> Drugs:
         """Return a facade that signs writes with ``signer``."""
         return Drugs(self.client, signer, address=self.address)
 
     # --- plumbing ----------------------------------------------------------------------------------------
-    def _require_signer(self) -> Signer:
+    def _require_signer(self) -> KeyHolder:
         if self.signer is None:
             raise ClientError("this Drugs facade has no signer; use with_signer(signer)", code="no_signer")
         return self.signer

@@ -20,7 +20,7 @@ from sdk.domains.governance.encoders import Action, compute_role_id, encode_payl
 from sdk.domains.governance.model import Account, Organisation, Proposal, ProposalResult
 from sdk.errors import ClientError, DomainError, EncodingError
 from sdk.identifiers import parse_uscc
-from sdk.signer import Signer
+from sdk.keyholder import KeyHolder
 from sdk.system import GLOBAL_SCOPE
 
 if TYPE_CHECKING:
@@ -50,13 +50,15 @@ class Governance:
     also writes. Writes wait for the commit and raise ExecutionError with the contract's reason on revert.
     """
 
-    def __init__(self, client: Client, signer: Signer | None = None, *, address: bytes | None = None) -> None:
+    def __init__(
+        self, client: Client, signer: KeyHolder | None = None, *, address: bytes | None = None
+    ) -> None:
         self.client = client.reading_as(signer)
         self.signer = signer
         self._address = address
         self.contract = Contract("Governance")
 
-    def with_signer(self, signer: Signer) -> Governance:
+    def with_signer(self, signer: KeyHolder) -> Governance:
         """Return a facade that signs writes with ``signer``."""
         return Governance(self.client, signer, address=self._address)
 

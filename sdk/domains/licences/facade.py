@@ -33,7 +33,7 @@ from sdk.domains.licences.model import LicenceEvent, LicenceRecord, LicenceStatu
 from sdk.encoding import readable_repr
 from sdk.errors import ClientError, DomainError, EncodingError
 from sdk.identifiers import LicenceId, parse_licence_id
-from sdk.signer import Signer
+from sdk.keyholder import KeyHolder
 from sdk.system import LICENCE_REGISTRY_ADDRESS
 
 if TYPE_CHECKING:
@@ -80,7 +80,9 @@ class Licences:
     identifier is validated first (IdentifierError: nothing is signed or sent).
     """
 
-    def __init__(self, client: Client, signer: Signer | None = None, *, address: bytes | None = None) -> None:
+    def __init__(
+        self, client: Client, signer: KeyHolder | None = None, *, address: bytes | None = None
+    ) -> None:
         self.client = client.reading_as(signer)
         self.signer = signer
         self._address = address
@@ -88,7 +90,7 @@ class Licences:
         self._types: dict[bytes, LicenceType] = {}
         self._orgs: dict[bytes, str] = {}
 
-    def with_signer(self, signer: Signer) -> Licences:
+    def with_signer(self, signer: KeyHolder) -> Licences:
         """Return a facade that signs writes with ``signer`` (sharing the registry address)."""
         return Licences(self.client, signer, address=self._address)
 
@@ -188,7 +190,7 @@ class Licences:
         return decode_history(self.contract, self.client.logs(address=self.address, topics=[None, id_hash]))
 
     # --- writes -------------------------------------------------------------------------------------
-    def _require_signer(self) -> Signer:
+    def _require_signer(self) -> KeyHolder:
         if self.signer is None:
             raise ClientError("this Licences facade has no signer; use with_signer(signer)", code="no_signer")
         return self.signer
