@@ -7,8 +7,6 @@ stderr line with the exit status of sdk.exit_codes (a bad file is 3, an existing
 
 from __future__ import annotations
 
-import os
-import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -16,41 +14,24 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from node.config import ConfigError
-from sdk.cli_common import JsonOption, emit_json, say, show_rows
+from sdk.cli_common import (
+    DEFAULT_PASSWORD_ENV,
+    JsonOption,
+    PasswordEnvOption,
+    emit_json,
+    read_password,
+    say,
+    show_rows,
+)
 from sdk.errors import UsageError
 
 if TYPE_CHECKING:
     from node.genesis import GenesisFile
 
-#: Where the ceremony commands read the key password from unless told otherwise.
-DEFAULT_PASSWORD_ENV = "XINLIAN_KEY_PASSWORD"  # noqa: S105 — a variable name, not a password
 genesis_app = typer.Typer(
     help="Genesis ceremony: keys, member files, assembling, signing and sealing a genesis.",
     no_args_is_help=True,
 )
-
-PasswordEnv = Annotated[
-    str,
-    typer.Option(
-        "--password-env",
-        help="Environment variable holding the key password (prompted for in a terminal when unset).",
-    ),
-]
-
-
-def read_password(env: str, *, confirm: bool = False) -> bytes:
-    """Return the key password from ``$env``, else prompt for it on a terminal.
-
-    Raises ConfigError when the variable is empty or unset and there is no terminal to ask on.
-    """
-    value = os.environ.get(env, "")
-    if value:
-        return value.encode("utf-8")
-    if sys.stdin.isatty():
-        entered = typer.prompt("key password", hide_input=True, confirmation_prompt=confirm)
-        if entered:
-            return str(entered).encode("utf-8")
-    raise ConfigError(f"no key password: set the environment variable {env} (or run in a terminal)")
 
 
 @genesis_app.command("keys")
@@ -59,7 +40,7 @@ def genesis_keys(
     observer: Annotated[
         bool, typer.Option(help="A non-validator: write a p2p node key instead of a validator key.")
     ] = False,
-    password_env: PasswordEnv = DEFAULT_PASSWORD_ENV,
+    password_env: PasswordEnvOption = DEFAULT_PASSWORD_ENV,
     encrypt: Annotated[
         bool, typer.Option(help="Encrypt the PEM files with the password (--no-encrypt: test networks only).")
     ] = True,
@@ -185,7 +166,7 @@ def genesis_sign(
     genesis_path: Annotated[Path, typer.Argument(help="The assembled genesis file.")],
     keys: Annotated[Path, typer.Option("--keys", help="This validator's key folder.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Signature file to write (JSON).")],
-    password_env: PasswordEnv = DEFAULT_PASSWORD_ENV,
+    password_env: PasswordEnvOption = DEFAULT_PASSWORD_ENV,
     as_json: JsonOption = False,
 ) -> None:
     """Recompute the genesis hash and sign it with this organisation's validator key.
@@ -245,7 +226,7 @@ def node_init(
     genesis_path: Annotated[Path, typer.Option("--genesis", help="The sealed genesis file.")],
     others: Annotated[list[Path], typer.Argument(help="The other members' member files.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Node config to write.")],
-    password_env: PasswordEnv = DEFAULT_PASSWORD_ENV,
+    password_env: PasswordEnvOption = DEFAULT_PASSWORD_ENV,
     bind: Annotated[
         str | None, typer.Option(help="Address to listen on (default: the member file's hosts).")
     ] = None,

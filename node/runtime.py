@@ -496,6 +496,16 @@ class RuntimeCollector:
             for where, value in sorted(engine.counts.copy().items()):
                 messages.add_metric([str(where)], value)
         yield messages
+        outlook = self.node.ledger.calendar_outlook()
+        if outlook is not None:
+            left = GaugeMetricFamily(
+                "xinlian_calendar_days_left",
+                "Days from the head block's date to the last date whose official holiday notice is on chain "
+                "(alert at 60: the next year's notice needs a committee proposal; negative: deadlines are "
+                "provisional)",
+            )
+            left.add_metric([], outlook.days_left)
+            yield left
 
 
 def register_runtime_metrics(node: Node, registry: CollectorRegistry) -> None:

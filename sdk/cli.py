@@ -17,6 +17,7 @@ from rich.markup import escape as markup_escape
 import sdk
 from sdk.cli_common import JsonOption, XinlianGroup, emit_json, say, show_rows
 from sdk.cli_domains import register as register_domains
+from sdk.cli_members import register as register_members
 from sdk.cli_signer import register as register_signer
 from sdk.cli_verify import register as register_verify
 from sdk.errors import CheckFailed, OutputError, UsageError
@@ -32,6 +33,7 @@ keys_app = typer.Typer(help="SM2 key management.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 register_verify(app)
 register_domains(app)
+register_members(app)
 register_signer(app)
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any
@@ -28,16 +29,21 @@ from typer.core import TyperGroup
 from sdk.client import Client
 from sdk.errors import InputError, UsageError, XinlianError
 from sdk.exit_codes import exit_code_for
+from sdk.keyholder import KeyHolder
 
 __all__ = [
     "DEFAULT_NODE_URL",
+    "DEFAULT_PASSWORD_ENV",
     "ZONE_ENV",
     "CaOption",
     "JsonOption",
+    "PasswordEnvOption",
     "UrlOption",
     "XinlianGroup",
     "emit_json",
     "open_client",
+    "read_key_password",
+    "read_password",
     "say",
     "show_rows",
     "show_time",
@@ -126,6 +132,43 @@ def show_rows(title: str, rows: Sequence[tuple[str, str]], *, ok: bool = True) -
     stdout.print(table)
 
 
+# --- passwords ------------------------------------------------------------------------------------------
+#: Where every command reads a key password from unless ``--password-env`` names another variable.
+DEFAULT_PASSWORD_ENV = "XINLIAN_KEY_PASSWORD"  # noqa: S105 — a variable name, not a password
+PasswordEnvOption = Annotated[
+    str,
+    typer.Option(
+        "--password-env",
+        help="Environment variable holding the key password (prompted for in a terminal when unset).",
+    ),
+]
+
+
+def read_password(env: str, *, confirm: bool = False) -> bytes:
+    """A key password: ``$env`` when set, else a prompt on a terminal (typed twice with ``confirm``).
+
+    Raises UsageError when the variable is empty or unset and there is no terminal to ask on.
+    """
+    value = os.environ.get(env, "")
+    if value:
+        return value.encode("utf-8")
+    if sys.stdin.isatty():
+        entered = typer.prompt("key password", hide_input=True, confirmation_prompt=confirm)
+        if entered:
+            return str(entered).encode("utf-8")
+    raise UsageError(f"no key password: set the environment variable {env} (or run in a terminal)")
+
+
+def read_key_password(path: Path, env: str) -> bytes | None:
+    """The password of the PEM key at ``path``: None for an unencrypted key, else as ``read_password``.
+    Raises InputError when the file cannot be read, UsageError when no password is available."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read the key file {path}: {exc.strerror}", path=str(path)) from exc
+    return read_password(env) if b"ENCRYPTED" in data else None
+
+
 # --- time -------------------------------------------------------------------------------------------------
 def _display_zone() -> ZoneInfo:
     name = os.environ.get(ZONE_ENV) or _DEFAULT_ZONE
@@ -143,10 +186,12 @@ def show_time(unix_ms: int) -> str:
 
 
 # --- nodes ------------------------------------------------------------------------------------------------
-def open_client(url: str, ca: Path | None, *, timeout: float = 20.0) -> Client:
-    """An anonymous client of the node at ``url``; raises InputError when the CA file cannot be read (the
-    node's own failures surface later, when it is asked)."""
+def open_client(
+    url: str, ca: Path | None, *, timeout: float = 20.0, signer: KeyHolder | None = None
+) -> Client:
+    """A client of the node at ``url``, anonymous or reading as ``signer``'s organisation; raises InputError
+    when the CA file cannot be read (the node's own failures surface later, when it is asked)."""
     try:
-        return Client(url, ca=ca, timeout=timeout)
+        return Client(url, ca=ca, timeout=timeout, signer=signer)
     except OSError as exc:  # ssl.SSLError (a file that is no PEM certificate) is an OSError
         raise InputError(f"cannot read the CA certificate {ca}: {exc}", path=str(ca)) from exc

@@ -17,35 +17,20 @@ from typing import Annotated
 
 import typer
 
-from sdk.cli_common import JsonOption, emit_json, say
+from sdk.cli_common import (
+    DEFAULT_PASSWORD_ENV,
+    JsonOption,
+    PasswordEnvOption,
+    emit_json,
+    read_key_password,
+    say,
+)
 from sdk.errors import OutputError, UsageError
-
-#: Where the key password is read from unless told otherwise (as `xinlian genesis` commands do).
-DEFAULT_PASSWORD_ENV = "XINLIAN_KEY_PASSWORD"  # noqa: S105 — a variable name, not a password
 
 signer_app = typer.Typer(
     help="Remote signing service: keep an organisation's key with its custodian (docs/keys.md).",
     no_args_is_help=True,
 )
-
-
-def read_key_password(path: Path, env: str) -> bytes | None:
-    """The password of the PEM key at ``path``: None for an unencrypted key, else ``$env``, else a prompt
-    on a terminal. Raises UsageError (unreadable file, no password available)."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise UsageError(f"cannot read the key file {path}: {exc.strerror}") from exc
-    if b"ENCRYPTED" not in data:
-        return None
-    value = os.environ.get(env, "")
-    if value:
-        return value.encode("utf-8")
-    if sys.stdin.isatty():
-        entered = typer.prompt("key password", hide_input=True)
-        if entered:
-            return str(entered).encode("utf-8")
-    raise UsageError(f"the key is encrypted: set the environment variable {env} (or run in a terminal)")
 
 
 def _listen(value: str) -> tuple[str, int]:
@@ -67,13 +52,7 @@ def signer_serve(
     listen: Annotated[str, typer.Option("--listen", help="HOST:PORT to listen on (port 0: any).")] = (
         "127.0.0.1:8600"
     ),
-    password_env: Annotated[
-        str,
-        typer.Option(
-            "--password-env",
-            help="Environment variable holding the key password (prompted for in a terminal when unset).",
-        ),
-    ] = DEFAULT_PASSWORD_ENV,
+    password_env: PasswordEnvOption = DEFAULT_PASSWORD_ENV,
     allow_decrypt: Annotated[
         bool,
         typer.Option(help="Also decrypt key-sized ciphertexts (member sessions, sealed documents)."),

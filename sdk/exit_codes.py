@@ -18,6 +18,7 @@ from sdk.errors import (
     CryptoError,
     DomainError,
     EncodingError,
+    ExecutionError,
     IdentifierError,
     InputError,
     InvalidTransaction,
@@ -71,6 +72,10 @@ MEANINGS: Final[dict[ExitCode, str]] = {
 #: ClientError codes the SDK's client gives a request that never got an answer (sdk/client.py).
 _NO_ANSWER_CODES: Final = frozenset({"unreachable", "timeout"})
 
+#: A transaction the chain committed and the contract's rules reverted: the request was refused (1), not a
+#: failure of the node's execution machinery (70).
+_REFUSED_EXECUTION_CODES: Final = frozenset({"execution_reverted"})
+
 #: Typed failures raised before or without asking a node, first match wins.
 _BY_CLASS: Final[tuple[tuple[type[XinlianError], ExitCode], ...]] = (
     (UsageError, ExitCode.USAGE),
@@ -101,6 +106,8 @@ def exit_code_for(error: XinlianError) -> ExitCode:
         return ExitCode.NODE_ERROR
     if isinstance(error, ClientError):
         return ExitCode.UNREACHABLE if error.code in _NO_ANSWER_CODES else ExitCode.NODE_ERROR
+    if isinstance(error, ExecutionError) and error.code in _REFUSED_EXECUTION_CODES:
+        return ExitCode.NOT_VERIFIED
     for cls, code in _BY_CLASS:
         if isinstance(error, cls):
             return code

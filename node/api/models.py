@@ -197,6 +197,19 @@ class ConsensusLivenessPublic(Shape):
     )
 
 
+class CalendarOutlookPublic(Shape):
+    covered_through: str = Field(
+        description="the last date (China time) whose official holiday notice is on chain"
+    )
+    days_left: int = Field(
+        description="days from the head block's date to covered_through (negative after it)"
+    )
+    status: Literal["ok", "ending", "ended"] = Field(
+        description="ending: 60 days or fewer left (propose the next year's notice); ended: deadlines "
+        "computed now are provisional (weekday rule only) until the notice is entered"
+    )
+
+
 class HealthPublic(Shape):
     status: Literal["ok", "stale", "stalled", "down"] = Field(
         description="ok; stale (no consensus on this process, old head); stalled (nothing decided for a "
@@ -205,6 +218,9 @@ class HealthPublic(Shape):
     height: int
     head_age_s: float
     consensus: ConsensusLivenessPublic | None = None
+    calendar: CalendarOutlookPublic | None = Field(
+        default=None, description="how far the working-day calendar reaches; null on a chain without one"
+    )
 
 
 # --- governance reads ---------------------------------------------------------------------------------

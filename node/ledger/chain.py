@@ -37,6 +37,7 @@ from node.ledger.rules import (
 from node.storage import LogCursor, StateNodeStore, Store, StoredLog, StoredReceipt, StoredTransaction
 from node.storage.group_commit import GroupCommit
 from node.storage.logs import LogFilter
+from sdk.domains.calendar import CalendarOutlook, day_of_timestamp
 from sdk.errors import (
     EncodingError,
     InvalidBlock,
@@ -47,6 +48,7 @@ from sdk.errors import (
 )
 from sdk.proofs.certificate import verify_certificate
 from sdk.proofs.merkle import MerkleHistory
+from sdk.system import CALENDAR_ADDRESS
 from sdk.types import (
     Block,
     BlockHeader,
@@ -65,6 +67,7 @@ GOVERNANCE_ADDRESS_NAME = "Governance"
 _IS_ACTIVE = function_signature_to_4byte_selector("is_active_account(address)")
 _ORGANISATION_OF = function_signature_to_4byte_selector("organisation_of(address)")
 _GET_VALIDATORS = function_signature_to_4byte_selector("get_validators()")
+_COVERED_THROUGH = function_signature_to_4byte_selector("covered_through()")
 _VIEW_GAS = 1_000_000
 _EXECUTED_CACHE = 64
 _VALIDATORS_AT = "validators_height"
@@ -146,6 +149,7 @@ class Ledger:
         self._verified_txs: dict[bytes, bytes] = {}
         self._activity: dict[tuple[bytes, bytes], bool] = {}
         self._organisations: dict[tuple[bytes, bytes], str] = {}
+        self._calendar: tuple[bytes, CalendarOutlook | None] | None = None  # (head block hash, outlook)
         self._head: Head | None = None
         self.on_commit: list[Callable[[Block, CommitCertificate, ExecutionResult], None]] = []
         # Called with (tx_hash, raw) after a transaction enters the mempool (the runtime gossips it).
@@ -355,6 +359,29 @@ class Ledger:
             self._organisations.clear()
         self._organisations[key] = uscc
         return uscc
+
+    def calendar_outlook(self) -> CalendarOutlook | None:
+        """How far the working-day calendar's entered notices reach, seen from the head block's China-time
+        day; None when the chain has no Calendar contract. One EVM read per head."""
+        head = self.head
+        header = head.header
+        cached = self._calendar
+        if cached is not None and cached[0] == head.block_hash:  # not the state root: empty blocks keep it
+            return cached[1]
+        try:
+            out = self.call(CALENDAR_ADDRESS, _COVERED_THROUGH)
+        except XinlianError:  # a Calendar that reverts reads as none
+            out = b""
+        outlook = (
+            CalendarOutlook(
+                today=day_of_timestamp(header.timestamp_ms // 1000),
+                covered_through=int(abi_decode(["uint256"], out)[0]),
+            )
+            if len(out) == 32
+            else None
+        )
+        self._calendar = (head.block_hash, outlook)
+        return outlook
 
     def governance_validators(self, state_root: bytes) -> tuple[bytes, ...]:
         out = self.engine.call(state_root, b"\x00" * 20, self.governance_address, _GET_VALIDATORS, _VIEW_GAS)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 from eth_abi.abi import encode as abi_encode
 from eth_utils.abi import function_signature_to_4byte_selector
@@ -168,6 +168,42 @@ def end_of_day(day: int) -> int:
 def weekday_of_day(day: int) -> int:
     """Return the weekday of a day number, Monday = 0 … Sunday = 6 (1970-01-01 was a Thursday)."""
     return (day + 3) % 7
+
+
+# --- how long the calendar lasts ---------------------------------------------------------------------------
+#: Warn this many days before the last day whose official notice is on chain (the State Council publishes the
+#: next year's notice in November or December; a committee proposal then has to pass).
+CALENDAR_WARN_DAYS: Final = 60
+CalendarStatus = Literal["ok", "ending", "ended"]
+
+
+@dataclass(frozen=True, slots=True)
+class CalendarOutlook:
+    """How far the entered notices reach, seen from ``today`` (day numbers, China time).
+
+    ``status`` is ``ok``; ``ending`` within CALENDAR_WARN_DAYS of ``covered_through`` (propose the next year's
+    notice now); ``ended`` once ``today`` is past it: deadlines computed from then on use the weekday rule
+    only and are provisional (they move when the notice is entered).
+    """
+
+    today: int
+    covered_through: int
+    warn_days: int = CALENDAR_WARN_DAYS
+
+    @property
+    def days_left(self) -> int:
+        """Days from ``today`` to ``covered_through`` (0 on the last covered day, negative after it)."""
+        return self.covered_through - self.today
+
+    @property
+    def status(self) -> CalendarStatus:
+        if self.days_left < 0:
+            return "ended"
+        return "ending" if self.days_left <= self.warn_days else "ok"
+
+    def is_provisional(self, day: int) -> bool:
+        """True when a deadline falling on ``day`` lies beyond the entered notices."""
+        return day > self.covered_through
 
 
 # --- the calendar ------------------------------------------------------------------------------------------

@@ -238,3 +238,30 @@ def idle_node(tmp_path: Path) -> Iterator[RunningNode]:
         yield running
     finally:
         stop_node(running)
+
+
+DAY_MS = 86_400_000
+
+
+@pytest.fixture
+def day_per_block_node(tmp_path: Path) -> Iterator[RunningNode]:
+    """A real node whose block period is one day and which commits a block whenever transactions are
+    pending (plus on demand): chain time (block.timestamp) advances one day per block, so ten working days
+    pass in about two weeks of blocks. Everything else — SM2, the EVM, SQLite, HTTP — is the real thing."""
+    node = start_node(tmp_path, produce=False, chain_overrides={"block_period_ms": DAY_MS})
+    stop = threading.Event()
+
+    def produce_when_pending() -> None:
+        while not stop.is_set():
+            if len(node.ledger.mempool) > 0:
+                node.produce_block()
+            stop.wait(0.01)
+
+    thread = threading.Thread(target=produce_when_pending, daemon=True)
+    thread.start()
+    try:
+        yield node
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+        stop_node(node)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
-import threading
 import time
 import zipfile
 from collections.abc import Iterator
@@ -16,7 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
-from node_fixtures import RunningNode, start_node, stop_node
+from node_fixtures import RunningNode
 
 from node.demo_network import make_uscc
 from scripts.samples import (
@@ -46,7 +45,6 @@ from sdk.types import BlockHeader, CommitCertificate, Transaction
 pytest_plugins = ["node_fixtures"]
 
 CLIENT_USCC = make_uscc("310000", 30_000_001)
-DAY_MS = 86_400_000
 
 
 @dataclass
@@ -262,31 +260,7 @@ def test_letter_will_be_overdue_after_its_deadline(parties: Parties) -> None:
     assert [x.status for x in p.bank.due(as_of=deadline) if x.letter_id == lid] == [LetterStatus.OVERDUE]
 
 
-# --- a real OVERDUE at the head: a chain whose clock runs one day per block ---------------------------
-@pytest.fixture
-def day_per_block_node(tmp_path: Path) -> Iterator[RunningNode]:
-    """A real node whose block period is one day and which commits a block whenever transactions are
-    pending (plus on demand): chain time (block.timestamp) advances one day per block, so ten working days
-    pass in about two weeks of blocks. Everything else — SM2, py-evm, SQLite, HTTP — is the real thing."""
-    node = start_node(tmp_path, produce=False, chain_overrides={"block_period_ms": DAY_MS})
-    stop = threading.Event()
-
-    def produce_when_pending() -> None:
-        while not stop.is_set():
-            if len(node.ledger.mempool) > 0:
-                node.produce_block()
-            stop.wait(0.01)
-
-    thread = threading.Thread(target=produce_when_pending, daemon=True)
-    thread.start()
-    try:
-        yield node
-    finally:
-        stop.set()
-        thread.join(timeout=10)
-        stop_node(node)
-
-
+# --- a real OVERDUE at the head: a chain whose clock runs one day per block (node_fixtures) ------------
 def test_unanswered_letter_turns_overdue_at_the_head(day_per_block_node: RunningNode) -> None:
     node = day_per_block_node
     with Client(node.url) as client:

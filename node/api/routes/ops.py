@@ -9,8 +9,10 @@ from fastapi import APIRouter, Request, Response
 
 from node.api.deps import LedgerDep
 from node.api.metrics import PROMETHEUS_CONTENT_TYPE, Metrics
-from node.api.models import ConsensusLivenessPublic, HealthPublic
+from node.api.models import CalendarOutlookPublic, ConsensusLivenessPublic, HealthPublic
 from node.consensus.liveness import ConsensusLiveness
+from node.ledger.chain import Ledger
+from sdk.domains.calendar import date_of_day
 
 router = APIRouter(tags=["operations"])
 
@@ -24,7 +26,8 @@ STALE_HEAD_S: float = 60.0
     responses={503: {"model": HealthPublic, "description": "consensus has stalled or stopped"}},
 )
 def get_health(ledger: LedgerDep, request: Request, response: Response) -> HealthPublic:
-    """Return the head height, the seconds since the head block's timestamp and consensus liveness.
+    """Return the head height, the seconds since the head block's timestamp, consensus liveness and how far
+    the working-day calendar reaches (``calendar.status`` ``ending`` 60 days before its last covered date).
 
     ``status`` is ``ok`` while consensus decides heights; ``stalled`` when it has decided nothing for a
     minute and ``down`` when its driver stopped — both answered with HTTP 503 so that a supervisor or load
@@ -32,10 +35,14 @@ def get_health(ledger: LedgerDep, request: Request, response: Response) -> Healt
     """
     header = ledger.head.header
     age_s = max(0.0, time.time() - header.timestamp_ms / 1000)
+    calendar = _calendar(ledger)
     source: Callable[[], ConsensusLiveness] | None = request.app.state.liveness
     if source is None:
         return HealthPublic(
-            status="ok" if age_s < STALE_HEAD_S else "stale", height=header.height, head_age_s=age_s
+            status="ok" if age_s < STALE_HEAD_S else "stale",
+            height=header.height,
+            head_age_s=age_s,
+            calendar=calendar,
         )
     liveness = source()
     if liveness.status != "ok":
@@ -52,6 +59,18 @@ def get_health(ledger: LedgerDep, request: Request, response: Response) -> Healt
             error=liveness.error,
             signing_held_through=liveness.signing_held_through,
         ),
+        calendar=calendar,
+    )
+
+
+def _calendar(ledger: Ledger) -> CalendarOutlookPublic | None:
+    outlook = ledger.calendar_outlook()
+    if outlook is None:
+        return None
+    return CalendarOutlookPublic(
+        covered_through=date_of_day(outlook.covered_through).isoformat(),
+        days_left=outlook.days_left,
+        status=outlook.status,
     )
 
 

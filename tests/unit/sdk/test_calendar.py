@@ -8,8 +8,10 @@ import datetime as dt
 import pytest
 
 from sdk.domains.calendar import (
+    CALENDAR_WARN_DAYS,
     NOTICES,
     OFFICIAL_CALENDAR,
+    CalendarOutlook,
     date_of_day,
     day_of_date,
     day_of_timestamp,
@@ -114,3 +116,30 @@ def test_zero_and_too_many_working_days() -> None:
         OFFICIAL_CALENDAR.add_working_days(0, 367)
     with pytest.raises(DomainError):
         OFFICIAL_CALENDAR.add_working_days(0, -1)
+
+
+# --- how long the calendar lasts ------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("days_left", "status"),
+    [
+        (400, "ok"),
+        (CALENDAR_WARN_DAYS + 1, "ok"),
+        (CALENDAR_WARN_DAYS, "ending"),
+        (0, "ending"),
+        (-1, "ended"),
+    ],
+)
+def test_the_outlook_warns_sixty_days_ahead_and_ends_after_the_last_covered_day(
+    days_left: int, status: str
+) -> None:
+    covered = day_of_date(dt.date(2026, 12, 31))
+    outlook = CalendarOutlook(today=covered - days_left, covered_through=covered)
+    assert outlook.days_left == days_left
+    assert outlook.status == status
+
+
+def test_a_day_past_the_covered_span_is_provisional() -> None:
+    covered = day_of_date(dt.date(2026, 12, 31))
+    outlook = CalendarOutlook(today=covered - 5, covered_through=covered)
+    assert not outlook.is_provisional(covered)
+    assert outlook.is_provisional(covered + 1)

@@ -12,9 +12,10 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 from test_verify import REVOKED, SyntheticChain, issue, licence_slot
@@ -27,6 +28,7 @@ from sdk.errors import (
     ClientError,
     ConfigError,
     DomainError,
+    ExecutionError,
     IdentifierError,
     InputError,
     OutputError,
@@ -100,6 +102,8 @@ def test_the_documented_table_is_the_code_table() -> None:
         (DomainError("x", http_status=403), ExitCode.NODE_ERROR),  # the node's answer, whatever its class
         (IdentifierError("x", http_status=400), ExitCode.NODE_ERROR),
         (StorageError("x"), ExitCode.INTERNAL),
+        (ExecutionError("x", code="execution_reverted"), ExitCode.NOT_VERIFIED),  # the contract refused
+        (ExecutionError("x"), ExitCode.INTERNAL),  # the execution machinery failed
         (XinlianError("x"), ExitCode.INTERNAL),
     ],
     ids=lambda v: type(v).__name__ if isinstance(v, XinlianError) else str(v),
@@ -451,3 +455,32 @@ def test_the_zone_data_ships_with_the_light_install(tmp_path: Path) -> None:
         check=False,
     )
     assert done.stdout.strip() == "1970-01-01T08:00:00+08:00", done.stderr
+
+
+# --- every command --------------------------------------------------------------------------------------
+#: Commands that run until stopped and print a log, not a result (docs/cli.md says so in its table).
+LONG_RUNNING = {"signer serve", "node run", "devnet", "demo"}
+
+
+def _leaf_commands(group: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
+    for name, command in sorted(group.commands.items()):
+        path = f"{prefix} {name}".strip()
+        if hasattr(command, "commands"):
+            yield from _leaf_commands(command, path)
+        else:
+            yield path, command
+
+
+def test_every_command_has_json_and_is_in_the_documented_table() -> None:
+    """Each command but the long-running ones takes --json, and docs/cli.md's table lists every command."""
+    import typer.main
+
+    root = typer.main.get_command(app)
+    table = (REPO / "docs" / "cli.md").read_text(encoding="utf-8")
+    commands = dict(_leaf_commands(root))
+    assert {"letters list", "calendar show", "calendar propose", "proposal vote"} <= set(commands)
+    for path, command in commands.items():
+        options = {opt for param in command.params for opt in getattr(param, "opts", [])}
+        if path not in LONG_RUNNING:
+            assert "--json" in options, f"xinlian {path} has no --json"
+        assert f"`xinlian {path}" in table, f"docs/cli.md does not list xinlian {path}"

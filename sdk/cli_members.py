@@ -1,0 +1,407 @@
+"""CLI commands for members who do not write Python: `xinlian letters list`, `xinlian calendar show|propose`
+and `xinlian proposal show|vote`.
+
+Each reads or writes as the member whose PKCS#8 PEM key ``--key`` names (password from ``--password-env``,
+else a prompt on a terminal): the node answers only what that member's organisation may read
+(docs/read-access.md), and writes are that account's signed transactions.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, Final
+
+import typer
+
+from sdk.cli_common import (
+    DEFAULT_NODE_URL,
+    DEFAULT_PASSWORD_ENV,
+    CaOption,
+    JsonOption,
+    PasswordEnvOption,
+    UrlOption,
+    emit_json,
+    open_client,
+    read_key_password,
+    show_rows,
+    show_time,
+)
+from sdk.client import Client
+from sdk.domains.calendar import (
+    HOLIDAY,
+    MAKE_UP,
+    CalendarOutlook,
+    HolidayNotice,
+    OnChainCalendar,
+    date_of_day,
+    day_of_date,
+)
+from sdk.domains.confirmations import Confirmations, LetterState, LetterStatus
+from sdk.domains.governance import Governance, ProposalResult
+from sdk.errors import DomainError, InputError, UsageError
+from sdk.signer import Signer
+
+__all__ = ["register"]
+
+letters_app = typer.Typer(
+    help="Bank confirmation letters (银行函证) this member's organisation is a party to.",
+    no_args_is_help=True,
+)
+calendar_app = typer.Typer(
+    help="The working-day calendar (法定节假日) deadlines are counted on.", no_args_is_help=True
+)
+proposal_app = typer.Typer(help="Committee proposals: show one, vote for it.", no_args_is_help=True)
+
+KeyOption = Annotated[
+    Path, typer.Option("--key", help="This member's PKCS#8 PEM key file (its account key).")
+]
+ROLES: Final = ("auditor", "bank", "client", "regulator")
+_KIND_NAMES: Final = {HOLIDAY: "holiday", MAKE_UP: "make_up"}
+_WEEKDAYS: Final = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+MAX_SHOW_DAYS: Final = 366
+
+
+@contextmanager
+def _member(url: str, ca: Path | None, key: Path, password_env: str) -> Iterator[tuple[Client, Signer]]:
+    """A client reading as the member whose key file is ``key``, and that member's signer."""
+    signer = Signer.from_pem(key, read_key_password(key, password_env))
+    with open_client(url, ca, signer=signer) as client:
+        yield client, signer
+
+
+def _outlook(client: Client) -> CalendarOutlook:
+    """The on-chain calendar's coverage seen from the head block's China-time day."""
+    calendar = OnChainCalendar(client)
+    return CalendarOutlook(today=calendar.today(), covered_through=calendar.covered_through())
+
+
+def _time(unix_s: int) -> str | None:
+    return show_time(unix_s * 1000) if unix_s else None
+
+
+# --- letters list -----------------------------------------------------------------------------------------
+def _letters(
+    client: Client, signer: Signer, role: str, status: LetterStatus | None, due: bool
+) -> list[LetterState]:
+    letters = Confirmations(client, signer)
+    if role == "regulator":
+        return letters.overdue()
+    if due:
+        return letters.due(role=role)
+    listing = {"auditor": letters.as_auditor, "bank": letters.as_bank, "client": letters.as_client}[role]
+    return listing(status=status)
+
+
+def _letter_facts(letter: LetterState, outlook: CalendarOutlook) -> dict[str, Any]:
+    """A letter in the CLI's JSON convention: times ISO 8601, and whether its due date lies beyond the
+    calendar's entered notices (then it may still move when the next year's notice is entered)."""
+    facts = letter.to_json()
+    for name in ("created_at", "authorised_at", "accepted_at", "replied_at", "received_at", "closed_at"):
+        facts[name] = _time(int(facts[name]))
+    facts["deadline"] = _time(letter.deadline)
+    due = letter.due_date
+    facts["due_date_provisional"] = due is not None and outlook.is_provisional(day_of_date(due))
+    return facts
+
+
+def _letter_line(facts: dict[str, Any]) -> str:
+    parts = [facts["status"], f"base date {facts['base_date']}", f"items {len(facts['items'])}"]
+    if facts["due_date"]:
+        provisional = " (provisional: beyond the calendar on chain)" if facts["due_date_provisional"] else ""
+        parts.append(f"due {facts['due_date']}{provisional}")
+    return ", ".join(parts)
+
+
+def _status(name: str | None) -> LetterStatus | None:
+    if name is None:
+        return None
+    try:
+        return LetterStatus[name.upper()]
+    except KeyError:
+        names = ", ".join(s.name for s in LetterStatus)
+        raise UsageError(f"--status takes one of {names}, not {name!r}") from None
+
+
+@letters_app.command("list")
+def letters_list(
+    role: Annotated[
+        str, typer.Option("--as", help="Your organisation's part: auditor, bank, client or regulator.")
+    ],
+    key: KeyOption,
+    status: Annotated[
+        str | None, typer.Option("--status", help="Only letters in this status (e.g. ACCEPTED, OVERDUE).")
+    ] = None,
+    due: Annotated[
+        bool,
+        typer.Option("--due", help="Only letters awaiting the bank's reply, earliest deadline first."),
+    ] = False,
+    password_env: PasswordEnvOption = DEFAULT_PASSWORD_ENV,
+    url: UrlOption = DEFAULT_NODE_URL,
+    ca: CaOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List every letter your organisation is a party to (all pages), with its status at the node's head.
+
+    `--as regulator` lists every OVERDUE letter (a finance regulator's or the committee's view). A due date
+    beyond the last date whose holiday notice is on chain is marked provisional.
+    """
+    if role not in ROLES:
+        raise UsageError(f"--as takes one of {', '.join(ROLES)}, not {role!r}")
+    wanted = _status(status)
+    if role == "regulator" and (wanted is not None or due):
+        raise UsageError("--as regulator lists OVERDUE letters: it takes neither --status nor --due")
+    if due and (wanted is not None or role == "client"):
+        raise UsageError("--due is for --as bank or --as auditor, without --status")
+    with _member(url, ca, key, password_env) as (client, signer):
+        letters = _letters(client, signer, role, wanted, due)
+        outlook = _outlook(client)
+    facts = [_letter_facts(letter, outlook) for letter in letters]
+    if as_json:
+        emit_json(
+            {
+                "role": role,
+                "count": len(facts),
+                "calendar_covered_through": date_of_day(outlook.covered_through).isoformat(),
+                "letters": facts,
+            }
+        )
+        return
+    rows = [(f["letter_id"], _letter_line(f)) for f in facts]
+    show_rows(f"{len(facts)} letter(s) as {role}", rows or [("none", "no letter matches")])
+
+
+# --- calendar ---------------------------------------------------------------------------------------------
+def _outlook_facts(outlook: CalendarOutlook) -> dict[str, Any]:
+    return {
+        "today": date_of_day(outlook.today).isoformat(),
+        "covered_through": date_of_day(outlook.covered_through).isoformat(),
+        "days_left": outlook.days_left,
+        "status": outlook.status,
+    }
+
+
+def _outlook_rows(facts: dict[str, Any]) -> list[tuple[str, str]]:
+    advice = {
+        "ok": "",
+        "ending": " — propose the next year's notice now (xinlian calendar propose)",
+        "ended": " — deadlines past it count weekdays only and are provisional",
+    }[facts["status"]]
+    return [
+        ("today (China time)", facts["today"]),
+        ("notices entered through", facts["covered_through"]),
+        ("days left", f"{facts['days_left']} ({facts['status']}{advice})"),
+    ]
+
+
+@calendar_app.command("show")
+def calendar_show(
+    key: KeyOption,
+    start: Annotated[
+        str | None, typer.Option("--from", help="First date to list, YYYY-MM-DD (default: today).")
+    ] = None,
+    days: Annotated[int, typer.Option("--days", help=f"How many days to list (0 to {MAX_SHOW_DAYS}).")] = 14,
+    password_env: PasswordEnvOption = DEFAULT_PASSWORD_ENV,
+    url: UrlOption = DEFAULT_NODE_URL,
+    ca: CaOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Show how far the calendar's official notices reach and which of the coming days are working days,
+    as the chain counts them (China time)."""
+    if not 0 <= days <= MAX_SHOW_DAYS:
+        raise UsageError(f"--days takes 0 to {MAX_SHOW_DAYS}, not {days}")
+    first = _date(start, "--from") if start is not None else None
+    with _member(url, ca, key, password_env) as (client, _):
+        calendar = OnChainCalendar(client)
+        outlook = _outlook(client)
+        begin = day_of_date(first) if first is not None else outlook.today
+        listed = []
+        for day in range(begin, begin + days):
+            day_kind = calendar.day_kind(day)
+            listed.append(
+                {
+                    "date": date_of_day(day).isoformat(),
+                    "weekday": _WEEKDAYS[date_of_day(day).weekday()],
+                    "kind": _KIND_NAMES.get(day_kind, "ordinary"),
+                    "working": calendar.is_working_day(day),
+                    "provisional": outlook.is_provisional(day),
+                }
+            )
+    facts = {**_outlook_facts(outlook), "days": listed}
+    if as_json:
+        emit_json(facts)
+        return
+    rows = _outlook_rows(facts)
+    for entry in listed:
+        mark = "working" if entry["working"] else "non-working"
+        listed_as = "" if entry["kind"] == "ordinary" else f" ({entry['kind']})"
+        rule = ", weekday rule only" if entry["provisional"] else ""
+        rows.append((f"{entry['date']} {entry['weekday']}", f"{mark}{listed_as}{rule}"))
+    show_rows("working-day calendar", rows, ok=facts["status"] == "ok")
+
+
+def _date(text: str, what: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise InputError(f"{what} takes a date YYYY-MM-DD, not {text!r}", value=text) from None
+
+
+def read_notice(path: Path) -> HolidayNotice:
+    """A year's official holiday notice from a JSON file:
+    ``{"year": 2027, "source": "…", "holidays": [["2027-01-01", "2027-01-03"], …], "make_up_days": […]}``.
+
+    Raises InputError when the file cannot be read or is not such a notice (a date outside ``year``, a
+    range that ends before it starts, an unknown key).
+    """
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InputError(f"cannot read the notice file {path}: {exc.strerror}", path=str(path)) from exc
+    except ValueError as exc:
+        raise InputError(f"the notice file {path} is not JSON: {exc}", path=str(path)) from exc
+    if not isinstance(raw, dict) or set(raw) != {"year", "source", "holidays", "make_up_days"}:
+        raise InputError(
+            "a notice is a JSON object with exactly: year, source, holidays, make_up_days", path=str(path)
+        )
+    year, source = raw["year"], raw["source"]
+    if not isinstance(year, int) or isinstance(year, bool) or not 2000 <= year <= 9999:
+        raise InputError("year must be a number such as 2027", path=str(path))
+    if not isinstance(source, str) or not source.strip():
+        raise InputError("source must name the notice (e.g. its document number)", path=str(path))
+    try:
+        holidays = tuple(
+            (_date(first, "holidays"), _date(last, "holidays")) for first, last in raw["holidays"]
+        )
+        make_up = tuple(_date(day, "make_up_days") for day in raw["make_up_days"])
+    except (TypeError, ValueError):
+        raise InputError(
+            "holidays is a list of [first, last] date pairs and make_up_days a list of dates", path=str(path)
+        ) from None
+    for first, last in holidays:
+        if last < first:
+            raise InputError(f"holiday range {first}..{last} ends before it starts", path=str(path))
+    outside = [d.isoformat() for pair in holidays for d in pair if d.year != year]
+    outside += [d.isoformat() for d in make_up if d.year != year]
+    if outside:
+        raise InputError(f"dates outside {year}: {', '.join(outside)}", path=str(path))
+    return HolidayNotice(year=year, source=source, holidays=holidays, make_up_days=make_up)
+
+
+def _proposal_facts(result: ProposalResult, governance: Governance) -> dict[str, Any]:
+    proposal = governance.proposal(result.proposal_id)
+    return {
+        "proposal_id": result.proposal_id,
+        "executed": result.executed,
+        "votes": proposal.votes if proposal is not None else None,
+        "threshold": governance.threshold(),
+        "tx_hash": result.receipt.tx_hash,
+        "height": result.receipt.height,
+    }
+
+
+def _proposal_rows(facts: dict[str, Any]) -> list[tuple[str, str]]:
+    state = "executed" if facts["executed"] else f"{facts['votes']} of {facts['threshold']} votes"
+    return [
+        ("proposal", str(facts["proposal_id"])),
+        ("state", state),
+        ("transaction", f"0x{facts['tx_hash'].hex()} at height {facts['height']}"),
+    ]
+
+
+@calendar_app.command("propose")
+def calendar_propose(
+    notice: Annotated[Path, typer.Option("--notice", help="The year's notice as JSON (see docs/cli.md).")],
+    key: KeyOption,
+    password_env: PasswordEnvOption = DEFAULT_PASSWORD_ENV,
+    url: UrlOption = DEFAULT_NODE_URL,
+    ca: CaOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Propose entering a year's official holiday notice (a committee member's proposal; the other committee
+    members vote with `xinlian proposal vote`). The calendar changes when the votes reach the threshold."""
+    parsed = read_notice(notice)
+    with _member(url, ca, key, password_env) as (client, signer):
+        governance = Governance(client, signer)
+        facts = {
+            "year": parsed.year,
+            **_proposal_facts(governance.propose_calendar_extension(parsed), governance),
+        }
+    if as_json:
+        emit_json(facts)
+    else:
+        show_rows(f"calendar {parsed.year} proposed", _proposal_rows(facts))
+
+
+# --- proposals --------------------------------------------------------------------------------------------
+ProposalId = Annotated[int, typer.Argument(help="The proposal's number.", min=1)]
+
+
+@proposal_app.command("show")
+def proposal_show(
+    proposal_id: ProposalId,
+    key: KeyOption,
+    password_env: PasswordEnvOption = DEFAULT_PASSWORD_ENV,
+    url: UrlOption = DEFAULT_NODE_URL,
+    ca: CaOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Show a committee proposal: its action, votes, expiry and whether it executed."""
+    with _member(url, ca, key, password_env) as (client, _):
+        governance = Governance(client)
+        proposal = governance.proposal(proposal_id)
+        threshold = governance.threshold()
+    if proposal is None:
+        raise DomainError(f"no proposal {proposal_id}", code="no_such_proposal", proposal_id=proposal_id)
+    facts = {
+        "proposal_id": proposal.proposal_id,
+        "action": proposal.action.name,
+        "payload": proposal.payload,
+        "proposer": proposal.proposer,
+        "created_block": proposal.created_block,
+        "expiry_block": proposal.expiry_block,
+        "votes": proposal.votes,
+        "threshold": threshold,
+        "executed": proposal.executed,
+    }
+    if as_json:
+        emit_json(facts)
+        return
+    rows = [
+        ("action", proposal.action.name),
+        ("proposer", f"0x{proposal.proposer.hex()}"),
+        ("votes", f"{proposal.votes} of {threshold}"),
+        ("executed", "yes" if proposal.executed else "no"),
+        ("blocks", f"created {proposal.created_block}, expires {proposal.expiry_block}"),
+        ("payload", f"0x{proposal.payload.hex()}"),
+    ]
+    show_rows(f"proposal {proposal_id}", rows)
+
+
+@proposal_app.command("vote")
+def proposal_vote(
+    proposal_id: ProposalId,
+    key: KeyOption,
+    password_env: PasswordEnvOption = DEFAULT_PASSWORD_ENV,
+    url: UrlOption = DEFAULT_NODE_URL,
+    ca: CaOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Vote for a committee proposal; the vote that reaches the threshold executes it."""
+    with _member(url, ca, key, password_env) as (client, signer):
+        governance = Governance(client, signer)
+        facts = _proposal_facts(governance.vote(proposal_id), governance)
+    if as_json:
+        emit_json(facts)
+    else:
+        show_rows(f"voted for proposal {proposal_id}", _proposal_rows(facts))
+
+
+def register(app: typer.Typer) -> None:
+    """Attach `letters`, `calendar` and `proposal` to the `xinlian` command line."""
+    app.add_typer(letters_app, name="letters")
+    app.add_typer(calendar_app, name="calendar")
+    app.add_typer(proposal_app, name="proposal")
