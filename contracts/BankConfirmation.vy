@@ -41,6 +41,13 @@ the audited company appear in clear once on chain, in the calldata of `create`, 
 (registered, active, the company neither the bank nor the audit firm): the sender, the validators and whoever
 may read that transaction see them (the sealed request holds them encrypted). A tag does not hide
 a letter's parties from someone holding its log who tries every registered USCC; it removes the index.
+
+Envelope keys (directory)
+-------------------------
+A bank (an account holding BANK) and a finance regulator (AUDIT_ACCREDITOR) publish, for their organisation,
+the SM2 public key that letters' documents are sealed to for them: `set_envelope_key` (each call replaces the
+key and bumps its version); an audit firm reads `envelope_key_of(uscc)` before sealing a request. The
+directory names organisations, not letters, so it links no letter to anyone.
 """
 
 struct OrganisationRecord:
@@ -61,6 +68,7 @@ interface Calendar:
 # --- constants -----------------------------------------------------------------------------------------
 AUDITOR: public(constant(bytes32)) = keccak256("AUDITOR")
 BANK: public(constant(bytes32)) = keccak256("BANK")
+AUDIT_ACCREDITOR: public(constant(bytes32)) = keccak256("AUDIT_ACCREDITOR")
 # Governance registry key of the calendar: "Calendar" right-padded with zeros
 CALENDAR_NAME: constant(bytes32) = 0x43616c656e646172000000000000000000000000000000000000000000000000
 
@@ -87,6 +95,7 @@ PARTY_BANK: public(constant(uint8)) = 2
 PARTY_CLIENT: public(constant(uint8)) = 4  # the envelope's recipient numbers (3 is the regulator)
 PARTY_TAG_DOMAIN: constant(Bytes[22]) = b"xinlian/letter-party/1"
 USCC_LENGTH: constant(uint256) = 18
+ENVELOPE_KEY_BYTES: constant(uint256) = 64  # an SM2 public key, x || y
 
 # --- types ---------------------------------------------------------------------------------------------
 struct Letter:
@@ -112,6 +121,12 @@ struct Letter:
     replied_late: bool
     received_at: uint256
     closed_at: uint256  # rejection or recall time
+
+struct EnvelopeKey:
+    key: Bytes[ENVELOPE_KEY_BYTES]  # empty: none published
+    version: uint256  # 1 for the first key, +1 per replacement
+    set_at: uint256
+    by: address
 
 # --- events --------------------------------------------------------------------------------------------
 event LetterCreated:
@@ -166,11 +181,18 @@ event LetterRecalled:
     recalled_at: uint256
     previous_status: uint8
 
+event EnvelopeKeySet:
+    organisation: String[18]
+    by: indexed(address)
+    key: Bytes[ENVELOPE_KEY_BYTES]
+    version: uint256
+
 # --- state ---------------------------------------------------------------------------------------------
 governance: public(address)
 initialized: public(bool)
 letters: HashMap[bytes32, Letter]
 letter_count: public(uint256)
+envelope_keys: HashMap[String[18], EnvelopeKey]
 
 
 @external
@@ -273,6 +295,36 @@ def _status_at(letter: Letter, timestamp: uint256) -> uint8:
     if letter.status == ACCEPTED and timestamp >= self._end_of_day(self._due_day(letter.accepted_at)):
         return OVERDUE
     return letter.status
+
+
+# --- envelope key directory ----------------------------------------------------------------------------
+@external
+def set_envelope_key(key: Bytes[ENVELOPE_KEY_BYTES]):
+    """
+    @notice Publish the SM2 public key (64 bytes, x || y) that letters' documents are sealed to for the
+            sender's organisation, replacing the one before. The sender holds BANK or AUDIT_ACCREDITOR.
+            The SDK checks the key is a point of the curve before it publishes or seals to it.
+    """
+    gov: Governance = self._gov()
+    assert (
+        staticcall gov.has_role(msg.sender, BANK, empty(bytes32))
+        or staticcall gov.has_role(msg.sender, AUDIT_ACCREDITOR, empty(bytes32))
+    ), "only a bank or a finance regulator publishes an envelope key"
+    assert len(key) == ENVELOPE_KEY_BYTES, "an envelope key is 64 bytes"
+    uscc: String[18] = self._org_of(msg.sender)
+    assert len(uscc) == USCC_LENGTH, "the sender has no organisation"
+    version: uint256 = self.envelope_keys[uscc].version + 1
+    self.envelope_keys[uscc] = EnvelopeKey(key=key, version=version, set_at=block.timestamp, by=msg.sender)
+    log EnvelopeKeySet(organisation=uscc, by=msg.sender, key=key, version=version)
+
+
+@view
+@external
+def envelope_key_of(uscc: String[18]) -> EnvelopeKey:
+    """
+    @notice The envelope key an organisation published (an empty key and version 0 when none).
+    """
+    return self.envelope_keys[uscc]
 
 
 # --- views ---------------------------------------------------------------------------------------------

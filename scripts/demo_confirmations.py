@@ -70,10 +70,15 @@ def main() -> None:
         )
         regulator = Confirmations(client, accreditor)
         request = sample_letter_request(company_uscc, bank_uscc)
-        bank_keys, regulator_key = [bank.private_key.public_key], accreditor.private_key.public_key
+        # The bank and the finance regulator publish the keys letters are sealed to for them (the envelope
+        # key directory); the audit firm looks them up: nobody handles another organisation's key.
+        published = banker.publish_envelope_key()
+        regulator_uscc = regulator.publish_envelope_key().organisation
+        print(f"bank {bank_uscc} published envelope key version {published.version}")
+        regulator_key = firm.envelope_key(regulator_uscc).public_key
 
         # 3. Letter 1: creation (sealed for auditor, bank, regulator) → client authorisation → bank.
-        created = firm.create(request, bank_keys=bank_keys, regulator_key=regulator_key)
+        created = firm.create(request, regulator_key=regulator_key)  # the bank's key from the directory
         lid = created.letter_id
         print(
             f"\nletter 1 0x{lid.hex()[:16]}… created in block {created.receipt.height}: "
@@ -115,7 +120,9 @@ def main() -> None:
         reply_of_bank = sample_letter_reply(
             BANK_BALANCE, note="balance per bank records", unanswered=frozenset({7})
         )
-        replied = banker.reply(lid, reply_of_bank, regulator_key=regulator_key)
+        replied = banker.reply(
+            lid, reply_of_bank, regulator_key=banker.envelope_key(regulator_uscc).public_key
+        )
         print(
             f"  bank replied in block {replied.receipt.height}: late={replied.late}, "
             f"paper supplement needed={replied.paper_supplement} (item 7 not answered digitally)"
@@ -130,7 +137,7 @@ def main() -> None:
 
         # 4. Letter 2: accepted and left unanswered. OVERDUE is derived on chain from the due date: the view
         #    status_at(letter, t) shows what the status is at t, given what is recorded now.
-        second = firm.create(request, bank_keys=bank_keys, regulator_key=regulator_key).letter_id
+        second = firm.create(request, regulator_key=regulator_key).letter_id
         client_co.authorise(second)
         deadline = banker.accept(second).deadline
         print(f"\nletter 2 0x{second.hex()[:16]}… accepted; reply due before {when(deadline)}")
@@ -145,9 +152,9 @@ def main() -> None:
         )
 
         # 5. Letter 3: recalled by the audit firm before the bank starts; letter 4: rejected (不予受理).
-        third = firm.create(request, bank_keys=bank_keys, regulator_key=regulator_key).letter_id
+        third = firm.create(request, regulator_key=regulator_key).letter_id
         firm.recall(third)
-        fourth = firm.create(request, bank_keys=bank_keys, regulator_key=regulator_key).letter_id
+        fourth = firm.create(request, regulator_key=regulator_key).letter_id
         client_co.authorise(fourth)
         banker.reject(fourth, "询证函缺少被审计单位预留印鉴 (missing the client's reserved seal)")
         print(f"\nletter 3: {firm.letter(third).status.name}; letter 4: {firm.letter(fourth).status.name}")

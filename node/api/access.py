@@ -123,16 +123,20 @@ EVENT_RECORDS: Final[Mapping[str, Mapping[str, tuple[Record, str | None]]]] = {
         "ShipmentClosed": (Record.SHIPMENT, "shipment"),
     },
     "BankConfirmation": {
-        name: (Record.LETTER, "letter_id")
-        for name in (
-            "LetterCreated",
-            "LetterAuthorised",
-            "LetterAccepted",
-            "LetterRejected",
-            "LetterReplied",
-            "LetterReceived",
-            "LetterRecalled",
-        )
+        **{
+            name: (Record.LETTER, "letter_id")
+            for name in (
+                "LetterCreated",
+                "LetterAuthorised",
+                "LetterAccepted",
+                "LetterRejected",
+                "LetterReplied",
+                "LetterReceived",
+                "LetterRecalled",
+            )
+        },
+        # the directory of banks' and regulators' envelope keys: organisations, never letters
+        "EnvelopeKeySet": (Record.MEMBER, None),
     },
 }
 
@@ -204,6 +208,7 @@ VIEW_RECORDS: Final[Mapping[str, Mapping[str, tuple[Record, int | None]]]] = {
         },
         # a pure computation over its arguments (a letter id, a party, a USCC): reads no letter
         "party_tag": (Record.MEMBER, None),
+        "envelope_key_of": (Record.MEMBER, None),
     },
 }
 

@@ -276,3 +276,28 @@ def test_largest_document_fits_the_transaction_gas_limit(chain: Chain) -> None:
     assert receipt.status == 1, receipt.revert_reason
     assert receipt.gas_used < 5_000_000  # ChainConfig.tx_gas_limit default
     assert create(chain, letter=keccak(b"big"), request=document + b"\x01").status == 0
+
+
+# --- the envelope key directory --------------------------------------------------------------------------
+def test_a_bank_publishes_and_replaces_its_envelope_key_under_its_own_organisation(chain: Chain) -> None:
+    first, second = bytes(range(1, 65)), bytes(range(2, 66))
+    assert chain.view("envelope_key_of", BANK_ORG)["version"] == 0
+    (event,) = chain.events(chain.must(BANKER, "set_envelope_key", first))
+    assert event.name == "EnvelopeKeySet"
+    assert event.args == {"organisation": BANK_ORG, "by": BANKER, "key": first, "version": 1}
+    chain.must(OTHER_BANKER, "set_envelope_key", second)  # another bank's key: filed under its own USCC
+    entry = chain.view("envelope_key_of", BANK_ORG)
+    assert (entry["key"], entry["version"], entry["by"]) == (first, 1, BANKER)
+    chain.must(BANKER, "set_envelope_key", second)
+    entry = chain.view("envelope_key_of", BANK_ORG)
+    assert (entry["key"], entry["version"]) == (second, 2)
+    assert chain.view("envelope_key_of", CLIENT_ORG)["version"] == 0
+
+
+def test_an_auditor_or_a_short_key_is_refused_by_the_directory(chain: Chain) -> None:
+    refused = chain.send(AUDITOR_A, "set_envelope_key", bytes(64))
+    assert refused.status == 0
+    assert refused.revert_reason == b"only a bank or a finance regulator publishes an envelope key"
+    short = chain.send(ACCREDITOR, "set_envelope_key", bytes(63))
+    assert short.status == 0 and short.revert_reason == b"an envelope key is 64 bytes"
+    assert chain.view("envelope_key_of", AUDIT_FIRM)["version"] == 0

@@ -19,9 +19,12 @@ from tests.contracts.permissions import (
 )
 from tests.contracts.worlds.confirmations import (
     ACCREDITOR,
+    ACCREDITOR_ORG,
     AUDIT_CLERK,
+    AUDIT_FIRM,
     AUDITOR_A,
     BANK_CLERK,
+    BANK_ORG,
     BANKER,
     CLIENT,
     CLIENT_ORG,
@@ -38,6 +41,7 @@ from tests.contracts.worlds.confirmations import (
 
 ROWS = rows_for("BankConfirmation")
 UNREGISTERED = bytes([0x77]) * 20
+ENVELOPE_KEY = bytes(range(1, 65))  # the contract stores 64 bytes; the SDK checks the point
 
 #: Each caller name of the table as an account of the test chain.
 CALLERS: dict[str, bytes] = {
@@ -45,6 +49,7 @@ CALLERS: dict[str, bytes] = {
     "member": OUTSIDER,  # an account of an unrelated registered company, without roles
     "AUDITOR": AUDITOR_A,
     "BANK": BANKER,
+    "AUDIT_ACCREDITOR": ACCREDITOR,
     "auditor": AUDITOR_A,
     "client": CLIENT,
     "bank": BANKER,
@@ -100,16 +105,19 @@ SCENARIOS: dict[str, tuple[Step, Step | None, Action]] = {
     ),
     "confirm_receipt": (replied, accepted, lambda c, who: c.send(who, "confirm_receipt", LETTER)),
     "recall": (created, accepted, lambda c, who: c.send(who, "recall", LETTER)),
+    "set_envelope_key": (nothing, None, lambda c, who: c.send(who, "set_envelope_key", ENVELOPE_KEY)),
 }
 #: Calls whose condition is about the arguments rather than the letter's state.
 VIOLATING_CALLS: dict[str, Action] = {
     "create": lambda c, who: create(c, sender=who, bank_org=CLIENT_ORG),  # the bank is the audited company
+    "set_envelope_key": lambda c, who: c.send(who, "set_envelope_key", ENVELOPE_KEY[:63]),
 }
 
 
 def snapshot(c: Chain) -> tuple[Any, ...]:
     letter = c.view("get_letter", LETTER) if c.view("status_of", LETTER) else None
-    return (c.view("letter_count"), letter and tuple(sorted(letter.items())))
+    keys = [c.view("envelope_key_of", org)["version"] for org in (BANK_ORG, ACCREDITOR_ORG, AUDIT_FIRM)]
+    return (c.view("letter_count"), letter and tuple(sorted(letter.items())), keys)
 
 
 def assert_refused(c: Chain, action: Action, who: bytes, row: PermissionRow) -> None:

@@ -26,6 +26,7 @@ from scripts.samples import (
     sample_letter_request,
 )
 from sdk.client import Client
+from sdk.contracts import Contract
 from sdk.crypto import PublicKey
 from sdk.domains.calendar import OFFICIAL_CALENDAR, day_of_timestamp, end_of_day
 from sdk.domains.confirmations import (
@@ -36,7 +37,7 @@ from sdk.domains.confirmations import (
     LetterStatus,
 )
 from sdk.domains.governance import Governance
-from sdk.errors import DecryptionError, DomainError, ExecutionError, XinlianError
+from sdk.errors import DecryptionError, DomainError, ExecutionError, InvalidKeyError, XinlianError
 from sdk.proofs.trust import load_trust
 from sdk.proofs.verify import Verifier
 from sdk.signer import Signer
@@ -431,3 +432,30 @@ def test_overdue_listing_pages_by_cursor(parties: Parties) -> None:
         page_size=1,
     )
     assert [bytes.fromhex(x["letter_id"][2:]) for x in pages] == whole
+
+
+# --- the envelope key directory --------------------------------------------------------------------------
+def test_an_auditor_seals_to_the_key_the_bank_published(parties: Parties, running_node: RunningNode) -> None:
+    p = parties
+    published = p.bank.publish_envelope_key()
+    assert published.organisation == p.bank_uscc and published.public_key == p.bank_key
+    assert p.auditor.envelope_key(p.bank_uscc) == published
+    lid = p.auditor.create(_request(p)).letter_id  # no bank key passed: the directory's
+    p.company.authorise(lid)
+    opened = p.bank.open_request(lid)
+    assert (opened.bank_org, opened.client_org) == (p.bank_uscc, CLIENT_USCC)
+    with pytest.raises(DomainError) as refused:
+        p.auditor.envelope_key(CLIENT_USCC)  # the audited company publishes none
+    assert refused.value.code == "no_envelope_key"
+    with pytest.raises(ExecutionError, match="only a bank or a finance regulator"):
+        p.auditor.publish_envelope_key()
+
+    # A bank publishing bytes that are no curve point (past the SDK, by a raw call) gets nothing sealed to it.
+    bank = running_node.member_with("BANK").signer
+    contract = Contract("BankConfirmation")
+    p.client.send(bank, p.bank.address, contract.encode_call("set_envelope_key", [bytes(64)]), check=True)
+    with pytest.raises(InvalidKeyError):
+        p.auditor.envelope_key(p.bank_uscc)
+    with pytest.raises(InvalidKeyError):
+        p.auditor.create(_request(p))
+    assert p.bank.publish_envelope_key().version == published.version + 2

@@ -100,6 +100,18 @@ class LetterTransition:
     receipt: ReceiptResult
 
 
+@readable_repr
+@dataclass(frozen=True, slots=True)
+class EnvelopeKeyEntry:
+    """An organisation's entry in the envelope key directory: the SM2 key letters are sealed to for it."""
+
+    organisation: str  # USCC
+    public_key: PublicKey
+    version: int  # 1 for the first key, +1 per replacement
+    set_at: int  # unix seconds
+    by: bytes  # the account that published it
+
+
 # --- the facade --------------------------------------------------------------------------------
 class Confirmations:
     """Bank confirmation letters through a node: signed writes with ``signer``, reads, sealed documents.
@@ -165,23 +177,59 @@ class Confirmations:
             raise ClientError("the receipt carries no letter event", code="bad_response")
         return LetterTransition(letter_id=letter_id, event=events[0].name, receipt=receipt)
 
+    # --- the envelope key directory -------------------------------------------------------------------
+    def publish_envelope_key(self, public_key: PublicKey | None = None) -> EnvelopeKeyEntry:
+        """As a bank (BANK) or finance regulator (AUDIT_ACCREDITOR), publish the SM2 key that letters'
+        documents are sealed to for this signer's organisation, replacing the one before. By default the
+        signer's own key, which its key holder decrypts with; pass another to receive on a separate key.
+
+        Raises ExecutionError (``only a bank or a finance regulator publishes an envelope key``).
+        """
+        key = public_key or PublicKey.from_bytes(self._signer().public_key)
+        receipt = self._send("set_envelope_key", key.to_bytes())
+        event = next(e for e in self._events(receipt) if e.name == "EnvelopeKeySet")
+        return self.envelope_key(str(event.args["organisation"]))
+
+    def envelope_key(self, uscc: str) -> EnvelopeKeyEntry:
+        """The envelope key ``uscc``'s organisation published (member read).
+
+        Raises DomainError (``no_envelope_key``) when it has published none, InvalidKeyError when what it
+        published is not a point of the curve (nothing is sealed to it).
+        """
+        row = self._read("envelope_key_of", uscc)
+        if not int(row["version"]):
+            raise DomainError(
+                f"organisation {uscc} has published no envelope key", code="no_envelope_key", uscc=uscc
+            )
+        return EnvelopeKeyEntry(
+            organisation=uscc,
+            public_key=PublicKey.from_bytes(bytes(row["key"])),
+            version=int(row["version"]),
+            set_at=int(row["set_at"]),
+            by=bytes(row["by"]),
+        )
+
     # --- writes -----------------------------------------------------------------------------------------
     def create(
         self,
         request: LetterRequest,
         *,
-        bank_keys: Sequence[PublicKey],
+        bank_keys: Sequence[PublicKey] | None = None,
         regulator_key: PublicKey | None = None,
         client_key: PublicKey | None = None,
         letter_id: bytes | None = None,
     ) -> LetterCreated:
         """Seal ``request`` for the auditor (this signer), the bank's keys and optional readers, and create
-        the letter (it then awaits the audited company's authorisation).
+        the letter (it then awaits the audited company's authorisation). Without ``bank_keys`` the request
+        is sealed to the key the bank published in the envelope key directory.
 
         Returns the letter id (random unless given), the SM3 hash of the sealed request and the receipt.
-        Raises DomainError (bad request, no bank key, document too large), ExecutionError (refused).
+        Raises DomainError (bad request, no bank key — ``no_envelope_key`` when the bank published none —,
+        document too large), ExecutionError (refused).
         """
         signer = self._signer()
+        if bank_keys is None:
+            bank_keys = [self.envelope_key(request.bank_org).public_key]
         if not bank_keys:
             raise DomainError("seal the request for at least one bank key", code="invalid_recipients")
         letter_id = letter_id or secrets.token_bytes(32)
