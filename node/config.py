@@ -83,11 +83,18 @@ class NodeConfig:
     api_tls_key: str = ""
     # Which EVM runs the blocks (one of EXECUTION_ENGINES); a local speed choice, never a consensus one.
     execution_engine: str = "native"
+    # With the native engine: re-execute every N-th committed block that holds transactions on py-evm in
+    # the background and count divergences (node.ledger.audit); 0: never.
+    execution_audit_every: int = 16
 
     def __post_init__(self) -> None:
         if self.execution_engine not in EXECUTION_ENGINES:
             raise ConfigError(
                 f"execution_engine must be one of {list(EXECUTION_ENGINES)}, got {self.execution_engine!r}"
+            )
+        if not isinstance(self.execution_audit_every, int) or self.execution_audit_every < 0:
+            raise ConfigError(
+                f"execution_audit_every is a whole number >= 0, got {self.execution_audit_every!r}"
             )
 
     def resolved_database_url(self) -> str:

@@ -33,6 +33,7 @@ from node.consensus.wal import ConsensusWal
 from node.driver import ConsensusDriver, wall_clock_ms
 from node.execution import ExecutionEngine, NativeExecutionEngine
 from node.genesis import GenesisFile, build_genesis
+from node.ledger.audit import ExecutionAuditor
 from node.ledger.chain import ExecutedBlock, Ledger
 from node.ledger.mempool import MempoolLimits
 from node.p2p.peers import P2PLimits
@@ -252,6 +253,10 @@ class Node:
         self.api_limits = compute_api_limits(config)
         self.driver: ConsensusDriver | None = None
         self.p2p: PeerService | None = None
+        # py-evm re-executes sampled committed blocks to catch a native engine that is wrong.
+        self.auditor: ExecutionAuditor | None = None
+        if isinstance(self.engine, NativeExecutionEngine) and config.execution_audit_every > 0:
+            self.auditor = ExecutionAuditor(self.ledger, every=config.execution_audit_every)
 
     def _key_password(self) -> bytes | None:
         """The password of the node's key files, from the environment variable ``key_password_env``."""
@@ -301,6 +306,8 @@ class Node:
             self.p2p.start()
         self.driver = driver
         self._restore_pending()
+        if self.auditor is not None:
+            self.auditor.start()
         driver.start()
         self._watchdog = threading.Thread(target=self._watch, name="xinlian-watchdog", daemon=True)
         self._watchdog.start()
@@ -406,6 +413,8 @@ class Node:
                 self.ledger.on_admit.remove(self.driver.on_local_admit)
         if self.p2p is not None:
             self.p2p.stop()
+        if self.auditor is not None:
+            self.auditor.stop()
         self.store.close()
         self._data_lock.close()
 
@@ -496,6 +505,22 @@ class RuntimeCollector:
             for where, value in sorted(engine.counts.copy().items()):
                 messages.add_metric([str(where)], value)
         yield messages
+        auditor = self.node.auditor
+        if auditor is not None:
+            audited = CounterMetricFamily(
+                "xinlian_execution_audited_blocks",
+                "Committed blocks re-executed on py-evm by the execution audit, by outcome",
+                labels=["outcome"],
+            )
+            audited.add_metric(["checked"], auditor.audited)
+            audited.add_metric(["skipped"], auditor.skipped)
+            yield audited
+            diverged = CounterMetricFamily(
+                "xinlian_execution_divergences",
+                "Audited blocks on which py-evm disagreed with what this node committed (alert on any)",
+            )
+            diverged.add_metric([], auditor.divergence_count)
+            yield diverged
         outlook = self.node.ledger.calendar_outlook()
         if outlook is not None:
             left = GaugeMetricFamily(

@@ -384,9 +384,7 @@ class Ledger:
         return outlook
 
     def governance_validators(self, state_root: bytes) -> tuple[bytes, ...]:
-        out = self.engine.call(state_root, b"\x00" * 20, self.governance_address, _GET_VALIDATORS, _VIEW_GAS)
-        keys: list[bytes] = list(abi_decode(["bytes[]"], out)[0])
-        return tuple(sort_validators(keys))
+        return read_validators(self.engine, state_root, self.governance_address)
 
     # --- committed records and pending transactions: the queries readers (API, RPC, peers) need ------
     def get_header(self, height: int) -> BlockHeader | None:
@@ -647,17 +645,8 @@ class Ledger:
         proposer_index: int,
         txs: tuple[Transaction, ...],
     ) -> ExecutedBlock:
-        proposer = head.validators[proposer_index] if head.validators else b""
-        ctx = BlockContext(
-            height=height,
-            timestamp_ms=timestamp_ms,
-            gas_limit=self.chain.block_gas_limit,
-            proposer=_address_of(proposer),
-        )
-        messages = [
-            Message(sender=tx.sender, to=tx.to, data=tx.data, gas_limit=tx.gas_limit, tx_hash=tx.tx_hash)
-            for tx in txs
-        ]
+        ctx = compute_block_context(self.chain, height, timestamp_ms, head.validators, proposer_index)
+        messages = compute_messages(txs)
         # The overlay may already hold other proposals of this height: record what this one touches, so
         # that a commit stores its nodes only (commit_block).
         with self.state_db.recording() as touched:
@@ -811,6 +800,40 @@ class Ledger:
                     return False
                 self._committed.wait(remaining)
             return True
+
+
+# --- what executing a block means: one rule for building, validating and auditing ------------------------
+def compute_block_context(
+    chain: ChainConfig,
+    height: int,
+    timestamp_ms: int,
+    validators: Sequence[bytes],
+    proposer_index: int,
+) -> BlockContext:
+    """The EVM's block context of a block at ``height``: its time, the chain's block gas limit and the
+    address of its proposer in ``validators`` (the set in force for that height)."""
+    proposer = validators[proposer_index] if validators else b""
+    return BlockContext(
+        height=height,
+        timestamp_ms=timestamp_ms,
+        gas_limit=chain.block_gas_limit,
+        proposer=_address_of(proposer),
+    )
+
+
+def compute_messages(txs: Sequence[Transaction]) -> list[Message]:
+    """The EVM messages of a block's transactions, in order."""
+    return [
+        Message(sender=tx.sender, to=tx.to, data=tx.data, gas_limit=tx.gas_limit, tx_hash=tx.tx_hash)
+        for tx in txs
+    ]
+
+
+def read_validators(engine: ExecutionEngine, state_root: bytes, governance: bytes) -> tuple[bytes, ...]:
+    """The validator set Governance holds in the state at ``state_root`` (sorted: the consensus order)."""
+    out = engine.call(state_root, b"\x00" * 20, governance, _GET_VALIDATORS, _VIEW_GAS)
+    keys: list[bytes] = list(abi_decode(["bytes[]"], out)[0])
+    return tuple(sort_validators(keys))
 
 
 def _address_of(public_key: bytes) -> bytes:

@@ -1,0 +1,208 @@
+"""Audit the native engine in production: re-execute sampled committed blocks on py-evm, in the background.
+
+Every contract suite and workload already runs under both engines in CI; this watches the blocks the node
+really commits. The node's ``execution_audit_every`` (N) picks every N-th committed block that holds
+transactions; a thread re-executes it on a private py-evm engine over the committed parent state (reading
+stored state nodes, writing only to memory) and compares the state root, the receipts and the gas with what
+the node committed. A difference is a divergence: logged as an error and counted in
+``xinlian_execution_divergences_total`` (alert on any increase, then run the node with
+``execution_engine = "pyevm"``). The audit never changes the chain; when blocks arrive faster than it
+re-executes them, the surplus is skipped and counted.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict, deque
+from collections.abc import Iterator, MutableMapping, Sequence
+from dataclasses import dataclass
+from typing import Final
+
+from node.execution import ExecutionEngine, ExecutionResult
+from node.ledger.chain import Ledger, compute_block_context, compute_messages, read_validators
+from node.storage import Store
+from sdk.errors import XinlianError
+from sdk.types import Block, CommitCertificate, Receipt
+
+log = logging.getLogger("xinlian.audit")
+
+#: Blocks waiting for the audit thread at most; more are skipped (counted).
+MAX_QUEUED_BLOCKS: Final = 8
+_CACHED_NODES: Final = 50_000
+
+
+@dataclass(frozen=True, slots=True)
+class Divergence:
+    """Where py-evm disagrees with what the node committed at ``height``."""
+
+    height: int
+    field: str  # "state_root", "gas_used", "receipts", "receipt <i>" or "error"
+    committed: str
+    reference: str
+
+
+def compare_execution(
+    height: int, committed: ExecutionResult, reference: ExecutionResult
+) -> list[Divergence]:
+    """Every field in which ``reference`` (py-evm) differs from ``committed`` (the node's engine); empty
+    when they agree."""
+    found: list[Divergence] = []
+    if committed.state_root != reference.state_root:
+        found.append(Divergence(height, "state_root", committed.state_root.hex(), reference.state_root.hex()))
+    if committed.gas_used != reference.gas_used:
+        found.append(Divergence(height, "gas_used", str(committed.gas_used), str(reference.gas_used)))
+    if len(committed.receipts) != len(reference.receipts):
+        found.append(
+            Divergence(height, "receipts", str(len(committed.receipts)), str(len(reference.receipts)))
+        )
+    else:
+        found += [
+            Divergence(height, f"receipt {index}", _receipt(mine), _receipt(theirs))
+            for index, (mine, theirs) in enumerate(zip(committed.receipts, reference.receipts, strict=True))
+            if mine != theirs
+        ]
+    return found
+
+
+def _receipt(receipt: Receipt) -> str:
+    reason = receipt.revert_reason.decode("utf-8", "replace")[:64]
+    return f"status={receipt.status} gas={receipt.gas_used} logs={len(receipt.logs)} reason={reason!r}"
+
+
+class _CommittedNodes(MutableMapping[bytes, bytes]):
+    """Committed state nodes read from the store (through a bounded cache); writes stay in this object.
+
+    The audit engine's own database: it never sees the node's write overlay, so it neither reads a node of
+    an abandoned proposal nor adds to what the node stores.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._written: dict[bytes, bytes] = {}
+        self._cache: OrderedDict[bytes, bytes] = OrderedDict()
+
+    def __getitem__(self, key: bytes) -> bytes:
+        value = self._written.get(key)
+        if value is None:
+            value = self._cache.get(key)
+        if value is None:
+            value = self._store.get_state_node(key)
+            if value is None:
+                raise KeyError(key)
+            self._cache[key] = value
+            if len(self._cache) > _CACHED_NODES:
+                self._cache.popitem(last=False)
+        return value
+
+    def __setitem__(self, key: bytes, value: bytes) -> None:
+        self._written[key] = value
+
+    def __delitem__(self, key: bytes) -> None:
+        self._written.pop(key, None)
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self._written)
+
+    def __len__(self) -> int:
+        return len(self._written)
+
+    def forget_writes(self) -> None:
+        self._written.clear()
+
+
+class ExecutionAuditor:
+    """Re-execute every ``every``-th committed block with transactions on py-evm and compare (see module)."""
+
+    def __init__(self, ledger: Ledger, *, every: int) -> None:
+        if every < 1:
+            raise ValueError("audit every N-th block: N >= 1")
+        self.ledger = ledger
+        self.every = every
+        self._nodes = _CommittedNodes(ledger.store)
+        self._engine = ExecutionEngine(self._nodes, ledger.chain.chain_id)
+        self._queue: deque[tuple[Block, ExecutionResult]] = deque()
+        self._wake = threading.Condition()
+        self._stopping = False
+        self._seen = 0
+        self.audited = 0
+        self.skipped = 0
+        self.divergences: list[Divergence] = []
+        self._thread = threading.Thread(target=self._run, name="xinlian-execution-audit", daemon=True)
+
+    def start(self) -> None:
+        self.ledger.on_commit.append(self.on_commit)
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self.on_commit in self.ledger.on_commit:
+            self.ledger.on_commit.remove(self.on_commit)
+        with self._wake:
+            self._stopping = True
+            self._wake.notify_all()
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)
+
+    @property
+    def divergence_count(self) -> int:
+        return len({d.height for d in self.divergences})
+
+    # --- the commit hook (consensus thread): pick, enqueue, never wait --------------------------------
+    def on_commit(self, block: Block, _certificate: CommitCertificate, result: ExecutionResult) -> None:
+        if not block.transactions:
+            return
+        self._seen += 1
+        if self._seen % self.every:
+            return
+        with self._wake:
+            if len(self._queue) >= MAX_QUEUED_BLOCKS:
+                self.skipped += 1
+                return
+            self._queue.append((block, result))
+            self._wake.notify()
+
+    # --- the audit thread -----------------------------------------------------------------------------
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                while not self._queue and not self._stopping:
+                    self._wake.wait()
+                if self._stopping:
+                    return
+                block, committed = self._queue.popleft()
+            self.audit(block, committed)
+
+    def audit(self, block: Block, committed: ExecutionResult) -> Sequence[Divergence]:
+        """Re-execute ``block`` on py-evm over its committed parent state and compare with ``committed``;
+        record and return the divergences (also when py-evm cannot execute it: field "error")."""
+        height = block.header.height
+        try:
+            reference = self._reexecute(block)
+            found = compare_execution(height, committed, reference)
+        except (XinlianError, KeyError) as exc:
+            found = [Divergence(height, "error", "", f"{type(exc).__name__}: {exc}")]
+        finally:
+            self._nodes.forget_writes()
+        self.audited += 1
+        for divergence in found:
+            log.error(
+                "execution divergence at height %d in %s: committed %s, py-evm %s (the native engine "
+                'disagrees with the reference: run this node with execution_engine = "pyevm" and report it)',
+                divergence.height,
+                divergence.field,
+                divergence.committed,
+                divergence.reference,
+            )
+        self.divergences += found
+        return found
+
+    def _reexecute(self, block: Block) -> ExecutionResult:
+        header = block.header
+        parent = self.ledger.get_header(header.height - 1)
+        if parent is None:
+            raise XinlianError("the parent block is not stored", code="no_parent", height=header.height)
+        validators = read_validators(self._engine, parent.state_root, self.ledger.governance_address)
+        ctx = compute_block_context(
+            self.ledger.chain, header.height, header.timestamp_ms, validators, header.proposer_index
+        )
+        return self._engine.execute_block(parent.state_root, ctx, compute_messages(block.transactions))
