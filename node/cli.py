@@ -63,8 +63,8 @@ def serve(config_path: Path, *, banner: bool = True) -> None:
     import uvicorn
 
     from node.api import create_app
-    from node.api.metrics import Metrics
-    from node.config import NodeConfig
+    from node.api.metrics import Metrics, serve_metrics
+    from node.config import ConfigError, NodeConfig
     from node.runtime import Node, register_runtime_metrics
 
     config = NodeConfig.load(config_path)
@@ -109,15 +109,45 @@ def serve(config_path: Path, *, banner: bool = True) -> None:
     )
     node.start()
     register_runtime_metrics(node, metrics.registry)
-    url = f"{'https' if config.api_tls_cert else 'http'}://{config.api_host}:{config.api_port}"
+    scheme = "https" if config.api_tls_cert else "http"
+    url = f"{scheme}://{config.api_host}:{config.api_port}"
+    operator = None
+    metrics_port = config.resolved_metrics_port()
+    try:
+        if metrics_port:
+            operator = serve_metrics(
+                metrics,
+                config.metrics_host,
+                metrics_port,
+                tls_cert=config.api_tls_cert,
+                tls_key=config.api_tls_key,
+            )
+    except OSError as exc:
+        if config.metrics_port is not None:  # a port the operator chose: refuse to run without it
+            node.stop()
+            raise ConfigError(
+                f"cannot listen for metrics on {config.metrics_host}:{metrics_port}: {exc.strerror} "
+                "(change metrics_port in the node config; 0 turns the listener off)"
+            ) from exc
+        logging.getLogger("xinlian.node").warning(
+            "no metrics: the default operator port %s:%d is taken (%s); set metrics_port in the node config",
+            config.metrics_host,
+            metrics_port,
+            exc.strerror,
+        )
     if banner:
+        where = (
+            f"metrics {scheme}://{config.metrics_host}:{metrics_port}/metrics" if operator else "no metrics"
+        )
         say(
             f"{config.name} chain {node.chain.chain_id} at height {node.ledger.height}; "
-            f"API {url} (docs {url}/docs, JSON-RPC {url}/rpc, metrics {url}/metrics)"
+            f"API {url} (docs {url}/docs, JSON-RPC {url}/rpc); {where}"
         )
     try:
         server.run()
     finally:
+        if operator is not None:
+            operator.shutdown()
         node.stop()
         if views is not None:
             views.close()

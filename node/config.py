@@ -81,6 +81,11 @@ class NodeConfig:
     # on the same host only).
     api_tls_cert: str = ""
     api_tls_key: str = ""
+    # The operator listener serving /metrics (Prometheus text), apart from the API that members and the
+    # public reach: loopback by default; port None = api_port + 1000, 0 = no metrics listener. It serves
+    # https with the API's certificate when the API has one.
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int | None = None
     # Which EVM runs the blocks (one of EXECUTION_ENGINES); a local speed choice, never a consensus one.
     execution_engine: str = "native"
     # With the native engine: re-execute every N-th committed block that holds transactions on py-evm in
@@ -92,10 +97,16 @@ class NodeConfig:
             raise ConfigError(
                 f"execution_engine must be one of {list(EXECUTION_ENGINES)}, got {self.execution_engine!r}"
             )
+        if self.metrics_port is not None and not 0 <= self.metrics_port <= 65535:
+            raise ConfigError(f"metrics_port is 0 (off) to 65535 or null, got {self.metrics_port!r}")
         if not isinstance(self.execution_audit_every, int) or self.execution_audit_every < 0:
             raise ConfigError(
                 f"execution_audit_every is a whole number >= 0, got {self.execution_audit_every!r}"
             )
+
+    def resolved_metrics_port(self) -> int:
+        """The operator listener's port: ``metrics_port``, or api_port + 1000 when unset (0: none)."""
+        return self.api_port + 1000 if self.metrics_port is None else self.metrics_port
 
     def resolved_database_url(self) -> str:
         if self.database_url:

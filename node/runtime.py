@@ -486,6 +486,11 @@ class RuntimeCollector:
         yield held
         yield rejected
         yield ignored
+        validators = GaugeMetricFamily(
+            "xinlian_validators", "Validators in the set in force for the next height"
+        )
+        validators.add_metric([], len(self.node.ledger.head.validators))
+        yield validators
         p2p = self.node.p2p
         peers = GaugeMetricFamily("xinlian_p2p_peers", "Peers with an open authenticated link")
         peers.add_metric([], len(p2p.connected_peers()) if p2p is not None else 0)

@@ -1,4 +1,5 @@
-"""Prometheus metrics of one node, each app with its own CollectorRegistry."""
+"""Prometheus metrics of one node, each app with its own CollectorRegistry, served on the node's operator
+listener (``serve_metrics``), never on the API that members and the public reach."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST as PROMETHEUS_CONTENT_TYPE,
@@ -14,13 +16,14 @@ from prometheus_client import (
     Gauge,
     Histogram,
     generate_latest,
+    start_http_server,
 )
 
 from node.execution.types import ExecutionResult
 from node.ledger.chain import Ledger
 from sdk.types import Block, CommitCertificate
 
-__all__ = ["PROMETHEUS_CONTENT_TYPE", "Metrics"]
+__all__ = ["PROMETHEUS_CONTENT_TYPE", "Metrics", "serve_metrics"]
 
 _RATE_WINDOW_S = 10.0
 _LATENCY_BUCKETS_S = (0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0)
@@ -54,6 +57,9 @@ class Metrics:
         self.mempool_size = Gauge(
             "xinlian_mempool_size", "Transactions waiting in the mempool", registry=self.registry
         )
+        self.mempool_capacity = Gauge(
+            "xinlian_mempool_capacity", "Transactions the mempool holds at most", registry=self.registry
+        )
         self.commit_latency = Histogram(
             "xinlian_commit_latency_seconds",
             "Time from a block's timestamp to its commit on this node",
@@ -68,6 +74,7 @@ class Metrics:
         """Follow ``ledger``: the head height now, every commit from now on, the mempool size on scrape."""
         self.height.set(ledger.height)
         self.mempool_size.set_function(lambda: ledger.pending_count)
+        self.mempool_capacity.set_function(lambda: ledger.pending_capacity)
         ledger.on_commit.append(self._on_ledger_commit)
 
     def _on_ledger_commit(
@@ -104,3 +111,15 @@ class Metrics:
     def render(self) -> bytes:
         """Return the Prometheus text exposition of every metric."""
         return generate_latest(self.registry)
+
+
+def serve_metrics(
+    metrics: Metrics, host: str, port: int, *, tls_cert: str = "", tls_key: str = ""
+) -> WSGIServer:
+    """Serve ``metrics`` as Prometheus text on the operator listener ``host:port`` (https with
+    ``tls_cert``/``tls_key``), in a daemon thread; stop it with ``server.shutdown()``. Raises OSError when
+    the address cannot be bound."""
+    server, _thread = start_http_server(
+        port, addr=host, registry=metrics.registry, certfile=tls_cert or None, keyfile=tls_key or None
+    )
+    return server

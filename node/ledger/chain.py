@@ -433,6 +433,11 @@ class Ledger:
         """Transactions waiting in the mempool."""
         return len(self.mempool)
 
+    @property
+    def pending_capacity(self) -> int:
+        """How many transactions the mempool holds at most."""
+        return self.mempool.capacity
+
     # --- admission -----------------------------------------------------------------------------------
     def admit_transaction(self, raw: bytes) -> bytes:
         """Check a transaction (a peer's gossip, or one reloaded at start) and add it to the mempool, in

@@ -10,6 +10,8 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from node.api.metrics import Metrics, serve_metrics
+from node.runtime import register_runtime_metrics
 from sdk.contracts import Contract
 from sdk.domains.governance import Action, encode_payload
 from sdk.proofs.certificate import verify_certificate
@@ -407,12 +409,22 @@ def test_health_reports_height_and_head_age(running_node: RunningNode) -> None:
     assert body["status"] == "ok" and body["height"] >= 1 and body["head_age_s"] >= 0
 
 
-def test_metrics_parse_as_prometheus_text(running_node: RunningNode) -> None:
+def test_metrics_are_served_to_the_operator_not_on_the_api(running_node: RunningNode) -> None:
+    # Metrics are for the node's operator: not on the API that members and the public reach ...
+    assert httpx.get(f"{running_node.url}/metrics").status_code == 404
+    # ... but on the operator listener (loopback by default), as `xinlian node run` serves them.
+    metrics = Metrics()
+    metrics.attach(running_node.ledger)
+    register_runtime_metrics(running_node.node, metrics.registry)
     tx = _tx(running_node, running_node.committee.signer, GOV.encode_call("threshold"))
     _committed(
         running_node.url, _submit(running_node.url, tx).json()["tx_hash"], running_node.committee.signer
     )
-    response = httpx.get(f"{running_node.url}/metrics")
+    server = serve_metrics(metrics, "127.0.0.1", 0)
+    try:
+        response = httpx.get(f"http://127.0.0.1:{server.server_port}/metrics")
+    finally:
+        server.shutdown()
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/plain")
     samples = {
         sample.name: sample.value
@@ -423,6 +435,8 @@ def test_metrics_parse_as_prometheus_text(running_node: RunningNode) -> None:
     assert samples["xinlian_committed_transactions_total"] >= 1
     assert samples["xinlian_commit_latency_seconds_count"] >= 1
     assert "xinlian_mempool_size" in samples and "xinlian_committed_transactions_per_second" in samples
+    assert samples["xinlian_mempool_capacity"] == running_node.ledger.pending_capacity
+    assert samples["xinlian_validators"] == 1 and "xinlian_calendar_days_left" in samples
 
 
 # --- garbage never takes the node down ----------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Operations: liveness (``/health``) and Prometheus metrics (``/metrics``)."""
+"""Operations: liveness (``/health``). Metrics are served on the operator listener (node.api.metrics)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from collections.abc import Callable
 from fastapi import APIRouter, Request, Response
 
 from node.api.deps import LedgerDep
-from node.api.metrics import PROMETHEUS_CONTENT_TYPE, Metrics
 from node.api.models import CalendarOutlookPublic, ConsensusLivenessPublic, HealthPublic
 from node.consensus.liveness import ConsensusLiveness
 from node.ledger.chain import Ledger
@@ -72,10 +71,3 @@ def _calendar(ledger: Ledger) -> CalendarOutlookPublic | None:
         days_left=outlook.days_left,
         status=outlook.status,
     )
-
-
-@router.get("/metrics", response_class=Response, responses={200: {"content": {PROMETHEUS_CONTENT_TYPE: {}}}})
-def get_metrics(request: Request) -> Response:
-    """Return every metric in the Prometheus text format."""
-    metrics: Metrics = request.app.state.metrics
-    return Response(metrics.render(), media_type=PROMETHEUS_CONTENT_TYPE)
