@@ -17,6 +17,7 @@ STATIC_DIR: Final = Path(__file__).resolve().parent.parent / "static"
 ASSETS: Final[dict[str, str]] = {
     "verify.js": "text/javascript; charset=utf-8",
     "verify-ui.js": "text/javascript; charset=utf-8",
+    "verify-i18n.js": "text/javascript; charset=utf-8",
     "sm-crypto.js": "text/javascript; charset=utf-8",
     "verify.css": "text/css; charset=utf-8",
 }
