@@ -33,6 +33,7 @@ from sdk.domains.licences.credentials import HOLDER_QR_PREFIX, HolderCredential
 from sdk.errors import VerificationError
 from sdk.proofs.trust import load_trust, trust_to_json
 from sdk.proofs.verify import Verifier
+from sdk.system import LICENCE_REGISTRY_ADDRESS
 
 STATIC = Path(__file__).resolve().parents[3] / "node" / "api" / "static"
 NODE = shutil.which("node")
@@ -207,7 +208,7 @@ def _holder_credential(id_hash: bytes, identifier: str, **changes: Any) -> Holde
         "holder_salt": SALT,
         "document_hash": bytes(32),
         "chain_id": 4242,
-        "registry": bytes(19) + b"\x10\x01",
+        "registry": LICENCE_REGISTRY_ADDRESS,
         "id_hash": id_hash,
         "holder_commitment": HOLDER,
         "holder_key_hash": bytes(32),
