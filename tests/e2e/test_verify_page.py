@@ -59,12 +59,12 @@ FLAGS = [
 class Browser:
     """Headless Chromium driven over the Chrome DevTools protocol (one page, synchronous calls)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *extra_flags: str) -> None:
         from websockets.sync.client import connect
 
         self.profile = Path(tempfile.mkdtemp(prefix="xl-chromium-"))
         self.process = subprocess.Popen(
-            [CHROMIUM, *FLAGS, f"--user-data-dir={self.profile}", "about:blank"],
+            [CHROMIUM, *FLAGS, *extra_flags, f"--user-data-dir={self.profile}", "about:blank"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -323,6 +323,77 @@ def test_holder_link_verifies_licence_and_holder_in_one_scan(
     assert browser.verdict()["licence"] == "VALID"
     match, text = _holder_result(browser)
     assert match == "no" and "does NOT match" in text, text
+
+
+def _qr_png(payload: str, path: Path) -> Path:
+    import segno
+
+    segno.make(payload, error="m").save(str(path), scale=6, border=4)
+    return path
+
+
+def test_qr_images_are_read_in_the_browser(
+    browser: Browser, nodes: tuple[RunningNode, RunningNode], bundles: dict[str, Any], tmp_path: Path
+) -> None:
+    """Uploaded photos of QR codes, read by the page (BarcodeDetector or the bundled jsqr.js): the holder's
+    one link verifies licence and holder; the holder QR alone checks the holder; a picture without a code
+    says so."""
+    home, _ = nodes
+    credential = bundles["credential"]
+    browser.open(f"{home.url}/verify")
+    _upload(browser, "#bundle-image", _qr_png(credential.verify_link(home.url), tmp_path / "link.png"))
+    assert browser.verdict()["licence"] == "VALID"
+    assert _holder_result(browser)[0] == "yes"
+    browser.open(f"{home.url}/verify#licence={bundles['valid_id']}")
+    assert browser.verdict()["licence"] == "VALID"
+    _upload(browser, "#holder-image", _qr_png(credential.holder_qr_text(), tmp_path / "holder.png"))
+    match, text = _holder_result(browser)
+    assert match == "yes" and "11010519491231002X" in text, text
+    from PIL import Image
+
+    Image.new("RGB", (200, 200), "white").save(tmp_path / "blank.png")
+    _upload(browser, "#holder-image", tmp_path / "blank.png")
+    match, text = _holder_result(browser)
+    assert match == "no" and "图片中没有找到二维码" in text, text
+
+
+def _y4m(png: Path, out: Path) -> Path:
+    """A still Y4M video (what Chromium's fake camera plays) of ``png`` centred on a white 640x480 frame."""
+    from PIL import Image
+
+    frame = Image.new("RGB", (640, 480), "white")
+    with Image.open(png) as qr:
+        side = min(440, qr.width)
+        frame.paste(qr.convert("RGB").resize((side, side)), ((640 - side) // 2, (480 - side) // 2))
+    y, cb, cr = frame.convert("YCbCr").split()
+    planes = y.tobytes() + cb.resize((320, 240)).tobytes() + cr.resize((320, 240)).tobytes()
+    out.write_bytes(b"YUV4MPEG2 W640 H480 F10:1 Ip A1:1 C420jpeg\n" + (b"FRAME\n" + planes) * 5)
+    return out
+
+
+def test_camera_scan_of_the_holders_link(
+    nodes: tuple[RunningNode, RunningNode], bundles: dict[str, Any], tmp_path: Path
+) -> None:
+    """The citizen taps 用摄像头扫码 and points the camera at the holder's QR (Chromium's fake camera plays
+    it): the page reads the link, verifies the licence and checks the holder; nothing is typed."""
+    home, _ = nodes
+    credential = bundles["credential"]
+    video = _y4m(_qr_png(credential.verify_link(home.url), tmp_path / "link.png"), tmp_path / "camera.y4m")
+    camera = Browser(
+        "--use-fake-ui-for-media-stream",
+        "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-video-capture={video}",
+    )
+    try:
+        camera.open(f"{home.url}/verify")
+        assert camera.evaluate("document.getElementById('scan-button').hidden") is False
+        camera.evaluate("document.getElementById('scan-button').click()")
+        verdict = camera.verdict()
+        assert verdict["licence"] == "VALID", verdict
+        assert _holder_result(camera)[0] == "yes"
+        assert camera.evaluate("document.getElementById('scan-video').hidden") is True  # camera released
+    finally:
+        camera.close()
 
 
 def test_chinese_by_default_with_a_remembered_english_switch(

@@ -19,6 +19,7 @@ ASSETS: Final[dict[str, str]] = {
     "verify-ui.js": "text/javascript; charset=utf-8",
     "verify-i18n.js": "text/javascript; charset=utf-8",
     "sm-crypto.js": "text/javascript; charset=utf-8",
+    "jsqr.js": "text/javascript; charset=utf-8",
     "verify.css": "text/css; charset=utf-8",
 }
 SECURITY_HEADERS: Final[dict[str, str]] = {

@@ -273,13 +273,46 @@
     renderHolder();
   }
 
-  // --- QR scanning (BarcodeDetector: camera or an image; where absent, paste the text or upload a file) ------
-  const canScan = typeof window.BarcodeDetector === "function";
+  // --- QR scanning: the camera or an uploaded image, read by the browser's BarcodeDetector where it has one,
+  // else by the bundled jsqr.js (loaded on first use); the QR text can always be pasted too ---------------
+  const hasDetector = typeof window.BarcodeDetector === "function";
+  const hasCamera = !!(navigator.mediaDevices && navigator.mediaDevices.getUserMedia);
+  let jsqr = null;
+  function loadJsQR() {
+    jsqr = jsqr || new Promise((ok, no) => {
+      const el = document.createElement("script");
+      el.src = "/verify/assets/jsqr.js";
+      el.onload = () => ok(window.jsQR);
+      el.onerror = () => { jsqr = null; no(pageError("scan.unavailable")); };
+      document.head.append(el);
+    });
+    return jsqr;
+  }
+  // The text of the first QR code in `source` (an ImageBitmap or a playing <video>), or null.
+  async function readQr(source, width, height) {
+    if (hasDetector) {
+      try {
+        const codes = await new window.BarcodeDetector({ formats: ["qr_code"] }).detect(source);
+        if (codes.length) return codes[0].rawValue;
+      } catch (e) { /* no QR support in this detector: read the pixels below */ }
+    }
+    const read = await loadJsQR();
+    const scale = Math.min(1, 1600 / Math.max(width, height));
+    const w = Math.max(1, Math.round(width * scale)), h = Math.max(1, Math.round(height * scale));
+    const canvas = document.createElement("canvas");
+    canvas.width = w;
+    canvas.height = h;
+    const g = canvas.getContext("2d", { willReadFrequently: true });
+    g.drawImage(source, 0, 0, w, h);
+    const code = read(g.getImageData(0, 0, w, h).data, w, h);
+    return code ? code.data : null;
+  }
   async function decodeImage(file) {
-    const detector = new window.BarcodeDetector({ formats: ["qr_code"] });
-    const codes = await detector.detect(await createImageBitmap(file));
-    if (!codes.length) throw pageError("scan.none");
-    return codes[0].rawValue;
+    let bitmap;
+    try { bitmap = await createImageBitmap(file); } catch (e) { throw pageError("scan.none"); }
+    const text = await readQr(bitmap, bitmap.width, bitmap.height);
+    if (!text) throw pageError("scan.none");
+    return text;
   }
   let stopScan = null;
   async function scanCamera(video, button, onText) {
@@ -290,7 +323,6 @@
     } catch (e) {
       throw pageError("scan.failed", { reason: e.message });
     }
-    const detector = new window.BarcodeDetector({ formats: ["qr_code"] });
     let running = true;
     stopScan = () => {
       running = false;
@@ -306,14 +338,13 @@
     button.textContent = t("scan.stop");
     await video.play();
     while (running) {
-      const codes = await detector.detect(video).catch(() => []);
-      if (codes.length) { stopScan(); onText(codes[0].rawValue); return; }
+      const text = video.videoWidth ? await readQr(video, video.videoWidth, video.videoHeight).catch(() => null) : null;
+      if (text && running) { stopScan(); onText(text); return; }
       await new Promise((ok) => setTimeout(ok, 200));
     }
   }
-  function wireScan(rowId, buttonId, videoId, imageId, onText, onError) {
-    if (!canScan) return;
-    $(rowId).hidden = false;
+  function wireScan(buttonId, videoId, imageId, onText, onError) {
+    $(buttonId).hidden = !hasCamera;
     $(buttonId).addEventListener("click", () => scanCamera($(videoId), $(buttonId), onText).catch(onError));
     $(imageId).addEventListener("change", async (ev) => {
       const f = ev.target.files[0];
@@ -328,9 +359,14 @@
     const f = ev.target.files[0];
     if (f) { $("bundle-text").value = await f.text(); verifyText($("bundle-text").value); }
   });
-  wireScan("scan-row", "scan-button", "scan-video", "bundle-image", (text) => {
+  wireScan("scan-button", "scan-video", "bundle-image", (text) => {
     // a scanned /verify link opens like a phone's camera would open it; anything else is a payload
-    if (/^https?:\/\/[^#]*\/verify#/.test(text)) { location.hash = text.split("#")[1]; return; }
+    if (/^https?:\/\/[^#]*\/verify#/.test(text)) {
+      const fragment = "#" + text.split("#")[1];
+      if (location.hash === fragment) fromHash();
+      else location.hash = fragment; // hashchange runs fromHash
+      return;
+    }
     $("bundle-text").value = text;
     verifyText(text);
   }, (e) => { result = { kind: "failed", error: e }; renderResult(); });
@@ -355,7 +391,7 @@
     const f = ev.target.files[0];
     if (f) checkHolder(await f.text());
   });
-  wireScan("holder-scan-row", "holder-scan-button", "holder-video", "holder-image", (text) => {
+  wireScan("holder-scan-button", "holder-video", "holder-image", (text) => {
     $("holder-text").value = text;
     checkHolder(text);
   }, (e) => { holder = { error: e }; renderHolder(); });
