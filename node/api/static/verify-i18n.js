@@ -96,7 +96,7 @@
       "holder.placeholder": "XLH1:… 或 https://…/verify#licence=…&h=…",
       "holder.check": "核对持证人",
       "holder.empty": "请先扫描或上传持证人的二维码或凭证文件。",
-      "holder.match": "✔ 持证人与证照一致：证照登记的持证人证件为 {type} {code}。请与对方出示的证件核对此号码。",
+      "holder.match": "✔ 持证人与证照一致：证照登记的持证人证件为{type} {code}。请与对方出示的证件核对此号码。",
       "holder.mismatch": "✘ 持证人与本证照不符：所出示的持证人信息无法打开证照中的持证人承诺。",
       "holder.cannot": "无法核对：{reason}",
       "holder.type.111": "居民身份证号码",
