@@ -323,6 +323,27 @@ def test_holder_link_verifies_licence_and_holder_in_one_scan(
     assert browser.verdict()["licence"] == "VALID"
     match, text = _holder_result(browser)
     assert match == "no" and "does NOT match" in text, text
+    browser.open(f"{home.url}/verify#licence=0x{credential.id_hash.hex()}&h=AAAA")  # unreadable holder data
+    assert browser.verdict()["licence"] == "VALID"
+    match, text = _holder_result(browser)
+    assert match == "no" and text.startswith("无法核对"), text
+
+
+def test_holder_qr_in_the_credential_box(
+    browser: Browser, nodes: tuple[RunningNode, RunningNode], bundles: dict[str, Any]
+) -> None:
+    """A holder QR given where the licence is expected: before a licence is verified the page says the
+    licence comes first; after, it checks the holder."""
+    home, _ = nodes
+    holder_qr = json.dumps(bundles["credential"].holder_qr_text())
+    browser.open(f"{home.url}/verify")
+    browser.evaluate(f"window.xinlianVerifyText({holder_qr})")
+    verdict = browser.verdict()
+    assert verdict["status"] == "failed" and "请先核验证照" in verdict["text"], verdict
+    browser.evaluate(f"window.xinlianVerifyText({json.dumps(json.dumps(bundles['valid']))})")
+    assert browser.verdict()["licence"] == "VALID"
+    browser.evaluate(f"window.xinlianVerifyText({holder_qr})")
+    assert _holder_result(browser)[0] == "yes"
 
 
 def _qr_png(payload: str, path: Path) -> Path:

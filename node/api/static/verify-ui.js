@@ -226,9 +226,12 @@
   }
 
   // --- verification ------------------------------------------------------------------------------------
-  async function verifyDoc(getDoc) {
+  // `holderText`: the holder data that came with the credential (a link's h=), checked once it is verified;
+  // a credential pasted, uploaded or scanned alone starts without one.
+  async function verifyDoc(getDoc, holderText) {
     result = { kind: "pending" };
     holder = null;
+    holderOpening = null;
     renderResult();
     renderHolder();
     try {
@@ -239,7 +242,7 @@
       result = { kind: "failed", error: e };
     }
     renderResult();
-    if (holderOpening && result.kind === "verified" && result.r.licence) await checkHolder(holderOpening);
+    if (holderText && result.kind === "verified" && result.r.licence) await checkHolder(holderText);
     else renderHolder();
   }
 
@@ -252,13 +255,10 @@
 
   async function fromHash() {
     const p = new URLSearchParams(location.hash.slice(1));
-    holderOpening = null;
-    if (p.get("h")) {
-      try { holderOpening = X.parseHolderOpening(location.hash); } catch (e) { holder = { error: e }; }
-    }
-    if (p.get("b")) return verifyDoc(() => X.loadPayload(p.get("b")));
-    if (p.get("licence")) return verifyDoc(() => fetchJson("/v1/proofs/licences/" + encodeURIComponent(p.get("licence"))));
-    if (p.get("tx")) return verifyDoc(() => fetchJson("/v1/proofs/tx/" + encodeURIComponent(p.get("tx"))));
+    const withHolder = p.get("h") ? location.hash : null;
+    if (p.get("b")) return verifyDoc(() => X.loadPayload(p.get("b")), withHolder);
+    if (p.get("licence")) return verifyDoc(() => fetchJson("/v1/proofs/licences/" + encodeURIComponent(p.get("licence"))), withHolder);
+    if (p.get("tx")) return verifyDoc(() => fetchJson("/v1/proofs/tx/" + encodeURIComponent(p.get("tx"))), withHolder);
   }
 
   // --- holder check ------------------------------------------------------------------------------------
@@ -353,7 +353,17 @@
   }
 
   // --- wiring ------------------------------------------------------------------------------------------
-  const verifyText = (text) => verifyDoc(() => X.loadPayload(text));
+  // A holder QR given where a credential is expected: check the holder when a licence is verified, else say
+  // that the licence comes first.
+  function verifyText(text) {
+    if (/^\s*XLH1:/i.test(text)) {
+      if (result.kind === "verified" && result.r.licence) { $("holder-text").value = text.trim(); return checkHolder(text); }
+      result = { kind: "failed", error: pageError("err.HolderFirst") };
+      renderResult();
+      return Promise.resolve();
+    }
+    return verifyDoc(() => X.loadPayload(text));
+  }
   $("verify-button").addEventListener("click", () => verifyText($("bundle-text").value));
   $("bundle-file").addEventListener("change", async (ev) => {
     const f = ev.target.files[0];
