@@ -266,7 +266,8 @@
     try {
       const opening = typeof openingOrText === "string" ? X.parseHolderOpening(openingOrText) : openingOrText;
       holderOpening = opening;
-      holder = await X.checkHolder(result.kind === "verified" ? result.r.licence : null, opening);
+      if (result.kind !== "verified" || !result.r.licence) throw pageError("err.HolderFirst");
+      holder = await X.checkHolder(result.r.licence, opening);
     } catch (e) {
       holder = { error: e };
     }

@@ -3,7 +3,8 @@
  * Merkle proofs and the Merkle-Patricia walk are written here. Nothing is fetched but the bundle and the
  * trust anchor; verification runs on the citizen's machine. verifyBundle(bundle, trust) returns verified
  * facts or throws VerificationError {kind: FormatError|ChainError|SignatureError|QuorumError|ProofError|
- * StatusError|LicenceIdentifierError, message, detail}; checkHolder may also throw HolderError. Works in Node too (tests load it with require). */
+ * StatusError|LicenceIdentifierError, message, detail}; checkHolder throws HolderError for another licence's
+ * holder data. Works in Node too (tests load it with require). */
 "use strict";
 (function (root) {
   const SM = typeof root.sm2 !== "undefined" ? { sm2: root.sm2, sm3: root.sm3 } : null;
@@ -640,7 +641,7 @@
   // The opening against a verified licence (verifyBundle(...).licence): HolderError when it is another
   // licence's; otherwise {match, codeType, code}: match is whether SM3(salt ‖ type ‖ code) is the commitment.
   async function checkHolder(licence, opening) {
-    if (!licence) fail("HolderError", "no verified licence to check the holder against");
+    if (!licence) fail("FormatError", "no verified licence to check the holder against");
     if (opening.idHash !== licence.idHash) fail("HolderError", "the holder credential is for another licence", { id_hash: "0x" + opening.idHash });
     const match = await holderMatches(licence.holderCommitment, opening.salt, opening.codeType, opening.code);
     return { match, codeType: opening.codeType, code: opening.code.trim().toUpperCase() };
