@@ -531,5 +531,6 @@ def test_page_serves_only_its_own_assets(nodes: tuple[RunningNode, RunningNode])
     page = httpx.get(f"{home.url}/verify")
     assert page.status_code == 200 and "script-src 'self'" in page.headers["content-security-policy"]
     assert "http" not in page.text.split("<footer>")[0].replace("https://…/verify", "")
-    assert httpx.get(f"{home.url}/verify/assets/sm-crypto.js").status_code == 200
+    for asset in ("sm-crypto.js", "verify-i18n.js", "jsqr.js"):
+        assert httpx.get(f"{home.url}/verify/assets/{asset}").status_code == 200, asset
     assert httpx.get(f"{home.url}/verify/assets/..%2Fapp.py").status_code == 404

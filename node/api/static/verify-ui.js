@@ -156,7 +156,8 @@
       const l = r.licence;
       if (l.identifier) rows.push(["fact.identifier", l.identifier, { hash: true }]);
       rows.push(["fact.idHash", l.idHash, { hash: true }], ["fact.issuer", t("fact.issuerValue", { org: l.issuerOrg, account: l.issuer })],
-        ["fact.typeId", l.typeId + (r.labels.licence_type ? " — " + t("fact.typeLabel", { label: r.labels.licence_type }) : ""), { hash: true }],
+        ["fact.typeId", l.typeId, { hash: true }],
+        ...(r.labels.licence_type ? [["fact.typeName", t("fact.typeLabel", { label: r.labels.licence_type })]] : []),
         ["fact.validity", day(l.validFrom) + " → " + day(l.validUntil)], ["fact.jurisdiction", l.jurisdiction],
         ["fact.documentHash", l.documentHash, { hash: true }]);
     }
