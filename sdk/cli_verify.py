@@ -13,7 +13,15 @@ import typer
 
 from sdk.cli_common import CaOption, JsonOption, emit_json, open_client, say, show_rows, show_time
 from sdk.encoding import to_hex
-from sdk.errors import CheckFailed, FormatError, InputError, OutputError, UsageError, VerificationError
+from sdk.errors import (
+    CheckFailed,
+    FormatError,
+    InputError,
+    OutputError,
+    UsageError,
+    VerificationError,
+    XinlianError,
+)
 from sdk.proofs.bundle import COMPACT_PREFIX, ProofBundle, load_bundle
 from sdk.proofs.trust import Trust, load_trust
 from sdk.proofs.verify import VerifiedEvent, Verifier
@@ -385,6 +393,40 @@ def credential_qr(
         f"QR version {version} ({credential.kind}): {len(credential.payload)} characters, "
         f"bundle {credential.bundle_bytes} bytes deflated → {out}"
     )
+
+
+@credential_app.command("holder-qr")
+def credential_holder_qr(
+    credential: Annotated[Path, typer.Option("--credential", help="The holder's credential file (JSON).")],
+    out: Annotated[Path, typer.Option("--out", help="Output image: .png or .svg.")],
+    base_url: Annotated[
+        str | None,
+        typer.Option(help="Node URL serving /verify: one link that checks the licence and the holder."),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Render the holder QR the /verify page scans for its holder check: salt and holder code (no key), as
+    XLH1: text, or with --base-url a /verify link carrying the licence reference as well."""
+    from sdk.domains.licences.credentials import HolderCredential
+    from sdk.proofs.qr import render_qr
+
+    if out.suffix.lower() not in (".png", ".svg"):
+        raise UsageError(f"--out must name a .png or .svg file, not {out.name}")
+    data = _read_file(str(credential), "credential file")
+    try:
+        holder = HolderCredential.from_json(data)
+    except XinlianError as exc:
+        raise InputError(f"the credential file {credential} cannot be read: {exc.message}") from exc
+    payload = holder.verify_link(base_url) if base_url else holder.holder_qr_text()
+    try:
+        version = render_qr(payload, out)
+    except OSError as exc:
+        raise OutputError(f"cannot write {exc.filename or out}: {exc.strerror or exc}") from exc
+    kind = "link" if base_url else "holder"
+    if as_json:  # the payload holds the holder code: written to the image only, never printed
+        emit_json({"out": str(out), "qr_version": version, "kind": kind, "payload_chars": len(payload)})
+        return
+    say(f"holder QR version {version} ({kind}): {len(payload)} characters → {out}")
 
 
 def register(app: typer.Typer) -> None:

@@ -25,7 +25,15 @@ def test_the_wheel_ships_every_compiled_system_contract(wheel: Path) -> None:
 
 def test_the_wheel_ships_the_verify_page_types_and_licence(wheel: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
-    for static in ("verify.html", "verify.js", "verify-ui.js", "verify.css", "sm-crypto.js"):
+    for static in (
+        "verify.html",
+        "verify.js",
+        "verify-ui.js",
+        "verify-i18n.js",
+        "verify.css",
+        "sm-crypto.js",
+        "jsqr.js",
+    ):
         assert f"node/api/static/{static}" in names, static
     assert {"sdk/py.typed", "node/py.typed"} <= names
     assert not any(name.startswith(("tests/", "scripts/")) for name in names)

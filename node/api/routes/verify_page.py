@@ -17,7 +17,9 @@ STATIC_DIR: Final = Path(__file__).resolve().parent.parent / "static"
 ASSETS: Final[dict[str, str]] = {
     "verify.js": "text/javascript; charset=utf-8",
     "verify-ui.js": "text/javascript; charset=utf-8",
+    "verify-i18n.js": "text/javascript; charset=utf-8",
     "sm-crypto.js": "text/javascript; charset=utf-8",
+    "jsqr.js": "text/javascript; charset=utf-8",
     "verify.css": "text/css; charset=utf-8",
 }
 SECURITY_HEADERS: Final[dict[str, str]] = {

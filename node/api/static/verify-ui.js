@@ -1,140 +1,419 @@
-/* The /verify page: load the trust anchor and a credential (QR link fragment, paste or file), verify it in
- * this browser with XinlianVerify and render the verdict into #verdict (data-status, data-error,
- * data-licence-status) and #facts. The bundle in a #b= fragment never reaches the server. */
+/* The /verify page: load the trust anchor and a credential (QR link fragment, camera/image scan, paste or
+ * file), verify it in this browser with XinlianVerify and render the verdict into #verdict (data-status,
+ * data-error, data-licence-status) and #facts; check the holder from her holder QR or credential file
+ * (#holder-result data-match). The bundle and holder data in a #b= / #h= fragment never reach the server.
+ * Every shown string comes from XinlianMessages (verify-i18n.js): zh-CN by default, en by ?lang=en or the
+ * switch (remembered in localStorage). The page state is kept as data and re-rendered on a language change. */
 "use strict";
 (function () {
   const X = window.XinlianVerify;
+  const M = window.XinlianMessages;
   const $ = (id) => document.getElementById(id);
-  let trust = null;
-  let lastLicence = null;
+  const LANG_KEY = "xinlian.verify.lang";
 
-  const time = (ms) => new Date(ms).toLocaleString("zh-CN", { timeZone: "Asia/Shanghai", hour12: false }) + " (UTC+8)";
-  const unix = (s) => (s ? new Date(s * 1000).toLocaleDateString("zh-CN", { timeZone: "Asia/Shanghai" }) : "长期 (no end date)");
-
-  function setVerdict(status, text, error, licenceStatus) {
-    const v = $("verdict");
-    v.dataset.status = status;
-    v.dataset.error = error || "";
-    v.dataset.licenceStatus = licenceStatus || "";
-    v.textContent = text;
+  // --- language ----------------------------------------------------------------------------------------
+  function initialLang() {
+    const asked = new URLSearchParams(location.search).get("lang");
+    if (M.LANGS.includes(asked)) return asked;
+    try {
+      const kept = localStorage.getItem(LANG_KEY);
+      if (M.LANGS.includes(kept)) return kept;
+    } catch (e) { /* storage disabled: the default */ }
+    return M.DEFAULT;
   }
+  let lang = initialLang();
+  const t = (key, params) => M.t(lang, key, params);
+  const locale = () => (lang === "en" ? "en-GB" : "zh-CN");
+
+  // --- state (rendered by render()) --------------------------------------------------------------------
+  let trust = null;
+  let trustView = { key: "trust.loading" };
+  let result = { kind: "idle" }; // idle | pending | verified (r) | failed (error)
+  let holder = null; // null | {match, codeType, code} | {error}
+  let holderOpening = null; // parsed from the link, a file or a scan; checked against the verified licence
+
+  const time = (ms) => new Date(ms).toLocaleString(locale(), { timeZone: "Asia/Shanghai", hour12: false }) + t("fact.tz");
+  const day = (s) => (s ? new Date(s * 1000).toLocaleDateString(locale(), { timeZone: "Asia/Shanghai" }) : t("fact.noEnd"));
+  const statusName = (name) => (M.messages[lang]["status." + name] !== undefined ? t("status." + name) : name);
+
+  // A message for a thrown error: the verifier's kinds (VerificationError.kind) and the page's own.
+  function errorMessage(e) {
+    if (e.uiKey) return t(e.uiKey, e.uiParams);
+    const kind = e.kind;
+    if (kind === "StatusError" && e.detail && e.detail.status) {
+      return t("err.StatusError.status", { status: statusName(e.detail.status), height: e.detail.height });
+    }
+    if (kind && M.messages[lang]["err." + kind] !== undefined) return t("err." + kind);
+    return t("err.unknown", { code: kind || e.name || "Error" });
+  }
+  const pageError = (uiKey, uiParams) => Object.assign(new X.VerificationError("FormatError", uiKey), { uiKey, uiParams });
+
+  // --- rendering ---------------------------------------------------------------------------------------
+  function applyStatic() {
+    document.documentElement.lang = lang;
+    document.title = t("page.title");
+    for (const el of document.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
+    for (const el of document.querySelectorAll("[data-i18n-placeholder]")) el.placeholder = t(el.dataset.i18nPlaceholder);
+    for (const el of document.querySelectorAll("[data-i18n-aria-label]")) el.setAttribute("aria-label", t(el.dataset.i18nAriaLabel));
+    const sel = $("lang-select");
+    sel.textContent = "";
+    for (const code of M.LANGS) {
+      const o = document.createElement("option");
+      o.value = code;
+      o.lang = code;
+      o.textContent = M.t(code, "lang.name");
+      o.selected = code === lang;
+      sel.append(o);
+    }
+  }
+
+  function copyButton(value, label) {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.className = "copy";
+    b.textContent = t("copy.button");
+    b.setAttribute("aria-label", t("copy.label", { what: label }));
+    b.addEventListener("click", async () => {
+      try {
+        await navigator.clipboard.writeText(value);
+      } catch (e) { // no clipboard permission: select the value for a manual copy
+        const range = document.createRange();
+        range.selectNodeContents(b.previousSibling);
+        getSelection().removeAllRanges();
+        getSelection().addRange(range);
+        return;
+      }
+      b.textContent = t("copy.done");
+      setTimeout(() => { b.textContent = t("copy.button"); }, 1500);
+    });
+    return b;
+  }
+
+  // rows: [labelKey, text, {hash: true}?]; a hash or id is shown whole (it wraps) with a copy button
   function showFacts(rows) {
     const dl = $("facts");
     dl.textContent = "";
-    for (const [k, val] of rows) {
-      const dt = document.createElement("dt"), dd = document.createElement("dd");
-      dt.textContent = k;
-      dd.textContent = val;
-      dl.append(dt, dd);
+    for (const [key, val, opts] of rows) {
+      const div = document.createElement("div"), dt = document.createElement("dt"), dd = document.createElement("dd");
+      div.className = "fact";
+      dt.textContent = t(key);
+      if (opts && opts.hash) {
+        const code = document.createElement("code");
+        code.className = "hash";
+        code.textContent = val;
+        dd.append(code, copyButton(val, t(key)));
+      } else dd.textContent = val;
+      div.append(dt, dd);
+      dl.append(div);
     }
   }
 
+  function renderTrust() {
+    const p = $("trust");
+    p.dataset.state = trustView.state || "loading";
+    p.textContent = t(trustView.key, trustView.params);
+  }
+
+  function renderResult() {
+    const v = $("verdict");
+    const tech = $("tech");
+    tech.hidden = true;
+    v.dataset.error = "";
+    v.dataset.licenceStatus = "";
+    v.dataset.status = result.kind;
+    if (result.kind === "idle" || result.kind === "pending") {
+      v.textContent = t("verdict." + result.kind);
+      showFacts([]);
+      return;
+    }
+    if (result.kind === "failed") {
+      const e = result.error;
+      v.dataset.error = e.kind || "FormatError";
+      v.dataset.licenceStatus = (e.detail && e.detail.status) || "";
+      v.textContent = t("verdict.failed", { reason: errorMessage(e) });
+      showFacts(e.uiKey ? [] : [["fact.whatFailed", e.kind || e.name || "Error"]]);
+      if (!e.uiKey) {
+        tech.hidden = false;
+        const lines = [e.message, ...Object.entries(e.detail || {}).map(([k, val]) => k + ": " + String(val))];
+        $("tech-text").textContent = lines.join("\n");
+      }
+      return;
+    }
+    const r = result.r;
+    const rows = [
+      ["fact.trust", result.trust.kind === "genesis"
+        ? t("fact.trustGenesis", { hash: X.toHex(result.trust.hash), chain: result.trust.chainId })
+        : t("fact.trustCheckpoint", { hash: X.toHex(result.trust.hash), height: result.trust.height })],
+      ["fact.block", r.height + " · " + r.blockHash],
+      ["fact.blockTime", time(r.blockTimeMs)],
+      ["fact.sealedBy", t("fact.sealedByValue", { count: r.sealedBy.length, total: r.validators })],
+      ["fact.handovers", r.handovers.join(", ") || t("fact.none")],
+      ["fact.tx", r.txHash, { hash: true }],
+      ["fact.sender", r.sender, { hash: true }],
+      ["fact.contract", r.contract, { hash: true }],
+    ];
+    if (r.licence) {
+      const l = r.licence;
+      if (l.identifier) rows.push(["fact.identifier", l.identifier, { hash: true }]);
+      rows.push(["fact.idHash", l.idHash, { hash: true }], ["fact.issuer", t("fact.issuerValue", { org: l.issuerOrg, account: l.issuer })],
+        ["fact.typeId", l.typeId, { hash: true }],
+        ...(r.labels.licence_type ? [["fact.typeName", t("fact.typeLabel", { label: r.labels.licence_type })]] : []),
+        ["fact.validity", day(l.validFrom) + " → " + day(l.validUntil)], ["fact.jurisdiction", l.jurisdiction],
+        ["fact.documentHash", l.documentHash, { hash: true }]);
+    }
+    let status = "";
+    if (r.state) {
+      if (r.state.licence) {
+        status = r.state.licence.name;
+        rows.push(["fact.status", t("fact.statusValue", { status: statusName(status), height: r.state.height, time: time(r.state.blockTimeMs) })]);
+      } else rows.push(["fact.state", t("fact.stateValue", { slot: r.state.slot, address: r.state.address, value: r.state.value, height: r.state.height })]);
+    }
+    // A proof of status speaks only for the block it was taken at: say how old it is, and never let an
+    // issuance-only bundle read as "valid now".
+    let text = t("verdict.verified");
+    if (status) {
+      const ageH = (Date.now() - r.state.blockTimeMs) / 3_600_000;
+      text = t("verdict.verified.status", { status: statusName(status), time: time(r.state.blockTimeMs), height: r.state.height });
+      if (ageH > 24) {
+        text += " — " + t("verdict.stale", { days: Math.floor(ageH / 24) });
+        rows.push(["fact.warning", t("fact.staleWarning")]);
+      }
+    } else if (r.licence) text = t("verdict.verified.issuance");
+    v.dataset.licenceStatus = status;
+    v.textContent = text;
+    showFacts(rows);
+  }
+
+  function renderHolder() {
+    const box = $("holder-box"), out = $("holder-result");
+    box.hidden = !(result.kind === "verified" && result.r.licence);
+    out.dataset.match = "";
+    out.textContent = "";
+    if (!holder) return;
+    if (holder.error) {
+      out.dataset.match = "no";
+      out.textContent = holder.error.kind === "HolderError" ? "✘ " + errorMessage(holder.error) : t("holder.cannot", { reason: errorMessage(holder.error) });
+      return;
+    }
+    out.dataset.match = holder.match ? "yes" : "no";
+    if (!holder.match) { out.textContent = t("holder.mismatch"); return; }
+    const typeKey = "holder.type." + holder.codeType;
+    const type = M.messages[lang][typeKey] !== undefined ? t(typeKey) : t("holder.type.other", { type: holder.codeType });
+    const [before, after] = t("holder.match", { type, code: "\u0000" }).split("\u0000");
+    const code = document.createElement("strong");
+    code.className = "holder-code";
+    code.textContent = holder.code;
+    out.append(before, code, after);
+  }
+
+  function render() {
+    applyStatic();
+    renderTrust();
+    renderResult();
+    renderHolder();
+  }
+
+  // --- trust anchor ------------------------------------------------------------------------------------
   async function loadTrust() {
     try {
       const r = await fetch("/v1/proofs/trust");
-      if (!r.ok) throw new Error(`HTTP ${r.status}`);
+      if (!r.ok) throw new Error("HTTP " + r.status);
       trust = X.parseTrust(await r.json());
-      $("trust").textContent = `Genesis ${X.toHex(trust.hash)} of chain ${trust.chainId}, ${trust.validators.length} validator(s). ` +
-        "Fetched from this node: compare the genesis hash with the one your consortium publishes, or load a trust file.";
+      trustView = { state: "node", key: "trust.node", params: { hash: X.toHex(trust.hash), chain: trust.chainId, validators: trust.validators.length } };
     } catch (e) {
-      $("trust").textContent = `Could not load the trust anchor (${e.message}); load a trust file.`;
+      trustView = { state: "unavailable", key: "trust.unavailable", params: { reason: e.message } };
     }
+    renderTrust();
   }
 
-  async function verifyDoc(getDoc) {
-    setVerdict("pending", "Verifying in this browser…");
-    showFacts([]);
-    $("holder-box").hidden = true;
-    lastLicence = null;
+  // --- verification ------------------------------------------------------------------------------------
+  // `holderText`: the holder data that came with the credential (a link's h=), checked once it is verified;
+  // a credential pasted, uploaded or scanned alone starts without one.
+  async function verifyDoc(getDoc, holderText) {
+    result = { kind: "pending" };
+    holder = null;
+    holderOpening = null;
+    renderResult();
+    renderHolder();
     try {
-      if (!trust) throw new X.VerificationError("FormatError", "no trust anchor loaded");
+      if (!trust) throw pageError("err.NoTrust");
       const doc = await getDoc();
-      const r = X.verifyBundle(doc, trust);
-      const rows = [
-        ["Trusted anchor", r.trust],
-        ["Block", `${r.height}  ${r.blockHash}`],
-        ["Block time", time(r.blockTimeMs)],
-        ["Sealed by", `${r.sealedBy.length} of ${r.validators} validators in force`],
-        ["Validator-set handovers followed", r.handovers.join(", ") || "none"],
-        ["Transaction", r.txHash],
-        ["Signed by (address)", r.sender],
-        ["Contract", r.contract],
-      ];
-      if (r.licence) {
-        const l = r.licence;
-        rows.push(["Licence id hash", l.idHash], ["Issuer", `${l.issuerOrg} (account ${l.issuer})`],
-          ["Licence type id", l.typeId + (r.labels.licence_type ? ` — “${r.labels.licence_type}” (label, not verified)` : "")],
-          ["Validity", `${unix(l.validFrom)} → ${unix(l.validUntil)}`], ["Jurisdiction", l.jurisdiction], ["Document hash", l.documentHash]);
-        lastLicence = l;
-        $("holder-box").hidden = false;
-      }
-      let status = "";
-      if (r.state) {
-        if (r.state.licence) {
-          status = r.state.licence.name;
-          rows.push(["Status", `${status} at block ${r.state.height} (${time(r.state.blockTimeMs)})`]);
-        } else rows.push(["State", `slot ${r.state.slot} of ${r.state.address} = ${r.state.value} at block ${r.state.height}`]);
-      }
-      // A proof of status speaks only for the block it was taken at: say how old it is, and never let an
-      // issuance-only bundle read as "valid now".
-      let text = "VERIFIED";
-      if (status) {
-        const ageH = (Date.now() - r.state.blockTimeMs) / 3_600_000;
-        text = `VERIFIED — licence ${status} as of ${time(r.state.blockTimeMs)} (block ${r.state.height})`;
-        if (ageH > 24) {
-          text += ` — this status proof is ${Math.floor(ageH / 24)} day(s) old: ask the holder for a fresh one`;
-          rows.push(["Warning", "the status may have changed since this proof was taken"]);
-        }
-      } else if (r.licence) {
-        text = "VERIFIED — licence issuance proven; its current status is not proven by this bundle";
-      }
-      showFacts(rows);
-      setVerdict("verified", text, "", status);
+      result = { kind: "verified", r: X.verifyBundle(doc, trust), trust };
     } catch (e) {
-      const kind = e.kind || "FormatError";
-      setVerdict("failed", `NOT VERIFIED — ${kind}: ${e.message}`, kind, (e.detail && e.detail.status) || "");
-      const rows = [["What failed", kind], ["Why", e.message]];
-      for (const [k, val] of Object.entries(e.detail || {})) rows.push([k, String(val)]);
-      showFacts(rows);
+      result = { kind: "failed", error: e };
     }
+    renderResult();
+    if (holderText && result.kind === "verified" && result.r.licence) await checkHolder(holderText);
+    else renderHolder();
   }
 
   async function fetchJson(url) {
     const r = await fetch(url);
     const body = await r.json();
-    if (!r.ok) throw new X.VerificationError("FormatError", `the node answered ${r.status}: ${body.message || ""}`);
+    if (!r.ok) throw pageError("err.NodeAnswer", { status: r.status });
     return body;
   }
 
   async function fromHash() {
     const p = new URLSearchParams(location.hash.slice(1));
-    if (p.get("b")) return verifyDoc(() => X.loadPayload(p.get("b")));
-    if (p.get("licence")) return verifyDoc(() => fetchJson(`/v1/proofs/licences/${encodeURIComponent(p.get("licence"))}`));
-    if (p.get("tx")) return verifyDoc(() => fetchJson(`/v1/proofs/tx/${encodeURIComponent(p.get("tx"))}`));
+    const withHolder = p.get("h") ? location.hash : null;
+    if (p.get("b")) return verifyDoc(() => X.loadPayload(p.get("b")), withHolder);
+    if (p.get("licence")) return verifyDoc(() => fetchJson("/v1/proofs/licences/" + encodeURIComponent(p.get("licence"))), withHolder);
+    if (p.get("tx")) return verifyDoc(() => fetchJson("/v1/proofs/tx/" + encodeURIComponent(p.get("tx"))), withHolder);
   }
 
-  $("verify-button").addEventListener("click", () => verifyDoc(() => X.loadPayload($("bundle-text").value)));
+  // --- holder check ------------------------------------------------------------------------------------
+  async function checkHolder(openingOrText) {
+    try {
+      const opening = typeof openingOrText === "string" ? X.parseHolderOpening(openingOrText) : openingOrText;
+      holderOpening = opening;
+      if (result.kind !== "verified" || !result.r.licence) throw pageError("err.HolderFirst");
+      holder = await X.checkHolder(result.r.licence, opening);
+    } catch (e) {
+      holder = { error: e };
+    }
+    renderHolder();
+  }
+
+  // --- QR scanning: the camera or an uploaded image, read by the browser's BarcodeDetector where it has one,
+  // else by the bundled jsqr.js (loaded on first use); the QR text can always be pasted too ---------------
+  const hasDetector = typeof window.BarcodeDetector === "function";
+  const hasCamera = !!(navigator.mediaDevices && navigator.mediaDevices.getUserMedia);
+  let jsqr = null;
+  function loadJsQR() {
+    jsqr = jsqr || new Promise((ok, no) => {
+      const el = document.createElement("script");
+      el.src = "/verify/assets/jsqr.js";
+      el.onload = () => ok(window.jsQR);
+      el.onerror = () => { jsqr = null; no(pageError("scan.unavailable")); };
+      document.head.append(el);
+    });
+    return jsqr;
+  }
+  // The text of the first QR code in `source` (an ImageBitmap or a playing <video>), or null.
+  async function readQr(source, width, height) {
+    if (hasDetector) {
+      try {
+        const codes = await new window.BarcodeDetector({ formats: ["qr_code"] }).detect(source);
+        if (codes.length) return codes[0].rawValue;
+      } catch (e) { /* no QR support in this detector: read the pixels below */ }
+    }
+    const read = await loadJsQR();
+    const scale = Math.min(1, 1600 / Math.max(width, height));
+    const w = Math.max(1, Math.round(width * scale)), h = Math.max(1, Math.round(height * scale));
+    const canvas = document.createElement("canvas");
+    canvas.width = w;
+    canvas.height = h;
+    const g = canvas.getContext("2d", { willReadFrequently: true });
+    g.drawImage(source, 0, 0, w, h);
+    const code = read(g.getImageData(0, 0, w, h).data, w, h);
+    return code ? code.data : null;
+  }
+  async function decodeImage(file) {
+    let bitmap;
+    try { bitmap = await createImageBitmap(file); } catch (e) { throw pageError("scan.none"); }
+    const text = await readQr(bitmap, bitmap.width, bitmap.height);
+    if (!text) throw pageError("scan.none");
+    return text;
+  }
+  let stopScan = null;
+  async function scanCamera(video, button, onText) {
+    if (stopScan) { stopScan(); return; }
+    let stream;
+    try {
+      stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" } });
+    } catch (e) {
+      throw pageError("scan.failed", { reason: e.message });
+    }
+    let running = true;
+    stopScan = () => {
+      running = false;
+      stream.getTracks().forEach((tr) => tr.stop());
+      video.hidden = true;
+      button.dataset.i18n = "scan.camera";
+      button.textContent = t("scan.camera");
+      stopScan = null;
+    };
+    video.srcObject = stream;
+    video.hidden = false;
+    button.dataset.i18n = "scan.stop";
+    button.textContent = t("scan.stop");
+    await video.play();
+    while (running) {
+      const text = video.videoWidth ? await readQr(video, video.videoWidth, video.videoHeight).catch(() => null) : null;
+      if (text && running) { stopScan(); onText(text); return; }
+      await new Promise((ok) => setTimeout(ok, 200));
+    }
+  }
+  function wireScan(buttonId, videoId, imageId, onText, onError) {
+    $(buttonId).hidden = !hasCamera;
+    $(buttonId).addEventListener("click", () => scanCamera($(videoId), $(buttonId), onText).catch(onError));
+    $(imageId).addEventListener("change", async (ev) => {
+      const f = ev.target.files[0];
+      if (f) decodeImage(f).then(onText, onError);
+    });
+  }
+
+  // --- wiring ------------------------------------------------------------------------------------------
+  // A holder QR given where a credential is expected: check the holder when a licence is verified, else say
+  // that the licence comes first.
+  function verifyText(text) {
+    if (/^\s*XLH1:/i.test(text)) {
+      if (result.kind === "verified" && result.r.licence) { $("holder-text").value = text.trim(); return checkHolder(text); }
+      result = { kind: "failed", error: pageError("err.HolderFirst") };
+      renderResult();
+      return Promise.resolve();
+    }
+    return verifyDoc(() => X.loadPayload(text));
+  }
+  $("verify-button").addEventListener("click", () => verifyText($("bundle-text").value));
   $("bundle-file").addEventListener("change", async (ev) => {
     const f = ev.target.files[0];
-    if (f) { $("bundle-text").value = await f.text(); verifyDoc(() => X.loadPayload($("bundle-text").value)); }
+    if (f) { $("bundle-text").value = await f.text(); verifyText($("bundle-text").value); }
   });
+  wireScan("scan-button", "scan-video", "bundle-image", (text) => {
+    // a scanned /verify link opens like a phone's camera would open it; anything else is a payload
+    if (/^https?:\/\/[^#]*\/verify#/.test(text)) {
+      const fragment = "#" + text.split("#")[1];
+      if (location.hash === fragment) fromHash();
+      else location.hash = fragment; // hashchange runs fromHash
+      return;
+    }
+    $("bundle-text").value = text;
+    verifyText(text);
+  }, (e) => { result = { kind: "failed", error: e }; renderResult(); });
   $("trust-file").addEventListener("change", async (ev) => {
     const f = ev.target.files[0];
     if (!f) return;
     try {
       trust = X.parseTrust(JSON.parse(await f.text()));
-      $("trust").textContent = `Trust file: ${trust.kind} ${X.toHex(trust.hash)} of chain ${trust.chainId} (loaded from your file).`;
-    } catch (e) { $("trust").textContent = `Trust file refused: ${e.message}`; }
+      trustView = { state: "file", key: "trust.loaded", params: { kind: t("trust.kind." + trust.kind), hash: X.toHex(trust.hash), chain: trust.chainId } };
+    } catch (e) {
+      trustView = { state: "refused", key: "trust.refused", params: { reason: e.message } };
+    }
+    renderTrust();
   });
-  $("holder-button").addEventListener("click", async () => {
-    const out = $("holder-result");
-    try {
-      const ok = await X.holderMatches(lastLicence.holderCommitment, $("holder-salt").value.trim(), $("holder-type").value, $("holder-code").value);
-      out.dataset.match = ok ? "yes" : "no";
-      out.textContent = ok ? "The holder matches the licence's holder commitment." : "The holder does NOT match this licence.";
-    } catch (e) { out.dataset.match = "no"; out.textContent = `Cannot check: ${e.message}`; }
+  $("holder-button").addEventListener("click", () => {
+    const text = $("holder-text").value.trim();
+    if (text) checkHolder(text);
+    else if (holderOpening) checkHolder(holderOpening);
+    else { holder = { error: pageError("holder.empty") }; renderHolder(); }
+  });
+  $("holder-file").addEventListener("change", async (ev) => {
+    const f = ev.target.files[0];
+    if (f) checkHolder(await f.text());
+  });
+  wireScan("holder-scan-button", "holder-video", "holder-image", (text) => {
+    $("holder-text").value = text;
+    checkHolder(text);
+  }, (e) => { holder = { error: e }; renderHolder(); });
+  $("lang-select").addEventListener("change", (ev) => {
+    lang = ev.target.value;
+    try { localStorage.setItem(LANG_KEY, lang); } catch (e) { /* not remembered */ }
+    render();
   });
   window.addEventListener("hashchange", fromHash);
-  window.xinlianVerifyText = (text) => verifyDoc(() => X.loadPayload(text));
+  window.xinlianVerifyText = verifyText;
+  render();
   loadTrust().then(fromHash);
 })();

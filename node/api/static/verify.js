@@ -3,7 +3,8 @@
  * Merkle proofs and the Merkle-Patricia walk are written here. Nothing is fetched but the bundle and the
  * trust anchor; verification runs on the citizen's machine. verifyBundle(bundle, trust) returns verified
  * facts or throws VerificationError {kind: FormatError|ChainError|SignatureError|QuorumError|ProofError|
- * StatusError, message, detail}. Works in Node too (tests load it with require). */
+ * StatusError|LicenceIdentifierError, message, detail}; checkHolder throws HolderError for another licence's
+ * holder data. Works in Node too (tests load it with require). */
 "use strict";
 (function (root) {
   const SM = typeof root.sm2 !== "undefined" ? { sm2: root.sm2, sm3: root.sm3 } : null;
@@ -605,7 +606,48 @@
     return toHex(c) === holderCommitmentHex;
   }
 
-  const api = { VerificationError, verifyBundle, parseTrust, loadPayload, compactToJson, holderMatches, keccak256, sm3, toHex, fromHex };
+  // --- holder check: the holder's opening of the licence's holder commitment ------------------------------
+  // Read from her credential file (xinlian/licence-credential/1), her holder QR text (XLH1:base45) or a /verify
+  // link's h= (base64url); both compact forms are RLP [1, id hash, salt, code type, code]
+  // (sdk/domains/licences/credentials.py HolderCredential.holder_opening). No key is in any of them.
+  const HOLDER_PREFIX = "XLH1:";
+  const CREDENTIAL_FORMAT = "xinlian/licence-credential/1";
+  function holderOpeningFromRlp(raw) {
+    const f = list(rlpDecode(raw, "holder opening"), "holder opening", 5);
+    if (uint(f[0], "holder opening version") !== 1) fail("FormatError", "unsupported holder opening version", { field: "holder opening" });
+    const text = (it, w) => { const b = str(it, w); if (!/^[\x20-\x7e]*$/.test(String.fromCharCode(...b))) fail("FormatError", `${w} is not ASCII`, { field: w }); return String.fromCharCode(...b); };
+    return { idHash: toHex(str(f[1], "id_hash", 32)), salt: toHex(str(f[2], "holder salt", 32)), codeType: text(f[3], "holder code type"), code: text(f[4], "holder code") };
+  }
+  function parseHolderOpening(text) {
+    text = String(text).trim();
+    if (text.startsWith("{")) {
+      let body;
+      try { body = JSON.parse(text); } catch (e) { fail("FormatError", `the holder file is not JSON: ${e.message}`); }
+      const x = body && body.xinlian;
+      if (!x || x.format !== CREDENTIAL_FORMAT) fail("FormatError", "not a Xinlian licence credential file");
+      const codeType = body["持证主体代码类型"], code = body["持证主体代码"];
+      if (typeof codeType !== "string" || typeof code !== "string") fail("FormatError", "the credential file lacks the holder code", { field: "持证主体代码" });
+      return { idHash: toHex(fromHex(x.id_hash, "id_hash", 32)), salt: toHex(fromHex(x.holder_salt, "holder_salt", 32)), codeType, code };
+    }
+    if (text.toUpperCase().startsWith(HOLDER_PREFIX)) return holderOpeningFromRlp(fromBase45(text.slice(HOLDER_PREFIX.length).toUpperCase()));
+    if (text.includes("#")) {
+      const h = new URLSearchParams(text.split("#")[1]).get("h");
+      if (!h) fail("FormatError", "the link carries no holder data (h=…)");
+      return holderOpeningFromRlp(fromBase64Url(h));
+    }
+    if (/^[A-Za-z0-9_-]+$/.test(text)) return holderOpeningFromRlp(fromBase64Url(text));
+    fail("FormatError", "not a holder credential: expected the credential file, an XLH1: code or a /verify link with h=");
+  }
+  // The opening against a verified licence (verifyBundle(...).licence): HolderError when it is another
+  // licence's; otherwise {match, codeType, code}: match is whether SM3(salt ‖ type ‖ code) is the commitment.
+  async function checkHolder(licence, opening) {
+    if (!licence) fail("FormatError", "no verified licence to check the holder against");
+    if (opening.idHash !== licence.idHash) fail("HolderError", "the holder credential is for another licence", { id_hash: "0x" + opening.idHash });
+    const match = await holderMatches(licence.holderCommitment, opening.salt, opening.codeType, opening.code);
+    return { match, codeType: opening.codeType, code: opening.code.trim().toUpperCase() };
+  }
+
+  const api = { VerificationError, verifyBundle, parseTrust, loadPayload, compactToJson, holderMatches, parseHolderOpening, checkHolder, keccak256, sm3, toHex, fromHex };
   if (typeof module !== "undefined" && module.exports) module.exports = api;
   root.XinlianVerify = api;
 })(typeof globalThis !== "undefined" ? globalThis : this);

@@ -3,6 +3,7 @@ holder-signed consent to one use of a licence."""
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
 import secrets
@@ -20,8 +21,9 @@ from sdk.domains.licences.encoders import (
     compute_purpose_hash,
     to_unix_seconds,
 )
-from sdk.encoding import from_hex, readable_repr, to_hex
+from sdk.encoding import encode, from_hex, readable_repr, to_hex
 from sdk.errors import DomainError, EncodingError
+from sdk.proofs.base45 import b45encode
 from sdk.system import LICENCE_REGISTRY_ADDRESS
 
 if TYPE_CHECKING:
@@ -29,6 +31,9 @@ if TYPE_CHECKING:
 
 
 CREDENTIAL_FORMAT: Final = "xinlian/licence-credential/1"
+
+#: The holder QR's text: "XLH1:" + base45(RLP [1, id hash, salt, code type, code]) (``holder_qr_text``).
+HOLDER_QR_PREFIX: Final = "XLH1:"
 
 
 # HolderCredential field -> its GB/T 36903 metadata name in the credential file
@@ -97,6 +102,26 @@ class HolderCredential:
             "height": self.height,
         }
         return out
+
+    def holder_opening(self) -> bytes:
+        """Return what opens the holder commitment, for a verifier: RLP [1, id hash, salt, code type, code].
+
+        No key is in it. It holds the holder code: given only to whoever the holder shows her licence to."""
+        return encode(
+            [1, self.id_hash, self.holder_salt, self.holder_code_type.encode(), self.holder_code.encode()]
+        )
+
+    def holder_qr_text(self) -> str:
+        """Return the holder QR text ``XLH1:<base45(holder_opening)>`` (QR alphanumeric mode): scanned on
+        /verify after the licence is verified, it checks the holder code against the licence's commitment."""
+        return HOLDER_QR_PREFIX + b45encode(self.holder_opening())
+
+    def verify_link(self, base_url: str) -> str:
+        """Return ``{base}/verify#licence=0x<id hash>&h=<base64url(holder_opening)>``: one QR code a phone
+        opens; the page fetches the licence's proof, verifies it and checks the holder in the browser (the
+        fragment never reaches the server)."""
+        opening = base64.urlsafe_b64encode(self.holder_opening()).rstrip(b"=").decode()
+        return f"{base_url.rstrip('/')}/verify#licence={to_hex(self.id_hash)}&h={opening}"
 
     def to_json(self) -> str:
         """Return the credential file's text (UTF-8 JSON, Chinese keys kept readable)."""

@@ -19,16 +19,21 @@ from test_verify import (
     OTHER_ORG,
     REGISTRY,
     REVOKED,
+    SALT,
     TAMPERS,
+    TYPE_CODE,
     SyntheticChain,
     issue,
     licence_identifier,
     licence_slot,
 )
 
+from sdk.crypto import sm3
+from sdk.domains.licences.credentials import HOLDER_QR_PREFIX, HolderCredential
 from sdk.errors import VerificationError
 from sdk.proofs.trust import load_trust, trust_to_json
 from sdk.proofs.verify import Verifier
+from sdk.system import LICENCE_REGISTRY_ADDRESS
 
 STATIC = Path(__file__).resolve().parents[3] / "node" / "api" / "static"
 NODE = shutil.which("node")
@@ -165,3 +170,101 @@ def _identifier_cases() -> list[dict[str, Any]]:
             }
         )
     return cases
+
+
+HOLDER_RUNNER = """
+const vm = require("vm"), fs = require("fs");
+vm.runInThisContext(fs.readFileSync(process.argv[2] + "/sm-crypto.js", "utf8"));
+vm.runInThisContext(fs.readFileSync(process.argv[2] + "/verify.js", "utf8"));
+const X = globalThis.XinlianVerify;
+const input = JSON.parse(fs.readFileSync(0, "utf8"));
+(async () => {
+  const licence = X.verifyBundle(input.bundle, input.trust).licence;
+  const out = {};
+  for (const [name, text] of Object.entries(input.holders)) {
+    try {
+      const r = await X.checkHolder(licence, X.parseHolderOpening(text));
+      out[name] = r.match ? "match:" + r.codeType + ":" + r.code : "no-match";
+    } catch (e) { out[name] = e.kind || ("JS:" + e.stack); }
+  }
+  process.stdout.write(JSON.stringify(out));
+})();
+"""
+
+
+def _holder_credential(id_hash: bytes, identifier: str, **changes: Any) -> HolderCredential:
+    fields: dict[str, Any] = {
+        "licence_name": "食品经营许可证",
+        "type_code": TYPE_CODE,
+        "identifier": identifier,
+        "issuer_code": "91110000MA01ABCDE0",
+        "issue_date": "2024-01-01",
+        "valid_from": "2024-01-01T00:00:00+08:00",
+        "valid_until": "长期",
+        "jurisdiction": "110105",
+        "holder_name": "张三",
+        "holder_code": "11010519491231002X",
+        "holder_code_type": "111",
+        "holder_salt": SALT,
+        "document_hash": bytes(32),
+        "chain_id": 4242,
+        "registry": LICENCE_REGISTRY_ADDRESS,
+        "id_hash": id_hash,
+        "holder_commitment": HOLDER,
+        "holder_key_hash": bytes(32),
+    }
+    fields.update(changes)
+    return HolderCredential(**fields)
+
+
+@pytest.mark.skipif(NODE is None, reason="needs Node.js to run the browser verifier")
+def test_browser_holder_check_reads_file_qr_and_link_without_typed_hex(tmp_path: Path) -> None:
+    """The page's holder check opens the verified licence's holder commitment from what the holder shows:
+    her credential file, her XLH1: QR text or a /verify link's h=; another code does not match, another
+    licence's credential is a HolderError, and garbage a FormatError. No key is in any of them."""
+    c = SyntheticChain.start()
+    identifier = licence_identifier()
+    height, id_hash = issue(c, identifier=identifier)
+    c.add_block()
+    trust = trust_to_json(c.genesis, c.blocks[0].header)
+    good = _holder_credential(id_hash, identifier)
+    wrong_code = _holder_credential(id_hash, identifier, holder_code="110105194912310021")
+    other = licence_identifier()
+    other_licence = _holder_credential(sm3(other.encode()), other)
+    assert good.holder_qr_text().startswith(HOLDER_QR_PREFIX)
+    opening = good.holder_opening()
+    assert SALT in opening and b"11010519491231002X" in opening and len(opening) < 100
+    holders = {
+        "file": good.to_json(),
+        "qr": good.holder_qr_text(),
+        "link": good.verify_link("https://node.example/"),
+        "wrong-code-file": wrong_code.to_json(),
+        "wrong-code-qr": wrong_code.holder_qr_text(),
+        "other-licence": other_licence.holder_qr_text(),
+        "not-a-credential": '{"format": "xinlian/proof-bundle"}',
+        "truncated-qr": good.holder_qr_text()[:-6],
+        "link-without-h": f"https://node.example/verify#licence=0x{id_hash.hex()}",
+    }
+    runner = tmp_path / "holder.js"
+    runner.write_text(HOLDER_RUNNER, encoding="utf-8")
+    done = subprocess.run(
+        [str(NODE), str(runner), str(STATIC)],
+        input=json.dumps(
+            {"bundle": c.bundle(height, 2, state_height=2).to_json(), "trust": trust, "holders": holders}
+        ),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    assert json.loads(done.stdout) == {
+        "file": "match:111:11010519491231002X",
+        "qr": "match:111:11010519491231002X",
+        "link": "match:111:11010519491231002X",
+        "wrong-code-file": "no-match",
+        "wrong-code-qr": "no-match",
+        "other-licence": "HolderError",
+        "not-a-credential": "FormatError",
+        "truncated-qr": "FormatError",
+        "link-without-h": "FormatError",
+    }
