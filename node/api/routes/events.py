@@ -36,7 +36,7 @@ from node.api.deps import LedgerDep, LimitsDep
 from node.api.limits import StreamGate, StreamLease
 from node.api.models import ErrorPublic
 from node.api.reader import LedgerReader
-from node.api.routes.logs import END_OF_BLOCK, LogFilter, LogFilterDep, parse_log_cursor
+from node.api.routes.logs import END_OF_BLOCK, LogFilterDep, LogFilterParams, parse_log_cursor
 from node.ledger.chain import Ledger
 from node.storage import LogCursor
 
@@ -62,7 +62,7 @@ class _Walk:
         self,
         ledger: Ledger,
         member: Member,
-        log_filter: LogFilter,
+        log_filter: LogFilterParams,
         after: LogCursor,
     ) -> None:
         self.ledger, self.member = ledger, member
@@ -74,14 +74,7 @@ class _Walk:
         ``head`` event when a block range is done; moves ``after`` past them."""
         start = self.after.height + (1 if self.after.tx_index >= END_OF_BLOCK else 0)
         end = min(head, start + max_range - 1)
-        logs, next_cursor = self.ledger.query_logs(
-            address=self.log_filter.addresses,
-            topics=self.log_filter.topics,
-            from_height=start,
-            to_height=end,
-            limit=PAGE,
-            after=self.after,
-        )
+        logs, next_cursor = self.log_filter.query(self.ledger, start, end, PAGE, self.after)
         scope = ReadScope(LedgerReader(self.ledger), self.member)
         events = [
             _event("log", to_log_entry_public(entry).model_dump(), entry.cursor)

@@ -14,7 +14,8 @@ from node.api.deps import HeavyDep, LedgerDep, LimitsDep, parse_address, parse_h
 from node.api.errors import BadRequest
 from node.api.models import ErrorPublic, LogsPage
 from node.api.reader import LedgerReader
-from node.storage import LogCursor
+from node.ledger.chain import Ledger
+from node.storage import LogCursor, StoredLog
 from sdk.errors import StorageError
 
 router = APIRouter(prefix="/v1/logs", tags=["logs"])
@@ -29,11 +30,24 @@ TopicParam = Annotated[list[str] | None, Query(description="repeat for OR; 32-by
 
 
 @dataclass(frozen=True, slots=True)
-class LogFilter:
+class LogFilterParams:
     """The contracts and positional topics of a log filter (each list: any of them; None: any value)."""
 
     addresses: list[bytes] | None
     topics: list[list[bytes] | None]
+
+    def query(
+        self, ledger: Ledger, first: int, last: int, limit: int, after: LogCursor | None
+    ) -> tuple[list[StoredLog], LogCursor | None]:
+        """One page of the matching logs of blocks ``first`` to ``last``, strictly after ``after``."""
+        return ledger.query_logs(
+            address=self.addresses,
+            topics=self.topics,
+            from_height=first,
+            to_height=last,
+            limit=limit,
+            after=after,
+        )
 
 
 def log_filter(
@@ -42,7 +56,7 @@ def log_filter(
     topic1: TopicParam = None,
     topic2: TopicParam = None,
     topic3: TopicParam = None,
-) -> LogFilter:
+) -> LogFilterParams:
     """The log filter of a /v1/logs or /v1/events query, at most ``_MAX_FILTER_VALUES`` values a field.
     Raises BadRequest naming the field."""
     addresses = [parse_address(a) for a in _capped(address, "address")] or None
@@ -52,10 +66,10 @@ def log_filter(
     ]
     while wanted and wanted[-1] is None:
         wanted.pop()
-    return LogFilter(addresses, wanted)
+    return LogFilterParams(addresses, wanted)
 
 
-LogFilterDep = Annotated[LogFilter, Depends(log_filter)]
+LogFilterDep = Annotated[LogFilterParams, Depends(log_filter)]
 
 
 def parse_log_cursor(token: str, resume_with: str) -> LogCursor:
@@ -108,14 +122,7 @@ def get_logs(
     window_end = start + limits.max_log_block_range - 1
     end = ledger.height if to_height is None else to_height
     page_end = min(end, window_end)
-    logs, next_cursor = ledger.query_logs(
-        address=log_filter.addresses,
-        topics=log_filter.topics,
-        from_height=from_height,
-        to_height=page_end,
-        limit=limit,
-        after=after,
-    )
+    logs, next_cursor = log_filter.query(ledger, from_height, page_end, limit, after)
     if next_cursor is None and page_end < end:
         next_cursor = LogCursor(page_end, END_OF_BLOCK, END_OF_BLOCK)
     scope = ReadScope(LedgerReader(ledger), member)
