@@ -14,7 +14,7 @@ from node.api.auth import Member, MemberDep
 from node.api.convert import to_hex, to_plain
 from node.api.deps import HeavyDep, LedgerDep, SubjectIndexDep, parse_address, parse_hash
 from node.api.errors import Forbidden, NotFound
-from node.api.models import ErrorPublic, Shape
+from node.api.models import Shape, error_responses
 from node.api.reader import LedgerReader
 from node.api.tag_index import TagIndex
 from node.genesis import DATA_AUTHORISATION_ADDRESS
@@ -40,12 +40,7 @@ _GRANT_EVENTS: tuple[str, ...] = (
     "GrantExpired",
 )
 _GRANT_TOPICS: list[bytes] = [_DA.event_topic(name) for name in _GRANT_EVENTS]
-_RESPONSES: dict[int | str, dict[str, Any]] = {
-    401: {"model": ErrorPublic},
-    403: {"model": ErrorPublic},
-    404: {"model": ErrorPublic},
-    422: {"model": ErrorPublic},
-}
+_RESPONSES = error_responses(401, 403, 404, 422)
 
 
 # --- response shapes ---------------------------------------------------------------------------------------

@@ -34,7 +34,7 @@ from node.api.commits import CommitSignal
 from node.api.convert import to_log_entry_public
 from node.api.deps import LedgerDep, LimitsDep
 from node.api.limits import StreamGate, StreamLease
-from node.api.models import ErrorPublic
+from node.api.models import error_responses
 from node.api.reader import LedgerReader
 from node.api.routes.logs import END_OF_BLOCK, LogFilterDep, LogFilterParams, parse_log_cursor
 from node.ledger.chain import Ledger
@@ -134,10 +134,7 @@ async def _stream(
             "content": {"text/event-stream": {}},
             "description": "server-sent events: log, head, end, error",
         },
-        400: {"model": ErrorPublic},
-        401: {"model": ErrorPublic},
-        403: {"model": ErrorPublic},
-        429: {"model": ErrorPublic},
+        **error_responses(400, 401, 403, 429),
     },
 )
 async def stream_events(

@@ -12,7 +12,7 @@ from node.api.auth import MemberDep
 from node.api.convert import to_log_entry_public
 from node.api.deps import HeavyDep, LedgerDep, LimitsDep, parse_address, parse_hash
 from node.api.errors import BadRequest
-from node.api.models import ErrorPublic, LogsPage
+from node.api.models import LogsPage, error_responses
 from node.api.reader import LedgerReader
 from node.ledger.chain import Ledger
 from node.storage import LogCursor, StoredLog
@@ -87,12 +87,7 @@ def parse_log_cursor(token: str, resume_with: str) -> LogCursor:
 @router.get(
     "",
     response_model=LogsPage,
-    responses={
-        401: {"model": ErrorPublic},
-        403: {"model": ErrorPublic},
-        422: {"model": ErrorPublic},
-        429: {"model": ErrorPublic},
-    },
+    responses=error_responses(401, 403, 422, 429),
     dependencies=[HeavyDep],
 )
 def get_logs(
