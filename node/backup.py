@@ -69,6 +69,10 @@ class BackupManifest:
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
+    def describe(self) -> str:
+        """The chain and head the backup holds, for people: ``chain 1001 at height 42 (0x…)``."""
+        return f"chain {self.chain_id} at height {self.head_height} ({self.head_hash})"
+
 
 @dataclass(frozen=True)
 class _Snapshot:

@@ -70,9 +70,7 @@ class OrgKeys:
     def load(cls, directory: Path) -> OrgKeys:
         """Read ``directory/public.json``. Raises ConfigError when it is missing or malformed."""
         path = directory / PUBLIC_KEYS_FILE
-        raw = _read_json(path, "key folder")
-        if raw.get("format") != PUBLIC_KEYS_FORMAT:
-            raise ConfigError(f"{path} is not a {PUBLIC_KEYS_FORMAT} file (run `xinlian genesis keys`)")
+        raw = _read_json(path, "key folder", PUBLIC_KEYS_FORMAT, " (run `xinlian genesis keys`)")
         try:
             return cls(
                 account_key=_public_key(raw["account_public_key"], f"{path} account key"),
@@ -188,9 +186,7 @@ class MemberFile:
     @classmethod
     def load(cls, path: Path) -> MemberFile:
         """Read and check a member file. Raises ConfigError naming the file and what is wrong."""
-        raw = _read_json(path, "member file")
-        if raw.get("format") != MEMBER_FORMAT:
-            raise ConfigError(f"{path} is not a {MEMBER_FORMAT} file")
+        raw = _read_json(path, "member file", MEMBER_FORMAT)
         try:
             node_key = _public_key(str(raw["node_public_key"]), f"{path} node key")
             validator_hex = raw.get("validator_public_key")
@@ -303,9 +299,7 @@ class SignatureFile:
 
     @classmethod
     def load(cls, path: Path) -> SignatureFile:
-        raw = _read_json(path, "signature file")
-        if raw.get("format") != SIGNATURE_FORMAT:
-            raise ConfigError(f"{path} is not a {SIGNATURE_FORMAT} file")
+        raw = _read_json(path, "signature file", SIGNATURE_FORMAT)
         try:
             return cls(
                 chain_id=int(raw["chain_id"]),
@@ -410,7 +404,9 @@ def write_node_config(
 
 
 # --- helpers ----------------------------------------------------------------------------------------------
-def _read_json(path: Path, what: str) -> dict[str, Any]:
+def _read_json(path: Path, what: str, file_format: str, hint: str = "") -> dict[str, Any]:
+    """The JSON object in ``path``, a ``what`` whose ``format`` field must be ``file_format``. Raises
+    ConfigError naming the file (and adding ``hint`` when the format is not the one wanted)."""
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
@@ -419,6 +415,8 @@ def _read_json(path: Path, what: str) -> dict[str, Any]:
         raise ConfigError(f"{what} {path} cannot be read as JSON: {exc}") from exc
     if not isinstance(raw, dict):
         raise ConfigError(f"{what} {path} is not a JSON object")
+    if raw.get("format") != file_format:
+        raise ConfigError(f"{path} is not a {file_format} file{hint}")
     return raw
 
 

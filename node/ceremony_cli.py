@@ -100,8 +100,7 @@ def genesis_member(
         p2p=p2p,
     )
     member.validate()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(member.to_json(), encoding="utf-8")
+    _write(out, member.to_json())
     if as_json:
         emit_json({"member_file": str(out), "uscc": member.uscc, "validator": member.validator})
         return
@@ -150,8 +149,7 @@ def genesis_assemble(
         raise ConfigError(f"unknown chain parameter: {exc}") from exc
     if out.exists():
         raise UsageError(f"{out} exists; remove it first")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(genesis.to_json() + "\n", encoding="utf-8")
+    _write(out, genesis.to_json() + "\n")
     _describe(
         genesis,
         compute_genesis_hash(genesis),
@@ -179,8 +177,7 @@ def genesis_sign(
     genesis = GenesisFile.load(genesis_path)
     key = load_node_key(keys, read_password(password_env))
     signature = sign_genesis(genesis, key)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(signature.to_json(), encoding="utf-8")
+    _write(out, signature.to_json())
     _describe(
         genesis,
         signature.genesis_hash,
@@ -203,8 +200,7 @@ def genesis_seal(
 
     genesis = GenesisFile.load(genesis_path)
     sealed = seal_genesis(genesis, [(str(p), SignatureFile.load(p)) for p in signatures])
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(sealed.to_json() + "\n", encoding="utf-8")
+    _write(out, sealed.to_json() + "\n")
     if as_json:
         emit_json(
             {
@@ -263,6 +259,12 @@ def node_init(
         f"node config written to {out} ({len(config.peers)} peers); run it with "
         f"`{password_env}=… xinlian node run --config {out}`"
     )
+
+
+def _write(path: Path, text: str) -> None:
+    """Write a ceremony file (UTF-8), creating its folder."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
 
 
 def _describe(

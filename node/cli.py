@@ -177,10 +177,7 @@ def node_backup(
     if as_json:
         emit_json({"backup": str(out), **manifest.to_json()})
         return
-    say(
-        f"backup of chain {manifest.chain_id} at height {manifest.head_height} ({manifest.head_hash}) "
-        f"written to {out}"
-    )
+    say(f"backup of {manifest.describe()} written to {out}")
 
 
 @node_app.command("restore")
@@ -199,10 +196,7 @@ def node_restore(
     if as_json:
         emit_json({"restored_from": str(source), **manifest.to_json()})
         return
-    say(
-        f"restored chain {manifest.chain_id} at height {manifest.head_height} ({manifest.head_hash}) "
-        f"from {source}"
-    )
+    say(f"restored {manifest.describe()} from {source}")
 
 
 def devnet(

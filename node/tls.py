@@ -66,24 +66,53 @@ def _name(common_name: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
 
 
+def _builder(
+    subject: x509.Name,
+    issuer: x509.Name,
+    key: ec.EllipticCurvePrivateKey,
+    not_before: dt.datetime,
+    not_after: dt.datetime,
+    *,
+    serial: int | None = None,
+) -> x509.CertificateBuilder:
+    """A certificate of ``key``'s public key for ``subject`` under ``issuer``, valid from ``not_before`` to
+    ``not_after``, with a random serial unless one is given; the caller adds its extensions and signs."""
+    return (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number() if serial is None else serial)
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
+    )
+
+
+def _write_pair(
+    cert_path: Path, cert: x509.Certificate, key_path: Path, key: ec.EllipticCurvePrivateKey
+) -> None:
+    """Write a certificate (PEM) and its private key (PEM, mode 600)."""
+    _write_private(key_path, key)
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+
+
 def create_local_ca(cert_path: Path, key_path: Path, *, name: str = "Xinlian local network CA") -> None:
     """Write a self-signed CA certificate (PEM) and its private key (PEM, mode 600)."""
     key = ec.generate_private_key(ec.SECP256R1())
     now = dt.datetime.now(dt.UTC)
     cert = (
-        x509.CertificateBuilder()
-        .subject_name(_name(name))
-        .issuer_name(_name(name))
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=2 * LOCAL_CERT_DAYS))
+        _builder(
+            _name(name),
+            _name(name),
+            key,
+            now - dt.timedelta(minutes=5),
+            now + dt.timedelta(days=2 * LOCAL_CERT_DAYS),
+        )
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(_ca_key_usage(crl_sign=True), critical=True)
         .sign(key, hashes.SHA256())
     )
-    _write_private(key_path, key)
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    _write_pair(cert_path, cert, key_path, key)
 
 
 def issue_node_certificate(
@@ -103,20 +132,19 @@ def issue_node_certificate(
             alt_names.append(x509.DNSName(host))
     now = dt.datetime.now(dt.UTC)
     cert = (
-        x509.CertificateBuilder()
-        .subject_name(_name(name))
-        .issuer_name(ca_cert.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=LOCAL_CERT_DAYS))
+        _builder(
+            _name(name),
+            ca_cert.subject,
+            key,
+            now - dt.timedelta(minutes=5),
+            now + dt.timedelta(days=LOCAL_CERT_DAYS),
+        )
         .add_extension(x509.SubjectAlternativeName(alt_names), critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
         .sign(ca_key, hashes.SHA256())
     )
-    _write_private(key_path, key)
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    _write_pair(cert_path, cert, key_path, key)
 
 
 # --- peer links ------------------------------------------------------------------------------------------
@@ -137,13 +165,7 @@ def create_p2p_issuer_certificate() -> x509.Certificate:
     """Return the p2p issuer's self-signed certificate: the one root a node's peer links trust."""
     key = derive_p2p_issuer_key()
     return (
-        x509.CertificateBuilder()
-        .subject_name(_name(P2P_ISSUER_NAME))
-        .issuer_name(_name(P2P_ISSUER_NAME))
-        .public_key(key.public_key())
-        .serial_number(1)
-        .not_valid_before(P2P_NOT_BEFORE)
-        .not_valid_after(P2P_NOT_AFTER)
+        _builder(_name(P2P_ISSUER_NAME), _name(P2P_ISSUER_NAME), key, P2P_NOT_BEFORE, P2P_NOT_AFTER, serial=1)
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(_ca_key_usage(crl_sign=False), critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
@@ -159,13 +181,7 @@ def create_p2p_certificate(cert_path: Path, key_path: Path, *, name: str) -> Non
     issuer = derive_p2p_issuer_key()
     key = ec.generate_private_key(ec.SECP256R1())
     cert = (
-        x509.CertificateBuilder()
-        .subject_name(_name(name))
-        .issuer_name(_name(P2P_ISSUER_NAME))
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(P2P_NOT_BEFORE)
-        .not_valid_after(P2P_NOT_AFTER)
+        _builder(_name(name), _name(P2P_ISSUER_NAME), key, P2P_NOT_BEFORE, P2P_NOT_AFTER)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(
             x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]),
@@ -177,5 +193,4 @@ def create_p2p_certificate(cert_path: Path, key_path: Path, *, name: str) -> Non
         )
         .sign(issuer, hashes.SHA256())
     )
-    _write_private(key_path, key)
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    _write_pair(cert_path, cert, key_path, key)

@@ -3,6 +3,7 @@ checked from its JSON, and its error bodies mapped onto the one error tree."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -29,6 +30,21 @@ if TYPE_CHECKING:
 
 #: Query parameters in order, repeats allowed (as httpx takes them).
 QueryItems = list[tuple[str, str | int | float | bool | None]]
+
+
+def log_filter_params(
+    address: bytes | Sequence[bytes] | None, topics: Sequence[bytes | Sequence[bytes] | None]
+) -> QueryItems:
+    """The query parameters of a log filter (``/v1/logs`` and ``/v1/events``): ``address`` (one contract or
+    any of several) and positional ``topics`` (None = any, a list = any of them), as eth_getLogs."""
+    addresses = [address] if isinstance(address, bytes) else list(address or [])
+    params: QueryItems = [("address", to_hex(a)) for a in addresses]
+    for position, wanted in enumerate(topics):
+        if wanted is None:
+            continue
+        values = [wanted] if isinstance(wanted, bytes) else list(wanted)
+        params += [(f"topic{position}", to_hex(t)) for t in values]
+    return params
 
 
 _ADMISSION_CODES = frozenset(

@@ -95,16 +95,31 @@ def sign_query(
 
     A fresh CSPRNG nonce is drawn unless ``nonce`` is given (tests that replay a request pass one).
     """
-    ts = int(time.time() * 1000) if timestamp_ms is None else timestamp_ms
-    nonce = secrets.token_bytes(NONCE_BYTES) if nonce is None else nonce
-    preimage = compute_query_preimage(chain_id, audience, method, path_and_query, ts, nonce, body)
+    preimage, stamp = _stamp(QUERY_TAG, chain_id, audience, method, path_and_query, body, timestamp_ms, nonce)
     return {
         HEADER_KEY: public_key_bytes(key).hex(),
-        HEADER_TIME: str(ts),
-        HEADER_NONCE: nonce.hex(),
-        HEADER_AUDIENCE: audience,
+        **stamp,
         HEADER_SIGNATURE: sign_checked(key, preimage).hex(),
     }
+
+
+def _stamp(
+    tag: bytes,
+    chain_id: int,
+    audience: str,
+    method: str,
+    path_and_query: str,
+    body: bytes,
+    timestamp_ms: int | None,
+    nonce: bytes | None,
+) -> tuple[bytes, dict[str, str]]:
+    """The preimage of one request under ``tag``, stamped now (unless ``timestamp_ms``) with a fresh CSPRNG
+    nonce (unless ``nonce``), and the time, nonce and audience headers that every authenticated request
+    carries."""
+    ts = int(time.time() * 1000) if timestamp_ms is None else timestamp_ms
+    nonce = secrets.token_bytes(NONCE_BYTES) if nonce is None else nonce
+    preimage = compute_query_preimage(chain_id, audience, method, path_and_query, ts, nonce, body, tag=tag)
+    return preimage, {HEADER_TIME: str(ts), HEADER_NONCE: nonce.hex(), HEADER_AUDIENCE: audience}
 
 
 @dataclass(frozen=True)
@@ -256,18 +271,8 @@ def mac_query(
 ) -> dict[str, str]:
     """Return the headers that authenticate one request within ``session``: the same preimage as
     ``sign_query`` under its own domain tag, authenticated with HMAC-SM3 under the session key."""
-    ts = int(time.time() * 1000) if timestamp_ms is None else timestamp_ms
-    nonce = secrets.token_bytes(NONCE_BYTES) if nonce is None else nonce
-    preimage = compute_query_preimage(
-        chain_id, audience, method, path_and_query, ts, nonce, body, tag=MAC_TAG
-    )
-    return {
-        HEADER_SESSION: session.token.hex(),
-        HEADER_TIME: str(ts),
-        HEADER_NONCE: nonce.hex(),
-        HEADER_AUDIENCE: audience,
-        HEADER_MAC: hmac_sm3(session.key, preimage).hex(),
-    }
+    preimage, stamp = _stamp(MAC_TAG, chain_id, audience, method, path_and_query, body, timestamp_ms, nonce)
+    return {HEADER_SESSION: session.token.hex(), **stamp, HEADER_MAC: hmac_sm3(session.key, preimage).hex()}
 
 
 def verify_session_query(

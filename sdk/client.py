@@ -25,6 +25,7 @@ from sdk.answers import (
     error_from_response,
     from_node_hex,
     log_entry_from_json,
+    log_filter_params,
     status_from_json,
 )
 from sdk.auth import Session, mac_query, sign_query
@@ -728,16 +729,10 @@ class Client:
 
         ``topics`` is positional (None = any; a list = any of them), as eth_getLogs. Raises ClientError.
         """
-        params: list[tuple[str, str | int]] = [("from_height", from_height), ("limit", page_size)]
+        params: QueryItems = [("from_height", from_height), ("limit", page_size)]
         if to_height is not None:
             params.append(("to_height", to_height))
-        addresses = [address] if isinstance(address, bytes) else list(address or [])
-        params += [("address", to_hex(a)) for a in addresses]
-        for position, wanted in enumerate(topics):
-            if wanted is None:
-                continue
-            values = [wanted] if isinstance(wanted, bytes) else list(wanted)
-            params += [(f"topic{position}", to_hex(t)) for t in values]
+        params += log_filter_params(address, topics)
         cursor: str | None = None
         while True:
             page_params = params + ([("cursor", cursor)] if cursor else [])

@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any, Final
 
 import httpx
 
-from sdk.answers import LogEntry, QueryItems, log_entry_from_json
-from sdk.encoding import readable_repr, to_hex
+from sdk.answers import LogEntry, QueryItems, log_entry_from_json, log_filter_params
+from sdk.encoding import readable_repr
 from sdk.errors import AuthenticationError, ClientError, NodeUnreachable
 from sdk.keyholder import KeyHolder
 
@@ -131,14 +131,7 @@ class Events:
         member = signer or self.client.signer
         if member is None:
             raise ClientError("a stream is read as a member: pass a signer", code="no_signer")
-        params: QueryItems = []
-        addresses = [address] if isinstance(address, bytes) else list(address or [])
-        params += [("address", to_hex(a)) for a in addresses]
-        for index, wanted in enumerate(topics):
-            if wanted is None:
-                continue
-            values = [wanted] if isinstance(wanted, bytes) else list(wanted)
-            params += [(f"topic{index}", to_hex(t)) for t in values]
+        params = log_filter_params(address, topics)
         position = cursor
         failures = 0
         while True:

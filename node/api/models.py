@@ -22,6 +22,22 @@ class ErrorPublic(Shape):
     detail: dict[str, Any] = Field(default_factory=dict)
 
 
+#: A route's OpenAPI ``responses``: status (or "default") to what the status means.
+Responses = dict[int | str, dict[str, Any]]
+
+#: What a 429 means on a route that takes a heavy-request slot (node.api.deps.HeavyDep).
+BUSY = "busy: too many heavy requests; retry later"
+
+
+def error_responses(*statuses: int, busy: bool = False) -> Responses:
+    """The OpenAPI ``responses`` of a route's error statuses, each answered with an ErrorPublic body;
+    ``busy`` adds the 429 of the heavy-request gate."""
+    responses: Responses = {status: {"model": ErrorPublic} for status in statuses}
+    if busy:
+        responses[429] = {"model": ErrorPublic, "description": BUSY}
+    return responses
+
+
 # --- transactions -------------------------------------------------------------------------------------
 class TransactionCreate(Shape):
     raw: HexStr = Field(

@@ -380,7 +380,7 @@ def test_listings_page_by_cursor_at_one_as_of(parties: Parties, running_node: Ru
     evaluated at the first page's as_of; a cursor that is malformed, from another listing or paired with
     another as_of is refused with a typed error, never answered with a partial or shifted page."""
     p = parties
-    signer = p.auditor._signer()
+    signer = p.auditor._require_signer()
     for _ in range(3 - len(p.auditor.as_auditor())):
         p.auditor.create(_request(p), bank_keys=[p.bank_key], regulator_key=p.regulator_key)
     whole = [x.letter_id for x in p.auditor.as_auditor()]
@@ -409,7 +409,7 @@ def test_listings_page_by_cursor_at_one_as_of(parties: Parties, running_node: Ru
     stranger = f"{first['as_of']}.1.{'00' * 32}"  # names no letter of the bank's
     with pytest.raises(XinlianError) as foreign:
         p.client.signed_request(
-            p.bank._signer(), "GET", "/v1/confirmations/as-bank", params={"cursor": stranger}
+            p.bank._require_signer(), "GET", "/v1/confirmations/as-bank", params={"cursor": stranger}
         )
     assert foreign.value.code == "bad_request"
 
@@ -424,7 +424,7 @@ def test_overdue_listing_pages_by_cursor(parties: Parties) -> None:
     whole = [x.letter_id for x in p.regulator.overdue(as_of=far)]
     assert len(whole) >= 2
     pages = p.client.signed_pages(
-        p.regulator._signer(),
+        p.regulator._require_signer(),
         "/v1/confirmations/overdue",
         items="letters",
         resume=("cursor", "next_cursor"),

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Depends, Path, Query
 from pydantic import Field
 
 from node.api.access import ReadScope, is_grant_reader
@@ -13,7 +14,7 @@ from node.api.auth import Member, MemberDep
 from node.api.convert import to_hex, to_plain
 from node.api.deps import HeavyDep, LedgerDep, SubjectIndexDep, parse_address, parse_hash
 from node.api.errors import Forbidden, NotFound
-from node.api.models import ErrorPublic, Shape
+from node.api.models import Shape, error_responses
 from node.api.reader import LedgerReader
 from node.api.tag_index import TagIndex
 from node.genesis import DATA_AUTHORISATION_ADDRESS
@@ -39,12 +40,7 @@ _GRANT_EVENTS: tuple[str, ...] = (
     "GrantExpired",
 )
 _GRANT_TOPICS: list[bytes] = [_DA.event_topic(name) for name in _GRANT_EVENTS]
-_RESPONSES: dict[int | str, dict[str, Any]] = {
-    401: {"model": ErrorPublic},
-    403: {"model": ErrorPublic},
-    404: {"model": ErrorPublic},
-    422: {"model": ErrorPublic},
-}
+_RESPONSES = error_responses(401, 403, 404, 422)
 
 
 # --- response shapes ---------------------------------------------------------------------------------------
@@ -203,9 +199,11 @@ def to_grant_public(reader: LedgerReader, grant: Grant, trail: list[TrailEventPu
 
 
 def get_visible_page(
-    reader: LedgerReader, member: Member, grant_ids: Iterable[int], *, after: int, limit: int
+    reader: LedgerReader, member: Member, grant_ids: Iterable[int], page: GrantPageParams
 ) -> GrantsPage:
-    """Return the grants among ``grant_ids`` (after ``after``) that the member may see, at most ``limit``."""
+    """Return the grants among ``grant_ids`` (after ``page.after``) that the member may see, at most
+    ``page.limit``."""
+    after, limit = page.after, page.limit
     queries = _queries(reader)
     scope = ReadScope(reader, member)
     visible: list[Grant] = []
@@ -232,8 +230,24 @@ def get_visible_page(
 # --- routes -------------------------------------------------------------------------------------------------
 ResourceId = Annotated[int, Path(ge=1, le=_UINT64_MAX)]
 GrantId = Annotated[int, Path(ge=1, le=_UINT64_MAX)]
-Limit = Annotated[int, Query(ge=1, le=MAX_PAGE)]
-After = Annotated[int, Query(ge=0, le=_UINT64_MAX, description="grant id to resume after")]
+
+
+@dataclass(frozen=True, slots=True)
+class GrantPageParams:
+    """Where a page of grants starts (after this grant id) and how many it holds at most."""
+
+    limit: int
+    after: int
+
+
+def grant_page_params(
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = DEFAULT_PAGE,
+    after: Annotated[int, Query(ge=0, le=_UINT64_MAX, description="grant id to resume after")] = 0,
+) -> GrantPageParams:
+    return GrantPageParams(limit=limit, after=after)
+
+
+GrantPage = Annotated[GrantPageParams, Depends(grant_page_params)]
 
 
 @router.get("/resources/{resource_id}", response_model=ResourcePublic, responses=_RESPONSES)
@@ -272,43 +286,30 @@ def get_grant(grant_id: GrantId, ledger: LedgerDep, member: MemberDep) -> GrantP
 
 @router.get("/by-resource/{resource_id}", response_model=GrantsPage, responses=_RESPONSES)
 def get_grants_by_resource(
-    resource_id: ResourceId,
-    ledger: LedgerDep,
-    member: MemberDep,
-    limit: Limit = DEFAULT_PAGE,
-    after: After = 0,
+    resource_id: ResourceId, ledger: LedgerDep, member: MemberDep, page: GrantPage
 ) -> GrantsPage:
     """Return the requests / grants of a resource that the member's organisation holds or requested."""
     reader = LedgerReader(ledger)
     ids = find_grant_ids(reader, "AccessRequested", 2, resource_id.to_bytes(32, "big"))
-    return get_visible_page(reader, member, ids, after=after, limit=limit)
+    return get_visible_page(reader, member, ids, page)
 
 
 @router.get("/by-requester/{address}", response_model=GrantsPage, responses=_RESPONSES)
 def get_grants_by_requester(
-    address: str,
-    ledger: LedgerDep,
-    member: MemberDep,
-    limit: Limit = DEFAULT_PAGE,
-    after: After = 0,
+    address: str, ledger: LedgerDep, member: MemberDep, page: GrantPage
 ) -> GrantsPage:
     """Return the requests / grants of a requesting account that the member's organisation is party to."""
     requester = parse_address(address)
     reader = LedgerReader(ledger)
     ids = find_grant_ids(reader, "AccessRequested", 3, bytes(12) + requester)
-    return get_visible_page(reader, member, ids, after=after, limit=limit)
+    return get_visible_page(reader, member, ids, page)
 
 
 @router.get(
     "/by-subject/{commitment}", response_model=GrantsPage, responses=_RESPONSES, dependencies=[HeavyDep]
 )
 def get_grants_by_subject(
-    commitment: str,
-    ledger: LedgerDep,
-    member: MemberDep,
-    index: SubjectIndexDep,
-    limit: Limit = DEFAULT_PAGE,
-    after: After = 0,
+    commitment: str, ledger: LedgerDep, member: MemberDep, index: SubjectIndexDep, page: GrantPage
 ) -> GrantsPage:
     """Return the granted grants about a subject commitment: only those the member's organisation holds or
     requested (a DATA_REGULATOR sees all). The commitment is the salted SM3 the SDK computes; the chain
@@ -318,4 +319,4 @@ def get_grants_by_subject(
     if value == bytes(32):
         return GrantsPage(grants=[], next_after=None)
     ids = find_subject_grant_ids(reader, index, value)
-    return get_visible_page(reader, member, ids, after=after, limit=limit)
+    return get_visible_page(reader, member, ids, page)

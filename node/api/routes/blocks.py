@@ -9,12 +9,12 @@ from fastapi import APIRouter, Path
 from node.api.convert import to_block_public, to_certificate_public
 from node.api.deps import LedgerDep, parse_hash
 from node.api.errors import NotFound
-from node.api.models import BlockPublic, CertificatePublic, ErrorPublic
+from node.api.models import BlockPublic, CertificatePublic, error_responses
 from sdk.types import Block
 
 router = APIRouter(prefix="/v1/blocks", tags=["blocks"])
 
-_NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorPublic}, 422: {"model": ErrorPublic}}
+_NOT_FOUND = error_responses(404, 422)
 HeightParam = Annotated[int, Path(ge=0, le=2**63 - 1)]
 
 

@@ -8,7 +8,7 @@ from node.api.access import ReadScope
 from node.api.auth import MemberDep
 from node.api.convert import to_hex
 from node.api.deps import HeavyDep, LedgerDep, LimitsDep, parse_address, parse_hex
-from node.api.models import CallCreate, CallResult, ErrorPublic
+from node.api.models import CallCreate, CallResult, error_responses
 from node.api.reader import LedgerReader, call_gas_allowance, call_or_raise
 
 router = APIRouter(prefix="/v1/call", tags=["calls"])
@@ -17,13 +17,7 @@ router = APIRouter(prefix="/v1/call", tags=["calls"])
 @router.post(
     "",
     response_model=CallResult,
-    responses={
-        400: {"model": ErrorPublic},
-        401: {"model": ErrorPublic},
-        403: {"model": ErrorPublic},
-        422: {"model": ErrorPublic},
-        429: {"model": ErrorPublic, "description": "busy: too many heavy requests; retry later"},
-    },
+    responses=error_responses(400, 401, 403, 422, busy=True),
     dependencies=[HeavyDep],
 )
 def call_contract(body: CallCreate, ledger: LedgerDep, limits: LimitsDep, member: MemberDep) -> CallResult:

@@ -19,7 +19,7 @@ from node.api.access import ReadScope, is_finance_regulator, is_letter_reader
 from node.api.auth import MemberDep
 from node.api.deps import HeavyDep, LedgerDep, LetterIndexDep, parse_hash
 from node.api.errors import BadRequest, Forbidden, NotFound
-from node.api.models import ErrorPublic, Shape
+from node.api.models import Shape, error_responses
 from node.api.reader import LedgerReader
 from node.api.tag_index import TagIndex
 from node.genesis import BANK_CONFIRMATION_ADDRESS
@@ -37,12 +37,7 @@ router = APIRouter(prefix="/v1/confirmations", tags=["confirmations"])
 
 _CONFIRMATION = Contract("BankConfirmation")
 _CREATED_TOPIC = _CONFIRMATION.event_topic("LetterCreated")
-_RESPONSES: dict[int | str, dict[str, Any]] = {
-    401: {"model": ErrorPublic},
-    403: {"model": ErrorPublic},
-    404: {"model": ErrorPublic},
-    422: {"model": ErrorPublic},
-}
+_RESPONSES = error_responses(401, 403, 404, 422)
 MAX_LETTERS: int = 1000
 #: LetterCreated logs fetched per storage query while a listing walks them (each carries its sealed request,
 #: up to 64 KiB, so a page is at most a few MiB).

@@ -13,7 +13,7 @@ from node.api.auth import MemberDep
 from node.api.convert import to_hex, to_plain
 from node.api.deps import LedgerDep, parse_hash
 from node.api.errors import Forbidden, NotFound
-from node.api.models import ErrorPublic, Shape
+from node.api.models import Shape, error_responses
 from node.api.reader import LedgerReader
 from node.genesis import DRUG_TRACE_ADDRESS
 from node.ledger.chain import Ledger
@@ -31,16 +31,8 @@ from sdk.domains.drugs import (
 
 router = APIRouter(prefix="/v1/drugs", tags=["drugs"])
 
-_PUBLIC_RESPONSES: dict[int | str, dict[str, Any]] = {
-    400: {"model": ErrorPublic},
-    422: {"model": ErrorPublic},
-}
-_MEMBER_RESPONSES: dict[int | str, dict[str, Any]] = {
-    **_PUBLIC_RESPONSES,
-    401: {"model": ErrorPublic},
-    403: {"model": ErrorPublic},
-    404: {"model": ErrorPublic},
-}
+_PUBLIC_RESPONSES = error_responses(400, 422)
+_MEMBER_RESPONSES = error_responses(400, 422, 401, 403, 404)
 
 
 def _queries(ledger: Ledger) -> DrugQueries:

@@ -33,14 +33,12 @@ from node.api.auth import Member, MemberDep
 from node.api.commits import CommitSignal
 from node.api.convert import to_log_entry_public
 from node.api.deps import LedgerDep, LimitsDep
-from node.api.errors import BadRequest
 from node.api.limits import StreamGate, StreamLease
-from node.api.models import ErrorPublic
+from node.api.models import error_responses
 from node.api.reader import LedgerReader
-from node.api.routes.logs import TopicParam, parse_log_filter
+from node.api.routes.logs import END_OF_BLOCK, LogFilterDep, LogFilterParams, parse_log_cursor
 from node.ledger.chain import Ledger
 from node.storage import LogCursor
-from sdk.errors import StorageError
 
 router = APIRouter(prefix="/v1/events", tags=["events"])
 
@@ -50,19 +48,6 @@ PAGE: Final = 200
 HEARTBEAT_S: Final = 15.0
 #: What a client waits before reconnecting after the stream ends (the SSE ``retry`` field, ms).
 RETRY_MS: Final = 2000
-#: Sorts after every log position of a height: a cursor "after the whole block" (as /v1/logs).
-END_OF_BLOCK: Final = 2**31 - 1
-_MAX_CURSOR_PART: Final = 2**63 - 1
-
-
-def _cursor(token: str) -> LogCursor:
-    try:
-        cursor = LogCursor.from_token(token)
-    except StorageError as exc:
-        raise BadRequest("cursor is malformed; pass an event id unchanged", field="cursor") from exc
-    if max(cursor) > _MAX_CURSOR_PART:
-        raise BadRequest("cursor is out of range; pass an event id unchanged", field="cursor")
-    return cursor
 
 
 def _event(kind: str, data: object, cursor: LogCursor | None = None) -> str:
@@ -77,12 +62,11 @@ class _Walk:
         self,
         ledger: Ledger,
         member: Member,
-        addresses: list[bytes] | None,
-        topics: list[list[bytes] | None],
+        log_filter: LogFilterParams,
         after: LogCursor,
     ) -> None:
         self.ledger, self.member = ledger, member
-        self.addresses, self.topics = addresses, topics
+        self.log_filter = log_filter
         self.after = after
 
     def next_page(self, head: int, max_range: int) -> list[str]:
@@ -90,14 +74,7 @@ class _Walk:
         ``head`` event when a block range is done; moves ``after`` past them."""
         start = self.after.height + (1 if self.after.tx_index >= END_OF_BLOCK else 0)
         end = min(head, start + max_range - 1)
-        logs, next_cursor = self.ledger.query_logs(
-            address=self.addresses,
-            topics=self.topics,
-            from_height=start,
-            to_height=end,
-            limit=PAGE,
-            after=self.after,
-        )
+        logs, next_cursor = self.log_filter.query(self.ledger, start, end, PAGE, self.after)
         scope = ReadScope(LedgerReader(self.ledger), self.member)
         events = [
             _event("log", to_log_entry_public(entry).model_dump(), entry.cursor)
@@ -157,10 +134,7 @@ async def _stream(
             "content": {"text/event-stream": {}},
             "description": "server-sent events: log, head, end, error",
         },
-        400: {"model": ErrorPublic},
-        401: {"model": ErrorPublic},
-        403: {"model": ErrorPublic},
-        429: {"model": ErrorPublic},
+        **error_responses(400, 401, 403, 429),
     },
 )
 async def stream_events(
@@ -168,11 +142,7 @@ async def stream_events(
     ledger: LedgerDep,
     member: MemberDep,
     limits: LimitsDep,
-    address: Annotated[list[str] | None, Query(description="emitting contract; repeat for OR")] = None,
-    topic0: TopicParam = None,
-    topic1: TopicParam = None,
-    topic2: TopicParam = None,
-    topic3: TopicParam = None,
+    log_filter: LogFilterDep,
     from_height: Annotated[
         int | None, Query(ge=0, le=2**63 - 1, description="start at this block; default: the next one")
     ] = None,
@@ -187,10 +157,9 @@ async def stream_events(
     ``{"height"}``), ``end`` (the stream's time is up: reconnect with the
     last id), ``error`` (the account stopped being a member).
     """
-    addresses, topics = parse_log_filter(address, (topic0, topic1, topic2, topic3))
     token = cursor if cursor is not None else last_event_id
     if token is not None:
-        after = _cursor(token)
+        after = parse_log_cursor(token, "an event id")
     elif from_height:
         after = LogCursor(from_height - 1, END_OF_BLOCK, END_OF_BLOCK)
     elif from_height == 0:
@@ -199,7 +168,7 @@ async def stream_events(
         after = LogCursor(ledger.height, END_OF_BLOCK, END_OF_BLOCK)
     gate: StreamGate = request.app.state.streams
     lease = gate.acquire(member.uscc)
-    walk = _Walk(ledger, member, addresses, topics, after)
+    walk = _Walk(ledger, member, log_filter, after)
     return StreamingResponse(
         _stream(request, walk, lease, limits.max_stream_seconds, limits.max_log_block_range),
         media_type="text/event-stream",

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Query
 from node.api.convert import to_hex
 from node.api.deps import LedgerDep, parse_address, parse_hash
 from node.api.errors import BadRequest, NotFound
-from node.api.models import AccountPublic, ErrorPublic, OrganisationPublic, RolePublic
+from node.api.models import AccountPublic, OrganisationPublic, RolePublic, error_responses
 from node.api.reader import LedgerReader
 from node.ledger.chain import Ledger
 from sdk.contracts import Contract
@@ -19,7 +19,7 @@ from sdk.errors import EncodingError
 router = APIRouter(prefix="/v1", tags=["governance"])
 
 _GOVERNANCE = Contract("Governance")
-_RESPONSES: dict[int | str, dict[str, Any]] = {404: {"model": ErrorPublic}, 422: {"model": ErrorPublic}}
+_RESPONSES = error_responses(404, 422)
 
 
 def _read(ledger: Ledger, function: str, *args: object) -> Any:

@@ -13,7 +13,7 @@ from node.api.auth import MemberDep
 from node.api.convert import to_hex, to_optional_hex, to_plain
 from node.api.deps import LedgerDep, parse_hash
 from node.api.errors import Forbidden, NotFound
-from node.api.models import ErrorPublic, Shape
+from node.api.models import Shape, error_responses
 from node.api.reader import LedgerReader
 from node.genesis import LICENCE_REGISTRY_ADDRESS
 from sdk.contracts import Contract
@@ -24,13 +24,7 @@ router = APIRouter(prefix="/v1/licences", tags=["licences"])
 _REGISTRY = Contract("LicenceRegistry")
 _ISSUED_TOPIC = _REGISTRY.event_topic("LicenceIssued")
 _MAX_EVENTS = 10_000
-_RESPONSES: dict[int | str, dict[str, Any]] = {
-    400: {"model": ErrorPublic},
-    401: {"model": ErrorPublic},
-    403: {"model": ErrorPublic},
-    404: {"model": ErrorPublic},
-    422: {"model": ErrorPublic},
-}
+_RESPONSES = error_responses(400, 401, 403, 404, 422)
 IdentifierParam = Annotated[
     str,
     Path(

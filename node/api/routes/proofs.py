@@ -12,7 +12,7 @@ from node.api.access import ReadScope, is_public_bundle
 from node.api.auth import Member, OptionalMemberDep
 from node.api.deps import HeavyDep, LedgerDep, parse_address, parse_hash
 from node.api.errors import BadRequest, NotFound
-from node.api.models import ErrorPublic
+from node.api.models import error_responses
 from node.api.reader import LedgerReader
 from node.ledger.chain import Ledger
 from sdk.errors import AuthenticationError, IdentifierError
@@ -25,13 +25,7 @@ from sdk.system import LICENCE_REGISTRY_ADDRESS
 
 router = APIRouter(prefix="/v1/proofs", tags=["proofs"])
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"model": ErrorPublic},
-    403: {"model": ErrorPublic},
-    404: {"model": ErrorPublic},
-    422: {"model": ErrorPublic},
-    429: {"model": ErrorPublic, "description": "busy: too many heavy requests; retry later"},
-}
+_ERRORS = error_responses(401, 403, 404, 422, busy=True)
 BundleJson = dict[str, Any]
 
 

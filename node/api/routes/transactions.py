@@ -16,7 +16,13 @@ from node.api.commits import CommitSignal
 from node.api.convert import to_hex, to_receipt_public, to_transaction_fields
 from node.api.deps import LedgerDep, parse_hash, parse_hex
 from node.api.errors import BadRequest
-from node.api.models import ErrorPublic, TransactionAccepted, TransactionCreate, TransactionPublic
+from node.api.models import (
+    ErrorPublic,
+    TransactionAccepted,
+    TransactionCreate,
+    TransactionPublic,
+    error_responses,
+)
 from node.api.reader import LedgerReader
 from node.ledger.chain import Ledger
 
@@ -95,7 +101,7 @@ def _read_raw(content_type: str, body: bytes) -> bytes:
 @router.get(
     "/{tx_hash}",
     response_model=TransactionPublic,
-    responses={status: {"model": ErrorPublic} for status in (401, 403, 422)},
+    responses=error_responses(401, 403, 422),
 )
 async def get_transaction(
     request: Request,

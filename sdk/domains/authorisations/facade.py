@@ -35,6 +35,7 @@ from sdk.domains.authorisations.model import (
     to_seconds,
 )
 from sdk.domains.authorisations.queries import AuthorisationQueries
+from sdk.domains.facade import SignerFacade
 from sdk.errors import ClientError, DomainError
 from sdk.keyholder import KeyHolder
 from sdk.system import DATA_AUTHORISATION_ADDRESS
@@ -50,7 +51,7 @@ AUTHORISATION_GAS_LIMIT: Final = 1_000_000
 DEFAULT_QUERY_LIMIT: Final = 100  # grants asked per page; the SDK follows every page
 
 
-class Authorisations(AuthorisationQueries):
+class Authorisations(AuthorisationQueries, SignerFacade):
     """Reads of DataAuthorisation through a node, signed writes with ``signer``, member-signed queries.
 
     Writes wait for the commit and raise ExecutionError with the contract's reason on a refusal (e.g.
@@ -177,14 +178,9 @@ class Authorisations(AuthorisationQueries):
 
     # --- writes -------------------------------------------------------------------------------------
     def _send(self, function: str, *args: Any) -> ReceiptResult:
-        if self.signer is None:
-            raise ClientError(
-                "this Authorisations facade has no signer; use with_signer(signer)", code="no_signer"
-            )
+        signer = self._require_signer()
         data = self.contract.encode_call(function, list(args))
-        return self.client.send(
-            self.signer, self.address, data, gas_limit=AUTHORISATION_GAS_LIMIT, check=True
-        )
+        return self.client.send(signer, self.address, data, gas_limit=AUTHORISATION_GAS_LIMIT, check=True)
 
     def _event(self, receipt: ReceiptResult, name: str) -> dict[str, Any]:
         for event in self.contract.events_in(receipt.logs, self.address):
@@ -409,11 +405,7 @@ class Authorisations(AuthorisationQueries):
 
     # --- member-signed queries of the node API -------------------------------------------------------
     def _query(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
-        if self.signer is None:
-            raise ClientError(
-                "member-signed queries need a signer; use with_signer(signer)", code="no_signer"
-            )
-        return self.client.signed_request(self.signer, "GET", path, params=dict(params or {}))
+        return self.client.signed_request(self._require_signer(), "GET", path, params=dict(params or {}))
 
     def grant_record(self, grant_id: int) -> GrantRecord:
         """Return one grant with its use trail (the signer's organisation must be a party, or a regulator)."""
@@ -421,12 +413,8 @@ class Authorisations(AuthorisationQueries):
 
     def _grants(self, path: str, limit: int | None) -> list[GrantRecord]:
         """The grants of a member-signed listing, page after page, at most ``limit`` (None: all)."""
-        if self.signer is None:
-            raise ClientError(
-                "member-signed queries need a signer; use with_signer(signer)", code="no_signer"
-            )
         pages = self.client.signed_pages(
-            self.signer,
+            self._require_signer(),
             path,
             items="grants",
             resume=("after", "next_after"),

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-from sdk.contracts import Contract, DecodedEvent
+from sdk.contracts import DecodedEvent
 from sdk.crypto import PublicKey, sm3
 from sdk.domains.calendar import date_of_day, day_of_date
 from sdk.domains.confirmations.documents import LetterReply, LetterRequest, canonical_json
@@ -34,15 +34,14 @@ from sdk.domains.confirmations.state import (
     letter_state_from_row,
     validate_auditor_key,
 )
+from sdk.domains.facade import ContractFacade
 from sdk.domains.governance import Governance
 from sdk.encoding import readable_repr, to_hex
 from sdk.errors import ClientError, CryptoError, DecryptionError, DomainError, EncodingError
-from sdk.keyholder import KeyHolder
 from sdk.system import BANK_CONFIRMATION_ADDRESS
 
 if TYPE_CHECKING:
     from sdk.answers import LogEntry, ReceiptResult
-    from sdk.client import Client
 
 MAX_REASON_CHARS: Final = 256
 
@@ -113,42 +112,30 @@ class EnvelopeKeyEntry:
 
 
 # --- the facade --------------------------------------------------------------------------------
-class Confirmations:
+class Confirmations(ContractFacade):
     """Bank confirmation letters through a node: signed writes with ``signer``, reads, sealed documents.
 
     Writes wait for the commit and raise ExecutionError with the contract's reason on a revert. Documents
     are sealed for their recipients before they leave this process; nothing decrypted is logged.
     """
 
-    def __init__(
-        self, client: Client, signer: KeyHolder | None = None, *, address: bytes | None = None
-    ) -> None:
-        self.client = client.reading_as(signer)
-        self.signer = signer
-        self.address = address or BANK_CONFIRMATION_ADDRESS
-        self.contract = Contract("BankConfirmation")
-
-    def with_signer(self, signer: KeyHolder) -> Confirmations:
-        """Return a facade that signs writes with ``signer``."""
-        return Confirmations(self.client, signer, address=self.address)
+    CONTRACT = "BankConfirmation"
 
     # --- plumbing ---------------------------------------------------------------------------------------
     @property
+    def address(self) -> bytes:
+        """The BankConfirmation address (the genesis one unless another was given)."""
+        return self._address or BANK_CONFIRMATION_ADDRESS
+
+    @property
     def chain_id(self) -> int:
         return self.client.chain_info(refresh=False).chain_id
-
-    def _signer(self) -> KeyHolder:
-        if self.signer is None:
-            raise ClientError(
-                "this Confirmations facade has no signer; use with_signer(signer)", code="no_signer"
-            )
-        return self.signer
 
     def _send(self, function: str, *args: Any) -> ReceiptResult:
         data = self.contract.encode_call(function, list(args))
         info = self.client.chain_info(refresh=False)
         gas = min(info.tx_gas_limit, _BASE_GAS + _GAS_PER_BYTE * len(data))
-        return self.client.send(self._signer(), self.address, data, gas_limit=gas, check=True)
+        return self.client.send(self._require_signer(), self.address, data, gas_limit=gas, check=True)
 
     def _read(self, function: str, *args: Any) -> Any:
         return self.contract.read(self.client.call, self.address, function, *args)
@@ -185,7 +172,7 @@ class Confirmations:
 
         Raises ExecutionError (``only a bank or a finance regulator publishes an envelope key``).
         """
-        key = public_key or PublicKey.from_bytes(self._signer().public_key)
+        key = public_key or PublicKey.from_bytes(self._require_signer().public_key)
         receipt = self._send("set_envelope_key", key.to_bytes())
         event = next(e for e in self._events(receipt) if e.name == "EnvelopeKeySet")
         return self.envelope_key(str(event.args["organisation"]))
@@ -227,7 +214,7 @@ class Confirmations:
         Raises DomainError (bad request, no bank key — ``no_envelope_key`` when the bank published none —,
         document too large), ExecutionError (refused).
         """
-        signer = self._signer()
+        signer = self._require_signer()
         if bank_keys is None:
             bank_keys = [self.envelope_key(request.bank_org).public_key]
         if not bank_keys:
@@ -296,7 +283,7 @@ class Confirmations:
         Raises DomainError when the reply covers items the letter did not ask, or ``auditor_key_mismatch``
         when the key is not the letter's auditor's; ExecutionError when refused.
         """
-        signer = self._signer()
+        signer = self._require_signer()
         state = self.letter(letter_id)
         extra = reply.covered_items - state.items
         if extra:
@@ -399,7 +386,7 @@ class Confirmations:
         signer's organisation, read from Governance. The letter names its parties only by tags: this is how
         an organisation recognises its own letters; the other parties' USCCs are in the letter documents."""
         if uscc is None:
-            uscc = Governance(self.client).organisation_of(self._signer().address)
+            uscc = Governance(self.client).organisation_of(self._require_signer().address)
         return letter.parties_of(uscc, chain_id=self.chain_id, contract=self.address)
 
     def _decode(self, entry: LogEntry) -> LetterEvent | None:
@@ -468,7 +455,7 @@ class Confirmations:
         """Decrypt one of the letter's sealed documents with this signer's key and parse its JSON."""
         plain = open_document(
             sealed,
-            self._signer(),
+            self._require_signer(),
             chain_id=self.chain_id,
             contract=self.address,
             letter_id=letter_id,
@@ -480,7 +467,7 @@ class Confirmations:
         """Every letter of a listing, page after page (each page one signed query, all at one ``as_of``)."""
         params: dict[str, Any] = {"as_of": as_of, "status": status.name if status else None}
         pages = self.client.signed_pages(
-            self._signer(),
+            self._require_signer(),
             path,
             items="letters",
             resume=("cursor", "next_cursor"),

@@ -44,6 +44,7 @@ from sdk.domains.drugs.model import (
     decode_drug_event,
 )
 from sdk.domains.drugs.queries import DrugQueries
+from sdk.domains.facade import SignerFacade
 from sdk.errors import ClientError, DomainError, DrugAlertError, EncodingError, IdentifierError
 from sdk.identifiers import parse_uscc
 from sdk.keyholder import KeyHolder
@@ -87,7 +88,7 @@ class _Prepared:
         return [c.code_id for c in self.codes]
 
 
-class Drugs(DrugQueries):
+class Drugs(DrugQueries, SignerFacade):
     """DrugTrace through a node: reads, and writes signed by ``signer``.
 
     Every code is validated with sdk.identifiers before anything is signed. Writes wait for the commit;
@@ -121,11 +122,6 @@ class Drugs(DrugQueries):
         return Drugs(self.client, signer, address=self.address)
 
     # --- plumbing ----------------------------------------------------------------------------------------
-    def _require_signer(self) -> KeyHolder:
-        if self.signer is None:
-            raise ClientError("this Drugs facade has no signer; use with_signer(signer)", code="no_signer")
-        return self.signer
-
     def _gas(self, per_item: int, count: int, base: int = CALL_GAS_BASE) -> int:
         limit = self.client.chain_info(refresh=False).tx_gas_limit
         return min(limit, base + per_item * count)

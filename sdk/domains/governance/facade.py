@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from sdk.contracts import Contract
 from sdk.domains.calendar import (
     HOLIDAY,
     MAKE_UP,
@@ -16,16 +15,15 @@ from sdk.domains.calendar import (
     check_proposal_days,
     day_of_timestamp,
 )
+from sdk.domains.facade import ContractFacade
 from sdk.domains.governance.encoders import Action, compute_role_id, encode_payload
 from sdk.domains.governance.model import Account, Organisation, Proposal, ProposalResult
 from sdk.errors import ClientError, DomainError, EncodingError
 from sdk.identifiers import parse_uscc
-from sdk.keyholder import KeyHolder
 from sdk.system import GLOBAL_SCOPE
 
 if TYPE_CHECKING:
     from sdk.answers import ReceiptResult
-    from sdk.client import Client
 
 
 #: Roles whose scopes are licence types: a delegated admin grants them only for types its organisation
@@ -43,24 +41,14 @@ GOVERNANCE_GAS_LIMIT: int = 2_000_000
 CALENDAR_PROPOSAL_GAS_LIMIT: int = 5_000_000
 
 
-class Governance:
+class Governance(ContractFacade):
     """Reads of the Governance contract through a node, and signed writes with ``signer``.
 
     ``client.governance`` reads; ``client.governance.with_signer(signer)`` (or ``Governance(client, signer)``)
     also writes. Writes wait for the commit and raise ExecutionError with the contract's reason on revert.
     """
 
-    def __init__(
-        self, client: Client, signer: KeyHolder | None = None, *, address: bytes | None = None
-    ) -> None:
-        self.client = client.reading_as(signer)
-        self.signer = signer
-        self._address = address
-        self.contract = Contract("Governance")
-
-    def with_signer(self, signer: KeyHolder) -> Governance:
-        """Return a facade that signs writes with ``signer``."""
-        return Governance(self.client, signer, address=self._address)
+    CONTRACT = "Governance"
 
     @property
     def address(self) -> bytes:
@@ -138,12 +126,9 @@ class Governance:
 
     # --- writes -------------------------------------------------------------------------------------
     def _send(self, function: str, *args: Any, gas_limit: int = GOVERNANCE_GAS_LIMIT) -> ReceiptResult:
-        if self.signer is None:
-            raise ClientError(
-                "this Governance facade has no signer; use with_signer(signer)", code="no_signer"
-            )
+        signer = self._require_signer()
         data = self.contract.encode_call(function, list(args))
-        return self.client.send(self.signer, self.address, data, gas_limit=gas_limit, check=True)
+        return self.client.send(signer, self.address, data, gas_limit=gas_limit, check=True)
 
     def _proposal_result(self, receipt: ReceiptResult, proposal_id: int | None = None) -> ProposalResult:
         executed = False

@@ -7,9 +7,9 @@ import datetime as dt
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Final, TypedDict
 
-from sdk.contracts import Contract
 from sdk.crypto import PrivateKey, PublicKey, sm3
 from sdk.domains.calendar import CHINA_TZ
+from sdk.domains.facade import ContractFacade
 from sdk.domains.licences.credentials import Consent, HolderCredential
 from sdk.domains.licences.encoders import (
     MAX_TYPE_NAME_BYTES,
@@ -72,7 +72,7 @@ class IssueResult:
 
 
 # --- the facade ----------------------------------------------------------------------------------------
-class Licences:
+class Licences(ContractFacade):
     """LicenceRegistry through a node: reads, and writes signed with ``signer``.
 
     ``Licences(client)`` reads; ``Licences(client, signer)`` (or ``.with_signer(signer)``) also writes.
@@ -80,19 +80,14 @@ class Licences:
     identifier is validated first (IdentifierError: nothing is signed or sent).
     """
 
+    CONTRACT = LICENCE_REGISTRY_NAME
+
     def __init__(
         self, client: Client, signer: KeyHolder | None = None, *, address: bytes | None = None
     ) -> None:
-        self.client = client.reading_as(signer)
-        self.signer = signer
-        self._address = address
-        self.contract = Contract(LICENCE_REGISTRY_NAME)
+        super().__init__(client, signer, address=address)
         self._types: dict[bytes, LicenceType] = {}
         self._orgs: dict[bytes, str] = {}
-
-    def with_signer(self, signer: KeyHolder) -> Licences:
-        """Return a facade that signs writes with ``signer`` (sharing the registry address)."""
-        return Licences(self.client, signer, address=self._address)
 
     @property
     def address(self) -> bytes:
@@ -190,11 +185,6 @@ class Licences:
         return decode_history(self.contract, self.client.logs(address=self.address, topics=[None, id_hash]))
 
     # --- writes -------------------------------------------------------------------------------------
-    def _require_signer(self) -> KeyHolder:
-        if self.signer is None:
-            raise ClientError("this Licences facade has no signer; use with_signer(signer)", code="no_signer")
-        return self.signer
-
     def _send(self, function: str, *args: Any) -> ReceiptResult:
         signer = self._require_signer()
         data = self.contract.encode_call(function, list(args))
