@@ -366,6 +366,11 @@ class Client:
             body=body,
         )
 
+    def handshake_headers(self, signer: KeyHolder, path: str = "/rpc") -> dict[str, str]:
+        """SM2-signed headers for opening a WebSocket at ``path`` of this node as ``signer`` (a GET with an
+        empty body, fresh nonce: good for one handshake within the node's 30 s window)."""
+        return self._signature_headers(signer, "GET", path, b"")
+
     def _signature_headers(
         self, signer: KeyHolder, method: str, path_and_query: str, body: bytes
     ) -> dict[str, str]:

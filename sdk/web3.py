@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 try:
     import requests
     from eth_typing import URI
-    from web3 import HTTPProvider
+    from web3 import HTTPProvider, WebSocketProvider
     from web3._utils.batching import sort_batch_response_by_response_ids
     from web3.types import RPCEndpoint, RPCResponse
 except ImportError as exc:  # the light install leaves web3 out
@@ -104,3 +104,42 @@ class XinlianProvider(HTTPProvider):
             return cast(RPCResponse, response)  # one error object for the whole batch
         ordered: list[RPCResponse] = sort_batch_response_by_response_ids(response)
         return ordered
+
+
+class XinlianWebSocketProvider(WebSocketProvider):
+    """web3.py's ``WebSocketProvider`` for ``<url>/rpc`` whose handshake is signed by ``signer``: every
+    connect (and reconnect) signs a fresh handshake, so ``eth_subscribe("logs", …)`` delivers the logs that
+    member may read (``AsyncWeb3(XinlianWebSocketProvider(url, signer))``, then
+    ``await w3.eth.subscribe("logs", {...})``).
+
+    Takes the node's base URL (``http(s)://host:port``, without ``/rpc``), the member's signer, optionally a
+    ``Client`` of the same node, ``ca`` (the consortium's CA certificate for an https node) and
+    WebSocketProvider keyword arguments.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        signer: KeyHolder,
+        *,
+        client: Client | None = None,
+        ca: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        import ssl
+
+        base = url.rstrip("/")
+        scheme, _, rest = base.partition("://")
+        if scheme not in ("http", "https"):
+            raise ValueError(f"the node's URL starts with http:// or https://, not {url!r}")
+        websocket_kwargs = dict(kwargs.pop("websocket_kwargs", None) or {})
+        if scheme == "https":
+            websocket_kwargs.setdefault("ssl", ssl.create_default_context(cafile=ca))
+        endpoint = f"{'wss' if scheme == 'https' else 'ws'}://{rest}/rpc"
+        super().__init__(endpoint, websocket_kwargs=websocket_kwargs, **kwargs)
+        self._client = client or Client(base, ca=ca)
+        self._signer = signer
+
+    async def _provider_specific_connect(self) -> None:
+        self.websocket_kwargs["additional_headers"] = self._client.handshake_headers(self._signer, "/rpc")
+        await super()._provider_specific_connect()

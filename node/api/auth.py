@@ -19,6 +19,7 @@ from functools import partial
 from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
+from starlette.requests import HTTPConnection
 
 from node.api.limits import AUTH_FAILURE_BURST, AUTH_FAILURES_PER_S
 from node.ledger.chain import Ledger
@@ -53,6 +54,11 @@ class Member:
     address: bytes
     uscc: str
     public_key: bytes
+
+    def is_still_member(self, ledger: Ledger) -> bool:
+        """Whether the account is still active in the same organisation at ``ledger``'s head (streams and
+        subscriptions ask at every block)."""
+        return ledger.is_active_account(self.address) and ledger.organisation_of(self.address) == self.uscc
 
 
 _K = TypeVar("_K", bytes, str)
@@ -294,16 +300,17 @@ def authenticate(
     return Member(address=signed.address, uscc=uscc, public_key=signed.public_key)
 
 
-def raw_path_and_query(request: Request) -> str:
+def raw_path_and_query(request: HTTPConnection) -> str:
     """The path and query exactly as sent (percent-encoding included): what the member signed."""
     raw_path: bytes = request.scope.get("raw_path") or request.url.path.encode()
     query: bytes = request.scope.get("query_string") or b""
     return raw_path.decode("latin-1") + ("?" + query.decode("latin-1") if query else "")
 
 
-def authenticate_request(request: Request, body: bytes) -> Member:
+def authenticate_request(request: HTTPConnection, body: bytes) -> Member:
     """The member who signed ``request`` (whose body is ``body``), by the app's replay cache, audience and
     sessions (``authenticate``), within the failures its client address has left (``FailedAuthLimit``).
+    A WebSocket handshake is a GET with an empty body.
 
     Raises AuthenticationError (429 ``auth_throttled`` first, before an SM2-signed request is verified, when
     the client's network has failed too many verifications; then as ``authenticate``) or NotAMember (403).
@@ -322,7 +329,7 @@ def authenticate_request(request: Request, body: bytes) -> Member:
             state.replay,
             state.audience,
             headers=headers,
-            method=request.method,
+            method=str(request.scope.get("method", "GET")),
             path_and_query=raw_path_and_query(request),
             body=body,
             sessions=state.sessions,

@@ -45,7 +45,7 @@ from node.api.rpc_wire import (
     transaction_object,
 )
 from node.ledger.chain import Ledger
-from node.storage import StoredLog
+from node.storage import LogCursor, StoredLog
 from sdk.errors import AuthenticationError, ExecutionError, XinlianError
 from sdk.types import Block, BlockHeader, Receipt, compute_validators_hash
 
@@ -97,6 +97,35 @@ def needs_member(request: Any) -> bool:
 _HEAVY_METHODS = frozenset({"eth_call", "eth_getProof", "eth_getLogs"})
 # eth_call gas still unreserved in the batch being answered (None: a single request).
 _BATCH_CALL_GAS_LEFT: ContextVar[int | None] = ContextVar("batch_call_gas_left", default=None)
+#: One eth_getLogs-style filter: contract addresses (None: any) and positional topics.
+LogQuery = tuple[list[bytes] | None, list[list[bytes] | None]]
+
+
+def parse_log_filter(query: dict[str, Any]) -> LogQuery:
+    """The ``address`` and ``topics`` of an eth_getLogs / eth_subscribe("logs") filter object.
+
+    Raises RpcError (INVALID_PARAMS) for malformed addresses, topics or more than four positions.
+    """
+    raw_address = query.get("address")
+    addresses: list[bytes] | None = None
+    if isinstance(raw_address, list):
+        addresses = [param_bytes(a, "address", 20) for a in raw_address[:100]] or None
+    elif raw_address is not None:
+        addresses = [param_bytes(raw_address, "address", 20)]
+    raw_topics = query.get("topics") or []
+    if not isinstance(raw_topics, list) or len(raw_topics) > 4:
+        raise RpcError(INVALID_PARAMS, "topics must be a list of at most four positions")
+    topics: list[list[bytes] | None] = []
+    for position in raw_topics:
+        if position is None:
+            topics.append(None)
+        elif isinstance(position, list):
+            topics.append([param_bytes(t, "topic", 32) for t in position[:100]] or None)
+        else:
+            topics.append([param_bytes(position, "topic", 32)])
+    return addresses, topics
+
+
 # What the member who signed the request being answered may read (None: anonymous).
 _SCOPE: ContextVar[ReadScope | None] = ContextVar("rpc_read_scope", default=None)
 
@@ -463,23 +492,7 @@ class RpcHandler:
                 blocks=blocks,
                 limit=self.limits.max_log_block_range,
             )
-        raw_address = query.get("address")
-        addresses: list[bytes] | None = None
-        if isinstance(raw_address, list):
-            addresses = [param_bytes(a, "address", 20) for a in raw_address[:100]] or None
-        elif raw_address is not None:
-            addresses = [param_bytes(raw_address, "address", 20)]
-        raw_topics = query.get("topics") or []
-        if not isinstance(raw_topics, list) or len(raw_topics) > 4:
-            raise RpcError(INVALID_PARAMS, "topics must be a list of at most four positions")
-        topics: list[list[bytes] | None] = []
-        for position in raw_topics:
-            if position is None:
-                topics.append(None)
-            elif isinstance(position, list):
-                topics.append([param_bytes(t, "topic", 32) for t in position[:100]] or None)
-            else:
-                topics.append([param_bytes(position, "topic", 32)])
+        addresses, topics = parse_log_filter(query)
         found, more = self.ledger.query_logs(
             address=addresses,
             topics=topics,
@@ -494,8 +507,11 @@ class RpcHandler:
                 f"{from_height}..{to_height}: narrow the block range or filter by address and topics",
                 limit=self.limits.max_log_results,
             )
+        return self._readable_log_objects(found, self._scope())
+
+    def _readable_log_objects(self, found: list[StoredLog], scope: ReadScope) -> list[dict[str, Any]]:
+        """The JSON-RPC log objects of the logs ``scope`` may read, with block-wide log indexes."""
         offsets = self._block_log_offsets(found)
-        scope = self._scope()
         return [
             log_object(
                 entry.log,
@@ -508,6 +524,29 @@ class RpcHandler:
             for entry in found
             if scope.may_read_log(entry.log, entry.tx_hash)
         ]
+
+    # --- subscriptions (eth_subscribe over the WebSocket at /rpc) ---------------------------------------
+    def logs_after(
+        self, member: Member, log_filter: LogQuery, after: LogCursor, head: int, page: int
+    ) -> tuple[list[dict[str, Any]], LogCursor]:
+        """One page of the logs matching ``log_filter`` strictly after ``after`` up to ``head`` that
+        ``member`` may read, as log objects, and where the next page starts (after ``head``'s last log
+        when this page reached it)."""
+        addresses, topics = log_filter
+        found, more = self.ledger.query_logs(
+            address=addresses, topics=topics, from_height=0, to_height=head, limit=page, after=after
+        )
+        objects = self._readable_log_objects(found, ReadScope(LedgerReader(self.ledger), member))
+        return objects, (more if more is not None else LogCursor.after_block(head))
+
+    def head_objects(self, first: int, last: int) -> list[dict[str, Any]]:
+        """The block headers ``first`` to ``last`` as JSON-RPC block objects without transactions (public)."""
+        objects = []
+        for height in range(first, last + 1):
+            block = self.ledger.get_block(height)
+            if block is not None:
+                objects.append(self._block_object(block, False))
+        return objects
 
     def _clamped_height(self, tag: Any) -> int:
         if isinstance(tag, str) and tag.startswith("0x"):

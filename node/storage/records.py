@@ -4,7 +4,7 @@ consensus WAL entries."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Final, NamedTuple
 
 from sdk.errors import StorageError
 from sdk.types import Log, Receipt, Transaction
@@ -26,6 +26,10 @@ class StoredReceipt(NamedTuple):
     tx_index: int
 
 
+#: Sorts after every log position of a height: a cursor "after the whole block".
+END_OF_BLOCK: Final = 2**31 - 1
+
+
 class LogCursor(NamedTuple):
     """Position of a log in chain order; ``query_logs(after=cursor)`` resumes strictly after it."""
 
@@ -36,6 +40,16 @@ class LogCursor(NamedTuple):
     def to_token(self) -> str:
         """Return the cursor as an opaque string for APIs (``"height.tx_index.log_index"``)."""
         return f"{self.height}.{self.tx_index}.{self.log_index}"
+
+    @classmethod
+    def after_block(cls, height: int) -> LogCursor:
+        """The cursor after every log of block ``height``: resuming from it starts at ``height + 1``."""
+        return cls(height, END_OF_BLOCK, END_OF_BLOCK)
+
+    @property
+    def is_after_block(self) -> bool:
+        """Whether this cursor stands after the whole block ``height`` (see ``after_block``)."""
+        return self.tx_index >= END_OF_BLOCK
 
     @classmethod
     def from_token(cls, token: str) -> LogCursor:

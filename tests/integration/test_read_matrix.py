@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
+from websockets.sync.client import connect as ws_connect
 
 from node.demo_network import make_uscc
 from scripts.samples import CLIENT_NAME, sample_letter_request
@@ -162,6 +163,38 @@ def _letter_events(letter: Letter, signer: Signer | None) -> str:
         return _listed([x for x in streamed if x.entry.tx_hash == letter.tx_hash])
 
 
+def _letter_subscription(letter: Letter, signer: Signer | None) -> str:
+    """eth_subscribe("logs") over the WebSocket at /rpc, resumed from the letter's block; the newHeads
+    subscription made after it proves the logs were walked (a connection feeds its subscriptions in order)."""
+    headers = None
+    if signer is not None:
+        with Client(letter.node.url) as client:
+            headers = client.handshake_headers(signer, "/rpc")
+    url = letter.node.url.replace("http://", "ws://") + "/rpc"
+    query = {"address": "0x" + BANK_CONFIRMATION_ADDRESS.hex(), "fromBlock": hex(letter.height)}
+    with ws_connect(url, additional_headers=headers, open_timeout=10) as socket:
+        socket.send(
+            json.dumps({"jsonrpc": "2.0", "id": 1, "method": "eth_subscribe", "params": ["logs", query]})
+        )
+        answer = json.loads(socket.recv(timeout=30))
+        if "error" in answer:
+            return _rpc_verdict(answer)
+        socket.send(
+            json.dumps({"jsonrpc": "2.0", "id": 2, "method": "eth_subscribe", "params": ["newHeads"]})
+        )
+        logs: list[dict[str, Any]] = []
+        while True:
+            message = json.loads(socket.recv(timeout=30))
+            result = message.get("params", {}).get("result")
+            if message.get("method") != "eth_subscription":
+                continue
+            if "logIndex" in result:
+                logs.append(result)
+            else:  # the first new head: every log up to it has been sent
+                break
+    return _listed([e for e in logs if e["transactionHash"] == "0x" + letter.tx_hash.hex()])
+
+
 def _view_call_data(letter: Letter) -> str:
     return "0x" + LETTERS.encode_call("get_letter", [letter.letter_id]).hex()
 
@@ -188,6 +221,7 @@ PATHS: dict[str, Callable[[Letter, Signer | None], str]] = {
         _rest(lt, s, "GET", f"/v1/proofs/tx/0x{lt.tx_hash.hex()}")
     ),
     "eth_getLogs": _letter_logs_rpc,
+    "eth_subscribe logs": _letter_subscription,
     "eth_call": lambda lt, s: _rpc_verdict(
         _rpc(lt, s, "eth_call", [{"to": "0x" + BANK_CONFIRMATION_ADDRESS.hex(), "data": _view_call_data(lt)}])
     ),

@@ -36,7 +36,7 @@ from node.api.deps import LedgerDep, LimitsDep
 from node.api.limits import StreamGate, StreamLease
 from node.api.models import error_responses
 from node.api.reader import LedgerReader
-from node.api.routes.logs import END_OF_BLOCK, LogFilterDep, LogFilterParams, parse_log_cursor
+from node.api.routes.logs import LogFilterDep, LogFilterParams, parse_log_cursor
 from node.ledger.chain import Ledger
 from node.storage import LogCursor
 
@@ -72,7 +72,7 @@ class _Walk:
     def next_page(self, head: int, max_range: int) -> list[str]:
         """Events for the next page of logs up to ``head`` (at most ``max_range`` blocks scanned), and a
         ``head`` event when a block range is done; moves ``after`` past them."""
-        start = self.after.height + (1 if self.after.tx_index >= END_OF_BLOCK else 0)
+        start = self.after.height + (1 if self.after.is_after_block else 0)
         end = min(head, start + max_range - 1)
         logs, next_cursor = self.log_filter.query(self.ledger, start, end, PAGE, self.after)
         scope = ReadScope(LedgerReader(self.ledger), self.member)
@@ -84,14 +84,12 @@ class _Walk:
         if next_cursor is not None:
             self.after = next_cursor
         else:
-            self.after = LogCursor(end, END_OF_BLOCK, END_OF_BLOCK)
+            self.after = LogCursor.after_block(end)
             events.append(_event("head", {"height": end}, self.after))
         return events
 
     def still_member(self) -> bool:
-        return self.ledger.is_active_account(self.member.address) and (
-            self.ledger.organisation_of(self.member.address) == self.member.uscc
-        )
+        return self.member.is_still_member(self.ledger)
 
 
 async def _stream(
@@ -115,7 +113,7 @@ async def _stream(
                     yield _event("error", gone)
                     return
                 checked_at = head
-            if walk.after.height < head or (walk.after.height == head and walk.after.tx_index < END_OF_BLOCK):
+            if walk.after.height < head or (walk.after.height == head and not walk.after.is_after_block):
                 for event in await run_in_threadpool(walk.next_page, head, max_range):
                     yield event
                 continue
@@ -161,11 +159,11 @@ async def stream_events(
     if token is not None:
         after = parse_log_cursor(token, "an event id")
     elif from_height:
-        after = LogCursor(from_height - 1, END_OF_BLOCK, END_OF_BLOCK)
+        after = LogCursor.after_block(from_height - 1)
     elif from_height == 0:
         after = LogCursor(0, -1, -1)  # before the first log of the genesis block
     else:
-        after = LogCursor(ledger.height, END_OF_BLOCK, END_OF_BLOCK)
+        after = LogCursor.after_block(ledger.height)
     gate: StreamGate = request.app.state.streams
     lease = gate.acquire(member.uscc)
     walk = _Walk(ledger, member, log_filter, after)

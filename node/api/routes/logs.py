@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Final
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
@@ -22,8 +22,6 @@ router = APIRouter(prefix="/v1/logs", tags=["logs"])
 
 MAX_PAGE: int = 1000
 _MAX_FILTER_VALUES = 100
-#: Sorts after every log position of a height: a cursor "after the whole block" (/v1/logs, /v1/events).
-END_OF_BLOCK: Final = 2**31 - 1
 _MAX_CURSOR_PART = 2**63 - 1  # database integers are 64-bit
 
 TopicParam = Annotated[list[str] | None, Query(description="repeat for OR; 32-byte hex")]
@@ -113,13 +111,13 @@ def get_logs(
     # Bound the heights this page scans, so a sparse filter over a long chain costs one window per page.
     start = from_height
     if after is not None:
-        start = max(start, after.height + (1 if after.tx_index >= END_OF_BLOCK else 0))
+        start = max(start, after.height + (1 if after.is_after_block else 0))
     window_end = start + limits.max_log_block_range - 1
     end = ledger.height if to_height is None else to_height
     page_end = min(end, window_end)
     logs, next_cursor = log_filter.query(ledger, from_height, page_end, limit, after)
     if next_cursor is None and page_end < end:
-        next_cursor = LogCursor(page_end, END_OF_BLOCK, END_OF_BLOCK)
+        next_cursor = LogCursor.after_block(page_end)
     scope = ReadScope(LedgerReader(ledger), member)
     return LogsPage(
         logs=[to_log_entry_public(entry) for entry in logs if scope.may_read_log(entry.log, entry.tx_hash)],

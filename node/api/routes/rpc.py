@@ -1,20 +1,29 @@
-"""The ``/rpc`` endpoint: Ethereum JSON-RPC 2.0 (single and batch) for web3.py reads."""
+"""The ``/rpc`` endpoint: Ethereum JSON-RPC 2.0 (single and batch) for web3.py reads, over HTTP POST and
+over a WebSocket, which adds ``eth_subscribe`` (node.api.subscriptions)."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Request, Response, WebSocket
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from node.api.auth import Member, authenticate_request
 from node.api.errors import compute_status
-from node.api.limits import json_too_deep, log_refusal
+from node.api.limits import LimitExceeded, json_too_deep, log_refusal
 from node.api.models import JsonRpcResponse
 from node.api.rpc import RpcHandler, needs_member
-from node.api.rpc_wire import PARSE_ERROR, UNAUTHENTICATED, RpcError
+from node.api.rpc_wire import (
+    LIMIT_EXCEEDED,
+    PARSE_ERROR,
+    UNAUTHENTICATED,
+    RpcError,
+    encode_response,
+    error_response,
+)
+from node.api.subscriptions import ANONYMOUS_OWNER, Connection
 from sdk.auth import has_signature
 from sdk.errors import AuthenticationError, XinlianError
 
@@ -90,3 +99,33 @@ def _answer(request: Request, handler: RpcHandler, body: bytes, payload: Any) ->
     if answer is None:
         return Response(status_code=204)
     return Response(content=answer, media_type="application/json")
+
+
+#: Close codes of a refused WebSocket handshake (after one JSON-RPC error message saying why).
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_TRY_LATER = 1013
+
+
+@router.websocket("/rpc")
+async def json_rpc_socket(websocket: WebSocket) -> None:
+    """JSON-RPC over a WebSocket, with ``eth_subscribe`` ("logs", "newHeads") and ``eth_unsubscribe``.
+
+    Anonymous, or member-signed: the handshake carries sdk.auth's headers for a GET of ``/rpc`` with an
+    empty body. A bad signature, or no room for another connection, is answered with one JSON-RPC error
+    message (``data.code`` says why) and the socket is closed.
+    """
+    state = websocket.app.state
+    try:
+        member = None
+        if has_signature(dict(websocket.headers)):
+            member = await run_in_threadpool(authenticate_request, websocket, b"")
+        lease = state.streams.acquire(member.uscc if member is not None else ANONYMOUS_OWNER)
+    except XinlianError as exc:
+        limited = isinstance(exc, LimitExceeded)
+        error = RpcError(LIMIT_EXCEEDED if limited else UNAUTHENTICATED, exc.message, {"code": exc.code})
+        await websocket.accept()
+        await websocket.send_text(encode_response(error_response(None, error)).decode("utf-8"))
+        await websocket.close(CLOSE_TRY_LATER if limited else CLOSE_UNAUTHENTICATED)
+        return
+    await websocket.accept()
+    await Connection(websocket, state.rpc, member, lease, state.commit_signal).run()
