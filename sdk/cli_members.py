@@ -1,5 +1,5 @@
-"""CLI commands for members who do not write Python: `xinlian letters list`, `xinlian calendar show|propose`
-and `xinlian proposal show|vote`.
+"""CLI commands for members who do not write Python: `xinlian letters list`, `xinlian calendar show|propose`,
+`xinlian proposal show|vote` and `xinlian drug export`.
 
 Each reads or writes as the member whose PKCS#8 PEM key ``--key`` names (password from ``--password-env``,
 else a prompt on a terminal): the node answers only what that member's organisation may read
@@ -8,7 +8,9 @@ else a prompt on a terminal): the node answers only what that member's organisat
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,6 +32,7 @@ from sdk.cli_common import (
     show_rows,
     show_time,
 )
+from sdk.cli_domains import drug_app
 from sdk.client import Client
 from sdk.domains.calendar import (
     HOLIDAY,
@@ -42,7 +45,7 @@ from sdk.domains.calendar import (
 )
 from sdk.domains.confirmations import Confirmations, LetterState, LetterStatus
 from sdk.domains.governance import Governance, ProposalResult
-from sdk.errors import DomainError, InputError, UsageError
+from sdk.errors import DomainError, InputError, OutputError, UsageError
 from sdk.signer import Signer
 
 __all__ = ["register"]
@@ -63,6 +66,37 @@ ROLES: Final = ("auditor", "bank", "client", "regulator")
 _KIND_NAMES: Final = {HOLIDAY: "holiday", MAKE_UP: "make_up"}
 _WEEKDAYS: Final = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 MAX_SHOW_DAYS: Final = 366
+#: The columns of `letters list --csv`: the letter's JSON keys, in order.
+LETTER_COLUMNS: Final = (
+    "letter_id",
+    "status",
+    "stored_status",
+    "as_of",
+    "auditor",
+    "auditor_tag",
+    "client_tag",
+    "bank_tag",
+    "base_date",
+    "items",
+    "letter_format",
+    "request_hash",
+    "created_at",
+    "authorised_by",
+    "authorised_at",
+    "bank_account",
+    "accepted_at",
+    "due_date",
+    "due_date_provisional",
+    "deadline",
+    "reply_hash",
+    "replied_at",
+    "covered_items",
+    "exception_items",
+    "paper_supplement",
+    "replied_late",
+    "received_at",
+    "closed_at",
+)
 
 
 @contextmanager
@@ -108,6 +142,19 @@ def _letter_facts(letter: LetterState, outlook: CalendarOutlook) -> dict[str, An
     return facts
 
 
+def _letters_csv(facts: list[dict[str, Any]]) -> str:
+    """Letters as CSV: a header of the JSON keys, lists joined with spaces, null as an empty cell."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(LETTER_COLUMNS)
+    for row in facts:
+        cells = [row[key] for key in LETTER_COLUMNS]
+        writer.writerow(
+            [" ".join(map(str, c)) if isinstance(c, list) else "" if c is None else c for c in cells]
+        )
+    return out.getvalue()
+
+
 def _letter_line(facts: dict[str, Any]) -> str:
     parts = [facts["status"], f"base date {facts['base_date']}", f"items {len(facts['items'])}"]
     if facts["due_date"]:
@@ -143,6 +190,7 @@ def letters_list(
     url: UrlOption = DEFAULT_NODE_URL,
     ca: CaOption = None,
     as_json: JsonOption = False,
+    as_csv: Annotated[bool, typer.Option("--csv", help="Print the letters as CSV (one row each).")] = False,
 ) -> None:
     """List every letter your organisation is a party to (all pages), with its status at the node's head.
 
@@ -156,10 +204,15 @@ def letters_list(
         raise UsageError("--as regulator lists OVERDUE letters: it takes neither --status nor --due")
     if due and (wanted is not None or role == "client"):
         raise UsageError("--due is for --as bank or --as auditor, without --status")
+    if as_json and as_csv:
+        raise UsageError("choose one of --json and --csv")
     with _member(url, ca, key, password_env) as (client, signer):
         letters = _letters(client, signer, role, wanted, due)
         outlook = _outlook(client)
     facts = [_letter_facts(letter, outlook) for letter in letters]
+    if as_csv:
+        typer.echo(_letters_csv(facts), nl=False)
+        return
     if as_json:
         emit_json(
             {
@@ -398,6 +451,80 @@ def proposal_vote(
         emit_json(facts)
     else:
         show_rows(f"voted for proposal {proposal_id}", _proposal_rows(facts))
+
+
+# --- drug export ------------------------------------------------------------------------------------------
+EXPORT_FORMATS: Final = ("epcis", "csv")
+
+
+def _read_codes(codes: list[str], codes_file: Path | None) -> list[str]:
+    listed = list(codes)
+    if codes_file is not None:
+        try:
+            text = codes_file.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise InputError(f"cannot read {codes_file}: {exc.strerror}", path=str(codes_file)) from exc
+        listed += [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
+    if not listed:
+        raise UsageError("name the codes to export: CODE arguments or --codes-file (one code per line)")
+    return listed
+
+
+def _write_output(text: str, out: Path | None) -> None:
+    if out is None:
+        typer.echo(text, nl=False)
+        return
+    try:
+        out.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise OutputError(f"cannot write {out}: {exc.strerror}", path=str(out)) from exc
+
+
+@drug_app.command("export")
+def drug_export(
+    key: KeyOption,
+    codes: Annotated[
+        list[str] | None, typer.Argument(help="Trace codes (20-digit 追溯码 or GS1 strings).")
+    ] = None,
+    codes_file: Annotated[
+        Path | None, typer.Option("--codes-file", help="A file with one code per line (# starts a comment).")
+    ] = None,
+    export_format: Annotated[
+        str, typer.Option("--format", help="epcis (GS1 EPCIS 2.0 JSON-LD) or csv.")
+    ] = "epcis",
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write here instead of stdout.")] = None,
+    password_env: PasswordEnvOption = DEFAULT_PASSWORD_ENV,
+    url: UrlOption = DEFAULT_NODE_URL,
+    ca: CaOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Export the custody and packing events of codes your organisation may read, as GS1 EPCIS 2.0
+    JSON-LD or CSV (the node answers only codes your organisation made, handled or regulates).
+
+    The document goes to stdout, or to --out; with --out, --json prints what was written."""
+    import time
+
+    from sdk.domains.drugs import Drugs, parse_trace_code, to_csv, to_epcis
+
+    if export_format not in EXPORT_FORMATS:
+        raise UsageError(f"--format takes epcis or csv, not {export_format!r}")
+    if as_json and out is None:
+        raise UsageError("--json describes the file --out writes; without --out the document is the output")
+    parsed = [parse_trace_code(code) for code in _read_codes(codes or [], codes_file)]
+    with _member(url, ca, key, password_env) as (client, signer):
+        events = Drugs(client, signer).export_events(parsed)
+    if export_format == "csv":
+        text = to_csv(events)
+    else:
+        document = to_epcis(events, created_ms=int(time.time() * 1000))
+        text = json.dumps(document, ensure_ascii=False, indent=2) + "\n"
+    _write_output(text, out)
+    if out is not None:
+        facts = {"out": str(out), "format": export_format, "codes": len(parsed), "events": len(events)}
+        if as_json:
+            emit_json(facts)
+        else:
+            show_rows("drug events exported", [(k, str(v)) for k, v in facts.items()])
 
 
 def register(app: typer.Typer) -> None:

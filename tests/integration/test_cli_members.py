@@ -5,7 +5,9 @@ committee proposal made from the command line extends the calendar."""
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -116,6 +118,12 @@ def test_the_calendar_runs_out_is_flagged_and_a_committee_proposal_extends_it(
     [letter] = [x for x in listed["letters"] if x["letter_id"] == "0x" + letter_id.hex()]
     assert letter["status"] == "ACCEPTED" and letter["due_date_provisional"] is True
     assert letter["accepted_at"].endswith("+08:00") and letter["deadline"].endswith("+08:00")
+    table = runner.invoke(app, ["letters", "list", "--as", "bank", "--key", bank, "--csv", *common])
+    assert table.exit_code == 0, table.stderr
+    rows = list(csv.DictReader(io.StringIO(table.stdout)))
+    [row] = [r for r in rows if r["letter_id"] == "0x" + letter_id.hex()]
+    assert row["status"] == "ACCEPTED" and row["due_date_provisional"] == "True"
+    assert row["due_date"] == letter["due_date"] and row["reply_hash"] == ""
     status, due, _ = run(["letters", "list", "--as", "auditor", "--due", "--key", auditor, *common])
     assert status == ExitCode.OK and [x["letter_id"] for x in due["letters"]] == [letter["letter_id"]]
     status, _, err = run(["letters", "list", "--as", "bank", "--status", "ACCEPTD", "--key", bank, *common])

@@ -299,3 +299,78 @@ def test_batch_endpoint(running_node: RunningNode, parties: Parties) -> None:
     with pytest.raises(Exception) as missing:
         parties.client.signed_request(parties.outsider, "GET", f"/v1/drugs/batches/{UNIT_KEY}/NOPE")
     assert getattr(missing.value, "code", "") == "not_found"
+
+
+# --- exports ---------------------------------------------------------------------------------------------
+def test_a_party_exports_epcis_and_csv_and_an_outsider_gets_nothing(
+    parties: Parties, running_node: RunningNode, tmp_path: Any
+) -> None:
+    import csv
+    import io
+    import json as json_module
+
+    from typer.testing import CliRunner
+
+    from sdk.cli import app
+    from sdk.domains.drugs import to_csv
+
+    mah, dist, pharm = parties.mah, parties.distributor, parties.pharmacy
+    units = [unit(n) for n in (91_001, 91_002)]
+    mah.commission(units, "B2025910", PRODUCTION, EXPIRY)
+    mah.commission([case(91)], "B2025910", PRODUCTION, EXPIRY, Level.CASE)
+    mah.aggregate(case(91), units)
+    shipment = mah.ship([case(91)], parties.distributor_signer.address, BillType.SALE)
+    dist.receive(shipment.shipment_id)
+    dist.disaggregate(case(91), units)
+    second = dist.ship([units[0]], parties.pharmacy_signer.address, BillType.SALE)
+    pharm.receive(second.shipment_id)
+    pharm.dispense(units[0])
+
+    # The MAH names the units and the case: each event once, the case's shipping under the case's id.
+    orgs = json_module.loads((running_node.data_dir / "orgs.json").read_text(encoding="utf-8"))
+    key = running_node.data_dir / next(o for o in orgs if "MAH" in o["roles"])["key"]
+    result = CliRunner().invoke(
+        app, ["drug", "export", *units, case(91), "--key", str(key), "--url", running_node.url]
+    )
+    assert result.exit_code == 0, result.stderr
+    document = json_module.loads(result.stdout)
+    assert document["type"] == "EPCISDocument" and document["schemaVersion"] == "2.0"
+    steps = [(e["type"], e["action"], e["bizStep"]) for e in document["epcisBody"]["eventList"]]
+    assert steps == [
+        ("ObjectEvent", "ADD", "commissioning"),
+        ("ObjectEvent", "ADD", "commissioning"),
+        ("ObjectEvent", "ADD", "commissioning"),
+        ("AggregationEvent", "ADD", "packing"),
+        ("AggregationEvent", "ADD", "packing"),
+        ("ObjectEvent", "OBSERVE", "shipping"),
+        ("ObjectEvent", "OBSERVE", "receiving"),
+        ("AggregationEvent", "DELETE", "unpacking"),
+        ("AggregationEvent", "DELETE", "unpacking"),
+        ("ObjectEvent", "OBSERVE", "shipping"),
+        ("ObjectEvent", "OBSERVE", "receiving"),
+        ("ObjectEvent", "OBSERVE", "dispensing"),
+    ]
+    events = document["epcisBody"]["eventList"]
+    case_uri, unit_uri = f"urn:xinlian:drug-code:{case(91)}", f"urn:xinlian:drug-code:{units[0]}"
+    assert events[3]["parentID"] == case_uri and events[3]["childEPCs"] == [
+        f"urn:xinlian:drug-code:{units[0]}"
+    ]
+    assert events[5]["epcList"] == [case_uri]
+    assert events[5]["destinationList"] == [
+        {"type": "owning_party", "destination": f"urn:xinlian:uscc:{parties.distributor_uscc}"}
+    ]
+    assert events[11]["epcList"] == [unit_uri] and events[11]["disposition"] == "dispensed"
+    assert len({e["eventID"] for e in events}) == len(events)
+
+    # CSV, from the SDK: the same events.
+    rows = list(csv.DictReader(io.StringIO(to_csv(mah.export_events([parse_trace_code(c) for c in units])))))
+    assert [r["event"] for r in rows][-1] == "Dispensed" and rows[-1]["organisation"] == parties.pharmacy_uscc
+
+    # A member with no part in these codes gets an empty document, not an error that would confirm them.
+    outsider_key = running_node.data_dir / next(o for o in orgs if "BANK" in o["roles"])["key"]
+    out = tmp_path / "outsider.json"
+    argv = ["drug", "export", *units, "--key", str(outsider_key), "--url", running_node.url]
+    result = CliRunner().invoke(app, [*argv, "--json", "--out", str(out)])
+    assert result.exit_code == 0, result.stderr
+    assert json_module.loads(result.stdout)["events"] == 0
+    assert json_module.loads(out.read_text(encoding="utf-8"))["epcisBody"]["eventList"] == []

@@ -28,6 +28,7 @@ from sdk.domains.drugs.encoders import (
     parse_trace_code,
     validate_batch_no,
 )
+from sdk.domains.drugs.export import EPCIS_CONTEXT, ExportedEvent, to_csv, to_epcis
 from sdk.domains.drugs.facade import Drugs
 from sdk.domains.drugs.model import (
     CODE_EVENTS,
@@ -54,6 +55,7 @@ __all__ = [
     "COMMISSION_GAS_BASE",
     "COMMISSION_GAS_PER_CODE",
     "DRUG_TRACE_CONTRACT",
+    "EPCIS_CONTEXT",
     "MAX_BATCH_NO_LENGTH",
     "MAX_CODES_PER_CALL",
     "MAX_PARENT_DEPTH",
@@ -76,6 +78,7 @@ __all__ = [
     "DrugLedger",
     "DrugQueries",
     "Drugs",
+    "ExportedEvent",
     "KeyScheme",
     "Level",
     "Product",
@@ -90,5 +93,7 @@ __all__ = [
     "decode_drug_event",
     "normalise_product_key",
     "parse_trace_code",
+    "to_csv",
+    "to_epcis",
     "validate_batch_no",
 ]

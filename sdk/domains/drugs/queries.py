@@ -21,6 +21,7 @@ from sdk.domains.drugs.encoders import (
     normalise_product_key,
     parse_trace_code,
 )
+from sdk.domains.drugs.export import ExportedEvent, code_uri, exported_event
 from sdk.domains.drugs.model import (
     CODE_EVENTS,
     DRUG_TRACE_CONTRACT,
@@ -33,6 +34,7 @@ from sdk.domains.drugs.model import (
     TrailStep,
     decode_drug_event,
 )
+from sdk.errors import XinlianError
 from sdk.system import DRUG_TRACE_ADDRESS
 
 if TYPE_CHECKING:
@@ -222,6 +224,41 @@ class DrugQueries:
                 )
             )
         return tuple(steps)
+
+    def export_events(self, codes: Sequence[TraceCode]) -> list[ExportedEvent]:
+        """Every custody and packing event of ``codes`` (with what their cases went through), each once, in
+        chain order, ready for ``to_epcis`` / ``to_csv`` (sdk.domains.drugs.export)."""
+        uri_of = {code.code_id: code_uri(code) for code in codes}
+        seen: dict[tuple[int, int, int], DrugEvent] = {}
+        for code in codes:
+            for event in self.history(code.code_id):
+                seen.setdefault(event.position, event)
+        shipments: dict[int, tuple[bytes, bytes] | None] = {}
+
+        def parties(shipment_id: int) -> tuple[bytes, bytes] | None:
+            """A shipment's (sender, receiver), or None when this reader may not read the shipment (only its
+            parties and a regulator may: an MAH sees its codes move on, not who sold to whom)."""
+            if shipment_id not in shipments:
+                try:
+                    found = self.get_shipment(shipment_id)
+                except XinlianError as exc:
+                    if exc.code != "forbidden":
+                        raise
+                    found = None
+                shipments[shipment_id] = (found.sender, found.receiver) if found is not None else None
+            return shipments[shipment_id]
+
+        exported = (
+            exported_event(
+                event,
+                uri_of=uri_of,
+                organisation_of=self.organisation_of,
+                shipment_parties=parties,
+                time_ms=self.ledger.block_time_ms(event.height) or 0,
+            )
+            for _, event in sorted(seen.items())
+        )
+        return [e for e in exported if e is not None]
 
     def involved_organisations(self, events: Sequence[DrugEvent]) -> set[str]:
         """Return the USCCs of every organisation acting or receiving in ``events`` (for access checks)."""
