@@ -130,15 +130,13 @@ def _letters(
     return listing(status=status)
 
 
-def _letter_facts(letter: LetterState, outlook: CalendarOutlook) -> dict[str, Any]:
-    """A letter in the CLI's JSON convention: times ISO 8601, and whether its due date lies beyond the
-    calendar's entered notices (then it may still move when the next year's notice is entered)."""
+def _letter_facts(letter: LetterState) -> dict[str, Any]:
+    """A letter in the CLI's JSON convention: times ISO 8601 (the node says whether its due date is
+    provisional: beyond the calendar's entered notices)."""
     facts = letter.to_json()
     for name in ("created_at", "authorised_at", "accepted_at", "replied_at", "received_at", "closed_at"):
         facts[name] = _time(int(facts[name]))
     facts["deadline"] = _time(letter.deadline)
-    due = letter.due_date
-    facts["due_date_provisional"] = due is not None and outlook.is_provisional(day_of_date(due))
     return facts
 
 
@@ -209,7 +207,7 @@ def letters_list(
     with _member(url, ca, key, password_env) as (client, signer):
         letters = _letters(client, signer, role, wanted, due)
         outlook = _outlook(client)
-    facts = [_letter_facts(letter, outlook) for letter in letters]
+    facts = [_letter_facts(letter) for letter in letters]
     if as_csv:
         typer.echo(_letters_csv(facts), nl=False)
         return

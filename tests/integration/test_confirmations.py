@@ -123,6 +123,9 @@ def test_letter_from_creation_to_auditor_receipt(
         accepted.deadline == state.deadline == end_of_day(OFFICIAL_CALENDAR.add_working_days(receipt_day, 10))
     )
     assert [x.letter_id for x in p.bank.due()] == [lid]
+    # The due date is provisional exactly when it lies past the calendar's entered notices.
+    covered = OFFICIAL_CALENDAR.covered_through
+    assert state.due_date_provisional == ((state.due_date - dt.date(1970, 1, 1)).days > covered)
     with pytest.raises(ExecutionError, match="bank has started processing"):
         p.auditor.recall(lid)
 

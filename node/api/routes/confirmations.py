@@ -22,7 +22,7 @@ from node.api.errors import BadRequest, Forbidden, NotFound
 from node.api.models import Shape, error_responses
 from node.api.reader import LedgerReader
 from node.api.tag_index import TagIndex
-from node.genesis import BANK_CONFIRMATION_ADDRESS
+from node.genesis import BANK_CONFIRMATION_ADDRESS, CALENDAR_ADDRESS
 from sdk.contracts import Contract
 from sdk.domains.confirmations import (
     LetterParty,
@@ -36,6 +36,7 @@ from sdk.errors import DomainError
 router = APIRouter(prefix="/v1/confirmations", tags=["confirmations"])
 
 _CONFIRMATION = Contract("BankConfirmation")
+_CALENDAR = Contract("Calendar")
 _CREATED_TOPIC = _CONFIRMATION.event_topic("LetterCreated")
 _RESPONSES = error_responses(401, 403, 404, 422)
 MAX_LETTERS: int = 1000
@@ -75,6 +76,10 @@ class LetterPublic(Shape):
     due_date: str | None = Field(description="10th working day after the bank's receipt (China time)")
     deadline: int = Field(
         description="unix seconds at which an unanswered letter is overdue; 0 before acceptance"
+    )
+    due_date_provisional: bool = Field(
+        description="the due date lies beyond the last date whose official holiday notice is on chain: it "
+        "counts weekdays only there and moves if that notice lists a holiday before it"
     )
     reply_hash: str | None
     replied_at: int
@@ -139,6 +144,7 @@ def get_letter_state(reader: LedgerReader, letter_id: bytes, as_of: int) -> Lett
         due_day=int(view("due_day_of", letter_id)),
         deadline=int(view("deadline_of", letter_id)),
         as_of=as_of,
+        covered_through=int(reader.read(_CALENDAR, CALENDAR_ADDRESS, "covered_through")),
     )
 
 

@@ -90,6 +90,9 @@ class LetterState:
     replied_late: bool
     received_at: int
     closed_at: int
+    # The due date lies beyond the last date whose official holiday notice is on chain: it counts weekdays
+    # only there and moves if the notice entered later lists a holiday before it.
+    due_date_provisional: bool = False
 
     @property
     def is_overdue(self) -> bool:
@@ -130,9 +133,17 @@ class LetterState:
 
 
 def letter_state_from_row(
-    letter_id: bytes, row: Mapping[str, Any], *, status: int, due_day: int, deadline: int, as_of: int
+    letter_id: bytes,
+    row: Mapping[str, Any],
+    *,
+    status: int,
+    due_day: int,
+    deadline: int,
+    as_of: int,
+    covered_through: int | None = None,
 ) -> LetterState:
-    """Build a LetterState from ``get_letter`` output plus ``status_at``/``due_day_of``/``deadline_of``.
+    """Build a LetterState from ``get_letter`` output plus ``status_at``/``due_day_of``/``deadline_of`` and
+    the Calendar's ``covered_through`` (the due date is provisional beyond it; unknown: not flagged).
 
     Raises DomainError (``no_such_letter``) when the row is empty (status 0).
     """
@@ -167,6 +178,7 @@ def letter_state_from_row(
         replied_late=bool(row["replied_late"]),
         received_at=int(row["received_at"]),
         closed_at=int(row["closed_at"]),
+        due_date_provisional=bool(due_day and covered_through is not None and due_day > covered_through),
     )
 
 
@@ -202,6 +214,7 @@ def letter_state_from_json(data: Mapping[str, Any]) -> LetterState:
             replied_late=bool(data["replied_late"]),
             received_at=int(data["received_at"]),
             closed_at=int(data["closed_at"]),
+            due_date_provisional=bool(data.get("due_date_provisional", False)),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ClientError("the node's letter is malformed", code="bad_response") from exc
