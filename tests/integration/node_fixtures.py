@@ -20,6 +20,8 @@ from typing import Any
 
 import pytest
 import uvicorn
+from eth_abi.abi import encode as abi_encode
+from eth_utils.abi import function_signature_to_4byte_selector
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -34,6 +36,7 @@ from node.runtime import Node, make_engine
 from node.storage import StateNodeStore, Store
 from sdk.crypto import PrivateKey
 from sdk.signer import Signer
+from sdk.types import Transaction
 
 
 @dataclass
@@ -265,3 +268,41 @@ def day_per_block_node(tmp_path: Path) -> Iterator[RunningNode]:
         stop.set()
         thread.join(timeout=10)
         stop_node(node)
+
+
+# --- a one-validator network's files and its Node, driven block by block by the test ---------------------
+IS_ACTIVE = function_signature_to_4byte_selector("is_active_account(address)")
+
+
+@pytest.fixture()
+def network(tmp_path: Path) -> Path:
+    """The files of a one-validator network (chain 77) under ``tmp_path / "net"``."""
+    init_network(tmp_path / "net", validators=1, chain_id=77)
+    return tmp_path / "net"
+
+
+@pytest.fixture()
+def node(network: Path) -> Iterator[Node]:
+    """The network's node, opened but not started: the test commits blocks (``SoloProducer``)."""
+    n = Node(NodeConfig.load(network / "nodes" / "node-0.json"))
+    yield n
+    n.stop()
+
+
+def member_key(network: Path, index: int = 0) -> PrivateKey:
+    """The account key of the network's ``index``-th demo organisation."""
+    orgs = json.loads((network / "orgs.json").read_text(encoding="utf-8"))
+    return PrivateKey.from_pem((network / orgs[index]["key"]).read_bytes())
+
+
+def make_tx(node: Node, key: PrivateKey, **overrides: object) -> Transaction:
+    """A real SM2 transaction from ``key``: a Governance ``is_active_account`` call (fields overridable)."""
+    fields: dict[str, object] = {
+        "chain_id": node.chain.chain_id,
+        "to": node.genesis.governance_address,
+        "data": IS_ACTIVE + abi_encode(["address"], [key.public_key.address]),
+        "gas_limit": 200_000,
+        "expiry_height": node.ledger.height + 10,
+    }
+    fields.update(overrides)
+    return Transaction.create(key, **fields)  # type: ignore[arg-type]

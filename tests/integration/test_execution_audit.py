@@ -6,57 +6,31 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from eth_abi.abi import encode
-from eth_utils.abi import function_signature_to_4byte_selector
+from node_fixtures import make_tx, member_key
 
 from node.config import ConfigError, NodeConfig
-from node.demo_network import init_network
 from node.execution import ExecutionResult, NativeExecutionEngine
 from node.ledger.audit import ExecutionAuditor
 from node.runtime import Node, RuntimeCollector, SoloProducer
 from sdk.crypto import PrivateKey
-from sdk.types import Transaction
 
-IS_ACTIVE = function_signature_to_4byte_selector("is_active_account(address)")
-
-
-@pytest.fixture()
-def network(tmp_path: Path) -> Path:
-    init_network(tmp_path / "net", validators=1, chain_id=77)
-    return tmp_path / "net"
-
-
-@pytest.fixture()
-def node(network: Path) -> Iterator[Node]:
-    n = Node(NodeConfig.load(network / "nodes" / "node-0.json"))
-    assert isinstance(n.engine, NativeExecutionEngine)
-    yield n
-    n.stop()
+pytest_plugins = ["node_fixtures"]
 
 
 def member_keys(network: Path) -> list[PrivateKey]:
     orgs = json.loads((network / "orgs.json").read_text(encoding="utf-8"))
-    return [PrivateKey.from_pem((network / org["key"]).read_bytes()) for org in orgs]
+    return [member_key(network, i) for i in range(len(orgs))]
 
 
 def commit_block_of_calls(node: Node, keys: list[PrivateKey]) -> None:
     """Admit one view-call transaction per key (real SM2 transactions) and commit them in one block."""
     assert node.key is not None
     for key in keys:
-        tx = Transaction.create(
-            key,
-            chain_id=node.chain.chain_id,
-            to=node.genesis.governance_address,
-            data=IS_ACTIVE + encode(["address"], [key.public_key.address]),
-            gas_limit=200_000,
-            expiry_height=node.ledger.height + 10,
-        )
-        node.ledger.admit_transaction(tx.encode())
+        node.ledger.admit_transaction(make_tx(node, key).encode())
     SoloProducer(node.ledger, node.key).produce_once()
 
 
@@ -68,6 +42,7 @@ def metric(node: Node, name: str) -> dict[tuple[str, ...], float]:
 
 
 def test_sampled_blocks_agree_on_py_evm(node: Node, network: Path) -> None:
+    assert isinstance(node.engine, NativeExecutionEngine)
     auditor = ExecutionAuditor(node.ledger, every=2)
     node.auditor = auditor
     auditor.start()

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from eth_abi.abi import encode
 from eth_utils.abi import function_signature_to_4byte_selector
+from node_fixtures import IS_ACTIVE, make_tx, member_key
 
 from node.config import NodeConfig
 from node.demo_network import init_network
@@ -17,37 +18,7 @@ from sdk.crypto import PrivateKey
 from sdk.errors import InvalidBlock, InvalidTransaction, StorageError
 from sdk.types import Block, CommitCertificate, Seal, Transaction, commit_preimage
 
-IS_ACTIVE = function_signature_to_4byte_selector("is_active_account(address)")
-
-
-@pytest.fixture()
-def network(tmp_path: Path) -> Path:
-    init_network(tmp_path / "net", validators=1, chain_id=77)
-    return tmp_path / "net"
-
-
-@pytest.fixture()
-def node(network: Path) -> Node:
-    n = Node(NodeConfig.load(network / "nodes" / "node-0.json"))
-    yield n
-    n.stop()
-
-
-def member_key(network: Path, index: int = 0) -> PrivateKey:
-    orgs = json.loads((network / "orgs.json").read_text())
-    return PrivateKey.from_pem((network / orgs[index]["key"]).read_bytes())
-
-
-def make_tx(node: Node, key: PrivateKey, **overrides: object) -> Transaction:
-    fields: dict[str, object] = {
-        "chain_id": node.chain.chain_id,
-        "to": node.genesis.governance_address,
-        "data": IS_ACTIVE + encode(["address"], [key.public_key.address]),
-        "gas_limit": 200_000,
-        "expiry_height": node.ledger.height + 10,
-    }
-    fields.update(overrides)
-    return Transaction.create(key, **fields)  # type: ignore[arg-type]
+pytest_plugins = ["node_fixtures"]
 
 
 def producer(node: Node) -> SoloProducer:
