@@ -1,5 +1,5 @@
 """CLI commands for members who do not write Python: `xinlian letters list`, `xinlian calendar show|propose`,
-`xinlian proposal show|vote` and `xinlian drug export`.
+`xinlian proposal show|vote`, `xinlian licence list` and `xinlian drug export`.
 
 Each reads or writes as the member whose PKCS#8 PEM key ``--key`` names (password from ``--password-env``,
 else a prompt on a terminal): the node answers only what that member's organisation may read
@@ -12,7 +12,7 @@ import csv
 import datetime as dt
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, Final
@@ -32,7 +32,7 @@ from sdk.cli_common import (
     show_rows,
     show_time,
 )
-from sdk.cli_domains import drug_app
+from sdk.cli_domains import drug_app, licence_app
 from sdk.client import Client
 from sdk.domains.calendar import (
     HOLIDAY,
@@ -140,19 +140,6 @@ def _letter_facts(letter: LetterState) -> dict[str, Any]:
     return facts
 
 
-def _letters_csv(facts: list[dict[str, Any]]) -> str:
-    """Letters as CSV: a header of the JSON keys, lists joined with spaces, null as an empty cell."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(LETTER_COLUMNS)
-    for row in facts:
-        cells = [row[key] for key in LETTER_COLUMNS]
-        writer.writerow(
-            [" ".join(map(str, c)) if isinstance(c, list) else "" if c is None else c for c in cells]
-        )
-    return out.getvalue()
-
-
 def _letter_line(facts: dict[str, Any]) -> str:
     parts = [facts["status"], f"base date {facts['base_date']}", f"items {len(facts['items'])}"]
     if facts["due_date"]:
@@ -209,7 +196,7 @@ def letters_list(
         outlook = _outlook(client)
     facts = [_letter_facts(letter) for letter in letters]
     if as_csv:
-        typer.echo(_letters_csv(facts), nl=False)
+        typer.echo(_csv(LETTER_COLUMNS, facts), nl=False)
         return
     if as_json:
         emit_json(
@@ -449,6 +436,95 @@ def proposal_vote(
         emit_json(facts)
     else:
         show_rows(f"voted for proposal {proposal_id}", _proposal_rows(facts))
+
+
+# --- licence list -----------------------------------------------------------------------------------------
+LICENCE_COLUMNS: Final = (
+    "identifier",
+    "status",
+    "id_hash",
+    "type_id",
+    "issuer",
+    "issuer_org",
+    "valid_from",
+    "valid_until",
+    "jurisdiction",
+    "issued_height",
+    "tx_hash",
+    "holder_commitment",
+    "document_hash",
+    "previous",
+    "next",
+    "annotations",
+    "uses",
+)
+
+
+def _licence_facts(issued: Any) -> dict[str, Any]:
+    record = issued.record
+    zero = bytes(32)
+    return {
+        "identifier": issued.identifier,
+        "status": record.status.name,
+        "id_hash": record.id_hash,
+        "type_id": record.type_id,
+        "issuer": record.issuer,
+        "issuer_org": record.issuer_org,
+        "valid_from": _time(record.valid_from),
+        "valid_until": _time(record.valid_until),
+        "jurisdiction": record.jurisdiction,
+        "issued_height": issued.issued_height,
+        "tx_hash": issued.tx_hash,
+        "holder_commitment": record.holder_commitment,
+        "document_hash": record.document_hash,
+        "previous": record.previous if record.previous != zero else None,
+        "next": record.next if record.next != zero else None,
+        "annotations": record.annotations,
+        "uses": record.uses,
+    }
+
+
+def _csv(columns: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> str:
+    """Rows as CSV: a header of ``columns``; bytes as 0x-hex, lists joined with spaces, null empty."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([_cell(row[key]) for key in columns])
+    return out.getvalue()
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return "0x" + value.hex()
+    if isinstance(value, list):
+        return " ".join(map(str, value))
+    return "" if value is None else value
+
+
+@licence_app.command("list")
+def licence_list(
+    key: KeyOption,
+    password_env: PasswordEnvOption = DEFAULT_PASSWORD_ENV,
+    url: UrlOption = DEFAULT_NODE_URL,
+    ca: CaOption = None,
+    as_json: JsonOption = False,
+    as_csv: Annotated[bool, typer.Option("--csv", help="Print the licences as CSV (one row each).")] = False,
+) -> None:
+    """List every licence your account issued or renewed, with its status now."""
+    from sdk.domains.licences import Licences
+
+    if as_json and as_csv:
+        raise UsageError("choose one of --json and --csv")
+    with _member(url, ca, key, password_env) as (client, signer):
+        facts = [_licence_facts(issued) for issued in Licences(client, signer).issued()]
+    if as_csv:
+        typer.echo(_csv(LICENCE_COLUMNS, facts), nl=False)
+    elif as_json:
+        emit_json({"count": len(facts), "licences": facts})
+    else:
+        rows = [(f["identifier"], f"{f['status']}, issued at height {f['issued_height']}") for f in facts]
+        show_rows(f"{len(facts)} licence(s) issued", rows or [("none", "no licence issued by this account")])
 
 
 # --- drug export ------------------------------------------------------------------------------------------

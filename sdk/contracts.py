@@ -189,6 +189,30 @@ class Contract:
             ) from exc
         return function_abi_to_4byte_selector(entry) + encoded  # type: ignore[arg-type]
 
+    def decode_call(self, data: bytes) -> tuple[str, dict[str, Any]]:
+        """The function and named arguments of call data to this contract (``encode_call``'s inverse).
+
+        Raises EncodingError (code ``unknown_function`` for an unknown selector, ``bad_arguments`` for
+        arguments that do not decode).
+        """
+        selector = bytes(data[:4])
+        for overloads in self._functions.values():
+            for entry in overloads:
+                if function_abi_to_4byte_selector(entry) != selector:  # type: ignore[arg-type]
+                    continue
+                inputs = entry.get("inputs", [])
+                try:
+                    values = abi_decode(_types(inputs), bytes(data[4:]))
+                except (DecodingError, ValueError, OverflowError) as exc:
+                    raise EncodingError(
+                        f"call data of {self.name}.{entry['name']} does not decode", code="bad_arguments"
+                    ) from exc
+                args = {str(p["name"]): _to_python(p, v) for p, v in zip(inputs, values, strict=True)}
+                return str(entry["name"]), args
+        raise EncodingError(
+            f"call data names no function of {self.name}", code="unknown_function", selector=selector.hex()
+        )
+
     def read(self, call: Callable[[bytes, bytes], bytes], to: bytes, name: str, *args: Any) -> Any:
         """Run function ``name`` of the contract at ``to`` read-only through ``call(to, data)`` (a node
         client's or a ledger's) and return its decoded output.

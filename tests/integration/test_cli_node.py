@@ -225,3 +225,27 @@ def test_drug_check_json(world: World) -> None:
     status, out, _ = run(["drug", "check", code(998), "--url", world.url, "--json"])
     assert status == ExitCode.NOT_VERIFIED
     assert json.loads(out)["problems"] == ["not authentic: unknown code"]
+
+
+def test_an_issuer_lists_its_licences_as_json_and_csv(world: World, running_node: RunningNode) -> None:
+    import csv
+    import io
+
+    orgs = json.loads((running_node.data_dir / "orgs.json").read_text(encoding="utf-8"))
+    issuer_key = str(running_node.data_dir / next(o for o in orgs if "ISSUER" in o["roles"])["key"])
+    status, out, err = run(["licence", "list", "--key", issuer_key, "--url", world.url, "--json"])
+    assert status == ExitCode.OK, err
+    listed = {item["identifier"]: item for item in json.loads(out)["licences"]}
+    assert listed[world.valid]["status"] == "VALID" and listed[world.revoked]["status"] == "REVOKED"
+    assert listed[world.valid]["id_hash"] == world.valid_hash
+    assert re.fullmatch(ISO_SHANGHAI, listed[world.valid]["valid_from"])
+    status, out, _ = run(["licence", "list", "--key", issuer_key, "--url", world.url, "--csv"])
+    rows = {row["identifier"]: row for row in csv.DictReader(io.StringIO(out))}
+    assert rows[world.revoked]["status"] == "REVOKED" and rows[world.valid]["previous"] == ""
+    # Another organisation asking for this issuer's licences gets none: the node shows an issuer's records
+    # to its own organisation (and the type's authority) only.
+    issuer = running_node.member_with("ISSUER").signer
+    with Client(world.url) as client:
+        bank = Licences(client, running_node.member_with("BANK").signer)
+        assert bank.issued(by=issuer.address) == []
+        assert {x.identifier for x in Licences(client, issuer).issued()} >= {world.valid, world.revoked}

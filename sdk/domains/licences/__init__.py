@@ -45,7 +45,14 @@ from sdk.domains.licences.holder_keys import (
     new_holder_master_secret,
     validate_holder_master_secret,
 )
-from sdk.domains.licences.model import LicenceEvent, LicenceRecord, LicenceStatus, LicenceType, decode_history
+from sdk.domains.licences.model import (
+    IssuedLicence,
+    LicenceEvent,
+    LicenceRecord,
+    LicenceStatus,
+    LicenceType,
+    decode_history,
+)
 
 __all__ = [
     "CONSENT_TAG",
@@ -70,6 +77,7 @@ __all__ = [
     "HolderCredential",
     "HolderKeys",
     "IssueResult",
+    "IssuedLicence",
     "LicenceEvent",
     "LicenceRecord",
     "LicenceStatus",

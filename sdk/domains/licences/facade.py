@@ -29,7 +29,14 @@ from sdk.domains.licences.encoders import (
     validate_type_code,
 )
 from sdk.domains.licences.holder_keys import HolderKeys
-from sdk.domains.licences.model import LicenceEvent, LicenceRecord, LicenceStatus, LicenceType, decode_history
+from sdk.domains.licences.model import (
+    IssuedLicence,
+    LicenceEvent,
+    LicenceRecord,
+    LicenceStatus,
+    LicenceType,
+    decode_history,
+)
 from sdk.encoding import readable_repr
 from sdk.errors import ClientError, DomainError, EncodingError
 from sdk.identifiers import LicenceId, parse_licence_id
@@ -183,6 +190,29 @@ class Licences(ContractFacade):
         """
         id_hash = self._id_hash(licence)
         return decode_history(self.contract, self.client.logs(address=self.address, topics=[None, id_hash]))
+
+    def issued(self, by: bytes | None = None) -> list[IssuedLicence]:
+        """Every licence the account ``by`` (default: this facade's signer) issued or renewed, in chain order,
+        with its identifier (read from the issuing transaction) and its record now (member-signed reads: the
+        node answers the issuing organisation and the type's authority).
+
+        Raises ClientError (``no_signer`` without ``by`` and signer), the node's errors.
+        """
+        account = by if by is not None else self._require_signer().address
+        topic = self.contract.event_topic("LicenceIssued")
+        issuer = self.contract.encode_topic("LicenceIssued", "issuer", account)
+        out: list[IssuedLicence] = []
+        for entry in self.client.logs(address=self.address, topics=[topic, None, None, issuer]):
+            sent = self.client.transaction(entry.tx_hash).transaction
+            if sent is None:
+                raise ClientError("the node lacks a logged licence's transaction", code="bad_response")
+            function, args = self.contract.decode_call(sent.data)
+            identifier = str(args["identifier"] if function == "issue" else args["new_identifier"])
+            record = self.get(identifier)
+            if record is None:
+                raise ClientError("a logged licence has no record", code="bad_response")
+            out.append(IssuedLicence(identifier, entry.height, entry.tx_hash, record))
+        return out
 
     # --- writes -------------------------------------------------------------------------------------
     def _send(self, function: str, *args: Any) -> ReceiptResult:

@@ -63,6 +63,18 @@ class LicenceRecord:
 
 @readable_repr
 @dataclass(frozen=True, slots=True)
+class IssuedLicence:
+    """A licence an issuer issued: its identifier (from the issuing transaction), where it was issued and its
+    record now."""
+
+    identifier: str
+    issued_height: int
+    tx_hash: bytes
+    record: LicenceRecord
+
+
+@readable_repr
+@dataclass(frozen=True, slots=True)
 class LicenceEvent(LoggedEvent):
     """One step of a licence's history (LicenceIssued, LicenceSuspended, …) and where it was committed."""
 
