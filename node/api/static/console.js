@@ -356,7 +356,7 @@
     p.textContent = s.key ? t(s.key, s.params) : s.params.text;
     $("forget-button").hidden = !(state.key || state.keyText);
     $("who").hidden = !state.me;
-    $("roles").textContent = state.roles.length ? state.roles.map((r) => t("role." + r)).join("、") : t("role.none");
+    $("roles").textContent = state.roles.length ? state.roles.map((r) => t("role." + r)).join(t("role.separator")) : t("role.none");
   }
   function renderLive() {
     const p = $("live-status");
@@ -391,7 +391,7 @@
       el("div", { class: "head" },
         el("strong", { class: "status", textContent: has("status." + l.status) ? t("status." + l.status) : l.status }),
         arrived && extra === "inbox" ? el("span", { class: "badge", textContent: t("letter.arrived") }) : null,
-        l.replied_late ? el("span", { class: "badge late", textContent: t("letter.late") }) : null,
+        l.replied_late ? el("span", { class: "badge", "data-kind": "late", textContent: t("letter.late") }) : null,
         clock),
       el("div", { class: "id", title: l.letter_id, textContent: t("letter.id") + " " + short(l.letter_id) }),
       facts);

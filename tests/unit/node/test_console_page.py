@@ -1,0 +1,130 @@
+"""The member console's page code: its message table (console-i18n.js) has the same keys and placeholders in
+zh-CN and en, a message for every key the page uses, every key file error and every sign-in refusal the node
+can answer, no text outside it; and its pure helpers (console.js, run under Node.js) sort letters into the
+board and inbox as the letter states say, and read a DrugTrace Alert as the ABI encodes it."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from typing import Any
+
+import pytest
+from eth_abi import encode as abi_encode
+
+from sdk.domains.confirmations import LetterStatus
+from tests.unit.node.test_verify_page_i18n import CJK, ENGLISH, NODE, STATIC, _js_strings, _Texts
+
+HTML_ALLOWED = {"信链", "member-auth.js"}
+#: The refusals a signed request can meet at sign-in (node.api.errors) that the page names in its language.
+SIGN_IN_CODES = (
+    "not_a_member",
+    "stale_request",
+    "wrong_audience",
+    "unauthenticated",
+    "replayed_request",
+    "signer_busy",
+    "auth_throttled",
+)
+
+
+def _node(script: str, *args: str, stdin: str = "") -> Any:
+    if NODE is None:
+        pytest.skip("needs Node.js to run the console's code")
+    done = subprocess.run(
+        [NODE, "-e", script, *args], input=stdin, capture_output=True, text=True, timeout=60, check=True
+    )
+    return json.loads(done.stdout)
+
+
+@pytest.fixture(scope="module")
+def table() -> dict[str, dict[str, str]]:
+    script = "process.stdout.write(JSON.stringify(require(process.argv[1]).messages))"
+    messages: dict[str, dict[str, str]] = _node(script, str(STATIC / "console-i18n.js"))
+    return messages
+
+
+def test_both_languages_have_every_key_with_the_same_placeholders(table: dict[str, dict[str, str]]) -> None:
+    assert set(table) == {"zh-CN", "en"}
+    zh, en = table["zh-CN"], table["en"]
+    assert sorted(set(zh) ^ set(en)) == []
+    for key in zh:
+        assert zh[key].strip() and en[key].strip(), key
+        assert set(re.findall(r"\{(\w+)\}", zh[key])) == set(re.findall(r"\{(\w+)\}", en[key])), key
+        assert CJK.search(en[key]) is None or key == "lang.name", f"Chinese in the English {key}"
+
+
+def test_every_key_the_page_uses_exists(table: dict[str, dict[str, str]]) -> None:
+    html = (STATIC / "console.html").read_text(encoding="utf-8")
+    page = (STATIC / "console.js").read_text(encoding="utf-8")
+    auth = (STATIC / "member-auth.js").read_text(encoding="utf-8")
+    used = set(re.findall(r'data-i18n(?:-[a-z-]+)?="([^"]+)"', html))
+    prefixes = {key.split(".")[0] for key in table["en"]}
+    used |= {
+        m for m in re.findall(r'"([a-z]+\.[A-Za-z0-9_.]*[A-Za-z0-9_])"', page) if m.split(".")[0] in prefixes
+    }
+    roles = json.loads(re.search(r"const ROLES = (\[[^\]]*\]);", page)[1])  # type: ignore[index]
+    used |= {f"role.{r}" for r in roles}
+    used |= {f"status.{s.name}" for s in LetterStatus}
+    used |= {f"err.{kind}" for kind in re.findall(r'bad\("(\w+)"', auth)}
+    used |= {f"err.{code}" for code in SIGN_IN_CODES}
+    used |= {f"live.{s}" for s in ("off", "connecting", "live", "retrying")}
+    used |= {f"calendar.{s}" for s in ("ok", "ending", "ended")}
+    assert {"err.WrongPassword", "err.not_a_member", "status.OVERDUE", "board.overdue"} <= used
+    for lang in table:
+        assert sorted(used - set(table[lang])) == [], lang
+    assert "{code}" in table["en"]["err.unknown"]  # an unknown refusal is shown with its code
+
+
+def test_no_user_visible_text_outside_the_table() -> None:
+    parser = _Texts()
+    parser.feed((STATIC / "console.html").read_text(encoding="utf-8"))
+    assert [text for text in parser.found if text not in HTML_ALLOWED] == []
+    literals = _js_strings((STATIC / "console.js").read_text(encoding="utf-8"))
+    assert "xinlian.console.lang" in literals  # the scan sees the script's literals
+    assert [s for s in literals if (ENGLISH.search(s) or CJK.search(s)) and s != "use strict"] == []
+
+
+HELPERS = """
+const X = require(process.argv[1]);
+const c = JSON.parse(require("fs").readFileSync(0, "utf8"));
+const ids = (xs) => xs.map((l) => l.letter_id);
+const board = X.boardOf(c.letters, c.today), inbox = X.inboxOf(c.letters);
+process.stdout.write(JSON.stringify({
+  board: Object.fromEntries(Object.entries(board).map(([k, v]) => [k, ids(v)])),
+  inbox: Object.fromEntries(Object.entries(inbox).map(([k, v]) => [k, ids(v)])),
+  date: X.chinaDate(c.ts), time: X.chinaTime(c.ts), days: X.daysBetween("2026-12-30", "2027-01-02"),
+  alert: X.decodeAlert(c.alert),
+}));
+"""
+
+
+def test_board_inbox_dates_and_alerts() -> None:
+    def letter(lid: str, status: str, due: str | None = None, deadline: int = 0) -> dict[str, Any]:
+        return {"letter_id": lid, "status": status, "due_date": due, "deadline": deadline, "created_at": 1}
+
+    letters = [
+        letter("a", "AWAITING_CLIENT_AUTH"),
+        letter("s", "SENT"),
+        letter("late", "ACCEPTED", "2026-12-20", 300),
+        letter("today", "ACCEPTED", "2026-12-06", 200),
+        letter("o", "OVERDUE", "2026-12-01", 100),
+        letter("r", "REPLIED", "2026-12-01", 100),
+        letter("x", "RECALLED"),
+    ]
+    data = abi_encode(["uint8", "string"], [3, "recalled"])
+    code, actor = "0x" + "11" * 32, "0x" + "00" * 12 + "ab" * 20
+    alert = {"data": "0x" + data.hex(), "topics": ["0x" + "ee" * 32, code, actor]}
+    # 2026-12-05 16:30 UTC is 2026-12-06 00:30 in China
+    case = {"letters": letters, "today": "2026-12-06", "ts": 1796488200, "alert": alert}
+    out = _node(HELPERS, str(STATIC / "console.js"), stdin=json.dumps(case))
+    assert out["board"] == {
+        "overdue": ["o"],
+        "dueToday": ["today"],
+        "awaiting": ["late", "a", "s"],
+        "closed": ["r", "x"],
+    }
+    assert out["inbox"] == {"new": ["a", "s"], "open": ["o", "today", "late"], "closed": ["r", "x"]}
+    assert (out["date"], out["time"], out["days"]) == ("2026-12-06", "2026-12-06 00:30", 3)
+    assert out["alert"] == {"action": 3, "reason": "recalled", "actor": "0x" + "ab" * 20, "code": code}
