@@ -6,6 +6,7 @@ with a message in the console's language."""
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
 import time
 from collections.abc import Iterator
@@ -17,12 +18,14 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
 
-from node_fixtures import RunningNode
+from node_fixtures import RunningNode, start_node, stop_node
 from test_confirmations import _parties, _request
 
 from sdk.client import Client
 from sdk.crypto import PrivateKey
 from sdk.domains.confirmations import LetterStatus
+from sdk.domains.drugs import Drugs, KeyScheme
+from sdk.errors import DrugAlertError
 from tests.e2e.test_verify_page import Browser
 
 pytestmark = pytest.mark.e2e
@@ -170,3 +173,44 @@ def test_bank_sees_a_new_letter_live_and_the_auditor_sees_it_turn_overdue(
         refused = _sign_in(browser, stranger_key)
         assert refused == {"state": "error", "error": "not_a_member", "text": NOT_A_MEMBER_ZH}
         assert browser.evaluate("document.getElementById('who').hidden")
+
+
+@pytest.fixture
+def producing_node(tmp_path: Path) -> Iterator[RunningNode]:
+    node = start_node(tmp_path / "net")
+    try:
+        yield node
+    finally:
+        stop_node(node)
+
+
+def test_drug_regulator_sees_alerts_and_a_recall(
+    producing_node: RunningNode, browser: Browser, tmp_path: Path
+) -> None:
+    """A refused movement committed before sign-in is read back from the logs; a recall committed while the
+    page is open arrives through the subscription; both decoded as the contract logged them."""
+    node = producing_node
+    regulator_member, mah_member = node.member_with("DRUG_REGULATOR"), node.member_with("MAH")
+    key_file = tmp_path / "regulator.pem"
+    key_file.write_bytes(regulator_member.signer.private_key.to_pem())
+    unit = "8691234" + f"{1:013d}"
+    with Client(node.url) as client:
+        regulator, mah = Drugs(client, regulator_member.signer), Drugs(client, mah_member.signer)
+        regulator.assign_key_prefix(KeyScheme.NMPA, "869123", mah_member.uscc, "assignment")
+        mah.register_product("8691234", "Amoxicillin Capsules 0.25 g x 24", "国药准字H33020001")
+        mah.commission([unit], "B2025001", dt.date(2025, 3, 1), dt.date(2028, 2, 29))
+        with pytest.raises(DrugAlertError, match="already commissioned"):
+            mah.commission([unit], "B2025001", dt.date(2025, 3, 1), dt.date(2028, 2, 29))
+
+        _open(browser, f"{node.url}/console")
+        signed = _sign_in(browser, key_file)
+        assert signed["state"] == "signed-in", signed
+        alert = "document.querySelector('#alerts-list li.alert')?.dataset.reason || ''"
+        assert _wait(browser, alert, "the earlier alert") == "already commissioned"
+        _wait(browser, "document.getElementById('live-status').dataset.state === 'live'", "the live stream")
+        mah.recall("8691234", "B2025001", "dissolution out of specification")
+        hold = "document.querySelector(\"#holds-list li[data-batch='B2025001']\")?.dataset.recalled || ''"
+        assert _wait(browser, hold, "the recall") == "1"
+        text = browser.evaluate("document.getElementById('holds-list').textContent")
+        assert "已召回" in text and "dissolution out of specification" in text
+        assert browser.evaluate("window.__notReloaded === true"), "the page was reloaded"

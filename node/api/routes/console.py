@@ -40,6 +40,9 @@ LETTER_EVENTS: Final = (
     "LetterRecalled",
 )
 
+#: The drug events a drug regulator's view shows (DrugTrace.vy): refused movements, recalls and freezes.
+DRUG_EVENTS: Final = ("Alert", "BatchHoldSet")
+
 
 @cache
 def console_config() -> dict[str, Any]:
@@ -52,7 +55,7 @@ def console_config() -> dict[str, Any]:
         },
         "drugs": {
             "address": "0x" + DRUG_TRACE_ADDRESS.hex(),
-            "topics": {"Alert": "0x" + drugs.event_topic("Alert").hex()},
+            "topics": {name: "0x" + drugs.event_topic(name).hex() for name in DRUG_EVENTS},
         },
     }
 

@@ -61,18 +61,33 @@
     if (data.length) { try { ev.data = JSON.parse(data.join("\n")); } catch (_) { ev.data = null; } }
     return ev;
   }
-  /** DrugTrace's Alert(code indexed, actor indexed, action uint8, reason String[32]) from a log's data. */
-  function decodeAlert(log) {
-    const hex = (log.data || "0x").replace(/^0x/, "");
+  /** ABI-decode the non-indexed fields of a log's data: uint, bool, address and string types. */
+  function abiDecode(types, data) {
+    const hex = (data || "0x").replace(/^0x/, "");
     const word = (i) => hex.slice(64 * i, 64 * i + 64);
-    const action = parseInt(word(0), 16);
-    const offset = parseInt(word(1), 16) / 32;
-    const length = parseInt(word(offset), 16);
-    const raw = hex.slice(64 * (offset + 1), 64 * (offset + 1) + 2 * length);
-    const reason = new TextDecoder().decode(Uint8Array.from(raw.match(/../g) || [], (b) => parseInt(b, 16)));
+    return types.map((type, i) => {
+      const w = word(i);
+      if (type === "bool") return BigInt("0x" + w) !== 0n;
+      if (type === "address") return "0x" + w.slice(24);
+      if (type !== "string") return Number(BigInt("0x" + w));
+      const at = Number(BigInt("0x" + w)) / 32;
+      const length = Number(BigInt("0x" + word(at)));
+      const raw = hex.slice(64 * (at + 1), 64 * (at + 1) + 2 * length);
+      return new TextDecoder().decode(Uint8Array.from(raw.match(/../g) || [], (b) => parseInt(b, 16)));
+    });
+  }
+  /** DrugTrace's Alert(code indexed, actor indexed, action uint8, reason String[32]). */
+  function decodeAlert(log) {
+    const [action, reason] = abiDecode(["uint8", "string"], log.data);
     return { action, reason, actor: "0x" + (log.topics[2] || "").slice(-40), code: log.topics[1] || "" };
   }
-  const helpers = { boardOf, inboxOf, chinaDate, chinaTime, daysBetween, parseSse, decodeAlert };
+  /** DrugTrace's BatchHoldSet(lot indexed, product indexed, batch_no, recalled, regulator_freeze, mah_hold,
+   * reason, by): a batch's recall and freeze flags as set. */
+  function decodeHold(log) {
+    const [batch, recalled, frozen, held, reason, by] = abiDecode(["string", "bool", "bool", "bool", "string", "address"], log.data);
+    return { batch, recalled, frozen, held, reason, by, lot: log.topics[1] || "" };
+  }
+  const helpers = { boardOf, inboxOf, chinaDate, chinaTime, daysBetween, parseSse, abiDecode, decodeAlert, decodeHold };
   root.XinlianConsole = helpers;
   if (typeof module !== "undefined" && module.exports) module.exports = helpers;
   if (typeof document === "undefined") return; // loaded by a test: helpers only
@@ -99,7 +114,7 @@
   const state = {
     key: null, keyText: null, keyName: "", chain: null, me: null, roles: [], config: null, clockOffset: 0,
     signin: { state: "idle", key: "signin.idle", params: {}, error: "" },
-    live: { state: "off", height: "" }, calendar: null, data: {}, errors: {}, arrived: new Set(), alerts: [],
+    live: { state: "off", height: "" }, calendar: null, data: {}, errors: {}, arrived: new Set(), drugs: { alerts: [], holds: [], seen: new Set() },
     session: 0, streamGen: 0, streamAbort: null,
   };
 
@@ -177,6 +192,7 @@
       renderViews();
       refreshCalendar();
       refreshAll();
+      if (state.roles.includes("DRUG_REGULATOR")) loadDrugHistory();
       startStream();
     } catch (e) {
       state.key = null;
@@ -190,7 +206,7 @@
     state.session++;
     state.streamGen++;
     if (state.streamAbort) state.streamAbort.abort();
-    state.key = null; state.me = null; state.roles = []; state.data = {}; state.errors = {}; state.alerts = [];
+    state.key = null; state.me = null; state.roles = []; state.data = {}; state.errors = {}; state.drugs = { alerts: [], holds: [], seen: new Set() };
     state.arrived = new Set(); state.live = { state: "off", height: "" };
     if (announce) {
       state.keyText = null;
@@ -313,15 +329,50 @@
     const log = ev.data;
     const topics = state.config.letters.topics;
     if (log.address.toLowerCase() === state.config.letters.address.toLowerCase()) {
-      if (log.topics[0] === topics.LetterCreated || log.topics[0] === topics.LetterAuthorised) {
-        state.arrived.add("0x" + log.data.replace(/^0x/, "").slice(0, 64)); // letter_id: the first data word
-      }
+      // letter_id: LetterCreated's first data word (its topics are the parties' tags); LetterAuthorised's topic 1
+      if (log.topics[0] === topics.LetterCreated) state.arrived.add("0x" + log.data.replace(/^0x/, "").slice(0, 64));
+      if (log.topics[0] === topics.LetterAuthorised) state.arrived.add(log.topics[1]);
       scheduleRefresh(150);
-    } else if (log.topics[0] === state.config.drugs.topics.Alert) {
-      state.alerts.unshift({ ...decodeAlert(log), height: log.height, tx: log.tx_hash });
-      state.alerts.length = Math.min(state.alerts.length, 200);
+    } else {
+      addDrugEvent(log);
       renderAlerts();
     }
+  }
+  /** Record a DrugTrace Alert or BatchHoldSet log once (the history read and the stream may overlap). */
+  function addDrugEvent(log) {
+    const id = `${log.height}.${log.tx_index}.${log.log_index}`;
+    if (state.drugs.seen.has(id)) return;
+    state.drugs.seen.add(id);
+    const topics = state.config.drugs.topics;
+    const where = { height: log.height, tx: log.tx_hash };
+    if (log.topics[0] === topics.Alert) state.drugs.alerts.unshift({ ...decodeAlert(log), ...where });
+    else if (log.topics[0] === topics.BatchHoldSet) state.drugs.holds.unshift({ ...decodeHold(log), ...where });
+    state.drugs.alerts.length = Math.min(state.drugs.alerts.length, 200);
+    state.drugs.holds.length = Math.min(state.drugs.holds.length, 200);
+  }
+  /** The drug events of the last MAX_LOG_BLOCK_RANGE blocks (what the node lets this member read). */
+  async function loadDrugHistory() {
+    const session = state.session;
+    try {
+      const chain = await getPublic("/v1/chain");
+      const d = state.config.drugs;
+      const base = `/v1/logs?address=${d.address}&topic0=${d.topics.Alert}&topic0=${d.topics.BatchHoldSet}` +
+        `&from_height=${Math.max(0, chain.head.height - 9999)}&limit=200`;
+      let page = await getSigned(base);
+      const logs = [...page.logs];
+      for (let n = 0; page.next_cursor && n < 10; n++) {
+        page = await getSigned(base + "&cursor=" + encodeURIComponent(page.next_cursor));
+        logs.push(...page.logs);
+      }
+      if (session !== state.session) return;
+      for (const log of logs) addDrugEvent(log);
+      delete state.errors.alerts;
+    } catch (e) {
+      if (session !== state.session) return;
+      state.errors.alerts = e;
+    }
+    state.data.alerts = true;
+    renderViews();
   }
   function setLive(st, params) {
     state.live.state = st;
@@ -416,7 +467,7 @@
     renderCalendar();
     for (const [view, role] of Object.entries(VIEWS)) {
       $(view).hidden = !(state.key && state.roles.includes(role));
-      if (!$(view).hidden && view !== "alerts") renderViewState(view);
+      if (!$(view).hidden) renderViewState(view);
     }
     const board = state.data.board;
     if (board) {
@@ -446,15 +497,25 @@
     renderAlerts();
   }
   function renderAlerts() {
-    const section = $("alerts");
-    section.dataset.state = state.key ? "loaded" : "";
-    const ul = $("alerts-list");
-    ul.textContent = "";
-    if (!state.alerts.length) ul.append(el("li", { class: "empty", textContent: t("board.empty") }));
-    for (const a of state.alerts) {
-      ul.append(el("li", { class: "alert", "data-tx": a.tx },
+    const alerts = $("alerts-list");
+    alerts.textContent = "";
+    if (!state.drugs.alerts.length) alerts.append(el("li", { class: "empty", textContent: t("board.empty") }));
+    for (const a of state.drugs.alerts) {
+      alerts.append(el("li", { class: "alert", "data-tx": a.tx, "data-reason": a.reason },
         el("strong", { textContent: a.reason }),
-        el("span", { textContent: " " + t("alerts.item", { height: a.height, tx: short(a.tx) }) })));
+        el("div", { class: "id", textContent: t("alerts.item", { height: a.height, tx: short(a.tx) }) })));
+    }
+    const holds = $("holds-list");
+    holds.textContent = "";
+    if (!state.drugs.holds.length) holds.append(el("li", { class: "empty", textContent: t("board.empty") }));
+    for (const h of state.drugs.holds) {
+      const flags = [h.recalled && t("hold.recalled"), h.frozen && t("hold.frozen"), h.held && t("hold.held")].filter(Boolean);
+      holds.append(el("li", { class: "alert", "data-batch": h.batch, "data-recalled": h.recalled ? "1" : "", "data-tx": h.tx },
+        el("div", { class: "head" },
+          el("strong", { textContent: t("hold.batch", { batch: h.batch }) }),
+          el("span", { class: "clock", textContent: flags.length ? flags.join(t("role.separator")) : t("hold.cleared") })),
+        h.reason ? el("div", { textContent: h.reason }) : null,
+        el("div", { class: "id", textContent: t("alerts.item", { height: h.height, tx: short(h.tx) }) })));
     }
   }
 

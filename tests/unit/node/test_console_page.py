@@ -95,7 +95,7 @@ process.stdout.write(JSON.stringify({
   board: Object.fromEntries(Object.entries(board).map(([k, v]) => [k, ids(v)])),
   inbox: Object.fromEntries(Object.entries(inbox).map(([k, v]) => [k, ids(v)])),
   date: X.chinaDate(c.ts), time: X.chinaTime(c.ts), days: X.daysBetween("2026-12-30", "2027-01-02"),
-  alert: X.decodeAlert(c.alert),
+  alert: X.decodeAlert(c.alert), hold: X.decodeHold(c.hold),
 }));
 """
 
@@ -117,7 +117,11 @@ def test_board_inbox_dates_and_alerts() -> None:
     code, actor = "0x" + "11" * 32, "0x" + "00" * 12 + "ab" * 20
     alert = {"data": "0x" + data.hex(), "topics": ["0x" + "ee" * 32, code, actor]}
     # 2026-12-05 16:30 UTC is 2026-12-06 00:30 in China
-    case = {"letters": letters, "today": "2026-12-06", "ts": 1796488200, "alert": alert}
+    hold_types = ["string", "bool", "bool", "bool", "string", "address"]
+    by = "0x" + "cd" * 20
+    hold_data = abi_encode(hold_types, ["B2025001", True, False, True, "溶出度不合格 dissolution", by])
+    hold = {"data": "0x" + hold_data.hex(), "topics": ["0x" + "ff" * 32, code, "0x" + "22" * 32]}
+    case = {"letters": letters, "today": "2026-12-06", "ts": 1796488200, "alert": alert, "hold": hold}
     out = _node(HELPERS, str(STATIC / "console.js"), stdin=json.dumps(case))
     assert out["board"] == {
         "overdue": ["o"],
@@ -128,3 +132,12 @@ def test_board_inbox_dates_and_alerts() -> None:
     assert out["inbox"] == {"new": ["a", "s"], "open": ["o", "today", "late"], "closed": ["r", "x"]}
     assert (out["date"], out["time"], out["days"]) == ("2026-12-06", "2026-12-06 00:30", 3)
     assert out["alert"] == {"action": 3, "reason": "recalled", "actor": "0x" + "ab" * 20, "code": code}
+    assert out["hold"] == {
+        "batch": "B2025001",
+        "recalled": True,
+        "frozen": False,
+        "held": True,
+        "reason": "溶出度不合格 dissolution",
+        "by": by,
+        "lot": code,
+    }
