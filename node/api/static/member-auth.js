@@ -5,8 +5,9 @@
  * Each request is signed afresh: SM2 over RLP([tag, chain id, audience, METHOD, path?query, time ms, nonce,
  * SM3(body)]) with Z_A of the default user ID, r‖s as 128 hex digits. SM3 and the curve's point
  * multiplication come from sm-crypto.js (bundled); the signing nonce k and the request nonce are drawn from
- * crypto.getRandomValues. Throws KeyFileError {kind, message} for a key file it cannot use. Works in Node too
- * (tests load it into a vm with sm-crypto.js). */
+ * crypto.getRandomValues. signTransaction builds a signed transaction exactly as sdk/types.py Transaction.
+ * Throws KeyFileError {kind, message} for a key file it cannot use. Works in Node too (tests load it into a
+ * vm with sm-crypto.js). */
 "use strict";
 (function (root) {
   const SM = root.sm2 ? { sm2: root.sm2, sm3: root.sm3 } : { sm2: require("sm-crypto").sm2, sm3: require("sm-crypto").sm3 };
@@ -139,6 +140,20 @@
       "X-Xinlian-Audience": audience,
       "X-Xinlian-Signature": toHex(sign(key, preimage)),
     };
+  }
+
+  // --- transactions (sdk/types.py Transaction) -----------------------------------------------------------
+  const TX_TAG = utf8("xinlian/tx/1");
+  const TX_NONCE_BYTES = 16;
+  /** A signed transaction: RLP([chain id, nonce, expiry height, to, data, gas limit, public key, r‖s]), the
+   * signature over RLP([TX_TAG, …the first seven fields]); its hash is SM3 of that preimage. */
+  function signTransaction(key, { chainId, to, data, gasLimit, expiryHeight, nonce }) {
+    const n = nonce === undefined ? randomBytes(TX_NONCE_BYTES) : nonce;
+    if (n.length !== TX_NONCE_BYTES || to.length !== 20) throw new RangeError("a transaction needs a 16-byte nonce and a 20-byte address");
+    const fields = [chainId, n, expiryHeight, to, data, gasLimit, key.publicKey];
+    const preimage = rlp([TX_TAG, ...fields]);
+    const signature = sign(key, preimage);
+    return { raw: rlp([...fields, signature]), hash: sm3(preimage) };
   }
 
   // --- DER (just enough for PKCS#8, SEC1 and PBES2) -------------------------------------------------------
@@ -278,7 +293,7 @@
   }
   const isEncrypted = (text) => typeof text === "string" && text.includes("-----BEGIN ENCRYPTED PRIVATE KEY-----");
 
-  const api = { KeyFileError, loadKey, isEncrypted, signQuery, queryPreimage, sign, verify, zA, rlp, sm3, sm4CbcDecrypt, toHex, fromHex, NONCE_BYTES };
+  const api = { KeyFileError, loadKey, isEncrypted, signQuery, queryPreimage, signTransaction, sign, verify, zA, rlp, sm3, sm4CbcDecrypt, toHex, fromHex, NONCE_BYTES };
   root.XinlianAuth = api;
   if (typeof module !== "undefined" && module.exports) module.exports = api;
 })(typeof globalThis !== "undefined" ? globalThis : this);

@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from sdk.auth import compute_query_preimage, verify_query
 from sdk.crypto import PrivateKey
 from sdk.errors import AuthenticationError
+from sdk.types import Transaction
 
 STATIC = Path(__file__).resolve().parents[3] / "node" / "api" / "static"
 NODE = shutil.which("node")
@@ -165,3 +166,70 @@ def test_key_files_load_to_the_same_key(tmp_path: Path) -> None:
         "KeyFormat",
         "KeyRange",
     ]
+
+
+TX_RUNNER = """
+const vm = require("vm"), fs = require("fs");
+vm.runInThisContext(fs.readFileSync(process.argv[2] + "/sm-crypto.js", "utf8"));
+vm.runInThisContext(fs.readFileSync(process.argv[2] + "/member-auth.js", "utf8"));
+const X = globalThis.XinlianAuth;
+const c = JSON.parse(fs.readFileSync(0, "utf8"));
+(async () => {
+  const key = await X.loadKey(c.key);
+  const out = c.txs.map((t) => {
+    const tx = X.signTransaction(key, { chainId: t.chain_id, to: X.fromHex(t.to), data: X.fromHex(t.data),
+      gasLimit: t.gas_limit, expiryHeight: t.expiry_height,
+      nonce: t.nonce ? X.fromHex(t.nonce) : undefined });
+    return { raw: X.toHex(tx.raw), hash: X.toHex(tx.hash) };
+  });
+  process.stdout.write(JSON.stringify(out));
+})();
+"""
+
+
+def test_transactions_decode_and_verify_as_sdk_transactions(tmp_path: Path) -> None:
+    key = PrivateKey.generate()
+    txs: list[dict[str, Any]] = [
+        {
+            "chain_id": 4242,
+            "to": "11" * 20,
+            "data": "0121" + "00" * 35 + "07",
+            "gas_limit": 2_000_000,
+            "expiry_height": 1_000_123,
+        },
+        {
+            "chain_id": 2**40,
+            "to": "00" * 20,
+            "data": "",
+            "gas_limit": 0,
+            "expiry_height": 0,
+            "nonce": "ab" * 16,
+        },
+        {"chain_id": 1, "to": "ff" * 20, "data": "ee" * 3000, "gas_limit": 2**53 - 1, "expiry_height": 5},
+    ]
+    script = tmp_path / "tx.js"
+    script.write_text(TX_RUNNER, encoding="utf-8")
+    assert NODE is not None
+    done = subprocess.run(
+        [NODE, str(script), str(STATIC)],
+        input=json.dumps({"key": key.to_pem().decode(), "txs": txs}),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    for t, out in zip(txs, json.loads(done.stdout), strict=True):
+        tx = Transaction.decode(bytes.fromhex(out["raw"]))
+        tx.verify_signature()
+        assert tx.encode().hex() == out["raw"]  # canonical
+        assert tx.tx_hash.hex() == out["hash"]
+        assert (tx.chain_id, tx.to.hex(), tx.data.hex(), tx.gas_limit, tx.expiry_height) == (
+            t["chain_id"],
+            t["to"],
+            t["data"],
+            t["gas_limit"],
+            t["expiry_height"],
+        )
+        assert tx.sender == key.address and len(tx.nonce) == 16
+        if "nonce" in t:
+            assert tx.nonce.hex() == t["nonce"]
