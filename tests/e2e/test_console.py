@@ -21,10 +21,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
 from node_fixtures import RunningNode, start_node, stop_node
 from test_confirmations import _parties, _request
 
+from node.demo_network import make_uscc
 from sdk.client import Client
 from sdk.crypto import PrivateKey
 from sdk.domains.confirmations import LetterStatus
 from sdk.domains.drugs import Drugs, KeyScheme
+from sdk.domains.governance import Governance
 from sdk.errors import DrugAlertError
 from tests.e2e.test_verify_page import Browser
 
@@ -96,7 +98,7 @@ def _sign_in(browser: Browser, key_file: Path, password: str = "") -> dict[str, 
 def _letter(browser: Browser, list_id: str, letter_id: bytes) -> str:
     """A JS expression: the status of the letter in list ``list_id``, or '' while it is not there."""
     selector = f"#{list_id} li[data-letter-id='0x{letter_id.hex()}']"
-    return f"(document.querySelector(\"{selector}\") || {{dataset: {{}}}}).dataset.status || ''"
+    return f"((document.querySelector(\"{selector}\") || {{dataset: {{}}}}).dataset.status || '')"
 
 
 def _forget(browser: Browser) -> None:
@@ -175,9 +177,10 @@ def test_bank_sees_a_new_letter_live_and_the_auditor_sees_it_turn_overdue(
         assert browser.evaluate("document.getElementById('who').hidden")
 
 
-@pytest.fixture
-def producing_node(tmp_path: Path) -> Iterator[RunningNode]:
-    node = start_node(tmp_path / "net")
+@pytest.fixture(scope="module")
+def producing_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningNode]:
+    """A node producing blocks as usual, whose committee is three members (a proposal needs two votes)."""
+    node = start_node(tmp_path_factory.mktemp("net"), committee_size=3)
     try:
         yield node
     finally:
@@ -214,3 +217,39 @@ def test_drug_regulator_sees_alerts_and_a_recall(
         text = browser.evaluate("document.getElementById('holds-list').textContent")
         assert "已召回" in text and "dissolution out of specification" in text
         assert browser.evaluate("window.__notReloaded === true"), "the page was reloaded"
+
+
+def test_committee_member_votes_on_a_proposal_in_the_console(
+    producing_node: RunningNode, browser: Browser, tmp_path: Path
+) -> None:
+    """A proposal made through the SDK waits for a second vote; a committee member signs in and votes in the
+    console (a transaction built and signed in the browser); the proposal executes. A member outside the
+    committee sees proposals read-only."""
+    node = producing_node
+    proposer, voter = node.members[0], node.members[1]
+    outsider = node.member_with("BANK")
+    uscc = make_uscc("310000", 40_000_001)
+    with Client(node.url) as client:
+        proposed = Governance(client, proposer.signer).register_organisation(uscc, "Console Vote Test Co.")
+        assert not proposed.executed
+        pid = proposed.proposal_id
+        for member, name in ((outsider, "outsider.pem"), (voter, "voter.pem")):
+            (tmp_path / name).write_bytes(member.signer.private_key.to_pem())
+
+        _open(browser, f"{node.url}/console")
+        assert _sign_in(browser, tmp_path / "outsider.pem")["state"] == "signed-in"
+        item = f"document.querySelector(\"#proposals-list li[data-proposal-id='{pid}']\")"
+        assert _wait(browser, f"{item}?.dataset.state || ''", "the open proposal") == "open"
+        assert browser.evaluate(f"{item}.querySelector('button.vote') === null"), "outsiders cannot vote"
+        _forget(browser)
+
+        assert _sign_in(browser, tmp_path / "voter.pem")["state"] == "signed-in"
+        _wait(browser, f"!!{item}?.querySelector('button.vote')", "the vote button")
+        assert "登记机构" in browser.evaluate(f"{item}.textContent")
+        browser.evaluate(f"{item}.querySelector('button.vote').click()")
+        state = _wait(
+            browser, f"{item}?.dataset.state === 'executed' && {item}.dataset.voted", "the execution"
+        )
+        assert state == "1"
+        assert Governance(client, proposer.signer).proposal(pid).executed  # type: ignore[union-attr]
+        assert httpx.get(f"{node.url}/v1/organisations/{uscc}").json()["registered"] is True

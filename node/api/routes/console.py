@@ -16,8 +16,10 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 
 from node.api.errors import NotFound
 from node.api.routes.verify_page import SECURITY_HEADERS, STATIC_DIR
-from node.genesis import BANK_CONFIRMATION_ADDRESS, DRUG_TRACE_ADDRESS
+from node.genesis import BANK_CONFIRMATION_ADDRESS, DRUG_TRACE_ADDRESS, GOVERNANCE_ADDRESS
 from sdk.contracts import Contract
+from sdk.domains.governance.encoders import Action
+from sdk.domains.governance.facade import GOVERNANCE_GAS_LIMIT
 
 router = APIRouter(tags=["pages"])
 
@@ -42,12 +44,15 @@ LETTER_EVENTS: Final = (
 
 #: The drug events a drug regulator's view shows (DrugTrace.vy): refused movements, recalls and freezes.
 DRUG_EVENTS: Final = ("Alert", "BatchHoldSet")
+#: The proposal events the governance view follows (Governance.vy).
+PROPOSAL_EVENTS: Final = ("ProposalCreated", "ProposalVoted", "ProposalExecuted")
 
 
 @cache
 def console_config() -> dict[str, Any]:
-    """The public constants the page needs: where the letters and drug alerts are logged, and as what."""
-    letters, drugs = Contract("BankConfirmation"), Contract("DrugTrace")
+    """The public constants the page needs: where letters, drug alerts and proposals are logged and as what,
+    the proposal actions' names, and what a vote calls (a vote is a transaction the page signs)."""
+    letters, drugs, governance = Contract("BankConfirmation"), Contract("DrugTrace"), Contract("Governance")
     return {
         "letters": {
             "address": "0x" + BANK_CONFIRMATION_ADDRESS.hex(),
@@ -56,6 +61,15 @@ def console_config() -> dict[str, Any]:
         "drugs": {
             "address": "0x" + DRUG_TRACE_ADDRESS.hex(),
             "topics": {name: "0x" + drugs.event_topic(name).hex() for name in DRUG_EVENTS},
+        },
+        "governance": {
+            "address": "0x" + GOVERNANCE_ADDRESS.hex(),
+            "topics": {name: "0x" + governance.event_topic(name).hex() for name in PROPOSAL_EVENTS},
+            "actions": {str(int(action)): action.name for action in Action},
+            "selectors": {
+                name: "0x" + governance.selector(name).hex() for name in ("vote", "is_committee_member")
+            },
+            "gas_limit": GOVERNANCE_GAS_LIMIT,
         },
     }
 

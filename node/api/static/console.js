@@ -33,11 +33,12 @@
     board.closed.sort((a, b) => b.created_at - a.created_at);
     return board;
   }
-  /** The bank's inbox: new (sent, not yet accepted), open (accepted or overdue), closed. */
+  /** The bank's inbox: new (sent, for the bank to accept), open (accepted or overdue; or still awaiting the
+   * audited company's authorisation, when the bank cannot act yet), closed. */
   function inboxOf(letters) {
     const inbox = { new: [], open: [], closed: [] };
     for (const l of letters) {
-      if (l.status === "SENT" || l.status === "AWAITING_CLIENT_AUTH") inbox.new.push(l);
+      if (l.status === "SENT") inbox.new.push(l);
       else if (CLOSED.has(l.status)) inbox.closed.push(l);
       else inbox.open.push(l);
     }
@@ -87,7 +88,33 @@
     const [batch, recalled, frozen, held, reason, by] = abiDecode(["string", "bool", "bool", "bool", "string", "address"], log.data);
     return { batch, recalled, frozen, held, reason, by, lot: log.topics[1] || "" };
   }
-  const helpers = { boardOf, inboxOf, chinaDate, chinaTime, daysBetween, parseSse, abiDecode, decodeAlert, decodeHold };
+  /** Proposals from Governance's ProposalCreated / ProposalVoted / ProposalExecuted logs (chain order), as of
+   * block ``head``: {id, action, proposer, expiry, votes, executed, voters, state: open|executed|expired},
+   * open ones first (oldest first), then the rest (newest first). */
+  function proposalsOf(logs, topics, head) {
+    const byId = new Map();
+    const idOf = (log) => BigInt(log.topics[1]).toString();
+    for (const log of logs) {
+      const kind = log.topics[0];
+      if (kind === topics.ProposalCreated) {
+        const [action, , expiry] = abiDecode(["uint8", "uint256", "uint256"], log.data);
+        byId.set(idOf(log), { id: idOf(log), action, proposer: "0x" + log.topics[2].slice(-40), expiry, votes: 0, executed: false, voters: [], height: log.height });
+        continue;
+      }
+      const p = byId.get(idOf(log));
+      if (!p) continue; // created before the blocks read
+      if (kind === topics.ProposalVoted) {
+        p.votes = abiDecode(["uint256"], log.data)[0];
+        p.voters.push("0x" + log.topics[2].slice(-40));
+      } else if (kind === topics.ProposalExecuted) p.executed = true;
+    }
+    const all = [...byId.values()];
+    for (const p of all) p.state = p.executed ? "executed" : p.expiry < head ? "expired" : "open";
+    const open = all.filter((p) => p.state === "open").sort((a, b) => Number(BigInt(a.id) - BigInt(b.id)));
+    const rest = all.filter((p) => p.state !== "open").sort((a, b) => Number(BigInt(b.id) - BigInt(a.id)));
+    return [...open, ...rest];
+  }
+  const helpers = { proposalsOf, boardOf, inboxOf, chinaDate, chinaTime, daysBetween, parseSse, abiDecode, decodeAlert, decodeHold };
   root.XinlianConsole = helpers;
   if (typeof module !== "undefined" && module.exports) module.exports = helpers;
   if (typeof document === "undefined") return; // loaded by a test: helpers only
@@ -98,7 +125,9 @@
   const $ = (id) => document.getElementById(id);
   const LANG_KEY = "xinlian.console.lang";
   const ROLES = ["AUDITOR", "BANK", "AUDIT_ACCREDITOR", "DRUG_REGULATOR", "ISSUER", "LICENCE_AUTHORITY"];
-  const VIEWS = { board: "AUDITOR", inbox: "BANK", overdue: "AUDIT_ACCREDITOR", alerts: "DRUG_REGULATOR" };
+  // Each view and the role it is for ("" = every member).
+  const VIEWS = { board: "AUDITOR", inbox: "BANK", overdue: "AUDIT_ACCREDITOR", alerts: "DRUG_REGULATOR", governance: "" };
+  const shows = (view) => !!state.key && (VIEWS[view] === "" || state.roles.includes(VIEWS[view]));
   const HEAD_REFRESH_MS = 3000;
 
   function initialLang() {
@@ -115,7 +144,7 @@
     key: null, keyText: null, keyName: "", chain: null, me: null, roles: [], config: null, clockOffset: 0,
     signin: { state: "idle", key: "signin.idle", params: {}, error: "" },
     live: { state: "off", height: "" }, calendar: null, data: {}, errors: {}, arrived: new Set(), drugs: { alerts: [], holds: [], seen: new Set() },
-    session: 0, streamGen: 0, streamAbort: null,
+    session: 0, streamGen: 0, streamAbort: null, committee: false, votes: {},
   };
 
   class ApiError extends Error {
@@ -128,12 +157,14 @@
   }
 
   // --- requests ------------------------------------------------------------------------------------------
-  function signedFetch(method, path, signal) {
+  function signedFetch(method, path, signal, body) {
+    const bytes = body === undefined ? new Uint8Array(0) : new TextEncoder().encode(body);
     const headers = X.signQuery(state.key, {
-      chainId: state.chain.chain_id, audience: state.chain.audience, method, pathAndQuery: path,
+      chainId: state.chain.chain_id, audience: state.chain.audience, method, pathAndQuery: path, body: bytes,
       timestampMs: Date.now() + state.clockOffset,
     });
-    return fetch(path, { method, headers, cache: "no-store", signal });
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    return fetch(path, { method, headers, cache: "no-store", signal, body: body === undefined ? undefined : bytes });
   }
   async function readJson(resp) {
     const body = await resp.json().catch(() => ({}));
@@ -188,6 +219,7 @@
       $("password-row").hidden = true;
       const held = await Promise.all(ROLES.map((r) => getPublic(`/v1/accounts/${state.me.address}/roles/${r}`).then((x) => x.has_role, () => false)));
       state.roles = ROLES.filter((_, i) => held[i]);
+      state.committee = await isCommitteeMember().catch(() => false);
       setSignin("signed-in", "signin.done", { address: state.me.address, uscc: state.me.uscc });
       renderViews();
       refreshCalendar();
@@ -206,7 +238,7 @@
     state.session++;
     state.streamGen++;
     if (state.streamAbort) state.streamAbort.abort();
-    state.key = null; state.me = null; state.roles = []; state.data = {}; state.errors = {}; state.drugs = { alerts: [], holds: [], seen: new Set() };
+    state.key = null; state.me = null; state.roles = []; state.committee = false; state.votes = {}; state.data = {}; state.errors = {}; state.drugs = { alerts: [], holds: [], seen: new Set() };
     state.arrived = new Set(); state.live = { state: "off", height: "" };
     if (announce) {
       state.keyText = null;
@@ -223,7 +255,58 @@
     board: () => listLetters("/v1/confirmations/as-auditor"),
     inbox: () => listLetters("/v1/confirmations/as-bank"),
     overdue: () => listLetters("/v1/confirmations/overdue"),
+    governance: loadProposals,
   };
+  /** Proposals of the last PROPOSAL_BLOCKS blocks (a proposal's default lifetime), from Governance's logs. */
+  const PROPOSAL_BLOCKS = 100000;
+  async function loadProposals() {
+    const chain = await getPublic("/v1/chain");
+    const g = state.config.governance;
+    const base = `/v1/logs?address=${g.address}&` + Object.values(g.topics).map((x) => "topic0=" + x).join("&") +
+      `&from_height=${Math.max(0, chain.head.height - PROPOSAL_BLOCKS + 1)}&limit=500`;
+    let page = await getSigned(base);
+    const logs = [...page.logs];
+    for (let n = 0; page.next_cursor && n < 20; n++) {
+      page = await getSigned(base + "&cursor=" + encodeURIComponent(page.next_cursor));
+      logs.push(...page.logs);
+    }
+    return { head: chain.head.height, proposals: proposalsOf(logs, g.topics, chain.head.height) };
+  }
+  /** Whether the signed-in account is a committee member (Governance.is_committee_member, a signed call). */
+  async function isCommitteeMember() {
+    const g = state.config.governance;
+    const body = JSON.stringify({ to: g.address, data: g.selectors.is_committee_member + state.me.address.slice(2).padStart(64, "0") });
+    const resp = await signedFetch("POST", "/v1/call", undefined, body);
+    const out = await readJson(resp);
+    return BigInt(out.result) !== 0n;
+  }
+  /** Vote for proposal ``id``: a transaction signed here, submitted, and waited for. */
+  async function vote(id) {
+    state.votes[id] = { state: "working" };
+    renderGovernance();
+    try {
+      const chain = await getPublic("/v1/chain");
+      const g = state.config.governance;
+      const tx = X.signTransaction(state.key, {
+        chainId: chain.chain_id, to: X.fromHex(g.address.slice(2)),
+        data: X.fromHex(g.selectors.vote.slice(2) + BigInt(id).toString(16).padStart(64, "0")),
+        gasLimit: g.gas_limit, expiryHeight: chain.head.height + chain.config.expiry_window,
+      });
+      await readJson(await fetch("/v1/transactions", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ raw: "0x" + X.toHex(tx.raw) }) }));
+      let done;
+      for (let n = 0; n < 6; n++) {
+        done = await getSigned(`/v1/transactions/0x${X.toHex(tx.hash)}?wait=10`);
+        if (done.status === "committed") break;
+      }
+      if (!done || done.status !== "committed") throw new ApiError("not_committed", done ? done.status : "");
+      if (done.receipt.status !== 1) throw new ApiError("reverted", done.receipt.revert_reason || "");
+      state.votes[id] = { state: "done" };
+    } catch (e) {
+      state.votes[id] = { state: "error", text: errorText(e) };
+    }
+    renderGovernance();
+    scheduleRefresh(0);
+  }
   let refreshing = null, again = false, timer = null, lastRefresh = 0;
   async function refreshAll() {
     if (refreshing) { again = true; return refreshing; }
@@ -233,7 +316,7 @@
         lastRefresh = Date.now();
         const session = state.session;
         for (const view of Object.keys(LOADERS)) {
-          if (!state.key || !state.roles.includes(VIEWS[view])) continue;
+          if (!shows(view)) continue;
           try {
             const data = await LOADERS[view]();
             if (session !== state.session) return;
@@ -269,7 +352,7 @@
   async function startStream() {
     const gen = ++state.streamGen;
     const c = state.config;
-    const watching = [];
+    const watching = [c.governance];
     if (state.roles.some((r) => ["AUDITOR", "BANK", "AUDIT_ACCREDITOR"].includes(r))) watching.push(c.letters);
     if (state.roles.includes("DRUG_REGULATOR")) watching.push(c.drugs);
     if (!watching.length) return;
@@ -328,7 +411,9 @@
     if (ev.event !== "log" || !ev.data) return;
     const log = ev.data;
     const topics = state.config.letters.topics;
-    if (log.address.toLowerCase() === state.config.letters.address.toLowerCase()) {
+    if (log.address.toLowerCase() === state.config.governance.address.toLowerCase()) {
+      scheduleRefresh(150);
+    } else if (log.address.toLowerCase() === state.config.letters.address.toLowerCase()) {
       // letter_id: LetterCreated's first data word (its topics are the parties' tags); LetterAuthorised's topic 1
       if (log.topics[0] === topics.LetterCreated) state.arrived.add("0x" + log.data.replace(/^0x/, "").slice(0, 64));
       if (log.topics[0] === topics.LetterAuthorised) state.arrived.add(log.topics[1]);
@@ -465,8 +550,8 @@
     renderSignin();
     renderLive();
     renderCalendar();
-    for (const [view, role] of Object.entries(VIEWS)) {
-      $(view).hidden = !(state.key && state.roles.includes(role));
+    for (const view of Object.keys(VIEWS)) {
+      $(view).hidden = !shows(view);
       if (!$(view).hidden) renderViewState(view);
     }
     const board = state.data.board;
@@ -495,6 +580,30 @@
     $("overdue-list").textContent = "";
     if (overdue) fill("overdue-list", overdue.letters, chinaDate(overdue.asOf));
     renderAlerts();
+    renderGovernance();
+  }
+  function renderGovernance() {
+    const ul = $("proposals-list");
+    ul.textContent = "";
+    $("committee-note").textContent = state.key ? t(state.committee ? "gov.committee" : "gov.readOnly") : "";
+    const data = state.data.governance;
+    if (!data) return;
+    if (!data.proposals.length) ul.append(el("li", { class: "empty", textContent: t("board.empty") }));
+    const me = state.me ? state.me.address.toLowerCase() : "";
+    for (const p of data.proposals) {
+      const actionName = state.config.governance.actions[String(p.action)] || String(p.action);
+      const voted = p.voters.some((v) => v.toLowerCase() === me);
+      const v = state.votes[p.id] || {};
+      const canVote = state.committee && p.state === "open" && !voted;
+      ul.append(el("li", { class: "proposal", "data-proposal-id": p.id, "data-state": p.state, "data-voted": voted ? "1" : "", "data-vote": v.state || "" },
+        el("div", { class: "head" },
+          el("strong", { textContent: t("gov.proposal", { id: p.id, action: has("action." + actionName) ? t("action." + actionName) : actionName }) }),
+          el("span", { class: "clock", textContent: t("gov.state." + p.state) })),
+        el("div", { textContent: t("gov.detail", { votes: p.votes, expiry: p.expiry, proposer: short(p.proposer) }) }),
+        voted ? el("div", { textContent: t("gov.voted") }) : null,
+        canVote ? el("button", { type: "button", class: "vote", textContent: t("gov.vote"), disabled: v.state === "working", onclick: () => vote(p.id) }) : null,
+        v.state === "error" ? el("div", { class: "view-error", textContent: v.text }) : null));
+    }
   }
   function renderAlerts() {
     const alerts = $("alerts-list");

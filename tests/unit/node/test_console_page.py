@@ -14,6 +14,7 @@ import pytest
 from eth_abi import encode as abi_encode
 
 from sdk.domains.confirmations import LetterStatus
+from sdk.domains.governance.encoders import Action
 from tests.unit.node.test_verify_page_i18n import CJK, ENGLISH, NODE, STATIC, _js_strings, _Texts
 
 HTML_ALLOWED = {"信链", "member-auth.js"}
@@ -71,6 +72,8 @@ def test_every_key_the_page_uses_exists(table: dict[str, dict[str, str]]) -> Non
     used |= {f"err.{code}" for code in SIGN_IN_CODES}
     used |= {f"live.{s}" for s in ("off", "connecting", "live", "retrying")}
     used |= {f"calendar.{s}" for s in ("ok", "ending", "ended")}
+    used |= {f"gov.state.{s}" for s in ("open", "executed", "expired")}
+    used |= {f"action.{a.name}" for a in Action}
     assert {"err.WrongPassword", "err.not_a_member", "status.OVERDUE", "board.overdue"} <= used
     for lang in table:
         assert sorted(used - set(table[lang])) == [], lang
@@ -129,7 +132,7 @@ def test_board_inbox_dates_and_alerts() -> None:
         "awaiting": ["late", "a", "s"],
         "closed": ["r", "x"],
     }
-    assert out["inbox"] == {"new": ["a", "s"], "open": ["o", "today", "late"], "closed": ["r", "x"]}
+    assert out["inbox"] == {"new": ["s"], "open": ["o", "today", "late", "a"], "closed": ["r", "x"]}
     assert (out["date"], out["time"], out["days"]) == ("2026-12-06", "2026-12-06 00:30", 3)
     assert out["alert"] == {"action": 3, "reason": "recalled", "actor": "0x" + "ab" * 20, "code": code}
     assert out["hold"] == {
