@@ -144,3 +144,54 @@ def test_board_inbox_dates_and_alerts() -> None:
         "by": by,
         "lot": code,
     }
+
+
+PROPOSALS = """
+const X = require(process.argv[1]);
+const c = JSON.parse(require("fs").readFileSync(0, "utf8"));
+process.stdout.write(JSON.stringify(X.proposalsOf(c.logs, c.topics, c.head)));
+"""
+
+
+def test_proposals_from_governance_logs() -> None:
+    topics = {
+        "ProposalCreated": "0x" + "c1" * 32,
+        "ProposalVoted": "0x" + "d2" * 32,
+        "ProposalExecuted": "0x" + "e3" * 32,
+    }
+    word = lambda n: "0x" + f"{n:064x}"  # noqa: E731
+    proposer, voter = "0x" + "00" * 12 + "aa" * 20, "0x" + "00" * 12 + "bb" * 20
+
+    def created(pid: int, action: int, expiry: int) -> dict[str, Any]:
+        data = abi_encode(["uint8", "bytes", "uint256"], [action, b"\x01\x02", expiry])
+        return {
+            "topics": [topics["ProposalCreated"], word(pid), proposer],
+            "data": "0x" + data.hex(),
+            "height": pid,
+        }
+
+    def voted(pid: int, votes: int, who: str) -> dict[str, Any]:
+        return {"topics": [topics["ProposalVoted"], word(pid), who], "data": word(votes), "height": 9}
+
+    executed = {"topics": [topics["ProposalExecuted"], word(2)], "data": word(5), "height": 9}
+    logs = [
+        created(1, 1, 50),
+        voted(1, 1, proposer),
+        created(2, 5, 500),
+        voted(2, 1, proposer),
+        voted(2, 2, voter),
+        executed,
+        created(3, 14, 500),
+        voted(3, 1, proposer),
+        voted(7, 1, voter),  # a proposal created before the blocks read: ignored
+    ]
+    out = _node(
+        PROPOSALS, str(STATIC / "console.js"), stdin=json.dumps({"logs": logs, "topics": topics, "head": 100})
+    )
+    assert [(p["id"], p["action"], p["state"], p["votes"], p["expiry"]) for p in out] == [
+        ("3", 14, "open", 1, 500),
+        ("2", 5, "executed", 2, 500),
+        ("1", 1, "expired", 1, 50),
+    ]
+    assert out[1]["voters"] == ["0x" + "aa" * 20, "0x" + "bb" * 20]
+    assert out[0]["proposer"] == "0x" + "aa" * 20
