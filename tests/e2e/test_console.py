@@ -20,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
 
 from node_fixtures import RunningNode, start_node, stop_node
 from test_confirmations import _parties, _request
+from test_proofs import issue_licence
 
 from node.demo_network import make_uscc
 from sdk.client import Client
@@ -27,6 +28,7 @@ from sdk.crypto import PrivateKey
 from sdk.domains.confirmations import LetterStatus
 from sdk.domains.drugs import Drugs, KeyScheme
 from sdk.domains.governance import Governance
+from sdk.domains.licences import Licences
 from sdk.errors import DrugAlertError
 from tests.e2e.test_verify_page import Browser
 
@@ -253,3 +255,31 @@ def test_committee_member_votes_on_a_proposal_in_the_console(
         assert state == "1"
         assert Governance(client, proposer.signer).proposal(pid).executed  # type: ignore[union-attr]
         assert httpx.get(f"{node.url}/v1/organisations/{uscc}").json()["registered"] is True
+
+
+def test_issuer_sees_its_licences_and_their_status(browser: Browser, tmp_path: Path) -> None:
+    """Licences the issuer's organisation issued, with the status later events gave them; a new one and a
+    revocation while the page is open arrive through the subscription."""
+    node = start_node(tmp_path / "net")
+    try:
+        issuer = node.member_with("ISSUER")
+        key_file = tmp_path / "issuer.pem"
+        key_file.write_bytes(issuer.signer.private_key.to_pem())
+        first = issue_licence(node.url, issuer, "SERIAL0001")
+        _open(browser, f"{node.url}/console")
+        assert _sign_in(browser, key_file)["state"] == "signed-in"
+
+        def status(result: Any) -> str:
+            item = f"#licences-list li[data-id-hash='0x{result.id_hash.hex()}']"
+            return f"(document.querySelector(\"{item}\")?.dataset.status || '')"
+
+        assert _wait(browser, status(first), "the issued licence") == "VALID"
+        _wait(browser, "document.getElementById('live-status').dataset.state === 'live'", "the live stream")
+        second = issue_licence(node.url, issuer, "SERIAL0002")
+        Licences(Client(node.url), issuer.signer).revoke(first.identifier, "吊销：虚假材料")
+        _wait(browser, f"{status(first)} === 'REVOKED' && {status(second)} === 'VALID'", "the live changes")
+        text = browser.evaluate("document.getElementById('licences-list').textContent")
+        assert "已吊销" in text and "有效" in text
+        assert browser.evaluate("window.__notReloaded === true"), "the page was reloaded"
+    finally:
+        stop_node(node)

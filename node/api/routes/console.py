@@ -16,7 +16,12 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 
 from node.api.errors import NotFound
 from node.api.routes.verify_page import SECURITY_HEADERS, STATIC_DIR
-from node.genesis import BANK_CONFIRMATION_ADDRESS, DRUG_TRACE_ADDRESS, GOVERNANCE_ADDRESS
+from node.genesis import (
+    BANK_CONFIRMATION_ADDRESS,
+    DRUG_TRACE_ADDRESS,
+    GOVERNANCE_ADDRESS,
+    LICENCE_REGISTRY_ADDRESS,
+)
 from sdk.contracts import Contract
 from sdk.domains.governance.encoders import Action
 from sdk.domains.governance.facade import GOVERNANCE_GAS_LIMIT
@@ -44,6 +49,14 @@ LETTER_EVENTS: Final = (
 
 #: The drug events a drug regulator's view shows (DrugTrace.vy): refused movements, recalls and freezes.
 DRUG_EVENTS: Final = ("Alert", "BatchHoldSet")
+#: The licence events an issuer's view follows (LicenceRegistry.vy): issued, then its status changes.
+LICENCE_EVENTS: Final = (
+    "LicenceIssued",
+    "LicenceSuspended",
+    "LicenceResumed",
+    "LicenceRevoked",
+    "LicenceRenewed",
+)
 #: The proposal events the governance view follows (Governance.vy).
 PROPOSAL_EVENTS: Final = ("ProposalCreated", "ProposalVoted", "ProposalExecuted")
 
@@ -53,6 +66,7 @@ def console_config() -> dict[str, Any]:
     """The public constants the page needs: where letters, drug alerts and proposals are logged and as what,
     the proposal actions' names, and what a vote calls (a vote is a transaction the page signs)."""
     letters, drugs, governance = Contract("BankConfirmation"), Contract("DrugTrace"), Contract("Governance")
+    licences = Contract("LicenceRegistry")
     return {
         "letters": {
             "address": "0x" + BANK_CONFIRMATION_ADDRESS.hex(),
@@ -61,6 +75,10 @@ def console_config() -> dict[str, Any]:
         "drugs": {
             "address": "0x" + DRUG_TRACE_ADDRESS.hex(),
             "topics": {name: "0x" + drugs.event_topic(name).hex() for name in DRUG_EVENTS},
+        },
+        "licences": {
+            "address": "0x" + LICENCE_REGISTRY_ADDRESS.hex(),
+            "topics": {name: "0x" + licences.event_topic(name).hex() for name in LICENCE_EVENTS},
         },
         "governance": {
             "address": "0x" + GOVERNANCE_ADDRESS.hex(),

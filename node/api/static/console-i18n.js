@@ -1,7 +1,7 @@
 /* The member console's message table: every string /console shows, in zh-CN (the default) and en.
  * {name} is replaced by a value. Keys: page.*, signin.*, err.* (the node's error codes and the key file's
  * KeyFileError kinds), role.*, live.*, board.*, inbox.*, status.* (letter statuses), letter.*, alerts.*,
- * hold.*, gov.*, action.* (proposal actions). tests/unit/node/test_console_page.py checks both languages have
+ * hold.*, lic.*, gov.*, action.* (proposal actions). tests/unit/node/test_console_page.py checks both languages have
  * every key with the same placeholders, and every key the page uses. */
 "use strict";
 (function (root) {
@@ -101,6 +101,16 @@
       "err.PasswordNeeded": "密钥文件已加密：请输入密码。",
       "err.WrongPassword": "密码错误，或密钥文件已损坏。",
       "err.KeyCipher": "密钥文件使用了不支持的加密方式（支持 PBKDF2-HMAC-SHA256 与 SM4-CBC）。",
+      "lic.title": "已签发的证照（签发机关）",
+      "lic.help": "本机构最近 200000 个区块内签发的证照及其当前状态（由链上的签发、暂停、恢复、吊销、换发记录得出）。",
+      "lic.item": "证照 {id}",
+      "lic.detail": "有效期 {from} 至 {until}；辖区 {jurisdiction}；签发于区块 {height}",
+      "lic.noEnd": "长期",
+      "lic.status.VALID": "有效",
+      "lic.status.SUSPENDED": "已暂停",
+      "lic.status.REVOKED": "已吊销",
+      "lic.status.RENEWED": "已换发（被新证照取代）",
+      "lic.status.EXPIRED": "已过期",
       "gov.title": "治理提案",
       "gov.help": "委员会的提案（最近 100000 个区块内）：待表决的在前。投票是一笔交易，在浏览器中用您的密钥签名后提交。",
       "gov.committee": "本账户是委员会成员：可对待表决的提案投票。",
@@ -226,6 +236,16 @@
       "err.PasswordNeeded": "The key file is encrypted: enter its password.",
       "err.WrongPassword": "Wrong password, or the key file is damaged.",
       "err.KeyCipher": "The key file uses an unsupported encryption (supported: PBKDF2-HMAC-SHA256 with SM4-CBC).",
+      "lic.title": "Licences issued (issuer)",
+      "lic.help": "Licences this organisation issued in the last 200,000 blocks and their current status (from the chain's issue, suspend, resume, revoke and renew records).",
+      "lic.item": "Licence {id}",
+      "lic.detail": "valid {from} to {until}; jurisdiction {jurisdiction}; issued in block {height}",
+      "lic.noEnd": "no end date",
+      "lic.status.VALID": "Valid",
+      "lic.status.SUSPENDED": "Suspended",
+      "lic.status.REVOKED": "Revoked",
+      "lic.status.RENEWED": "Renewed (superseded by a new licence)",
+      "lic.status.EXPIRED": "Expired",
       "gov.title": "Governance proposals",
       "gov.help": "The committee's proposals (of the last 100,000 blocks), open ones first. A vote is a transaction signed with your key in this browser and submitted.",
       "gov.committee": "This account is a committee member: it may vote on open proposals.",

@@ -70,6 +70,7 @@
       const w = word(i);
       if (type === "bool") return BigInt("0x" + w) !== 0n;
       if (type === "address") return "0x" + w.slice(24);
+      if (type === "bytes32") return "0x" + w;
       if (type !== "string") return Number(BigInt("0x" + w));
       const at = Number(BigInt("0x" + w)) / 32;
       const length = Number(BigInt("0x" + word(at)));
@@ -114,7 +115,25 @@
     const rest = all.filter((p) => p.state !== "open").sort((a, b) => Number(BigInt(b.id) - BigInt(a.id)));
     return [...open, ...rest];
   }
-  const helpers = { proposalsOf, boardOf, inboxOf, chinaDate, chinaTime, daysBetween, parseSse, abiDecode, decodeAlert, decodeHold };
+  /** The licences ``uscc`` issued, from LicenceRegistry's logs (chain order), with the status their later
+   * events give them, as of ``nowS`` (unix seconds): VALID, SUSPENDED, REVOKED, RENEWED (superseded) or
+   * EXPIRED (past valid_until); newest first. */
+  function licencesOf(logs, topics, uscc, nowS) {
+    const byId = new Map();
+    const STATUS = { [topics.LicenceSuspended]: "SUSPENDED", [topics.LicenceResumed]: "VALID", [topics.LicenceRevoked]: "REVOKED", [topics.LicenceRenewed]: "RENEWED" };
+    for (const log of logs) {
+      const id = log.topics[1];
+      if (log.topics[0] === topics.LicenceIssued) {
+        const [issuerOrg, , , , validFrom, validUntil, jurisdiction] = abiDecode(["string", "bytes32", "bytes32", "bytes32", "uint256", "uint256", "string", "bytes32"], log.data);
+        if (issuerOrg !== uscc) continue;
+        byId.set(id, { idHash: id, typeId: log.topics[2], issuer: "0x" + log.topics[3].slice(-40), validFrom, validUntil, jurisdiction, height: log.height, status: "VALID" });
+      } else if (byId.has(id) && STATUS[log.topics[0]]) byId.get(id).status = STATUS[log.topics[0]];
+    }
+    const all = [...byId.values()].reverse();
+    for (const l of all) if (l.status === "VALID" && l.validUntil && l.validUntil < nowS) l.status = "EXPIRED";
+    return all;
+  }
+  const helpers = { licencesOf, proposalsOf, boardOf, inboxOf, chinaDate, chinaTime, daysBetween, parseSse, abiDecode, decodeAlert, decodeHold };
   root.XinlianConsole = helpers;
   if (typeof module !== "undefined" && module.exports) module.exports = helpers;
   if (typeof document === "undefined") return; // loaded by a test: helpers only
@@ -126,7 +145,7 @@
   const LANG_KEY = "xinlian.console.lang";
   const ROLES = ["AUDITOR", "BANK", "AUDIT_ACCREDITOR", "DRUG_REGULATOR", "ISSUER", "LICENCE_AUTHORITY"];
   // Each view and the role it is for ("" = every member).
-  const VIEWS = { board: "AUDITOR", inbox: "BANK", overdue: "AUDIT_ACCREDITOR", alerts: "DRUG_REGULATOR", governance: "" };
+  const VIEWS = { board: "AUDITOR", inbox: "BANK", overdue: "AUDIT_ACCREDITOR", alerts: "DRUG_REGULATOR", licences: "ISSUER", governance: "" };
   const shows = (view) => !!state.key && (VIEWS[view] === "" || state.roles.includes(VIEWS[view]));
   const HEAD_REFRESH_MS = 3000;
 
@@ -256,20 +275,33 @@
     inbox: () => listLetters("/v1/confirmations/as-bank"),
     overdue: () => listLetters("/v1/confirmations/overdue"),
     governance: loadProposals,
+    licences: loadLicences,
   };
+  /** Every page of a /v1/logs query of ``contract``'s ``topics`` from block ``from`` (at most ``pages``). */
+  async function readLogs(contract, from, pages) {
+    const base = `/v1/logs?address=${contract.address}&` + Object.values(contract.topics).map((x) => "topic0=" + x).join("&") +
+      `&from_height=${Math.max(0, from)}&limit=500`;
+    let page = await getSigned(base);
+    const logs = [...page.logs];
+    for (let n = 1; page.next_cursor && n < pages; n++) {
+      page = await getSigned(base + "&cursor=" + encodeURIComponent(page.next_cursor));
+      logs.push(...page.logs);
+    }
+    return logs;
+  }
+  /** The licences this organisation issued in the last LICENCE_BLOCKS blocks, with their status. */
+  const LICENCE_BLOCKS = 200000;
+  async function loadLicences() {
+    const chain = await getPublic("/v1/chain");
+    const logs = await readLogs(state.config.licences, chain.head.height - LICENCE_BLOCKS + 1, 25);
+    return { licences: licencesOf(logs, state.config.licences.topics, state.me.uscc, Math.floor(chain.head.timestamp_ms / 1000)) };
+  }
   /** Proposals of the last PROPOSAL_BLOCKS blocks (a proposal's default lifetime), from Governance's logs. */
   const PROPOSAL_BLOCKS = 100000;
   async function loadProposals() {
     const chain = await getPublic("/v1/chain");
     const g = state.config.governance;
-    const base = `/v1/logs?address=${g.address}&` + Object.values(g.topics).map((x) => "topic0=" + x).join("&") +
-      `&from_height=${Math.max(0, chain.head.height - PROPOSAL_BLOCKS + 1)}&limit=500`;
-    let page = await getSigned(base);
-    const logs = [...page.logs];
-    for (let n = 0; page.next_cursor && n < 20; n++) {
-      page = await getSigned(base + "&cursor=" + encodeURIComponent(page.next_cursor));
-      logs.push(...page.logs);
-    }
+    const logs = await readLogs(g, chain.head.height - PROPOSAL_BLOCKS + 1, 20);
     return { head: chain.head.height, proposals: proposalsOf(logs, g.topics, chain.head.height) };
   }
   /** Whether the signed-in account is a committee member (Governance.is_committee_member, a signed call). */
@@ -355,6 +387,7 @@
     const watching = [c.governance];
     if (state.roles.some((r) => ["AUDITOR", "BANK", "AUDIT_ACCREDITOR"].includes(r))) watching.push(c.letters);
     if (state.roles.includes("DRUG_REGULATOR")) watching.push(c.drugs);
+    if (state.roles.includes("ISSUER")) watching.push(c.licences);
     if (!watching.length) return;
     const query = [
       ...watching.map((w) => "address=" + w.address),
@@ -411,7 +444,8 @@
     if (ev.event !== "log" || !ev.data) return;
     const log = ev.data;
     const topics = state.config.letters.topics;
-    if (log.address.toLowerCase() === state.config.governance.address.toLowerCase()) {
+    const from = (contract) => log.address.toLowerCase() === contract.address.toLowerCase();
+    if (from(state.config.governance) || from(state.config.licences)) {
       scheduleRefresh(150);
     } else if (log.address.toLowerCase() === state.config.letters.address.toLowerCase()) {
       // letter_id: LetterCreated's first data word (its topics are the parties' tags); LetterAuthorised's topic 1
@@ -581,6 +615,22 @@
     if (overdue) fill("overdue-list", overdue.letters, chinaDate(overdue.asOf));
     renderAlerts();
     renderGovernance();
+    renderLicences();
+  }
+  const chinaDay = (s) => (s ? chinaDate(s) : "");
+  function renderLicences() {
+    const ul = $("licences-list");
+    ul.textContent = "";
+    const data = state.data.licences;
+    if (!data) return;
+    if (!data.licences.length) ul.append(el("li", { class: "empty", textContent: t("board.empty") }));
+    for (const l of data.licences) {
+      ul.append(el("li", { class: "licence", "data-id-hash": l.idHash, "data-status": l.status },
+        el("div", { class: "head" },
+          el("strong", { textContent: t("lic.status." + l.status) }),
+          el("span", { class: "id", title: l.idHash, textContent: t("lic.item", { id: short(l.idHash) }) })),
+        el("div", { textContent: t("lic.detail", { from: chinaDay(l.validFrom), until: l.validUntil ? chinaDay(l.validUntil) : t("lic.noEnd"), jurisdiction: l.jurisdiction, height: l.height }) })));
+    }
   }
   function renderGovernance() {
     const ul = $("proposals-list");

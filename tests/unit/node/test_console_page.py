@@ -73,6 +73,7 @@ def test_every_key_the_page_uses_exists(table: dict[str, dict[str, str]]) -> Non
     used |= {f"live.{s}" for s in ("off", "connecting", "live", "retrying")}
     used |= {f"calendar.{s}" for s in ("ok", "ending", "ended")}
     used |= {f"gov.state.{s}" for s in ("open", "executed", "expired")}
+    used |= {f"lic.status.{s}" for s in ("VALID", "SUSPENDED", "REVOKED", "RENEWED", "EXPIRED")}
     used |= {f"action.{a.name}" for a in Action}
     assert {"err.WrongPassword", "err.not_a_member", "status.OVERDUE", "board.overdue"} <= used
     for lang in table:
@@ -195,3 +196,54 @@ def test_proposals_from_governance_logs() -> None:
     ]
     assert out[1]["voters"] == ["0x" + "aa" * 20, "0x" + "bb" * 20]
     assert out[0]["proposer"] == "0x" + "aa" * 20
+
+
+LICENCES = """
+const X = require(process.argv[1]);
+const c = JSON.parse(require("fs").readFileSync(0, "utf8"));
+const out = X.licencesOf(c.logs, c.topics, c.uscc, c.now);
+const row = (l) => [l.idHash, l.status, l.validFrom, l.validUntil, l.jurisdiction];
+process.stdout.write(JSON.stringify(out.map(row)));
+"""
+
+
+def test_licences_from_registry_logs() -> None:
+    names = ("LicenceIssued", "LicenceSuspended", "LicenceResumed", "LicenceRevoked", "LicenceRenewed")
+    topics = {name: "0x" + f"{i + 1:02x}" * 32 for i, name in enumerate(names)}
+    ids = ["0x" + f"{i:064x}" for i in range(1, 6)]
+    issuer = "0x" + "00" * 12 + "aa" * 20
+
+    def issued(lid: str, org: str, valid_until: int) -> dict[str, Any]:
+        types = ["string", "bytes32", "bytes32", "bytes32", "uint256", "uint256", "string", "bytes32"]
+        values = [org, b"\x01" * 32, b"\x02" * 32, b"\x03" * 32, 100, valid_until, "330100", b"\x00" * 32]
+        data = abi_encode(types, values)
+        return {
+            "topics": [topics["LicenceIssued"], lid, "0x" + "77" * 32, issuer],
+            "data": "0x" + data.hex(),
+            "height": 1,
+        }
+
+    def event(name: str, lid: str) -> dict[str, Any]:
+        return {"topics": [topics[name], lid, issuer], "data": "0x", "height": 2}
+
+    mine, other = "911100001000000248", "913301001000000005"
+    logs = [
+        issued(ids[0], mine, 0),
+        issued(ids[1], mine, 500),  # expired at 1000
+        issued(ids[2], mine, 0),
+        issued(ids[3], other, 0),  # another organisation's
+        issued(ids[4], mine, 0),
+        event("LicenceSuspended", ids[0]),
+        event("LicenceResumed", ids[0]),
+        event("LicenceRevoked", ids[2]),
+        event("LicenceSuspended", ids[4]),
+        event("LicenceRenewed", ids[3]),
+    ]
+    case = {"logs": logs, "topics": topics, "uscc": mine, "now": 1000}
+    out = _node(LICENCES, str(STATIC / "console.js"), stdin=json.dumps(case))
+    assert out == [
+        [ids[4], "SUSPENDED", 100, 0, "330100"],
+        [ids[2], "REVOKED", 100, 0, "330100"],
+        [ids[1], "EXPIRED", 100, 500, "330100"],
+        [ids[0], "VALID", 100, 0, "330100"],
+    ]
