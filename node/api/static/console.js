@@ -349,17 +349,13 @@
         const session = state.session;
         for (const view of Object.keys(LOADERS)) {
           if (!shows(view)) continue;
-          try {
-            const data = await LOADERS[view]();
-            if (session !== state.session) return;
-            state.data[view] = data;
-            delete state.errors[view];
-          } catch (e) {
-            if (session !== state.session) return;
-            state.errors[view] = e;
-          }
+          let data, error;
+          try { data = await LOADERS[view](); } catch (e) { error = e; }
+          if (session !== state.session) { again = true; break; } // signed out or in meanwhile: start over
+          if (error) state.errors[view] = error;
+          else { state.data[view] = data; delete state.errors[view]; }
         }
-        renderViews();
+        if (session === state.session) renderViews();
       } while (again && state.key);
     })().finally(() => { refreshing = null; });
     return refreshing;
