@@ -3,8 +3,8 @@
  * stored): unencrypted PKCS#8 PEM, SEC1 "EC PRIVATE KEY" PEM, 0x-hex, or encrypted PKCS#8 PEM as
  * `xinlian keys new --password-env` writes it (PBES2: PBKDF2-HMAC-SHA256 by WebCrypto, SM4-CBC written here).
  * Each request is signed afresh: SM2 over RLP([tag, chain id, audience, METHOD, path?query, time ms, nonce,
- * SM3(body)]) with Z_A of the default user ID, r‖s as 128 hex digits. SM3 and the curve's point
- * multiplication come from sm-crypto.js (bundled); the signing nonce k and the request nonce are drawn from
+ * SM3(body)]) with Z_A of the default user ID, r‖s as 128 hex digits. SM3 comes from sm-crypto.js (bundled);
+ * the curve arithmetic is written here with BigInt; the signing nonce k and the request nonce are drawn from
  * crypto.getRandomValues. signTransaction builds a signed transaction exactly as sdk/types.py Transaction.
  * Throws KeyFileError {kind, message} for a key file it cannot use. Works in Node too (tests load it into a
  * vm with sm-crypto.js). */
@@ -73,10 +73,71 @@
     while (r1) { const q = r0 / r1; [r0, r1] = [r1, r0 - q * r1]; [s0, s1] = [s1, s0 - q * s1]; }
     return mod(s0, m);
   }
+  // Curve arithmetic in Jacobian coordinates with BigInt (a = -3 formulas: dbl-2001-b, add-2007-bl); null is
+  // the point at infinity. d·G uses a table of j·16^i·G (built once), so signing costs 64 additions.
+  const fp = (a) => mod(a, P);
+  function dbl(p1) {
+    if (!p1 || p1[1] === 0n) return null;
+    const [X, Y, Z] = p1;
+    const delta = fp(Z * Z), gamma = fp(Y * Y), beta = fp(X * gamma);
+    const alpha = fp(3n * (X - delta) * (X + delta));
+    const X3 = fp(alpha * alpha - 8n * beta);
+    const Z3 = fp((Y + Z) * (Y + Z) - gamma - delta);
+    const Y3 = fp(alpha * (4n * beta - X3) - 8n * gamma * gamma);
+    return [X3, Y3, Z3];
+  }
+  function add(p1, p2) {
+    if (!p1) return p2;
+    if (!p2) return p1;
+    const [X1, Y1, Z1] = p1, [X2, Y2, Z2] = p2;
+    const Z1Z1 = fp(Z1 * Z1), Z2Z2 = fp(Z2 * Z2);
+    const U1 = fp(X1 * Z2Z2), U2 = fp(X2 * Z1Z1);
+    const S1 = fp(Y1 * Z2 * Z2Z2), S2 = fp(Y2 * Z1 * Z1Z1);
+    const H = fp(U2 - U1), r = fp(2n * (S2 - S1));
+    if (H === 0n) return r === 0n ? dbl(p1) : null;
+    const I = fp(4n * H * H), J = fp(H * I), V = fp(U1 * I);
+    const X3 = fp(r * r - J - 2n * V);
+    const Y3 = fp(r * (V - X3) - 2n * S1 * J);
+    const Z3 = fp(((Z1 + Z2) * (Z1 + Z2) - Z1Z1 - Z2Z2) * H);
+    return [X3, Y3, Z3];
+  }
+  function affine(p1) {
+    if (!p1) return null;
+    const zi = inverse(p1[2], P), zi2 = fp(zi * zi);
+    return [fp(p1[0] * zi2), fp(p1[1] * zi2 * zi)];
+  }
+  let gTable = null;
+  function mulG(k) {
+    if (!gTable) {
+      gTable = [];
+      let base = [GX, GY, 1n];
+      for (let i = 0; i < 64; i++) {
+        const row = [null, base];
+        for (let j = 2; j < 16; j++) row.push(add(row[j - 1], base));
+        gTable.push(row);
+        base = dbl(dbl(dbl(dbl(base))));
+      }
+    }
+    let acc = null;
+    for (let i = 0; i < 64; i++) { const nib = Number((k >> BigInt(4 * i)) & 15n); if (nib) acc = add(acc, gTable[i][nib]); }
+    return acc;
+  }
+  function mul(k, point) {
+    const table = [null, point];
+    for (let j = 2; j < 16; j++) table.push(add(table[j - 1], point));
+    let acc = null;
+    for (let i = 63; i >= 0; i--) {
+      acc = dbl(dbl(dbl(dbl(acc))));
+      const nib = Number((k >> BigInt(4 * i)) & 15n);
+      if (nib) acc = add(acc, table[nib]);
+    }
+    return acc;
+  }
+  const onCurve = (x, y) => x < P && y < P && fp(y * y) === fp(x * x * x + A * x + B);
   /** The 64-byte x‖y of d·G (d a BigInt in [1, n-1]). */
   function multiplyG(d) {
-    const pub = SM.sm2.getPublicKeyFromPrivateKey(d.toString(16).padStart(64, "0"));
-    return fromHex(pub.slice(2));
+    const [x, y] = affine(mulG(d));
+    return concat(bytesOf(x, 32), bytesOf(y, 32));
   }
   /** Z_A = SM3(ENTL ‖ ID ‖ a ‖ b ‖ xG ‖ yG ‖ xA ‖ yA). */
   function zA(publicKey, userId = DEFAULT_USER_ID) {
@@ -116,10 +177,18 @@
       return sig;
     }
   }
+  /** Whether ``signature`` (r‖s) is ``publicKey``'s SM2 signature of ``message`` (GB/T 32918.2 §7). */
   function verify(publicKey, message, signature) {
-    try {
-      return SM.sm2.doVerifySignature(Array.from(message), toHex(signature), "04" + toHex(publicKey), { hash: true, userId: "1234567812345678" });
-    } catch (_) { return false; }
+    if (publicKey.length !== 64 || signature.length !== 64) return false;
+    const x = bigOf(publicKey.subarray(0, 32)), y = bigOf(publicKey.subarray(32));
+    const r = bigOf(signature.subarray(0, 32)), s = bigOf(signature.subarray(32));
+    if (!onCurve(x, y) || r < 1n || r >= N || s < 1n || s >= N) return false;
+    const t = mod(r + s, N);
+    if (t === 0n) return false;
+    const point = affine(add(mulG(s), mul(t, [x, y, 1n])));
+    if (!point) return false;
+    const e = bigOf(sm3(concat(zA(publicKey), message)));
+    return mod(e + point[0], N) === r;
   }
 
   // --- the request signature (sdk/auth.py) ----------------------------------------------------------------

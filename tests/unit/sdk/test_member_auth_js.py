@@ -233,3 +233,48 @@ def test_transactions_decode_and_verify_as_sdk_transactions(tmp_path: Path) -> N
         assert tx.sender == key.address and len(tx.nonce) == 16
         if "nonce" in t:
             assert tx.nonce.hex() == t["nonce"]
+
+
+VERIFY_RUNNER = """
+const vm = require("vm"), fs = require("fs");
+vm.runInThisContext(fs.readFileSync(process.argv[2] + "/sm-crypto.js", "utf8"));
+vm.runInThisContext(fs.readFileSync(process.argv[2] + "/member-auth.js", "utf8"));
+const X = globalThis.XinlianAuth;
+const cases = JSON.parse(fs.readFileSync(0, "utf8"));
+const check = (c) => X.verify(X.fromHex(c.key), X.fromHex(c.message), X.fromHex(c.sig));
+process.stdout.write(JSON.stringify(cases.map(check)));
+"""
+
+
+def test_the_signature_check_agrees_with_the_sdk(tmp_path: Path) -> None:
+    """The self-check signing relies on (its own curve arithmetic) accepts the SDK's signatures and refuses
+    a changed message, signature or key, a key off the curve, and r or s out of range."""
+    key = PrivateKey.generate()
+    public = key.public_key.to_bytes()
+    message = "询证函 letter".encode()
+    signature = key.sign(message)
+    n = 0xFFFFFFFEFFFFFFFFFFFFFFFFFFFFFFFF7203DF6B21C6052B53BBF40939D54123
+    off_curve = public[:32] + bytes([public[32] ^ 1]) + public[33:]
+    cases = [
+        (public, message, signature, True),
+        (public, message + b"!", signature, False),
+        (public, message, signature[:63] + bytes([signature[63] ^ 1]), False),
+        (PrivateKey.generate().public_key.to_bytes(), message, signature, False),
+        (off_curve, message, signature, False),
+        (public, message, n.to_bytes(32, "big") + signature[32:], False),
+        (public, message, signature[:32] + bytes(32), False),
+    ]
+    cases += [(public, m, key.sign(m), True) for m in (b"", bytes(range(256)) * 3)]
+    script = tmp_path / "verify.js"
+    script.write_text(VERIFY_RUNNER, encoding="utf-8")
+    assert NODE is not None
+    payload = [{"key": k.hex(), "message": m.hex(), "sig": s.hex()} for k, m, s, _ in cases]
+    done = subprocess.run(
+        [NODE, str(script), str(STATIC)],
+        input=json.dumps(payload),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert json.loads(done.stdout) == [expected for *_, expected in cases]
