@@ -170,6 +170,8 @@ def test_bank_sees_a_new_letter_live_and_the_auditor_sees_it_turn_overdue(
         status = _wait(browser, _letter(browser, "board-overdue", lid), "the overdue letter")
         assert status == "OVERDUE"
         assert "已逾期" in browser.evaluate(f"{item}.textContent")
+        fits = "document.documentElement.scrollWidth <= document.documentElement.clientWidth"
+        assert browser.evaluate(fits), "the board does not fit the desktop width"
         assert browser.evaluate("window.__notReloaded === true"), "the page was reloaded"
         _forget(browser)
 

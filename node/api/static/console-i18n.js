@@ -139,7 +139,7 @@
       "err.reverted": "交易未执行成功：{message}",
       "err.not_committed": "交易尚未上链（{message}），请稍后刷新查看。",
       "err.unknown": "出错了（{code}）：{message}",
-      "footer.crypto": "SM2/SM3 由 sm-crypto 0.5.8 提供（随页面提供，MIT 许可）；请求签名代码：",
+      "footer.crypto": "SM3 由 sm-crypto 0.5.8 提供（随页面提供，MIT 许可）；SM2 签名与请求签名代码：",
     },
     en: {
       "lang.name": "English",
@@ -274,7 +274,7 @@
       "err.reverted": "The transaction failed: {message}",
       "err.not_committed": "The transaction is not on chain yet ({message}): look again shortly.",
       "err.unknown": "Something went wrong ({code}): {message}",
-      "footer.crypto": "SM2/SM3 by sm-crypto 0.5.8 (bundled, MIT). Request-signing code:",
+      "footer.crypto": "SM3 by sm-crypto 0.5.8 (bundled, MIT). SM2 and request-signing code:",
     },
   };
   const LANGS = ["zh-CN", "en"];
