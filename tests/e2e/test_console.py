@@ -37,6 +37,9 @@ pytest_plugins = ["node_fixtures"]
 
 DESKTOP = {"width": 1280, "height": 900, "deviceScaleFactor": 1, "mobile": False}
 NOT_A_MEMBER_ZH = "此密钥不是本链已登记机构的有效账户，无法登录。"
+NOT_A_MEMBER_EN = (
+    "This key is not an active account of a registered organisation on this chain: sign-in refused."
+)
 
 
 @pytest.fixture
@@ -179,6 +182,13 @@ def test_bank_sees_a_new_letter_live_and_the_auditor_sees_it_turn_overdue(
         refused = _sign_in(browser, stranger_key)
         assert refused == {"state": "error", "error": "not_a_member", "text": NOT_A_MEMBER_ZH}
         assert browser.evaluate("document.getElementById('who').hidden")
+        browser.evaluate(
+            "(() => { const s = document.getElementById('lang-select'); s.value = 'en';"
+            " s.dispatchEvent(new Event('change')); })()"
+        )
+        english = browser.evaluate("document.getElementById('signin-status').textContent")
+        assert english == NOT_A_MEMBER_EN
+        assert browser.evaluate("document.documentElement.lang") == "en"
 
 
 @pytest.fixture(scope="module")

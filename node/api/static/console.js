@@ -249,7 +249,7 @@
       state.key = null;
       state.me = null;
       if (e instanceof X.KeyFileError && e.kind === "PasswordNeeded") $("password-row").hidden = false;
-      setSignin("error", null, { text: errorText(e) }, e instanceof X.KeyFileError ? e.kind : e.code || "network");
+      setSignin("error", null, { exc: e }, e instanceof X.KeyFileError ? e.kind : e.code || "network");
     }
   }
   /** Drop the key and everything read with it. */
@@ -419,7 +419,7 @@
         }
       } catch (e) {
         if (gen !== state.streamGen) return;
-        if (e instanceof ApiError && e.code === "not_a_member") { forget(false); setSignin("error", null, { text: errorText(e) }, e.code); return; }
+        if (e instanceof ApiError && e.code === "not_a_member") { forget(false); setSignin("error", null, { exc: e }, e.code); return; }
       }
       if (gen !== state.streamGen) return;
       if (ended) continue;
@@ -436,7 +436,7 @@
       scheduleRefresh(Math.max(0, lastRefresh + HEAD_REFRESH_MS - Date.now()));
       return;
     }
-    if (ev.event === "error") { forget(false); setSignin("error", null, { text: errorText(new ApiError(ev.data.code, ev.data.message)) }, ev.data.code); return; }
+    if (ev.event === "error") { forget(false); setSignin("error", null, { exc: new ApiError(ev.data.code, ev.data.message) }, ev.data.code); return; }
     if (ev.event !== "log" || !ev.data) return;
     const log = ev.data;
     const topics = state.config.letters.topics;
@@ -519,7 +519,7 @@
     const p = $("signin-status");
     p.dataset.state = s.state;
     p.dataset.error = s.error;
-    p.textContent = s.key ? t(s.key, s.params) : s.params.text;
+    p.textContent = s.key ? t(s.key, s.params) : errorText(s.params.exc); // in the language chosen now
     $("forget-button").hidden = !(state.key || state.keyText);
     $("who").hidden = !state.me;
     $("roles").textContent = state.roles.length ? state.roles.map((r) => t("role." + r)).join(t("role.separator")) : t("role.none");
