@@ -28,6 +28,7 @@ from node.api.routes import (
     calls,
     chain,
     confirmations,
+    console,
     drugs,
     events,
     governance,
@@ -134,4 +135,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     rpc.router,
     transactions.router,
     verify_page.router,
+    console.router,
 )

@@ -33,6 +33,11 @@ def test_the_wheel_ships_the_verify_page_types_and_licence(wheel: Path) -> None:
         "verify.css",
         "sm-crypto.js",
         "jsqr.js",
+        "console.html",
+        "console.js",
+        "console-i18n.js",
+        "console.css",
+        "member-auth.js",
     ):
         assert f"node/api/static/{static}" in names, static
     assert {"sdk/py.typed", "node/py.typed"} <= names

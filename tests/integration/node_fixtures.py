@@ -92,14 +92,23 @@ def start_node(
     database_url: str = "",
     tls: bool = False,
     limits: ApiLimits | None = None,
+    committee_size: int = 1,
 ) -> RunningNode:
     """Create a one-validator network under ``base``, start its node and serve its API on a free port.
 
     ``database_url`` selects the node's database (default: a SQLite file in the node's data folder);
-    ``tls`` serves https with the network CA's certificate (``base/tls/ca.pem``).
+    ``tls`` serves https with the network CA's certificate (``base/tls/ca.pem``); a ``committee_size`` of 2 or
+    more gives a committee whose proposals need more than the proposer's vote (threshold: a majority).
     """
     overrides = {"block_period_ms": 50, **(chain_overrides or {})}
-    init_network(base, validators=1, chain_id=4242, committee_size=1, chain_overrides=overrides, tls=tls)
+    init_network(
+        base,
+        validators=1,
+        chain_id=4242,
+        committee_size=committee_size,
+        chain_overrides=overrides,
+        tls=tls,
+    )
     config_path = base / "nodes" / "node-0.json"
     raw = json.loads(config_path.read_text(encoding="utf-8"))
     raw["mempool_capacity"] = mempool_capacity

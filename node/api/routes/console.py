@@ -1,0 +1,117 @@
+"""The member console (/console): a page the node serves, signed in with the member's own key in the browser.
+
+The key never leaves the member's machine: the page signs each request (member-auth.js, the scheme of
+sdk/auth.py) and shows only what the node returns to that member under its read policy. Besides the page and
+its static files, the node serves the few public constants the page needs (system contract addresses and
+event topics), so they are computed in one place (the ABIs), not copied into JavaScript.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any, Final
+
+from fastapi import APIRouter
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+
+from node.api.errors import NotFound
+from node.api.routes.verify_page import SECURITY_HEADERS, STATIC_DIR
+from node.genesis import (
+    BANK_CONFIRMATION_ADDRESS,
+    DRUG_TRACE_ADDRESS,
+    GOVERNANCE_ADDRESS,
+    LICENCE_REGISTRY_ADDRESS,
+)
+from sdk.contracts import Contract
+from sdk.domains.governance.encoders import Action
+from sdk.domains.governance.facade import GOVERNANCE_GAS_LIMIT
+
+router = APIRouter(tags=["pages"])
+
+# Only these files are served; nothing is loaded from another origin (no CDN), hence the strict policy.
+ASSETS: Final[dict[str, str]] = {
+    "console.js": "text/javascript; charset=utf-8",
+    "console-i18n.js": "text/javascript; charset=utf-8",
+    "member-auth.js": "text/javascript; charset=utf-8",
+    "sm-crypto.js": "text/javascript; charset=utf-8",
+    "console.css": "text/css; charset=utf-8",
+}
+#: The letter events the console listens for (BankConfirmation.vy).
+LETTER_EVENTS: Final = (
+    "LetterCreated",
+    "LetterAuthorised",
+    "LetterAccepted",
+    "LetterRejected",
+    "LetterReplied",
+    "LetterReceived",
+    "LetterRecalled",
+)
+
+#: The drug events a drug regulator's view shows (DrugTrace.vy): refused movements, recalls and freezes.
+DRUG_EVENTS: Final = ("Alert", "BatchHoldSet")
+#: The licence events an issuer's view follows (LicenceRegistry.vy): issued, then its status changes.
+LICENCE_EVENTS: Final = (
+    "LicenceIssued",
+    "LicenceSuspended",
+    "LicenceResumed",
+    "LicenceRevoked",
+    "LicenceRenewed",
+)
+#: The proposal events the governance view follows (Governance.vy).
+PROPOSAL_EVENTS: Final = ("ProposalCreated", "ProposalVoted", "ProposalExecuted")
+
+
+@cache
+def console_config() -> dict[str, Any]:
+    """The public constants the page needs: where letters, drug alerts and proposals are logged and as what,
+    the proposal actions' names, and what a vote calls (a vote is a transaction the page signs)."""
+    letters, drugs, governance = Contract("BankConfirmation"), Contract("DrugTrace"), Contract("Governance")
+    licences = Contract("LicenceRegistry")
+    return {
+        "letters": {
+            "address": "0x" + BANK_CONFIRMATION_ADDRESS.hex(),
+            "topics": {name: "0x" + letters.event_topic(name).hex() for name in LETTER_EVENTS},
+        },
+        "drugs": {
+            "address": "0x" + DRUG_TRACE_ADDRESS.hex(),
+            "topics": {name: "0x" + drugs.event_topic(name).hex() for name in DRUG_EVENTS},
+        },
+        "licences": {
+            "address": "0x" + LICENCE_REGISTRY_ADDRESS.hex(),
+            "topics": {name: "0x" + licences.event_topic(name).hex() for name in LICENCE_EVENTS},
+        },
+        "governance": {
+            "address": "0x" + GOVERNANCE_ADDRESS.hex(),
+            "topics": {name: "0x" + governance.event_topic(name).hex() for name in PROPOSAL_EVENTS},
+            "actions": {str(int(action)): action.name for action in Action},
+            "selectors": {
+                name: "0x" + governance.selector(name).hex() for name in ("vote", "is_committee_member")
+            },
+            "gas_limit": GOVERNANCE_GAS_LIMIT,
+        },
+    }
+
+
+@router.get("/console", response_class=HTMLResponse, include_in_schema=False)
+def get_console_page() -> Response:
+    """Return the member console: sign in with the member's key file (read in the browser only)."""
+    html = (STATIC_DIR / "console.html").read_text(encoding="utf-8")
+    return HTMLResponse(html, headers=SECURITY_HEADERS)
+
+
+@router.get("/console/config.json", include_in_schema=False)
+def get_console_config() -> Response:
+    """Return the contract addresses and event topics the console filters live events by."""
+    return JSONResponse(
+        console_config(), headers={**SECURITY_HEADERS, "Cache-Control": "public, max-age=300"}
+    )
+
+
+@router.get("/console/assets/{name}", response_class=FileResponse, include_in_schema=False)
+def get_console_asset(name: str) -> Response:
+    """Return one of the console's static files; 404 for any other."""
+    media_type = ASSETS.get(name)
+    if media_type is None:
+        raise NotFound("no such asset", name=name)
+    headers = {**SECURITY_HEADERS, "Cache-Control": "public, max-age=300"}
+    return FileResponse(STATIC_DIR / name, media_type=media_type, headers=headers)
