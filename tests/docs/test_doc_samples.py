@@ -13,6 +13,7 @@ network's own CA, as ``make run`` serves it.
 
 from __future__ import annotations
 
+import ast
 import datetime as dt
 import json
 import os
@@ -132,8 +133,16 @@ def test_guides_list_the_names_they_read() -> None:
     for page in GUIDES:
         text = (DOCS / page).read_text(encoding="utf-8")
         listed = set(re.findall(r"`(\w+)`", text.split("```", 1)[0]))
-        used = {n for n in SAMPLE_NAMES if any(re.search(rf"\b{n}\b", s.code) for s in PAGES[page])}
+        used = set().union(*(_names_read(s) for s in PAGES[page])) & SAMPLE_NAMES
         assert used <= listed, f"{page} uses {sorted(used - listed)} without listing them before its first sample"
+
+
+def _names_read(sample: Sample) -> set[str]:
+    """The variable names a sample reads (Python), or the upper-case environment variables (bash)."""
+    if sample.language == "bash":
+        return {name.lower() for name in re.findall(r"\$\{?([A-Z_]+)", sample.code)}
+    tree = ast.parse(sample.code)
+    return {node.id for node in ast.walk(tree) if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)}
 
 
 @pytest.fixture(scope="module")
