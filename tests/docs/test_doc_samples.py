@@ -21,6 +21,7 @@ import secrets
 import shlex
 import subprocess
 import sys
+import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,7 +42,7 @@ DOCS = ROOT / "docs"
 GUIDE_DIRS = ("guides", "zh")
 RUNNABLE = "<!-- runnable -->"
 NOT_RUN = re.compile(r"<!-- not-run: (.+?) -->")
-FENCE = re.compile(r"^```(\w+)[^\n]*\n(.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
+FENCE = re.compile(r"^([ \t]*)```(\w+)[^\n]*\n(.*?)^\1```[ \t]*$", re.MULTILINE | re.DOTALL)
 #: At most this many samples of the guides may be left unrun (each needs something a test machine lacks).
 MAX_NOT_RUN = 3
 #: The roles of the test network's genesis organisations whose account keys the samples read.
@@ -90,7 +91,8 @@ def _samples_of(path: Path) -> list[Sample]:
     samples = []
     for match in FENCE.finditer(text):
         before = text[: match.start()].rstrip().rsplit("\n", 1)[-1].strip()
-        language, code = match.group(1), match.group(2)
+        language, code = match.group(2), textwrap.dedent(match.group(3))
+        language = "python" if language in ("py", "python3") else language
         line = text.count("\n", 0, match.start()) + 2
         not_run = NOT_RUN.fullmatch(before)
         if language not in ("python", "bash"):
