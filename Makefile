@@ -30,7 +30,7 @@ typecheck: $(STAMP)
 # The documentation site (mkdocs.yml, docs/) into site/; --strict: any warning (a broken link or anchor, a
 # page missing from the nav, a docstring mkdocstrings cannot read) fails the build.
 docs: $(STAMP)
-	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict  # not --quiet: it hides the warnings strict mode counts
 
 test: lint typecheck docs
 	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
