@@ -28,9 +28,10 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 # The documentation site (mkdocs.yml, docs/) into site/; --strict: any warning (a broken link or anchor, a
-# page missing from the nav, a docstring mkdocstrings cannot read) fails the build.
+# page missing from the nav, a docstring mkdocstrings cannot read) fails the build. Not --quiet: it hides the
+# warnings that --strict counts, and the build would pass with them.
 docs: $(STAMP)
-	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict  # not --quiet: it hides the warnings strict mode counts
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 test: lint typecheck docs
 	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
