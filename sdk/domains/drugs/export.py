@@ -24,6 +24,7 @@ from typing import Any, Final
 from urllib.parse import quote
 
 from sdk.domains.drugs.encoders import TraceCode
+from sdk.encoding import readable_repr
 
 #: The JSON-LD context of an EPCIS 2.0 document.
 EPCIS_CONTEXT: Final = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
@@ -55,6 +56,7 @@ CSV_COLUMNS: Final = (
 )
 
 
+@readable_repr
 @dataclass(frozen=True, slots=True)
 class ExportedEvent:
     """One DrugTrace event as exported: what happened to which identifier, by whom, when, where on chain."""
