@@ -14,8 +14,7 @@ from typing import Any, Final
 from fastapi import APIRouter
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 
-from node.api.errors import NotFound
-from node.api.routes.verify_page import SECURITY_HEADERS, STATIC_DIR
+from node.api.routes.verify_page import SECURITY_HEADERS, asset, page
 from node.genesis import (
     BANK_CONFIRMATION_ADDRESS,
     DRUG_TRACE_ADDRESS,
@@ -95,8 +94,7 @@ def console_config() -> dict[str, Any]:
 @router.get("/console", response_class=HTMLResponse, include_in_schema=False)
 def get_console_page() -> Response:
     """Return the member console: sign in with the member's key file (read in the browser only)."""
-    html = (STATIC_DIR / "console.html").read_text(encoding="utf-8")
-    return HTMLResponse(html, headers=SECURITY_HEADERS)
+    return page("console.html")
 
 
 @router.get("/console/config.json", include_in_schema=False)
@@ -110,8 +108,4 @@ def get_console_config() -> Response:
 @router.get("/console/assets/{name}", response_class=FileResponse, include_in_schema=False)
 def get_console_asset(name: str) -> Response:
     """Return one of the console's static files; 404 for any other."""
-    media_type = ASSETS.get(name)
-    if media_type is None:
-        raise NotFound("no such asset", name=name)
-    headers = {**SECURITY_HEADERS, "Cache-Control": "public, max-age=300"}
-    return FileResponse(STATIC_DIR / name, media_type=media_type, headers=headers)
+    return asset(ASSETS, name)

@@ -32,18 +32,28 @@ SECURITY_HEADERS: Final[dict[str, str]] = {
 }
 
 
+def page(name: str) -> Response:
+    """A page of the static folder, under the strict security headers."""
+    return HTMLResponse((STATIC_DIR / name).read_text(encoding="utf-8"), headers=SECURITY_HEADERS)
+
+
+def asset(assets: dict[str, str], name: str) -> Response:
+    """One file of ``assets`` (file name -> media type) from the static folder, cacheable for five minutes;
+    raises NotFound for any other name (nothing outside the list is ever read)."""
+    media_type = assets.get(name)
+    if media_type is None:
+        raise NotFound("no such asset", name=name)
+    headers = {**SECURITY_HEADERS, "Cache-Control": "public, max-age=300"}
+    return FileResponse(STATIC_DIR / name, media_type=media_type, headers=headers)
+
+
 @router.get("/verify", response_class=HTMLResponse, include_in_schema=False)
 def get_verify_page() -> Response:
     """Return the /verify page: open a QR link, paste or upload a bundle; verified in the browser."""
-    html = (STATIC_DIR / "verify.html").read_text(encoding="utf-8")
-    return HTMLResponse(html, headers=SECURITY_HEADERS)
+    return page("verify.html")
 
 
 @router.get("/verify/assets/{name}", response_class=FileResponse, include_in_schema=False)
 def get_verify_asset(name: str) -> Response:
     """Return one of the page's static files (script, SM2/SM3 library, stylesheet); 404 for any other."""
-    media_type = ASSETS.get(name)
-    if media_type is None:
-        raise NotFound("no such asset", name=name)
-    headers = {**SECURITY_HEADERS, "Cache-Control": "public, max-age=300"}
-    return FileResponse(STATIC_DIR / name, media_type=media_type, headers=headers)
+    return asset(ASSETS, name)
