@@ -57,15 +57,14 @@ def _wait(what: str, check: Callable[[], bool], timeout_s: float, net: Devnet) -
     raise AssertionError(f"timed out after {timeout_s} s waiting for {what}\n{tails}")
 
 
-@pytest.fixture
-def grow_net(tmp_path: Path) -> Iterator[FaultNet]:
-    base = tmp_path / "net"
-    api_ports = [get_free_port() for _ in range(NODES)]
-    p2p_ports = [get_free_port() for _ in range(NODES)]
+def _make_net(base: Path, nodes: int) -> FaultNet:
+    """One genesis validator and ``nodes - 1`` candidates under ``base`` (not started)."""
+    api_ports = [get_free_port() for _ in range(nodes)]
+    p2p_ports = [get_free_port() for _ in range(nodes)]
     paths = init_devnet(
         base,
         validators=1,
-        candidates=NODES - 1,
+        candidates=nodes - 1,
         chain_id=CHAIN_ID,
         api_ports=api_ports,
         p2p_ports=p2p_ports,
@@ -74,7 +73,12 @@ def grow_net(tmp_path: Path) -> Iterator[FaultNet]:
         chain_overrides={"expiry_window": 10_000},
     )
     network = Network(base, paths[0], api_ports[0], CHAIN_ID, load_accounts(base), load_grantors(base))
-    net = FaultNet(Devnet(base), network, {}, [f"http://127.0.0.1:{p}" for p in api_ports])
+    return FaultNet(Devnet(base), network, {}, [f"http://127.0.0.1:{p}" for p in api_ports])
+
+
+@pytest.fixture
+def grow_net(tmp_path: Path) -> Iterator[FaultNet]:
+    net = _make_net(tmp_path / "net", NODES)
     try:
         yield net
     finally:
@@ -243,3 +247,45 @@ def test_one_to_four_to_three_validators_under_load_with_agreement(grow_net: Fau
         assert any(h > changes[new - 1] for h in seen.proposed.get(keys[new], set())), summary
     assert not {h for h in seen.sealed.get(keys[removed], set()) if h > changes[-1]}, summary
     assert all(len(seen.sets[h]) == 3 for h in seen.sets if h > changes[-1]), summary
+
+
+def test_adding_a_second_validator_that_is_not_running_stalls_until_it_starts(tmp_path: Path) -> None:
+    """Why the operator procedure starts a candidate before adding it: the quorum of 2 validators is 2,
+    so from the height after the change the chain waits for the new validator. Nothing is decided while
+    it is down (no fork, no accepted write lost); once it starts it syncs, joins the round and the chain
+    goes on."""
+    net = _make_net(tmp_path / "net", 2)
+    nodes = net.nodes
+    keys = [_validator_key(net, i) for i in range(2)]
+    load = Load(net, rate=5)
+    try:
+        nodes[0].start()
+        nodes[0].wait_healthy(60)
+        _wait("the first block", lambda: (nodes[0].height() or 0) >= 1, 60, net.devnet)
+        load.start()
+        height = _change_set(net, 0, add=keys[1])
+        # The next height needs both validators; node-1 is not running: the chain holds at `height`.
+        time.sleep(4.0)
+        assert nodes[0].height() == height, nodes[0].log_tail()
+        accepted_while_stalled = len(load.accepted)
+        nodes[1].start()
+        nodes[1].wait_healthy(60)
+        resumed = _wait(
+            "both validators to decide blocks again",
+            lambda: all((n.height() or 0) >= height + 5 for n in nodes),
+            90,
+            net.devnet,
+        )
+        print(f"1 → 2 with the new validator down: held at {height}; resumed {resumed:.1f} s after start")
+        load.stop()
+        missing = wait_committed(net, load.accepted, 120)
+    finally:
+        load.stop()
+        net.devnet.stop()
+    heads, through, differ = compare_stores(
+        [f"sqlite:///{Path(n.config.data_dir) / 'chain.db'}" for n in nodes]
+    )
+    assert differ == [] and through >= max(heads) - 1, (heads, differ)
+    assert missing == [] and accepted_while_stalled > 0, missing
+    seen = _participation(f"sqlite:///{Path(nodes[0].config.data_dir) / 'chain.db'}")
+    assert {h for h in seen.sealed.get(keys[1], set()) if h > height}
