@@ -55,7 +55,8 @@ def init_devnet(
     A candidate has a validator key of its own (keys/validator-N.pem) that is not in the genesis set: it
     follows the chain (syncs every block) until a committee proposal adds its key, and takes part in
     consensus from the height after the block that executed the proposal (docs/operations.md, "Changing
-    the validator set"). Every node allows every candidate's key on its p2p links.
+    the validator set"). With candidates, every node allows every node's key on its p2p links, so that a
+    candidate syncs before it is added and a removed validator keeps following the chain.
     Ports default to ``base + i``; explicit ``api_ports`` / ``p2p_ports`` (one per node) override them.
     Every node lists every other node as a peer. With ``tls`` the APIs serve https under a local CA
     (tls/ca.pem). Raises ConfigError when ``out_dir`` holds a network.
@@ -79,6 +80,10 @@ def init_devnet(
     if len(apis) != total or len(p2ps) != total:
         raise ConfigError("one API port and one p2p port per node are needed")
     candidate_keys = [_write_candidate(out, i) for i in range(validators, total)]
+    genesis_keys = [
+        PrivateKey.from_pem((out / "keys" / f"validator-{i}.pem").read_bytes()).public_key.to_bytes()
+        for i in range(validators)
+    ]
     paths = node_config_paths(out)
     for i, path in enumerate(paths):
         raw: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
@@ -86,7 +91,8 @@ def init_devnet(
         raw["p2p_port"] = p2ps[i]
         raw["peers"] = [f"127.0.0.1:{p}" for j, p in enumerate(p2ps) if j != i]
         raw["log_level"] = log_level
-        raw["allowed_peer_keys"] = [key.hex() for key in candidate_keys]
+        if candidates:
+            raw["allowed_peer_keys"] = [key.hex() for key in genesis_keys + candidate_keys]
         path.write_text(json.dumps(raw, indent=2), encoding="utf-8")
     return paths
 
@@ -288,12 +294,13 @@ def run_devnet(
     base_api_port: int = 8545,
     base_p2p_port: int = 30300,
     echo: Any = print,
+    candidates: int = 0,
 ) -> None:
     """Initialise a devnet under ``out_dir`` once, run every node until Ctrl-C, then stop them all.
 
-    Takes the folder, the validator count (used only when initialising), the base ports and a printer. A
-    new devnet serves its APIs over https under a local CA (tls/ca.pem); its peer links are TLS like every
-    network's. Raises RuntimeError when a node does not come up.
+    Takes the folder, the validator and candidate counts (used only when initialising), the base ports and
+    a printer. A new devnet serves its APIs over https under a local CA (tls/ca.pem); its peer links are TLS
+    like every network's. Raises RuntimeError when a node does not come up.
     """
     out = Path(out_dir)
     # Ctrl-C (SIGINT, even where a launcher ignored it) and SIGTERM both stop every node cleanly.
@@ -301,9 +308,16 @@ def run_devnet(
     signal.signal(signal.SIGTERM, _raise_interrupt)
     if not (out / "genesis.json").exists():
         init_devnet(
-            out, validators=validators, base_api_port=base_api_port, base_p2p_port=base_p2p_port, tls=True
+            out,
+            validators=validators,
+            base_api_port=base_api_port,
+            base_p2p_port=base_p2p_port,
+            tls=True,
+            candidates=candidates,
         )
         echo(f"initialised a {validators}-validator consortium in {out}")
+        if candidates:
+            echo(f"with {candidates} candidate nodes (keys/validator-N.pem outside the genesis set)")
     else:
         if seal_demo_genesis(out):
             echo(f"signed the genesis of {out} with its validator keys (nodes need a signed genesis now)")

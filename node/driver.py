@@ -552,11 +552,16 @@ class ConsensusDriver:
             self._send(
                 "a block request", network.request_blocks, request.peer, request.from_height, request.count
             )
+        self._count_sync_events()
+
+    def _count_sync_events(self) -> None:
+        """Export the planner's counters (timeouts, wrong answers, blamed peers) with the driver's."""
+        self.stats.counters.update(self._sync.events)
 
     def _blame(self, peer: bytes, reason: str, points: float) -> None:
         """``peer``'s sync answer was wrong: the planner avoids it; provable lies cost it ban points."""
         self._sync.blame(peer, self.clock_ms(), reason)
-        self.stats.add(reason)
+        self._count_sync_events()
         network = self.network
         if points and network is not None:
             self._send("a misbehaviour report", network.report_misbehaviour, peer, points, reason)
@@ -577,6 +582,7 @@ class ConsensusDriver:
                 return
             decoded.append((block.header.height, (block, certificate)))
         run = self._sync.on_answer(peer, decoded, self.ledger.height, self.clock_ms())
+        self._count_sync_events()
         for synced in run:
             block, certificate = synced.item
             height = synced.height

@@ -57,14 +57,14 @@ def _wait(what: str, check: Callable[[], bool], timeout_s: float, net: Devnet) -
     raise AssertionError(f"timed out after {timeout_s} s waiting for {what}\n{tails}")
 
 
-def _make_net(base: Path, nodes: int) -> FaultNet:
-    """One genesis validator and ``nodes - 1`` candidates under ``base`` (not started)."""
+def _make_net(base: Path, nodes: int, validators: int = 1) -> FaultNet:
+    """``validators`` genesis validators and candidates up to ``nodes`` under ``base`` (not started)."""
     api_ports = [get_free_port() for _ in range(nodes)]
     p2p_ports = [get_free_port() for _ in range(nodes)]
     paths = init_devnet(
         base,
-        validators=1,
-        candidates=nodes - 1,
+        validators=validators,
+        candidates=nodes - validators,
         chain_id=CHAIN_ID,
         api_ports=api_ports,
         p2p_ports=p2p_ports,
@@ -264,10 +264,11 @@ def test_adding_a_second_validator_that_is_not_running_stalls_until_it_starts(tm
         _wait("the first block", lambda: (nodes[0].height() or 0) >= 1, 60, net.devnet)
         load.start()
         height = _change_set(net, 0, add=keys[1])
+        before = len(load.accepted)
         # The next height needs both validators; node-1 is not running: the chain holds at `height`.
         time.sleep(4.0)
         assert nodes[0].height() == height, nodes[0].log_tail()
-        accepted_while_stalled = len(load.accepted)
+        accepted_while_stalled = len(load.accepted) - before
         nodes[1].start()
         nodes[1].wait_healthy(60)
         resumed = _wait(
@@ -289,3 +290,49 @@ def test_adding_a_second_validator_that_is_not_running_stalls_until_it_starts(tm
     assert missing == [] and accepted_while_stalled > 0, missing
     seen = _participation(f"sqlite:///{Path(nodes[0].config.data_dir) / 'chain.db'}")
     assert {h for h in seen.sealed.get(keys[1], set()) if h > height}
+
+
+def test_rotating_a_validator_key_adds_the_new_key_then_removes_the_old_one(tmp_path: Path) -> None:
+    """docs/operations.md "Rotating a validator's key": node-0's organisation runs a second node with a
+    new key (node-3), adds it (3 → 4), then removes the old key (4 → 3) and stops the old node; the chain
+    never stops, the new key seals blocks, the old one seals none after its removal."""
+    net = _make_net(tmp_path / "net", 4, validators=3)
+    nodes = net.nodes
+    keys = [_validator_key(net, i) for i in range(4)]
+    old, new = 0, 3
+    load = Load(net, rate=5)
+    try:
+        net.devnet.start()
+        _wait("the first blocks", lambda: all((n.height() or 0) >= 1 for n in nodes), 60, net.devnet)
+        load.start()
+        added = _change_set(net, 1, add=keys[new])
+        _wait("the new key's node to pass the change", lambda: (nodes[new].height() or 0) > added + 3, 60,
+              net.devnet)  # fmt: skip
+        removed = _change_set(net, 1, remove=keys[old])
+        _wait("every node to pass the removal", lambda: all((n.height() or 0) > removed for n in nodes), 60,
+              net.devnet)  # fmt: skip
+        nodes[old].terminate()
+        target = removed + 6
+        _wait(
+            "the rotated set to decide blocks",
+            lambda: all((n.height() or 0) >= target for n in nodes if n.running),
+            60,
+            net.devnet,
+        )
+        # The old node comes back as a follower (what it accepted before the stop is committed too).
+        nodes[old].start()
+        nodes[old].wait_healthy(60)
+        load.stop()
+        missing = wait_committed(net, load.accepted, 120)
+    finally:
+        load.stop()
+        net.devnet.stop()
+    heads, through, differ = compare_stores(
+        [f"sqlite:///{Path(n.config.data_dir) / 'chain.db'}" for n in nodes]
+    )
+    assert differ == [] and through >= removed, (heads, differ)
+    assert missing == [], missing
+    seen = _participation(f"sqlite:///{Path(nodes[1].config.data_dir) / 'chain.db'}")
+    assert {h for h in seen.sealed.get(keys[new], set()) if h > removed}
+    assert not {h for h in seen.sealed.get(keys[old], set()) if h > removed}
+    assert all(keys[old] not in seen.sets[h] and keys[new] in seen.sets[h] for h in seen.sets if h > removed)
