@@ -6,9 +6,10 @@ heights in, sends the requests it returns and imports the blocks it hands back, 
 * **spread**: a node behind asks up to ``parallel`` peers at once, each for its own window of consecutive
   heights (one outstanding request per peer), chosen at random among the peers that report those heights;
 * **fail over**: a window unanswered by its deadline goes to another peer, and the slow peer rests a
-  while; an answer that is not what was asked (wrong heights, more than asked, undecodable) or whose block
-  the driver refuses (bad certificate, invalid block) is *blamed*: the peer is avoided for a longer while
-  and everything it sent that is not imported yet is dropped;
+  while; an answer no honest peer sends (heights not consecutive, more than a window, undecodable) or
+  whose block the driver refuses (bad certificate, invalid block) is *blamed*: the peer is avoided for a
+  longer while and everything it sent that is not imported yet is dropped (an answer for other heights
+  than asked may be a late one to an earlier request: it is used only where it continues the chain);
 * **bounded**: only heights up to ``parallel · window`` above our head are requested, so the answers held
   back for order (a later window answered before an earlier one) are at most that many blocks, each
   answer one p2p frame; a peer that claims a height it never serves costs one request per rest period.
@@ -186,24 +187,24 @@ class SyncPlanner(Generic[T]):
         self, peer: bytes, items: Sequence[tuple[int, T]], my_height: int, now_ms: int
     ) -> list[SyncedBlock[T]]:
         """Take ``peer``'s answer (decoded (height, item) pairs) and return the blocks now importable in
-        order, from ``my_height + 1`` on. An answer that is not what was asked blames ``peer`` and gives
-        nothing of it. An answer with no request of ours outstanding is used only where it continues the
-        chain at once (nothing of it is held)."""
-        window = self._windows.pop(peer, None)
+        order, from ``my_height + 1`` on. An answer that no honest peer sends (heights not consecutive, more
+        than a window) blames ``peer`` and gives nothing of it. An answer that matches no outstanding
+        request of ours (none, or a late answer to an earlier one) is used only where it continues the
+        chain at once: nothing of it is held."""
         heights = [height for height, _ in items]
-        if window is None:
-            start = my_height + 1
-            run = []
-            for offset, (height, item) in enumerate(items):
-                if height != start + offset:
-                    break
-                run.append(SyncedBlock(height, item, peer))
-            return run
-        if len(items) > window.count or heights != list(
-            range(window.from_height, window.from_height + len(items))
-        ):
+        consecutive = bool(items) and heights == list(range(heights[0], heights[0] + len(items)))
+        if items and (not consecutive or len(items) > self.max_window):
             self.blame(peer, now_ms, "sync_wrong_answer")
             return self._release(my_height)
+        window = self._windows.get(peer)
+        if window is None or (items and heights[0] != window.from_height) or len(items) > window.count:
+            # No request of ours, or (a late answer to an earlier, timed-out one): use what continues the
+            # chain at once; the current window, if any, stays outstanding until answered or late.
+            self.events["sync_unexpected_answer"] = self.events.get("sync_unexpected_answer", 0) + 1
+            if not items or heights[0] != my_height + 1:
+                return []
+            return [SyncedBlock(height, item, peer) for height, item in items]
+        del self._windows[peer]
         if not items:
             self._rest(peer, now_ms + SLOW_REST_MS, "sync_empty_answer")
         for height, item in items:

@@ -64,20 +64,32 @@ def test_answers_out_of_order_are_held_back_and_released_in_height_order() -> No
     assert sync.served == {first.peer: 4, second.peer: 4}
 
 
-def test_a_peer_answering_other_heights_is_blamed_and_its_window_goes_to_another_peer() -> None:
+def test_a_peer_answering_what_no_honest_peer_sends_is_blamed_and_its_window_goes_to_another() -> None:
     sync = planner(parallel=2, max_window=4)
     first, second = sorted(sync.plan(0, 0, {A: 20, B: 20, C: 20}), key=lambda r: r.from_height)
     sync.on_answer(second.peer, answer(second), 0, 5)  # held
-    lie = [(h + 100, "forged") for h, _ in answer(first)]
-    assert sync.on_answer(first.peer, lie, 0, 10) == []
+    holes = [(h, "forged") for h, _ in answer(first)][::2]  # heights 1, 3: not consecutive
+    assert sync.on_answer(first.peer, holes, 0, 10) == []
     assert sync.is_resting(first.peer, 10) and sync.events == {"sync_wrong_answer": 1}
     again = sync.plan(20, 0, {A: 20, B: 20, C: 20})
     assert [(r.from_height, r.count) for r in again][:1] == [(1, 4)]
     assert first.peer not in {r.peer for r in again}
-    # More blocks than asked for is a wrong answer too.
+    # More blocks than a window is never an honest answer either.
     (retry,) = [r for r in again if r.from_height == 1]
-    assert sync.on_answer(retry.peer, answer(retry, retry.count + 1), 0, 30) == []
+    assert sync.on_answer(retry.peer, answer(retry, 5), 0, 30) == []
     assert sync.events["sync_wrong_answer"] == 2
+
+
+def test_an_answer_for_other_heights_is_used_only_where_it_continues_the_chain() -> None:
+    """It may be the late answer to an earlier request of ours: no blame, nothing held, the window waits."""
+    sync = planner(parallel=1, max_window=4, timeout_ms=1_000)
+    (request,) = sync.plan(0, 0, {A: 20})
+    elsewhere = [(h + 8, f"block-{h + 8}") for h in range(1, 5)]
+    assert sync.on_answer(A, elsewhere, 0, 10) == [] and sync.held == 0
+    assert not sync.is_resting(A, 10) and sync.outstanding == [request]
+    continuing = [(h, f"block-{h}") for h in range(5, 9)]
+    assert [b.height for b in sync.on_answer(A, continuing, 4, 20)] == [5, 6, 7, 8]
+    assert sync.outstanding == [request]
 
 
 def test_blaming_a_peer_drops_what_it_sent_that_is_held_back() -> None:
@@ -149,10 +161,11 @@ def test_requests_and_held_blocks_stay_within_parallel_windows_above_the_head() 
 
 def test_an_answer_nobody_asked_for_is_used_only_where_it_continues_the_chain() -> None:
     sync = planner()
-    items = [(5, "b5"), (6, "b6"), (8, "b8")]
-    assert [b.height for b in sync.on_answer(A, items, 4, 0)] == [5, 6]
+    assert [b.height for b in sync.on_answer(A, [(5, "b5"), (6, "b6")], 4, 0)] == [5, 6]
     assert sync.on_answer(A, [(9, "b9")], 4, 0) == []
-    assert sync.held == 0
+    assert sync.held == 0 and not sync.is_resting(A, 0)
+    assert sync.on_answer(B, [(5, "b5"), (6, "b6"), (8, "b8")], 4, 0) == []  # a hole: no honest answer
+    assert sync.is_resting(B, 0)
 
 
 def test_a_disconnected_peer_loses_its_window_without_a_penalty() -> None:
