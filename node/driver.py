@@ -238,14 +238,17 @@ class ConsensusDriver:
         """Decode a consensus message, check its author and signature, and queue it for the core.
 
         Returns False for a message that does not decode, names an author outside every validator set this
-        node has seen, or carries a bad signature (the core checks membership per height again).
+        node has seen (and outside the set a block accepted at this height would bring), or carries a bad
+        signature (the core checks membership per height again).
         """
         try:
             message: Message[Block] = decode_message(data, Block.decode)
         except (EncodingError, XinlianError):
             self.stats.add("p2p_undecodable")
             return False
-        if message.author not in self._known_validators:
+        core = self.core
+        joining = core is not None and message.author in core.incoming_validators
+        if message.author not in self._known_validators and not joining:
             self.stats.add("p2p_non_validator")
             return False
         try:
