@@ -547,10 +547,7 @@ class ConsensusDriver:
         heights = network.peer_heights()
         if not heights:
             return
-        mine = self.ledger.height
-        if force and not self._sync.outstanding and all(h <= mine for h in heights.values()):
-            heights = {peer: mine + 1 for peer in heights}
-        for request in self._sync.plan(now, mine, heights):
+        for request in self._sync.plan(now, self.ledger.height, heights, probe=force):
             self.stats.add("sync_requests")
             self._send(
                 "a block request", network.request_blocks, request.peer, request.from_height, request.count

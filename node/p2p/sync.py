@@ -57,6 +57,7 @@ class _Window:
     from_height: int
     count: int
     deadline_ms: int
+    probe: bool = False  # asked without the peer claiming the height: an empty answer is no fault
 
     @property
     def end(self) -> int:
@@ -114,13 +115,17 @@ class SyncPlanner(Generic[T]):
         return self._resting.get(peer, 0) > now_ms
 
     # --- planning --------------------------------------------------------------------------------------
-    def plan(self, now_ms: int, my_height: int, peer_heights: Mapping[bytes, int]) -> list[BlockRequest]:
+    def plan(
+        self, now_ms: int, my_height: int, peer_heights: Mapping[bytes, int], *, probe: bool = False
+    ) -> list[BlockRequest]:
         """Return the requests to send now: windows above ``my_height`` that no peer is asked for, each
-        to an idle peer that reports it (rested peers only when no other one does)."""
+        to an idle peer that reports it (rested peers only when no other one does). With ``probe`` (the
+        consensus saw traffic for later heights) and no peer reporting a height above ours yet, one peer
+        is asked for the next block; it is not faulted for having none."""
         self._expire(now_ms, my_height, peer_heights)
         top = max(peer_heights.values(), default=my_height)
         if top <= my_height:
-            return []
+            return self._probe(now_ms, my_height, peer_heights) if probe else []
         limit = min(top, my_height + self.parallel * self.max_window)
         size = min(self.max_window, max(MIN_SYNC_WINDOW, -(-(top - my_height) // self.parallel)))
         out: list[BlockRequest] = []
@@ -139,6 +144,14 @@ class SyncPlanner(Generic[T]):
             out.append(BlockRequest(peer, height, count))
             height += count
         return out
+
+    def _probe(self, now_ms: int, my_height: int, peer_heights: Mapping[bytes, int]) -> list[BlockRequest]:
+        if self._windows or not peer_heights:
+            return []
+        idle = sorted(p for p in peer_heights if not self.is_resting(p, now_ms)) or sorted(peer_heights)
+        peer = self._rng.choice(idle)
+        self._windows[peer] = _Window(peer, my_height + 1, 1, now_ms + self.timeout_ms, probe=True)
+        return [BlockRequest(peer, my_height + 1, 1)]
 
     def _expire(self, now_ms: int, my_height: int, peer_heights: Mapping[bytes, int]) -> None:
         for peer, window in list(self._windows.items()):
@@ -205,7 +218,7 @@ class SyncPlanner(Generic[T]):
                 return []
             return [SyncedBlock(height, item, peer) for height, item in items]
         del self._windows[peer]
-        if not items:
+        if not items and not window.probe:
             self._rest(peer, now_ms + SLOW_REST_MS, "sync_empty_answer")
         for height, item in items:
             if height > my_height:

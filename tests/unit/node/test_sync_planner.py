@@ -181,6 +181,18 @@ def test_nothing_is_asked_when_no_peer_is_ahead() -> None:
     assert planner().plan(0, 10, {}) == []
 
 
+def test_a_probe_asks_one_peer_for_the_next_block_without_faulting_it_for_having_none() -> None:
+    """Consensus traffic for later heights arrived before any peer's STATUS said so."""
+    sync = planner()
+    (request,) = sync.plan(0, 10, {A: 10, B: 10}, probe=True)
+    assert (request.from_height, request.count) == (11, 1)
+    assert sync.plan(1, 10, {A: 10, B: 10}, probe=True) == []  # one probe at a time
+    assert sync.on_answer(request.peer, [], 10, 2) == []
+    assert not sync.is_resting(request.peer, 2) and sync.events == {}
+    (again,) = sync.plan(3, 10, {A: 10, B: 10}, probe=True)
+    assert [b.height for b in sync.on_answer(again.peer, [(11, "b11")], 10, 4)] == [11]
+
+
 def test_the_parameters_must_be_positive() -> None:
     with pytest.raises(ValueError):
         SyncPlanner(parallel=0)
