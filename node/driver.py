@@ -555,8 +555,10 @@ class ConsensusDriver:
         self._count_sync_events()
 
     def _count_sync_events(self) -> None:
-        """Export the planner's counters (timeouts, wrong answers, blamed peers) with the driver's."""
+        """Export the planner's counters (timeouts, wrong answers, blamed peers) with the driver's, and how
+        many distinct peers have delivered blocks in order."""
         self.stats.counters.update(self._sync.events)
+        self.stats.counters["sync_peers_used"] = len(self._sync.served)
 
     def _blame(self, peer: bytes, reason: str, points: float) -> None:
         """``peer``'s sync answer was wrong: the planner avoids it; provable lies cost it ban points."""

@@ -13,11 +13,13 @@ is committed.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
 import pytest
 
 from node.devnet import Devnet, init_devnet
@@ -115,6 +117,13 @@ def _set_after(net: FaultNet, node: int) -> list[bytes]:
         return client.validators()
 
 
+def _sync_peers_used(net: FaultNet, node: int) -> int:
+    """How many distinct peers delivered blocks to ``node`` (its /metrics)."""
+    text = httpx.get(f"{net.urls[node]}/metrics", timeout=10).text
+    found = re.search(r'xinlian_consensus_events_total\{kind="sync_peers_used"\} ([0-9.]+)', text)
+    return int(float(found.group(1))) if found else 0
+
+
 @dataclass(frozen=True)
 class Participation:
     """Per validator key: heights whose certificate carries its seal, and heights it proposed."""
@@ -178,6 +187,8 @@ def test_one_to_four_to_three_validators_under_load_with_agreement(grow_net: Fau
                 net.devnet,
             )
             steps.note(f"node-{new} caught up with height {top} in {caught_up:.1f} s")
+            if new == late:  # it fetched the chain from several peers at once
+                assert _sync_peers_used(net, new) >= 2, nodes[new].log_tail()
             started = time.monotonic()
             height = _change_set(net, 0, add=keys[new])
             voted = time.monotonic() - started
