@@ -14,8 +14,8 @@ heights in, sends the requests it returns and imports the blocks it hands back, 
   back for order (a later window answered before an earlier one) are at most that many blocks, each
   answer one p2p frame; a peer that claims a height it never serves costs one request per rest period.
 
-A peer avoided by everyone is still asked when no other peer reports the heights we miss (a false alarm
-must not stop sync).
+A resting peer is asked again only when every connected peer rests (a false alarm must not stop sync): a
+peer that claims heights nobody else has, and then does not serve them, is asked once per rest period.
 """
 
 from __future__ import annotations
@@ -191,8 +191,8 @@ class SyncPlanner(Generic[T]):
         fresh = [p for p in able if not self.is_resting(p, now_ms)]
         if fresh:
             return self._rng.choice(fresh)
-        if any(not self.is_resting(p, now_ms) for p, h in peer_heights.items() if h >= height):
-            return None  # a good peer has these heights but is busy: wait for it
+        if any(not self.is_resting(p, now_ms) for p in peer_heights):
+            return None  # a peer in good standing is busy or not there yet: wait for it, not for a liar
         return self._rng.choice(able) if able else None
 
     # --- answers ---------------------------------------------------------------------------------------

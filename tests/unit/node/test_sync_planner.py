@@ -123,6 +123,9 @@ def test_a_peer_claiming_heights_it_does_not_serve_rests_and_others_are_asked() 
     assert sync.events == {"sync_empty_answer": 1}
     (retry,) = sync.plan(20, 0, {A: 1_000, B: 30})
     assert retry.peer != liar
+    if liar == A:  # once B's heights are imported, A's claim alone brings no request until it rested
+        sync.on_answer(B, answer(retry), 0, 30)
+        assert sync.plan(40, 30, {A: 1_000, B: 30}) == []
 
 
 def test_a_resting_peer_is_still_asked_when_it_alone_has_the_heights() -> None:
@@ -141,11 +144,15 @@ def test_a_busy_good_peer_is_waited_for_rather_than_a_resting_one_asked() -> Non
     assert [r.peer for r in sync.plan(3, 8, {A: 100, B: 100})] == [A]
 
 
-def test_a_resting_peer_is_asked_for_heights_no_good_peer_reports() -> None:
+def test_a_resting_peer_claiming_heights_nobody_else_has_is_not_asked_while_a_good_peer_is_there() -> None:
     sync = planner(parallel=2, max_window=8)
     sync.blame(B, 0)
-    requests = sync.plan(1, 0, {A: 8, B: 100})  # A has 1..8; 9.. only B (resting) has
-    assert [(r.peer, r.from_height) for r in requests] == [(A, 1), (B, 9)]
+    requests = sync.plan(1, 0, {A: 8, B: 100})  # A has 1..8; 9.. only B (resting) claims
+    assert [(r.peer, r.from_height) for r in requests] == [(A, 1)]
+    sync.on_answer(A, answer(requests[0]), 0, 2)
+    assert sync.plan(3, 8, {A: 8, B: 100}) == []  # wait for A to go on, not for B's claim
+    assert [r.peer for r in sync.plan(4, 8, {A: 20, B: 100})] == [A]
+    assert [r.peer for r in sync.plan(BLAME_REST_MS, 8, {A: 8, B: 100})] == [B]  # its rest is over
 
 
 def test_requests_and_held_blocks_stay_within_parallel_windows_above_the_head() -> None:
