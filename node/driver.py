@@ -40,7 +40,7 @@ from node.consensus.signing import Sm2Signer
 from node.consensus.wal import ConsensusWal
 from node.ledger.chain import Ledger
 from node.p2p.service import PeerService
-from node.p2p.sync import SyncPlanner
+from node.p2p.sync import BLAME_REST_MS, SLOW_REST_MS, SyncPlanner
 from node.p2p.wire import FrameType
 from sdk.errors import ConsensusError, EncodingError, InvalidTransaction, XinlianError
 from sdk.types import Block, CommitCertificate
@@ -560,9 +560,9 @@ class ConsensusDriver:
         self.stats.counters.update(self._sync.events)
         self.stats.counters["sync_peers_used"] = len(self._sync.served)
 
-    def _blame(self, peer: bytes, reason: str, points: float) -> None:
+    def _blame(self, peer: bytes, reason: str, points: float, *, rest_ms: int = BLAME_REST_MS) -> None:
         """``peer``'s sync answer was wrong: the planner avoids it; provable lies cost it ban points."""
-        self._sync.blame(peer, self.clock_ms(), reason)
+        self._sync.blame(peer, self.clock_ms(), reason, rest_ms=rest_ms)
         self._count_sync_events()
         network = self.network
         if points and network is not None:
@@ -602,9 +602,10 @@ class ConsensusDriver:
             try:
                 self.ledger.commit_block(block, certificate)
             except XinlianError as exc:
-                # A quorum sealed it, so the block itself is no proof against the peer: only avoid it.
+                # A quorum sealed it, so the block is no proof against the peer (the fault may be ours): avoid
+                # it briefly only.
                 log.warning("peer %s… sent an invalid block %d: %s", synced.peer[:6].hex(), height, exc)
-                self._blame(synced.peer, "sync_invalid_block", 0.0)
+                self._blame(synced.peer, "sync_invalid_block", 0.0, rest_ms=SLOW_REST_MS)
                 break
             self.stats.add("blocks_synced")
             self._last_decided_ms = self.clock_ms()

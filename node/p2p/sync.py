@@ -235,13 +235,15 @@ class SyncPlanner(Generic[T]):
             height += 1
         return run
 
-    def blame(self, peer: bytes, now_ms: int, reason: str = "sync_blamed") -> None:
-        """``peer`` sent something wrong: avoid it for BLAME_REST_MS, drop its request and every block of
-        it that is held back (another peer is asked for those heights)."""
+    def blame(
+        self, peer: bytes, now_ms: int, reason: str = "sync_blamed", *, rest_ms: int = BLAME_REST_MS
+    ) -> None:
+        """``peer`` sent something wrong: avoid it for ``rest_ms``, drop its request and every block of it
+        that is held back (another peer is asked for those heights)."""
         self._windows.pop(peer, None)
         for height in [h for h, b in self._held.items() if b.peer == peer]:
             del self._held[height]
-        self._rest(peer, now_ms + BLAME_REST_MS, reason)
+        self._rest(peer, now_ms + rest_ms, reason)
 
     def _rest(self, peer: bytes, until_ms: int, reason: str) -> None:
         self._resting[peer] = max(until_ms, self._resting.get(peer, 0))

@@ -103,6 +103,8 @@ def test_blaming_a_peer_drops_what_it_sent_that_is_held_back() -> None:
     assert 5 in {r.from_height for r in later} and second.peer not in {r.peer for r in later}
     assert sync.is_resting(second.peer, 6 + BLAME_REST_MS - 1)
     assert not sync.is_resting(second.peer, 6 + BLAME_REST_MS)
+    sync.blame(first.peer, 10, rest_ms=SLOW_REST_MS)  # a shorter rest when the fault may be ours
+    assert not sync.is_resting(first.peer, 10 + SLOW_REST_MS)
 
 
 def test_a_slow_peer_loses_its_window_to_another_at_the_deadline() -> None:
