@@ -204,8 +204,17 @@ def devnet(
     out: Annotated[Path | None, typer.Option("--dir", help="Network folder (default var/devnetN).")] = None,
     base_port: Annotated[int, typer.Option(help="API port of node 0 (node N uses port + N).")] = 8545,
     base_p2p_port: Annotated[int, typer.Option(help="P2P port of node 0 (node N uses port + N).")] = 30300,
+    candidates: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            max=16,
+            help="Further nodes with validator keys outside the genesis set (used when initialising): they "
+            "follow the chain until a committee proposal adds them.",
+        ),
+    ] = 0,
 ) -> None:
-    """Run a local consortium: one `xinlian node run` process per validator (SQLite each) until Ctrl-C.
+    """Run a local consortium: one `xinlian node run` process per node (SQLite each) until Ctrl-C.
 
     A new one serves its APIs over https under a local CA (tls/ca.pem in the folder); peer links are TLS.
     """
@@ -215,6 +224,7 @@ def devnet(
     run_devnet(
         folder,
         validators=validators,
+        candidates=candidates,
         base_api_port=base_port,
         base_p2p_port=base_p2p_port,
         echo=say,

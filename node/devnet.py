@@ -20,6 +20,8 @@ import httpx
 
 from node.config import ConfigError, NodeConfig
 from node.demo_network import get_local_ca_path, init_network, seal_demo_genesis
+from node.tls import issue_node_certificate
+from sdk.crypto import PrivateKey
 
 #: Chain parameters of a devnet (four processes sharing a few cores). Round 0 must fit building a block
 #: and re-executing it on the validators (the runtime sizes blocks to a quarter of the round timeout at
@@ -45,13 +47,22 @@ def init_devnet(
     committee_size: int = 3,
     log_level: str = "info",
     tls: bool = False,
+    candidates: int = 0,
 ) -> list[Path]:
-    """Write a ``validators``-node network under ``out_dir``; returns the node config paths.
+    """Write a network of ``validators`` genesis validators and ``candidates`` further nodes under
+    ``out_dir``; returns the node config paths (validators first).
 
+    A candidate has a validator key of its own (keys/validator-N.pem) that is not in the genesis set: it
+    follows the chain (syncs every block) until a committee proposal adds its key, and takes part in
+    consensus from the height after the block that executed the proposal (docs/operations.md, "Changing
+    the validator set"). With candidates, every node allows every node's key on its p2p links, so that a
+    candidate syncs before it is added and a removed validator keeps following the chain.
     Ports default to ``base + i``; explicit ``api_ports`` / ``p2p_ports`` (one per node) override them.
     Every node lists every other node as a peer. With ``tls`` the APIs serve https under a local CA
     (tls/ca.pem). Raises ConfigError when ``out_dir`` holds a network.
     """
+    if candidates < 0:
+        raise ConfigError("the number of candidate nodes cannot be negative")
     out = Path(out_dir)
     init_network(
         out,
@@ -63,10 +74,16 @@ def init_devnet(
         chain_overrides={**DEVNET_CHAIN, **(chain_overrides or {})},
         tls=tls,
     )
-    apis = list(api_ports) if api_ports is not None else [base_api_port + i for i in range(validators)]
-    p2ps = list(p2p_ports) if p2p_ports is not None else [base_p2p_port + i for i in range(validators)]
-    if len(apis) != validators or len(p2ps) != validators:
-        raise ConfigError("one API port and one p2p port per validator are needed")
+    total = validators + candidates
+    apis = list(api_ports) if api_ports is not None else [base_api_port + i for i in range(total)]
+    p2ps = list(p2p_ports) if p2p_ports is not None else [base_p2p_port + i for i in range(total)]
+    if len(apis) != total or len(p2ps) != total:
+        raise ConfigError("one API port and one p2p port per node are needed")
+    candidate_keys = [_write_candidate(out, i) for i in range(validators, total)]
+    genesis_keys = [
+        PrivateKey.from_pem((out / "keys" / f"validator-{i}.pem").read_bytes()).public_key.to_bytes()
+        for i in range(validators)
+    ]
     paths = node_config_paths(out)
     for i, path in enumerate(paths):
         raw: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
@@ -74,8 +91,37 @@ def init_devnet(
         raw["p2p_port"] = p2ps[i]
         raw["peers"] = [f"127.0.0.1:{p}" for j, p in enumerate(p2ps) if j != i]
         raw["log_level"] = log_level
+        if candidates:
+            raw["allowed_peer_keys"] = [key.hex() for key in genesis_keys + candidate_keys]
         path.write_text(json.dumps(raw, indent=2), encoding="utf-8")
     return paths
+
+
+def _write_candidate(out: Path, index: int) -> bytes:
+    """Write node ``index``'s validator key (outside the genesis set) and a config like node 0's; returns
+    the key's 64-byte public key."""
+    key = PrivateKey.generate()
+    path = out / "keys" / f"validator-{index}.pem"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(key.to_pem())
+    raw: dict[str, Any] = json.loads((out / "nodes" / "node-0.json").read_text(encoding="utf-8"))
+    raw["name"] = f"node-{index}"
+    raw["data_dir"] = f"../data/node-{index}"
+    raw["validator_key_path"] = f"../keys/validator-{index}.pem"
+    if raw.get("api_tls_cert"):
+        issue_node_certificate(
+            get_local_ca_path(out),
+            out / "tls" / "ca-key.pem",
+            out / "tls" / f"node-{index}.pem",
+            out / "tls" / f"node-{index}-key.pem",
+            name=f"node-{index}",
+            hosts=["127.0.0.1", "localhost"],
+        )
+        raw["api_tls_cert"] = f"../tls/node-{index}.pem"
+        raw["api_tls_key"] = f"../tls/node-{index}-key.pem"
+    (out / "nodes" / f"node-{index}.json").write_text(json.dumps(raw, indent=2), encoding="utf-8")
+    return key.public_key.to_bytes()
 
 
 def node_config_paths(out_dir: str | Path) -> list[Path]:
@@ -248,12 +294,13 @@ def run_devnet(
     base_api_port: int = 8545,
     base_p2p_port: int = 30300,
     echo: Any = print,
+    candidates: int = 0,
 ) -> None:
     """Initialise a devnet under ``out_dir`` once, run every node until Ctrl-C, then stop them all.
 
-    Takes the folder, the validator count (used only when initialising), the base ports and a printer. A
-    new devnet serves its APIs over https under a local CA (tls/ca.pem); its peer links are TLS like every
-    network's. Raises RuntimeError when a node does not come up.
+    Takes the folder, the validator and candidate counts (used only when initialising), the base ports and
+    a printer. A new devnet serves its APIs over https under a local CA (tls/ca.pem); its peer links are TLS
+    like every network's. Raises RuntimeError when a node does not come up.
     """
     out = Path(out_dir)
     # Ctrl-C (SIGINT, even where a launcher ignored it) and SIGTERM both stop every node cleanly.
@@ -261,9 +308,16 @@ def run_devnet(
     signal.signal(signal.SIGTERM, _raise_interrupt)
     if not (out / "genesis.json").exists():
         init_devnet(
-            out, validators=validators, base_api_port=base_api_port, base_p2p_port=base_p2p_port, tls=True
+            out,
+            validators=validators,
+            base_api_port=base_api_port,
+            base_p2p_port=base_p2p_port,
+            tls=True,
+            candidates=candidates,
         )
         echo(f"initialised a {validators}-validator consortium in {out}")
+        if candidates:
+            echo(f"with {candidates} candidate nodes (keys/validator-N.pem outside the genesis set)")
     else:
         if seal_demo_genesis(out):
             echo(f"signed the genesis of {out} with its validator keys (nodes need a signed genesis now)")

@@ -7,7 +7,6 @@ import heapq
 import itertools
 import logging
 import queue
-import secrets
 import threading
 import time
 from collections import deque
@@ -40,8 +39,8 @@ from node.consensus.messages import (
 from node.consensus.signing import Sm2Signer
 from node.consensus.wal import ConsensusWal
 from node.ledger.chain import Ledger
-from node.p2p.peers import MAX_BLOCKS_PER_ANSWER
 from node.p2p.service import PeerService
+from node.p2p.sync import BLAME_REST_MS, SLOW_REST_MS, SyncPlanner
 from node.p2p.wire import FrameType
 from sdk.errors import ConsensusError, EncodingError, InvalidTransaction, XinlianError
 from sdk.types import Block, CommitCertificate
@@ -74,6 +73,9 @@ RECENT_BROADCASTS: int = 32
 IDLE_POLL_MS: int = 20
 #: A block request with no answer after this long is sent again (to another peer when there is one).
 SYNC_TIMEOUT_MS: int = 3_000
+#: Misbehaviour points for a sync answer no honest node sends (undecodable, or a certificate that does not
+#: prove its block); the p2p layer bans at 100.
+BAD_SYNC_ANSWER_POINTS: float = 25.0
 #: Peers' reported heights are compared with ours this often.
 SYNC_CHECK_MS: int = 500
 #: Consensus steps slower than this are logged (block building and re-execution dominate).
@@ -164,8 +166,7 @@ class ConsensusDriver:
         self._recent: deque[bytes] = deque(maxlen=RECENT_BROADCASTS)
         self._recent_height = 0
         self._known_validators: set[bytes] = set(ledger.head.validators)
-        self._sync_peer: bytes | None = None
-        self._sync_deadline_ms = 0
+        self._sync: SyncPlanner[tuple[Block, CommitCertificate]] = SyncPlanner(timeout_ms=SYNC_TIMEOUT_MS)
         self._next_sync_check_ms = 0
         self._error: BaseException | None = None
         self.on_fatal = on_fatal
@@ -237,14 +238,17 @@ class ConsensusDriver:
         """Decode a consensus message, check its author and signature, and queue it for the core.
 
         Returns False for a message that does not decode, names an author outside every validator set this
-        node has seen, or carries a bad signature (the core checks membership per height again).
+        node has seen (and outside the set a block accepted at this height would bring), or carries a bad
+        signature (the core checks membership per height again).
         """
         try:
             message: Message[Block] = decode_message(data, Block.decode)
         except (EncodingError, XinlianError):
             self.stats.add("p2p_undecodable")
             return False
-        if message.author not in self._known_validators:
+        core = self.core
+        joining = core is not None and message.author in core.incoming_validators
+        if message.author not in self._known_validators and not joining:
             self.stats.add("p2p_non_validator")
             return False
         try:
@@ -477,7 +481,7 @@ class ConsensusDriver:
                     work.extend(core.on_new_block(action.block, action.certificate, self.clock_ms()))
                     self._after_commit()
             elif isinstance(action, RequestSync):
-                self._request_blocks(self.clock_ms(), force=False)
+                self._request_blocks(self.clock_ms(), force=True)
             elif isinstance(action, Reject):
                 self.stats.rejected[action.reason] = self.stats.rejected.get(action.reason, 0) + 1
 
@@ -532,64 +536,82 @@ class ConsensusDriver:
             self._request_blocks(now, force=False)
 
     def _request_blocks(self, now: int, *, force: bool) -> None:
+        """Send the block requests the sync planner wants now (several peers, one window each).
+
+        ``force`` (the core saw traffic for later heights): when no peer reports a height above ours yet,
+        ask one peer for the next block anyway.
+        """
         network = self.network
         if network is None:
-            return
-        if not force and self._sync_peer is not None and now < self._sync_deadline_ms:
             return
         heights = network.peer_heights()
         if not heights:
             return
-        mine = self.ledger.height
-        ahead = [peer for peer, height in heights.items() if height > mine]
-        candidates = ahead or list(heights)
-        if self._sync_peer in candidates and len(candidates) > 1 and now >= self._sync_deadline_ms:
-            candidates.remove(self._sync_peer)  # it did not answer in time: try another
-        peer = secrets.choice(candidates)  # spread sync load across peers
-        self._sync_peer = peer
-        self._sync_deadline_ms = now + SYNC_TIMEOUT_MS
-        self.stats.add("sync_requests")
-        self._send("a block request", network.request_blocks, peer, mine + 1, MAX_BLOCKS_PER_ANSWER)
+        for request in self._sync.plan(now, self.ledger.height, heights, probe=force):
+            self.stats.add("sync_requests")
+            self._send(
+                "a block request", network.request_blocks, request.peer, request.from_height, request.count
+            )
+        self._count_sync_events()
+
+    def _count_sync_events(self) -> None:
+        """Export the planner's counters (timeouts, wrong answers, blamed peers) with the driver's, and how
+        many distinct peers have delivered blocks in order."""
+        self.stats.counters.update(self._sync.events)
+        self.stats.counters["sync_peers_used"] = len(self._sync.served)
+
+    def _blame(self, peer: bytes, reason: str, points: float, *, rest_ms: int = BLAME_REST_MS) -> None:
+        """``peer``'s sync answer was wrong: the planner avoids it; provable lies cost it ban points."""
+        self._sync.blame(peer, self.clock_ms(), reason, rest_ms=rest_ms)
+        self._count_sync_events()
+        network = self.network
+        if points and network is not None:
+            self._send("a misbehaviour report", network.report_misbehaviour, peer, points, reason)
 
     def _import_blocks(self, pairs: list[tuple[bytes, bytes]], peer: bytes) -> None:
-        """Import answered blocks in order: certificate checked by the core, block re-executed by ledger."""
+        """Import answered blocks in height order: the planner holds back those above a gap; each block's
+        certificate is checked by the core and the block re-executed by the ledger."""
         core = self.core
         if core is None:
             return
-        imported = 0
+        decoded: list[tuple[int, tuple[Block, CommitCertificate]]] = []
         for block_data, cert_data in pairs:
             try:
                 block = Block.decode(block_data)
                 certificate = CommitCertificate.decode(cert_data)
             except (EncodingError, XinlianError):
-                self.stats.add("sync_undecodable")
-                break
-            height = block.header.height
-            if height <= self.ledger.height:
-                continue
+                self._blame(peer, "sync_undecodable", BAD_SYNC_ANSWER_POINTS)
+                return
+            decoded.append((block.header.height, (block, certificate)))
+        run = self._sync.on_answer(peer, decoded, self.ledger.height, self.clock_ms())
+        self._count_sync_events()
+        for synced in run:
+            block, certificate = synced.item
+            height = synced.height
             if height != self.ledger.height + 1 or core.height != height:
                 self.stats.add("sync_gap")
                 break
             try:
                 core.check_certificate(block, certificate)
             except ConsensusError as exc:
-                self.stats.add("sync_bad_certificate")
-                log.warning("peer %s… sent block %d with a bad certificate: %s", peer[:6].hex(), height, exc)
+                log.warning(
+                    "peer %s… sent block %d with a bad certificate: %s", synced.peer[:6].hex(), height, exc
+                )
+                self._blame(synced.peer, "sync_bad_certificate", BAD_SYNC_ANSWER_POINTS)
                 break
             try:
                 self.ledger.commit_block(block, certificate)
             except XinlianError as exc:
-                self.stats.add("sync_invalid_block")
-                log.warning("peer %s… sent an invalid block %d: %s", peer[:6].hex(), height, exc)
+                # A quorum sealed it, so the block is no proof against the peer (the fault may be ours): avoid
+                # it briefly only.
+                log.warning("peer %s… sent an invalid block %d: %s", synced.peer[:6].hex(), height, exc)
+                self._blame(synced.peer, "sync_invalid_block", 0.0, rest_ms=SLOW_REST_MS)
                 break
-            imported += 1
             self.stats.add("blocks_synced")
             self._last_decided_ms = self.clock_ms()
             self._perform(core.on_new_block(block, certificate, self.clock_ms()))
             self._after_commit()
-        if peer == self._sync_peer:
-            self._sync_peer = None
-        if imported and self.network is not None:
+        if self.network is not None:
             heights = self.network.peer_heights()
             if heights and max(heights.values()) > self.ledger.height:
-                self._request_blocks(self.clock_ms(), force=True)
+                self._request_blocks(self.clock_ms(), force=False)

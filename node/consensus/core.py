@@ -112,6 +112,12 @@ class QbftCore(RoundChangePhase[BlockT], FutureBuffer[BlockT]):
         return self._my_index
 
     @property
+    def incoming_validators(self) -> frozenset[bytes]:
+        """Keys outside the current set that a block accepted at this height would add to it: their
+        messages for the next height are buffered (a new validator may finish this height first)."""
+        return self._incoming
+
+    @property
     def is_decided(self) -> bool:
         """True between a CommitBlock action and the matching ``on_new_block``."""
         return self._decided
@@ -165,6 +171,7 @@ class QbftCore(RoundChangePhase[BlockT], FutureBuffer[BlockT]):
         self._prepares: dict[int, dict[bytes, dict[int, Signed[PreparePayload]]]] = {}
         self._commits: dict[int, dict[bytes, dict[int, Signed[CommitPayload]]]] = {}
         self._round_changes: dict[int, RoundChange[BlockT]] = {}
+        self._incoming = frozenset()
 
     def start(self, now_ms: int) -> list[Action[BlockT]]:
         """Restore this height's signed steps from the WAL and schedule the first timer.

@@ -36,8 +36,10 @@ class FutureBuffer(RoundState[BlockT]):
         self, message: Message[BlockT], size: int | None, now_ms: int, out: list[Action[BlockT]]
     ) -> None:
         author = message.author
-        if author not in self._index_of:
-            # The set may change at a later height, but buffering strangers' traffic invites memory abuse.
+        joining = message.height == self._height + 1 and author in self._incoming
+        if author not in self._index_of and not joining:
+            # Buffering strangers' traffic invites memory abuse; a validator that a block accepted at this
+            # height adds may speak at the next height before this node has decided this one.
             self._count_ignored("future_non_validator")
             return
         if not self._has_valid_signature(message.signed):

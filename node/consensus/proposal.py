@@ -75,6 +75,18 @@ class ProposalPhase(VotePhase[BlockT]):
         except Exception:  # checked before acceptance; own blocks come from the application
             return default
 
+    def _note_incoming(self, block: BlockT) -> None:
+        """Remember the keys an accepted block would add to the set (the application names the set after
+        it; the block is valid, so the set is the one governance gives): their next-height messages may
+        arrive before this height is decided here."""
+        try:
+            after = self.app.validators_after(block)
+        except Exception:  # the application knows the set after committed or set-changing blocks only
+            return
+        added = frozenset(after).difference(self._index_of)
+        if added:
+            self._incoming = self._incoming | added
+
     def _is_in_round_form(self, block: BlockT, digest: bytes, round_: int) -> bool:
         """Return whether ``block`` in the form the proposer of ``round_`` sends keeps its hash ``digest``."""
         try:
@@ -170,6 +182,7 @@ class ProposalPhase(VotePhase[BlockT]):
         self._accepted_hash = digest
         self._accepted_seal_round = self._header_round(message.block, message.round)
         self._checked_seals = set()
+        self._note_incoming(message.block)
         if send_prepare and self._my_index is not None:
             payload = PreparePayload(self._height, self._round, digest)
             signed = self._sign_step(MessageKind.PREPARE, self._round, digest, payload, lambda s: b"")

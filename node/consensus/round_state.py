@@ -67,6 +67,7 @@ class RoundState(Generic[BlockT]):
     _prepares: dict[int, dict[bytes, dict[int, Signed[PreparePayload]]]]
     _commits: dict[int, dict[bytes, dict[int, Signed[CommitPayload]]]]
     _round_changes: dict[int, RoundChange[BlockT]]
+    _incoming: frozenset[bytes]
 
     @property
     def quorum(self) -> int:

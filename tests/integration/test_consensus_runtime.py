@@ -223,6 +223,37 @@ def test_a_stopped_validator_catches_up_by_sync_and_bad_certificates_are_refused
             node.stop()
 
 
+def test_a_node_far_behind_syncs_from_several_peers_at_once(tmp_path: Path) -> None:
+    """A validator that missed many blocks asks each of the others for its own window of heights (not one
+    peer for everything) and ends with the same chain."""
+    paths = init_devnet(
+        tmp_path / "net",
+        validators=4,
+        chain_id=5150,
+        api_ports=free_ports(4),
+        p2p_ports=free_ports(4),
+        chain_overrides=CHAIN,
+        committee_size=1,
+        log_level="warning",
+    )
+    nodes = [Node(NodeConfig.load(p), empty_block_interval_ms=50) for p in paths]
+    late = nodes[3]
+    try:
+        for node in nodes[:3]:
+            node.start()
+        wait_until(lambda: min(n.ledger.height for n in nodes[:3]) >= 40, 120, "three validators to commit")
+        late.start()
+        assert late.driver is not None
+        wait_until(lambda: late.ledger.height >= 40, 60, "the late node to sync")
+        served = late.driver._sync.served
+        assert len([peer for peer, blocks in served.items() if blocks > 0]) >= 2, served
+        assert late.driver.stats.get("blocks_synced") >= 40 - 1
+        assert_same_chain(nodes, min(n.ledger.height for n in nodes))
+    finally:
+        for node in nodes:
+            node.stop()
+
+
 def test_removing_a_validator_by_proposal_takes_effect_at_the_next_block(four: list[Node]) -> None:
     key = committee_key(Path(four[0].config.genesis_path).parent)
     removed = four[3].key

@@ -616,6 +616,38 @@ def test_messages_for_a_future_height_are_buffered_until_the_chain_catches_up() 
     assert done.block == second
 
 
+def test_a_validator_joining_at_the_next_height_is_heard_before_this_height_is_decided() -> None:
+    """A block of height 1 adds OUTSIDER to the set. OUTSIDER may decide height 1 first and speak at height
+    2 while this node is still deciding 1: once this node accepted a block that adds it, those messages
+    are buffered (not dropped as a stranger's), and count at height 2."""
+    joined = (*VALIDATORS, OUTSIDER.public_key)
+    local = Local(app=ToyApp(validators=joined))
+    first = peer_block(0)
+    second = ToyBlock(2, 0, 1, first.hash, 2_600, b"second")
+    local.inject(prepare(N, 2, 0, second.hash))  # no block adding it is known yet: a stranger
+    assert local.core.metrics.ignored["future_non_validator"] == 1
+    local.inject(proposal(0, first))
+    assert local.core.incoming_validators == frozenset({OUTSIDER.public_key})
+    stranger = Sm2Signer(PrivateKey.generate())
+    local.inject(Prepare(sign_payload(CHAIN_ID, PreparePayload(2, 0, second.hash), stranger)))
+    local.inject(prepare(N, 3, 0, second.hash))  # only the very next height
+    assert local.core.metrics.ignored["future_non_validator"] == 3
+    # Height 2 (6 validators, quorum 4): the proposal and votes of 0, 2 and OUTSIDER arrive early.
+    out = local.inject(
+        proposal(1, second),
+        *(prepare(i, 2, 0, second.hash) for i in (0, 2, N)),
+        *(commit(i, 0, second) for i in (0, 2, N)),
+    )
+    assert sent(out) == [] and local.core.future_buffered_bytes > 0
+    local.now = 2_700
+    out = local.new_block(first, certificate_for(first))
+    assert sent_kinds(out) == ["Prepare", "Commit"]
+    (done,) = commits(out)
+    assert done.block == second
+    assert [s.validator_index for s in done.certificate.seals] == [0, 2, LOCAL, N]
+    assert local.core.incoming_validators == frozenset()
+
+
 def test_messages_from_a_previous_height_are_discarded() -> None:
     local = Local()
     first = peer_block(0)
