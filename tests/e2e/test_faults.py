@@ -47,10 +47,14 @@ def _check_partitions_were_real(result: FaultResult) -> None:
             lone = int(seen.fault.split("{")[1].split("}")[0])
             early, late = seen.early[lone], seen.late[lone]
             assert early is not None and late == early, f"{seen.fault}: the lone node moved: {seen}"
+            # The other three go on. A node too busy to answer /health within its timeout is not evidence
+            # either way; two of the three seen moving on (a quorum needs all three) is.
             others = [
-                (e, la) for i, (e, la) in enumerate(zip(seen.early, seen.late, strict=True)) if i != lone
+                (e, la)
+                for i, (e, la) in enumerate(zip(seen.early, seen.late, strict=True))
+                if i != lone and e is not None and la is not None
             ]
-            assert all(e is not None and la is not None and la > e for e, la in others), seen
+            assert len(others) >= 2 and all(la > e for e, la in others), seen
 
 
 def test_faults_under_load_lose_no_accepted_write_and_end_in_agreement(
@@ -59,7 +63,8 @@ def test_faults_under_load_lose_no_accepted_write_and_end_in_agreement(
     result = run_faults(
         tmp_path / "net",
         rounds=1,
-        seconds_each=6,
+        # Long enough for the connected side to decide a block even after a round change on a busy machine.
+        seconds_each=10,
         settle_s=3,
         rate=10,
         seed=20_261_205,
