@@ -158,6 +158,16 @@ class DevnetNode:
         scheme = "https" if self.config.api_tls_cert else "http"
         return f"{scheme}://{self.config.api_host}:{self.config.api_port}"
 
+    @property
+    def metrics_url(self) -> str:
+        """Where the node's operator listener serves /metrics (https with the API's certificate)."""
+        scheme = "https" if self.config.api_tls_cert else "http"
+        return f"{scheme}://{self.config.metrics_host}:{self.config.resolved_metrics_port()}/metrics"
+
+    def metrics(self) -> str:
+        """The node's metrics (Prometheus text), checked against ``ca`` like the API."""
+        return httpx.get(self.metrics_url, timeout=10, verify=self._verify).text
+
     @cached_property
     def _verify(self) -> ssl.SSLContext | bool:
         """What the API's certificate is checked against: ``ca``, or the system's trust store."""

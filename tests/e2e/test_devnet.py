@@ -148,8 +148,8 @@ def test_devnet_survives_one_crash_stalls_on_two_and_resumes(tmp_path: Path) -> 
         wait_for(lambda: min(h or 0 for h in net.heights()) >= 5, 60, "four validators to commit", net)
         # Operators read metrics on the operator listener (the API port + 1000), never on the API.
         api_port = urlsplit(net.nodes[0].url).port
-        assert api_port is not None
-        metrics = httpx.get(f"http://127.0.0.1:{api_port + 1000}/metrics", timeout=10).text
+        assert api_port is not None and net.nodes[0].metrics_url.endswith(f":{api_port + 1000}/metrics")
+        metrics = net.nodes[0].metrics()
         assert "xinlian_height " in metrics and "xinlian_execution_divergences_total 0.0" in metrics
         assert httpx.get(f"{net.nodes[0].url}/metrics", timeout=10).status_code == 404
 

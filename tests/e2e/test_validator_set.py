@@ -19,7 +19,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
 import pytest
 
 from node.devnet import Devnet, init_devnet
@@ -119,7 +118,7 @@ def _set_after(net: FaultNet, node: int) -> list[bytes]:
 
 def _sync_peers_used(net: FaultNet, node: int) -> int:
     """How many distinct peers delivered blocks to ``node`` (its /metrics)."""
-    text = httpx.get(f"{net.urls[node]}/metrics", timeout=10).text
+    text = net.nodes[node].metrics()
     found = re.search(r'xinlian_consensus_events_total\{kind="sync_peers_used"\} ([0-9.]+)', text)
     return int(float(found.group(1))) if found else 0
 
