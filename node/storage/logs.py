@@ -7,10 +7,11 @@ from typing import Any, TypedDict
 
 from sqlalchemy import ColumnElement, Row, Select, and_, select, tuple_
 
-from node.storage.models import BLOCKS, LOGS
+from node.storage.convert import stored_log
+from node.storage.models import BLOCKS, LOGS, TRANSACTIONS
 from node.storage.records import LogCursor, StoredLog
 from sdk.errors import StorageError
-from sdk.types import MAX_TOPICS, Log
+from sdk.types import MAX_TOPICS
 
 DEFAULT_LOG_LIMIT = 1000
 MAX_LOG_LIMIT = 10_000
@@ -90,13 +91,18 @@ def log_statement(log_filter: LogFilter) -> Select[Any]:
             LOGS.c.height,
             LOGS.c.tx_index,
             LOGS.c.log_index,
-            LOGS.c.tx_hash,
+            TRANSACTIONS.c.tx_hash,
             LOGS.c.address,
             *_TOPIC_COLUMNS,
             LOGS.c.data,
             BLOCKS.c.block_hash,
         )
         .join(BLOCKS, BLOCKS.c.height == LOGS.c.height)
+        # A log's transaction hash is its transaction's key (found by position), not stored again.
+        .join(
+            TRANSACTIONS,
+            and_(TRANSACTIONS.c.height == LOGS.c.height, TRANSACTIONS.c.tx_index == LOGS.c.tx_index),
+        )
         .where(and_(*conditions))
         .order_by(LOGS.c.height, LOGS.c.tx_index, LOGS.c.log_index)
         .limit(limit + 1)
@@ -113,13 +119,7 @@ def log_page(rows: Sequence[Row[Any]], limit: int) -> tuple[list[StoredLog], Log
             tx_hash=bytes(row.tx_hash),
             tx_index=int(row.tx_index),
             log_index=int(row.log_index),
-            log=Log(
-                address=bytes(row.address),
-                topics=tuple(
-                    bytes(t) for t in (row.topic0, row.topic1, row.topic2, row.topic3) if t is not None
-                ),
-                data=bytes(row.data),
-            ),
+            log=stored_log(row.address, (row.topic0, row.topic1, row.topic2, row.topic3), row.data),
         )
         for row in rows[:limit]
     ]

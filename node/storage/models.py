@@ -35,40 +35,32 @@ class BlockRow(SQLModel, table=True):
 
 
 class TransactionRow(SQLModel, table=True):
-    """A committed transaction; ``encoded`` is its canonical encoding, the other columns index it."""
+    """A committed transaction and the outcome of its execution.
+
+    ``encoded`` is its canonical encoding (the truth); ``receipt`` the compact part of its receipt that
+    nothing else holds (RLP ``[status, gas_used, revert_reason]``): the receipt's transaction hash is this
+    row's key and its logs are the ``logs`` rows at the same position, so a receipt is rebuilt byte for byte
+    without storing any of it twice. On SQLite the table is keyed by ``tx_hash`` alone (WITHOUT ROWID), so the
+    32-byte hash is stored once rather than in the table and again in its key index.
+    """
 
     __tablename__ = "transactions"
     __table_args__ = (
         UniqueConstraint("height", "tx_index", name="uq_transactions_position"),
-        Index("ix_transactions_sender", "sender"),
-        Index("ix_transactions_to", "to_address"),
+        {"sqlite_with_rowid": False},
     )
 
     tx_hash: bytes = Field(sa_column=Column(LargeBinary, primary_key=True))
     height: int = Field(sa_column=Column(BigInteger, ForeignKey("blocks.height"), nullable=False))
     tx_index: int = Field(sa_column=Column(Integer, nullable=False))
     encoded: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
-    sender: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
-    to_address: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
-
-
-class ReceiptRow(SQLModel, table=True):
-    """The receipt of a committed transaction (canonical encoding plus indexed columns)."""
-
-    __tablename__ = "receipts"
-    __table_args__ = (UniqueConstraint("height", "tx_index", name="uq_receipts_position"),)
-
-    tx_hash: bytes = Field(
-        sa_column=Column(LargeBinary, ForeignKey("transactions.tx_hash"), primary_key=True)
-    )
-    height: int = Field(sa_column=Column(BigInteger, ForeignKey("blocks.height"), nullable=False))
-    tx_index: int = Field(sa_column=Column(Integer, nullable=False))
-    encoded: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
-    status: int = Field(sa_column=Column(Integer, nullable=False))
+    receipt: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 
 
 class LogRow(SQLModel, table=True):
-    """One EVM log, denormalised from its receipt so that eth_getLogs-style queries use indexes."""
+    """One EVM log, at its position (height, tx_index, log_index), so that eth_getLogs-style queries use
+    indexes; the receipt of the transaction at (height, tx_index) lists these rows as its logs, and that
+    transaction's row gives their transaction hash."""
 
     __tablename__ = "logs"
     __table_args__ = (
@@ -87,7 +79,6 @@ class LogRow(SQLModel, table=True):
     height: int = Field(sa_column=Column(BigInteger, ForeignKey("blocks.height"), nullable=False))
     tx_index: int = Field(sa_column=Column(Integer, nullable=False))
     log_index: int = Field(sa_column=Column(Integer, nullable=False))
-    tx_hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     address: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     topic0: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
     topic1: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
@@ -97,9 +88,11 @@ class LogRow(SQLModel, table=True):
 
 
 class StateNodeRow(SQLModel, table=True):
-    """A content-addressed node of the EVM state trie (or contract code), kept for every height."""
+    """A content-addressed node of the EVM state trie (or contract code), kept for every height. On SQLite
+    keyed by ``key`` alone (WITHOUT ROWID): the 32-byte hash is stored once."""
 
     __tablename__ = "state_nodes"
+    __table_args__ = ({"sqlite_with_rowid": False},)
 
     key: bytes = Field(sa_column=Column(LargeBinary, primary_key=True))
     value: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
@@ -142,10 +135,9 @@ class MetadataRow(SQLModel, table=True):
 # The tables as SQLAlchemy Core sees them (the store writes and queries through these).
 BLOCKS: Table = BlockRow.__table__  # type: ignore[attr-defined]
 TRANSACTIONS: Table = TransactionRow.__table__  # type: ignore[attr-defined]
-RECEIPTS: Table = ReceiptRow.__table__  # type: ignore[attr-defined]
 LOGS: Table = LogRow.__table__  # type: ignore[attr-defined]
 STATE_NODES: Table = StateNodeRow.__table__  # type: ignore[attr-defined]
 WAL: Table = WalRow.__table__  # type: ignore[attr-defined]
 METADATA: Table = MetadataRow.__table__  # type: ignore[attr-defined]
 PENDING: Table = PendingTransactionRow.__table__  # type: ignore[attr-defined]
-ALL_TABLES: tuple[Table, ...] = (BLOCKS, TRANSACTIONS, RECEIPTS, LOGS, STATE_NODES, WAL, METADATA, PENDING)
+ALL_TABLES: tuple[Table, ...] = (BLOCKS, TRANSACTIONS, LOGS, STATE_NODES, WAL, METADATA, PENDING)

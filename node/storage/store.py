@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from types import MappingProxyType, TracebackType
 from typing import Any, TypeVar, Unpack
 
-from sqlalchemy import ColumnElement, Connection, Table, delete, func, insert, select
+from sqlalchemy import ColumnElement, Connection, LargeBinary, Table, delete, func, insert, select, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import SQLModel
 
@@ -15,12 +15,14 @@ from node.storage.convert import (
     KEY_VALUE_COLUMNS,
     LOG_COLUMNS,
     PENDING_COLUMNS,
-    RECEIPT_COLUMNS,
     TRANSACTION_COLUMNS,
     block_row,
     decode_stored,
     decode_validators,
-    receipt_and_log_rows,
+    encode_outcome,
+    log_rows,
+    stored_log,
+    stored_receipt,
     transaction_rows,
 )
 from node.storage.database import BulkInsert, Database
@@ -31,16 +33,17 @@ from node.storage.models import (
     LOGS,
     METADATA,
     PENDING,
-    RECEIPTS,
     STATE_NODES,
     TRANSACTIONS,
     WAL,
 )
 from node.storage.records import LogCursor, StoredLog, StoredReceipt, StoredTransaction, WalEntry
 from sdk.errors import StorageError
-from sdk.types import Block, BlockHeader, CommitCertificate, Receipt, Transaction
+from sdk.types import Block, BlockHeader, CommitCertificate, Log, Receipt, Transaction
 
-SCHEMA_VERSION = 1
+#: 2: receipts kept as their outcome in the transaction row (logs not stored twice), no unused sender / to
+#: columns and indexes, logs without their transaction hash. A version 1 database is migrated when opened.
+SCHEMA_VERSION = 2
 SCHEMA_VERSION_KEY = "schema_version"
 DEFAULT_CERTIFICATE_DEPTH = 128
 # Bound on bind parameters per statement (SQLite allows 32766, PostgreSQL 65535).
@@ -58,7 +61,6 @@ CertificateCheck = Callable[[BlockHeader, CommitCertificate], object]
 # everything else uses Core expressions.
 _SQL_INSERT_BLOCK = BulkInsert(BLOCKS, BLOCK_COLUMNS)
 _SQL_INSERT_TRANSACTIONS = BulkInsert(TRANSACTIONS, TRANSACTION_COLUMNS)
-_SQL_INSERT_RECEIPTS = BulkInsert(RECEIPTS, RECEIPT_COLUMNS)
 _SQL_INSERT_LOGS = BulkInsert(LOGS, LOG_COLUMNS)
 _SQL_INSERT_STATE_NODES = BulkInsert(STATE_NODES, KEY_VALUE_COLUMNS, " ON CONFLICT (key) DO NOTHING")
 _SQL_UPSERT_METADATA = BulkInsert(
@@ -68,7 +70,11 @@ _SQL_INSERT_PENDING = BulkInsert(PENDING, PENDING_COLUMNS, " ON CONFLICT (tx_has
 _SQL_HEAD = "SELECT height, block_hash FROM blocks ORDER BY height DESC LIMIT 1"
 _SQL_GET_STATE_NODE = "SELECT value FROM state_nodes WHERE key = ?"
 _SQL_GET_TRANSACTION = "SELECT encoded, height, tx_index FROM transactions WHERE tx_hash = ?"
-_SQL_GET_RECEIPT = "SELECT encoded, height, tx_index FROM receipts WHERE tx_hash = ?"
+_SQL_GET_RECEIPT = "SELECT receipt, height, tx_index FROM transactions WHERE tx_hash = ?"
+_SQL_GET_TX_LOGS = (
+    "SELECT address, topic0, topic1, topic2, topic3, data FROM logs "
+    "WHERE height = ? AND tx_index = ? ORDER BY log_index"
+)
 _SQL_GET_METADATA = "SELECT value FROM metadata WHERE key = ?"
 
 
@@ -80,9 +86,13 @@ def _hash_chunks(tx_hashes: Iterable[bytes]) -> Iterator[tuple[bytes, ...]]:
 
 
 def _encoded_in_block(conn: Connection, table: Table, height: int) -> list[bytes]:
-    """The ``encoded`` column of ``table``'s rows at ``height`` (transactions or receipts), in block order."""
+    """The ``encoded`` column of ``table``'s rows at ``height`` (transactions), in block order."""
     rows = conn.execute(select(table.c.encoded).where(table.c.height == height).order_by(table.c.tx_index))
     return [bytes(data) for data in rows.scalars()]
+
+
+#: Receipts converted per statement when a version 1 database is migrated.
+_MIGRATE_BATCH = 1000
 
 
 class Store:
@@ -104,12 +114,15 @@ class Store:
         self._db = Database(url)
         try:
             SQLModel.metadata.create_all(self._db.engine, tables=list(ALL_TABLES))
-            self._create_missing_indexes()
         except SQLAlchemyError as exc:
             self._db.close()
             raise StorageError(f"cannot open the database: {exc}", url=self._db.safe_url()) from exc
         try:
             self._check_schema_version()
+            self._create_missing_indexes()
+        except SQLAlchemyError as exc:
+            self._db.close()
+            raise StorageError(f"cannot open the database: {exc}", url=self._db.safe_url()) from exc
         except StorageError:
             self._db.close()
             raise
@@ -147,9 +160,16 @@ class Store:
             ).scalar_one_or_none()
             if found is None:
                 conn.execute(insert(METADATA), [{"key": SCHEMA_VERSION_KEY, "value": expected}])
+            elif found == b"1":
+                # In the same transaction: a failure (or a crash) leaves the version 1 database untouched.
+                _migrate_from_1(conn)
+                conn.execute(
+                    METADATA.update().where(METADATA.c.key == SCHEMA_VERSION_KEY).values(value=expected)
+                )
             elif found != expected:
                 raise StorageError(
-                    "the database has another schema version",
+                    "the database has another schema version (made by a newer node?): this node reads "
+                    f"version {SCHEMA_VERSION} and migrates version 1",
                     found=bytes(found).decode(errors="replace"),
                     expected=SCHEMA_VERSION,
                 )
@@ -197,8 +217,8 @@ class Store:
 
         # Encode everything before taking the write lock, so the lock is held only for the inserts.
         new_block = block_row(block, certificate, block_hash)
-        new_transactions = transaction_rows(height, block.transactions, tx_hashes)
-        new_receipts, new_logs = receipt_and_log_rows(height, receipts)
+        new_transactions = transaction_rows(height, block.transactions, receipts)
+        new_logs = log_rows(height, receipts)
         new_nodes = list(state_nodes.items())
         new_metadata = list(metadata.items())
 
@@ -207,7 +227,6 @@ class Store:
             self._db.execute_many(conn, _SQL_INSERT_BLOCK, [new_block])
             if new_transactions:
                 self._db.execute_many(conn, _SQL_INSERT_TRANSACTIONS, new_transactions)
-                self._db.execute_many(conn, _SQL_INSERT_RECEIPTS, new_receipts)
             if new_logs:
                 self._db.execute_many(conn, _SQL_INSERT_LOGS, new_logs)
             if new_nodes:
@@ -336,8 +355,15 @@ class Store:
 
     def get_receipt(self, tx_hash: bytes) -> StoredReceipt | None:
         """Return ``(receipt, height, index)`` of a committed transaction, or None."""
-        found = self._find_by_tx_hash(_SQL_GET_RECEIPT, "receipt", Receipt.decode, tx_hash)
-        return None if found is None else StoredReceipt(*found)
+        rows = self._db.fetch(_SQL_GET_RECEIPT, (tx_hash,))
+        if not rows:
+            return None
+        outcome, height, index = bytes(rows[0][0]), int(rows[0][1]), int(rows[0][2])
+        # The logs were committed with the transaction row, in the same SQL transaction.
+        logs = [
+            stored_log(row[0], row[1:5], row[5]) for row in self._db.fetch(_SQL_GET_TX_LOGS, (height, index))
+        ]
+        return StoredReceipt(stored_receipt(tx_hash, outcome, logs, transaction=tx_hash.hex()), height, index)
 
     def _find_by_tx_hash(
         self, statement: str, what: str, decode: Callable[[bytes], DecodedT], tx_hash: bytes
@@ -354,10 +380,34 @@ class Store:
         with self._db.read() as conn:
             if conn.execute(select(BLOCKS.c.height).where(BLOCKS.c.height == height)).first() is None:
                 return None
-            encoded = _encoded_in_block(conn, RECEIPTS, height)
+            outcomes = conn.execute(
+                select(TRANSACTIONS.c.tx_hash, TRANSACTIONS.c.receipt)
+                .where(TRANSACTIONS.c.height == height)
+                .order_by(TRANSACTIONS.c.tx_index)
+            ).all()
+            log_rows_ = conn.execute(
+                select(
+                    LOGS.c.tx_index,
+                    LOGS.c.address,
+                    LOGS.c.topic0,
+                    LOGS.c.topic1,
+                    LOGS.c.topic2,
+                    LOGS.c.topic3,
+                    LOGS.c.data,
+                )
+                .where(LOGS.c.height == height)
+                .order_by(LOGS.c.tx_index, LOGS.c.log_index)
+            ).all()
+        logs: dict[int, list[Log]] = {}
+        for row in log_rows_:
+            logs.setdefault(int(row.tx_index), []).append(
+                stored_log(row.address, (row.topic0, row.topic1, row.topic2, row.topic3), row.data)
+            )
         return [
-            decode_stored("receipt", Receipt.decode, data, height=height, index=index)
-            for index, data in enumerate(encoded)
+            stored_receipt(
+                bytes(row.tx_hash), bytes(row.receipt), logs.get(index, ()), height=height, index=index
+            )
+            for index, row in enumerate(outcomes)
         ]
 
     def has_transactions(self, tx_hashes: Iterable[bytes]) -> set[bytes]:
@@ -609,3 +659,64 @@ class Store:
             verify_certificate(header, certificate)
         except Exception as exc:
             raise StorageError(f"a stored certificate does not verify: {exc}", height=height) from exc
+
+
+def _migrate_from_1(conn: Connection) -> None:
+    """Turn a version 1 database into version 2 on ``conn`` (inside the caller's transaction).
+
+    Each receipt becomes the outcome column of its transaction (its logs are already ``logs`` rows, which
+    must rebuild it exactly: checked per receipt), then the ``receipts`` table, the transactions' sender and
+    to_address columns with their indexes and the logs' tx_hash column are dropped. Raises StorageError when
+    a stored receipt does not decode or does not match its transaction and logs (nothing is changed then).
+    """
+    binary = LargeBinary().compile(dialect=conn.dialect)
+    conn.execute(text(f"ALTER TABLE transactions ADD COLUMN receipt {binary}"))
+    after = b""
+    while True:
+        rows = conn.execute(
+            text(
+                "SELECT r.tx_hash, r.encoded, r.height, r.tx_index FROM receipts r "
+                "WHERE r.tx_hash > :after ORDER BY r.tx_hash LIMIT :limit"
+            ),
+            {"after": after, "limit": _MIGRATE_BATCH},
+        ).all()
+        if not rows:
+            break
+        updates = []
+        for tx_hash, encoded, height, index in rows:
+            where = {"height": int(height), "index": int(index)}
+            receipt = decode_stored("receipt", Receipt.decode, bytes(encoded), **where)
+            logs = conn.execute(
+                text(
+                    "SELECT address, topic0, topic1, topic2, topic3, data FROM logs "
+                    "WHERE height = :height AND tx_index = :index ORDER BY log_index"
+                ),
+                where,
+            ).all()
+            rebuilt = stored_receipt(
+                bytes(tx_hash),
+                encode_outcome(receipt),
+                [stored_log(r[0], r[1:5], r[5]) for r in logs],
+                **where,
+            )
+            if rebuilt != receipt:
+                raise StorageError(
+                    "a stored receipt does not match its logs; not migrating",
+                    height=where["height"],
+                    index=where["index"],
+                )
+            updates.append({"outcome": encode_outcome(receipt), "tx_hash": bytes(tx_hash)})
+        conn.execute(text("UPDATE transactions SET receipt = :outcome WHERE tx_hash = :tx_hash"), updates)
+        after = bytes(rows[-1][0])
+    missing = conn.execute(text("SELECT count(*) FROM transactions WHERE receipt IS NULL")).scalar_one()
+    if missing:
+        raise StorageError("transactions without a receipt; not migrating", transactions=int(missing))
+    for statement in (
+        "DROP TABLE receipts",
+        "DROP INDEX IF EXISTS ix_transactions_sender",
+        "DROP INDEX IF EXISTS ix_transactions_to",
+        "ALTER TABLE transactions DROP COLUMN sender",
+        "ALTER TABLE transactions DROP COLUMN to_address",
+        "ALTER TABLE logs DROP COLUMN tx_hash",
+    ):
+        conn.execute(text(statement))
