@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from functools import partial
 from types import MappingProxyType, TracebackType
 from typing import Any, TypeVar, Unpack
 
@@ -37,6 +39,7 @@ from node.storage.models import (
     TRANSACTIONS,
     WAL,
 )
+from node.storage.pruning import KEPT_VALUE_BYTES, Collection, mark_reachable
 from node.storage.records import LogCursor, StoredLog, StoredReceipt, StoredTransaction, WalEntry
 from sdk.errors import StorageError
 from sdk.types import Block, BlockHeader, CommitCertificate, Log, Receipt, Transaction
@@ -45,6 +48,10 @@ from sdk.types import Block, BlockHeader, CommitCertificate, Log, Receipt, Trans
 #: columns and indexes, logs without their transaction hash. A version 1 database is migrated when opened.
 SCHEMA_VERSION = 2
 SCHEMA_VERSION_KEY = "schema_version"
+#: Metadata: the lowest height whose state is kept whole (absent: archive, every height).
+STATE_PRUNED_BELOW_KEY = "state_pruned_below"
+#: Keys examined per sweep transaction of ``collect_state`` (block commits wait for one transaction).
+_COLLECT_BATCH = 5000
 DEFAULT_CERTIFICATE_DEPTH = 128
 # Bound on bind parameters per statement (SQLite allows 32766, PostgreSQL 65535).
 _IN_CHUNK = 900
@@ -483,6 +490,113 @@ class Store:
             raise StorageError("metadata values are bytes", key=key)
         with self._db.write() as conn:
             self._db.execute_many(conn, _SQL_UPSERT_METADATA, [(key, value)])
+
+    # --- pruned state ------------------------------------------------------------------------------
+    def state_pruned_below(self) -> int:
+        """The lowest height whose state is kept whole (0: every height's state is kept, archive mode).
+
+        Heights below it may have lost state nodes to ``collect_state``: their state is not readable.
+        """
+        value = self.get_metadata(STATE_PRUNED_BELOW_KEY)
+        return 0 if value is None else int(value.decode())
+
+    def require_state(self, height: int) -> None:
+        """Raise StorageError (code ``state_pruned``) if the state of ``height`` is no longer kept."""
+        floor = self.state_pruned_below()
+        if height < floor:
+            raise StorageError(
+                f"the state at height {height} is pruned: this node keeps the state of heights {floor} and "
+                "above (an archive node keeps every height)",
+                code="state_pruned",
+                height=height,
+                oldest_state_height=floor,
+            )
+
+    def _load_state_nodes(self, conn: Connection, keys: list[bytes]) -> dict[bytes, bytes]:
+        found: dict[bytes, bytes] = {}
+        for start in range(0, len(keys), _IN_CHUNK):
+            chunk = keys[start : start + _IN_CHUNK]
+            rows = conn.execute(
+                select(STATE_NODES.c.key, STATE_NODES.c.value).where(STATE_NODES.c.key.in_(chunk))
+            )
+            found.update((bytes(row.key), bytes(row.value)) for row in rows)
+        return found
+
+    def _state_roots(self, conn: Connection, from_height: int, to_height: int | None = None) -> list[bytes]:
+        query = select(BLOCKS.c.height, BLOCKS.c.header).where(BLOCKS.c.height >= from_height)
+        if to_height is not None:
+            query = query.where(BLOCKS.c.height <= to_height)
+        return [
+            decode_stored("header", BlockHeader.decode, bytes(row.header), height=int(row.height)).state_root
+            for row in conn.execute(query)
+        ]
+
+    def collect_state(
+        self, history: int, *, batch: int = _COLLECT_BATCH, stop: threading.Event | None = None
+    ) -> Collection | None:
+        """Delete the state nodes no longer reachable from the state roots of the last ``history`` committed
+        heights; the state of older heights is no longer readable afterwards (``require_state``).
+
+        First a mark: every node reachable from those roots, read without blocking commits (nodes are only
+        ever added meanwhile). Then a sweep, in SQL transactions of ``batch`` keys each, which lock out block
+        commits: each first marks what blocks committed since then reach (their new nodes only), raises the
+        recorded ``state_pruned_below`` (the first one, before anything is deleted), then deletes the
+        unmarked nodes of its key range. Every deletion happens while every kept root's nodes are marked, so
+        a crash or ``stop`` between (or inside) these transactions never loses a node a kept height needs;
+        the next collection finishes the job.
+        ``stop`` is checked before each sweep transaction: once set, the collection ends there.
+        Returns: what was done, or None when nothing is old enough or ``stop`` ended the collection.
+        Raises: StorageError if the database fails (what was committed before stays consistent).
+        """
+        if history < 1:
+            raise StorageError("a pruned node keeps the state of at least one height", history=history)
+        head = self.head()
+        # The same floor again finishes an interrupted collection; a lower one has nothing to do.
+        if head is None or head[0] - history + 1 < max(1, self.state_pruned_below()):
+            return None
+        marked_to = head[0]
+        floor = marked_to - history + 1
+        marked: set[bytes] = set()
+        with self._db.read() as conn:
+            mark_reachable(
+                self._state_roots(conn, floor, marked_to), partial(self._load_state_nodes, conn), marked
+            )
+        deleted = 0
+        after = b""
+        while stop is None or not stop.is_set():
+            with self._db.write() as conn:
+                if self.dialect == "postgresql":
+                    # Block commits (their inserts) until this transaction ends; readers go on.
+                    conn.exec_driver_sql("LOCK TABLE state_nodes IN SHARE ROW EXCLUSIVE MODE")
+                current = conn.exec_driver_sql(_SQL_HEAD).first()
+                if current is not None and int(current[0]) > marked_to:
+                    roots = self._state_roots(conn, marked_to + 1)
+                    mark_reachable(roots, partial(self._load_state_nodes, conn), marked)
+                    marked_to = int(current[0])
+                if after == b"":
+                    self._db.execute_many(
+                        conn, _SQL_UPSERT_METADATA, [(STATE_PRUNED_BELOW_KEY, str(floor).encode())]
+                    )
+                rows = conn.execute(
+                    select(STATE_NODES.c.key, func.length(STATE_NODES.c.value).label("size"))
+                    .where(STATE_NODES.c.key > after)
+                    .order_by(STATE_NODES.c.key)
+                    .limit(batch)
+                ).all()
+                if not rows:
+                    return Collection(floor, marked_to, len(marked), deleted)
+                doomed = [
+                    bytes(row.key)
+                    for row in rows
+                    if row.size > KEPT_VALUE_BYTES and bytes(row.key) not in marked
+                ]
+                for start in range(0, len(doomed), _IN_CHUNK):
+                    conn.execute(
+                        delete(STATE_NODES).where(STATE_NODES.c.key.in_(doomed[start : start + _IN_CHUNK]))
+                    )
+                deleted += len(doomed)
+                after = bytes(rows[-1].key)
+        return None
 
     def bytes_on_disk(self) -> int:
         """Return the database size in bytes: file + ``-wal`` + ``-shm`` (SQLite) or pg_database_size."""

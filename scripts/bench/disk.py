@@ -39,7 +39,9 @@ def sqlite_table_bytes(path: Path) -> dict[str, int]:
     try:
         owner = {
             name: table
-            for name, table in conn.execute("SELECT name, tbl_name FROM sqlite_master WHERE type IN ('table', 'index')")
+            for name, table in conn.execute(
+                "SELECT name, tbl_name FROM sqlite_master WHERE type IN ('table', 'index')"
+            )
         }
         sizes: dict[str, int] = {}
         for name, pgsize in conn.execute("SELECT name, SUM(pgsize) FROM dbstat GROUP BY name"):
@@ -54,7 +56,10 @@ def sqlite_index_bytes(path: Path) -> dict[str, int]:
     """Bytes of each table's b-tree and each index's, by name (``dbstat``)."""
     conn = sqlite3.connect(path)
     try:
-        return {name: int(size) for name, size in conn.execute("SELECT name, SUM(pgsize) FROM dbstat GROUP BY name")}
+        return {
+            name: int(size)
+            for name, size in conn.execute("SELECT name, SUM(pgsize) FROM dbstat GROUP BY name")
+        }
     finally:
         conn.close()
 
@@ -121,17 +126,24 @@ def pg_drop_all(url: str) -> None:
         engine.dispose()
 
 
-def run(txs: int, block_txs: int, workdir: Path, pg_url: str | None, engine: str) -> dict[str, Any]:
-    """Commit ``txs`` grants in blocks of ``block_txs`` on an in-process node; return the size figures."""
+def run(
+    txs: int, block_txs: int, workdir: Path, pg_url: str | None, engine: str, history: int = 0
+) -> dict[str, Any]:
+    """Commit ``txs`` grants in blocks of ``block_txs`` on an in-process node; return the size figures.
+
+    ``history`` > 0 prunes the state as a pruned node does (``Store.collect_state(history)`` every
+    ``StateCollector.every`` blocks, and once at the end); 0 keeps every height's state (archive)."""
     from node.config import NodeConfig
     from node.runtime import Node, SoloProducer
+    from node.storage.pruning import StateCollector
 
     net = create_network(workdir / "disk", engine)
+    raw = json.loads(net.config_path.read_text(encoding="utf-8"))
+    raw["state_history_blocks"] = 0  # this run collects the state itself, in process (--history)
     if pg_url:
         pg_drop_all(pg_url)
-        raw = json.loads(net.config_path.read_text(encoding="utf-8"))
         raw["database_url"] = pg_url
-        net.config_path.write_text(json.dumps(raw, indent=2), encoding="utf-8")
+    net.config_path.write_text(json.dumps(raw, indent=2), encoding="utf-8")
     db_path = net.data_dir / "chain.db"
 
     def measure() -> dict[str, int]:
@@ -143,6 +155,7 @@ def run(txs: int, block_txs: int, workdir: Path, pg_url: str | None, engine: str
         return sizes
 
     node = Node(NodeConfig.load(net.config_path))
+    collect_every = StateCollector(node.store, history).every if history else 0
     committed = blocks = 0
     try:
         if node.key is None:
@@ -151,7 +164,10 @@ def run(txs: int, block_txs: int, workdir: Path, pg_url: str | None, engine: str
         before = measure()
         file_before = 0 if pg_url else sqlite_checkpoint(db_path)
         expiry = node.ledger.height + net.genesis.chain.expiry_window - 50
-        per = [txs // len(net.grantors) + (1 if k < txs % len(net.grantors) else 0) for k in range(len(net.grantors))]
+        per = [
+            txs // len(net.grantors) + (1 if k < txs % len(net.grantors) else 0)
+            for k in range(len(net.grantors))
+        ]
         progress(f"signing {txs} grants")
         # Interleave grantors so each block mixes senders, as concurrent clients do.
         batches = [sign_grants(net, g, n, expiry) for g, n in zip(net.grantors, per, strict=True)]
@@ -164,6 +180,10 @@ def run(txs: int, block_txs: int, workdir: Path, pg_url: str | None, engine: str
                 executed = producer.produce_once()
                 committed += len(executed.block.transactions)
                 blocks += 1
+                if collect_every and blocks % collect_every == 0:
+                    node.store.collect_state(history)
+        if history:
+            node.store.collect_state(history)
     finally:
         node.stop()
     after = measure()
@@ -173,6 +193,7 @@ def run(txs: int, block_txs: int, workdir: Path, pg_url: str | None, engine: str
         "committed": committed,
         "blocks": blocks,
         "block_txs": block_txs,
+        "state_history": history,
         "bytes_per_tx_by_table": {
             name: (after.get(name, 0) - before.get(name, 0)) / max(1, committed)
             for name in sorted(set(after) | set(before))
@@ -198,7 +219,9 @@ def run(txs: int, block_txs: int, workdir: Path, pg_url: str | None, engine: str
 def print_report(report: dict[str, Any], out: Callable[[str], None] = print) -> None:
     out(
         f"{report['backend']}: {report['committed']} grants in {report['blocks']} blocks "
-        f"(≤ {report['block_txs']} per block), bytes per transaction (genesis subtracted):"
+        f"(≤ {report['block_txs']} per block), state "
+        + (f"pruned to the last {report['state_history']} heights" if report["state_history"] else "archive")
+        + ", bytes per transaction (genesis subtracted):"
     )
     by_table = report["bytes_per_tx_by_table"]
     total = sum(v for k, v in by_table.items() if not k.endswith("(indexes)"))
@@ -206,6 +229,9 @@ def print_report(report: dict[str, Any], out: Callable[[str], None] = print) -> 
         if value:
             out(f"  {name:32s} {value:9.1f}")
     out(f"  {'total':32s} {total:9.1f}")
+    # The consensus WAL keeps the signed messages of recent heights only (pruned every few dozen heights):
+    # bounded, not a cost that grows with the chain.
+    out(f"  {'total without consensus_wal':32s} {total - by_table.get('consensus_wal', 0.0):9.1f}")
     btrees = report.get("bytes_per_tx_by_btree") or {}
     if btrees:
         out("  by b-tree (table or index):")
@@ -222,17 +248,22 @@ def print_report(report: dict[str, Any], out: Callable[[str], None] = print) -> 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--txs", type=int, default=2000, help="grants to commit (default 2000)")
     parser.add_argument("--block-txs", type=int, default=200, help="transactions per block (default 200)")
     parser.add_argument("--pg", default=os.environ.get("XINLIAN_BENCH_PG_URL"), help="a PostgreSQL URL")
     parser.add_argument("--engine", default="native", choices=("native", "pyevm"))
+    parser.add_argument(
+        "--history", type=int, default=0, help="prune the state to the last N heights (default 0: archive)"
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     parser.add_argument("--keep", action="store_true", help="keep the temporary network")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="xinlian-disk-"))
     try:
-        report = run(args.txs, args.block_txs, workdir, args.pg, args.engine)
+        report = run(args.txs, args.block_txs, workdir, args.pg, args.engine, args.history)
     finally:
         if args.keep:
             progress(f"kept {workdir}")
