@@ -39,20 +39,24 @@ class TransactionRow(SQLModel, table=True):
 
     ``encoded`` is its canonical encoding (the truth); ``receipt`` the compact part of its receipt that
     nothing else holds (RLP ``[status, gas_used, revert_reason]``): the receipt's transaction hash is this
-    row's key and its logs are the ``logs`` rows at the same position, so a receipt is rebuilt byte for byte
-    without storing any of it twice. On SQLite the table is keyed by ``tx_hash`` alone (WITHOUT ROWID), so the
-    32-byte hash is stored once rather than in the table and again in its key index.
+    row's ``tx_hash`` and its logs are the ``logs`` rows at the same position, so a receipt is rebuilt byte
+    for byte without storing any of it twice. On SQLite the table is keyed by position alone (WITHOUT
+    ROWID): no row id in the table and in the hash index.
     """
 
     __tablename__ = "transactions"
     __table_args__ = (
-        UniqueConstraint("height", "tx_index", name="uq_transactions_position"),
+        UniqueConstraint("tx_hash", name="uq_transactions_hash"),
         {"sqlite_with_rowid": False},
     )
 
-    tx_hash: bytes = Field(sa_column=Column(LargeBinary, primary_key=True))
-    height: int = Field(sa_column=Column(BigInteger, ForeignKey("blocks.height"), nullable=False))
-    tx_index: int = Field(sa_column=Column(Integer, nullable=False))
+    # Keyed by position: rows are appended in key order, so their pages fill up (a random hash key leaves
+    # them part empty); lookups by hash go through the unique index.
+    tx_hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    height: int = Field(
+        sa_column=Column(BigInteger, ForeignKey("blocks.height"), primary_key=True, autoincrement=False)
+    )
+    tx_index: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
     encoded: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     receipt: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 
@@ -64,8 +68,6 @@ class LogRow(SQLModel, table=True):
 
     __tablename__ = "logs"
     __table_args__ = (
-        # Also serves as the height index and gives the (height, tx_index, log_index) pagination order.
-        UniqueConstraint("height", "tx_index", "log_index", name="uq_logs_position"),
         Index("ix_logs_address_height", "address", "height", "tx_index", "log_index"),
         Index("ix_logs_topic0_height", "topic0", "height", "tx_index", "log_index"),
         # Indexed arguments (topics 1-3) are what callers filter by most (an account, an id hash); without
@@ -73,12 +75,17 @@ class LogRow(SQLModel, table=True):
         Index("ix_logs_topic1_height", "topic1", "height", "tx_index", "log_index"),
         Index("ix_logs_topic2_height", "topic2", "height", "tx_index", "log_index"),
         Index("ix_logs_topic3_height", "topic3", "height", "tx_index", "log_index"),
+        # On SQLite the position is the table's key (WITHOUT ROWID): rows in chain order, no row id stored
+        # in the table and in every index, no separate position index.
+        {"sqlite_with_rowid": False},
     )
 
-    id: int | None = Field(default=None, sa_column=Column(_ROW_ID, primary_key=True, autoincrement=True))
-    height: int = Field(sa_column=Column(BigInteger, ForeignKey("blocks.height"), nullable=False))
-    tx_index: int = Field(sa_column=Column(Integer, nullable=False))
-    log_index: int = Field(sa_column=Column(Integer, nullable=False))
+    # The position is the key: also the height index and the (height, tx_index, log_index) pagination order.
+    height: int = Field(
+        sa_column=Column(BigInteger, ForeignKey("blocks.height"), primary_key=True, autoincrement=False)
+    )
+    tx_index: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
+    log_index: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
     address: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     topic0: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
     topic1: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))

@@ -180,6 +180,8 @@ def run(
                 executed = producer.produce_once()
                 committed += len(executed.block.transactions)
                 blocks += 1
+                # What the consensus driver does after each commit (the WAL keeps recent heights only).
+                producer.wal.prune_below(node.ledger.height + 1)
                 if collect_every and blocks % collect_every == 0:
                     node.store.collect_state(history)
         if history:
