@@ -18,7 +18,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, Protocol
 
 import rlp
 from rlp.exceptions import RLPException
@@ -38,6 +38,13 @@ DEFAULT_STATE_HISTORY: Final = 4096
 #: The fewest heights a pruned node keeps: the start-up head check reads the parent's state, and the
 #: execution audit re-executes queued blocks (node.ledger.audit.MAX_QUEUED_BLOCKS) over their parents'.
 MIN_STATE_HISTORY: Final = 16
+
+
+class StopFlag(Protocol):
+    """What ends a collection early (a ``threading.Event``)."""
+
+    def is_set(self) -> bool: ...
+
 
 #: Loads stored nodes by key: the found ones, by key (missing keys are absent).
 NodeLoader = Callable[[list[bytes]], Mapping[bytes, bytes]]
@@ -71,24 +78,27 @@ def node_references(value: bytes) -> set[bytes]:
     return found
 
 
-def mark_reachable(roots: Iterable[bytes], load: NodeLoader, marked: set[bytes]) -> int:
-    """Add to ``marked`` every stored node reachable from ``roots`` that is not marked yet; return how many.
+def mark_reachable(
+    roots: Iterable[bytes], load: NodeLoader, marked: set[bytes], stop: StopFlag | None = None
+) -> bool:
+    """Add to ``marked`` every stored node reachable from ``roots`` that is not marked yet.
 
     A marked node's whole subtree is marked (nodes are content-addressed, so subtrees never change): the
     walk stops at marked nodes, so marking from a new root after an earlier closure costs only its new nodes.
+    Returns: False if ``stop`` was set before the walk ended (``marked`` is then incomplete), else True.
     """
     frontier = {root for root in roots if root not in marked}
-    added = 0
     while frontier:
+        if stop is not None and stop.is_set():
+            return False
         found = load(list(frontier))
         frontier = set()
         for key, value in found.items():
             if key in marked:
                 continue
             marked.add(key)
-            added += 1
             frontier.update(ref for ref in node_references(value) if ref not in marked)
-    return added
+    return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,9 +159,10 @@ class StateCollector:
                 return
             try:
                 done = self.store.collect_state(self.history, stop=self._stopping)
-            except XinlianError as exc:
+            except Exception as exc:  # the thread must outlive one failed collection
                 self.failures += 1
-                log.error("state collection failed (nothing reachable was deleted): %s", exc)
+                reason = exc.message if isinstance(exc, XinlianError) else repr(exc)
+                log.error("state collection failed (nothing a kept height needs was deleted): %s", reason)
                 continue
             if done is not None:
                 self.collections += 1

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from functools import partial
 from types import MappingProxyType, TracebackType
@@ -39,7 +38,7 @@ from node.storage.models import (
     TRANSACTIONS,
     WAL,
 )
-from node.storage.pruning import KEPT_VALUE_BYTES, Collection, mark_reachable
+from node.storage.pruning import KEPT_VALUE_BYTES, Collection, StopFlag, mark_reachable
 from node.storage.records import LogCursor, StoredLog, StoredReceipt, StoredTransaction, WalEntry
 from sdk.errors import StorageError
 from sdk.types import Block, BlockHeader, CommitCertificate, Log, Receipt, Transaction
@@ -532,7 +531,7 @@ class Store:
         ]
 
     def collect_state(
-        self, history: int, *, batch: int = _COLLECT_BATCH, stop: threading.Event | None = None
+        self, history: int, *, batch: int = _COLLECT_BATCH, stop: StopFlag | None = None
     ) -> Collection | None:
         """Delete the state nodes no longer reachable from the state roots of the last ``history`` committed
         heights; the state of older heights is no longer readable afterwards (``require_state``).
@@ -544,7 +543,8 @@ class Store:
         unmarked nodes of its key range. Every deletion happens while every kept root's nodes are marked, so
         a crash or ``stop`` between (or inside) these transactions never loses a node a kept height needs;
         the next collection finishes the job.
-        ``stop`` is checked before each sweep transaction: once set, the collection ends there.
+        ``stop`` is checked during the mark and before each sweep transaction: once set, the collection ends
+        there.
         Returns: what was done, or None when nothing is old enough or ``stop`` ended the collection.
         Raises: StorageError if the database fails (what was committed before stays consistent).
         """
@@ -558,9 +558,9 @@ class Store:
         floor = marked_to - history + 1
         marked: set[bytes] = set()
         with self._db.read() as conn:
-            mark_reachable(
-                self._state_roots(conn, floor, marked_to), partial(self._load_state_nodes, conn), marked
-            )
+            roots = self._state_roots(conn, floor, marked_to)
+            if not mark_reachable(roots, partial(self._load_state_nodes, conn), marked, stop):
+                return None
         deleted = 0
         after = b""
         while stop is None or not stop.is_set():
