@@ -126,6 +126,16 @@ class Database:
         except SQLAlchemyError as exc:
             raise StorageError(f"database write failed: {exc}") from exc
 
+    def index_names(self) -> set[str]:
+        """The names of the indexes in the database (of the current schema on PostgreSQL), expression
+        indexes included (SQLAlchemy's reflection skips those)."""
+        if self.dialect == "postgresql":
+            statement = "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema()"
+        else:
+            statement = "SELECT name FROM sqlite_master WHERE type = 'index'"
+        with self.read() as conn:
+            return {str(name) for (name,) in conn.exec_driver_sql(statement)}
+
     def bytes_on_disk(self) -> int:
         """Return the database size in bytes: file + ``-wal`` + ``-shm`` (SQLite) or pg_database_size."""
         if self.dialect == "postgresql":

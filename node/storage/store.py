@@ -154,9 +154,11 @@ class Store:
     def _create_missing_indexes(self) -> None:
         # create_all skips the indexes of a table that exists: a database made before an index was added
         # gets it here (once; building it over a long chain's logs takes a while at that start-up).
+        existing = self._db.index_names()
         for table in ALL_TABLES:
             for index in table.indexes:
-                index.create(self._db.engine, checkfirst=True)
+                if index.name not in existing:
+                    index.create(self._db.engine)
 
     def _check_schema_version(self) -> None:
         expected = str(SCHEMA_VERSION).encode()
@@ -832,5 +834,10 @@ def _migrate_from_1(conn: Connection) -> None:
         "ALTER TABLE transactions DROP COLUMN sender",
         "ALTER TABLE transactions DROP COLUMN to_address",
         "ALTER TABLE logs DROP COLUMN tx_hash",
+        # Replaced by the prefix indexes (created when the Store opens).
+        "DROP INDEX IF EXISTS ix_logs_topic0_height",
+        "DROP INDEX IF EXISTS ix_logs_topic1_height",
+        "DROP INDEX IF EXISTS ix_logs_topic2_height",
+        "DROP INDEX IF EXISTS ix_logs_topic3_height",
     ):
         conn.execute(text(statement))
