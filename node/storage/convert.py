@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from sdk.encoding import (
@@ -13,6 +13,7 @@ from sdk.encoding import (
     encode_bytes,
     encode_int,
     encode_list,
+    split_list,
 )
 from sdk.errors import StorageError
 from sdk.types import MAX_TOPICS, Block, CommitCertificate, Log, Receipt, Transaction
@@ -29,7 +30,7 @@ BLOCK_COLUMNS = (
     "timestamp_ms",
     "next_validators",
 )
-TRANSACTION_COLUMNS = ("tx_hash", "height", "tx_index", "encoded", "receipt")
+TRANSACTION_COLUMNS = ("tx_hash", "height", "tx_index", "encoded", "key_id", "receipt")
 LOG_COLUMNS = (
     "height",
     "tx_index",
@@ -115,13 +116,49 @@ def stored_receipt(tx_hash: bytes, outcome: bytes, logs: Sequence[Log], **where:
     )
 
 
+#: The position of the public key among a transaction's RLP items (sdk.types.Transaction's wire order).
+PUBLIC_KEY_ITEM = 6
+_EMPTY_ITEM = b"\x80"
+
+
+def without_public_key(tx: Transaction) -> bytes:
+    """The canonical encoding of ``tx`` with its public key item emptied (the key is stored apart)."""
+    items = split_list(tx.encode())
+    items[PUBLIC_KEY_ITEM] = _EMPTY_ITEM
+    return encode_list(items)
+
+
+def with_public_key(stored: bytes, public_key: bytes | None) -> bytes:
+    """The canonical encoding of a stored transaction: ``stored`` itself when ``public_key`` is None (a
+    complete encoding), else ``stored`` with ``public_key`` put back. Raises EncodingError or StorageError
+    if ``stored`` is not such an encoding."""
+    if public_key is None:
+        return stored
+    items = split_list(stored)
+    if len(items) <= PUBLIC_KEY_ITEM or items[PUBLIC_KEY_ITEM] != _EMPTY_ITEM:
+        raise StorageError("a stored transaction has no emptied public key item")
+    items[PUBLIC_KEY_ITEM] = encode_bytes(public_key)
+    return encode_list(items)
+
+
 def transaction_rows(
-    height: int, transactions: Sequence[Transaction], receipts: Sequence[Receipt]
+    height: int,
+    transactions: Sequence[Transaction],
+    receipts: Sequence[Receipt],
+    key_ids: Mapping[bytes, int],
 ) -> list[tuple[Any, ...]]:
     """Return the ``transactions`` rows (TRANSACTION_COLUMNS order) of a block, in block order: each
-    transaction with the outcome of its receipt (same order; the receipt names the transaction)."""
+    transaction without its public key (``key_ids`` maps each sender key to its ``public_keys`` id) and with
+    the outcome of its receipt (same order; the receipt names the transaction)."""
     return [
-        (receipt.tx_hash, height, index, tx.encode(), encode_outcome(receipt))
+        (
+            receipt.tx_hash,
+            height,
+            index,
+            without_public_key(tx),
+            key_ids[tx.public_key],
+            encode_outcome(receipt),
+        )
         for index, (tx, receipt) in enumerate(zip(transactions, receipts, strict=True))
     ]
 

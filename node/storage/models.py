@@ -60,8 +60,20 @@ class TransactionRow(SQLModel, table=True):
         sa_column=Column(BigInteger, ForeignKey("blocks.height"), primary_key=True, autoincrement=False)
     )
     tx_index: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
+    # The canonical encoding with its 64-byte public key item emptied when ``key_id`` names the key in
+    # ``public_keys`` (a sender's key is stored once, not in each of its transactions); NULL: complete.
     encoded: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    key_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     receipt: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class PublicKeyRow(SQLModel, table=True):
+    """A sender public key (64 bytes), stored once for all the transactions it signed (``key_id``)."""
+
+    __tablename__ = "public_keys"
+
+    id: int | None = Field(default=None, sa_column=Column(_ROW_ID, primary_key=True, autoincrement=True))
+    key: bytes = Field(sa_column=Column(LargeBinary, nullable=False, unique=True))
 
 
 class LogRow(SQLModel, table=True):
@@ -142,6 +154,7 @@ class MetadataRow(SQLModel, table=True):
 # The tables as SQLAlchemy Core sees them (the store writes and queries through these).
 BLOCKS: Table = BlockRow.__table__  # type: ignore[attr-defined]
 TRANSACTIONS: Table = TransactionRow.__table__  # type: ignore[attr-defined]
+PUBLIC_KEYS: Table = PublicKeyRow.__table__  # type: ignore[attr-defined]
 LOGS: Table = LogRow.__table__  # type: ignore[attr-defined]
 STATE_NODES: Table = StateNodeRow.__table__  # type: ignore[attr-defined]
 WAL: Table = WalRow.__table__  # type: ignore[attr-defined]
@@ -164,4 +177,4 @@ for _position, _column in enumerate(TOPIC_COLUMNS):
     _name = f"ix_logs_topic{_position}_prefix"
     Index(_name, topic_prefix(_column), LOGS.c.height, LOGS.c.tx_index, LOGS.c.log_index)
 
-ALL_TABLES: tuple[Table, ...] = (BLOCKS, TRANSACTIONS, LOGS, STATE_NODES, WAL, METADATA, PENDING)
+ALL_TABLES: tuple[Table, ...] = (BLOCKS, PUBLIC_KEYS, TRANSACTIONS, LOGS, STATE_NODES, WAL, METADATA, PENDING)

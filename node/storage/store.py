@@ -7,7 +7,7 @@ from functools import partial
 from types import MappingProxyType, TracebackType
 from typing import Any, TypeVar, Unpack
 
-from sqlalchemy import ColumnElement, Connection, LargeBinary, Table, delete, func, insert, select, text
+from sqlalchemy import BigInteger, ColumnElement, Connection, LargeBinary, delete, func, insert, select, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import SQLModel
 
@@ -25,6 +25,7 @@ from node.storage.convert import (
     stored_log,
     stored_receipt,
     transaction_rows,
+    with_public_key,
 )
 from node.storage.database import BulkInsert, Database
 from node.storage.logs import LogFilter, log_page, log_statement, page_limit
@@ -34,6 +35,7 @@ from node.storage.models import (
     LOGS,
     METADATA,
     PENDING,
+    PUBLIC_KEYS,
     STATE_NODES,
     TRANSACTIONS,
     WAL,
@@ -75,7 +77,11 @@ _SQL_UPSERT_METADATA = BulkInsert(
 _SQL_INSERT_PENDING = BulkInsert(PENDING, PENDING_COLUMNS, " ON CONFLICT (tx_hash) DO NOTHING")
 _SQL_HEAD = "SELECT height, block_hash FROM blocks ORDER BY height DESC LIMIT 1"
 _SQL_GET_STATE_NODE = "SELECT value FROM state_nodes WHERE key = ?"
-_SQL_GET_TRANSACTION = "SELECT encoded, height, tx_index FROM transactions WHERE tx_hash = ?"
+_SQL_GET_TRANSACTION = (
+    "SELECT t.encoded, t.height, t.tx_index, k.key FROM transactions t "
+    "LEFT JOIN public_keys k ON k.id = t.key_id WHERE t.tx_hash = ?"
+)
+_SQL_INSERT_PUBLIC_KEYS = BulkInsert(PUBLIC_KEYS, ("key",), " ON CONFLICT (key) DO NOTHING")
 _SQL_GET_RECEIPT = "SELECT receipt, height, tx_index FROM transactions WHERE tx_hash = ?"
 _SQL_GET_TX_LOGS = (
     "SELECT address, topic0, topic1, topic2, topic3, data FROM logs "
@@ -91,10 +97,23 @@ def _hash_chunks(tx_hashes: Iterable[bytes]) -> Iterator[tuple[bytes, ...]]:
         yield tuple(wanted[start : start + _IN_CHUNK])
 
 
-def _encoded_in_block(conn: Connection, table: Table, height: int) -> list[bytes]:
-    """The ``encoded`` column of ``table``'s rows at ``height`` (transactions), in block order."""
-    rows = conn.execute(select(table.c.encoded).where(table.c.height == height).order_by(table.c.tx_index))
-    return [bytes(data) for data in rows.scalars()]
+def _transactions_in_block(conn: Connection, height: int) -> list[bytes]:
+    """The canonical encodings of the transactions at ``height``, in block order (public keys put back)."""
+    rows = conn.execute(
+        select(TRANSACTIONS.c.encoded, PUBLIC_KEYS.c.key)
+        .select_from(TRANSACTIONS.outerjoin(PUBLIC_KEYS, PUBLIC_KEYS.c.id == TRANSACTIONS.c.key_id))
+        .where(TRANSACTIONS.c.height == height)
+        .order_by(TRANSACTIONS.c.tx_index)
+    )
+    return [
+        decode_stored(
+            "transaction",
+            partial(with_public_key, public_key=None if key is None else bytes(key)),
+            bytes(encoded),
+            height=height,
+        )
+        for encoded, key in rows
+    ]
 
 
 #: Receipts converted per statement when a version 1 database is migrated.
@@ -225,7 +244,6 @@ class Store:
 
         # Encode everything before taking the write lock, so the lock is held only for the inserts.
         new_block = block_row(block, certificate, block_hash)
-        new_transactions = transaction_rows(height, block.transactions, receipts)
         new_logs = log_rows(height, receipts)
         new_nodes = list(state_nodes.items())
         new_metadata = list(metadata.items())
@@ -233,7 +251,9 @@ class Store:
         with self._db.write() as conn:
             self._validate_next(conn, header)
             self._db.execute_many(conn, _SQL_INSERT_BLOCK, [new_block])
-            if new_transactions:
+            if block.transactions:
+                key_ids = self._public_key_ids(conn, [tx.public_key for tx in block.transactions])
+                new_transactions = transaction_rows(height, block.transactions, receipts, key_ids)
                 self._db.execute_many(conn, _SQL_INSERT_TRANSACTIONS, new_transactions)
             if new_logs:
                 self._db.execute_many(conn, _SQL_INSERT_LOGS, new_logs)
@@ -242,6 +262,19 @@ class Store:
             if new_metadata:
                 self._db.execute_many(conn, _SQL_UPSERT_METADATA, new_metadata)
         return block_hash
+
+    def _public_key_ids(self, conn: Connection, keys: Sequence[bytes]) -> dict[bytes, int]:
+        """The ``public_keys`` ids of ``keys``, inserting the new ones (inside the block's transaction)."""
+        wanted = list(dict.fromkeys(keys))
+        self._db.execute_many(conn, _SQL_INSERT_PUBLIC_KEYS, [(key,) for key in wanted])
+        ids: dict[bytes, int] = {}
+        for start in range(0, len(wanted), _IN_CHUNK):
+            chunk = wanted[start : start + _IN_CHUNK]
+            rows = conn.execute(
+                select(PUBLIC_KEYS.c.key, PUBLIC_KEYS.c.id).where(PUBLIC_KEYS.c.key.in_(chunk))
+            )
+            ids.update((bytes(row.key), int(row.id)) for row in rows)
+        return ids
 
     def _validate_next(self, conn: Connection, header: BlockHeader) -> None:
         row = conn.exec_driver_sql(_SQL_HEAD).first()
@@ -317,7 +350,7 @@ class Store:
         if row is None:
             return None
         height = int(row.height)
-        encoded_txs = _encoded_in_block(conn, TRANSACTIONS, height)
+        encoded_txs = _transactions_in_block(conn, height)
         if len(encoded_txs) != row.tx_count:
             raise StorageError(
                 "stored transactions do not match the block's count",
@@ -358,8 +391,18 @@ class Store:
     # --- reading transactions and receipts ----------------------------------------------------------
     def get_transaction(self, tx_hash: bytes) -> StoredTransaction | None:
         """Return ``(transaction, height, index)`` of a committed transaction, or None."""
-        found = self._find_by_tx_hash(_SQL_GET_TRANSACTION, "transaction", Transaction.decode, tx_hash)
-        return None if found is None else StoredTransaction(*found)
+        rows = self._db.fetch(_SQL_GET_TRANSACTION, (tx_hash,))
+        if not rows:
+            return None
+        encoded, height, index, key = rows[0]
+        public_key = None if key is None else bytes(key)
+        transaction = decode_stored(
+            "transaction",
+            lambda data: Transaction.decode(with_public_key(data, public_key)),
+            bytes(encoded),
+            tx_hash=tx_hash.hex(),
+        )
+        return StoredTransaction(transaction, int(height), int(index))
 
     def get_receipt(self, tx_hash: bytes) -> StoredReceipt | None:
         """Return ``(receipt, height, index)`` of a committed transaction, or None."""
@@ -787,6 +830,9 @@ def _migrate_from_1(conn: Connection) -> None:
     """
     binary = LargeBinary().compile(dialect=conn.dialect)
     conn.execute(text(f"ALTER TABLE transactions ADD COLUMN receipt {binary}"))
+    # Version 1 rows keep their complete encodings (key_id NULL); new rows store the key once.
+    big = BigInteger().compile(dialect=conn.dialect)
+    conn.execute(text(f"ALTER TABLE transactions ADD COLUMN key_id {big}"))
     after = b""
     while True:
         rows = conn.execute(

@@ -525,3 +525,21 @@ def test_verify_chain_detects_a_tampered_header(store, chain):
     with pytest.raises(StorageError) as info:
         store.verify_chain(lambda header, cert: None)
     assert info.value.detail["height"] == 2
+
+
+def test_a_senders_public_key_is_stored_once_and_put_back_on_read(store, chain):
+    chain.commit(store)
+    first = [chain.make_tx(key=i) for i in range(3)]
+    chain.commit(store, first)
+    again = [chain.make_tx(key=i) for i in range(3)]
+    chain.commit(store, again)
+    assert _count(store, "public_keys") == 3
+    with store._db.engine.connect() as conn:
+        stored = dict(conn.execute(text("SELECT tx_hash, encoded FROM transactions")).all())
+    for tx in first + again:
+        assert tx.public_key not in bytes(stored[tx.tx_hash])
+        assert len(stored[tx.tx_hash]) == len(tx.encode()) - len(tx.public_key) - 1
+        found = store.get_transaction(tx.tx_hash)
+        assert found is not None and found.transaction.encode() == tx.encode()
+    block = store.get_block(2)
+    assert block is not None and [tx.encode() for tx in block.transactions] == [tx.encode() for tx in again]
