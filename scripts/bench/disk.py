@@ -88,13 +88,16 @@ def sqlite_vacuumed_size(path: Path, workdir: Path) -> int:
     return size
 
 
-def pg_table_bytes(url: str) -> dict[str, int]:
-    """``pg_table_size`` (heap + TOAST) and ``pg_indexes_size`` of every table of the node's schema."""
+def pg_table_bytes(url: str, *, compact: bool = False) -> dict[str, int]:
+    """``pg_table_size`` (heap + TOAST) and ``pg_indexes_size`` of every table of the node's schema; with
+    ``compact``, after VACUUM FULL (deleted rows, e.g. pruned state nodes, take space until then)."""
     from sqlalchemy import create_engine, text
 
-    engine = create_engine(url)
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
     try:
         with engine.connect() as conn:
+            if compact:
+                conn.execute(text("VACUUM FULL"))
             rows = conn.execute(
                 text(
                     "SELECT c.relname, pg_table_size(c.oid), pg_indexes_size(c.oid) FROM pg_class c "
@@ -112,16 +115,16 @@ def pg_table_bytes(url: str) -> dict[str, int]:
 
 
 def pg_drop_all(url: str) -> None:
-    """Empty the PostgreSQL database at ``url`` (the node's tables) so the run starts from genesis."""
+    """Empty the PostgreSQL database at ``url`` (every table of its current schema, an older release's
+    included) so the run starts from genesis."""
     from sqlalchemy import create_engine, text
-
-    from node.storage.models import ALL_TABLES
 
     engine = create_engine(url)
     try:
         with engine.begin() as conn:
-            for table in ALL_TABLES:
-                conn.execute(text(f"DROP TABLE IF EXISTS {table.name} CASCADE"))
+            names = conn.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"))
+            for (name,) in names.all():
+                conn.execute(text(f'DROP TABLE IF EXISTS "{name}" CASCADE'))
     finally:
         engine.dispose()
 
@@ -189,6 +192,7 @@ def run(
     finally:
         node.stop()
     after = measure()
+    compacted = pg_table_bytes(pg_url, compact=True) if pg_url else None
     report: dict[str, Any] = {
         "backend": "postgresql" if pg_url else "sqlite",
         "txs": txs,
@@ -207,6 +211,11 @@ def run(
             if name.startswith("[")
         },
     }
+    if compacted is not None:
+        report["bytes_per_tx_by_table_after_vacuum_full"] = {
+            name: (compacted.get(name, 0) - before.get(name, 0)) / max(1, committed)
+            for name in sorted(set(compacted) | set(before))
+        }
     if not pg_url:
         file_after = sqlite_checkpoint(db_path)
         vacuumed = sqlite_vacuumed_size(db_path, workdir)
@@ -240,6 +249,14 @@ def print_report(report: dict[str, Any], out: Callable[[str], None] = print) -> 
         for name, value in sorted(btrees.items(), key=lambda item: -item[1]):
             if value:
                 out(f"    {name:40s} {value:9.1f}")
+    compacted = report.get("bytes_per_tx_by_table_after_vacuum_full")
+    if compacted:
+        total = sum(v for k, v in compacted.items() if not k.endswith("(indexes)"))
+        wal = compacted.get("consensus_wal", 0.0)
+        out(f"  after VACUUM FULL: total {total:.1f}, without consensus_wal {total - wal:.1f}; by table:")
+        for name, value in sorted(compacted.items(), key=lambda item: -item[1]):
+            if value and not name.endswith("(indexes)"):
+                out(f"    {name:30s} {value:9.1f}")
     if "file_bytes" in report:
         out(
             f"  SQLite file after checkpoint: {report['file_bytes']} B "
