@@ -239,3 +239,29 @@ def test_kill_during_a_collection_never_deletes_a_kept_node(store_url, chain, tm
         assert done is not None
         for height in (head - 1, head):
             _readable(store, *states.at[height])
+
+
+def test_the_background_collector_runs_every_few_commits_and_stops(store, chain):
+    import time
+
+    from node.storage.pruning import StateCollector
+
+    states = StateChain(store, chain)
+    for seed in range(1, 7):
+        states.commit_height(seed)
+    head = chain.height - 1
+    collector = StateCollector(store, 2, every=3)
+    collector.start()
+    try:
+        collector.on_commit(head - 3)  # the first height it hears of
+        collector.on_commit(head - 1)  # 2 heights later: not yet
+        assert collector.collections == 0
+        collector.on_commit(head)  # 3 heights later: wakes the thread
+        deadline = time.monotonic() + 60  # a bound on waiting, not a measured duration
+        while collector.collections == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        collector.stop()
+    assert collector.collections == 1 and collector.failures == 0 and collector.deleted_nodes > 0
+    assert store.state_pruned_below() == head - 1
+    _readable(store, *states.at[head])
