@@ -543,3 +543,17 @@ def test_a_senders_public_key_is_stored_once_and_put_back_on_read(store, chain):
         assert found is not None and found.transaction.encode() == tx.encode()
     block = store.get_block(2)
     assert block is not None and [tx.encode() for tx in block.transactions] == [tx.encode() for tx in again]
+
+
+def test_closing_a_sqlite_store_empties_its_write_ahead_log(tmp_path, chain):
+    import os
+
+    path = tmp_path / "node.db"
+    store = Store(f"sqlite:///{path}")
+    chain.commit(store)
+    chain.commit(store, [chain.make_tx() for _ in range(20)])
+    assert os.path.getsize(f"{path}-wal") > 0
+    store.close()
+    assert not os.path.exists(f"{path}-wal") or os.path.getsize(f"{path}-wal") == 0
+    with Store(f"sqlite:///{path}") as reopened:
+        assert reopened.head() is not None and reopened.head()[0] == 1
