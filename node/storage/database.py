@@ -60,7 +60,9 @@ class Database:
 
     def close(self) -> None:
         """Close every pooled connection; on a SQLite file, first move the write-ahead log into the database
-        and empty it (its file otherwise keeps its largest size on disk, megabytes, until the next start)."""
+        and empty it. SQLite does that itself when the last connection closes, but the API's view workers
+        (other processes) may still have the database open: the log file would keep its largest size
+        (megabytes) on disk until the next start."""
         if self.dialect == "sqlite" and self.engine.url.database not in (None, "", ":memory:"):
             # Best effort: with another process reading (the API's view workers) it checkpoints what it can
             # and leaves the log file as it is; nothing is lost either way.
