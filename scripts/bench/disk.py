@@ -30,8 +30,6 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from scripts.bench.node import create_network, progress, sign_grants  # noqa: E402
 
-TABLE_OF_INDEX_PREFIX = "sqlite_autoindex_"
-
 
 def sqlite_table_bytes(path: Path) -> dict[str, int]:
     """Bytes of each table of the SQLite database at ``path``, its indexes included (``dbstat`` pages)."""
