@@ -94,6 +94,47 @@ def test_a_pruned_node_answers_recent_heights_and_refuses_older_ones(tmp_path: P
         reopened.stop()
 
 
+def test_json_rpc_at_a_pruned_block_answers_state_pruned_and_at_a_kept_one_answers(tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from node.api import create_app
+    from node.api.metrics import Metrics
+    from sdk.signer import Signer
+    from tests.support import post_signed_rpc
+
+    base = _network(tmp_path, HISTORY)
+    node = Node(NodeConfig.load(base / "nodes" / "node-0.json"))
+    try:
+        _grow(base, node, HISTORY + 4)
+        head = node.ledger.height
+        assert node.store.collect_state(HISTORY) is not None
+        client = TestClient(create_app(node.ledger, metrics=Metrics()))
+        member = Signer(load_grantors(base)[0].key)
+        governance = "0x" + GOVERNANCE_ADDRESS.hex()
+
+        def rpc(method: str, *params: object) -> dict[str, object]:
+            body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)})
+            response = post_signed_rpc(client, member, body.encode())
+            assert response.status_code == 200, response.text
+            answer: dict[str, object] = response.json()
+            return answer
+
+        old, kept = hex(head - HISTORY), hex(head - HISTORY + 1)
+        for method, params in (
+            ("eth_getProof", (governance, ["0x0"])),
+            ("eth_getCode", (governance,)),
+            ("eth_call", ({"to": governance, "data": "0x"},)),
+        ):
+            refused = rpc(method, *params, old)
+            error = refused["error"]
+            assert isinstance(error, dict) and error["data"]["code"] == "state_pruned", refused
+            assert "pruned" in error["message"]
+        assert "result" in rpc("eth_getProof", governance, ["0x0"], kept)
+        assert rpc("eth_getCode", governance, kept)["result"] not in ("0x", None)
+    finally:
+        node.stop()
+
+
 def test_an_archive_node_keeps_every_height(tmp_path: Path) -> None:
     base = _network(tmp_path, 0)
     node = Node(NodeConfig.load(base / "nodes" / "node-0.json"))
