@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from node.storage.pruning import DEFAULT_STATE_HISTORY, MIN_STATE_HISTORY
 from sdk.errors import ConfigError as ConfigError  # defined in the one error tree; imported from here too
 
 PROTOCOL_VERSION: int = 1
@@ -91,6 +92,9 @@ class NodeConfig:
     # With the native engine: re-execute every N-th committed block that holds transactions on py-evm in
     # the background and count divergences (node.ledger.audit); 0: never.
     execution_audit_every: int = 16
+    # Keep the EVM state of the last N committed heights (older heights' state is deleted in the background
+    # and reads of it answer "state_pruned"); 0: an archive node, every height's state is kept.
+    state_history_blocks: int = DEFAULT_STATE_HISTORY
 
     def __post_init__(self) -> None:
         if self.execution_engine not in EXECUTION_ENGINES:
@@ -99,6 +103,13 @@ class NodeConfig:
             )
         if self.metrics_port is not None and not 0 <= self.metrics_port <= 65535:
             raise ConfigError(f"metrics_port is 0 (off) to 65535 or null, got {self.metrics_port!r}")
+        if not isinstance(self.state_history_blocks, int) or not (
+            self.state_history_blocks == 0 or self.state_history_blocks >= MIN_STATE_HISTORY
+        ):
+            raise ConfigError(
+                f"state_history_blocks is 0 (archive: keep every height's state) or at least "
+                f"{MIN_STATE_HISTORY}, got {self.state_history_blocks!r}"
+            )
         if not isinstance(self.execution_audit_every, int) or self.execution_audit_every < 0:
             raise ConfigError(
                 f"execution_audit_every is a whole number >= 0, got {self.execution_audit_every!r}"

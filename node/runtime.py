@@ -41,6 +41,7 @@ from node.p2p.service import PeerService
 from node.p2p.tls import prepare_p2p_tls
 from node.p2p.wire import P2PError
 from node.storage import StateNodeStore, Store
+from node.storage.pruning import StateCollector
 from sdk.crypto import PrivateKey
 from sdk.errors import ConsensusError, XinlianError
 from sdk.exit_codes import ExitCode
@@ -257,6 +258,14 @@ class Node:
         self.auditor: ExecutionAuditor | None = None
         if isinstance(self.engine, NativeExecutionEngine) and config.execution_audit_every > 0:
             self.auditor = ExecutionAuditor(self.ledger, every=config.execution_audit_every)
+        # Pruned state: old heights' state nodes are deleted in the background (0: archive, keep all).
+        self.state_collector: StateCollector | None = None
+        if config.state_history_blocks > 0:
+            collector = StateCollector(self.store, config.state_history_blocks)
+            self.ledger.on_commit.append(
+                lambda block, _cert, _result: collector.on_commit(block.header.height)
+            )
+            self.state_collector = collector
 
     def _key_password(self) -> bytes | None:
         """The password of the node's key files, from the environment variable ``key_password_env``."""
@@ -308,6 +317,8 @@ class Node:
         self._restore_pending()
         if self.auditor is not None:
             self.auditor.start()
+        if self.state_collector is not None:
+            self.state_collector.start()
         driver.start()
         self._watchdog = threading.Thread(target=self._watch, name="xinlian-watchdog", daemon=True)
         self._watchdog.start()
@@ -415,6 +426,8 @@ class Node:
             self.p2p.stop()
         if self.auditor is not None:
             self.auditor.stop()
+        if self.state_collector is not None:
+            self.state_collector.stop()
         self.store.close()
         self._data_lock.close()
 

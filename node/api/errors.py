@@ -61,6 +61,8 @@ _CODE_STATUS: dict[str, int] = {
     "view_unavailable": 503,
     "not_loaded": 503,
     "execution_reverted": 400,
+    # The state of an old height on a node that keeps only recent state (ask an archive node).
+    "state_pruned": 410,
     "unauthenticated": 401,
     "stale_request": 401,
     "wrong_audience": 401,

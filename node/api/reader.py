@@ -62,7 +62,7 @@ def call_or_raise(
     )
     try:
         gas_limit = call_gas_allowance(ledger) if gas is None else gas
-        return ledger.view(header.state_root, sender, to, data, gas_limit, ctx)
+        return ledger.view(ledger.state_root_at(header), sender, to, data, gas_limit, ctx)
     except ExecutionError as exc:
         if exc.code != "reverted":
             raise

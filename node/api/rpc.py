@@ -432,7 +432,7 @@ class RpcHandler:
     def eth_get_code(self, params: list[Any]) -> str:
         address = param_bytes(arg(params, 0, "address"), "address", 20)
         header = self._header_at(arg(params, 1, "block", "latest"))
-        return to_hex(self.ledger.get_code(header.state_root, address))
+        return to_hex(self.ledger.get_code(self.ledger.state_root_at(header), address))
 
     def eth_get_proof(self, params: list[Any]) -> dict[str, Any]:
         address = param_bytes(arg(params, 0, "address"), "address", 20)
@@ -450,7 +450,7 @@ class RpcHandler:
         slots = [param_slot(k) for k in keys]
         self._scope().check_state(address, len(slots))
         header = self._header_at(arg(params, 2, "block", "latest"))
-        proof = self.ledger.get_proof(header.state_root, address, slots)
+        proof = self.ledger.get_proof(self.ledger.state_root_at(header), address, slots)
         return {
             "address": to_checksum_address(address),
             "accountProof": [to_hex(node) for node in proof.account_proof],

@@ -15,12 +15,13 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal, Unpack
 
 from eth_abi.abi import decode as abi_decode, encode as abi_encode
 from eth_utils.abi import function_signature_to_4byte_selector
+from trie.exceptions import MissingTrieNode
 
 from node.config import PROTOCOL_VERSION, ChainConfig
 from node.execution import AccountProof, BlockContext, ExecutionEngine, ExecutionResult, Message
@@ -416,13 +417,40 @@ class Ledger:
         ``Store.query_logs``)."""
         return self.store.query_logs(**log_filter)
 
+    def state_root_at(self, header: BlockHeader) -> bytes:
+        """The state root of committed ``header``, for a read of that height's state.
+
+        Raises: StorageError (code ``state_pruned``) when this node no longer keeps that height's state
+        (``NodeConfig.state_history_blocks``; an archive node keeps every height).
+        """
+        self.store.require_state(header.height)
+        return header.state_root
+
     def get_code(self, state_root: bytes, address: bytes) -> bytes:
         """The code at ``address`` in a committed state (b"" for none)."""
-        return self.engine.get_code(state_root, address)
+        with self._pruned_state_reads():
+            return self.engine.get_code(state_root, address)
 
     def get_proof(self, state_root: bytes, address: bytes, slots: Sequence[int]) -> AccountProof:
         """The account and storage proof of ``address`` and ``slots`` against a committed state root."""
-        return self.engine.get_proof(state_root, address, slots)
+        with self._pruned_state_reads():
+            return self.engine.get_proof(state_root, address, slots)
+
+    @contextlib.contextmanager
+    def _pruned_state_reads(self) -> Iterator[None]:
+        # A read that passed state_root_at may still meet a node the state collector deleted meanwhile
+        # (its height fell out of the kept history during the read): say so, as for an older height.
+        try:
+            yield
+        except MissingTrieNode as exc:
+            floor = self.store.state_pruned_below()
+            if floor == 0:
+                raise
+            raise StorageError(
+                "the state read is pruned: its height left the kept history during the read",
+                code="state_pruned",
+                oldest_state_height=floor,
+            ) from exc
 
     def is_pending(self, tx_hash: bytes) -> bool:
         """Whether ``tx_hash`` waits in the mempool."""

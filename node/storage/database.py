@@ -3,6 +3,7 @@ reads and bulk inserts, with the SQLite / PostgreSQL differences kept here (the 
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -58,7 +59,15 @@ class Database:
         self._dbapi_error: type[Exception] = self.engine.dialect.loaded_dbapi.Error
 
     def close(self) -> None:
-        """Close every pooled connection."""
+        """Close every pooled connection; on a SQLite file, first move the write-ahead log into the database
+        and empty it. SQLite does that itself when the last connection closes, but the API's view workers
+        (other processes) may still have the database open: the log file would keep its largest size
+        (megabytes) on disk until the next start."""
+        if self.dialect == "sqlite" and self.engine.url.database not in (None, "", ":memory:"):
+            # Best effort: with another process reading (the API's view workers) it checkpoints what it can
+            # and leaves the log file as it is; nothing is lost either way.
+            with contextlib.suppress(SQLAlchemyError), self.engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
         self.engine.dispose()
 
     def safe_url(self) -> str:
@@ -125,6 +134,16 @@ class Database:
                     yield conn
         except SQLAlchemyError as exc:
             raise StorageError(f"database write failed: {exc}") from exc
+
+    def index_names(self) -> set[str]:
+        """The names of the indexes in the database (of the current schema on PostgreSQL), expression
+        indexes included (SQLAlchemy's reflection skips those)."""
+        if self.dialect == "postgresql":
+            statement = "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema()"
+        else:
+            statement = "SELECT name FROM sqlite_master WHERE type = 'index'"
+        with self.read() as conn:
+            return {str(name) for (name,) in conn.exec_driver_sql(statement)}
 
     def bytes_on_disk(self) -> int:
         """Return the database size in bytes: file + ``-wal`` + ``-shm`` (SQLite) or pg_database_size."""

@@ -7,10 +7,11 @@ from typing import Any, TypedDict
 
 from sqlalchemy import ColumnElement, Row, Select, and_, select, tuple_
 
-from node.storage.models import BLOCKS, LOGS
+from node.storage.convert import stored_log
+from node.storage.models import BLOCKS, LOGS, TOPIC_COLUMNS, TOPIC_PREFIX_BYTES, TRANSACTIONS, topic_prefix
 from node.storage.records import LogCursor, StoredLog
 from sdk.errors import StorageError
-from sdk.types import MAX_TOPICS, Log
+from sdk.types import MAX_TOPICS
 
 DEFAULT_LOG_LIMIT = 1000
 MAX_LOG_LIMIT = 10_000
@@ -19,8 +20,6 @@ MAX_LOG_LIMIT = 10_000
 AddressFilter = bytes | Sequence[bytes] | None
 #: Per topic position: None (or an empty list) matches anything, bytes that topic, a list any member.
 TopicFilter = Sequence[bytes | Sequence[bytes] | None]
-
-_TOPIC_COLUMNS = (LOGS.c.topic0, LOGS.c.topic1, LOGS.c.topic2, LOGS.c.topic3)
 
 
 class LogFilter(TypedDict, total=False):
@@ -70,14 +69,17 @@ def log_statement(log_filter: LogFilter) -> Select[Any]:
             conditions.append(LOGS.c.address == addresses[0])
         elif addresses:
             conditions.append(LOGS.c.address.in_(addresses))
-    for column, wanted in zip(_TOPIC_COLUMNS, topics, strict=False):
+    for column, wanted in zip(TOPIC_COLUMNS, topics, strict=False):
         if wanted is None:
             continue
+        # The topic indexes hold prefixes: the prefix condition picks the index, the whole topic decides.
         if isinstance(wanted, bytes):
-            conditions.append(column == wanted)
-        elif len(wanted) == 1:
+            wanted = [wanted]
+        if len(wanted) == 1:
+            conditions.append(topic_prefix(column) == wanted[0][:TOPIC_PREFIX_BYTES])
             conditions.append(column == wanted[0])
         elif wanted:
+            conditions.append(topic_prefix(column).in_(sorted({w[:TOPIC_PREFIX_BYTES] for w in wanted})))
             conditions.append(column.in_(list(wanted)))
     position = tuple_(LOGS.c.height, LOGS.c.tx_index, LOGS.c.log_index)
     after = log_filter.get("after")
@@ -90,13 +92,18 @@ def log_statement(log_filter: LogFilter) -> Select[Any]:
             LOGS.c.height,
             LOGS.c.tx_index,
             LOGS.c.log_index,
-            LOGS.c.tx_hash,
+            TRANSACTIONS.c.tx_hash,
             LOGS.c.address,
-            *_TOPIC_COLUMNS,
+            *TOPIC_COLUMNS,
             LOGS.c.data,
             BLOCKS.c.block_hash,
         )
         .join(BLOCKS, BLOCKS.c.height == LOGS.c.height)
+        # A log's transaction hash is its transaction's key (found by position), not stored again.
+        .join(
+            TRANSACTIONS,
+            and_(TRANSACTIONS.c.height == LOGS.c.height, TRANSACTIONS.c.tx_index == LOGS.c.tx_index),
+        )
         .where(and_(*conditions))
         .order_by(LOGS.c.height, LOGS.c.tx_index, LOGS.c.log_index)
         .limit(limit + 1)
@@ -113,13 +120,7 @@ def log_page(rows: Sequence[Row[Any]], limit: int) -> tuple[list[StoredLog], Log
             tx_hash=bytes(row.tx_hash),
             tx_index=int(row.tx_index),
             log_index=int(row.log_index),
-            log=Log(
-                address=bytes(row.address),
-                topics=tuple(
-                    bytes(t) for t in (row.topic0, row.topic1, row.topic2, row.topic3) if t is not None
-                ),
-                data=bytes(row.data),
-            ),
+            log=stored_log(row.address, (row.topic0, row.topic1, row.topic2, row.topic3), row.data),
         )
         for row in rows[:limit]
     ]

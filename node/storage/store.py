@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from functools import partial
 from types import MappingProxyType, TracebackType
 from typing import Any, TypeVar, Unpack
 
-from sqlalchemy import ColumnElement, Connection, Table, delete, func, insert, select
+from sqlalchemy import BigInteger, ColumnElement, Connection, LargeBinary, delete, func, insert, select, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import SQLModel
 
@@ -15,13 +16,16 @@ from node.storage.convert import (
     KEY_VALUE_COLUMNS,
     LOG_COLUMNS,
     PENDING_COLUMNS,
-    RECEIPT_COLUMNS,
     TRANSACTION_COLUMNS,
     block_row,
     decode_stored,
     decode_validators,
-    receipt_and_log_rows,
+    encode_outcome,
+    log_rows,
+    stored_log,
+    stored_receipt,
     transaction_rows,
+    with_public_key,
 )
 from node.storage.database import BulkInsert, Database
 from node.storage.logs import LogFilter, log_page, log_statement, page_limit
@@ -31,17 +35,24 @@ from node.storage.models import (
     LOGS,
     METADATA,
     PENDING,
-    RECEIPTS,
+    PUBLIC_KEYS,
     STATE_NODES,
     TRANSACTIONS,
     WAL,
 )
+from node.storage.pruning import KEPT_VALUE_BYTES, Collection, StopFlag, mark_reachable
 from node.storage.records import LogCursor, StoredLog, StoredReceipt, StoredTransaction, WalEntry
 from sdk.errors import StorageError
-from sdk.types import Block, BlockHeader, CommitCertificate, Receipt, Transaction
+from sdk.types import Block, BlockHeader, CommitCertificate, Log, Receipt, Transaction
 
-SCHEMA_VERSION = 1
+#: 2: receipts kept as their outcome in the transaction row (logs not stored twice), no unused sender / to
+#: columns and indexes, logs without their transaction hash. A version 1 database is migrated when opened.
+SCHEMA_VERSION = 2
 SCHEMA_VERSION_KEY = "schema_version"
+#: Metadata: the lowest height whose state is kept whole (absent: archive, every height).
+STATE_PRUNED_BELOW_KEY = "state_pruned_below"
+#: Keys examined per sweep transaction of ``collect_state`` (block commits wait for one transaction).
+_COLLECT_BATCH = 5000
 DEFAULT_CERTIFICATE_DEPTH = 128
 # Bound on bind parameters per statement (SQLite allows 32766, PostgreSQL 65535).
 _IN_CHUNK = 900
@@ -58,7 +69,6 @@ CertificateCheck = Callable[[BlockHeader, CommitCertificate], object]
 # everything else uses Core expressions.
 _SQL_INSERT_BLOCK = BulkInsert(BLOCKS, BLOCK_COLUMNS)
 _SQL_INSERT_TRANSACTIONS = BulkInsert(TRANSACTIONS, TRANSACTION_COLUMNS)
-_SQL_INSERT_RECEIPTS = BulkInsert(RECEIPTS, RECEIPT_COLUMNS)
 _SQL_INSERT_LOGS = BulkInsert(LOGS, LOG_COLUMNS)
 _SQL_INSERT_STATE_NODES = BulkInsert(STATE_NODES, KEY_VALUE_COLUMNS, " ON CONFLICT (key) DO NOTHING")
 _SQL_UPSERT_METADATA = BulkInsert(
@@ -67,8 +77,16 @@ _SQL_UPSERT_METADATA = BulkInsert(
 _SQL_INSERT_PENDING = BulkInsert(PENDING, PENDING_COLUMNS, " ON CONFLICT (tx_hash) DO NOTHING")
 _SQL_HEAD = "SELECT height, block_hash FROM blocks ORDER BY height DESC LIMIT 1"
 _SQL_GET_STATE_NODE = "SELECT value FROM state_nodes WHERE key = ?"
-_SQL_GET_TRANSACTION = "SELECT encoded, height, tx_index FROM transactions WHERE tx_hash = ?"
-_SQL_GET_RECEIPT = "SELECT encoded, height, tx_index FROM receipts WHERE tx_hash = ?"
+_SQL_GET_TRANSACTION = (
+    "SELECT t.encoded, t.height, t.tx_index, k.key FROM transactions t "
+    "LEFT JOIN public_keys k ON k.id = t.key_id WHERE t.tx_hash = ?"
+)
+_SQL_INSERT_PUBLIC_KEYS = BulkInsert(PUBLIC_KEYS, ("key",), " ON CONFLICT (key) DO NOTHING")
+_SQL_GET_RECEIPT = "SELECT receipt, height, tx_index FROM transactions WHERE tx_hash = ?"
+_SQL_GET_TX_LOGS = (
+    "SELECT address, topic0, topic1, topic2, topic3, data FROM logs "
+    "WHERE height = ? AND tx_index = ? ORDER BY log_index"
+)
 _SQL_GET_METADATA = "SELECT value FROM metadata WHERE key = ?"
 
 
@@ -79,10 +97,27 @@ def _hash_chunks(tx_hashes: Iterable[bytes]) -> Iterator[tuple[bytes, ...]]:
         yield tuple(wanted[start : start + _IN_CHUNK])
 
 
-def _encoded_in_block(conn: Connection, table: Table, height: int) -> list[bytes]:
-    """The ``encoded`` column of ``table``'s rows at ``height`` (transactions or receipts), in block order."""
-    rows = conn.execute(select(table.c.encoded).where(table.c.height == height).order_by(table.c.tx_index))
-    return [bytes(data) for data in rows.scalars()]
+def _transactions_in_block(conn: Connection, height: int) -> list[bytes]:
+    """The canonical encodings of the transactions at ``height``, in block order (public keys put back)."""
+    rows = conn.execute(
+        select(TRANSACTIONS.c.encoded, PUBLIC_KEYS.c.key)
+        .select_from(TRANSACTIONS.outerjoin(PUBLIC_KEYS, PUBLIC_KEYS.c.id == TRANSACTIONS.c.key_id))
+        .where(TRANSACTIONS.c.height == height)
+        .order_by(TRANSACTIONS.c.tx_index)
+    )
+    return [
+        decode_stored(
+            "transaction",
+            partial(with_public_key, public_key=None if key is None else bytes(key)),
+            bytes(encoded),
+            height=height,
+        )
+        for encoded, key in rows
+    ]
+
+
+#: Receipts converted per statement when a version 1 database is migrated.
+_MIGRATE_BATCH = 1000
 
 
 class Store:
@@ -104,12 +139,15 @@ class Store:
         self._db = Database(url)
         try:
             SQLModel.metadata.create_all(self._db.engine, tables=list(ALL_TABLES))
-            self._create_missing_indexes()
         except SQLAlchemyError as exc:
             self._db.close()
             raise StorageError(f"cannot open the database: {exc}", url=self._db.safe_url()) from exc
         try:
             self._check_schema_version()
+            self._create_missing_indexes()
+        except SQLAlchemyError as exc:
+            self._db.close()
+            raise StorageError(f"cannot open the database: {exc}", url=self._db.safe_url()) from exc
         except StorageError:
             self._db.close()
             raise
@@ -135,9 +173,11 @@ class Store:
     def _create_missing_indexes(self) -> None:
         # create_all skips the indexes of a table that exists: a database made before an index was added
         # gets it here (once; building it over a long chain's logs takes a while at that start-up).
+        existing = self._db.index_names()
         for table in ALL_TABLES:
             for index in table.indexes:
-                index.create(self._db.engine, checkfirst=True)
+                if index.name not in existing:
+                    index.create(self._db.engine)
 
     def _check_schema_version(self) -> None:
         expected = str(SCHEMA_VERSION).encode()
@@ -147,9 +187,16 @@ class Store:
             ).scalar_one_or_none()
             if found is None:
                 conn.execute(insert(METADATA), [{"key": SCHEMA_VERSION_KEY, "value": expected}])
+            elif found == b"1":
+                # In the same transaction: a failure (or a crash) leaves the version 1 database untouched.
+                _migrate_from_1(conn)
+                conn.execute(
+                    METADATA.update().where(METADATA.c.key == SCHEMA_VERSION_KEY).values(value=expected)
+                )
             elif found != expected:
                 raise StorageError(
-                    "the database has another schema version",
+                    "the database has another schema version (made by a newer node?): this node reads "
+                    f"version {SCHEMA_VERSION} and migrates version 1",
                     found=bytes(found).decode(errors="replace"),
                     expected=SCHEMA_VERSION,
                 )
@@ -197,17 +244,17 @@ class Store:
 
         # Encode everything before taking the write lock, so the lock is held only for the inserts.
         new_block = block_row(block, certificate, block_hash)
-        new_transactions = transaction_rows(height, block.transactions, tx_hashes)
-        new_receipts, new_logs = receipt_and_log_rows(height, receipts)
+        new_logs = log_rows(height, receipts)
         new_nodes = list(state_nodes.items())
         new_metadata = list(metadata.items())
 
         with self._db.write() as conn:
             self._validate_next(conn, header)
             self._db.execute_many(conn, _SQL_INSERT_BLOCK, [new_block])
-            if new_transactions:
+            if block.transactions:
+                key_ids = self._public_key_ids(conn, [tx.public_key for tx in block.transactions])
+                new_transactions = transaction_rows(height, block.transactions, receipts, key_ids)
                 self._db.execute_many(conn, _SQL_INSERT_TRANSACTIONS, new_transactions)
-                self._db.execute_many(conn, _SQL_INSERT_RECEIPTS, new_receipts)
             if new_logs:
                 self._db.execute_many(conn, _SQL_INSERT_LOGS, new_logs)
             if new_nodes:
@@ -215,6 +262,19 @@ class Store:
             if new_metadata:
                 self._db.execute_many(conn, _SQL_UPSERT_METADATA, new_metadata)
         return block_hash
+
+    def _public_key_ids(self, conn: Connection, keys: Sequence[bytes]) -> dict[bytes, int]:
+        """The ``public_keys`` ids of ``keys``, inserting the new ones (inside the block's transaction)."""
+        wanted = list(dict.fromkeys(keys))
+        self._db.execute_many(conn, _SQL_INSERT_PUBLIC_KEYS, [(key,) for key in wanted])
+        ids: dict[bytes, int] = {}
+        for start in range(0, len(wanted), _IN_CHUNK):
+            chunk = wanted[start : start + _IN_CHUNK]
+            rows = conn.execute(
+                select(PUBLIC_KEYS.c.key, PUBLIC_KEYS.c.id).where(PUBLIC_KEYS.c.key.in_(chunk))
+            )
+            ids.update((bytes(row.key), int(row.id)) for row in rows)
+        return ids
 
     def _validate_next(self, conn: Connection, header: BlockHeader) -> None:
         row = conn.exec_driver_sql(_SQL_HEAD).first()
@@ -290,7 +350,7 @@ class Store:
         if row is None:
             return None
         height = int(row.height)
-        encoded_txs = _encoded_in_block(conn, TRANSACTIONS, height)
+        encoded_txs = _transactions_in_block(conn, height)
         if len(encoded_txs) != row.tx_count:
             raise StorageError(
                 "stored transactions do not match the block's count",
@@ -331,13 +391,30 @@ class Store:
     # --- reading transactions and receipts ----------------------------------------------------------
     def get_transaction(self, tx_hash: bytes) -> StoredTransaction | None:
         """Return ``(transaction, height, index)`` of a committed transaction, or None."""
-        found = self._find_by_tx_hash(_SQL_GET_TRANSACTION, "transaction", Transaction.decode, tx_hash)
-        return None if found is None else StoredTransaction(*found)
+        rows = self._db.fetch(_SQL_GET_TRANSACTION, (tx_hash,))
+        if not rows:
+            return None
+        encoded, height, index, key = rows[0]
+        public_key = None if key is None else bytes(key)
+        transaction = decode_stored(
+            "transaction",
+            lambda data: Transaction.decode(with_public_key(data, public_key)),
+            bytes(encoded),
+            tx_hash=tx_hash.hex(),
+        )
+        return StoredTransaction(transaction, int(height), int(index))
 
     def get_receipt(self, tx_hash: bytes) -> StoredReceipt | None:
         """Return ``(receipt, height, index)`` of a committed transaction, or None."""
-        found = self._find_by_tx_hash(_SQL_GET_RECEIPT, "receipt", Receipt.decode, tx_hash)
-        return None if found is None else StoredReceipt(*found)
+        rows = self._db.fetch(_SQL_GET_RECEIPT, (tx_hash,))
+        if not rows:
+            return None
+        outcome, height, index = bytes(rows[0][0]), int(rows[0][1]), int(rows[0][2])
+        # The logs were committed with the transaction row, in the same SQL transaction.
+        logs = [
+            stored_log(row[0], row[1:5], row[5]) for row in self._db.fetch(_SQL_GET_TX_LOGS, (height, index))
+        ]
+        return StoredReceipt(stored_receipt(tx_hash, outcome, logs, transaction=tx_hash.hex()), height, index)
 
     def _find_by_tx_hash(
         self, statement: str, what: str, decode: Callable[[bytes], DecodedT], tx_hash: bytes
@@ -354,10 +431,34 @@ class Store:
         with self._db.read() as conn:
             if conn.execute(select(BLOCKS.c.height).where(BLOCKS.c.height == height)).first() is None:
                 return None
-            encoded = _encoded_in_block(conn, RECEIPTS, height)
+            outcomes = conn.execute(
+                select(TRANSACTIONS.c.tx_hash, TRANSACTIONS.c.receipt)
+                .where(TRANSACTIONS.c.height == height)
+                .order_by(TRANSACTIONS.c.tx_index)
+            ).all()
+            log_rows_ = conn.execute(
+                select(
+                    LOGS.c.tx_index,
+                    LOGS.c.address,
+                    LOGS.c.topic0,
+                    LOGS.c.topic1,
+                    LOGS.c.topic2,
+                    LOGS.c.topic3,
+                    LOGS.c.data,
+                )
+                .where(LOGS.c.height == height)
+                .order_by(LOGS.c.tx_index, LOGS.c.log_index)
+            ).all()
+        logs: dict[int, list[Log]] = {}
+        for row in log_rows_:
+            logs.setdefault(int(row.tx_index), []).append(
+                stored_log(row.address, (row.topic0, row.topic1, row.topic2, row.topic3), row.data)
+            )
         return [
-            decode_stored("receipt", Receipt.decode, data, height=height, index=index)
-            for index, data in enumerate(encoded)
+            stored_receipt(
+                bytes(row.tx_hash), bytes(row.receipt), logs.get(index, ()), height=height, index=index
+            )
+            for index, row in enumerate(outcomes)
         ]
 
     def has_transactions(self, tx_hashes: Iterable[bytes]) -> set[bytes]:
@@ -433,6 +534,114 @@ class Store:
             raise StorageError("metadata values are bytes", key=key)
         with self._db.write() as conn:
             self._db.execute_many(conn, _SQL_UPSERT_METADATA, [(key, value)])
+
+    # --- pruned state ------------------------------------------------------------------------------
+    def state_pruned_below(self) -> int:
+        """The lowest height whose state is kept whole (0: every height's state is kept, archive mode).
+
+        Heights below it may have lost state nodes to ``collect_state``: their state is not readable.
+        """
+        value = self.get_metadata(STATE_PRUNED_BELOW_KEY)
+        return 0 if value is None else int(value.decode())
+
+    def require_state(self, height: int) -> None:
+        """Raise StorageError (code ``state_pruned``) if the state of ``height`` is no longer kept."""
+        floor = self.state_pruned_below()
+        if height < floor:
+            raise StorageError(
+                f"the state at height {height} is pruned: this node keeps the state of heights {floor} and "
+                "above (an archive node keeps every height)",
+                code="state_pruned",
+                height=height,
+                oldest_state_height=floor,
+            )
+
+    def _load_state_nodes(self, conn: Connection, keys: list[bytes]) -> dict[bytes, bytes]:
+        found: dict[bytes, bytes] = {}
+        for start in range(0, len(keys), _IN_CHUNK):
+            chunk = keys[start : start + _IN_CHUNK]
+            rows = conn.execute(
+                select(STATE_NODES.c.key, STATE_NODES.c.value).where(STATE_NODES.c.key.in_(chunk))
+            )
+            found.update((bytes(row.key), bytes(row.value)) for row in rows)
+        return found
+
+    def _state_roots(self, conn: Connection, from_height: int, to_height: int | None = None) -> list[bytes]:
+        query = select(BLOCKS.c.height, BLOCKS.c.header).where(BLOCKS.c.height >= from_height)
+        if to_height is not None:
+            query = query.where(BLOCKS.c.height <= to_height)
+        return [
+            decode_stored("header", BlockHeader.decode, bytes(row.header), height=int(row.height)).state_root
+            for row in conn.execute(query)
+        ]
+
+    def collect_state(
+        self, history: int, *, batch: int = _COLLECT_BATCH, stop: StopFlag | None = None
+    ) -> Collection | None:
+        """Delete the state nodes no longer reachable from the state roots of the last ``history`` committed
+        heights; the state of older heights is no longer readable afterwards (``require_state``).
+
+        First a mark: every node reachable from those roots, read without blocking commits (nodes are only
+        ever added meanwhile). Then a sweep, in SQL transactions of ``batch`` keys each, which lock out block
+        commits: each first marks what blocks committed since then reach (their new nodes only), raises the
+        recorded ``state_pruned_below`` (the first one, before anything is deleted), then deletes the
+        unmarked nodes of its key range. Every deletion happens while every kept root's nodes are marked, so
+        a crash or ``stop`` between (or inside) these transactions never loses a node a kept height needs;
+        the next collection finishes the job.
+        ``stop`` is checked during the mark and before each sweep transaction: once set, the collection ends
+        there.
+        Returns: what was done, or None when nothing is old enough or ``stop`` ended the collection.
+        Raises: StorageError if the database fails (what was committed before stays consistent).
+        """
+        if history < 1:
+            raise StorageError("a pruned node keeps the state of at least one height", history=history)
+        head = self.head()
+        # The same floor again finishes an interrupted collection; a lower one has nothing to do.
+        if head is None or head[0] - history + 1 < max(1, self.state_pruned_below()):
+            return None
+        marked_to = head[0]
+        floor = marked_to - history + 1
+        marked: set[bytes] = set()
+        with self._db.read() as conn:
+            roots = self._state_roots(conn, floor, marked_to)
+            if not mark_reachable(roots, partial(self._load_state_nodes, conn), marked, stop):
+                return None
+        deleted = 0
+        after = b""
+        while stop is None or not stop.is_set():
+            with self._db.write() as conn:
+                if self.dialect == "postgresql":
+                    # Block commits (their inserts) until this transaction ends; readers go on.
+                    conn.exec_driver_sql("LOCK TABLE state_nodes IN SHARE ROW EXCLUSIVE MODE")
+                current = conn.exec_driver_sql(_SQL_HEAD).first()
+                if current is not None and int(current[0]) > marked_to:
+                    roots = self._state_roots(conn, marked_to + 1)
+                    mark_reachable(roots, partial(self._load_state_nodes, conn), marked)
+                    marked_to = int(current[0])
+                if after == b"":
+                    self._db.execute_many(
+                        conn, _SQL_UPSERT_METADATA, [(STATE_PRUNED_BELOW_KEY, str(floor).encode())]
+                    )
+                rows = conn.execute(
+                    select(STATE_NODES.c.key, func.length(STATE_NODES.c.value).label("size"))
+                    .where(STATE_NODES.c.key > after)
+                    .order_by(STATE_NODES.c.key)
+                    .limit(batch)
+                ).all()
+                if not rows:
+                    return Collection(floor, marked_to, len(marked), deleted)
+                doomed = [
+                    bytes(row.key)
+                    for row in rows
+                    if row.size > KEPT_VALUE_BYTES and bytes(row.key) not in marked
+                ]
+                for start in range(0, len(doomed), _IN_CHUNK):
+                    conn.execute(
+                        delete(STATE_NODES).where(STATE_NODES.c.key.in_(doomed[start : start + _IN_CHUNK]))
+                    )
+                deleted += len(doomed)
+                after = bytes(rows[-1].key)
+        return None
 
     def bytes_on_disk(self) -> int:
         """Return the database size in bytes: file + ``-wal`` + ``-shm`` (SQLite) or pg_database_size."""
@@ -609,3 +818,72 @@ class Store:
             verify_certificate(header, certificate)
         except Exception as exc:
             raise StorageError(f"a stored certificate does not verify: {exc}", height=height) from exc
+
+
+def _migrate_from_1(conn: Connection) -> None:
+    """Turn a version 1 database into version 2 on ``conn`` (inside the caller's transaction).
+
+    Each receipt becomes the outcome column of its transaction (its logs are already ``logs`` rows, which
+    must rebuild it exactly: checked per receipt), then the ``receipts`` table, the transactions' sender and
+    to_address columns with their indexes and the logs' tx_hash column are dropped. Raises StorageError when
+    a stored receipt does not decode or does not match its transaction and logs (nothing is changed then).
+    """
+    binary = LargeBinary().compile(dialect=conn.dialect)
+    conn.execute(text(f"ALTER TABLE transactions ADD COLUMN receipt {binary}"))
+    # Version 1 rows keep their complete encodings (key_id NULL); new rows store the key once.
+    big = BigInteger().compile(dialect=conn.dialect)
+    conn.execute(text(f"ALTER TABLE transactions ADD COLUMN key_id {big}"))
+    after = b""
+    while True:
+        rows = conn.execute(
+            text(
+                "SELECT r.tx_hash, r.encoded, r.height, r.tx_index FROM receipts r "
+                "WHERE r.tx_hash > :after ORDER BY r.tx_hash LIMIT :limit"
+            ),
+            {"after": after, "limit": _MIGRATE_BATCH},
+        ).all()
+        if not rows:
+            break
+        updates = []
+        for tx_hash, encoded, height, index in rows:
+            where = {"height": int(height), "index": int(index)}
+            receipt = decode_stored("receipt", Receipt.decode, bytes(encoded), **where)
+            logs = conn.execute(
+                text(
+                    "SELECT address, topic0, topic1, topic2, topic3, data FROM logs "
+                    "WHERE height = :height AND tx_index = :index ORDER BY log_index"
+                ),
+                where,
+            ).all()
+            rebuilt = stored_receipt(
+                bytes(tx_hash),
+                encode_outcome(receipt),
+                [stored_log(r[0], r[1:5], r[5]) for r in logs],
+                **where,
+            )
+            if rebuilt != receipt:
+                raise StorageError(
+                    "a stored receipt does not match its logs; not migrating",
+                    height=where["height"],
+                    index=where["index"],
+                )
+            updates.append({"outcome": encode_outcome(receipt), "tx_hash": bytes(tx_hash)})
+        conn.execute(text("UPDATE transactions SET receipt = :outcome WHERE tx_hash = :tx_hash"), updates)
+        after = bytes(rows[-1][0])
+    missing = conn.execute(text("SELECT count(*) FROM transactions WHERE receipt IS NULL")).scalar_one()
+    if missing:
+        raise StorageError("transactions without a receipt; not migrating", transactions=int(missing))
+    for statement in (
+        "DROP TABLE receipts",
+        "DROP INDEX IF EXISTS ix_transactions_sender",
+        "DROP INDEX IF EXISTS ix_transactions_to",
+        "ALTER TABLE transactions DROP COLUMN sender",
+        "ALTER TABLE transactions DROP COLUMN to_address",
+        "ALTER TABLE logs DROP COLUMN tx_hash",
+        # Replaced by the prefix indexes (created when the Store opens).
+        "DROP INDEX IF EXISTS ix_logs_topic0_height",
+        "DROP INDEX IF EXISTS ix_logs_topic1_height",
+        "DROP INDEX IF EXISTS ix_logs_topic2_height",
+        "DROP INDEX IF EXISTS ix_logs_topic3_height",
+    ):
+        conn.execute(text(statement))

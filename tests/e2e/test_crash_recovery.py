@@ -189,7 +189,8 @@ def _check_store(network: Network, acked: dict[bytes, Ack], min_height: int) -> 
         store.close()
     with sqlite3.connect(f"file:{network.database_path}?mode=ro", uri=True) as conn:
         (tx_rows,) = conn.execute("SELECT COUNT(*) FROM transactions").fetchone()
-        (receipt_rows,) = conn.execute("SELECT COUNT(*) FROM receipts").fetchone()
+        # A receipt is stored as the outcome column of its transaction's row.
+        (receipt_rows,) = conn.execute("SELECT COUNT(receipt) FROM transactions").fetchone()
         (block_rows, counted) = conn.execute(
             "SELECT COUNT(*), COALESCE(SUM(tx_count), 0) FROM blocks"
         ).fetchone()

@@ -84,7 +84,9 @@ class ChainBuilder:
             expiry_height=self.height + 100,
         )
 
-    def make_header(self, *, height: int | None = None, parent_hash: bytes | None = None) -> BlockHeader:
+    def make_header(
+        self, *, height: int | None = None, parent_hash: bytes | None = None, state_root: bytes | None = None
+    ) -> BlockHeader:
         return BlockHeader(
             version=1,
             chain_id=self.CHAIN_ID,
@@ -95,7 +97,7 @@ class ChainBuilder:
             proposer_index=self.height % 4,
             tx_root=secrets.token_bytes(32),
             receipt_root=secrets.token_bytes(32),
-            state_root=secrets.token_bytes(32),
+            state_root=secrets.token_bytes(32) if state_root is None else state_root,
             history_root=secrets.token_bytes(32),
             validators_hash=b"\x11" * 32,
             next_validators_hash=b"\x11" * 32,
@@ -110,9 +112,10 @@ class ChainBuilder:
         height: int | None = None,
         parent_hash: bytes | None = None,
         next_validators: tuple[bytes, ...] = (),
+        state_root: bytes | None = None,
     ) -> tuple[Block, CommitCertificate, list[Receipt]]:
         """Return the next block (not yet advanced: call ``advance`` once it is committed)."""
-        header = self.make_header(height=height, parent_hash=parent_hash)
+        header = self.make_header(height=height, parent_hash=parent_hash, state_root=state_root)
         block = Block(header=header, transactions=tuple(transactions), next_validators=next_validators)
         preimage = commit_preimage(self.CHAIN_ID, header.height, header.round, header.block_hash)
         certificate = CommitCertificate(
@@ -145,9 +148,13 @@ class ChainBuilder:
         logs_per_tx: Sequence[Sequence[Log]] | None = None,
         state_nodes: dict[bytes, bytes] | None = None,
         metadata: dict[str, bytes] | None = None,
+        state_root: bytes | None = None,
     ) -> tuple[Block, CommitCertificate, list[Receipt]]:
-        """Build the next block, commit it to ``store`` and advance."""
-        block, certificate, receipts = self.make_block(transactions, logs_per_tx=logs_per_tx)
+        """Build the next block (with ``state_root``, else a random one), commit it to ``store`` and
+        advance."""
+        block, certificate, receipts = self.make_block(
+            transactions, logs_per_tx=logs_per_tx, state_root=state_root
+        )
         store.commit_block(
             block, certificate, receipts, state_nodes=state_nodes or {}, metadata=metadata or {}
         )

@@ -417,17 +417,25 @@ def test_a_corrupt_stored_head_stops_the_node_at_start(network: Path, statement:
 def test_a_head_whose_receipts_do_not_give_its_root_stops_the_node(network: Path) -> None:
     import sqlite3
 
-    from sdk.types import Receipt
+    from node.storage.convert import encode_outcome
+    from node.storage.store import Store
 
     # The block of height 1 carries the transaction: make it the head (drop block 2), then alter its
     # receipt into another well-formed one.
     _corrupt_head(network, "DELETE FROM blocks WHERE height = {height}")
-    db = sqlite3.connect(Path(NodeConfig.load(network / "nodes" / "node-0.json").data_dir) / "chain.db")
+    path = Path(NodeConfig.load(network / "nodes" / "node-0.json").data_dir) / "chain.db"
+    db = sqlite3.connect(path)
     try:
-        (encoded,) = db.execute("SELECT encoded FROM receipts WHERE height = 1").fetchone()
-        receipt = Receipt.decode(bytes(encoded))
-        altered = dataclasses.replace(receipt, gas_used=receipt.gas_used + 1).encode()
-        db.execute("UPDATE receipts SET encoded = ? WHERE height = 1", (altered,))
+        (tx_hash,) = db.execute("SELECT tx_hash FROM transactions WHERE height = 1").fetchone()
+    finally:
+        db.close()
+    with Store(f"sqlite:///{path}") as store:
+        found = store.get_receipt(bytes(tx_hash))
+    assert found is not None
+    altered = encode_outcome(dataclasses.replace(found.receipt, gas_used=found.receipt.gas_used + 1))
+    db = sqlite3.connect(path)
+    try:
+        db.execute("UPDATE transactions SET receipt = ? WHERE height = 1", (altered,))
         db.commit()
     finally:
         db.close()

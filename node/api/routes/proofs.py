@@ -84,7 +84,7 @@ def build_state_proof(
     """
     at = ledger.head.header.height if height is None else height
     sealed = _sealed(ledger, at)
-    proof = ledger.get_proof(sealed.header.state_root, address, [slot])
+    proof = ledger.get_proof(ledger.state_root_at(sealed.header), address, [slot])
     return StateProof(
         sealed=sealed,
         address=address,
