@@ -4,6 +4,7 @@ genesis ceremony commands are in node.ceremony_cli."""
 from __future__ import annotations
 
 import logging
+import signal
 from importlib.util import find_spec
 from pathlib import Path
 from typing import Annotated
@@ -12,6 +13,10 @@ import typer
 
 from sdk.cli_common import JsonOption, emit_json, say
 from sdk.errors import OutputError, UsageError
+from sdk.exit_codes import ExitCode
+
+#: The signals that stop `xinlian node run` cleanly.
+_STOPS = (signal.SIGTERM, signal.SIGINT)
 
 network_app = typer.Typer(help="Create and inspect consortium networks.", no_args_is_help=True)
 node_app = typer.Typer(help="Run a node.", no_args_is_help=True)
@@ -143,6 +148,11 @@ def serve(config_path: Path, *, banner: bool = True) -> None:
             f"{config.name} chain {node.chain.chain_id} at height {node.ledger.height}; "
             f"API {url} (docs {url}/docs, JSON-RPC {url}/rpc); {where}"
         )
+    # uvicorn stops on SIGTERM/SIGINT and then raises the signal again with the handler that was there
+    # before it; with the default one that kills the process before the node is stopped (its database left
+    # unclosed). Remember the signal instead, stop everything, then exit: 0 after SIGTERM, 130 after Ctrl-C.
+    received: list[int] = []
+    previous = {sig: signal.signal(sig, lambda signum, _frame: received.append(signum)) for sig in _STOPS}
     try:
         server.run()
     finally:
@@ -151,6 +161,10 @@ def serve(config_path: Path, *, banner: bool = True) -> None:
         node.stop()
         if views is not None:
             views.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if signal.SIGINT in received:
+        raise typer.Exit(int(ExitCode.INTERRUPTED))
 
 
 @node_app.command("run")
