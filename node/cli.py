@@ -110,6 +110,9 @@ def serve(config_path: Path, *, banner: bool = True) -> None:
             # On SIGTERM, requests in flight get this long; open keep-alive connections do not hold the
             # node up.
             timeout_graceful_shutdown=5,
+            # A WebSocket message (eth_subscribe on /rpc) is refused by the protocol layer beyond the
+            # request body cap, before it is buffered whole.
+            ws_max_size=node.api_limits.max_body_bytes,
         )
     )
     node.start()

@@ -14,9 +14,9 @@ message, the same methods and read rules) plus ``eth_subscribe`` and ``eth_unsub
 Notifications are ``{"jsonrpc":"2.0","method":"eth_subscription","params":{"subscription":ID,"result":…}}``,
 in chain order. Bounds: each connection takes a place of the node's event streams (``StreamGate``: per node
 and per organisation, anonymous connections count under one owner), holds at most ``MAX_SUBSCRIPTIONS``,
-sends at most ``max_body_bytes`` per message, and lasts at most ``max_stream_seconds`` (then it is closed
-with code 4000: reconnect and subscribe again). The member's account is checked again at every block: a
-deactivated account's connection is closed with code 4403.
+sends at most ``max_body_bytes`` per message nested at most ``max_json_depth`` deep, and lasts at most
+``max_stream_seconds`` (then it is closed with code 4000: reconnect and subscribe again). The member's
+account is checked again at every block: a deactivated account's connection is closed with code 4403.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from node.api.auth import Member
 from node.api.commits import CommitSignal
-from node.api.limits import StreamLease
+from node.api.limits import StreamLease, json_too_deep
 from node.api.rpc import LogQuery, RpcHandler, needs_member, parse_log_filter
 from node.api.rpc_wire import (
     INVALID_PARAMS,
@@ -98,19 +98,29 @@ class Connection:
 
     # --- requests ---------------------------------------------------------------------------------------
     async def _receive(self) -> None:
-        limit = self.handler.limits.max_body_bytes
+        limit, depth = self.handler.limits.max_body_bytes, self.handler.limits.max_json_depth
         while True:
             message = await self.ws.receive()
             if message["type"] == "websocket.disconnect":
                 raise WebSocketDisconnect(message.get("code", 1000))
-            data = message.get("bytes")  # web3.py sends binary frames, browsers text
-            text = data.decode("utf-8", "replace") if data is not None else str(message.get("text") or "")
-            if len(text.encode("utf-8", "replace")) > limit:
+            raw = message.get("bytes")  # web3.py sends binary frames, browsers text
+            data = raw if raw is not None else str(message.get("text") or "").encode("utf-8", "replace")
+            if len(data) > limit:
                 error = RpcError(LIMIT_EXCEEDED, f"a message is at most {limit} bytes", {"code": "too_large"})
                 await self._send(error_response(None, error))
                 continue
+            # As POST /rpc: the json module recurses per nesting level in C, so the depth is checked first.
+            if json_too_deep(data, depth):
+                error = RpcError(
+                    PARSE_ERROR,
+                    f"parse error: JSON nesting is deeper than {depth} levels (or its brackets do not "
+                    "balance)",
+                    {"code": "too_deep", "limit": depth},
+                )
+                await self._send(error_response(None, error))
+                continue
             try:
-                payload = json.loads(text)
+                payload = json.loads(data)
             except (ValueError, RecursionError):
                 error = RpcError(PARSE_ERROR, "parse error: the message is not JSON")
                 await self._send(error_response(None, error))

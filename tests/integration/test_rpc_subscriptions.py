@@ -152,6 +152,16 @@ def test_anonymous_connections_get_heads_and_public_methods_only(
     assert ask(anonymous, "eth_unsubscribe", [heads], 6)["result"] is False
 
 
+def test_a_too_deep_message_is_refused_before_it_is_parsed_and_the_socket_stays(
+    running_node: RunningNode, open_socket: Any
+) -> None:
+    socket = open_socket(None)
+    socket.send("[" * 100_000 + "]" * 100_000)
+    refused = json.loads(socket.recv(timeout=20))
+    assert refused["error"]["data"]["code"] == "too_deep"
+    assert ask(socket, "eth_chainId", [])["result"] == hex(running_node.ledger.chain.chain_id)
+
+
 def test_a_forged_handshake_is_refused_with_a_typed_error(running_node: RunningNode) -> None:
     with Client(running_node.url) as client:
         headers = client.handshake_headers(running_node.committee.signer, "/rpc")

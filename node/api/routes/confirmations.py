@@ -128,8 +128,16 @@ class LetterCursor(NamedTuple):
 
 
 # --- reading the contract --------------------------------------------------------------------------------
-def get_letter_state(reader: LedgerReader, letter_id: bytes, as_of: int) -> LetterState | None:
-    """Return a letter at the reader's head with its status as of ``as_of``, or None when unknown."""
+def covered_through(reader: LedgerReader) -> int:
+    """The last day whose official holiday notice is on chain, at the reader's head."""
+    return int(reader.read(_CALENDAR, CALENDAR_ADDRESS, "covered_through"))
+
+
+def get_letter_state(
+    reader: LedgerReader, letter_id: bytes, as_of: int, covered: int | None = None
+) -> LetterState | None:
+    """Return a letter at the reader's head with its status as of ``as_of``, or None when unknown.
+    ``covered`` is the calendar's ``covered_through`` when the caller read it already (a listing)."""
 
     def view(function: str, *args: Any) -> Any:
         return reader.read(_CONFIRMATION, BANK_CONFIRMATION_ADDRESS, function, *args)
@@ -144,7 +152,7 @@ def get_letter_state(reader: LedgerReader, letter_id: bytes, as_of: int) -> Lett
         due_day=int(view("due_day_of", letter_id)),
         deadline=int(view("deadline_of", letter_id)),
         as_of=as_of,
-        covered_through=int(reader.read(_CALENDAR, CALENDAR_ADDRESS, "covered_through")),
+        covered_through=covered if covered is not None else covered_through(reader),
     )
 
 
@@ -229,8 +237,9 @@ def _page(
         when = as_of if as_of is not None else reader.header.timestamp_ms // 1000
     page: list[LetterPublic] = []
     next_cursor: LetterCursor | None = None
+    covered = covered_through(reader)
     for height, letter_id in _resume(letters, cursor):
-        state = get_letter_state(reader, letter_id, when)
+        state = get_letter_state(reader, letter_id, when, covered)
         if state is None or (wanted is not None and state.status != wanted):
             continue
         if len(page) == limit:

@@ -23,12 +23,12 @@ from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import quote
 
+from sdk.domains.calendar import CHINA_TZ
 from sdk.domains.drugs.encoders import TraceCode
 from sdk.encoding import readable_repr
 
 #: The JSON-LD context of an EPCIS 2.0 document.
 EPCIS_CONTEXT: Final = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
-CHINA: Final = dt.timezone(dt.timedelta(hours=8))
 
 #: Per DrugTrace event: EPCIS event type, action, CBV business step and disposition.
 _EPCIS: Final[dict[str, tuple[str, str, str, str | None]]] = {
@@ -90,7 +90,7 @@ def party_uri(uscc: str) -> str:
 
 
 def _iso(time_ms: int) -> str:
-    return dt.datetime.fromtimestamp(time_ms / 1000, CHINA).isoformat(timespec="milliseconds")
+    return dt.datetime.fromtimestamp(time_ms / 1000, CHINA_TZ).isoformat(timespec="milliseconds")
 
 
 def to_epcis(events: Sequence[ExportedEvent], *, created_ms: int) -> dict[str, Any]:
