@@ -257,7 +257,9 @@ class Node:
         # py-evm re-executes sampled committed blocks to catch a native engine that is wrong.
         self.auditor: ExecutionAuditor | None = None
         if isinstance(self.engine, NativeExecutionEngine) and config.execution_audit_every > 0:
-            self.auditor = ExecutionAuditor(self.ledger, every=config.execution_audit_every)
+            self.auditor = ExecutionAuditor(
+                self.ledger, every=config.execution_audit_every, database_url=config.resolved_database_url()
+            )
         # Pruned state: old heights' state nodes are deleted in the background (0: archive, keep all).
         self.state_collector: StateCollector | None = None
         if config.state_history_blocks > 0:

@@ -220,28 +220,33 @@ def log_entry_from_json(entry: dict[str, Any]) -> LogEntry:
 
 
 def error_from_response(response: httpx.Response, default_error: type[XinlianError]) -> XinlianError:
+    """The typed error a node's error response stands for (``ClientError`` when it is not one)."""
     try:
         body = response.json()
+    except ValueError:
+        body = None
+    return error_from_body(body, response.status_code, default_error, where=response.request.url.path)
+
+
+def error_from_body(
+    body: Any, http_status: int, default_error: type[XinlianError], *, where: str
+) -> XinlianError:
+    """The typed error of an error body ``{code, message, detail}`` answered with ``http_status``."""
+    try:
         code = str(body["code"])
         message = str(body.get("message", code))
         detail = body.get("detail") or {}
         if not isinstance(detail, dict):
             detail = {"detail": detail}
-    except (ValueError, KeyError, TypeError):
-        return ClientError(
-            f"HTTP {response.status_code} from {response.request.url.path}",
-            code="http_error",
-            http_status=response.status_code,
-        )
+    except (KeyError, TypeError, AttributeError):
+        return ClientError(f"HTTP {http_status} from {where}", code="http_error", http_status=http_status)
     cls = _CODE_CLASSES.get(code)
     if cls is None:
-        cls = (
-            default_error if response.status_code < 500 and default_error is not ClientError else ClientError
-        )
+        cls = default_error if http_status < 500 and default_error is not ClientError else ClientError
     if default_error is InvalidTransaction and code == "bad_encoding":
         cls = InvalidTransaction
     detail = {str(k): v for k, v in detail.items() if k not in ("code", "message", "http_status")}
-    return cls(message, code=code, http_status=response.status_code, **detail)
+    return cls(message, code=code, http_status=http_status, **detail)
 
 
 def block_info_from_json(body: Any) -> BlockInfo:

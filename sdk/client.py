@@ -22,6 +22,7 @@ from sdk.answers import (
     ReceiptResult,
     TransactionStatus,
     block_info_from_json,
+    error_from_body,
     error_from_response,
     from_node_hex,
     log_entry_from_json,
@@ -529,6 +530,31 @@ class Client:
             anonymous=True,  # the transaction's own signature is its authentication
         )
         return from_node_hex(body["tx_hash"])
+
+    def submit_many(self, raws: Sequence[bytes]) -> list[bytes | XinlianError]:
+        """Submit up to 500 transactions in one request (``POST /v1/transactions/batch``), each as
+        ``submit_raw`` would: returns, in order, each one's hash (recorded durably, or already committed)
+        or the typed error a single submission would have raised (InvalidTransaction among them).
+
+        Raises: ClientError ``batch_too_large`` (more than the node takes); NodeUnreachable; StorageError
+        (nothing was recorded: submit the batch again, here or elsewhere).
+        """
+        body = self._request(
+            "POST",
+            "/v1/transactions/batch",
+            json={"raws": ["0x" + raw.hex() for raw in raws]},
+            anonymous=True,  # each transaction's own signature is its authentication
+        )
+        results: list[bytes | XinlianError] = []
+        for item in body["results"]:
+            if item["status"] == "refused":
+                status = int(item.get("http_status") or 400)
+                results.append(
+                    error_from_body(item["error"], status, InvalidTransaction, where="/v1/transactions/batch")
+                )
+            else:
+                results.append(from_node_hex(item["tx_hash"]))
+        return results
 
     def transaction(self, tx_hash: bytes, *, wait_s: float = 0.0) -> TransactionStatus:
         """Return the status of a transaction, letting the node wait up to ``wait_s`` (≤ 30) for a commit."""

@@ -84,6 +84,7 @@ _CODE_STATUS: dict[str, int] = {
     "response_too_large": 413,
     "call_gas_budget": 422,
     "limit_exceeded": 422,
+    "batch_too_large": 413,
 }
 
 # Walked along the exception's MRO; the first match wins.
@@ -112,6 +113,11 @@ def compute_status(error: XinlianError) -> int:
 def error_body(code: str, message: str, detail: dict[str, Any] | None = None) -> dict[str, Any]:
     """Return the JSON body of an error response."""
     return {"code": code, "message": message, "detail": detail or {}}
+
+
+def error_body_of(error: XinlianError) -> dict[str, Any]:
+    """Return the JSON body that answers ``error`` (its status: ``compute_status``)."""
+    return error_body(error.code, error.message, _jsonable_detail(error.detail))
 
 
 def error_response(
@@ -154,7 +160,7 @@ async def _on_xinlian_error(request: Request, exc: Exception) -> JSONResponse:
         summary: RefusalSummary | None = getattr(request.app.state, "refusals", None)
         if summary is not None and not isinstance(exc, LimitExceeded):
             summary.note(exc.code, status)
-    response = error_response(exc.code, exc.message, status, _jsonable_detail(exc.detail))
+    response = JSONResponse(error_body_of(exc), status_code=status)
     if status == 429:
         response.headers["Retry-After"] = "1"  # heavy requests finish within seconds (gas-bounded)
     return response

@@ -50,6 +50,27 @@ class TransactionAccepted(Shape):
     status: Literal["pending", "committed"] = "pending"
 
 
+class TransactionBatchCreate(Shape):
+    raws: list[HexStr] = Field(
+        description="canonical encodings of signed transactions, 0x-hex, in the order to admit them",
+        min_length=1,
+    )
+
+
+class BatchOutcome(Shape):
+    """One transaction of a batch: accepted (``tx_hash`` and ``status`` as a single submission's 202) or
+    refused (``error``, the error a single submission would have been answered, and its HTTP status)."""
+
+    tx_hash: HexStr | None = None
+    status: Literal["pending", "committed", "refused"]
+    error: ErrorPublic | None = None
+    http_status: int | None = Field(default=None, description="the refusal's status as a single submission")
+
+
+class TransactionBatchAccepted(Shape):
+    results: list[BatchOutcome] = Field(description="one per submitted transaction, in the same order")
+
+
 class LogPublic(Shape):
     address: HexStr
     topics: list[HexStr]

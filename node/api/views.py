@@ -4,17 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import multiprocessing
-import os
-import signal
 import threading
-import time
-from concurrent.futures import BrokenExecutor, Future, ProcessPoolExecutor, TimeoutError as FutureTimeout
+from concurrent.futures import BrokenExecutor, Future, TimeoutError as FutureTimeout
 from typing import Any
 
-import sdk.errors
 from node.execution import BlockContext, ExecutionEngine
 from node.storage import StateNodeStore, Store
+from node.workers import can_share_database, error_as_data, rebuild_error, start_worker_pool
 from sdk.errors import ExecutionError, XinlianError
 
 log = logging.getLogger("xinlian.api")
@@ -23,33 +19,14 @@ log = logging.getLogger("xinlian.api")
 DEFAULT_VIEW_WORKERS: int = 1
 #: A call not answered within this long is refused (``call_timeout``); the gas cap bounds it anyway.
 DEFAULT_VIEW_TIMEOUT_S: float = 15.0
-#: How often a worker checks that the node process that started it is still alive.
-PARENT_CHECK_S: float = 1.0
-#: Workers run at this lower CPU priority: on a busy machine the kernel serves consensus first.
-VIEW_WORKER_NICENESS: int = 10
 
 # The worker's engine: one per worker process, opened by _init_worker.
 _engine: ExecutionEngine | None = None
 
 
-def _init_worker(database_url: str, chain_id: int, parent: int) -> None:
+def _init_worker(database_url: str, chain_id: int) -> None:
     global _engine
-    # A node killed with SIGKILL cannot stop its pool: the worker ends itself when its parent is gone,
-    # including when that happened while this worker was still starting.
-    if os.getppid() != parent:
-        os._exit(0)
-    threading.Thread(target=_exit_with_parent, args=(parent,), name="view-parent-watch", daemon=True).start()
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the node process handles Ctrl-C and stops the pool
-    with contextlib.suppress(OSError):
-        os.nice(VIEW_WORKER_NICENESS)
     _engine = ExecutionEngine(StateNodeStore(Store(database_url)), chain_id)
-
-
-def _exit_with_parent(parent: int) -> None:
-    while True:
-        time.sleep(PARENT_CHECK_S)
-        if os.getppid() != parent:
-            os._exit(0)
 
 
 def _run_call(
@@ -61,14 +38,7 @@ def _run_call(
     try:
         return True, _engine.call(state_root, sender, to, data, gas_limit, ctx=ctx)
     except XinlianError as exc:
-        return False, (type(exc).__name__, exc.message, exc.code, exc.detail)
-
-
-def _rebuild_error(name: str, message: str, code: str, detail: dict[str, Any]) -> XinlianError:
-    cls = getattr(sdk.errors, name, None)
-    if not (isinstance(cls, type) and issubclass(cls, XinlianError)):
-        cls = XinlianError
-    return cls(message, code=code, **detail)
+        return False, error_as_data(exc)
 
 
 class ViewCallPool:
@@ -90,17 +60,12 @@ class ViewCallPool:
         in-memory database (a worker cannot see it) or a non-positive process count."""
         if processes < 1:
             raise XinlianError("a view pool needs at least one worker", code="bad_config")
-        if database_url in ("sqlite://", "sqlite:///:memory:"):
+        if not can_share_database(database_url):
             raise XinlianError("view workers cannot share an in-memory database", code="bad_config")
         self.timeout_s = timeout_s
         self.processes = processes
         self._lock = threading.Lock()
-        self._executor = ProcessPoolExecutor(
-            max_workers=processes,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=_init_worker,
-            initargs=(database_url, chain_id, os.getpid()),
-        )
+        self._executor = start_worker_pool(processes, _init_worker, (database_url, chain_id))
         self._closed = False
 
     def warm_up(self) -> None:
@@ -134,7 +99,7 @@ class ViewCallPool:
         if ok:
             output: bytes = value
             return output
-        raise _rebuild_error(*value)
+        raise rebuild_error(value)
 
     def close(self) -> None:
         """Stop the workers (pending calls are cancelled)."""

@@ -2,10 +2,11 @@
 
 Every contract suite and workload already runs under both engines in CI; this watches the blocks the node
 really commits. The node's ``execution_audit_every`` (N) picks every N-th committed block that holds
-transactions; a thread re-executes it on a private py-evm engine over the committed parent state (reading
-stored state nodes, writing only to memory) and compares the state root, the receipts and the gas with what
-the node committed. A difference is a divergence: logged as an error and counted in
-``xinlian_execution_divergences_total`` (alert on any increase, then run the node with
+transactions and re-executes it on a private py-evm engine over the committed parent state (reading stored
+state nodes, writing only to memory), then compares the state root, the receipts and the gas with what the
+node committed. The re-execution runs in a worker process (another core, lower priority) when the node's
+database can be opened there, else in a thread of the node. A difference is a divergence: logged as an
+error and counted in ``xinlian_execution_divergences_total`` (alert on any increase, then run the node with
 ``execution_engine = "pyevm"``). The audit never changes the chain; when blocks arrive faster than it
 re-executes them, the surplus is skipped and counted.
 """
@@ -16,12 +17,16 @@ import logging
 import threading
 from collections import OrderedDict, deque
 from collections.abc import Iterator, MutableMapping, Sequence
+from concurrent.futures import BrokenExecutor, ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Final
 
+from node.config import ChainConfig
 from node.execution import ExecutionEngine, ExecutionResult
-from node.ledger.chain import Ledger, compute_block_context, compute_messages, read_validators
+from node.ledger.chain import Ledger, read_validators
+from node.ledger.rules import compute_block_context, compute_messages
 from node.storage import Store
+from node.workers import ErrorData, can_share_database, error_as_data, rebuild_error, start_worker_pool
 from sdk.errors import XinlianError
 from sdk.types import Block, CommitCertificate, Receipt
 
@@ -111,16 +116,77 @@ class _CommittedNodes(MutableMapping[bytes, bytes]):
         self._written.clear()
 
 
+class Reexecutor:
+    """py-evm over the committed state of ``store``: re-executes a committed block on its parent state."""
+
+    def __init__(self, store: Store, chain: ChainConfig, governance: bytes) -> None:
+        self._store = store
+        self._chain = chain
+        self._governance = governance
+        self._nodes = _CommittedNodes(store)
+        self._engine = ExecutionEngine(self._nodes, chain.chain_id)
+
+    def reexecute_height(self, height: int) -> ExecutionResult:
+        """``reexecute`` the committed block at ``height``; XinlianError ``no_block`` when not stored."""
+        block = self._store.get_block(height)
+        if block is None:
+            raise XinlianError("the block is not stored", code="no_block", height=height)
+        return self.reexecute(block)
+
+    def reexecute(self, block: Block) -> ExecutionResult:
+        """Raises XinlianError ``no_parent``, KeyError for a state node that is not stored, or what the
+        engine raises."""
+        header = block.header
+        parent = self._store.get_header(header.height - 1)
+        if parent is None:
+            raise XinlianError("the parent block is not stored", code="no_parent", height=header.height)
+        try:
+            validators = read_validators(self._engine, parent.state_root, self._governance)
+            ctx = compute_block_context(
+                self._chain, header.height, header.timestamp_ms, validators, header.proposer_index
+            )
+            return self._engine.execute_block(parent.state_root, ctx, compute_messages(block.transactions))
+        finally:
+            self._nodes.forget_writes()
+
+
+# The audit worker's re-executor: one per worker process, opened by _init_worker.
+_worker: Reexecutor | None = None
+
+
+def _init_worker(database_url: str, chain: ChainConfig, governance: bytes) -> None:
+    global _worker
+    _worker = Reexecutor(Store(database_url), chain, governance)
+
+
+def _reexecute_in_worker(height: int) -> tuple[bool, ExecutionResult | ErrorData]:
+    """In the worker: re-execute the committed block at ``height``; (True, result) or (False, the error)."""
+    try:
+        if _worker is None:
+            raise XinlianError("the audit worker has no engine", code="audit_worker")
+        return True, _worker.reexecute_height(height)
+    except XinlianError as exc:
+        return False, error_as_data(exc)
+    except KeyError as exc:
+        return False, ("XinlianError", f"state node missing: {exc}", "missing_state", {})
+
+
 class ExecutionAuditor:
     """Re-execute every ``every``-th committed block with transactions on py-evm and compare (see module)."""
 
-    def __init__(self, ledger: Ledger, *, every: int) -> None:
+    def __init__(self, ledger: Ledger, *, every: int, database_url: str = "") -> None:
+        """``database_url``: the node's database, for a worker process to re-execute in (empty, or an
+        in-memory database: a thread of this process does)."""
         if every < 1:
             raise ValueError("audit every N-th block: N >= 1")
         self.ledger = ledger
         self.every = every
-        self._nodes = _CommittedNodes(ledger.store)
-        self._engine = ExecutionEngine(self._nodes, ledger.chain.chain_id)
+        self._local = Reexecutor(ledger.store, ledger.chain, ledger.governance_address)
+        self._pool: ProcessPoolExecutor | None = None
+        if database_url and can_share_database(database_url):
+            self._pool = start_worker_pool(
+                1, _init_worker, (database_url, ledger.chain, ledger.governance_address)
+            )
         self._queue: deque[tuple[Block, ExecutionResult]] = deque()
         self._wake = threading.Condition()
         self._stopping = False
@@ -142,6 +208,8 @@ class ExecutionAuditor:
             self._wake.notify_all()
         if self._thread.is_alive():
             self._thread.join(timeout=10)
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
 
     @property
     def divergence_count(self) -> int:
@@ -172,6 +240,11 @@ class ExecutionAuditor:
                 block, committed = self._queue.popleft()
             self.audit(block, committed)
 
+    @property
+    def in_worker(self) -> bool:
+        """Whether blocks are re-executed in a worker process (else in this process's audit thread)."""
+        return self._pool is not None
+
     def audit(self, block: Block, committed: ExecutionResult) -> Sequence[Divergence]:
         """Re-execute ``block`` on py-evm over its committed parent state and compare with ``committed``;
         record and return the divergences (also when py-evm cannot execute it: field "error")."""
@@ -181,8 +254,6 @@ class ExecutionAuditor:
             found = compare_execution(height, committed, reference)
         except (XinlianError, KeyError) as exc:
             found = [Divergence(height, "error", "", f"{type(exc).__name__}: {exc}")]
-        finally:
-            self._nodes.forget_writes()
         self.audited += 1
         for divergence in found:
             log.error(
@@ -197,12 +268,14 @@ class ExecutionAuditor:
         return found
 
     def _reexecute(self, block: Block) -> ExecutionResult:
-        header = block.header
-        parent = self.ledger.get_header(header.height - 1)
-        if parent is None:
-            raise XinlianError("the parent block is not stored", code="no_parent", height=header.height)
-        validators = read_validators(self._engine, parent.state_root, self.ledger.governance_address)
-        ctx = compute_block_context(
-            self.ledger.chain, header.height, header.timestamp_ms, validators, header.proposer_index
-        )
-        return self._engine.execute_block(parent.state_root, ctx, compute_messages(block.transactions))
+        if self._pool is None:
+            return self._local.reexecute(block)
+        try:
+            ok, value = self._pool.submit(_reexecute_in_worker, block.header.height).result()
+        except BrokenExecutor as exc:
+            raise XinlianError("the audit worker stopped", code="audit_worker") from exc
+        if ok:
+            assert isinstance(value, ExecutionResult)
+            return value
+        assert isinstance(value, tuple)
+        raise rebuild_error(value)

@@ -24,7 +24,7 @@ from eth_utils.abi import function_signature_to_4byte_selector
 from trie.exceptions import MissingTrieNode
 
 from node.config import PROTOCOL_VERSION, ChainConfig
-from node.execution import AccountProof, BlockContext, ExecutionEngine, ExecutionResult, Message
+from node.execution import AccountProof, BlockContext, ExecutionEngine, ExecutionResult
 from node.ledger.mempool import Mempool, MempoolLimits
 from node.ledger.rules import (
     check_block_bytes,
@@ -33,6 +33,8 @@ from node.ledger.rules import (
     check_roots,
     check_transaction_fields,
     check_transaction_size,
+    compute_block_context,
+    compute_messages,
     is_expired,
 )
 from node.storage import LogCursor, StateNodeStore, Store, StoredLog, StoredReceipt, StoredTransaction
@@ -145,6 +147,7 @@ class Ledger:
         self._committed = threading.Condition(self._lock)
         self._history = MerkleHistory()
         self._executed: OrderedDict[bytes, ExecutedBlock] = OrderedDict()
+        self._head_block: Block | None = None  # the last block this ledger committed
         # tx hash -> the signature this node verified for it. The hash covers the signing preimage, not the
         # signature, so a cached verdict holds only for that exact signature (a proposer could swap it).
         self._verified_txs: dict[bytes, bytes] = {}
@@ -392,6 +395,9 @@ class Ledger:
         return self.store.get_header(height)
 
     def get_block(self, height: int) -> Block | None:
+        head_block = self._head_block  # what pollers of the head and every event stream read after a commit
+        if head_block is not None and head_block.header.height == height:
+            return head_block
         return self.store.get_block(height)
 
     def get_block_by_hash(self, block_hash: bytes) -> Block | None:
@@ -490,33 +496,63 @@ class Ledger:
         Raises InvalidTransaction as ``admit_transaction`` (never ``duplicate``); StorageError when the
         record could not be written (the transaction may stay pending in memory: resubmitting is safe).
         """
+        (outcome,) = self.submit_transactions([raw])
+        if isinstance(outcome, InvalidTransaction):
+            raise outcome
+        return outcome
+
+    def submit_transactions(self, raws: Sequence[bytes]) -> list[Submission | InvalidTransaction]:
+        """``submit_transaction`` for many, in order: each is admitted or refused on its own (the refusal
+        stands in its place), and the admitted ones are recorded in one durable write before returning.
+
+        Raises StorageError when the record could not be written (as ``submit_transaction``).
+        """
+        outcomes: list[Submission | InvalidTransaction] = []
+        records: list[tuple[bytes, bytes]] = []
+        fresh: list[tuple[bytes, bytes]] = []
+        for raw in raws:
+            try:
+                submission, record, announce = self._take(raw)
+            except InvalidTransaction as refusal:
+                outcomes.append(refusal)
+                continue
+            outcomes.append(submission)
+            if record is not None:
+                records.append((submission.tx_hash, record))
+            if announce:
+                fresh.append((submission.tx_hash, raw))
+        self._record(records)
+        for tx_hash, raw in fresh:
+            self._announce(tx_hash, raw)
+        return outcomes
+
+    def _take(self, raw: bytes) -> tuple[Submission, bytes | None, bool]:
+        """Admit one submission: (the answer, the encoding to record or None, whether it is new here)."""
         tx = self._decode(raw)
-        tx_hash = tx.tx_hash
         try:
             self._admit(tx, len(raw))
         except InvalidTransaction as refusal:
             if refusal.code not in ("duplicate", "expired"):
                 raise
-            return self._resubmitted(raw, tx_hash, refusal)
-        self._record(tx_hash, raw)
-        self._announce(tx_hash, raw)
-        return Submission(tx_hash, "pending")
+            return self._resubmitted(raw, tx.tx_hash, refusal)
+        return Submission(tx.tx_hash, "pending"), raw, True
 
-    def _resubmitted(self, raw: bytes, tx_hash: bytes, refusal: InvalidTransaction) -> Submission:
-        """The answer to a submission refused as ``duplicate`` or ``expired``: success if it waits here
-        (then recorded) or is committed; a duplicate that left the pool uncommitted meanwhile is admitted
-        afresh; otherwise ``refusal``."""
+    def _resubmitted(
+        self, raw: bytes, tx_hash: bytes, refusal: InvalidTransaction
+    ) -> tuple[Submission, bytes | None, bool]:
+        """The answer to a submission refused as ``duplicate`` or ``expired`` (as ``_take``): success if it
+        waits here (then recorded) or is committed; a duplicate that left the pool uncommitted meanwhile is
+        admitted afresh; otherwise ``refusal``."""
         if refusal.code == "duplicate":
             pending = self.mempool.get(tx_hash)
             if pending is not None:
                 # The pool's copy: the one whose signature this node verified.
-                self._record(tx_hash, pending.encode())
-                return Submission(tx_hash, "pending")
+                return Submission(tx_hash, "pending"), pending.encode(), False
         # A transaction leaves the pool only after its block is stored, so a committed one is found here.
         if self.store.has_transactions([tx_hash]):
-            return Submission(tx_hash, "committed")
+            return Submission(tx_hash, "committed"), None, False
         if refusal.code == "duplicate":
-            return self.submit_transaction(raw)
+            return self._take(raw)
         raise refusal
 
     def _decode(self, raw: bytes) -> Transaction:
@@ -548,17 +584,17 @@ class Ledger:
         for callback in self.on_admit:
             callback(tx_hash, raw)
 
-    def _record(self, tx_hash: bytes, encoded: bytes) -> None:
-        """Record a pending transaction durably (batched with concurrent submissions: ``GroupCommit``).
+    def _record(self, records: list[tuple[bytes, bytes]]) -> None:
+        """Record pending transactions ``(tx_hash, encoding)`` durably (batched with concurrent submissions:
+        ``GroupCommit``).
 
         Every path out of the mempool removes a transaction from the pool first and its record after
-        (``_forget_records``); so when it left the pool while being recorded, this check sees it gone and
+        (``_forget_records``); so when one left the pool while being recorded, this check sees it gone and
         deletes the record itself. Records therefore never outlive their pool entry (but across a crash,
         which ``restore_pending`` cleans up), and obey the pool's bounds.
         """
-        self._durable.write((tx_hash, encoded))
-        if tx_hash not in self.mempool:
-            self._forget_records([tx_hash])
+        self._durable.write_many(records)
+        self._forget_records(tx_hash for tx_hash, _ in records if tx_hash not in self.mempool)
 
     def _forget_records(self, tx_hashes: Iterable[bytes]) -> None:
         """Delete the records of transactions that left the mempool. A failure is logged, not raised: the
@@ -804,6 +840,7 @@ class Ledger:
             self._history.append(block.header.block_hash)
             validators = tuple(block.next_validators) if block.next_validators else head.validators
             self._head = Head(header=block.header, block_hash=block.header.block_hash, validators=validators)
+            self._head_block = block
             hashes = [tx.tx_hash for tx in block.transactions]
             self.mempool.remove(hashes)
             for tx_hash in hashes:
@@ -835,43 +872,9 @@ class Ledger:
             return True
 
 
-# --- what executing a block means: one rule for building, validating and auditing ------------------------
-def compute_block_context(
-    chain: ChainConfig,
-    height: int,
-    timestamp_ms: int,
-    validators: Sequence[bytes],
-    proposer_index: int,
-) -> BlockContext:
-    """The EVM's block context of a block at ``height``: its time, the chain's block gas limit and the
-    address of its proposer in ``validators`` (the set in force for that height)."""
-    proposer = validators[proposer_index] if validators else b""
-    return BlockContext(
-        height=height,
-        timestamp_ms=timestamp_ms,
-        gas_limit=chain.block_gas_limit,
-        proposer=_address_of(proposer),
-    )
-
-
-def compute_messages(txs: Sequence[Transaction]) -> list[Message]:
-    """The EVM messages of a block's transactions, in order."""
-    return [
-        Message(sender=tx.sender, to=tx.to, data=tx.data, gas_limit=tx.gas_limit, tx_hash=tx.tx_hash)
-        for tx in txs
-    ]
-
-
+# --- the validator set a state holds -------------------------------------------------------------------
 def read_validators(engine: ExecutionEngine, state_root: bytes, governance: bytes) -> tuple[bytes, ...]:
     """The validator set Governance holds in the state at ``state_root`` (sorted: the consensus order)."""
     out = engine.call(state_root, b"\x00" * 20, governance, _GET_VALIDATORS, _VIEW_GAS)
     keys: list[bytes] = list(abi_decode(["bytes[]"], out)[0])
     return tuple(sort_validators(keys))
-
-
-def _address_of(public_key: bytes) -> bytes:
-    if not public_key:
-        return b"\x00" * 20
-    from sdk.crypto import address_from_public_key
-
-    return address_from_public_key(public_key)

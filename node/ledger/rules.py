@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from node.config import PROTOCOL_VERSION, ChainConfig
-from node.execution import compute_floor_gas, compute_intrinsic_gas
+from node.execution import BlockContext, Message, compute_floor_gas, compute_intrinsic_gas
 from sdk.errors import InvalidBlock, InvalidTransaction
 from sdk.types import Block, BlockHeader, Transaction, compute_validators_hash
 
@@ -144,3 +144,38 @@ def check_roots(block: Block, expected: Block) -> None:
         raise InvalidBlock("block's validator handover does not match governance", code="bad_validators")
     if want != got:
         raise InvalidBlock("block header does not match re-execution", code="bad_header")
+
+
+# --- what executing a block means: one rule for building, validating and auditing ------------------------
+def compute_block_context(
+    chain: ChainConfig,
+    height: int,
+    timestamp_ms: int,
+    validators: Sequence[bytes],
+    proposer_index: int,
+) -> BlockContext:
+    """The EVM's block context of a block at ``height``: its time, the chain's block gas limit and the
+    address of its proposer in ``validators`` (the set in force for that height)."""
+    proposer = validators[proposer_index] if validators else b""
+    return BlockContext(
+        height=height,
+        timestamp_ms=timestamp_ms,
+        gas_limit=chain.block_gas_limit,
+        proposer=_address_of(proposer),
+    )
+
+
+def compute_messages(txs: Sequence[Transaction]) -> list[Message]:
+    """The EVM messages of a block's transactions, in order."""
+    return [
+        Message(sender=tx.sender, to=tx.to, data=tx.data, gas_limit=tx.gas_limit, tx_hash=tx.tx_hash)
+        for tx in txs
+    ]
+
+
+def _address_of(public_key: bytes) -> bytes:
+    if not public_key:
+        return b"\x00" * 20
+    from sdk.crypto import address_from_public_key
+
+    return address_from_public_key(public_key)

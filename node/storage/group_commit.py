@@ -42,17 +42,28 @@ class GroupCommit(Generic[T]):
         Raises: what ``write_batch`` raised when this caller wrote the batch, else StorageError (from it)
         when the batch holding ``item`` failed.
         """
-        ticket: _Ticket[T] = _Ticket(item)
+        self.write_many([item])
+
+    def write_many(self, items: list[T]) -> None:
+        """Return once every one of ``items`` is durable; they go into one batch (with other callers').
+
+        Raises: as ``write``.
+        """
+        if not items:
+            return
+        tickets = [_Ticket(item) for item in items]
+        last = tickets[-1]  # batches are taken whole and done in order: the last ticket is done last
         with self._changed:
-            self._queue.append(ticket)
-            while self._writing and not ticket.done:
+            self._queue.extend(tickets)
+            while self._writing and not last.done:
                 self._changed.wait()
-            if not ticket.done:
+            if not last.done:
                 batch, self._queue = self._queue, []
                 self._writing = True
-        if ticket.done:
-            if ticket.error is not None:
-                raise StorageError(f"the durable write failed: {ticket.error}") from ticket.error
+        if last.done:
+            error = next((ticket.error for ticket in tickets if ticket.error is not None), None)
+            if error is not None:
+                raise StorageError(f"the durable write failed: {error}") from error
             return
         self._write(batch)
 

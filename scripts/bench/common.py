@@ -85,11 +85,14 @@ class ConcurrentSubmitter:
 
     A full mempool is retried after ``retry_s``; any other refusal is counted by its code. ``submit_times``
     maps each accepted transaction hash to the moment it was sent; ``deadline`` (perf_counter seconds)
-    stops submitting early.
+    stops submitting early. ``per_request`` > 1 sends that many per request (``POST /v1/transactions/batch``).
     """
 
-    def __init__(self, url: str, batches: Sequence[Sequence[bytes]], *, retry_s: float = 0.05) -> None:
+    def __init__(
+        self, url: str, batches: Sequence[Sequence[bytes]], *, retry_s: float = 0.05, per_request: int = 1
+    ) -> None:
         self.url = url
+        self.per_request = per_request
         self.retry_s = retry_s
         self.submit_times: dict[bytes, float] = {}
         self.refusals: dict[str, int] = {}
@@ -116,23 +119,33 @@ class ConcurrentSubmitter:
     def _submit_all(self, raws: list[bytes]) -> None:
         with Client(self.url, timeout=30.0) as client:
             self._go.wait()
-            for raw in raws:
+            for start in range(0, len(raws), self.per_request):
                 if time.perf_counter() > self.deadline:
                     return
-                while True:
+                waiting = raws[start : start + self.per_request]
+                while waiting:
                     sent = time.perf_counter()
-                    try:
-                        tx_hash = client.submit_raw(raw)
-                    except XinlianError as exc:
-                        if exc.code == "mempool_full":
-                            time.sleep(self.retry_s)
-                            continue
+                    retry: list[bytes] = []
+                    for raw, outcome in zip(waiting, self._send(client, waiting), strict=True):
                         with self._lock:
-                            self.refusals[exc.code] = self.refusals.get(exc.code, 0) + 1
-                        break
-                    with self._lock:
-                        self.submit_times[tx_hash] = sent
-                    break
+                            if isinstance(outcome, bytes):
+                                self.submit_times[outcome] = sent
+                            elif outcome.code == "mempool_full":
+                                retry.append(raw)
+                            else:
+                                self.refusals[outcome.code] = self.refusals.get(outcome.code, 0) + 1
+                    if retry:
+                        time.sleep(self.retry_s)
+                    waiting = retry
+
+    def _send(self, client: Client, raws: list[bytes]) -> list[bytes | XinlianError]:
+        """One request: ``POST /v1/transactions`` for one transaction, else the batch route."""
+        try:
+            if self.per_request == 1:
+                return [client.submit_raw(raws[0])]
+            return client.submit_many(raws)
+        except XinlianError as exc:
+            return [exc] * len(raws)
 
 
 class CommitRun:
@@ -140,9 +153,11 @@ class CommitRun:
     the commits. Call ``start``, ``join``, ``wait_for_commits``, then ``stop``; the properties read the
     outcome."""
 
-    def __init__(self, url: str, batches: Sequence[Sequence[bytes]], start_height: int) -> None:
+    def __init__(
+        self, url: str, batches: Sequence[Sequence[bytes]], start_height: int, *, per_request: int = 1
+    ) -> None:
         self.watcher = CommitWatcher(url, start_height)
-        self.submitter = ConcurrentSubmitter(url, batches)
+        self.submitter = ConcurrentSubmitter(url, batches, per_request=per_request)
         self.first_submit = 0.0
         self.submitted_at = 0.0
         self.committed: dict[bytes, float] = {}

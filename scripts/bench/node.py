@@ -139,9 +139,11 @@ class HttpResult(CommitFigures):
     client_cpu_s: float = 0.0
 
 
-def run_http(txs: int, clients: int, seconds: float | None, workdir: Path, engine: str) -> HttpResult:
-    """Start a node process running ``engine``, submit ``txs`` signed grants from ``clients`` threads,
-    measure commits."""
+def run_http(
+    txs: int, clients: int, seconds: float | None, workdir: Path, engine: str, *, per_request: int = 1
+) -> HttpResult:
+    """Start a node process running ``engine``, submit ``txs`` signed grants from ``clients`` threads
+    (``per_request`` transactions per HTTP request), measure commits."""
     net = create_network(workdir / "http", engine)
     node = NodeProcess(net)
     node.start()
@@ -158,7 +160,7 @@ def run_http(txs: int, clients: int, seconds: float | None, workdir: Path, engin
         ]
         result.sign_per_s = txs / (time.perf_counter() - started)
         bytes_before = database_bytes(net.data_dir)
-        run = CommitRun(net.url, batches, height)
+        run = CommitRun(net.url, batches, height, per_request=per_request)
         progress("submitting")
         run.start(seconds)
         node_cpu, client_cpu = node.cpu_seconds(), time.process_time()
@@ -568,7 +570,8 @@ def print_report(report: dict[str, Any], args: argparse.Namespace) -> None:
     )
     if http:
         print(
-            f"Xinlian node over HTTP ({args.clients} clients, 1 validator, SQLite): "
+            f"Xinlian node over HTTP ({args.clients} clients, {args.per_request} tx per request, "
+            "1 validator, SQLite): "
             f"{http['committed']}/{http['submitted']} committed in {http['seconds']:.2f} s = "
             f"{http['tx_per_s']:.0f} tx/s (submissions {http['submit_per_s']:.0f}/s, {http['blocks']} blocks)"
         )
@@ -700,6 +703,12 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=4, help="HTTP client threads, one org key each")
     parser.add_argument("--seconds", type=float, default=None, help="stop submitting after S seconds (HTTP)")
     parser.add_argument(
+        "--per-request",
+        type=int,
+        default=1,
+        help="transactions per HTTP request (default 1: POST /v1/transactions; more: the batch route)",
+    )
+    parser.add_argument(
         "--baseline-txs", type=int, default=None, help="baseline transactions (default --txs)"
     )
     parser.add_argument("--inprocess", action="store_true", help="also drive the ledger in process (no HTTP)")
@@ -756,13 +765,18 @@ def main() -> None:
     report: dict[str, Any] = {
         "txs": args.txs,
         "clients": args.clients,
+        "per_request": args.per_request,
         "cores": os.cpu_count(),
         "engine": args.engine,
     }
     try:
         if not args.no_http:
             progress(f"Xinlian over HTTP: {args.txs} tx, {args.clients} clients")
-            report["http"] = asdict(run_http(args.txs, args.clients, args.seconds, workdir, args.engine))
+            report["http"] = asdict(
+                run_http(
+                    args.txs, args.clients, args.seconds, workdir, args.engine, per_request=args.per_request
+                )
+            )
         engines = tuple(ENGINES) if args.compare_engines else (args.engine,)  # py-evm first: the baseline
         if args.inprocess:
             runs = {}

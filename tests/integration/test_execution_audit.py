@@ -41,9 +41,18 @@ def metric(node: Node, name: str) -> dict[tuple[str, ...], float]:
     raise AssertionError(f"no metric {name}")
 
 
-def test_sampled_blocks_agree_on_py_evm(node: Node, network: Path) -> None:
+def auditor_for(node: Node, every: int, *, in_worker: bool) -> ExecutionAuditor:
+    """The node's auditor, re-executing in a worker process (the node's default) or in its own thread."""
+    url = node.config.resolved_database_url() if in_worker else ""
+    auditor = ExecutionAuditor(node.ledger, every=every, database_url=url)
+    assert auditor.in_worker is in_worker
+    return auditor
+
+
+@pytest.mark.parametrize("in_worker", [True, False], ids=["worker", "thread"])
+def test_sampled_blocks_agree_on_py_evm(node: Node, network: Path, in_worker: bool) -> None:
     assert isinstance(node.engine, NativeExecutionEngine)
-    auditor = ExecutionAuditor(node.ledger, every=2)
+    auditor = auditor_for(node, 2, in_worker=in_worker)
     node.auditor = auditor
     auditor.start()
     keys = member_keys(network)
@@ -58,7 +67,8 @@ def test_sampled_blocks_agree_on_py_evm(node: Node, network: Path) -> None:
     assert metric(node, "xinlian_execution_divergences") == {(): 0.0}
 
 
-def test_a_native_engine_wrong_by_one_gas_is_caught(node: Node, network: Path) -> None:
+@pytest.mark.parametrize("in_worker", [True, False], ids=["worker", "thread"])
+def test_a_native_engine_wrong_by_one_gas_is_caught(node: Node, network: Path, in_worker: bool) -> None:
     """A test double of a wrong native result: each receipt one unit of gas too high. The node commits it
     (its own checks run the same engine); the audit on py-evm does not agree."""
     engine: Any = node.engine
@@ -76,7 +86,7 @@ def test_a_native_engine_wrong_by_one_gas_is_caught(node: Node, network: Path) -
     [(block, result)] = committed
     assert block.transactions and result.gas_used == block.header.gas_used
 
-    auditor = ExecutionAuditor(node.ledger, every=1)
+    auditor = auditor_for(node, 1, in_worker=in_worker)
     node.auditor = auditor
     found = auditor.audit(block, result)
     assert {d.field for d in found} == {"gas_used", "receipt 0"}

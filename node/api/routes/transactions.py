@@ -14,17 +14,22 @@ from node.api.access import ReadScope
 from node.api.auth import Member, MemberDep
 from node.api.commits import CommitSignal
 from node.api.convert import to_hex, to_receipt_public, to_transaction_fields
-from node.api.deps import LedgerDep, parse_hash, parse_hex
-from node.api.errors import BadRequest
+from node.api.deps import LedgerDep, LimitsDep, parse_hash, parse_hex
+from node.api.errors import BadRequest, compute_status, error_body_of
+from node.api.limits import RefusalSummary, refuse
 from node.api.models import (
+    BatchOutcome,
     ErrorPublic,
     TransactionAccepted,
+    TransactionBatchAccepted,
+    TransactionBatchCreate,
     TransactionCreate,
     TransactionPublic,
     error_responses,
 )
 from node.api.reader import LedgerReader
-from node.ledger.chain import Ledger
+from node.ledger.chain import Ledger, Submission
+from sdk.errors import XinlianError
 
 router = APIRouter(prefix="/v1/transactions", tags=["transactions"])
 
@@ -79,6 +84,55 @@ async def submit_transaction(request: Request, ledger: LedgerDep) -> Transaction
     # for its disk sync: off the event loop.
     submission = await run_in_threadpool(ledger.submit_transaction, raw)
     return TransactionAccepted(tx_hash=to_hex(submission.tx_hash), status=submission.status)
+
+
+@router.post(
+    "/batch",
+    status_code=202,
+    response_model=TransactionBatchAccepted,
+    responses=error_responses(413, 422, 503),
+    summary="Submit many signed transactions",
+)
+async def submit_transactions(
+    request: Request, body: TransactionBatchCreate, ledger: LedgerDep, limits: LimitsDep
+) -> TransactionBatchAccepted:
+    """Admit up to ``max_submit_batch`` (500) transactions in one request, each as ``POST /v1/transactions``
+    would: one result per transaction, in order, accepted (``pending`` / ``committed``) or ``refused`` with
+    the error and status a single submission gets. Every accepted one was recorded durably before the
+    answer (one disk sync for the batch). 413 ``batch_too_large`` when the batch has more transactions;
+    503 ``storage_error`` when the record failed (resubmitting the batch is safe).
+    """
+    if len(body.raws) > limits.max_submit_batch:
+        raise refuse(
+            "batch_too_large",
+            f"batch of {len(body.raws)} transactions is larger than {limits.max_submit_batch}: split it",
+            size=len(body.raws),
+            limit=limits.max_submit_batch,
+        )
+    decoded: list[bytes | XinlianError] = []
+    for index, raw in enumerate(body.raws):
+        try:
+            decoded.append(parse_hex(raw, name=f"raws[{index}]"))
+        except XinlianError as exc:
+            decoded.append(exc)
+    raws = [raw for raw in decoded if isinstance(raw, bytes)]
+    submitted = iter(await run_in_threadpool(ledger.submit_transactions, raws))
+    outcomes = [next(submitted) if isinstance(raw, bytes) else raw for raw in decoded]
+    return TransactionBatchAccepted(results=[_batch_outcome(request, outcome) for outcome in outcomes])
+
+
+def _batch_outcome(request: Request, outcome: Submission | XinlianError) -> BatchOutcome:
+    if isinstance(outcome, Submission):
+        return BatchOutcome(tx_hash=to_hex(outcome.tx_hash), status=outcome.status)
+    status = compute_status(outcome)
+    summary: RefusalSummary | None = getattr(request.app.state, "refusals", None)
+    if summary is not None:
+        summary.note(outcome.code, status)
+    return BatchOutcome(
+        status="refused",
+        error=ErrorPublic.model_validate(error_body_of(outcome)),
+        http_status=status,
+    )
 
 
 def _read_raw(content_type: str, body: bytes) -> bytes:

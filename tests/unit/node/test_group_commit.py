@@ -104,3 +104,28 @@ def test_a_failed_batch_fails_every_caller_in_it_and_the_next_batch_is_written()
     assert all(isinstance(failure, StorageError) and "disk full" in str(failure) for failure in failures)
     group.write(99)
     assert disk.batches == [[0], [99]]
+
+
+def test_many_items_of_one_caller_go_into_one_batch_behind_a_running_write() -> None:
+    disk = Disk()
+    group: GroupCommit[int] = GroupCommit(disk.write)
+    threads, _ = queue_behind_a_slow_batch(group, disk)
+    seen_at_return: list[int] = []
+
+    def write_three() -> None:
+        group.write_many([100, 101, 102])
+        seen_at_return.extend(disk.written())
+
+    many = threading.Thread(target=write_three)
+    many.start()
+    deadline = time.monotonic() + 30
+    while len(group._queue) < WAITERS + 3:
+        assert time.monotonic() < deadline, "the items did not queue"
+        time.sleep(0.005)
+    disk.release_first.set()
+    for thread in [*threads, many]:
+        thread.join(timeout=30)
+    assert disk.batches == [[0], [*range(1, WAITERS + 1), 100, 101, 102]]
+    assert {100, 101, 102} <= set(seen_at_return)  # returned only once its items were written
+    group.write_many([])
+    assert len(disk.batches) == 2  # nothing to write: no transaction

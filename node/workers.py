@@ -1,0 +1,87 @@
+"""Worker processes of a node: started by spawn, at a lower CPU priority, and gone with the node.
+
+A node's Python threads share one GIL; work that needs no consensus state (read-only calls, the execution
+audit) runs in workers on the other cores, each reading the node's database on its own connection.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
+
+import sdk.errors
+from sdk.errors import XinlianError
+
+#: How often a worker checks that the node process that started it is still alive.
+PARENT_CHECK_S: float = 1.0
+#: Workers run at this lower CPU priority: on a busy machine the kernel serves consensus first.
+WORKER_NICENESS: int = 10
+
+_IN_MEMORY_URLS = ("sqlite://", "sqlite:///:memory:")
+
+
+def can_share_database(database_url: str) -> bool:
+    """Whether a worker process can open ``database_url`` too (an in-memory SQLite database it cannot)."""
+    return database_url not in _IN_MEMORY_URLS
+
+
+def start_worker_pool(
+    processes: int, initializer: Callable[..., None], initargs: tuple[Any, ...]
+) -> ProcessPoolExecutor:
+    """Start ``processes`` spawned workers; each runs ``prepare_worker`` then ``initializer(*initargs)``."""
+    return ProcessPoolExecutor(
+        max_workers=processes,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_init,
+        initargs=(os.getpid(), initializer, initargs),
+    )
+
+
+#: A typed error as plain data, to cross the process boundary (exceptions with keyword details do not pickle).
+ErrorData = tuple[str, str, str, dict[str, Any]]
+
+
+def error_as_data(exc: XinlianError) -> ErrorData:
+    """``exc`` as (class name, message, code, detail), for ``rebuild_error`` in the node process."""
+    return type(exc).__name__, exc.message, exc.code, exc.detail
+
+
+def rebuild_error(data: ErrorData) -> XinlianError:
+    """The sdk.errors exception ``error_as_data`` described (XinlianError for an unknown class name)."""
+    name, message, code, detail = data
+    cls = getattr(sdk.errors, name, None)
+    if not (isinstance(cls, type) and issubclass(cls, XinlianError)):
+        cls = XinlianError
+    return cls(message, code=code, **detail)
+
+
+def _init(parent: int, initializer: Callable[..., None], initargs: tuple[Any, ...]) -> None:
+    prepare_worker(parent)
+    initializer(*initargs)
+
+
+def prepare_worker(parent: int) -> None:
+    """In a new worker: end with ``parent`` (a node killed with SIGKILL cannot stop its pools, also while
+    this worker was still starting), leave Ctrl-C to the node, and lower this process's CPU priority."""
+    if os.getppid() != parent:
+        os._exit(0)
+    threading.Thread(
+        target=_exit_with_parent, args=(parent,), name="worker-parent-watch", daemon=True
+    ).start()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the node process handles Ctrl-C and stops the pool
+    with contextlib.suppress(OSError):
+        os.nice(WORKER_NICENESS)
+
+
+def _exit_with_parent(parent: int) -> None:
+    while True:
+        time.sleep(PARENT_CHECK_S)
+        if os.getppid() != parent:
+            os._exit(0)

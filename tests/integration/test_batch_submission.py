@@ -1,0 +1,105 @@
+"""POST /v1/transactions/batch through the SDK against a real node: each transaction admitted or refused on
+its own, in order; the accepted ones recorded durably before the answer; the batch size bounded."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import httpx
+import pytest
+
+from node.api.limits import ApiLimits
+from sdk.client import Client
+from sdk.contracts import Contract
+from sdk.errors import ClientError, InvalidTransaction
+from sdk.signer import Signer
+
+if TYPE_CHECKING:
+    from node_fixtures import RunningNode
+
+pytest_plugins = ["node_fixtures"]
+
+GOV = Contract("Governance")
+MAX_BATCH = 8
+
+
+@pytest.fixture
+def node(tmp_path: Path) -> Iterator[RunningNode]:
+    """A node that commits only when the test produces a block, taking batches of at most MAX_BATCH."""
+    from node_fixtures import start_node, stop_node
+
+    running = start_node(tmp_path, produce=False, limits=ApiLimits(max_submit_batch=MAX_BATCH))
+    try:
+        yield running
+    finally:
+        stop_node(running)
+
+
+def _calls(node: RunningNode, count: int, signer: Signer | None = None) -> list[bytes]:
+    """``count`` distinct signed reads of Governance's threshold (distinct by their expiry heights)."""
+    signer = signer or node.committee.signer
+    return [
+        signer.sign_transaction(
+            chain_id=node.ledger.chain.chain_id,
+            to=node.ledger.governance_address,
+            data=GOV.encode_call("threshold"),
+            gas_limit=100_000,
+            expiry_height=node.ledger.height + 10 + i,
+        ).encode()
+        for i in range(count)
+    ]
+
+
+def test_each_transaction_is_answered_in_order_and_the_accepted_are_durable_before_the_answer(
+    node: RunningNode,
+) -> None:
+    good = _calls(node, 3)
+    stranger = _calls(node, 1, Signer.generate())[0]
+    batch = [good[0], b"\x01\x02\x03", good[1], stranger, good[0], good[2]]
+    with Client(node.url, timeout=10) as client:
+        results = client.submit_many(batch)
+    assert len(results) == len(batch)
+    accepted = [r for r in results if isinstance(r, bytes)]
+    assert results[0] == results[4] == accepted[0]  # the repeat is idempotent: the same hash, pending
+    assert len(set(accepted)) == 3 and results[2] in accepted and results[5] in accepted
+    garbage, unknown = results[1], results[3]
+    assert isinstance(garbage, InvalidTransaction) and garbage.code == "bad_encoding"
+    assert isinstance(unknown, InvalidTransaction) and unknown.code == "unknown_sender"
+    assert unknown.detail["http_status"] == 403
+    # Nothing is committed yet (this node produces only on request): the three are recorded, the rest not.
+    assert {tx_hash for tx_hash, _ in node.ledger.store.load_pending()} == set(accepted)
+    node.produce_block()
+    with Client(node.url, timeout=10, signer=node.committee.signer) as client:
+        assert all(client.wait(tx_hash, timeout=10).succeeded for tx_hash in set(accepted))
+        again = client.submit_many(good)
+    assert again == results[0:1] + results[2:3] + results[5:6]  # committed: still success, same hashes
+    assert node.ledger.store.load_pending() == []
+
+
+def test_a_malformed_item_is_refused_alone(node: RunningNode) -> None:
+    good = _calls(node, 1)[0]
+    response = httpx.post(
+        f"{node.url}/v1/transactions/batch", json={"raws": ["0xzz", "0x" + good.hex()]}, timeout=10
+    )
+    assert response.status_code == 202
+    first, second = response.json()["results"]
+    assert first["status"] == "refused" and first["http_status"] == 422
+    assert first["error"]["code"] == "bad_request" and "raws[0]" in first["error"]["message"]
+    assert second["status"] == "pending" and node.ledger.is_pending(bytes.fromhex(second["tx_hash"][2:]))
+
+
+def test_a_batch_over_the_limit_is_refused_whole_before_any_admission(node: RunningNode) -> None:
+    batch = _calls(node, MAX_BATCH + 1)
+    with Client(node.url, timeout=10) as client, pytest.raises(ClientError) as refused:
+        client.submit_many(batch)
+    assert refused.value.code == "batch_too_large" and refused.value.detail["http_status"] == 413
+    assert refused.value.detail["limit"] == MAX_BATCH
+    assert node.ledger.pending_count == 0 and node.ledger.store.load_pending() == []
+
+
+@pytest.mark.parametrize("body", [{"raws": []}, {"raws": "0x00"}, {"raw": "0x00"}, [1, 2]])
+def test_a_malformed_batch_is_a_bad_request(node: RunningNode, body: object) -> None:
+    response = httpx.post(f"{node.url}/v1/transactions/batch", json=body, timeout=10)
+    assert response.status_code == 422 and response.json()["code"] == "bad_request"
