@@ -20,6 +20,7 @@ import httpx  # noqa: E402
 from node.devnet import Devnet, init_devnet  # noqa: E402
 from scripts.bench.common import CommitWatcher  # noqa: E402
 from scripts.bench.grants import Network, get_free_port, load_accounts, load_grantors, make_grant  # noqa: E402
+from sdk.types import Transaction  # noqa: E402
 
 TX_PER_S_TARGET = 300.0
 P50_TARGET_S = 1.5
@@ -56,7 +57,27 @@ def make_network(base: Path, validators: int) -> tuple[Devnet, Network]:
     return Devnet(base), network
 
 
-def run(validators: int, txs: int, rate: float, clients: int, workdir: Path) -> Result:
+def _submit(http: httpx.Client, url: str, txs: list[Transaction]) -> list[Transaction]:
+    """POST ``txs`` (one: /v1/transactions; more: the batch route); returns the ones the node accepted."""
+    if len(txs) == 1:
+        response = http.post(
+            f"{url}/v1/transactions",
+            content=txs[0].encode(),
+            headers={"content-type": "application/octet-stream"},
+        )
+        return txs if response.status_code == 202 else []
+    response = http.post(
+        f"{url}/v1/transactions/batch", json={"raws": ["0x" + tx.encode().hex() for tx in txs]}
+    )
+    if response.status_code != 202:
+        return []
+    results = response.json()["results"]
+    return [tx for tx, result in zip(txs, results, strict=True) if result["status"] != "refused"]
+
+
+def run(
+    validators: int, txs: int, rate: float, clients: int, workdir: Path, *, per_request: int = 1
+) -> Result:
     base = workdir / f"devnet{validators}"
     net, network = make_network(base, validators)
     net.start()
@@ -77,23 +98,18 @@ def run(validators: int, txs: int, rate: float, clients: int, workdir: Path) -> 
         lock = threading.Lock()
         start = time.perf_counter()
 
+        chunks = [work[i : i + per_request] for i in range(0, len(work), per_request)]
+
         def client(worker: int) -> None:
             with httpx.Client(timeout=30.0) as http:
-                for i in range(worker, len(work), clients):
+                for c in range(worker, len(chunks), clients):
                     if rate > 0:
-                        due = start + i / rate
-                        delay = due - time.perf_counter()
+                        delay = start + c * per_request / rate - time.perf_counter()
                         if delay > 0:
                             time.sleep(delay)
-                    tx = work[i]
-                    url = urls[i % len(urls)]  # spread over every validator's API
+                    url = urls[c % len(urls)]  # spread over every validator's API
                     t0 = time.perf_counter()
-                    response = http.post(
-                        f"{url}/v1/transactions",
-                        content=tx.encode(),
-                        headers={"content-type": "application/octet-stream"},
-                    )
-                    if response.status_code in (200, 201, 202):
+                    for tx in _submit(http, url, chunks[c]):
                         with lock:
                             submitted[tx.tx_hash] = t0
 
@@ -137,14 +153,23 @@ def main() -> None:
     parser.add_argument("--txs", type=int, default=3_000, help="transactions per run")
     parser.add_argument("--rate", type=float, default=400.0, help="offered tx/s (0 = as fast as possible)")
     parser.add_argument("--clients", type=int, default=8, help="submitting threads")
+    parser.add_argument(
+        "--per-request",
+        type=int,
+        default=1,
+        help="transactions per HTTP request (default 1; more: POST /v1/transactions/batch)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the network folders")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="xinlian-bench-devnet-"))
     try:
-        print(f"baseline: 1 validator, same runtime (QBFT, quorum 1), {args.txs} txs, {args.rate:g} tx/s")
-        base = run(1, args.txs, args.rate, args.clients, workdir)
+        print(
+            f"baseline: 1 validator, same runtime (QBFT, quorum 1), {args.txs} txs, {args.rate:g} tx/s, "
+            f"{args.per_request} per request"
+        )
+        base = run(1, args.txs, args.rate, args.clients, workdir, per_request=args.per_request)
         print(f"devnet: {args.validators} validators (separate processes, loopback TCP, SQLite each)")
-        dev = run(args.validators, args.txs, args.rate, args.clients, workdir)
+        dev = run(args.validators, args.txs, args.rate, args.clients, workdir, per_request=args.per_request)
     finally:
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
