@@ -54,6 +54,7 @@ _CODE_STATUS: dict[str, int] = {
     "oversize": 413,
     "body_too_large": 413,
     "duplicate": 409,
+    "not_a_validator": 409,
     "unknown_sender": 403,
     "mempool_full": 503,
     "sender_quota": 429,

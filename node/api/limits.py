@@ -34,6 +34,7 @@ AUTH_FAILURE_BURST: int = 50  # failed authentications per client address at onc
 AUTH_FAILURES_PER_S: float = 5.0  # ... and per second after that; then auth_throttled before verifying
 MAX_STREAMS: int = 64  # open event streams per node (each holds a connection and wakes on every commit)
 MAX_STREAMS_PER_ORGANISATION: int = 4  # ... per member organisation, so one member cannot take them all
+MAX_CACHED_STATEMENTS: int = 4096  # signed licence statements kept per (licence, height): no re-signing
 MAX_STREAM_SECONDS: float = 3600.0  # a stream ends after this long; the client resumes from its cursor
 # py-evm raises the limit to 12288 so that 1024 nested EVM calls fit; py_ecc raises it to 100000, which
 # lets C-level recursion (json, repr, pickle) overflow the thread stack and kill the process instead.
@@ -59,6 +60,7 @@ class ApiLimits:
     max_streams: int = MAX_STREAMS
     max_streams_per_organisation: int = MAX_STREAMS_PER_ORGANISATION
     max_stream_seconds: float = MAX_STREAM_SECONDS
+    max_cached_statements: int = MAX_CACHED_STATEMENTS
 
 
 class LimitExceeded(XinlianError):

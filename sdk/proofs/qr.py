@@ -10,7 +10,7 @@ import segno
 from sdk.errors import FormatError
 from sdk.proofs.bundle import COMPACT_PREFIX, ProofBundle
 
-__all__ = ["QrCredential", "make_credential_payload", "render_qr"]
+__all__ = ["QrCredential", "make_credential_payload", "render_qr", "statement_qr_version"]
 
 QR_ERROR_LEVELS = ("m", "l")  # prefer 15 % damage tolerance; fall back to 7 % before giving up
 
@@ -25,17 +25,20 @@ class QrCredential:
     version: int  # QR symbol version (1–40)
 
 
-def _make(payload: str) -> segno.QRCode | None:
-    """The QR code of ``payload`` at the first error level of QR_ERROR_LEVELS that holds it, or None."""
+def _make(payload: str | bytes) -> segno.QRCode | None:
+    """The QR code of ``payload`` at the first error level of QR_ERROR_LEVELS that holds it, or None.
+
+    Bytes (a licence statement's ``XLS1:`` payload) are coded in binary (byte) mode."""
     for level in QR_ERROR_LEVELS:
         try:
-            return segno.make(payload, error=level, micro=False, boost_error=False)
+            mode = "byte" if isinstance(payload, bytes) else None
+            return segno.make(payload, error=level, mode=mode, micro=False, boost_error=False)
         except segno.DataOverflowError:
             continue
     return None
 
 
-def _fits(payload: str) -> int | None:
+def _fits(payload: str | bytes) -> int | None:
     """Return the QR version that holds ``payload``, or None when it is too big for any QR code."""
     qr = _make(payload)
     return None if qr is None else int(qr.version)
@@ -87,7 +90,16 @@ def make_credential_payload(bundle: ProofBundle, base_url: str | None = None) ->
     return QrCredential(text, "bundle", deflated, version)
 
 
-def render_qr(payload: str, out: Path, *, scale: int = 4) -> int:
+def statement_qr_version(payload: bytes) -> int:
+    """The QR version of a statement's binary payload (error level M, else L). Raises FormatError when it
+    fits no QR code."""
+    version = _fits(payload)
+    if version is None:
+        raise FormatError("the statement does not fit a QR code", statement_bytes=len(payload))
+    return version
+
+
+def render_qr(payload: str | bytes, out: Path, *, scale: int = 4) -> int:
     """Write ``payload`` as a QR code to ``out`` (.png or .svg by suffix); return the symbol version.
 
     Raises FormatError for another suffix or a payload too big for a QR code.
