@@ -68,6 +68,7 @@ def main() -> None:
     valid = seal(facts(), four, [0, 1, 3])
     # the bitmap names 3 validators; 4 signatures follow (validator 0's twice)
     raw_dup = _with_extra_signature(valid, valid.seals[0][1])
+    w = trust(four)
     cases = [
         ("valid", valid.to_qr_bytes(), trust(four), "", False),
         ("valid-one-validator", seal(facts(), one, [0]).to_qr_bytes(), trust(one), "", False),
