@@ -3,6 +3,7 @@ and verified offline; the route's refusals."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import httpx
@@ -98,3 +99,37 @@ def test_statement_is_smaller_than_a_qr_version_15(running_node: RunningNode) ->
     statement = collect_statement([running_node.url], issued.identifier, _trust(running_node))
     assert isinstance(statement, LicenceStatement)
     assert statement_qr_version(statement.to_qr_bytes()) <= 15
+
+
+def test_cli_card_then_verify(running_node: RunningNode, tmp_path: Path) -> None:
+    """`xinlian licence card` writes the QR code and prints its version; `xinlian verify` takes the XLS1
+    text and a file of the binary payload, and refuses a changed one."""
+    import zxingcpp
+    from PIL import Image
+    from typer.testing import CliRunner
+
+    from sdk.cli import app
+    from sdk.domains.licences import Licences
+
+    issuer = running_node.member_with("ISSUER")
+    issued = issue_sample_licence(Licences(Client(running_node.url), issuer.signer), issuer.uscc, None)
+    trust_file = tmp_path / "trust.json"
+    trust_file.write_text(httpx.get(f"{running_node.url}/v1/proofs/trust").text, encoding="utf-8")
+    runner = CliRunner()
+    card = tmp_path / "card.png"
+    base = ["licence", "card", issued.identifier, "--node", running_node.url, "--trust", str(trust_file)]
+    made = runner.invoke(app, [*base, "-o", str(card)])
+    assert made.exit_code == 0, made.output
+    assert "QR version" in made.output
+    (read,) = zxingcpp.read_barcodes(Image.open(card))
+    payload = bytes(read.bytes)
+    assert payload.startswith(b"XLS1:")
+    binary = tmp_path / "card.bin"
+    binary.write_bytes(payload)
+    ok = runner.invoke(app, ["verify", str(binary), "--trust", str(trust_file)])
+    assert ok.exit_code == 0 and "VERIFIED licence statement" in ok.output, ok.output
+    text = runner.invoke(app, [*base, "--text"]).stdout.strip()
+    assert runner.invoke(app, ["verify", "--qr-payload", text, "--trust", str(trust_file)]).exit_code == 0
+    binary.write_bytes(payload[:-1] + bytes([payload[-1] ^ 1]))
+    bad = runner.invoke(app, ["verify", str(binary), "--trust", str(trust_file)])
+    assert bad.exit_code == 1

@@ -68,9 +68,9 @@ def main() -> None:
     valid = seal(facts(), four, [0, 1, 3])
     # the bitmap names 3 validators; 4 signatures follow (validator 0's twice)
     raw_dup = _with_extra_signature(valid, valid.seals[0][1])
-    w = trust(four)
+    w = trust(four)  # the four-validator trust file
     cases = [
-        ("valid", valid.to_qr_bytes(), trust(four), "", False),
+        ("valid", valid.to_qr_bytes(), w, "", False),
         ("valid-one-validator", seal(facts(), one, [0]).to_qr_bytes(), trust(one), "", False),
         ("valid-text", valid.to_qr_text().encode(), trust(four), "", False),
         (
