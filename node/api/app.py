@@ -17,6 +17,7 @@ from node.api.limits import (
     BodySizeLimit,
     HeavyGate,
     JsonDepthLimit,
+    RateGate,
     RefusalSummary,
     StreamGate,
     cap_recursion_limit,
@@ -111,6 +112,9 @@ def create_app(
     app.state.subject_index = TagIndex[int](remember_empty=False)  # commitments are the caller's choice
     app.state.statement_key = statement_key
     app.state.statements = StatementCache(limits.max_cached_statements)
+    app.state.statement_signing = RateGate(
+        limits.statement_signatures_burst, limits.statement_signatures_per_s
+    )
     app.state.rpc = RpcHandler(ledger, limits=limits, gate=app.state.heavy)
     install_error_handlers(app)
     # The last added runs first: the size cap bounds what the depth scan buffers.

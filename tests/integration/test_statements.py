@@ -133,3 +133,29 @@ def test_cli_card_then_verify(running_node: RunningNode, tmp_path: Path) -> None
     binary.write_bytes(payload[:-1] + bytes([payload[-1] ^ 1]))
     bad = runner.invoke(app, ["verify", str(binary), "--trust", str(trust_file)])
     assert bad.exit_code == 1
+
+
+def test_signing_is_rate_limited_but_cached_answers_are_not(running_node: RunningNode) -> None:
+    """A caller asking for many (licence, height) pairs exhausts the node's signing budget (429
+    rate_limited); the pair already signed is still answered, with the same signature."""
+    from fastapi.testclient import TestClient
+
+    from node.api import create_app
+    from node.api.limits import ApiLimits
+    from sdk.domains.licences import Licences
+
+    issuer = running_node.member_with("ISSUER")
+    licences = Licences(Client(running_node.url), issuer.signer)
+    issued = issue_sample_licence(licences, issuer.uscc, None)
+    other = issue_sample_licence(licences, issuer.uscc, None)
+    limits = ApiLimits(statement_signatures_burst=1, statement_signatures_per_s=0.001)
+    app = create_app(running_node.ledger, limits=limits, statement_key=running_node.node.key)
+    head = running_node.ledger.head.header.height
+    path = f"/v1/licences/{issued.identifier}/statement"
+    with TestClient(app) as client:
+        first = client.get(path, params={"height": head})
+        assert first.status_code == 200
+        refused = client.get(f"/v1/licences/{other.identifier}/statement", params={"height": head})
+        assert refused.status_code == 429 and refused.json()["code"] == "rate_limited"
+        again = client.get(path, params={"height": head})
+        assert again.status_code == 200 and again.json() == first.json()

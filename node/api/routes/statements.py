@@ -18,6 +18,7 @@ from pydantic import Field
 
 from node.api.deps import HeavyDep, LedgerDep
 from node.api.errors import NotFound
+from node.api.limits import RateGate
 from node.api.models import Shape, error_responses
 from node.api.routes.proofs import licence_status_slot, parse_licence
 from node.ledger.chain import Ledger
@@ -135,7 +136,8 @@ def get_licence_statement(
 
     409 ``not_a_validator`` on a node without a key of the set in force at ``height``; 404 for a height
     not committed here yet or a licence not issued by then; 410 ``state_pruned`` for a height whose state
-    this node no longer keeps; 429 ``busy`` when the node's heavy-request slots are taken.
+    this node no longer keeps; 429 ``busy`` when the node's heavy-request slots are taken, 429
+    ``rate_limited`` when it signed too many new statements lately (a cached answer is always given).
     """
     key: PrivateKey | None = request.app.state.statement_key
     if key is None:
@@ -155,6 +157,8 @@ def get_licence_statement(
             "this node's key is not in the validator set in force at this height", height=height
         )
     facts = read_statement(ledger, id_hash, header)
+    gate: RateGate = request.app.state.statement_signing
+    gate.take("licence statement signatures")
     seal = StatementSeal(
         validator_index=validators.index(own),
         validator="0x" + own.hex(),
