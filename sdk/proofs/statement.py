@@ -62,6 +62,7 @@ MAX_STATEMENT_BYTES = 2953  # the most a QR code holds (version 40-L, binary): a
 MAX_VALIDATORS = 256  # the bitmap is at most 32 bytes
 SIGNATURE_BYTES = 64
 _MAX_TEXT = 128  # identifier suffix and jurisdiction code
+_MAX_INT = (1 << 53) - 1  # the largest integer field both verifiers (Python, verify.js numbers) read exactly
 
 
 # --- the statement --------------------------------------------------------------------------------------
@@ -113,8 +114,8 @@ class StatementFacts:
 
         def uint(name: str) -> int:
             value = obj[name]
-            if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 1 << 64:
-                raise FormatError(f"{name} must be an unsigned 64-bit integer", field=name)
+            if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= _MAX_INT:
+                raise FormatError(f"{name} must be an integer from 0 to 2^53 - 1", field=name)
             return value
 
         def text(name: str) -> str:
@@ -223,16 +224,16 @@ class LicenceStatement:
             status = decode_fields(top[3], "statement.status", 4)
             seals = decode_fields(top[4], "statement.seals", 2)
             facts = StatementFacts(
-                chain_id=decode_int(top[1], "chain_id"),
+                chain_id=decode_int(top[1], "chain_id", maximum=_MAX_INT),
                 identifier=IDENTIFIER_ROOT + _text(record[0], "identifier", ascii_only=True),
                 holder_commitment=_hash(record[1], "holder_commitment"),
                 document_hash=_hash(record[2], "document_hash"),
-                valid_from=decode_int(record[3], "valid_from"),
-                valid_until=decode_int(record[4], "valid_until"),
+                valid_from=decode_int(record[3], "valid_from", maximum=_MAX_INT),
+                valid_until=decode_int(record[4], "valid_until", maximum=_MAX_INT),
                 jurisdiction=_text(record[5], "jurisdiction", ascii_only=False),
-                status_code=decode_int(status[0], "status_code"),
-                height=decode_int(status[1], "height"),
-                block_time_s=decode_int(status[2], "block_time_s"),
+                status_code=decode_int(status[0], "status_code", maximum=_MAX_INT),
+                height=decode_int(status[1], "height", maximum=_MAX_INT),
+                block_time_s=decode_int(status[2], "block_time_s", maximum=_MAX_INT),
                 block_hash=_hash(status[3], "block_hash"),
             )
             bitmap = decode_int(seals[0], "seal bitmap", maximum=(1 << MAX_VALIDATORS) - 1)
