@@ -96,6 +96,15 @@ def test_citizen_verifies_a_licence_card_offline_in_chinese_on_a_phone(tmp_path:
         assert browser.evaluate("document.documentElement.lang") == "zh-CN"
         facts = browser.evaluate("document.getElementById('facts').textContent")
         assert issued.identifier in facts and "证照状态声明" in facts
+        browser.evaluate(  # the English switch re-renders the same verdict
+            "(() => { const s = document.getElementById('lang-select'); s.value = 'en';"
+            " s.dispatchEvent(new Event('change')); })()"
+        )
+        assert "VERIFIED — licence VALID" in browser.verdict()["text"]
+        browser.evaluate(
+            "(() => { const s = document.getElementById('lang-select'); s.value = 'zh-CN';"
+            " s.dispatchEvent(new Event('change')); localStorage.clear(); })()"
+        )
 
         browser.evaluate("document.getElementById('verdict').dataset.status = 'idle'")  # wait for the new one
         _upload(browser, "#bundle-image", tmp_path / "tampered.png")
