@@ -130,3 +130,14 @@ def test_the_trust_anchor_must_name_the_set_at_the_statements_height() -> None:
         verify_statement(st, _checkpoint(keys, 100), now_ms=NOW_MS)  # the checkpoint's block hash differs
     with pytest.raises(SignatureError):  # a set the statement was not signed by
         verify_statement(st, _genesis(_keys(4)), now_ms=NOW_MS)
+
+
+def test_card_qr_prefers_level_m_only_while_it_stays_at_version_15() -> None:
+    """Level M while the card stays at version 15 or below, level L once M would need version 16."""
+    import segno
+
+    from sdk.proofs.qr import statement_qr_version
+
+    assert statement_qr_version(b"XLS1:" + bytes(387)) == 15  # level M holds 412 bytes at version 15
+    fits_l_only = b"XLS1:" + bytes(450)
+    assert statement_qr_version(fits_l_only) == 14 == segno.make(fits_l_only, error="l", mode="byte").version
