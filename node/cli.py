@@ -94,6 +94,7 @@ def serve(config_path: Path, *, banner: bool = True) -> None:
         liveness=node.liveness,
         audience=config.api_audience or config.name,
         limits=node.api_limits,
+        statement_key=node.key,
     )
     server = uvicorn.Server(
         uvicorn.Config(

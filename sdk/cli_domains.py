@@ -191,5 +191,8 @@ def drug_check(
 
 def register(app: typer.Typer) -> None:
     """Attach `licence` and `drug` to the `xinlian` command line."""
+    from sdk.cli_statement import licence_card
+
+    licence_app.command("card")(licence_card)
     app.add_typer(licence_app, name="licence")
     app.add_typer(drug_app, name="drug")

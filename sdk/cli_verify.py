@@ -23,6 +23,7 @@ from sdk.errors import (
     XinlianError,
 )
 from sdk.proofs.bundle import COMPACT_PREFIX, ProofBundle, load_bundle
+from sdk.proofs.licence import is_stale
 from sdk.proofs.trust import Trust, load_trust
 from sdk.proofs.verify import VerifiedEvent, Verifier
 
@@ -198,10 +199,11 @@ def describe_event(event: VerifiedEvent) -> list[tuple[str, str]]:
     if event.state is not None:
         s = event.state
         if s.licence is not None:
-            age_h = (time.time() * 1000 - s.block_time_ms) / 3_600_000
+            now_ms = int(time.time() * 1000)
+            age_days = (now_ms - s.block_time_ms) // (24 * 3_600_000)
             stale = (
-                f" — proof is {int(age_h // 24)} day(s) old; the status may have changed"
-                if age_h > 24
+                f" — proof is {age_days} day(s) old; the status may have changed"
+                if is_stale(s.block_time_ms, now_ms)
                 else ""
             )
             rows.append(
@@ -313,7 +315,17 @@ def verify_command(
     ca: CaOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Verify a proof bundle offline against a trusted genesis or checkpoint; exit 1 if it does not verify."""
+    """Verify a proof bundle, or a licence statement (XLS1), offline against a trusted genesis or
+    checkpoint; exit 1 if it does not verify."""
+    from sdk.cli_statement import statement_in, verify_statement_source
+
+    statement = statement_in(source, qr_payload)
+    if statement is not None:
+        anchor, warning = resolve_trust(trust, None, ca)
+        if warning:
+            typer.echo(f"warning: {warning}", err=True)
+        verify_statement_source(statement, anchor, as_json)
+        return
     if qr_payload is not None:
         bundle, origin = resolve_payload(qr_payload, ca)
     elif source is not None:

@@ -17,6 +17,7 @@ from node.api.limits import (
     BodySizeLimit,
     HeavyGate,
     JsonDepthLimit,
+    RateGate,
     RefusalSummary,
     StreamGate,
     cap_recursion_limit,
@@ -39,13 +40,16 @@ from node.api.routes import (
     proofs,
     rpc,
     sessions,
+    statements,
     transactions,
     verify_page,
 )
+from node.api.routes.statements import StatementCache
 from node.api.rpc import RpcHandler
 from node.api.tag_index import TagIndex
 from node.consensus.liveness import ConsensusLiveness
 from node.ledger.chain import Ledger
+from sdk.crypto import PrivateKey
 
 
 def create_app(
@@ -56,6 +60,7 @@ def create_app(
     limits: ApiLimits | None = None,
     liveness: Callable[[], ConsensusLiveness] | None = None,
     audience: str | None = None,
+    statement_key: PrivateKey | None = None,
 ) -> FastAPI:
     """Build the API for one loaded ledger.
 
@@ -66,7 +71,8 @@ def create_app(
     (default: the constants of node.api.limits); ``liveness``, the consensus driver's liveness for /health
     (a running node passes ``node.liveness``; without it /health judges by the head's age alone);
     ``audience``, the name members sign their requests for (``NodeConfig.api_audience``; by default a fresh
-    random one, so a request signed for another node is never accepted here).
+    random one, so a request signed for another node is never accepted here); ``statement_key``, this
+    node's validator key when it signs licence statements (node.api.routes.statements; None: it does not).
     Returns: the FastAPI application (serve it with uvicorn).
     """
     limits = limits or ApiLimits()
@@ -104,6 +110,11 @@ def create_app(
     )
     app.state.letter_index = TagIndex[tuple[int, bytes]]()
     app.state.subject_index = TagIndex[int](remember_empty=False)  # commitments are the caller's choice
+    app.state.statement_key = statement_key
+    app.state.statements = StatementCache(limits.max_cached_statements)
+    app.state.statement_signing = RateGate(
+        limits.statement_signatures_burst, limits.statement_signatures_per_s
+    )
     app.state.rpc = RpcHandler(ledger, limits=limits, gate=app.state.heavy)
     install_error_handlers(app)
     # The last added runs first: the size cap bounds what the depth scan buffers.
@@ -130,6 +141,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     logs.router,
     members.router,
     sessions.router,
+    statements.router,
     ops.router,
     proofs.router,
     rpc.router,

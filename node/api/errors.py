@@ -54,6 +54,7 @@ _CODE_STATUS: dict[str, int] = {
     "oversize": 413,
     "body_too_large": 413,
     "duplicate": 409,
+    "not_a_validator": 409,
     "unknown_sender": 403,
     "mempool_full": 503,
     "sender_quota": 429,
@@ -76,6 +77,7 @@ _CODE_STATUS: dict[str, int] = {
     # Limits (node.api.limits): the request asks too much of the node, or the node is saturated.
     "too_deep": 400,
     "busy": 429,
+    "rate_limited": 429,
     "too_many_streams": 429,
     "range_too_large": 422,
     "too_many_results": 422,

@@ -35,6 +35,9 @@ AUTH_FAILURE_BURST: int = 50  # failed authentications per client address at onc
 AUTH_FAILURES_PER_S: float = 5.0  # ... and per second after that; then auth_throttled before verifying
 MAX_STREAMS: int = 64  # open event streams per node (each holds a connection and wakes on every commit)
 MAX_STREAMS_PER_ORGANISATION: int = 4  # ... per member organisation, so one member cannot take them all
+MAX_CACHED_STATEMENTS: int = 4096  # signed licence statements kept per (licence, height): no re-signing
+STATEMENT_SIGNATURES_BURST: int = 64  # new licence statements a validator signs at once ...
+STATEMENT_SIGNATURES_PER_S: float = 20.0  # ... and per second after that (cached answers are free)
 MAX_STREAM_SECONDS: float = 3600.0  # a stream ends after this long; the client resumes from its cursor
 # py-evm raises the limit to 12288 so that 1024 nested EVM calls fit; py_ecc raises it to 100000, which
 # lets C-level recursion (json, repr, pickle) overflow the thread stack and kill the process instead.
@@ -61,6 +64,9 @@ class ApiLimits:
     max_streams: int = MAX_STREAMS
     max_streams_per_organisation: int = MAX_STREAMS_PER_ORGANISATION
     max_stream_seconds: float = MAX_STREAM_SECONDS
+    max_cached_statements: int = MAX_CACHED_STATEMENTS
+    statement_signatures_burst: int = STATEMENT_SIGNATURES_BURST
+    statement_signatures_per_s: float = STATEMENT_SIGNATURES_PER_S
 
 
 class LimitExceeded(XinlianError):
@@ -145,6 +151,34 @@ class HeavyGate:
             yield
         finally:
             self._slots.release()
+
+
+# --- rate of one costly action -------------------------------------------------------------------------
+class RateGate:
+    """A token bucket for one action of the whole node (e.g. signing a new licence statement): ``burst`` at
+    once, then ``per_second``; one more is refused at once (``rate_limited``, 429), never queued."""
+
+    def __init__(self, burst: int, per_second: float) -> None:
+        self.burst = burst
+        self.per_second = per_second
+        self._tokens = float(burst)
+        self._at = time.monotonic()
+        self._lock = threading.Lock()
+
+    def take(self, what: str, now: float | None = None) -> None:
+        """Spend one token. Raises LimitExceeded (``rate_limited``) when none is left."""
+        with self._lock:
+            at = time.monotonic() if now is None else now
+            self._tokens = min(float(self.burst), self._tokens + max(0.0, at - self._at) * self.per_second)
+            self._at = at
+            if self._tokens < 1.0:
+                raise refuse(
+                    "rate_limited",
+                    f"the node does {what} at most {self.per_second:g} times per second; retry later",
+                    request=what,
+                    per_second=self.per_second,
+                )
+            self._tokens -= 1.0
 
 
 # --- event streams -------------------------------------------------------------------------------------

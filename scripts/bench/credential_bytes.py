@@ -1,6 +1,8 @@
 """Where the bytes of a licence's offline proof go: a size breakdown of a real licence bundle's compact form.
 
 Run: ``.venv/bin/python scripts/bench/credential_bytes.py [--url URL --network var/devnet]``.
+The ``xls1`` part measures the built licence status statement (docs/proof-bundle.md, "Licence status
+statements") with real SM2 signatures.
 Without ``--url`` it starts a one-validator node in a temporary folder, issues an e-licence and measures the
 bundle the node serves (``GET /v1/proofs/licences/{id}``: issuance event + current status). Prints JSON:
 each part's RLP size in bytes, the deflated total and the QR version it needs
@@ -123,12 +125,12 @@ def breakdown(doc: dict[str, Any], trust: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _qr_version(data: bytes) -> int | None:
-    """The smallest QR version holding ``data`` in binary mode at error level L, or None."""
+def _qr_version(data: bytes, level: str = "l") -> int | None:
+    """The smallest QR version holding ``data`` in binary mode at error ``level`` (L by default), or None."""
     import segno
 
     try:
-        return int(segno.make(data, error="l", mode="byte", micro=False, boost_error=False).version)
+        return int(segno.make(data, error=level, mode="byte", micro=False, boost_error=False).version)
     except segno.DataOverflowError:
         return None
 
@@ -172,13 +174,46 @@ def statement_sizes(licence: Any, verified: Any) -> dict[str, Any]:
     return sizes
 
 
+def xls1_sizes(url: str, doc: dict[str, Any], trust: dict[str, Any]) -> dict[str, Any]:
+    """The built XLS1 statement (sdk/proofs/statement.py): collected from the node (its real seal), then the
+    same facts sealed by quorum-many fresh keys with real SM2 signatures, as 4, 7 and 10 validators would.
+    Bytes of the binary QR payload (``XLS1:`` + RLP) and its QR version at level M (what `xinlian licence
+    card` renders when it fits) and L."""
+    from sdk.crypto import PrivateKey
+    from sdk.proofs.certificate import compute_quorum
+    from sdk.proofs.collect import collect_statement
+    from sdk.proofs.statement import LicenceStatement
+    from sdk.proofs.verify import Verifier
+
+    anchor = load_trust(trust)
+    licence = Verifier(trust=anchor).verify_bundle(doc).licence
+    if licence is None:
+        raise SystemExit("not a licence bundle")
+    collected = collect_statement([url], licence.identifier, anchor)
+    out: dict[str, Any] = {}
+    for n in (1, 4, 7, 10):
+        q = compute_quorum(n)
+        pre = collected.facts.preimage()
+        seals = collected.seals if n == 1 else tuple((i, PrivateKey.generate().sign(pre)) for i in range(q))
+        payload = LicenceStatement(collected.facts, seals).to_qr_bytes()
+        out[f"{n}_validators_{q}_seals"] = {
+            "payload_bytes": len(payload),
+            "qr_version_M": _qr_version(payload, "m"),
+            "qr_version_L": _qr_version(payload),
+        }
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", help="a running node (default: start one in a temporary folder)")
     parser.add_argument("--network", type=Path, default=Path("var/devnet"), help="network folder (orgs.json)")
     args = parser.parse_args()
     if args.url:
-        trust, licence = fetch(args.url.rstrip("/"), args.network)
+        url = args.url.rstrip("/")
+        trust, licence = fetch(url, args.network)
+        out = breakdown(licence, trust)
+        out["xls1"] = xls1_sizes(url, licence, trust)
     else:
         sys.path.insert(0, str(REPO_ROOT / "tests" / "integration"))
         from node_fixtures import start_node, stop_node
@@ -187,9 +222,11 @@ def main() -> None:
         running = start_node(base)
         try:
             trust, licence = fetch(running.url, base)
+            out = breakdown(licence, trust)
+            out["xls1"] = xls1_sizes(running.url, licence, trust)
         finally:
             stop_node(running)
-    print(json.dumps(breakdown(licence, trust), indent=2))
+    print(json.dumps(out, indent=2))
 
 
 if __name__ == "__main__":

@@ -62,11 +62,7 @@ def check_certificate(
     Returns the indexes of the sealing validators. Raises CertificateError saying which check failed,
     with ``detail["fault"]`` one of ``Fault``.
     """
-    n = len(validators)
-    if n == 0:
-        raise _fail("validator_set", "the validator set is empty")
-    if len(set(validators)) != n:
-        raise _fail("validator_set", "the validator set names the same public key twice")
+    _check_set(validators)
     for field, claimed, actual in (("height", cert.height, height), ("round", cert.round, round)):
         if claimed != actual:
             raise _fail(
@@ -81,9 +77,36 @@ def check_certificate(
             certificate_block_hash=cert.block_hash.hex(),
             block_hash=block_hash.hex(),
         )
-    indexes = tuple(s.validator_index for s in cert.seals)
+    preimage = commit_preimage(chain_id, cert.height, cert.round, cert.block_hash)
+    seals = [(s.validator_index, s.signature) for s in cert.seals]
+    return check_seals(seals, validators, preimage, verify_seal=verify_seal)
+
+
+def _check_set(validators: Sequence[bytes]) -> None:
+    if not validators:
+        raise _fail("validator_set", "the validator set is empty")
+    if len(set(validators)) != len(validators):
+        raise _fail("validator_set", "the validator set names the same public key twice")
+
+
+def check_seals(
+    seals: Sequence[tuple[int, bytes]],
+    validators: Sequence[bytes],
+    preimage: bytes,
+    *,
+    verify_seal: SealCheck = _verify_sm2,
+) -> tuple[int, ...]:
+    """The quorum rule on its own: ``seals`` ((validator index, signature) pairs) come from distinct
+    validators of ``validators`` in index order, at least ``compute_quorum(n)`` of them, and each is that
+    validator's SM2 signature over ``preimage``. Used for commit certificates and licence statements.
+
+    Returns the indexes. Raises CertificateError with ``detail["fault"]`` one of ``Fault``.
+    """
+    _check_set(validators)
+    n = len(validators)
+    indexes = tuple(i for i, _ in seals)
     if any(b <= a for a, b in itertools.pairwise(indexes)):
-        raise _fail("seal_order", "certificate seals are not sorted by validator index without duplicates")
+        raise _fail("seal_order", "seals are not sorted by validator index without duplicates")
     for i in indexes:
         if i >= n:
             raise _fail(
@@ -97,15 +120,14 @@ def check_certificate(
             signers=len(indexes),
             quorum=need,
         )
-    preimage = commit_preimage(chain_id, cert.height, cert.round, cert.block_hash)
-    for seal in cert.seals:
+    for index, signature in seals:
         try:
-            verify_seal(validators[seal.validator_index], preimage, seal.signature)
+            verify_seal(validators[index], preimage, signature)
         except XinlianError as exc:
             raise _fail(
                 "seal",
-                f"seal of validator {seal.validator_index} does not verify: {exc.message}",
-                validator_index=seal.validator_index,
+                f"seal of validator {index} does not verify: {exc.message}",
+                validator_index=index,
             ) from exc
     return indexes
 
@@ -140,9 +162,17 @@ def check_sealed(
     try:
         return verify_certificate(cert, header, validators)
     except CertificateError as exc:
-        detail = {k: v for k, v in exc.detail.items() if k != "fault"}
-        fault = str(exc.detail["fault"])
-        if fault == "seal":
-            i = int(detail["validator_index"])
-            detail["validator"] = validators[i].hex()[:16] + "…"
-        raise _BUNDLE_ERRORS[fault](f"{what} (height {h}): {exc.message}", height=h, **detail) from exc
+        raise as_verification_error(exc, validators, f"{what} (height {h})", height=h) from exc
+
+
+def as_verification_error(
+    exc: CertificateError, validators: Sequence[bytes], what: str, **detail: Any
+) -> ChainError | QuorumError | SignatureError:
+    """The Verifier's error for a failed quorum rule about ``what``: ChainError (another block),
+    QuorumError (too few or out-of-range seals, a malformed set) or SignatureError (a bad seal)."""
+    detail.update({k: v for k, v in exc.detail.items() if k != "fault"})
+    fault = str(exc.detail["fault"])
+    if fault == "seal":
+        i = int(detail["validator_index"])
+        detail["validator"] = validators[i].hex()[:16] + "…"
+    return _BUNDLE_ERRORS[fault](f"{what}: {exc.message}", **detail)

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from sdk.encoding import readable_repr
-from sdk.errors import FormatError, IdentifierError, LicenceIdentifierError
+from sdk.errors import FormatError, IdentifierError, LicenceIdentifierError, StatusError
 from sdk.system import LICENCE_REGISTRY_ADDRESS
 from sdk.types import BlockHeader, Transaction
 
@@ -160,7 +160,6 @@ def validate_licence_identifier(tx: Transaction, licence: VerifiedLicence) -> Ve
     from eth_abi.exceptions import DecodingError
 
     from sdk.crypto import sm3
-    from sdk.identifiers import parse_licence_id
 
     call = _LICENCE_CALL_BY_SELECTOR.get(bytes(tx.data[:4])) if tx.to == LICENCE_REGISTRY_ADDRESS else None
     if call is None:
@@ -181,27 +180,60 @@ def validate_licence_identifier(tx: Transaction, licence: VerifiedLicence) -> Ve
             identifier=identifier,
             id_hash=licence.id_hash.hex(),
         )
+    facts = read_licence_identifier(identifier)
+    if facts.issuer_kind != "uscc" or facts.issuer_org != licence.issuer_org:
+        raise LicenceIdentifierError(
+            f"the licence identifier names issuer {facts.issuer_org}, but organisation "
+            f"{licence.issuer_org} issued it",
+            identifier=identifier,
+            issuer_code=facts.issuer_org,
+            issuer_org=licence.issuer_org,
+        )
+    if facts.type_id != licence.type_id:
+        raise LicenceIdentifierError(
+            f"the licence identifier names type {facts.type_code}, not the licence's type",
+            identifier=identifier,
+            type_id=licence.type_id.hex(),
+        )
+    return replace(licence, identifier=facts.identifier)
+
+
+@readable_repr
+@dataclass(frozen=True, slots=True)
+class LicenceIdentifierFacts:
+    """What a well-formed licence identifier names: its hash (the registry's key), its type and its issuer."""
+
+    identifier: str
+    id_hash: bytes  # SM3(identifier)
+    type_code: str
+    type_id: bytes  # SM3(type code)
+    issuer_org: str  # the issuer segment: an organisation's USCC (a region code never issues on chain)
+    issuer_kind: str  # "uscc" or "region"
+
+
+def read_licence_identifier(identifier: str) -> LicenceIdentifierFacts:
+    """Check a licence identifier's form and check character (not the embedded USCCs' own check
+    characters: LicenceRegistry does not either) and return what it names.
+
+    Raises LicenceIdentifierError for a malformed identifier.
+    """
+    from sdk.crypto import sm3
+    from sdk.identifiers import parse_licence_id
+
     try:
         parsed = parse_licence_id(identifier, check_embedded_uscc=False)
     except IdentifierError as exc:
         raise LicenceIdentifierError(
             f"the licence identifier is malformed: {exc.message}", identifier=identifier
         ) from exc
-    if parsed.issuer_kind != "uscc" or parsed.issuer_code != licence.issuer_org:
-        raise LicenceIdentifierError(
-            f"the licence identifier names issuer {parsed.issuer_code}, but organisation "
-            f"{licence.issuer_org} issued it",
-            identifier=identifier,
-            issuer_code=parsed.issuer_code,
-            issuer_org=licence.issuer_org,
-        )
-    if sm3(parsed.type_code.encode("ascii")) != licence.type_id:
-        raise LicenceIdentifierError(
-            f"the licence identifier names type {parsed.type_code}, not the licence's type",
-            identifier=identifier,
-            type_id=licence.type_id.hex(),
-        )
-    return replace(licence, identifier=parsed.identifier)
+    return LicenceIdentifierFacts(
+        identifier=parsed.identifier,
+        id_hash=sm3(parsed.identifier.encode("ascii")),
+        type_code=parsed.type_code,
+        type_id=sm3(parsed.type_code.encode("ascii")),
+        issuer_org=parsed.issuer_code,
+        issuer_kind=parsed.issuer_kind,
+    )
 
 
 def judge_licence(licence: VerifiedLicence, word: int, header: BlockHeader) -> LicenceStatus:
@@ -227,3 +259,42 @@ def judge_licence(licence: VerifiedLicence, word: int, header: BlockHeader) -> L
         code = rule.valid
     name = rule.names.get(code, f"UNKNOWN({code})")
     return LicenceStatus(licence.id_hash, code, name, header.height, header.timestamp_ms, ended_at or None)
+
+
+# --- verdicts: one rule for the bundle's state proof and the compact statement ---------------------------
+#: A status proven longer ago than this is shown with a warning that it may have changed since.
+STALE_AFTER_MS = 24 * 3600 * 1000
+
+
+def status_name(code: int) -> str:
+    """The name of a LicenceRegistry status code (``UNKNOWN(n)`` for a code the rule does not know)."""
+    return LICENCE_STATUS_RULE.names.get(code, f"UNKNOWN({code})")
+
+
+def require_valid(
+    code: int,
+    height: int,
+    block_time_ms: int,
+    *,
+    issued_at_height: int | None = None,
+    ended_at: int | None = None,
+) -> None:
+    """Raise StatusError unless ``code`` (the status proven at ``height``) is VALID."""
+    if code == LICENCE_STATUS_RULE.valid:
+        return
+    name = status_name(code)
+    issued = f"; it was issued at height {issued_at_height}" if issued_at_height is not None else ""
+    # No time in the message: callers show block_time_ms and ended_at in their own convention.
+    raise StatusError(
+        f"the licence is {name} at height {height}{issued}",
+        status=name,
+        height=height,
+        block_time_ms=block_time_ms,
+        issued_at_height=issued_at_height,
+        ended_at=ended_at,
+    )
+
+
+def is_stale(block_time_ms: int, now_ms: int) -> bool:
+    """Whether a status proven at ``block_time_ms`` is older than STALE_AFTER_MS at ``now_ms``."""
+    return now_ms - block_time_ms > STALE_AFTER_MS

@@ -10,9 +10,12 @@ import segno
 from sdk.errors import FormatError
 from sdk.proofs.bundle import COMPACT_PREFIX, ProofBundle
 
-__all__ = ["QrCredential", "make_credential_payload", "render_qr"]
+__all__ = ["QrCredential", "make_credential_payload", "render_qr", "statement_qr_version"]
 
 QR_ERROR_LEVELS = ("m", "l")  # prefer 15 % damage tolerance; fall back to 7 % before giving up
+#: A licence card (binary XLS1 payload) is read from a phone screen: level M only while it keeps the code at
+#: this version or below, else level L (a smaller code beats more damage tolerance there).
+CARD_MAX_VERSION = 15
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,17 +28,27 @@ class QrCredential:
     version: int  # QR symbol version (1–40)
 
 
-def _make(payload: str) -> segno.QRCode | None:
-    """The QR code of ``payload`` at the first error level of QR_ERROR_LEVELS that holds it, or None."""
+def _make(payload: str | bytes) -> segno.QRCode | None:
+    """The QR code of ``payload`` at the first error level of QR_ERROR_LEVELS that holds it, or None.
+
+    Bytes (a licence statement's ``XLS1:`` payload) are coded in binary (byte) mode, at level M only while
+    that keeps the code at CARD_MAX_VERSION or below."""
+    card = isinstance(payload, bytes)
+    found = None
     for level in QR_ERROR_LEVELS:
         try:
-            return segno.make(payload, error=level, micro=False, boost_error=False)
+            qr = segno.make(
+                payload, error=level, mode="byte" if card else None, micro=False, boost_error=False
+            )
         except segno.DataOverflowError:
             continue
-    return None
+        if not card or int(qr.version) <= CARD_MAX_VERSION:
+            return qr
+        found = qr  # neither level keeps it small: the smallest code (level L)
+    return found
 
 
-def _fits(payload: str) -> int | None:
+def _fits(payload: str | bytes) -> int | None:
     """Return the QR version that holds ``payload``, or None when it is too big for any QR code."""
     qr = _make(payload)
     return None if qr is None else int(qr.version)
@@ -87,7 +100,16 @@ def make_credential_payload(bundle: ProofBundle, base_url: str | None = None) ->
     return QrCredential(text, "bundle", deflated, version)
 
 
-def render_qr(payload: str, out: Path, *, scale: int = 4) -> int:
+def statement_qr_version(payload: bytes) -> int:
+    """The QR version of a statement's binary payload (error level M when that stays at version 15 or
+    below, else L). Raises FormatError when it fits no QR code."""
+    version = _fits(payload)
+    if version is None:
+        raise FormatError("the statement does not fit a QR code", statement_bytes=len(payload))
+    return version
+
+
+def render_qr(payload: str | bytes, out: Path, *, scale: int = 4) -> int:
     """Write ``payload`` as a QR code to ``out`` (.png or .svg by suffix); return the symbol version.
 
     Raises FormatError for another suffix or a payload too big for a QR code.

@@ -39,6 +39,7 @@ from sdk.proofs.licence import (
     VerifiedLicence,
     decode_licence,
     judge_licence,
+    require_valid,
     validate_licence_identifier,
 )
 from sdk.proofs.merkle import verify_inclusion
@@ -431,17 +432,13 @@ class Verifier:
         status: LicenceStatus | None = None
         if s.kind == "licence" and licence is not None:
             status = judge_licence(licence, value, header)
-            if status.code != rule.valid:
-                # No time in the message: callers show block_time_ms and ended_at in their own convention.
-                raise StatusError(
-                    f"the licence is {status.name} at height {header.height}; "
-                    f"it was issued at height {event_height}",
-                    status=status.name,
-                    height=header.height,
-                    block_time_ms=header.timestamp_ms,
-                    issued_at_height=event_height,
-                    ended_at=status.ended_at,
-                )
+            require_valid(
+                status.code,
+                header.height,
+                header.timestamp_ms,
+                issued_at_height=event_height,
+                ended_at=status.ended_at,
+            )
         return VerifiedState(
             height=header.height,
             block_hash=header.block_hash,

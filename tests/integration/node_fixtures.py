@@ -132,6 +132,7 @@ def start_node(
         max_body_bytes=max_body_bytes,
         liveness=node.liveness if produce else None,
         limits=limits,
+        statement_key=node.key,
     )
     sock = _free_socket()
     port = sock.getsockname()[1]

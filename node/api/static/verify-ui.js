@@ -140,23 +140,26 @@
       return;
     }
     const r = result.r;
+    const statement = r.kind === "statement";
     const rows = [
       ["fact.trust", result.trust.kind === "genesis"
         ? t("fact.trustGenesis", { hash: X.toHex(result.trust.hash), chain: result.trust.chainId })
         : t("fact.trustCheckpoint", { hash: X.toHex(result.trust.hash), height: result.trust.height })],
+      ["fact.form", t(statement ? "fact.formStatement" : "fact.formBundle")],
       ["fact.block", r.height + " · " + r.blockHash],
       ["fact.blockTime", time(r.blockTimeMs)],
       ["fact.sealedBy", t("fact.sealedByValue", { count: r.sealedBy.length, total: r.validators })],
-      ["fact.handovers", r.handovers.join(", ") || t("fact.none")],
-      ["fact.tx", r.txHash, { hash: true }],
-      ["fact.sender", r.sender, { hash: true }],
-      ["fact.contract", r.contract, { hash: true }],
     ];
+    if (!statement) {
+      rows.push(["fact.handovers", r.handovers.join(", ") || t("fact.none")], ["fact.tx", r.txHash, { hash: true }],
+        ["fact.sender", r.sender, { hash: true }], ["fact.contract", r.contract, { hash: true }]);
+    }
     if (r.licence) {
       const l = r.licence;
       if (l.identifier) rows.push(["fact.identifier", l.identifier, { hash: true }]);
-      rows.push(["fact.idHash", l.idHash, { hash: true }], ["fact.issuer", t("fact.issuerValue", { org: l.issuerOrg, account: l.issuer })],
-        ["fact.typeId", l.typeId, { hash: true }],
+      rows.push(["fact.idHash", l.idHash, { hash: true }],
+        statement ? ["fact.issuer", l.issuerOrg] : ["fact.issuer", t("fact.issuerValue", { org: l.issuerOrg, account: l.issuer })],
+        statement ? ["fact.typeCode", l.typeCode] : ["fact.typeId", l.typeId, { hash: true }],
         ...(r.labels.licence_type ? [["fact.typeName", t("fact.typeLabel", { label: r.labels.licence_type })]] : []),
         ["fact.validity", day(l.validFrom) + " → " + day(l.validUntil)], ["fact.jurisdiction", l.jurisdiction],
         ["fact.documentHash", l.documentHash, { hash: true }]);
@@ -169,13 +172,14 @@
       } else rows.push(["fact.state", t("fact.stateValue", { slot: r.state.slot, address: r.state.address, value: r.state.value, height: r.state.height })]);
     }
     // A proof of status speaks only for the block it was taken at: say how old it is, and never let an
-    // issuance-only bundle read as "valid now".
+    // issuance-only bundle read as "valid now". Stale after X.STALE_AFTER_MS (24 h), as the Python verifier.
     let text = t("verdict.verified");
     if (status) {
-      const ageH = (Date.now() - r.state.blockTimeMs) / 3_600_000;
-      text = t("verdict.verified.status", { status: statusName(status), time: time(r.state.blockTimeMs), height: r.state.height });
-      if (ageH > 24) {
-        text += " — " + t("verdict.stale", { days: Math.floor(ageH / 24) });
+      const ageMs = Date.now() - r.state.blockTimeMs;
+      const params = { status: statusName(status), time: time(r.state.blockTimeMs), height: r.state.height, count: r.sealedBy.length };
+      text = t(statement ? "verdict.verified.statement" : "verdict.verified.status", params);
+      if (ageMs > X.STALE_AFTER_MS) {
+        text += " — " + t("verdict.stale", { days: Math.floor(ageMs / 86_400_000) });
         rows.push(["fact.warning", t("fact.staleWarning")]);
       }
     } else if (r.licence) text = t("verdict.verified.issuance");
@@ -229,7 +233,7 @@
   // --- verification ------------------------------------------------------------------------------------
   // `holderText`: the holder data that came with the credential (a link's h=), checked once it is verified;
   // a credential pasted, uploaded or scanned alone starts without one.
-  async function verifyDoc(getDoc, holderText) {
+  async function verifyDoc(getDoc, holderText, statement) {
     result = { kind: "pending" };
     holder = null;
     holderOpening = null;
@@ -238,7 +242,7 @@
     try {
       if (!trust) throw pageError("err.NoTrust");
       const doc = await getDoc();
-      result = { kind: "verified", r: X.verifyBundle(doc, trust), trust };
+      result = { kind: "verified", r: statement ? X.verifyStatement(doc, trust) : X.verifyBundle(doc, trust), trust };
     } catch (e) {
       result = { kind: "failed", error: e };
     }
@@ -290,12 +294,14 @@
     });
     return jsqr;
   }
-  // The text of the first QR code in `source` (an ImageBitmap or a playing <video>), or null.
+  // The text of the first QR code in `source` (an ImageBitmap or a playing <video>), or null; the bytes
+  // (Uint8Array) of a binary-mode licence statement (XLS1), which no text decoding may touch.
   async function readQr(source, width, height) {
     if (hasDetector) {
       try {
         const codes = await new window.BarcodeDetector({ formats: ["qr_code"] }).detect(source);
-        if (codes.length) return codes[0].rawValue;
+        // a detector gives text only: a binary XLS1 code is read again from the pixels below
+        if (codes.length && !codes[0].rawValue.startsWith("XLS1:")) return codes[0].rawValue;
       } catch (e) { /* no QR support in this detector: read the pixels below */ }
     }
     const read = await loadJsQR();
@@ -307,7 +313,9 @@
     const g = canvas.getContext("2d", { willReadFrequently: true });
     g.drawImage(source, 0, 0, w, h);
     const code = read(g.getImageData(0, 0, w, h).data, w, h);
-    return code ? code.data : null;
+    if (!code) return null;
+    const bytes = Uint8Array.from(code.binaryData || []);
+    return X.isStatementPayload(bytes) ? bytes : code.data;
   }
   async function decodeImage(file) {
     let bitmap;
@@ -358,6 +366,7 @@
   // A holder QR given where a credential is expected: check the holder when a licence is verified, else say
   // that the licence comes first.
   function verifyText(text) {
+    if (X.isStatementPayload(text)) return verifyDoc(() => text, null, true);
     if (/^\s*XLH1:/i.test(text)) {
       if (result.kind === "verified" && result.r.licence) { $("holder-text").value = text.trim(); return checkHolder(text); }
       result = { kind: "failed", error: pageError("err.HolderFirst") };
@@ -373,6 +382,7 @@
   });
   wireScan("scan-button", "scan-video", "bundle-image", (text) => {
     // a scanned /verify link opens like a phone's camera would open it; anything else is a payload
+    if (typeof text !== "string") return verifyText(text); // a binary licence statement
     if (/^https?:\/\/[^#]*\/verify#/.test(text)) {
       const fragment = "#" + text.split("#")[1];
       if (location.hash === fragment) fromHash();
@@ -415,5 +425,7 @@
   window.addEventListener("hashchange", fromHash);
   window.xinlianVerifyText = verifyText;
   render();
-  loadTrust().then(fromHash);
+  // Without a BarcodeDetector the bundled reader is fetched now, so a page opened online still reads QR
+  // images after the connection is gone.
+  loadTrust().then(fromHash).then(() => { if (!hasDetector) loadJsQR().catch(() => {}); });
 })();

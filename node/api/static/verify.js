@@ -324,6 +324,15 @@
     let id;
     try { id = abiString(tx.data.subarray(4), call[1]); } catch (e) { no("the call's identifier does not decode"); }
     if (!/^[\x20-\x7e]*$/.test(id) || !eq(sm3(ascii(id)), licence.idHash)) no("the call's identifier does not hash to the licence's id hash", { identifier: id });
+    const named = identifierFacts(id);
+    if (named.issuerOrg !== licence.issuerOrg) no(`the licence identifier names issuer ${named.issuerOrg}, but organisation ${licence.issuerOrg} issued it`, { identifier: id });
+    if (!eq(named.typeId, licence.typeId)) no(`the licence identifier names type ${named.typeCode}, not the licence's type`, { identifier: id });
+    return id;
+  }
+  // What a well-formed identifier names (sdk/proofs/licence.py read_licence_identifier): its hash, type and issuer.
+  function identifierFacts(id) {
+    const no = (m, d) => fail("LicenceIdentifierError", m, d);
+    if (!/^[\x20-\x7e]*$/.test(id)) no("the licence identifier is malformed", { identifier: id });
     const root = "1.2.156.3005.2.", segs = id.startsWith(root) ? id.slice(root.length).split(".") : [];
     const [type, issuer, serial, version, check] = segs;
     const ok = segs.length === 5 && /^[0-9A-Z]{18}[0-9]{3}$/.test(type) && /^([0-9A-Z]{18}|[0-9]{6})$/.test(issuer) && /^[0-9A-Z]{1,32}$/.test(serial) && /^[0-9]{3}$/.test(version) && /^[0-9A-Z]$/.test(check);
@@ -331,9 +340,7 @@
     let p = 36;
     for (const c of type + issuer + serial + version) { p = (p + ALNUM.indexOf(c)) % 36 || 36; p = (2 * p) % 37; }
     if (ALNUM[(37 - p) % 36] !== check) no("the licence identifier is malformed: wrong check character", { identifier: id });
-    if (issuer !== licence.issuerOrg) no(`the licence identifier names issuer ${issuer}, but organisation ${licence.issuerOrg} issued it`, { identifier: id });
-    if (!eq(sm3(ascii(type)), licence.typeId)) no(`the licence identifier names type ${type}, not the licence's type`, { identifier: id });
-    return id;
+    return { identifier: id, idHash: sm3(ascii(id)), typeCode: type, typeId: sm3(ascii(type)), issuerOrg: issuer };
   }
 
   // --- bundle parsing ------------------------------------------------------------------------------------
@@ -412,13 +419,18 @@
     const h = header.height;
     if (!cert) fail("QuorumError", `${what} (height ${h}) has no commit certificate`, { height: h });
     if (cert.height !== h || cert.round !== header.round || !eq(cert.blockHash, header.hash)) fail("ChainError", `the certificate of ${what} seals another block (height ${cert.height}, round ${cert.round})`, { height: h });
+    return checkSeals(cert.seals, validators, commitPreimage(header.chainId, cert.height, cert.round, cert.blockHash), `${what} (height ${h})`, h);
+  }
+  // The quorum rule (sdk/proofs/certificate.py check_seals): seals in index order from the set, a quorum of
+  // them, each a valid SM2 signature over the preimage. Commit certificates and licence statements share it.
+  function checkSeals(seals, validators, pre, what, h) {
     const n = validators.length;
-    for (const s of cert.seals) if (s.index >= n) fail("QuorumError", `${what} (height ${h}) has a seal from validator index ${s.index}, but the set in force has ${n}`, { height: h });
+    for (let i = 1; i < seals.length; i++) if (seals[i].index <= seals[i - 1].index) fail("QuorumError", `${what}: seals are not sorted by validator index without duplicates`, { height: h });
+    for (const s of seals) if (s.index >= n) fail("QuorumError", `${what} has a seal from validator index ${s.index}, but the set in force has ${n}`, { height: h });
     const need = quorum(n);
-    if (cert.seals.length < need) fail("QuorumError", `${what} (height ${h}) is sealed by ${cert.seals.length} distinct validators; quorum of ${n} is ${need}`, { height: h });
-    const pre = commitPreimage(header.chainId, cert.height, cert.round, cert.blockHash);
-    for (const s of cert.seals) if (!sm2Verify(validators[s.index], pre, s.signature)) fail("SignatureError", `the seal of validator ${s.index} on ${what} (height ${h}) does not verify`, { height: h });
-    return cert.seals.map((s) => s.index);
+    if (seals.length < need) fail("QuorumError", `${what} is sealed by ${seals.length} distinct validators; quorum of ${n} is ${need}`, { height: h });
+    for (const s of seals) if (!sm2Verify(validators[s.index], pre, s.signature)) fail("SignatureError", `the seal of validator ${s.index} on ${what} does not verify`, { height: h });
+    return seals.map((s) => s.index);
   }
 
   function verifyBundle(doc, trustDoc) {
@@ -647,7 +659,90 @@
     return { match, codeType: opening.codeType, code: opening.code.trim().toUpperCase() };
   }
 
-  const api = { VerificationError, verifyBundle, parseTrust, loadPayload, compactToJson, holderMatches, parseHolderOpening, checkHolder, keccak256, sm3, toHex, fromHex };
+  // --- licence status statements: XLS1 (sdk/proofs/statement.py; same steps, same order) ------------------
+  // "XLS1:" then RLP [1, chain_id, [identifier without its root, holder_commitment, document_hash, valid_from,
+  // valid_until, jurisdiction], [status_code, height, block_time_s, block_hash], [bitmap, signatures]]; from a
+  // binary-mode QR code (jsQR's binaryData) as bytes, or pasted as "XLS1:" + base45.
+  const STATEMENT_PREFIX = "XLS1:";
+  const STATEMENT_TAG = encBytes(ascii("xinlian/licence-statement/1"));
+  const ID_ROOT = "1.2.156.3005.2.";
+  const MAX_STATEMENT_BYTES = 2953, MAX_VALIDATORS = 256, STALE_AFTER_MS = 24 * 3600 * 1000;
+  function isStatementPayload(data) {
+    if (typeof data === "string") return data.trim().startsWith(STATEMENT_PREFIX);
+    return data instanceof Uint8Array && data.length >= 5 && String.fromCharCode(...data.subarray(0, 5)) === STATEMENT_PREFIX;
+  }
+  function statementBytes(data) {
+    if (!isStatementPayload(data)) fail("FormatError", "not a licence statement: an XLS1 payload starts with 'XLS1:'");
+    if (typeof data === "string") return fromBase45(data.trim().slice(5));
+    const body = data.subarray(5);
+    return body.length && body[0] < 0xc0 ? fromBase45(String.fromCharCode(...body).trim()) : body;
+  }
+  function statementText(it, what, asciiOnly) {
+    const b = str(it, what);
+    if (b.length > 128) fail("FormatError", `${what} is longer than 128 bytes`, { field: what });
+    let text;
+    try { text = new TextDecoder(asciiOnly ? "ascii" : "utf-8", { fatal: true }).decode(b); } catch (e) { fail("FormatError", `${what} is not text`, { field: what }); }
+    if ((asciiOnly && !/^[\x20-\x7e]*$/.test(text)) || /[\x00-\x1f\x7f]/.test(text)) fail("FormatError", `${what} has control characters`, { field: what });
+    return text;
+  }
+  function decodeStatement(raw) {
+    if (raw.length > MAX_STATEMENT_BYTES) fail("FormatError", `a statement is at most ${MAX_STATEMENT_BYTES} bytes, got ${raw.length}`);
+    const top = list(rlpDecode(raw, "statement"), "statement", 5);
+    const version = uint(top[0], "version");
+    if (version !== 1) fail("FormatError", `unsupported statement version ${version}; this verifier reads 1`);
+    const rec = list(top[2], "statement.record", 6), st = list(top[3], "statement.status", 4), se = list(top[4], "statement.seals", 2);
+    const bitmapBytes = str(se[0], "seal bitmap");
+    if (bitmapBytes.length > MAX_VALIDATORS / 8) fail("FormatError", "the seal bitmap names validators beyond 255");
+    if (bitmapBytes.length && bitmapBytes[0] === 0) fail("FormatError", "seal bitmap has a leading zero");
+    const sigs = str(se[1], "seal signatures"), indexes = [];
+    for (let i = 0; i < 8 * bitmapBytes.length; i++) if ((bitmapBytes[bitmapBytes.length - 1 - (i >> 3)] >> (i & 7)) & 1) indexes.push(i);
+    if (sigs.length !== 64 * indexes.length) fail("FormatError", `the seal bitmap names ${indexes.length} validators but ${sigs.length} bytes of signatures follow (64 each)`);
+    const num = (it, w) => { const n = uint(it, w); if (typeof n === "bigint") fail("FormatError", `${w} is too large`); return n; };
+    return {
+      chainId: num(top[1], "chain_id"), identifier: ID_ROOT + statementText(rec[0], "identifier", true),
+      holderCommitment: str(rec[1], "holder_commitment", 32), documentHash: str(rec[2], "document_hash", 32),
+      validFrom: num(rec[3], "valid_from"), validUntil: num(rec[4], "valid_until"), jurisdiction: statementText(rec[5], "jurisdiction", false),
+      rawJurisdiction: str(rec[5], "jurisdiction"), raw: { validFrom: rec[3].raw, validUntil: rec[4].raw, code: st[0].raw, height: st[1].raw, time: st[2].raw, chainId: top[1].raw },
+      statusCode: num(st[0], "status_code"), height: num(st[1], "height"), blockTimeS: num(st[2], "block_time_s"), blockHash: str(st[3], "block_hash", 32),
+      seals: indexes.map((index, k) => ({ index, signature: sigs.subarray(64 * k, 64 * k + 64) })),
+    };
+  }
+  function statementPreimage(s, named) {
+    return encList([STATEMENT_TAG, s.raw.chainId, encBytes(fromHex(REGISTRY)), encBytes(named.idHash), encBytes(named.typeId), encBytes(ascii(named.issuerOrg)),
+      encBytes(s.holderCommitment), encBytes(s.documentHash), s.raw.validFrom, s.raw.validUntil, encBytes(s.rawJurisdiction), s.raw.code, s.raw.height, s.raw.time, encBytes(s.blockHash)]);
+  }
+  // The set the trust file names for a statement's height (sdk/proofs/statement.py validators_at).
+  function statementValidators(trust, s) {
+    if (trust.kind === "genesis") {
+      if (s.height === 0) fail("ChainError", "a statement at height 0 (the genesis) proves no licence");
+      return trust.validators;
+    }
+    if (s.height < trust.height) fail("ChainError", `the statement is at height ${s.height}, below the trusted checkpoint (${trust.height}): the trust file does not name the validator set in force then`, { height: s.height });
+    if (s.height === trust.height && !eq(s.blockHash, trust.hash)) fail("ChainError", "the statement names another block than the trusted checkpoint", { height: s.height });
+    if (s.height > trust.height && !eq(trust.nextHash, trust.vhash)) fail("ChainError", `the trusted checkpoint hands over to a new validator set, which the trust file lacks (statement at height ${s.height})`, { height: s.height });
+    return trust.validators;
+  }
+  function verifyStatement(payload, trustDoc, nowMs) {
+    const trust = trustDoc.kind && trustDoc.validators && trustDoc.validators[0] instanceof Uint8Array ? trustDoc : parseTrust(trustDoc);
+    const s = decodeStatement(statementBytes(payload));
+    if (s.chainId !== trust.chainId) fail("ChainError", `the statement is for chain ${s.chainId}, the trusted chain is ${trust.chainId}`);
+    const named = identifierFacts(s.identifier);
+    const validators = statementValidators(trust, s);
+    const sealedBy = checkSeals(s.seals, validators, statementPreimage(s, named), "the statement", s.height);
+    const blockTimeMs = s.blockTimeS * 1000, name = STATUS[s.statusCode] || `UNKNOWN(${s.statusCode})`;
+    if (s.statusCode !== 1) fail("StatusError", `the licence is ${name} at height ${s.height}`, { status: name, height: s.height, block_time_ms: blockTimeMs });
+    const now = nowMs === undefined ? Date.now() : nowMs;
+    return {
+      verified: true, kind: "statement", trust: describeTrust(trust), chainId: s.chainId, height: s.height, blockHash: toHex(s.blockHash), blockTimeMs,
+      validators: validators.length, sealedBy, stale: now - blockTimeMs > STALE_AFTER_MS,
+      licence: { idHash: toHex(named.idHash), typeId: toHex(named.typeId), typeCode: named.typeCode, issuerOrg: named.issuerOrg, identifier: named.identifier,
+        holderCommitment: toHex(s.holderCommitment), documentHash: toHex(s.documentHash), validFrom: s.validFrom, validUntil: s.validUntil, jurisdiction: s.jurisdiction },
+      state: { height: s.height, blockHash: toHex(s.blockHash), blockTimeMs, kind: "licence", licence: { code: s.statusCode, name, height: s.height, endedAt: null } },
+      labels: {},
+    };
+  }
+
+  const api = { VerificationError, verifyBundle, verifyStatement, isStatementPayload, STALE_AFTER_MS, parseTrust, loadPayload, compactToJson, holderMatches, parseHolderOpening, checkHolder, keccak256, sm3, toHex, fromHex };
   if (typeof module !== "undefined" && module.exports) module.exports = api;
   root.XinlianVerify = api;
 })(typeof globalThis !== "undefined" ? globalThis : this);
