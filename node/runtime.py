@@ -534,6 +534,7 @@ class RuntimeCollector:
             )
             audited.add_metric(["checked"], auditor.audited)
             audited.add_metric(["skipped"], auditor.skipped)
+            audited.add_metric(["failed"], auditor.failed)
             yield audited
             diverged = CounterMetricFamily(
                 "xinlian_execution_divergences",

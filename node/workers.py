@@ -24,12 +24,13 @@ PARENT_CHECK_S: float = 1.0
 #: Workers run at this lower CPU priority: on a busy machine the kernel serves consensus first.
 WORKER_NICENESS: int = 10
 
-_IN_MEMORY_URLS = ("sqlite://", "sqlite:///:memory:")
-
 
 def can_share_database(database_url: str) -> bool:
     """Whether a worker process can open ``database_url`` too (an in-memory SQLite database it cannot)."""
-    return database_url not in _IN_MEMORY_URLS
+    if not database_url.startswith("sqlite"):
+        return True
+    path = database_url.split("://", 1)[-1]
+    return path not in ("", "/") and ":memory:" not in path and "mode=memory" not in path
 
 
 def start_worker_pool(
@@ -59,7 +60,10 @@ def rebuild_error(data: ErrorData) -> XinlianError:
     cls = getattr(sdk.errors, name, None)
     if not (isinstance(cls, type) and issubclass(cls, XinlianError)):
         cls = XinlianError
-    return cls(message, code=code, **detail)
+    try:
+        return cls(message, code=code, **detail)
+    except TypeError:  # a class whose constructor wants more than a message and details
+        return XinlianError(message, code=code, **detail)
 
 
 def _init(parent: int, initializer: Callable[..., None], initargs: tuple[Any, ...]) -> None:

@@ -545,6 +545,11 @@ class Client:
             json={"raws": ["0x" + raw.hex() for raw in raws]},
             anonymous=True,  # each transaction's own signature is its authentication
         )
+        if len(body["results"]) != len(raws):
+            raise ClientError(
+                f"the node answered {len(body['results'])} results for {len(raws)} transactions",
+                code="bad_answer",
+            )
         results: list[bytes | XinlianError] = []
         for item in body["results"]:
             if item["status"] == "refused":

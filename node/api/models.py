@@ -54,6 +54,7 @@ class TransactionBatchCreate(Shape):
     raws: list[HexStr] = Field(
         description="canonical encodings of signed transactions, 0x-hex, in the order to admit them",
         min_length=1,
+        max_length=10_000,  # the node's max_submit_batch (500) is lower; this bounds parsing
     )
 
 

@@ -21,6 +21,8 @@ from concurrent.futures import BrokenExecutor, ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Final
 
+from trie.exceptions import MissingTrieNode
+
 from node.config import ChainConfig
 from node.execution import ExecutionEngine, ExecutionResult
 from node.ledger.chain import Ledger, read_validators
@@ -146,9 +148,16 @@ class Reexecutor:
                 self._chain, header.height, header.timestamp_ms, validators, header.proposer_index
             )
             return self._engine.execute_block(parent.state_root, ctx, compute_messages(block.transactions))
+        except (KeyError, MissingTrieNode) as exc:  # py-evm's missing account/storage nodes subclass it
+            raise XinlianError(
+                f"a state node of the parent state is not stored: {exc!r}", code="missing_state"
+            ) from exc
         finally:
             self._nodes.forget_writes()
 
+
+#: Error codes that mean the audit could not run (counted as ``failed``), not that the engines disagree.
+UNAUDITABLE: Final = frozenset({"no_parent", "no_block", "missing_state", "audit_worker"})
 
 # The audit worker's re-executor: one per worker process, opened by _init_worker.
 _worker: Reexecutor | None = None
@@ -167,8 +176,8 @@ def _reexecute_in_worker(height: int) -> tuple[bool, ExecutionResult | ErrorData
         return True, _worker.reexecute_height(height)
     except XinlianError as exc:
         return False, error_as_data(exc)
-    except KeyError as exc:
-        return False, ("XinlianError", f"state node missing: {exc}", "missing_state", {})
+    except Exception as exc:  # py-evm failed on a block the node committed: reported as a divergence
+        return False, ("XinlianError", f"{type(exc).__name__}: {exc}", "reference_failed", {})
 
 
 class ExecutionAuditor:
@@ -181,18 +190,20 @@ class ExecutionAuditor:
             raise ValueError("audit every N-th block: N >= 1")
         self.ledger = ledger
         self.every = every
-        self._local = Reexecutor(ledger.store, ledger.chain, ledger.governance_address)
+        self._database_url = database_url if database_url and can_share_database(database_url) else ""
+        self._local: Reexecutor | None = None
         self._pool: ProcessPoolExecutor | None = None
-        if database_url and can_share_database(database_url):
-            self._pool = start_worker_pool(
-                1, _init_worker, (database_url, ledger.chain, ledger.governance_address)
-            )
+        if self._database_url:
+            self._pool = self._start_pool()
+        else:
+            self._local = Reexecutor(ledger.store, ledger.chain, ledger.governance_address)
         self._queue: deque[tuple[Block, ExecutionResult]] = deque()
         self._wake = threading.Condition()
         self._stopping = False
         self._seen = 0
         self.audited = 0
         self.skipped = 0
+        self.failed = 0  # sampled blocks the audit could not re-execute (UNAUDITABLE)
         self.divergences: list[Divergence] = []
         self._thread = threading.Thread(target=self._run, name="xinlian-execution-audit", daemon=True)
 
@@ -245,14 +256,26 @@ class ExecutionAuditor:
         """Whether blocks are re-executed in a worker process (else in this process's audit thread)."""
         return self._pool is not None
 
+    def _start_pool(self) -> ProcessPoolExecutor:
+        args = (self._database_url, self.ledger.chain, self.ledger.governance_address)
+        return start_worker_pool(1, _init_worker, args)
+
     def audit(self, block: Block, committed: ExecutionResult) -> Sequence[Divergence]:
         """Re-execute ``block`` on py-evm over its committed parent state and compare with ``committed``;
-        record and return the divergences (also when py-evm cannot execute it: field "error")."""
+        record and return the divergences (also when py-evm cannot execute it: field "error"). When the
+        audit cannot run (UNAUDITABLE: the worker died, the parent state is gone), the block is counted as
+        ``failed`` and logged as a warning: no divergence."""
         height = block.header.height
         try:
             reference = self._reexecute(block)
             found = compare_execution(height, committed, reference)
-        except (XinlianError, KeyError) as exc:
+        except XinlianError as exc:
+            if exc.code in UNAUDITABLE:
+                self.failed += 1
+                log.warning(
+                    "execution audit of height %d could not run: %s (%s)", height, exc.message, exc.code
+                )
+                return []
             found = [Divergence(height, "error", "", f"{type(exc).__name__}: {exc}")]
         self.audited += 1
         for divergence in found:
@@ -269,10 +292,15 @@ class ExecutionAuditor:
 
     def _reexecute(self, block: Block) -> ExecutionResult:
         if self._pool is None:
+            assert self._local is not None
             return self._local.reexecute(block)
         try:
             ok, value = self._pool.submit(_reexecute_in_worker, block.header.height).result()
         except BrokenExecutor as exc:
+            # The worker died (killed, out of memory, or it could not open the database): start a new one
+            # for the next sampled block.
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = self._start_pool()
             raise XinlianError("the audit worker stopped", code="audit_worker") from exc
         if ok:
             assert isinstance(value, ExecutionResult)

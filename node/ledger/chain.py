@@ -497,23 +497,25 @@ class Ledger:
         record could not be written (the transaction may stay pending in memory: resubmitting is safe).
         """
         (outcome,) = self.submit_transactions([raw])
-        if isinstance(outcome, InvalidTransaction):
+        if isinstance(outcome, XinlianError):
             raise outcome
         return outcome
 
-    def submit_transactions(self, raws: Sequence[bytes]) -> list[Submission | InvalidTransaction]:
-        """``submit_transaction`` for many, in order: each is admitted or refused on its own (the refusal
-        stands in its place), and the admitted ones are recorded in one durable write before returning.
+    def submit_transactions(self, raws: Sequence[bytes]) -> list[Submission | XinlianError]:
+        """``submit_transaction`` for many, in order: each is admitted or refused on its own (its error,
+        InvalidTransaction or StorageError, stands in its place), and the admitted ones are recorded in one
+        durable write before returning.
 
-        Raises StorageError when the record could not be written (as ``submit_transaction``).
+        Raises StorageError when the record could not be written (as ``submit_transaction``); the newly
+        admitted ones are gossiped all the same, so that they still reach the other nodes.
         """
-        outcomes: list[Submission | InvalidTransaction] = []
+        outcomes: list[Submission | XinlianError] = []
         records: list[tuple[bytes, bytes]] = []
         fresh: list[tuple[bytes, bytes]] = []
         for raw in raws:
             try:
                 submission, record, announce = self._take(raw)
-            except InvalidTransaction as refusal:
+            except XinlianError as refusal:
                 outcomes.append(refusal)
                 continue
             outcomes.append(submission)
@@ -521,9 +523,11 @@ class Ledger:
                 records.append((submission.tx_hash, record))
             if announce:
                 fresh.append((submission.tx_hash, raw))
-        self._record(records)
-        for tx_hash, raw in fresh:
-            self._announce(tx_hash, raw)
+        try:
+            self._record(records)
+        finally:
+            for tx_hash, raw in fresh:
+                self._announce(tx_hash, raw)
         return outcomes
 
     def _take(self, raw: bytes) -> tuple[Submission, bytes | None, bool]:

@@ -13,7 +13,7 @@ import pytest
 from node.api.limits import ApiLimits
 from sdk.client import Client
 from sdk.contracts import Contract
-from sdk.errors import ClientError, InvalidTransaction
+from sdk.errors import ClientError, InvalidTransaction, StorageError
 from sdk.signer import Signer
 
 if TYPE_CHECKING:
@@ -103,3 +103,33 @@ def test_a_batch_over_the_limit_is_refused_whole_before_any_admission(node: Runn
 def test_a_malformed_batch_is_a_bad_request(node: RunningNode, body: object) -> None:
     response = httpx.post(f"{node.url}/v1/transactions/batch", json=body, timeout=10)
     assert response.status_code == 422 and response.json()["code"] == "bad_request"
+
+
+def test_a_storage_error_on_one_item_refuses_that_item_only(
+    node: RunningNode, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A transient database error while admitting one item (injected into the real store): that item is
+    refused with storage_error; the others are recorded and gossiped as in a clean batch."""
+    raws = _calls(node, 4)
+    announced: list[bytes] = []
+    node.ledger.on_admit.append(lambda tx_hash, _raw: announced.append(tx_hash))
+    real = node.ledger.store.has_transactions
+    calls = 0
+
+    def fails_on_the_third_call(hashes: list[bytes]) -> bool:
+        nonlocal calls
+        calls += 1
+        if calls == 3:
+            raise StorageError("database is locked")
+        return real(hashes)
+
+    monkeypatch.setattr(node.ledger.store, "has_transactions", fails_on_the_third_call)
+    with Client(node.url, timeout=10) as client:
+        results = client.submit_many(raws)
+    refused = [r for r in results if not isinstance(r, bytes)]
+    accepted = [r for r in results if isinstance(r, bytes)]
+    assert len(refused) == 1 and isinstance(refused[0], StorageError)
+    assert refused[0].detail["http_status"] == 503
+    assert len(accepted) == 3
+    assert {tx_hash for tx_hash, _ in node.ledger.store.load_pending()} == set(accepted)
+    assert set(announced) == set(accepted)

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import multiprocessing
+import os
+import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -63,7 +66,11 @@ def test_sampled_blocks_agree_on_py_evm(node: Node, network: Path, in_worker: bo
         time.sleep(0.05)
     assert auditor.audited == 3  # every second of six blocks with transactions
     assert auditor.divergences == []
-    assert metric(node, "xinlian_execution_audited_blocks") == {("checked",): 3.0, ("skipped",): 0.0}
+    assert metric(node, "xinlian_execution_audited_blocks") == {
+        ("checked",): 3.0,
+        ("skipped",): 0.0,
+        ("failed",): 0.0,
+    }
     assert metric(node, "xinlian_execution_divergences") == {(): 0.0}
 
 
@@ -101,3 +108,30 @@ def test_the_audit_setting_is_checked(network: Path) -> None:
     bad.write_text(json.dumps(raw), encoding="utf-8")
     with pytest.raises(ConfigError, match="execution_audit_every"):
         NodeConfig.load(bad)
+
+
+def test_a_dead_audit_worker_is_counted_as_failed_not_as_a_divergence_and_replaced(
+    node: Node, network: Path
+) -> None:
+    committed: list[tuple[Any, ExecutionResult]] = []
+    node.ledger.on_commit.append(lambda block, _cert, result: committed.append((block, result)))
+    commit_block_of_calls(node, member_keys(network)[:1])
+    [(block, result)] = committed
+    auditor = auditor_for(node, 1, in_worker=True)
+    node.auditor = auditor
+    assert auditor.audit(block, result) == []  # the worker starts and agrees
+    workers = multiprocessing.active_children()
+    assert workers, "the audit worker process is not running"
+    for worker in workers:  # as the out-of-memory killer would
+        os.kill(worker.pid or 0, signal.SIGKILL)
+        worker.join(timeout=10)
+    assert auditor.audit(block, result) == []
+    assert auditor.failed == 1 and auditor.divergences == []
+    assert auditor.audit(block, result) == []  # a new worker re-executes the next sampled block
+    assert auditor.audited == 2
+    assert metric(node, "xinlian_execution_audited_blocks") == {
+        ("checked",): 2.0,
+        ("skipped",): 0.0,
+        ("failed",): 1.0,
+    }
+    assert metric(node, "xinlian_execution_divergences") == {(): 0.0}

@@ -14,10 +14,11 @@ from node.api.access import ReadScope
 from node.api.auth import Member, MemberDep
 from node.api.commits import CommitSignal
 from node.api.convert import to_hex, to_receipt_public, to_transaction_fields
-from node.api.deps import LedgerDep, LimitsDep, parse_hash, parse_hex
+from node.api.deps import HeavyDep, LedgerDep, LimitsDep, parse_hash, parse_hex
 from node.api.errors import BadRequest, compute_status, error_body_of
 from node.api.limits import RefusalSummary, refuse
 from node.api.models import (
+    BUSY,
     BatchOutcome,
     ErrorPublic,
     TransactionAccepted,
@@ -90,8 +91,9 @@ async def submit_transaction(request: Request, ledger: LedgerDep) -> Transaction
     "/batch",
     status_code=202,
     response_model=TransactionBatchAccepted,
-    responses=error_responses(413, 422, 503),
+    responses={**error_responses(413, 422, 503), 429: {"model": ErrorPublic, "description": BUSY}},
     summary="Submit many signed transactions",
+    dependencies=[HeavyDep],
 )
 async def submit_transactions(
     request: Request, body: TransactionBatchCreate, ledger: LedgerDep, limits: LimitsDep
@@ -100,7 +102,8 @@ async def submit_transactions(
     would: one result per transaction, in order, accepted (``pending`` / ``committed``) or ``refused`` with
     the error and status a single submission gets. Every accepted one was recorded durably before the
     answer (one disk sync for the batch). 413 ``batch_too_large`` when the batch has more transactions;
-    503 ``storage_error`` when the record failed (resubmitting the batch is safe).
+    429 ``busy`` when the node's heavy-request slots are taken (a batch holds one while its signatures are
+    verified); 503 ``storage_error`` when the record failed (resubmitting the batch is safe).
     """
     if len(body.raws) > limits.max_submit_batch:
         raise refuse(
