@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from node.execution import ExecutionEngine, ExecutionResult
-from node.ledger.chain import Ledger, compute_block_context, compute_messages, read_validators
+from node.ledger.chain import Ledger, compute_block_context, execute_block_body, read_validators
 from node.storage import Store
 from sdk.errors import XinlianError
 from sdk.types import Block, CommitCertificate, Receipt
@@ -205,4 +205,11 @@ class ExecutionAuditor:
         ctx = compute_block_context(
             self.ledger.chain, header.height, header.timestamp_ms, validators, header.proposer_index
         )
-        return self._engine.execute_block(parent.state_root, ctx, compute_messages(block.transactions))
+        return execute_block_body(
+            self._engine,
+            self.ledger.store,
+            self.ledger.governance_address,
+            parent.state_root,
+            ctx,
+            block.transactions,
+        )

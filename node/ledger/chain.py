@@ -35,6 +35,7 @@ from node.ledger.rules import (
     check_transaction_size,
     is_expired,
 )
+from node.ledger.upgrades import apply_due_upgrade, logged_upgrade_code
 from node.storage import LogCursor, StateNodeStore, Store, StoredLog, StoredReceipt, StoredTransaction
 from node.storage.group_commit import GroupCommit
 from node.storage.logs import LogFilter
@@ -679,11 +680,12 @@ class Ledger:
         txs: tuple[Transaction, ...],
     ) -> ExecutedBlock:
         ctx = compute_block_context(self.chain, height, timestamp_ms, head.validators, proposer_index)
-        messages = compute_messages(txs)
         # The overlay may already hold other proposals of this height: record what this one touches, so
         # that a commit stores its nodes only (commit_block).
         with self.state_db.recording() as touched:
-            result = self.engine.execute_block(head.header.state_root, ctx, messages)
+            result = execute_block_body(
+                self.engine, self.store, self.governance_address, head.header.state_root, ctx, txs
+            )
             new_set = self.governance_validators(result.state_root)
         state_keys = frozenset(touched)
         validators_hash = compute_validators_hash(head.validators)
@@ -860,6 +862,21 @@ def compute_messages(txs: Sequence[Transaction]) -> list[Message]:
         Message(sender=tx.sender, to=tx.to, data=tx.data, gas_limit=tx.gas_limit, tx_hash=tx.tx_hash)
         for tx in txs
     ]
+
+
+def execute_block_body(
+    engine: ExecutionEngine,
+    store: Store,
+    governance: bytes,
+    parent_state_root: bytes,
+    ctx: BlockContext,
+    txs: Sequence[Transaction],
+) -> ExecutionResult:
+    """Execute a block on its parent's state: the contract upgrade due at its height, if any (the ledger's
+    own step, node.ledger.upgrades), then its transactions in order."""
+    code = logged_upgrade_code(store, governance)
+    start = apply_due_upgrade(engine, parent_state_root, governance, ctx, code)
+    return engine.execute_block(start, ctx, compute_messages(txs))
 
 
 def read_validators(engine: ExecutionEngine, state_root: bytes, governance: bytes) -> tuple[bytes, ...]:

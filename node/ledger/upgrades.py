@@ -1,0 +1,150 @@
+"""Contract upgrades at their activation block: the ledger's own step before a block's transactions.
+
+The committee approves an UPGRADE_CONTRACT proposal (contracts/Governance.vy, ``propose_upgrade``): a
+system contract, the keccak256 hash of its new runtime code, a migration call and an activation block. The
+code itself travels in the proposal's transaction and is logged once by Governance (``UpgradeCode``), so
+every node that holds the chain holds it. At the start of the activation block every node, building or
+validating the block, does the same deterministic transition (``apply_due_upgrade``):
+
+1. read ``Governance.upgrade_at(height)`` at the parent state (none: nothing to do);
+2. take the code from the committed ``UpgradeCode`` log of that proposal and check its hash;
+3. install it at the target outside the EVM and apply the migration call (from Governance's address, at
+   most ``MIGRATION_GAS``), all or nothing, on py-evm — whichever engine runs the block's transactions;
+4. report the outcome with ``Governance.record_upgrade(id, previous code hash, status)`` from
+   ``SYSTEM_SENDER``, which keeps it in Governance's state (``upgrades(id)``).
+
+Nothing here can stop the chain: missing code or a failing migration leaves the old code in force and is
+recorded as such (``UpgradeStatus``); a Governance without upgrades simply has none due.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Final
+
+from eth_abi.abi import decode as abi_decode, encode as abi_encode
+from eth_utils.abi import event_signature_to_log_topic, function_signature_to_4byte_selector
+from eth_utils.crypto import keccak
+
+from node.execution import BlockContext, ExecutionEngine, Message
+from node.execution.engine import EMPTY_CODE_HASH
+from node.storage import Store
+from sdk.domains.governance.model import UpgradeStatus
+from sdk.errors import ExecutionError
+from sdk.system import GOVERNANCE_ADDRESS, SYSTEM_SENDER
+
+log = logging.getLogger("xinlian.ledger")
+
+#: Gas of an upgrade's migration call (the chain's default transaction gas limit).
+MIGRATION_GAS: Final = 5_000_000
+_RECORD_GAS: Final = 1_000_000
+_VIEW_GAS: Final = 1_000_000
+UPGRADE_CODE_TOPIC: Final = event_signature_to_log_topic("UpgradeCode(uint256,bytes32,bytes)")
+_UPGRADE_AT: Final = function_signature_to_4byte_selector("upgrade_at(uint256)")
+_UPGRADES: Final = function_signature_to_4byte_selector("upgrades(uint256)")
+_RECORD_UPGRADE: Final = function_signature_to_4byte_selector("record_upgrade(uint256,bytes32,uint8)")
+_UPGRADE_TYPE: Final = "(address,bytes32,uint256,bytes,uint8,bytes32)"
+_NO_TX: Final = bytes(32)
+
+#: Finds an upgrade's code: (proposal id, code hash, activation height) -> the code logged before that
+#: height, or None.
+CodeSource = Callable[[int, bytes, int], bytes | None]
+
+
+@dataclass(frozen=True, slots=True)
+class DueUpgrade:
+    """The scheduled upgrade whose activation block is being executed."""
+
+    proposal_id: int
+    target: bytes
+    code_hash: bytes
+    migration: bytes
+
+
+def read_due_upgrade(
+    engine: ExecutionEngine, state_root: bytes, governance: bytes, ctx: BlockContext
+) -> DueUpgrade | None:
+    """The upgrade Governance schedules for block ``ctx.height``, read at its parent ``state_root``."""
+    try:
+        out = engine.call(
+            state_root, bytes(20), governance, _UPGRADE_AT + abi_encode(["uint256"], [ctx.height]), _VIEW_GAS
+        )
+    except ExecutionError:  # a Governance built before upgrades existed: none are ever due
+        return None
+    proposal_id = int(abi_decode(["uint256"], out)[0])
+    if proposal_id == 0:
+        return None
+    out = engine.call(
+        state_root, bytes(20), governance, _UPGRADES + abi_encode(["uint256"], [proposal_id]), _VIEW_GAS
+    )
+    target, code_hash, activation, migration, status, _ = abi_decode([_UPGRADE_TYPE], out)[0]
+    if status != UpgradeStatus.SCHEDULED or activation != ctx.height:
+        return None
+    return DueUpgrade(proposal_id, bytes.fromhex(target[2:]), bytes(code_hash), bytes(migration))
+
+
+def apply_due_upgrade(
+    engine: ExecutionEngine, state_root: bytes, governance: bytes, ctx: BlockContext, find_code: CodeSource
+) -> bytes:
+    """The state the block's transactions start from: ``state_root`` with the upgrade due at ``ctx.height``
+    applied and recorded (module docstring), or ``state_root`` itself when none is due."""
+    due = read_due_upgrade(engine, state_root, governance, ctx)
+    if due is None:
+        return state_root
+    previous = engine.get_code_hash(state_root, due.target)
+    code = find_code(due.proposal_id, due.code_hash, ctx.height)
+    root = state_root
+    if previous == EMPTY_CODE_HASH or code is None or keccak(code) != due.code_hash:
+        status = UpgradeStatus.CODE_UNAVAILABLE
+    else:
+        migration = (
+            Message(GOVERNANCE_ADDRESS, due.target, due.migration, MIGRATION_GAS, _NO_TX)
+            if due.migration
+            else None
+        )
+        root, receipt = engine.apply_system_step(state_root, ctx, migration, install=(due.target, code))
+        status = UpgradeStatus.ACTIVATED
+        if receipt is not None and receipt.status != 1:
+            status = UpgradeStatus.MIGRATION_FAILED
+            reason = receipt.revert_reason.decode("utf-8", "replace")
+            log.warning(
+                "upgrade %d: the migration call failed (%s), the old code stays", due.proposal_id, reason
+            )
+    data = _RECORD_UPGRADE + abi_encode(["uint256", "bytes32", "uint8"], [due.proposal_id, previous, status])
+    recorded, receipt = engine.apply_system_step(
+        root, ctx, Message(SYSTEM_SENDER, governance, data, _RECORD_GAS, _NO_TX)
+    )
+    if receipt is not None and receipt.status != 1:
+        log.error("upgrade %d: Governance refused its record: %r", due.proposal_id, receipt.revert_reason)
+    log.info(
+        "upgrade %d of %s at height %d: %s (code %s -> %s)",
+        due.proposal_id,
+        due.target.hex(),
+        ctx.height,
+        status.name,
+        previous.hex(),
+        due.code_hash.hex(),
+    )
+    return recorded
+
+
+def logged_upgrade_code(store: Store, governance: bytes) -> CodeSource:
+    """The ``CodeSource`` of a node: the ``UpgradeCode`` log Governance wrote in a committed block."""
+
+    def find(proposal_id: int, code_hash: bytes, height: int) -> bytes | None:
+        logs, _ = store.query_logs(
+            address=governance,
+            topics=[UPGRADE_CODE_TOPIC, proposal_id.to_bytes(32, "big"), code_hash],
+            to_height=height - 1,
+            limit=1,
+        )
+        if not logs:
+            return None
+        try:
+            return bytes(abi_decode(["bytes"], logs[0].log.data)[0])
+        except Exception:  # eth_abi raises several types; Governance's own log always decodes
+            return None
+
+    return find
