@@ -6,9 +6,11 @@ chain, the upgrade block included, is replayed on py-evm, which must agree block
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import httpx
 from eth_abi import decode
 from eth_utils import function_signature_to_4byte_selector, keccak
 from typer.testing import CliRunner
@@ -17,6 +19,8 @@ from node.genesis import load_runtime_code
 from sdk.cli import app
 from sdk.client import Client
 from sdk.exit_codes import ExitCode
+from sdk.proofs.trust import Trust, load_trust
+from sdk.proofs.verify import Verifier
 from sdk.system import CALENDAR_ADDRESS, MAX_CODE_BYTES, UPGRADE_NOTICE_BLOCKS
 from tests.contracts.upgrade_code import CALENDAR_V2, calendar_with
 
@@ -67,6 +71,9 @@ def test_a_committee_member_upgrades_the_calendar_from_the_command_line(
     assert status == ExitCode.OK, err
     assert proposed["executed"] is True and proposed["upgrade"]["status"] == "scheduled"
     assert proposed["upgrade"]["code_hash"] == "0x" + keccak(code).hex()
+    proposal_tx = bytes.fromhex(proposed["tx_hash"][2:])
+    before = bundle_code_hash(node, proposal_tx)  # a bundle issued before the activation block
+    assert before.code_hash == keccak(load_runtime_code("Calendar")) and before.height < activation
 
     advance_to(node, activation + 1)
     status, shown, err = run(["proposal", "show", str(proposed["proposal_id"]), *common])
@@ -78,6 +85,30 @@ def test_a_committee_member_upgrades_the_calendar_from_the_command_line(
         out = client.call(CALENDAR_ADDRESS, function_signature_to_4byte_selector("version()"))
         assert decode(["uint256"], out)[0] == 2
         assert node.ledger.get_code(node.ledger.head.header.state_root, CALENDAR_ADDRESS) == code
+    # A bundle issued now proves the new code; the one issued before still verifies, with the old code.
+    after = bundle_code_hash(node, proposal_tx)
+    assert after.code_hash == keccak(code) and after.height > activation
+    assert Verifier(trust=trust_of(node)).verify_bundle(before.bundle).state.code_hash == before.code_hash
+
+
+@dataclass(frozen=True)
+class ProvenCode:
+    bundle: dict[str, Any]
+    height: int  # of the state proof
+    code_hash: bytes
+
+
+def trust_of(node: RunningNode) -> Trust:
+    return load_trust(httpx.get(f"{node.url}/v1/proofs/trust").json())
+
+
+def bundle_code_hash(node: RunningNode, tx_hash: bytes) -> ProvenCode:
+    """A bundle of ``tx_hash`` with a proof of the Calendar's first slot at the head, verified offline."""
+    with Client(node.url, signer=node.committee.signer) as client:
+        bundle = client.proof_bundle(tx_hash, state=(CALENDAR_ADDRESS, 0))
+    state = Verifier(trust=trust_of(node)).verify_bundle(bundle).state
+    assert state is not None
+    return ProvenCode(bundle, state.height, state.code_hash)
 
 
 def test_upgrades_the_sdk_refuses_before_signing(running_node: RunningNode, tmp_path: Path) -> None:

@@ -268,3 +268,35 @@ def test_browser_holder_check_reads_file_qr_and_link_without_typed_hex(tmp_path:
         "truncated-qr": "FormatError",
         "link-without-h": "FormatError",
     }
+
+
+CODE_RUNNER = """
+const vm = require("vm"), fs = require("fs");
+vm.runInThisContext(fs.readFileSync(process.argv[2] + "/sm-crypto.js", "utf8"));
+vm.runInThisContext(fs.readFileSync(process.argv[2] + "/verify.js", "utf8"));
+const c = JSON.parse(fs.readFileSync(0, "utf8"));
+process.stdout.write(globalThis.XinlianVerify.verifyBundle(c.bundle, c.trust).state.codeHash);
+"""
+
+
+@pytest.mark.skipif(NODE is None, reason="needs Node.js to run the browser verifier")
+def test_browser_verifier_reports_the_code_hash_python_reports(tmp_path: Path) -> None:
+    """A state proof proves the contract's account, code hash included: which code was in force."""
+    c = SyntheticChain.start()
+    height, _ = issue(c)
+    c.add_block()
+    trust = trust_to_json(c.genesis, c.blocks[0].header)
+    bundle = c.bundle(height, 2, state_height=2).to_json()
+    state = Verifier(trust=load_trust(trust)).verify_bundle(bundle).state
+    assert state is not None and len(state.code_hash) == 32
+    runner = tmp_path / "code.js"
+    runner.write_text(CODE_RUNNER, encoding="utf-8")
+    done = subprocess.run(
+        [str(NODE), str(runner), str(STATIC)],
+        input=json.dumps({"bundle": bundle, "trust": trust}),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert done.stdout.removeprefix("0x") == state.code_hash.hex()
