@@ -29,7 +29,7 @@ Who may change what
   transaction and is logged once (`UpgradeCode`); the approved upgrade is scheduled for `activation_block`.
   At the start of that block every node installs the code at the target itself, outside the EVM, runs the
   migration call (from this contract's address) and reports the outcome through `record_upgrade`, callable
-  only by the ledger's SYSTEM_SENDER (an address no key controls): see docs/governance.md.
+  only by the ledger's SYSTEM_SENDER (an address no key controls): see docs/operations.md.
 
 Proposal actions and their payloads (`payload = abi.encode(<tuple>)`)
 --------------------------------------------------------------------

@@ -486,7 +486,8 @@ def proposal_upgrade(
     as_json: JsonOption = False,
 ) -> None:
     """Propose installing new code for a system contract at an activation block (a committee member's
-    proposal; the others vote with `xinlian proposal vote`). See docs/governance.md, Contract upgrades."""
+    proposal; the others vote with `xinlian proposal vote`). See docs/operations.md, "Upgrading a system
+    contract"."""
     runtime = read_runtime_code(code)
     try:
         calldata = bytes.fromhex(migration.removeprefix("0x"))

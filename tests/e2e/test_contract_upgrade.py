@@ -1,5 +1,5 @@
-"""Upgrading a system contract on a running 4-validator network under load (docs/governance.md, "Contract
-upgrades"; docs/operations.md, "Upgrading a system contract").
+"""Upgrading a system contract on a running 4-validator network under load (docs/operations.md,
+"Upgrading a system contract").
 
 Four genesis validators run as real `xinlian node run` processes; a load thread submits signed transactions
 all along. Two committee members (threshold 2) approve, through the SDK, a new Calendar (this build's
