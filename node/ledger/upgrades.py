@@ -9,7 +9,8 @@ validating the block, does the same deterministic transition (``apply_due_upgrad
 1. read ``Governance.upgrade_at(height)`` at the parent state (none: nothing to do);
 2. take the code from the committed ``UpgradeCode`` log of that proposal and check its hash;
 3. install it at the target outside the EVM and apply the migration call (from Governance's address, at
-   most ``MIGRATION_GAS``), all or nothing, on py-evm — whichever engine runs the block's transactions;
+   most ``MIGRATION_GAS``), all or nothing, on py-evm — whichever engine runs the block's transactions (a
+   new Governance must also still answer the ledger's reads, ``answers_the_ledger``);
 4. report the outcome with ``Governance.record_upgrade(id, previous code hash, status)`` from
    ``SYSTEM_SENDER``, which keeps it in Governance's state (``upgrades(id)``).
 
@@ -33,7 +34,7 @@ from node.execution.engine import EMPTY_CODE_HASH
 from node.storage import Store
 from sdk.domains.governance.model import UpgradeStatus
 from sdk.errors import ExecutionError
-from sdk.system import GOVERNANCE_ADDRESS, SYSTEM_SENDER
+from sdk.system import SYSTEM_SENDER
 
 log = logging.getLogger("xinlian.ledger")
 
@@ -45,6 +46,8 @@ UPGRADE_CODE_TOPIC: Final = event_signature_to_log_topic("UpgradeCode(uint256,by
 _UPGRADE_AT: Final = function_signature_to_4byte_selector("upgrade_at(uint256)")
 _UPGRADES: Final = function_signature_to_4byte_selector("upgrades(uint256)")
 _RECORD_UPGRADE: Final = function_signature_to_4byte_selector("record_upgrade(uint256,bytes32,uint8)")
+_GET_VALIDATORS: Final = function_signature_to_4byte_selector("get_validators()")
+_IS_ACTIVE: Final = function_signature_to_4byte_selector("is_active_account(address)")
 _UPGRADE_TYPE: Final = "(address,bytes32,uint256,bytes,uint8,bytes32)"
 _NO_TX: Final = bytes(32)
 
@@ -95,29 +98,12 @@ def apply_due_upgrade(
         return state_root
     previous = engine.get_code_hash(state_root, due.target)
     code = find_code(due.proposal_id, due.code_hash, ctx.height)
-    root = state_root
-    if previous == EMPTY_CODE_HASH or code is None or keccak(code) != due.code_hash:
-        status = UpgradeStatus.CODE_UNAVAILABLE
-    else:
-        migration = (
-            Message(GOVERNANCE_ADDRESS, due.target, due.migration, MIGRATION_GAS, _NO_TX)
-            if due.migration
-            else None
-        )
-        root, receipt = engine.apply_system_step(state_root, ctx, migration, install=(due.target, code))
-        status = UpgradeStatus.ACTIVATED
-        if receipt is not None and receipt.status != 1:
-            status = UpgradeStatus.MIGRATION_FAILED
-            reason = receipt.revert_reason.decode("utf-8", "replace")
-            log.warning(
-                "upgrade %d: the migration call failed (%s), the old code stays", due.proposal_id, reason
-            )
-    data = _RECORD_UPGRADE + abi_encode(["uint256", "bytes32", "uint8"], [due.proposal_id, previous, status])
-    recorded, receipt = engine.apply_system_step(
-        root, ctx, Message(SYSTEM_SENDER, governance, data, _RECORD_GAS, _NO_TX)
-    )
-    if receipt is not None and receipt.status != 1:
-        log.error("upgrade %d: Governance refused its record: %r", due.proposal_id, receipt.revert_reason)
+    root, status = install_upgrade(engine, state_root, governance, ctx, due, code)
+    recorded = record_upgrade(engine, root, governance, ctx, due, previous, status)
+    if recorded is None and root != state_root:
+        # A new Governance that cannot record its own upgrade: keep the old one, which can.
+        status = UpgradeStatus.MIGRATION_FAILED
+        recorded = record_upgrade(engine, state_root, governance, ctx, due, previous, status)
     log.info(
         "upgrade %d of %s at height %d: %s (code %s -> %s)",
         due.proposal_id,
@@ -127,7 +113,81 @@ def apply_due_upgrade(
         previous.hex(),
         due.code_hash.hex(),
     )
-    return recorded
+    return state_root if recorded is None else recorded
+
+
+def install_upgrade(
+    engine: ExecutionEngine,
+    state_root: bytes,
+    governance: bytes,
+    ctx: BlockContext,
+    due: DueUpgrade,
+    code: bytes | None,
+) -> tuple[bytes, UpgradeStatus]:
+    """Install ``code`` at the target and run the migration call, all or nothing: the resulting state and
+    status (the parent's state unless ACTIVATED). A new Governance must still answer the reads the ledger
+    makes of it (``answers_the_ledger``), or the chain could not go on: it is refused like a failed
+    migration."""
+    if (
+        code is None
+        or keccak(code) != due.code_hash
+        or engine.get_code_hash(state_root, due.target) == EMPTY_CODE_HASH
+    ):
+        return state_root, UpgradeStatus.CODE_UNAVAILABLE
+    migration = (
+        Message(governance, due.target, due.migration, MIGRATION_GAS, _NO_TX) if due.migration else None
+    )
+    root, receipt = engine.apply_system_step(state_root, ctx, migration, install=(due.target, code))
+    if receipt is not None and receipt.status != 1:
+        reason = receipt.revert_reason.decode("utf-8", "replace")
+        log.warning("upgrade %d: the migration call failed (%s), the old code stays", due.proposal_id, reason)
+        return state_root, UpgradeStatus.MIGRATION_FAILED
+    if due.target == governance and not answers_the_ledger(engine, root, governance, ctx):
+        log.warning(
+            "upgrade %d: the new Governance does not answer the ledger, the old code stays", due.proposal_id
+        )
+        return state_root, UpgradeStatus.MIGRATION_FAILED
+    return root, UpgradeStatus.ACTIVATED
+
+
+def answers_the_ledger(
+    engine: ExecutionEngine, state_root: bytes, governance: bytes, ctx: BlockContext
+) -> bool:
+    """Whether Governance at ``state_root`` answers what every block needs of it: a non-empty validator set,
+    account activity and the next height's upgrade."""
+    probes = (
+        (_GET_VALIDATORS, "bytes[]"),
+        (_IS_ACTIVE + bytes(32), "bool"),
+        (_UPGRADE_AT + (ctx.height + 1).to_bytes(32, "big"), "uint256"),
+    )
+    try:
+        answers = [
+            abi_decode([kind], engine.call(state_root, bytes(20), governance, data, _VIEW_GAS))[0]
+            for data, kind in probes
+        ]
+    except Exception:  # ExecutionError (a revert) or eth_abi's decoding errors: it does not answer
+        return False
+    return len(answers[0]) > 0
+
+
+def record_upgrade(
+    engine: ExecutionEngine,
+    state_root: bytes,
+    governance: bytes,
+    ctx: BlockContext,
+    due: DueUpgrade,
+    previous: bytes,
+    status: UpgradeStatus,
+) -> bytes | None:
+    """``Governance.record_upgrade`` from SYSTEM_SENDER on ``state_root``: the new state, None if refused."""
+    data = _RECORD_UPGRADE + abi_encode(["uint256", "bytes32", "uint8"], [due.proposal_id, previous, status])
+    root, receipt = engine.apply_system_step(
+        state_root, ctx, Message(SYSTEM_SENDER, governance, data, _RECORD_GAS, _NO_TX)
+    )
+    if receipt is not None and receipt.status != 1:
+        log.error("upgrade %d: Governance refused its record: %r", due.proposal_id, receipt.revert_reason)
+        return None
+    return root
 
 
 def logged_upgrade_code(store: Store, governance: bytes) -> CodeSource:

@@ -18,10 +18,17 @@ from sdk.domains.governance import Action, UpgradeStatus, encode_payload
 from sdk.system import MAX_CODE_BYTES, SYSTEM_SENDER, UPGRADE_NOTICE_BLOCKS
 from sdk.types import Receipt
 from tests.contracts.harness import GAS_LIMIT
-from tests.contracts.upgrade_code import CALENDAR_FAILING_MIGRATION, CALENDAR_V2, calendar_with
+from tests.contracts.upgrade_code import (
+    CALENDAR_FAILING_MIGRATION,
+    CALENDAR_V2,
+    GOVERNANCE_V2,
+    calendar_with,
+    contract_with,
+)
 from tests.contracts.worlds.governance import M1, M2, M3, OUTSIDER, PHARMA, Chain, make_chain
 
 MIGRATE = function_signature_to_4byte_selector("migrate()")
+VERSION = function_signature_to_4byte_selector("version()")
 UPGRADE_GAS = 4_000_000
 
 
@@ -70,6 +77,10 @@ class UpgradingChain(Chain):
             "expiry_block": self.height + 100,
         } | overrides
         return self.send(sender, "propose_upgrade", *args.values(), gas=UPGRADE_GAS)
+
+    def governance_version(self) -> int:
+        out = self.engine.call(self.root, OUTSIDER, GOVERNANCE_ADDRESS, VERSION, 100_000)
+        return int(decode(["uint256"], out)[0])
 
     def upgrade(self, proposal_id: int) -> tuple[Any, ...]:
         return tuple(self.view("upgrades", proposal_id))
@@ -172,6 +183,31 @@ def test_the_upgrade_step_gives_the_same_state_on_py_evm_alone(chain: UpgradingC
     ctx = BlockContext(height=activation, timestamp_ms=chain.now_ms, gas_limit=GAS_LIMIT, proposer=M1)
     native_start = apply_due_upgrade(chain.engine, parent, GOVERNANCE_ADDRESS, ctx, chain.logged_code)
     assert apply_due_upgrade(reference, parent, GOVERNANCE_ADDRESS, ctx, chain.logged_code) == native_start
+
+
+def test_governance_upgrades_itself_and_keeps_its_state(chain: UpgradingChain) -> None:
+    code = contract_with("Governance", GOVERNANCE_V2)
+    validators, count = chain.view("get_validators"), chain.view("proposal_count")
+    activation = chain.height + UPGRADE_NOTICE_BLOCKS + 4
+    proposal_id = approve(chain, code, activation, migration=b"", target=GOVERNANCE_ADDRESS)
+    chain.idle_until(activation)
+    assert chain.code_hash(GOVERNANCE_ADDRESS) == keccak(code)
+    assert chain.governance_version() == 2
+    assert chain.upgrade(proposal_id)[4] == UpgradeStatus.ACTIVATED  # recorded by the new code
+    assert chain.view("get_validators") == validators and chain.view("proposal_count") == count + 1
+    chain.must(M1, "propose", int(Action.SET_THRESHOLD), encode_payload(Action.SET_THRESHOLD, 1), 1_000)
+
+
+def test_a_governance_that_would_stop_the_chain_is_not_installed(chain: UpgradingChain) -> None:
+    """Code at Governance's address that does not answer the ledger (here: the Calendar's) would leave no
+    validator set and no accounts: the upgrade is refused like a failed migration."""
+    old_hash = chain.code_hash(GOVERNANCE_ADDRESS)
+    activation = chain.height + UPGRADE_NOTICE_BLOCKS + 4
+    wrong = calendar_with(CALENDAR_V2)
+    proposal_id = approve(chain, wrong, activation, migration=b"", target=GOVERNANCE_ADDRESS)
+    chain.idle_until(activation + 1)
+    assert chain.code_hash(GOVERNANCE_ADDRESS) == old_hash
+    assert chain.upgrade(proposal_id)[4:] == (UpgradeStatus.MIGRATION_FAILED, old_hash)
 
 
 # --- the attacks ------------------------------------------------------------------------------------------

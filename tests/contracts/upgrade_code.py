@@ -1,5 +1,5 @@
-"""New versions of a system contract for upgrade tests: the Calendar of this build with functions added at
-the end (its storage layout unchanged), compiled once per process with the pinned Vyper."""
+"""New versions of system contracts for upgrade tests: a contract of this build with functions added at the
+end (its storage layout unchanged), compiled once per process with the pinned Vyper."""
 
 from __future__ import annotations
 
@@ -38,9 +38,24 @@ def migrate():
 """
 
 
-@functools.cache
+#: Governance version 2: a `version()` view.
+GOVERNANCE_V2 = """
+
+@view
+@external
+def version() -> uint256:
+    return 2
+"""
+
+
 def calendar_with(addition: str) -> bytes:
     """The runtime code of contracts/Calendar.vy with ``addition`` appended."""
-    source = (ROOT / "contracts" / "Calendar.vy").read_text() + addition
+    return contract_with("Calendar", addition)
+
+
+@functools.cache
+def contract_with(name: str, addition: str) -> bytes:
+    """The runtime code of contracts/<name>.vy with ``addition`` appended."""
+    source = (ROOT / "contracts" / f"{name}.vy").read_text() + addition
     out = vyper.compile_code(source, output_formats=["bytecode_runtime"])
     return bytes.fromhex(str(out["bytecode_runtime"]).removeprefix("0x"))
