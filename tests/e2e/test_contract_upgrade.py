@@ -5,8 +5,9 @@ Four genesis validators run as real `xinlian node run` processes; a load thread 
 all along. Two committee members (threshold 2) approve, through the SDK, a new Calendar (this build's
 Calendar with a `version()` view and a `migrate()` step) to activate some blocks ahead. At that height every
 node installs it: afterwards every node answers `version()` with the migrated state, Governance records the
-upgrade with the old and new code hashes, every node's chain is the same block by block (so the same state
-root at the activation height), and every accepted transaction is committed.
+upgrade with the old and new code hashes, a proof bundle issued afterwards proves the new code hash, every
+node's chain is the same block by block (so the same state root at the activation height), and every
+accepted transaction is committed.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from node.genesis import load_runtime_code
 from scripts.bench.faults import FaultNet, Load, compare_stores, wait_committed
 from sdk.client import Client
 from sdk.domains.governance import UpgradeStatus
+from sdk.proofs.trust import load_trust
+from sdk.proofs.verify import Verifier
 from sdk.system import CALENDAR_ADDRESS
 from tests.contracts.upgrade_code import CALENDAR_V2, calendar_with
 from tests.e2e.test_validator_set import CHAIN_ID, _committee, _make_net, _wait
@@ -82,6 +85,11 @@ def test_a_calendar_upgrade_activates_at_the_agreed_height_on_every_node_under_l
                 assert done is not None and done.status is UpgradeStatus.ACTIVATED, done
                 assert done.previous_code_hash == keccak(load_runtime_code("Calendar"))
                 assert done.code_hash == keccak(code)
+                # A bundle issued now proves the code in force: the new one.
+                bundle = client.proof_bundle(proposed.receipt.tx_hash, state=(CALENDAR_ADDRESS, 0))
+                trust = load_trust(client.public_get("/v1/proofs/trust"))
+                state = Verifier(trust=trust).verify_bundle(bundle).state
+                assert state is not None and state.code_hash == keccak(code) and state.height > activation
         load.stop()
         missing = wait_committed(net, load.accepted, 120)
     finally:
