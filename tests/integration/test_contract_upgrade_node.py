@@ -141,3 +141,16 @@ def test_upgrades_the_sdk_refuses_before_signing(running_node: RunningNode, tmp_
     for argv, expected in cases:
         status, out, err = run(["proposal", "upgrade", *argv, *common])
         assert status != ExitCode.OK and out is None and expected in err, (argv, err)
+
+
+def test_the_largest_code_fits_in_one_transaction(running_node: RunningNode) -> None:
+    """EIP-170's 24,576 bytes of code pass the API, admission and the transaction gas limit."""
+    node = running_node
+    code = bytes(range(1, 256)) * (MAX_CODE_BYTES // 255) + b"\x01" * (MAX_CODE_BYTES % 255)
+    assert len(code) == MAX_CODE_BYTES
+    with Client(node.url, signer=node.committee.signer) as client:
+        governance = client.governance.with_signer(node.committee.signer)
+        result = governance.propose_upgrade("Calendar", code, activation_block=node.ledger.height + 10_000)
+        upgrade = governance.upgrade(result.proposal_id)
+    assert upgrade is not None and upgrade.code_hash == keccak(code)
+    assert result.receipt.gas_used < node.node.chain.tx_gas_limit
