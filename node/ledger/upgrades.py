@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 from eth_abi.abi import decode as abi_decode, encode as abi_encode
 from eth_utils.abi import event_signature_to_log_topic, function_signature_to_4byte_selector
@@ -33,7 +33,6 @@ from node.execution import BlockContext, ExecutionEngine, Message
 from node.execution.engine import EMPTY_CODE_HASH
 from node.storage import Store
 from sdk.domains.governance.model import UpgradeStatus
-from sdk.errors import ExecutionError
 from sdk.system import SYSTEM_SENDER
 
 log = logging.getLogger("xinlian.ledger")
@@ -69,23 +68,32 @@ class DueUpgrade:
 def read_due_upgrade(
     engine: ExecutionEngine, state_root: bytes, governance: bytes, ctx: BlockContext
 ) -> DueUpgrade | None:
-    """The upgrade Governance schedules for block ``ctx.height``, read at its parent ``state_root``."""
-    try:
-        out = engine.call(
-            state_root, bytes(20), governance, _UPGRADE_AT + abi_encode(["uint256"], [ctx.height]), _VIEW_GAS
-        )
-    except ExecutionError:  # a Governance built before upgrades existed: none are ever due
+    """The upgrade Governance schedules for block ``ctx.height``, read at its parent ``state_root``. None
+    when there is none, or Governance does not answer (one built before upgrades existed)."""
+    at = _read(engine, state_root, governance, _UPGRADE_AT + _word(ctx.height), "uint256")
+    if not at:
         return None
-    proposal_id = int(abi_decode(["uint256"], out)[0])
-    if proposal_id == 0:
+    upgrade = _read(engine, state_root, governance, _UPGRADES + _word(at), _UPGRADE_TYPE)
+    if upgrade is None:
         return None
-    out = engine.call(
-        state_root, bytes(20), governance, _UPGRADES + abi_encode(["uint256"], [proposal_id]), _VIEW_GAS
-    )
-    target, code_hash, activation, migration, status, _ = abi_decode([_UPGRADE_TYPE], out)[0]
+    target, code_hash, activation, migration, status, _ = upgrade
     if status != UpgradeStatus.SCHEDULED or activation != ctx.height:
         return None
-    return DueUpgrade(proposal_id, bytes.fromhex(target[2:]), bytes(code_hash), bytes(migration))
+    return DueUpgrade(int(at), bytes.fromhex(target[2:]), bytes(code_hash), bytes(migration))
+
+
+def _read(engine: ExecutionEngine, state_root: bytes, governance: bytes, data: bytes, kind: str) -> Any:
+    """One value of ``kind`` that Governance returns for ``data``; None when it reverts or answers
+    something else (deterministic either way: every node reads the same state)."""
+    try:
+        out = engine.call(state_root, bytes(20), governance, data, _VIEW_GAS)
+        return abi_decode([kind], out)[0]
+    except Exception:  # ExecutionError (a revert), or eth_abi's several decoding errors
+        return None
+
+
+def _word(value: int) -> bytes:
+    return value.to_bytes(32, "big")
 
 
 def apply_due_upgrade(
@@ -155,19 +163,10 @@ def answers_the_ledger(
 ) -> bool:
     """Whether Governance at ``state_root`` answers what every block needs of it: a non-empty validator set,
     account activity and the next height's upgrade."""
-    probes = (
-        (_GET_VALIDATORS, "bytes[]"),
-        (_IS_ACTIVE + bytes(32), "bool"),
-        (_UPGRADE_AT + (ctx.height + 1).to_bytes(32, "big"), "uint256"),
-    )
-    try:
-        answers = [
-            abi_decode([kind], engine.call(state_root, bytes(20), governance, data, _VIEW_GAS))[0]
-            for data, kind in probes
-        ]
-    except Exception:  # ExecutionError (a revert) or eth_abi's decoding errors: it does not answer
-        return False
-    return len(answers[0]) > 0
+    validators = _read(engine, state_root, governance, _GET_VALIDATORS, "bytes[]")
+    active = _read(engine, state_root, governance, _IS_ACTIVE + _word(0), "bool")
+    upgrade = _read(engine, state_root, governance, _UPGRADE_AT + _word(ctx.height + 1), "uint256")
+    return bool(validators) and active is not None and upgrade is not None
 
 
 def record_upgrade(
