@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from eth_abi.abi import decode as abi_decode, encode as abi_encode
+from eth_abi.exceptions import DecodingError
 from eth_utils.abi import event_signature_to_log_topic, function_signature_to_4byte_selector
 from eth_utils.crypto import keccak
 
@@ -33,6 +34,7 @@ from node.execution import BlockContext, ExecutionEngine, Message
 from node.execution.engine import EMPTY_CODE_HASH
 from node.storage import Store
 from sdk.domains.governance.model import UpgradeStatus
+from sdk.errors import ExecutionError
 from sdk.system import SYSTEM_SENDER
 
 log = logging.getLogger("xinlian.ledger")
@@ -88,7 +90,7 @@ def _read(engine: ExecutionEngine, state_root: bytes, governance: bytes, data: b
     try:
         out = engine.call(state_root, bytes(20), governance, data, _VIEW_GAS)
         return abi_decode([kind], out)[0]
-    except Exception:  # ExecutionError (a revert), or eth_abi's several decoding errors
+    except (ExecutionError, DecodingError, ValueError):  # a revert, or an answer of another shape
         return None
 
 
