@@ -15,6 +15,7 @@ from typing import Any
 import rlp
 from eth_hash.auto import keccak
 
+from sdk.encoding import readable_repr
 from sdk.errors import MptProofError
 
 __all__ = [
@@ -125,6 +126,7 @@ def get_from_proof(root: bytes, key: bytes, proof: Sequence[bytes]) -> bytes:
             raise MptProofError("trie path is longer than the key")
 
 
+@readable_repr
 @dataclass(frozen=True, slots=True)
 class ProvenAccount:
     """The fields of an account record a state proof proves (nonce and balance are always 0 here)."""
