@@ -12,6 +12,8 @@ import pytest
 from eth_utils import function_signature_to_4byte_selector, keccak
 from node_fixtures import member_key
 
+from node.execution import ExecutionResult
+from node.ledger.audit import ExecutionAuditor
 from node.ledger.chain import compute_block_context, compute_messages
 from node.runtime import Node, SoloProducer
 from sdk.contracts import Contract
@@ -100,3 +102,15 @@ def test_a_block_that_installs_code_no_proposal_scheduled_is_refused(node: Node,
     with pytest.raises(InvalidBlock) as info:
         node.ledger.validate_block(with_state_root(honest.block, forged), now_ms=h.timestamp_ms)
     assert info.value.code == "bad_state_root"
+
+
+def test_the_execution_audit_agrees_on_the_activation_block(node: Node, network: Path) -> None:
+    """The node's engine (native by default) and the audit's py-evm agree on the block that upgrades."""
+    activation = upgrade_scheduled(node, network)
+    committed: list[tuple[Block, ExecutionResult]] = []
+    node.ledger.on_commit.append(lambda block, _cert, result: committed.append((block, result)))
+    send(node, network, 0, "is_active_account", GOVERNANCE_ADDRESS)  # the activation block has a transaction
+    [(block, result)] = committed
+    assert block.header.height == activation and block.transactions
+    assert node.ledger.get_code(block.header.state_root, CALENDAR_ADDRESS) == calendar_with(CALENDAR_V2)
+    assert ExecutionAuditor(node.ledger, every=1).audit(block, result) == []
