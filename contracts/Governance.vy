@@ -24,6 +24,12 @@ Who may change what
 * The working-day calendar (the Calendar contract, registered as "Calendar") accepts changes only from this
   contract, i.e. only through the proposal actions SET_CALENDAR_DAYS and EXTEND_CALENDAR.
 * `initialize(...)` runs once, at genesis, from the node.
+* Contract upgrades: `propose_upgrade(target, code_hash, code, migration, activation_block, expiry_block)`
+  creates an UPGRADE_CONTRACT proposal (voted like any other) whose code travels in the proposal's
+  transaction and is logged once (`UpgradeCode`); the approved upgrade is scheduled for `activation_block`.
+  At the start of that block every node installs the code at the target itself, outside the EVM, runs the
+  migration call (from this contract's address) and reports the outcome through `record_upgrade`, callable
+  only by the ledger's SYSTEM_SENDER (an address no key controls): see docs/operations.md.
 
 Proposal actions and their payloads (`payload = abi.encode(<tuple>)`)
 --------------------------------------------------------------------
@@ -45,6 +51,8 @@ Proposal actions and their payloads (`payload = abi.encode(<tuple>)`)
 14 EXTEND_CALENDAR         (uint256 covered_through, uint256[] holidays, uint256[] make_up_days)
                                                           a new annual notice: lists its days, then grows the
                                                           calendar's coverage to covered_through (60 days max)
+15 UPGRADE_CONTRACT        (address target, bytes32 code_hash, uint256 activation_block, bytes migration)
+                                                          created only by propose_upgrade, which carries the code
 
 Roles are bytes32 ids, by convention keccak256 of an upper-case name (constants below); a scope is a bytes32
 such as the hash of a licence type code, or empty(bytes32) for a global grant.
@@ -80,7 +88,8 @@ SET_ROLE_ADMIN: public(constant(uint8)) = 11
 REGISTER_CONTRACT: public(constant(uint8)) = 12
 SET_CALENDAR_DAYS: public(constant(uint8)) = 13
 EXTEND_CALENDAR: public(constant(uint8)) = 14
-LAST_ACTION: constant(uint8) = EXTEND_CALENDAR
+UPGRADE_CONTRACT: public(constant(uint8)) = 15
+LAST_ACTION: constant(uint8) = UPGRADE_CONTRACT
 
 MAX_VALIDATORS: public(constant(uint256)) = 64
 MAX_COMMITTEE: public(constant(uint256)) = 32
@@ -89,6 +98,17 @@ MAX_CALENDAR_DAYS: public(constant(uint256)) = 60  # days per calendar list in o
 CALENDAR_HOLIDAY: constant(uint8) = 1  # Calendar.HOLIDAY
 CALENDAR_MAKE_UP: constant(uint8) = 2  # Calendar.MAKE_UP
 VALIDATOR_KEY_BYTES: constant(uint256) = 64
+
+# --- contract upgrades ---------------------------------------------------------------------------------
+MAX_CODE_BYTES: public(constant(uint256)) = 24576  # EIP-170's limit on runtime code
+MAX_MIGRATION_BYTES: public(constant(uint256)) = 1024  # calldata of the migration call
+UPGRADE_NOTICE_BLOCKS: public(constant(uint256)) = 5  # activation > approval block + this
+# keccak256("xinlian ledger system sender")[-20:]: the sender of the ledger's own calls; no key controls it
+SYSTEM_SENDER: public(constant(address)) = 0x6dA273e25ACF8959e26c1B2023C7D383d4f05653
+UPGRADE_SCHEDULED: public(constant(uint8)) = 1  # approved, waiting for its activation block
+UPGRADE_ACTIVATED: public(constant(uint8)) = 2  # code installed (and migrated) at the activation block
+UPGRADE_MIGRATION_FAILED: public(constant(uint8)) = 3  # the migration call failed: the old code stays
+UPGRADE_CODE_UNAVAILABLE: public(constant(uint8)) = 4  # no logged code with the approved hash: old code stays
 
 # registry names (bytes32: the ASCII name, right-padded with zeros) of the system contracts used here
 LICENCE_REGISTRY_NAME: constant(bytes32) = 0x4c6963656e636552656769737472790000000000000000000000000000000000
@@ -129,6 +149,14 @@ struct Proposal:
     expiry_block: uint256
     votes: uint256
     executed: bool
+
+struct Upgrade:
+    target: address
+    code_hash: bytes32  # keccak256 of the new runtime code (the account's codeHash once installed)
+    activation_block: uint256
+    migration: Bytes[MAX_MIGRATION_BYTES]  # calldata of the migration call, empty for none
+    status: uint8  # UPGRADE_SCHEDULED ... UPGRADE_CODE_UNAVAILABLE (0: no such upgrade)
+    previous_code_hash: bytes32  # the code hash in force before the activation block (set then)
 
 struct OrganisationInit:
     uscc: String[18]
@@ -220,6 +248,24 @@ event ProposalExecuted:
     proposal_id: indexed(uint256)
     action: uint8
 
+event UpgradeCode:
+    proposal_id: indexed(uint256)
+    code_hash: indexed(bytes32)
+    code: Bytes[MAX_CODE_BYTES]
+
+event UpgradeScheduled:
+    proposal_id: indexed(uint256)
+    target: indexed(address)
+    code_hash: bytes32
+    activation_block: uint256
+
+event UpgradeApplied:
+    proposal_id: indexed(uint256)
+    target: indexed(address)
+    previous_code_hash: bytes32
+    code_hash: bytes32
+    status: uint8
+
 # --- state ---------------------------------------------------------------------------------------------
 initialized: public(bool)
 
@@ -242,6 +288,10 @@ proposal_count: public(uint256)
 has_voted: public(HashMap[uint256, HashMap[address, bool]])
 
 contracts: public(HashMap[bytes32, address])
+system_contract_names: public(HashMap[address, bytes32])  # reverse of `contracts`
+
+upgrades: public(HashMap[uint256, Upgrade])  # by proposal id
+upgrade_at: public(HashMap[uint256, uint256])  # activation block -> proposal id (one upgrade per block)
 
 
 # --- genesis -------------------------------------------------------------------------------------------
@@ -413,6 +463,60 @@ def propose(action: uint8, payload: Bytes[MAX_PAYLOAD], expiry_block: uint256) -
     """
     assert self.is_committee_member[msg.sender], "not a committee member"
     assert action >= REGISTER_ORGANISATION and action <= LAST_ACTION, "unknown action"
+    assert action != UPGRADE_CONTRACT, "an upgrade carries its code: use propose_upgrade"
+    proposal_id: uint256 = self._create_proposal(action, payload, expiry_block)
+    self._vote(proposal_id, msg.sender)
+    return proposal_id
+
+
+@external
+def propose_upgrade(
+    target: address,
+    code_hash: bytes32,
+    code: Bytes[MAX_CODE_BYTES],
+    migration: Bytes[MAX_MIGRATION_BYTES],
+    activation_block: uint256,
+    expiry_block: uint256,
+) -> uint256:
+    """
+    @notice Propose installing `code` (runtime code, keccak256 `code_hash`) at the system contract `target`
+            at the start of block `activation_block`, then calling it with `migration` (empty: no call).
+            Logs the code once (UpgradeCode); the proposal's payload holds the rest.
+    @return the proposal id
+    """
+    assert self.is_committee_member[msg.sender], "not a committee member"
+    assert len(code) > 0, "empty code"
+    assert keccak256(code) == code_hash, "code hash mismatch"
+    self._check_upgrade(target, activation_block)
+    payload: Bytes[MAX_PAYLOAD] = abi_encode(target, code_hash, activation_block, migration)
+    proposal_id: uint256 = self._create_proposal(UPGRADE_CONTRACT, payload, expiry_block)
+    log UpgradeCode(proposal_id=proposal_id, code_hash=code_hash, code=code)
+    self._vote(proposal_id, msg.sender)
+    return proposal_id
+
+
+@external
+def record_upgrade(proposal_id: uint256, previous_code_hash: bytes32, status: uint8):
+    """
+    @notice The ledger's report of an upgrade at its activation block (from SYSTEM_SENDER only).
+    """
+    assert msg.sender == SYSTEM_SENDER, "only the ledger records upgrades"
+    assert self.upgrades[proposal_id].status == UPGRADE_SCHEDULED, "no scheduled upgrade"
+    assert self.upgrades[proposal_id].activation_block == block.number, "not the activation block"
+    assert status >= UPGRADE_ACTIVATED and status <= UPGRADE_CODE_UNAVAILABLE, "unknown upgrade status"
+    self.upgrades[proposal_id].status = status
+    self.upgrades[proposal_id].previous_code_hash = previous_code_hash
+    log UpgradeApplied(
+        proposal_id=proposal_id,
+        target=self.upgrades[proposal_id].target,
+        previous_code_hash=previous_code_hash,
+        code_hash=self.upgrades[proposal_id].code_hash,
+        status=status,
+    )
+
+
+@internal
+def _create_proposal(action: uint8, payload: Bytes[MAX_PAYLOAD], expiry_block: uint256) -> uint256:
     assert expiry_block > block.number, "expiry must be in the future"
     proposal_id: uint256 = self.proposal_count + 1
     self.proposal_count = proposal_id
@@ -428,8 +532,15 @@ def propose(action: uint8, payload: Bytes[MAX_PAYLOAD], expiry_block: uint256) -
     log ProposalCreated(
         proposal_id=proposal_id, proposer=msg.sender, action=action, payload=payload, expiry_block=expiry_block
     )
-    self._vote(proposal_id, msg.sender)
     return proposal_id
+
+
+@view
+@internal
+def _check_upgrade(target: address, activation_block: uint256):
+    assert self.system_contract_names[target] != empty(bytes32), "not a system contract"
+    assert activation_block > block.number + UPGRADE_NOTICE_BLOCKS, "activation block too soon"
+    assert self.upgrade_at[activation_block] == 0, "another upgrade activates at that block"
 
 
 @external
@@ -543,9 +654,35 @@ def _execute(proposal_id: uint256):
         extcall calendar.set_days(holidays, CALENDAR_HOLIDAY)
         extcall calendar.set_days(make_up_days, CALENDAR_MAKE_UP)
         extcall calendar.set_covered_through(covered_through)
+    elif action == UPGRADE_CONTRACT:
+        self._schedule_upgrade(proposal_id, payload)
     else:
         raise "unknown action"
     log ProposalExecuted(proposal_id=proposal_id, action=action)
+
+
+@internal
+def _schedule_upgrade(proposal_id: uint256, payload: Bytes[MAX_PAYLOAD]):
+    target: address = empty(address)
+    code_hash: bytes32 = empty(bytes32)
+    activation_block: uint256 = 0
+    migration: Bytes[MAX_MIGRATION_BYTES] = b""
+    target, code_hash, activation_block, migration = abi_decode(
+        payload, (address, bytes32, uint256, Bytes[MAX_MIGRATION_BYTES])
+    )
+    self._check_upgrade(target, activation_block)  # again: blocks passed while the committee voted
+    self.upgrade_at[activation_block] = proposal_id
+    self.upgrades[proposal_id] = Upgrade(
+        target=target,
+        code_hash=code_hash,
+        activation_block=activation_block,
+        migration=migration,
+        status=UPGRADE_SCHEDULED,
+        previous_code_hash=empty(bytes32),
+    )
+    log UpgradeScheduled(
+        proposal_id=proposal_id, target=target, code_hash=code_hash, activation_block=activation_block
+    )
 
 
 @view
@@ -672,5 +809,8 @@ def _register_contract(name: bytes32, addr: address):
     assert name != empty(bytes32), "empty contract name"
     assert addr != empty(address), "zero address"
     previous: address = self.contracts[name]
+    if previous != empty(address):
+        self.system_contract_names[previous] = empty(bytes32)
     self.contracts[name] = addr
+    self.system_contract_names[addr] = name
     log ContractRegistered(name=name, addr=addr, previous=previous)

@@ -1,5 +1,5 @@
 """CLI commands for members who do not write Python: `xinlian letters list`, `xinlian calendar show|propose`,
-`xinlian proposal show|vote`, `xinlian licence list` and `xinlian drug export`.
+`xinlian proposal show|vote|upgrade`, `xinlian licence list` and `xinlian drug export`.
 
 Each reads or writes as the member whose PKCS#8 PEM key ``--key`` names (password from ``--password-env``,
 else a prompt on a terminal): the node answers only what that member's organisation may read
@@ -44,7 +44,7 @@ from sdk.domains.calendar import (
     day_of_date,
 )
 from sdk.domains.confirmations import Confirmations, LetterState, LetterStatus
-from sdk.domains.governance import Governance, ProposalResult
+from sdk.domains.governance import Action, Governance, ProposalResult, Upgrade
 from sdk.errors import DomainError, InputError, OutputError, UsageError
 from sdk.signer import Signer
 
@@ -57,7 +57,9 @@ letters_app = typer.Typer(
 calendar_app = typer.Typer(
     help="The working-day calendar (法定节假日) deadlines are counted on.", no_args_is_help=True
 )
-proposal_app = typer.Typer(help="Committee proposals: show one, vote for it.", no_args_is_help=True)
+proposal_app = typer.Typer(
+    help="Committee proposals: show one, vote for it, propose a contract upgrade.", no_args_is_help=True
+)
 
 KeyOption = Annotated[
     Path, typer.Option("--key", help="This member's PKCS#8 PEM key file (its account key).")
@@ -392,6 +394,7 @@ def proposal_show(
         governance = Governance(client)
         proposal = governance.proposal(proposal_id)
         threshold = governance.threshold()
+        governance_upgrade = governance.upgrade(proposal_id)
     if proposal is None:
         raise DomainError(f"no proposal {proposal_id}", code="no_such_proposal", proposal_id=proposal_id)
     facts = {
@@ -405,6 +408,9 @@ def proposal_show(
         "threshold": threshold,
         "executed": proposal.executed,
     }
+    upgrade = governance_upgrade if proposal.action is Action.UPGRADE_CONTRACT else None
+    if upgrade is not None:
+        facts["upgrade"] = _upgrade_facts(upgrade)
     if as_json:
         emit_json(facts)
         return
@@ -416,7 +422,90 @@ def proposal_show(
         ("blocks", f"created {proposal.created_block}, expires {proposal.expiry_block}"),
         ("payload", f"0x{proposal.payload.hex()}"),
     ]
+    if upgrade is not None:
+        rows += _upgrade_rows(upgrade)
     show_rows(f"proposal {proposal_id}", rows)
+
+
+def _upgrade_facts(upgrade: Upgrade) -> dict[str, Any]:
+    return {
+        "status": upgrade.status.name.lower(),
+        "target": upgrade.target,
+        "code_hash": upgrade.code_hash,
+        "activation_block": upgrade.activation_block,
+        "migration": upgrade.migration,
+        "previous_code_hash": upgrade.previous_code_hash,
+    }
+
+
+def _upgrade_rows(upgrade: Upgrade) -> list[tuple[str, str]]:
+    return [
+        ("upgrade", f"{upgrade.status.name.lower()} at block {upgrade.activation_block}"),
+        ("target", f"0x{upgrade.target.hex()}"),
+        ("code hash", f"0x{upgrade.code_hash.hex()}"),
+        ("previous", f"0x{upgrade.previous_code_hash.hex()}"),
+    ]
+
+
+def read_runtime_code(path: Path) -> bytes:
+    """The runtime code in ``path``: a build artifact (JSON with ``deployed_bytecode``) or 0x-hex text.
+    Raises InputError otherwise."""
+    try:
+        text = path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read {path}: {exc}", path=str(path)) from None
+    if text.startswith("{"):
+        try:
+            text = str(json.loads(text)["deployed_bytecode"])
+        except (ValueError, KeyError, TypeError):
+            raise InputError(
+                "a JSON code file is a build artifact with deployed_bytecode", path=str(path)
+            ) from None
+    try:
+        return bytes.fromhex(text.removeprefix("0x"))
+    except ValueError:
+        raise InputError("the code file holds no 0x-hex runtime code", path=str(path)) from None
+
+
+@proposal_app.command("upgrade")
+def proposal_upgrade(
+    contract: Annotated[str, typer.Option("--contract", help="The system contract's name, e.g. Calendar.")],
+    code: Annotated[
+        Path, typer.Option("--code", help="The new runtime code: a build artifact JSON or a 0x-hex file.")
+    ],
+    activation_block: Annotated[
+        int, typer.Option("--activation-block", help="The block at whose start the code is installed.", min=1)
+    ],
+    key: KeyOption,
+    migration: Annotated[
+        str, typer.Option("--migration", help="Calldata of the migration call (0x-hex; default none).")
+    ] = "",
+    password_env: PasswordEnvOption = DEFAULT_PASSWORD_ENV,
+    url: UrlOption = DEFAULT_NODE_URL,
+    ca: CaOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Propose installing new code for a system contract at an activation block (a committee member's
+    proposal; the others vote with `xinlian proposal vote`). See docs/operations.md, "Upgrading a system
+    contract"."""
+    runtime = read_runtime_code(code)
+    try:
+        calldata = bytes.fromhex(migration.removeprefix("0x"))
+    except ValueError:
+        raise InputError("--migration takes 0x-hex calldata", value=migration) from None
+    with _member(url, ca, key, password_env) as (client, signer):
+        governance = Governance(client, signer)
+        result = governance.propose_upgrade(
+            contract, runtime, activation_block=activation_block, migration=calldata
+        )
+        facts = _proposal_facts(result, governance)
+        upgrade = governance.upgrade(result.proposal_id)
+    if upgrade is not None:
+        facts["upgrade"] = _upgrade_facts(upgrade)
+    if as_json:
+        emit_json(facts)
+    else:
+        show_rows(f"upgrade of {contract} proposed", _proposal_rows(facts))
 
 
 @proposal_app.command("vote")

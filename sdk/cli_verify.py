@@ -216,6 +216,7 @@ def describe_event(event: VerifiedEvent) -> list[tuple[str, str]]:
             rows.append(
                 ("state", f"slot {hex(s.slot)} of 0x{s.address.hex()} = {s.value} at height {s.height}")
             )
+        rows.append(("code", f"0x{s.code_hash.hex()} at 0x{s.address.hex()}, height {s.height}"))
     return rows
 
 
@@ -263,6 +264,7 @@ def _state_facts(event: VerifiedEvent) -> dict[str, Any] | None:
         "slot": hex(s.slot),
         "value": hex(s.value),
         "licence_status": s.licence.name if s.licence is not None else None,
+        "code_hash": s.code_hash,
     }
 
 

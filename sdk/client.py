@@ -780,13 +780,19 @@ class Client:
                 return
 
     # --- proofs --------------------------------------------------------------------------------------
-    def proof_bundle(self, tx_hash: bytes, *, log_index: int | None = None) -> dict[str, Any]:
+    def proof_bundle(
+        self, tx_hash: bytes, *, log_index: int | None = None, state: tuple[bytes, int] | None = None
+    ) -> dict[str, Any]:
         """The proof bundle of a committed transaction as JSON (check it offline with `xinlian verify`).
 
+        ``state = (contract address, storage slot)`` adds a proof of that slot at the node's head, which
+        also proves the contract's code hash then (the code in force).
         Raises: the node's error (``not_found`` for an unknown or pending transaction), ClientError.
         """
-        params = {"log_index": log_index} if log_index is not None else None
-        body: dict[str, Any] = self._request("GET", f"/v1/proofs/tx/0x{tx_hash.hex()}", params=params)
+        params: dict[str, Any] = {"log_index": log_index} if log_index is not None else {}
+        if state is not None:
+            params |= {"state_address": "0x" + state[0].hex(), "state_slot": hex(state[1])}
+        body: dict[str, Any] = self._request("GET", f"/v1/proofs/tx/0x{tx_hash.hex()}", params=params or None)
         return body
 
     # --- facades ------------------------------------------------------------------------------------

@@ -24,6 +24,15 @@ SYSTEM_CONTRACT_ADDRESSES: Final[dict[str, bytes]] = {
     "Calendar": CALENDAR_ADDRESS,
 }
 
+#: The sender of the ledger's own calls (keccak256("xinlian ledger system sender")[-20:], as Governance.vy's
+#: SYSTEM_SENDER): no key controls it; only it may record a contract upgrade's outcome.
+SYSTEM_SENDER: Final = bytes.fromhex("6da273e25acf8959e26c1b2023c7d383d4f05653")
+#: EIP-170's limit on runtime code: the largest code a contract upgrade installs (Governance.MAX_CODE_BYTES).
+MAX_CODE_BYTES: Final = 24_576
+#: Calldata of an upgrade's migration call at most (Governance.MAX_MIGRATION_BYTES).
+MAX_MIGRATION_BYTES: Final = 1024
+#: An upgrade activates more than this many blocks after its approval (Governance.UPGRADE_NOTICE_BLOCKS).
+UPGRADE_NOTICE_BLOCKS: Final = 5
 
 # --- Governance role ids: keccak256(<NAME>) as in contracts/Governance.vy (checked by a unit test) -----
 LICENCE_AUTHORITY: Final = bytes.fromhex("82e6bfd34850cddc56b029d5473929e1af198255964728032f2036ba2252748e")

@@ -379,6 +379,48 @@ class ExecutionEngine:
             state_root=state_root, receipts=receipts, gas_used=sum(r.gas_used for r in receipts)
         )
 
+    def apply_system_step(
+        self,
+        state_root: bytes,
+        ctx: BlockContext,
+        message: Message | None,
+        *,
+        install: tuple[bytes, bytes] | None = None,
+    ) -> tuple[bytes, Receipt | None]:
+        """The ledger's own step before a block's transactions (a contract upgrade): install code
+        ``install = (address, runtime code)`` at an existing contract account, outside the EVM, then apply
+        ``message``; always on py-evm (both engines give the same state).
+
+        All or nothing: when the message fails, neither the code nor the message's changes are kept and the
+        result is ``(state_root, failed receipt)``; otherwise ``(new state root, receipt or None)``.
+        Raises ExecutionError for an unknown root, malformed addresses, or code for an address without it.
+        """
+        state = self._get_state(state_root, ctx)
+        if install is not None:
+            address, code = install
+            _validate_address(address, "upgrade target")
+            if not code or state.get_code_hash(address) == EMPTY_CODE_HASH:
+                raise ExecutionError(
+                    "code is installed only over an existing contract",
+                    code="bad_upgrade",
+                    address=address.hex(),
+                )
+            state.set_code(address, code)
+            state.lock_changes()
+        receipt = None
+        if message is not None:
+            receipt, _ = self._apply_message(state, message)
+            if receipt.status != 1:
+                return state_root, receipt
+        return self._persist(state), receipt
+
+    def get_code_hash(self, state_root: bytes, address: bytes) -> bytes:
+        """Return the Keccak-256 code hash of ``address`` (of b"" for none). Raises ExecutionError for an
+        unknown root."""
+        self._validate_root(state_root)
+        _validate_address(address, "address")
+        return bytes(AccountDB(self._db, state_root).get_code_hash(address))
+
     def create_genesis(self, genesis: GenesisSpec) -> bytes:
         """Build the genesis state: install system contract code at fixed addresses, run
         ``Governance.initialize`` and each system contract's ``init_data``; returns the state root.

@@ -26,7 +26,8 @@ from trie.exceptions import MissingTrieNode
 from node.config import ChainConfig
 from node.execution import ExecutionEngine, ExecutionResult
 from node.ledger.chain import Ledger, read_validators
-from node.ledger.rules import compute_block_context, compute_messages
+from node.ledger.rules import compute_block_context
+from node.ledger.upgrades import execute_block_body
 from node.storage import Store
 from node.workers import ErrorData, can_share_database, error_as_data, rebuild_error, start_worker_pool
 from sdk.errors import XinlianError
@@ -147,7 +148,9 @@ class Reexecutor:
             ctx = compute_block_context(
                 self._chain, header.height, header.timestamp_ms, validators, header.proposer_index
             )
-            return self._engine.execute_block(parent.state_root, ctx, compute_messages(block.transactions))
+            return execute_block_body(
+                self._engine, self._store, self._governance, parent.state_root, ctx, block.transactions
+            )
         except (KeyError, MissingTrieNode) as exc:  # py-evm's missing account/storage nodes subclass it
             raise XinlianError(
                 f"a state node of the parent state is not stored: {exc!r}", code="missing_state"

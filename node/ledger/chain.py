@@ -34,9 +34,9 @@ from node.ledger.rules import (
     check_transaction_fields,
     check_transaction_size,
     compute_block_context,
-    compute_messages,
     is_expired,
 )
+from node.ledger.upgrades import execute_block_body
 from node.storage import LogCursor, StateNodeStore, Store, StoredLog, StoredReceipt, StoredTransaction
 from node.storage.group_commit import GroupCommit
 from node.storage.logs import LogFilter
@@ -719,11 +719,12 @@ class Ledger:
         txs: tuple[Transaction, ...],
     ) -> ExecutedBlock:
         ctx = compute_block_context(self.chain, height, timestamp_ms, head.validators, proposer_index)
-        messages = compute_messages(txs)
         # The overlay may already hold other proposals of this height: record what this one touches, so
         # that a commit stores its nodes only (commit_block).
         with self.state_db.recording() as touched:
-            result = self.engine.execute_block(head.header.state_root, ctx, messages)
+            result = execute_block_body(
+                self.engine, self.store, self.governance_address, head.header.state_root, ctx, txs
+            )
             new_set = self.governance_validators(result.state_root)
         state_keys = frozenset(touched)
         validators_hash = compute_validators_hash(head.validators)

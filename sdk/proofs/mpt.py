@@ -9,17 +9,22 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import rlp
 from eth_hash.auto import keccak
 
+from sdk.encoding import readable_repr
 from sdk.errors import MptProofError
 
 __all__ = [
     "BLANK_ROOT",
+    "EMPTY_CODE_HASH",
     "MptProofError",
+    "ProvenAccount",
     "compute_storage_slot",
+    "get_account",
     "get_account_storage_root",
     "get_from_proof",
     "verify_storage_proof",
@@ -27,6 +32,8 @@ __all__ = [
 
 #: Keccak-256 of RLP(b""): the root of an empty trie.
 BLANK_ROOT: bytes = keccak(rlp.encode(b""))
+#: Keccak-256 of b"": the code hash of an account without code.
+EMPTY_CODE_HASH: bytes = keccak(b"")
 _MAX_PROOF_NODES = 64  # a 32-byte key has 64 nibbles: no valid path is longer
 
 
@@ -119,25 +126,39 @@ def get_from_proof(root: bytes, key: bytes, proof: Sequence[bytes]) -> bytes:
             raise MptProofError("trie path is longer than the key")
 
 
-def get_account_storage_root(state_root: bytes, address: bytes, account_proof: Sequence[bytes]) -> bytes:
-    """Return the storage root of ``address`` in the state trie with ``state_root``.
+@readable_repr
+@dataclass(frozen=True, slots=True)
+class ProvenAccount:
+    """The fields of an account record a state proof proves (nonce and balance are always 0 here)."""
+
+    storage_root: bytes  # 32 bytes, BLANK_ROOT for no storage
+    code_hash: bytes  # Keccak-256 of the account's code: which code was in force at that state
+
+
+def get_account(state_root: bytes, address: bytes, account_proof: Sequence[bytes]) -> ProvenAccount:
+    """Return the storage root and code hash of ``address`` in the state trie with ``state_root``.
 
     Takes: the state root (Keccak-256), a 20-byte address, the account proof nodes.
-    Returns: the account's 32-byte storage root (BLANK_ROOT for an account proven absent).
+    Returns: the account's fields (BLANK_ROOT and EMPTY_CODE_HASH for an account proven absent).
     Raises: MptProofError when the proof does not hold or the account record is malformed.
     """
     encoded = get_from_proof(state_root, keccak(address), account_proof)
     if not encoded:
-        return BLANK_ROOT
+        return ProvenAccount(BLANK_ROOT, EMPTY_CODE_HASH)
     try:
         fields = rlp.decode(encoded)
     except rlp.exceptions.DecodingError as exc:
         raise MptProofError("account record is not RLP", address=address.hex()) from exc
-    if not isinstance(fields, list) or len(fields) != 4 or not isinstance(fields[2], bytes):
+    if not isinstance(fields, list) or len(fields) != 4 or not all(isinstance(f, bytes) for f in fields[2:]):
         raise MptProofError("account record is not [nonce, balance, storage_root, code_hash]")
-    if len(fields[2]) != 32:
-        raise MptProofError("account storage root is not 32 bytes", address=address.hex())
-    return bytes(fields[2])
+    if len(fields[2]) != 32 or len(fields[3]) != 32:
+        raise MptProofError("account storage root or code hash is not 32 bytes", address=address.hex())
+    return ProvenAccount(bytes(fields[2]), bytes(fields[3]))
+
+
+def get_account_storage_root(state_root: bytes, address: bytes, account_proof: Sequence[bytes]) -> bytes:
+    """Return the storage root of ``address`` in the state trie with ``state_root`` (``get_account``)."""
+    return get_account(state_root, address, account_proof).storage_root
 
 
 def verify_storage_proof(

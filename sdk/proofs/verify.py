@@ -43,7 +43,7 @@ from sdk.proofs.licence import (
     validate_licence_identifier,
 )
 from sdk.proofs.merkle import verify_inclusion
-from sdk.proofs.mpt import compute_storage_slot, verify_storage_proof
+from sdk.proofs.mpt import compute_storage_slot, get_account, verify_storage_proof
 from sdk.proofs.trust import Checkpoint, Genesis, Trust
 from sdk.system import LICENCE_REGISTRY_ADDRESS, SYSTEM_CONTRACT_ADDRESSES
 from sdk.types import BlockHeader, Log, compute_validators_hash, sort_validators
@@ -98,6 +98,9 @@ class VerifiedState:
     value: int
     kind: str
     licence: LicenceStatus | None = None
+    # Keccak-256 of the code at ``address`` at that height: which code was in force (contract upgrades
+    # change it). Empty only for a VerifiedState built by hand.
+    code_hash: bytes = b""
 
 
 @readable_repr
@@ -423,6 +426,7 @@ class Verifier:
             value = verify_storage_proof(
                 header.state_root, s.address, s.slot, s.account_proof, s.storage_proof
             )
+            code_hash = get_account(header.state_root, s.address, s.account_proof).code_hash
         except MptProofError as exc:
             raise ProofError(
                 f"the state proof does not hold against the state root of block {header.height}: "
@@ -448,4 +452,5 @@ class Verifier:
             value=value,
             kind=s.kind,
             licence=status,
+            code_hash=code_hash,
         )

@@ -8,8 +8,18 @@ from typing import Any
 
 import pytest
 from eth_abi import encode
+from eth_utils import keccak
 
-from node.genesis import AUDITOR, DATA_USER, GOVERNANCE_ADDRESS, ISSUER, MAH
+from node.genesis import (
+    AUDITOR,
+    CALENDAR_ADDRESS,
+    DATA_USER,
+    GOVERNANCE_ADDRESS,
+    ISSUER,
+    MAH,
+    load_runtime_code,
+)
+from sdk.system import UPGRADE_NOTICE_BLOCKS
 from sdk.types import Receipt
 from tests.contracts.permissions import (
     PermissionRow,
@@ -153,6 +163,22 @@ def propose_unknown_action(c: Chain, row: PermissionRow) -> Receipt:
     return c.send(caller_of(row), "propose", 99, b"", c.height + 100)
 
 
+def propose_upgrade(c: Chain, row: PermissionRow, code_hash: bytes | None = None) -> Receipt:
+    code = load_runtime_code("Calendar")  # the same code again: what is checked is who may propose
+    activation, expiry = c.height + UPGRADE_NOTICE_BLOCKS + 5, c.height + 100
+    digest = keccak(code) if code_hash is None else code_hash
+    args = (CALENDAR_ADDRESS, digest, code, b"", activation, expiry)
+    return c.send(caller_of(row), "propose_upgrade", *args, gas=4_000_000)
+
+
+def propose_upgrade_with_wrong_hash(c: Chain, row: PermissionRow) -> Receipt:
+    return propose_upgrade(c, row, bytes(32))
+
+
+def record_upgrade(c: Chain, row: PermissionRow) -> Receipt:
+    return c.send(caller_of(row), "record_upgrade", 1, bytes(32), 2)
+
+
 def vote(c: Chain, row: PermissionRow) -> Receipt:
     return c.send(caller_of(row), "vote", 1)
 
@@ -180,6 +206,8 @@ SCENARIOS: dict[str, Scenario] = {
     "propose": Scenario(nothing, propose, violating=propose_unknown_action),
     "vote": Scenario(proposed_by_another_member, vote, breaks=proposed_by_the_voter),
     "execute": Scenario(threshold_lowered, execute, breaks=pending_with_two_votes),
+    "propose_upgrade": Scenario(nothing, propose_upgrade, violating=propose_upgrade_with_wrong_hash),
+    "record_upgrade": Scenario(nothing, record_upgrade),
 }
 
 
@@ -191,7 +219,9 @@ def snapshot(c: Chain, row: PermissionRow) -> tuple[Any, ...]:
         grants = tuple(c.view("role_granted", who, g.role, g.scope) for who in (GRANTEE, g.actor))
     count = int(c.view("proposal_count"))
     proposals = tuple(tuple(c.view("proposals", i)) for i in range(1, count + 1))
-    return grants, count, proposals, c.view("threshold"), c.view("get_committee"), c.view("initialized")
+    upgrades = tuple(tuple(c.view("upgrades", i)) for i in range(1, count + 1))
+    state = (c.view("threshold"), c.view("get_committee"), c.view("initialized"))
+    return grants, count, proposals, upgrades, state
 
 
 def assert_refused(c: Chain, action: Action, row: PermissionRow) -> None:

@@ -170,6 +170,7 @@
         status = r.state.licence.name;
         rows.push(["fact.status", t("fact.statusValue", { status: statusName(status), height: r.state.height, time: time(r.state.blockTimeMs) })]);
       } else rows.push(["fact.state", t("fact.stateValue", { slot: r.state.slot, address: r.state.address, value: r.state.value, height: r.state.height })]);
+      rows.push(["fact.code", t("fact.codeValue", { hash: r.state.codeHash, address: r.state.address, height: r.state.height })]);
     }
     // A proof of status speaks only for the block it was taken at: say how old it is, and never let an
     // issuance-only bundle read as "valid now". Stale after X.STALE_AFTER_MS (24 h), as the Python verifier.

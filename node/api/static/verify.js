@@ -263,14 +263,17 @@
   function rlpDecodeProof(enc) {
     try { return rlpDecode(enc, "trie node"); } catch (e) { fail("ProofError", "trie node is not RLP"); }
   }
-  function storageValue(stateRoot, address, slot, accountProof, storageProof) {
-    let storageRoot = fromHex("56e81f171bcc55a6ff8345e692c0f86e5b48e01b996cadc001622fb5e363b421");
+  // The storage root and code hash of an account (sdk/proofs/mpt.py get_account); an absent account has none.
+  function accountOf(stateRoot, address, accountProof) {
     const account = mptGet(stateRoot, keccak256(address), accountProof);
-    if (account.length) {
-      const f = rlpDecodeProof(account).v;
-      if (!Array.isArray(f) || f.length !== 4 || f[2].v.length !== 32) fail("ProofError", "account record is malformed");
-      storageRoot = f[2].v;
-    }
+    if (!account.length) return { storageRoot: fromHex("56e81f171bcc55a6ff8345e692c0f86e5b48e01b996cadc001622fb5e363b421"),
+      codeHash: fromHex("c5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470") };
+    const f = rlpDecodeProof(account).v;
+    if (!Array.isArray(f) || f.length !== 4 || Array.isArray(f[2].v) || Array.isArray(f[3].v) || f[2].v.length !== 32 || f[3].v.length !== 32)
+      fail("ProofError", "account record is malformed");
+    return { storageRoot: f[2].v, codeHash: f[3].v };
+  }
+  function storageValue(storageRoot, slot, storageProof) {
     const raw = mptGet(storageRoot, keccak256(slot), storageProof);
     if (!raw.length) return 0n;
     const v = rlpDecodeProof(raw).v;
@@ -519,8 +522,9 @@
         const expected = addToSlot(storageSlot(LICENCE_BASE_SLOT, licence.idHash), LICENCE_STATE_OFFSET);
         if (toHex(s.address) !== REGISTRY || !eq(s.slot, expected)) fail("ProofError", "the state proof is about another slot than the status of the licence in the event");
       }
-      const value = storageValue(sh.stateRoot, s.address, s.slot, s.accountProof, s.storageProof);
-      state = { height: sh.height, blockHash: toHex(sh.hash), blockTimeMs: sh.timestampMs, address: toHex(s.address), slot: toHex(s.slot), value: value.toString(), kind: s.kind };
+      const account = accountOf(sh.stateRoot, s.address, s.accountProof);
+      const value = storageValue(account.storageRoot, s.slot, s.storageProof);
+      state = { height: sh.height, blockHash: toHex(sh.hash), blockTimeMs: sh.timestampMs, address: toHex(s.address), slot: toHex(s.slot), value: value.toString(), kind: s.kind, codeHash: toHex(account.codeHash) };
       if (s.kind === "licence") {
         const mask = (1n << 64n) - 1n, st = Number(value & mask), suspended = Number((value >> 64n) & mask), ended = Number((value >> 128n) & mask);
         const t = Math.floor(sh.timestampMs / 1000);

@@ -8,8 +8,16 @@ from sdk.domains.governance.facade import (
     GOVERNANCE_GAS_LIMIT,
     LICENCE_TYPE_SCOPED_ROLES,
     Governance,
+    compute_code_hash,
 )
-from sdk.domains.governance.model import Account, Organisation, Proposal, ProposalResult
+from sdk.domains.governance.model import (
+    Account,
+    Organisation,
+    Proposal,
+    ProposalResult,
+    Upgrade,
+    UpgradeStatus,
+)
 
 __all__ = [
     "CALENDAR_PROPOSAL_GAS_LIMIT",
@@ -23,6 +31,9 @@ __all__ = [
     "Organisation",
     "Proposal",
     "ProposalResult",
+    "Upgrade",
+    "UpgradeStatus",
+    "compute_code_hash",
     "compute_role_id",
     "encode_payload",
 ]

@@ -35,6 +35,7 @@ class Action(IntEnum):
     REGISTER_CONTRACT = 12
     SET_CALENDAR_DAYS = 13
     EXTEND_CALENDAR = 14
+    UPGRADE_CONTRACT = 15
 
 
 # abi.encode(<tuple>) of each action's payload, as Governance._execute decodes it.
@@ -53,6 +54,7 @@ _PAYLOAD_TYPES: dict[Action, list[str]] = {
     Action.REGISTER_CONTRACT: ["bytes32", "address"],
     Action.SET_CALENDAR_DAYS: ["uint256[]", "uint8"],
     Action.EXTEND_CALENDAR: ["uint256", "uint256[]", "uint256[]"],
+    Action.UPGRADE_CONTRACT: ["address", "bytes32", "uint256", "bytes"],
 }
 
 

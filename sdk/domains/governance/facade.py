@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from eth_utils.crypto import keccak
+
 from sdk.domains.calendar import (
     HOLIDAY,
     MAKE_UP,
@@ -17,10 +19,23 @@ from sdk.domains.calendar import (
 )
 from sdk.domains.facade import ContractFacade
 from sdk.domains.governance.encoders import Action, compute_role_id, encode_payload
-from sdk.domains.governance.model import Account, Organisation, Proposal, ProposalResult
+from sdk.domains.governance.model import (
+    Account,
+    Organisation,
+    Proposal,
+    ProposalResult,
+    Upgrade,
+    UpgradeStatus,
+)
 from sdk.errors import ClientError, DomainError, EncodingError
 from sdk.identifiers import parse_uscc
-from sdk.system import GLOBAL_SCOPE
+from sdk.system import (
+    GLOBAL_SCOPE,
+    MAX_CODE_BYTES,
+    MAX_MIGRATION_BYTES,
+    SYSTEM_CONTRACT_ADDRESSES,
+    UPGRADE_NOTICE_BLOCKS,
+)
 
 if TYPE_CHECKING:
     from sdk.answers import ReceiptResult
@@ -32,6 +47,11 @@ LICENCE_TYPE_SCOPED_ROLES: frozenset[str] = frozenset({"ISSUER"})
 
 
 DEFAULT_PROPOSAL_EXPIRY_BLOCKS: int = 100_000
+
+
+def compute_code_hash(code: bytes) -> bytes:
+    """The keccak256 hash of runtime code: the EVM's codeHash of an account holding it."""
+    return keccak(code)
 
 
 GOVERNANCE_GAS_LIMIT: int = 2_000_000
@@ -122,6 +142,21 @@ class Governance(ContractFacade):
             expiry_block=int(row["expiry_block"]),
             votes=int(row["votes"]),
             executed=bool(row["executed"]),
+        )
+
+    def upgrade(self, proposal_id: int) -> Upgrade | None:
+        """Return the contract upgrade an approved UPGRADE_CONTRACT proposal scheduled, or None."""
+        row = self._read("upgrades", proposal_id)
+        if not row["status"]:
+            return None
+        return Upgrade(
+            proposal_id=proposal_id,
+            target=row["target"],
+            code_hash=bytes(row["code_hash"]),
+            activation_block=int(row["activation_block"]),
+            migration=bytes(row["migration"]),
+            status=UpgradeStatus(row["status"]),
+            previous_code_hash=bytes(row["previous_code_hash"]),
         )
 
     # --- writes -------------------------------------------------------------------------------------
@@ -258,6 +293,68 @@ class Governance(ContractFacade):
         extension = calendar_extension(notice) if isinstance(notice, HolidayNotice) else notice
         self._require_future([*extension.holidays, *extension.make_up_days])
         return self.propose(Action.EXTEND_CALENDAR, extension.payload())
+
+    def propose_upgrade(
+        self,
+        target: str | bytes,
+        code: bytes,
+        *,
+        activation_block: int,
+        migration: bytes = b"",
+        expiry_blocks: int = DEFAULT_PROPOSAL_EXPIRY_BLOCKS,
+    ) -> ProposalResult:
+        """Propose installing runtime ``code`` at the system contract ``target`` (its name, e.g.
+        "Calendar", or its address) at the start of block ``activation_block``, then calling it with
+        ``migration`` (calldata, e.g. the selector of ``migrate()``; empty: no call) from Governance's
+        address.
+
+        The proposal carries the code's keccak256 hash (the target's codeHash once installed). The upgrade is
+        scheduled when the votes reach the threshold, which must happen more than UPGRADE_NOTICE_BLOCKS before
+        ``activation_block``. Checked before signing (the contract refuses the same): 1 to MAX_CODE_BYTES
+        bytes of code, at most MAX_MIGRATION_BYTES of migration calldata, an activation block far enough
+        ahead. Raises DomainError (code ``bad_upgrade``), ExecutionError (e.g. ``not a system contract``).
+        """
+        address = self._upgrade_target(target)
+        if not 0 < len(code) <= MAX_CODE_BYTES:
+            raise DomainError(
+                f"runtime code must be 1 to {MAX_CODE_BYTES} bytes", code="bad_upgrade", size=len(code)
+            )
+        if len(migration) > MAX_MIGRATION_BYTES:
+            raise DomainError(
+                f"migration calldata exceeds {MAX_MIGRATION_BYTES} bytes",
+                code="bad_upgrade",
+                size=len(migration),
+            )
+        height = self.client.chain_info(refresh=True).height
+        if activation_block <= height + UPGRADE_NOTICE_BLOCKS:
+            raise DomainError(
+                f"the activation block must be more than {UPGRADE_NOTICE_BLOCKS} blocks ahead",
+                code="bad_upgrade",
+                activation_block=activation_block,
+                height=height,
+            )
+        info = self.client.chain_info(refresh=False)
+        receipt = self._send(
+            "propose_upgrade",
+            address,
+            compute_code_hash(code),
+            code,
+            migration,
+            activation_block,
+            height + expiry_blocks,
+            gas_limit=info.tx_gas_limit,
+        )
+        return self._proposal_result(receipt)
+
+    def _upgrade_target(self, target: str | bytes) -> bytes:
+        if isinstance(target, bytes):
+            if len(target) != 20:
+                raise DomainError("a contract address is 20 bytes", code="bad_upgrade")
+            return target
+        address = SYSTEM_CONTRACT_ADDRESSES.get(target) or self.contract_address(target)
+        if address is None:
+            raise DomainError(f"no system contract is named {target!r}", code="bad_upgrade")
+        return address
 
     def _require_future(self, days: list[int]) -> None:
         today = day_of_timestamp(self.client.chain_info(refresh=True).head_timestamp_ms // 1000)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import IntEnum
 from typing import TYPE_CHECKING
 
 from sdk.domains.governance.encoders import Action
@@ -47,3 +48,28 @@ class ProposalResult:
     proposal_id: int
     executed: bool  # the proposal's action ran in this transaction
     receipt: ReceiptResult
+
+
+class UpgradeStatus(IntEnum):
+    """Where a contract upgrade stands (Governance.vy's UPGRADE_* constants)."""
+
+    SCHEDULED = 1  # approved, waiting for its activation block
+    ACTIVATED = 2  # the code was installed (and the migration call succeeded) at the activation block
+    MIGRATION_FAILED = 3  # the migration call failed: the old code stays
+    CODE_UNAVAILABLE = (
+        4  # no logged code with the approved hash, or no contract at the target: old code stays
+    )
+
+
+@readable_repr
+@dataclass(frozen=True, slots=True)
+class Upgrade:
+    """An approved contract upgrade (``Governance.upgrades(proposal_id)``)."""
+
+    proposal_id: int
+    target: bytes
+    code_hash: bytes  # keccak256 of the new runtime code: the target's codeHash once activated
+    activation_block: int
+    migration: bytes  # calldata of the migration call (empty: none)
+    status: UpgradeStatus
+    previous_code_hash: bytes  # the code hash before the activation block (zero until then)

@@ -50,6 +50,9 @@ def test_verify_prints_the_verified_facts(app: typer.Typer, files: dict[str, Pat
     assert result.exit_code == 0, result.output
     assert "VERIFIED" in result.stdout and "VALID at height 2" in result.stdout
     assert result.stderr == ""
+    as_json = runner.invoke(app, ["verify", str(files["bundle"]), "--trust", str(files["trust"]), "--json"])
+    state = json.loads(as_json.stdout)["facts"]["state"]
+    assert len(state["code_hash"]) == 66 and state["code_hash"] in result.stdout  # the code in force
 
 
 def test_verify_exits_1_with_the_diagnostic(app: typer.Typer, files: dict[str, Path], tmp_path: Path) -> None:

@@ -37,11 +37,15 @@ from sdk.system import LICENCE_REGISTRY_ADDRESS
 
 STATIC = Path(__file__).resolve().parents[3] / "node" / "api" / "static"
 NODE = shutil.which("node")
-RUNNER = """
+#: Loads the browser verifier (the page's scripts, as the page does) into Node.js.
+PRELUDE = """
 const vm = require("vm"), fs = require("fs");
 vm.runInThisContext(fs.readFileSync(process.argv[2] + "/sm-crypto.js", "utf8"));
 vm.runInThisContext(fs.readFileSync(process.argv[2] + "/verify.js", "utf8"));
-const X = globalThis.XinlianVerify;
+"""
+RUNNER = (
+    PRELUDE
+    + """const X = globalThis.XinlianVerify;
 const cases = JSON.parse(fs.readFileSync(0, "utf8"));
 (async () => {
   const out = [];
@@ -55,6 +59,7 @@ const cases = JSON.parse(fs.readFileSync(0, "utf8"));
   process.stdout.write(JSON.stringify(out));
 })();
 """
+)
 
 
 def _python(bundle: Any, trust: dict[str, Any]) -> str:
@@ -172,11 +177,9 @@ def _identifier_cases() -> list[dict[str, Any]]:
     return cases
 
 
-HOLDER_RUNNER = """
-const vm = require("vm"), fs = require("fs");
-vm.runInThisContext(fs.readFileSync(process.argv[2] + "/sm-crypto.js", "utf8"));
-vm.runInThisContext(fs.readFileSync(process.argv[2] + "/verify.js", "utf8"));
-const X = globalThis.XinlianVerify;
+HOLDER_RUNNER = (
+    PRELUDE
+    + """const X = globalThis.XinlianVerify;
 const input = JSON.parse(fs.readFileSync(0, "utf8"));
 (async () => {
   const licence = X.verifyBundle(input.bundle, input.trust).licence;
@@ -190,6 +193,7 @@ const input = JSON.parse(fs.readFileSync(0, "utf8"));
   process.stdout.write(JSON.stringify(out));
 })();
 """
+)
 
 
 def _holder_credential(id_hash: bytes, identifier: str, **changes: Any) -> HolderCredential:
@@ -268,3 +272,34 @@ def test_browser_holder_check_reads_file_qr_and_link_without_typed_hex(tmp_path:
         "truncated-qr": "FormatError",
         "link-without-h": "FormatError",
     }
+
+
+CODE_RUNNER = (
+    PRELUDE
+    + """const c = JSON.parse(fs.readFileSync(0, "utf8"));
+process.stdout.write(globalThis.XinlianVerify.verifyBundle(c.bundle, c.trust).state.codeHash);
+"""
+)
+
+
+@pytest.mark.skipif(NODE is None, reason="needs Node.js to run the browser verifier")
+def test_browser_verifier_reports_the_code_hash_python_reports(tmp_path: Path) -> None:
+    """A state proof proves the contract's account, code hash included: which code was in force."""
+    c = SyntheticChain.start()
+    height, _ = issue(c)
+    c.add_block()
+    trust = trust_to_json(c.genesis, c.blocks[0].header)
+    bundle = c.bundle(height, 2, state_height=2).to_json()
+    state = Verifier(trust=load_trust(trust)).verify_bundle(bundle).state
+    assert state is not None and len(state.code_hash) == 32
+    runner = tmp_path / "code.js"
+    runner.write_text(CODE_RUNNER, encoding="utf-8")
+    done = subprocess.run(
+        [str(NODE), str(runner), str(STATIC)],
+        input=json.dumps({"bundle": bundle, "trust": trust}),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert done.stdout.removeprefix("0x") == state.code_hash.hex()
