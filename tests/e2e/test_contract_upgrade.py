@@ -27,7 +27,7 @@ from sdk.proofs.trust import load_trust
 from sdk.proofs.verify import Verifier
 from sdk.system import CALENDAR_ADDRESS
 from tests.contracts.upgrade_code import CALENDAR_V2, calendar_with
-from tests.e2e.test_validator_set import CHAIN_ID, _committee, _make_net, _wait
+from tests.e2e.devnets import CHAIN_ID, committee_signers, make_net, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -39,7 +39,7 @@ MIGRATE = function_signature_to_4byte_selector("migrate()")
 
 @pytest.fixture
 def net(tmp_path: Path) -> Iterator[FaultNet]:
-    net = _make_net(tmp_path / "net", NODES, validators=NODES)
+    net = make_net(tmp_path / "net", NODES, validators=NODES)
     try:
         yield net
     finally:
@@ -57,9 +57,9 @@ def test_a_calendar_upgrade_activates_at_the_agreed_height_on_every_node_under_l
     load = Load(net, rate=5)
     try:
         net.devnet.start()
-        _wait("the first blocks", lambda: all((n.height() or 0) >= 1 for n in nodes), 60, net.devnet)
+        wait_for("the first blocks", lambda: all((n.height() or 0) >= 1 for n in nodes), 60, net.devnet)
         load.start()
-        first, second = _committee(net)
+        first, second = committee_signers(net)
         with Client(net.urls[0], signer=first, chain_id=CHAIN_ID, timeout=30) as client:
             activation = client.chain_info().height + LEAD_BLOCKS
             proposed = client.governance.with_signer(first).propose_upgrade(
@@ -71,7 +71,7 @@ def test_a_calendar_upgrade_activates_at_the_agreed_height_on_every_node_under_l
             assert voted.executed and voted.receipt.height < activation
             upgrade = client.governance.upgrade(proposed.proposal_id)
             assert upgrade is not None and upgrade.status is UpgradeStatus.SCHEDULED
-        _wait(
+        wait_for(
             "every node to pass the activation height",
             lambda: all((n.height() or 0) > activation + 1 for n in nodes),
             60,

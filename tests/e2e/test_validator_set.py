@@ -15,23 +15,20 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-from node.devnet import Devnet, init_devnet
 from node.storage import Store
 from scripts.bench.faults import FaultNet, Load, compare_stores, wait_committed
-from scripts.bench.grants import Network, get_free_port, load_accounts, load_grantors
 from sdk.client import Client
 from sdk.crypto import PrivateKey
-from sdk.signer import Signer
+from tests.e2e.devnets import CHAIN_ID, committee_signers, make_net, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
-CHAIN_ID = 5151
 NODES = 4
 #: Blocks the new set must decide before the next change: enough for every member to seal and propose.
 BLOCKS_PER_STEP = 8
@@ -48,38 +45,9 @@ class Steps:
         print(line)  # shown with pytest -s: catch-up times and blocks per second
 
 
-def _wait(what: str, check: Callable[[], bool], timeout_s: float, net: Devnet) -> float:
-    start = time.monotonic()
-    while time.monotonic() - start < timeout_s:
-        if check():
-            return time.monotonic() - start
-        time.sleep(0.2)
-    tails = "\n".join(f"--- {n.config.name}\n{n.log_tail(15)}" for n in net.nodes)
-    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}\n{tails}")
-
-
-def _make_net(base: Path, nodes: int, validators: int = 1) -> FaultNet:
-    """``validators`` genesis validators and candidates up to ``nodes`` under ``base`` (not started)."""
-    api_ports = [get_free_port() for _ in range(nodes)]
-    p2p_ports = [get_free_port() for _ in range(nodes)]
-    paths = init_devnet(
-        base,
-        validators=validators,
-        candidates=nodes - validators,
-        chain_id=CHAIN_ID,
-        api_ports=api_ports,
-        p2p_ports=p2p_ports,
-        committee_size=3,
-        log_level="info",
-        chain_overrides={"expiry_window": 10_000},
-    )
-    network = Network(base, paths[0], api_ports[0], CHAIN_ID, load_accounts(base), load_grantors(base))
-    return FaultNet(Devnet(base), network, {}, [f"http://127.0.0.1:{p}" for p in api_ports])
-
-
 @pytest.fixture
 def grow_net(tmp_path: Path) -> Iterator[FaultNet]:
-    net = _make_net(tmp_path / "net", NODES)
+    net = make_net(tmp_path / "net", NODES)
     try:
         yield net
     finally:
@@ -91,16 +59,10 @@ def _validator_key(net: FaultNet, node: int) -> bytes:
     return PrivateKey.from_pem(path.read_bytes()).public_key.to_bytes()
 
 
-def _committee(net: FaultNet) -> list[Signer]:
-    """The first two committee members (the genesis committee is org-0 … org-2, threshold 2)."""
-    keys = net.devnet.dir / "keys"
-    return [Signer(PrivateKey.from_pem((keys / f"org-{i}.pem").read_bytes())) for i in (0, 1)]
-
-
 def _change_set(net: FaultNet, via: int, add: bytes | None = None, remove: bytes | None = None) -> int:
     """Propose (first member) and vote (second member) a validator change through node ``via``'s API;
     returns the height of the block that executed it (the new set decides the heights after it)."""
-    first, second = _committee(net)
+    first, second = committee_signers(net)
     with Client(net.urls[via], signer=first, chain_id=CHAIN_ID, timeout=30) as client:
         governance = client.governance.with_signer(first)
         proposed = governance.add_validator(add) if add is not None else governance.remove_validator(remove)
@@ -168,7 +130,7 @@ def test_one_to_four_to_three_validators_under_load_with_agreement(grow_net: Fau
         node.start()
     for node in nodes[:late]:
         node.wait_healthy(60)
-    _wait("the first blocks", lambda: all((n.height() or 0) >= 1 for n in nodes[:late]), 60, net.devnet)
+    wait_for("the first blocks", lambda: all((n.height() or 0) >= 1 for n in nodes[:late]), 60, net.devnet)
     load = Load(net, rate=8)
     load.start()
     changes: list[int] = []
@@ -179,7 +141,7 @@ def test_one_to_four_to_three_validators_under_load_with_agreement(grow_net: Fau
                 nodes[new].start()
                 nodes[new].wait_healthy(60)
             top = nodes[0].height() or 0
-            caught_up = _wait(
+            caught_up = wait_for(
                 f"node-{new} to catch up",
                 lambda new=new, top=top: (nodes[new].height() or 0) >= top,
                 60,
@@ -194,7 +156,7 @@ def test_one_to_four_to_three_validators_under_load_with_agreement(grow_net: Fau
             changes.append(height)
             assert sorted(_set_after(net, 0)) == sorted(keys[: new + 1])
             target = height + BLOCKS_PER_STEP
-            took = _wait(
+            took = wait_for(
                 f"{new + 1} validators to decide {BLOCKS_PER_STEP} blocks",
                 lambda target=target: all((n.height() or 0) >= target for n in nodes if n.running),
                 90,
@@ -210,7 +172,7 @@ def test_one_to_four_to_three_validators_under_load_with_agreement(grow_net: Fau
         height = _change_set(net, 0, remove=keys[removed])
         changes.append(height)
         assert sorted(_set_after(net, 0)) == sorted(k for i, k in enumerate(keys) if i != removed)
-        _wait(
+        wait_for(
             "the removal to reach every node",
             lambda: all((n.height() or 0) > height for n in nodes if n.running),
             60,
@@ -218,7 +180,7 @@ def test_one_to_four_to_three_validators_under_load_with_agreement(grow_net: Fau
         )
         nodes[removed].terminate()
         target = height + BLOCKS_PER_STEP
-        took = _wait(
+        took = wait_for(
             f"3 validators to decide {BLOCKS_PER_STEP} blocks without node-{removed}",
             lambda: all((n.height() or 0) >= target for i, n in enumerate(nodes) if i != removed),
             90,
@@ -230,7 +192,7 @@ def test_one_to_four_to_three_validators_under_load_with_agreement(grow_net: Fau
         nodes[removed].wait_healthy(60)
         load.stop()
         top = max(h for h in (n.height() or 0 for n in nodes))
-        took = _wait(
+        took = wait_for(
             "every node to agree above the load's last height",
             lambda: len({n.height() for n in nodes}) == 1 and (nodes[0].height() or 0) > top,
             90,
@@ -264,14 +226,14 @@ def test_adding_a_second_validator_that_is_not_running_stalls_until_it_starts(tm
     so from the height after the change the chain waits for the new validator. Nothing is decided while
     it is down (no fork, no accepted write lost); once it starts it syncs, joins the round and the chain
     goes on."""
-    net = _make_net(tmp_path / "net", 2)
+    net = make_net(tmp_path / "net", 2)
     nodes = net.nodes
     keys = [_validator_key(net, i) for i in range(2)]
     load = Load(net, rate=5)
     try:
         nodes[0].start()
         nodes[0].wait_healthy(60)
-        _wait("the first block", lambda: (nodes[0].height() or 0) >= 1, 60, net.devnet)
+        wait_for("the first block", lambda: (nodes[0].height() or 0) >= 1, 60, net.devnet)
         load.start()
         height = _change_set(net, 0, add=keys[1])
         before = len(load.accepted)
@@ -281,7 +243,7 @@ def test_adding_a_second_validator_that_is_not_running_stalls_until_it_starts(tm
         accepted_while_stalled = len(load.accepted) - before
         nodes[1].start()
         nodes[1].wait_healthy(60)
-        resumed = _wait(
+        resumed = wait_for(
             "both validators to decide blocks again",
             lambda: all((n.height() or 0) >= height + 5 for n in nodes),
             90,
@@ -306,24 +268,32 @@ def test_rotating_a_validator_key_adds_the_new_key_then_removes_the_old_one(tmp_
     """docs/operations.md "Rotating a validator's key": node-0's organisation runs a second node with a
     new key (node-3), adds it (3 → 4), then removes the old key (4 → 3) and stops the old node; the chain
     never stops, the new key seals blocks, the old one seals none after its removal."""
-    net = _make_net(tmp_path / "net", 4, validators=3)
+    net = make_net(tmp_path / "net", 4, validators=3)
     nodes = net.nodes
     keys = [_validator_key(net, i) for i in range(4)]
     old, new = 0, 3
     load = Load(net, rate=5)
     try:
         net.devnet.start()
-        _wait("the first blocks", lambda: all((n.height() or 0) >= 1 for n in nodes), 60, net.devnet)
+        wait_for("the first blocks", lambda: all((n.height() or 0) >= 1 for n in nodes), 60, net.devnet)
         load.start()
         added = _change_set(net, 1, add=keys[new])
-        _wait("the new key's node to pass the change", lambda: (nodes[new].height() or 0) > added + 3, 60,
-              net.devnet)  # fmt: skip
+        wait_for(
+            "the new key's node to pass the change",
+            lambda: (nodes[new].height() or 0) > added + 3,
+            60,
+            net.devnet,
+        )
         removed = _change_set(net, 1, remove=keys[old])
-        _wait("every node to pass the removal", lambda: all((n.height() or 0) > removed for n in nodes), 60,
-              net.devnet)  # fmt: skip
+        wait_for(
+            "every node to pass the removal",
+            lambda: all((n.height() or 0) > removed for n in nodes),
+            60,
+            net.devnet,
+        )
         nodes[old].terminate()
         target = removed + 6
-        _wait(
+        wait_for(
             "the rotated set to decide blocks",
             lambda: all((n.height() or 0) >= target for n in nodes if n.running),
             60,

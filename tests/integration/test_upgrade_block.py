@@ -14,7 +14,7 @@ from node_fixtures import member_key
 
 from node.execution import ExecutionResult
 from node.ledger.audit import ExecutionAuditor
-from node.ledger.chain import compute_block_context, compute_messages
+from node.ledger.rules import compute_block_context, compute_messages
 from node.runtime import Node, SoloProducer
 from sdk.contracts import Contract
 from sdk.errors import InvalidBlock
