@@ -254,6 +254,7 @@ class Node:
         self.api_limits = compute_api_limits(config)
         self.driver: ConsensusDriver | None = None
         self.p2p: PeerService | None = None
+        self._history_filler: threading.Thread | None = None
         # py-evm re-executes sampled committed blocks to catch a native engine that is wrong.
         self.auditor: ExecutionAuditor | None = None
         if isinstance(self.engine, NativeExecutionEngine) and config.execution_audit_every > 0:
@@ -319,9 +320,20 @@ class Node:
             self.auditor.start()
         if self.state_collector is not None:
             self.state_collector.start()
+        self._history_filler = threading.Thread(
+            target=self._fill_history, name="xinlian-history", daemon=True
+        )
+        self._history_filler.start()
         driver.start()
         self._watchdog = threading.Thread(target=self._watch, name="xinlian-watchdog", daemon=True)
         self._watchdog.start()
+
+    def _fill_history(self) -> None:
+        """Fill the history tree for inclusion proofs after start-up (start-up itself reads no old block)."""
+        try:
+            self.ledger.fill_history()
+        except XinlianError as exc:
+            log.error("the chain history could not be loaded for inclusion proofs: %s", exc)
 
     def _restore_pending(self) -> None:
         """Reload what clients submitted here before a stop or crash (announced to peers as it is admitted,
@@ -428,6 +440,9 @@ class Node:
             self.auditor.stop()
         if self.state_collector is not None:
             self.state_collector.stop()
+        self.ledger.stop_history_fill()
+        if self._history_filler is not None:
+            self._history_filler.join(timeout=30)
         self.store.close()
         self._data_lock.close()
 
