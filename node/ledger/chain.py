@@ -36,6 +36,7 @@ from node.ledger.rules import (
     check_transaction_size,
     is_expired,
 )
+from node.ledger.snapshot import VALIDATORS_AT_KEY as _VALIDATORS_AT, read_validators_in_force
 from node.storage import LogCursor, StateNodeStore, Store, StoredLog, StoredReceipt, StoredTransaction
 from node.storage.group_commit import GroupCommit
 from node.storage.logs import LogFilter
@@ -71,7 +72,6 @@ _GET_VALIDATORS = function_signature_to_4byte_selector("get_validators()")
 _COVERED_THROUGH = function_signature_to_4byte_selector("covered_through()")
 _VIEW_GAS = 1_000_000
 _EXECUTED_CACHE = 64
-_VALIDATORS_AT = "validators_height"
 
 
 @dataclass(frozen=True)
@@ -250,16 +250,7 @@ class Ledger:
         if stored is None:
             raise InvalidBlock("store is empty after genesis", code="no_genesis")
         height, block_hash = stored
-        # The set in force after `height` is the most recent set carried in a block body; its height is
-        # kept in metadata so a restart reads one block, not the whole chain.
-        marker = self.store.get_metadata(_VALIDATORS_AT)
-        set_height = int.from_bytes(marker, "big") if marker else 0
-        carrier = self.store.get_block(set_height)
-        if carrier is None or not carrier.next_validators:
-            raise InvalidBlock(
-                f"block {set_height} should carry the validator set", code="missing_validators"
-            )
-        validators = tuple(carrier.next_validators)
+        validators = read_validators_in_force(self.store)
         header = self.store.get_header(height)
         if header is None:
             raise InvalidBlock(f"head block {height} is missing", code="missing_block")

@@ -121,7 +121,9 @@ class ChainHistory:
     def fill(self, read_hashes: ReadHashes) -> None:
         """Build the full tree from the stored block hashes (blocks committed meanwhile included), unless
         it is built already or ``stop`` is called. Raises StorageError (code ``corrupt_history``) when the
-        stored hashes do not give the frontier's root, or a block is missing from the store."""
+        stored hashes do not give the frontier's root, or (code ``history_not_filled``) when a block below
+        the head is not stored (a node that joined by snapshot holds no block below its snapshot height
+        until they are back-filled)."""
         with self._fill_lock:
             tree = MerkleHistory()
             while self._tree is None and not self._stop.is_set():
@@ -137,19 +139,27 @@ class ChainHistory:
                         self._tree = tree
                         return
                 last = min(target, tree.size + FILL_BATCH) - 1
-                hashes = read_hashes(tree.size, last)
+                try:
+                    hashes = read_hashes(tree.size, last)
+                except StorageError as exc:
+                    raise _not_filled(exc.detail.get("height", tree.size)) from exc
                 if len(hashes) != last - tree.size + 1:
-                    raise StorageError(
-                        "a block below the head is missing from the store",
-                        code="corrupt_history",
-                        height=tree.size + len(hashes),
-                    )
+                    raise _not_filled(tree.size + len(hashes))
                 for block_hash in hashes:
                     tree.append(block_hash)
 
     def stop(self) -> None:
         """End a ``fill`` in progress (at its next batch)."""
         self._stop.set()
+
+
+def _not_filled(height: object) -> StorageError:
+    return StorageError(
+        "a block below the head is not stored on this node (a node that joined by snapshot holds no "
+        "history below its snapshot height): ask another node",
+        code="history_not_filled",
+        height=height,
+    )
 
 
 def _parse_frontier(stored: bytes | None) -> MerkleAccumulator | None:

@@ -1,0 +1,165 @@
+"""Snapshots on real nodes (SQLite, SM2 seals, the native engine), without p2p: a manifest built by a node
+is proven from genesis, its state fetched by hash, installed in a fresh database whose node then restarts
+at that height, reads the state and builds on it; forged manifests and state answers are refused."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+from node_fixtures import make_tx, member_key
+
+from node.config import NodeConfig
+from node.ledger.snapshot import (
+    Snapshot,
+    SnapshotError,
+    StateDownload,
+    build_manifest,
+    encode_manifest,
+    install_snapshot,
+    read_state_answer,
+    verify_manifest,
+)
+from node.runtime import Node, SoloProducer
+from sdk.crypto import PrivateKey
+from sdk.errors import StorageError, VerificationError
+from sdk.proofs.trust import Genesis
+from sdk.types import CommitCertificate, Seal, commit_preimage
+
+pytest_plugins = ["node_fixtures"]
+
+
+def _trust(node: Node) -> Genesis:
+    genesis = node.store.get_block(0)
+    assert genesis is not None
+    return Genesis(node.chain.chain_id, node.genesis_hash, tuple(genesis.next_validators))
+
+
+def _download(source: Node, snapshot: Snapshot) -> dict[bytes, bytes]:
+    """The state of ``snapshot`` read by hash from ``source``'s store, as a peer would serve it."""
+    download = StateDownload(snapshot.state_root, batch=64)
+    peer = b"\x01" * 64
+    while not download.done:
+        keys = download.next_request(peer)
+        assert download.on_answer(peer, read_state_answer(source.store, keys, 1 << 20), [peer])
+    return download.nodes
+
+
+@pytest.fixture()
+def source(network: Path) -> Node:
+    node = Node(NodeConfig.load(network / "nodes" / "node-0.json"))
+    assert node.key is not None
+    producer = SoloProducer(node.ledger, node.key)
+    for _ in range(4):
+        node.ledger.admit_transaction(make_tx(node, member_key(network)).encode())
+        producer.produce_once()
+    return node
+
+
+def test_a_snapshot_installed_in_a_fresh_database_restarts_reads_and_builds(
+    source: Node, network: Path, tmp_path: Path
+) -> None:
+    try:
+        snapshot = verify_manifest(build_manifest(source.ledger), _trust(source))
+        nodes = _download(source, snapshot)
+    finally:
+        source.stop()
+    assert snapshot.height == 4 and snapshot.block.transactions
+    config = dataclasses.replace(
+        NodeConfig.load(network / "nodes" / "node-0.json"), data_dir=str(tmp_path / "joined")
+    )
+    fresh = Node(config)
+    try:
+        install_snapshot(fresh.store, snapshot, nodes)
+    finally:
+        fresh.stop()
+    joined = Node(config)  # the restart at the snapshot height: its parent is not stored
+    try:
+        assert joined.ledger.height == 4
+        assert joined.ledger.head.header == snapshot.block.header
+        assert joined.ledger.history_root() != snapshot.block.header.history_root  # the head is in it
+        assert joined.store.get_block(3) is None
+        with pytest.raises(StorageError) as missing:
+            joined.ledger.history_proof(1, 2)
+        assert missing.value.code == "history_not_filled"
+        assert joined.key is not None
+        key = member_key(network)
+        joined.ledger.admit_transaction(make_tx(joined, key).encode())
+        executed = SoloProducer(joined.ledger, joined.key).produce_once()
+        assert executed.block.header.height == 5 and executed.result.receipts[0].status == 1
+    finally:
+        joined.stop()
+
+
+def _forge(snapshot: Snapshot, key: PrivateKey, **header_changes: object) -> bytes:
+    """The manifest of ``snapshot`` with its header changed and sealed by ``key`` (not a validator)."""
+    header = dataclasses.replace(snapshot.block.header, **header_changes)
+    block = dataclasses.replace(snapshot.block, header=header)
+    preimage = commit_preimage(header.chain_id, header.height, header.round, header.block_hash)
+    cert = CommitCertificate(header.height, header.round, header.block_hash, (Seal(0, key.sign(preimage)),))
+    return encode_manifest(block, cert, snapshot.receipts, snapshot.handovers, snapshot.frontier.to_bytes())
+
+
+def test_forged_or_malformed_manifests_are_refused(source: Node) -> None:
+    try:
+        trust = _trust(source)
+        payload = build_manifest(source.ledger)
+        snapshot = verify_manifest(payload, trust)
+    finally:
+        source.stop()
+    # Another state root under a certificate the validators never sealed.
+    with pytest.raises(VerificationError):
+        verify_manifest(_forge(snapshot, PrivateKey.generate(), state_root=b"\x07" * 32), trust)
+    # The validators' own seal, moved onto another header.
+    moved = dataclasses.replace(snapshot.block.header, state_root=b"\x07" * 32)
+    block = dataclasses.replace(snapshot.block, header=moved)
+    relabelled = encode_manifest(
+        block, snapshot.certificate, snapshot.receipts, (), snapshot.frontier.to_bytes()
+    )
+    with pytest.raises(VerificationError):
+        verify_manifest(relabelled, trust)
+    # Receipts or history that do not give the header's roots.
+    wrong_receipt = dataclasses.replace(snapshot.receipts[0], gas_used=snapshot.receipts[0].gas_used + 1)
+    with pytest.raises(SnapshotError):
+        verify_manifest(
+            encode_manifest(
+                snapshot.block, snapshot.certificate, (wrong_receipt,), (), snapshot.frontier.to_bytes()
+            ),
+            trust,
+        )
+    with pytest.raises(SnapshotError):
+        verify_manifest(
+            encode_manifest(snapshot.block, snapshot.certificate, snapshot.receipts, (), b"\x00" * 8), trust
+        )
+    for junk in (b"", b"\xc0", payload[:-3], b"\x83abc"):
+        with pytest.raises(SnapshotError):
+            verify_manifest(junk, trust)
+
+
+def test_a_state_answer_with_a_value_not_asked_convicts_the_peer(source: Node) -> None:
+    try:
+        snapshot = verify_manifest(build_manifest(source.ledger), _trust(source))
+        honest, liar = b"\x01" * 64, b"\x02" * 64
+        download = StateDownload(snapshot.state_root, batch=16)
+        keys = download.next_request(liar)
+        assert keys == [snapshot.state_root]
+        assert not download.on_answer(liar, [b"\xc0not the root node"], [honest, liar])
+        download.drop(liar)
+        keys = download.next_request(honest)
+        assert keys == [snapshot.state_root]  # asked again, of the other peer
+        assert download.on_answer(honest, read_state_answer(source.store, keys, 1 << 20), [honest])
+        assert snapshot.state_root in download.nodes
+    finally:
+        source.stop()
+
+
+def test_installing_needs_the_root_node_and_an_empty_chain(source: Node) -> None:
+    try:
+        snapshot = verify_manifest(build_manifest(source.ledger), _trust(source))
+        with pytest.raises(StorageError):
+            install_snapshot(source.store, snapshot, {})
+        with pytest.raises(StorageError):  # the store holds more than genesis
+            install_snapshot(source.store, snapshot, {snapshot.state_root: b"x"})
+    finally:
+        source.stop()
