@@ -230,10 +230,10 @@ class StateDownload:
         """Take ``peer``'s answer to its outstanding request (``peers``: every peer still in the download).
         Returns False, keeping nothing of it, when a value is not a node asked of it."""
         asked = self._asked.pop(peer, [])
-        self._asked_keys.difference_update(asked)
         by_key = {keccak(value): value for value in values}
         expected = set(asked)
         if not set(by_key) <= expected:
+            self._asked_keys.difference_update(asked)
             self._wanted.update(dict.fromkeys(asked))
             return False
         everyone = set(peers)
@@ -244,11 +244,13 @@ class StateDownload:
                 omitted.add(peer)
                 if everyone <= omitted:
                     self._not_nodes.add(key)
+                    self._wanted.pop(key, None)
                 else:
                     self._wanted[key] = None
                 continue
             self.nodes[key] = value
             self._omitted_by.pop(key, None)
+            self._wanted.pop(key, None)
             for ref in node_references(value):
                 if not (
                     ref in self.nodes
@@ -257,6 +259,7 @@ class StateDownload:
                     or ref in self._not_nodes
                 ):
                     self._wanted[ref] = None
+        self._asked_keys.difference_update(asked)
         return True
 
     def drop(self, peer: bytes) -> None:

@@ -125,6 +125,7 @@ def join_by_snapshot(
         for peer in sorted(peers):
             late = download.is_busy(peer) and now - asked_at[peer] > STATE_REQUEST_TIMEOUT_S
             if peer not in connected or late:
+                log.info("peer %s… left or did not answer a state request in time", peer[:6].hex())
                 download.drop(peer)
                 asked_at.pop(peer, None)
             elif not download.is_busy(peer) and now - last_request.get(peer, 0.0) >= REQUEST_SPACING_S:

@@ -163,3 +163,28 @@ def test_installing_needs_the_root_node_and_an_empty_chain(source: Node) -> None
             install_snapshot(source.store, snapshot, {snapshot.state_root: b"x"})
     finally:
         source.stop()
+
+
+def test_a_key_no_peer_has_ends_the_download_even_when_a_node_of_its_batch_names_it() -> None:
+    """A 32-byte value inside a node (``not_a_node``) looks like a key: every peer leaves it out, so it is
+    dropped, also when a node answered before it in the same batch references it (it must not be wanted
+    again)."""
+    import rlp
+    from eth_hash.auto import keccak
+
+    peer = b"\x01" * 64
+    for attempt in range(64):  # until the batch asks the referencing node first (set order)
+        not_a_node = bytes([attempt]) * 32
+        leaf = rlp.encode([b"\x20", not_a_node])
+        root_value = rlp.encode([keccak(leaf), not_a_node])
+        download = StateDownload(keccak(root_value))
+        assert download.next_request(peer) == [keccak(root_value)]
+        assert download.on_answer(peer, [root_value], [peer])
+        batch = download.next_request(peer)
+        assert set(batch) == {keccak(leaf), not_a_node}
+        if batch[0] == keccak(leaf):
+            break
+    else:
+        pytest.skip("no batch asked the referencing node first")
+    assert download.on_answer(peer, [leaf], [peer])
+    assert download.done and set(download.nodes) == {keccak(root_value), keccak(leaf)}
