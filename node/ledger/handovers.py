@@ -15,6 +15,13 @@ if TYPE_CHECKING:
     from node.ledger.chain import Ledger
 
 
+#: The blocks that carry a new set: their ``next_validators`` column holds more than the empty list (0xc0).
+_SQL_HANDOVERS = (
+    "SELECT height FROM blocks WHERE height > ? AND height <= ? AND length(next_validators) > 1 "
+    "ORDER BY height"
+)
+
+
 class _HandoverIndex:
     """Heights of the blocks that carry a new validator set, kept per ledger and extended on demand."""
 
@@ -25,14 +32,14 @@ class _HandoverIndex:
 
     def heights_up_to(self, ledger: Ledger, height: int) -> list[int]:
         with self._lock:
-            while self._scanned < height:
-                h = self._scanned + 1
-                header = ledger.get_header(h)
-                if header is None:
-                    break
-                if header.next_validators_hash != header.validators_hash:
-                    self._heights.append(h)
-                self._scanned = h
+            if self._scanned < height:
+                # One SQL scan of the blocks' set column (a header decode per block took ~0.2 ms each),
+                # up to a head read first: a block committed meanwhile is scanned next time.
+                head = ledger.store.head()
+                top = min(height, head[0] if head is not None else 0)
+                rows = ledger.store._db.fetch(_SQL_HANDOVERS, (self._scanned, top))
+                self._heights += [int(row[0]) for row in rows]
+                self._scanned = max(self._scanned, top)
             return [h for h in self._heights if h <= height]
 
 
