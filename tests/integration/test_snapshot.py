@@ -21,6 +21,7 @@ from node.ledger.snapshot import (
     encode_manifest,
     install_snapshot,
     read_state_answer,
+    require_history,
     verify_manifest,
 )
 from node.runtime import Node, SoloProducer
@@ -86,6 +87,11 @@ def test_a_snapshot_installed_in_a_fresh_database_restarts_reads_and_builds(
         with pytest.raises(StorageError) as missing:
             joined.ledger.history_proof(1, 2)
         assert missing.value.code == "history_not_filled"
+        with pytest.raises(StorageError) as below:  # what the block and proof routes answer (410)
+            require_history(joined.store, 3)
+        assert below.value.code == "history_not_filled" and below.value.detail["joined_at"] == 4
+        require_history(joined.store, 0)  # genesis and the snapshot block are here
+        require_history(joined.store, 4)
         assert joined.key is not None
         key = member_key(network)
         joined.ledger.admit_transaction(make_tx(joined, key).encode())

@@ -14,6 +14,7 @@ from node.api.models import error_responses
 from node.api.reader import LedgerReader
 from node.ledger.chain import Ledger
 from node.ledger.handovers import collect_handovers
+from node.ledger.snapshot import require_history
 from sdk.errors import AuthenticationError, IdentifierError, StorageError
 from sdk.proofs.builders import build_bundle
 from sdk.proofs.bundle import Handover, HistoryProof, ProofBundle, SealedHeader, StateProof
@@ -39,6 +40,7 @@ def _handovers(ledger: Ledger, up_to: int) -> list[Handover]:
 def _sealed(ledger: Ledger, height: int, history: HistoryProof | None = None) -> SealedHeader:
     header = ledger.get_header(height)
     if header is None:
+        require_history(ledger.store, height)
         raise NotFound("no such block", height=height)
     return SealedHeader(header, ledger.get_certificate(height), history)
 
