@@ -137,6 +137,12 @@ def test_a_validator_joins_by_snapshot_past_lying_peers_and_follows(tmp_path: Pa
             assert len(hashes) == 1, height
         header = late.store.get_header(top)
         assert header is not None and header == nodes[0].store.get_header(top)
+        # The joined node restarts from its own database (nothing below the snapshot is needed).
+        late.stop()
+        nodes.remove(late)
+        reopened = Node(NodeConfig.load(paths[3]), empty_block_interval_ms=50)
+        nodes.append(reopened)
+        assert reopened.ledger.height >= top and reopened.join_report is None
     finally:
         for each in liars:
             each.close()
