@@ -36,7 +36,11 @@ from node.ledger.rules import (
     check_transaction_size,
     is_expired,
 )
-from node.ledger.snapshot import VALIDATORS_AT_KEY as _VALIDATORS_AT, read_validators_in_force
+from node.ledger.snapshot import (
+    VALIDATORS_AT_KEY as _VALIDATORS_AT,
+    read_snapshot_deciding,
+    read_validators_in_force,
+)
 from node.storage import LogCursor, StateNodeStore, Store, StoredLog, StoredReceipt, StoredTransaction
 from node.storage.group_commit import GroupCommit
 from node.storage.logs import LogFilter
@@ -226,6 +230,8 @@ class Ledger:
         if parent is not None:
             with contextlib.suppress(XinlianError):
                 candidate = self.governance_validators(parent.state_root)
+        else:  # a node that joined by snapshot at this block: the set its manifest proved
+            candidate = read_snapshot_deciding(self.store)
         if not candidate or compute_validators_hash(candidate) != header.validators_hash:
             raise StorageError(
                 "the validator set the stored head names cannot be established",

@@ -52,6 +52,8 @@ if TYPE_CHECKING:
 VALIDATORS_AT_KEY = "validators_height"
 #: Metadata of a node that joined by snapshot: the set in force after the snapshot height (RLP list).
 SNAPSHOT_VALIDATORS_KEY = "snapshot_validators"
+#: Metadata of a node that joined by snapshot at a block that handed over: the set that sealed that block.
+SNAPSHOT_DECIDING_KEY = "snapshot_deciding"
 #: Validator-set handovers one manifest may carry.
 MAX_SNAPSHOT_HANDOVERS = 4_096
 #: Validators one handover may name.
@@ -74,6 +76,7 @@ class Snapshot:
     handovers: tuple[Handover, ...]
     frontier: MerkleAccumulator
     validators: tuple[bytes, ...]  # the set in force for the next height
+    deciding: tuple[bytes, ...] = ()  # the set that sealed the block (when the block hands over: another)
 
     @property
     def height(self) -> int:
@@ -138,7 +141,7 @@ def verify_manifest(payload: bytes, trust: Genesis) -> Snapshot:
         if compute_validators_hash(block.next_validators) != header.next_validators_hash:
             raise SnapshotError("the snapshot block carries another set than its header names")
         validators = tuple(block.next_validators)
-    return Snapshot(block, certificate, tuple(receipts), tuple(handovers), frontier, validators)
+    return Snapshot(block, certificate, tuple(receipts), tuple(handovers), frontier, validators, deciding)
 
 
 def _decode_manifest(
@@ -278,15 +281,28 @@ def read_validators_in_force(store: Store) -> tuple[bytes, ...]:
     set_height = int.from_bytes(marker, "big") if marker else 0
     joined = store.get_metadata(SNAPSHOT_HEIGHT_KEY)
     if joined is not None and set_height < int(joined.decode()):
-        stored = store.get_metadata(SNAPSHOT_VALIDATORS_KEY)
-        item = decode(stored) if stored else None
-        if isinstance(item, list) and item and all(isinstance(k, bytes) for k in item):
-            return tuple(bytes(k) for k in item)  # type: ignore[arg-type]
-        raise InvalidBlock("the validator set of the snapshot is missing", code="missing_validators")
+        validators = _stored_set(store, SNAPSHOT_VALIDATORS_KEY)
+        if not validators:
+            raise InvalidBlock("the validator set of the snapshot is missing", code="missing_validators")
+        return validators
     carrier = store.get_block(set_height)
     if carrier is None or not carrier.next_validators:
         raise InvalidBlock(f"block {set_height} should carry the validator set", code="missing_validators")
     return tuple(carrier.next_validators)
+
+
+def read_snapshot_deciding(store: Store) -> tuple[bytes, ...]:
+    """The set that sealed the block this node joined at, when that block handed over to another set (the
+    start-up check of that head cannot read it from the parent's state: the parent is not here); else ()."""
+    return _stored_set(store, SNAPSHOT_DECIDING_KEY)
+
+
+def _stored_set(store: Store, key: str) -> tuple[bytes, ...]:
+    stored = store.get_metadata(key)
+    item = decode(stored) if stored else None
+    if isinstance(item, list) and all(isinstance(k, bytes) for k in item):
+        return tuple(bytes(k) for k in item)  # type: ignore[arg-type]
+    return ()
 
 
 def require_history(store: Store, height: int) -> None:
@@ -316,6 +332,8 @@ def install_snapshot(store: Store, snapshot: Snapshot, nodes: Mapping[bytes, byt
         SNAPSHOT_HEIGHT_KEY: str(snapshot.height).encode(),
         SNAPSHOT_VALIDATORS_KEY: encode(list(snapshot.validators)),
     }
+    if snapshot.deciding and snapshot.deciding != snapshot.validators:
+        metadata[SNAPSHOT_DECIDING_KEY] = encode(list(snapshot.deciding))
     store.commit_block(
         snapshot.block,
         snapshot.certificate,

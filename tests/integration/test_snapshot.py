@@ -218,3 +218,31 @@ def test_the_handover_index_finds_the_blocks_that_carry_a_new_set(store: Store, 
             assert [h.header.height for h in collect_handovers(reader, 3)] == [2]  # type: ignore[arg-type]
     found = collect_handovers(reader, 5)  # type: ignore[arg-type]
     assert [h.header.height for h in found] == [2, 5] and found[1].validators == new_set
+
+
+def test_a_snapshot_at_a_handover_block_restarts_under_the_set_that_sealed_it(
+    source: Node, network: Path, tmp_path: Path
+) -> None:
+    """When the snapshot block hands over, the set in force after it is not the one that sealed it, and
+    its parent (whose state would name the sealing set) is not here: the manifest's proven set is kept."""
+    try:
+        snapshot = verify_manifest(build_manifest(source.ledger), _trust(source))
+        nodes = _download(source, snapshot)
+    finally:
+        source.stop()
+    assert snapshot.deciding == snapshot.validators
+    next_set = (PrivateKey.generate().public_key.to_bytes(),)
+    handing_over = dataclasses.replace(snapshot, validators=next_set)
+    config = dataclasses.replace(
+        NodeConfig.load(network / "nodes" / "node-0.json"), data_dir=str(tmp_path / "joined")
+    )
+    fresh = Node(config)
+    try:
+        install_snapshot(fresh.store, handing_over, nodes)
+    finally:
+        fresh.stop()
+    joined = Node(config)
+    try:
+        assert joined.ledger.height == snapshot.height and joined.ledger.head.validators == next_set
+    finally:
+        joined.stop()
