@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 
 from node.config import NodeConfig
-from node.devnet import init_devnet
 from node.ledger.snapshot import build_manifest, encode_manifest, verify_manifest
 from node.p2p.peers import MAX_SNAPSHOT_BYTES
 from node.p2p.wire import FrameType
@@ -24,8 +23,8 @@ from sdk.crypto import PrivateKey
 from sdk.errors import StorageError
 from sdk.proofs.trust import Genesis
 from sdk.types import CommitCertificate, Seal, commit_preimage
-from tests.adversarial.test_sync_adversary import CHAIN, CHAIN_ID, SyncLiar
-from tests.support import free_ports, wait_until
+from tests.adversarial.test_sync_adversary import CHAIN_ID, SyncLiar, start_three_of_four
+from tests.support import wait_until
 
 
 class SnapshotLiar(SyncLiar):
@@ -86,23 +85,10 @@ def _connect(liar_key: PrivateKey, victim: Node, source: Node, kind: str) -> Sna
 
 
 def test_a_validator_joins_by_snapshot_past_lying_peers_and_follows(tmp_path: Path) -> None:
-    paths = init_devnet(
-        tmp_path / "net",
-        validators=4,
-        chain_id=CHAIN_ID,
-        api_ports=free_ports(4),
-        p2p_ports=free_ports(4),
-        chain_overrides=CHAIN,
-        committee_size=1,
-        log_level="warning",
-    )
     liars: list[SnapshotLiar] = []
     nodes: list[Node] = []
     try:
-        nodes = [Node(NodeConfig.load(p), empty_block_interval_ms=50) for p in paths[:3]]
-        for node in nodes:
-            node.start()
-        wait_until(lambda: min(n.ledger.height for n in nodes) >= 20, 120, "three validators to commit")
+        paths = start_three_of_four(tmp_path, nodes, 20)
         keys = {kind: PrivateKey.generate() for kind in ("forged", "oversized", "corrupt")}
         raw = json.loads(paths[3].read_text(encoding="utf-8"))
         raw.update(

@@ -50,6 +50,28 @@ def _download(source: Node, snapshot: Snapshot) -> dict[bytes, bytes]:
     return download.nodes
 
 
+def _take_snapshot(source: Node) -> tuple[Snapshot, dict[bytes, bytes]]:
+    """``source``'s manifest, proven, and its state; ``source`` is stopped."""
+    try:
+        snapshot = verify_manifest(build_manifest(source.ledger), _trust(source))
+        return snapshot, _download(source, snapshot)
+    finally:
+        source.stop()
+
+
+def _install(snapshot: Snapshot, nodes: dict[bytes, bytes], network: Path, tmp_path: Path) -> NodeConfig:
+    """Install ``snapshot`` in a fresh database of node-0's config (data folder ``joined``)."""
+    config = dataclasses.replace(
+        NodeConfig.load(network / "nodes" / "node-0.json"), data_dir=str(tmp_path / "joined")
+    )
+    fresh = Node(config)
+    try:
+        install_snapshot(fresh.store, snapshot, nodes)
+    finally:
+        fresh.stop()
+    return config
+
+
 @pytest.fixture()
 def source(network: Path) -> Node:
     node = Node(NodeConfig.load(network / "nodes" / "node-0.json"))
@@ -64,20 +86,9 @@ def source(network: Path) -> Node:
 def test_a_snapshot_installed_in_a_fresh_database_restarts_reads_and_builds(
     source: Node, network: Path, tmp_path: Path
 ) -> None:
-    try:
-        snapshot = verify_manifest(build_manifest(source.ledger), _trust(source))
-        nodes = _download(source, snapshot)
-    finally:
-        source.stop()
+    snapshot, nodes = _take_snapshot(source)
     assert snapshot.height == 4 and snapshot.block.transactions
-    config = dataclasses.replace(
-        NodeConfig.load(network / "nodes" / "node-0.json"), data_dir=str(tmp_path / "joined")
-    )
-    fresh = Node(config)
-    try:
-        install_snapshot(fresh.store, snapshot, nodes)
-    finally:
-        fresh.stop()
+    config = _install(snapshot, nodes, network, tmp_path)
     joined = Node(config)  # the restart at the snapshot height: its parent is not stored
     try:
         assert joined.ledger.height == 4
@@ -225,22 +236,10 @@ def test_a_snapshot_at_a_handover_block_restarts_under_the_set_that_sealed_it(
 ) -> None:
     """When the snapshot block hands over, the set in force after it is not the one that sealed it, and
     its parent (whose state would name the sealing set) is not here: the manifest's proven set is kept."""
-    try:
-        snapshot = verify_manifest(build_manifest(source.ledger), _trust(source))
-        nodes = _download(source, snapshot)
-    finally:
-        source.stop()
+    snapshot, nodes = _take_snapshot(source)
     assert snapshot.deciding == snapshot.validators
     next_set = (PrivateKey.generate().public_key.to_bytes(),)
-    handing_over = dataclasses.replace(snapshot, validators=next_set)
-    config = dataclasses.replace(
-        NodeConfig.load(network / "nodes" / "node-0.json"), data_dir=str(tmp_path / "joined")
-    )
-    fresh = Node(config)
-    try:
-        install_snapshot(fresh.store, handing_over, nodes)
-    finally:
-        fresh.stop()
+    config = _install(dataclasses.replace(snapshot, validators=next_set), nodes, network, tmp_path)
     joined = Node(config)
     try:
         assert joined.ledger.height == snapshot.height and joined.ledger.head.validators == next_set
