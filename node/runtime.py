@@ -373,7 +373,10 @@ class Node:
         try:
             self.ledger.fill_history()
         except XinlianError as exc:
-            log.error("the chain history could not be loaded for inclusion proofs: %s", exc)
+            if exc.code == "history_not_filled":  # joined by snapshot: proofs below it are asked elsewhere
+                log.info("no history proofs here below the snapshot height this node joined at")
+            else:
+                log.error("the chain history could not be loaded for inclusion proofs: %s", exc)
 
     def _restore_pending(self) -> None:
         """Reload what clients submitted here before a stop or crash (announced to peers as it is admitted,
