@@ -3,6 +3,7 @@ genesis ceremony commands are in node.ceremony_cli."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import signal
 from importlib.util import find_spec
@@ -63,7 +64,7 @@ def network_init(
     say(f"network written to {path}: {written}")
 
 
-def serve(config_path: Path, *, banner: bool = True) -> None:
+def serve(config_path: Path, *, banner: bool = True, join: str | None = None) -> None:
     """Run one node until SIGINT/SIGTERM: consensus, the peer service and the HTTP API (uvicorn)."""
     import uvicorn
 
@@ -73,6 +74,8 @@ def serve(config_path: Path, *, banner: bool = True) -> None:
     from node.runtime import Node, register_runtime_metrics
 
     config = NodeConfig.load(config_path)
+    if join is not None:
+        config = dataclasses.replace(config, join=join)
     logging.basicConfig(
         level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -174,9 +177,17 @@ def serve(config_path: Path, *, banner: bool = True) -> None:
 @node_app.command("run")
 def node_run(
     config: Annotated[Path, typer.Option("--config", "-c", help="Node config JSON (from network init).")],
+    join: Annotated[
+        str | None,
+        typer.Option(
+            "--join",
+            help="With an empty database: 'snapshot' starts from the peers' recent state (proven from "
+            "genesis) instead of replaying every block (overrides the config's join).",
+        ),
+    ] = None,
 ) -> None:
     """Run a node: open its database, resume or create genesis, run consensus and p2p, serve the API."""
-    serve(config)
+    serve(config, join=join)
 
 
 @node_app.command("backup")

@@ -40,6 +40,10 @@ class ChainConfig:
                 raise ConfigError(f"chain parameter {f.name} must be a positive integer, got {value!r}")
 
 
+#: ``NodeConfig.join`` values: replay from genesis, or join by snapshot.
+JOIN_MODES = ("", "snapshot")
+
+
 @dataclass(frozen=True)
 class NodeConfig:
     """One node's local settings (paths, addresses); not consensus-critical."""
@@ -95,8 +99,20 @@ class NodeConfig:
     # Keep the EVM state of the last N committed heights (older heights' state is deleted in the background
     # and reads of it answer "state_pruned"); 0: an archive node, every height's state is kept.
     state_history_blocks: int = DEFAULT_STATE_HISTORY
+    # How a node with an empty database (genesis only) catches up: "" replays every block from its peers;
+    # "snapshot" fetches the state at a recent sealed height from its peers (proven from genesis and the
+    # validators' certificates) and follows from there (docs/operations.md).
+    join: str = ""
+    # With join "snapshot": proven manifests to wait for before choosing the height, and the time the
+    # whole join may take before the node gives up (it exits; a restart tries again).
+    join_min_peers: int = 2
+    join_timeout_s: float = 300.0
 
     def __post_init__(self) -> None:
+        if self.join not in JOIN_MODES:
+            raise ConfigError(f"join must be one of {list(JOIN_MODES)}, got {self.join!r}")
+        if not isinstance(self.join_min_peers, int) or self.join_min_peers < 1 or self.join_timeout_s <= 0:
+            raise ConfigError("join_min_peers is a whole number >= 1 and join_timeout_s a number > 0")
         if self.execution_engine not in EXECUTION_ENGINES:
             raise ConfigError(
                 f"execution_engine must be one of {list(EXECUTION_ENGINES)}, got {self.execution_engine!r}"

@@ -39,6 +39,8 @@ from node.consensus.messages import (
 from node.consensus.signing import Sm2Signer
 from node.consensus.wal import ConsensusWal
 from node.ledger.chain import Ledger
+from node.ledger.snapshot import build_manifest, read_state_answer
+from node.p2p.peers import MAX_STATE_ANSWER_BYTES
 from node.p2p.service import PeerService
 from node.p2p.sync import BLAME_REST_MS, SLOW_REST_MS, SyncPlanner
 from node.p2p.wire import FrameType
@@ -287,6 +289,20 @@ class ConsensusDriver:
                 break
             out.append((block.encode(), cert.encode()))
         return out
+
+    def get_snapshot(self) -> bytes:
+        """Return this node's snapshot manifest for a joining node (worker thread)."""
+        return build_manifest(self.ledger)
+
+    def get_state(self, keys: list[bytes]) -> list[bytes]:
+        """Return the state node values of ``keys`` this node has, within one STATE answer (worker thread)."""
+        return read_state_answer(self.ledger.store, keys, MAX_STATE_ANSWER_BYTES)
+
+    def on_snapshot(self, payload: bytes, peer: bytes) -> None:
+        """A running node does not join: an answer to a request it never sends is ignored."""
+
+    def on_state(self, values: list[bytes], peer: bytes) -> None:
+        """A running node does not join: an answer to a request it never sends is ignored."""
 
     def on_blocks(self, pairs: list[tuple[bytes, bytes]], peer: bytes) -> None:
         """Queue blocks answering our request for import on the consensus thread."""

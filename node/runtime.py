@@ -36,7 +36,9 @@ from node.genesis import GenesisFile, build_genesis
 from node.ledger.audit import ExecutionAuditor
 from node.ledger.chain import ExecutedBlock, Ledger
 from node.ledger.mempool import MempoolLimits
-from node.p2p.peers import P2PLimits
+from node.ledger.snapshot import install_snapshot
+from node.p2p.join import Joined, JoinHandler, join_by_snapshot
+from node.p2p.peers import P2PLimits, PeerHandler
 from node.p2p.service import PeerService
 from node.p2p.tls import prepare_p2p_tls
 from node.p2p.wire import P2PError
@@ -45,6 +47,7 @@ from node.storage.pruning import StateCollector
 from sdk.crypto import PrivateKey
 from sdk.errors import ConsensusError, XinlianError
 from sdk.exit_codes import ExitCode
+from sdk.proofs.trust import Genesis
 from sdk.types import Block
 
 if TYPE_CHECKING:
@@ -227,6 +230,7 @@ class Node:
         )
         self.ledger.load(genesis_block)
         self.state_db.clear_pending()
+        self._genesis_block = genesis_block
         self.key: PrivateKey | None = None
         if config.validator_key_path:
             self.key = PrivateKey.from_pem(Path(config.validator_key_path).read_bytes(), self._key_password())
@@ -254,6 +258,8 @@ class Node:
         self.api_limits = compute_api_limits(config)
         self.driver: ConsensusDriver | None = None
         self.p2p: PeerService | None = None
+        self._history_filler: threading.Thread | None = None
+        self.join_report: Joined | None = None  # what a join by snapshot brought (None: none ran)
         # py-evm re-executes sampled committed blocks to catch a native engine that is wrong.
         self.auditor: ExecutionAuditor | None = None
         if isinstance(self.engine, NativeExecutionEngine) and config.execution_audit_every > 0:
@@ -283,6 +289,9 @@ class Node:
         """Start consensus and (when needed) the peer service, whose TLS certificate is created in the data
         folder at the first start. Raises P2PError if the port is taken or that certificate cannot be
         loaded."""
+        identity = self._p2p_identity() if self.wants_peers else None
+        if identity is not None and self.config.join == "snapshot" and self.ledger.height == 0:
+            self._join_by_snapshot(identity)
         driver = ConsensusDriver(
             ledger=self.ledger,
             config=self.consensus_config,
@@ -293,26 +302,8 @@ class Node:
             on_fatal=self.fail,
         )
         self.ledger.on_admit.append(driver.on_local_admit)
-        if self.wants_peers:
-            identity = self.key
-            if identity is None and self.config.node_key_path:
-                identity = PrivateKey.from_pem(
-                    Path(self.config.node_key_path).read_bytes(), self._key_password()
-                )
-            if identity is None:  # an observer without a configured key: validators will refuse it
-                identity = PrivateKey.generate()
-            self.p2p = PeerService(
-                chain_id=self.chain.chain_id,
-                genesis_hash=self.genesis_hash,
-                key=identity,
-                tls=prepare_p2p_tls(Path(self.config.data_dir), name=self.config.name),
-                host=self.config.p2p_host,
-                port=self.config.p2p_port,
-                peers=self.config.peers,
-                handler=driver,
-                is_allowed=self._is_allowed_peer,
-                limits=self.p2p_limits,
-            )
+        if identity is not None:
+            self.p2p = self._peer_service(identity, driver)
             driver.network = self.p2p
             self.p2p.start()
         self.driver = driver
@@ -321,9 +312,73 @@ class Node:
             self.auditor.start()
         if self.state_collector is not None:
             self.state_collector.start()
+        self._history_filler = threading.Thread(
+            target=self._fill_history, name="xinlian-history", daemon=True
+        )
+        self._history_filler.start()
         driver.start()
         self._watchdog = threading.Thread(target=self._watch, name="xinlian-watchdog", daemon=True)
         self._watchdog.start()
+
+    def _p2p_identity(self) -> PrivateKey:
+        """The key this node authenticates with to its peers: its validator key, else its node key."""
+        if self.key is not None:
+            return self.key
+        if self.config.node_key_path:
+            return PrivateKey.from_pem(Path(self.config.node_key_path).read_bytes(), self._key_password())
+        return PrivateKey.generate()  # an observer without a configured key: validators will refuse it
+
+    def _peer_service(self, identity: PrivateKey, handler: PeerHandler) -> PeerService:
+        return PeerService(
+            chain_id=self.chain.chain_id,
+            genesis_hash=self.genesis_hash,
+            key=identity,
+            tls=prepare_p2p_tls(Path(self.config.data_dir), name=self.config.name),
+            host=self.config.p2p_host,
+            port=self.config.p2p_port,
+            peers=self.config.peers,
+            handler=handler,
+            is_allowed=self._is_allowed_peer,
+            limits=self.p2p_limits,
+        )
+
+    def _join_by_snapshot(self, identity: PrivateKey) -> None:
+        """Fetch and prove the state at the peers' recent sealed height, store it as the head (node.p2p.join),
+        then load the ledger from it. Raises JoinError (nothing is stored then) or StorageError."""
+        handler = JoinHandler()
+        service = self._peer_service(identity, handler)
+        trust = Genesis(self.chain.chain_id, self.genesis_hash, tuple(self._genesis_block.next_validators))
+        service.start()
+        try:
+            joined = join_by_snapshot(
+                service,
+                handler,
+                trust,
+                min_peers=self.config.join_min_peers,
+                timeout_s=self.config.join_timeout_s,
+            )
+        finally:
+            service.stop()
+        install_snapshot(self.store, joined.snapshot, joined.nodes)
+        self.ledger.load(self._genesis_block)
+        self.join_report = joined
+        log.info(
+            "joined by snapshot at height %d: %d state nodes from %d peers (%d refused)",
+            joined.snapshot.height,
+            len(joined.nodes),
+            len(joined.peers),
+            len(joined.convicted),
+        )
+
+    def _fill_history(self) -> None:
+        """Fill the history tree for inclusion proofs after start-up (start-up itself reads no old block)."""
+        try:
+            self.ledger.fill_history()
+        except XinlianError as exc:
+            if exc.code == "history_not_filled":  # joined by snapshot: proofs below it are asked elsewhere
+                log.info("no history proofs here below the snapshot height this node joined at")
+            else:
+                log.error("the chain history could not be loaded for inclusion proofs: %s", exc)
 
     def _restore_pending(self) -> None:
         """Reload what clients submitted here before a stop or crash (announced to peers as it is admitted,
@@ -430,6 +485,9 @@ class Node:
             self.auditor.stop()
         if self.state_collector is not None:
             self.state_collector.stop()
+        self.ledger.stop_history_fill()
+        if self._history_filler is not None:
+            self._history_filler.join(timeout=30)
         self.store.close()
         self._data_lock.close()
 

@@ -64,6 +64,8 @@ _CODE_STATUS: dict[str, int] = {
     "execution_reverted": 400,
     # The state of an old height on a node that keeps only recent state (ask an archive node).
     "state_pruned": 410,
+    # A block below the height a node joined at by snapshot (ask a node that holds the whole chain).
+    "history_not_filled": 410,
     "unauthenticated": 401,
     "stale_request": 401,
     "wrong_audience": 401,

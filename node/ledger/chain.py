@@ -25,6 +25,7 @@ from trie.exceptions import MissingTrieNode
 
 from node.config import PROTOCOL_VERSION, ChainConfig
 from node.execution import AccountProof, BlockContext, ExecutionEngine, ExecutionResult
+from node.ledger.history import HISTORY_FRONTIER_KEY, ChainHistory
 from node.ledger.mempool import Mempool, MempoolLimits
 from node.ledger.rules import (
     check_block_bytes,
@@ -35,6 +36,11 @@ from node.ledger.rules import (
     check_transaction_size,
     compute_block_context,
     is_expired,
+)
+from node.ledger.snapshot import (
+    VALIDATORS_AT_KEY as _VALIDATORS_AT,
+    read_snapshot_deciding,
+    read_validators_in_force,
 )
 from node.ledger.upgrades import execute_block_body
 from node.storage import LogCursor, StateNodeStore, Store, StoredLog, StoredReceipt, StoredTransaction
@@ -50,7 +56,6 @@ from sdk.errors import (
     XinlianError,
 )
 from sdk.proofs.certificate import verify_certificate
-from sdk.proofs.merkle import MerkleHistory
 from sdk.system import CALENDAR_ADDRESS
 from sdk.types import (
     Block,
@@ -73,7 +78,6 @@ _GET_VALIDATORS = function_signature_to_4byte_selector("get_validators()")
 _COVERED_THROUGH = function_signature_to_4byte_selector("covered_through()")
 _VIEW_GAS = 1_000_000
 _EXECUTED_CACHE = 64
-_VALIDATORS_AT = "validators_height"
 
 
 @dataclass(frozen=True)
@@ -145,7 +149,7 @@ class Ledger:
         self._clock_ms = clock_ms or (lambda: int(time.time() * 1000))
         self._lock = threading.RLock()
         self._committed = threading.Condition(self._lock)
-        self._history = MerkleHistory()
+        self._history = ChainHistory()
         self._executed: OrderedDict[bytes, ExecutedBlock] = OrderedDict()
         self._head_block: Block | None = None  # the last block this ledger committed
         # tx hash -> the signature this node verified for it. The hash covers the signing preimage, not the
@@ -229,6 +233,8 @@ class Ledger:
         if parent is not None:
             with contextlib.suppress(XinlianError):
                 candidate = self.governance_validators(parent.state_root)
+        else:  # a node that joined by snapshot at this block: the set its manifest proved
+            candidate = read_snapshot_deciding(self.store)
         if not candidate or compute_validators_hash(candidate) != header.validators_hash:
             raise StorageError(
                 "the validator set the stored head names cannot be established",
@@ -244,6 +250,7 @@ class Ledger:
             empty_cert,
             (),
             state_nodes=self.state_db.pending(),
+            metadata={HISTORY_FRONTIER_KEY: self._history.frontier_bytes()},
         )
         self.state_db.clear_pending()
 
@@ -252,22 +259,15 @@ class Ledger:
         if stored is None:
             raise InvalidBlock("store is empty after genesis", code="no_genesis")
         height, block_hash = stored
-        self._history = MerkleHistory()
-        for stored_hash in self.store.get_block_hashes(0, height):
-            self._history.append(stored_hash)
-        # The set in force after `height` is the most recent set carried in a block body; its height is
-        # kept in metadata so a restart reads one block, not the whole chain.
-        marker = self.store.get_metadata(_VALIDATORS_AT)
-        set_height = int.from_bytes(marker, "big") if marker else 0
-        carrier = self.store.get_block(set_height)
-        if carrier is None or not carrier.next_validators:
-            raise InvalidBlock(
-                f"block {set_height} should carry the validator set", code="missing_validators"
-            )
-        validators = tuple(carrier.next_validators)
+        validators = read_validators_in_force(self.store)
         header = self.store.get_header(height)
         if header is None:
             raise InvalidBlock(f"head block {height} is missing", code="missing_block")
+        # The history root of the next header, from the frontier stored with the head (not every hash).
+        self._history.stop()
+        self._history = ChainHistory.resume(
+            self.store.get_metadata(HISTORY_FRONTIER_KEY), header, self.store.get_block_hashes
+        )
         self._head = Head(header=header, block_hash=block_hash, validators=validators)
 
     # --- queries -------------------------------------------------------------------------------------
@@ -288,11 +288,22 @@ class Ledger:
 
     def history_proof(self, height: int, size: int) -> tuple[bytes, ...]:
         """Return the inclusion proof of block ``height``'s hash in the history root over blocks
-        ``0..size-1`` (the ``history_root`` of header ``size``), in O(log n) without a rebuild.
+        ``0..size-1`` (the ``history_root`` of header ``size``), in O(log n) once the history tree is
+        filled (after a restart: ``fill_history``, or here at the first proof asked).
 
-        Raises MerkleProofError unless ``height < size <= head + 1``.
+        Raises MerkleProofError unless ``height < size <= head + 1``; StorageError when the stored block
+        hashes cannot fill the tree.
         """
-        return self._history.inclusion_proof(height, size)
+        return self._history.inclusion_proof(height, size, self.store.get_block_hashes)
+
+    def fill_history(self) -> None:
+        """Fill the history tree that inclusion proofs need from the stored block hashes (a node runs it
+        in the background after start-up; ``stop_history_fill`` ends it). Raises StorageError."""
+        self._history.fill(self.store.get_block_hashes)
+
+    def stop_history_fill(self) -> None:
+        """End a ``fill_history`` in progress."""
+        self._history.stop()
 
     def call(
         self, to: bytes, data: bytes, *, sender: bytes = b"\x00" * 20, gas_limit: int = _VIEW_GAS
@@ -828,9 +839,10 @@ class Ledger:
             executed = self._executed.get(block.header.block_hash)
             if executed is None or executed.block != block:
                 executed = self.validate_block(block, now_ms=block.header.timestamp_ms)
-            metadata = (
-                {_VALIDATORS_AT: block.header.height.to_bytes(8, "big")} if block.next_validators else {}
-            )
+            # The frontier below this block: a restart checks it against this header's history root.
+            metadata = {HISTORY_FRONTIER_KEY: self._history.frontier_bytes()}
+            if block.next_validators:
+                metadata[_VALIDATORS_AT] = block.header.height.to_bytes(8, "big")
             self.store.commit_block(
                 block,
                 certificate,

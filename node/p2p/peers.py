@@ -66,6 +66,11 @@ MAX_TXS_PER_FRAME: int = 4_096
 #: Blocks per BLOCKS answer and the byte budget of one answer.
 MAX_BLOCKS_PER_ANSWER: int = 64
 MAX_ANSWER_BYTES: int = 16 * 1024 * 1024
+#: State node keys per GET_STATE, and bytes of state node values per STATE answer.
+MAX_STATE_KEYS: int = 1_024
+MAX_STATE_ANSWER_BYTES: int = 2 * 1024 * 1024
+#: Bytes of one SNAPSHOT manifest (the head block, its receipts, the validator-set handovers).
+MAX_SNAPSHOT_BYTES: int = 8 * 1024 * 1024
 #: Connections (inbound and outbound, authenticated or in the handshake) beyond this are refused.
 DEFAULT_MAX_CONNECTIONS: int = 64
 #: Outgoing transactions are batched for this long before a TRANSACTIONS frame leaves.
@@ -108,6 +113,23 @@ class PeerHandler(Protocol):
 
     def on_blocks(self, pairs: list[tuple[bytes, bytes]], peer: bytes) -> None:
         """Take (block, certificate) encodings answering a GET_BLOCKS (not yet checked)."""
+        ...
+
+    def get_snapshot(self) -> bytes:
+        """Return this node's encoded snapshot manifest, or b"" when it has none (worker thread)."""
+        ...
+
+    def get_state(self, keys: list[bytes]) -> list[bytes]:
+        """Return the stored state node values of ``keys`` it has, in order, within MAX_STATE_ANSWER_BYTES
+        (worker thread)."""
+        ...
+
+    def on_snapshot(self, payload: bytes, peer: bytes) -> None:
+        """Take a SNAPSHOT answering our GET_SNAPSHOT (not yet checked)."""
+        ...
+
+    def on_state(self, values: list[bytes], peer: bytes) -> None:
+        """Take the state node values answering our GET_STATE (not yet checked)."""
         ...
 
 

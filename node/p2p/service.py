@@ -21,6 +21,9 @@ from node.p2p.peers import (
     MAX_ANSWER_BYTES,
     MAX_BLOCKS_PER_ANSWER,
     MAX_PENDING_BLOCK_REQUESTS,
+    MAX_SNAPSHOT_BYTES,
+    MAX_STATE_ANSWER_BYTES,
+    MAX_STATE_KEYS,
     MAX_TXS_PER_FRAME,
     PEER_STATE_TTL_S,
     SCORE_BAD_FRAME,
@@ -147,6 +150,11 @@ class PeerService:
         limits[FrameType.TRANSACTIONS] = self.limits.max_tx_frame_bytes
         limits[FrameType.STATUS] = MAX_CONTROL_FRAME_BYTES
         limits[FrameType.GET_BLOCKS] = MAX_CONTROL_FRAME_BYTES
+        limits[FrameType.GET_SNAPSHOT] = MAX_CONTROL_FRAME_BYTES
+        limits[FrameType.SNAPSHOT] = MAX_SNAPSHOT_BYTES
+        limits[FrameType.GET_STATE] = MAX_STATE_KEYS * 40
+        # One value is always answered, even above the budget (a contract's code): twice the budget.
+        limits[FrameType.STATE] = 2 * MAX_STATE_ANSWER_BYTES
         return limits
 
     # --- lifecycle (any thread) ----------------------------------------------------------------------
@@ -256,6 +264,19 @@ class PeerService:
         accepted while the request is unanswered and younger than ``limits.block_request_timeout_s``)."""
         payload = self._encode_uints(from_height, max_count)
         frame = None if payload is None else self._encode_outbound(FrameType.GET_BLOCKS, payload)
+        if frame is not None:
+            self._call(self._send_block_request, peer, frame)
+
+    def request_snapshot(self, peer: bytes) -> None:
+        """Ask ``peer`` for its snapshot manifest (answered like a block request: one at a time, in time)."""
+        payload = self._encode_uints(0)
+        frame = None if payload is None else self._encode_outbound(FrameType.GET_SNAPSHOT, payload)
+        if frame is not None:
+            self._call(self._send_block_request, peer, frame)
+
+    def request_state(self, peer: bytes, keys: list[bytes]) -> None:
+        """Ask ``peer`` for the state node values of ``keys`` (at most MAX_STATE_KEYS)."""
+        frame = self._encode_outbound(FrameType.GET_STATE, encode_bytes_list(keys[:MAX_STATE_KEYS]))
         if frame is not None:
             self._call(self._send_block_request, peer, frame)
 
@@ -616,6 +637,16 @@ class PeerService:
                 self._on_block_request(conn, state, payload, now)
             elif kind == FrameType.BLOCKS:
                 self._on_blocks_frame(conn, state, payload, now)
+            elif kind == FrameType.GET_SNAPSHOT:
+                decode_uints(payload, 1)
+                self._on_serve_request(conn, state, now, FrameType.SNAPSHOT, self.handler.get_snapshot)
+            elif kind == FrameType.GET_STATE:
+                keys = decode_bytes_list(payload, limit=MAX_STATE_KEYS)
+                self._on_serve_request(
+                    conn, state, now, FrameType.STATE, lambda: encode_bytes_list(self.handler.get_state(keys))
+                )
+            elif kind in (FrameType.SNAPSHOT, FrameType.STATE):
+                self._on_snapshot_answer(conn, state, kind, payload, now)
             else:
                 self._penalize(
                     conn.peer, SCORE_BAD_FRAME, f"unexpected frame type {kind}", counter="unknown_frames"
@@ -677,6 +708,46 @@ class PeerService:
             return
         state.serving_blocks = True
         self._spawn(self._answer_blocks(conn, state, from_height, min(max_count, MAX_BLOCKS_PER_ANSWER)))
+
+    def _on_serve_request(
+        self, conn: _Connection, state: _PeerState, now: float, kind: FrameType, produce: Callable[[], bytes]
+    ) -> None:
+        """A snapshot or state request: served like block requests (one at a time per peer, rate-limited
+        by the same bucket), the answer read in a worker thread."""
+        if state.serving_blocks or not state.block_requests.take(1, now):
+            self._penalize(
+                conn.peer, SCORE_OVER_BUDGET, "snapshot request over budget", counter="snapshot_busy"
+            )
+            return
+        state.serving_blocks = True
+        self._spawn(self._answer(conn, state, kind, produce))
+
+    async def _answer(
+        self, conn: _Connection, state: _PeerState, kind: FrameType, produce: Callable[[], bytes]
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            try:
+                payload = await loop.run_in_executor(None, produce)
+            except Exception:  # a storage failure answers nothing; the requester asks elsewhere
+                log.exception("reading a %s answer for a peer failed", kind.name)
+                return
+            frame = self._encode_outbound(kind, payload)
+            if frame is not None and conn.send(frame):
+                self.stats.add(f"{kind.name.lower()}_served")
+        finally:
+            state.serving_blocks = False
+
+    def _on_snapshot_answer(
+        self, conn: _Connection, state: _PeerState, kind: int, payload: bytes, now: float
+    ) -> None:
+        if not state.take_pending_request(now):
+            self._penalize(conn.peer, SCORE_UNSOLICITED, "unsolicited snapshot", counter="unsolicited_blocks")
+            return
+        if kind == FrameType.SNAPSHOT:
+            self.handler.on_snapshot(payload, conn.peer)
+        else:
+            self.handler.on_state(decode_bytes_list(payload, limit=MAX_STATE_KEYS), conn.peer)
 
     async def _answer_blocks(
         self, conn: _Connection, state: _PeerState, from_height: int, max_count: int

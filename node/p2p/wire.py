@@ -42,6 +42,10 @@ class FrameType(IntEnum):
     GET_BLOCKS = 5  # [from_height, max_count]
     BLOCKS = 6  # [[block, certificate], ...]
     STATUS = 7  # [height]
+    GET_SNAPSHOT = 8  # [0] (the peer's most recent sealed state snapshot)
+    SNAPSHOT = 9  # one encoded snapshot manifest (node.ledger.snapshot)
+    GET_STATE = 10  # [state node key, ...]
+    STATE = 11  # [state node value, ...] (what the peer has of the keys asked)
 
 
 @dataclass(frozen=True, slots=True)

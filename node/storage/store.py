@@ -51,6 +51,8 @@ SCHEMA_VERSION = 2
 SCHEMA_VERSION_KEY = "schema_version"
 #: Metadata: the lowest height whose state is kept whole (absent: archive, every height).
 STATE_PRUNED_BELOW_KEY = "state_pruned_below"
+#: Metadata: the height a node joined at by snapshot (absent: it holds every block from genesis).
+SNAPSHOT_HEIGHT_KEY = "snapshot_height"
 #: Keys examined per sweep transaction of ``collect_state`` (block commits wait for one transaction).
 _COLLECT_BATCH = 5000
 DEFAULT_CERTIFICATE_DEPTH = 128
@@ -210,6 +212,7 @@ class Store:
         *,
         state_nodes: Mapping[bytes, bytes],
         metadata: Mapping[str, bytes] = _NO_METADATA,
+        snapshot: bool = False,
     ) -> bytes:
         """Write a committed block, its transactions, receipts, logs, new state nodes and metadata atomically.
 
@@ -220,6 +223,7 @@ class Store:
         Raises: StorageError if the block is not the child of the stored head (height ≠ head + 1, or
         parent_hash ≠ head hash; an empty store takes only height 0), if the certificate or receipts do not
         belong to the block, or if the database refuses the write. Nothing of the block is stored then.
+        With ``snapshot``, a store holding only genesis takes any height (a node joining by snapshot).
         """
         header = block.header
         height = header.height
@@ -249,7 +253,7 @@ class Store:
         new_metadata = list(metadata.items())
 
         with self._db.write() as conn:
-            self._validate_next(conn, header)
+            self._validate_next(conn, header, snapshot)
             self._db.execute_many(conn, _SQL_INSERT_BLOCK, [new_block])
             if block.transactions:
                 key_ids = self._public_key_ids(conn, [tx.public_key for tx in block.transactions])
@@ -276,9 +280,11 @@ class Store:
             ids.update((bytes(row.key), int(row.id)) for row in rows)
         return ids
 
-    def _validate_next(self, conn: Connection, header: BlockHeader) -> None:
+    def _validate_next(self, conn: Connection, header: BlockHeader, snapshot: bool = False) -> None:
         row = conn.exec_driver_sql(_SQL_HEAD).first()
         head = None if row is None else (int(row[0]), bytes(row[1]))
+        if snapshot and head is not None and head[0] == 0 and header.height > 0:
+            return
         if head is None:
             if header.height != 0:
                 raise StorageError(
@@ -781,9 +787,10 @@ class Store:
             header = headers[height]
             if height > 0:
                 parent = headers.get(height - 1)
-                if parent is None:
-                    raise StorageError("the head's parent is missing from the store", height=height - 1)
-                if header.parent_hash != parent.block_hash:
+                if parent is None:  # a node that joined by snapshot at this height has no parent stored
+                    if self.get_metadata(SNAPSHOT_HEIGHT_KEY) != str(height).encode():
+                        raise StorageError("the head's parent is missing from the store", height=height - 1)
+                elif header.parent_hash != parent.block_hash:
                     raise StorageError("the stored head does not link to its parent", height=height)
                 self._verify_stored_certificate(header, block_hash, verify_certificate)
             if header.state_root != BLANK_STATE_ROOT and self.get_state_node(header.state_root) is None:

@@ -31,7 +31,7 @@ from sdk.errors import (
     SignatureError,
     StatusError,
 )
-from sdk.proofs.bundle import HistoryProof, ProofBundle, SealedHeader, load_bundle
+from sdk.proofs.bundle import Handover, HistoryProof, ProofBundle, SealedHeader, load_bundle
 from sdk.proofs.certificate import check_sealed
 from sdk.proofs.licence import (
     LICENCE_STATUS_RULE,
@@ -153,7 +153,7 @@ class Verifier:
         """
         b = self._parse(bundle)
         self._validate_chain_ids(b)
-        changes = self._follow_handovers(b)
+        changes = self._follow_handovers(b.handovers)
         header = b.block.header
         validators, sealed_by = self._authenticate_header(b.block, changes, "the event block")
         self._validate_transaction(b)
@@ -234,12 +234,20 @@ class Verifier:
         t = self.trust
         return t.genesis_hash if isinstance(t, Genesis) else t.header.block_hash
 
-    def _follow_handovers(self, b: ProofBundle) -> list[_SetChange]:
+    def verify_header(self, sealed: SealedHeader, handovers: Sequence[Handover]) -> tuple[bytes, ...]:
+        """Prove that ``sealed`` (a header with its certificate) is a block of the trusted chain, following
+        the validator-set ``handovers`` from the anchor up to it (each sealed by the set before it), under
+        the one certificate rule. Returns the validator set that sealed it. Raises VerificationError."""
+        changes = self._follow_handovers(handovers)
+        validators, _ = self._authenticate_header(sealed, changes, f"block {sealed.header.height}")
+        return validators
+
+    def _follow_handovers(self, handovers: Sequence[Handover]) -> list[_SetChange]:
         """Return the validator-set changes from the anchor on, each authenticated by the set before it."""
         changes = [self._anchor_change()]
         anchor_height = self.trust.height
         previous = -1
-        for i, ho in enumerate(b.handovers):
+        for i, ho in enumerate(handovers):
             header = ho.header
             h = header.height
             what = f"handover block {h}"

@@ -113,7 +113,9 @@ class SyncLiar:
         self.sock.close()
 
 
-def test_a_peer_lying_in_sync_is_refused_avoided_and_honest_peers_serve(tmp_path: Path) -> None:
+def start_three_of_four(tmp_path: Path, nodes: list[Node], height: int) -> list[Path]:
+    """Write a 4-validator devnet, start its first three validators (appended to ``nodes``) and wait for
+    them to commit ``height`` blocks; returns the four node config paths."""
     paths = init_devnet(
         tmp_path / "net",
         validators=4,
@@ -124,13 +126,18 @@ def test_a_peer_lying_in_sync_is_refused_avoided_and_honest_peers_serve(tmp_path
         committee_size=1,
         log_level="warning",
     )
+    nodes += [Node(NodeConfig.load(p), empty_block_interval_ms=50) for p in paths[:3]]
+    for node in nodes:
+        node.start()
+    wait_until(lambda: min(n.ledger.height for n in nodes) >= height, 120, "three validators to commit")
+    return paths
+
+
+def test_a_peer_lying_in_sync_is_refused_avoided_and_honest_peers_serve(tmp_path: Path) -> None:
     liars: list[SyncLiar] = []
     nodes: list[Node] = []
     try:
-        nodes = [Node(NodeConfig.load(p), empty_block_interval_ms=50) for p in paths[:3]]
-        for node in nodes:
-            node.start()
-        wait_until(lambda: min(n.ledger.height for n in nodes) >= 30, 120, "three validators to commit")
+        paths = start_three_of_four(tmp_path, nodes, 30)
         # The late validator allows one observer key: the liar's.
         liar_key = PrivateKey.generate()
         raw = json.loads(paths[3].read_text(encoding="utf-8"))

@@ -16,6 +16,8 @@ from node.demo_network import init_network
 from node.runtime import Node, SoloProducer
 from sdk.crypto import PrivateKey
 from sdk.errors import InvalidBlock, InvalidTransaction, StorageError
+from sdk.proofs.builders import build_history_proof
+from sdk.proofs.merkle import MerkleHistory
 from sdk.types import Block, CommitCertificate, Seal, Transaction, commit_preimage
 
 pytest_plugins = ["node_fixtures"]
@@ -301,14 +303,15 @@ def test_block_over_the_byte_limit_is_refused(small_block_node: Node, tmp_path: 
 
 
 def test_history_proofs_from_the_ledger_equal_a_rebuild_over_stored_hashes(node: Node) -> None:
-    from sdk.proofs.builders import build_history_proof
-
     for _ in range(6):
         producer(node).produce_once()
     hashes = node.store.get_block_hashes(0, node.ledger.height)
+    rebuilt = MerkleHistory()
+    for block_hash in hashes:
+        rebuilt.append(block_hash)
     for size in range(1, node.ledger.height + 1):
         header = node.store.get_header(size)
-        assert header is not None and header.history_root == node.ledger._history.root(size)
+        assert header is not None and header.history_root == rebuilt.root(size)
         for height in range(size):
             assert node.ledger.history_proof(height, size) == build_history_proof(hashes[:size], height).path
 
@@ -449,5 +452,79 @@ def test_a_sound_head_passes_the_start_up_check(network: Path) -> None:
     node = Node(NodeConfig.load(network / "nodes" / "node-0.json"))
     try:
         assert node.ledger.height == 2
+    finally:
+        node.stop()
+
+
+def _history_proofs_match_a_rebuild(node: Node) -> None:
+    hashes = node.store.get_block_hashes(0, node.ledger.height)
+    size = node.ledger.height + 1
+    for height in range(size):
+        assert node.ledger.history_proof(height, size) == build_history_proof(hashes, height).path
+
+
+def test_a_restart_reads_the_history_frontier_and_fills_the_proof_tree_later(network: Path) -> None:
+    """The restart checks the stored frontier against the head's history root (no block hash is read);
+    proofs of old blocks work once the tree is filled from the store, and so does the next block."""
+    _corrupt_head(network, "SELECT {height}")  # nothing changed: three blocks
+    node = Node(NodeConfig.load(network / "nodes" / "node-0.json"))
+    try:
+        assert not node.ledger._history.filled
+        node.ledger.fill_history()
+        assert node.ledger._history.filled
+        _history_proofs_match_a_rebuild(node)
+        below = MerkleHistory()
+        for block_hash in node.store.get_block_hashes(0, node.ledger.height):
+            below.append(block_hash)
+        executed = producer(node).produce_once()
+        assert executed.block.header.history_root == below.root()
+        _history_proofs_match_a_rebuild(node)
+    finally:
+        node.stop()
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "DELETE FROM metadata WHERE key = 'history_frontier'",
+        "UPDATE metadata SET value = zeroblob(8) WHERE key = 'history_frontier'",  # the empty chain's
+        "UPDATE metadata SET value = randomblob(7) WHERE key = 'history_frontier'",
+    ],
+    ids=["missing", "replaced", "malformed"],
+)
+def test_a_missing_or_wrong_history_frontier_is_rebuilt_from_the_blocks(
+    network: Path, statement: str
+) -> None:
+    _corrupt_head(network, statement)
+    node = Node(NodeConfig.load(network / "nodes" / "node-0.json"))
+    try:
+        assert node.ledger._history.filled
+        _history_proofs_match_a_rebuild(node)
+        producer(node).produce_once()
+    finally:
+        node.stop()
+    reopened = Node(NodeConfig.load(network / "nodes" / "node-0.json"))
+    try:
+        assert not reopened.ledger._history.filled  # the commit stored the frontier again
+        _history_proofs_match_a_rebuild(reopened)
+    finally:
+        reopened.stop()
+
+
+def test_a_replaced_old_block_hash_is_refused_when_the_history_is_filled(network: Path) -> None:
+    """Block 1's stored hash is replaced below a head two blocks higher (the head's check reads its parent
+    only): the start is cheap and passes, filling the proof tree finds the mismatch."""
+    _corrupt_head(network, "SELECT {height}")
+    node = Node(NodeConfig.load(network / "nodes" / "node-0.json"))
+    try:
+        producer(node).produce_once()
+    finally:
+        node.stop()
+    _corrupt_head(network, "UPDATE blocks SET block_hash = randomblob(32) WHERE height = 1")
+    node = Node(NodeConfig.load(network / "nodes" / "node-0.json"))
+    try:
+        with pytest.raises(StorageError) as refused:
+            node.ledger.history_proof(0, 2)
+        assert refused.value.code == "corrupt_history"
     finally:
         node.stop()

@@ -10,6 +10,8 @@ from node.api.convert import to_block_public, to_certificate_public
 from node.api.deps import LedgerDep, parse_hash
 from node.api.errors import NotFound
 from node.api.models import BlockPublic, CertificatePublic, error_responses
+from node.ledger.chain import Ledger
+from node.ledger.snapshot import require_history
 from sdk.types import Block
 
 router = APIRouter(prefix="/v1/blocks", tags=["blocks"])
@@ -18,8 +20,10 @@ _NOT_FOUND = error_responses(404, 422)
 HeightParam = Annotated[int, Path(ge=0, le=2**63 - 1)]
 
 
-def _found(block: Block | None, **where: Any) -> Block:
+def _found(block: Block | None, ledger: Ledger | None = None, **where: Any) -> Block:
     if block is None:
+        if ledger is not None and "height" in where:
+            require_history(ledger.store, where["height"])  # below a snapshot: history_not_filled (410)
         raise NotFound("no such block", **where)
     return block
 
@@ -41,7 +45,7 @@ def get_block_by_hash(block_hash: str, ledger: LedgerDep) -> BlockPublic:
 @router.get("/{height}", response_model=BlockPublic, responses=_NOT_FOUND)
 def get_block(height: HeightParam, ledger: LedgerDep) -> BlockPublic:
     """Return the block at ``height``."""
-    return to_block_public(_found(ledger.get_block(height), height=height))
+    return to_block_public(_found(ledger.get_block(height), ledger, height=height))
 
 
 @router.get("/{height}/certificate", response_model=CertificatePublic, responses=_NOT_FOUND)
@@ -50,5 +54,6 @@ def get_certificate(height: HeightParam, ledger: LedgerDep) -> CertificatePublic
     certificate = ledger.get_certificate(height)
     header = ledger.get_header(height)
     if certificate is None or header is None:
+        require_history(ledger.store, height)
         raise NotFound("no such block", height=height)
     return to_certificate_public(certificate, header)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-import weakref
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
@@ -15,8 +13,10 @@ from node.api.errors import BadRequest, NotFound
 from node.api.models import error_responses
 from node.api.reader import LedgerReader
 from node.ledger.chain import Ledger
-from sdk.errors import AuthenticationError, IdentifierError
-from sdk.proofs.builders import build_bundle, build_handover
+from node.ledger.handovers import collect_handovers
+from node.ledger.snapshot import require_history
+from sdk.errors import AuthenticationError, IdentifierError, StorageError
+from sdk.proofs.builders import build_bundle
 from sdk.proofs.bundle import Handover, HistoryProof, ProofBundle, SealedHeader, StateProof
 from sdk.proofs.licence import LICENCE_ISSUED_TOPIC, LICENCE_STATUS_RULE
 from sdk.proofs.mpt import compute_storage_slot
@@ -29,48 +29,18 @@ _ERRORS = error_responses(401, 403, 404, 422, busy=True)
 BundleJson = dict[str, Any]
 
 
-# --- validator-set handovers (scanned once, then incrementally) ---------------------------------------
-class _HandoverIndex:
-    """Heights of the blocks that carry a new validator set, kept per ledger and extended on demand."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._scanned = 0  # every height <= this has been looked at (genesis is not a handover here)
-        self._heights: list[int] = []
-
-    def heights_up_to(self, ledger: Ledger, height: int) -> list[int]:
-        with self._lock:
-            while self._scanned < height:
-                h = self._scanned + 1
-                header = ledger.get_header(h)
-                if header is None:
-                    break
-                if header.next_validators_hash != header.validators_hash:
-                    self._heights.append(h)
-                self._scanned = h
-            return [h for h in self._heights if h <= height]
-
-
-_INDEXES: weakref.WeakKeyDictionary[Ledger, _HandoverIndex] = weakref.WeakKeyDictionary()
-_INDEXES_LOCK = threading.Lock()
-
-
 def _handovers(ledger: Ledger, up_to: int) -> list[Handover]:
-    with _INDEXES_LOCK:
-        index = _INDEXES.setdefault(ledger, _HandoverIndex())
-    out = []
-    for h in index.heights_up_to(ledger, up_to):
-        block = ledger.get_block(h)
-        if block is None:
-            raise NotFound("a handover block is missing", height=h)
-        out.append(build_handover(block, ledger.get_certificate(h)))
-    return out
+    try:
+        return collect_handovers(ledger, up_to)
+    except StorageError as exc:
+        raise NotFound(exc.message, **exc.detail) from exc
 
 
 # --- builders -----------------------------------------------------------------------------------------
 def _sealed(ledger: Ledger, height: int, history: HistoryProof | None = None) -> SealedHeader:
     header = ledger.get_header(height)
     if header is None:
+        require_history(ledger.store, height)
         raise NotFound("no such block", height=height)
     return SealedHeader(header, ledger.get_certificate(height), history)
 
