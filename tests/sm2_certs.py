@@ -68,11 +68,17 @@ def issue(
     ca: bool = False,
     days: int = 10,
     curve: str = "SM2",
+    for_key: bytes | None = None,
 ) -> Issued:
-    """Issue a certificate for a new key (``subject`` like "/O=Org/serialNumber=…") signed by ``issuer``."""
+    """Issue a certificate for a new key (``subject`` like "/O=Org/serialNumber=…") signed by ``issuer``;
+    with ``for_key`` (a 64-byte SM2 public key made elsewhere) the certificate certifies that key instead."""
     key, csr, cert = directory / f"{name}.key", directory / f"{name}.csr", directory / f"{name}.pem"
     ext = directory / f"{name}.ext"
     public = new_key(key, curve)
+    force: list[str] = []
+    if for_key is not None:
+        (directory / f"{name}.pub").write_bytes(PublicKey.from_bytes(for_key).to_pem())
+        force, public = ["-force_pubkey", str(directory / f"{name}.pub")], for_key
     ext.write_text(f"basicConstraints=critical,CA:{'TRUE' if ca else 'FALSE'}\n")
     sign = ["-sm3", "-sigopt", DISTID] if curve == "SM2" else ["-sha256"]
     _run("req", "-new", "-key", str(key), *sign, "-subj", subject, "-out", str(csr))
@@ -83,6 +89,7 @@ def issue(
         "-in",
         str(csr),
         *vfy,
+        *force,
         "-CA",
         str(issuer.cert),
         "-CAkey",

@@ -99,3 +99,37 @@ def test_an_oversized_certificate_is_refused_in_the_member_file(setup: Setup) ->
     member = dataclasses.replace(setup.members[0], certificate="A" * (17 * 1024))
     with pytest.raises(ConfigError, match="exceeds"):
         member.validate()
+
+
+def test_the_cli_writes_and_checks_member_certificates(tmp_path: Path) -> None:
+    """`genesis member --certificate` puts the PEM in the member file; `genesis assemble --ca` checks it."""
+    from typer.testing import CliRunner
+
+    from node.ceremony import OrgKeys
+    from node.ceremony_cli import genesis_app as app
+
+    runner = CliRunner()
+    ca = sm2_certs.self_signed_ca(tmp_path, "CLI CA")
+    uscc = make_uscc("330000", 41_000_021)
+    keys_dir = tmp_path / "keys"
+    assert runner.invoke(app, ["keys", "--dir", str(keys_dir), "--no-encrypt"]).exit_code == 0
+    account = OrgKeys.load(keys_dir).account_key
+    cert = sm2_certs.issue(tmp_path, "org", f"/O=CLI Org/serialNumber={uscc}", ca, for_key=account)
+    member = tmp_path / "member.json"
+    result = runner.invoke(app, [
+        "member", "--uscc", uscc, "--name", "CLI Org", "--keys", str(keys_dir),
+        "--p2p", "127.0.0.1:19201", "--api", "127.0.0.1:18201", "--out", str(member),
+        "--certificate", str(cert.cert),
+    ])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert MemberFile.load(member).certificate == cert.pem.decode()
+    base = ["assemble", str(member), "--chain-id", "9393", "--json"]
+    refused = runner.invoke(app, [*base, "--out", str(tmp_path / "g0.json")])
+    assert isinstance(refused.exception, ConfigError) and "no CA certificate" in refused.exception.message
+    stranger = sm2_certs.self_signed_ca(tmp_path, "Stranger")
+    refused = runner.invoke(app, [*base, "--out", str(tmp_path / "g1.json"), "--ca", str(stranger.cert)])
+    assert isinstance(refused.exception, ConfigError)
+    assert refused.exception.detail["reason"] == "x509_unknown_issuer"
+    ok = runner.invoke(app, [*base, "--out", str(tmp_path / "g2.json"), "--ca", str(ca.cert)])
+    assert ok.exit_code == 0, ok.output
+    assert (tmp_path / "g2.json").exists()
