@@ -15,6 +15,7 @@ No private key ever leaves its organisation's folder: the coordinator handles pu
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import re
@@ -34,8 +35,9 @@ from node.genesis import (
     compose_genesis,
 )
 from sdk.crypto import PrivateKey, PublicKey, address_from_public_key
-from sdk.errors import XinlianError
+from sdk.errors import IdentityCertificateError, XinlianError
 from sdk.identifiers import validate_uscc
+from sdk.identity.x509 import MAX_CERTIFICATE_BYTES, check_certificate
 
 MEMBER_FORMAT: Final = "xinlian-member/1"
 SIGNATURE_FORMAT: Final = "xinlian-genesis-signature/1"
@@ -142,6 +144,8 @@ class MemberFile:
     validator: bool
     api: str  # host:port of its node's API
     p2p: str  # host:port where the other nodes reach its node
+    #: PEM of the organisation's SM2 X.509 certificate for its account key (optional; checked at assembly).
+    certificate: str | None = None
 
     @property
     def address(self) -> bytes:
@@ -165,6 +169,8 @@ class MemberFile:
             _public_key(key.hex(), f"member {self.uscc} {what}")
         if self.account_key == self.node_key:
             raise ConfigError(f"member {self.uscc} uses one key as account key and node key")
+        if self.certificate is not None and len(self.certificate) > MAX_CERTIFICATE_BYTES:
+            raise ConfigError(f"member {self.uscc} certificate exceeds {MAX_CERTIFICATE_BYTES} bytes")
         parse_endpoint(self.api, f"member {self.uscc} api")
         parse_endpoint(self.p2p, f"member {self.uscc} p2p")
 
@@ -181,6 +187,8 @@ class MemberFile:
             "api": self.api,
             "p2p": self.p2p,
         }
+        if self.certificate is not None:
+            data["certificate"] = self.certificate
         return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
     @classmethod
@@ -201,6 +209,7 @@ class MemberFile:
                 validator=validator_hex is not None,
                 api=str(raw["api"]),
                 p2p=str(raw["p2p"]),
+                certificate=None if raw.get("certificate") is None else str(raw["certificate"]),
             )
         except (KeyError, TypeError) as exc:
             raise ConfigError(f"{path}: malformed member file ({exc!r})") from exc
@@ -230,11 +239,19 @@ def assemble_genesis(
     threshold: int | None = None,
     timestamp_ms: int = 0,
     chain_params: dict[str, int] | None = None,
+    cas: Sequence[bytes] = (),
+    at: dt.datetime | None = None,
 ) -> GenesisFile:
     """Build the unsigned genesis from member files: validators are the members with a validator key; the
     committee is the members with the USCCs in ``committee`` (default: every member), its threshold a
     majority unless given. Raises ConfigError for repeated USCCs, keys or endpoints, an unknown committee
-    USCC or a genesis without validators."""
+    USCC or a genesis without validators.
+
+    A member file carrying a certificate must pass ``sdk.identity.x509.check_certificate`` against the
+    trusted CA certificates ``cas`` at ``at`` (default: the genesis timestamp, or now when it is 0) for its
+    account key and USCC; otherwise ConfigError (``detail["reason"]`` is the refusal's code).
+    """
+    check_member_certificates(members, cas, at or _genesis_time(timestamp_ms))
     for label, values in (
         ("USCC", [m.uscc for m in members]),
         ("key", [k.hex()[:16] + "…" for m in members for k in (m.account_key, m.node_key)]),
@@ -269,6 +286,29 @@ def assemble_genesis(
         threshold=threshold if threshold is not None else len(chosen) // 2 + 1,
         timestamp_ms=timestamp_ms,
     )
+
+
+def check_member_certificates(members: Sequence[MemberFile], cas: Sequence[bytes], at: dt.datetime) -> None:
+    """Check every member certificate against ``cas`` at ``at``. Raises ConfigError naming the member."""
+    for m in members:
+        if m.certificate is None:
+            continue
+        if not cas:
+            raise ConfigError(f"member {m.uscc} carries a certificate but no CA certificate was given")
+        try:
+            check_certificate(
+                m.certificate.encode("utf-8"), cas=cas, public_key=m.account_key, uscc=m.uscc, at=at
+            )
+        except IdentityCertificateError as exc:
+            raise ConfigError(
+                f"member {m.uscc}: certificate refused ({exc.code}): {exc.message}", reason=exc.code
+            ) from exc
+
+
+def _genesis_time(timestamp_ms: int) -> dt.datetime:
+    if timestamp_ms <= 0:
+        return dt.datetime.now(dt.UTC)
+    return dt.datetime.fromtimestamp(timestamp_ms / 1000, dt.UTC)
 
 
 def compute_genesis_hash(genesis: GenesisFile) -> bytes:

@@ -83,6 +83,10 @@ def genesis_member(
         list[str] | None,
         typer.Option(help="Governance roles asked for (repeat or comma-separate), e.g. BANK,AUDITOR."),
     ] = None,
+    certificate: Annotated[
+        Path | None,
+        typer.Option(help="PEM of the organisation's SM2 X.509 certificate for its account key (optional)."),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Write this organisation's member file: public keys, USCC, name, roles and endpoints only."""
@@ -98,6 +102,7 @@ def genesis_member(
         validator=org.validator,
         api=api,
         p2p=p2p,
+        certificate=None if certificate is None else _read_text(certificate, "certificate"),
     )
     member.validate()
     _write(out, member.to_json())
@@ -125,6 +130,10 @@ def genesis_assemble(
         list[str] | None,
         typer.Option(help="Chain parameter NAME=VALUE (node.config.ChainConfig), e.g. block_period_ms=500."),
     ] = None,
+    ca: Annotated[
+        list[Path] | None,
+        typer.Option("--ca", help="A trusted CA certificate (PEM) for member certificates (repeat)."),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Assemble the unsigned genesis from member files: validators are the members with a validator key."""
@@ -144,6 +153,7 @@ def genesis_assemble(
             threshold=threshold,
             timestamp_ms=int(time.time() * 1000) if timestamp_ms is None else timestamp_ms,
             chain_params=chain_params,
+            cas=[_read_text(p, "CA certificate").encode("utf-8") for p in ca or ()],
         )
     except TypeError as exc:  # an unknown ChainConfig field
         raise ConfigError(f"unknown chain parameter: {exc}") from exc
@@ -259,6 +269,13 @@ def node_init(
         f"node config written to {out} ({len(config.peers)} peers); run it with "
         f"`{password_env}=… xinlian node run --config {out}`"
     )
+
+
+def _read_text(path: Path, what: str) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read {what} {path}: {exc}") from exc
 
 
 def _write(path: Path, text: str) -> None:
