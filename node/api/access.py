@@ -76,6 +76,9 @@ EVENT_RECORDS: Final[Mapping[str, Mapping[str, tuple[Record, str | None]]]] = {
             "ProposalCreated",
             "ProposalVoted",
             "ProposalExecuted",
+            "UpgradeScheduled",
+            "UpgradeCode",
+            "UpgradeApplied",
         )
     },
     "Calendar": {"DaySet": (Record.MEMBER, None), "CoverageSet": (Record.MEMBER, None)},
@@ -158,6 +161,9 @@ VIEW_RECORDS: Final[Mapping[str, Mapping[str, tuple[Record, int | None]]]] = {
             "proposals",
             "has_voted",
             "contracts",
+            "system_contract_names",
+            "upgrade_at",
+            "upgrades",
         )
     },
     "Calendar": {

@@ -35,6 +35,7 @@ from cryptography.x509.oid import NameOID
 from sdk.crypto.keys import PublicKey
 from sdk.crypto.sm2 import PUBLIC_KEY_BYTES, signature_from_der
 from sdk.crypto.sm3 import sm3
+from sdk.encoding import readable_repr
 from sdk.errors import CryptoError, IdentityCertificateError
 
 SM2_WITH_SM3 = "1.2.156.10197.1.501"
@@ -53,6 +54,7 @@ USCC_ATTRIBUTES = (
 )
 
 
+@readable_repr
 @dataclass(frozen=True, slots=True)
 class CertifiedIdentity:
     """What a checked certificate binds: its SM3 fingerprint (of the DER), subject, issuer fingerprint and
@@ -65,6 +67,7 @@ class CertifiedIdentity:
     not_after: dt.datetime
 
 
+@readable_repr
 @dataclass(frozen=True, slots=True)
 class _Cert:
     der: bytes
