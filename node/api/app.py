@@ -105,6 +105,9 @@ def create_app(
     app.state.refusals = RefusalSummary()
     # One gate per node for calls, proofs and log queries, shared by REST and JSON-RPC.
     app.state.heavy = HeavyGate(limits.max_heavy_requests)
+    # Transaction batches (anonymous: each transaction's signature is its authentication) have their own
+    # slots, so that batches of bad signatures cannot take the slots members' reads need.
+    app.state.batches = HeavyGate(limits.max_submit_batches)
     app.state.streams = StreamGate(
         limits.max_streams, limits.max_streams_per_organisation, limits.max_stream_seconds
     )

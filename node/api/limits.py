@@ -24,6 +24,7 @@ DEFAULT_MAX_BODY_BYTES: int = 1024 * 1024  # request body cap; larger bodies get
 MAX_JSON_DEPTH: int = 64  # array/object nesting of any JSON body: C parsers recurse once per level
 MAX_RPC_BATCH: int = 100  # JSON-RPC requests per batch
 MAX_SUBMIT_BATCH: int = 500  # transactions per POST /v1/transactions/batch (each costs an SM2 verification)
+MAX_SUBMIT_BATCHES: int = 4  # batches admitted at once per node (own slots: never the reads' heavy slots)
 MAX_RPC_RESPONSE_BYTES: int = 8 * 1024 * 1024  # encoded JSON-RPC answer per HTTP request (batch total)
 MAX_PROOF_STORAGE_KEYS: int = 64  # storage keys per eth_getProof (each costs a trie walk and ~1.5 KB)
 MAX_LOG_BLOCK_RANGE: int = 10_000  # blocks one eth_getLogs query, or one /v1/logs page, may scan
@@ -52,6 +53,7 @@ class ApiLimits:
     max_json_depth: int = MAX_JSON_DEPTH
     max_rpc_batch: int = MAX_RPC_BATCH
     max_submit_batch: int = MAX_SUBMIT_BATCH
+    max_submit_batches: int = MAX_SUBMIT_BATCHES
     max_rpc_response_bytes: int = MAX_RPC_RESPONSE_BYTES
     max_proof_storage_keys: int = MAX_PROOF_STORAGE_KEYS
     max_log_block_range: int = MAX_LOG_BLOCK_RANGE

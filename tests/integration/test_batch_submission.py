@@ -3,6 +3,7 @@ its own, in order; the accepted ones recorded durably before the answer; the bat
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -133,3 +134,23 @@ def test_a_storage_error_on_one_item_refuses_that_item_only(
     assert len(accepted) == 3
     assert {tx_hash for tx_hash, _ in node.ledger.store.load_pending()} == set(accepted)
     assert set(announced) == set(accepted)
+
+
+def test_batches_have_their_own_slots_and_never_take_the_reads_heavy_slots(node: RunningNode) -> None:
+    """Anonymous batches (bad signatures cost a verification each) cannot starve members' heavy reads: a
+    batch is admitted with every heavy slot taken, and one more batch than its own slots is refused busy."""
+    app = node.server.config.app
+    heavy, batches = app.state.heavy, app.state.batches
+    raws = _calls(node, 2)
+    with Client(node.url, timeout=10) as client:
+        with contextlib.ExitStack() as held:
+            for index in range(heavy.capacity):
+                held.enter_context(heavy.slot(f"held {index}"))
+            assert isinstance(client.submit_many(raws[:1])[0], bytes)
+        with contextlib.ExitStack() as held:
+            for index in range(batches.capacity):
+                held.enter_context(batches.slot(f"held {index}"))
+            with pytest.raises(ClientError) as busy:
+                client.submit_many(raws[1:])
+        assert busy.value.code == "busy" and busy.value.detail["http_status"] == 429
+        assert isinstance(client.submit_many(raws[1:])[0], bytes)  # the slots are free again

@@ -14,11 +14,10 @@ from node.api.access import ReadScope
 from node.api.auth import Member, MemberDep
 from node.api.commits import CommitSignal
 from node.api.convert import to_hex, to_receipt_public, to_transaction_fields
-from node.api.deps import HeavyDep, LedgerDep, LimitsDep, parse_hash, parse_hex
+from node.api.deps import LedgerDep, LimitsDep, parse_hash, parse_hex
 from node.api.errors import BadRequest, compute_status, error_body_of
-from node.api.limits import RefusalSummary, refuse
+from node.api.limits import HeavyGate, RefusalSummary, refuse
 from node.api.models import (
-    BUSY,
     BatchOutcome,
     ErrorPublic,
     TransactionAccepted,
@@ -91,9 +90,11 @@ async def submit_transaction(request: Request, ledger: LedgerDep) -> Transaction
     "/batch",
     status_code=202,
     response_model=TransactionBatchAccepted,
-    responses={**error_responses(413, 422, 503), 429: {"model": ErrorPublic, "description": BUSY}},
+    responses={
+        **error_responses(413, 422, 503),
+        429: {"model": ErrorPublic, "description": "busy: max_submit_batches batches in admission; retry"},
+    },
     summary="Submit many signed transactions",
-    dependencies=[HeavyDep],
 )
 async def submit_transactions(
     request: Request, body: TransactionBatchCreate, ledger: LedgerDep, limits: LimitsDep
@@ -102,8 +103,8 @@ async def submit_transactions(
     would: one result per transaction, in order, accepted (``pending`` / ``committed``) or ``refused`` with
     the error and status a single submission gets. Every accepted one was recorded durably before the
     answer (one disk sync for the batch). 413 ``batch_too_large`` when the batch has more transactions;
-    429 ``busy`` when the node's heavy-request slots are taken (a batch holds one while its signatures are
-    verified); 503 ``storage_error`` when the record failed (resubmitting the batch is safe).
+    429 ``busy`` when ``max_submit_batches`` (4) batches are being admitted already; 503
+    ``storage_error`` when the record failed (resubmitting the batch is safe).
     """
     if len(body.raws) > limits.max_submit_batch:
         raise refuse(
@@ -119,7 +120,9 @@ async def submit_transactions(
         except XinlianError as exc:
             decoded.append(exc)
     raws = [raw for raw in decoded if isinstance(raw, bytes)]
-    submitted = iter(await run_in_threadpool(ledger.submit_transactions, raws))
+    gate: HeavyGate = request.app.state.batches
+    with gate.slot("POST /v1/transactions/batch"):
+        submitted = iter(await run_in_threadpool(ledger.submit_transactions, raws))
     outcomes = [next(submitted) if isinstance(raw, bytes) else raw for raw in decoded]
     return TransactionBatchAccepted(results=[_batch_outcome(request, outcome) for outcome in outcomes])
 
