@@ -17,7 +17,7 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
@@ -183,6 +183,32 @@ def show_time(unix_ms: int) -> str:
     (milliseconds when the instant has them), e.g. 2025-03-01T09:30:00+08:00."""
     moment = dt.datetime.fromtimestamp(unix_ms / 1000, dt.UTC).astimezone(_display_zone())
     return moment.isoformat(timespec="seconds" if unix_ms % 1000 == 0 else "milliseconds")
+
+
+class LicenceTerms(Protocol):
+    """What a licence says about its holder and validity, however it was verified."""
+
+    @property
+    def holder_commitment(self) -> bytes: ...
+    @property
+    def document_hash(self) -> bytes: ...
+    @property
+    def valid_from(self) -> int: ...
+    @property
+    def valid_until(self) -> int: ...
+    @property
+    def jurisdiction(self) -> str: ...
+
+
+def licence_terms_json(lic: LicenceTerms) -> dict[str, Any]:
+    """The licence's terms under ``--json``: the same keys whichever command verified it."""
+    return {
+        "holder_commitment": lic.holder_commitment,
+        "document_hash": lic.document_hash,
+        "valid_from": show_time(lic.valid_from * 1000),
+        "valid_until": show_time(lic.valid_until * 1000) if lic.valid_until else None,
+        "jurisdiction": lic.jurisdiction,
+    }
 
 
 # --- nodes ------------------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from sdk.cli_common import CaOption, JsonOption, emit_json, say, show_rows, show_time
+from sdk.cli_common import CaOption, JsonOption, emit_json, licence_terms_json, say, show_rows, show_time
 from sdk.errors import CheckFailed, InputError, OutputError, UsageError, VerificationError
 from sdk.proofs.statement import (
     LicenceStatement,
@@ -69,11 +69,7 @@ def _facts(v: VerifiedStatement) -> dict[str, Any]:
         "id_hash": v.id_hash,
         "type_code": v.type_code,
         "issuer_org": v.issuer_org,
-        "holder_commitment": v.holder_commitment,
-        "document_hash": v.document_hash,
-        "valid_from": show_time(v.valid_from * 1000),
-        "valid_until": show_time(v.valid_until * 1000) if v.valid_until else None,
-        "jurisdiction": v.jurisdiction,
+        **licence_terms_json(v),
         "status": v.status,
         "height": v.height,
         "block_hash": v.block_hash,

@@ -11,7 +11,16 @@ from urllib.parse import parse_qsl, urlsplit
 
 import typer
 
-from sdk.cli_common import CaOption, JsonOption, emit_json, open_client, say, show_rows, show_time
+from sdk.cli_common import (
+    CaOption,
+    JsonOption,
+    emit_json,
+    licence_terms_json,
+    open_client,
+    say,
+    show_rows,
+    show_time,
+)
 from sdk.encoding import to_hex
 from sdk.errors import (
     CheckFailed,
@@ -243,11 +252,7 @@ def _licence_facts(event: VerifiedEvent) -> dict[str, Any] | None:
         "type_id": lic.type_id,
         "issuer": lic.issuer,
         "issuer_org": lic.issuer_org,
-        "holder_commitment": lic.holder_commitment,
-        "document_hash": lic.document_hash,
-        "valid_from": show_time(lic.valid_from * 1000),
-        "valid_until": show_time(lic.valid_until * 1000) if lic.valid_until else None,
-        "jurisdiction": lic.jurisdiction,
+        **licence_terms_json(lic),
     }
 
 

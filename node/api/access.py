@@ -34,7 +34,7 @@ from node.genesis import (
 )
 from sdk.contracts import Contract
 from sdk.domains.authorisations import AuthorisationQueries
-from sdk.domains.confirmations import LetterParty, parties_of
+from sdk.domains.confirmations import LETTER_EVENTS, LetterParty, parties_of
 from sdk.domains.drugs import DrugEvent, DrugQueries
 from sdk.system import SYSTEM_CONTRACT_ADDRESSES
 from sdk.types import Log
@@ -126,18 +126,7 @@ EVENT_RECORDS: Final[Mapping[str, Mapping[str, tuple[Record, str | None]]]] = {
         "ShipmentClosed": (Record.SHIPMENT, "shipment"),
     },
     "BankConfirmation": {
-        **{
-            name: (Record.LETTER, "letter_id")
-            for name in (
-                "LetterCreated",
-                "LetterAuthorised",
-                "LetterAccepted",
-                "LetterRejected",
-                "LetterReplied",
-                "LetterReceived",
-                "LetterRecalled",
-            )
-        },
+        **{name: (Record.LETTER, "letter_id") for name in LETTER_EVENTS},
         # the directory of banks' and regulators' envelope keys: organisations, never letters
         "EnvelopeKeySet": (Record.MEMBER, None),
     },

@@ -22,6 +22,7 @@ from node.genesis import (
     LICENCE_REGISTRY_ADDRESS,
 )
 from sdk.contracts import Contract
+from sdk.domains.confirmations import LETTER_EVENTS
 from sdk.domains.governance.encoders import Action
 from sdk.domains.governance.facade import GOVERNANCE_GAS_LIMIT
 
@@ -35,16 +36,6 @@ ASSETS: Final[dict[str, str]] = {
     "sm-crypto.js": "text/javascript; charset=utf-8",
     "console.css": "text/css; charset=utf-8",
 }
-#: The letter events the console listens for (BankConfirmation.vy).
-LETTER_EVENTS: Final = (
-    "LetterCreated",
-    "LetterAuthorised",
-    "LetterAccepted",
-    "LetterRejected",
-    "LetterReplied",
-    "LetterReceived",
-    "LetterRecalled",
-)
 
 #: The drug events a drug regulator's view shows (DrugTrace.vy): refused movements, recalls and freezes.
 DRUG_EVENTS: Final = ("Alert", "BatchHoldSet")

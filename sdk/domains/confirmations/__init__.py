@@ -54,6 +54,7 @@ from sdk.domains.confirmations.parties import (
     party_tag_preimage,
 )
 from sdk.domains.confirmations.state import (
+    LETTER_EVENTS,
     LetterEvent,
     LetterState,
     LetterStatus,
@@ -67,6 +68,7 @@ __all__ = [
     "DIGITAL_ITEMS",
     "ITEM_COUNT",
     "ITEM_TYPES",
+    "LETTER_EVENTS",
     "MAX_DOCUMENT_BYTES",
     "MAX_REASON_CHARS",
     "PARTY_TAG_DOMAIN",

@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from sdk.answers import from_node_hex
 from sdk.contracts import LoggedEvent
@@ -225,6 +225,18 @@ def _tag(value: Any) -> bytes:
     if len(tag) != 32:
         raise ValueError("a party tag is 32 bytes")
     return tag
+
+
+#: The events of a letter's life (BankConfirmation.vy), each indexed by ``letter_id``.
+LETTER_EVENTS: Final = (
+    "LetterCreated",
+    "LetterAuthorised",
+    "LetterAccepted",
+    "LetterRejected",
+    "LetterReplied",
+    "LetterReceived",
+    "LetterRecalled",
+)
 
 
 # --- results ------------------------------------------------------------------------------------------------
