@@ -89,6 +89,7 @@ def serve(config_path: Path, *, banner: bool = True, join: str | None = None) ->
         )
         views.warm_up()
         node.ledger.view_executor = views.call
+        node.ledger.signature_checker = views.verify_signatures
     metrics = Metrics()
     metrics.attach(node.ledger)
     app = create_app(

@@ -34,9 +34,10 @@ from node.driver import ConsensusDriver, wall_clock_ms
 from node.execution import ExecutionEngine, NativeExecutionEngine
 from node.genesis import GenesisFile, build_genesis
 from node.ledger.audit import ExecutionAuditor
-from node.ledger.chain import ExecutedBlock, Ledger
+from node.ledger.chain import Ledger
 from node.ledger.mempool import MempoolLimits
 from node.ledger.snapshot import install_snapshot
+from node.ledger.types import ExecutedBlock
 from node.p2p.join import Joined, JoinHandler, join_by_snapshot
 from node.p2p.peers import P2PLimits, PeerHandler
 from node.p2p.service import PeerService

@@ -16,8 +16,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
-from typing import Literal, Unpack
+from typing import Unpack
 
 from eth_abi.abi import decode as abi_decode, encode as abi_encode
 from eth_utils.abi import function_signature_to_4byte_selector
@@ -41,6 +40,14 @@ from node.ledger.snapshot import (
     VALIDATORS_AT_KEY as _VALIDATORS_AT,
     read_snapshot_deciding,
     read_validators_in_force,
+)
+from node.ledger.types import (
+    ExecutedBlock,
+    Head,
+    RestoredPool,
+    SignatureChecker,
+    Submission,
+    ViewExecutor,
 )
 from node.ledger.upgrades import execute_block_body
 from node.storage import LogCursor, StateNodeStore, Store, StoredLog, StoredReceipt, StoredTransaction
@@ -78,50 +85,9 @@ _GET_VALIDATORS = function_signature_to_4byte_selector("get_validators()")
 _COVERED_THROUGH = function_signature_to_4byte_selector("covered_through()")
 _VIEW_GAS = 1_000_000
 _EXECUTED_CACHE = 64
-
-
-@dataclass(frozen=True)
-class Head:
-    """The committed tip as this node knows it."""
-
-    header: BlockHeader
-    block_hash: bytes
-    validators: tuple[bytes, ...]  # the set in force for the NEXT height
-
-
-@dataclass(frozen=True)
-class ExecutedBlock:
-    """A block together with the execution result that produced (or validated) its roots, and the state
-    overlay keys that execution wrote or read (the trie nodes and code its state adds to the stored ones)."""
-
-    block: Block
-    result: ExecutionResult
-    state_keys: frozenset[bytes] = frozenset()
-
-    @property
-    def block_hash(self) -> bytes:
-        return self.block.header.block_hash
-
-
-@dataclass(frozen=True)
-class Submission:
-    """What a client's submission came to: the transaction is pending here (and durable), or was already
-    committed."""
-
-    tx_hash: bytes
-    status: Literal["pending", "committed"]
-
-
-@dataclass(frozen=True)
-class RestoredPool:
-    """What ``Ledger.restore_pending`` did: transactions back in the mempool, and records dropped."""
-
-    restored: int
-    dropped: int
-
-
-#: Runs a read-only call: (state_root, sender, to, data, gas_limit, ctx) -> output.
-ViewExecutor = Callable[[bytes, bytes, bytes, bytes, int, BlockContext], bytes]
+#: A batch of submissions has its signatures checked by ``Ledger.signature_checker`` from this many on
+#: (fewer cost more to send to a worker than to verify here).
+MIN_OFFLOADED_SIGNATURES = 8
 
 
 class Ledger:
@@ -165,6 +131,9 @@ class Ledger:
         # Where API reads (``call``/``view``) run: worker processes when the node serves them (see
         # node.api.views), so heavy reads never hold this process's GIL; in process otherwise.
         self.view_executor: ViewExecutor | None = None
+        # Where a batch's SM2 signatures are checked: a worker process when the node has one (the same
+        # pool), so that verifying them does not hold this process's GIL; in process otherwise.
+        self.signature_checker: SignatureChecker | None = None
 
     # --- start-up ------------------------------------------------------------------------------------
     def load(self, genesis_block: Block, genesis_nodes: dict[bytes, bytes] | None = None) -> None:
@@ -523,9 +492,14 @@ class Ledger:
         outcomes: list[Submission | XinlianError] = []
         records: list[tuple[bytes, bytes]] = []
         fresh: list[tuple[bytes, bytes]] = []
-        for raw in raws:
+        decoded = [self._decode_or_refuse(raw) for raw in raws]
+        verdicts = self._check_signatures([tx for tx in decoded if isinstance(tx, Transaction)])
+        for raw, tx in zip(raws, decoded, strict=True):
+            if isinstance(tx, XinlianError):
+                outcomes.append(tx)
+                continue
             try:
-                submission, record, announce = self._take(raw)
+                submission, record, announce = self._take(raw, tx, verdicts.get((tx.tx_hash, tx.signature)))
             except XinlianError as refusal:
                 outcomes.append(refusal)
                 continue
@@ -541,23 +515,38 @@ class Ledger:
                 self._announce(tx_hash, raw)
         return outcomes
 
-    def _take(self, raw: bytes) -> tuple[Submission, bytes | None, bool]:
+    def _check_signatures(self, txs: Sequence[Transaction]) -> dict[tuple[bytes, bytes], bool]:
+        """The signatures of a batch checked by ``signature_checker``: (tx hash, signature) -> verdict (the
+        hash does not cover the signature); empty when there is no checker, too few to be worth it, or no
+        answer."""
+        fresh = [tx for tx in txs if self._verified_txs.get(tx.tx_hash) != tx.signature]
+        if self.signature_checker is None or len(fresh) < MIN_OFFLOADED_SIGNATURES:
+            return {}
+        items = [(tx.public_key, tx.signing_preimage(), tx.signature) for tx in fresh]
+        verdicts = self.signature_checker(items)
+        if verdicts is None or len(verdicts) != len(fresh):
+            return {}
+        return {(tx.tx_hash, tx.signature): ok for tx, ok in zip(fresh, verdicts, strict=True)}
+
+    def _take(
+        self, raw: bytes, tx: Transaction, signature_ok: bool | None = None
+    ) -> tuple[Submission, bytes | None, bool]:
         """Admit one submission: (the answer, the encoding to record or None, whether it is new here)."""
-        tx = self._decode(raw)
         try:
-            self._admit(tx, len(raw))
+            self._admit(tx, len(raw), signature_ok)
         except InvalidTransaction as refusal:
             if refusal.code not in ("duplicate", "expired"):
                 raise
-            return self._resubmitted(raw, tx.tx_hash, refusal)
+            return self._resubmitted(raw, tx, refusal)
         return Submission(tx.tx_hash, "pending"), raw, True
 
     def _resubmitted(
-        self, raw: bytes, tx_hash: bytes, refusal: InvalidTransaction
+        self, raw: bytes, tx: Transaction, refusal: InvalidTransaction
     ) -> tuple[Submission, bytes | None, bool]:
         """The answer to a submission refused as ``duplicate`` or ``expired`` (as ``_take``): success if it
         waits here (then recorded) or is committed; a duplicate that left the pool uncommitted meanwhile is
         admitted afresh; otherwise ``refusal``."""
+        tx_hash = tx.tx_hash
         if refusal.code == "duplicate":
             pending = self.mempool.get(tx_hash)
             if pending is not None:
@@ -567,8 +556,14 @@ class Ledger:
         if self.store.has_transactions([tx_hash]):
             return Submission(tx_hash, "committed"), None, False
         if refusal.code == "duplicate":
-            return self._take(raw)
+            return self._take(raw, tx)
         raise refusal
+
+    def _decode_or_refuse(self, raw: bytes) -> Transaction | XinlianError:
+        try:
+            return self._decode(raw)
+        except XinlianError as refusal:
+            return refusal
 
     def _decode(self, raw: bytes) -> Transaction:
         check_transaction_size(self.chain, len(raw))
@@ -579,7 +574,7 @@ class Ledger:
                 f"transaction does not decode: {exc.message}", code="bad_encoding"
             ) from exc
 
-    def _admit(self, tx: Transaction, size: int) -> None:
+    def _admit(self, tx: Transaction, size: int, signature_ok: bool | None = None) -> None:
         """The one admission rule (``check_transaction`` with the pool's checks), then into the mempool."""
         tx_hash = tx.tx_hash
 
@@ -591,7 +586,7 @@ class Ledger:
             # Before the signature check: a sender over its quota (or a full pool) is refused at no cost.
             self.mempool.validate_room(tx.sender, size)
 
-        self.check_transaction(tx, size, self.head, before_signature=check_new)
+        self.check_transaction(tx, size, self.head, before_signature=check_new, signature_ok=signature_ok)
         self.mempool.add(tx_hash, tx, size)
         self._verified_txs[tx_hash] = tx.signature
 
@@ -651,10 +646,12 @@ class Ledger:
         head: Head,
         *,
         before_signature: Callable[[], None] | None = None,
+        signature_ok: bool | None = None,
     ) -> None:
         """The transaction rules, cheapest first, for admission and for every transaction of a proposed
         block: size, the fields (``check_transaction_fields``), ``before_signature`` (admission's pool
-        checks), the SM2 signature (once per signature this node verified), an active sender at the head.
+        checks), the SM2 signature (once per signature this node verified; ``signature_ok`` is the verdict
+        of a worker that checked it already), an active sender at the head.
 
         Raises InvalidTransaction: oversize, wrong_chain, gas_limit, gas_too_low, expired, expiry_too_far,
         bad_signature, unknown_sender (and what ``before_signature`` raises).
@@ -663,7 +660,9 @@ class Ledger:
         check_transaction_fields(self.chain, tx, head.header.height)
         if before_signature is not None:
             before_signature()
-        if self._verified_txs.get(tx.tx_hash) != tx.signature:
+        if signature_ok is False:
+            raise InvalidTransaction("SM2 signature does not verify", code="bad_signature")
+        if signature_ok is None and self._verified_txs.get(tx.tx_hash) != tx.signature:
             try:
                 tx.verify_signature()
             except InvalidSignatureError as exc:

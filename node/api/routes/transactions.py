@@ -28,7 +28,8 @@ from node.api.models import (
     error_responses,
 )
 from node.api.reader import LedgerReader
-from node.ledger.chain import Ledger, Submission
+from node.ledger.chain import Ledger
+from node.ledger.types import Submission
 from sdk.errors import XinlianError
 
 router = APIRouter(prefix="/v1/transactions", tags=["transactions"])
