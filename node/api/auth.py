@@ -141,7 +141,8 @@ class FailedAuthLimit:
     without end (each costs ~0.7 ms of the node's CPU, shared with consensus).
 
     Only failures that cost a verification count (``spent_a_verification``): a signature that does not
-    verify, or one that verifies for a key that is no member or for a nonce already used. Cheaper refusals
+    verify, or one that verifies for a key that is no member or for a nonce already used, and a submitted
+    transaction whose signature does not verify (``bad_signature``). Cheaper refusals
     (no or malformed headers, a stale time, another node's audience, a session's MAC) cost nothing and
     count nothing. A token bucket per client network (an IPv4 address, an IPv6 /64, which one holder gets
     whole): ``burst`` failures at once, then ``per_second``; a network with none left is refused
@@ -189,6 +190,30 @@ class FailedAuthLimit:
             self._buckets.move_to_end(client)
             while len(self._buckets) > self.max_clients:
                 self._buckets.popitem(last=False)
+
+
+@dataclass(frozen=True)
+class SignatureBudget:
+    """One request's client network and the failed SM2 verifications it has left (``FailedAuthLimit``)."""
+
+    limit: FailedAuthLimit
+    client: str
+    now: float
+
+    def failed(self, count: int = 1) -> None:
+        """Count ``count`` signatures of this request that did not verify."""
+        for _ in range(count):
+            self.limit.failed(self.client, self.now)
+
+
+def signature_budget(request: HTTPConnection) -> SignatureBudget:
+    """The failed-verification budget of ``request``'s client network, shared by signed requests and
+    submitted transactions. Raises AuthenticationError (429 ``auth_throttled``) when none is left: then
+    nothing the request carries is verified."""
+    client = client_network(request.client.host) if request.client is not None else ""
+    budget = SignatureBudget(request.app.state.auth_failures, client, time.monotonic())
+    budget.limit.check(client, budget.now)
+    return budget
 
 
 def client_network(host: str) -> str:
@@ -316,13 +341,9 @@ def authenticate_request(request: HTTPConnection, body: bytes) -> Member:
     the client's network has failed too many verifications; then as ``authenticate``) or NotAMember (403).
     """
     state = request.app.state
-    failures: FailedAuthLimit = state.auth_failures
-    client = client_network(request.client.host) if request.client is not None else ""
     headers = dict(request.headers)
     signed = HEADER_SIGNATURE.lower() in {k.lower() for k in headers}
-    now = time.monotonic()
-    if signed:
-        failures.check(client, now)
+    budget = signature_budget(request) if signed else None
     try:
         return authenticate(
             state.ledger,
@@ -335,8 +356,8 @@ def authenticate_request(request: HTTPConnection, body: bytes) -> Member:
             sessions=state.sessions,
         )
     except XinlianError as exc:
-        if signed and spent_a_verification(exc):
-            failures.failed(client, now)
+        if budget is not None and spent_a_verification(exc):
+            budget.failed()
         raise
 
 

@@ -3,6 +3,7 @@ in one line, and the node lives on."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import socket
@@ -382,6 +383,45 @@ def test_an_address_that_keeps_failing_authentication_is_refused_before_any_sign
     # requests without any signature are refused without a verification and spend nothing
     assert all(neighbour.get("/v1/logs").status_code == 401 for _ in range(5))
     assert neighbour.get("/v1/logs", auth=member_auth(neighbour, member)).status_code == 200
+
+
+def test_an_address_whose_transactions_keep_failing_verification_is_refused_before_any_is_checked(
+    node: RunningNode,
+) -> None:
+    app = create_app(
+        node.ledger, metrics=Metrics(), limits=ApiLimits(auth_failure_burst=3, auth_failures_per_s=0.001)
+    )
+    attacker = TestClient(app, client=("203.0.113.8", 40000))
+    neighbour = TestClient(app, client=("198.51.100.10", 40000))
+    member = node.committee.signer
+
+    def signed(forged: bool) -> str:
+        tx = member.sign_transaction(
+            chain_id=node.ledger.chain.chain_id,
+            to=node.ledger.governance_address,
+            data=GOV.encode_call("threshold"),
+            gas_limit=100_000,
+            expiry_height=node.ledger.height + 10,
+        )
+        if forged:  # a member's transaction with a signature it did not make: costs the node a check
+            tx = dataclasses.replace(tx, signature=bytes(reversed(tx.signature)))
+        return "0x" + tx.encode().hex()
+
+    refused = attacker.post("/v1/transactions", json={"raw": signed(True)})
+    assert refused.status_code == 400 and refused.json()["code"] == "bad_signature", refused.text
+    batch = attacker.post(
+        "/v1/transactions/batch", json={"raws": [signed(True), signed(True), signed(False)]}
+    )
+    results = batch.json()["results"]
+    assert [r["status"] for r in results] == ["refused", "refused", "pending"], batch.text
+    # three failures spent: the next submission is refused before its signature is looked at, even a good one
+    for path, body in (
+        ("/v1/transactions", {"raw": signed(False)}),
+        ("/v1/transactions/batch", {"raws": [signed(False)]}),
+    ):
+        rest = attacker.post(path, json=body)
+        assert rest.status_code == 429 and rest.json()["code"] == "auth_throttled", rest.text
+    assert neighbour.post("/v1/transactions", json={"raw": signed(False)}).status_code == 202
 
 
 def test_body_over_the_cap_logs_one_refusal(node: RunningNode, caplog: pytest.LogCaptureFixture) -> None:

@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
 from node.api.access import ReadScope
-from node.api.auth import Member, MemberDep
+from node.api.auth import Member, MemberDep, signature_budget
 from node.api.commits import CommitSignal
 from node.api.convert import to_hex, to_receipt_public, to_transaction_fields
 from node.api.deps import LedgerDep, LimitsDep, parse_hash, parse_hex
@@ -49,7 +49,11 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
         (413, "oversize (transaction) or body_too_large (request)"),
         (415, "unsupported_media_type"),
         (422, "bad_request: malformed JSON or hex"),
-        (429, "sender_quota: this sender has too many pending transactions; retry after commits"),
+        (
+            429,
+            "sender_quota: this sender has too many pending transactions; retry after commits. "
+            "auth_throttled: too many signatures from this address did not verify; wait",
+        ),
         (503, "mempool_full: retry later; storage_error: not recorded durably (resubmitting is safe)"),
     )
 }
@@ -81,9 +85,15 @@ async def submit_transaction(request: Request, ledger: LedgerDep) -> Transaction
     ``pending``, or ``committed`` once it is in a block.
     """
     raw = _read_raw(request.headers.get("content-type", ""), await request.body())
+    budget = signature_budget(request)  # a client whose signatures keep failing is refused unverified
     # Admission verifies an SM2 signature and asks Governance (EVM) about the sender, and the record waits
     # for its disk sync: off the event loop.
-    submission = await run_in_threadpool(ledger.submit_transaction, raw)
+    try:
+        submission = await run_in_threadpool(ledger.submit_transaction, raw)
+    except XinlianError as exc:
+        if exc.code == "bad_signature":
+            budget.failed()
+        raise
     return TransactionAccepted(tx_hash=to_hex(submission.tx_hash), status=submission.status)
 
 
@@ -93,7 +103,11 @@ async def submit_transaction(request: Request, ledger: LedgerDep) -> Transaction
     response_model=TransactionBatchAccepted,
     responses={
         **error_responses(413, 422, 503),
-        429: {"model": ErrorPublic, "description": "busy: max_submit_batches batches in admission; retry"},
+        429: {
+            "model": ErrorPublic,
+            "description": "busy: max_submit_batches batches in admission, retry; auth_throttled: too many "
+            "signatures from this address did not verify, wait",
+        },
     },
     summary="Submit many signed transactions",
 )
@@ -104,7 +118,8 @@ async def submit_transactions(
     would: one result per transaction, in order, accepted (``pending`` / ``committed``) or ``refused`` with
     the error and status a single submission gets. Every accepted one was recorded durably before the
     answer (one disk sync for the batch). 413 ``batch_too_large`` when the batch has more transactions;
-    429 ``busy`` when ``max_submit_batches`` (4) batches are being admitted already; 503
+    429 ``busy`` when ``max_submit_batches`` (4) batches are being admitted already, ``auth_throttled`` when
+    this address's failed signatures are spent (each ``bad_signature`` in a batch counts one); 503
     ``storage_error`` when the record failed (resubmitting the batch is safe).
     """
     if len(body.raws) > limits.max_submit_batch:
@@ -121,10 +136,13 @@ async def submit_transactions(
         except XinlianError as exc:
             decoded.append(exc)
     raws = [raw for raw in decoded if isinstance(raw, bytes)]
+    budget = signature_budget(request)
     gate: HeavyGate = request.app.state.batches
     with gate.slot("POST /v1/transactions/batch"):
-        submitted = iter(await run_in_threadpool(ledger.submit_transactions, raws))
-    outcomes = [next(submitted) if isinstance(raw, bytes) else raw for raw in decoded]
+        submitted = list(await run_in_threadpool(ledger.submit_transactions, raws))
+    budget.failed(sum(1 for o in submitted if isinstance(o, XinlianError) and o.code == "bad_signature"))
+    answers = iter(submitted)
+    outcomes = [next(answers) if isinstance(raw, bytes) else raw for raw in decoded]
     return TransactionBatchAccepted(results=[_batch_outcome(request, outcome) for outcome in outcomes])
 
 
