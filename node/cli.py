@@ -89,7 +89,13 @@ def serve(config_path: Path, *, banner: bool = True, join: str | None = None) ->
         )
         views.warm_up()
         node.ledger.view_executor = views.call
-        node.ledger.signature_checker = views.verify_signatures
+    signatures = None
+    if config.admission_workers > 0:
+        from node.ledger.signatures import SignatureWorkers
+
+        signatures = SignatureWorkers(config.admission_workers)
+        signatures.warm_up()
+        node.ledger.signature_checker = signatures.verify
     metrics = Metrics()
     metrics.attach(node.ledger)
     app = create_app(
@@ -169,6 +175,8 @@ def serve(config_path: Path, *, banner: bool = True, join: str | None = None) ->
         node.stop()
         if views is not None:
             views.close()
+        if signatures is not None:
+            signatures.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     if signal.SIGINT in received:

@@ -72,6 +72,9 @@ class NodeConfig:
     # Worker processes answering the API's read-only EVM calls (eth_call, /v1/call, domain queries) so that
     # they never hold the consensus process's GIL; 0 runs them in the node process.
     api_view_workers: int = 1
+    # Worker processes checking the SM2 signatures of submitted batches (POST /v1/transactions/batch) off the
+    # consensus process's GIL; 0 checks them in the node process.
+    admission_workers: int = 1
     # Per-peer p2p budgets overriding the defaults by field name (see docs/limits.md), e.g.
     # {"send_queue_bytes": 33554432, "ban_s": 300}.
     p2p_limits: dict[str, float] = field(default_factory=dict)
@@ -126,10 +129,10 @@ class NodeConfig:
                 f"state_history_blocks is 0 (archive: keep every height's state) or at least "
                 f"{MIN_STATE_HISTORY}, got {self.state_history_blocks!r}"
             )
-        if not isinstance(self.execution_audit_every, int) or self.execution_audit_every < 0:
-            raise ConfigError(
-                f"execution_audit_every is a whole number >= 0, got {self.execution_audit_every!r}"
-            )
+        for name in ("execution_audit_every", "api_view_workers", "admission_workers"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ConfigError(f"{name} is a whole number >= 0, got {value!r}")
 
     def resolved_metrics_port(self) -> int:
         """The operator listener's port: ``metrics_port``, or api_port + 1000 when unset (0: none)."""

@@ -1,19 +1,16 @@
-"""Read-only EVM calls, and the SM2 signatures of submitted batches, checked in worker processes: heavy API
-reads and batch admission never hold the consensus process's GIL."""
+"""Read-only EVM calls in worker processes, so that heavy API reads never hold the consensus process's GIL."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
 import threading
-from collections.abc import Sequence
 from concurrent.futures import BrokenExecutor, Future, TimeoutError as FutureTimeout
 from typing import Any
 
 from node.execution import BlockContext, ExecutionEngine
 from node.storage import StateNodeStore, Store
 from node.workers import can_share_database, error_as_data, rebuild_error, start_worker_pool
-from sdk.crypto import batch_verify
 from sdk.errors import ExecutionError, XinlianError
 
 log = logging.getLogger("xinlian.api")
@@ -42,11 +39,6 @@ def _run_call(
         return True, _engine.call(state_root, sender, to, data, gas_limit, ctx=ctx)
     except XinlianError as exc:
         return False, error_as_data(exc)
-
-
-def _verify_signatures(items: list[tuple[bytes, bytes, bytes]]) -> list[bool]:
-    """In a worker: whether each (public key, message, signature) verifies (``batch_verify``'s rule)."""
-    return batch_verify(items, processes=1)
 
 
 class ViewCallPool:
@@ -108,18 +100,6 @@ class ViewCallPool:
             output: bytes = value
             return output
         raise rebuild_error(value)
-
-    def verify_signatures(self, items: Sequence[tuple[bytes, bytes, bytes]]) -> list[bool] | None:
-        """For each (public key, message, signature), whether it verifies, checked in a worker; None when
-        the workers cannot answer in time (then the caller verifies: a ``Ledger.signature_checker``)."""
-        try:
-            future: Future[list[bool]] = self._executor.submit(_verify_signatures, list(items))
-            return future.result(timeout=self.timeout_s)
-        except (RuntimeError, BrokenExecutor, FutureTimeout) as exc:
-            log.warning(
-                "checking %d signatures in this process: the workers did not answer (%s)", len(items), exc
-            )
-            return None
 
     def close(self) -> None:
         """Stop the workers (pending calls are cancelled)."""
