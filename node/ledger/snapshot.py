@@ -305,20 +305,6 @@ def _stored_set(store: Store, key: str) -> tuple[bytes, ...]:
     return ()
 
 
-def require_history(store: Store, height: int) -> None:
-    """Raise StorageError (code ``history_not_filled``) when block ``height`` lies between genesis and the
-    height this node joined at by snapshot: it holds no such block (another node does)."""
-    joined = store.get_metadata(SNAPSHOT_HEIGHT_KEY)
-    if joined is not None and 0 < height < int(joined.decode()):
-        raise StorageError(
-            f"this node joined the chain by snapshot at height {joined.decode()} and holds no block below "
-            "it: ask a node that holds the whole chain",
-            code="history_not_filled",
-            height=height,
-            joined_at=int(joined.decode()),
-        )
-
-
 def install_snapshot(store: Store, snapshot: Snapshot, nodes: Mapping[bytes, bytes]) -> None:
     """Store a verified snapshot as the head of a store that holds only genesis: the block with its
     certificate and receipts, the state ``nodes`` (the complete download) and, in the same transaction, the
