@@ -84,15 +84,19 @@ def _late_config(path: Path, **changes: object) -> NodeConfig:
     return NodeConfig.load(path)
 
 
+def _rpc(client: TestClient, signer: Signer, method: str, *params: object) -> Any:
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)})
+    response = post_signed_rpc(client, signer, body.encode())
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
 def _reads(node: Node, signer: Signer, hashes: list[bytes], below: int) -> list[Any]:
     """What a member reads of blocks 1..below-1 through the node's REST and JSON-RPC API."""
     client = TestClient(create_app(node.ledger, metrics=Metrics()))
 
     def rpc(method: str, *params: object) -> Any:
-        body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)})
-        response = post_signed_rpc(client, signer, body.encode())
-        assert response.status_code == 200, response.text
-        return response.json()
+        return _rpc(client, signer, method, *params)
 
     out: list[Any] = [rpc("eth_getLogs", {"fromBlock": "0x1", "toBlock": hex(below - 1)})]
     out += [rpc("eth_getBlockByNumber", hex(h), True) for h in range(1, below)]
@@ -127,6 +131,13 @@ def test_a_node_joined_by_snapshot_back_fills_history_that_reads_as_on_an_archiv
         assert all(answer.get("result") for answer in archive[: joined_at + len(hashes)])
         assert all(status == 200 for status, _ in archive[joined_at + len(hashes) :])
         assert joined == archive
+        # The state below the snapshot is not back-filled: reads of it are refused as pruned.
+        client = TestClient(create_app(late.ledger, metrics=Metrics()))
+        governance = "0x" + late.genesis.governance_address.hex()
+        changed = nodes[0].store.get_receipt(hashes[0]).height  # type: ignore[union-attr]
+        refused = _rpc(client, signer, "eth_getCode", governance, hex(changed))
+        assert refused["error"]["data"]["code"] == "state_pruned", refused
+        assert _rpc(client, signer, "eth_getCode", governance, hex(joined_at))["result"] not in ("0x", None)
         # Proofs below the snapshot: the history tree is filled once the back-fill is done.
         wait_until(lambda: late.ledger._history.filled, 30, "the history tree")
         assert late.ledger.history_proof(1, joined_at) == nodes[0].ledger.history_proof(1, joined_at)
