@@ -110,12 +110,17 @@ class NodeConfig:
     # whole join may take before the node gives up (it exits; a restart tries again).
     join_min_peers: int = 2
     join_timeout_s: float = 300.0
+    # A node that joined by snapshot fetches the blocks below its snapshot height from its peers in the
+    # background (proven by their hash links to the snapshot block); false: it never holds them.
+    history_backfill: bool = True
 
     def __post_init__(self) -> None:
         if self.join not in JOIN_MODES:
             raise ConfigError(f"join must be one of {list(JOIN_MODES)}, got {self.join!r}")
         if not isinstance(self.join_min_peers, int) or self.join_min_peers < 1 or self.join_timeout_s <= 0:
             raise ConfigError("join_min_peers is a whole number >= 1 and join_timeout_s a number > 0")
+        if not isinstance(self.history_backfill, bool):
+            raise ConfigError(f"history_backfill is true or false, got {self.history_backfill!r}")
         if self.execution_engine not in EXECUTION_ENGINES:
             raise ConfigError(
                 f"execution_engine must be one of {list(EXECUTION_ENGINES)}, got {self.execution_engine!r}"

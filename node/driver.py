@@ -38,6 +38,7 @@ from node.consensus.messages import (
 )
 from node.consensus.signing import Sm2Signer
 from node.consensus.wal import ConsensusWal
+from node.ledger.backfill import MAX_HISTORY_ANSWER_BYTES, read_history_answer
 from node.ledger.chain import Ledger
 from node.ledger.snapshot import build_manifest, read_state_answer
 from node.p2p.peers import MAX_STATE_ANSWER_BYTES
@@ -169,6 +170,10 @@ class ConsensusDriver:
         self._recent_height = 0
         self._known_validators: set[bytes] = set(ledger.head.validators)
         self._sync: SyncPlanner[tuple[Block, CommitCertificate]] = SyncPlanner(timeout_ms=SYNC_TIMEOUT_MS)
+        #: The peers a sync request is outstanding with (replaced, never changed: read from any thread).
+        self.sync_peers: frozenset[bytes] = frozenset()
+        #: Where HISTORY answers go (the history back-fill of a node that joined by snapshot), if anywhere.
+        self.history_sink: Callable[[bytes, bytes], None] | None = None
         self._next_sync_check_ms = 0
         self._error: BaseException | None = None
         self.on_fatal = on_fatal
@@ -303,6 +308,16 @@ class ConsensusDriver:
 
     def on_state(self, values: list[bytes], peer: bytes) -> None:
         """A running node does not join: an answer to a request it never sends is ignored."""
+
+    def get_history(self, top_height: int, max_count: int) -> bytes:
+        """Return blocks from ``top_height`` downwards for a node back-filling them (worker thread)."""
+        return read_history_answer(self.ledger.store, top_height, max_count, MAX_HISTORY_ANSWER_BYTES)
+
+    def on_history(self, payload: bytes, peer: bytes) -> None:
+        """Hand a HISTORY answer to the back-fill (ignored when none runs)."""
+        sink = self.history_sink
+        if sink is not None:
+            sink(payload, peer)
 
     def on_blocks(self, pairs: list[tuple[bytes, bytes]], peer: bytes) -> None:
         """Queue blocks answering our request for import on the consensus thread."""
@@ -575,6 +590,7 @@ class ConsensusDriver:
         many distinct peers have delivered blocks in order."""
         self.stats.counters.update(self._sync.events)
         self.stats.counters["sync_peers_used"] = len(self._sync.served)
+        self.sync_peers = frozenset(request.peer for request in self._sync.outstanding)
 
     def _blame(self, peer: bytes, reason: str, points: float, *, rest_ms: int = BLAME_REST_MS) -> None:
         """``peer``'s sync answer was wrong: the planner avoids it; provable lies cost it ban points."""

@@ -34,10 +34,12 @@ from node.driver import ConsensusDriver, wall_clock_ms
 from node.execution import ExecutionEngine, NativeExecutionEngine
 from node.genesis import GenesisFile, build_genesis
 from node.ledger.audit import ExecutionAuditor
+from node.ledger.backfill import history_floor
 from node.ledger.chain import Ledger
 from node.ledger.mempool import MempoolLimits
 from node.ledger.snapshot import install_snapshot
 from node.ledger.types import ExecutedBlock
+from node.p2p.backfill import HistoryBackfill
 from node.p2p.join import Joined, JoinHandler, join_by_snapshot
 from node.p2p.peers import P2PLimits, PeerHandler
 from node.p2p.service import PeerService
@@ -260,6 +262,7 @@ class Node:
         self.driver: ConsensusDriver | None = None
         self.p2p: PeerService | None = None
         self._history_filler: threading.Thread | None = None
+        self.backfill: HistoryBackfill | None = None  # fetches the blocks below a snapshot height
         self.join_report: Joined | None = None  # what a join by snapshot brought (None: none ran)
         # py-evm re-executes sampled committed blocks to catch a native engine that is wrong.
         self.auditor: ExecutionAuditor | None = None
@@ -308,6 +311,12 @@ class Node:
             driver.network = self.p2p
             self.p2p.start()
         self.driver = driver
+        if self.p2p is not None and self.config.history_backfill and history_floor(self.store) > 0:
+            self.backfill = HistoryBackfill(
+                self.store, self.p2p, busy_peers=lambda: driver.sync_peers, on_done=self._fill_history
+            )
+            driver.history_sink = self.backfill.offer
+            self.backfill.start()
         self._restore_pending()
         if self.auditor is not None:
             self.auditor.start()
@@ -376,8 +385,8 @@ class Node:
         try:
             self.ledger.fill_history()
         except XinlianError as exc:
-            if exc.code == "history_not_filled":  # joined by snapshot: proofs below it are asked elsewhere
-                log.info("no history proofs here below the snapshot height this node joined at")
+            if exc.code == "history_not_filled":  # joined by snapshot: filled again once back-filled
+                log.info("no history proofs here below the snapshot height until its blocks are back-filled")
             else:
                 log.error("the chain history could not be loaded for inclusion proofs: %s", exc)
 
@@ -480,6 +489,8 @@ class Node:
             self.driver.stop()
             if self.driver.on_local_admit in self.ledger.on_admit:
                 self.ledger.on_admit.remove(self.driver.on_local_admit)
+        if self.backfill is not None:
+            self.backfill.stop()
         if self.p2p is not None:
             self.p2p.stop()
         if self.auditor is not None:
@@ -560,6 +571,21 @@ class RuntimeCollector:
         yield held
         yield rejected
         yield ignored
+        frontier = GaugeMetricFamily(
+            "xinlian_history_frontier_height",
+            "Lowest height from which this node holds every block (0: the whole chain; a node that joined "
+            "by snapshot back-fills the blocks below it)",
+        )
+        backfill = self.node.backfill
+        frontier.add_metric([], backfill.floor if backfill is not None else history_floor(self.node.store))
+        yield frontier
+        if backfill is not None:
+            backfilled = CounterMetricFamily(
+                "xinlian_history_backfill_events", "History back-fill events by kind", labels=["kind"]
+            )
+            for name, value in sorted(backfill.stats.copy().items()):
+                backfilled.add_metric([name], value)
+            yield backfilled
         validators = GaugeMetricFamily(
             "xinlian_validators", "Validators in the set in force for the next height"
         )

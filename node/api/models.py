@@ -255,6 +255,11 @@ class HealthPublic(Shape):
     )
     height: int
     head_age_s: float
+    history_from: int = Field(
+        default=0,
+        description="the lowest height from which this node holds every block: 0 (the whole chain), or for "
+        "a node that joined by snapshot how far its history back-fill has reached",
+    )
     consensus: ConsensusLivenessPublic | None = None
     calendar: CalendarOutlookPublic | None = Field(
         default=None, description="how far the working-day calendar reaches; null on a chain without one"

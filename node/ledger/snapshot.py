@@ -28,7 +28,7 @@ from eth_hash.auto import keccak
 from node.ledger.handovers import collect_handovers
 from node.ledger.history import HISTORY_FRONTIER_KEY
 from node.storage.pruning import node_references
-from node.storage.store import BLANK_STATE_ROOT, SNAPSHOT_HEIGHT_KEY, Store
+from node.storage.store import BLANK_STATE_ROOT, SNAPSHOT_HEIGHT_KEY, STATE_PRUNED_BELOW_KEY, Store
 from sdk.encoding import decode, encode
 from sdk.errors import EncodingError, InvalidBlock, MerkleProofError, StorageError, VerificationError
 from sdk.proofs.bundle import Handover, SealedHeader
@@ -305,31 +305,19 @@ def _stored_set(store: Store, key: str) -> tuple[bytes, ...]:
     return ()
 
 
-def require_history(store: Store, height: int) -> None:
-    """Raise StorageError (code ``history_not_filled``) when block ``height`` lies between genesis and the
-    height this node joined at by snapshot: it holds no such block (another node does)."""
-    joined = store.get_metadata(SNAPSHOT_HEIGHT_KEY)
-    if joined is not None and 0 < height < int(joined.decode()):
-        raise StorageError(
-            f"this node joined the chain by snapshot at height {joined.decode()} and holds no block below "
-            "it: ask a node that holds the whole chain",
-            code="history_not_filled",
-            height=height,
-            joined_at=int(joined.decode()),
-        )
-
-
 def install_snapshot(store: Store, snapshot: Snapshot, nodes: Mapping[bytes, bytes]) -> None:
     """Store a verified snapshot as the head of a store that holds only genesis: the block with its
     certificate and receipts, the state ``nodes`` (the complete download) and, in the same transaction, the
-    history frontier, the snapshot height and the validator set in force. The node's ledger is loaded
-    (``Ledger.load``) afterwards. Raises StorageError when the store holds more than genesis or the state
-    root is not among ``nodes``."""
+    history frontier, the snapshot height (also the lowest height whose state is kept) and the validator
+    set in force. The node's ledger is loaded (``Ledger.load``) afterwards. Raises StorageError when the
+    store holds more than genesis or the state root is not among ``nodes``."""
     if snapshot.state_root != BLANK_STATE_ROOT and snapshot.state_root not in nodes:
         raise StorageError("the downloaded state lacks its root node", height=snapshot.height)
     metadata = {
         HISTORY_FRONTIER_KEY: snapshot.frontier.to_bytes(),
         SNAPSHOT_HEIGHT_KEY: str(snapshot.height).encode(),
+        # The state below the snapshot is never fetched (its blocks are back-filled, not their state).
+        STATE_PRUNED_BELOW_KEY: str(snapshot.height).encode(),
         SNAPSHOT_VALIDATORS_KEY: encode(list(snapshot.validators)),
     }
     if snapshot.deciding and snapshot.deciding != snapshot.validators:

@@ -132,6 +132,15 @@ class PeerHandler(Protocol):
         """Take the state node values answering our GET_STATE (not yet checked)."""
         ...
 
+    def get_history(self, top_height: int, max_count: int) -> bytes:
+        """Return this node's HISTORY payload: blocks from ``top_height`` downwards with their certificates
+        and receipts, those it holds (worker thread)."""
+        ...
+
+    def on_history(self, payload: bytes, peer: bytes) -> None:
+        """Take a HISTORY answering our GET_HISTORY (not yet decoded or checked)."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class P2PLimits:

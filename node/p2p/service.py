@@ -155,6 +155,8 @@ class PeerService:
         limits[FrameType.GET_STATE] = MAX_STATE_KEYS * 40
         # One value is always answered, even above the budget (a contract's code): twice the budget.
         limits[FrameType.STATE] = 2 * MAX_STATE_ANSWER_BYTES
+        limits[FrameType.GET_HISTORY] = MAX_CONTROL_FRAME_BYTES
+        limits[FrameType.HISTORY] = MAX_FRAME_BYTES  # one block is always answered, even above the budget
         return limits
 
     # --- lifecycle (any thread) ----------------------------------------------------------------------
@@ -277,6 +279,14 @@ class PeerService:
     def request_state(self, peer: bytes, keys: list[bytes]) -> None:
         """Ask ``peer`` for the state node values of ``keys`` (at most MAX_STATE_KEYS)."""
         frame = self._encode_outbound(FrameType.GET_STATE, encode_bytes_list(keys[:MAX_STATE_KEYS]))
+        if frame is not None:
+            self._call(self._send_block_request, peer, frame)
+
+    def request_history(self, peer: bytes, top_height: int, max_count: int) -> None:
+        """Ask ``peer`` for committed blocks with certificates and receipts from ``top_height`` downwards
+        (answered like a block request: one at a time, in time)."""
+        payload = self._encode_uints(top_height, max_count)
+        frame = None if payload is None else self._encode_outbound(FrameType.GET_HISTORY, payload)
         if frame is not None:
             self._call(self._send_block_request, peer, frame)
 
@@ -645,7 +655,12 @@ class PeerService:
                 self._on_serve_request(
                     conn, state, now, FrameType.STATE, lambda: encode_bytes_list(self.handler.get_state(keys))
                 )
-            elif kind in (FrameType.SNAPSHOT, FrameType.STATE):
+            elif kind == FrameType.GET_HISTORY:
+                top, count = decode_uints(payload, 2)
+                self._on_serve_request(
+                    conn, state, now, FrameType.HISTORY, lambda: self.handler.get_history(top, count)
+                )
+            elif kind in (FrameType.SNAPSHOT, FrameType.STATE, FrameType.HISTORY):
                 self._on_snapshot_answer(conn, state, kind, payload, now)
             else:
                 self._penalize(
@@ -712,8 +727,8 @@ class PeerService:
     def _on_serve_request(
         self, conn: _Connection, state: _PeerState, now: float, kind: FrameType, produce: Callable[[], bytes]
     ) -> None:
-        """A snapshot or state request: served like block requests (one at a time per peer, rate-limited
-        by the same bucket), the answer read in a worker thread."""
+        """A snapshot, state or history request: served like block requests (one at a time per peer,
+        rate-limited by the same bucket), the answer read in a worker thread."""
         if state.serving_blocks or not state.block_requests.take(1, now):
             self._penalize(
                 conn.peer, SCORE_OVER_BUDGET, "snapshot request over budget", counter="snapshot_busy"
@@ -746,6 +761,8 @@ class PeerService:
             return
         if kind == FrameType.SNAPSHOT:
             self.handler.on_snapshot(payload, conn.peer)
+        elif kind == FrameType.HISTORY:
+            self.handler.on_history(payload, conn.peer)
         else:
             self.handler.on_state(decode_bytes_list(payload, limit=MAX_STATE_KEYS), conn.peer)
 

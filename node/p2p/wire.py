@@ -46,6 +46,8 @@ class FrameType(IntEnum):
     SNAPSHOT = 9  # one encoded snapshot manifest (node.ledger.snapshot)
     GET_STATE = 10  # [state node key, ...]
     STATE = 11  # [state node value, ...] (what the peer has of the keys asked)
+    GET_HISTORY = 12  # [top_height, max_count] (blocks below a snapshot, for a node back-filling them)
+    HISTORY = 13  # [[block, certificate, [receipt, ...]], ...] from top_height down (node.ledger.backfill)
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from functools import partial
 from types import MappingProxyType, TracebackType
 from typing import Any, TypeVar, Unpack
 
-from sqlalchemy import BigInteger, ColumnElement, Connection, LargeBinary, delete, func, insert, select, text
+from sqlalchemy import ColumnElement, Connection, delete, func, insert, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import SQLModel
 
@@ -20,7 +21,6 @@ from node.storage.convert import (
     block_row,
     decode_stored,
     decode_validators,
-    encode_outcome,
     log_rows,
     stored_log,
     stored_receipt,
@@ -29,6 +29,7 @@ from node.storage.convert import (
 )
 from node.storage.database import BulkInsert, Database
 from node.storage.logs import LogFilter, log_page, log_statement, page_limit
+from node.storage.migrate import migrate_from_1
 from node.storage.models import (
     ALL_TABLES,
     BLOCKS,
@@ -92,6 +93,37 @@ _SQL_GET_TX_LOGS = (
 _SQL_GET_METADATA = "SELECT value FROM metadata WHERE key = ?"
 
 
+@dataclass(frozen=True, slots=True)
+class _BlockRows:
+    """A block to insert, with its rows encoded before the write lock is taken."""
+
+    block: Block
+    receipts: Sequence[Receipt]
+    block_row: tuple[Any, ...]
+    log_rows: list[tuple[Any, ...]]
+
+
+def _check_parts(block: Block, certificate: CommitCertificate, receipts: Sequence[Receipt]) -> None:
+    """Raise StorageError unless ``certificate`` seals ``block`` and ``receipts`` are its, one per
+    transaction in order."""
+    height = block.header.height
+    if certificate.height != height or certificate.block_hash != block.header.block_hash:
+        raise StorageError(
+            "the certificate does not seal this block", height=height, certificate_height=certificate.height
+        )
+    tx_hashes = [tx.tx_hash for tx in block.transactions]
+    if len(receipts) != len(tx_hashes):
+        raise StorageError(
+            "one receipt per transaction is needed",
+            height=height,
+            transactions=len(tx_hashes),
+            receipts=len(receipts),
+        )
+    for index, (tx_hash, receipt) in enumerate(zip(tx_hashes, receipts, strict=True)):
+        if receipt.tx_hash != tx_hash:
+            raise StorageError("a receipt names another transaction", height=height, index=index)
+
+
 def _hash_chunks(tx_hashes: Iterable[bytes]) -> Iterator[tuple[bytes, ...]]:
     """The distinct ``tx_hashes`` in chunks small enough to bind in one statement."""
     wanted = list(dict.fromkeys(tx_hashes))
@@ -116,10 +148,6 @@ def _transactions_in_block(conn: Connection, height: int) -> list[bytes]:
         )
         for encoded, key in rows
     ]
-
-
-#: Receipts converted per statement when a version 1 database is migrated.
-_MIGRATE_BATCH = 1000
 
 
 class Store:
@@ -191,7 +219,7 @@ class Store:
                 conn.execute(insert(METADATA), [{"key": SCHEMA_VERSION_KEY, "value": expected}])
             elif found == b"1":
                 # In the same transaction: a failure (or a crash) leaves the version 1 database untouched.
-                _migrate_from_1(conn)
+                migrate_from_1(conn)
                 conn.execute(
                     METADATA.update().where(METADATA.c.key == SCHEMA_VERSION_KEY).values(value=expected)
                 )
@@ -226,46 +254,71 @@ class Store:
         With ``snapshot``, a store holding only genesis takes any height (a node joining by snapshot).
         """
         header = block.header
-        height = header.height
-        block_hash = header.block_hash
-        if certificate.height != height or certificate.block_hash != block_hash:
-            raise StorageError(
-                "the certificate does not seal this block",
-                height=height,
-                certificate_height=certificate.height,
-            )
-        tx_hashes = [tx.tx_hash for tx in block.transactions]
-        if len(receipts) != len(tx_hashes):
-            raise StorageError(
-                "one receipt per transaction is needed",
-                height=height,
-                transactions=len(tx_hashes),
-                receipts=len(receipts),
-            )
-        for index, (tx_hash, receipt) in enumerate(zip(tx_hashes, receipts, strict=True)):
-            if receipt.tx_hash != tx_hash:
-                raise StorageError("a receipt names another transaction", height=height, index=index)
-
+        _check_parts(block, certificate, receipts)
         # Encode everything before taking the write lock, so the lock is held only for the inserts.
-        new_block = block_row(block, certificate, block_hash)
-        new_logs = log_rows(height, receipts)
+        rows = _BlockRows(
+            block,
+            receipts,
+            block_row(block, certificate, header.block_hash),
+            log_rows(header.height, receipts),
+        )
         new_nodes = list(state_nodes.items())
         new_metadata = list(metadata.items())
-
         with self._db.write() as conn:
             self._validate_next(conn, header, snapshot)
-            self._db.execute_many(conn, _SQL_INSERT_BLOCK, [new_block])
-            if block.transactions:
-                key_ids = self._public_key_ids(conn, [tx.public_key for tx in block.transactions])
-                new_transactions = transaction_rows(height, block.transactions, receipts, key_ids)
-                self._db.execute_many(conn, _SQL_INSERT_TRANSACTIONS, new_transactions)
-            if new_logs:
-                self._db.execute_many(conn, _SQL_INSERT_LOGS, new_logs)
+            self._insert_block(conn, rows)
             if new_nodes:
                 self._db.execute_many(conn, _SQL_INSERT_STATE_NODES, new_nodes)
             if new_metadata:
                 self._db.execute_many(conn, _SQL_UPSERT_METADATA, new_metadata)
-        return block_hash
+        return header.block_hash
+
+    def commit_history(
+        self,
+        entries: Sequence[tuple[Block, CommitCertificate, Sequence[Receipt]]],
+        metadata: Mapping[str, bytes],
+    ) -> None:
+        """Write back-filled blocks below the lowest block held above genesis (a node that joined by
+        snapshot), highest first, with their transactions, receipts and logs, and ``metadata``, atomically.
+
+        The caller proves the blocks (node.ledger.backfill); this checks again, inside the write, that they
+        are consecutive downwards and that the highest one is the parent of the stored block just above it.
+        Raises StorageError (code ``not_history_link``) otherwise; nothing is stored then.
+        """
+        batch = []
+        for block, certificate, receipts in entries:
+            _check_parts(block, certificate, receipts)
+            row = block_row(block, certificate, block.header.block_hash)
+            batch.append(_BlockRows(block, receipts, row, log_rows(block.header.height, receipts)))
+        with self._db.write() as conn:
+            for rows in batch:
+                header = rows.block.header
+                above = conn.execute(
+                    select(BLOCKS.c.header).where(BLOCKS.c.height == header.height + 1)
+                ).scalar_one_or_none()
+                parent_hash = None if above is None else BlockHeader.decode(bytes(above)).parent_hash
+                if header.height < 1 or parent_hash != header.block_hash:
+                    raise StorageError(
+                        "a back-filled block is not the parent of the block above it",
+                        code="not_history_link",
+                        height=header.height,
+                    )
+                self._insert_block(conn, rows)
+            if metadata:
+                self._db.execute_many(conn, _SQL_UPSERT_METADATA, list(metadata.items()))
+
+    def _insert_block(self, conn: Connection, rows: _BlockRows) -> None:
+        """Insert a checked block, its transactions, receipts and logs (inside ``conn``'s write)."""
+        block = rows.block
+        self._db.execute_many(conn, _SQL_INSERT_BLOCK, [rows.block_row])
+        if block.transactions:
+            key_ids = self._public_key_ids(conn, [tx.public_key for tx in block.transactions])
+            new_transactions = transaction_rows(
+                block.header.height, block.transactions, rows.receipts, key_ids
+            )
+            self._db.execute_many(conn, _SQL_INSERT_TRANSACTIONS, new_transactions)
+        if rows.log_rows:
+            self._db.execute_many(conn, _SQL_INSERT_LOGS, rows.log_rows)
 
     def _public_key_ids(self, conn: Connection, keys: Sequence[bytes]) -> dict[bytes, int]:
         """The ``public_keys`` ids of ``keys``, inserting the new ones (inside the block's transaction)."""
@@ -825,72 +878,3 @@ class Store:
             verify_certificate(header, certificate)
         except Exception as exc:
             raise StorageError(f"a stored certificate does not verify: {exc}", height=height) from exc
-
-
-def _migrate_from_1(conn: Connection) -> None:
-    """Turn a version 1 database into version 2 on ``conn`` (inside the caller's transaction).
-
-    Each receipt becomes the outcome column of its transaction (its logs are already ``logs`` rows, which
-    must rebuild it exactly: checked per receipt), then the ``receipts`` table, the transactions' sender and
-    to_address columns with their indexes and the logs' tx_hash column are dropped. Raises StorageError when
-    a stored receipt does not decode or does not match its transaction and logs (nothing is changed then).
-    """
-    binary = LargeBinary().compile(dialect=conn.dialect)
-    conn.execute(text(f"ALTER TABLE transactions ADD COLUMN receipt {binary}"))
-    # Version 1 rows keep their complete encodings (key_id NULL); new rows store the key once.
-    big = BigInteger().compile(dialect=conn.dialect)
-    conn.execute(text(f"ALTER TABLE transactions ADD COLUMN key_id {big}"))
-    after = b""
-    while True:
-        rows = conn.execute(
-            text(
-                "SELECT r.tx_hash, r.encoded, r.height, r.tx_index FROM receipts r "
-                "WHERE r.tx_hash > :after ORDER BY r.tx_hash LIMIT :limit"
-            ),
-            {"after": after, "limit": _MIGRATE_BATCH},
-        ).all()
-        if not rows:
-            break
-        updates = []
-        for tx_hash, encoded, height, index in rows:
-            where = {"height": int(height), "index": int(index)}
-            receipt = decode_stored("receipt", Receipt.decode, bytes(encoded), **where)
-            logs = conn.execute(
-                text(
-                    "SELECT address, topic0, topic1, topic2, topic3, data FROM logs "
-                    "WHERE height = :height AND tx_index = :index ORDER BY log_index"
-                ),
-                where,
-            ).all()
-            rebuilt = stored_receipt(
-                bytes(tx_hash),
-                encode_outcome(receipt),
-                [stored_log(r[0], r[1:5], r[5]) for r in logs],
-                **where,
-            )
-            if rebuilt != receipt:
-                raise StorageError(
-                    "a stored receipt does not match its logs; not migrating",
-                    height=where["height"],
-                    index=where["index"],
-                )
-            updates.append({"outcome": encode_outcome(receipt), "tx_hash": bytes(tx_hash)})
-        conn.execute(text("UPDATE transactions SET receipt = :outcome WHERE tx_hash = :tx_hash"), updates)
-        after = bytes(rows[-1][0])
-    missing = conn.execute(text("SELECT count(*) FROM transactions WHERE receipt IS NULL")).scalar_one()
-    if missing:
-        raise StorageError("transactions without a receipt; not migrating", transactions=int(missing))
-    for statement in (
-        "DROP TABLE receipts",
-        "DROP INDEX IF EXISTS ix_transactions_sender",
-        "DROP INDEX IF EXISTS ix_transactions_to",
-        "ALTER TABLE transactions DROP COLUMN sender",
-        "ALTER TABLE transactions DROP COLUMN to_address",
-        "ALTER TABLE logs DROP COLUMN tx_hash",
-        # Replaced by the prefix indexes (created when the Store opens).
-        "DROP INDEX IF EXISTS ix_logs_topic0_height",
-        "DROP INDEX IF EXISTS ix_logs_topic1_height",
-        "DROP INDEX IF EXISTS ix_logs_topic2_height",
-        "DROP INDEX IF EXISTS ix_logs_topic3_height",
-    ):
-        conn.execute(text(statement))

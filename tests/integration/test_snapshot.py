@@ -12,6 +12,7 @@ from conftest import ChainBuilder
 from node_fixtures import make_tx, member_key
 
 from node.config import NodeConfig
+from node.ledger.backfill import require_history
 from node.ledger.handovers import collect_handovers
 from node.ledger.snapshot import (
     Snapshot,
@@ -21,7 +22,6 @@ from node.ledger.snapshot import (
     encode_manifest,
     install_snapshot,
     read_state_answer,
-    require_history,
     verify_manifest,
 )
 from node.runtime import Node, SoloProducer

@@ -10,8 +10,8 @@ from node.api.convert import to_block_public, to_certificate_public
 from node.api.deps import LedgerDep, parse_hash
 from node.api.errors import NotFound
 from node.api.models import BlockPublic, CertificatePublic, error_responses
+from node.ledger.backfill import require_history
 from node.ledger.chain import Ledger
-from node.ledger.snapshot import require_history
 from sdk.types import Block
 
 router = APIRouter(prefix="/v1/blocks", tags=["blocks"])

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request, Response
 from node.api.deps import LedgerDep
 from node.api.models import CalendarOutlookPublic, ConsensusLivenessPublic, HealthPublic
 from node.consensus.liveness import ConsensusLiveness
+from node.ledger.backfill import history_floor
 from node.ledger.chain import Ledger
 from sdk.domains.calendar import date_of_day
 
@@ -35,12 +36,14 @@ def get_health(ledger: LedgerDep, request: Request, response: Response) -> Healt
     header = ledger.head.header
     age_s = max(0.0, time.time() - header.timestamp_ms / 1000)
     calendar = _calendar(ledger)
+    history_from = history_floor(ledger.store)
     source: Callable[[], ConsensusLiveness] | None = request.app.state.liveness
     if source is None:
         return HealthPublic(
             status="ok" if age_s < STALE_HEAD_S else "stale",
             height=header.height,
             head_age_s=age_s,
+            history_from=history_from,
             calendar=calendar,
         )
     liveness = source()
@@ -50,6 +53,7 @@ def get_health(ledger: LedgerDep, request: Request, response: Response) -> Healt
         status=liveness.status,
         height=header.height,
         head_age_s=age_s,
+        history_from=history_from,
         consensus=ConsensusLivenessPublic(
             running=liveness.running,
             height=liveness.height,

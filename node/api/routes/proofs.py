@@ -12,9 +12,9 @@ from node.api.deps import HeavyDep, LedgerDep, parse_address, parse_hash
 from node.api.errors import BadRequest, NotFound
 from node.api.models import error_responses
 from node.api.reader import LedgerReader
+from node.ledger.backfill import require_history
 from node.ledger.chain import Ledger
 from node.ledger.handovers import collect_handovers
-from node.ledger.snapshot import require_history
 from sdk.errors import AuthenticationError, IdentifierError, StorageError
 from sdk.proofs.builders import build_bundle
 from sdk.proofs.bundle import Handover, HistoryProof, ProofBundle, SealedHeader, StateProof
