@@ -220,6 +220,12 @@ class Client:
                 response = self._http.send(request)
             except httpx.TimeoutException as exc:
                 raise NodeUnreachable(f"{method} {path} timed out", code="timeout", url=self.url) from exc
+            except (httpx.ReadError, httpx.RemoteProtocolError) as exc:
+                # The node closed a kept-alive connection as this request went out on it: a read, which
+                # changes nothing, is sent once more on a new connection.
+                if attempt == 1 and method == "GET":
+                    continue
+                raise NodeUnreachable(f"cannot reach {self.url}: {exc}", url=self.url) from exc
             except httpx.HTTPError as exc:
                 raise NodeUnreachable(f"cannot reach {self.url}: {exc}", url=self.url) from exc
             # A session the node ended (it expired, or the node restarted): once more in a new one.
