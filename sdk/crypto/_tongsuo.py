@@ -82,7 +82,17 @@ class TongsuoBackend:
         return bool(ok == 1)
 
     def encrypt(self, public: Any, plaintext: bytes) -> bytes:
-        """Return C1‖C3‖C2 (Tongsuo emits the GM/T 0009 ASN.1 form, converted here)."""
+        """Return C1‖C3‖C2 (Tongsuo emits the GM/T 0009 ASN.1 form, converted here).
+
+        GB/T 32918.4 has the encrypter draw a new k when the KDF mask t is all zero (decrypters refuse such
+        a ciphertext); Tongsuo does not. C2 = M ⊕ t equals M exactly when t is all zero: then encrypt again.
+        """
+        while True:
+            ciphertext = self._encrypt_once(public, plaintext)
+            if not plaintext or ciphertext[97:] != plaintext:
+                return ciphertext
+
+    def _encrypt_once(self, public: Any, plaintext: bytes) -> bytes:
         with _operation(public, "encrypt") as ctx:
             length = ffi.new("size_t *", 0)
             if lib.EVP_PKEY_encrypt(ctx, _NULL, length, plaintext, len(plaintext)) != 1:
