@@ -45,6 +45,32 @@ def start_worker_pool(
     )
 
 
+class WorkerPool:
+    """A pool of ``start_worker_pool`` workers that a component warms up and closes once: the lifecycle the
+    node's worker-backed services (read-only calls, signature checks) share."""
+
+    def __init__(self, processes: int, initializer: Callable[..., None], initargs: tuple[Any, ...]) -> None:
+        self.processes = processes
+        self._executor = start_worker_pool(processes, initializer, initargs)
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def warm_up(self) -> None:
+        """Start every worker now (the first task would otherwise wait for the worker's imports)."""
+        futures = [self._executor.submit(int, 0) for _ in range(self.processes)]
+        for future in futures:
+            with contextlib.suppress(Exception):
+                future.result(timeout=120)
+
+    def close(self) -> None:
+        """Stop the workers (pending tasks are cancelled); later calls do nothing."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        self._executor.shutdown(wait=True, cancel_futures=True)
+
+
 #: A typed error as plain data, to cross the process boundary (exceptions with keyword details do not pickle).
 ErrorData = tuple[str, str, str, dict[str, Any]]
 

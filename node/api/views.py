@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import threading
 from concurrent.futures import BrokenExecutor, Future, TimeoutError as FutureTimeout
 from typing import Any
 
 from node.execution import BlockContext, ExecutionEngine
 from node.storage import StateNodeStore, Store
-from node.workers import can_share_database, error_as_data, rebuild_error, start_worker_pool
+from node.workers import WorkerPool, can_share_database, error_as_data, rebuild_error
 from sdk.errors import ExecutionError, XinlianError
 
 log = logging.getLogger("xinlian.api")
@@ -41,7 +39,7 @@ def _run_call(
         return False, error_as_data(exc)
 
 
-class ViewCallPool:
+class ViewCallPool(WorkerPool):
     """Read-only calls at committed state roots, answered by worker processes reading the node's database.
 
     Committed state nodes are in SQL before a block becomes the head, so a worker sees every state root the
@@ -62,18 +60,8 @@ class ViewCallPool:
             raise XinlianError("a view pool needs at least one worker", code="bad_config")
         if not can_share_database(database_url):
             raise XinlianError("view workers cannot share an in-memory database", code="bad_config")
+        super().__init__(processes, _init_worker, (database_url, chain_id))
         self.timeout_s = timeout_s
-        self.processes = processes
-        self._lock = threading.Lock()
-        self._executor = start_worker_pool(processes, _init_worker, (database_url, chain_id))
-        self._closed = False
-
-    def warm_up(self) -> None:
-        """Start every worker now (the first call would otherwise pay for importing py-evm)."""
-        futures = [self._executor.submit(int, 0) for _ in range(self.processes)]
-        for future in futures:
-            with contextlib.suppress(Exception):
-                future.result(timeout=120)
 
     def call(
         self, state_root: bytes, sender: bytes, to: bytes, data: bytes, gas_limit: int, ctx: BlockContext
@@ -100,11 +88,3 @@ class ViewCallPool:
             output: bytes = value
             return output
         raise rebuild_error(value)
-
-    def close(self) -> None:
-        """Stop the workers (pending calls are cancelled)."""
-        with self._lock:
-            if self._closed:
-                return
-            self._closed = True
-        self._executor.shutdown(wait=True, cancel_futures=True)

@@ -4,13 +4,11 @@ workers, node.api.views)."""
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import threading
 from collections.abc import Sequence
 from concurrent.futures import BrokenExecutor, Future, TimeoutError as FutureTimeout
 
-from node.workers import start_worker_pool
+from node.workers import WorkerPool
 from sdk.crypto import batch_verify
 from sdk.errors import XinlianError
 
@@ -31,7 +29,7 @@ def _verify(items: list[tuple[bytes, bytes, bytes]]) -> list[bool]:
     return batch_verify(items, processes=1)
 
 
-class SignatureWorkers:
+class SignatureWorkers(WorkerPool):
     """A ``Ledger.signature_checker`` answered by worker processes (spawned, at lower CPU priority)."""
 
     def __init__(
@@ -40,18 +38,8 @@ class SignatureWorkers:
         """Start ``processes`` workers. Raises XinlianError ``bad_config`` for a non-positive count."""
         if processes < 1:
             raise XinlianError("signature workers need at least one process", code="bad_config")
-        self.processes = processes
+        super().__init__(processes, _ready, ())
         self.timeout_s = timeout_s
-        self._executor = start_worker_pool(processes, _ready, ())
-        self._lock = threading.Lock()
-        self._closed = False
-
-    def warm_up(self) -> None:
-        """Start every worker now (the first batch would otherwise wait for the imports)."""
-        futures = [self._executor.submit(int, 0) for _ in range(self.processes)]
-        for future in futures:
-            with contextlib.suppress(Exception):
-                future.result(timeout=120)
 
     def verify(self, items: Sequence[tuple[bytes, bytes, bytes]]) -> list[bool] | None:
         """For each (public key, message, signature), whether it verifies; None when the workers cannot
@@ -64,11 +52,3 @@ class SignatureWorkers:
                 "the signature workers did not check %d signatures (%r): checked here", len(items), exc
             )
             return None
-
-    def close(self) -> None:
-        """Stop the workers (pending checks are cancelled)."""
-        with self._lock:
-            if self._closed:
-                return
-            self._closed = True
-        self._executor.shutdown(wait=True, cancel_futures=True)
