@@ -8,7 +8,7 @@ from functools import partial
 from types import MappingProxyType, TracebackType
 from typing import Any, TypeVar, Unpack
 
-from sqlalchemy import ColumnElement, Connection, delete, func, insert, select
+from sqlalchemy import Column, ColumnElement, Connection, delete, func, insert, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import SQLModel
 
@@ -125,10 +125,20 @@ def _check_parts(block: Block, certificate: CommitCertificate, receipts: Sequenc
 
 
 def _hash_chunks(tx_hashes: Iterable[bytes]) -> Iterator[tuple[bytes, ...]]:
-    """The distinct ``tx_hashes`` in chunks small enough to bind in one statement."""
+    """The distinct ``tx_hashes`` (or other keys) in chunks small enough to bind in one statement."""
     wanted = list(dict.fromkeys(tx_hashes))
     for start in range(0, len(wanted), _IN_CHUNK):
         yield tuple(wanted[start : start + _IN_CHUNK])
+
+
+def _pairs_by_key(
+    conn: Connection, key: Column[Any], value: Column[Any], keys: Iterable[bytes]
+) -> Iterator[tuple[bytes, Any]]:
+    """``(key, value)`` of the rows whose ``key`` is among ``keys``: one IN query per bindable chunk, so any
+    number of keys can be looked up."""
+    for chunk in _hash_chunks(keys):
+        for row in conn.execute(select(key, value).where(key.in_(chunk))):
+            yield bytes(row[0]), row[1]
 
 
 def _transactions_in_block(conn: Connection, height: int) -> list[bytes]:
@@ -324,14 +334,8 @@ class Store:
         """The ``public_keys`` ids of ``keys``, inserting the new ones (inside the block's transaction)."""
         wanted = list(dict.fromkeys(keys))
         self._db.execute_many(conn, _SQL_INSERT_PUBLIC_KEYS, [(key,) for key in wanted])
-        ids: dict[bytes, int] = {}
-        for start in range(0, len(wanted), _IN_CHUNK):
-            chunk = wanted[start : start + _IN_CHUNK]
-            rows = conn.execute(
-                select(PUBLIC_KEYS.c.key, PUBLIC_KEYS.c.id).where(PUBLIC_KEYS.c.key.in_(chunk))
-            )
-            ids.update((bytes(row.key), int(row.id)) for row in rows)
-        return ids
+        pairs = _pairs_by_key(conn, PUBLIC_KEYS.c.key, PUBLIC_KEYS.c.id, wanted)
+        return {key: int(key_id) for key, key_id in pairs}
 
     def _validate_next(self, conn: Connection, header: BlockHeader, snapshot: bool = False) -> None:
         row = conn.exec_driver_sql(_SQL_HEAD).first()
@@ -616,14 +620,8 @@ class Store:
             )
 
     def _load_state_nodes(self, conn: Connection, keys: list[bytes]) -> dict[bytes, bytes]:
-        found: dict[bytes, bytes] = {}
-        for start in range(0, len(keys), _IN_CHUNK):
-            chunk = keys[start : start + _IN_CHUNK]
-            rows = conn.execute(
-                select(STATE_NODES.c.key, STATE_NODES.c.value).where(STATE_NODES.c.key.in_(chunk))
-            )
-            found.update((bytes(row.key), bytes(row.value)) for row in rows)
-        return found
+        pairs = _pairs_by_key(conn, STATE_NODES.c.key, STATE_NODES.c.value, keys)
+        return {key: bytes(value) for key, value in pairs}
 
     def _state_roots(self, conn: Connection, from_height: int, to_height: int | None = None) -> list[bytes]:
         query = select(BLOCKS.c.height, BLOCKS.c.header).where(BLOCKS.c.height >= from_height)
@@ -694,10 +692,8 @@ class Store:
                     for row in rows
                     if row.size > KEPT_VALUE_BYTES and bytes(row.key) not in marked
                 ]
-                for start in range(0, len(doomed), _IN_CHUNK):
-                    conn.execute(
-                        delete(STATE_NODES).where(STATE_NODES.c.key.in_(doomed[start : start + _IN_CHUNK]))
-                    )
+                for chunk in _hash_chunks(doomed):
+                    conn.execute(delete(STATE_NODES).where(STATE_NODES.c.key.in_(chunk)))
                 deleted += len(doomed)
                 after = bytes(rows[-1].key)
         return None
