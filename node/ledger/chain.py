@@ -16,7 +16,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Unpack
+from typing import TypeVar, Unpack
 
 from eth_abi.abi import decode as abi_decode, encode as abi_encode
 from eth_utils.abi import function_signature_to_4byte_selector
@@ -77,6 +77,8 @@ from sdk.types import (
 )
 
 log = logging.getLogger("xinlian.ledger")
+
+T = TypeVar("T")
 
 GOVERNANCE_ADDRESS_NAME = "Governance"
 _IS_ACTIVE = function_signature_to_4byte_selector("is_active_account(address)")
@@ -304,22 +306,7 @@ class Ledger:
         call per block, not one per transaction.
         """
         root = state_root if state_root is not None else self.head.header.state_root
-        key = (root, address)
-        cached = self._activity.get(key)
-        if cached is not None:
-            return cached
-        out = self.engine.call(
-            root,
-            b"\x00" * 20,
-            self.governance_address,
-            _IS_ACTIVE + abi_encode(["address"], [address]),
-            _VIEW_GAS,
-        )
-        active = bool(abi_decode(["bool"], out)[0])
-        if len(self._activity) > 100_000:
-            self._activity.clear()
-        self._activity[key] = active
-        return active
+        return bool(self._account_lookup(self._activity, root, address, _IS_ACTIVE, "bool"))
 
     def organisation_of(self, address: bytes) -> str:
         """The USCC of the organisation Governance lists for ``address`` at the head ("" for none).
@@ -327,22 +314,25 @@ class Ledger:
         Cached per state root like ``is_active_account``: a member asking many times in one block costs one
         EVM call.
         """
-        key = (self.head.header.state_root, address)
-        cached = self._organisations.get(key)
+        root = self.head.header.state_root
+        return str(self._account_lookup(self._organisations, root, address, _ORGANISATION_OF, "string"))
+
+    def _account_lookup(
+        self, cache: dict[tuple[bytes, bytes], T], root: bytes, address: bytes, selector: bytes, abi_type: str
+    ) -> T:
+        """Governance's one-``address`` view ``selector`` at ``root``, decoded as ``abi_type``; answers are
+        kept in ``cache`` by (root, address) (state at a root never changes), emptied past 100,000 entries."""
+        key = (root, address)
+        cached = cache.get(key)
         if cached is not None:
             return cached
-        out = self.engine.call(
-            key[0],
-            b"\x00" * 20,
-            self.governance_address,
-            _ORGANISATION_OF + abi_encode(["address"], [address]),
-            _VIEW_GAS,
-        )
-        uscc = str(abi_decode(["string"], out)[0])
-        if len(self._organisations) > 100_000:
-            self._organisations.clear()
-        self._organisations[key] = uscc
-        return uscc
+        data = selector + abi_encode(["address"], [address])
+        out = self.engine.call(root, b"\x00" * 20, self.governance_address, data, _VIEW_GAS)
+        value: T = abi_decode([abi_type], out)[0]
+        if len(cache) > 100_000:
+            cache.clear()
+        cache[key] = value
+        return value
 
     def calendar_outlook(self) -> CalendarOutlook | None:
         """How far the working-day calendar's entered notices reach, seen from the head block's China-time
