@@ -51,28 +51,25 @@ LICENCE_EVENTS: Final = (
 PROPOSAL_EVENTS: Final = ("ProposalCreated", "ProposalVoted", "ProposalExecuted")
 
 
+def _logged_by(contract: Contract, address: bytes, events: tuple[str, ...]) -> dict[str, Any]:
+    """Where ``contract`` logs and the topic of each of ``events``, as the page filters them (0x hex)."""
+    return {
+        "address": "0x" + address.hex(),
+        "topics": {name: "0x" + contract.event_topic(name).hex() for name in events},
+    }
+
+
 @cache
 def console_config() -> dict[str, Any]:
     """The public constants the page needs: where letters, drug alerts and proposals are logged and as what,
     the proposal actions' names, and what a vote calls (a vote is a transaction the page signs)."""
-    letters, drugs, governance = Contract("BankConfirmation"), Contract("DrugTrace"), Contract("Governance")
-    licences = Contract("LicenceRegistry")
+    governance = Contract("Governance")
     return {
-        "letters": {
-            "address": "0x" + BANK_CONFIRMATION_ADDRESS.hex(),
-            "topics": {name: "0x" + letters.event_topic(name).hex() for name in LETTER_EVENTS},
-        },
-        "drugs": {
-            "address": "0x" + DRUG_TRACE_ADDRESS.hex(),
-            "topics": {name: "0x" + drugs.event_topic(name).hex() for name in DRUG_EVENTS},
-        },
-        "licences": {
-            "address": "0x" + LICENCE_REGISTRY_ADDRESS.hex(),
-            "topics": {name: "0x" + licences.event_topic(name).hex() for name in LICENCE_EVENTS},
-        },
+        "letters": _logged_by(Contract("BankConfirmation"), BANK_CONFIRMATION_ADDRESS, LETTER_EVENTS),
+        "drugs": _logged_by(Contract("DrugTrace"), DRUG_TRACE_ADDRESS, DRUG_EVENTS),
+        "licences": _logged_by(Contract("LicenceRegistry"), LICENCE_REGISTRY_ADDRESS, LICENCE_EVENTS),
         "governance": {
-            "address": "0x" + GOVERNANCE_ADDRESS.hex(),
-            "topics": {name: "0x" + governance.event_topic(name).hex() for name in PROPOSAL_EVENTS},
+            **_logged_by(governance, GOVERNANCE_ADDRESS, PROPOSAL_EVENTS),
             "actions": {str(int(action)): action.name for action in Action},
             "selectors": {
                 name: "0x" + governance.selector(name).hex() for name in ("vote", "is_committee_member")
