@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Final
+from typing import Final, TypeVar
 
 from eth_hash.auto import keccak
 
@@ -56,77 +56,102 @@ class Record(StrEnum):
     SUBJECT = "subject"  # a data subject's key bindings, commitment and consent: the data regulator
 
 
+K = TypeVar("K")
+
+
+def _all_as(record: Record, key: K, *names: str) -> dict[str, tuple[Record, K]]:
+    """Each of ``names`` (events or view functions of one contract) mapped to the same record kind and key."""
+    return {name: (record, key) for name in names}
+
+
 #: Per contract, per event: the record kind and the event argument holding its key (None for MEMBER).
 EVENT_RECORDS: Final[Mapping[str, Mapping[str, tuple[Record, str | None]]]] = {
-    "Governance": {
-        name: (Record.MEMBER, None)
-        for name in (
-            "OrganisationRegistered",
-            "OrganisationActiveSet",
-            "AccountRegistered",
-            "AccountActiveSet",
-            "RoleGranted",
-            "RoleRevoked",
-            "RoleAdminSet",
-            "ValidatorAdded",
-            "ValidatorRemoved",
-            "CommitteeMemberSet",
-            "ThresholdSet",
-            "ContractRegistered",
-            "ProposalCreated",
-            "ProposalVoted",
-            "ProposalExecuted",
-            "UpgradeScheduled",
-            "UpgradeCode",
-            "UpgradeApplied",
-        )
-    },
-    "Calendar": {"DaySet": (Record.MEMBER, None), "CoverageSet": (Record.MEMBER, None)},
+    "Governance": _all_as(
+        Record.MEMBER,
+        None,
+        "OrganisationRegistered",
+        "OrganisationActiveSet",
+        "AccountRegistered",
+        "AccountActiveSet",
+        "RoleGranted",
+        "RoleRevoked",
+        "RoleAdminSet",
+        "ValidatorAdded",
+        "ValidatorRemoved",
+        "CommitteeMemberSet",
+        "ThresholdSet",
+        "ContractRegistered",
+        "ProposalCreated",
+        "ProposalVoted",
+        "ProposalExecuted",
+        "UpgradeScheduled",
+        "UpgradeCode",
+        "UpgradeApplied",
+    ),
+    "Calendar": _all_as(Record.MEMBER, None, "DaySet", "CoverageSet"),
     "LicenceRegistry": {
         "LicenceTypeDefined": (Record.MEMBER, None),
-        "LicenceIssued": (Record.LICENCE, "id_hash"),
-        "LicenceSuspended": (Record.LICENCE, "id_hash"),
-        "LicenceResumed": (Record.LICENCE, "id_hash"),
-        "LicenceRevoked": (Record.LICENCE, "id_hash"),
-        "LicenceRenewed": (Record.LICENCE, "id_hash"),
-        "LicenceAnnotated": (Record.LICENCE, "id_hash"),
-        "HolderKeyBound": (Record.LICENCE, "id_hash"),
-        "LicenceUsed": (Record.LICENCE, "id_hash"),
+        **_all_as(
+            Record.LICENCE,
+            "id_hash",
+            "LicenceIssued",
+            "LicenceSuspended",
+            "LicenceResumed",
+            "LicenceRevoked",
+            "LicenceRenewed",
+            "LicenceAnnotated",
+            "HolderKeyBound",
+            "LicenceUsed",
+        ),
     },
     "DataAuthorisation": {
-        "ResourceRegistered": (Record.MEMBER, None),
-        "ShareTypeChanged": (Record.MEMBER, None),
-        "AccessRequested": (Record.GRANT, "grant_id"),
-        "RequestApproved": (Record.GRANT, "grant_id"),
-        "RequestRefused": (Record.GRANT, "grant_id"),
-        "AccessGranted": (Record.GRANT, "grant_id"),
-        "UseRecorded": (Record.GRANT, "grant_id"),
-        "GrantRevoked": (Record.GRANT, "grant_id"),
-        "GrantExpired": (Record.GRANT, "grant_id"),
-        "SubjectKeyBound": (Record.SUBJECT, "subject_commitment"),
-        "SubjectKeyRebindProposed": (Record.SUBJECT, "subject_commitment"),
-        "SubjectKeyRebound": (Record.SUBJECT, "subject_commitment"),
+        **_all_as(Record.MEMBER, None, "ResourceRegistered", "ShareTypeChanged"),
+        **_all_as(
+            Record.GRANT,
+            "grant_id",
+            "AccessRequested",
+            "RequestApproved",
+            "RequestRefused",
+            "AccessGranted",
+            "UseRecorded",
+            "GrantRevoked",
+            "GrantExpired",
+        ),
+        **_all_as(
+            Record.SUBJECT,
+            "subject_commitment",
+            "SubjectKeyBound",
+            "SubjectKeyRebindProposed",
+            "SubjectKeyRebound",
+        ),
     },
     "DrugTrace": {
-        "ProductRegistered": (Record.MEMBER, None),
-        "BatchCommissioned": (Record.MEMBER, None),
-        "BatchHoldSet": (Record.MEMBER, None),
-        "KeyPrefixAssigned": (Record.MEMBER, None),
-        "ProductSettled": (Record.MEMBER, None),
-        "Commissioned": (Record.CODE, "code"),
-        "Aggregated": (Record.CODE, "code"),
-        "Disaggregated": (Record.CODE, "code"),
-        "Shipped": (Record.CODE, "code"),
-        "Received": (Record.CODE, "code"),
-        "ShipmentCancelledCode": (Record.CODE, "code"),
-        "Dispensed": (Record.CODE, "code"),
-        "Destroyed": (Record.CODE, "code"),
-        "Alert": (Record.CODE, "code"),
-        "ShipmentCreated": (Record.SHIPMENT, "shipment"),
-        "ShipmentClosed": (Record.SHIPMENT, "shipment"),
+        **_all_as(
+            Record.MEMBER,
+            None,
+            "ProductRegistered",
+            "BatchCommissioned",
+            "BatchHoldSet",
+            "KeyPrefixAssigned",
+            "ProductSettled",
+        ),
+        **_all_as(
+            Record.CODE,
+            "code",
+            "Commissioned",
+            "Aggregated",
+            "Disaggregated",
+            "Shipped",
+            "Received",
+            "ShipmentCancelledCode",
+            "Dispensed",
+            "Destroyed",
+            "Alert",
+        ),
+        **_all_as(Record.SHIPMENT, "shipment", "ShipmentCreated", "ShipmentClosed"),
     },
     "BankConfirmation": {
-        **{name: (Record.LETTER, "letter_id") for name in LETTER_EVENTS},
+        **_all_as(Record.LETTER, "letter_id", *LETTER_EVENTS),
         # the directory of banks' and regulators' envelope keys: organisations, never letters
         "EnvelopeKeySet": (Record.MEMBER, None),
     },
@@ -136,42 +161,39 @@ EVENT_RECORDS: Final[Mapping[str, Mapping[str, tuple[Record, str | None]]]] = {
 #: View functions without arguments (constants, counters) are for any member. Licence look-ups by id are
 #: member reads: a licence's status by identifier is public anyway (``/v1/licences/{id}/status``).
 VIEW_RECORDS: Final[Mapping[str, Mapping[str, tuple[Record, int | None]]]] = {
-    "Governance": {
-        name: (Record.MEMBER, None)
-        for name in (
-            "is_active_account",
-            "has_role",
-            "organisation_of",
-            "organisations",
-            "accounts",
-            "role_granted",
-            "role_admin",
-            "is_committee_member",
-            "proposals",
-            "has_voted",
-            "contracts",
-            "system_contract_names",
-            "upgrade_at",
-            "upgrades",
-        )
-    },
-    "Calendar": {
-        name: (Record.MEMBER, None)
-        for name in ("day_kind", "is_working_day", "add_working_days", "day_of", "end_of_day")
-    },
-    "LicenceRegistry": {
-        name: (Record.MEMBER, None)
-        for name in (
-            "get_licence",
-            "compute_type_id",
-            "status",
-            "status_at",
-            "is_issuer",
-            "consent_message",
-            "licence_types",
-            "consent_used",
-        )
-    },
+    "Governance": _all_as(
+        Record.MEMBER,
+        None,
+        "is_active_account",
+        "has_role",
+        "organisation_of",
+        "organisations",
+        "accounts",
+        "role_granted",
+        "role_admin",
+        "is_committee_member",
+        "proposals",
+        "has_voted",
+        "contracts",
+        "system_contract_names",
+        "upgrade_at",
+        "upgrades",
+    ),
+    "Calendar": _all_as(
+        Record.MEMBER, None, "day_kind", "is_working_day", "add_working_days", "day_of", "end_of_day"
+    ),
+    "LicenceRegistry": _all_as(
+        Record.MEMBER,
+        None,
+        "get_licence",
+        "compute_type_id",
+        "status",
+        "status_at",
+        "is_issuer",
+        "consent_message",
+        "licence_types",
+        "consent_used",
+    ),
     "DataAuthorisation": {
         "status_of": (Record.GRANT, 0),
         "can_use": (Record.GRANT, 0),
@@ -197,10 +219,7 @@ VIEW_RECORDS: Final[Mapping[str, Mapping[str, tuple[Record, int | None]]]] = {
         "get_shipment": (Record.SHIPMENT, 0),
     },
     "BankConfirmation": {
-        **{
-            name: (Record.LETTER, 0)
-            for name in ("get_letter", "status_at", "status_of", "due_day_of", "deadline_of")
-        },
+        **_all_as(Record.LETTER, 0, "get_letter", "status_at", "status_of", "due_day_of", "deadline_of"),
         # a pure computation over its arguments (a letter id, a party, a USCC): reads no letter
         "party_tag": (Record.MEMBER, None),
         "envelope_key_of": (Record.MEMBER, None),
