@@ -35,7 +35,7 @@ from node.genesis import (
 from sdk.contracts import Contract
 from sdk.domains.authorisations import AuthorisationQueries
 from sdk.domains.confirmations import LETTER_EVENTS, LetterParty, parties_of
-from sdk.domains.drugs import DrugEvent, DrugQueries
+from sdk.domains.drugs import CODE_EVENTS, DrugEvent, DrugQueries
 from sdk.system import SYSTEM_CONTRACT_ADDRESSES
 from sdk.types import Log
 
@@ -55,6 +55,27 @@ class Record(StrEnum):
     SHIPMENT = "shipment"  # a drug shipment: its sender and receiver; the drug regulator
     SUBJECT = "subject"  # a data subject's key bindings, commitment and consent: the data regulator
 
+
+#: A grant's events: each names the grant id as its first indexed argument (topic1), its use trail.
+GRANT_EVENTS: Final = (
+    "AccessRequested",
+    "RequestApproved",
+    "RequestRefused",
+    "AccessGranted",
+    "UseRecorded",
+    "GrantRevoked",
+    "GrantExpired",
+)
+#: A licence's lifecycle events, each naming it by ``id_hash``: issued, then its status and annotations.
+LICENCE_LIFECYCLE_EVENTS: Final = (
+    "LicenceIssued",
+    "LicenceSuspended",
+    "LicenceResumed",
+    "LicenceRevoked",
+    "LicenceRenewed",
+    "LicenceAnnotated",
+    "HolderKeyBound",
+)
 
 K = TypeVar("K")
 
@@ -91,32 +112,11 @@ EVENT_RECORDS: Final[Mapping[str, Mapping[str, tuple[Record, str | None]]]] = {
     "Calendar": _all_as(Record.MEMBER, None, "DaySet", "CoverageSet"),
     "LicenceRegistry": {
         "LicenceTypeDefined": (Record.MEMBER, None),
-        **_all_as(
-            Record.LICENCE,
-            "id_hash",
-            "LicenceIssued",
-            "LicenceSuspended",
-            "LicenceResumed",
-            "LicenceRevoked",
-            "LicenceRenewed",
-            "LicenceAnnotated",
-            "HolderKeyBound",
-            "LicenceUsed",
-        ),
+        **_all_as(Record.LICENCE, "id_hash", *LICENCE_LIFECYCLE_EVENTS, "LicenceUsed"),
     },
     "DataAuthorisation": {
         **_all_as(Record.MEMBER, None, "ResourceRegistered", "ShareTypeChanged"),
-        **_all_as(
-            Record.GRANT,
-            "grant_id",
-            "AccessRequested",
-            "RequestApproved",
-            "RequestRefused",
-            "AccessGranted",
-            "UseRecorded",
-            "GrantRevoked",
-            "GrantExpired",
-        ),
+        **_all_as(Record.GRANT, "grant_id", *GRANT_EVENTS),
         **_all_as(
             Record.SUBJECT,
             "subject_commitment",
@@ -135,19 +135,7 @@ EVENT_RECORDS: Final[Mapping[str, Mapping[str, tuple[Record, str | None]]]] = {
             "KeyPrefixAssigned",
             "ProductSettled",
         ),
-        **_all_as(
-            Record.CODE,
-            "code",
-            "Commissioned",
-            "Aggregated",
-            "Disaggregated",
-            "Shipped",
-            "Received",
-            "ShipmentCancelledCode",
-            "Dispensed",
-            "Destroyed",
-            "Alert",
-        ),
+        **_all_as(Record.CODE, "code", *sorted(CODE_EVENTS)),
         **_all_as(Record.SHIPMENT, "shipment", "ShipmentCreated", "ShipmentClosed"),
     },
     "BankConfirmation": {
@@ -246,16 +234,7 @@ CALLDATA_RECORDS: Final[Mapping[str, Mapping[str, tuple[Record, int]]]] = {
 #: Events whose transactions anyone may fetch as a proof bundle by transaction hash: a licence's lifecycle,
 #: which is public to whoever names the licence (its status and bundle by identifier are public too).
 PUBLIC_BUNDLE_EVENTS: Final[frozenset[tuple[str, str]]] = frozenset(
-    ("LicenceRegistry", name)
-    for name in (
-        "LicenceIssued",
-        "LicenceSuspended",
-        "LicenceResumed",
-        "LicenceRevoked",
-        "LicenceRenewed",
-        "LicenceAnnotated",
-        "HolderKeyBound",
-    )
+    ("LicenceRegistry", name) for name in LICENCE_LIFECYCLE_EVENTS
 )
 
 #: Contracts whose storage any member may read or prove slot by slot (eth_getProof, proof bundles with a

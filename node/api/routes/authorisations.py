@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query
 from pydantic import Field
 
-from node.api.access import ReadScope, is_grant_reader
+from node.api.access import GRANT_EVENTS, ReadScope, is_grant_reader
 from node.api.auth import Member, MemberDep
 from node.api.convert import to_hex, to_plain
 from node.api.deps import HeavyDep, LedgerDep, SubjectIndexDep, parse_address, parse_hash
@@ -29,17 +29,7 @@ _LOG_PAGE = 10_000
 _UINT64_MAX = 2**64 - 1
 
 _DA = Contract("DataAuthorisation")
-# Events whose first indexed argument (topic1) is the grant id: a grant's use trail.
-_GRANT_EVENTS: tuple[str, ...] = (
-    "AccessRequested",
-    "RequestApproved",
-    "RequestRefused",
-    "AccessGranted",
-    "UseRecorded",
-    "GrantRevoked",
-    "GrantExpired",
-)
-_GRANT_TOPICS: list[bytes] = [_DA.event_topic(name) for name in _GRANT_EVENTS]
+_GRANT_TOPICS: list[bytes] = [_DA.event_topic(name) for name in GRANT_EVENTS]
 _RESPONSES = error_responses(401, 403, 404, 422)
 
 
