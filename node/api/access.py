@@ -221,13 +221,15 @@ VIEW_RECORDS: Final[Mapping[str, Mapping[str, tuple[Record, int | None]]]] = {
 #: its sender, the holder and the data regulator read it by its AccessRequested log. ``issue`` and
 #: ``bind_holder_key`` carry a holder's commitment and key hash, one per licence, which their events publish.
 CALLDATA_RECORDS: Final[Mapping[str, Mapping[str, tuple[Record, int]]]] = {
-    "DataAuthorisation": {
-        "grant": (Record.SUBJECT, 0),
-        "revoke_by_subject": (Record.SUBJECT, 0),
-        "bind_subject_key": (Record.SUBJECT, 0),
-        "propose_subject_key_rebind": (Record.SUBJECT, 0),
-        "confirm_subject_key_rebind": (Record.SUBJECT, 0),
-    },
+    "DataAuthorisation": _all_as(
+        Record.SUBJECT,
+        0,
+        "grant",
+        "revoke_by_subject",
+        "bind_subject_key",
+        "propose_subject_key_rebind",
+        "confirm_subject_key_rebind",
+    ),
     "LicenceRegistry": {"record_use": (Record.LICENCE, 0)},
 }
 
