@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import asdict
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
@@ -22,7 +23,6 @@ from sdk.domains.drugs import (
     ConsumerView,
     DrugEvent,
     DrugQueries,
-    TrailStep,
     compute_product_id,
     normalise_product_key,
     parse_trace_code,
@@ -134,16 +134,6 @@ def _product_public(queries: DrugQueries, product_id: bytes) -> DrugProductPubli
     )
 
 
-def _trail_public(step: TrailStep) -> DrugTrailStepPublic:
-    return DrugTrailStepPublic(
-        step=step.step,
-        uscc=step.uscc,
-        organisation=step.organisation,
-        height=step.height,
-        timestamp_ms=step.timestamp_ms,
-    )
-
-
 def _consumer_public(queries: DrugQueries, view: ConsumerView) -> DrugCodePublic:
     return DrugCodePublic(
         code=view.code,
@@ -159,7 +149,7 @@ def _consumer_public(queries: DrugQueries, view: ConsumerView) -> DrugCodePublic
         recalled=view.recalled,
         frozen=view.frozen,
         expired=view.expired,
-        trail=[_trail_public(s) for s in view.trail],
+        trail=[DrugTrailStepPublic(**asdict(s)) for s in view.trail],
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import asdict
 
 from fastapi import APIRouter, Request, Response
 
@@ -54,14 +55,7 @@ def get_health(ledger: LedgerDep, request: Request, response: Response) -> Healt
         height=header.height,
         head_age_s=age_s,
         history_from=history_from,
-        consensus=ConsensusLivenessPublic(
-            running=liveness.running,
-            height=liveness.height,
-            round=liveness.round,
-            decided_age_s=liveness.decided_age_s,
-            error=liveness.error,
-            signing_held_through=liveness.signing_held_through,
-        ),
+        consensus=ConsensusLivenessPublic(**asdict(liveness)),
         calendar=calendar,
     )
 
