@@ -9,7 +9,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 import httpx
@@ -30,6 +29,7 @@ from sdk.answers import (
     status_from_json,
 )
 from sdk.auth import Session, mac_query, sign_query
+from sdk.closing import Closing
 from sdk.encoding import to_hex
 from sdk.errors import (
     ClientError,
@@ -88,7 +88,7 @@ def _error_code(response: httpx.Response) -> str | None:
 
 
 # --- the client ---------------------------------------------------------------------------------------
-class Client:
+class Client(Closing):
     """A connection-pooled HTTP client of one node. Use as a context manager, or call ``close()``.
 
     Errors the node reports are raised as the matching sdk.errors class (InvalidTransaction, ExecutionError,
@@ -166,14 +166,6 @@ class Client:
         self._http.close()
         for other in self._failover:
             other.close()
-
-    def __enter__(self) -> Client:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"Client({self.url!r})"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
-from types import MappingProxyType, TracebackType
+from types import MappingProxyType
 from typing import Any, TypeVar, Unpack
 
 from sqlalchemy import Column, ColumnElement, Connection, delete, func, insert, select
@@ -43,6 +43,7 @@ from node.storage.models import (
 )
 from node.storage.pruning import KEPT_VALUE_BYTES, Collection, StopFlag, mark_reachable
 from node.storage.records import LogCursor, StoredLog, StoredReceipt, StoredTransaction, WalEntry
+from sdk.closing import Closing
 from sdk.errors import StorageError
 from sdk.types import Block, BlockHeader, CommitCertificate, Log, Receipt, Transaction
 
@@ -160,7 +161,7 @@ def _transactions_in_block(conn: Connection, height: int) -> list[bytes]:
     ]
 
 
-class Store:
+class Store(Closing):
     """Durable storage of one node, over SQLite (default) or PostgreSQL, chosen by URL.
 
     Every committed block is written in one SQL transaction (``commit_block``); reads return decoded wire
@@ -196,14 +197,6 @@ class Store:
     def close(self) -> None:
         """Close every pooled connection; the Store must not be used afterwards."""
         self._db.close()
-
-    def __enter__(self) -> Store:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
 
     @property
     def dialect(self) -> str:
