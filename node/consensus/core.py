@@ -350,6 +350,8 @@ class QbftCore(RoundChangePhase[BlockT], FutureBuffer[BlockT]):
         if not self._has_valid_signature(message.signed):
             self._reject("bad_signature", height, message.round, message.author, out)
             return
+        if self._is_stale(message.round):  # whatever its kind: no handler acts on a past round
+            return
         if isinstance(message, Proposal):
             self._on_proposal(message, index, now_ms, out)
         elif isinstance(message, Prepare):

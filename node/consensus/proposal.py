@@ -31,8 +31,6 @@ class ProposalPhase(VotePhase[BlockT]):
         self, message: Proposal[BlockT], index: int, now_ms: int, out: list[Action[BlockT]]
     ) -> None:
         round_ = message.round
-        if self._is_stale(round_):
-            return
         if round_ == self._round and self._accepted is not None:
             self._count_ignored("duplicate_proposal")
             return

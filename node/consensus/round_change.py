@@ -30,8 +30,6 @@ class RoundChangePhase(ProposalPhase[BlockT]):
         self, message: RoundChange[BlockT], index: int, now_ms: int, out: list[Action[BlockT]]
     ) -> None:
         round_ = message.round
-        if self._is_stale(round_):
-            return
         reason = self._check_round_change(message)
         if reason is not None:
             self._reject(reason, self._height, round_, message.author, out)

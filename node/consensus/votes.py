@@ -47,13 +47,11 @@ class VotePhase(RoundState[BlockT]):
     ) -> bool:
         """Store a PREPARE or COMMIT of validator ``index`` by (round, digest), the one rule for both phases.
 
-        Ignored (and counted): a stale round, a round beyond the window, a second vote for the digest or
-        more digests than an author may vote for in a round. Returns whether the vote was stored for the
-        current round, where a quorum may now be reached.
+        Ignored (and counted): a round beyond the window, a second vote for the digest or more digests than
+        an author may vote for in a round (a stale round never gets here: the core drops it first). Returns
+        whether the vote was stored for the current round, where a quorum may now be reached.
         """
         round_, digest = signed.payload.round, signed.payload.digest
-        if self._is_stale(round_):
-            return False
         if round_ > self._round + FUTURE_ROUND_WINDOW:
             self._count_ignored("round_too_far")
             return False
