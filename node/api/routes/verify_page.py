@@ -13,14 +13,19 @@ from node.api.errors import NotFound
 router = APIRouter(tags=["pages"])
 
 STATIC_DIR: Final = Path(__file__).resolve().parent.parent / "static"
+#: Third-party files, unmodified (static/README.md says how each was produced), are kept apart in vendor/;
+#: they are served under their own name like the others.
+VENDORED: Final = frozenset({"jsqr.js"})
 # Only these files are served; nothing is loaded from another origin (no CDN), hence the strict policy.
 ASSETS: Final[dict[str, str]] = {
     "verify.js": "text/javascript; charset=utf-8",
     "verify-ui.js": "text/javascript; charset=utf-8",
     "verify-i18n.js": "text/javascript; charset=utf-8",
+    "page-i18n.js": "text/javascript; charset=utf-8",
     "sm-crypto.js": "text/javascript; charset=utf-8",
     "jsqr.js": "text/javascript; charset=utf-8",
     "verify.css": "text/css; charset=utf-8",
+    "page.css": "text/css; charset=utf-8",
 }
 SECURITY_HEADERS: Final[dict[str, str]] = {
     "Content-Security-Policy": (
@@ -44,7 +49,8 @@ def asset(assets: dict[str, str], name: str) -> Response:
     if media_type is None:
         raise NotFound("no such asset", name=name)
     headers = {**SECURITY_HEADERS, "Cache-Control": "public, max-age=300"}
-    return FileResponse(STATIC_DIR / name, media_type=media_type, headers=headers)
+    folder = STATIC_DIR / "vendor" if name in VENDORED else STATIC_DIR
+    return FileResponse(folder / name, media_type=media_type, headers=headers)
 
 
 @router.get("/verify", response_class=HTMLResponse, include_in_schema=False)
