@@ -279,8 +279,6 @@
       "footer.crypto": "SM3 by sm-crypto 0.5.8 (bundled, MIT). SM2 and request-signing code:",
     },
   };
-  const node = typeof module !== "undefined" && module.exports;
-  const api = (node ? require("./page-i18n.js") : root.XinlianI18n).messageTable(messages);
-  if (node) module.exports = api;
-  root.XinlianConsoleMessages = api;
+  const shared = typeof module !== "undefined" ? require("./page-i18n.js") : root.XinlianI18n;
+  shared.publish("XinlianConsoleMessages", messages, typeof module !== "undefined" ? module : null);
 })(typeof globalThis !== "undefined" ? globalThis : this);

@@ -1,6 +1,6 @@
 /* What the /verify page's and the member console's message tables share: the languages, the default, and
- * t(), which looks a message up and fills in its {name} placeholders. Each page's *-i18n.js builds its API
- * with XinlianI18n.messageTable(messages); under Node.js (the unit tests) it is require()d instead. */
+ * t(), which looks a message up and fills in its {name} placeholders. Each page's *-i18n.js publishes its
+ * table with XinlianI18n.publish; under Node.js (the unit tests) this file is require()d instead. */
 "use strict";
 (function (root) {
   const LANGS = ["zh-CN", "en"];
@@ -14,7 +14,13 @@
     }
     return { messages, LANGS, DEFAULT, t };
   }
-  const api = { LANGS, DEFAULT, messageTable };
+  // Makes `messages` a page's table: the global `name`, and under Node.js also the exports of `mod`.
+  function publish(name, messages, mod) {
+    const api = messageTable(messages);
+    if (mod && mod.exports) mod.exports = api;
+    root[name] = api;
+  }
+  const api = { LANGS, DEFAULT, messageTable, publish };
   if (typeof module !== "undefined" && module.exports) module.exports = api;
   root.XinlianI18n = api;
 })(typeof globalThis !== "undefined" ? globalThis : this);

@@ -227,8 +227,6 @@
       "footer.crypto": "SM2/SM3 by sm-crypto 0.5.8 (bundled, MIT). Verification code:",
     },
   };
-  const node = typeof module !== "undefined" && module.exports;
-  const api = (node ? require("./page-i18n.js") : root.XinlianI18n).messageTable(messages);
-  if (node) module.exports = api;
-  root.XinlianMessages = api;
+  const shared = typeof module !== "undefined" ? require("./page-i18n.js") : root.XinlianI18n;
+  shared.publish("XinlianMessages", messages, typeof module !== "undefined" ? module : null);
 })(typeof globalThis !== "undefined" ? globalThis : this);
