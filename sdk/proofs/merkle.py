@@ -255,6 +255,13 @@ def _walk_path(
         raise wrong_length("short")
 
 
+def _check_root(computed: bytes, expected: bytes, message: str, **detail: int) -> None:
+    """Raise ``MerkleProofError(message)`` with both roots in its detail unless a proof led to the root
+    it had to."""
+    if computed != expected:
+        raise MerkleProofError(message, **detail, computed_root=computed.hex(), expected_root=expected.hex())
+
+
 def verify_inclusion_of_leaf_hash(
     leaf_hash: bytes, index: int, size: int, proof: Sequence[bytes], root: bytes
 ) -> None:
@@ -283,14 +290,13 @@ def verify_inclusion_of_leaf_hash(
     path = (_check_hash(p, "proof element") for p in proof)
     for p, on_left in _walk_path(index, size - 1, path, wrong_length):
         r = node(p, r) if on_left else node(r, p)
-    if r != root:
-        raise MerkleProofError(
-            f"inclusion proof of leaf {index} of {size} does not lead to the expected root",
-            index=index,
-            size=size,
-            computed_root=r.hex(),
-            expected_root=root.hex(),
-        )
+    _check_root(
+        r,
+        root,
+        f"inclusion proof of leaf {index} of {size} does not lead to the expected root",
+        index=index,
+        size=size,
+    )
 
 
 def verify_inclusion(leaf: bytes, index: int, size: int, proof: Sequence[bytes], root: bytes) -> None:
@@ -351,22 +357,9 @@ def verify_consistency(m: int, n: int, root_m: bytes, root_n: bytes, proof: Sequ
             sr = node(c, sr)
         else:
             sr = node(sr, c)
-    if fr != root_m:
-        raise MerkleProofError(
-            f"consistency proof does not lead to the old root of size {m}",
-            old_size=m,
-            new_size=n,
-            computed_root=fr.hex(),
-            expected_root=root_m.hex(),
-        )
-    if sr != root_n:
-        raise MerkleProofError(
-            f"consistency proof does not lead to the new root of size {n}",
-            old_size=m,
-            new_size=n,
-            computed_root=sr.hex(),
-            expected_root=root_n.hex(),
-        )
+    sizes = {"old_size": m, "new_size": n}
+    _check_root(fr, root_m, f"consistency proof does not lead to the old root of size {m}", **sizes)
+    _check_root(sr, root_n, f"consistency proof does not lead to the new root of size {n}", **sizes)
 
 
 # --- incremental -------------------------------------------------------------------------------------
