@@ -40,6 +40,7 @@ def test_the_wheel_ships_the_verify_page_types_and_licence(wheel: Path) -> None:
         "member-auth.js",
         "page-i18n.js",
         "page.css",
+        "page.html",
     ):
         assert f"node/api/static/{static}" in names, static
     assert {"sdk/py.typed", "node/py.typed"} <= names

@@ -87,7 +87,7 @@ def console_config() -> dict[str, Any]:
 @router.get("/console", response_class=HTMLResponse, include_in_schema=False)
 def get_console_page() -> Response:
     """Return the member console: sign in with the member's key file (read in the browser only)."""
-    return page("console.html")
+    return page("console")
 
 
 @router.get("/console/config.json", include_in_schema=False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from string import Template
 from typing import Final
 
 from fastapi import APIRouter
@@ -37,9 +38,16 @@ SECURITY_HEADERS: Final[dict[str, str]] = {
 }
 
 
+def page_html(name: str) -> str:
+    """The HTML of the page ``name`` ("verify" or "console"): the frame the pages share (``page.html``: the
+    head and the title bar with the language switch) around the page's own ``<name>.html``."""
+    frame = Template((STATIC_DIR / "page.html").read_text(encoding="utf-8"))
+    return frame.substitute(name=name, body=(STATIC_DIR / f"{name}.html").read_text(encoding="utf-8"))
+
+
 def page(name: str) -> Response:
-    """A page of the static folder, under the strict security headers."""
-    return HTMLResponse((STATIC_DIR / name).read_text(encoding="utf-8"), headers=SECURITY_HEADERS)
+    """The page ``name`` (see ``page_html``), under the strict security headers."""
+    return HTMLResponse(page_html(name), headers=SECURITY_HEADERS)
 
 
 def asset(assets: dict[str, str], name: str) -> Response:
@@ -56,7 +64,7 @@ def asset(assets: dict[str, str], name: str) -> Response:
 @router.get("/verify", response_class=HTMLResponse, include_in_schema=False)
 def get_verify_page() -> Response:
     """Return the /verify page: open a QR link, paste or upload a bundle; verified in the browser."""
-    return page("verify.html")
+    return page("verify")
 
 
 @router.get("/verify/assets/{name}", response_class=FileResponse, include_in_schema=False)
