@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Self
+from typing import Any, Self
 
 from sdk.crypto import sm3
 from sdk.errors import MerkleProofError
@@ -255,7 +255,7 @@ def _walk_path(
         raise wrong_length("short")
 
 
-def _check_root(computed: bytes, expected: bytes, message: str, **detail: int) -> None:
+def _check_root(computed: bytes, expected: bytes, message: str, **detail: Any) -> None:
     """Raise ``MerkleProofError(message)`` with both roots in its detail unless a proof led to the root
     it had to."""
     if computed != expected:
