@@ -115,6 +115,20 @@ def emit_json(document: Mapping[str, Any]) -> None:
     typer.echo(json.dumps(_plain(document), ensure_ascii=False))
 
 
+def emit_not_verified(exc: XinlianError, detail: Mapping[str, Any]) -> None:
+    """Print the JSON verdict of a check that failed: what `xinlian verify --json` answers for a bundle or a
+    statement that does not verify (the error's class, code and message, and ``detail``)."""
+    emit_json(
+        {
+            "verified": False,
+            "error": type(exc).__name__,
+            "code": exc.code,
+            "message": exc.message,
+            "detail": detail,
+        }
+    )
+
+
 def show_rows(title: str, rows: Sequence[tuple[str, str]], *, ok: bool = True) -> None:
     """Print a titled list of (label, value) rows: a table on a terminal (long values fold onto more lines,
     never cut), plain aligned lines when piped."""

@@ -8,7 +8,16 @@ from typing import Annotated, Any
 
 import typer
 
-from sdk.cli_common import CaOption, JsonOption, emit_json, licence_terms_json, say, show_rows, show_time
+from sdk.cli_common import (
+    CaOption,
+    JsonOption,
+    emit_json,
+    emit_not_verified,
+    licence_terms_json,
+    say,
+    show_rows,
+    show_time,
+)
 from sdk.errors import CheckFailed, InputError, OutputError, UsageError, VerificationError
 from sdk.proofs.statement import (
     LicenceStatement,
@@ -86,15 +95,7 @@ def verify_statement_source(statement: LicenceStatement, anchor: Trust, as_json:
         verified = verify_statement(statement, anchor)
     except VerificationError as exc:
         if as_json:
-            emit_json(
-                {
-                    "verified": False,
-                    "error": type(exc).__name__,
-                    "code": exc.code,
-                    "message": exc.message,
-                    "detail": dict(exc.detail),
-                }
-            )
+            emit_not_verified(exc, dict(exc.detail))
         raise CheckFailed(f"not verified: {exc.message}", code=exc.code, error=type(exc).__name__) from exc
     if as_json:
         emit_json({"verified": True, "facts": _facts(verified)})

@@ -15,6 +15,7 @@ from sdk.cli_common import (
     CaOption,
     JsonOption,
     emit_json,
+    emit_not_verified,
     licence_terms_json,
     open_client,
     say,
@@ -347,15 +348,7 @@ def verify_command(
     except VerificationError as exc:
         detail = _failure_detail(exc)
         if as_json:
-            emit_json(
-                {
-                    "verified": False,
-                    "error": type(exc).__name__,
-                    "code": exc.code,
-                    "message": exc.message,
-                    "detail": detail,
-                }
-            )
+            emit_not_verified(exc, detail)
         raise CheckFailed(
             f"not verified: {exc.message}", code=exc.code, error=type(exc).__name__, **detail
         ) from exc

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tempfile
 import zlib
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ from typing import Any
 REPO_ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO_ROOT))
 
-from scripts.bench.verify import fetch  # noqa: E402
+from scripts.bench.verify import fetch, node_at  # noqa: E402
 from sdk.encoding import (  # noqa: E402
     decode as rlp_decode,
     decode_fields,
@@ -209,23 +208,10 @@ def main() -> None:
     parser.add_argument("--url", help="a running node (default: start one in a temporary folder)")
     parser.add_argument("--network", type=Path, default=Path("var/devnet"), help="network folder (orgs.json)")
     args = parser.parse_args()
-    if args.url:
-        url = args.url.rstrip("/")
-        trust, licence = fetch(url, args.network)
+    with node_at(args.url, args.network, "xl-bench-credential-") as (url, network):
+        trust, licence = fetch(url, network)
         out = breakdown(licence, trust)
         out["xls1"] = xls1_sizes(url, licence, trust)
-    else:
-        sys.path.insert(0, str(REPO_ROOT / "tests" / "integration"))
-        from node_fixtures import start_node, stop_node
-
-        base = Path(tempfile.mkdtemp(prefix="xl-bench-credential-"))
-        running = start_node(base)
-        try:
-            trust, licence = fetch(running.url, base)
-            out = breakdown(licence, trust)
-            out["xls1"] = xls1_sizes(running.url, licence, trust)
-        finally:
-            stop_node(running)
     print(json.dumps(out, indent=2))
 
 

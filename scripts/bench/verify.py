@@ -17,6 +17,8 @@ import secrets
 import sys
 import tempfile
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +67,25 @@ def fetch(url: str, network: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     trust = httpx.get(f"{url}/v1/proofs/trust", timeout=30, verify=http_verify(ca)).json()
     bundle = httpx.get(f"{url}/v1/proofs/licences/{identifier}", timeout=30, verify=http_verify(ca))
     return trust, bundle.json()
+
+
+@contextmanager
+def node_at(url: str | None, network: Path, prefix: str) -> Iterator[tuple[str, Path]]:
+    """The node to measure against and its network folder: the one at ``url`` when given, else one started
+    in a fresh temporary folder (``prefix``) by the integration tests' fixtures and stopped on leaving, so
+    that its work does not share the measured core."""
+    if url:
+        yield url.rstrip("/"), network
+        return
+    sys.path.insert(0, str(REPO_ROOT / "tests" / "integration"))
+    from node_fixtures import start_node, stop_node
+
+    base = Path(tempfile.mkdtemp(prefix=prefix))
+    running = start_node(base)
+    try:
+        yield running.url, base
+    finally:
+        stop_node(running)
 
 
 def measure(trust_doc: dict[str, Any], licence_doc: dict[str, Any], seconds: float) -> dict[str, Any]:
@@ -116,18 +137,8 @@ def main() -> None:
     parser.add_argument("--url", help="a running node (default: start one in a temporary folder)")
     parser.add_argument("--network", type=Path, default=Path("var/devnet"), help="network folder (orgs.json)")
     args = parser.parse_args()
-    if args.url:
-        trust, licence = fetch(args.url.rstrip("/"), args.network)
-    else:
-        sys.path.insert(0, str(REPO_ROOT / "tests" / "integration"))
-        from node_fixtures import start_node, stop_node
-
-        base = Path(tempfile.mkdtemp(prefix="xl-bench-verify-"))
-        running = start_node(base)
-        try:
-            trust, licence = fetch(running.url, base)
-        finally:
-            stop_node(running)  # the node's work must not share the measured core
+    with node_at(args.url, args.network, "xl-bench-verify-") as (url, network):
+        trust, licence = fetch(url, network)
     result = measure(trust, licence, args.seconds)
     print(json.dumps(result, indent=2))
 

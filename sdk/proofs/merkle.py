@@ -10,8 +10,8 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterable, Sequence
-from typing import Self
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, Self
 
 from sdk.crypto import sm3
 from sdk.errors import MerkleProofError
@@ -233,6 +233,35 @@ def _check_size(value: object, what: str) -> int:
     return value
 
 
+def _walk_path(
+    fn: int, sn: int, path: Iterable[bytes], wrong_length: Callable[[str], MerkleProofError]
+) -> Iterator[tuple[bytes, bool]]:
+    """Yield each proof element with whether it hashes in on the left, walking up from node ``fn`` of a tree
+    whose last node is ``sn`` (RFC 9162 §2.1.3.2 and §2.1.4.2 walk the same way). Raises
+    ``wrong_length("long")`` when elements remain past the root, ``wrong_length("short")`` when they run out
+    below it."""
+    for element in path:
+        if sn == 0:
+            raise wrong_length("long")
+        on_left = bool(fn & 1) or fn == sn
+        yield element, on_left
+        if on_left and not fn & 1:
+            while fn and not fn & 1:
+                fn >>= 1
+                sn >>= 1
+        fn >>= 1
+        sn >>= 1
+    if sn != 0:
+        raise wrong_length("short")
+
+
+def _check_root(computed: bytes, expected: bytes, message: str, **detail: Any) -> None:
+    """Raise ``MerkleProofError(message)`` with both roots in its detail unless a proof led to the root
+    it had to."""
+    if computed != expected:
+        raise MerkleProofError(message, **detail, computed_root=computed.hex(), expected_root=expected.hex())
+
+
 def verify_inclusion_of_leaf_hash(
     leaf_hash: bytes, index: int, size: int, proof: Sequence[bytes], root: bytes
 ) -> None:
@@ -251,36 +280,23 @@ def verify_inclusion_of_leaf_hash(
         raise MerkleProofError(
             f"leaf index {index} is outside a tree of {size} leaves", index=index, size=size
         )
-    fn, sn = index, size - 1
+
+    def wrong_length(what: str) -> MerkleProofError:
+        return MerkleProofError(
+            f"inclusion proof is too {what} for leaf {index} of {size}", index=index, size=size
+        )
+
     node = compute_node_hash
-    for p in proof:
-        p = _check_hash(p, "proof element")
-        if sn == 0:
-            raise MerkleProofError(
-                f"inclusion proof is too long for leaf {index} of {size}", index=index, size=size
-            )
-        if fn & 1 or fn == sn:
-            r = node(p, r)
-            if not fn & 1:
-                while fn and not fn & 1:
-                    fn >>= 1
-                    sn >>= 1
-        else:
-            r = node(r, p)
-        fn >>= 1
-        sn >>= 1
-    if sn != 0:
-        raise MerkleProofError(
-            f"inclusion proof is too short for leaf {index} of {size}", index=index, size=size
-        )
-    if r != root:
-        raise MerkleProofError(
-            f"inclusion proof of leaf {index} of {size} does not lead to the expected root",
-            index=index,
-            size=size,
-            computed_root=r.hex(),
-            expected_root=root.hex(),
-        )
+    path = (_check_hash(p, "proof element") for p in proof)
+    for p, on_left in _walk_path(index, size - 1, path, wrong_length):
+        r = node(p, r) if on_left else node(r, p)
+    _check_root(
+        r,
+        root,
+        f"inclusion proof of leaf {index} of {size} does not lead to the expected root",
+        index=index,
+        size=size,
+    )
 
 
 def verify_inclusion(leaf: bytes, index: int, size: int, proof: Sequence[bytes], root: bytes) -> None:
@@ -328,41 +344,22 @@ def verify_consistency(m: int, n: int, root_m: bytes, root_n: bytes, proof: Sequ
         fn >>= 1
         sn >>= 1
     fr = sr = path[0]
+
+    def wrong_length(what: str) -> MerkleProofError:
+        return MerkleProofError(
+            f"consistency proof from size {m} to {n} is too {what}", old_size=m, new_size=n
+        )
+
     node = compute_node_hash
-    for c in path[1:]:
-        if sn == 0:
-            raise MerkleProofError(
-                f"consistency proof from size {m} to {n} is too long", old_size=m, new_size=n
-            )
-        if fn & 1 or fn == sn:
+    for c, on_left in _walk_path(fn, sn, path[1:], wrong_length):
+        if on_left:
             fr = node(c, fr)
             sr = node(c, sr)
-            if not fn & 1:
-                while fn and not fn & 1:
-                    fn >>= 1
-                    sn >>= 1
         else:
             sr = node(sr, c)
-        fn >>= 1
-        sn >>= 1
-    if sn != 0:
-        raise MerkleProofError(f"consistency proof from size {m} to {n} is too short", old_size=m, new_size=n)
-    if fr != root_m:
-        raise MerkleProofError(
-            f"consistency proof does not lead to the old root of size {m}",
-            old_size=m,
-            new_size=n,
-            computed_root=fr.hex(),
-            expected_root=root_m.hex(),
-        )
-    if sr != root_n:
-        raise MerkleProofError(
-            f"consistency proof does not lead to the new root of size {n}",
-            old_size=m,
-            new_size=n,
-            computed_root=sr.hex(),
-            expected_root=root_n.hex(),
-        )
+    sizes = {"old_size": m, "new_size": n}
+    _check_root(fr, root_m, f"consistency proof does not lead to the old root of size {m}", **sizes)
+    _check_root(sr, root_n, f"consistency proof does not lead to the new root of size {n}", **sizes)
 
 
 # --- incremental -------------------------------------------------------------------------------------

@@ -32,12 +32,15 @@ def test_the_wheel_ships_the_verify_page_types_and_licence(wheel: Path) -> None:
         "verify-i18n.js",
         "verify.css",
         "sm-crypto.js",
-        "jsqr.js",
+        "vendor/jsqr.js",
         "console.html",
         "console.js",
         "console-i18n.js",
         "console.css",
         "member-auth.js",
+        "page-i18n.js",
+        "page.css",
+        "page.html",
     ):
         assert f"node/api/static/{static}" in names, static
     assert {"sdk/py.typed", "node/py.typed"} <= names

@@ -32,9 +32,11 @@ router = APIRouter(tags=["pages"])
 ASSETS: Final[dict[str, str]] = {
     "console.js": "text/javascript; charset=utf-8",
     "console-i18n.js": "text/javascript; charset=utf-8",
+    "page-i18n.js": "text/javascript; charset=utf-8",
     "member-auth.js": "text/javascript; charset=utf-8",
     "sm-crypto.js": "text/javascript; charset=utf-8",
     "console.css": "text/css; charset=utf-8",
+    "page.css": "text/css; charset=utf-8",
 }
 
 #: The drug events a drug regulator's view shows (DrugTrace.vy): refused movements, recalls and freezes.
@@ -82,7 +84,7 @@ def console_config() -> dict[str, Any]:
 @router.get("/console", response_class=HTMLResponse, include_in_schema=False)
 def get_console_page() -> Response:
     """Return the member console: sign in with the member's key file (read in the browser only)."""
-    return page("console.html")
+    return page("console")
 
 
 @router.get("/console/config.json", include_in_schema=False)

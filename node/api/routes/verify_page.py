@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from string import Template
 from typing import Final
 
 from fastapi import APIRouter
@@ -13,14 +14,19 @@ from node.api.errors import NotFound
 router = APIRouter(tags=["pages"])
 
 STATIC_DIR: Final = Path(__file__).resolve().parent.parent / "static"
+#: Third-party files, unmodified (static/README.md says how each was produced), are kept apart in vendor/;
+#: they are served under their own name like the others.
+VENDORED: Final = frozenset({"jsqr.js"})
 # Only these files are served; nothing is loaded from another origin (no CDN), hence the strict policy.
 ASSETS: Final[dict[str, str]] = {
     "verify.js": "text/javascript; charset=utf-8",
     "verify-ui.js": "text/javascript; charset=utf-8",
     "verify-i18n.js": "text/javascript; charset=utf-8",
+    "page-i18n.js": "text/javascript; charset=utf-8",
     "sm-crypto.js": "text/javascript; charset=utf-8",
     "jsqr.js": "text/javascript; charset=utf-8",
     "verify.css": "text/css; charset=utf-8",
+    "page.css": "text/css; charset=utf-8",
 }
 SECURITY_HEADERS: Final[dict[str, str]] = {
     "Content-Security-Policy": (
@@ -32,9 +38,16 @@ SECURITY_HEADERS: Final[dict[str, str]] = {
 }
 
 
+def page_html(name: str) -> str:
+    """The HTML of the page ``name`` ("verify" or "console"): the frame the pages share (``page.html``: the
+    head and the title bar with the language switch) around the page's own ``<name>.html``."""
+    frame = Template((STATIC_DIR / "page.html").read_text(encoding="utf-8"))
+    return frame.substitute(name=name, body=(STATIC_DIR / f"{name}.html").read_text(encoding="utf-8"))
+
+
 def page(name: str) -> Response:
-    """A page of the static folder, under the strict security headers."""
-    return HTMLResponse((STATIC_DIR / name).read_text(encoding="utf-8"), headers=SECURITY_HEADERS)
+    """The page ``name`` (see ``page_html``), under the strict security headers."""
+    return HTMLResponse(page_html(name), headers=SECURITY_HEADERS)
 
 
 def asset(assets: dict[str, str], name: str) -> Response:
@@ -44,13 +57,14 @@ def asset(assets: dict[str, str], name: str) -> Response:
     if media_type is None:
         raise NotFound("no such asset", name=name)
     headers = {**SECURITY_HEADERS, "Cache-Control": "public, max-age=300"}
-    return FileResponse(STATIC_DIR / name, media_type=media_type, headers=headers)
+    folder = STATIC_DIR / "vendor" if name in VENDORED else STATIC_DIR
+    return FileResponse(folder / name, media_type=media_type, headers=headers)
 
 
 @router.get("/verify", response_class=HTMLResponse, include_in_schema=False)
 def get_verify_page() -> Response:
     """Return the /verify page: open a QR link, paste or upload a bundle; verified in the browser."""
-    return page("verify.html")
+    return page("verify")
 
 
 @router.get("/verify/assets/{name}", response_class=FileResponse, include_in_schema=False)

@@ -227,15 +227,6 @@
       "footer.crypto": "SM2/SM3 by sm-crypto 0.5.8 (bundled, MIT). Verification code:",
     },
   };
-  const LANGS = ["zh-CN", "en"];
-  const DEFAULT = "zh-CN";
-  // The message of `key` in `lang` with {name} replaced from `params`; a missing key shows as the key itself.
-  function t(lang, key, params) {
-    const table = messages[lang] || messages[DEFAULT];
-    const text = key in table ? table[key] : key;
-    return text.replace(/\{(\w+)\}/g, (m, name) => (params && name in params ? String(params[name]) : m));
-  }
-  const api = { messages, LANGS, DEFAULT, t };
-  if (typeof module !== "undefined" && module.exports) module.exports = api;
-  root.XinlianMessages = api;
+  const shared = typeof module !== "undefined" ? require("./page-i18n.js") : root.XinlianI18n;
+  shared.publish("XinlianMessages", messages, typeof module !== "undefined" ? module : null);
 })(typeof globalThis !== "undefined" ? globalThis : this);

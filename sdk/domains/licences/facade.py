@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Final, TypedDict
+from typing import TYPE_CHECKING, Any, Final, NotRequired, TypedDict, Unpack
 
 from sdk.crypto import PrivateKey, PublicKey, sm3
 from sdk.domains.calendar import CHINA_TZ
@@ -365,39 +365,13 @@ class Licences(ContractFacade):
         )
         return PreparedIssue(data=data, id_hash=id_hash, credential=credential)
 
-    def issue(
-        self,
-        identifier: str,
-        *,
-        holder_name: str,
-        holder_code: str,
-        holder_code_type: str,
-        document_hash: bytes,
-        valid_from: int | dt.datetime | dt.date,
-        valid_until: int | dt.datetime | dt.date | None,
-        jurisdiction: str,
-        holder_public_key: PublicKey | bytes | None = None,
-        licence_name: str | None = None,
-        issue_date: dt.date | None = None,
-    ) -> IssueResult:
+    def issue(self, identifier: str, **terms: Unpack[IssueTerms]) -> IssueResult:
         """Issue a licence and return the committed result with the holder's credential file.
 
         Takes the arguments of ``prepare_issue``. Raises what it raises, and ExecutionError when the chain
         refuses (``not an issuer of this licence type``, ``licence already issued`` …).
         """
-        prepared = self.prepare_issue(
-            identifier,
-            holder_name=holder_name,
-            holder_code=holder_code,
-            holder_code_type=holder_code_type,
-            document_hash=document_hash,
-            valid_from=valid_from,
-            valid_until=valid_until,
-            jurisdiction=jurisdiction,
-            holder_public_key=holder_public_key,
-            licence_name=licence_name,
-            issue_date=issue_date,
-        )
+        prepared = self.prepare_issue(identifier, **terms)
         receipt = self.client.send(
             self._require_signer(), self.address, prepared.data, gas_limit=LICENCE_GAS_LIMIT, check=True
         )
@@ -550,6 +524,21 @@ def _check_document_hash(document_hash: object) -> None:
     """Issuance and renewal name the licence document by its SM3; raises EncodingError otherwise."""
     if not isinstance(document_hash, bytes) or len(document_hash) != 32:
         raise EncodingError("document_hash is the 32-byte SM3 of the licence document", code="bad_arguments")
+
+
+class IssueTerms(TypedDict):
+    """The keyword arguments of ``Licences.prepare_issue``, which ``Licences.issue`` passes on unchanged."""
+
+    holder_name: str
+    holder_code: str
+    holder_code_type: str
+    document_hash: bytes
+    valid_from: int | dt.datetime | dt.date
+    valid_until: int | dt.datetime | dt.date | None
+    jurisdiction: str
+    holder_public_key: NotRequired[PublicKey | bytes | None]
+    licence_name: NotRequired[str | None]
+    issue_date: NotRequired[dt.date | None]
 
 
 class _CredentialDates(TypedDict):

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from eth_abi import encode as abi_encode
 
+from node.api.routes.verify_page import page_html
 from sdk.domains.confirmations import LetterStatus
 from sdk.domains.governance.encoders import Action
 from tests.unit.node.test_verify_page_i18n import CJK, ENGLISH, NODE, STATIC, _js_strings, _Texts
@@ -57,7 +58,7 @@ def test_both_languages_have_every_key_with_the_same_placeholders(table: dict[st
 
 
 def test_every_key_the_page_uses_exists(table: dict[str, dict[str, str]]) -> None:
-    html = (STATIC / "console.html").read_text(encoding="utf-8")
+    html = page_html("console")
     page = (STATIC / "console.js").read_text(encoding="utf-8")
     auth = (STATIC / "member-auth.js").read_text(encoding="utf-8")
     used = set(re.findall(r'data-i18n(?:-[a-z-]+)?="([^"]+)"', html))
@@ -83,7 +84,7 @@ def test_every_key_the_page_uses_exists(table: dict[str, dict[str, str]]) -> Non
 
 def test_no_user_visible_text_outside_the_table() -> None:
     parser = _Texts()
-    parser.feed((STATIC / "console.html").read_text(encoding="utf-8"))
+    parser.feed(page_html("console"))
     assert [text for text in parser.found if text not in HTML_ALLOWED] == []
     literals = _js_strings((STATIC / "console.js").read_text(encoding="utf-8"))
     assert "xinlian.console.lang" in literals  # the scan sees the script's literals

@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 
+from node.api.routes.verify_page import page_html
+
 STATIC = Path(__file__).resolve().parents[3] / "node" / "api" / "static"
 NODE = shutil.which("node")
 if NODE is None and os.environ.get("XINLIAN_REQUIRE_BROWSER"):  # CI installs Node.js: never skip there
@@ -72,7 +74,7 @@ def _js_strings(source: str) -> list[str]:
 
 
 def test_every_key_the_page_uses_exists(table: dict[str, dict[str, str]]) -> None:
-    html = (STATIC / "verify.html").read_text(encoding="utf-8")
+    html = page_html("verify")
     ui = (STATIC / "verify-ui.js").read_text(encoding="utf-8")
     used = set(re.findall(r'data-i18n(?:-[a-z-]+)?="([^"]+)"', html))
     used |= set(re.findall(r'\bt\("([a-zA-Z0-9_.]*[A-Za-z0-9_])"', ui))
@@ -128,7 +130,7 @@ class _Texts(HTMLParser):
 
 def test_no_user_visible_text_outside_the_table() -> None:
     parser = _Texts()
-    parser.feed((STATIC / "verify.html").read_text(encoding="utf-8"))
+    parser.feed(page_html("verify"))
     assert [text for text in parser.found if text not in HTML_ALLOWED] == []
     ui = (STATIC / "verify-ui.js").read_text(encoding="utf-8")
     literals = _js_strings(ui)
