@@ -78,6 +78,10 @@ ID_ISSUER_AT: constant(uint256) = 37  # after the type code and its dot
 ID_SERIAL_AT: constant(uint256) = 56  # after the issuer code and its dot
 ASCII_DOT: constant(uint256) = 46
 NOT_ALNUM: constant(uint256) = 36
+#: The characters 0-9 and A-Z, as bits of a character mask.
+ALNUM_CHARACTERS: constant(uint256) = (((1 << 10) - 1) << 48) | (((1 << 26) - 1) << 65)
+#: The dots after the type code and after the issuer code, as bits of a position mask.
+DOTS_AT_ISSUER_AND_SERIAL: constant(uint256) = (1 << (ID_ISSUER_AT - 1)) | (1 << (ID_SERIAL_AT - 1))
 MIN_JURISDICTION_LENGTH: constant(uint256) = 6
 MAX_REASON: constant(uint256) = 256
 MAX_TIME: constant(uint256) = 2**64 - 1
@@ -277,9 +281,9 @@ def _status_at(lic: LicenceView, t: uint256) -> uint8:
 def _alnum_value(c: uint256) -> uint256:
     # MOD 37,36 values: 0-9 -> 0..9, A-Z -> 10..35; anything else NOT_ALNUM
     if c >= 48 and c <= 57:
-        return c - 48
+        return unsafe_sub(c, 48)
     if c >= 65 and c <= 90:
-        return c - 55
+        return unsafe_sub(c, 55)
     return NOT_ALNUM
 
 
@@ -297,23 +301,40 @@ def _check_identifier_form(identifier: String[MAX_LICENCE_ID]):
     """Dots between the segments, 0-9/A-Z segments, a 3-digit version and the MOD 37,36 check character."""
     n: uint256 = len(identifier)
     assert n >= MIN_LICENCE_ID, "licence identifier has a wrong length"
-    raw: Bytes[MAX_LICENCE_ID] = convert(identifier, Bytes[MAX_LICENCE_ID])
+    # Every issuance runs this loop on the reference EVM (the SM3 precompile keeps `issue` there), so it is
+    # written for few opcodes per character: characters shifted out of words read 32 at a time (not a slice
+    # each), the dot positions and the allowed characters as bit masks, the MOD 37,36 step without a
+    # branch, and unchecked arithmetic (the values are below 256: nothing can overflow).
+    raw: Bytes[MAX_LICENCE_ID + 32] = concat(convert(identifier, Bytes[MAX_LICENCE_ID]), empty(bytes32))
+    end: uint256 = unsafe_sub(n, 1)  # the check character's position
+    version_dot: uint256 = unsafe_sub(n, 6)
+    dots: uint256 = DOTS_AT_ISSUER_AND_SERIAL | (1 << version_dot) | (1 << unsafe_sub(n, 2))
     p: uint256 = 36
-    for i: uint256 in range(ID_TYPE_AT, MAX_LICENCE_ID):
-        if i + 1 >= n:
-            break  # the check character
-        c: uint256 = convert(slice(raw, i, 1), uint256)
-        if i == ID_ISSUER_AT - 1 or i == ID_SERIAL_AT - 1 or i + 6 == n or i + 2 == n:
-            assert c == ASCII_DOT, "licence identifier segments are misplaced"
-            continue
-        v: uint256 = self._alnum_value(c)
-        assert v != NOT_ALNUM, "licence identifier segments are 0-9 or A-Z"
-        assert i + 6 < n or v < 10, "licence identifier version is 3 digits"
-        p = (p + v) % 36
-        if p == 0:
-            p = 36
-        p = (2 * p) % 37
-    check: uint256 = self._alnum_value(convert(slice(raw, n - 1, 1), uint256))
+    for w: uint256 in range(3):  # 3 words cover the MAX_LICENCE_ID - ID_TYPE_AT characters after the root
+        start: uint256 = unsafe_add(ID_TYPE_AT, unsafe_mul(w, 32))
+        if start >= end:
+            break
+        word: uint256 = extract32(raw, start, output_type=uint256)
+        for j: uint256 in range(32):
+            i: uint256 = unsafe_add(start, j)
+            if i == end:
+                break
+            c: uint256 = word >> 248
+            word = word << 8
+            if (dots >> i) & 1 != 0:
+                assert c == ASCII_DOT, "licence identifier segments are misplaced"
+                continue
+            assert (ALNUM_CHARACTERS >> c) & 1 != 0, "licence identifier segments are 0-9 or A-Z"
+            v: uint256 = unsafe_sub(c, 48)
+            if c > 57:
+                v = unsafe_sub(c, 55)
+            # p <- 2 * ((p + v) mod 36, or 36 for 0) mod 37
+            p = unsafe_mul(unsafe_add(unsafe_add(unsafe_add(p, v), 35) % 36, 1), 2) % 37
+    version: uint256 = extract32(raw, unsafe_add(version_dot, 1), output_type=uint256) >> 232
+    for k: uint256 in range(3):
+        digit: uint256 = (version >> (8 * (2 - k))) & 255
+        assert digit >= 48 and digit <= 57, "licence identifier version is 3 digits"
+    check: uint256 = self._alnum_value(convert(slice(raw, end, 1), uint256))
     assert check == (37 - p) % 36, "licence identifier check character is wrong"
 
 
