@@ -78,10 +78,12 @@ ID_ISSUER_AT: constant(uint256) = 37  # after the type code and its dot
 ID_SERIAL_AT: constant(uint256) = 56  # after the issuer code and its dot
 ASCII_DOT: constant(uint256) = 46
 NOT_ALNUM: constant(uint256) = 36
-#: The characters 0-9 and A-Z, as bits of a character mask.
-ALNUM_CHARACTERS: constant(uint256) = (((1 << 10) - 1) << 48) | (((1 << 26) - 1) << 65)
-#: The dots after the type code and after the issuer code, as bits of a position mask.
-DOTS_AT_ISSUER_AND_SERIAL: constant(uint256) = (1 << (ID_ISSUER_AT - 1)) | (1 << (ID_SERIAL_AT - 1))
+#: Byte-wise constants for checking up to 32 characters at once: 1, the high bit, and "0" in every byte.
+BYTE_ONES: constant(uint256) = max_value(uint256) // 255
+BYTE_HIGH_BITS: constant(uint256) = BYTE_ONES * 128
+BYTE_ZEROS: constant(uint256) = BYTE_ONES * 48
+TYPE_CODE_DOT_SHIFT: constant(uint256) = 8 * (31 - TYPE_CODE_LENGTH)  # the dot after the type code
+ISSUER_CODE_DOT_SHIFT: constant(uint256) = 8 * (31 - USCC_LENGTH)  # the dot after the issuer code
 MIN_JURISDICTION_LENGTH: constant(uint256) = 6
 MAX_REASON: constant(uint256) = 256
 MAX_TIME: constant(uint256) = 2**64 - 1
@@ -297,44 +299,68 @@ def _check_identifier_root(identifier: String[MAX_LICENCE_ID]):
 
 @pure
 @internal
+def _segment_values(word: uint256, count: uint256, letters: bool) -> uint256:
+    """The MOD 37,36 values (0-9 -> 0..9, A-Z -> 10..35) of the first ``count`` characters of ``word``, a byte
+    each from the top; asserts they are digits, or digits and A-Z when ``letters``.
+
+    Every issuance runs this on the reference EVM (the SM3 precompile keeps `issue` there), so the characters
+    are classified all at once rather than one by one: with each byte's high bit set first, subtracting a
+    character from every byte never borrows from the next byte, and the high bit left says "not below it".
+    """
+    keep: uint256 = max_value(uint256) << unsafe_mul(unsafe_sub(32, count), 8)
+    w: uint256 = (word & keep) | (BYTE_ZEROS & ~keep)  # bytes past the segment read as "0"
+    x: uint256 = w | BYTE_HIGH_BITS
+    digits: uint256 = unsafe_sub(x, BYTE_ZEROS) & ~unsafe_sub(x, BYTE_ONES * 58) & BYTE_HIGH_BITS
+    upper: uint256 = 0
+    if letters:
+        upper = unsafe_sub(x, BYTE_ONES * 65) & ~unsafe_sub(x, BYTE_ONES * 91) & BYTE_HIGH_BITS
+        assert w & BYTE_HIGH_BITS == 0 and digits | upper == BYTE_HIGH_BITS, (
+            "licence identifier segments are 0-9 or A-Z"
+        )
+    else:
+        assert w & BYTE_HIGH_BITS == 0 and digits == BYTE_HIGH_BITS, "licence identifier version is 3 digits"
+    # "0" is 48 and "A" is 65 = 55 + 10: letters lose 7 more
+    return unsafe_sub(unsafe_sub(w, BYTE_ZEROS), unsafe_mul(upper >> 7, 7))
+
+
+@pure
+@internal
+def _fold_mod37_36(p: uint256, values: uint256, count: uint256) -> uint256:
+    """The MOD 37,36 running value ``p`` after the first ``count`` values of ``values`` (a byte each)."""
+    q: uint256 = p
+    v: uint256 = values
+    for j: uint256 in range(count, bound=32):
+        # q <- 2 * ((q + value) mod 36, or 36 for 0) mod 37
+        q = unsafe_mul(unsafe_add(unsafe_add(unsafe_add(q, v >> 248), 35) % 36, 1), 2) % 37
+        v = v << 8
+    return q
+
+
+@pure
+@internal
 def _check_identifier_form(identifier: String[MAX_LICENCE_ID]):
     """Dots between the segments, 0-9/A-Z segments, a 3-digit version and the MOD 37,36 check character."""
     n: uint256 = len(identifier)
     assert n >= MIN_LICENCE_ID, "licence identifier has a wrong length"
-    # Every issuance runs this loop on the reference EVM (the SM3 precompile keeps `issue` there), so it is
-    # written for few opcodes per character: characters shifted out of words read 32 at a time (not a slice
-    # each), the dot positions and the allowed characters as bit masks, the MOD 37,36 step without a
-    # branch, and unchecked arithmetic (the values are below 256: nothing can overflow).
+    # Padded so that every 32-byte read below stays inside; the segments are read a word each.
     raw: Bytes[MAX_LICENCE_ID + 32] = concat(convert(identifier, Bytes[MAX_LICENCE_ID]), empty(bytes32))
-    end: uint256 = unsafe_sub(n, 1)  # the check character's position
     version_dot: uint256 = unsafe_sub(n, 6)
-    dots: uint256 = DOTS_AT_ISSUER_AND_SERIAL | (1 << version_dot) | (1 << unsafe_sub(n, 2))
-    p: uint256 = 36
-    for w: uint256 in range(3):  # 3 words cover the MAX_LICENCE_ID - ID_TYPE_AT characters after the root
-        start: uint256 = unsafe_add(ID_TYPE_AT, unsafe_mul(w, 32))
-        if start >= end:
-            break
-        word: uint256 = extract32(raw, start, output_type=uint256)
-        for j: uint256 in range(32):
-            i: uint256 = unsafe_add(start, j)
-            if i == end:
-                break
-            c: uint256 = word >> 248
-            word = word << 8
-            if (dots >> i) & 1 != 0:
-                assert c == ASCII_DOT, "licence identifier segments are misplaced"
-                continue
-            assert (ALNUM_CHARACTERS >> c) & 1 != 0, "licence identifier segments are 0-9 or A-Z"
-            v: uint256 = unsafe_sub(c, 48)
-            if c > 57:
-                v = unsafe_sub(c, 55)
-            # p <- 2 * ((p + v) mod 36, or 36 for 0) mod 37
-            p = unsafe_mul(unsafe_add(unsafe_add(unsafe_add(p, v), 35) % 36, 1), 2) % 37
-    version: uint256 = extract32(raw, unsafe_add(version_dot, 1), output_type=uint256) >> 232
-    for k: uint256 in range(3):
-        digit: uint256 = (version >> (8 * (2 - k))) & 255
-        assert digit >= 48 and digit <= 57, "licence identifier version is 3 digits"
-    check: uint256 = self._alnum_value(convert(slice(raw, end, 1), uint256))
+    type_word: uint256 = extract32(raw, ID_TYPE_AT, output_type=uint256)
+    issuer_word: uint256 = extract32(raw, ID_ISSUER_AT, output_type=uint256)
+    serial_word: uint256 = extract32(raw, ID_SERIAL_AT, output_type=uint256)
+    tail: uint256 = extract32(raw, version_dot, output_type=uint256) >> 208  # ".", 3 digits, ".", the check
+    assert (
+        (type_word >> TYPE_CODE_DOT_SHIFT) & 255 == ASCII_DOT
+        and (issuer_word >> ISSUER_CODE_DOT_SHIFT) & 255 == ASCII_DOT
+        and tail >> 40 == ASCII_DOT
+        and (tail >> 8) & 255 == ASCII_DOT
+    ), "licence identifier segments are misplaced"
+    serial_length: uint256 = unsafe_sub(version_dot, ID_SERIAL_AT)  # 1..32, as MIN/MAX_LICENCE_ID allow
+    p: uint256 = self._fold_mod37_36(36, self._segment_values(type_word, TYPE_CODE_LENGTH, True), TYPE_CODE_LENGTH)
+    p = self._fold_mod37_36(p, self._segment_values(issuer_word, USCC_LENGTH, True), USCC_LENGTH)
+    p = self._fold_mod37_36(p, self._segment_values(serial_word, serial_length, True), serial_length)
+    p = self._fold_mod37_36(p, self._segment_values(((tail >> 16) & (2**24 - 1)) << 232, 3, False), 3)
+    check: uint256 = self._alnum_value(tail & 255)
     assert check == (37 - p) % 36, "licence identifier check character is wrong"
 
 
