@@ -1,14 +1,13 @@
 /* The member console's message table: every string /console shows, in zh-CN (the default) and en.
  * {name} is replaced by a value. Keys: page.*, signin.*, err.* (the node's error codes and the key file's
  * KeyFileError kinds), role.*, live.*, board.*, inbox.*, status.* (letter statuses), letter.*, alerts.*,
- * hold.*, lic.*, gov.*, action.* (proposal actions). tests/unit/node/test_console_page.py checks both languages have
- * every key with the same placeholders, and every key the page uses. */
+ * hold.*, lic.*, gov.*, action.* (proposal actions); the language switch's lang.* are page-i18n.js's, added
+ * by its publish(). tests/unit/node/test_console_page.py checks both languages have every key with the same
+ * placeholders, and every key the page uses. */
 "use strict";
 (function (root) {
   const messages = {
     "zh-CN": {
-      "lang.name": "中文",
-      "lang.label": "语言",
       "page.title": "信链 成员控制台",
       "page.lead": "用本机构账户的密钥文件登录。密钥只在您的浏览器中读取和使用，不会上传，也不会保存；每个请求都在浏览器中签名。",
       "signin.title": "登录",
@@ -143,8 +142,6 @@
       "footer.crypto": "SM3 由 sm-crypto 0.5.8 提供（随页面提供，MIT 许可）；SM2 签名与请求签名代码：",
     },
     en: {
-      "lang.name": "English",
-      "lang.label": "Language",
       "page.title": "Xinlian member console",
       "page.lead": "Sign in with your organisation account's key file. The key is read and used only in your browser: it is never uploaded or stored, and every request is signed here.",
       "signin.title": "Sign in",

@@ -1,14 +1,13 @@
 /* The /verify page's message table: every string the page shows, in zh-CN (the default) and en.
  * {name} is replaced by a value. Keys: page.*, input.*, scan.*, trust.*, verdict.*, fact.*, status.* (licence
- * status names of verify.js), err.* (the verifier's error kinds: VerificationError.kind), holder.*.
+ * status names of verify.js), err.* (the verifier's error kinds: VerificationError.kind), holder.*; the
+ * language switch's lang.* are page-i18n.js's, added by its publish().
  * tests/unit/node/test_verify_page_i18n.py checks both languages have every key and that no English text
  * is written into verify.html or verify-ui.js outside this table. */
 "use strict";
 (function (root) {
   const messages = {
     "zh-CN": {
-      "lang.name": "中文",
-      "lang.label": "语言",
       "page.title": "信链 凭证核验",
       "page.lead": "由您的浏览器自行核验证明（SM2 签名、SM3 默克尔证明、EVM 状态证明）：核验结论不依赖本网站的服务器。",
       "input.title": "核验凭证",
@@ -117,8 +116,6 @@
       "footer.crypto": "SM2/SM3 由随页附带的 sm-crypto 0.5.8（MIT 许可）提供。核验代码：",
     },
     en: {
-      "lang.name": "English",
-      "lang.label": "Language",
       "page.title": "Xinlian credential check",
       "page.lead": "Your browser checks the proof itself (SM2 seals, SM3 Merkle proofs, EVM state proof): this page's server is not trusted for the verdict.",
       "input.title": "Check a credential",
