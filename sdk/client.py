@@ -9,6 +9,7 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, overload
 
@@ -235,11 +236,10 @@ class Client(Closing):
             try:
                 request = self._http.build_request(method, path, timeout=timeout or self.timeout, **kwargs)
                 if signer is not None:
+                    within = self._session(signer) if session else None
                     path_and_query = request.url.raw_path.decode("ascii")
                     request.headers.update(
-                        self.sign_headers(signer, method, path_and_query, request.content)
-                        if session
-                        else self._signature_headers(signer, method, path_and_query, request.content)
+                        self._auth_headers(signer, within, method, path_and_query, request.content)
                     )
                 response = self._http.send(request)
             except httpx.TimeoutException as exc:
@@ -384,30 +384,21 @@ class Client(Closing):
         """The authentication headers (sdk.auth) for one request to this node as ``signer``: its chain id
         and audience, a fresh nonce; within the member's session when the client uses sessions, else an
         SM2 signature. Takes the exact path and query that will be sent."""
-        session = self._session(signer)
-        if session is None:
-            return self._signature_headers(signer, method, path_and_query, body)
-        info = self.chain_info(refresh=False)
-        return mac_query(
-            session,
-            chain_id=info.chain_id,
-            audience=info.audience,
-            method=method,
-            path_and_query=path_and_query,
-            body=body,
-        )
+        return self._auth_headers(signer, self._session(signer), method, path_and_query, body)
 
     def handshake_headers(self, signer: KeyHolder, path: str = "/rpc") -> dict[str, str]:
         """SM2-signed headers for opening a WebSocket at ``path`` of this node as ``signer`` (a GET with an
         empty body, fresh nonce: good for one handshake within the node's 30 s window)."""
-        return self._signature_headers(signer, "GET", path, b"")
+        return self._auth_headers(signer, None, "GET", path, b"")
 
-    def _signature_headers(
-        self, signer: KeyHolder, method: str, path_and_query: str, body: bytes
+    def _auth_headers(
+        self, signer: KeyHolder, session: Session | None, method: str, path_and_query: str, body: bytes
     ) -> dict[str, str]:
+        """The headers of one request to this node: HMAC-SM3 within ``session``, else ``signer``'s SM2
+        signature (both over the same request preimage)."""
         info = self.chain_info(refresh=False)
-        return sign_query(
-            signer,
+        authenticate = partial(sign_query, signer) if session is None else partial(mac_query, session)
+        return authenticate(
             chain_id=info.chain_id,
             audience=info.audience,
             method=method,
