@@ -15,7 +15,7 @@ import datetime as dt
 import json
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -144,6 +144,25 @@ def show_rows(title: str, rows: Sequence[tuple[str, str]], *, ok: bool = True) -
     for label, value in rows:
         table.add_row(Text(label), Text(value))
     stdout.print(table)
+
+
+def emit_or_show(
+    facts: dict[str, Any],
+    *,
+    as_json: bool,
+    title: str,
+    rows: Callable[[dict[str, Any]], Sequence[tuple[str, str]]],
+    ok: bool = True,
+) -> None:
+    """Print a command's ``facts``: as JSON with ``--json``, else as ``title`` over ``rows(facts)``.
+
+    ``rows`` is called only for people, so facts that lack what the rows show (an unknown licence) still
+    go out as JSON.
+    """
+    if as_json:
+        emit_json(facts)
+    else:
+        show_rows(title, rows(facts), ok=ok)
 
 
 # --- passwords ------------------------------------------------------------------------------------------

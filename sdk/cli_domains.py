@@ -18,9 +18,8 @@ from sdk.cli_common import (
     CaOption,
     JsonOption,
     UrlOption,
-    emit_json,
+    emit_or_show,
     open_client,
-    show_rows,
     show_time,
 )
 from sdk.encoding import from_hex
@@ -102,11 +101,9 @@ def licence_status(
         if exc.code != "not_found":  # the registry's answer for an identifier no licence has
             raise
         facts = {"identifier": identifier, "status": "UNKNOWN", "id_hash": id_hash}
-    if as_json:
-        emit_json(facts)
-    else:
-        show_rows(f"licence {facts['status']}", _licence_rows(facts), ok=facts["status"] == "VALID")
-    if facts["status"] != "VALID":
+    valid = facts["status"] == "VALID"
+    emit_or_show(facts, as_json=as_json, title=f"licence {facts['status']}", rows=_licence_rows, ok=valid)
+    if not valid:
         raise CheckFailed(f"licence {identifier} is {facts['status']}", status=facts["status"])
 
 
@@ -181,10 +178,8 @@ def drug_check(
 
     parse_trace_code(code)
     facts = _drug_facts(_ask(url, ca, f"/v1/drugs/codes/{quote(code, safe='()')}"))
-    if as_json:
-        emit_json(facts)
-    else:
-        show_rows(f"drug code {'OK' if facts['ok'] else 'NOT OK'}", _drug_rows(facts), ok=facts["ok"])
+    title = f"drug code {'OK' if facts['ok'] else 'NOT OK'}"
+    emit_or_show(facts, as_json=as_json, title=title, rows=_drug_rows, ok=facts["ok"])
     if facts["problems"]:
         raise CheckFailed(f"drug code {code}: {'; '.join(facts['problems'])}", problems=facts["problems"])
 

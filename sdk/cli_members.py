@@ -27,6 +27,7 @@ from sdk.cli_common import (
     PasswordEnvOption,
     UrlOption,
     emit_json,
+    emit_or_show,
     open_client,
     read_key_password,
     show_rows,
@@ -370,10 +371,7 @@ def calendar_propose(
             "year": parsed.year,
             **_proposal_facts(governance.propose_calendar_extension(parsed), governance),
         }
-    if as_json:
-        emit_json(facts)
-    else:
-        show_rows(f"calendar {parsed.year} proposed", _proposal_rows(facts))
+    emit_or_show(facts, as_json=as_json, title=f"calendar {parsed.year} proposed", rows=_proposal_rows)
 
 
 # --- proposals --------------------------------------------------------------------------------------------
@@ -502,10 +500,7 @@ def proposal_upgrade(
         upgrade = governance.upgrade(result.proposal_id)
     if upgrade is not None:
         facts["upgrade"] = _upgrade_facts(upgrade)
-    if as_json:
-        emit_json(facts)
-    else:
-        show_rows(f"upgrade of {contract} proposed", _proposal_rows(facts))
+    emit_or_show(facts, as_json=as_json, title=f"upgrade of {contract} proposed", rows=_proposal_rows)
 
 
 @proposal_app.command("vote")
@@ -521,10 +516,7 @@ def proposal_vote(
     with _member(url, ca, key, password_env) as (client, signer):
         governance = Governance(client, signer)
         facts = _proposal_facts(governance.vote(proposal_id), governance)
-    if as_json:
-        emit_json(facts)
-    else:
-        show_rows(f"voted for proposal {proposal_id}", _proposal_rows(facts))
+    emit_or_show(facts, as_json=as_json, title=f"voted for proposal {proposal_id}", rows=_proposal_rows)
 
 
 # --- licence list -----------------------------------------------------------------------------------------
@@ -684,10 +676,8 @@ def drug_export(
     _write_output(text, out)
     if out is not None:
         facts = {"out": str(out), "format": export_format, "codes": len(parsed), "events": len(events)}
-        if as_json:
-            emit_json(facts)
-        else:
-            show_rows("drug events exported", [(k, str(v)) for k, v in facts.items()])
+        rows = [(k, str(v)) for k, v in facts.items()]
+        emit_or_show(facts, as_json=as_json, title="drug events exported", rows=lambda _facts: rows)
 
 
 def register(app: typer.Typer) -> None:

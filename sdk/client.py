@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import copy
+import importlib
 import json
 import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, overload
 
 import httpx
 
@@ -85,6 +87,37 @@ def _error_code(response: httpx.Response) -> str | None:
     if isinstance(error, dict) and isinstance(error.get("data"), dict):
         return str(error["data"].get("code"))
     return str(body["code"]) if "code" in body else None
+
+
+F = TypeVar("F")
+
+
+class _Facade(Generic[F]):
+    """A domain facade as an attribute of the client (``client.licences``): a new one, reading through
+    the client, on each access.
+
+    The facade's class is named, not imported: the domain packages import this module, so each is imported
+    on first use.
+    """
+
+    def __init__(self, module: str, name: str) -> None:
+        self._module = module
+        self._name = name
+
+    @overload
+    def __get__(self, client: None, owner: type[Client]) -> _Facade[F]: ...
+
+    @overload
+    def __get__(self, client: Client, owner: type[Client]) -> F: ...
+
+    def __get__(self, client: Client | None, owner: type[Client]) -> _Facade[F] | F:
+        if client is None:
+            return self
+        facade: F = getattr(importlib.import_module(self._module), self._name)(client)
+        return facade
+
+    def __set__(self, client: Client, value: object) -> None:
+        raise AttributeError(f"the client's {self._name} facade is read-only")
 
 
 # --- the client ---------------------------------------------------------------------------------------
@@ -203,11 +236,10 @@ class Client(Closing):
             try:
                 request = self._http.build_request(method, path, timeout=timeout or self.timeout, **kwargs)
                 if signer is not None:
+                    within = self._session(signer) if session else None
                     path_and_query = request.url.raw_path.decode("ascii")
                     request.headers.update(
-                        self.sign_headers(signer, method, path_and_query, request.content)
-                        if session
-                        else self._signature_headers(signer, method, path_and_query, request.content)
+                        self._auth_headers(signer, within, method, path_and_query, request.content)
                     )
                 response = self._http.send(request)
             except httpx.TimeoutException as exc:
@@ -352,30 +384,21 @@ class Client(Closing):
         """The authentication headers (sdk.auth) for one request to this node as ``signer``: its chain id
         and audience, a fresh nonce; within the member's session when the client uses sessions, else an
         SM2 signature. Takes the exact path and query that will be sent."""
-        session = self._session(signer)
-        if session is None:
-            return self._signature_headers(signer, method, path_and_query, body)
-        info = self.chain_info(refresh=False)
-        return mac_query(
-            session,
-            chain_id=info.chain_id,
-            audience=info.audience,
-            method=method,
-            path_and_query=path_and_query,
-            body=body,
-        )
+        return self._auth_headers(signer, self._session(signer), method, path_and_query, body)
 
     def handshake_headers(self, signer: KeyHolder, path: str = "/rpc") -> dict[str, str]:
         """SM2-signed headers for opening a WebSocket at ``path`` of this node as ``signer`` (a GET with an
         empty body, fresh nonce: good for one handshake within the node's 30 s window)."""
-        return self._signature_headers(signer, "GET", path, b"")
+        return self._auth_headers(signer, None, "GET", path, b"")
 
-    def _signature_headers(
-        self, signer: KeyHolder, method: str, path_and_query: str, body: bytes
+    def _auth_headers(
+        self, signer: KeyHolder, session: Session | None, method: str, path_and_query: str, body: bytes
     ) -> dict[str, str]:
+        """The headers of one request to this node: HMAC-SM3 within ``session``, else ``signer``'s SM2
+        signature (both over the same request preimage)."""
         info = self.chain_info(refresh=False)
-        return sign_query(
-            signer,
+        authenticate = partial(sign_query, signer) if session is None else partial(mac_query, session)
+        return authenticate(
             chain_id=info.chain_id,
             audience=info.audience,
             method=method,
@@ -794,37 +817,17 @@ class Client(Closing):
         return body
 
     # --- facades ------------------------------------------------------------------------------------
-    @property
-    def governance(self) -> Governance:
-        """Governance reads (and writes with ``.with_signer(signer)``)."""
-        from sdk.domains.governance import Governance
+    governance: _Facade[Governance] = _Facade("sdk.domains.governance", "Governance")
+    """Governance reads (and writes with ``.with_signer(signer)``)."""
 
-        return Governance(self)
+    licences: _Facade[Licences] = _Facade("sdk.domains.licences", "Licences")
+    """E-licences (电子证照): reads, and signed writes through ``.with_signer(signer)``."""
 
-    @property
-    def licences(self) -> Licences:
-        """E-licences (电子证照): reads, and signed writes through ``.with_signer(signer)``."""
-        from sdk.domains.licences import Licences
+    drugs: _Facade[Drugs] = _Facade("sdk.domains.drugs", "Drugs")
+    """Drug traceability (药品追溯): consumer queries; signed writes via ``.with_signer(signer)``."""
 
-        return Licences(self)
+    authorisations: _Facade[Authorisations] = _Facade("sdk.domains.authorisations", "Authorisations")
+    """Data-sharing authorisations: reads, and signed writes through ``.with_signer(signer)``."""
 
-    @property
-    def drugs(self) -> Drugs:
-        """Drug traceability (药品追溯): consumer queries; signed writes via ``.with_signer(signer)``."""
-        from sdk.domains.drugs import Drugs
-
-        return Drugs(self)
-
-    @property
-    def authorisations(self) -> Authorisations:
-        """Data-sharing authorisations: reads, and signed writes through ``.with_signer(signer)``."""
-        from sdk.domains.authorisations import Authorisations
-
-        return Authorisations(self)
-
-    @property
-    def confirmations(self) -> Confirmations:
-        """Bank confirmation letters: reads, and signed writes through ``.with_signer(signer)``."""
-        from sdk.domains.confirmations import Confirmations
-
-        return Confirmations(self)
+    confirmations: _Facade[Confirmations] = _Facade("sdk.domains.confirmations", "Confirmations")
+    """Bank confirmation letters: reads, and signed writes through ``.with_signer(signer)``."""

@@ -361,22 +361,18 @@ class Verifier:
     def _validate_inclusion(b: ProofBundle) -> None:
         e = b.event
         header = b.block.header
-        try:
-            verify_inclusion(e.tx.encode(), e.tx_index, e.tx_count, e.tx_proof, header.tx_root)
-        except MerkleProofError as exc:
-            raise ProofError(
-                f"the transaction is not in block {header.height}: {exc.message}",
-                height=header.height,
-                tx_index=e.tx_index,
-            ) from exc
-        try:
-            verify_inclusion(e.receipt.encode(), e.tx_index, e.tx_count, e.receipt_proof, header.receipt_root)
-        except MerkleProofError as exc:
-            raise ProofError(
-                f"the receipt is not in block {header.height}: {exc.message}",
-                height=header.height,
-                tx_index=e.tx_index,
-            ) from exc
+        for what, leaf, proof, root in (
+            ("transaction", e.tx.encode(), e.tx_proof, header.tx_root),
+            ("receipt", e.receipt.encode(), e.receipt_proof, header.receipt_root),
+        ):
+            try:
+                verify_inclusion(leaf, e.tx_index, e.tx_count, proof, root)
+            except MerkleProofError as exc:
+                raise ProofError(
+                    f"the {what} is not in block {header.height}: {exc.message}",
+                    height=header.height,
+                    tx_index=e.tx_index,
+                ) from exc
 
     @staticmethod
     def _validate_receipt(b: ProofBundle) -> VerifiedLog | None:
