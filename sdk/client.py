@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import importlib
 import json
 import ssl
 import threading
@@ -11,7 +10,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 import httpx
 
@@ -87,37 +86,6 @@ def _error_code(response: httpx.Response) -> str | None:
     if isinstance(error, dict) and isinstance(error.get("data"), dict):
         return str(error["data"].get("code"))
     return str(body["code"]) if "code" in body else None
-
-
-F = TypeVar("F")
-
-
-class _Facade(Generic[F]):
-    """A domain facade as an attribute of the client (``client.licences``): a new one, reading through
-    the client, on each access.
-
-    The facade's class is named, not imported: the domain packages import this module, so each is imported
-    on first use.
-    """
-
-    def __init__(self, module: str, name: str) -> None:
-        self._module = module
-        self._name = name
-
-    @overload
-    def __get__(self, client: None, owner: type[Client]) -> _Facade[F]: ...
-
-    @overload
-    def __get__(self, client: Client, owner: type[Client]) -> F: ...
-
-    def __get__(self, client: Client | None, owner: type[Client]) -> _Facade[F] | F:
-        if client is None:
-            return self
-        facade: F = getattr(importlib.import_module(self._module), self._name)(client)
-        return facade
-
-    def __set__(self, client: Client, value: object) -> None:
-        raise AttributeError(f"the client's {self._name} facade is read-only")
 
 
 # --- the client ---------------------------------------------------------------------------------------
@@ -817,17 +785,37 @@ class Client(Closing):
         return body
 
     # --- facades ------------------------------------------------------------------------------------
-    governance: _Facade[Governance] = _Facade("sdk.domains.governance", "Governance")
-    """Governance reads (and writes with ``.with_signer(signer)``)."""
+    @property
+    def governance(self) -> Governance:
+        """Governance reads (and writes with ``.with_signer(signer)``)."""
+        from sdk.domains.governance import Governance
 
-    licences: _Facade[Licences] = _Facade("sdk.domains.licences", "Licences")
-    """E-licences (电子证照): reads, and signed writes through ``.with_signer(signer)``."""
+        return Governance(self)
 
-    drugs: _Facade[Drugs] = _Facade("sdk.domains.drugs", "Drugs")
-    """Drug traceability (药品追溯): consumer queries; signed writes via ``.with_signer(signer)``."""
+    @property
+    def licences(self) -> Licences:
+        """E-licences (电子证照): reads, and signed writes through ``.with_signer(signer)``."""
+        from sdk.domains.licences import Licences
 
-    authorisations: _Facade[Authorisations] = _Facade("sdk.domains.authorisations", "Authorisations")
-    """Data-sharing authorisations: reads, and signed writes through ``.with_signer(signer)``."""
+        return Licences(self)
 
-    confirmations: _Facade[Confirmations] = _Facade("sdk.domains.confirmations", "Confirmations")
-    """Bank confirmation letters: reads, and signed writes through ``.with_signer(signer)``."""
+    @property
+    def drugs(self) -> Drugs:
+        """Drug traceability (药品追溯): consumer queries; signed writes via ``.with_signer(signer)``."""
+        from sdk.domains.drugs import Drugs
+
+        return Drugs(self)
+
+    @property
+    def authorisations(self) -> Authorisations:
+        """Data-sharing authorisations: reads, and signed writes through ``.with_signer(signer)``."""
+        from sdk.domains.authorisations import Authorisations
+
+        return Authorisations(self)
+
+    @property
+    def confirmations(self) -> Confirmations:
+        """Bank confirmation letters: reads, and signed writes through ``.with_signer(signer)``."""
+        from sdk.domains.confirmations import Confirmations
+
+        return Confirmations(self)
