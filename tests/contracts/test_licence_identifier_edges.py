@@ -181,3 +181,31 @@ def test_the_contract_issues_an_edge_case_exactly_when_the_sdk_accepts_it(raw: b
 def test_the_edge_cases_include_valid_identifiers() -> None:
     """Both directions are tested: a check that refused everything would fail the valid cases above."""
     assert sum(_sdk_accepts(raw) for raw in CASES.values()) >= 30
+
+
+def _substituted(raw: bytes, at: int, byte: int) -> list[bytes]:
+    """``raw`` with ``byte`` at ``at`` and each check character the contract's arithmetic could expect."""
+    changed = bytearray(raw)
+    changed[at] = byte
+    body = bytes(changed[len(ROOT) : -2]).replace(b".", b"")
+    if at == len(raw) - 1:
+        return [bytes(changed)]
+    return [bytes(changed[:-1]) + _would_be_check(body, as_letter) for as_letter in (False, True)]
+
+
+#: A 94-byte (32-character serial) and a 63-byte (1-character serial) identifier: the type and issuer dots,
+#: the serial's first and last bytes, the version dot, the version's digits, the check dot and the
+#: check character.
+SWEPT = [
+    (_identifier(b"Z9" * 16), (36, 55, 56, 87, 88, 89, 91, 92, 93)),
+    (_identifier(b"A"), (56, 57, 59, 61, 62)),
+]
+
+
+@pytest.mark.parametrize("byte", range(256), ids=lambda b: f"{b:02x}")
+def test_every_byte_at_every_checked_position_is_issued_exactly_when_the_sdk_accepts_it(byte: int) -> None:
+    for raw, positions in SWEPT:
+        for at in positions:
+            for candidate in _substituted(raw, at, byte):
+                issued, reason = _issue(candidate)
+                assert issued == _sdk_accepts(candidate), (candidate, reason)
