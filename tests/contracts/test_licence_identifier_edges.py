@@ -202,6 +202,7 @@ SWEPT = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("byte", range(256), ids=lambda b: f"{b:02x}")
 def test_every_byte_at_every_checked_position_is_issued_exactly_when_the_sdk_accepts_it(byte: int) -> None:
     for raw, positions in SWEPT:
