@@ -17,6 +17,7 @@ from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 import sdk.errors
+from node.api.limits import cap_recursion_limit
 from sdk.errors import XinlianError
 
 #: How often a worker checks that the node process that started it is still alive.
@@ -95,6 +96,9 @@ def rebuild_error(data: ErrorData) -> XinlianError:
 def _init(parent: int, initializer: Callable[..., None], initargs: tuple[Any, ...]) -> None:
     prepare_worker(parent)
     initializer(*initargs)
+    # Unpickling ``initializer`` imported its module, and with it py-evm, whose py_ecc raises the recursion
+    # limit to 100000: lowered again, as the node process does (C-level recursion would overflow the stack).
+    cap_recursion_limit()
 
 
 def prepare_worker(parent: int) -> None:

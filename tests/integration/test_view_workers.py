@@ -15,6 +15,7 @@ import pytest
 from eth_abi.abi import encode
 from eth_utils.abi import function_signature_to_4byte_selector
 
+from node.api.limits import EVM_RECURSION_LIMIT
 from node.api.views import ViewCallPool
 from node.config import NodeConfig
 from node.demo_network import init_network
@@ -141,3 +142,12 @@ def pid_alive(pid: int) -> bool:
     except OSError:
         return False
     return state != "Z"
+
+
+def test_a_view_worker_caps_the_recursion_limit_py_ecc_raised(
+    node_and_pool: tuple[Node, ViewCallPool, Path],
+) -> None:
+    """A worker imports py-evm, whose py_ecc raises the limit to 100000: past what a C stack holds."""
+    _, pool, _ = node_and_pool
+    pool.warm_up()
+    assert pool._executor.submit(sys.getrecursionlimit).result(timeout=60) == EVM_RECURSION_LIMIT
