@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 from string import Template
 from typing import Final
@@ -38,9 +39,11 @@ SECURITY_HEADERS: Final[dict[str, str]] = {
 }
 
 
+@cache
 def page_html(name: str) -> str:
     """The HTML of the page ``name`` ("verify" or "console"): the frame the pages share (``page.html``: the
-    head and the title bar with the language switch) around the page's own ``<name>.html``."""
+    head and the title bar with the language switch) around the page's own ``<name>.html``. Read and
+    assembled once per process (the files ship with the package), not per request."""
     frame = Template((STATIC_DIR / "page.html").read_text(encoding="utf-8"))
     return frame.substitute(name=name, body=(STATIC_DIR / f"{name}.html").read_text(encoding="utf-8"))
 
