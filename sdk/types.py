@@ -18,7 +18,7 @@ import dataclasses
 import functools
 import itertools
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, NewType, Self
 
@@ -107,19 +107,15 @@ class _Cached(abc.ABC):
     @abc.abstractmethod
     def _encode(self) -> bytes: ...
 
-    def _cached(self, slot: str, compute: Callable[[], bytes]) -> bytes:
-        """The value kept in ``slot``: computed by ``compute`` the first time, then kept (a frozen dataclass
-        with slots has no ``__dict__`` for ``functools.cached_property``)."""
-        try:
-            value: bytes = getattr(self, slot)
-        except AttributeError:
-            value = compute()
-            object.__setattr__(self, slot, value)
-        return value
-
     def encode(self) -> bytes:
         """Return the canonical RLP encoding (computed once)."""
-        return self._cached("_encoded", self._encode)
+        try:
+            return self._encoded
+        except AttributeError:
+            pass
+        encoded = self._encode()
+        object.__setattr__(self, "_encoded", encoded)
+        return encoded
 
 
 class _Decoded(_Cached):
@@ -262,7 +258,13 @@ class Transaction(_TxCached):
     @property
     def tx_hash(self) -> bytes:
         """SM3 of the signing preimage (32 bytes): the transaction's identity."""
-        return self._cached("_tx_hash", lambda: sm3(self.signing_preimage()))
+        try:
+            return self._tx_hash
+        except AttributeError:
+            pass
+        h = sm3(self.signing_preimage())
+        object.__setattr__(self, "_tx_hash", h)
+        return h
 
     @property
     def sender(self) -> bytes:
@@ -271,7 +273,13 @@ class Transaction(_TxCached):
         Same rule as ``sdk.crypto.address_from_public_key`` but never raises: whether the key is a curve
         point is checked by ``verify_signature``.
         """
-        return self._cached("_sender", lambda: sm3(self.public_key)[-ADDRESS_BYTES:])
+        try:
+            return self._sender
+        except AttributeError:
+            pass
+        a = sm3(self.public_key)[-ADDRESS_BYTES:]
+        object.__setattr__(self, "_sender", a)
+        return a
 
     def verify_signature(self) -> None:
         """Return None if ``signature`` is the SM2 signature of ``public_key`` over the signing preimage.
@@ -339,7 +347,13 @@ class BlockHeader(_HeaderCached):
     @property
     def block_hash(self) -> bytes:
         """SM3(RLP(header)) (32 bytes)."""
-        return self._cached("_block_hash", lambda: sm3(self.encode()))
+        try:
+            return self._block_hash
+        except AttributeError:
+            pass
+        h = sm3(self.encode())
+        object.__setattr__(self, "_block_hash", h)
+        return h
 
 
 # --- commit certificate ------------------------------------------------------------------------------
