@@ -53,6 +53,22 @@ Proposal actions and their payloads (`payload = abi.encode(<tuple>)`)
                                                           calendar's coverage to covered_through (60 days max)
 15 UPGRADE_CONTRACT        (address target, bytes32 code_hash, uint256 activation_block, bytes migration)
                                                           created only by propose_upgrade, which carries the code
+16 ADD_TRUST_ANCHOR        (bytes certificate)           a CA certificate (DER) that issues organisation
+                                                          certificates: a root or an intermediate CA
+17 REMOVE_TRUST_ANCHOR     (bytes32 anchor_id)           keccak256 of the anchor's DER
+18 BIND_CERTIFICATE        (address account, bytes certificate)
+                                                          binds an account to its organisation's SM2 X.509
+                                                          certificate (DER), issued by a trust anchor
+19 UNBIND_CERTIFICATE      (address account)
+
+Certificates (the chain of trust on chain)
+------------------------------------------
+This contract cannot parse X.509, so it records and the SDK checks: the committee approves trust anchors
+(CA certificates) and account bindings by proposal, every node holds their DER in state (genesis ones
+included: `initialize_trust` applies them at block 0), and whoever relies on a binding re-checks it from
+that state (`sdk.domains.governance`: the issuer's signature, validity, CA flag, the key matching the
+account, the USCC matching its organisation) against the anchors in force. A certificate's id is keccak256 of its DER, computed here, so
+an id always names the bytes recorded. A DER certificate is at most MAX_CERTIFICATE_BYTES.
 
 Roles are bytes32 ids, by convention keccak256 of an upper-case name (constants below); a scope is a bytes32
 such as the hash of a licence type code, or empty(bytes32) for a global grant.
@@ -89,7 +105,11 @@ REGISTER_CONTRACT: public(constant(uint8)) = 12
 SET_CALENDAR_DAYS: public(constant(uint8)) = 13
 EXTEND_CALENDAR: public(constant(uint8)) = 14
 UPGRADE_CONTRACT: public(constant(uint8)) = 15
-LAST_ACTION: constant(uint8) = UPGRADE_CONTRACT
+ADD_TRUST_ANCHOR: public(constant(uint8)) = 16
+REMOVE_TRUST_ANCHOR: public(constant(uint8)) = 17
+BIND_CERTIFICATE: public(constant(uint8)) = 18
+UNBIND_CERTIFICATE: public(constant(uint8)) = 19
+LAST_ACTION: constant(uint8) = UNBIND_CERTIFICATE
 
 MAX_VALIDATORS: public(constant(uint256)) = 64
 MAX_COMMITTEE: public(constant(uint256)) = 32
@@ -98,6 +118,9 @@ MAX_CALENDAR_DAYS: public(constant(uint256)) = 60  # days per calendar list in o
 CALENDAR_HOLIDAY: constant(uint8) = 1  # Calendar.HOLIDAY
 CALENDAR_MAKE_UP: constant(uint8) = 2  # Calendar.MAKE_UP
 VALIDATOR_KEY_BYTES: constant(uint256) = 64
+# SM2 certificates are 0.5-1 KB; a payload of this size fits MAX_PAYLOAD with room to spare
+MAX_CERTIFICATE_BYTES: public(constant(uint256)) = 2048
+MAX_TRUST_ANCHORS: public(constant(uint256)) = 16
 
 # --- contract upgrades ---------------------------------------------------------------------------------
 MAX_CODE_BYTES: public(constant(uint256)) = 24576  # EIP-170's limit on runtime code
@@ -179,6 +202,11 @@ struct ContractInit:
     name: bytes32
     addr: address
 
+struct Certificate:
+    certificate_id: bytes32  # keccak256(certificate); zero: no binding
+    certificate: Bytes[MAX_CERTIFICATE_BYTES]  # DER
+    bound_block: uint256
+
 # --- events (the audit trail) --------------------------------------------------------------------------
 event OrganisationRegistered:
     uscc: String[18]
@@ -259,6 +287,21 @@ event UpgradeScheduled:
     code_hash: bytes32
     activation_block: uint256
 
+event TrustAnchorAdded:
+    anchor_id: indexed(bytes32)
+
+event TrustAnchorRemoved:
+    anchor_id: indexed(bytes32)
+
+event CertificateBound:
+    account: indexed(address)
+    certificate_id: indexed(bytes32)
+    previous: bytes32  # the binding it replaced, zero for none
+
+event CertificateUnbound:
+    account: indexed(address)
+    certificate_id: indexed(bytes32)
+
 event UpgradeApplied:
     proposal_id: indexed(uint256)
     target: indexed(address)
@@ -292,6 +335,10 @@ system_contract_names: public(HashMap[address, bytes32])  # reverse of `contract
 
 upgrades: public(HashMap[uint256, Upgrade])  # by proposal id
 upgrade_at: public(HashMap[uint256, uint256])  # activation block -> proposal id (one upgrade per block)
+
+trust_anchor_ids: DynArray[bytes32, MAX_TRUST_ANCHORS]
+trust_anchors: public(HashMap[bytes32, Bytes[MAX_CERTIFICATE_BYTES]])  # anchor id -> DER (empty: none)
+certificates: public(HashMap[address, Certificate])
 
 
 # --- genesis -------------------------------------------------------------------------------------------
@@ -328,6 +375,19 @@ def initialize(
         self._add_validator(v)
     for c: ContractInit in contracts:
         self._register_contract(c.name, c.addr)
+
+
+@external
+def initialize_trust(action: uint8, payload: Bytes[MAX_PAYLOAD]):
+    """
+    @notice Genesis only (block 0, after `initialize`, from the genesis sender): one ADD_TRUST_ANCHOR or
+            BIND_CERTIFICATE the genesis assembly checked, applied as the committee's proposal would be.
+            A genesis without certificates never calls it; after block 0 nothing can.
+    """
+    assert block.number == 0 and msg.sender == empty(address), "genesis only"
+    assert self.initialized, "not initialized"
+    assert action == ADD_TRUST_ANCHOR or action == BIND_CERTIFICATE, "not a trust action"
+    self._apply(action, payload, 0)
 
 
 # --- views ---------------------------------------------------------------------------------------------
@@ -392,6 +452,13 @@ def get_committee() -> DynArray[address, MAX_COMMITTEE]:
     return self.committee
 
 
+@view
+@external
+def get_trust_anchors() -> DynArray[bytes32, MAX_TRUST_ANCHORS]:
+    """@notice The ids of the trust anchors in force, in the order they were added."""
+    return self.trust_anchor_ids
+
+
 # --- delegated grants ----------------------------------------------------------------------------------
 @external
 def grant_role(account: address, role: bytes32, scope: bytes32):
@@ -452,6 +519,61 @@ def _check_not_own_organisation(sender: address, account: address):
     assert self.accounts[account].uscc != self.accounts[sender].uscc, (
         "cannot grant a role to the admin's own organisation: that needs a committee proposal"
     )
+
+
+@pure
+@internal
+def _require_der(certificate: Bytes[MAX_CERTIFICATE_BYTES]):
+    # the DER of a certificate is a SEQUENCE with a two-byte long-form length (0x30 0x82), as every real one
+    # is (128 bytes to 64 KiB); anything else is refused before it takes a storage slot
+    assert len(certificate) >= 4 and slice(certificate, 0, 2) == b"\x30\x82", "certificate is not DER"
+
+
+@internal
+def _add_trust_anchor(certificate: Bytes[MAX_CERTIFICATE_BYTES]):
+    self._require_der(certificate)
+    anchor_id: bytes32 = keccak256(certificate)
+    assert len(self.trust_anchors[anchor_id]) == 0, "trust anchor already added"
+    assert len(self.trust_anchor_ids) < MAX_TRUST_ANCHORS, "too many trust anchors"
+    self.trust_anchors[anchor_id] = certificate
+    self.trust_anchor_ids.append(anchor_id)
+    log TrustAnchorAdded(anchor_id=anchor_id)
+
+
+@internal
+def _remove_trust_anchor(anchor_id: bytes32):
+    assert len(self.trust_anchors[anchor_id]) > 0, "not a trust anchor"
+    self.trust_anchors[anchor_id] = b""
+    kept: DynArray[bytes32, MAX_TRUST_ANCHORS] = []
+    for a: bytes32 in self.trust_anchor_ids:
+        if a != anchor_id:
+            kept.append(a)
+    self.trust_anchor_ids = kept
+    log TrustAnchorRemoved(anchor_id=anchor_id)
+
+
+@internal
+def _bind_certificate(account: address, certificate: Bytes[MAX_CERTIFICATE_BYTES]):
+    assert self.accounts[account].registered, "unknown account"
+    assert len(self.trust_anchor_ids) > 0, "no trust anchor"
+    self._require_der(certificate)
+    certificate_id: bytes32 = keccak256(certificate)
+    previous: bytes32 = self.certificates[account].certificate_id
+    assert previous != certificate_id, "certificate already bound"
+    self.certificates[account] = Certificate(
+        certificate_id=certificate_id,
+        certificate=certificate,
+        bound_block=block.number,
+    )
+    log CertificateBound(account=account, certificate_id=certificate_id, previous=previous)
+
+
+@internal
+def _unbind_certificate(account: address):
+    certificate_id: bytes32 = self.certificates[account].certificate_id
+    assert certificate_id != empty(bytes32), "no certificate bound"
+    self.certificates[account] = empty(Certificate)
+    log CertificateUnbound(account=account, certificate_id=certificate_id)
 
 
 # --- committee -----------------------------------------------------------------------------------------
@@ -587,7 +709,12 @@ def _vote(proposal_id: uint256, voter: address):
 def _execute(proposal_id: uint256):
     self.proposals[proposal_id].executed = True
     action: uint8 = self.proposals[proposal_id].action
-    payload: Bytes[MAX_PAYLOAD] = self.proposals[proposal_id].payload
+    self._apply(action, self.proposals[proposal_id].payload, proposal_id)
+    log ProposalExecuted(proposal_id=proposal_id, action=action)
+
+
+@internal
+def _apply(action: uint8, payload: Bytes[MAX_PAYLOAD], proposal_id: uint256):
     if action == REGISTER_ORGANISATION:
         uscc: String[18] = empty(String[18])
         name: String[128] = empty(String[128])
@@ -656,9 +783,19 @@ def _execute(proposal_id: uint256):
         extcall calendar.set_covered_through(covered_through)
     elif action == UPGRADE_CONTRACT:
         self._schedule_upgrade(proposal_id, payload)
+    elif action == ADD_TRUST_ANCHOR:
+        self._add_trust_anchor(abi_decode(payload, Bytes[MAX_CERTIFICATE_BYTES]))
+    elif action == REMOVE_TRUST_ANCHOR:
+        self._remove_trust_anchor(abi_decode(payload, bytes32))
+    elif action == BIND_CERTIFICATE:
+        bound: address = empty(address)
+        certificate: Bytes[MAX_CERTIFICATE_BYTES] = b""
+        bound, certificate = abi_decode(payload, (address, Bytes[MAX_CERTIFICATE_BYTES]))
+        self._bind_certificate(bound, certificate)
+    elif action == UNBIND_CERTIFICATE:
+        self._unbind_certificate(abi_decode(payload, address))
     else:
         raise "unknown action"
-    log ProposalExecuted(proposal_id=proposal_id, action=action)
 
 
 @internal

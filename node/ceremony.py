@@ -28,6 +28,7 @@ from node.config import ChainConfig, ConfigError, NodeConfig
 from node.genesis import (
     ROLE_IDS,
     GenesisAccount,
+    GenesisCertificate,
     GenesisFile,
     GenesisOrganisation,
     GenesisSignature,
@@ -35,9 +36,10 @@ from node.genesis import (
     compose_genesis,
 )
 from sdk.crypto import PrivateKey, PublicKey, address_from_public_key
+from sdk.domains.governance.certificates import chain_certificate
 from sdk.errors import IdentityCertificateError, XinlianError
 from sdk.identifiers import validate_uscc
-from sdk.identity.x509 import MAX_CERTIFICATE_BYTES, check_certificate
+from sdk.identity.x509 import MAX_CERTIFICATE_BYTES, check_certificate, check_trust_anchor
 
 MEMBER_FORMAT: Final = "xinlian-member/1"
 SIGNATURE_FORMAT: Final = "xinlian-genesis-signature/1"
@@ -251,7 +253,9 @@ def assemble_genesis(
     trusted CA certificates ``cas`` at ``at`` (default: the genesis timestamp, or now when it is 0) for its
     account key and USCC; otherwise ConfigError (``detail["reason"]`` is the refusal's code).
     """
-    check_member_certificates(members, cas, at or _genesis_time(timestamp_ms))
+    when = at or _genesis_time(timestamp_ms)
+    check_member_certificates(members, cas, when)
+    trust_anchors, certificates = genesis_trust(members, cas, when)
     for label, values in (
         ("USCC", [m.uscc for m in members]),
         ("key", [k.hex()[:16] + "…" for m in members for k in (m.account_key, m.node_key)]),
@@ -285,7 +289,30 @@ def assemble_genesis(
         committee=[m.address for m in chosen],
         threshold=threshold if threshold is not None else len(chosen) // 2 + 1,
         timestamp_ms=timestamp_ms,
+        trust_anchors=trust_anchors,
+        certificates=certificates,
     )
+
+
+def genesis_trust(
+    members: Sequence[MemberFile], cas: Sequence[bytes], at: dt.datetime
+) -> tuple[list[bytes], list[GenesisCertificate]]:
+    """What the genesis records in Governance: the CA certificates as trust anchors (each an SM2 CA valid at
+    ``at``) and each member's checked certificate bound to its account, all as DER. Raises ConfigError."""
+    try:
+        anchors = [chain_certificate(check_trust_anchor(ca, at=at)) for ca in cas]
+        bound = [
+            GenesisCertificate(
+                address=m.address, certificate=chain_certificate(m.certificate.encode("utf-8"))
+            )
+            for m in members
+            if m.certificate is not None
+        ]
+    except IdentityCertificateError as exc:
+        raise ConfigError(
+            f"a genesis certificate is refused ({exc.code}): {exc.message}", reason=exc.code
+        ) from exc
+    return list(dict.fromkeys(anchors)), bound
 
 
 def check_member_certificates(members: Sequence[MemberFile], cas: Sequence[bytes], at: dt.datetime) -> None:

@@ -21,6 +21,7 @@ from eth_utils.abi import function_signature_to_4byte_selector
 from node.config import PROTOCOL_VERSION, ChainConfig, ConfigError
 from sdk.crypto import PrivateKey, PublicKey
 from sdk.domains.calendar import encode_calendar_initialize
+from sdk.domains.governance.encoders import Action, encode_payload
 from sdk.encoding import encode_bytes, encode_int, encode_list
 from sdk.errors import ExecutionError, XinlianError
 from sdk.identifiers import validate_uscc
@@ -47,6 +48,8 @@ from sdk.system import (  # defined once for SDK and node; re-exported here for 
     LICENCE_AUTHORITY as LICENCE_AUTHORITY,
     LICENCE_REGISTRY_ADDRESS as LICENCE_REGISTRY_ADDRESS,
     MAH as MAH,
+    MAX_CHAIN_CERTIFICATE_BYTES as MAX_CHAIN_CERTIFICATE_BYTES,
+    MAX_TRUST_ANCHORS as MAX_TRUST_ANCHORS,
     ROLE_IDS as ROLE_IDS,
     SYSTEM_CONTRACT_ADDRESSES as SYSTEM_CONTRACT_ADDRESSES,
 )
@@ -110,6 +113,15 @@ class GenesisRole:
 
 
 @dataclass(frozen=True, slots=True)
+class GenesisCertificate:
+    """An account's SM2 X.509 certificate (DER) recorded at genesis; the genesis assembly checked it against
+    the genesis trust anchors (node.ceremony)."""
+
+    address: bytes  # the account it is bound to
+    certificate: bytes  # DER
+
+
+@dataclass(frozen=True, slots=True)
 class SystemContract:
     """A contract installed at genesis at a fixed address and listed in the Governance registry."""
 
@@ -136,7 +148,8 @@ class GenesisSpec:
 
     ``validators`` are 64-byte SM2 public keys in Governance order; committee members must be listed in
     ``accounts``; ``role_admins`` are (role, admin_role) pairs. ``governance_code`` defaults to the
-    committed artifact contracts/build/Governance.json.
+    committed artifact contracts/build/Governance.json. ``trust_anchors`` (CA certificates, DER) and
+    ``certificates`` go into Governance through ``initialize_trust`` (``encode_trust_calls``).
     """
 
     validators: tuple[bytes, ...]
@@ -150,6 +163,8 @@ class GenesisSpec:
     timestamp_ms: int = 0
     gas_limit: int = 1_000_000_000
     governance_code: bytes = field(default_factory=lambda: load_runtime_code("Governance"))
+    trust_anchors: tuple[bytes, ...] = ()
+    certificates: tuple[GenesisCertificate, ...] = ()
 
 
 # --- the system contracts installed at genesis, with their set-up calls ---------------------------------
@@ -173,6 +188,21 @@ def encode_initialize_with_governance(governance: bytes) -> bytes:
 INIT_DATA_BUILDERS: dict[str, Callable[[bytes], bytes]] = {
     "Calendar": encode_calendar_initialize,  # the official 2024–2026 holidays
 }
+
+
+INITIALIZE_TRUST_SELECTOR: Final = function_signature_to_4byte_selector("initialize_trust(uint8,bytes)")
+
+
+def encode_trust_calls(spec: GenesisSpec) -> list[bytes]:
+    """The calldata of the ``Governance.initialize_trust`` calls that record the genesis trust anchors, then
+    the account certificates, as the committee's ADD_TRUST_ANCHOR and BIND_CERTIFICATE proposals would."""
+    calls = [(Action.ADD_TRUST_ANCHOR, (der,)) for der in spec.trust_anchors] + [
+        (Action.BIND_CERTIFICATE, (c.address, c.certificate)) for c in spec.certificates
+    ]
+    return [
+        INITIALIZE_TRUST_SELECTOR + abi_encode(["uint8", "bytes"], [action, encode_payload(action, *values)])
+        for action, values in calls
+    ]
 
 
 def get_system_contracts() -> tuple[SystemContract, ...]:
@@ -321,6 +351,12 @@ class GenesisFile:
                 for c in spec.system_contracts
             ],
         }
+        if spec.trust_anchors:
+            data["trust_anchors"] = [_hex(der) for der in spec.trust_anchors]
+        if spec.certificates:
+            data["certificates"] = [
+                {"address": _hex(c.address), "certificate": _hex(c.certificate)} for c in spec.certificates
+            ]
         if self.signatures:
             data["signatures"] = [
                 {"validator": s.validator.hex(), "signature": s.signature.hex()} for s in self.signatures
@@ -382,6 +418,14 @@ class GenesisFile:
                     )
                     for c in raw.get("system_contracts", ())
                 ),
+                trust_anchors=tuple(_hex_bytes(str(a), "trust anchor") for a in raw.get("trust_anchors", ())),
+                certificates=tuple(
+                    GenesisCertificate(
+                        address=_address(c["address"]),
+                        certificate=_hex_bytes(str(c["certificate"]), "certificate"),
+                    )
+                    for c in raw.get("certificates", ())
+                ),
             )
             signatures = tuple(
                 GenesisSignature(
@@ -433,6 +477,27 @@ class GenesisFile:
             if c.name in seen or len(c.address) != 20:
                 raise ConfigError(f"system contract {c.name} is repeated or has a malformed address")
             seen.add(c.name)
+        self._validate_trust(addresses)
+
+    def _validate_trust(self, addresses: set[bytes]) -> None:
+        spec = self.spec
+        if len(spec.trust_anchors) > MAX_TRUST_ANCHORS or len(set(spec.trust_anchors)) < len(
+            spec.trust_anchors
+        ):
+            raise ConfigError(f"genesis trust anchors are repeated or more than {MAX_TRUST_ANCHORS}")
+        if spec.certificates and not spec.trust_anchors:
+            raise ConfigError("genesis binds certificates but names no trust anchor")
+        bound = [c.address for c in spec.certificates]
+        if len(set(bound)) < len(bound):
+            raise ConfigError("genesis binds two certificates to one account")
+        for der in (*spec.trust_anchors, *(c.certificate for c in spec.certificates)):
+            if not 4 <= len(der) <= MAX_CHAIN_CERTIFICATE_BYTES or der[:2] != b"\x30\x82":
+                raise ConfigError(
+                    f"a genesis certificate is not DER of at most {MAX_CHAIN_CERTIFICATE_BYTES} bytes"
+                )
+        for c in spec.certificates:
+            if c.address not in addresses:
+                raise ConfigError(f"certificate bound to {_hex(c.address)}, which is not a genesis account")
 
 
 def compose_genesis(
@@ -443,6 +508,8 @@ def compose_genesis(
     committee: Sequence[bytes],
     threshold: int,
     timestamp_ms: int,
+    trust_anchors: Sequence[bytes] = (),
+    certificates: Sequence[GenesisCertificate] = (),
 ) -> GenesisFile:
     """Return a checked, unsigned genesis: ``validators`` (64-byte SM2 keys, any order), one
     (organisation, admin account, global role names) per member, the committee's account addresses and its
@@ -466,6 +533,8 @@ def compose_genesis(
             system_contracts=get_system_contracts(),
             timestamp_ms=timestamp_ms,
             governance_code=load_runtime_code("Governance"),
+            trust_anchors=tuple(trust_anchors),
+            certificates=tuple(certificates),
         ),
     )
     genesis.validate()

@@ -41,7 +41,8 @@ class InvalidKeyError(CryptoError):
 class IdentityCertificateError(CryptoError):
     """An organisation's SM2 X.509 certificate is refused (sdk.identity.x509). ``code`` says which rule:
     x509_malformed, x509_algorithm, x509_not_yet_valid, x509_expired, x509_unknown_issuer, x509_signature,
-    x509_issuer_not_ca, x509_key_mismatch, x509_uscc_mismatch, x509_chain_too_long."""
+    x509_issuer_not_ca, x509_key_mismatch, x509_uscc_mismatch, x509_chain_too_long; for certificates on
+    chain (sdk.domains.governance) also x509_too_large and x509_not_bound."""
 
     code = "x509_refused"
 

@@ -33,6 +33,10 @@ MAX_CODE_BYTES: Final = 24_576
 MAX_MIGRATION_BYTES: Final = 1024
 #: An upgrade activates more than this many blocks after its approval (Governance.UPGRADE_NOTICE_BLOCKS).
 UPGRADE_NOTICE_BLOCKS: Final = 5
+#: The largest DER certificate Governance records, a trust anchor or an account's (MAX_CERTIFICATE_BYTES).
+MAX_CHAIN_CERTIFICATE_BYTES: Final = 2048
+#: How many trust anchors (CA certificates) Governance holds at once (Governance.MAX_TRUST_ANCHORS).
+MAX_TRUST_ANCHORS: Final = 16
 
 # --- Governance role ids: keccak256(<NAME>) as in contracts/Governance.vy (checked by a unit test) -----
 LICENCE_AUTHORITY: Final = bytes.fromhex("82e6bfd34850cddc56b029d5473929e1af198255964728032f2036ba2252748e")

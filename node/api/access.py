@@ -108,6 +108,10 @@ EVENT_RECORDS: Final[Mapping[str, Mapping[str, tuple[Record, str | None]]]] = {
         "UpgradeScheduled",
         "UpgradeCode",
         "UpgradeApplied",
+        "TrustAnchorAdded",
+        "TrustAnchorRemoved",
+        "CertificateBound",
+        "CertificateUnbound",
     ),
     "Calendar": _all_as(Record.MEMBER, None, "DaySet", "CoverageSet"),
     "LicenceRegistry": {
@@ -166,6 +170,8 @@ VIEW_RECORDS: Final[Mapping[str, Mapping[str, tuple[Record, int | None]]]] = {
         "system_contract_names",
         "upgrade_at",
         "upgrades",
+        "trust_anchors",
+        "certificates",
     ),
     "Calendar": _all_as(
         Record.MEMBER, None, "day_kind", "is_working_day", "add_working_days", "day_of", "end_of_day"

@@ -36,7 +36,13 @@ from trie import hexary as _trie_hexary
 
 from node.execution.precompiles import XINLIAN_PRECOMPILES
 from node.execution.types import AccountProof, BlockContext, ExecutionResult, Message, StorageProof
-from node.genesis import GENESIS_SENDER, GOVERNANCE_ADDRESS, GenesisSpec, encode_contract_name
+from node.genesis import (
+    GENESIS_SENDER,
+    GOVERNANCE_ADDRESS,
+    GenesisSpec,
+    encode_contract_name,
+    encode_trust_calls,
+)
 from sdk.errors import ExecutionError
 from sdk.types import Log, Receipt
 
@@ -445,7 +451,11 @@ class ExecutionEngine:
             state.set_nonce(address, 1)  # as if created (EIP-161): a contract account is never "empty"
         state.lock_changes()
 
-        calls = [(GOVERNANCE_ADDRESS, _encode_governance_initialize(genesis), "Governance.initialize")] + [
+        calls = [(GOVERNANCE_ADDRESS, _encode_governance_initialize(genesis), "Governance.initialize")]
+        calls += [
+            (GOVERNANCE_ADDRESS, data, "Governance.initialize_trust") for data in encode_trust_calls(genesis)
+        ]
+        calls += [
             (c.address, c.init_data, f"{c.name} initialisation")
             for c in genesis.system_contracts
             if c.init_data

@@ -32,7 +32,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
-from sdk.crypto.keys import PublicKey
+from sdk.crypto.keys import PublicKey, address_from_public_key
 from sdk.crypto.sm2 import PUBLIC_KEY_BYTES, signature_from_der
 from sdk.crypto.sm3 import sm3
 from sdk.encoding import readable_repr
@@ -87,6 +87,35 @@ def fingerprint(certificate: bytes) -> bytes:
     return _load(certificate).fingerprint
 
 
+def to_der(certificate: bytes) -> bytes:
+    """Return the DER of a PEM or DER certificate; IdentityCertificateError ``x509_malformed`` otherwise."""
+    return _load(certificate).der
+
+
+def check_trust_anchor(certificate: bytes, *, at: dt.datetime) -> bytes:
+    """Return the DER of ``certificate`` once it can serve as a trust anchor at ``at``: an SM2 key, signed
+    with SM2-with-SM3, valid at ``at`` and a CA (basicConstraints CA=true). A root or an intermediate CA:
+    an anchor is trusted as it stands, its own issuer is not looked for."""
+    cert = _load(certificate)
+    cert.public_key  # noqa: B018 - refuses a key that is not SM2 (x509_malformed)
+    _check_own(cert, at)
+    _require_ca(cert)
+    return cert.der
+
+
+def check_account_certificate(
+    certificate: bytes, *, cas: Sequence[bytes], account: bytes, uscc: str, at: dt.datetime
+) -> CertifiedIdentity:
+    """:func:`check_certificate` for an account known by its 20-byte address: the certified SM2 key must be
+    the key the address derives from (``x509_key_mismatch`` otherwise)."""
+    key = _load(certificate).public_key
+    if address_from_public_key(key) != account:
+        raise _refuse(
+            "x509_key_mismatch", "the certificate certifies the key of another account", account=account.hex()
+        )
+    return check_certificate(certificate, cas=cas, public_key=key, uscc=uscc, at=at)
+
+
 def check_certificate(
     certificate: bytes,
     *,
@@ -135,18 +164,22 @@ def _verified_issuer(leaf: _Cert, roots: list[_Cert], middles: list[_Cert], at: 
 
 def _check_issued(child: _Cert, issuer: _Cert, at: dt.datetime) -> None:
     _check_own(issuer, at)
-    try:
-        constraints = issuer.parsed.extensions.get_extension_for_class(x509.BasicConstraints).value
-    except x509.ExtensionNotFound:
-        constraints = None
-    if constraints is None or not constraints.ca:
-        raise _refuse("x509_issuer_not_ca", "the issuer is not a CA (basicConstraints CA=true is missing)")
+    _require_ca(issuer)
     issuer_key = issuer.public_key
     try:
         signature = signature_from_der(child.parsed.signature)
         PublicKey.from_bytes(issuer_key).verify(child.parsed.tbs_certificate_bytes, signature)
     except CryptoError as exc:
         raise _refuse("x509_signature", "the issuer's key does not verify the certificate signature") from exc
+
+
+def _require_ca(issuer: _Cert) -> None:
+    try:
+        constraints = issuer.parsed.extensions.get_extension_for_class(x509.BasicConstraints).value
+    except x509.ExtensionNotFound:
+        constraints = None
+    if constraints is None or not constraints.ca:
+        raise _refuse("x509_issuer_not_ca", "the issuer is not a CA (basicConstraints CA=true is missing)")
 
 
 def _find_issuer(child: _Cert, candidates: list[_Cert]) -> _Cert:

@@ -20,6 +20,7 @@ from node.genesis import (
     INIT_DATA_BUILDERS,
     SYSTEM_CONTRACT_ADDRESSES,
     GenesisAccount,
+    GenesisCertificate,
     GenesisOrganisation,
     GenesisRole,
     GenesisSpec,
@@ -188,6 +189,8 @@ def genesis_chain(
     validators: Sequence[bytes] = (VALIDATOR,),
     timestamp_ms: int = 0,
     chain_id: int = CHAIN_ID,
+    trust_anchors: Sequence[bytes] = (),
+    certificates: Sequence[GenesisCertificate] = (),
     **options: Any,
 ) -> C:
     """A fresh engine at the genesis of this world, driven by ``driver`` (``options`` set its fields);
@@ -201,6 +204,8 @@ def genesis_chain(
         roles=tuple(GenesisRole(*role) for role in roles),
         system_contracts=tuple(system_contract(name) for name in contracts),
         timestamp_ms=timestamp_ms,
+        trust_anchors=tuple(trust_anchors),
+        certificates=tuple(certificates),
     )
     engine = CrossCheckedEngine({}, chain_id=chain_id)
     options.setdefault("now_ms", timestamp_ms)

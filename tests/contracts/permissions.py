@@ -20,7 +20,7 @@ PERMISSIONS_PATH = REPO / "docs" / "permissions.md"
 BUILD_DIR = REPO / "contracts" / "build"
 VERDICTS = ("allowed", "refused", "allowed if")
 #: Functions that only the genesis builder calls once (they refuse any later call by construction).
-GENESIS_ONLY = frozenset({"initialize"})
+GENESIS_ONLY = frozenset({"initialize", "initialize_trust"})
 
 
 @dataclass(frozen=True)

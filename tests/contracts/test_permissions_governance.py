@@ -19,6 +19,7 @@ from node.genesis import (
     MAH,
     load_runtime_code,
 )
+from sdk.domains.governance import Action as ProposalAction, encode_payload
 from sdk.system import UPGRADE_NOTICE_BLOCKS
 from sdk.types import Receipt
 from tests.contracts.permissions import (
@@ -155,6 +156,11 @@ def initialize(c: Chain, row: PermissionRow) -> Receipt:
     return c.send(caller_of(row), "initialize", [M1], 1, [], [], [], [], [bytes([9]) * 64], [])
 
 
+def initialize_trust(c: Chain, row: PermissionRow) -> Receipt:
+    anchor = encode_payload(ProposalAction.ADD_TRUST_ANCHOR, b"\x30\x82\x01\x00" + bytes(256))  # DER-shaped
+    return c.send(caller_of(row), "initialize_trust", ProposalAction.ADD_TRUST_ANCHOR, anchor)
+
+
 def propose(c: Chain, row: PermissionRow) -> Receipt:
     return c.send(caller_of(row), "propose", SET_THRESHOLD, encode(["uint256"], [1]), c.height + 100)
 
@@ -201,6 +207,7 @@ class Scenario:
 
 SCENARIOS: dict[str, Scenario] = {
     "initialize": Scenario(nothing, initialize),
+    "initialize_trust": Scenario(nothing, initialize_trust),
     "grant_role": Scenario(nothing, grant, violating=grant_to_own_organisation),
     "revoke_role": Scenario(granted_to_grantee, revoke),
     "propose": Scenario(nothing, propose, violating=propose_unknown_action),
@@ -220,7 +227,7 @@ def snapshot(c: Chain, row: PermissionRow) -> tuple[Any, ...]:
     count = int(c.view("proposal_count"))
     proposals = tuple(tuple(c.view("proposals", i)) for i in range(1, count + 1))
     upgrades = tuple(tuple(c.view("upgrades", i)) for i in range(1, count + 1))
-    state = (c.view("threshold"), c.view("get_committee"), c.view("initialized"))
+    state = (c.view("threshold"), c.view("get_committee"), c.view("initialized"), c.view("get_trust_anchors"))
     return grants, count, proposals, upgrades, state
 
 

@@ -1,6 +1,11 @@
 """Governance (Governance.vy): organisations, accounts, roles, validators, the holiday calendar and committee
 proposals."""
 
+from sdk.domains.governance.certificates import (
+    chain_certificate,
+    check_bound_certificate,
+    compute_certificate_id,
+)
 from sdk.domains.governance.encoders import ROLE_NAMES, Action, compute_role_id, encode_payload
 from sdk.domains.governance.facade import (
     CALENDAR_PROPOSAL_GAS_LIMIT,
@@ -12,9 +17,11 @@ from sdk.domains.governance.facade import (
 )
 from sdk.domains.governance.model import (
     Account,
+    BoundCertificate,
     Organisation,
     Proposal,
     ProposalResult,
+    TrustAnchor,
     Upgrade,
     UpgradeStatus,
 )
@@ -27,12 +34,17 @@ __all__ = [
     "ROLE_NAMES",
     "Account",
     "Action",
+    "BoundCertificate",
     "Governance",
     "Organisation",
     "Proposal",
     "ProposalResult",
+    "TrustAnchor",
     "Upgrade",
     "UpgradeStatus",
+    "chain_certificate",
+    "check_bound_certificate",
+    "compute_certificate_id",
     "compute_code_hash",
     "compute_role_id",
     "encode_payload",

@@ -36,6 +36,10 @@ class Action(IntEnum):
     SET_CALENDAR_DAYS = 13
     EXTEND_CALENDAR = 14
     UPGRADE_CONTRACT = 15
+    ADD_TRUST_ANCHOR = 16
+    REMOVE_TRUST_ANCHOR = 17
+    BIND_CERTIFICATE = 18
+    UNBIND_CERTIFICATE = 19
 
 
 # abi.encode(<tuple>) of each action's payload, as Governance._execute decodes it.
@@ -55,6 +59,10 @@ _PAYLOAD_TYPES: dict[Action, list[str]] = {
     Action.SET_CALENDAR_DAYS: ["uint256[]", "uint8"],
     Action.EXTEND_CALENDAR: ["uint256", "uint256[]", "uint256[]"],
     Action.UPGRADE_CONTRACT: ["address", "bytes32", "uint256", "bytes"],
+    Action.ADD_TRUST_ANCHOR: ["bytes"],
+    Action.REMOVE_TRUST_ANCHOR: ["bytes32"],
+    Action.BIND_CERTIFICATE: ["address", "bytes"],
+    Action.UNBIND_CERTIFICATE: ["address"],
 }
 
 

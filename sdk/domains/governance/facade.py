@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -18,17 +19,25 @@ from sdk.domains.calendar import (
     day_of_timestamp,
 )
 from sdk.domains.facade import ContractFacade
+from sdk.domains.governance.certificates import (
+    chain_certificate,
+    check_bound_certificate,
+    compute_certificate_id,
+)
 from sdk.domains.governance.encoders import Action, compute_role_id, encode_payload
 from sdk.domains.governance.model import (
     Account,
+    BoundCertificate,
     Organisation,
     Proposal,
     ProposalResult,
+    TrustAnchor,
     Upgrade,
     UpgradeStatus,
 )
 from sdk.errors import ClientError, DomainError, EncodingError
 from sdk.identifiers import parse_uscc
+from sdk.identity.x509 import CertifiedIdentity, check_trust_anchor
 from sdk.system import (
     GLOBAL_SCOPE,
     MAX_CODE_BYTES,
@@ -127,6 +136,36 @@ class Governance(ContractFacade):
             raise EncodingError("a contract name is 1 to 32 ASCII characters", code="bad_arguments")
         address = bytes(self._read("contracts", raw.ljust(32, b"\x00")))
         return None if address == bytes(20) else address
+
+    def trust_anchors(self) -> list[TrustAnchor]:
+        """The CA certificates in force that issue organisation certificates, in the order they were added."""
+        return [
+            TrustAnchor(anchor_id=bytes(a), certificate=bytes(self._read("trust_anchors", a)))
+            for a in self._read("get_trust_anchors")
+        ]
+
+    def bound_certificate(self, account: bytes) -> BoundCertificate | None:
+        """The SM2 X.509 certificate bound to ``account``, or None."""
+        row = self._read("certificates", account)
+        if bytes(row["certificate_id"]) == bytes(32):
+            return None
+        return BoundCertificate(
+            account=account,
+            certificate_id=bytes(row["certificate_id"]),
+            certificate=bytes(row["certificate"]),
+            bound_block=int(row["bound_block"]),
+        )
+
+    def check_certificate(self, account: bytes, *, at: dt.datetime | None = None) -> CertifiedIdentity:
+        """Check the certificate bound to ``account`` against the trust anchors on chain, for the account's
+        organisation, at ``at`` (default: now). Returns what it certifies; raises IdentityCertificateError
+        with the failed rule's code (``x509_not_bound`` when nothing is bound)."""
+        return check_bound_certificate(
+            self.bound_certificate(account),
+            anchors=self.trust_anchors(),
+            uscc=self.organisation_of(account),
+            at=at or dt.datetime.now(dt.UTC),
+        )
 
     def proposal(self, proposal_id: int) -> Proposal | None:
         """Return a proposal, or None when no proposal has that id."""
@@ -267,6 +306,44 @@ class Governance(ContractFacade):
             raise EncodingError("a contract name is 1 to 32 ASCII characters", code="bad_arguments")
         payload = encode_payload(Action.REGISTER_CONTRACT, raw.ljust(32, b"\x00"), address)
         return self.propose(Action.REGISTER_CONTRACT, payload)
+
+    def propose_trust_anchor(self, certificate: bytes, *, at: dt.datetime | None = None) -> ProposalResult:
+        """Propose trusting a CA certificate (PEM or DER) to issue organisation certificates.
+
+        Checked before signing: an SM2 CA certificate signed with SM2-with-SM3, valid at ``at`` (default
+        now), at most MAX_CHAIN_CERTIFICATE_BYTES as DER. Raises IdentityCertificateError, ExecutionError.
+        """
+        der = chain_certificate(check_trust_anchor(certificate, at=at or dt.datetime.now(dt.UTC)))
+        return self.propose(Action.ADD_TRUST_ANCHOR, encode_payload(Action.ADD_TRUST_ANCHOR, der))
+
+    def propose_remove_trust_anchor(self, anchor: bytes) -> ProposalResult:
+        """Propose no longer trusting an anchor: its 32-byte id, or its certificate (PEM or DER). Accounts
+        whose certificates it issued then fail the check (``x509_unknown_issuer``)."""
+        anchor_id = anchor if len(anchor) == 32 else compute_certificate_id(anchor)
+        return self.propose(Action.REMOVE_TRUST_ANCHOR, encode_payload(Action.REMOVE_TRUST_ANCHOR, anchor_id))
+
+    def propose_certificate(
+        self, account: bytes, certificate: bytes, *, at: dt.datetime | None = None
+    ) -> ProposalResult:
+        """Propose binding ``account`` to its organisation's SM2 X.509 certificate (PEM or DER).
+
+        Checked before signing as a relying party will check it later (``check_certificate``): issued by a
+        trust anchor on chain, valid at ``at`` (default now), certifying the account's key, naming its
+        organisation's USCC. Raises IdentityCertificateError, ExecutionError.
+        """
+        der = chain_certificate(certificate)
+        bound = BoundCertificate(account=account, certificate_id=keccak(der), certificate=der, bound_block=0)
+        check_bound_certificate(
+            bound,
+            anchors=self.trust_anchors(),
+            uscc=self.organisation_of(account),
+            at=at or dt.datetime.now(dt.UTC),
+        )
+        return self.propose(Action.BIND_CERTIFICATE, encode_payload(Action.BIND_CERTIFICATE, account, der))
+
+    def propose_unbind_certificate(self, account: bytes) -> ProposalResult:
+        """Propose removing the certificate bound to ``account`` (e.g. revoked by its CA)."""
+        return self.propose(Action.UNBIND_CERTIFICATE, encode_payload(Action.UNBIND_CERTIFICATE, account))
 
     def propose_calendar_days(self, days: Iterable[int], kind: int) -> ProposalResult:
         """Propose listing future ``days`` (day numbers, see sdk.domains.calendar) as HOLIDAY, MAKE_UP or

@@ -1,4 +1,4 @@
-"""The read model of Governance.vy: organisations, accounts and proposals."""
+"""The read model of Governance.vy: organisations, accounts, proposals and the certificates on chain."""
 
 from __future__ import annotations
 
@@ -73,3 +73,24 @@ class Upgrade:
     migration: bytes  # calldata of the migration call (empty: none)
     status: UpgradeStatus
     previous_code_hash: bytes  # the code hash before the activation block (zero until then)
+
+
+@readable_repr
+@dataclass(frozen=True, slots=True)
+class TrustAnchor:
+    """A CA certificate the committee trusts to issue organisation certificates
+    (``Governance.trust_anchors``)."""
+
+    anchor_id: bytes  # keccak256 of the DER, as the contract computes it
+    certificate: bytes  # DER
+
+
+@readable_repr
+@dataclass(frozen=True, slots=True)
+class BoundCertificate:
+    """The SM2 X.509 certificate bound to an account (``Governance.certificates(account)``)."""
+
+    account: bytes
+    certificate_id: bytes  # keccak256 of the DER
+    certificate: bytes  # DER
+    bound_block: int  # the block whose proposal vote bound it (0: genesis)
