@@ -15,6 +15,7 @@ import typer
 from rich.markup import escape as markup_escape
 
 import sdk
+from sdk.cli_certificates import register as register_certificates
 from sdk.cli_common import JsonOption, XinlianGroup, emit_json, say, show_rows
 from sdk.cli_domains import register as register_domains
 from sdk.cli_members import register as register_members
@@ -34,6 +35,7 @@ app.add_typer(keys_app, name="keys")
 register_verify(app)
 register_domains(app)
 register_members(app)
+register_certificates(app)
 register_signer(app)
 
 

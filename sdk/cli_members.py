@@ -45,8 +45,15 @@ from sdk.domains.calendar import (
     day_of_date,
 )
 from sdk.domains.confirmations import Confirmations, LetterState, LetterStatus
-from sdk.domains.governance import Action, Governance, ProposalResult, Upgrade
-from sdk.errors import DomainError, InputError, OutputError, UsageError
+from sdk.domains.governance import Action, Governance, Proposal, ProposalResult, Upgrade
+from sdk.errors import (
+    DomainError,
+    EncodingError,
+    IdentityCertificateError,
+    InputError,
+    OutputError,
+    UsageError,
+)
 from sdk.signer import Signer
 
 __all__ = ["register"]
@@ -103,7 +110,9 @@ LETTER_COLUMNS: Final = (
 
 
 @contextmanager
-def _member(url: str, ca: Path | None, key: Path, password_env: str) -> Iterator[tuple[Client, Signer]]:
+def member_session(
+    url: str, ca: Path | None, key: Path, password_env: str
+) -> Iterator[tuple[Client, Signer]]:
     """A client reading as the member whose key file is ``key``, and that member's signer."""
     signer = Signer.from_pem(key, read_key_password(key, password_env))
     with open_client(url, ca, signer=signer) as client:
@@ -194,7 +203,7 @@ def letters_list(
         raise UsageError("--due is for --as bank or --as auditor, without --status")
     if as_json and as_csv:
         raise UsageError("choose one of --json and --csv")
-    with _member(url, ca, key, password_env) as (client, signer):
+    with member_session(url, ca, key, password_env) as (client, signer):
         letters = _letters(client, signer, role, wanted, due)
         outlook = _outlook(client)
     facts = [_letter_facts(letter) for letter in letters]
@@ -255,7 +264,7 @@ def calendar_show(
     if not 0 <= days <= MAX_SHOW_DAYS:
         raise UsageError(f"--days takes 0 to {MAX_SHOW_DAYS}, not {days}")
     first = _date(start, "--from") if start is not None else None
-    with _member(url, ca, key, password_env) as (client, _):
+    with member_session(url, ca, key, password_env) as (client, _):
         calendar = OnChainCalendar(client)
         outlook = _outlook(client)
         begin = day_of_date(first) if first is not None else outlook.today
@@ -332,7 +341,7 @@ def read_notice(path: Path) -> HolidayNotice:
     return HolidayNotice(year=year, source=source, holidays=holidays, make_up_days=make_up)
 
 
-def _proposal_facts(result: ProposalResult, governance: Governance) -> dict[str, Any]:
+def proposal_facts(result: ProposalResult, governance: Governance) -> dict[str, Any]:
     proposal = governance.proposal(result.proposal_id)
     return {
         "proposal_id": result.proposal_id,
@@ -344,7 +353,7 @@ def _proposal_facts(result: ProposalResult, governance: Governance) -> dict[str,
     }
 
 
-def _proposal_rows(facts: dict[str, Any]) -> list[tuple[str, str]]:
+def proposal_rows(facts: dict[str, Any]) -> list[tuple[str, str]]:
     state = "executed" if facts["executed"] else f"{facts['votes']} of {facts['threshold']} votes"
     return [
         ("proposal", str(facts["proposal_id"])),
@@ -365,13 +374,13 @@ def calendar_propose(
     """Propose entering a year's official holiday notice (a committee member's proposal; the other committee
     members vote with `xinlian proposal vote`). The calendar changes when the votes reach the threshold."""
     parsed = read_notice(notice)
-    with _member(url, ca, key, password_env) as (client, signer):
+    with member_session(url, ca, key, password_env) as (client, signer):
         governance = Governance(client, signer)
         facts = {
             "year": parsed.year,
-            **_proposal_facts(governance.propose_calendar_extension(parsed), governance),
+            **proposal_facts(governance.propose_calendar_extension(parsed), governance),
         }
-    emit_or_show(facts, as_json=as_json, title=f"calendar {parsed.year} proposed", rows=_proposal_rows)
+    emit_or_show(facts, as_json=as_json, title=f"calendar {parsed.year} proposed", rows=proposal_rows)
 
 
 # --- proposals --------------------------------------------------------------------------------------------
@@ -388,11 +397,12 @@ def proposal_show(
     as_json: JsonOption = False,
 ) -> None:
     """Show a committee proposal: its action, votes, expiry and whether it executed."""
-    with _member(url, ca, key, password_env) as (client, _):
+    with member_session(url, ca, key, password_env) as (client, _):
         governance = Governance(client)
         proposal = governance.proposal(proposal_id)
         threshold = governance.threshold()
         governance_upgrade = governance.upgrade(proposal_id)
+        certificate = None if proposal is None else _proposed_certificate(governance, proposal)
     if proposal is None:
         raise DomainError(f"no proposal {proposal_id}", code="no_such_proposal", proposal_id=proposal_id)
     facts = {
@@ -409,6 +419,8 @@ def proposal_show(
     upgrade = governance_upgrade if proposal.action is Action.UPGRADE_CONTRACT else None
     if upgrade is not None:
         facts["upgrade"] = _upgrade_facts(upgrade)
+    if certificate is not None:
+        facts["certificate"] = certificate
     if as_json:
         emit_json(facts)
         return
@@ -422,7 +434,38 @@ def proposal_show(
     ]
     if upgrade is not None:
         rows += _upgrade_rows(upgrade)
+    if certificate is not None:
+        rows += _certificate_rows(certificate)
     show_rows(f"proposal {proposal_id}", rows)
+
+
+def _proposed_certificate(governance: Governance, proposal: Proposal) -> dict[str, Any] | None:
+    """What a voter needs of a certificate proposal: the certificate and whether it checks now."""
+    try:
+        described = governance.check_proposed_certificate(proposal)
+    except (IdentityCertificateError, EncodingError) as exc:
+        return {"checked": False, "code": exc.code, "message": exc.message}
+    if described is None:
+        return None
+    return {
+        "checked": True,
+        "subject": described.subject,
+        "issuer": described.issuer,
+        "not_before": show_time(int(described.not_before.timestamp() * 1000)),
+        "not_after": show_time(int(described.not_after.timestamp() * 1000)),
+        "fingerprint": described.fingerprint,
+    }
+
+
+def _certificate_rows(certificate: dict[str, Any]) -> list[tuple[str, str]]:
+    if not certificate["checked"]:
+        return [("certificate", f"REFUSED by the check ({certificate['code']}): {certificate['message']}")]
+    return [
+        ("certificate", f"checks now: {certificate['subject']}"),
+        ("issued by", certificate["issuer"]),
+        ("valid", f"{certificate['not_before']} to {certificate['not_after']}"),
+        ("fingerprint", f"SM3 0x{certificate['fingerprint'].hex()}"),
+    ]
 
 
 def _upgrade_facts(upgrade: Upgrade) -> dict[str, Any]:
@@ -491,16 +534,16 @@ def proposal_upgrade(
         calldata = bytes.fromhex(migration.removeprefix("0x"))
     except ValueError:
         raise InputError("--migration takes 0x-hex calldata", value=migration) from None
-    with _member(url, ca, key, password_env) as (client, signer):
+    with member_session(url, ca, key, password_env) as (client, signer):
         governance = Governance(client, signer)
         result = governance.propose_upgrade(
             contract, runtime, activation_block=activation_block, migration=calldata
         )
-        facts = _proposal_facts(result, governance)
+        facts = proposal_facts(result, governance)
         upgrade = governance.upgrade(result.proposal_id)
     if upgrade is not None:
         facts["upgrade"] = _upgrade_facts(upgrade)
-    emit_or_show(facts, as_json=as_json, title=f"upgrade of {contract} proposed", rows=_proposal_rows)
+    emit_or_show(facts, as_json=as_json, title=f"upgrade of {contract} proposed", rows=proposal_rows)
 
 
 @proposal_app.command("vote")
@@ -513,10 +556,10 @@ def proposal_vote(
     as_json: JsonOption = False,
 ) -> None:
     """Vote for a committee proposal; the vote that reaches the threshold executes it."""
-    with _member(url, ca, key, password_env) as (client, signer):
+    with member_session(url, ca, key, password_env) as (client, signer):
         governance = Governance(client, signer)
-        facts = _proposal_facts(governance.vote(proposal_id), governance)
-    emit_or_show(facts, as_json=as_json, title=f"voted for proposal {proposal_id}", rows=_proposal_rows)
+        facts = proposal_facts(governance.vote(proposal_id), governance)
+    emit_or_show(facts, as_json=as_json, title=f"voted for proposal {proposal_id}", rows=proposal_rows)
 
 
 # --- licence list -----------------------------------------------------------------------------------------
@@ -597,7 +640,7 @@ def licence_list(
 
     if as_json and as_csv:
         raise UsageError("choose one of --json and --csv")
-    with _member(url, ca, key, password_env) as (client, signer):
+    with member_session(url, ca, key, password_env) as (client, signer):
         facts = [_licence_facts(issued) for issued in Licences(client, signer).issued()]
     if as_csv:
         typer.echo(_csv(LICENCE_COLUMNS, facts), nl=False)
@@ -666,7 +709,7 @@ def drug_export(
     if as_json and out is None:
         raise UsageError("--json describes the file --out writes; without --out the document is the output")
     parsed = [parse_trace_code(code) for code in _read_codes(codes or [], codes_file)]
-    with _member(url, ca, key, password_env) as (client, signer):
+    with member_session(url, ca, key, password_env) as (client, signer):
         events = Drugs(client, signer).export_events(parsed)
     if export_format == "csv":
         text = to_csv(events)

@@ -36,9 +36,11 @@ def new_key(path: Path, curve: str = "SM2") -> bytes:
     return der[-64:]
 
 
-def self_signed_ca(directory: Path, name: str, *, days: int = 30) -> Issued:
+def self_signed_ca(directory: Path, name: str, *, days: int = 30, comment: str = "") -> Issued:
+    """A self-signed SM2 CA; ``comment`` (an nsComment extension) makes its certificate as large as needed."""
     key, cert = directory / f"{name}.key", directory / f"{name}.pem"
     public = new_key(key)
+    extra = ["-addext", f"nsComment={comment}"] if comment else []
     _run(
         "req",
         "-x509",
@@ -53,6 +55,7 @@ def self_signed_ca(directory: Path, name: str, *, days: int = 30) -> Issued:
         str(days),
         "-addext",
         "basicConstraints=critical,CA:TRUE",
+        *extra,
         "-out",
         str(cert),
     )

@@ -87,6 +87,31 @@ def fingerprint(certificate: bytes) -> bytes:
     return _load(certificate).fingerprint
 
 
+@readable_repr
+@dataclass(frozen=True, slots=True)
+class CertificateDescription:
+    """What a certificate says of itself, unchecked: for display."""
+
+    subject: str
+    issuer: str
+    not_before: dt.datetime
+    not_after: dt.datetime
+    fingerprint: bytes  # SM3 of the DER
+
+
+def describe_certificate(certificate: bytes) -> CertificateDescription:
+    """Subject, issuer, validity window (UTC) and SM3 fingerprint of a PEM or DER certificate, for display:
+    nothing is checked but that it parses (``x509_malformed`` otherwise)."""
+    cert = _load(certificate)
+    return CertificateDescription(
+        subject=cert.parsed.subject.rfc4514_string(),
+        issuer=cert.parsed.issuer.rfc4514_string(),
+        not_before=cert.parsed.not_valid_before_utc,
+        not_after=cert.parsed.not_valid_after_utc,
+        fingerprint=cert.fingerprint,
+    )
+
+
 def to_der(certificate: bytes) -> bytes:
     """Return the DER of a PEM or DER certificate; IdentityCertificateError ``x509_malformed`` otherwise."""
     return _load(certificate).der

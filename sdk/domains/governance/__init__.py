@@ -6,7 +6,13 @@ from sdk.domains.governance.certificates import (
     check_bound_certificate,
     compute_certificate_id,
 )
-from sdk.domains.governance.encoders import ROLE_NAMES, Action, compute_role_id, encode_payload
+from sdk.domains.governance.encoders import (
+    ROLE_NAMES,
+    Action,
+    compute_role_id,
+    decode_payload,
+    encode_payload,
+)
 from sdk.domains.governance.facade import (
     CALENDAR_PROPOSAL_GAS_LIMIT,
     DEFAULT_PROPOSAL_EXPIRY_BLOCKS,
@@ -47,5 +53,6 @@ __all__ = [
     "compute_certificate_id",
     "compute_code_hash",
     "compute_role_id",
+    "decode_payload",
     "encode_payload",
 ]

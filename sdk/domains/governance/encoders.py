@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any
 
-from eth_abi.abi import encode as abi_encode
+from eth_abi.abi import decode as abi_decode, encode as abi_encode
 from eth_utils.crypto import keccak
 
 from sdk.errors import EncodingError
@@ -84,3 +84,16 @@ def encode_payload(action: Action, *values: Any) -> bytes:
         return abi_encode(_PAYLOAD_TYPES[action], list(values))
     except Exception as exc:  # eth_abi raises several unrelated types for a value that does not fit
         raise EncodingError(f"payload does not fit {action.name}: {exc}", code="bad_arguments") from exc
+
+
+def decode_payload(action: Action, payload: bytes) -> tuple[Any, ...]:
+    """Return the values of a proposal ``action``'s payload (addresses as 20 bytes); raises EncodingError
+    when the payload does not decode."""
+    try:
+        values = abi_decode(_PAYLOAD_TYPES[action], payload)
+    except Exception as exc:  # eth_abi raises several unrelated types for bytes that do not decode
+        raise EncodingError(f"payload does not decode as {action.name}: {exc}", code="bad_payload") from exc
+    return tuple(
+        bytes.fromhex(v[2:]) if t == "address" else v
+        for t, v in zip(_PAYLOAD_TYPES[action], values, strict=True)
+    )

@@ -24,7 +24,7 @@ from sdk.domains.governance.certificates import (
     check_bound_certificate,
     compute_certificate_id,
 )
-from sdk.domains.governance.encoders import Action, compute_role_id, encode_payload
+from sdk.domains.governance.encoders import Action, compute_role_id, decode_payload, encode_payload
 from sdk.domains.governance.model import (
     Account,
     BoundCertificate,
@@ -37,7 +37,12 @@ from sdk.domains.governance.model import (
 )
 from sdk.errors import ClientError, DomainError, EncodingError
 from sdk.identifiers import parse_uscc
-from sdk.identity.x509 import CertifiedIdentity, check_trust_anchor
+from sdk.identity.x509 import (
+    CertificateDescription,
+    CertifiedIdentity,
+    check_trust_anchor,
+    describe_certificate,
+)
 from sdk.system import (
     GLOBAL_SCOPE,
     MAX_CODE_BYTES,
@@ -166,6 +171,28 @@ class Governance(ContractFacade):
             uscc=self.organisation_of(account),
             at=at or dt.datetime.now(dt.UTC),
         )
+
+    def check_proposed_certificate(
+        self, proposal: Proposal, *, at: dt.datetime | None = None
+    ) -> CertificateDescription | None:
+        """For a voter: the certificate an ADD_TRUST_ANCHOR or BIND_CERTIFICATE ``proposal`` carries, once it
+        passes the checks its proposer's SDK ran (against the anchors in force now, at ``at``); None for
+        other actions. Raises IdentityCertificateError with the failed rule's code."""
+        when = at or dt.datetime.now(dt.UTC)
+        if proposal.action is Action.ADD_TRUST_ANCHOR:
+            (der,) = decode_payload(Action.ADD_TRUST_ANCHOR, proposal.payload)
+            check_trust_anchor(der, at=when)
+        elif proposal.action is Action.BIND_CERTIFICATE:
+            account, der = decode_payload(Action.BIND_CERTIFICATE, proposal.payload)
+            bound = BoundCertificate(
+                account=account, certificate_id=keccak(der), certificate=der, bound_block=0
+            )
+            check_bound_certificate(
+                bound, anchors=self.trust_anchors(), uscc=self.organisation_of(account), at=when
+            )
+        else:
+            return None
+        return describe_certificate(der)
 
     def proposal(self, proposal_id: int) -> Proposal | None:
         """Return a proposal, or None when no proposal has that id."""

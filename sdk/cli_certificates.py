@@ -1,0 +1,295 @@
+"""CLI commands for organisation certificates on chain: `xinlian certificate check|anchors`, and the
+committee's `xinlian proposal trust-anchor|remove-trust-anchor|certificate|unbind-certificate`.
+
+A check re-runs every rule of the chain of trust from chain state (docs/keys.md, "Organisation certificates
+on chain"); a certificate that fails it exits 1 (NOT_VERIFIED) with the rule's code, a file that is no
+certificate exits 3 (INPUT).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from sdk.cli_common import (
+    DEFAULT_NODE_URL,
+    DEFAULT_PASSWORD_ENV,
+    CaOption,
+    JsonOption,
+    PasswordEnvOption,
+    UrlOption,
+    emit_json,
+    emit_not_verified,
+    emit_or_show,
+    show_rows,
+    show_time,
+)
+from sdk.cli_members import KeyOption, member_session, proposal_app, proposal_facts, proposal_rows
+from sdk.domains.governance import Governance, ProposalResult
+from sdk.encoding import from_hex
+from sdk.errors import CheckFailed, IdentityCertificateError, InputError, UsageError
+from sdk.identity.x509 import describe_certificate
+
+__all__ = ["register"]
+
+certificate_app = typer.Typer(
+    help="Organisation certificates (SM2 X.509) on chain: check an account's, list the trust anchors.",
+    no_args_is_help=True,
+)
+
+AccountArgument = Annotated[str, typer.Argument(help="The account's 0x address (20 bytes).")]
+AtOption = Annotated[
+    str | None,
+    typer.Option("--at", help="Check at this ISO 8601 time with offset (default: now)."),
+]
+CertificateOption = Annotated[Path, typer.Option("--certificate", help="The certificate: a PEM or DER file.")]
+T = TypeVar("T")
+
+
+def _account(text: str) -> bytes:
+    return from_hex(text, "account", size=20, error=UsageError)
+
+
+def _at(text: str | None) -> dt.datetime | None:
+    if text is None:
+        return None
+    try:
+        when = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(
+            f"--at takes an ISO 8601 time such as 2026-12-06T10:00:00+08:00, not {text!r}"
+        ) from None
+    if when.tzinfo is None:
+        raise UsageError("--at needs an offset (e.g. +08:00 or Z): a time without one is ambiguous")
+    return when
+
+
+def _instant(when: dt.datetime) -> str:
+    """An instant in the CLI's one time convention (ISO 8601 with the display zone's offset)."""
+    return show_time(int(when.timestamp() * 1000))
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror or exc}", path=str(path)) from None
+
+
+@contextmanager
+def _certificate_rules(detail: dict[str, Any], *, as_json: bool = False) -> Iterator[None]:
+    """A refused certificate: INPUT when it is no certificate, NOT_VERIFIED with the rule's code otherwise."""
+    try:
+        yield
+    except IdentityCertificateError as exc:
+        if exc.code == "x509_malformed":
+            raise InputError(exc.message, code=exc.code, **detail) from exc
+        if as_json:
+            emit_not_verified(exc, detail)
+        raise CheckFailed(f"not verified: {exc.message}", code=exc.code, **detail) from exc
+
+
+@certificate_app.command("check")
+def certificate_check(
+    account: AccountArgument,
+    key: KeyOption,
+    at: AtOption = None,
+    password_env: PasswordEnvOption = DEFAULT_PASSWORD_ENV,
+    url: UrlOption = DEFAULT_NODE_URL,
+    ca: CaOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Check the certificate bound to an account against the trust anchors on chain: the issuer's signature,
+    validity, the key being the account's and the USCC its organisation's."""
+    address, when = _account(account), _at(at)
+    detail: dict[str, Any] = {"account": "0x" + address.hex()}
+    with member_session(url, ca, key, password_env) as (client, _):
+        governance = Governance(client)
+        bound = governance.bound_certificate(address)
+        uscc = governance.organisation_of(address)
+        with _certificate_rules(detail, as_json=as_json):
+            identity = governance.check_certificate(address, at=when)
+    assert bound is not None  # check_certificate refused an unbound account
+    facts = {
+        "verified": True,
+        "account": address,
+        "uscc": uscc,
+        "subject": identity.subject,
+        "fingerprint": identity.fingerprint,
+        "issuer_fingerprint": identity.issuer_fingerprint,
+        "not_before": _instant(identity.not_before),
+        "not_after": _instant(identity.not_after),
+        "certificate_id": bound.certificate_id,
+        "bound_block": bound.bound_block,
+    }
+    if as_json:
+        emit_json(facts)
+        return
+    show_rows(
+        "VERIFIED — the account's certificate chains to a trust anchor on chain",
+        [
+            ("account", f"0x{address.hex()}"),
+            ("organisation", uscc),
+            ("subject", identity.subject),
+            ("valid", f"{facts['not_before']} to {facts['not_after']}"),
+            ("fingerprint", f"SM3 0x{identity.fingerprint.hex()}"),
+            ("issuer", f"SM3 0x{identity.issuer_fingerprint.hex()}"),
+            ("bound", f"block {bound.bound_block} (id 0x{bound.certificate_id.hex()})"),
+        ],
+    )
+
+
+@certificate_app.command("anchors")
+def certificate_anchors(
+    key: KeyOption,
+    password_env: PasswordEnvOption = DEFAULT_PASSWORD_ENV,
+    url: UrlOption = DEFAULT_NODE_URL,
+    ca: CaOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List the CA certificates the committee trusts to issue organisation certificates."""
+    with member_session(url, ca, key, password_env) as (client, _):
+        anchors = Governance(client).trust_anchors()
+    listed = []
+    for a in anchors:
+        described = describe_certificate(a.certificate)
+        listed.append(
+            {
+                "anchor_id": "0x" + a.anchor_id.hex(),
+                "subject": described.subject,
+                "issuer": described.issuer,
+                "not_before": _instant(described.not_before),
+                "not_after": _instant(described.not_after),
+                "fingerprint": "0x" + described.fingerprint.hex(),
+            }
+        )
+    if as_json:
+        emit_json({"trust_anchors": listed})
+        return
+    rows = [(a["anchor_id"], f"{a['subject']} (until {a['not_after']})") for a in listed]
+    show_rows(f"{len(listed)} trust anchor(s)", rows or [("none", "no CA is trusted yet")])
+
+
+# --- the committee's proposals ---------------------------------------------------------------------------
+def _propose(
+    url: str,
+    ca: Path | None,
+    key: Path,
+    password_env: str,
+    as_json: bool,
+    title: str,
+    detail: dict[str, Any],
+    make: Callable[[Governance], ProposalResult],
+) -> None:
+    with member_session(url, ca, key, password_env) as (client, signer):
+        governance = Governance(client, signer)
+        with _certificate_rules(detail, as_json=as_json):
+            result = make(governance)
+        facts = proposal_facts(result, governance)
+    emit_or_show(facts, as_json=as_json, title=title, rows=proposal_rows)
+
+
+@proposal_app.command("trust-anchor")
+def proposal_trust_anchor(
+    certificate: CertificateOption,
+    key: KeyOption,
+    password_env: PasswordEnvOption = DEFAULT_PASSWORD_ENV,
+    url: UrlOption = DEFAULT_NODE_URL,
+    ca: CaOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Propose trusting a CA certificate to issue organisation certificates (checked first: an SM2 CA,
+    valid now, at most 2,048 bytes as DER)."""
+    data = _read(certificate)
+    _propose(
+        url,
+        ca,
+        key,
+        password_env,
+        as_json,
+        "trust anchor proposed",
+        {"path": str(certificate)},
+        lambda g: g.propose_trust_anchor(data),
+    )
+
+
+@proposal_app.command("remove-trust-anchor")
+def proposal_remove_trust_anchor(
+    certificate: CertificateOption,
+    key: KeyOption,
+    password_env: PasswordEnvOption = DEFAULT_PASSWORD_ENV,
+    url: UrlOption = DEFAULT_NODE_URL,
+    ca: CaOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Propose no longer trusting a CA: certificates it issued then fail every check."""
+    data = _read(certificate)
+    _propose(
+        url,
+        ca,
+        key,
+        password_env,
+        as_json,
+        "trust anchor removal proposed",
+        {"path": str(certificate)},
+        lambda g: g.propose_remove_trust_anchor(data),
+    )
+
+
+@proposal_app.command("certificate")
+def proposal_certificate(
+    account: AccountArgument,
+    certificate: CertificateOption,
+    key: KeyOption,
+    password_env: PasswordEnvOption = DEFAULT_PASSWORD_ENV,
+    url: UrlOption = DEFAULT_NODE_URL,
+    ca: CaOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Propose binding an account to its organisation's SM2 X.509 certificate (checked first as
+    `xinlian certificate check` will check it)."""
+    address, data = _account(account), _read(certificate)
+    detail = {"account": "0x" + address.hex(), "path": str(certificate)}
+    _propose(
+        url,
+        ca,
+        key,
+        password_env,
+        as_json,
+        "certificate binding proposed",
+        detail,
+        lambda g: g.propose_certificate(address, data),
+    )
+
+
+@proposal_app.command("unbind-certificate")
+def proposal_unbind_certificate(
+    account: AccountArgument,
+    key: KeyOption,
+    password_env: PasswordEnvOption = DEFAULT_PASSWORD_ENV,
+    url: UrlOption = DEFAULT_NODE_URL,
+    ca: CaOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Propose removing the certificate bound to an account (e.g. revoked by its CA)."""
+    address = _account(account)
+    _propose(
+        url,
+        ca,
+        key,
+        password_env,
+        as_json,
+        "certificate removal proposed",
+        {"account": "0x" + address.hex()},
+        lambda g: g.propose_unbind_certificate(address),
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Attach `certificate` to the `xinlian` command line (the proposal commands join `proposal`)."""
+    app.add_typer(certificate_app, name="certificate")
