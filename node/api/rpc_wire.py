@@ -10,7 +10,7 @@ from eth_abi.abi import encode as abi_encode
 from eth_utils.address import to_checksum_address
 
 from node.api.convert import to_hex
-from node.api.limits import LimitExceeded
+from node.api.limits import LimitExceeded, json_too_deep
 from sdk.errors import ExecutionError
 from sdk.types import Log, Transaction
 
@@ -53,6 +53,26 @@ def error_response(request_id: Any, error: RpcError) -> dict[str, Any]:
 def encode_response(response: dict[str, Any]) -> bytes:
     # As Starlette's JSONResponse renders it.
     return json.dumps(response, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
+
+
+def parse_rpc_json(data: bytes, max_depth: int, what: str) -> Any:
+    """The JSON of a request body or WebSocket message (``what`` names which, for the error), for POST /rpc
+    and the WebSocket alike.
+
+    The nesting is checked before parsing, because the json module recurses per level in C. Raises RpcError
+    PARSE_ERROR: with data.code ``too_deep`` when ``data`` nests deeper than ``max_depth``, without data
+    when it is not JSON.
+    """
+    if json_too_deep(data, max_depth):
+        raise RpcError(
+            PARSE_ERROR,
+            f"parse error: JSON nesting is deeper than {max_depth} levels (or its brackets do not balance)",
+            {"code": "too_deep", "limit": max_depth},
+        )
+    try:
+        return json.loads(data)
+    except (ValueError, RecursionError):
+        raise RpcError(PARSE_ERROR, f"parse error: the {what} is not JSON") from None
 
 
 def limit_error(exc: LimitExceeded) -> RpcError:

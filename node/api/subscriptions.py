@@ -22,7 +22,6 @@ account is checked again at every block: a deactivated account's connection is c
 from __future__ import annotations
 
 import asyncio
-import json
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -33,19 +32,19 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from node.api.auth import Member
 from node.api.commits import CommitSignal
-from node.api.limits import StreamLease, json_too_deep
+from node.api.limits import StreamLease
 from node.api.rpc import LogQuery, RpcHandler, needs_member, parse_log_filter
 from node.api.rpc_wire import (
     INVALID_PARAMS,
     INVALID_REQUEST,
     LIMIT_EXCEEDED,
-    PARSE_ERROR,
     UNAUTHENTICATED,
     RpcError,
     encode_response,
     error_response,
     is_valid_id,
     param_quantity,
+    parse_rpc_json,
 )
 from node.storage import LogCursor
 
@@ -109,20 +108,9 @@ class Connection:
                 error = RpcError(LIMIT_EXCEEDED, f"a message is at most {limit} bytes", {"code": "too_large"})
                 await self._send(error_response(None, error))
                 continue
-            # As POST /rpc: the json module recurses per nesting level in C, so the depth is checked first.
-            if json_too_deep(data, depth):
-                error = RpcError(
-                    PARSE_ERROR,
-                    f"parse error: JSON nesting is deeper than {depth} levels (or its brackets do not "
-                    "balance)",
-                    {"code": "too_deep", "limit": depth},
-                )
-                await self._send(error_response(None, error))
-                continue
             try:
-                payload = json.loads(data)
-            except (ValueError, RecursionError):
-                error = RpcError(PARSE_ERROR, "parse error: the message is not JSON")
+                payload = parse_rpc_json(data, depth, "message")
+            except RpcError as error:
                 await self._send(error_response(None, error))
                 continue
             answer = await self._answer(payload)

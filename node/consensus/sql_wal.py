@@ -34,12 +34,7 @@ class SqlWal:
             )
         except StorageError as exc:
             if exc.code == "wal_conflict":
-                raise EquivocationRefused(
-                    "refusing to sign a second value for one (height, round, step)",
-                    height=record.height,
-                    round=record.round,
-                    step=record.step.name,
-                ) from exc
+                raise EquivocationRefused.for_record(record) from exc
             raise
 
     def get_records(self, height: int) -> tuple[WalRecord, ...]:

@@ -30,6 +30,17 @@ class EquivocationRefused(ConsensusError):
 
     code = "equivocation_refused"
 
+    @classmethod
+    def for_record(cls, record: WalRecord) -> EquivocationRefused:
+        """The refusal of ``record``, whose (height, round, step) already holds another signed value: the
+        same error from every WAL backend."""
+        return cls(
+            "refusing to sign a second value for one (height, round, step)",
+            height=record.height,
+            round=record.round,
+            step=record.step.name,
+        )
+
 
 class ConsensusWal(Protocol):
     """Durable log of signed steps; the storage engineer backs it with SQL, tests use InMemoryWal."""
@@ -63,12 +74,7 @@ class InMemoryWal:
         key = (record.height, record.round, record.step)
         existing = self._index.get(key)
         if existing is not None and existing != record.digest:
-            raise EquivocationRefused(
-                "refusing to sign a second value for one (height, round, step)",
-                height=record.height,
-                round=record.round,
-                step=record.step.name,
-            )
+            raise EquivocationRefused.for_record(record)
         self._index[key] = record.digest
         self._records.append(record)
 

@@ -264,31 +264,20 @@ class PeerService:
     def request_blocks(self, peer: bytes, from_height: int, max_count: int = MAX_BLOCKS_PER_ANSWER) -> None:
         """Ask ``peer`` for committed blocks with certificates from ``from_height`` on (its BLOCKS answer is
         accepted while the request is unanswered and younger than ``limits.block_request_timeout_s``)."""
-        payload = self._encode_uints(from_height, max_count)
-        frame = None if payload is None else self._encode_outbound(FrameType.GET_BLOCKS, payload)
-        if frame is not None:
-            self._call(self._send_block_request, peer, frame)
+        self._send_request(peer, FrameType.GET_BLOCKS, self._encode_uints(from_height, max_count))
 
     def request_snapshot(self, peer: bytes) -> None:
         """Ask ``peer`` for its snapshot manifest (answered like a block request: one at a time, in time)."""
-        payload = self._encode_uints(0)
-        frame = None if payload is None else self._encode_outbound(FrameType.GET_SNAPSHOT, payload)
-        if frame is not None:
-            self._call(self._send_block_request, peer, frame)
+        self._send_request(peer, FrameType.GET_SNAPSHOT, self._encode_uints(0))
 
     def request_state(self, peer: bytes, keys: list[bytes]) -> None:
         """Ask ``peer`` for the state node values of ``keys`` (at most MAX_STATE_KEYS)."""
-        frame = self._encode_outbound(FrameType.GET_STATE, encode_bytes_list(keys[:MAX_STATE_KEYS]))
-        if frame is not None:
-            self._call(self._send_block_request, peer, frame)
+        self._send_request(peer, FrameType.GET_STATE, encode_bytes_list(keys[:MAX_STATE_KEYS]))
 
     def request_history(self, peer: bytes, top_height: int, max_count: int) -> None:
         """Ask ``peer`` for committed blocks with certificates and receipts from ``top_height`` downwards
         (answered like a block request: one at a time, in time)."""
-        payload = self._encode_uints(top_height, max_count)
-        frame = None if payload is None else self._encode_outbound(FrameType.GET_HISTORY, payload)
-        if frame is not None:
-            self._call(self._send_block_request, peer, frame)
+        self._send_request(peer, FrameType.GET_HISTORY, self._encode_uints(top_height, max_count))
 
     def broadcast_status(self, height: int) -> None:
         """Tell every peer this node's committed height."""
@@ -332,6 +321,13 @@ class PeerService:
             self.stats.add("oversized_outbound")
             log.warning("not sending a frame of type %s (%d bytes): %s", kind, len(payload), exc)
             return None
+
+    def _send_request(self, peer: bytes, kind: FrameType, payload: bytes | None) -> None:
+        """Send a request frame to ``peer`` under its block-request rule (one unanswered at a time, answered
+        in time); nothing is sent when the payload or the frame could not be encoded (counted there)."""
+        frame = None if payload is None else self._encode_outbound(kind, payload)
+        if frame is not None:
+            self._call(self._send_block_request, peer, frame)
 
     def _encode_uints(self, *values: int) -> bytes | None:
         try:

@@ -3,7 +3,6 @@ over a WebSocket, which adds ``eth_subscribe`` (node.api.subscriptions)."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from fastapi import APIRouter, Request, Response, WebSocket
@@ -12,16 +11,16 @@ from fastapi.responses import JSONResponse
 
 from node.api.auth import Member, authenticate_request
 from node.api.errors import compute_status
-from node.api.limits import LimitExceeded, json_too_deep, log_refusal
+from node.api.limits import LimitExceeded, log_refusal
 from node.api.models import JsonRpcResponse
 from node.api.rpc import RpcHandler, needs_member
 from node.api.rpc_wire import (
     LIMIT_EXCEEDED,
-    PARSE_ERROR,
     UNAUTHENTICATED,
     RpcError,
     encode_response,
     error_response,
+    parse_rpc_json,
 )
 from node.api.subscriptions import ANONYMOUS_OWNER, Connection
 from sdk.auth import has_signature
@@ -67,21 +66,13 @@ async def json_rpc(request: Request) -> Response:
     """Answer a JSON-RPC 2.0 request or batch; errors are JSON-RPC error objects with HTTP 200."""
     handler: RpcHandler = request.app.state.rpc
     body = await request.body()
-    # The json module recurses per nesting level in C: scan before parsing (whatever the content type).
     depth = handler.limits.max_json_depth
-    if json_too_deep(body, depth):
-        log_refusal("too_deep", path="/rpc", limit=depth, size=len(body))
-        error = RpcError(
-            PARSE_ERROR,
-            f"parse error: JSON nesting is deeper than {depth} levels (or its brackets do not balance)",
-            {"code": "too_deep", "limit": depth},
-        )
-        return JSONResponse({"jsonrpc": "2.0", "id": None, "error": error.to_dict()})
-    try:
-        payload = json.loads(body)
-    except (ValueError, RecursionError):
-        error = RpcError(PARSE_ERROR, "parse error: the body is not JSON")
-        return JSONResponse({"jsonrpc": "2.0", "id": None, "error": error.to_dict()})
+    try:  # whatever the content type
+        payload = parse_rpc_json(body, depth, "body")
+    except RpcError as error:
+        if isinstance(error.data, dict) and error.data.get("code") == "too_deep":
+            log_refusal("too_deep", path="/rpc", limit=depth, size=len(body))
+        return JSONResponse(error_response(None, error))
     # Every method reads SQL or runs py-evm (and a signature check costs an SM2 verification): answer from
     # a worker thread, never on the event loop.
     return await run_in_threadpool(_answer, request, handler, body, payload)
