@@ -32,6 +32,8 @@ from scripts.bench.node_process import REPO_ROOT, NodeProcess
 from sdk.client import Client
 from sdk.crypto import PrivateKey
 from sdk.signer import Signer
+from tests import sm2_certs
+from tests.sm2_certs import Issued
 
 __all__ = [
     "CEREMONY_CHAIN_ID",
@@ -310,10 +312,14 @@ class Ceremony:
         return {org.password_env: org.password for org in self.orgs}
 
 
-def run_ceremony(base: Path, xinlian: Cli = REPO_CLI) -> Ceremony:
+def run_ceremony(base: Path, xinlian: Cli = REPO_CLI, *, ca: Issued | None = None) -> Ceremony:
     """Every step of docs/operations.md "four organisations on four machines", each in its own folder and
     through ``xinlian``; only public files (member files, the genesis, signatures, the sealed genesis) are
-    copied between folders."""
+    copied between folders.
+
+    With ``ca`` (standing in for a CA such as CFCA), the first two organisations have that CA certify their
+    account keys and put the certificates in their member files; the coordinator assembles with ``--ca``, so
+    the genesis records the chain of trust (docs/keys.md, "Organisation certificates on chain")."""
     coordinator = base / "coordinator"
     coordinator.mkdir(parents=True)
     orgs = []
@@ -328,10 +334,16 @@ def run_ceremony(base: Path, xinlian: Cli = REPO_CLI) -> Ceremony:
         )
         env = {org.password_env: org.password}
         xinlian("genesis", "keys", "--dir", org.keys, "--password-env", org.password_env, env=env)
+        certificate: list[str | Path] = []
+        if ca is not None and i < 2:  # the CA certifies the key the organisation made on its own machine
+            account_key = org.private_key("account.pem").public_key.to_bytes()
+            subject = f"/O={name}/serialNumber={org.uscc}"
+            issued = sm2_certs.issue(org.folder, "organisation", subject, ca, for_key=account_key)
+            certificate = ["--certificate", issued.cert]
         xinlian(
             "genesis", "member", "--uscc", org.uscc, "--name", name, "--roles", role, "--keys", org.keys,
             "--p2p", f"127.0.0.1:{get_free_port()}", "--api", f"127.0.0.1:{org.api_port}",
-            "--out", org.folder / "member.json",
+            "--out", org.folder / "member.json", *certificate,
         )  # fmt: skip
         shutil.copy(org.folder / "member.json", coordinator / f"{folder}.json")
         orgs.append(org)
@@ -340,7 +352,7 @@ def run_ceremony(base: Path, xinlian: Cli = REPO_CLI) -> Ceremony:
         "genesis", "assemble", *members, "--chain-id", str(CEREMONY_CHAIN_ID),
         "--out", coordinator / "genesis.json",
         "--committee", orgs[0].uscc, "--committee", orgs[1].uscc, "--committee", orgs[2].uscc,
-        "--param", "block_period_ms=100", "--json",
+        "--param", "block_period_ms=100", "--json", *(["--ca", ca.cert] if ca is not None else []),
     )  # fmt: skip
     assembled = json.loads(out)
     assert (assembled["validators"], assembled["committee"], assembled["threshold"]) == (4, 3, 2)

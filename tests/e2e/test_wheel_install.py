@@ -3,6 +3,8 @@
 - with the node extra, four organisations in four folders (four machines) create their keys, exchange only
   public member files, assemble, sign and seal a genesis, and run a 4-validator network that commits a
   transaction; the installed `xinlian verify` checks that transaction's proof bundle;
+- two organisations bring SM2 certificates from a CA to the ceremony; the installed `xinlian certificate
+  check` checks one from chain state while the network runs;
 - the light install (no extras) without tongsuopy, as on a platform tongsuopy ships no wheel for, verifies
   the same bundle on the gmssl backend, and its node commands say in one line what to install.
 """
@@ -18,6 +20,7 @@ import pytest
 
 from sdk.client import Client
 from sdk.signer import Signer
+from tests import sm2_certs
 from tests.e2e.helpers import (
     CEREMONY_CHAIN_ID,
     REPO_ROOT,
@@ -69,10 +72,34 @@ def test_four_organisations_run_a_network_from_the_installed_wheel(
     cli("network", "init", "--dir", tmp_path / "single", "--validators", "1")
     assert len(json.loads((tmp_path / "single" / "genesis.json").read_text())["system_contracts"]) > 0
 
-    ceremony = run_ceremony(tmp_path / "machines", cli)
+    authority = tmp_path / "authority"  # the CA (e.g. CFCA) that certifies two organisations' keys
+    authority.mkdir()
+    ceremony = run_ceremony(
+        tmp_path / "machines", cli, ca=sm2_certs.self_signed_ca(authority, "Consortium CA")
+    )
     with start_ceremony_nodes(ceremony, cli=cli) as nodes:
         tx_hash, committed = commit_grant(ceremony, nodes)
         assert len(set(committed)) == 1  # the same block at every validator
+        # any member checks an organisation's certificate from chain state with the installed command (the
+        # light install without tongsuopy cannot read PEM keys, so a member's reads take the full one)
+        certified, reader = ceremony.orgs[1], ceremony.orgs[3]
+        address = "0x" + Signer(certified.private_key("account.pem")).address.hex()
+        out = cli(
+            "certificate", "check", address, "--key", reader.keys / "account.pem",
+            "--password-env", reader.password_env, "--url", ceremony.orgs[2].url, "--json",
+            env={reader.password_env: reader.password},
+        )  # fmt: skip
+        checked = json.loads(out.splitlines()[0])
+        assert (
+            checked["verified"] is True and checked["uscc"] == certified.uscc and checked["bound_block"] == 0
+        )
+        uncertified = "0x" + Signer(reader.private_key("account.pem")).address.hex()
+        done = cli.run(
+            "certificate", "check", uncertified, "--key", reader.keys / "account.pem",
+            "--password-env", reader.password_env, "--url", ceremony.orgs[2].url, "--json",
+            env={reader.password_env: reader.password},
+        )  # fmt: skip
+        assert done.returncode == 1 and json.loads(done.stdout)["code"] == "x509_not_bound", done.stderr
         accreditor = ceremony.orgs[0]
         signer = Signer(accreditor.private_key("account.pem"))
         with Client(ceremony.orgs[1].url, signer=signer, chain_id=CEREMONY_CHAIN_ID) as client:
