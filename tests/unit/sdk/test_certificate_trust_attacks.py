@@ -157,3 +157,12 @@ def test_two_anchors_with_one_name_each_certify_what_they_issued(pki: Pki) -> No
         assert check(pki.leaf, anchors).issuer_fingerprint == sm3(to_der(pki.ca.pem))
         assert check(pki.leaf_of_rolled, anchors).issuer_fingerprint == sm3(to_der(pki.rolled_ca.pem))
         assert refused(lambda: check(pki.leaf_of_impostor, anchors)) == "x509_signature"  # noqa: B023
+
+
+def test_an_anchor_that_is_no_certificate_spoils_no_other_anchor(pki: Pki) -> None:
+    """The contract records any DER-shaped bytes a committee approves (a raw proposal, which
+    `xinlian proposal show` flags as refused); such an anchor issues nothing, and every other binding still
+    checks against the other anchors rather than failing as x509_malformed."""
+    garbage = b"\x30\x82\x01\x00" + bytes(256)
+    assert check(pki.leaf, [garbage, pki.ca]).issuer_fingerprint == sm3(to_der(pki.ca.pem))
+    assert refused(lambda: check(pki.leaf, [garbage])) == "x509_unknown_issuer"
