@@ -179,12 +179,31 @@ def check_certificate(
 def _verified_issuer(leaf: _Cert, roots: list[_Cert], middles: list[_Cert], at: dt.datetime) -> _Cert:
     """Return the leaf's direct issuer after checking the leaf and its chain up to a trusted root."""
     _check_own(leaf, at)
-    issuer = _find_issuer(leaf, roots + middles)
-    _check_issued(leaf, issuer, at)
-    if any(issuer is r for r in roots):
-        return issuer
-    _check_issued(issuer, _find_issuer(issuer, roots), at)
-    return issuer
+    return _issuer_of(leaf, roots + middles, roots, at)
+
+
+def _issuer_of(child: _Cert, candidates: list[_Cert], roots: list[_Cert], at: dt.datetime) -> _Cert:
+    """Return the first of ``candidates`` named as ``child``'s issuer that issued it and is, or was issued
+    by, one of ``roots``. Several may carry that name (a CA that rolls its key over keeps its name, and both
+    keys are trusted meanwhile), so each is tried in turn; taking the first by name would refuse whatever
+    the other key issued. When none completes the chain, the first candidate's refusal is raised
+    (``x509_unknown_issuer`` when no candidate has the name)."""
+    refusal: IdentityCertificateError | None = None
+    for issuer in candidates:
+        if issuer.parsed.subject != child.parsed.issuer or issuer.der == child.der:
+            continue
+        try:
+            _check_issued(child, issuer, at)
+            if not any(issuer is r for r in roots):
+                _issuer_of(issuer, roots, roots, at)
+            return issuer
+        except IdentityCertificateError as exc:
+            refusal = refusal or exc
+    raise refusal or _refuse(
+        "x509_unknown_issuer",
+        "no trusted CA issued this certificate",
+        issuer=child.parsed.issuer.rfc4514_string(),
+    )
 
 
 def _check_issued(child: _Cert, issuer: _Cert, at: dt.datetime) -> None:
@@ -205,17 +224,6 @@ def _require_ca(issuer: _Cert) -> None:
         constraints = None
     if constraints is None or not constraints.ca:
         raise _refuse("x509_issuer_not_ca", "the issuer is not a CA (basicConstraints CA=true is missing)")
-
-
-def _find_issuer(child: _Cert, candidates: list[_Cert]) -> _Cert:
-    for candidate in candidates:
-        if candidate.parsed.subject == child.parsed.issuer and candidate.der != child.der:
-            return candidate
-    raise _refuse(
-        "x509_unknown_issuer",
-        "no trusted CA issued this certificate",
-        issuer=child.parsed.issuer.rfc4514_string(),
-    )
 
 
 def _check_own(cert: _Cert, at: dt.datetime) -> None:

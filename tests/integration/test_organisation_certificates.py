@@ -302,3 +302,81 @@ def test_the_command_line_proposes_lists_and_checks(
     assert cli(world, "proposal", "unbind-certificate", account)[0] == ExitCode.OK
     status, out, _ = cli(world, "certificate", "check", account)
     assert status == ExitCode.NOT_VERIFIED and out["code"] == "x509_not_bound"
+
+
+# --- attacks and odd states ---------------------------------------------------------------------------------
+def test_a_ca_rolling_its_key_over_keeps_both_keys_certifying_on_chain(
+    world: World, governance: Governance, tmp_path: Path
+) -> None:
+    """Two anchors with one subject name (the CA's new key added while the old one is still trusted): a
+    certificate of the newer key checks although the older anchor, first by name, did not sign it."""
+    reset(governance, world, trusted=True)
+    account = world.subject.signer.address
+    rolled_dir = tmp_path / "rolled"
+    rolled_dir.mkdir()
+    rolled = sm2_certs.self_signed_ca(rolled_dir, "Consortium CA")  # the name of world.ca, a new key
+    org = f"/O={world.subject.name}/serialNumber={world.subject.uscc}"
+    of_rolled = sm2_certs.issue(tmp_path, "of-rolled", org, rolled, for_key=world.subject.signer.public_key)
+    try:
+        assert governance.propose_trust_anchor(rolled.pem).executed
+        assert governance.propose_certificate(account, of_rolled.pem).executed
+        assert governance.check_certificate(account).issuer_fingerprint == sm3(to_der(rolled.pem))
+    finally:
+        governance.propose_unbind_certificate(account)
+        governance.propose_remove_trust_anchor(rolled.pem)
+
+
+def test_an_anchor_that_is_no_certificate_neither_hides_the_others_nor_breaks_the_command_line(
+    world: World, governance: Governance
+) -> None:
+    """A committee that approved DER-shaped bytes that are no certificate (a raw proposal): voters were told
+    it is refused, every other binding still checks, the command line reports it without a traceback and
+    shows times in its one convention (ISO 8601 with the display zone's offset, +08:00 by default)."""
+    reset(governance, world, trusted=True)
+    account = world.subject.signer.address
+    garbage = b"\x30\x82\x01\x00" + bytes(256)
+    added = governance.propose(Action.ADD_TRUST_ANCHOR, encode_payload(Action.ADD_TRUST_ANCHOR, garbage))
+    try:
+        assert added.executed
+        status, shown, _ = cli(world, "proposal", "show", str(added.proposal_id))
+        assert status == ExitCode.OK and shown["certificate"]["checked"] is False
+        assert shown["certificate"]["code"] == "x509_malformed"
+
+        assert governance.propose_certificate(account, world.good.pem).executed
+        status, out, err = cli(world, "certificate", "check", "0x" + account.hex())
+        assert status == ExitCode.OK and out["verified"] is True, err
+        assert out["not_before"].endswith("+08:00") and out["not_after"].endswith("+08:00")
+
+        status, out, err = cli(world, "certificate", "anchors")
+        assert status in (ExitCode.OK, ExitCode.INPUT), err  # never a traceback (cli() re-raises one)
+    finally:
+        governance.propose_unbind_certificate(account)
+        governance.propose(
+            Action.REMOVE_TRUST_ANCHOR, encode_payload(Action.REMOVE_TRUST_ANCHOR, keccak(garbage))
+        )
+
+
+def test_a_proposal_show_of_a_trust_anchor_uses_the_house_time_convention(
+    world: World, governance: Governance
+) -> None:
+    reset(governance, world, trusted=False)
+    result = governance.propose_trust_anchor(world.ca.pem)
+    status, shown, _ = cli(world, "proposal", "show", str(result.proposal_id))
+    assert status == ExitCode.OK and shown["certificate"]["checked"] is True
+    assert shown["certificate"]["subject"] == "CN=Consortium CA"
+    assert shown["certificate"]["not_after"].endswith("+08:00")
+    status, out, _ = cli(world, "certificate", "anchors")
+    assert status == ExitCode.OK
+    (listed,) = out["trust_anchors"]
+    assert listed["not_before"].endswith("+08:00") and listed["not_after"].endswith("+08:00")
+
+
+def test_the_command_line_refuses_removing_what_is_no_anchor_without_a_traceback(
+    world: World, governance: Governance
+) -> None:
+    reset(governance, world, trusted=True)
+    status, _, err = cli(
+        world, "proposal", "remove-trust-anchor", "--certificate", str(world.stranger_ca.cert)
+    )
+    assert status in (ExitCode.NOT_VERIFIED, ExitCode.NODE_ERROR) and "not a trust anchor" in err
+    assert [a.certificate for a in governance.trust_anchors()] == [to_der(world.ca.pem)]

@@ -53,14 +53,26 @@ def check_bound_certificate(
     anchors in force, for an account of organisation ``uscc``, at ``at``.
 
     Raises IdentityCertificateError: ``x509_not_bound`` when the account has no certificate, or the code of
-    the rule the certificate fails (``x509_unknown_issuer`` when its CA is no longer an anchor).
+    the rule the certificate fails (``x509_unknown_issuer`` when its CA is no longer an anchor). An anchor
+    that is no certificate issues nothing and is passed over.
     """
     if bound is None:
         raise IdentityCertificateError("no certificate is bound to this account", code="x509_not_bound")
     return check_account_certificate(
         bound.certificate,
-        cas=[a.certificate for a in anchors],
+        cas=[a.certificate for a in anchors if _is_certificate(a.certificate)],
         account=bound.account,
         uscc=uscc,
         at=at,
     )
+
+
+def _is_certificate(anchor: bytes) -> bool:
+    """Whether an anchor's bytes parse as a certificate. The contract records whatever DER-shaped bytes the
+    committee approves; bytes that are no certificate can issue nothing, and must not make every other
+    binding fail as x509_malformed."""
+    try:
+        to_der(anchor)
+    except IdentityCertificateError:
+        return False
+    return True
