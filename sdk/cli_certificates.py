@@ -30,7 +30,7 @@ from sdk.cli_common import (
     show_time,
 )
 from sdk.cli_members import KeyOption, member_session, proposal_app, proposal_facts, proposal_rows
-from sdk.domains.governance import Governance, ProposalResult
+from sdk.domains.governance import Governance, ProposalResult, TrustAnchor, compute_certificate_id
 from sdk.encoding import from_hex
 from sdk.errors import CheckFailed, IdentityCertificateError, InputError, UsageError
 from sdk.identity.x509 import describe_certificate
@@ -155,24 +155,34 @@ def certificate_anchors(
     """List the CA certificates the committee trusts to issue organisation certificates."""
     with member_session(url, ca, key, password_env) as (client, _):
         anchors = Governance(client).trust_anchors()
-    listed = []
-    for a in anchors:
-        described = describe_certificate(a.certificate)
-        listed.append(
-            {
-                "anchor_id": "0x" + a.anchor_id.hex(),
-                "subject": described.subject,
-                "issuer": described.issuer,
-                "not_before": _instant(described.not_before),
-                "not_after": _instant(described.not_after),
-                "fingerprint": "0x" + described.fingerprint.hex(),
-            }
-        )
+    listed = [_anchor_facts(a) for a in anchors]
     if as_json:
         emit_json({"trust_anchors": listed})
         return
-    rows = [(a["anchor_id"], f"{a['subject']} (until {a['not_after']})") for a in listed]
+    rows = [
+        (a["anchor_id"], f"{a['subject']} (until {a['not_after']})" if a["readable"] else "NOT A CERTIFICATE")
+        for a in listed
+    ]
     show_rows(f"{len(listed)} trust anchor(s)", rows or [("none", "no CA is trusted yet")])
+
+
+def _anchor_facts(anchor: TrustAnchor) -> dict[str, Any]:
+    """An anchor as listed. Bytes that are no certificate (the contract records any DER-shaped bytes a
+    passed proposal carries) are listed too, ``readable`` false, so the committee sees the id to remove."""
+    facts: dict[str, Any] = {"anchor_id": anchor.anchor_id, "readable": True}
+    try:
+        described = describe_certificate(anchor.certificate)
+    except IdentityCertificateError:
+        keys = ("subject", "issuer", "not_before", "not_after", "fingerprint")
+        return {**facts, "readable": False, **dict.fromkeys(keys)}
+    return {
+        **facts,
+        "subject": described.subject,
+        "issuer": described.issuer,
+        "not_before": _instant(described.not_before),
+        "not_after": _instant(described.not_after),
+        "fingerprint": described.fingerprint,
+    }
 
 
 # --- the committee's proposals ---------------------------------------------------------------------------
@@ -220,25 +230,38 @@ def proposal_trust_anchor(
 
 @proposal_app.command("remove-trust-anchor")
 def proposal_remove_trust_anchor(
-    certificate: CertificateOption,
     key: KeyOption,
+    certificate: Annotated[
+        Path | None, typer.Option("--certificate", help="The anchor's certificate: a PEM or DER file.")
+    ] = None,
+    anchor_id: Annotated[
+        str | None,
+        typer.Option(
+            "--anchor-id", help="The anchor's id (0x-hex, 32 bytes) as `certificate anchors` lists it."
+        ),
+    ] = None,
     password_env: PasswordEnvOption = DEFAULT_PASSWORD_ENV,
     url: UrlOption = DEFAULT_NODE_URL,
     ca: CaOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Propose no longer trusting a CA: certificates it issued then fail every check."""
-    data = _read(certificate)
-    _propose(
-        url,
-        ca,
-        key,
-        password_env,
-        as_json,
-        "trust anchor removal proposed",
-        {"path": str(certificate)},
-        lambda g: g.propose_remove_trust_anchor(data),
+    """Propose no longer trusting a CA, named by its certificate or its anchor id: certificates it issued
+    then fail every check."""
+    if (certificate is None) == (anchor_id is None):
+        raise UsageError("name the anchor with --certificate or with --anchor-id (one of them)")
+    detail: dict[str, Any] = (
+        {"path": str(certificate)} if certificate is not None else {"anchor_id": anchor_id}
     )
+    with _certificate_rules(detail, as_json=as_json):
+        target = (
+            compute_certificate_id(_read(certificate))
+            if certificate is not None
+            else from_hex(anchor_id, "--anchor-id", size=32, error=UsageError)
+        )
+    _propose(
+        url, ca, key, password_env, as_json, "trust anchor removal proposed", detail,
+        lambda g: g.propose_remove_trust_anchor(target),
+    )  # fmt: skip
 
 
 @proposal_app.command("certificate")

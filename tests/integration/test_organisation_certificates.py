@@ -28,6 +28,7 @@ from sdk.domains.governance import (
     Governance,
     TrustAnchor,
     check_bound_certificate,
+    compute_certificate_id,
     encode_payload,
 )
 from sdk.errors import IdentityCertificateError
@@ -96,7 +97,7 @@ def reset(governance: Governance, world: World, *, trusted: bool) -> None:
         governance.propose_unbind_certificate(account)
     present = bool(governance.trust_anchors())
     if present and not trusted:
-        governance.propose_remove_trust_anchor(world.ca.pem)
+        governance.propose_remove_trust_anchor(compute_certificate_id(world.ca.pem))
     elif trusted and not present:
         governance.propose_trust_anchor(world.ca.pem)
 
@@ -133,7 +134,7 @@ def test_the_chain_of_trust_from_anchor_to_binding_to_removal(world: World, gove
     assert refusal(lambda: governance.check_certificate(account, at=later)) == "x509_expired"
 
     # the committee stops trusting the CA: the binding stays on chain but no longer checks
-    assert governance.propose_remove_trust_anchor(world.ca.pem).executed
+    assert governance.propose_remove_trust_anchor(compute_certificate_id(world.ca.pem)).executed
     assert governance.trust_anchors() == []
     assert refusal(lambda: governance.check_certificate(account)) == "x509_unknown_issuer"
     assert governance.propose_trust_anchor(world.ca.pem).executed  # trusted again
@@ -303,6 +304,15 @@ def test_the_command_line_proposes_lists_and_checks(
     status, out, _ = cli(world, "certificate", "check", account)
     assert status == ExitCode.NOT_VERIFIED and out["code"] == "x509_not_bound"
 
+    # removing the anchor by id (as `certificate anchors` lists it) or by its certificate, never both
+    anchor = "0x" + compute_certificate_id(world.ca.pem).hex()
+    both = ("--anchor-id", anchor, "--certificate", str(world.ca.cert))
+    assert cli(world, "proposal", "remove-trust-anchor", *both)[0] == ExitCode.USAGE
+    assert cli(world, "proposal", "remove-trust-anchor", "--anchor-id", "0x12")[0] == ExitCode.USAGE
+    status, out, err = cli(world, "proposal", "remove-trust-anchor", "--anchor-id", anchor)
+    assert status == ExitCode.OK and out["executed"] is True, err
+    assert cli(world, "certificate", "anchors")[1]["trust_anchors"] == []
+
 
 # --- attacks and odd states ---------------------------------------------------------------------------------
 def test_a_ca_rolling_its_key_over_keeps_both_keys_certifying_on_chain(
@@ -323,7 +333,7 @@ def test_a_ca_rolling_its_key_over_keeps_both_keys_certifying_on_chain(
         assert governance.check_certificate(account).issuer_fingerprint == sm3(to_der(rolled.pem))
     finally:
         governance.propose_unbind_certificate(account)
-        governance.propose_remove_trust_anchor(rolled.pem)
+        governance.propose_remove_trust_anchor(compute_certificate_id(rolled.pem))
 
 
 def test_an_anchor_that_is_no_certificate_neither_hides_the_others_nor_breaks_the_command_line(
@@ -348,7 +358,9 @@ def test_an_anchor_that_is_no_certificate_neither_hides_the_others_nor_breaks_th
         assert out["not_before"].endswith("+08:00") and out["not_after"].endswith("+08:00")
 
         status, out, err = cli(world, "certificate", "anchors")
-        assert status in (ExitCode.OK, ExitCode.INPUT), err  # never a traceback (cli() re-raises one)
+        assert status == ExitCode.OK, err  # listed, so the committee sees the id to remove
+        [unreadable] = [a for a in out["trust_anchors"] if not a["readable"]]
+        assert unreadable["anchor_id"] == "0x" + keccak(garbage).hex() and unreadable["subject"] is None
     finally:
         governance.propose_unbind_certificate(account)
         governance.propose(

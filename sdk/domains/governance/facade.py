@@ -22,7 +22,6 @@ from sdk.domains.facade import ContractFacade
 from sdk.domains.governance.certificates import (
     chain_certificate,
     check_bound_certificate,
-    compute_certificate_id,
 )
 from sdk.domains.governance.encoders import Action, compute_role_id, decode_payload, encode_payload
 from sdk.domains.governance.model import (
@@ -181,9 +180,10 @@ class Governance(ContractFacade):
         when = at or dt.datetime.now(dt.UTC)
         if proposal.action is Action.ADD_TRUST_ANCHOR:
             (der,) = decode_payload(Action.ADD_TRUST_ANCHOR, proposal.payload)
-            check_trust_anchor(der, at=when)
+            check_trust_anchor(chain_certificate(der), at=when)
         elif proposal.action is Action.BIND_CERTIFICATE:
             account, der = decode_payload(Action.BIND_CERTIFICATE, proposal.payload)
+            chain_certificate(der)  # larger than the chain records: the executing vote would revert
             bound = BoundCertificate(
                 account=account, certificate_id=keccak(der), certificate=der, bound_block=0
             )
@@ -343,10 +343,14 @@ class Governance(ContractFacade):
         der = chain_certificate(check_trust_anchor(certificate, at=at or dt.datetime.now(dt.UTC)))
         return self.propose(Action.ADD_TRUST_ANCHOR, encode_payload(Action.ADD_TRUST_ANCHOR, der))
 
-    def propose_remove_trust_anchor(self, anchor: bytes) -> ProposalResult:
-        """Propose no longer trusting an anchor: its 32-byte id, or its certificate (PEM or DER). Accounts
-        whose certificates it issued then fail the check (``x509_unknown_issuer``)."""
-        anchor_id = anchor if len(anchor) == 32 else compute_certificate_id(anchor)
+    def propose_remove_trust_anchor(self, anchor_id: bytes) -> ProposalResult:
+        """Propose no longer trusting the anchor ``anchor_id`` (keccak256 of its DER:
+        ``compute_certificate_id(certificate)``). Accounts whose certificates it issued then fail the check
+        (``x509_unknown_issuer``). Raises EncodingError for an id that is not 32 bytes, ExecutionError."""
+        if len(anchor_id) != 32:
+            raise EncodingError(
+                "an anchor id is 32 bytes: compute_certificate_id(certificate)", code="bad_arguments"
+            )
         return self.propose(Action.REMOVE_TRUST_ANCHOR, encode_payload(Action.REMOVE_TRUST_ANCHOR, anchor_id))
 
     def propose_certificate(
