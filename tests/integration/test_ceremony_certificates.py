@@ -4,15 +4,26 @@ the coordinator's trusted CA certificates (real openssl-made certificates, real 
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from pathlib import Path
+from typing import Any
 
 import pytest
+from eth_utils import keccak
 
 from node.ceremony import MemberFile, assemble_genesis, compute_genesis_hash, create_org_keys
 from node.config import ConfigError
 from node.demo_network import make_uscc
+from node.execution import ExecutionEngine
+from sdk.contracts import Contract
+from sdk.crypto import sm3
+from sdk.domains.governance import BoundCertificate, TrustAnchor, check_bound_certificate
+from sdk.identity.x509 import to_der
+from sdk.system import GOVERNANCE_ADDRESS
 from tests import sm2_certs
 from tests.sm2_certs import Issued
+
+GOVERNANCE = Contract("Governance")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -133,3 +144,31 @@ def test_the_cli_writes_and_checks_member_certificates(tmp_path: Path) -> None:
     ok = runner.invoke(app, [*base, "--out", str(tmp_path / "g2.json"), "--ca", str(ca.cert)])
     assert ok.exit_code == 0, ok.output
     assert (tmp_path / "g2.json").exists()
+
+
+def test_the_genesis_records_the_chain_of_trust_it_checked(setup: Setup) -> None:
+    """The CA becomes a trust anchor and the first member's certificate is bound to its account, in the
+    genesis state (so the validators' genesis signatures cover them); the second member has none."""
+    genesis = assemble_genesis(setup.members, chain_id=9393, cas=[setup.ca.pem])
+    engine = ExecutionEngine({}, chain_id=9393)
+    root = engine.create_genesis(genesis.spec)
+
+    def read(function: str, *args: object) -> Any:
+        def call(to: bytes, data: bytes) -> bytes:
+            return engine.call(root, bytes(20), to, data, 5_000_000)
+
+        return GOVERNANCE.read(call, GOVERNANCE_ADDRESS, function, *args)
+
+    ca_der = to_der(setup.ca.pem)
+    assert [bytes(a) for a in read("get_trust_anchors")] == [keccak(ca_der)]
+    certified = setup.members[0].address
+    row = read("certificates", certified)
+    bound = BoundCertificate(certified, row["certificate_id"], row["certificate"], row["bound_block"])
+    identity = check_bound_certificate(
+        bound,
+        anchors=[TrustAnchor(keccak(ca_der), ca_der)],
+        uscc=setup.members[0].uscc,
+        at=dt.datetime.now(dt.UTC),
+    )
+    assert identity.issuer_fingerprint == sm3(ca_der) and bound.bound_block == 0
+    assert read("certificates", setup.members[1].address)["certificate"] == b""

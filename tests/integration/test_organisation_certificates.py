@@ -15,26 +15,22 @@ import pytest
 from eth_utils import keccak
 from typer.testing import CliRunner
 
-from node.ceremony import MemberFile, assemble_genesis, create_org_keys
 from node.demo_network import make_uscc
-from node.execution import ExecutionEngine
 from sdk.cli import app
 from sdk.client import Client
-from sdk.contracts import Contract
-from sdk.crypto import address_from_public_key, sm3
+from sdk.crypto import sm3
 from sdk.domains.governance import (
     Action,
     BoundCertificate,
     Governance,
     TrustAnchor,
-    check_bound_certificate,
     compute_certificate_id,
     encode_payload,
 )
 from sdk.errors import IdentityCertificateError
 from sdk.exit_codes import ExitCode
 from sdk.identity.x509 import to_der
-from sdk.system import GOVERNANCE_ADDRESS, MAX_CHAIN_CERTIFICATE_BYTES
+from sdk.system import MAX_CHAIN_CERTIFICATE_BYTES
 from tests import sm2_certs
 from tests.integration.node_fixtures import Member, RunningNode, start_node, stop_node
 from tests.sm2_certs import Issued
@@ -206,52 +202,6 @@ def test_a_trust_anchor_must_be_an_sm2_ca_that_fits_on_chain(
     assert refusal(lambda: governance.propose_trust_anchor(b"not a certificate")) == "x509_malformed"
     big = sm2_certs.self_signed_ca(tmp_path, "Big CA", comment="x" * MAX_CHAIN_CERTIFICATE_BYTES)
     assert refusal(lambda: governance.propose_trust_anchor(big.pem)) == "x509_too_large"
-
-
-# --- genesis ----------------------------------------------------------------------------------------------
-def test_a_genesis_assembled_from_certified_member_files_records_the_chain_of_trust(tmp_path: Path) -> None:
-    ca = sm2_certs.self_signed_ca(tmp_path, "Genesis CA")
-    members: list[MemberFile] = []
-    for i in range(2):
-        uscc = make_uscc("330000", 44_000_001 + i)
-        keys = create_org_keys(tmp_path / f"org-{i}", password=None)
-        cert = sm2_certs.issue(tmp_path, f"org-{i}", f"/O=Organisation {i}/serialNumber={uscc}", ca)
-        members.append(
-            MemberFile(
-                uscc=uscc,
-                name=f"Organisation {i}",
-                roles=(),
-                account_key=cert.public_key,
-                node_key=keys.node_key,
-                validator=True,
-                api=f"127.0.0.1:{18_200 + i}",
-                p2p=f"127.0.0.1:{19_200 + i}",
-                certificate=cert.pem.decode() if i == 0 else None,
-            )
-        )
-    genesis = assemble_genesis(members, chain_id=9393, cas=[ca.pem])
-    engine = ExecutionEngine({}, chain_id=9393)
-    root = engine.create_genesis(genesis.spec)
-    governance = Contract("Governance")
-
-    def read(function: str, *args: object) -> object:
-        def call(to: bytes, data: bytes) -> bytes:
-            return engine.call(root, bytes(20), to, data, 5_000_000)
-
-        return governance.read(call, GOVERNANCE_ADDRESS, function, *args)
-
-    ca_der = to_der(ca.pem)
-    assert [bytes(a) for a in read("get_trust_anchors")] == [keccak(ca_der)]  # type: ignore[union-attr]
-    certified = address_from_public_key(members[0].account_key)
-    row = read("certificates", certified)
-    bound = BoundCertificate(
-        certified, bytes(row["certificate_id"]), bytes(row["certificate"]), int(row["bound_block"])
-    )  # type: ignore[index]
-    identity = check_bound_certificate(
-        bound, anchors=[TrustAnchor(keccak(ca_der), ca_der)], uscc=members[0].uscc, at=dt.datetime.now(dt.UTC)
-    )
-    assert identity.issuer_fingerprint == sm3(ca_der) and bound.bound_block == 0
-    assert read("certificates", address_from_public_key(members[1].account_key))["certificate"] == b""  # type: ignore[index]
 
 
 # --- the command line -------------------------------------------------------------------------------------
