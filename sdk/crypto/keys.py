@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from sdk.crypto.sm2 import (
     DEFAULT_USER_ID,
-    TONGSUO_MISSING,
     N,
     SM2Backend,
     get_backend,
@@ -77,7 +76,12 @@ class PublicKey:
     def from_pem(cls, pem: bytes | str) -> PublicKey:
         """Return the key in an SM2 SubjectPublicKeyInfo PEM; raise InvalidKeyError for anything else."""
         data = _pem_bytes(pem)
-        serialization, ec = _pem_modules()
+        modules = _pem_modules()
+        if modules is None:
+            from sdk.crypto import pkcs8  # only where tongsuopy is missing: it costs an import otherwise
+
+            return cls(pkcs8.read_public_key(data))
+        serialization, ec = modules
         try:
             loaded = serialization.load_pem_public_key(data)
             if not isinstance(loaded, ec.EllipticCurvePublicKey) or loaded.curve.name != "SM2":
@@ -101,7 +105,12 @@ class PublicKey:
 
     def to_pem(self) -> bytes:
         """Return the SubjectPublicKeyInfo PEM (id-ecPublicKey with the SM2 curve OID 1.2.156.10197.1.301)."""
-        serialization, _ = _pem_modules()
+        modules = _pem_modules()
+        if modules is None:
+            from sdk.crypto import pkcs8
+
+            return pkcs8.write_public_key(b"\x04" + self._raw)
+        serialization, _ = modules
         handle = self._handle(get_backend("tongsuo"))
         pem: bytes = handle.public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
@@ -245,7 +254,12 @@ class PrivateKey:
         data = _pem_bytes(pem)
         if password is not None and not isinstance(password, bytes):
             raise InvalidKeyError(f"a PEM password must be bytes, not {type(password).__name__}")
-        serialization, ec = _pem_modules()
+        modules = _pem_modules()
+        if modules is None:
+            from sdk.crypto import pkcs8
+
+            return cls(pkcs8.read_private_key(data, password))
+        serialization, ec = modules
         try:
             loaded = serialization.load_pem_private_key(data, password)
             if not isinstance(loaded, ec.EllipticCurvePrivateKey) or loaded.curve.name != "SM2":
@@ -278,16 +292,21 @@ class PrivateKey:
         Encryption is PBES2 (PBKDF2-HMAC-SHA256, SM4-CBC) as Tongsuo writes it. Raises CryptoError for an
         empty, over-long, non-bytes or NUL-containing password.
         """
-        serialization, _ = _pem_modules()
-        encryption: _ts_serialization.KeySerializationEncryption
-        if password is None:
-            encryption = serialization.NoEncryption()
-        elif not isinstance(password, bytes) or not password or len(password) > 1023:
+        if password is not None and (not isinstance(password, bytes) or not password or len(password) > 1023):
             raise CryptoError("a PEM password must be 1 to 1023 bytes")
-        elif b"\x00" in password:
+        if password is not None and b"\x00" in password:
             # HMAC zero-pads its key, so b"\x00" derives the same PBKDF2 key as the empty password,
             # which OpenSSL tries when none is given: such a file would open without a password.
             raise CryptoError("a PEM password must not contain NUL bytes")
+        modules = _pem_modules()
+        if modules is None:
+            from sdk.crypto import pkcs8
+
+            return pkcs8.write_private_key(self._d, b"\x04" + self.public_key.to_bytes(), password)
+        serialization, _ = modules
+        encryption: _ts_serialization.KeySerializationEncryption
+        if password is None:
+            encryption = serialization.NoEncryption()
         else:
             encryption = serialization.BestAvailableEncryption(password)
         handle = self._handle(get_backend("tongsuo"))
@@ -348,19 +367,14 @@ class PrivateKey:
         return (PrivateKey, (self._d,))
 
 
-def _pem_modules() -> tuple[ModuleType, ModuleType]:
-    """tongsuopy's serialization and EC modules, which read and write SM2 PEM (PKCS#8, SubjectPublicKeyInfo).
-
-    Raises CryptoError (code ``backend_unavailable``) where tongsuopy is not installed: keys then travel as
-    hex or raw bytes (``from_hex``/``to_hex``), and signing and verifying work through the gmssl backend.
-    """
+def _pem_modules() -> tuple[ModuleType, ModuleType] | None:
+    """tongsuopy's serialization and EC modules, which read and write SM2 PEM (PKCS#8, SubjectPublicKeyInfo);
+    None where tongsuopy is not installed, and sdk.crypto.pkcs8 reads and writes the same files instead."""
     try:
         from tongsuopy.crypto import serialization
         from tongsuopy.crypto.asymciphers import ec
-    except ImportError as exc:
-        raise CryptoError(
-            f"SM2 PEM keys need tongsuopy: {TONGSUO_MISSING}; use hex keys here", code="backend_unavailable"
-        ) from exc
+    except ImportError:
+        return None
     return serialization, ec
 
 

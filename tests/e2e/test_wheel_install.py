@@ -3,8 +3,9 @@
 - with the node extra, four organisations in four folders (four machines) create their keys, exchange only
   public member files, assemble, sign and seal a genesis, and run a 4-validator network that commits a
   transaction; the installed `xinlian verify` checks that transaction's proof bundle;
-- two organisations bring SM2 certificates from a CA to the ceremony; the installed `xinlian certificate
-  check` checks one from chain state while the network runs;
+- two organisations bring SM2 certificates from a CA to the ceremony; the light install's `xinlian
+  certificate check`, signing its reads with a member's encrypted PEM key without tongsuopy, checks one
+  from chain state while the network runs;
 - the light install (no extras) without tongsuopy, as on a platform tongsuopy ships no wheel for, verifies
   the same bundle on the gmssl backend, and its node commands say in one line what to install.
 """
@@ -80,11 +81,11 @@ def test_four_organisations_run_a_network_from_the_installed_wheel(
     with start_ceremony_nodes(ceremony, cli=cli) as nodes:
         tx_hash, committed = commit_grant(ceremony, nodes)
         assert len(set(committed)) == 1  # the same block at every validator
-        # any member checks an organisation's certificate from chain state with the installed command (the
-        # light install without tongsuopy cannot read PEM keys, so a member's reads take the full one)
+        # any member, with only the light install (no tongsuopy: its encrypted PEM key opens all the same),
+        # checks an organisation's certificate from chain state
         certified, reader = ceremony.orgs[1], ceremony.orgs[3]
         address = "0x" + Signer(certified.private_key("account.pem")).address.hex()
-        out = cli(
+        out = light_venv.cli()(
             "certificate", "check", address, "--key", reader.keys / "account.pem",
             "--password-env", reader.password_env, "--url", ceremony.orgs[2].url, "--json",
             env={reader.password_env: reader.password},
@@ -94,7 +95,7 @@ def test_four_organisations_run_a_network_from_the_installed_wheel(
             checked["verified"] is True and checked["uscc"] == certified.uscc and checked["bound_block"] == 0
         )
         uncertified = "0x" + Signer(reader.private_key("account.pem")).address.hex()
-        done = cli.run(
+        done = light_venv.cli().run(
             "certificate", "check", uncertified, "--key", reader.keys / "account.pem",
             "--password-env", reader.password_env, "--url", ceremony.orgs[2].url, "--json",
             env={reader.password_env: reader.password},

@@ -1,0 +1,234 @@
+"""SM2 keys as PEM without tongsuopy: PKCS#8 (plain or PBES2-encrypted) and SubjectPublicKeyInfo.
+
+Where tongsuopy has no wheel (aarch64 Linux), ``cryptography`` cannot load an SM2 key: it refuses the curve.
+This module reads and writes the same files tongsuopy and OpenSSL do, from maintained parts only:
+``asn1crypto`` for the ASN.1 structures and the PEM armour, ``cryptography`` for PBKDF2, SM4 and AES. It
+touches no curve arithmetic: it moves a private scalar and a public point in and out of their encodings,
+and sdk.crypto.keys checks them as for any other source.
+
+Encrypted keys are written as tongsuopy writes them (and OpenSSL 3 with ``-v2 sm4-cbc``): PBES2 with
+PBKDF2-HMAC-SHA256 (8-byte salt, 2,048 iterations, OpenSSL's default) and SM4-CBC. Read: PBES2 with PBKDF2
+over HMAC-SHA1/SHA-224/SHA-256/SHA-384/SHA-512 and SM4-CBC or AES-128/192/256-CBC, which covers what
+OpenSSL's ``pkcs8 -topk8 -v2`` and tongsuopy write. Every failure is an InvalidKeyError saying why.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Final
+
+from asn1crypto import algos, core, keys, pem
+from cryptography.hazmat.primitives import hashes, padding
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
+
+from sdk.errors import InvalidKeyError
+
+SM2_CURVE: Final = "1.2.156.10197.1.301"
+SM4_CBC: Final = "1.2.156.10197.1.104.2"
+#: PBKDF2 as tongsuopy and OpenSSL 3 write it by default.
+PBKDF2_ITERATIONS: Final = 2048
+PBKDF2_SALT_BYTES: Final = 8
+#: A file asking for more PBKDF2 work than this is refused (an attacker-chosen count would stall the reader).
+MAX_PBKDF2_ITERATIONS: Final = 10_000_000
+
+_PRFS: Final[dict[str, hashes.HashAlgorithm]] = {
+    "sha1": hashes.SHA1(),  # noqa: S303 - read only: OpenSSL 1.1 wrote PBKDF2 with HMAC-SHA1 by default
+    "sha224": hashes.SHA224(),
+    "sha256": hashes.SHA256(),
+    "sha384": hashes.SHA384(),
+    "sha512": hashes.SHA512(),
+}
+_AES_KEY_BYTES: Final = {"aes128_cbc": 16, "aes192_cbc": 24, "aes256_cbc": 32}
+
+# asn1crypto sizes a private scalar by its curve; it knows no SM2 (a registry entry, read-only elsewhere)
+if SM2_CURVE not in keys.NamedCurve._key_sizes:
+    keys.NamedCurve.register("sm2", SM2_CURVE, 32)
+
+
+# --- private keys ------------------------------------------------------------------------------------------
+def read_private_key(data: bytes, password: bytes | None) -> int:
+    """Return the private scalar of an SM2 key in PKCS#8 PEM (``PRIVATE KEY`` or ``ENCRYPTED PRIVATE KEY``),
+    decrypting with ``password``. Raises InvalidKeyError: not such a PEM, a missing, unexpected or wrong
+    password, an encryption this module does not read, a key that is not SM2."""
+    kind, der = _unarmor(data, ("PRIVATE KEY", "ENCRYPTED PRIVATE KEY"))
+    if kind == "ENCRYPTED PRIVATE KEY":
+        if password is None:
+            raise InvalidKeyError("the SM2 private key PEM is encrypted: a password is needed")
+        der = _decrypt(der, password)
+    elif password is not None:
+        raise InvalidKeyError("the SM2 private key PEM is not encrypted, but a password was given")
+    try:
+        info = keys.PrivateKeyInfo.load(der, strict=True)
+        algorithm = info["private_key_algorithm"]
+        if (
+            algorithm["algorithm"].dotted != "1.2.840.10045.2.1"
+            or _curve(algorithm["parameters"]) != SM2_CURVE
+        ):
+            raise InvalidKeyError("the PEM holds a key that is not an SM2 key")
+        scalar = info["private_key"].parsed["private_key"].native
+    except InvalidKeyError:
+        raise
+    except (ValueError, TypeError, KeyError) as exc:
+        raise InvalidKeyError(f"cannot load the SM2 private key PEM ({_why(exc)})") from exc
+    if not isinstance(scalar, int):
+        raise InvalidKeyError("cannot load the SM2 private key PEM (no private scalar)")
+    return scalar
+
+
+def write_private_key(scalar: int, public_point: bytes, password: bytes | None) -> bytes:
+    """Return PKCS#8 PEM of an SM2 key (``public_point`` is 04‖x‖y, kept in the ECPrivateKey as tongsuopy and
+    OpenSSL keep it), PBES2-encrypted with ``password`` when given. The caller checks the password."""
+    ec_key = keys.ECPrivateKey({"version": "ecPrivkeyVer1"})
+    ec_key.set_key_size(32)  # RFC 5915: the scalar as 32 bytes, leading zeros kept
+    ec_key["private_key"] = scalar
+    ec_key["public_key"] = public_point
+    info = keys.PrivateKeyInfo(
+        {
+            "version": 0,
+            "private_key_algorithm": keys.PrivateKeyAlgorithm(
+                {"algorithm": "ec", "parameters": keys.ECDomainParameters(name="named", value=SM2_CURVE)}
+            ),
+            "private_key": ec_key,
+        }
+    )
+    if password is None:
+        return bytes(pem.armor("PRIVATE KEY", info.dump()))
+    return bytes(pem.armor("ENCRYPTED PRIVATE KEY", _encrypt(info.dump(), password)))
+
+
+# --- public keys -------------------------------------------------------------------------------------------
+def read_public_key(data: bytes) -> bytes:
+    """Return the uncompressed point 04‖x‖y of an SM2 SubjectPublicKeyInfo PEM; InvalidKeyError otherwise."""
+    _, der = _unarmor(data, ("PUBLIC KEY",))
+    try:
+        info = keys.PublicKeyInfo.load(der, strict=True)
+        algorithm = info["algorithm"]
+        if (
+            algorithm["algorithm"].dotted != "1.2.840.10045.2.1"
+            or _curve(algorithm["parameters"]) != SM2_CURVE
+        ):
+            raise InvalidKeyError("not an SM2 public key PEM (another algorithm or curve)")
+        point = bytes(info["public_key"])
+    except InvalidKeyError:
+        raise
+    except (ValueError, TypeError, KeyError) as exc:
+        raise InvalidKeyError(f"not an SM2 public key PEM ({_why(exc)})") from exc
+    return point
+
+
+def write_public_key(public_point: bytes) -> bytes:
+    """Return the SubjectPublicKeyInfo PEM of an SM2 public key given as 04‖x‖y."""
+    info = keys.PublicKeyInfo(
+        {
+            "algorithm": keys.PublicKeyAlgorithm(
+                {"algorithm": "ec", "parameters": keys.ECDomainParameters(name="named", value=SM2_CURVE)}
+            ),
+            "public_key": public_point,
+        }
+    )
+    return bytes(pem.armor("PUBLIC KEY", info.dump()))
+
+
+# --- PBES2 -------------------------------------------------------------------------------------------------
+def _encrypt(plain: bytes, password: bytes) -> bytes:
+    salt, iv = os.urandom(PBKDF2_SALT_BYTES), os.urandom(16)
+    key = PBKDF2HMAC(hashes.SHA256(), 16, salt, PBKDF2_ITERATIONS).derive(password)
+    padder = padding.PKCS7(128).padder()
+    encryptor = Cipher(algorithms.SM4(key), modes.CBC(iv)).encryptor()
+    ciphertext = encryptor.update(padder.update(plain) + padder.finalize()) + encryptor.finalize()
+    scheme = algos.EncryptionAlgorithm(
+        {
+            "algorithm": "pbes2",
+            "parameters": algos.Pbes2Params(
+                {
+                    "key_derivation_func": algos.KdfAlgorithm(
+                        {
+                            "algorithm": "pbkdf2",
+                            "parameters": algos.Pbkdf2Params(
+                                {
+                                    "salt": algos.Pbkdf2Salt(name="specified", value=salt),
+                                    "iteration_count": PBKDF2_ITERATIONS,
+                                    "prf": algos.HmacAlgorithm(
+                                        {"algorithm": "sha256", "parameters": core.Null()}
+                                    ),
+                                }
+                            ),
+                        }
+                    ),
+                    # asn1crypto has no name for SM4-CBC: the OID, with the IV as its parameters
+                    "encryption_scheme": algos.EncryptionAlgorithm(
+                        {"algorithm": SM4_CBC, "parameters": core.OctetString(iv)}
+                    ),
+                }
+            ),
+        }
+    )
+    return bytes(
+        keys.EncryptedPrivateKeyInfo({"encryption_algorithm": scheme, "encrypted_data": ciphertext}).dump()
+    )
+
+
+def _decrypt(der: bytes, password: bytes) -> bytes:
+    try:
+        info = keys.EncryptedPrivateKeyInfo.load(der, strict=True)
+        algorithm = info["encryption_algorithm"]
+        if algorithm["algorithm"].native != "pbes2" or algorithm.kdf != "pbkdf2":
+            raise InvalidKeyError(
+                "the SM2 private key PEM is encrypted with a scheme other than PBES2 with PBKDF2",
+                algorithm=algorithm["algorithm"].dotted,
+            )
+        prf = _PRFS.get(algorithm.kdf_hmac)
+        if prf is None:
+            raise InvalidKeyError(
+                f"PBKDF2 with HMAC-{algorithm.kdf_hmac} is not read here", prf=algorithm.kdf_hmac
+            )
+        iterations, salt = int(algorithm.kdf_iterations), bytes(algorithm.kdf_salt)
+        scheme = algorithm["parameters"]["encryption_scheme"]
+        cipher_oid = scheme["algorithm"].dotted
+        iv = bytes(scheme["parameters"].native) if cipher_oid == SM4_CBC else bytes(algorithm.encryption_iv)
+        ciphertext = bytes(info["encrypted_data"])
+    except InvalidKeyError:
+        raise
+    except (ValueError, TypeError, KeyError) as exc:
+        raise InvalidKeyError(f"cannot read the encrypted SM2 private key PEM ({_why(exc)})") from exc
+    if not 1 <= iterations <= MAX_PBKDF2_ITERATIONS:
+        raise InvalidKeyError(f"PBKDF2 iteration count {iterations} is out of range", iterations=iterations)
+    name = "sm4_cbc" if cipher_oid == SM4_CBC else str(scheme["algorithm"].native)
+    key_bytes = 16 if name == "sm4_cbc" else _AES_KEY_BYTES.get(name)
+    if key_bytes is None:
+        raise InvalidKeyError(f"the key is encrypted with {name}, not SM4-CBC or AES-CBC", cipher=name)
+    if len(iv) != 16:
+        raise InvalidKeyError("the encrypted key's IV is not 16 bytes")
+    key = PBKDF2HMAC(prf, key_bytes, salt, iterations).derive(password)
+    block = algorithms.SM4(key) if name == "sm4_cbc" else algorithms.AES(key)
+    decryptor = Cipher(block, modes.CBC(iv)).decryptor()
+    try:
+        padded = decryptor.update(ciphertext) + decryptor.finalize()
+        unpadder = padding.PKCS7(128).unpadder()
+        return unpadder.update(padded) + unpadder.finalize()
+    except ValueError as exc:
+        raise InvalidKeyError(
+            "cannot load the SM2 private key PEM: Incorrect password, or the encrypted key is corrupted"
+        ) from exc
+
+
+# --- helpers -----------------------------------------------------------------------------------------------
+def _unarmor(data: bytes, kinds: tuple[str, ...]) -> tuple[str, bytes]:
+    try:
+        kind, _, der = pem.unarmor(data.strip())
+    except (ValueError, TypeError) as exc:
+        raise InvalidKeyError(f"not a PEM file ({_why(exc)})") from exc
+    if kind not in kinds:
+        raise InvalidKeyError(f"a PEM of {kind!r} where {' or '.join(kinds)} was expected", kind=kind)
+    return kind, der
+
+
+def _curve(parameters: keys.ECDomainParameters) -> str | None:
+    if parameters.name != "named":
+        return None
+    return str(parameters.chosen.dotted)
+
+
+def _why(exc: Exception) -> str:
+    return str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
