@@ -6,7 +6,7 @@ import hmac
 import secrets
 from collections.abc import Callable
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from sdk.crypto.sm2 import (
     DEFAULT_USER_ID,
@@ -20,9 +20,6 @@ from sdk.crypto.sm2 import (
 )
 from sdk.crypto.sm3 import sm3
 from sdk.errors import CryptoError, InvalidKeyError, InvalidSignatureError
-
-if TYPE_CHECKING:
-    from tongsuopy.crypto import serialization as _ts_serialization
 
 ADDRESS_BYTES = 20
 _Z_CACHE_LIMIT = 16
@@ -289,8 +286,9 @@ class PrivateKey:
     def to_pem(self, password: bytes | None = None) -> bytes:
         """Return PKCS#8 PEM (SM2 curve OID 1.2.156.10197.1.301), encrypted when ``password`` is given.
 
-        Encryption is PBES2 (PBKDF2-HMAC-SHA256, SM4-CBC) as Tongsuo writes it. Raises CryptoError for an
-        empty, over-long, non-bytes or NUL-containing password.
+        Encryption is PBES2 (PBKDF2-HMAC-SHA256 with a 16-byte salt and 600,000 iterations, SM4-CBC), which
+        Tongsuo and OpenSSL open. Raises CryptoError for an empty, over-long, non-bytes or NUL-containing
+        password.
         """
         if password is not None and (not isinstance(password, bytes) or not password or len(password) > 1023):
             raise CryptoError("a PEM password must be 1 to 1023 bytes")
@@ -299,19 +297,15 @@ class PrivateKey:
             # which OpenSSL tries when none is given: such a file would open without a password.
             raise CryptoError("a PEM password must not contain NUL bytes")
         modules = _pem_modules()
-        if modules is None:
+        if modules is None or password is not None:
+            # an encrypted key always: tongsuopy's own would take 2,048 PBKDF2 rounds (sdk/crypto/pkcs8.py)
             from sdk.crypto import pkcs8
 
             return pkcs8.write_private_key(self._d, b"\x04" + self.public_key.to_bytes(), password)
         serialization, _ = modules
-        encryption: _ts_serialization.KeySerializationEncryption
-        if password is None:
-            encryption = serialization.NoEncryption()
-        else:
-            encryption = serialization.BestAvailableEncryption(password)
         handle = self._handle(get_backend("tongsuo"))
         pem: bytes = handle.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         )
         return pem
 

@@ -61,10 +61,29 @@ def test_the_plain_forms_are_byte_for_byte_tongsuopys() -> None:
 
 
 def test_what_tongsuopy_writes_it_opens() -> None:
+    from tongsuopy.crypto import serialization
+    from tongsuopy.crypto.asymciphers import ec
+
     key = PrivateKey.generate()
-    assert pkcs8.read_private_key(key.to_pem(), None) == key._d
-    assert pkcs8.read_private_key(key.to_pem(b"pw"), b"pw") == key._d
+    theirs = ec.derive_private_key(key._d, ec.SM2())
+    for password, encryption in (
+        (None, serialization.NoEncryption()),
+        (b"pw", serialization.BestAvailableEncryption(b"pw")),  # SM4-CBC, 2,048 rounds
+    ):
+        written = theirs.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption
+        )
+        assert pkcs8.read_private_key(written, password) == key._d
     assert pkcs8.read_public_key(key.public_key.to_pem()) == point(key)
+
+
+def test_encrypted_keys_take_600000_pbkdf2_rounds_and_a_16_byte_salt() -> None:
+    key = PrivateKey.generate()
+    _, _, der = pem.unarmor(key.to_pem(b"pw"))
+    algorithm = keys.EncryptedPrivateKeyInfo.load(der)["encryption_algorithm"]
+    assert (algorithm.kdf_hmac, algorithm.kdf_iterations, len(algorithm.kdf_salt)) == ("sha256", 600_000, 16)
+    scheme = algorithm["parameters"]["encryption_scheme"]["algorithm"].dotted
+    assert scheme == pkcs8.SM4_CBC
 
 
 @pytest.mark.parametrize(
