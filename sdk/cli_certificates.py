@@ -160,7 +160,10 @@ def certificate_anchors(
         emit_json({"trust_anchors": listed})
         return
     rows = [
-        (a["anchor_id"], f"{a['subject']} (until {a['not_after']})" if a["readable"] else "NOT A CERTIFICATE")
+        (
+            f"0x{a['anchor_id'].hex()}",
+            f"{a['subject']} (until {a['not_after']})" if a["readable"] else "NOT A CERTIFICATE",
+        )
         for a in listed
     ]
     show_rows(f"{len(listed)} trust anchor(s)", rows or [("none", "no CA is trusted yet")])

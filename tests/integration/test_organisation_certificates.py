@@ -215,6 +215,15 @@ def cli(world: World, *argv: str) -> tuple[int, Any, str]:
     return result.exit_code, json.loads(result.stdout) if result.stdout else None, result.stderr
 
 
+def plain(world: World, *argv: str) -> str:
+    """Run `xinlian ARGV --key <committee key> --url <node>` without --json: its stdout (status 0)."""
+    orgs = json.loads((world.running.data_dir / "orgs.json").read_text(encoding="utf-8"))
+    key = str(world.running.data_dir / orgs[0]["key"])
+    result = CliRunner().invoke(app, [*argv, "--key", key, "--url", world.running.url])
+    assert result.exit_code == ExitCode.OK, result.stderr
+    return result.stdout
+
+
 def test_the_command_line_proposes_lists_and_checks(
     world: World, governance: Governance, tmp_path: Path
 ) -> None:
@@ -224,6 +233,8 @@ def test_the_command_line_proposes_lists_and_checks(
     assert status == ExitCode.OK and out["executed"] is True, err
     status, out, _ = cli(world, "certificate", "anchors")
     assert status == ExitCode.OK and [a["subject"] for a in out["trust_anchors"]] == ["CN=Consortium CA"]
+    shown = plain(world, "certificate", "anchors")  # the rows a person reads: the id as 0x-hex, whole
+    assert out["trust_anchors"][0]["anchor_id"] in shown and "CN=Consortium CA" in shown and "b'" not in shown
 
     status, out, err = cli(
         world, "proposal", "certificate", account, "--certificate", str(world.wrong_key.cert)
