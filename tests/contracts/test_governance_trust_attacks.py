@@ -30,7 +30,7 @@ from node.ledger.rules import check_header
 from sdk.crypto import PrivateKey
 from sdk.domains.governance import Action, encode_payload
 from sdk.errors import InvalidBlock
-from sdk.system import MAX_CHAIN_CERTIFICATE_BYTES, MAX_CODE_BYTES, MAX_TRUST_ANCHORS, SYSTEM_SENDER
+from sdk.system import MAX_CHAIN_CERTIFICATE_BYTES, MAX_TRUST_ANCHORS, SYSTEM_SENDER
 from tests.contracts.harness import GAS_LIMIT, NOBODY
 from tests.contracts.worlds.governance import (
     GRANT_ROLE,
@@ -300,8 +300,3 @@ def test_the_genesis_signatures_cover_the_trust_fields(tamper: object) -> None:
     with pytest.raises(ConfigError) as caught:
         tampered.check_signatures(tampered_hash)
     assert caught.value.code == "genesis_unsigned"
-
-
-# --- EIP-170 ----------------------------------------------------------------------------------------------
-def test_governance_runtime_code_fits_eip_170() -> None:
-    assert len(load_runtime_code("Governance")) <= MAX_CODE_BYTES
