@@ -45,6 +45,11 @@ EC_PUBLIC_KEY = "1.2.840.10045.2.1"
 MAX_CERTIFICATE_BYTES = 16 * 1024
 #: At most this many trusted CA certificates, and as many listed intermediates.
 MAX_CAS = 16
+#: Short names RFC 4514 text uses for attributes cryptography would print as dotted OIDs.
+_NAME_OVERRIDES = {
+    NameOID.SERIAL_NUMBER: "serialNumber",
+    NameOID.ORGANIZATION_IDENTIFIER: "organizationIdentifier",
+}
 #: Subject attributes searched for the USCC, in this order.
 USCC_ATTRIBUTES = (
     NameOID.SERIAL_NUMBER,
@@ -104,8 +109,8 @@ def describe_certificate(certificate: bytes) -> CertificateDescription:
     nothing is checked but that it parses (``x509_malformed`` otherwise)."""
     cert = _load(certificate)
     return CertificateDescription(
-        subject=cert.parsed.subject.rfc4514_string(),
-        issuer=cert.parsed.issuer.rfc4514_string(),
+        subject=_name(cert.parsed.subject),
+        issuer=_name(cert.parsed.issuer),
         not_before=cert.parsed.not_valid_before_utc,
         not_after=cert.parsed.not_valid_after_utc,
         fingerprint=cert.fingerprint,
@@ -168,7 +173,7 @@ def check_certificate(
         raise _refuse("x509_uscc_mismatch", "no subject attribute names the organisation's USCC", uscc=uscc)
     return CertifiedIdentity(
         fingerprint=leaf.fingerprint,
-        subject=leaf.parsed.subject.rfc4514_string(),
+        subject=_name(leaf.parsed.subject),
         issuer_fingerprint=issuer.fingerprint,
         not_before=leaf.parsed.not_valid_before_utc,
         not_after=leaf.parsed.not_valid_after_utc,
@@ -202,7 +207,7 @@ def _issuer_of(child: _Cert, candidates: list[_Cert], roots: list[_Cert], at: dt
     raise refusal or _refuse(
         "x509_unknown_issuer",
         "no trusted CA issued this certificate",
-        issuer=child.parsed.issuer.rfc4514_string(),
+        issuer=_name(child.parsed.issuer),
     )
 
 
@@ -283,6 +288,11 @@ def _key_bytes(raw: bytes) -> bytes:
     if len(key) != PUBLIC_KEY_BYTES:
         raise _refuse("x509_malformed", "an SM2 public key is 64 bytes x‖y (or 65 with 0x04)")
     return key
+
+
+def _name(name: x509.Name) -> str:
+    """RFC 4514 text of a name, with the USCC-bearing attributes by name (serialNumber=…), not by OID."""
+    return name.rfc4514_string(_NAME_OVERRIDES)
 
 
 def _uscc_candidates(parsed: x509.Certificate) -> set[str]:
