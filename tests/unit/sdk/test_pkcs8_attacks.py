@@ -5,6 +5,7 @@ parameters, absurd PBKDF2 or IV parameters are refused with InvalidKeyError."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -314,3 +315,83 @@ def test_errors_and_reprs_show_neither_password_nor_scalar(quick_encrypted: tupl
             load()
         texts += [str(caught.value), repr(caught.value)]
     assert not [t for t in texts for s in secrets if s in t]
+
+
+# --- what an error message may say -------------------------------------------------------------------------
+def chained_texts(exc: BaseException) -> list[str]:
+    """The text of ``exc`` and of every exception chained to it (a logged traceback prints them all)."""
+    texts: list[str] = []
+    seen: BaseException | None = exc
+    while seen is not None:
+        texts.append(str(seen))
+        seen = seen.__cause__ or seen.__context__
+    return texts
+
+
+def quotes(texts: list[str], secret: bytes) -> bool:
+    """Whether ``texts`` carry 8 consecutive bytes of ``secret``, in hex or inside a decimal number
+    (asn1crypto prints a length it read in decimal)."""
+    windows = [secret[i : i + 8] for i in range(len(secret) - 7)]
+    for text in texts:
+        numbers = [int(d) for d in re.findall(r"\d{19,}", text)]
+        blobs = [n.to_bytes((n.bit_length() + 7) // 8, "big") for n in numbers]
+        if any(w.hex() in text.lower() or any(w in b for b in blobs) for w in windows):
+            return True
+    return False
+
+
+def long_form_length(der_byte: int) -> int:
+    """An outer-SEQUENCE length byte that makes a DER reader take the next 66 bytes, the header and the
+    scalar of an SM2 PKCS#8, as the length."""
+    return der_byte ^ (0x80 | 66)
+
+
+def test_a_one_byte_change_to_the_iv_does_not_make_the_error_print_the_key(
+    quick_encrypted: tuple[PrivateKey, bytes],
+) -> None:
+    """CBC: flipping bits of the IV flips the same bits of the first plaintext block, without the password.
+    Turning the outer length into a 66-byte long form made asn1crypto's 'Insufficient data - N bytes
+    requested' quote the decrypted scalar in N; who could edit the file and read the node's log or the
+    operator's error report got the key. The error must say wrong password or damaged file, and no more."""
+    key, data = quick_encrypted
+    _, _, plain = pem.unarmor(key.to_pem())
+
+    def edit(info: keys.EncryptedPrivateKeyInfo) -> None:
+        scheme = info["encryption_algorithm"]["parameters"]["encryption_scheme"]
+        iv = bytearray(scheme["parameters"].native)
+        iv[1] ^= long_form_length(plain[1])
+        scheme["parameters"] = core.OctetString(bytes(iv))
+
+    tampered = edit_encryption(data, edit)
+    for load in both_paths(tampered, b"pw"):
+        with pytest.raises(
+            InvalidKeyError, match="Incorrect password, or the encrypted key is corrupted"
+        ) as caught:
+            load()
+        assert not quotes(chained_texts(caught.value), key.to_bytes())
+
+
+def test_a_damaged_plain_key_is_not_printed_in_the_error() -> None:
+    # the same damage to an unencrypted file: the error goes to logs and bug reports, the key must not
+    key = PrivateKey.generate()
+    _, _, der = pem.unarmor(key.to_pem())
+    damaged = bytes(pem.armor("PRIVATE KEY", der[:1] + bytes([0x80 | 66]) + der[2:]))
+    for load in both_paths(damaged, None):
+        with pytest.raises(InvalidKeyError) as caught:
+            load()
+        assert not quotes(chained_texts(caught.value), key.to_bytes())
+
+
+def test_every_wrong_password_is_reported_as_one(quick_encrypted: tuple[PrivateKey, bytes]) -> None:
+    """About one wrong password in 256 leaves valid PKCS#7 padding and the garbage fails to parse instead;
+    tongsuopy's path says 'Incorrect password' for those too (sdk/crypto/keys.py), pkcs8 printed asn1crypto's
+    parse error. 4,000 tries miss such a password with probability about 1e-7."""
+    _, data = quick_encrypted
+    told: set[str] = set()
+    for i in range(4000):
+        with pytest.raises(InvalidKeyError) as caught:
+            pkcs8.read_private_key(data, b"wrong-%d" % i)
+        told.add(str(caught.value))
+    assert told == {
+        "cannot load the SM2 private key PEM: Incorrect password, or the encrypted key is corrupted"
+    }
