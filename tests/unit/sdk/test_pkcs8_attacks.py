@@ -395,3 +395,21 @@ def test_every_wrong_password_is_reported_as_one(quick_encrypted: tuple[PrivateK
     assert told == {
         "cannot load the SM2 private key PEM: Incorrect password, or the encrypted key is corrupted"
     }
+
+
+@pytest.mark.parametrize("value", [16, 2**62, 10**12], ids=["16", "2^62", "10^12"])
+def test_an_sm4_iv_that_is_not_an_octet_string_is_refused(
+    quick_encrypted: tuple[PrivateKey, bytes], value: int
+) -> None:
+    """SM4-CBC's parameters are the IV, an OCTET STRING; pkcs8 took any ASN.1 value and called bytes() on it,
+    so an INTEGER became that many zero bytes: 2^62 raised MemoryError (not InvalidKeyError), 10^12 would try
+    to allocate a terabyte."""
+    _, data = quick_encrypted
+
+    def edit(info: keys.EncryptedPrivateKeyInfo) -> None:
+        info["encryption_algorithm"]["parameters"]["encryption_scheme"]["parameters"] = core.Integer(value)
+
+    edited = edit_encryption(data, edit)
+    for load in both_paths(edited, b"pw"):
+        with pytest.raises(InvalidKeyError):
+            load()
