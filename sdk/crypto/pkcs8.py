@@ -201,7 +201,13 @@ def _decrypt(der: bytes, password: bytes) -> bytes:
         iterations, salt = int(algorithm.kdf_iterations), bytes(algorithm.kdf_salt)
         scheme = algorithm["parameters"]["encryption_scheme"]
         cipher_oid = scheme["algorithm"].dotted
-        iv = bytes(scheme["parameters"].native) if cipher_oid == SM4_CBC else bytes(algorithm.encryption_iv)
+        # SM4-CBC's parameters are an ASN.1 Any: read as an OCTET STRING, not bytes() of whatever it holds
+        # (an INTEGER 2^62 there was a request for 2^62 zero bytes)
+        iv = (
+            bytes(scheme["parameters"].parse(core.OctetString).native)
+            if cipher_oid == SM4_CBC
+            else bytes(algorithm.encryption_iv)
+        )
         ciphertext = bytes(info["encrypted_data"])
     except InvalidKeyError:
         raise
