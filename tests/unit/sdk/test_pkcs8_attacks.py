@@ -413,3 +413,20 @@ def test_an_sm4_iv_that_is_not_an_octet_string_is_refused(
     for load in both_paths(edited, b"pw"):
         with pytest.raises(InvalidKeyError):
             load()
+
+
+@pytest.mark.parametrize("shape", ["openssl ecparam -genkey", "public key first"])
+def test_other_pem_blocks_before_the_key_are_skipped_as_openssl_does(shape: str) -> None:
+    """``openssl ecparam -genkey -name SM2 -out key.pem`` writes an ``SM2 PARAMETERS`` block, then the key;
+    tongsuopy and the browser console open the file, pkcs8 refused it ('a PEM of SM2 PARAMETERS where ...'),
+    so the same file failed only where tongsuopy is missing."""
+    key = PrivateKey.generate()
+    if shape == "openssl ecparam -genkey":
+        data = openssl("ecparam", "-genkey", "-name", "SM2")
+        assert data.startswith(b"-----BEGIN SM2 PARAMETERS-----")
+        key = PrivateKey.from_pem(data)  # tongsuopy
+    else:
+        data = PrivateKey.generate().public_key.to_pem() + key.to_pem()
+    for load in both_paths(data, None):
+        assert load() == key
+    assert PublicKey(pkcs8.read_public_key(key.to_pem() + key.public_key.to_pem())) == key.public_key
