@@ -234,13 +234,18 @@ def _decrypt(der: bytes, password: bytes) -> bytes:
 
 # --- helpers -----------------------------------------------------------------------------------------------
 def _unarmor(data: bytes, kinds: tuple[str, ...]) -> tuple[str, bytes]:
+    """The first PEM block of one of ``kinds``, skipping blocks of others as OpenSSL's reader does (``openssl
+    ecparam -genkey`` writes an ``SM2 PARAMETERS`` block before the key)."""
+    seen: list[str] = []
     try:
-        kind, _, der = pem.unarmor(data.strip())
+        for kind, _, der in pem.unarmor(data.strip(), multiple=True):
+            if kind in kinds:
+                return kind, der
+            seen.append(kind)
     except (ValueError, TypeError) as exc:
         raise InvalidKeyError(f"not a PEM file ({_why(exc)})") from exc
-    if kind not in kinds:
-        raise InvalidKeyError(f"a PEM of {kind!r} where {' or '.join(kinds)} was expected", kind=kind)
-    return kind, der
+    kind = seen[0] if seen else None
+    raise InvalidKeyError(f"a PEM of {kind!r} where {' or '.join(kinds)} was expected", kind=kind)
 
 
 def _curve(parameters: keys.ECDomainParameters) -> str | None:
