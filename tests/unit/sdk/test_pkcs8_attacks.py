@@ -430,3 +430,40 @@ def test_other_pem_blocks_before_the_key_are_skipped_as_openssl_does(shape: str)
     for load in both_paths(data, None):
         assert load() == key
     assert PublicKey(pkcs8.read_public_key(key.to_pem() + key.public_key.to_pem())) == key.public_key
+
+
+# --- files tongsuopy opens and pkcs8 refuses (gaps, each refused with a message naming what it met) --------
+@pytest.mark.parametrize(
+    ("scheme", "why"),
+    [
+        (["-v1", "PBE-SHA1-3DES"], "scheme other than PBES2 with PBKDF2"),
+        (["-scrypt"], "scheme other than PBES2 with PBKDF2"),
+        (["-v2", "des3"], "not SM4-CBC or AES-CBC"),
+    ],
+    ids=["PBES1", "scrypt", "3DES"],
+)
+def test_encryptions_only_tongsuopy_reads_are_refused_clearly_without_it(
+    openssl_key: Path, scheme: list[str], why: str
+) -> None:
+    encrypted = openssl("pkcs8", "-topk8", "-in", str(openssl_key), *scheme, "-passout", "pass:pw")
+    assert PrivateKey.from_pem(encrypted, b"pw") == PrivateKey.from_pem(openssl_key.read_bytes())
+    with pytest.raises(InvalidKeyError, match=why):
+        pkcs8.read_private_key(encrypted, b"pw")
+
+
+def test_sec1_ec_private_key_is_refused_clearly_without_tongsuopy() -> None:
+    """SEC1 ``EC PRIVATE KEY`` (tongsuopy's TraditionalOpenSSL, OpenSSL 1.1's ``ecparam -genkey``) opens with
+    tongsuopy and in the browser console (docs/console.md), not with pkcs8: convert it with ``openssl pkcs8
+    -topk8``."""
+    from tongsuopy.crypto import serialization
+    from tongsuopy.crypto.asymciphers import ec
+
+    theirs = ec.generate_private_key(ec.SM2())
+    sec1 = theirs.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.NoEncryption(),
+    )
+    assert PrivateKey.from_pem(sec1)._d == theirs.private_numbers().private_value
+    with pytest.raises(InvalidKeyError, match="'EC PRIVATE KEY' where PRIVATE KEY or ENCRYPTED PRIVATE KEY"):
+        pkcs8.read_private_key(sec1, None)
