@@ -33,6 +33,9 @@ PBKDF2_ITERATIONS: Final = 600_000
 PBKDF2_SALT_BYTES: Final = 16
 #: A file asking for more PBKDF2 work than this is refused (an attacker-chosen count would stall the reader).
 MAX_PBKDF2_ITERATIONS: Final = 10_000_000
+#: A PEM longer than this is refused unread: asn1crypto joins a body line by line, in quadratic time
+#: (8 MB took 12 s), and a key file is under 2 KB.
+MAX_PEM_BYTES: Final = 1 << 20
 #: What a wrong password and a damaged encrypted key both say (as tongsuopy's path in sdk.crypto.keys).
 UNDECRYPTABLE: Final = (
     "cannot load the SM2 private key PEM: Incorrect password, or the encrypted key is corrupted"
@@ -236,6 +239,8 @@ def _decrypt(der: bytes, password: bytes) -> bytes:
 def _unarmor(data: bytes, kinds: tuple[str, ...]) -> tuple[str, bytes]:
     """The first PEM block of one of ``kinds``, skipping blocks of others as OpenSSL's reader does (``openssl
     ecparam -genkey`` writes an ``SM2 PARAMETERS`` block before the key)."""
+    if len(data) > MAX_PEM_BYTES:
+        raise InvalidKeyError(f"a PEM of {len(data)} bytes is larger than any key file", length=len(data))
     seen: list[str] = []
     try:
         for kind, _, der in pem.unarmor(data.strip(), multiple=True):
