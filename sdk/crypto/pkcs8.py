@@ -33,6 +33,13 @@ PBKDF2_ITERATIONS: Final = 600_000
 PBKDF2_SALT_BYTES: Final = 16
 #: A file asking for more PBKDF2 work than this is refused (an attacker-chosen count would stall the reader).
 MAX_PBKDF2_ITERATIONS: Final = 10_000_000
+#: A PEM longer than this is refused unread: asn1crypto joins a body line by line, in quadratic time
+#: (8 MB took 12 s), and a key file is under 2 KB.
+MAX_PEM_BYTES: Final = 1 << 20
+#: What a wrong password and a damaged encrypted key both say (as tongsuopy's path in sdk.crypto.keys).
+UNDECRYPTABLE: Final = (
+    "cannot load the SM2 private key PEM: Incorrect password, or the encrypted key is corrupted"
+)
 
 _PRFS: Final[dict[str, hashes.HashAlgorithm]] = {
     "sha1": hashes.SHA1(),  # noqa: S303 - read only: OpenSSL 1.1 wrote PBKDF2 with HMAC-SHA1 by default
@@ -60,6 +67,19 @@ def read_private_key(data: bytes, password: bytes | None) -> int:
         der = _decrypt(der, password)
     elif password is not None:
         raise InvalidKeyError("the SM2 private key PEM is not encrypted, but a password was given")
+    scalar = _scalar(der)
+    if scalar is None:
+        # Raised outside any except: the parser's message (and so its exception) may quote the secret key,
+        # e.g. "Insufficient data - N bytes requested" with N read from the scalar after one IV byte changed.
+        if kind == "ENCRYPTED PRIVATE KEY":
+            raise InvalidKeyError(UNDECRYPTABLE)  # or valid padding by chance (1 in 256): the same cause
+        raise InvalidKeyError("cannot load the SM2 private key PEM (not a PKCS#8 EC private key)")
+    return scalar
+
+
+def _scalar(der: bytes) -> int | None:
+    """The private scalar of a PKCS#8 SM2 key, None when ``der`` does not parse as one; InvalidKeyError for a
+    key of another algorithm or curve. ``der`` is secret: nothing of the parser's error goes on."""
     try:
         info = keys.PrivateKeyInfo.load(der, strict=True)
         algorithm = info["private_key_algorithm"]
@@ -69,13 +89,9 @@ def read_private_key(data: bytes, password: bytes | None) -> int:
         ):
             raise InvalidKeyError("the PEM holds a key that is not an SM2 key")
         scalar = info["private_key"].parsed["private_key"].native
-    except InvalidKeyError:
-        raise
-    except (ValueError, TypeError, KeyError) as exc:
-        raise InvalidKeyError(f"cannot load the SM2 private key PEM ({_why(exc)})") from exc
-    if not isinstance(scalar, int):
-        raise InvalidKeyError("cannot load the SM2 private key PEM (no private scalar)")
-    return scalar
+    except (ValueError, TypeError, KeyError):
+        return None
+    return scalar if isinstance(scalar, int) else None
 
 
 def write_private_key(scalar: int, public_point: bytes, password: bytes | None) -> bytes:
@@ -188,7 +204,13 @@ def _decrypt(der: bytes, password: bytes) -> bytes:
         iterations, salt = int(algorithm.kdf_iterations), bytes(algorithm.kdf_salt)
         scheme = algorithm["parameters"]["encryption_scheme"]
         cipher_oid = scheme["algorithm"].dotted
-        iv = bytes(scheme["parameters"].native) if cipher_oid == SM4_CBC else bytes(algorithm.encryption_iv)
+        # SM4-CBC's parameters are an ASN.1 Any: read as an OCTET STRING, not bytes() of whatever it holds
+        # (an INTEGER 2^62 there was a request for 2^62 zero bytes)
+        iv = (
+            bytes(scheme["parameters"].parse(core.OctetString).native)
+            if cipher_oid == SM4_CBC
+            else bytes(algorithm.encryption_iv)
+        )
         ciphertext = bytes(info["encrypted_data"])
     except InvalidKeyError:
         raise
@@ -209,21 +231,26 @@ def _decrypt(der: bytes, password: bytes) -> bytes:
         padded = decryptor.update(ciphertext) + decryptor.finalize()
         unpadder = padding.PKCS7(128).unpadder()
         return unpadder.update(padded) + unpadder.finalize()
-    except ValueError as exc:
-        raise InvalidKeyError(
-            "cannot load the SM2 private key PEM: Incorrect password, or the encrypted key is corrupted"
-        ) from exc
+    except ValueError:
+        raise InvalidKeyError(UNDECRYPTABLE) from None
 
 
 # --- helpers -----------------------------------------------------------------------------------------------
 def _unarmor(data: bytes, kinds: tuple[str, ...]) -> tuple[str, bytes]:
+    """The first PEM block of one of ``kinds``, skipping blocks of others as OpenSSL's reader does (``openssl
+    ecparam -genkey`` writes an ``SM2 PARAMETERS`` block before the key)."""
+    if len(data) > MAX_PEM_BYTES:
+        raise InvalidKeyError(f"a PEM of {len(data)} bytes is larger than any key file", length=len(data))
+    seen: list[str] = []
     try:
-        kind, _, der = pem.unarmor(data.strip())
+        for kind, _, der in pem.unarmor(data.strip(), multiple=True):
+            if kind in kinds:
+                return kind, der
+            seen.append(kind)
     except (ValueError, TypeError) as exc:
         raise InvalidKeyError(f"not a PEM file ({_why(exc)})") from exc
-    if kind not in kinds:
-        raise InvalidKeyError(f"a PEM of {kind!r} where {' or '.join(kinds)} was expected", kind=kind)
-    return kind, der
+    kind = seen[0] if seen else None
+    raise InvalidKeyError(f"a PEM of {kind!r} where {' or '.join(kinds)} was expected", kind=kind)
 
 
 def _curve(parameters: keys.ECDomainParameters) -> str | None:
