@@ -251,17 +251,25 @@ class PrivateKey:
         data = _pem_bytes(pem)
         if password is not None and not isinstance(password, bytes):
             raise InvalidKeyError(f"a PEM password must be bytes, not {type(password).__name__}")
+        from sdk.crypto import pkcs8  # a fallback where tongsuopy is missing; always the work-factor check
+
         modules = _pem_modules()
         if modules is None:
-            from sdk.crypto import pkcs8
-
-            return cls(pkcs8.read_private_key(data, password))
+            return cls._from_pem_fallback(data, password)
+        iterations = pkcs8.pbkdf2_iterations(data)
+        if iterations is not None and not 1 <= iterations <= pkcs8.MAX_PBKDF2_ITERATIONS:
+            raise InvalidKeyError(
+                f"PBKDF2 iteration count {iterations} is out of range", iterations=iterations
+            )
         serialization, ec = modules
         try:
             loaded = serialization.load_pem_private_key(data, password)
             if not isinstance(loaded, ec.EllipticCurvePrivateKey) or loaded.curve.name != "SM2":
                 raise ValueError("not an SM2 key")
             d = loaded.private_numbers().private_value
+            stored = loaded.public_key().public_bytes(
+                serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+            )
         except Exception as exc:  # tongsuopy raises ValueError, TypeError and UnsupportedAlgorithm
             if password is not None and b"ENCRYPTED" in data:
                 # A wrong password usually fails the padding check ("Bad decrypt"), but about once in 256
@@ -273,7 +281,28 @@ class PrivateKey:
             raise InvalidKeyError(f"cannot load the SM2 private key PEM ({_reason(exc)})") from exc
         if not isinstance(d, int):
             raise InvalidKeyError("cannot load the SM2 private key PEM (no private scalar)")
-        return cls(d)
+        return cls(d)._with_stored_point(stored)
+
+    @classmethod
+    def _from_pem_fallback(cls, data: bytes, password: bytes | None) -> PrivateKey:
+        """``from_pem`` where tongsuopy is not installed: sdk.crypto.pkcs8 reads the file."""
+        from sdk.crypto import pkcs8
+
+        d, stored = pkcs8.read_private_key_file(data, password)
+        return cls(d)._with_stored_point(stored)
+
+    def _with_stored_point(self, stored: bytes | None) -> PrivateKey:
+        """This key, once the public point its file stores (if any) is the scalar's own: a file whose point
+        was swapped would show `openssl pkey -pubout` (and whoever reads the point) another address than
+        the one this key signs as."""
+        if stored is None:
+            return self
+        xy = self.public_key.to_bytes()
+        odd = xy[-1] & 1
+        # the point's X9.62 forms: uncompressed 04‖x‖y, compressed 02/03‖x, hybrid 06/07‖x‖y
+        if stored not in (b"\x04" + xy, bytes([2 + odd]) + xy[:32], bytes([6 + odd]) + xy):
+            raise InvalidKeyError("the SM2 private key PEM stores a public key that is not its private key's")
+        return self
 
     def to_bytes(self) -> bytes:
         """Return the secret as 32 big-endian bytes. Handle with care."""

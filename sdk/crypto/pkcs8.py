@@ -60,6 +60,12 @@ def read_private_key(data: bytes, password: bytes | None) -> int:
     """Return the private scalar of an SM2 key in PKCS#8 PEM (``PRIVATE KEY`` or ``ENCRYPTED PRIVATE KEY``),
     decrypting with ``password``. Raises InvalidKeyError: not such a PEM, a missing, unexpected or wrong
     password, an encryption this module does not read, a key that is not SM2."""
+    return read_private_key_file(data, password)[0]
+
+
+def read_private_key_file(data: bytes, password: bytes | None) -> tuple[int, bytes | None]:
+    """:func:`read_private_key`, with the public point the file stores beside the scalar (04‖x‖y as given,
+    None when it stores none), for the caller to check against the scalar's."""
     kind, der = _unarmor(data, ("PRIVATE KEY", "ENCRYPTED PRIVATE KEY"))
     if kind == "ENCRYPTED PRIVATE KEY":
         if password is None:
@@ -67,31 +73,45 @@ def read_private_key(data: bytes, password: bytes | None) -> int:
         der = _decrypt(der, password)
     elif password is not None:
         raise InvalidKeyError("the SM2 private key PEM is not encrypted, but a password was given")
-    scalar = _scalar(der)
-    if scalar is None:
+    found = _scalar(der)
+    if found is None:
         # Raised outside any except: the parser's message (and so its exception) may quote the secret key,
         # e.g. "Insufficient data - N bytes requested" with N read from the scalar after one IV byte changed.
         if kind == "ENCRYPTED PRIVATE KEY":
             raise InvalidKeyError(UNDECRYPTABLE)  # or valid padding by chance (1 in 256): the same cause
         raise InvalidKeyError("cannot load the SM2 private key PEM (not a PKCS#8 EC private key)")
-    return scalar
+    return found
 
 
-def _scalar(der: bytes) -> int | None:
-    """The private scalar of a PKCS#8 SM2 key, None when ``der`` does not parse as one; InvalidKeyError for a
-    key of another algorithm or curve. ``der`` is secret: nothing of the parser's error goes on."""
+def pbkdf2_iterations(data: bytes) -> int | None:
+    """The PBKDF2 iteration count an ``ENCRYPTED PRIVATE KEY`` PEM asks for, None when it is not one that
+    this module parses (another scheme, or not encrypted). Lets a reader refuse an attacker-chosen count
+    before handing the file to a library that would spend it."""
+    try:
+        _, der = _unarmor(data, ("ENCRYPTED PRIVATE KEY",))
+        algorithm = keys.EncryptedPrivateKeyInfo.load(der, strict=True)["encryption_algorithm"]
+        if algorithm["algorithm"].native != "pbes2" or algorithm.kdf != "pbkdf2":
+            return None
+        return int(algorithm.kdf_iterations)
+    except (InvalidKeyError, ValueError, TypeError, KeyError):
+        return None
+
+
+def _scalar(der: bytes) -> tuple[int, bytes | None] | None:
+    """The private scalar of a PKCS#8 SM2 key and the public point stored with it, None when ``der`` does not
+    parse as one; InvalidKeyError for a key of another algorithm or curve. ``der`` is secret: nothing of the
+    parser's error goes on."""
     try:
         info = keys.PrivateKeyInfo.load(der, strict=True)
-        algorithm = info["private_key_algorithm"]
-        if (
-            algorithm["algorithm"].dotted != "1.2.840.10045.2.1"
-            or _curve(algorithm["parameters"]) != SM2_CURVE
-        ):
+        if not _is_sm2(info["private_key_algorithm"]):
             raise InvalidKeyError("the PEM holds a key that is not an SM2 key")
-        scalar = info["private_key"].parsed["private_key"].native
+        ec_key = info["private_key"].parsed
+        scalar = ec_key["private_key"].native
+        stored = ec_key["public_key"]
+        point = None if isinstance(stored, core.Void) else bytes(stored)
     except (ValueError, TypeError, KeyError):
         return None
-    return scalar if isinstance(scalar, int) else None
+    return (scalar, point) if isinstance(scalar, int) else None
 
 
 def write_private_key(scalar: int, public_point: bytes, password: bytes | None) -> bytes:
@@ -121,11 +141,7 @@ def read_public_key(data: bytes) -> bytes:
     _, der = _unarmor(data, ("PUBLIC KEY",))
     try:
         info = keys.PublicKeyInfo.load(der, strict=True)
-        algorithm = info["algorithm"]
-        if (
-            algorithm["algorithm"].dotted != "1.2.840.10045.2.1"
-            or _curve(algorithm["parameters"]) != SM2_CURVE
-        ):
+        if not _is_sm2(info["algorithm"]):
             raise InvalidKeyError("not an SM2 public key PEM (another algorithm or curve)")
         point = bytes(info["public_key"])
     except InvalidKeyError:
@@ -253,10 +269,14 @@ def _unarmor(data: bytes, kinds: tuple[str, ...]) -> tuple[str, bytes]:
     raise InvalidKeyError(f"a PEM of {kind!r} where {' or '.join(kinds)} was expected", kind=kind)
 
 
-def _curve(parameters: keys.ECDomainParameters) -> str | None:
-    if parameters.name != "named":
-        return None
-    return str(parameters.chosen.dotted)
+def _is_sm2(algorithm: keys.PrivateKeyAlgorithm | keys.PublicKeyAlgorithm) -> bool:
+    """Whether an algorithm identifier names an EC key on the named SM2 curve."""
+    parameters = algorithm["parameters"]
+    return bool(
+        algorithm["algorithm"].dotted == "1.2.840.10045.2.1"
+        and parameters.name == "named"
+        and parameters.chosen.dotted == SM2_CURVE
+    )
 
 
 def _why(exc: Exception) -> str:

@@ -53,7 +53,7 @@ def _der_length(n: int) -> bytes:
 def both_paths(data: bytes, password: bytes | None) -> list[Callable[[], PrivateKey]]:
     """How PrivateKey.from_pem loads ``data`` without tongsuopy, and with it."""
     return [
-        lambda: PrivateKey(pkcs8.read_private_key(data, password)),
+        lambda: PrivateKey._from_pem_fallback(data, password),
         lambda: PrivateKey.from_pem(data, password),
     ]
 
@@ -101,14 +101,15 @@ def test_a_scalar_of_another_length_is_its_value_on_both_paths() -> None:
 
 
 # --- the public point a private key file carries -----------------------------------------------------------
-def test_the_public_point_in_the_file_never_chooses_the_key(tmp_path: Path) -> None:
-    """A PKCS#8 whose ECPrivateKey carries another key's point: both paths ignore it and use d·G, so the
-    address signed with is the scalar's. ``openssl pkey -pubout`` prints the carried point (another address);
-    ``openssl pkey -check`` flags the file."""
+def test_a_file_whose_public_point_is_not_its_scalars_is_refused(tmp_path: Path) -> None:
+    """A PKCS#8 whose ECPrivateKey carries another key's point: ``openssl pkey -pubout`` would print that
+    point (another address) while the scalar signs as its own, and ``openssl pkey -check`` flags the file;
+    both paths refuse it."""
     key, other = PrivateKey.generate(), PrivateKey.generate()
     data = pkcs8_pem(ec_private_key(key.to_bytes(), point(other)))
     for load in both_paths(data, None):
-        assert load().address == key.address
+        with pytest.raises(InvalidKeyError, match="stores a public key"):
+            load()
     (tmp_path / "k.pem").write_bytes(data)
     shown = openssl("pkey", "-in", str(tmp_path / "k.pem"), "-pubout", "-outform", "DER")[-64:]
     assert PublicKey(shown) == other.public_key
@@ -116,15 +117,30 @@ def test_the_public_point_in_the_file_never_chooses_the_key(tmp_path: Path) -> N
         ["openssl", "pkey", "-in", str(tmp_path / "k.pem"), "-check", "-noout"], capture_output=True
     )
     assert check.returncode != 0
+    # the point it should store is accepted, and so is a file that stores none
+    assert PrivateKey._from_pem_fallback(pkcs8_pem(ec_private_key(key.to_bytes(), point(key))), None) == key
 
 
-def test_an_off_curve_public_point_in_a_private_key_file_is_ignored_without_tongsuopy() -> None:
-    # tongsuopy refuses the file (OpenSSL decodes the point); pkcs8 never reads it and derives d·G
+def test_an_off_curve_public_point_in_a_private_key_file_is_refused_on_both_paths() -> None:
     key = PrivateKey.generate()
     data = pkcs8_pem(ec_private_key(key.to_bytes(), b"\x04" + b"\x01" * 64))
-    assert PrivateKey(pkcs8.read_private_key(data, None)).address == key.address
-    with pytest.raises(InvalidKeyError):
-        PrivateKey.from_pem(data)
+    assert PrivateKey(pkcs8.read_private_key(data, None)).address == key.address  # the low-level reader
+    for load in both_paths(data, None):
+        with pytest.raises(InvalidKeyError):
+            load()
+
+
+def test_an_attacker_chosen_pbkdf2_count_is_refused_before_tongsuopy_spends_it() -> None:
+    key = PrivateKey.generate()
+    encrypted = key.to_pem(b"pw")
+
+    def huge(info: keys.EncryptedPrivateKeyInfo) -> None:
+        params = info["encryption_algorithm"]["parameters"]["key_derivation_func"]["parameters"]
+        params["iteration_count"] = pkcs8.MAX_PBKDF2_ITERATIONS + 1
+
+    for load in both_paths(edit_encryption(encrypted, huge), b"pw"):
+        with pytest.raises(InvalidKeyError, match="iteration count"):
+            load()
 
 
 # --- curve parameters and point forms from openssl ---------------------------------------------------------
