@@ -11,7 +11,8 @@ PBKDF2-HMAC-SHA256 and SM4-CBC, but with a 16-byte salt and 600,000 iterations (
 PBKDF2-HMAC-SHA256; about 70 ms here) instead of their 8 bytes and 2,048, which a guessed password passes
 in microseconds; every encrypted key the SDK writes goes through here, with tongsuopy or without. Read:
 PBES2 with PBKDF2 over HMAC-SHA1/SHA-224/SHA-256/SHA-384/SHA-512 and SM4-CBC or AES-128/192/256-CBC, which
-covers what OpenSSL's ``pkcs8 -topk8 -v2`` and tongsuopy write. Every failure is an InvalidKeyError.
+covers what OpenSSL's ``pkcs8 -topk8 -v2`` and tongsuopy write, and plain SEC1 ``EC PRIVATE KEY`` files
+(OpenSSL 1.1, tongsuopy's TraditionalOpenSSL). Every failure is an InvalidKeyError.
 """
 
 from __future__ import annotations
@@ -57,29 +58,30 @@ if SM2_CURVE not in keys.NamedCurve._key_sizes:
 
 # --- private keys ------------------------------------------------------------------------------------------
 def read_private_key(data: bytes, password: bytes | None) -> int:
-    """Return the private scalar of an SM2 key in PKCS#8 PEM (``PRIVATE KEY`` or ``ENCRYPTED PRIVATE KEY``),
-    decrypting with ``password``. Raises InvalidKeyError: not such a PEM, a missing, unexpected or wrong
-    password, an encryption this module does not read, a key that is not SM2."""
+    """Return the private scalar of an SM2 key in PKCS#8 PEM (``PRIVATE KEY`` or ``ENCRYPTED PRIVATE KEY``) or
+    SEC1 PEM (``EC PRIVATE KEY``, unencrypted), decrypting with ``password``. Raises InvalidKeyError: not such
+    a PEM, a missing, unexpected or wrong password, an encryption this module does not read (legacy PEM
+    encryption among them), a key that is not SM2."""
     return read_private_key_file(data, password)[0]
 
 
 def read_private_key_file(data: bytes, password: bytes | None) -> tuple[int, bytes | None]:
     """:func:`read_private_key`, with the public point the file stores beside the scalar (04‖x‖y as given,
     None when it stores none), for the caller to check against the scalar's."""
-    kind, der = _unarmor(data, ("PRIVATE KEY", "ENCRYPTED PRIVATE KEY"))
+    kind, der = _unarmor(data, ("PRIVATE KEY", "ENCRYPTED PRIVATE KEY", "EC PRIVATE KEY"))
     if kind == "ENCRYPTED PRIVATE KEY":
         if password is None:
             raise InvalidKeyError("the SM2 private key PEM is encrypted: a password is needed")
         der = _decrypt(der, password)
     elif password is not None:
         raise InvalidKeyError("the SM2 private key PEM is not encrypted, but a password was given")
-    found = _scalar(der)
+    found = _sec1_scalar(der) if kind == "EC PRIVATE KEY" else _scalar(der)
     if found is None:
         # Raised outside any except: the parser's message (and so its exception) may quote the secret key,
         # e.g. "Insufficient data - N bytes requested" with N read from the scalar after one IV byte changed.
         if kind == "ENCRYPTED PRIVATE KEY":
             raise InvalidKeyError(UNDECRYPTABLE)  # or valid padding by chance (1 in 256): the same cause
-        raise InvalidKeyError("cannot load the SM2 private key PEM (not a PKCS#8 EC private key)")
+        raise InvalidKeyError(f"cannot load the SM2 private key PEM (not a valid {kind})")
     return found
 
 
@@ -106,6 +108,24 @@ def _scalar(der: bytes) -> tuple[int, bytes | None] | None:
         if not _is_sm2(info["private_key_algorithm"]):
             raise InvalidKeyError("the PEM holds a key that is not an SM2 key")
         ec_key = info["private_key"].parsed
+        scalar = ec_key["private_key"].native
+        stored = ec_key["public_key"]
+        point = None if isinstance(stored, core.Void) else bytes(stored)
+    except (ValueError, TypeError, KeyError):
+        return None
+    return (scalar, point) if isinstance(scalar, int) else None
+
+
+def _sec1_scalar(der: bytes) -> tuple[int, bytes | None] | None:
+    """:func:`_scalar` for a SEC1 ``EC PRIVATE KEY`` (RFC 5915: what OpenSSL 1.1's ``ecparam -genkey`` and
+    tongsuopy's TraditionalOpenSSL format write), whose curve is in its own parameters field."""
+    try:
+        ec_key = keys.ECPrivateKey.load(der, strict=True)
+        parameters = ec_key["parameters"]
+        if isinstance(parameters, core.Void) or parameters.name != "named":
+            raise InvalidKeyError("the SEC1 key names no curve, or gives it as explicit parameters")
+        if parameters.chosen.dotted != SM2_CURVE:
+            raise InvalidKeyError("the PEM holds a key that is not an SM2 key")
         scalar = ec_key["private_key"].native
         stored = ec_key["public_key"]
         point = None if isinstance(stored, core.Void) else bytes(stored)
@@ -259,12 +279,26 @@ def _unarmor(data: bytes, kinds: tuple[str, ...]) -> tuple[str, bytes]:
         raise InvalidKeyError(f"a PEM of {len(data)} bytes is larger than any key file", length=len(data))
     seen: list[str] = []
     try:
-        for kind, _, der in pem.unarmor(data.strip(), multiple=True):
+        for kind, headers, der in pem.unarmor(data.strip(), multiple=True):
+            if kind in kinds and "Proc-Type" in headers:
+                # OpenSSL's legacy PEM encryption (MD5-derived key): not read here, converted in one command
+                raise InvalidKeyError(
+                    "the key uses legacy PEM encryption (Proc-Type/DEK-Info): convert it with "
+                    "`openssl pkcs8 -topk8 -v2 sm4-cbc -in OLD.pem -out NEW.pem`",
+                    kind=kind,
+                )
             if kind in kinds:
                 return kind, der
             seen.append(kind)
     except (ValueError, TypeError) as exc:
         raise InvalidKeyError(f"not a PEM file ({_why(exc)})") from exc
+    if "PRIVATE KEY" in kinds and "SM2 PRIVATE KEY" in seen:
+        # OpenSSL 3's `openssl ec` labels SM2 keys so; neither tongsuopy nor this module reads that block
+        raise InvalidKeyError(
+            "an SM2 PRIVATE KEY block (as `openssl ec` writes it) is not read: convert it with "
+            "`openssl pkcs8 -topk8 -v2 sm4-cbc -in OLD.pem -out NEW.pem`",
+            kind="SM2 PRIVATE KEY",
+        )
     kind = seen[0] if seen else None
     raise InvalidKeyError(f"a PEM of {kind!r} where {' or '.join(kinds)} was expected", kind=kind)
 

@@ -192,23 +192,26 @@ def test_a_private_key_file_with_a_compressed_or_hybrid_point_opens_on_both_path
 
 
 # --- PEM armour --------------------------------------------------------------------------------------------
-def test_legacy_encrypted_sec1_is_refused_without_tongsuopy_naming_the_kind(openssl_key: Path) -> None:
+def test_legacy_encrypted_sec1_is_refused_without_tongsuopy_saying_how_to_convert(openssl_key: Path) -> None:
     legacy = openssl("ec", "-in", str(openssl_key), "-aes-128-cbc", "-passout", "pass:pw")
     assert b"DEK-Info: AES-128-CBC" in legacy
-    with pytest.raises(InvalidKeyError, match="PRIVATE KEY' where PRIVATE KEY or ENCRYPTED PRIVATE KEY"):
-        pkcs8.read_private_key(legacy, b"pw")
+    with pytest.raises(InvalidKeyError, match=r"convert it with `openssl pkcs8 -topk8"):
+        PrivateKey._from_pem_fallback(legacy, b"pw")  # OpenSSL 3 labels it SM2 PRIVATE KEY
+    relabelled = legacy.replace(b"SM2 PRIVATE KEY", b"EC PRIVATE KEY")  # as OpenSSL 1.1 wrote it
+    with pytest.raises(InvalidKeyError, match=r"legacy PEM encryption \(Proc-Type/DEK-Info\)"):
+        PrivateKey._from_pem_fallback(relabelled, b"pw")
 
 
-def test_pem_headers_on_a_plain_key_do_not_change_the_key() -> None:
-    """Proc-Type/DEK-Info on a ``PRIVATE KEY`` block: pkcs8 ignores them (the body is plain PKCS#8 or it does
-    not parse); tongsuopy takes the block as encrypted and wants a password. Either way no other key."""
+def test_pem_encryption_headers_on_a_plain_key_are_refused_on_both_paths() -> None:
+    """Proc-Type/DEK-Info on a ``PRIVATE KEY`` block: tongsuopy takes the block as encrypted and wants a
+    password; pkcs8 refuses legacy PEM encryption. Neither reads the body as another key."""
     key = PrivateKey.generate()
     lines = key.to_pem().split(b"\n")
     headers = [b"Proc-Type: 4,ENCRYPTED", b"DEK-Info: AES-128-CBC,00112233445566778899AABBCCDDEEFF", b""]
     data = b"\n".join([lines[0], *headers, *lines[1:]])
-    assert pkcs8.read_private_key(data, None) == key._d
-    with pytest.raises(InvalidKeyError):
-        PrivateKey.from_pem(data)
+    for load in both_paths(data, None):
+        with pytest.raises(InvalidKeyError):
+            load()
 
 
 @pytest.mark.parametrize(
@@ -467,10 +470,10 @@ def test_encryptions_only_tongsuopy_reads_are_refused_clearly_without_it(
         pkcs8.read_private_key(encrypted, b"pw")
 
 
-def test_sec1_ec_private_key_is_refused_clearly_without_tongsuopy() -> None:
-    """SEC1 ``EC PRIVATE KEY`` (tongsuopy's TraditionalOpenSSL, OpenSSL 1.1's ``ecparam -genkey``) opens with
-    tongsuopy and in the browser console (docs/console.md), not with pkcs8: convert it with ``openssl pkcs8
-    -topk8``."""
+def test_sec1_ec_private_keys_open_on_both_paths(tmp_path: Path) -> None:
+    """SEC1 ``EC PRIVATE KEY`` (tongsuopy's TraditionalOpenSSL, OpenSSL 1.1's ``ecparam -genkey``): the same
+    key with tongsuopy and without, and OpenSSL agrees on its public key; another curve or a curve given as
+    explicit parameters is refused."""
     from tongsuopy.crypto import serialization
     from tongsuopy.crypto.asymciphers import ec
 
@@ -480,9 +483,22 @@ def test_sec1_ec_private_key_is_refused_clearly_without_tongsuopy() -> None:
         serialization.PrivateFormat.TraditionalOpenSSL,
         serialization.NoEncryption(),
     )
-    assert PrivateKey.from_pem(sec1)._d == theirs.private_numbers().private_value
-    with pytest.raises(InvalidKeyError, match="'EC PRIVATE KEY' where PRIVATE KEY or ENCRYPTED PRIVATE KEY"):
-        pkcs8.read_private_key(sec1, None)
+    assert sec1.startswith(b"-----BEGIN EC PRIVATE KEY-----")
+    scalar = theirs.private_numbers().private_value
+    for load in both_paths(sec1, None):
+        assert load()._d == scalar
+    (tmp_path / "sec1.pem").write_bytes(sec1)
+    public = openssl("pkey", "-in", str(tmp_path / "sec1.pem"), "-pubout", "-outform", "DER")[-64:]
+    assert PrivateKey._from_pem_fallback(sec1, None).public_key.to_bytes() == public
+    with pytest.raises(InvalidKeyError, match="not encrypted"):
+        PrivateKey._from_pem_fallback(sec1, b"pw")
+
+    openssl("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", str(tmp_path / "p256.pem"))
+    with pytest.raises(InvalidKeyError, match="not an SM2 key"):
+        PrivateKey._from_pem_fallback((tmp_path / "p256.pem").read_bytes(), None)
+    explicit = openssl("ec", "-in", str(tmp_path / "p256.pem"), "-param_enc", "explicit")
+    with pytest.raises(InvalidKeyError, match="explicit parameters"):
+        PrivateKey._from_pem_fallback(explicit, None)
 
 
 def test_a_huge_file_is_refused_before_parsing() -> None:
