@@ -107,13 +107,9 @@ def _scalar(der: bytes) -> tuple[int, bytes | None] | None:
         info = keys.PrivateKeyInfo.load(der, strict=True)
         if not _is_sm2(info["private_key_algorithm"]):
             raise InvalidKeyError("the PEM holds a key that is not an SM2 key")
-        ec_key = info["private_key"].parsed
-        scalar = ec_key["private_key"].native
-        stored = ec_key["public_key"]
-        point = None if isinstance(stored, core.Void) else bytes(stored)
+        return _scalar_and_point(info["private_key"].parsed)
     except (ValueError, TypeError, KeyError):
         return None
-    return (scalar, point) if isinstance(scalar, int) else None
 
 
 def _sec1_scalar(der: bytes) -> tuple[int, bytes | None] | None:
@@ -126,11 +122,17 @@ def _sec1_scalar(der: bytes) -> tuple[int, bytes | None] | None:
             raise InvalidKeyError("the SEC1 key names no curve, or gives it as explicit parameters")
         if parameters.chosen.dotted != SM2_CURVE:
             raise InvalidKeyError("the PEM holds a key that is not an SM2 key")
-        scalar = ec_key["private_key"].native
-        stored = ec_key["public_key"]
-        point = None if isinstance(stored, core.Void) else bytes(stored)
+        return _scalar_and_point(ec_key)
     except (ValueError, TypeError, KeyError):
         return None
+
+
+def _scalar_and_point(ec_key: keys.ECPrivateKey) -> tuple[int, bytes | None] | None:
+    """An ECPrivateKey's scalar and the public point it stores (None: none stored); None when the scalar is
+    no integer. Raises what the parser raises (the callers keep it to themselves)."""
+    scalar = ec_key["private_key"].native
+    stored = ec_key["public_key"]
+    point = None if isinstance(stored, core.Void) else bytes(stored)
     return (scalar, point) if isinstance(scalar, int) else None
 
 
