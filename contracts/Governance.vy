@@ -67,8 +67,9 @@ This contract cannot parse X.509, so it records and the SDK checks: the committe
 (CA certificates) and account bindings by proposal, every node holds their DER in state (genesis ones
 included: `initialize_trust` applies them at block 0), and whoever relies on a binding re-checks it from
 that state (`sdk.domains.governance`: the issuer's signature, validity, CA flag, the key matching the
-account, the USCC matching its organisation) against the anchors in force. A certificate's id is keccak256 of its DER, computed here, so
-an id always names the bytes recorded. A DER certificate is at most MAX_CERTIFICATE_BYTES.
+account, the USCC matching its organisation) against the anchors in force. A certificate's id is keccak256
+of its DER, computed here, so an id always names the bytes recorded. A DER certificate is at most
+MAX_CERTIFICATE_BYTES.
 
 Roles are bytes32 ids, by convention keccak256 of an upper-case name (constants below); a scope is a bytes32
 such as the hash of a licence type code, or empty(bytes32) for a global grant.
@@ -524,8 +525,8 @@ def _check_not_own_organisation(sender: address, account: address):
 @pure
 @internal
 def _require_der(certificate: Bytes[MAX_CERTIFICATE_BYTES]):
-    # the DER of a certificate is a SEQUENCE with a two-byte long-form length (0x30 0x82), as every real one
-    # is (128 bytes to 64 KiB); anything else is refused before it takes a storage slot
+    # the DER of a certificate is a SEQUENCE with a two-byte long-form length (0x30 0x82: a body of 256 bytes
+    # to 64 KiB), as every real one is; anything else is refused before it takes a storage slot
     assert len(certificate) >= 4 and slice(certificate, 0, 2) == b"\x30\x82", "certificate is not DER"
 
 
