@@ -36,10 +36,10 @@ from node.genesis import (
     compose_genesis,
 )
 from sdk.crypto import PrivateKey, PublicKey, address_from_public_key
-from sdk.domains.governance.certificates import chain_certificate
+from sdk.domains.governance.certificates import chain_certificate, checked_anchor
 from sdk.errors import IdentityCertificateError, XinlianError
 from sdk.identifiers import validate_uscc
-from sdk.identity.x509 import MAX_CERTIFICATE_BYTES, check_certificate, check_trust_anchor
+from sdk.identity.x509 import MAX_CERTIFICATE_BYTES, check_certificate
 
 MEMBER_FORMAT: Final = "xinlian-member/1"
 SIGNATURE_FORMAT: Final = "xinlian-genesis-signature/1"
@@ -300,7 +300,7 @@ def genesis_trust(
     """What the genesis records in Governance: the CA certificates as trust anchors (each an SM2 CA valid at
     ``at``) and each member's checked certificate bound to its account, all as DER. Raises ConfigError."""
     try:
-        anchors = [chain_certificate(check_trust_anchor(ca, at=at)) for ca in cas]
+        anchors = [checked_anchor(ca, at=at) for ca in cas]
         bound = [
             GenesisCertificate(
                 address=m.address, certificate=chain_certificate(m.certificate.encode("utf-8"))

@@ -4,6 +4,8 @@ proposals."""
 from sdk.domains.governance.certificates import (
     chain_certificate,
     check_bound_certificate,
+    checked_anchor,
+    checked_binding,
     compute_certificate_id,
 )
 from sdk.domains.governance.encoders import (
@@ -50,6 +52,8 @@ __all__ = [
     "UpgradeStatus",
     "chain_certificate",
     "check_bound_certificate",
+    "checked_anchor",
+    "checked_binding",
     "compute_certificate_id",
     "compute_code_hash",
     "compute_role_id",

@@ -16,7 +16,7 @@ from eth_utils.crypto import keccak
 
 from sdk.domains.governance.model import BoundCertificate, TrustAnchor
 from sdk.errors import IdentityCertificateError
-from sdk.identity.x509 import CertifiedIdentity, check_account_certificate, to_der
+from sdk.identity.x509 import CertifiedIdentity, check_account_certificate, check_trust_anchor, to_der
 from sdk.system import MAX_CHAIN_CERTIFICATE_BYTES
 
 
@@ -34,6 +34,24 @@ def chain_certificate(certificate: bytes) -> bytes:
             code="x509_too_large",
             size=len(der),
         )
+    return der
+
+
+def checked_anchor(certificate: bytes, *, at: dt.datetime) -> bytes:
+    """The DER Governance records for ``certificate`` (PEM or DER) as a trust anchor, once it is an SM2 CA
+    certificate valid at ``at`` that fits on chain. Raises IdentityCertificateError."""
+    return chain_certificate(check_trust_anchor(certificate, at=at))
+
+
+def checked_binding(
+    account: bytes, certificate: bytes, *, anchors: Sequence[TrustAnchor], uscc: str, at: dt.datetime
+) -> bytes:
+    """The DER Governance records when ``account`` (of organisation ``uscc``) is bound to ``certificate``
+    (PEM or DER), once it fits on chain and passes :func:`check_bound_certificate` against ``anchors`` at
+    ``at``: what a relying party will check later. Raises IdentityCertificateError."""
+    der = chain_certificate(certificate)
+    bound = BoundCertificate(account=account, certificate_id=keccak(der), certificate=der, bound_block=0)
+    check_bound_certificate(bound, anchors=anchors, uscc=uscc, at=at)
     return der
 
 

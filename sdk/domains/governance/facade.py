@@ -20,8 +20,9 @@ from sdk.domains.calendar import (
 )
 from sdk.domains.facade import ContractFacade
 from sdk.domains.governance.certificates import (
-    chain_certificate,
     check_bound_certificate,
+    checked_anchor,
+    checked_binding,
 )
 from sdk.domains.governance.encoders import Action, compute_role_id, decode_payload, encode_payload
 from sdk.domains.governance.model import (
@@ -36,12 +37,7 @@ from sdk.domains.governance.model import (
 )
 from sdk.errors import ClientError, DomainError, EncodingError
 from sdk.identifiers import parse_uscc
-from sdk.identity.x509 import (
-    CertificateDescription,
-    CertifiedIdentity,
-    check_trust_anchor,
-    describe_certificate,
-)
+from sdk.identity.x509 import CertificateDescription, CertifiedIdentity, describe_certificate
 from sdk.system import (
     GLOBAL_SCOPE,
     MAX_CODE_BYTES,
@@ -177,22 +173,24 @@ class Governance(ContractFacade):
         """For a voter: the certificate an ADD_TRUST_ANCHOR or BIND_CERTIFICATE ``proposal`` carries, once it
         passes the checks its proposer's SDK ran (against the anchors in force now, at ``at``); None for
         other actions. Raises IdentityCertificateError with the failed rule's code."""
-        when = at or dt.datetime.now(dt.UTC)
         if proposal.action is Action.ADD_TRUST_ANCHOR:
             (der,) = decode_payload(Action.ADD_TRUST_ANCHOR, proposal.payload)
-            check_trust_anchor(chain_certificate(der), at=when)
+            checked_anchor(der, at=at or dt.datetime.now(dt.UTC))
         elif proposal.action is Action.BIND_CERTIFICATE:
             account, der = decode_payload(Action.BIND_CERTIFICATE, proposal.payload)
-            chain_certificate(der)  # larger than the chain records: the executing vote would revert
-            bound = BoundCertificate(
-                account=account, certificate_id=keccak(der), certificate=der, bound_block=0
-            )
-            check_bound_certificate(
-                bound, anchors=self.trust_anchors(), uscc=self.organisation_of(account), at=when
-            )
+            self._checked_binding(account, der, at)
         else:
             return None
         return describe_certificate(der)
+
+    def _checked_binding(self, account: bytes, certificate: bytes, at: dt.datetime | None) -> bytes:
+        return checked_binding(
+            account,
+            certificate,
+            anchors=self.trust_anchors(),
+            uscc=self.organisation_of(account),
+            at=at or dt.datetime.now(dt.UTC),
+        )
 
     def proposal(self, proposal_id: int) -> Proposal | None:
         """Return a proposal, or None when no proposal has that id."""
@@ -340,7 +338,7 @@ class Governance(ContractFacade):
         Checked before signing: an SM2 CA certificate signed with SM2-with-SM3, valid at ``at`` (default
         now), at most MAX_CHAIN_CERTIFICATE_BYTES as DER. Raises IdentityCertificateError, ExecutionError.
         """
-        der = chain_certificate(check_trust_anchor(certificate, at=at or dt.datetime.now(dt.UTC)))
+        der = checked_anchor(certificate, at=at or dt.datetime.now(dt.UTC))
         return self.propose(Action.ADD_TRUST_ANCHOR, encode_payload(Action.ADD_TRUST_ANCHOR, der))
 
     def propose_remove_trust_anchor(self, anchor_id: bytes) -> ProposalResult:
@@ -362,14 +360,7 @@ class Governance(ContractFacade):
         trust anchor on chain, valid at ``at`` (default now), certifying the account's key, naming its
         organisation's USCC. Raises IdentityCertificateError, ExecutionError.
         """
-        der = chain_certificate(certificate)
-        bound = BoundCertificate(account=account, certificate_id=keccak(der), certificate=der, bound_block=0)
-        check_bound_certificate(
-            bound,
-            anchors=self.trust_anchors(),
-            uscc=self.organisation_of(account),
-            at=at or dt.datetime.now(dt.UTC),
-        )
+        der = self._checked_binding(account, certificate, at)
         return self.propose(Action.BIND_CERTIFICATE, encode_payload(Action.BIND_CERTIFICATE, account, der))
 
     def propose_unbind_certificate(self, account: bytes) -> ProposalResult:
