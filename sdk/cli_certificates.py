@@ -12,7 +12,7 @@ import datetime as dt
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
 
@@ -26,11 +26,18 @@ from sdk.cli_common import (
     emit_json,
     emit_not_verified,
     emit_or_show,
+    read_file,
+    show_instant,
     show_rows,
-    show_time,
 )
 from sdk.cli_members import KeyOption, member_session, proposal_app, proposal_facts, proposal_rows
-from sdk.domains.governance import Governance, ProposalResult, TrustAnchor, compute_certificate_id
+from sdk.domains.governance import (
+    Governance,
+    ProposalResult,
+    TrustAnchor,
+    check_bound_certificate,
+    compute_certificate_id,
+)
 from sdk.encoding import from_hex
 from sdk.errors import CheckFailed, IdentityCertificateError, InputError, UsageError
 from sdk.identity.x509 import describe_certificate
@@ -48,7 +55,6 @@ AtOption = Annotated[
     typer.Option("--at", help="Check at this ISO 8601 time with offset (default: now)."),
 ]
 CertificateOption = Annotated[Path, typer.Option("--certificate", help="The certificate: a PEM or DER file.")]
-T = TypeVar("T")
 
 
 def _account(text: str) -> bytes:
@@ -67,18 +73,6 @@ def _at(text: str | None) -> dt.datetime | None:
     if when.tzinfo is None:
         raise UsageError("--at needs an offset (e.g. +08:00 or Z): a time without one is ambiguous")
     return when
-
-
-def _instant(when: dt.datetime) -> str:
-    """An instant in the CLI's one time convention (ISO 8601 with the display zone's offset)."""
-    return show_time(int(when.timestamp() * 1000))
-
-
-def _read(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror or exc}", path=str(path)) from None
 
 
 @contextmanager
@@ -110,11 +104,14 @@ def certificate_check(
     detail: dict[str, Any] = {"account": "0x" + address.hex()}
     with member_session(url, ca, key, password_env) as (client, _):
         governance = Governance(client)
-        bound = governance.bound_certificate(address)
+        bound = governance.bound_certificate(address)  # each read once: the facts shown are those checked
         uscc = governance.organisation_of(address)
-        with _certificate_rules(detail, as_json=as_json):
-            identity = governance.check_certificate(address, at=when)
-    assert bound is not None  # check_certificate refused an unbound account
+        anchors = governance.trust_anchors()
+    with _certificate_rules(detail, as_json=as_json):
+        identity = check_bound_certificate(
+            bound, anchors=anchors, uscc=uscc, at=when or dt.datetime.now(dt.UTC)
+        )
+    assert bound is not None  # check_bound_certificate refused an unbound account (x509_not_bound)
     facts = {
         "verified": True,
         "account": address,
@@ -122,8 +119,8 @@ def certificate_check(
         "subject": identity.subject,
         "fingerprint": identity.fingerprint,
         "issuer_fingerprint": identity.issuer_fingerprint,
-        "not_before": _instant(identity.not_before),
-        "not_after": _instant(identity.not_after),
+        "not_before": show_instant(identity.not_before),
+        "not_after": show_instant(identity.not_after),
         "certificate_id": bound.certificate_id,
         "bound_block": bound.bound_block,
     }
@@ -182,8 +179,8 @@ def _anchor_facts(anchor: TrustAnchor) -> dict[str, Any]:
         **facts,
         "subject": described.subject,
         "issuer": described.issuer,
-        "not_before": _instant(described.not_before),
-        "not_after": _instant(described.not_after),
+        "not_before": show_instant(described.not_before),
+        "not_after": show_instant(described.not_after),
         "fingerprint": described.fingerprint,
     }
 
@@ -218,7 +215,7 @@ def proposal_trust_anchor(
 ) -> None:
     """Propose trusting a CA certificate to issue organisation certificates (checked first: an SM2 CA,
     valid now, at most 2,048 bytes as DER)."""
-    data = _read(certificate)
+    data = read_file(certificate, "certificate file")
     _propose(
         url,
         ca,
@@ -257,7 +254,7 @@ def proposal_remove_trust_anchor(
     )
     with _certificate_rules(detail, as_json=as_json):
         target = (
-            compute_certificate_id(_read(certificate))
+            compute_certificate_id(read_file(certificate, "certificate file"))
             if certificate is not None
             else from_hex(anchor_id, "--anchor-id", size=32, error=UsageError)
         )
@@ -279,7 +276,7 @@ def proposal_certificate(
 ) -> None:
     """Propose binding an account to its organisation's SM2 X.509 certificate (checked first as
     `xinlian certificate check` will check it)."""
-    address, data = _account(account), _read(certificate)
+    address, data = _account(account), read_file(certificate, "certificate file")
     detail = {"account": "0x" + address.hex(), "path": str(certificate)}
     _propose(
         url,

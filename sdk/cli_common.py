@@ -218,6 +218,11 @@ def show_time(unix_ms: int) -> str:
     return moment.isoformat(timespec="seconds" if unix_ms % 1000 == 0 else "milliseconds")
 
 
+def show_instant(moment: dt.datetime) -> str:
+    """:func:`show_time` for an aware datetime (a certificate's validity bounds, for one)."""
+    return show_time(int(moment.timestamp() * 1000))
+
+
 class LicenceTerms(Protocol):
     """What a licence says about its holder and validity, however it was verified."""
 
@@ -242,6 +247,15 @@ def licence_terms_json(lic: LicenceTerms) -> dict[str, Any]:
         "valid_until": show_time(lic.valid_until * 1000) if lic.valid_until else None,
         "jurisdiction": lic.jurisdiction,
     }
+
+
+# --- files ------------------------------------------------------------------------------------------------
+def read_file(path: str | Path, what: str) -> bytes:
+    """The bytes of the ``what`` file at ``path``; InputError (exit 3) naming it when it cannot be read."""
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read the {what} {path}: {exc.strerror or exc}", path=str(path)) from exc
 
 
 # --- nodes ------------------------------------------------------------------------------------------------

@@ -30,6 +30,7 @@ from sdk.cli_common import (
     emit_or_show,
     open_client,
     read_key_password,
+    show_instant,
     show_rows,
     show_time,
 )
@@ -451,8 +452,8 @@ def _proposed_certificate(governance: Governance, proposal: Proposal) -> dict[st
         "checked": True,
         "subject": described.subject,
         "issuer": described.issuer,
-        "not_before": show_time(int(described.not_before.timestamp() * 1000)),
-        "not_after": show_time(int(described.not_after.timestamp() * 1000)),
+        "not_before": show_instant(described.not_before),
+        "not_after": show_instant(described.not_after),
         "fingerprint": described.fingerprint,
     }
 

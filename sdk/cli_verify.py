@@ -18,6 +18,7 @@ from sdk.cli_common import (
     emit_not_verified,
     licence_terms_json,
     open_client,
+    read_file,
     say,
     show_rows,
     show_time,
@@ -53,13 +54,6 @@ def _reading(what: str) -> Iterator[None]:
         yield
     except VerificationError as exc:
         raise InputError(f"{what} cannot be read: {exc.message}", **exc.detail) from exc
-
-
-def _read_file(path: str, what: str) -> bytes:
-    try:
-        return Path(path).read_bytes()
-    except OSError as exc:
-        raise InputError(f"cannot read the {what} {path}: {exc.strerror or exc}", path=path) from exc
 
 
 def _is_url(text: str) -> bool:
@@ -116,7 +110,7 @@ def resolve_source(source: str, ca: Path | None = None) -> tuple[ProofBundle, st
     if stripped.startswith(("{", COMPACT_PREFIX)):
         with _reading("the bundle"):
             return load_bundle(stripped), None
-    data = _read_file(source, "bundle file")
+    data = read_file(source, "bundle file")
     with _reading(f"the bundle file {source}"):
         return load_bundle(data), None
 
@@ -136,7 +130,7 @@ def resolve_trust(trust: str | None, origin: str | None, ca: Path | None = None)
     Raises: UsageError when there is no anchor to use; InputError when the anchor cannot be read.
     """
     if trust is not None and not _is_url(trust):
-        data = _read_file(trust, "trust file")
+        data = read_file(trust, "trust file")
         with _reading(f"the trust file {trust}"):
             return load_trust(data), None
     url = trust or origin
@@ -375,7 +369,7 @@ def credential_qr(
 
     if out.suffix.lower() not in (".png", ".svg"):
         raise UsageError(f"--out must name a .png or .svg file, not {out.name}")
-    data = _read_file(str(bundle), "bundle file")
+    data = read_file(str(bundle), "bundle file")
     with _reading(f"the bundle file {bundle}"):
         proof = load_bundle(data)
     try:
@@ -424,7 +418,7 @@ def credential_holder_qr(
 
     if out.suffix.lower() not in (".png", ".svg"):
         raise UsageError(f"--out must name a .png or .svg file, not {out.name}")
-    data = _read_file(str(credential), "credential file")
+    data = read_file(str(credential), "credential file")
     try:
         holder = HolderCredential.from_json(data)
     except XinlianError as exc:
