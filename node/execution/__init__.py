@@ -3,6 +3,7 @@ native engine (revm where it is exact, py-evm for the rest) that gives the same 
 
 from node.execution.engine import (
     ExecutionEngine,
+    ReferenceExecutionEngine,
     compute_floor_gas,
     compute_intrinsic_gas,
     compute_revert_reason,
@@ -17,6 +18,7 @@ __all__ = [
     "ExecutionResult",
     "Message",
     "NativeExecutionEngine",
+    "ReferenceExecutionEngine",
     "StorageProof",
     "compute_floor_gas",
     "compute_intrinsic_gas",

@@ -23,6 +23,9 @@ from eth import constants as _evm_constants
 from eth.db import account as _evm_account, atomic as _evm_atomic
 from eth.db.account import AccountDB as _AccountDB
 from eth.db.backends import memory as _evm_memory
+from eth.db.cache import CacheDB as _CacheDB
+from eth.db.journal import JournalDB as _JournalDB
+from eth.db.storage import AccountStorageDB as _AccountStorageDB, StorageLookup as _StorageLookup
 from eth.exceptions import OutOfGas, PyEVMError, Revert
 from eth.vm import execution_context as _evm_execution_context, message as _evm_message
 from eth.vm.forks.prague.computation import PragueComputation
@@ -34,6 +37,7 @@ from eth_hash.auto import keccak
 from eth_typing import Address, Hash32
 from trie import hexary as _trie_hexary
 
+from node.execution.batch_trie import update_trie
 from node.execution.precompiles import XINLIAN_PRECOMPILES
 from node.execution.types import AccountProof, BlockContext, ExecutionResult, Message, StorageProof
 from node.genesis import (
@@ -131,6 +135,81 @@ class _XinlianComputation(PragueComputation):
         stream.valid_positions, stream.invalid_positions = positions
 
 
+class _BatchedStorageLookup(_StorageLookup):
+    """py-evm's storage lookup with its trie writes held back and applied together (``update_trie``) when
+    the storage root is asked for, the trie committed or cleared: one encoding per final node instead of
+    one per node per slot written. Reads see the held-back writes first."""
+
+    def _initialize_to_root_hash(self, root_hash: Hash32) -> None:
+        super()._initialize_to_root_hash(root_hash)
+        self._held: dict[bytes, bytes | None] = {}
+
+    def __getitem__(self, key: bytes) -> bytes:
+        hashed = self._decode_key(key)
+        if hashed in self._held:
+            value = self._held[hashed]
+            if value is None:
+                raise KeyError(key)
+            return value
+        return super().__getitem__(key)
+
+    def _exists(self, key: bytes) -> bool:
+        hashed = self._decode_key(key)
+        if hashed in self._held:
+            return self._held[hashed] is not None
+        return super()._exists(key)
+
+    def __setitem__(self, key: bytes, value: bytes) -> None:
+        self._get_write_trie()  # the trie now counts as changed (has_changed_root)
+        self._held[self._decode_key(key)] = value
+
+    def __delitem__(self, key: bytes) -> None:
+        self._get_write_trie()
+        self._held[self._decode_key(key)] = None
+
+    def _apply_held(self) -> None:
+        """Apply the held-back writes to the write trie (its nodes into the pending batch)."""
+        if not self._held:
+            return
+        batch = self._trie_nodes_batch
+        root, nodes = update_trie(batch.__getitem__, self._write_trie.root_hash, self._held)
+        for node_hash, encoded in nodes.items():
+            batch[node_hash] = encoded
+        self._write_trie = _trie_hexary.HexaryTrie(batch, root_hash=root, prune=True)
+        self._held = {}
+
+    def get_changed_root(self) -> Hash32:
+        if self._write_trie is not None:
+            self._apply_held()
+        return super().get_changed_root()
+
+    def commit_to(self, db: Any) -> None:
+        if self._write_trie is not None:
+            self._apply_held()
+        super().commit_to(db)
+
+    def new_trie(self) -> int:
+        self._get_write_trie()
+        self._apply_held()
+        return super().new_trie()
+
+    def rollback_trie(self, trie_index: int) -> None:
+        # What was held back was written to the trie that the rollback drops.
+        self._held = {}
+        super().rollback_trie(trie_index)
+
+
+class _BatchedAccountStorageDB(_AccountStorageDB):
+    """py-evm's account storage on ``_BatchedStorageLookup`` (the same pipe of caches and journals)."""
+
+    def __init__(self, db: Any, storage_root: Hash32, address: Address) -> None:
+        super().__init__(db, storage_root, address)
+        self._storage_lookup = _BatchedStorageLookup(db, storage_root, address)
+        self._storage_cache = _CacheDB(self._storage_lookup)
+        self._locked_changes = _JournalDB(self._storage_cache)
+        self._journal_storage = _JournalDB(self._locked_changes)
+
+
 class PreimageAccountDB(_AccountDB):
     """py-evm's account database that also stores the preimage of every account address and storage slot
     written through it, ``db[keccak(x)] = x``, content-addressed like trie nodes and code.
@@ -148,6 +227,14 @@ class PreimageAccountDB(_AccountDB):
     def set_storage(self, address: Address, slot: int, value: int) -> None:
         super().set_storage(address, slot, value)
         self.written_slots.append((address, slot))
+
+    def _get_address_store(self, address: Address) -> Any:
+        # py-evm's, with the storage tries updated a block's writes at a time (_BatchedStorageLookup).
+        store = self._account_stores.get(address)
+        if store is None:
+            store = _BatchedAccountStorageDB(self._raw_store_db, self._get_storage_root(address), address)
+            self._account_stores[address] = store
+        return store
 
     def delete_account(self, address: Address) -> None:
         super().delete_account(address)
@@ -185,6 +272,16 @@ class _XinlianState(PragueState):
 
     def set_system_contracts(self) -> None:
         return None
+
+
+class _SlotBySlotAccountDB(PreimageAccountDB):
+    """``PreimageAccountDB`` on py-evm's own storage tries (one ``HexaryTrie`` write per slot written)."""
+
+    _get_address_store = _AccountDB._get_address_store
+
+
+class _SlotBySlotState(_XinlianState):
+    account_db_class = _SlotBySlotAccountDB
 
 
 _TRANSACTION_CONTEXT_CLASS: Final[Any] = _XinlianState.get_transaction_context_class()
@@ -271,6 +368,9 @@ class ExecutionEngine:
     ``chain_id`` is visible to contracts through CHAINID.
     """
 
+    #: The py-evm state the engine runs on: storage tries updated a block's writes at a time.
+    state_class: Any = _XinlianState
+
     def __init__(self, db: MutableMapping[bytes, bytes], chain_id: int) -> None:
         self._db: Any = AtomicDB(MemoryDB(db))  # MemoryDB only needs the mapping protocol
         self.chain_id = chain_id
@@ -295,8 +395,7 @@ class ExecutionEngine:
             base_fee_per_gas=0,
             excess_blob_gas=0,
         )
-        state_class: Any = _XinlianState
-        return state_class(self._db, execution_context, state_root)
+        return self.state_class(self._db, execution_context, state_root)
 
     # --- the per-message transition -----------------------------------------------------------------
     def _check_message(self, state: Any, message: Message) -> Receipt | None:
@@ -547,3 +646,11 @@ class ExecutionEngine:
     def _persist(state: Any) -> bytes:
         state.persist()
         return bytes(state.state_root)
+
+
+class ReferenceExecutionEngine(ExecutionEngine):
+    """The py-evm engine on py-evm's own storage tries, written one slot at a time: the reference the
+    batched trie update (``ExecutionEngine``'s) is checked against, by the execution audit and the tests.
+    Same results, slower blocks."""
+
+    state_class = _SlotBySlotState

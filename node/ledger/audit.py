@@ -24,7 +24,7 @@ from typing import Final
 from trie.exceptions import MissingTrieNode
 
 from node.config import ChainConfig
-from node.execution import ExecutionEngine, ExecutionResult
+from node.execution import ExecutionResult, ReferenceExecutionEngine
 from node.ledger.chain import Ledger, read_validators
 from node.ledger.rules import compute_block_context
 from node.ledger.upgrades import execute_block_body
@@ -127,7 +127,7 @@ class Reexecutor:
         self._chain = chain
         self._governance = governance
         self._nodes = _CommittedNodes(store)
-        self._engine = ExecutionEngine(self._nodes, chain.chain_id)
+        self._engine = ReferenceExecutionEngine(self._nodes, chain.chain_id)
 
     def reexecute_height(self, height: int) -> ExecutionResult:
         """``reexecute`` the committed block at ``height``; XinlianError ``no_block`` when not stored."""

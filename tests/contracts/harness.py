@@ -14,7 +14,14 @@ from typing import Any, Self, TypeVar
 
 from eth_utils import keccak
 
-from node.execution import BlockContext, ExecutionEngine, ExecutionResult, Message, NativeExecutionEngine
+from node.execution import (
+    BlockContext,
+    ExecutionEngine,
+    ExecutionResult,
+    Message,
+    NativeExecutionEngine,
+    ReferenceExecutionEngine,
+)
 from node.genesis import (
     GOVERNANCE_ADDRESS,
     INIT_DATA_BUILDERS,
@@ -47,13 +54,19 @@ class CrossCheckedEngine(NativeExecutionEngine):
 
     A block whose receipts (status, gas, logs, revert reason), gas or state root differ between the two fails
     the test that sent it: every contract suite, and every property model built on its worlds, is a
-    differential test of the engines. Reads (``call``, proofs) are py-evm's in both.
+    differential test of the engines. The reference run writes py-evm's storage tries one slot at a time
+    (``ReferenceExecutionEngine``), the engines a block's writes at once: the state roots also compare the
+    two trie updates. Reads (``call``, proofs) are py-evm's in both.
     """
 
     def execute_block(
         self, parent_state_root: bytes, ctx: BlockContext, messages: Sequence[Message]
     ) -> ExecutionResult:
-        reference = ExecutionEngine.execute_block(self, parent_state_root, ctx, messages)
+        self.state_class = ReferenceExecutionEngine.state_class
+        try:
+            reference = ExecutionEngine.execute_block(self, parent_state_root, ctx, messages)
+        finally:
+            del self.state_class  # the engine's own again
         result = super().execute_block(parent_state_root, ctx, messages)
         assert result == reference, describe_difference(reference, result)
         return result
