@@ -23,6 +23,7 @@ from sdk.cli_common import (
     JsonOption,
     PasswordEnvOption,
     UrlOption,
+    certificate_facts,
     emit_json,
     emit_not_verified,
     emit_or_show,
@@ -169,20 +170,11 @@ def certificate_anchors(
 def _anchor_facts(anchor: TrustAnchor) -> dict[str, Any]:
     """An anchor as listed. Bytes that are no certificate (the contract records any DER-shaped bytes a
     passed proposal carries) are listed too, ``readable`` false, so the committee sees the id to remove."""
-    facts: dict[str, Any] = {"anchor_id": anchor.anchor_id, "readable": True}
     try:
         described = describe_certificate(anchor.certificate)
     except IdentityCertificateError:
-        keys = ("subject", "issuer", "not_before", "not_after", "fingerprint")
-        return {**facts, "readable": False, **dict.fromkeys(keys)}
-    return {
-        **facts,
-        "subject": described.subject,
-        "issuer": described.issuer,
-        "not_before": show_instant(described.not_before),
-        "not_after": show_instant(described.not_after),
-        "fingerprint": described.fingerprint,
-    }
+        described = None
+    return {"anchor_id": anchor.anchor_id, "readable": described is not None, **certificate_facts(described)}
 
 
 # --- the committee's proposals ---------------------------------------------------------------------------

@@ -17,7 +17,7 @@ import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Annotated, Any, Protocol
+from typing import TYPE_CHECKING, Annotated, Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
@@ -30,6 +30,9 @@ from sdk.client import Client
 from sdk.errors import InputError, UsageError, XinlianError
 from sdk.exit_codes import exit_code_for
 from sdk.keyholder import KeyHolder
+
+if TYPE_CHECKING:
+    from sdk.identity.x509 import CertificateDescription
 
 __all__ = [
     "DEFAULT_NODE_URL",
@@ -221,6 +224,20 @@ def show_time(unix_ms: int) -> str:
 def show_instant(moment: dt.datetime) -> str:
     """:func:`show_time` for an aware datetime (a certificate's validity bounds, for one)."""
     return show_time(int(moment.timestamp() * 1000))
+
+
+def certificate_facts(described: CertificateDescription | None) -> dict[str, Any]:
+    """A certificate as every command lists it (a trust anchor, a proposed binding): subject, issuer,
+    validity and SM3 fingerprint; the same keys, each None, for bytes that are no certificate."""
+    if described is None:
+        return dict.fromkeys(("subject", "issuer", "not_before", "not_after", "fingerprint"))
+    return {
+        "subject": described.subject,
+        "issuer": described.issuer,
+        "not_before": show_instant(described.not_before),
+        "not_after": show_instant(described.not_after),
+        "fingerprint": described.fingerprint,
+    }
 
 
 class LicenceTerms(Protocol):

@@ -26,11 +26,11 @@ from sdk.cli_common import (
     JsonOption,
     PasswordEnvOption,
     UrlOption,
+    certificate_facts,
     emit_json,
     emit_or_show,
     open_client,
     read_key_password,
-    show_instant,
     show_rows,
     show_time,
 )
@@ -448,14 +448,7 @@ def _proposed_certificate(governance: Governance, proposal: Proposal) -> dict[st
         return {"checked": False, "code": exc.code, "message": exc.message}
     if described is None:
         return None
-    return {
-        "checked": True,
-        "subject": described.subject,
-        "issuer": described.issuer,
-        "not_before": show_instant(described.not_before),
-        "not_after": show_instant(described.not_after),
-        "fingerprint": described.fingerprint,
-    }
+    return {"checked": True, **certificate_facts(described)}
 
 
 def _certificate_rows(certificate: dict[str, Any]) -> list[tuple[str, str]]:
