@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from node.cli import ChainIdOption
 from node.config import ConfigError
 from sdk.cli_common import (
     DEFAULT_PASSWORD_ENV,
@@ -32,6 +33,8 @@ genesis_app = typer.Typer(
     help="Genesis ceremony: keys, member files, assembling, signing and sealing a genesis.",
     no_args_is_help=True,
 )
+
+AssembledGenesisArgument = Annotated[Path, typer.Argument(help="The assembled genesis file.")]
 
 
 @genesis_app.command("keys")
@@ -115,7 +118,7 @@ def genesis_member(
 @genesis_app.command("assemble")
 def genesis_assemble(
     members: Annotated[list[Path], typer.Argument(help="Every member's member file.")],
-    chain_id: Annotated[int, typer.Option(min=1, help="Chain id carried in every signed preimage.")],
+    chain_id: ChainIdOption,
     out: Annotated[Path, typer.Option("--out", "-o", help="Genesis file to write.")],
     committee: Annotated[
         list[str] | None, typer.Option(help="USCC of a committee member (repeat; default: every member).")
@@ -171,7 +174,7 @@ def genesis_assemble(
 
 @genesis_app.command("sign")
 def genesis_sign(
-    genesis_path: Annotated[Path, typer.Argument(help="The assembled genesis file.")],
+    genesis_path: AssembledGenesisArgument,
     keys: Annotated[Path, typer.Option("--keys", help="This validator's key folder.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Signature file to write (JSON).")],
     password_env: PasswordEnvOption = DEFAULT_PASSWORD_ENV,
@@ -199,7 +202,7 @@ def genesis_sign(
 
 @genesis_app.command("seal")
 def genesis_seal(
-    genesis_path: Annotated[Path, typer.Argument(help="The assembled genesis file.")],
+    genesis_path: AssembledGenesisArgument,
     signatures: Annotated[list[Path], typer.Argument(help="Signature files of the validators.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Sealed genesis to write (what nodes load).")],
     as_json: JsonOption = False,

@@ -22,12 +22,15 @@ _STOPS = (signal.SIGTERM, signal.SIGINT)
 network_app = typer.Typer(help="Create and inspect consortium networks.", no_args_is_help=True)
 node_app = typer.Typer(help="Run a node.", no_args_is_help=True)
 
+ChainIdOption = Annotated[int, typer.Option(min=1, help="Chain id carried in every signed preimage.")]
+ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="Node config JSON.")]
+
 
 @network_app.command("init")
 def network_init(
     out: Annotated[Path, typer.Option("--dir", "-d", help="Folder to create the network in.")],
     validators: Annotated[int, typer.Option(min=1, max=64, help="Number of validators.")] = 1,
-    chain_id: Annotated[int, typer.Option(min=1, help="Chain id carried in every signed preimage.")] = 1001,
+    chain_id: ChainIdOption = 1001,
     api_port: Annotated[int, typer.Option(help="API port of node 0 (node N uses port + N).")] = 8545,
     p2p_port: Annotated[int, typer.Option(help="P2P port of node 0 (node N uses port + N).")] = 30300,
     tls: Annotated[
@@ -201,7 +204,7 @@ def node_run(
 
 @node_app.command("backup")
 def node_backup(
-    config: Annotated[Path, typer.Option("--config", "-c", help="Node config JSON.")],
+    config: ConfigOption,
     out: Annotated[Path, typer.Option("--out", "-o", help="Backup file to write (a tar).")],
     force: Annotated[bool, typer.Option("--force", help="Replace an existing backup file.")] = False,
     as_json: JsonOption = False,
@@ -220,7 +223,7 @@ def node_backup(
 
 @node_app.command("restore")
 def node_restore(
-    config: Annotated[Path, typer.Option("--config", "-c", help="Node config JSON.")],
+    config: ConfigOption,
     source: Annotated[Path, typer.Option("--from", help="Backup file written by `xinlian node backup`.")],
     force: Annotated[bool, typer.Option("--force", help="Replace a database that holds a chain.")] = False,
     as_json: JsonOption = False,

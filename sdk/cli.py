@@ -16,7 +16,7 @@ from rich.markup import escape as markup_escape
 
 import sdk
 from sdk.cli_certificates import register as register_certificates
-from sdk.cli_common import JsonOption, XinlianGroup, emit_json, say, show_rows
+from sdk.cli_common import ForceOption, JsonOption, XinlianGroup, emit_json, say, show_rows
 from sdk.cli_domains import register as register_domains
 from sdk.cli_members import register as register_members
 from sdk.cli_signer import register as register_signer
@@ -86,7 +86,7 @@ def keys_new(
         str | None,
         typer.Option(help="Encrypt the key with the password held in this environment variable."),
     ] = None,
-    force: Annotated[bool, typer.Option(help="Overwrite an existing file.")] = False,
+    force: ForceOption = False,
     as_json: JsonOption = False,
 ) -> None:
     """Generate an SM2 key pair; print its public key and address (never the private key)."""

@@ -171,6 +171,8 @@ def emit_or_show(
 # --- passwords ------------------------------------------------------------------------------------------
 #: Where every command reads a key password from unless ``--password-env`` names another variable.
 DEFAULT_PASSWORD_ENV = "XINLIAN_KEY_PASSWORD"  # noqa: S105 — a variable name, not a password
+#: ``--force``: commands that write a file refuse to replace one unless given it.
+ForceOption = Annotated[bool, typer.Option("--force/--no-force", help="Overwrite an existing file.")]
 PasswordEnvOption = Annotated[
     str,
     typer.Option(

@@ -19,6 +19,7 @@ import typer
 
 from sdk.cli_common import (
     DEFAULT_PASSWORD_ENV,
+    ForceOption,
     JsonOption,
     PasswordEnvOption,
     emit_json,
@@ -89,7 +90,7 @@ def signer_serve(
 @signer_app.command("token")
 def signer_token(
     out: Annotated[Path, typer.Option("--out", "-o", help="Write the token here (mode 600).")],
-    force: Annotated[bool, typer.Option(help="Overwrite an existing file.")] = False,
+    force: ForceOption = False,
     as_json: JsonOption = False,
 ) -> None:
     """Write a fresh random bearer token for the signing service and its clients (never printed)."""

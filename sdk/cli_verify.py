@@ -44,6 +44,8 @@ credential_app = typer.Typer(
     help="Holder credentials: QR codes that carry a proof bundle.", no_args_is_help=True
 )
 
+ImageOption = Annotated[Path, typer.Option("--out", help="Output image: .png or .svg.")]
+
 
 # --- reading inputs ---------------------------------------------------------------------------------------
 @contextmanager
@@ -355,7 +357,7 @@ def verify_command(
 @credential_app.command("qr")
 def credential_qr(
     bundle: Annotated[Path, typer.Option("--bundle", help="The proof bundle (JSON) to put in the code.")],
-    out: Annotated[Path, typer.Option("--out", help="Output image: .png or .svg.")],
+    out: ImageOption,
     base_url: Annotated[
         str | None, typer.Option(help="Node URL serving /verify: the code becomes a link a phone opens.")
     ] = None,
@@ -404,7 +406,7 @@ def credential_qr(
 @credential_app.command("holder-qr")
 def credential_holder_qr(
     credential: Annotated[Path, typer.Option("--credential", help="The holder's credential file (JSON).")],
-    out: Annotated[Path, typer.Option("--out", help="Output image: .png or .svg.")],
+    out: ImageOption,
     base_url: Annotated[
         str | None,
         typer.Option(help="Node URL serving /verify: one link that checks the licence and the holder."),
