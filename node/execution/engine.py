@@ -228,6 +228,17 @@ class PreimageAccountDB(_AccountDB):
         super().set_storage(address, slot, value)
         self.written_slots.append((address, slot))
 
+    def _apply_account_diff_without_proof(self, diff: Any, trie: Any) -> None:
+        # py-evm's writes each changed account into the account trie (a HashTrie over HexaryTrie) one at a
+        # time; the same changes applied together give the same trie (update_trie).
+        changes: dict[bytes, bytes | None] = {keccak(key): None for key in diff.deleted_keys()}
+        changes.update((keccak(key), value) for key, value in diff.pending_items())
+        hexary = trie._db
+        root, nodes = update_trie(self._batchtrie.__getitem__, hexary.root_hash, changes)
+        for node_hash, encoded in nodes.items():
+            self._batchtrie[node_hash] = encoded
+        hexary.root_hash = root
+
     def _get_address_store(self, address: Address) -> Any:
         # py-evm's, with the storage tries updated a block's writes at a time (_BatchedStorageLookup).
         store = self._account_stores.get(address)
@@ -275,9 +286,10 @@ class _XinlianState(PragueState):
 
 
 class _SlotBySlotAccountDB(PreimageAccountDB):
-    """``PreimageAccountDB`` on py-evm's own storage tries (one ``HexaryTrie`` write per slot written)."""
+    """``PreimageAccountDB`` on py-evm's own tries: one ``HexaryTrie`` write per slot and per account."""
 
     _get_address_store = _AccountDB._get_address_store
+    _apply_account_diff_without_proof = _AccountDB._apply_account_diff_without_proof
 
 
 class _SlotBySlotState(_XinlianState):
