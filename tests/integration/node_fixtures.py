@@ -29,7 +29,7 @@ from node.api import create_app
 from node.api.limits import ApiLimits
 from node.config import NodeConfig
 from node.demo_network import init_network
-from node.execution import ExecutionEngine
+from node.execution import ExecutionEngine, ReferenceExecutionEngine
 from node.genesis import build_genesis
 from node.ledger.chain import Ledger
 from node.runtime import Node, make_engine
@@ -174,7 +174,9 @@ def stop_node(running: RunningNode) -> None:
 
 
 def replay_chain(running: RunningNode, engine: str) -> ExecutionEngine:
-    """Re-execute every block ``running`` committed on a fresh in-memory ledger whose node runs ``engine``.
+    """Re-execute every block ``running`` committed on a fresh in-memory ledger whose node runs ``engine``
+    ("pyevm": ``ReferenceExecutionEngine``, py-evm writing its tries one key at a time, so the replay also
+    checks the batched trie updates the nodes ran).
 
     ``Ledger.commit_block`` re-executes each block and refuses it when a recomputed root (state, receipts,
     gas) differs from its header; each block's receipts must also equal the ones the node stored. Returns the
@@ -184,7 +186,11 @@ def replay_chain(running: RunningNode, engine: str) -> ExecutionEngine:
     node = running.node
     store = Store("sqlite://")
     state_db = StateNodeStore(store)
-    replayer = make_engine(replace(node.config, execution_engine=engine), state_db, node.chain.chain_id)
+    replayer = (
+        ReferenceExecutionEngine(state_db, node.chain.chain_id)
+        if engine == "pyevm"
+        else make_engine(replace(node.config, execution_engine=engine), state_db, node.chain.chain_id)
+    )
     ledger = Ledger(node.chain, store, state_db, replayer, node.genesis.governance_address)
     ledger.load(build_genesis(replayer, node.genesis))
     state_db.clear_pending()
