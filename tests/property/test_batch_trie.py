@@ -6,10 +6,11 @@ child, and nodes small enough to be embedded in their parent; 32-byte keys are t
 
 from __future__ import annotations
 
+import rlp
 from hypothesis import given, settings, strategies as st
 from trie import HexaryTrie
 
-from node.execution.batch_trie import BLANK_ROOT, update_trie
+from node.execution.batch_trie import BLANK_ROOT, _rlp, _rlp_decode, update_trie
 
 BYTES = st.sampled_from((0x00, 0x01, 0x10, 0x11, 0x12, 0x21, 0xA7, 0xFF))
 VALUES = st.one_of(
@@ -85,3 +86,14 @@ def test_a_missing_node_is_a_key_error() -> None:
     except KeyError:
         return
     raise AssertionError("a missing root node went unnoticed")
+
+
+RLP_ITEMS = st.recursive(st.binary(max_size=70), lambda inner: st.lists(inner, max_size=18), max_leaves=40)
+
+
+@settings(max_examples=300, deadline=None)
+@given(item=RLP_ITEMS)
+def test_the_node_codec_is_pyrlps(item: object) -> None:
+    encoded = rlp.encode(item)
+    assert _rlp(item) == encoded
+    assert _rlp_decode(encoded) == rlp.decode(encoded)
