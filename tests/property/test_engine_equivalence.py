@@ -10,7 +10,14 @@ from dataclasses import dataclass
 
 from hypothesis import given, settings, strategies as st
 
-from node.execution import BlockContext, Message, compute_floor_gas, compute_intrinsic_gas
+from node.execution import (
+    BlockContext,
+    ExecutionEngine,
+    Message,
+    ReferenceExecutionEngine,
+    compute_floor_gas,
+    compute_intrinsic_gas,
+)
 from node.genesis import DRUG_TRACE_ADDRESS, GOVERNANCE_ADDRESS, ROLE_IDS
 from sdk.contracts import Contract
 from sdk.domains.calendar import day_of_date
@@ -135,3 +142,26 @@ def test_random_blocks_give_pyevms_receipts_and_roots(blocks: list[list[Message]
     for height, messages in enumerate(blocks, start=100):
         ctx = BlockContext(height, drugs.NOW_MS + height * 1000, harness.GAS_LIMIT, drugs.COMMITTEE)
         root = start.chain.engine.execute_block(root, ctx, messages).state_root  # checked against py-evm
+
+
+@settings(max_examples=40, deadline=None)
+@given(blocks=blocks)
+def test_the_batched_tries_store_exactly_the_nodes_of_pyevms_own(blocks: list[list[Message]]) -> None:
+    """The engines' trie updates (a block's writes at once) against py-evm's one key at a time, each on its
+    own copy of the world's store: the same roots, and the same nodes stored — no node more, no node less."""
+    start = world()
+    chain_id = start.chain.engine.chain_id
+    stored = dict(start.chain.engine._db.wrapped_db.kv_store)  # py-evm's MemoryDB over the world's dict
+    batched_store, reference_store = dict(stored), dict(stored)
+    batched, reference = (
+        ExecutionEngine(batched_store, chain_id),
+        ReferenceExecutionEngine(reference_store, chain_id),
+    )
+    batched_root = reference_root = start.root
+    for height, messages in enumerate(blocks, start=100):
+        ctx = BlockContext(height, drugs.NOW_MS + height * 1000, harness.GAS_LIMIT, drugs.COMMITTEE)
+        batched_root = batched.execute_block(batched_root, ctx, messages).state_root
+        reference_root = reference.execute_block(reference_root, ctx, messages).state_root
+        assert batched_root == reference_root
+    assert batched_store.keys() == reference_store.keys()
+    assert batched_store == reference_store
