@@ -62,7 +62,9 @@ def test_deleting_the_only_child_of_a_branch_with_a_value_under_an_extension() -
 
 
 def test_deleting_all_children_of_a_branch_with_a_value() -> None:
-    assert_same_as_hexary({b"\x12": b"a", b"\x12\x34": b"b", b"\x12\x35": b"c"}, {b"\x12\x34": None, b"\x12\x35": None})
+    assert_same_as_hexary(
+        {b"\x12": b"a", b"\x12\x34": b"b", b"\x12\x35": b"c"}, {b"\x12\x34": None, b"\x12\x35": None}
+    )
 
 
 def test_the_root_branch_with_the_empty_key_loses_its_only_child() -> None:
@@ -94,7 +96,9 @@ def test_mixed_key_lengths_give_hexary_tries_root(start: dict[bytes, bytes], cha
 @settings(max_examples=300, deadline=None)
 @given(
     start=st.dictionaries(st.binary(min_size=32, max_size=32), VALUES, max_size=20),
-    extra=st.dictionaries(st.binary(min_size=32, max_size=32), st.sampled_from((None, b"")), min_size=1, max_size=10),
+    extra=st.dictionaries(
+        st.binary(min_size=32, max_size=32), st.sampled_from((None, b"")), min_size=1, max_size=10
+    ),
 )
 def test_empty_values_and_absent_deletes_are_deletes(start: dict[bytes, bytes], extra: Changes) -> None:
     changes: Changes = {key: b"" for key in list(start)[: len(start) // 2]}
@@ -111,7 +115,7 @@ def test_deleting_an_absent_key_keeps_the_root() -> None:
 
 def test_deleting_everything_in_one_batch() -> None:
     start = {os.urandom(32): os.urandom(33) for _ in range(300)}
-    before, root, trie = _one_by_one(start, {})
+    before, root, _ = _one_by_one(start, {})
     new_root, written = update_trie(before.__getitem__, root, dict.fromkeys(start))
     assert new_root == BLANK_ROOT
     assert written == {}
