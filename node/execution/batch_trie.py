@@ -197,7 +197,7 @@ class _Trie:
         """A branch, or what it reduces to when it holds one thing only."""
         live = [index for index, child in enumerate(children) if child is not None]
         if not live:
-            return (LEAF, (), value) if value else None
+            return (LEAF, "", value) if value else None
         if len(live) == 1 and not value:
             only = children[live[0]]
             assert only is not None

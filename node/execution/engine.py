@@ -148,9 +148,7 @@ class _BatchedStorageLookup(_StorageLookup):
         hashed = self._decode_key(key)
         if hashed in self._held:
             value = self._held[hashed]
-            if value is None:
-                raise KeyError(key)
-            return value
+            return b"" if value is None else value  # a missing slot reads as b"", as in HexaryTrie
         return super().__getitem__(key)
 
     def _exists(self, key: bytes) -> bool:
@@ -194,9 +192,10 @@ class _BatchedStorageLookup(_StorageLookup):
         return super().new_trie()
 
     def rollback_trie(self, trie_index: int) -> None:
-        # What was held back was written to the trie that the rollback drops.
-        self._held = {}
+        # What was held back was written to the trie that the rollback drops (kept when py-evm refuses the
+        # rollback, as its own trie is then).
         super().rollback_trie(trie_index)
+        self._held = {}
 
 
 class _BatchedAccountStorageDB(_AccountStorageDB):
