@@ -92,6 +92,17 @@ _EXECUTED_CACHE = 64
 MIN_OFFLOADED_SIGNATURES = 8
 
 
+def entries_at_root(cache: dict[tuple[bytes, bytes], T], root: bytes) -> dict[tuple[bytes, bytes], T]:
+    """The entries of a per-root answer cache keyed ``(root, …)`` that belong to ``root``.
+
+    API and gossip threads fill these caches without the ledger lock, so the commit that prunes them must not
+    iterate a dict they may grow: ``list(cache.items())`` copies it in one step that holds the GIL (a Python
+    loop over ``cache.items()`` raised "dictionary changed size during iteration" and stopped the consensus
+    driver). An answer added meanwhile for the old root is dropped, which only costs one more lookup.
+    """
+    return {key: value for key, value in list(cache.items()) if key[0] == root}
+
+
 class Ledger:
     """One node's view of the chain. Thread-safe: API threads admit, the consensus thread builds/commits."""
 
@@ -852,10 +863,8 @@ class Ledger:
             for tx_hash in hashes:
                 self._verified_txs.pop(tx_hash, None)
             self._executed.clear()
-            self._activity = {k: v for k, v in self._activity.items() if k[0] == block.header.state_root}
-            self._organisations = {
-                k: v for k, v in self._organisations.items() if k[0] == block.header.state_root
-            }
+            self._activity = entries_at_root(self._activity, block.header.state_root)
+            self._organisations = entries_at_root(self._organisations, block.header.state_root)
             expired = self.mempool.drop_expired(block.header.height)
             for tx_hash in expired:
                 self._verified_txs.pop(tx_hash, None)
