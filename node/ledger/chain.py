@@ -96,11 +96,15 @@ def entries_at_root(cache: dict[tuple[bytes, bytes], T], root: bytes) -> dict[tu
     """The entries of a per-root answer cache keyed ``(root, …)`` that belong to ``root``.
 
     API and gossip threads fill these caches without the ledger lock, so the commit that prunes them must not
-    iterate a dict they may grow: ``list(cache.items())`` copies it in one step that holds the GIL (a Python
-    loop over ``cache.items()`` raised "dictionary changed size during iteration" and stopped the consensus
-    driver). An answer added meanwhile for the old root is dropped, which only costs one more lookup.
+    iterate a dict they may grow. ``dict.copy`` copies it without running any Python code (no per-item
+    objects are made, so no garbage collection and no thread switch can happen mid-copy), and the filter
+    runs on the copy. A Python loop over ``cache.items()`` raised "dictionary changed size during iteration"
+    and stopped the consensus driver; ``list(cache.items())`` still did under load (it makes a tuple per
+    item, and a collection it triggers can switch threads). An answer added meanwhile for the old root is
+    dropped, which only costs one more lookup.
     """
-    return {key: value for key, value in list(cache.items()) if key[0] == root}
+    snapshot = cache.copy()
+    return {key: value for key, value in snapshot.items() if key[0] == root}
 
 
 class Ledger:
