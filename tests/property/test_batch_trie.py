@@ -38,7 +38,7 @@ def tries_and_changes(draw: st.DrawFn) -> tuple[dict[bytes, bytes], dict[bytes, 
     return start, changes
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(case=tries_and_changes())
 def test_a_batch_of_changes_gives_hexary_tries_root_and_nodes(
     case: tuple[dict[bytes, bytes], dict[bytes, bytes | None]],
@@ -157,7 +157,7 @@ def test_a_branch_value_is_added_and_removed() -> None:
     assert_same_as_hexary({b"\x12": b"a", b"\x12\x34": b"b"}, {b"\x12": None})
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=250, deadline=None)
 @given(
     start=st.dictionaries(MIXED_KEYS, SHAPE_VALUES, max_size=25),
     changes=st.dictionaries(
@@ -171,7 +171,7 @@ def test_mixed_key_lengths_give_hexary_tries_root(start: dict[bytes, bytes], cha
 # --- empty values, absent keys, everything deleted -------------------------------------------------------
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(
     start=st.dictionaries(st.binary(min_size=32, max_size=32), SHAPE_VALUES, max_size=20),
     extra=st.dictionaries(
@@ -247,7 +247,7 @@ def test_a_large_batch() -> None:
 # --- batches applied one after another (one block after another on the same trie) ----------------------
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(
     batches=st.lists(
         st.dictionaries(

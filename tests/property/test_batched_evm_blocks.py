@@ -79,7 +79,7 @@ def run_block(engine: Any, root: bytes, messages: list[Message]) -> tuple[bytes,
     return engine._persist(state), results
 
 
-@settings(max_examples=120, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(blocks=st.lists(st.lists(MESSAGES, min_size=1, max_size=12), min_size=1, max_size=4))
 def test_blocks_of_evm_messages_give_the_same_roots(blocks: list[list[Message]]) -> None:
     batched, reference = ExecutionEngine({}, 1), ReferenceExecutionEngine({}, 1)

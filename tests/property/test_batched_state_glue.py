@@ -132,7 +132,7 @@ def run_both(ops: list[tuple[Any, ...]]) -> None:
         check_persisted_root(batched, reference, expected[1])
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(ops=st.lists(OPS, min_size=1, max_size=40))
 def test_batched_state_matches_slot_by_slot_state(ops: list[tuple[Any, ...]]) -> None:
     run_both(ops)
@@ -291,7 +291,7 @@ BLOCKS = st.lists(TRANSACTIONS, min_size=1, max_size=5).map(
 )
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=50, deadline=None)
 @given(blocks=st.lists(BLOCKS, min_size=1, max_size=3))
 def test_well_formed_blocks_match_slot_by_slot_state(blocks: list[list[tuple[Any, ...]]]) -> None:
     run_both([op for block in blocks for op in block])
