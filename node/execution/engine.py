@@ -135,6 +135,14 @@ class _XinlianComputation(PragueComputation):
         stream.valid_positions, stream.invalid_positions = positions
 
 
+def _update_into(batch: Any, root: bytes, changes: dict[bytes, bytes | None]) -> bytes:
+    """``update_trie`` over the nodes ``batch`` reads, its new nodes written into ``batch``; the new root."""
+    new_root, nodes = update_trie(batch.__getitem__, root, changes)
+    for node_hash, encoded in nodes.items():
+        batch[node_hash] = encoded
+    return new_root
+
+
 class _BatchedStorageLookup(_StorageLookup):
     """py-evm's storage lookup with its trie writes held back and applied together (``update_trie``) when
     the storage root is asked for, the trie committed or cleared: one encoding per final node instead of
@@ -166,28 +174,24 @@ class _BatchedStorageLookup(_StorageLookup):
         self._held[self._decode_key(key)] = None
 
     def _apply_held(self) -> None:
-        """Apply the held-back writes to the write trie (its nodes into the pending batch)."""
+        """Apply the held-back writes to the write trie (its nodes into the pending batch). Writes are held
+        only after ``_get_write_trie``, so the trie and its batch exist when there is anything to apply."""
         if not self._held:
             return
         batch = self._trie_nodes_batch
-        root, nodes = update_trie(batch.__getitem__, self._write_trie.root_hash, self._held)
-        for node_hash, encoded in nodes.items():
-            batch[node_hash] = encoded
+        root = _update_into(batch, self._write_trie.root_hash, self._held)
         self._write_trie = _trie_hexary.HexaryTrie(batch, root_hash=root, prune=True)
         self._held = {}
 
     def get_changed_root(self) -> Hash32:
-        if self._write_trie is not None:
-            self._apply_held()
+        self._apply_held()
         return super().get_changed_root()
 
     def commit_to(self, db: Any) -> None:
-        if self._write_trie is not None:
-            self._apply_held()
+        self._apply_held()
         super().commit_to(db)
 
     def new_trie(self) -> int:
-        self._get_write_trie()
         self._apply_held()
         return super().new_trie()
 
@@ -233,10 +237,7 @@ class PreimageAccountDB(_AccountDB):
         changes: dict[bytes, bytes | None] = {keccak(key): None for key in diff.deleted_keys()}
         changes.update((keccak(key), value) for key, value in diff.pending_items())
         hexary = trie._db
-        root, nodes = update_trie(self._batchtrie.__getitem__, hexary.root_hash, changes)
-        for node_hash, encoded in nodes.items():
-            self._batchtrie[node_hash] = encoded
-        hexary.root_hash = root
+        hexary.root_hash = _update_into(self._batchtrie, hexary.root_hash, changes)
 
     def _get_address_store(self, address: Address) -> Any:
         # py-evm's, with the storage tries updated a block's writes at a time (_BatchedStorageLookup).
