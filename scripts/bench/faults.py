@@ -169,9 +169,10 @@ class FaultNet:
             proxy.close()
 
 
-def make_fault_net(base: Path, *, database_urls: Sequence[str] = ()) -> FaultNet:
+def make_fault_net(base: Path, *, database_urls: Sequence[str | None] = ()) -> FaultNet:
     """Write a 4-validator devnet under ``base`` whose peers are each other's proxies; ``database_urls``
-    (one per node) puts the nodes on PostgreSQL instead of their own SQLite files."""
+    (one per node) puts the nodes on PostgreSQL instead of their own SQLite files (None: that node keeps
+    its SQLite file)."""
     api_ports = [get_free_port() for _ in range(VALIDATORS)]
     p2p_ports = [get_free_port() for _ in range(VALIDATORS)]
     paths = init_devnet(
@@ -190,7 +191,7 @@ def make_fault_net(base: Path, *, database_urls: Sequence[str] = ()) -> FaultNet
     for i, path in enumerate(paths):
         raw: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
         raw["peers"] = [f"127.0.0.1:{proxies[(i, j)].port}" for j in range(VALIDATORS) if j != i]
-        if database_urls:
+        if database_urls and database_urls[i] is not None:
             raw["database_url"] = database_urls[i]
         path.write_text(json.dumps(raw, indent=2), encoding="utf-8")
     network = Network(base, paths[0], api_ports[0], CHAIN_ID, load_accounts(base), load_grantors(base))
@@ -420,10 +421,12 @@ def compare_stores(database_urls: Sequence[str]) -> tuple[list[int], int, list[s
             store.close()
 
 
-def node_database_urls(net: FaultNet, database_urls: Sequence[str]) -> list[str]:
-    if database_urls:
-        return list(database_urls)
-    return [f"sqlite:///{Path(node.config.data_dir) / 'chain.db'}" for node in net.nodes]
+def node_database_urls(net: FaultNet, database_urls: Sequence[str | None]) -> list[str]:
+    urls = list(database_urls) or [None] * len(net.nodes)
+    return [
+        url if url is not None else f"sqlite:///{Path(node.config.data_dir) / 'chain.db'}"
+        for node, url in zip(net.nodes, urls, strict=True)
+    ]
 
 
 def run_faults(
@@ -434,7 +437,7 @@ def run_faults(
     settle_s: float,
     rate: float,
     seed: int,
-    database_urls: Sequence[str] = (),
+    database_urls: Sequence[str | None] = (),
     log: Callable[[str], None] = print,
 ) -> FaultResult:
     """Start the network, run ``rounds`` rounds of every fault under load, heal, and check."""
