@@ -1,4 +1,4 @@
-"""A 4-validator devnet of real processes under load: 1 down continues, 2 down stalls, restarts resume."""
+"""A 4-validator devnet of real processes under load: one down, the rest go on; it restarts and catches up."""
 
 from __future__ import annotations
 
@@ -117,15 +117,6 @@ def make_network(base: Path) -> tuple[Devnet, Network]:
     return Devnet(base), network
 
 
-def read_hashes(base: Path, index: int, height: int) -> list[bytes]:
-    """Block hashes 0..height of node ``index`` (read while it runs: SQLite WAL mode allows it)."""
-    store = Store(f"sqlite:///{base / 'data' / f'node-{index}' / 'chain.db'}")
-    try:
-        return store.get_block_hashes(0, height)
-    finally:
-        store.close()
-
-
 def read_chain(base: Path, index: int, height: int) -> tuple[list[bytes], bytes]:
     """Block hashes 0..height and the state root at ``height`` from node ``index``'s SQLite file."""
     store = Store(f"sqlite:///{base / 'data' / f'node-{index}' / 'chain.db'}")
@@ -137,7 +128,7 @@ def read_chain(base: Path, index: int, height: int) -> tuple[list[bytes], bytes]
         store.close()
 
 
-def test_devnet_survives_one_crash_stalls_on_two_and_resumes(tmp_path: Path) -> None:
+def test_devnet_survives_one_crash_and_the_restarted_node_catches_up(tmp_path: Path) -> None:
     base = tmp_path / "devnet"
     net, network = make_network(base)
     started = time.monotonic()
@@ -158,18 +149,10 @@ def test_devnet_survives_one_crash_stalls_on_two_and_resumes(tmp_path: Path) -> 
         h1 = net.nodes[0].height() or 0
         wait_for(lambda: (net.nodes[0].height() or 0) >= h1 + 5, 60, "three validators to go on", net)
 
-        # Two of four down: no quorum (3). The chain stalls and the survivors never fork.
-        net.nodes[2].kill()
-        time.sleep(3.0)  # a block already sealed by node 2 may still complete
-        stalled = [net.nodes[i].height() or 0 for i in (0, 1)]
-        time.sleep(6.0)
-        assert [net.nodes[i].height() or 0 for i in (0, 1)] == stalled, "two of four validators committed"
-        top = max(stalled)
-        prefix = [read_hashes(base, i, min(stalled)) for i in (0, 1)]
-        assert prefix[0] == prefix[1], "the two survivors forked"
-
-        # Both come back: they sync the blocks they missed, then the four decide again.
-        net.nodes[2].start()
+        # It comes back, syncs the blocks it missed, and the four decide again. Two of four down is
+        # tests/e2e/test_faults.py's: kill -9 of two (restart, no accepted write lost, agreement) and the
+        # two-against-two partition (no side without a quorum commits).
+        top = max(h or 0 for h in net.heights())
         net.nodes[3].start()
         wait_for(lambda: min(h or 0 for h in net.heights()) >= top + 3, 90, "the chain to resume", net)
         load.stop()
