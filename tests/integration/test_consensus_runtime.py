@@ -106,8 +106,14 @@ def test_single_validator_commits_through_the_consensus_driver(tmp_path: Path) -
         height = node.ledger.height
         cert = node.store.get_certificate(height)
         assert cert is not None and [s.validator_index for s in cert.seals] == [0]
-        assert node.driver is not None and node.driver.stats.get("blocks_committed") >= 1
-        assert node.driver.core is not None and node.driver.core.height == height + 1
+        driver = node.driver
+        assert driver is not None and driver.stats.get("blocks_committed") >= 1
+        # The store has the block before the driver's core moves on to the next height: wait for that step.
+        wait_until(
+            lambda: driver.core is not None and driver.core.height == node.ledger.height + 1,
+            10,
+            "the consensus core to start the next height",
+        )
     finally:
         node.stop()
     # The WAL recorded what the validator signed; a restarted node resumes on the same chain.
