@@ -10,6 +10,7 @@ import contextlib
 import multiprocessing
 import os
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -17,9 +18,11 @@ from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 import sdk.errors
-from node.api.limits import cap_recursion_limit
 from sdk.errors import XinlianError
 
+#: py-evm raises the limit to 12288 so that 1024 nested EVM calls fit; py_ecc raises it to 100000, which
+#: lets C-level recursion (json, repr, pickle) overflow the thread stack and kill the process instead.
+EVM_RECURSION_LIMIT: int = 12_288
 #: How often a worker checks that the node process that started it is still alive.
 PARENT_CHECK_S: float = 1.0
 #: Workers run at this lower CPU priority: on a busy machine the kernel serves consensus first.
@@ -32,6 +35,16 @@ def can_share_database(database_url: str) -> bool:
         return True
     path = database_url.split("://", 1)[-1]
     return path not in ("", "/") and ":memory:" not in path and "mode=memory" not in path
+
+
+def cap_recursion_limit(limit: int = EVM_RECURSION_LIMIT) -> int:
+    """Lower the interpreter recursion limit to ``limit`` if an import raised it above; returns the limit.
+
+    Call after py-evm (and py_ecc, which it imports) are loaded, or their import raises it again.
+    """
+    if sys.getrecursionlimit() > limit:
+        sys.setrecursionlimit(limit)
+    return sys.getrecursionlimit()
 
 
 def start_worker_pool(

@@ -20,7 +20,6 @@ from node.api.limits import (
     RateGate,
     RefusalSummary,
     StreamGate,
-    cap_recursion_limit,
 )
 from node.api.metrics import Metrics
 from node.api.routes import (
@@ -49,6 +48,7 @@ from node.api.rpc import RpcHandler
 from node.api.tag_index import TagIndex
 from node.consensus.liveness import ConsensusLiveness
 from node.ledger.chain import Ledger
+from node.workers import cap_recursion_limit
 from sdk.crypto import PrivateKey
 
 

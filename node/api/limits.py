@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -40,9 +39,6 @@ MAX_CACHED_STATEMENTS: int = 4096  # signed licence statements kept per (licence
 STATEMENT_SIGNATURES_BURST: int = 64  # new licence statements a validator signs at once ...
 STATEMENT_SIGNATURES_PER_S: float = 20.0  # ... and per second after that (cached answers are free)
 MAX_STREAM_SECONDS: float = 3600.0  # a stream ends after this long; the client resumes from its cursor
-# py-evm raises the limit to 12288 so that 1024 nested EVM calls fit; py_ecc raises it to 100000, which
-# lets C-level recursion (json, repr, pickle) overflow the thread stack and kill the process instead.
-EVM_RECURSION_LIMIT: int = 12_288
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,16 +112,6 @@ def refuse(code: str, message: str, **detail: object) -> LimitExceeded:
     """Log the refusal and return the error to raise."""
     log_refusal(code, **detail)
     return LimitExceeded(message, code=code, **detail)
-
-
-def cap_recursion_limit(limit: int = EVM_RECURSION_LIMIT) -> int:
-    """Lower the interpreter recursion limit to ``limit`` if an import raised it above; returns the limit.
-
-    Call after py-evm (and py_ecc, which it imports) are loaded, or their import raises it again.
-    """
-    if sys.getrecursionlimit() > limit:
-        sys.setrecursionlimit(limit)
-    return sys.getrecursionlimit()
 
 
 # --- heavy-request gate --------------------------------------------------------------------------------

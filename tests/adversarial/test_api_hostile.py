@@ -21,7 +21,6 @@ from hypothesis import given, settings, strategies as st
 
 from node.api import create_app
 from node.api.limits import (
-    EVM_RECURSION_LIMIT,
     MAX_HEAVY_REQUESTS,
     MAX_JSON_DEPTH,
     ApiLimits,
@@ -29,6 +28,7 @@ from node.api.limits import (
 )
 from node.api.metrics import Metrics
 from node.storage import Store
+from node.workers import EVM_RECURSION_LIMIT
 from sdk.client import Client
 from sdk.contracts import Contract
 from sdk.signer import Signer

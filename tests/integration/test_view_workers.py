@@ -15,13 +15,13 @@ import pytest
 from eth_abi.abi import encode
 from eth_utils.abi import function_signature_to_4byte_selector
 
-from node.api.limits import EVM_RECURSION_LIMIT
 from node.api.views import ViewCallPool
 from node.config import NodeConfig
 from node.demo_network import init_network
 from node.execution import BlockContext
 from node.genesis import CALENDAR_ADDRESS
 from node.runtime import Node, SoloProducer
+from node.workers import EVM_RECURSION_LIMIT
 from sdk.crypto import PrivateKey
 from sdk.errors import ExecutionError, XinlianError
 

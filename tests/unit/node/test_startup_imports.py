@@ -1,0 +1,54 @@
+"""`xinlian` and the node's signature workers start without the node's heavy parts: py-evm, pyrevm,
+SQLAlchemy and FastAPI load only where they are used.
+
+Registering the node's commands reads its configuration module, which once pulled in the whole storage
+package (py-evm's forks, SQLAlchemy): 2.2 s before `--help` printed a line. A signature worker, which only
+verifies SM2 signatures, imported the whole API and node through ``node.api.limits``: 3 s of CPU per worker
+at every node start."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from node.ledger.signatures import SignatureWorkers
+
+HEAVY = ("eth", "pyrevm", "sqlalchemy", "sqlmodel", "fastapi")
+
+PROBE = f"""
+import sys
+from sdk.cli import main
+sys.argv = ["xinlian", "--help"]
+try:
+    main()
+except SystemExit:
+    pass
+print("loaded:", sorted(name for name in {HEAVY!r} if name in sys.modules), file=sys.stderr)
+"""
+
+
+def test_help_loads_neither_the_evm_nor_the_database() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert "genesis" in done.stdout  # the node's commands are registered
+    assert done.stderr.strip().splitlines()[-1] == "loaded: []", done.stderr
+
+
+def test_the_storage_package_still_offers_its_classes() -> None:
+    import node.storage
+    from node.storage.store import Store
+
+    assert node.storage.Store is Store
+    assert isinstance(node.storage.SCHEMA_VERSION, int)
+
+
+def test_a_signature_worker_loads_neither_the_evm_nor_the_api() -> None:
+    workers = SignatureWorkers(1)
+    try:
+        probe = f"sorted(m for m in {HEAVY!r} if m in __import__('sys').modules)"
+        loaded = workers._executor.submit(eval, probe).result(timeout=60)
+        assert loaded == []
+        assert workers.verify([(b"\x04" + bytes(64), b"message", bytes(64))]) == [False]  # it still works
+    finally:
+        workers.close()
