@@ -6,23 +6,18 @@ of this package (``node.api.limits``), and should not load FastAPI and the whole
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from node.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from node.api.app import create_app
     from node.api.metrics import Metrics
 
-_LAZY = {"create_app": "node.api.app", "Metrics": "node.api.metrics"}
-
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(
+    __name__,
+    {"create_app": "node.api.app", "Metrics": "node.api.metrics"},
+)
 
 
 __all__ = ["Metrics", "create_app"]

@@ -7,29 +7,23 @@ commands that only read the node's configuration (``node.config`` takes its limi
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from node.lazy import lazy_exports
 from node.storage.records import LogCursor, StoredLog, StoredReceipt, StoredTransaction, WalEntry
 
 if TYPE_CHECKING:
     from node.storage.state import StateNodeStore
     from node.storage.store import SCHEMA_VERSION, Store
 
-_LAZY = {
-    "StateNodeStore": "node.storage.state",
-    "SCHEMA_VERSION": "node.storage.store",
-    "Store": "node.storage.store",
-}
-
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        "StateNodeStore": "node.storage.state",
+        "SCHEMA_VERSION": "node.storage.store",
+        "Store": "node.storage.store",
+    },
+)
 
 
 __all__ = [
