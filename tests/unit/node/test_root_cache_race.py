@@ -18,11 +18,13 @@ def test_keeping_one_roots_entries_survives_concurrent_inserts() -> None:
     cache.update({(NEW, i.to_bytes(20, "big")): True for i in range(50_000)})
     stop = threading.Event()
 
-    def insert() -> None:
-        n = 10**6
+    def insert() -> None:  # the size changes all the time, as it does while threads fill the cache
+        keys = [(OLD, n.to_bytes(20, "big")) for n in range(10**6, 10**6 + 1_000)]
         while not stop.is_set():
-            cache[(OLD, n.to_bytes(20, "big"))] = True
-            n += 1
+            for key in keys:
+                cache[key] = True
+            for key in keys:
+                del cache[key]
 
     writer = threading.Thread(target=insert)
     writer.start()
