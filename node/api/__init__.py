@@ -1,7 +1,7 @@
 """The node's HTTP API (FastAPI): REST under /v1, JSON-RPC at /rpc, /health and /metrics.
 
-``create_app`` and ``Metrics`` are imported on first use: the node's worker processes import light parts
-of this package (``node.api.limits``), and should not load FastAPI and the whole node to do so.
+``create_app`` and ``Metrics`` are imported on first use: a read-only-call worker imports
+``node.api.views`` only, and should not load FastAPI, the routes and the ledger to do so.
 """
 
 from __future__ import annotations
