@@ -34,3 +34,17 @@ def test_without_candidates_nothing_is_allowed_beyond_the_validators(tmp_path: P
     assert NodeConfig.load(path).allowed_peer_keys == ()
     with pytest.raises(ConfigError):
         init_devnet(tmp_path / "other", validators=1, candidates=-1)
+
+
+def test_metrics_listen_on_api_port_plus_1000_unless_each_node_is_given_a_port(tmp_path: Path) -> None:
+    # The default suits fixed base ports; ports picked at random need their own metrics ports, or
+    # one node's API port + 1000 can be another node's API port.
+    defaults = [NodeConfig.load(p) for p in init_devnet(tmp_path / "a", validators=2, base_api_port=18545)]
+    assert [c.metrics_port for c in defaults] == [None, None]
+    assert [c.resolved_metrics_port() for c in defaults] == [19545, 19546]
+    given = init_devnet(
+        tmp_path / "b", validators=2, api_ports=[18001, 19001], p2p_ports=[1, 2], metrics_ports=[0, 19500]
+    )
+    assert [NodeConfig.load(p).resolved_metrics_port() for p in given] == [0, 19500]
+    with pytest.raises(ConfigError, match="one metrics port per node"):
+        init_devnet(tmp_path / "c", validators=2, metrics_ports=[19500])
