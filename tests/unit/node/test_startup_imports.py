@@ -4,15 +4,20 @@ SQLAlchemy and FastAPI load only where they are used.
 Registering the node's commands reads its configuration module, which once pulled in the whole storage
 package (py-evm's forks, SQLAlchemy): 2.2 s before `--help` printed a line. A signature worker, which only
 verifies SM2 signatures, imported the whole API and node through ``node.api.limits``: 3 s of CPU per worker
-at every node start."""
+at every node start. And every spawned worker imported the ``xinlian`` script again, the whole CLI."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
 
 from node.ledger.signatures import SignatureWorkers
 
+REPO_ROOT = Path(__file__).resolve().parents[3]
 HEAVY = ("eth", "pyrevm", "sqlalchemy", "sqlmodel", "fastapi")
 
 PROBE = f"""
@@ -52,3 +57,30 @@ def test_a_signature_worker_loads_neither_the_evm_nor_the_api() -> None:
         assert workers.verify([(b"\x04" + bytes(64), b"message", bytes(64))]) == [False]  # it still works
     finally:
         workers.close()
+
+
+SCRIPT = """
+import sys
+import sdk.cli  # what the `xinlian` command imports first
+from node.workers import WorkerPool
+
+if __name__ == "__main__":
+    pool = WorkerPool(1, int, (0,))
+    try:
+        probe = "'sdk.cli' in __import__('sys').modules"
+        print("worker imported the CLI:", pool._executor.submit(eval, probe).result(timeout=60))
+    finally:
+        pool.close()
+"""
+
+
+@pytest.mark.parametrize("run_as", ["file", "module"])  # the `xinlian` command; `python -m sdk.cli` (devnets)
+def test_node_workers_do_not_import_the_command_again(tmp_path: Path, run_as: str) -> None:
+    script = tmp_path / "xinlian_like.py"
+    script.write_text(SCRIPT, encoding="utf-8")
+    command = [str(script)] if run_as == "file" else ["-m", "xinlian_like"]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(REPO_ROOT)])}
+    done = subprocess.run(
+        [sys.executable, *command], capture_output=True, text=True, check=True, timeout=120, env=env
+    )
+    assert done.stdout.strip() == "worker imported the CLI: False", done.stdout + done.stderr
