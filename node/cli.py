@@ -75,7 +75,9 @@ def serve(config_path: Path, *, banner: bool = True, join: str | None = None) ->
     from node.api.metrics import Metrics, serve_metrics
     from node.config import ConfigError, NodeConfig
     from node.runtime import Node, register_runtime_metrics
+    from node.workers import skip_main_module_in_workers
 
+    skip_main_module_in_workers()  # before the node's worker pools start
     config = NodeConfig.load(config_path)
     if join is not None:
         config = dataclasses.replace(config, join=join)

@@ -52,7 +52,6 @@ def start_worker_pool(
     processes: int, initializer: Callable[..., None], initargs: tuple[Any, ...]
 ) -> ProcessPoolExecutor:
     """Start ``processes`` spawned workers; each runs ``prepare_worker`` then ``initializer(*initargs)``."""
-    skip_main_module_in_workers()
     return ProcessPoolExecutor(
         max_workers=processes,
         mp_context=multiprocessing.get_context("spawn"),
@@ -62,14 +61,15 @@ def start_worker_pool(
 
 
 def skip_main_module_in_workers() -> None:
-    """Spare spawned workers the import of this process's ``__main__``.
+    """Spare the processes this one spawns the import of its ``__main__``; for ``xinlian node run`` only.
 
     A spawned child imports its parent's main module again (as ``__mp_main__``), so that functions defined
-    there can be unpickled. For a node that is the ``xinlian`` command or ``python -m sdk.cli``, which import
-    the whole CLI: ≈ 0.6 s of CPU per worker at every node start. Node workers run functions of ``node``
-    modules only, so the main module's spec is renamed ``__main__``, a name multiprocessing leaves alone (as
-    it does for a package's ``__main__`` run by ``python -m``). The command line was parsed before any pool
-    starts, so nothing reads the old name afterwards.
+    there can be unpickled. For a node process that is the ``xinlian`` command or ``python -m sdk.cli``,
+    which import the whole CLI: ≈ 0.6 s of CPU per worker at every node start, for nothing: node workers run
+    functions of ``node`` and ``sdk`` modules only. The main module's spec is renamed ``__main__``, a name
+    multiprocessing leaves alone (as it does for a package's ``__main__`` run by ``python -m``). It changes
+    the process's main module for good, so only the node command calls it, after it parsed its arguments:
+    a program that embeds a node and pickles functions of its own main module is left as it is.
     """
     main = sys.modules.get("__main__")
     spec = getattr(main, "__spec__", None)

@@ -62,9 +62,10 @@ def test_a_signature_worker_loads_neither_the_evm_nor_the_api() -> None:
 SCRIPT = """
 import sys
 import sdk.cli  # what the `xinlian` command imports first
-from node.workers import WorkerPool
+from node.workers import WorkerPool, skip_main_module_in_workers
 
 if __name__ == "__main__":
+    skip_main_module_in_workers()  # as `xinlian node run` does first
     pool = WorkerPool(1, int, (0,))
     try:
         probe = "'sdk.cli' in __import__('sys').modules"
