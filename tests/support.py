@@ -3,7 +3,6 @@ certificates."""
 
 from __future__ import annotations
 
-import socket
 import tempfile
 import time
 from collections.abc import Callable
@@ -12,6 +11,7 @@ from pathlib import Path
 import httpx
 
 from node.p2p.tls import P2PTls, prepare_p2p_tls
+from scripts.bench.grants import get_free_port
 from sdk.auth import MemberAuth, sign_query
 from sdk.signer import Signer
 
@@ -20,14 +20,9 @@ _P2P_TLS_DIR = tempfile.TemporaryDirectory(prefix="xinlian-p2p-tls-")
 
 
 def free_ports(count: int) -> list[int]:
-    """Return ``count`` distinct TCP ports on 127.0.0.1 that nothing listened on a moment ago."""
-    socks = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(count)]
-    for sock in socks:
-        sock.bind(("127.0.0.1", 0))
-    ports = [int(s.getsockname()[1]) for s in socks]
-    for sock in socks:
-        sock.close()
-    return ports
+    """Return ``count`` TCP ports on 127.0.0.1 that nothing listened on a moment ago, none of them returned
+    before in this process (``get_free_port``)."""
+    return [get_free_port() for _ in range(count)]
 
 
 def make_p2p_tls(name: str) -> P2PTls:

@@ -29,6 +29,7 @@ from node.p2p.wire import (
     encode_hello,
     encode_uints,
 )
+from scripts.bench.grants import get_free_port as free_port
 from sdk.crypto import PrivateKey
 from tests.support import make_p2p_tls
 
@@ -163,12 +164,6 @@ class Adversary:
 
     def close(self) -> None:
         self.sock.close()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_until(predicate: Callable[[], bool], timeout_s: float = STEP_TIMEOUT_S) -> None:

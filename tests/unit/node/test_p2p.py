@@ -4,7 +4,6 @@ reconnects."""
 from __future__ import annotations
 
 import asyncio
-import socket
 import ssl
 import threading
 import time
@@ -32,6 +31,7 @@ from node.p2p.wire import (
     read_frame,
 )
 from node.tls import create_local_ca
+from scripts.bench.grants import get_free_port as free_port
 from sdk.crypto import PrivateKey
 from sdk.errors import EncodingError
 from tests.support import make_p2p_tls
@@ -73,12 +73,6 @@ class Recorder:
 
     def on_blocks(self, pairs: list[tuple[bytes, bytes]], peer: bytes) -> None:
         self.blocks.extend(pairs)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_until(predicate: Callable[[], bool], timeout_s: float = 10.0) -> None:
