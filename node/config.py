@@ -14,6 +14,8 @@ PROTOCOL_VERSION: int = 1
 #: ``NodeConfig.execution_engine`` values: "native" runs messages on revm wherever it is exact and on py-evm
 #: otherwise, "pyevm" on py-evm only (the reference). Both give identical results (docs/execution.md).
 EXECUTION_ENGINES: tuple[str, ...] = ("native", "pyevm")
+#: Where the metrics listener goes when ``metrics_port`` is unset: this far above the API port.
+METRICS_PORT_OFFSET: int = 1000
 
 
 @dataclass(frozen=True)
@@ -141,7 +143,7 @@ class NodeConfig:
 
     def resolved_metrics_port(self) -> int:
         """The operator listener's port: ``metrics_port``, or api_port + 1000 when unset (0: none)."""
-        return self.api_port + 1000 if self.metrics_port is None else self.metrics_port
+        return self.api_port + METRICS_PORT_OFFSET if self.metrics_port is None else self.metrics_port
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -16,6 +16,7 @@ from typing import Any
 from eth_abi.abi import encode as abi_encode
 from eth_utils.abi import function_signature_to_4byte_selector
 
+from node.config import METRICS_PORT_OFFSET
 from node.demo_network import get_local_ca_path
 from node.genesis import DEFAULT_ROLE_ADMINS, GOVERNANCE_ADDRESS, ROLE_IDS
 from sdk.crypto import PrivateKey
@@ -36,13 +37,14 @@ def get_free_port() -> int:
     """Return a TCP port on 127.0.0.1 that nothing listens on right now and that this process was not given
     before. Once the probe socket is closed the kernel may offer its port again: in twelve picks (the API,
     p2p and metrics ports of four nodes) a port came twice in about one draw in 400, and then two nodes
-    of one network fought over it."""
+    of one network fought over it. Nor is it 1,000 above or below a port given before: a node whose config
+    leaves ``metrics_port`` unset listens for metrics on its API port + 1000."""
     while True:
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
             sock.bind(("127.0.0.1", 0))
             port = int(sock.getsockname()[1])
         with _HANDED_OUT_LOCK:
-            if port not in _HANDED_OUT:
+            if _HANDED_OUT.isdisjoint((port, port - METRICS_PORT_OFFSET, port + METRICS_PORT_OFFSET)):
                 _HANDED_OUT.add(port)
                 return port
 
