@@ -68,12 +68,15 @@ def skip_main_module_in_workers() -> None:
     which import the whole CLI: ≈ 0.6 s of CPU per worker at every node start, for nothing: node workers run
     functions of ``node`` and ``sdk`` modules only. The main module's spec is renamed ``__main__``, a name
     multiprocessing leaves alone (as it does for a package's ``__main__`` run by ``python -m``). It changes
-    the process's main module for good, so only the node command calls it, after it parsed its arguments:
-    a program that embeds a node and pickles functions of its own main module is left as it is.
+    the process's main module for good, so only ``node.cli.serve`` (the node command) calls it, after the
+    command line was parsed: a program that embeds a node (``node.runtime.Node``) and pickles functions of
+    its own main module is left as it is.
     """
     main = sys.modules.get("__main__")
-    spec = getattr(main, "__spec__", None)
-    if main is not None and (spec is None or not spec.name.endswith("__main__")):
+    name = getattr(getattr(main, "__spec__", None), "name", None)
+    # multiprocessing.spawn leaves a main module named so alone (spawn._fixup_main_from_name)
+    skipped = name is not None and (name == "__main__" or name.endswith(".__main__"))
+    if main is not None and not skipped:
         main.__spec__ = importlib.machinery.ModuleSpec("__main__", None)
 
 

@@ -85,3 +85,20 @@ def test_node_workers_do_not_import_the_command_again(tmp_path: Path, run_as: st
         [sys.executable, *command], capture_output=True, text=True, check=True, timeout=120, env=env
     )
     assert done.stdout.strip() == "worker imported the CLI: False", done.stdout + done.stderr
+
+
+def test_the_node_command_renames_its_main_module_before_anything_else(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import node.cli
+    import node.workers
+
+    class Called(Exception):
+        pass
+
+    def called() -> None:
+        raise Called
+
+    monkeypatch.setattr(node.workers, "skip_main_module_in_workers", called)
+    with pytest.raises(Called):  # before the config is read: this one does not exist
+        node.cli.serve(tmp_path / "node.json")
