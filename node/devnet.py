@@ -41,7 +41,6 @@ def init_devnet(
     chain_id: int = 1001,
     api_ports: Sequence[int] | None = None,
     p2p_ports: Sequence[int] | None = None,
-    metrics_ports: Sequence[int] | None = None,
     base_api_port: int = 8545,
     base_p2p_port: int = 30300,
     chain_overrides: dict[str, int] | None = None,
@@ -59,8 +58,6 @@ def init_devnet(
     the validator set"). With candidates, every node allows every node's key on its p2p links, so that a
     candidate syncs before it is added and a removed validator keeps following the chain.
     Ports default to ``base + i``; explicit ``api_ports`` / ``p2p_ports`` (one per node) override them.
-    Each node's metrics listener defaults to its API port + 1000; pass ``metrics_ports`` (one per node)
-    with ports picked at random, where API port + 1000 may be another node's port.
     Every node lists every other node as a peer. With ``tls`` the APIs serve https under a local CA
     (tls/ca.pem). Raises ConfigError when ``out_dir`` holds a network.
     """
@@ -82,8 +79,6 @@ def init_devnet(
     p2ps = list(p2p_ports) if p2p_ports is not None else [base_p2p_port + i for i in range(total)]
     if len(apis) != total or len(p2ps) != total:
         raise ConfigError("one API port and one p2p port per node are needed")
-    if metrics_ports is not None and len(metrics_ports) != total:
-        raise ConfigError("one metrics port per node is needed")
     candidate_keys = [_write_candidate(out, i) for i in range(validators, total)]
     genesis_keys = [
         PrivateKey.from_pem((out / "keys" / f"validator-{i}.pem").read_bytes()).public_key.to_bytes()
@@ -94,8 +89,6 @@ def init_devnet(
         raw: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
         raw["api_port"] = apis[i]
         raw["p2p_port"] = p2ps[i]
-        if metrics_ports is not None:
-            raw["metrics_port"] = metrics_ports[i]
         raw["peers"] = [f"127.0.0.1:{p}" for j, p in enumerate(p2ps) if j != i]
         raw["log_level"] = log_level
         if candidates:

@@ -48,7 +48,6 @@ def make_network(base: Path, validators: int) -> tuple[Devnet, Network]:
         chain_id=CHAIN_ID,
         api_ports=api_ports,
         p2p_ports=[get_free_port() for _ in range(validators)],
-        metrics_ports=[get_free_port() for _ in range(validators)],
         committee_size=1,
         log_level="warning",
     )

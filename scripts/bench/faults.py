@@ -181,7 +181,6 @@ def make_fault_net(base: Path, *, database_urls: Sequence[str | None] = ()) -> F
         chain_id=CHAIN_ID,
         api_ports=api_ports,
         p2p_ports=p2p_ports,
-        metrics_ports=[get_free_port() for _ in range(VALIDATORS)],
         committee_size=1,
         log_level="warning",
         chain_overrides={"expiry_window": EXPIRY_WINDOW},

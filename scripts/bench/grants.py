@@ -38,7 +38,7 @@ PORT_TRIES = 1_000
 def get_free_port() -> int:
     """Return a TCP port on 127.0.0.1 that nothing listens on right now and that this process was not given
     before. Once the probe socket is closed the kernel may offer its port again: among twelve picks (the
-    API, p2p and metrics ports of four nodes) one port came twice in 4 of 1,666 sets measured here (Linux
+    ports of a few nodes) one port came twice in 4 of 1,666 sets measured here (Linux
     offers ≈ 14,100 odd ports for port 0, so about 1 in 214 for uniform draws), and then two nodes of one
     network fought over it. Nor is it 1,000 above or below a port given before: a node whose config leaves
     ``metrics_port`` unset listens for metrics on its API port + 1000.

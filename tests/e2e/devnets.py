@@ -38,7 +38,6 @@ def make_net(base: Path, nodes: int, validators: int = 1) -> FaultNet:
         chain_id=CHAIN_ID,
         api_ports=api_ports,
         p2p_ports=p2p_ports,
-        metrics_ports=[get_free_port() for _ in range(nodes)],
         committee_size=3,
         log_level="info",
         chain_overrides={"expiry_window": 10_000},

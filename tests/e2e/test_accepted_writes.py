@@ -29,7 +29,6 @@ def two_validators(base: Path) -> tuple[Devnet, Network]:
         chain_id=4646,
         api_ports=api_ports,
         p2p_ports=[get_free_port() for _ in range(2)],
-        metrics_ports=[get_free_port() for _ in range(2)],
         committee_size=1,
         log_level="info",
     )

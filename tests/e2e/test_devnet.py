@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -94,7 +95,6 @@ def make_network(base: Path) -> tuple[Devnet, Network]:
         chain_id=4545,
         api_ports=api_ports,
         p2p_ports=[get_free_port() for _ in range(VALIDATORS)],
-        metrics_ports=[get_free_port() for _ in range(VALIDATORS)],
         chain_overrides=CHAIN,
         committee_size=1,
         log_level="warning",
@@ -137,8 +137,9 @@ def test_devnet_survives_one_crash_and_the_restarted_node_catches_up(tmp_path: P
         net.start()
         load.start()
         wait_for(lambda: min(h or 0 for h in net.heights()) >= 5, 60, "four validators to commit", net)
-        # Operators read metrics on the operator listener (its own port), never on the API.
-        assert net.nodes[0].config.metrics_port not in (None, net.nodes[0].config.api_port)
+        # Operators read metrics on the operator listener (the API port + 1000), never on the API.
+        api_port = urlsplit(net.nodes[0].url).port
+        assert api_port is not None and net.nodes[0].metrics_url.endswith(f":{api_port + 1000}/metrics")
         metrics = net.nodes[0].metrics()
         assert "xinlian_height " in metrics and "xinlian_execution_divergences_total 0.0" in metrics
         assert httpx.get(f"{net.nodes[0].url}/metrics", timeout=10).status_code == 404

@@ -49,7 +49,6 @@ def test_citizen_verifies_a_licence_card_offline_in_chinese_on_a_phone(tmp_path:
         chain_id=4646,
         api_ports=[get_free_port() for _ in range(4)],
         p2p_ports=[get_free_port() for _ in range(4)],
-        metrics_ports=[get_free_port() for _ in range(4)],
         committee_size=1,
         log_level="warning",
     )

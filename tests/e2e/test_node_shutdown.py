@@ -35,7 +35,6 @@ def test_a_stopped_node_closes_its_database_and_resumes(tmp_path: Path) -> None:
         chain_id=4646,
         api_ports=[get_free_port()],
         p2p_ports=[get_free_port()],
-        metrics_ports=[get_free_port()],
         chain_overrides={"block_period_ms": 100},
         log_level="info",
     )
