@@ -16,14 +16,14 @@ import secrets
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from scripts.bench.common import ConcurrentSubmitter  # noqa: E402
+from scripts.bench.common import CommitFigures, CommitRun  # noqa: E402
 from scripts.demo_common import DemoNetwork, decide, demo_parser, make_uscc  # noqa: E402
 from sdk.client import Client  # noqa: E402
 from sdk.contracts import Contract  # noqa: E402
@@ -60,21 +60,18 @@ class DrugActors:
 
 
 @dataclass
-class WorkloadResult:
+class WorkloadResult(CommitFigures):
     """What one workload measured; ``per_s`` is items (codes or shipments) committed per second."""
 
-    name: str
+    name: str = ""
     items: int = 0
     transactions: int = 0
     committed: int = 0
-    refused: int = 0
     reverted: int = 0
-    seconds: float = 0.0
     per_s: float = 0.0
     tx_per_s: float = 0.0
     gas_per_tx: float = 0.0
     sign_per_s: float = 0.0
-    refusals: dict[str, int] = field(default_factory=dict)
 
 
 def prepare_drug_actors(client: Client, network: Path) -> DrugActors:
@@ -162,28 +159,26 @@ def submit_and_wait(
     url: str, raws: Sequence[bytes], sender: Signer, *, clients: int = 4, timeout_s: float = 120.0
 ) -> WorkloadResult:
     """Submit raw transactions (all signed by ``sender``, who reads their receipts) from ``clients``
-    threads, wait for every accepted one to commit.
+    threads while a CommitWatcher timestamps the commits, as every other workload's CommitRun; wait up to
+    ``timeout_s`` for every accepted one to commit, then read the receipts (untimed: reverts and gas).
 
-    Returns: a WorkloadResult with committed/refused/reverted counts, seconds from the first submission to
-    the last commit, tx/s and mean gas (``items``/``per_s`` are left to the caller).
+    Returns: a WorkloadResult with committed/refused/reverted counts, the run's figures (seconds from the
+    first submission to the last commit seen, commit latency), tx/s and mean gas (``items``/``per_s`` are
+    left to the caller).
     """
     result = WorkloadResult(name="")
-    submitter = ConcurrentSubmitter(url, [list(raws[k::clients]) for k in range(clients)], retry_s=0.02)
-    result.refusals = submitter.refusals
-    started = submitter.start()
-    submitter.join()
-    accepted = list(submitter.submit_times)
-    gas = 0
     with Client(url, timeout=30.0, signer=sender) as client:
-        for tx_hash in accepted:
+        run = CommitRun(url, [list(raws[k::clients]) for k in range(clients)], client.chain_info().height)
+        run.measure(timeout_s)
+        result.record(run)
+        gas = 0
+        for tx_hash in run.committed:
             receipt = client.wait(tx_hash, timeout_s)
             gas += receipt.gas_used
-            result.committed += 1
             if not receipt.succeeded:
                 result.reverted += 1
-    result.seconds = time.perf_counter() - started
+    result.committed = len(run.committed)
     result.transactions = len(raws)
-    result.refused = sum(result.refusals.values())
     if result.committed:
         result.tx_per_s = result.committed / result.seconds
         result.gas_per_tx = gas / result.committed
@@ -204,9 +199,8 @@ def run_commission_workload(
         sign_s = time.perf_counter() - started
     result = submit_and_wait(url, raws, actors.mah, clients=clients)
     result.name = f"commission ({size} codes/tx)"
-    result.items = (
-        codes if not (result.reverted or result.refused) else (result.committed - result.reverted) * size
-    )
+    complete = result.committed == len(raws) and not result.reverted
+    result.items = codes if complete else (result.committed - result.reverted) * size
     result.per_s = result.items / result.seconds if result.seconds else 0.0
     result.sign_per_s = len(raws) / sign_s if sign_s else 0.0
     return result
@@ -226,7 +220,7 @@ def run_shipment_workload(
         setup = submit_and_wait(
             url, sign_commissions(client, actors, codes, _batch_no(), size), actors.mah, clients=clients
         )
-        if setup.reverted or setup.refused:
+        if setup.reverted or setup.refused or setup.committed < setup.transactions:
             raise RuntimeError(f"commissioning for the shipment workload failed: {setup}")
         raws = sign_shipments(client, actors, codes, codes_per_shipment)
     shipped = submit_and_wait(url, raws, actors.mah, clients=clients)

@@ -378,6 +378,7 @@ def run_domains(
         row.workload, row.result = r.name, asdict(r)
         row.items, row.transactions, row.refused, row.failed = r.items, r.committed, r.refused, r.reverted
         row.seconds, row.per_s, row.tx_per_s = r.seconds, r.per_s, r.tx_per_s
+        row.latency_p50_ms, row.latency_p99_ms = r.latency_p50_ms, r.latency_p99_ms
 
     actors: list[Any] = []  # prepared once, for the commission and shipment workloads
 
@@ -669,7 +670,7 @@ def print_domains(report: dict[str, Any]) -> None:
     print(
         "  per s = committed items / (last commit − first submit); ×grants = per s ÷ the grants' HTTP\n"
         "  tx/s above; ×eth-tester = per s ÷ eth-tester's grant tx/s, one-item-per-transaction rows only\n"
-        "  (eth-tester ran grant_role, not these calls); p50/p99 = submit → commit seen (licences, uses only)"
+        "  (eth-tester ran grant_role, not these calls); p50/p99 = submit → commit seen"
     )
     for note in notes:
         print(f"  note — {note}")
