@@ -6,12 +6,19 @@ AUDITOR, …), read from a network folder written by ``node.demo_network.init_ne
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import socket
+import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+try:
+    import fcntl
+except ImportError:  # not on Windows: ports are then unique within a process only
+    fcntl = None  # type: ignore[assignment]
 
 from eth_abi.abi import encode as abi_encode
 from eth_utils.abi import function_signature_to_4byte_selector
@@ -33,16 +40,24 @@ _HANDED_OUT: set[int] = set()
 _HANDED_OUT_LOCK = threading.Lock()
 #: How many ports ``get_free_port`` probes before it gives up.
 PORT_TRIES = 1_000
+#: One byte per port in this file is locked by the process that was given that port (POSIX record locks:
+#: the kernel drops them when the process ends, however it ends). One file per user, who can open it.
+_USER_ID = os.getuid() if hasattr(os, "getuid") else 0
+PORT_CLAIMS_FILE = Path(tempfile.gettempdir()) / f"xinlian-port-claims-{_USER_ID}.lock"
+_claims_fd: int | None = None
 
 
 def get_free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that nothing listens on right now and that this process was not given
-    before. Once the probe socket is closed the kernel may offer its port again: among twelve picks (the
-    ports of a few nodes) one port came twice in 4 of 1,666 sets measured here (Linux
-    offers ≈ 14,100 odd ports for port 0, so about 1 in 214 for uniform draws), and then two nodes of one
-    network fought over it. Nor is it 1,000 above or below a port given before: a node whose config leaves
+    """Return a TCP port on 127.0.0.1 that nothing listens on right now and that no running process was
+    given before by this function. Once the probe socket is closed the kernel may offer its port again:
+    among twelve picks (the ports of a few nodes) one port came twice in 4 of 1,666 sets measured here
+    (Linux offers ≈ 14,100 odd ports for port 0, so about 1 in 214 for uniform draws), and then two nodes of
+    one network fought over it; two test workers starting networks at the same moment can draw the same
+    port as well. Nor is it 1,000 above or below a port given before: a node whose config leaves
     ``metrics_port`` unset listens for metrics on its API port + 1000.
 
+    Within a process the ports given are remembered; across processes each port given, and the two ports
+    1,000 away, are claimed by a lock on their byte of ``PORT_CLAIMS_FILE`` (where ``fcntl`` exists).
     Raises RuntimeError when no such port turns up in ``PORT_TRIES`` picks (a process that has used up
     most of the range).
     """
@@ -50,14 +65,33 @@ def get_free_port() -> int:
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
             sock.bind(("127.0.0.1", 0))
             port = int(sock.getsockname()[1])
+        near = (port, port - METRICS_PORT_OFFSET, port + METRICS_PORT_OFFSET)
         with _HANDED_OUT_LOCK:
-            if _HANDED_OUT.isdisjoint((port, port - METRICS_PORT_OFFSET, port + METRICS_PORT_OFFSET)):
+            if _HANDED_OUT.isdisjoint(near) and _claim_across_processes(near):
                 _HANDED_OUT.add(port)
                 return port
     raise RuntimeError(
         f"no free port in {PORT_TRIES} picks that this process has not handed out already "
-        f"({len(_HANDED_OUT)} so far)"
+        f"({len(_HANDED_OUT)} so far) and no other process holds"
     )
+
+
+def _claim_across_processes(ports: tuple[int, ...]) -> bool:
+    """Lock the byte of each of ``ports`` in the claims file for this process; False when another process
+    holds one (the bytes locked before it stay locked: a few ports kept back, never one given twice)."""
+    global _claims_fd
+    if fcntl is None:
+        return True
+    if _claims_fd is None:
+        # Never closed: closing any descriptor of the file would drop all of this process's locks on it.
+        _claims_fd = os.open(PORT_CLAIMS_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+    for port in ports:
+        if 0 < port < 65_536:
+            try:
+                fcntl.lockf(_claims_fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, port)
+            except OSError:
+                return False
+    return True
 
 
 @dataclass(frozen=True)

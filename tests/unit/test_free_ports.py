@@ -1,12 +1,17 @@
 """The ports that tests and benchmarks give their nodes: free, never the same one twice in a process, and
-never one that another node's default metrics listener (its API port + 1000) would take.
+never one that another node's default metrics listener (its API port + 1000) would take, whichever process
+of the machine asked first.
 
 A port picked by binding to port 0 is free once its probe socket closes, so the kernel may offer it again:
 two nodes of one network then fight over it (4 in 1,666 sets of twelve picks, measured here)."""
 
 from __future__ import annotations
 
+import ast
 import socket
+import subprocess
+import sys
+from pathlib import Path
 
 from node.config import METRICS_PORT_OFFSET
 from scripts.bench.grants import get_free_port
@@ -22,3 +27,26 @@ def test_no_port_is_handed_out_twice_and_each_can_be_bound() -> None:
     assert not {port + METRICS_PORT_OFFSET for port in ports} & set(ports)
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", ports[-1]))
+
+
+def test_two_processes_are_never_given_the_same_port_or_each_others_metrics_port() -> None:
+    # Two test workers start networks at the same moment: each process remembers only its own ports, so
+    # the claims must be shared. 300 draws in each of two processes (a child runs while this one holds its
+    # ports) would share ≈ 6 ports and many more 1,000 apart if each process picked on its own.
+    mine = [get_free_port() for _ in range(300)]
+    child = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from scripts.bench.grants import get_free_port; print([get_free_port() for _ in range(300)])",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parents[2],
+        timeout=120,
+    )
+    theirs = ast.literal_eval(child.stdout.strip())
+    assert len(set(theirs)) == 300
+    near_mine = {p + d for p in mine for d in (0, METRICS_PORT_OFFSET, -METRICS_PORT_OFFSET)}
+    assert not near_mine & set(theirs)
