@@ -5,19 +5,21 @@ AUDITOR, …), read from a network folder written by ``node.demo_network.init_ne
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import secrets
 import socket
 import tempfile
 import threading
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 try:
     import fcntl
-except ImportError:  # not on Windows: ports are then unique within a process only
+except ImportError:  # unavailable on Windows: ports are then unique within a process only
     fcntl = None  # type: ignore[assignment]
 
 from eth_abi.abi import encode as abi_encode
@@ -45,6 +47,8 @@ PORT_TRIES = 1_000
 _USER_ID = os.getuid() if hasattr(os, "getuid") else 0
 PORT_CLAIMS_FILE = Path(tempfile.gettempdir()) / f"xinlian-port-claims-{_USER_ID}.lock"
 _claims_fd: int | None = None
+_claims_unavailable = fcntl is None
+_claimed: set[int] = set()  # the bytes of the claims file this process holds
 
 
 def get_free_port() -> int:
@@ -56,8 +60,9 @@ def get_free_port() -> int:
     port as well. Nor is it 1,000 above or below a port given before: a node whose config leaves
     ``metrics_port`` unset listens for metrics on its API port + 1000.
 
-    Within a process the ports given are remembered; across processes each port given, and the two ports
-    1,000 away, are claimed by a lock on their byte of ``PORT_CLAIMS_FILE`` (where ``fcntl`` exists).
+    Within a process the ports given are remembered; across processes each port given and its metrics port
+    (1,000 above) are claimed by locks on their bytes of ``PORT_CLAIMS_FILE`` (where ``fcntl`` exists and
+    the file can be opened and locked; otherwise, with a warning, ports are unique within a process only).
     Raises RuntimeError when no such port turns up in ``PORT_TRIES`` picks (a process that has used up
     most of the range).
     """
@@ -67,7 +72,7 @@ def get_free_port() -> int:
             port = int(sock.getsockname()[1])
         near = (port, port - METRICS_PORT_OFFSET, port + METRICS_PORT_OFFSET)
         with _HANDED_OUT_LOCK:
-            if _HANDED_OUT.isdisjoint(near) and _claim_across_processes(near):
+            if _HANDED_OUT.isdisjoint(near) and _claim_across_processes(port, port + METRICS_PORT_OFFSET):
                 _HANDED_OUT.add(port)
                 return port
     raise RuntimeError(
@@ -76,22 +81,42 @@ def get_free_port() -> int:
     )
 
 
-def _claim_across_processes(ports: tuple[int, ...]) -> bool:
-    """Lock the byte of each of ``ports`` in the claims file for this process; False when another process
-    holds one (the bytes locked before it stay locked: a few ports kept back, never one given twice)."""
-    global _claims_fd
-    if fcntl is None:
+def _claim_across_processes(port: int, metrics_port: int) -> bool:
+    """Lock the bytes of ``port`` and ``metrics_port`` in the claims file for this process; False when
+    another process holds either (as its port or its metrics port: the three ways two nodes' ports can
+    meet). A refused claim gives back what it had just locked."""
+    global _claims_fd, _claims_unavailable
+    if _claims_unavailable:
         return True
-    if _claims_fd is None:
-        # Never closed: closing any descriptor of the file would drop all of this process's locks on it.
-        _claims_fd = os.open(PORT_CLAIMS_FILE, os.O_RDWR | os.O_CREAT, 0o600)
-    for port in ports:
-        if 0 < port < 65_536:
+    try:
+        if _claims_fd is None:
+            # Never closed: closing any descriptor of the file would drop all of this process's locks on it.
+            _claims_fd = os.open(
+                PORT_CLAIMS_FILE, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600
+            )
+        taken: list[int] = []
+        for byte in (port, metrics_port):
+            if byte in _claimed:
+                continue
             try:
-                fcntl.lockf(_claims_fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, port)
-            except OSError:
+                fcntl.lockf(_claims_fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, byte)
+            except OSError as exc:
+                if exc.errno not in (errno.EACCES, errno.EAGAIN):
+                    raise
+                for held in taken:  # only this attempt's: unlocking an earlier claim would drop it
+                    fcntl.lockf(_claims_fd, fcntl.LOCK_UN, 1, held)
                 return False
-    return True
+            taken.append(byte)
+        _claimed.update(taken)
+        return True
+    except OSError as exc:
+        _claims_unavailable = True
+        warnings.warn(
+            f"ports are unique within this process only: the claims file {PORT_CLAIMS_FILE} "
+            f"cannot be used ({exc})",
+            stacklevel=3,
+        )
+        return True
 
 
 @dataclass(frozen=True)
