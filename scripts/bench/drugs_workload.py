@@ -43,6 +43,7 @@ from sdk.domains.drugs import (  # noqa: E402
 from sdk.domains.governance import Governance  # noqa: E402
 from sdk.signer import Signer  # noqa: E402
 from sdk.system import DRUG_TRACE_ADDRESS  # noqa: E402
+from sdk.types import Transaction  # noqa: E402
 
 BENCH_PRODUCT_KEY = "8690001"
 PRODUCTION, EXPIRY = dt.date(2025, 1, 1), dt.date(2029, 12, 31)
@@ -156,16 +157,25 @@ def sign_shipments(
 
 
 def submit_and_wait(
-    url: str, raws: Sequence[bytes], sender: Signer, *, clients: int = 4, timeout_s: float = 120.0
+    url: str,
+    raws: Sequence[bytes],
+    sender: Signer,
+    *,
+    clients: int = 4,
+    timeout_s: float = 120.0,
+    items: Sequence[int] | None = None,
 ) -> WorkloadResult:
     """Submit raw transactions (all signed by ``sender``, who reads their receipts) from ``clients``
     threads while a CommitWatcher timestamps the commits, as every other workload's CommitRun; wait up to
     ``timeout_s`` for every accepted one to commit, then read the receipts (untimed: reverts and gas).
 
     Returns: a WorkloadResult with committed/refused/reverted counts, the run's figures (seconds from the
-    first submission to the last commit seen, commit latency), tx/s and mean gas (``items``/``per_s`` are
-    left to the caller).
+    first submission to the last commit seen, commit latency), tx/s, mean gas and ``items``: the sum of
+    ``items`` (one count per raw transaction; default 1 each) over the transactions that committed and
+    succeeded (``per_s`` is left to the caller).
     """
+    hashes = [Transaction.decode(raw).tx_hash for raw in raws]
+    counts = dict(zip(hashes, items or [1] * len(raws), strict=True))
     result = WorkloadResult(name="")
     with Client(url, timeout=30.0, signer=sender) as client:
         run = CommitRun(url, [list(raws[k::clients]) for k in range(clients)], client.chain_info().height)
@@ -175,7 +185,9 @@ def submit_and_wait(
         for tx_hash in run.committed:
             receipt = client.wait(tx_hash, timeout_s)
             gas += receipt.gas_used
-            if not receipt.succeeded:
+            if receipt.succeeded:
+                result.items += counts[tx_hash]
+            else:
                 result.reverted += 1
     result.committed = len(run.committed)
     result.transactions = len(raws)
@@ -197,10 +209,9 @@ def run_commission_workload(
         started = time.perf_counter()
         raws = sign_commissions(client, actors, make_codes(actors.product_key, codes), _batch_no(), size)
         sign_s = time.perf_counter() - started
-    result = submit_and_wait(url, raws, actors.mah, clients=clients)
+    chunks = [min(size, codes - start) for start in range(0, codes, size)]
+    result = submit_and_wait(url, raws, actors.mah, clients=clients, items=chunks)
     result.name = f"commission ({size} codes/tx)"
-    complete = result.committed == len(raws) and not result.reverted
-    result.items = codes if complete else (result.committed - result.reverted) * size
     result.per_s = result.items / result.seconds if result.seconds else 0.0
     result.sign_per_s = len(raws) / sign_s if sign_s else 0.0
     return result
@@ -225,7 +236,6 @@ def run_shipment_workload(
         raws = sign_shipments(client, actors, codes, codes_per_shipment)
     shipped = submit_and_wait(url, raws, actors.mah, clients=clients)
     shipped.name = f"ship ({codes_per_shipment} codes/shipment)"
-    shipped.items = shipped.committed - shipped.reverted
     shipped.per_s = shipped.items / shipped.seconds if shipped.seconds else 0.0
 
     with Client(url, signer=actors.distributor) as client:  # the receiver reads the codes it is sent
@@ -246,7 +256,6 @@ def run_shipment_workload(
             receipts.append(tx.encode())
     received = submit_and_wait(url, receipts, actors.distributor, clients=clients)
     received.name = f"receive ({codes_per_shipment} codes/shipment)"
-    received.items = received.committed - received.reverted
     received.per_s = received.items / received.seconds if received.seconds else 0.0
     return shipped, received
 
