@@ -6,6 +6,7 @@ AUDITOR, …), read from a network folder written by ``node.demo_network.init_ne
 from __future__ import annotations
 
 import errno
+import fcntl
 import json
 import os
 import secrets
@@ -16,11 +17,6 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-try:
-    import fcntl
-except ImportError:  # unavailable on Windows: ports are then unique within a process only
-    fcntl = None  # type: ignore[assignment]
 
 from eth_abi.abi import encode as abi_encode
 from eth_utils.abi import function_signature_to_4byte_selector
@@ -44,11 +40,9 @@ _HANDED_OUT_LOCK = threading.Lock()
 PORT_TRIES = 1_000
 #: One byte per port in this file is locked by the process that was given that port (POSIX record locks:
 #: the kernel drops them when the process ends, however it ends). One file per user, who can open it.
-_USER_ID = os.getuid() if hasattr(os, "getuid") else 0
-PORT_CLAIMS_FILE = Path(tempfile.gettempdir()) / f"xinlian-port-claims-{_USER_ID}.lock"
+PORT_CLAIMS_FILE = Path(tempfile.gettempdir()) / f"xinlian-port-claims-{os.getuid()}.lock"
 _claims_fd: int | None = None
-_claims_unavailable = fcntl is None
-_claimed: set[int] = set()  # the bytes of the claims file this process holds
+_claims_unavailable = False
 
 
 def get_free_port() -> int:
@@ -61,8 +55,8 @@ def get_free_port() -> int:
     ``metrics_port`` unset listens for metrics on its API port + 1000.
 
     Within a process the ports given are remembered; across processes each port given and its metrics port
-    (1,000 above) are claimed by locks on their bytes of ``PORT_CLAIMS_FILE`` (where ``fcntl`` exists and
-    the file can be opened and locked; otherwise, with a warning, ports are unique within a process only).
+    (1,000 above) are claimed by locks on their bytes of ``PORT_CLAIMS_FILE`` (where the file cannot be
+    opened or locked, with a warning, ports are unique within a process only).
     Raises RuntimeError when no such port turns up in ``PORT_TRIES`` picks (a process that has used up
     most of the range).
     """
@@ -84,30 +78,20 @@ def get_free_port() -> int:
 def _claim_across_processes(port: int, metrics_port: int) -> bool:
     """Lock the bytes of ``port`` and ``metrics_port`` in the claims file for this process; False when
     another process holds either (as its port or its metrics port: the three ways two nodes' ports can
-    meet). A refused claim gives back what it had just locked."""
+    meet). The caller has checked that this process holds neither, so a refused claim gives back ``port``.
+    """
     global _claims_fd, _claims_unavailable
     if _claims_unavailable:
         return True
     try:
         if _claims_fd is None:
             # Never closed: closing any descriptor of the file would drop all of this process's locks on it.
-            _claims_fd = os.open(
-                PORT_CLAIMS_FILE, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600
-            )
-        taken: list[int] = []
-        for byte in (port, metrics_port):
-            if byte in _claimed:
-                continue
-            try:
-                fcntl.lockf(_claims_fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, byte)
-            except OSError as exc:
-                if exc.errno not in (errno.EACCES, errno.EAGAIN):
-                    raise
-                for held in taken:  # only this attempt's: unlocking an earlier claim would drop it
-                    fcntl.lockf(_claims_fd, fcntl.LOCK_UN, 1, held)
-                return False
-            taken.append(byte)
-        _claimed.update(taken)
+            _claims_fd = os.open(PORT_CLAIMS_FILE, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+        if not _lock_byte(_claims_fd, port):
+            return False
+        if not _lock_byte(_claims_fd, metrics_port):
+            fcntl.lockf(_claims_fd, fcntl.LOCK_UN, 1, port)
+            return False
         return True
     except OSError as exc:
         _claims_unavailable = True
@@ -117,6 +101,17 @@ def _claim_across_processes(port: int, metrics_port: int) -> bool:
             stacklevel=3,
         )
         return True
+
+
+def _lock_byte(fd: int, offset: int) -> bool:
+    """Lock byte ``offset`` of ``fd`` for this process; False when another process holds it."""
+    try:
+        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, offset)
+    except OSError as exc:
+        if exc.errno in (errno.EACCES, errno.EAGAIN):
+            return False
+        raise
+    return True
 
 
 @dataclass(frozen=True)

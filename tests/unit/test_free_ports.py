@@ -13,16 +13,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from node.config import METRICS_PORT_OFFSET
-from scripts.bench.grants import get_free_port
+from scripts.bench.grants import _claim_across_processes, get_free_port
 from tests.support import free_ports
-
-try:
-    import fcntl
-except ImportError:
-    fcntl = None  # type: ignore[assignment]
 
 
 def test_no_port_is_handed_out_twice_and_each_can_be_bound() -> None:
@@ -36,7 +29,6 @@ def test_no_port_is_handed_out_twice_and_each_can_be_bound() -> None:
         sock.bind(("127.0.0.1", ports[-1]))
 
 
-@pytest.mark.skipif(fcntl is None, reason="ports are claimed across processes where fcntl exists")
 def test_two_processes_are_never_given_the_same_port_or_each_others_metrics_port() -> None:
     # Two test workers start networks at the same moment: each process remembers only its own ports, so
     # the claims must be shared. 200 draws in each of two processes (a child runs while this one holds its
@@ -59,3 +51,34 @@ def test_two_processes_are_never_given_the_same_port_or_each_others_metrics_port
     assert len(set(theirs)) == 200
     near_mine = {p + d for p in mine for d in (0, METRICS_PORT_OFFSET, -METRICS_PORT_OFFSET)}
     assert not near_mine & set(theirs)
+
+
+def test_a_refused_claim_gives_back_the_port_it_had_locked() -> None:
+    # Bytes above the ports Linux hands out for port 0, so no real claim meets them.
+    port, metrics_port = 64_000, 64_000 + METRICS_PORT_OFFSET
+    root = Path(__file__).resolve().parents[2]
+    lock = (
+        "from scripts.bench import grants; import os; "
+        "fd = os.open(grants.PORT_CLAIMS_FILE, os.O_RDWR | os.O_CREAT)"
+    )
+    holder = subprocess.Popen(
+        [sys.executable, "-c", f"{lock}; print(grants._lock_byte(fd, {metrics_port}), flush=True); input()"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=root,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "True"
+        assert not _claim_across_processes(port, metrics_port)  # another process holds its metrics port
+        probe = subprocess.run(
+            [sys.executable, "-c", f"{lock}; print(grants._lock_byte(fd, {port}))"],
+            capture_output=True,
+            text=True,
+            cwd=root,
+            timeout=60,
+        )
+        assert probe.stdout.strip() == "True", probe.stderr  # this live process no longer holds the port
+    finally:
+        holder.kill()
+        holder.wait()
