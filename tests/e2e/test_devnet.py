@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+from node.config import METRICS_PORT_OFFSET
 from node.devnet import Devnet, init_devnet
 from node.genesis import GenesisFile
 from node.storage import Store
@@ -139,7 +140,8 @@ def test_devnet_survives_one_crash_and_the_restarted_node_catches_up(tmp_path: P
         wait_for(lambda: min(h or 0 for h in net.heights()) >= 5, 60, "four validators to commit", net)
         # Operators read metrics on the operator listener (the API port + 1000), never on the API.
         api_port = urlsplit(net.nodes[0].url).port
-        assert api_port is not None and net.nodes[0].metrics_url.endswith(f":{api_port + 1000}/metrics")
+        assert api_port is not None
+        assert net.nodes[0].metrics_url.endswith(f":{api_port + METRICS_PORT_OFFSET}/metrics")
         metrics = net.nodes[0].metrics()
         assert "xinlian_height " in metrics and "xinlian_execution_divergences_total 0.0" in metrics
         assert httpx.get(f"{net.nodes[0].url}/metrics", timeout=10).status_code == 404
