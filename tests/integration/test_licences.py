@@ -418,3 +418,19 @@ def test_a_use_record_carrying_the_holder_key_is_read_by_the_licence_parties_onl
     assert signed.status_code == 200, signed.text
     for bundle in (issued.text, licence.text):
         assert key.to_hex() not in bundle.lower()
+
+
+def test_a_consent_counts_its_validity_from_the_current_head(world: World, running_node: RunningNode) -> None:
+    """The consent's deadline is counted from the head the holder sees when she signs, never from a chain
+    info the client cached a moment earlier (at a fresh node that copy can be genesis, whose timestamp
+    is 0: the consent was then already expired when signed)."""
+    with Client(running_node.url, timeout=20, signer=world.bank) as wallet:
+        wallet.chain_info()  # a copy that the client may reuse for a few seconds
+        time.sleep(1.1)  # the next block's timestamp is at least one second later
+        holder, reader = HolderKeys.generate(), Licences(wallet)
+        key = world.licences().holder_public_key(holder, world.identifier("2025000601"))
+        result = _issue(world, "2025000601", holder_public_key=key)
+        issued_at_s = world.client.chain_info().head_timestamp_ms // 1000
+        consent = reader.make_consent(holder, result.identifier, user=world.bank.address, purpose="核验")
+    assert consent.not_after >= issued_at_s + 600
+    assert world.licences(world.bank).record_use(consent).status == 1

@@ -487,7 +487,7 @@ class Licences(ContractFacade):
         the licence by identifier, id hash or credential. Uses this node's chain id and registry address;
         nothing is sent. Raises IdentifierError.
         """
-        info = self.client.chain_info(refresh=False)
+        info = self.client.chain_info(refresh=True)  # the deadline counts from the head as it is now
         if isinstance(holder_key, HolderKeys):
             holder_key = self.holder_key(holder_key, licence)
         id_hash = licence.id_hash if isinstance(licence, HolderCredential) else self._id_hash(licence)
