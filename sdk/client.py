@@ -70,6 +70,11 @@ _FAILOVER_BACKOFF_MAX_S: float = 2.0
 
 
 _CHAIN_INFO_TTL_S: float = 5.0
+
+#: What one ``POST /v1/transactions/batch`` may carry at a node's defaults (its ``max_submit_batch`` and
+#: ``max_body_bytes``): ``submit_all`` and ``send_many`` split larger submissions into several requests.
+SUBMIT_BATCH_MAX_TXS: int = 500
+SUBMIT_BATCH_MAX_BODY_BYTES: int = 1024 * 1024
 #: A session is renewed this long before the node would end it, so no request races its expiry.
 _SESSION_MARGIN_MS: int = 30_000
 
@@ -89,6 +94,37 @@ def _error_code(response: httpx.Response) -> str | None:
 
 
 # --- the client ---------------------------------------------------------------------------------------
+def compute_submit_batches(
+    raws: Sequence[bytes],
+    *,
+    max_txs: int = SUBMIT_BATCH_MAX_TXS,
+    max_body_bytes: int = SUBMIT_BATCH_MAX_BODY_BYTES,
+) -> list[list[bytes]]:
+    """Split ``raws``, in order, into the fewest consecutive batches whose ``POST /v1/transactions/batch``
+    requests each carry at most ``max_txs`` transactions and ``max_body_bytes`` of JSON. A transaction too
+    large for any request goes alone (the node answers it)."""
+    if max_txs < 1:
+        raise ValueError("max_txs must be at least 1")
+    batches: list[list[bytes]] = []
+    current: list[bytes] = []
+    size = _BATCH_BODY_BYTES
+    for raw in raws:
+        item = 2 * len(raw) + _BATCH_ITEM_BYTES
+        if current and (len(current) == max_txs or size + item > max_body_bytes):
+            batches.append(current)
+            current, size = [], _BATCH_BODY_BYTES
+        current.append(raw)
+        size += item
+    if current:
+        batches.append(current)
+    return batches
+
+
+#: The JSON of a batch request, ``{"raws":["0x…",…]}``: its frame, and each item beyond its hex digits.
+_BATCH_BODY_BYTES = len('{"raws":[]}')
+_BATCH_ITEM_BYTES = len('"0x",')
+
+
 class Client(Closing):
     """A connection-pooled HTTP client of one node. Use as a context manager, or call ``close()``.
 
@@ -550,6 +586,25 @@ class Client(Closing):
                 results.append(from_node_hex(item["tx_hash"]))
         return results
 
+    def submit_all(
+        self,
+        raws: Sequence[bytes],
+        *,
+        max_txs: int = SUBMIT_BATCH_MAX_TXS,
+        max_body_bytes: int = SUBMIT_BATCH_MAX_BODY_BYTES,
+    ) -> list[bytes | XinlianError]:
+        """Submit any number of transactions in as few batch requests as fit a node's limits (one after the
+        other, ``compute_submit_batches``); returns, in order, each one's hash or typed error, as
+        ``submit_many``.
+
+        Raises as ``submit_many``. When a later request fails, the earlier requests' transactions stay
+        recorded: submitting them all again is safe (a recorded transaction answers its hash again).
+        """
+        results: list[bytes | XinlianError] = []
+        for batch in compute_submit_batches(raws, max_txs=max_txs, max_body_bytes=max_body_bytes):
+            results += self.submit_many(batch)
+        return results
+
     def transaction(self, tx_hash: bytes, *, wait_s: float = 0.0) -> TransactionStatus:
         """Return the status of a transaction, letting the node wait up to ``wait_s`` (≤ 30) for a commit."""
         wait_s = max(0.0, min(wait_s, _NODE_MAX_WAIT_S))
@@ -716,8 +771,19 @@ class Client(Closing):
         Raises: InvalidTransaction (refused at admission; TransactionExpired), NodeUnreachable, ClientError,
         ExecutionError.
         """
+        tx = self.build(signer, to, data, gas_limit=gas_limit)
+        if not wait:
+            return self._first_answer(lambda node: node.submit(tx))
+        # The sender always reads its own transaction, whoever this client reads as.
+        return self.deliver(tx, timeout=timeout, check=check, signer=signer)
+
+    def build(
+        self, signer: KeyHolder, to: bytes, data: bytes, *, gas_limit: int = DEFAULT_GAS_LIMIT
+    ) -> Transaction:
+        """Build and sign, without sending, a transaction calling ``to`` with ``data``; it expires at the
+        head plus the chain's expiry window. Raises NodeUnreachable, ClientError (reading the chain info)."""
         info = self._first_answer(lambda node: node.chain_info(refresh=False))
-        tx = Transaction.create(
+        return Transaction.create(
             signer,
             chain_id=info.chain_id,
             to=to,
@@ -725,10 +791,24 @@ class Client(Closing):
             gas_limit=gas_limit,
             expiry_height=info.height + info.expiry_window,
         )
-        if not wait:
-            return self._first_answer(lambda node: node.submit(tx))
-        # The sender always reads its own transaction, whoever this client reads as.
-        return self.deliver(tx, timeout=timeout, check=check, signer=signer)
+
+    def send_many(self, signer: KeyHolder, calls: Sequence[tuple[bytes, bytes, int]]) -> list[bytes]:
+        """Build, sign and submit together transactions calling ``(to, data, gas_limit)`` each, in as few
+        batch requests as fit a node's limits (``submit_all``, to the first node that answers); returns
+        their hashes in order, without waiting for them to commit.
+
+        Raises, once every transaction was offered, the first refusal's typed error (InvalidTransaction,
+        TransactionExpired …) with detail ``accepted``: the hashes (hex) the node recorded, which commit
+        whatever the caller does next. NodeUnreachable when no node could be reached.
+        """
+        raws = [self.build(signer, to, data, gas_limit=gas_limit).encode() for to, data, gas_limit in calls]
+        results = self._first_answer(lambda node: node.submit_all(raws))
+        accepted = [result for result in results if isinstance(result, bytes)]
+        for result in results:
+            if isinstance(result, XinlianError):
+                result.detail["accepted"] = [to_hex(tx_hash) for tx_hash in accepted]
+                raise result
+        return accepted
 
     # --- reads --------------------------------------------------------------------------------------
     def call(self, to: bytes, data: bytes, *, sender: bytes | None = None) -> bytes:

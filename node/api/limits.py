@@ -14,15 +14,20 @@ from dataclasses import dataclass
 from fastapi import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from sdk.client import SUBMIT_BATCH_MAX_BODY_BYTES, SUBMIT_BATCH_MAX_TXS
 from sdk.errors import XinlianError
 
 log = logging.getLogger("xinlian.api")
 
 # --- defaults (each overridable per app through ApiLimits) ---------------------------------------------
-DEFAULT_MAX_BODY_BYTES: int = 1024 * 1024  # request body cap; larger bodies get 413 before any route reads
+DEFAULT_MAX_BODY_BYTES: int = (
+    SUBMIT_BATCH_MAX_BODY_BYTES  # request body cap; larger get 413 before any route reads
+)
 MAX_JSON_DEPTH: int = 64  # array/object nesting of any JSON body: C parsers recurse once per level
 MAX_RPC_BATCH: int = 100  # JSON-RPC requests per batch
-MAX_SUBMIT_BATCH: int = 500  # transactions per POST /v1/transactions/batch (each costs an SM2 verification)
+MAX_SUBMIT_BATCH: int = (
+    SUBMIT_BATCH_MAX_TXS  # transactions per POST /v1/transactions/batch (each an SM2 check)
+)
 MAX_SUBMIT_BATCHES: int = 4  # batches admitted at once per node (own slots: never the reads' heavy slots)
 MAX_RPC_RESPONSE_BYTES: int = 8 * 1024 * 1024  # encoded JSON-RPC answer per HTTP request (batch total)
 MAX_PROOF_STORAGE_KEYS: int = 64  # storage keys per eth_getProof (each costs a trie walk and ~1.5 KB)

@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from sdk.client import Client
+from sdk.client import Client, compute_submit_batches
 from sdk.errors import XinlianError
 
 
@@ -85,7 +85,9 @@ class ConcurrentSubmitter:
 
     A full mempool is retried after ``retry_s``; any other refusal is counted by its code. ``submit_times``
     maps each accepted transaction hash to the moment it was sent; ``deadline`` (perf_counter seconds)
-    stops submitting early. ``per_request`` > 1 sends that many per request (``POST /v1/transactions/batch``).
+    stops submitting early. ``per_request`` > 1 sends up to that many per request (``POST
+    /v1/transactions/batch``, split as the SDK's ``submit_all`` splits: also within a node's default body
+    cap).
     """
 
     def __init__(
@@ -119,10 +121,10 @@ class ConcurrentSubmitter:
     def _submit_all(self, raws: list[bytes]) -> None:
         with Client(self.url, timeout=30.0) as client:
             self._go.wait()
-            for start in range(0, len(raws), self.per_request):
+            for batch in compute_submit_batches(raws, max_txs=self.per_request):
                 if time.perf_counter() > self.deadline:
                     return
-                waiting = raws[start : start + self.per_request]
+                waiting = batch
                 while waiting:
                     sent = time.perf_counter()
                     retry: list[bytes] = []

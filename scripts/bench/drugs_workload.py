@@ -25,7 +25,7 @@ if str(REPO_ROOT) not in sys.path:
 
 from scripts.bench.common import CommitFigures, CommitRun  # noqa: E402
 from scripts.demo_common import DemoNetwork, decide, demo_parser, make_uscc  # noqa: E402
-from sdk.client import Client  # noqa: E402
+from sdk.client import SUBMIT_BATCH_MAX_TXS, Client  # noqa: E402
 from sdk.contracts import Contract  # noqa: E402
 from sdk.domains.calendar import day_of_date  # noqa: E402
 from sdk.domains.drugs import (  # noqa: E402
@@ -164,6 +164,7 @@ def submit_and_wait(
     clients: int = 4,
     timeout_s: float = 120.0,
     items: Sequence[int] | None = None,
+    per_request: int = 1,
 ) -> WorkloadResult:
     """Submit raw transactions (all signed by ``sender``, who reads their receipts) from ``clients``
     threads while a CommitWatcher timestamps the commits, as every other workload's CommitRun; wait up to
@@ -172,13 +173,14 @@ def submit_and_wait(
     Returns: a WorkloadResult with committed/refused/reverted counts, the run's figures (seconds from the
     first submission to the last commit seen, commit latency), tx/s, mean gas and ``items``: the sum of
     ``items`` (one count per raw transaction; default 1 each) over the transactions that committed and
-    succeeded (``per_s`` is left to the caller).
+    succeeded (``per_s`` is left to the caller). ``per_request`` > 1: up to that many per batch request.
     """
     hashes = [Transaction.decode(raw).tx_hash for raw in raws]
     counts = dict(zip(hashes, items or [1] * len(raws), strict=True))
     result = WorkloadResult(name="")
     with Client(url, timeout=30.0, signer=sender) as client:
-        run = CommitRun(url, [list(raws[k::clients]) for k in range(clients)], client.chain_info().height)
+        batches = [list(raws[k::clients]) for k in range(clients)]
+        run = CommitRun(url, batches, client.chain_info().height, per_request=per_request)
         run.measure(timeout_s)
         result.record(run)
         gas = 0
@@ -198,9 +200,17 @@ def submit_and_wait(
 
 
 def run_commission_workload(
-    url: str, actors: DrugActors, codes: int, *, per_tx: int | None = None, clients: int = 4
+    url: str,
+    actors: DrugActors,
+    codes: int,
+    *,
+    per_tx: int | None = None,
+    clients: int = 4,
+    per_request: int = SUBMIT_BATCH_MAX_TXS,
 ) -> WorkloadResult:
-    """Commission ``codes`` fresh codes in transactions of ``per_tx`` (default: the gas-limit chunk).
+    """Commission ``codes`` fresh codes of one batch in transactions of ``per_tx`` (default: the gas-limit
+    chunk), sent as ``Drugs.commission`` sends a lot's chunks: together, in batch requests within a node's
+    default limits (``per_request`` 1: one ``POST /v1/transactions`` each, for comparison).
 
     Returns: the result with ``per_s`` = codes committed per second.
     """
@@ -210,8 +220,9 @@ def run_commission_workload(
         raws = sign_commissions(client, actors, make_codes(actors.product_key, codes), _batch_no(), size)
         sign_s = time.perf_counter() - started
     chunks = [min(size, codes - start) for start in range(0, codes, size)]
-    result = submit_and_wait(url, raws, actors.mah, clients=clients, items=chunks)
-    result.name = f"commission ({size} codes/tx)"
+    result = submit_and_wait(url, raws, actors.mah, clients=clients, items=chunks, per_request=per_request)
+    sent = "batch requests" if per_request > 1 else "1 tx/request"
+    result.name = f"commission ({size} codes/tx, {sent})"
     result.per_s = result.items / result.seconds if result.seconds else 0.0
     result.sign_per_s = len(raws) / sign_s if sign_s else 0.0
     return result

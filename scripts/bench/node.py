@@ -47,7 +47,7 @@ from scripts.bench.grants import (  # noqa: E402
 )
 from scripts.bench.node_process import NodeProcess  # noqa: E402
 from scripts.bench.replay import ENGINES, replay_chain  # noqa: E402
-from sdk.client import Client  # noqa: E402
+from sdk.client import SUBMIT_BATCH_MAX_TXS, Client  # noqa: E402
 from sdk.types import Transaction  # noqa: E402
 
 TX_PER_S_TARGET = 1_000
@@ -282,6 +282,7 @@ class DomainSizes:
     codes: int = 2000
     shipments: int = 100
     codes_per_shipment: int = 10
+    commission_per_request: int = SUBMIT_BATCH_MAX_TXS  # as Drugs.commission sends a lot's chunks
 
 
 @dataclass
@@ -391,7 +392,9 @@ def run_domains(
     def commission(row: DomainRow) -> None:
         actor = drug_actors()
         progress(f"domains: commission {sizes.codes} codes")
-        r = run_commission_workload(net.url, actor, sizes.codes, clients=clients)
+        r = run_commission_workload(
+            net.url, actor, sizes.codes, clients=clients, per_request=sizes.commission_per_request
+        )
         from_drugs(row, r)
         row.items_per_tx = -(-r.items // r.committed) if r.committed else 1  # ceil
 
@@ -747,6 +750,13 @@ def main() -> None:
         help=f"codes per shipment (default {sizes.codes_per_shipment})",
     )
     parser.add_argument(
+        "--commission-per-request",
+        type=int,
+        default=sizes.commission_per_request,
+        help="commissioning transactions per HTTP request (default: in batch requests within the node's "
+        "limits, as the SDK's Drugs.commission sends them; 1: one POST /v1/transactions each)",
+    )
+    parser.add_argument(
         "--engine",
         choices=sorted(ENGINES),
         default="native",
@@ -795,7 +805,12 @@ def main() -> None:
         if args.domains:
             progress(f"domain workloads on a fresh node, {args.clients} clients")
             domain_sizes = DomainSizes(
-                args.licences, args.uses, args.codes, args.shipments, args.codes_per_shipment
+                args.licences,
+                args.uses,
+                args.codes,
+                args.shipments,
+                args.codes_per_shipment,
+                args.commission_per_request,
             )
             replays = engines if args.compare_engines else ()
             report["domains"] = run_domains(

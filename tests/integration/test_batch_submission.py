@@ -4,18 +4,19 @@ its own, in order; the accepted ones recorded durably before the answer; the bat
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
 
 from node.api.limits import ApiLimits
-from sdk.client import Client
+from sdk.client import Client, compute_submit_batches
 from sdk.contracts import Contract
-from sdk.errors import ClientError, InvalidTransaction, StorageError
+from sdk.errors import ClientError, InvalidTransaction, StorageError, XinlianError
 from sdk.signer import Signer
+from sdk.types import Transaction
 
 if TYPE_CHECKING:
     from node_fixtures import RunningNode
@@ -154,3 +155,56 @@ def test_batches_have_their_own_slots_and_never_take_the_reads_heavy_slots(node:
                 client.submit_many(raws[1:])
         assert busy.value.code == "busy" and busy.value.detail["http_status"] == 429
         assert isinstance(client.submit_many(raws[1:])[0], bytes)  # the slots are free again
+
+
+class CountingClient(Client):
+    """A real client that also records how many transactions each batch request carried."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.requests: list[int] = []
+
+    def submit_many(self, raws: Sequence[bytes]) -> list[bytes | XinlianError]:
+        self.requests.append(len(raws))
+        return super().submit_many(raws)
+
+
+def test_a_long_submission_goes_in_as_few_requests_as_the_node_takes(tmp_path: Path) -> None:
+    """submit_all splits by count and by JSON size exactly as the node counts them: a node that takes at
+    most 8 transactions and 2 KiB per request answers every request, none with 413, every one accepted."""
+    from node_fixtures import start_node, stop_node
+
+    body_limit = 2048
+    running = start_node(
+        tmp_path, produce=False, max_body_bytes=body_limit, limits=ApiLimits(max_submit_batch=MAX_BATCH)
+    )
+    try:
+        raws = _calls(running, 20)
+        with CountingClient(running.url, timeout=10) as client:
+            results = client.submit_all(raws, max_txs=MAX_BATCH, max_body_bytes=body_limit)
+            requests = list(client.requests)
+            with pytest.raises(ClientError) as too_large:  # the limit is real: one request more is refused
+                client.submit_many(raws[: max(requests) + 1])
+        assert too_large.value.code == "body_too_large"
+        assert results == [Transaction.decode(raw).tx_hash for raw in raws]
+        planned = compute_submit_batches(raws, max_txs=MAX_BATCH, max_body_bytes=body_limit)
+        assert requests == [len(batch) for batch in planned] and len(planned) > 2
+        assert {tx_hash for tx_hash, _ in running.ledger.store.load_pending()} == set(results)
+    finally:
+        stop_node(running)
+
+
+def test_send_many_raises_the_first_refusal_and_names_what_was_recorded(node: RunningNode) -> None:
+    governance = node.ledger.governance_address
+    threshold = GOV.encode_call("threshold")
+    too_much_gas = node.ledger.chain.tx_gas_limit + 1
+    calls = [
+        (governance, threshold, 100_000),
+        (governance, threshold, too_much_gas),
+        (governance, threshold, 100_001),
+    ]
+    with CountingClient(node.url, timeout=10) as client, pytest.raises(InvalidTransaction) as refused:
+        client.send_many(node.committee.signer, calls)
+    accepted = {bytes.fromhex(h[2:]) for h in refused.value.detail["accepted"]}
+    assert len(accepted) == 2 and client.requests == [3]
+    assert {tx_hash for tx_hash, _ in node.ledger.store.load_pending()} == accepted

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +23,7 @@ from sdk.domains.drugs import (
     parse_trace_code,
 )
 from sdk.domains.governance import Governance
-from sdk.errors import DrugAlertError, ExecutionError, IdentifierError
+from sdk.errors import DrugAlertError, ExecutionError, IdentifierError, XinlianError
 from sdk.identifiers import compute_gtin_check
 from sdk.signer import Signer
 
@@ -189,11 +189,23 @@ def test_refusals_before_and_after_signing(parties: Parties) -> None:
         parties.distributor.ship([held_by_mah], parties.pharmacy_signer.address)
 
 
-def test_large_commissioning_is_split_into_transactions(parties: Parties) -> None:
+def test_large_commissioning_is_split_into_transactions(
+    parties: Parties, monkeypatch: pytest.MonkeyPatch
+) -> None:
     size = parties.mah.commission_chunk_size()
     codes = [unit(10_000 + i) for i in range(size + 20)]
+    client = parties.mah.client
+    requests: list[int] = []
+    submit_many = client.submit_many
+
+    def counted(raws: Sequence[bytes]) -> list[bytes | XinlianError]:
+        requests.append(len(raws))
+        return submit_many(raws)
+
+    monkeypatch.setattr(client, "submit_many", counted)
     result = parties.mah.commission(codes, "B2025002", PRODUCTION, EXPIRY)
     assert result.count == size + 20 and len(result.receipts) == 2
+    assert requests == [2]  # the chunks went together, in one batch request
     assert parties.mah.batch(UNIT_KEY, "B2025002").commissioned == size + 20
     with pytest.raises(DrugAlertError) as again:
         parties.mah.commission([*codes[-3:], unit(20_000)], "B2025002", PRODUCTION, EXPIRY)

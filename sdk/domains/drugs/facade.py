@@ -237,13 +237,15 @@ class Drugs(DrugQueries, SignerFacade):
         chunk_size: int | None = None,
     ) -> CommissionResult:
         """Commission codes of one product and batch, in as many transactions as the gas limit needs
-        (submitted together, then awaited).
+        (submitted together in one batch request, or a few for the largest lots, then awaited).
 
         Takes: the codes (all of one product key; a GS1 code's printed batch/expiry must match), the batch
         number, production and expiry dates, the packaging level.
         Returns: the count and the receipts. Raises: IdentifierError / EncodingError before signing;
-        ExecutionError on a revert; DrugAlertError when a code was commissioned before (``count`` in its
-        detail says how many of this call's codes were recorded by the other transactions).
+        InvalidTransaction when the node refused a transaction (detail ``accepted``: the hashes it took,
+        which commit); ExecutionError on a revert; DrugAlertError when a code was commissioned before
+        (``count`` in its detail says how many of this call's codes were recorded by the other
+        transactions).
         """
         signer = self._require_signer()
         prepared = self._prepare(codes, limit=None)
@@ -263,15 +265,19 @@ class Drugs(DrugQueries, SignerFacade):
         if not 1 <= size <= MAX_CODES_PER_CALL:
             raise EncodingError(f"chunk size must be 1..{MAX_CODES_PER_CALL}", code="bad_arguments")
         ids = prepared.ids
-        hashes: list[bytes] = []
+        calls: list[tuple[bytes, bytes, int]] = []
         for start in range(0, len(ids), size):
             chunk = ids[start : start + size]
             data = self.contract.encode_call(
                 "commission",
                 [product_id, batch_no, day_of_date(production_date), day_of_date(expiry), int(level), chunk],
             )
-            gas = self._gas(COMMISSION_GAS_PER_CODE, len(chunk), COMMISSION_GAS_BASE)
-            hashes.append(self.client.send(signer, self.address, data, gas_limit=gas, wait=False))
+            calls.append(
+                (self.address, data, self._gas(COMMISSION_GAS_PER_CODE, len(chunk), COMMISSION_GAS_BASE))
+            )
+        # One request for every chunk (a few for the largest lots): per request, not per chunk, is what a
+        # node's HTTP front door and its durable record of pending transactions cost.
+        hashes = self.client.send_many(signer, calls)
         receipts = tuple(self.client.wait(h, check=True) for h in hashes)
         alerts: list[DrugAlert] = []
         refused: list[ReceiptResult] = []
