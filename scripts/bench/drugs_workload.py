@@ -221,8 +221,8 @@ def run_commission_workload(
         sign_s = time.perf_counter() - started
     chunks = [min(size, codes - start) for start in range(0, codes, size)]
     result = submit_and_wait(url, raws, actors.mah, clients=clients, items=chunks, per_request=per_request)
-    sent = "batch requests" if per_request > 1 else "1 tx/request"
-    result.name = f"commission ({size} codes/tx, {sent})"
+    sent = "batched" if per_request > 1 else "1 per request"
+    result.name = f"commission ({size}/tx, {sent})"
     result.per_s = result.items / result.seconds if result.seconds else 0.0
     result.sign_per_s = len(raws) / sign_s if sign_s else 0.0
     return result
