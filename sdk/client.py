@@ -67,6 +67,9 @@ _NODE_MAX_WAIT_S: float = 30.0
 #: ``deliver`` waits this long after every node failed once, doubling up to the cap, before the next round.
 _FAILOVER_BACKOFF_S: float = 0.2
 _FAILOVER_BACKOFF_MAX_S: float = 2.0
+#: ``submit_all`` sends a batch the node refused as busy again after this long, doubling up to the cap.
+_BUSY_BACKOFF_S: float = 0.05
+_BUSY_BACKOFF_MAX_S: float = 1.0
 
 
 _CHAIN_INFO_TTL_S: float = 5.0
@@ -597,13 +600,28 @@ class Client(Closing):
         other, ``compute_submit_batches``); returns, in order, each one's hash or typed error, as
         ``submit_many``.
 
+        A request the node refuses as ``busy`` (every slot for batches taken: its answer says retry) is sent
+        again after a pause, doubling up to 1 s, for up to the client's timeout.
+
         Raises as ``submit_many``. When a later request fails, the earlier requests' transactions stay
         recorded: submitting them all again is safe (a recorded transaction answers its hash again).
         """
         results: list[bytes | XinlianError] = []
         for batch in compute_submit_batches(raws, max_txs=max_txs, max_body_bytes=max_body_bytes):
-            results += self.submit_many(batch)
+            results += self._submit_when_free(batch)
         return results
+
+    def _submit_when_free(self, raws: Sequence[bytes]) -> list[bytes | XinlianError]:
+        deadline = time.monotonic() + self.timeout
+        pause = _BUSY_BACKOFF_S
+        while True:
+            try:
+                return self.submit_many(raws)
+            except ClientError as exc:
+                if exc.code != "busy" or time.monotonic() + pause > deadline:
+                    raise
+            time.sleep(pause)
+            pause = min(2 * pause, _BUSY_BACKOFF_MAX_S)
 
     def transaction(self, tx_hash: bytes, *, wait_s: float = 0.0) -> TransactionStatus:
         """Return the status of a transaction, letting the node wait up to ``wait_s`` (≤ 30) for a commit."""

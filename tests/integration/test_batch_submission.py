@@ -4,6 +4,7 @@ its own, in order; the accepted ones recorded durably before the answer; the bat
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -208,3 +209,23 @@ def test_send_many_raises_the_first_refusal_and_names_what_was_recorded(node: Ru
     accepted = {bytes.fromhex(h[2:]) for h in refused.value.detail["accepted"]}
     assert len(accepted) == 2 and client.requests == [3]
     assert {tx_hash for tx_hash, _ in node.ledger.store.load_pending()} == accepted
+
+
+def test_submit_all_waits_out_a_busy_node_within_its_timeout(node: RunningNode) -> None:
+    """Every batch slot taken: submit_all sends again after a pause and succeeds once a slot is free; a node
+    busy for longer than the client's timeout is reported as busy."""
+    batches = node.server.config.app.state.batches
+    raws = _calls(node, 3)
+    with contextlib.ExitStack() as held:
+        for index in range(batches.capacity):
+            held.enter_context(batches.slot(f"held {index}"))
+        with Client(node.url, timeout=0.3) as client, pytest.raises(ClientError) as busy:
+            client.submit_all(raws[:1])
+        assert busy.value.code == "busy" and node.ledger.pending_count == 0
+        freed = threading.Timer(0.3, held.close)
+        freed.start()
+        with CountingClient(node.url, timeout=10) as client:
+            results = client.submit_all(raws)
+        freed.join()
+    assert results == [Transaction.decode(raw).tx_hash for raw in raws]
+    assert client.requests[-1] == 3 and len(client.requests) > 1  # refused while busy, then answered
