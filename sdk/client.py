@@ -600,15 +600,32 @@ class Client(Closing):
         other, ``compute_submit_batches``); returns, in order, each one's hash or typed error, as
         ``submit_many``.
 
-        A request the node refuses as ``busy`` (every slot for batches taken: its answer says retry) is sent
-        again after a pause, doubling up to 1 s, for up to the client's timeout.
+        A node configured below these limits answers 413 with its own (``batch_too_large``,
+        ``body_too_large``): the rest is split again within them. A request the node refuses as ``busy``
+        (every slot for batches taken: its answer says retry) is sent again after a pause, doubling up to
+        1 s, for up to the client's timeout.
 
         Raises as ``submit_many``. When a later request fails, the earlier requests' transactions stay
         recorded: submitting them all again is safe (a recorded transaction answers its hash again).
         """
         results: list[bytes | XinlianError] = []
-        for batch in compute_submit_batches(raws, max_txs=max_txs, max_body_bytes=max_body_bytes):
-            results += self._submit_when_free(batch)
+        rest = list(raws)
+        while rest:
+            batch = compute_submit_batches(rest, max_txs=max_txs, max_body_bytes=max_body_bytes)[0]
+            try:
+                results += self._submit_when_free(batch)
+            except ClientError as exc:
+                limit = exc.detail.get("limit")
+                if not isinstance(limit, int) or len(batch) == 1:
+                    raise
+                if exc.code == "batch_too_large" and 0 < limit < max_txs:
+                    max_txs = limit
+                elif exc.code == "body_too_large" and 0 < limit < max_body_bytes:
+                    max_body_bytes = limit
+                else:
+                    raise
+                continue
+            rest = rest[len(batch) :]
         return results
 
     def _submit_when_free(self, raws: Sequence[bytes]) -> list[bytes | XinlianError]:

@@ -191,8 +191,22 @@ def test_a_long_submission_goes_in_as_few_requests_as_the_node_takes(tmp_path: P
         planned = compute_submit_batches(raws, max_txs=MAX_BATCH, max_body_bytes=body_limit)
         assert requests == [len(batch) for batch in planned] and len(planned) > 2
         assert {tx_hash for tx_hash, _ in running.ledger.store.load_pending()} == set(results)
+        # A client that assumes the default limits learns this node's from its first 413 and splits again
+        # (the same transactions: submitting them again answers their hashes).
+        with CountingClient(running.url, timeout=10) as client:
+            assert client.submit_all(raws) == results
+        planned = compute_submit_batches(raws, max_body_bytes=body_limit)
+        assert client.requests == [20] + [len(batch) for batch in planned]
     finally:
         stop_node(running)
+
+
+def test_submit_all_follows_the_transaction_limit_a_node_answers_with(node: RunningNode) -> None:
+    raws = _calls(node, 20)
+    with CountingClient(node.url, timeout=10) as client:
+        assert client.submit_all(raws) == [Transaction.decode(raw).tx_hash for raw in raws]
+    assert client.requests == [20, MAX_BATCH, MAX_BATCH, 20 - 2 * MAX_BATCH]
+    assert node.ledger.pending_count == 20
 
 
 def test_send_many_raises_the_first_refusal_and_names_what_was_recorded(node: RunningNode) -> None:
