@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import random
 import ssl
 import threading
 import time
@@ -41,6 +42,7 @@ from sdk.errors import (
     XinlianError,
 )
 from sdk.keyholder import KeyHolder
+from sdk.system import SUBMIT_BATCH_MAX_BODY_BYTES, SUBMIT_BATCH_MAX_TXS
 from sdk.types import CommitCertificate, Transaction
 
 if TYPE_CHECKING:
@@ -68,16 +70,11 @@ _NODE_MAX_WAIT_S: float = 30.0
 _FAILOVER_BACKOFF_S: float = 0.2
 _FAILOVER_BACKOFF_MAX_S: float = 2.0
 #: ``submit_all`` sends a batch the node refused as busy again after this long, doubling up to the cap.
-_BUSY_BACKOFF_S: float = 0.05
+_BUSY_BACKOFF_S: float = 0.25
 _BUSY_BACKOFF_MAX_S: float = 1.0
 
 
 _CHAIN_INFO_TTL_S: float = 5.0
-
-#: What one ``POST /v1/transactions/batch`` may carry at a node's defaults (its ``max_submit_batch`` and
-#: ``max_body_bytes``): ``submit_all`` and ``send_many`` split larger submissions into several requests.
-SUBMIT_BATCH_MAX_TXS: int = 500
-SUBMIT_BATCH_MAX_BODY_BYTES: int = 1024 * 1024
 #: A session is renewed this long before the node would end it, so no request races its expiry.
 _SESSION_MARGIN_MS: int = 30_000
 
@@ -123,9 +120,24 @@ def compute_submit_batches(
     return batches
 
 
+def _batch_body(raws: Sequence[bytes]) -> bytes:
+    """The JSON of a batch request, compact: what ``compute_submit_batches`` counts."""
+    return json.dumps({"raws": ["0x" + raw.hex() for raw in raws]}, separators=(",", ":")).encode()
+
+
 #: The JSON of a batch request, ``{"raws":["0x…",…]}``: its frame, and each item beyond its hex digits.
 _BATCH_BODY_BYTES = len('{"raws":[]}')
 _BATCH_ITEM_BYTES = len('"0x",')
+
+
+def _note_outcome(error: XinlianError, results: Sequence[bytes | XinlianError], total: int) -> XinlianError:
+    """Add to ``error`` what a many-transaction submission recorded: ``accepted``, the hashes (hex) the node
+    took, which commit whatever the caller does next; ``not_accepted``, the positions of the others (refused,
+    or never sent)."""
+    error.detail.setdefault("accepted", [to_hex(result) for result in results if isinstance(result, bytes)])
+    refused = [index for index, result in enumerate(results) if not isinstance(result, bytes)]
+    error.detail.setdefault("not_accepted", refused + list(range(len(results), total)))
+    return error
 
 
 class Client(Closing):
@@ -186,6 +198,9 @@ class Client(Closing):
         )
         self._chain: ChainInfo | None = None
         self._chain_at = 0.0
+        # A node's batch limits, lowered to what its 413 answers said (submit_all)
+        self._submit_max_txs = SUBMIT_BATCH_MAX_TXS
+        self._submit_max_body_bytes = SUBMIT_BATCH_MAX_BODY_BYTES
         self._failover = [
             Client(
                 other,
@@ -570,7 +585,8 @@ class Client(Closing):
         body = self._request(
             "POST",
             "/v1/transactions/batch",
-            json={"raws": ["0x" + raw.hex() for raw in raws]},
+            content=_batch_body(raws),
+            headers={"content-type": "application/json"},
             anonymous=True,  # each transaction's own signature is its authentication
         )
         if len(body["results"]) != len(raws):
@@ -590,43 +606,54 @@ class Client(Closing):
         return results
 
     def submit_all(
-        self,
-        raws: Sequence[bytes],
-        *,
-        max_txs: int = SUBMIT_BATCH_MAX_TXS,
-        max_body_bytes: int = SUBMIT_BATCH_MAX_BODY_BYTES,
+        self, raws: Sequence[bytes], *, max_txs: int | None = None, max_body_bytes: int | None = None
     ) -> list[bytes | XinlianError]:
         """Submit any number of transactions in as few batch requests as fit a node's limits (one after the
         other, ``compute_submit_batches``); returns, in order, each one's hash or typed error, as
         ``submit_many``.
 
-        A node configured below these limits answers 413 with its own (``batch_too_large``,
-        ``body_too_large``): the rest is split again within them. A request the node refuses as ``busy``
-        (every slot for batches taken: its answer says retry) is sent again after a pause, doubling up to
-        1 s, for up to the client's timeout.
+        Without ``max_txs``/``max_body_bytes``, the node's default limits (500 transactions, 1 MiB), or
+        the lower ones a node answered this client with: a node configured below them answers 413 with
+        its own (``batch_too_large``, ``body_too_large``), and the rest is split again within them. A
+        request the node refuses as ``busy`` (every slot for batches taken: its answer says retry) is sent
+        again after a pause (¼ s, doubling up to 1 s, jittered) for up to the client's timeout.
 
-        Raises as ``submit_many``. When a later request fails, the earlier requests' transactions stay
-        recorded: submitting them all again is safe (a recorded transaction answers its hash again).
+        Raises as ``submit_many``, with detail ``accepted`` (the hashes, hex, of what earlier requests
+        recorded: those commit) and ``not_accepted`` (the positions of the others). Submitting them all
+        again is safe: a recorded transaction answers its hash again.
         """
         results: list[bytes | XinlianError] = []
         rest = list(raws)
-        while rest:
-            batch = compute_submit_batches(rest, max_txs=max_txs, max_body_bytes=max_body_bytes)[0]
-            try:
-                results += self._submit_when_free(batch)
-            except ClientError as exc:
-                limit = exc.detail.get("limit")
-                if not isinstance(limit, int) or len(batch) == 1:
-                    raise
-                if exc.code == "batch_too_large" and 0 < limit < max_txs:
-                    max_txs = limit
-                elif exc.code == "body_too_large" and 0 < limit < max_body_bytes:
-                    max_body_bytes = limit
-                else:
-                    raise
-                continue
-            rest = rest[len(batch) :]
+        try:
+            while rest:
+                batch = compute_submit_batches(
+                    rest,
+                    max_txs=max_txs or self._submit_max_txs,
+                    max_body_bytes=max_body_bytes or self._submit_max_body_bytes,
+                )[0]
+                try:
+                    results += self._submit_when_free(batch)
+                except ClientError as exc:
+                    if max_txs or max_body_bytes or len(batch) == 1 or not self._learn_limit(exc):
+                        raise
+                    continue
+                rest = rest[len(batch) :]
+        except XinlianError as exc:
+            raise _note_outcome(exc, results, len(raws)) from None
         return results
+
+    def _learn_limit(self, refusal: ClientError) -> bool:
+        """Lower this client's batch limits to a node's 413 answer; False when it states no lower one."""
+        limit = refusal.detail.get("limit")
+        if not isinstance(limit, int) or limit < 1:
+            return False
+        if refusal.code == "batch_too_large" and limit < self._submit_max_txs:
+            self._submit_max_txs = limit
+            return True
+        if refusal.code == "body_too_large" and limit < self._submit_max_body_bytes:
+            self._submit_max_body_bytes = limit
+            return True
+        return False
 
     def _submit_when_free(self, raws: Sequence[bytes]) -> list[bytes | XinlianError]:
         deadline = time.monotonic() + self.timeout
@@ -635,9 +662,10 @@ class Client(Closing):
             try:
                 return self.submit_many(raws)
             except ClientError as exc:
-                if exc.code != "busy" or time.monotonic() + pause > deadline:
+                wait = pause * random.uniform(0.5, 1.5)  # jitter: clients refused together come back apart
+                if exc.code != "busy" or time.monotonic() + wait > deadline:
                     raise
-            time.sleep(pause)
+            time.sleep(wait)
             pause = min(2 * pause, _BUSY_BACKOFF_MAX_S)
 
     def transaction(self, tx_hash: bytes, *, wait_s: float = 0.0) -> TransactionStatus:
@@ -833,17 +861,17 @@ class Client(Closing):
         their hashes in order, without waiting for them to commit.
 
         Raises, once every transaction was offered, the first refusal's typed error (InvalidTransaction,
-        TransactionExpired …) with detail ``accepted``: the hashes (hex) the node recorded, which commit
-        whatever the caller does next. NodeUnreachable when no node could be reached.
+        TransactionExpired …), or the error of a request that failed whole (``submit_all``), with detail
+        ``accepted``: the hashes (hex) the node recorded, which commit whatever the caller does next, and
+        ``not_accepted``: the positions in ``calls`` of the others. NodeUnreachable when no node could be
+        reached (submitting the same calls again builds new transactions: check what committed first).
         """
         raws = [self.build(signer, to, data, gas_limit=gas_limit).encode() for to, data, gas_limit in calls]
         results = self._first_answer(lambda node: node.submit_all(raws))
-        accepted = [result for result in results if isinstance(result, bytes)]
         for result in results:
             if isinstance(result, XinlianError):
-                result.detail["accepted"] = [to_hex(tx_hash) for tx_hash in accepted]
-                raise result
-        return accepted
+                raise _note_outcome(result, results, len(results))
+        return [result for result in results if isinstance(result, bytes)]
 
     # --- reads --------------------------------------------------------------------------------------
     def call(self, to: bytes, data: bytes, *, sender: bytes | None = None) -> bytes:

@@ -24,6 +24,12 @@ SYSTEM_CONTRACT_ADDRESSES: Final[dict[str, bytes]] = {
     "Calendar": CALENDAR_ADDRESS,
 }
 
+# --- a node's default request limits (node/api/limits.py takes its defaults from here) -----------------
+#: What one ``POST /v1/transactions/batch`` may carry at a node's defaults (its ``max_submit_batch`` and
+#: ``max_body_bytes``): the SDK's ``Client.submit_all`` splits larger submissions into several requests.
+SUBMIT_BATCH_MAX_TXS: Final = 500
+SUBMIT_BATCH_MAX_BODY_BYTES: Final = 1024 * 1024
+
 #: The sender of the ledger's own calls (keccak256("xinlian ledger system sender")[-20:], as Governance.vy's
 #: SYSTEM_SENDER): no key controls it; only it may record a contract upgrade's outcome.
 SYSTEM_SENDER: Final = bytes.fromhex("6da273e25acf8959e26c1b2023c7d383d4f05653")

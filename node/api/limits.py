@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from fastapi import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from sdk.client import SUBMIT_BATCH_MAX_BODY_BYTES, SUBMIT_BATCH_MAX_TXS
 from sdk.errors import XinlianError
+from sdk.system import SUBMIT_BATCH_MAX_BODY_BYTES, SUBMIT_BATCH_MAX_TXS
 
 log = logging.getLogger("xinlian.api")
 

@@ -141,11 +141,12 @@ class ConcurrentSubmitter:
                     waiting = retry
 
     def _send(self, client: Client, raws: list[bytes]) -> list[bytes | XinlianError]:
-        """One request: ``POST /v1/transactions`` for one transaction, else the batch route."""
+        """One request: ``POST /v1/transactions`` for one transaction, else the batch route (again while
+        the node answers busy)."""
         try:
             if self.per_request == 1:
                 return [client.submit_raw(raws[0])]
-            return client.submit_many(raws)
+            return client.submit_all(raws)  # as the SDK sends many: a busy node is waited out
         except XinlianError as exc:
             return [exc] * len(raws)
 

@@ -25,7 +25,7 @@ if str(REPO_ROOT) not in sys.path:
 
 from scripts.bench.common import CommitFigures, CommitRun  # noqa: E402
 from scripts.demo_common import DemoNetwork, decide, demo_parser, make_uscc  # noqa: E402
-from sdk.client import SUBMIT_BATCH_MAX_TXS, Client  # noqa: E402
+from sdk.client import Client  # noqa: E402
 from sdk.contracts import Contract  # noqa: E402
 from sdk.domains.calendar import day_of_date  # noqa: E402
 from sdk.domains.drugs import (  # noqa: E402
@@ -42,7 +42,7 @@ from sdk.domains.drugs import (  # noqa: E402
 )
 from sdk.domains.governance import Governance  # noqa: E402
 from sdk.signer import Signer  # noqa: E402
-from sdk.system import DRUG_TRACE_ADDRESS  # noqa: E402
+from sdk.system import DRUG_TRACE_ADDRESS, SUBMIT_BATCH_MAX_TXS  # noqa: E402
 from sdk.types import Transaction  # noqa: E402
 
 BENCH_PRODUCT_KEY = "8690001"

@@ -47,7 +47,8 @@ from scripts.bench.grants import (  # noqa: E402
 )
 from scripts.bench.node_process import NodeProcess  # noqa: E402
 from scripts.bench.replay import ENGINES, replay_chain  # noqa: E402
-from sdk.client import SUBMIT_BATCH_MAX_TXS, Client  # noqa: E402
+from sdk.client import Client  # noqa: E402
+from sdk.system import SUBMIT_BATCH_MAX_TXS  # noqa: E402
 from sdk.types import Transaction  # noqa: E402
 
 TX_PER_S_TARGET = 1_000
@@ -701,6 +702,14 @@ def print_replays(replays: dict[str, dict[str, Any]]) -> None:
     print("  (ship's blocks hold the receipts too; commission's hold the distributor and product set-up)")
 
 
+def positive_int(text: str) -> int:
+    """An argparse type: an integer of at least 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--txs", type=int, default=2000, help="transactions per measurement (default 2000)")
@@ -751,7 +760,7 @@ def main() -> None:
     )
     parser.add_argument(
         "--commission-per-request",
-        type=int,
+        type=positive_int,
         default=sizes.commission_per_request,
         help="commissioning transactions per HTTP request (default: in batch requests within the node's "
         "limits, as the SDK's Drugs.commission sends them; 1: one POST /v1/transactions each)",

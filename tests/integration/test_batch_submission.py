@@ -221,25 +221,68 @@ def test_send_many_raises_the_first_refusal_and_names_what_was_recorded(node: Ru
     with CountingClient(node.url, timeout=10) as client, pytest.raises(InvalidTransaction) as refused:
         client.send_many(node.committee.signer, calls)
     accepted = {bytes.fromhex(h[2:]) for h in refused.value.detail["accepted"]}
-    assert len(accepted) == 2 and client.requests == [3]
+    assert len(accepted) == 2 and client.requests == [3] and refused.value.detail["not_accepted"] == [1]
     assert {tx_hash for tx_hash, _ in node.ledger.store.load_pending()} == accepted
 
 
+class BusyWatchingClient(CountingClient):
+    """A real client that also signals its first ``busy`` answer, and can take every batch slot of ``node``
+    once its first request was answered (a node that turns busy half-way through a submission)."""
+
+    def __init__(self, *args: Any, take_slots_of: RunningNode | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.refused_busy = threading.Event()
+        self.held = contextlib.ExitStack()
+        self._take_slots_of = take_slots_of
+
+    def submit_many(self, raws: Sequence[bytes]) -> list[bytes | XinlianError]:
+        try:
+            results = super().submit_many(raws)
+        except ClientError as exc:
+            if exc.code == "busy":
+                self.refused_busy.set()
+            raise
+        if self._take_slots_of is not None:
+            batches = self._take_slots_of.server.config.app.state.batches
+            for index in range(batches.capacity):
+                self.held.enter_context(batches.slot(f"held {index}"))
+            self._take_slots_of = None
+        return results
+
+
 def test_submit_all_waits_out_a_busy_node_within_its_timeout(node: RunningNode) -> None:
-    """Every batch slot taken: submit_all sends again after a pause and succeeds once a slot is free; a node
-    busy for longer than the client's timeout is reported as busy."""
+    """Every batch slot taken: submit_all sends again after a pause and succeeds once a slot is free."""
     batches = node.server.config.app.state.batches
     raws = _calls(node, 3)
-    with contextlib.ExitStack() as held:
+    with contextlib.ExitStack() as held, BusyWatchingClient(node.url, timeout=10) as client:
         for index in range(batches.capacity):
             held.enter_context(batches.slot(f"held {index}"))
-        with Client(node.url, timeout=0.3) as client, pytest.raises(ClientError) as busy:
-            client.submit_all(raws[:1])
-        assert busy.value.code == "busy" and node.ledger.pending_count == 0
-        freed = threading.Timer(0.3, held.close)
-        freed.start()
-        with CountingClient(node.url, timeout=10) as client:
-            results = client.submit_all(raws)
-        freed.join()
+
+        def free_after_the_first_refusal() -> None:
+            client.refused_busy.wait(10)
+            held.close()
+
+        freeing = threading.Thread(target=free_after_the_first_refusal)
+        freeing.start()
+        results = client.submit_all(raws)
+        freeing.join()
     assert results == [Transaction.decode(raw).tx_hash for raw in raws]
     assert client.requests[-1] == 3 and len(client.requests) > 1  # refused while busy, then answered
+
+
+def test_a_node_busy_past_the_timeout_fails_the_rest_and_says_what_was_recorded(node: RunningNode) -> None:
+    """The first request is answered, then the node stays busy longer than the client's timeout: the busy
+    refusal reaches the caller with the first request's transactions as ``accepted`` (they commit) and the
+    positions of the rest as ``not_accepted``."""
+    raws = _calls(node, MAX_BATCH + 2)
+    with (
+        BusyWatchingClient(node.url, timeout=2, take_slots_of=node) as client,
+        client.held,
+        pytest.raises(ClientError) as busy,
+    ):
+        client.submit_all(raws)
+    assert busy.value.code == "busy" and client.refused_busy.is_set()
+    first = [Transaction.decode(raw).tx_hash for raw in raws[:MAX_BATCH]]
+    assert busy.value.detail["accepted"] == ["0x" + tx_hash.hex() for tx_hash in first]
+    assert busy.value.detail["not_accepted"] == [MAX_BATCH, MAX_BATCH + 1]
+    assert {tx_hash for tx_hash, _ in node.ledger.store.load_pending()} == set(first)

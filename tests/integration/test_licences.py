@@ -434,3 +434,16 @@ def test_a_consent_counts_its_validity_from_the_current_head(world: World, runni
         consent = reader.make_consent(holder, result.identifier, user=world.bank.address, purpose="核验")
     assert consent.not_after >= issued_at_s + 600
     assert world.licences(world.bank).record_use(consent).status == 1
+
+
+def test_a_consent_signed_at_a_chain_still_at_genesis_is_not_expired(idle_node: RunningNode) -> None:
+    """A chain still at genesis (timestamp 0 here) or an idle one: the deadline counts from this machine's
+    clock, so the consent does not expire before the block that records the use."""
+    member = idle_node.committee
+    with Client(idle_node.url, timeout=20, signer=member.signer) as client:
+        assert client.chain_info().height == 0 and client.chain_info().head_timestamp_ms == 0
+        identifier = make_licence_id(member.uscc + "032", member.uscc, "2025000701", 1)
+        consent = Licences(client).make_consent(
+            PrivateKey.generate(), identifier, user=member.signer.address, purpose="核验"
+        )
+    assert consent.not_after >= int(time.time()) + 600 - 5

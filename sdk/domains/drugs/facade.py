@@ -45,7 +45,7 @@ from sdk.domains.drugs.model import (
 )
 from sdk.domains.drugs.queries import DrugQueries
 from sdk.domains.facade import SignerFacade
-from sdk.errors import ClientError, DomainError, DrugAlertError, EncodingError, IdentifierError
+from sdk.errors import ClientError, DomainError, DrugAlertError, EncodingError, IdentifierError, XinlianError
 from sdk.identifiers import parse_uscc
 from sdk.keyholder import KeyHolder
 from sdk.system import DRUG_TRACE_ADDRESS
@@ -242,8 +242,10 @@ class Drugs(DrugQueries, SignerFacade):
         Takes: the codes (all of one product key; a GS1 code's printed batch/expiry must match), the batch
         number, production and expiry dates, the packaging level.
         Returns: the count and the receipts. Raises: IdentifierError / EncodingError before signing;
-        InvalidTransaction when the node refused a transaction (detail ``accepted``: the hashes it took,
-        which commit); ExecutionError on a revert; DrugAlertError when a code was commissioned before
+        InvalidTransaction when the node refused a chunk, or the error of a request that failed, before
+        anything is awaited (detail ``accepted``: the hashes of the chunks the node took, which commit;
+        ``not_accepted``: the positions ``i`` of the others, each ``codes[i * chunk_size : (i + 1) *
+        chunk_size]``); ExecutionError on a revert; DrugAlertError when a code was commissioned before
         (``count`` in its detail says how many of this call's codes were recorded by the other
         transactions).
         """
@@ -277,7 +279,11 @@ class Drugs(DrugQueries, SignerFacade):
             )
         # One request for every chunk (a few for the largest lots): per request, not per chunk, is what a
         # node's HTTP front door and its durable record of pending transactions cost.
-        hashes = self.client.send_many(signer, calls)
+        try:
+            hashes = self.client.send_many(signer, calls)
+        except XinlianError as exc:
+            exc.detail["chunk_size"] = size  # not_accepted counts chunks: codes[i * size : (i + 1) * size]
+            raise
         receipts = tuple(self.client.wait(h, check=True) for h in hashes)
         alerts: list[DrugAlert] = []
         refused: list[ReceiptResult] = []

@@ -4,6 +4,7 @@ history. Every identifier is validated before anything is signed (IdentifierErro
 from __future__ import annotations
 
 import datetime as dt
+import time
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Final, NotRequired, TypedDict, Unpack
 
@@ -481,13 +482,18 @@ class Licences(ContractFacade):
         purpose: str | bytes,
         valid_for_s: int = 600,
     ) -> Consent:
-        """Sign, as the holder, a consent for ``user`` to record one use within ``valid_for_s`` seconds.
+        """Sign, as the holder, a consent for ``user`` to record one use within ``valid_for_s`` seconds (from
+        the later of the chain's head and this machine's clock).
 
         Takes the holder's key for this licence, or her HolderKeys (the key is derived: ``holder_key``), and
         the licence by identifier, id hash or credential. Uses this node's chain id and registry address;
         nothing is sent. Raises IdentifierError.
         """
-        info = self.client.chain_info(refresh=True)  # the deadline counts from the head as it is now
+        # The deadline counts from now: the head as it is (never a cached copy), or this machine's clock when
+        # the head is older (a chain still at genesis, or idle). The block that records the use is stamped
+        # after the head, with its proposer's clock.
+        info = self.client.chain_info(refresh=True)
+        now_s = max(info.head_timestamp_ms // 1000, int(time.time()))
         if isinstance(holder_key, HolderKeys):
             holder_key = self.holder_key(holder_key, licence)
         id_hash = licence.id_hash if isinstance(licence, HolderCredential) else self._id_hash(licence)
@@ -497,7 +503,7 @@ class Licences(ContractFacade):
             id_hash=id_hash,
             user=user,
             purpose=purpose,
-            not_after=info.head_timestamp_ms // 1000 + valid_for_s,
+            not_after=now_s + valid_for_s,
             registry=self.address,
         )
 
