@@ -7,9 +7,11 @@
 
 Identifiers (computed off chain by the SDK, never in clear on the ledger)
 -----------------------------------------------------------------------
-* code id    = SM3(b"xinlian/drug-code/1" || 0x00 || canonical code), canonical code = the 20 digits of an
-               NMPA code, or "(01)<GTIN-14>(21)<serial>" for a GS1 code. Hashing keeps valid codes from being
-               harvested off the public ledger and printed on counterfeits.
+* code id    = the first 8 bytes of its product id || the first 24 bytes of SM3(b"xinlian/drug-code/2" ||
+               0x00 || canonical code), canonical code = the 20 digits of an NMPA code, or
+               "(01)<GTIN-14>(21)<serial>" for a GS1 code. Hashing keeps valid codes from being harvested off
+               the public ledger and printed on counterfeits; the product prefix lets `commission` refuse a
+               code of another product (another maker's codes, learnt before their maker commissions them).
 * product id = SM3(b"xinlian/drug-product/1" || 0x00 || product key), product key = the 7-digit 药品标识码 or
                the GTIN-14 (one per packaging level). Product keys are public (printed on every pack), so
                `register_product` takes the key in clear and derives the id with the SM3 precompile.
@@ -762,8 +764,9 @@ def commission(
         | (batch << BATCH_SHIFT)
         | (convert(msg.sender, uint256) << CUSTODIAN_SHIFT)
     )
+    prefix: uint256 = convert(product, uint256) >> 192
     for code: bytes32 in codes:
-        assert code != empty(bytes32), "empty code id"
+        assert convert(code, uint256) >> 192 == prefix, "code of another product"
         assert self.words[code] == 0, "duplicate code in call"
         self.words[code] = word
         log Commissioned(code=code, by=msg.sender)

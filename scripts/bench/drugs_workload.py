@@ -122,7 +122,7 @@ def sign_commissions(
     days = (day_of_date(PRODUCTION), day_of_date(EXPIRY))
     raws: list[bytes] = []
     for start in range(0, len(codes), per_tx):
-        ids = [compute_code_id(c) for c in codes[start : start + per_tx]]
+        ids = [compute_code_id(c, product) for c in codes[start : start + per_tx]]
         data = _DRUG.encode_call("commission", [product, batch_no, *days, int(Level.UNIT), ids])
         gas = min(info.tx_gas_limit, COMMISSION_GAS_BASE + COMMISSION_GAS_PER_CODE * len(ids))
         tx = actors.mah.sign_transaction(
@@ -141,9 +141,10 @@ def sign_shipments(
 ) -> list[bytes]:
     """Return SM2-signed ``ship`` transactions (MAH to distributor, bill 201) of ``per_shipment`` codes."""
     info = client.chain_info()
+    product = compute_product_id(actors.product_key)
     raws: list[bytes] = []
     for start in range(0, len(codes), per_shipment):
-        ids = [compute_code_id(c) for c in codes[start : start + per_shipment]]
+        ids = [compute_code_id(c, product) for c in codes[start : start + per_shipment]]
         data = _DRUG.encode_call("ship", [ids, actors.distributor.address, int(BillType.SALE)])
         tx = actors.mah.sign_transaction(
             chain_id=info.chain_id,
@@ -253,8 +254,9 @@ def run_shipment_workload(
         info = client.chain_info()
         reader = Drugs(client)
         receipts: list[bytes] = []
+        product = compute_product_id(actors.product_key)
         for start in range(0, len(codes), codes_per_shipment):
-            ids = [compute_code_id(c) for c in codes[start : start + codes_per_shipment]]
+            ids = [compute_code_id(c, product) for c in codes[start : start + codes_per_shipment]]
             shipment_id = reader.get_code(ids[0]).shipment_id
             data = _DRUG.encode_call("receive", [shipment_id, ids])
             tx = actors.distributor.sign_transaction(

@@ -579,19 +579,25 @@ def test_a_suspended_product_commissions_nothing_until_reinstated(stocked: Chain
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="open: commission takes bare code ids (SM3 of the code text), so the contract cannot tell whose "
-    "product a code belongs to (docs/design-notes/drug-lots.md, 3.2 and question 2)",
-)
 def test_attack_a_maker_cannot_commission_another_makers_codes_under_its_own_product(chain: Chain) -> None:
-    """A rival MAH that learns a maker's codes before they are commissioned commissions them under its
-    own product: the maker's own commissioning is then refused, and consumers see its packs as registered
-    under another product. The secure outcome asserted here is the rival's refusal."""
+    """A rival MAH that learns a maker's codes before they are commissioned tries to commission them under
+    its own product (its maker's commissioning would then be refused, and consumers would see the packs as
+    registered under another product): a code id carries its product's prefix, and the call is refused."""
     register(chain)
     bind(chain, "8613", ORG_RIVAL)
     chain.must(RIVAL, "register_product", "8613001", "Rival drug", "国药准字H9", 0, bytes(32))
     rival_product = compute_product_id("8613001")
     days = (day_of_date(PRODUCTION), day_of_date(EXPIRY))
-    chain.refused(RIVAL, "commission", rival_product, "R1", *days, 1, [cid(unit(1))])  # today: accepted
+    squatted = [cid(unit(1))]
+    assert (
+        chain.refused(RIVAL, "commission", rival_product, "R1", *days, 1, squatted)
+        == "code of another product"
+    )
+    # nor under the maker's product with the wrong level's codes: a case code is not a unit of this product
+    product = compute_product_id(UNIT_KEY)
+    assert (
+        chain.refused(PHARMA, "commission", product, "B1", *days, 1, [cid(case(1))])
+        == "code of another product"
+    )
+    commission(chain, [unit(1)], Level.UNIT)  # its maker commissions it
+    assert chain.code(unit(1))["custodian"] == PHARMA

@@ -17,13 +17,16 @@ if TYPE_CHECKING:
     pass
 
 
-CODE_TAG: Final = b"xinlian/drug-code/1"
+CODE_TAG: Final = b"xinlian/drug-code/2"
 
 
 PRODUCT_SUSPENDED: Final = 2  # DrugTrace.PRODUCT_SUSPENDED
 
 
 PRODUCT_TAG: Final = b"xinlian/drug-product/1"
+
+
+CODE_PRODUCT_PREFIX_BYTES: Final = 8  # DrugTrace.commission compares the top 64 bits of code and product ids
 
 
 MAX_CODES_PER_CALL: Final = 200  # DrugTrace.MAX_CODES
@@ -140,9 +143,14 @@ def compute_commission_chunk_size(tx_gas_limit: int) -> int:
     return max(1, min(MAX_CODES_PER_CALL, (tx_gas_limit - COMMISSION_GAS_BASE) // COMMISSION_GAS_PER_CODE))
 
 
-def compute_code_id(canonical: str) -> bytes:
-    """Return the ledger id of a canonical code: SM3(CODE_TAG || 0x00 || canonical)."""
-    return sm3(CODE_TAG + b"\x00" + canonical.encode("ascii"))
+def compute_code_id(canonical: str, product_id: bytes) -> bytes:
+    """Return the ledger id of a canonical code of the product ``product_id``: the product id's first 8 bytes,
+    then the first 24 of SM3(CODE_TAG || 0x00 || canonical). DrugTrace commissions a code only under the
+    product its prefix names, so no maker can commission another's codes."""
+    return (
+        product_id[:CODE_PRODUCT_PREFIX_BYTES]
+        + sm3(CODE_TAG + b"\x00" + canonical.encode("ascii"))[: 32 - CODE_PRODUCT_PREFIX_BYTES]
+    )
 
 
 def compute_product_id(product_key: str) -> bytes:
@@ -184,14 +192,15 @@ def parse_trace_code(code: str, *, today: dt.date | None = None) -> TraceCode:
         canonical = f"(01){parsed.product_key}(21){parsed.serial}"
     else:
         canonical = parsed.product_key + (parsed.serial or "")
+    product_id = compute_product_id(parsed.product_key)
     return TraceCode(
         canonical=canonical,
         kind=parsed.kind,
         product_key=parsed.product_key,
         batch=parsed.batch,
         expiry=parsed.expiry,
-        code_id=compute_code_id(canonical),
-        product_id=compute_product_id(parsed.product_key),
+        code_id=compute_code_id(canonical, product_id),
+        product_id=product_id,
     )
 
 
