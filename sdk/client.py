@@ -94,6 +94,11 @@ def _error_code(response: httpx.Response) -> str | None:
 
 
 # --- the client ---------------------------------------------------------------------------------------
+#: The JSON of a batch request, ``{"raws":["0x…",…]}``: its frame, and each item beyond its hex digits.
+_BATCH_BODY_BYTES = len('{"raws":[]}')
+_BATCH_ITEM_BYTES = len('"0x",')
+
+
 def compute_submit_batches(
     raws: Sequence[bytes],
     *,
@@ -123,11 +128,6 @@ def compute_submit_batches(
 def _batch_body(raws: Sequence[bytes]) -> bytes:
     """The JSON of a batch request, compact: what ``compute_submit_batches`` counts."""
     return json.dumps({"raws": ["0x" + raw.hex() for raw in raws]}, separators=(",", ":")).encode()
-
-
-#: The JSON of a batch request, ``{"raws":["0x…",…]}``: its frame, and each item beyond its hex digits.
-_BATCH_BODY_BYTES = len('{"raws":[]}')
-_BATCH_ITEM_BYTES = len('"0x",')
 
 
 def _note_outcome(error: XinlianError, results: Sequence[bytes | XinlianError], total: int) -> XinlianError:
@@ -623,21 +623,22 @@ class Client(Closing):
         again is safe: a recorded transaction answers its hash again.
         """
         results: list[bytes | XinlianError] = []
-        rest = list(raws)
+        done = 0
         try:
-            while rest:
-                batch = compute_submit_batches(
-                    rest,
+            while done < len(raws):
+                batches = compute_submit_batches(
+                    raws[done:],
                     max_txs=max_txs or self._submit_max_txs,
                     max_body_bytes=max_body_bytes or self._submit_max_body_bytes,
-                )[0]
-                try:
-                    results += self._submit_when_free(batch)
-                except ClientError as exc:
-                    if max_txs or max_body_bytes or len(batch) == 1 or not self._learn_limit(exc):
-                        raise
-                    continue
-                rest = rest[len(batch) :]
+                )
+                for batch in batches:
+                    try:
+                        results += self._submit_when_free(batch)
+                    except ClientError as exc:
+                        if max_txs or max_body_bytes or len(batch) == 1 or not self._learn_limit(exc):
+                            raise
+                        break  # split what is left again, within the limit the node answered with
+                    done += len(batch)
         except XinlianError as exc:
             raise _note_outcome(exc, results, len(raws)) from None
         return results

@@ -20,14 +20,12 @@ from sdk.system import SUBMIT_BATCH_MAX_BODY_BYTES, SUBMIT_BATCH_MAX_TXS
 log = logging.getLogger("xinlian.api")
 
 # --- defaults (each overridable per app through ApiLimits) ---------------------------------------------
-DEFAULT_MAX_BODY_BYTES: int = (
-    SUBMIT_BATCH_MAX_BODY_BYTES  # request body cap; larger get 413 before any route reads
-)
+# request body cap (1 MiB); larger bodies get 413 before any route reads
+DEFAULT_MAX_BODY_BYTES: int = SUBMIT_BATCH_MAX_BODY_BYTES
 MAX_JSON_DEPTH: int = 64  # array/object nesting of any JSON body: C parsers recurse once per level
 MAX_RPC_BATCH: int = 100  # JSON-RPC requests per batch
-MAX_SUBMIT_BATCH: int = (
-    SUBMIT_BATCH_MAX_TXS  # transactions per POST /v1/transactions/batch (each an SM2 check)
-)
+# transactions per POST /v1/transactions/batch (500; each costs an SM2 verification)
+MAX_SUBMIT_BATCH: int = SUBMIT_BATCH_MAX_TXS
 MAX_SUBMIT_BATCHES: int = 4  # batches admitted at once per node (own slots: never the reads' heavy slots)
 MAX_RPC_RESPONSE_BYTES: int = 8 * 1024 * 1024  # encoded JSON-RPC answer per HTTP request (batch total)
 MAX_PROOF_STORAGE_KEYS: int = 64  # storage keys per eth_getProof (each costs a trie walk and ~1.5 KB)
