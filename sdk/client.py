@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import json
-import random
 import ssl
 import threading
 import time
@@ -15,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 import httpx
 
+from sdk import submission
 from sdk.answers import (
     BlockInfo,
     ChainInfo,
@@ -42,7 +42,6 @@ from sdk.errors import (
     XinlianError,
 )
 from sdk.keyholder import KeyHolder
-from sdk.system import SUBMIT_BATCH_MAX_BODY_BYTES, SUBMIT_BATCH_MAX_TXS
 from sdk.types import CommitCertificate, Transaction
 
 if TYPE_CHECKING:
@@ -66,14 +65,6 @@ DEFAULT_GAS_LIMIT: int = 1_000_000
 _NODE_MAX_WAIT_S: float = 30.0
 
 
-#: ``deliver`` waits this long after every node failed once, doubling up to the cap, before the next round.
-_FAILOVER_BACKOFF_S: float = 0.2
-_FAILOVER_BACKOFF_MAX_S: float = 2.0
-#: ``submit_all`` sends a batch the node refused as busy again after this long, doubling up to the cap.
-_BUSY_BACKOFF_S: float = 0.25
-_BUSY_BACKOFF_MAX_S: float = 1.0
-
-
 _CHAIN_INFO_TTL_S: float = 5.0
 #: A session is renewed this long before the node would end it, so no request races its expiry.
 _SESSION_MARGIN_MS: int = 30_000
@@ -94,52 +85,6 @@ def _error_code(response: httpx.Response) -> str | None:
 
 
 # --- the client ---------------------------------------------------------------------------------------
-#: The JSON of a batch request, ``{"raws":["0x…",…]}``: its frame, and each item beyond its hex digits.
-_BATCH_BODY_BYTES = len('{"raws":[]}')
-_BATCH_ITEM_BYTES = len('"0x",')
-
-
-def compute_submit_batches(
-    raws: Sequence[bytes],
-    *,
-    max_txs: int = SUBMIT_BATCH_MAX_TXS,
-    max_body_bytes: int = SUBMIT_BATCH_MAX_BODY_BYTES,
-) -> list[list[bytes]]:
-    """Split ``raws``, in order, into the fewest consecutive batches whose ``POST /v1/transactions/batch``
-    requests each carry at most ``max_txs`` transactions and ``max_body_bytes`` of JSON. A transaction too
-    large for any request goes alone (the node answers it)."""
-    if max_txs < 1:
-        raise ValueError("max_txs must be at least 1")
-    batches: list[list[bytes]] = []
-    current: list[bytes] = []
-    size = _BATCH_BODY_BYTES
-    for raw in raws:
-        item = 2 * len(raw) + _BATCH_ITEM_BYTES
-        if current and (len(current) == max_txs or size + item > max_body_bytes):
-            batches.append(current)
-            current, size = [], _BATCH_BODY_BYTES
-        current.append(raw)
-        size += item
-    if current:
-        batches.append(current)
-    return batches
-
-
-def _batch_body(raws: Sequence[bytes]) -> bytes:
-    """The JSON of a batch request, compact: what ``compute_submit_batches`` counts."""
-    return json.dumps({"raws": ["0x" + raw.hex() for raw in raws]}, separators=(",", ":")).encode()
-
-
-def _note_outcome(error: XinlianError, results: Sequence[bytes | XinlianError], total: int) -> XinlianError:
-    """Add to ``error`` what a many-transaction submission recorded: ``accepted``, the hashes (hex) the node
-    took, which commit whatever the caller does next; ``not_accepted``, the positions of the others (refused,
-    or never sent)."""
-    error.detail.setdefault("accepted", [to_hex(result) for result in results if isinstance(result, bytes)])
-    refused = [index for index, result in enumerate(results) if not isinstance(result, bytes)]
-    error.detail.setdefault("not_accepted", refused + list(range(len(results), total)))
-    return error
-
-
 class Client(Closing):
     """A connection-pooled HTTP client of one node. Use as a context manager, or call ``close()``.
 
@@ -198,9 +143,7 @@ class Client(Closing):
         )
         self._chain: ChainInfo | None = None
         self._chain_at = 0.0
-        # A node's batch limits, lowered to what its 413 answers said (submit_all)
-        self._submit_max_txs = SUBMIT_BATCH_MAX_TXS
-        self._submit_max_body_bytes = SUBMIT_BATCH_MAX_BODY_BYTES
+        self.batch_limits = submission.BatchLimits()  # what one batch request may carry (submit_all)
         self._failover = [
             Client(
                 other,
@@ -585,7 +528,7 @@ class Client(Closing):
         body = self._request(
             "POST",
             "/v1/transactions/batch",
-            content=_batch_body(raws),
+            content=submission.batch_body(raws),
             headers={"content-type": "application/json"},
             anonymous=True,  # each transaction's own signature is its authentication
         )
@@ -622,52 +565,7 @@ class Client(Closing):
         recorded: those commit) and ``not_accepted`` (the positions of the others). Submitting them all
         again is safe: a recorded transaction answers its hash again.
         """
-        results: list[bytes | XinlianError] = []
-        done = 0
-        try:
-            while done < len(raws):
-                batches = compute_submit_batches(
-                    raws[done:],
-                    max_txs=max_txs or self._submit_max_txs,
-                    max_body_bytes=max_body_bytes or self._submit_max_body_bytes,
-                )
-                for batch in batches:
-                    try:
-                        results += self._submit_when_free(batch)
-                    except ClientError as exc:
-                        if max_txs or max_body_bytes or len(batch) == 1 or not self._learn_limit(exc):
-                            raise
-                        break  # split what is left again, within the limit the node answered with
-                    done += len(batch)
-        except XinlianError as exc:
-            raise _note_outcome(exc, results, len(raws)) from None
-        return results
-
-    def _learn_limit(self, refusal: ClientError) -> bool:
-        """Lower this client's batch limits to a node's 413 answer; False when it states no lower one."""
-        limit = refusal.detail.get("limit")
-        if not isinstance(limit, int) or limit < 1:
-            return False
-        if refusal.code == "batch_too_large" and limit < self._submit_max_txs:
-            self._submit_max_txs = limit
-            return True
-        if refusal.code == "body_too_large" and limit < self._submit_max_body_bytes:
-            self._submit_max_body_bytes = limit
-            return True
-        return False
-
-    def _submit_when_free(self, raws: Sequence[bytes]) -> list[bytes | XinlianError]:
-        deadline = time.monotonic() + self.timeout
-        pause = _BUSY_BACKOFF_S
-        while True:
-            try:
-                return self.submit_many(raws)
-            except ClientError as exc:
-                wait = pause * random.uniform(0.5, 1.5)  # jitter: clients refused together come back apart
-                if exc.code != "busy" or time.monotonic() + wait > deadline:
-                    raise
-            time.sleep(wait)
-            pause = min(2 * pause, _BUSY_BACKOFF_MAX_S)
+        return submission.submit_all(self, raws, max_txs=max_txs, max_body_bytes=max_body_bytes)
 
     def transaction(self, tx_hash: bytes, *, wait_s: float = 0.0) -> TransactionStatus:
         """Return the status of a transaction, letting the node wait up to ``wait_s`` (≤ 30) for a commit."""
@@ -724,55 +622,8 @@ class Client(Closing):
             node if reader is None or node.signer is reader else node.as_member(reader)
             for node in (self, *self._failover)
         ]
-        raw = tx.encode()
-        deadline = time.monotonic() + timeout
-        failures: dict[str, str] = {}
-        pause = _FAILOVER_BACKOFF_S
-        turn = 0
-        while True:
-            node = nodes[turn % len(nodes)]
-            try:
-                receipt = node._submit_and_wait(raw, tx.tx_hash, deadline)
-            except (NodeUnreachable, StorageError) as exc:
-                failures[node.url] = exc.message
-                turn += 1
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise NodeUnreachable(
-                        f"transaction 0x{tx.tx_hash.hex()} not delivered within {timeout:g} s: no node could "
-                        "be reached; it may still be committed (deliver it again to find out)",
-                        tx_hash=to_hex(tx.tx_hash),
-                        nodes=failures,
-                    ) from exc
-                if turn % len(nodes) == 0:
-                    time.sleep(min(pause, remaining))
-                    pause = min(pause * 2, _FAILOVER_BACKOFF_MAX_S)
-                continue
-            return receipt.raise_for_status() if check else receipt
-
-    def _submit_and_wait(self, raw: bytes, tx_hash: bytes, deadline: float) -> ReceiptResult:
-        """Submit ``raw`` to this node and wait for its receipt until ``deadline`` (monotonic seconds),
-        submitting it again whenever the node says it does not know it (expired, or lost by a node without
-        a durable mempool: the node's answer to the resubmission tells which).
-
-        Raises: ClientError ``timeout`` while still pending at ``deadline``; what ``submit_raw`` and
-        ``transaction`` raise.
-        """
-        known = False
-        while True:
-            if not known:
-                self.submit_raw(raw)
-            status = self.transaction(tx_hash, wait_s=max(0.0, deadline - time.monotonic()))
-            if status.receipt is not None:
-                return status.receipt
-            if time.monotonic() >= deadline:
-                raise ClientError(
-                    f"transaction 0x{tx_hash.hex()} not committed in time",
-                    code="timeout",
-                    tx_hash=to_hex(tx_hash),
-                    status=status.status,
-                )
-            known = status.status != "unknown"
+        receipt = submission.deliver(nodes, tx, timeout)
+        return receipt.raise_for_status() if check else receipt
 
     def _first_answer(self, ask: Callable[[Client], T]) -> T:
         """``ask`` this node, then each failover node in turn while they cannot be reached.
@@ -871,7 +722,7 @@ class Client(Closing):
         results = self._first_answer(lambda node: node.submit_all(raws))
         for result in results:
             if isinstance(result, XinlianError):
-                raise _note_outcome(result, results, len(results))
+                raise submission.note_outcome(result, results, len(results))
         return [result for result in results if isinstance(result, bytes)]
 
     # --- reads --------------------------------------------------------------------------------------

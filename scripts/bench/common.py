@@ -9,8 +9,9 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from sdk.client import Client, compute_submit_batches
+from sdk.client import Client
 from sdk.errors import XinlianError
+from sdk.submission import compute_submit_batches
 
 
 def percentile(values: Sequence[float], fraction: float) -> float:

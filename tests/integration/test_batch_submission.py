@@ -13,10 +13,11 @@ import httpx
 import pytest
 
 from node.api.limits import ApiLimits
-from sdk.client import Client, compute_submit_batches
+from sdk.client import Client
 from sdk.contracts import Contract
 from sdk.errors import ClientError, InvalidTransaction, StorageError, XinlianError
 from sdk.signer import Signer
+from sdk.submission import compute_submit_batches
 from sdk.types import Transaction
 
 if TYPE_CHECKING:

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from hypothesis import given, strategies as st
 
-from sdk.client import compute_submit_batches
+from sdk.submission import compute_submit_batches
 
 
 def _body_bytes(batch: list[bytes]) -> int:
