@@ -13,12 +13,16 @@ of it, ``--per-block`` messages to a block, on each engine and with each hash:
 - ``keccak``: RFC 9162 path with keccak256 nodes, then the word;
 - ``sm3``: the same path with SM3 nodes through the precompile at 0x…0a01, then the word.
 
+Then it commissions a lot whose root the contract computes itself: ``--append-codes`` codes (each its text in
+one 32-byte word) sent in parts of ``--per-part``, one part to a message and a block, each appended to the
+lot's tree frontier in storage; the root it reads back must be the one computed here.
+
 Each run starts from the same genesis on an in-memory node store, so it times execution (the EVM and the state
 trie), not SQLite. Rounds alternate the variants; the best round of each is printed, with the gas per message
 and, for the native engine, how many messages ran natively. Every message must succeed, and every variant
 must leave the same words (a differential check of the two engines on this workload).
 
-Run: ``.venv/bin/python scripts/bench/lot_paths.py [--lot 10000] [--codes 600] [--per-block 100]``
+Run: ``.venv/bin/python scripts/bench/lot_paths.py [--lot 10000] [--codes 600] [--append-codes 40000]``
 """
 
 from __future__ import annotations
@@ -195,16 +199,59 @@ def run_variant(
     return Run(seconds, gas, counts, words, root)
 
 
+def run_append(engine_name: str, probe: Contract, spec: GenesisSpec, codes: int, per_part: int) -> Run:
+    """Commission one lot of ``codes`` codes, ``per_part`` to a message, its root computed on chain."""
+    engine = ENGINES[engine_name]({}, chain_id=CHAIN_ID)
+    if isinstance(engine, NativeExecutionEngine):
+        engine.trusted_code = engine.trusted_code | {keccak256(spec.system_contracts[0].runtime_code)}
+    root = engine.create_genesis(spec)
+    sender = b"\x22" * 20
+    words = [f"{86_000_000_000_000_000_000 + i:020d}"[-20:].encode().ljust(32, b"\x00") for i in range(codes)]
+    before = Counter(engine.counts) if isinstance(engine, NativeExecutionEngine) else Counter()
+    seconds, gas = 0.0, 0
+    for height, start in enumerate(range(0, codes, per_part), start=1):
+        data = probe.encode_call("append_codes", [words[start : start + per_part]])
+        ctx = BlockContext(height=height, timestamp_ms=height * 1000, gas_limit=10**9, proposer=bytes(20))
+        message = Message(sender, PROBE_ADDRESS, data, 40 * per_part * 1000, keccak256(data))
+        started = time.perf_counter()
+        result = engine.execute_block(root, ctx, [message])
+        seconds += time.perf_counter() - started
+        receipt = result.receipts[0]
+        if receipt.status != 1:
+            raise SystemExit(f"{engine_name}/append: part at {start} failed: {receipt.revert_reason!r}")
+        gas += receipt.gas_used
+        root = result.state_root
+    counts = (Counter(engine.counts) - before) if isinstance(engine, NativeExecutionEngine) else Counter()
+    on_chain = engine.call(root, sender, PROBE_ADDRESS, probe.encode_call("lot_root", []), GAS)
+    if on_chain != build_levels(words, HASHES["keccak"])[-1][0]:
+        raise SystemExit(f"{engine_name}/append: the root computed on chain is not the lot's")
+    return Run(seconds, gas, counts, (1,), root)
+
+
+def native_share(counts: Counter[str]) -> str:
+    """How many messages ran natively, and why the others did not."""
+    if not counts:
+        return ""
+    total = sum(counts.values())
+    return f"{counts.get('native', 0)}/{total}" + "".join(
+        f" ({reason}: {n})" for reason, n in counts.items() if reason != "native"
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--lot", type=int, default=10_000, help="codes in the lot (default 10000: 14 levels)")
     parser.add_argument("--codes", type=int, default=600, help="codes materialised per run (default 600)")
     parser.add_argument("--per-block", type=int, default=100, help="messages per block (default 100)")
+    parser.add_argument("--append-codes", type=int, default=40_000, help="codes of the lot built on chain")
+    parser.add_argument("--per-part", type=int, default=2000, help="codes per append message (max 4000)")
     parser.add_argument("--rounds", type=int, default=2, help="alternating rounds, best kept (default 2)")
     parser.add_argument("--engines", default="pyevm,native", help="comma-separated (default pyevm,native)")
     args = parser.parse_args()
     if not 1 <= args.codes <= args.lot:
         parser.error("--codes must be between 1 and --lot")
+    if not 1 <= args.per_part <= 4000 or args.append_codes < 1:
+        parser.error("--per-part must be between 1 and 4000, --append-codes at least 1")
     engines = [name.strip() for name in args.engines.split(",")]
     if unknown := [name for name in engines if name not in ENGINES]:
         parser.error(f"unknown engine(s) {unknown}: choose from {sorted(ENGINES)}")
@@ -227,24 +274,35 @@ def main() -> int:
                 key = (engine_name, variant)
                 if key not in best or run.seconds < best[key].seconds:
                     best[key] = run
+            run = run_append(engine_name, probe, spec, args.append_codes, args.per_part)
+            if (engine_name, "append") not in best or run.seconds < best[engine_name, "append"].seconds:
+                best[engine_name, "append"] = run
     if any(set(run.words) != {1} for run in best.values()):
         raise SystemExit("a materialised code has no word")
-    for variant in VARIANTS:  # the engines must agree on the state each variant leaves
+    for variant in (*VARIANTS, "append"):  # the engines must agree on the state each variant leaves
         roots = {best[engine_name, variant].state_root for engine_name in engines}
         if len(roots) != 1:
             raise SystemExit(f"{variant}: the engines left different state roots")
     print(f"{'engine':<7} {'variant':<7} {'codes/s':>9} {'ms/code':>8} {'gas/code':>9}  ran natively")
     for (engine_name, variant), run in best.items():
+        if variant == "append":
+            continue
         per_s = args.codes / run.seconds
-        native = ""
-        if run.counts:
-            total = sum(run.counts.values())
-            native = f"{run.counts.get('native', 0)}/{total}" + "".join(
-                f" ({reason}: {n})" for reason, n in run.counts.items() if reason != "native"
-            )
         print(
             f"{engine_name:<7} {variant:<7} {per_s:>9,.0f} {1000 / per_s:>8.2f} "
-            f"{run.gas // args.codes:>9,}  {native}"
+            f"{run.gas // args.codes:>9,}  {native_share(run.counts)}"
+        )
+    print(
+        f"\ncommissioning a lot of {args.append_codes} codes, its root computed on chain, "
+        f"{args.per_part} codes per message:"
+    )
+    print(f"{'engine':<7} {'codes/s':>9} {'µs/code':>8} {'gas/code':>9}  ran natively")
+    for engine_name in engines:
+        run = best[engine_name, "append"]
+        per_s = args.append_codes / run.seconds
+        print(
+            f"{engine_name:<7} {per_s:>9,.0f} {1e6 / per_s:>8.1f} {run.gas // args.append_codes:>9,}  "
+            f"{native_share(run.counts)}"
         )
     print(f"load {os.getloadavg()[0]:.2f}")
     return 0
