@@ -586,20 +586,8 @@ class Client(Closing):
         when ``check`` and the transaction reverted.
         """
         deadline = time.monotonic() + timeout
-        while True:
-            remaining = deadline - time.monotonic()
-            status = self.transaction(tx_hash, wait_s=max(0.0, remaining))
-            if status.receipt is not None:
-                return status.receipt.raise_for_status() if check else status.receipt
-            if time.monotonic() >= deadline:
-                raise ClientError(
-                    f"transaction 0x{tx_hash.hex()} not committed within {timeout:g} s",
-                    code="timeout",
-                    tx_hash=to_hex(tx_hash),
-                    status=status.status,
-                )
-            if status.status == "unknown":
-                time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
+        receipt = submission.await_receipt(self, tx_hash, deadline, within=f"within {timeout:g} s")
+        return receipt.raise_for_status() if check else receipt
 
     def deliver(
         self, tx: Transaction, *, timeout: float = 30.0, check: bool = True, signer: KeyHolder | None = None

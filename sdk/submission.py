@@ -30,6 +30,8 @@ _FAILOVER_BACKOFF_MAX_S: float = 2.0
 #: ``submit_all`` sends a batch the node refused as busy again after this long, doubling up to the cap.
 _BUSY_BACKOFF_S: float = 0.25
 _BUSY_BACKOFF_MAX_S: float = 1.0
+#: ``await_receipt`` asks again after this long while the node does not know the transaction.
+_UNKNOWN_PAUSE_S: float = 0.05
 #: The JSON of a batch request, ``{"raws":["0x…",…]}``: its frame, and each item beyond its hex digits.
 _BATCH_BODY_BYTES = len('{"raws":[]}')
 _BATCH_ITEM_BYTES = len('"0x",')
@@ -64,28 +66,40 @@ def deliver(nodes: Sequence[Client], tx: Transaction, timeout: float) -> Receipt
 
 
 def _submit_and_wait(node: Client, raw: bytes, tx_hash: bytes, deadline: float) -> ReceiptResult:
-    """Submit ``raw`` to ``node`` and wait for its receipt until ``deadline`` (monotonic seconds),
-    submitting it again whenever the node says it does not know it (expired, or lost by a node without
-    a durable mempool: the node's answer to the resubmission tells which).
+    """Submit ``raw`` to ``node`` and wait for its receipt until ``deadline`` (``await_receipt``),
+    submitting it again whenever the node says it does not know it (expired, or lost by a node without a
+    durable mempool: the node's answer to the resubmission tells which). Raises what ``await_receipt``
+    and ``Client.submit_raw`` raise."""
+    node.submit_raw(raw)
+    return await_receipt(node, tx_hash, deadline, resubmit=raw)
 
-    Raises: ClientError ``timeout`` while still pending at ``deadline``; what ``Client.submit_raw`` and
-    ``Client.transaction`` raise.
+
+def await_receipt(
+    node: Client, tx_hash: bytes, deadline: float, *, resubmit: bytes | None = None, within: str = "in time"
+) -> ReceiptResult:
+    """The receipt of ``tx_hash`` once ``node`` has it, asking until ``deadline`` (monotonic seconds);
+    while the node does not know the transaction, submit ``resubmit`` again, or without it pause briefly.
+
+    Raises: ClientError ``timeout`` ("… not committed ``within``") while still pending at ``deadline``; what
+    ``Client.transaction`` and ``Client.submit_raw`` raise.
     """
-    known = False
     while True:
-        if not known:
-            node.submit_raw(raw)
         status = node.transaction(tx_hash, wait_s=max(0.0, deadline - time.monotonic()))
         if status.receipt is not None:
             return status.receipt
         if time.monotonic() >= deadline:
             raise ClientError(
-                f"transaction 0x{tx_hash.hex()} not committed in time",
+                f"transaction 0x{tx_hash.hex()} not committed {within}",
                 code="timeout",
                 tx_hash=to_hex(tx_hash),
                 status=status.status,
             )
-        known = status.status != "unknown"
+        if status.status != "unknown":
+            continue
+        if resubmit is not None:
+            node.submit_raw(resubmit)
+        else:
+            time.sleep(min(_UNKNOWN_PAUSE_S, max(0.0, deadline - time.monotonic())))
 
 
 # --- many transactions, in batch requests ------------------------------------------------------------
