@@ -1,5 +1,6 @@
 # pragma version 0.4.3
 # pragma evm-version prague
+# pragma optimize codesize
 """
 @title Xinlian DrugTrace: drug products, serialised trace codes, packing, custody and batch holds (药品追溯)
 @notice One record per trace code: who holds it, its status, its batch; packing links a child to its parent.
@@ -133,6 +134,7 @@ MAX_NMPA_PREFIX_LENGTH: constant(uint256) = 7  # the whole 药品标识码
 MAX_GS1_PREFIX_LENGTH: constant(uint256) = 12  # company prefix + item reference (one GTIN)
 SM3_PRECOMPILE: constant(address) = 0x0000000000000000000000000000000000000a01
 PRODUCT_TAG: constant(Bytes[23]) = b"xinlian/drug-product/1\x00"  # tag || 0x00 of the product id
+DRUG_LOTS: constant(address) = 0x0000000000000000000000000000000000001006  # the lots' contract (DrugLots.vy)
 
 # --- lot flags -----------------------------------------------------------------------------------------
 LOT_RECALLED: constant(uint256) = 1
@@ -737,13 +739,44 @@ def commission(
     @return True, or False with an "already commissioned" Alert per code seen before (nothing recorded).
     """
     assert len(codes) > 0, "no codes"
+    return self._commission(msg.sender, product, batch_no, production_day, expiry_day, level, codes)
+
+
+@external
+def commission_for(
+    mah: address,
+    product: bytes32,
+    batch_no: String[20],
+    production_day: uint32,
+    expiry_day: uint32,
+    level: uint8,
+    codes: DynArray[bytes32, MAX_CODES],
+) -> bool:
+    """
+    @notice `commission` by `mah` of codes DrugLots proved in a lot `mah` commissioned; with no codes, only
+            its checks and the batch. Only DrugLots calls it.
+    """
+    assert msg.sender == DRUG_LOTS, "only DrugLots"
+    return self._commission(mah, product, batch_no, production_day, expiry_day, level, codes)
+
+
+@internal
+def _commission(
+    mah: address,
+    product: bytes32,
+    batch_no: String[20],
+    production_day: uint32,
+    expiry_day: uint32,
+    level: uint8,
+    codes: DynArray[bytes32, MAX_CODES],
+) -> bool:
     product_status: uint8 = self.products[product].status
     assert product_status != 0, "unknown product"
     assert level >= UNIT and level <= CASE, "unknown packaging level"
     assert len(batch_no) > 0, "empty batch number"
     assert expiry_day >= production_day, "expiry before production"
-    assert self._has(msg.sender, MAH), "not a MAH"
-    org: String[18] = staticcall Governance(self.governance).organisation_of(msg.sender)
+    assert self._has(mah, MAH), "not a MAH"
+    org: String[18] = staticcall Governance(self.governance).organisation_of(mah)
     assert org == self.products[product].mah_org, "not the product's MAH"
     assert product_status == PRODUCT_ACTIVE, "product registration suspended"
 
@@ -762,14 +795,16 @@ def commission(
         W_ACTIVE
         | (convert(level, uint256) << LEVEL_SHIFT)
         | (batch << BATCH_SHIFT)
-        | (convert(msg.sender, uint256) << CUSTODIAN_SHIFT)
+        | (convert(mah, uint256) << CUSTODIAN_SHIFT)
     )
     prefix: uint256 = convert(product, uint256) >> 192
     for code: bytes32 in codes:
         assert convert(code, uint256) >> 192 == prefix, "code of another product"
         assert self.words[code] == 0, "duplicate code in call"
         self.words[code] = word
-        log Commissioned(code=code, by=msg.sender)
+        log Commissioned(code=code, by=mah)
+    if len(codes) == 0:
+        return True  # DrugLots opening a lot: the checks and the batch only
     self.batches[batch].commissioned += len(codes)
     log BatchCommissioned(
         product=product,
@@ -779,7 +814,7 @@ def commission(
         expiry_day=expiry_day,
         level=level,
         count=len(codes),
-        by=msg.sender,
+        by=mah,
     )
     return True
 

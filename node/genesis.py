@@ -175,6 +175,7 @@ DOMAIN_CONTRACTS: tuple[str, ...] = (
     "LicenceRegistry",
     "DataAuthorisation",
     "DrugTrace",
+    "DrugLots",
     "BankConfirmation",
 )
 
@@ -187,6 +188,7 @@ def encode_initialize_with_governance(governance: bytes) -> bytes:
 # Contracts whose genesis set-up needs more than the Governance address register a builder here.
 INIT_DATA_BUILDERS: dict[str, Callable[[bytes], bytes]] = {
     "Calendar": encode_calendar_initialize,  # the official 2024–2026 holidays
+    "DrugLots": lambda governance: b"",  # keeps no state of its own to set up: DrugTrace checks for it
 }
 
 

@@ -15,6 +15,7 @@ DATA_AUTHORISATION_ADDRESS: Final = bytes.fromhex("00000000000000000000000000000
 DRUG_TRACE_ADDRESS: Final = bytes.fromhex("0000000000000000000000000000000000001003")
 BANK_CONFIRMATION_ADDRESS: Final = bytes.fromhex("0000000000000000000000000000000000001004")
 CALENDAR_ADDRESS: Final = bytes.fromhex("0000000000000000000000000000000000001005")
+DRUG_LOTS_ADDRESS: Final = bytes.fromhex("0000000000000000000000000000000000001006")
 SYSTEM_CONTRACT_ADDRESSES: Final[dict[str, bytes]] = {
     "Governance": GOVERNANCE_ADDRESS,
     "LicenceRegistry": LICENCE_REGISTRY_ADDRESS,
@@ -22,6 +23,7 @@ SYSTEM_CONTRACT_ADDRESSES: Final[dict[str, bytes]] = {
     "DrugTrace": DRUG_TRACE_ADDRESS,
     "BankConfirmation": BANK_CONFIRMATION_ADDRESS,
     "Calendar": CALENDAR_ADDRESS,
+    "DrugLots": DRUG_LOTS_ADDRESS,
 }
 
 # --- a node's default request limits (node/api/limits.py takes its defaults from here) -----------------

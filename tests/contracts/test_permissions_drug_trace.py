@@ -220,6 +220,13 @@ SCENARIOS: dict[str, Scenario] = {
         code_state(unit(100)),
         breaks={"*": suspended},
     ),
+    "commission_for": Scenario(  # only DrugLots calls it: every account is refused, even for itself
+        registered,
+        lambda c, who: c.send(
+            who, "commission_for", who, UNIT_ID, "B002", *DAYS, int(Level.UNIT), [cid(unit(100))]
+        ),
+        code_state(unit(100)),
+    ),
     "aggregate": Scenario(
         in_custody,
         lambda c, who: c.send(who, "aggregate", cid(case(2)), [cid(unit(1)), cid(unit(2))]),

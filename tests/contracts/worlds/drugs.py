@@ -73,12 +73,12 @@ class Chain(ContractChain):
 
 
 def alerts_of(receipt: Receipt) -> list[tuple[bytes, str]]:
-    events = [DRUG.decode_log(log) for log in receipt.logs]
+    events = [e for e in (DRUG.try_decode_log(log) for log in receipt.logs) if e is not None]
     return [(bytes(e.args["code"]), e.args["reason"]) for e in events if e.name == "Alert"]
 
 
 def new_chain() -> Chain:
-    """A fresh chain: Governance with the test organisations and roles, and DrugTrace."""
+    """A fresh chain: Governance with the test organisations and roles, DrugTrace and DrugLots."""
     return genesis_chain(
         Chain,
         address=DRUG_TRACE_ADDRESS,
@@ -116,7 +116,7 @@ def new_chain() -> Chain:
             (DIST_2, DISTRIBUTOR),
             (PHARMACY_2, DISPENSER),
         ),
-        contracts=("DrugTrace",),
+        contracts=("DrugTrace", "DrugLots"),
         now_ms=NOW_MS,
         step_ms=0,
         gas=5_000_000,
