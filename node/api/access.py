@@ -54,6 +54,7 @@ class Record(StrEnum):
     CODE = "code"  # a drug code: its MAH, organisations in its history; the drug regulator
     SHIPMENT = "shipment"  # a drug shipment: its sender and receiver; the drug regulator
     SUBJECT = "subject"  # a data subject's key bindings, commitment and consent: the data regulator
+    LOT = "lot"  # a part of a drug lot commissioned by its root (its code ids): its MAH; the drug regulator
 
 
 #: A grant's events: each names the grant id as its first indexed argument (topic1), its use trail.
@@ -142,6 +143,7 @@ EVENT_RECORDS: Final[Mapping[str, Mapping[str, tuple[Record, str | None]]]] = {
         **_all_as(Record.CODE, "code", *sorted(CODE_EVENTS)),
         **_all_as(Record.SHIPMENT, "shipment", "ShipmentCreated", "ShipmentClosed"),
     },
+    "DrugLots": {"LotCommissioned": (Record.LOT, "part")},
     "BankConfirmation": {
         **_all_as(Record.LETTER, "letter_id", *LETTER_EVENTS),
         # the directory of banks' and regulators' envelope keys: organisations, never letters
@@ -212,6 +214,7 @@ VIEW_RECORDS: Final[Mapping[str, Mapping[str, tuple[Record, int | None]]]] = {
         "batches": (Record.MEMBER, None),
         "get_shipment": (Record.SHIPMENT, 0),
     },
+    "DrugLots": {"parts": (Record.LOT, 0)},
     "BankConfirmation": {
         **_all_as(Record.LETTER, 0, "get_letter", "status_at", "status_of", "due_day_of", "deadline_of"),
         # a pure computation over its arguments (a letter id, a party, a USCC): reads no letter
@@ -255,6 +258,7 @@ _CONTRACTS: Final[dict[str, Contract]] = {name: Contract(name) for name in SYSTE
 _LETTERS = _CONTRACTS["BankConfirmation"]
 _LICENCES = _CONTRACTS["LicenceRegistry"]
 _GOVERNANCE = _CONTRACTS["Governance"]
+_LOTS = _CONTRACTS["DrugLots"]
 
 
 @dataclass(frozen=True)
@@ -397,6 +401,7 @@ class ReadScope:
             Record.CODE: self._reads_code,
             Record.SHIPMENT: self._reads_shipment,
             Record.SUBJECT: lambda _key: self.holds(DATA_REGULATOR),
+            Record.LOT: self._reads_lot,
         }
 
     @property
@@ -472,6 +477,17 @@ class ReadScope:
             return True
         ends = {queries.organisation_of(shipment.sender), queries.organisation_of(shipment.receiver)}
         return self.member.uscc in ends
+
+    def _reads_lot(self, key: bytes) -> bool:
+        if self.holds(DRUG_REGULATOR):
+            return True
+        part = self.reader.read(
+            _LOTS, SYSTEM_CONTRACT_ADDRESSES["DrugLots"], "parts", int.from_bytes(key, "big")
+        )
+        if not int(part["size"]):
+            return True
+        product = self._drugs.get_product(bytes(part["product"]))
+        return product is not None and self.member.uscc == product.mah_uscc
 
     # --- read paths ---------------------------------------------------------------------------------
     def may_read_log(self, log: Log, tx_hash: bytes | None = None) -> bool:

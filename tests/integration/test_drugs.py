@@ -19,11 +19,12 @@ from sdk.domains.drugs import (
     Drugs,
     KeyScheme,
     Level,
+    LotPart,
     decode_alerts,
     parse_trace_code,
 )
 from sdk.domains.governance import Governance
-from sdk.errors import DrugAlertError, ExecutionError, IdentifierError, XinlianError
+from sdk.errors import DrugAlertError, ExecutionError, IdentifierError, InputError, XinlianError
 from sdk.identifiers import compute_gtin_check
 from sdk.signer import Signer
 
@@ -386,3 +387,45 @@ def test_a_party_exports_epcis_and_csv_and_an_outsider_gets_nothing(
     assert result.exit_code == 0, result.stderr
     assert json_module.loads(result.stdout)["events"] == 0
     assert json_module.loads(out.read_text(encoding="utf-8"))["epcisBody"]["eventList"] == []
+
+
+# --- lots commissioned by their root (DrugLots) -----------------------------------------------------------
+def test_a_lot_by_its_root_materialises_codes_that_then_move_and_check_authentic(parties: Parties) -> None:
+    mah = parties.mah
+    codes = [unit(n) for n in range(5000, 5500)]
+    parts = mah.commission_lot(codes, "B2025500", PRODUCTION, EXPIRY, part_size=200)
+    assert [len(part.code_ids) for part in parts] == [200, 200, 100]
+    assert len({part.part for part in parts}) == 3
+    assert not mah.consumer_query(codes[0]).authentic  # a code in a part has no word yet
+    kept = [LotPart.from_json(part.to_json()) for part in parts]  # what the MAH keeps, read back
+    assert kept == list(parts)
+
+    mah.materialise(kept[1], codes[200:203])
+    assert mah.consumer_query(codes[201]).authentic
+    assert mah.code_state(codes[201]).custodian == mah.signer.address  # type: ignore[union-attr]
+    shipped = mah.ship(codes[200:203], parties.distributor_signer.address, BillType.SALE)
+    parties.distributor.receive(shipped.shipment_id)
+    assert parties.distributor.code_state(codes[202]).custodian == parties.distributor_signer.address  # type: ignore[union-attr]
+
+    with pytest.raises(DrugAlertError) as twice:
+        mah.materialise(kept[1], [codes[200]])
+    assert twice.value.alerts[0].reason == "already commissioned"
+    with pytest.raises(InputError):
+        mah.materialise(kept[0], [codes[300]])  # in part 2, not part 1
+    with pytest.raises(DrugAlertError):
+        mah.ship([codes[0]], parties.distributor_signer.address, BillType.SALE)  # never materialised
+
+
+def test_a_lot_part_transaction_is_read_by_its_mah_and_the_regulator_only(
+    running_node: RunningNode, parties: Parties
+) -> None:
+    (part,) = parties.mah.commission_lot([unit(n) for n in range(5600, 5610)], "B2025560", PRODUCTION, EXPIRY)
+    path = f"/v1/transactions/0x{part.tx_hash.hex()}"
+    client = parties.client
+    regulator = running_node.member_with("DRUG_REGULATOR").signer
+    for reader in (parties.mah.signer, regulator):
+        assert client.signed_request(reader, "GET", path)["status"] == "committed"  # type: ignore[arg-type]
+    for other in (parties.outsider, parties.distributor_signer):
+        with pytest.raises(Exception) as denied:
+            client.signed_request(other, "GET", path)
+        assert getattr(denied.value, "code", "") == "forbidden"

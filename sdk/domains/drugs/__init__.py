@@ -30,6 +30,7 @@ from sdk.domains.drugs.encoders import (
 )
 from sdk.domains.drugs.export import EPCIS_CONTEXT, ExportedEvent, to_csv, to_epcis
 from sdk.domains.drugs.facade import Drugs
+from sdk.domains.drugs.lots import MAX_LOT_PART, LotPart, LotTree, compute_lot_part_size
 from sdk.domains.drugs.model import (
     CODE_EVENTS,
     DRUG_TRACE_CONTRACT,
@@ -58,6 +59,7 @@ __all__ = [
     "EPCIS_CONTEXT",
     "MAX_BATCH_NO_LENGTH",
     "MAX_CODES_PER_CALL",
+    "MAX_LOT_PART",
     "MAX_PARENT_DEPTH",
     "MAX_PREFIX_LENGTHS",
     "MIN_PREFIX_LENGTH",
@@ -81,6 +83,8 @@ __all__ = [
     "ExportedEvent",
     "KeyScheme",
     "Level",
+    "LotPart",
+    "LotTree",
     "Product",
     "Shipment",
     "ShipmentResult",
@@ -88,6 +92,7 @@ __all__ = [
     "TrailStep",
     "compute_code_id",
     "compute_commission_chunk_size",
+    "compute_lot_part_size",
     "compute_product_id",
     "decode_alerts",
     "decode_drug_event",

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from sdk.answers import LogEntry
+from sdk.contracts import Contract
 from sdk.domains.calendar import day_of_date
 from sdk.domains.drugs.encoders import (
     CALL_GAS_BASE,
@@ -30,6 +31,17 @@ from sdk.domains.drugs.encoders import (
     parse_trace_code,
     validate_batch_no,
 )
+from sdk.domains.drugs.lots import (
+    LOT_GAS_BASE,
+    LOT_GAS_PER_CODE,
+    MATERIALISE_GAS_BASE,
+    MATERIALISE_GAS_PER_CODE,
+    MAX_LOT_PART,
+    LotPart,
+    LotTree,
+    compute_lot_part_size,
+    compute_materialise_chunk_size,
+)
 from sdk.domains.drugs.model import (
     BatchState,
     CodeState,
@@ -45,14 +57,25 @@ from sdk.domains.drugs.model import (
 )
 from sdk.domains.drugs.queries import DrugQueries
 from sdk.domains.facade import SignerFacade
-from sdk.errors import ClientError, DomainError, DrugAlertError, EncodingError, IdentifierError, XinlianError
+from sdk.encoding import to_hex
+from sdk.errors import (
+    ClientError,
+    DomainError,
+    DrugAlertError,
+    EncodingError,
+    IdentifierError,
+    InputError,
+    XinlianError,
+)
 from sdk.identifiers import parse_uscc
 from sdk.keyholder import KeyHolder
-from sdk.system import DRUG_TRACE_ADDRESS
+from sdk.system import DRUG_LOTS_ADDRESS, DRUG_TRACE_ADDRESS
 
 if TYPE_CHECKING:
     from sdk.answers import ReceiptResult
     from sdk.client import Client
+
+LOTS_CONTRACT = Contract("DrugLots")
 
 
 class _ClientLedger:
@@ -250,18 +273,7 @@ class Drugs(DrugQueries, SignerFacade):
         transactions).
         """
         signer = self._require_signer()
-        prepared = self._prepare(codes, limit=None)
-        batch_no = validate_batch_no(batch_no)
-        if expiry < production_date:
-            raise EncodingError("expiry is before production", code="bad_arguments")
-        products = {c.product_key for c in prepared.codes}
-        if len(products) != 1:
-            raise EncodingError("codes of one commissioning must share one product key", code="bad_arguments")
-        for trace in prepared.codes:
-            if trace.batch is not None and trace.batch != batch_no:
-                raise IdentifierError(f"code prints batch {trace.batch}, not {batch_no}", field="batch_no")
-            if trace.expiry is not None and trace.expiry != expiry:
-                raise IdentifierError(f"code prints expiry {trace.expiry}, not {expiry}", field="expiry")
+        prepared, batch_no = self._commissioning(codes, batch_no, production_date, expiry)
         product_id = prepared.codes[0].product_id
         size = chunk_size or self.commission_chunk_size()
         if not 1 <= size <= MAX_CODES_PER_CALL:
@@ -303,6 +315,115 @@ class Drugs(DrugQueries, SignerFacade):
                 count=recorded,
             )
         return CommissionResult(count=len(ids), receipts=receipts)
+
+    def _commissioning(
+        self, codes: Sequence[str], batch_no: str, production_date: dt.date, expiry: dt.date
+    ) -> tuple[_Prepared, str]:
+        """The codes and batch number of one commissioning, checked: one product key, the dates in order, a
+        GS1 code's printed batch and expiry those given. Raises IdentifierError, EncodingError."""
+        prepared = self._prepare(codes, limit=None)
+        batch_no = validate_batch_no(batch_no)
+        if expiry < production_date:
+            raise EncodingError("expiry is before production", code="bad_arguments")
+        products = {c.product_key for c in prepared.codes}
+        if len(products) != 1:
+            raise EncodingError("codes of one commissioning must share one product key", code="bad_arguments")
+        for trace in prepared.codes:
+            if trace.batch is not None and trace.batch != batch_no:
+                raise IdentifierError(f"code prints batch {trace.batch}, not {batch_no}", field="batch_no")
+            if trace.expiry is not None and trace.expiry != expiry:
+                raise IdentifierError(f"code prints expiry {trace.expiry}, not {expiry}", field="expiry")
+        return prepared, batch_no
+
+    # --- lots commissioned by their root (DrugLots.vy) ---------------------------------------------------
+    def commission_lot(
+        self,
+        codes: Sequence[str],
+        batch_no: str,
+        production_date: dt.date,
+        expiry: dt.date,
+        level: Level = Level.UNIT,
+        *,
+        part_size: int | None = None,
+    ) -> tuple[LotPart, ...]:
+        """Commission a lot by the root of its code ids, a part per transaction (as many as the chain's gas
+        and size limits need, ``compute_lot_part_size``: about 3,000 codes at the default 5,000,000 gas),
+        sent together and awaited. No code has its word yet: ``materialise`` gives it before the code's
+        first movement. Keep the parts (``LotPart.to_json``): materialising needs them.
+
+        Takes and checks what ``commission`` does. Returns: the parts in order, codes split in order.
+        Raises: what ``commission`` raises, before anything is signed or for the refused parts (detail
+        ``accepted`` / ``not_accepted`` as ``commission``'s, with ``part_size``); DomainError when the chain
+        recorded a root other than the one computed here.
+        """
+        signer = self._require_signer()
+        prepared, batch_no = self._commissioning(codes, batch_no, production_date, expiry)
+        product_id = prepared.codes[0].product_id
+        info = self.client.chain_info(refresh=False)
+        size = part_size or compute_lot_part_size(info.tx_gas_limit, info.max_tx_bytes)
+        if not 1 <= size <= MAX_LOT_PART:
+            raise EncodingError(f"part size must be 1..{MAX_LOT_PART}", code="bad_arguments")
+        chunks = [prepared.ids[start : start + size] for start in range(0, len(prepared.ids), size)]
+        days = [day_of_date(production_date), day_of_date(expiry)]
+        calls = [
+            (
+                DRUG_LOTS_ADDRESS,
+                LOTS_CONTRACT.encode_call("commission_lot", [product_id, batch_no, *days, int(level), chunk]),
+                min(info.tx_gas_limit, LOT_GAS_BASE + LOT_GAS_PER_CODE * len(chunk)),
+            )
+            for chunk in chunks
+        ]
+        try:
+            hashes = self.client.send_many(signer, calls)
+        except XinlianError as exc:
+            exc.detail["part_size"] = size  # not_accepted counts parts: codes[i * size : (i + 1) * size]
+            raise
+        parts: list[LotPart] = []
+        for chunk, tx_hash in zip(chunks, hashes, strict=True):
+            receipt = self.client.wait(tx_hash, check=True)
+            events = [
+                LOTS_CONTRACT.decode_log(log) for log in receipt.logs if log.address == DRUG_LOTS_ADDRESS
+            ]
+            root = LotTree(chunk).root
+            if [e.name for e in events] != ["LotCommissioned"] or bytes(events[0].args["root"]) != root:
+                raise DomainError(
+                    "the chain recorded another root for a lot part",
+                    code="bad_answer",
+                    tx_hash=to_hex(tx_hash),
+                )
+            part = int(events[0].args["part"])
+            parts.append(LotPart(part, product_id, root, tuple(chunk), tx_hash))
+        return tuple(parts)
+
+    def materialise(self, part: LotPart, codes: Sequence[str]) -> tuple[ReceiptResult, ...]:
+        """Give codes of a lot part their words (each proven in the part; DrugTrace then holds them as
+        commissioned by the part's MAH, the signer), as few transactions as the gas limit allows.
+
+        Raises: InputError when a code is not in ``part``; what ``commission`` raises (DrugAlertError when a
+        code already has a word: nothing of that transaction was recorded).
+        """
+        signer = self._require_signer()
+        prepared = self._prepare(codes, limit=None)
+        leaves = {code_id: index for index, code_id in enumerate(part.code_ids)}
+        outside = [code for code, code_id in zip(codes, prepared.ids, strict=True) if code_id not in leaves]
+        if outside:
+            raise InputError(f"{len(outside)} codes are not in lot part {part.part}", part=part.part)
+        tree = part.tree()
+        limit = self.client.chain_info(refresh=False).tx_gas_limit
+        size = compute_materialise_chunk_size(limit, MAX_CODES_PER_CALL)
+        calls = []
+        for start in range(0, len(prepared.ids), size):
+            chunk = prepared.ids[start : start + size]
+            at = [leaves[code_id] for code_id in chunk]
+            data = LOTS_CONTRACT.encode_call(
+                "materialise", [part.part, chunk, at, [list(tree.path(index)) for index in at]]
+            )
+            gas = min(limit, MATERIALISE_GAS_BASE + MATERIALISE_GAS_PER_CODE * len(chunk))
+            calls.append((DRUG_LOTS_ADDRESS, data, gas))
+        receipts = tuple(self.client.wait(h, check=True) for h in self.client.send_many(signer, calls))
+        for receipt in receipts:
+            self._check_alerts(receipt, "materialising")
+        return receipts
 
     # --- packing -----------------------------------------------------------------------------------------
     def aggregate(self, parent: str, children: Sequence[str]) -> ReceiptResult:
