@@ -31,6 +31,7 @@ from sdk.domains.calendar import day_of_date  # noqa: E402
 from sdk.domains.drugs import (  # noqa: E402
     COMMISSION_GAS_BASE,
     COMMISSION_GAS_PER_CODE,
+    MAX_CODES_PER_CALL,
     MOVE_GAS_PER_CODE,
     BillType,
     Drugs,
@@ -40,14 +41,24 @@ from sdk.domains.drugs import (  # noqa: E402
     compute_commission_chunk_size,
     compute_product_id,
 )
+from sdk.domains.drugs.lots import (  # noqa: E402
+    LOT_GAS_BASE,
+    LOT_GAS_PER_CODE,
+    MATERIALISE_GAS_BASE,
+    MATERIALISE_GAS_PER_CODE,
+    LotTree,
+    compute_lot_part_size,
+    compute_materialise_chunk_size,
+)
 from sdk.domains.governance import Governance  # noqa: E402
 from sdk.signer import Signer  # noqa: E402
-from sdk.system import DRUG_TRACE_ADDRESS, SUBMIT_BATCH_MAX_TXS  # noqa: E402
+from sdk.system import DRUG_LOTS_ADDRESS, DRUG_TRACE_ADDRESS, SUBMIT_BATCH_MAX_TXS  # noqa: E402
 from sdk.types import Transaction  # noqa: E402
 
 BENCH_PRODUCT_KEY = "8690001"
 PRODUCTION, EXPIRY = dt.date(2025, 1, 1), dt.date(2029, 12, 31)
 _DRUG = Contract("DrugTrace")
+_LOTS = Contract("DrugLots")
 _CALL_GAS = 250_000
 
 
@@ -227,6 +238,91 @@ def run_commission_workload(
     result.per_s = result.items / result.seconds if result.seconds else 0.0
     result.sign_per_s = len(raws) / sign_s if sign_s else 0.0
     return result
+
+
+def run_lot_workload(
+    url: str,
+    actors: DrugActors,
+    codes: int,
+    *,
+    materialise: int = 0,
+    clients: int = 4,
+    per_request: int = SUBMIT_BATCH_MAX_TXS,
+) -> list[WorkloadResult]:
+    """Commission ``codes`` fresh codes of one batch by their root (DrugLots), in parts as large as the
+    chain's limits allow, sent as ``Drugs.commission_lot`` sends them (together, in batch requests); then,
+    timed apart, materialise the first ``materialise`` of them (their first movement's extra step), as
+    ``Drugs.materialise`` sends them.
+
+    Returns: the commissioning result (``per_s`` = codes committed in parts per second), and the
+    materialising one when ``materialise`` (``per_s`` = codes given their word per second).
+    """
+    with Client(url) as client:
+        info = client.chain_info()
+        size = compute_lot_part_size(info.tx_gas_limit, info.max_tx_bytes)
+        product = compute_product_id(actors.product_key)
+        ids = [compute_code_id(c, product) for c in make_codes(actors.product_key, codes)]
+        days = (day_of_date(PRODUCTION), day_of_date(EXPIRY))
+        batch_no = _batch_no()
+        chunks = [ids[start : start + size] for start in range(0, codes, size)]
+        calls = [
+            (
+                DRUG_LOTS_ADDRESS,
+                _LOTS.encode_call("commission_lot", [product, batch_no, *days, int(Level.UNIT), chunk]),
+                min(info.tx_gas_limit, LOT_GAS_BASE + LOT_GAS_PER_CODE * len(chunk)),
+            )
+            for chunk in chunks
+        ]
+        raws = _sign(client, actors.mah, calls)
+    lots = submit_and_wait(
+        url, raws, actors.mah, clients=clients, items=[len(c) for c in chunks], per_request=per_request
+    )
+    lots.name = f"commission by root ({size}/part)"
+    lots.per_s = lots.items / lots.seconds if lots.seconds else 0.0
+    if not materialise:
+        return [lots]
+
+    with Client(url, signer=actors.mah) as client:
+        numbers = []
+        for raw in raws:
+            receipt = client.wait(Transaction.decode(raw).tx_hash, 60.0, check=True)
+            (event,) = [_LOTS.decode_log(log) for log in receipt.logs if log.address == DRUG_LOTS_ADDRESS]
+            numbers.append(int(event.args["part"]))
+        per_tx = compute_materialise_chunk_size(info.tx_gas_limit, MAX_CODES_PER_CALL)
+        calls = []
+        counts = []
+        left = materialise
+        for number, chunk in zip(numbers, chunks, strict=True):
+            tree = LotTree(chunk)
+            for start in range(0, min(left, len(chunk)), per_tx):
+                at = list(range(start, min(start + per_tx, left, len(chunk))))
+                data = _LOTS.encode_call(
+                    "materialise", [number, [chunk[i] for i in at], at, [list(tree.path(i)) for i in at]]
+                )
+                gas = min(info.tx_gas_limit, MATERIALISE_GAS_BASE + MATERIALISE_GAS_PER_CODE * len(at))
+                calls.append((DRUG_LOTS_ADDRESS, data, gas))
+                counts.append(len(at))
+            left -= min(left, len(chunk))
+        raws = _sign(client, actors.mah, calls)
+    made = submit_and_wait(url, raws, actors.mah, clients=clients, items=counts, per_request=per_request)
+    made.name = f"materialise ({per_tx}/tx)"
+    made.per_s = made.items / made.seconds if made.seconds else 0.0
+    return [lots, made]
+
+
+def _sign(client: Client, signer: Signer, calls: Sequence[tuple[bytes, bytes, int]]) -> list[bytes]:
+    """SM2-signed transactions (wire encoding) of ``(to, data, gas)`` calls, expiring well ahead."""
+    info = client.chain_info()
+    return [
+        signer.sign_transaction(
+            chain_id=info.chain_id,
+            to=to,
+            data=data,
+            gas_limit=gas,
+            expiry_height=info.height + info.expiry_window - 10,
+        ).encode()
+        for to, data, gas in calls
+    ]
 
 
 def run_shipment_workload(

@@ -284,6 +284,8 @@ class DomainSizes:
     shipments: int = 100
     codes_per_shipment: int = 10
     commission_per_request: int = SUBMIT_BATCH_MAX_TXS  # as Drugs.commission sends a lot's chunks
+    lot_codes: int = 0  # codes commissioned by their root (DrugLots), in parts
+    lot_materialise: int = 0  # of those, codes then materialised (their first movement's extra step)
 
 
 @dataclass
@@ -328,6 +330,7 @@ def run_domains(
     from scripts.bench.drugs_workload import (
         prepare_drug_actors,
         run_commission_workload,
+        run_lot_workload,
         run_shipment_workload,
     )
     from scripts.bench.licences_workload import issue_licences, load_issuers, prepare_licence_type
@@ -399,6 +402,19 @@ def run_domains(
         from_drugs(row, r)
         row.items_per_tx = -(-r.items // r.committed) if r.committed else 1  # ceil
 
+    materialised: list[Any] = []
+
+    def lots(row: DomainRow) -> None:
+        actor = drug_actors()
+        made = [] if not sizes.lot_materialise else [f", then materialise {sizes.lot_materialise}"]
+        progress(f"domains: commission {sizes.lot_codes} codes by their root{''.join(made)}")
+        results = run_lot_workload(
+            net.url, actor, sizes.lot_codes, materialise=sizes.lot_materialise, clients=clients
+        )
+        from_drugs(row, results[0])
+        row.items_per_tx = -(-results[0].items // results[0].committed) if results[0].committed else 1
+        materialised.extend(results[1:])
+
     shipped_received: list[Any] = []
 
     def ship(row: DomainRow) -> None:
@@ -423,6 +439,14 @@ def run_domains(
             measure(DomainRow("authorisation use", "uses", sizes.uses), authorisations)
         if sizes.codes:
             measure(DomainRow("commission", "codes", sizes.codes), commission)
+        if sizes.lot_codes:
+            measure(DomainRow("commission by root", "codes", sizes.lot_codes), lots)
+            if materialised:
+                made = DomainRow("materialise", "codes", sizes.lot_materialise)
+                from_drugs(made, materialised[0])
+                made.items_per_tx = -(-made.items // made.transactions) if made.transactions else 1
+                rows[-1].untimed_s -= made.seconds  # one call ran both; CPU stays in the lots row
+                rows.append(made)
         if sizes.shipments:
             measure(DomainRow("ship", "shipments", sizes.shipments), ship)
             if len(shipped_received) == 2:
@@ -766,6 +790,19 @@ def main() -> None:
         "limits, as the SDK's Drugs.commission sends them; 1: one POST /v1/transactions each)",
     )
     parser.add_argument(
+        "--lot-codes",
+        type=int,
+        default=sizes.lot_codes,
+        help="codes commissioned by their root in DrugLots parts, as Drugs.commission_lot sends them "
+        f"(default {sizes.lot_codes}: skipped)",
+    )
+    parser.add_argument(
+        "--lot-materialise",
+        type=int,
+        default=sizes.lot_materialise,
+        help="of the --lot-codes, how many to materialise afterwards, timed apart (default 0)",
+    )
+    parser.add_argument(
         "--engine",
         choices=sorted(ENGINES),
         default="native",
@@ -820,6 +857,8 @@ def main() -> None:
                 args.shipments,
                 args.codes_per_shipment,
                 args.commission_per_request,
+                args.lot_codes,
+                args.lot_materialise,
             )
             replays = engines if args.compare_engines else ()
             report["domains"] = run_domains(
