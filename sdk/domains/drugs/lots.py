@@ -14,7 +14,7 @@ from typing import Any, Final
 
 from eth_utils.crypto import keccak
 
-from sdk.encoding import from_hex, to_hex
+from sdk.encoding import from_hex, readable_repr, to_hex
 from sdk.errors import InputError
 
 #: Code ids per ``commission_lot`` call (DrugLots.MAX_PART): a part's paths have at most 12 nodes.
@@ -90,6 +90,7 @@ def compute_materialise_chunk_size(tx_gas_limit: int, max_codes: int) -> int:
     return max(1, min(max_codes, (tx_gas_limit - MATERIALISE_GAS_BASE) // MATERIALISE_GAS_PER_CODE))
 
 
+@readable_repr
 @dataclass(frozen=True, slots=True)
 class LotPart:
     """One part of a lot as commissioned by its root: what its MAH keeps to materialise the codes later.
