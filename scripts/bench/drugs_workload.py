@@ -44,11 +44,9 @@ from sdk.domains.drugs import (  # noqa: E402
 from sdk.domains.drugs.lots import (  # noqa: E402
     LOT_GAS_BASE,
     LOT_GAS_PER_CODE,
-    MATERIALISE_GAS_BASE,
-    MATERIALISE_GAS_PER_CODE,
-    LotTree,
+    LotPart,
+    build_materialise_calls,
     compute_lot_part_size,
-    compute_materialise_chunk_size,
 )
 from sdk.domains.governance import Governance  # noqa: E402
 from sdk.signer import Signer  # noqa: E402
@@ -283,29 +281,25 @@ def run_lot_workload(
         return [lots]
 
     with Client(url, signer=actors.mah) as client:
-        numbers = []
-        for raw in raws:
-            receipt = client.wait(Transaction.decode(raw).tx_hash, 60.0, check=True)
-            (event,) = [_LOTS.decode_log(log) for log in receipt.logs if log.address == DRUG_LOTS_ADDRESS]
-            numbers.append(int(event.args["part"]))
-        per_tx = compute_materialise_chunk_size(info.tx_gas_limit, MAX_CODES_PER_CALL)
-        calls = []
+        calls: list[tuple[bytes, bytes, int]] = []
         counts = []
         left = materialise
-        for number, chunk in zip(numbers, chunks, strict=True):
-            tree = LotTree(chunk)
-            for start in range(0, min(left, len(chunk)), per_tx):
-                at = list(range(start, min(start + per_tx, left, len(chunk))))
-                data = _LOTS.encode_call(
-                    "materialise", [number, [chunk[i] for i in at], at, [list(tree.path(i)) for i in at]]
-                )
-                gas = min(info.tx_gas_limit, MATERIALISE_GAS_BASE + MATERIALISE_GAS_PER_CODE * len(at))
+        for raw, chunk in zip(raws, chunks, strict=True):
+            receipt = client.wait(Transaction.decode(raw).tx_hash, 60.0, check=True)
+            (event,) = [_LOTS.decode_log(log) for log in receipt.logs if log.address == DRUG_LOTS_ADDRESS]
+            part = LotPart(
+                int(event.args["part"]), product, bytes(event.args["root"]), tuple(chunk), receipt.tx_hash
+            )
+            wanted = range(min(left, len(chunk)))
+            for data, gas, count in build_materialise_calls(
+                part, wanted, info.tx_gas_limit, MAX_CODES_PER_CALL
+            ):
                 calls.append((DRUG_LOTS_ADDRESS, data, gas))
-                counts.append(len(at))
-            left -= min(left, len(chunk))
+                counts.append(count)
+            left -= len(wanted)
         raws = _sign(client, actors.mah, calls)
     made = submit_and_wait(url, raws, actors.mah, clients=clients, items=counts, per_request=per_request)
-    made.name = f"materialise ({per_tx}/tx)"
+    made.name = f"materialise ({max(counts)}/tx)"
     made.per_s = made.items / made.seconds if made.seconds else 0.0
     return [lots, made]
 

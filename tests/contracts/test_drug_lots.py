@@ -225,3 +225,48 @@ def test_every_code_of_a_part_of_any_size_materialises(chain: Chain, size: int) 
         receipt = materialise(chain, 1, tree, ids, at)
         assert receipt.status == 1 and not alerts_of(receipt), receipt.revert_reason
     assert chain.view("get_batch", UNIT_ID, "B001")["commissioned"] == size
+
+
+# --- whole blocks: one path for 128 consecutive codes -----------------------------------------------------
+def materialise_block(
+    chain: Chain, part: int, tree: LotTree, ids: list[bytes], block: int, **how: Any
+) -> Receipt:
+    first = block * 128
+    codes = how["codes"] if "codes" in how else ids[first : first + 128]
+    path = how["path"] if "path" in how else list(tree.path(block, height=7))
+    return chain.send(
+        how.get("sender", PHARMA), "materialise_range", part, block, codes, path, to=DRUG_LOTS_ADDRESS
+    )
+
+
+@pytest.mark.parametrize("size", [1, 5, 128, 129, 300, 1000])
+def test_every_block_of_a_part_materialises_with_one_path(chain: Chain, size: int) -> None:
+    ids = lot_ids(range(3000, 3000 + size))
+    assert commission_lot(chain, ids).status == 1
+    tree = LotTree(ids)
+    for block in range(-(-size // 128)):
+        receipt = materialise_block(chain, 1, tree, ids, block)
+        assert receipt.status == 1 and not alerts_of(receipt), receipt.revert_reason
+    assert chain.view("get_batch", UNIT_ID, "B001")["commissioned"] == size
+    assert chain.code(unit(3000 + size - 1))["known"]
+
+
+def test_attack_a_block_must_be_whole_and_its_own(chain: Chain) -> None:
+    ids = lot_ids(range(4000, 4300))  # blocks of 128, 128 and 44
+    assert commission_lot(chain, ids).status == 1
+    tree = LotTree(ids)
+    before = chain.root
+    refusals = {
+        "a range is a whole block": materialise_block(chain, 1, tree, ids, 0, codes=ids[:127]),
+        "block not in this lot part": materialise_block(chain, 1, tree, ids, 1, codes=ids[:128]),
+        "block outside the part": materialise_block(chain, 1, tree, ids, 3, codes=[], path=[]),
+        "not the lot's MAH": materialise_block(chain, 1, tree, ids, 0, sender=RIVAL),
+    }
+    swapped = [ids[1], ids[0], *ids[2:128]]  # the right codes in another order make another node
+    refusals["block not in this lot part "] = materialise_block(chain, 1, tree, ids, 0, codes=swapped)
+    for reason, receipt in refusals.items():
+        assert receipt.revert_reason == reason.strip().encode(), (reason, receipt.revert_reason)
+    assert chain.root == before
+    commission(chain, [unit(4130)], Level.UNIT)  # in block 1, commissioned directly first
+    receipt = materialise_block(chain, 1, tree, ids, 1)
+    assert alerts_of(receipt) == [(cid(unit(4130)), "already commissioned")]

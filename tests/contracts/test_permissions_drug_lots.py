@@ -96,6 +96,12 @@ SCENARIOS: dict[str, Scenario] = {
         lambda c: tuple(sorted(c.code(unit(101)).items())),
         part_on_hold,
     ),
+    "materialise_range": Scenario(  # the part's only block: all three codes, its node the root
+        lot_part,
+        lambda c, who: c.send(who, "materialise_range", 1, 0, LOT, [], to=DRUG_LOTS_ADDRESS),
+        lambda c: tuple(sorted(c.code(unit(102)).items())),
+        part_on_hold,
+    ),
 }
 
 

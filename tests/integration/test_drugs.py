@@ -407,6 +407,9 @@ def test_a_lot_by_its_root_materialises_codes_that_then_move_and_check_authentic
     parties.distributor.receive(shipped.shipment_id)
     assert parties.distributor.code_state(codes[202]).custodian == parties.distributor_signer.address  # type: ignore[union-attr]
 
+    mah.materialise(kept[2], codes[400:])  # the whole last part, one block: one path for all 100
+    assert all(mah.consumer_query(code).authentic for code in (codes[400], codes[499]))
+
     with pytest.raises(DrugAlertError) as twice:
         mah.materialise(kept[1], [codes[200]])
     assert twice.value.alerts[0].reason == "already commissioned"

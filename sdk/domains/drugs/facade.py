@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from sdk.answers import LogEntry
-from sdk.contracts import Contract
 from sdk.domains.calendar import day_of_date
 from sdk.domains.drugs.encoders import (
     CALL_GAS_BASE,
@@ -34,13 +33,12 @@ from sdk.domains.drugs.encoders import (
 from sdk.domains.drugs.lots import (
     LOT_GAS_BASE,
     LOT_GAS_PER_CODE,
-    MATERIALISE_GAS_BASE,
-    MATERIALISE_GAS_PER_CODE,
+    LOTS_CONTRACT,
     MAX_LOT_PART,
     LotPart,
     LotTree,
+    build_materialise_calls,
     compute_lot_part_size,
-    compute_materialise_chunk_size,
 )
 from sdk.domains.drugs.model import (
     BatchState,
@@ -74,8 +72,6 @@ from sdk.system import DRUG_LOTS_ADDRESS, DRUG_TRACE_ADDRESS
 if TYPE_CHECKING:
     from sdk.answers import ReceiptResult
     from sdk.client import Client
-
-LOTS_CONTRACT = Contract("DrugLots")
 
 
 class _ClientLedger:
@@ -397,7 +393,9 @@ class Drugs(DrugQueries, SignerFacade):
 
     def materialise(self, part: LotPart, codes: Sequence[str]) -> tuple[ReceiptResult, ...]:
         """Give codes of a lot part their words (each proven in the part; DrugTrace then holds them as
-        commissioned by the part's MAH, the signer), as few transactions as the gas limit allows.
+        commissioned by the part's MAH, the signer), as few transactions as the gas limit allows. A block of
+        128 consecutive codes of the part (``BLOCK``) asked for whole goes with one path; list whole blocks,
+        e.g. every code of the part, to materialise at about the cost of ``commission``.
 
         Raises: InputError when a code is not in ``part``; what ``commission`` raises (DrugAlertError when a
         code already has a word: nothing of that transaction was recorded).
@@ -408,18 +406,9 @@ class Drugs(DrugQueries, SignerFacade):
         outside = [code for code, code_id in zip(codes, prepared.ids, strict=True) if code_id not in leaves]
         if outside:
             raise InputError(f"{len(outside)} codes are not in lot part {part.part}", part=part.part)
-        tree = part.tree()
         limit = self.client.chain_info(refresh=False).tx_gas_limit
-        size = compute_materialise_chunk_size(limit, MAX_CODES_PER_CALL)
-        calls = []
-        for start in range(0, len(prepared.ids), size):
-            chunk = prepared.ids[start : start + size]
-            at = [leaves[code_id] for code_id in chunk]
-            data = LOTS_CONTRACT.encode_call(
-                "materialise", [part.part, chunk, at, [list(tree.path(index)) for index in at]]
-            )
-            gas = min(limit, MATERIALISE_GAS_BASE + MATERIALISE_GAS_PER_CODE * len(chunk))
-            calls.append((DRUG_LOTS_ADDRESS, data, gas))
+        built = build_materialise_calls(part, [leaves[i] for i in prepared.ids], limit, MAX_CODES_PER_CALL)
+        calls = [(DRUG_LOTS_ADDRESS, data, gas) for data, gas, _count in built]
         receipts = tuple(self.client.wait(h, check=True) for h in self.client.send_many(signer, calls))
         for receipt in receipts:
             self._check_alerts(receipt, "materialising")

@@ -14,11 +14,16 @@ from typing import Any, Final
 
 from eth_utils.crypto import keccak
 
+from sdk.contracts import Contract
 from sdk.encoding import from_hex, readable_repr, to_hex
 from sdk.errors import InputError
 
 #: Code ids per ``commission_lot`` call (DrugLots.MAX_PART): a part's paths have at most 12 nodes.
 MAX_LOT_PART: Final = 4000
+#: ``materialise_range`` proves a block of 2**BLOCK_SHIFT consecutive codes of a part with one path.
+BLOCK_SHIFT: Final = 7
+BLOCK: Final = 1 << BLOCK_SHIFT
+LOTS_CONTRACT: Final = Contract("DrugLots")
 LEAF_PREFIX: Final = b"\x00"
 NODE_PREFIX: Final = b"\x01"
 
@@ -53,12 +58,13 @@ class LotTree:
     def root(self) -> bytes:
         return self._levels[-1][0]
 
-    def path(self, index: int) -> tuple[bytes, ...]:
-        """The inclusion path of the code at ``index`` (RFC 9162 §2.1.3.1), leaf to root."""
-        if not 0 <= index < self.size:
-            raise InputError(f"no code at {index} in a part of {self.size}", index=index)
+    def path(self, index: int, *, height: int = 0) -> tuple[bytes, ...]:
+        """The inclusion path (RFC 9162 §2.1.3.1, up to the root) of the code at ``index``, or with ``height``
+        of the node ``index`` that many levels up (``BLOCK_SHIFT``: a block of ``materialise_range``)."""
+        if not 0 <= index < -(-self.size >> height):
+            raise InputError(f"no node {index} at height {height} in a part of {self.size}", index=index)
         path = []
-        for level in self._levels[:-1]:
+        for level in self._levels[height:-1]:
             sibling = index ^ 1
             if sibling < len(level):
                 path.append(level[sibling])
@@ -73,6 +79,7 @@ LOT_GAS_BASE: Final = 600_000  # DrugTrace's checks and a new batch, the part's 
 LOT_GAS_PER_CODE: Final = 1_400  # its leaf, the node hashes it completes, its 32 bytes of call data
 MATERIALISE_GAS_BASE: Final = 200_000
 MATERIALISE_GAS_PER_CODE: Final = 40_000  # a path of up to 12 nodes, the word and its two logs
+MATERIALISE_RANGE_GAS_PER_CODE: Final = 27_000  # its leaf and share of the block's nodes, the word and logs
 #: What a part's transaction carries besides its code ids: the envelope, signature and other arguments.
 LOT_TX_OVERHEAD_BYTES: Final = 1024
 
@@ -135,3 +142,43 @@ class LotPart:
         if part.tree().root != part.root:
             raise InputError("the lot part's code ids do not make its root", part=part.part)
         return part
+
+
+def build_materialise_calls(
+    part: LotPart, indices: Sequence[int], tx_gas_limit: int, max_codes: int
+) -> list[tuple[bytes, int, int]]:
+    """The ``DrugLots`` calls that materialise the codes at ``indices`` of ``part``: one
+    ``materialise_range`` per block of BLOCK consecutive codes wanted whole, ``materialise`` with a path
+    per code for the rest (at most ``max_codes``, and what the gas limit allows, per call).
+
+    Returns: (call data, gas limit, codes) per transaction. Raises InputError for an index outside the part.
+    """
+    tree = part.tree()
+    wanted = sorted(set(indices))
+    if wanted and not 0 <= wanted[0] <= wanted[-1] < tree.size:
+        raise InputError(f"a code index outside lot part {part.part}", part=part.part)
+    by_block: dict[int, list[int]] = {}
+    for index in wanted:
+        by_block.setdefault(index >> BLOCK_SHIFT, []).append(index)
+    calls: list[tuple[bytes, int, int]] = []
+    singles: list[int] = []
+    for block, members in by_block.items():
+        if len(members) < min(BLOCK, tree.size - (block << BLOCK_SHIFT)):
+            singles += members
+            continue
+        codes = [part.code_ids[index] for index in members]
+        path = list(tree.path(block, height=BLOCK_SHIFT))
+        data = LOTS_CONTRACT.encode_call("materialise_range", [part.part, block, codes, path])
+        gas = min(tx_gas_limit, MATERIALISE_GAS_BASE + MATERIALISE_RANGE_GAS_PER_CODE * len(codes))
+        calls.append((data, gas, len(codes)))
+    size = compute_materialise_chunk_size(tx_gas_limit, max_codes)
+    for start in range(0, len(singles), size):
+        at = singles[start : start + size]
+        paths = [list(tree.path(index)) for index in at]
+        data = LOTS_CONTRACT.encode_call(
+            "materialise", [part.part, [part.code_ids[i] for i in at], at, paths]
+        )
+        calls.append(
+            (data, min(tx_gas_limit, MATERIALISE_GAS_BASE + MATERIALISE_GAS_PER_CODE * len(at)), len(at))
+        )
+    return calls
