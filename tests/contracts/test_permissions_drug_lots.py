@@ -18,14 +18,11 @@ from sdk.system import DRUG_LOTS_ADDRESS
 from sdk.types import Receipt
 from tests.contracts.permissions import PermissionRow, conditional, row_id, rows_for
 from tests.contracts.worlds.drugs import (
-    DIST_2,
+    CALLERS,
     EXPIRY,
-    OUTSIDER,
     PHARMA,
-    PHARMACY_2,
     PRODUCTION,
     REGULATOR,
-    RIVAL,
     UNIT_KEY,
     Chain,
     alerts_of,
@@ -36,20 +33,10 @@ from tests.contracts.worlds.drugs import (
 )
 
 ROWS = rows_for("DrugLots")
-UNREGISTERED = bytes([0x77]) * 20
 UNIT_ID = compute_product_id(UNIT_KEY)
 DAYS = (day_of_date(PRODUCTION), day_of_date(EXPIRY))
 LOT = [cid(unit(100)), cid(unit(101)), cid(unit(102))]
 
-CALLERS: dict[str, bytes] = {
-    "outsider": UNREGISTERED,
-    "member": OUTSIDER,
-    "DRUG_REGULATOR": REGULATOR,
-    "MAH (own product)": PHARMA,
-    "MAH (other product)": RIVAL,
-    "distributor": DIST_2,
-    "dispenser": PHARMACY_2,
-}
 
 Step = Callable[[Chain], None]
 Action = Callable[[Chain, bytes], Receipt]

@@ -21,9 +21,9 @@ from sdk.domains.drugs import BillType, Level, compute_product_id
 from sdk.types import Receipt
 from tests.contracts.permissions import PermissionRow, conditional, row_id, rows_for
 from tests.contracts.worlds.drugs import (
+    CALLERS,
     CASE_KEY,
     DIST,
-    DIST_2,
     DRUG,
     EXPIRY,
     KEY_NMPA,
@@ -31,14 +31,12 @@ from tests.contracts.worlds.drugs import (
     ORG_MAH,
     ORG_REG,
     ORG_RIVAL,
-    OUTSIDER,
     PHARMA,
     PHARMACY,
-    PHARMACY_2,
     PRODUCTION,
     REGULATOR,
-    RIVAL,
     UNIT_KEY,
+    UNREGISTERED,
     Chain,
     case,
     cid,
@@ -47,22 +45,10 @@ from tests.contracts.worlds.drugs import (
 )
 
 ROWS = rows_for("DrugTrace")
-UNREGISTERED = bytes([0x77]) * 20
 UNIT_ID, CASE_ID = compute_product_id(UNIT_KEY), compute_product_id(CASE_KEY)
 DAYS = (day_of_date(PRODUCTION), day_of_date(EXPIRY))
 SALE = int(BillType.SALE)
 OPEN_SHIPMENT = 3  # unit 9, DIST -> PHARMACY, in the `in_custody` state
-
-#: The role-named callers of the table as accounts of the test chain (parties come from each scenario).
-CALLERS: dict[str, bytes] = {
-    "outsider": UNREGISTERED,  # no registered organisation holds it
-    "member": OUTSIDER,  # an account of a registered company without roles
-    "DRUG_REGULATOR": REGULATOR,
-    "MAH (own product)": PHARMA,
-    "MAH (other product)": RIVAL,
-    "distributor": DIST_2,
-    "dispenser": PHARMACY_2,
-}
 
 
 @pytest.fixture()

@@ -27,6 +27,17 @@ COMMITTEE, REGULATOR, PHARMA, PHARMA_2, DIST, PHARMACY, RIVAL, OUTSIDER = (
 )
 DIST_2, PHARMACY_2 = bytes([0x31]) * 20, bytes([0x32]) * 20  # a second distributor and pharmacy
 ORG_DIST_2, ORG_PHARM_2 = make_uscc("330000", 70), make_uscc("330000", 71)
+UNREGISTERED = bytes([0x77]) * 20  # an account no registered organisation holds
+#: The role-named callers of docs/permissions.md's DrugTrace and DrugLots tables as accounts of this world.
+CALLERS: dict[str, bytes] = {
+    "outsider": UNREGISTERED,
+    "member": OUTSIDER,  # an account of a registered company without roles
+    "DRUG_REGULATOR": REGULATOR,
+    "MAH (own product)": PHARMA,
+    "MAH (other product)": RIVAL,
+    "distributor": DIST_2,
+    "dispenser": PHARMACY_2,
+}
 UNIT_KEY, CASE_KEY = "8612345", "8612346"
 MAH_PREFIX = "861234"  # the 药品标识码 block the regulator binds to ORG_MAH: it covers both keys
 KEY_NMPA, KEY_GS1 = 1, 2
