@@ -24,7 +24,7 @@ from sdk.domains.drugs import (
     parse_trace_code,
 )
 from sdk.domains.governance import Governance
-from sdk.errors import DrugAlertError, ExecutionError, IdentifierError, InputError, XinlianError
+from sdk.errors import DomainError, DrugAlertError, ExecutionError, IdentifierError, InputError, XinlianError
 from sdk.identifiers import compute_gtin_check
 from sdk.signer import Signer
 
@@ -393,12 +393,14 @@ def test_a_party_exports_epcis_and_csv_and_an_outsider_gets_nothing(
 def test_a_lot_by_its_root_materialises_codes_that_then_move_and_check_authentic(parties: Parties) -> None:
     mah = parties.mah
     codes = [unit(n) for n in range(5000, 5500)]
+    start = parties.client.chain_info().height + 1
     parts = mah.commission_lot(codes, "B2025500", PRODUCTION, EXPIRY, part_size=200)
     assert [len(part.code_ids) for part in parts] == [200, 200, 100]
     assert len({part.part for part in parts}) == 3
     assert not mah.consumer_query(codes[0]).authentic  # a code in a part has no word yet
     kept = [LotPart.from_json(part.to_json()) for part in parts]  # what the MAH keeps, read back
     assert kept == list(parts)
+    assert mah.lot_parts(from_height=start) == list(parts)  # or, lost, rebuilt from the chain
 
     mah.materialise(kept[1], codes[200:203])
     assert mah.consumer_query(codes[201]).authentic
@@ -432,3 +434,12 @@ def test_a_lot_part_transaction_is_read_by_its_mah_and_the_regulator_only(
         with pytest.raises(Exception) as denied:
             client.signed_request(other, "GET", path)
         assert getattr(denied.value, "code", "") == "forbidden"
+    assert Drugs(client, regulator).lot_part(part.tx_hash) == part
+    with pytest.raises(XinlianError) as denied:
+        Drugs(client, parties.distributor_signer).lot_part(part.tx_hash)
+    assert denied.value.code == "forbidden"
+    with pytest.raises(DomainError) as other:
+        parties.mah.lot_part(
+            parties.mah.commission([unit(5620)], "B2025560", PRODUCTION, EXPIRY).receipts[0].tx_hash
+        )
+    assert other.value.code == "not_a_lot_part"

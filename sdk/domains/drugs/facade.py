@@ -345,7 +345,8 @@ class Drugs(DrugQueries, SignerFacade):
         """Commission a lot by the root of its code ids, a part per transaction (as many as the chain's gas
         and size limits need, ``compute_lot_part_size``: about 3,000 codes at the default 5,000,000 gas),
         sent together and awaited. No code has its word yet: ``materialise`` gives it before the code's
-        first movement. Keep the parts (``LotPart.to_json``): materialising needs them.
+        first movement. Keep the parts (``LotPart.to_json``): materialising needs them (``lot_parts`` rebuilds
+        them from the chain).
 
         Takes and checks what ``commission`` does. Returns: the parts in order, codes split in order.
         Raises: what ``commission`` raises, before anything is signed or for the refused parts (detail
@@ -390,6 +391,49 @@ class Drugs(DrugQueries, SignerFacade):
             part = int(events[0].args["part"])
             parts.append(LotPart(part, product_id, root, tuple(chunk), tx_hash))
         return tuple(parts)
+
+    def lot_part(self, tx_hash: bytes) -> LotPart:
+        """The lot part a committed ``commission_lot`` transaction recorded, rebuilt from the chain: what its
+        MAH needs to materialise codes when it no longer has the ``LotPart``. Read as this facade's signer:
+        the product's MAH and a DRUG_REGULATOR may read it.
+
+        Raises: DomainError (``not_found``: no such committed transaction; ``not_a_lot_part``: not a
+        successful ``commission_lot``; ``bad_answer``: its ids do not make the recorded root); ClientError
+        (``forbidden`` for a member who may not read it).
+        """
+        status = self.client.transaction(tx_hash)
+        tx, receipt = status.transaction, status.receipt
+        if tx is None or receipt is None:
+            raise DomainError(f"no committed transaction {to_hex(tx_hash)}", code="not_found")
+        events = [LOTS_CONTRACT.decode_log(log) for log in receipt.logs if log.address == DRUG_LOTS_ADDRESS]
+        if (
+            tx.to != DRUG_LOTS_ADDRESS
+            or not receipt.succeeded
+            or [e.name for e in events] != ["LotCommissioned"]
+        ):
+            raise DomainError("not a committed lot part", code="not_a_lot_part", tx_hash=to_hex(tx_hash))
+        _name, args = LOTS_CONTRACT.decode_call(tx.data)
+        code_ids = tuple(bytes(code_id) for code_id in args["codes"])
+        part = LotPart(
+            int(events[0].args["part"]),
+            bytes(args["product"]),
+            bytes(events[0].args["root"]),
+            code_ids,
+            tx_hash,
+        )
+        if part.tree().root != part.root:
+            raise DomainError(
+                "the lot part's ids do not make its root", code="bad_answer", tx_hash=to_hex(tx_hash)
+            )
+        return part
+
+    def lot_parts(self, *, from_height: int = 0) -> list[LotPart]:
+        """Every lot part this facade's signer commissioned (from ``from_height`` on), in chain order,
+        rebuilt from the chain as ``lot_part``. Raises what ``lot_part`` raises."""
+        signer = self._require_signer()
+        topics = [LOTS_CONTRACT.event_topic("LotCommissioned"), None, None, bytes(12) + signer.address]
+        entries = self.client.logs(address=DRUG_LOTS_ADDRESS, topics=topics, from_height=from_height)
+        return [self.lot_part(entry.tx_hash) for entry in entries]
 
     def materialise(self, part: LotPart, codes: Sequence[str]) -> tuple[ReceiptResult, ...]:
         """Give codes of a lot part their words (each proven in the part; DrugTrace then holds them as
