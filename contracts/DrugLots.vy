@@ -16,7 +16,7 @@ Rules (DrugTrace keeps them; this contract only proves membership)
 * `materialise` is the part's MAH's (the account that commissioned it, and becomes the codes' custodian).
   DrugTrace runs the commissioning checks again, so a code materialises only while its MAH may still
   commission it (not while its lot is on hold), and refuses a code that already has a word with an "already
-  commissioned" Alert (its actor is this contract), recording nothing.
+  commissioned" Alert (its actor is the part's MAH), recording nothing.
 * A code id in two parts is commissioned once: the first materialisation wins.
 """
 

@@ -783,7 +783,8 @@ def _commission(
     refused: bool = False
     for code: bytes32 in codes:
         if self.words[code] != 0:
-            self._alert(code, ACTION_COMMISSION, R_COMMISSIONED)
+            # actor: the MAH, also when DrugLots commissions for it (msg.sender is then DrugLots)
+            log Alert(code=code, actor=mah, action=ACTION_COMMISSION, reason=self._reason_text(R_COMMISSIONED))
             refused = True
     if refused:
         return False

@@ -147,6 +147,8 @@ def test_attack_a_code_is_commissioned_once_whatever_the_path(
         )
         assert receipt.status == 1, receipt.revert_reason
         assert alerts_of(receipt) == [(ids[3], "already commissioned")]
+        (alert,) = [e for e in chain.events(receipt, DRUG_TRACE_ADDRESS) if e.name == "Alert"]
+        assert alert.args["actor"] == PHARMA  # the MAH, not DrugLots that called DrugTrace
         assert chain.root == before
     # unit 5, in both parts: the first materialisation wins, the second is refused
     assert not alerts_of(materialise(chain, 1, tree, ids, [4]))
