@@ -31,7 +31,6 @@ from sdk.domains.calendar import day_of_date  # noqa: E402
 from sdk.domains.drugs import (  # noqa: E402
     COMMISSION_GAS_BASE,
     COMMISSION_GAS_PER_CODE,
-    MAX_CODES_PER_CALL,
     MOVE_GAS_PER_CODE,
     BillType,
     Drugs,
@@ -42,11 +41,11 @@ from sdk.domains.drugs import (  # noqa: E402
     compute_product_id,
 )
 from sdk.domains.drugs.lots import (  # noqa: E402
-    LOT_GAS_BASE,
-    LOT_GAS_PER_CODE,
     LotPart,
+    build_commission_lot_calls,
     build_materialise_calls,
     compute_lot_part_size,
+    decode_lot_commissioned,
 )
 from sdk.domains.governance import Governance  # noqa: E402
 from sdk.signer import Signer  # noqa: E402
@@ -56,7 +55,6 @@ from sdk.types import Transaction  # noqa: E402
 BENCH_PRODUCT_KEY = "8690001"
 PRODUCTION, EXPIRY = dt.date(2025, 1, 1), dt.date(2029, 12, 31)
 _DRUG = Contract("DrugTrace")
-_LOTS = Contract("DrugLots")
 _CALL_GAS = 250_000
 
 
@@ -122,6 +120,21 @@ def make_codes(product_key: str, count: int) -> list[str]:
     return [f"{product_key}{base + i:013d}" for i in range(count)]
 
 
+def sign_calls(client: Client, signer: Signer, calls: Sequence[tuple[bytes, bytes, int]]) -> list[bytes]:
+    """SM2-signed transactions (wire encoding) of ``(to, data, gas)`` calls, expiring well ahead."""
+    info = client.chain_info()
+    return [
+        signer.sign_transaction(
+            chain_id=info.chain_id,
+            to=to,
+            data=data,
+            gas_limit=gas,
+            expiry_height=info.height + info.expiry_window - 10,
+        ).encode()
+        for to, data, gas in calls
+    ]
+
+
 def sign_commissions(
     client: Client, actors: DrugActors, codes: Sequence[str], batch_no: str, per_tx: int
 ) -> list[bytes]:
@@ -129,20 +142,13 @@ def sign_commissions(
     info = client.chain_info()
     product = compute_product_id(actors.product_key)
     days = (day_of_date(PRODUCTION), day_of_date(EXPIRY))
-    raws: list[bytes] = []
+    calls = []
     for start in range(0, len(codes), per_tx):
         ids = [compute_code_id(c, product) for c in codes[start : start + per_tx]]
         data = _DRUG.encode_call("commission", [product, batch_no, *days, int(Level.UNIT), ids])
         gas = min(info.tx_gas_limit, COMMISSION_GAS_BASE + COMMISSION_GAS_PER_CODE * len(ids))
-        tx = actors.mah.sign_transaction(
-            chain_id=info.chain_id,
-            to=DRUG_TRACE_ADDRESS,
-            data=data,
-            gas_limit=gas,
-            expiry_height=info.height + info.expiry_window - 10,
-        )
-        raws.append(tx.encode())
-    return raws
+        calls.append((DRUG_TRACE_ADDRESS, data, gas))
+    return sign_calls(client, actors.mah, calls)
 
 
 def sign_shipments(
@@ -151,19 +157,14 @@ def sign_shipments(
     """Return SM2-signed ``ship`` transactions (MAH to distributor, bill 201) of ``per_shipment`` codes."""
     info = client.chain_info()
     product = compute_product_id(actors.product_key)
-    raws: list[bytes] = []
+    calls = []
     for start in range(0, len(codes), per_shipment):
         ids = [compute_code_id(c, product) for c in codes[start : start + per_shipment]]
         data = _DRUG.encode_call("ship", [ids, actors.distributor.address, int(BillType.SALE)])
-        tx = actors.mah.sign_transaction(
-            chain_id=info.chain_id,
-            to=DRUG_TRACE_ADDRESS,
-            data=data,
-            gas_limit=min(info.tx_gas_limit, _CALL_GAS + MOVE_GAS_PER_CODE * len(ids)),
-            expiry_height=info.height + info.expiry_window - 10,
+        calls.append(
+            (DRUG_TRACE_ADDRESS, data, min(info.tx_gas_limit, _CALL_GAS + MOVE_GAS_PER_CODE * len(ids)))
         )
-        raws.append(tx.encode())
-    return raws
+    return sign_calls(client, actors.mah, calls)
 
 
 def submit_and_wait(
@@ -261,17 +262,11 @@ def run_lot_workload(
         product = compute_product_id(actors.product_key)
         ids = [compute_code_id(c, product) for c in make_codes(actors.product_key, codes)]
         days = (day_of_date(PRODUCTION), day_of_date(EXPIRY))
-        batch_no = _batch_no()
-        chunks = [ids[start : start + size] for start in range(0, codes, size)]
-        calls = [
-            (
-                DRUG_LOTS_ADDRESS,
-                _LOTS.encode_call("commission_lot", [product, batch_no, *days, int(Level.UNIT), chunk]),
-                min(info.tx_gas_limit, LOT_GAS_BASE + LOT_GAS_PER_CODE * len(chunk)),
-            )
-            for chunk in chunks
-        ]
-        raws = _sign(client, actors.mah, calls)
+        built = build_commission_lot_calls(
+            product, _batch_no(), days, int(Level.UNIT), ids, part_size=size, tx_gas_limit=info.tx_gas_limit
+        )
+        raws = sign_calls(client, actors.mah, [(DRUG_LOTS_ADDRESS, data, gas) for _, data, gas in built])
+    chunks = [chunk for chunk, _, _ in built]
     lots = submit_and_wait(
         url, raws, actors.mah, clients=clients, items=[len(c) for c in chunks], per_request=per_request
     )
@@ -286,37 +281,18 @@ def run_lot_workload(
         left = materialise
         for raw, chunk in zip(raws, chunks, strict=True):
             receipt = client.wait(Transaction.decode(raw).tx_hash, 60.0, check=True)
-            (event,) = [_LOTS.decode_log(log) for log in receipt.logs if log.address == DRUG_LOTS_ADDRESS]
-            part = LotPart(
-                int(event.args["part"]), product, bytes(event.args["root"]), tuple(chunk), receipt.tx_hash
-            )
+            number, root = decode_lot_commissioned(receipt)
+            part = LotPart(number, product, root, tuple(chunk), receipt.tx_hash)
             wanted = range(min(left, len(chunk)))
-            for data, gas, count in build_materialise_calls(
-                part, wanted, info.tx_gas_limit, MAX_CODES_PER_CALL
-            ):
+            for data, gas, count in build_materialise_calls(part, wanted, info.tx_gas_limit):
                 calls.append((DRUG_LOTS_ADDRESS, data, gas))
                 counts.append(count)
             left -= len(wanted)
-        raws = _sign(client, actors.mah, calls)
+        raws = sign_calls(client, actors.mah, calls)
     made = submit_and_wait(url, raws, actors.mah, clients=clients, items=counts, per_request=per_request)
     made.name = f"materialise ({max(counts)}/tx)"
     made.per_s = made.items / made.seconds if made.seconds else 0.0
     return [lots, made]
-
-
-def _sign(client: Client, signer: Signer, calls: Sequence[tuple[bytes, bytes, int]]) -> list[bytes]:
-    """SM2-signed transactions (wire encoding) of ``(to, data, gas)`` calls, expiring well ahead."""
-    info = client.chain_info()
-    return [
-        signer.sign_transaction(
-            chain_id=info.chain_id,
-            to=to,
-            data=data,
-            gas_limit=gas,
-            expiry_height=info.height + info.expiry_window - 10,
-        ).encode()
-        for to, data, gas in calls
-    ]
 
 
 def run_shipment_workload(

@@ -31,14 +31,13 @@ from sdk.domains.drugs.encoders import (
     validate_batch_no,
 )
 from sdk.domains.drugs.lots import (
-    LOT_GAS_BASE,
-    LOT_GAS_PER_CODE,
     LOTS_CONTRACT,
     MAX_LOT_PART,
     LotPart,
-    LotTree,
+    build_commission_lot_calls,
     build_materialise_calls,
     compute_lot_part_size,
+    decode_lot_commissioned,
 )
 from sdk.domains.drugs.model import (
     BatchState,
@@ -360,36 +359,31 @@ class Drugs(DrugQueries, SignerFacade):
         size = part_size or compute_lot_part_size(info.tx_gas_limit, info.max_tx_bytes)
         if not 1 <= size <= MAX_LOT_PART:
             raise EncodingError(f"part size must be 1..{MAX_LOT_PART}", code="bad_arguments")
-        chunks = [prepared.ids[start : start + size] for start in range(0, len(prepared.ids), size)]
-        days = [day_of_date(production_date), day_of_date(expiry)]
-        calls = [
-            (
-                DRUG_LOTS_ADDRESS,
-                LOTS_CONTRACT.encode_call("commission_lot", [product_id, batch_no, *days, int(level), chunk]),
-                min(info.tx_gas_limit, LOT_GAS_BASE + LOT_GAS_PER_CODE * len(chunk)),
-            )
-            for chunk in chunks
-        ]
+        days = (day_of_date(production_date), day_of_date(expiry))
+        built = build_commission_lot_calls(
+            product_id,
+            batch_no,
+            days,
+            int(level),
+            prepared.ids,
+            part_size=size,
+            tx_gas_limit=info.tx_gas_limit,
+        )
         try:
-            hashes = self.client.send_many(signer, calls)
+            hashes = self.client.send_many(signer, [(DRUG_LOTS_ADDRESS, data, gas) for _, data, gas in built])
         except XinlianError as exc:
             exc.detail["part_size"] = size  # not_accepted counts parts: codes[i * size : (i + 1) * size]
             raise
         parts: list[LotPart] = []
-        for chunk, tx_hash in zip(chunks, hashes, strict=True):
-            receipt = self.client.wait(tx_hash, check=True)
-            events = [
-                LOTS_CONTRACT.decode_log(log) for log in receipt.logs if log.address == DRUG_LOTS_ADDRESS
-            ]
-            root = LotTree(chunk).root
-            if [e.name for e in events] != ["LotCommissioned"] or bytes(events[0].args["root"]) != root:
+        for (chunk, _, _), tx_hash in zip(built, hashes, strict=True):
+            number, root = decode_lot_commissioned(self.client.wait(tx_hash, check=True))
+            parts.append(LotPart(number, product_id, root, tuple(chunk), tx_hash))
+            if parts[-1].tree().root != root:
                 raise DomainError(
                     "the chain recorded another root for a lot part",
                     code="bad_answer",
                     tx_hash=to_hex(tx_hash),
                 )
-            part = int(events[0].args["part"])
-            parts.append(LotPart(part, product_id, root, tuple(chunk), tx_hash))
         return tuple(parts)
 
     def lot_part(self, tx_hash: bytes) -> LotPart:
@@ -405,22 +399,12 @@ class Drugs(DrugQueries, SignerFacade):
         tx, receipt = status.transaction, status.receipt
         if tx is None or receipt is None:
             raise DomainError(f"no committed transaction {to_hex(tx_hash)}", code="not_found")
-        events = [LOTS_CONTRACT.decode_log(log) for log in receipt.logs if log.address == DRUG_LOTS_ADDRESS]
-        if (
-            tx.to != DRUG_LOTS_ADDRESS
-            or not receipt.succeeded
-            or [e.name for e in events] != ["LotCommissioned"]
-        ):
+        if tx.to != DRUG_LOTS_ADDRESS:
             raise DomainError("not a committed lot part", code="not_a_lot_part", tx_hash=to_hex(tx_hash))
+        number, root = decode_lot_commissioned(receipt)
         _name, args = LOTS_CONTRACT.decode_call(tx.data)
         code_ids = tuple(bytes(code_id) for code_id in args["codes"])
-        part = LotPart(
-            int(events[0].args["part"]),
-            bytes(args["product"]),
-            bytes(events[0].args["root"]),
-            code_ids,
-            tx_hash,
-        )
+        part = LotPart(number, bytes(args["product"]), root, code_ids, tx_hash)
         if part.tree().root != part.root:
             raise DomainError(
                 "the lot part's ids do not make its root", code="bad_answer", tx_hash=to_hex(tx_hash)
@@ -451,7 +435,7 @@ class Drugs(DrugQueries, SignerFacade):
         if outside:
             raise InputError(f"{len(outside)} codes are not in lot part {part.part}", part=part.part)
         limit = self.client.chain_info(refresh=False).tx_gas_limit
-        built = build_materialise_calls(part, [leaves[i] for i in prepared.ids], limit, MAX_CODES_PER_CALL)
+        built = build_materialise_calls(part, [leaves[i] for i in prepared.ids], limit)
         calls = [(DRUG_LOTS_ADDRESS, data, gas) for data, gas, _count in built]
         receipts = tuple(self.client.wait(h, check=True) for h in self.client.send_many(signer, calls))
         for receipt in receipts:

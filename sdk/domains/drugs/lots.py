@@ -10,13 +10,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from eth_utils.crypto import keccak
 
 from sdk.contracts import Contract
+from sdk.domains.drugs.encoders import MAX_CODES_PER_CALL
 from sdk.encoding import from_hex, readable_repr, to_hex
-from sdk.errors import InputError
+from sdk.errors import DomainError, InputError
+from sdk.system import DRUG_LOTS_ADDRESS
+
+if TYPE_CHECKING:
+    from sdk.answers import ReceiptResult
 
 #: Code ids per ``commission_lot`` call (DrugLots.MAX_PART): a part's paths have at most 12 nodes.
 MAX_LOT_PART: Final = 4000
@@ -91,10 +96,10 @@ def compute_lot_part_size(tx_gas_limit: int, max_tx_bytes: int) -> int:
     return max(1, min(MAX_LOT_PART, by_gas, by_bytes))
 
 
-def compute_materialise_chunk_size(tx_gas_limit: int, max_codes: int) -> int:
+def compute_materialise_chunk_size(tx_gas_limit: int) -> int:
     """How many codes one ``materialise`` transaction proves under the chain's gas limit (at most
-    ``max_codes``, DrugTrace's codes per call)."""
-    return max(1, min(max_codes, (tx_gas_limit - MATERIALISE_GAS_BASE) // MATERIALISE_GAS_PER_CODE))
+    DrugTrace's codes per call)."""
+    return max(1, min(MAX_CODES_PER_CALL, (tx_gas_limit - MATERIALISE_GAS_BASE) // MATERIALISE_GAS_PER_CODE))
 
 
 @readable_repr
@@ -144,12 +149,45 @@ class LotPart:
         return part
 
 
+def build_commission_lot_calls(
+    product_id: bytes,
+    batch_no: str,
+    days: tuple[int, int],
+    level: int,
+    code_ids: Sequence[bytes],
+    *,
+    part_size: int,
+    tx_gas_limit: int,
+) -> list[tuple[list[bytes], bytes, int]]:
+    """The ``DrugLots.commission_lot`` calls of a lot: its code ids in order, ``part_size`` a part, each
+    with the production and expiry days ``days``. Returns: (the part's code ids, call data, gas limit) per
+    transaction."""
+    calls = []
+    for start in range(0, len(code_ids), part_size):
+        chunk = list(code_ids[start : start + part_size])
+        data = LOTS_CONTRACT.encode_call("commission_lot", [product_id, batch_no, *days, level, chunk])
+        calls.append((chunk, data, min(tx_gas_limit, LOT_GAS_BASE + LOT_GAS_PER_CODE * len(chunk))))
+    return calls
+
+
+def decode_lot_commissioned(receipt: ReceiptResult) -> tuple[int, bytes]:
+    """The part number and root of the one ``LotCommissioned`` log of a ``commission_lot`` receipt.
+
+    Raises DomainError (``not_a_lot_part``) for a receipt without exactly one such log of DrugLots.
+    """
+    logs = [log for log in receipt.logs if log.address == DRUG_LOTS_ADDRESS]
+    events = [LOTS_CONTRACT.decode_log(log) for log in logs]
+    if not receipt.succeeded or [event.name for event in events] != ["LotCommissioned"]:
+        raise DomainError("not a committed lot part", code="not_a_lot_part", tx_hash=to_hex(receipt.tx_hash))
+    return int(events[0].args["part"]), bytes(events[0].args["root"])
+
+
 def build_materialise_calls(
-    part: LotPart, indices: Sequence[int], tx_gas_limit: int, max_codes: int
+    part: LotPart, indices: Sequence[int], tx_gas_limit: int
 ) -> list[tuple[bytes, int, int]]:
     """The ``DrugLots`` calls that materialise the codes at ``indices`` of ``part``: one
     ``materialise_range`` per block of BLOCK consecutive codes wanted whole, ``materialise`` with a path
-    per code for the rest (at most ``max_codes``, and what the gas limit allows, per call).
+    per code for the rest (as many a call as DrugTrace and the gas limit allow).
 
     Returns: (call data, gas limit, codes) per transaction. Raises InputError for an index outside the part.
     """
@@ -171,7 +209,7 @@ def build_materialise_calls(
         data = LOTS_CONTRACT.encode_call("materialise_range", [part.part, block, codes, path])
         gas = min(tx_gas_limit, MATERIALISE_GAS_BASE + MATERIALISE_RANGE_GAS_PER_CODE * len(codes))
         calls.append((data, gas, len(codes)))
-    size = compute_materialise_chunk_size(tx_gas_limit, max_codes)
+    size = compute_materialise_chunk_size(tx_gas_limit)
     for start in range(0, len(singles), size):
         at = singles[start : start + size]
         paths = [list(tree.path(index)) for index in at]
