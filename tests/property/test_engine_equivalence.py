@@ -1,7 +1,9 @@
-"""Random blocks of Governance and DrugTrace calls — grants and revokes on a few shared scopes (slots written
-twice in one block, set and cleared: refunds), commissions, shipments, receipts and aggregations by any actor,
-some starved of gas, some reaching the SM3 precompile — run on the native engine and on py-evm: every block's
-receipts, gas and state root must agree (``CrossCheckedEngine`` compares them on each block)."""
+"""Random blocks of Governance, DrugTrace and DrugLots calls — grants and revokes on a few shared scopes
+(slots written twice in one block, set and cleared: refunds), commissions, shipments, receipts and
+aggregations by any actor, lot parts commissioned and materialised (code by code or as a whole block,
+sometimes a code twice), some starved of gas, some reaching the SM3 precompile — run on the native engine
+and on py-evm: every block's receipts, gas and state root must agree (``CrossCheckedEngine`` compares them
+on each block)."""
 
 from __future__ import annotations
 
@@ -22,6 +24,8 @@ from node.genesis import DRUG_TRACE_ADDRESS, GOVERNANCE_ADDRESS, ROLE_IDS
 from sdk.contracts import Contract
 from sdk.domains.calendar import day_of_date
 from sdk.domains.drugs import Level, compute_product_id
+from sdk.domains.drugs.lots import LOTS_CONTRACT, LotTree
+from sdk.system import DRUG_LOTS_ADDRESS
 from tests.contracts import harness
 from tests.contracts.worlds import drugs
 
@@ -39,6 +43,9 @@ TARGETS = (drugs.DIST_2, drugs.PHARMACY_2, drugs.RIVAL, drugs.OUTSIDER)
 ROLES = ("DISTRIBUTOR", "DISPENSER", "MAH", "AUDITOR")
 SCOPES = (bytes(32), b"\x01" * 32, b"\x02" * 32)  # few: the same slots come back within a block
 UNITS = tuple(range(21, 41))  # fresh codes: commissioned, shipped and received by the random calls
+LOT = [drugs.cid(drugs.unit(n)) for n in range(41, 51)]  # lot part 1 of the world, materialised at random
+LOT_TREE = LotTree(LOT)
+LOT_DAYS = (day_of_date(drugs.PRODUCTION), day_of_date(drugs.EXPIRY))
 GAS = 3_000_000
 
 
@@ -52,9 +59,12 @@ _world: list[World] = []
 
 
 def world() -> World:
-    """The stocked drug world (Governance and DrugTrace), built once: every example starts from its root."""
+    """The stocked drug world (Governance and DrugTrace, and lot part 1 in DrugLots), built once: every
+    example starts from its root."""
     if not _world:
         chain = drugs.stock(drugs.new_chain())
+        product = compute_product_id(drugs.UNIT_KEY)
+        chain.must(drugs.PHARMA, "commission_lot", product, "B003", *LOT_DAYS, 1, LOT, to=DRUG_LOTS_ADDRESS)
         _world.append(World(chain, chain.root))
     return _world[0]
 
@@ -67,6 +77,11 @@ def governance_call(name: str, sender: bytes, target: bytes, role: str, scope: b
 def drug_call(name: str, sender: bytes, *args: object) -> Message:
     data = drugs.DRUG.encode_call(name, list(args))
     return Message(sender, DRUG_TRACE_ADDRESS, data, GAS, secrets.token_bytes(32))
+
+
+def lots_call(name: str, sender: bytes, *args: object) -> Message:
+    data = LOTS_CONTRACT.encode_call(name, list(args))
+    return Message(sender, DRUG_LOTS_ADDRESS, data, GAS, secrets.token_bytes(32))
 
 
 actors = st.sampled_from(ACTORS)
@@ -120,7 +135,32 @@ registrations = st.builds(
     mostly(drugs.PHARMA),
     st.sampled_from(("8612348", "8612349")),
 )
-calls = st.one_of(grants, grants, commissions, shipments, receipts, registrations)
+new_parts = st.builds(
+    lambda sender, units: lots_call(
+        "commission_lot",
+        sender,
+        compute_product_id(drugs.UNIT_KEY),
+        "B003",
+        *LOT_DAYS,
+        int(Level.UNIT),
+        [drugs.cid(drugs.unit(n)) for n in units],
+    ),
+    mostly(drugs.PHARMA),
+    st.lists(st.sampled_from(tuple(range(45, 61))), min_size=1, max_size=6, unique=True),
+)
+materialisations = st.builds(
+    lambda sender, at: lots_call(
+        "materialise", sender, 1, [LOT[i] for i in at], at, [list(LOT_TREE.path(i)) for i in at]
+    ),
+    mostly(drugs.PHARMA),
+    st.lists(st.integers(0, len(LOT) - 1), min_size=1, max_size=4, unique=True),
+)
+whole_blocks = st.builds(
+    lambda sender: lots_call("materialise_range", sender, 1, 0, LOT, []), mostly(drugs.PHARMA)
+)
+calls = st.one_of(
+    grants, grants, commissions, shipments, receipts, registrations, new_parts, materialisations, whole_blocks
+)
 
 
 @st.composite
