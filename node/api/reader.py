@@ -138,6 +138,14 @@ class LedgerReader:
         """The earliest committed log of ``address`` matching ``topics`` up to this head, or None."""
         return next(self.logs(address, topics, page=1), None)
 
+    def lot_code(self, code_id: bytes) -> tuple[int, int] | None:
+        """The (part, leaf index) of a code commissioned by its DrugLots part's root up to this head, or
+        None."""
+        found = self.ledger.get_lot_code(code_id)
+        if found is None or found.height > self.header.height:
+            return None
+        return found.part, found.leaf
+
     def block_time_ms(self, height: int) -> int | None:
         header = self.ledger.get_header(height)
         return header.timestamp_ms if header is not None else None

@@ -50,7 +50,15 @@ from node.ledger.types import (
     ViewExecutor,
 )
 from node.ledger.upgrades import execute_block_body
-from node.storage import LogCursor, StateNodeStore, Store, StoredLog, StoredReceipt, StoredTransaction
+from node.storage import (
+    LogCursor,
+    LotCode,
+    StateNodeStore,
+    Store,
+    StoredLog,
+    StoredReceipt,
+    StoredTransaction,
+)
 from node.storage.group_commit import GroupCommit
 from node.storage.logs import LogFilter
 from sdk.domains.calendar import CalendarOutlook, day_of_timestamp
@@ -407,6 +415,10 @@ class Ledger:
         """Committed logs matching an eth_getLogs-style filter, one page at a time (see
         ``Store.query_logs``)."""
         return self.store.query_logs(**log_filter)
+
+    def get_lot_code(self, code_id: bytes) -> LotCode | None:
+        """Where a code commissioned by its lot part's root is (see ``Store.get_lot_code``), or None."""
+        return self.store.get_lot_code(code_id)
 
     def state_root_at(self, header: BlockHeader) -> bytes:
         """The state root of committed ``header``, for a read of that height's state.

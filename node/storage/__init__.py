@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from node.lazy import lazy_exports
-from node.storage.records import LogCursor, StoredLog, StoredReceipt, StoredTransaction, WalEntry
+from node.storage.records import LogCursor, LotCode, StoredLog, StoredReceipt, StoredTransaction, WalEntry
 
 if TYPE_CHECKING:
     from node.storage.state import StateNodeStore
@@ -29,6 +29,7 @@ __getattr__ = lazy_exports(
 __all__ = [
     "SCHEMA_VERSION",
     "LogCursor",
+    "LotCode",
     "StateNodeStore",
     "Store",
     "StoredLog",

@@ -106,6 +106,21 @@ class LogRow(SQLModel, table=True):
     data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 
 
+class LotCodeRow(SQLModel, table=True):
+    """A code commissioned by its lot part's root (DrugLots): which part holds it and where, so that the node
+    answers for it before it has a word of its own. Filled from the call data of each committed
+    ``commission_lot``; a code in two parts keeps the first. On SQLite keyed by ``code_id`` alone (WITHOUT
+    ROWID)."""
+
+    __tablename__ = "lot_codes"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    code_id: bytes = Field(sa_column=Column(LargeBinary, primary_key=True))
+    part: int = Field(sa_column=Column(BigInteger, nullable=False))
+    leaf: int = Field(sa_column=Column(Integer, nullable=False))
+    height: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
 class StateNodeRow(SQLModel, table=True):
     """A content-addressed node of the EVM state trie (or contract code), kept for every height. On SQLite
     keyed by ``key`` alone (WITHOUT ROWID): the 32-byte hash is stored once."""
@@ -160,6 +175,7 @@ STATE_NODES: Table = StateNodeRow.__table__  # type: ignore[attr-defined]
 WAL: Table = WalRow.__table__  # type: ignore[attr-defined]
 METADATA: Table = MetadataRow.__table__  # type: ignore[attr-defined]
 PENDING: Table = PendingTransactionRow.__table__  # type: ignore[attr-defined]
+LOT_CODES: Table = LotCodeRow.__table__  # type: ignore[attr-defined]
 #: Topic indexes hold the first bytes of the topic only (topics are 32-byte hashes: 8 bytes tell them apart
 #: as well as 32 do), a quarter of the index. A query filters on the prefix (to use the index) and on the
 #: whole topic (``topic_prefix``).
@@ -177,4 +193,14 @@ for _position, _column in enumerate(TOPIC_COLUMNS):
     _name = f"ix_logs_topic{_position}_prefix"
     Index(_name, topic_prefix(_column), LOGS.c.height, LOGS.c.tx_index, LOGS.c.log_index)
 
-ALL_TABLES: tuple[Table, ...] = (BLOCKS, PUBLIC_KEYS, TRANSACTIONS, LOGS, STATE_NODES, WAL, METADATA, PENDING)
+ALL_TABLES: tuple[Table, ...] = (
+    BLOCKS,
+    PUBLIC_KEYS,
+    TRANSACTIONS,
+    LOGS,
+    STATE_NODES,
+    WAL,
+    METADATA,
+    PENDING,
+    LOT_CODES,
+)

@@ -18,6 +18,15 @@ class StoredTransaction(NamedTuple):
     tx_index: int
 
 
+class LotCode(NamedTuple):
+    """Where a code commissioned by its lot part's root is: DrugLots' ``part`` number, its ``leaf`` index in
+    the part, and the ``height`` of the block that committed the part."""
+
+    part: int
+    leaf: int
+    height: int
+
+
 class StoredReceipt(NamedTuple):
     """A committed receipt and where it is: ``(receipt, height, tx_index)``."""
 

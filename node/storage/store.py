@@ -16,24 +16,27 @@ from node.storage.convert import (
     BLOCK_COLUMNS,
     KEY_VALUE_COLUMNS,
     LOG_COLUMNS,
+    LOT_CODE_COLUMNS,
     PENDING_COLUMNS,
     TRANSACTION_COLUMNS,
     block_row,
     decode_stored,
     decode_validators,
     log_rows,
+    lot_code_rows,
     stored_log,
     stored_receipt,
     transaction_rows,
     with_public_key,
 )
 from node.storage.database import BulkInsert, Database
-from node.storage.logs import LogFilter, log_page, log_statement, page_limit
+from node.storage.logs import MAX_LOG_LIMIT, LogFilter, log_page, log_statement, page_limit
 from node.storage.migrate import migrate_from_1
 from node.storage.models import (
     ALL_TABLES,
     BLOCKS,
     LOGS,
+    LOT_CODES,
     METADATA,
     PENDING,
     PUBLIC_KEYS,
@@ -42,15 +45,20 @@ from node.storage.models import (
     WAL,
 )
 from node.storage.pruning import KEPT_VALUE_BYTES, Collection, StopFlag, mark_reachable
-from node.storage.records import LogCursor, StoredLog, StoredReceipt, StoredTransaction, WalEntry
+from node.storage.records import LogCursor, LotCode, StoredLog, StoredReceipt, StoredTransaction, WalEntry
 from sdk.closing import Closing
+from sdk.domains.drugs.lots import LOTS_CONTRACT
 from sdk.errors import StorageError
+from sdk.system import DRUG_LOTS_ADDRESS
 from sdk.types import Block, BlockHeader, CommitCertificate, Log, Receipt, Transaction
 
 #: 2: receipts kept as their outcome in the transaction row (logs not stored twice), no unused sender / to
 #: columns and indexes, logs without their transaction hash. A version 1 database is migrated when opened.
 SCHEMA_VERSION = 2
 SCHEMA_VERSION_KEY = "schema_version"
+#: Metadata: present once ``lot_codes`` indexes every lot part committed (a database made before the index
+#: gets its parts indexed when it is opened).
+LOT_INDEX_KEY = "lot_index"
 #: Metadata: the lowest height whose state is kept whole (absent: archive, every height).
 STATE_PRUNED_BELOW_KEY = "state_pruned_below"
 #: Metadata: the height a node joined at by snapshot (absent: it holds every block from genesis).
@@ -78,6 +86,10 @@ _SQL_INSERT_STATE_NODES = BulkInsert(STATE_NODES, KEY_VALUE_COLUMNS, " ON CONFLI
 _SQL_UPSERT_METADATA = BulkInsert(
     METADATA, KEY_VALUE_COLUMNS, " ON CONFLICT (key) DO UPDATE SET value = excluded.value"
 )
+# A code in two parts keeps its first: the same code id again is the MAH's own error, refused on chain when
+# its second part materialises it.
+_SQL_INSERT_LOT_CODES = BulkInsert(LOT_CODES, LOT_CODE_COLUMNS, " ON CONFLICT (code_id) DO NOTHING")
+_SQL_GET_LOT_CODE = "SELECT part, leaf, height FROM lot_codes WHERE code_id = ?"
 _SQL_INSERT_PENDING = BulkInsert(PENDING, PENDING_COLUMNS, " ON CONFLICT (tx_hash) DO NOTHING")
 _SQL_HEAD = "SELECT height, block_hash FROM blocks ORDER BY height DESC LIMIT 1"
 _SQL_GET_STATE_NODE = "SELECT value FROM state_nodes WHERE key = ?"
@@ -102,6 +114,7 @@ class _BlockRows:
     receipts: Sequence[Receipt]
     block_row: tuple[Any, ...]
     log_rows: list[tuple[Any, ...]]
+    lot_code_rows: list[tuple[Any, ...]]
 
 
 def _check_parts(block: Block, certificate: CommitCertificate, receipts: Sequence[Receipt]) -> None:
@@ -185,6 +198,7 @@ class Store(Closing):
             raise StorageError(f"cannot open the database: {exc}", url=self._db.safe_url()) from exc
         try:
             self._check_schema_version()
+            self._fill_lot_index()
             self._create_missing_indexes()
         except SQLAlchemyError as exc:
             self._db.close()
@@ -264,6 +278,7 @@ class Store(Closing):
             receipts,
             block_row(block, certificate, header.block_hash),
             log_rows(header.height, receipts),
+            lot_code_rows(header.height, block.transactions, receipts),
         )
         # In key order: the hashes are random, and a B-tree takes a block's thousands of nodes faster one leaf
         # page after the next than in the order execution wrote them (scripts/bench/README.md).
@@ -294,7 +309,16 @@ class Store(Closing):
         for block, certificate, receipts in entries:
             _check_parts(block, certificate, receipts)
             row = block_row(block, certificate, block.header.block_hash)
-            batch.append(_BlockRows(block, receipts, row, log_rows(block.header.height, receipts)))
+            height = block.header.height
+            batch.append(
+                _BlockRows(
+                    block,
+                    receipts,
+                    row,
+                    log_rows(height, receipts),
+                    lot_code_rows(height, block.transactions, receipts),
+                )
+            )
         with self._db.write() as conn:
             for rows in batch:
                 header = rows.block.header
@@ -324,6 +348,8 @@ class Store(Closing):
             self._db.execute_many(conn, _SQL_INSERT_TRANSACTIONS, new_transactions)
         if rows.log_rows:
             self._db.execute_many(conn, _SQL_INSERT_LOGS, rows.log_rows)
+        if rows.lot_code_rows:
+            self._db.execute_many(conn, _SQL_INSERT_LOT_CODES, rows.lot_code_rows)
 
     def _public_key_ids(self, conn: Connection, keys: Sequence[bytes]) -> dict[bytes, int]:
         """The ``public_keys`` ids of ``keys``, inserting the new ones (inside the block's transaction)."""
@@ -571,6 +597,38 @@ class Store(Closing):
         with self._db.read() as conn:
             rows = conn.execute(statement).all()
         return log_page(rows, page_limit(log_filter))
+
+    # --- the lot index ------------------------------------------------------------------------------
+    def get_lot_code(self, code_id: bytes) -> LotCode | None:
+        """Return where a code commissioned by its lot part's root is (``LotCode``), or None for a code in
+        no committed part (commissioned one by one, or unknown)."""
+        rows = self._db.fetch(_SQL_GET_LOT_CODE, (code_id,))
+        if not rows:
+            return None
+        part, leaf, height = rows[0]
+        return LotCode(int(part), int(leaf), int(height))
+
+    def _fill_lot_index(self) -> None:
+        """Index the lot parts of a database made before ``lot_codes`` existed (once, when it is opened):
+        every ``LotCommissioned`` log names a part's transaction, whose call data holds its codes."""
+        if self.get_metadata(LOT_INDEX_KEY) is not None:
+            return
+        topic = LOTS_CONTRACT.event_topic("LotCommissioned")
+        cursor = None
+        while True:
+            page, cursor = self.query_logs(
+                address=DRUG_LOTS_ADDRESS, topics=[topic], after=cursor, limit=MAX_LOG_LIMIT
+            )
+            for entry in page:
+                stored, receipt = self.get_transaction(entry.tx_hash), self.get_receipt(entry.tx_hash)
+                if stored is None or receipt is None:
+                    raise StorageError("a lot part's transaction is missing", tx_hash=entry.tx_hash.hex())
+                rows = lot_code_rows(entry.height, [stored.transaction], [receipt.receipt])
+                with self._db.write() as conn:
+                    self._db.execute_many(conn, _SQL_INSERT_LOT_CODES, rows)
+            if cursor is None:
+                break
+        self.set_metadata(LOT_INDEX_KEY, b"1")
 
     # --- state nodes and metadata -------------------------------------------------------------------
     def get_state_node(self, key: bytes) -> bytes | None:

@@ -397,13 +397,19 @@ def test_a_lot_by_its_root_materialises_codes_that_then_move_and_check_authentic
     parts = mah.commission_lot(codes, "B2025500", PRODUCTION, EXPIRY, part_size=200)
     assert [len(part.code_ids) for part in parts] == [200, 200, 100]
     assert len({part.part for part in parts}) == 3
-    assert not mah.consumer_query(codes[0]).authentic  # a code in a part has no word yet
+    # A code in a part has no word yet; the node's lot index answers for it: held by its MAH.
+    fresh = mah.consumer_query(codes[0])
+    assert fresh.authentic and fresh.status == CodeStatus.ACTIVE and fresh.batch_no == "B2025500"
+    assert [(s.step, s.uscc) for s in fresh.trail] == [("commissioned", fresh.mah_uscc)]
+    assert mah.code_state(codes[0]).lot_part == parts[0].part  # type: ignore[union-attr]
+    assert mah.code_state(codes[450]).lot_part == parts[2].part  # type: ignore[union-attr]
     kept = [LotPart.from_json(part.to_json()) for part in parts]  # what the MAH keeps, read back
     assert kept == list(parts)
     assert mah.lot_parts(from_height=start) == list(parts)  # or, lost, rebuilt from the chain
 
     mah.materialise(kept[1], codes[200:203])
     assert mah.consumer_query(codes[201]).authentic
+    assert mah.code_state(codes[201]).lot_part is None  # type: ignore[union-attr]  # its own word now
     assert mah.code_state(codes[201]).custodian == mah.signer.address  # type: ignore[union-attr]
     shipped = mah.ship(codes[200:203], parties.distributor_signer.address, BillType.SALE)
     parties.distributor.receive(shipped.shipment_id)
@@ -443,3 +449,49 @@ def test_a_lot_part_transaction_is_read_by_its_mah_and_the_regulator_only(
             parties.mah.commission([unit(5620)], "B2025560", PRODUCTION, EXPIRY).receipts[0].tx_hash
         )
     assert other.value.code == "not_a_lot_part"
+
+
+def test_a_code_only_in_its_lot_part_answers_from_the_lot_index(
+    running_node: RunningNode, parties: Parties
+) -> None:
+    """Before it has a word, a lot code is checked, read and recalled through its part: the consumer sees it
+    authentic and held by its MAH, only the MAH and the regulator read its history, and a recall of its batch
+    reaches it too."""
+    mah, client = parties.mah, parties.client
+    codes = [unit(n) for n in range(5700, 5710)]
+    (part,) = mah.commission_lot(codes, "B2025570", PRODUCTION, EXPIRY)
+
+    lot = _get(running_node.url, f"/v1/drugs/codes/{codes[7]}/lot")
+    assert lot.status_code == 200 and (lot.json()["part"], lot.json()["leaf"]) == (part.part, 7)
+    code_id = "0x" + parse_trace_code(codes[7]).code_id.hex()
+    assert _get(running_node.url, f"/v1/drugs/codes/{code_id}/lot").json() == lot.json()
+    missing = _get(running_node.url, f"/v1/drugs/codes/{unit(5710)}/lot")
+    assert missing.status_code == 404 and missing.json()["code"] == "not_found"
+
+    body = _get(running_node.url, f"/v1/drugs/codes/{codes[7]}").json()
+    assert body["authentic"] is True and body["status"] == "active" and body["batch_no"] == "B2025570"
+    assert [s["step"] for s in body["trail"]] == ["commissioned"]
+    assert body["trail"][0]["height"] == mah.client.transaction(part.tx_hash).receipt.height  # type: ignore[union-attr]
+
+    path = f"/v1/drugs/codes/{codes[7]}/history"
+    regulator = running_node.member_with("DRUG_REGULATOR").signer
+    for reader in (mah.signer, regulator):
+        history = client.signed_request(reader, "GET", path)  # type: ignore[arg-type]
+        assert (
+            history["state"]["lot_part"] == part.part
+            and history["state"]["custodian_uscc"] == body["product"]["mah_uscc"]
+        )
+        assert [e["event"] for e in history["events"]] == ["LotCommissioned"]
+    for other in (parties.distributor_signer, parties.outsider):
+        with pytest.raises(XinlianError) as denied:
+            client.signed_request(other, "GET", path)
+        assert denied.value.code == "forbidden"
+
+    mah.recall(UNIT_KEY, "B2025570", "sterility failure")
+    recalled = Drugs(client).consumer_query(codes[3])
+    assert recalled.authentic and recalled.recalled
+    # A held batch gives no new words (commission's rule): its codes stay recalled in the part.
+    with pytest.raises(ExecutionError, match="batch is on hold"):
+        mah.materialise(part, [codes[3]])
+    state = mah.code_state(codes[3])
+    assert state.recalled and state.lot_part == part.part  # type: ignore[union-attr]

@@ -89,6 +89,16 @@ class DrugCodeStatePublic(Shape):
     recalled: bool
     frozen: bool
     expired: bool
+    lot_part: int | None = Field(
+        description="the DrugLots part that commissioned the code by its root, while the code has no word "
+        "of its own (then in its MAH's custody); null otherwise"
+    )
+
+
+class DrugLotCodePublic(Shape):
+    code_id: str
+    part: int = Field(description="the DrugLots part that commissioned the code by its root")
+    leaf: int = Field(description="the code's index in the part (its leaf in the part's tree)")
 
 
 class DrugEventPublic(Shape):
@@ -180,7 +190,12 @@ def _state_public(queries: DrugQueries, state: CodeState) -> DrugCodeStatePublic
         recalled=state.recalled,
         frozen=state.frozen,
         expired=state.expired,
+        lot_part=state.lot_part,
     )
+
+
+def _code_id(code: str) -> bytes:
+    return parse_hash(code, "code") if code.startswith("0x") else parse_trace_code(code).code_id
 
 
 # --- routes --------------------------------------------------------------------------------------------
@@ -194,7 +209,7 @@ def get_code_history(code: CodePath, ledger: LedgerDep, member: MemberDep) -> Dr
     ``code`` is the code itself or its 0x code id. Only the product's MAH, an organisation that appears in
     the history, or the drug regulator may read it (403 otherwise); 404 for a code never commissioned.
     """
-    code_id = parse_hash(code, "code") if code.startswith("0x") else parse_trace_code(code).code_id
+    code_id = _code_id(code)
     reader = LedgerReader(ledger)
     queries = DrugQueries(reader, DRUG_TRACE_ADDRESS)
     state = queries.get_code(code_id)
@@ -205,6 +220,19 @@ def get_code_history(code: CodePath, ledger: LedgerDep, member: MemberDep) -> Dr
     if not is_code_reader(ReadScope(reader, member), queries, events, product.mah_uscc if product else None):
         raise Forbidden("only the MAH, an organisation in the code's history or the regulator may read it")
     return DrugHistoryPublic(state=_state_public(queries, state), events=[_event_public(e) for e in events])
+
+
+@router.get(
+    "/codes/{code:path}/lot", response_model=DrugLotCodePublic, responses=error_responses(400, 404, 422)
+)
+def get_code_lot(code: CodePath, ledger: LedgerDep) -> DrugLotCodePublic:
+    """Where a code commissioned by its lot part's root is (public, like the consumer check): its part and
+    leaf index; 404 for a code in no committed part. ``code`` is the code itself or its 0x code id."""
+    code_id = _code_id(code)
+    found = LedgerReader(ledger).lot_code(code_id)
+    if found is None:
+        raise NotFound("the code is in no lot part", code_id=to_hex(code_id))
+    return DrugLotCodePublic(code_id=to_hex(code_id), part=found[0], leaf=found[1])
 
 
 @router.get("/codes/{code:path}", response_model=DrugCodePublic, responses=_PUBLIC_RESPONSES)

@@ -37,6 +37,7 @@ from sdk.domains.drugs.lots import (
     build_commission_lot_calls,
     build_materialise_calls,
     compute_lot_part_size,
+    decode_committed_part,
     decode_lot_commissioned,
 )
 from sdk.domains.drugs.model import (
@@ -89,6 +90,15 @@ class _ClientLedger:
 
     def logs(self, address: bytes, topics: Sequence[bytes | None]) -> Iterable[LogEntry]:
         return self.client.logs(address=address, topics=topics)
+
+    def lot_code(self, code_id: bytes) -> tuple[int, int] | None:
+        try:
+            body = self.client.public_get(f"/v1/drugs/codes/{to_hex(code_id)}/lot")
+        except ClientError as exc:
+            if exc.code == "not_found":
+                return None
+            raise
+        return int(body["part"]), int(body["leaf"])
 
     def block_time_ms(self, height: int) -> int | None:
         if height not in self._times:
@@ -399,12 +409,10 @@ class Drugs(DrugQueries, SignerFacade):
         tx, receipt = status.transaction, status.receipt
         if tx is None or receipt is None:
             raise DomainError(f"no committed transaction {to_hex(tx_hash)}", code="not_found")
-        if tx.to != DRUG_LOTS_ADDRESS:
+        committed = decode_committed_part(tx.to, tx.data, receipt.succeeded, receipt.logs)
+        if committed is None:
             raise DomainError("not a committed lot part", code="not_a_lot_part", tx_hash=to_hex(tx_hash))
-        number, root = decode_lot_commissioned(receipt)
-        _name, args = LOTS_CONTRACT.decode_call(tx.data)
-        code_ids = tuple(bytes(code_id) for code_id in args["codes"])
-        part = LotPart(number, bytes(args["product"]), root, code_ids, tx_hash)
+        part = LotPart(committed.part, committed.product_id, committed.root, committed.code_ids, tx_hash)
         if part.tree().root != part.root:
             raise DomainError(
                 "the lot part's ids do not make its root", code="bad_answer", tx_hash=to_hex(tx_hash)

@@ -22,6 +22,7 @@ from sdk.system import DRUG_LOTS_ADDRESS
 
 if TYPE_CHECKING:
     from sdk.answers import ReceiptResult
+    from sdk.types import Log
 
 #: Code ids per ``commission_lot`` call (DrugLots.MAX_PART): a part's paths have at most 12 nodes.
 MAX_LOT_PART: Final = 4000
@@ -175,11 +176,51 @@ def decode_lot_commissioned(receipt: ReceiptResult) -> tuple[int, bytes]:
 
     Raises DomainError (``not_a_lot_part``) for a receipt without exactly one such log of DrugLots.
     """
-    logs = [log for log in receipt.logs if log.address == DRUG_LOTS_ADDRESS]
-    events = [LOTS_CONTRACT.decode_log(log) for log in logs]
-    if not receipt.succeeded or [event.name for event in events] != ["LotCommissioned"]:
+    found = _lot_commissioned(receipt.succeeded, receipt.logs)
+    if found is None:
         raise DomainError("not a committed lot part", code="not_a_lot_part", tx_hash=to_hex(receipt.tx_hash))
+    return found
+
+
+def _lot_commissioned(succeeded: bool, logs: Sequence[Log]) -> tuple[int, bytes] | None:
+    events = [LOTS_CONTRACT.decode_log(log) for log in logs if log.address == DRUG_LOTS_ADDRESS]
+    if not succeeded or [event.name for event in events] != ["LotCommissioned"]:
+        return None
     return int(events[0].args["part"]), bytes(events[0].args["root"])
+
+
+@readable_repr
+@dataclass(frozen=True, slots=True)
+class CommittedPart:
+    """What a committed ``commission_lot`` transaction recorded: its part number, product and root, and the
+    code ids of its call data in leaf order (read by ``decode_committed_part``, checked by nobody yet)."""
+
+    part: int
+    product_id: bytes
+    root: bytes
+    code_ids: tuple[bytes, ...]
+
+
+def decode_committed_part(
+    to: bytes | None, data: bytes, succeeded: bool, logs: Sequence[Log]
+) -> CommittedPart | None:
+    """The lot part a committed transaction recorded (its call data, and the ``LotCommissioned`` log of its
+    receipt), or None when it is not a successful ``DrugLots.commission_lot``. The one reading of a part from
+    the chain: ``Drugs.lot_part`` and the node's lot index both use it.
+
+    Raises EncodingError when a DrugLots transaction's call data or log does not decode (never on a chain
+    DrugLots wrote).
+    """
+    if to != DRUG_LOTS_ADDRESS or not data:
+        return None
+    found = _lot_commissioned(succeeded, logs)
+    if found is None:
+        return None
+    name, args = LOTS_CONTRACT.decode_call(data)
+    if name != "commission_lot":
+        return None
+    part, root = found
+    return CommittedPart(part, bytes(args["product"]), root, tuple(bytes(c) for c in args["codes"]))
 
 
 def build_materialise_calls(

@@ -53,6 +53,9 @@ class CodeState:
     recalled: bool
     frozen: bool
     expired: bool
+    #: The DrugLots part that commissioned the code by its root, while the code has no word of its own: it is
+    #: then in its MAH's custody, and its batch's holds are its own. None for a code with a word.
+    lot_part: int | None = None
 
 
 @readable_repr

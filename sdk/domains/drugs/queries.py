@@ -22,6 +22,7 @@ from sdk.domains.drugs.encoders import (
     parse_trace_code,
 )
 from sdk.domains.drugs.export import ExportedEvent, code_uri, exported_event
+from sdk.domains.drugs.lots import LOTS_CONTRACT
 from sdk.domains.drugs.model import (
     CODE_EVENTS,
     DRUG_TRACE_CONTRACT,
@@ -35,7 +36,7 @@ from sdk.domains.drugs.model import (
     decode_drug_event,
 )
 from sdk.errors import XinlianError
-from sdk.system import DRUG_TRACE_ADDRESS
+from sdk.system import DRUG_LOTS_ADDRESS, DRUG_TRACE_ADDRESS
 
 if TYPE_CHECKING:
     pass
@@ -53,6 +54,11 @@ class DrugLedger(Protocol):
     def logs(self, address: bytes, topics: Sequence[bytes | None]) -> Iterable[LogEntry]: ...
 
     def block_time_ms(self, height: int) -> int | None: ...
+
+    def lot_code(self, code_id: bytes) -> tuple[int, int] | None:
+        """The DrugLots (part, leaf index) of a code commissioned by its part's root, or None (the node keeps
+        this index: nothing on chain maps a code to its part before the code has a word)."""
+        ...
 
 
 class DrugQueries:
@@ -77,6 +83,10 @@ class DrugQueries:
         """Return a code's state by its id (``known`` False for a code never commissioned)."""
         row = self._read("get_code", code_id)
         known = bool(row["known"])
+        if not known:
+            in_lot = self._lot_code_state(code_id)
+            if in_lot is not None:
+                return in_lot
         parent = bytes(row["parent"])
         return CodeState(
             code_id=code_id,
@@ -93,6 +103,33 @@ class DrugQueries:
             recalled=bool(row["recalled"]),
             frozen=bool(row["frozen"]),
             expired=bool(row["expired"]),
+        )
+
+    def _lot_code_state(self, code_id: bytes) -> CodeState | None:
+        """The state of a code a DrugLots part commissioned and nothing has materialised yet: what its word
+        will say when it is (active, held by its MAH, its batch's holds); None for a code in no part."""
+        found = self.ledger.lot_code(code_id)
+        if found is None:
+            return None
+        part = LOTS_CONTRACT.read(self.ledger.call, DRUG_LOTS_ADDRESS, "parts", found[0])
+        product_id, batch_no = bytes(part["product"]), str(part["batch_no"])
+        batch = self.get_batch(product_id, batch_no)
+        return CodeState(
+            code_id=code_id,
+            known=True,
+            product_id=product_id,
+            batch_no=batch_no,
+            production_date=date_of_day(int(part["production_day"])),
+            expiry_date=date_of_day(int(part["expiry_day"])),
+            level=Level(int(part["level"])),
+            status=CodeStatus.ACTIVE,
+            custodian=part["mah"],
+            shipment_id=0,
+            parent=None,
+            recalled=batch.recalled,
+            frozen=batch.frozen,
+            expired=batch.expired,
+            lot_part=found[0],
         )
 
     def get_product(self, product_id: bytes) -> Product | None:
@@ -169,7 +206,18 @@ class DrugQueries:
     def history(self, code_id: bytes) -> list[DrugEvent]:
         """Return a code's events in chain order, including those of the parents it was packed in while it
         was packed (marked with ``via``): what happened to a case happened to the units inside it."""
-        return sorted(self._history(code_id, None, (0, 0, 0), None, 0), key=lambda e: e.position)
+        events = sorted(self._history(code_id, None, (0, 0, 0), None, 0), key=lambda e: e.position)
+        if events:
+            return events
+        # A code still only in its lot part: its commissioning is the part's LotCommissioned.
+        found = self.ledger.lot_code(code_id)
+        if found is None:
+            return []
+        topics = [LOTS_CONTRACT.event_topic("LotCommissioned"), found[0].to_bytes(32, "big")]
+        entries = (
+            DrugEvent.from_entry(LOTS_CONTRACT, e) for e in self.ledger.logs(DRUG_LOTS_ADDRESS, topics)
+        )
+        return [event for event in entries if event is not None][:1]
 
     def _history(
         self,
@@ -322,7 +370,7 @@ def _with_via(event: DrugEvent, via: bytes) -> DrugEvent:
 
 def _custody_step(event: DrugEvent, get_shipment: Callable[[int], Shipment | None]) -> tuple[str, bytes]:
     name = event.name
-    if name == "Commissioned":
+    if name in ("Commissioned", "LotCommissioned"):
         return "commissioned", bytes(event.args["by"])
     if name == "Shipped":
         shipment = get_shipment(int(event.args["shipment"]))
