@@ -88,6 +88,13 @@ def test_a_code_in_two_parts_keeps_its_first(store, chain):
     first = commit_parts(store, chain, [(1, codes)])
     commit_parts(store, chain, [(2, [codes[2], *code_ids(2)])])
     assert store.get_lot_code(codes[2]) == LotCode(part=1, leaf=2, height=first)
+    # Within one block too: the earlier part, and within a part the earlier leaf.
+    again = code_ids(3)
+    height = commit_parts(store, chain, [(3, [*code_ids(5), again[0], again[1]]), (4, [again[1], again[0]])])
+    assert store.get_lot_code(again[0]) == LotCode(part=3, leaf=5, height=height)
+    assert store.get_lot_code(again[1]) == LotCode(part=3, leaf=6, height=height)
+    height = commit_parts(store, chain, [(5, [again[2], *code_ids(3), again[2]])])
+    assert store.get_lot_code(again[2]) == LotCode(part=5, leaf=0, height=height)
 
 
 def test_a_database_from_before_the_index_gets_its_parts_indexed_at_open(store_url, chain):
