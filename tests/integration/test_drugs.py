@@ -495,3 +495,27 @@ def test_a_code_only_in_its_lot_part_answers_from_the_lot_index(
         mah.materialise(part, [codes[3]])
     state = mah.code_state(codes[3])
     assert state.recalled and state.lot_part == part.part  # type: ignore[union-attr]
+
+
+def test_materialise_codes_finds_each_codes_part_through_the_lot_index(parties: Parties) -> None:
+    mah = parties.mah
+    first = [unit(n) for n in range(5800, 5806)]
+    second = [unit(n) for n in range(5806, 5810)]
+    mah.commission_lot(first, "B2025580", PRODUCTION, EXPIRY)
+    mah.commission_lot(second, "B2025580", PRODUCTION, EXPIRY)
+    wanted = [second[1], first[4], first[0]]  # two parts, in no order
+
+    with pytest.raises(DomainError) as outside:
+        mah.materialise_codes([*wanted, unit(5810)])  # the last is in no part: nothing is sent
+    assert outside.value.code == "not_in_a_lot"
+    assert all(mah.code_state(code).lot_part is not None for code in wanted)  # type: ignore[union-attr]
+    with pytest.raises(XinlianError) as denied:  # only the part's MAH reads and materialises it
+        parties.distributor.materialise_codes(wanted)
+    assert denied.value.code == "forbidden"
+
+    receipts = mah.materialise_codes(wanted)
+    assert len(receipts) == 2 and all(r.succeeded for r in receipts)
+    assert all(mah.code_state(code).lot_part is None for code in wanted)  # type: ignore[union-attr]
+    assert mah.code_state(first[1]).lot_part is not None  # type: ignore[union-attr]  # not asked for
+    shipped = mah.ship(wanted, parties.distributor_signer.address, BillType.SALE)
+    assert shipped.shipment_id > 0

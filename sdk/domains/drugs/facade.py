@@ -450,6 +450,46 @@ class Drugs(DrugQueries, SignerFacade):
             self._check_alerts(receipt, "materialising")
         return receipts
 
+    def materialise_codes(self, codes: Sequence[str]) -> tuple[ReceiptResult, ...]:
+        """Give codes commissioned by their lot parts' roots their words, found by the code alone: the
+        node's lot index names each code's part, which is rebuilt from the chain (``lot_part``) and
+        materialised (``materialise``), part by part in part order. It costs a lookup a code and a part's
+        call data a part: for whole parts or blocks whose ``LotPart`` you keep, ``materialise`` is cheaper.
+
+        Raises: DomainError (``not_in_a_lot``) naming how many codes are in no committed part, before
+        anything is sent; DomainError (``forbidden``) for a signer who may not read a code's part (only its
+        MAH materialises it); what ``lot_part`` and ``materialise`` raise.
+        """
+        self._require_signer()
+        prepared = self._prepare(codes, limit=None)
+        by_part: dict[int, list[str]] = {}
+        outside: list[str] = []
+        for code, code_id in zip(codes, prepared.ids, strict=True):
+            found = self.ledger.lot_code(code_id)
+            if found is None:
+                outside.append(code)
+            else:
+                by_part.setdefault(found[0], []).append(code)
+        if outside:
+            raise DomainError(
+                f"{len(outside)} of the codes are in no lot part (the first: {outside[0]})",
+                code="not_in_a_lot",
+                codes=len(outside),
+            )
+        receipts: list[ReceiptResult] = []
+        topic = LOTS_CONTRACT.event_topic("LotCommissioned")
+        for number, part_codes in sorted(by_part.items()):
+            topics = [topic, number.to_bytes(32, "big")]
+            entry = next(iter(self.client.logs(address=DRUG_LOTS_ADDRESS, topics=topics)), None)
+            if entry is None:  # the node answers a part's log to its MAH and the regulator only
+                raise DomainError(
+                    f"lot part {number} is not readable by this signer: only its MAH materialises it",
+                    code="forbidden",
+                    part=number,
+                )
+            receipts += self.materialise(self.lot_part(entry.tx_hash), part_codes)
+        return tuple(receipts)
+
     # --- packing -----------------------------------------------------------------------------------------
     def aggregate(self, parent: str, children: Sequence[str]) -> ReceiptResult:
         """Pack children into a parent of a higher level (both held by the signer, both top-level).
