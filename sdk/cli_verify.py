@@ -83,7 +83,7 @@ def _bundle_at(url: str, ca: Path | None) -> ProofBundle:
 
 def _from_url(url: str, ca: Path | None) -> tuple[ProofBundle, str | None]:
     """A bundle named by a node URL: a bundle URL (…/v1/proofs/…) or a /verify link (``#b=`` carries the
-    bundle itself; ``#tx=`` / ``#licence=`` name one to fetch from the link's node)."""
+    bundle itself; ``#tx=`` / ``#licence=`` / ``#code=`` name one to fetch from the link's node)."""
     origin = _origin(url)
     parts = urlsplit(url)
     if not (parts.path.rstrip("/").endswith("/verify") and parts.fragment):
@@ -96,7 +96,9 @@ def _from_url(url: str, ca: Path | None) -> tuple[ProofBundle, str | None]:
         return _bundle_at(f"{origin}/v1/proofs/licences/{params['licence']}", ca), origin
     if "tx" in params:
         return _bundle_at(f"{origin}/v1/proofs/tx/{params['tx']}", ca), origin
-    raise InputError("the /verify link names no bundle (#b=, #tx= or #licence=)", url=url)
+    if "code" in params:
+        return _bundle_at(f"{origin}/v1/proofs/drug-codes/{params['code']}", ca), origin
+    raise InputError("the /verify link names no bundle (#b=, #tx=, #licence= or #code=)", url=url)
 
 
 def resolve_source(source: str, ca: Path | None = None) -> tuple[ProofBundle, str | None]:
@@ -174,6 +176,8 @@ def _licence_until(valid_until_s: int) -> str:
 
 def describe_event(event: VerifiedEvent) -> list[tuple[str, str]]:
     """Return the verified facts as (label, value) rows for people."""
+    # A drug-code bundle proves the receipt of its part's transaction, not the body (every code of the part).
+    body = "; its receipt, not its body" if event.lot is not None else ""
     rows = [
         ("trusted anchor", event.trust),
         ("chain id", str(event.chain_id)),
@@ -181,7 +185,7 @@ def describe_event(event: VerifiedEvent) -> list[tuple[str, str]]:
         ("block time", show_time(event.block_time_ms)),
         ("sealed by", f"{len(event.sealed_by)} of {len(event.validators)} validators in force"),
         ("validator-set handovers followed", ", ".join(map(str, event.handovers)) or "none"),
-        ("transaction", f"0x{event.tx_hash.hex()} (index {event.tx_index})"),
+        ("transaction", f"0x{event.tx_hash.hex()} (index {event.tx_index}{body})"),
         ("sender", f"0x{event.sender.hex()}"),
         ("contract", f"0x{event.contract.hex()}"),
     ]
@@ -199,6 +203,14 @@ def describe_event(event: VerifiedEvent) -> list[tuple[str, str]]:
             ("licence id hash", f"0x{lic.id_hash.hex()}"),
             ("issuer", f"0x{lic.issuer.hex()} ({lic.issuer_org})"),
             ("valid", f"{show_time(lic.valid_from * 1000)} → {_licence_until(lic.valid_until)}"),
+        ]
+    if event.lot is not None:
+        lot = event.lot
+        rows += [
+            ("drug code id", f"0x{lot.code_id.hex()}"),
+            ("commissioned in", f"lot part {lot.part}, leaf {lot.leaf}, by 0x{lot.mah.hex()}"),
+            ("product / batch", f"0x{lot.product_id.hex()} / {lot.batch_no}"),
+            ("code status", "not proven by this bundle (commissioning only): ask the consumer check"),
         ]
     if event.licence is not None and (event.state is None or event.state.licence is None):
         rows.append(("licence status", "not proven by this bundle (issuance only): ask for a fresh bundle"))
@@ -270,9 +282,25 @@ def _state_facts(event: VerifiedEvent) -> dict[str, Any] | None:
     }
 
 
+def _lot_facts(event: VerifiedEvent) -> dict[str, Any] | None:
+    lot = event.lot
+    if lot is None:
+        return None
+    return {
+        "code_id": lot.code_id,
+        "part": lot.part,
+        "leaf": lot.leaf,
+        "product_id": lot.product_id,
+        "batch_no": lot.batch_no,
+        "level": lot.level,
+        "mah": lot.mah,
+    }
+
+
 def event_facts(event: VerifiedEvent) -> dict[str, Any]:
     """Return the verified facts for programs: snake_case keys, whole values (bytes as 0x-hex), times in
-    the CLI's one convention; ``event``, ``licence`` and ``state`` are null when the bundle proves none."""
+    the CLI's one convention; ``event``, ``licence``, ``state`` and ``lot`` (a drug-code bundle's code) are
+    null when the bundle proves none."""
     return {
         "trust": event.trust,
         "chain_id": event.chain_id,
@@ -290,6 +318,7 @@ def event_facts(event: VerifiedEvent) -> dict[str, Any]:
         "event": _log_facts(event),
         "licence": _licence_facts(event),
         "state": _state_facts(event),
+        "lot": _lot_facts(event),
     }
 
 

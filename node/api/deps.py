@@ -93,6 +93,16 @@ def parse_hash(value: str, name: str = "hash") -> bytes:
     return parse_hex(value, name=name, size=32)
 
 
+def parse_code_id(code: str) -> bytes:
+    """The code id of a drug code given as itself (20 digits or a GS1 element string) or as its 0x code id;
+    raises BadRequest (a malformed hash) or IdentifierError (400 ``invalid_identifier``)."""
+    if code[:2] in ("0x", "0X"):
+        return parse_hash(code, "code")
+    from sdk.domains.drugs import parse_trace_code
+
+    return parse_trace_code(code).code_id
+
+
 def parse_address(value: str, name: str = "address") -> bytes:
     """Decode a 20-byte address given in hex (any case, checksummed or not); raises BadRequest."""
     return parse_hex(value, name=name, size=20)

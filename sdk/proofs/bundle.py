@@ -43,6 +43,7 @@ __all__ = [
     "EventProof",
     "Handover",
     "HistoryProof",
+    "LotProof",
     "ProofBundle",
     "SealedHeader",
     "StateProof",
@@ -174,9 +175,13 @@ class Handover:
 @readable_repr
 @dataclass(frozen=True, slots=True)
 class EventProof:
-    """The event: a transaction and its receipt, their inclusion proofs, and optionally one log of it."""
+    """The event: a transaction and its receipt, their inclusion proofs, and optionally one log of it.
 
-    tx: Transaction
+    ``tx`` is None only in a drug-code bundle (``ProofBundle.lot``): a lot part's transaction carries every
+    code id of the part, so the bundle proves the receipt and its ``LotCommissioned`` log alone.
+    """
+
+    tx: Transaction | None
     receipt: Receipt
     tx_index: int
     tx_count: int  # transactions in the block = leaves of both trees
@@ -186,7 +191,7 @@ class EventProof:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "tx": to_hex(self.tx.encode()),
+            "tx": to_hex(self.tx.encode()) if self.tx is not None else None,
             "receipt": to_hex(self.receipt.encode()),
             "tx_index": self.tx_index,
             "tx_count": self.tx_count,
@@ -199,8 +204,11 @@ class EventProof:
     def from_json(cls, obj: object, where: str) -> EventProof:
         o = _obj(obj, where)
         log_index = o.get("log_index")
+        raw_tx = o.get("tx")
         return cls(
-            tx=_wire(Transaction.decode, _unhex(o.get("tx"), f"{where}.tx"), f"{where}.tx"),
+            tx=None
+            if raw_tx is None
+            else _wire(Transaction.decode, _unhex(raw_tx, f"{where}.tx"), f"{where}.tx"),
             receipt=_wire(Receipt.decode, _unhex(o.get("receipt"), f"{where}.receipt"), f"{where}.receipt"),
             tx_index=_int(o.get("tx_index"), f"{where}.tx_index"),
             tx_count=_int(o.get("tx_count"), f"{where}.tx_count"),
@@ -264,6 +272,29 @@ class StateProof:
 
 @readable_repr
 @dataclass(frozen=True, slots=True)
+class LotProof:
+    """A drug code in the DrugLots part the event's ``LotCommissioned`` log records: the code id, its leaf
+    index and its inclusion path (keccak256, RFC 9162) up to the log's root."""
+
+    code_id: bytes
+    leaf: int
+    path: tuple[bytes, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"code_id": to_hex(self.code_id), "leaf": self.leaf, "path": [to_hex(h) for h in self.path]}
+
+    @classmethod
+    def from_json(cls, obj: object, where: str) -> LotProof:
+        o = _obj(obj, where)
+        return cls(
+            code_id=_unhex(o.get("code_id"), f"{where}.code_id", 32),
+            leaf=_int(o.get("leaf"), f"{where}.leaf"),
+            path=_hashes(o.get("path"), f"{where}.path"),
+        )
+
+
+@readable_repr
+@dataclass(frozen=True, slots=True)
 class ProofBundle:
     """One event with everything needed to verify it offline against a trusted genesis or checkpoint.
 
@@ -279,6 +310,11 @@ class ProofBundle:
     state: StateProof | None = None
     version: int = BUNDLE_VERSION
     labels: Mapping[str, str] = field(default_factory=dict)  # unverified display hints (never trusted)
+    lot: LotProof | None = None  # a drug-code bundle: the code in the event's lot part
+
+    def __post_init__(self) -> None:
+        if self.event.tx is None and self.lot is None:
+            raise FormatError("only a drug-code bundle (with a lot section) may leave out its transaction")
 
     # --- JSON ----------------------------------------------------------------------------------------
     def to_json(self) -> dict[str, Any]:
@@ -293,6 +329,8 @@ class ProofBundle:
             "handovers": [h.to_json() for h in self.handovers],
             "state": self.state.to_json() if self.state is not None else None,
         }
+        if self.lot is not None:
+            out["lot"] = self.lot.to_json()
         if self.labels:
             out["labels"] = dict(self.labels)
         return out
@@ -314,6 +352,7 @@ class ProofBundle:
                 version=version,
             )
         state = o.get("state")
+        lot = o.get("lot")
         labels = o.get("labels") or {}
         if not isinstance(labels, Mapping) or not all(
             isinstance(k, str) and isinstance(v, str) for k, v in labels.items()
@@ -331,6 +370,7 @@ class ProofBundle:
             state=StateProof.from_json(state, "state") if state is not None else None,
             version=version,
             labels=dict(labels),
+            lot=LotProof.from_json(lot, "lot") if lot is not None else None,
         )
 
     @classmethod
@@ -348,7 +388,7 @@ class ProofBundle:
         e = self.event
         event = encode_list(
             (
-                e.tx.encode(),
+                e.tx.encode() if e.tx is not None else encode_bytes(b""),
                 e.receipt.encode(),
                 encode_int(e.tx_index),
                 encode_int(e.tx_count),
@@ -380,17 +420,21 @@ class ProofBundle:
                     encode_list(encode_bytes(n) for n in s.storage_proof),
                 )
             )
-        return encode_list(
-            (
-                encode_int(self.version),
-                encode_int(self.chain_id),
-                encode_bytes(self.genesis_hash),
-                event,
-                _enc_sealed(self.block),
-                handovers,
-                state,
+        fields = [
+            encode_int(self.version),
+            encode_int(self.chain_id),
+            encode_bytes(self.genesis_hash),
+            event,
+            _enc_sealed(self.block),
+            handovers,
+            state,
+        ]
+        if self.lot is not None:  # an eighth field: older bundles have seven
+            lot = self.lot
+            fields.append(
+                encode_list((encode_bytes(lot.code_id), encode_int(lot.leaf), _enc_hashes(lot.path)))
             )
-        )
+        return encode_list(fields)
 
     @classmethod
     def from_compact(cls, data: bytes) -> ProofBundle:
@@ -475,14 +519,16 @@ def _dec_sealed(item: Item, where: str) -> SealedHeader:
 
 
 def _from_compact_item(item: Item) -> ProofBundle:
-    top = _l(item, "bundle", 7)
+    top = _l(item, "bundle")
+    if len(top) not in (7, 8):
+        raise FormatError(f"bundle must have 7 or 8 fields, found {len(top)}", field="bundle")
     version = decode_int(top[0], "version")
     if version != BUNDLE_VERSION:
         raise FormatError(f"unsupported bundle version {version}", version=version)
     ev = _l(top[3], "event", 7)
     log = _l(ev[6], "event.log_index")
     event = EventProof(
-        tx=_wire(Transaction.from_item, ev[0], "event.tx"),
+        tx=None if ev[0] == b"" else _wire(Transaction.from_item, ev[0], "event.tx"),
         receipt=_wire(Receipt.decode, _reencode(ev[1]), "event.receipt"),
         tx_index=decode_int(ev[2], "tx_index"),
         tx_count=decode_int(ev[3], "tx_count"),
@@ -519,6 +565,13 @@ def _from_compact_item(item: Item) -> ProofBundle:
             storage_proof=tuple(_s(n, "state.storage_proof") for n in _l(st[5], "state.storage_proof")),
             kind=kind,
         )
+    lot = None
+    if len(top) == 8:
+        f = _l(top[7], "lot", 3)
+        code_id = _s(f[0], "lot.code_id")
+        if len(code_id) != 32:
+            raise FormatError("lot.code_id must be 32 bytes")
+        lot = LotProof(code_id, decode_int(f[1], "lot.leaf"), _dec_hashes(f[2], "lot.path"))
     genesis_hash = _s(top[2], "genesis_hash")
     if len(genesis_hash) != 32:
         raise FormatError("genesis_hash must be 32 bytes")
@@ -530,6 +583,7 @@ def _from_compact_item(item: Item) -> ProofBundle:
         handovers=tuple(handovers),
         state=state,
         version=version,
+        lot=lot,
     )
 
 

@@ -263,14 +263,21 @@ def _check_root(computed: bytes, expected: bytes, message: str, **detail: Any) -
 
 
 def verify_inclusion_of_leaf_hash(
-    leaf_hash: bytes, index: int, size: int, proof: Sequence[bytes], root: bytes
+    leaf_hash: bytes,
+    index: int,
+    size: int,
+    proof: Sequence[bytes],
+    root: bytes,
+    *,
+    node: Callable[[bytes, bytes], bytes] = compute_node_hash,
 ) -> None:
     """Check that ``leaf_hash`` is leaf ``index`` of the tree of ``size`` leaves with hash ``root``.
 
     Follows RFC 9162 §2.1.3.2 exactly. Returns None. As in RFC 9162, ``size`` is authenticated only
     together with ``root``: take both from the same trusted source (a sealed header), never from the proof.
-    Raises ``MerkleProofError`` saying why the proof does not hold (index out of range, wrong proof
-    length, malformed hash, or the recomputed root differs).
+    ``node`` hashes two children (SM3 by default; a DrugLots part's tree uses keccak256,
+    ``sdk.domains.drugs.lots``). Raises ``MerkleProofError`` saying why the proof does not hold (index out
+    of range, wrong proof length, malformed hash, or the recomputed root differs).
     """
     _check_size(index, "leaf index")
     _check_size(size, "tree size")
@@ -286,7 +293,6 @@ def verify_inclusion_of_leaf_hash(
             f"inclusion proof is too {what} for leaf {index} of {size}", index=index, size=size
         )
 
-    node = compute_node_hash
     path = (_check_hash(p, "proof element") for p in proof)
     for p, on_left in _walk_path(index, size - 1, path, wrong_length):
         r = node(p, r) if on_left else node(r, p)

@@ -55,14 +55,17 @@ def _fits(payload: str | bytes) -> int | None:
 
 
 def _reference_fragment(bundle: ProofBundle) -> str:
-    """``licence=0x…`` for a licence bundle (so the page fetches the current status), else ``tx=0x…``."""
+    """``licence=0x…`` for a licence bundle (so the page fetches the current status), ``code=0x…`` for a
+    drug-code bundle, else ``tx=0x…``."""
+    if bundle.lot is not None:
+        return "code=0x" + bundle.lot.code_id.hex()
     state = bundle.state
     receipt = bundle.event.receipt
     if state is not None and state.kind == "licence" and bundle.event.log_index is not None:
         log = receipt.logs[bundle.event.log_index] if bundle.event.log_index < len(receipt.logs) else None
         if log is not None and len(log.topics) > 1:
             return "licence=0x" + log.topics[1].hex()
-    return "tx=0x" + bundle.event.tx.tx_hash.hex()
+    return "tx=0x" + receipt.tx_hash.hex()
 
 
 def make_credential_payload(bundle: ProofBundle, base_url: str | None = None) -> QrCredential:
@@ -70,8 +73,8 @@ def make_credential_payload(bundle: ProofBundle, base_url: str | None = None) ->
 
     Takes: the bundle; ``base_url`` of a node serving /verify (e.g. "https://node.example").
     Returns: with ``base_url``, the link ``{base}/verify#b=<base64url(deflate(compact))>`` when it fits a
-    QR code, else ``{base}/verify#licence=0x…`` / ``#tx=0x…`` (the page fetches the bundle and verifies it
-    in the browser). Without ``base_url``, the text ``XL1:<base45>`` (alphanumeric mode).
+    QR code, else ``{base}/verify#licence=0x…`` / ``#code=0x…`` / ``#tx=0x…`` (the page fetches the bundle
+    and verifies it in the browser). Without ``base_url``, the text ``XL1:<base45>`` (alphanumeric mode).
     Raises: FormatError when there is no base URL and the bundle is too big for a QR code.
     """
     import zlib

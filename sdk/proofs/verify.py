@@ -2,9 +2,11 @@
 
 # Verifier(trust=Genesis(...) | Checkpoint(...)).verify_bundle(bundle) reads top-down as named steps:
 # parse → validate_chain_ids → follow_handovers → authenticate_header (event block) → validate_transaction
-# → validate_inclusion → validate_receipt → validate_state. Each step raises a VerificationError subclass
-# saying what failed and where (``diagnostics()``); the result holds only fields that were checked. Nothing
-# here needs a node, a database or an EVM.
+# → validate_inclusion → validate_receipt → validate_lot (a drug-code bundle) → validate_state. Each step
+# raises a VerificationError subclass saying what failed and where (``diagnostics()``); the result holds
+# only fields that were checked. Nothing here needs a node, a database or an EVM. A drug-code bundle carries
+# no transaction (a lot part's transaction holds every code id of the part): its receipt, proven under the
+# sealed receipt root, and the receipt's LotCommissioned log stand for it.
 #
 # Trust model (docs/proof-bundle.md): from a Genesis anchor, the validator set in force at height h is the
 # set carried by the latest handover block below h, each handover sealed by the set before it. A bundle
@@ -19,6 +21,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from sdk.domains.drugs.encoders import CODE_PRODUCT_PREFIX_BYTES
+from sdk.domains.drugs.lots import verify_lot_path
 from sdk.encoding import readable_repr
 from sdk.errors import (
     ChainError,
@@ -45,10 +49,10 @@ from sdk.proofs.licence import (
 from sdk.proofs.merkle import verify_inclusion
 from sdk.proofs.mpt import compute_storage_slot, get_account, verify_storage_proof
 from sdk.proofs.trust import Checkpoint, Genesis, Trust
-from sdk.system import LICENCE_REGISTRY_ADDRESS, SYSTEM_CONTRACT_ADDRESSES
+from sdk.system import DRUG_LOTS_ADDRESS, LICENCE_REGISTRY_ADDRESS, SYSTEM_CONTRACT_ADDRESSES
 from sdk.types import BlockHeader, Log, compute_validators_hash, sort_validators
 
-__all__ = ["KNOWN_CONTRACTS", "VerifiedEvent", "VerifiedLog", "VerifiedState", "Verifier"]
+__all__ = ["KNOWN_CONTRACTS", "VerifiedEvent", "VerifiedLog", "VerifiedLot", "VerifiedState", "Verifier"]
 
 KNOWN_CONTRACTS: dict[bytes, str] = {address: name for name, address in SYSTEM_CONTRACT_ADDRESSES.items()}
 
@@ -87,6 +91,21 @@ class VerifiedLog:
 
 @readable_repr
 @dataclass(frozen=True, slots=True)
+class VerifiedLot:
+    """A drug code proven to be in the DrugLots part a sealed ``LotCommissioned`` log records: commissioned
+    by ``mah`` for ``product_id`` and ``batch_no`` at the event's height (its status later is not proven)."""
+
+    code_id: bytes
+    part: int
+    leaf: int
+    product_id: bytes
+    batch_no: str
+    level: int  # 1 unit, 2 bundle, 3 case (sdk.domains.drugs.Level)
+    mah: bytes  # the account that commissioned the part (DrugLots' msg.sender)
+
+
+@readable_repr
+@dataclass(frozen=True, slots=True)
 class VerifiedState:
     """A storage slot value proven against the state root of a sealed header."""
 
@@ -115,8 +134,8 @@ class VerifiedEvent:
     block_time_ms: int
     tx_hash: bytes
     tx_index: int
-    sender: bytes
-    sender_public_key: bytes
+    sender: bytes  # a drug-code bundle carries no transaction: then the part's MAH, as DrugLots recorded it
+    sender_public_key: bytes  # empty in a drug-code bundle (no transaction, no signature to check)
     contract: bytes
     validators: tuple[bytes, ...]  # the set in force that sealed the block (or the checkpoint's set)
     sealed_by: tuple[int, ...]  # indexes into ``validators`` (empty when proven by history inclusion)
@@ -124,6 +143,7 @@ class VerifiedEvent:
     state: VerifiedState | None = None
     licence: VerifiedLicence | None = None  # when the log is a LicenceRegistry LicenceIssued
     handovers: tuple[int, ...] = field(default=())  # heights of the validator-set changes followed
+    lot: VerifiedLot | None = None  # a drug-code bundle: the code in the log's lot part
 
 
 # --- the verifier --------------------------------------------------------------------------------------
@@ -159,28 +179,32 @@ class Verifier:
         self._validate_transaction(b)
         self._validate_inclusion(b)
         log = self._validate_receipt(b)
-        licence = decode_licence(log.address, log.topics, log.data) if log is not None else None
-        if licence is not None:
-            licence = validate_licence_identifier(b.event.tx, licence)
-        state = self._validate_state(b, changes, licence) if b.state is not None else None
+        lot = self._validate_lot(b, log)
         tx = b.event.tx
+        licence = None
+        if tx is not None and log is not None:
+            licence = decode_licence(log.address, log.topics, log.data)
+            if licence is not None:
+                licence = validate_licence_identifier(tx, licence)
+        state = self._validate_state(b, changes, licence) if b.state is not None else None
         return VerifiedEvent(
             chain_id=header.chain_id,
             trust=self.trust.describe(),
             height=header.height,
             block_hash=header.block_hash,
             block_time_ms=header.timestamp_ms,
-            tx_hash=tx.tx_hash,
+            tx_hash=b.event.receipt.tx_hash,
             tx_index=b.event.tx_index,
-            sender=tx.sender,
-            sender_public_key=tx.public_key,
-            contract=tx.to,
+            sender=tx.sender if tx is not None else lot.mah if lot is not None else b"",
+            sender_public_key=tx.public_key if tx is not None else b"",
+            contract=tx.to if tx is not None else DRUG_LOTS_ADDRESS,
             validators=validators,
             sealed_by=sealed_by,
             log=log,
             state=state,
             licence=licence,
             handovers=tuple(c.height for c in changes[1:]),
+            lot=lot,
         )
 
     # --- steps ---------------------------------------------------------------------------------------
@@ -218,8 +242,9 @@ class Verifier:
                     f"{what} (height {header.height}) is for chain {header.chain_id}, not {want}",
                     height=header.height,
                 )
-        if b.event.tx.chain_id != want:
-            raise ChainError(f"the transaction is for chain {b.event.tx.chain_id}, not {want}")
+        tx = b.event.tx
+        if tx is not None and tx.chain_id != want:
+            raise ChainError(f"the transaction is for chain {tx.chain_id}, not {want}")
 
     def _anchor_change(self) -> _SetChange:
         t = self.trust
@@ -348,6 +373,8 @@ class Verifier:
     @staticmethod
     def _validate_transaction(b: ProofBundle) -> None:
         tx = b.event.tx
+        if tx is None:  # a drug-code bundle: the receipt and its log stand for it (validate_lot)
+            return
         try:
             tx.verify_signature()
         except InvalidSignatureError as exc:
@@ -361,10 +388,10 @@ class Verifier:
     def _validate_inclusion(b: ProofBundle) -> None:
         e = b.event
         header = b.block.header
-        for what, leaf, proof, root in (
-            ("transaction", e.tx.encode(), e.tx_proof, header.tx_root),
-            ("receipt", e.receipt.encode(), e.receipt_proof, header.receipt_root),
-        ):
+        trees = [("receipt", e.receipt.encode(), e.receipt_proof, header.receipt_root)]
+        if e.tx is not None:
+            trees.insert(0, ("transaction", e.tx.encode(), e.tx_proof, header.tx_root))
+        for what, leaf, proof, root in trees:
             try:
                 verify_inclusion(leaf, e.tx_index, e.tx_count, proof, root)
             except MerkleProofError as exc:
@@ -377,7 +404,7 @@ class Verifier:
     @staticmethod
     def _validate_receipt(b: ProofBundle) -> VerifiedLog | None:
         e = b.event
-        if e.receipt.tx_hash != e.tx.tx_hash:
+        if e.tx is not None and e.receipt.tx_hash != e.tx.tx_hash:
             raise ProofError(
                 "the receipt belongs to another transaction",
                 receipt_tx_hash=e.receipt.tx_hash.hex(),
@@ -388,7 +415,7 @@ class Verifier:
             raise StatusError(
                 f"the transaction was committed at height {b.block.header.height} but reverted: {reason}",
                 height=b.block.header.height,
-                tx_hash=e.tx.tx_hash.hex(),
+                tx_hash=e.receipt.tx_hash.hex(),
             )
         if e.log_index is None:
             return None
@@ -399,6 +426,38 @@ class Verifier:
             )
         log = logs[e.log_index]
         return VerifiedLog(e.log_index, log.address, log.topics, log.data)
+
+    @staticmethod
+    def _validate_lot(b: ProofBundle, log: VerifiedLog | None) -> VerifiedLot | None:
+        lot = b.lot
+        if lot is None:
+            return None
+        decoded = log.decode() if log is not None and log.address == DRUG_LOTS_ADDRESS else None
+        if decoded is None or decoded[0] != "LotCommissioned":
+            raise ProofError("a drug-code bundle's event must be a DrugLots LotCommissioned log")
+        args = decoded[1]
+        part, product_id = int(args["part"]), bytes(args["product"])
+        if lot.code_id[:CODE_PRODUCT_PREFIX_BYTES] != product_id[:CODE_PRODUCT_PREFIX_BYTES]:
+            raise ProofError(
+                f"the code is not of the product of lot part {part}",
+                code_id=lot.code_id.hex(),
+                product_id=product_id.hex(),
+            )
+        try:
+            verify_lot_path(lot.code_id, lot.leaf, int(args["count"]), lot.path, bytes(args["root"]))
+        except MerkleProofError as exc:
+            raise ProofError(
+                f"the code is not in lot part {part}: {exc.message}", part=part, code_id=lot.code_id.hex()
+            ) from exc
+        return VerifiedLot(
+            code_id=lot.code_id,
+            part=part,
+            leaf=lot.leaf,
+            product_id=product_id,
+            batch_no=str(args["batch_no"]),
+            level=int(args["level"]),
+            mah=bytes(args["by"]),
+        )
 
     def _validate_state(
         self, b: ProofBundle, changes: Sequence[_SetChange], licence: VerifiedLicence | None

@@ -536,3 +536,39 @@ def test_page_serves_only_its_own_assets(nodes: tuple[RunningNode, RunningNode])
     for asset in ("sm-crypto.js", "verify-i18n.js", "jsqr.js"):
         assert httpx.get(f"{home.url}/verify/assets/{asset}").status_code == 200, asset
     assert httpx.get(f"{home.url}/verify/assets/..%2Fapp.py").status_code == 404
+
+
+def test_a_drug_code_link_is_verified_in_the_browser(
+    browser: Browser, nodes: tuple[RunningNode, RunningNode], bundles: dict[str, Any]
+) -> None:
+    """A pack's code commissioned by its lot part's root: the page fetches its drug-code bundle (#code=) or
+    reads it from the link (#b=), and says what is proven (the commissioning) and what is not (the status)."""
+    import datetime as dt
+
+    from sdk.domains.drugs import Drugs, KeyScheme, parse_trace_code
+
+    home, _ = nodes
+    mah_member = home.member_with("MAH")
+    with Client(home.url) as client:
+        Drugs(client, home.member_with("DRUG_REGULATOR").signer).assign_key_prefix(
+            KeyScheme.NMPA, "869124", mah_member.uscc, "code issuer's assignment"
+        )
+        mah = Drugs(client, mah_member.signer)
+        mah.register_product("8691240", "Ibuprofen Tablets 0.2 g x 20", "国药准字H20000001")
+        codes = [f"8691240{n:013d}" for n in range(1, 8)]
+        mah.commission_lot(codes, "B2026001", dt.date(2026, 1, 1), dt.date(2028, 12, 31))
+        doc = mah.code_bundle(codes[5])
+    assert python_verdict(doc, bundles["trust"]) == ("", "")
+    code_id = "0x" + parse_trace_code(codes[5]).code_id.hex()
+    fragment = ProofBundle.from_json(doc).to_link_fragment()
+    for lang, query, wording in (("zh-CN", "", "已证明该药品追溯码"), ("en", "?lang=en", "commissioning")):
+        for hash_part in (f"#code={code_id}", f"#b={fragment}"):
+            browser.open(f"{home.url}/verify{query}{hash_part}")
+            verdict = browser.verdict()
+            assert verdict["status"] == "verified" and verdict["error"] == "", verdict
+            assert wording in verdict["text"], verdict
+            assert browser.evaluate("document.documentElement.lang") == lang
+    forged = copy.deepcopy(doc)
+    forged["lot"]["leaf"] = 4
+    browser.open(f"{home.url}/verify?lang=en#b={ProofBundle.from_json(forged).to_link_fragment()}")
+    assert browser.verdict()["error"] == "ProofError" == python_verdict(forged, bundles["trust"])[0]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -24,8 +25,19 @@ from sdk.domains.drugs import (
     parse_trace_code,
 )
 from sdk.domains.governance import Governance
-from sdk.errors import DomainError, DrugAlertError, ExecutionError, IdentifierError, InputError, XinlianError
+from sdk.errors import (
+    DomainError,
+    DrugAlertError,
+    ExecutionError,
+    IdentifierError,
+    InputError,
+    ProofError,
+    XinlianError,
+)
 from sdk.identifiers import compute_gtin_check
+from sdk.proofs.bundle import ProofBundle
+from sdk.proofs.trust import load_trust
+from sdk.proofs.verify import Verifier
 from sdk.signer import Signer
 
 if TYPE_CHECKING:
@@ -519,3 +531,45 @@ def test_materialise_codes_finds_each_codes_part_through_the_lot_index(parties: 
     assert mah.code_state(first[1]).lot_part is not None  # type: ignore[union-attr]  # not asked for
     shipped = mah.ship(wanted, parties.distributor_signer.address, BillType.SALE)
     assert shipped.shipment_id > 0
+
+
+def test_a_lot_codes_bundle_proves_its_commissioning_offline_without_the_parts_other_codes(
+    running_node: RunningNode, parties: Parties
+) -> None:
+    codes = [unit(n) for n in range(5900, 5913)]
+    (part,) = parties.mah.commission_lot(codes, "B2025590", PRODUCTION, EXPIRY)
+    public = Drugs(parties.client)
+    body = public.code_bundle(codes[11])
+    assert body["event"]["tx"] is None and body["event"]["tx_proof"] == []
+    others = {parse_trace_code(c).code_id.hex() for c in codes} - {parse_trace_code(codes[11]).code_id.hex()}
+    assert not any(other in json.dumps(body) for other in others)  # no other code id travels
+
+    trust = load_trust(httpx.get(f"{running_node.url}/v1/proofs/trust").json())
+    for form in (body, ProofBundle.from_json(body).to_qr_text()):
+        event = Verifier(trust=trust).verify_bundle(form)
+        lot = event.lot
+        assert lot is not None and lot.code_id == parse_trace_code(codes[11]).code_id
+        assert (lot.part, lot.leaf, lot.batch_no, lot.level) == (part.part, 11, "B2025590", int(Level.UNIT))
+        assert event.sender == lot.mah == parties.mah.signer.address  # type: ignore[union-attr]
+        assert event.tx_hash == part.tx_hash and event.sender_public_key == b""
+
+    # Another code's path, or this one's path for another code, proves nothing.
+    forged = json.loads(json.dumps(body))
+    forged["lot"]["code_id"] = "0x" + parse_trace_code(codes[3]).code_id.hex()
+    with pytest.raises(ProofError):
+        Verifier(trust=trust).verify_bundle(forged)
+    missing = httpx.get(f"{running_node.url}/v1/proofs/drug-codes/{unit(5913)}")
+    assert missing.status_code == 404 and missing.json()["code"] == "not_found"
+
+    # From a shell: `xinlian verify` fetches the bundle a /verify#code= link names and checks it offline.
+    from typer.testing import CliRunner
+
+    from sdk.cli import app
+
+    code_id = "0x" + parse_trace_code(codes[11]).code_id.hex()
+    link = f"{running_node.url}/verify#code={code_id}"
+    result = CliRunner().invoke(app, ["verify", link, "--trust", running_node.url, "--json"])
+    assert result.exit_code == 0, result.stderr
+    facts = json.loads(result.stdout)
+    assert facts["verified"] and facts["facts"]["lot"]["code_id"] == code_id
+    assert facts["facts"]["lot"]["part"] == part.part

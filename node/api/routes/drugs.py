@@ -12,7 +12,7 @@ from pydantic import Field
 from node.api.access import ReadScope, is_code_reader
 from node.api.auth import MemberDep
 from node.api.convert import to_hex, to_plain
-from node.api.deps import LedgerDep, parse_hash
+from node.api.deps import LedgerDep, parse_code_id
 from node.api.errors import Forbidden, NotFound
 from node.api.models import Shape, error_responses
 from node.api.reader import LedgerReader
@@ -25,7 +25,6 @@ from sdk.domains.drugs import (
     DrugQueries,
     compute_product_id,
     normalise_product_key,
-    parse_trace_code,
     validate_batch_no,
 )
 
@@ -194,10 +193,6 @@ def _state_public(queries: DrugQueries, state: CodeState) -> DrugCodeStatePublic
     )
 
 
-def _code_id(code: str) -> bytes:
-    return parse_hash(code, "code") if code.startswith("0x") else parse_trace_code(code).code_id
-
-
 # --- routes --------------------------------------------------------------------------------------------
 CodePath = Annotated[str, Path(min_length=1, max_length=120, description="20-digit code or GS1 string")]
 
@@ -209,7 +204,7 @@ def get_code_history(code: CodePath, ledger: LedgerDep, member: MemberDep) -> Dr
     ``code`` is the code itself or its 0x code id. Only the product's MAH, an organisation that appears in
     the history, or the drug regulator may read it (403 otherwise); 404 for a code never commissioned.
     """
-    code_id = _code_id(code)
+    code_id = parse_code_id(code)
     reader = LedgerReader(ledger)
     queries = DrugQueries(reader, DRUG_TRACE_ADDRESS)
     state = queries.get_code(code_id)
@@ -228,7 +223,7 @@ def get_code_history(code: CodePath, ledger: LedgerDep, member: MemberDep) -> Dr
 def get_code_lot(code: CodePath, ledger: LedgerDep) -> DrugLotCodePublic:
     """Where a code commissioned by its lot part's root is (public, like the consumer check): its part and
     leaf index; 404 for a code in no committed part. ``code`` is the code itself or its 0x code id."""
-    code_id = _code_id(code)
+    code_id = parse_code_id(code)
     found = LedgerReader(ledger).lot_code(code_id)
     if found is None:
         raise NotFound("the code is in no lot part", code_id=to_hex(code_id))

@@ -1,27 +1,30 @@
-"""Proof bundles for offline verification: a transaction's event, a licence's issuance + status, trust."""
+"""Proof bundles for offline verification: a transaction's event, a licence's issuance + status, a drug code
+commissioned by its lot part's root, trust."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 
 from node.api.access import ReadScope, is_public_bundle
 from node.api.auth import Member, OptionalMemberDep
-from node.api.deps import HeavyDep, LedgerDep, parse_address, parse_hash
+from node.api.deps import HeavyDep, LedgerDep, parse_address, parse_code_id, parse_hash
 from node.api.errors import BadRequest, NotFound
 from node.api.models import error_responses
 from node.api.reader import LedgerReader
 from node.ledger.backfill import require_history
 from node.ledger.chain import Ledger
 from node.ledger.handovers import collect_handovers
+from sdk.domains.drugs.lots import LOTS_CONTRACT, LotTree, decode_committed_part
 from sdk.errors import AuthenticationError, IdentifierError, StorageError
 from sdk.proofs.builders import build_bundle
-from sdk.proofs.bundle import Handover, HistoryProof, ProofBundle, SealedHeader, StateProof
+from sdk.proofs.bundle import Handover, HistoryProof, LotProof, ProofBundle, SealedHeader, StateProof
 from sdk.proofs.licence import LICENCE_ISSUED_TOPIC, LICENCE_STATUS_RULE
 from sdk.proofs.mpt import compute_storage_slot
 from sdk.proofs.trust import Checkpoint, Genesis, trust_to_json
-from sdk.system import LICENCE_REGISTRY_ADDRESS
+from sdk.system import DRUG_LOTS_ADDRESS, LICENCE_REGISTRY_ADDRESS
 
 router = APIRouter(prefix="/v1/proofs", tags=["proofs"])
 
@@ -193,6 +196,35 @@ def build_licence_bundle(
     return bundle
 
 
+def build_drug_code_bundle(
+    ledger: Ledger, code_id: bytes, *, checkpoint_height: int | None = None
+) -> ProofBundle:
+    """Return the bundle of a drug code commissioned by its lot part's root: the part's receipt and its
+    ``LotCommissioned`` log under a sealed header, and the code's path to the log's root. Not the part's
+    transaction: it carries every code id of the part, which only its MAH and the regulator read.
+
+    Raises NotFound for a code in no committed part.
+    """
+    found = ledger.get_lot_code(code_id)
+    if found is None:
+        raise NotFound("the code is in no lot part", code_id="0x" + code_id.hex())
+    topics = [LOTS_CONTRACT.event_topic("LotCommissioned"), found.part.to_bytes(32, "big")]
+    logs, _ = ledger.query_logs(address=DRUG_LOTS_ADDRESS, topics=topics, limit=1)
+    stored = ledger.get_transaction(logs[0].tx_hash) if logs else None
+    receipt = ledger.get_receipt(logs[0].tx_hash) if logs else None
+    part = None
+    if stored is not None and receipt is not None:
+        tx = stored.transaction
+        part = decode_committed_part(tx.to, tx.data, receipt.receipt.status == 1, receipt.receipt.logs)
+    if part is None:
+        raise NotFound("the code's lot part is missing", part=found.part)
+    bundle = build_tx_bundle(
+        ledger, logs[0].tx_hash, log_index=logs[0].log_index, checkpoint_height=checkpoint_height
+    )
+    lot = LotProof(code_id, found.leaf, LotTree(part.code_ids).path(found.leaf))
+    return dataclasses.replace(bundle, event=dataclasses.replace(bundle.event, tx=None, tx_proof=()), lot=lot)
+
+
 # --- routes -----------------------------------------------------------------------------------------------
 def _slot(text: str) -> int:
     try:
@@ -247,6 +279,20 @@ def get_licence_bundle(
     return bundle.to_json()
 
 
+@router.get("/drug-codes/{code:path}", response_model=BundleJson, responses=_ERRORS, dependencies=[HeavyDep])
+def get_drug_code_bundle(
+    code: Annotated[
+        str, Path(min_length=1, max_length=120, description="20-digit code, GS1 string or 0x id")
+    ],
+    ledger: LedgerDep,
+    checkpoint_height: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
+) -> BundleJson:
+    """Return a drug-code bundle (public, like the consumer check): the code proven in the lot part that
+    commissioned it by its root, under a sealed header. 404 for a code in no committed part."""
+    bundle = build_drug_code_bundle(ledger, parse_code_id(code), checkpoint_height=checkpoint_height)
+    return bundle.to_json()
+
+
 @router.get("/trust", response_model=BundleJson, responses=_ERRORS)
 def get_trust(ledger: LedgerDep) -> BundleJson:
     """Return this chain's genesis trust file (chain id, genesis header and hash, first validator set).
@@ -278,6 +324,7 @@ def get_checkpoint(
 
 
 __all__ = [
+    "build_drug_code_bundle",
     "build_licence_bundle",
     "build_state_proof",
     "build_tx_bundle",

@@ -164,6 +164,11 @@
         ["fact.validity", day(l.validFrom) + " → " + day(l.validUntil)], ["fact.jurisdiction", l.jurisdiction],
         ["fact.documentHash", l.documentHash, { hash: true }]);
     }
+    if (r.lot) {
+      const l = r.lot;
+      rows.push(["fact.drugCode", l.codeId, { hash: true }], ["fact.lotPart", t("fact.lotPartValue", { part: l.part, leaf: l.leaf })],
+        ["fact.product", l.productId, { hash: true }], ["fact.batch", l.batchNo], ["fact.mah", l.mah, { hash: true }]);
+    }
     let status = "";
     if (r.state) {
       if (r.state.licence) {
@@ -184,6 +189,7 @@
         rows.push(["fact.warning", t("fact.staleWarning")]);
       }
     } else if (r.licence) text = t("verdict.verified.issuance");
+    else if (r.lot) text = t("verdict.verified.drugCode");
     v.dataset.licenceStatus = status;
     v.textContent = text;
     showFacts(rows);
@@ -265,6 +271,7 @@
     if (p.get("b")) return verifyDoc(() => X.loadPayload(p.get("b")), withHolder);
     if (p.get("licence")) return verifyDoc(() => fetchJson("/v1/proofs/licences/" + encodeURIComponent(p.get("licence"))), withHolder);
     if (p.get("tx")) return verifyDoc(() => fetchJson("/v1/proofs/tx/" + encodeURIComponent(p.get("tx"))), withHolder);
+    if (p.get("code")) return verifyDoc(() => fetchJson("/v1/proofs/drug-codes/" + encodeURIComponent(p.get("code"))), withHolder);
   }
 
   // --- holder check ------------------------------------------------------------------------------------

@@ -176,17 +176,17 @@
     }
   }
 
-  // --- RFC 9162 Merkle inclusion (SM3) -------------------------------------------------------------------
-  function verifyInclusion(leaf, index, size, proof, rootHash) {
+  // --- RFC 9162 Merkle inclusion (SM3; keccak256 for a DrugLots part's tree) ------------------------------
+  function verifyInclusion(leaf, index, size, proof, rootHash, h = sm3) {
     if (index >= size) return `leaf index ${index} is outside a tree of ${size} leaves`;
     let fn = index, sn = size - 1;
-    let r = sm3(concat(Uint8Array.of(0), leaf));
+    let r = h(concat(Uint8Array.of(0), leaf));
     for (const p of proof) {
       if (sn === 0) return `inclusion proof is too long for leaf ${index} of ${size}`;
       if (fn % 2 === 1 || fn === sn) {
-        r = sm3(concat(Uint8Array.of(1), p, r));
+        r = h(concat(Uint8Array.of(1), p, r));
         if (fn % 2 === 0) while (fn !== 0 && fn % 2 === 0) { fn = Math.floor(fn / 2); sn = Math.floor(sn / 2); }
-      } else r = sm3(concat(Uint8Array.of(1), r, p));
+      } else r = h(concat(Uint8Array.of(1), r, p));
       fn = Math.floor(fn / 2); sn = Math.floor(sn / 2);
     }
     if (sn !== 0) return `inclusion proof is too short for leaf ${index} of ${size}`;
@@ -316,6 +316,27 @@
     };
   }
 
+  // A drug code in a DrugLots part: the part's LotCommissioned log (sdk/proofs/verify.py _validate_lot)
+  const DRUG_LOTS = "0000000000000000000000000000000000001006";
+  const LOT_COMMISSIONED = keccak256(ascii("LotCommissioned(uint256,bytes32,string,uint8,bytes32,uint256,address)"));
+  const CODE_PRODUCT_PREFIX_BYTES = 8;
+  function decodeLotCommissioned(log) {
+    const no = () => fail("ProofError", "a drug-code bundle's event must be a DrugLots LotCommissioned log");
+    if (!log || toHex(log.address) !== DRUG_LOTS || log.topics.length !== 4 || !eq(log.topics[0], LOT_COMMISSIONED)) no();
+    const d = log.data;
+    let batchNo, level, count;
+    try { batchNo = abiString(d, 0); level = wordInt(abiWord(d, 1)); count = wordInt(abiWord(d, 3)); } catch (e) { no(); }
+    if (level > 255n || count > BigInt(Number.MAX_SAFE_INTEGER)) no();
+    return { part: wordInt(log.topics[1]), product: log.topics[2], mah: log.topics[3].subarray(12), batchNo, level: Number(level), root: abiWord(d, 2), count: Number(count) };
+  }
+  function checkLot(lot, log) {
+    const l = decodeLotCommissioned(log);
+    if (!eq(lot.codeId.subarray(0, CODE_PRODUCT_PREFIX_BYTES), l.product.subarray(0, CODE_PRODUCT_PREFIX_BYTES))) fail("ProofError", `the code is not of the product of lot part ${l.part}`);
+    const err = verifyInclusion(lot.codeId, lot.leaf, l.count, lot.path, l.root, keccak256);
+    if (err) fail("ProofError", `the code is not in lot part ${l.part}: ${err}`);
+    return { codeId: toHex(lot.codeId), part: l.part.toString(), leaf: lot.leaf, productId: toHex(l.product), batchNo: l.batchNo, level: l.level, mah: toHex(l.mah) };
+  }
+
   // The call that emitted LicenceIssued and which argument is the identifier (sdk/proofs/licence.py LICENCE_ISSUING_CALLS)
   const ISSUING_CALLS = [["issue(string,bytes32,bytes32,bytes32,uint256,uint256,string)", 0], ["renew(bytes32,string,bytes32,uint256,uint256)", 1]]
     .map(([sig, i]) => [toHex(keccak256(ascii(sig)).subarray(0, 4)), i]);
@@ -365,7 +386,7 @@
     const e = doc.event;
     if (!e || typeof e !== "object") fail("FormatError", "event must be an object");
     const event = {
-      tx: decodeTx(fromHex(e.tx, "event.tx"), "event.tx"), receipt: decodeReceipt(fromHex(e.receipt, "event.receipt"), "event.receipt"),
+      tx: e.tx == null ? null : decodeTx(fromHex(e.tx, "event.tx"), "event.tx"), receipt: decodeReceipt(fromHex(e.receipt, "event.receipt"), "event.receipt"),
       txIndex: uintJ(e.tx_index, "tx_index"), txCount: uintJ(e.tx_count, "tx_count"),
       txProof: hashes(e.tx_proof, "event.tx_proof"), receiptProof: hashes(e.receipt_proof, "event.receipt_proof"),
       logIndex: e.log_index == null ? null : uintJ(e.log_index, "log_index"),
@@ -388,6 +409,13 @@
         accountProof: arr(st.account_proof, "state.account_proof"), storageProof: arr(st.storage_proof, "state.storage_proof") });
       b.state = s;
     }
+    b.lot = null;
+    if (doc.lot != null) {
+      const l = doc.lot;
+      if (typeof l !== "object" || Array.isArray(l)) fail("FormatError", "lot must be a JSON object");
+      b.lot = { codeId: fromHex(l.code_id, "lot.code_id", 32), leaf: uintJ(l.leaf, "lot.leaf"), path: hashes(l.path, "lot.path") };
+    }
+    if (!event.tx && !b.lot) fail("FormatError", "only a drug-code bundle (with a lot section) may leave out its transaction");
     b.labels = doc.labels && typeof doc.labels === "object" ? doc.labels : {};
     return b;
   }
@@ -445,7 +473,7 @@
     const headers = [["the event block", b.block.header], ...b.handovers.map((h, i) => [`handover ${i}`, h.header])];
     if (b.state) headers.push(["the state block", b.state.header]);
     for (const [what, h] of headers) if (h.chainId !== trust.chainId) fail("ChainError", `${what} (height ${h.height}) is for chain ${h.chainId}, not ${trust.chainId}`);
-    if (b.event.tx.chainId !== trust.chainId) fail("ChainError", `the transaction is for chain ${b.event.tx.chainId}, not ${trust.chainId}`);
+    if (b.event.tx && b.event.tx.chainId !== trust.chainId) fail("ChainError", `the transaction is for chain ${b.event.tx.chainId}, not ${trust.chainId}`);
     // handovers
     const changes = [{ height: trust.height, validators: trust.nextHash === trust.vhash || eq(trust.nextHash, trust.vhash) ? trust.validators : null, vhash: trust.nextHash }];
     let previous = -1;
@@ -492,24 +520,25 @@
     }
     const header = b.block.header;
     const sealedInfo = authenticate(b.block, "the event block");
-    // transaction signature
+    // transaction signature (a drug-code bundle has no transaction: its receipt and log stand for it)
     const tx = b.event.tx;
-    if (!sm2Verify(tx.publicKey, tx.preimage, tx.signature)) fail("SignatureError", "the transaction's SM2 signature does not verify", { tx_hash: toHex(tx.hash) });
+    if (tx && !sm2Verify(tx.publicKey, tx.preimage, tx.signature)) fail("SignatureError", "the transaction's SM2 signature does not verify", { tx_hash: toHex(tx.hash) });
     // inclusion
     const e = b.event;
-    let err = verifyInclusion(tx.raw, e.txIndex, e.txCount, e.txProof, header.txRoot);
+    let err = tx ? verifyInclusion(tx.raw, e.txIndex, e.txCount, e.txProof, header.txRoot) : null;
     if (err) fail("ProofError", `the transaction is not in block ${header.height}: ${err}`, { height: header.height });
     err = verifyInclusion(e.receipt.raw, e.txIndex, e.txCount, e.receiptProof, header.receiptRoot);
     if (err) fail("ProofError", `the receipt is not in block ${header.height}: ${err}`, { height: header.height });
     // receipt and log
-    if (!eq(e.receipt.txHash, tx.hash)) fail("ProofError", "the receipt belongs to another transaction");
+    if (tx && !eq(e.receipt.txHash, tx.hash)) fail("ProofError", "the receipt belongs to another transaction");
     if (e.receipt.status !== 1) fail("StatusError", `the transaction was committed at height ${header.height} but reverted: ${new TextDecoder().decode(e.receipt.revertReason)}`, { height: header.height });
     let log = null;
     if (e.logIndex !== null) {
       if (e.logIndex >= e.receipt.logs.length) fail("ProofError", `log index ${e.logIndex} is outside the receipt's ${e.receipt.logs.length} logs`);
       log = e.receipt.logs[e.logIndex];
     }
-    const licence = decodeLicence(log);
+    const lot = b.lot ? checkLot(b.lot, log) : null;
+    const licence = tx ? decodeLicence(log) : null;
     if (licence) licence.identifier = checkLicenceIdentifier(tx, licence);
     // state
     let state = null;
@@ -542,13 +571,13 @@
     }
     return {
       verified: true, trust: describeTrust(trust), chainId: header.chainId, height: header.height, blockHash: toHex(header.hash),
-      blockTimeMs: header.timestampMs, txHash: toHex(tx.hash), txIndex: e.txIndex, sender: toHex(tx.sender), contract: toHex(tx.to),
+      blockTimeMs: header.timestampMs, txHash: toHex(e.receipt.txHash), txIndex: e.txIndex, sender: tx ? toHex(tx.sender) : lot.mah, contract: tx ? toHex(tx.to) : DRUG_LOTS,
       validators: sealedInfo.validators.length, sealedBy: sealedInfo.sealedBy, handovers: changes.slice(1).map((c) => c.height),
       log: log && { index: e.logIndex, address: toHex(log.address), topics: log.topics.map(toHex) },
       licence: licence && { idHash: toHex(licence.idHash), typeId: toHex(licence.typeId), issuer: toHex(licence.issuer), issuerOrg: licence.issuerOrg,
         holderCommitment: toHex(licence.holderCommitment), documentHash: toHex(licence.documentHash), validFrom: licence.validFrom,
         validUntil: licence.validUntil, jurisdiction: licence.jurisdiction, identifier: licence.identifier },
-      state, labels: b.labels,
+      state, lot, labels: b.labels,
     };
   }
 
@@ -577,7 +606,8 @@
   const hx = (b) => "0x" + toHex(b);
   // Rebuild the JSON document from the compact RLP form (sdk/proofs/bundle.py to_compact), so one parser checks both.
   function compactToJson(raw) {
-    const top = list(rlpDecode(raw, "compact bundle"), "bundle", 7);
+    const top = list(rlpDecode(raw, "compact bundle"), "bundle");
+    if (top.length !== 7 && top.length !== 8) fail("FormatError", `bundle must have 7 or 8 fields, found ${top.length}`);
     const sealedJ = (it, w) => {
       const f = list(it, w, 3);
       const hist = list(f[2], `${w}.history`);
@@ -589,7 +619,7 @@
     const logIdx = list(ev[6], "log_index");
     const doc = {
       format: "xinlian/proof-bundle", version: Number(uint(top[0], "version")), chain_id: Number(uint(top[1], "chain_id")), genesis_hash: hx(str(top[2], "genesis_hash")),
-      event: { tx: hx(ev[0].raw), receipt: hx(ev[1].raw), tx_index: Number(uint(ev[2], "tx_index")), tx_count: Number(uint(ev[3], "tx_count")),
+      event: { tx: !isList(ev[0]) && str(ev[0], "event.tx").length === 0 ? null : hx(ev[0].raw), receipt: hx(ev[1].raw), tx_index: Number(uint(ev[2], "tx_index")), tx_count: Number(uint(ev[3], "tx_count")),
         tx_proof: list(ev[4], "tx_proof").map((x) => hx(str(x, "tx_proof"))), receipt_proof: list(ev[5], "receipt_proof").map((x) => hx(str(x, "receipt_proof"))),
         log_index: logIdx.length ? Number(uint(logIdx[0], "log_index")) : null },
       block: sealedJ(top[4], "block"),
@@ -601,6 +631,10 @@
       if (st.length !== 6) fail("FormatError", "state must have 6 fields in the compact bundle");
       doc.state = Object.assign(sealedJ(st[0], "state"), { kind: new TextDecoder().decode(str(st[1], "kind")), address: hx(str(st[2], "address")), slot: hx(str(st[3], "slot")),
         account_proof: list(st[4], "account_proof").map((x) => hx(str(x, "node"))), storage_proof: list(st[5], "storage_proof").map((x) => hx(str(x, "node"))) });
+    }
+    if (top.length === 8) {
+      const f = list(top[7], "lot", 3);
+      doc.lot = { code_id: hx(str(f[0], "lot.code_id")), leaf: Number(uint(f[1], "lot.leaf")), path: list(f[2], "lot.path").map((x) => hx(str(x, "lot.path"))) };
     }
     return doc;
   }

@@ -427,6 +427,19 @@ class Drugs(DrugQueries, SignerFacade):
         entries = self.client.logs(address=DRUG_LOTS_ADDRESS, topics=topics, from_height=from_height)
         return [self.lot_part(entry.tx_hash) for entry in entries]
 
+    def code_bundle(self, code: str) -> dict[str, Any]:
+        """The drug-code proof bundle of a code commissioned by its lot part's root, as JSON (public, like
+        the consumer check): the part's receipt and ``LotCommissioned`` log under a sealed header, and the
+        code's path to the log's root, to check offline (``Verifier.verify_bundle``, ``xinlian verify``,
+        the /verify page). It proves the commissioning, not today's status.
+
+        Raises IdentifierError for a malformed code (before the node is asked); the node's error
+        (``not_found`` for a code in no committed part), ClientError.
+        """
+        parse_trace_code(code)
+        body: dict[str, Any] = self.client.public_get(f"/v1/proofs/drug-codes/{quote(code, safe='')}")
+        return body
+
     def materialise(self, part: LotPart, codes: Sequence[str]) -> tuple[ReceiptResult, ...]:
         """Give codes of a lot part their words (each proven in the part; DrugTrace then holds them as
         commissioned by the part's MAH, the signer), as few transactions as the gas limit allows. A block of

@@ -18,6 +18,7 @@ from sdk.contracts import Contract
 from sdk.domains.drugs.encoders import MAX_CODES_PER_CALL
 from sdk.encoding import from_hex, readable_repr, to_hex
 from sdk.errors import DomainError, InputError
+from sdk.proofs.merkle import verify_inclusion_of_leaf_hash
 from sdk.system import DRUG_LOTS_ADDRESS
 
 if TYPE_CHECKING:
@@ -47,10 +48,10 @@ class LotTree:
             )
         if any(len(code_id) != 32 for code_id in code_ids):
             raise InputError("a code id is 32 bytes")
-        levels = [[keccak(LEAF_PREFIX + code_id) for code_id in code_ids]]
+        levels = [[compute_lot_leaf_hash(code_id) for code_id in code_ids]]
         while len(levels[-1]) > 1:
             below = levels[-1]
-            above = [keccak(NODE_PREFIX + below[i] + below[i + 1]) for i in range(0, len(below) - 1, 2)]
+            above = [_node_hash(below[i], below[i + 1]) for i in range(0, len(below) - 1, 2)]
             if len(below) % 2:
                 above.append(below[-1])  # promoted: RFC 9162's left-full split gives the same root
             levels.append(above)
@@ -76,6 +77,24 @@ class LotTree:
                 path.append(level[sibling])
             index >>= 1
         return tuple(path)
+
+
+def compute_lot_leaf_hash(code_id: bytes) -> bytes:
+    """A code id's leaf in its part's tree: ``keccak256(0x00 ‖ code id)``."""
+    return keccak(LEAF_PREFIX + code_id)
+
+
+def _node_hash(left: bytes, right: bytes) -> bytes:
+    return keccak(NODE_PREFIX + left + right)
+
+
+def verify_lot_path(code_id: bytes, leaf: int, size: int, path: Sequence[bytes], root: bytes) -> None:
+    """Check that ``code_id`` is leaf ``leaf`` of the part of ``size`` codes whose root is ``root`` (both
+    from the part's ``LotCommissioned`` log, never from the proof): RFC 9162 inclusion with keccak256.
+
+    Raises MerkleProofError saying why it does not hold.
+    """
+    verify_inclusion_of_leaf_hash(compute_lot_leaf_hash(code_id), leaf, size, path, root, node=_node_hash)
 
 
 # --- gas and sizes ---------------------------------------------------------------------------------------

@@ -316,6 +316,7 @@ FACT_KEYS = [
     "event",
     "licence",
     "state",
+    "lot",
 ]
 JSON_CASES = [
     ("version", lambda f: ["version"], ["version"]),
