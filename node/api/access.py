@@ -35,7 +35,7 @@ from node.genesis import (
 from sdk.contracts import Contract
 from sdk.domains.authorisations import AuthorisationQueries
 from sdk.domains.confirmations import LETTER_EVENTS, LetterParty, parties_of
-from sdk.domains.drugs import CODE_EVENTS, DrugEvent, DrugQueries
+from sdk.domains.drugs import CODE_EVENTS, CodeState, DrugEvent, DrugQueries
 from sdk.system import SYSTEM_CONTRACT_ADDRESSES
 from sdk.types import Log
 
@@ -466,7 +466,8 @@ class ReadScope:
         if not state.known:
             return True
         product = queries.get_product(state.product_id)
-        return is_code_reader(self, queries, queries.history(code_id), product.mah_uscc if product else None)
+        mah_uscc = product.mah_uscc if product else None
+        return is_code_reader(self, queries, state, queries.history(code_id), mah_uscc)
 
     def _reads_shipment(self, key: bytes) -> bool:
         if self.holds(DRUG_REGULATOR):
@@ -614,12 +615,19 @@ def is_licence_reader(scope: ReadScope, issuer_org: str, authority_org: str) -> 
 
 
 def is_code_reader(
-    scope: ReadScope, queries: DrugQueries, events: Sequence[DrugEvent], mah_uscc: str | None
+    scope: ReadScope,
+    queries: DrugQueries,
+    state: CodeState,
+    events: Sequence[DrugEvent],
+    mah_uscc: str | None,
 ) -> bool:
     """A drug code's history is read by its product's MAH, every organisation in the history and the drug
-    regulator."""
+    regulator. A code still only in its lot part has no custody history: an Alert about it (a movement
+    tried before it had a word) makes no one a party."""
     if scope.member.uscc == mah_uscc or scope.holds(DRUG_REGULATOR):
         return True
+    if state.lot_part is not None:
+        events = [event for event in events if event.name != "Alert"]
     return scope.member.uscc in queries.involved_organisations(events)
 
 

@@ -13,10 +13,12 @@ from typing import Any
 from node.api.convert import decode_revert_reason, to_hex
 from node.api.limits import MAX_CALL_GAS
 from node.execution import BlockContext
+from node.ledger.backfill import require_history
 from node.ledger.chain import Ledger
 from node.storage import LogCursor
 from sdk.answers import LogEntry
 from sdk.contracts import Contract
+from sdk.domains.drugs.model import LotPlace
 from sdk.errors import ExecutionError
 from sdk.types import BlockHeader
 
@@ -109,17 +111,24 @@ class LedgerReader:
         return bool(self.read(_GOVERNANCE, self.governance_address, "has_role", account, role, scope))
 
     def logs(
-        self, address: bytes, topics: Topics, *, page: int = LOG_PAGE, from_height: int = 0
+        self,
+        address: bytes,
+        topics: Topics,
+        *,
+        page: int = LOG_PAGE,
+        from_height: int = 0,
+        to_height: int | None = None,
     ) -> Iterator[LogEntry]:
-        """Every committed log of ``address`` matching ``topics`` from ``from_height`` up to this head, in
-        chain order."""
+        """Every committed log of ``address`` matching ``topics`` from ``from_height`` up to ``to_height``
+        (at most this head), in chain order."""
+        top = self.header.height if to_height is None else min(to_height, self.header.height)
         after: LogCursor | None = None
         while True:
             found, after = self.ledger.query_logs(
                 address=address,
                 topics=topics,
                 from_height=from_height,
-                to_height=self.header.height,
+                to_height=top,
                 limit=page,
                 after=after,
             )
@@ -138,13 +147,21 @@ class LedgerReader:
         """The earliest committed log of ``address`` matching ``topics`` up to this head, or None."""
         return next(self.logs(address, topics, page=1), None)
 
-    def lot_code(self, code_id: bytes) -> tuple[int, int] | None:
-        """The (part, leaf index) of a code commissioned by its DrugLots part's root up to this head, or
-        None."""
-        found = self.ledger.get_lot_code(code_id)
-        if found is None or found.height > self.header.height:
-            return None
-        return found.part, found.leaf
+    def lot_places(self, code_id: bytes) -> list[LotPlace]:
+        """The committed DrugLots parts that hold a code up to this head, in part order (the lot index).
+
+        Raises StorageError (``history_not_filled``) for a code in no part on a node that joined by
+        snapshot and has not back-filled its history yet: the parts of the blocks it lacks are not indexed,
+        so it cannot tell.
+        """
+        places = [
+            LotPlace(found.part, found.height)
+            for found in self.ledger.get_lot_codes(code_id)
+            if found.height <= self.header.height
+        ]
+        if not places:
+            require_history(self.ledger.store, 1)
+        return places
 
     def block_time_ms(self, height: int) -> int | None:
         header = self.ledger.get_header(height)

@@ -416,9 +416,9 @@ class Ledger:
         ``Store.query_logs``)."""
         return self.store.query_logs(**log_filter)
 
-    def get_lot_code(self, code_id: bytes) -> LotCode | None:
-        """Where a code commissioned by its lot part's root is (see ``Store.get_lot_code``), or None."""
-        return self.store.get_lot_code(code_id)
+    def get_lot_codes(self, code_id: bytes) -> list[LotCode]:
+        """The committed lot parts that hold a code, in part order (see ``Store.get_lot_codes``)."""
+        return self.store.get_lot_codes(code_id)
 
     def state_root_at(self, header: BlockHeader) -> bytes:
         """The state root of committed ``header``, for a read of that height's state.

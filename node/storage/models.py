@@ -107,16 +107,17 @@ class LogRow(SQLModel, table=True):
 
 
 class LotCodeRow(SQLModel, table=True):
-    """A code commissioned by its lot part's root (DrugLots): which part holds it and where, so that the node
+    """A code commissioned by its lot part's root (DrugLots): which parts hold it and where, so that the node
     answers for it before it has a word of its own. Filled from the call data of each committed
-    ``commission_lot``; a code in two parts keeps the first. On SQLite keyed by ``code_id`` alone (WITHOUT
-    ROWID)."""
+    ``commission_lot`` whose codes make the root its log records. A code in several parts has a row for each
+    (only one part can still give it its word: the readers choose, ``sdk.domains.drugs.DrugQueries``). On
+    SQLite keyed by (``code_id``, ``part``) alone (WITHOUT ROWID)."""
 
     __tablename__ = "lot_codes"
     __table_args__ = ({"sqlite_with_rowid": False},)
 
     code_id: bytes = Field(sa_column=Column(LargeBinary, primary_key=True))
-    part: int = Field(sa_column=Column(BigInteger, nullable=False))
+    part: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
     leaf: int = Field(sa_column=Column(Integer, nullable=False))
     height: int = Field(sa_column=Column(BigInteger, nullable=False))
 

@@ -19,8 +19,8 @@ class StoredTransaction(NamedTuple):
 
 
 class LotCode(NamedTuple):
-    """Where a code commissioned by its lot part's root is: DrugLots' ``part`` number, its ``leaf`` index in
-    the part, and the ``height`` of the block that committed the part."""
+    """A lot part that holds a code commissioned by its part's root: DrugLots' ``part`` number, the code's
+    ``leaf`` index in the part, and the ``height`` of the block that committed the part."""
 
     part: int
     leaf: int

@@ -47,7 +47,7 @@ from node.storage.models import (
 from node.storage.pruning import KEPT_VALUE_BYTES, Collection, StopFlag, mark_reachable
 from node.storage.records import LogCursor, LotCode, StoredLog, StoredReceipt, StoredTransaction, WalEntry
 from sdk.closing import Closing
-from sdk.domains.drugs.lots import LOTS_CONTRACT
+from sdk.domains.drugs.lots import LOT_COMMISSIONED_TOPIC
 from sdk.errors import StorageError
 from sdk.system import DRUG_LOTS_ADDRESS
 from sdk.types import Block, BlockHeader, CommitCertificate, Log, Receipt, Transaction
@@ -56,9 +56,13 @@ from sdk.types import Block, BlockHeader, CommitCertificate, Log, Receipt, Trans
 #: columns and indexes, logs without their transaction hash. A version 1 database is migrated when opened.
 SCHEMA_VERSION = 2
 SCHEMA_VERSION_KEY = "schema_version"
-#: Metadata: present once ``lot_codes`` indexes every lot part committed (a database made before the index
-#: gets its parts indexed when it is opened).
+#: Metadata: the height up to which ``lot_codes`` indexes every committed lot part (set with each block this
+#: version commits; a database made before the index, or written by such a version since, is caught up when
+#: it is opened).
 LOT_INDEX_KEY = "lot_index"
+#: Lot parts the index returns for one code: a code id in more parts than this is some MAH's error (or a
+#: squatter's, before a contested product was settled), and the readers look no further.
+MAX_LOT_PLACES = 16
 #: Metadata: the lowest height whose state is kept whole (absent: archive, every height).
 STATE_PRUNED_BELOW_KEY = "state_pruned_below"
 #: Metadata: the height a node joined at by snapshot (absent: it holds every block from genesis).
@@ -88,8 +92,8 @@ _SQL_UPSERT_METADATA = BulkInsert(
 )
 # A code in two parts keeps its first: the same code id again is the MAH's own error, refused on chain when
 # its second part materialises it.
-_SQL_INSERT_LOT_CODES = BulkInsert(LOT_CODES, LOT_CODE_COLUMNS, " ON CONFLICT (code_id) DO NOTHING")
-_SQL_GET_LOT_CODE = "SELECT part, leaf, height FROM lot_codes WHERE code_id = ?"
+_SQL_INSERT_LOT_CODES = BulkInsert(LOT_CODES, LOT_CODE_COLUMNS, " ON CONFLICT (code_id, part) DO NOTHING")
+_SQL_GET_LOT_CODES = "SELECT part, leaf, height FROM lot_codes WHERE code_id = ? ORDER BY part LIMIT ?"
 _SQL_INSERT_PENDING = BulkInsert(PENDING, PENDING_COLUMNS, " ON CONFLICT (tx_hash) DO NOTHING")
 _SQL_HEAD = "SELECT height, block_hash FROM blocks ORDER BY height DESC LIMIT 1"
 _SQL_GET_STATE_NODE = "SELECT value FROM state_nodes WHERE key = ?"
@@ -198,8 +202,8 @@ class Store(Closing):
             raise StorageError(f"cannot open the database: {exc}", url=self._db.safe_url()) from exc
         try:
             self._check_schema_version()
-            self._fill_lot_index()
             self._create_missing_indexes()
+            self._fill_lot_index()
         except SQLAlchemyError as exc:
             self._db.close()
             raise StorageError(f"cannot open the database: {exc}", url=self._db.safe_url()) from exc
@@ -283,7 +287,7 @@ class Store(Closing):
         # In key order: the hashes are random, and a B-tree takes a block's thousands of nodes faster one leaf
         # page after the next than in the order execution wrote them (scripts/bench/README.md).
         new_nodes = sorted(state_nodes.items())
-        new_metadata = list(metadata.items())
+        new_metadata = [*metadata.items(), (LOT_INDEX_KEY, str(header.height).encode())]
         with self._db.write() as conn:
             self._validate_next(conn, header, snapshot)
             self._insert_block(conn, rows)
@@ -599,36 +603,43 @@ class Store(Closing):
         return log_page(rows, page_limit(log_filter))
 
     # --- the lot index ------------------------------------------------------------------------------
-    def get_lot_code(self, code_id: bytes) -> LotCode | None:
-        """Return where a code commissioned by its lot part's root is (``LotCode``), or None for a code in
-        no committed part (commissioned one by one, or unknown)."""
-        rows = self._db.fetch(_SQL_GET_LOT_CODE, (code_id,))
-        if not rows:
-            return None
-        part, leaf, height = rows[0]
-        return LotCode(int(part), int(leaf), int(height))
+    def get_lot_codes(self, code_id: bytes, limit: int = MAX_LOT_PLACES) -> list[LotCode]:
+        """Return the committed lot parts that hold a code (``LotCode``: part, leaf, height), in part order,
+        at most ``limit``; empty for a code in no part (commissioned one by one, or unknown)."""
+        rows = self._db.fetch(_SQL_GET_LOT_CODES, (code_id, limit))
+        return [LotCode(int(part), int(leaf), int(height)) for part, leaf, height in rows]
 
     def _fill_lot_index(self) -> None:
-        """Index the lot parts of a database made before ``lot_codes`` existed (once, when it is opened):
-        every ``LotCommissioned`` log names a part's transaction, whose call data holds its codes."""
-        if self.get_metadata(LOT_INDEX_KEY) is not None:
+        """Index the lot parts committed since the index last kept up (when the store is opened): all of them
+        in a database made before ``lot_codes`` existed, those a node of such a version committed after a
+        downgrade. Each ``LotCommissioned`` log names a part's transaction, whose call data holds its codes.
+        """
+        head = self.head()
+        marked = self.get_metadata(LOT_INDEX_KEY)
+        start = int(marked.decode()) + 1 if marked is not None else 0
+        if head is None or start > head[0]:
             return
-        topic = LOTS_CONTRACT.event_topic("LotCommissioned")
         cursor = None
         while True:
             page, cursor = self.query_logs(
-                address=DRUG_LOTS_ADDRESS, topics=[topic], after=cursor, limit=MAX_LOG_LIMIT
+                address=DRUG_LOTS_ADDRESS,
+                topics=[LOT_COMMISSIONED_TOPIC],
+                from_height=start,
+                to_height=head[0],
+                after=cursor,
+                limit=MAX_LOG_LIMIT,
             )
             for entry in page:
                 stored, receipt = self.get_transaction(entry.tx_hash), self.get_receipt(entry.tx_hash)
                 if stored is None or receipt is None:
                     raise StorageError("a lot part's transaction is missing", tx_hash=entry.tx_hash.hex())
                 rows = lot_code_rows(entry.height, [stored.transaction], [receipt.receipt])
-                with self._db.write() as conn:
-                    self._db.execute_many(conn, _SQL_INSERT_LOT_CODES, rows)
+                if rows:
+                    with self._db.write() as conn:
+                        self._db.execute_many(conn, _SQL_INSERT_LOT_CODES, rows)
             if cursor is None:
                 break
-        self.set_metadata(LOT_INDEX_KEY, b"1")
+        self.set_metadata(LOT_INDEX_KEY, str(head[0]).encode())
 
     # --- state nodes and metadata -------------------------------------------------------------------
     def get_state_node(self, key: bytes) -> bytes | None:

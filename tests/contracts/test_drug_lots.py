@@ -12,7 +12,7 @@ from node.genesis import DRUG_TRACE_ADDRESS
 from sdk.contracts import Contract
 from sdk.domains.calendar import day_of_date
 from sdk.domains.drugs import Level, compute_product_id
-from sdk.domains.drugs.lots import LotTree
+from sdk.domains.drugs.lots import LotTree, decode_committed_part
 from sdk.system import DRUG_LOTS_ADDRESS
 from sdk.types import Receipt
 from tests.contracts.worlds.drugs import (
@@ -272,3 +272,36 @@ def test_attack_a_block_must_be_whole_and_its_own(chain: Chain) -> None:
     commission(chain, [unit(4130)], Level.UNIT)  # in block 1, commissioned directly first
     receipt = materialise_block(chain, 1, tree, ids, 1)
     assert alerts_of(receipt) == [(cid(unit(4130)), "already commissioned")]
+
+
+def _padded(data: bytes) -> bytes:
+    at = data.find(b"B001")
+    return data[: at + 8] + b"A" + data[at + 9 :]
+
+
+ENCODINGS = [
+    ("canonical", lambda data: data),
+    ("non-zero string padding", _padded),
+    ("a batch number that is not UTF-8", lambda data: data.replace(b"B001", b"\xff001")),
+    ("trailing bytes", lambda data: data + b"\x01" * 5),
+    ("cut-off call data", lambda data: data[:-24]),
+    ("the codes' offset out of range", lambda data: data[:164] + (10**6).to_bytes(32, "big") + data[196:]),
+]
+
+
+@pytest.mark.parametrize(("name", "change"), ENCODINGS, ids=[e[0] for e in ENCODINGS])
+def test_attack_the_index_reads_a_parts_codes_as_the_contract_did_or_not_at_all(
+    chain: Chain, name: str, change: Any
+) -> None:
+    """Call data a strict ABI decoder refuses but Vyper accepts must neither stop the node's lot index (it
+    reads while a block commits) nor make it index codes the contract did not record."""
+    ids = lot_ids(range(1, 4))
+    ids[-1] = ids[-1][:8] + bytes(24)  # a last code the cut-off call data leaves readable, as zeros
+    data = change(LOTS.encode_call("commission_lot", [UNIT_ID, "B001", *DAYS, int(Level.UNIT), ids]))
+    receipt = chain.execute(PHARMA, DRUG_LOTS_ADDRESS, data)
+    part = decode_committed_part(DRUG_LOTS_ADDRESS, data, receipt.status == 1, receipt.logs)
+    if receipt.status != 1:
+        assert part is None
+        return
+    assert part is not None and part.code_ids == tuple(ids) and part.mah == PHARMA
+    assert LotTree(ids).root == part.root

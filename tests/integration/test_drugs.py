@@ -13,6 +13,7 @@ import pytest
 
 from node.demo_network import make_uscc
 from sdk.client import Client
+from sdk.domains.calendar import day_of_date
 from sdk.domains.drugs import (
     BillType,
     Category,
@@ -24,6 +25,7 @@ from sdk.domains.drugs import (
     decode_alerts,
     parse_trace_code,
 )
+from sdk.domains.drugs.lots import LOTS_CONTRACT
 from sdk.domains.governance import Governance
 from sdk.errors import (
     DomainError,
@@ -39,6 +41,7 @@ from sdk.proofs.bundle import ProofBundle
 from sdk.proofs.trust import load_trust
 from sdk.proofs.verify import Verifier
 from sdk.signer import Signer
+from sdk.system import DRUG_LOTS_ADDRESS
 
 if TYPE_CHECKING:
     from node_fixtures import RunningNode
@@ -473,20 +476,28 @@ def test_a_code_only_in_its_lot_part_answers_from_the_lot_index(
     codes = [unit(n) for n in range(5700, 5710)]
     (part,) = mah.commission_lot(codes, "B2025570", PRODUCTION, EXPIRY)
 
-    lot = _get(running_node.url, f"/v1/drugs/codes/{codes[7]}/lot")
-    assert lot.status_code == 200 and (lot.json()["part"], lot.json()["leaf"]) == (part.part, 7)
     code_id = "0x" + parse_trace_code(codes[7]).code_id.hex()
-    assert _get(running_node.url, f"/v1/drugs/codes/{code_id}/lot").json() == lot.json()
-    missing = _get(running_node.url, f"/v1/drugs/codes/{unit(5710)}/lot")
-    assert missing.status_code == 404 and missing.json()["code"] == "not_found"
+    path = f"/v1/drugs/lot-codes/{code_id}"
+    height = mah.client.transaction(part.tx_hash).receipt.height  # type: ignore[union-attr]
+    regulator = running_node.member_with("DRUG_REGULATOR").signer
+    for reader in (mah.signer, regulator):
+        lot = client.signed_request(reader, "GET", path)  # type: ignore[arg-type]
+        assert lot == {"code_id": code_id, "parts": [{"part": part.part, "height": height}]}
+    for other in (parties.distributor_signer, parties.outsider):  # a code's part, like its part's tx: theirs
+        with pytest.raises(XinlianError) as denied:
+            client.signed_request(other, "GET", path)
+        assert denied.value.code == "forbidden"
+    assert _get(running_node.url, path).status_code == 401
+    with pytest.raises(XinlianError) as missing:
+        client.signed_request(mah.signer, "GET", f"/v1/drugs/lot-codes/{unit(5710)}")  # type: ignore[arg-type]
+    assert missing.value.code == "not_found"
 
     body = _get(running_node.url, f"/v1/drugs/codes/{codes[7]}").json()
     assert body["authentic"] is True and body["status"] == "active" and body["batch_no"] == "B2025570"
     assert [s["step"] for s in body["trail"]] == ["commissioned"]
-    assert body["trail"][0]["height"] == mah.client.transaction(part.tx_hash).receipt.height  # type: ignore[union-attr]
+    assert body["trail"][0]["height"] == height
 
     path = f"/v1/drugs/codes/{codes[7]}/history"
-    regulator = running_node.member_with("DRUG_REGULATOR").signer
     for reader in (mah.signer, regulator):
         history = client.signed_request(reader, "GET", path)  # type: ignore[arg-type]
         assert (
@@ -498,6 +509,19 @@ def test_a_code_only_in_its_lot_part_answers_from_the_lot_index(
         with pytest.raises(XinlianError) as denied:
             client.signed_request(other, "GET", path)
         assert denied.value.code == "forbidden"
+
+    # A movement tried before the code has its word records an Alert: it neither hides the commissioning
+    # nor makes the distributor a party to the code.
+    with pytest.raises(DrugAlertError):
+        parties.distributor.ship([codes[7]], parties.pharmacy_signer.address, BillType.SALE)
+    assert [s["step"] for s in _get(running_node.url, f"/v1/drugs/codes/{codes[7]}").json()["trail"]] == [
+        "commissioned"
+    ]
+    events = client.signed_request(mah.signer, "GET", path)["events"]  # type: ignore[arg-type]
+    assert [e["event"] for e in events] == ["LotCommissioned", "Alert"]
+    with pytest.raises(XinlianError) as still:
+        client.signed_request(parties.distributor_signer, "GET", path)
+    assert still.value.code == "forbidden"
 
     mah.recall(UNIT_KEY, "B2025570", "sterility failure")
     recalled = Drugs(client).consumer_query(codes[3])
@@ -521,13 +545,14 @@ def test_materialise_codes_finds_each_codes_part_through_the_lot_index(parties: 
         mah.materialise_codes([*wanted, unit(5810)])  # the last is in no part: nothing is sent
     assert outside.value.code == "not_in_a_lot"
     assert all(mah.code_state(code).lot_part is not None for code in wanted)  # type: ignore[union-attr]
-    with pytest.raises(XinlianError) as denied:  # only the part's MAH reads and materialises it
+    with pytest.raises(XinlianError) as unseen:  # only the part's MAH (and the regulator) sees its parts
         parties.distributor.materialise_codes(wanted)
-    assert denied.value.code == "forbidden"
+    assert unseen.value.code == "forbidden"
 
     receipts = mah.materialise_codes(wanted)
     assert len(receipts) == 2 and all(r.succeeded for r in receipts)
     assert all(mah.code_state(code).lot_part is None for code in wanted)  # type: ignore[union-attr]
+    assert mah.materialise_codes([wanted[0], first[2]])[0].succeeded  # a code with its word is left out
     assert mah.code_state(first[1]).lot_part is not None  # type: ignore[union-attr]  # not asked for
     shipped = mah.ship(wanted, parties.distributor_signer.address, BillType.SALE)
     assert shipped.shipment_id > 0
@@ -573,3 +598,60 @@ def test_a_lot_codes_bundle_proves_its_commissioning_offline_without_the_parts_o
     facts = json.loads(result.stdout)
     assert facts["verified"] and facts["facts"]["lot"]["code_id"] == code_id
     assert facts["facts"]["lot"]["part"] == part.part
+
+
+def test_a_squatters_part_never_answers_for_the_makers_codes(
+    running_node: RunningNode, parties: Parties
+) -> None:
+    """A rival registered a product before its key prefix was bound to the real maker, and listed the maker's
+    coming code ids in a part. After the regulator settles the product on the maker, only the maker's own
+    part can give those codes their words: the consumer check, holds and materialising follow it."""
+    client, mah = parties.client, parties.mah
+    gov = Governance(client, running_node.committee.signer)
+    gov_regulator = Governance(client, running_node.member_with("DRUG_REGULATOR").signer)
+    regulator = Drugs(client, running_node.member_with("DRUG_REGULATOR").signer)
+    rival_uscc = make_uscc("330100", 70_000_003)
+    rival = Drugs(client, _register_trader(gov, gov_regulator, rival_uscc, "Rival Pharmaceutical", "MAH"))
+    key, maker_uscc = "8691250", running_node.member_with("MAH").uscc
+    regulator.assign_key_prefix(KeyScheme.NMPA, "869125", rival_uscc, "assigned in error")
+    rival.register_product(key, "Ibuprofen Tablets (squatted)", "国药准字H99999999")
+    codes = [f"{key}{n:013d}" for n in range(1, 6)]
+    (squat,) = rival.commission_lot(codes, "FAKE01", PRODUCTION, EXPIRY)
+    regulator.assign_key_prefix(KeyScheme.NMPA, "869125", maker_uscc, "corrected")
+    regulator.settle_product(key, maker_uscc, reason="the key is the maker's")
+    (genuine,) = mah.commission_lot(codes, "B2025001", PRODUCTION, EXPIRY)
+    assert squat.part < genuine.part
+
+    view = Drugs(client).consumer_query(codes[0])
+    assert view.authentic and view.batch_no == "B2025001" and view.mah_uscc == maker_uscc
+    assert mah.code_state(codes[0]).lot_part == genuine.part  # type: ignore[union-attr]
+    bundle = Verifier(trust=load_trust(client.public_get("/v1/proofs/trust"))).verify_bundle(
+        Drugs(client).code_bundle(codes[0])
+    )
+    assert bundle.lot is not None and bundle.lot.part == genuine.part
+    with pytest.raises(XinlianError) as unseen:
+        rival.materialise_codes(codes[:1])
+    assert unseen.value.code == "forbidden"
+    assert mah.materialise_codes(codes[:2])[0].succeeded
+    mah.recall(key, "B2025001", "recalled after settlement")
+    assert Drugs(client).consumer_query(codes[3]).recalled
+
+
+def test_a_part_in_call_data_a_strict_decoder_refuses_is_indexed_and_the_chain_goes_on(
+    running_node: RunningNode, parties: Parties
+) -> None:
+    """Vyper accepts a commission_lot whose batch number has non-zero ABI padding; the lot index reads the
+    codes as the contract does, so the block commits, the chain goes on and the codes answer."""
+    mah = parties.mah
+    codes = [unit(n) for n in range(9100, 9103)]
+    ids = [parse_trace_code(c).code_id for c in codes]
+    product = parse_trace_code(codes[0]).product_id
+    days = (day_of_date(PRODUCTION), day_of_date(EXPIRY))
+    data = bytearray(LOTS_CONTRACT.encode_call("commission_lot", [product, "B9100", *days, 1, ids]))
+    data[data.find(b"B9100") + 10] = 0x41  # a padding byte of the batch number's word
+    receipt = mah.client.send(mah.signer, DRUG_LOTS_ADDRESS, bytes(data), gas_limit=5_000_000)
+    assert receipt.succeeded
+    later = mah.commission([unit(9103)], "B9100", PRODUCTION, EXPIRY).receipts[0]
+    assert later.height > receipt.height  # the chain committed the block and went on
+    assert Drugs(parties.client).consumer_query(codes[2]).authentic
+    assert mah.code_state(codes[1]).lot_part is not None  # type: ignore[union-attr]

@@ -19,6 +19,7 @@ from fastapi.testclient import TestClient
 import tests.adversarial.test_sync_adversary as sync_adversary
 from node.api import create_app
 from node.api.metrics import Metrics
+from node.api.reader import LedgerReader
 from node.config import NodeConfig
 from node.ledger.backfill import (
     MAX_HISTORY_ANSWER_BYTES,
@@ -125,6 +126,7 @@ def test_a_node_joined_by_snapshot_back_fills_history_that_reads_as_on_an_archiv
         assert history_floor(late.store) == 0
         assert late.backfill.stats["blocks"] == joined_at - 1
         require_history(late.store, 1)  # held now
+        assert LedgerReader(late.ledger).lot_places(bytes(32)) == []  # and the lot index is whole
         signer = Signer(_committee(paths)[0])
         archive, joined = _reads(nodes[0], signer, hashes, joined_at), _reads(late, signer, hashes, joined_at)
         assert len(archive[0]["result"]) >= PROPOSALS
@@ -220,6 +222,10 @@ def test_tampered_history_is_refused_and_the_back_fill_resumes_after_a_restart(
         with pytest.raises(StorageError) as missing:  # below the snapshot: not held (yet)
             require_history(late.store, joined_at - 1)
         assert missing.value.code == "history_not_filled"
+        # Nor can it tell a code in no lot part: the parts of the blocks it lacks are not in its lot index.
+        with pytest.raises(StorageError) as untold:
+            LedgerReader(late.ledger).lot_places(bytes(32))
+        assert untold.value.code == "history_not_filled"
         liar = HistoryLiar(liar_key, late, nodes[0])
         liar.start()
         liar_public = liar_key.public_key.to_bytes()

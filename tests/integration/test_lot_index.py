@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import secrets
 
+import pytest
 from eth_abi.abi import encode as abi_encode
 from sqlalchemy import text
 
@@ -56,11 +57,12 @@ def test_a_committed_part_indexes_each_code_with_its_leaf(store, chain):
     chain.commit(store)
     first, second = code_ids(300), code_ids(5)
     height = commit_parts(store, chain, [(1, first), (2, second)])
-    assert store.get_lot_code(first[0]) == LotCode(part=1, leaf=0, height=height)
-    assert store.get_lot_code(first[299]) == LotCode(part=1, leaf=299, height=height)
-    assert store.get_lot_code(second[4]) == LotCode(part=2, leaf=4, height=height)
-    assert store.get_lot_code(code_ids(1)[0]) is None
+    assert store.get_lot_codes(first[0]) == [LotCode(part=1, leaf=0, height=height)]
+    assert store.get_lot_codes(first[299]) == [LotCode(part=1, leaf=299, height=height)]
+    assert store.get_lot_codes(second[4]) == [LotCode(part=2, leaf=4, height=height)]
+    assert store.get_lot_codes(code_ids(1)[0]) == []
     assert lot_rows(store) == 305
+    assert store.get_metadata(LOT_INDEX_KEY) == str(height).encode()  # kept up by every commit
 
 
 def test_only_successful_commission_lot_transactions_are_indexed(store, chain):
@@ -76,25 +78,71 @@ def test_only_successful_commission_lot_transactions_are_indexed(store, chain):
         chain.make_tx(to=b"\xcc" * 20, data=commission_lot_data(codes)),
     ]
     chain.commit(store, other, logs_per_tx=[[lot_commissioned(1, codes, b"\x0a" * 20)]] * 2)
-    assert all(store.get_lot_code(code) is None for code in codes)
+    assert all(store.get_lot_codes(code) == [] for code in codes)
     assert lot_rows(store) == 0
 
 
-def test_a_code_in_two_parts_keeps_its_first(store, chain):
-    """The same code id in a second part is its MAH's error, refused on chain when that part materialises
-    it; the index keeps answering with the first part."""
+def test_a_code_in_several_parts_has_a_row_for_each_in_part_order(store, chain):
+    """Which part answers for the code is the readers' choice (the one that can still materialise it); the
+    index keeps them all, in the same order however they were stored (back-fill stores downwards)."""
     chain.commit(store)
     codes = code_ids(4)
     first = commit_parts(store, chain, [(1, codes)])
-    commit_parts(store, chain, [(2, [codes[2], *code_ids(2)])])
-    assert store.get_lot_code(codes[2]) == LotCode(part=1, leaf=2, height=first)
-    # Within one block too: the earlier part, and within a part the earlier leaf.
-    again = code_ids(3)
-    height = commit_parts(store, chain, [(3, [*code_ids(5), again[0], again[1]]), (4, [again[1], again[0]])])
-    assert store.get_lot_code(again[0]) == LotCode(part=3, leaf=5, height=height)
-    assert store.get_lot_code(again[1]) == LotCode(part=3, leaf=6, height=height)
-    height = commit_parts(store, chain, [(5, [again[2], *code_ids(3), again[2]])])
-    assert store.get_lot_code(again[2]) == LotCode(part=5, leaf=0, height=height)
+    second = commit_parts(store, chain, [(2, [*code_ids(3), codes[2]])])
+    assert store.get_lot_codes(codes[2]) == [LotCode(1, 2, first), LotCode(2, 3, second)]
+    again = code_ids(1)[0]  # twice in one part: its first leaf
+    height = commit_parts(store, chain, [(3, [again, *code_ids(2), again])])
+    assert store.get_lot_codes(again) == [LotCode(3, 0, height)]
+
+
+def _with_padding_in_the_batch_number(data: bytes) -> bytes:
+    at = data.find(b"B001")
+    return data[: at + 8] + b"A" + data[at + 9 :]
+
+
+def _far_offset(data: bytes) -> bytes:
+    return data[:164] + (10**6).to_bytes(32, "big") + data[196:]  # the codes' offset word, after the selector
+
+
+def _cut(data: bytes) -> bytes:
+    return data[:-20]  # the last code's low bytes: the contract reads zeros there
+
+
+CALL_DATA_CASES = [
+    ("canonical", lambda data: data, True),
+    ("non-zero string padding (a strict decoder refuses it)", _with_padding_in_the_batch_number, True),
+    ("a batch number that is not UTF-8", lambda data: data.replace(b"B001", b"\xff001"), True),
+    ("trailing bytes", lambda data: data + b"\x01" * 5, True),
+    ("cut-off call data", _cut, True),
+    (
+        "an offset beyond the call data",
+        lambda data: data[:164] + (10**6).to_bytes(32, "big") + data[196:],
+        False,
+    ),
+    ("no codes at all", lambda data: data[:100], False),
+]
+
+
+@pytest.mark.parametrize(("name", "change", "indexed"), CALL_DATA_CASES, ids=[c[0] for c in CALL_DATA_CASES])
+def test_call_data_the_contract_reads_is_read_alike_and_nothing_else_is_indexed(
+    store, chain, name: str, change, indexed: bool
+):
+    """The index reads a part's codes as Vyper does, whatever its other arguments look like; when what it
+    reads does not make the log's root it indexes nothing. Either way the block commits."""
+    chain.commit(store)
+    codes = code_ids(3)
+    if name == "cut-off call data":
+        codes[-1] = codes[-1][:12] + bytes(20)  # what the contract read from the cut-off data
+    data = change(commission_lot_data(codes))
+    tx = chain.make_tx(to=DRUG_LOTS_ADDRESS, data=data)
+    block, certificate, receipts = chain.make_block(
+        [tx], logs_per_tx=[[lot_commissioned(1, codes, b"\x0a" * 20)]]
+    )
+    store.commit_block(block, certificate, receipts, state_nodes={})
+    chain.advance(block)
+    assert store.head() == (block.header.height, block.header.block_hash)
+    expected = [LotCode(1, 0, block.header.height)] if indexed else []
+    assert store.get_lot_codes(codes[0]) == expected
 
 
 def test_a_database_from_before_the_index_gets_its_parts_indexed_at_open(store_url, chain):
@@ -111,7 +159,33 @@ def test_a_database_from_before_the_index_gets_its_parts_indexed_at_open(store_u
     reopened = Store(store_url)
     try:
         assert lot_rows(reopened) == 1200
-        assert reopened.get_lot_code(codes[1150]) == LotCode(part=2, leaf=50, height=height)
-        assert reopened.get_metadata(LOT_INDEX_KEY) == b"1"
+        assert reopened.get_lot_codes(codes[1150]) == [LotCode(part=2, leaf=50, height=height)]
+        assert reopened.get_metadata(LOT_INDEX_KEY) == str(height).encode()
+    finally:
+        reopened.close()
+
+
+def test_parts_a_version_without_the_index_committed_are_indexed_at_the_next_open(store_url, chain):
+    """A downgrade to a version that does not keep the index, then an upgrade: the parts committed meanwhile
+    (above the height the index kept up to) are indexed when the store is opened again."""
+    store = Store(store_url)
+    try:
+        chain.commit(store)
+        early = code_ids(3)
+        kept = commit_parts(store, chain, [(1, early)])
+        late = code_ids(4)
+        commit_parts(store, chain, [(2, late)])
+        with store._db.engine.begin() as conn:  # what the older version left: no rows, an older mark
+            conn.execute(text("DELETE FROM lot_codes WHERE part = 2"))
+            conn.execute(
+                text("UPDATE metadata SET value = :v WHERE key = :key"),
+                {"v": str(kept).encode(), "key": LOT_INDEX_KEY},
+            )
+    finally:
+        store.close()
+    reopened = Store(store_url)
+    try:
+        assert [c.part for c in reopened.get_lot_codes(late[3])] == [2]
+        assert [c.part for c in reopened.get_lot_codes(early[0])] == [1]
     finally:
         reopened.close()

@@ -16,7 +16,7 @@ from node.api.deps import LedgerDep, parse_code_id
 from node.api.errors import Forbidden, NotFound
 from node.api.models import Shape, error_responses
 from node.api.reader import LedgerReader
-from node.genesis import DRUG_TRACE_ADDRESS
+from node.genesis import DRUG_REGULATOR, DRUG_TRACE_ADDRESS
 from node.ledger.chain import Ledger
 from sdk.domains.drugs import (
     CodeState,
@@ -94,10 +94,14 @@ class DrugCodeStatePublic(Shape):
     )
 
 
+class DrugLotPlacePublic(Shape):
+    part: int = Field(description="a DrugLots part that holds the code")
+    height: int = Field(description="the height of the block that committed the part")
+
+
 class DrugLotCodePublic(Shape):
     code_id: str
-    part: int = Field(description="the DrugLots part that commissioned the code by its root")
-    leaf: int = Field(description="the code's index in the part (its leaf in the part's tree)")
+    parts: list[DrugLotPlacePublic] = Field(description="in part order; only one can give the code its word")
 
 
 class DrugEventPublic(Shape):
@@ -212,22 +216,31 @@ def get_code_history(code: CodePath, ledger: LedgerDep, member: MemberDep) -> Dr
         raise NotFound("no such code on the ledger", code_id=to_hex(code_id))
     events = queries.history(code_id)
     product = queries.get_product(state.product_id)
-    if not is_code_reader(ReadScope(reader, member), queries, events, product.mah_uscc if product else None):
+    scope = ReadScope(reader, member)
+    if not is_code_reader(scope, queries, state, events, product.mah_uscc if product else None):
         raise Forbidden("only the MAH, an organisation in the code's history or the regulator may read it")
     return DrugHistoryPublic(state=_state_public(queries, state), events=[_event_public(e) for e in events])
 
 
-@router.get(
-    "/codes/{code:path}/lot", response_model=DrugLotCodePublic, responses=error_responses(400, 404, 422)
-)
-def get_code_lot(code: CodePath, ledger: LedgerDep) -> DrugLotCodePublic:
-    """Where a code commissioned by its lot part's root is (public, like the consumer check): its part and
-    leaf index; 404 for a code in no committed part. ``code`` is the code itself or its 0x code id."""
+@router.get("/lot-codes/{code:path}", response_model=DrugLotCodePublic, responses=_MEMBER_RESPONSES)
+def get_lot_code(code: CodePath, ledger: LedgerDep, member: MemberDep) -> DrugLotCodePublic:
+    """The committed lot parts that hold a code commissioned by its part's root, in part order, with the
+    heights that committed them. ``code`` is the code itself or its 0x code id. Only the product's MAH and
+    the drug regulator may read it (403 otherwise: parts, like their transactions, are theirs); 404 for a
+    code in no part."""
     code_id = parse_code_id(code)
-    found = LedgerReader(ledger).lot_code(code_id)
-    if found is None:
+    reader = LedgerReader(ledger)
+    places = reader.lot_places(code_id)
+    if not places:
         raise NotFound("the code is in no lot part", code_id=to_hex(code_id))
-    return DrugLotCodePublic(code_id=to_hex(code_id), part=found[0], leaf=found[1])
+    queries = DrugQueries(reader, DRUG_TRACE_ADDRESS)
+    product = queries.get_product(queries.lot_product(places[0]))
+    scope = ReadScope(reader, member)
+    if not scope.holds(DRUG_REGULATOR) and (product is None or member.uscc != product.mah_uscc):
+        raise Forbidden("only the product's MAH or the regulator may read a code's lot parts")
+    return DrugLotCodePublic(
+        code_id=to_hex(code_id), parts=[DrugLotPlacePublic(part=p.part, height=p.height) for p in places]
+    )
 
 
 @router.get("/codes/{code:path}", response_model=DrugCodePublic, responses=_PUBLIC_RESPONSES)

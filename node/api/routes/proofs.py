@@ -17,7 +17,8 @@ from node.api.reader import LedgerReader
 from node.ledger.backfill import require_history
 from node.ledger.chain import Ledger
 from node.ledger.handovers import collect_handovers
-from sdk.domains.drugs.lots import LOTS_CONTRACT, LotTree, decode_committed_part
+from sdk.domains.drugs import DrugQueries
+from sdk.domains.drugs.lots import LOT_COMMISSIONED_TOPIC, LotTree, decode_committed_part
 from sdk.errors import AuthenticationError, IdentifierError, StorageError
 from sdk.proofs.builders import build_bundle
 from sdk.proofs.bundle import Handover, HistoryProof, LotProof, ProofBundle, SealedHeader, StateProof
@@ -199,29 +200,34 @@ def build_licence_bundle(
 def build_drug_code_bundle(
     ledger: Ledger, code_id: bytes, *, checkpoint_height: int | None = None
 ) -> ProofBundle:
-    """Return the bundle of a drug code commissioned by its lot part's root: the part's receipt and its
-    ``LotCommissioned`` log under a sealed header, and the code's path to the log's root. Not the part's
-    transaction: it carries every code id of the part, which only its MAH and the regulator read.
+    """Return the bundle of a drug code commissioned by its lot part's root: the receipt of the part that can
+    still give it its word (``DrugQueries.lot_part_of``) and its ``LotCommissioned`` log under a sealed
+    header, and the code's path to the log's root. Not the part's transaction: it carries every code id of
+    the part, which only its MAH and the regulator read.
 
-    Raises NotFound for a code in no committed part.
+    Raises NotFound for a code in no such committed part.
     """
-    found = ledger.get_lot_code(code_id)
+    found = DrugQueries(LedgerReader(ledger)).lot_part_of(code_id)
     if found is None:
         raise NotFound("the code is in no lot part", code_id="0x" + code_id.hex())
-    topics = [LOTS_CONTRACT.event_topic("LotCommissioned"), found.part.to_bytes(32, "big")]
-    logs, _ = ledger.query_logs(address=DRUG_LOTS_ADDRESS, topics=topics, limit=1)
+    place = found[0]
+    topics = [LOT_COMMISSIONED_TOPIC, place.part.to_bytes(32, "big")]
+    logs, _ = ledger.query_logs(
+        address=DRUG_LOTS_ADDRESS, topics=topics, from_height=place.height, to_height=place.height, limit=1
+    )
     stored = ledger.get_transaction(logs[0].tx_hash) if logs else None
     receipt = ledger.get_receipt(logs[0].tx_hash) if logs else None
     part = None
     if stored is not None and receipt is not None:
         tx = stored.transaction
         part = decode_committed_part(tx.to, tx.data, receipt.receipt.status == 1, receipt.receipt.logs)
-    if part is None:
-        raise NotFound("the code's lot part is missing", part=found.part)
+    if part is None or code_id not in part.code_ids:
+        raise NotFound("the code's lot part is missing", part=place.part)
     bundle = build_tx_bundle(
         ledger, logs[0].tx_hash, log_index=logs[0].log_index, checkpoint_height=checkpoint_height
     )
-    lot = LotProof(code_id, found.leaf, LotTree(part.code_ids).path(found.leaf))
+    leaf = part.code_ids.index(code_id)
+    lot = LotProof(code_id, leaf, LotTree(part.code_ids).path(leaf))
     return dataclasses.replace(bundle, event=dataclasses.replace(bundle.event, tx=None, tx_proof=()), lot=lot)
 
 

@@ -31,6 +31,7 @@ from sdk.domains.drugs.encoders import (
     validate_batch_no,
 )
 from sdk.domains.drugs.lots import (
+    LOT_COMMISSIONED_TOPIC,
     LOTS_CONTRACT,
     MAX_LOT_PART,
     LotPart,
@@ -47,6 +48,7 @@ from sdk.domains.drugs.model import (
     ConsumerView,
     DrugAlert,
     DrugEvent,
+    LotPlace,
     Product,
     ShipmentResult,
     consumer_view_from_json,
@@ -57,6 +59,7 @@ from sdk.domains.drugs.queries import DrugQueries
 from sdk.domains.facade import SignerFacade
 from sdk.encoding import to_hex
 from sdk.errors import (
+    AccessDenied,
     ClientError,
     DomainError,
     DrugAlertError,
@@ -77,8 +80,9 @@ if TYPE_CHECKING:
 class _ClientLedger:
     """A node client seen as a DrugLedger (calls and logs over HTTP)."""
 
-    def __init__(self, client: Client) -> None:
+    def __init__(self, client: Client, signer: KeyHolder | None) -> None:
         self.client = client
+        self.signer = signer
         self._times: dict[int, int] = {}
 
     @property
@@ -88,17 +92,26 @@ class _ClientLedger:
     def call(self, to: bytes, data: bytes) -> bytes:
         return self.client.call(to, data)
 
-    def logs(self, address: bytes, topics: Sequence[bytes | None]) -> Iterable[LogEntry]:
-        return self.client.logs(address=address, topics=topics)
+    def logs(
+        self,
+        address: bytes,
+        topics: Sequence[bytes | None],
+        *,
+        from_height: int = 0,
+        to_height: int | None = None,
+    ) -> Iterable[LogEntry]:
+        return self.client.logs(address=address, topics=topics, from_height=from_height, to_height=to_height)
 
-    def lot_code(self, code_id: bytes) -> tuple[int, int] | None:
+    def lot_places(self, code_id: bytes) -> list[LotPlace]:
+        if self.signer is None:
+            return []  # the node answers lot parts to a member only (the product's MAH, a regulator)
         try:
-            body = self.client.public_get(f"/v1/drugs/codes/{to_hex(code_id)}/lot")
-        except ClientError as exc:
-            if exc.code == "not_found":
-                return None
+            body = self.client.signed_request(self.signer, "GET", f"/v1/drugs/lot-codes/{to_hex(code_id)}")
+        except XinlianError as exc:
+            if exc.code in ("not_found", "forbidden"):
+                return []
             raise
-        return int(body["part"]), int(body["leaf"])
+        return [LotPlace(int(p["part"]), int(p["height"])) for p in body["parts"]]
 
     def block_time_ms(self, height: int) -> int | None:
         if height not in self._times:
@@ -128,7 +141,7 @@ class Drugs(DrugQueries, SignerFacade):
         self, client: Client, signer: KeyHolder | None = None, *, address: bytes = DRUG_TRACE_ADDRESS
     ) -> None:
         client = client.reading_as(signer)
-        super().__init__(_ClientLedger(client), address)
+        super().__init__(_ClientLedger(client, signer), address)
         self.client = client
         self.signer = signer
 
@@ -402,8 +415,8 @@ class Drugs(DrugQueries, SignerFacade):
         the product's MAH and a DRUG_REGULATOR may read it.
 
         Raises: DomainError (``not_found``: no such committed transaction; ``not_a_lot_part``: not a
-        successful ``commission_lot``; ``bad_answer``: its ids do not make the recorded root); ClientError
-        (``forbidden`` for a member who may not read it).
+        successful ``commission_lot`` whose ids make the root it recorded); ClientError (``forbidden`` for a
+        member who may not read it).
         """
         status = self.client.transaction(tx_hash)
         tx, receipt = status.transaction, status.receipt
@@ -412,12 +425,7 @@ class Drugs(DrugQueries, SignerFacade):
         committed = decode_committed_part(tx.to, tx.data, receipt.succeeded, receipt.logs)
         if committed is None:
             raise DomainError("not a committed lot part", code="not_a_lot_part", tx_hash=to_hex(tx_hash))
-        part = LotPart(committed.part, committed.product_id, committed.root, committed.code_ids, tx_hash)
-        if part.tree().root != part.root:
-            raise DomainError(
-                "the lot part's ids do not make its root", code="bad_answer", tx_hash=to_hex(tx_hash)
-            )
-        return part
+        return LotPart(committed.part, committed.product_id, committed.root, committed.code_ids, tx_hash)
 
     def lot_parts(self, *, from_height: int = 0) -> list[LotPart]:
         """Every lot part this facade's signer commissioned (from ``from_height`` on), in chain order,
@@ -465,42 +473,53 @@ class Drugs(DrugQueries, SignerFacade):
 
     def materialise_codes(self, codes: Sequence[str]) -> tuple[ReceiptResult, ...]:
         """Give codes commissioned by their lot parts' roots their words, found by the code alone: the
-        node's lot index names each code's part, which is rebuilt from the chain (``lot_part``) and
-        materialised (``materialise``), part by part in part order. It costs a lookup a code and a part's
-        call data a part: for whole parts or blocks whose ``LotPart`` you keep, ``materialise`` is cheaper.
+        node's lot index names each code's part (the one that can still give it its word), which is rebuilt
+        from the chain (``lot_part``) and materialised (``materialise``), part by part in part order. Codes
+        that already have a word are left out. It costs a lookup a code and a part's call data a part: for
+        whole parts or blocks whose ``LotPart`` you keep, ``materialise`` is cheaper.
 
-        Raises: DomainError (``not_in_a_lot``) naming how many codes are in no committed part, before
-        anything is sent; DomainError (``forbidden``) for a signer who may not read a code's part (only its
-        MAH materialises it); what ``lot_part`` and ``materialise`` raise.
+        Raises, before anything is sent: DomainError (``not_in_a_lot``) saying how many codes are in no lot
+        part this signer may see; AccessDenied (``forbidden``) for a part the signer did not commission
+        (only its MAH materialises it). Then what ``lot_part`` and ``materialise`` raise.
         """
-        self._require_signer()
+        signer = self._require_signer()
         prepared = self._prepare(codes, limit=None)
-        by_part: dict[int, list[str]] = {}
+        by_part: dict[int, tuple[LotPlace, list[str]]] = {}
         outside: list[str] = []
         for code, code_id in zip(codes, prepared.ids, strict=True):
-            found = self.ledger.lot_code(code_id)
+            state = self.get_code(code_id)
+            if state.known and state.lot_part is None:
+                continue  # it has its word already
+            found = self.lot_part_of(code_id)
             if found is None:
                 outside.append(code)
-            else:
-                by_part.setdefault(found[0], []).append(code)
+                continue
+            place, part = found
+            if part["mah"] != signer.address:
+                raise AccessDenied(
+                    f"lot part {place.part} was commissioned by another account: only it materialises it",
+                    part=place.part,
+                )
+            by_part.setdefault(place.part, (place, []))[1].append(code)
         if outside:
             raise DomainError(
-                f"{len(outside)} of the codes are in no lot part (the first: {outside[0]})",
+                f"{len(outside)} of the codes are in no lot part this signer sees (the first: {outside[0]})",
                 code="not_in_a_lot",
                 codes=len(outside),
             )
+        parts = []
+        for number, (place, part_codes) in sorted(by_part.items()):
+            topics = [LOT_COMMISSIONED_TOPIC, number.to_bytes(32, "big")]
+            logs = self.client.logs(
+                address=DRUG_LOTS_ADDRESS, topics=topics, from_height=place.height, to_height=place.height
+            )
+            entry = next(iter(logs), None)
+            if entry is None:
+                raise DomainError(f"no lot part {number} at height {place.height}", code="bad_answer")
+            parts.append((self.lot_part(entry.tx_hash), part_codes))
         receipts: list[ReceiptResult] = []
-        topic = LOTS_CONTRACT.event_topic("LotCommissioned")
-        for number, part_codes in sorted(by_part.items()):
-            topics = [topic, number.to_bytes(32, "big")]
-            entry = next(iter(self.client.logs(address=DRUG_LOTS_ADDRESS, topics=topics)), None)
-            if entry is None:  # the node answers a part's log to its MAH and the regulator only
-                raise DomainError(
-                    f"lot part {number} is not readable by this signer: only its MAH materialises it",
-                    code="forbidden",
-                    part=number,
-                )
-            receipts += self.materialise(self.lot_part(entry.tx_hash), part_codes)
+        for lot_part, part_codes in parts:
+            receipts += self.materialise(lot_part, part_codes)
         return tuple(receipts)
 
     # --- packing -----------------------------------------------------------------------------------------

@@ -31,6 +31,8 @@ MAX_LOT_PART: Final = 4000
 BLOCK_SHIFT: Final = 7
 BLOCK: Final = 1 << BLOCK_SHIFT
 LOTS_CONTRACT: Final = Contract("DrugLots")
+COMMISSION_LOT_SELECTOR: Final = LOTS_CONTRACT.selector("commission_lot")
+LOT_COMMISSIONED_TOPIC: Final = LOTS_CONTRACT.event_topic("LotCommissioned")
 LEAF_PREFIX: Final = b"\x00"
 NODE_PREFIX: Final = b"\x01"
 
@@ -195,51 +197,98 @@ def decode_lot_commissioned(receipt: ReceiptResult) -> tuple[int, bytes]:
 
     Raises DomainError (``not_a_lot_part``) for a receipt without exactly one such log of DrugLots.
     """
-    found = _lot_commissioned(receipt.succeeded, receipt.logs)
+    found = read_lot_commissioned(receipt.logs) if receipt.succeeded else None
     if found is None:
         raise DomainError("not a committed lot part", code="not_a_lot_part", tx_hash=to_hex(receipt.tx_hash))
-    return found
+    return found.part, found.root
 
 
-def _lot_commissioned(succeeded: bool, logs: Sequence[Log]) -> tuple[int, bytes] | None:
-    events = [LOTS_CONTRACT.decode_log(log) for log in logs if log.address == DRUG_LOTS_ADDRESS]
-    if not succeeded or [event.name for event in events] != ["LotCommissioned"]:
+@readable_repr
+@dataclass(frozen=True, slots=True)
+class LotCommissionedLog:
+    """The fields of a ``LotCommissioned`` log the lot index and the readers need, read from its topics and
+    its fixed words (``batch_no`` is left alone: nothing here depends on its text)."""
+
+    part: int
+    product_id: bytes
+    root: bytes
+    count: int
+    mah: bytes  # ``by``: the account that commissioned the part
+
+
+def read_lot_commissioned(logs: Sequence[Log]) -> LotCommissionedLog | None:
+    """The one ``LotCommissioned`` log of DrugLots among a receipt's ``logs``, or None (none, or more than
+    one DrugLots log). Never raises: it reads topics and words by position, as the EVM wrote them."""
+    ours = [log for log in logs if log.address == DRUG_LOTS_ADDRESS]
+    if len(ours) != 1:
         return None
-    return int(events[0].args["part"]), bytes(events[0].args["root"])
+    log = ours[0]
+    if len(log.topics) != 4 or log.topics[0] != LOT_COMMISSIONED_TOPIC or len(log.data) < 4 * 32:
+        return None
+    word = lambda i: log.data[32 * i : 32 * (i + 1)]  # noqa: E731  (batch_no's offset, level, root, count)
+    return LotCommissionedLog(
+        part=int.from_bytes(log.topics[1], "big"),
+        product_id=log.topics[2],
+        root=word(2),
+        count=int.from_bytes(word(3), "big"),
+        mah=log.topics[3][12:],
+    )
+
+
+def read_lot_call_codes(data: bytes) -> tuple[bytes, ...] | None:
+    """The code ids of ``commission_lot`` call data as the contract reads them, or None for other call data
+    or a code array that cannot be read. Never raises.
+
+    Vyper reads the ``codes`` array through its offset and length words, and ``calldataload`` pads short
+    call data with zeros; so does this. Other arguments are not read: a strict ABI decoder would refuse
+    encodings the contract accepts (non-zero string padding, a batch number that is not UTF-8, cut-off call
+    data), and a part's codes must be read whatever its other arguments look like.
+    """
+    if data[:4] != COMMISSION_LOT_SELECTOR:
+        return None
+    args = data[4:]
+
+    def word(at: int) -> int:
+        return int.from_bytes(args[at : at + 32].ljust(32, b"\0"), "big")
+
+    offset = word(5 * 32)  # the head: product, batch_no's offset, the two days, level, codes' offset
+    if offset > len(args):
+        return None
+    count = word(offset)
+    if not 1 <= count <= MAX_LOT_PART:
+        return None
+    body = args[offset + 32 : offset + 32 + 32 * count].ljust(32 * count, b"\0")
+    return tuple(body[32 * i : 32 * (i + 1)] for i in range(count))
 
 
 @readable_repr
 @dataclass(frozen=True, slots=True)
 class CommittedPart:
-    """What a committed ``commission_lot`` transaction recorded: its part number, product and root, and the
-    code ids of its call data in leaf order (read by ``decode_committed_part``, checked by nobody yet)."""
+    """What a committed ``commission_lot`` transaction recorded: its part number, product, root and MAH, and
+    the code ids of its call data in leaf order, checked to make the root DrugLots recorded."""
 
     part: int
     product_id: bytes
     root: bytes
     code_ids: tuple[bytes, ...]
+    mah: bytes
 
 
 def decode_committed_part(
     to: bytes | None, data: bytes, succeeded: bool, logs: Sequence[Log]
 ) -> CommittedPart | None:
     """The lot part a committed transaction recorded (its call data, and the ``LotCommissioned`` log of its
-    receipt), or None when it is not a successful ``DrugLots.commission_lot``. The one reading of a part from
-    the chain: ``Drugs.lot_part`` and the node's lot index both use it.
-
-    Raises EncodingError when a DrugLots transaction's call data or log does not decode (never on a chain
-    DrugLots wrote).
+    receipt), or None when it is not a successful ``DrugLots.commission_lot`` whose codes make the root and
+    count of its log. The one reading of a part from the chain: the node's lot index and ``Drugs.lot_part``
+    both use it, and it never raises, since the index reads it while a block commits.
     """
-    if to != DRUG_LOTS_ADDRESS or not data:
+    if to != DRUG_LOTS_ADDRESS or not succeeded:
         return None
-    found = _lot_commissioned(succeeded, logs)
-    if found is None:
+    log = read_lot_commissioned(logs)
+    codes = read_lot_call_codes(data) if log is not None else None
+    if log is None or codes is None or len(codes) != log.count or LotTree(codes).root != log.root:
         return None
-    name, args = LOTS_CONTRACT.decode_call(data)
-    if name != "commission_lot":
-        return None
-    part, root = found
-    return CommittedPart(part, bytes(args["product"]), root, tuple(bytes(c) for c in args["codes"]))
+    return CommittedPart(log.part, log.product_id, log.root, codes, log.mah)
 
 
 def build_materialise_calls(

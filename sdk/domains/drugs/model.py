@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 from sdk.answers import LogEntry
 from sdk.contracts import Contract, LoggedEvent
@@ -108,6 +108,13 @@ class DrugEvent(LoggedEvent):
     @property
     def position(self) -> tuple[int, int, int]:
         return (self.height, self.tx_index, self.log_index)
+
+
+class LotPlace(NamedTuple):
+    """A committed DrugLots part that holds a code: the part's number and the height that committed it."""
+
+    part: int
+    height: int
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from sdk.answers import LogEntry
@@ -22,7 +22,7 @@ from sdk.domains.drugs.encoders import (
     parse_trace_code,
 )
 from sdk.domains.drugs.export import ExportedEvent, code_uri, exported_event
-from sdk.domains.drugs.lots import LOTS_CONTRACT
+from sdk.domains.drugs.lots import LOT_COMMISSIONED_TOPIC, LOTS_CONTRACT
 from sdk.domains.drugs.model import (
     CODE_EVENTS,
     DRUG_TRACE_CONTRACT,
@@ -30,6 +30,7 @@ from sdk.domains.drugs.model import (
     CodeState,
     ConsumerView,
     DrugEvent,
+    LotPlace,
     Product,
     Shipment,
     TrailStep,
@@ -51,13 +52,21 @@ class DrugLedger(Protocol):
 
     def call(self, to: bytes, data: bytes) -> bytes: ...
 
-    def logs(self, address: bytes, topics: Sequence[bytes | None]) -> Iterable[LogEntry]: ...
+    def logs(
+        self,
+        address: bytes,
+        topics: Sequence[bytes | None],
+        *,
+        from_height: int = 0,
+        to_height: int | None = None,
+    ) -> Iterable[LogEntry]: ...
 
     def block_time_ms(self, height: int) -> int | None: ...
 
-    def lot_code(self, code_id: bytes) -> tuple[int, int] | None:
-        """The DrugLots (part, leaf index) of a code commissioned by its part's root, or None (the node keeps
-        this index: nothing on chain maps a code to its part before the code has a word)."""
+    def lot_places(self, code_id: bytes) -> Sequence[LotPlace]:
+        """The committed DrugLots parts that hold a code, in part order (the node keeps this index: nothing on
+        chain maps a code to its part before the code has a word); empty for a code in no part, or for a
+        reader who may not see lot parts (only the product's MAH and a DRUG_REGULATOR do)."""
         ...
 
 
@@ -105,13 +114,29 @@ class DrugQueries:
             expired=bool(row["expired"]),
         )
 
+    def lot_part_of(self, code_id: bytes) -> tuple[LotPlace, Mapping[str, Any]] | None:
+        """The lot part that can still give a code its word, with its DrugLots record: the first part holding
+        the code (in part order) whose MAH account belongs to the product's MAH organisation, as
+        ``DrugLots.materialise`` requires. None when no part holds the code, or none of them can (say a
+        squatter's part of a product the regulator then settled on its real maker)."""
+        for place in self.ledger.lot_places(code_id):
+            part = LOTS_CONTRACT.read(self.ledger.call, DRUG_LOTS_ADDRESS, "parts", place.part)
+            product = self.get_product(bytes(part["product"]))
+            if product is not None and self.organisation_of(part["mah"]) == product.mah_uscc:
+                return place, part
+        return None
+
+    def lot_product(self, place: LotPlace) -> bytes:
+        """The product id a lot part was commissioned for (its DrugLots record)."""
+        return bytes(LOTS_CONTRACT.read(self.ledger.call, DRUG_LOTS_ADDRESS, "parts", place.part)["product"])
+
     def _lot_code_state(self, code_id: bytes) -> CodeState | None:
         """The state of a code a DrugLots part commissioned and nothing has materialised yet: what its word
-        will say when it is (active, held by its MAH, its batch's holds); None for a code in no part."""
-        found = self.ledger.lot_code(code_id)
+        will say when it is (active, held by its MAH, its batch's holds); None for a code in no such part."""
+        found = self.lot_part_of(code_id)
         if found is None:
             return None
-        part = LOTS_CONTRACT.read(self.ledger.call, DRUG_LOTS_ADDRESS, "parts", found[0])
+        place, part = found
         product_id, batch_no = bytes(part["product"]), str(part["batch_no"])
         batch = self.get_batch(product_id, batch_no)
         return CodeState(
@@ -129,7 +154,7 @@ class DrugQueries:
             recalled=batch.recalled,
             frozen=batch.frozen,
             expired=batch.expired,
-            lot_part=found[0],
+            lot_part=place.part,
         )
 
     def get_product(self, product_id: bytes) -> Product | None:
@@ -206,18 +231,21 @@ class DrugQueries:
     def history(self, code_id: bytes) -> list[DrugEvent]:
         """Return a code's events in chain order, including those of the parents it was packed in while it
         was packed (marked with ``via``): what happened to a case happened to the units inside it."""
-        events = sorted(self._history(code_id, None, (0, 0, 0), None, 0), key=lambda e: e.position)
-        if events:
-            return events
-        # A code still only in its lot part: its commissioning is the part's LotCommissioned.
-        found = self.ledger.lot_code(code_id)
+        events = self._history(code_id, None, (0, 0, 0), None, 0)
+        if not any(event.name == "Commissioned" for event in events):
+            # No word yet: the code's commissioning is its lot part's LotCommissioned (an Alert about it, say
+            # a movement tried too early, does not hide it).
+            events += self._lot_commissioning(code_id)
+        return sorted(events, key=lambda e: e.position)
+
+    def _lot_commissioning(self, code_id: bytes) -> list[DrugEvent]:
+        found = self.lot_part_of(code_id)
         if found is None:
             return []
-        topics = [LOTS_CONTRACT.event_topic("LotCommissioned"), found[0].to_bytes(32, "big")]
-        entries = (
-            DrugEvent.from_entry(LOTS_CONTRACT, e) for e in self.ledger.logs(DRUG_LOTS_ADDRESS, topics)
-        )
-        return [event for event in entries if event is not None][:1]
+        place = found[0]
+        topics = [LOT_COMMISSIONED_TOPIC, place.part.to_bytes(32, "big")]
+        logs = self.ledger.logs(DRUG_LOTS_ADDRESS, topics, from_height=place.height, to_height=place.height)
+        return [e for e in (DrugEvent.from_entry(LOTS_CONTRACT, entry) for entry in logs) if e is not None]
 
     def _history(
         self,
