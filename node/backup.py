@@ -32,8 +32,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from node.config import NodeConfig
 from node.storage.engine import create_store_engine
+from node.storage.migrate import SCHEMA_VERSION, SCHEMA_VERSION_KEY
 from node.storage.models import ALL_TABLES
-from node.storage.store import SCHEMA_VERSION, SCHEMA_VERSION_KEY
 from sdk.errors import InputError, OutputError, StorageError, UsageError
 from sdk.types import BlockHeader
 

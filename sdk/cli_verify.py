@@ -83,7 +83,7 @@ def _bundle_at(url: str, ca: Path | None) -> ProofBundle:
 
 def _from_url(url: str, ca: Path | None) -> tuple[ProofBundle, str | None]:
     """A bundle named by a node URL: a bundle URL (…/v1/proofs/…) or a /verify link (``#b=`` carries the
-    bundle itself; ``#tx=`` / ``#licence=`` / ``#code=`` name one to fetch from the link's node)."""
+    bundle itself; ``#tx=`` / ``#licence=`` name one to fetch from the link's node)."""
     origin = _origin(url)
     parts = urlsplit(url)
     if not (parts.path.rstrip("/").endswith("/verify") and parts.fragment):
@@ -96,9 +96,7 @@ def _from_url(url: str, ca: Path | None) -> tuple[ProofBundle, str | None]:
         return _bundle_at(f"{origin}/v1/proofs/licences/{params['licence']}", ca), origin
     if "tx" in params:
         return _bundle_at(f"{origin}/v1/proofs/tx/{params['tx']}", ca), origin
-    if "code" in params:
-        return _bundle_at(f"{origin}/v1/proofs/drug-codes/{params['code']}", ca), origin
-    raise InputError("the /verify link names no bundle (#b=, #tx=, #licence= or #code=)", url=url)
+    raise InputError("the /verify link names no bundle (#b=, #tx= or #licence=)", url=url)
 
 
 def resolve_source(source: str, ca: Path | None = None) -> tuple[ProofBundle, str | None]:
@@ -208,9 +206,9 @@ def describe_event(event: VerifiedEvent) -> list[tuple[str, str]]:
         lot = event.lot
         rows += [
             ("drug code id", f"0x{lot.code_id.hex()}"),
-            ("commissioned in", f"lot part {lot.part}, leaf {lot.leaf}, by 0x{lot.mah.hex()}"),
+            ("listed in", f"lot part {lot.part}, leaf {lot.leaf}, by 0x{lot.mah.hex()}, at this block"),
             ("product / batch", f"0x{lot.product_id.hex()} / {lot.batch_no}"),
-            ("code status", "not proven by this bundle (commissioning only): ask the consumer check"),
+            ("code status", "not proven by this bundle (its listing only): ask the consumer check"),
         ]
     if event.licence is not None and (event.state is None or event.state.licence is None):
         rows.append(("licence status", "not proven by this bundle (issuance only): ask for a fresh bundle"))

@@ -35,7 +35,7 @@ from node.genesis import (
 from sdk.contracts import Contract
 from sdk.domains.authorisations import AuthorisationQueries
 from sdk.domains.confirmations import LETTER_EVENTS, LetterParty, parties_of
-from sdk.domains.drugs import CODE_EVENTS, CodeState, DrugEvent, DrugQueries
+from sdk.domains.drugs import CODE_EVENTS, CodeState, DrugEvent, DrugQueries, LotPlace
 from sdk.system import SYSTEM_CONTRACT_ADDRESSES
 from sdk.types import Log
 
@@ -614,6 +614,16 @@ def is_licence_reader(scope: ReadScope, issuer_org: str, authority_org: str) -> 
     return scope.member.uscc in (issuer_org, authority_org)
 
 
+def is_lot_reader(scope: ReadScope, queries: DrugQueries, places: Sequence[LotPlace]) -> bool:
+    """A code's lot parts, and its drug-code bundle (which shows its part's size), are read by the product's
+    MAH organisation and the drug regulator: a code's position in a part tells the volumes of a batch."""
+    if scope.holds(DRUG_REGULATOR):
+        return True
+    part = queries.lot_part_record(places[0]) if places else None
+    product = queries.get_product(bytes(part["product"])) if part is not None else None
+    return product is not None and scope.member.uscc == product.mah_uscc
+
+
 def is_code_reader(
     scope: ReadScope,
     queries: DrugQueries,
@@ -621,14 +631,13 @@ def is_code_reader(
     events: Sequence[DrugEvent],
     mah_uscc: str | None,
 ) -> bool:
-    """A drug code's history is read by its product's MAH, every organisation in the history and the drug
-    regulator. A code still only in its lot part has no custody history: an Alert about it (a movement
-    tried before it had a word) makes no one a party."""
+    """A drug code's history is read by its product's MAH, every organisation in its custody history and the
+    drug regulator. An Alert makes no one a party: it records a refused attempt, which anyone may provoke on
+    any code (a movement of a code one does not hold, one tried before the code had its word)."""
     if scope.member.uscc == mah_uscc or scope.holds(DRUG_REGULATOR):
         return True
-    if state.lot_part is not None:
-        events = [event for event in events if event.name != "Alert"]
-    return scope.member.uscc in queries.involved_organisations(events)
+    custody = [event for event in events if event.name != "Alert"]
+    return scope.member.uscc in queries.involved_organisations(custody)
 
 
 __all__ = [
@@ -645,6 +654,7 @@ __all__ = [
     "is_grant_reader",
     "is_letter_reader",
     "is_licence_reader",
+    "is_lot_reader",
     "is_public_bundle",
     "view_functions_with_arguments",
 ]

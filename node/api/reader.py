@@ -150,18 +150,15 @@ class LedgerReader:
     def lot_places(self, code_id: bytes) -> list[LotPlace]:
         """The committed DrugLots parts that hold a code up to this head, in part order (the lot index).
 
-        Raises StorageError (``history_not_filled``) for a code in no part on a node that joined by
-        snapshot and has not back-filled its history yet: the parts of the blocks it lacks are not indexed,
-        so it cannot tell.
+        Raises StorageError (``history_not_filled``) on a node that joined by snapshot and has not
+        back-filled its history yet: the parts of the blocks it lacks are not indexed, so it cannot tell.
         """
-        places = [
-            LotPlace(found.part, found.height)
+        require_history(self.ledger.store, 1)  # a partly back-filled node may lack the first parts
+        return [
+            LotPlace(found.part, found.height, found.mah)
             for found in self.ledger.get_lot_codes(code_id)
             if found.height <= self.header.height
         ]
-        if not places:
-            require_history(self.ledger.store, 1)
-        return places
 
     def block_time_ms(self, height: int) -> int | None:
         header = self.ledger.get_header(height)

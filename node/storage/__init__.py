@@ -13,14 +13,15 @@ from node.lazy import lazy_exports
 from node.storage.records import LogCursor, LotCode, StoredLog, StoredReceipt, StoredTransaction, WalEntry
 
 if TYPE_CHECKING:
+    from node.storage.migrate import SCHEMA_VERSION
     from node.storage.state import StateNodeStore
-    from node.storage.store import SCHEMA_VERSION, Store
+    from node.storage.store import Store
 
 __getattr__ = lazy_exports(
     __name__,
     {
         "StateNodeStore": "node.storage.state",
-        "SCHEMA_VERSION": "node.storage.store",
+        "SCHEMA_VERSION": "node.storage.migrate",
         "Store": "node.storage.store",
     },
 )

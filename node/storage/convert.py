@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from sdk.domains.drugs.lots import decode_committed_part
 from sdk.encoding import (
     decode,
     decode_fields,
@@ -45,7 +44,6 @@ LOG_COLUMNS = (
 )
 KEY_VALUE_COLUMNS = ("key", "value")
 PENDING_COLUMNS = ("tx_hash", "encoded")
-LOT_CODE_COLUMNS = ("code_id", "part", "leaf", "height")
 
 _NO_TOPICS: tuple[None, ...] = (None,) * MAX_TOPICS
 
@@ -173,22 +171,6 @@ def log_rows(height: int, receipts: Sequence[Receipt]) -> list[tuple[Any, ...]]:
             # Log guarantees at most MAX_TOPICS topics; missing positions are NULL.
             topics = (*log.topics, *_NO_TOPICS)
             rows.append((height, index, log_index, log.address, *topics[:MAX_TOPICS], log.data))
-    return rows
-
-
-def lot_code_rows(
-    height: int, transactions: Sequence[Transaction], receipts: Sequence[Receipt]
-) -> list[tuple[Any, ...]]:
-    """Return the ``lot_codes`` rows (LOT_CODE_COLUMNS order) of a block, sorted: one per code id of each
-    successful ``DrugLots.commission_lot`` in it, with its part number and leaf index."""
-    rows: list[tuple[Any, ...]] = []
-    for tx, receipt in zip(transactions, receipts, strict=True):
-        part = decode_committed_part(tx.to, tx.data, receipt.status == 1, receipt.logs)
-        if part is not None:
-            rows.extend((code_id, part.part, leaf, height) for leaf, code_id in enumerate(part.code_ids))
-    # In key order (the ids are hashes: a B-tree takes them faster one leaf page after the next); a code twice
-    # in the block sorts its first part and leaf first, so the insert keeps that one.
-    rows.sort()
     return rows
 
 

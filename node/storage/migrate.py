@@ -1,13 +1,19 @@
-"""Migration of a version 1 database (receipts in their own table) to schema version 2."""
+"""The schema version of a node's database, and the migration of a version 1 database (receipts in their own
+table) to version 2."""
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Connection, LargeBinary, text
+from sqlalchemy import BigInteger, Connection, LargeBinary, insert, select, text
 
 from node.storage.convert import decode_stored, encode_outcome, stored_log, stored_receipt
+from node.storage.models import METADATA
 from sdk.errors import StorageError
 from sdk.types import Receipt
 
+#: 2: receipts kept as their outcome in the transaction row (logs not stored twice), no unused sender / to
+#: columns and indexes, logs without their transaction hash. A version 1 database is migrated when opened.
+SCHEMA_VERSION = 2
+SCHEMA_VERSION_KEY = "schema_version"
 #: Receipts converted per statement when a version 1 database is migrated.
 _MIGRATE_BATCH = 1000
 
@@ -79,3 +85,25 @@ def migrate_from_1(conn: Connection) -> None:
         "DROP INDEX IF EXISTS ix_logs_topic3_height",
     ):
         conn.execute(text(statement))
+
+
+def check_schema_version(conn: Connection) -> None:
+    """Record the schema version in a new database, migrate a version 1 database (in the caller's
+    transaction: a failure, or a crash, leaves it untouched), and refuse any other version with a
+    StorageError."""
+    expected = str(SCHEMA_VERSION).encode()
+    found = conn.execute(
+        select(METADATA.c.value).where(METADATA.c.key == SCHEMA_VERSION_KEY)
+    ).scalar_one_or_none()
+    if found is None:
+        conn.execute(insert(METADATA), [{"key": SCHEMA_VERSION_KEY, "value": expected}])
+    elif found == b"1":
+        migrate_from_1(conn)
+        conn.execute(METADATA.update().where(METADATA.c.key == SCHEMA_VERSION_KEY).values(value=expected))
+    elif found != expected:
+        raise StorageError(
+            "the database has another schema version (made by a newer node?): this node reads "
+            f"version {SCHEMA_VERSION} and migrates version 1",
+            found=bytes(found).decode(errors="replace"),
+            expected=SCHEMA_VERSION,
+        )

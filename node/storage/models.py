@@ -110,7 +110,8 @@ class LotCodeRow(SQLModel, table=True):
     """A code commissioned by its lot part's root (DrugLots): which parts hold it and where, so that the node
     answers for it before it has a word of its own. Filled from the call data of each committed
     ``commission_lot`` whose codes make the root its log records. A code in several parts has a row for each
-    (only one part can still give it its word: the readers choose, ``sdk.domains.drugs.DrugQueries``). On
+    (only a part of the product's MAH can still give it its word: the readers choose,
+    ``sdk.domains.drugs.DrugQueries.lot_part_of``). On
     SQLite keyed by (``code_id``, ``part``) alone (WITHOUT ROWID)."""
 
     __tablename__ = "lot_codes"
@@ -120,6 +121,9 @@ class LotCodeRow(SQLModel, table=True):
     part: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
     leaf: int = Field(sa_column=Column(Integer, nullable=False))
     height: int = Field(sa_column=Column(BigInteger, nullable=False))
+    mah: bytes = Field(
+        sa_column=Column(LargeBinary, nullable=False)
+    )  # the account that commissioned the part
 
 
 class StateNodeRow(SQLModel, table=True):

@@ -25,6 +25,7 @@ class LotCode(NamedTuple):
     part: int
     leaf: int
     height: int
+    mah: bytes  # the account that commissioned the part
 
 
 class StoredReceipt(NamedTuple):

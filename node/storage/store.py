@@ -16,27 +16,33 @@ from node.storage.convert import (
     BLOCK_COLUMNS,
     KEY_VALUE_COLUMNS,
     LOG_COLUMNS,
-    LOT_CODE_COLUMNS,
     PENDING_COLUMNS,
     TRANSACTION_COLUMNS,
     block_row,
     decode_stored,
     decode_validators,
     log_rows,
-    lot_code_rows,
     stored_log,
     stored_receipt,
     transaction_rows,
     with_public_key,
 )
 from node.storage.database import BulkInsert, Database
-from node.storage.logs import MAX_LOG_LIMIT, LogFilter, log_page, log_statement, page_limit
-from node.storage.migrate import migrate_from_1
+from node.storage.logs import LogFilter, log_page, log_statement, page_limit
+from node.storage.lot_index import (
+    LOT_INDEX_KEY,
+    MAX_LOT_ACCOUNTS,
+    SQL_GET_LOT_CODES,
+    SQL_INSERT_LOT_CODES,
+    decode_lot_codes,
+    fill_lot_index,
+    lot_code_rows,
+)
+from node.storage.migrate import check_schema_version
 from node.storage.models import (
     ALL_TABLES,
     BLOCKS,
     LOGS,
-    LOT_CODES,
     METADATA,
     PENDING,
     PUBLIC_KEYS,
@@ -47,22 +53,9 @@ from node.storage.models import (
 from node.storage.pruning import KEPT_VALUE_BYTES, Collection, StopFlag, mark_reachable
 from node.storage.records import LogCursor, LotCode, StoredLog, StoredReceipt, StoredTransaction, WalEntry
 from sdk.closing import Closing
-from sdk.domains.drugs.lots import LOT_COMMISSIONED_TOPIC
 from sdk.errors import StorageError
-from sdk.system import DRUG_LOTS_ADDRESS
 from sdk.types import Block, BlockHeader, CommitCertificate, Log, Receipt, Transaction
 
-#: 2: receipts kept as their outcome in the transaction row (logs not stored twice), no unused sender / to
-#: columns and indexes, logs without their transaction hash. A version 1 database is migrated when opened.
-SCHEMA_VERSION = 2
-SCHEMA_VERSION_KEY = "schema_version"
-#: Metadata: the height up to which ``lot_codes`` indexes every committed lot part (set with each block this
-#: version commits; a database made before the index, or written by such a version since, is caught up when
-#: it is opened).
-LOT_INDEX_KEY = "lot_index"
-#: Lot parts the index returns for one code: a code id in more parts than this is some MAH's error (or a
-#: squatter's, before a contested product was settled), and the readers look no further.
-MAX_LOT_PLACES = 16
 #: Metadata: the lowest height whose state is kept whole (absent: archive, every height).
 STATE_PRUNED_BELOW_KEY = "state_pruned_below"
 #: Metadata: the height a node joined at by snapshot (absent: it holds every block from genesis).
@@ -90,10 +83,6 @@ _SQL_INSERT_STATE_NODES = BulkInsert(STATE_NODES, KEY_VALUE_COLUMNS, " ON CONFLI
 _SQL_UPSERT_METADATA = BulkInsert(
     METADATA, KEY_VALUE_COLUMNS, " ON CONFLICT (key) DO UPDATE SET value = excluded.value"
 )
-# A code in two parts keeps its first: the same code id again is the MAH's own error, refused on chain when
-# its second part materialises it.
-_SQL_INSERT_LOT_CODES = BulkInsert(LOT_CODES, LOT_CODE_COLUMNS, " ON CONFLICT (code_id, part) DO NOTHING")
-_SQL_GET_LOT_CODES = "SELECT part, leaf, height FROM lot_codes WHERE code_id = ? ORDER BY part LIMIT ?"
 _SQL_INSERT_PENDING = BulkInsert(PENDING, PENDING_COLUMNS, " ON CONFLICT (tx_hash) DO NOTHING")
 _SQL_HEAD = "SELECT height, block_hash FROM blocks ORDER BY height DESC LIMIT 1"
 _SQL_GET_STATE_NODE = "SELECT value FROM state_nodes WHERE key = ?"
@@ -201,9 +190,10 @@ class Store(Closing):
             self._db.close()
             raise StorageError(f"cannot open the database: {exc}", url=self._db.safe_url()) from exc
         try:
-            self._check_schema_version()
+            with self._db.write() as conn:
+                check_schema_version(conn)
             self._create_missing_indexes()
-            self._fill_lot_index()
+            fill_lot_index(self)
         except SQLAlchemyError as exc:
             self._db.close()
             raise StorageError(f"cannot open the database: {exc}", url=self._db.safe_url()) from exc
@@ -229,28 +219,6 @@ class Store(Closing):
             for index in table.indexes:
                 if index.name not in existing:
                     index.create(self._db.engine)
-
-    def _check_schema_version(self) -> None:
-        expected = str(SCHEMA_VERSION).encode()
-        with self._db.write() as conn:
-            found = conn.execute(
-                select(METADATA.c.value).where(METADATA.c.key == SCHEMA_VERSION_KEY)
-            ).scalar_one_or_none()
-            if found is None:
-                conn.execute(insert(METADATA), [{"key": SCHEMA_VERSION_KEY, "value": expected}])
-            elif found == b"1":
-                # In the same transaction: a failure (or a crash) leaves the version 1 database untouched.
-                migrate_from_1(conn)
-                conn.execute(
-                    METADATA.update().where(METADATA.c.key == SCHEMA_VERSION_KEY).values(value=expected)
-                )
-            elif found != expected:
-                raise StorageError(
-                    "the database has another schema version (made by a newer node?): this node reads "
-                    f"version {SCHEMA_VERSION} and migrates version 1",
-                    found=bytes(found).decode(errors="replace"),
-                    expected=SCHEMA_VERSION,
-                )
 
     # --- committing blocks --------------------------------------------------------------------------
     def commit_block(
@@ -353,7 +321,7 @@ class Store(Closing):
         if rows.log_rows:
             self._db.execute_many(conn, _SQL_INSERT_LOGS, rows.log_rows)
         if rows.lot_code_rows:
-            self._db.execute_many(conn, _SQL_INSERT_LOT_CODES, rows.lot_code_rows)
+            self._db.execute_many(conn, SQL_INSERT_LOT_CODES, rows.lot_code_rows)
 
     def _public_key_ids(self, conn: Connection, keys: Sequence[bytes]) -> dict[bytes, int]:
         """The ``public_keys`` ids of ``keys``, inserting the new ones (inside the block's transaction)."""
@@ -603,43 +571,16 @@ class Store(Closing):
         return log_page(rows, page_limit(log_filter))
 
     # --- the lot index ------------------------------------------------------------------------------
-    def get_lot_codes(self, code_id: bytes, limit: int = MAX_LOT_PLACES) -> list[LotCode]:
-        """Return the committed lot parts that hold a code (``LotCode``: part, leaf, height), in part order,
-        at most ``limit``; empty for a code in no part (commissioned one by one, or unknown)."""
-        rows = self._db.fetch(_SQL_GET_LOT_CODES, (code_id, limit))
-        return [LotCode(int(part), int(leaf), int(height)) for part, leaf, height in rows]
+    def get_lot_codes(self, code_id: bytes, limit: int = MAX_LOT_ACCOUNTS) -> list[LotCode]:
+        """Return the committed lot parts that hold a code (``LotCode``): each MAH account's first such part,
+        in part order, for at most ``limit`` accounts; empty for a code in no part."""
+        return decode_lot_codes(self._db.fetch(SQL_GET_LOT_CODES, (code_id, code_id, limit)))
 
-    def _fill_lot_index(self) -> None:
-        """Index the lot parts committed since the index last kept up (when the store is opened): all of them
-        in a database made before ``lot_codes`` existed, those a node of such a version committed after a
-        downgrade. Each ``LotCommissioned`` log names a part's transaction, whose call data holds its codes.
-        """
-        head = self.head()
-        marked = self.get_metadata(LOT_INDEX_KEY)
-        start = int(marked.decode()) + 1 if marked is not None else 0
-        if head is None or start > head[0]:
-            return
-        cursor = None
-        while True:
-            page, cursor = self.query_logs(
-                address=DRUG_LOTS_ADDRESS,
-                topics=[LOT_COMMISSIONED_TOPIC],
-                from_height=start,
-                to_height=head[0],
-                after=cursor,
-                limit=MAX_LOG_LIMIT,
-            )
-            for entry in page:
-                stored, receipt = self.get_transaction(entry.tx_hash), self.get_receipt(entry.tx_hash)
-                if stored is None or receipt is None:
-                    raise StorageError("a lot part's transaction is missing", tx_hash=entry.tx_hash.hex())
-                rows = lot_code_rows(entry.height, [stored.transaction], [receipt.receipt])
-                if rows:
-                    with self._db.write() as conn:
-                        self._db.execute_many(conn, _SQL_INSERT_LOT_CODES, rows)
-            if cursor is None:
-                break
-        self.set_metadata(LOT_INDEX_KEY, str(head[0]).encode())
+    def insert_lot_codes(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Add ``lot_code_rows`` to the index outside a block commit (catching up when the store opens)."""
+        if rows:
+            with self._db.write() as conn:
+                self._db.execute_many(conn, SQL_INSERT_LOT_CODES, rows)
 
     # --- state nodes and metadata -------------------------------------------------------------------
     def get_state_node(self, key: bytes) -> bytes | None:

@@ -315,6 +315,8 @@ class ProofBundle:
     def __post_init__(self) -> None:
         if self.event.tx is None and self.lot is None:
             raise FormatError("only a drug-code bundle (with a lot section) may leave out its transaction")
+        if self.event.tx is None and self.event.tx_proof:
+            raise FormatError("a bundle without its transaction carries no transaction proof")
 
     # --- JSON ----------------------------------------------------------------------------------------
     def to_json(self) -> dict[str, Any]:

@@ -55,10 +55,12 @@ def _fits(payload: str | bytes) -> int | None:
 
 
 def _reference_fragment(bundle: ProofBundle) -> str:
-    """``licence=0x…`` for a licence bundle (so the page fetches the current status), ``code=0x…`` for a
-    drug-code bundle, else ``tx=0x…``."""
+    """``licence=0x…`` for a licence bundle (so the page fetches the current status), else ``tx=0x…``.
+
+    Raises FormatError for a drug-code bundle: the node gives it to the product's MAH and the regulator only,
+    so a page cannot fetch it; it travels whole (about 1.1 KB deflated fits a QR code)."""
     if bundle.lot is not None:
-        return "code=0x" + bundle.lot.code_id.hex()
+        raise FormatError("a drug-code bundle travels whole: this one does not fit a QR code")
     state = bundle.state
     receipt = bundle.event.receipt
     if state is not None and state.kind == "licence" and bundle.event.log_index is not None:
@@ -73,9 +75,10 @@ def make_credential_payload(bundle: ProofBundle, base_url: str | None = None) ->
 
     Takes: the bundle; ``base_url`` of a node serving /verify (e.g. "https://node.example").
     Returns: with ``base_url``, the link ``{base}/verify#b=<base64url(deflate(compact))>`` when it fits a
-    QR code, else ``{base}/verify#licence=0x…`` / ``#code=0x…`` / ``#tx=0x…`` (the page fetches the bundle
-    and verifies it in the browser). Without ``base_url``, the text ``XL1:<base45>`` (alphanumeric mode).
-    Raises: FormatError when there is no base URL and the bundle is too big for a QR code.
+    QR code, else ``{base}/verify#licence=0x…`` / ``#tx=0x…`` (the page fetches the bundle and verifies it
+    in the browser). Without ``base_url``, the text ``XL1:<base45>`` (alphanumeric mode).
+    Raises: FormatError when the bundle is too big for a QR code and there is no base URL (or it is a
+    drug-code bundle, which no page can fetch).
     """
     import zlib
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sdk.domains.drugs.encoders import CODE_PRODUCT_PREFIX_BYTES
-from sdk.domains.drugs.lots import verify_lot_path
+from sdk.domains.drugs.lots import read_lot_commissioned_log, verify_lot_path
 from sdk.encoding import readable_repr
 from sdk.errors import (
     ChainError,
@@ -432,31 +432,31 @@ class Verifier:
         lot = b.lot
         if lot is None:
             return None
-        decoded = log.decode() if log is not None and log.address == DRUG_LOTS_ADDRESS else None
-        if decoded is None or decoded[0] != "LotCommissioned":
+        found = read_lot_commissioned_log(Log(log.address, log.topics, log.data)) if log is not None else None
+        if found is None:
             raise ProofError("a drug-code bundle's event must be a DrugLots LotCommissioned log")
-        args = decoded[1]
-        part, product_id = int(args["part"]), bytes(args["product"])
-        if lot.code_id[:CODE_PRODUCT_PREFIX_BYTES] != product_id[:CODE_PRODUCT_PREFIX_BYTES]:
+        if lot.code_id[:CODE_PRODUCT_PREFIX_BYTES] != found.product_id[:CODE_PRODUCT_PREFIX_BYTES]:
             raise ProofError(
-                f"the code is not of the product of lot part {part}",
+                f"the code is not of the product of lot part {found.part}",
                 code_id=lot.code_id.hex(),
-                product_id=product_id.hex(),
+                product_id=found.product_id.hex(),
             )
         try:
-            verify_lot_path(lot.code_id, lot.leaf, int(args["count"]), lot.path, bytes(args["root"]))
+            verify_lot_path(lot.code_id, lot.leaf, found.count, lot.path, found.root)
         except MerkleProofError as exc:
             raise ProofError(
-                f"the code is not in lot part {part}: {exc.message}", part=part, code_id=lot.code_id.hex()
+                f"the code is not in lot part {found.part}: {exc.message}",
+                part=found.part,
+                code_id=lot.code_id.hex(),
             ) from exc
         return VerifiedLot(
             code_id=lot.code_id,
-            part=part,
+            part=found.part,
             leaf=lot.leaf,
-            product_id=product_id,
-            batch_no=str(args["batch_no"]),
-            level=int(args["level"]),
-            mah=bytes(args["by"]),
+            product_id=found.product_id,
+            batch_no=found.batch_no,
+            level=found.level,
+            mah=found.mah,
         )
 
     def _validate_state(

@@ -482,7 +482,11 @@ def test_a_code_only_in_its_lot_part_answers_from_the_lot_index(
     regulator = running_node.member_with("DRUG_REGULATOR").signer
     for reader in (mah.signer, regulator):
         lot = client.signed_request(reader, "GET", path)  # type: ignore[arg-type]
-        assert lot == {"code_id": code_id, "parts": [{"part": part.part, "height": height}]}
+        mah_account = "0x" + mah.signer.address.hex()  # type: ignore[union-attr]
+        assert lot == {
+            "code_id": code_id,
+            "parts": [{"part": part.part, "height": height, "mah": mah_account}],
+        }
     for other in (parties.distributor_signer, parties.outsider):  # a code's part, like its part's tx: theirs
         with pytest.raises(XinlianError) as denied:
             client.signed_request(other, "GET", path)
@@ -558,13 +562,12 @@ def test_materialise_codes_finds_each_codes_part_through_the_lot_index(parties: 
     assert shipped.shipment_id > 0
 
 
-def test_a_lot_codes_bundle_proves_its_commissioning_offline_without_the_parts_other_codes(
+def test_a_lot_codes_bundle_proves_its_listing_offline_without_the_parts_other_codes(
     running_node: RunningNode, parties: Parties
 ) -> None:
     codes = [unit(n) for n in range(5900, 5913)]
     (part,) = parties.mah.commission_lot(codes, "B2025590", PRODUCTION, EXPIRY)
-    public = Drugs(parties.client)
-    body = public.code_bundle(codes[11])
+    body = parties.mah.code_bundle(codes[11])
     assert body["event"]["tx"] is None and body["event"]["tx_proof"] == []
     others = {parse_trace_code(c).code_id.hex() for c in codes} - {parse_trace_code(codes[11]).code_id.hex()}
     assert not any(other in json.dumps(body) for other in others)  # no other code id travels
@@ -583,20 +586,31 @@ def test_a_lot_codes_bundle_proves_its_commissioning_offline_without_the_parts_o
     forged["lot"]["code_id"] = "0x" + parse_trace_code(codes[3]).code_id.hex()
     with pytest.raises(ProofError):
         Verifier(trust=trust).verify_bundle(forged)
-    missing = httpx.get(f"{running_node.url}/v1/proofs/drug-codes/{unit(5913)}")
-    assert missing.status_code == 404 and missing.json()["code"] == "not_found"
+    # The bundle shows its part's size: the product's MAH and the regulator have it, and hand it on.
+    regulator = Drugs(parties.client, running_node.member_with("DRUG_REGULATOR").signer)
+    assert regulator.code_bundle(codes[11])["lot"] == body["lot"]
+    with pytest.raises(XinlianError) as denied:
+        parties.distributor.code_bundle(codes[11])
+    assert denied.value.code == "forbidden"
+    path = f"/v1/proofs/drug-codes/{codes[11]}"
+    assert httpx.get(f"{running_node.url}{path}").status_code == 401
+    with pytest.raises(XinlianError) as missing:  # in no part
+        parties.mah.code_bundle(unit(5913))
+    assert missing.value.code == "not_found"
+    parties.mah.materialise(part, [codes[4]])
+    with pytest.raises(XinlianError) as worded:  # its own Commissioned event proves it now
+        parties.mah.code_bundle(codes[4])
+    assert worded.value.code == "not_found"
 
-    # From a shell: `xinlian verify` fetches the bundle a /verify#code= link names and checks it offline.
+    # From a shell: `xinlian verify` checks the bundle offline.
     from typer.testing import CliRunner
 
     from sdk.cli import app
 
-    code_id = "0x" + parse_trace_code(codes[11]).code_id.hex()
-    link = f"{running_node.url}/verify#code={code_id}"
-    result = CliRunner().invoke(app, ["verify", link, "--trust", running_node.url, "--json"])
+    result = CliRunner().invoke(app, ["verify", json.dumps(body), "--trust", running_node.url, "--json"])
     assert result.exit_code == 0, result.stderr
     facts = json.loads(result.stdout)
-    assert facts["verified"] and facts["facts"]["lot"]["code_id"] == code_id
+    assert facts["verified"] and facts["facts"]["lot"]["code_id"] == body["lot"]["code_id"]
     assert facts["facts"]["lot"]["part"] == part.part
 
 
@@ -626,7 +640,7 @@ def test_a_squatters_part_never_answers_for_the_makers_codes(
     assert view.authentic and view.batch_no == "B2025001" and view.mah_uscc == maker_uscc
     assert mah.code_state(codes[0]).lot_part == genuine.part  # type: ignore[union-attr]
     bundle = Verifier(trust=load_trust(client.public_get("/v1/proofs/trust"))).verify_bundle(
-        Drugs(client).code_bundle(codes[0])
+        mah.code_bundle(codes[0])
     )
     assert bundle.lot is not None and bundle.lot.part == genuine.part
     with pytest.raises(XinlianError) as unseen:

@@ -11,7 +11,7 @@ from eth_abi.abi import encode as abi_encode
 from sqlalchemy import text
 
 from node.storage import LotCode, Store
-from node.storage.store import LOT_INDEX_KEY
+from node.storage.lot_index import LOT_INDEX_KEY, MAX_LOT_ACCOUNTS
 from sdk.domains.drugs.lots import LOTS_CONTRACT, LotTree
 from sdk.system import DRUG_LOTS_ADDRESS
 from sdk.types import Log, Receipt
@@ -34,11 +34,16 @@ def lot_commissioned(part: int, codes: list[bytes], by: bytes) -> Log:
     return Log(DRUG_LOTS_ADDRESS, (TOPIC, part.to_bytes(32, "big"), PRODUCT, bytes(12) + by), data)
 
 
-def commit_parts(store, chain, parts: list[tuple[int, list[bytes]]], *, status: int = 1) -> int:
-    """Commit one block holding a ``commission_lot`` per (part number, codes); returns its height."""
+MAH = b"\x0a" * 20
+
+
+def commit_parts(
+    store, chain, parts: list[tuple[int, list[bytes]]], *, status: int = 1, by: bytes = MAH
+) -> int:
+    """Commit a block holding a ``commission_lot`` per (part number, codes) by ``by``; return its height."""
     txs = [chain.make_tx(to=DRUG_LOTS_ADDRESS, data=commission_lot_data(codes)) for _, codes in parts]
     block, certificate, receipts = chain.make_block(
-        txs, logs_per_tx=[[lot_commissioned(n, codes, b"\x0a" * 20)] for n, codes in parts]
+        txs, logs_per_tx=[[lot_commissioned(n, codes, by)] for n, codes in parts]
     )
     receipts = [
         Receipt(r.tx_hash, status, r.gas_used, r.logs if status else (), r.revert_reason) for r in receipts
@@ -57,9 +62,9 @@ def test_a_committed_part_indexes_each_code_with_its_leaf(store, chain):
     chain.commit(store)
     first, second = code_ids(300), code_ids(5)
     height = commit_parts(store, chain, [(1, first), (2, second)])
-    assert store.get_lot_codes(first[0]) == [LotCode(part=1, leaf=0, height=height)]
-    assert store.get_lot_codes(first[299]) == [LotCode(part=1, leaf=299, height=height)]
-    assert store.get_lot_codes(second[4]) == [LotCode(part=2, leaf=4, height=height)]
+    assert store.get_lot_codes(first[0]) == [LotCode(part=1, leaf=0, height=height, mah=MAH)]
+    assert store.get_lot_codes(first[299]) == [LotCode(part=1, leaf=299, height=height, mah=MAH)]
+    assert store.get_lot_codes(second[4]) == [LotCode(part=2, leaf=4, height=height, mah=MAH)]
     assert store.get_lot_codes(code_ids(1)[0]) == []
     assert lot_rows(store) == 305
     assert store.get_metadata(LOT_INDEX_KEY) == str(height).encode()  # kept up by every commit
@@ -77,22 +82,34 @@ def test_only_successful_commission_lot_transactions_are_indexed(store, chain):
         chain.make_tx(to=DRUG_LOTS_ADDRESS, data=materialise),
         chain.make_tx(to=b"\xcc" * 20, data=commission_lot_data(codes)),
     ]
-    chain.commit(store, other, logs_per_tx=[[lot_commissioned(1, codes, b"\x0a" * 20)]] * 2)
+    chain.commit(store, other, logs_per_tx=[[lot_commissioned(1, codes, MAH)]] * 2)
     assert all(store.get_lot_codes(code) == [] for code in codes)
     assert lot_rows(store) == 0
 
 
-def test_a_code_in_several_parts_has_a_row_for_each_in_part_order(store, chain):
-    """Which part answers for the code is the readers' choice (the one that can still materialise it); the
-    index keeps them all, in the same order however they were stored (back-fill stores downwards)."""
+def test_a_code_in_several_parts_is_answered_with_each_accounts_first_part(store, chain):
+    """Which part answers for the code is the readers' choice (one its product's MAH can still materialise);
+    the index gives each account's first part, in part order, however the rows were stored (back-fill stores
+    downwards), and counts an account's many parts once."""
     chain.commit(store)
     codes = code_ids(4)
-    first = commit_parts(store, chain, [(1, codes)])
-    second = commit_parts(store, chain, [(2, [*code_ids(3), codes[2]])])
-    assert store.get_lot_codes(codes[2]) == [LotCode(1, 2, first), LotCode(2, 3, second)]
+    rival, maker = b"\x0b" * 20, b"\x0c" * 20
+    first = commit_parts(store, chain, [(1, codes)], by=rival)
+    commit_parts(store, chain, [(2, [codes[2]]), (3, [codes[2]])], by=rival)  # the same account again
+    third = commit_parts(store, chain, [(4, [*code_ids(3), codes[2]])], by=maker)
+    assert store.get_lot_codes(codes[2]) == [LotCode(1, 2, first, rival), LotCode(4, 3, third, maker)]
     again = code_ids(1)[0]  # twice in one part: its first leaf
-    height = commit_parts(store, chain, [(3, [again, *code_ids(2), again])])
-    assert store.get_lot_codes(again) == [LotCode(3, 0, height)]
+    height = commit_parts(store, chain, [(5, [again, *code_ids(2), again])])
+    assert store.get_lot_codes(again) == [LotCode(5, 0, height, MAH)]
+
+
+def test_a_squatter_with_many_accounts_is_looked_at_no_further_than_the_bound(store, chain):
+    chain.commit(store)
+    code = code_ids(1)[0]
+    for n in range(1, MAX_LOT_ACCOUNTS + 3):
+        commit_parts(store, chain, [(n, [code])], by=n.to_bytes(20, "big"))
+    found = store.get_lot_codes(code)
+    assert [c.part for c in found] == list(range(1, MAX_LOT_ACCOUNTS + 1))
 
 
 def _with_padding_in_the_batch_number(data: bytes) -> bytes:
@@ -135,13 +152,11 @@ def test_call_data_the_contract_reads_is_read_alike_and_nothing_else_is_indexed(
         codes[-1] = codes[-1][:12] + bytes(20)  # what the contract read from the cut-off data
     data = change(commission_lot_data(codes))
     tx = chain.make_tx(to=DRUG_LOTS_ADDRESS, data=data)
-    block, certificate, receipts = chain.make_block(
-        [tx], logs_per_tx=[[lot_commissioned(1, codes, b"\x0a" * 20)]]
-    )
+    block, certificate, receipts = chain.make_block([tx], logs_per_tx=[[lot_commissioned(1, codes, MAH)]])
     store.commit_block(block, certificate, receipts, state_nodes={})
     chain.advance(block)
     assert store.head() == (block.header.height, block.header.block_hash)
-    expected = [LotCode(1, 0, block.header.height)] if indexed else []
+    expected = [LotCode(1, 0, block.header.height, MAH)] if indexed else []
     assert store.get_lot_codes(codes[0]) == expected
 
 
@@ -159,7 +174,7 @@ def test_a_database_from_before_the_index_gets_its_parts_indexed_at_open(store_u
     reopened = Store(store_url)
     try:
         assert lot_rows(reopened) == 1200
-        assert reopened.get_lot_codes(codes[1150]) == [LotCode(part=2, leaf=50, height=height)]
+        assert reopened.get_lot_codes(codes[1150]) == [LotCode(part=2, leaf=50, height=height, mah=MAH)]
         assert reopened.get_metadata(LOT_INDEX_KEY) == str(height).encode()
     finally:
         reopened.close()

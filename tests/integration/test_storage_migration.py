@@ -23,8 +23,8 @@ from sqlalchemy import (
 )
 
 from node.storage import Store
+from node.storage.migrate import SCHEMA_VERSION, SCHEMA_VERSION_KEY
 from node.storage.models import BLOCKS, METADATA, PENDING, STATE_NODES, WAL
-from node.storage.store import SCHEMA_VERSION, SCHEMA_VERSION_KEY
 from sdk.errors import StorageError
 from sdk.types import Block, CommitCertificate, Log, Receipt
 

@@ -9,14 +9,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path
 from pydantic import Field
 
-from node.api.access import ReadScope, is_code_reader
+from node.api.access import ReadScope, is_code_reader, is_lot_reader
 from node.api.auth import MemberDep
 from node.api.convert import to_hex, to_plain
 from node.api.deps import LedgerDep, parse_code_id
 from node.api.errors import Forbidden, NotFound
 from node.api.models import Shape, error_responses
 from node.api.reader import LedgerReader
-from node.genesis import DRUG_REGULATOR, DRUG_TRACE_ADDRESS
+from node.genesis import DRUG_TRACE_ADDRESS
 from node.ledger.chain import Ledger
 from sdk.domains.drugs import (
     CodeState,
@@ -97,11 +97,15 @@ class DrugCodeStatePublic(Shape):
 class DrugLotPlacePublic(Shape):
     part: int = Field(description="a DrugLots part that holds the code")
     height: int = Field(description="the height of the block that committed the part")
+    mah: str = Field(description="the account that commissioned the part")
 
 
 class DrugLotCodePublic(Shape):
     code_id: str
-    parts: list[DrugLotPlacePublic] = Field(description="in part order; only one can give the code its word")
+    parts: list[DrugLotPlacePublic] = Field(
+        description="each account's first part holding the code, in part order (8 accounts at most); only a "
+        "part of the product's MAH can give the code its word"
+    )
 
 
 class DrugEventPublic(Shape):
@@ -233,14 +237,10 @@ def get_lot_code(code: CodePath, ledger: LedgerDep, member: MemberDep) -> DrugLo
     places = reader.lot_places(code_id)
     if not places:
         raise NotFound("the code is in no lot part", code_id=to_hex(code_id))
-    queries = DrugQueries(reader, DRUG_TRACE_ADDRESS)
-    product = queries.get_product(queries.lot_product(places[0]))
-    scope = ReadScope(reader, member)
-    if not scope.holds(DRUG_REGULATOR) and (product is None or member.uscc != product.mah_uscc):
+    if not is_lot_reader(ReadScope(reader, member), DrugQueries(reader, DRUG_TRACE_ADDRESS), places):
         raise Forbidden("only the product's MAH or the regulator may read a code's lot parts")
-    return DrugLotCodePublic(
-        code_id=to_hex(code_id), parts=[DrugLotPlacePublic(part=p.part, height=p.height) for p in places]
-    )
+    parts = [DrugLotPlacePublic(part=p.part, height=p.height, mah=to_hex(p.mah)) for p in places]
+    return DrugLotCodePublic(code_id=to_hex(code_id), parts=parts)
 
 
 @router.get("/codes/{code:path}", response_model=DrugCodePublic, responses=_PUBLIC_RESPONSES)

@@ -8,8 +8,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 
-from node.api.access import ReadScope, is_public_bundle
-from node.api.auth import Member, OptionalMemberDep
+from node.api.access import ReadScope, is_lot_reader, is_public_bundle
+from node.api.auth import Member, MemberDep, OptionalMemberDep
 from node.api.deps import HeavyDep, LedgerDep, parse_address, parse_code_id, parse_hash
 from node.api.errors import BadRequest, NotFound
 from node.api.models import error_responses
@@ -18,8 +18,8 @@ from node.ledger.backfill import require_history
 from node.ledger.chain import Ledger
 from node.ledger.handovers import collect_handovers
 from sdk.domains.drugs import DrugQueries
-from sdk.domains.drugs.lots import LOT_COMMISSIONED_TOPIC, LotTree, decode_committed_part
-from sdk.errors import AuthenticationError, IdentifierError, StorageError
+from sdk.domains.drugs.lots import LOT_COMMISSIONED_TOPIC, decode_committed_part
+from sdk.errors import AccessDenied, AuthenticationError, IdentifierError, StorageError
 from sdk.proofs.builders import build_bundle
 from sdk.proofs.bundle import Handover, HistoryProof, LotProof, ProofBundle, SealedHeader, StateProof
 from sdk.proofs.licence import LICENCE_ISSUED_TOPIC, LICENCE_STATUS_RULE
@@ -198,18 +198,27 @@ def build_licence_bundle(
 
 
 def build_drug_code_bundle(
-    ledger: Ledger, code_id: bytes, *, checkpoint_height: int | None = None
+    ledger: Ledger, code_id: bytes, member: Member, *, checkpoint_height: int | None = None
 ) -> ProofBundle:
-    """Return the bundle of a drug code commissioned by its lot part's root: the receipt of the part that can
-    still give it its word (``DrugQueries.lot_part_of``) and its ``LotCommissioned`` log under a sealed
-    header, and the code's path to the log's root. Not the part's transaction: it carries every code id of
-    the part, which only its MAH and the regulator read.
+    """Return the bundle of a drug code still only in its lot part: the receipt of the part that can give it
+    its word (``DrugQueries.lot_part_of``, as the consumer check answers) and its ``LotCommissioned`` log
+    under a sealed header, and the code's path to the log's root. Not the part's transaction: it carries
+    every code id of the part.
 
-    Raises NotFound for a code in no such committed part.
+    Raises NotFound for a code in no such part, or one that has its word (its own ``Commissioned`` event is
+    its commissioning); AccessDenied for a member who may not read the code's lot parts (``is_lot_reader``).
     """
-    found = DrugQueries(LedgerReader(ledger)).lot_part_of(code_id)
+    reader = LedgerReader(ledger)
+    queries = DrugQueries(reader)
+    state = queries.get_code(code_id)
+    found = queries.lot_part_of(code_id) if state.lot_part is not None else None
     if found is None:
-        raise NotFound("the code is in no lot part", code_id="0x" + code_id.hex())
+        raise NotFound(
+            "the code is in no lot part, or has its own word (its Commissioned event proves it)",
+            code_id="0x" + code_id.hex(),
+        )
+    if not is_lot_reader(ReadScope(reader, member), queries, [found[0]]):
+        raise AccessDenied("only the product's MAH or the regulator may have a code's drug-code bundle")
     place = found[0]
     topics = [LOT_COMMISSIONED_TOPIC, place.part.to_bytes(32, "big")]
     logs, _ = ledger.query_logs(
@@ -227,7 +236,7 @@ def build_drug_code_bundle(
         ledger, logs[0].tx_hash, log_index=logs[0].log_index, checkpoint_height=checkpoint_height
     )
     leaf = part.code_ids.index(code_id)
-    lot = LotProof(code_id, leaf, LotTree(part.code_ids).path(leaf))
+    lot = LotProof(code_id, leaf, part.tree.path(leaf))
     return dataclasses.replace(bundle, event=dataclasses.replace(bundle.event, tx=None, tx_proof=()), lot=lot)
 
 
@@ -287,15 +296,15 @@ def get_licence_bundle(
 
 @router.get("/drug-codes/{code:path}", response_model=BundleJson, responses=_ERRORS, dependencies=[HeavyDep])
 def get_drug_code_bundle(
-    code: Annotated[
-        str, Path(min_length=1, max_length=120, description="20-digit code, GS1 string or 0x id")
-    ],
+    code: Annotated[str, Path(min_length=1, max_length=120, description="20-digit code, GS1 or 0x id")],
     ledger: LedgerDep,
+    member: MemberDep,
     checkpoint_height: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
 ) -> BundleJson:
-    """Return a drug-code bundle (public, like the consumer check): the code proven in the lot part that
-    commissioned it by its root, under a sealed header. 404 for a code in no committed part."""
-    bundle = build_drug_code_bundle(ledger, parse_code_id(code), checkpoint_height=checkpoint_height)
+    """Return a drug-code bundle: a code still only in its lot part, proven in that part under a sealed
+    header. Member-signed: the product's MAH and the drug regulator only (the bundle shows its part's size);
+    they hand it on, and it verifies offline. 404 for a code in no part or with its own word."""
+    bundle = build_drug_code_bundle(ledger, parse_code_id(code), member, checkpoint_height=checkpoint_height)
     return bundle.to_json()
 
 

@@ -151,8 +151,9 @@
       ["fact.sealedBy", t("fact.sealedByValue", { count: r.sealedBy.length, total: r.validators })],
     ];
     if (!statement) {
-      rows.push(["fact.handovers", r.handovers.join(", ") || t("fact.none")], ["fact.tx", r.txHash, { hash: true }],
-        ["fact.sender", r.sender, { hash: true }], ["fact.contract", r.contract, { hash: true }]);
+      rows.push(["fact.handovers", r.handovers.join(", ") || t("fact.none")], ["fact.tx", r.txHash, { hash: true }]);
+      // A drug-code bundle has no transaction: its MAH account (from the log) is shown with the code below.
+      if (!r.lot) rows.push(["fact.sender", r.sender, { hash: true }], ["fact.contract", r.contract, { hash: true }]);
     }
     if (r.licence) {
       const l = r.licence;
@@ -271,7 +272,6 @@
     if (p.get("b")) return verifyDoc(() => X.loadPayload(p.get("b")), withHolder);
     if (p.get("licence")) return verifyDoc(() => fetchJson("/v1/proofs/licences/" + encodeURIComponent(p.get("licence"))), withHolder);
     if (p.get("tx")) return verifyDoc(() => fetchJson("/v1/proofs/tx/" + encodeURIComponent(p.get("tx"))), withHolder);
-    if (p.get("code")) return verifyDoc(() => fetchJson("/v1/proofs/drug-codes/" + encodeURIComponent(p.get("code"))), withHolder);
   }
 
   // --- holder check ------------------------------------------------------------------------------------

@@ -323,6 +323,7 @@
   function decodeLotCommissioned(log) {
     const no = () => fail("ProofError", "a drug-code bundle's event must be a DrugLots LotCommissioned log");
     if (!log || toHex(log.address) !== DRUG_LOTS || log.topics.length !== 4 || !eq(log.topics[0], LOT_COMMISSIONED)) no();
+    if (log.topics[3].subarray(0, 12).some((x) => x !== 0)) no();
     const d = log.data;
     let batchNo, level, count;
     try { batchNo = abiString(d, 0); level = wordInt(abiWord(d, 1)); count = wordInt(abiWord(d, 3)); } catch (e) { no(); }
@@ -416,6 +417,7 @@
       b.lot = { codeId: fromHex(l.code_id, "lot.code_id", 32), leaf: uintJ(l.leaf, "lot.leaf"), path: hashes(l.path, "lot.path") };
     }
     if (!event.tx && !b.lot) fail("FormatError", "only a drug-code bundle (with a lot section) may leave out its transaction");
+    if (!event.tx && event.txProof.length) fail("FormatError", "a bundle without its transaction carries no transaction proof");
     b.labels = doc.labels && typeof doc.labels === "object" ? doc.labels : {};
     return b;
   }

@@ -57,7 +57,7 @@ from sdk.domains.drugs.model import (
 )
 from sdk.domains.drugs.queries import DrugQueries
 from sdk.domains.facade import SignerFacade
-from sdk.encoding import to_hex
+from sdk.encoding import from_hex, to_hex
 from sdk.errors import (
     AccessDenied,
     ClientError,
@@ -111,7 +111,10 @@ class _ClientLedger:
             if exc.code in ("not_found", "forbidden"):
                 return []
             raise
-        return [LotPlace(int(p["part"]), int(p["height"])) for p in body["parts"]]
+        return [
+            LotPlace(int(p["part"]), int(p["height"]), from_hex(p["mah"], "mah", size=20))
+            for p in body["parts"]
+        ]
 
     def block_time_ms(self, height: int) -> int | None:
         if height not in self._times:
@@ -436,16 +439,19 @@ class Drugs(DrugQueries, SignerFacade):
         return [self.lot_part(entry.tx_hash) for entry in entries]
 
     def code_bundle(self, code: str) -> dict[str, Any]:
-        """The drug-code proof bundle of a code commissioned by its lot part's root, as JSON (public, like
-        the consumer check): the part's receipt and ``LotCommissioned`` log under a sealed header, and the
-        code's path to the log's root, to check offline (``Verifier.verify_bundle``, ``xinlian verify``,
-        the /verify page). It proves the commissioning, not today's status.
+        """The drug-code proof bundle of a code still only in its lot part, as JSON: the part's receipt and
+        ``LotCommissioned`` log under a sealed header, and the code's path to the log's root, to hand on and
+        check offline (``Verifier.verify_bundle``, ``xinlian verify``, the /verify page). It proves that the
+        MAH listed the code in the part at that block, not today's status. For the product's MAH and a
+        DRUG_REGULATOR (the signer): the bundle shows the part's size.
 
         Raises IdentifierError for a malformed code (before the node is asked); the node's error
-        (``not_found`` for a code in no committed part), ClientError.
+        (``not_found`` for a code in no part or with its own word, ``forbidden``), ClientError.
         """
+        signer = self._require_signer()
         parse_trace_code(code)
-        body: dict[str, Any] = self.client.public_get(f"/v1/proofs/drug-codes/{quote(code, safe='')}")
+        path = f"/v1/proofs/drug-codes/{quote(code, safe='')}"
+        body: dict[str, Any] = self.client.signed_request(signer, "GET", path)
         return body
 
     def materialise(self, part: LotPart, codes: Sequence[str]) -> tuple[ReceiptResult, ...]:
@@ -490,16 +496,16 @@ class Drugs(DrugQueries, SignerFacade):
             state = self.get_code(code_id)
             if state.known and state.lot_part is None:
                 continue  # it has its word already
-            found = self.lot_part_of(code_id)
+            found = self.lot_part_of(code_id, mah=signer.address)
+            if found is None and state.lot_part is not None:
+                raise AccessDenied(
+                    "the code's lot part was commissioned by another account: only it materialises it",
+                    lot_part=state.lot_part,
+                )
             if found is None:
                 outside.append(code)
                 continue
-            place, part = found
-            if part["mah"] != signer.address:
-                raise AccessDenied(
-                    f"lot part {place.part} was commissioned by another account: only it materialises it",
-                    part=place.part,
-                )
+            place = found[0]
             by_part.setdefault(place.part, (place, []))[1].append(code)
         if outside:
             raise DomainError(

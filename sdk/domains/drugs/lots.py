@@ -9,7 +9,7 @@ code's path to it. keccak256, not SM3: the SM3 precompile would send every such 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
 from eth_utils.crypto import keccak
@@ -206,33 +206,51 @@ def decode_lot_commissioned(receipt: ReceiptResult) -> tuple[int, bytes]:
 @readable_repr
 @dataclass(frozen=True, slots=True)
 class LotCommissionedLog:
-    """The fields of a ``LotCommissioned`` log the lot index and the readers need, read from its topics and
-    its fixed words (``batch_no`` is left alone: nothing here depends on its text)."""
+    """A ``LotCommissioned`` log of DrugLots, read by position: its topics and the words of its data, as the
+    EVM wrote them (what the lot index and both proof-bundle verifiers read, alike)."""
 
     part: int
     product_id: bytes
+    batch_no: str  # its bytes as UTF-8, an invalid sequence as U+FFFD (the contract takes any bytes)
+    level: int
     root: bytes
     count: int
     mah: bytes  # ``by``: the account that commissioned the part
 
 
+def read_lot_commissioned_log(log: Log) -> LotCommissionedLog | None:
+    """The fields of a DrugLots ``LotCommissioned`` log, or None when ``log`` is none (another address or
+    event, or topics and words that do not fit it). Never raises."""
+    topics, data = log.topics, log.data
+    if log.address != DRUG_LOTS_ADDRESS or len(topics) != 4 or topics[0] != LOT_COMMISSIONED_TOPIC:
+        return None
+    if any(topics[3][:12]) or len(data) < 4 * 32:
+        return None
+
+    def word(at: int) -> int:
+        return int.from_bytes(data[at : at + 32], "big")
+
+    offset, level = word(0), word(32)
+    length = word(offset) if offset + 32 <= len(data) else -1
+    if not 0 <= length <= len(data) - offset - 32 or level > 255:
+        return None
+    batch = data[offset + 32 : offset + 32 + length].decode("utf-8", "replace")
+    return LotCommissionedLog(
+        part=int.from_bytes(topics[1], "big"),
+        product_id=topics[2],
+        batch_no=batch,
+        level=level,
+        root=data[64:96],
+        count=word(96),
+        mah=topics[3][12:],
+    )
+
+
 def read_lot_commissioned(logs: Sequence[Log]) -> LotCommissionedLog | None:
     """The one ``LotCommissioned`` log of DrugLots among a receipt's ``logs``, or None (none, or more than
-    one DrugLots log). Never raises: it reads topics and words by position, as the EVM wrote them."""
+    one DrugLots log). Never raises."""
     ours = [log for log in logs if log.address == DRUG_LOTS_ADDRESS]
-    if len(ours) != 1:
-        return None
-    log = ours[0]
-    if len(log.topics) != 4 or log.topics[0] != LOT_COMMISSIONED_TOPIC or len(log.data) < 4 * 32:
-        return None
-    word = lambda i: log.data[32 * i : 32 * (i + 1)]  # noqa: E731  (batch_no's offset, level, root, count)
-    return LotCommissionedLog(
-        part=int.from_bytes(log.topics[1], "big"),
-        product_id=log.topics[2],
-        root=word(2),
-        count=int.from_bytes(word(3), "big"),
-        mah=log.topics[3][12:],
-    )
+    return read_lot_commissioned_log(ours[0]) if len(ours) == 1 else None
 
 
 def read_lot_call_codes(data: bytes) -> tuple[bytes, ...] | None:
@@ -272,6 +290,7 @@ class CommittedPart:
     root: bytes
     code_ids: tuple[bytes, ...]
     mah: bytes
+    tree: LotTree = field(compare=False, repr=False)  # of ``code_ids``, built once to check the root
 
 
 def decode_committed_part(
@@ -286,9 +305,12 @@ def decode_committed_part(
         return None
     log = read_lot_commissioned(logs)
     codes = read_lot_call_codes(data) if log is not None else None
-    if log is None or codes is None or len(codes) != log.count or LotTree(codes).root != log.root:
+    if log is None or codes is None or len(codes) != log.count:
         return None
-    return CommittedPart(log.part, log.product_id, log.root, codes, log.mah)
+    tree = LotTree(codes)
+    if tree.root != log.root:
+        return None
+    return CommittedPart(log.part, log.product_id, log.root, codes, log.mah, tree)
 
 
 def build_materialise_calls(

@@ -111,10 +111,12 @@ class DrugEvent(LoggedEvent):
 
 
 class LotPlace(NamedTuple):
-    """A committed DrugLots part that holds a code: the part's number and the height that committed it."""
+    """A committed DrugLots part that holds a code: the part's number, the height that committed it and the
+    account that commissioned it."""
 
     part: int
     height: int
+    mah: bytes
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,7 +36,7 @@ from sdk.domains.drugs.model import (
     TrailStep,
     decode_drug_event,
 )
-from sdk.errors import XinlianError
+from sdk.errors import EncodingError, XinlianError
 from sdk.system import DRUG_LOTS_ADDRESS, DRUG_TRACE_ADDRESS
 
 if TYPE_CHECKING:
@@ -114,21 +114,37 @@ class DrugQueries:
             expired=bool(row["expired"]),
         )
 
-    def lot_part_of(self, code_id: bytes) -> tuple[LotPlace, Mapping[str, Any]] | None:
+    def lot_part_record(self, place: LotPlace) -> Mapping[str, Any] | None:
+        """A lot part's DrugLots record, or None when it does not decode (a batch number that is not UTF-8:
+        the contract accepts any bytes there)."""
+        try:
+            record: Mapping[str, Any] = LOTS_CONTRACT.read(
+                self.ledger.call, DRUG_LOTS_ADDRESS, "parts", place.part
+            )
+        except EncodingError:
+            return None
+        return record
+
+    def lot_part_of(
+        self, code_id: bytes, *, mah: bytes | None = None
+    ) -> tuple[LotPlace, Mapping[str, Any]] | None:
         """The lot part that can still give a code its word, with its DrugLots record: the first part holding
-        the code (in part order) whose MAH account belongs to the product's MAH organisation, as
-        ``DrugLots.materialise`` requires. None when no part holds the code, or none of them can (say a
-        squatter's part of a product the regulator then settled on its real maker)."""
+        the code (in part order; each account's first part, for at most 8 accounts) whose MAH account belongs
+        to the product's MAH organisation, as ``DrugLots.materialise`` requires; with ``mah``, only that
+        account's part. None when no part holds the code, or none of them can (say a squatter's part of a
+        product the regulator then settled on its real maker)."""
         for place in self.ledger.lot_places(code_id):
-            part = LOTS_CONTRACT.read(self.ledger.call, DRUG_LOTS_ADDRESS, "parts", place.part)
-            product = self.get_product(bytes(part["product"]))
-            if product is not None and self.organisation_of(part["mah"]) == product.mah_uscc:
+            if mah is not None and place.mah != mah:
+                continue
+            part = self.lot_part_record(place)
+            product = self.get_product(bytes(part["product"])) if part is not None else None
+            if (
+                part is not None
+                and product is not None
+                and self.organisation_of(place.mah) == product.mah_uscc
+            ):
                 return place, part
         return None
-
-    def lot_product(self, place: LotPlace) -> bytes:
-        """The product id a lot part was commissioned for (its DrugLots record)."""
-        return bytes(LOTS_CONTRACT.read(self.ledger.call, DRUG_LOTS_ADDRESS, "parts", place.part)["product"])
 
     def _lot_code_state(self, code_id: bytes) -> CodeState | None:
         """The state of a code a DrugLots part commissioned and nothing has materialised yet: what its word

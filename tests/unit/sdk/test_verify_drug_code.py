@@ -35,7 +35,9 @@ LEVEL = 1
 NODE = shutil.which("node")
 
 
-def lot_bundle(chain: SyntheticChain, size: int = 13, leaf: int = 11) -> tuple[ProofBundle, list[bytes]]:
+def lot_bundle(
+    chain: SyntheticChain, size: int = 13, leaf: int = 11, batch: bytes = b"B2025001"
+) -> tuple[ProofBundle, list[bytes]]:
     """Commit a block with two licence issuances and a lot part of ``size`` codes (third transaction); return
     the drug-code bundle of the code at ``leaf`` and the part's code ids."""
     height, _ = issue(chain, n_other=1)  # an earlier block, so the bundle's block is not the first
@@ -52,7 +54,8 @@ def lot_bundle(chain: SyntheticChain, size: int = 13, leaf: int = 11) -> tuple[P
         PRODUCT,
         bytes(12) + chain.sender.public_key.address,
     )
-    body = abi_encode(["string", "uint8", "bytes32", "uint256"], ["B2025001", LEVEL, tree.root, size])
+    # ``bytes`` has the layout of ``string``: the contract takes any bytes as a batch number
+    body = abi_encode(["bytes", "uint8", "bytes32", "uint256"], [batch, LEVEL, tree.root, size])
     others = [chain.licence_tx(f"x{i}") for i in range(2)]
     chain.add_block(
         [others[0][0], others[1][0], tx],
@@ -121,6 +124,11 @@ LOT_TAMPERS: list[tuple[str, Callable[[dict[str, Any]], None], type[Verification
     ("lot not an object", _set("lot", lambda v: [v]), FormatError),
     ("no lot", _set("lot", lambda v: None), FormatError),
     ("no log", _lot_log_of_another_kind, ProofError),
+    (
+        "a transaction proof without its transaction",
+        _set("event.tx_proof", lambda v: ["0x" + "11" * 32]),
+        FormatError,
+    ),
     ("receipt root in the log", _set("event.receipt", lambda v: _reencode_receipt(v, logs=())), ProofError),
     ("receipt proof", _set("event.receipt_proof.0", _flip), ProofError),
     ("receipt index", _set("event.tx_index", lambda v: v - 1), ProofError),
@@ -170,6 +178,8 @@ def test_browser_verifier_agrees_on_drug_code_bundles(made, tmp_path: Path) -> N
         tamper(d)
         cases.append({"name": name, "bundle": d, "trust": trust})
     cases.append({"name": "qr", "bundle": bundle.to_qr_text(), "trust": trust})
+    odd, _ = lot_bundle(chain, batch=b"\xff\xfe01")  # a batch number that is not UTF-8: genuine, accepted
+    cases.append({"name": "non-UTF-8 batch", "bundle": odd.to_json(), "trust": trust})
     cases.append(
         {"name": "link", "bundle": "https://x/verify#b=" + bundle.to_link_fragment(), "trust": trust}
     )
@@ -188,7 +198,7 @@ def test_browser_verifier_agrees_on_drug_code_bundles(made, tmp_path: Path) -> N
         except VerificationError as exc:
             python[case["name"]] = type(exc).__name__
     assert browser == python
-    assert python["valid"] == python["qr"] == python["link"] == ""
+    assert python["valid"] == python["qr"] == python["link"] == python["non-UTF-8 batch"] == ""
     expected = {name: error.__name__ for name, _, error in LOT_TAMPERS}
     assert {name: python[name] for name in expected} == expected
 
