@@ -25,9 +25,9 @@ from trie.exceptions import MissingTrieNode
 
 from node.config import ChainConfig
 from node.execution import ExecutionResult, ReferenceExecutionEngine
-from node.ledger.chain import Ledger, read_validators
+from node.ledger.chain import Ledger
 from node.ledger.rules import compute_block_context
-from node.ledger.upgrades import execute_block_body
+from node.ledger.upgrades import execute_block_body, read_validators
 from node.storage import Store
 from node.workers import ErrorData, can_share_database, error_as_data, rebuild_error, start_worker_pool
 from sdk.errors import XinlianError

@@ -49,18 +49,11 @@ from node.ledger.types import (
     Submission,
     ViewExecutor,
 )
-from node.ledger.upgrades import execute_block_body
-from node.storage import (
-    LogCursor,
-    LotCode,
-    StateNodeStore,
-    Store,
-    StoredLog,
-    StoredReceipt,
-    StoredTransaction,
-)
+from node.ledger.upgrades import execute_block_body, read_validators
+from node.storage import LogCursor, StateNodeStore, Store, StoredLog, StoredReceipt, StoredTransaction
 from node.storage.group_commit import GroupCommit
 from node.storage.logs import LogFilter
+from node.storage.records import LotCode
 from sdk.domains.calendar import CalendarOutlook, day_of_timestamp
 from sdk.errors import (
     EncodingError,
@@ -81,7 +74,6 @@ from sdk.types import (
     compute_receipt_root,
     compute_tx_root,
     compute_validators_hash,
-    sort_validators,
 )
 
 log = logging.getLogger("xinlian.ledger")
@@ -91,7 +83,6 @@ T = TypeVar("T")
 GOVERNANCE_ADDRESS_NAME = "Governance"
 _IS_ACTIVE = function_signature_to_4byte_selector("is_active_account(address)")
 _ORGANISATION_OF = function_signature_to_4byte_selector("organisation_of(address)")
-_GET_VALIDATORS = function_signature_to_4byte_selector("get_validators()")
 _COVERED_THROUGH = function_signature_to_4byte_selector("covered_through()")
 _VIEW_GAS = 1_000_000
 _EXECUTED_CACHE = 64
@@ -901,11 +892,3 @@ class Ledger:
                     return False
                 self._committed.wait(remaining)
             return True
-
-
-# --- the validator set a state holds -------------------------------------------------------------------
-def read_validators(engine: ExecutionEngine, state_root: bytes, governance: bytes) -> tuple[bytes, ...]:
-    """The validator set Governance holds in the state at ``state_root`` (sorted: the consensus order)."""
-    out = engine.call(state_root, b"\x00" * 20, governance, _GET_VALIDATORS, _VIEW_GAS)
-    keys: list[bytes] = list(abi_decode(["bytes[]"], out)[0])
-    return tuple(sort_validators(keys))

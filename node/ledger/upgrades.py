@@ -37,7 +37,7 @@ from node.storage import Store
 from sdk.domains.governance.model import UpgradeStatus
 from sdk.errors import ExecutionError
 from sdk.system import SYSTEM_SENDER
-from sdk.types import Transaction
+from sdk.types import Transaction, sort_validators
 
 log = logging.getLogger("xinlian.ledger")
 
@@ -84,6 +84,13 @@ def read_due_upgrade(
     if status != UpgradeStatus.SCHEDULED or activation != ctx.height:
         return None
     return DueUpgrade(int(at), bytes.fromhex(target[2:]), bytes(code_hash), bytes(migration))
+
+
+def read_validators(engine: ExecutionEngine, state_root: bytes, governance: bytes) -> tuple[bytes, ...]:
+    """The validator set Governance holds in the state at ``state_root`` (sorted: the consensus order).
+    Raises ExecutionError when Governance does not answer."""
+    out = engine.call(state_root, bytes(20), governance, _GET_VALIDATORS, _VIEW_GAS)
+    return tuple(sort_validators(list(abi_decode(["bytes[]"], out)[0])))
 
 
 def _read(engine: ExecutionEngine, state_root: bytes, governance: bytes, data: bytes, kind: str) -> Any:
