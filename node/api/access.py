@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Final, TypeVar
+from typing import Any, Final, TypeVar
 
 from eth_hash.auto import keccak
 
@@ -35,7 +35,8 @@ from node.genesis import (
 from sdk.contracts import Contract
 from sdk.domains.authorisations import AuthorisationQueries
 from sdk.domains.confirmations import LETTER_EVENTS, LetterParty, parties_of
-from sdk.domains.drugs import CODE_EVENTS, CodeState, DrugEvent, DrugQueries, LotPlace
+from sdk.domains.drugs import CODE_EVENTS, DrugEvent, DrugQueries
+from sdk.errors import StorageError
 from sdk.system import SYSTEM_CONTRACT_ADDRESSES
 from sdk.types import Log
 
@@ -258,7 +259,6 @@ _CONTRACTS: Final[dict[str, Contract]] = {name: Contract(name) for name in SYSTE
 _LETTERS = _CONTRACTS["BankConfirmation"]
 _LICENCES = _CONTRACTS["LicenceRegistry"]
 _GOVERNANCE = _CONTRACTS["Governance"]
-_LOTS = _CONTRACTS["DrugLots"]
 
 
 @dataclass(frozen=True)
@@ -462,12 +462,19 @@ class ReadScope:
         if self.holds(DRUG_REGULATOR):
             return True
         queries = self._drugs
-        state = queries.get_code(code_id)
-        if not state.known:
-            return True
-        product = queries.get_product(state.product_id)
-        mah_uscc = product.mah_uscc if product else None
-        return is_code_reader(self, queries, state, queries.history(code_id), mah_uscc)
+        try:
+            state = queries.get_code(code_id)
+            if not state.known:
+                return True
+            product = queries.get_product(state.product_id)
+            mah_uscc = product.mah_uscc if product else None
+            return self.member.uscc == mah_uscc or is_code_reader(
+                self, queries, queries.history(code_id), mah_uscc
+            )
+        except StorageError as exc:
+            if exc.code != "history_not_filled":
+                raise
+            return False  # a node that joined by snapshot cannot decide before its back-fill: regulator only
 
     def _reads_shipment(self, key: bytes) -> bool:
         if self.holds(DRUG_REGULATOR):
@@ -482,13 +489,10 @@ class ReadScope:
     def _reads_lot(self, key: bytes) -> bool:
         if self.holds(DRUG_REGULATOR):
             return True
-        part = self.reader.read(
-            _LOTS, SYSTEM_CONTRACT_ADDRESSES["DrugLots"], "parts", int.from_bytes(key, "big")
-        )
-        if not int(part["size"]):
-            return True
-        product = self._drugs.get_product(bytes(part["product"]))
-        return product is not None and self.member.uscc == product.mah_uscc
+        part = self._drugs.lot_part_record(int.from_bytes(key, "big"))
+        if part is not None and not int(part["size"]):
+            return True  # no such part
+        return is_lot_reader(self, self._drugs, part)
 
     # --- read paths ---------------------------------------------------------------------------------
     def may_read_log(self, log: Log, tx_hash: bytes | None = None) -> bool:
@@ -614,30 +618,25 @@ def is_licence_reader(scope: ReadScope, issuer_org: str, authority_org: str) -> 
     return scope.member.uscc in (issuer_org, authority_org)
 
 
-def is_lot_reader(scope: ReadScope, queries: DrugQueries, places: Sequence[LotPlace]) -> bool:
-    """A code's lot parts, and its drug-code bundle (which shows its part's size), are read by the product's
-    MAH organisation and the drug regulator: a code's position in a part tells the volumes of a batch."""
+def is_lot_reader(scope: ReadScope, queries: DrugQueries, part: Mapping[str, Any] | None) -> bool:
+    """A lot part (its transaction, log and record), a code's lot parts and its drug-code bundle (which shows
+    its part's size) are read by the MAH organisation of the part's product and the drug regulator: a code's
+    position in a part tells the volumes of a batch. ``part`` is the DrugLots record (None when it does not
+    decode: then the regulator only)."""
     if scope.holds(DRUG_REGULATOR):
         return True
-    part = queries.lot_part_record(places[0]) if places else None
     product = queries.get_product(bytes(part["product"])) if part is not None else None
     return product is not None and scope.member.uscc == product.mah_uscc
 
 
 def is_code_reader(
-    scope: ReadScope,
-    queries: DrugQueries,
-    state: CodeState,
-    events: Sequence[DrugEvent],
-    mah_uscc: str | None,
+    scope: ReadScope, queries: DrugQueries, events: Sequence[DrugEvent], mah_uscc: str | None
 ) -> bool:
-    """A drug code's history is read by its product's MAH, every organisation in its custody history and the
-    drug regulator. An Alert makes no one a party: it records a refused attempt, which anyone may provoke on
-    any code (a movement of a code one does not hold, one tried before the code had its word)."""
+    """A drug code's history is read by its product's MAH, every organisation in its custody history (an
+    Alert's actor is none: ``DrugQueries.involved_organisations``) and the drug regulator."""
     if scope.member.uscc == mah_uscc or scope.holds(DRUG_REGULATOR):
         return True
-    custody = [event for event in events if event.name != "Alert"]
-    return scope.member.uscc in queries.involved_organisations(custody)
+    return scope.member.uscc in queries.involved_organisations(events)
 
 
 __all__ = [

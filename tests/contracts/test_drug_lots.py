@@ -12,9 +12,11 @@ from node.genesis import DRUG_TRACE_ADDRESS
 from sdk.contracts import Contract
 from sdk.domains.calendar import day_of_date
 from sdk.domains.drugs import Level, compute_product_id
-from sdk.domains.drugs.lots import LotTree, decode_committed_part
+from sdk.domains.drugs.lots import LotTree, decode_committed_part, read_part_record
+from sdk.errors import EncodingError
 from sdk.system import DRUG_LOTS_ADDRESS
 from sdk.types import Receipt
+from tests.contracts.harness import VIEW_GAS
 from tests.contracts.worlds.drugs import (
     DIST,
     DRUG,
@@ -305,3 +307,28 @@ def test_attack_the_index_reads_a_parts_codes_as_the_contract_did_or_not_at_all(
         return
     assert part is not None and part.code_ids == tuple(ids) and part.mah == PHARMA
     assert LotTree(ids).root == part.root
+
+
+@pytest.mark.parametrize("batch", [b"B001", b"\xff\xfe01", b"B" * 20])
+def test_a_parts_record_reads_by_position_as_the_abi_decodes_it(chain: Chain, batch: bytes) -> None:
+    """``read_part_record`` (what the readers use: it takes any batch number) gives what the ABI decoder gives
+    for every record the ABI decoder can read, and the bytes as U+FFFD-replaced text for one it cannot."""
+    ids = lot_ids(range(1, 6))
+    data = LOTS.encode_call("commission_lot", [UNIT_ID, "B001", *DAYS, int(Level.UNIT), ids])
+    data = data.replace(b"B001" + bytes(28), batch.ljust(32, b"\0")).replace(
+        (4).to_bytes(32, "big") + batch.ljust(32, b"\0"),
+        len(batch).to_bytes(32, "big") + batch.ljust(32, b"\0"),
+    )
+    receipt = chain.execute(PHARMA, DRUG_LOTS_ADDRESS, data)
+    assert receipt.status == 1, receipt.revert_reason
+    call = LOTS.encode_call("parts", [1])
+    answer = chain.engine.call(chain.root, chain.viewer, DRUG_LOTS_ADDRESS, call, VIEW_GAS, ctx=chain.ctx())
+    record = read_part_record(answer)
+    assert record is not None and record["batch_no"] == batch.decode("utf-8", "replace")
+    assert (record["mah"], record["size"], record["root"]) == (PHARMA, 5, LotTree(ids).root)
+    try:
+        strict = LOTS.decode_output("parts", answer)
+    except EncodingError:
+        assert batch == b"\xff\xfe01"
+    else:
+        assert dict(strict) == record

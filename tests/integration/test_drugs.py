@@ -669,3 +669,27 @@ def test_a_part_in_call_data_a_strict_decoder_refuses_is_indexed_and_the_chain_g
     assert later.height > receipt.height  # the chain committed the block and went on
     assert Drugs(parties.client).consumer_query(codes[2]).authentic
     assert mah.code_state(codes[1]).lot_part is not None  # type: ignore[union-attr]
+
+
+def test_a_part_with_a_batch_number_that_is_not_utf8_reads_as_its_log_does(
+    running_node: RunningNode, parties: Parties
+) -> None:
+    """The contract takes any bytes as a batch number, which a strict ABI decoder refuses. The readers read a
+    part's record and log by position, so such a part answers like any other (the bytes shown as U+FFFD), and
+    its MAH reads its parts."""
+    mah = parties.mah
+    codes = [unit(n) for n in range(9200, 9203)]
+    ids = [parse_trace_code(c).code_id for c in codes]
+    product = parse_trace_code(codes[0]).product_id
+    days = (day_of_date(PRODUCTION), day_of_date(EXPIRY))
+    data = LOTS_CONTRACT.encode_call("commission_lot", [product, "B9200", *days, 1, ids])
+    odd = data.replace(b"B9200", b"\xff9200")
+    assert mah.client.send(mah.signer, DRUG_LOTS_ADDRESS, odd, gas_limit=5_000_000).succeeded
+    view = Drugs(parties.client).consumer_query(codes[0])
+    assert (
+        view.authentic and view.batch_no == "\ufffd9200" and [s.step for s in view.trail] == ["commissioned"]
+    )
+    (part,) = mah.commission_lot(codes, "B9201", PRODUCTION, EXPIRY)  # the same account's later part
+    lot = parties.client.signed_request(mah.signer, "GET", f"/v1/drugs/lot-codes/{codes[1]}")  # type: ignore[arg-type]
+    assert [p["part"] for p in lot["parts"]] == [part.part - 1]  # an account's first part answers
+    assert mah.code_state(codes[1]).batch_no == "\ufffd9200"  # type: ignore[union-attr]

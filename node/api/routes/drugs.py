@@ -220,8 +220,7 @@ def get_code_history(code: CodePath, ledger: LedgerDep, member: MemberDep) -> Dr
         raise NotFound("no such code on the ledger", code_id=to_hex(code_id))
     events = queries.history(code_id)
     product = queries.get_product(state.product_id)
-    scope = ReadScope(reader, member)
-    if not is_code_reader(scope, queries, state, events, product.mah_uscc if product else None):
+    if not is_code_reader(ReadScope(reader, member), queries, events, product.mah_uscc if product else None):
         raise Forbidden("only the MAH, an organisation in the code's history or the regulator may read it")
     return DrugHistoryPublic(state=_state_public(queries, state), events=[_event_public(e) for e in events])
 
@@ -237,7 +236,9 @@ def get_lot_code(code: CodePath, ledger: LedgerDep, member: MemberDep) -> DrugLo
     places = reader.lot_places(code_id)
     if not places:
         raise NotFound("the code is in no lot part", code_id=to_hex(code_id))
-    if not is_lot_reader(ReadScope(reader, member), DrugQueries(reader, DRUG_TRACE_ADDRESS), places):
+    queries = DrugQueries(reader, DRUG_TRACE_ADDRESS)
+    found = queries.lot_part_of(code_id)  # the part the readers answer from decides, as for its bundle
+    if not is_lot_reader(ReadScope(reader, member), queries, found[1] if found is not None else None):
         raise Forbidden("only the product's MAH or the regulator may read a code's lot parts")
     parts = [DrugLotPlacePublic(part=p.part, height=p.height, mah=to_hex(p.mah)) for p in places]
     return DrugLotCodePublic(code_id=to_hex(code_id), parts=parts)

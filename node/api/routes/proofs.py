@@ -217,7 +217,7 @@ def build_drug_code_bundle(
             "the code is in no lot part, or has its own word (its Commissioned event proves it)",
             code_id="0x" + code_id.hex(),
         )
-    if not is_lot_reader(ReadScope(reader, member), queries, [found[0]]):
+    if not is_lot_reader(ReadScope(reader, member), queries, found[1]):
         raise AccessDenied("only the product's MAH or the regulator may have a code's drug-code bundle")
     place = found[0]
     topics = [LOT_COMMISSIONED_TOPIC, place.part.to_bytes(32, "big")]

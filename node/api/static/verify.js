@@ -304,7 +304,7 @@
     const len = Number(wordInt(abiWord(data.subarray(off), 0)));
     const bytes = data.subarray(off + 32, off + 32 + len);
     if (bytes.length !== len) fail("FormatError", "the LicenceIssued log data does not decode");
-    return new TextDecoder().decode(bytes);
+    return new TextDecoder("utf-8", { ignoreBOM: true }).decode(bytes); // a BOM is kept, as Python keeps it
   }
   function decodeLicence(log) {
     if (!log || toHex(log.address) !== REGISTRY || log.topics.length !== 4 || !eq(log.topics[0], ISSUED)) return null;
@@ -319,7 +319,7 @@
   // A drug code in a DrugLots part: the part's LotCommissioned log (sdk/proofs/verify.py _validate_lot)
   const DRUG_LOTS = "0000000000000000000000000000000000001006";
   const LOT_COMMISSIONED = keccak256(ascii("LotCommissioned(uint256,bytes32,string,uint8,bytes32,uint256,address)"));
-  const CODE_PRODUCT_PREFIX_BYTES = 8;
+  const CODE_PRODUCT_PREFIX_BYTES = 8, MAX_LOT_PART = 4000; // a part holds at most 4,000 codes (DrugLots.MAX_PART)
   function decodeLotCommissioned(log) {
     const no = () => fail("ProofError", "a drug-code bundle's event must be a DrugLots LotCommissioned log");
     if (!log || toHex(log.address) !== DRUG_LOTS || log.topics.length !== 4 || !eq(log.topics[0], LOT_COMMISSIONED)) no();
@@ -327,7 +327,7 @@
     const d = log.data;
     let batchNo, level, count;
     try { batchNo = abiString(d, 0); level = wordInt(abiWord(d, 1)); count = wordInt(abiWord(d, 3)); } catch (e) { no(); }
-    if (level > 255n || count > BigInt(Number.MAX_SAFE_INTEGER)) no();
+    if (level > 255n || count > BigInt(MAX_LOT_PART)) no();
     return { part: wordInt(log.topics[1]), product: log.topics[2], mah: log.topics[3].subarray(12), batchNo, level: Number(level), root: abiWord(d, 2), count: Number(count) };
   }
   function checkLot(lot, log) {

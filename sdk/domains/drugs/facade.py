@@ -32,7 +32,6 @@ from sdk.domains.drugs.encoders import (
 )
 from sdk.domains.drugs.lots import (
     LOT_COMMISSIONED_TOPIC,
-    LOTS_CONTRACT,
     MAX_LOT_PART,
     LotPart,
     build_commission_lot_calls,
@@ -434,7 +433,7 @@ class Drugs(DrugQueries, SignerFacade):
         """Every lot part this facade's signer commissioned (from ``from_height`` on), in chain order,
         rebuilt from the chain as ``lot_part``. Raises what ``lot_part`` raises."""
         signer = self._require_signer()
-        topics = [LOTS_CONTRACT.event_topic("LotCommissioned"), None, None, bytes(12) + signer.address]
+        topics = [LOT_COMMISSIONED_TOPIC, None, None, bytes(12) + signer.address]
         entries = self.client.logs(address=DRUG_LOTS_ADDRESS, topics=topics, from_height=from_height)
         return [self.lot_part(entry.tx_hash) for entry in entries]
 

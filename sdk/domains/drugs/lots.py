@@ -230,18 +230,18 @@ def read_lot_commissioned_log(log: Log) -> LotCommissionedLog | None:
     def word(at: int) -> int:
         return int.from_bytes(data[at : at + 32], "big")
 
-    offset, level = word(0), word(32)
-    length = word(offset) if offset + 32 <= len(data) else -1
-    if not 0 <= length <= len(data) - offset - 32 or level > 255:
+    level, count = word(32), word(96)
+    batch_bytes = _abi_bytes(data, word(0))
+    if batch_bytes is None or level > 255 or count > MAX_LOT_PART:
         return None
-    batch = data[offset + 32 : offset + 32 + length].decode("utf-8", "replace")
+    batch = batch_bytes.decode("utf-8", "replace")
     return LotCommissionedLog(
         part=int.from_bytes(topics[1], "big"),
         product_id=topics[2],
         batch_no=batch,
         level=level,
         root=data[64:96],
-        count=word(96),
+        count=count,
         mah=topics[3][12:],
     )
 
@@ -251,6 +251,37 @@ def read_lot_commissioned(logs: Sequence[Log]) -> LotCommissionedLog | None:
     one DrugLots log). Never raises."""
     ours = [log for log in logs if log.address == DRUG_LOTS_ADDRESS]
     return read_lot_commissioned_log(ours[0]) if len(ours) == 1 else None
+
+
+def _abi_bytes(data: bytes, offset: int) -> bytes | None:
+    """The bytes of an ABI ``string``/``bytes`` whose length word is at ``offset`` of ``data``, or None."""
+    length = int.from_bytes(data[offset : offset + 32], "big") if offset + 32 <= len(data) else -1
+    return data[offset + 32 : offset + 32 + length] if 0 <= length <= len(data) - offset - 32 else None
+
+
+def read_part_record(output: bytes) -> dict[str, Any] | None:
+    """A ``DrugLots.parts(n)`` answer read by position (``mah``, ``level``, ``production_day``,
+    ``expiry_day``, ``product``, ``batch_no``, ``root``, ``size``), the batch number's bytes as UTF-8 with an
+    invalid sequence as U+FFFD, as the logs are read; None for an answer of another shape. Never raises: the
+    contract takes any bytes as a batch number, which a strict decoder refuses."""
+    base = int.from_bytes(output[:32], "big")
+    body = output[base:] if 32 <= base <= len(output) else b""
+    if len(body) < 8 * 32:
+        return None
+    words = [int.from_bytes(body[32 * i : 32 * (i + 1)], "big") for i in range(8)]
+    batch = _abi_bytes(body, words[5])
+    if batch is None or words[0] >> 160 or words[1] > 255 or words[2] >> 32 or words[3] >> 32:
+        return None
+    return {
+        "mah": body[12:32],
+        "level": words[1],
+        "production_day": words[2],
+        "expiry_day": words[3],
+        "product": body[128:160],
+        "batch_no": batch.decode("utf-8", "replace"),
+        "root": body[192:224],
+        "size": words[7],
+    }
 
 
 def read_lot_call_codes(data: bytes) -> tuple[bytes, ...] | None:

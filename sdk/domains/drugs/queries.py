@@ -22,7 +22,12 @@ from sdk.domains.drugs.encoders import (
     parse_trace_code,
 )
 from sdk.domains.drugs.export import ExportedEvent, code_uri, exported_event
-from sdk.domains.drugs.lots import LOT_COMMISSIONED_TOPIC, LOTS_CONTRACT
+from sdk.domains.drugs.lots import (
+    LOT_COMMISSIONED_TOPIC,
+    LOTS_CONTRACT,
+    read_lot_commissioned_log,
+    read_part_record,
+)
 from sdk.domains.drugs.model import (
     CODE_EVENTS,
     DRUG_TRACE_CONTRACT,
@@ -36,7 +41,7 @@ from sdk.domains.drugs.model import (
     TrailStep,
     decode_drug_event,
 )
-from sdk.errors import EncodingError, XinlianError
+from sdk.errors import XinlianError
 from sdk.system import DRUG_LOTS_ADDRESS, DRUG_TRACE_ADDRESS
 
 if TYPE_CHECKING:
@@ -114,16 +119,12 @@ class DrugQueries:
             expired=bool(row["expired"]),
         )
 
-    def lot_part_record(self, place: LotPlace) -> Mapping[str, Any] | None:
-        """A lot part's DrugLots record, or None when it does not decode (a batch number that is not UTF-8:
-        the contract accepts any bytes there)."""
-        try:
-            record: Mapping[str, Any] = LOTS_CONTRACT.read(
-                self.ledger.call, DRUG_LOTS_ADDRESS, "parts", place.part
-            )
-        except EncodingError:
-            return None
-        return record
+    def lot_part_record(self, part: int) -> Mapping[str, Any] | None:
+        """A lot part's DrugLots record (``size`` 0 for no such part), read by position
+        (``sdk.domains.drugs.lots.read_part_record``: any batch number reads, as in the logs)."""
+        return read_part_record(
+            self.ledger.call(DRUG_LOTS_ADDRESS, LOTS_CONTRACT.encode_call("parts", [part]))
+        )
 
     def lot_part_of(
         self, code_id: bytes, *, mah: bytes | None = None
@@ -136,7 +137,7 @@ class DrugQueries:
         for place in self.ledger.lot_places(code_id):
             if mah is not None and place.mah != mah:
                 continue
-            part = self.lot_part_record(place)
+            part = self.lot_part_record(place.part)
             product = self.get_product(bytes(part["product"])) if part is not None else None
             if (
                 part is not None
@@ -260,8 +261,24 @@ class DrugQueries:
             return []
         place = found[0]
         topics = [LOT_COMMISSIONED_TOPIC, place.part.to_bytes(32, "big")]
-        logs = self.ledger.logs(DRUG_LOTS_ADDRESS, topics, from_height=place.height, to_height=place.height)
-        return [e for e in (DrugEvent.from_entry(LOTS_CONTRACT, entry) for entry in logs) if e is not None]
+        events: list[DrugEvent] = []
+        for entry in self.ledger.logs(
+            DRUG_LOTS_ADDRESS, topics, from_height=place.height, to_height=place.height
+        ):
+            log = read_lot_commissioned_log(entry.log)  # by position: any batch number reads
+            if log is not None:
+                args = {
+                    "part": log.part,
+                    "product": log.product_id,
+                    "batch_no": log.batch_no,
+                    "level": log.level,
+                    "root": log.root,
+                    "count": log.count,
+                    "by": log.mah,
+                }
+                name, at = "LotCommissioned", (entry.height, entry.tx_hash, entry.tx_index, entry.log_index)
+                events.append(DrugEvent(name, args, *at))
+        return events
 
     def _history(
         self,
@@ -356,7 +373,9 @@ class DrugQueries:
         """Return the USCCs of every organisation acting or receiving in ``events`` (for access checks)."""
         accounts: set[bytes] = set()
         for event in events:
-            for key in ("by", "receiver", "actor"):
+            if event.name == "Alert":
+                continue  # a refused attempt, which anyone may provoke on any code, makes no one a party
+            for key in ("by", "receiver"):
                 value = event.args.get(key)
                 if isinstance(value, bytes) and len(value) == 20:
                     accounts.add(value)
