@@ -210,8 +210,7 @@ def build_drug_code_bundle(
     """
     reader = LedgerReader(ledger)
     queries = DrugQueries(reader)
-    state = queries.get_code(code_id)
-    found = queries.lot_part_of(code_id) if state.lot_part is not None else None
+    found = None if queries.has_word(code_id) else queries.lot_part_of(code_id)
     if found is None:
         raise NotFound(
             "the code is in no lot part, or has its own word (its Commissioned event proves it)",

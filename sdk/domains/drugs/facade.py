@@ -492,16 +492,16 @@ class Drugs(DrugQueries, SignerFacade):
         by_part: dict[int, tuple[LotPlace, list[str]]] = {}
         outside: list[str] = []
         for code, code_id in zip(codes, prepared.ids, strict=True):
-            state = self.get_code(code_id)
-            if state.known and state.lot_part is None:
+            if self.has_word(code_id):
                 continue  # it has its word already
             found = self.lot_part_of(code_id, mah=signer.address)
-            if found is None and state.lot_part is not None:
-                raise AccessDenied(
-                    "the code's lot part was commissioned by another account: only it materialises it",
-                    lot_part=state.lot_part,
-                )
             if found is None:
+                other = self.lot_part_of(code_id)  # asked again only to say why
+                if other is not None:
+                    raise AccessDenied(
+                        "the code's lot part was commissioned by another account: only it materialises it",
+                        lot_part=other[0].part,
+                    )
                 outside.append(code)
                 continue
             place = found[0]

@@ -93,6 +93,11 @@ class DrugQueries:
         return self._governance.read(self.ledger.call, self.ledger.governance_address, function, *args)
 
     # --- state -----------------------------------------------------------------------------------------
+    def has_word(self, code_id: bytes) -> bool:
+        """Whether DrugTrace holds a word for the code (commissioned one by one, or materialised from its lot
+        part): one call, without the lot index."""
+        return bool(self._read("get_code", code_id)["known"])
+
     def get_code(self, code_id: bytes) -> CodeState:
         """Return a code's state by its id (``known`` False for a code never commissioned)."""
         row = self._read("get_code", code_id)

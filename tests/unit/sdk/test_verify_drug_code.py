@@ -9,7 +9,6 @@ import base64
 import copy
 import json
 import secrets
-import shutil
 import subprocess
 import zlib
 from collections.abc import Callable
@@ -20,7 +19,7 @@ from typing import Any
 import pytest
 from eth_abi.abi import encode as abi_encode
 from test_verify import SyntheticChain, _flip, _reencode_receipt, _set, issue
-from test_verify_js import RUNNER, STATIC
+from test_verify_js import NODE, RUNNER, STATIC  # one Node.js look-up, and its guard in CI
 
 from sdk.domains.drugs.lots import LOTS_CONTRACT, LotTree
 from sdk.errors import ChainError, FormatError, ProofError, QuorumError, VerificationError
@@ -32,7 +31,6 @@ from sdk.types import Log, Transaction
 
 PRODUCT = bytes.fromhex("8612001234567890") + bytes(24)
 LEVEL = 1
-NODE = shutil.which("node")
 
 
 def lot_bundle(
