@@ -463,13 +463,13 @@ class ReadScope:
             return True
         queries = self._drugs
         try:
-            state = queries.get_code(code_id)
+            state, lot = queries.get_code_and_lot(code_id)
             if not state.known:
                 return True
             product = queries.get_product(state.product_id)
             mah_uscc = product.mah_uscc if product else None
             return self.member.uscc == mah_uscc or is_code_reader(
-                self, queries, queries.history(code_id), mah_uscc
+                self, queries, queries.history(code_id, lot=lot), mah_uscc
             )
         except StorageError as exc:
             if exc.code != "history_not_filled":

@@ -22,10 +22,12 @@ from sdk.domains.drugs import (
     KeyScheme,
     Level,
     LotPart,
+    LotPlace,
     decode_alerts,
     parse_trace_code,
 )
 from sdk.domains.drugs.lots import LOTS_CONTRACT
+from sdk.domains.drugs.queries import DrugQueries
 from sdk.domains.governance import Governance
 from sdk.errors import (
     DomainError,
@@ -535,6 +537,36 @@ def test_a_code_only_in_its_lot_part_answers_from_the_lot_index(
         mah.materialise(part, [codes[3]])
     state = mah.code_state(codes[3])
     assert state.recalled and state.lot_part == part.part  # type: ignore[union-attr]
+
+
+def test_a_lot_codes_consumer_check_walks_the_lot_index_once(
+    parties: Parties, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The consumer check of a code still in its lot part finds the part once, for its state and its trail
+    alike (each walk is a request and three contract reads); history given the place asks no more."""
+    mah = parties.mah
+    codes = [unit(n) for n in range(5720, 5723)]
+    (part,) = mah.commission_lot(codes, "B2025572", PRODUCTION, EXPIRY)
+    asked: list[bytes] = []
+    lot_places = mah.ledger.lot_places
+
+    def counted(code_id: bytes) -> Sequence[LotPlace]:
+        asked.append(code_id)
+        return lot_places(code_id)
+
+    monkeypatch.setattr(mah.ledger, "lot_places", counted)
+    queries = DrugQueries(mah.ledger)  # the read model the node's check runs, here over the MAH's reads
+    view = queries.consumer_query(codes[1])
+    code_id = parse_trace_code(codes[1]).code_id
+    assert view.authentic and [s.step for s in view.trail] == ["commissioned"]
+    assert asked == [code_id]
+
+    state, lot = queries.get_code_and_lot(code_id)
+    assert lot is not None and state.lot_part == lot.part == part.part
+    assert [e.name for e in queries.history(code_id, lot=lot)] == ["LotCommissioned"]
+    assert asked == [code_id, code_id]  # get_code_and_lot's walk only
+    assert [e.name for e in queries.history(code_id)] == ["LotCommissioned"]  # without the place: one more
+    assert len(asked) == 3
 
 
 def test_materialise_codes_finds_each_codes_part_through_the_lot_index(parties: Parties) -> None:

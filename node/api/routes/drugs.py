@@ -215,10 +215,10 @@ def get_code_history(code: CodePath, ledger: LedgerDep, member: MemberDep) -> Dr
     code_id = parse_code_id(code)
     reader = LedgerReader(ledger)
     queries = DrugQueries(reader, DRUG_TRACE_ADDRESS)
-    state = queries.get_code(code_id)
+    state, lot = queries.get_code_and_lot(code_id)
     if not state.known:
         raise NotFound("no such code on the ledger", code_id=to_hex(code_id))
-    events = queries.history(code_id)
+    events = queries.history(code_id, lot=lot)
     product = queries.get_product(state.product_id)
     if not is_code_reader(ReadScope(reader, member), queries, events, product.mah_uscc if product else None):
         raise Forbidden("only the MAH, an organisation in the code's history or the regulator may read it")

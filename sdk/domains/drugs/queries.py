@@ -100,14 +100,20 @@ class DrugQueries:
 
     def get_code(self, code_id: bytes) -> CodeState:
         """Return a code's state by its id (``known`` False for a code never commissioned)."""
+        return self.get_code_and_lot(code_id)[0]
+
+    def get_code_and_lot(self, code_id: bytes) -> tuple[CodeState, LotPlace | None]:
+        """A code's state, and the lot place it was answered from: set only for a code without a word that
+        a lot part holds. Hand the place to ``history(code_id, lot=...)`` to spare it a second walk of the
+        lot index."""
         row = self._read("get_code", code_id)
         known = bool(row["known"])
         if not known:
-            in_lot = self._lot_code_state(code_id)
-            if in_lot is not None:
-                return in_lot
+            found = self.lot_part_of(code_id)
+            if found is not None:
+                return self._lot_code_state(code_id, *found), found[0]
         parent = bytes(row["parent"])
-        return CodeState(
+        state = CodeState(
             code_id=code_id,
             known=known,
             product_id=bytes(row["product"]),
@@ -123,6 +129,7 @@ class DrugQueries:
             frozen=bool(row["frozen"]),
             expired=bool(row["expired"]),
         )
+        return state, None
 
     def lot_part_record(self, part: int) -> Mapping[str, Any] | None:
         """A lot part's DrugLots record (``size`` 0 for no such part), read by position
@@ -152,13 +159,9 @@ class DrugQueries:
                 return place, part
         return None
 
-    def _lot_code_state(self, code_id: bytes) -> CodeState | None:
+    def _lot_code_state(self, code_id: bytes, place: LotPlace, part: Mapping[str, Any]) -> CodeState:
         """The state of a code a DrugLots part commissioned and nothing has materialised yet: what its word
-        will say when it is (active, held by its MAH, its batch's holds); None for a code in no such part."""
-        found = self.lot_part_of(code_id)
-        if found is None:
-            return None
-        place, part = found
+        will say when it is (active, held by its MAH, its batch's holds)."""
         product_id, batch_no = bytes(part["product"]), str(part["batch_no"])
         batch = self.get_batch(product_id, batch_no)
         return CodeState(
@@ -250,21 +253,22 @@ class DrugQueries:
         return self._org_names[uscc]
 
     # --- history ---------------------------------------------------------------------------------------
-    def history(self, code_id: bytes) -> list[DrugEvent]:
+    def history(self, code_id: bytes, *, lot: LotPlace | None = None) -> list[DrugEvent]:
         """Return a code's events in chain order, including those of the parents it was packed in while it
-        was packed (marked with ``via``): what happened to a case happened to the units inside it."""
+        was packed (marked with ``via``): what happened to a case happened to the units inside it. ``lot``:
+        the place ``get_code_and_lot`` answered from, if the caller has it (else the lot index is asked)."""
         events = self._history(code_id, None, (0, 0, 0), None, 0)
         if not any(event.name == "Commissioned" for event in events):
             # No word yet: the code's commissioning is its lot part's LotCommissioned (an Alert about it, say
             # a movement tried too early, does not hide it).
-            events += self._lot_commissioning(code_id)
+            if lot is None:
+                found = self.lot_part_of(code_id)
+                lot = found[0] if found is not None else None
+            if lot is not None:
+                events += self._lot_commissioning(lot)
         return sorted(events, key=lambda e: e.position)
 
-    def _lot_commissioning(self, code_id: bytes) -> list[DrugEvent]:
-        found = self.lot_part_of(code_id)
-        if found is None:
-            return []
-        place = found[0]
+    def _lot_commissioning(self, place: LotPlace) -> list[DrugEvent]:
         topics = [LOT_COMMISSIONED_TOPIC, place.part.to_bytes(32, "big")]
         events: list[DrugEvent] = []
         for entry in self.ledger.logs(
@@ -398,7 +402,7 @@ class DrugQueries:
         Returns: the ``ConsumerView``; an unknown code is not authentic. Raises: IdentifierError.
         """
         trace = parse_trace_code(code, today=today)
-        state = self.get_code(trace.code_id)
+        state, lot = self.get_code_and_lot(trace.code_id)
         if not state.known:
             return _unknown_view(trace, "unknown code")
         product = self.get_product(state.product_id)
@@ -428,7 +432,7 @@ class DrugQueries:
             recalled=state.recalled,
             frozen=state.frozen,
             expired=state.expired,
-            trail=self.trail(self.history(trace.code_id)),
+            trail=self.trail(self.history(trace.code_id, lot=lot)),
         )
 
 
