@@ -17,12 +17,6 @@ from typing import Annotated, Any
 import typer
 
 from sdk.cli_common import (
-    DEFAULT_NODE_URL,
-    DEFAULT_PASSWORD_ENV,
-    CaOption,
-    JsonOption,
-    PasswordEnvOption,
-    UrlOption,
     certificate_facts,
     emit_json,
     emit_not_verified,
@@ -31,7 +25,7 @@ from sdk.cli_common import (
     show_instant,
     show_rows,
 )
-from sdk.cli_members import KeyOption, member_session, proposal_app, proposal_facts, proposal_rows
+from sdk.cli_members import Member, member_command, proposal_app, proposal_facts, proposal_rows
 from sdk.domains.governance import (
     Governance,
     ProposalResult,
@@ -89,26 +83,22 @@ def _certificate_rules(detail: dict[str, Any], *, as_json: bool = False) -> Iter
         raise CheckFailed(f"not verified: {exc.message}", code=exc.code, **detail) from exc
 
 
-@certificate_app.command("check")
+@member_command(certificate_app, "check")
 def certificate_check(
     account: AccountArgument,
-    key: KeyOption,
+    member: Member,
     at: AtOption = None,
-    password_env: PasswordEnvOption = DEFAULT_PASSWORD_ENV,
-    url: UrlOption = DEFAULT_NODE_URL,
-    ca: CaOption = None,
-    as_json: JsonOption = False,
 ) -> None:
     """Check the certificate bound to an account against the trust anchors on chain: the issuer's signature,
     validity, the key being the account's and the USCC its organisation's."""
     address, when = _account(account), _at(at)
     detail: dict[str, Any] = {"account": "0x" + address.hex()}
-    with member_session(url, ca, key, password_env) as (client, _):
+    with member.session() as (client, _):
         governance = Governance(client)
         bound = governance.bound_certificate(address)  # each read once: the facts shown are those checked
         uscc = governance.organisation_of(address)
         anchors = governance.trust_anchors()
-    with _certificate_rules(detail, as_json=as_json):
+    with _certificate_rules(detail, as_json=member.as_json):
         identity = check_bound_certificate(
             bound, anchors=anchors, uscc=uscc, at=when or dt.datetime.now(dt.UTC)
         )
@@ -125,7 +115,7 @@ def certificate_check(
         "certificate_id": bound.certificate_id,
         "bound_block": bound.bound_block,
     }
-    if as_json:
+    if member.as_json:
         emit_json(facts)
         return
     show_rows(
@@ -142,19 +132,13 @@ def certificate_check(
     )
 
 
-@certificate_app.command("anchors")
-def certificate_anchors(
-    key: KeyOption,
-    password_env: PasswordEnvOption = DEFAULT_PASSWORD_ENV,
-    url: UrlOption = DEFAULT_NODE_URL,
-    ca: CaOption = None,
-    as_json: JsonOption = False,
-) -> None:
+@member_command(certificate_app, "anchors")
+def certificate_anchors(member: Member) -> None:
     """List the CA certificates the committee trusts to issue organisation certificates."""
-    with member_session(url, ca, key, password_env) as (client, _):
+    with member.session() as (client, _):
         anchors = Governance(client).trust_anchors()
     listed = [_anchor_facts(a) for a in anchors]
-    if as_json:
+    if member.as_json:
         emit_json({"trust_anchors": listed})
         return
     rows = [
@@ -179,50 +163,29 @@ def _anchor_facts(anchor: TrustAnchor) -> dict[str, Any]:
 
 # --- the committee's proposals ---------------------------------------------------------------------------
 def _propose(
-    url: str,
-    ca: Path | None,
-    key: Path,
-    password_env: str,
-    as_json: bool,
-    title: str,
-    detail: dict[str, Any],
-    make: Callable[[Governance], ProposalResult],
+    member: Member, title: str, detail: dict[str, Any], make: Callable[[Governance], ProposalResult]
 ) -> None:
-    with member_session(url, ca, key, password_env) as (client, signer):
+    with member.session() as (client, signer):
         governance = Governance(client, signer)
-        with _certificate_rules(detail, as_json=as_json):
+        with _certificate_rules(detail, as_json=member.as_json):
             result = make(governance)
         facts = proposal_facts(result, governance)
-    emit_or_show(facts, as_json=as_json, title=title, rows=proposal_rows)
+    emit_or_show(facts, as_json=member.as_json, title=title, rows=proposal_rows)
 
 
-@proposal_app.command("trust-anchor")
-def proposal_trust_anchor(
-    certificate: CertificateOption,
-    key: KeyOption,
-    password_env: PasswordEnvOption = DEFAULT_PASSWORD_ENV,
-    url: UrlOption = DEFAULT_NODE_URL,
-    ca: CaOption = None,
-    as_json: JsonOption = False,
-) -> None:
+@member_command(proposal_app, "trust-anchor")
+def proposal_trust_anchor(certificate: CertificateOption, member: Member) -> None:
     """Propose trusting a CA certificate to issue organisation certificates (checked first: an SM2 CA,
     valid now, at most 2,048 bytes as DER)."""
     data = read_file(certificate, "certificate file")
     _propose(
-        url,
-        ca,
-        key,
-        password_env,
-        as_json,
-        "trust anchor proposed",
-        {"path": str(certificate)},
-        lambda g: g.propose_trust_anchor(data),
+        member, "trust anchor proposed", {"path": str(certificate)}, lambda g: g.propose_trust_anchor(data)
     )
 
 
-@proposal_app.command("remove-trust-anchor")
+@member_command(proposal_app, "remove-trust-anchor")
 def proposal_remove_trust_anchor(
-    key: KeyOption,
+    member: Member,
     certificate: Annotated[
         Path | None, typer.Option("--certificate", help="The anchor's certificate: a PEM or DER file.")
     ] = None,
@@ -232,10 +195,6 @@ def proposal_remove_trust_anchor(
             "--anchor-id", help="The anchor's id (0x-hex, 32 bytes) as `certificate anchors` lists it."
         ),
     ] = None,
-    password_env: PasswordEnvOption = DEFAULT_PASSWORD_ENV,
-    url: UrlOption = DEFAULT_NODE_URL,
-    ca: CaOption = None,
-    as_json: JsonOption = False,
 ) -> None:
     """Propose no longer trusting a CA, named by its certificate or its anchor id: certificates it issued
     then fail every check."""
@@ -244,61 +203,30 @@ def proposal_remove_trust_anchor(
     detail: dict[str, Any] = (
         {"path": str(certificate)} if certificate is not None else {"anchor_id": anchor_id}
     )
-    with _certificate_rules(detail, as_json=as_json):
+    with _certificate_rules(detail, as_json=member.as_json):
         target = (
             compute_certificate_id(read_file(certificate, "certificate file"))
             if certificate is not None
             else from_hex(anchor_id, "--anchor-id", size=32, error=UsageError)
         )
-    _propose(
-        url, ca, key, password_env, as_json, "trust anchor removal proposed", detail,
-        lambda g: g.propose_remove_trust_anchor(target),
-    )  # fmt: skip
+    _propose(member, "trust anchor removal proposed", detail, lambda g: g.propose_remove_trust_anchor(target))
 
 
-@proposal_app.command("certificate")
-def proposal_certificate(
-    account: AccountArgument,
-    certificate: CertificateOption,
-    key: KeyOption,
-    password_env: PasswordEnvOption = DEFAULT_PASSWORD_ENV,
-    url: UrlOption = DEFAULT_NODE_URL,
-    ca: CaOption = None,
-    as_json: JsonOption = False,
-) -> None:
+@member_command(proposal_app, "certificate")
+def proposal_certificate(account: AccountArgument, certificate: CertificateOption, member: Member) -> None:
     """Propose binding an account to its organisation's SM2 X.509 certificate (checked first as
     `xinlian certificate check` will check it)."""
     address, data = _account(account), read_file(certificate, "certificate file")
     detail = {"account": "0x" + address.hex(), "path": str(certificate)}
-    _propose(
-        url,
-        ca,
-        key,
-        password_env,
-        as_json,
-        "certificate binding proposed",
-        detail,
-        lambda g: g.propose_certificate(address, data),
-    )
+    _propose(member, "certificate binding proposed", detail, lambda g: g.propose_certificate(address, data))
 
 
-@proposal_app.command("unbind-certificate")
-def proposal_unbind_certificate(
-    account: AccountArgument,
-    key: KeyOption,
-    password_env: PasswordEnvOption = DEFAULT_PASSWORD_ENV,
-    url: UrlOption = DEFAULT_NODE_URL,
-    ca: CaOption = None,
-    as_json: JsonOption = False,
-) -> None:
+@member_command(proposal_app, "unbind-certificate")
+def proposal_unbind_certificate(account: AccountArgument, member: Member) -> None:
     """Propose removing the certificate bound to an account (e.g. revoked by its CA)."""
     address = _account(account)
     _propose(
-        url,
-        ca,
-        key,
-        password_env,
-        as_json,
+        member,
         "certificate removal proposed",
         {"account": "0x" + address.hex()},
         lambda g: g.propose_unbind_certificate(address),

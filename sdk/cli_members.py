@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import functools
+import inspect
 import io
 import json
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Final
 
@@ -120,6 +123,63 @@ def member_session(
         yield client, signer
 
 
+@dataclass(frozen=True)
+class Member:
+    """What every member command is told besides its own arguments: the member's key and its password's
+    variable, the node, and whether to print JSON (``--key``, ``--password-env``, ``--url``, ``--ca``,
+    ``--json``, declared once in ``_member_options``)."""
+
+    key: Path
+    password_env: str
+    url: str
+    ca: Path | None
+    as_json: bool
+
+    def session(self) -> AbstractContextManager[tuple[Client, Signer]]:
+        """``member_session`` for this member: a client reading as it, and its signer."""
+        return member_session(self.url, self.ca, self.key, self.password_env)
+
+
+def _member_options(
+    key: KeyOption,
+    password_env: PasswordEnvOption = DEFAULT_PASSWORD_ENV,
+    url: UrlOption = DEFAULT_NODE_URL,
+    ca: CaOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Never called: its parameters are the member options ``member_command`` gives a command."""
+
+
+def member_command(app: typer.Typer, name: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Register a function as ``app``'s command ``name``, its ``member: Member`` parameter standing for the
+    member options: ``--key`` where ``member`` stands, then the command's own options, then
+    ``--password-env``, ``--url``, ``--ca`` and ``--json`` (before its other output options, ``as_*`` such
+    as ``--csv``). The function is returned unchanged (called with a Member)."""
+
+    def register(command: Callable[..., None]) -> Callable[..., None]:
+        own = inspect.signature(command, eval_str=True).parameters
+        options = inspect.signature(_member_options, eval_str=True).parameters
+        key, *rest = options.values()
+        if "member" not in own:
+            raise TypeError(f"{command.__name__} takes no member parameter")
+        listed = [key if p.name == "member" else p for p in own.values()]
+        cut = next((i for i, p in enumerate(listed) if p.name.startswith("as_")), len(listed))
+        signature = inspect.Signature([*listed[:cut], *rest, *listed[cut:]])
+
+        @functools.wraps(command)
+        def with_options(**kwargs: Any) -> None:
+            member = Member(**{option: kwargs.pop(option) for option in options})
+            command(member=member, **kwargs)
+
+        # typer reads the options from the signature and the annotations (already evaluated here).
+        with_options.__signature__ = signature  # type: ignore[attr-defined]
+        with_options.__annotations__ = {p.name: p.annotation for p in signature.parameters.values()}
+        app.command(name)(with_options)
+        return command
+
+    return register
+
+
 def _outlook(client: Client) -> CalendarOutlook:
     """The on-chain calendar's coverage seen from the head block's China-time day."""
     calendar = OnChainCalendar(client)
@@ -171,12 +231,12 @@ def _status(name: str | None) -> LetterStatus | None:
         raise UsageError(f"--status takes one of {names}, not {name!r}") from None
 
 
-@letters_app.command("list")
+@member_command(letters_app, "list")
 def letters_list(
     role: Annotated[
         str, typer.Option("--as", help="Your organisation's part: auditor, bank, client or regulator.")
     ],
-    key: KeyOption,
+    member: Member,
     status: Annotated[
         str | None, typer.Option("--status", help="Only letters in this status (e.g. ACCEPTED, OVERDUE).")
     ] = None,
@@ -184,10 +244,6 @@ def letters_list(
         bool,
         typer.Option("--due", help="Only letters awaiting the bank's reply, earliest deadline first."),
     ] = False,
-    password_env: PasswordEnvOption = DEFAULT_PASSWORD_ENV,
-    url: UrlOption = DEFAULT_NODE_URL,
-    ca: CaOption = None,
-    as_json: JsonOption = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="Print the letters as CSV (one row each).")] = False,
 ) -> None:
     """List every letter your organisation is a party to (all pages), with its status at the node's head.
@@ -202,16 +258,16 @@ def letters_list(
         raise UsageError("--as regulator lists OVERDUE letters: it takes neither --status nor --due")
     if due and (wanted is not None or role == "client"):
         raise UsageError("--due is for --as bank or --as auditor, without --status")
-    if as_json and as_csv:
+    if member.as_json and as_csv:
         raise UsageError("choose one of --json and --csv")
-    with member_session(url, ca, key, password_env) as (client, signer):
+    with member.session() as (client, signer):
         letters = _letters(client, signer, role, wanted, due)
         outlook = _outlook(client)
     facts = [_letter_facts(letter) for letter in letters]
     if as_csv:
         typer.echo(_csv(LETTER_COLUMNS, facts), nl=False)
         return
-    if as_json:
+    if member.as_json:
         emit_json(
             {
                 "role": role,
@@ -248,24 +304,20 @@ def _outlook_rows(facts: dict[str, Any]) -> list[tuple[str, str]]:
     ]
 
 
-@calendar_app.command("show")
+@member_command(calendar_app, "show")
 def calendar_show(
-    key: KeyOption,
+    member: Member,
     start: Annotated[
         str | None, typer.Option("--from", help="First date to list, YYYY-MM-DD (default: today).")
     ] = None,
     days: Annotated[int, typer.Option("--days", help=f"How many days to list (0 to {MAX_SHOW_DAYS}).")] = 14,
-    password_env: PasswordEnvOption = DEFAULT_PASSWORD_ENV,
-    url: UrlOption = DEFAULT_NODE_URL,
-    ca: CaOption = None,
-    as_json: JsonOption = False,
 ) -> None:
     """Show how far the calendar's official notices reach and which of the coming days are working days,
     as the chain counts them (China time)."""
     if not 0 <= days <= MAX_SHOW_DAYS:
         raise UsageError(f"--days takes 0 to {MAX_SHOW_DAYS}, not {days}")
     first = _date(start, "--from") if start is not None else None
-    with member_session(url, ca, key, password_env) as (client, _):
+    with member.session() as (client, _):
         calendar = OnChainCalendar(client)
         outlook = _outlook(client)
         begin = day_of_date(first) if first is not None else outlook.today
@@ -282,7 +334,7 @@ def calendar_show(
                 }
             )
     facts = {**_outlook_facts(outlook), "days": listed}
-    if as_json:
+    if member.as_json:
         emit_json(facts)
         return
     rows = _outlook_rows(facts)
@@ -363,42 +415,31 @@ def proposal_rows(facts: dict[str, Any]) -> list[tuple[str, str]]:
     ]
 
 
-@calendar_app.command("propose")
+@member_command(calendar_app, "propose")
 def calendar_propose(
     notice: Annotated[Path, typer.Option("--notice", help="The year's notice as JSON (see docs/cli.md).")],
-    key: KeyOption,
-    password_env: PasswordEnvOption = DEFAULT_PASSWORD_ENV,
-    url: UrlOption = DEFAULT_NODE_URL,
-    ca: CaOption = None,
-    as_json: JsonOption = False,
+    member: Member,
 ) -> None:
     """Propose entering a year's official holiday notice (a committee member's proposal; the other committee
     members vote with `xinlian proposal vote`). The calendar changes when the votes reach the threshold."""
     parsed = read_notice(notice)
-    with member_session(url, ca, key, password_env) as (client, signer):
+    with member.session() as (client, signer):
         governance = Governance(client, signer)
         facts = {
             "year": parsed.year,
             **proposal_facts(governance.propose_calendar_extension(parsed), governance),
         }
-    emit_or_show(facts, as_json=as_json, title=f"calendar {parsed.year} proposed", rows=proposal_rows)
+    emit_or_show(facts, as_json=member.as_json, title=f"calendar {parsed.year} proposed", rows=proposal_rows)
 
 
 # --- proposals --------------------------------------------------------------------------------------------
 ProposalId = Annotated[int, typer.Argument(help="The proposal's number.", min=1)]
 
 
-@proposal_app.command("show")
-def proposal_show(
-    proposal_id: ProposalId,
-    key: KeyOption,
-    password_env: PasswordEnvOption = DEFAULT_PASSWORD_ENV,
-    url: UrlOption = DEFAULT_NODE_URL,
-    ca: CaOption = None,
-    as_json: JsonOption = False,
-) -> None:
+@member_command(proposal_app, "show")
+def proposal_show(proposal_id: ProposalId, member: Member) -> None:
     """Show a committee proposal: its action, votes, expiry and whether it executed."""
-    with member_session(url, ca, key, password_env) as (client, _):
+    with member.session() as (client, _):
         governance = Governance(client)
         proposal = governance.proposal(proposal_id)
         threshold = governance.threshold()
@@ -422,7 +463,7 @@ def proposal_show(
         facts["upgrade"] = _upgrade_facts(upgrade)
     if certificate is not None:
         facts["certificate"] = certificate
-    if as_json:
+    if member.as_json:
         emit_json(facts)
         return
     rows = [
@@ -502,7 +543,7 @@ def read_runtime_code(path: Path) -> bytes:
         raise InputError("the code file holds no 0x-hex runtime code", path=str(path)) from None
 
 
-@proposal_app.command("upgrade")
+@member_command(proposal_app, "upgrade")
 def proposal_upgrade(
     contract: Annotated[str, typer.Option("--contract", help="The system contract's name, e.g. Calendar.")],
     code: Annotated[
@@ -511,14 +552,10 @@ def proposal_upgrade(
     activation_block: Annotated[
         int, typer.Option("--activation-block", help="The block at whose start the code is installed.", min=1)
     ],
-    key: KeyOption,
+    member: Member,
     migration: Annotated[
         str, typer.Option("--migration", help="Calldata of the migration call (0x-hex; default none).")
     ] = "",
-    password_env: PasswordEnvOption = DEFAULT_PASSWORD_ENV,
-    url: UrlOption = DEFAULT_NODE_URL,
-    ca: CaOption = None,
-    as_json: JsonOption = False,
 ) -> None:
     """Propose installing new code for a system contract at an activation block (a committee member's
     proposal; the others vote with `xinlian proposal vote`). See docs/operations.md, "Upgrading a system
@@ -528,7 +565,7 @@ def proposal_upgrade(
         calldata = bytes.fromhex(migration.removeprefix("0x"))
     except ValueError:
         raise InputError("--migration takes 0x-hex calldata", value=migration) from None
-    with member_session(url, ca, key, password_env) as (client, signer):
+    with member.session() as (client, signer):
         governance = Governance(client, signer)
         result = governance.propose_upgrade(
             contract, runtime, activation_block=activation_block, migration=calldata
@@ -537,23 +574,16 @@ def proposal_upgrade(
         upgrade = governance.upgrade(result.proposal_id)
     if upgrade is not None:
         facts["upgrade"] = _upgrade_facts(upgrade)
-    emit_or_show(facts, as_json=as_json, title=f"upgrade of {contract} proposed", rows=proposal_rows)
+    emit_or_show(facts, as_json=member.as_json, title=f"upgrade of {contract} proposed", rows=proposal_rows)
 
 
-@proposal_app.command("vote")
-def proposal_vote(
-    proposal_id: ProposalId,
-    key: KeyOption,
-    password_env: PasswordEnvOption = DEFAULT_PASSWORD_ENV,
-    url: UrlOption = DEFAULT_NODE_URL,
-    ca: CaOption = None,
-    as_json: JsonOption = False,
-) -> None:
+@member_command(proposal_app, "vote")
+def proposal_vote(proposal_id: ProposalId, member: Member) -> None:
     """Vote for a committee proposal; the vote that reaches the threshold executes it."""
-    with member_session(url, ca, key, password_env) as (client, signer):
+    with member.session() as (client, signer):
         governance = Governance(client, signer)
         facts = proposal_facts(governance.vote(proposal_id), governance)
-    emit_or_show(facts, as_json=as_json, title=f"voted for proposal {proposal_id}", rows=proposal_rows)
+    emit_or_show(facts, as_json=member.as_json, title=f"voted for proposal {proposal_id}", rows=proposal_rows)
 
 
 # --- licence list -----------------------------------------------------------------------------------------
@@ -620,25 +650,21 @@ def _cell(value: Any) -> Any:
     return "" if value is None else value
 
 
-@licence_app.command("list")
+@member_command(licence_app, "list")
 def licence_list(
-    key: KeyOption,
-    password_env: PasswordEnvOption = DEFAULT_PASSWORD_ENV,
-    url: UrlOption = DEFAULT_NODE_URL,
-    ca: CaOption = None,
-    as_json: JsonOption = False,
+    member: Member,
     as_csv: Annotated[bool, typer.Option("--csv", help="Print the licences as CSV (one row each).")] = False,
 ) -> None:
     """List every licence your account issued or renewed, with its status now."""
     from sdk.domains.licences import Licences
 
-    if as_json and as_csv:
+    if member.as_json and as_csv:
         raise UsageError("choose one of --json and --csv")
-    with member_session(url, ca, key, password_env) as (client, signer):
+    with member.session() as (client, signer):
         facts = [_licence_facts(issued) for issued in Licences(client, signer).issued()]
     if as_csv:
         typer.echo(_csv(LICENCE_COLUMNS, facts), nl=False)
-    elif as_json:
+    elif member.as_json:
         emit_json({"count": len(facts), "licences": facts})
     else:
         rows = [(f["identifier"], f"{f['status']}, issued at height {f['issued_height']}") for f in facts]
@@ -672,9 +698,9 @@ def _write_output(text: str, out: Path | None) -> None:
         raise OutputError(f"cannot write {out}: {exc.strerror}", path=str(out)) from exc
 
 
-@drug_app.command("export")
+@member_command(drug_app, "export")
 def drug_export(
-    key: KeyOption,
+    member: Member,
     codes: Annotated[
         list[str] | None, typer.Argument(help="Trace codes (20-digit 追溯码 or GS1 strings).")
     ] = None,
@@ -685,10 +711,6 @@ def drug_export(
         str, typer.Option("--format", help="epcis (GS1 EPCIS 2.0 JSON-LD) or csv.")
     ] = "epcis",
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Write here instead of stdout.")] = None,
-    password_env: PasswordEnvOption = DEFAULT_PASSWORD_ENV,
-    url: UrlOption = DEFAULT_NODE_URL,
-    ca: CaOption = None,
-    as_json: JsonOption = False,
 ) -> None:
     """Export the custody and packing events of codes your organisation may read, as GS1 EPCIS 2.0
     JSON-LD or CSV (the node answers only codes your organisation made, handled or regulates).
@@ -700,10 +722,10 @@ def drug_export(
 
     if export_format not in EXPORT_FORMATS:
         raise UsageError(f"--format takes epcis or csv, not {export_format!r}")
-    if as_json and out is None:
+    if member.as_json and out is None:
         raise UsageError("--json describes the file --out writes; without --out the document is the output")
     parsed = [parse_trace_code(code) for code in _read_codes(codes or [], codes_file)]
-    with member_session(url, ca, key, password_env) as (client, signer):
+    with member.session() as (client, signer):
         events = Drugs(client, signer).export_events(parsed)
     if export_format == "csv":
         text = to_csv(events)
@@ -714,7 +736,7 @@ def drug_export(
     if out is not None:
         facts = {"out": str(out), "format": export_format, "codes": len(parsed), "events": len(events)}
         rows = [(k, str(v)) for k, v in facts.items()]
-        emit_or_show(facts, as_json=as_json, title="drug events exported", rows=lambda _facts: rows)
+        emit_or_show(facts, as_json=member.as_json, title="drug events exported", rows=lambda _facts: rows)
 
 
 def register(app: typer.Typer) -> None:
