@@ -485,3 +485,23 @@ def test_every_command_has_json_and_is_in_the_documented_table() -> None:
         if path not in LONG_RUNNING:
             assert "--json" in options, f"xinlian {path} has no --json"
         assert f"`xinlian {path}" in table, f"docs/cli.md does not list xinlian {path}"
+
+
+def test_member_commands_take_the_member_options_in_one_order() -> None:
+    """Commands declared with ``member_command`` get --key where their ``member`` stands and --password-env,
+    --url, --ca and --json after their own options (before --csv): what typer reads from the rewritten
+    signature, so a typer that read parameters another way would fail here, not in a user's terminal."""
+    import typer.main
+
+    commands = dict(_leaf_commands(typer.main.get_command(app)))
+    member_options = ["--key", "--password-env", "--url", "--ca", "--json"]
+
+    def options(path: str) -> list[str]:
+        return [param.opts[0] for param in commands[path].params]
+
+    assert options("proposal show") == ["proposal_id", *member_options]
+    assert options("calendar show") == ["--key", "--from", "--days", *member_options[1:]]
+    assert options("letters list") == ["--as", "--key", "--status", "--due", *member_options[1:], "--csv"]
+    key = next(p for p in commands["proposal vote"].params if p.opts[0] == "--key")
+    password_env = next(p for p in commands["proposal vote"].params if p.opts[0] == "--password-env")
+    assert key.required and password_env.default == "XINLIAN_KEY_PASSWORD"
