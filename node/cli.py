@@ -101,6 +101,8 @@ def serve(config_path: Path, *, banner: bool = True, join: str | None = None) ->
         signatures = SignatureWorkers(config.admission_workers)
         signatures.warm_up()
         node.ledger.signature_checker = signatures.verify
+    if node.auditor is not None:
+        node.auditor.warm_up()  # in the background
     metrics = Metrics()
     metrics.attach(node.ledger)
     app = create_app(

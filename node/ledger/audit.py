@@ -17,7 +17,7 @@ import logging
 import threading
 from collections import OrderedDict, deque
 from collections.abc import Iterator, MutableMapping, Sequence
-from concurrent.futures import BrokenExecutor, ProcessPoolExecutor
+from concurrent.futures import BrokenExecutor, Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Final
 
@@ -129,6 +129,13 @@ class Reexecutor:
         self._nodes = _CommittedNodes(store)
         self._engine = ReferenceExecutionEngine(self._nodes, chain.chain_id)
 
+    def warm_up(self) -> None:
+        """Load what a re-execution needs (py-evm's VM, the Governance code) with one read at the head."""
+        head = self._store.head()
+        header = self._store.get_header(head[0]) if head is not None else None
+        if header is not None:
+            read_validators(self._engine, header.state_root, self._governance)
+
     def reexecute_height(self, height: int) -> ExecutionResult:
         """``reexecute`` the committed block at ``height``; XinlianError ``no_block`` when not stored."""
         block = self._store.get_block(height)
@@ -169,6 +176,11 @@ _worker: Reexecutor | None = None
 def _init_worker(database_url: str, chain: ChainConfig, governance: bytes) -> None:
     global _worker
     _worker = Reexecutor(Store(database_url), chain, governance)
+
+
+def _warm_up_worker() -> None:
+    if _worker is not None:
+        _worker.warm_up()
 
 
 def _reexecute_in_worker(height: int) -> tuple[bool, ExecutionResult | ErrorData]:
@@ -258,6 +270,22 @@ class ExecutionAuditor:
     def in_worker(self) -> bool:
         """Whether blocks are re-executed in a worker process (else in this process's audit thread)."""
         return self._pool is not None
+
+    def warm_up(self) -> Future[None] | None:
+        """Start the worker and load py-evm in it now, in the background (``xinlian node run`` does, as it
+        warms its other worker pools): left to the first sampled block, the worker's start (a few seconds of
+        CPU) lands on a node busy with blocks. Nothing needs to wait for the returned future (None without a
+        worker); a failure is logged, and the first sampled block starts a new worker."""
+        if self._pool is None:
+            return None
+
+        def report(done: Future[None]) -> None:
+            if not done.cancelled() and done.exception() is not None:
+                log.warning("the execution audit's worker did not warm up: %r", done.exception())
+
+        warming = self._pool.submit(_warm_up_worker)
+        warming.add_done_callback(report)
+        return warming
 
     def _start_pool(self) -> ProcessPoolExecutor:
         args = (self._database_url, self.ledger.chain, self.ledger.governance_address)

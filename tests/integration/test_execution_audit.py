@@ -138,3 +138,23 @@ def test_a_dead_audit_worker_is_counted_as_failed_not_as_a_divergence_and_replac
         ("failed",): 1.0,
     }
     assert metric(node, "xinlian_execution_divergences") == {(): 0.0}
+
+
+def test_warming_up_starts_the_worker_before_the_first_sampled_block(node: Node, network: Path) -> None:
+    """``xinlian node run`` warms the audit's worker at start: the first sampled block then finds it
+    running (no process is started under load), and an auditor without a worker has nothing to warm."""
+    committed: list[tuple[Any, ExecutionResult]] = []
+    node.ledger.on_commit.append(lambda block, _cert, result: committed.append((block, result)))
+    commit_block_of_calls(node, member_keys(network)[:1])
+    [(block, result)] = committed
+    assert auditor_for(node, 1, in_worker=False).warm_up() is None
+    auditor = auditor_for(node, 1, in_worker=True)
+    node.auditor = auditor
+    before = set(multiprocessing.active_children())
+    warming = auditor.warm_up()
+    assert warming is not None
+    warming.result(timeout=120)
+    workers = set(multiprocessing.active_children()) - before
+    assert len(workers) == 1, "the warm-up did not start the audit worker"
+    assert auditor.audit(block, result) == [] and auditor.audited == 1
+    assert set(multiprocessing.active_children()) - before == workers  # the same worker audited
