@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import statistics
 import sys
@@ -40,7 +41,9 @@ class Result:
     blocks: int
 
 
-def make_network(base: Path, validators: int) -> tuple[Devnet, Network]:
+def make_network(base: Path, validators: int, *, audit_every: int | None = None) -> tuple[Devnet, Network]:
+    """A devnet of ``validators`` in ``base``; ``audit_every`` replaces each node's
+    ``execution_audit_every`` (None: the default)."""
     api_ports = [get_free_port() for _ in range(validators)]
     init_devnet(
         base,
@@ -51,6 +54,11 @@ def make_network(base: Path, validators: int) -> tuple[Devnet, Network]:
         committee_size=1,
         log_level="warning",
     )
+    if audit_every is not None:
+        for path in (base / "nodes").glob("node-*.json"):
+            config = json.loads(path.read_text(encoding="utf-8"))
+            config["execution_audit_every"] = audit_every
+            path.write_text(json.dumps(config, indent=2), encoding="utf-8")
     network = Network(
         base, base / "nodes" / "node-0.json", api_ports[0], CHAIN_ID, load_accounts(base), load_grantors(base)
     )
@@ -76,10 +84,17 @@ def _submit(http: httpx.Client, url: str, txs: list[Transaction]) -> list[Transa
 
 
 def run(
-    validators: int, txs: int, rate: float, clients: int, workdir: Path, *, per_request: int = 1
+    validators: int,
+    txs: int,
+    rate: float,
+    clients: int,
+    workdir: Path,
+    *,
+    per_request: int = 1,
+    audit_every: int | None = None,
 ) -> Result:
     base = workdir / f"devnet{validators}"
-    net, network = make_network(base, validators)
+    net, network = make_network(base, validators, audit_every=audit_every)
     net.start()
     try:
         urls = [n.url for n in net.nodes]
@@ -159,6 +174,12 @@ def main() -> None:
         default=1,
         help="transactions per HTTP request (default 1; more: POST /v1/transactions/batch)",
     )
+    parser.add_argument(
+        "--audit-every",
+        type=int,
+        default=None,
+        help="each node's execution_audit_every (default: the node's default, 16; 0 turns the audit off)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the network folders")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="xinlian-bench-devnet-"))
@@ -167,9 +188,25 @@ def main() -> None:
             f"baseline: 1 validator, same runtime (QBFT, quorum 1), {args.txs} txs, {args.rate:g} tx/s, "
             f"{args.per_request} per request"
         )
-        base = run(1, args.txs, args.rate, args.clients, workdir, per_request=args.per_request)
+        base = run(
+            1,
+            args.txs,
+            args.rate,
+            args.clients,
+            workdir,
+            per_request=args.per_request,
+            audit_every=args.audit_every,
+        )
         print(f"devnet: {args.validators} validators (separate processes, loopback TCP, SQLite each)")
-        dev = run(args.validators, args.txs, args.rate, args.clients, workdir, per_request=args.per_request)
+        dev = run(
+            args.validators,
+            args.txs,
+            args.rate,
+            args.clients,
+            workdir,
+            per_request=args.per_request,
+            audit_every=args.audit_every,
+        )
     finally:
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
