@@ -42,16 +42,8 @@ class Admission:
     def head(self) -> Head:
         raise NotImplementedError  # the Ledger's
 
-    def check_transaction(
-        self,
-        tx: Transaction,
-        size: int,
-        head: Head,
-        *,
-        before_signature: Callable[[], None] | None = None,
-        signature_ok: bool | None = None,
-    ) -> None:
-        raise NotImplementedError  # the Ledger's: the one set of transaction rules
+    #: The Ledger's one set of transaction rules (shared with block validation).
+    check_transaction: Callable[..., None]
 
     def is_pending(self, tx_hash: bytes) -> bool:
         """Whether ``tx_hash`` waits in the mempool."""

@@ -188,25 +188,21 @@ def main() -> None:
             f"baseline: 1 validator, same runtime (QBFT, quorum 1), {args.txs} txs, {args.rate:g} tx/s, "
             f"{args.per_request} per request"
         )
-        base = run(
-            1,
-            args.txs,
-            args.rate,
-            args.clients,
-            workdir,
-            per_request=args.per_request,
-            audit_every=args.audit_every,
-        )
+
+        def measure(validators: int) -> Result:
+            return run(
+                validators,
+                args.txs,
+                args.rate,
+                args.clients,
+                workdir,
+                per_request=args.per_request,
+                audit_every=args.audit_every,
+            )
+
+        base = measure(1)
         print(f"devnet: {args.validators} validators (separate processes, loopback TCP, SQLite each)")
-        dev = run(
-            args.validators,
-            args.txs,
-            args.rate,
-            args.clients,
-            workdir,
-            per_request=args.per_request,
-            audit_every=args.audit_every,
-        )
+        dev = measure(args.validators)
     finally:
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
