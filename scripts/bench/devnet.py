@@ -162,6 +162,16 @@ def run(
         net.stop()
 
 
+def _audit_every(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"takes a whole number, not {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"takes 0 (off) or more, not {value}")
+    return value
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--validators", type=int, default=4)
@@ -176,7 +186,7 @@ def main() -> None:
     )
     parser.add_argument(
         "--audit-every",
-        type=int,
+        type=_audit_every,
         default=None,
         help="each node's execution_audit_every (default: the node's default, 16; 0 turns the audit off)",
     )

@@ -59,7 +59,7 @@ REPLAY_ROUNDS = 2
 BASELINE_CHECKS = 100
 # Functions whose cumulative time the profile reports as the node's phases (file suffix, function name).
 PHASES: tuple[tuple[str, str, str], ...] = (
-    ("admission (all)", "ledger/chain.py", "admit_transaction"),
+    ("admission (all)", "ledger/admission.py", "admit_transaction"),
     ("  decode", "sdk/types.py", "decode"),
     ("  SM2 verify", "sdk/types.py", "verify_signature"),
     ("  Governance activity check (EVM)", "ledger/chain.py", "is_active_account"),
