@@ -569,6 +569,22 @@ def test_a_lot_codes_consumer_check_walks_the_lot_index_once(
     assert len(asked) == 3
 
 
+def test_moving_a_lot_code_before_its_word_says_to_materialise_it(parties: Parties) -> None:
+    """The MAH that ships a code still only in its lot part is refused as for any unknown code, and the
+    error names the part and the remedy; another party gets the plain refusal (the part is not theirs)."""
+    mah = parties.mah
+    codes = [unit(n) for n in range(5730, 5732)]
+    (part,) = mah.commission_lot(codes, "B2025573", PRODUCTION, EXPIRY)
+    with pytest.raises(DrugAlertError, match=f"lot part {part.part} without its word yet") as refused:
+        mah.ship(codes, parties.distributor_signer.address, BillType.SALE)
+    assert refused.value.detail["reason"] == "unknown code" and "materialise_codes" in refused.value.message
+    with pytest.raises(DrugAlertError) as plain:
+        parties.distributor.ship([codes[0]], parties.pharmacy_signer.address, BillType.SALE)
+    assert plain.value.message == "shipment refused: unknown code"
+    mah.materialise_codes(codes)
+    mah.ship(codes, parties.distributor_signer.address, BillType.SALE)  # with its word, it moves
+
+
 def test_materialise_codes_finds_each_codes_part_through_the_lot_index(parties: Parties) -> None:
     mah = parties.mah
     first = [unit(n) for n in range(5800, 5806)]

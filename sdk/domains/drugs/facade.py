@@ -174,15 +174,35 @@ class Drugs(DrugQueries, SignerFacade):
         data = self.contract.encode_call(function, list(args))
         return self.client.send(signer, self.address, data, gas_limit=gas_limit, check=True)
 
-    def _check_alerts(self, receipt: ReceiptResult, what: str) -> None:
+    def _check_alerts(self, receipt: ReceiptResult, what: str, *, hint_lots: bool = False) -> None:
+        """Raise DrugAlertError for the Alerts ``receipt`` holds. ``hint_lots``: a movement's "unknown code"
+        that is in one of the signer's own lot parts says so (it needs its word first), at the cost of one
+        lot-index lookup on this refusal path only."""
         alerts = decode_alerts(receipt, self.address)
         if alerts:
+            hint = self._lot_hint(alerts) if hint_lots else ""
             raise DrugAlertError(
                 f"{what} refused: {alerts[0].reason}"
-                + (f" (+{len(alerts) - 1} more)" if len(alerts) > 1 else ""),
+                + (f" (+{len(alerts) - 1} more)" if len(alerts) > 1 else "")
+                + hint,
                 alerts=alerts,
                 tx_hash=receipt.tx_hash,
             )
+
+    def _lot_hint(self, alerts: Sequence[DrugAlert]) -> str:
+        unknown = next((a.code_id for a in alerts if a.reason == "unknown code"), None)
+        if unknown is None or self.signer is None:
+            return ""
+        try:
+            found = self.lot_part_of(unknown, mah=self.signer.address)
+        except XinlianError:  # a hint must not hide the refusal itself
+            return ""
+        if found is None:
+            return ""
+        return (
+            f"; 0x{unknown.hex()} is in this signer's lot part {found[0].part} without its word yet: "
+            "materialise it first (Drugs.materialise_codes)"
+        )
 
     @staticmethod
     def _prepare(codes: Sequence[str] | str, *, limit: int | None = MAX_CODES_PER_CALL) -> _Prepared:
@@ -200,7 +220,7 @@ class Drugs(DrugQueries, SignerFacade):
         self, function: str, args: Sequence[Any], count: int, what: str, per_code: int = MOVE_GAS_PER_CODE
     ) -> ReceiptResult:
         receipt = self._send(function, args, gas_limit=self._gas(per_code, count))
-        self._check_alerts(receipt, what)
+        self._check_alerts(receipt, what, hint_lots=True)
         return receipt
 
     # --- products ----------------------------------------------------------------------------------------
