@@ -38,34 +38,22 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-import vyper
 from eth_hash.auto import keccak as keccak256
-from vyper.compiler.settings import Settings
 
 from node.execution import ExecutionEngine, NativeExecutionEngine
 from node.execution.types import BlockContext, Message
-from node.genesis import GenesisAccount, GenesisOrganisation, GenesisSpec, SystemContract
+from node.genesis import GenesisSpec
+from scripts.bench.probes import compile_probe, probe_engine, probe_genesis
 from sdk.contracts import Contract
-from sdk.crypto import PrivateKey, sm3
+from sdk.crypto import sm3
 from sdk.proofs.merkle import compute_inclusion_proof, compute_root, verify_inclusion
 
-PROBE_SOURCE = Path(__file__).resolve().parent / "contracts" / "LotPathProbe.vy"
 PROBE_ADDRESS = bytes.fromhex("0000000000000000000000000000000000001f00")
 CHAIN_ID = 7001
 GAS = 5_000_000
 ENGINES: dict[str, type[ExecutionEngine]] = {"pyevm": ExecutionEngine, "native": NativeExecutionEngine}
 HASHES: dict[str, Callable[[bytes], bytes]] = {"keccak": keccak256, "sm3": sm3}
 VARIANTS = ("bare", "keccak", "sm3")
-
-
-def compile_probe() -> tuple[Contract, bytes]:
-    """The probe's ABI and runtime code, compiled with the contracts' Vyper for Prague."""
-    out = vyper.compile_code(
-        PROBE_SOURCE.read_text(),
-        output_formats=["abi", "bytecode_runtime"],
-        settings=Settings(evm_version="prague"),
-    )
-    return Contract.from_abi("LotPathProbe", out["abi"]), bytes.fromhex(out["bytecode_runtime"][2:])
 
 
 @dataclass(frozen=True)
@@ -118,18 +106,6 @@ def build_lot(size: int, wanted: int) -> Lot:
     return Lot(codes, roots, paths)
 
 
-def genesis_spec(runtime: bytes) -> GenesisSpec:
-    member = PrivateKey.generate().public_key.address
-    return GenesisSpec(
-        validators=(PrivateKey.generate().public_key.to_bytes(),),
-        organisations=(GenesisOrganisation("91110000100000000A", "Bench MAH"),),
-        accounts=(GenesisAccount(member, "91110000100000000A"),),
-        committee=(member,),
-        threshold=1,
-        system_contracts=(SystemContract("LotPathProbe", PROBE_ADDRESS, runtime),),
-    )
-
-
 @dataclass
 class Run:
     seconds: float
@@ -149,10 +125,7 @@ def run_variant(
     per_block: int,
 ) -> Run:
     """Materialise the first ``codes`` codes of ``lot`` with ``variant`` on a fresh ``engine_name``."""
-    engine = ENGINES[engine_name]({}, chain_id=CHAIN_ID)
-    if isinstance(engine, NativeExecutionEngine):  # the probe is this bench's own trusted code
-        engine.trusted_code = engine.trusted_code | {keccak256(spec.system_contracts[0].runtime_code)}
-    root = engine.create_genesis(spec)
+    engine, root = probe_engine(ENGINES[engine_name], spec, CHAIN_ID)
     sender = b"\x11" * 20
     height = 0
 
@@ -201,10 +174,7 @@ def run_variant(
 
 def run_append(engine_name: str, probe: Contract, spec: GenesisSpec, codes: int, per_part: int) -> Run:
     """Commission one lot of ``codes`` codes, ``per_part`` to a message, its root computed on chain."""
-    engine = ENGINES[engine_name]({}, chain_id=CHAIN_ID)
-    if isinstance(engine, NativeExecutionEngine):
-        engine.trusted_code = engine.trusted_code | {keccak256(spec.system_contracts[0].runtime_code)}
-    root = engine.create_genesis(spec)
+    engine, root = probe_engine(ENGINES[engine_name], spec, CHAIN_ID)
     sender = b"\x22" * 20
     words = [f"{86_000_000_000_000_000_000 + i:020d}"[-20:].encode().ljust(32, b"\x00") for i in range(codes)]
     before = Counter(engine.counts) if isinstance(engine, NativeExecutionEngine) else Counter()
@@ -256,8 +226,9 @@ def main() -> int:
     if unknown := [name for name in engines if name not in ENGINES]:
         parser.error(f"unknown engine(s) {unknown}: choose from {sorted(ENGINES)}")
 
-    probe, runtime = compile_probe()
-    spec = genesis_spec(runtime)  # one genesis for every run: the engines must end at the same roots
+    probe, runtime = compile_probe("LotPathProbe")
+    # one genesis for every run: the engines must end at the same roots
+    spec = probe_genesis("LotPathProbe", PROBE_ADDRESS, runtime)
     started = time.perf_counter()
     lot = build_lot(args.lot, args.codes)
     depth = len(lot.paths["sm3"][0])
