@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING
 
 from node.config import ChainConfig
 from node.ledger.mempool import Mempool
@@ -38,9 +39,10 @@ class Admission:
     _durable: GroupCommit[tuple[bytes, bytes]]
     _verified_txs: dict[bytes, bytes]
 
-    @property
-    def head(self) -> Head:
-        raise NotImplementedError  # the Ledger's
+    if TYPE_CHECKING:  # the Ledger's, declared for the type checker only
+
+        @property
+        def head(self) -> Head: ...
 
     #: The Ledger's one set of transaction rules (shared with block validation).
     check_transaction: Callable[..., None]

@@ -95,12 +95,6 @@ def _sm3(data: Bytes[MAX_BYTES]) -> bytes32:
 
 
 @external
-@pure
-def sm3(data: Bytes[MAX_BYTES]) -> bytes32:
-    return self._sm3(data)
-
-
-@external
 def record_evm(data: Bytes[MAX_BYTES]):
     self.digests[keccak256(data)] = self._sm3(data)
 
