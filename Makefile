@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 RUN_DIR ?= var/devnet
 PYTEST_ARGS ?=
 
-.PHONY: run test lint typecheck docs unit install contracts bench clean
+.PHONY: run test lint typecheck docs unit install contracts bench clean evmone
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,8 +33,16 @@ typecheck: $(STAMP)
 docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
-test: lint typecheck docs
+test: lint typecheck docs evmone
 	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
+
+# libxevm.so, the evmone VM of `execution_engine = "evmone"` (node/execution/csrc; the tests run every block
+# on it too). Needs a C++20 compiler and OpenSSL 3's headers.
+evmone:
+	@command -v $${CXX:-g++} >/dev/null && command -v patch >/dev/null && command -v xz >/dev/null \
+	  && test -f /usr/include/openssl/evp.h || { echo "make evmone needs g++ (>= 11), patch, xz and OpenSSL 3 \
+	headers; on Debian/Ubuntu: apt-get install g++ patch xz-utils libssl-dev" >&2; exit 2; }
+	$(MAKE) --no-print-directory -C node/execution/csrc -j2
 
 contracts: $(STAMP)
 	$(BIN)/python scripts/build_contracts.py
@@ -43,4 +51,4 @@ bench: $(STAMP)
 	$(BIN)/python scripts/bench/crypto.py
 
 clean:
-	rm -rf $(VENV) var site .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) var site .pytest_cache .mypy_cache .ruff_cache .hypothesis node/execution/csrc/build

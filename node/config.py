@@ -12,8 +12,9 @@ from sdk.errors import ConfigError as ConfigError  # defined in the one error tr
 
 PROTOCOL_VERSION: int = 1
 #: ``NodeConfig.execution_engine`` values: "native" runs messages on revm wherever it is exact and on py-evm
-#: otherwise, "pyevm" on py-evm only (the reference). Both give identical results (docs/execution.md).
-EXECUTION_ENGINES: tuple[str, ...] = ("native", "pyevm")
+#: otherwise; "evmone" likewise on evmone, which also has the SM3/SM2 precompiles (its library is built by
+#: ``make evmone``); "pyevm" on py-evm only (the reference). All give identical results (docs/execution.md).
+EXECUTION_ENGINES: tuple[str, ...] = ("native", "evmone", "pyevm")
 #: Where the metrics listener goes when ``metrics_port`` is unset: this far above the API port.
 METRICS_PORT_OFFSET: int = 1000
 

@@ -172,11 +172,13 @@ def compute_api_limits(config: NodeConfig) -> ApiLimits:
 def make_engine(config: NodeConfig, state_db: StateNodeStore, chain_id: int) -> ExecutionEngine:
     """The execution engine ``config.execution_engine`` names, over the node's state store.
 
-    Both engines give identical receipts and state roots (docs/execution.md); the native one is faster.
-    Raises ExecutionError when the native engine cannot run (an unsupported pyrevm).
+    All engines give identical receipts and state roots (docs/execution.md); the native ones are faster.
+    Raises ExecutionError when a native engine cannot run (an unsupported pyrevm, libxevm not built).
     """
     if config.execution_engine == "native":
         return NativeExecutionEngine(state_db, chain_id)
+    if config.execution_engine == "evmone":
+        return NativeExecutionEngine(state_db, chain_id, vm="evmone")
     return ExecutionEngine(state_db, chain_id)
 
 

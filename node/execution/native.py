@@ -1,12 +1,15 @@
-"""The native execution engine: py-evm's state and trie, with Rust revm (pyrevm) running every message it runs
-exactly and py-evm running the others over the same state.
+"""The native execution engine: py-evm's state and trie, with a native VM running every message it runs
+exactly and py-evm running the others over the same state. The VM is Rust revm through pyrevm (``vm="revm"``,
+the default) or evmone through libxevm (``vm="evmone"``, node/execution/evmone.py), which also has the GM
+precompiles: with it the messages that hash or verify with SM3/SM2 run natively too.
 
 Why: py-evm interpreting the Vyper contracts is ≈ 90 % of a node's in-process time; revm runs the same
 bytecode more than ten times faster. py-evm stays the reference: its state trie is the node's state (roots,
 proofs, views), and whatever revm cannot be shown to run exactly runs on py-evm.
 
-How (docs/execution.md): a *mirror* holds a complete copy of the state at one root inside pyrevm's
-in-memory database, loaded by walking the trie (the store keeps the preimages of its keys, see
+How (docs/execution.md): a *mirror* holds a complete copy of the state at one root inside the VM's
+in-memory database (below for revm; ``_EvmoneMirror`` for evmone, whose library reports a message's changes
+itself), loaded by walking the trie (the store keeps the preimages of its keys, see
 ``PreimageAccountDB``). Each message runs in pyrevm under a journal checkpoint; the engine reads what the
 message changed from revm's journal (``journal_str``, a debug dump: its format is pinned by
 ``PYREVM_VERSION`` and checked by tests/unit/node/test_native_journal.py), reverts the checkpoint and writes
@@ -51,6 +54,7 @@ from node.execution.engine import (
     HexaryTrie,
     compute_floor_gas,
 )
+from node.execution.evmone import ACCOUNT_CHANGED, OTHER_PRECOMPILE, UNTRUSTED_CODE, Xevm, load_library
 from node.execution.types import BlockContext, ExecutionResult, Message
 from node.genesis import BUILD_DIR, DOMAIN_CONTRACTS, load_runtime_code
 from sdk.errors import ExecutionError
@@ -68,6 +72,8 @@ REVM_SPEC: Final = "Cancun"
 NATIVE_COINBASE: Final[bytes] = keccak(b"xinlian native engine coinbase")[-20:]
 #: Executed blocks whose change sets the mirror keeps, to move between their roots without a reload.
 MIRROR_LINKS: Final = 64
+#: The native VMs (``NativeExecutionEngine(vm=...)``).
+NATIVE_VMS: Final = ("revm", "evmone")
 
 _EMPTY_ACCOUNT: Final = (0, 0, EMPTY_CODE_HASH)
 _ACCOUNT_HEAD: Final = ": Account { info: AccountInfo { balance: "
@@ -89,8 +95,8 @@ _AccountInfo: Any = pyrevm.AccountInfo
 class Fallback(StrEnum):
     """Why a message ran on py-evm instead of revm (the keys of ``NativeExecutionEngine.counts``)."""
 
-    FAILED = "failed natively"  # reverted, out of gas or refused by revm: its frames' accesses are unknown
-    PRECOMPILE = "precompile"  # touched a precompile (the SM3/SM2 ones exist only in py-evm)
+    FAILED = "failed natively"  # reverted, out of gas or refused natively: its frames' accesses are unknown
+    PRECOMPILE = "precompile"  # touched a precompile (revm: any; evmone: any but SM3/SM2)
     ACCOUNT = "account change"  # changed a nonce, a balance or code, or created or destroyed an account
     CODE = "untrusted code"  # ran code other than the system contracts of this build
     JOURNAL = "journal unreadable"  # the journal dump is not as pyrevm 0.3.7 prints it
@@ -278,32 +284,89 @@ class _Mirror:
         return None
 
 
+class _EvmoneMirror:
+    """A complete copy of the state at ``root`` inside libxevm, answering as ``_Mirror`` does.
+
+    The exactness rule is revm's but for the GM precompiles, which evmone has: libxevm flags a message that
+    read an account whose code is not trusted, ran any other precompile, or changed an account, and a message
+    that failed is run on py-evm (its revert reason is py-evm's to give).
+    """
+
+    def __init__(self, chain_id: int, gas_limit: int, trusted_code: frozenset[bytes]) -> None:
+        self.vm = Xevm(chain_id, trusted_code)
+        self.gas_limit = gas_limit
+        self.root = BLANK_ROOT_HASH
+        self.accounts: dict[bytes, tuple[int, int, bytes]] = {}
+
+    def add_account(self, address: bytes, nonce: int, balance: int, code_hash: bytes, code: bytes) -> None:
+        """Install an account (its storage comes through ``write``)."""
+        self.vm.set_account(address, nonce, balance, code)
+        self.accounts[address] = (nonce, balance, code_hash)
+
+    def write(self, address: bytes, slot: int, value: int) -> None:
+        """Set a storage word as committed state."""
+        self.vm.set_storage(address, slot, value)
+
+    def read(self, address: bytes, slot: int) -> int:
+        """A storage word of the mirrored state."""
+        return self.vm.get_storage(address, slot)
+
+    def set_block(self, ctx: BlockContext) -> None:
+        # py-evm's block: the proposer is the coinbase (cold), no previous hashes, PREVRANDAO and base fee 0
+        self.vm.set_block(ctx.height, ctx.timestamp_ms // 1000, ctx.gas_limit, ctx.proposer)
+
+    def run(self, message: Message) -> _NativeRun | Fallback:
+        """Run ``message`` in evmone without changing the copy; its result when exact, else why it must run on
+        py-evm."""
+        answer = self.vm.run(message.sender, message.to, message.data, message.gas_limit)
+        if not answer.succeeded:
+            return Fallback.FAILED
+        if answer.flags & OTHER_PRECOMPILE:
+            return Fallback.PRECOMPILE
+        if answer.flags & ACCOUNT_CHANGED:
+            return Fallback.ACCOUNT
+        if answer.flags & UNTRUSTED_CODE:
+            return Fallback.CODE
+        return _NativeRun(answer.gas_used, answer.logs, answer.changes)
+
+
+#: Either mirror (``NativeExecutionEngine.vm``).
+_AnyMirror = _Mirror | _EvmoneMirror
+
+
 class NativeExecutionEngine(ExecutionEngine):
-    """ExecutionEngine whose blocks run on revm wherever revm is exact (module docstring), else on py-evm.
+    """ExecutionEngine whose blocks run on a native VM wherever it is exact (module docstring), else py-evm.
 
     Everything but ``execute_block`` is py-evm's (genesis, read-only calls, code, storage, proofs), and every
     result — receipts, gas, logs, revert reasons, state roots — is what ``ExecutionEngine`` gives. ``counts``
     tells how many messages ran natively ("native") and how many ran on py-evm, by ``Fallback`` reason.
     Thread-safe: one block executes at a time.
 
-    Raises ExecutionError (code "native_engine_unavailable") when the installed pyrevm is not
-    ``PYREVM_VERSION``: its journal dump is what this engine parses.
+    ``vm``: "revm" (pyrevm) or "evmone" (libxevm). Raises ExecutionError (code "native_engine_unavailable")
+    when the installed pyrevm is not ``PYREVM_VERSION`` (its journal dump is what this engine parses) or
+    libxevm is not built; ("bad_config") for another ``vm``.
     """
 
-    def __init__(self, db: MutableMapping[bytes, bytes], chain_id: int) -> None:
-        installed = importlib.metadata.version("pyrevm")
-        if installed != PYREVM_VERSION:
-            raise ExecutionError(
-                f"the native engine needs pyrevm {PYREVM_VERSION}, found {installed}",
-                code="native_engine_unavailable",
-                installed=installed,
-            )
+    def __init__(self, db: MutableMapping[bytes, bytes], chain_id: int, *, vm: str = "revm") -> None:
+        if vm not in NATIVE_VMS:
+            raise ExecutionError(f"the native VM is one of {list(NATIVE_VMS)}, not {vm!r}", code="bad_config")
+        if vm == "revm":
+            installed = importlib.metadata.version("pyrevm")
+            if installed != PYREVM_VERSION:
+                raise ExecutionError(
+                    f"the native engine needs pyrevm {PYREVM_VERSION}, found {installed}",
+                    code="native_engine_unavailable",
+                    installed=installed,
+                )
+        else:
+            load_library()
         super().__init__(db, chain_id)
+        self.vm = vm
         self.trusted_code = compute_trusted_code()
         self.counts: Counter[str] = Counter()
         #: Why the native path is off for good (a state that cannot be loaded), or "" while it is on.
         self.disabled = ""
-        self._mirror: _Mirror | None = None
+        self._mirror: _AnyMirror | None = None
         self._links: OrderedDict[bytes, _Link] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -336,7 +399,7 @@ class NativeExecutionEngine(ExecutionEngine):
             )
 
     def _run_native(
-        self, mirror: _Mirror, state: Any, message: Message, changes: list[Change]
+        self, mirror: _AnyMirror, state: Any, message: Message, changes: list[Change]
     ) -> Receipt | None:
         """The message's receipt when revm ran it exactly, its changes written back; else None (counted)."""
         refused = self._check_message(state, message)
@@ -361,7 +424,7 @@ class NativeExecutionEngine(ExecutionEngine):
         )
 
     def _run_reference(
-        self, state: Any, message: Message, mirror: _Mirror | None, changes: list[Change]
+        self, state: Any, message: Message, mirror: _AnyMirror | None, changes: list[Change]
     ) -> Receipt:
         """Run the message on py-evm and bring the mirror up to date with what it wrote."""
         state.lock_changes()  # earlier native writes become this message's original values (EIP-2200)
@@ -396,7 +459,7 @@ class NativeExecutionEngine(ExecutionEngine):
         log.log(level, "message %s runs on py-evm: %s", message.tx_hash.hex(), reason.value)
 
     # --- the mirror's root ----------------------------------------------------------------------------
-    def _get_mirror(self, root: bytes, ctx: BlockContext) -> _Mirror | None:
+    def _get_mirror(self, root: bytes, ctx: BlockContext) -> _AnyMirror | None:
         """The mirror at ``root`` for a block of ``ctx``: moved along remembered blocks, else reloaded."""
         if self.disabled:
             return None
@@ -408,7 +471,7 @@ class NativeExecutionEngine(ExecutionEngine):
             mirror.set_block(ctx)
         return mirror
 
-    def _remember(self, mirror: _Mirror, parent: bytes, root: bytes, changes: list[Change]) -> None:
+    def _remember(self, mirror: _AnyMirror, parent: bytes, root: bytes, changes: list[Change]) -> None:
         mirror.root = root
         if root != parent:
             self._links[root] = _Link(parent, tuple(changes))
@@ -427,7 +490,7 @@ class NativeExecutionEngine(ExecutionEngine):
                 return
             root = link.parent
 
-    def _move(self, mirror: _Mirror, target: bytes) -> bool:
+    def _move(self, mirror: _AnyMirror, target: bytes) -> bool:
         """Undo and redo remembered blocks to bring the mirror to ``target``; False when no path is known."""
         if mirror.root == target:
             return True
@@ -448,13 +511,15 @@ class NativeExecutionEngine(ExecutionEngine):
         mirror.root = target
         return True
 
-    def _load(self, root: bytes, gas_limit: int) -> _Mirror | None:
+    def _load(self, root: bytes, gas_limit: int) -> _AnyMirror | None:
         """A mirror of the whole state at ``root``, read from the trie and the stored preimages.
 
         Returns None (and turns the native path off, logged) when a preimage is missing: a store written
         before the engine kept them cannot be listed.
         """
-        mirror = _Mirror(self.chain_id, gas_limit, self.trusted_code)
+        mirror: _AnyMirror = (_Mirror if self.vm == "revm" else _EvmoneMirror)(
+            self.chain_id, gas_limit, self.trusted_code
+        )
         try:
             for address, (nonce, balance, storage_root, code_hash) in self._walk(root, 20):
                 code = b"" if code_hash == EMPTY_CODE_HASH else bytes(self._db[code_hash])

@@ -8,7 +8,7 @@ and talks to the contracts through :class:`ContractChain`: ``send`` (no expectat
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import MutableMapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Self, TypeVar
 
@@ -50,14 +50,19 @@ ABIS: dict[bytes, Contract] = {GOVERNANCE_ADDRESS: Contract("Governance")} | {
 
 
 class CrossCheckedEngine(NativeExecutionEngine):
-    """The native engine with every block also run on py-evm, the reference, over the same node store.
+    """The native engine on revm with every block also run on py-evm, the reference, and on the native engine
+    on evmone (``evmone``), all over the same node store.
 
-    A block whose receipts (status, gas, logs, revert reason), gas or state root differ between the two fails
-    the test that sent it: every contract suite, and every property model built on its worlds, is a
-    differential test of the engines. The reference run writes py-evm's storage tries one slot at a time
-    (``ReferenceExecutionEngine``), the engines a block's writes at once: the state roots also compare the
-    two trie updates. Reads (``call``, proofs) are py-evm's in both.
+    A block whose receipts (status, gas, logs, revert reason), gas or state root differ between py-evm and
+    either native VM fails the test that sent it: every contract suite, and every property model built on its
+    worlds, is a differential test of the engines. The reference run writes py-evm's storage tries one slot at
+    a time (``ReferenceExecutionEngine``), the engines a block's writes at once: the state roots also compare
+    the two trie updates. Reads (``call``, proofs) are py-evm's in all of them.
     """
+
+    def __init__(self, db: MutableMapping[bytes, bytes], chain_id: int) -> None:
+        super().__init__(db, chain_id)
+        self.evmone = NativeExecutionEngine(db, chain_id, vm="evmone")
 
     def execute_block(
         self, parent_state_root: bytes, ctx: BlockContext, messages: Sequence[Message]
@@ -68,16 +73,18 @@ class CrossCheckedEngine(NativeExecutionEngine):
         finally:
             del self.state_class  # the engine's own again
         result = super().execute_block(parent_state_root, ctx, messages)
-        assert result == reference, describe_difference(reference, result)
+        assert result == reference, describe_difference(reference, result, "revm")
+        on_evmone = self.evmone.execute_block(parent_state_root, ctx, messages)
+        assert on_evmone == reference, describe_difference(reference, on_evmone, "evmone")
         return result
 
 
-def describe_difference(reference: ExecutionResult, native: ExecutionResult) -> str:
+def describe_difference(reference: ExecutionResult, native: ExecutionResult, vm: str) -> str:
     """The first difference between py-evm's result of a block and the native engine's, for a failure."""
     for index, (want, got) in enumerate(zip(reference.receipts, native.receipts, strict=True)):
         if want != got:
-            return f"message {index}: py-evm {want} != native {got}"
-    return f"py-evm root {reference.state_root.hex()} != native {native.state_root.hex()}"
+            return f"message {index}: py-evm {want} != native on {vm} {got}"
+    return f"py-evm root {reference.state_root.hex()} != native on {vm} {native.state_root.hex()}"
 
 
 @dataclass

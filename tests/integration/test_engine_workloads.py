@@ -1,6 +1,6 @@
 """The benchmark workloads and a demo sample on a node running the native engine, replayed block by block on
-py-evm and on a fresh native engine: receipts (status, gas, logs, revert reasons), gas and state roots must
-agree at every height. Also checks which workloads revm runs.
+py-evm and on fresh native engines on revm and on evmone: receipts (status, gas, logs, revert reasons), gas
+and state roots must agree at every height. Also checks which workloads each native VM runs.
 """
 
 from __future__ import annotations
@@ -110,6 +110,18 @@ def test_a_fresh_native_engine_agrees_too(workloads: Workloads) -> None:
     replayer = replay_chain(workloads.running, "native")
     assert isinstance(replayer, NativeExecutionEngine)
     assert replayer.counts[NATIVE] > 0 and not replayer.disabled
+
+
+def test_a_fresh_evmone_engine_agrees_and_runs_every_workload_natively(workloads: Workloads) -> None:
+    # evmone has the GM precompiles: the licence issuances that revm leaves to py-evm run natively too; only
+    # the messages that failed (revert reasons are py-evm's to give) ran on py-evm
+    replayer = replay_chain(workloads.running, "evmone")
+    assert isinstance(replayer, NativeExecutionEngine) and replayer.vm == "evmone"
+    assert not replayer.disabled
+    native_here = sum(workloads.counts[name][NATIVE] for name in workloads.counts)
+    issued = 12 + 1
+    assert replayer.counts[NATIVE] >= native_here + issued, replayer.counts
+    assert set(replayer.counts) <= {NATIVE, Fallback.FAILED}, replayer.counts
 
 
 def test_revm_runs_the_workloads_that_never_reach_a_gm_precompile(workloads: Workloads) -> None:

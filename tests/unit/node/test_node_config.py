@@ -94,9 +94,18 @@ def test_a_misspelt_execution_engine_is_a_config_error(tmp_path: Path) -> None:
     assert "execution_engine" in err.value.message
 
 
-@pytest.mark.parametrize(("name", "engine"), [("native", NativeExecutionEngine), ("pyevm", ExecutionEngine)])
+@pytest.mark.parametrize(
+    ("name", "engine", "vm"),
+    [
+        ("native", NativeExecutionEngine, "revm"),
+        ("evmone", NativeExecutionEngine, "evmone"),
+        ("pyevm", ExecutionEngine, None),
+    ],
+)
 def test_the_node_runs_the_engine_its_config_names(
-    tmp_path: Path, name: str, engine: type[ExecutionEngine]
+    tmp_path: Path, name: str, engine: type[ExecutionEngine], vm: str | None
 ) -> None:
     config = write_config(tmp_path, execution_engine=name)
-    assert type(make_engine(config, StateNodeStore(Store("sqlite://")), chain_id=1)) is engine
+    made = make_engine(config, StateNodeStore(Store("sqlite://")), chain_id=1)
+    assert type(made) is engine
+    assert getattr(made, "vm", None) == vm
