@@ -150,9 +150,16 @@ def count_licences(client: Client) -> int:
 
 
 def issue_licences(
-    client: Client, issuers: Sequence[Issuer], n: int, *, type_code: str, clients: int = 4
+    client: Client,
+    issuers: Sequence[Issuer],
+    n: int,
+    *,
+    type_code: str,
+    clients: int = 4,
+    per_request: int = 1,
 ) -> LicenceWorkloadResult:
-    """Issue ``n`` licences of ``type_code`` spread over ``issuers`` from ``clients`` submitting threads.
+    """Issue ``n`` licences of ``type_code`` spread over ``issuers`` from ``clients`` submitting threads,
+    ``per_request`` issuances to an HTTP request (1: POST /v1/transactions; more: the batch route).
 
     Takes a client of the node, issuers authorised for the type (``prepare_licence_type``), the count, the
     type and the number of threads. Returns the measured result; refusals are counted, not raised.
@@ -177,7 +184,7 @@ def issue_licences(
     result.prepare_per_s = n / max(time.perf_counter() - started, 1e-9)
     reader = client.reading_as(issuers[0].signer)  # the registry's counter is a member read
     before = count_licences(reader)
-    run = CommitRun(client.url, batches, client.chain_info().height)
+    run = CommitRun(client.url, batches, client.chain_info().height, per_request=per_request)
     run.measure(COMMIT_WAIT_S)
     result.record(run)
     result.submitted = len(run.accepted)
@@ -192,13 +199,21 @@ def main() -> None:
     parser = demo_parser(__doc__)
     parser.add_argument("--licences", type=int, default=2000)
     parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--per-request", type=int, default=1, help="issuances per HTTP request (default 1)")
     parser.add_argument("--issuers", type=int, default=2)
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     args = parser.parse_args()
     issuers = load_issuers(args.network, args.issuers)
     with Client(args.url, timeout=30.0) as client:
         type_code = prepare_licence_type(client, issuers)
-        result = issue_licences(client, issuers, args.licences, type_code=type_code, clients=args.clients)
+        result = issue_licences(
+            client,
+            issuers,
+            args.licences,
+            type_code=type_code,
+            clients=args.clients,
+            per_request=args.per_request,
+        )
     if args.json:
         print(json.dumps({"type_code": type_code, **asdict(result)}, indent=2))
         return

@@ -40,10 +40,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from eth_hash.auto import keccak as keccak256
 
-from node.execution import ExecutionEngine, NativeExecutionEngine
+from node.execution import NativeExecutionEngine
 from node.execution.types import BlockContext, Message
 from node.genesis import GenesisSpec
 from scripts.bench.probes import compile_probe, probe_engine, probe_genesis
+from scripts.bench.replay import ENGINES
 from sdk.contracts import Contract
 from sdk.crypto import sm3
 from sdk.proofs.merkle import compute_inclusion_proof, compute_root, verify_inclusion
@@ -51,7 +52,6 @@ from sdk.proofs.merkle import compute_inclusion_proof, compute_root, verify_incl
 PROBE_ADDRESS = bytes.fromhex("0000000000000000000000000000000000001f00")
 CHAIN_ID = 7001
 GAS = 5_000_000
-ENGINES: dict[str, type[ExecutionEngine]] = {"pyevm": ExecutionEngine, "native": NativeExecutionEngine}
 HASHES: dict[str, Callable[[bytes], bytes]] = {"keccak": keccak256, "sm3": sm3}
 VARIANTS = ("bare", "keccak", "sm3")
 

@@ -1,7 +1,7 @@
 """Node benchmark: committed Governance grants/s, commit latency, bytes/tx, vs web3 + eth-tester.
 
 ``--domains`` adds the licence, authorisation and drug workloads on a fresh node, set against those grants.
-``--engine`` picks the nodes' execution engine; ``--compare-engines`` measures the in-process ledger on both
+``--engine`` picks the nodes' execution engine; ``--compare-engines`` measures the in-process ledger on each
 engines in the same run (grants, and the domain node's chain replayed block by block).
 """
 
@@ -286,6 +286,7 @@ class DomainSizes:
     commission_per_request: int = SUBMIT_BATCH_MAX_TXS  # as Drugs.commission sends a lot's chunks
     lot_codes: int = 0  # codes commissioned by their root (DrugLots), in parts
     lot_materialise: int = 0  # of those, codes then materialised (their first movement's extra step)
+    licences_per_request: int = 1  # issuances per HTTP request (more: the batch route, as a batch issuance)
 
 
 @dataclass
@@ -363,7 +364,14 @@ def run_domains(
         with Client(net.url, timeout=30.0) as client:
             type_code = prepare_licence_type(client, issuers)
             progress(f"domains: {sizes.licences} licence issuances (type {type_code})")
-            r = issue_licences(client, issuers, sizes.licences, type_code=type_code, clients=clients)
+            r = issue_licences(
+                client,
+                issuers,
+                sizes.licences,
+                type_code=type_code,
+                clients=clients,
+                per_request=sizes.licences_per_request,
+            )
         row.result = asdict(r)
         row.items, row.transactions, row.refused = r.committed, r.submitted, r.refused
         row.seconds, row.per_s, row.tx_per_s = r.seconds, r.licences_per_s, r.licences_per_s
@@ -624,12 +632,14 @@ def print_report(report: dict[str, Any], args: argparse.Namespace) -> None:
             f"{run['blocks']} blocks, {run['bytes_per_tx']:.0f} bytes/tx)"
         )
     if len(runs) == len(ENGINES):
-        native, pyevm = runs["native"], runs["pyevm"]
-        print(
-            "ratio in process native / py-evm (same run): "
-            f"{ratio(native['tx_per_s'], pyevm['tx_per_s']):.2f}x overall, "
-            f"{ratio(native['produce_per_s'], pyevm['produce_per_s']):.2f}x execute+commit"
-        )
+        pyevm = runs["pyevm"]
+        for engine, native in runs.items():
+            if engine != "pyevm":
+                print(
+                    f"ratio in process {engine} / py-evm (same run): "
+                    f"{ratio(native['tx_per_s'], pyevm['tx_per_s']):.2f}x overall, "
+                    f"{ratio(native['produce_per_s'], pyevm['produce_per_s']):.2f}x execute+commit"
+                )
     if base:
         print(
             "web3.py + eth-tester (PyEVMBackend, auto-mine): "
@@ -707,22 +717,27 @@ def print_domains(report: dict[str, Any]) -> None:
 
 
 def print_replays(replays: dict[str, dict[str, Any]]) -> None:
-    """Each workload's blocks replayed in process on each engine (``replay.py``)."""
-    pyevm, native = replays["pyevm"], replays["native"]
+    """Each workload's blocks replayed in process on each engine (``replay.py``): py-evm, then each native
+    engine's tx/s and its ratio to py-evm, then where each native engine ran the messages."""
+    pyevm = replays["pyevm"]
+    natives = [engine for engine in replays if engine != "pyevm"]
     print(
         "\nthe domain node's chain replayed in process (Ledger.commit_block per block: signature checks, "
         "execution, roots, SQL)"
     )
+    columns = "".join(f" {engine + ' tx/s':>11} {'×':>6}" for engine in natives)
     print(
-        f"  {'workload (its set-up included)':<32} {'blocks':>6} {'txs':>5} {'py-evm tx/s':>11} "
-        f"{'native tx/s':>11} {'×':>6}  native engine: messages by where they ran"
+        f"  {'workload (its set-up included)':<32} {'blocks':>6} {'txs':>5} {'py-evm tx/s':>11}{columns}"
+        "  messages by where they ran"
     )
     for name, base in pyevm.items():
-        fast = native[name]
-        print(
-            f"  {name:<32} {base['blocks']:>6} {base['txs']:>5} {base['tx_per_s']:>11.0f} "
-            f"{fast['tx_per_s']:>11.0f} {ratio(fast['tx_per_s'], base['tx_per_s']):>5.2f}x  {fast['counts']}"
+        cells = "".join(
+            f" {replays[engine][name]['tx_per_s']:>11.0f}"
+            f" {ratio(replays[engine][name]['tx_per_s'], base['tx_per_s']):>5.2f}x"
+            for engine in natives
         )
+        where = "; ".join(f"{engine} {replays[engine][name]['counts']}" for engine in natives)
+        print(f"  {name:<32} {base['blocks']:>6} {base['txs']:>5} {base['tx_per_s']:>11.0f}{cells}  {where}")
     print("  (ship's blocks hold the receipts too; commission's hold the distributor and product set-up)")
 
 
@@ -790,6 +805,13 @@ def main() -> None:
         "limits, as the SDK's Drugs.commission sends them; 1: one POST /v1/transactions each)",
     )
     parser.add_argument(
+        "--licences-per-request",
+        type=positive_int,
+        default=sizes.licences_per_request,
+        help="licence issuances per HTTP request (default 1: one POST /v1/transactions each; more: the batch "
+        "route, as an agency sending a batch of issuances)",
+    )
+    parser.add_argument(
         "--lot-codes",
         type=int,
         default=sizes.lot_codes,
@@ -811,8 +833,8 @@ def main() -> None:
     parser.add_argument(
         "--compare-engines",
         action="store_true",
-        help="with --inprocess: the in-process grants on py-evm and native; with --domains: the domain "
-        "node's chain replayed in process on both",
+        help="with --inprocess: the in-process grants on py-evm, native and evmone; with --domains: the "
+        "domain node's chain replayed in process on each",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON document instead of text")
     parser.add_argument("--keep", action="store_true", help="keep the temporary networks (paths printed)")
@@ -859,6 +881,7 @@ def main() -> None:
                 args.commission_per_request,
                 args.lot_codes,
                 args.lot_materialise,
+                args.licences_per_request,
             )
             replays = engines if args.compare_engines else ()
             report["domains"] = run_domains(

@@ -3,6 +3,7 @@ and run on an execution engine that trusts them as it trusts the system contract
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import vyper
@@ -41,10 +42,11 @@ def probe_genesis(name: str, address: bytes, runtime: bytes) -> GenesisSpec:
 
 
 def probe_engine(
-    engine_type: type[ExecutionEngine], spec: GenesisSpec, chain_id: int
+    make_engine: Callable[..., ExecutionEngine], spec: GenesisSpec, chain_id: int
 ) -> tuple[ExecutionEngine, bytes]:
-    """A fresh engine on an in-memory node store and its genesis root; a native engine trusts the probe."""
-    engine = engine_type({}, chain_id=chain_id)
+    """A fresh engine (``make_engine(store, chain_id)``, e.g. a value of ``replay.ENGINES``) on an in-memory
+    node store and its genesis root; a native engine trusts the probe."""
+    engine = make_engine({}, chain_id)
     if isinstance(engine, NativeExecutionEngine):  # the probe is the bench's own trusted code
         engine.trusted_code = engine.trusted_code | {keccak256(spec.system_contracts[0].runtime_code)}
     return engine, engine.create_genesis(spec)

@@ -1,14 +1,16 @@
 """In-process replay of a node's committed chain on each execution engine: what a follower's ledger does per
 block (``Ledger.commit_block``: header and signature checks, re-execution, root checks, the SQL commit), timed
-per height range, so the same blocks measure py-evm against the native engine. scripts/bench/node.py uses it
-for the domain workloads (``--domains --compare-engines``).
+per height range, so the same blocks measure py-evm against the native engine on revm and on evmone.
+scripts/bench/node.py uses it for the domain workloads (``--domains --compare-engines``).
 """
 
 from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from node.execution import ExecutionEngine, NativeExecutionEngine
@@ -16,7 +18,12 @@ from node.genesis import GenesisFile, build_genesis
 from node.ledger.chain import Ledger
 from node.storage import StateNodeStore, Store
 
-ENGINES: dict[str, type[ExecutionEngine]] = {"pyevm": ExecutionEngine, "native": NativeExecutionEngine}
+#: The engines by ``NodeConfig.execution_engine`` name, py-evm (the baseline) first.
+ENGINES: dict[str, Callable[[StateNodeStore, int], ExecutionEngine]] = {
+    "pyevm": ExecutionEngine,
+    "native": NativeExecutionEngine,
+    "evmone": partial(NativeExecutionEngine, vm="evmone"),
+}
 
 
 @dataclass

@@ -33,10 +33,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from eth_hash.auto import keccak as keccak256
 
-from node.execution import ExecutionEngine, NativeExecutionEngine
+from node.execution import NativeExecutionEngine
 from node.execution.types import BlockContext, Message
 from node.genesis import GenesisSpec
 from scripts.bench.probes import compile_probe, probe_engine, probe_genesis
+from scripts.bench.replay import ENGINES
 from sdk.contracts import Contract
 from sdk.crypto import sm3
 
@@ -44,7 +45,6 @@ PROBE_ADDRESS = bytes.fromhex("0000000000000000000000000000000000001f01")
 CHAIN_ID = 7002
 GAS = 5_000_000
 SENDER = b"\x11" * 20
-ENGINES: dict[str, type[ExecutionEngine]] = {"pyevm": ExecutionEngine, "native": NativeExecutionEngine}
 VARIANTS = ("evm", "precompile")
 #: Inputs checked against the SDK on each engine before timing: every length up to this (1 to 4 SM3 blocks).
 CHECK_UP_TO = 200
