@@ -1,9 +1,9 @@
 """Random blocks of Governance, DrugTrace and DrugLots calls — grants and revokes on a few shared scopes
 (slots written twice in one block, set and cleared: refunds), commissions, shipments, receipts and
 aggregations by any actor, lot parts commissioned and materialised (code by code or as a whole block,
-sometimes a code twice), some starved of gas, some reaching the SM3 precompile — run on the native engine
-and on py-evm: every block's receipts, gas and state root must agree (``CrossCheckedEngine`` compares them
-on each block)."""
+sometimes a code twice), some starved of gas, some reaching the SM3 precompile — run on py-evm and on the
+native engine with revm and with evmone: every block's receipts, gas and state root must agree
+(``CrossCheckedEngine`` compares them on each block)."""
 
 from __future__ import annotations
 

@@ -21,7 +21,7 @@ from hypothesis import given, settings, strategies as st
 from node.execution import BlockContext, ExecutionEngine, Message, NativeExecutionEngine, evmone
 from node.execution.native import Fallback
 from node.execution.precompiles import compute_sm3_output, is_valid_sm2_input
-from node.genesis import GenesisAccount, GenesisOrganisation, GenesisSpec, SystemContract
+from scripts.bench.probes import probe_genesis
 from sdk.crypto import PrivateKey
 from sdk.errors import ExecutionError
 from tests.contracts import harness
@@ -120,21 +120,14 @@ def sha256_digest(data: Bytes[64]):
 def pay(to: address):
     send(to, 1)
 """
-MEMBER, ORG = bytes([0x11]) * 20, "91350100M000100Y43"
+MEMBER = bytes([0x11]) * 20  # any sender: the probe checks none
 
 
 def _probe_engine(*, trusted: bool) -> tuple[NativeExecutionEngine, bytes, ExecutionEngine]:
     runtime = bytes.fromhex(
         vyper.compile_code(PROBE_SOURCE, output_formats=["bytecode_runtime"])["bytecode_runtime"][2:]
     )
-    spec = GenesisSpec(
-        validators=(bytes([1]) * 64,),
-        organisations=(GenesisOrganisation(ORG, "Committee Org"),),
-        accounts=(GenesisAccount(MEMBER, ORG),),
-        committee=(MEMBER,),
-        threshold=1,
-        system_contracts=(SystemContract("Probe", PROBE, runtime),),
-    )
+    spec = probe_genesis("Probe", PROBE, runtime)
     store: dict[bytes, bytes] = {}
     engine = NativeExecutionEngine(store, chain_id=7, vm="evmone")
     if trusted:
