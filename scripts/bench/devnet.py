@@ -18,6 +18,7 @@ sys.path.insert(0, str(REPO_ROOT))
 
 import httpx  # noqa: E402
 
+from node.config import EXECUTION_ENGINES  # noqa: E402
 from node.devnet import Devnet, init_devnet  # noqa: E402
 from scripts.bench.common import CommitWatcher  # noqa: E402
 from scripts.bench.grants import Network, get_free_port, load_accounts, load_grantors, make_grant  # noqa: E402
@@ -41,9 +42,11 @@ class Result:
     blocks: int
 
 
-def make_network(base: Path, validators: int, *, audit_every: int | None = None) -> tuple[Devnet, Network]:
+def make_network(
+    base: Path, validators: int, *, audit_every: int | None = None, engine: str | None = None
+) -> tuple[Devnet, Network]:
     """A devnet of ``validators`` in ``base``; ``audit_every`` replaces each node's
-    ``execution_audit_every`` (None: the default)."""
+    ``execution_audit_every`` and ``engine`` its ``execution_engine`` (None: the default)."""
     api_ports = [get_free_port() for _ in range(validators)]
     init_devnet(
         base,
@@ -54,10 +57,15 @@ def make_network(base: Path, validators: int, *, audit_every: int | None = None)
         committee_size=1,
         log_level="warning",
     )
-    if audit_every is not None:
+    overrides = {
+        key: value
+        for key, value in (("execution_audit_every", audit_every), ("execution_engine", engine))
+        if value is not None
+    }
+    if overrides:
         for path in (base / "nodes").glob("node-*.json"):
             config = json.loads(path.read_text(encoding="utf-8"))
-            config["execution_audit_every"] = audit_every
+            config.update(overrides)
             path.write_text(json.dumps(config, indent=2), encoding="utf-8")
     network = Network(
         base, base / "nodes" / "node-0.json", api_ports[0], CHAIN_ID, load_accounts(base), load_grantors(base)
@@ -92,9 +100,10 @@ def run(
     *,
     per_request: int = 1,
     audit_every: int | None = None,
+    engine: str | None = None,
 ) -> Result:
     base = workdir / f"devnet{validators}"
-    net, network = make_network(base, validators, audit_every=audit_every)
+    net, network = make_network(base, validators, audit_every=audit_every, engine=engine)
     net.start()
     try:
         urls = [n.url for n in net.nodes]
@@ -190,6 +199,11 @@ def main() -> None:
         default=None,
         help="each node's execution_audit_every (default: the node's default, 16; 0 turns the audit off)",
     )
+    parser.add_argument(
+        "--engine",
+        choices=EXECUTION_ENGINES,
+        help="each node's execution_engine (default: the node's default, native)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the network folders")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="xinlian-bench-devnet-"))
@@ -208,6 +222,7 @@ def main() -> None:
                 workdir,
                 per_request=args.per_request,
                 audit_every=args.audit_every,
+                engine=args.engine,
             )
 
         base = measure(1)
