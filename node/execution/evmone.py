@@ -128,32 +128,44 @@ class Xevm:
             lib.xe_trust_code(self._handle, code_hash)
         self._word = ctypes.create_string_buffer(_WORD_BYTES)
 
+    # The library reads 20 bytes for an address: every address is checked here, before it gets there.
     def set_account(self, address: bytes, nonce: int, balance: int, code: bytes) -> None:
         """Install or replace an account's nonce, balance and code (its storage stays)."""
         self._lib.xe_set_account(
-            self._handle, address, nonce, balance.to_bytes(_WORD_BYTES, "big"), code, len(code)
+            self._handle, _address(address), nonce, balance.to_bytes(_WORD_BYTES, "big"), code, len(code)
         )
 
     def set_storage(self, address: bytes, slot: int, value: int) -> None:
         """Set a storage word (0 deletes it)."""
         self._lib.xe_set_storage(
-            self._handle, address, slot.to_bytes(_WORD_BYTES, "big"), value.to_bytes(_WORD_BYTES, "big")
+            self._handle,
+            _address(address),
+            slot.to_bytes(_WORD_BYTES, "big"),
+            value.to_bytes(_WORD_BYTES, "big"),
         )
 
     def get_storage(self, address: bytes, slot: int) -> int:
         """A storage word of the copy."""
-        self._lib.xe_get_storage(self._handle, address, slot.to_bytes(_WORD_BYTES, "big"), self._word)
+        self._lib.xe_get_storage(
+            self._handle, _address(address), slot.to_bytes(_WORD_BYTES, "big"), self._word
+        )
         return int.from_bytes(self._word.raw, "big")
 
     def set_block(self, height: int, timestamp: int, gas_limit: int, coinbase: bytes) -> None:
         """The block the next messages run in (BLOCKHASH is 0, PREVRANDAO and the base fee 0, as py-evm's)."""
-        self._lib.xe_set_block(self._handle, height, timestamp, gas_limit, coinbase)
+        self._lib.xe_set_block(self._handle, height, timestamp, gas_limit, _address(coinbase))
 
     def run(self, sender: bytes, to: bytes, data: bytes, gas_limit: int) -> XevmAnswer:
         """Run one message against the copy and say what it would do; the copy is unchanged."""
         lib = self._lib
-        size = lib.xe_run(self._handle, sender, to, data, len(data), gas_limit)
+        size = lib.xe_run(self._handle, _address(sender), _address(to), bytes(data), len(data), gas_limit)
         return parse_answer(ctypes.string_at(lib.xe_result(self._handle), size))
+
+
+def _address(address: bytes) -> bytes:
+    if len(address) != _ADDRESS_BYTES:
+        raise ExecutionError(f"an address is 20 bytes, not {len(address)}", code="bad_address")
+    return bytes(address)
 
 
 def parse_answer(raw: bytes) -> XevmAnswer:

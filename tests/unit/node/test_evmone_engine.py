@@ -199,3 +199,16 @@ def test_an_unknown_vm_is_refused() -> None:
     with pytest.raises(ExecutionError) as err:
         NativeExecutionEngine({}, chain_id=1, vm="evm-in-js")
     assert err.value.code == "bad_config"
+
+
+def test_an_address_of_another_length_never_reaches_the_library() -> None:
+    vm = evmone.Xevm(7, ())
+    for call in (
+        lambda: vm.run(bytes(19), bytes(20), b"", 100_000),
+        lambda: vm.run(bytes(20), bytes(21), b"", 100_000),
+        lambda: vm.set_storage(b"", 1, 1),
+        lambda: vm.set_block(1, 1, 30_000_000, bytes(4)),
+    ):
+        with pytest.raises(ExecutionError) as err:
+            call()
+        assert err.value.code == "bad_address"
