@@ -29,6 +29,19 @@ LIBRARY_ENV: Final = "XINLIAN_EVMONE_LIBRARY"
 #: Where ``make evmone`` leaves it.
 DEFAULT_LIBRARY: Final = Path(__file__).resolve().parent / "csrc" / "build" / "libxevm.so"
 
+#: The build id of the library this module drives: the SHA-256 of csrc's BUILD_INPUTS (csrc/Makefile), which
+#: the library reports. A library built from other sources (a stale build, another checkout) is refused.
+#: tests/unit/node/test_evmone_engine.py recomputes it: change it with the sources.
+BUILD_ID: Final = "b7da16272ee8c6ef054db6b5feee89453a4afbef732420a8e94a2d12055cc91a"
+#: Known answers checked at load: SM3("abc") (GB/T 32905 A.1) and one valid SM2 input (key ‖ r‖s ‖ message,
+#: the default user ID), so a library whose OpenSSL lacks SM3 or SM2 is refused rather than answering wrong.
+KNOWN_SM3: Final = (b"abc", bytes.fromhex("66c7f0f462eeedd9d1f2d46bdc10e4e24167c4875cf2f7a2297da02b8f4ba8e0"))
+KNOWN_SM2_INPUT: Final = bytes.fromhex(
+    "eadfb0d99481b2a2042d0619da6f4ceef5393ad7a35db899a17c607a62e88a047aab4b2b53fbb0b0a5157fb208e4b1d063c8e4c07465"
+    "e686c26501455efc680972626a8aa725f824e018c071049faec7ac9adab8875c437ef0b83a25ec3f64a275892e1f39f66f116bb4be3e"
+    "3d9066f54b35481ee1d65a8d59b72697a2f8961f78696e6c69616e206c69627865766d206b6e6f776e20616e73776572"
+)
+
 #: ``XevmAnswer.flags``: why an answer may not be kept (csrc/xevm.cpp).
 UNTRUSTED_CODE: Final = 1  # an account with code outside the trusted set was read
 OTHER_PRECOMPILE: Final = 2  # a precompile other than SM3/SM2 ran
@@ -52,7 +65,11 @@ def library_path() -> Path:
 
 
 def load_library() -> ctypes.CDLL:
-    """Load libxevm once. Raises ExecutionError ("native_engine_unavailable") saying how to build it."""
+    """Load libxevm once and check it: its build id is ``BUILD_ID``, and it gives the known SM3 and SM2
+    answers.
+
+    Raises ExecutionError ("native_engine_unavailable") saying how to build it, or what is wrong with it.
+    """
     global _loaded
     with _load_lock:
         if _loaded is not None:
@@ -72,8 +89,34 @@ def load_library() -> ctypes.CDLL:
                 f"cannot load {path}: {exc}", code="native_engine_unavailable", library=str(path)
             ) from exc
         _declare(lib)
+        _check(lib, path)
         _loaded = lib
         return lib
+
+
+def _check(lib: ctypes.CDLL, path: Path) -> None:
+    built_from = lib.xe_build_id().decode("ascii")
+    if built_from != BUILD_ID:
+        raise ExecutionError(
+            f"{path} was built from other sources (build id {built_from[:12]}…, this node expects "
+            f"{BUILD_ID[:12]}…): rebuild it with `make evmone`",
+            code="native_engine_unavailable",
+            library=str(path),
+        )
+    message, digest = KNOWN_SM3
+    out = ctypes.create_string_buffer(_WORD_BYTES)
+    tampered = KNOWN_SM2_INPUT[:-1] + bytes([KNOWN_SM2_INPUT[-1] ^ 1])
+    if (
+        lib.xe_sm3(message, len(message), out) != 1
+        or out.raw != digest
+        or lib.xe_sm2_verify(KNOWN_SM2_INPUT, len(KNOWN_SM2_INPUT)) != 1
+        or lib.xe_sm2_verify(tampered, len(tampered)) != 0
+    ):
+        raise ExecutionError(
+            f"{path} does not compute SM3 and SM2 as the node does (its OpenSSL 3 needs both)",
+            code="native_engine_unavailable",
+            library=str(path),
+        )
 
 
 def _declare(lib: ctypes.CDLL) -> None:
@@ -100,6 +143,8 @@ def _declare(lib: ctypes.CDLL) -> None:
     lib.xe_sm3.argtypes = [data, size, ctypes.c_char_p]
     lib.xe_sm2_verify.restype = ctypes.c_int
     lib.xe_sm2_verify.argtypes = [data, size]
+    lib.xe_build_id.restype = ctypes.c_char_p
+    lib.xe_build_id.argtypes = []
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +163,10 @@ class Xevm:
     the engine uses one at a time."""
 
     def __init__(self, chain_id: int, trusted_code: Iterable[bytes]) -> None:
-        """``trusted_code``: the code hashes whose messages may be answered here (others: flagged)."""
+        """``trusted_code``: the code hashes whose messages may be answered here (others: flagged).
+        Raises ExecutionError ("out_of_range") for a chain id of 2^64 or more."""
+        if not 0 <= chain_id < 2**64:
+            raise ExecutionError("evmone takes chain ids below 2^64", code="out_of_range")
         self._lib = lib = load_library()
         self._handle = lib.xe_new(chain_id)
         if not self._handle:
@@ -152,14 +200,24 @@ class Xevm:
         return int.from_bytes(self._word.raw, "big")
 
     def set_block(self, height: int, timestamp: int, gas_limit: int, coinbase: bytes) -> None:
-        """The block the next messages run in (BLOCKHASH is 0, PREVRANDAO and the base fee 0, as py-evm's)."""
+        """The block the next messages run in (BLOCKHASH is 0, PREVRANDAO and the base fee 0, as py-evm's).
+        Raises ExecutionError ("out_of_range") for a number the library cannot hold (see ``fits``)."""
+        if not fits(height, timestamp, gas_limit):
+            raise ExecutionError("a block number, time or gas limit beyond 2^63 - 1", code="out_of_range")
         self._lib.xe_set_block(self._handle, height, timestamp, gas_limit, _address(coinbase))
 
     def run(self, sender: bytes, to: bytes, data: bytes, gas_limit: int) -> XevmAnswer:
         """Run one message against the copy and say what it would do; the copy is unchanged."""
+        if not fits(gas_limit):
+            raise ExecutionError("a gas limit beyond 2^63 - 1", code="out_of_range")
         lib = self._lib
         size = lib.xe_run(self._handle, _address(sender), _address(to), bytes(data), len(data), gas_limit)
         return parse_answer(ctypes.string_at(lib.xe_result(self._handle), size))
+
+
+def fits(*numbers: int) -> bool:
+    """Whether each of ``numbers`` fits the library's signed 64-bit block numbers, times and gas."""
+    return all(0 <= number < 2**63 for number in numbers)
 
 
 def _address(address: bytes) -> bytes:

@@ -54,7 +54,7 @@ from node.execution.engine import (
     HexaryTrie,
     compute_floor_gas,
 )
-from node.execution.evmone import ACCOUNT_CHANGED, OTHER_PRECOMPILE, UNTRUSTED_CODE, Xevm, load_library
+from node.execution.evmone import ACCOUNT_CHANGED, OTHER_PRECOMPILE, UNTRUSTED_CODE, Xevm, fits, load_library
 from node.execution.types import BlockContext, ExecutionResult, Message
 from node.genesis import BUILD_DIR, DOMAIN_CONTRACTS, load_runtime_code
 from sdk.errors import ExecutionError
@@ -67,9 +67,6 @@ PYREVM_VERSION: Final = "0.3.7"
 #: revm's fork: Cancun has every opcode of py-evm's Prague; Prague's EIP-7623 calldata floor is applied here.
 #: pyrevm maps any name it does not know to LATEST, so the spelling matters.
 REVM_SPEC: Final = "Cancun"
-#: The COINBASE revm sees. revm warms the coinbase (EIP-3651) and the engine's py-evm does not, so the real
-#: proposer must stay cold; code reading COINBASE runs on py-evm. Derived from a label: no key controls it.
-NATIVE_COINBASE: Final[bytes] = keccak(b"xinlian native engine coinbase")[-20:]
 #: Executed blocks whose change sets the mirror keeps, to move between their roots without a reload.
 MIRROR_LINKS: Final = 64
 #: The native VMs (``NativeExecutionEngine(vm=...)``).
@@ -101,6 +98,7 @@ class Fallback(StrEnum):
     CODE = "untrusted code"  # ran code other than the system contracts of this build
     JOURNAL = "journal unreadable"  # the journal dump is not as pyrevm 0.3.7 prints it
     NO_MIRROR = "no mirror"  # the state could not be loaded into revm (see NativeExecutionEngine.disabled)
+    RANGE = "out of range"  # evmone: a block number, time or gas limit beyond 2^63 - 1
 
 
 NATIVE: Final = "native"
@@ -228,7 +226,8 @@ class _Mirror:
         self.evm.set_block_env(
             pyrevm.BlockEnv(
                 number=ctx.height,
-                coinbase=_hex(NATIVE_COINBASE),
+                # the proposer, as py-evm's block has it: revm warms it (EIP-3651), and so does py-evm
+                coinbase=_hex(ctx.proposer),
                 timestamp=ctx.timestamp_ms // 1000,
                 difficulty=0,
                 prevrandao=bytes(32),
@@ -297,6 +296,7 @@ class _EvmoneMirror:
         self.gas_limit = gas_limit
         self.root = BLANK_ROOT_HASH
         self.accounts: dict[bytes, tuple[int, int, bytes]] = {}
+        self.in_range = True  # the block's numbers fit the library's 64-bit fields
 
     def add_account(self, address: bytes, nonce: int, balance: int, code_hash: bytes, code: bytes) -> None:
         """Install an account (its storage comes through ``write``)."""
@@ -312,12 +312,17 @@ class _EvmoneMirror:
         return self.vm.get_storage(address, slot)
 
     def set_block(self, ctx: BlockContext) -> None:
-        # py-evm's block: the proposer is the coinbase (cold), no previous hashes, PREVRANDAO and base fee 0
-        self.vm.set_block(ctx.height, ctx.timestamp_ms // 1000, ctx.gas_limit, ctx.proposer)
+        # py-evm's block: the proposer is the coinbase (warm, EIP-3651), no previous hashes, PREVRANDAO and
+        # base fee 0. A block whose numbers the library cannot hold runs on py-evm.
+        self.in_range = fits(ctx.height, ctx.timestamp_ms // 1000, ctx.gas_limit)
+        if self.in_range:
+            self.vm.set_block(ctx.height, ctx.timestamp_ms // 1000, ctx.gas_limit, ctx.proposer)
 
     def run(self, message: Message) -> _NativeRun | Fallback:
         """Run ``message`` in evmone without changing the copy; its result when exact, else why it must run on
         py-evm."""
+        if not self.in_range or not fits(message.gas_limit):
+            return Fallback.RANGE
         answer = self.vm.run(message.sender, message.to, message.data, message.gas_limit)
         if not answer.succeeded:
             return Fallback.FAILED
@@ -359,6 +364,8 @@ class NativeExecutionEngine(ExecutionEngine):
                     installed=installed,
                 )
         else:
+            if not 0 <= chain_id < 2**64:
+                raise ExecutionError("the evmone engine takes chain ids below 2^64", code="bad_config")
             load_library()
         super().__init__(db, chain_id)
         self.vm = vm

@@ -2,7 +2,7 @@
 //
 // One handle holds a complete copy of the node's state (accounts, code, storage) and runs one message at a
 // time as node/execution/engine.py's ExecutionEngine._apply_message does: no transaction envelope (no nonce,
-// fee or balance), intrinsic gas 21000 + EIP-2028, sender and target warm and the coinbase cold, the refund
+// fee or balance), intrinsic gas 21000 + EIP-2028, sender, target and coinbase warm, the refund
 // capped at a fifth and kept only on success, the EIP-7623 calldata floor, transient storage per message.
 // xe_run does not change the copy: it reports what the message would change, and the engine writes back what
 // it keeps (xe_set_storage), exactly as it does for py-evm's state.
@@ -133,6 +133,10 @@ enum : uint32_t
 
 extern "C" {
 
+/// What this library was built from (the Makefile's BUILD_ID: a SHA-256 over the archive, the patch, this
+/// folder's sources and the Makefile); node/execution/evmone.py refuses a library built from other sources.
+XE_EXPORT const char* xe_build_id() { return XEVM_BUILD_ID; }
+
 XE_EXPORT void* xe_new(uint64_t chain_id)
 {
     auto* h = new Handle;
@@ -227,11 +231,13 @@ XE_EXPORT size_t xe_run(void* handle, const uint8_t* sender_p, const uint8_t* to
 
     State state{h.state};
     Host host{EVMC_PRAGUE, h.vm, state, h.block, h.hashes, tx};
-    // EIP-2929: the origin and the target start warm (py-evm's mark_address_warm); the coinbase stays cold.
+    // EIP-2929: the origin and the target start warm (py-evm's mark_address_warm), and EIP-3651's coinbase
+    // (py-evm's Shanghai computation warms it).
     Account empty_sender{};
     empty_sender.erase_if_empty = true;
     state.get_or_insert(sender, std::move(empty_sender)).access_status = EVMC_ACCESS_WARM;
     host.access_account(to);
+    host.access_account(h.block.coinbase);
     const evmc_message msg{
         .kind = EVMC_CALL,
         .flags = 0,

@@ -3,6 +3,7 @@
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/param_build.h>
 #include <cstring>
@@ -93,7 +94,10 @@ bool sm2_verify_input(const uint8_t* data, size_t size) noexcept
         return false;
     EVP_PKEY* pkey = sm2_public_key(data);
     if (pkey == nullptr)
+    {
+        ERR_clear_error();
         return false;
+    }
     bool valid = false;
     ECDSA_SIG* sig = ECDSA_SIG_new();
     BIGNUM* r = BN_bin2bn(data + SM2_KEY_BYTES, 32, nullptr);
@@ -127,6 +131,7 @@ bool sm2_verify_input(const uint8_t* data, size_t size) noexcept
     BN_free(s);
     ECDSA_SIG_free(sig);
     EVP_PKEY_free(pkey);
+    ERR_clear_error();  // a refused key or signature leaves errors on this thread's queue
     return valid;
 }
 

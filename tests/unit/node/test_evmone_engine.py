@@ -8,9 +8,12 @@ does.
 
 from __future__ import annotations
 
+import hashlib
+import re
 import secrets
 from collections import Counter
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 import vyper
@@ -119,17 +122,24 @@ def sha256_digest(data: Bytes[64]):
 @external
 def pay(to: address):
     send(to, 1)
+
+@external
+def touch(who: address):
+    # BALANCE, EXTCODESIZE, EXTCODEHASH of an address from the call data: warm or cold costs differ
+    self.last = keccak256(concat(convert(who.balance, bytes32), convert(who.codesize, bytes32), who.codehash))
 """
 MEMBER = bytes([0x11]) * 20  # any sender: the probe checks none
 
 
-def _probe_engine(*, trusted: bool) -> tuple[NativeExecutionEngine, bytes, ExecutionEngine]:
+def _probe_engine(
+    *, trusted: bool, vm: str = "evmone"
+) -> tuple[NativeExecutionEngine, bytes, ExecutionEngine]:
     runtime = bytes.fromhex(
         vyper.compile_code(PROBE_SOURCE, output_formats=["bytecode_runtime"])["bytecode_runtime"][2:]
     )
     spec = probe_genesis("Probe", PROBE, runtime)
     store: dict[bytes, bytes] = {}
-    engine = NativeExecutionEngine(store, chain_id=7, vm="evmone")
+    engine = NativeExecutionEngine(store, chain_id=7, vm=vm)
     if trusted:
         engine.trusted_code = engine.trusted_code | {keccak(runtime)}
     state = engine._get_state(engine.create_genesis(spec), CTX)
@@ -161,6 +171,62 @@ def test_what_evmone_may_not_answer_runs_on_pyevm(
     assert result == reference.execute_block(root, CTX, [message])
     assert result.receipts[0].status == 1, result.receipts[0].revert_reason
     assert dict(engine.counts) == {where: 1}
+
+
+@pytest.mark.parametrize("vm", ["revm", "evmone"])
+def test_the_proposer_is_as_warm_as_in_pyevm(vm: str) -> None:
+    """py-evm warms the block's coinbase, the proposer (EIP-3651): trusted code touching that address from
+    its call data must pay what py-evm charges, on either native VM."""
+    engine, root, reference = _probe_engine(trusted=True, vm=vm)
+    proposer = CTX.proposer
+    for who in (proposer, bytes([0x44]) * 20):  # the proposer (warm), another account (cold)
+        message = _call("touch(address)", ["address"], [who])
+        result = engine.execute_block(root, CTX, [message])
+        assert result == reference.execute_block(root, CTX, [message])
+        assert result.receipts[0].status == 1
+    assert dict(engine.counts) == {NATIVE: 2}
+
+
+def test_a_block_beyond_the_librarys_numbers_runs_on_pyevm() -> None:
+    engine, root, reference = _probe_engine(trusted=True)
+    message = _call("sm3_digest(bytes)", ["bytes"], [b"abc"])
+    wide = replace(CTX, gas_limit=2**63)
+    result = engine.execute_block(root, wide, [message])
+    assert result == reference.execute_block(root, wide, [message])
+    assert dict(engine.counts) == {Fallback.RANGE: 1}
+    with pytest.raises(ExecutionError) as err:
+        NativeExecutionEngine({}, chain_id=2**64, vm="evmone")
+    assert err.value.code == "bad_config"
+
+
+def test_the_build_id_is_the_hash_of_what_the_makefile_builds_from() -> None:
+    """``evmone.BUILD_ID`` must change with the sources: the Makefile's BUILD_INPUTS, hashed in its order."""
+    csrc = Path(evmone.__file__).parent / "csrc"
+    makefile = (csrc / "Makefile").read_text(encoding="utf-8").replace("\\\n", " ")
+    variables = dict(re.findall(r"^(\w+) := (.*)$", makefile, flags=re.MULTILINE))
+    inputs = variables["BUILD_INPUTS"].replace("$(ARCHIVE)", variables["ARCHIVE"]).split()
+    digest = hashlib.sha256(b"".join((csrc / name).read_bytes() for name in inputs)).hexdigest()
+    assert digest == evmone.BUILD_ID, f"set evmone.BUILD_ID to {digest} (and rebuild: make evmone)"
+    archive = hashlib.sha256((csrc / variables["ARCHIVE"]).read_bytes()).hexdigest()
+    assert archive == variables["ARCHIVE_SHA256"]
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("BUILD_ID", "0" * 64),  # a library built from other sources
+        ("KNOWN_SM3", (b"abc", bytes(32))),  # an OpenSSL that hashes otherwise
+        ("KNOWN_SM2_INPUT", bytes(160)),  # one that does not verify SM2
+    ],
+)
+def test_a_library_that_is_not_this_builds_is_refused(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: object
+) -> None:
+    monkeypatch.setattr(evmone, "_loaded", None)
+    monkeypatch.setattr(evmone, name, value)
+    with pytest.raises(ExecutionError) as err:
+        evmone.load_library()
+    assert err.value.code == "native_engine_unavailable"
 
 
 def test_a_failed_message_runs_on_pyevm_for_its_revert_reason() -> None:

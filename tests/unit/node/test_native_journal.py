@@ -22,7 +22,6 @@ from vyper.compiler.input_bundle import FilesystemInputBundle
 from node.execution import BlockContext, Message
 from node.execution.engine import PRECOMPILE_ADDRESSES
 from node.execution.native import (
-    NATIVE_COINBASE,
     PYREVM_VERSION,
     Fallback,
     compute_trusted_code,
@@ -37,8 +36,9 @@ ROOT = Path(__file__).resolve().parents[3]
 CTX = BlockContext(height=5, timestamp_ms=5_000, gas_limit=30_000_000, proposer=world.M1)
 SYSTEM_CONTRACTS = ("Governance", *DOMAIN_CONTRACTS)
 #: Opcodes whose values differ between revm in the native engine and the py-evm engine (BLOCKHASH: revm's
-#: empty database answers keccak(n), py-evm 0; COINBASE: revm sees NATIVE_COINBASE; the blob opcodes: not
-#: shown equal), or that create or destroy accounts.
+#: empty database answers keccak(n), py-evm 0; the blob opcodes: not shown equal), that no system contract
+#: needs (COINBASE: both see the proposer, but nothing in a contract may depend on who proposed), or that
+#: create or destroy accounts.
 UNSAFE_OPCODES = {
     0x40: "BLOCKHASH",
     0x41: "COINBASE",
@@ -118,7 +118,7 @@ def test_journal_dump_shows_each_slot_before_and_after_and_the_accounts(chain: w
     assert dump.startswith("JournaledState { state: {")
     assert re.search(r"StorageSlot \{ previous_or_original_value: \d+, present_value: \d+ \}", dump)
     accounts = parse_journal(dump)
-    assert set(accounts) == {GOVERNANCE_ADDRESS, world.AUDIT_BODY, NATIVE_COINBASE}
+    assert set(accounts) == {GOVERNANCE_ADDRESS, world.AUDIT_BODY, CTX.proposer}  # revm loads the coinbase
     governance = accounts[GOVERNANCE_ADDRESS]
     assert governance.nonce == 1 and governance.balance == 0
     changed = [(slot, before, after) for slot, before, after in governance.slots if before != after]
@@ -139,7 +139,7 @@ def test_the_journal_is_empty_again_after_a_message(chain: world.Chain) -> None:
     mirror = engine._get_mirror(result.state_root, CTX)
     assert mirror is not None and engine.counts["native"] >= 3
     dump = mirror.evm.journal_str
-    assert set(parse_journal(dump)) == {NATIVE_COINBASE}  # revm preloads the coinbase, unjournaled
+    assert set(parse_journal(dump)) == {CTX.proposer}  # revm preloads the coinbase (proposer), unjournaled
     assert "transient_storage: {}, logs: [], depth: 0, journal: [[]]" in dump
 
 
