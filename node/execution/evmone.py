@@ -88,7 +88,14 @@ def load_library() -> ctypes.CDLL:
             raise ExecutionError(
                 f"cannot load {path}: {exc}", code="native_engine_unavailable", library=str(path)
             ) from exc
-        _declare(lib)
+        try:
+            _declare(lib)
+        except AttributeError as exc:  # a library from before a function was added: another build
+            raise ExecutionError(
+                f"{path} lacks a function of this build ({exc}): rebuild it with `make evmone`",
+                code="native_engine_unavailable",
+                library=str(path),
+            ) from exc
         _check(lib, path)
         _loaded = lib
         return lib

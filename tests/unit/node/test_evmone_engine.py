@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import subprocess
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
@@ -251,7 +252,7 @@ def test_a_wrong_evmone_answer_fails_the_cross_check(monkeypatch: pytest.MonkeyP
 
 
 def test_without_the_library_the_engine_says_how_to_build_it(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: pytest.TempPathFactory
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setattr(evmone, "_loaded", None)
     monkeypatch.setenv(evmone.LIBRARY_ENV, str(tmp_path / "missing" / "libxevm.so"))
@@ -278,3 +279,19 @@ def test_an_address_of_another_length_never_reaches_the_library() -> None:
         with pytest.raises(ExecutionError) as err:
             call()
         assert err.value.code == "bad_address"
+
+
+def test_a_library_without_this_builds_functions_is_refused(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """An older build lacks xe_build_id: a typed refusal, not an AttributeError from ctypes."""
+    source = tmp_path / "old.c"
+    source.write_text("int xe_new(void) { return 0; }\n", encoding="utf-8")
+    library = tmp_path / "libold.so"
+    subprocess.run(["gcc", "-shared", "-fPIC", "-o", str(library), str(source)], check=True)
+    monkeypatch.setattr(evmone, "_loaded", None)
+    monkeypatch.setenv(evmone.LIBRARY_ENV, str(library))
+    with pytest.raises(ExecutionError) as err:
+        evmone.load_library()
+    assert err.value.code == "native_engine_unavailable"
+    assert "rebuild it with `make evmone`" in err.value.message
