@@ -13,8 +13,9 @@ from sdk.errors import ConfigError as ConfigError  # defined in the one error tr
 PROTOCOL_VERSION: int = 1
 #: ``NodeConfig.execution_engine`` values: "native" runs messages on revm wherever it is exact and on py-evm
 #: otherwise; "evmone" likewise on evmone, which also has the SM3/SM2 precompiles (its library is built by
-#: ``make evmone``); "pyevm" on py-evm only (the reference). All give identical results (docs/execution.md).
-EXECUTION_ENGINES: tuple[str, ...] = ("native", "evmone", "pyevm")
+#: ``make evmone``); "pyevm" on py-evm only (the reference); "auto" (the default) is "evmone" when its library
+#: loads, else "native". All give identical results (docs/execution.md).
+EXECUTION_ENGINES: tuple[str, ...] = ("auto", "native", "evmone", "pyevm")
 #: Where the metrics listener goes when ``metrics_port`` is unset: this far above the API port.
 METRICS_PORT_OFFSET: int = 1000
 
@@ -98,7 +99,7 @@ class NodeConfig:
     metrics_host: str = "127.0.0.1"
     metrics_port: int | None = None
     # Which EVM runs the blocks (one of EXECUTION_ENGINES); a local speed choice, never a consensus one.
-    execution_engine: str = "native"
+    execution_engine: str = "auto"
     # With the native engine: re-execute every N-th committed block that holds transactions on py-evm in
     # the background and count divergences (node.ledger.audit); 0: never.
     execution_audit_every: int = 16

@@ -31,7 +31,7 @@ from node.consensus.signing_guard import GuardedWal, SigningGuard
 from node.consensus.sql_wal import SqlWal
 from node.consensus.wal import ConsensusWal
 from node.driver import ConsensusDriver, wall_clock_ms
-from node.execution import ExecutionEngine, NativeExecutionEngine
+from node.execution import ExecutionEngine, NativeExecutionEngine, evmone
 from node.genesis import GenesisFile, build_genesis
 from node.ledger.audit import ExecutionAuditor
 from node.ledger.backfill import history_floor
@@ -48,7 +48,7 @@ from node.p2p.wire import P2PError
 from node.storage import StateNodeStore, Store
 from node.storage.pruning import StateCollector
 from sdk.crypto import PrivateKey
-from sdk.errors import ConsensusError, XinlianError
+from sdk.errors import ConsensusError, ExecutionError, XinlianError
 from sdk.exit_codes import ExitCode
 from sdk.proofs.trust import Genesis
 from sdk.types import Block
@@ -173,11 +173,25 @@ def make_engine(config: NodeConfig, state_db: StateNodeStore, chain_id: int) -> 
     """The execution engine ``config.execution_engine`` names, over the node's state store.
 
     All engines give identical receipts and state roots (docs/execution.md); the native ones are faster.
-    Raises ExecutionError when a native engine cannot run (an unsupported pyrevm, libxevm not built).
+    "auto" runs evmone when its library loads, else revm, and logs which and why. Raises ExecutionError when
+    the named native engine cannot run (an unsupported pyrevm; for "evmone", libxevm not built or refused).
     """
-    if config.execution_engine == "native":
+    name = config.execution_engine
+    if name == "auto":
+        try:
+            engine = NativeExecutionEngine(state_db, chain_id, vm="evmone")
+        except ExecutionError as exc:
+            if exc.code != "native_engine_unavailable":
+                raise
+            # absent (not built, the wheel): expected; present but refused (a stale build): worth a warning
+            level = logging.WARNING if evmone.library_path().is_file() else logging.INFO
+            log.log(level, "execution engine: native on revm (evmone is not available: %s)", exc.message)
+            return NativeExecutionEngine(state_db, chain_id)
+        log.info("execution engine: native on evmone (%s)", evmone.library_path())
+        return engine
+    if name == "native":
         return NativeExecutionEngine(state_db, chain_id)
-    if config.execution_engine == "evmone":
+    if name == "evmone":
         return NativeExecutionEngine(state_db, chain_id, vm="evmone")
     return ExecutionEngine(state_db, chain_id)
 

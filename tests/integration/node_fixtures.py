@@ -93,9 +93,11 @@ def start_node(
     tls: bool = False,
     limits: ApiLimits | None = None,
     committee_size: int = 1,
+    execution_engine: str = "",
 ) -> RunningNode:
     """Create a one-validator network under ``base``, start its node and serve its API on a free port.
 
+    ``execution_engine`` names the node's engine (default: the node's default, "auto");
     ``database_url`` selects the node's database (default: a SQLite file in the node's data folder);
     ``tls`` serves https with the network CA's certificate (``base/tls/ca.pem``); a ``committee_size`` of 2 or
     more gives a committee whose proposals need more than the proposer's vote (threshold: a majority).
@@ -113,6 +115,8 @@ def start_node(
     raw = json.loads(config_path.read_text(encoding="utf-8"))
     raw["mempool_capacity"] = mempool_capacity
     raw["database_url"] = database_url
+    if execution_engine:
+        raw["execution_engine"] = execution_engine
     config_path.write_text(json.dumps(raw), encoding="utf-8")
     node = Node(NodeConfig.load(config_path))
     if produce:

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import pytest
 
 from node.api.limits import ApiLimits
 from node.config import ConfigError, NodeConfig
-from node.execution import ExecutionEngine, NativeExecutionEngine
+from node.execution import ExecutionEngine, NativeExecutionEngine, evmone
 from node.p2p.peers import DEFAULT_BAN_S, P2PLimits
 from node.runtime import compute_api_limits, compute_p2p_limits, make_engine
 from node.storage import StateNodeStore, Store
+from sdk.errors import ExecutionError
 
 
 def write_config(tmp_path: Path, **extra: object) -> NodeConfig:
@@ -82,8 +84,8 @@ def test_config_round_trips_its_resource_settings(tmp_path: Path) -> None:
     assert again["p2p_limits"] == {"max_handshakes": 4}
 
 
-def test_the_execution_engine_is_native_unless_the_config_names_pyevm(tmp_path: Path) -> None:
-    assert write_config(tmp_path).execution_engine == "native"
+def test_the_execution_engine_is_auto_unless_the_config_names_one(tmp_path: Path) -> None:
+    assert write_config(tmp_path).execution_engine == "auto"
     assert write_config(tmp_path, execution_engine="pyevm").execution_engine == "pyevm"
 
 
@@ -97,6 +99,7 @@ def test_a_misspelt_execution_engine_is_a_config_error(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("name", "engine", "vm"),
     [
+        ("auto", NativeExecutionEngine, "evmone"),  # make test builds the library
         ("native", NativeExecutionEngine, "revm"),
         ("evmone", NativeExecutionEngine, "evmone"),
         ("pyevm", ExecutionEngine, None),
@@ -109,3 +112,29 @@ def test_the_node_runs_the_engine_its_config_names(
     made = make_engine(config, StateNodeStore(Store("sqlite://")), chain_id=1)
     assert type(made) is engine
     assert getattr(made, "vm", None) == vm
+
+
+@pytest.mark.parametrize(("present", "level"), [(False, logging.INFO), (True, logging.WARNING)])
+def test_auto_runs_revm_when_evmone_is_not_there_and_says_why(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    present: bool,
+    level: int,
+) -> None:
+    """Not built (a wheel install): revm, said at INFO; present but refused (another build): a WARNING. Named
+    explicitly, evmone is never replaced."""
+    library = tmp_path / "libxevm.so"
+    if present:
+        library.write_bytes(b"not a library")
+    monkeypatch.setattr(evmone, "_loaded", None)
+    monkeypatch.setenv(evmone.LIBRARY_ENV, str(library))
+    store = StateNodeStore(Store("sqlite://"))
+    with caplog.at_level(logging.INFO, logger="xinlian.node"):
+        made = make_engine(write_config(tmp_path, execution_engine="auto"), store, chain_id=1)
+    assert isinstance(made, NativeExecutionEngine) and made.vm == "revm"
+    (record,) = [r for r in caplog.records if "execution engine" in r.getMessage()]
+    assert record.levelno == level and "evmone is not available" in record.getMessage()
+    with pytest.raises(ExecutionError) as err:
+        make_engine(write_config(tmp_path, execution_engine="evmone"), store, chain_id=1)
+    assert err.value.code == "native_engine_unavailable"
