@@ -44,7 +44,7 @@ from node.execution import NativeExecutionEngine
 from node.execution.types import BlockContext, Message
 from node.genesis import GenesisSpec
 from scripts.bench.probes import compile_probe, probe_engine, probe_genesis
-from scripts.bench.replay import ENGINES
+from scripts.bench.replay import ENGINES, engine_list
 from sdk.contracts import Contract
 from sdk.crypto import sm3
 from sdk.proofs.merkle import compute_inclusion_proof, compute_root, verify_inclusion
@@ -216,15 +216,15 @@ def main() -> int:
     parser.add_argument("--append-codes", type=int, default=40_000, help="codes of the lot built on chain")
     parser.add_argument("--per-part", type=int, default=2000, help="codes per append message (max 4000)")
     parser.add_argument("--rounds", type=int, default=2, help="alternating rounds, best kept (default 2)")
-    parser.add_argument("--engines", default="pyevm,native", help="comma-separated (default pyevm,native)")
+    parser.add_argument(
+        "--engines", type=engine_list, default="pyevm,native", help="comma-separated (default pyevm,native)"
+    )
     args = parser.parse_args()
     if not 1 <= args.codes <= args.lot:
         parser.error("--codes must be between 1 and --lot")
     if not 1 <= args.per_part <= 4000 or args.append_codes < 1:
         parser.error("--per-part must be between 1 and 4000, --append-codes at least 1")
-    engines = [name.strip() for name in args.engines.split(",")]
-    if unknown := [name for name in engines if name not in ENGINES]:
-        parser.error(f"unknown engine(s) {unknown}: choose from {sorted(ENGINES)}")
+    engines = args.engines
 
     probe, runtime = compile_probe("LotPathProbe")
     # one genesis for every run: the engines must end at the same roots

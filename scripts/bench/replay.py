@@ -6,6 +6,7 @@ scripts/bench/node.py uses it for the domain workloads (``--domains --compare-en
 
 from __future__ import annotations
 
+import argparse
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -24,6 +25,14 @@ ENGINES: dict[str, Callable[[StateNodeStore, int], ExecutionEngine]] = {
     "native": NativeExecutionEngine,
     "evmone": partial(NativeExecutionEngine, vm="evmone"),
 }
+
+
+def engine_list(text: str) -> list[str]:
+    """An argparse type: comma-separated names of ENGINES (``--engines pyevm,native,evmone``)."""
+    engines = [name.strip() for name in text.split(",")]
+    if unknown := [name for name in engines if name not in ENGINES]:
+        raise argparse.ArgumentTypeError(f"unknown engine(s) {unknown}: choose from {sorted(ENGINES)}")
+    return engines
 
 
 @dataclass

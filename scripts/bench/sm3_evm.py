@@ -37,7 +37,7 @@ from node.execution import NativeExecutionEngine
 from node.execution.types import BlockContext, Message
 from node.genesis import GenesisSpec
 from scripts.bench.probes import compile_probe, probe_engine, probe_genesis
-from scripts.bench.replay import ENGINES
+from scripts.bench.replay import ENGINES, engine_list
 from sdk.contracts import Contract
 from sdk.crypto import sm3
 
@@ -120,7 +120,9 @@ def main() -> int:
     parser.add_argument("--messages", type=int, default=200, help="messages per run (default 200)")
     parser.add_argument("--bytes", type=int, default=40, help="input bytes a message, 0 to 256 (default 40)")
     parser.add_argument("--per-block", type=int, default=50, help="messages per block (default 50)")
-    parser.add_argument("--engines", default="pyevm,native", help="comma-separated (default pyevm,native)")
+    parser.add_argument(
+        "--engines", type=engine_list, default="pyevm,native", help="comma-separated (default pyevm,native)"
+    )
     parser.add_argument(
         "--check-up-to", type=int, default=CHECK_UP_TO, help=f"check lengths 0 to N (default {CHECK_UP_TO})"
     )
@@ -129,9 +131,7 @@ def main() -> int:
     sizes_ok = all(0 <= n <= 256 for n in (args.bytes, args.check_up_to))
     if min(args.messages, args.per_block) < 1 or not sizes_ok:
         parser.error("--messages and --per-block take 1 or more, --bytes and --check-up-to 0 to 256")
-    engines = [name.strip() for name in args.engines.split(",")]
-    if unknown := [name for name in engines if name not in ENGINES]:
-        parser.error(f"unknown engine(s) {unknown}: choose from {sorted(ENGINES)}")
+    engines = args.engines
 
     probe, runtime = compile_probe("Sm3Probe")
     # one genesis for every run: the engines must end at the same roots

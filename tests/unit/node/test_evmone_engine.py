@@ -23,7 +23,7 @@ from eth_utils import keccak
 from hypothesis import given, settings, strategies as st
 
 from node.execution import BlockContext, ExecutionEngine, Message, NativeExecutionEngine, evmone
-from node.execution.native import Fallback
+from node.execution.native import NATIVE, Fallback
 from node.execution.precompiles import compute_sm3_output, is_valid_sm2_input
 from scripts.bench.probes import probe_genesis
 from sdk.crypto import PrivateKey
@@ -31,7 +31,6 @@ from sdk.errors import ExecutionError
 from tests.contracts import harness
 from tests.contracts.worlds import licences
 
-NATIVE = "native"
 CTX = BlockContext(height=9, timestamp_ms=9_000_000, gas_limit=harness.GAS_LIMIT, proposer=bytes([0x33]) * 20)
 #: SM2's group order n (GB/T 32918.5).
 SM2_N = 0xFFFFFFFEFFFFFFFFFFFFFFFFFFFFFFFF7203DF6B21C6052B53BBF40939D54123
